@@ -1,0 +1,95 @@
+"""Every error jq raises on purpose, under one root, :class:`JQError`.
+
+Errors about a value the caller passed are also :class:`ValueError` (or :class:`TypeError`), so
+code that catches the built-in kinds keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AbandonedJobError",
+    "ConfigurationError",
+    "DeserializationError",
+    "DequeueTimeout",
+    "DuplicateWorkerError",
+    "InvalidJobDependency",
+    "InvalidJobOperation",
+    "JQError",
+    "NoConnectionError",
+    "NoRedisConnectionException",
+    "NoSuchJobError",
+    "SerializationError",
+    "ShutDownImminentException",
+    "TimeoutFormatError",
+    "UnknownPluginError",
+    "UnsupportedByBrokerError",
+    "WorkHorseDiedError",
+]
+
+
+class JQError(Exception):
+    """The root of every error jq raises on purpose."""
+
+
+class NoSuchJobError(JQError):
+    """No job with the given id exists (never created, deleted, or expired)."""
+
+
+class InvalidJobOperation(JQError):
+    """The operation does not apply to the job in its current state."""
+
+
+class InvalidJobDependency(JQError, ValueError):
+    """A dependency that cannot be honoured (unknown id, a job depending on itself...)."""
+
+
+class SerializationError(JQError, TypeError):
+    """A value (an argument, a result, meta) cannot be serialized with the job's serializer."""
+
+
+class DeserializationError(JQError):
+    """Stored data cannot be read back with the configured serializer."""
+
+
+class TimeoutFormatError(JQError, ValueError):
+    """A timeout or TTL in a form jq does not understand."""
+
+
+class ConfigurationError(JQError, ValueError):
+    """A Queue, Worker or connection was set up with values that cannot work."""
+
+
+class NoConnectionError(ConfigurationError):
+    """No connection was given and none could be found in a context or in ``JQ_URL``."""
+
+
+#: RQ's name for :class:`NoConnectionError`.
+NoRedisConnectionException = NoConnectionError
+
+
+class UnknownPluginError(ConfigurationError):
+    """A serializer, backend or other plugin was asked for by a name nobody provides."""
+
+
+class UnsupportedByBrokerError(JQError):
+    """The broker cannot do what was asked (e.g. the memory broker cannot span processes)."""
+
+
+class DuplicateWorkerError(JQError):
+    """A live worker with the same name is already registered."""
+
+
+class DequeueTimeout(JQError):
+    """No job arrived within the time a blocking dequeue waited."""
+
+
+class ShutDownImminentException(JQError):
+    """Raised inside a job when the worker is shutting down and the job must stop."""
+
+
+class AbandonedJobError(JQError):
+    """The worker running the job stopped renewing its lease (it died or lost its store)."""
+
+
+class WorkHorseDiedError(JQError):
+    """The process running the job ended without recording an outcome."""

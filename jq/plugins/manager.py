@@ -1,0 +1,163 @@
+"""A typed facade over pluggy's plugin manager, and the process's shared instance.
+
+Nothing is built at import time: the first call to :func:`get_plugin_manager` creates the manager
+and loads every plugin of the ``jq`` entry-point group (jq's own built-ins included).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, cast
+
+import pluggy
+
+from jq.exceptions import ConfigurationError
+from jq.plugins import hookspecs
+from jq.plugins.hookspecs import ExceptionHandler
+
+if TYPE_CHECKING:
+    from jq.broker import Broker
+    from jq.job import Job
+    from jq.serializers import Serializer
+    from jq.timeouts import BaseDeathPenalty
+    from jq.worker import BaseWorker
+
+__all__ = ["ENTRY_POINT_GROUP", "PluginManager", "get_plugin_manager", "set_plugin_manager"]
+
+#: Installed distributions offer plugins under this entry-point group.
+ENTRY_POINT_GROUP = "jq"
+
+logger = logging.getLogger("jq.plugins")
+
+ExcInfo = tuple[type[BaseException], BaseException, "TracebackType | None"]
+
+
+class PluginManager:
+    """jq's plugins and typed calls into their hooks.
+
+    :param load_entry_points: load every plugin of the ``jq`` entry-point group now.
+    """
+
+    def __init__(self, *, load_entry_points: bool = True) -> None:
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+        if load_entry_points:
+            self.load_entry_points()
+
+    # -- registration -----------------------------------------------------------------------------
+
+    def load_entry_points(self) -> None:
+        """Register every plugin offered under the ``jq`` entry-point group, once each."""
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if self._pm.get_plugin(entry_point.name) is not None:
+                continue
+            try:
+                plugin = entry_point.load()
+            except Exception as exc:
+                raise ConfigurationError(
+                    f"the jq plugin {entry_point.name!r} ({entry_point.value}) failed to load: "
+                    f"{type(exc).__name__}: {exc}; fix or uninstall the package that provides it"
+                ) from exc
+            self._pm.register(plugin, name=entry_point.name)
+
+    def register(self, plugin: object, name: str | None = None) -> str:
+        """Register a plugin (a module or an object with hook implementations); returns its name."""
+        registered = self._pm.register(plugin, name=name)
+        if registered is None:
+            raise ConfigurationError(f"plugin {name or plugin!r} is already registered")
+        return registered
+
+    def unregister(self, name: str) -> None:
+        """Remove the plugin registered under ``name``."""
+        self._pm.unregister(name=name)
+
+    def plugin_names(self) -> list[str]:
+        """Names of the registered plugins, in registration order."""
+        return [name for name, _plugin in self._pm.list_name_plugin()]
+
+    @property
+    def pluggy_manager(self) -> pluggy.PluginManager:
+        """The underlying pluggy manager, for tools that need all of it."""
+        return self._pm
+
+    # -- typed hook calls -------------------------------------------------------------------------
+
+    def serializer(self, name: str) -> Serializer | None:
+        """The serializer a plugin offers under ``name``, or None."""
+        return cast("Serializer | None", self._pm.hook.jq_serializer(name=name))
+
+    def death_penalty_class(self, job: Job, worker: BaseWorker) -> type[BaseDeathPenalty] | None:
+        """The death-penalty class a plugin picks for this job, or None."""
+        return cast(
+            "type[BaseDeathPenalty] | None",
+            self._pm.hook.jq_death_penalty_class(job=job, worker=worker),
+        )
+
+    def exception_handlers(self, worker: BaseWorker) -> list[ExceptionHandler]:
+        """Every handler plugins add for this worker, in registration order."""
+        # pluggy calls the most recently registered plugin first; handlers run oldest first.
+        results: Iterable[list[ExceptionHandler] | None] = reversed(
+            self._pm.hook.jq_exception_handlers(worker=worker)
+        )
+        return [handler for handlers in results if handlers for handler in handlers]
+
+    def broker_from_url(self, url: str, options: Mapping[str, Any]) -> Broker | None:
+        """A broker for the URL from the first plugin that handles its scheme, or None."""
+        return cast("Broker | None", self._pm.hook.jq_broker_from_url(url=url, options=options))
+
+    def broker_from_connection(self, connection: object) -> Broker | None:
+        """A broker wrapping a client object from the first plugin that knows it, or None."""
+        return cast(
+            "Broker | None", self._pm.hook.jq_broker_from_connection(connection=connection)
+        )
+
+    # Lifecycle events are for metrics and tracing: a failing plugin is logged and never changes
+    # what happens to the job.
+    def job_enqueued(self, job: Job) -> None:
+        """Tell plugins a job was enqueued."""
+        self._notify("jq_job_enqueued", job=job)
+
+    def job_started(self, job: Job, worker: BaseWorker | None) -> None:
+        """Tell plugins a job is about to run."""
+        self._notify("jq_job_started", job=job, worker=worker)
+
+    def job_finished(self, job: Job, result: Any, worker: BaseWorker | None) -> None:
+        """Tell plugins a job succeeded."""
+        self._notify("jq_job_finished", job=job, result=result, worker=worker)
+
+    def job_failed(self, job: Job, exc_info: ExcInfo, worker: BaseWorker | None) -> None:
+        """Tell plugins a job failed."""
+        self._notify("jq_job_failed", job=job, exc_info=exc_info, worker=worker)
+
+    def _notify(self, hook_name: str, **kwargs: Any) -> None:
+        caller = getattr(self._pm.hook, hook_name)
+        if not caller.get_hookimpls():
+            return
+        try:
+            caller(**kwargs)
+        except Exception:
+            logger.exception("a jq plugin failed in %s; the job is not affected", hook_name)
+
+
+_lock = threading.Lock()
+_manager: PluginManager | None = None
+
+
+def get_plugin_manager() -> PluginManager:
+    """The process's plugin manager, created with every installed plugin on first use."""
+    global _manager  # noqa: PLW0603 - one manager per process, built lazily, not at import
+    with _lock:
+        if _manager is None:
+            _manager = PluginManager()
+        return _manager
+
+
+def set_plugin_manager(manager: PluginManager | None) -> None:
+    """Replace the process's plugin manager (None: build a fresh one on next use). For tests."""
+    global _manager  # noqa: PLW0603
+    with _lock:
+        _manager = manager

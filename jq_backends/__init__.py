@@ -1,0 +1,1 @@
+"""jq's broker drivers: ``redis`` (production) and ``memory`` (one process, no server)."""

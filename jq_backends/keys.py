@@ -1,0 +1,112 @@
+"""Every key name jq stores data under, built in this one module.
+
+Both drivers name their keys the same way, so ``job.key`` means the same thing on Redis and in
+memory. The layout is ``<prefix><kind>:<name>`` where ``kind`` is one fixed word from
+:class:`KeySpace` and ``name`` (a job id, queue name or worker name) is always the *last*
+component. Because no kind is a prefix of another kind followed by ``:``, two different
+(kind, name) pairs never map to the same key, even when a name contains ``:``.
+
+============================== ==========================================================
+``jq:job:<id>``                 the job record (a hash of readable fields)
+``jq:results:<id>``             the job's result entries, newest first (a list)
+``jq:dependents:<id>``          ids of jobs waiting on this one (a set)
+``jq:dependencies:<id>``        ids of this job's unmet dependencies (a set)
+``jq:queue:<name>``             the queue's job ids, front first (a list)
+``jq:wake:<name>``              a token that wakes blocked claimers (a list of at most one)
+``jq:queues``                   the names of known queues (a set)
+``jq:<registry>:<name>``        a registry of the queue: started, finished, failed, deferred,
+                                scheduled, canceled (sorted sets scored by time)
+``jq:worker:<name>``            a worker's record (a hash)
+``jq:workers``                  the names of registered workers (a set)
+``jq:workers-of:<queue>``       the names of workers listening to a queue (a set)
+============================== ==========================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jq.broker import Place, PlaceKind
+
+DEFAULT_PREFIX = "jq:"
+
+# The fixed kinds. Kept in one tuple so a test can check that none is a prefix of another.
+KINDS: tuple[str, ...] = (
+    "job",
+    "results",
+    "dependents",
+    "dependencies",
+    "queue",
+    "wake",
+    "worker",
+    "workers-of",
+    *(kind.value for kind in PlaceKind if kind is not PlaceKind.QUEUE),
+)
+# Keys without a name part.
+FIXED: tuple[str, ...] = ("queues", "workers")
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpace:
+    """Builds key names under one prefix (``jq:`` unless configured)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def job(self, job_id: str) -> str:
+        """The job record."""
+        return f"{self.prefix}job:{job_id}"
+
+    def results(self, job_id: str) -> str:
+        """The job's result entries."""
+        return f"{self.prefix}results:{job_id}"
+
+    def dependents(self, job_id: str) -> str:
+        """Jobs waiting for this one."""
+        return f"{self.prefix}dependents:{job_id}"
+
+    def dependencies(self, job_id: str) -> str:
+        """This job's unmet dependencies."""
+        return f"{self.prefix}dependencies:{job_id}"
+
+    def queue(self, name: str) -> str:
+        """The queue's list of job ids."""
+        return f"{self.prefix}queue:{name}"
+
+    def wake(self, name: str) -> str:
+        """The queue's wake-up token for blocked claimers."""
+        return f"{self.prefix}wake:{name}"
+
+    def place(self, place: Place) -> str:
+        """A queue or one of its registries."""
+        if place.kind is PlaceKind.QUEUE:
+            return self.queue(place.queue)
+        return f"{self.prefix}{place.kind.value}:{place.queue}"
+
+    def registry(self, kind: PlaceKind, queue: str) -> str:
+        """One registry of a queue."""
+        return self.place(Place(kind, queue))
+
+    @property
+    def queues(self) -> str:
+        """The set of known queue names."""
+        return f"{self.prefix}queues"
+
+    def worker(self, name: str) -> str:
+        """A worker's record."""
+        return f"{self.prefix}worker:{name}"
+
+    @property
+    def workers(self) -> str:
+        """The set of registered worker names."""
+        return f"{self.prefix}workers"
+
+    def workers_of(self, queue: str) -> str:
+        """The set of names of workers that listen to a queue."""
+        return f"{self.prefix}workers-of:{queue}"
+
+    def worker_name(self, key: str) -> str | None:
+        """The name inside a :meth:`worker` key, or None if ``key`` is not one."""
+        head = f"{self.prefix}worker:"
+        if key.startswith(head) and len(key) > len(head):
+            return key[len(head) :]
+        return None

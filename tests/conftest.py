@@ -1,0 +1,76 @@
+"""Shared fixtures: a private redis-server for the session, and brokers of every driver.
+
+``broker`` is parametrized over the memory driver, the Redis driver on a fakeredis client, and the
+Redis driver on the session's real redis-server; a test that takes it runs three times.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import fakeredis
+import pytest
+import redis
+
+from jq.broker import Broker
+from tests.redis_server import RedisServer
+
+DRIVERS = ("memory", "fakeredis", "redis")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server private to this test session, on a free loopback port."""
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A client of the private server, emptied before the test (the server is ours alone)."""
+    client = redis_server.client()
+    client.flushall()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def fakeredis_client() -> redis.Redis:
+    """A fakeredis client on a fresh fake server."""
+    return fakeredis.FakeRedis(server=fakeredis.FakeServer())
+
+
+def make_broker(driver: str, request: pytest.FixtureRequest) -> Broker:
+    """A fresh, empty broker of the given driver."""
+    if driver == "memory":
+        from jq_backends.memory import MemoryBroker
+
+        return MemoryBroker()
+    from jq_backends.redis import RedisBroker
+
+    if driver == "fakeredis":
+        return RedisBroker(request.getfixturevalue("fakeredis_client"))
+    return RedisBroker(request.getfixturevalue("redis_client"))
+
+
+@pytest.fixture(params=DRIVERS)
+def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
+    """An empty broker, once per driver."""
+    instance = make_broker(request.param, request)
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_jq_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests decide their own connections: a JQ_URL in the developer's shell must not leak in."""
+    if "JQ_URL" in os.environ:
+        monkeypatch.delenv("JQ_URL")
