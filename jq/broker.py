@@ -259,7 +259,7 @@ class Broker(abc.ABC):
     def ping(self) -> None:
         """Check that the store answers; raise the driver's connection error if not."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional for drivers, deliberately not abstract
         """Release connections this broker opened itself. The default does nothing."""
 
     # -- job records ------------------------------------------------------------------------------
@@ -305,6 +305,10 @@ class Broker(abc.ABC):
 
         ATOMIC. Returns whether a record existed. Jobs that depend on it are left as they are.
         """
+
+    def dependent_ids(self, job_id: str) -> list[str]:
+        """Ids of the jobs still waiting for this one (its dependents not yet released), sorted."""
+        raise NotImplementedError
 
     # -- queues -----------------------------------------------------------------------------------
 

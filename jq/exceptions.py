@@ -9,8 +9,8 @@ from __future__ import annotations
 __all__ = [
     "AbandonedJobError",
     "ConfigurationError",
-    "DeserializationError",
     "DequeueTimeout",
+    "DeserializationError",
     "DuplicateWorkerError",
     "InvalidJobDependency",
     "InvalidJobOperation",

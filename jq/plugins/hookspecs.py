@@ -136,6 +136,4 @@ def jq_job_failed(
 
 
 #: The names of every hook, for checks that each is documented and tested.
-HOOK_NAMES: tuple[str, ...] = tuple(
-    name for name in list(globals()) if name.startswith("jq_")
-)
+HOOK_NAMES: tuple[str, ...] = tuple(name for name in list(globals()) if name.startswith("jq_"))

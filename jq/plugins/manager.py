@@ -111,9 +111,7 @@ class PluginManager:
 
     def broker_from_connection(self, connection: object) -> Broker | None:
         """A broker wrapping a client object from the first plugin that knows it, or None."""
-        return cast(
-            "Broker | None", self._pm.hook.jq_broker_from_connection(connection=connection)
-        )
+        return cast("Broker | None", self._pm.hook.jq_broker_from_connection(connection=connection))
 
     # Lifecycle events are for metrics and tracing: a failing plugin is logged and never changes
     # what happens to the job.

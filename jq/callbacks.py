@@ -1,0 +1,64 @@
+"""Callbacks run after a job succeeds, fails or is stopped."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from jq.exceptions import ConfigurationError
+from jq.utils import parse_timeout
+
+__all__ = ["DEFAULT_CALLBACK_TIMEOUT", "Callback", "function_path"]
+
+#: Seconds a callback may run before it is stopped.
+DEFAULT_CALLBACK_TIMEOUT = 60
+
+
+def function_path(func: Callable[..., Any] | str, *, what: str) -> str:
+    """The importable dotted path of a module-level function (or the path itself if a string)."""
+    if isinstance(func, str):
+        if "." not in func:
+            raise ConfigurationError(
+                f"{what} {func!r} is not a dotted path such as 'package.module.function'"
+            )
+        return func
+    if not (inspect.isfunction(func) or inspect.isbuiltin(func)):
+        raise ConfigurationError(f"{what} must be a module-level function or its dotted path, not {func!r}")
+    qualname = func.__qualname__
+    if "<lambda>" in qualname or "<locals>" in qualname:
+        raise ConfigurationError(
+            f"{what} {qualname!r} cannot be imported by a worker: define it at module level"
+        )
+    return f"{func.__module__}.{qualname}"
+
+
+class Callback:
+    """A function to call on an outcome, with its own timeout.
+
+    :param func: a module-level function or its dotted path.
+    :param timeout: seconds (or '1m' forms); default 60.
+    """
+
+    def __init__(self, func: Callable[..., Any] | str, timeout: int | str | None = None) -> None:
+        self.name = function_path(func, what="callback")
+        parsed = parse_timeout(timeout, name="callback timeout")
+        self.timeout: int = DEFAULT_CALLBACK_TIMEOUT if parsed is None else parsed
+
+    @property
+    def func(self) -> Callable[..., Any]:
+        """The imported function."""
+        from jq.utils import import_attribute
+
+        func: Callable[..., Any] = import_attribute(self.name)
+        return func
+
+    @classmethod
+    def coerce(cls, value: Callback | Callable[..., Any] | str | None) -> Callback | None:
+        """A :class:`Callback` from a Callback, a function, a dotted path, or None."""
+        if value is None or isinstance(value, Callback):
+            return value
+        return cls(value)
+
+    def __repr__(self) -> str:
+        return f"Callback({self.name!r}, timeout={self.timeout})"

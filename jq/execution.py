@@ -1,0 +1,174 @@
+"""Running one claimed job in the current process and recording how it ended.
+
+:class:`JobRunner` is what a SimpleWorker calls directly, what a Worker's work horse calls after
+the fork, and what a queue with ``is_async=False`` calls at enqueue time. It applies the death
+penalty, runs the exception-handler chain, records the outcome atomically through
+:mod:`jq.lifecycle`, then runs callbacks and tells plugins.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from jq import lifecycle
+from jq.callbacks import Callback
+from jq.exceptions import SerializationError
+from jq.plugins import get_plugin_manager
+from jq.plugins.hookspecs import ExceptionHandler
+from jq.timeouts import BaseDeathPenalty, JobTimeoutException
+
+if TYPE_CHECKING:
+    from jq.job import Job
+    from jq.worker import BaseWorker
+
+__all__ = ["ExcInfo", "JobOutcome", "JobRunner", "format_exc_info", "run_exception_handlers"]
+
+logger = logging.getLogger("jq.worker")
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+class JobOutcome(enum.IntEnum):
+    """How one execution ended, as far as the worker's statistics are concerned."""
+
+    SUCCEEDED = 1
+    FAILED = 2
+    RETRIED = 3
+    #: The outcome was refused: another execution owns the job now (this one lost its lease).
+    STALE = 4
+
+
+def format_exc_info(exc_info: ExcInfo) -> str:
+    """The traceback text of an exception, as stored in ``exc_info``."""
+    return "".join(traceback.format_exception(*exc_info))
+
+
+def run_exception_handlers(handlers: Sequence[ExceptionHandler], job: Job, exc_info: ExcInfo) -> bool:
+    """Call each handler in order; False as soon as one returns an explicit ``False``.
+
+    A handler that raises is logged and counts as ``None`` (the chain goes on): the job keeps its
+    own error either way.
+    """
+    for handler in handlers:
+        try:
+            verdict = handler(job, *exc_info)
+        except Exception:
+            logger.exception("exception handler %r raised; the job keeps its own error", handler)
+            continue
+        if verdict is False:
+            return False
+    return True
+
+
+@dataclass
+class JobRunner:
+    """Runs claimed jobs and records their outcomes.
+
+    :param worker: the worker running jobs, or None for ``is_async=False``.
+    :param death_penalty_class: enforces ``job.timeout``; None runs without a time limit.
+    :param exception_handlers: the chain, run on failure before the outcome is recorded.
+    :param move_to_failed: the default handler: keep failed jobs in the failed registry.
+    :param default_result_ttl: ``result_ttl`` for jobs that do not set one.
+    """
+
+    worker: BaseWorker | None
+    death_penalty_class: type[BaseDeathPenalty] | None
+    exception_handlers: Sequence[ExceptionHandler] = field(default_factory=list)
+    move_to_failed: bool = True
+    default_result_ttl: int = lifecycle.DEFAULT_RESULT_TTL
+
+    @property
+    def worker_name(self) -> str | None:
+        """The name recorded on results."""
+        return self.worker.name if self.worker is not None else None
+
+    def _death_penalty(self, job: Job, timeout: int | None) -> BaseDeathPenalty:
+        penalty_class = self.death_penalty_class
+        if self.worker is not None:
+            penalty_class = self.worker.death_penalty_class_for(job)
+        if penalty_class is None:
+            return BaseDeathPenalty(None)
+        return penalty_class(timeout, JobTimeoutException, job_id=job.id)
+
+    def run(self, job: Job) -> JobOutcome:
+        """Run the job's function and record the outcome. Never raises for the job's own errors."""
+        plugins = get_plugin_manager()
+        plugins.job_started(job, self.worker)
+        timeout = 180 if job.timeout is None else job.timeout
+        try:
+            with self._death_penalty(job, timeout if timeout > 0 else None):
+                return_value = job.perform()
+        except BaseException:
+            exc_info: Any = sys.exc_info()
+            outcome = self.handle_failure(job, exc_info)
+            if isinstance(exc_info[1], KeyboardInterrupt):
+                raise
+            return outcome
+        try:
+            moved = lifecycle.finish(
+                job,
+                return_value,
+                execution_id=job.execution_id,
+                worker_name=self.worker_name,
+                default_result_ttl=self.default_result_ttl,
+            )
+        except SerializationError:
+            return self.handle_failure(job, sys.exc_info())  # type: ignore[arg-type]
+        if not moved:
+            logger.warning("job %s: its result was not recorded: another execution owns the job now", job.id)
+            return JobOutcome.STALE
+        if job.success_callback_ref is not None:
+            self._call(job.success_callback_ref, job, job.connection, return_value)
+        plugins.job_finished(job, return_value, self.worker)
+        return JobOutcome.SUCCEEDED
+
+    def handle_failure(self, job: Job, exc_info: ExcInfo, *, stopped: bool = False) -> JobOutcome:
+        """Run the exception chain and record a failure (or a retry) of a started job."""
+        exc_string = format_exc_info(exc_info)
+        logger.error("job %s: exception raised while executing %s\n%s", job.id, _describe(job), exc_string)
+        keep = run_exception_handlers(self.exception_handlers, job, exc_info) and self.move_to_failed
+        status = lifecycle.fail(
+            job,
+            exc_string,
+            execution_id=job.execution_id,
+            worker_name=self.worker_name,
+            keep=keep,
+            stopped=stopped,
+        )
+        if status is None:
+            logger.warning("job %s: its failure was not recorded: another execution owns the job now", job.id)
+            return JobOutcome.STALE
+        if status.value in ("queued", "scheduled"):
+            logger.info("job %s: will be retried (%s retries left)", job.id, job.retries_left)
+            return JobOutcome.RETRIED
+        callback = job.stopped_callback_ref if stopped else job.failure_callback_ref
+        if callback is not None:
+            if stopped:
+                self._call(callback, job, job.connection)
+            else:
+                self._call(callback, job, job.connection, *exc_info)
+        get_plugin_manager().job_failed(job, exc_info, self.worker)
+        return JobOutcome.FAILED
+
+    def _call(self, callback: Callback, *args: Any) -> None:
+        # A callback never changes the job's recorded outcome: its errors are only logged.
+        try:
+            with self._death_penalty(args[0], callback.timeout):
+                callback.func(*args)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            logger.exception(
+                "job %s: callback %s failed; the job's outcome stands", args[0].id, callback.name
+            )
+
+
+def _describe(job: Job) -> str:
+    return job.description or job.get_call_string()

@@ -1,0 +1,582 @@
+"""Jobs: a function call to run later, its options, its status and its results.
+
+A :class:`Job` is a proxy for a record in the broker. Reading ``job.result`` or calling
+``job.get_status()`` asks the broker for the latest state. State changes (cancel, requeue,
+delete, finishing and failing) go through :mod:`jq.lifecycle`, which makes each one atomic.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime
+import enum
+import inspect
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from jq import job_record
+from jq.broker import Broker, PlaceKind
+from jq.callbacks import Callback
+from jq.connections import resolve_broker
+from jq.dependency import Dependency, dependency_ids
+from jq.exceptions import (
+    ConfigurationError,
+    DeserializationError,
+    NoSuchJobError,
+    SerializationError,
+)
+from jq.results import Result, decode_result
+from jq.retry import Retry
+from jq.serializers import Serializer, resolve_serializer
+from jq.utils import import_attribute, now, parse_timeout, validate_job_id, validate_ttl
+
+if TYPE_CHECKING:
+    from jq.queue import Queue
+
+__all__ = [
+    "Callback",
+    "Dependency",
+    "Job",
+    "JobStatus",
+    "Retry",
+    "cancel_job",
+    "get_current_job",
+    "requeue_job",
+]
+
+_UNSET: Any = job_record.UNSET
+_current_job: contextvars.ContextVar[Job | None] = contextvars.ContextVar("jq_current_job", default=None)
+
+
+class JobStatus(str, enum.Enum):
+    """Where a job is in its life. Each status compares equal to its string (``'queued'``...)."""
+
+    QUEUED = "queued"
+    FINISHED = "finished"
+    FAILED = "failed"
+    STARTED = "started"
+    DEFERRED = "deferred"
+    SCHEDULED = "scheduled"
+    STOPPED = "stopped"
+    CANCELED = "canceled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: The place a job of each status is in (stopped jobs are kept in the failed registry).
+STATUS_PLACE: dict[JobStatus, PlaceKind] = {
+    JobStatus.QUEUED: PlaceKind.QUEUE,
+    JobStatus.STARTED: PlaceKind.STARTED,
+    JobStatus.FINISHED: PlaceKind.FINISHED,
+    JobStatus.FAILED: PlaceKind.FAILED,
+    JobStatus.STOPPED: PlaceKind.FAILED,
+    JobStatus.DEFERRED: PlaceKind.DEFERRED,
+    JobStatus.SCHEDULED: PlaceKind.SCHEDULED,
+    JobStatus.CANCELED: PlaceKind.CANCELED,
+}
+
+
+def get_current_job(connection: Any = None, job_class: type[Job] | None = None) -> Job | None:
+    """The job whose function is running in this thread, or None outside a job."""
+    return _current_job.get()
+
+
+def _callable_reference(func: Any) -> tuple[str, Any]:
+    """``(func_name, instance)`` naming a callable so that a worker can find it again."""
+    if isinstance(func, str):
+        if not func or func.startswith(".") or func.endswith(".") or " " in func:
+            raise ConfigurationError(f"{func!r} is not a dotted path such as 'package.module.function'")
+        return func, None
+    if inspect.ismethod(func):
+        return func.__name__, func.__self__
+    if inspect.isfunction(func) or inspect.isbuiltin(func):
+        qualname = func.__qualname__
+        if "<lambda>" in qualname or "<locals>" in qualname:
+            raise ConfigurationError(
+                f"{qualname!r} cannot be enqueued: a worker imports a job's function by name, so "
+                "define it at module level (lambdas and nested functions have no importable name)"
+            )
+        module = func.__module__ or "builtins"
+        return (qualname if module == "builtins" else f"{module}.{qualname}"), None
+    if callable(func):
+        return "__call__", func
+    raise ConfigurationError(f"a job runs a function, a method, a callable or a dotted path, not {func!r}")
+
+
+class Job:
+    """A function call to run in the background; a proxy for its record in the broker."""
+
+    def __init__(self, id: str | None = None, connection: Any = None, serializer: Any = None) -> None:
+        self.broker: Broker = resolve_broker(connection)
+        self.serializer: Serializer = resolve_serializer(serializer)
+        self._id = str(uuid.uuid4()) if id is None else id
+        self.created_at: datetime.datetime = now()
+        self.origin = ""
+        self.description: str | None = None
+        self._data: bytes | None = None
+        self._func_name: Any = _UNSET
+        self._instance: Any = _UNSET
+        self._args: Any = _UNSET
+        self._kwargs: Any = _UNSET
+        self.timeout: int | None = None
+        self.result_ttl: int | None = None
+        self.failure_ttl: int | None = None
+        self.ttl: int | None = None
+        self.meta: dict[str, Any] = {}
+        self._status: JobStatus | None = None
+        self.enqueued_at: datetime.datetime | None = None
+        self.started_at: datetime.datetime | None = None
+        self.ended_at: datetime.datetime | None = None
+        self.last_heartbeat: datetime.datetime | None = None
+        self.worker_name: str | None = None
+        self.execution_id: str | None = None
+        self._dependency_ids: list[str] = []
+        self.enqueue_at_front = False
+        self.allow_dependency_failures = False
+        self.retries_left: int | None = None
+        self.retry_intervals: list[int] | None = None
+        self.success_callback_ref: Callback | None = None
+        self.failure_callback_ref: Callback | None = None
+        self.stopped_callback_ref: Callback | None = None
+        self._latest_result: Result | None = None
+        self._return_value: Any = _UNSET
+
+    # -- creating, fetching -----------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        func: Callable[..., Any] | str,
+        args: Sequence[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        connection: Any = None,
+        result_ttl: int | str | None = None,
+        ttl: int | str | None = None,
+        status: JobStatus | None = None,
+        description: str | None = None,
+        depends_on: Any = None,
+        timeout: int | str | None = None,
+        id: str | None = None,
+        origin: str = "",
+        meta: dict[str, Any] | None = None,
+        failure_ttl: int | str | None = None,
+        serializer: Any = None,
+        *,
+        on_success: Callback | Callable[..., Any] | str | None = None,
+        on_failure: Callback | Callable[..., Any] | str | None = None,
+        on_stopped: Callback | Callable[..., Any] | str | None = None,
+        retry: Retry | None = None,
+    ) -> Job:
+        """A new job for ``func(*args, **kwargs)``; every option is checked here, nothing is written.
+
+        ``func`` is a module-level function, a method of a picklable object, a callable object, or
+        a dotted path (``'package.module.function'``) the worker will import.
+        """
+        if args is None:
+            args = ()
+        if kwargs is None:
+            kwargs = {}
+        if not isinstance(args, list | tuple):
+            raise ConfigurationError(f"args must be a list or a tuple, not {type(args).__name__}")
+        if not isinstance(kwargs, dict) or not all(isinstance(key, str) for key in kwargs):
+            raise ConfigurationError("kwargs must be a dict with string keys")
+        if meta is not None and not isinstance(meta, dict):
+            raise ConfigurationError(f"meta must be a dict, not {type(meta).__name__}")
+        if retry is not None and not isinstance(retry, Retry):
+            raise ConfigurationError(f"retry must be a Retry(max=..., interval=...), not {retry!r}")
+        if status is not None:
+            status = JobStatus(status)
+        job = cls(
+            validate_job_id(id) if id is not None else None, connection=connection, serializer=serializer
+        )
+        job._func_name, job._instance = _callable_reference(func)
+        job._args, job._kwargs = args, kwargs
+        job.origin = origin
+        job.description = description
+        job.timeout = parse_timeout(timeout)
+        job.result_ttl = validate_ttl(result_ttl, name="result_ttl", allow_zero=True)
+        job.failure_ttl = validate_ttl(failure_ttl, name="failure_ttl", allow_zero=True)
+        job.ttl = validate_ttl(ttl, name="ttl", allow_zero=False)
+        job.meta = dict(meta or {})
+        job._status = status
+        job._dependency_ids = dependency_ids(depends_on)
+        if job.id in job._dependency_ids:
+            from jq.exceptions import InvalidJobDependency
+
+            raise InvalidJobDependency(f"job {job.id!r} cannot depend on itself")
+        for item in depends_on if isinstance(depends_on, list | tuple) else [depends_on]:
+            if isinstance(item, Dependency):
+                job.allow_dependency_failures = job.allow_dependency_failures or item.allow_failure
+                job.enqueue_at_front = job.enqueue_at_front or item.enqueue_at_front
+        if retry is not None:
+            job.retries_left = retry.max
+            job.retry_intervals = list(retry.intervals)
+        job.success_callback_ref = Callback.coerce(on_success)
+        job.failure_callback_ref = Callback.coerce(on_failure)
+        job.stopped_callback_ref = Callback.coerce(on_stopped)
+        return job
+
+    @classmethod
+    def fetch(cls, id: str, connection: Any = None, serializer: Any = None) -> Job:
+        """The job with this id; raises :class:`NoSuchJobError` if there is none."""
+        job = cls(id, connection=connection, serializer=serializer)
+        job.refresh()
+        return job
+
+    @classmethod
+    def fetch_many(
+        cls, job_ids: Iterable[str], connection: Any = None, serializer: Any = None
+    ) -> list[Job | None]:
+        """The jobs with these ids, in order, in one round trip (None for an id with no job)."""
+        ids = list(job_ids)
+        broker = resolve_broker(connection)
+        jobs: list[Job | None] = []
+        for job_id, record in zip(ids, broker.load_jobs(ids), strict=True):
+            if record is None:
+                jobs.append(None)
+                continue
+            job = cls(job_id, connection=broker, serializer=serializer)
+            job_record.apply(job, record)
+            jobs.append(job)
+        return jobs
+
+    @classmethod
+    def exists(cls, job_id: str, connection: Any = None) -> bool:
+        """Whether a job with this id exists."""
+        return resolve_broker(connection).job_exists(job_id)
+
+    def refresh(self) -> None:
+        """Reload everything from the broker; raises :class:`NoSuchJobError` if the job is gone."""
+        record = self.broker.load_job(self.id)
+        if record is None:
+            raise NoSuchJobError(f"No such job: {self.id} (it never existed, was deleted, or expired)")
+        job_record.apply(self, record)
+        self._latest_result = None
+        self._return_value = _UNSET
+
+    # -- identity -----------------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The job's id."""
+        return self._id
+
+    def get_id(self) -> str:
+        """The job's id (RQ's spelling)."""
+        return self._id
+
+    @property
+    def key(self) -> str:
+        """The key under which the job's record is stored."""
+        return self.broker.job_key(self.id)
+
+    @property
+    def connection(self) -> Any:
+        """The client the job's broker uses (what callbacks receive as ``connection``)."""
+        return self.broker.connection
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Job) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.id!r}, enqueued_at={self.enqueued_at!r})"
+
+    # -- the call -------------------------------------------------------------------------------
+
+    def _decode_data(self) -> None:
+        if self._func_name is not _UNSET:
+            return
+        if self._data is None:
+            raise DeserializationError(f"job {self.id!r} has no stored call (its 'data' field is missing)")
+        self._func_name, self._instance, self._args, self._kwargs = job_record.decode_call(
+            self.id, self._data, self.serializer
+        )
+
+    @property
+    def data(self) -> bytes:
+        """The serialized call, as stored."""
+        if self._data is None:
+            self._decode_data()
+            self._data = job_record.encode_call(self)
+        return self._data
+
+    @property
+    def func_name(self) -> str:
+        """The function's dotted path (or the method name, for an instance method)."""
+        self._decode_data()
+        return str(self._func_name)
+
+    @property
+    def instance(self) -> Any:
+        """The object whose method is called, or None for a plain function."""
+        self._decode_data()
+        return self._instance
+
+    @property
+    def args(self) -> list[Any] | tuple[Any, ...]:
+        """The positional arguments."""
+        self._decode_data()
+        return self._args  # type: ignore[no-any-return]
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments."""
+        self._decode_data()
+        return self._kwargs  # type: ignore[no-any-return]
+
+    @property
+    def func(self) -> Callable[..., Any]:
+        """The callable to run, imported by name (raises if it cannot be found)."""
+        if self.instance is not None:
+            return getattr(self.instance, self.func_name)  # type: ignore[no-any-return]
+        return import_attribute(self.func_name)  # type: ignore[no-any-return]
+
+    def get_call_string(self) -> str:
+        """``module.func(arg, key=value)``, for logs and the default description."""
+        try:
+            arguments = [repr(arg) for arg in self.args]
+            arguments += [f"{key}={value!r}" for key, value in self.kwargs.items()]
+            name = self.func_name
+        except DeserializationError:
+            return "<call cannot be read>"
+        return f"{name}({', '.join(arguments)})"
+
+    def perform(self) -> Any:
+        """Run the call in this process and return its result (no timeout, nothing recorded)."""
+        token = _current_job.set(self)
+        try:
+            return self.func(*self.args, **self.kwargs)
+        finally:
+            _current_job.reset(token)
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def get_status(self, refresh: bool = True) -> JobStatus | None:
+        """The job's status, read from the broker unless ``refresh=False``.
+
+        Raises :class:`NoSuchJobError` when refreshing a job that no longer exists.
+        """
+        if refresh:
+            values = self.broker.load_job_fields(self.id, ["status"])
+            if values is None:
+                raise NoSuchJobError(f"No such job: {self.id}")
+            self._status = JobStatus(values[0].decode()) if values[0] else None
+        return self._status
+
+    def set_status(self, status: JobStatus | str) -> None:
+        """Write the status field only (no place changes; prefer the lifecycle methods)."""
+        self._status = JobStatus(status)
+        if not self.broker.update_job(self.id, {"status": self._status.value.encode()}):
+            raise NoSuchJobError(f"No such job: {self.id}")
+
+    def _has_status(self, status: JobStatus) -> bool:
+        try:
+            return self.get_status() == status
+        except NoSuchJobError:
+            return False
+
+    @property
+    def is_queued(self) -> bool:
+        """The job waits in its queue."""
+        return self._has_status(JobStatus.QUEUED)
+
+    @property
+    def is_started(self) -> bool:
+        """A worker is running the job."""
+        return self._has_status(JobStatus.STARTED)
+
+    @property
+    def is_finished(self) -> bool:
+        """The job ran and succeeded."""
+        return self._has_status(JobStatus.FINISHED)
+
+    @property
+    def is_failed(self) -> bool:
+        """The job ran and failed."""
+        return self._has_status(JobStatus.FAILED)
+
+    @property
+    def is_deferred(self) -> bool:
+        """The job waits for its dependencies."""
+        return self._has_status(JobStatus.DEFERRED)
+
+    @property
+    def is_scheduled(self) -> bool:
+        """The job waits for its time."""
+        return self._has_status(JobStatus.SCHEDULED)
+
+    @property
+    def is_canceled(self) -> bool:
+        """The job was canceled."""
+        return self._has_status(JobStatus.CANCELED)
+
+    @property
+    def is_stopped(self) -> bool:
+        """The job was stopped while it ran."""
+        return self._has_status(JobStatus.STOPPED)
+
+    def get_position(self) -> int | None:
+        """The job's 0-based position in its queue, or None when it is not queued."""
+        return self.broker.queue_position(self.origin, self.id)
+
+    # -- meta -----------------------------------------------------------------------------------
+
+    def save_meta(self) -> None:
+        """Store ``job.meta`` (call it from inside the job to report progress)."""
+        try:
+            encoded = self.serializer.dumps(self.meta)
+        except Exception as exc:
+            raise SerializationError(f"job.meta cannot be serialized: {type(exc).__name__}: {exc}") from exc
+        if not self.broker.update_job(self.id, {"meta": encoded}):
+            raise NoSuchJobError(f"No such job: {self.id}")
+
+    def get_meta(self, refresh: bool = True) -> dict[str, Any]:
+        """``job.meta``, reloaded from the broker unless ``refresh=False``."""
+        if refresh:
+            values = self.broker.load_job_fields(self.id, ["meta"])
+            if values is None:
+                raise NoSuchJobError(f"No such job: {self.id}")
+            self.meta = job_record.decode_meta(self.id, values[0], self.serializer)
+        return self.meta
+
+    # -- results --------------------------------------------------------------------------------
+
+    def results(self) -> list[Result]:
+        """One :class:`Result` per kept execution, newest first."""
+        return [decode_result(self.id, data, self.serializer) for data in self.broker.load_results(self.id)]
+
+    def latest_result(self, timeout: float = 0) -> Result | None:
+        """The newest result; with ``timeout`` seconds, wait up to that long for one to appear."""
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            entries = self.broker.load_results(self.id)
+            if entries:
+                self._latest_result = decode_result(self.id, entries[0], self.serializer)
+                return self._latest_result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.1)
+
+    def return_value(self, refresh: bool = False) -> Any:
+        """The return value of the newest execution if it succeeded, else None."""
+        if self._return_value is not _UNSET and not refresh:
+            return self._return_value
+        result = self.latest_result()
+        if result is None or result.type is not Result.Type.SUCCESSFUL:
+            return None
+        self._return_value = result.return_value
+        return self._return_value
+
+    @property
+    def result(self) -> Any:
+        """The return value once the job succeeded; None before that (RQ's ``job.result``)."""
+        return self.return_value()
+
+    @property
+    def exc_info(self) -> str | None:
+        """The traceback text of the newest failed execution, or None."""
+        result = self._latest_result if self._latest_result is not None else self.latest_result()
+        if result is None or result.type is Result.Type.SUCCESSFUL:
+            return None
+        return result.exc_string
+
+    # -- dependencies ---------------------------------------------------------------------------
+
+    @property
+    def dependency_ids(self) -> list[str]:
+        """The ids of the jobs this job depends on."""
+        return list(self._dependency_ids)
+
+    @property
+    def dependencies(self) -> list[Job]:
+        """The jobs this job depends on that still exist."""
+        fetched = type(self).fetch_many(
+            self._dependency_ids, connection=self.broker, serializer=self.serializer
+        )
+        return [job for job in fetched if job is not None]
+
+    @property
+    def dependency(self) -> Job | None:
+        """The first job this job depends on, or None."""
+        found = self.dependencies
+        return found[0] if found else None
+
+    # -- callbacks ------------------------------------------------------------------------------
+
+    @property
+    def success_callback(self) -> Callable[..., Any] | None:
+        """The imported ``on_success`` function, or None."""
+        return self.success_callback_ref.func if self.success_callback_ref else None
+
+    @property
+    def failure_callback(self) -> Callable[..., Any] | None:
+        """The imported ``on_failure`` function, or None."""
+        return self.failure_callback_ref.func if self.failure_callback_ref else None
+
+    @property
+    def stopped_callback(self) -> Callable[..., Any] | None:
+        """The imported ``on_stopped`` function, or None."""
+        return self.stopped_callback_ref.func if self.stopped_callback_ref else None
+
+    # -- writing and state changes --------------------------------------------------------------
+
+    def to_record(self) -> dict[str, bytes]:
+        """Every field of the job's record, encoded (serializes the call and meta)."""
+        return job_record.encode(self)
+
+    def save(self) -> None:
+        """Write the job's whole record (its place and results are left as they are)."""
+        self.broker.save_job(self.id, self.to_record(), self.ttl)
+
+    def cancel(self) -> None:
+        """Take a queued, deferred or scheduled job out of line; it ends ``canceled``."""
+        from jq import lifecycle
+
+        lifecycle.cancel(self)
+
+    def requeue(self, at_front: bool = False) -> Job:
+        """Put a failed, stopped or canceled job back on its queue."""
+        from jq import lifecycle
+
+        lifecycle.requeue(self, at_front=at_front)
+        return self
+
+    def delete(self, remove_from_queue: bool = True, delete_dependents: bool = False) -> None:
+        """Delete the job's record and results and take it out of its queue or registry."""
+        from jq import lifecycle
+
+        lifecycle.delete(self, delete_dependents=delete_dependents)
+
+    def get_ttl(self, default_ttl: int | None = None) -> int | None:
+        """The job's ``ttl``, or ``default_ttl`` when it has none."""
+        return default_ttl if self.ttl is None else self.ttl
+
+    def get_result_ttl(self, default_ttl: int) -> int:
+        """The job's ``result_ttl``, or ``default_ttl`` when it has none."""
+        return default_ttl if self.result_ttl is None else self.result_ttl
+
+    @property
+    def queue(self) -> Queue:
+        """The job's queue."""
+        from jq.queue import Queue
+
+        return Queue(self.origin, connection=self.broker, serializer=self.serializer, job_class=type(self))
+
+
+def cancel_job(job_id: str, connection: Any = None, serializer: Any = None) -> None:
+    """Cancel the job with this id (see :meth:`Job.cancel`)."""
+    Job.fetch(job_id, connection=connection, serializer=serializer).cancel()
+
+
+def requeue_job(job_id: str, connection: Any = None, serializer: Any = None) -> Job:
+    """Requeue the job with this id (see :meth:`Job.requeue`)."""
+    return Job.fetch(job_id, connection=connection, serializer=serializer).requeue()

@@ -1,0 +1,199 @@
+"""How a :class:`jq.job.Job` is written to and read from its record.
+
+Every field is readable text except ``data`` (the call) and ``meta``, which go through the job's
+serializer. Timestamps are UTC, ``2026-11-23T06:12:07.123456Z``.
+
+=========================== ==============================================================
+``data``                    serializer output of ``(func_name, instance, args, kwargs)``
+``status``                  ``queued``, ``started``, ``finished``...
+``origin``                  the queue name
+``created_at`` ...          ``enqueued_at``, ``started_at``, ``ended_at``, ``last_heartbeat``
+``timeout``                 seconds, ``-1`` for no limit
+``result_ttl`` ...          ``failure_ttl``, ``ttl`` (seconds, ``-1`` forever)
+``description``             text
+``meta``                    serializer output of the meta dict
+``worker_name``             the worker running or that last ran the job
+``execution``               the id of the current (or last) execution
+``dependency_ids``          JSON list of job ids
+``exc_info``                the traceback text of the last failure
+``retries_left`` ...        ``retry_intervals`` (JSON list)
+``on_success`` ...          ``on_failure``, ``on_stopped``: ``dotted.path`` or
+                            ``dotted.path:timeout``
+=========================== ==============================================================
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import TYPE_CHECKING, Any
+
+from jq.broker import ALLOW_FAILURE, ENQUEUE_AT_FRONT, EXECUTION, ORIGIN, STATUS, Record
+from jq.callbacks import Callback
+from jq.exceptions import DeserializationError, SerializationError
+from jq.serializers import Serializer
+from jq.utils import format_timestamp, parse_timestamp
+
+if TYPE_CHECKING:
+    from jq.job import Job
+
+__all__ = ["UNSET", "apply", "decode_call", "decode_meta", "encode", "encode_call"]
+
+#: Marks a lazily decoded attribute that was not decoded yet.
+UNSET: Any = object()
+
+_TIMESTAMP_FIELDS = ("created_at", "enqueued_at", "started_at", "ended_at", "last_heartbeat")
+_INT_FIELDS = ("timeout", "result_ttl", "failure_ttl", "ttl", "retries_left")
+_CALLBACK_FIELDS = {
+    "on_success": "success_callback_ref",
+    "on_failure": "failure_callback_ref",
+    "on_stopped": "stopped_callback_ref",
+}
+
+
+def encode_call(job: Job) -> bytes:
+    """The serialized call of a job created in this process."""
+    call = (job.func_name, job.instance, tuple(job.args), job.kwargs)
+    try:
+        return job.serializer.dumps(call)
+    except Exception as exc:
+        raise SerializationError(
+            f"the call {job.func_name}(...) cannot be serialized with {_serializer_name(job.serializer)}: "
+            f"{type(exc).__name__}: {exc}. Pass arguments the serializer supports"
+        ) from exc
+
+
+def decode_call(
+    job_id: str, data: bytes, serializer: Serializer
+) -> tuple[str, Any, tuple[Any, ...], dict[str, Any]]:
+    """``(func_name, instance, args, kwargs)`` from a stored call."""
+    try:
+        call = serializer.loads(data)
+    except Exception as exc:
+        raise DeserializationError(
+            f"the call of job {job_id!r} cannot be read with {_serializer_name(serializer)} "
+            f"({type(exc).__name__}: {exc}); was it written with another serializer?"
+        ) from exc
+    if (
+        not isinstance(call, list | tuple)
+        or len(call) != 4
+        or not isinstance(call[0], str)
+        or not isinstance(call[2], list | tuple)
+        or not isinstance(call[3], dict)
+    ):
+        raise DeserializationError(
+            f"the call of job {job_id!r} is not a (function, instance, args, kwargs) tuple"
+        )
+    func_name, instance, args, kwargs = call
+    return func_name, instance, tuple(args), kwargs
+
+
+def decode_meta(job_id: str, data: bytes | None, serializer: Serializer) -> dict[str, Any]:
+    """The meta dict from its stored form (empty when absent)."""
+    if not data:
+        return {}
+    try:
+        meta = serializer.loads(data)
+    except Exception as exc:
+        raise DeserializationError(
+            f"the meta of job {job_id!r} cannot be read: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(meta, dict):
+        raise DeserializationError(f"the meta of job {job_id!r} is not a dict")
+    return meta
+
+
+def _serializer_name(serializer: Serializer) -> str:
+    return getattr(serializer, "__name__", type(serializer).__name__)
+
+
+def _text(value: str) -> bytes:
+    return value.encode("utf-8")
+
+
+def encode(job: Job) -> Record:
+    """Every field of a job's record."""
+    fields: Record = {
+        "data": job.data,
+        ORIGIN: _text(job.origin),
+        "created_at": _text(format_timestamp(job.created_at)),
+    }
+    if job.meta:
+        try:
+            fields["meta"] = job.serializer.dumps(job.meta)
+        except Exception as exc:
+            raise SerializationError(f"job.meta cannot be serialized: {type(exc).__name__}: {exc}") from exc
+    status = job.get_status(refresh=False)
+    if status is not None:
+        fields[STATUS] = _text(status.value)
+    if job.description is not None:
+        fields["description"] = _text(job.description)
+    for name in _TIMESTAMP_FIELDS[1:]:
+        moment: datetime.datetime | None = getattr(job, name)
+        if moment is not None:
+            fields[name] = _text(format_timestamp(moment))
+    for name in _INT_FIELDS:
+        number: int | None = getattr(job, name)
+        if number is not None:
+            fields[name] = _text(str(number))
+    if job.worker_name:
+        fields["worker_name"] = _text(job.worker_name)
+    if job.execution_id:
+        fields[EXECUTION] = _text(job.execution_id)
+    if job.dependency_ids:
+        fields["dependency_ids"] = _text(json.dumps(job.dependency_ids))
+    if job.enqueue_at_front:
+        fields[ENQUEUE_AT_FRONT] = b"1"
+    if job.allow_dependency_failures:
+        fields[ALLOW_FAILURE] = b"1"
+    if job.retry_intervals is not None:
+        fields["retry_intervals"] = _text(json.dumps(job.retry_intervals))
+    for name, attribute in _CALLBACK_FIELDS.items():
+        callback: Callback | None = getattr(job, attribute)
+        if callback is not None:
+            fields[name] = _text(f"{callback.name}:{callback.timeout}")
+    return fields
+
+
+def apply(job: Job, record: Record) -> None:
+    """Set a job's attributes from its record. Raises :class:`DeserializationError` on bad fields."""
+    from jq.job import JobStatus
+
+    def text(name: str) -> str | None:
+        value = record.get(name)
+        return None if value is None else value.decode("utf-8", errors="replace")
+
+    try:
+        job._data = record.get("data")
+        job._func_name = job._instance = job._args = job._kwargs = UNSET
+        job.origin = text(ORIGIN) or ""
+        job.description = text("description")
+        status = text(STATUS)
+        job._status = JobStatus(status) if status else None
+        for name in _TIMESTAMP_FIELDS:
+            value = text(name)
+            setattr(job, name, parse_timestamp(value) if value else None)
+        if job.created_at is None:
+            raise ValueError("created_at is missing")
+        for name in _INT_FIELDS:
+            value = text(name)
+            setattr(job, name, int(value) if value else None)
+        job.worker_name = text("worker_name")
+        job.execution_id = text(EXECUTION)
+        dependency_ids = text("dependency_ids")
+        job._dependency_ids = list(json.loads(dependency_ids)) if dependency_ids else []
+        job.enqueue_at_front = record.get(ENQUEUE_AT_FRONT) == b"1"
+        job.allow_dependency_failures = record.get(ALLOW_FAILURE) == b"1"
+        intervals = text("retry_intervals")
+        job.retry_intervals = [int(value) for value in json.loads(intervals)] if intervals else None
+        for name, attribute in _CALLBACK_FIELDS.items():
+            value = text(name)
+            setattr(job, attribute, _decode_callback(value) if value else None)
+    except (ValueError, TypeError) as exc:
+        raise DeserializationError(f"the record of job {job.id!r} is corrupt: {exc}") from exc
+    job.meta = decode_meta(job.id, record.get("meta"), job.serializer)
+
+
+def _decode_callback(value: str) -> Callback:
+    name, _, timeout = value.rpartition(":")
+    return Callback(name, int(timeout))

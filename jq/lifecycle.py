@@ -1,0 +1,307 @@
+"""Every change of a job's state, each one atomic broker call.
+
+A job is always in exactly one place (its queue or one registry) or, once it ended without being
+kept, in none. The functions here compute the move and the record fields, and hand them to
+:meth:`jq.broker.Broker.transition` (or ``claim``), which applies them in one step. A move made
+by a stale execution (a worker that lost its lease) is refused by the broker.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING
+
+from jq.broker import EXECUTION, PERSIST, STATUS, DependentsPolicy, Place, PlaceKind, Transition
+from jq.exceptions import InvalidJobOperation, NoSuchJobError, SerializationError
+from jq.results import Result, encode_result
+from jq.retry import Retry
+from jq.utils import format_timestamp, now
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from jq.job import Job, JobStatus
+
+__all__ = [
+    "DEFAULT_FAILURE_TTL",
+    "DEFAULT_RESULT_TTL",
+    "cancel",
+    "claim_fields",
+    "delete",
+    "fail",
+    "finish",
+    "places_of",
+    "requeue",
+]
+
+#: Seconds a successful job's record and result are kept unless ``result_ttl`` says otherwise.
+DEFAULT_RESULT_TTL = 500
+#: Seconds a failed job is kept unless ``failure_ttl`` says otherwise (one year).
+DEFAULT_FAILURE_TTL = 365 * 24 * 3600
+# A few attempts are enough: a refused move means another client changed the job meanwhile.
+_RACE_ATTEMPTS = 5
+
+
+def _ts(moment: object) -> bytes:
+    return format_timestamp(moment).encode()  # type: ignore[arg-type]
+
+
+def _expiry(ttl: int) -> tuple[float, int]:
+    """(registry score, record_ttl) for keeping something ``ttl`` seconds (-1: forever)."""
+    if ttl < 0:
+        return math.inf, PERSIST
+    return time.time() + ttl, ttl
+
+
+def claim_fields(worker_name: str, execution_id: str) -> dict[str, bytes]:
+    """The fields a worker writes when it claims a job (the broker adds ``status=started``)."""
+    stamp = _ts(now())
+    return {
+        "started_at": stamp,
+        "last_heartbeat": stamp,
+        "worker_name": worker_name.encode(),
+        EXECUTION: execution_id.encode(),
+    }
+
+
+def released_fields() -> dict[str, bytes]:
+    """Fields written on dependents that a move releases onto their queue."""
+    return {"enqueued_at": _ts(now())}
+
+
+def finish(
+    job: Job,
+    return_value: Any,
+    *,
+    execution_id: str | None,
+    worker_name: str | None = None,
+    default_result_ttl: int = DEFAULT_RESULT_TTL,
+) -> bool:
+    """Record success: started → finished (kept ``result_ttl``), result stored, dependents released.
+
+    Raises :class:`SerializationError` (nothing written) when the return value cannot be
+    serialized. Returns False when the move was refused (the execution is stale).
+    """
+    try:
+        payload = job.serializer.dumps(return_value)
+    except Exception as exc:
+        raise SerializationError(
+            f"the return value of job {job.id!r} cannot be serialized: {type(exc).__name__}: {exc}"
+        ) from exc
+    ended = now()
+    ttl = job.get_result_ttl(default_result_ttl)
+    result = Result(job.id, Result.Type.SUCCESSFUL, ended, id=execution_id, worker_name=worker_name)
+    if ttl == 0:
+        target, score, record_ttl = None, 0.0, 0
+    else:
+        target = Place(PlaceKind.FINISHED, job.origin)
+        score, record_ttl = _expiry(ttl)
+    from jq.job import JobStatus
+
+    moved = job.broker.transition(
+        Transition(
+            job.id,
+            source=Place(PlaceKind.STARTED, job.origin),
+            target=target,
+            score=score,
+            fields={STATUS: b"finished", "ended_at": _ts(ended)},
+            record_ttl=record_ttl,
+            result=encode_result(result, payload),
+            execution_id=execution_id,
+            dependents=DependentsPolicy.FINISHED,
+            released_fields=released_fields(),
+        )
+    )
+    if moved:
+        job._status = JobStatus.FINISHED
+        job.ended_at = ended
+        job._latest_result = result
+        job._return_value = return_value
+    return moved
+
+
+def fail(
+    job: Job,
+    exc_string: str,
+    *,
+    execution_id: str | None,
+    worker_name: str | None = None,
+    keep: bool = True,
+    stopped: bool = False,
+) -> JobStatus | None:
+    """Record a failure of a started job.
+
+    With retries left (and not ``stopped``) the job goes back to its queue, or to the scheduled
+    registry when its retry interval is not zero. Otherwise it ends ``failed`` (or ``stopped``),
+    in the failed registry when ``keep`` (the default exception handler ran), its record kept
+    ``failure_ttl``. Returns the new status, or None when the move was refused (stale execution).
+    """
+    from jq.job import JobStatus
+
+    ended = now()
+    source = Place(PlaceKind.STARTED, job.origin)
+    if not stopped and job.retries_left:
+        return _retry(job, exc_string, source, ended, execution_id=execution_id, worker_name=worker_name)
+    status = JobStatus.STOPPED if stopped else JobStatus.FAILED
+    kind = Result.Type.STOPPED if stopped else Result.Type.FAILED
+    result = Result(job.id, kind, ended, id=execution_id, exc_string=exc_string, worker_name=worker_name)
+    ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
+    score, record_ttl = _expiry(ttl) if ttl != 0 else (0.0, 0)
+    moved = job.broker.transition(
+        Transition(
+            job.id,
+            source=source,
+            target=Place(PlaceKind.FAILED, job.origin) if keep and ttl != 0 else None,
+            score=score,
+            fields={STATUS: status.value.encode(), "ended_at": _ts(ended), "exc_info": exc_string.encode()},
+            record_ttl=record_ttl,
+            result=encode_result(result, None),
+            execution_id=execution_id,
+            dependents=DependentsPolicy.FAILED,
+            released_fields=released_fields(),
+        )
+    )
+    if not moved:
+        return None
+    job._status, job.ended_at, job._latest_result = status, ended, result
+    return status
+
+
+def _retry(
+    job: Job,
+    exc_string: str,
+    source: Place,
+    ended: object,
+    *,
+    execution_id: str | None,
+    worker_name: str | None,
+) -> JobStatus | None:
+    from jq.job import JobStatus
+
+    assert job.retries_left
+    intervals = job.retry_intervals or [0]
+    interval = Retry.get_interval(max(len(intervals) - job.retries_left, 0), intervals)
+    result = Result(
+        job.id, Result.Type.RETRIED, now(), id=execution_id, exc_string=exc_string, worker_name=worker_name
+    )
+    if interval > 0:
+        status, target, score = (
+            JobStatus.SCHEDULED,
+            Place(PlaceKind.SCHEDULED, job.origin),
+            time.time() + interval,
+        )
+    else:
+        status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0
+    moved = job.broker.transition(
+        Transition(
+            job.id,
+            source=source,
+            target=target,
+            score=score,
+            fields={
+                STATUS: status.value.encode(),
+                "retries_left": str(job.retries_left - 1).encode(),
+                "exc_info": exc_string.encode(),
+                "enqueued_at": _ts(now()),
+            },
+            result=encode_result(result, None),
+            execution_id=execution_id,
+        )
+    )
+    if not moved:
+        return None
+    job._status, job.retries_left, job._latest_result = status, job.retries_left - 1, result
+    return status
+
+
+def cancel(job: Job) -> None:
+    """queued, deferred or scheduled → canceled (kept ``failure_ttl``).
+
+    Dependents that allow failure are released; the others keep waiting.
+    """
+    from jq.job import STATUS_PLACE, JobStatus
+
+    for _attempt in range(_RACE_ATTEMPTS):
+        status = job.get_status()
+        if status not in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+            raise InvalidJobOperation(
+                f"job {job.id!r} is {status}: only queued, deferred or scheduled jobs can be canceled"
+            )
+        ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
+        score, record_ttl = _expiry(ttl if ttl else -1)
+        ended = now()
+        if job.broker.transition(
+            Transition(
+                job.id,
+                source=Place(STATUS_PLACE[status], job.origin),
+                target=Place(PlaceKind.CANCELED, job.origin),
+                score=score,
+                fields={STATUS: b"canceled", "ended_at": _ts(ended)},
+                record_ttl=record_ttl,
+                dependents=DependentsPolicy.FAILED,
+                released_fields=released_fields(),
+            )
+        ):
+            job._status, job.ended_at = JobStatus.CANCELED, ended
+            return
+    raise InvalidJobOperation(f"job {job.id!r} kept changing state; try canceling it again")
+
+
+def requeue(job: Job, at_front: bool = False) -> None:
+    """failed, stopped or canceled → queued, kept until it runs again."""
+    from jq.job import STATUS_PLACE, JobStatus
+
+    for _attempt in range(_RACE_ATTEMPTS):
+        status = job.get_status()
+        if status not in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+            raise InvalidJobOperation(
+                f"job {job.id!r} is {status}: only failed, stopped or canceled jobs can be requeued"
+            )
+        registry = Place(STATUS_PLACE[status], job.origin)
+        # A failed job whose default exception handler was disabled is kept in no registry.
+        in_registry = job.broker.registry_score(registry, job.id) is not None
+        if job.broker.transition(
+            Transition(
+                job.id,
+                source=registry if in_registry else None,
+                target=Place(PlaceKind.QUEUE, job.origin),
+                at_front=at_front,
+                fields={STATUS: b"queued", "enqueued_at": _ts(now())},
+                delete_fields=("ended_at",),
+                record_ttl=PERSIST,
+            )
+        ):
+            job._status, job.ended_at = JobStatus.QUEUED, None
+            return
+    raise InvalidJobOperation(f"job {job.id!r} kept changing state; try requeueing it again")
+
+
+def places_of(job: Job) -> list[Place]:
+    """Every place the job may be in: the one its status names first, then its origin's others."""
+    from jq.job import STATUS_PLACE
+
+    status = job.get_status(refresh=False)
+    kinds = [STATUS_PLACE[status]] if status is not None else []
+    kinds += [kind for kind in PlaceKind if kind not in kinds and kind is not PlaceKind.QUEUE]
+    return [Place(kind, job.origin) for kind in kinds]
+
+
+def delete(job: Job, delete_dependents: bool = False) -> None:
+    """Delete the job's record and results and take it out of wherever it is."""
+    try:
+        job.get_status()
+    except NoSuchJobError:
+        return
+    if delete_dependents:
+        for dependent_id in job.broker.dependent_ids(job.id):
+            from jq.job import Job as JobClass
+
+            dependent = JobClass(dependent_id, connection=job.broker, serializer=job.serializer)
+            dependent.origin = job.origin
+            try:
+                dependent.refresh()
+            except NoSuchJobError:
+                continue
+            delete(dependent, delete_dependents=True)
+    job.broker.delete_job(job.id, places_of(job))

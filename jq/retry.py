@@ -1,0 +1,41 @@
+"""Retry policies for failed jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from jq.exceptions import ConfigurationError
+
+__all__ = ["Retry"]
+
+
+class Retry:
+    """Run a failed job again, up to ``max`` more times.
+
+    :param max: how many retries (at least 1).
+    :param interval: seconds to wait before each retry: one number for all of them, or a list
+        whose n-th entry is used for the n-th retry (the last entry repeats).
+    """
+
+    def __init__(self, max: int, interval: int | Iterable[int] = 0) -> None:
+        if not isinstance(max, int) or isinstance(max, bool) or max < 1:
+            raise ConfigurationError(f"Retry(max=...) must be a whole number of at least 1, not {max!r}")
+        intervals = [interval] if isinstance(interval, int) else list(interval)
+        if not intervals or any(
+            not isinstance(value, int) or isinstance(value, bool) or value < 0 for value in intervals
+        ):
+            raise ConfigurationError(
+                f"Retry(interval=...) must be seconds >= 0 or a non-empty list of them, not {interval!r}"
+            )
+        self.max = max
+        self.intervals: list[int] = intervals
+
+    @staticmethod
+    def get_interval(count: int, intervals: Sequence[int] | None) -> int:
+        """Seconds to wait before retry number ``count`` (0-based); the last interval repeats."""
+        if not intervals:
+            return 0
+        return intervals[min(count, len(intervals) - 1)]
+
+    def __repr__(self) -> str:
+        return f"Retry(max={self.max}, interval={self.intervals})"

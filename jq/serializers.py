@@ -1,0 +1,105 @@
+"""Serializers: how job calls, results and meta become bytes and back.
+
+A serializer is any object (a class, an instance or a module) with ``dumps(obj) -> bytes`` and
+``loads(bytes) -> obj``. jq ships two:
+
+* :class:`DefaultSerializer` (pickle): any picklable value, RQ's default. Loading a pickle runs
+  code chosen by whoever wrote it, so only use it when nobody untrusted can write to the store.
+* :class:`JSONSerializer`: JSON values only (tuples come back as lists); loading never runs code.
+
+Plugins offer more by name through the ``jq_serializer`` hook.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from typing import Any, Protocol, runtime_checkable
+
+import cloudpickle
+
+from jq.exceptions import ConfigurationError, UnknownPluginError
+
+__all__ = ["DefaultSerializer", "JSONSerializer", "Serializer", "resolve_serializer"]
+
+
+@runtime_checkable
+class Serializer(Protocol):
+    """Anything with ``dumps`` and ``loads``."""
+
+    def dumps(self, obj: Any) -> bytes:  # pragma: no cover - protocol
+        """Encode a value."""
+        ...
+
+    def loads(self, data: bytes) -> Any:  # pragma: no cover - protocol
+        """Decode what :meth:`dumps` produced."""
+        ...
+
+
+class DefaultSerializer:
+    """Pickle, falling back to cloudpickle for values plain pickle refuses (closures, lambdas).
+
+    Output is always readable by :func:`pickle.loads`.
+    """
+
+    @staticmethod
+    def dumps(obj: Any) -> bytes:
+        """Pickle ``obj`` with the highest protocol."""
+        try:
+            return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, AttributeError, TypeError):
+            # The C pickler is much faster; cloudpickle only for what it cannot do.
+            data: bytes = cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+            return data
+
+    @staticmethod
+    def loads(data: bytes) -> Any:
+        """Unpickle ``data``."""
+        return pickle.loads(data)
+
+
+class JSONSerializer:
+    """JSON, UTF-8 encoded. Values must be JSON types; loading never runs code."""
+
+    @staticmethod
+    def dumps(obj: Any) -> bytes:
+        """Encode ``obj`` as compact JSON."""
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+    @staticmethod
+    def loads(data: bytes) -> Any:
+        """Decode JSON bytes."""
+        return json.loads(data.decode("utf-8"))
+
+
+def resolve_serializer(value: Any = None) -> Serializer:
+    """The serializer for ``value``: None (the default), a plugin name, a dotted path, or an object.
+
+    Raises :class:`ConfigurationError` with what was wrong and what to pass instead.
+    """
+    if value is None:
+        return DefaultSerializer
+    if isinstance(value, str):
+        if "." not in value:
+            from jq.plugins import get_plugin_manager
+
+            found = get_plugin_manager().serializer(value)
+            if found is None:
+                raise UnknownPluginError(
+                    f"no serializer is named {value!r}: use 'pickle' or 'json', a dotted path to an "
+                    "object with dumps/loads, or install the plugin that provides it"
+                )
+            return found
+        from jq.utils import import_attribute
+
+        try:
+            value = import_attribute(value)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigurationError(f"serializer {value!r} cannot be imported: {exc}") from exc
+    if callable(getattr(value, "dumps", None)) and callable(getattr(value, "loads", None)):
+        serializer: Serializer = value
+        return serializer
+    raise ConfigurationError(
+        f"serializer {value!r} has no dumps/loads: pass an object with dumps(obj) -> bytes and "
+        "loads(bytes) -> obj, a name such as 'json', or a dotted path"
+    )

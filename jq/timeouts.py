@@ -1,0 +1,159 @@
+"""Death penalties: how a job that runs past its timeout is stopped.
+
+A death penalty is a context manager around the job's call:
+``with death_penalty_class(timeout, JobTimeoutException, job_id=job.id): job.perform()``.
+Subclass :class:`BaseDeathPenalty` and implement :meth:`~BaseDeathPenalty.setup_death_penalty`
+and :meth:`~BaseDeathPenalty.cancel_death_penalty` to stop jobs your own way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import signal
+import threading
+from types import FrameType, TracebackType
+from typing import Any, Literal
+
+from jq.exceptions import JQError
+
+__all__ = [
+    "BaseDeathPenalty",
+    "BaseTimeoutException",
+    "JobTimeoutException",
+    "TimerDeathPenalty",
+    "UnixSignalDeathPenalty",
+]
+
+
+class BaseTimeoutException(JQError):
+    """The root of timeout exceptions raised inside a job."""
+
+
+class JobTimeoutException(BaseTimeoutException):
+    """The job ran past its timeout and was stopped."""
+
+
+class BaseDeathPenalty:
+    """Stops the code inside ``with`` once ``timeout`` seconds have passed.
+
+    :param timeout: seconds; ``None``, 0 or a negative value (``-1``) means no limit.
+    :param exception: the exception class raised in the job when time is up.
+    :param kwargs: extra context, such as ``job_id``.
+    """
+
+    def __init__(
+        self,
+        timeout: float | None,
+        exception: type[BaseException] = JobTimeoutException,
+        **kwargs: Any,
+    ) -> None:
+        self._timeout = timeout if timeout is not None and timeout > 0 else None
+        self._exception = exception
+        self.job_id: str | None = kwargs.get("job_id")
+        self.kwargs = kwargs
+
+    @property
+    def timeout(self) -> float | None:
+        """The limit in seconds, or None for no limit."""
+        return self._timeout
+
+    def message(self) -> str:
+        """The text of the exception raised when time is up."""
+        return f"Task exceeded maximum timeout value ({self._timeout} seconds)"
+
+    def __enter__(self) -> BaseDeathPenalty:
+        if self._timeout is not None:
+            self.setup_death_penalty()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> Literal[False]:
+        if self._timeout is not None:
+            # The penalty may fire after the body had already finished: the body's outcome stands.
+            with contextlib.suppress(BaseTimeoutException):
+                self.cancel_death_penalty()
+        return False  # never swallow the body's exception
+
+    def setup_death_penalty(self) -> None:
+        """Arrange for :attr:`_exception` to be raised in the job after the timeout."""
+        raise NotImplementedError
+
+    def cancel_death_penalty(self) -> None:
+        """Undo :meth:`setup_death_penalty`."""
+        raise NotImplementedError
+
+
+class UnixSignalDeathPenalty(BaseDeathPenalty):
+    """Raises the timeout exception from a ``SIGALRM`` handler. Main thread of a Unix process only."""
+
+    def handle_death_penalty(self, signum: int, frame: FrameType | None) -> None:
+        """The SIGALRM handler."""
+        raise self._exception(self.message())
+
+    def setup_death_penalty(self) -> None:
+        """Install the handler and start a real-time interval timer."""
+        if threading.current_thread() is not threading.main_thread():
+            raise JQError(
+                "UnixSignalDeathPenalty works only in the main thread; use TimerDeathPenalty for a "
+                "worker running in another thread"
+            )
+        assert self._timeout is not None
+        signal.signal(signal.SIGALRM, self.handle_death_penalty)
+        signal.setitimer(signal.ITIMER_REAL, self._timeout)
+
+    def cancel_death_penalty(self) -> None:
+        """Stop the timer and restore the default SIGALRM disposition."""
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+class TimerDeathPenalty(BaseDeathPenalty):
+    """Raises the timeout exception asynchronously in the job's thread from a timer thread.
+
+    Works in any thread. Like any asynchronous exception it is delivered between Python bytecodes,
+    so a job blocked inside one long C call is stopped only when that call returns.
+    """
+
+    def __init__(
+        self,
+        timeout: float | None,
+        exception: type[BaseException] = JobTimeoutException,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(timeout, exception, **kwargs)
+        self._target_thread_id = threading.get_ident()
+        self._timer: threading.Timer | None = None
+        # An asynchronous exception is raised by class, without arguments: bake the message in.
+        message = self.message()
+
+        def __init__(exc: BaseException, *args: Any) -> None:
+            BaseException.__init__(exc, *(args or (message,)))
+
+        self._async_exception = type(exception.__name__, (exception,), {"__init__": __init__})
+
+    def _raise_in_job_thread(self) -> None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(self._target_thread_id), ctypes.py_object(self._async_exception)
+        )
+
+    def setup_death_penalty(self) -> None:
+        """Start the timer thread."""
+        assert self._timeout is not None
+        self._target_thread_id = threading.get_ident()
+        self._timer = threading.Timer(self._timeout, self._raise_in_job_thread)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel_death_penalty(self) -> None:
+        """Stop the timer; if it already fired, clear an exception not yet delivered."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer.join()
+            self._timer = None
+            # Clearing is harmless when nothing is pending and prevents a late delivery.
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._target_thread_id), None)

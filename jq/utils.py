@@ -1,0 +1,166 @@
+"""Small helpers shared by the core: time, timeouts and TTLs, importing by dotted path, names."""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import math
+import re
+from typing import Any
+
+from jq.exceptions import ConfigurationError, TimeoutFormatError
+
+__all__ = [
+    "format_timestamp",
+    "import_attribute",
+    "now",
+    "parse_timeout",
+    "parse_timestamp",
+    "validate_job_id",
+    "validate_queue_name",
+    "validate_ttl",
+]
+
+_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TIMEOUT_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_TIMEOUT_FORM = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
+
+#: Job ids: letters, digits, ``_`` and ``-`` (RQ's rule), at most 128 characters.
+JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+#: Queue names: letters, digits, ``_ - . :``, at most 128 characters.
+QUEUE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+def now() -> datetime.datetime:
+    """The current time in UTC (timezone-aware)."""
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def format_timestamp(moment: datetime.datetime) -> str:
+    """A readable, sortable UTC timestamp such as ``2026-11-23T06:12:07.123456Z``."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.timezone.utc)
+    return moment.strftime(_TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(text: str) -> datetime.datetime:
+    """The timezone-aware UTC datetime of a :func:`format_timestamp` string."""
+    return datetime.datetime.strptime(text, _TIMESTAMP_FORMAT).replace(tzinfo=datetime.timezone.utc)
+
+
+def parse_timeout(value: Any, *, name: str = "job_timeout") -> int | None:
+    """Seconds from a timeout in any of the forms RQ accepts.
+
+    ``None`` stays None (use the default). An int, or a string of digits (``'30'``), or digits with
+    a unit ``s``, ``m``, ``h`` or ``d`` (``'5s'``, ``'3m'``, ``'1h'``). ``-1`` means no limit.
+    Zero, other negatives, floats with a fraction, booleans, NaN and anything else are refused.
+    """
+    if value is None:
+        return None
+    seconds: int
+    if isinstance(value, bool):
+        raise TimeoutFormatError(f"{name} must be a number of seconds or a string like '5m', not {value!r}")
+    if isinstance(value, int):
+        seconds = value
+    elif isinstance(value, float):
+        if math.isnan(value) or math.isinf(value) or not value.is_integer():
+            raise TimeoutFormatError(f"{name} must be a whole number of seconds, not {value!r}")
+        seconds = int(value)
+    elif isinstance(value, str):
+        match = _TIMEOUT_FORM.match(value)
+        if value.strip() == "-1":
+            return -1
+        if match is None:
+            raise TimeoutFormatError(
+                f"{name} {value!r} is not understood: use seconds (30 or '30') or a number with a "
+                "unit s, m, h or d ('5s', '3m', '1h', '2d'), or -1 for no limit"
+            )
+        seconds = int(match.group(1)) * _TIMEOUT_UNITS[(match.group(2) or "s").lower()]
+    else:
+        raise TimeoutFormatError(
+            f"{name} must be a number of seconds or a string like '5m', not {type(value).__name__}"
+        )
+    if seconds == -1:
+        return -1
+    if seconds <= 0:
+        raise TimeoutFormatError(f"{name} must be positive (or -1 for no limit), not {value!r}")
+    return seconds
+
+
+def validate_ttl(value: Any, *, name: str, allow_zero: bool) -> int | None:
+    """A TTL in seconds: None (default), -1 (forever), a positive int, or 0 when ``allow_zero``.
+
+    Accepts the same forms as :func:`parse_timeout` (``'1h'``...).
+    """
+    if value is None:
+        return None
+    if value == 0 and not isinstance(value, bool) and allow_zero:
+        return 0
+    if isinstance(value, str) and value.strip() == "0" and allow_zero:
+        return 0
+    try:
+        return parse_timeout(value, name=name)
+    except TimeoutFormatError as exc:
+        accepted = "0, " if allow_zero else ""
+        raise TimeoutFormatError(
+            f"{name} must be {accepted}a positive number of seconds or -1 (forever), not {value!r}"
+        ) from exc
+
+
+def validate_job_id(job_id: Any) -> str:
+    """Return the id if it is a valid job id; raise a clear error otherwise."""
+    if not isinstance(job_id, str) or not JOB_ID_PATTERN.match(job_id):
+        raise ConfigurationError(f"job id {job_id!r} is not valid: use 1 to 128 letters, digits, '_' or '-'")
+    return job_id
+
+
+def validate_queue_name(name: Any) -> str:
+    """Return the name if it is a valid queue name; raise a clear error otherwise."""
+    if not isinstance(name, str) or not QUEUE_NAME_PATTERN.match(name):
+        raise ConfigurationError(
+            f"queue name {name!r} is not valid: use 1 to 128 letters, digits, '_', '-', '.' or ':'"
+        )
+    return name
+
+
+def import_attribute(path: str) -> Any:
+    """Import ``package.module.attribute`` (attributes may be nested: ``module.Class.method``).
+
+    Raises :class:`ImportError` or :class:`AttributeError` with a message naming what is missing.
+    """
+    if not isinstance(path, str) or not path or path.startswith(".") or path.endswith("."):
+        raise ImportError(f"{path!r} is not a dotted path such as 'package.module.function'")
+    parts = path.split(".")
+    if len(parts) == 1:
+        # A bare name is looked up among the builtins, as RQ does ('abs', 'len').
+        import builtins
+
+        if hasattr(builtins, path):
+            return getattr(builtins, path)
+        raise ImportError(f"{path!r} is not a dotted path such as 'package.module.function'")
+    module = None
+    # Import the longest prefix that is a module, then walk attributes.
+    for split in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:split])
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            # Only swallow "this prefix is not a module"; an import error inside the module is real.
+            if exc.name is not None and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+                continue
+            raise
+        attributes = parts[split:]
+        break
+    else:
+        raise ImportError(f"cannot import {path!r}: no module named {parts[0]!r}")
+    value: Any = module
+    walked = module_name
+    for attribute in attributes:
+        try:
+            value = getattr(value, attribute)
+        except AttributeError:
+            raise AttributeError(
+                f"cannot import {path!r}: {walked!r} has no attribute {attribute!r}"
+            ) from None
+        walked = f"{walked}.{attribute}"
+    return value

@@ -1,0 +1,465 @@
+"""The worker: a loop that claims jobs from its queues, in order, and hands them to a strategy.
+
+Everything else is delegated: :mod:`registration` (its record), :mod:`heartbeat` (leases),
+:mod:`strategies` (in-process or work horse), :mod:`shutdown` (signals), :mod:`maintenance`
+(abandoned jobs, expired entries, scheduled jobs) and :class:`jq.execution.JobRunner` (running
+one job and recording its outcome).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from jq import lifecycle
+from jq.broker import Broker
+from jq.connections import resolve_broker
+from jq.exceptions import ConfigurationError, ShutDownImminentException, UnsupportedByBrokerError
+from jq.execution import JobOutcome, JobRunner
+from jq.job import Job
+from jq.plugins import get_plugin_manager
+from jq.plugins.hookspecs import ExceptionHandler
+from jq.queue import Queue
+from jq.serializers import resolve_serializer
+from jq.timeouts import BaseDeathPenalty, TimerDeathPenalty, UnixSignalDeathPenalty
+from jq.utils import import_attribute
+from jq.worker.heartbeat import JobHeartbeat
+from jq.worker.maintenance import Maintenance
+from jq.worker.registration import Registration, WorkerStatus, apply_record
+from jq.worker.shutdown import ShutdownSignals
+from jq.worker.strategies import ExecutionStrategy, InProcessExecution, WorkHorseExecution
+
+__all__ = ["BaseWorker", "SimpleWorker", "Worker"]
+
+logger = logging.getLogger("jq.worker")
+
+DEFAULT_WORKER_TTL = 420
+DEFAULT_JOB_MONITORING_INTERVAL = 30
+DEFAULT_MAINTENANCE_INTERVAL = 60
+DEFAULT_LOGGING_FORMAT = "%(asctime)s %(message)s"
+DEFAULT_LOGGING_DATE_FORMAT = "%H:%M:%S"
+# An idle worker looks at its stop flag at least this often (a signal cannot cut a blocking read
+# short without risking a job claimed by the store but never received).
+IDLE_WAIT_SLICE = 1.0
+
+
+def _resolve_class(value: Any, base: type, what: str) -> Any:
+    if isinstance(value, str):
+        value = import_attribute(value)
+    if not (isinstance(value, type) and issubclass(value, base)):
+        raise ConfigurationError(
+            f"{what} must be a subclass of {base.__module__}.{base.__name__}, not {value!r}"
+        )
+    return value
+
+
+class BaseWorker:
+    """Claims jobs from its queues, in the order given, and runs them one at a time.
+
+    Subclasses pick the execution strategy: :class:`Worker` forks a work horse per job,
+    :class:`SimpleWorker` runs jobs in its own process.
+    """
+
+    execution_class: ClassVar[Callable[[], ExecutionStrategy]] = InProcessExecution
+    queue_class: type[Queue] = Queue
+    job_class: type[Job] = Job
+    death_penalty_class: type[BaseDeathPenalty] = UnixSignalDeathPenalty
+
+    def __init__(
+        self,
+        queues: Iterable[Queue | str] | Queue | str,
+        name: str | None = None,
+        default_result_ttl: int = lifecycle.DEFAULT_RESULT_TTL,
+        connection: Any = None,
+        exc_handler: ExceptionHandler | None = None,
+        exception_handlers: Iterable[ExceptionHandler | str] | ExceptionHandler | None = None,
+        worker_ttl: int | None = None,
+        job_monitoring_interval: float = DEFAULT_JOB_MONITORING_INTERVAL,
+        maintenance_interval: float = DEFAULT_MAINTENANCE_INTERVAL,
+        job_class: type[Job] | str | None = None,
+        queue_class: type[Queue] | str | None = None,
+        log_job_description: bool = True,
+        disable_default_exception_handler: bool = False,
+        prepare_for_work: bool = True,
+        serializer: Any = None,
+        death_penalty_class: type[BaseDeathPenalty] | str | None = None,
+        default_worker_ttl: int | None = None,
+    ) -> None:
+        if job_class is not None:
+            self.job_class = _resolve_class(job_class, Job, "job_class")
+        if queue_class is not None:
+            self.queue_class = _resolve_class(queue_class, Queue, "queue_class")
+        self._explicit_death_penalty = death_penalty_class is not None
+        if death_penalty_class is not None:
+            self.death_penalty_class = _resolve_class(
+                death_penalty_class, BaseDeathPenalty, "death_penalty_class"
+            )
+        self.serializer = resolve_serializer(serializer)
+        self.queues = self._resolve_queues(queues, connection)
+        self.broker: Broker = self.queues[0].broker
+        self.name: str = name or uuid.uuid4().hex
+        self.pid = os.getpid()
+        self.hostname: str | None = None
+        self.worker_ttl = worker_ttl or default_worker_ttl or DEFAULT_WORKER_TTL
+        self.job_monitoring_interval = job_monitoring_interval
+        self.maintenance_interval = maintenance_interval
+        self.default_result_ttl = default_result_ttl
+        self.log_job_description = log_job_description
+        self.disable_default_exception_handler = disable_default_exception_handler
+        self._exc_handlers: list[ExceptionHandler] = self._resolve_handlers(exc_handler, exception_handlers)
+        self.state = WorkerStatus.STARTED
+        self.current_job_id: str | None = None
+        self.birth_date: Any = None
+        self.last_heartbeat: Any = None
+        self.successful_job_count = 0
+        self.failed_job_count = 0
+        self.total_working_time = 0.0
+        self.stop_requested = False
+        self.registration = Registration(self)
+        self.execution: ExecutionStrategy = type(self).execution_class()
+        self.runner = JobRunner(worker=self, death_penalty_class=self.death_penalty_class)
+        if prepare_for_work:
+            self._check_broker()
+
+    # -- set-up -----------------------------------------------------------------------------------
+
+    def _resolve_queues(self, queues: Any, connection: Any) -> list[Queue]:
+        items = [queues] if isinstance(queues, str | Queue) else list(queues or [])
+        if not items:
+            raise ConfigurationError(
+                "a worker needs at least one queue to listen to, e.g. Worker(['default'])"
+            )
+        if connection is None:
+            connection = next((item.broker for item in items if isinstance(item, Queue)), None)
+        broker = resolve_broker(connection)
+        resolved: list[Queue] = []
+        for item in items:
+            if isinstance(item, str):
+                queue = self.queue_class(
+                    item, connection=broker, job_class=self.job_class, serializer=self.serializer
+                )
+            elif not isinstance(item, Queue):
+                raise ConfigurationError(f"a worker listens to queues or queue names, not {item!r}")
+            elif item.broker is not broker:
+                raise ConfigurationError(f"queue {item.name!r} uses another connection than the worker's")
+            else:
+                queue = item
+            resolved.append(queue)
+        return resolved
+
+    @staticmethod
+    def _resolve_handlers(single: Any, many: Any) -> list[ExceptionHandler]:
+        handlers: list[Any] = []
+        if single is not None:
+            handlers.append(single)
+        if many is not None:
+            handlers.extend(many if isinstance(many, list | tuple) else [many])
+        resolved = [import_attribute(h) if isinstance(h, str) else h for h in handlers]
+        for handler in resolved:
+            if not callable(handler):
+                raise ConfigurationError(f"exception handler {handler!r} is not callable")
+        return resolved
+
+    def _check_broker(self) -> None:
+        if isinstance(self.execution, WorkHorseExecution) and not self.broker.shares_across_processes:
+            raise UnsupportedByBrokerError(
+                f"{type(self).__name__} runs each job in a forked work horse, but the {self.broker.url} "
+                "store lives inside this process and a horse's writes would be lost: use SimpleWorker, "
+                "or a redis:// connection"
+            )
+
+    # -- identity and lookup ----------------------------------------------------------------------
+
+    @property
+    def key(self) -> str:
+        """The key of this worker's record."""
+        return self.broker.worker_key(self.name)
+
+    @property
+    def connection(self) -> Any:
+        """The client of the worker's broker."""
+        return self.broker.connection
+
+    def queue_names(self) -> list[str]:
+        """The names of the queues, in listening order."""
+        return [queue.name for queue in self.queues]
+
+    def queue_keys(self) -> list[str]:
+        """The keys of the queues, in listening order."""
+        return [queue.key for queue in self.queues]
+
+    @property
+    def current_job(self) -> Job | None:
+        """The job this worker is running, or None."""
+        if self.current_job_id is None:
+            return None
+        found = self.job_class.fetch_many(
+            [self.current_job_id], connection=self.broker, serializer=self.serializer
+        )
+        return found[0]
+
+    def get_state(self) -> WorkerStatus:
+        """What the worker is doing."""
+        return self.state
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, queues={self.queue_names()})"
+
+    @classmethod
+    def _views(cls, broker: Broker, names: list[str]) -> list[BaseWorker]:
+        views: list[BaseWorker] = []
+        for name, record in zip(names, broker.load_workers(names), strict=True):
+            if record is None:
+                continue
+            queues = [q for q in record.get("queues", b"").decode().split(",") if q] or ["default"]
+            view = cls(queues, name=name, connection=broker, prepare_for_work=False)
+            apply_record(view, record)
+            views.append(view)
+        return views
+
+    @classmethod
+    def all(cls, connection: Any = None, queue: Queue | None = None) -> list[BaseWorker]:
+        """Every live worker (of ``queue`` when given), read from the broker."""
+        broker = queue.broker if queue is not None and connection is None else resolve_broker(connection)
+        return cls._views(broker, broker.worker_names(queue.name if queue is not None else None))
+
+    @classmethod
+    def count(cls, connection: Any = None, queue: Queue | None = None) -> int:
+        """How many live workers there are (of ``queue`` when given)."""
+        broker = queue.broker if queue is not None and connection is None else resolve_broker(connection)
+        return len(broker.worker_names(queue.name if queue is not None else None))
+
+    @classmethod
+    def find_by_key(cls, worker_key: str, connection: Any = None) -> BaseWorker | None:
+        """The live worker whose record is at ``worker_key`` (``jq:worker:NAME``), or None."""
+        broker = resolve_broker(connection)
+        name = broker.worker_name_from_key(worker_key)
+        if name is None:
+            return None
+        found = cls._views(broker, [name])
+        return found[0] if found else None
+
+    def refresh(self) -> None:
+        """Reload this worker's attributes from its record."""
+        record = self.broker.load_workers([self.name])[0]
+        if record is not None:
+            apply_record(self, record)
+
+    # -- exception handlers and death penalties ---------------------------------------------------
+
+    def push_exc_handler(self, handler: ExceptionHandler) -> None:
+        """Add a handler at the end of the chain."""
+        self._exc_handlers.append(handler)
+
+    def pop_exc_handler(self) -> ExceptionHandler:
+        """Remove and return the last handler of the chain."""
+        return self._exc_handlers.pop()
+
+    def death_penalty_class_for(self, job: Job) -> type[BaseDeathPenalty]:
+        """The class enforcing ``job``'s timeout: the explicit one, a plugin's, or the default."""
+        if not self._explicit_death_penalty:
+            chosen = get_plugin_manager().death_penalty_class(job, self)
+            if chosen is not None:
+                return chosen
+        penalty = self.death_penalty_class
+        if penalty is UnixSignalDeathPenalty and not self._in_main_thread_of_horse():
+            # SIGALRM can only be handled by the main thread; a worker in a thread uses a timer.
+            return TimerDeathPenalty
+        return penalty
+
+    def _in_main_thread_of_horse(self) -> bool:
+        import threading
+
+        return threading.current_thread() is threading.main_thread()
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def work(
+        self,
+        burst: bool = False,
+        logging_level: str | int = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+        max_jobs: int | None = None,
+        max_idle_time: float | None = None,
+        with_scheduler: bool = False,
+    ) -> bool:
+        """Run jobs until told to stop; whether any job was run.
+
+        :param burst: stop once every queue is empty.
+        :param max_jobs: stop after this many jobs.
+        :param max_idle_time: stop after waiting this many seconds for a job.
+        :param with_scheduler: also queue due scheduled jobs of these queues.
+        """
+        if max_jobs is not None and max_jobs < 1:
+            raise ConfigurationError(f"max_jobs must be at least 1, not {max_jobs}")
+        self._setup_logging(logging_level, log_format, date_format)
+        self._check_broker()
+        self._exc_handlers_with_plugins = [
+            *self._exc_handlers,
+            *get_plugin_manager().exception_handlers(self),
+        ]
+        self.runner = JobRunner(
+            worker=self,
+            death_penalty_class=self.death_penalty_class,
+            exception_handlers=self._exc_handlers_with_plugins,
+            move_to_failed=not self.disable_default_exception_handler,
+            default_result_ttl=self.default_result_ttl,
+        )
+        maintenance = Maintenance(self, self.maintenance_interval, with_scheduler)
+        signals = ShutdownSignals(self)
+        self.registration.register_birth()
+        signals.install()
+        logger.info("worker %s started, listening to %s", self.name, ", ".join(self.queue_names()))
+        processed = 0
+        try:
+            processed = self._loop(maintenance, burst, max_jobs, max_idle_time)
+        except ShutDownImminentException:
+            logger.warning("worker %s: stopped at once", self.name)
+        finally:
+            signals.restore()
+            self.registration.register_death()
+            logger.info("worker %s stopped after %d job(s)", self.name, processed)
+        return processed > 0
+
+    def _loop(
+        self, maintenance: Maintenance, burst: bool, max_jobs: int | None, max_idle_time: float | None
+    ) -> int:
+        processed = 0
+        last_beat = time.monotonic()
+        idle_since = time.monotonic()
+        self.registration.heartbeat(state=WorkerStatus.IDLE)
+        while not self.stop_requested:
+            until_chore = maintenance.tick()
+            if burst:
+                wait = None
+            else:
+                wait = min(IDLE_WAIT_SLICE, until_chore, self.heartbeat_interval)
+                if max_idle_time is not None:
+                    wait = min(wait, max(max_idle_time - (time.monotonic() - idle_since), 0.0))
+            job = self.dequeue(wait)
+            if job is None:
+                if burst:
+                    break
+                if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
+                    logger.info("worker %s: idle for %ss, stopping", self.name, max_idle_time)
+                    break
+                if time.monotonic() - last_beat >= self.heartbeat_interval:
+                    self.registration.heartbeat()
+                    last_beat = time.monotonic()
+                continue
+            self.perform(job)
+            processed += 1
+            last_beat = idle_since = time.monotonic()
+            if max_jobs is not None and processed >= max_jobs:
+                logger.info("worker %s: ran %d job(s), the most it may", self.name, processed)
+                break
+        return processed
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """Seconds between renewals of leases and of the worker's record."""
+        return max(min(self.job_monitoring_interval, self.worker_ttl / 3), 0.05)
+
+    def dequeue(self, wait: float | None) -> Job | None:
+        """Claim the next job from the queues, waiting up to ``wait`` seconds; None if none came."""
+        execution_id = uuid.uuid4().hex
+        claimed = self.broker.claim(
+            self.queue_names(),
+            lifecycle.claim_fields(self.name, execution_id),
+            time.time() + self.worker_ttl,
+            wait=wait,
+        )
+        if claimed is None:
+            return None
+        job = self.job_class(claimed.job_id, connection=self.broker, serializer=self.serializer)
+        from jq import job_record
+
+        try:
+            job_record.apply(job, claimed.record)
+        except Exception:
+            # A record that cannot be read must still end somewhere: fail it, do not crash.
+            job.origin, job.execution_id = claimed.queue, execution_id
+            self.runner.handle_failure(job, sys.exc_info())  # type: ignore[arg-type]
+            return None
+        return job
+
+    def perform(self, job: Job) -> JobOutcome:
+        """Run one claimed job with the execution strategy and count the outcome."""
+        self.registration.heartbeat(state=WorkerStatus.BUSY, current_job=job.id)
+        description = job.description if self.log_job_description else job.id
+        logger.info("%s: %s (%s)", job.origin, description, job.id)
+        started = time.monotonic()
+        try:
+            outcome = self.execution.execute(self, job)
+        finally:
+            elapsed = time.monotonic() - started
+        succeeded = outcome is JobOutcome.SUCCEEDED
+        failed = outcome in (JobOutcome.FAILED, JobOutcome.RETRIED)
+        if succeeded:
+            self.successful_job_count += 1
+        elif failed:
+            self.failed_job_count += 1
+        self.total_working_time += elapsed
+        self.registration.heartbeat(
+            state=WorkerStatus.IDLE,
+            current_job="",
+            increments={
+                "successful_job_count": int(succeeded),
+                "failed_job_count": int(failed),
+                "total_working_time": elapsed,
+            },
+        )
+        logger.info("%s: job %s %s", job.origin, outcome.name.lower(), job.id)
+        return outcome
+
+    def job_heartbeat(self, job: Job) -> JobHeartbeat:
+        """A context that renews ``job``'s lease while it runs."""
+        return JobHeartbeat(self, job, self.heartbeat_interval)
+
+    def renew_lease(self, job: Job) -> None:
+        """Extend the running job's lease and this worker's record by ``worker_ttl``."""
+        if job.execution_id is not None:
+            self.broker.extend_lease(job.origin, job.id, job.execution_id, time.time() + self.worker_ttl)
+        self.registration.heartbeat()
+
+    def on_horse_start(self, job: Job) -> None:
+        """Called in a freshly forked work horse before it runs ``job``. Override to prepare it."""
+
+    # -- stopping ---------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Warm shutdown: finish the current job, take no new one."""
+        self.stop_requested = True
+
+    def request_force_stop(self) -> None:
+        """Cold shutdown: stop the current job now."""
+        self.stop_requested = True
+        self.execution.kill()
+
+    def _setup_logging(self, level: str | int, log_format: str, date_format: str) -> None:
+        if isinstance(level, str):
+            level = level.upper()
+        logger.setLevel(level)
+        if not logger.handlers and not logging.getLogger().handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter(log_format, date_format))
+            logger.addHandler(handler)
+
+
+class Worker(BaseWorker):
+    """Runs each job in a forked work horse: a crash, a timeout or a leak in a job never reaches
+    the worker. Needs a broker shared across processes (Redis)."""
+
+    execution_class = WorkHorseExecution
+
+
+class SimpleWorker(BaseWorker):
+    """Runs each job in the worker's own process: no fork, fastest, works with every broker."""
+
+    execution_class = InProcessExecution

@@ -1,0 +1,112 @@
+"""A worker's record in the broker: birth, heartbeats, state, statistics and death."""
+
+from __future__ import annotations
+
+import enum
+import socket
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from jq.broker import Record
+from jq.exceptions import DuplicateWorkerError
+from jq.utils import format_timestamp, now, parse_timestamp
+
+if TYPE_CHECKING:
+    from jq.worker.base import BaseWorker
+
+__all__ = ["Registration", "WorkerStatus", "apply_record"]
+
+
+class WorkerStatus(str, enum.Enum):
+    """What a worker is doing. Compares equal to its string."""
+
+    STARTED = "started"
+    SUSPENDED = "suspended"
+    BUSY = "busy"
+    IDLE = "idle"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _text(value: object) -> bytes:
+    return str(value).encode()
+
+
+class Registration:
+    """Writes one worker's record: every call is one atomic broker call."""
+
+    def __init__(self, worker: BaseWorker) -> None:
+        self.worker = worker
+
+    def register_birth(self) -> None:
+        """Create the record; raises :class:`DuplicateWorkerError` if the name is taken."""
+        worker = self.worker
+        worker.birth_date = worker.last_heartbeat = now()
+        worker.hostname = socket.gethostname()
+        worker.state = WorkerStatus.STARTED
+        fields = {
+            "name": _text(worker.name),
+            "hostname": _text(worker.hostname),
+            "pid": _text(worker.pid),
+            "queues": _text(",".join(worker.queue_names())),
+            "state": _text(worker.state.value),
+            "birth_date": _text(format_timestamp(worker.birth_date)),
+            "last_heartbeat": _text(format_timestamp(worker.last_heartbeat)),
+            "successful_job_count": b"0",
+            "failed_job_count": b"0",
+            "total_working_time": b"0",
+        }
+        if not worker.broker.register_worker(worker.name, fields, worker.queue_names(), worker.worker_ttl):
+            raise DuplicateWorkerError(
+                f"a live worker named {worker.name!r} is already registered: give this worker another "
+                "name, or wait until the other one stops"
+            )
+
+    def heartbeat(
+        self,
+        state: WorkerStatus | None = None,
+        current_job: str | None = None,
+        increments: Mapping[str, float] | None = None,
+    ) -> bool:
+        """Renew the record for another ``worker_ttl``; optionally change state and counters.
+
+        ``current_job=""`` clears the current job. Returns False when the record had expired.
+        """
+        worker = self.worker
+        worker.last_heartbeat = now()
+        fields = {"last_heartbeat": _text(format_timestamp(worker.last_heartbeat))}
+        if state is not None:
+            worker.state = state
+            fields["state"] = _text(state.value)
+        if current_job is not None:
+            worker.current_job_id = current_job or None
+            fields["current_job"] = _text(current_job)
+        alive = worker.broker.heartbeat_worker(worker.name, fields, worker.worker_ttl, increments)
+        if not alive:
+            # The record expired (e.g. the store was unreachable longer than worker_ttl): re-register.
+            self.register_birth()
+            if state is not None or current_job is not None or increments:
+                worker.broker.heartbeat_worker(worker.name, fields, worker.worker_ttl, increments)
+        return alive
+
+    def register_death(self) -> None:
+        """Delete the record."""
+        self.worker.broker.unregister_worker(self.worker.name)
+
+
+def apply_record(worker: BaseWorker, record: Record) -> None:
+    """Set a worker view's attributes from its record."""
+
+    def text(name: str) -> str:
+        return record.get(name, b"").decode("utf-8", errors="replace")
+
+    worker.hostname = text("hostname") or None
+    worker.pid = int(text("pid") or 0)
+    worker.state = WorkerStatus(text("state") or WorkerStatus.IDLE.value)
+    worker.current_job_id = text("current_job") or None
+    worker.birth_date = parse_timestamp(text("birth_date")) if text("birth_date") else None
+    worker.last_heartbeat = parse_timestamp(text("last_heartbeat")) if text("last_heartbeat") else None
+    worker.successful_job_count = int(float(text("successful_job_count") or 0))
+    worker.failed_job_count = int(float(text("failed_job_count") or 0))
+    worker.total_working_time = float(text("total_working_time") or 0)

@@ -1,0 +1,168 @@
+"""Job functions for tests: importable by name, so workers (and work horses) can run them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+from jq import get_current_job
+
+
+def say_hello(name: str = "Stranger") -> str:
+    """A greeting."""
+    return f"Hi there, {name}!"
+
+
+def add(x: int, y: int) -> int:
+    """Sum."""
+    return x + y
+
+
+def echo(*args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Return the arguments."""
+    return args, kwargs
+
+
+def no_return() -> None:
+    """Return nothing."""
+
+
+def div_by_zero(x: int) -> float:
+    """Fail with ZeroDivisionError."""
+    return x / 0
+
+
+def raise_value_error(message: str = "bad value") -> None:
+    """Fail with ValueError."""
+    raise ValueError(message)
+
+
+def sleep_for(seconds: float) -> float:
+    """Sleep, then return the seconds slept."""
+    time.sleep(seconds)
+    return seconds
+
+
+def busy_loop(seconds: float) -> int:
+    """Run Python bytecode for a while (a timer death penalty can interrupt it)."""
+    deadline = time.monotonic() + seconds
+    count = 0
+    while time.monotonic() < deadline:
+        count += 1
+    return count
+
+
+def ignore_alarm_and_sleep(seconds: float) -> str:
+    """Ignore SIGALRM (so the signal death penalty cannot stop it) and sleep."""
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    time.sleep(seconds)
+    return "survived"
+
+
+def current_job_id() -> str | None:
+    """The id get_current_job() sees."""
+    job = get_current_job()
+    return job.id if job is not None else None
+
+
+def save_progress(value: Any) -> str:
+    """Store progress in meta from inside the job."""
+    job = get_current_job()
+    assert job is not None
+    job.meta["progress"] = value
+    job.save_meta()
+    return "saved"
+
+
+def kill_own_horse(signum: int = signal.SIGKILL) -> None:
+    """Kill the process running the job."""
+    os.kill(os.getpid(), signum)
+
+
+def exit_process(code: int = 0) -> None:
+    """Leave the process without recording anything."""
+    os._exit(code)
+
+
+def return_unserializable() -> Any:
+    """Return something pickle cannot store."""
+    import threading
+
+    return threading.Lock()
+
+
+def write_pid_and_sleep(path: str, seconds: float) -> None:
+    """Record the work horse's pid, then sleep."""
+    with open(path, "w") as handle:
+        handle.write(str(os.getpid()))
+    time.sleep(seconds)
+
+
+class Number:
+    """An object whose method is enqueued."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def div(self, y: int) -> float:
+        """value / y."""
+        return self.value / y
+
+
+class CallableObject:
+    """An enqueued callable instance."""
+
+    def __call__(self, x: int) -> int:
+        return x * 2
+
+
+# Exception handlers and callbacks record what they saw here (in-process workers only).
+SEEN: list[Any] = []
+
+
+def record_handler(job: Any, exc_type: type, exc_value: BaseException, tb: Any) -> None:
+    """An exception handler that records its call and passes on (returns None)."""
+    SEEN.append(("record", job.id, exc_type))
+
+
+def stop_handler(job: Any, *exc_info: Any) -> bool:
+    """An exception handler that stops the chain."""
+    SEEN.append(("stop", job.id))
+    return False
+
+
+def raising_handler(job: Any, *exc_info: Any) -> None:
+    """An exception handler that itself raises."""
+    SEEN.append(("raising", job.id))
+    raise RuntimeError("handler broke")
+
+
+def on_success_record(job: Any, connection: Any, result: Any) -> None:
+    """Success callback."""
+    SEEN.append(("success", job.id, result))
+
+
+def on_failure_record(job: Any, connection: Any, exc_type: type, exc_value: BaseException, tb: Any) -> None:
+    """Failure callback."""
+    SEEN.append(("failure", job.id, exc_type))
+
+
+def on_success_raise(job: Any, connection: Any, result: Any) -> None:
+    """A success callback that raises."""
+    raise RuntimeError("callback broke")
+
+
+def pid_of_runner() -> int:
+    """The pid of the process running the job."""
+    return os.getpid()
+
+
+def record_run(list_key: str, seconds: float = 0.0) -> str:
+    """Append the job's id to a Redis list (counts executions across processes), then sleep."""
+    job = get_current_job()
+    assert job is not None
+    job.connection.rpush(list_key, job.id)
+    time.sleep(seconds)
+    return job.id

@@ -1,0 +1,145 @@
+"""Connections (S-26): clients, brokers, URLs, Connection contexts, push/pop, JQ_URL."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from jq import Connection, Queue, SimpleWorker, pop_connection, push_connection, use_connection
+from jq.broker import Broker
+from jq.connections import get_current_connection, resolve_broker
+from jq.exceptions import ConfigurationError, NoConnectionError, NoRedisConnectionException
+from jq.job import Job
+from tests import fixtures
+
+
+@pytest.fixture(autouse=True)
+def _empty_connection_stack():
+    """Each test starts and ends with no pushed connection."""
+    while get_current_connection() is not None:
+        pop_connection()
+    yield
+    while get_current_connection() is not None:
+        pop_connection()
+
+
+class TestConnectionArgument:
+    """connection= takes a client, a broker or a URL."""
+
+    def test_redis_client(self, redis_client):
+        queue = Queue(connection=redis_client)
+        assert queue.connection is redis_client
+        job = queue.enqueue(fixtures.add, 1, 2)
+        assert redis_client.hget(job.key, "status") == b"queued"
+        # One broker per client: scripts are registered once.
+        assert Queue("other", connection=redis_client).broker is queue.broker
+
+    def test_fakeredis_client_with_is_async_false(self, fakeredis_client):
+        """S-10: no server at all."""
+        queue = Queue(is_async=False, connection=fakeredis_client)
+        job = queue.enqueue(abs, -8)
+        assert job.result == 8
+        assert job.get_status() == "finished"
+
+    def test_broker_object(self, broker):
+        assert Queue(connection=broker).broker is broker
+
+    def test_redis_url(self, redis_server, redis_client):
+        queue = Queue(connection=redis_server.url)
+        job = queue.enqueue(fixtures.add, 1, 2)
+        assert redis_client.exists(job.key)
+        assert Queue(connection=redis_server.url).broker is queue.broker
+
+    def test_memory_url_is_shared_by_name(self):
+        first = Queue(connection="memory://shared-by-name")
+        job = first.enqueue(fixtures.add, 1, 2)
+        SimpleWorker([Queue(connection="memory://shared-by-name")]).work(burst=True)
+        assert job.result == 3
+        assert Queue(connection="memory://another").broker is not first.broker
+
+    @pytest.mark.parametrize(
+        ("bad", "message"),
+        [
+            ("localhost:6379", "is not a URL"),
+            ("postgres://localhost/db", "no jq backend handles postgres://"),
+            (42, "not something jq can use"),
+            ("redis://localhost:notaport", "not valid"),
+        ],
+    )
+    def test_bad_connections(self, bad, message):
+        with pytest.raises(ConfigurationError, match=message):
+            Queue(connection=bad)
+
+
+class TestContexts:
+    """with Connection(...), nested; push/pop; use_connection deprecated."""
+
+    def test_nested_contexts(self, redis_client, fakeredis_client):
+        with Connection(redis_client):
+            q1 = Queue("foo")
+            with Connection(fakeredis_client):
+                q2 = Queue("bar")
+            q3 = Queue("qux")
+        assert q1.connection is redis_client
+        assert q2.connection is fakeredis_client
+        assert q3.connection is redis_client
+        assert q1.connection != q2.connection
+        assert get_current_connection() is None
+
+    def test_worker_and_job_take_the_context(self, broker):
+        with Connection(broker):
+            queue = Queue()
+            job = queue.enqueue(fixtures.add, 2, 2)
+            SimpleWorker([queue]).work(burst=True)
+            assert Job.fetch(job.id).result == 4
+
+    def test_push_and_pop(self, broker):
+        push_connection(broker)
+        try:
+            assert Queue().broker is broker
+        finally:
+            assert pop_connection() is broker
+        with pytest.raises(NoConnectionError):
+            Queue()
+
+    def test_pop_with_nothing_pushed(self):
+        with pytest.raises(NoConnectionError, match="no connection pushed"):
+            pop_connection()
+
+    def test_use_connection_is_deprecated(self, broker):
+        with pytest.warns(DeprecationWarning, match="use_connection"):
+            use_connection(broker)
+        assert Queue().broker is broker
+
+    def test_contexts_are_per_thread(self, broker):
+        seen = {}
+        with Connection(broker):
+            thread = threading.Thread(target=lambda: seen.setdefault("inner", get_current_connection()))
+            thread.start()
+            thread.join()
+        assert seen["inner"] is None
+
+    def test_connection_without_argument_uses_jq_url(self, monkeypatch):
+        monkeypatch.setenv("JQ_URL", "memory://from-env")
+        with Connection() as connection:
+            assert connection == "memory://from-env"
+            assert Queue().broker.url == "memory://from-env"
+
+
+class TestFallbacks:
+    """With no connection given: the context, then JQ_URL, then a clear error."""
+
+    def test_jq_url(self, monkeypatch):
+        monkeypatch.setenv("JQ_URL", "memory://env")
+        assert Queue().broker.url == "memory://env"
+
+    def test_no_connection_anywhere(self):
+        with pytest.raises(NoConnectionError) as caught:
+            Queue()
+        message = str(caught.value)
+        assert "connection=" in message and "JQ_URL" in message and "with Connection" in message
+        assert NoRedisConnectionException is NoConnectionError
+
+    def test_resolve_broker_returns_a_broker(self, broker):
+        assert isinstance(resolve_broker(broker), Broker)

@@ -1,0 +1,107 @@
+"""Worker (a forked work horse per job) on a real redis-server: S-08, S-13, S-34.
+
+Processes and signals are real here, so these tests use the session's private redis-server only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jq import Queue, Worker
+from jq.exceptions import UnsupportedByBrokerError
+from jq.job import Job
+from tests import fixtures
+from tests.redis_server import env_without_jq_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def queue(redis_client):
+    """The default queue on the private redis-server."""
+    return Queue(connection=redis_client)
+
+
+def test_jobs_run_in_a_separate_process(queue):
+    job = queue.enqueue(fixtures.pid_of_runner)
+    assert Worker([queue]).work(burst=True)
+    assert job.result != os.getpid()
+    assert job.get_status() == "finished"
+
+
+def test_failure_in_the_horse_is_recorded(queue):
+    job = queue.enqueue(fixtures.div_by_zero, 1)
+    worker = Worker([queue])
+    worker.work(burst=True)
+    assert job.is_failed
+    assert "ZeroDivisionError" in job.exc_info
+    assert worker.failed_job_count == 1
+
+
+def test_a_killed_horse_fails_its_job_and_the_worker_goes_on(queue):
+    """S-34."""
+    killed = queue.enqueue(fixtures.kill_own_horse)
+    after = queue.enqueue(fixtures.add, 2, 3)
+    worker = Worker([queue])
+    worker.work(burst=True)
+    assert killed.is_failed
+    assert "killed by signal 9 (SIGKILL)" in killed.exc_info
+    assert "WorkHorseDiedError" in killed.exc_info
+    assert after.result == 5
+    assert queue.started_job_registry.count == 0
+    assert worker.failed_job_count == 1 and worker.successful_job_count == 1
+
+
+def test_a_horse_that_exits_without_recording_fails_its_job(queue):
+    job = queue.enqueue(fixtures.exit_process, 0)
+    Worker([queue]).work(burst=True)
+    assert job.is_failed
+    assert "exited with code 0 before recording an outcome" in job.exc_info
+
+
+def test_timeout_in_the_horse(queue):
+    """S-08 with Worker: the signal death penalty stops the job."""
+    job = queue.enqueue(fixtures.sleep_for, 30, job_timeout=1)
+    Worker([queue]).work(burst=True)
+    assert job.is_failed
+    assert "JobTimeoutException" in job.exc_info
+
+
+def test_a_job_ignoring_its_death_penalty_is_killed_after_the_grace(queue):
+    job = queue.enqueue(fixtures.ignore_alarm_and_sleep, 60, job_timeout=1)
+    worker = Worker([queue])
+    worker.execution.grace = 0.5
+    worker.work(burst=True)
+    assert job.is_failed
+    assert "ignored its death penalty" in job.exc_info
+
+
+def test_worker_needs_a_store_shared_across_processes(fakeredis_client):
+    with pytest.raises(UnsupportedByBrokerError, match="SimpleWorker"):
+        Worker([Queue(connection=fakeredis_client)])
+
+
+def test_many_worker_processes_share_one_queue(redis_server, redis_client, queue):
+    """S-13: three worker processes drain one queue; every job runs exactly once."""
+    # Each job takes a little while, so all three processes are up before the queue drains.
+    jobs = [queue.enqueue(fixtures.record_run, "runs", 0.05) for _ in range(60)]
+    command = [sys.executable, "-m", "jq", "worker", "--burst", "--url", redis_server.url, "default"]
+    env = env_without_jq_url()
+    env["PYTHONPATH"] = str(ROOT)
+    processes = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr.decode()
+    runs = [value.decode() for value in redis_client.lrange("runs", 0, -1)]
+    assert sorted(runs) == sorted(job.id for job in jobs)
+    assert all(Job.fetch(job.id, connection=redis_client).is_finished for job in jobs)
+    workers = {Job.fetch(job.id, connection=redis_client).worker_name for job in jobs}
+    assert len(workers) >= 2
