@@ -19,6 +19,7 @@ component. Because no kind is a prefix of another kind followed by ``:``, two di
 ``jq:worker:<name>``            a worker's record (a hash)
 ``jq:workers``                  the names of registered workers (a set)
 ``jq:workers-of:<queue>``       the names of workers listening to a queue (a set)
+``jq:worker-queues:<name>``     the queues a worker listens to (a set; lets it leave each index)
 ============================== ==========================================================
 """
 
@@ -40,6 +41,7 @@ KINDS: tuple[str, ...] = (
     "wake",
     "worker",
     "workers-of",
+    "worker-queues",
     *(kind.value for kind in PlaceKind if kind is not PlaceKind.QUEUE),
 )
 # Keys without a name part.
@@ -103,6 +105,20 @@ class KeySpace:
     def workers_of(self, queue: str) -> str:
         """The set of names of workers that listen to a queue."""
         return f"{self.prefix}workers-of:{queue}"
+
+    def worker_queues(self, name: str) -> str:
+        """The set of queues a worker listens to, so unregistering can leave each index."""
+        return f"{self.prefix}worker-queues:{name}"
+
+    def template(self, kind: str) -> str:
+        """The key of ``kind`` without its name (``jq:job:``): name + template = key.
+
+        For scripts that only learn ids at run time (a job's dependents): they get the template and
+        append the id, so that no script ever spells a key name or the prefix itself.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown key kind {kind!r}; expected one of {', '.join(KINDS)}")
+        return f"{self.prefix}{kind}:"
 
     def worker_name(self, key: str) -> str | None:
         """The name inside a :meth:`worker` key, or None if ``key`` is not one."""

@@ -1,0 +1,69 @@
+"""The broker conformance suite: every documented behaviour of :class:`jq.broker.Broker`.
+
+A driver proves itself by running it against a ``broker`` fixture that yields a fresh, empty
+broker of that driver::
+
+    import pytest
+    from jq.testing.broker_suite import BrokerContractTests
+
+    @pytest.fixture
+    def broker():
+        instance = MyBroker(...)
+        yield instance
+        instance.close()
+
+    class TestMyBroker(BrokerContractTests):
+        pass
+
+The suite measures real time only through record and worker TTLs of one second, waiting for them
+with a bounded poll; a full run takes a few seconds per driver.
+"""
+
+from __future__ import annotations
+
+from jq.testing.contract.concurrency import BlockingClaimContract, ConcurrencyContract
+from jq.testing.contract.queues import ClaimContract, EnqueueContract, QueueContract
+from jq.testing.contract.records import JobRecordContract, KeyLayoutContract
+from jq.testing.contract.transitions import (
+    DependentsContract,
+    RegistryContract,
+    ResultsLifetimeContract,
+    SchedulingContract,
+    TransitionContract,
+)
+from jq.testing.contract.workers import WorkerContract
+
+__all__ = [
+    "BlockingClaimContract",
+    "BrokerContractTests",
+    "ClaimContract",
+    "ConcurrencyContract",
+    "DependentsContract",
+    "EnqueueContract",
+    "JobRecordContract",
+    "KeyLayoutContract",
+    "QueueContract",
+    "RegistryContract",
+    "ResultsLifetimeContract",
+    "SchedulingContract",
+    "TransitionContract",
+    "WorkerContract",
+]
+
+
+class BrokerContractTests(
+    KeyLayoutContract,
+    JobRecordContract,
+    EnqueueContract,
+    ClaimContract,
+    QueueContract,
+    RegistryContract,
+    TransitionContract,
+    ResultsLifetimeContract,
+    DependentsContract,
+    SchedulingContract,
+    WorkerContract,
+    BlockingClaimContract,
+    ConcurrencyContract,
+):
+    """Every contract test of :mod:`jq.broker`; subclass it as ``Test...`` with a ``broker`` fixture."""

@@ -1,0 +1,118 @@
+"""What the Redis driver needs to know about a redis-py client: its URL, kind and settings."""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any, Final
+
+import redis
+from redis.connection import SSLConnection, UnixDomainSocketConnection
+
+__all__ = [
+    "binary_twin",
+    "client_url",
+    "clone_client",
+    "decodes_responses",
+    "is_fake",
+    "redact_url",
+    "socket_timeout",
+]
+
+# Pool settings redis-py (and fakeredis) add to ``connection_kwargs`` themselves; a new pool builds
+# its own, and sharing one pool's handler objects with another would tie their connections.
+_POOL_OWNED: Final = frozenset(
+    {
+        "himport_registry",
+        "maint_notifications_config",
+        "maint_notifications_pool_handler",
+        "orig_host_address",
+        "orig_socket_connect_timeout",
+        "orig_socket_timeout",
+    }
+)
+
+_SECRET_QUERY_KEYS: Final = frozenset({"password"})
+_HIDDEN: Final = "***"
+
+
+def is_fake(client: redis.Redis) -> bool:
+    """Whether ``client`` is a fakeredis client, whose server lives inside this process."""
+    return type(client).__module__.startswith("fakeredis")
+
+
+def decodes_responses(client: redis.Redis) -> bool:
+    """Whether the client turns replies into ``str`` (``decode_responses=True``)."""
+    return bool(client.connection_pool.connection_kwargs.get("decode_responses", False))
+
+
+def socket_timeout(client: redis.Redis) -> float | None:
+    """The client's socket (read) timeout in seconds, or None when it waits forever."""
+    value = client.connection_pool.connection_kwargs.get("socket_timeout")
+    return None if value is None else float(value)
+
+
+def clone_client(
+    client: redis.Redis, *, connection_class: type[Any] | None = None, **overrides: Any
+) -> redis.Redis:
+    """A new client with ``client``'s connection settings, changed by ``overrides``.
+
+    It has a connection pool of its own (of ``connection_class`` when given), which the caller
+    owns and closes. A fakeredis client's clone talks to the same fake server.
+    """
+    pool = client.connection_pool
+    kwargs = {key: value for key, value in pool.connection_kwargs.items() if key not in _POOL_OWNED}
+    kwargs.update(overrides)
+    new_pool = type(pool)(
+        connection_class=connection_class or pool.connection_class,
+        max_connections=pool.max_connections,
+        **kwargs,
+    )
+    return redis.Redis(connection_pool=new_pool)
+
+
+def binary_twin(client: redis.Redis) -> redis.Redis:
+    """A clone of ``client`` with ``decode_responses=False``: job data is binary, and a pool's
+    connections either all decode or all do not."""
+    return clone_client(client, decode_responses=False)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password (in the user part or a ``password=`` query) replaced by ``***``."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        netloc = f"{user}:{_HIDDEN}@{hostport}"
+    query = parts.query
+    if query:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        query = urllib.parse.urlencode(
+            [(key, _HIDDEN if key.lower() in _SECRET_QUERY_KEYS else value) for key, value in pairs],
+            safe="*",
+        )
+    # Not urlunsplit: it turns an empty host (unix:///path) into unix:/path.
+    text = f"{parts.scheme}://{netloc}{parts.path}"
+    if query:
+        text += f"?{query}"
+    if parts.fragment:
+        text += f"#{parts.fragment}"
+    return text
+
+
+def client_url(client: redis.Redis) -> str:
+    """A password-free URL naming the server and database a client talks to."""
+    pool = client.connection_pool
+    kwargs = pool.connection_kwargs
+    db = kwargs.get("db", 0)
+    if is_fake(client):
+        return f"fakeredis:///{db}"
+    if issubclass(pool.connection_class, UnixDomainSocketConnection):
+        return f"unix://{kwargs.get('path', '')}?db={db}"
+    scheme = "rediss" if issubclass(pool.connection_class, SSLConnection) else "redis"
+    username = kwargs.get("username")
+    user = f"{urllib.parse.quote(str(username), safe='')}@" if username else ""
+    host = str(kwargs.get("host", "localhost"))
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"{scheme}://{user}{host}:{kwargs.get('port', 6379)}/{db}"

@@ -1,0 +1,29 @@
+-- claim_job.lua: claim one given job, as claim.lua would (Broker.claim_job).
+--
+-- KEYS[1] the job's record   KEYS[2] the queue   KEYS[3] its started registry
+-- KEYS[4] the queue's wake key   KEYS[5], KEYS[6], KEYS[7] the job's results, set of dependents
+-- and set of unmet dependencies
+-- ARGV: job id, lease deadline (the started registry score), m, m field/value pairs
+-- Returns the whole record after the claim as {field, value, ...}, or false (nil) when the job
+-- has no record (then nothing was written).
+--
+-- Atomically: removes the id from the queue if it is there, writes the fields and status
+-- 'started', removes the expiry of the record, its results and dependency sets, and enters the
+-- id in the started registry.
+
+expect_keys(7)
+local job_id = next_arg()
+local lease_until = next_arg()
+local fields = next_pairs()
+
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    return false
+end
+if redis.call('LREM', KEYS[2], 0, job_id) > 0 then
+    settle_wake(KEYS[2], KEYS[4])
+end
+hset_flat(KEYS[1], fields)
+redis.call('HSET', KEYS[1], F_STATUS, STARTED)
+expire_all({KEYS[1], KEYS[5], KEYS[6], KEYS[7]}, '')
+redis.call('ZADD', KEYS[3], lease_until, job_id)
+return redis.call('HGETALL', KEYS[1])

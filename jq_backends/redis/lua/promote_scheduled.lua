@@ -1,0 +1,41 @@
+-- promote_scheduled.lua: queue the due jobs of a scheduled registry (Broker.promote_scheduled).
+--
+-- KEYS[1] the queue's scheduled registry   KEYS[2] the queue   KEYS[3] the queue's wake key
+-- KEYS[4] the set of known queue names
+-- ARGV: queue name, now (score), limit, job record key template, m, m field/value pairs
+-- Returns the ids queued, in score order.
+--
+-- Atomically: takes due ids (score <= now) in score order until `limit` were queued or none is
+-- due; ids whose record is gone are dropped from the registry; the others go to the back of the
+-- queue with status 'queued' and the fields; the queue becomes known; a blocked claimer is woken.
+-- Touches keys of several jobs: Cluster needs one hash slot.
+
+expect_keys(4)
+local queue_name = next_arg()
+local now = next_arg()
+local limit = tonumber(next_arg())
+local record_template = next_arg()
+local fields = next_pairs()
+
+local queued = {}
+while #queued < limit do
+    local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit - #queued)
+    if #due == 0 then
+        break
+    end
+    for _, job_id in ipairs(due) do
+        redis.call('ZREM', KEYS[1], job_id)
+        local record = record_template .. job_id
+        if redis.call('EXISTS', record) == 1 then
+            redis.call('RPUSH', KEYS[2], job_id)
+            hset_flat(record, fields)
+            redis.call('HSET', record, F_STATUS, QUEUED)
+            queued[#queued + 1] = job_id
+        end
+    end
+end
+if #queued > 0 then
+    redis.call('SADD', KEYS[4], queue_name)
+    wake(KEYS[3])
+end
+return queued

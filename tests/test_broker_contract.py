@@ -1,0 +1,126 @@
+"""The broker conformance suite against every driver, and what only the memory driver promises."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from jq.broker import EXECUTION, Transition
+from jq.plugins import ENTRY_POINT_GROUP, PluginManager
+from jq.testing.broker_suite import BrokerContractTests
+from jq.testing.helpers import LEASE, enqueue
+from jq_backends.memory import MemoryBroker, plugin
+
+
+class TestBrokerContract(BrokerContractTests):
+    """Each driver (memory, Redis on fakeredis, Redis on a real server) passes the whole contract."""
+
+
+class TestMemoryDriver:
+    """What only the memory driver promises: named stores, ``memory://`` URLs, an injected clock."""
+
+    @pytest.fixture(autouse=True)
+    def _forget_named_stores(self) -> Iterator[None]:
+        yield
+        for name in ("default", "fast", "shared", "other"):
+            MemoryBroker.forget(name)
+
+    def test_identity(self) -> None:
+        broker = MemoryBroker("fast", prefix="app:")
+        assert broker.url == "memory://fast"
+        assert broker.connection is broker
+        assert broker.shares_across_processes is False
+        assert broker.job_key("j1") == "app:job:j1"
+        assert broker.worker_name_from_key("app:worker:w1") == "w1"
+        assert MemoryBroker().url == "memory://default"
+
+    def test_named_returns_one_store_per_name_across_threads(self) -> None:
+        seen: list[MemoryBroker] = []
+        threads = [
+            threading.Thread(target=lambda: seen.append(MemoryBroker.named("shared"))) for _ in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert len(seen) == 8 and all(store is seen[0] for store in seen)
+        assert MemoryBroker.named("other") is not seen[0]
+        assert MemoryBroker.named("shared").url == "memory://shared"
+
+    def test_named_store_shares_data_and_forget_drops_it(self) -> None:
+        enqueue(MemoryBroker.named("shared"), "j1")
+        assert MemoryBroker.named("shared").queue_job_ids("default") == ["j1"]
+        MemoryBroker.forget("shared")
+        assert MemoryBroker.named("shared").queue_length("default") == 0
+        MemoryBroker.forget("never-named")
+
+    def test_fresh_brokers_share_nothing(self) -> None:
+        enqueue(MemoryBroker(), "j1")
+        assert MemoryBroker().queue_length("default") == 0
+        assert MemoryBroker.named("default").queue_length("default") == 0
+
+    @pytest.mark.parametrize(
+        ("url", "name"),
+        [("memory://", "default"), ("memory://fast", "fast"), ("MEMORY://fast/", "fast")],
+    )
+    def test_plugin_resolves_memory_urls_to_named_stores(self, url: str, name: str) -> None:
+        assert plugin.jq_broker_from_url(url, {}) is MemoryBroker.named(name)
+
+    @pytest.mark.parametrize("url", ["redis://localhost:6379/0", "unix:///tmp/redis.sock", "fast"])
+    def test_plugin_declines_other_schemes(self, url: str) -> None:
+        assert plugin.jq_broker_from_url(url, {}) is None
+
+    def test_plugin_answers_through_the_plugin_manager(self) -> None:
+        manager = PluginManager(load_entry_points=False)
+        manager.register(plugin, name="memory")
+        assert manager.broker_from_url("memory://fast", {}) is MemoryBroker.named("fast")
+        assert manager.broker_from_url("redis://localhost", {}) is None
+
+    def test_plugin_is_offered_under_the_jq_entry_point_group(self) -> None:
+        offered = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        assert offered.get("memory") == "jq_backends.memory.plugin"
+
+    def test_injected_clock_drives_record_expiry(self) -> None:
+        now = [1000.0]
+        broker = MemoryBroker(clock=lambda: now[0])
+        enqueue(broker, "j1", record_ttl=10)
+        assert broker.transition(Transition("j1", None, None, result=b"r"))
+        assert broker.job_ttl("j1") == 10
+        now[0] += 9.5
+        assert broker.job_ttl("j1") == 0.5
+        assert broker.load_results("j1") == [b"r"]
+        now[0] += 0.5
+        assert broker.load_job("j1") is None
+        assert broker.load_results("j1") == []
+        # The id stays queued until a claim drops it.
+        assert broker.queue_length("default") == 1
+        assert broker.claim(["default"], {EXECUTION: b"e"}, LEASE) is None
+        assert broker.queue_length("default") == 0
+
+    def test_injected_clock_drives_worker_expiry(self) -> None:
+        now = [1000.0]
+        broker = MemoryBroker(clock=lambda: now[0])
+        assert broker.register_worker("w1", {}, ["default"], ttl=5)
+        now[0] += 4.9
+        assert broker.heartbeat_worker("w1", {}, ttl=5)
+        now[0] += 4.9
+        assert broker.worker_names("default") == ["w1"]
+        now[0] += 0.1
+        assert broker.worker_names() == []
+        assert broker.register_worker("w1", {}, ["default"], ttl=5)
+
+    def test_heartbeat_refuses_a_non_numeric_increment_and_writes_nothing(self) -> None:
+        broker = MemoryBroker()
+        broker.register_worker("w1", {"state": b"idle"}, ["default"], ttl=60)
+        with pytest.raises(ValueError, match="state"):
+            broker.heartbeat_worker("w1", {"pid": b"9"}, 60, {"state": 1})
+        assert broker.load_workers(["w1"]) == [{"state": b"idle"}]
+
+    def test_whole_increments_are_written_as_integers(self) -> None:
+        broker = MemoryBroker()
+        broker.register_worker("w1", {}, ["default"], ttl=60)
+        broker.heartbeat_worker("w1", {}, 60, {"done": 2, "busy": 0.5})
+        assert broker.load_workers(["w1"]) == [{"done": b"2", "busy": b"0.5"}]
