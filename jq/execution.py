@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from jq import job as job_module
 from jq import lifecycle
 from jq.callbacks import Callback
 from jq.exceptions import SerializationError
@@ -32,6 +33,8 @@ __all__ = ["ExcInfo", "JobOutcome", "JobRunner", "format_exc_info", "run_excepti
 
 logger = logging.getLogger("jq.worker")
 
+_RUNNER_FILES = frozenset({__file__, job_module.__file__})
+
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
@@ -46,8 +49,14 @@ class JobOutcome(enum.IntEnum):
 
 
 def format_exc_info(exc_info: ExcInfo) -> str:
-    """The traceback text of an exception, as stored in ``exc_info``."""
-    return "".join(traceback.format_exception(*exc_info))
+    """The traceback text of an exception, as stored in ``exc_info``.
+
+    Leading frames of jq's own job-running code are left out: the text starts at the job's call.
+    """
+    exc_type, exc_value, tb = exc_info
+    while tb is not None and tb.tb_next is not None and tb.tb_frame.f_code.co_filename in _RUNNER_FILES:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(exc_type, exc_value, tb))
 
 
 def run_exception_handlers(handlers: Sequence[ExceptionHandler], job: Job, exc_info: ExcInfo) -> bool:

@@ -221,7 +221,14 @@ class TestTTLs:
 
     @pytest.mark.parametrize(
         ("option", "bad"),
-        [("ttl", 0), ("ttl", -2), ("result_ttl", -5), ("failure_ttl", -2), ("ttl", "forever"), ("result_ttl", 1.5)],
+        [
+            ("ttl", 0),
+            ("ttl", -2),
+            ("result_ttl", -5),
+            ("failure_ttl", -2),
+            ("ttl", "forever"),
+            ("result_ttl", 1.5),
+        ],
     )
     def test_bad_ttls_are_refused(self, broker, option, bad):
         queue = Queue(connection=broker)

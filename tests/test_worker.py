@@ -53,7 +53,10 @@ class TestRunning:
         default_job = default.enqueue(fixtures.add, 2, 2)
         high_job = high.enqueue(fixtures.add, 3, 3)
         SimpleWorker([high, default, low]).work(burst=True)
-        order = sorted((job for job in (low_job, default_job, high_job)), key=lambda j: Job.fetch(j.id, connection=broker).started_at)
+        order = sorted(
+            (job for job in (low_job, default_job, high_job)),
+            key=lambda j: Job.fetch(j.id, connection=broker).started_at,
+        )
         assert order == [high_job, default_job, low_job]
 
     def test_queue_names_and_connection_context(self, broker):
@@ -118,7 +121,9 @@ class TestExceptionHandlers:
     def test_chain_runs_in_order_then_default(self, broker):
         queue = Queue(connection=broker)
         job = queue.enqueue(fixtures.div_by_zero, 1)
-        SimpleWorker([queue], exception_handlers=[fixtures.record_handler, fixtures.record_handler]).work(burst=True)
+        SimpleWorker([queue], exception_handlers=[fixtures.record_handler, fixtures.record_handler]).work(
+            burst=True
+        )
         assert fixtures.SEEN == [("record", job.id, ZeroDivisionError)] * 2
         assert job.id in queue.failed_job_registry
 
@@ -149,7 +154,9 @@ class TestExceptionHandlers:
         queue = Queue(connection=broker)
         job = queue.enqueue(fixtures.div_by_zero, 1)
         ok = queue.enqueue(fixtures.add, 1, 1)
-        SimpleWorker([queue], exception_handlers=[fixtures.raising_handler, fixtures.record_handler]).work(burst=True)
+        SimpleWorker([queue], exception_handlers=[fixtures.raising_handler, fixtures.record_handler]).work(
+            burst=True
+        )
         assert fixtures.SEEN == [("raising", job.id), ("record", job.id, ZeroDivisionError)]
         assert "ZeroDivisionError" in job.exc_info
         assert job.id in queue.failed_job_registry
@@ -172,7 +179,9 @@ class TestCallbacksAndRetry:
     def test_callbacks(self, broker):
         queue = Queue(connection=broker)
         ok = queue.enqueue(fixtures.add, 1, 2, on_success=fixtures.on_success_record)
-        bad = queue.enqueue(fixtures.div_by_zero, 1, on_failure=Callback(fixtures.on_failure_record, timeout=5))
+        bad = queue.enqueue(
+            fixtures.div_by_zero, 1, on_failure=Callback(fixtures.on_failure_record, timeout=5)
+        )
         SimpleWorker([queue]).work(burst=True)
         assert ("success", ok.id, 3) in fixtures.SEEN
         assert ("failure", bad.id, ZeroDivisionError) in fixtures.SEEN

@@ -66,9 +66,12 @@ class PluginManager:
 
     def register(self, plugin: object, name: str | None = None) -> str:
         """Register a plugin (a module or an object with hook implementations); returns its name."""
-        registered = self._pm.register(plugin, name=name)
+        try:
+            registered = self._pm.register(plugin, name=name)
+        except ValueError as exc:
+            raise ConfigurationError(f"plugin {name or plugin!r} is already registered") from exc
         if registered is None:
-            raise ConfigurationError(f"plugin {name or plugin!r} is already registered")
+            raise ConfigurationError(f"plugin {name or plugin!r} is blocked and cannot be registered")
         return registered
 
     def unregister(self, name: str) -> None:

@@ -1,0 +1,32 @@
+"""Job functions for the quickstart: plain functions a worker imports by name."""
+
+from __future__ import annotations
+
+from jq import get_current_job
+
+
+def count_words(text: str) -> int:
+    """How many words ``text`` has."""
+    return len(text.split())
+
+
+def make_report(numbers: list[int]) -> dict[str, float]:
+    """A small report, saving progress in the job's meta as it goes."""
+    job = get_current_job()
+    total = 0
+    for index, number in enumerate(numbers, start=1):
+        total += number
+        if job is not None:
+            job.meta["progress"] = f"{index}/{len(numbers)}"
+            job.save_meta()
+    return {"total": total, "mean": total / len(numbers)}
+
+
+def send_report(recipient: str) -> str:
+    """Pretend to mail the report (runs only after make_report succeeded)."""
+    return f"report sent to {recipient}"
+
+
+def divide(x: float, y: float) -> float:
+    """x / y: fails for y == 0."""
+    return x / y
