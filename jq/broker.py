@@ -20,6 +20,15 @@ Conventions that every method follows:
   before it or after it, never between (one Lua script or ``MULTI`` on Redis, one critical section
   in memory). A method that is not marked atomic may be observed half done.
 * A method that refuses (returns ``False`` or ``None`` as documented) writes nothing.
+* A job's results and its dependency sets share its record's expiry: whatever sets, keeps or
+  removes the record's TTL does the same to them, and when a record expires they go with it (a
+  new job under the same id starts with no results, dependents or dependencies).
+* A record with no fields is no record. ``record_ttl`` in :meth:`Broker.enqueue` and
+  :meth:`Broker.save_job`: ``None``, 0 or negative means no expiry.
+* The status a method writes itself (``started`` on a claim, ``queued`` on a promotion or
+  release) is written last; fields given with the call never override it. A transition to a
+  queue writes no status: the caller passes ``status`` in its fields.
+* Anything that puts an id on a queue makes the queue known (:meth:`Broker.queue_names`).
 
 A third-party driver proves itself against :mod:`jq.testing`, the conformance suite jq's own
 drivers pass.
@@ -119,13 +128,16 @@ class DependentsPolicy(str, enum.Enum):
 
     ``NONE``: nothing. ``FINISHED``: the job succeeded: it stops being an unmet dependency of each
     dependent. ``FAILED``: the job failed, stopped or was canceled: it stops being an unmet
-    dependency only of dependents whose :data:`ALLOW_FAILURE` field is ``b"1"``.
+    dependency only of dependents whose :data:`ALLOW_FAILURE` field is ``b"1"``; the others keep
+    waiting for it and stay in its dependents (so if it is requeued and then finishes, they are
+    released).
 
     Under ``FINISHED`` and ``FAILED``, a dependent whose unmet dependencies become none, whose record
     still exists and whose status is ``deferred`` moves from its origin's deferred registry to its
-    origin queue (to the front when its :data:`ENQUEUE_AT_FRONT` field is ``b"1"``), gets status
-    ``queued`` plus :attr:`Transition.released_fields`, and wakes a waiting claimer. The job's own
-    list of dependents is then cleared.
+    origin queue (to the front when its :data:`ENQUEUE_AT_FRONT` field is ``b"1"``), gets
+    :attr:`Transition.released_fields` and then status ``queued`` (written last: a released field
+    never overrides it), and wakes a waiting claimer. A dependent stops being listed in the job's
+    dependents once it no longer waits for the job (or once its record is gone).
     """
 
     NONE = "none"
@@ -306,9 +318,12 @@ class Broker(abc.ABC):
         ATOMIC. Returns whether a record existed. Jobs that depend on it are left as they are.
         """
 
+    @abc.abstractmethod
     def dependent_ids(self, job_id: str) -> list[str]:
-        """Ids of the jobs still waiting for this one (its dependents not yet released), sorted."""
-        raise NotImplementedError
+        """Ids of the jobs still waiting for this one (its dependents not yet released), sorted.
+
+        May include dependents whose records have expired since.
+        """
 
     # -- queues -----------------------------------------------------------------------------------
 
@@ -371,8 +386,9 @@ class Broker(abc.ABC):
     ) -> Record | None:
         """Claim one given job (``is_async=False`` runs it at once) as :meth:`claim` would.
 
-        ATOMIC. The job's record must exist; it is removed from ``queue`` if it is there. Returns
-        the record after the write, or None when there is no record.
+        ATOMIC. Refused (None, nothing written) unless the record exists and its status is
+        ``queued``, so a job claimed first by a worker is never started twice. The id is removed
+        from ``queue`` (every occurrence). Returns the record after the write.
         """
 
     @abc.abstractmethod

@@ -175,6 +175,16 @@ class JobTable:
         """Clear the job's dependents and return them in the order they were added."""
         return list(self._dependents.pop(job_id, {}))
 
+    def dependents(self, job_id: str) -> list[str]:
+        """The job's dependents, in the order they were added (nothing is changed)."""
+        return list(self._dependents.get(job_id, {}))
+
+    def keep_dependents(self, job_id: str, children: Iterable[str]) -> None:
+        """Put ``children`` back on the job's dependents (they still wait for it)."""
+        kept = {child: None for child in children}
+        if kept:
+            self._dependents.setdefault(job_id, {}).update(kept)
+
 
 @dataclass(slots=True)
 class _Worker:

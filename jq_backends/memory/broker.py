@@ -294,14 +294,19 @@ class MemoryBroker(Broker):
     def claim_job(
         self, job_id: str, queue: str, fields: Mapping[str, bytes], lease_until: float
     ) -> Record | None:
-        """Claim this job whatever its status or place; None when it has no record."""
+        """Claim this queued job; None (nothing written) when it has no record or is not queued."""
         with self._cond:
             record = self._jobs.live(job_id)
-            if record is None:
+            if record is None or record.get(STATUS) != QUEUED:
                 return None
             self._remove_from_queue(queue, job_id)
             self._start(job_id, queue, record, fields, lease_until)
             return dict(record)
+
+    def dependent_ids(self, job_id: str) -> list[str]:
+        """The jobs still waiting for this one, sorted."""
+        with self._cond:
+            return sorted(self._jobs.dependents(job_id))
 
     def extend_lease(self, queue: str, job_id: str, execution_id: str, lease_until: float) -> bool:
         """Move the lease of a started job of this execution; False otherwise."""
@@ -433,12 +438,15 @@ class MemoryBroker(Broker):
     def _release_dependents(
         self, job_id: str, policy: DependentsPolicy, released_fields: Mapping[str, bytes]
     ) -> None:
+        still_waiting: list[str] = []
         for child in self._jobs.take_dependents(job_id):
             record = self._jobs.live(child)
             if record is None:
                 self._jobs.forget_unmet(child)
                 continue
             if policy is DependentsPolicy.FAILED and record.get(ALLOW_FAILURE) != b"1":
+                # It still waits for this job: a requeued job that finishes releases it later.
+                still_waiting.append(child)
                 continue
             unmet = self._jobs.unmet(child)
             if unmet:
@@ -455,6 +463,7 @@ class MemoryBroker(Broker):
             # The status is written last: a claimer drops any id whose status is not queued.
             record[STATUS] = QUEUED
             self._push(queue, child, at_front=record.get(ENQUEUE_AT_FRONT) == b"1")
+        self._jobs.keep_dependents(job_id, still_waiting)
 
     def promote_scheduled(
         self, queue: str, now: float, fields: Mapping[str, bytes], limit: int = 100

@@ -238,10 +238,15 @@ class ClaimContract:
         assert broker.registry_score(place(PlaceKind.STARTED), "b") == 77.0
         assert broker.job_ttl("b") is None
 
-    def test_claim_job_takes_a_job_that_is_not_queued(self, broker: Broker) -> None:
-        broker.save_job("j1", job_fields())
-        record = broker.claim_job("j1", "default", {EXECUTION: b"e1"}, LEASE)
-        assert record is not None and record[STATUS] == b"started"
+    def test_claim_job_refuses_a_job_that_is_not_queued(self, broker: Broker) -> None:
+        """A job claimed (or ended) by someone else first is never started twice."""
+        enqueue(broker, "j1")
+        start_job(broker, "j1", execution="first")
+        before = broker.load_job("j1")
+        assert broker.claim_job("j1", "default", {EXECUTION: b"second"}, LEASE) is None
+        assert broker.load_job("j1") == before
+        broker.save_job("j2", job_fields())  # a record with no status at all
+        assert broker.claim_job("j2", "default", {EXECUTION: b"e"}, LEASE) is None
         assert broker.registry_ids(place(PlaceKind.STARTED)) == ["j1"]
 
     def test_claim_job_without_a_record_is_refused(self, broker: Broker) -> None:

@@ -353,15 +353,32 @@ class DependentsContract:
         assert broker.load_job_fields("child", [STATUS]) == [b"deferred"]
         assert broker.registry_ids(DEFERRED) == ["child"]
 
-    def test_the_dependents_list_is_cleared_after_a_release(self, broker: Broker) -> None:
+    def test_released_dependents_leave_the_list(self, broker: Broker) -> None:
         self._parent_and_child(broker)
+        assert broker.dependent_ids("parent") == ["child"]
+        assert end_job(broker, "parent")
+        assert broker.dependent_ids("parent") == []
+
+    def test_dependents_held_back_by_a_failure_still_wait(self, broker: Broker) -> None:
+        self._parent_and_child(broker)
+        tolerant = job_fields(**{ALLOW_FAILURE: b"1"})
+        enqueue(broker, "tolerant", fields=tolerant, depends_on=["parent"], allow_failure=True)
         assert end_job(broker, "parent", status="failed")
-        # Retried and finished this time: the child was dropped from the list on failure.
+        assert broker.dependent_ids("parent") == ["child"]
+        # Requeued and finished this time: the child waited for it and is released now.
         assert broker.transition(Transition("parent", FAILED, QUEUE, fields={STATUS: b"queued"}))
+        start_job(broker, "tolerant")
         start_job(broker, "parent")
         assert end_job(broker, "parent")
-        assert broker.load_job_fields("child", [STATUS]) == [b"deferred"]
-        assert broker.queue_length("default") == 0
+        assert broker.queue_job_ids("default") == ["child"]
+        assert broker.dependent_ids("parent") == []
+
+    def test_dependent_ids(self, broker: Broker) -> None:
+        enqueue(broker, "parent")
+        for child in ("c2", "c1"):
+            enqueue(broker, child, depends_on=["parent"])
+        assert broker.dependent_ids("parent") == ["c1", "c2"]
+        assert broker.dependent_ids("nobody") == []
 
     def test_policy_none_releases_nothing_and_keeps_the_list(self, broker: Broker) -> None:
         self._parent_and_child(broker)

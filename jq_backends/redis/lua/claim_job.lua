@@ -5,7 +5,7 @@
 -- and set of unmet dependencies
 -- ARGV: job id, lease deadline (the started registry score), m, m field/value pairs
 -- Returns the whole record after the claim as {field, value, ...}, or false (nil) when the job
--- has no record (then nothing was written).
+-- has no record or its status is not 'queued' (then nothing was written).
 --
 -- Atomically: removes the id from the queue if it is there, writes the fields and status
 -- 'started', removes the expiry of the record, its results and dependency sets, and enters the
@@ -16,7 +16,8 @@ local job_id = next_arg()
 local lease_until = next_arg()
 local fields = next_pairs()
 
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('HGET', KEYS[1], F_STATUS) ~= QUEUED then
+    -- No record, or another worker claimed (or something ended) it first: never run a job twice.
     return false
 end
 if redis.call('LREM', KEYS[2], 0, job_id) > 0 then

@@ -85,6 +85,8 @@ end
 
 -- A dependent whose last unmet dependency this job was goes from its origin's deferred registry
 -- to its origin queue. Under 'failed' only dependents that allow failure count this job as met.
+-- A dependent that does not allow failure stays in this job's dependents under 'failed': it still
+-- waits, and a requeued job that finishes releases it later.
 local function release_dependents()
     for _, child in ipairs(redis.call('SMEMBERS', dependents)) do
         local child_record = record_template .. child
@@ -92,7 +94,9 @@ local function release_dependents()
         if redis.call('EXISTS', child_record) == 0 then
             -- Expired or deleted while deferred: its set of unmet dependencies is litter.
             redis.call('DEL', child_dependencies)
+            redis.call('SREM', dependents, child)
         elseif policy == 'finished' or redis.call('HGET', child_record, F_ALLOW_FAILURE) == '1' then
+            redis.call('SREM', dependents, child)
             redis.call('SREM', child_dependencies, job_id)
             if redis.call('SCARD', child_dependencies) == 0
                 and redis.call('HGET', child_record, F_STATUS) == DEFERRED then
@@ -107,7 +111,6 @@ local function release_dependents()
             end
         end
     end
-    redis.call('DEL', dependents)
 end
 
 if policy ~= 'none' then
