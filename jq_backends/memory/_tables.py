@@ -181,7 +181,7 @@ class JobTable:
 
     def keep_dependents(self, job_id: str, children: Iterable[str]) -> None:
         """Put ``children`` back on the job's dependents (they still wait for it)."""
-        kept = {child: None for child in children}
+        kept = dict.fromkeys(children)
         if kept:
             self._dependents.setdefault(job_id, {}).update(kept)
 
