@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime
-import functools
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from jq import lifecycle
 from jq.broker import Broker, EnqueueOutcome, EnqueueRequest, Place, PlaceKind, Transition
@@ -17,6 +16,7 @@ from jq.exceptions import ConfigurationError, NoSuchJobError
 from jq.job import Job, JobStatus
 from jq.plugins import get_plugin_manager
 from jq.registry import (
+    BaseRegistry,
     CanceledJobRegistry,
     DeferredJobRegistry,
     FailedJobRegistry,
@@ -50,6 +50,37 @@ _ENQUEUE_OPTIONS = (
     "on_stopped",
     "pipeline",
 )
+
+
+RegistryT = TypeVar("RegistryT", bound=BaseRegistry)
+
+
+class QueueRegistry(Generic[RegistryT]):
+    """A registry attribute of a queue (``queue.failed_job_registry``), made on first access."""
+
+    def __init__(self, registry_class: type[RegistryT], doc: str) -> None:
+        self.registry_class = registry_class
+        self.__doc__ = doc
+        self.attribute = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attribute = name
+
+    @overload
+    def __get__(self, queue: None, owner: type) -> QueueRegistry[RegistryT]: ...
+
+    @overload
+    def __get__(self, queue: Queue, owner: type) -> RegistryT: ...
+
+    def __get__(self, queue: Queue | None, owner: type) -> QueueRegistry[RegistryT] | RegistryT:
+        if queue is None:
+            return self
+        registry = self.registry_class(
+            queue.name, connection=queue.broker, job_class=queue.job_class, serializer=queue.serializer
+        )
+        # Cached on the instance: later lookups find it there and skip this descriptor.
+        queue.__dict__[self.attribute] = registry
+        return registry
 
 
 class EnqueueData(NamedTuple):
@@ -169,40 +200,12 @@ class Queue:
 
     # -- registries -------------------------------------------------------------------------------
 
-    def _registry(self, registry_class: type[Any]) -> Any:
-        return registry_class(
-            self.name, connection=self.broker, job_class=self.job_class, serializer=self.serializer
-        )
-
-    @functools.cached_property
-    def started_job_registry(self) -> StartedJobRegistry:
-        """Jobs a worker is running."""
-        return self._registry(StartedJobRegistry)  # type: ignore[no-any-return]
-
-    @functools.cached_property
-    def finished_job_registry(self) -> FinishedJobRegistry:
-        """Jobs that succeeded, kept ``result_ttl``."""
-        return self._registry(FinishedJobRegistry)  # type: ignore[no-any-return]
-
-    @functools.cached_property
-    def failed_job_registry(self) -> FailedJobRegistry:
-        """Jobs that failed, kept ``failure_ttl``."""
-        return self._registry(FailedJobRegistry)  # type: ignore[no-any-return]
-
-    @functools.cached_property
-    def deferred_job_registry(self) -> DeferredJobRegistry:
-        """Jobs waiting for their dependencies."""
-        return self._registry(DeferredJobRegistry)  # type: ignore[no-any-return]
-
-    @functools.cached_property
-    def scheduled_job_registry(self) -> ScheduledJobRegistry:
-        """Jobs waiting for their time."""
-        return self._registry(ScheduledJobRegistry)  # type: ignore[no-any-return]
-
-    @functools.cached_property
-    def canceled_job_registry(self) -> CanceledJobRegistry:
-        """Jobs that were canceled."""
-        return self._registry(CanceledJobRegistry)  # type: ignore[no-any-return]
+    started_job_registry = QueueRegistry(StartedJobRegistry, "Jobs a worker is running.")
+    finished_job_registry = QueueRegistry(FinishedJobRegistry, "Jobs that succeeded, kept ``result_ttl``.")
+    failed_job_registry = QueueRegistry(FailedJobRegistry, "Jobs that failed, kept ``failure_ttl``.")
+    deferred_job_registry = QueueRegistry(DeferredJobRegistry, "Jobs waiting for their dependencies.")
+    scheduled_job_registry = QueueRegistry(ScheduledJobRegistry, "Jobs waiting for their time.")
+    canceled_job_registry = QueueRegistry(CanceledJobRegistry, "Jobs that were canceled.")
 
     # -- contents -----------------------------------------------------------------------------------
 

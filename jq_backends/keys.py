@@ -126,3 +126,32 @@ class KeySpace:
         if key.startswith(head) and len(key) > len(head):
             return key[len(head) :]
         return None
+
+
+class KeyNames:
+    """The key-naming methods of :class:`jq.broker.Broker`, answered from a :class:`KeySpace`.
+
+    Both drivers mix this in before ``Broker`` so ``job.key`` means the same on each.
+    """
+
+    _keys: KeySpace
+
+    def job_key(self, job_id: str) -> str:
+        """The key of the job's record."""
+        return self._keys.job(job_id)
+
+    def queue_key(self, queue: str) -> str:
+        """The key of the queue's list of ids."""
+        return self._keys.queue(queue)
+
+    def place_key(self, place: Place) -> str:
+        """The key of a queue or registry."""
+        return self._keys.place(place)
+
+    def worker_key(self, name: str) -> str:
+        """The key of a worker's record."""
+        return self._keys.worker(name)
+
+    def worker_name_from_key(self, key: str) -> str | None:
+        """The worker name inside a :meth:`worker_key`, or None."""
+        return self._keys.worker_name(key)

@@ -34,7 +34,7 @@ from jq.broker import (
     Record,
     Transition,
 )
-from jq_backends.keys import DEFAULT_PREFIX, KeySpace
+from jq_backends.keys import DEFAULT_PREFIX, KeyNames, KeySpace
 from jq_backends.memory._tables import JobTable, ScoredSet, WorkerTable, redis_range
 
 __all__ = ["MemoryBroker"]
@@ -51,7 +51,7 @@ ENDED_BADLY = frozenset({b"failed", b"stopped", b"canceled"})
 _NO_IDS = ScoredSet()
 
 
-class MemoryBroker(Broker):
+class MemoryBroker(KeyNames, Broker):
     """A :class:`~jq.broker.Broker` kept in this process's memory; thread-safe, no server.
 
     :param name: names the store in :attr:`url` (``memory://<name>``) and in :meth:`named`.
@@ -114,26 +114,6 @@ class MemoryBroker(Broker):
     def url(self) -> str:
         """``memory://<name>``."""
         return f"memory://{self._name}"
-
-    def job_key(self, job_id: str) -> str:
-        """The key of the job's record."""
-        return self._keys.job(job_id)
-
-    def queue_key(self, queue: str) -> str:
-        """The key of the queue's ids."""
-        return self._keys.queue(queue)
-
-    def place_key(self, place: Place) -> str:
-        """The key of a queue or registry."""
-        return self._keys.place(place)
-
-    def worker_key(self, name: str) -> str:
-        """The key of a worker's record."""
-        return self._keys.worker(name)
-
-    def worker_name_from_key(self, key: str) -> str | None:
-        """The worker name inside a :meth:`worker_key`, or None."""
-        return self._keys.worker_name(key)
 
     def ping(self) -> None:
         """Always answers: the store is this object."""

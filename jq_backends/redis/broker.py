@@ -32,7 +32,7 @@ from jq.broker import (
     Record,
     Transition,
 )
-from jq_backends.keys import DEFAULT_PREFIX, KeySpace
+from jq_backends.keys import DEFAULT_PREFIX, KeyNames, KeySpace
 from jq_backends.redis import codec
 from jq_backends.redis.connection import (
     binary_twin,
@@ -56,7 +56,7 @@ _BROKERS: weakref.WeakKeyDictionary[redis.Redis, weakref.ref[RedisBroker]] = wea
 _BROKERS_LOCK = threading.Lock()
 
 
-class RedisBroker(Broker):
+class RedisBroker(KeyNames, Broker):
     """A :class:`jq.broker.Broker` storing everything in one Redis database under ``prefix``.
 
     :param client: a redis-py client (a fakeredis client works too). Job data is binary, so when
@@ -143,26 +143,6 @@ class RedisBroker(Broker):
     def keys(self) -> KeySpace:
         """The key names this broker stores under."""
         return self._keys
-
-    def job_key(self, job_id: str) -> str:
-        """The key of the job's record hash."""
-        return self._keys.job(job_id)
-
-    def queue_key(self, queue: str) -> str:
-        """The key of the queue's list of ids."""
-        return self._keys.queue(queue)
-
-    def place_key(self, place: Place) -> str:
-        """The key of a queue (list) or registry (sorted set)."""
-        return self._keys.place(place)
-
-    def worker_key(self, name: str) -> str:
-        """The key of a worker's record hash."""
-        return self._keys.worker(name)
-
-    def worker_name_from_key(self, key: str) -> str | None:
-        """The worker name inside a :meth:`worker_key`, or None."""
-        return self._keys.worker_name(key)
 
     def ping(self) -> None:
         """Send PING; raises :class:`redis.ConnectionError` when the server does not answer."""
