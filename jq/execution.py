@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from jq import job as job_module
 from jq import lifecycle
 from jq.callbacks import Callback
+from jq.defaults import DEFAULT_RESULT_TTL, effective_timeout
 from jq.exceptions import SerializationError
 from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
@@ -91,7 +92,7 @@ class JobRunner:
     death_penalty_class: type[BaseDeathPenalty] | None
     exception_handlers: Sequence[ExceptionHandler] = field(default_factory=list)
     move_to_failed: bool = True
-    default_result_ttl: int = lifecycle.DEFAULT_RESULT_TTL
+    default_result_ttl: int = DEFAULT_RESULT_TTL
 
     @property
     def worker_name(self) -> str | None:
@@ -110,9 +111,8 @@ class JobRunner:
         """Run the job's function and record the outcome. Never raises for the job's own errors."""
         plugins = get_plugin_manager()
         plugins.job_started(job, self.worker)
-        timeout = 180 if job.timeout is None else job.timeout
         try:
-            with self._death_penalty(job, timeout if timeout > 0 else None):
+            with self._death_penalty(job, effective_timeout(job.timeout)):
                 return_value = job.perform()
         except BaseException:
             exc_info: Any = sys.exc_info()

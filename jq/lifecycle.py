@@ -8,11 +8,13 @@ by a stale execution (a worker that lost its lease) is refused by the broker.
 
 from __future__ import annotations
 
+import datetime
 import math
 import time
 from typing import TYPE_CHECKING
 
 from jq.broker import EXECUTION, PERSIST, STATUS, DependentsPolicy, Place, PlaceKind, Transition
+from jq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
 from jq.exceptions import InvalidJobOperation, NoSuchJobError, SerializationError
 from jq.results import Result, encode_result
 from jq.retry import Retry
@@ -24,8 +26,6 @@ if TYPE_CHECKING:
     from jq.job import Job, JobStatus
 
 __all__ = [
-    "DEFAULT_FAILURE_TTL",
-    "DEFAULT_RESULT_TTL",
     "cancel",
     "claim_fields",
     "delete",
@@ -35,16 +35,12 @@ __all__ = [
     "requeue",
 ]
 
-#: Seconds a successful job's record and result are kept unless ``result_ttl`` says otherwise.
-DEFAULT_RESULT_TTL = 500
-#: Seconds a failed job is kept unless ``failure_ttl`` says otherwise (one year).
-DEFAULT_FAILURE_TTL = 365 * 24 * 3600
 # A few attempts are enough: a refused move means another client changed the job meanwhile.
 _RACE_ATTEMPTS = 5
 
 
-def _ts(moment: object) -> bytes:
-    return format_timestamp(moment).encode()  # type: ignore[arg-type]
+def _ts(moment: datetime.datetime) -> bytes:
+    return format_timestamp(moment).encode()
 
 
 def _expiry(ttl: int) -> tuple[float, int]:
@@ -172,7 +168,7 @@ def _retry(
     job: Job,
     exc_string: str,
     source: Place,
-    ended: object,
+    ended: datetime.datetime,
     *,
     execution_id: str | None,
     worker_name: str | None,

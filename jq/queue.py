@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -12,6 +13,7 @@ from jq import lifecycle
 from jq.broker import Broker, EnqueueOutcome, EnqueueRequest, Place, PlaceKind, Transition
 from jq.callbacks import Callback
 from jq.connections import resolve_broker
+from jq.defaults import DEFAULT_JOB_TIMEOUT, effective_timeout
 from jq.exceptions import ConfigurationError, NoSuchJobError
 from jq.job import Job, JobStatus
 from jq.plugins import get_plugin_manager
@@ -31,7 +33,7 @@ from jq.utils import import_attribute, now, parse_timeout, validate_queue_name
 __all__ = ["DEFAULT_TIMEOUT", "EnqueueData", "Queue"]
 
 #: Seconds a job may run unless its queue or the job says otherwise.
-DEFAULT_TIMEOUT = 180
+DEFAULT_TIMEOUT = DEFAULT_JOB_TIMEOUT
 
 # enqueue()'s own keyword options; everything else goes to the job's function.
 _ENQUEUE_OPTIONS = (
@@ -564,9 +566,10 @@ class Queue:
 
         execution_id = uuid.uuid4().hex
         fields = lifecycle.claim_fields("sync", execution_id)
-        record = self.broker.claim_job(
-            job.id, self.name, fields, time.time() + max(job.timeout or 0, 0) + 3600
-        )
+        # No heartbeat renews this lease: it covers the whole timeout (forever without one).
+        timeout = effective_timeout(job.timeout)
+        lease_until = math.inf if timeout is None else time.time() + timeout + 60
+        record = self.broker.claim_job(job.id, self.name, fields, lease_until)
         if record is None:
             # Someone else (a worker on the same queue) claimed it first; it runs there.
             return job

@@ -11,14 +11,21 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
-from jq import lifecycle
+from jq import job_record, lifecycle
 from jq.broker import Broker
 from jq.connections import resolve_broker
+from jq.defaults import (
+    DEFAULT_JOB_MONITORING_INTERVAL,
+    DEFAULT_MAINTENANCE_INTERVAL,
+    DEFAULT_RESULT_TTL,
+    DEFAULT_WORKER_TTL,
+)
 from jq.exceptions import ConfigurationError, ShutDownImminentException, UnsupportedByBrokerError
 from jq.execution import JobOutcome, JobRunner
 from jq.job import Job
@@ -38,9 +45,6 @@ __all__ = ["BaseWorker", "SimpleWorker", "Worker"]
 
 logger = logging.getLogger("jq.worker")
 
-DEFAULT_WORKER_TTL = 420
-DEFAULT_JOB_MONITORING_INTERVAL = 30
-DEFAULT_MAINTENANCE_INTERVAL = 60
 DEFAULT_LOGGING_FORMAT = "%(asctime)s %(message)s"
 DEFAULT_LOGGING_DATE_FORMAT = "%H:%M:%S"
 # An idle worker looks at its stop flag at least this often (a signal cannot cut a blocking read
@@ -74,7 +78,7 @@ class BaseWorker:
         self,
         queues: Iterable[Queue | str] | Queue | str,
         name: str | None = None,
-        default_result_ttl: int = lifecycle.DEFAULT_RESULT_TTL,
+        default_result_ttl: int = DEFAULT_RESULT_TTL,
         connection: Any = None,
         exc_handler: ExceptionHandler | None = None,
         exception_handlers: Iterable[ExceptionHandler | str] | ExceptionHandler | None = None,
@@ -267,15 +271,10 @@ class BaseWorker:
             if chosen is not None:
                 return chosen
         penalty = self.death_penalty_class
-        if penalty is UnixSignalDeathPenalty and not self._in_main_thread_of_horse():
+        if penalty is UnixSignalDeathPenalty and threading.current_thread() is not threading.main_thread():
             # SIGALRM can only be handled by the main thread; a worker in a thread uses a timer.
             return TimerDeathPenalty
         return penalty
-
-    def _in_main_thread_of_horse(self) -> bool:
-        import threading
-
-        return threading.current_thread() is threading.main_thread()
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -378,8 +377,6 @@ class BaseWorker:
         if claimed is None:
             return None
         job = self.job_class(claimed.job_id, connection=self.broker, serializer=self.serializer)
-        from jq import job_record
-
         try:
             job_record.apply(job, claimed.record)
         except Exception:

@@ -12,6 +12,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Protocol
 
+from jq.defaults import DEFAULT_DEATH_PENALTY_GRACE, effective_timeout
 from jq.exceptions import ShutDownImminentException, WorkHorseDiedError
 from jq.execution import JobOutcome
 from jq.timeouts import JobTimeoutException
@@ -71,7 +72,7 @@ class WorkHorseExecution:
     group and records the job as failed, saying how the horse ended.
     """
 
-    def __init__(self, grace: float = 5.0) -> None:
+    def __init__(self, grace: float = DEFAULT_DEATH_PENALTY_GRACE) -> None:
         self.grace = grace
         self.horse_pid: int | None = None
 
@@ -126,8 +127,8 @@ class WorkHorseExecution:
 
     def _wait(self, pid: int, job: Job) -> tuple[int, bool]:
         """Wait for the horse; kill its group past the timeout plus grace. (status, timed out)."""
-        timeout = 180 if job.timeout is None else job.timeout
-        deadline = None if timeout <= 0 else time.monotonic() + timeout + self.grace
+        timeout = effective_timeout(job.timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout + self.grace
         pidfd = self._pidfd(pid)
         try:
             while True:
