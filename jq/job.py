@@ -7,30 +7,29 @@ delete, finishing and failing) go through :mod:`jq.lifecycle`, which makes each 
 
 from __future__ import annotations
 
-import contextvars
 import datetime
-import enum
 import inspect
-import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jq import job_record
-from jq.broker import Broker, PlaceKind
+from jq.broker import Broker
 from jq.callbacks import Callback
 from jq.connections import resolve_broker
 from jq.dependency import Dependency, dependency_ids
 from jq.exceptions import (
     ConfigurationError,
-    DeserializationError,
     NoSuchJobError,
     SerializationError,
 )
-from jq.results import Result, decode_result
+from jq.job_call import JobCall, current_job
+from jq.job_results import JobResults
+from jq.job_state import JobState, JobStatus
+from jq.results import Result
 from jq.retry import Retry
 from jq.serializers import Serializer, resolve_serializer
-from jq.utils import import_attribute, now, parse_timeout, validate_job_id, validate_ttl
+from jq.utils import now, parse_timeout, validate_job_id, validate_ttl
 
 if TYPE_CHECKING:
     from jq.queue import Queue
@@ -47,41 +46,11 @@ __all__ = [
 ]
 
 _UNSET: Any = job_record.UNSET
-_current_job: contextvars.ContextVar[Job | None] = contextvars.ContextVar("jq_current_job", default=None)
-
-
-class JobStatus(str, enum.Enum):
-    """Where a job is in its life. Each status compares equal to its string (``'queued'``...)."""
-
-    QUEUED = "queued"
-    FINISHED = "finished"
-    FAILED = "failed"
-    STARTED = "started"
-    DEFERRED = "deferred"
-    SCHEDULED = "scheduled"
-    STOPPED = "stopped"
-    CANCELED = "canceled"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-#: The place a job of each status is in (stopped jobs are kept in the failed registry).
-STATUS_PLACE: dict[JobStatus, PlaceKind] = {
-    JobStatus.QUEUED: PlaceKind.QUEUE,
-    JobStatus.STARTED: PlaceKind.STARTED,
-    JobStatus.FINISHED: PlaceKind.FINISHED,
-    JobStatus.FAILED: PlaceKind.FAILED,
-    JobStatus.STOPPED: PlaceKind.FAILED,
-    JobStatus.DEFERRED: PlaceKind.DEFERRED,
-    JobStatus.SCHEDULED: PlaceKind.SCHEDULED,
-    JobStatus.CANCELED: PlaceKind.CANCELED,
-}
 
 
 def get_current_job(connection: Any = None, job_class: type[Job] | None = None) -> Job | None:
     """The job whose function is running in this thread, or None outside a job."""
-    return _current_job.get()
+    return current_job.get()
 
 
 def _callable_reference(func: Any) -> tuple[str, Any]:
@@ -106,7 +75,7 @@ def _callable_reference(func: Any) -> tuple[str, Any]:
     raise ConfigurationError(f"a job runs a function, a method, a callable or a dotted path, not {func!r}")
 
 
-class Job:
+class Job(JobCall, JobState, JobResults):
     """A function call to run in the background; a proxy for its record in the broker."""
 
     def __init__(self, id: str | None = None, connection: Any = None, serializer: Any = None) -> None:
@@ -287,144 +256,6 @@ class Job:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.id!r}, enqueued_at={self.enqueued_at!r})"
 
-    # -- the call -------------------------------------------------------------------------------
-
-    def _decode_data(self) -> None:
-        if self._func_name is not _UNSET:
-            return
-        if self._data is None:
-            raise DeserializationError(f"job {self.id!r} has no stored call (its 'data' field is missing)")
-        self._func_name, self._instance, self._args, self._kwargs = job_record.decode_call(
-            self.id, self._data, self.serializer
-        )
-
-    @property
-    def data(self) -> bytes:
-        """The serialized call, as stored."""
-        if self._data is None:
-            self._decode_data()
-            self._data = job_record.encode_call(self)
-        return self._data
-
-    @property
-    def func_name(self) -> str:
-        """The function's dotted path (or the method name, for an instance method)."""
-        self._decode_data()
-        return str(self._func_name)
-
-    @property
-    def instance(self) -> Any:
-        """The object whose method is called, or None for a plain function."""
-        self._decode_data()
-        return self._instance
-
-    @property
-    def args(self) -> list[Any] | tuple[Any, ...]:
-        """The positional arguments."""
-        self._decode_data()
-        return self._args  # type: ignore[no-any-return]
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        """The keyword arguments."""
-        self._decode_data()
-        return self._kwargs  # type: ignore[no-any-return]
-
-    @property
-    def func(self) -> Callable[..., Any]:
-        """The callable to run, imported by name (raises if it cannot be found)."""
-        if self.instance is not None:
-            return getattr(self.instance, self.func_name)  # type: ignore[no-any-return]
-        return import_attribute(self.func_name)  # type: ignore[no-any-return]
-
-    def get_call_string(self) -> str:
-        """``module.func(arg, key=value)``, for logs and the default description."""
-        try:
-            arguments = [repr(arg) for arg in self.args]
-            arguments += [f"{key}={value!r}" for key, value in self.kwargs.items()]
-            name = self.func_name
-        except DeserializationError:
-            return "<call cannot be read>"
-        return f"{name}({', '.join(arguments)})"
-
-    def perform(self) -> Any:
-        """Run the call in this process and return its result (no timeout, nothing recorded)."""
-        token = _current_job.set(self)
-        try:
-            return self.func(*self.args, **self.kwargs)
-        finally:
-            _current_job.reset(token)
-
-    # -- status ---------------------------------------------------------------------------------
-
-    def get_status(self, refresh: bool = True) -> JobStatus | None:
-        """The job's status, read from the broker unless ``refresh=False``.
-
-        Raises :class:`NoSuchJobError` when refreshing a job that no longer exists.
-        """
-        if refresh:
-            values = self.broker.load_job_fields(self.id, ["status"])
-            if values is None:
-                raise NoSuchJobError(f"No such job: {self.id}")
-            self._status = JobStatus(values[0].decode()) if values[0] else None
-        return self._status
-
-    def set_status(self, status: JobStatus | str) -> None:
-        """Write the status field only (no place changes; prefer the lifecycle methods)."""
-        self._status = JobStatus(status)
-        if not self.broker.update_job(self.id, {"status": self._status.value.encode()}):
-            raise NoSuchJobError(f"No such job: {self.id}")
-
-    def _has_status(self, status: JobStatus) -> bool:
-        try:
-            return self.get_status() == status
-        except NoSuchJobError:
-            return False
-
-    @property
-    def is_queued(self) -> bool:
-        """The job waits in its queue."""
-        return self._has_status(JobStatus.QUEUED)
-
-    @property
-    def is_started(self) -> bool:
-        """A worker is running the job."""
-        return self._has_status(JobStatus.STARTED)
-
-    @property
-    def is_finished(self) -> bool:
-        """The job ran and succeeded."""
-        return self._has_status(JobStatus.FINISHED)
-
-    @property
-    def is_failed(self) -> bool:
-        """The job ran and failed."""
-        return self._has_status(JobStatus.FAILED)
-
-    @property
-    def is_deferred(self) -> bool:
-        """The job waits for its dependencies."""
-        return self._has_status(JobStatus.DEFERRED)
-
-    @property
-    def is_scheduled(self) -> bool:
-        """The job waits for its time."""
-        return self._has_status(JobStatus.SCHEDULED)
-
-    @property
-    def is_canceled(self) -> bool:
-        """The job was canceled."""
-        return self._has_status(JobStatus.CANCELED)
-
-    @property
-    def is_stopped(self) -> bool:
-        """The job was stopped while it ran."""
-        return self._has_status(JobStatus.STOPPED)
-
-    def get_position(self) -> int | None:
-        """The job's 0-based position in its queue, or None when it is not queued."""
-        return self.broker.queue_position(self.origin, self.id)
-
     # -- meta -----------------------------------------------------------------------------------
 
     def save_meta(self) -> None:
@@ -444,50 +275,6 @@ class Job:
                 raise NoSuchJobError(f"No such job: {self.id}")
             self.meta = job_record.decode_meta(self.id, values[0], self.serializer)
         return self.meta
-
-    # -- results --------------------------------------------------------------------------------
-
-    def results(self) -> list[Result]:
-        """One :class:`Result` per kept execution, newest first."""
-        return [decode_result(self.id, data, self.serializer) for data in self.broker.load_results(self.id)]
-
-    def latest_result(self, timeout: float = 0) -> Result | None:
-        """The newest result; with ``timeout`` seconds, wait up to that long for one to appear."""
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        while True:
-            entries = self.broker.load_results(self.id)
-            if entries:
-                self._latest_result = decode_result(self.id, entries[0], self.serializer)
-                return self._latest_result
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 2, 0.1)
-
-    def return_value(self, refresh: bool = False) -> Any:
-        """The return value of the newest execution if it succeeded, else None."""
-        if self._return_value is not _UNSET and not refresh:
-            return self._return_value
-        result = self.latest_result()
-        if result is None or result.type is not Result.Type.SUCCESSFUL:
-            return None
-        self._return_value = result.return_value
-        return self._return_value
-
-    @property
-    def result(self) -> Any:
-        """The return value once the job succeeded; None before that (RQ's ``job.result``)."""
-        return self.return_value()
-
-    @property
-    def exc_info(self) -> str | None:
-        """The traceback text of the newest failed execution, or None."""
-        result = self._latest_result if self._latest_result is not None else self.latest_result()
-        if result is None or result.type is Result.Type.SUCCESSFUL:
-            return None
-        return result.exc_string
 
     # -- dependencies ---------------------------------------------------------------------------
 
@@ -509,23 +296,6 @@ class Job:
         """The first job this job depends on, or None."""
         found = self.dependencies
         return found[0] if found else None
-
-    # -- callbacks ------------------------------------------------------------------------------
-
-    @property
-    def success_callback(self) -> Callable[..., Any] | None:
-        """The imported ``on_success`` function, or None."""
-        return self.success_callback_ref.func if self.success_callback_ref else None
-
-    @property
-    def failure_callback(self) -> Callable[..., Any] | None:
-        """The imported ``on_failure`` function, or None."""
-        return self.failure_callback_ref.func if self.failure_callback_ref else None
-
-    @property
-    def stopped_callback(self) -> Callable[..., Any] | None:
-        """The imported ``on_stopped`` function, or None."""
-        return self.stopped_callback_ref.func if self.stopped_callback_ref else None
 
     # -- writing and state changes --------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from jq.utils import format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
     from jq.job import Job
+    from jq.job_call import JobCall
 
 __all__ = ["UNSET", "apply", "decode_call", "decode_meta", "encode", "encode_call"]
 
@@ -51,7 +52,7 @@ _CALLBACK_FIELDS = {
 }
 
 
-def encode_call(job: Job) -> bytes:
+def encode_call(job: JobCall) -> bytes:
     """The serialized call of a job created in this process."""
     call = (job.func_name, job.instance, tuple(job.args), job.kwargs)
     try:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from jq.broker import EXECUTION, PERSIST, STATUS, DependentsPolicy, Place, PlaceKind, Transition
 from jq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
 from jq.exceptions import InvalidJobOperation, NoSuchJobError, SerializationError
+from jq.job_state import STATUS_PLACE, JobStatus
 from jq.results import Result, encode_result
 from jq.retry import Retry
 from jq.utils import format_timestamp, now
@@ -23,7 +24,7 @@ from jq.utils import format_timestamp, now
 if TYPE_CHECKING:
     from typing import Any
 
-    from jq.job import Job, JobStatus
+    from jq.job import Job
 
 __all__ = [
     "cancel",
@@ -93,8 +94,6 @@ def finish(
     else:
         target = Place(PlaceKind.FINISHED, job.origin)
         score, record_ttl = _expiry(ttl)
-    from jq.job import JobStatus
-
     moved = job.broker.transition(
         Transition(
             job.id,
@@ -133,8 +132,6 @@ def fail(
     in the failed registry when ``keep`` (the default exception handler ran), its record kept
     ``failure_ttl``. Returns the new status, or None when the move was refused (stale execution).
     """
-    from jq.job import JobStatus
-
     ended = now()
     source = Place(PlaceKind.STARTED, job.origin)
     if not stopped and job.retries_left:
@@ -173,8 +170,6 @@ def _retry(
     execution_id: str | None,
     worker_name: str | None,
 ) -> JobStatus | None:
-    from jq.job import JobStatus
-
     assert job.retries_left
     intervals = job.retry_intervals or [0]
     interval = Retry.get_interval(max(len(intervals) - job.retries_left, 0), intervals)
@@ -216,8 +211,6 @@ def cancel(job: Job) -> None:
 
     Dependents that allow failure are released; the others keep waiting.
     """
-    from jq.job import STATUS_PLACE, JobStatus
-
     for _attempt in range(_RACE_ATTEMPTS):
         status = job.get_status()
         if status not in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
@@ -246,8 +239,6 @@ def cancel(job: Job) -> None:
 
 def requeue(job: Job, at_front: bool = False) -> None:
     """failed, stopped or canceled → queued, kept until it runs again."""
-    from jq.job import STATUS_PLACE, JobStatus
-
     for _attempt in range(_RACE_ATTEMPTS):
         status = job.get_status()
         if status not in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
@@ -275,8 +266,6 @@ def requeue(job: Job, at_front: bool = False) -> None:
 
 def places_of(job: Job) -> list[Place]:
     """Every place the job may be in: the one its status names first, then its origin's others."""
-    from jq.job import STATUS_PLACE
-
     status = job.get_status(refresh=False)
     kinds = [STATUS_PLACE[status]] if status is not None else []
     kinds += [kind for kind in PlaceKind if kind not in kinds and kind is not PlaceKind.QUEUE]

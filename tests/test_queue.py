@@ -75,6 +75,13 @@ class TestEnqueue:
         run_burst(queue)
         assert job.result == (("http://nvie.com",), {"description": "Function description", "ttl": 15})
 
+    def test_a_timeout_keyword_goes_to_the_function(self, broker):
+        """Only job_timeout is enqueue's: requests.get(url, timeout=5) keeps its own timeout."""
+        queue = Queue(connection=broker)
+        job = queue.enqueue(fixtures.echo, "url", timeout=5)
+        assert job.kwargs == {"timeout": 5}
+        assert job.timeout == 180
+
     def test_positional_args_with_explicit_args_is_refused(self, broker):
         queue = Queue(connection=broker)
         with pytest.raises(ConfigurationError, match="either positionally or with args="):

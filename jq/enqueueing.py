@@ -1,0 +1,330 @@
+"""Putting calls on a queue: ``enqueue`` and its relatives, as a part of :class:`jq.queue.Queue`."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
+
+from jq import lifecycle
+from jq.broker import Broker, EnqueueOutcome, EnqueueRequest
+from jq.callbacks import Callback
+from jq.defaults import effective_timeout
+from jq.exceptions import ConfigurationError, NoSuchJobError
+from jq.job import Job, JobStatus
+from jq.plugins import get_plugin_manager
+from jq.retry import Retry
+from jq.serializers import Serializer
+from jq.utils import now, parse_timeout
+
+__all__ = ["EnqueueData", "Enqueueing"]
+
+# enqueue()'s own keyword options, and the name create_job() gives each; everything else goes to
+# the job's function.
+_ENQUEUE_OPTIONS: dict[str, str] = {
+    "job_timeout": "timeout",
+    "description": "description",
+    "result_ttl": "result_ttl",
+    "ttl": "ttl",
+    "failure_ttl": "failure_ttl",
+    "depends_on": "depends_on",
+    "job_id": "job_id",
+    "meta": "meta",
+    "retry": "retry",
+    "on_success": "on_success",
+    "on_failure": "on_failure",
+    "on_stopped": "on_stopped",
+    "at_front": "",
+    "pipeline": "",
+}
+
+
+class EnqueueData(NamedTuple):
+    """One job for :meth:`Queue.enqueue_many`, made by :meth:`Queue.prepare_data`."""
+
+    func: Callable[..., Any] | str
+    args: Sequence[Any] | None
+    kwargs: dict[str, Any] | None
+    timeout: int | str | None
+    result_ttl: int | str | None
+    ttl: int | str | None
+    failure_ttl: int | str | None
+    description: str | None
+    depends_on: Any
+    job_id: str | None
+    at_front: bool
+    meta: dict[str, Any] | None
+    retry: Retry | None
+    on_success: Callback | Callable[..., Any] | None
+    on_failure: Callback | Callable[..., Any] | None
+    on_stopped: Callback | Callable[..., Any] | None
+
+
+class Enqueueing:
+    """The enqueueing API of a queue. Mixed into :class:`jq.queue.Queue`."""
+
+    name: str
+    broker: Broker
+    job_class: type[Job]
+    serializer: Serializer
+    _default_timeout: int
+    _is_async: bool
+
+    def create_job(
+        self,
+        func: Callable[..., Any] | str,
+        args: Sequence[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        timeout: int | str | None = None,
+        result_ttl: int | str | None = None,
+        ttl: int | str | None = None,
+        failure_ttl: int | str | None = None,
+        description: str | None = None,
+        depends_on: Any = None,
+        job_id: str | None = None,
+        meta: dict[str, Any] | None = None,
+        status: JobStatus = JobStatus.QUEUED,
+        retry: Retry | None = None,
+        *,
+        on_success: Callback | Callable[..., Any] | None = None,
+        on_failure: Callback | Callable[..., Any] | None = None,
+        on_stopped: Callback | Callable[..., Any] | None = None,
+    ) -> Job:
+        """A job of this queue with every option checked; nothing is written."""
+        timeout = parse_timeout(timeout)
+        job = self.job_class.create(
+            func,
+            args=args,
+            kwargs=kwargs,
+            connection=self.broker,
+            result_ttl=result_ttl,
+            ttl=ttl,
+            failure_ttl=failure_ttl,
+            status=status,
+            description=description,
+            depends_on=depends_on,
+            timeout=self._default_timeout if timeout is None else timeout,
+            id=job_id,
+            origin=self.name,
+            meta=meta,
+            serializer=self.serializer,
+            on_success=on_success,
+            on_failure=on_failure,
+            on_stopped=on_stopped,
+            retry=retry,
+        )
+        if job.description is None:
+            job.description = job.get_call_string()
+        return job
+
+    @staticmethod
+    def parse_args(
+        f: Any, *args: Any, **kwargs: Any
+    ) -> tuple[Any, dict[str, Any], tuple[Any, ...], dict[str, Any]]:
+        """Split ``enqueue()``'s arguments into (function, enqueue options, args, kwargs).
+
+        ``args=`` and ``kwargs=`` pass arguments whose names clash with enqueue's own options.
+        """
+        if not isinstance(f, str) and not callable(f):
+            raise ConfigurationError(
+                f"the first argument to enqueue must be a function or a dotted path, not {f!r}"
+            )
+        options = {name: kwargs.pop(name) for name in list(_ENQUEUE_OPTIONS) if name in kwargs}
+        if "args" in kwargs or "kwargs" in kwargs:
+            if args:
+                raise ConfigurationError("pass arguments either positionally or with args=/kwargs=, not both")
+            explicit_args = kwargs.pop("args", None) or ()
+            explicit_kwargs = kwargs.pop("kwargs", None) or {}
+            if kwargs:
+                raise ConfigurationError(
+                    "with args=/kwargs=, every argument of the function goes inside them; "
+                    f"unexpected: {', '.join(sorted(kwargs))}"
+                )
+            return f, options, tuple(explicit_args), dict(explicit_kwargs)
+        return f, options, args, kwargs
+
+    def _create_from_options(
+        self, func: Any, args: Sequence[Any], kwargs: dict[str, Any], options: dict[str, Any]
+    ) -> Job:
+        """create_job() from enqueue()'s options (as :meth:`parse_args` returns them)."""
+        named = {_ENQUEUE_OPTIONS[key]: value for key, value in options.items() if _ENQUEUE_OPTIONS[key]}
+        return self.create_job(func, args=args, kwargs=kwargs, **named)
+
+    def enqueue(self, f: Any, *args: Any, **kwargs: Any) -> Job:
+        """Put ``f(*args, **kwargs)`` on the queue; returns the :class:`Job`.
+
+        enqueue's own options (``job_timeout``, ``result_ttl``, ``ttl``, ``failure_ttl``,
+        ``depends_on``, ``job_id``, ``at_front``, ``description``, ``meta``, ``retry``,
+        ``on_success``, ``on_failure``, ``on_stopped``) are taken out of the keyword arguments;
+        use ``args=``/``kwargs=`` to pass arguments with those names to ``f``.
+        """
+        func, options, call_args, call_kwargs = self.parse_args(f, *args, **kwargs)
+        job = self._create_from_options(func, call_args, call_kwargs, options)
+        return self.enqueue_job(job, at_front=bool(options.get("at_front", False)))
+
+    def enqueue_call(
+        self,
+        func: Callable[..., Any] | str,
+        args: Sequence[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        timeout: int | str | None = None,
+        result_ttl: int | str | None = None,
+        ttl: int | str | None = None,
+        failure_ttl: int | str | None = None,
+        description: str | None = None,
+        depends_on: Any = None,
+        job_id: str | None = None,
+        at_front: bool = False,
+        meta: dict[str, Any] | None = None,
+        retry: Retry | None = None,
+        on_success: Callback | Callable[..., Any] | None = None,
+        on_failure: Callback | Callable[..., Any] | None = None,
+        on_stopped: Callback | Callable[..., Any] | None = None,
+        pipeline: Any = None,
+    ) -> Job:
+        """Put ``func(*args, **kwargs)`` on the queue, every option explicit."""
+        job = self.create_job(
+            func,
+            args=args,
+            kwargs=kwargs,
+            timeout=timeout,
+            result_ttl=result_ttl,
+            ttl=ttl,
+            failure_ttl=failure_ttl,
+            description=description,
+            depends_on=depends_on,
+            job_id=job_id,
+            meta=meta,
+            retry=retry,
+            on_success=on_success,
+            on_failure=on_failure,
+            on_stopped=on_stopped,
+        )
+        return self.enqueue_job(job, at_front=at_front)
+
+    @staticmethod
+    def prepare_data(
+        func: Callable[..., Any] | str,
+        args: Sequence[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        timeout: int | str | None = None,
+        result_ttl: int | str | None = None,
+        ttl: int | str | None = None,
+        failure_ttl: int | str | None = None,
+        description: str | None = None,
+        job_id: str | None = None,
+        at_front: bool = False,
+        meta: dict[str, Any] | None = None,
+        retry: Retry | None = None,
+        on_success: Callback | Callable[..., Any] | None = None,
+        on_failure: Callback | Callable[..., Any] | None = None,
+        on_stopped: Callback | Callable[..., Any] | None = None,
+        depends_on: Any = None,
+    ) -> EnqueueData:
+        """Describe one job for :meth:`enqueue_many`."""
+        return EnqueueData(
+            func, args, kwargs, timeout, result_ttl, ttl, failure_ttl, description, depends_on,
+            job_id, at_front, meta, retry, on_success, on_failure, on_stopped,
+        )  # fmt: skip
+
+    def enqueue_many(self, job_datas: Iterable[EnqueueData], pipeline: Any = None) -> list[Job]:
+        """Enqueue many jobs in one round trip. Every job is checked before anything is written."""
+        datas = list(job_datas)
+        jobs = [
+            self.create_job(**{name: value for name, value in data._asdict().items() if name != "at_front"})
+            for data in datas
+        ]
+        if not self._is_async:
+            return [
+                self.enqueue_job(job, at_front=data.at_front) for job, data in zip(jobs, datas, strict=True)
+            ]
+        requests = [self._request(job, at_front=data.at_front) for job, data in zip(jobs, datas, strict=True)]
+        outcomes = self.broker.enqueue_many(requests)
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            self._apply_outcome(job, outcome)
+        return jobs
+
+    def enqueue_job(self, job: Job, pipeline: Any = None, at_front: bool = False) -> Job:
+        """Store and place a job made with :meth:`Job.create` or :meth:`create_job`.
+
+        With ``is_async=False`` the job runs now, in this process, and is returned finished or
+        failed.
+        """
+        outcome = self.broker.enqueue(self._request(job, at_front=at_front))
+        self._apply_outcome(job, outcome)
+        if not self._is_async and outcome.status == JobStatus.QUEUED.value:
+            self.run_sync(job)
+        return job
+
+    def enqueue_at(self, datetime_: datetime.datetime, f: Any, *args: Any, **kwargs: Any) -> Job:
+        """Put ``f(*args, **kwargs)`` in the scheduled registry until ``datetime_``.
+
+        A naive datetime is taken as UTC. A worker started with ``with_scheduler=True`` queues the
+        job once it is due.
+        """
+        func, options, call_args, call_kwargs = self.parse_args(f, *args, **kwargs)
+        if options.get("at_front"):
+            raise ConfigurationError("at_front does not apply to a scheduled job; it is queued when due")
+        job = self._create_from_options(func, call_args, call_kwargs, options)
+        return self.schedule_job(job, datetime_)
+
+    def enqueue_in(self, time_delta: datetime.timedelta, f: Any, *args: Any, **kwargs: Any) -> Job:
+        """Like :meth:`enqueue_at`, ``time_delta`` from now."""
+        return self.enqueue_at(now() + time_delta, f, *args, **kwargs)
+
+    def schedule_job(self, job: Job, datetime_: datetime.datetime) -> Job:
+        """Store a job in the scheduled registry until ``datetime_`` (naive: UTC)."""
+        if not isinstance(datetime_, datetime.datetime):
+            raise ConfigurationError(f"enqueue_at needs a datetime, not {type(datetime_).__name__}")
+        if datetime_.tzinfo is None:
+            datetime_ = datetime_.replace(tzinfo=datetime.timezone.utc)
+        outcome = self.broker.enqueue(self._request(job, scheduled_at=datetime_.timestamp()))
+        self._apply_outcome(job, outcome)
+        return job
+
+    def _request(self, job: Job, at_front: bool = False, scheduled_at: float | None = None) -> EnqueueRequest:
+        job.origin = self.name
+        if job.timeout is None:
+            job.timeout = self._default_timeout
+        job.enqueued_at = now()
+        # The broker writes the status it decides on (queued, deferred, scheduled, canceled).
+        job._status = None
+        return EnqueueRequest(
+            job_id=job.id,
+            queue=self.name,
+            fields=job.to_record(),
+            record_ttl=job.ttl,
+            at_front=at_front,
+            depends_on=tuple(job.dependency_ids),
+            scheduled_at=scheduled_at,
+            allow_failure=job.allow_dependency_failures,
+        )
+
+    def _apply_outcome(self, job: Job, outcome: EnqueueOutcome) -> None:
+        if outcome.status is None:
+            raise NoSuchJobError(
+                f"job {job.id!r} depends on jobs that do not exist: {', '.join(outcome.missing)}; "
+                "nothing was enqueued"
+            )
+        job._status = JobStatus(outcome.status)
+        get_plugin_manager().job_enqueued(job)
+
+    def run_sync(self, job: Job) -> Job:
+        """Run a queued job now, in this process (``is_async=False``), and record its outcome."""
+        from jq.execution import JobRunner
+
+        execution_id = uuid.uuid4().hex
+        fields = lifecycle.claim_fields("sync", execution_id)
+        # No heartbeat renews this lease: it covers the whole timeout (forever without one).
+        timeout = effective_timeout(job.timeout)
+        lease_until = math.inf if timeout is None else time.time() + timeout + 60
+        record = self.broker.claim_job(job.id, self.name, fields, lease_until)
+        if record is None:
+            # Someone else (a worker on the same queue) claimed it first; it runs there.
+            return job
+        job.refresh()
+        JobRunner(worker=None, death_penalty_class=None).run(job)
+        return job

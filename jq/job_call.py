@@ -1,0 +1,119 @@
+"""The call a job makes: its function, arguments and callbacks, decoded lazily from ``data``."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from jq import job_record
+from jq.callbacks import Callback
+from jq.exceptions import DeserializationError
+from jq.serializers import Serializer
+from jq.utils import import_attribute
+
+if TYPE_CHECKING:
+    from jq.job import Job
+
+__all__ = ["JobCall", "current_job"]
+
+_UNSET: Any = job_record.UNSET
+
+#: The job whose function runs in this thread (or asyncio task).
+current_job: contextvars.ContextVar[Job | None] = contextvars.ContextVar("jq_current_job", default=None)
+
+
+class JobCall:
+    """What a :class:`jq.job.Job` runs: decoded from the stored call on first access."""
+
+    _id: str
+    serializer: Serializer
+    _data: bytes | None
+    _func_name: Any
+    _instance: Any
+    _args: Any
+    _kwargs: Any
+    success_callback_ref: Callback | None
+    failure_callback_ref: Callback | None
+    stopped_callback_ref: Callback | None
+
+    def _decode_data(self) -> None:
+        if self._func_name is not _UNSET:
+            return
+        if self._data is None:
+            raise DeserializationError(f"job {self._id!r} has no stored call (its 'data' field is missing)")
+        self._func_name, self._instance, self._args, self._kwargs = job_record.decode_call(
+            self._id, self._data, self.serializer
+        )
+
+    @property
+    def data(self) -> bytes:
+        """The serialized call, as stored."""
+        if self._data is None:
+            self._decode_data()
+            self._data = job_record.encode_call(self)
+        return self._data
+
+    @property
+    def func_name(self) -> str:
+        """The function's dotted path (or the method name, for an instance method)."""
+        self._decode_data()
+        return str(self._func_name)
+
+    @property
+    def instance(self) -> Any:
+        """The object whose method is called, or None for a plain function."""
+        self._decode_data()
+        return self._instance
+
+    @property
+    def args(self) -> list[Any] | tuple[Any, ...]:
+        """The positional arguments."""
+        self._decode_data()
+        return self._args  # type: ignore[no-any-return]
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments."""
+        self._decode_data()
+        return self._kwargs  # type: ignore[no-any-return]
+
+    @property
+    def func(self) -> Callable[..., Any]:
+        """The callable to run, imported by name (raises if it cannot be found)."""
+        if self.instance is not None:
+            return getattr(self.instance, self.func_name)  # type: ignore[no-any-return]
+        return import_attribute(self.func_name)  # type: ignore[no-any-return]
+
+    def get_call_string(self) -> str:
+        """``module.func(arg, key=value)``, for logs and the default description."""
+        try:
+            arguments = [repr(arg) for arg in self.args]
+            arguments += [f"{key}={value!r}" for key, value in self.kwargs.items()]
+            name = self.func_name
+        except DeserializationError:
+            return "<call cannot be read>"
+        return f"{name}({', '.join(arguments)})"
+
+    def perform(self) -> Any:
+        """Run the call in this process and return its result (no timeout, nothing recorded)."""
+        token = current_job.set(self)  # type: ignore[arg-type]
+        try:
+            return self.func(*self.args, **self.kwargs)
+        finally:
+            current_job.reset(token)
+
+    @property
+    def success_callback(self) -> Callable[..., Any] | None:
+        """The imported ``on_success`` function, or None."""
+        return self.success_callback_ref.func if self.success_callback_ref else None
+
+    @property
+    def failure_callback(self) -> Callable[..., Any] | None:
+        """The imported ``on_failure`` function, or None."""
+        return self.failure_callback_ref.func if self.failure_callback_ref else None
+
+    @property
+    def stopped_callback(self) -> Callable[..., Any] | None:
+        """The imported ``on_stopped`` function, or None."""
+        return self.stopped_callback_ref.func if self.stopped_callback_ref else None
