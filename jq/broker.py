@@ -56,10 +56,14 @@ __all__ = [
     "DependentsPolicy",
     "EnqueueOutcome",
     "EnqueueRequest",
+    "JobStore",
     "Place",
     "PlaceKind",
+    "QueueStore",
     "Record",
+    "RegistryStore",
     "Transition",
+    "WorkerStore",
 ]
 
 #: A job record or a worker record as stored: field name → bytes.
@@ -222,59 +226,17 @@ class Transition:
     released_fields: Mapping[str, bytes] = field(default_factory=dict)
 
 
-class Broker(abc.ABC):
-    """The storage and messaging a job queue needs, in queue meaning.
+class JobStore(abc.ABC):
+    """Job records: each job's fields, expiry, result entries and dependency sets, by job id.
 
-    A broker is thread-safe: one instance may be shared by a producer thread and a worker thread.
+    :meth:`save_job`, :meth:`update_job` and :meth:`delete_job` are ATOMIC. The reads are not
+    marked atomic: a read of many records (:meth:`load_jobs`) may see some from before a concurrent
+    write and some from after it. Whatever sets, keeps or removes a record's expiry does the same to
+    its results and dependency sets, and a record with no fields is no record.
+
+    Nothing here moves a job between places; :meth:`delete_job` only takes it out of the places
+    the caller names.
     """
-
-    #: True when separate processes (a forked work horse, other machines) see the same data.
-    #: A broker that says False is refused, with a clear error, by anything that needs processes.
-    shares_across_processes: bool = True
-
-    # -- identity ---------------------------------------------------------------------------------
-
-    @property
-    @abc.abstractmethod
-    def connection(self) -> Any:
-        """The native client this broker uses (a redis-py client), or the broker itself.
-
-        This is what ``queue.connection`` returns and what callbacks receive as ``connection``.
-        """
-
-    @property
-    @abc.abstractmethod
-    def url(self) -> str:
-        """A URL that names this broker's store, without any password, for logs and the CLI."""
-
-    @abc.abstractmethod
-    def job_key(self, job_id: str) -> str:
-        """The key under which the job's record is stored (``jq:job:<id>``)."""
-
-    @abc.abstractmethod
-    def queue_key(self, queue: str) -> str:
-        """The key under which the queue's job ids are stored (``jq:queue:<name>``)."""
-
-    @abc.abstractmethod
-    def place_key(self, place: Place) -> str:
-        """The key of a queue or registry."""
-
-    @abc.abstractmethod
-    def worker_key(self, name: str) -> str:
-        """The key of a worker's record (``jq:worker:<name>``)."""
-
-    @abc.abstractmethod
-    def worker_name_from_key(self, key: str) -> str | None:
-        """The worker name a :meth:`worker_key` was built from, or None if it is not one."""
-
-    @abc.abstractmethod
-    def ping(self) -> None:
-        """Check that the store answers; raise the driver's connection error if not."""
-
-    def close(self) -> None:  # noqa: B027 - optional for drivers, deliberately not abstract
-        """Release connections this broker opened itself. The default does nothing."""
-
-    # -- job records ------------------------------------------------------------------------------
 
     @abc.abstractmethod
     def save_job(self, job_id: str, fields: Mapping[str, bytes], record_ttl: int | None = None) -> None:
@@ -325,7 +287,17 @@ class Broker(abc.ABC):
         May include dependents whose records have expired since.
         """
 
-    # -- queues -----------------------------------------------------------------------------------
+
+class QueueStore(abc.ABC):
+    """Queues: ordered job ids by queue name, the calls that put a job on one and take it off.
+
+    :meth:`enqueue` (each request of :meth:`enqueue_many`), :meth:`claim_job`,
+    :meth:`extend_lease`, :meth:`empty_queue`, :meth:`delete_queue` and the step of :meth:`claim`
+    that takes a job are ATOMIC, so no job is claimed twice or lost between a queue and the started
+    registry. The counts and listings are not. A queue may hold ids whose records expired or whose
+    status is no longer ``queued``; claims drop them. Whatever puts an id on a queue, here or in
+    :class:`RegistryStore`, makes the queue known (:meth:`queue_names`).
+    """
 
     @abc.abstractmethod
     def enqueue(self, request: EnqueueRequest) -> EnqueueOutcome:
@@ -426,7 +398,16 @@ class Broker(abc.ABC):
         ATOMIC. Registries are left as they are.
         """
 
-    # -- registries and transitions ---------------------------------------------------------------
+
+class RegistryStore(abc.ABC):
+    """Registries (per-queue sets of job ids scored by time, see :class:`PlaceKind`) and the moves
+    of jobs between places.
+
+    :meth:`registry_cleanup`, :meth:`transition` and :meth:`promote_scheduled` are ATOMIC.
+    :meth:`transition` moves a job between any two places (or into or out of none) together with
+    its record, results and dependents in one step, or refuses and writes nothing. The other
+    registry methods touch one registry only, never a record or another place.
+    """
 
     @abc.abstractmethod
     def registry_ids(self, place: Place, start: int = 0, end: int = -1) -> list[str]:
@@ -476,7 +457,14 @@ class Broker(abc.ABC):
         ATOMIC. Ids whose record is gone are dropped. Returns the ids queued.
         """
 
-    # -- workers ----------------------------------------------------------------------------------
+
+class WorkerStore(abc.ABC):
+    """Workers: live worker records, which expire unless kept alive, and who listens to which queue.
+
+    :meth:`register_worker`, :meth:`heartbeat_worker` and :meth:`unregister_worker` are ATOMIC, so
+    two live workers never share a name and an expired worker is never revived by a heartbeat.
+    :meth:`worker_names` and :meth:`load_workers` are reads.
+    """
 
     @abc.abstractmethod
     def register_worker(
@@ -512,3 +500,60 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     def load_workers(self, names: Sequence[str]) -> list[Record | None]:
         """The workers' records in the order given (None for one that is gone)."""
+
+
+class Broker(JobStore, QueueStore, RegistryStore, WorkerStore, abc.ABC):
+    """The storage and messaging a job queue needs, in queue meaning.
+
+    A broker is thread-safe: one instance may be shared by a producer thread and a worker thread.
+
+    Its methods are grouped by concern in :class:`JobStore`, :class:`QueueStore`,
+    :class:`RegistryStore` and :class:`WorkerStore`; this class adds the broker's identity: its
+    client, its URL, its key names, :meth:`ping` and :meth:`close`. A driver subclasses this class
+    (``isinstance(x, Broker)`` is how the core recognizes one); jq's own drivers do so through one
+    mixin per concern.
+    """
+
+    #: True when separate processes (a forked work horse, other machines) see the same data.
+    #: A broker that says False is refused, with a clear error, by anything that needs processes.
+    shares_across_processes: bool = True
+
+    @property
+    @abc.abstractmethod
+    def connection(self) -> Any:
+        """The native client this broker uses (a redis-py client), or the broker itself.
+
+        This is what ``queue.connection`` returns and what callbacks receive as ``connection``.
+        """
+
+    @property
+    @abc.abstractmethod
+    def url(self) -> str:
+        """A URL that names this broker's store, without any password, for logs and the CLI."""
+
+    @abc.abstractmethod
+    def job_key(self, job_id: str) -> str:
+        """The key under which the job's record is stored (``jq:job:<id>``)."""
+
+    @abc.abstractmethod
+    def queue_key(self, queue: str) -> str:
+        """The key under which the queue's job ids are stored (``jq:queue:<name>``)."""
+
+    @abc.abstractmethod
+    def place_key(self, place: Place) -> str:
+        """The key of a queue or registry."""
+
+    @abc.abstractmethod
+    def worker_key(self, name: str) -> str:
+        """The key of a worker's record (``jq:worker:<name>``)."""
+
+    @abc.abstractmethod
+    def worker_name_from_key(self, key: str) -> str | None:
+        """The worker name a :meth:`worker_key` was built from, or None if it is not one."""
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Check that the store answers; raise the driver's connection error if not."""
+
+    def close(self) -> None:  # optional for drivers, deliberately not abstract
+        """Release connections this broker opened itself. The default does nothing."""

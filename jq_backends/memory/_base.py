@@ -1,0 +1,107 @@
+"""The memory driver's shared state, and the place helpers every concern's mixin uses.
+
+:class:`MemoryState` owns the one :class:`threading.Condition` and the tables. Each mixin
+(:mod:`.records`, :mod:`.queues`, :mod:`.registries`, :mod:`.workers`) holds that condition for the
+whole of every public method, which is what makes each method atomic; the helpers here expect the
+caller to hold it already.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from jq.broker import Place, PlaceKind
+from jq_backends.keys import DEFAULT_PREFIX, KeySpace
+from jq_backends.memory._tables import JobTable, ScoredSet, WorkerTable
+
+__all__ = [
+    "CANCELED",
+    "DEFERRED",
+    "ENDED_BADLY",
+    "FINISHED",
+    "QUEUED",
+    "SCHEDULED",
+    "STARTED",
+    "MemoryState",
+]
+
+QUEUED = b"queued"
+STARTED = b"started"
+FINISHED = b"finished"
+DEFERRED = b"deferred"
+SCHEDULED = b"scheduled"
+CANCELED = b"canceled"
+#: Statuses of a dependency that ended without succeeding.
+ENDED_BADLY = frozenset({b"failed", b"stopped", b"canceled"})
+#: What reads see for a registry that was never written; never written to itself.
+_NO_IDS = ScoredSet()
+
+
+class MemoryState:
+    """The store's data under one condition: job and worker tables, queues, registries, clock, keys.
+
+    :param name: names the store (see :class:`jq_backends.memory.MemoryBroker`).
+    :param clock: the time source for record and worker expiry.
+    :param prefix: the key prefix for the key-naming methods.
+    """
+
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        clock: Callable[[], float] = time.time,
+        prefix: str = DEFAULT_PREFIX,
+    ) -> None:
+        self._name = name
+        self._keys = KeySpace(prefix)
+        self._cond = threading.Condition(threading.RLock())
+        self._jobs = JobTable(clock)
+        self._workers = WorkerTable(clock)
+        self._clock = clock
+        self._queues: dict[str, deque[str]] = {}
+        self._known_queues: set[str] = set()
+        self._registries: dict[Place, ScoredSet] = {}
+
+    # -- places (called with the condition held) --------------------------------------------------
+
+    def _registry(self, kind: PlaceKind, queue: str) -> ScoredSet:
+        return self._registry_of(Place(kind, queue))
+
+    def _registry_of(self, place: Place) -> ScoredSet:
+        registry = self._registries.get(place)
+        if registry is None:
+            registry = self._registries[place] = ScoredSet()
+        return registry
+
+    def _peek(self, place: Place) -> ScoredSet:
+        # Reads must not leave an empty registry behind for every place anyone asked about.
+        return self._registries.get(place) or _NO_IDS
+
+    def _push(self, queue: str, job_id: str, *, at_front: bool) -> None:
+        ids = self._queues.setdefault(queue, deque())
+        if at_front:
+            ids.appendleft(job_id)
+        else:
+            ids.append(job_id)
+        # A job on a queue must be findable through the queue's name, however it got there.
+        self._known_queues.add(queue)
+        self._cond.notify_all()
+
+    def _remove_from_queue(self, queue: str, job_id: str) -> None:
+        ids = self._queues.get(queue)
+        if ids is not None and job_id in ids:
+            self._queues[queue] = deque(other for other in ids if other != job_id)
+
+    def _holds(self, place: Place, job_id: str) -> bool:
+        if place.is_queue:
+            return job_id in self._queues.get(place.queue, ())
+        return job_id in self._peek(place)
+
+    def _discard(self, place: Place, job_id: str) -> None:
+        if place.is_queue:
+            self._remove_from_queue(place.queue, job_id)
+        else:
+            self._registry_of(place).discard(job_id)

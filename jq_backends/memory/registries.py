@@ -1,0 +1,152 @@
+"""The memory driver's registries and moves: :class:`jq.broker.RegistryStore` over scored sets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from jq.broker import (
+    ALLOW_FAILURE,
+    ENQUEUE_AT_FRONT,
+    EXECUTION,
+    ORIGIN,
+    PERSIST,
+    STATUS,
+    DependentsPolicy,
+    Place,
+    PlaceKind,
+    RegistryStore,
+    Transition,
+)
+from jq_backends.memory._base import DEFERRED, QUEUED, MemoryState
+from jq_backends.memory._tables import redis_range
+
+__all__ = ["MemoryRegistries"]
+
+
+class MemoryRegistries(MemoryState, RegistryStore):
+    """Registry reads and writes, transitions and promotions; each method one critical section."""
+
+    def registry_ids(self, place: Place, start: int = 0, end: int = -1) -> list[str]:
+        """Ids by ascending score, ``start`` to ``end`` inclusive."""
+        with self._cond:
+            ids = self._peek(place).ordered()
+            return [ids[index] for index in redis_range(len(ids), start, end)]
+
+    def registry_count(self, place: Place) -> int:
+        """How many ids the registry holds."""
+        with self._cond:
+            return len(self._peek(place))
+
+    def registry_score(self, place: Place, job_id: str) -> float | None:
+        """The id's score, or None."""
+        with self._cond:
+            return self._peek(place).score(job_id)
+
+    def registry_add(self, place: Place, job_id: str, score: float) -> None:
+        """Add the id or update its score."""
+        with self._cond:
+            self._registry_of(place).add(job_id, score)
+
+    def registry_remove(self, place: Place, job_id: str) -> bool:
+        """Remove the id; whether it was there."""
+        with self._cond:
+            return self._registry_of(place).discard(job_id)
+
+    def registry_expired(self, place: Place, before: float) -> list[str]:
+        """Ids scored at or below ``before``, ascending."""
+        with self._cond:
+            return self._peek(place).at_or_below(before)
+
+    def registry_cleanup(self, place: Place, before: float) -> list[str]:
+        """Remove and return the ids scored at or below ``before``."""
+        with self._cond:
+            registry = self._registry_of(place)
+            expired = registry.at_or_below(before)
+            for job_id in expired:
+                registry.discard(job_id)
+            return expired
+
+    def transition(self, change: Transition) -> bool:
+        """Move a job and update its record, or refuse writing nothing."""
+        with self._cond:
+            job_id = change.job_id
+            record = self._jobs.live(job_id)
+            if record is None:
+                return False
+            if change.source is not None and not self._holds(change.source, job_id):
+                return False
+            if change.execution_id is not None and record.get(EXECUTION) != change.execution_id.encode():
+                return False
+
+            if change.source is not None:
+                self._discard(change.source, job_id)
+            if change.target is not None:
+                if change.target.is_queue:
+                    self._push(change.target.queue, job_id, at_front=change.at_front)
+                else:
+                    self._registry_of(change.target).add(job_id, change.score)
+            record.update(change.fields)
+            for name in change.delete_fields:
+                record.pop(name, None)
+            if change.result is not None:
+                self._jobs.prepend_result(job_id, change.result)
+            if change.dependents is not DependentsPolicy.NONE:
+                self._release_dependents(job_id, change.dependents, change.released_fields)
+
+            if change.record_ttl == 0:
+                self._jobs.purge(job_id)
+            elif change.record_ttl is not None:
+                # PERSIST (or any other negative number) clears the expiry, positive sets it.
+                self._jobs.expire_in(job_id, None if change.record_ttl <= PERSIST else change.record_ttl)
+            return True
+
+    def _release_dependents(
+        self, job_id: str, policy: DependentsPolicy, released_fields: Mapping[str, bytes]
+    ) -> None:
+        still_waiting: list[str] = []
+        for child in self._jobs.take_dependents(job_id):
+            record = self._jobs.live(child)
+            if record is None:
+                self._jobs.forget_unmet(child)
+                continue
+            if policy is DependentsPolicy.FAILED and record.get(ALLOW_FAILURE) != b"1":
+                # It still waits for this job: a requeued job that finishes releases it later.
+                still_waiting.append(child)
+                continue
+            unmet = self._jobs.unmet(child)
+            if unmet:
+                unmet.discard(job_id)
+                if unmet:
+                    continue
+            self._jobs.forget_unmet(child)
+            origin = record.get(ORIGIN)
+            if record.get(STATUS) != DEFERRED or origin is None:
+                continue
+            queue = origin.decode()
+            self._registry(PlaceKind.DEFERRED, queue).discard(child)
+            record.update(released_fields)
+            # The status is written last: a claimer drops any id whose status is not queued.
+            record[STATUS] = QUEUED
+            self._push(queue, child, at_front=record.get(ENQUEUE_AT_FRONT) == b"1")
+        self._jobs.keep_dependents(job_id, still_waiting)
+
+    def promote_scheduled(
+        self, queue: str, now: float, fields: Mapping[str, bytes], limit: int = 100
+    ) -> list[str]:
+        """Queue up to ``limit`` due scheduled jobs in score order; returns the ids queued."""
+        with self._cond:
+            scheduled = self._registry(PlaceKind.SCHEDULED, queue)
+            promoted: list[str] = []
+            for job_id in scheduled.at_or_below(now):
+                # The limit counts jobs queued: ids dropped on the way do not use it up.
+                if len(promoted) >= limit:
+                    break
+                scheduled.discard(job_id)
+                record = self._jobs.live(job_id)
+                if record is None:
+                    continue
+                record.update(fields)
+                record[STATUS] = QUEUED
+                self._push(queue, job_id, at_front=False)
+                promoted.append(job_id)
+            return promoted

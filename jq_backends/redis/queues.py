@@ -1,0 +1,192 @@
+"""The Redis driver's queues: :class:`jq.broker.QueueStore` on a list per queue.
+
+A blocked :meth:`RedisQueues.claim` does not poll: each queue has a wake key holding at most one
+token, pushed by every script that puts an id on the queue. The claimer runs the claim script, and
+when it finds nothing it blocks in ``BLPOP`` on the wake keys of its queues, then tries again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import cast
+
+from jq.broker import (
+    Claimed,
+    EnqueueOutcome,
+    EnqueueRequest,
+    PlaceKind,
+    QueueStore,
+    Record,
+)
+from jq_backends.redis import codec
+from jq_backends.redis._base import RedisState
+from jq_backends.redis.scripts import Arg
+
+__all__ = ["RedisQueues"]
+
+# A BLPOP timeout of 0 blocks forever; never ask for less than this (Redis counts milliseconds).
+_MIN_BLOCK = 0.01
+
+
+class RedisQueues(RedisState, QueueStore):
+    """Enqueue, claim, leases and queue reads on Redis: one script per state change."""
+
+    def _enqueue_call(self, request: EnqueueRequest) -> tuple[list[str], list[Arg]]:
+        keys, job_id, queue = self._keys, request.job_id, request.queue
+        script_keys = [
+            keys.job(job_id),
+            keys.queue(queue),
+            keys.wake(queue),
+            keys.queues,
+            keys.registry(PlaceKind.DEFERRED, queue),
+            keys.registry(PlaceKind.SCHEDULED, queue),
+            keys.registry(PlaceKind.CANCELED, queue),
+            keys.dependencies(job_id),
+            keys.results(job_id),
+            keys.dependents(job_id),
+        ]
+        for dependency in request.depends_on:
+            script_keys += [keys.job(dependency), keys.dependents(dependency)]
+        args: list[Arg] = [
+            job_id,
+            queue,
+            codec.expiry(request.record_ttl),
+            codec.flag(request.at_front),
+            "" if request.scheduled_at is None else codec.score(request.scheduled_at),
+            codec.flag(request.allow_failure),
+            # The contract passes no time for the informational deferred score: use this clock.
+            codec.score(time.time()),
+            len(request.depends_on),
+            *request.depends_on,
+            *codec.pairs(request.fields),
+        ]
+        return script_keys, args
+
+    @staticmethod
+    def _enqueue_outcome(reply: Sequence[bytes]) -> EnqueueOutcome:
+        status = codec.text(reply[0])
+        if not status:
+            return EnqueueOutcome(None, tuple(codec.text(job_id) for job_id in reply[1:]))
+        return EnqueueOutcome(status)
+
+    def enqueue(self, request: EnqueueRequest) -> EnqueueOutcome:
+        """Store and place a job (one script, see ``lua/enqueue.lua``)."""
+        reply = self._scripts("enqueue", *self._enqueue_call(request))
+        return self._enqueue_outcome(reply)
+
+    def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[EnqueueOutcome]:
+        """Each request as its own script call, all in one ``MULTI`` pipeline: one round trip.
+
+        The batch is atomic as a whole too, except when the server had lost the script (restart,
+        ``SCRIPT FLUSH``): then the calls it refused are sent again after loading it.
+        """
+        if not requests:
+            return []
+        replies = self._scripts.run_many("enqueue", [self._enqueue_call(request) for request in requests])
+        return [self._enqueue_outcome(reply) for reply in replies]
+
+    def _claim_once(self, queues: Sequence[str], fields: Mapping[str, bytes], lease: str) -> Claimed | None:
+        keys = self._keys
+        script_keys: list[str] = []
+        for queue in queues:
+            script_keys += [keys.queue(queue), keys.registry(PlaceKind.STARTED, queue), keys.wake(queue)]
+        args: list[Arg] = [lease, *self._job_data_templates, *codec.pairs(fields), *queues]
+        reply = self._scripts("claim", script_keys, args)
+        if reply is None:
+            return None
+        queue, job_id, flat = reply
+        return Claimed(codec.text(job_id), codec.text(queue), codec.record_from_flat(flat))
+
+    def _block_limit(self) -> float:
+        """The longest BLPOP that cannot outlast the client's socket timeout (which would raise)."""
+        if self._socket_timeout is None:
+            return math.inf
+        return max(self._socket_timeout / 2, self._socket_timeout - 1.0)
+
+    def claim(
+        self,
+        queues: Sequence[str],
+        fields: Mapping[str, bytes],
+        lease_until: float,
+        wait: float | None = None,
+    ) -> Claimed | None:
+        """Claim the next job of the first non-empty queue (one script when a job is there).
+
+        With ``wait``, when every queue is empty, block in BLPOP on the queues' wake keys and try
+        again when a token comes or a BLPOP times out, until a job is claimed or the time is up.
+        """
+        if not queues:
+            return None
+        lease = codec.score(lease_until)
+        claimed = self._claim_once(queues, fields, lease)
+        if claimed is not None or not wait or wait <= 0:
+            return claimed
+        deadline = time.monotonic() + wait
+        wake_keys = [self._keys.wake(queue) for queue in queues]
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._client.blpop(wake_keys, timeout=max(_MIN_BLOCK, min(remaining, self._block_limit())))
+            claimed = self._claim_once(queues, fields, lease)
+            if claimed is not None:
+                return claimed
+
+    def claim_job(
+        self, job_id: str, queue: str, fields: Mapping[str, bytes], lease_until: float
+    ) -> Record | None:
+        """Claim one given job (one script, see ``lua/claim_job.lua``)."""
+        keys = self._keys
+        script_keys = [
+            keys.job(job_id),
+            keys.queue(queue),
+            keys.registry(PlaceKind.STARTED, queue),
+            keys.wake(queue),
+            keys.results(job_id),
+            keys.dependents(job_id),
+            keys.dependencies(job_id),
+        ]
+        args: list[Arg] = [job_id, codec.score(lease_until), *codec.pairs(fields)]
+        reply = self._scripts("claim_job", script_keys, args)
+        return None if reply is None else codec.record_from_flat(reply)
+
+    def extend_lease(self, queue: str, job_id: str, execution_id: str, lease_until: float) -> bool:
+        """Move the lease deadline of this execution of the job (one script)."""
+        script_keys = [self._keys.registry(PlaceKind.STARTED, queue), self._keys.job(job_id)]
+        return bool(
+            self._scripts("extend_lease", script_keys, [job_id, execution_id, codec.score(lease_until)])
+        )
+
+    def queue_length(self, queue: str) -> int:
+        """LLEN of the queue."""
+        return self._client.llen(self._keys.queue(queue))
+
+    def queue_job_ids(self, queue: str, start: int = 0, end: int = -1) -> list[str]:
+        """LRANGE of the queue."""
+        ids = cast("list[bytes]", self._client.lrange(self._keys.queue(queue), start, end))
+        return [codec.text(job_id) for job_id in ids]
+
+    def queue_position(self, queue: str, job_id: str) -> int | None:
+        """LPOS of the id in the queue."""
+        return cast("int | None", self._client.lpos(self._keys.queue(queue), job_id))
+
+    def queue_names(self) -> list[str]:
+        """The known queue names, sorted."""
+        names = cast("set[bytes]", self._client.smembers(self._keys.queues))
+        return sorted(codec.text(name) for name in names)
+
+    def _drop_queue(self, queue: str, *, delete_jobs: bool, forget: bool) -> int:
+        keys = self._keys
+        script_keys = [keys.queue(queue), keys.wake(queue), keys.queues]
+        args: list[Arg] = [queue, codec.flag(delete_jobs), codec.flag(forget), *self._job_data_templates]
+        return int(self._scripts("drop_queue", script_keys, args))
+
+    def empty_queue(self, queue: str) -> int:
+        """Remove every id and delete those jobs' records, results and dependency sets (one script)."""
+        return self._drop_queue(queue, delete_jobs=True, forget=False)
+
+    def delete_queue(self, queue: str, delete_jobs: bool) -> None:
+        """Forget the queue, its ids and optionally its jobs (one script)."""
+        self._drop_queue(queue, delete_jobs=delete_jobs, forget=True)

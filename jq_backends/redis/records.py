@@ -1,0 +1,101 @@
+"""The Redis driver's job records: :class:`jq.broker.JobStore` on Redis.
+
+A job is a hash of readable fields at ``job.key``, with its result entries in a list and its
+dependents and unmet dependencies in two sets, all under the record's expiry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import cast
+
+from jq.broker import JobStore, Place, Record
+from jq_backends.redis import codec
+from jq_backends.redis._base import RedisState
+from jq_backends.redis.scripts import Arg
+
+__all__ = ["RedisJobs"]
+
+
+class RedisJobs(RedisState, JobStore):
+    """Job records, results and dependents on Redis: one command, MULTI or script per call."""
+
+    def save_job(self, job_id: str, fields: Mapping[str, bytes], record_ttl: int | None = None) -> None:
+        """Replace the record, keeping results and places (one MULTI).
+
+        The record's expiry (or none) applies to its results and dependency sets as well: they
+        live exactly as long as the record.
+        """
+        keys = self._keys
+        key = keys.job(job_id)
+        pipe = self._client.pipeline(transaction=True)
+        pipe.delete(key)
+        if fields:
+            pipe.hset(key, items=[part for pair in fields.items() for part in pair])
+        expiry = codec.expiry(record_ttl)
+        for data_key in (key, keys.results(job_id), keys.dependents(job_id), keys.dependencies(job_id)):
+            if expiry:
+                pipe.pexpire(data_key, int(expiry))
+            else:
+                pipe.persist(data_key)
+        pipe.execute()
+
+    def update_job(self, job_id: str, fields: Mapping[str, bytes]) -> bool:
+        """Write fields onto an existing record (one script); False when there is none."""
+        return bool(self._scripts("update_job", [self._keys.job(job_id)], codec.pairs(fields)))
+
+    def load_job(self, job_id: str) -> Record | None:
+        """The record (HGETALL), or None."""
+        raw = cast("dict[bytes, bytes]", self._client.hgetall(self._keys.job(job_id)))
+        return codec.record_from_hash(raw)
+
+    def load_jobs(self, job_ids: Sequence[str]) -> list[Record | None]:
+        """Many records in one pipeline, in the order given."""
+        raws = self._hgetall_many([self._keys.job(job_id) for job_id in job_ids])
+        return [codec.record_from_hash(raw) for raw in raws]
+
+    def load_job_fields(self, job_id: str, names: Sequence[str]) -> list[bytes | None] | None:
+        """Some fields (HMGET) and whether the record exists, in one MULTI."""
+        key = self._keys.job(job_id)
+        if not names:
+            return [] if self.job_exists(job_id) else None
+        pipe = self._client.pipeline(transaction=True)
+        pipe.exists(key)
+        pipe.hmget(key, list(names))
+        exists, values = pipe.execute()
+        return list(values) if exists else None
+
+    def job_exists(self, job_id: str) -> bool:
+        """Whether the record exists (EXISTS)."""
+        return bool(self._client.exists(self._keys.job(job_id)))
+
+    def job_ttl(self, job_id: str) -> float | None:
+        """Seconds until the record expires (PTTL), None with no expiry or no record."""
+        remaining = self._client.pttl(self._keys.job(job_id))
+        return None if remaining < 0 else remaining / 1000
+
+    def load_results(self, job_id: str) -> list[bytes]:
+        """The result entries, newest first; empty when the record is gone (one MULTI)."""
+        pipe = self._client.pipeline(transaction=True)
+        pipe.exists(self._keys.job(job_id))
+        pipe.lrange(self._keys.results(job_id), 0, -1)
+        exists, entries = pipe.execute()
+        return list(entries) if exists else []
+
+    def delete_job(self, job_id: str, places: Sequence[Place] = ()) -> bool:
+        """Remove the id from ``places`` and delete record, results and dependency sets (one script)."""
+        keys = self._keys
+        script_keys = [
+            keys.job(job_id),
+            keys.results(job_id),
+            keys.dependents(job_id),
+            keys.dependencies(job_id),
+            *(keys.place(place) for place in places),
+        ]
+        args: list[Arg] = [job_id, *(codec.place_kind(place) for place in places)]
+        return bool(self._scripts("delete_job", script_keys, args))
+
+    def dependent_ids(self, job_id: str) -> list[str]:
+        """Ids in the job's set of dependents (SMEMBERS), sorted."""
+        ids = cast("set[bytes]", self._client.smembers(self._keys.dependents(job_id)))
+        return sorted(codec.text(dependent) for dependent in ids)
