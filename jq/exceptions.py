@@ -15,6 +15,7 @@ __all__ = [
     "InvalidJobDependency",
     "InvalidJobOperation",
     "JQError",
+    "JobStopped",
     "NoConnectionError",
     "NoRedisConnectionException",
     "NoSuchJobError",
@@ -85,6 +86,10 @@ class DequeueTimeout(JQError):
 
 class ShutDownImminentException(JQError):
     """Raised inside a job when the worker is shutting down and the job must stop."""
+
+
+class JobStopped(JQError):
+    """Raised inside a job that was told to stop (``send_stop_job_command``); it ends ``stopped``."""
 
 
 class AbandonedJobError(JQError):

@@ -21,10 +21,10 @@ from jq import job as job_module
 from jq import lifecycle
 from jq.callbacks import Callback
 from jq.defaults import DEFAULT_RESULT_TTL, effective_timeout
-from jq.exceptions import SerializationError
+from jq.exceptions import JobStopped, SerializationError
 from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
-from jq.timeouts import BaseDeathPenalty, JobTimeoutException
+from jq.timeouts import BaseDeathPenalty, BaseTimeoutException, JobTimeoutException
 
 if TYPE_CHECKING:
     from jq.job import Job
@@ -93,6 +93,8 @@ class JobRunner:
     exception_handlers: Sequence[ExceptionHandler] = field(default_factory=list)
     move_to_failed: bool = True
     default_result_ttl: int = DEFAULT_RESULT_TTL
+    #: Whether the last job run ended by its timeout (a work horse's group is then killed).
+    timed_out: bool = False
 
     @property
     def worker_name(self) -> str | None:
@@ -111,13 +113,16 @@ class JobRunner:
         """Run the job's function and record the outcome. Never raises for the job's own errors."""
         plugins = get_plugin_manager()
         plugins.job_started(job, self.worker)
+        self.timed_out = False
         try:
             with self._death_penalty(job, effective_timeout(job.timeout)):
                 return_value = job.perform()
         except BaseException:
             exc_info: Any = sys.exc_info()
-            outcome = self.handle_failure(job, exc_info)
-            if isinstance(exc_info[1], KeyboardInterrupt):
+            error = exc_info[1]
+            self.timed_out = isinstance(error, BaseTimeoutException)
+            outcome = self.handle_failure(job, exc_info, stopped=isinstance(error, JobStopped))
+            if isinstance(error, KeyboardInterrupt):
                 raise
             return outcome
         try:

@@ -166,3 +166,40 @@ def record_run(list_key: str, seconds: float = 0.0) -> str:
     job.connection.rpush(list_key, job.id)
     time.sleep(seconds)
     return job.id
+
+
+def spawn_grandchild_and_sleep(path: str, seconds: float) -> None:
+    """Start a child process (a grandchild of the worker), record its pid, then sleep."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "600"])
+    with open(path, "w") as handle:
+        handle.write(str(child.pid))
+    time.sleep(seconds)
+
+
+def segfault() -> None:
+    """Crash the process with SIGSEGV."""
+    import ctypes
+
+    ctypes.string_at(0)
+
+
+def mark_started_and_sleep(path: str, seconds: float) -> str:
+    """Write the runner's pid to ``path`` (a sign the job started), then sleep."""
+    with open(path, "w") as handle:
+        handle.write(str(os.getpid()))
+    time.sleep(seconds)
+    return "slept"
+
+
+def spawn_then_ignore_alarm(path: str, seconds: float) -> str:
+    """Start a grandchild, ignore SIGALRM (so the death penalty cannot stop us) and sleep."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "600"])
+    with open(path, "w") as handle:
+        handle.write(str(child.pid))
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    time.sleep(seconds)
+    return "survived"

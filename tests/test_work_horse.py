@@ -74,9 +74,7 @@ def test_timeout_in_the_horse(queue):
 
 def test_a_job_ignoring_its_death_penalty_is_killed_after_the_grace(queue):
     job = queue.enqueue(fixtures.ignore_alarm_and_sleep, 60, job_timeout=1)
-    worker = Worker([queue])
-    worker.execution.grace = 0.5
-    worker.work(burst=True)
+    Worker([queue], death_penalty_grace=0.5).work(burst=True)
     assert job.is_failed
     assert "ignored its death penalty" in job.exc_info
 

@@ -21,6 +21,7 @@ from jq import job_record, lifecycle
 from jq.broker import Broker
 from jq.connections import resolve_broker
 from jq.defaults import (
+    DEFAULT_DEATH_PENALTY_GRACE,
     DEFAULT_JOB_MONITORING_INTERVAL,
     DEFAULT_MAINTENANCE_INTERVAL,
     DEFAULT_RESULT_TTL,
@@ -39,7 +40,7 @@ from jq.worker.heartbeat import JobHeartbeat
 from jq.worker.maintenance import Maintenance
 from jq.worker.registration import Registration, WorkerStatus, apply_record
 from jq.worker.shutdown import ShutdownSignals
-from jq.worker.strategies import ExecutionStrategy, InProcessExecution, WorkHorseExecution
+from jq.worker.strategies import ExecutionStrategy, InProcessExecution, KillReason, WorkHorseExecution
 
 __all__ = ["BaseWorker", "SimpleWorker", "Worker"]
 
@@ -93,6 +94,7 @@ class BaseWorker:
         serializer: Any = None,
         death_penalty_class: type[BaseDeathPenalty] | str | None = None,
         default_worker_ttl: int | None = None,
+        death_penalty_grace: float = DEFAULT_DEATH_PENALTY_GRACE,
     ) -> None:
         if job_class is not None:
             self.job_class = _resolve_class(job_class, Job, "job_class")
@@ -126,6 +128,8 @@ class BaseWorker:
         self.stop_requested = False
         self.registration = Registration(self)
         self.execution: ExecutionStrategy = type(self).execution_class()
+        if isinstance(self.execution, WorkHorseExecution):
+            self.execution.grace = death_penalty_grace
         self.runner = JobRunner(worker=self, death_penalty_class=self.death_penalty_class)
         if prepare_for_work:
             self._check_broker()
@@ -437,7 +441,7 @@ class BaseWorker:
     def request_force_stop(self) -> None:
         """Cold shutdown: stop the current job now."""
         self.stop_requested = True
-        self.execution.kill()
+        self.execution.kill(KillReason.COLD_SHUTDOWN)
 
     def _setup_logging(self, level: str | int, log_format: str, date_format: str) -> None:
         if isinstance(level, str):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import threading
 from types import FrameType
@@ -23,28 +25,55 @@ class ShutdownSignals:
 
     First signal: warm shutdown: the current job finishes, no new job is taken. Any later signal:
     cold shutdown: the running job is killed now (and still recorded, as failed).
+
+    Python runs a handler once for signals that arrive before it gets to run, so two quick presses
+    of Ctrl+C would look like one. The C-level wakeup fd receives one byte per delivered signal:
+    the handler counts those bytes instead of its own calls.
     """
 
     def __init__(self, worker: BaseWorker) -> None:
         self.worker = worker
         self._previous: dict[int, Any] = {}
+        self._wakeup: tuple[int, int] | None = None
+        self._previous_wakeup_fd = -1
+        self._received = 0
 
     def install(self) -> None:
         """Take over SIGINT and SIGTERM, when running in the main thread."""
         if threading.current_thread() is not threading.main_thread():
             return
+        read_end, write_end = os.pipe()
+        os.set_blocking(read_end, False)
+        os.set_blocking(write_end, False)
+        self._wakeup = (read_end, write_end)
+        self._previous_wakeup_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
         for signum in _SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handle)
 
     def restore(self) -> None:
-        """Give SIGINT and SIGTERM back to whoever had them."""
+        """Give SIGINT and SIGTERM (and the wakeup fd) back to whoever had them."""
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
         self._previous.clear()
+        if self._wakeup is not None:
+            signal.set_wakeup_fd(self._previous_wakeup_fd)
+            for fd in self._wakeup:
+                os.close(fd)
+            self._wakeup = None
+
+    def _count_delivered(self) -> int:
+        """How many SIGINT/SIGTERM arrived since the last look (at least the one being handled)."""
+        delivered = 0
+        if self._wakeup is not None:
+            with contextlib.suppress(BlockingIOError):
+                while chunk := os.read(self._wakeup[0], 64):
+                    delivered += sum(1 for signum in chunk if signum in _SIGNALS)
+        return max(delivered, 1)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        if not self.worker.stop_requested:
+        self._received += self._count_delivered()
+        if self._received == 1:
             logger.warning(
                 "worker %s: got %s: warm shut down requested (the current job finishes)",
                 self.worker.name,

@@ -1,0 +1,59 @@
+"""Helpers for tests that run workers as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.redis_server import env_without_jq_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_worker(url: str, queues: list[str] | None = None, **config: Any) -> subprocess.Popen[str]:
+    """Start ``tests/worker_main.py`` with this config; its stderr is captured."""
+    config = {"url": url, "queues": queues or ["default"], **config}
+    env = env_without_jq_url()
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "worker_main.py"), json.dumps(config)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop(process: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
+    """Wait for a process to exit (killing it past ``timeout``); (return code, stderr)."""
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, stderr = process.communicate()
+        raise AssertionError(f"process did not exit within {timeout}s; stderr:\n{stderr}") from None
+    return process.returncode, stderr
+
+
+def is_alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+def read_pid(path: os.PathLike[str] | str) -> int | None:
+    """The pid written in a file, or None while it is not written yet."""
+    try:
+        text = Path(path).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return int(text) if text else None

@@ -1,0 +1,221 @@
+"""Workers as real processes on a real redis-server: signals, dead horses, crashes, exactly-once.
+
+Rows S-24, S-25 and S-34, and issue 3's runtime guarantees. Every wait is a bounded wait for a
+condition; the only fixed delay is the 0.3 s between two presses of Ctrl+C, which is the
+scenario itself.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from jq import Queue, Retry, Worker
+from jq.job import Job
+from jq.testing.helpers import wait_for
+from tests import fixtures
+from tests.processes import is_alive, read_pid, start_worker, stop
+
+
+@pytest.fixture
+def queue(redis_client):
+    """The default queue on the private redis-server."""
+    return Queue(connection=redis_client)
+
+
+def wait_until_started(marker) -> int:
+    """Wait until a job wrote its runner's pid to ``marker``; that pid."""
+    assert wait_for(lambda: read_pid(marker) is not None, timeout=20), "the job never started"
+    pid = read_pid(marker)
+    assert pid is not None
+    return pid
+
+
+class TestHorseDeaths:
+    """A horse that dies any way fails its job, saying how; the worker takes the next job."""
+
+    def test_segfault(self, queue):
+        crashed = queue.enqueue(fixtures.segfault)
+        after = queue.enqueue(fixtures.add, 1, 1)
+        Worker([queue]).work(burst=True)
+        assert crashed.is_failed
+        assert "killed by signal 11 (SIGSEGV)" in crashed.exc_info
+        assert after.result == 2
+
+    def test_exit_with_a_code(self, queue):
+        job = queue.enqueue(fixtures.exit_process, 3)
+        Worker([queue]).work(burst=True)
+        assert "exited with code 3 before recording an outcome" in job.exc_info
+
+    def test_a_dead_horse_is_retried_under_its_retry_policy(self, queue):
+        job = queue.enqueue(fixtures.kill_own_horse, retry=Retry(max=1))
+        Worker([queue]).work(burst=True, max_jobs=1)
+        assert job.get_status() == "queued"
+        job.refresh()
+        assert job.retries_left == 0
+        assert "WorkHorseDiedError" in job.exc_info
+
+    def test_a_timeout_kills_the_jobs_grandchildren(self, queue, tmp_path):
+        pid_file = tmp_path / "grandchild"
+        job = queue.enqueue(fixtures.spawn_grandchild_and_sleep, str(pid_file), 30, job_timeout=1)
+        Worker([queue]).work(burst=True)
+        assert "JobTimeoutException" in job.exc_info
+        grandchild = read_pid(pid_file)
+        assert grandchild is not None
+        assert wait_for(lambda: not is_alive(grandchild), timeout=10)
+
+    def test_a_job_ignoring_its_death_penalty_is_killed_with_its_grandchildren(self, queue, tmp_path):
+        pid_file = tmp_path / "grandchild"
+        job = queue.enqueue(fixtures.spawn_then_ignore_alarm, str(pid_file), 60, job_timeout=1)
+        started = time.monotonic()
+        Worker([queue], death_penalty_grace=0.5).work(burst=True)
+        assert "ignored its death penalty" in job.exc_info
+        # Stopped within the timeout plus the grace (and the time to fork and record).
+        assert time.monotonic() - started < 1 + 0.5 + 5
+        grandchild = read_pid(pid_file)
+        assert grandchild is not None
+        assert wait_for(lambda: not is_alive(grandchild), timeout=10)
+
+
+class TestSignals:
+    """S-24 and S-25: warm shutdown, then cold shutdown on a second signal."""
+
+    @pytest.mark.parametrize("simple", [False, True], ids=["Worker", "SimpleWorker"])
+    @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+    def test_warm_shutdown_finishes_the_current_job(self, redis_server, queue, tmp_path, simple, signum):
+        marker = tmp_path / "started"
+        job = queue.enqueue(fixtures.mark_started_and_sleep, str(marker), 1.0)
+        waiting = queue.enqueue(fixtures.add, 1, 2)
+        process = start_worker(redis_server.url, name="warm", simple=simple)
+        wait_until_started(marker)
+        process.send_signal(signum)
+        code, stderr = stop(process)
+        assert code == 0, stderr
+        assert job.get_status() == "finished"
+        assert job.result == "slept"
+        assert waiting.get_status() == "queued"
+        assert Worker.count(connection=queue.broker) == 0
+        assert "warm shut down requested" in stderr
+
+    @pytest.mark.parametrize("simple", [False, True], ids=["Worker", "SimpleWorker"])
+    @pytest.mark.parametrize("delay", [0.05, 0.3], ids=["quickly", "0.3s-later"])
+    def test_second_signal_kills_the_job_and_the_worker_still_deregisters(
+        self, redis_server, queue, tmp_path, simple, delay
+    ):
+        """Two signals sent microseconds apart are one to the kernel (a pending signal is not
+        queued twice), so the second comes after a short delay: the first was delivered by then.
+        """
+        marker = tmp_path / "started"
+        job = queue.enqueue(fixtures.mark_started_and_sleep, str(marker), 60)
+        process = start_worker(redis_server.url, name="cold", simple=simple)
+        runner = wait_until_started(marker)
+        process.send_signal(signal.SIGINT)
+        if delay:
+            time.sleep(delay)  # a person pressing Ctrl+C twice
+        process.send_signal(signal.SIGINT)
+        code, stderr = stop(process)
+        assert code == 0, stderr
+        assert job.get_status() == "failed"
+        assert "cold shutdown" in job.exc_info
+        assert queue.started_job_registry.count == 0
+        assert Worker.count(connection=queue.broker) == 0
+        if not simple:
+            assert wait_for(lambda: not is_alive(runner), timeout=10)
+
+    def test_a_cold_shutdown_retries_a_job_with_retries_left(self, redis_server, queue, tmp_path):
+        marker = tmp_path / "started"
+        job = queue.enqueue(fixtures.mark_started_and_sleep, str(marker), 60, retry=Retry(max=1))
+        process = start_worker(redis_server.url)
+        wait_until_started(marker)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.05)  # a second signal, not merged into the first by the kernel
+        process.send_signal(signal.SIGTERM)
+        code, stderr = stop(process)
+        assert code == 0, stderr
+        assert job.get_status() == "queued"
+        assert queue.job_ids == [job.id]
+
+
+class TestCrashRecovery:
+    """A whole worker SIGKILLed: its job is ended by another worker within 2x worker_ttl."""
+
+    WORKER_TTL = 2
+
+    def _kill_worker_mid_job(self, redis_server, queue, tmp_path, **job_options):
+        marker = tmp_path / "started"
+        job = queue.enqueue(fixtures.mark_started_and_sleep, str(marker), 60, job_timeout=300, **job_options)
+        victim = start_worker(
+            redis_server.url, name="victim", worker_ttl=self.WORKER_TTL, job_monitoring_interval=0.5
+        )
+        horse = wait_until_started(marker)
+        rescuer = start_worker(
+            redis_server.url,
+            name="rescuer",
+            simple=True,
+            worker_ttl=self.WORKER_TTL,
+            maintenance_interval=0.25,
+            job_monitoring_interval=0.5,
+        )
+        assert wait_for(lambda: Worker.count(connection=queue.broker) == 2, timeout=20)
+        victim.kill()
+        killed_at = time.monotonic()
+        stop(victim)
+        return job, horse, rescuer, killed_at
+
+    def test_abandoned_job_fails_within_twice_the_worker_ttl(
+        self, redis_server, queue, tmp_path, record_property
+    ):
+        job, horse, rescuer, killed_at = self._kill_worker_mid_job(redis_server, queue, tmp_path)
+        try:
+            # The horse dies with its worker, so it cannot finish the job behind anyone's back.
+            assert wait_for(lambda: not is_alive(horse), timeout=10)
+            assert wait_for(lambda: job.get_status() == "failed", timeout=2 * self.WORKER_TTL)
+            recovered = time.monotonic() - killed_at
+            record_property("recovery_seconds", round(recovered, 2))
+            print(f"\nrecovery after worker SIGKILL: {recovered:.2f} s (worker_ttl={self.WORKER_TTL})")
+            assert "AbandonedJobError" in job.exc_info
+            assert "victim" in job.exc_info
+            assert queue.started_job_registry.count == 0
+            assert job.id in queue.failed_job_registry
+        finally:
+            rescuer.send_signal(signal.SIGTERM)
+            stop(rescuer)
+
+    def test_abandoned_job_is_retried_under_its_retry_policy(self, redis_server, queue, tmp_path):
+        job, _horse, rescuer, _killed_at = self._kill_worker_mid_job(
+            redis_server, queue, tmp_path, retry=Retry(max=1)
+        )
+        try:
+            # Requeued, then run again by the rescuer (it sleeps there: the job is started again).
+            assert wait_for(
+                lambda: Job.fetch(job.id, connection=queue.broker).worker_name == "rescuer", timeout=10
+            )
+            job.refresh()
+            assert job.retries_left == 0
+            assert "AbandonedJobError" in job.exc_info
+        finally:
+            rescuer.send_signal(signal.SIGTERM)
+            time.sleep(0.05)  # a second signal, not merged into the first by the kernel
+            rescuer.send_signal(signal.SIGTERM)
+            stop(rescuer)
+
+
+def test_many_processes_run_each_job_exactly_once(redis_server, redis_client, queue):
+    """Four worker processes drain 8,000 jobs (2,000 each on average): each ran exactly once."""
+    jobs = queue.enqueue_many([Queue.prepare_data(fixtures.record_run, args=("runs",)) for _ in range(8000)])
+    processes = [
+        start_worker(
+            redis_server.url, name=f"w{index}", simple=True, work={"burst": True, "logging_level": "WARNING"}
+        )
+        for index in range(4)
+    ]
+    for process in processes:
+        code, stderr = stop(process, timeout=300)
+        assert code == 0, stderr
+    runs = [value.decode() for value in redis_client.lrange("runs", 0, -1)]
+    assert len(runs) == 8000
+    assert sorted(runs) == sorted(job.id for job in jobs)
+    assert queue.finished_job_registry.count == 8000
+    assert queue.started_job_registry.count == 0

@@ -1,0 +1,25 @@
+"""Run one worker in this process, configured by a JSON argument (used by process tests).
+
+python tests/worker_main.py '{"url": "redis://...", "queues": ["default"], "simple": false,
+                              "worker_ttl": 2, "work": {"burst": false}}'
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main() -> None:
+    """Build the worker from the JSON config and run it."""
+    config = json.loads(sys.argv[1])
+    from jq import SimpleWorker, Worker
+
+    cls = SimpleWorker if config.pop("simple", False) else Worker
+    work = config.pop("work", {})
+    worker = cls(config.pop("queues"), connection=config.pop("url"), **config)
+    worker.work(**work)
+
+
+if __name__ == "__main__":
+    main()
