@@ -38,9 +38,9 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 __all__ = [
     "ALLOW_FAILURE",
@@ -53,6 +53,8 @@ __all__ = [
     "STATUS",
     "Broker",
     "Claimed",
+    "CommandSubscription",
+    "ControlStore",
     "DependentsPolicy",
     "EnqueueOutcome",
     "EnqueueRequest",
@@ -502,21 +504,75 @@ class WorkerStore(abc.ABC):
         """The workers' records in the order given (None for one that is gone)."""
 
 
-class Broker(JobStore, QueueStore, RegistryStore, WorkerStore, abc.ABC):
+@runtime_checkable
+class CommandSubscription(Protocol):
+    """A live subscription to a worker's commands, see :meth:`ControlStore.subscribe_commands`."""
+
+    def close(self) -> None:
+        """Stop receiving commands; no handler call starts after this returns (the store may
+        count the subscription as a receiver for a moment longer)."""
+        ...
+
+
+class ControlStore(abc.ABC):
+    """Telling workers what to do: suspending all of them, and commands to one of them.
+
+    None of these calls changes a job; workers act on what they read or receive.
+    """
+
+    @abc.abstractmethod
+    def suspend(self, duration: float | None = None) -> None:
+        """Mark every worker of this store suspended, for ``duration`` seconds or until
+        :meth:`resume`. Workers finish their current job and take no new one while suspended.
+        """
+
+    @abc.abstractmethod
+    def resume(self) -> None:
+        """Lift a suspension (no effect when there is none)."""
+
+    @abc.abstractmethod
+    def is_suspended(self) -> bool:
+        """Whether workers are suspended now."""
+
+    @abc.abstractmethod
+    def publish_command(self, worker_name: str, payload: bytes) -> int:
+        """Deliver ``payload`` to every handler subscribed for ``worker_name`` now; how many got it.
+
+        Fire and forget: a worker that is not subscribed at this moment never sees it.
+        """
+
+    @abc.abstractmethod
+    def subscribe_commands(self, worker_name: str, handler: Callable[[bytes], None]) -> CommandSubscription:
+        """Call ``handler(payload)`` for every command published for ``worker_name`` until the
+        returned subscription is closed.
+
+        The subscription is in place when this returns. Handlers run on a thread of the broker's
+        choosing (a listener thread, or the publisher's), never concurrently for one
+        subscription; an exception in a handler is logged and the subscription goes on. A
+        subscription outlives store outages: it listens again once the store is back.
+        """
+
+
+class Broker(JobStore, QueueStore, RegistryStore, WorkerStore, ControlStore, abc.ABC):
     """The storage and messaging a job queue needs, in queue meaning.
 
     A broker is thread-safe: one instance may be shared by a producer thread and a worker thread.
 
     Its methods are grouped by concern in :class:`JobStore`, :class:`QueueStore`,
-    :class:`RegistryStore` and :class:`WorkerStore`; this class adds the broker's identity: its
-    client, its URL, its key names, :meth:`ping` and :meth:`close`. A driver subclasses this class
-    (``isinstance(x, Broker)`` is how the core recognizes one); jq's own drivers do so through one
-    mixin per concern.
+    :class:`RegistryStore`, :class:`WorkerStore` and :class:`ControlStore`; this class adds the
+    broker's identity: its client, its URL, its key names, :meth:`ping` and :meth:`close`. A
+    driver subclasses this class (``isinstance(x, Broker)`` is how the core recognizes one); jq's
+    own drivers do so through one mixin per concern.
     """
 
     #: True when separate processes (a forked work horse, other machines) see the same data.
     #: A broker that says False is refused, with a clear error, by anything that needs processes.
     shares_across_processes: bool = True
+
+    #: Exceptions that mean "the store cannot be reached right now; try again later" (a lost
+    #: connection, a timeout, a server still loading). Workers catch these, wait with a capped
+    #: back-off and carry on; anything else is a real error.
+    transient_errors: tuple[type[BaseException], ...] = ()
 
     @property
     @abc.abstractmethod

@@ -20,6 +20,8 @@ component. Because no kind is a prefix of another kind followed by ``:``, two di
 ``jq:workers``                  the names of registered workers (a set)
 ``jq:workers-of:<queue>``       the names of workers listening to a queue (a set)
 ``jq:worker-queues:<name>``     the queues a worker listens to (a set; lets it leave each index)
+``jq:commands:<name>``          the pub/sub channel of a worker's commands
+``jq:suspended``                present while workers are suspended (a string, maybe expiring)
 ============================== ==========================================================
 """
 
@@ -42,10 +44,11 @@ KINDS: tuple[str, ...] = (
     "worker",
     "workers-of",
     "worker-queues",
+    "commands",
     *(kind.value for kind in PlaceKind if kind is not PlaceKind.QUEUE),
 )
 # Keys without a name part.
-FIXED: tuple[str, ...] = ("queues", "workers")
+FIXED: tuple[str, ...] = ("queues", "workers", "suspended")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,15 @@ class KeySpace:
     def worker_queues(self, name: str) -> str:
         """The set of queues a worker listens to, so unregistering can leave each index."""
         return f"{self.prefix}worker-queues:{name}"
+
+    def commands(self, name: str) -> str:
+        """The channel a worker receives its commands on."""
+        return f"{self.prefix}commands:{name}"
+
+    @property
+    def suspended(self) -> str:
+        """Present while every worker is suspended."""
+        return f"{self.prefix}suspended"
 
     def template(self, kind: str) -> str:
         """The key of ``kind`` without its name (``jq:job:``): name + template = key.

@@ -22,6 +22,7 @@ with a bounded poll; a full run takes a few seconds per driver.
 from __future__ import annotations
 
 from jq.testing.contract.concurrency import BlockingClaimContract, ConcurrencyContract
+from jq.testing.contract.control import ControlContract
 from jq.testing.contract.queues import ClaimContract, EnqueueContract, QueueContract
 from jq.testing.contract.records import JobRecordContract, KeyLayoutContract
 from jq.testing.contract.transitions import (
@@ -38,6 +39,7 @@ __all__ = [
     "BrokerContractTests",
     "ClaimContract",
     "ConcurrencyContract",
+    "ControlContract",
     "DependentsContract",
     "EnqueueContract",
     "JobRecordContract",
@@ -65,5 +67,6 @@ class BrokerContractTests(
     WorkerContract,
     BlockingClaimContract,
     ConcurrencyContract,
+    ControlContract,
 ):
     """Every contract test of :mod:`jq.broker`; subclass it as ``Test...`` with a ``broker`` fixture."""

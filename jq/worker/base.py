@@ -1,9 +1,11 @@
 """The worker: a loop that claims jobs from its queues, in order, and hands them to a strategy.
 
-Everything else is delegated: :mod:`registration` (its record), :mod:`heartbeat` (leases),
-:mod:`strategies` (in-process or work horse), :mod:`shutdown` (signals), :mod:`maintenance`
-(abandoned jobs, expired entries, scheduled jobs) and :class:`jq.execution.JobRunner` (running
-one job and recording its outcome).
+Everything else is delegated: :mod:`loop` (the loop itself, suspensions and store outages),
+:mod:`registration` (its record), :mod:`heartbeat` (leases), :mod:`strategies` (in-process or
+work horse), :mod:`shutdown` (signals), :mod:`commands` (shutdown, kill-horse, stop-job),
+:mod:`maintenance` (abandoned jobs, expired entries, scheduled jobs), :mod:`lookup`
+(``Worker.all()``...) and :class:`jq.execution.JobRunner` (running one job and recording its
+outcome).
 """
 
 from __future__ import annotations
@@ -30,15 +32,20 @@ from jq.defaults import (
 from jq.exceptions import ConfigurationError, ShutDownImminentException, UnsupportedByBrokerError
 from jq.execution import JobOutcome, JobRunner
 from jq.job import Job
+from jq.outage import retry_transient
 from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
 from jq.queue import Queue
 from jq.serializers import resolve_serializer
 from jq.timeouts import BaseDeathPenalty, TimerDeathPenalty, UnixSignalDeathPenalty
 from jq.utils import import_attribute
+from jq.worker.commands import CommandListener
 from jq.worker.heartbeat import JobHeartbeat
+from jq.worker.lookup import WorkerLookup
+from jq.worker.loop import WorkLoop
 from jq.worker.maintenance import Maintenance
-from jq.worker.registration import Registration, WorkerStatus, apply_record
+from jq.worker.proctitle import set_process_title
+from jq.worker.registration import Registration, WorkerStatus
 from jq.worker.shutdown import ShutdownSignals
 from jq.worker.strategies import ExecutionStrategy, InProcessExecution, KillReason, WorkHorseExecution
 
@@ -48,9 +55,6 @@ logger = logging.getLogger("jq.worker")
 
 DEFAULT_LOGGING_FORMAT = "%(asctime)s %(message)s"
 DEFAULT_LOGGING_DATE_FORMAT = "%H:%M:%S"
-# An idle worker looks at its stop flag at least this often (a signal cannot cut a blocking read
-# short without risking a job claimed by the store but never received).
-IDLE_WAIT_SLICE = 1.0
 
 
 def _resolve_class(value: Any, base: type, what: str) -> Any:
@@ -63,7 +67,7 @@ def _resolve_class(value: Any, base: type, what: str) -> Any:
     return value
 
 
-class BaseWorker:
+class BaseWorker(WorkerLookup):
     """Claims jobs from its queues, in the order given, and runs them one at a time.
 
     Subclasses pick the execution strategy: :class:`Worker` forks a work horse per job,
@@ -218,46 +222,6 @@ class BaseWorker:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, queues={self.queue_names()})"
 
-    @classmethod
-    def _views(cls, broker: Broker, names: list[str]) -> list[BaseWorker]:
-        views: list[BaseWorker] = []
-        for name, record in zip(names, broker.load_workers(names), strict=True):
-            if record is None:
-                continue
-            queues = [q for q in record.get("queues", b"").decode().split(",") if q] or ["default"]
-            view = cls(queues, name=name, connection=broker, prepare_for_work=False)
-            apply_record(view, record)
-            views.append(view)
-        return views
-
-    @classmethod
-    def all(cls, connection: Any = None, queue: Queue | None = None) -> list[BaseWorker]:
-        """Every live worker (of ``queue`` when given), read from the broker."""
-        broker = queue.broker if queue is not None and connection is None else resolve_broker(connection)
-        return cls._views(broker, broker.worker_names(queue.name if queue is not None else None))
-
-    @classmethod
-    def count(cls, connection: Any = None, queue: Queue | None = None) -> int:
-        """How many live workers there are (of ``queue`` when given)."""
-        broker = queue.broker if queue is not None and connection is None else resolve_broker(connection)
-        return len(broker.worker_names(queue.name if queue is not None else None))
-
-    @classmethod
-    def find_by_key(cls, worker_key: str, connection: Any = None) -> BaseWorker | None:
-        """The live worker whose record is at ``worker_key`` (``jq:worker:NAME``), or None."""
-        broker = resolve_broker(connection)
-        name = broker.worker_name_from_key(worker_key)
-        if name is None:
-            return None
-        found = cls._views(broker, [name])
-        return found[0] if found else None
-
-    def refresh(self) -> None:
-        """Reload this worker's attributes from its record."""
-        record = self.broker.load_workers([self.name])[0]
-        if record is not None:
-            apply_record(self, record)
-
     # -- exception handlers and death penalties ---------------------------------------------------
 
     def push_exc_handler(self, handler: ExceptionHandler) -> None:
@@ -315,54 +279,32 @@ class BaseWorker:
             default_result_ttl=self.default_result_ttl,
         )
         maintenance = Maintenance(self, self.maintenance_interval, with_scheduler)
+        loop = WorkLoop(self, maintenance, burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time)
         signals = ShutdownSignals(self)
+        commands = CommandListener(self)
         self.registration.register_birth()
-        signals.install()
-        logger.info("worker %s started, listening to %s", self.name, ", ".join(self.queue_names()))
-        processed = 0
         try:
-            processed = self._loop(maintenance, burst, max_jobs, max_idle_time)
+            commands.start()
+            signals.install()
+            logger.info("worker %s started, listening to %s", self.name, ", ".join(self.queue_names()))
+            set_process_title(f"worker {self.name}: idle on {','.join(self.queue_names())}")
+            self.registration.heartbeat(state=WorkerStatus.IDLE)
+            loop.run()
         except ShutDownImminentException:
             logger.warning("worker %s: stopped at once", self.name)
         finally:
             signals.restore()
-            self.registration.register_death()
-            logger.info("worker %s stopped after %d job(s)", self.name, processed)
-        return processed > 0
+            commands.stop()
+            self._register_death()
+            logger.info("worker %s stopped after %d job(s)", self.name, loop.processed)
+        return loop.processed > 0
 
-    def _loop(
-        self, maintenance: Maintenance, burst: bool, max_jobs: int | None, max_idle_time: float | None
-    ) -> int:
-        processed = 0
-        last_beat = time.monotonic()
-        idle_since = time.monotonic()
-        self.registration.heartbeat(state=WorkerStatus.IDLE)
-        while not self.stop_requested:
-            until_chore = maintenance.tick()
-            if burst:
-                wait = None
-            else:
-                wait = min(IDLE_WAIT_SLICE, until_chore, self.heartbeat_interval)
-                if max_idle_time is not None:
-                    wait = min(wait, max(max_idle_time - (time.monotonic() - idle_since), 0.0))
-            job = self.dequeue(wait)
-            if job is None:
-                if burst:
-                    break
-                if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
-                    logger.info("worker %s: idle for %ss, stopping", self.name, max_idle_time)
-                    break
-                if time.monotonic() - last_beat >= self.heartbeat_interval:
-                    self.registration.heartbeat()
-                    last_beat = time.monotonic()
-                continue
-            self.perform(job)
-            processed += 1
-            last_beat = idle_since = time.monotonic()
-            if max_jobs is not None and processed >= max_jobs:
-                logger.info("worker %s: ran %d job(s), the most it may", self.name, processed)
-                break
-        return processed
+    def _register_death(self) -> None:
+        try:
+            retry_transient(self.broker, self.registration.register_death, patience=10, what="unregister")
+        except self.broker.transient_errors:
+            # Its record expires after worker_ttl anyway.
+            logger.warning("worker %s: could not unregister (the store is unreachable)", self.name)
 
     @property
     def heartbeat_interval(self) -> float:
@@ -431,6 +373,7 @@ class BaseWorker:
 
     def on_horse_start(self, job: Job) -> None:
         """Called in a freshly forked work horse before it runs ``job``. Override to prepare it."""
+        set_process_title(f"horse of {self.name}: job {job.id}")
 
     # -- stopping ---------------------------------------------------------------------------------
 

@@ -12,10 +12,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from jq.broker import Place, PlaceKind
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
 from jq_backends.memory._tables import JobTable, ScoredSet, WorkerTable
+
+if TYPE_CHECKING:
+    from jq_backends.memory.control import Subscription
 
 __all__ = [
     "CANCELED",
@@ -64,6 +68,9 @@ class MemoryState:
         self._queues: dict[str, deque[str]] = {}
         self._known_queues: set[str] = set()
         self._registries: dict[Place, ScoredSet] = {}
+        # Control (jq_backends.memory.control): the suspension deadline and command handlers.
+        self._suspended_until: float | None = None
+        self._subscriptions: dict[str, list[Subscription]] = {}
 
     # -- places (called with the condition held) --------------------------------------------------
 

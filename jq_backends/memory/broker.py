@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from jq.broker import Broker
 from jq_backends.keys import KeyNames
+from jq_backends.memory.control import MemoryControl
 from jq_backends.memory.queues import MemoryQueues
 from jq_backends.memory.records import MemoryJobs
 from jq_backends.memory.registries import MemoryRegistries
@@ -28,7 +29,9 @@ from jq_backends.memory.workers import MemoryWorkers
 __all__ = ["MemoryBroker"]
 
 
-class MemoryBroker(KeyNames, MemoryJobs, MemoryQueues, MemoryRegistries, MemoryWorkers, Broker):
+class MemoryBroker(
+    KeyNames, MemoryJobs, MemoryQueues, MemoryRegistries, MemoryWorkers, MemoryControl, Broker
+):
     """A :class:`~jq.broker.Broker` kept in this process's memory; thread-safe, no server.
 
     :param name: names the store in :attr:`url` (``memory://<name>``) and in :meth:`named`.

@@ -20,6 +20,7 @@ import redis
 from jq.broker import Broker
 from jq_backends.keys import DEFAULT_PREFIX, KeyNames, KeySpace
 from jq_backends.redis.connection import redact_url
+from jq_backends.redis.control import RedisControl
 from jq_backends.redis.queues import RedisQueues
 from jq_backends.redis.records import RedisJobs
 from jq_backends.redis.registries import RedisRegistries
@@ -34,7 +35,7 @@ _BROKERS: weakref.WeakKeyDictionary[redis.Redis, weakref.ref[RedisBroker]] = wea
 _BROKERS_LOCK = threading.Lock()
 
 
-class RedisBroker(KeyNames, RedisJobs, RedisQueues, RedisRegistries, RedisWorkers, Broker):
+class RedisBroker(KeyNames, RedisJobs, RedisQueues, RedisRegistries, RedisWorkers, RedisControl, Broker):
     """A :class:`jq.broker.Broker` storing everything in one Redis database under ``prefix``.
 
     :param client: a redis-py client (a fakeredis client works too). Job data is binary, so when
@@ -44,6 +45,9 @@ class RedisBroker(KeyNames, RedisJobs, RedisQueues, RedisRegistries, RedisWorker
     :param prefix: the start of every key name. On Redis Cluster, give a hash tag (``"{jq}:"``):
         several scripts touch keys of many jobs and queues, which must then share one slot.
     """
+
+    #: A lost or refused connection, a timeout, or a server still loading its data.
+    transient_errors = (redis.ConnectionError, redis.TimeoutError)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX, **options: Any) -> RedisBroker:

@@ -1,0 +1,78 @@
+"""Finding workers: ``Worker.all()``, ``Worker.count()``, ``Worker.find_by_key()``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from jq.broker import Broker
+from jq.connections import resolve_broker
+from jq.worker.registration import apply_record
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from jq.queue import Queue
+
+__all__ = ["WorkerLookup"]
+
+
+def _broker(connection: Any, queue: Queue | None) -> Broker:
+    return queue.broker if queue is not None and connection is None else resolve_broker(connection)
+
+
+class WorkerLookup:
+    """Class methods that read live workers' records into worker objects (views, not runners)."""
+
+    name: str
+    broker: Broker
+
+    if TYPE_CHECKING:
+        # BaseWorker's constructor, as far as building a view needs it.
+        def __init__(
+            self,
+            queues: Any,
+            *,
+            name: str | None = None,
+            connection: Any = None,
+            prepare_for_work: bool = True,
+        ) -> None: ...
+
+    @classmethod
+    def _views(cls, broker: Broker, names: list[str]) -> list[Self]:
+        views = []
+        for name, record in zip(names, broker.load_workers(names), strict=True):
+            if record is None:
+                continue
+            queues = [q for q in record.get("queues", b"").decode().split(",") if q] or ["default"]
+            view = cls(queues, name=name, connection=broker, prepare_for_work=False)
+            apply_record(view, record)  # type: ignore[arg-type]
+            views.append(view)
+        return views
+
+    @classmethod
+    def all(cls, connection: Any = None, queue: Queue | None = None) -> list[Self]:
+        """Every live worker (of ``queue`` when given), read from the broker."""
+        broker = _broker(connection, queue)
+        return cls._views(broker, broker.worker_names(queue.name if queue is not None else None))
+
+    @classmethod
+    def count(cls, connection: Any = None, queue: Queue | None = None) -> int:
+        """How many live workers there are (of ``queue`` when given)."""
+        broker = _broker(connection, queue)
+        return len(broker.worker_names(queue.name if queue is not None else None))
+
+    @classmethod
+    def find_by_key(cls, worker_key: str, connection: Any = None) -> Self | None:
+        """The live worker whose record is at ``worker_key`` (``jq:worker:NAME``), or None."""
+        broker = resolve_broker(connection)
+        name = broker.worker_name_from_key(worker_key)
+        if name is None:
+            return None
+        found = cls._views(broker, [name])
+        return found[0] if found else None
+
+    def refresh(self) -> None:
+        """Reload this worker's attributes from its record."""
+        record = self.broker.load_workers([self.name])[0]
+        if record is not None:
+            apply_record(self, record)  # type: ignore[arg-type]

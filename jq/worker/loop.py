@@ -1,0 +1,139 @@
+"""The worker's loop: claim a job, run it, repeat; through suspensions and store outages."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from jq.outage import Backoff
+from jq.worker.maintenance import Maintenance
+from jq.worker.proctitle import set_process_title
+from jq.worker.registration import WorkerStatus
+
+if TYPE_CHECKING:
+    from jq.worker.base import BaseWorker
+
+__all__ = ["WorkLoop"]
+
+logger = logging.getLogger("jq.worker")
+
+# An idle worker looks at its stop flag at least this often (a signal cannot cut a blocking read
+# short without risking a job claimed by the store but never received).
+IDLE_WAIT_SLICE = 1.0
+# A worker asks whether workers are suspended at most this often.
+SUSPENSION_CHECK_INTERVAL = 1.0
+
+
+class WorkLoop:
+    """Runs a worker's jobs until a reason to stop: a request, burst's empty queues, max_jobs,
+    max_idle_time. A store outage is waited out with a capped back-off; a suspension pauses it.
+    """
+
+    def __init__(
+        self,
+        worker: BaseWorker,
+        maintenance: Maintenance,
+        *,
+        burst: bool,
+        max_jobs: int | None,
+        max_idle_time: float | None,
+    ) -> None:
+        self.worker = worker
+        self.maintenance = maintenance
+        self.burst = burst
+        self.max_jobs = max_jobs
+        self.max_idle_time = max_idle_time
+        self.processed = 0
+        self._backoff = Backoff()
+        self._idle_since = self._last_beat = time.monotonic()
+        self._next_suspension_check = 0.0
+        self._suspended = False
+
+    def run(self) -> int:
+        """Loop until told to stop; how many jobs were run."""
+        worker = self.worker
+        while not worker.stop_requested:
+            try:
+                if not self._step():
+                    break
+                if self._backoff.failures:
+                    logger.warning("worker %s: the store answers again", worker.name)
+                    self._backoff.reset()
+            except worker.broker.transient_errors as error:
+                delay = self._backoff.next_delay()
+                if self._backoff.failures == 1:
+                    logger.warning("worker %s: the store is unreachable (%s); retrying", worker.name, error)
+                self._pause(delay)
+        return self.processed
+
+    def _step(self) -> bool:
+        """One turn of the loop; False when the worker should stop."""
+        worker = self.worker
+        if self._check_suspended():
+            if self.burst:
+                logger.info("worker %s: workers are suspended; a burst worker stops", worker.name)
+                return False
+            self._keep_alive()
+            self._pause(IDLE_WAIT_SLICE)
+            return True
+        until_chore = self.maintenance.tick()
+        job = worker.dequeue(self._wait_time(until_chore))
+        if job is None:
+            return self._idle()
+        set_process_title(f"worker {worker.name}: busy with job {job.id}")
+        worker.perform(job)
+        self.processed += 1
+        self._last_beat = self._idle_since = time.monotonic()
+        set_process_title(f"worker {worker.name}: idle on {','.join(worker.queue_names())}")
+        if self.max_jobs is not None and self.processed >= self.max_jobs:
+            logger.info("worker %s: ran %d job(s), the most it may", worker.name, self.processed)
+            return False
+        return True
+
+    def _wait_time(self, until_chore: float) -> float | None:
+        if self.burst:
+            return None
+        wait = min(IDLE_WAIT_SLICE, until_chore, self.worker.heartbeat_interval)
+        if self.max_idle_time is not None:
+            wait = min(wait, max(self.max_idle_time - (time.monotonic() - self._idle_since), 0.0))
+        return wait
+
+    def _idle(self) -> bool:
+        """Nothing was claimed: stop (burst, max_idle_time) or keep the record alive."""
+        worker = self.worker
+        if self.burst:
+            return False
+        if self.max_idle_time is not None and time.monotonic() - self._idle_since >= self.max_idle_time:
+            logger.info("worker %s: idle for %ss, stopping", worker.name, self.max_idle_time)
+            return False
+        self._keep_alive()
+        return True
+
+    def _keep_alive(self) -> None:
+        """Renew the worker's record when a heartbeat is due."""
+        if time.monotonic() - self._last_beat >= self.worker.heartbeat_interval:
+            self.worker.registration.heartbeat()
+            self._last_beat = time.monotonic()
+
+    def _check_suspended(self) -> bool:
+        """Whether workers are suspended (asked at most once a second); records state changes."""
+        now = time.monotonic()
+        if now < self._next_suspension_check:
+            return self._suspended
+        self._next_suspension_check = now + SUSPENSION_CHECK_INTERVAL
+        suspended = self.worker.broker.is_suspended()
+        if suspended != self._suspended:
+            state = WorkerStatus.SUSPENDED if suspended else WorkerStatus.IDLE
+            self.worker.registration.heartbeat(state=state)
+            logger.info("worker %s: %s", self.worker.name, "suspended" if suspended else "resumed")
+            set_process_title(f"worker {self.worker.name}: {state.value}")
+            self._suspended = suspended
+            self._last_beat = now
+        return suspended
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking early when the worker is asked to stop."""
+        deadline = time.monotonic() + seconds
+        while not self.worker.stop_requested and (remaining := deadline - time.monotonic()) > 0:
+            time.sleep(min(remaining, 0.1))

@@ -1,0 +1,105 @@
+"""The Redis driver's control of workers: a suspension key, and commands over pub/sub."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from redis.client import PubSub, PubSubWorkerThread
+
+from jq.broker import CommandSubscription, ControlStore
+from jq_backends.redis import codec
+from jq_backends.redis._base import RedisState
+
+__all__ = ["RedisCommandSubscription", "RedisControl"]
+
+logger = logging.getLogger("jq.broker.redis")
+
+# How long the listener thread blocks for a message: also how long close() may wait for it.
+_LISTEN_SLICE = 0.25
+_MAX_BACKOFF = 2.0
+_SUBSCRIBE_TIMEOUT = 10.0
+
+
+class RedisCommandSubscription:
+    """A pub/sub subscription to one worker's command channel, served by a listener thread.
+
+    redis-py's pub/sub reconnects and subscribes again on the next read after a lost connection;
+    the exception handler only waits (with a capped back-off) so that the thread lives on.
+    """
+
+    def __init__(self, client: redis.Redis, channel: str, handler: Callable[[bytes], None]) -> None:
+        self._channel = channel
+        self._handler = handler
+        self._failures = 0
+        self._closed = threading.Event()
+        self._pubsub: PubSub = client.pubsub()  # type: ignore[no-untyped-call]  # untyped in redis-py
+        self._pubsub.subscribe(**{channel: self._on_message})
+        self._wait_for_confirmation()
+        self._thread: PubSubWorkerThread = self._pubsub.run_in_thread(
+            sleep_time=_LISTEN_SLICE, daemon=True, exception_handler=self._on_error
+        )
+
+    def _wait_for_confirmation(self) -> None:
+        # Commands published before the server confirmed the subscription would be lost.
+        deadline = time.monotonic() + _SUBSCRIBE_TIMEOUT
+        while time.monotonic() < deadline:
+            message = self._pubsub.get_message(timeout=_LISTEN_SLICE)
+            if message is not None and message.get("type") == "subscribe":
+                return
+        raise redis.TimeoutError(f"the server did not confirm the subscription to {self._channel}")
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        self._failures = 0
+        if self._closed.is_set():
+            return
+        try:
+            self._handler(bytes(message["data"]))
+        except Exception:
+            logger.exception("a command handler on %s failed", self._channel)
+
+    def _on_error(self, error: BaseException, pubsub: PubSub, thread: PubSubWorkerThread) -> None:
+        self._failures += 1
+        if self._failures == 1:
+            logger.warning(
+                "lost the command channel %s (%s); listening again when Redis is back", self._channel, error
+            )
+        time.sleep(min(0.1 * 2**self._failures, _MAX_BACKOFF))
+
+    def close(self) -> None:
+        """Stop delivering now; the listener thread ends (and closes its connection) within one
+        listen slice, without making the caller wait for it.
+        """
+        self._closed.set()
+        self._thread.stop()
+
+
+class RedisControl(RedisState, ControlStore):
+    """Suspension as one (maybe expiring) key; commands as PUBLISH on a per-worker channel."""
+
+    def suspend(self, duration: float | None = None) -> None:
+        """SET the suspension key, expiring after ``duration`` seconds when given."""
+        if duration is None:
+            self._client.set(self._keys.suspended, b"1")
+        else:
+            self._client.set(self._keys.suspended, b"1", px=codec.milliseconds(duration))
+
+    def resume(self) -> None:
+        """DEL the suspension key."""
+        self._client.delete(self._keys.suspended)
+
+    def is_suspended(self) -> bool:
+        """EXISTS the suspension key."""
+        return bool(self._client.exists(self._keys.suspended))
+
+    def publish_command(self, worker_name: str, payload: bytes) -> int:
+        """PUBLISH on the worker's channel; the number of subscribers that got it."""
+        return int(self._client.publish(self._keys.commands(worker_name), payload))
+
+    def subscribe_commands(self, worker_name: str, handler: Callable[[bytes], None]) -> CommandSubscription:
+        """SUBSCRIBE to the worker's channel on a listener thread (confirmed before returning)."""
+        return RedisCommandSubscription(self._client, self._keys.commands(worker_name), handler)
