@@ -22,6 +22,8 @@ from jq import lifecycle
 from jq.callbacks import Callback
 from jq.defaults import DEFAULT_RESULT_TTL, effective_timeout
 from jq.exceptions import JobStopped, SerializationError
+from jq.interrupts import InterruptWindow
+from jq.outage import retry_transient
 from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
 from jq.timeouts import BaseDeathPenalty, BaseTimeoutException, JobTimeoutException
@@ -93,8 +95,12 @@ class JobRunner:
     exception_handlers: Sequence[ExceptionHandler] = field(default_factory=list)
     move_to_failed: bool = True
     default_result_ttl: int = DEFAULT_RESULT_TTL
+    #: Seconds to keep retrying an outcome write while the store is unreachable (0: do not).
+    outage_patience: float = 0.0
     #: Whether the last job run ended by its timeout (a work horse's group is then killed).
     timed_out: bool = False
+    #: Where an interruption (stop-job, cold shutdown) may land: the job's own code only.
+    interrupts: InterruptWindow = field(default_factory=InterruptWindow)
 
     @property
     def worker_name(self) -> str | None:
@@ -115,7 +121,7 @@ class JobRunner:
         plugins.job_started(job, self.worker)
         self.timed_out = False
         try:
-            with self._death_penalty(job, effective_timeout(job.timeout)):
+            with self._death_penalty(job, effective_timeout(job.timeout)), self.interrupts.open():
                 return_value = job.perform()
         except BaseException:
             exc_info: Any = sys.exc_info()
@@ -125,13 +131,20 @@ class JobRunner:
             if isinstance(error, KeyboardInterrupt):
                 raise
             return outcome
+        finally:
+            self.interrupts.discard()
         try:
-            moved = lifecycle.finish(
-                job,
-                return_value,
-                execution_id=job.execution_id,
-                worker_name=self.worker_name,
-                default_result_ttl=self.default_result_ttl,
+            moved = retry_transient(
+                job.broker,
+                lambda: lifecycle.finish(
+                    job,
+                    return_value,
+                    execution_id=job.execution_id,
+                    worker_name=self.worker_name,
+                    default_result_ttl=self.default_result_ttl,
+                ),
+                patience=self.outage_patience,
+                what=f"record the result of job {job.id}",
             )
         except SerializationError:
             return self.handle_failure(job, sys.exc_info())  # type: ignore[arg-type]
@@ -148,13 +161,18 @@ class JobRunner:
         exc_string = format_exc_info(exc_info)
         logger.error("job %s: exception raised while executing %s\n%s", job.id, _describe(job), exc_string)
         keep = run_exception_handlers(self.exception_handlers, job, exc_info) and self.move_to_failed
-        status = lifecycle.fail(
-            job,
-            exc_string,
-            execution_id=job.execution_id,
-            worker_name=self.worker_name,
-            keep=keep,
-            stopped=stopped,
+        status = retry_transient(
+            job.broker,
+            lambda: lifecycle.fail(
+                job,
+                exc_string,
+                execution_id=job.execution_id,
+                worker_name=self.worker_name,
+                keep=keep,
+                stopped=stopped,
+            ),
+            patience=self.outage_patience,
+            what=f"record the failure of job {job.id}",
         )
         if status is None:
             logger.warning("job %s: its failure was not recorded: another execution owns the job now", job.id)

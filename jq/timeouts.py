@@ -9,13 +9,13 @@ and :meth:`~BaseDeathPenalty.cancel_death_penalty` to stop jobs your own way.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import signal
 import threading
 from types import FrameType, TracebackType
 from typing import Any, Literal
 
 from jq.exceptions import JQError
+from jq.interrupts import raise_in_thread, with_default_message
 
 __all__ = [
     "BaseDeathPenalty",
@@ -129,17 +129,10 @@ class TimerDeathPenalty(BaseDeathPenalty):
         self._target_thread_id = threading.get_ident()
         self._timer: threading.Timer | None = None
         # An asynchronous exception is raised by class, without arguments: bake the message in.
-        message = self.message()
-
-        def __init__(exc: BaseException, *args: Any) -> None:
-            BaseException.__init__(exc, *(args or (message,)))
-
-        self._async_exception = type(exception.__name__, (exception,), {"__init__": __init__})
+        self._async_exception = with_default_message(exception, self.message())
 
     def _raise_in_job_thread(self) -> None:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(
-            ctypes.c_ulong(self._target_thread_id), ctypes.py_object(self._async_exception)
-        )
+        raise_in_thread(self._target_thread_id, self._async_exception)
 
     def setup_death_penalty(self) -> None:
         """Start the timer thread."""
@@ -156,4 +149,4 @@ class TimerDeathPenalty(BaseDeathPenalty):
             self._timer.join()
             self._timer = None
             # Clearing is harmless when nothing is pending and prevents a late delivery.
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._target_thread_id), None)
+            raise_in_thread(self._target_thread_id, None)

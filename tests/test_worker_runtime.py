@@ -219,3 +219,47 @@ def test_many_processes_run_each_job_exactly_once(redis_server, redis_client, qu
     assert sorted(runs) == sorted(job.id for job in jobs)
     assert queue.finished_job_registry.count == 8000
     assert queue.started_job_registry.count == 0
+
+
+class TestControlOfWorkerProcesses:
+    """Commands to a forking worker, and what ps shows."""
+
+    def test_stop_job_kills_the_horse_and_the_job_ends_stopped(self, redis_server, queue, tmp_path):
+        from jq.command import send_stop_job_command
+
+        marker = tmp_path / "started"
+        job = queue.enqueue(fixtures.mark_started_and_sleep, str(marker), 60, retry=Retry(max=2))
+        after = queue.enqueue(fixtures.add, 1, 1)
+        process = start_worker(redis_server.url, name="commanded")
+        try:
+            horse = wait_until_started(marker)
+            assert send_stop_job_command(queue.connection, job.id) == 1
+            assert wait_for(lambda: job.get_status() == "stopped", timeout=10)
+            assert wait_for(lambda: not is_alive(horse), timeout=10)
+            assert "stop-job command" in job.exc_info
+            assert wait_for(lambda: after.get_status() == "finished", timeout=10)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            stop(process)
+
+    def test_process_titles(self, redis_server, queue, tmp_path):
+        pytest.importorskip("setproctitle")
+        marker = tmp_path / "started"
+        queue.enqueue(fixtures.mark_started_and_sleep, str(marker), 60)
+        process = start_worker(redis_server.url, name="titled")
+        try:
+            horse = wait_until_started(marker)
+
+            def title(pid: int) -> str:
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    return handle.read().replace(b"\0", b" ").decode().strip()
+
+            assert wait_for(
+                lambda: title(process.pid).startswith("jq: worker titled: busy with job"), timeout=10
+            )
+            assert title(horse).startswith("jq: horse of titled: job")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.05)  # a second signal, not merged into the first by the kernel
+            process.send_signal(signal.SIGTERM)
+            stop(process)

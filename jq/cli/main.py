@@ -81,6 +81,53 @@ def worker(
         raise UserError(str(exc)) from None
 
 
+@cli.command("worker-pool")
+@click.argument("queues", nargs=-1)
+@click.option(
+    "--num-workers", "-n", type=click.IntRange(min=1), default=2, show_default=True, help="How many workers."
+)
+@click.option(
+    "--url", "-u", envvar="JQ_URL", help="Store URL: redis://host:port/db, rediss://..., unix://..."
+)
+@click.option("--burst", "-b", is_flag=True, help="Each worker stops once the queues are empty.")
+@click.option("--name", help="The start of every worker's name.")
+@click.option(
+    "--worker-class", "-w", default="jq.Worker", show_default=True, help="Dotted path of the worker class."
+)
+@click.option("--path", "-P", multiple=True, help="Add a directory to sys.path (repeatable).")
+@click.option("--logging-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING or ERROR.")
+def worker_pool(
+    queues: tuple[str, ...],
+    num_workers: int,
+    url: str | None,
+    burst: bool,
+    name: str | None,
+    worker_class: str,
+    path: tuple[str, ...],
+    logging_level: str,
+) -> None:
+    """Run N workers on QUEUES (default: 'default'); restart any that dies; stop all on SIGTERM.
+
+    \b
+    Examples:
+      jqueue worker-pool -n 4 --url redis://localhost:6379/0 high default low
+    """
+    from jq.worker import BaseWorker
+    from jq.worker_pool import WorkerPool
+
+    for directory in reversed(path):
+        sys.path.insert(0, directory)
+    cls = _import(worker_class, "worker class")
+    if not (isinstance(cls, type) and issubclass(cls, BaseWorker)):
+        raise UserError(f"worker class {worker_class!r} is not a subclass of jq.worker.BaseWorker")
+    try:
+        pool = WorkerPool(list(queues) or ["default"], connection=url, num_workers=num_workers,
+                          worker_class=cls, name=name)  # fmt: skip
+        pool.start(burst=burst, logging_level=logging_level)
+    except JQError as exc:
+        raise UserError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``jqueue`` console script."""
     cli.main(args=argv, prog_name="jqueue")

@@ -32,6 +32,7 @@ from jq.defaults import (
 from jq.exceptions import ConfigurationError, ShutDownImminentException, UnsupportedByBrokerError
 from jq.execution import JobOutcome, JobRunner
 from jq.job import Job
+from jq.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT, setup_logging
 from jq.outage import retry_transient
 from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
@@ -52,9 +53,6 @@ from jq.worker.strategies import ExecutionStrategy, InProcessExecution, KillReas
 __all__ = ["BaseWorker", "SimpleWorker", "Worker"]
 
 logger = logging.getLogger("jq.worker")
-
-DEFAULT_LOGGING_FORMAT = "%(asctime)s %(message)s"
-DEFAULT_LOGGING_DATE_FORMAT = "%H:%M:%S"
 
 
 def _resolve_class(value: Any, base: type, what: str) -> Any:
@@ -265,7 +263,7 @@ class BaseWorker(WorkerLookup):
         """
         if max_jobs is not None and max_jobs < 1:
             raise ConfigurationError(f"max_jobs must be at least 1, not {max_jobs}")
-        self._setup_logging(logging_level, log_format, date_format)
+        setup_logging(logger, logging_level, log_format, date_format)
         self._check_broker()
         self._exc_handlers_with_plugins = [
             *self._exc_handlers,
@@ -277,6 +275,8 @@ class BaseWorker(WorkerLookup):
             exception_handlers=self._exc_handlers_with_plugins,
             move_to_failed=not self.disable_default_exception_handler,
             default_result_ttl=self.default_result_ttl,
+            # Past two lease lengths another worker has ended the job as abandoned anyway.
+            outage_patience=2 * self.worker_ttl,
         )
         maintenance = Maintenance(self, self.maintenance_interval, with_scheduler)
         loop = WorkLoop(self, maintenance, burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time)
@@ -385,15 +385,6 @@ class BaseWorker(WorkerLookup):
         """Cold shutdown: stop the current job now."""
         self.stop_requested = True
         self.execution.kill(KillReason.COLD_SHUTDOWN)
-
-    def _setup_logging(self, level: str | int, log_format: str, date_format: str) -> None:
-        if isinstance(level, str):
-            level = level.upper()
-        logger.setLevel(level)
-        if not logger.handlers and not logging.getLogger().handlers:
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter(log_format, date_format))
-            logger.addHandler(handler)
 
 
 class Worker(BaseWorker):

@@ -11,7 +11,6 @@ import os
 import select
 import signal
 import sys
-import threading
 import time
 import traceback
 from typing import TYPE_CHECKING, Protocol
@@ -77,30 +76,24 @@ class InProcessExecution:
     """Runs the job's function in the worker's own process: fastest, no isolation."""
 
     def __init__(self) -> None:
-        self._job_thread: int | None = None
+        self._worker: BaseWorker | None = None
 
     def execute(self, worker: BaseWorker, job: Job) -> JobOutcome:
         """Run the job with the worker's runner while a heartbeat thread keeps its lease."""
-        self._job_thread = threading.get_ident()
+        self._worker = worker
         try:
             with worker.job_heartbeat(job):
                 return worker.runner.run(job)
         finally:
-            self._job_thread = None
+            self._worker = None
 
     def kill(self, reason: KillReason) -> None:
-        """Raise the reason's exception inside the running job's code.
-
-        From the job's own thread (a signal handler) it is raised at once; from another thread (a
-        command listener) it is delivered asynchronously, between two bytecodes of the job.
+        """Raise the reason's exception inside the running job's code (see
+        :class:`jq.interrupts.InterruptWindow`); nothing when no job runs.
         """
-        target = self._job_thread
-        if target is None:
-            return
-        error = reason.error()
-        if target == threading.get_ident():
-            raise error
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(type(error)))
+        worker = self._worker
+        if worker is not None:
+            worker.runner.interrupts.interrupt(reason.error())
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the horse

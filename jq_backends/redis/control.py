@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from redis.client import PubSub, PubSubWorkerThread
+from redis.client import PubSub
 
 from jq.broker import CommandSubscription, ControlStore
 from jq_backends.redis import codec
@@ -29,20 +30,18 @@ class RedisCommandSubscription:
     """A pub/sub subscription to one worker's command channel, served by a listener thread.
 
     redis-py's pub/sub reconnects and subscribes again on the next read after a lost connection;
-    the exception handler only waits (with a capped back-off) so that the thread lives on.
+    the listener only waits (with a capped back-off) between failed reads.
     """
 
     def __init__(self, client: redis.Redis, channel: str, handler: Callable[[bytes], None]) -> None:
         self._channel = channel
         self._handler = handler
-        self._failures = 0
         self._closed = threading.Event()
         self._pubsub: PubSub = client.pubsub()  # type: ignore[no-untyped-call]  # untyped in redis-py
         self._pubsub.subscribe(**{channel: self._on_message})
         self._wait_for_confirmation()
-        self._thread: PubSubWorkerThread = self._pubsub.run_in_thread(
-            sleep_time=_LISTEN_SLICE, daemon=True, exception_handler=self._on_error
-        )
+        self._thread = threading.Thread(target=self._listen, name=f"jq-commands-{channel}", daemon=True)
+        self._thread.start()
 
     def _wait_for_confirmation(self) -> None:
         # Commands published before the server confirmed the subscription would be lost.
@@ -53,8 +52,25 @@ class RedisCommandSubscription:
                 return
         raise redis.TimeoutError(f"the server did not confirm the subscription to {self._channel}")
 
+    def _listen(self) -> None:
+        failures = 0
+        while not self._closed.is_set():
+            try:
+                self._pubsub.get_message(timeout=_LISTEN_SLICE)
+                if failures:
+                    logger.warning("listening to %s again", self._channel)
+                failures = 0
+            except Exception as error:
+                if self._closed.is_set():
+                    break
+                failures += 1
+                if failures == 1:
+                    logger.warning("lost %s (%s); listening again when Redis is back", self._channel, error)
+                self._closed.wait(min(0.1 * 2**failures, _MAX_BACKOFF))
+        with contextlib.suppress(Exception):
+            self._pubsub.close()
+
     def _on_message(self, message: dict[str, Any]) -> None:
-        self._failures = 0
         if self._closed.is_set():
             return
         try:
@@ -62,20 +78,16 @@ class RedisCommandSubscription:
         except Exception:
             logger.exception("a command handler on %s failed", self._channel)
 
-    def _on_error(self, error: BaseException, pubsub: PubSub, thread: PubSubWorkerThread) -> None:
-        self._failures += 1
-        if self._failures == 1:
-            logger.warning(
-                "lost the command channel %s (%s); listening again when Redis is back", self._channel, error
-            )
-        time.sleep(min(0.1 * 2**self._failures, _MAX_BACKOFF))
-
     def close(self) -> None:
-        """Stop delivering now; the listener thread ends (and closes its connection) within one
-        listen slice, without making the caller wait for it.
-        """
+        """Stop delivering now, and end the listener thread (its blocked read is cut short)."""
         self._closed.set()
-        self._thread.stop()
+        connection = self._pubsub.connection
+        if connection is not None:
+            # Disconnecting wakes the listener's blocking read at once.
+            with contextlib.suppress(Exception):
+                connection.disconnect()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=_LISTEN_SLICE * 4)
 
 
 class RedisControl(RedisState, ControlStore):

@@ -1,0 +1,195 @@
+"""Controlling workers: commands, suspension, worker records (S-23), stale executions.
+
+Workers run in a thread here (so on every driver); tests/test_worker_runtime.py runs them as
+processes on a real redis-server.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from jq import Queue, Retry, SimpleWorker, lifecycle
+from jq.command import send_kill_horse_command, send_shutdown_command, send_stop_job_command
+from jq.exceptions import InvalidJobOperation
+from jq.job import Job
+from jq.results import Result
+from jq.testing.helpers import wait_for
+from jq.worker import WorkerStatus
+from tests import fixtures
+
+
+class WorkerThread:
+    """A SimpleWorker working in a background thread (signals are the main thread's business)."""
+
+    def __init__(self, queue: Queue, name: str, **work: object) -> None:
+        self.worker = SimpleWorker([queue], name=name, job_monitoring_interval=0.2, worker_ttl=3)
+        self.thread = threading.Thread(target=self.worker.work, kwargs={"logging_level": "WARNING", **work})
+        self.thread.start()
+        assert wait_for(lambda: SimpleWorker.count(connection=queue.broker) == 1, timeout=10)
+
+    def join(self, timeout: float = 20) -> None:
+        """Wait for the worker to stop; fail the test if it does not."""
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the worker did not stop"
+
+    def stop(self) -> None:
+        """Warm-stop the worker and wait for it."""
+        self.worker.request_stop()
+        self.join()
+
+
+@pytest.fixture
+def queue(broker):
+    """The default queue of the driver under test."""
+    return Queue(connection=broker)
+
+
+class TestCommands:
+    """shutdown, kill-horse and stop-job, sent to a working worker."""
+
+    def test_shutdown_command(self, queue):
+        worker = WorkerThread(queue, "shut")
+        assert send_shutdown_command(queue.connection, "shut") == 1
+        worker.join()
+        assert SimpleWorker.count(connection=queue.broker) == 0
+
+    def test_stop_job_command_ends_the_job_stopped_without_retry(self, queue):
+        job = queue.enqueue(fixtures.busy_loop, 60, retry=Retry(max=3))
+        after = queue.enqueue(fixtures.add, 1, 2)
+        worker = WorkerThread(queue, "stopper")
+        try:
+            assert wait_for(lambda: job.get_status() == "started", timeout=10)
+            assert send_stop_job_command(queue.connection, job.id) == 1
+            assert wait_for(lambda: job.get_status() == "stopped", timeout=10)
+            assert job.latest_result().type is Result.Type.STOPPED
+            assert "JobStopped" in job.exc_info
+            assert job.id in queue.failed_job_registry
+            assert wait_for(lambda: after.get_status() == "finished", timeout=10)
+        finally:
+            worker.stop()
+
+    def test_stop_job_command_for_a_job_that_is_not_running(self, queue):
+        job = queue.enqueue(fixtures.add, 1, 2)
+        with pytest.raises(InvalidJobOperation, match="only a running job can be stopped"):
+            send_stop_job_command(queue.connection, job.id)
+
+    def test_kill_horse_command_fails_the_current_job(self, queue):
+        job = queue.enqueue(fixtures.busy_loop, 60)
+        worker = WorkerThread(queue, "killer")
+        try:
+            assert wait_for(lambda: job.get_status() == "started", timeout=10)
+            send_kill_horse_command(queue.connection, "killer")
+            assert wait_for(lambda: job.get_status() == "failed", timeout=10)
+            assert "kill-horse command" in job.exc_info
+        finally:
+            worker.stop()
+
+    def test_unknown_payload_is_ignored(self, queue, caplog):
+        worker = WorkerThread(queue, "listener")
+        try:
+            queue.broker.publish_command("listener", b"not json")
+            assert wait_for(lambda: "does not understand" in caplog.text, timeout=5)
+            assert worker.thread.is_alive()
+        finally:
+            worker.stop()
+
+
+class TestSuspension:
+    """Suspended workers take no job until resumed."""
+
+    def test_a_burst_worker_stops_when_suspended(self, queue):
+        job = queue.enqueue(fixtures.add, 1, 2)
+        queue.broker.suspend()
+        assert SimpleWorker([queue]).work(burst=True) is False
+        assert job.get_status() == "queued"
+        queue.broker.resume()
+        assert SimpleWorker([queue]).work(burst=True) is True
+        assert job.result == 3
+
+    def test_a_worker_waits_while_suspended(self, queue):
+        queue.broker.suspend()
+        worker = WorkerThread(queue, "sleeper")
+        try:
+            [view] = SimpleWorker.all(connection=queue.broker)
+            assert wait_for(
+                lambda: SimpleWorker.all(connection=queue.broker)[0].state == "suspended", timeout=10
+            )
+            job = queue.enqueue(fixtures.add, 1, 2)
+            # Still queued after the worker had several looks at the suspension flag.
+            assert not wait_for(lambda: job.get_status() != "queued", timeout=2.5)
+            queue.broker.resume()
+            assert wait_for(lambda: job.get_status() == "finished", timeout=10)
+            assert view.name == "sleeper"
+        finally:
+            worker.stop()
+
+
+class TestWorkerRecords:
+    """S-23: names, Worker.all/count/find_by_key and every attribute."""
+
+    def test_attributes_while_busy_and_after(self, queue):
+        job = queue.enqueue(fixtures.busy_loop, 60)
+        worker = WorkerThread(queue, "recorded")
+        try:
+            assert wait_for(lambda: job.get_status() == "started", timeout=10)
+            [view] = SimpleWorker.all(queue=queue)
+            assert view.name == "recorded"
+            assert view.hostname == socket.gethostname()
+            assert view.pid == worker.worker.pid
+            assert view.queue_names() == ["default"]
+            assert view.state == WorkerStatus.BUSY
+            assert view.current_job == job
+            assert view.birth_date <= view.last_heartbeat
+            assert SimpleWorker.find_by_key(view.key, connection=queue.broker).name == "recorded"
+            send_stop_job_command(queue.connection, job.id)
+            queue.enqueue(fixtures.add, 1, 2)
+            assert wait_for(lambda: queue.finished_job_registry.count == 1, timeout=10)
+            assert wait_for(lambda: _refreshed(view).successful_job_count == 1, timeout=10)
+            assert view.failed_job_count == 1
+            assert view.total_working_time > 0
+            assert view.state == WorkerStatus.IDLE
+            assert view.current_job is None
+        finally:
+            worker.stop()
+
+    def test_default_names_are_unique(self, queue):
+        names = {SimpleWorker([queue]).name for _ in range(50)}
+        assert len(names) == 50
+
+    def test_heartbeats_keep_an_idle_worker_alive(self, queue):
+        worker = WorkerThread(queue, "alive")
+        try:
+            first = SimpleWorker.all(connection=queue.broker)[0].last_heartbeat
+            # worker_ttl is 3 s: after 4 s it is still there, so it renewed its record meanwhile.
+            assert not wait_for(lambda: SimpleWorker.count(connection=queue.broker) == 0, timeout=4)
+            assert SimpleWorker.all(connection=queue.broker)[0].last_heartbeat > first
+        finally:
+            worker.stop()
+
+
+def _refreshed(view: SimpleWorker) -> SimpleWorker:
+    view.refresh()
+    return view
+
+
+def test_a_stale_execution_cannot_overwrite_a_newer_one(queue):
+    """An execution that lost its lease (its job was retried elsewhere) records nothing."""
+    job = queue.enqueue(fixtures.add, 1, 2, retry=Retry(max=1))
+    stale = SimpleWorker([queue], name="stale")
+    claimed = stale.dequeue(wait=None)
+    assert claimed is not None
+    # Its lease runs out; maintenance ends the job as abandoned and requeues it (Retry).
+    assert queue.started_job_registry.cleanup(timestamp=time.time() + 10 * stale.worker_ttl) == [job.id]
+    assert job.get_status() == "queued"
+    SimpleWorker([queue], name="fresh").work(burst=True)
+    assert job.get_status() == "finished"
+    # The stale execution finally reports: refused, the fresh result stands.
+    assert not lifecycle.finish(claimed, 999, execution_id=claimed.execution_id)
+    assert lifecycle.fail(claimed, "late failure", execution_id=claimed.execution_id) is None
+    fetched = Job.fetch(job.id, connection=queue.broker)
+    assert fetched.result == 3
+    assert fetched.worker_name == "fresh"

@@ -1,0 +1,88 @@
+"""Worker pools: N workers, one restarted when it dies, all stopped on SIGTERM (real processes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from jq import Queue, Worker
+from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
+from jq.testing.helpers import wait_for
+from jq.worker_pool import WorkerPool
+from tests import fixtures
+from tests.processes import ROOT, is_alive, stop
+from tests.redis_server import env_without_jq_url
+
+
+def start_pool(url: str, *args: str) -> subprocess.Popen[str]:
+    """``jqueue worker-pool ARGS`` in a subprocess."""
+    env = env_without_jq_url()
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "jq", "worker-pool", "--url", url, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def live_pids(client) -> set[int]:
+    """Pids of the live workers registered in Redis."""
+    return {worker.pid for worker in Worker.all(connection=client)}
+
+
+def test_a_dead_worker_is_replaced_and_sigterm_stops_all(redis_server, redis_client):
+    pool = start_pool(redis_server.url, "-n", "3", "--name", "pool", "default")
+    try:
+        assert wait_for(lambda: len(live_pids(redis_client)) == 3, timeout=30)
+        before = live_pids(redis_client)
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        # Its record lingers until it expires; a new worker with a new pid joins meanwhile.
+        assert wait_for(lambda: len(live_pids(redis_client) - before) == 1, timeout=30)
+        names = {member.decode() for member in redis_client.smembers("jq:workers")}
+        assert all(name.startswith("pool-") for name in names)
+        pool.send_signal(signal.SIGTERM)
+        code, stderr = stop(pool)
+        assert code == 0, stderr
+        assert "starting another" in stderr
+        survivors = live_pids(redis_client) - {victim}
+        assert survivors == set()
+        assert all(not is_alive(pid) for pid in before - {victim})
+    finally:
+        if pool.poll() is None:
+            pool.kill()
+            stop(pool)
+
+
+def test_a_burst_pool_drains_the_queue_and_exits(redis_server, redis_client):
+    queue = Queue(connection=redis_client)
+    jobs = [queue.enqueue(fixtures.add, i, i) for i in range(40)]
+    pool = start_pool(redis_server.url, "-n", "2", "--burst", "-w", "jq.SimpleWorker")
+    code, stderr = stop(pool, timeout=60)
+    assert code == 0, stderr
+    assert [job.result for job in jobs] == [2 * i for i in range(40)]
+
+
+def test_python_api_burst(redis_server, redis_client):
+    queue = Queue(connection=redis_client)
+    job = queue.enqueue(fixtures.add, 2, 3)
+    WorkerPool(["default"], connection=redis_server.url, num_workers=2).start(
+        burst=True, logging_level="WARNING"
+    )
+    assert job.result == 5
+
+
+def test_bad_pools_are_refused(redis_server):
+    with pytest.raises(ConfigurationError, match="at least 1 worker"):
+        WorkerPool(["default"], connection=redis_server.url, num_workers=0)
+    with pytest.raises(UnsupportedByBrokerError, match="separate processes"):
+        WorkerPool(["default"], connection="memory://", num_workers=2)
+    with pytest.raises(ConfigurationError, match="at least one queue"):
+        WorkerPool([], connection=redis_server.url)
