@@ -10,10 +10,16 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from jq import lifecycle
-from jq.broker import Broker, EnqueueOutcome, EnqueueRequest
+from jq.broker import Broker, EnqueueOutcome, EnqueueRequest, RefusalReason
 from jq.callbacks import Callback
 from jq.defaults import effective_timeout
-from jq.exceptions import ConfigurationError, NoSuchJobError
+from jq.exceptions import (
+    ConfigurationError,
+    DuplicateJobError,
+    InvalidJobDependency,
+    InvalidJobOperation,
+    NoSuchJobError,
+)
 from jq.job import Job, JobStatus
 from jq.plugins import get_plugin_manager
 from jq.retry import Retry
@@ -38,6 +44,7 @@ _ENQUEUE_OPTIONS: dict[str, str] = {
     "on_failure": "on_failure",
     "on_stopped": "on_stopped",
     "at_front": "",
+    "unique": "",
     "pipeline": "",
 }
 
@@ -61,6 +68,27 @@ class EnqueueData(NamedTuple):
     on_success: Callback | Callable[..., Any] | None
     on_failure: Callback | Callable[..., Any] | None
     on_stopped: Callback | Callable[..., Any] | None
+
+
+def _refusal(job: Job, outcome: EnqueueOutcome) -> Exception:
+    """The error for an enqueue the broker refused (nothing was written)."""
+    if outcome.reason is RefusalReason.DUPLICATE:
+        return DuplicateJobError(
+            f"job {job.id!r} is already queued, deferred, scheduled or running and unique=True was "
+            "asked: nothing was enqueued",
+            job_id=job.id,
+        )
+    if outcome.reason is RefusalReason.CYCLE:
+        return InvalidJobDependency(
+            f"job {job.id!r} would wait for itself through its dependencies (a dependency cycle): "
+            "nothing was enqueued"
+        )
+    if outcome.reason is RefusalReason.ALREADY:
+        return InvalidJobOperation(f"job {job.id!r} was not enqueued: its marker was already reached")
+    return NoSuchJobError(
+        f"job {job.id!r} depends on jobs that do not exist: {', '.join(outcome.missing)}; "
+        "nothing was enqueued"
+    )
 
 
 class Enqueueing:
@@ -158,12 +186,17 @@ class Enqueueing:
 
         enqueue's own options (``job_timeout``, ``result_ttl``, ``ttl``, ``failure_ttl``,
         ``depends_on``, ``job_id``, ``at_front``, ``description``, ``meta``, ``retry``,
-        ``on_success``, ``on_failure``, ``on_stopped``) are taken out of the keyword arguments;
-        use ``args=``/``kwargs=`` to pass arguments with those names to ``f``.
+        ``on_success``, ``on_failure``, ``on_stopped``, ``unique``) are taken out of the keyword
+        arguments; use ``args=``/``kwargs=`` to pass arguments with those names to ``f``.
+
+        ``unique=True`` (with a ``job_id``) refuses, with :class:`DuplicateJobError`, while a job
+        with that id is queued, deferred, scheduled or running.
         """
         func, options, call_args, call_kwargs = self.parse_args(f, *args, **kwargs)
         job = self._create_from_options(func, call_args, call_kwargs, options)
-        return self.enqueue_job(job, at_front=bool(options.get("at_front", False)))
+        return self.enqueue_job(
+            job, at_front=bool(options.get("at_front", False)), unique=bool(options.get("unique", False))
+        )
 
     def enqueue_call(
         self,
@@ -184,6 +217,7 @@ class Enqueueing:
         on_failure: Callback | Callable[..., Any] | None = None,
         on_stopped: Callback | Callable[..., Any] | None = None,
         pipeline: Any = None,
+        unique: bool = False,
     ) -> Job:
         """Put ``func(*args, **kwargs)`` on the queue, every option explicit."""
         job = self.create_job(
@@ -203,7 +237,7 @@ class Enqueueing:
             on_failure=on_failure,
             on_stopped=on_stopped,
         )
-        return self.enqueue_job(job, at_front=at_front)
+        return self.enqueue_job(job, at_front=at_front, unique=unique)
 
     @staticmethod
     def prepare_data(
@@ -247,17 +281,32 @@ class Enqueueing:
             self._apply_outcome(job, outcome)
         return jobs
 
-    def enqueue_job(self, job: Job, pipeline: Any = None, at_front: bool = False) -> Job:
+    def enqueue_job(
+        self, job: Job, pipeline: Any = None, at_front: bool = False, unique: bool = False
+    ) -> Job:
         """Store and place a job made with :meth:`Job.create` or :meth:`create_job`.
 
         With ``is_async=False`` the job runs now, in this process, and is returned finished or
         failed.
         """
-        outcome = self.broker.enqueue(self._request(job, at_front=at_front))
+        outcome = self.broker.enqueue(self._request(job, at_front=at_front, unique=unique))
         self._apply_outcome(job, outcome)
         if not self._is_async and outcome.status == JobStatus.QUEUED.value:
             self.run_sync(job)
         return job
+
+    def enqueue_job_once(self, job: Job, marker: str, value: float) -> bool:
+        """Enqueue ``job`` only if the marker ``marker`` is below ``value`` (or unset), setting it
+        to ``value`` in the same atomic step; whether the job was enqueued.
+
+        However many processes try with the same marker and value, one succeeds: the cron
+        scheduler fires each tick this way.
+        """
+        outcome = self.broker.enqueue(self._request(job, once=(marker, value)))
+        if outcome.reason is RefusalReason.ALREADY:
+            return False
+        self._apply_outcome(job, outcome)
+        return True
 
     def enqueue_at(self, datetime_: datetime.datetime, f: Any, *args: Any, **kwargs: Any) -> Job:
         """Put ``f(*args, **kwargs)`` in the scheduled registry until ``datetime_``.
@@ -269,23 +318,32 @@ class Enqueueing:
         if options.get("at_front"):
             raise ConfigurationError("at_front does not apply to a scheduled job; it is queued when due")
         job = self._create_from_options(func, call_args, call_kwargs, options)
-        return self.schedule_job(job, datetime_)
+        return self.schedule_job(job, datetime_, unique=bool(options.get("unique", False)))
 
     def enqueue_in(self, time_delta: datetime.timedelta, f: Any, *args: Any, **kwargs: Any) -> Job:
         """Like :meth:`enqueue_at`, ``time_delta`` from now."""
         return self.enqueue_at(now() + time_delta, f, *args, **kwargs)
 
-    def schedule_job(self, job: Job, datetime_: datetime.datetime) -> Job:
+    def schedule_job(self, job: Job, datetime_: datetime.datetime, unique: bool = False) -> Job:
         """Store a job in the scheduled registry until ``datetime_`` (naive: UTC)."""
         if not isinstance(datetime_, datetime.datetime):
             raise ConfigurationError(f"enqueue_at needs a datetime, not {type(datetime_).__name__}")
         if datetime_.tzinfo is None:
             datetime_ = datetime_.replace(tzinfo=datetime.timezone.utc)
-        outcome = self.broker.enqueue(self._request(job, scheduled_at=datetime_.timestamp()))
+        outcome = self.broker.enqueue(self._request(job, scheduled_at=datetime_.timestamp(), unique=unique))
         self._apply_outcome(job, outcome)
         return job
 
-    def _request(self, job: Job, at_front: bool = False, scheduled_at: float | None = None) -> EnqueueRequest:
+    def _request(
+        self,
+        job: Job,
+        at_front: bool = False,
+        scheduled_at: float | None = None,
+        unique: bool = False,
+        once: tuple[str, float] | None = None,
+    ) -> EnqueueRequest:
+        if unique and not job._id_given:
+            raise ConfigurationError("unique=True needs a job_id: uniqueness is per job id")
         job.origin = self.name
         if job.timeout is None:
             job.timeout = self._default_timeout
@@ -301,14 +359,13 @@ class Enqueueing:
             depends_on=tuple(job.dependency_ids),
             scheduled_at=scheduled_at,
             allow_failure=job.allow_dependency_failures,
+            unique=unique,
+            once=once,
         )
 
     def _apply_outcome(self, job: Job, outcome: EnqueueOutcome) -> None:
         if outcome.status is None:
-            raise NoSuchJobError(
-                f"job {job.id!r} depends on jobs that do not exist: {', '.join(outcome.missing)}; "
-                "nothing was enqueued"
-            )
+            raise _refusal(job, outcome)
         job._status = JobStatus(outcome.status)
         get_plugin_manager().job_enqueued(job)
 

@@ -11,6 +11,7 @@ __all__ = [
     "ConfigurationError",
     "DequeueTimeout",
     "DeserializationError",
+    "DuplicateJobError",
     "DuplicateWorkerError",
     "InvalidJobDependency",
     "InvalidJobOperation",
@@ -34,6 +35,15 @@ class JQError(Exception):
 
 class NoSuchJobError(JQError):
     """No job with the given id exists (never created, deleted, or expired)."""
+
+
+class DuplicateJobError(JQError):
+    """``unique=True`` was asked and a job with the same id is still pending."""
+
+    def __init__(self, message: str, job_id: str | None = None) -> None:
+        super().__init__(message)
+        #: The id of the job that is already pending.
+        self.job_id = job_id
 
 
 class InvalidJobOperation(JQError):

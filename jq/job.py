@@ -82,6 +82,8 @@ class Job(JobCall, JobState, JobResults):
         self.broker: Broker = resolve_broker(connection)
         self.serializer: Serializer = resolve_serializer(serializer)
         self._id = str(uuid.uuid4()) if id is None else id
+        #: Whether the caller chose the id (``unique=True`` needs one).
+        self._id_given = id is not None
         self.created_at: datetime.datetime = now()
         self.origin = ""
         self.description: str | None = None

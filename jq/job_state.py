@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from jq.broker import Broker, PlaceKind
+from jq.broker import STATUS_PLACES, Broker, PlaceKind
 from jq.exceptions import NoSuchJobError
 
 __all__ = ["STATUS_PLACE", "JobState", "JobStatus"]
@@ -27,16 +27,7 @@ class JobStatus(str, enum.Enum):
 
 
 #: The place a job of each status is in (stopped jobs are kept in the failed registry).
-STATUS_PLACE: dict[JobStatus, PlaceKind] = {
-    JobStatus.QUEUED: PlaceKind.QUEUE,
-    JobStatus.STARTED: PlaceKind.STARTED,
-    JobStatus.FINISHED: PlaceKind.FINISHED,
-    JobStatus.FAILED: PlaceKind.FAILED,
-    JobStatus.STOPPED: PlaceKind.FAILED,
-    JobStatus.DEFERRED: PlaceKind.DEFERRED,
-    JobStatus.SCHEDULED: PlaceKind.SCHEDULED,
-    JobStatus.CANCELED: PlaceKind.CANCELED,
-}
+STATUS_PLACE: dict[JobStatus, PlaceKind] = {JobStatus(status): kind for status, kind in STATUS_PLACES.items()}
 
 
 class JobState:

@@ -8,10 +8,11 @@ by a stale execution (a worker that lost its lease) is refused by the broker.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jq.broker import EXECUTION, PERSIST, STATUS, DependentsPolicy, Place, PlaceKind, Transition
 from jq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
@@ -22,8 +23,6 @@ from jq.retry import Retry
 from jq.utils import format_timestamp, now
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from jq.job import Job
 
 __all__ = [
@@ -65,6 +64,18 @@ def claim_fields(worker_name: str, execution_id: str) -> dict[str, bytes]:
 def released_fields() -> dict[str, bytes]:
     """Fields written on dependents that a move releases onto their queue."""
     return {"enqueued_at": _ts(now())}
+
+
+def failed_dependents() -> dict[str, Any]:
+    """The Transition arguments for a job that ended badly: dependents that allow failure are
+    released, the others canceled (and theirs in turn), kept for their failure_ttl.
+    """
+    return {
+        "dependents": DependentsPolicy.FAILED,
+        "released_fields": released_fields(),
+        "canceled_fields": {"ended_at": _ts(now())},
+        "default_failure_ttl": DEFAULT_FAILURE_TTL,
+    }
 
 
 def finish(
@@ -151,8 +162,7 @@ def fail(
             record_ttl=record_ttl,
             result=encode_result(result, None),
             execution_id=execution_id,
-            dependents=DependentsPolicy.FAILED,
-            released_fields=released_fields(),
+            **failed_dependents(),
         )
     )
     if not moved:
@@ -228,8 +238,7 @@ def cancel(job: Job) -> None:
                 score=score,
                 fields={STATUS: b"canceled", "ended_at": _ts(ended)},
                 record_ttl=record_ttl,
-                dependents=DependentsPolicy.FAILED,
-                released_fields=released_fields(),
+                **failed_dependents(),
             )
         ):
             job._status, job.ended_at = JobStatus.CANCELED, ended
@@ -273,20 +282,28 @@ def places_of(job: Job) -> list[Place]:
 
 
 def delete(job: Job, delete_dependents: bool = False) -> None:
-    """Delete the job's record and results and take it out of wherever it is."""
+    """Delete the job's record and results and take it out of wherever it is.
+
+    Jobs waiting for it can no longer run: they are canceled (and theirs in turn), or deleted too
+    with ``delete_dependents``.
+    """
     try:
         job.get_status()
     except NoSuchJobError:
         return
-    if delete_dependents:
-        for dependent_id in job.broker.dependent_ids(job.id):
-            from jq.job import Job as JobClass
-
-            dependent = JobClass(dependent_id, connection=job.broker, serializer=job.serializer)
-            dependent.origin = job.origin
-            try:
-                dependent.refresh()
-            except NoSuchJobError:
-                continue
+    for dependent in _waiting_dependents(job):
+        if delete_dependents:
             delete(dependent, delete_dependents=True)
+        else:
+            with contextlib.suppress(InvalidJobOperation):
+                cancel(dependent)
     job.broker.delete_job(job.id, places_of(job))
+
+
+def _waiting_dependents(job: Job) -> list[Job]:
+    from jq.job import Job as JobClass
+
+    found = JobClass.fetch_many(
+        job.broker.dependent_ids(job.id), connection=job.broker, serializer=job.serializer
+    )
+    return [dependent for dependent in found if dependent is not None]

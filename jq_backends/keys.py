@@ -22,6 +22,8 @@ component. Because no kind is a prefix of another kind followed by ``:``, two di
 ``jq:worker-queues:<name>``     the queues a worker listens to (a set; lets it leave each index)
 ``jq:commands:<name>``          the pub/sub channel of a worker's commands
 ``jq:suspended``                present while workers are suspended (a string, maybe expiring)
+``jq:lock:<name>``              a lock: its holder's token (an expiring string)
+``jq:marker:<name>``            a marker for ``EnqueueRequest.once`` (a number, e.g. a cron tick)
 ============================== ==========================================================
 """
 
@@ -45,6 +47,8 @@ KINDS: tuple[str, ...] = (
     "workers-of",
     "worker-queues",
     "commands",
+    "lock",
+    "marker",
     *(kind.value for kind in PlaceKind if kind is not PlaceKind.QUEUE),
 )
 # Keys without a name part.
@@ -116,6 +120,14 @@ class KeySpace:
     def commands(self, name: str) -> str:
         """The channel a worker receives its commands on."""
         return f"{self.prefix}commands:{name}"
+
+    def lock(self, name: str) -> str:
+        """A lock, holding its holder's token."""
+        return f"{self.prefix}lock:{name}"
+
+    def marker(self, name: str) -> str:
+        """A marker for enqueue-once requests."""
+        return f"{self.prefix}marker:{name}"
 
     @property
     def suspended(self) -> str:

@@ -203,3 +203,27 @@ def spawn_then_ignore_alarm(path: str, seconds: float) -> str:
     signal.signal(signal.SIGALRM, signal.SIG_IGN)
     time.sleep(seconds)
     return "survived"
+
+
+def sleep_in_callback(job: Any, connection: Any, result: Any) -> None:
+    """A success callback that runs past its timeout."""
+    SEEN.append(("slow-callback-started", job.id))
+    time.sleep(30)
+    SEEN.append(("slow-callback-finished", job.id))
+
+
+def on_stopped_record(job: Any, connection: Any) -> None:
+    """Stopped callback."""
+    SEEN.append(("stopped", job.id))
+
+
+def fail_once_then_succeed(key: str) -> str:
+    """Fails on its first run (per key, tracked in Redis or memory meta), then succeeds."""
+    job = get_current_job()
+    assert job is not None
+    attempts = job.meta.get("attempts", 0) + 1
+    job.meta["attempts"] = attempts
+    job.save_meta()
+    if attempts == 1:
+        raise RuntimeError(f"first attempt of {key} fails")
+    return f"{key} done after {attempts} attempts"

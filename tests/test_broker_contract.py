@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from jq.broker import EXECUTION, Transition
+from jq.broker import EXECUTION, STATUS, Place, PlaceKind, Transition
 from jq.plugins import ENTRY_POINT_GROUP, PluginManager
 from jq.testing.broker_suite import BrokerContractTests
-from jq.testing.helpers import LEASE, enqueue
+from jq.testing.helpers import LEASE, enqueue, job_fields
 from jq_backends.memory import MemoryBroker, plugin
 
 
@@ -111,6 +111,30 @@ class TestMemoryDriver:
         now[0] += 0.1
         assert broker.worker_names() == []
         assert broker.register_worker("w1", {}, ["default"], ttl=5)
+
+    def test_injected_clock_drives_locks(self) -> None:
+        now = [1000.0]
+        broker = MemoryBroker(clock=lambda: now[0])
+        assert broker.acquire_lock("l", "a", 5)
+        now[0] += 4.9
+        assert broker.extend_lock("l", "a", 5)
+        now[0] += 4.9
+        assert broker.lock_owner("l") == "a"
+        now[0] += 0.1
+        assert broker.lock_owner("l") is None
+        assert not broker.extend_lock("l", "a", 5)
+        assert broker.acquire_lock("l", "b", 5)
+
+    def test_injected_clock_scores_and_expires_a_job_canceled_at_enqueue(self) -> None:
+        now = [1000.0]
+        broker = MemoryBroker(clock=lambda: now[0])
+        broker.save_job("broken", {STATUS: b"failed"})
+        outcome = enqueue(broker, "j1", fields=job_fields(failure_ttl=b"30"), depends_on=["broken"])
+        assert outcome.status == "canceled"
+        assert broker.registry_score(Place(PlaceKind.CANCELED, "default"), "j1") == 1030.0
+        assert broker.job_ttl("j1") == 30
+        now[0] += 30
+        assert broker.load_job("j1") is None
 
     def test_heartbeat_refuses_a_non_numeric_increment_and_writes_nothing(self) -> None:
         broker = MemoryBroker()

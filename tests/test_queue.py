@@ -404,7 +404,7 @@ class TestDependencies:
         child = queue.enqueue(fixtures.add, 2, 2, depends_on=parent)
         run_burst(queue)
         assert parent.get_status() == "failed"
-        assert child.get_status() == "deferred"
+        assert child.get_status() == "canceled"
         assert child.result is None
 
     def test_missing_dependency_is_refused(self, broker):

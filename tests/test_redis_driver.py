@@ -15,7 +15,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import fakeredis
@@ -31,8 +31,10 @@ from jq.broker import (
     EnqueueRequest,
     Place,
     PlaceKind,
+    RefusalReason,
     Transition,
 )
+from jq.defaults import DEFAULT_FAILURE_TTL
 from jq.plugins import hookspecs
 from jq_backends.keys import KeySpace
 from jq_backends.redis import RedisBroker
@@ -177,10 +179,12 @@ def test_a_custom_prefix_keeps_every_key_under_it(client: redis.Redis) -> None:
             dependents=DependentsPolicy.FINISHED,
         )
     )
+    rb.enqueue(request("once", once=("tick", 1)))
+    rb.acquire_lock("l", "t", 10)
     rb.register_worker("w", {"state": b"idle"}, [Q], 10)
     rb.worker_names(Q)
     rb.unregister_worker("w")
-    assert rb.queue_job_ids(Q) == ["child"]
+    assert rb.queue_job_ids(Q) == ["child", "once"]
     assert client.keys("*")
     keys = cast("list[bytes]", client.keys("*"))
     assert all(key.startswith(b"{app}:") for key in keys)
@@ -225,9 +229,54 @@ def test_enqueue_replaces_an_earlier_record_and_sets_its_expiry(rb: RedisBroker,
 def test_enqueue_with_a_missing_dependency_writes_nothing(rb: RedisBroker, client: redis.Redis) -> None:
     rb.enqueue(request("present"))
     before = snapshot(client)
-    outcome = rb.enqueue(request("x", queue="other", depends_on=["present", "gone", "lost"]))
-    assert outcome == EnqueueOutcome(None, ("gone", "lost"))
+    outcome = rb.enqueue(request("x", queue="other", depends_on=["present", "gone", "lost", "gone"]))
+    assert outcome == EnqueueOutcome(None, ("gone", "lost"), RefusalReason.MISSING)
     assert snapshot(client) == before
+
+
+@pytest.mark.parametrize(
+    ("refused", "reason"),
+    [
+        (request("running", unique=True), RefusalReason.DUPLICATE),
+        (request("other", once=("tick", 7)), RefusalReason.ALREADY),
+        (request("running", depends_on=["waiting"]), RefusalReason.CYCLE),
+        (request("gone", depends_on=["nope"], once=("fresh", 1)), RefusalReason.MISSING),
+    ],
+    ids=["duplicate", "already", "cycle", "missing"],
+)
+def test_a_refused_enqueue_writes_no_key(
+    rb: RedisBroker, client: redis.Redis, refused: EnqueueRequest, reason: RefusalReason
+) -> None:
+    start(rb, "running")
+    rb.enqueue(request("waiting", depends_on=["running"]))
+    rb.enqueue(request("ticked", once=("tick", 7)))
+    before = snapshot(client)
+    assert rb.enqueue(replace(refused, fields={**refused.fields, "new": b"1"})).reason is reason
+    assert snapshot(client) == before
+
+
+def test_once_sets_a_marker_that_never_expires(rb: RedisBroker, client: redis.Redis) -> None:
+    assert rb.enqueue(request("a", once=("cron:0 * * * *", 1700000000.5), record_ttl=5)).status == "queued"
+    assert client.get(KEYS.marker("cron:0 * * * *")) == b"1700000000.5"
+    assert client.pttl(KEYS.marker("cron:0 * * * *")) == -1
+    client.set(KEYS.marker("garbage"), b"not a number")
+    assert rb.enqueue(request("b", once=("garbage", 1))).status == "queued", "no number counts as unset"
+    assert client.get(KEYS.marker("garbage")) == b"1.0"
+
+
+def test_replacement_leaves_no_trace_of_the_old_place(rb: RedisBroker, client: redis.Redis) -> None:
+    start(rb, "p1")
+    rb.enqueue(request("j", queue="old", depends_on=["p1"]))
+    rb.enqueue(request("other", queue="old"))
+    assert rb.enqueue(request("j", queue="new")) == EnqueueOutcome("queued")
+    assert rb.registry_ids(registry(PlaceKind.DEFERRED, "old")) == []
+    assert not client.exists(KEYS.dependents("p1"), KEYS.dependencies("j"))
+    rb.enqueue(request("q"))
+    assert rb.claim_job("other", "old", {}, 1.0) is not None
+    assert client.exists(KEYS.wake(Q))
+    assert rb.enqueue(request("q", queue="new")) == EnqueueOutcome("queued")
+    assert not client.exists(KEYS.queue(Q), KEYS.wake(Q)), "the emptied old queue keeps no token"
+    assert rb.queue_job_ids("new") == ["j", "q"]
 
 
 def test_enqueue_defers_on_unmet_dependencies(rb: RedisBroker, client: redis.Redis) -> None:
@@ -250,9 +299,31 @@ def test_enqueue_cancels_on_a_failed_dependency_unless_failure_is_allowed(
 ) -> None:
     rb.enqueue(request("p"))
     rb.update_job("p", {"status": status})
+    began = time.time()
     assert rb.enqueue(request("c", depends_on=["p"])) == EnqueueOutcome("canceled")
-    assert rb.registry_score(registry(PlaceKind.CANCELED), "c") == math.inf
+    score = rb.registry_score(registry(PlaceKind.CANCELED), "c")
+    assert score is not None and began + DEFAULT_FAILURE_TTL <= score <= time.time() + DEFAULT_FAILURE_TTL
     assert rb.enqueue(request("ok", depends_on=["p"], allow_failure=True)) == EnqueueOutcome("queued")
+
+
+def test_a_job_canceled_at_enqueue_keeps_its_keys_for_its_failure_ttl(
+    rb: RedisBroker, client: redis.Redis
+) -> None:
+    rb.save_job("broken", {"status": b"failed"})
+    rb.enqueue(request("c"))
+    start(rb, "c")
+    rb.enqueue(request("waits-for-c", depends_on=["c"]))
+    rb.transition(Transition("c", started(), None, fields={"status": b"failed"}, result=b"r"))
+    for ttl, expiring in ((b"30", True), (b"-1", False)):
+        change = request("c", depends_on=["broken"], record_ttl=5, fields={"failure_ttl": ttl})
+        assert rb.enqueue(change) == EnqueueOutcome("canceled")
+        assert rb.load_results("c") == [b"r"]
+        assert [client.pttl(key) > 0 for key in data_keys("c")[:3]] == [expiring] * 3
+        if expiring:
+            assert 29_000 < client.pttl(KEYS.job("c")) <= 30_000
+    assert rb.enqueue(request("c", depends_on=["broken"], fields={"failure_ttl": b"0"})).status == "canceled"
+    assert not client.exists(*data_keys("c"))
+    assert rb.registry_count(registry(PlaceKind.CANCELED)) == 0
 
 
 def test_enqueue_schedules_when_dependencies_are_met(rb: RedisBroker) -> None:
@@ -265,7 +336,8 @@ def test_enqueue_many_is_one_transaction_and_survives_a_script_flush(
     rb: RedisBroker, client: redis.Redis
 ) -> None:
     outcomes = rb.enqueue_many([request("a"), request("b", depends_on=["a"]), request("c", depends_on=["z"])])
-    assert outcomes == [EnqueueOutcome("queued"), EnqueueOutcome("deferred"), EnqueueOutcome(None, ("z",))]
+    missing = EnqueueOutcome(None, ("z",), RefusalReason.MISSING)
+    assert outcomes == [EnqueueOutcome("queued"), EnqueueOutcome("deferred"), missing]
     client.script_flush()
     assert rb.enqueue_many([request("d"), request("e")]) == [EnqueueOutcome("queued")] * 2
     assert rb.queue_job_ids(Q) == ["a", "d", "e"], "the refused calls ran once, after the reload"
@@ -673,8 +745,40 @@ def test_failing_releases_only_dependents_that_allow_failure(rb: RedisBroker) ->
     )
     assert rb.transition(change)
     assert rb.queue_job_ids(Q) == ["lenient"]
-    assert rb.registry_ids(registry(PlaceKind.DEFERRED)) == ["strict"]
-    assert rb.load_job_fields("strict", ["status"]) == [b"deferred"]
+    assert rb.registry_ids(registry(PlaceKind.DEFERRED)) == []
+    assert rb.registry_ids(registry(PlaceKind.CANCELED)) == ["strict"]
+    assert rb.load_job_fields("strict", ["status"]) == [b"canceled"]
+
+
+def test_canceled_dependents_keep_their_keys_for_their_failure_ttl(
+    rb: RedisBroker, client: redis.Redis
+) -> None:
+    start(rb, "p")
+    start(rb, "q", execution=b"e2")
+    rb.enqueue(request("c", depends_on=["p", "q"], fields={"failure_ttl": b"40"}))
+    rb.transition(Transition("c", None, None, result=b"earlier"))
+    rb.enqueue(request("g", depends_on=["c"]))
+    rb.enqueue(request("forever", depends_on=["p"], fields={"failure_ttl": b"-1"}))
+    change = finish(
+        "p",
+        target=registry(PlaceKind.FAILED),
+        fields={"status": b"failed"},
+        dependents=DependentsPolicy.FAILED,
+        default_failure_ttl=20,
+        now=500.0,
+        canceled_fields={"ended_at": b"t"},
+    )
+    assert rb.transition(change)
+    assert 39_000 < client.pttl(KEYS.job("c")) <= 40_000
+    assert 39_000 < client.pttl(KEYS.results("c")) <= 40_000
+    assert client.smembers(KEYS.dependencies("c")) == {b"q"}, "c no longer waits for p"
+    assert 39_000 < client.pttl(KEYS.dependencies("c")) <= 40_000
+    assert not client.exists(KEYS.dependents("c"), KEYS.dependents("p"))
+    assert 19_000 < client.pttl(KEYS.job("g")) <= 20_000
+    assert client.pttl(KEYS.job("forever")) == -1
+    canceled = client.zrange(KEYS.registry(PlaceKind.CANCELED, Q), 0, -1, withscores=True)
+    assert sorted(canceled) == [(b"c", 540.0), (b"forever", math.inf), (b"g", 520.0)]
+    assert client.hget(KEYS.job("g"), "ended_at") == b"t"
 
 
 def test_release_skips_dependents_that_are_no_longer_deferred(rb: RedisBroker) -> None:
@@ -839,6 +943,34 @@ def test_each_state_change_is_one_round_trip(counted: Counted) -> None:
     assert trips(lambda: rb.worker_names("a"))[0] == 1
     assert trips(lambda: rb.load_workers(["w", "v"]))[0] == 1
     assert trips(lambda: rb.unregister_worker("w"))[0] == 1
+    assert trips(lambda: rb.acquire_lock("l", "t", 10))[0] == 1
+    assert trips(lambda: rb.extend_lock("l", "t", 10))[0] == 1
+    assert trips(lambda: rb.lock_owner("l"))[0] == 1
+    assert trips(lambda: rb.release_lock("l", "t"))[0] == 1
+
+
+def test_enqueue_and_failure_cascades_are_one_round_trip(counted: Counted) -> None:
+    rb = RedisBroker(counted.client)
+    trips = counted.trips
+    start(rb, "p")
+    rb.enqueue(request("c", depends_on=["p"]))
+    assert trips(lambda: rb.enqueue(request("g", depends_on=["c"], unique=True, once=("m", 1))))[0] == 1
+    assert trips(lambda: rb.enqueue(request("g", depends_on=["c"])))[0] == 1, "a replacement"
+    change = finish("p", target=registry(PlaceKind.FAILED), dependents=DependentsPolicy.FAILED)
+    assert trips(lambda: rb.transition(change)) == (1, True)
+    assert rb.registry_count(registry(PlaceKind.CANCELED)) == 2
+
+
+def test_locks_are_expiring_keys_holding_the_token(rb: RedisBroker, client: redis.Redis) -> None:
+    assert rb.acquire_lock("scheduler:default", "me", 30)
+    assert client.get(KEYS.lock("scheduler:default")) == b"me"
+    assert 29_000 < client.pttl(KEYS.lock("scheduler:default")) <= 30_000
+    assert rb.extend_lock("scheduler:default", "me", 100)
+    assert 99_000 < client.pttl(KEYS.lock("scheduler:default")) <= 100_000
+    assert not rb.extend_lock("scheduler:default", "you", 500)
+    assert client.pttl(KEYS.lock("scheduler:default")) <= 100_000
+    assert rb.release_lock("scheduler:default", "me")
+    assert not client.exists(KEYS.lock("scheduler:default"))
 
 
 # -- clients, URLs, plugin --------------------------------------------------------------------------

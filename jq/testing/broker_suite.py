@@ -21,8 +21,14 @@ with a bounded poll; a full run takes a few seconds per driver.
 
 from __future__ import annotations
 
+from jq.testing.contract.cancellation import CancellationContract, DependentsListContract
 from jq.testing.contract.concurrency import BlockingClaimContract, ConcurrencyContract
-from jq.testing.contract.control import ControlContract
+from jq.testing.contract.control import ControlContract, LockContract
+from jq.testing.contract.enqueue_rules import (
+    CanceledAtEnqueueContract,
+    EnqueueRefusalContract,
+    ReplacementContract,
+)
 from jq.testing.contract.queues import ClaimContract, EnqueueContract, QueueContract
 from jq.testing.contract.records import JobRecordContract, KeyLayoutContract
 from jq.testing.contract.transitions import (
@@ -37,15 +43,21 @@ from jq.testing.contract.workers import WorkerContract
 __all__ = [
     "BlockingClaimContract",
     "BrokerContractTests",
+    "CanceledAtEnqueueContract",
+    "CancellationContract",
     "ClaimContract",
     "ConcurrencyContract",
     "ControlContract",
     "DependentsContract",
+    "DependentsListContract",
     "EnqueueContract",
+    "EnqueueRefusalContract",
     "JobRecordContract",
     "KeyLayoutContract",
+    "LockContract",
     "QueueContract",
     "RegistryContract",
+    "ReplacementContract",
     "ResultsLifetimeContract",
     "SchedulingContract",
     "TransitionContract",
@@ -57,16 +69,22 @@ class BrokerContractTests(
     KeyLayoutContract,
     JobRecordContract,
     EnqueueContract,
+    EnqueueRefusalContract,
+    ReplacementContract,
+    CanceledAtEnqueueContract,
     ClaimContract,
     QueueContract,
     RegistryContract,
     TransitionContract,
     ResultsLifetimeContract,
     DependentsContract,
+    CancellationContract,
+    DependentsListContract,
     SchedulingContract,
     WorkerContract,
     BlockingClaimContract,
     ConcurrencyContract,
     ControlContract,
+    LockContract,
 ):
     """Every contract test of :mod:`jq.broker`; subclass it as ``Test...`` with a ``broker`` fixture."""

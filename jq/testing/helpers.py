@@ -25,6 +25,7 @@ from jq.broker import (
     Record,
     Transition,
 )
+from jq.defaults import DEFAULT_FAILURE_TTL
 
 __all__ = [
     "LEASE",
@@ -73,6 +74,8 @@ def enqueue(
     depends_on: Sequence[str] = (),
     scheduled_at: float | None = None,
     allow_failure: bool = False,
+    unique: bool = False,
+    once: tuple[str, float] | None = None,
 ) -> EnqueueOutcome:
     """Enqueue a job built with :func:`job_fields` (or ``fields``) and return the outcome."""
     return broker.enqueue(
@@ -85,6 +88,8 @@ def enqueue(
             depends_on=depends_on,
             scheduled_at=scheduled_at,
             allow_failure=allow_failure,
+            unique=unique,
+            once=once,
         )
     )
 
@@ -105,10 +110,16 @@ def end_job(
     status: str = "finished",
     policy: DependentsPolicy | None = None,
     released_fields: Mapping[str, bytes] | None = None,
+    canceled_fields: Mapping[str, bytes] | None = None,
+    default_failure_ttl: int = DEFAULT_FAILURE_TTL,
+    now: float = 0.0,
+    execution: str | None = None,
 ) -> bool:
     """Move a started job to the registry of ``status`` (finished, failed, canceled...).
 
-    The dependents policy defaults to the one that status implies.
+    The dependents policy defaults to the one that status implies. ``canceled_fields``,
+    ``default_failure_ttl`` and ``now`` are those of :class:`~jq.broker.Transition`;
+    ``execution``, when given, is its ``execution_id``.
     """
     if policy is None:
         policy = DependentsPolicy.FINISHED if status == "finished" else DependentsPolicy.FAILED
@@ -122,6 +133,10 @@ def end_job(
             fields={STATUS: status.encode()},
             dependents=policy,
             released_fields=released_fields or {},
+            canceled_fields=canceled_fields or {},
+            default_failure_ttl=default_failure_ttl,
+            now=now,
+            execution_id=execution,
         )
     )
 

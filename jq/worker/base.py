@@ -10,6 +10,7 @@ outcome).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -22,6 +23,7 @@ from typing import Any, ClassVar
 from jq import job_record, lifecycle
 from jq.broker import Broker
 from jq.connections import resolve_broker
+from jq.cron import Cron, CronScheduler, load_cron
 from jq.defaults import (
     DEFAULT_DEATH_PENALTY_GRACE,
     DEFAULT_JOB_MONITORING_INTERVAL,
@@ -97,6 +99,7 @@ class BaseWorker(WorkerLookup):
         death_penalty_class: type[BaseDeathPenalty] | str | None = None,
         default_worker_ttl: int | None = None,
         death_penalty_grace: float = DEFAULT_DEATH_PENALTY_GRACE,
+        cron: Cron | str | None = None,
     ) -> None:
         if job_class is not None:
             self.job_class = _resolve_class(job_class, Job, "job_class")
@@ -128,6 +131,8 @@ class BaseWorker(WorkerLookup):
         self.failed_job_count = 0
         self.total_working_time = 0.0
         self.stop_requested = False
+        #: Periodic jobs this worker fires too (a Cron, or the module holding one).
+        self.cron = cron
         self.registration = Registration(self)
         self.execution: ExecutionStrategy = type(self).execution_class()
         if isinstance(self.execution, WorkHorseExecution):
@@ -278,7 +283,7 @@ class BaseWorker(WorkerLookup):
             # Past two lease lengths another worker has ended the job as abandoned anyway.
             outage_patience=2 * self.worker_ttl,
         )
-        maintenance = Maintenance(self, self.maintenance_interval, with_scheduler)
+        maintenance = Maintenance(self, self.maintenance_interval, with_scheduler, self.cron_scheduler())
         loop = WorkLoop(self, maintenance, burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time)
         signals = ShutdownSignals(self)
         commands = CommandListener(self)
@@ -295,6 +300,8 @@ class BaseWorker(WorkerLookup):
         finally:
             signals.restore()
             commands.stop()
+            with contextlib.suppress(*self.broker.transient_errors):
+                maintenance.stop()
             self._register_death()
             logger.info("worker %s stopped after %d job(s)", self.name, loop.processed)
         return loop.processed > 0
@@ -360,6 +367,13 @@ class BaseWorker(WorkerLookup):
         )
         logger.info("%s: job %s %s", job.origin, outcome.name.lower(), job.id)
         return outcome
+
+    def cron_scheduler(self) -> CronScheduler | None:
+        """A scheduler for this worker's :attr:`cron`, or None without one."""
+        if self.cron is None:
+            return None
+        cron = load_cron(self.cron) if isinstance(self.cron, str) else self.cron
+        return CronScheduler(cron, self.broker)
 
     def job_heartbeat(self, job: Job) -> JobHeartbeat:
         """A context that renews ``job``'s lease while it runs."""

@@ -8,13 +8,15 @@ caller to hold it already.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from jq.broker import Place, PlaceKind
+from jq.broker import ORIGIN, STATUS, Place, PlaceKind, Record
+from jq_backends.fields import PLACE_OF_STATUS
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
 from jq_backends.memory._tables import JobTable, ScoredSet, WorkerTable
 
@@ -68,6 +70,9 @@ class MemoryState:
         self._queues: dict[str, deque[str]] = {}
         self._known_queues: set[str] = set()
         self._registries: dict[Place, ScoredSet] = {}
+        # Markers of EnqueueRequest.once (never expire) and locks: name -> (token, deadline).
+        self._markers: dict[str, float] = {}
+        self._locks: dict[str, tuple[str, float]] = {}
         # Control (jq_backends.memory.control): the suspension deadline and command handlers.
         self._suspended_until: float | None = None
         self._subscriptions: dict[str, list[Subscription]] = {}
@@ -112,3 +117,30 @@ class MemoryState:
             self._remove_from_queue(place.queue, job_id)
         else:
             self._registry_of(place).discard(job_id)
+
+    def _take_out(self, job_id: str, record: Record) -> None:
+        """Take a job out of the place its status names in its origin (it is being replaced)."""
+        origin = record.get(ORIGIN)
+        kind = PLACE_OF_STATUS.get(record.get(STATUS, b""))
+        if origin is None or kind is None:
+            return
+        queue = origin.decode()
+        if kind is PlaceKind.QUEUE:
+            self._remove_from_queue(queue, job_id)
+        else:
+            registry = self._registries.get(Place(kind, queue))
+            if registry is not None:
+                registry.discard(job_id)
+
+    def _keep_canceled(self, job_id: str, queue: str, ttl: int, now: float) -> None:
+        """File a canceled job under its origin's canceled registry for ``ttl`` seconds.
+
+        Positive: scored ``now + ttl`` and expiring then; negative: kept forever (score ``inf``);
+        zero: not kept at all (record, results and dependency sets deleted, no registry entry).
+        """
+        if ttl == 0:
+            self._jobs.purge(job_id)
+            return
+        score = now + ttl if ttl > 0 else math.inf
+        self._registry(PlaceKind.CANCELED, queue).add(job_id, score)
+        self._jobs.expire_in(job_id, ttl if ttl > 0 else None)

@@ -179,11 +179,25 @@ class JobTable:
         """The job's dependents, in the order they were added (nothing is changed)."""
         return list(self._dependents.get(job_id, {}))
 
-    def keep_dependents(self, job_id: str, children: Iterable[str]) -> None:
-        """Put ``children`` back on the job's dependents (they still wait for it)."""
-        kept = dict.fromkeys(children)
-        if kept:
-            self._dependents.setdefault(job_id, {}).update(kept)
+    def stop_waiting(self, child: str, parent: str) -> bool:
+        """Take ``parent`` out of the child's unmet dependencies; whether any are left."""
+        unmet = self._dependencies.get(child)
+        if unmet is None:
+            return False
+        unmet.discard(parent)
+        if unmet:
+            return True
+        # An empty set is no set, as in Redis.
+        del self._dependencies[child]
+        return False
+
+    def drop_dependent(self, parent: str, child: str) -> None:
+        """Take ``child`` out of the parent's dependents."""
+        children = self._dependents.get(parent)
+        if children is not None:
+            children.pop(child, None)
+            if not children:
+                del self._dependents[parent]
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""The memory driver's control of workers: suspension, and commands delivered in-process."""
+"""The memory driver's control of workers: suspension, locks, and commands delivered in-process."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class Subscription:
 
 
 class MemoryControl(MemoryState, ControlStore):
-    """Suspension as a deadline; commands handed to subscribers in the publishing thread."""
+    """Suspension and locks as deadlines; commands handed to subscribers in the publishing thread."""
 
     def suspend(self, duration: float | None = None) -> None:
         """Suspend workers until ``clock() + duration`` (forever without a duration)."""
@@ -58,6 +58,45 @@ class MemoryControl(MemoryState, ControlStore):
         """Whether the suspension deadline is still ahead."""
         with self._cond:
             return self._suspended_until is not None and self._clock() < self._suspended_until
+
+    def acquire_lock(self, name: str, token: str, ttl: float) -> bool:
+        """Take the lock until ``clock() + ttl`` unless a holder's deadline is still ahead."""
+        with self._cond:
+            if self._lock_holder(name) is not None:
+                return False
+            self._locks[name] = (token, self._clock() + ttl)
+            return True
+
+    def extend_lock(self, name: str, token: str, ttl: float) -> bool:
+        """Move the deadline to ``clock() + ttl`` if ``token`` holds the lock now."""
+        with self._cond:
+            if self._lock_holder(name) != token:
+                return False
+            self._locks[name] = (token, self._clock() + ttl)
+            return True
+
+    def release_lock(self, name: str, token: str) -> bool:
+        """Free the lock if ``token`` holds it now."""
+        with self._cond:
+            if self._lock_holder(name) != token:
+                return False
+            del self._locks[name]
+            return True
+
+    def lock_owner(self, name: str) -> str | None:
+        """The token holding the lock, or None once it was released or expired."""
+        with self._cond:
+            return self._lock_holder(name)
+
+    def _lock_holder(self, name: str) -> str | None:
+        # Deadlines are checked on access, like record and worker expiry.
+        held = self._locks.get(name)
+        if held is None:
+            return None
+        if self._clock() >= held[1]:
+            del self._locks[name]
+            return None
+        return held[0]
 
     def publish_command(self, worker_name: str, payload: bytes) -> int:
         """Call each subscribed handler now, in this thread; how many there were."""

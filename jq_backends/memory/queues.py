@@ -19,7 +19,10 @@ from jq.broker import (
     PlaceKind,
     QueueStore,
     Record,
+    RefusalReason,
 )
+from jq.defaults import DEFAULT_FAILURE_TTL
+from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, failure_ttl
 from jq_backends.memory._base import (
     CANCELED,
     DEFERRED,
@@ -49,10 +52,22 @@ class MemoryQueues(MemoryState, QueueStore):
             return [self._enqueue(request) for request in requests]
 
     def _enqueue(self, request: EnqueueRequest) -> EnqueueOutcome:
+        job_id = request.job_id
         depends_on = list(dict.fromkeys(request.depends_on))
-        missing = tuple(dep for dep in depends_on if self._jobs.live(dep) is None)
-        if missing:
-            return EnqueueOutcome(None, missing)
+        refusal = self._refusal(request, depends_on)
+        if refusal is not None:
+            return refusal
+        if request.once is not None:
+            name, value = request.once
+            self._markers[name] = value
+        old = self._jobs.live(job_id)
+        if old is not None:
+            self._take_out(job_id, old)
+        # The replaced job no longer waits for its own dependencies: this request names the new
+        # ones. Its dependents are kept; they now wait for the new job.
+        for parent in self._jobs.unmet(job_id) or ():
+            self._jobs.drop_dependent(parent, job_id)
+        self._jobs.forget_unmet(job_id)
         self._known_queues.add(request.queue)
 
         unmet: list[str] = []
@@ -65,25 +80,59 @@ class MemoryQueues(MemoryState, QueueStore):
             blocked = blocked or status in ENDED_BADLY
             unmet.append(dep)
 
-        record = self._jobs.put(request.job_id, request.fields)
-        self._jobs.expire_in(request.job_id, request.record_ttl)
-        # A re-enqueued job waits only on what this request names.
-        self._jobs.forget_unmet(request.job_id)
+        record = self._jobs.put(job_id, request.fields)
+        self._jobs.expire_in(job_id, request.record_ttl)
         if blocked:
-            status = CANCELED
-            self._registry(PlaceKind.CANCELED, request.queue).add(request.job_id, float("inf"))
-        elif unmet:
+            record[STATUS] = CANCELED
+            ttl = failure_ttl(request.fields.get(FAILURE_TTL), DEFAULT_FAILURE_TTL)
+            self._keep_canceled(job_id, request.queue, ttl, self._clock())
+            return EnqueueOutcome(CANCELED.decode())
+        if unmet:
             status = DEFERRED
-            self._registry(PlaceKind.DEFERRED, request.queue).add(request.job_id, self._clock())
-            self._jobs.set_unmet(request.job_id, unmet)
+            self._registry(PlaceKind.DEFERRED, request.queue).add(job_id, self._clock())
+            self._jobs.set_unmet(job_id, unmet)
         elif request.scheduled_at is not None:
             status = SCHEDULED
-            self._registry(PlaceKind.SCHEDULED, request.queue).add(request.job_id, request.scheduled_at)
+            self._registry(PlaceKind.SCHEDULED, request.queue).add(job_id, request.scheduled_at)
         else:
             status = QUEUED
-            self._push(request.queue, request.job_id, at_front=request.at_front)
+            self._push(request.queue, job_id, at_front=request.at_front)
         record[STATUS] = status
         return EnqueueOutcome(status.decode())
+
+    def _refusal(self, request: EnqueueRequest, depends_on: list[str]) -> EnqueueOutcome | None:
+        """Why the request must write nothing (checked in the contract's order), or None."""
+        missing = tuple(dep for dep in depends_on if self._jobs.live(dep) is None)
+        if missing:
+            return EnqueueOutcome(None, missing, RefusalReason.MISSING)
+        if request.unique:
+            existing = self._jobs.live(request.job_id)
+            if existing is not None and existing.get(STATUS) in PENDING_STATUSES:
+                return EnqueueOutcome(None, reason=RefusalReason.DUPLICATE)
+        if request.once is not None:
+            name, value = request.once
+            marker = self._markers.get(name)
+            if marker is not None and marker >= value:
+                return EnqueueOutcome(None, reason=RefusalReason.ALREADY)
+        if self._reaches(depends_on, request.job_id):
+            return EnqueueOutcome(None, reason=RefusalReason.CYCLE)
+        return None
+
+    def _reaches(self, starts: Sequence[str], target: str) -> bool:
+        """Whether following sets of unmet dependencies from ``starts`` leads to ``target``."""
+        seen: set[str] = set()
+        pending = list(starts)
+        while pending:
+            job_id = pending.pop()
+            if job_id == target:
+                return True
+            if job_id in seen:
+                continue
+            seen.add(job_id)
+            # Purges an expired record with its sets first, as Redis expires them together.
+            self._jobs.live(job_id)
+            pending.extend(self._jobs.unmet(job_id) or ())
+        return False
 
     def claim(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import redis
 
 from jq.broker import PlaceKind
+from jq_backends.fields import PENDING_STATUSES, PLACE_OF_STATUS
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
 from jq_backends.redis.connection import (
     binary_twin,
@@ -43,18 +44,37 @@ class RedisState:
         self.shares_across_processes = not is_fake(client)
         keys = self._keys
         self._job_template = keys.template("job")
-        self._dependency_templates: list[Arg] = [
-            keys.template("job"),
-            keys.template("dependencies"),
-            keys.template("queue"),
-            keys.template(PlaceKind.DEFERRED.value),
-            keys.template("wake"),
-        ]
         self._job_data_templates: list[Arg] = [
             keys.template("job"),
             keys.template("results"),
             keys.template("dependents"),
             keys.template("dependencies"),
+        ]
+        # transition.lua: a dependent's data keys, then its origin's queue, wake key, deferred and
+        # canceled registries.
+        self._dependent_templates: list[Arg] = [
+            *self._job_data_templates,
+            keys.template("queue"),
+            keys.template("wake"),
+            keys.template(PlaceKind.DEFERRED.value),
+            keys.template(PlaceKind.CANCELED.value),
+        ]
+        # enqueue.lua: what it needs to take a replaced job out of its old place and old
+        # dependencies, to walk sets of unmet dependencies, and which statuses are pending.
+        places: list[Arg] = [len(PLACE_OF_STATUS)]
+        for status, kind in PLACE_OF_STATUS.items():
+            if kind is PlaceKind.QUEUE:
+                places += [status, "queue", keys.template("queue")]
+            else:
+                places += [status, "registry", keys.template(kind.value)]
+        self._enqueue_templates: list[Arg] = [
+            keys.template("dependencies"),
+            keys.template("dependents"),
+            keys.template("queue"),
+            keys.template("wake"),
+            *places,
+            len(PENDING_STATUSES),
+            *sorted(PENDING_STATUSES),
         ]
 
     def _hgetall_many(self, keys: list[str]) -> list[dict[bytes, bytes]]:

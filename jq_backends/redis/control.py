@@ -1,4 +1,4 @@
-"""The Redis driver's control of workers: a suspension key, and commands over pub/sub."""
+"""The Redis driver's control of workers: a suspension key, locks, and commands over pub/sub."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import redis
 from redis.client import PubSub
@@ -15,6 +15,7 @@ from redis.client import PubSub
 from jq.broker import CommandSubscription, ControlStore
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
+from jq_backends.redis.scripts import Arg
 
 __all__ = ["RedisCommandSubscription", "RedisControl"]
 
@@ -91,7 +92,7 @@ class RedisCommandSubscription:
 
 
 class RedisControl(RedisState, ControlStore):
-    """Suspension as one (maybe expiring) key; commands as PUBLISH on a per-worker channel."""
+    """Suspension and locks as (maybe expiring) keys; commands as PUBLISH on a per-worker channel."""
 
     def suspend(self, duration: float | None = None) -> None:
         """SET the suspension key, expiring after ``duration`` seconds when given."""
@@ -107,6 +108,24 @@ class RedisControl(RedisState, ControlStore):
     def is_suspended(self) -> bool:
         """EXISTS the suspension key."""
         return bool(self._client.exists(self._keys.suspended))
+
+    def acquire_lock(self, name: str, token: str, ttl: float) -> bool:
+        """SET the lock's key to ``token`` with NX and PX: taken only when nobody holds it."""
+        return bool(self._client.set(self._keys.lock(name), token, nx=True, px=codec.milliseconds(ttl)))
+
+    def extend_lock(self, name: str, token: str, ttl: float) -> bool:
+        """Compare the holder with ``token`` and extend the expiry (one script)."""
+        args: list[Arg] = [token, codec.milliseconds(ttl)]
+        return bool(self._scripts("extend_lock", [self._keys.lock(name)], args))
+
+    def release_lock(self, name: str, token: str) -> bool:
+        """Compare the holder with ``token`` and delete the lock (one script)."""
+        return bool(self._scripts("release_lock", [self._keys.lock(name)], [token]))
+
+    def lock_owner(self, name: str) -> str | None:
+        """GET the lock's key: the holder's token, or None."""
+        owner = cast("bytes | None", self._client.get(self._keys.lock(name)))
+        return None if owner is None else codec.text(owner)
 
     def publish_command(self, worker_name: str, payload: bytes) -> int:
         """PUBLISH on the worker's channel; the number of subscribers that got it."""

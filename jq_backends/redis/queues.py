@@ -19,7 +19,10 @@ from jq.broker import (
     PlaceKind,
     QueueStore,
     Record,
+    RefusalReason,
 )
+from jq.defaults import DEFAULT_FAILURE_TTL
+from jq_backends.fields import FAILURE_TTL, failure_ttl
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
 from jq_backends.redis.scripts import Arg
@@ -35,6 +38,7 @@ class RedisQueues(RedisState, QueueStore):
 
     def _enqueue_call(self, request: EnqueueRequest) -> tuple[list[str], list[Arg]]:
         keys, job_id, queue = self._keys, request.job_id, request.queue
+        depends_on = list(dict.fromkeys(request.depends_on))
         script_keys = [
             keys.job(job_id),
             keys.queue(queue),
@@ -46,9 +50,11 @@ class RedisQueues(RedisState, QueueStore):
             keys.dependencies(job_id),
             keys.results(job_id),
             keys.dependents(job_id),
+            keys.job(job_id) if request.once is None else keys.marker(request.once[0]),
         ]
-        for dependency in request.depends_on:
+        for dependency in depends_on:
             script_keys += [keys.job(dependency), keys.dependents(dependency)]
+        canceled_ttl = failure_ttl(request.fields.get(FAILURE_TTL), DEFAULT_FAILURE_TTL)
         args: list[Arg] = [
             job_id,
             queue,
@@ -56,10 +62,15 @@ class RedisQueues(RedisState, QueueStore):
             codec.flag(request.at_front),
             "" if request.scheduled_at is None else codec.score(request.scheduled_at),
             codec.flag(request.allow_failure),
-            # The contract passes no time for the informational deferred score: use this clock.
+            # The contract passes no time for the deferred and canceled scores: use this clock.
             codec.score(time.time()),
-            len(request.depends_on),
-            *request.depends_on,
+            canceled_ttl,
+            codec.flag(request.unique),
+            codec.flag(request.once is not None),
+            "" if request.once is None else codec.score(request.once[1]),
+            *self._enqueue_templates,
+            len(depends_on),
+            *depends_on,
             *codec.pairs(request.fields),
         ]
         return script_keys, args
@@ -67,9 +78,10 @@ class RedisQueues(RedisState, QueueStore):
     @staticmethod
     def _enqueue_outcome(reply: Sequence[bytes]) -> EnqueueOutcome:
         status = codec.text(reply[0])
-        if not status:
-            return EnqueueOutcome(None, tuple(codec.text(job_id) for job_id in reply[1:]))
-        return EnqueueOutcome(status)
+        if status:
+            return EnqueueOutcome(status)
+        reason = RefusalReason(codec.text(reply[1]))
+        return EnqueueOutcome(None, tuple(codec.text(job_id) for job_id in reply[2:]), reason)
 
     def enqueue(self, request: EnqueueRequest) -> EnqueueOutcome:
         """Store and place a job (one script, see ``lua/enqueue.lua``)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import cast
 
@@ -86,11 +87,14 @@ class RedisRegistries(RedisState, RegistryStore):
             change.result if change.result is not None else b"",
             RESULTS_KEPT - 1,
             DependentsPolicy(change.dependents).value,
-            *self._dependency_templates,
+            *self._dependent_templates,
+            int(change.default_failure_ttl),
+            codec.score(time.time() if change.now is None else change.now),
             *codec.pairs(change.fields),
             len(change.delete_fields),
             *change.delete_fields,
             *codec.pairs(change.released_fields),
+            *codec.pairs(change.canceled_fields),
         ]
         return bool(self._scripts("transition", script_keys, args))
 

@@ -20,6 +20,7 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
 from jq import broker as contract
+from jq_backends.fields import FAILURE_TTL
 
 __all__ = ["PRESENCE_FIELD", "SCRIPT_NAMES", "Arg", "ScriptRunner", "script_source"]
 
@@ -31,10 +32,12 @@ SCRIPT_NAMES: Final = (
     "drop_queue",
     "enqueue",
     "extend_lease",
+    "extend_lock",
     "heartbeat_worker",
     "promote_scheduled",
     "register_worker",
     "registry_cleanup",
+    "release_lock",
     "transition",
     "unregister_worker",
     "update_job",
@@ -48,13 +51,15 @@ Arg = str | bytes | int | float
 #: an empty name, which no field of the core has. Readers leave it out.
 PRESENCE_FIELD: Final = ""
 
-# The record fields a script reads or writes, named as in jq.broker (and the driver's own).
+# The record fields a script reads or writes, named as in jq.broker and jq_backends.fields (and the
+# driver's own).
 _FIELD_CONSTANTS: Final = {
     "F_STATUS": contract.STATUS,
     "F_ORIGIN": contract.ORIGIN,
     "F_EXECUTION": contract.EXECUTION,
     "F_ENQUEUE_AT_FRONT": contract.ENQUEUE_AT_FRONT,
     "F_ALLOW_FAILURE": contract.ALLOW_FAILURE,
+    "F_FAILURE_TTL": FAILURE_TTL,
     "F_PRESENCE": PRESENCE_FIELD,
 }
 

@@ -1,4 +1,4 @@
-"""Contract tests for controlling workers: suspension and commands."""
+"""Contract tests for controlling workers: suspension, locks and commands."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 from jq.broker import Broker, CommandSubscription
 from jq.testing.helpers import wait_for
 
-__all__ = ["ControlContract"]
+__all__ = ["ControlContract", "LockContract"]
 
 
 class _Inbox:
@@ -89,3 +89,62 @@ class ControlContract:
             assert wait_for(lambda: inbox.received == [b"boom", b"after"], timeout=5)
         finally:
             subscription.close()
+
+
+class LockContract:
+    """Locks: one holder at a time, extended and released by their holder only, free after a TTL."""
+
+    def test_acquire_is_refused_while_the_lock_is_held(self, broker: Broker) -> None:
+        assert broker.lock_owner("scheduler") is None
+        assert broker.acquire_lock("scheduler", "first", 60)
+        assert not broker.acquire_lock("scheduler", "second", 60)
+        assert not broker.acquire_lock("scheduler", "first", 60), "not re-entrant either"
+        assert broker.lock_owner("scheduler") == "first"
+        assert broker.acquire_lock("other-lock", "second", 60), "locks are separate by name"
+        assert broker.lock_owner("other-lock") == "second"
+
+    def test_only_the_holder_extends(self, broker: Broker) -> None:
+        assert broker.acquire_lock("scheduler", "first", 1)
+        assert not broker.extend_lock("scheduler", "second", 60)
+        assert not broker.extend_lock("absent", "first", 60)
+        assert broker.lock_owner("absent") is None, "a refused extend writes nothing"
+        assert broker.extend_lock("scheduler", "first", 60)
+        # Held past its first TTL: the extension took effect. A witness lock of 1 s shows the time.
+        assert broker.acquire_lock("witness", "w", 1)
+        assert wait_for(lambda: broker.lock_owner("witness") is None, timeout=5)
+        assert broker.lock_owner("scheduler") == "first"
+
+    def test_only_the_holder_releases(self, broker: Broker) -> None:
+        assert broker.acquire_lock("scheduler", "first", 60)
+        assert not broker.release_lock("scheduler", "second")
+        assert broker.lock_owner("scheduler") == "first"
+        assert broker.release_lock("scheduler", "first")
+        assert broker.lock_owner("scheduler") is None
+        assert not broker.release_lock("scheduler", "first"), "released already"
+        assert broker.acquire_lock("scheduler", "second", 60)
+
+    def test_an_expired_lock_is_free(self, broker: Broker) -> None:
+        assert broker.acquire_lock("scheduler", "first", 1)
+        assert wait_for(lambda: broker.lock_owner("scheduler") is None, timeout=5)
+        assert not broker.extend_lock("scheduler", "first", 60), "an expired holder cannot revive it"
+        assert not broker.release_lock("scheduler", "first")
+        assert broker.acquire_lock("scheduler", "second", 60)
+        assert not broker.release_lock("scheduler", "first"), "the old holder cannot free the new one"
+        assert broker.lock_owner("scheduler") == "second"
+
+    def test_one_of_many_threads_gets_the_lock(self, broker: Broker) -> None:
+        barrier = threading.Barrier(8)
+        winners: list[str] = []
+
+        def contend(token: str) -> None:
+            barrier.wait(30)
+            if broker.acquire_lock("scheduler", token, 60):
+                winners.append(token)
+
+        threads = [threading.Thread(target=contend, args=(f"t{n}",), daemon=True) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert len(winners) == 1
+        assert broker.lock_owner("scheduler") == winners[0]

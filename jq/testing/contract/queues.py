@@ -16,6 +16,7 @@ from jq.broker import (
     EnqueueOutcome,
     EnqueueRequest,
     PlaceKind,
+    RefusalReason,
 )
 from jq.testing.helpers import LEASE, enqueue, job_fields, place, start_job, wait_for
 
@@ -31,7 +32,10 @@ def _parent(broker: Broker, job_id: str, status: str) -> None:
 
 
 class EnqueueContract:
-    """Enqueue: its ordered steps (missing, canceled, deferred, scheduled, queued) and record TTL."""
+    """Enqueue: its ordered steps (missing, canceled, deferred, scheduled, queued) and record TTL.
+
+    Refusals, replacement and the TTL of jobs canceled at enqueue: :mod:`.enqueue_rules`.
+    """
 
     def test_enqueue_stores_the_record_with_status_queued(self, broker: Broker) -> None:
         fields = job_fields(description=b"say hello")
@@ -60,7 +64,7 @@ class EnqueueContract:
     def test_missing_dependencies_are_refused_and_nothing_is_written(self, broker: Broker) -> None:
         enqueue(broker, "present")
         outcome = enqueue(broker, "j1", "elsewhere", depends_on=["gone1", "present", "gone2"])
-        assert outcome == EnqueueOutcome(None, ("gone1", "gone2"))
+        assert outcome == EnqueueOutcome(None, ("gone1", "gone2"), RefusalReason.MISSING)
         assert broker.load_job("j1") is None
         assert "elsewhere" not in broker.queue_names()
         assert broker.registry_count(place(PlaceKind.DEFERRED, "elsewhere")) == 0
@@ -84,7 +88,10 @@ class EnqueueContract:
     @pytest.mark.parametrize("status", ENDED_BADLY)
     def test_dependency_that_ended_badly_cancels_the_job(self, broker: Broker, status: str) -> None:
         _parent(broker, "p1", status)
-        assert enqueue(broker, "j1", depends_on=["p1"]).status == "canceled"
+        assert (
+            enqueue(broker, "j1", fields=job_fields(failure_ttl=b"-1"), depends_on=["p1"]).status
+            == "canceled"
+        )
         assert broker.load_job_fields("j1", [STATUS]) == [b"canceled"]
         assert broker.registry_score(place(PlaceKind.CANCELED), "j1") == float("inf")
         assert broker.registry_count(place(PlaceKind.DEFERRED)) == 0
@@ -143,7 +150,7 @@ class EnqueueContract:
         assert broker.enqueue_many(requests) == [
             EnqueueOutcome("queued"),
             EnqueueOutcome("deferred"),
-            EnqueueOutcome(None, ("nope",)),
+            EnqueueOutcome(None, ("nope",), RefusalReason.MISSING),
         ]
 
 

@@ -106,3 +106,29 @@ local function share_expiry(record_key, key)
         redis.call('PERSIST', key)
     end
 end
+
+-- File a canceled job under `canceled_key` for `ttl` seconds (a number) counted from `now` (a
+-- score as text): positive: scored now + ttl, its data keys (record, results, dependency sets)
+-- expiring then; negative: kept forever (score inf, no expiry); zero: not kept at all (its data
+-- keys deleted, no registry entry). Numbers are formatted here: a Lua number handed to
+-- redis.call may reach the server as '3.1536e+10' or '5.0', which PEXPIRE refuses.
+local function keep_canceled(canceled_key, job_id, data_keys, ttl, now)
+    if ttl == 0 then
+        redis.call('DEL', unpack(data_keys))
+    elseif ttl > 0 then
+        redis.call('ZADD', canceled_key, string.format('%.17g', tonumber(now) + ttl), job_id)
+        expire_all(data_keys, string.format('%d', ttl * 1000))
+    else
+        redis.call('ZADD', canceled_key, 'inf', job_id)
+        expire_all(data_keys, '')
+    end
+end
+
+-- A TTL field as jq_backends.fields.failure_ttl reads it: whole seconds as text, else `default`.
+local function whole_seconds(text, default)
+    local seconds = default
+    if text and string.match(text, '^%-?%d+$') then
+        seconds = tonumber(text)
+    end
+    return seconds
+end

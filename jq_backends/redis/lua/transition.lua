@@ -13,18 +13,22 @@
 --       record ttl ('keep' | 'persist' | 'delete' | expiry in ms),
 --       has result ('1'/'0'), result entry, index of the last result entry kept (RESULTS_KEPT - 1),
 --       dependents policy ('none' | 'finished' | 'failed'),
---       key templates of a dependent's record, unmet-dependency set, queue, deferred registry and
---       wake key (a dependent's id or origin queue name is appended),
+--       key templates of a dependent's record, results, dependents set and unmet-dependency set,
+--       and of a queue, its wake key, deferred and canceled registries (a dependent's id or
+--       origin queue name is appended),
+--       seconds a canceled dependent is kept when its failure_ttl field says nothing, now (what
+--       a canceled dependent's score counts from),
 --       m, m field/value pairs to write, d, d field names to delete,
---       r, r field/value pairs written on each released dependent
+--       r, r field/value pairs written on each released dependent,
+--       c, c field/value pairs written on each canceled dependent
 -- Returns 1, or 0 when refused (record missing, execution mismatch, job not in the source);
 -- a refusal writes nothing.
 --
 -- Atomically: every check comes before the first write (the source removal is the last check:
--- LREM/ZREM that remove nothing write nothing); then target, fields, result, release of
--- dependents, expiry (shared by the record, its results and dependency sets). A queue a job
--- goes to becomes known. Touches keys of several jobs (its dependents and their queues):
--- Cluster needs one hash slot.
+-- LREM/ZREM that remove nothing write nothing); then target, fields, result, dependents (released,
+-- or canceled with their own dependents in turn, down the chain), expiry (shared by the record,
+-- its results and dependency sets). A queue a job goes to becomes known. Touches keys of several
+-- jobs (its dependents, theirs, and their queues): Cluster needs one hash slot.
 
 expect_keys(8)
 local job_id = next_arg()
@@ -41,13 +45,19 @@ local result = next_arg()
 local last_result_index = next_arg()
 local policy = next_arg()
 local record_template = next_arg()
+local results_template = next_arg()
+local dependents_template = next_arg()
 local dependencies_template = next_arg()
 local queue_template = next_arg()
-local deferred_template = next_arg()
 local wake_template = next_arg()
+local deferred_template = next_arg()
+local canceled_template = next_arg()
+local default_failure_ttl = tonumber(next_arg())
+local now = next_arg()
 local fields = next_pairs()
 local delete_fields = next_list()
 local released_fields = next_pairs()
+local canceled_fields = next_pairs()
 
 local record, results, dependents, dependencies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
@@ -83,38 +93,86 @@ if has_result then
     redis.call('LTRIM', results, 0, last_result_index)
 end
 
--- A dependent whose last unmet dependency this job was goes from its origin's deferred registry
--- to its origin queue. Under 'failed' only dependents that allow failure count this job as met.
--- A dependent that does not allow failure stays in this job's dependents under 'failed': it still
--- waits, and a requeued job that finishes releases it later.
-local function release_dependents()
-    for _, child in ipairs(redis.call('SMEMBERS', dependents)) do
-        local child_record = record_template .. child
-        local child_dependencies = dependencies_template .. child
-        if redis.call('EXISTS', child_record) == 0 then
-            -- Expired or deleted while deferred: its set of unmet dependencies is litter.
-            redis.call('DEL', child_dependencies)
-            redis.call('SREM', dependents, child)
-        elseif policy == 'finished' or redis.call('HGET', child_record, F_ALLOW_FAILURE) == '1' then
-            redis.call('SREM', dependents, child)
-            redis.call('SREM', child_dependencies, job_id)
-            if redis.call('SCARD', child_dependencies) == 0
-                and redis.call('HGET', child_record, F_STATUS) == DEFERRED then
-                local origin = redis.call('HGET', child_record, F_ORIGIN)
-                if origin then
-                    redis.call('ZREM', deferred_template .. origin, child)
-                    local child_front = redis.call('HGET', child_record, F_ENQUEUE_AT_FRONT) == '1'
-                    push(KEYS[8], origin, queue_template .. origin, wake_template .. origin, child, child_front)
-                    hset_flat(child_record, released_fields)
-                    redis.call('HSET', child_record, F_STATUS, QUEUED)
+-- A deferred dependent whose last unmet dependency this job was goes from its origin's deferred
+-- registry to its origin queue, with the released fields and then status 'queued'.
+local function release(child, child_record)
+    local origin = redis.call('HGET', child_record, F_ORIGIN)
+    if origin and redis.call('HGET', child_record, F_STATUS) == DEFERRED then
+        redis.call('ZREM', deferred_template .. origin, child)
+        local child_front = redis.call('HGET', child_record, F_ENQUEUE_AT_FRONT) == '1'
+        push(KEYS[8], origin, queue_template .. origin, wake_template .. origin, child, child_front)
+        hset_flat(child_record, released_fields)
+        redis.call('HSET', child_record, F_STATUS, QUEUED)
+    end
+end
+
+local function data_keys(id)
+    return {record_template .. id, results_template .. id, dependents_template .. id,
+        dependencies_template .. id}
+end
+
+-- A deferred dependent that does not allow failure goes from its origin's deferred registry to
+-- its canceled state: the canceled fields, then status 'canceled'. Returns what settling its own
+-- dependents needs (it counts as failed for them), or nil when it is not deferred.
+local function cancel(child, child_record)
+    local origin = redis.call('HGET', child_record, F_ORIGIN)
+    if not origin or redis.call('HGET', child_record, F_STATUS) ~= DEFERRED then
+        return nil
+    end
+    redis.call('ZREM', deferred_template .. origin, child)
+    hset_flat(child_record, canceled_fields)
+    redis.call('HSET', child_record, F_STATUS, CANCELED)
+    local ttl = whole_seconds(redis.call('HGET', child_record, F_FAILURE_TTL), default_failure_ttl)
+    return {id = child, policy = 'failed', dependents = dependents_template .. child, origin = origin,
+        ttl = ttl}
+end
+
+-- Every dependent leaves the dependents set of the job it waited for, and that job leaves its set
+-- of unmet dependencies. Under 'finished', and under 'failed' for a dependent that allows
+-- failure, the dependent is released once nothing else is unmet. Under 'failed', any other
+-- deferred dependent is canceled, and its own dependents are settled as if it had failed, and so
+-- on: iteratively (a chain may be longer than Lua lets calls nest), with a stack of jobs whose
+-- dependents remain to be settled. A canceled job is filed (registry score,
+-- expiry, or deletion for a TTL of zero) only after its own dependents were settled, since
+-- deleting it deletes its dependents set. `visited` guards against a cycle of dependents.
+local function settle_dependents()
+    local stack = {{id = job_id, policy = policy, dependents = dependents}}
+    local visited = {[job_id] = true}
+    while #stack > 0 do
+        local parent = table.remove(stack)
+        for _, child in ipairs(redis.call('SMEMBERS', parent.dependents)) do
+            local child_record = record_template .. child
+            local child_dependencies = dependencies_template .. child
+            if redis.call('EXISTS', child_record) == 0 then
+                -- Expired or deleted while deferred: its set of unmet dependencies is litter.
+                redis.call('DEL', child_dependencies)
+            else
+                redis.call('SREM', child_dependencies, parent.id)
+                local tolerant = parent.policy == 'finished'
+                    or redis.call('HGET', child_record, F_ALLOW_FAILURE) == '1'
+                if tolerant then
+                    if redis.call('SCARD', child_dependencies) == 0 then
+                        release(child, child_record)
+                    end
+                elseif not visited[child] then
+                    local canceled = cancel(child, child_record)
+                    if canceled then
+                        visited[child] = true
+                        stack[#stack + 1] = canceled
+                    end
                 end
             end
+        end
+        redis.call('DEL', parent.dependents)
+        if parent.origin then
+            local canceled_key = canceled_template .. parent.origin
+            keep_canceled(canceled_key, parent.id, data_keys(parent.id), parent.ttl, now)
         end
     end
 end
 
 if policy ~= 'none' then
-    release_dependents()
+    settle_dependents()
 end
 
 if record_ttl == 'delete' then

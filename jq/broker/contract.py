@@ -1,231 +1,29 @@
-"""The broker contract: what jq's core asks of a storage driver, stated in queue meaning.
-
-jq's core (``Queue``, ``Job``, ``Worker``, the registries) never talks to Redis or any other store
-directly. It talks to a :class:`Broker`, and a driver implements one. jq ships two drivers:
-``jq_backends.redis`` (production) and ``jq_backends.memory`` (one process, no server).
-
-Conventions that every method follows:
-
-* Job ids, queue names and worker names are ``str``; everything stored is ``bytes``. A job
-  *record* is a flat mapping of field name to bytes (a Redis hash in the Redis driver). The core
-  encodes and decodes every field; a driver reads only the fields this module names
-  (:data:`STATUS`, :data:`ORIGIN`, :data:`EXECUTION`, :data:`ENQUEUE_AT_FRONT`,
-  :data:`ALLOW_FAILURE`), and writes only :data:`STATUS` on its own.
-* Times are Unix timestamps in seconds (``float``) chosen by the core and passed in, so that a
-  test can drive a clock and two machines agree on what a score means. Record expiry (TTL) is the
-  only time a driver measures itself.
-* A job is always in exactly one *place* — a queue or one registry (:class:`Place`) — or in none
-  once it has ended without being kept in a registry. Every method whose docstring says
-  **ATOMIC** does all its reads and writes as one indivisible step: another client sees the state
-  before it or after it, never between (one Lua script or ``MULTI`` on Redis, one critical section
-  in memory). A method that is not marked atomic may be observed half done.
-* A method that refuses (returns ``False`` or ``None`` as documented) writes nothing.
-* A job's results and its dependency sets share its record's expiry: whatever sets, keeps or
-  removes the record's TTL does the same to them, and when a record expires they go with it (a
-  new job under the same id starts with no results, dependents or dependencies).
-* A record with no fields is no record. ``record_ttl`` in :meth:`Broker.enqueue` and
-  :meth:`Broker.save_job`: ``None``, 0 or negative means no expiry.
-* The status a method writes itself (``started`` on a claim, ``queued`` on a promotion or
-  release) is written last; fields given with the call never override it. A transition to a
-  queue writes no status: the caller passes ``status`` in its fields.
-* Anything that puts an id on a queue makes the queue known (:meth:`Broker.queue_names`).
-
-A third-party driver proves itself against :mod:`jq.testing`, the conformance suite jq's own
-drivers pass.
-"""
+"""The broker contract's abstract classes, one per concern (see :mod:`jq.broker`)."""
 
 from __future__ import annotations
 
 import abc
-import enum
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+
+from jq.broker.types import (
+    Claimed,
+    EnqueueOutcome,
+    EnqueueRequest,
+    Place,
+    Record,
+    Transition,
+)
 
 __all__ = [
-    "ALLOW_FAILURE",
-    "ENQUEUE_AT_FRONT",
-    "EXECUTION",
-    "KEEP",
-    "ORIGIN",
-    "PERSIST",
-    "RESULTS_KEPT",
-    "STATUS",
     "Broker",
-    "Claimed",
     "CommandSubscription",
     "ControlStore",
-    "DependentsPolicy",
-    "EnqueueOutcome",
-    "EnqueueRequest",
     "JobStore",
-    "Place",
-    "PlaceKind",
     "QueueStore",
-    "Record",
     "RegistryStore",
-    "Transition",
     "WorkerStore",
 ]
-
-#: A job record or a worker record as stored: field name → bytes.
-Record = dict[str, bytes]
-
-# Record fields a driver reads or writes itself. Every other field is opaque to drivers.
-#: The job's status, one of :class:`jq.job.JobStatus`'s values, UTF-8.
-STATUS: Final = "status"
-#: The name of the queue the job belongs to, UTF-8.
-ORIGIN: Final = "origin"
-#: The id of the job's current execution, written when a worker claims it.
-EXECUTION: Final = "execution"
-#: ``b"1"`` when a released dependent goes to the front of its queue.
-ENQUEUE_AT_FRONT: Final = "enqueue_at_front"
-#: ``b"1"`` when the job may run although a dependency failed or was canceled.
-ALLOW_FAILURE: Final = "allow_dependency_failures"
-
-#: How many result entries a job keeps (newest first); older ones are dropped.
-RESULTS_KEPT: Final = 10
-
-#: ``record_ttl`` value: leave the record's expiry as it is.
-KEEP: Final = None
-#: ``record_ttl`` value: remove any expiry, keep the record until it is deleted.
-PERSIST: Final = -1
-
-
-class PlaceKind(str, enum.Enum):
-    """Where a job id can be: a queue (FIFO list) or one of the per-queue registries.
-
-    Registries are sets ordered by a float *score* whose meaning depends on the kind:
-
-    ================ ==========================================================
-    ``started``      the lease deadline; past it, the job counts as abandoned
-    ``finished``     when the record expires (``inf`` when kept forever)
-    ``failed``       when the record expires (``inf`` when kept forever)
-    ``deferred``     when the job was deferred (informational)
-    ``scheduled``    when the job is due to be queued
-    ``canceled``     when the record expires (``inf`` when kept forever)
-    ================ ==========================================================
-    """
-
-    QUEUE = "queue"
-    STARTED = "started"
-    FINISHED = "finished"
-    FAILED = "failed"
-    DEFERRED = "deferred"
-    SCHEDULED = "scheduled"
-    CANCELED = "canceled"
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """One queue, or one registry of one queue."""
-
-    kind: PlaceKind
-    queue: str
-
-    @property
-    def is_queue(self) -> bool:
-        """True for the queue itself, False for its registries."""
-        return self.kind is PlaceKind.QUEUE
-
-
-class DependentsPolicy(str, enum.Enum):
-    """What a transition does for the jobs that depend on the job it moves.
-
-    ``NONE``: nothing. ``FINISHED``: the job succeeded: it stops being an unmet dependency of each
-    dependent. ``FAILED``: the job failed, stopped or was canceled: it stops being an unmet
-    dependency only of dependents whose :data:`ALLOW_FAILURE` field is ``b"1"``; the others keep
-    waiting for it and stay in its dependents (so if it is requeued and then finishes, they are
-    released).
-
-    Under ``FINISHED`` and ``FAILED``, a dependent whose unmet dependencies become none, whose record
-    still exists and whose status is ``deferred`` moves from its origin's deferred registry to its
-    origin queue (to the front when its :data:`ENQUEUE_AT_FRONT` field is ``b"1"``), gets
-    :attr:`Transition.released_fields` and then status ``queued`` (written last: a released field
-    never overrides it), and wakes a waiting claimer. A dependent stops being listed in the job's
-    dependents once it no longer waits for the job (or once its record is gone).
-    """
-
-    NONE = "none"
-    FINISHED = "finished"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class EnqueueRequest:
-    """One job to store and place, see :meth:`Broker.enqueue`.
-
-    ``fields`` is the whole record except :data:`STATUS`, which the broker writes.
-    ``record_ttl``: ``None`` or :data:`PERSIST` keeps the record until deleted; a positive number of
-    seconds makes it expire (a queued job not started in time is dropped: claimers skip ids whose
-    record is gone). ``depends_on`` lists job ids that must finish first. ``scheduled_at``, when
-    given and the dependencies are met, places the job in the scheduled registry with that score
-    instead of the queue. ``allow_failure`` counts failed, stopped and canceled dependencies as met.
-    """
-
-    job_id: str
-    queue: str
-    fields: Mapping[str, bytes]
-    record_ttl: int | None = None
-    at_front: bool = False
-    depends_on: Sequence[str] = ()
-    scheduled_at: float | None = None
-    allow_failure: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class EnqueueOutcome:
-    """What :meth:`Broker.enqueue` did.
-
-    ``status`` is the status written (``queued``, ``deferred``, ``scheduled`` or ``canceled``), or
-    ``None`` when the request was refused because dependencies in ``missing`` have no record (then
-    nothing was written).
-    """
-
-    status: str | None
-    missing: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A job a worker now owns: it is in the started registry of ``queue`` under a lease.
-
-    ``record`` is the whole job record after the claim's fields were written.
-    """
-
-    job_id: str
-    queue: str
-    record: Record
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """One move of a job between places, see :meth:`Broker.transition`.
-
-    ``source``: the place the job must be in now (``None``: in no place; the record must exist).
-    ``target``: where it goes (``None``: no place). For a registry target, ``score`` is its score;
-    for a queue target, ``at_front`` picks the end. ``fields`` are written onto the record and
-    ``delete_fields`` removed from it. ``record_ttl``: :data:`KEEP` leaves the expiry alone,
-    :data:`PERSIST` removes it, ``0`` deletes the record (with its results and dependency sets)
-    after the move, a positive number of seconds sets a new expiry on the record and its results.
-    ``result``, when given, is prepended to the job's result entries (at most
-    :data:`RESULTS_KEPT` kept). ``execution_id``, when given, must equal the record's
-    :data:`EXECUTION` field: a late write from a stale execution is refused.
-    ``dependents`` and ``released_fields``: see :class:`DependentsPolicy`.
-    """
-
-    job_id: str
-    source: Place | None
-    target: Place | None
-    score: float = 0.0
-    at_front: bool = False
-    fields: Mapping[str, bytes] = field(default_factory=dict)
-    delete_fields: Sequence[str] = ()
-    record_ttl: int | None = KEEP
-    result: bytes | None = None
-    execution_id: str | None = None
-    dependents: DependentsPolicy = DependentsPolicy.NONE
-    released_fields: Mapping[str, bytes] = field(default_factory=dict)
 
 
 class JobStore(abc.ABC):
@@ -307,19 +105,30 @@ class QueueStore(abc.ABC):
 
         ATOMIC. In order:
 
-        1. If any id in ``depends_on`` has no record, refuse: write nothing, return the missing ids.
-        2. The queue becomes known (see :meth:`queue_names`).
-        3. A dependency is *met* when its status is ``finished``, or when the request allows failure
+        1. Refusals (nothing is written; :attr:`EnqueueOutcome.reason` says why): a dependency in
+           ``depends_on`` has no record (``missing``, listing them once each, in order); ``unique``
+           is set and a record with this id has status ``queued``, ``deferred``, ``scheduled`` or
+           ``started`` (``duplicate``); ``once`` is set and its marker is at or above its value
+           (``already``); following unmet dependencies from ``depends_on`` — each job's set of
+           unmet dependencies, transitively — reaches ``job_id`` (``cycle``).
+        2. With ``once``, its marker is set to its value. If a record with this id exists, the id
+           is taken out of the place its status names in its origin (the old job is replaced; a
+           replaced running execution can no longer record its outcome). Its list of dependents
+           is kept: they now wait for the new job.
+        3. The queue becomes known (see :meth:`queue_names`).
+        4. A dependency is *met* when its status is ``finished``, or when the request allows failure
            and its status is ``failed``, ``stopped`` or ``canceled``. If one is unmet because it
            failed, stopped or was canceled (and failure is not allowed), the job is stored with
-           status ``canceled`` in the canceled registry (score ``inf``).
-        4. Else, if some dependencies are unmet (queued, started, deferred, scheduled...), the job is
-           stored with status ``deferred`` in the deferred registry, its unmet dependency ids are
-           recorded, and it is added to each unmet dependency's dependents (see
-           :class:`DependentsPolicy`).
-        5. Else, with ``scheduled_at``, status ``scheduled`` in the scheduled registry with score
+           status ``canceled`` in the canceled registry, kept for its ``failure_ttl`` field or
+           else :data:`jq.defaults.DEFAULT_FAILURE_TTL` (see :class:`DependentsPolicy`), scored
+           from the broker's clock.
+        5. Else, if some dependencies are unmet (queued, started, deferred, scheduled...), the job is
+           stored with status ``deferred`` in the deferred registry (scored by the broker's clock),
+           its unmet dependency ids are recorded, and it is added to each unmet dependency's
+           dependents (see :class:`DependentsPolicy`).
+        6. Else, with ``scheduled_at``, status ``scheduled`` in the scheduled registry with score
            ``scheduled_at``.
-        6. Else status ``queued`` at the back of the queue (front with ``at_front``), waking one
+        7. Else status ``queued`` at the back of the queue (front with ``at_front``), waking one
            waiting claimer.
 
         The record replaces any earlier record with the same id; ``record_ttl`` applies to it.
@@ -515,7 +324,8 @@ class CommandSubscription(Protocol):
 
 
 class ControlStore(abc.ABC):
-    """Telling workers what to do: suspending all of them, and commands to one of them.
+    """Coordinating workers: suspending all of them, locks (one active scheduler per queue), and
+    commands to one of them.
 
     None of these calls changes a job; workers act on what they read or receive.
     """
@@ -533,6 +343,28 @@ class ControlStore(abc.ABC):
     @abc.abstractmethod
     def is_suspended(self) -> bool:
         """Whether workers are suspended now."""
+
+    @abc.abstractmethod
+    def acquire_lock(self, name: str, token: str, ttl: float) -> bool:
+        """Take the lock ``name`` for ``ttl`` seconds if nobody holds it. ATOMIC.
+
+        Whether it was taken. A lock whose holder stops extending it is free again after ``ttl``.
+        """
+
+    @abc.abstractmethod
+    def extend_lock(self, name: str, token: str, ttl: float) -> bool:
+        """Hold the lock for ``ttl`` more seconds if ``token`` still holds it. ATOMIC.
+
+        False (nothing written) when it expired or another token holds it.
+        """
+
+    @abc.abstractmethod
+    def release_lock(self, name: str, token: str) -> bool:
+        """Free the lock if ``token`` holds it. ATOMIC. Whether it was held by ``token``."""
+
+    @abc.abstractmethod
+    def lock_owner(self, name: str) -> str | None:
+        """The token holding the lock now, or None."""
 
     @abc.abstractmethod
     def publish_command(self, worker_name: str, payload: bytes) -> int:

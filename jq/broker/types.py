@@ -1,0 +1,248 @@
+"""The broker contract's value types and record field names (see :mod:`jq.broker`)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
+
+from jq.defaults import DEFAULT_FAILURE_TTL
+
+__all__ = [
+    "ALLOW_FAILURE",
+    "ENQUEUE_AT_FRONT",
+    "EXECUTION",
+    "FAILURE_TTL",
+    "KEEP",
+    "ORIGIN",
+    "PENDING_STATUSES",
+    "PERSIST",
+    "RESULTS_KEPT",
+    "STATUS",
+    "STATUS_PLACES",
+    "Claimed",
+    "DependentsPolicy",
+    "EnqueueOutcome",
+    "EnqueueRequest",
+    "Place",
+    "PlaceKind",
+    "Record",
+    "RefusalReason",
+    "Transition",
+]
+
+#: A job record or a worker record as stored: field name → bytes.
+Record = dict[str, bytes]
+
+# Record fields a driver reads or writes itself. Every other field is opaque to drivers.
+#: The job's status, one of :class:`jq.job.JobStatus`'s values, UTF-8.
+STATUS: Final = "status"
+#: The name of the queue the job belongs to, UTF-8.
+ORIGIN: Final = "origin"
+#: The id of the job's current execution, written when a worker claims it.
+EXECUTION: Final = "execution"
+#: ``b"1"`` when a released dependent goes to the front of its queue.
+ENQUEUE_AT_FRONT: Final = "enqueue_at_front"
+#: ``b"1"`` when the job may run although a dependency failed or was canceled.
+ALLOW_FAILURE: Final = "allow_dependency_failures"
+#: How long a failed or canceled job is kept: whole seconds as text (``-1``: forever).
+FAILURE_TTL: Final = "failure_ttl"
+
+#: How many result entries a job keeps (newest first); older ones are dropped.
+RESULTS_KEPT: Final = 10
+
+#: ``record_ttl`` value: leave the record's expiry as it is.
+KEEP: Final = None
+#: ``record_ttl`` value: remove any expiry, keep the record until it is deleted.
+PERSIST: Final = -1
+
+
+class PlaceKind(str, enum.Enum):
+    """Where a job id can be: a queue (FIFO list) or one of the per-queue registries.
+
+    Registries are sets ordered by a float *score* whose meaning depends on the kind:
+
+    ================ ==========================================================
+    ``started``      the lease deadline; past it, the job counts as abandoned
+    ``finished``     when the record expires (``inf`` when kept forever)
+    ``failed``       when the record expires (``inf`` when kept forever)
+    ``deferred``     when the job was deferred (informational)
+    ``scheduled``    when the job is due to be queued
+    ``canceled``     when the record expires (``inf`` when kept forever)
+    ================ ==========================================================
+    """
+
+    QUEUE = "queue"
+    STARTED = "started"
+    FINISHED = "finished"
+    FAILED = "failed"
+    DEFERRED = "deferred"
+    SCHEDULED = "scheduled"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """One queue, or one registry of one queue."""
+
+    kind: PlaceKind
+    queue: str
+
+    @property
+    def is_queue(self) -> bool:
+        """True for the queue itself, False for its registries."""
+        return self.kind is PlaceKind.QUEUE
+
+
+class DependentsPolicy(str, enum.Enum):
+    """What a transition does for the jobs that depend on the job it moves.
+
+    ``NONE``: nothing. ``FINISHED``: the job succeeded: it stops being an unmet dependency of each
+    dependent. ``FAILED``: the job failed, stopped or was canceled: it stops being an unmet
+    dependency of dependents whose :data:`ALLOW_FAILURE` field is ``b"1"``; every other dependent
+    is *canceled* (see below).
+
+    A dependent whose unmet dependencies become none, whose record still exists and whose status is
+    ``deferred`` moves from its origin's deferred registry to its origin queue (to the front when
+    its :data:`ENQUEUE_AT_FRONT` field is ``b"1"``), gets :attr:`Transition.released_fields` and
+    then status ``queued`` (written last: a released field never overrides it), and wakes a
+    waiting claimer.
+
+    A canceled dependent (its record exists and its status is ``deferred``) moves from its
+    origin's deferred registry to its origin's canceled registry, gets
+    :attr:`Transition.canceled_fields` and then status ``canceled``. It is kept for its own
+    ``failure_ttl`` field (whole seconds as text) or else :attr:`Transition.default_failure_ttl`:
+    a positive number is its registry score ``Transition.now + ttl`` and the expiry of its record,
+    results and dependency sets; a negative number keeps it forever (score ``inf``); zero deletes
+    it at once (no registry entry). The cancellation cascades: the canceled dependent's own
+    dependents are handled as if it had failed (``FAILED``), and so on down the chain.
+
+    A dependent stops being listed in the job's dependents once it no longer waits for the job
+    (released, canceled, or its record is gone); under ``FINISHED`` and ``FAILED`` that is all of
+    them.
+    """
+
+    NONE = "none"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class RefusalReason(str, enum.Enum):
+    """Why :meth:`Broker.enqueue` wrote nothing (see :class:`EnqueueOutcome`)."""
+
+    #: A dependency has no record (its ids are in ``missing``).
+    MISSING = "missing"
+    #: The job would depend on itself through its dependencies' unmet dependencies.
+    CYCLE = "cycle"
+    #: ``unique`` was asked and a job with this id is queued, deferred, scheduled or started.
+    DUPLICATE = "duplicate"
+    #: ``once`` was given and its marker already reached that value.
+    ALREADY = "already"
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueRequest:
+    """One job to store and place, see :meth:`Broker.enqueue`.
+
+    ``fields`` is the whole record except :data:`STATUS`, which the broker writes.
+    ``record_ttl``: ``None`` or :data:`PERSIST` keeps the record until deleted; a positive number of
+    seconds makes it expire (a queued job not started in time is dropped: claimers skip ids whose
+    record is gone). ``depends_on`` lists job ids that must finish first. ``scheduled_at``, when
+    given and the dependencies are met, places the job in the scheduled registry with that score
+    instead of the queue. ``allow_failure`` counts failed, stopped and canceled dependencies as met.
+    ``unique`` refuses the request while a job with the same id is pending. ``once`` is a
+    ``(marker name, value)`` pair: the request goes through only if the named marker is unset or
+    below ``value``, and the marker is set to ``value`` in the same step (cron ticks use it so that
+    each fires once, whoever fires it).
+    """
+
+    job_id: str
+    queue: str
+    fields: Mapping[str, bytes]
+    record_ttl: int | None = None
+    at_front: bool = False
+    depends_on: Sequence[str] = ()
+    scheduled_at: float | None = None
+    allow_failure: bool = False
+    unique: bool = False
+    once: tuple[str, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueOutcome:
+    """What :meth:`Broker.enqueue` did.
+
+    ``status`` is the status written (``queued``, ``deferred``, ``scheduled`` or ``canceled``), or
+    ``None`` when the request was refused for ``reason`` (then nothing was written). With
+    :attr:`RefusalReason.MISSING`, ``missing`` lists the dependencies that have no record.
+    """
+
+    status: str | None
+    missing: tuple[str, ...] = ()
+    reason: RefusalReason | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A job a worker now owns: it is in the started registry of ``queue`` under a lease.
+
+    ``record`` is the whole job record after the claim's fields were written.
+    """
+
+    job_id: str
+    queue: str
+    record: Record
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One move of a job between places, see :meth:`Broker.transition`.
+
+    ``source``: the place the job must be in now (``None``: in no place; the record must exist).
+    ``target``: where it goes (``None``: no place). For a registry target, ``score`` is its score;
+    for a queue target, ``at_front`` picks the end. ``fields`` are written onto the record and
+    ``delete_fields`` removed from it. ``record_ttl``: :data:`KEEP` leaves the expiry alone,
+    :data:`PERSIST` removes it, ``0`` deletes the record (with its results and dependency sets)
+    after the move, a positive number of seconds sets a new expiry on the record and its results.
+    ``result``, when given, is prepended to the job's result entries (at most
+    :data:`RESULTS_KEPT` kept). ``execution_id``, when given, must equal the record's
+    :data:`EXECUTION` field: a late write from a stale execution is refused.
+    ``dependents``, ``released_fields``, ``canceled_fields``, ``default_failure_ttl`` and
+    ``now`` (the time canceled dependents' scores count from; None: the broker's clock): see
+    :class:`DependentsPolicy`.
+    """
+
+    job_id: str
+    source: Place | None
+    target: Place | None
+    score: float = 0.0
+    at_front: bool = False
+    fields: Mapping[str, bytes] = field(default_factory=dict)
+    delete_fields: Sequence[str] = ()
+    record_ttl: int | None = KEEP
+    result: bytes | None = None
+    execution_id: str | None = None
+    dependents: DependentsPolicy = DependentsPolicy.NONE
+    released_fields: Mapping[str, bytes] = field(default_factory=dict)
+    canceled_fields: Mapping[str, bytes] = field(default_factory=dict)
+    default_failure_ttl: int = DEFAULT_FAILURE_TTL
+    now: float | None = None
+
+
+#: The place a job of each status is in, within its origin (stopped jobs are kept with the failed).
+STATUS_PLACES: Final[Mapping[str, PlaceKind]] = MappingProxyType(
+    {
+        "queued": PlaceKind.QUEUE,
+        "started": PlaceKind.STARTED,
+        "finished": PlaceKind.FINISHED,
+        "failed": PlaceKind.FAILED,
+        "stopped": PlaceKind.FAILED,
+        "deferred": PlaceKind.DEFERRED,
+        "scheduled": PlaceKind.SCHEDULED,
+        "canceled": PlaceKind.CANCELED,
+    }
+)
+#: Statuses of a job that has not ended yet (``EnqueueRequest.unique`` refuses a second one).
+PENDING_STATUSES: Final = frozenset({"queued", "deferred", "scheduled", "started"})

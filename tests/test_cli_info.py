@@ -1,0 +1,185 @@
+"""``jqueue info``: counts per registry, workers, filters, JSON, and the in-place refresh, run for
+real against the session's redis-server (and on a pseudo-terminal for ``--interval``)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from jq import Queue, SimpleWorker
+from jq.testing.helpers import wait_for
+from tests import fixtures
+from tests.processes import read_pid
+from tests.test_cli import cli_env, command, finish, jqueue, jqueue_many, run_in_pty, start_jqueue, table_rows
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: alpha's counts after :func:`populate`, in the table's column order.
+ALPHA = {"queued": 2, "started": 0, "deferred": 1, "scheduled": 1, "finished": 1, "failed": 1, "canceled": 1}
+
+
+def populate(client):
+    """alpha: a job in every place but started; beta: one queued job."""
+    alpha = Queue("alpha", connection=client)
+    alpha.enqueue(fixtures.add, 1, 1)
+    alpha.enqueue(fixtures.div_by_zero, 1)
+    SimpleWorker([alpha]).work(burst=True, logging_level="CRITICAL")
+    blocker = alpha.enqueue(fixtures.add, 2, 2)
+    alpha.enqueue(fixtures.add, 3, 3)
+    alpha.enqueue(fixtures.add, 4, 4, depends_on=blocker)
+    alpha.enqueue_in(datetime.timedelta(hours=1), fixtures.add, 5, 5)
+    alpha.enqueue(fixtures.add, 6, 6).cancel()
+    Queue("beta", connection=client).enqueue(fixtures.add, 7, 7)
+
+
+def hold_until_released(started: str, release: str) -> str:
+    """A long job: say it started, then wait (at most a minute) until ``release`` exists."""
+    Path(started).write_text(str(os.getpid()))
+    wait_for(lambda: os.path.exists(release), timeout=60, interval=0.05)
+    return "released"
+
+
+@pytest.fixture
+def busy_worker(redis_server, redis_client, tmp_path):
+    """A real worker named busy-1 on queue gamma, in the middle of a job; (its job's id)."""
+    started, release = tmp_path / "started", tmp_path / "release"
+    job = Queue("gamma", connection=redis_client).enqueue(hold_until_released, str(started), str(release))
+    process = start_jqueue("worker", "-u", redis_server.url, "--name", "busy-1", "gamma")
+    try:
+        assert wait_for(lambda: read_pid(started) is not None, timeout=20), "the job never started"
+        yield job.id
+    finally:
+        # Let the job end, then stop the idle worker: while it waits for its work horse, a signal
+        # that the kernel hands to one of its helper threads goes unnoticed until the horse exits.
+        release.touch()
+        wait_for(lambda: job.get_status() != "started", timeout=20)
+        process.send_signal(signal.SIGTERM)
+        finish(process, timeout=30)
+
+
+def counts_of(rows, queue):
+    """The counts row of ``queue`` in a queue table, as ints."""
+    (row,) = [row for row in rows if row[0] == queue and len(row) == 9]
+    return [int(cell) for cell in row[1:]]
+
+
+def test_info_shows_queues_with_counts_and_workers(redis_server, redis_client, busy_worker):
+    populate(redis_client)
+    url = redis_server.url
+    everything, alpha_only, by_queue, queues_only, workers_only = jqueue_many(
+        [
+            ("info", "-u", url),
+            ("info", "-u", url, "alpha"),
+            ("info", "-u", url, "-R"),
+            ("info", "-u", url, "-Q"),
+            ("info", "-u", url, "--only-workers"),
+        ]
+    )
+    for done in (everything, alpha_only, by_queue, queues_only, workers_only):
+        assert done.returncode == 0, done.stderr
+
+    rows = table_rows(everything.stdout)
+    assert counts_of(rows, "alpha") == [*ALPHA.values(), 0]
+    assert counts_of(rows, "beta") == [1, 0, 0, 0, 0, 0, 0, 0]
+    assert counts_of(rows, "gamma") == [0, 1, 0, 0, 0, 0, 0, 1]
+    (worker,) = [row for row in rows if len(row) == 8]
+    assert worker[:4] == ["busy-1", "busy", "gamma", busy_worker]
+    assert worker[4:6] == ["0", "0"]
+    assert worker[6].split("@")[0].isdigit()
+    assert everything.stdout.startswith(f"{url} · 3 queue(s) · 1 worker(s) · ")
+
+    rows = table_rows(alpha_only.stdout)
+    assert [row[0] for row in rows] == ["alpha"]  # no other queue, and busy-1 is not alpha's
+    assert "no workers" in alpha_only.stdout
+
+    assert "Workers by queue" in by_queue.stdout
+    grouped = {row[0]: row[1] for row in table_rows(by_queue.stdout) if len(row) == 2}
+    assert grouped == {"alpha": "-", "beta": "-", "gamma": "busy-1 (busy)"}
+
+    assert "Queues" in queues_only.stdout and "Workers" not in queues_only.stdout
+    assert "Workers" in workers_only.stdout and "Queues" not in workers_only.stdout
+    assert [row[0] for row in table_rows(workers_only.stdout)] == ["busy-1"]
+
+
+def test_info_json_for_scripts(redis_server, redis_client, busy_worker):
+    populate(redis_client)
+    url = redis_server.url
+    full, filtered, queues_only = jqueue_many(
+        [
+            ("info", "-u", url, "--json"),
+            ("info", "-u", url, "--json", "-R", "gamma"),
+            ("info", "-u", url, "--json", "-Q"),
+        ]
+    )
+    payload = json.loads(full.stdout)
+    assert payload["store"] == url
+    assert [q["name"] for q in payload["queues"]] == ["alpha", "beta", "gamma"]
+    assert payload["queues"][0] == {"name": "alpha", **ALPHA, "workers": 0}
+    (worker,) = payload["workers"]
+    assert worker["name"] == "busy-1" and worker["state"] == "busy" and worker["queues"] == ["gamma"]
+    assert worker["current_job"] == busy_worker
+    assert worker["last_heartbeat"].endswith("Z") and isinstance(worker["pid"], int)
+    assert "by_queue" not in payload
+
+    filtered_payload = json.loads(filtered.stdout)
+    assert [q["name"] for q in filtered_payload["queues"]] == ["gamma"]
+    assert filtered_payload["by_queue"] == {"gamma": ["busy-1"]}
+    assert set(json.loads(queues_only.stdout)) == {"store", "time", "queues"}
+
+
+def test_info_on_an_empty_store(redis_server, redis_client):
+    done = jqueue("info", "-u", redis_server.url)
+    assert done.returncode == 0, done.stderr
+    assert "no queues" in done.stdout and "no workers" in done.stdout
+    assert json.loads(jqueue("info", "-u", redis_server.url, "--json").stdout)["queues"] == []
+
+
+def test_info_interval_redraws_in_place_on_a_terminal_until_ctrl_c(redis_server, redis_client):
+    populate(redis_client)
+    header = f"{redis_server.url} · "
+    status, output = run_in_pty(
+        ["info", "-u", redis_server.url, "--interval", "1"],
+        interrupt_when=lambda text: text.count(header) >= 2,
+    )
+    assert status == 0, output
+    assert output.count(header) >= 2  # at least two frames
+    assert "\x1b[1A" in output and "\x1b[2K" in output  # cursor up, erase line: drawn over in place
+    assert "alpha" in output
+    assert "Traceback" not in output and "Aborted" not in output
+
+
+def test_info_interval_prints_frame_after_frame_into_a_pipe(redis_server, redis_client):
+    populate(redis_client)
+    header = f"{redis_server.url} · ".encode()
+    process = subprocess.Popen(
+        command("info", "-u", redis_server.url, "-i", "0.2", "-Q"),
+        cwd=ROOT,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    output = b""
+    deadline = time.monotonic() + 20
+    try:
+        while output.count(header) < 2 and time.monotonic() < deadline:
+            ready, _, _ = select.select([process.stdout], [], [], 0.1)
+            if ready:
+                output += os.read(process.stdout.fileno(), 65536)
+        assert output.count(header) >= 2, output
+        process.send_signal(signal.SIGINT)
+        rest, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert b"\x1b[" not in output + rest  # no terminal control codes in a pipe
+    assert b"Traceback" not in stderr

@@ -1,0 +1,152 @@
+"""Periodic jobs: cron strings and intervals, time zones, exactly one fire per tick."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+
+import pytest
+
+from jq import Queue, SimpleWorker
+from jq.cron import Cron, CronJob, CronScheduler, load_cron
+from jq.exceptions import ConfigurationError
+from tests import fixtures
+
+UTC = datetime.timezone.utc
+
+
+def at(text: str) -> datetime.datetime:
+    """An aware UTC datetime from 'YYYY-MM-DD HH:MM:SS'."""
+    return datetime.datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+class TestSchedules:
+    """Which tick is due, for cron strings and intervals."""
+
+    def test_cron_string(self):
+        entry = CronJob(fixtures.add, cron="*/5 * * * *")
+        assert entry.latest_tick(at("2026-11-23 07:03:10")) == at("2026-11-23 07:00:00")
+        assert entry.latest_tick(at("2026-11-23 07:05:00")) == at("2026-11-23 07:05:00")
+        assert entry.next_tick(at("2026-11-23 07:05:00")) == at("2026-11-23 07:10:00")
+
+    def test_interval(self):
+        entry = CronJob(fixtures.add, interval=30)
+        assert entry.latest_tick(at("2026-11-23 07:03:10")) == at("2026-11-23 07:03:00")
+        assert entry.next_tick(at("2026-11-23 07:03:10")) == at("2026-11-23 07:03:30")
+
+    def test_time_zone_and_daylight_saving(self):
+        entry = CronJob(fixtures.add, cron="30 2 * * *", timezone="Europe/Riga")
+        # 02:30 in Riga is 00:30 UTC in winter (UTC+2) and 23:30 UTC the day before in summer (UTC+3).
+        assert entry.latest_tick(at("2026-01-15 12:00:00")) == at("2026-01-15 00:30:00")
+        assert entry.latest_tick(at("2026-07-15 12:00:00")) == at("2026-07-14 23:30:00")
+
+    @pytest.mark.parametrize(
+        ("options", "message"),
+        [
+            ({}, "exactly one of"),
+            ({"cron": "* * * * *", "interval": 5}, "exactly one of"),
+            ({"cron": "61 * * * *"}, "not valid"),
+            ({"interval": 0}, "positive"),
+            ({"interval": 5, "timezone": "Mars/Olympus"}, "unknown time zone"),
+            ({"interval": 5, "colour": "red"}, "unknown cron job options"),
+        ],
+    )
+    def test_bad_entries(self, options, message):
+        with pytest.raises(ConfigurationError, match=message):
+            CronJob(fixtures.add, **options)
+
+    def test_names_are_unique(self):
+        cron = Cron()
+        cron.register(fixtures.add, interval=5, args=(1, 2))
+        with pytest.raises(ConfigurationError, match="already registered"):
+            cron.register(fixtures.add, interval=5, args=(3, 4))
+        cron.register(fixtures.add, interval=5, args=(3, 4), name="other")
+        assert len(cron) == 2
+
+
+class TestFiring:
+    """Each tick is enqueued once, whoever fires it."""
+
+    def test_fires_once_per_tick(self, broker):
+        cron = Cron()
+        cron.register(fixtures.add, interval=60, args=(1, 2), queue="periodic", name="sum")
+        scheduler = CronScheduler(cron, broker)
+        assert len(scheduler.tick(at("2026-11-23 07:00:05"))) == 1
+        assert scheduler.tick(at("2026-11-23 07:00:30")) == []
+        [job] = scheduler.tick(at("2026-11-23 07:01:00"))
+        assert job.meta["cron"] == "sum"
+        assert job.meta["cron_tick"] == "2026-11-23T07:01:00+00:00"
+        queue = Queue("periodic", connection=broker)
+        assert len(queue) == 2
+        SimpleWorker([queue]).work(burst=True)
+        assert [j.result for j in queue.finished_job_registry.get_jobs()] == [3, 3]
+
+    def test_three_runners_ten_ticks_ten_fires(self, broker):
+        cron = Cron()
+        cron.register(fixtures.add, interval=60, args=(1, 1), name="tick")
+        runners = [CronScheduler(cron, broker) for _ in range(3)]
+        start = at("2026-11-23 07:00:00")
+        fired: list[int] = []
+        lock = threading.Lock()
+
+        def run(runner: CronScheduler) -> None:
+            for minute in range(10):
+                count = len(runner.tick(start + datetime.timedelta(minutes=minute, seconds=1)))
+                with lock:
+                    fired.append(count)
+
+        threads = [threading.Thread(target=run, args=(runner,)) for runner in runners]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sum(fired) == 10
+        assert len(Queue(connection=broker)) == 10
+
+    def test_a_tick_found_too_late_is_skipped(self, broker):
+        cron = Cron()
+        cron.register(fixtures.add, interval=3600, args=(1, 1), misfire_grace=60, name="hourly")
+        scheduler = CronScheduler(cron, broker)
+        assert scheduler.tick(at("2026-11-23 07:30:00")) == []
+        assert len(scheduler.tick(at("2026-11-23 08:00:20"))) == 1
+
+    def test_a_worker_with_cron_fires_ticks(self, broker):
+        cron = Cron()
+        cron.register(fixtures.add, interval=1, args=(2, 3), name="every-second")
+        queue = Queue(connection=broker)
+        worker = SimpleWorker([queue], cron=cron, name="cronworker")
+        thread = threading.Thread(target=worker.work, kwargs={"logging_level": "WARNING"})
+        thread.start()
+        try:
+            from jq.testing.helpers import wait_for
+
+            assert wait_for(lambda: queue.finished_job_registry.count >= 2, timeout=10)
+        finally:
+            worker.request_stop()
+            thread.join(10)
+        assert all(job.result == 5 for job in queue.finished_job_registry.get_jobs())
+
+
+class TestConfig:
+    """Loading a cron from a module or a file."""
+
+    def test_module(self):
+        cron = load_cron("tests.cron_config")
+        assert [entry.name for entry in cron] == ["every-second"]
+
+    def test_file(self, tmp_path):
+        path = tmp_path / "my_cron.py"
+        path.write_text(
+            "from jq.cron import Cron\ncron = Cron()\ncron.register('tests.fixtures.add', cron='0 3 * * *')\n"
+        )
+        assert len(load_cron(str(path))) == 1
+
+    def test_bad_configs(self, tmp_path):
+        with pytest.raises(ConfigurationError, match="cannot be loaded"):
+            load_cron("no.such.module")
+        path = tmp_path / "empty.py"
+        path.write_text("x = 1\n")
+        with pytest.raises(ConfigurationError, match="must define cron"):
+            load_cron(str(path))
+        with pytest.raises(ConfigurationError, match="does not exist"):
+            load_cron(str(tmp_path / "missing.py"))

@@ -1,0 +1,310 @@
+"""Later, again, then, once: delayed jobs, retries, callbacks, dependencies, unique jobs.
+
+Every test runs on each driver. Time is controlled where practical: the scheduler's ``tick`` takes
+the moment to act at, so tests do not wait for wall-clock time to pass.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+
+import pytest
+
+from jq import Callback, Queue, Retry, SimpleWorker
+from jq.dependency import Dependency
+from jq.exceptions import ConfigurationError, DuplicateJobError, InvalidJobDependency
+from jq.job import Job
+from jq.results import Result
+from jq.scheduler import Scheduler, scheduler_lock_name
+from jq.testing.helpers import wait_for
+from tests import fixtures
+
+
+@pytest.fixture(autouse=True)
+def _clear_seen():
+    fixtures.SEEN.clear()
+    yield
+    fixtures.SEEN.clear()
+
+
+@pytest.fixture
+def queue(broker):
+    """The default queue of the driver under test."""
+    return Queue(connection=broker)
+
+
+def run_burst(queue: Queue) -> bool:
+    """Run every queued job with an in-process worker."""
+    return SimpleWorker([queue]).work(burst=True)
+
+
+class TestDelayedJobs:
+    """enqueue_at / enqueue_in and the scheduler that queues them when due."""
+
+    def test_enqueue_at_waits_in_the_scheduled_registry(self, queue):
+        when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+        job = queue.enqueue_at(when, fixtures.add, 1, 2)
+        assert job.get_status() == "scheduled"
+        assert job.id in queue.scheduled_job_registry
+        assert len(queue) == 0
+        scheduled = queue.scheduled_job_registry.get_scheduled_time(job)
+        assert abs((scheduled - when).total_seconds()) < 0.001
+
+    def test_naive_datetimes_are_utc(self, queue):
+        naive = datetime.datetime(2030, 1, 1, 12, 0, 0)
+        job = queue.enqueue_at(naive, fixtures.add, 1, 2)
+        expected = naive.replace(tzinfo=datetime.timezone.utc)
+        assert queue.scheduled_job_registry.get_scheduled_time(job) == expected
+
+    def test_enqueue_in(self, queue):
+        job = queue.enqueue_in(datetime.timedelta(minutes=10), fixtures.add, 1, 2)
+        scheduled = queue.scheduled_job_registry.get_scheduled_time(job)
+        assert 590 < (scheduled - datetime.datetime.now(datetime.timezone.utc)).total_seconds() <= 600
+
+    def test_the_scheduler_queues_due_jobs_only(self, queue):
+        soon = queue.enqueue_in(datetime.timedelta(seconds=30), fixtures.add, 1, 2)
+        later = queue.enqueue_in(datetime.timedelta(hours=2), fixtures.add, 3, 4)
+        scheduler = Scheduler([queue])
+        assert scheduler.tick() == 0
+        assert scheduler.tick(now=time.time() + 60) == 1
+        assert soon.get_status() == "queued"
+        assert later.get_status() == "scheduled"
+        run_burst(queue)
+        assert soon.result == 3
+
+    def test_one_active_scheduler_per_queue(self, queue):
+        first, second = Scheduler([queue], name="first"), Scheduler([queue], name="second")
+        queue.enqueue_in(datetime.timedelta(seconds=1), fixtures.add, 1, 2)
+        first.tick()
+        second.tick()
+        assert first.held_queues == ["default"]
+        assert second.held_queues == []
+        assert queue.broker.lock_owner(scheduler_lock_name("default")) == first.token
+        # The second never promotes while the first holds the lock.
+        assert second.tick(now=time.time() + 60) == 0
+        assert first.tick(now=time.time() + 60) == 1
+
+    def test_a_dead_scheduler_is_replaced_within_its_lock_ttl(self, queue):
+        holder = Scheduler([queue], interval=0.1, lock_ttl=1.0, name="holder")
+        holder.tick()
+        successor = Scheduler([queue], interval=0.1, lock_ttl=1.0, name="successor")
+        started = time.monotonic()
+        # The holder stops renewing (it died); the successor keeps trying.
+        assert wait_for(lambda: successor.tick() >= 0 and successor.held_queues == ["default"], timeout=2.0)
+        assert time.monotonic() - started <= 2 * holder.lock_ttl
+        # The old holder cannot renew a lock it lost.
+        holder.tick()
+        assert holder.held_queues == []
+
+    def test_release_hands_over_at_once(self, queue):
+        first, second = Scheduler([queue], name="first"), Scheduler([queue], name="second")
+        first.tick()
+        first.release()
+        second.tick()
+        assert second.held_queues == ["default"]
+
+    def test_a_worker_with_scheduler_runs_delayed_jobs(self, queue):
+        job = queue.enqueue_in(datetime.timedelta(seconds=1), fixtures.add, 2, 3)
+        worker = SimpleWorker([queue], name="scheduling")
+        thread = threading.Thread(
+            target=worker.work, kwargs={"with_scheduler": True, "logging_level": "WARNING"}
+        )
+        thread.start()
+        try:
+            assert wait_for(lambda: job.get_status() == "finished", timeout=10)
+            assert job.result == 5
+        finally:
+            worker.request_stop()
+            thread.join(10)
+        # It gave its lock back when it stopped.
+        assert queue.broker.lock_owner(scheduler_lock_name("default")) is None
+
+    def test_bad_scheduler_settings(self, queue):
+        with pytest.raises(ConfigurationError, match="longer than interval"):
+            Scheduler([queue], interval=5, lock_ttl=5)
+        with pytest.raises(ConfigurationError, match="at least one queue"):
+            Scheduler([], connection=queue.broker)
+        with pytest.raises(ConfigurationError, match="needs a datetime"):
+            queue.enqueue_at("tomorrow", fixtures.add, 1, 2)
+
+
+class TestRetries:
+    """Retry(max, interval): attempts recorded, intervals scheduled, what is and is not retried."""
+
+    def test_immediate_retries_then_success(self, queue):
+        job = queue.enqueue(fixtures.fail_once_then_succeed, "k", retry=Retry(max=3))
+        run_burst(queue)
+        assert job.result == "k done after 2 attempts"
+        job.refresh()
+        assert job.retries_left == 2
+        assert [result.type for result in job.results()] == [Result.Type.SUCCESSFUL, Result.Type.RETRIED]
+
+    def test_intervals_schedule_the_retries(self, queue):
+        job = queue.enqueue(fixtures.div_by_zero, 1, retry=Retry(max=2, interval=[10, 60]))
+        run_burst(queue)
+        assert job.get_status() == "scheduled"
+        first_wait = queue.scheduled_job_registry.get_scheduled_time(job)
+        assert 8 < (first_wait - datetime.datetime.now(datetime.timezone.utc)).total_seconds() <= 10
+        scheduler = Scheduler([queue])
+        assert scheduler.tick(now=time.time() + 11) == 1
+        run_burst(queue)
+        second_wait = queue.scheduled_job_registry.get_scheduled_time(job)
+        assert 58 < (second_wait - datetime.datetime.now(datetime.timezone.utc)).total_seconds() <= 60
+        assert scheduler.tick(now=time.time() + 61) == 1
+        run_burst(queue)
+        assert job.get_status() == "failed"
+        assert [result.type for result in job.results()] == [
+            Result.Type.FAILED,
+            Result.Type.RETRIED,
+            Result.Type.RETRIED,
+        ]
+
+    def test_a_timeout_is_retried(self, queue):
+        job = queue.enqueue(fixtures.sleep_for, 5, job_timeout=1, retry=Retry(max=1))
+        SimpleWorker([queue]).work(burst=True, max_jobs=1)
+        assert job.get_status() == "queued"
+        assert "JobTimeoutException" in job.exc_info
+
+    def test_bad_retry_settings(self):
+        with pytest.raises(ConfigurationError, match="max"):
+            Retry(max=0)
+        with pytest.raises(ConfigurationError, match="interval"):
+            Retry(max=2, interval=[-1])
+        with pytest.raises(ConfigurationError, match="interval"):
+            Retry(max=2, interval=[])
+
+
+class TestCallbacks:
+    """on_success, on_failure, on_stopped and Callback timeouts."""
+
+    def test_a_callback_past_its_timeout_is_stopped_and_the_outcome_stands(self, queue):
+        job = queue.enqueue(fixtures.add, 1, 2, on_success=Callback(fixtures.sleep_in_callback, timeout=1))
+        after = queue.enqueue(fixtures.add, 2, 2)
+        started = time.monotonic()
+        run_burst(queue)
+        assert time.monotonic() - started < 20
+        assert ("slow-callback-started", job.id) in fixtures.SEEN
+        assert ("slow-callback-finished", job.id) not in fixtures.SEEN
+        assert job.get_status() == "finished"
+        assert after.result == 4
+
+    def test_on_failure_is_not_called_for_a_retry(self, queue):
+        job = queue.enqueue(
+            fixtures.fail_once_then_succeed, "x", retry=Retry(max=1), on_failure=fixtures.on_failure_record
+        )
+        run_burst(queue)
+        assert job.get_status() == "finished"
+        assert [entry for entry in fixtures.SEEN if entry[0] == "failure"] == []
+
+    def test_callback_by_dotted_path(self, queue):
+        job = queue.enqueue(fixtures.add, 1, 2, on_success="tests.fixtures.on_success_record")
+        run_burst(queue)
+        assert ("success", job.id, 3) in fixtures.SEEN
+
+    def test_bad_callbacks(self, queue):
+        with pytest.raises(ConfigurationError, match="module level"):
+            queue.enqueue(fixtures.add, 1, 2, on_success=lambda *a: None)
+        with pytest.raises(ConfigurationError, match="dotted path"):
+            queue.enqueue(fixtures.add, 1, 2, on_failure="nodots")
+
+
+class TestDependencies:
+    """Several parents, Dependency options, failures and cancellations down the chain, cycles."""
+
+    def test_allow_failure(self, queue):
+        parent = queue.enqueue(fixtures.div_by_zero, 1)
+        child = queue.enqueue(fixtures.add, 1, 1, depends_on=Dependency(jobs=[parent], allow_failure=True))
+        run_burst(queue)
+        assert parent.get_status() == "failed"
+        assert child.result == 2
+
+    def test_enqueue_at_front_when_released(self, queue):
+        parent = queue.enqueue(fixtures.add, 1, 1)
+        waiting = queue.enqueue(fixtures.add, 3, 3)
+        child = queue.enqueue(fixtures.add, 2, 2, depends_on=Dependency(jobs=parent, enqueue_at_front=True))
+        SimpleWorker([queue]).work(burst=True, max_jobs=1)
+        assert queue.job_ids == [child.id, waiting.id]
+
+    def test_a_failed_parent_cancels_its_dependents_down_the_chain(self, queue):
+        parent = queue.enqueue(fixtures.div_by_zero, 1)
+        child = queue.enqueue(fixtures.add, 1, 1, depends_on=parent)
+        grandchild = queue.enqueue(fixtures.add, 2, 2, depends_on=child)
+        tolerant = queue.enqueue(fixtures.add, 3, 3, depends_on=Dependency(jobs=child, allow_failure=True))
+        run_burst(queue)
+        assert child.get_status() == "canceled"
+        assert grandchild.get_status() == "canceled"
+        assert child.id in queue.canceled_job_registry
+        assert tolerant.result == 6
+        assert queue.deferred_job_registry.count == 0
+
+    def test_a_retried_parent_keeps_its_dependents_waiting(self, queue):
+        parent = queue.enqueue(fixtures.fail_once_then_succeed, "p", retry=Retry(max=1))
+        child = queue.enqueue(fixtures.add, 1, 1, depends_on=parent)
+        run_burst(queue)
+        assert parent.get_status() == "finished"
+        assert child.result == 2
+
+    def test_canceling_a_parent_cancels_its_dependents(self, queue):
+        parent = queue.enqueue(fixtures.add, 1, 1)
+        child = queue.enqueue(fixtures.add, 2, 2, depends_on=parent)
+        parent.cancel()
+        assert child.get_status() == "canceled"
+
+    def test_deleting_a_parent_cancels_or_deletes_its_dependents(self, queue):
+        parent = queue.enqueue(fixtures.add, 1, 1)
+        child = queue.enqueue(fixtures.add, 2, 2, depends_on=parent)
+        parent.delete()
+        assert child.get_status() == "canceled"
+        other_parent = queue.enqueue(fixtures.add, 1, 1)
+        other_child = queue.enqueue(fixtures.add, 2, 2, depends_on=other_parent)
+        other_parent.delete(delete_dependents=True)
+        assert not Job.exists(other_child.id, connection=queue.broker)
+
+    def test_requeueing_a_failed_job_leaves_its_canceled_dependents_canceled(self, queue):
+        parent = queue.enqueue(fixtures.div_by_zero, 1)
+        child = queue.enqueue(fixtures.add, 2, 2, depends_on=parent)
+        run_burst(queue)
+        parent.requeue()
+        assert child.get_status() == "canceled"
+        child.requeue()
+        assert child.get_status() == "queued"
+
+    def test_a_dependency_cycle_is_refused(self, queue):
+        first = queue.enqueue(fixtures.add, 1, 1, job_id="first")
+        queue.enqueue(fixtures.add, 2, 2, job_id="second", depends_on=first)
+        with pytest.raises(InvalidJobDependency, match="cycle"):
+            queue.enqueue(fixtures.add, 3, 3, job_id="first", depends_on="second")
+        assert Job.fetch("first", connection=queue.broker).get_status() == "queued"
+
+
+class TestUniqueJobs:
+    """unique=True refuses a job id that is still pending."""
+
+    def test_refused_while_pending_allowed_after(self, queue):
+        queue.enqueue(fixtures.add, 1, 2, job_id="report", unique=True)
+        with pytest.raises(DuplicateJobError) as caught:
+            queue.enqueue(fixtures.add, 5, 5, job_id="report", unique=True)
+        assert caught.value.job_id == "report"
+        assert queue.job_ids == ["report"]
+        run_burst(queue)
+        again = queue.enqueue(fixtures.add, 5, 5, job_id="report", unique=True)
+        run_burst(queue)
+        assert again.result == 10
+
+    def test_unique_needs_a_job_id(self, queue):
+        with pytest.raises(ConfigurationError, match="needs a job_id"):
+            queue.enqueue(fixtures.add, 1, 2, unique=True)
+
+    def test_without_unique_an_id_is_replaced_not_doubled(self, queue):
+        queue.enqueue(fixtures.add, 1, 2, job_id="same")
+        queue.enqueue(fixtures.add, 3, 4, job_id="same")
+        assert queue.job_ids == ["same"]
+        run_burst(queue)
+        assert Job.fetch("same", connection=queue.broker).result == 7
+
+    def test_unique_scheduled_job(self, queue):
+        queue.enqueue_in(datetime.timedelta(hours=1), fixtures.add, 1, 2, job_id="later", unique=True)
+        with pytest.raises(DuplicateJobError):
+            queue.enqueue_in(datetime.timedelta(hours=1), fixtures.add, 1, 2, job_id="later", unique=True)
