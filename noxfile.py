@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``."""
+"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``."""
 
 from __future__ import annotations
 
@@ -28,3 +28,24 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
     session.install("-e", ".[test]", "mypy")
     session.run("mypy", "--strict", "jq", "jq_backends")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """jq against RQ (latest release) on a private redis-server; writes docs/benchmarks.md.
+
+    ``nox -s bench -- --quick --no-write`` runs a short smoke instead.
+    """
+    session.install("-e", ".", "rq")
+    session.run("python", "-m", "benchmarks.run", *session.posargs)
+
+
+@nox.session
+def bench_peers(session: nox.Session) -> None:
+    """huey, dramatiq and Celery on the jq benchmark's measures; writes docs/benchmarks.md's peers table.
+
+    The three libraries get this virtualenv of their own. ``nox -s bench_peers -- --quick`` runs a
+    short smoke that writes nothing.
+    """
+    session.install("-e", ".", "huey", "dramatiq[redis]", "celery[redis]")
+    session.run("python", "-m", "benchmarks.peers", *session.posargs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from jq import job as job_module
 from jq import lifecycle
+from jq.broker import WORKER_CURRENT_JOB, WorkerUpdate
 from jq.callbacks import Callback
 from jq.defaults import DEFAULT_RESULT_TTL, effective_timeout
 from jq.exceptions import JobStopped, SerializationError
@@ -27,6 +29,7 @@ from jq.outage import retry_transient
 from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
 from jq.timeouts import BaseDeathPenalty, BaseTimeoutException, JobTimeoutException
+from jq.utils import format_timestamp, now
 
 if TYPE_CHECKING:
     from jq.job import Job
@@ -101,6 +104,8 @@ class JobRunner:
     timed_out: bool = False
     #: Where an interruption (stop-job, cold shutdown) may land: the job's own code only.
     interrupts: InterruptWindow = field(default_factory=InterruptWindow)
+    #: When the job being run started (for the worker's working-time counter).
+    _started: float | None = field(default=None, init=False, repr=False)
 
     @property
     def worker_name(self) -> str | None:
@@ -115,11 +120,16 @@ class JobRunner:
             return BaseDeathPenalty(None)
         return penalty_class(timeout, JobTimeoutException, job_id=job.id)
 
-    def run(self, job: Job) -> JobOutcome:
-        """Run the job's function and record the outcome. Never raises for the job's own errors."""
+    def run(self, job: Job, next_claim: lifecycle.NextClaim | None = None) -> JobOutcome:
+        """Run the job's function and record the outcome. Never raises for the job's own errors.
+
+        With ``next_claim``, the worker's next job is claimed in the same round trip that records
+        the outcome (see :class:`jq.lifecycle.NextClaim`).
+        """
         plugins = get_plugin_manager()
         plugins.job_started(job, self.worker)
         self.timed_out = False
+        self._started = time.monotonic()
         try:
             with self._death_penalty(job, effective_timeout(job.timeout)), self.interrupts.open():
                 return_value = job.perform()
@@ -127,7 +137,9 @@ class JobRunner:
             exc_info: Any = sys.exc_info()
             error = exc_info[1]
             self.timed_out = isinstance(error, BaseTimeoutException)
-            outcome = self.handle_failure(job, exc_info, stopped=isinstance(error, JobStopped))
+            outcome = self.handle_failure(
+                job, exc_info, stopped=isinstance(error, JobStopped), next_claim=next_claim
+            )
             if isinstance(error, KeyboardInterrupt):
                 raise
             return outcome
@@ -142,12 +154,14 @@ class JobRunner:
                     execution_id=job.execution_id,
                     worker_name=self.worker_name,
                     default_result_ttl=self.default_result_ttl,
+                    worker_update=self._worker_update(succeeded=True),
+                    next_claim=next_claim,
                 ),
                 patience=self.outage_patience,
                 what=f"record the result of job {job.id}",
             )
         except SerializationError:
-            return self.handle_failure(job, sys.exc_info())  # type: ignore[arg-type]
+            return self.handle_failure(job, sys.exc_info(), next_claim=next_claim)  # type: ignore[arg-type]
         if not moved:
             logger.warning("job %s: its result was not recorded: another execution owns the job now", job.id)
             return JobOutcome.STALE
@@ -156,7 +170,14 @@ class JobRunner:
         plugins.job_finished(job, return_value, self.worker)
         return JobOutcome.SUCCEEDED
 
-    def handle_failure(self, job: Job, exc_info: ExcInfo, *, stopped: bool = False) -> JobOutcome:
+    def handle_failure(
+        self,
+        job: Job,
+        exc_info: ExcInfo,
+        *,
+        stopped: bool = False,
+        next_claim: lifecycle.NextClaim | None = None,
+    ) -> JobOutcome:
         """Run the exception chain and record a failure (or a retry) of a started job."""
         exc_string = format_exc_info(exc_info)
         logger.error("job %s: exception raised while executing %s\n%s", job.id, _describe(job), exc_string)
@@ -170,6 +191,8 @@ class JobRunner:
                 worker_name=self.worker_name,
                 keep=keep,
                 stopped=stopped,
+                worker_update=self._worker_update(succeeded=False),
+                next_claim=next_claim,
             ),
             patience=self.outage_patience,
             what=f"record the failure of job {job.id}",
@@ -189,6 +212,20 @@ class JobRunner:
         get_plugin_manager().job_failed(job, exc_info, self.worker)
         return JobOutcome.FAILED
 
+    def _worker_update(self, succeeded: bool) -> WorkerUpdate | None:
+        """The worker record's change that goes with recording an outcome: idle again, counted."""
+        if self.worker is None:
+            return None
+        elapsed = time.monotonic() - self._started if self._started is not None else 0.0
+        return WorkerUpdate(
+            self.worker.name,
+            fields={"state": b"idle", WORKER_CURRENT_JOB: b"", "last_heartbeat": _now_text()},
+            increments={
+                "successful_job_count" if succeeded else "failed_job_count": 1,
+                "total_working_time": elapsed,
+            },
+        )
+
     def _call(self, callback: Callback, *args: Any) -> None:
         # A callback never changes the job's recorded outcome: its errors are only logged.
         try:
@@ -200,6 +237,10 @@ class JobRunner:
             logger.exception(
                 "job %s: callback %s failed; the job's outcome stands", args[0].id, callback.name
             )
+
+
+def _now_text() -> bytes:
+    return format_timestamp(now()).encode()
 
 
 def _describe(job: Job) -> str:

@@ -12,9 +12,21 @@ import contextlib
 import datetime
 import math
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jq.broker import EXECUTION, PERSIST, STATUS, DependentsPolicy, Place, PlaceKind, Transition
+from jq.broker import (
+    EXECUTION,
+    PERSIST,
+    STATUS,
+    Claimed,
+    ClaimRequest,
+    DependentsPolicy,
+    Place,
+    PlaceKind,
+    Transition,
+    WorkerUpdate,
+)
 from jq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
 from jq.exceptions import InvalidJobOperation, NoSuchJobError, SerializationError
 from jq.job_state import STATUS_PLACE, JobStatus
@@ -41,6 +53,11 @@ _RACE_ATTEMPTS = 5
 
 def _ts(moment: datetime.datetime) -> bytes:
     return format_timestamp(moment).encode()
+
+
+def now_text() -> bytes:
+    """The current time as stored in records."""
+    return _ts(now())
 
 
 def _expiry(ttl: int) -> tuple[float, int]:
@@ -78,6 +95,24 @@ def failed_dependents() -> dict[str, Any]:
     }
 
 
+@dataclass
+class NextClaim:
+    """Claim the next job in the same call that records an outcome (one round trip for both).
+
+    After the call, :attr:`claimed` holds the job claimed, or None when every queue was empty.
+    """
+
+    request: ClaimRequest
+    claimed: Claimed | None = None
+
+
+def _move(job: Job, change: Transition, next_claim: NextClaim | None) -> bool:
+    if next_claim is None:
+        return job.broker.transition(change)
+    moved, next_claim.claimed = job.broker.finish_and_claim(change, next_claim.request)
+    return moved
+
+
 def finish(
     job: Job,
     return_value: Any,
@@ -85,11 +120,15 @@ def finish(
     execution_id: str | None,
     worker_name: str | None = None,
     default_result_ttl: int = DEFAULT_RESULT_TTL,
+    worker_update: WorkerUpdate | None = None,
+    next_claim: NextClaim | None = None,
 ) -> bool:
     """Record success: started → finished (kept ``result_ttl``), result stored, dependents released.
 
     Raises :class:`SerializationError` (nothing written) when the return value cannot be
     serialized. Returns False when the move was refused (the execution is stale).
+    ``worker_update`` changes the worker's record in the same step; ``next_claim`` claims the
+    worker's next job in the same round trip.
     """
     try:
         payload = job.serializer.dumps(return_value)
@@ -105,7 +144,8 @@ def finish(
     else:
         target = Place(PlaceKind.FINISHED, job.origin)
         score, record_ttl = _expiry(ttl)
-    moved = job.broker.transition(
+    moved = _move(
+        job,
         Transition(
             job.id,
             source=Place(PlaceKind.STARTED, job.origin),
@@ -117,7 +157,9 @@ def finish(
             execution_id=execution_id,
             dependents=DependentsPolicy.FINISHED,
             released_fields=released_fields(),
-        )
+            worker=worker_update,
+        ),
+        next_claim,
     )
     if moved:
         job._status = JobStatus.FINISHED
@@ -135,6 +177,8 @@ def fail(
     worker_name: str | None = None,
     keep: bool = True,
     stopped: bool = False,
+    worker_update: WorkerUpdate | None = None,
+    next_claim: NextClaim | None = None,
 ) -> JobStatus | None:
     """Record a failure of a started job.
 
@@ -146,13 +190,22 @@ def fail(
     ended = now()
     source = Place(PlaceKind.STARTED, job.origin)
     if not stopped and job.retries_left:
-        return _retry(job, exc_string, source, ended, execution_id=execution_id, worker_name=worker_name)
+        return _retry(
+            job,
+            exc_string,
+            source,
+            execution_id=execution_id,
+            worker_name=worker_name,
+            worker_update=worker_update,
+            next_claim=next_claim,
+        )
     status = JobStatus.STOPPED if stopped else JobStatus.FAILED
     kind = Result.Type.STOPPED if stopped else Result.Type.FAILED
     result = Result(job.id, kind, ended, id=execution_id, exc_string=exc_string, worker_name=worker_name)
     ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
     score, record_ttl = _expiry(ttl) if ttl != 0 else (0.0, 0)
-    moved = job.broker.transition(
+    moved = _move(
+        job,
         Transition(
             job.id,
             source=source,
@@ -162,8 +215,10 @@ def fail(
             record_ttl=record_ttl,
             result=encode_result(result, None),
             execution_id=execution_id,
+            worker=worker_update,
             **failed_dependents(),
-        )
+        ),
+        next_claim,
     )
     if not moved:
         return None
@@ -175,10 +230,11 @@ def _retry(
     job: Job,
     exc_string: str,
     source: Place,
-    ended: datetime.datetime,
     *,
     execution_id: str | None,
     worker_name: str | None,
+    worker_update: WorkerUpdate | None,
+    next_claim: NextClaim | None,
 ) -> JobStatus | None:
     assert job.retries_left
     intervals = job.retry_intervals or [0]
@@ -194,7 +250,8 @@ def _retry(
         )
     else:
         status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0
-    moved = job.broker.transition(
+    moved = _move(
+        job,
         Transition(
             job.id,
             source=source,
@@ -208,12 +265,32 @@ def _retry(
             },
             result=encode_result(result, None),
             execution_id=execution_id,
-        )
+            worker=worker_update,
+        ),
+        next_claim,
     )
     if not moved:
         return None
     job._status, job.retries_left, job._latest_result = status, job.retries_left - 1, result
     return status
+
+
+def unclaim(job: Job, worker_update: WorkerUpdate | None = None) -> bool:
+    """Put a claimed job that never started running back at the front of its queue, as if it had
+    not been claimed (a worker that claimed its next job, then was told to stop).
+    """
+    return job.broker.transition(
+        Transition(
+            job.id,
+            source=Place(PlaceKind.STARTED, job.origin),
+            target=Place(PlaceKind.QUEUE, job.origin),
+            at_front=True,
+            fields={STATUS: b"queued"},
+            delete_fields=("started_at", "worker_name", EXECUTION, "last_heartbeat"),
+            execution_id=job.execution_id,
+            worker=worker_update,
+        )
+    )
 
 
 def cancel(job: Job) -> None:

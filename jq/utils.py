@@ -21,7 +21,6 @@ __all__ = [
     "validate_ttl",
 ]
 
-_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _TIMEOUT_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _TIMEOUT_FORM = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
 
@@ -39,13 +38,18 @@ def now() -> datetime.datetime:
 def format_timestamp(moment: datetime.datetime) -> str:
     """A readable, sortable UTC timestamp such as ``2026-11-23T06:12:07.123456Z``."""
     if moment.tzinfo is not None:
-        moment = moment.astimezone(datetime.timezone.utc)
-    return moment.strftime(_TIMESTAMP_FORMAT)
+        if moment.utcoffset():
+            moment = moment.astimezone(datetime.timezone.utc)
+        moment = moment.replace(tzinfo=None)
+    # isoformat is several times faster than strftime, and this runs a few times per job.
+    return moment.isoformat(timespec="microseconds") + "Z"
 
 
 def parse_timestamp(text: str) -> datetime.datetime:
     """The timezone-aware UTC datetime of a :func:`format_timestamp` string."""
-    return datetime.datetime.strptime(text, _TIMESTAMP_FORMAT).replace(tzinfo=datetime.timezone.utc)
+    if not text.endswith("Z"):
+        raise ValueError(f"{text!r} is not a UTC timestamp such as 2026-11-23T06:12:07.123456Z")
+    return datetime.datetime.fromisoformat(text[:-1]).replace(tzinfo=datetime.timezone.utc)
 
 
 def parse_timeout(value: Any, *, name: str = "job_timeout") -> int | None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import importlib.metadata
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
-from jq.broker import EXECUTION, STATUS, Place, PlaceKind, Transition
+from jq.broker import EXECUTION, STATUS, ClaimRequest, Place, PlaceKind, Transition, WorkerUpdate
 from jq.plugins import ENTRY_POINT_GROUP, PluginManager
 from jq.testing.broker_suite import BrokerContractTests
 from jq.testing.helpers import LEASE, enqueue, job_fields
@@ -148,3 +149,29 @@ class TestMemoryDriver:
         broker.register_worker("w1", {}, ["default"], ttl=60)
         broker.heartbeat_worker("w1", {}, 60, {"done": 2, "busy": 0.5})
         assert broker.load_workers(["w1"]) == [{"done": b"2", "busy": b"0.5"}]
+
+    @pytest.mark.parametrize("call", ["claim", "transition", "finish_and_claim"])
+    def test_a_worker_increment_on_a_non_number_raises_and_writes_nothing(self, call: str) -> None:
+        broker = MemoryBroker()
+        broker.register_worker("w1", {"state": b"idle"}, ["default"], ttl=60)
+        enqueue(broker, "j1")
+        broker.claim_job("j1", "default", {EXECUTION: b"e1"}, LEASE)
+        enqueue(broker, "j2")
+        bad = WorkerUpdate("w1", {"other": b"1"}, {"state": 1})
+        finished = Transition("j1", Place(PlaceKind.STARTED, "default"), None, fields={STATUS: b"finished"})
+        with pytest.raises(ValueError, match="not a number"):
+            if call == "claim":
+                broker.claim(["default"], {EXECUTION: b"e2"}, LEASE, worker=bad)
+            elif call == "transition":
+                broker.transition(replace(finished, worker=bad))
+            else:
+                # The claim's increment applies to what the transition's update writes.
+                writes_text = WorkerUpdate("w1", {"n": b"text"})
+                adds = WorkerUpdate("w1", increments={"n": 1})
+                broker.finish_and_claim(
+                    replace(finished, worker=writes_text),
+                    ClaimRequest(["default"], {EXECUTION: b"e2"}, LEASE, adds),
+                )
+        assert broker.load_workers(["w1"]) == [{"state": b"idle"}]
+        assert broker.queue_job_ids("default") == ["j2"]
+        assert broker.registry_ids(Place(PlaceKind.STARTED, "default")) == ["j1"]

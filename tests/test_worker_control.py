@@ -193,3 +193,17 @@ def test_a_stale_execution_cannot_overwrite_a_newer_one(queue):
     fetched = Job.fetch(job.id, connection=queue.broker)
     assert fetched.result == 3
     assert fetched.worker_name == "fresh"
+
+
+def test_a_job_claimed_after_a_wait_starts_after_it_was_enqueued(queue):
+    """started_at is when the waiting worker claimed the job, not when it began to wait."""
+    worker = WorkerThread(queue, "waiter")
+    try:
+        # The worker is waiting for work now; give it a moment of waiting before the job comes.
+        assert not wait_for(lambda: len(queue) > 0, timeout=0.3)
+        job = queue.enqueue(fixtures.add, 1, 2)
+        assert wait_for(lambda: job.get_status() == "finished", timeout=10)
+        job.refresh()
+        assert job.enqueued_at <= job.started_at <= job.ended_at
+    finally:
+        worker.stop()

@@ -55,7 +55,10 @@ from jq.broker.types import (
     RESULTS_KEPT,
     STATUS,
     STATUS_PLACES,
+    WORKER_CURRENT_JOB,
     Claimed,
+    ClaimFields,
+    ClaimRequest,
     DependentsPolicy,
     EnqueueOutcome,
     EnqueueRequest,
@@ -64,6 +67,8 @@ from jq.broker.types import (
     Record,
     RefusalReason,
     Transition,
+    WorkerUpdate,
+    claim_fields_now,
 )
 
 __all__ = [
@@ -78,7 +83,10 @@ __all__ = [
     "RESULTS_KEPT",
     "STATUS",
     "STATUS_PLACES",
+    "WORKER_CURRENT_JOB",
     "Broker",
+    "ClaimFields",
+    "ClaimRequest",
     "Claimed",
     "CommandSubscription",
     "ControlStore",
@@ -94,4 +102,6 @@ __all__ = [
     "RegistryStore",
     "Transition",
     "WorkerStore",
+    "WorkerUpdate",
+    "claim_fields_now",
 ]

@@ -8,11 +8,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from jq.broker.types import (
     Claimed,
+    ClaimFields,
+    ClaimRequest,
     EnqueueOutcome,
     EnqueueRequest,
     Place,
     Record,
     Transition,
+    WorkerUpdate,
 )
 
 __all__ = [
@@ -145,9 +148,11 @@ class QueueStore(abc.ABC):
     def claim(
         self,
         queues: Sequence[str],
-        fields: Mapping[str, bytes],
+        fields: ClaimFields,
         lease_until: float,
         wait: float | None = None,
+        *,
+        worker: WorkerUpdate | None = None,
     ) -> Claimed | None:
         """Take the next job from the first of ``queues`` that has one.
 
@@ -161,6 +166,11 @@ class QueueStore(abc.ABC):
         ``wait``: None or 0 returns at once; a positive number of seconds blocks until a job can be
         claimed or the time is up. A blocked claimer is woken by an enqueue, a requeue or a released
         dependent on any of its queues, without polling.
+
+        ``worker``: updates to the claiming worker's record, made with the claim (see
+        :class:`WorkerUpdate`). ``fields`` may be a function returning them: it is called just
+        before each attempt, so that times in them (``started_at``) are those of the claim, not
+        those of the start of a wait.
         """
 
     @abc.abstractmethod
@@ -255,7 +265,8 @@ class RegistryStore(abc.ABC):
         ATOMIC. Refused (False, nothing written) when the record is missing, when the job is not in
         ``change.source``, or when ``change.execution_id`` does not match the record. With
         ``source=None`` the caller states that the job is in no place; the driver does not look.
-        A queue target wakes a waiting claimer.
+        A queue target wakes a waiting claimer. ``change.worker`` updates the worker's record in
+        the same step (see :class:`WorkerUpdate`).
         """
 
     @abc.abstractmethod
@@ -445,3 +456,14 @@ class Broker(JobStore, QueueStore, RegistryStore, WorkerStore, ControlStore, abc
 
     def close(self) -> None:  # optional for drivers, deliberately not abstract
         """Release connections this broker opened itself. The default does nothing."""
+
+    def finish_and_claim(self, change: Transition, claim: ClaimRequest) -> tuple[bool, Claimed | None]:
+        """:meth:`transition` then :meth:`claim` (without waiting), in one round trip where the
+        store allows: a worker records a job's outcome and takes its next job at once.
+
+        Each part is atomic as documented; the pair need not be. The claim happens whether or not
+        the transition was refused. Returns (whether the transition was made, the claimed job).
+        The default makes two calls; drivers override it.
+        """
+        moved = self.transition(change)
+        return moved, self.claim(claim.queues, claim.fields, claim.lease_until, worker=claim.worker)

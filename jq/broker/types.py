@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
@@ -22,6 +22,9 @@ __all__ = [
     "RESULTS_KEPT",
     "STATUS",
     "STATUS_PLACES",
+    "WORKER_CURRENT_JOB",
+    "ClaimFields",
+    "ClaimRequest",
     "Claimed",
     "DependentsPolicy",
     "EnqueueOutcome",
@@ -31,6 +34,8 @@ __all__ = [
     "Record",
     "RefusalReason",
     "Transition",
+    "WorkerUpdate",
+    "claim_fields_now",
 ]
 
 #: A job record or a worker record as stored: field name → bytes.
@@ -45,6 +50,8 @@ ORIGIN: Final = "origin"
 EXECUTION: Final = "execution"
 #: ``b"1"`` when a released dependent goes to the front of its queue.
 ENQUEUE_AT_FRONT: Final = "enqueue_at_front"
+#: The field of a worker's record naming the job it runs (see :class:`WorkerUpdate`).
+WORKER_CURRENT_JOB: Final = "current_job"
 #: ``b"1"`` when the job may run although a dependency failed or was canceled.
 ALLOW_FAILURE: Final = "allow_dependency_failures"
 #: How long a failed or canceled job is kept: whole seconds as text (``-1``: forever).
@@ -197,6 +204,42 @@ class Claimed:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerUpdate:
+    """Changes to a worker's record made in the same call as a claim or a transition, so that a
+    worker keeps its record current without round trips of its own.
+
+    Applied only when the worker's record exists (an expired worker is not brought back) and the
+    call was not refused: ``fields`` are written, then ``increments`` added to numeric fields (a
+    missing field counts as 0). With a claim, :data:`WORKER_CURRENT_JOB` is also set to the
+    claimed job's id (nothing is written when no job was claimed).
+    """
+
+    name: str
+    fields: Mapping[str, bytes] = field(default_factory=dict)
+    increments: Mapping[str, float] = field(default_factory=dict)
+
+
+#: The fields a claim writes, or a function returning them (called right before each attempt).
+ClaimFields = Mapping[str, bytes] | Callable[[], Mapping[str, bytes]]
+
+
+def claim_fields_now(fields: ClaimFields) -> Mapping[str, bytes]:
+    """The fields of a claim attempt made now (see :data:`ClaimFields`)."""
+    return fields() if callable(fields) else fields
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """The arguments of :meth:`Broker.claim` (without ``wait``), for
+    :meth:`Broker.finish_and_claim`."""
+
+    queues: Sequence[str]
+    fields: ClaimFields
+    lease_until: float
+    worker: WorkerUpdate | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Transition:
     """One move of a job between places, see :meth:`Broker.transition`.
 
@@ -211,7 +254,7 @@ class Transition:
     :data:`EXECUTION` field: a late write from a stale execution is refused.
     ``dependents``, ``released_fields``, ``canceled_fields``, ``default_failure_ttl`` and
     ``now`` (the time canceled dependents' scores count from; None: the broker's clock): see
-    :class:`DependentsPolicy`.
+    :class:`DependentsPolicy`. ``worker``: see :class:`WorkerUpdate`.
     """
 
     job_id: str
@@ -229,6 +272,7 @@ class Transition:
     canceled_fields: Mapping[str, bytes] = field(default_factory=dict)
     default_failure_ttl: int = DEFAULT_FAILURE_TTL
     now: float | None = None
+    worker: WorkerUpdate | None = None
 
 
 #: The place a job of each status is in, within its origin (stopped jobs are kept with the failed).

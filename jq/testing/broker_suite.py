@@ -38,6 +38,7 @@ from jq.testing.contract.transitions import (
     SchedulingContract,
     TransitionContract,
 )
+from jq.testing.contract.worker_updates import FinishAndClaimContract, WorkerUpdateContract
 from jq.testing.contract.workers import WorkerContract
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "DependentsListContract",
     "EnqueueContract",
     "EnqueueRefusalContract",
+    "FinishAndClaimContract",
     "JobRecordContract",
     "KeyLayoutContract",
     "LockContract",
@@ -62,6 +64,7 @@ __all__ = [
     "SchedulingContract",
     "TransitionContract",
     "WorkerContract",
+    "WorkerUpdateContract",
 ]
 
 
@@ -82,6 +85,8 @@ class BrokerContractTests(
     DependentsListContract,
     SchedulingContract,
     WorkerContract,
+    WorkerUpdateContract,
+    FinishAndClaimContract,
     BlockingClaimContract,
     ConcurrencyContract,
     ControlContract,

@@ -17,11 +17,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from collections.abc import Iterable
+from typing import Any
 
 from jq import job_record, lifecycle
-from jq.broker import Broker
+from jq.broker import EXECUTION, Broker, Claimed, ClaimRequest, WorkerUpdate
 from jq.connections import resolve_broker
 from jq.cron import Cron, CronScheduler, load_cron
 from jq.defaults import (
@@ -34,6 +34,7 @@ from jq.defaults import (
 from jq.exceptions import ConfigurationError, ShutDownImminentException, UnsupportedByBrokerError
 from jq.execution import JobOutcome, JobRunner
 from jq.job import Job
+from jq.lifecycle import NextClaim
 from jq.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT, setup_logging
 from jq.outage import retry_transient
 from jq.plugins import get_plugin_manager
@@ -43,14 +44,15 @@ from jq.serializers import resolve_serializer
 from jq.timeouts import BaseDeathPenalty, TimerDeathPenalty, UnixSignalDeathPenalty
 from jq.utils import import_attribute
 from jq.worker.commands import CommandListener
-from jq.worker.heartbeat import JobHeartbeat
+from jq.worker.heartbeat import WorkerHeartbeat
+from jq.worker.horse import ForkPerJobExecution, ReusedHorseExecution
 from jq.worker.lookup import WorkerLookup
 from jq.worker.loop import WorkLoop
 from jq.worker.maintenance import Maintenance
 from jq.worker.proctitle import set_process_title
 from jq.worker.registration import Registration, WorkerStatus
 from jq.worker.shutdown import ShutdownSignals
-from jq.worker.strategies import ExecutionStrategy, InProcessExecution, KillReason, WorkHorseExecution
+from jq.worker.strategies import ExecutionStrategy, InProcessExecution, KillReason
 
 __all__ = ["BaseWorker", "SimpleWorker", "Worker"]
 
@@ -74,7 +76,6 @@ class BaseWorker(WorkerLookup):
     :class:`SimpleWorker` runs jobs in its own process.
     """
 
-    execution_class: ClassVar[Callable[[], ExecutionStrategy]] = InProcessExecution
     queue_class: type[Queue] = Queue
     job_class: type[Job] = Job
     death_penalty_class: type[BaseDeathPenalty] = UnixSignalDeathPenalty
@@ -131,12 +132,16 @@ class BaseWorker(WorkerLookup):
         self.failed_job_count = 0
         self.total_working_time = 0.0
         self.stop_requested = False
+        #: The job being run now (its lease is renewed by the heartbeat), or None.
+        self.running_job: Job | None = None
+        #: Held while the heartbeat talks to the store and while a work horse is forked, so that a
+        #: horse is never forked in the middle of a call to the store.
+        self.fork_guard = threading.Lock()
         #: Periodic jobs this worker fires too (a Cron, or the module holding one).
         self.cron = cron
         self.registration = Registration(self)
-        self.execution: ExecutionStrategy = type(self).execution_class()
-        if isinstance(self.execution, WorkHorseExecution):
-            self.execution.grace = death_penalty_grace
+        self.death_penalty_grace = death_penalty_grace
+        self.execution: ExecutionStrategy = self.make_execution()
         self.runner = JobRunner(worker=self, death_penalty_class=self.death_penalty_class)
         if prepare_for_work:
             self._check_broker()
@@ -180,8 +185,12 @@ class BaseWorker(WorkerLookup):
                 raise ConfigurationError(f"exception handler {handler!r} is not callable")
         return resolved
 
+    def make_execution(self) -> ExecutionStrategy:
+        """The strategy that runs this worker's jobs (in process; :class:`Worker`: work horses)."""
+        return InProcessExecution()
+
     def _check_broker(self) -> None:
-        if isinstance(self.execution, WorkHorseExecution) and not self.broker.shares_across_processes:
+        if self.execution.uses_processes and not self.broker.shares_across_processes:
             raise UnsupportedByBrokerError(
                 f"{type(self).__name__} runs each job in a forked work horse, but the {self.broker.url} "
                 "store lives inside this process and a horse's writes would be lost: use SimpleWorker, "
@@ -287,9 +296,16 @@ class BaseWorker(WorkerLookup):
         loop = WorkLoop(self, maintenance, burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time)
         signals = ShutdownSignals(self)
         commands = CommandListener(self)
-        self.registration.register_birth()
+        heartbeat = WorkerHeartbeat(self, self.heartbeat_interval)
+        # Listen before becoming visible: a command sent to a listed worker must reach it.
+        commands.start()
         try:
-            commands.start()
+            self.registration.register_birth()
+        except BaseException:
+            commands.stop()
+            raise
+        try:
+            heartbeat.start()
             signals.install()
             logger.info("worker %s started, listening to %s", self.name, ", ".join(self.queue_names()))
             set_process_title(f"worker {self.name}: idle on {','.join(self.queue_names())}")
@@ -300,6 +316,8 @@ class BaseWorker(WorkerLookup):
         finally:
             signals.restore()
             commands.stop()
+            heartbeat.stop()
+            self.execution.close()
             with contextlib.suppress(*self.broker.transient_errors):
                 maintenance.stop()
             self._register_death()
@@ -318,53 +336,55 @@ class BaseWorker(WorkerLookup):
         """Seconds between renewals of leases and of the worker's record."""
         return max(min(self.job_monitoring_interval, self.worker_ttl / 3), 0.05)
 
+    def claim_request(self) -> ClaimRequest:
+        """How this worker claims its next job: a new execution id, a lease, its record busy."""
+        return ClaimRequest(
+            self.queue_names(),
+            # Called right before each attempt: started_at is when the job is claimed, even after
+            # a long wait for one.
+            lambda: lifecycle.claim_fields(self.name, uuid.uuid4().hex),
+            time.time() + self.worker_ttl,
+            worker=WorkerUpdate(self.name, {"state": b"busy", "last_heartbeat": lifecycle.now_text()}),
+        )
+
     def dequeue(self, wait: float | None) -> Job | None:
         """Claim the next job from the queues, waiting up to ``wait`` seconds; None if none came."""
-        execution_id = uuid.uuid4().hex
-        claimed = self.broker.claim(
-            self.queue_names(),
-            lifecycle.claim_fields(self.name, execution_id),
-            time.time() + self.worker_ttl,
-            wait=wait,
-        )
-        if claimed is None:
-            return None
+        request = self.claim_request()
+        claimed = self.broker.claim(request.queues, request.fields, request.lease_until, wait=wait,
+                                    worker=request.worker)  # fmt: skip
+        return None if claimed is None else self.job_from_claim(claimed)
+
+    def job_from_claim(self, claimed: Claimed) -> Job | None:
+        """The Job of a claimed record; None (the job failed, recorded) if the record is unreadable."""
         job = self.job_class(claimed.job_id, connection=self.broker, serializer=self.serializer)
         try:
             job_record.apply(job, claimed.record)
         except Exception:
             # A record that cannot be read must still end somewhere: fail it, do not crash.
-            job.origin, job.execution_id = claimed.queue, execution_id
+            job.origin = claimed.queue
+            job.execution_id = claimed.record.get(EXECUTION, b"").decode() or None
             self.runner.handle_failure(job, sys.exc_info())  # type: ignore[arg-type]
             return None
         return job
 
-    def perform(self, job: Job) -> JobOutcome:
-        """Run one claimed job with the execution strategy and count the outcome."""
-        self.registration.heartbeat(state=WorkerStatus.BUSY, current_job=job.id)
-        description = job.description if self.log_job_description else job.id
-        logger.info("%s: %s (%s)", job.origin, description, job.id)
+    def perform(self, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
+        """Run one claimed job with the execution strategy and count the outcome.
+
+        With ``next_claim``, the strategy may claim the next job in the same round trip.
+        """
+        self.running_job, self.current_job_id = job, job.id
+        if self.log_job_description:
+            logger.info("%s: %s (%s)", job.origin, job.description, job.id)
         started = time.monotonic()
         try:
-            outcome = self.execution.execute(self, job)
+            outcome = self.execution.execute(self, job, next_claim)
         finally:
-            elapsed = time.monotonic() - started
-        succeeded = outcome is JobOutcome.SUCCEEDED
-        failed = outcome in (JobOutcome.FAILED, JobOutcome.RETRIED)
-        if succeeded:
+            self.running_job, self.current_job_id = None, None
+            self.total_working_time += time.monotonic() - started
+        if outcome is JobOutcome.SUCCEEDED:
             self.successful_job_count += 1
-        elif failed:
+        elif outcome in (JobOutcome.FAILED, JobOutcome.RETRIED):
             self.failed_job_count += 1
-        self.total_working_time += elapsed
-        self.registration.heartbeat(
-            state=WorkerStatus.IDLE,
-            current_job="",
-            increments={
-                "successful_job_count": int(succeeded),
-                "failed_job_count": int(failed),
-                "total_working_time": elapsed,
-            },
-        )
         logger.info("%s: job %s %s", job.origin, outcome.name.lower(), job.id)
         return outcome
 
@@ -375,13 +395,11 @@ class BaseWorker(WorkerLookup):
         cron = load_cron(self.cron) if isinstance(self.cron, str) else self.cron
         return CronScheduler(cron, self.broker)
 
-    def job_heartbeat(self, job: Job) -> JobHeartbeat:
-        """A context that renews ``job``'s lease while it runs."""
-        return JobHeartbeat(self, job, self.heartbeat_interval)
-
-    def renew_lease(self, job: Job) -> None:
-        """Extend the running job's lease and this worker's record by ``worker_ttl``."""
-        if job.execution_id is not None:
+    def renew(self) -> None:
+        """Extend the running job's lease and this worker's record by ``worker_ttl`` (the
+        heartbeat thread calls this)."""
+        job = self.running_job
+        if job is not None and job.execution_id is not None:
             self.broker.extend_lease(job.origin, job.id, job.execution_id, time.time() + self.worker_ttl)
         self.registration.heartbeat()
 
@@ -402,13 +420,33 @@ class BaseWorker(WorkerLookup):
 
 
 class Worker(BaseWorker):
-    """Runs each job in a forked work horse: a crash, a timeout or a leak in a job never reaches
-    the worker. Needs a broker shared across processes (Redis)."""
+    """Runs jobs in a work horse process: a crash, a timeout or a leak in a job never reaches the
+    worker. Needs a broker shared across processes (Redis).
 
-    execution_class = WorkHorseExecution
+    By default one horse runs job after job (see :mod:`jq.worker.horse` for what a job can
+    observe of earlier ones); ``fork_per_job=True`` forks a fresh horse for every job, as RQ does.
+    ``max_jobs_per_horse`` replaces a reused horse after that many jobs.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        fork_per_job: bool = False,
+        max_jobs_per_horse: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if max_jobs_per_horse is not None and max_jobs_per_horse < 1:
+            raise ConfigurationError(f"max_jobs_per_horse must be at least 1, not {max_jobs_per_horse}")
+        self.fork_per_job = fork_per_job
+        self.max_jobs_per_horse = max_jobs_per_horse
+        super().__init__(*args, **kwargs)
+
+    def make_execution(self) -> ExecutionStrategy:
+        """A work horse per job, or one reused horse."""
+        if self.fork_per_job:
+            return ForkPerJobExecution(self.death_penalty_grace)
+        return ReusedHorseExecution(self.death_penalty_grace, self.max_jobs_per_horse)
 
 
 class SimpleWorker(BaseWorker):
     """Runs each job in the worker's own process: no fork, fastest, works with every broker."""
-
-    execution_class = InProcessExecution

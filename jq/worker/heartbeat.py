@@ -1,53 +1,52 @@
-"""Keeping a running job's lease and its worker's record alive."""
+"""Keeping a working worker's record, and its running job's lease, alive."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from types import TracebackType
 from typing import TYPE_CHECKING
 
+from jq.threads import start_background_thread
+
 if TYPE_CHECKING:
-    from jq.job import Job
     from jq.worker.base import BaseWorker
 
-__all__ = ["JobHeartbeat"]
+__all__ = ["WorkerHeartbeat"]
 
 logger = logging.getLogger("jq.worker")
 
 
-class JobHeartbeat:
-    """While a job runs, renew its lease and the worker's record every ``interval`` seconds.
+class WorkerHeartbeat:
+    """A background thread that renews, every ``interval`` seconds, the lease of the job the worker
+    runs (if any) and the worker's record.
 
-    A background thread of the worker process, so the job itself (in-process or in a work horse)
-    never has to cooperate. Use as a context manager around the job's execution.
+    One thread for the worker's whole life, so running a job costs no thread start; the job itself
+    (in process or in a work horse) never has to cooperate. A beat holds the worker's
+    :attr:`~jq.worker.base.BaseWorker.fork_guard`, so a work horse is never forked while this
+    thread is in the middle of a call to the store.
     """
 
-    def __init__(self, worker: BaseWorker, job: Job, interval: float) -> None:
+    def __init__(self, worker: BaseWorker, interval: float) -> None:
         self.worker = worker
-        self.job = job
         self.interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"jq-heartbeat-{job.id}", daemon=True)
+        self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> JobHeartbeat:
-        self._thread.start()
-        return self
+    def start(self) -> None:
+        """Start beating."""
+        self._thread = start_background_thread(self._beat, f"jq-heartbeat-{self.worker.name}")
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
+        """Stop beating and wait for the thread."""
         self._stop.set()
-        # Joined before the worker forks again: forking while this thread holds a lock is unsafe.
-        self._thread.join()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join()
 
     def _beat(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.worker.renew_lease(self.job)
+                with self.worker.fork_guard:
+                    self.worker.renew()
             except Exception:
                 # The store may be briefly unreachable; the next beat tries again.
-                logger.warning("job %s: could not renew its lease", self.job.id, exc_info=True)
+                logger.warning("worker %s: heartbeat failed", self.worker.name, exc_info=True)

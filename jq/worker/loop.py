@@ -6,12 +6,16 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from jq import lifecycle
+from jq.broker import WORKER_CURRENT_JOB, WorkerUpdate
+from jq.lifecycle import NextClaim
 from jq.outage import Backoff
 from jq.worker.maintenance import Maintenance
 from jq.worker.proctitle import set_process_title
 from jq.worker.registration import WorkerStatus
 
 if TYPE_CHECKING:
+    from jq.job import Job
     from jq.worker.base import BaseWorker
 
 __all__ = ["WorkLoop"]
@@ -49,22 +53,29 @@ class WorkLoop:
         self._idle_since = self._last_beat = time.monotonic()
         self._next_suspension_check = 0.0
         self._suspended = False
+        # A job claimed together with the previous job's outcome, to run next.
+        self._next_job: Job | None = None
 
     def run(self) -> int:
         """Loop until told to stop; how many jobs were run."""
         worker = self.worker
-        while not worker.stop_requested:
-            try:
-                if not self._step():
-                    break
-                if self._backoff.failures:
-                    logger.warning("worker %s: the store answers again", worker.name)
-                    self._backoff.reset()
-            except worker.broker.transient_errors as error:
-                delay = self._backoff.next_delay()
-                if self._backoff.failures == 1:
-                    logger.warning("worker %s: the store is unreachable (%s); retrying", worker.name, error)
-                self._pause(delay)
+        try:
+            while not worker.stop_requested:
+                try:
+                    if not self._step():
+                        break
+                    if self._backoff.failures:
+                        logger.warning("worker %s: the store answers again", worker.name)
+                        self._backoff.reset()
+                except worker.broker.transient_errors as error:
+                    delay = self._backoff.next_delay()
+                    if self._backoff.failures == 1:
+                        logger.warning(
+                            "worker %s: the store is unreachable (%s); retrying", worker.name, error
+                        )
+                    self._pause(delay)
+        finally:
+            self._give_back_next_job()
         return self.processed
 
     def _step(self) -> bool:
@@ -78,18 +89,41 @@ class WorkLoop:
             self._pause(IDLE_WAIT_SLICE)
             return True
         until_chore = self.maintenance.tick()
-        job = worker.dequeue(self._wait_time(until_chore))
+        job, self._next_job = self._next_job, None
+        if job is None:
+            job = worker.dequeue(self._wait_time(until_chore))
         if job is None:
             return self._idle()
         set_process_title(f"worker {worker.name}: busy with job {job.id}")
-        worker.perform(job)
+        next_claim = NextClaim(worker.claim_request()) if self._may_take_another() else None
+        worker.perform(job, next_claim)
         self.processed += 1
+        if next_claim is not None and next_claim.claimed is not None:
+            self._next_job = worker.job_from_claim(next_claim.claimed)
         self._last_beat = self._idle_since = time.monotonic()
         set_process_title(f"worker {worker.name}: idle on {','.join(worker.queue_names())}")
         if self.max_jobs is not None and self.processed >= self.max_jobs:
             logger.info("worker %s: ran %d job(s), the most it may", worker.name, self.processed)
             return False
         return True
+
+    def _may_take_another(self) -> bool:
+        """Whether the next job may be claimed with this job's outcome."""
+        if self.worker.stop_requested or self._suspended:
+            return False
+        return self.max_jobs is None or self.processed + 1 < self.max_jobs
+
+    def _give_back_next_job(self) -> None:
+        """A job claimed ahead that will not run here goes back to the front of its queue."""
+        job, self._next_job = self._next_job, None
+        if job is None:
+            return
+        idle = WorkerUpdate(self.worker.name, {"state": b"idle", WORKER_CURRENT_JOB: b""})
+        try:
+            lifecycle.unclaim(job, idle)
+        except self.worker.broker.transient_errors:
+            # Its lease runs out and maintenance requeues or ends it: it is not lost either way.
+            logger.warning("worker %s: could not give job %s back to its queue", self.worker.name, job.id)
 
     def _wait_time(self, until_chore: float) -> float | None:
         if self.burst:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from jq.broker import RESULTS_KEPT, Record
+from jq.broker import RESULTS_KEPT, WORKER_CURRENT_JOB, Record, WorkerUpdate
 
 __all__ = ["JobTable", "ScoredSet", "WorkerTable", "redis_range"]
 
@@ -238,17 +238,52 @@ class WorkerTable:
         worker = self._live(name)
         if worker is None:
             return False
-        updated = {**worker.record, **fields}
-        for key, amount in increments.items():
-            current = updated.get(key)
-            try:
-                value = float(current) if current is not None else 0.0
-            except ValueError:
-                raise ValueError(f"worker field {key!r} is not a number: {current!r}") from None
-            updated[key] = format_number(value + amount)
-        worker.record = updated
+        update = WorkerUpdate(name, fields, increments)
+        self.check_updates([update])
+        self.apply_update(update)
         worker.deadline = self.clock() + ttl
         return True
+
+    def check_updates(self, updates: Sequence[WorkerUpdate | None]) -> None:
+        """Raise ValueError when an increment of one of ``updates`` (applied in order, None
+        skipped) would add to a field of a live worker that holds no number.
+
+        Callers check every update of a call before writing anything, so that a bad increment
+        leaves the whole call unwritten (as a Redis script must, which cannot roll back).
+        """
+        seen: dict[str, Record] = {}
+        for update in updates:
+            worker = None if update is None else self._live(update.name)
+            if update is None or worker is None:
+                continue
+            record = seen.setdefault(update.name, dict(worker.record))
+            record.update(update.fields)
+            for key in update.increments:
+                current = record.get(key)
+                if current is not None:
+                    try:
+                        float(current)
+                    except ValueError:
+                        raise ValueError(f"worker field {key!r} is not a number: {current!r}") from None
+                record[key] = b"0"
+
+    def apply_update(self, update: WorkerUpdate, current_job: str | None = None) -> None:
+        """Write the update's fields and :data:`WORKER_CURRENT_JOB` (``current_job``, when given:
+        it wins over a field of that name), then add its increments; nothing when the worker is
+        gone. Its expiry is left alone. The Redis driver writes in the same order.
+
+        Expects :meth:`check_updates` to have passed.
+        """
+        worker = self._live(update.name)
+        if worker is None:
+            return
+        record = {**worker.record, **update.fields}
+        if current_job is not None:
+            record[WORKER_CURRENT_JOB] = current_job.encode()
+        for key, amount in update.increments.items():
+            current = record.get(key)
+            record[key] = format_number((float(current) if current is not None else 0.0) + amount)
+        worker.record = record
 
     def unregister(self, name: str) -> None:
         """Forget the worker."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from typing import ClassVar
 
-from jq.broker import Broker
+from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now
 from jq_backends.keys import KeyNames
 from jq_backends.memory.control import MemoryControl
 from jq_backends.memory.queues import MemoryQueues
@@ -77,6 +77,17 @@ class MemoryBroker(
     def url(self) -> str:
         """``memory://<name>``."""
         return f"memory://{self._name}"
+
+    def finish_and_claim(self, change: Transition, claim: ClaimRequest) -> tuple[bool, Claimed | None]:
+        """:meth:`transition` then a :meth:`claim` that never waits, as one critical section.
+
+        Both worker updates are checked before anything is written, as the Redis driver does.
+        """
+        with self._cond:
+            self._workers.check_updates([change.worker, claim.worker])
+            moved = self._transition(change)
+            fields = claim_fields_now(claim.fields)
+            return moved, self._take(claim.queues, fields, claim.lease_until, claim.worker)
 
     def ping(self) -> None:
         """Always answers: the store is this object."""

@@ -14,12 +14,15 @@ from jq.broker import (
     EXECUTION,
     STATUS,
     Claimed,
+    ClaimFields,
     EnqueueOutcome,
     EnqueueRequest,
     PlaceKind,
     QueueStore,
     Record,
     RefusalReason,
+    WorkerUpdate,
+    claim_fields_now,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, failure_ttl
@@ -137,13 +140,17 @@ class MemoryQueues(MemoryState, QueueStore):
     def claim(
         self,
         queues: Sequence[str],
-        fields: Mapping[str, bytes],
+        fields: ClaimFields,
         lease_until: float,
         wait: float | None = None,
+        *,
+        worker: WorkerUpdate | None = None,
     ) -> Claimed | None:
-        """Take the first claimable job of the first queue that has one, waiting up to ``wait``."""
+        """Take the first claimable job of the first queue that has one, waiting up to ``wait``,
+        and update ``worker``'s record with it."""
         with self._cond:
-            claimed = self._take(queues, fields, lease_until)
+            self._workers.check_updates([worker])
+            claimed = self._take(queues, claim_fields_now(fields), lease_until, worker)
             if claimed is not None or wait is None or wait <= 0:
                 return claimed
             deadline = time.monotonic() + wait
@@ -153,10 +160,19 @@ class MemoryQueues(MemoryState, QueueStore):
                     return None
                 # Woken by every push onto any queue; spurious wake-ups just try again.
                 self._cond.wait(remaining)
-                claimed = self._take(queues, fields, lease_until)
+                # The worker's record may have changed while this thread slept.
+                self._workers.check_updates([worker])
+                claimed = self._take(queues, claim_fields_now(fields), lease_until, worker)
             return claimed
 
-    def _take(self, queues: Sequence[str], fields: Mapping[str, bytes], lease_until: float) -> Claimed | None:
+    def _take(
+        self,
+        queues: Sequence[str],
+        fields: Mapping[str, bytes],
+        lease_until: float,
+        worker: WorkerUpdate | None = None,
+    ) -> Claimed | None:
+        """The claiming step (the condition held, ``worker`` checked already)."""
         for queue in queues:
             ids = self._queues.get(queue)
             while ids:
@@ -166,6 +182,8 @@ class MemoryQueues(MemoryState, QueueStore):
                 if record is None or record.get(STATUS) != QUEUED:
                     continue
                 self._start(job_id, queue, record, fields, lease_until)
+                if worker is not None:
+                    self._workers.apply_update(worker, current_job=job_id)
                 return Claimed(job_id, queue, dict(record))
         return None
 

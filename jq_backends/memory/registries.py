@@ -69,38 +69,45 @@ class MemoryRegistries(MemoryState, RegistryStore):
             return expired
 
     def transition(self, change: Transition) -> bool:
-        """Move a job and update its record, or refuse writing nothing."""
+        """Move a job and update its record (and the worker's), or refuse writing nothing."""
         with self._cond:
-            job_id = change.job_id
-            record = self._jobs.live(job_id)
-            if record is None:
-                return False
-            if change.source is not None and not self._holds(change.source, job_id):
-                return False
-            if change.execution_id is not None and record.get(EXECUTION) != change.execution_id.encode():
-                return False
+            self._workers.check_updates([change.worker])
+            return self._transition(change)
 
-            if change.source is not None:
-                self._discard(change.source, job_id)
-            if change.target is not None:
-                if change.target.is_queue:
-                    self._push(change.target.queue, job_id, at_front=change.at_front)
-                else:
-                    self._registry_of(change.target).add(job_id, change.score)
-            record.update(change.fields)
-            for name in change.delete_fields:
-                record.pop(name, None)
-            if change.result is not None:
-                self._jobs.prepend_result(job_id, change.result)
-            if change.dependents is not DependentsPolicy.NONE:
-                self._settle_dependents(change)
+    def _transition(self, change: Transition) -> bool:
+        """The move (the condition held, ``change.worker`` checked already)."""
+        job_id = change.job_id
+        record = self._jobs.live(job_id)
+        if record is None:
+            return False
+        if change.source is not None and not self._holds(change.source, job_id):
+            return False
+        if change.execution_id is not None and record.get(EXECUTION) != change.execution_id.encode():
+            return False
 
-            if change.record_ttl == 0:
-                self._jobs.purge(job_id)
-            elif change.record_ttl is not None:
-                # PERSIST (or any other negative number) clears the expiry, positive sets it.
-                self._jobs.expire_in(job_id, None if change.record_ttl <= PERSIST else change.record_ttl)
-            return True
+        if change.source is not None:
+            self._discard(change.source, job_id)
+        if change.target is not None:
+            if change.target.is_queue:
+                self._push(change.target.queue, job_id, at_front=change.at_front)
+            else:
+                self._registry_of(change.target).add(job_id, change.score)
+        record.update(change.fields)
+        for name in change.delete_fields:
+            record.pop(name, None)
+        if change.result is not None:
+            self._jobs.prepend_result(job_id, change.result)
+        if change.dependents is not DependentsPolicy.NONE:
+            self._settle_dependents(change)
+
+        if change.record_ttl == 0:
+            self._jobs.purge(job_id)
+        elif change.record_ttl is not None:
+            # PERSIST (or any other negative number) clears the expiry, positive sets it.
+            self._jobs.expire_in(job_id, None if change.record_ttl <= PERSIST else change.record_ttl)
+        if change.worker is not None:
+            self._workers.apply_update(change.worker)
+        return True
 
     def _settle_dependents(self, change: Transition) -> None:
         """Release or cancel the dependents of ``change.job_id`` (see DependentsPolicy)."""

@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import redis
 
-from jq.broker import PlaceKind
-from jq_backends.fields import PENDING_STATUSES, PLACE_OF_STATUS
+from jq.broker import Place, PlaceKind
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
 from jq_backends.redis.connection import (
     binary_twin,
@@ -18,9 +20,54 @@ from jq_backends.redis.connection import (
     is_fake,
     socket_timeout,
 )
-from jq_backends.redis.scripts import Arg, ScriptRunner
+from jq_backends.redis.scripts import ScriptRunner
 
-__all__ = ["RedisState"]
+__all__ = ["RedisState", "Templates"]
+
+
+@dataclass(frozen=True, slots=True)
+class Templates:
+    """The key templates of one :class:`KeySpace` (``jq:job:``...): template + name = key.
+
+    The hot calls build their keys by concatenation from these, which is cheaper than a method
+    call per key and gives the very same names (see ``KeySpace.template``).
+    """
+
+    job: str
+    results: str
+    dependents: str
+    dependencies: str
+    queue: str
+    wake: str
+    started: str
+    deferred: str
+    scheduled: str
+    canceled: str
+    worker: str
+    worker_queues: str
+    queues: str
+    #: Every place kind's template: ``places[place.kind] + place.queue`` is ``KeySpace.place``.
+    places: Mapping[PlaceKind, str]
+
+    @classmethod
+    def of(cls, keys: KeySpace) -> Templates:
+        """The templates of ``keys`` (and its set of known queue names, which has no name part)."""
+        return cls(
+            job=keys.template("job"),
+            results=keys.template("results"),
+            dependents=keys.template("dependents"),
+            dependencies=keys.template("dependencies"),
+            queue=keys.template("queue"),
+            wake=keys.template("wake"),
+            started=keys.template(PlaceKind.STARTED.value),
+            deferred=keys.template(PlaceKind.DEFERRED.value),
+            scheduled=keys.template(PlaceKind.SCHEDULED.value),
+            canceled=keys.template(PlaceKind.CANCELED.value),
+            worker=keys.template("worker"),
+            worker_queues=keys.template("worker-queues"),
+            queues=keys.queues,
+            places={kind: keys.place(Place(kind, "")) for kind in PlaceKind},
+        )
 
 
 class RedisState:
@@ -37,45 +84,12 @@ class RedisState:
         self._twin = binary_twin(client) if decodes_responses(client) else None
         self._client: redis.Redis = self._twin if self._twin is not None else client
         self._owns_connection = False
-        self._scripts = ScriptRunner(self._client)
+        self._scripts = ScriptRunner(self._client, prefix)
         self._url = client_url(client)
         self._socket_timeout = socket_timeout(self._client)
         # A fakeredis server lives in this process: a forked work horse would see a copy.
         self.shares_across_processes = not is_fake(client)
-        keys = self._keys
-        self._job_template = keys.template("job")
-        self._job_data_templates: list[Arg] = [
-            keys.template("job"),
-            keys.template("results"),
-            keys.template("dependents"),
-            keys.template("dependencies"),
-        ]
-        # transition.lua: a dependent's data keys, then its origin's queue, wake key, deferred and
-        # canceled registries.
-        self._dependent_templates: list[Arg] = [
-            *self._job_data_templates,
-            keys.template("queue"),
-            keys.template("wake"),
-            keys.template(PlaceKind.DEFERRED.value),
-            keys.template(PlaceKind.CANCELED.value),
-        ]
-        # enqueue.lua: what it needs to take a replaced job out of its old place and old
-        # dependencies, to walk sets of unmet dependencies, and which statuses are pending.
-        places: list[Arg] = [len(PLACE_OF_STATUS)]
-        for status, kind in PLACE_OF_STATUS.items():
-            if kind is PlaceKind.QUEUE:
-                places += [status, "queue", keys.template("queue")]
-            else:
-                places += [status, "registry", keys.template(kind.value)]
-        self._enqueue_templates: list[Arg] = [
-            keys.template("dependencies"),
-            keys.template("dependents"),
-            keys.template("queue"),
-            keys.template("wake"),
-            *places,
-            len(PENDING_STATUSES),
-            *sorted(PENDING_STATUSES),
-        ]
+        self._t = Templates.of(self._keys)
 
     def _hgetall_many(self, keys: list[str]) -> list[dict[bytes, bytes]]:
         """HGETALL of each key in one pipeline (not a transaction), in the order given."""

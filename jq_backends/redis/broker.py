@@ -2,7 +2,9 @@
 
 Every state change is one round trip: a Lua script from ``lua/`` (see :mod:`.scripts`) for each
 method the contract marks ATOMIC and that reads before it writes, one ``MULTI`` for the others, one
-pipeline for the methods that take many ids. Key names come from :class:`jq_backends.keys.KeySpace`.
+pipeline for the methods that take many ids. A worker's step (record one job's outcome, claim
+the next, update the worker's record: :meth:`RedisBroker.finish_and_claim`) is one script too.
+Key names come from :class:`jq_backends.keys.KeySpace`.
 
 The broker is put together from one mixin per concern of the contract, all over the client and
 scripts of :class:`jq_backends.redis._base.RedisState`: :mod:`.records`, :mod:`.queues` (where
@@ -17,8 +19,9 @@ from typing import Any
 
 import redis
 
-from jq.broker import Broker
+from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now
 from jq_backends.keys import DEFAULT_PREFIX, KeyNames, KeySpace
+from jq_backends.redis import codec
 from jq_backends.redis.connection import redact_url
 from jq_backends.redis.control import RedisControl
 from jq_backends.redis.queues import RedisQueues
@@ -98,6 +101,19 @@ class RedisBroker(KeyNames, RedisJobs, RedisQueues, RedisRegistries, RedisWorker
     def keys(self) -> KeySpace:
         """The key names this broker stores under."""
         return self._keys
+
+    def finish_and_claim(self, change: Transition, claim: ClaimRequest) -> tuple[bool, Claimed | None]:
+        """:meth:`transition` then a :meth:`claim` that never waits, in one script (one round
+        trip, see ``lua/finish_and_claim.lua``)."""
+        if not claim.queues:
+            return self.transition(change), None
+        transition_keys, transition_args = self._transition_call(change, last=False)
+        lease = codec.score(claim.lease_until)
+        fields = claim_fields_now(claim.fields)
+        claim_keys, claim_args = self._claim_call(claim.queues, fields, lease, claim.worker)
+        reply = self._scripts("finish_and_claim", transition_keys + claim_keys, transition_args + claim_args)
+        claimed = self._claimed(claim.queues, fields, reply[1:]) if len(reply) > 1 else None
+        return bool(reply[0]), claimed
 
     def ping(self) -> None:
         """Send PING; raises :class:`redis.ConnectionError` when the server does not answer."""

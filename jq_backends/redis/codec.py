@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from itertools import chain
 
-from jq.broker import PERSIST, Place, Record
+from jq.broker import PERSIST, STATUS, Place, Record, WorkerUpdate
 from jq_backends.redis.scripts import PRESENCE_FIELD, Arg
 
 __all__ = [
+    "claimed_record",
     "expiry",
     "flag",
+    "flat",
+    "increments",
     "milliseconds",
     "pairs",
     "place_kind",
+    "place_letter",
     "record_from_flat",
     "record_from_hash",
     "score",
     "text",
     "transition_ttl",
+    "worker_args",
     "worker_record",
 ]
+
+
+#: The status a claim writes.
+STARTED = b"started"
 
 
 def score(value: float) -> str:
@@ -43,24 +53,36 @@ def expiry(record_ttl: float | None) -> str:
     return str(milliseconds(record_ttl))
 
 
-def transition_ttl(record_ttl: int | None) -> str:
-    """A transition's ``record_ttl`` for transition.lua; any negative number counts as PERSIST."""
+def transition_ttl(record_ttl: int | None) -> tuple[str, str | None]:
+    """A transition's ``record_ttl`` as lib.lua's mode letter ('k' keep, 'd' delete, 'p' persist,
+    'e' expire) and, for 'e', the milliseconds; any negative number counts as PERSIST."""
     if record_ttl is None:
-        return "keep"
+        return "k", None
     if record_ttl == 0:
-        return "delete"
+        return "d", None
     if record_ttl <= PERSIST:
-        return "persist"
-    return str(milliseconds(record_ttl))
+        return "p", None
+    return "e", str(milliseconds(record_ttl))
+
+
+def flat(fields: Mapping[str, bytes]) -> list[Arg]:
+    """A mapping as name, value, name, value... (a script's last part, read to the end of ARGV)."""
+    return list(chain.from_iterable(fields.items()))
 
 
 def pairs(fields: Mapping[str, bytes]) -> list[Arg]:
     """A mapping as a script argument list: its size, then name, value, name, value..."""
-    flat: list[Arg] = [len(fields)]
-    for name, value in fields.items():
-        flat.append(name)
-        flat.append(value)
-    return flat
+    return [len(fields), *flat(fields)]
+
+
+def increments(amounts: Mapping[str, float]) -> list[Arg]:
+    """Increments as name, amount... with each amount as HINCRBYFLOAT reads it."""
+    return list(chain.from_iterable((name, repr(float(amount))) for name, amount in amounts.items()))
+
+
+def worker_args(update: WorkerUpdate) -> list[Arg]:
+    """A :class:`WorkerUpdate` as lib.lua reads one: w, w field/value pairs, k, k increments."""
+    return [*pairs(update.fields), len(update.increments), *increments(update.increments)]
 
 
 def flag(value: bool) -> str:
@@ -73,9 +95,22 @@ def text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def record_from_flat(flat: Sequence[bytes]) -> Record:
+def record_from_flat(items: Sequence[bytes]) -> Record:
     """A record from HGETALL's reply inside a script: field, value, field, value..."""
-    return {text(flat[index]): flat[index + 1] for index in range(0, len(flat), 2)}
+    names = items[0::2]
+    return {
+        name.decode("utf-8") if isinstance(name, bytes) else name: value
+        for name, value in zip(names, items[1::2], strict=True)
+    }
+
+
+def claimed_record(before: Sequence[bytes], fields: Mapping[str, bytes]) -> Record:
+    """A claimed job's record: as the claim script read it before writing (HGETALL's field,
+    value...), with the claim's ``fields`` and then status ``started`` written on it."""
+    record = record_from_flat(before)
+    record.update(fields)
+    record[STATUS] = STARTED
+    return record
 
 
 def record_from_hash(raw: Mapping[bytes, bytes]) -> Record | None:
@@ -88,6 +123,13 @@ def worker_record(raw: Mapping[bytes, bytes]) -> Record | None:
     if not raw:
         return None
     return {text(name): value for name, value in raw.items() if text(name) != PRESENCE_FIELD}
+
+
+def place_letter(place: Place | None) -> str:
+    """A place's kind as lib.lua's transition mode spells it: 'q' queue, 'r' registry, '-' none."""
+    if place is None:
+        return "-"
+    return "q" if place.is_queue else "r"
 
 
 def place_kind(place: Place | None) -> str:

@@ -13,6 +13,7 @@ import redis
 from redis.client import PubSub
 
 from jq.broker import CommandSubscription, ControlStore
+from jq.threads import start_background_thread
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
 from jq_backends.redis.scripts import Arg
@@ -41,8 +42,7 @@ class RedisCommandSubscription:
         self._pubsub: PubSub = client.pubsub()  # type: ignore[no-untyped-call]  # untyped in redis-py
         self._pubsub.subscribe(**{channel: self._on_message})
         self._wait_for_confirmation()
-        self._thread = threading.Thread(target=self._listen, name=f"jq-commands-{channel}", daemon=True)
-        self._thread.start()
+        self._thread = start_background_thread(self._listen, f"jq-commands-{channel}")
 
     def _wait_for_confirmation(self) -> None:
         # Commands published before the server confirmed the subscription would be lost.

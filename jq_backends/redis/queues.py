@@ -10,16 +10,19 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from typing import cast
+from typing import Any, cast
 
 from jq.broker import (
     Claimed,
+    ClaimFields,
     EnqueueOutcome,
     EnqueueRequest,
     PlaceKind,
     QueueStore,
     Record,
     RefusalReason,
+    WorkerUpdate,
+    claim_fields_now,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq_backends.fields import FAILURE_TTL, failure_ttl
@@ -37,43 +40,41 @@ class RedisQueues(RedisState, QueueStore):
     """Enqueue, claim, leases and queue reads on Redis: one script per state change."""
 
     def _enqueue_call(self, request: EnqueueRequest) -> tuple[list[str], list[Arg]]:
-        keys, job_id, queue = self._keys, request.job_id, request.queue
-        depends_on = list(dict.fromkeys(request.depends_on))
-        script_keys = [
-            keys.job(job_id),
-            keys.queue(queue),
-            keys.wake(queue),
-            keys.queues,
-            keys.registry(PlaceKind.DEFERRED, queue),
-            keys.registry(PlaceKind.SCHEDULED, queue),
-            keys.registry(PlaceKind.CANCELED, queue),
-            keys.dependencies(job_id),
-            keys.results(job_id),
-            keys.dependents(job_id),
-            keys.job(job_id) if request.once is None else keys.marker(request.once[0]),
+        """enqueue.lua's KEYS and ARGV for ``request``: only the optional parts it uses."""
+        t, job_id, queue = self._t, request.job_id, request.queue
+        keys = [
+            t.job + job_id,
+            t.queue + queue,
+            t.wake + queue,
+            t.queues,
+            t.results + job_id,
+            t.dependents + job_id,
+            t.dependencies + job_id,
         ]
-        for dependency in depends_on:
-            script_keys += [keys.job(dependency), keys.dependents(dependency)]
-        canceled_ttl = failure_ttl(request.fields.get(FAILURE_TTL), DEFAULT_FAILURE_TTL)
-        args: list[Arg] = [
-            job_id,
-            queue,
-            codec.expiry(request.record_ttl),
-            codec.flag(request.at_front),
-            "" if request.scheduled_at is None else codec.score(request.scheduled_at),
-            codec.flag(request.allow_failure),
+        flags = ("f" if request.at_front else "") + ("a" if request.allow_failure else "")
+        if request.unique:
+            flags += "u"
+        args: list[Arg] = ["", codec.expiry(request.record_ttl)]
+        if request.once is not None:
+            flags += "o"
+            keys.append(self._keys.marker(request.once[0]))
+            args.append(codec.score(request.once[1]))
+        if request.scheduled_at is not None:
+            flags += "s"
+            keys.append(t.scheduled + queue)
+            args.append(codec.score(request.scheduled_at))
+        if request.depends_on:
+            flags += "d"
+            depends_on = list(dict.fromkeys(request.depends_on))
+            keys += [t.deferred + queue, t.canceled + queue]
+            for dependency in depends_on:
+                keys += [t.job + dependency, t.dependents + dependency]
+            canceled_ttl = failure_ttl(request.fields.get(FAILURE_TTL), DEFAULT_FAILURE_TTL)
             # The contract passes no time for the deferred and canceled scores: use this clock.
-            codec.score(time.time()),
-            canceled_ttl,
-            codec.flag(request.unique),
-            codec.flag(request.once is not None),
-            "" if request.once is None else codec.score(request.once[1]),
-            *self._enqueue_templates,
-            len(depends_on),
-            *depends_on,
-            *codec.pairs(request.fields),
-        ]
-        return script_keys, args
+            args += [len(depends_on), codec.score(time.time()), canceled_ttl, *depends_on]
+        args[0] = flags
+        args += codec.flat(request.fields)
+        return keys, args
 
     @staticmethod
     def _enqueue_outcome(reply: Sequence[bytes]) -> EnqueueOutcome:
@@ -99,17 +100,33 @@ class RedisQueues(RedisState, QueueStore):
         replies = self._scripts.run_many("enqueue", [self._enqueue_call(request) for request in requests])
         return [self._enqueue_outcome(reply) for reply in replies]
 
-    def _claim_once(self, queues: Sequence[str], fields: Mapping[str, bytes], lease: str) -> Claimed | None:
-        keys = self._keys
-        script_keys: list[str] = []
+    def _claim_call(
+        self, queues: Sequence[str], fields: Mapping[str, bytes], lease: str, worker: WorkerUpdate | None
+    ) -> tuple[list[str], list[Arg]]:
+        """The claim's KEYS and ARGV as lib.lua's Claim section reads them."""
+        t = self._t
+        keys: list[str] = []
         for queue in queues:
-            script_keys += [keys.queue(queue), keys.registry(PlaceKind.STARTED, queue), keys.wake(queue)]
-        args: list[Arg] = [lease, *self._job_data_templates, *codec.pairs(fields), *queues]
-        reply = self._scripts("claim", script_keys, args)
-        if reply is None:
-            return None
-        queue, job_id, flat = reply
-        return Claimed(codec.text(job_id), codec.text(queue), codec.record_from_flat(flat))
+            keys += [t.queue + queue, t.started + queue, t.wake + queue]
+        args: list[Arg] = [lease]
+        if worker is not None:
+            keys.append(t.worker + worker.name)
+            args += codec.worker_args(worker)
+        args += codec.flat(fields)  # a claim is always a call's last part: its fields run to the end
+        return keys, args
+
+    @staticmethod
+    def _claimed(queues: Sequence[str], fields: Mapping[str, bytes], reply: Sequence[Any]) -> Claimed:
+        """A claim's reply: {queue index (1-based), job id, the record before the claim as field,
+        value...}; the claim's ``fields`` and status are added here, as the script wrote them."""
+        index, job_id, items = reply
+        return Claimed(codec.text(job_id), queues[int(index) - 1], codec.claimed_record(items, fields))
+
+    def _claim_once(
+        self, queues: Sequence[str], fields: Mapping[str, bytes], lease: str, worker: WorkerUpdate | None
+    ) -> Claimed | None:
+        reply = self._scripts("claim", *self._claim_call(queues, fields, lease, worker))
+        return None if reply is None else self._claimed(queues, fields, reply)
 
     def _block_limit(self) -> float:
         """The longest BLPOP that cannot outlast the client's socket timeout (which would raise)."""
@@ -120,11 +137,14 @@ class RedisQueues(RedisState, QueueStore):
     def claim(
         self,
         queues: Sequence[str],
-        fields: Mapping[str, bytes],
+        fields: ClaimFields,
         lease_until: float,
         wait: float | None = None,
+        *,
+        worker: WorkerUpdate | None = None,
     ) -> Claimed | None:
-        """Claim the next job of the first non-empty queue (one script when a job is there).
+        """Claim the next job of the first non-empty queue (one script when a job is there),
+        updating ``worker``'s record in the same script.
 
         With ``wait``, when every queue is empty, block in BLPOP on the queues' wake keys and try
         again when a token comes or a BLPOP times out, until a job is claimed or the time is up.
@@ -132,7 +152,7 @@ class RedisQueues(RedisState, QueueStore):
         if not queues:
             return None
         lease = codec.score(lease_until)
-        claimed = self._claim_once(queues, fields, lease)
+        claimed = self._claim_once(queues, claim_fields_now(fields), lease, worker)
         if claimed is not None or not wait or wait <= 0:
             return claimed
         deadline = time.monotonic() + wait
@@ -142,7 +162,7 @@ class RedisQueues(RedisState, QueueStore):
             if remaining <= 0:
                 return None
             self._client.blpop(wake_keys, timeout=max(_MIN_BLOCK, min(remaining, self._block_limit())))
-            claimed = self._claim_once(queues, fields, lease)
+            claimed = self._claim_once(queues, claim_fields_now(fields), lease, worker)
             if claimed is not None:
                 return claimed
 
@@ -160,16 +180,15 @@ class RedisQueues(RedisState, QueueStore):
             keys.dependents(job_id),
             keys.dependencies(job_id),
         ]
-        args: list[Arg] = [job_id, codec.score(lease_until), *codec.pairs(fields)]
+        args: list[Arg] = [codec.score(lease_until), *codec.flat(fields)]
         reply = self._scripts("claim_job", script_keys, args)
-        return None if reply is None else codec.record_from_flat(reply)
+        return None if reply is None else codec.claimed_record(reply, fields)
 
     def extend_lease(self, queue: str, job_id: str, execution_id: str, lease_until: float) -> bool:
         """Move the lease deadline of this execution of the job (one script)."""
-        script_keys = [self._keys.registry(PlaceKind.STARTED, queue), self._keys.job(job_id)]
-        return bool(
-            self._scripts("extend_lease", script_keys, [job_id, execution_id, codec.score(lease_until)])
-        )
+        t = self._t
+        script_keys = [t.started + queue, t.job + job_id]
+        return bool(self._scripts("extend_lease", script_keys, [execution_id, codec.score(lease_until)]))
 
     def queue_length(self, queue: str) -> int:
         """LLEN of the queue."""
@@ -192,7 +211,7 @@ class RedisQueues(RedisState, QueueStore):
     def _drop_queue(self, queue: str, *, delete_jobs: bool, forget: bool) -> int:
         keys = self._keys
         script_keys = [keys.queue(queue), keys.wake(queue), keys.queues]
-        args: list[Arg] = [queue, codec.flag(delete_jobs), codec.flag(forget), *self._job_data_templates]
+        args: list[Arg] = [codec.flag(delete_jobs), codec.flag(forget)]
         return int(self._scripts("drop_queue", script_keys, args))
 
     def empty_queue(self, queue: str) -> int:

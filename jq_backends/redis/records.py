@@ -92,7 +92,7 @@ class RedisJobs(RedisState, JobStore):
             keys.dependencies(job_id),
             *(keys.place(place) for place in places),
         ]
-        args: list[Arg] = [job_id, *(codec.place_kind(place) for place in places)]
+        args: list[Arg] = [codec.place_kind(place) for place in places]
         return bool(self._scripts("delete_job", script_keys, args))
 
     def dependent_ids(self, job_id: str) -> list[str]:

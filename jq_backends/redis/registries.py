@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import cast
+from typing import Final, cast
 
 from jq.broker import (
-    RESULTS_KEPT,
     DependentsPolicy,
     Place,
-    PlaceKind,
     RegistryStore,
     Transition,
 )
@@ -19,6 +17,13 @@ from jq_backends.redis._base import RedisState
 from jq_backends.redis.scripts import Arg
 
 __all__ = ["RedisRegistries"]
+
+# A dependents policy as lib.lua's transition mode spells it.
+_POLICY_LETTERS: Final[Mapping[DependentsPolicy, str]] = {
+    DependentsPolicy.NONE: "-",
+    DependentsPolicy.FINISHED: "f",
+    DependentsPolicy.FAILED: "x",
+}
 
 
 class RedisRegistries(RedisState, RegistryStore):
@@ -58,45 +63,59 @@ class RedisRegistries(RedisState, RegistryStore):
         ids = self._scripts("registry_cleanup", [self._keys.place(place)], [codec.score(before)])
         return [codec.text(job_id) for job_id in ids]
 
+    def _transition_call(self, change: Transition, *, last: bool = True) -> tuple[list[str], list[Arg]]:
+        """The transition's KEYS and ARGV as lib.lua's Transition section reads them: the mode,
+        then only the parts it calls for; its fields run to the end of ARGV when it is the ``last``
+        part of the call, else their count comes first."""
+        t, job_id = self._t, change.job_id
+        keys = [t.job + job_id, t.results + job_id, t.dependents + job_id, t.dependencies + job_id]
+        source, target = change.source, change.target
+        # A member is looked up directly; a plain string ('finished') through the enum.
+        policy = (
+            _POLICY_LETTERS.get(change.dependents) or _POLICY_LETTERS[DependentsPolicy(change.dependents)]
+        )
+        ttl_letter, expiry_ms = codec.transition_ttl(change.record_ttl)
+        args: list[Arg] = [""]
+        if source is not None:
+            keys.append(t.places[source.kind] + source.queue)
+        to_queue = target is not None and target.is_queue
+        if target is not None:
+            keys.append(t.places[target.kind] + target.queue)
+            if to_queue:
+                keys.append(t.wake + target.queue)
+            else:
+                args.append(codec.score(change.score))
+        if to_queue or policy != "-":
+            keys.append(t.queues)
+        flags = "F" if change.at_front else ""
+        if change.execution_id is not None:
+            flags += "E"
+            args.append(change.execution_id)
+        if expiry_ms is not None:
+            args.append(expiry_ms)
+        if change.result is not None:
+            flags += "R"
+            args.append(change.result)
+        if policy != "-":
+            args += codec.pairs(change.released_fields)
+        if policy == "x":
+            now = time.time() if change.now is None else change.now
+            args += codec.pairs(change.canceled_fields)
+            args += [int(change.default_failure_ttl), codec.score(now)]
+        if change.delete_fields:
+            flags += "D"
+            args += [len(change.delete_fields), *change.delete_fields]
+        if change.worker is not None:
+            flags += "W"
+            keys.append(t.worker + change.worker.name)
+            args += codec.worker_args(change.worker)
+        args += codec.flat(change.fields) if last else codec.pairs(change.fields)
+        args[0] = f"{codec.place_letter(source)}{codec.place_letter(target)}{policy}{ttl_letter}{flags}"
+        return keys, args
+
     def transition(self, change: Transition) -> bool:
         """Move a job and update its record (one script, see ``lua/transition.lua``)."""
-        keys, job_id = self._keys, change.job_id
-        record = keys.job(job_id)
-        target = change.target
-        script_keys = [
-            record,
-            keys.results(job_id),
-            keys.dependents(job_id),
-            keys.dependencies(job_id),
-            record if change.source is None else keys.place(change.source),
-            record if target is None else keys.place(target),
-            keys.wake(target.queue) if target is not None and target.is_queue else record,
-            keys.queues,
-        ]
-        args: list[Arg] = [
-            job_id,
-            codec.place_kind(change.source),
-            codec.place_kind(target),
-            "" if target is None else target.queue,
-            codec.score(change.score),
-            codec.flag(change.at_front),
-            codec.flag(change.execution_id is not None),
-            change.execution_id or "",
-            codec.transition_ttl(change.record_ttl),
-            codec.flag(change.result is not None),
-            change.result if change.result is not None else b"",
-            RESULTS_KEPT - 1,
-            DependentsPolicy(change.dependents).value,
-            *self._dependent_templates,
-            int(change.default_failure_ttl),
-            codec.score(time.time() if change.now is None else change.now),
-            *codec.pairs(change.fields),
-            len(change.delete_fields),
-            *change.delete_fields,
-            *codec.pairs(change.released_fields),
-            *codec.pairs(change.canceled_fields),
-        ]
-        return bool(self._scripts("transition", script_keys, args))
+        return bool(self._scripts("transition", *self._transition_call(change)))
 
     def promote_scheduled(
         self, queue: str, now: float, fields: Mapping[str, bytes], limit: int = 100
@@ -104,12 +123,7 @@ class RedisRegistries(RedisState, RegistryStore):
         """Queue up to ``limit`` due scheduled jobs (one script)."""
         if limit <= 0:
             return []
-        keys = self._keys
-        script_keys = [
-            keys.registry(PlaceKind.SCHEDULED, queue),
-            keys.queue(queue),
-            keys.wake(queue),
-            keys.queues,
-        ]
-        args: list[Arg] = [queue, codec.score(now), limit, self._job_template, *codec.pairs(fields)]
+        t = self._t
+        script_keys = [t.scheduled + queue, t.queue + queue, t.wake + queue, t.queues]
+        args: list[Arg] = [codec.score(now), limit, *codec.flat(fields)]
         return [codec.text(job_id) for job_id in self._scripts("promote_scheduled", script_keys, args)]

@@ -1,18 +1,27 @@
 """The Lua scripts of the Redis driver: loading them from the package and running them.
 
-Each ``lua/<name>.lua`` file is one atomic broker operation. Its source is prefixed with the
-record field names the driver may read (generated from :mod:`jq.broker`, so they are spelled in one
-place) and with ``lua/lib.lua``'s helpers, then registered with ``client.register_script``: calls
-use ``EVALSHA`` and load the script when the server does not know it (first use, restart,
-``SCRIPT FLUSH``).
+Each ``lua/<name>.lua`` file is one atomic broker operation. Its source is put together when a
+broker registers its scripts: the constants it uses, then the helpers of ``lua/lib.lua`` it uses
+(see :func:`library_for`), then the script. The constants are everything that is the same for
+every call of one broker: the record field names (from :mod:`jq.broker`, so that they are spelled
+in one place), the key templates of the broker's prefix (from :class:`jq_backends.keys.KeySpace`:
+``K_JOB`` is ``"jq:job:"``), the place of each status, the pending statuses and how many results
+are kept. Only what varies per call travels as KEYS and ARGV, which keeps calls short: redis-py
+packs every argument in Python.
+
+A script names a constant as a Lua local (``K_JOB``, ``F_STATUS``); the source defines only the
+constants its text mentions (a table built on every call for nothing costs server time). A
+different prefix gives a different source, hence a different SHA: each broker registers its
+own. Scripts are registered with ``client.register_script``: calls use ``EVALSHA`` and load the
+script when the server does not know it (first use, restart, ``SCRIPT FLUSH``).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.resources
-import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import redis
@@ -20,9 +29,20 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
 from jq import broker as contract
-from jq_backends.fields import FAILURE_TTL
+from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS
+from jq_backends.keys import DEFAULT_PREFIX, KINDS, KeySpace
 
-__all__ = ["PRESENCE_FIELD", "SCRIPT_NAMES", "Arg", "ScriptRunner", "script_source"]
+__all__ = [
+    "PRESENCE_FIELD",
+    "SCRIPT_NAMES",
+    "Arg",
+    "ScriptRunner",
+    "library_for",
+    "lua_string",
+    "script_constants",
+    "script_file",
+    "script_source",
+]
 
 #: Every script, by file name without ``.lua``.
 SCRIPT_NAMES: Final = (
@@ -33,6 +53,7 @@ SCRIPT_NAMES: Final = (
     "enqueue",
     "extend_lease",
     "extend_lock",
+    "finish_and_claim",
     "heartbeat_worker",
     "promote_scheduled",
     "register_worker",
@@ -53,7 +74,7 @@ PRESENCE_FIELD: Final = ""
 
 # The record fields a script reads or writes, named as in jq.broker and jq_backends.fields (and the
 # driver's own).
-_FIELD_CONSTANTS: Final = {
+_FIELDS: Final = {
     "F_STATUS": contract.STATUS,
     "F_ORIGIN": contract.ORIGIN,
     "F_EXECUTION": contract.EXECUTION,
@@ -61,35 +82,142 @@ _FIELD_CONSTANTS: Final = {
     "F_ALLOW_FAILURE": contract.ALLOW_FAILURE,
     "F_FAILURE_TTL": FAILURE_TTL,
     "F_PRESENCE": PRESENCE_FIELD,
+    "F_CURRENT_JOB": contract.WORKER_CURRENT_JOB,
 }
 
+# Characters a Lua string literal may hold as they are; anything else is written as \ddd.
+_PLAIN = re.compile(r"[A-Za-z0-9 _:.{}\[\]()\-+*/=<>!?@#$%&,;|~^]")
 
-def _read_lua(name: str) -> str:
-    return (importlib.resources.files("jq_backends.redis") / "lua" / f"{name}.lua").read_text("utf-8")
+
+def lua_string(value: str | bytes) -> str:
+    """``value`` as a Lua 5.1 string literal (any byte escaped as decimal ``\\ddd`` when needed)."""
+    raw = value.encode("utf-8") if isinstance(value, str) else value
+    parts = [chr(byte) if _PLAIN.fullmatch(chr(byte)) else f"\\{byte:03d}" for byte in raw]
+    return '"' + "".join(parts) + '"'
+
+
+def _constant_name(kind: str) -> str:
+    return "K_" + kind.upper().replace("-", "_")
 
 
 @functools.cache
-def script_source(name: str) -> str:
-    """The full Lua source run for script ``name``: field names, ``lib.lua``, then the script."""
+def script_constants(prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
+    """Every constant a script may use, by Lua name, as a Lua expression, for keys under ``prefix``."""
+    keys = KeySpace(prefix)
+    constants = {name: lua_string(value) for name, value in _FIELDS.items()}
+    templates = {kind: keys.template(kind) for kind in KINDS}
+    constants.update({_constant_name(kind): lua_string(template) for kind, template in templates.items()})
+    # Where a job of each status is within its origin: the template its origin's name completes.
+    places = ", ".join(
+        f"[{lua_string(status)}] = {lua_string(templates[kind.value])}"
+        for status, kind in sorted(PLACE_OF_STATUS.items())
+    )
+    constants["PLACE_OF_STATUS"] = "{" + places + "}"
+    pending = ", ".join(f"[{lua_string(status)}] = true" for status in sorted(PENDING_STATUSES))
+    constants["PENDING"] = "{" + pending + "}"
+    # LTRIM's last index: the result entries kept are 0 .. RESULTS_KEPT - 1.
+    constants["RESULTS_LAST"] = str(contract.RESULTS_KEPT - 1)
+    return constants
+
+
+def script_file(name: str) -> str:
+    """The text of ``lua/<name>.lua`` as shipped in the package (before any constant is added)."""
+    return (importlib.resources.files("jq_backends.redis") / "lua" / f"{name}.lua").read_text("utf-8")
+
+
+def _words(code: str) -> set[str]:
+    """The identifiers that Lua ``code`` mentions outside comments."""
+    return set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", re.sub(r"--[^\n]*", "", code)))
+
+
+# A top-level definition of lib.lua: `local function name(` or `local a, b = ...` at column 0.
+_DEFINITION = re.compile(r"^local (?:function )?([A-Za-z_][A-Za-z0-9_]*(?:, [A-Za-z_][A-Za-z0-9_]*)*)")
+
+
+@functools.cache
+def _library_blocks() -> tuple[str, tuple[tuple[frozenset[str], str], ...]]:
+    """lib.lua as its opening comment and its top-level definitions, in order: (the names each
+    defines, its text with the comment lines above it)."""
+    head = ""
+    blocks: list[tuple[frozenset[str], list[str]]] = []
+    pending: list[str] = []  # comment and blank lines not yet given to a definition
+    for line in script_file("lib").splitlines(keepends=True):
+        match = _DEFINITION.match(line)
+        if match:
+            if not blocks:  # the file's opening comment ends at the last blank line before it
+                cut = max((index + 1 for index, text in enumerate(pending) if not text.strip()), default=0)
+                head, pending = "".join(pending[:cut]), pending[cut:]
+            blocks.append((frozenset(match.group(1).split(", ")), [*pending, line]))
+            pending = []
+        elif line.startswith("--") or not line.strip():
+            pending.append(line)
+        elif blocks:  # inside the last definition (a function's body and its closing `end`)
+            blocks[-1][1].extend([*pending, line])
+            pending = []
+        else:
+            raise ValueError(f"lib.lua: a top-level statement that is not a definition: {line!r}")
+    return head, tuple((names, "".join(text)) for names, text in blocks)
+
+
+def library_for(code: str) -> str:
+    """The part of lib.lua that ``code`` needs: the definitions it uses, those they use in turn,
+    in lib.lua's order.
+
+    Every ``local function`` of a chunk is a closure made again on every call of the script, so a
+    script that carried the whole library would pay for the claim and transition steps on every
+    EXTEND_LEASE. Leaving out what a script never calls keeps its server time to what it does.
+    """
+    head, blocks = _library_blocks()
+    needed = _words(code)
+    wanted = [False] * len(blocks)
+    changed = True
+    while changed:  # definitions use earlier ones: settle the closure of what is needed
+        changed = False
+        for index, (names, text) in enumerate(blocks):
+            if not wanted[index] and names & needed:
+                wanted[index] = True
+                needed |= _words(text)
+                changed = True
+    return head + "".join(text for (_, text), keep in zip(blocks, wanted, strict=True) if keep)
+
+
+@functools.cache
+def script_source(name: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """The full Lua source run for script ``name`` by a broker whose keys start with ``prefix``:
+    the constants the code mentions, the part of ``lib.lua`` it uses, then the script."""
     if name not in SCRIPT_NAMES:
         raise ValueError(f"unknown script {name!r}")
-    # json.dumps quotes an ASCII field name exactly as a Lua string literal needs.
-    constants = "".join(f"local {lua} = {json.dumps(value)}\n" for lua, value in _FIELD_CONSTANTS.items())
-    return f"{constants}\n{_read_lua('lib')}\n{_read_lua(name)}"
+    script = script_file(name)
+    code = f"{library_for(script)}\n{script}"
+    words = _words(code)
+    constants = "".join(
+        f"local {lua} = {value}\n" for lua, value in script_constants(prefix).items() if lua in words
+    )
+    return f"{constants}\n{code}"
 
 
 class ScriptRunner:
-    """The driver's scripts registered on one client, run alone or many in one pipeline."""
+    """The driver's scripts for one key prefix registered on one client, run alone or many in one
+    pipeline."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
         self._client = client
         self._scripts: dict[str, Script] = {
-            name: client.register_script(script_source(name)) for name in SCRIPT_NAMES
+            name: client.register_script(script_source(name, prefix)) for name in SCRIPT_NAMES
         }
 
     def __call__(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
-        """Run one script in one round trip (plus a load when the server does not know it yet)."""
-        return self._scripts[name](keys=keys, args=args)
+        """Run one script in one round trip (plus a load when the server does not know it yet).
+
+        ``EVALSHA`` straight on the client: ``Script.__call__`` copies the arguments into a new
+        tuple and imports a module on every call, work a hot call does not need.
+        """
+        script = self._scripts[name]
+        try:
+            return self._client.evalsha(script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            script.sha = self._client.script_load(script.script)
+            return self._client.evalsha(script.sha, len(keys), *keys, *args)
 
     def run_many(
         self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]], *, transaction: bool = True

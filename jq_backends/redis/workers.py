@@ -37,29 +37,24 @@ class RedisWorkers(RedisState, WorkerStore):
         increments: Mapping[str, float] | None = None,
     ) -> bool:
         """Extend a live worker's expiry, write fields and add increments (one script)."""
-        script_keys = [self._keys.worker(name), self._keys.worker_queues(name)]
-        numbers = {field: repr(float(amount)) for field, amount in (increments or {}).items()}
-        args: list[Arg] = [codec.milliseconds(ttl), *codec.pairs(fields), len(numbers)]
-        for field, amount in numbers.items():
-            args += [field, amount]
+        t = self._t
+        script_keys = [t.worker + name, t.worker_queues + name]
+        args: list[Arg] = [codec.milliseconds(ttl), *codec.pairs(fields)]
+        if increments:
+            args += codec.increments(increments)
         return bool(self._scripts("heartbeat_worker", script_keys, args))
 
     def unregister_worker(self, name: str) -> None:
         """Delete the worker's record and its index entries (one script)."""
         keys = self._keys
         script_keys = [keys.worker(name), keys.worker_queues(name), keys.workers]
-        self._scripts("unregister_worker", script_keys, [name, keys.template("workers-of")])
+        self._scripts("unregister_worker", script_keys, [])
 
     def worker_names(self, queue: str | None = None) -> list[str]:
         """Live workers, sorted; prunes names whose record expired (one script)."""
         keys = self._keys
         index = keys.workers if queue is None else keys.workers_of(queue)
-        args: list[Arg] = [
-            keys.template("worker"),
-            keys.template("worker-queues"),
-            codec.flag(queue is not None),
-            queue or "",
-        ]
+        args: list[Arg] = [] if queue is None else [queue]
         return sorted(codec.text(name) for name in self._scripts("worker_names", [index], args))
 
     def load_workers(self, names: Sequence[str]) -> list[Record | None]:

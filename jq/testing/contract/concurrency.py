@@ -6,8 +6,17 @@ import threading
 import time
 from collections.abc import Callable
 
-from jq.broker import EXECUTION, STATUS, Broker, EnqueueRequest, PlaceKind, Transition
-from jq.testing.helpers import LEASE, ClaimInThread, end_job, enqueue, job_fields, place, start_job
+from jq.broker import EXECUTION, STATUS, Broker, Claimed, EnqueueRequest, PlaceKind, Transition
+from jq.testing.helpers import (
+    LEASE,
+    ClaimInThread,
+    end_job,
+    enqueue,
+    job_fields,
+    place,
+    start_job,
+    wait_for,
+)
 
 __all__ = ["BlockingClaimContract", "ConcurrencyContract"]
 
@@ -43,6 +52,29 @@ class BlockingClaimContract:
         claimed = waiter.result(timeout=10)
         assert claimed is not None and claimed.job_id == "j1"
         assert broker.load_job_fields("j1", [STATUS, EXECUTION]) == [b"started", b"blocked"]
+
+    def test_claim_fields_given_as_a_function_are_made_at_claim_time(self, broker: Broker) -> None:
+        """A blocked claim calls the fields function for every attempt and writes what the last
+        call returned: a job's started_at is when it was claimed, not when the wait began."""
+        calls: list[int] = []
+
+        def fields() -> dict[str, bytes]:
+            calls.append(1)
+            return {EXECUTION: str(len(calls)).encode()}
+
+        outcome: list[Claimed | None] = []
+        thread = threading.Thread(
+            target=lambda: outcome.append(broker.claim(["default"], fields, LEASE, wait=30)), daemon=True
+        )
+        thread.start()
+        assert wait_for(lambda: len(calls) >= 1, timeout=10)
+        enqueue(broker, "j1")
+        thread.join(10)
+        assert outcome and outcome[0] is not None
+        # Usually an attempt found nothing and a later one took the job; the first attempt may also
+        # win if the enqueue overtook it. Either way the job carries the last call's fields.
+        assert outcome[0].record[EXECUTION] == str(len(calls)).encode()
+        assert broker.load_job_fields("j1", [EXECUTION]) == [str(len(calls)).encode()]
 
     def test_blocked_claim_listens_to_every_queue_it_was_given(self, broker: Broker) -> None:
         waiter = ClaimInThread(broker, ["high", "low"], wait=30)

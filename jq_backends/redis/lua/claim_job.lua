@@ -3,28 +3,30 @@
 -- KEYS[1] the job's record   KEYS[2] the queue   KEYS[3] its started registry
 -- KEYS[4] the queue's wake key   KEYS[5], KEYS[6], KEYS[7] the job's results, set of dependents
 -- and set of unmet dependencies
--- ARGV: job id, lease deadline (the started registry score), m, m field/value pairs
--- Returns the whole record after the claim as {field, value, ...}, or false (nil) when the job
--- has no record or its status is not 'queued' (then nothing was written).
+-- ARGV: lease deadline (the started registry score), then, to the end of ARGV, field/value
+--       pairs
+-- Returns the record as it was before the claim wrote (the caller adds the fields it sent and
+-- status 'started') as {field, value, ...}, or false (nil) when the job has no record or its
+-- status is not 'queued' (then nothing was written).
 --
 -- Atomically: removes the id from the queue if it is there, writes the fields and status
 -- 'started', removes the expiry of the record, its results and dependency sets, and enters the
 -- id in the started registry.
 
 expect_keys(7)
-local job_id = next_arg()
+local job_id = name_of(KEYS[1], K_JOB)
 local lease_until = next_arg()
-local fields = next_pairs()
+local fields = rest_of_args()
 
-if redis.call('HGET', KEYS[1], F_STATUS) ~= QUEUED then
+local record = redis.call('HGETALL', KEYS[1])
+if status_of(record) ~= QUEUED then
     -- No record, or another worker claimed (or something ended) it first: never run a job twice.
     return false
 end
 if redis.call('LREM', KEYS[2], 0, job_id) > 0 then
     settle_wake(KEYS[2], KEYS[4])
 end
-hset_flat(KEYS[1], fields)
-redis.call('HSET', KEYS[1], F_STATUS, STARTED)
-expire_all({KEYS[1], KEYS[5], KEYS[6], KEYS[7]}, '')
+hset_flat(KEYS[1], with_status(fields, STARTED))
+persist_data({KEYS[1], KEYS[5], KEYS[6], KEYS[7]})
 redis.call('ZADD', KEYS[3], lease_until, job_id)
-return redis.call('HGETALL', KEYS[1])
+return record

@@ -2,21 +2,17 @@
 --
 -- KEYS[1] the job's record              KEYS[2] the queue
 -- KEYS[3] the queue's wake key          KEYS[4] the set of known queue names
--- KEYS[5] the queue's deferred registry KEYS[6] the queue's scheduled registry
--- KEYS[7] the queue's canceled registry KEYS[8] the job's set of unmet dependencies
--- KEYS[9] the job's results             KEYS[10] the job's set of dependents
--- KEYS[11] the `once` marker (KEYS[1] when the request has none)
--- KEYS[10 + 2i], KEYS[11 + 2i]: the record and the dependents set of dependency i (i = 1..n)
--- ARGV: job id, queue name, record expiry in ms ('' = none), at front ('1'/'0'),
---       scheduled_at score ('' = none), allow failure ('1'/'0'), now (the broker's clock: the
---       deferred score, and what a canceled job's score counts from), seconds a canceled job is
---       kept (its failure_ttl or the default: > 0 seconds, < 0 forever, 0 not at all),
---       unique ('1'/'0'), once ('1'/'0'), the marker value,
---       key templates of a job's set of unmet dependencies, of its dependents set, of a queue
---       and of a queue's wake key (an id or queue name is appended),
---       s, s triples (status, 'queue' | 'registry', key template of the place that status names),
---       p, the p statuses `unique` counts as pending,
---       n, the n dependency ids (distinct), m, m field/value pairs (the record without its status)
+-- KEYS[5] the job's results             KEYS[6] the job's set of dependents
+-- KEYS[7] the job's set of unmet dependencies, then, each only when the flags say so, in order:
+--   the `once` marker ('o'), the queue's scheduled registry ('s'), the queue's deferred and
+--   canceled registries and, for each dependency i, its record and its dependents set ('d')
+-- ARGV: flags (letters: 'f' at front, 'a' allow failure, 'u' unique, 'o' once, 's' scheduled,
+--       'd' dependencies), record expiry in ms ('' = none), then, each only when the flags say
+--       so: the marker value ('o'), the scheduled_at score ('s'), n, now (the broker's clock:
+--       the deferred score, and what a canceled job's score counts from), the seconds a
+--       canceled job is kept (its failure_ttl or the default: > 0 seconds, < 0 forever, 0 not
+--       at all) and the n dependency ids (distinct) ('d'); last, to the end of ARGV, the
+--       field/value pairs of the record (without its status)
 -- Returns {status written}, or {'', reason, missing dependency ids...} when refused (then nothing
 -- was written); reason is 'missing', 'duplicate', 'already' or 'cycle'.
 --
@@ -31,39 +27,46 @@
 -- on Redis Cluster all of them must share one hash slot, which a prefix with a hash tag (e.g.
 -- '{jq}:') gives.
 
-expect_keys(11)
-local job_id = next_arg()
-local queue_name = next_arg()
+expect_keys(7)
+local flags = next_arg()
+local function flag(letter)
+    return string.find(flags, letter, 1, true) ~= nil
+end
+local at_front, allow_failure, unique, once = flag('f'), flag('a'), flag('u'), flag('o')
 local expiry_ms = next_arg()
-local at_front = next_arg() == '1'
-local scheduled_at = next_arg()
-local allow_failure = next_arg() == '1'
-local now = next_arg()
-local canceled_ttl = tonumber(next_arg())
-local unique = next_arg() == '1'
-local once = next_arg() == '1'
-local once_value = next_arg()
-local dependencies_template = next_arg()
-local dependents_template = next_arg()
-local queue_template = next_arg()
-local wake_template = next_arg()
-local place_count = tonumber(next_arg())
-local places = {}
-for _ = 1, place_count do
-    local status = next_arg()
-    places[status] = {kind = next_arg(), template = next_arg()}
-end
-local pending = {}
-for _, status in ipairs(next_list()) do
-    pending[status] = true
-end
-local depends_on = next_list()
-local fields = next_pairs()
-
 local record, queue_key, wake_key, known_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local unmet_key, results_key, dependents_key, marker_key = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
-local function dependency_record(i) return KEYS[10 + 2 * i] end
-local function dependency_dependents(i) return KEYS[11 + 2 * i] end
+local results_key, dependents_key, unmet_key = KEYS[5], KEYS[6], KEYS[7]
+local job_id, queue_name = name_of(record, K_JOB), name_of(queue_key, K_QUEUE)
+
+local next_key = 8
+local function optional_key()
+    next_key = next_key + 1
+    return KEYS[next_key - 1]
+end
+local marker_key, once_value, scheduled_key, scheduled_at
+local deferred_key, canceled_key, now, canceled_ttl
+local depends_on = {}
+if once then
+    marker_key = optional_key()
+    once_value = next_arg()
+end
+if flag('s') then
+    scheduled_key = optional_key()
+    scheduled_at = next_arg()
+end
+if flag('d') then
+    deferred_key, canceled_key = optional_key(), optional_key()
+    local n = tonumber(next_arg())
+    now = next_arg()
+    canceled_ttl = tonumber(next_arg())
+    for i = 1, n do
+        depends_on[i] = next_arg()
+    end
+    expect_keys(next_key - 1 + 2 * n)
+end
+local fields = rest_of_args()
+local function dependency_record(i) return KEYS[next_key + 2 * i - 2] end
+local function dependency_dependents(i) return KEYS[next_key + 2 * i - 1] end
 
 -- 1. Refusals, in the contract's order; none of them writes anything.
 local refused = {}
@@ -79,7 +82,7 @@ if #refused > 0 then
 end
 if unique then
     local status = redis.call('HGET', record, F_STATUS)
-    if status and pending[status] then
+    if status and PENDING[status] then
         return {'', 'duplicate'}
     end
 end
@@ -103,7 +106,7 @@ while #walk > 0 do
     end
     if not seen[id] then
         seen[id] = true
-        for _, next_id in ipairs(redis.call('SMEMBERS', dependencies_template .. id)) do
+        for _, next_id in ipairs(redis.call('SMEMBERS', K_DEPENDENCIES .. id)) do
             walk[#walk + 1] = next_id
         end
     end
@@ -113,14 +116,14 @@ end
 if once then
     redis.call('SET', marker_key, once_value)
 end
-local old_status = redis.call('HGET', record, F_STATUS)
-local old_origin = redis.call('HGET', record, F_ORIGIN)
-local old_place = old_status and places[old_status]
+local old = redis.call('HMGET', record, F_STATUS, F_ORIGIN)
+local old_status, old_origin = old[1], old[2]
+local old_place = old_status and PLACE_OF_STATUS[old_status]
 if old_place and old_origin then
-    local key = old_place.template .. old_origin
-    if old_place.kind == 'queue' then
+    local key = old_place .. old_origin
+    if old_place == K_QUEUE then
         if redis.call('LREM', key, 0, job_id) > 0 then
-            settle_wake(key, wake_template .. old_origin)
+            settle_wake(key, K_WAKE .. old_origin)
         end
     else
         redis.call('ZREM', key, job_id)
@@ -129,7 +132,7 @@ end
 -- The new job waits only on what this request names: the old one leaves the dependents of what
 -- it waited for (dependent_ids lists the jobs still waiting).
 for _, parent in ipairs(redis.call('SMEMBERS', unmet_key)) do
-    redis.call('SREM', dependents_template .. parent, job_id)
+    redis.call('SREM', K_DEPENDENTS .. parent, job_id)
 end
 redis.call('DEL', record, unmet_key)
 
@@ -152,31 +155,35 @@ for i = 1, #depends_on do
     end
 end
 
-hset_flat(record, fields)
+local status = QUEUED
 if dependency_failed then
-    redis.call('HSET', record, F_STATUS, CANCELED)
-    keep_canceled(KEYS[7], job_id, {record, results_key, dependents_key, unmet_key}, canceled_ttl, now)
+    status = CANCELED
+elseif #unmet > 0 then
+    status = DEFERRED
+elseif scheduled_key then
+    status = SCHEDULED
+end
+hset_flat(record, with_status(fields, status))
+local data = {record, results_key, dependents_key, unmet_key}
+if status == CANCELED then
+    keep_canceled(canceled_key, job_id, data, canceled_ttl, now)
     return {CANCELED}
 end
 
-local status
-if #unmet > 0 then
-    status = DEFERRED
-    redis.call('ZADD', KEYS[5], now, job_id)
+if status == DEFERRED then
+    redis.call('ZADD', deferred_key, now, job_id)
     for _, i in ipairs(unmet) do
         redis.call('SADD', unmet_key, depends_on[i])
         redis.call('SADD', dependency_dependents(i), job_id)
         -- Expires with its job, so a later job under that id does not inherit this dependent.
         share_expiry(dependency_record(i), dependency_dependents(i))
     end
-elseif scheduled_at ~= '' then
-    status = SCHEDULED
-    redis.call('ZADD', KEYS[6], scheduled_at, job_id)
+elseif status == SCHEDULED then
+    redis.call('ZADD', scheduled_key, scheduled_at, job_id)
 else
-    status = QUEUED
-    push(known_key, queue_name, queue_key, wake_key, job_id, at_front)
+    push(nil, queue_name, queue_key, wake_key, job_id, at_front)  -- made known in step 3
 end
 
-redis.call('HSET', record, F_STATUS, status)
-expire_all({record, results_key, dependents_key, unmet_key}, expiry_ms)
+-- The record was just written afresh (deleted above), so it has no expiry of its own yet.
+expire_fresh(data, expiry_ms)
 return {status}

@@ -1,9 +1,13 @@
--- lib.lua: helpers shared by every jq script. Not a script of its own: scripts.py prepends it
--- (after the record field names it generates from jq.broker) to each script's source, so the
--- helpers are locals of each script's chunk (Redis forbids scripts from creating globals).
+-- lib.lua: helpers shared by every jq script, and the claim and transition steps that several
+-- scripts make. Not a script of its own: scripts.py prepends to each script's source (after the
+-- constants the code uses) the definitions of this file that the script uses, so the helpers are
+-- locals of each script's chunk (Redis forbids scripts from creating globals). Every top-level
+-- statement here is a `local` definition at column 0, with its comment just above it: that is
+-- how scripts.py tells them apart (see library_for).
 --
--- Nothing here names a key: keys come in KEYS, or as templates in ARGV for keys that a script
--- only discovers while it runs (a template plus an id is the key).
+-- Nothing here names a key: keys come in KEYS, or are a baked key template (K_JOB is the
+-- broker's 'jq:job:', see scripts.py) plus an id for keys that a script only discovers while it
+-- runs. Field names (F_STATUS...) are baked the same way.
 
 -- Lua 5.1 (Redis, fakeredis) has a global unpack; newer Luas moved it into table.
 local unpack = unpack or table.unpack
@@ -20,8 +24,15 @@ local function expect_keys(count)
     end
 end
 
+-- The id or name a key was built from (its template plus the name): callers send a key once,
+-- as KEYS, rather than both the key and its name.
+local function name_of(key, template)
+    return string.sub(key, #template + 1)
+end
+
 -- ARGV is read front to back through a cursor so that variable-length parts (field pairs, id
--- lists) can follow each other; each list is preceded by its length.
+-- lists) can follow each other; each list is preceded by its length, except a script's last
+-- part, which may run to the end of ARGV (one argument less per call).
 local argn = 0
 local function next_arg()
     argn = argn + 1
@@ -47,6 +58,16 @@ local function next_pairs()
     return flat
 end
 
+-- Every argument left, as one flat list (name, value pairs when the call ends with a mapping).
+local function rest_of_args()
+    local flat = {}
+    for i = argn + 1, #ARGV do
+        flat[#flat + 1] = ARGV[i]
+    end
+    argn = #ARGV
+    return flat
+end
+
 -- HSET in slices: unpack() of a very long list would overflow Lua's C stack.
 local function hset_flat(key, flat)
     for i = 1, #flat, 200 do
@@ -54,11 +75,34 @@ local function hset_flat(key, flat)
     end
 end
 
+-- The status in a record as HGETALL returns it (field, value, ...), or nil.
+local function status_of(record)
+    for i = 1, #record, 2 do
+        if record[i] == F_STATUS then
+            return record[i + 1]
+        end
+    end
+    return nil
+end
+
+-- Field/value pairs followed by the status, as one new list for one HSET: the status comes last,
+-- so it wins over a status among the fields.
+local function with_status(flat, status)
+    local pairs_and_status = {}
+    for i = 1, #flat do
+        pairs_and_status[i] = flat[i]
+    end
+    pairs_and_status[#flat + 1], pairs_and_status[#flat + 2] = F_STATUS, status
+    return pairs_and_status
+end
+
 -- A wake key holds at most one token: a claimer blocked in BLPOP on it takes the token and runs
 -- the claim script, which puts a token back while the queue still has ids for another claimer.
+-- A token already there is left alone (pushing a second one would only be trimmed again).
 local function wake(wake_key)
-    redis.call('LPUSH', wake_key, '1')
-    redis.call('LTRIM', wake_key, 0, 0)
+    if redis.call('EXISTS', wake_key) == 0 then
+        redis.call('LPUSH', wake_key, '1')
+    end
 end
 
 -- Make the token match the queue: present when it holds ids, absent when it is empty (an
@@ -73,15 +117,23 @@ local function settle_wake(queue_key, wake_key)
 end
 
 -- Every way onto a queue makes the queue known: a job on a queue is always findable through the
--- set of known queue names, however it got there.
+-- set of known queue names, however it got there (a caller that made it known already passes
+-- no `known_key`).
 local function push(known_key, queue_name, queue_key, wake_key, id, at_front)
     if at_front then
         redis.call('LPUSH', queue_key, id)
     else
         redis.call('RPUSH', queue_key, id)
     end
-    redis.call('SADD', known_key, queue_name)
+    if known_key then
+        redis.call('SADD', known_key, queue_name)
+    end
     wake(wake_key)
+end
+
+-- A job's record, results and dependency sets, which live and die together.
+local function data_keys(id)
+    return {K_JOB .. id, K_RESULTS .. id, K_DEPENDENTS .. id, K_DEPENDENCIES .. id}
 end
 
 -- A job's results and dependency sets live exactly as long as its record: whatever sets or
@@ -94,6 +146,26 @@ local function expire_all(keys, ms)
         else
             redis.call('PEXPIRE', key, ms)
         end
+    end
+end
+
+-- expire_all for a job's data keys {record, results, dependents, dependency sets} whose record
+-- was just written afresh (so it has no expiry yet): results and dependency sets usually do not
+-- exist, and one EXISTS for the three spares three calls that would change nothing.
+local function expire_fresh(keys, ms)
+    if redis.call('EXISTS', keys[2], keys[3], keys[4]) > 0 then
+        expire_all(keys, ms)
+    elseif ms ~= '' then
+        redis.call('PEXPIRE', keys[1], ms)
+    end
+end
+
+-- A started job never expires: remove the expiry of its data keys, asking once whether any but
+-- the record exists (usually none does).
+local function persist_data(keys)
+    redis.call('PERSIST', keys[1])
+    if redis.call('EXISTS', keys[2], keys[3], keys[4]) > 0 then
+        expire_all({keys[2], keys[3], keys[4]}, '')
     end
 end
 
@@ -112,15 +184,15 @@ end
 -- expiring then; negative: kept forever (score inf, no expiry); zero: not kept at all (its data
 -- keys deleted, no registry entry). Numbers are formatted here: a Lua number handed to
 -- redis.call may reach the server as '3.1536e+10' or '5.0', which PEXPIRE refuses.
-local function keep_canceled(canceled_key, job_id, data_keys, ttl, now)
+local function keep_canceled(canceled_key, job_id, keys, ttl, now)
     if ttl == 0 then
-        redis.call('DEL', unpack(data_keys))
+        redis.call('DEL', unpack(keys))
     elseif ttl > 0 then
         redis.call('ZADD', canceled_key, string.format('%.17g', tonumber(now) + ttl), job_id)
-        expire_all(data_keys, string.format('%d', ttl * 1000))
+        expire_all(keys, string.format('%d', ttl * 1000))
     else
         redis.call('ZADD', canceled_key, 'inf', job_id)
-        expire_all(data_keys, '')
+        expire_all(keys, '')
     end
 end
 
@@ -131,4 +203,351 @@ local function whole_seconds(text, default)
         seconds = tonumber(text)
     end
     return seconds
+end
+
+-- == Worker updates (jq.broker.WorkerUpdate) ==================================================
+--
+-- ARGV: w, w field/value pairs, k, k field/increment pairs; the worker's record is a KEYS entry.
+
+local function next_worker_update(key)
+    return {key = key, fields = next_pairs(), increments = next_pairs()}
+end
+
+-- Whether the worker's record exists, asked once per update: nothing a script does between its
+-- check and its write removes a worker's record.
+local function worker_exists(update)
+    if update.live == nil then
+        update.live = redis.call('EXISTS', update.key) == 1
+    end
+    return update.live
+end
+
+-- HINCRBYFLOAT fails on a non-number, and a script that fails half way keeps what it wrote: a
+-- script checks every increment of its updates (`updates[1..n]`, nil entries skipped, in the
+-- order they will apply) against the value it will apply to before it writes anything, and
+-- raises an error when one is not a number.
+local function check_worker_updates(updates, n)
+    local written = {}
+    for u = 1, n do
+        local update = updates[u]
+        local seen = update and (written[update.key] or {})
+        if update then
+            written[update.key] = seen
+            for i = 1, #update.fields, 2 do
+                seen[update.fields[i]] = update.fields[i + 1]
+            end
+        end
+        if update and #update.increments > 0 and worker_exists(update) then
+            for i = 1, #update.increments, 2 do
+                local name = update.increments[i]
+                local value = seen[name]
+                if value == nil then
+                    value = redis.call('HGET', update.key, name)
+                end
+                if value and not tonumber(value) then
+                    error('worker field ' .. name .. ' does not hold a number')
+                end
+                seen[name] = '0'
+            end
+        end
+    end
+end
+
+-- Write an update's fields and (after a claim) the job the worker now runs, which wins over a
+-- field of that name, in one HSET; then add its increments. Nothing when the record is gone: an
+-- expired worker is not brought back.
+local function apply_worker_update(update, current_job)
+    if not worker_exists(update) then
+        return
+    end
+    local fields = update.fields
+    if current_job then
+        fields[#fields + 1], fields[#fields + 2] = F_CURRENT_JOB, current_job
+    end
+    hset_flat(update.key, fields)
+    for i = 1, #update.increments, 2 do
+        redis.call('HINCRBYFLOAT', update.key, update.increments[i], update.increments[i + 1])
+    end
+end
+
+-- == Claim (Broker.claim) =====================================================================
+--
+-- KEYS[first + 3i - 3], KEYS[first + 3i - 2], KEYS[first + 3i - 1]: queue i, its started
+--   registry, its wake key (i = 1..n, in the order the queues are tried); then, when the claim
+--   updates a worker, the worker's record (the last KEYS entry: n * 3 + 1 keys in all)
+-- ARGV: lease deadline (the started registry score), the worker update (see above) when there
+--       is a worker's record, then, to the end of ARGV, field/value pairs to write on the job
+--       (a claim is always the last part of a call)
+
+local function next_claim(first)
+    local count = #KEYS - first + 1
+    local claim = {first = first, queues = math.floor(count / 3), lease = next_arg()}
+    if count % 3 == 1 then
+        claim.worker = next_worker_update(KEYS[#KEYS])
+    end
+    claim.fields = rest_of_args()
+    return claim
+end
+
+-- Pops ids from the queues in order, dropping ids whose record is gone (expired) or whose status
+-- is not 'queued'; writes the fields and status 'started' on the first good one, removes its
+-- expiry and that of its results and dependency sets (a started job never expires), enters it
+-- in the started registry under the lease, leaves each queue's wake token matching whether the
+-- queue still holds ids, and updates the worker. Returns {queue index, job id, {field, value,
+-- ...}}, or nil when every queue is empty. The record is read once, before the claim writes: the
+-- caller adds the fields it sent and the status itself, which spares a read and the transfer of
+-- what it already knows.
+local function claim_next(claim)
+    local first = claim.first
+    for i = 1, claim.queues do
+        local base = first + 3 * (i - 1)
+        local queue_key = KEYS[base]
+        while true do
+            local job_id = redis.call('LPOP', queue_key)
+            if not job_id then
+                break
+            end
+            local record_key = K_JOB .. job_id
+            local record = redis.call('HGETALL', record_key)
+            if status_of(record) == QUEUED then
+                hset_flat(record_key, with_status(claim.fields, STARTED))
+                persist_data(data_keys(job_id))
+                redis.call('ZADD', KEYS[base + 1], claim.lease, job_id)
+                -- The caller may have taken a token from any of its queues' wake keys in BLPOP;
+                -- put back the token of each queue that still holds ids, so a claimer blocked on
+                -- them (possibly listening to other queues than this one) wakes up.
+                for j = i, claim.queues do
+                    local other = first + 3 * (j - 1)
+                    settle_wake(KEYS[other], KEYS[other + 2])
+                end
+                if claim.worker then
+                    apply_worker_update(claim.worker, job_id)
+                end
+                return {i, job_id, record}
+            end
+        end
+        -- Empty now: a token left here would only cause a spurious wake-up.
+        redis.call('DEL', KEYS[base + 2])
+    end
+    return nil
+end
+
+-- == Transition (Broker.transition) ===========================================================
+--
+-- KEYS[1] the job's record   KEYS[2] its results   KEYS[3] its dependents set
+-- KEYS[4] its set of unmet dependencies, then, each only when the mode says so, in this order:
+--   the source queue or registry, the target queue or registry, the target queue's wake key
+--   (target 'q'), the set of known queue names (target 'q' or a dependents policy), the
+--   worker's record ('W')
+-- ARGV: the mode: four characters, source kind and target kind ('q' queue | 'r' registry |
+--       '-' none), dependents policy ('-' none | 'f' finished | 'x' failed), record ttl
+--       ('k' keep | 'p' persist | 'd' delete | 'e' expire), then flags: 'F' at front,
+--       'E' check the execution, 'R' a result, 'D' fields to delete, 'W' a worker update;
+--       then, each only when the mode says so: the target score (target 'r'), the execution
+--       id ('E'), the record expiry in ms ('e'), the result entry ('R'), r, r field/value pairs
+--       written on each released dependent (a policy), c, c field/value pairs written on each
+--       canceled dependent, the seconds a canceled dependent is kept when its failure_ttl field
+--       says nothing and now (what its score counts from) (policy 'x'), d, d field names to
+--       delete ('D'), the worker update ('W'); last the field/value pairs to write: to the end
+--       of ARGV when the transition is all the call does (`last`), else m, m pairs
+
+local function next_transition(last)
+    local mode = next_arg()
+    local t = {
+        source = string.sub(mode, 1, 1),
+        target = string.sub(mode, 2, 2),
+        policy = string.sub(mode, 3, 3),
+        ttl = string.sub(mode, 4, 4),
+        job_id = name_of(KEYS[1], K_JOB),
+    }
+    local function flag(letter)
+        return string.find(mode, letter, 5, true) ~= nil
+    end
+    t.at_front = flag('F')
+    local k = 5
+    local function next_key()
+        k = k + 1
+        return KEYS[k - 1]
+    end
+    if t.source ~= '-' then
+        t.source_key = next_key()
+    end
+    if t.target ~= '-' then
+        t.target_key = next_key()
+    end
+    if t.target == 'q' then
+        t.wake_key = next_key()
+    end
+    if t.target == 'q' or t.policy ~= '-' then
+        t.known_key = next_key()
+    end
+    if flag('W') then
+        t.worker_key = next_key()
+    end
+    t.next_key = k
+    expect_keys(k - 1)
+
+    if t.target == 'r' then
+        t.score = next_arg()
+    end
+    if flag('E') then
+        t.execution_id = next_arg()
+    end
+    if t.ttl == 'e' then
+        t.expiry_ms = next_arg()
+    end
+    if flag('R') then
+        t.result = next_arg()
+    end
+    t.released_fields, t.canceled_fields, t.delete_fields = {}, {}, {}
+    if t.policy ~= '-' then
+        t.released_fields = next_pairs()
+    end
+    if t.policy == 'x' then
+        t.canceled_fields = next_pairs()
+        t.default_failure_ttl = tonumber(next_arg())
+        t.now = next_arg()
+    end
+    if flag('D') then
+        t.delete_fields = next_list()
+    end
+    if t.worker_key then
+        t.worker = next_worker_update(t.worker_key)
+    end
+    if last then
+        t.fields = rest_of_args()
+    else
+        t.fields = next_pairs()
+    end
+    return t
+end
+
+-- A deferred dependent whose last unmet dependency this job was goes from its origin's deferred
+-- registry to its origin queue, with the released fields and then status 'queued'.
+local function release(t, child, child_record)
+    local origin = redis.call('HGET', child_record, F_ORIGIN)
+    if origin and redis.call('HGET', child_record, F_STATUS) == DEFERRED then
+        redis.call('ZREM', K_DEFERRED .. origin, child)
+        local child_front = redis.call('HGET', child_record, F_ENQUEUE_AT_FRONT) == '1'
+        push(t.known_key, origin, K_QUEUE .. origin, K_WAKE .. origin, child, child_front)
+        hset_flat(child_record, with_status(t.released_fields, QUEUED))
+    end
+end
+
+-- A deferred dependent that does not allow failure goes from its origin's deferred registry to
+-- its canceled state: the canceled fields, then status 'canceled'. Returns what settling its own
+-- dependents needs (it counts as failed for them), or nil when it is not deferred.
+local function cancel(t, child, child_record)
+    local origin = redis.call('HGET', child_record, F_ORIGIN)
+    if not origin or redis.call('HGET', child_record, F_STATUS) ~= DEFERRED then
+        return nil
+    end
+    redis.call('ZREM', K_DEFERRED .. origin, child)
+    hset_flat(child_record, with_status(t.canceled_fields, CANCELED))
+    local ttl = whole_seconds(redis.call('HGET', child_record, F_FAILURE_TTL), t.default_failure_ttl)
+    return {id = child, policy = 'x', dependents = K_DEPENDENTS .. child, origin = origin, ttl = ttl}
+end
+
+-- Every dependent leaves the dependents set of the job it waited for, and that job leaves its set
+-- of unmet dependencies. Under 'f' (finished), and under 'x' (failed) for a dependent that allows
+-- failure, the dependent is released once nothing else is unmet. Under 'x', any other deferred
+-- dependent is canceled, and its own dependents are settled as if it had failed, and so on:
+-- iteratively (a chain may be longer than Lua lets calls nest), with a stack of jobs whose
+-- dependents remain to be settled. A canceled job is filed (registry score, expiry, or deletion
+-- for a TTL of zero) only after its own dependents were settled, since deleting it deletes its
+-- dependents set. `visited` guards against a cycle of dependents.
+local function settle_dependents(t)
+    local stack = {{id = t.job_id, policy = t.policy, dependents = KEYS[3]}}
+    local visited = {[t.job_id] = true}
+    while #stack > 0 do
+        local parent = table.remove(stack)
+        for _, child in ipairs(redis.call('SMEMBERS', parent.dependents)) do
+            local child_record = K_JOB .. child
+            local child_dependencies = K_DEPENDENCIES .. child
+            if redis.call('EXISTS', child_record) == 0 then
+                -- Expired or deleted while deferred: its set of unmet dependencies is litter.
+                redis.call('DEL', child_dependencies)
+            else
+                redis.call('SREM', child_dependencies, parent.id)
+                local tolerant = parent.policy == 'f'
+                    or redis.call('HGET', child_record, F_ALLOW_FAILURE) == '1'
+                if tolerant then
+                    if redis.call('SCARD', child_dependencies) == 0 then
+                        release(t, child, child_record)
+                    end
+                elseif not visited[child] then
+                    local canceled = cancel(t, child, child_record)
+                    if canceled then
+                        visited[child] = true
+                        stack[#stack + 1] = canceled
+                    end
+                end
+            end
+        end
+        redis.call('DEL', parent.dependents)
+        if parent.origin then
+            keep_canceled(K_CANCELED .. parent.origin, parent.id, data_keys(parent.id), parent.ttl, t.now)
+        end
+    end
+end
+
+-- Every check comes before the first write (the source removal is the last check: LREM/ZREM
+-- that remove nothing write nothing); then target, fields, result, dependents (released, or
+-- canceled with their own dependents in turn, down the chain), expiry (shared by the record, its
+-- results and dependency sets), and the worker update. A queue a job goes to becomes known.
+-- Returns 1, or 0 when refused (record missing, execution mismatch, job not in the source).
+local function transition(t)
+    local record, results, dependents, dependencies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+    local job_id = t.job_id
+    if redis.call('EXISTS', record) == 0 then
+        return 0
+    end
+    if t.execution_id and redis.call('HGET', record, F_EXECUTION) ~= t.execution_id then
+        return 0
+    end
+    if t.source == 'q' then
+        if redis.call('LREM', t.source_key, 0, job_id) == 0 then
+            return 0
+        end
+    elseif t.source == 'r' then
+        if redis.call('ZREM', t.source_key, job_id) == 0 then
+            return 0
+        end
+    end
+
+    if t.target == 'q' then
+        push(t.known_key, name_of(t.target_key, K_QUEUE), t.target_key, t.wake_key, job_id, t.at_front)
+    elseif t.target == 'r' then
+        redis.call('ZADD', t.target_key, t.score, job_id)
+    end
+
+    hset_flat(record, t.fields)
+    if #t.delete_fields > 0 then
+        redis.call('HDEL', record, unpack(t.delete_fields))
+    end
+
+    if t.result then
+        redis.call('LPUSH', results, t.result)
+        redis.call('LTRIM', results, 0, RESULTS_LAST)
+    end
+
+    if t.policy ~= '-' then
+        settle_dependents(t)
+    end
+
+    if t.ttl == 'd' then
+        redis.call('DEL', record, results, dependents, dependencies)
+    elseif t.ttl == 'p' then
+        expire_all({record, results, dependents, dependencies}, '')
+    elseif t.ttl == 'k' then
+        if t.result then
+            share_expiry(record, results)
+        end
+    else
+        expire_all({record, results, dependents, dependencies}, t.expiry_ms)
+    end
+    if t.worker then
+        apply_worker_update(t.worker)
+    end
+    return 1
 end

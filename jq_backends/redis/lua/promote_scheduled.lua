@@ -2,7 +2,7 @@
 --
 -- KEYS[1] the queue's scheduled registry   KEYS[2] the queue   KEYS[3] the queue's wake key
 -- KEYS[4] the set of known queue names
--- ARGV: queue name, now (score), limit, job record key template, m, m field/value pairs
+-- ARGV: now (score), limit, then, to the end of ARGV, field/value pairs to write
 -- Returns the ids queued, in score order.
 --
 -- Atomically: takes due ids (score <= now) in score order until `limit` were queued or none is
@@ -11,11 +11,9 @@
 -- Touches keys of several jobs: Cluster needs one hash slot.
 
 expect_keys(4)
-local queue_name = next_arg()
 local now = next_arg()
 local limit = tonumber(next_arg())
-local record_template = next_arg()
-local fields = next_pairs()
+local fields = with_status(rest_of_args(), QUEUED)
 
 local queued = {}
 while #queued < limit do
@@ -25,17 +23,16 @@ while #queued < limit do
     end
     for _, job_id in ipairs(due) do
         redis.call('ZREM', KEYS[1], job_id)
-        local record = record_template .. job_id
+        local record = K_JOB .. job_id
         if redis.call('EXISTS', record) == 1 then
             redis.call('RPUSH', KEYS[2], job_id)
             hset_flat(record, fields)
-            redis.call('HSET', record, F_STATUS, QUEUED)
             queued[#queued + 1] = job_id
         end
     end
 end
 if #queued > 0 then
-    redis.call('SADD', KEYS[4], queue_name)
+    redis.call('SADD', KEYS[4], name_of(KEYS[2], K_QUEUE))
     wake(KEYS[3])
 end
 return queued

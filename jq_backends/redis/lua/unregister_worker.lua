@@ -1,7 +1,7 @@
 -- unregister_worker.lua: forget a worker (Broker.unregister_worker).
 --
 -- KEYS[1] the worker's record   KEYS[2] the worker's set of queues   KEYS[3] the set of workers
--- ARGV: worker name, key template of a queue's set of workers ('jq:workers-of:')
+-- ARGV: none
 -- Returns the number of queues the worker was listed under.
 --
 -- Atomically: removes the name from the index of each of its queues and from the set of
@@ -9,11 +9,11 @@
 -- Cluster needs one hash slot.
 
 expect_keys(3)
-local name, workers_of_template = ARGV[1], ARGV[2]
+local name = name_of(KEYS[1], K_WORKER)
 
 local queues = redis.call('SMEMBERS', KEYS[2])
 for _, queue_name in ipairs(queues) do
-    redis.call('SREM', workers_of_template .. queue_name, name)
+    redis.call('SREM', K_WORKERS_OF .. queue_name, name)
 end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('SREM', KEYS[3], name)

@@ -1,8 +1,7 @@
 -- worker_names.lua: the live workers of an index, pruning dead entries (Broker.worker_names).
 --
 -- KEYS[1] an index: the set of all workers, or the set of workers listening to one queue
--- ARGV: key template of a worker's record ('jq:worker:'), of a worker's set of queues
---       ('jq:worker-queues:'), whether KEYS[1] is one queue's index ('1'/'0'), the queue name
+-- ARGV: the queue name when KEYS[1] is one queue's index (none for the set of all workers)
 -- Returns the names of live workers in the index (unsorted).
 --
 -- Atomically: a name is live when its record exists and, for a queue's index, when the worker
@@ -11,14 +10,14 @@
 -- worker that was SIGKILLed. Reads keys of several workers: Cluster needs one hash slot.
 
 expect_keys(1)
-local record_template, queues_template = ARGV[1], ARGV[2]
-local of_queue, queue_name = ARGV[3] == '1', ARGV[4]
+local queue_name = ARGV[1]
+local of_queue = queue_name ~= nil
 
 local live = {}
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-    local alive = redis.call('EXISTS', record_template .. name) == 1
+    local alive = redis.call('EXISTS', K_WORKER .. name) == 1
     if alive and of_queue then
-        alive = redis.call('SISMEMBER', queues_template .. name, queue_name) == 1
+        alive = redis.call('SISMEMBER', K_WORKER_QUEUES .. name, queue_name) == 1
     end
     if alive then
         live[#live + 1] = name

@@ -1,0 +1,378 @@
+"""Work horses: the processes a :class:`jq.Worker` runs jobs in.
+
+Two strategies share one horse machinery:
+
+* :class:`ReusedHorseExecution` (the default) keeps one horse and hands it job after job. Fast
+  (no fork per job). A job runs in the same process as the jobs before it: it sees what they
+  left in that process — module-level variables they changed, modules they imported, caches,
+  memory they did not free, files or threads they left open. It never sees or changes the
+  worker process itself, and a horse that crashes, times out or is killed is replaced before the
+  next job. Use ``max_jobs_per_horse`` to replace horses regularly.
+* :class:`ForkPerJobExecution` (``Worker(fork_per_job=True)``, RQ's behaviour) forks a fresh horse
+  for every job: nothing of an earlier job survives, at the cost of a fork per job.
+
+Either way a horse runs in its own process group and dies with its worker (Linux). A horse that
+dies without reporting (a signal, a crash, ``os._exit``), or runs past the job's timeout plus
+``grace`` seconds because it ignored its death penalty, has its whole process group killed, and
+the job is recorded as failed (or retried), saying how the horse ended. A job that timed out also
+takes its process group with it, grandchildren included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import logging
+import os
+import pickle
+import select
+import signal
+import struct
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from jq import job_record
+from jq.defaults import DEFAULT_DEATH_PENALTY_GRACE, effective_timeout
+from jq.exceptions import WorkHorseDiedError
+from jq.execution import JobOutcome
+from jq.timeouts import JobTimeoutException
+from jq.worker.strategies import KillReason, describe_exit
+
+if TYPE_CHECKING:
+    from jq.job import Job
+    from jq.lifecycle import NextClaim
+    from jq.worker.base import BaseWorker
+
+__all__ = ["ForkPerJobExecution", "HorseProcess", "ReusedHorseExecution", "WorkHorseExecution"]
+
+logger = logging.getLogger("jq.worker")
+
+_FRAME = struct.Struct("!I")
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the horse
+    """Ask Linux to SIGKILL this process when the worker dies (elsewhere: nothing)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(libc_name, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+class HorseProcess:
+    """One forked horse: its pid, its process group, and how to wait for it and end it."""
+
+    def __init__(self, worker: BaseWorker, body: Callable[[], None]) -> None:
+        parent = os.getpid()
+        with worker.fork_guard:
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child never returns from here
+            self._run_child(parent, body)
+        # Set the group from both sides: a kill may come before the child gets to it.
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
+        self.pid = pid
+        self._pidfd = self._open_pidfd(pid)
+        self.reaped = False
+
+    @staticmethod
+    def _run_child(parent: int, body: Callable[[], None]) -> None:  # pragma: no cover
+        code = 0
+        try:
+            os.setpgid(0, 0)
+            _die_with_parent()
+            if os.getppid() != parent:
+                # The worker died before the line above took effect: nobody would watch us.
+                os._exit(1)
+            # Ctrl+C in a terminal goes to the worker, which decides; SIGTERM kills the horse.
+            # The worker's signal wakeup pipe is the worker's, not the horse's.
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            body()
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+
+    @staticmethod
+    def _open_pidfd(pid: int) -> int | None:
+        try:
+            return os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            return None
+
+    def wait_readable(self, fd: int, deadline: float | None) -> str:
+        """Wait until ``fd`` has data, the horse exits (not reaped), or ``deadline`` passes:
+        ``"ready"``, ``"exited"`` or ``"overran"``."""
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return "overran"
+            if self._pidfd is not None:
+                readable, _, _ = select.select([fd, self._pidfd], [], [], remaining)
+                if fd in readable:
+                    return "ready"
+                if readable:
+                    return "exited"
+                continue
+            # Without pidfd (not Linux): look every 50 ms at most, without reaping (WNOWAIT).
+            slice_ = min(0.05, remaining) if remaining is not None else 0.05
+            readable, _, _ = select.select([fd], [], [], slice_)
+            if readable:
+                return "ready"
+            if os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return "exited"
+
+    def kill_group(self) -> None:
+        """SIGKILL the horse and everything in its process group.
+
+        Safe until :meth:`reap`: an unreaped horse keeps its group id from being reused.
+        """
+        if not self.reaped:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+
+    def reap(self) -> int:
+        """Wait for the horse to exit; its ``waitpid`` status."""
+        _, status = os.waitpid(self.pid, 0)
+        self.reaped = True
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+        return status
+
+
+def _record_death(
+    worker: BaseWorker, job: Job, status: int, overran: bool, reason: KillReason | None, grace: float
+) -> JobOutcome:
+    """Record the failure of a job whose horse ended without reporting, saying how it ended."""
+    if reason is not None:
+        error: BaseException = reason.error()
+    elif overran:
+        error = JobTimeoutException(
+            f"the job ran past its timeout ({job.timeout} s) and ignored its death penalty; "
+            f"its work horse was killed {grace:g} s later"
+        )
+    else:
+        error = WorkHorseDiedError(
+            f"the work horse running the job {describe_exit(status)} before recording an outcome"
+        )
+    logger.warning("job %s: %s", job.id, error)
+    stopped = reason is KillReason.STOP_JOB
+    return worker.runner.handle_failure(job, (type(error), error, None), stopped=stopped)
+
+
+def _deadline(job: Job, grace: float) -> float | None:
+    timeout = effective_timeout(job.timeout)
+    return None if timeout is None else time.monotonic() + timeout + grace
+
+
+class ForkPerJobExecution:
+    """A fresh work horse for every job (RQ's behaviour): nothing of an earlier job survives."""
+
+    #: Runs jobs in other processes: needs a store shared across processes.
+    uses_processes = True
+
+    def __init__(self, grace: float = DEFAULT_DEATH_PENALTY_GRACE) -> None:
+        self.grace = grace
+        self._horse: HorseProcess | None = None
+        self._kill_reason: KillReason | None = None
+
+    @property
+    def horse_pid(self) -> int | None:
+        """The pid of the running horse, or None."""
+        return self._horse.pid if self._horse is not None else None
+
+    def execute(self, worker: BaseWorker, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
+        """Fork, run the job in the child, and wait for it in the parent."""
+        read_end, write_end = os.pipe()
+
+        def body() -> None:  # pragma: no cover - runs in the horse
+            os.close(read_end)
+            worker.on_horse_start(job)
+            outcome = worker.runner.run(job)
+            os.write(write_end, bytes([outcome, int(worker.runner.timed_out)]))
+
+        self._kill_reason = None
+        horse = self._horse = HorseProcess(worker, body)
+        os.close(write_end)
+        try:
+            state = horse.wait_readable(read_end, _deadline(job, self.grace))
+            report = _read_report(read_end) if state != "overran" else None
+            if report is None or report[1]:
+                horse.kill_group()
+            status = horse.reap()
+        finally:
+            os.close(read_end)
+            self._horse = None
+        if report is not None:
+            return report[0]
+        return _record_death(worker, job, status, state == "overran", self._kill_reason, self.grace)
+
+    def kill(self, reason: KillReason) -> None:
+        """Kill the running horse and everything it started; the job is recorded per ``reason``."""
+        if self._horse is not None:
+            self._kill_reason = reason
+            self._horse.kill_group()
+
+    def close(self) -> None:
+        """Nothing to release: horses end with their job."""
+
+
+#: The name RQ users know this strategy by.
+WorkHorseExecution = ForkPerJobExecution
+
+
+def _read_report(read_end: int) -> tuple[JobOutcome, bool] | None:
+    """The (outcome, timed out) a horse reported, or None when it reported nothing."""
+    os.set_blocking(read_end, False)
+    try:
+        data = os.read(read_end, 2)
+    except BlockingIOError:
+        # A grandchild still holds the write end and nothing was written.
+        return None
+    if len(data) < 2:
+        return None
+    return JobOutcome(data[0]), bool(data[1])
+
+
+class ReusedHorseExecution:
+    """One long-lived work horse that runs job after job (see the module docstring for what a
+    job can and cannot observe of earlier ones).
+
+    :param grace: seconds past a job's timeout before a horse that ignores its death penalty is
+        killed.
+    :param max_jobs_per_horse: replace the horse after this many jobs (None: only when needed).
+    """
+
+    #: Runs jobs in another process: needs a store shared across processes.
+    uses_processes = True
+
+    def __init__(
+        self, grace: float = DEFAULT_DEATH_PENALTY_GRACE, max_jobs_per_horse: int | None = None
+    ) -> None:
+        self.grace = grace
+        self.max_jobs_per_horse = max_jobs_per_horse
+        self._horse: HorseProcess | None = None
+        self._to_horse = -1
+        self._from_horse = -1
+        self._jobs_run = 0
+        self._busy = False
+        self._kill_reason: KillReason | None = None
+
+    @property
+    def horse_pid(self) -> int | None:
+        """The pid of the current horse, or None."""
+        return self._horse.pid if self._horse is not None else None
+
+    def _start_horse(self, worker: BaseWorker) -> HorseProcess:
+        job_read, job_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+
+        def body() -> None:  # pragma: no cover - runs in the horse
+            os.close(job_write)
+            os.close(reply_read)
+            _serve_jobs(worker, job_read, reply_write)
+
+        horse = HorseProcess(worker, body)
+        os.close(job_read)
+        os.close(reply_write)
+        self._horse, self._to_horse, self._from_horse, self._jobs_run = horse, job_write, reply_read, 0
+        return horse
+
+    def execute(self, worker: BaseWorker, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
+        """Hand the job to the horse (starting one if needed) and wait for its report."""
+        horse = self._horse or self._start_horse(worker)
+        self._kill_reason, self._busy = None, True
+        try:
+            payload = pickle.dumps((job.id, job.origin, job.to_record()), protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                _write_frame(self._to_horse, payload)
+            except OSError:
+                # The horse died between jobs (killed from outside): a fresh one takes the job.
+                self._retire()
+                return self.execute(worker, job, next_claim)
+            state = horse.wait_readable(self._from_horse, _deadline(job, self.grace))
+            report = _read_report(self._from_horse) if state == "ready" else None
+        finally:
+            self._busy = False
+        if report is not None:
+            self._jobs_run += 1
+            outcome, timed_out = report
+            limit = self.max_jobs_per_horse
+            if timed_out or (limit is not None and self._jobs_run >= limit):
+                self._retire()
+            return outcome
+        overran = state == "overran"
+        status = self._retire()
+        return _record_death(worker, job, status, overran, self._kill_reason, self.grace)
+
+    def _retire(self) -> int:
+        """Kill the horse's group, reap it, and forget it; its status."""
+        horse = self._horse
+        if horse is None:
+            return 0
+        horse.kill_group()
+        status = horse.reap()
+        for fd in (self._to_horse, self._from_horse):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._horse, self._to_horse, self._from_horse = None, -1, -1
+        return status
+
+    def kill(self, reason: KillReason) -> None:
+        """Kill the horse if it is running a job; the job is recorded per ``reason``."""
+        if self._horse is not None and self._busy:
+            self._kill_reason = reason
+            self._horse.kill_group()
+
+    def close(self) -> None:
+        """End the horse when the worker stops."""
+        self._retire()
+
+
+def _write_frame(fd: int, payload: bytes) -> None:
+    data = _FRAME.pack(len(payload)) + payload
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks = []
+    while size:
+        chunk = os.read(fd, size)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _serve_jobs(worker: BaseWorker, job_read: int, reply_write: int) -> None:  # pragma: no cover
+    """The horse's loop: read a job, run it, report (outcome, timed out); until the pipe closes."""
+    while True:
+        header = _read_exactly(job_read, _FRAME.size)
+        if header is None:
+            return
+        payload = _read_exactly(job_read, _FRAME.unpack(header)[0])
+        if payload is None:
+            return
+        job_id, queue, record = pickle.loads(payload)
+        job = worker.job_class(job_id, connection=worker.broker, serializer=worker.serializer)
+        job_record.apply(job, record)
+        job.origin = queue
+        worker.on_horse_start(job)
+        outcome = worker.runner.run(job)
+        os.write(reply_write, bytes([outcome, int(worker.runner.timed_out)]))

@@ -1,0 +1,400 @@
+"""Redis driver: enqueue, claim and the blocking claim (the keys each script leaves, wake tokens)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import fakeredis
+import pytest
+import redis
+
+from jq.broker import (
+    Claimed,
+    EnqueueOutcome,
+    EnqueueRequest,
+    Place,
+    PlaceKind,
+    RefusalReason,
+    Transition,
+)
+from jq.defaults import DEFAULT_FAILURE_TTL
+from jq_backends.redis import RedisBroker
+from jq_backends.redis.connection import clone_client
+from tests.test_redis_driver import (
+    KEYS,
+    REDIS_CLIENTS,
+    Q,
+    client_for,
+    data_keys,
+    registry,
+    request,
+    snapshot,
+    start,
+    started,
+    wait_for,
+)
+
+
+@pytest.fixture(params=REDIS_CLIENTS)
+def client(request: pytest.FixtureRequest) -> redis.Redis:
+    """A client of an empty store: a fake server, or the session's private redis-server."""
+    return client_for(request)
+
+
+@pytest.fixture
+def rb(client: redis.Redis) -> RedisBroker:
+    """A Redis broker on ``client``."""
+    return RedisBroker(client)
+
+
+# -- enqueue ----------------------------------------------------------------------------------------
+
+
+def test_enqueue_queues_the_record_marks_the_queue_known_and_leaves_a_token(
+    rb: RedisBroker, client: redis.Redis
+) -> None:
+    assert rb.enqueue(request("a")) == EnqueueOutcome("queued")
+    assert rb.enqueue(request("b")) == EnqueueOutcome("queued")
+    assert rb.enqueue(request("c", at_front=True)) == EnqueueOutcome("queued")
+    assert client.lrange(KEYS.queue(Q), 0, -1) == [b"c", b"a", b"b"]
+    assert client.hgetall(KEYS.job("a")) == {b"data": b"call:a", b"origin": b"default", b"status": b"queued"}
+    assert client.smembers(KEYS.queues) == {Q.encode()}
+    assert client.lrange(KEYS.wake(Q), 0, -1) == [b"1"], "one token, however many pushes"
+    assert client.pttl(KEYS.job("a")) == -1
+
+
+def test_enqueue_replaces_an_earlier_record_and_sets_its_expiry(rb: RedisBroker, client: redis.Redis) -> None:
+    rb.enqueue(request("a", fields={"extra": b"1"}))
+    rb.enqueue(request("a", record_ttl=100))
+    assert b"extra" not in client.hgetall(KEYS.job("a"))
+    ttl = rb.job_ttl("a")
+    assert ttl is not None and 99 < ttl <= 100
+
+
+def test_enqueue_with_a_missing_dependency_writes_nothing(rb: RedisBroker, client: redis.Redis) -> None:
+    rb.enqueue(request("present"))
+    before = snapshot(client)
+    outcome = rb.enqueue(request("x", queue="other", depends_on=["present", "gone", "lost", "gone"]))
+    assert outcome == EnqueueOutcome(None, ("gone", "lost"), RefusalReason.MISSING)
+    assert snapshot(client) == before
+
+
+@pytest.mark.parametrize(
+    ("refused", "reason"),
+    [
+        (request("running", unique=True), RefusalReason.DUPLICATE),
+        (request("other", once=("tick", 7)), RefusalReason.ALREADY),
+        (request("running", depends_on=["waiting"]), RefusalReason.CYCLE),
+        (request("gone", depends_on=["nope"], once=("fresh", 1)), RefusalReason.MISSING),
+    ],
+    ids=["duplicate", "already", "cycle", "missing"],
+)
+def test_a_refused_enqueue_writes_no_key(
+    rb: RedisBroker, client: redis.Redis, refused: EnqueueRequest, reason: RefusalReason
+) -> None:
+    start(rb, "running")
+    rb.enqueue(request("waiting", depends_on=["running"]))
+    rb.enqueue(request("ticked", once=("tick", 7)))
+    before = snapshot(client)
+    assert rb.enqueue(replace(refused, fields={**refused.fields, "new": b"1"})).reason is reason
+    assert snapshot(client) == before
+
+
+def test_once_sets_a_marker_that_never_expires(rb: RedisBroker, client: redis.Redis) -> None:
+    assert rb.enqueue(request("a", once=("cron:0 * * * *", 1700000000.5), record_ttl=5)).status == "queued"
+    assert client.get(KEYS.marker("cron:0 * * * *")) == b"1700000000.5"
+    assert client.pttl(KEYS.marker("cron:0 * * * *")) == -1
+    client.set(KEYS.marker("garbage"), b"not a number")
+    assert rb.enqueue(request("b", once=("garbage", 1))).status == "queued", "no number counts as unset"
+    assert client.get(KEYS.marker("garbage")) == b"1.0"
+
+
+def test_replacement_leaves_no_trace_of_the_old_place(rb: RedisBroker, client: redis.Redis) -> None:
+    start(rb, "p1")
+    rb.enqueue(request("j", queue="old", depends_on=["p1"]))
+    rb.enqueue(request("other", queue="old"))
+    assert rb.enqueue(request("j", queue="new")) == EnqueueOutcome("queued")
+    assert rb.registry_ids(registry(PlaceKind.DEFERRED, "old")) == []
+    assert not client.exists(KEYS.dependents("p1"), KEYS.dependencies("j"))
+    rb.enqueue(request("q"))
+    assert rb.claim_job("other", "old", {}, 1.0) is not None
+    assert client.exists(KEYS.wake(Q))
+    assert rb.enqueue(request("q", queue="new")) == EnqueueOutcome("queued")
+    assert not client.exists(KEYS.queue(Q), KEYS.wake(Q)), "the emptied old queue keeps no token"
+    assert rb.queue_job_ids("new") == ["j", "q"]
+
+
+def test_enqueue_defers_on_unmet_dependencies(rb: RedisBroker, client: redis.Redis) -> None:
+    rb.enqueue(request("p1"))
+    rb.enqueue(request("p2"))
+    rb.enqueue(request("done"))
+    rb.transition(Transition("done", Place(PlaceKind.QUEUE, Q), None, fields={"status": b"finished"}))
+    assert rb.enqueue(request("c", depends_on=["p1", "p2", "done"])) == EnqueueOutcome("deferred")
+    assert client.smembers(KEYS.dependencies("c")) == {b"p1", b"p2"}
+    assert client.smembers(KEYS.dependents("p1")) == {b"c"}
+    assert client.smembers(KEYS.dependents("p2")) == {b"c"}
+    assert not client.exists(KEYS.dependents("done"))
+    assert rb.registry_ids(registry(PlaceKind.DEFERRED)) == ["c"]
+    assert rb.load_job_fields("c", ["status"]) == [b"deferred"]
+
+
+@pytest.mark.parametrize("status", [b"failed", b"stopped", b"canceled"])
+def test_enqueue_cancels_on_a_failed_dependency_unless_failure_is_allowed(
+    rb: RedisBroker, status: bytes
+) -> None:
+    rb.enqueue(request("p"))
+    rb.update_job("p", {"status": status})
+    began = time.time()
+    assert rb.enqueue(request("c", depends_on=["p"])) == EnqueueOutcome("canceled")
+    score = rb.registry_score(registry(PlaceKind.CANCELED), "c")
+    assert score is not None and began + DEFAULT_FAILURE_TTL <= score <= time.time() + DEFAULT_FAILURE_TTL
+    assert rb.enqueue(request("ok", depends_on=["p"], allow_failure=True)) == EnqueueOutcome("queued")
+
+
+def test_a_job_canceled_at_enqueue_keeps_its_keys_for_its_failure_ttl(
+    rb: RedisBroker, client: redis.Redis
+) -> None:
+    rb.save_job("broken", {"status": b"failed"})
+    rb.enqueue(request("c"))
+    start(rb, "c")
+    rb.enqueue(request("waits-for-c", depends_on=["c"]))
+    rb.transition(Transition("c", started(), None, fields={"status": b"failed"}, result=b"r"))
+    for ttl, expiring in ((b"30", True), (b"-1", False)):
+        change = request("c", depends_on=["broken"], record_ttl=5, fields={"failure_ttl": ttl})
+        assert rb.enqueue(change) == EnqueueOutcome("canceled")
+        assert rb.load_results("c") == [b"r"]
+        assert [client.pttl(key) > 0 for key in data_keys("c")[:3]] == [expiring] * 3
+        if expiring:
+            assert 29_000 < client.pttl(KEYS.job("c")) <= 30_000
+    assert rb.enqueue(request("c", depends_on=["broken"], fields={"failure_ttl": b"0"})).status == "canceled"
+    assert not client.exists(*data_keys("c"))
+    assert rb.registry_count(registry(PlaceKind.CANCELED)) == 0
+
+
+def test_enqueue_schedules_when_dependencies_are_met(rb: RedisBroker) -> None:
+    assert rb.enqueue(request("s", scheduled_at=1234.5)) == EnqueueOutcome("scheduled")
+    assert rb.registry_score(registry(PlaceKind.SCHEDULED), "s") == 1234.5
+    assert rb.queue_length(Q) == 0
+
+
+def test_enqueue_many_is_one_transaction_and_survives_a_script_flush(
+    rb: RedisBroker, client: redis.Redis
+) -> None:
+    outcomes = rb.enqueue_many([request("a"), request("b", depends_on=["a"]), request("c", depends_on=["z"])])
+    missing = EnqueueOutcome(None, ("z",), RefusalReason.MISSING)
+    assert outcomes == [EnqueueOutcome("queued"), EnqueueOutcome("deferred"), missing]
+    client.script_flush()
+    assert rb.enqueue_many([request("d"), request("e")]) == [EnqueueOutcome("queued")] * 2
+    assert rb.queue_job_ids(Q) == ["a", "d", "e"], "the refused calls ran once, after the reload"
+    client.script_flush()
+    assert rb.enqueue(request("f")) == EnqueueOutcome("queued")
+    assert rb.enqueue_many([]) == []
+
+
+# -- claim ------------------------------------------------------------------------------------------
+
+
+def test_claim_takes_from_the_first_non_empty_queue_in_order(rb: RedisBroker, client: redis.Redis) -> None:
+    rb.enqueue(request("low1", queue="low"))
+    rb.enqueue(request("high1", queue="high"))
+    claimed = rb.claim(["empty", "high", "low"], {"execution": b"e1", "worker": b"w"}, 1000.5)
+    assert claimed == Claimed(
+        "high1",
+        "high",
+        {
+            "data": b"call:high1",
+            "origin": b"high",
+            "status": b"started",
+            "execution": b"e1",
+            "worker": b"w",
+        },
+    )
+    assert rb.registry_score(started("high"), "high1") == 1000.5
+    second = rb.claim(["empty", "high", "low"], {"execution": b"e2"}, 1000.5)
+    assert second is not None and second.job_id == "low1"
+    assert rb.claim(["empty", "high", "low"], {"execution": b"e3"}, 1000.5) is None
+    assert rb.claim([], {}, 1.0) is None
+
+
+def test_claim_drops_ids_whose_record_is_gone_or_not_queued(rb: RedisBroker, client: redis.Redis) -> None:
+    rb.enqueue_many([request("expired"), request("canceled"), request("good")])
+    client.delete(KEYS.job("expired"))
+    rb.update_job("canceled", {"status": b"canceled"})
+    claimed = rb.claim([Q], {"execution": b"e"}, 1.0)
+    assert claimed is not None and claimed.job_id == "good"
+    assert rb.queue_length(Q) == 0
+    assert rb.registry_ids(started()) == ["good"]
+    assert rb.load_job_fields("canceled", ["status"]) == [b"canceled"]
+
+
+def test_claim_removes_the_expiry(rb: RedisBroker) -> None:
+    rb.enqueue(request("a", record_ttl=100))
+    assert rb.job_ttl("a") is not None
+    rb.claim([Q], {"execution": b"e"}, 1.0)
+    assert rb.job_ttl("a") is None
+
+
+def test_claim_keeps_the_token_matching_the_queue(rb: RedisBroker, client: redis.Redis) -> None:
+    rb.enqueue_many([request("a"), request("b")])
+    client.delete(KEYS.wake(Q))  # as if a blocked claimer took it with BLPOP
+    rb.claim([Q], {"execution": b"e"}, 1.0)
+    assert client.llen(KEYS.wake(Q)) == 1, "a second idle claimer must wake for b"
+    rb.claim([Q], {"execution": b"e"}, 1.0)
+    assert not client.exists(KEYS.wake(Q)), "an empty queue keeps no token"
+
+
+def test_claim_gives_back_a_token_taken_from_another_of_its_queues(
+    rb: RedisBroker, client: redis.Redis
+) -> None:
+    # A claimer of [a, b] woke on b's token but claims from a: a claimer of [b] must still wake.
+    rb.enqueue(request("b1", queue="b"))
+    client.delete(KEYS.wake("b"))
+    rb.enqueue(request("a1", queue="a"))
+    claimed = rb.claim(["a", "b"], {"execution": b"e"}, 1.0)
+    assert claimed is not None and claimed.job_id == "a1"
+    assert client.llen(KEYS.wake("b")) == 1
+
+
+def test_claim_with_nothing_to_claim_removes_stale_tokens(rb: RedisBroker, client: redis.Redis) -> None:
+    client.lpush(KEYS.wake(Q), b"1")
+    assert rb.claim([Q], {}, 1.0) is None
+    assert not client.exists(KEYS.wake(Q))
+
+
+def test_claim_job_claims_a_given_job(rb: RedisBroker, client: redis.Redis) -> None:
+    rb.enqueue_many([request("a"), request("b")])
+    record = rb.claim_job("b", Q, {"execution": b"e"}, 55.0)
+    assert record is not None and record["status"] == b"started" and record["execution"] == b"e"
+    assert rb.queue_job_ids(Q) == ["a"]
+    assert rb.registry_score(started(), "b") == 55.0
+    assert client.llen(KEYS.wake(Q)) == 1
+    assert rb.claim_job("a", Q, {}, 1.0) is not None
+    assert not client.exists(KEYS.wake(Q))
+    before = snapshot(client)
+    assert rb.claim_job("missing", Q, {"execution": b"e"}, 1.0) is None
+    assert snapshot(client) == before
+
+
+def test_extend_lease_is_guarded_by_the_execution(rb: RedisBroker, client: redis.Redis) -> None:
+    rb.enqueue(request("a"))
+    rb.claim([Q], {"execution": b"e1"}, 10.0)
+    assert rb.extend_lease(Q, "a", "e1", 20.0)
+    assert rb.registry_score(started(), "a") == 20.0
+    before = snapshot(client)
+    assert not rb.extend_lease(Q, "a", "stale", 30.0)
+    assert not rb.extend_lease(Q, "unknown", "e1", 30.0)
+    assert not rb.extend_lease("other", "a", "e1", 30.0)
+    assert snapshot(client) == before
+
+
+# -- blocking claim ---------------------------------------------------------------------------------
+
+
+def blocked_in_blpop(client: redis.Redis, count: int) -> Callable[[], bool]:
+    """On a real server: whether ``count`` clients are blocked in BLPOP."""
+
+    def check() -> bool:
+        return sum(1 for entry in client.client_list() if entry.get("cmd") == "blpop") >= count
+
+    return check
+
+
+def test_blocked_claim_is_woken_by_an_enqueue_from_another_thread(client: redis.Redis) -> None:
+    # No socket timeout: the claimer's BLPOP then lasts the whole wait unless a token comes, so
+    # returning before the join bound proves the wake-up.
+    claimer_client = clone_client(client, socket_timeout=None)
+    claimer = RedisBroker(claimer_client)
+    results: list[Claimed | None] = []
+    thread = threading.Thread(target=lambda: results.append(claimer.claim(["other", Q], {}, 1.0, wait=60)))
+    thread.start()
+    try:
+        if not isinstance(client, fakeredis.FakeRedis):
+            wait_for(blocked_in_blpop(client, 1), "the claimer to block")
+        RedisBroker(client).enqueue(request("a"))
+        thread.join(timeout=20)
+        assert not thread.is_alive(), "the enqueue did not wake the blocked claimer"
+        assert results and results[0] is not None and results[0].job_id == "a"
+    finally:
+        thread.join(timeout=60)
+        claimer_client.close()
+
+
+@pytest.mark.redis_only
+def test_two_idle_claimers_both_wake_for_two_jobs(redis_client: redis.Redis) -> None:
+    clients = [clone_client(redis_client, socket_timeout=None) for _ in range(2)]
+    results: list[Claimed | None] = []
+    lock = threading.Lock()
+
+    def claim(broker: RedisBroker) -> None:
+        claimed = broker.claim([Q], {}, 1.0, wait=60)
+        with lock:
+            results.append(claimed)
+
+    threads = [threading.Thread(target=claim, args=(RedisBroker(c),)) for c in clients]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_for(blocked_in_blpop(redis_client, 2), "both claimers to block")
+        RedisBroker(redis_client).enqueue_many([request("a"), request("b")])
+        for thread in threads:
+            thread.join(timeout=20)
+            assert not thread.is_alive(), "a claimer slept through a job"
+        assert sorted(claimed.job_id for claimed in results if claimed is not None) == ["a", "b"]
+    finally:
+        for thread in threads:
+            thread.join(timeout=60)
+        for c in clients:
+            c.close()
+
+
+def test_claim_wait_longer_than_the_socket_timeout_does_not_raise(client: redis.Redis) -> None:
+    short = clone_client(client, socket_timeout=0.2)
+    try:
+        broker = RedisBroker(short)
+        assert broker.claim([Q], {}, 1.0, wait=0.6) is None
+        broker.enqueue(request("a"))
+        claimed = broker.claim([Q], {}, 1.0, wait=0.6)
+        assert claimed is not None and claimed.job_id == "a"
+    finally:
+        short.close()
+
+
+@pytest.mark.redis_only
+def test_concurrent_claimers_take_each_job_once(redis_client: redis.Redis) -> None:
+    broker = RedisBroker(redis_client)
+    total = 400
+    claimed: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                job = broker.claim(["high", Q], {"execution": b"e"}, 1.0, wait=0.5)
+                if job is not None:
+                    with lock:
+                        claimed.append(job.job_id)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        for start in range(0, total, 50):
+            broker.enqueue_many(
+                [request(f"j{n}", queue="high" if n % 3 == 0 else Q) for n in range(start, start + 50)]
+            )
+        wait_for(lambda: len(claimed) >= total or bool(errors), "every job to be claimed", timeout=60)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert not errors
+    assert not any(thread.is_alive() for thread in threads)
+    assert sorted(claimed) == sorted(f"j{n}" for n in range(total)), "a job was claimed twice or never"
+    assert broker.registry_count(started()) + broker.registry_count(started("high")) == total
