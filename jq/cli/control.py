@@ -1,0 +1,76 @@
+"""Commands about queues and workers as a whole: ``empty``, ``suspend`` and ``resume``."""
+
+from __future__ import annotations
+
+import click
+
+from jq.cli.options import StoreOptions, connect, parse_duration, store_options
+from jq.cli.output import progress
+from jq.queue import Queue
+
+__all__ = ["empty", "resume", "suspend"]
+
+
+@click.command()
+@click.argument("queues", nargs=-1)
+@click.option("--all", "-a", "empty_all", is_flag=True, help="Empty every known queue.")
+@store_options()
+def empty(queues: tuple[str, ...], empty_all: bool, store: StoreOptions) -> None:
+    """Delete every job waiting in QUEUES (or --all queues). Registries are left as they are.
+
+    \b
+    Examples:
+      jqueue empty -u redis://localhost:6379/0 default low
+      jqueue empty -u redis://localhost:6379/0 --all
+    """
+    if empty_all == bool(queues):
+        raise click.UsageError("give either queue names or --all")
+    session = connect(store)
+    names = sorted(session.broker.queue_names()) if empty_all else list(queues)
+    targets = [Queue(name, connection=session.broker) for name in names]
+    total = sum(queue.count for queue in targets)
+    emptied: list[tuple[str, int]] = []
+    with progress("Emptying", total) as advance:
+        # One atomic call per queue; the bar moves by the jobs each call deleted.
+        for queue in targets:
+            emptied.append((queue.name, queue.empty()))
+            advance(emptied[-1][1])
+    for name, count in emptied:
+        click.echo(f"emptied {name}: {count} job(s) deleted")
+
+
+@click.command()
+@click.option(
+    "--duration",
+    callback=parse_duration,
+    metavar="DURATION",
+    help="Resume by themselves after this long: 300, 5m, 1h (default: until 'jqueue resume').",
+)
+@store_options()
+def suspend(duration: int | None, store: StoreOptions) -> None:
+    """Suspend every worker of the store: each finishes its current job and takes no new one
+    (a burst worker stops).
+
+    \b
+    Examples:
+      jqueue suspend -u redis://localhost:6379/0
+      jqueue suspend -u redis://localhost:6379/0 --duration 10m
+    """
+    session = connect(store)
+    session.broker.suspend(duration)
+    until = f"for {duration} s" if duration is not None else "until 'jqueue resume'"
+    click.echo(f"suspended the workers of {session.broker.url} {until}")
+
+
+@click.command()
+@store_options()
+def resume(store: StoreOptions) -> None:
+    """Let suspended workers take jobs again.
+
+    \b
+    Examples:
+      jqueue resume -u redis://localhost:6379/0
+    """
+    session = connect(store)
+    session.broker.resume()
+    click.echo(f"resumed the workers of {session.broker.url}")

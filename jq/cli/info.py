@@ -1,0 +1,311 @@
+"""``jqueue info``: queues with their counts per registry, and the live workers.
+
+A :class:`Snapshot` is read from the store, then shown as rich tables, as JSON, or redrawn in
+place every ``--interval`` seconds (rich's Live display) until Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from jq.broker import Broker
+from jq.cli.options import StoreOptions, connect, store_options
+from jq.cli.output import stdout_console
+from jq.queue import Queue
+from jq.utils import format_timestamp, now
+from jq.worker import BaseWorker
+
+__all__ = [
+    "COUNTS",
+    "QueueRow",
+    "Snapshot",
+    "View",
+    "WorkerRow",
+    "info",
+    "render",
+    "take_snapshot",
+    "to_json",
+]
+
+#: The counts shown for each queue, in column order.
+COUNTS = ("queued", "started", "deferred", "scheduled", "finished", "failed", "canceled")
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One queue: how many jobs are in it and in each of its registries, and how many workers
+    listen to it."""
+
+    name: str
+    counts: dict[str, int]
+    workers: int
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    """One live worker, as its record says."""
+
+    name: str
+    state: str
+    queues: tuple[str, ...]
+    current_job: str | None
+    hostname: str | None
+    pid: int
+    successful: int
+    failed: int
+    birth_date: datetime.datetime | None
+    last_heartbeat: datetime.datetime | None
+
+    @classmethod
+    def of(cls, worker: BaseWorker) -> WorkerRow:
+        """The row of a worker view (from ``Worker.all``)."""
+        return cls(
+            name=worker.name,
+            state=str(worker.state),
+            queues=tuple(worker.queue_names()),
+            current_job=worker.current_job_id,
+            hostname=worker.hostname,
+            pid=worker.pid,
+            successful=worker.successful_job_count,
+            failed=worker.failed_job_count,
+            birth_date=worker.birth_date,
+            last_heartbeat=worker.last_heartbeat,
+        )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The queues and workers of one store at one moment."""
+
+    store: str
+    taken_at: datetime.datetime
+    queues: list[QueueRow]
+    workers: list[WorkerRow]
+
+    def workers_by_queue(self) -> dict[str, list[WorkerRow]]:
+        """For each shown queue, the workers listening to it."""
+        return {row.name: [w for w in self.workers if row.name in w.queues] for row in self.queues}
+
+
+@dataclass(frozen=True)
+class View:
+    """What to show: queues, workers, and workers grouped by queue instead of listed."""
+
+    queues: bool = True
+    workers: bool = True
+    by_queue: bool = False
+
+
+def _queue_counts(queue: Queue) -> dict[str, int]:
+    return {
+        "queued": queue.count,
+        "started": queue.started_job_registry.count,
+        "deferred": queue.deferred_job_registry.count,
+        "scheduled": queue.scheduled_job_registry.count,
+        "finished": queue.finished_job_registry.count,
+        "failed": queue.failed_job_registry.count,
+        "canceled": queue.canceled_job_registry.count,
+    }
+
+
+def take_snapshot(broker: Broker, queue_names: Sequence[str]) -> Snapshot:
+    """Read the queues named (every known queue when none is) and the workers of those queues."""
+    names = list(queue_names) or sorted(broker.queue_names())
+    queues = [Queue(name, connection=broker) for name in names]
+    workers = sorted((WorkerRow.of(w) for w in BaseWorker.all(connection=broker)), key=lambda w: w.name)
+    if queue_names:
+        workers = [w for w in workers if set(w.queues) & set(names)]
+    rows = [
+        QueueRow(queue.name, _queue_counts(queue), sum(queue.name in w.queues for w in workers))
+        for queue in queues
+    ]
+    return Snapshot(store=broker.url, taken_at=now(), queues=rows, workers=workers)
+
+
+# -- rendering --------------------------------------------------------------------------------------
+
+
+def _ago(moment: datetime.datetime | None, at: datetime.datetime) -> str:
+    if moment is None:
+        return "-"
+    seconds = max((at - moment).total_seconds(), 0.0)
+    return f"{seconds:.0f}s ago" if seconds < 120 else f"{seconds / 60:.0f}m ago"
+
+
+def _queue_table(snapshot: Snapshot) -> Table:
+    table = Table(title="Queues", title_justify="left")
+    table.add_column("queue", no_wrap=True)
+    for column in (*COUNTS, "workers"):
+        table.add_column(column, justify="right")
+    for row in snapshot.queues:
+        table.add_row(Text(row.name), *(str(row.counts[c]) for c in COUNTS), str(row.workers))
+    if not snapshot.queues:
+        table.caption = "no queues"
+    return table
+
+
+def _worker_table(snapshot: Snapshot) -> Table:
+    table = Table(title="Workers", title_justify="left")
+    for column in ("worker", "state", "queues", "current job", "ok", "failed", "pid@host", "heartbeat"):
+        table.add_column(column, no_wrap=column in ("worker", "current job"))
+    for w in snapshot.workers:
+        table.add_row(
+            Text(w.name),
+            Text(w.state, style="bold" if w.state == "busy" else ""),
+            Text(", ".join(w.queues)),
+            Text(w.current_job or "-"),
+            str(w.successful),
+            str(w.failed),
+            Text(f"{w.pid}@{w.hostname or '?'}"),
+            _ago(w.last_heartbeat, snapshot.taken_at),
+        )
+    if not snapshot.workers:
+        table.caption = "no workers"
+    return table
+
+
+def _by_queue_table(snapshot: Snapshot) -> Table:
+    table = Table(title="Workers by queue", title_justify="left")
+    table.add_column("queue", no_wrap=True)
+    table.add_column("workers")
+    for queue, workers in snapshot.workers_by_queue().items():
+        listed = ", ".join(f"{w.name} ({w.state})" for w in workers) or "-"
+        table.add_row(Text(queue), Text(listed))
+    return table
+
+
+def render(snapshot: Snapshot, view: View) -> RenderableType:
+    """The snapshot as rich tables, under a header naming the store and the time."""
+    local = snapshot.taken_at.astimezone().strftime("%H:%M:%S")
+    header = Text(
+        f"{snapshot.store} · {len(snapshot.queues)} queue(s) · {len(snapshot.workers)} worker(s) · {local}"
+    )
+    parts: list[RenderableType] = [header]
+    if view.queues:
+        parts.append(_queue_table(snapshot))
+    if view.workers:
+        parts.append(_by_queue_table(snapshot) if view.by_queue else _worker_table(snapshot))
+    return Group(*parts)
+
+
+def _when(moment: datetime.datetime | None) -> str | None:
+    return format_timestamp(moment) if moment is not None else None
+
+
+def to_json(snapshot: Snapshot, view: View) -> dict[str, Any]:
+    """The snapshot as plain JSON values, for scripts."""
+    payload: dict[str, Any] = {"store": snapshot.store, "time": format_timestamp(snapshot.taken_at)}
+    if view.queues:
+        payload["queues"] = [{"name": q.name, **q.counts, "workers": q.workers} for q in snapshot.queues]
+    if view.workers:
+        payload["workers"] = [
+            {
+                "name": w.name,
+                "state": w.state,
+                "queues": list(w.queues),
+                "current_job": w.current_job,
+                "hostname": w.hostname,
+                "pid": w.pid,
+                "successful_job_count": w.successful,
+                "failed_job_count": w.failed,
+                "birth_date": _when(w.birth_date),
+                "last_heartbeat": _when(w.last_heartbeat),
+            }
+            for w in snapshot.workers
+        ]
+        if view.by_queue:
+            payload["by_queue"] = {
+                queue: [w.name for w in workers] for queue, workers in snapshot.workers_by_queue().items()
+            }
+    return payload
+
+
+# -- refreshing -------------------------------------------------------------------------------------
+
+
+def _frame(broker: Broker, queues: Sequence[str], view: View) -> RenderableType:
+    try:
+        return render(take_snapshot(broker, queues), view)
+    except broker.transient_errors as exc:
+        # While watching, an outage is shown and waited out rather than ending the display.
+        return Text(f"cannot connect to the store at {broker.url}: {exc} (retrying)", style="red")
+
+
+def watch(console: Console, interval: float, frame: Callable[[], RenderableType]) -> None:
+    """Redraw ``frame()`` every ``interval`` seconds until Ctrl+C: in place on a terminal, one
+    frame after another otherwise (a log file keeps every frame)."""
+    try:
+        if console.is_terminal:
+            with Live(frame(), console=console, auto_refresh=False) as live:
+                while True:
+                    time.sleep(interval)
+                    live.update(frame(), refresh=True)
+        else:
+            while True:
+                console.print(frame())
+                console.print()
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        # Ctrl+C is how a watch ends: not an error, no traceback, exit status 0.
+        return
+
+
+@click.command()
+@click.argument("queues", nargs=-1)
+@click.option("--by-queue", "-R", is_flag=True, help="Group workers by queue instead of listing them.")
+@click.option("--only-queues", "-Q", is_flag=True, help="Show queues only.")
+@click.option("--only-workers", "-W", is_flag=True, help="Show workers only.")
+@click.option(
+    "--interval",
+    "-i",
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    help="Redraw every SECONDS until Ctrl+C.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (once) for scripts.")
+@store_options()
+def info(
+    queues: tuple[str, ...],
+    by_queue: bool,
+    only_queues: bool,
+    only_workers: bool,
+    interval: float | None,
+    as_json: bool,
+    store: StoreOptions,
+) -> None:
+    """Show QUEUES (default: every known queue) with their job counts, and the live workers.
+
+    Counts per queue: queued, started, deferred, scheduled, finished, failed, canceled.
+
+    \b
+    Examples:
+      jqueue info -u redis://localhost:6379/0
+      jqueue info -u redis://localhost:6379/0 high default --by-queue
+      jqueue info -u redis://localhost:6379/0 --interval 1
+      jqueue info -u redis://localhost:6379/0 --json | python -m json.tool
+    """
+    if only_queues and only_workers:
+        raise click.UsageError("give at most one of --only-queues and --only-workers")
+    if as_json and interval is not None:
+        raise click.UsageError("--json prints once: run it from a loop instead of giving --interval")
+    view = View(queues=not only_workers, workers=not only_queues, by_queue=by_queue)
+    session = connect(store)
+    if as_json:
+        click.echo(json.dumps(to_json(take_snapshot(session.broker, queues), view), indent=2))
+        return
+    console = stdout_console()
+    if interval is None:
+        console.print(render(take_snapshot(session.broker, queues), view))
+        return
+    watch(console, interval, lambda: _frame(session.broker, queues, view))

@@ -1,0 +1,67 @@
+"""``jqueue scheduler``, ``jqueue cron`` and the worker's --cron and --fork-per-job, for real."""
+
+from __future__ import annotations
+
+import datetime
+import signal
+
+from jq import Queue
+from jq.job import Job
+from jq.testing.helpers import wait_for
+from tests import fixtures
+from tests.test_cli import finish, jqueue, one_error_line, start_jqueue
+
+
+def test_scheduler_queues_due_jobs_and_stops_on_sigterm(redis_server, redis_client):
+    queue = Queue(connection=redis_client)
+    due = queue.enqueue_at(datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc), fixtures.add, 1, 2)
+    later = queue.enqueue_in(datetime.timedelta(hours=1), fixtures.add, 1, 2)
+    process = start_jqueue("scheduler", "-u", redis_server.url, "default", "--interval", "0.1")
+    try:
+        assert wait_for(lambda: due.get_status() == "queued", timeout=20)
+        assert later.get_status() == "scheduled"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        done = finish(process)
+    assert done.returncode == 0, done.stderr
+    assert redis_client.get("jq:lock:scheduler:default") is None  # released on the way out
+
+
+def test_cron_fires_ticks_and_stops_on_sigterm(redis_server, redis_client):
+    queue = Queue(connection=redis_client)
+    process = start_jqueue("cron", "-u", redis_server.url, "tests.cron_config")
+    try:
+        assert wait_for(lambda: len(queue) >= 2, timeout=20)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        done = finish(process)
+    assert done.returncode == 0, done.stderr
+    ticks = {job.meta["cron_tick"] for job in queue.jobs}
+    assert len(ticks) == len(queue)
+
+
+def test_worker_runs_cron_jobs(redis_server, redis_client):
+    done = jqueue("worker", "-u", redis_server.url, "--cron", "tests.cron_config", "--max-jobs", "2")
+    assert done.returncode == 0, done.stderr
+    assert redis_client.llen("cron-runs") == 2
+
+
+def test_worker_fork_per_job(redis_server, redis_client):
+    queue = Queue(connection=redis_client)
+    jobs = [queue.enqueue(fixtures.pid_of_runner) for _ in range(2)]
+    done = jqueue("worker", "-u", redis_server.url, "--burst", "--fork-per-job")
+    assert done.returncode == 0, done.stderr
+    pids = {Job.fetch(job.id, connection=redis_client).result for job in jobs}
+    assert len(pids) == 2  # a fresh horse for each job
+
+
+def test_mistakes():
+    done = jqueue("cron", "-u", "memory://", "no.such.cron_module")
+    assert done.returncode == 2
+    assert "cannot be loaded" in one_error_line(done)
+    done = jqueue("worker", "-u", "memory://", "-w", "jq.SimpleWorker", "--fork-per-job", "--burst")
+    assert done.returncode == 2
+    assert "--fork-per-job applies to jq.Worker" in one_error_line(done)
+    done = jqueue("worker", "-u", "memory://", "-w", "jq.SimpleWorker", "--cron", "nowhere.cron", "--burst")
+    assert done.returncode == 2
+    assert "cannot be loaded" in one_error_line(done)
