@@ -309,7 +309,13 @@ class BaseWorker(WorkerLookup):
             signals.install()
             logger.info("worker %s started, listening to %s", self.name, ", ".join(self.queue_names()))
             set_process_title(f"worker {self.name}: idle on {','.join(self.queue_names())}")
-            self.registration.heartbeat(state=WorkerStatus.IDLE)
+            # The store may drop the connection at any moment, this first write included.
+            retry_transient(
+                self.broker,
+                lambda: self.registration.heartbeat(state=WorkerStatus.IDLE),
+                patience=self.worker_ttl,
+                what="record the worker as idle",
+            )
             loop.run()
         except ShutDownImminentException:
             logger.warning("worker %s: stopped at once", self.name)
