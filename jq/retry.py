@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from jq.exceptions import ConfigurationError
+from jq.utils import MAX_SECONDS
 
 __all__ = ["Retry"]
 
@@ -14,7 +15,8 @@ class Retry:
 
     :param max: how many retries (at least 1).
     :param interval: seconds to wait before each retry: one number for all of them, or a list
-        whose n-th entry is used for the n-th retry (the last entry repeats).
+        whose n-th entry is used for the n-th retry (the last entry repeats); each at most
+        :data:`jq.utils.MAX_SECONDS`.
     """
 
     def __init__(self, max: int, interval: int | Iterable[int] = 0) -> None:
@@ -22,10 +24,12 @@ class Retry:
             raise ConfigurationError(f"Retry(max=...) must be a whole number of at least 1, not {max!r}")
         intervals = [interval] if isinstance(interval, int) else list(interval)
         if not intervals or any(
-            not isinstance(value, int) or isinstance(value, bool) or value < 0 for value in intervals
+            not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SECONDS
+            for value in intervals
         ):
             raise ConfigurationError(
-                f"Retry(interval=...) must be seconds >= 0 or a non-empty list of them, not {interval!r}"
+                f"Retry(interval=...) must be seconds from 0 to {MAX_SECONDS} or a non-empty list of "
+                f"them, not {interval!r}"
             )
         self.max = max
         self.intervals: list[int] = intervals

@@ -16,18 +16,26 @@ __all__ = [
     "now",
     "parse_timeout",
     "parse_timestamp",
+    "validate_description",
+    "validate_flag",
     "validate_job_id",
     "validate_queue_name",
     "validate_ttl",
 ]
 
 _TIMEOUT_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_TIMEOUT_FORM = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
+_TIMEOUT_FORM = re.compile(r"^\s*([0-9]+)\s*([smhd]?)\s*$", re.IGNORECASE)
 
-#: Job ids: letters, digits, ``_`` and ``-`` (RQ's rule), at most 128 characters.
-JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-#: Queue names: letters, digits, ``_ - . :``, at most 128 characters.
-QUEUE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+#: Job ids: 1 to 128 ASCII letters, digits, ``_`` and ``-`` (RQ's rule). Use with ``fullmatch``:
+#: ``$`` would also accept a trailing newline.
+JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+#: Queue names: 1 to 128 ASCII letters, digits, ``_ - . :``. Use with ``fullmatch``.
+QUEUE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+
+#: The longest timeout or TTL accepted, in seconds (about 68 years; -1 means no limit). Longer
+#: values are mistakes, and some are harmful: Redis refuses an EXPIRE past 64-bit milliseconds
+#: halfway through a write, and ``signal.alarm`` takes a C unsigned int.
+MAX_SECONDS = 2**31 - 1
 
 
 def now() -> datetime.datetime:
@@ -57,7 +65,8 @@ def parse_timeout(value: Any, *, name: str = "job_timeout") -> int | None:
 
     ``None`` stays None (use the default). An int, or a string of digits (``'30'``), or digits with
     a unit ``s``, ``m``, ``h`` or ``d`` (``'5s'``, ``'3m'``, ``'1h'``). ``-1`` means no limit.
-    Zero, other negatives, floats with a fraction, booleans, NaN and anything else are refused.
+    Zero, other negatives, floats with a fraction, booleans, NaN, more than :data:`MAX_SECONDS`
+    and anything else are refused with :class:`TimeoutFormatError` (a ``ValueError``).
     """
     if value is None:
         return None
@@ -88,6 +97,11 @@ def parse_timeout(value: Any, *, name: str = "job_timeout") -> int | None:
         return -1
     if seconds <= 0:
         raise TimeoutFormatError(f"{name} must be positive (or -1 for no limit), not {value!r}")
+    if seconds > MAX_SECONDS:
+        raise TimeoutFormatError(
+            f"{name} {value!r} is longer than the maximum of {MAX_SECONDS} seconds (about 68 years): "
+            "use -1 for no limit"
+        )
     return seconds
 
 
@@ -107,24 +121,67 @@ def validate_ttl(value: Any, *, name: str, allow_zero: bool) -> int | None:
     except TimeoutFormatError as exc:
         accepted = "0, " if allow_zero else ""
         raise TimeoutFormatError(
-            f"{name} must be {accepted}a positive number of seconds or -1 (forever), not {value!r}"
+            f"{name} must be {accepted}a positive number of seconds (at most {MAX_SECONDS}, or a "
+            f"string like '1h') or -1 (forever), not {value!r}"
         ) from exc
 
 
 def validate_job_id(job_id: Any) -> str:
-    """Return the id if it is a valid job id; raise a clear error otherwise."""
-    if not isinstance(job_id, str) or not JOB_ID_PATTERN.match(job_id):
-        raise ConfigurationError(f"job id {job_id!r} is not valid: use 1 to 128 letters, digits, '_' or '-'")
+    """Return the id if it is a valid job id; raise :class:`ConfigurationError` otherwise.
+
+    A job id is 1 to 128 ASCII letters, digits, ``_`` or ``-``: no ``:`` (the key separator),
+    no ``{}`` (Redis Cluster hash tags), no spaces or control characters.
+    """
+    if not isinstance(job_id, str) or not JOB_ID_PATTERN.fullmatch(job_id):
+        raise ConfigurationError(
+            f"job id {_shown(job_id)} is not valid: use 1 to 128 ASCII letters, digits, '_' or '-'"
+        )
     return job_id
 
 
 def validate_queue_name(name: Any) -> str:
-    """Return the name if it is a valid queue name; raise a clear error otherwise."""
-    if not isinstance(name, str) or not QUEUE_NAME_PATTERN.match(name):
+    """Return the name if it is a valid queue name; raise :class:`ConfigurationError` otherwise.
+
+    A queue name is 1 to 128 ASCII letters, digits, ``_``, ``-``, ``.`` or ``:``. A name may hold
+    ``:`` because it is always the last part of its keys (``jq:queue:a:intermediate`` cannot be
+    one of queue ``a``'s keys: see :mod:`jq_backends.keys`).
+    """
+    if not isinstance(name, str) or not QUEUE_NAME_PATTERN.fullmatch(name):
         raise ConfigurationError(
-            f"queue name {name!r} is not valid: use 1 to 128 letters, digits, '_', '-', '.' or ':'"
+            f"queue name {_shown(name)} is not valid: use 1 to 128 ASCII letters, digits, '_', '-', "
+            "'.' or ':'"
         )
     return name
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut short: an error message must not carry a megabyte of bad input."""
+    text = repr(value)
+    if len(text) <= 60:
+        return text
+    length = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return f"{text[:50]}...{length}"
+
+
+def validate_flag(value: Any, *, name: str) -> bool:
+    """Return ``value`` if it is True or False; raise a clear error otherwise.
+
+    A string such as ``'no'`` is truthy, so taking any value as a flag would silently do the
+    opposite of what was meant.
+    """
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, not {_shown(value)}")
+    return value
+
+
+def validate_description(value: Any) -> str | None:
+    """Return the description if it is None or text; raise a clear error otherwise."""
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(
+            f"description must be text (a str) or None, not {type(value).__name__} {_shown(value)}: "
+            "pass str(...) of it"
+        )
+    return value
 
 
 def import_attribute(path: str) -> Any:
