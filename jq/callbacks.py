@@ -18,7 +18,8 @@ DEFAULT_CALLBACK_TIMEOUT = 60
 def function_path(func: Callable[..., Any] | str, *, what: str) -> str:
     """The importable dotted path of a module-level function (or the path itself if a string)."""
     if isinstance(func, str):
-        if "." not in func:
+        # Identifiers joined by dots, nothing else: the worker imports this path.
+        if "." not in func or not all(part.isidentifier() for part in func.split(".")):
             raise ConfigurationError(
                 f"{what} {func!r} is not a dotted path such as 'package.module.function'"
             )
@@ -54,10 +55,16 @@ class Callback:
         return func
 
     @classmethod
-    def coerce(cls, value: Callback | Callable[..., Any] | str | None) -> Callback | None:
-        """A :class:`Callback` from a Callback, a function, a dotted path, or None."""
+    def coerce(
+        cls, value: Callback | Callable[..., Any] | str | None, what: str = "callback"
+    ) -> Callback | None:
+        """A :class:`Callback` from a Callback, a function, a dotted path, or None.
+
+        ``what`` names the option in errors (``on_success``...), so the caller sees which is wrong.
+        """
         if value is None or isinstance(value, Callback):
             return value
+        function_path(value, what=what)
         return cls(value)
 
     def __repr__(self) -> str:

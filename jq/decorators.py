@@ -10,6 +10,7 @@ from jq.callbacks import Callback
 from jq.job import Job
 from jq.queue import Queue
 from jq.retry import Retry
+from jq.utils import parse_timeout, validate_description, validate_flag, validate_ttl
 
 __all__ = ["job"]
 
@@ -22,7 +23,9 @@ class job:
     :param timeout: the job timeout (``'5m'`` forms too).
 
     The other options are enqueue's. ``.delay()`` also takes ``depends_on``, ``job_id``,
-    ``at_front``, ``meta`` and ``description`` for one call.
+    ``at_front``, ``meta`` and ``description`` for one call. Every ``.delay()`` goes through
+    enqueue's checks; timeouts, TTLs, ``at_front`` and ``description`` are also checked here, so a
+    mistake shows when the module is imported rather than at the first call.
     """
 
     def __init__(
@@ -43,6 +46,12 @@ class job:
         on_success: Callback | Callable[..., Any] | None = None,
         on_stopped: Callback | Callable[..., Any] | None = None,
     ) -> None:
+        parse_timeout(timeout)
+        validate_ttl(result_ttl, name="result_ttl", allow_zero=True)
+        validate_ttl(ttl, name="ttl", allow_zero=False)
+        validate_ttl(failure_ttl, name="failure_ttl", allow_zero=True)
+        validate_flag(at_front, name="at_front")
+        validate_description(description)
         self.queue = queue
         self.queue_class = queue_class or Queue
         self.connection = connection

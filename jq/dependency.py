@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from jq.exceptions import InvalidJobDependency
+from jq.exceptions import ConfigurationError, InvalidJobDependency
+from jq.utils import validate_job_id
 
 if TYPE_CHECKING:
     from jq.job import Job
@@ -55,7 +56,10 @@ def dependency_ids(depends_on: Any) -> list[str]:
         elif isinstance(item, Job):
             ids.append(item.id)
         elif isinstance(item, str):
-            ids.append(item)
+            try:
+                ids.append(validate_job_id(item))
+            except ConfigurationError as exc:
+                raise InvalidJobDependency(f"depends_on: {exc}") from None
         else:
             raise InvalidJobDependency(
                 f"depends_on takes jobs, job ids or Dependency objects, not {type(item).__name__}"

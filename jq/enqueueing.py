@@ -24,7 +24,7 @@ from jq.job import Job, JobStatus
 from jq.plugins import get_plugin_manager
 from jq.retry import Retry
 from jq.serializers import Serializer
-from jq.utils import now, parse_timeout
+from jq.utils import now, parse_timeout, validate_flag
 
 __all__ = ["EnqueueData", "Enqueueing"]
 
@@ -195,7 +195,7 @@ class Enqueueing:
         func, options, call_args, call_kwargs = self.parse_args(f, *args, **kwargs)
         job = self._create_from_options(func, call_args, call_kwargs, options)
         return self.enqueue_job(
-            job, at_front=bool(options.get("at_front", False)), unique=bool(options.get("unique", False))
+            job, at_front=options.get("at_front", False), unique=options.get("unique", False)
         )
 
     def enqueue_call(
@@ -271,11 +271,13 @@ class Enqueueing:
             self.create_job(**{name: value for name, value in data._asdict().items() if name != "at_front"})
             for data in datas
         ]
-        if not self._is_async:
-            return [
-                self.enqueue_job(job, at_front=data.at_front) for job, data in zip(jobs, datas, strict=True)
-            ]
+        # Every record is built (serialized) before the first write, in both modes:
+        # one bad job in the batch leaves the store untouched.
         requests = [self._request(job, at_front=data.at_front) for job, data in zip(jobs, datas, strict=True)]
+        if not self._is_async:
+            for job, request in zip(jobs, requests, strict=True):
+                self._enqueue_request(job, request)
+            return jobs
         outcomes = self.broker.enqueue_many(requests)
         for job, outcome in zip(jobs, outcomes, strict=True):
             self._apply_outcome(job, outcome)
@@ -289,7 +291,11 @@ class Enqueueing:
         With ``is_async=False`` the job runs now, in this process, and is returned finished or
         failed.
         """
-        outcome = self.broker.enqueue(self._request(job, at_front=at_front, unique=unique))
+        return self._enqueue_request(job, self._request(job, at_front=at_front, unique=unique))
+
+    def _enqueue_request(self, job: Job, request: EnqueueRequest) -> Job:
+        """Write a built request; with ``is_async=False`` run the job if it was queued."""
+        outcome = self.broker.enqueue(request)
         self._apply_outcome(job, outcome)
         if not self._is_async and outcome.status == JobStatus.QUEUED.value:
             self.run_sync(job)
@@ -315,14 +321,23 @@ class Enqueueing:
         job once it is due.
         """
         func, options, call_args, call_kwargs = self.parse_args(f, *args, **kwargs)
-        if options.get("at_front"):
+        if validate_flag(options.get("at_front", False), name="at_front"):
             raise ConfigurationError("at_front does not apply to a scheduled job; it is queued when due")
         job = self._create_from_options(func, call_args, call_kwargs, options)
-        return self.schedule_job(job, datetime_, unique=bool(options.get("unique", False)))
+        return self.schedule_job(job, datetime_, unique=options.get("unique", False))
 
     def enqueue_in(self, time_delta: datetime.timedelta, f: Any, *args: Any, **kwargs: Any) -> Job:
         """Like :meth:`enqueue_at`, ``time_delta`` from now."""
-        return self.enqueue_at(now() + time_delta, f, *args, **kwargs)
+        if not isinstance(time_delta, datetime.timedelta):
+            raise ConfigurationError(
+                f"enqueue_in needs a datetime.timedelta, not {type(time_delta).__name__}: "
+                "pass timedelta(seconds=...)"
+            )
+        try:
+            when = now() + time_delta
+        except OverflowError:
+            raise ConfigurationError(f"enqueue_in({time_delta!r}) is past the year 9999") from None
+        return self.enqueue_at(when, f, *args, **kwargs)
 
     def schedule_job(self, job: Job, datetime_: datetime.datetime, unique: bool = False) -> Job:
         """Store a job in the scheduled registry until ``datetime_`` (naive: UTC)."""
@@ -342,6 +357,13 @@ class Enqueueing:
         unique: bool = False,
         once: tuple[str, float] | None = None,
     ) -> EnqueueRequest:
+        """The broker request for ``job``: every option checked, the record built; nothing written.
+
+        Serializing happens here, so every kind of enqueue refuses a call that cannot be stored
+        before it reaches the broker.
+        """
+        at_front = validate_flag(at_front, name="at_front")
+        unique = validate_flag(unique, name="unique")
         if unique and not job._id_given:
             raise ConfigurationError("unique=True needs a job_id: uniqueness is per job id")
         job.origin = self.name
@@ -350,10 +372,11 @@ class Enqueueing:
         job.enqueued_at = now()
         # The broker writes the status it decides on (queued, deferred, scheduled, canceled).
         job._status = None
+        fields = job.to_record()
         return EnqueueRequest(
             job_id=job.id,
             queue=self.name,
-            fields=job.to_record(),
+            fields=fields,
             record_ttl=job.ttl,
             at_front=at_front,
             depends_on=tuple(job.dependency_ids),

@@ -29,7 +29,7 @@ from jq.job_state import JobState, JobStatus
 from jq.results import Result
 from jq.retry import Retry
 from jq.serializers import Serializer, resolve_serializer
-from jq.utils import now, parse_timeout, validate_job_id, validate_ttl
+from jq.utils import now, parse_timeout, validate_description, validate_job_id, validate_ttl
 
 if TYPE_CHECKING:
     from jq.queue import Queue
@@ -56,7 +56,8 @@ def get_current_job(connection: Any = None, job_class: type[Job] | None = None) 
 def _callable_reference(func: Any) -> tuple[str, Any]:
     """``(func_name, instance)`` naming a callable so that a worker can find it again."""
     if isinstance(func, str):
-        if not func or func.startswith(".") or func.endswith(".") or " " in func:
+        # Identifiers only: the worker imports this path, and nothing else belongs in one.
+        if not all(part.isidentifier() for part in func.split(".")):
             raise ConfigurationError(f"{func!r} is not a dotted path such as 'package.module.function'")
         return func, None
     if inspect.ismethod(func):
@@ -166,7 +167,7 @@ class Job(JobCall, JobState, JobResults):
         job._func_name, job._instance = _callable_reference(func)
         job._args, job._kwargs = args, kwargs
         job.origin = origin
-        job.description = description
+        job.description = validate_description(description)
         job.timeout = parse_timeout(timeout)
         job.result_ttl = validate_ttl(result_ttl, name="result_ttl", allow_zero=True)
         job.failure_ttl = validate_ttl(failure_ttl, name="failure_ttl", allow_zero=True)
@@ -185,9 +186,9 @@ class Job(JobCall, JobState, JobResults):
         if retry is not None:
             job.retries_left = retry.max
             job.retry_intervals = list(retry.intervals)
-        job.success_callback_ref = Callback.coerce(on_success)
-        job.failure_callback_ref = Callback.coerce(on_failure)
-        job.stopped_callback_ref = Callback.coerce(on_stopped)
+        job.success_callback_ref = Callback.coerce(on_success, "on_success")
+        job.failure_callback_ref = Callback.coerce(on_failure, "on_failure")
+        job.stopped_callback_ref = Callback.coerce(on_stopped, "on_stopped")
         return job
 
     @classmethod
