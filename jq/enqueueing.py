@@ -21,6 +21,7 @@ from jq.exceptions import (
     NoSuchJobError,
 )
 from jq.job import Job, JobStatus
+from jq.payload import check_record_size
 from jq.plugins import get_plugin_manager
 from jq.retry import Retry
 from jq.serializers import Serializer
@@ -100,6 +101,7 @@ class Enqueueing:
     serializer: Serializer
     _default_timeout: int
     _is_async: bool
+    _max_payload_size: int | None
 
     def create_job(
         self,
@@ -271,7 +273,7 @@ class Enqueueing:
             self.create_job(**{name: value for name, value in data._asdict().items() if name != "at_front"})
             for data in datas
         ]
-        # Every record is built (serialized) before the first write, in both modes:
+        # Every record is built (serialized, size-checked) before the first write, in both modes:
         # one bad job in the batch leaves the store untouched.
         requests = [self._request(job, at_front=data.at_front) for job, data in zip(jobs, datas, strict=True)]
         if not self._is_async:
@@ -359,8 +361,11 @@ class Enqueueing:
     ) -> EnqueueRequest:
         """The broker request for ``job``: every option checked, the record built; nothing written.
 
-        Serializing happens here, so every kind of enqueue refuses a call that cannot be stored
-        before it reaches the broker.
+        Serializing and the size check happen here, so every kind of enqueue refuses a call that
+        cannot be stored before it reaches the broker. The size is checked on the final record
+        (after any signing serializer), against this queue's limit; a worker that later rewrites
+        the record does not check again, so a worker with a lower limit never refuses a job that
+        was accepted.
         """
         at_front = validate_flag(at_front, name="at_front")
         unique = validate_flag(unique, name="unique")
@@ -373,6 +378,7 @@ class Enqueueing:
         # The broker writes the status it decides on (queued, deferred, scheduled, canceled).
         job._status = None
         fields = job.to_record()
+        check_record_size(job.id, fields, self._max_payload_size)
         return EnqueueRequest(
             job_id=job.id,
             queue=self.name,

@@ -20,6 +20,7 @@ __all__ = [
     "NoConnectionError",
     "NoRedisConnectionException",
     "NoSuchJobError",
+    "PayloadTooLargeError",
     "SerializationError",
     "ShutDownImminentException",
     "TimeoutFormatError",
@@ -56,6 +57,18 @@ class InvalidJobDependency(JQError, ValueError):
 
 class SerializationError(JQError, TypeError):
     """A value (an argument, a result, meta) cannot be serialized with the job's serializer."""
+
+
+class PayloadTooLargeError(JQError, ValueError):
+    """A job's stored record (its serialized call, meta and description) is over the queue's
+    ``max_payload_size``; nothing was written."""
+
+    def __init__(self, message: str, size: int | None = None, limit: int | None = None) -> None:
+        super().__init__(message)
+        #: Bytes the record would have taken.
+        self.size = size
+        #: The limit it went over, in bytes.
+        self.limit = limit
 
 
 class DeserializationError(JQError):

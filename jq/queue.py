@@ -10,6 +10,7 @@ from jq.defaults import DEFAULT_JOB_TIMEOUT
 from jq.enqueueing import EnqueueData, Enqueueing
 from jq.exceptions import ConfigurationError, NoSuchJobError
 from jq.job import Job
+from jq.payload import resolve_max_payload_size
 from jq.registry import (
     BaseRegistry,
     CanceledJobRegistry,
@@ -68,6 +69,10 @@ class Queue(Enqueueing):
     :param is_async: False runs each job at once, in this process, when it is enqueued.
     :param job_class: the :class:`Job` subclass (or its dotted path) for jobs of this queue.
     :param serializer: see :func:`jq.serializers.resolve_serializer`.
+    :param max_payload_size: the most bytes one job's record (its serialized call, meta and
+        description) may take; a bigger job is refused with :class:`PayloadTooLargeError` and
+        nothing is written. None: ``JQ_MAX_PAYLOAD_SIZE``, else 16 MiB; ``-1``: no limit; also
+        ``'16M'`` forms. See :mod:`jq.payload`.
     """
 
     job_class: type[Job] = Job
@@ -81,6 +86,7 @@ class Queue(Enqueueing):
         job_class: type[Job] | str | None = None,
         serializer: Any = None,
         death_penalty_class: Any = None,
+        max_payload_size: int | str | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -98,6 +104,7 @@ class Queue(Enqueueing):
             self.job_class = job_class
         self.serializer = resolve_serializer(serializer)
         self.death_penalty_class = death_penalty_class
+        self._max_payload_size = resolve_max_payload_size(max_payload_size)
 
     # -- identity -----------------------------------------------------------------------------------
 
@@ -115,6 +122,11 @@ class Queue(Enqueueing):
     def is_async(self) -> bool:
         """False when jobs run at once in the enqueuing process."""
         return self._is_async
+
+    @property
+    def max_payload_size(self) -> int | None:
+        """The most bytes one job's record may take, or None for no limit."""
+        return self._max_payload_size
 
     @property
     def default_timeout(self) -> int:
