@@ -23,6 +23,7 @@ __all__ = [
     "PayloadTooLargeError",
     "SerializationError",
     "ShutDownImminentException",
+    "SignatureError",
     "TimeoutFormatError",
     "UnknownPluginError",
     "UnsupportedByBrokerError",
@@ -73,6 +74,11 @@ class PayloadTooLargeError(JQError, ValueError):
 
 class DeserializationError(JQError):
     """Stored data cannot be read back with the configured serializer."""
+
+
+class SignatureError(DeserializationError):
+    """Signed data was required, and what is stored is unsigned, tampered or signed with an unknown
+    key: it is refused before anything in it is decoded."""
 
 
 class TimeoutFormatError(JQError, ValueError):

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jq import job_record
-from jq.broker import Broker
+from jq.broker import EXECUTION, Broker
 from jq.callbacks import Callback
 from jq.connections import resolve_broker
 from jq.dependency import Dependency, dependency_ids
@@ -192,10 +192,36 @@ class Job(JobCall, JobState, JobResults):
         return job
 
     @classmethod
-    def fetch(cls, id: str, connection: Any = None, serializer: Any = None) -> Job:
-        """The job with this id; raises :class:`NoSuchJobError` if there is none."""
+    def fetch(
+        cls, id: str, connection: Any = None, serializer: Any = None, *, decode_call: bool = True
+    ) -> Job:
+        """The job with this id; raises :class:`NoSuchJobError` if there is none.
+
+        Raises :class:`DeserializationError` when its record, or (unless ``decode_call=False``)
+        its call, cannot be read: corrupt, written with another serializer, or unsigned where
+        signing is required (:class:`SignatureError`).
+        """
         job = cls(id, connection=connection, serializer=serializer)
         job.refresh()
+        if decode_call:
+            job._decode_data()
+        return job
+
+    @classmethod
+    def unreadable(
+        cls,
+        id: str,
+        origin: str,
+        record: dict[str, bytes] | None,
+        connection: Any = None,
+        serializer: Any = None,
+    ) -> Job:
+        """A stand-in for a job whose record cannot be read, holding only what ending it needs:
+        its id, its queue and its current execution. Nothing in ``record`` is decoded."""
+        job = cls(id, connection=connection, serializer=serializer)
+        job.origin = origin
+        execution = (record or {}).get(EXECUTION)
+        job.execution_id = execution.decode("ascii", errors="replace") if execution else None
         return job
 
     @classmethod

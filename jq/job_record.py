@@ -19,6 +19,8 @@ serializer. Timestamps are UTC, ``2026-11-23T06:12:07.123456Z``.
 ``retries_left`` ...        ``retry_intervals`` (JSON list)
 ``on_success`` ...          ``on_failure``, ``on_stopped``: ``dotted.path`` or
                             ``dotted.path:timeout``
+``signature``               with a signing serializer only: ``<key id>:<HMAC-SHA256>`` of
+                            :func:`signed_fields` (the id, the call and its options)
 =========================== ==============================================================
 """
 
@@ -32,13 +34,23 @@ from jq.broker import ALLOW_FAILURE, ENQUEUE_AT_FRONT, EXECUTION, ORIGIN, STATUS
 from jq.callbacks import Callback
 from jq.exceptions import DeserializationError, SerializationError
 from jq.serializers import Serializer
+from jq.signing import is_signing
 from jq.utils import format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
     from jq.job import Job
     from jq.job_call import JobCall
 
-__all__ = ["UNSET", "apply", "decode_call", "decode_meta", "encode", "encode_call"]
+__all__ = [
+    "SIGNATURE",
+    "UNSET",
+    "apply",
+    "decode_call",
+    "decode_meta",
+    "encode",
+    "encode_call",
+    "signed_fields",
+]
 
 #: Marks a lazily decoded attribute that was not decoded yet.
 UNSET: Any = object()
@@ -50,6 +62,13 @@ _CALLBACK_FIELDS = {
     "on_failure": "failure_callback_ref",
     "on_stopped": "stopped_callback_ref",
 }
+#: The record field holding the signature of a signed job.
+SIGNATURE = "signature"
+# What a job's signature covers: the call and every option that decides what code runs, and for
+# how long. None of them changes after the job is created, so the enqueuer's signature holds for
+# the job's whole life; fields that do change (status, timestamps, meta) are not in it, and meta
+# is signed by the serializer itself.
+_SIGNED_FIELDS = ("data", "timeout", "retry_intervals", *_CALLBACK_FIELDS)
 
 
 def encode_call(job: JobCall) -> bytes:
@@ -153,7 +172,19 @@ def encode(job: Job) -> Record:
         callback: Callback | None = getattr(job, attribute)
         if callback is not None:
             fields[name] = _text(f"{callback.name}:{callback.timeout}")
+    if is_signing(job.serializer):
+        fields[SIGNATURE] = job.serializer.sign(signed_fields(job.id, fields))
     return fields
+
+
+def signed_fields(job_id: str, record: Record) -> bytes:
+    """The bytes a job's signature covers: its id and its call's fields, each length-prefixed so
+    no two different records give the same bytes."""
+    parts = [b"jq-job-v1", _text(job_id)]
+    for name in _SIGNED_FIELDS:
+        value = record.get(name)
+        parts.append(b"-" if value is None else b"%d:%s" % (len(value), value))
+    return b"\n".join(b"%d|%s" % (len(part), part) for part in parts)
 
 
 def apply(job: Job, record: Record) -> None:
@@ -164,13 +195,19 @@ def apply(job: Job, record: Record) -> None:
         value = record.get(name)
         return None if value is None else value.decode("utf-8", errors="replace")
 
+    if is_signing(job.serializer):
+        # Before anything is read: a refused record must not name a callback that gets imported.
+        job.serializer.verify(
+            signed_fields(job.id, record), record.get(SIGNATURE), what=f"the record of job {job.id!r}"
+        )
     try:
         job._data = record.get("data")
         job._func_name = job._instance = job._args = job._kwargs = UNSET
         job.origin = text(ORIGIN) or ""
         job.description = text("description")
         status = text(STATUS)
-        job._status = JobStatus(status) if status else None
+        # No status: saved but never enqueued (job.save()); an empty one is corrupt.
+        job._status = JobStatus(status) if status is not None else None
         for name in _TIMESTAMP_FIELDS:
             value = text(name)
             setattr(job, name, parse_timestamp(value) if value else None)

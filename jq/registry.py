@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from jq import lifecycle
 from jq.broker import Broker, Place, PlaceKind
 from jq.connections import resolve_broker
-from jq.exceptions import AbandonedJobError, InvalidJobOperation, NoSuchJobError
+from jq.exceptions import AbandonedJobError, DeserializationError, InvalidJobOperation, NoSuchJobError
 from jq.serializers import resolve_serializer
 from jq.utils import validate_queue_name
 
@@ -167,10 +167,17 @@ class StartedJobRegistry(BaseRegistry):
         ended: list[str] = []
         for job_id in self.broker.registry_expired(self.place, now):
             try:
-                job = self.job_class.fetch(job_id, connection=self.broker, serializer=self.serializer)
+                job = self.job_class.fetch(
+                    job_id, connection=self.broker, serializer=self.serializer, decode_call=False
+                )
             except NoSuchJobError:
                 self.broker.registry_remove(self.place, job_id)
                 continue
+            except DeserializationError:
+                # Ended all the same: a corrupt record must not stay started forever.
+                job = self.job_class.unreadable(
+                    job_id, self.name, self.broker.load_job(job_id), self.broker, self.serializer
+                )
             message = (
                 f"{AbandonedJobError.__name__}: job {job_id} was abandoned: worker "
                 f"{job.worker_name or '?'} stopped renewing its lease"

@@ -7,6 +7,9 @@ A serializer is any object (a class, an instance or a module) with ``dumps(obj) 
   code chosen by whoever wrote it, so only use it when nobody untrusted can write to the store.
 * :class:`JSONSerializer`: JSON values only (tuples come back as lists); loading never runs code.
 
+and :class:`SignedSerializer` (from :mod:`jq.signing`), which signs what any serializer writes
+and refuses unsigned or tampered data before decoding it (``JQ_SIGNING_KEYS`` turns it on).
+
 Plugins offer more by name through the ``jq_serializer`` hook.
 """
 
@@ -19,8 +22,9 @@ from typing import Any, Protocol, runtime_checkable
 import cloudpickle
 
 from jq.exceptions import ConfigurationError, UnknownPluginError
+from jq.signing import SignedSerializer, signed_by_env
 
-__all__ = ["DefaultSerializer", "JSONSerializer", "Serializer", "resolve_serializer"]
+__all__ = ["DefaultSerializer", "JSONSerializer", "Serializer", "SignedSerializer", "resolve_serializer"]
 
 
 @runtime_checkable
@@ -75,8 +79,17 @@ class JSONSerializer:
 def resolve_serializer(value: Any = None) -> Serializer:
     """The serializer for ``value``: None (the default), a plugin name, a dotted path, or an object.
 
+    When ``JQ_SIGNING_KEYS`` is set, what is resolved is wrapped in a
+    :class:`jq.signing.SignedSerializer` with those keys (unless it signs already), so one
+    environment variable makes every queue, job and worker of a process sign and verify.
+
     Raises :class:`ConfigurationError` with what was wrong and what to pass instead.
     """
+    serializer: Serializer = signed_by_env(_resolve_unsigned(value))
+    return serializer
+
+
+def _resolve_unsigned(value: Any) -> Serializer:
     if value is None:
         return DefaultSerializer
     if isinstance(value, str):

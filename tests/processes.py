@@ -14,11 +14,15 @@ from tests.redis_server import env_without_jq_url
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_worker(url: str, queues: list[str] | None = None, **config: Any) -> subprocess.Popen[str]:
-    """Start ``tests/worker_main.py`` with this config; its stderr is captured."""
+def start_worker(
+    url: str, queues: list[str] | None = None, *, extra_env: dict[str, str] | None = None, **config: Any
+) -> subprocess.Popen[str]:
+    """Start ``tests/worker_main.py`` with this config (and these environment variables); its
+    stderr is captured."""
     config = {"url": url, "queues": queues or ["default"], **config}
     env = env_without_jq_url()
     env["PYTHONPATH"] = str(ROOT)
+    env.update(extra_env or {})
     return subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "worker_main.py"), json.dumps(config)],
         cwd=ROOT,

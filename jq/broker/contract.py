@@ -98,8 +98,9 @@ class QueueStore(abc.ABC):
     :meth:`extend_lease`, :meth:`empty_queue`, :meth:`delete_queue` and the step of :meth:`claim`
     that takes a job are ATOMIC, so no job is claimed twice or lost between a queue and the started
     registry. The counts and listings are not. A queue may hold ids whose records expired or whose
-    status is no longer ``queued``; claims drop them. Whatever puts an id on a queue, here or in
-    :class:`RegistryStore`, makes the queue known (:meth:`queue_names`).
+    status is no longer ``queued``; claims drop them (see :meth:`claim` for corrupt records).
+    Whatever puts an id on a queue, here or in :class:`RegistryStore`, makes the queue known
+    (:meth:`queue_names`).
     """
 
     @abc.abstractmethod
@@ -157,11 +158,14 @@ class QueueStore(abc.ABC):
         """Take the next job from the first of ``queues`` that has one.
 
         ATOMIC (the step that takes a job): pops the first id of the first non-empty queue, in the
-        order given; an id whose record is gone (expired) or whose status is not ``queued`` is
-        dropped and the next one tried. The job gets ``fields`` (which include :data:`EXECUTION`)
-        and status ``started``, loses any expiry (a started job never expires), and enters the
-        queue's started registry with score ``lease_until``. Returns the claimed job, or None if
-        every queue is empty.
+        order given; an id whose record is gone (expired) or whose status is another one of
+        :data:`STATUS_PLACES` than ``queued`` (the job lives in that place) is dropped and the next
+        one tried. A record with no status or a status not in :data:`STATUS_PLACES` is corrupt: it
+        is claimed like a queued job, and its status before the claim is reported in
+        :attr:`Claimed.prior_status`, so that the job ends failed instead of lost. The job gets
+        ``fields`` (which include :data:`EXECUTION`) and status ``started``, loses any expiry (a
+        started job never expires), and enters the queue's started registry with score
+        ``lease_until``. Returns the claimed job, or None if every queue is empty.
 
         ``wait``: None or 0 returns at once; a positive number of seconds blocks until a job can be
         claimed or the time is up. A blocked claimer is woken by an enqueue, a requeue or a released
@@ -456,6 +460,17 @@ class Broker(JobStore, QueueStore, RegistryStore, WorkerStore, ControlStore, abc
 
     def close(self) -> None:  # optional for drivers, deliberately not abstract
         """Release connections this broker opened itself. The default does nothing."""
+
+    def preflight(self) -> Sequence[str]:
+        """Check, as a worker starts, that the store lets it do its work; return warnings to log.
+
+        Raise :class:`jq.exceptions.StorePermissionError` naming what is missing and what to grant
+        when the store refuses an operation a worker needs (the Redis driver tries each kind of
+        command on keys and channels of its own, which an ACL user may be denied). Return one line
+        per setting of the store that puts jobs at risk (Redis: an eviction policy that may delete
+        keys). Optional for drivers: the default checks nothing and returns no warning.
+        """
+        return ()
 
     def finish_and_claim(self, change: Transition, claim: ClaimRequest) -> tuple[bool, Claimed | None]:
         """:meth:`transition` then :meth:`claim` (without waiting), in one round trip where the

@@ -195,12 +195,15 @@ class EnqueueOutcome:
 class Claimed:
     """A job a worker now owns: it is in the started registry of ``queue`` under a lease.
 
-    ``record`` is the whole job record after the claim's fields were written.
+    ``record`` is the whole job record after the claim's fields were written. ``prior_status`` is
+    the status the record had before the claim: ``queued``, unless the record was corrupt (no
+    status, or one jq does not know) — the worker then fails the job instead of running it.
     """
 
     job_id: str
     queue: str
     record: Record
+    prior_status: bytes | None = b"queued"
 
 
 @dataclass(frozen=True, slots=True)

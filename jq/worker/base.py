@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from jq import job_record, lifecycle
-from jq.broker import EXECUTION, Broker, Claimed, ClaimRequest, WorkerUpdate
+from jq.broker import Broker, Claimed, ClaimRequest, WorkerUpdate
 from jq.connections import resolve_broker
 from jq.cron import Cron, CronScheduler, load_cron
 from jq.defaults import (
@@ -31,7 +31,12 @@ from jq.defaults import (
     DEFAULT_RESULT_TTL,
     DEFAULT_WORKER_TTL,
 )
-from jq.exceptions import ConfigurationError, ShutDownImminentException, UnsupportedByBrokerError
+from jq.exceptions import (
+    ConfigurationError,
+    DeserializationError,
+    ShutDownImminentException,
+    UnsupportedByBrokerError,
+)
 from jq.execution import JobOutcome, JobRunner
 from jq.job import Job
 from jq.lifecycle import NextClaim
@@ -57,6 +62,9 @@ from jq.worker.strategies import ExecutionStrategy, InProcessExecution, KillReas
 __all__ = ["BaseWorker", "SimpleWorker", "Worker"]
 
 logger = logging.getLogger("jq.worker")
+
+# The status a claimed record had before its claim when it is sound (see Claimed.prior_status).
+_QUEUED = b"queued"
 
 
 def _resolve_class(value: Any, base: type, what: str) -> Any:
@@ -353,23 +361,40 @@ class BaseWorker(WorkerLookup):
             worker=WorkerUpdate(self.name, {"state": b"busy", "last_heartbeat": lifecycle.now_text()}),
         )
 
-    def dequeue(self, wait: float | None) -> Job | None:
+    def claim_next(self, wait: float | None) -> Claimed | None:
         """Claim the next job from the queues, waiting up to ``wait`` seconds; None if none came."""
         request = self.claim_request()
-        claimed = self.broker.claim(request.queues, request.fields, request.lease_until, wait=wait,
-                                    worker=request.worker)  # fmt: skip
+        return self.broker.claim(request.queues, request.fields, request.lease_until, wait=wait,
+                                 worker=request.worker)  # fmt: skip
+
+    def dequeue(self, wait: float | None) -> Job | None:
+        """Claim the next job and read it; None if none came, or if its record was unreadable (the
+        job was then failed: see :meth:`job_from_claim`)."""
+        claimed = self.claim_next(wait)
         return None if claimed is None else self.job_from_claim(claimed)
 
     def job_from_claim(self, claimed: Claimed) -> Job | None:
         """The Job of a claimed record; None (the job failed, recorded) if the record is unreadable."""
         job = self.job_class(claimed.job_id, connection=self.broker, serializer=self.serializer)
         try:
+            if claimed.prior_status != _QUEUED:
+                status = "no status" if claimed.prior_status is None else f"status {claimed.prior_status!r}"
+                raise DeserializationError(
+                    f"the record of job {job.id!r} is corrupt: it was on queue {claimed.queue!r} with "
+                    f"{status}, which is not a status jq knows; it was not run"
+                )
             job_record.apply(job, claimed.record)
         except Exception:
-            # A record that cannot be read must still end somewhere: fail it, do not crash.
-            job.origin = claimed.queue
-            job.execution_id = claimed.record.get(EXECUTION, b"").decode() or None
-            self.runner.handle_failure(job, sys.exc_info())  # type: ignore[arg-type]
+            # A record that cannot be read must still end somewhere: fail it, do not crash. A
+            # fresh stand-in, so nothing half-read from the record (a callback) is acted on.
+            unreadable = self.job_class.unreadable(
+                claimed.job_id,
+                claimed.queue,
+                claimed.record,
+                connection=self.broker,
+                serializer=self.serializer,
+            )
+            self.runner.handle_failure(unreadable, sys.exc_info())  # type: ignore[arg-type]
             return None
         return job
 

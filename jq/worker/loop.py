@@ -91,9 +91,14 @@ class WorkLoop:
         until_chore = self.maintenance.tick()
         job, self._next_job = self._next_job, None
         if job is None:
-            job = worker.dequeue(self._wait_time(until_chore))
-        if job is None:
-            return self._idle()
+            claimed = worker.claim_next(self._wait_time(until_chore))
+            if claimed is None:
+                return self._idle()
+            job = worker.job_from_claim(claimed)
+            if job is None:
+                # Its record was unreadable and the job was failed: not an empty queue, go on.
+                self._idle_since = time.monotonic()
+                return True
         set_process_title(f"worker {worker.name}: busy with job {job.id}")
         next_claim = NextClaim(worker.claim_request()) if self._may_take_another() else None
         worker.perform(job, next_claim)

@@ -25,7 +25,7 @@ from jq.broker import (
     claim_fields_now,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
-from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, failure_ttl
+from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS, failure_ttl
 from jq_backends.memory._base import (
     CANCELED,
     DEFERRED,
@@ -178,13 +178,17 @@ class MemoryQueues(MemoryState, QueueStore):
             while ids:
                 job_id = ids.popleft()
                 record = self._jobs.live(job_id)
-                # Expired, deleted or no longer queued (canceled, already claimed): not a job to run.
-                if record is None or record.get(STATUS) != QUEUED:
+                if record is None:  # expired or deleted
+                    continue
+                prior_status = record.get(STATUS)
+                # Known and not queued: the job lives elsewhere (canceled, claimed already). A
+                # missing or unknown status is a corrupt record, claimed so the worker fails it.
+                if prior_status != QUEUED and prior_status in PLACE_OF_STATUS:
                     continue
                 self._start(job_id, queue, record, fields, lease_until)
                 if worker is not None:
                     self._workers.apply_update(worker, current_job=job_id)
-                return Claimed(job_id, queue, dict(record))
+                return Claimed(job_id, queue, dict(record), prior_status)
         return None
 
     def _start(

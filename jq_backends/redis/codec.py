@@ -104,13 +104,15 @@ def record_from_flat(items: Sequence[bytes]) -> Record:
     }
 
 
-def claimed_record(before: Sequence[bytes], fields: Mapping[str, bytes]) -> Record:
+def claimed_record(before: Sequence[bytes], fields: Mapping[str, bytes]) -> tuple[Record, bytes | None]:
     """A claimed job's record: as the claim script read it before writing (HGETALL's field,
-    value...), with the claim's ``fields`` and then status ``started`` written on it."""
+    value...), with the claim's ``fields`` and then status ``started`` written on it; and the
+    status it had before the claim."""
     record = record_from_flat(before)
+    prior_status = record.get(STATUS)
     record.update(fields)
     record[STATUS] = STARTED
-    return record
+    return record, prior_status
 
 
 def record_from_hash(raw: Mapping[bytes, bytes]) -> Record | None:

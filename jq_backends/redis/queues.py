@@ -120,7 +120,8 @@ class RedisQueues(RedisState, QueueStore):
         """A claim's reply: {queue index (1-based), job id, the record before the claim as field,
         value...}; the claim's ``fields`` and status are added here, as the script wrote them."""
         index, job_id, items = reply
-        return Claimed(codec.text(job_id), queues[int(index) - 1], codec.claimed_record(items, fields))
+        record, prior_status = codec.claimed_record(items, fields)
+        return Claimed(codec.text(job_id), queues[int(index) - 1], record, prior_status)
 
     def _claim_once(
         self, queues: Sequence[str], fields: Mapping[str, bytes], lease: str, worker: WorkerUpdate | None
@@ -182,7 +183,7 @@ class RedisQueues(RedisState, QueueStore):
         ]
         args: list[Arg] = [codec.score(lease_until), *codec.flat(fields)]
         reply = self._scripts("claim_job", script_keys, args)
-        return None if reply is None else codec.claimed_record(reply, fields)
+        return None if reply is None else codec.claimed_record(reply, fields)[0]
 
     def extend_lease(self, queue: str, job_id: str, execution_id: str, lease_until: float) -> bool:
         """Move the lease deadline of this execution of the job (one script)."""

@@ -212,6 +212,26 @@ class ClaimContract:
         assert broker.load_job_fields("canceled", [STATUS]) == [b"canceled"]
         assert broker.registry_ids(place(PlaceKind.STARTED)) == ["fine"]
 
+    @pytest.mark.parametrize("status", [b"weird", b"", None], ids=["unknown", "empty", "missing"])
+    def test_claim_takes_a_corrupt_record_and_reports_its_status(
+        self, broker: Broker, status: bytes | None
+    ) -> None:
+        enqueue(broker, "corrupt")
+        enqueue(broker, "fine")
+        record = broker.load_job("corrupt")
+        assert record is not None
+        del record[STATUS]
+        if status is not None:
+            record[STATUS] = status
+        broker.save_job("corrupt", record)
+        claimed = broker.claim(["default"], {EXECUTION: b"e"}, LEASE)
+        # Not dropped (it would be in no place at all): claimed, so that the worker fails it.
+        assert claimed is not None and claimed.job_id == "corrupt"
+        assert claimed.prior_status == status
+        assert broker.registry_ids(place(PlaceKind.STARTED)) == ["corrupt"]
+        sound = broker.claim(["default"], {EXECUTION: b"e"}, LEASE)
+        assert sound is not None and sound.prior_status == b"queued"
+
     def test_claim_drops_ids_whose_record_is_gone(self, broker: Broker) -> None:
         enqueue(broker, "deleted")
         enqueue(broker, "fine")

@@ -12,7 +12,8 @@
 -- Raises an error (nothing written) when a worker field to increment holds no number.
 --
 -- Atomically: pops ids from the queues in order, dropping ids whose record is gone (expired) or
--- whose status is not 'queued'; writes the fields and status 'started' on the first good one,
+-- whose status is a known one other than 'queued' (a missing or unknown status is claimed);
+-- writes the fields and status 'started' on the first good one,
 -- removes its expiry and that of its results and dependency sets (a started job never
 -- expires), enters it in the started registry under the lease, leaves each queue's wake token
 -- matching whether the queue still holds ids, and updates the worker's record (if it exists)

@@ -290,7 +290,7 @@ local function next_claim(first)
 end
 
 -- Pops ids from the queues in order, dropping ids whose record is gone (expired) or whose status
--- is not 'queued'; writes the fields and status 'started' on the first good one, removes its
+-- is a known one other than 'queued' (a missing or unknown status is claimed); writes the fields and status 'started' on the first good one, removes its
 -- expiry and that of its results and dependency sets (a started job never expires), enters it
 -- in the started registry under the lease, leaves each queue's wake token matching whether the
 -- queue still holds ids, and updates the worker. Returns {queue index, job id, {field, value,
@@ -309,7 +309,10 @@ local function claim_next(claim)
             end
             local record_key = K_JOB .. job_id
             local record = redis.call('HGETALL', record_key)
-            if status_of(record) == QUEUED then
+            local status = status_of(record)
+            -- A missing or unknown status is a corrupt record: claimed, so that the worker fails
+            -- it (it sees the status the record had); a known other status lives elsewhere.
+            if #record > 0 and (status == QUEUED or not status or not PLACE_OF_STATUS[status]) then
                 hset_flat(record_key, with_status(claim.fields, STARTED))
                 persist_data(data_keys(job_id))
                 redis.call('ZADD', KEYS[base + 1], claim.lease, job_id)
