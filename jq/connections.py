@@ -4,7 +4,8 @@
 (``redis://``, ``rediss://``, ``unix://``, ``memory://`` and any scheme a plugin adds). With none
 given, jq uses the innermost ``with Connection(...)`` block (or :func:`push_connection`), else
 the ``JQ_URL`` environment variable, else it raises :class:`NoConnectionError` saying how to give
-one.
+one. Drivers name their keys under :func:`key_prefix`: ``jq:`` unless ``JQ_KEY_PREFIX`` says
+otherwise.
 
 Connection contexts live in a :class:`contextvars.ContextVar`: they nest, and each thread and
 asyncio task sees its own.
@@ -24,8 +25,10 @@ from jq.exceptions import ConfigurationError, NoConnectionError
 
 __all__ = [
     "DEFAULT_URL",
+    "KEY_PREFIX_ENV",
     "Connection",
     "get_current_connection",
+    "key_prefix",
     "pop_connection",
     "push_connection",
     "resolve_broker",
@@ -37,9 +40,14 @@ __all__ = [
 DEFAULT_URL = "redis://localhost:6379/0"
 #: The environment variable naming the store when no connection is given.
 URL_ENV = "JQ_URL"
+#: The environment variable naming the key prefix when none is given in code.
+KEY_PREFIX_ENV = "JQ_KEY_PREFIX"
+# Glob characters: Redis reads them in ACL key patterns (``~<prefix>*``) and SCAN patterns, so a
+# prefix holding one could not be granted or matched as written.
+_GLOB_CHARACTERS = frozenset("*?[]\\")
 
 _stack: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar("jq_connections", default=())
-_url_brokers: dict[str, Broker] = {}
+_url_brokers: dict[tuple[str, str], Broker] = {}
 _url_lock = threading.Lock()
 
 
@@ -123,6 +131,54 @@ def resolve_connection(connection: Any = None) -> Any:
     )
 
 
+def key_prefix(prefix: str | None = None, default: str = "jq:") -> str:
+    """The key prefix to store under: ``prefix`` when given, else ``JQ_KEY_PREFIX``, else
+    ``default`` (the driver's own, ``jq:`` for jq's drivers). An empty ``JQ_KEY_PREFIX`` counts
+    as unset, as ``JQ_URL`` and jqueue's other variables do.
+
+    Several applications can share one Redis database, each under its own prefix, as long as
+    neither prefix starts with the other. A prefix is refused with :class:`ConfigurationError`
+    when it is empty, holds whitespace, a control or glob character (``*?[]\\``), does not end
+    with ``:``, or opens a Redis Cluster hash tag it does not close (``{app}:`` is a tag: every
+    key then lives in one slot, which the scripts that touch many keys need on Cluster).
+    """
+    source = "key prefix"
+    if prefix is None:
+        prefix = os.environ.get(KEY_PREFIX_ENV) or None
+        if prefix is None:
+            return default
+        source = KEY_PREFIX_ENV
+    if not isinstance(prefix, str):
+        raise ConfigurationError(f"the {source} must be a string such as 'myapp:', not {prefix!r}")
+    problem = _prefix_problem(prefix)
+    if problem is not None:
+        raise ConfigurationError(
+            f"the {source} {prefix!r} cannot be used: {problem} (use e.g. 'myapp:', or '{{myapp}}:' "
+            "for Redis Cluster)"
+        )
+    return prefix
+
+
+def _prefix_problem(prefix: str) -> str | None:
+    if not prefix:
+        return "it is empty"
+    if any(char.isspace() or not char.isprintable() for char in prefix):
+        return "it holds whitespace or a control character"
+    if _GLOB_CHARACTERS.intersection(prefix):
+        return "it holds one of *?[]\\, which ACL key patterns and SCAN read as wildcards"
+    if not prefix.endswith(":"):
+        # Keys read <prefix><kind>:<name>; without a separator 'app' and 'appjob:' would overlap.
+        return "it must end with ':'"
+    opening = prefix.find("{")
+    if opening != -1:
+        closing = prefix.find("}", opening + 1)
+        if closing == -1:
+            return "it opens a hash tag with '{' that it does not close"
+        if closing == opening + 1:
+            return "its hash tag '{}' is empty, and Redis Cluster ignores an empty tag"
+    return None
+
+
 def resolve_broker(connection: Any = None) -> Broker:
     """The :class:`Broker` for ``connection`` (see :func:`resolve_connection` for None)."""
     connection = resolve_connection(connection)
@@ -143,8 +199,10 @@ def resolve_broker(connection: Any = None) -> Broker:
 
 
 def _broker_for_url(url: str, plugins: Any) -> Broker:
+    # A broker stores under the prefix current when it was made: another prefix needs another one.
+    cache_key = (url, key_prefix())
     with _url_lock:
-        broker = _url_brokers.get(url)
+        broker = _url_brokers.get(cache_key)
         if broker is None:
             if "://" not in url:
                 raise ConfigurationError(
@@ -163,5 +221,5 @@ def _broker_for_url(url: str, plugins: Any) -> Broker:
                     f"no jq backend handles {scheme}:// URLs: use redis://, rediss://, unix:// or "
                     "memory://, or install the plugin for this scheme (is jqueue installed?)"
                 )
-            _url_brokers[url] = broker
+            _url_brokers[cache_key] = broker
         return broker

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import redis
 
 from jq.broker import Place, PlaceKind
+from jq.connections import key_prefix
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
 from jq_backends.redis.connection import (
     binary_twin,
@@ -75,10 +76,12 @@ class RedisState:
 
     :param client: a redis-py client (a fakeredis client works too); see
         :class:`jq_backends.redis.RedisBroker`.
-    :param prefix: the start of every key name (:class:`jq_backends.keys.KeySpace`).
+    :param prefix: the start of every key name (:class:`jq_backends.keys.KeySpace`); None for
+        ``JQ_KEY_PREFIX``, else ``jq:`` (checked by :func:`jq.connections.key_prefix`).
     """
 
-    def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, client: redis.Redis, *, prefix: str | None = None) -> None:
+        prefix = key_prefix(prefix, DEFAULT_PREFIX)
         self._connection = client
         self._keys = KeySpace(prefix)
         self._twin = binary_twin(client) if decodes_responses(client) else None

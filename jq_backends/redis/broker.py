@@ -20,6 +20,7 @@ from typing import Any
 import redis
 
 from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now
+from jq.connections import key_prefix
 from jq_backends.keys import DEFAULT_PREFIX, KeyNames, KeySpace
 from jq_backends.redis import codec
 from jq_backends.redis.connection import redact_url
@@ -32,9 +33,11 @@ from jq_backends.redis.workers import RedisWorkers
 __all__ = ["RedisBroker"]
 
 
-# One broker per client object for for_client(). Values are weak: a broker holds its client, so a
-# strong value would keep every client ever seen (and its broker) alive forever.
-_BROKERS: weakref.WeakKeyDictionary[redis.Redis, weakref.ref[RedisBroker]] = weakref.WeakKeyDictionary()
+# One broker per client object and key prefix for for_client(). Values are weak: a broker holds
+# its client, so a strong value would keep every client ever seen (and its broker) alive forever.
+_BROKERS: weakref.WeakKeyDictionary[redis.Redis, dict[str, weakref.ref[RedisBroker]]] = (
+    weakref.WeakKeyDictionary()
+)
 _BROKERS_LOCK = threading.Lock()
 
 
@@ -45,15 +48,17 @@ class RedisBroker(KeyNames, RedisJobs, RedisQueues, RedisRegistries, RedisWorker
         the client decodes replies (``decode_responses=True``) the broker talks through a twin
         client with the same connection settings that does not decode (its own connection pool,
         closed by :meth:`close`); :attr:`connection` is still the client given.
-    :param prefix: the start of every key name. On Redis Cluster, give a hash tag (``"{jq}:"``):
-        several scripts touch keys of many jobs and queues, which must then share one slot.
+    :param prefix: the start of every key name; None: ``JQ_KEY_PREFIX``, else ``jq:``. On Redis
+        Cluster, give a hash tag (``"{jq}:"``): several scripts touch keys of many jobs and queues,
+        which must then share one slot. Brokers under different prefixes share a database without
+        seeing each other's jobs, queues or workers, as long as neither prefix starts with the other.
     """
 
     #: A lost or refused connection, a timeout, or a server still loading its data.
     transient_errors = (redis.ConnectionError, redis.TimeoutError)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX, **options: Any) -> RedisBroker:
+    def from_url(cls, url: str, *, prefix: str | None = None, **options: Any) -> RedisBroker:
         """A broker on a new client for ``redis://``, ``rediss://`` or ``unix://`` ``url``.
 
         ``options`` go to :meth:`redis.Redis.from_url` (``socket_timeout=``, ``ssl_ca_certs=``...).
@@ -68,18 +73,21 @@ class RedisBroker(KeyNames, RedisJobs, RedisQueues, RedisRegistries, RedisWorker
         return broker
 
     @classmethod
-    def for_client(cls, client: redis.Redis) -> RedisBroker:
-        """The broker for ``client`` with the default prefix: the same object for the same client.
+    def for_client(cls, client: redis.Redis, prefix: str | None = None) -> RedisBroker:
+        """The broker for ``client`` under ``prefix`` (None: ``JQ_KEY_PREFIX``, else ``jq:``): the
+        same object for the same client and prefix.
 
         Thread-safe. The broker is kept while something (a queue, a job) still refers to it, so
         every ``Queue(connection=client)`` alive at once shares one broker and its scripts.
         """
+        prefix = key_prefix(prefix, DEFAULT_PREFIX)
         with _BROKERS_LOCK:
-            reference = _BROKERS.get(client)
+            by_prefix = _BROKERS.setdefault(client, {})
+            reference = by_prefix.get(prefix)
             broker = reference() if reference is not None else None
             if broker is None:
-                broker = cls(client)
-                _BROKERS[client] = weakref.ref(broker)
+                broker = cls(client, prefix=prefix)
+                by_prefix[prefix] = weakref.ref(broker)
             return broker
 
     def __repr__(self) -> str:
