@@ -21,6 +21,7 @@ from jq_backends.redis.connection import (
     is_fake,
     socket_timeout,
 )
+from jq_backends.redis.options import check_connection_options
 from jq_backends.redis.scripts import ScriptRunner
 
 __all__ = ["RedisState", "Templates"]
@@ -81,6 +82,9 @@ class RedisState:
     """
 
     def __init__(self, client: redis.Redis, *, prefix: str | None = None) -> None:
+        # Before any connection: a misspelt or misplaced option is a clear error now, not a
+        # TypeError from inside redis-py at the first command.
+        check_connection_options(client)
         prefix = key_prefix(prefix, DEFAULT_PREFIX)
         self._connection = client
         self._keys = KeySpace(prefix)

@@ -25,6 +25,7 @@ from jq_backends.keys import DEFAULT_PREFIX, KeyNames, KeySpace
 from jq_backends.redis import codec
 from jq_backends.redis.connection import redact_url
 from jq_backends.redis.control import RedisControl
+from jq_backends.redis.options import read_url_booleans
 from jq_backends.redis.queues import RedisQueues
 from jq_backends.redis.records import RedisJobs
 from jq_backends.redis.registries import RedisRegistries
@@ -61,13 +62,22 @@ class RedisBroker(KeyNames, RedisJobs, RedisQueues, RedisRegistries, RedisWorker
     def from_url(cls, url: str, *, prefix: str | None = None, **options: Any) -> RedisBroker:
         """A broker on a new client for ``redis://``, ``rediss://`` or ``unix://`` ``url``.
 
-        ``options`` go to :meth:`redis.Redis.from_url` (``socket_timeout=``, ``ssl_ca_certs=``...).
-        The broker owns the client: :meth:`close` closes it. :attr:`url` hides the password.
+        ``options`` go to :meth:`redis.Redis.from_url` (``socket_timeout=``, ``ssl_ca_certs=``...),
+        as do the URL's query arguments: TLS ones such as ``rediss://user:pw@host:6380/0?
+        ssl_ca_certs=/ca.crt&ssl_certfile=/c.crt&ssl_keyfile=/c.key&ssl_cert_reqs=required``. An
+        argument no connection takes is a :class:`jq.exceptions.ConfigurationError`. The broker
+        owns the client: :meth:`close` closes it. :attr:`url` hides the password.
         """
         scheme, separator, rest = url.partition("://")
         if separator:  # redis-py only knows lower-case schemes; URL schemes are case-insensitive
             url = f"{scheme.lower()}://{rest}"
-        broker = cls(redis.Redis.from_url(url, **options), prefix=prefix)
+        client = redis.Redis.from_url(url, **options)
+        read_url_booleans(client)
+        try:
+            broker = cls(client, prefix=prefix)
+        except BaseException:
+            client.close()
+            raise
         broker._url = redact_url(url)
         broker._owns_connection = True
         return broker

@@ -31,7 +31,8 @@ _POOL_OWNED: Final = frozenset(
     }
 )
 
-_SECRET_QUERY_KEYS: Final = frozenset({"password"})
+# Query arguments that carry a secret: the password, and the one unlocking a TLS private key.
+_SECRET_QUERY_KEYS: Final = frozenset({"password", "ssl_password"})
 _HIDDEN: Final = "***"
 
 
@@ -77,7 +78,8 @@ def binary_twin(client: redis.Redis) -> redis.Redis:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password (in the user part or a ``password=`` query) replaced by ``***``."""
+    """``url`` with any password (in the user part, or a ``password=`` or ``ssl_password=`` query)
+    replaced by ``***``."""
     parts = urllib.parse.urlsplit(url)
     netloc = parts.netloc
     if parts.password is not None:
@@ -89,7 +91,7 @@ def redact_url(url: str) -> str:
         pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
         query = urllib.parse.urlencode(
             [(key, _HIDDEN if key.lower() in _SECRET_QUERY_KEYS else value) for key, value in pairs],
-            safe="*",
+            safe="*/",  # the TLS options hold file paths: keep them readable
         )
     # Not urlunsplit: it turns an empty host (unix:///path) into unix:/path.
     text = f"{parts.scheme}://{netloc}{parts.path}"
