@@ -24,6 +24,7 @@ __all__ = [
     "SerializationError",
     "ShutDownImminentException",
     "SignatureError",
+    "StorePermissionError",
     "TimeoutFormatError",
     "UnknownPluginError",
     "UnsupportedByBrokerError",
@@ -99,6 +100,11 @@ NoRedisConnectionException = NoConnectionError
 
 class UnknownPluginError(ConfigurationError):
     """A serializer, backend or other plugin was asked for by a name nobody provides."""
+
+
+class StorePermissionError(JQError):
+    """The store refuses something jq needs: a Redis ACL user lacks a command, its key pattern or
+    its channel pattern does not cover jq's prefix. The message names what to grant."""
 
 
 class UnsupportedByBrokerError(JQError):

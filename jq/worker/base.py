@@ -205,6 +205,12 @@ class BaseWorker(WorkerLookup):
                 "or a redis:// connection"
             )
 
+    def _check_store(self) -> None:
+        # Before subscribing or registering: a permission the store refuses fails the start with
+        # one message saying what to grant, instead of a traceback half-way through the first job.
+        for warning in self.broker.preflight():
+            logger.warning("worker %s: %s", self.name, warning)
+
     # -- identity and lookup ----------------------------------------------------------------------
 
     @property
@@ -287,6 +293,7 @@ class BaseWorker(WorkerLookup):
             raise ConfigurationError(f"max_jobs must be at least 1, not {max_jobs}")
         setup_logging(logger, logging_level, log_format, date_format)
         self._check_broker()
+        self._check_store()
         self._exc_handlers_with_plugins = [
             *self._exc_handlers,
             *get_plugin_manager().exception_handlers(self),

@@ -26,6 +26,7 @@ from jq_backends.redis import codec
 from jq_backends.redis.connection import redact_url
 from jq_backends.redis.control import RedisControl
 from jq_backends.redis.options import read_url_booleans
+from jq_backends.redis.preflight import RedisPreflight
 from jq_backends.redis.queues import RedisQueues
 from jq_backends.redis.records import RedisJobs
 from jq_backends.redis.registries import RedisRegistries
@@ -42,7 +43,9 @@ _BROKERS: weakref.WeakKeyDictionary[redis.Redis, dict[str, weakref.ref[RedisBrok
 _BROKERS_LOCK = threading.Lock()
 
 
-class RedisBroker(KeyNames, RedisJobs, RedisQueues, RedisRegistries, RedisWorkers, RedisControl, Broker):
+class RedisBroker(
+    KeyNames, RedisJobs, RedisQueues, RedisRegistries, RedisWorkers, RedisControl, RedisPreflight, Broker
+):
     """A :class:`jq.broker.Broker` storing everything in one Redis database under ``prefix``.
 
     :param client: a redis-py client (a fakeredis client works too). Job data is binary, so when
