@@ -157,7 +157,7 @@ def test_scripts_never_spell_a_key_name() -> None:
 
 def test_a_script_defines_only_the_constants_its_code_uses() -> None:
     assert "local PLACE_OF_STATUS = " in script_source("enqueue")
-    assert "local PLACE_OF_STATUS = " not in script_source("claim")
+    assert "local PLACE_OF_STATUS = " not in script_source("extend_lease")
     assert 'local K_JOB = "jq:job:"' in script_source("claim")
     assert 'local K_JOB = "{app}:job:"' in script_source("claim", "{app}:")
     assert "local PENDING = " not in script_source("extend_lease")
