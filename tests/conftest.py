@@ -69,8 +69,14 @@ def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
         instance.close()
 
 
+# Variables that change what jq writes or accepts: set in a developer's shell, they must not leak
+# into tests, which set them themselves where they test them.
+AMBIENT_VARIABLES = ("JQ_URL", "JQ_KEY_PREFIX", "JQ_SIGNING_KEYS", "JQ_MAX_PAYLOAD_SIZE")
+
+
 @pytest.fixture(autouse=True)
-def _no_ambient_jq_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests decide their own connections: a JQ_URL in the developer's shell must not leak in."""
-    if "JQ_URL" in os.environ:
-        monkeypatch.delenv("JQ_URL")
+def _no_ambient_jq_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests decide their own connections and settings: the developer's shell must not leak in."""
+    for variable in AMBIENT_VARIABLES:
+        if variable in os.environ:
+            monkeypatch.delenv(variable)
