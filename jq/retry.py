@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from jq.exceptions import ConfigurationError
 from jq.utils import MAX_SECONDS
@@ -22,7 +23,11 @@ class Retry:
     def __init__(self, max: int, interval: int | Iterable[int] = 0) -> None:
         if not isinstance(max, int) or isinstance(max, bool) or max < 1:
             raise ConfigurationError(f"Retry(max=...) must be a whole number of at least 1, not {max!r}")
-        intervals = [interval] if isinstance(interval, int) else list(interval)
+        # Anything but a list-like (a float, None, a string) is one value, refused below if it is
+        # not whole seconds: never a TypeError from iterating it.
+        given: Any = interval
+        is_list = isinstance(given, Iterable) and not isinstance(given, str | bytes)
+        intervals: list[Any] = list(given) if is_list else [given]
         if not intervals or any(
             not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SECONDS
             for value in intervals

@@ -663,6 +663,12 @@ def test_delay_by_queue_name_goes_through_the_same_validation(broker: Broker) ->
         ({"max": 2, "interval": [10, 2.5]}, ("Retry(interval=...)", "2.5", "seconds from 0")),
         ({"max": 2, "interval": []}, ("Retry(interval=...)", "non-empty list")),
         ({"max": 2, "interval": MAX_SECONDS + 1}, ("Retry(interval=...)", f"to {MAX_SECONDS}")),
+        # Not a list: a single value that is not whole seconds, never a TypeError.
+        ({"max": 2, "interval": 1.5}, ("Retry(interval=...)", "not 1.5", "seconds from 0")),
+        ({"max": 2, "interval": None}, ("Retry(interval=...)", "not None")),
+        ({"max": 2, "interval": "10"}, ("Retry(interval=...)", "not '10'")),
+        ({"max": 2, "interval": True}, ("Retry(interval=...)", "not True")),
+        ({"max": 2.0}, ("Retry(max=...)", "not 2.0", "whole number")),
     ],
 )
 def test_a_bad_retry_is_refused_when_made(options: dict[str, Any], says: tuple[str, ...]) -> None:
