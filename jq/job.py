@@ -109,6 +109,8 @@ class Job(JobCall, JobState, JobResults):
         self.enqueue_at_front = False
         self.allow_dependency_failures = False
         self.retries_left: int | None = None
+        #: ``Retry(max=...)``: with ``retries_left`` it says which retry comes next.
+        self.retry_max: int | None = None
         self.retry_intervals: list[int] | None = None
         self.success_callback_ref: Callback | None = None
         self.failure_callback_ref: Callback | None = None
@@ -184,7 +186,7 @@ class Job(JobCall, JobState, JobResults):
                 job.allow_dependency_failures = job.allow_dependency_failures or item.allow_failure
                 job.enqueue_at_front = job.enqueue_at_front or item.enqueue_at_front
         if retry is not None:
-            job.retries_left = retry.max
+            job.retries_left = job.retry_max = retry.max
             job.retry_intervals = list(retry.intervals)
         job.success_callback_ref = Callback.coerce(on_success, "on_success")
         job.failure_callback_ref = Callback.coerce(on_failure, "on_failure")

@@ -238,7 +238,7 @@ def _retry(
 ) -> JobStatus | None:
     assert job.retries_left
     intervals = job.retry_intervals or [0]
-    interval = Retry.get_interval(max(len(intervals) - job.retries_left, 0), intervals)
+    interval = Retry.get_interval(_retry_number(job), intervals)
     result = Result(
         job.id, Result.Type.RETRIED, now(), id=execution_id, exc_string=exc_string, worker_name=worker_name
     )
@@ -273,6 +273,15 @@ def _retry(
         return None
     job._status, job.retries_left, job._latest_result = status, job.retries_left - 1, result
     return status
+
+
+def _retry_number(job: Job) -> int:
+    """Which retry of ``job`` comes next, 0-based (its retries must not be used up)."""
+    assert job.retries_left
+    if job.retry_max is None:
+        # A record written before retry_max was stored: its intervals were counted from the end.
+        return max(len(job.retry_intervals or ()) - job.retries_left, 0)
+    return max(job.retry_max - job.retries_left, 0)
 
 
 def unclaim(job: Job, worker_update: WorkerUpdate | None = None) -> bool:

@@ -161,6 +161,26 @@ class TestRetries:
             Result.Type.RETRIED,
         ]
 
+    @pytest.mark.parametrize(
+        ("interval", "waits"),
+        [([10, 60], [10, 60, 60]), ([10, 60, 300, 900], [10, 60, 300]), (30, [30, 30, 30])],
+    )
+    def test_the_nth_retry_waits_the_nth_interval_then_the_last(self, queue, interval, waits):
+        job = queue.enqueue(fixtures.div_by_zero, 1, retry=Retry(max=3, interval=interval))
+        assert Job.fetch(job.id, connection=queue.broker).retry_max == 3
+        scheduler = Scheduler([queue])
+        seen = []
+        for _ in waits:
+            before = time.time()
+            run_burst(queue)
+            assert job.get_status() == "scheduled"
+            due = queue.scheduled_job_registry.get_scheduled_time(job).timestamp()
+            seen.append(round(due - before))
+            assert scheduler.tick(now=due + 1) == 1
+        run_burst(queue)
+        assert job.get_status() == "failed"
+        assert seen == waits
+
     def test_a_timeout_is_retried(self, queue):
         job = queue.enqueue(fixtures.sleep_for, 5, job_timeout=1, retry=Retry(max=1))
         SimpleWorker([queue]).work(burst=True, max_jobs=1)
