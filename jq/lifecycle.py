@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from jq.broker import (
     EXECUTION,
     PERSIST,
+    RESULTS_KEPT,
     STATUS,
     Claimed,
     ClaimRequest,
@@ -154,6 +155,7 @@ def finish(
             fields={STATUS: b"finished", "ended_at": _ts(ended)},
             record_ttl=record_ttl,
             result=encode_result(result, payload),
+            results_kept=results_kept(job),
             execution_id=execution_id,
             dependents=DependentsPolicy.FINISHED,
             released_fields=released_fields(),
@@ -214,6 +216,7 @@ def fail(
             fields={STATUS: status.value.encode(), "ended_at": _ts(ended), "exc_info": exc_string.encode()},
             record_ttl=record_ttl,
             result=encode_result(result, None),
+            results_kept=results_kept(job),
             execution_id=execution_id,
             worker=worker_update,
             **failed_dependents(),
@@ -264,6 +267,7 @@ def _retry(
                 "enqueued_at": _ts(now()),
             },
             result=encode_result(result, None),
+            results_kept=results_kept(job),
             execution_id=execution_id,
             worker=worker_update,
         ),
@@ -273,6 +277,12 @@ def _retry(
         return None
     job._status, job.retries_left, job._latest_result = status, job.retries_left - 1, result
     return status
+
+
+def results_kept(job: Job) -> int:
+    """How many result entries ``job`` keeps: :data:`~jq.broker.RESULTS_KEPT`, or every attempt
+    its Retry allows (``retry_max + 1``) when that is more."""
+    return max(RESULTS_KEPT, (job.retry_max or 0) + 1)
 
 
 def _retry_number(job: Job) -> int:

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from jq import Callback, Queue, Retry, SimpleWorker
+from jq.broker import RESULTS_KEPT
 from jq.dependency import Dependency
 from jq.exceptions import ConfigurationError, DuplicateJobError, InvalidJobDependency
 from jq.job import Job
@@ -180,6 +181,19 @@ class TestRetries:
         run_burst(queue)
         assert job.get_status() == "failed"
         assert seen == waits
+
+    def test_every_attempt_is_kept_when_there_are_more_than_ten(self, queue):
+        job = queue.enqueue(fixtures.div_by_zero, 1, retry=Retry(max=12))
+        run_burst(queue)
+        assert job.get_status() == "failed"
+        types = [result.type for result in job.results()]
+        assert types == [Result.Type.FAILED] + [Result.Type.RETRIED] * 12
+        # A job without a Retry keeps the newest RESULTS_KEPT.
+        plain = queue.enqueue(fixtures.div_by_zero, 1)
+        for _ in range(RESULTS_KEPT + 1):
+            run_burst(queue)
+            plain.requeue()
+        assert len(plain.results()) == RESULTS_KEPT
 
     def test_a_timeout_is_retried(self, queue):
         job = queue.enqueue(fixtures.sleep_for, 5, job_timeout=1, retry=Retry(max=1))

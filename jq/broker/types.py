@@ -57,7 +57,8 @@ ALLOW_FAILURE: Final = "allow_dependency_failures"
 #: How long a failed or canceled job is kept: whole seconds as text (``-1``: forever).
 FAILURE_TTL: Final = "failure_ttl"
 
-#: How many result entries a job keeps (newest first); older ones are dropped.
+#: How many result entries a job keeps (newest first) unless a transition says more; older ones
+#: are dropped.
 RESULTS_KEPT: Final = 10
 
 #: ``record_ttl`` value: leave the record's expiry as it is.
@@ -252,9 +253,10 @@ class Transition:
     ``delete_fields`` removed from it. ``record_ttl``: :data:`KEEP` leaves the expiry alone,
     :data:`PERSIST` removes it, ``0`` deletes the record (with its results and dependency sets)
     after the move, a positive number of seconds sets a new expiry on the record and its results.
-    ``result``, when given, is prepended to the job's result entries (at most
-    :data:`RESULTS_KEPT` kept). ``execution_id``, when given, must equal the record's
-    :data:`EXECUTION` field: a late write from a stale execution is refused.
+    ``result``, when given, is prepended to the job's result entries, of which the newest
+    ``results_kept`` are kept (at least 1; :data:`RESULTS_KEPT` by default). ``execution_id``,
+    when given, must equal the record's :data:`EXECUTION` field: a late write from a stale
+    execution is refused.
     ``dependents``, ``released_fields``, ``canceled_fields``, ``default_failure_ttl`` and
     ``now`` (the time canceled dependents' scores count from; None: the broker's clock): see
     :class:`DependentsPolicy`. ``worker``: see :class:`WorkerUpdate`.
@@ -269,6 +271,7 @@ class Transition:
     delete_fields: Sequence[str] = ()
     record_ttl: int | None = KEEP
     result: bytes | None = None
+    results_kept: int = RESULTS_KEPT
     execution_id: str | None = None
     dependents: DependentsPolicy = DependentsPolicy.NONE
     released_fields: Mapping[str, bytes] = field(default_factory=dict)

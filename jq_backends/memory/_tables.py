@@ -145,11 +145,11 @@ class JobTable:
             return []
         return list(self._results.get(job_id, ()))
 
-    def prepend_result(self, job_id: str, result: bytes) -> None:
-        """Add a result entry in front, dropping the oldest beyond :data:`RESULTS_KEPT`."""
+    def prepend_result(self, job_id: str, result: bytes, kept: int = RESULTS_KEPT) -> None:
+        """Add a result entry in front, dropping the oldest beyond ``kept`` (at least one stays)."""
         entries = self._results.setdefault(job_id, [])
         entries.insert(0, result)
-        del entries[RESULTS_KEPT:]
+        del entries[max(kept, 1) :]
 
     # -- dependency sets ----------------------------------------------------------------------
 

@@ -96,7 +96,7 @@ class MemoryRegistries(MemoryState, RegistryStore):
         for name in change.delete_fields:
             record.pop(name, None)
         if change.result is not None:
-            self._jobs.prepend_result(job_id, change.result)
+            self._jobs.prepend_result(job_id, change.result, change.results_kept)
         if change.dependents is not DependentsPolicy.NONE:
             self._settle_dependents(change)
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Final, cast
 
 from jq.broker import (
+    RESULTS_KEPT,
     DependentsPolicy,
     Place,
     RegistryStore,
@@ -96,6 +97,9 @@ class RedisRegistries(RedisState, RegistryStore):
         if change.result is not None:
             flags += "R"
             args.append(change.result)
+            if change.results_kept != RESULTS_KEPT:
+                flags += "K"
+                args.append(max(int(change.results_kept), 1))
         if policy != "-":
             args += codec.pairs(change.released_fields)
         if policy == "x":

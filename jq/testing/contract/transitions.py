@@ -200,6 +200,14 @@ class TransitionContract:
         expected = [f"r{n}".encode() for n in range(RESULTS_KEPT + 1, 1, -1)]
         assert broker.load_results("j1") == expected
 
+    def test_a_transition_may_keep_more_or_fewer_results(self, broker: Broker) -> None:
+        broker.save_job("j1", job_fields())
+        for n in range(RESULTS_KEPT + 5):
+            assert broker.transition(Transition("j1", None, None, result=b"r%d" % n, results_kept=100))
+        assert len(broker.load_results("j1")) == RESULTS_KEPT + 5
+        assert broker.transition(Transition("j1", None, None, result=b"last", results_kept=2))
+        assert broker.load_results("j1") == [b"last", b"r%d" % (RESULTS_KEPT + 4)]
+
     def test_record_ttl_keep_leaves_the_expiry_alone(self, broker: Broker) -> None:
         broker.save_job("brief", job_fields(), record_ttl=100)
         broker.save_job("kept", job_fields())

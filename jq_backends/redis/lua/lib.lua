@@ -345,9 +345,11 @@ end
 -- ARGV: the mode: four characters, source kind and target kind ('q' queue | 'r' registry |
 --       '-' none), dependents policy ('-' none | 'f' finished | 'x' failed), record ttl
 --       ('k' keep | 'p' persist | 'd' delete | 'e' expire), then flags: 'F' at front,
---       'E' check the execution, 'R' a result, 'D' fields to delete, 'W' a worker update;
+--       'E' check the execution, 'R' a result, 'K' how many results to keep (with 'R', when
+--       not RESULTS_LAST + 1), 'D' fields to delete, 'W' a worker update;
 --       then, each only when the mode says so: the target score (target 'r'), the execution
---       id ('E'), the record expiry in ms ('e'), the result entry ('R'), r, r field/value pairs
+--       id ('E'), the record expiry in ms ('e'), the result entry ('R'), how many results to
+--       keep ('K'), r, r field/value pairs
 --       written on each released dependent (a policy), c, c field/value pairs written on each
 --       canceled dependent, the seconds a canceled dependent is kept when its failure_ttl field
 --       says nothing and now (what its score counts from) (policy 'x'), d, d field names to
@@ -401,6 +403,10 @@ local function next_transition(last)
     end
     if flag('R') then
         t.result = next_arg()
+        t.results_last = RESULTS_LAST
+        if flag('K') then
+            t.results_last = tonumber(next_arg()) - 1
+        end
     end
     t.released_fields, t.canceled_fields, t.delete_fields = {}, {}, {}
     if t.policy ~= '-' then
@@ -531,7 +537,7 @@ local function transition(t)
 
     if t.result then
         redis.call('LPUSH', results, t.result)
-        redis.call('LTRIM', results, 0, RESULTS_LAST)
+        redis.call('LTRIM', results, 0, t.results_last)
     end
 
     if t.policy ~= '-' then
