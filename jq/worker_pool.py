@@ -85,7 +85,12 @@ class WorkerPool:
         return self._signals_received > 0
 
     def start(self, burst: bool = False, logging_level: str = "INFO", **work_kwargs: Any) -> None:
-        """Run the pool until told to stop (or, with ``burst``, until every worker is done)."""
+        """Run the pool until told to stop.
+
+        With ``burst``, ``max_jobs`` or ``max_idle_time``, a worker that ends by itself (exit
+        status 0) is not replaced, and the pool returns once every worker has ended; a worker that
+        dies is still replaced.
+        """
         setup_logging(logger, logging_level)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -105,7 +110,14 @@ class WorkerPool:
             if slot is None:
                 continue
             lived = time.monotonic() - self._started_at.pop(pid)
-            if self.stopping or (burst and os.waitstatus_to_exitcode(status) == 0):
+            # A worker told to end by itself (burst, max_jobs, max_idle_time) did what it was
+            # asked: replacing it would run a fresh one, idle or not, forever.
+            finite = (
+                burst
+                or work_kwargs.get("max_jobs") is not None
+                or work_kwargs.get("max_idle_time") is not None
+            )
+            if self.stopping or (finite and os.waitstatus_to_exitcode(status) == 0):
                 continue
             logger.warning("pool %s: worker %d %s; starting another", self.name, slot, describe_exit(status))
             self._early_deaths = self._early_deaths + 1 if lived < _EARLY_DEATH_SECONDS else 0

@@ -281,3 +281,22 @@ def test_worker_pool_takes_the_worker_flags(redis_server, redis_client):
     assert handled(redis_client) == [f"first:{failing.id}:ZeroDivisionError"]
     assert "POOL pooled: " in done.stderr
     assert "tests.fixtures.add" not in done.stderr
+
+
+def test_a_pool_of_finite_workers_ends_when_they_have(redis_server, redis_client):
+    # Each worker ends by itself after --max-jobs or --max-idle-time (exit status 0): the pool
+    # does not replace it with a fresh one, and returns once all have ended.
+    queue = Queue("finite", connection=redis_client)
+    jobs = [queue.enqueue(fixtures.add, n, 1) for n in range(3)]
+    done = jqueue("worker-pool", "-n", "2", "-u", redis_server.url, "--max-jobs", "1", "finite", timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert sorted(job.get_status() for job in jobs) == ["finished", "finished", "queued"]
+    assert "starting another" not in done.stderr
+
+    done = jqueue(
+        "worker-pool", "-n", "2", "-u", redis_server.url, "--max-idle-time", "0.5", "finite", timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert [job.get_status() for job in jobs] == ["finished"] * 3
+    assert "starting another" not in done.stderr
+    assert done.stderr.count("idle for 0.5s") == 2
