@@ -11,9 +11,10 @@ from __future__ import annotations
 import enum
 import logging
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -28,14 +29,30 @@ from jq.interrupts import InterruptWindow
 from jq.outage import retry_transient
 from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
-from jq.timeouts import BaseDeathPenalty, BaseTimeoutException, JobTimeoutException
+from jq.timeouts import (
+    BaseDeathPenalty,
+    BaseTimeoutException,
+    JobTimeoutException,
+    TimerDeathPenalty,
+    UnixSignalDeathPenalty,
+)
 from jq.utils import format_timestamp, now
 
 if TYPE_CHECKING:
     from jq.job import Job
     from jq.worker import BaseWorker
 
-__all__ = ["ExcInfo", "JobOutcome", "JobRunner", "format_exc_info", "run_exception_handlers"]
+__all__ = [
+    "ExcInfo",
+    "JobOutcome",
+    "JobRunner",
+    "PenaltyFactory",
+    "callback_penalty",
+    "format_exc_info",
+    "report_final_failure",
+    "run_callback",
+    "run_exception_handlers",
+]
 
 logger = logging.getLogger("jq.worker")
 
@@ -203,13 +220,7 @@ class JobRunner:
         if status.value in ("queued", "scheduled"):
             logger.info("job %s: will be retried (%s retries left)", job.id, job.retries_left)
             return JobOutcome.RETRIED
-        callback = job.stopped_callback_ref if stopped else job.failure_callback_ref
-        if callback is not None:
-            if stopped:
-                self._call(callback, job, job.connection)
-            else:
-                self._call(callback, job, job.connection, *exc_info)
-        get_plugin_manager().job_failed(job, exc_info, self.worker)
+        report_final_failure(job, exc_info, self.worker, self._death_penalty, stopped=stopped)
         return JobOutcome.FAILED
 
     def _worker_update(self, succeeded: bool) -> WorkerUpdate | None:
@@ -226,17 +237,54 @@ class JobRunner:
             },
         )
 
-    def _call(self, callback: Callback, *args: Any) -> None:
-        # A callback never changes the job's recorded outcome: its errors are only logged.
-        try:
-            with self._death_penalty(args[0], callback.timeout):
-                callback.func(*args)
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                raise
-            logger.exception(
-                "job %s: callback %s failed; the job's outcome stands", args[0].id, callback.name
-            )
+    def _call(self, callback: Callback, job: Job, *args: Any) -> None:
+        run_callback(callback, self._death_penalty(job, callback.timeout), job, *args)
+
+
+#: Makes the death penalty that bounds a callback of a job: ``(job, seconds) -> penalty``.
+PenaltyFactory = Callable[["Job", int], BaseDeathPenalty]
+
+
+def run_callback(callback: Callback, penalty: BaseDeathPenalty, job: Job, *args: Any) -> None:
+    """Call ``callback(job, *args)`` under ``penalty`` (its timeout). Its errors and its timeout
+    are logged, never raised: a callback never changes the job's recorded outcome."""
+    try:
+        with penalty:
+            callback.func(job, *args)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        logger.exception("job %s: callback %s failed; the job's outcome stands", job.id, callback.name)
+
+
+def callback_penalty(worker: BaseWorker | None) -> PenaltyFactory:
+    """Death penalties for callbacks run outside a job runner (abandoned jobs ended by
+    maintenance): the worker's class for the job, else a signal in the main thread, else a timer.
+    """
+
+    def make(job: Job, timeout: int) -> BaseDeathPenalty:
+        if worker is not None:
+            penalty_class = worker.death_penalty_class_for(job)
+        elif threading.current_thread() is threading.main_thread():
+            penalty_class = UnixSignalDeathPenalty
+        else:
+            penalty_class = TimerDeathPenalty
+        return penalty_class(timeout, JobTimeoutException, job_id=job.id)
+
+    return make
+
+
+def report_final_failure(
+    job: Job, exc_info: ExcInfo, worker: BaseWorker | None, penalty: PenaltyFactory, *, stopped: bool = False
+) -> None:
+    """What follows a job's final failure (or stop) once it is recorded: its ``on_failure`` (or
+    ``on_stopped``) callback, bounded by the callback's timeout, then the ``jq_job_failed`` hook.
+    """
+    callback = job.stopped_callback_ref if stopped else job.failure_callback_ref
+    if callback is not None:
+        extra = () if stopped else exc_info
+        run_callback(callback, penalty(job, callback.timeout), job, job.connection, *extra)
+    get_plugin_manager().job_failed(job, exc_info, worker)
 
 
 def _now_text() -> bytes:

@@ -22,6 +22,7 @@ from jq.utils import validate_queue_name
 if TYPE_CHECKING:
     from jq.job import Job
     from jq.queue import Queue
+    from jq.worker.base import BaseWorker
 
 __all__ = [
     "BaseRegistry",
@@ -159,10 +160,17 @@ class StartedJobRegistry(BaseRegistry):
 
     kind = PlaceKind.STARTED
 
-    def cleanup(self, timestamp: float | None = None) -> list[str]:
+    def cleanup(self, timestamp: float | None = None, *, worker: BaseWorker | None = None) -> list[str]:
         """End every job whose lease expired (its worker died): failed with
         :class:`AbandonedJobError`, or retried under its Retry policy. Returns their ids.
+
+        A final failure runs the job's ``on_failure`` callback (within its timeout) and the
+        ``jq_job_failed`` hook, as for any failed job; ``worker`` is the worker whose maintenance
+        calls this (passed to the hook, and choosing the callback's death penalty).
         """
+        from jq.execution import callback_penalty, report_final_failure
+        from jq.job_state import JobStatus
+
         now = time.time() if timestamp is None else timestamp
         ended: list[str] = []
         for job_id in self.broker.registry_expired(self.place, now):
@@ -182,8 +190,13 @@ class StartedJobRegistry(BaseRegistry):
                 f"{AbandonedJobError.__name__}: job {job_id} was abandoned: worker "
                 f"{job.worker_name or '?'} stopped renewing its lease"
             )
-            if lifecycle.fail(job, message, execution_id=job.execution_id) is not None:
-                ended.append(job_id)
+            status = lifecycle.fail(job, message, execution_id=job.execution_id)
+            if status is None:
+                continue
+            ended.append(job_id)
+            if status is JobStatus.FAILED:
+                error = AbandonedJobError(message)
+                report_final_failure(job, (AbandonedJobError, error, None), worker, callback_penalty(worker))
         return ended
 
     @property

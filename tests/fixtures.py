@@ -227,3 +227,27 @@ def fail_once_then_succeed(key: str) -> str:
     if attempts == 1:
         raise RuntimeError(f"first attempt of {key} fails")
     return f"{key} done after {attempts} attempts"
+
+
+def on_failure_raise(job: Any, connection: Any, exc_type: type, exc_value: BaseException, tb: Any) -> None:
+    """A failure callback that raises."""
+    SEEN.append(("failure-raising", job.id))
+    raise RuntimeError("failure callback broke")
+
+
+def sleep_in_failure_callback(job: Any, connection: Any, *exc_info: Any) -> None:
+    """A failure callback that runs past its timeout: records its start (and its end, if reached)
+    in SEEN and, when it runs in a work horse, in the Redis list ``failure-callback``."""
+    SEEN.append(("slow-failure-started", job.id))
+    if job.broker.shares_across_processes:
+        job.connection.rpush("failure-callback", f"started {job.id}")
+    time.sleep(30)
+    SEEN.append(("slow-failure-finished", job.id))
+    if job.broker.shares_across_processes:
+        job.connection.rpush("failure-callback", f"finished {job.id}")
+
+
+def on_failure_push(job: Any, connection: Any, exc_type: type, exc_value: BaseException, tb: Any) -> None:
+    """A failure callback that records itself in the Redis list ``failure-callbacks`` (seen
+    across processes)."""
+    connection.rpush("failure-callbacks", f"{job.id} {exc_type.__name__}")

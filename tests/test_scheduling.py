@@ -12,11 +12,12 @@ import time
 
 import pytest
 
-from jq import Callback, Queue, Retry, SimpleWorker
+from jq import Callback, Queue, Retry, SimpleWorker, hookimpl
 from jq.broker import RESULTS_KEPT
 from jq.dependency import Dependency
-from jq.exceptions import ConfigurationError, DuplicateJobError, InvalidJobDependency
+from jq.exceptions import AbandonedJobError, ConfigurationError, DuplicateJobError, InvalidJobDependency
 from jq.job import Job
+from jq.plugins import get_plugin_manager
 from jq.results import Result
 from jq.scheduler import Scheduler, scheduler_lock_name
 from jq.testing.helpers import wait_for
@@ -28,6 +29,24 @@ def _clear_seen():
     fixtures.SEEN.clear()
     yield
     fixtures.SEEN.clear()
+
+
+@pytest.fixture
+def failed_hook():
+    """What the ``jq_job_failed`` hook saw: (job id, exception name, worker name) per call."""
+    seen: list[tuple[str, str, str | None]] = []
+
+    class Recorder:
+        @hookimpl
+        def jq_job_failed(self, job, exc_info, worker):
+            seen.append((job.id, exc_info[0].__name__, worker.name if worker is not None else None))
+
+    manager = get_plugin_manager()
+    name = manager.register(Recorder(), name="failed-hook-recorder")
+    try:
+        yield seen
+    finally:
+        manager.unregister(name)
 
 
 @pytest.fixture
@@ -223,6 +242,42 @@ class TestCallbacks:
         assert ("slow-callback-finished", job.id) not in fixtures.SEEN
         assert job.get_status() == "finished"
         assert after.result == 4
+
+    @staticmethod
+    def _abandon(queue: Queue, job: Job) -> float:
+        """Claim ``job`` as a worker that then dies; a moment when its lease has long run out."""
+        dead = SimpleWorker([queue], name="dead")
+        claimed = dead.dequeue(wait=None)
+        assert claimed is not None and claimed.id == job.id
+        return time.time() + 10 * dead.worker_ttl
+
+    def test_an_abandoned_job_runs_on_failure_and_the_failed_hook(self, queue, failed_hook):
+        job = queue.enqueue(fixtures.add, 1, 2, on_failure=fixtures.on_failure_record)
+        assert queue.started_job_registry.cleanup(timestamp=self._abandon(queue, job)) == [job.id]
+        assert job.get_status() == "failed"
+        assert fixtures.SEEN == [("failure", job.id, AbandonedJobError)]
+        assert failed_hook == [(job.id, "AbandonedJobError", None)]
+
+    def test_an_abandoned_job_with_retries_left_runs_neither(self, queue, failed_hook):
+        job = queue.enqueue(fixtures.add, 1, 2, retry=Retry(max=1), on_failure=fixtures.on_failure_record)
+        assert queue.started_job_registry.cleanup(timestamp=self._abandon(queue, job)) == [job.id]
+        assert job.get_status() == "queued"
+        assert fixtures.SEEN == []
+        assert failed_hook == []
+
+    def test_the_on_failure_of_an_abandoned_job_is_held_to_its_timeout(self, queue):
+        slow = Callback(fixtures.sleep_in_failure_callback, timeout=1)
+        job = queue.enqueue(fixtures.add, 1, 2, on_failure=slow)
+        broken = queue.enqueue(fixtures.add, 1, 2, on_failure=fixtures.on_failure_raise)
+        moment = self._abandon(queue, job)
+        self._abandon(queue, broken)
+        started = time.monotonic()
+        assert sorted(queue.started_job_registry.cleanup(timestamp=moment)) == sorted([job.id, broken.id])
+        assert time.monotonic() - started < 10
+        assert ("slow-failure-started", job.id) in fixtures.SEEN
+        assert ("slow-failure-finished", job.id) not in fixtures.SEEN
+        assert ("failure-raising", broken.id) in fixtures.SEEN
+        assert job.get_status() == "failed" and broken.get_status() == "failed"
 
     def test_on_failure_is_not_called_for_a_retry(self, queue):
         job = queue.enqueue(

@@ -167,7 +167,9 @@ class TestCrashRecovery:
     def test_abandoned_job_fails_within_twice_the_worker_ttl(
         self, redis_server, queue, tmp_path, record_property
     ):
-        job, horse, rescuer, killed_at = self._kill_worker_mid_job(redis_server, queue, tmp_path)
+        job, horse, rescuer, killed_at = self._kill_worker_mid_job(
+            redis_server, queue, tmp_path, on_failure=fixtures.on_failure_push
+        )
         try:
             # The horse dies with its worker, so it cannot finish the job behind anyone's back.
             assert wait_for(lambda: not is_alive(horse), timeout=10)
@@ -179,6 +181,9 @@ class TestCrashRecovery:
             assert "victim" in job.exc_info
             assert queue.started_job_registry.count == 0
             assert job.id in queue.failed_job_registry
+            # The rescuer ran the job's failure callback.
+            called = [f"{job.id} AbandonedJobError".encode()]
+            assert wait_for(lambda: queue.connection.lrange("failure-callbacks", 0, -1) == called, timeout=5)
         finally:
             rescuer.send_signal(signal.SIGTERM)
             stop(rescuer)

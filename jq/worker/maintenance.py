@@ -71,7 +71,7 @@ class Maintenance:
     def clean_registries(self) -> None:
         """End abandoned jobs and drop expired entries of every registry of the worker's queues."""
         for queue in self.worker.queues:
-            abandoned = queue.started_job_registry.cleanup()
+            abandoned = queue.started_job_registry.cleanup(worker=self.worker)
             if abandoned:
                 logger.warning(
                     "queue %s: ended %d abandoned job(s): %s",
