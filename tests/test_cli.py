@@ -236,6 +236,13 @@ USER_ERRORS: dict[tuple[str, ...], str] = {
     ("worker", "--burst", "-c", "settings.py"): "looks like a file name",
     ("worker-pool", "--burst", *MEMORY): "use a redis:// connection",
     ("info", "--url", "nonsense"): "is not a URL",
+    # Checked before connecting: port 1 is never reached.
+    ("info", "--url", "redis://127.0.0.1:1/0?timeout=5"): "did you mean 'socket_timeout'?",
+    ("info", "--url", "redis://[::1/0"): "URL 'redis://[::1/0' is not valid: Invalid IPv6 URL",
+    ("info", "--url", "redis://"): "URL 'redis://' names no host",
+    ("info", "--url", "redis:///3"): "URL 'redis:///3' names no host",
+    ("info", "--url", "redis://:hunter2@/0"): "URL 'redis://:***@/0' names no host",
+    ("info", "--url", "unix://"): "URL 'unix://' names no socket",
     ("enqueue", *MEMORY, "not a path"): "is not a dotted path",
     ("enqueue", *MEMORY, "--queue", "bad queue", "os.getpid"): "queue name",
     ("info", *MEMORY, "bad queue"): "queue name",
@@ -275,8 +282,21 @@ def test_usage_errors_exit_2_with_the_reason():
     cases = list(USAGE_ERRORS)
     for args, done in zip(cases, jqueue_many(cases), strict=True):
         assert done.returncode == 2, (args, done.stderr)
-        assert "Traceback" not in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr and "Logging error" not in done.stderr, (args, done.stderr)
         assert USAGE_ERRORS[args] in done.stderr, (args, done.stderr)
+
+
+def test_a_bad_jq_url_is_one_line_and_exit_2():
+    cases = {
+        "redis://[::1/0": "URL 'redis://[::1/0' is not valid: Invalid IPv6 URL",
+        "redis://": "URL 'redis://' names no host",
+        "redis://127.0.0.1:1/0?socket_timout=1": "did you mean 'socket_timeout'?",
+    }
+    processes = [start_jqueue("info", env_extra={"JQ_URL": url}) for url in cases]
+    for (url, message), process in zip(cases.items(), processes, strict=True):
+        done = finish(process)
+        assert done.returncode == 2, (url, done.stderr)
+        assert message in one_error_line(done), url
 
 
 def test_an_unreachable_store_is_one_line_and_exit_1_quickly():
@@ -305,12 +325,33 @@ def test_a_config_module_that_is_broken_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "broken_type.py").write_text("QUEUES = 'high'\n")
     (tmp_path / "broken_port.py").write_text("REDIS_PORT = '6379'\n")
     (tmp_path / "broken_sentinel.py").write_text("SENTINEL = {'INSTANCES': ['localhost:26379']}\n")
+    (tmp_path / "broken_exit.py").write_text("import sys\nsys.exit(3)\n")
+    # Unknown keywords are refused before anything connects (nothing listens on port 1).
+    (tmp_path / "broken_connection_kwargs.py").write_text(
+        "SENTINEL = {'INSTANCES': [('127.0.0.1', 1)], 'CONNECTION_KWARGS': {'health_check_intervall': 3}}\n"
+    )
+    (tmp_path / "broken_sentinel_kwargs.py").write_text(
+        "SENTINEL = {'INSTANCES': [('127.0.0.1', 1)], 'SENTINEL_KWARGS': {'nosuch': 1}}\n"
+    )
+    (tmp_path / "broken_tls_kwargs.py").write_text(
+        "SENTINEL = {'INSTANCES': [('127.0.0.1', 1)], 'CONNECTION_KWARGS': {'ssl_ca_certs': '/ca.crt'}}\n"
+    )
     expected = {
         "broken_syntax": "has a syntax error",
         "broken_import": "cannot be imported: No module named 'no_such_dependency_of_settings'",
         "broken_type": "QUEUES in config module 'broken_type' must be a list of queue names",
         "broken_port": "REDIS_PORT in config module 'broken_port' must be an integer, not str",
         "broken_sentinel": "SENTINEL['INSTANCES'] in config module 'broken_sentinel' must be a list",
+        "broken_exit": "config module 'broken_exit' called sys.exit(3) while being imported",
+        "broken_connection_kwargs": (
+            "SENTINEL['CONNECTION_KWARGS'] (from config module broken_connection_kwargs) has an unknown "
+            "key 'health_check_intervall'; did you mean 'health_check_interval'?"
+        ),
+        "broken_sentinel_kwargs": (
+            "SENTINEL['SENTINEL_KWARGS'] (from config module broken_sentinel_kwargs) has an unknown key "
+            "'nosuch'"
+        ),
+        "broken_tls_kwargs": "unknown key 'ssl_ca_certs': TLS options apply with 'SSL': True",
     }
     cases = [("worker", "--burst", "-P", str(tmp_path), "-c", name) for name in expected]
     for (name, message), done in zip(expected.items(), jqueue_many(cases), strict=True):

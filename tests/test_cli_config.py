@@ -5,6 +5,7 @@ worker connected through a real Redis Sentinel."""
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from jq.serializers import JSONSerializer
 from jq.testing.helpers import wait_for
 from tests import fixtures
 from tests.redis_server import RedisServer, free_port
-from tests.test_cli import cli_env, jqueue, one_error_line
+from tests.test_cli import cli_env, jqueue, jqueue_many, one_error_line
 
 _names = itertools.count()
 
@@ -343,10 +344,28 @@ def test_config_module_host_port_db_and_password(tmp_path):
         (tmp_path / "wrong_password.py").write_text(
             f"REDIS_HOST = '127.0.0.1'\nREDIS_PORT = {server.port}\nREDIS_PASSWORD = 'nope'\n"
         )
-        done = jqueue("info", "-P", str(tmp_path), "-c", "wrong_password")
-        assert done.returncode == 1, done.stderr
-        assert "cannot connect to the store at redis://127.0.0.1" in done.stderr
-        assert "nope" not in done.stderr
+        (tmp_path / "no_password.py").write_text(f"REDIS_HOST = '127.0.0.1'\nREDIS_PORT = {server.port}\n")
+        wrong, no_settings, no_url = jqueue_many(
+            [
+                ("info", "-P", str(tmp_path), "-c", "wrong_password"),
+                ("info", "-P", str(tmp_path), "-c", "no_password"),
+                ("info", "-u", f"redis://127.0.0.1:{server.port}/0"),
+            ]
+        )
+        assert wrong.returncode == 1, wrong.stderr
+        assert "cannot connect to the store at redis://127.0.0.1" in one_error_line(wrong)
+        assert "nope" not in wrong.stderr
+        # Not the server's words about HELLO and RESP versions: what to do.
+        assert no_settings.returncode == 1, no_settings.stderr
+        assert one_error_line(no_settings).endswith(
+            "the server needs a password: set REDIS_PASSWORD in the config module no_password"
+        )
+        assert no_url.returncode == 1, no_url.stderr
+        assert one_error_line(no_url) == (
+            f"Error: cannot connect to the store at redis://127.0.0.1:{server.port}/0: the server needs a "
+            "password: put it in the URL, as redis://:PASSWORD@host:port/db or "
+            "redis://USER:PASSWORD@host:port/db"
+        )
         client.close()
     finally:
         server.cleanup()
@@ -363,14 +382,17 @@ class SentinelServer:
     directory: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    #: The master's password, for a master with requirepass.
+    auth_pass: str | None = None
 
     def start(self) -> SentinelServer:
         """Write sentinel.conf, start the sentinel, and wait until it names the master."""
         self.port = free_port()
         conf = self.directory / "sentinel.conf"
+        auth = f"sentinel auth-pass mymaster {self.auth_pass}\n" if self.auth_pass else ""
         conf.write_text(
             f"port {self.port}\nbind 127.0.0.1\ndir {self.directory}\n"
-            f"sentinel monitor mymaster 127.0.0.1 {self.master_port} 1\n"
+            f"sentinel monitor mymaster 127.0.0.1 {self.master_port} 1\n{auth}"
         )
         binary = shutil.which("redis-server")
         assert binary is not None
@@ -397,25 +419,71 @@ class SentinelServer:
 
 
 def test_a_worker_connects_through_sentinel(tmp_path):
-    master = RedisServer().start()
-    sentinel = SentinelServer(master.port, tmp_path).start()
+    master = PasswordRedisServer()
+    master.extra_args = ("--requirepass", master.password)
+    master.start()
+    sentinel = SentinelServer(master.port, tmp_path, auth_pass=master.password).start()
     try:
-        client = master.client()
+        client = master.client(db=2)
         job = Queue("watched", connection=client).enqueue(fixtures.add, 20, 22)
+        instances = f"'INSTANCES': [('127.0.0.1', {sentinel.port})], 'MASTER_NAME': 'mymaster'"
         (tmp_path / "sentinel_settings.py").write_text(
             "SENTINEL = {\n"
-            f"    'INSTANCES': [('127.0.0.1', {sentinel.port})],\n"
-            "    'MASTER_NAME': 'mymaster',\n"
-            "    'DB': 0,\n"
+            f"    {instances},\n"
+            "    'DB': 2,\n"
+            "    'USERNAME': 'default',\n"
+            f"    'PASSWORD': {master.password!r},\n"
             "    'SOCKET_TIMEOUT': 5,\n"
+            "    'CONNECTION_KWARGS': {'health_check_interval': 30, 'client_name': 'jq-via-sentinel'},\n"
             "    'SENTINEL_KWARGS': {'socket_timeout': 2},\n"
             "}\n"
             "QUEUES = ['watched']\n"
         )
-        done = jqueue("worker", "--burst", "-P", str(tmp_path), "-c", "sentinel_settings", "-v")
+        settings = ("-P", str(tmp_path), "-c", "sentinel_settings")
+        done = jqueue("worker", "--burst", *settings, "-v")
         assert done.returncode == 0, done.stderr
         assert job.result == 42
-        assert f"Sentinel master 'mymaster' db 0 via 127.0.0.1:{sentinel.port}" in done.stderr
+        assert f"Sentinel master 'mymaster' db 2 via 127.0.0.1:{sentinel.port}" in done.stderr
+        assert master.password not in done.stderr
+
+        # The store is named as what it is, not as the localhost:6379 a Sentinel pool has no say in.
+        store = f"redis+sentinel://default@127.0.0.1:{sentinel.port}/mymaster/2"
+        enqueued, shown, as_json, suspended = jqueue_many(
+            [
+                ("enqueue", *settings, "-q", "watched", "tests.fixtures.add", "1", "2"),
+                ("info", *settings),
+                ("info", *settings, "--json"),
+                ("suspend", *settings),
+            ]
+        )
+        for done in (enqueued, shown, as_json, suspended):
+            assert done.returncode == 0, done.stderr
+        assert client.exists(f"jq:job:{enqueued.stdout.strip()}")  # in DB 2, through the sentinel
+        assert shown.stdout.startswith(f"{store} · 1 queue(s) · ")
+        assert json.loads(as_json.stdout)["store"] == store
+        assert suspended.stdout == f"suspended the workers of {store} until 'jqueue resume'\n"
+        resumed = jqueue("resume", *settings)
+        assert resumed.stdout == f"resumed the workers of {store}\n", resumed.stderr
+
+        # Each mistake is one line: no password; TLS to a master that does not speak it (with no
+        # SOCKET_TIMEOUT the handshake would wait for ever).
+        (tmp_path / "sentinel_no_password.py").write_text(f"SENTINEL = {{{instances}}}\n")
+        (tmp_path / "sentinel_tls.py").write_text(
+            f"SENTINEL = {{{instances}, 'PASSWORD': {master.password!r}, 'SSL': True}}\n"
+        )
+        no_password, tls = jqueue_many(
+            [
+                ("info", "-P", str(tmp_path), "-c", "sentinel_no_password"),
+                ("info", "-P", str(tmp_path), "-c", "sentinel_tls"),
+            ]
+        )
+        assert no_password.returncode == 1, no_password.stderr
+        assert one_error_line(no_password).endswith(
+            "the server needs a password: set SENTINEL['PASSWORD'] (and USERNAME for an ACL user) in the "
+            "config module sentinel_no_password"
+        )
+        assert tls.returncode == 1, tls.stderr
+        assert one_error_line(tls).endswith("(is the server taking TLS connections?)")
         client.close()
     finally:
         sentinel.stop()

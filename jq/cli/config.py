@@ -274,6 +274,12 @@ def _import_config(name: str) -> ModuleType:
         raise UserError(
             f"config module {name!r} has a syntax error: {exc.filename}, line {exc.lineno}: {exc.msg}"
         ) from None
+    except SystemExit as exc:
+        # A module that exits while imported (a script's guard, sys.exit(3)) would otherwise end
+        # jqueue silently with its own status.
+        raise UserError(
+            f"config module {name!r} called sys.exit({exc.code!r}) while being imported"
+        ) from None
     except Exception as exc:
         raise UserError(f"config module {name!r} failed to import: {type(exc).__name__}: {exc}") from None
 

@@ -6,7 +6,9 @@ Every client is of the ``--connection-class`` (``redis.Redis`` unless given); UR
 
 from __future__ import annotations
 
+import difflib
 import urllib.parse
+from collections.abc import Iterable
 from typing import Any, Final
 
 import redis
@@ -16,12 +18,32 @@ from redis.sentinel import MasterNotFoundError
 
 from jq.cli.config import ConnectionSpec, HostSettings, SentinelSettings, redact_url
 from jq.cli.errors import UserError
+from jq_backends.redis.options import accepted_options
 
-__all__ = ["CONNECT_TIMEOUT", "build_connection", "describe_failure", "host_url", "sentinel_master"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "SENTINEL_SOCKET_TIMEOUT",
+    "build_connection",
+    "describe_failure",
+    "host_url",
+    "sentinel_master",
+]
 
 #: Seconds the CLI waits for a TCP connection to Redis unless the URL says otherwise: long enough
 #: for a slow network, short enough that a wrong address fails while the operator still waits.
 CONNECT_TIMEOUT: Final = 5.0
+#: The socket timeout of a Sentinel master's connections when ``SOCKET_TIMEOUT`` is None (redis-py 8
+#: gives its own connections 5 s too). Without one, a TLS handshake with a server that does not
+#: speak TLS waits forever; the broker keeps its blocking waits shorter than the socket timeout.
+SENTINEL_SOCKET_TIMEOUT: Final = 5.0
+
+# What an AuthenticationError says when the client sent no credentials at all (RESP3's HELLO,
+# RESP2's commands, and older servers), as opposed to wrong ones.
+_NO_CREDENTIALS: Final = (
+    "HELLO must be called with the client already authenticated",
+    "Authentication required",
+    "NOAUTH",
+)
 
 _REDIS_SCHEMES: Final = frozenset({"redis", "rediss", "unix"})
 
@@ -35,7 +57,7 @@ def build_connection(spec: ConnectionSpec | None, connection_class: type[redis.R
             "(-c settings) with REDIS_URL, REDIS_HOST or SENTINEL"
         )
     if spec.sentinel is not None:
-        return sentinel_master(spec.sentinel, connection_class)
+        return sentinel_master(spec.sentinel, connection_class, spec.source)
     if spec.host is not None:
         # Through a URL, so that host settings make exactly the client REDIS_URL would.
         return _client_from_url(host_url(spec.host), connection_class)
@@ -54,7 +76,28 @@ def describe_failure(spec: ConnectionSpec, error: BaseException) -> str:
     if isinstance(error, MasterNotFoundError) and spec.sentinel is not None:
         # redis-py's message embeds the repr of a whole client; say what it means instead.
         return f"no sentinel answered with a live master named {spec.sentinel.master_name!r}"
+    if isinstance(error, redis.AuthenticationError) and any(text in str(error) for text in _NO_CREDENTIALS):
+        # The server's words ("HELLO must be called with the client already authenticated...")
+        # describe the protocol, not what the operator should do.
+        return f"the server needs a password: {_where_the_password_goes(spec)}"
+    if isinstance(error, redis.TimeoutError) and _uses_tls(spec):
+        # A TLS handshake with a plain server waits for an answer that never comes.
+        return f"{error} (is the server taking TLS connections?)"
     return str(error)
+
+
+def _uses_tls(spec: ConnectionSpec) -> bool:
+    if spec.sentinel is not None:
+        return spec.sentinel.ssl
+    return spec.url is not None and spec.url.lower().startswith("rediss://")
+
+
+def _where_the_password_goes(spec: ConnectionSpec) -> str:
+    if spec.sentinel is not None:
+        return f"set SENTINEL['PASSWORD'] (and USERNAME for an ACL user) in the {spec.source}"
+    if spec.host is not None:
+        return f"set REDIS_PASSWORD in the {spec.source}"
+    return "put it in the URL, as redis://:PASSWORD@host:port/db or redis://USER:PASSWORD@host:port/db"
 
 
 def _client_from_url(url: str, connection_class: type[redis.Redis]) -> Any:
@@ -68,9 +111,22 @@ def _client_from_url(url: str, connection_class: type[redis.Redis]) -> Any:
         # memory:// and any scheme a plugin adds: the core's broker lookup decides.
         return url
     url = f"{scheme.lower()}://{rest}"
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:  # an unclosed IPv6 bracket: redis://[::1/0
+        raise UserError(f"URL {redact_url(url)!r} is not valid: {exc}") from None
     database = parts.path.strip("/")
-    if scheme.lower() != "unix" and database and not database.isdigit():
+    if scheme.lower() == "unix":
+        if not database:
+            raise UserError(f"URL {redact_url(url)!r} names no socket: use unix:///path/to/redis.sock?db=0")
+    elif not host:
+        # redis-py would take localhost:6379, and jqueue never guesses where the store is.
+        raise UserError(
+            f"URL {redact_url(url)!r} names no host: use e.g. 'redis://localhost:6379/0' "
+            "(with the host and port of your server)"
+        )
+    elif database and not database.isdigit():
         raise UserError(f"URL {redact_url(url)!r} is not valid: the database {database!r} is not a number")
     query = urllib.parse.parse_qs(parts.query)
     options = {} if "socket_connect_timeout" in query else {"socket_connect_timeout": CONNECT_TIMEOUT}
@@ -80,15 +136,24 @@ def _client_from_url(url: str, connection_class: type[redis.Redis]) -> Any:
         raise UserError(f"URL {redact_url(url)!r} is not valid: {exc}") from None
 
 
-def sentinel_master(settings: SentinelSettings, connection_class: type[redis.Redis]) -> redis.Redis:
-    """A client of the master that the sentinels of ``settings`` name (found again after a failover)."""
+def sentinel_master(
+    settings: SentinelSettings, connection_class: type[redis.Redis], where: str = "config module"
+) -> redis.Redis:
+    """A client of the master that the sentinels of ``settings`` name (found again after a failover).
+
+    Unknown keys of ``CONNECTION_KWARGS`` and ``SENTINEL_KWARGS`` are a :class:`UserError` naming
+    the key and ``where`` the setting came from, before anything connects: redis-py would raise a
+    ``TypeError`` at the first connection.
+    """
     from redis.sentinel import Sentinel
 
+    _check_keywords(settings.sentinel_kwargs, accepted_options(redis.Redis), "SENTINEL_KWARGS", where)
+    socket_timeout = SENTINEL_SOCKET_TIMEOUT if settings.socket_timeout is None else settings.socket_timeout
     connection_kwargs: dict[str, Any] = {
         "db": settings.db,
         "username": settings.username,
         "password": settings.password,
-        "socket_timeout": settings.socket_timeout,
+        "socket_timeout": socket_timeout,
         "ssl": settings.ssl,
         "socket_connect_timeout": CONNECT_TIMEOUT,
         **settings.connection_kwargs,
@@ -107,4 +172,26 @@ def sentinel_master(settings: SentinelSettings, connection_class: type[redis.Red
     master: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
         settings.master_name, redis_class=connection_class
     )
+    # The pool has taken its own keywords (max_connections...) out; the rest go to each connection.
+    pool = master.connection_pool
+    given = [key for key in pool.connection_kwargs if key in settings.connection_kwargs]
+    taken = accepted_options(pool.connection_class)
+    # SentinelManagedConnection takes its pool's proxy as connection_pool, beside the keywords
+    # of redis-py's Connection.
+    _check_keywords(given, None if taken is None else taken | {"connection_pool"}, "CONNECTION_KWARGS", where)
     return master
+
+
+def _check_keywords(given: Iterable[str], accepted: frozenset[str] | None, key: str, where: str) -> None:
+    """A :class:`UserError` for the first of ``given`` not in ``accepted`` (None: any is taken)."""
+    if accepted is None:
+        return
+    for name in given:
+        if name in accepted:
+            continue
+        if name.startswith("ssl_") and key == "CONNECTION_KWARGS":
+            hint = ": TLS options apply with 'SSL': True"
+        else:
+            close = difflib.get_close_matches(name, sorted(accepted), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UserError(f"SENTINEL[{key!r}] (from {where}) has an unknown key {name!r}{hint}")

@@ -7,6 +7,7 @@ from typing import Any, Final
 
 import redis
 from redis.connection import SSLConnection, UnixDomainSocketConnection
+from redis.sentinel import SentinelConnectionPool
 
 __all__ = [
     "binary_twin",
@@ -103,12 +104,19 @@ def redact_url(url: str) -> str:
 
 
 def client_url(client: redis.Redis) -> str:
-    """A password-free URL naming the server and database a client talks to."""
+    """A password-free URL naming the server and database a client talks to.
+
+    A client of a Sentinel-managed master (``Sentinel.master_for``) has no fixed server: its URL
+    names the sentinels, the master's name and the database, in the ``redis+sentinel://`` form
+    (``redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster/2``).
+    """
     pool = client.connection_pool
     kwargs = pool.connection_kwargs
     db = kwargs.get("db", 0)
     if is_fake(client):
         return f"fakeredis:///{db}"
+    if isinstance(pool, SentinelConnectionPool):
+        return _sentinel_url(pool, db)
     if issubclass(pool.connection_class, UnixDomainSocketConnection):
         return f"unix://{kwargs.get('path', '')}?db={db}"
     scheme = "rediss" if issubclass(pool.connection_class, SSLConnection) else "redis"
@@ -118,3 +126,21 @@ def client_url(client: redis.Redis) -> str:
     if ":" in host:  # an IPv6 address
         host = f"[{host}]"
     return f"{scheme}://{user}{host}:{kwargs.get('port', 6379)}/{db}"
+
+
+def _sentinel_url(pool: SentinelConnectionPool, db: object) -> str:
+    # Its connection_kwargs hold no host: the sentinels name the master at each connection.
+    scheme = "rediss+sentinel" if issubclass(pool.connection_class, SSLConnection) else "redis+sentinel"
+    username = pool.connection_kwargs.get("username")
+    user = f"{urllib.parse.quote(str(username), safe='')}@" if username else ""
+    sentinels = []
+    for sentinel in pool.sentinel_manager.sentinels:
+        options = sentinel.connection_pool.connection_kwargs
+        host = str(options.get("host", "localhost"))
+        sentinels.append(
+            f"[{host}]:{options.get('port', 26379)}"
+            if ":" in host
+            else f"{host}:{options.get('port', 26379)}"
+        )
+    service = urllib.parse.quote(str(pool.service_name), safe="")
+    return f"{scheme}://{user}{','.join(sentinels)}/{service}/{db}"
