@@ -266,6 +266,20 @@ USAGE_ERRORS: dict[tuple[str, ...], str] = {
     ("enqueue", *MEMORY, "os.getpid", "--in", "soon"): "is not a duration",
     ("enqueue", *MEMORY, "os.getpid", "--at", "2030-01-01", "--in", "1m"): "at most one of --at and --in",
     ("suspend", *MEMORY, "--duration", "-5"): "is not a",
+    ("suspend", *MEMORY, "--duration", "0"): "'0' is not a positive duration",
+    # Longer than Redis and jq keep anything (2**31-1 s), and too big for a timedelta.
+    (
+        "suspend",
+        *MEMORY,
+        "--duration",
+        "99999999999999999999",
+    ): "longer than the maximum of 2147483647 seconds",
+    ("enqueue", *MEMORY, "os.getpid", "--in", "99999999999999999999d"): "longer than the maximum of",
+    ("enqueue", *MEMORY, "os.getpid", "--in", "24856d"): "'24856d' is longer than the maximum",
+    ("worker", *MEMORY, "--results-ttl", "99999999999999999999"): "use -1 to keep results forever",
+    ("worker", *MEMORY, "--log-format", "%(nosuch)s"): "Formatting field not found in record: 'nosuch'",
+    ("worker", *MEMORY, "--log-format", "%(message)d"): "is not a logging format",
+    ("worker-pool", *MEMORY, "--log-format", "no fields"): "is not a logging format",
     ("cancel", *MEMORY): "Missing argument",
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from jq.cli.connection import build_connection, describe_failure
 from jq.cli.errors import RuntimeFailure, import_subclass
 from jq.connections import resolve_broker
 from jq.serializers import Serializer, resolve_serializer
-from jq.utils import parse_timeout, validate_ttl
+from jq.utils import MAX_SECONDS, validate_ttl
 
 __all__ = [
     "Session",
@@ -40,31 +41,44 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# A duration as the command line takes it: digits, then at most one unit.
+_DURATION = re.compile(r"([0-9]+)([smhd]?)", re.IGNORECASE)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
 
 def parse_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    """A click callback: seconds from ``30``, ``90s``, ``10m``, ``2h`` or ``1d``; a usage error
-    for anything else."""
+    """A click callback: seconds from ``30``, ``90s``, ``10m``, ``2h`` or ``1d``, at most
+    :data:`jq.utils.MAX_SECONDS` (about 68 years: Redis's and jq's longest time); a usage error for
+    anything else."""
     if value is None:
         return None
-    try:
-        seconds = parse_timeout(value, name="duration")
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a duration: use seconds (30) or 30s, 10m, 2h, 1d"
-        ) from None
-    if seconds is None or seconds < 0:
+    match = _DURATION.fullmatch(value.strip())
+    if match is None:
+        raise click.BadParameter(f"{value!r} is not a duration: use seconds (30) or 30s, 10m, 2h, 1d")
+    seconds = int(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
+    if seconds <= 0:
         raise click.BadParameter(f"{value!r} is not a positive duration")
+    if seconds > MAX_SECONDS:
+        raise click.BadParameter(
+            f"{value!r} is longer than the maximum of {MAX_SECONDS} seconds (about 68 years)"
+        )
     return seconds
 
 
 def parse_ttl(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    """A click callback: a time to live in seconds (``500``, ``10m``), ``0`` (do not keep) or
-    ``-1`` (forever); a usage error for anything else."""
+    """A click callback: a time to live in seconds (``500``, ``10m``) up to
+    :data:`jq.utils.MAX_SECONDS`, ``0`` (do not keep) or ``-1`` (forever); a usage error for
+    anything else."""
     if value is None:
         return None
     try:
         return validate_ttl(value, name="ttl", allow_zero=True)
     except ValueError:
+        if _DURATION.fullmatch(value.strip()):
+            raise click.BadParameter(
+                f"{value!r} is longer than the maximum of {MAX_SECONDS} seconds (about 68 years): "
+                "use -1 to keep results forever"
+            ) from None
         raise click.BadParameter(
             f"{value!r} is not a TTL: use seconds (500), 10m, 1h, 0 or -1 (forever)"
         ) from None

@@ -21,7 +21,15 @@ from jq.plugins.hookspecs import ExceptionHandler
 from jq.queue import Queue
 from jq.worker import BaseWorker, Worker
 
-__all__ = ["WorkerOptions", "WorkerPlan", "plan_worker", "worker", "worker_pool"]
+__all__ = [
+    "WorkerOptions",
+    "WorkerPlan",
+    "check_date_format",
+    "check_log_format",
+    "plan_worker",
+    "worker",
+    "worker_pool",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,6 +85,33 @@ class WorkerOptions:
         return chosen[0] if chosen else None
 
 
+def _sample_record() -> logging.LogRecord:
+    """A record like the worker's own lines, to try a format on."""
+    return logging.LogRecord("jq.worker", logging.INFO, __file__, 1, "worker %s started", ("w-1",), None)
+
+
+def check_log_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A click callback: ``value`` must format a log record (``%(nosuch)s`` would not, and logging
+    would print a traceback for every line instead of failing once)."""
+    try:
+        logging.Formatter(value).format(_sample_record())
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise click.BadParameter(
+            f"{value!r} is not a logging format: {exc} (use fields such as %(asctime)s, %(levelname)s, "
+            "%(name)s and %(message)s)"
+        ) from None
+    return value
+
+
+def check_date_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A click callback: ``value`` must be a ``strftime`` format."""
+    try:
+        logging.Formatter("%(asctime)s", value).format(_sample_record())
+    except (ValueError, TypeError) as exc:
+        raise click.BadParameter(f"{value!r} is not a strftime format: {exc}") from None
+    return value
+
+
 def _worker_params(name_short: bool) -> list[Callable[[F], F]]:
     name_flags = ("--name", "-n") if name_short else ("--name",)
     return [
@@ -109,12 +144,14 @@ def _worker_params(name_short: bool) -> list[Callable[[F], F]]:
             "--log-format",
             default=DEFAULT_LOGGING_FORMAT,
             show_default=True,
+            callback=check_log_format,
             help="The logging format of the worker's log lines.",
         ),
         click.option(
             "--date-format",
             default=DEFAULT_LOGGING_DATE_FORMAT,
             show_default=True,
+            callback=check_date_format,
             help="The strftime format of %(asctime)s in log lines.",
         ),
         click.option(
