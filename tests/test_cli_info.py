@@ -18,6 +18,7 @@ from jq import Queue, SimpleWorker
 from jq.testing.helpers import wait_for
 from tests import fixtures
 from tests.processes import read_pid
+from tests.redis_server import RedisServer
 from tests.test_cli import cli_env, command, finish, jqueue, jqueue_many, run_in_pty, start_jqueue, table_rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -183,3 +184,57 @@ def test_info_interval_prints_frame_after_frame_into_a_pipe(redis_server, redis_
     assert process.returncode == 0, stderr
     assert b"\x1b[" not in output + rest  # no terminal control codes in a pipe
     assert b"Traceback" not in stderr
+
+
+def _read_until(process: subprocess.Popen[bytes], output: bytearray, predicate, timeout: float = 20) -> None:
+    """Read ``process``'s stdout into ``output`` until ``predicate(output)`` holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate(bytes(output)):
+        assert time.monotonic() < deadline, bytes(output)
+        ready, _, _ = select.select([process.stdout], [], [], 0.1)
+        if ready:
+            output += os.read(process.stdout.fileno(), 65536)
+
+
+def test_info_interval_waits_out_an_outage(tmp_path):
+    # A server of its own: this test stops it.
+    server = RedisServer().start()
+    header = f"{server.url} · ".encode()
+    process = subprocess.Popen(
+        command("info", "-u", server.url, "-i", "0.2", "-Q"),
+        cwd=ROOT,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    output = bytearray()
+    try:
+        _read_until(process, output, lambda text: header in text)
+        server.stop()
+        _read_until(process, output, lambda text: b"(retrying)" in text)
+        outage = output.rindex(b"(retrying)")
+        server.start()
+        _read_until(process, output, lambda text: header in text[outage:])
+        process.send_signal(signal.SIGINT)
+        rest, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        server.cleanup()
+    assert process.returncode == 0, stderr
+    assert f"cannot connect to the store at {server.url}".encode() in output
+    assert b"Traceback" not in stderr + output + rest
+
+
+def test_piped_tables_have_no_trailing_spaces(redis_server, redis_client):
+    populate(redis_client)
+    job = Queue("alpha", connection=redis_client).enqueue(fixtures.say_hello, "a much longer argument " * 3)
+    shown_job, shown_info = jqueue_many(
+        [("job", "-u", redis_server.url, job.id), ("info", "-u", redis_server.url, "-R")]
+    )
+    for done in (shown_job, shown_info):
+        assert done.returncode == 0, done.stderr
+        assert [line for line in done.stdout.splitlines() if line != line.rstrip()] == []
+    assert "status       queued\n" in shown_job.stdout
+    assert "Workers by queue\n" in shown_info.stdout

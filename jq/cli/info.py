@@ -21,7 +21,7 @@ from rich.text import Text
 
 from jq.broker import Broker
 from jq.cli.options import StoreOptions, connect, store_options
-from jq.cli.output import stdout_console
+from jq.cli.output import print_out, stdout_console
 from jq.queue import Queue
 from jq.utils import format_timestamp, now
 from jq.worker import BaseWorker
@@ -253,7 +253,7 @@ def watch(console: Console, interval: float, frame: Callable[[], RenderableType]
                     live.update(frame(), refresh=True)
         else:
             while True:
-                console.print(frame())
+                print_out(console, frame())
                 console.print()
                 time.sleep(interval)
     except KeyboardInterrupt:
@@ -306,6 +306,6 @@ def info(
         return
     console = stdout_console()
     if interval is None:
-        console.print(render(take_snapshot(session.broker, queues), view))
+        print_out(console, render(take_snapshot(session.broker, queues), view))
         return
     watch(console, interval, lambda: _frame(session.broker, queues, view))

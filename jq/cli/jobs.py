@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jq.cli.options import Session, StoreOptions, connect, parse_duration, store_options
-from jq.cli.output import echo_error, progress, stdout_console
+from jq.cli.output import echo_error, print_out, progress, stdout_console
 from jq.exceptions import DeserializationError, InvalidJobOperation, NoSuchJobError
 from jq.job import Job
 from jq.queue import Queue
@@ -198,8 +198,7 @@ def job(job_id: str, as_json: bool, store: StoreOptions) -> None:
         grid.add_row(name.replace("_", " "), Text("-" if value is None else str(value)))
     if kind == "result":
         grid.add_row("result", Text(repr(outcome)))
-    console = stdout_console()
-    console.print(grid)
+    print_out(stdout_console(), grid)
     if kind == "traceback":
         # Printed as is: rich would wrap and re-style the lines of a traceback.
         click.echo("traceback:")

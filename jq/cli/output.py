@@ -11,10 +11,10 @@ import os
 from collections.abc import Callable, Iterator
 
 import click
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-__all__ = ["echo_error", "progress", "stderr_console", "stdout_console"]
+__all__ = ["echo_error", "print_out", "progress", "stderr_console", "stdout_console"]
 
 # Rich lays out for 80 columns when it cannot ask a terminal; piped output (grep, logs) reads
 # better with long job ids and worker names on one line.
@@ -36,6 +36,20 @@ def stdout_console() -> Console:
 def stderr_console() -> Console:
     """A console on stderr, for progress bars."""
     return _console(stderr=True)
+
+
+def print_out(console: Console, renderable: RenderableType) -> None:
+    """Print ``renderable`` on ``console``: as rich lays it out on a terminal; into a pipe or a
+    file, without the spaces rich pads each line with to the width of its table or grid (they
+    make ``grep``, ``diff`` and logs noisy)."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    lines = captured.get().splitlines()
+    console.file.write("".join(f"{line.rstrip()}\n" for line in lines))
+    console.file.flush()
 
 
 def echo_error(message: str) -> None:
