@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from jq import get_current_job
 
 
@@ -30,3 +32,9 @@ def send_report(recipient: str) -> str:
 def divide(x: float, y: float) -> float:
     """x / y: fails for y == 0."""
     return x / y
+
+
+def is_loaded(module: str) -> bool:
+    """Whether ``module`` was imported in the process running this job before the job ran: a
+    preloading worker's jobs find its imports there (see preloading_worker.py)."""
+    return module in sys.modules

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from jq import Queue, SimpleWorker, get_current_job
 from jq.job import Job
 from jq.serializers import JSONSerializer
 from tests import fixtures
-from tests.test_cli import finish, jqueue, one_error_line, start_jqueue
+from tests.test_cli import ROOT, cli_env, finish, jqueue, one_error_line, start_jqueue
 
 HERE = "tests.test_cli_worker"
 HANDLED = "cli-test:handled"
@@ -300,3 +302,28 @@ def test_a_pool_of_finite_workers_ends_when_they_have(redis_server, redis_client
     assert [job.get_status() for job in jobs] == ["finished"] * 3
     assert "starting another" not in done.stderr
     assert done.stderr.count("idle for 0.5s") == 2
+
+
+def test_a_worker_script_that_preloads_libraries(redis_server, redis_client):
+    # docs/workers.md's example: its jobs find the modules it imported before starting the worker.
+    queue = Queue(connection=redis_client)
+    preloaded = queue.enqueue("tasks.is_loaded", "statistics")
+    words = queue.enqueue("tasks.count_words", "one two three")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "preloading_worker.py"), "--burst"],
+        cwd=ROOT,
+        env=cli_env({"JQ_URL": redis_server.url}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "preloaded email.mime.text, statistics and tasks" in done.stderr
+    assert (preloaded.result, words.result) == (True, 3)
+
+    # The same job under a plain worker: nothing imported statistics before it ran.
+    plain = queue.enqueue("tasks.is_loaded", "statistics")
+    done = jqueue("worker", "--burst", "-u", redis_server.url, "-P", str(ROOT / "examples"))
+    assert done.returncode == 0, done.stderr
+    assert plain.result is False
