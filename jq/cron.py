@@ -11,8 +11,10 @@ Register jobs on a :class:`Cron`, by code or in a module that defines one named 
 and run a :class:`CronScheduler` for it anywhere — in as many processes as you like
 (``jqueue cron cron_config``, or workers given ``cron=``). Each tick is enqueued exactly once,
 whoever fires it: the enqueue and the advance of the tick's marker are one atomic step. There is
-no leader to lose: while at least one scheduler runs, no tick is missed. A tick found more than
-``misfire_grace`` seconds late (every scheduler was down) is skipped, not fired late.
+no leader to lose: while at least one scheduler runs, no tick is missed. Ticks that passed while
+no scheduler looked (all were down or busy) are fired late, oldest first, each once, as long as
+they are at most ``misfire_grace`` seconds late; older ones are skipped. A job that never fired
+before fires its latest tick only.
 
 Cron strings use the usual five fields (``minute hour day month weekday``) in the job's
 ``timezone`` (an IANA name, ``UTC`` by default), daylight-saving changes included; intervals are
@@ -122,6 +124,23 @@ class CronJob:
         local = moment.astimezone(self.timezone) + datetime.timedelta(microseconds=1)
         return next(CronSim(self.cron, local, reverse=True))
 
+    def ticks_between(self, after: datetime.datetime, until: datetime.datetime) -> list[datetime.datetime]:
+        """The ticks later than ``after`` and at or before ``until``, oldest first (aware)."""
+        if self.interval is not None:
+            first = math.floor(after.timestamp() / self.interval) + 1
+            last = math.floor(until.timestamp() / self.interval)
+            return [
+                datetime.datetime.fromtimestamp(n * self.interval, tz=datetime.timezone.utc)
+                for n in range(first, last + 1)
+            ]
+        assert self.cron is not None
+        ticks: list[datetime.datetime] = []
+        for tick in CronSim(self.cron, after.astimezone(self.timezone)):
+            if tick > until:
+                break
+            ticks.append(tick)
+        return ticks
+
     def next_tick(self, moment: datetime.datetime) -> datetime.datetime:
         """The first tick after ``moment`` (aware)."""
         if self.interval is not None:
@@ -186,6 +205,8 @@ class CronScheduler:
         self.cron = cron
         self.broker: Broker = resolve_broker(connection)
         self._queues: dict[str, Queue] = {}
+        # Per job name: the latest tick this scheduler saw fired or skipped (a timestamp).
+        self._seen: dict[str, float] = {}
         self._stop = threading.Event()
 
     def _queue(self, name: str) -> Queue:
@@ -194,22 +215,44 @@ class CronScheduler:
         return self._queues[name]
 
     def tick(self, now: datetime.datetime | None = None) -> list[Job]:
-        """Enqueue each job whose latest tick has not fired yet; the jobs this call enqueued."""
+        """Enqueue every tick of each job that has not fired yet and is at most its
+        ``misfire_grace`` late, oldest first; the jobs this call enqueued."""
         moment = now or utc_now()
         fired: list[Job] = []
         for entry in self.cron:
-            tick = entry.latest_tick(moment)
-            late = (moment - tick).total_seconds()
-            if late > entry.misfire_grace:
-                continue
-            queue = self._queue(entry.queue)
+            fired.extend(self._fire_due(entry, moment))
+        return fired
+
+    def _fire_due(self, entry: CronJob, moment: datetime.datetime) -> list[Job]:
+        latest = entry.latest_tick(moment)
+        seen = self._seen.get(entry.name)
+        if seen is not None and latest.timestamp() <= seen:
+            # Every tick up to this one was fired (here or elsewhere) or skipped: no round trip.
+            return []
+        marker = f"cron:{entry.name}"
+        reached = self.broker.marker(marker)
+        oldest = moment - datetime.timedelta(seconds=entry.misfire_grace)
+        if reached is None:
+            # Never fired: earlier ticks were not missed, they came before the job existed.
+            due = [latest] if latest >= oldest else []
+        else:
+            after = datetime.datetime.fromtimestamp(reached, tz=datetime.timezone.utc)
+            # A tick exactly misfire_grace late still fires: start just before the oldest moment.
+            after = max(after, oldest - datetime.timedelta(microseconds=1))
+            due = [tick for tick in entry.ticks_between(after, moment) if tick >= oldest]
+        fired: list[Job] = []
+        queue = self._queue(entry.queue)
+        for tick in due:
             job = queue.create_job(entry.func_path, args=entry.args, kwargs=entry.kwargs,
                                    **_create_options(entry.job_options))  # fmt: skip
             job.meta.setdefault("cron", entry.name)
             job.meta.setdefault("cron_tick", tick.isoformat())
-            if queue.enqueue_job_once(job, f"cron:{entry.name}", tick.timestamp()):
+            # Refused when another scheduler fired this tick or a later one: the marker only
+            # moves forward, and every scheduler fires ticks oldest first, so none is skipped.
+            if queue.enqueue_job_once(job, marker, tick.timestamp()):
                 logger.info("cron %s: fired the tick of %s (job %s)", entry.name, tick.isoformat(), job.id)
                 fired.append(job)
+        self._seen[entry.name] = latest.timestamp()
         return fired
 
     def seconds_to_next_tick(self, now: datetime.datetime | None = None) -> float:

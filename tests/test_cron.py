@@ -110,6 +110,59 @@ class TestFiring:
         assert scheduler.tick(at("2026-11-23 07:30:00")) == []
         assert len(scheduler.tick(at("2026-11-23 08:00:20"))) == 1
 
+    @staticmethod
+    def _ticks(jobs) -> list[str]:
+        return [job.meta["cron_tick"][11:19] for job in jobs]
+
+    def test_missed_ticks_within_the_grace_fire_late_in_order(self, broker):
+        cron = Cron()
+        cron.register(fixtures.add, interval=10, args=(1, 1), name="ten")
+        scheduler = CronScheduler(cron, broker)
+        assert self._ticks(scheduler.tick(at("2026-11-23 00:00:05"))) == ["00:00:00"]
+        # Nobody looked at 00:00:10 and 00:00:20: both fire now, oldest first.
+        assert self._ticks(scheduler.tick(at("2026-11-23 00:00:25"))) == ["00:00:10", "00:00:20"]
+        assert scheduler.tick(at("2026-11-23 00:00:29")) == []
+        queue = Queue(connection=broker)
+        assert [job.meta["cron_tick"][11:19] for job in queue.get_jobs()] == [
+            "00:00:00",
+            "00:00:10",
+            "00:00:20",
+        ]
+
+    def test_missed_ticks_older_than_the_grace_are_skipped(self, broker):
+        cron = Cron()
+        cron.register(fixtures.add, interval=10, args=(1, 1), misfire_grace=15, name="ten")
+        scheduler = CronScheduler(cron, broker)
+        assert len(scheduler.tick(at("2026-11-23 00:00:05"))) == 1
+        # 00:00:10 and 00:00:20 are more than 15 s late at 00:00:45; exactly 15 s late still fires.
+        assert self._ticks(scheduler.tick(at("2026-11-23 00:00:45"))) == ["00:00:30", "00:00:40"]
+
+    def test_a_job_that_never_fired_fires_its_latest_tick_only(self, broker):
+        cron = Cron()
+        cron.register(fixtures.add, interval=1, args=(1, 1), name="every-second")
+        assert self._ticks(CronScheduler(cron, broker).tick(at("2026-11-23 00:00:30"))) == ["00:00:30"]
+
+    def test_missed_cron_string_ticks_fire_late(self, broker):
+        cron = Cron()
+        cron.register(fixtures.add, cron="*/5 * * * *", args=(1, 1), misfire_grace=900, name="five")
+        scheduler = CronScheduler(cron, broker)
+        assert self._ticks(scheduler.tick(at("2026-11-23 07:00:10"))) == ["07:00:00"]
+        assert self._ticks(scheduler.tick(at("2026-11-23 07:12:00"))) == ["07:05:00", "07:10:00"]
+
+    def test_runners_catching_up_fire_each_missed_tick_once(self, broker):
+        cron = Cron()
+        cron.register(fixtures.add, interval=10, args=(1, 1), name="ten")
+        first, second, third = (CronScheduler(cron, broker) for _ in range(3))
+        assert len(first.tick(at("2026-11-23 00:00:01"))) == 1
+        # The second catches up on two ticks, the first has nothing left; a third that starts now
+        # (it read no marker before) fires nothing either.
+        assert self._ticks(second.tick(at("2026-11-23 00:00:21"))) == ["00:00:10", "00:00:20"]
+        assert first.tick(at("2026-11-23 00:00:22")) == []
+        assert third.tick(at("2026-11-23 00:00:23")) == []
+        assert self._ticks(third.tick(at("2026-11-23 00:00:31"))) == ["00:00:30"]
+        assert second.tick(at("2026-11-23 00:00:32")) == []
+        assert len(Queue(connection=broker)) == 4
+
     def test_a_worker_with_cron_fires_ticks(self, broker):
         cron = Cron()
         cron.register(fixtures.add, interval=1, args=(2, 3), name="every-second")

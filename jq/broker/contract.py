@@ -339,8 +339,8 @@ class CommandSubscription(Protocol):
 
 
 class ControlStore(abc.ABC):
-    """Coordinating workers: suspending all of them, locks (one active scheduler per queue), and
-    commands to one of them.
+    """Coordinating workers: suspending all of them, locks (one active scheduler per queue),
+    markers (read back; see ``EnqueueRequest.once``) and commands to one of them.
 
     None of these calls changes a job; workers act on what they read or receive.
     """
@@ -380,6 +380,11 @@ class ControlStore(abc.ABC):
     @abc.abstractmethod
     def lock_owner(self, name: str) -> str | None:
         """The token holding the lock now, or None."""
+
+    @abc.abstractmethod
+    def marker(self, name: str) -> float | None:
+        """The value the marker ``name`` was set to by an enqueue request's ``once``, or None
+        while it is unset (a value that is not a number counts as unset)."""
 
     @abc.abstractmethod
     def publish_command(self, worker_name: str, payload: bytes) -> int:

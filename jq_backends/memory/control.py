@@ -88,6 +88,11 @@ class MemoryControl(MemoryState, ControlStore):
         with self._cond:
             return self._lock_holder(name)
 
+    def marker(self, name: str) -> float | None:
+        """The marker's value, or None while it is unset."""
+        with self._cond:
+            return self._markers.get(name)
+
     def _lock_holder(self, name: str) -> str | None:
         # Deadlines are checked on access, like record and worker expiry.
         held = self._locks.get(name)

@@ -127,6 +127,14 @@ class RedisControl(RedisState, ControlStore):
         owner = cast("bytes | None", self._client.get(self._keys.lock(name)))
         return None if owner is None else codec.text(owner)
 
+    def marker(self, name: str) -> float | None:
+        """GET the marker's key: its number, or None."""
+        value = cast("bytes | None", self._client.get(self._keys.marker(name)))
+        try:
+            return None if value is None else float(value)
+        except ValueError:
+            return None
+
     def publish_command(self, worker_name: str, payload: bytes) -> int:
         """PUBLISH on the worker's channel; the number of subscribers that got it."""
         return int(self._client.publish(self._keys.commands(worker_name), payload))

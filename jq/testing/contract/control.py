@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from jq.broker import Broker, CommandSubscription
-from jq.testing.helpers import wait_for
+from jq.broker import Broker, CommandSubscription, EnqueueOutcome
+from jq.testing.helpers import enqueue, wait_for
 
 __all__ = ["ControlContract", "LockContract"]
 
@@ -25,7 +25,19 @@ class _Inbox:
 
 
 class ControlContract:
-    """Suspension of all workers, and commands delivered to the subscribers of one worker."""
+    """Suspension of all workers, markers read back, and commands delivered to the subscribers of
+    one worker."""
+
+    def test_a_marker_reads_back_what_enqueue_once_set(self, broker: Broker) -> None:
+        assert broker.marker("tick") is None
+        assert enqueue(broker, "first", once=("tick", 60.0)) == EnqueueOutcome("queued")
+        assert broker.marker("tick") == 60.0
+        # A refused request leaves it as it was; a later value moves it on.
+        assert enqueue(broker, "stale", once=("tick", 30.0)).status is None
+        assert broker.marker("tick") == 60.0
+        assert enqueue(broker, "second", once=("tick", 1763881200.5)) == EnqueueOutcome("queued")
+        assert broker.marker("tick") == 1763881200.5
+        assert broker.marker("other") is None
 
     def test_suspend_and_resume(self, broker: Broker) -> None:
         assert not broker.is_suspended()
