@@ -251,3 +251,14 @@ def on_failure_push(job: Any, connection: Any, exc_type: type, exc_value: BaseEx
     """A failure callback that records itself in the Redis list ``failure-callbacks`` (seen
     across processes)."""
     connection.rpush("failure-callbacks", f"{job.id} {exc_type.__name__}")
+
+
+def mark_started_and_nap(path: str, seconds: float) -> str:
+    """Write the runner's pid to ``path``, then sleep in short naps: unlike one long sleep, a
+    stop-job command interrupts it in a SimpleWorker too."""
+    with open(path, "w") as handle:
+        handle.write(str(os.getpid()))
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    return "napped"

@@ -11,9 +11,11 @@ import threading
 import time
 
 import pytest
+import redis
 
 from jq import Callback, Queue, Retry, SimpleWorker, hookimpl
 from jq.broker import RESULTS_KEPT
+from jq.cron import Cron, CronScheduler
 from jq.dependency import Dependency
 from jq.exceptions import AbandonedJobError, ConfigurationError, DuplicateJobError, InvalidJobDependency
 from jq.job import Job
@@ -21,6 +23,8 @@ from jq.plugins import get_plugin_manager
 from jq.results import Result
 from jq.scheduler import Scheduler, scheduler_lock_name
 from jq.testing.helpers import wait_for
+from jq.worker.scheduling import WorkerScheduling
+from jq_backends.redis import RedisBroker
 from tests import fixtures
 
 
@@ -148,6 +152,67 @@ class TestDelayedJobs:
             Scheduler([], connection=queue.broker)
         with pytest.raises(ConfigurationError, match="needs a datetime"):
             queue.enqueue_at("tomorrow", fixtures.add, 1, 2)
+
+
+class TestWorkerScheduling:
+    """A worker's scheduler and cron run in a background thread that rides out store errors."""
+
+    def test_store_errors_are_logged_and_the_next_look_tries_again(
+        self, fakeredis_client, monkeypatch, caplog
+    ):
+        broker = RedisBroker(fakeredis_client)
+        queue = Queue(connection=broker)
+        due = queue.enqueue_in(datetime.timedelta(seconds=0), fixtures.add, 2, 3)
+        cron = Cron()
+        cron.register(fixtures.add, interval=1, args=(1, 1), queue="periodic", name="every-second")
+        worker = SimpleWorker([queue], name="weathered")
+        # The first two promotions find the store unreachable; the first marker read hits a bug.
+        errors = {"promote_scheduled": [redis.ConnectionError("down"), redis.ConnectionError("down")],
+                  "marker": [RuntimeError("unexpected")]}  # fmt: skip
+        for name, raised in errors.items():
+            real = getattr(broker, name)
+
+            def flaky(*args, _real=real, _raised=raised, **kwargs):
+                if _raised:
+                    raise _raised.pop(0)
+                return _real(*args, **kwargs)
+
+            monkeypatch.setattr(broker, name, flaky)
+        scheduling = WorkerScheduling(
+            worker, Scheduler([queue], name=worker.name), CronScheduler(cron, broker), interval=0.05
+        )
+        scheduling.start()
+        try:
+            assert wait_for(lambda: due.get_status() == "queued", timeout=5)
+            assert wait_for(lambda: len(Queue("periodic", connection=broker)) >= 1, timeout=5)
+        finally:
+            scheduling.stop()
+        assert not [thread for thread in threading.enumerate() if thread.name == "jq-scheduling-weathered"]
+        # Its lock was given back when it stopped.
+        assert broker.lock_owner(scheduler_lock_name("default")) is None
+        assert caplog.text.count("scheduler: the store is unreachable") == 1
+        assert "scheduler: the store answers again" in caplog.text
+        assert "cron failed; trying again" in caplog.text
+
+    def test_a_worker_stops_its_scheduling_thread(self, queue):
+        cron = Cron()
+        cron.register(fixtures.add, interval=60, args=(1, 1), name="minutely")
+        worker = SimpleWorker([queue], name="tidy", cron=cron)
+        thread = threading.Thread(
+            target=worker.work, kwargs={"with_scheduler": True, "logging_level": "WARNING"}
+        )
+        thread.start()
+        try:
+            assert wait_for(
+                lambda: queue.broker.lock_owner(scheduler_lock_name("default")) is not None, timeout=5
+            )
+            assert any(t.name == "jq-scheduling-tidy" for t in threading.enumerate())
+        finally:
+            worker.request_stop()
+            thread.join(10)
+        assert not thread.is_alive()
+        assert not any(t.name == "jq-scheduling-tidy" for t in threading.enumerate())
+        assert queue.broker.lock_owner(scheduler_lock_name("default")) is None
 
 
 class TestRetries:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import signal
@@ -9,13 +10,18 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from pathlib import Path
+
+import pytest
 
 from jq import Queue, SimpleWorker
+from jq.command import send_stop_job_command
+from jq.exceptions import InvalidJobOperation
 from jq.job import Job
 from jq.scheduler import scheduler_lock_name
 from jq.testing.helpers import wait_for
 from tests import fixtures
-from tests.processes import ROOT, start_worker, stop
+from tests.processes import ROOT, read_pid, start_worker, stop
 from tests.redis_server import env_without_jq_url
 
 
@@ -65,6 +71,93 @@ def test_two_schedulers_the_holder_killed_every_job_runs_once(redis_server, redi
     runs = Counter(value.decode() for value in redis_client.lrange("runs", 0, -1))
     assert sorted(runs) == sorted(job.id for job in jobs)
     assert set(runs.values()) == {1}
+
+
+WORKER_KINDS = {
+    "SimpleWorker": {"simple": True},
+    "Worker": {},
+    "Worker-fork_per_job": {"fork_per_job": True},
+}
+
+
+def _start_long_job(redis_client, tmp_path) -> tuple[Job, Path]:
+    """A job on queue 'long' that runs for a minute unless stopped, and its started marker."""
+    marker = tmp_path / "started"
+    job = Queue("long", connection=redis_client).enqueue(fixtures.mark_started_and_nap, str(marker), 60)
+    return job, marker
+
+
+def _stop_long_job_and_workers(redis_client, job: Job, *processes: subprocess.Popen[str]) -> None:
+    """Stop the long job if it still runs, then warm-stop the worker processes."""
+    if job.get_status() == "started":
+        with contextlib.suppress(InvalidJobOperation):
+            send_stop_job_command(redis_client, job.id)
+        # Before the signal: a SimpleWorker's stop must land in the job, not in the signal handler.
+        assert wait_for(lambda: job.get_status() != "started", timeout=10)
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    # Every process is stopped (killed past the timeout) before any failure is reported.
+    failures = []
+    for process in processes:
+        try:
+            code, stderr = stop(process)
+        except AssertionError as error:
+            failures.append(str(error))
+            continue
+        if code != 0:
+            failures.append(f"exit code {code}:\n{stderr}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("kind", WORKER_KINDS)
+def test_a_busy_worker_keeps_its_lock_and_queues_due_jobs(redis_server, redis_client, tmp_path, kind):
+    """A worker with a scheduler busy with a long job renews its lock and queues a due delayed job,
+    which another worker runs meanwhile."""
+    queue = Queue(connection=redis_client)
+    long_job, marker = _start_long_job(redis_client, tmp_path)
+    busy = start_worker(
+        redis_server.url,
+        ["long", "default"],
+        name="busy",
+        work={"with_scheduler": True},
+        **WORKER_KINDS[kind],
+    )
+    helper = start_worker(redis_server.url, ["default"], name="helper", simple=True)
+    lock = "jq:lock:" + scheduler_lock_name("default")
+    try:
+        assert wait_for(lambda: read_pid(marker) is not None, timeout=20), "the long job never started"
+        assert wait_for(lambda: (redis_client.get(lock) or b"").startswith(b"busy:"), timeout=10)
+        # Renewed while the job runs: the lock's time to live goes up again.
+        first = redis_client.pttl(lock)
+        assert wait_for(lambda: redis_client.pttl(lock) > first, timeout=5), "the lock was not renewed"
+        delayed = queue.enqueue_in(datetime.timedelta(seconds=0.5), fixtures.add, 2, 3)
+        assert wait_for(lambda: delayed.get_status() == "finished", timeout=10)
+        assert Job.fetch(delayed.id, connection=redis_client).worker_name == "helper"
+        assert long_job.get_status() == "started"
+    finally:
+        _stop_long_job_and_workers(redis_client, long_job, busy, helper)
+
+
+@pytest.mark.parametrize("kind", WORKER_KINDS)
+def test_a_busy_cron_worker_fires_every_tick(redis_server, redis_client, tmp_path, kind):
+    """A worker with a cron of one tick a second, busy with a long job, fires each tick meanwhile."""
+    long_job, marker = _start_long_job(redis_client, tmp_path)
+    worker = start_worker(
+        redis_server.url, ["long"], name="cron-busy", cron="tests.cron_config", **WORKER_KINDS[kind]
+    )
+    fired = Queue(connection=redis_client)
+    try:
+        assert wait_for(lambda: read_pid(marker) is not None, timeout=20), "the long job never started"
+        # Every tick while the job runs (none fired in the second the job started is lost either).
+        count = len(fired)
+        assert wait_for(lambda: len(fired) >= count + 3, timeout=10)
+        assert long_job.get_status() == "started"
+    finally:
+        _stop_long_job_and_workers(redis_client, long_job, worker)
+    seconds = sorted(
+        datetime.datetime.fromisoformat(job.meta["cron_tick"]).timestamp() for job in fired.get_jobs()
+    )
+    assert seconds == [seconds[0] + offset for offset in range(len(seconds))]
 
 
 def test_cron_runners_fire_each_tick_once_while_one_lives(redis_server, redis_client):

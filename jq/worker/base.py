@@ -331,6 +331,8 @@ class BaseWorker(WorkerLookup):
                 patience=self.worker_ttl,
                 what="record the worker as idle",
             )
+            # Scheduling runs beside the loop, not between jobs: a long job must not stop it.
+            maintenance.start()
             loop.run()
         except ShutDownImminentException:
             logger.warning("worker %s: stopped at once", self.name)

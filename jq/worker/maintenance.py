@@ -1,5 +1,6 @@
-"""Periodic chores of a worker: abandoned jobs, expired registry entries, due scheduled jobs
-(with ``with_scheduler``, through a :class:`jq.scheduler.Scheduler`), cron ticks (with ``cron``).
+"""Periodic chores of a worker: abandoned jobs and expired registry entries, between jobs; due
+scheduled jobs (with ``with_scheduler``, through a :class:`jq.scheduler.Scheduler`) and cron
+ticks (with ``cron``) all the time, in a background thread (:mod:`jq.worker.scheduling`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ import time
 from typing import TYPE_CHECKING
 
 from jq.broker import Place, PlaceKind
-from jq.scheduler import DEFAULT_SCHEDULER_INTERVAL, Scheduler, scheduler_lock_name
+from jq.scheduler import Scheduler, scheduler_lock_name
+from jq.worker.scheduling import WorkerScheduling
 
 if TYPE_CHECKING:
     from jq.cron import CronScheduler
@@ -24,7 +26,8 @@ OVERDUE_WARNING_SECONDS = 60.0
 
 
 class Maintenance:
-    """Runs each chore when it is due; :meth:`tick` returns the seconds until the next one."""
+    """Cleans registries every ``interval`` seconds when the loop calls :meth:`tick` (between
+    jobs), and schedules in the background from :meth:`start` to :meth:`stop`."""
 
     def __init__(
         self,
@@ -35,38 +38,44 @@ class Maintenance:
     ) -> None:
         self.worker = worker
         self.interval = interval
-        self.scheduler = Scheduler(worker.queues, worker.broker, name=worker.name) if with_scheduler else None
-        self.cron = cron
+        scheduler = Scheduler(worker.queues, worker.broker, name=worker.name) if with_scheduler else None
+        #: Due scheduled jobs and cron ticks, in a background thread while the worker works.
+        self.scheduling = WorkerScheduling(worker, scheduler, cron)
         self._next_cleanup = 0.0
-        self._next_schedule = 0.0
         self._warned_overdue: set[str] = set()
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        """The worker's scheduler (``with_scheduler``), or None."""
+        return self.scheduling.scheduler
+
+    @property
+    def cron(self) -> CronScheduler | None:
+        """The worker's cron scheduler (``cron=``), or None."""
+        return self.scheduling.cron
 
     @property
     def with_scheduler(self) -> bool:
         """Whether this worker schedules its queues' due jobs."""
         return self.scheduler is not None
 
+    def start(self) -> None:
+        """Start scheduling (due jobs and cron ticks are looked at once now, then in the
+        background); nothing without a scheduler or a cron."""
+        self.scheduling.start()
+
     def tick(self) -> float:
-        """Run what is due; seconds until something is due again."""
+        """Clean the registries if it is time; seconds until it is time again."""
         now = time.monotonic()
-        if (self.scheduler is not None or self.cron is not None) and now >= self._next_schedule:
-            if self.scheduler is not None:
-                self.scheduler.tick()
-            if self.cron is not None:
-                self.cron.tick()
-            self._next_schedule = now + DEFAULT_SCHEDULER_INTERVAL
         if now >= self._next_cleanup:
             self.clean_registries()
             self._next_cleanup = now + self.interval
-        due = [self._next_cleanup]
-        if self.scheduler is not None or self.cron is not None:
-            due.append(self._next_schedule)
-        return max(min(due) - time.monotonic(), 0.0)
+        return max(self._next_cleanup - time.monotonic(), 0.0)
 
     def stop(self) -> None:
-        """Give up the scheduler locks, so another worker's scheduler takes over at once."""
-        if self.scheduler is not None:
-            self.scheduler.release()
+        """Stop scheduling and give up the scheduler locks, so another worker's scheduler takes
+        over at once."""
+        self.scheduling.stop()
 
     def clean_registries(self) -> None:
         """End abandoned jobs and drop expired entries of every registry of the worker's queues."""
