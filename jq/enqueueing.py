@@ -86,6 +86,11 @@ def _refusal(job: Job, outcome: EnqueueOutcome) -> Exception:
         )
     if outcome.reason is RefusalReason.ALREADY:
         return InvalidJobOperation(f"job {job.id!r} was not enqueued: its marker was already reached")
+    if outcome.reason is RefusalReason.BATCH:
+        return InvalidJobOperation(
+            f"job {job.id!r} was not enqueued: another job of its batch was refused, and a batch is "
+            "enqueued whole or not at all"
+        )
     return NoSuchJobError(
         f"job {job.id!r} depends on jobs that do not exist: {', '.join(outcome.missing)}; "
         "nothing was enqueued"
@@ -267,7 +272,14 @@ class Enqueueing:
         )  # fmt: skip
 
     def enqueue_many(self, job_datas: Iterable[EnqueueData], pipeline: Any = None) -> list[Job]:
-        """Enqueue many jobs in one round trip. Every job is checked before anything is written."""
+        """Enqueue many jobs in one round trip, all or nothing.
+
+        Every job is checked before anything is written, and if one is refused (a dependency that
+        does not exist...), none is enqueued. A job may depend on a job listed *before* it in the
+        same batch; one listed after it does not exist yet, and the batch is refused. With
+        ``is_async=False`` the jobs run once the whole batch is stored, in order (a job released
+        by one that ran before it runs too).
+        """
         datas = list(job_datas)
         jobs = [
             self.create_job(**{name: value for name, value in data._asdict().items() if name != "at_front"})
@@ -276,14 +288,29 @@ class Enqueueing:
         # Every record is built (serialized, size-checked) before the first write, in both modes:
         # one bad job in the batch leaves the store untouched.
         requests = [self._request(job, at_front=data.at_front) for job, data in zip(jobs, datas, strict=True)]
-        if not self._is_async:
-            for job, request in zip(jobs, requests, strict=True):
-                self._enqueue_request(job, request)
-            return jobs
+        # The broker checks every request before it writes any: a refused batch writes (and, with
+        # is_async=False, runs) nothing.
         outcomes = self.broker.enqueue_many(requests)
         for job, outcome in zip(jobs, outcomes, strict=True):
+            if outcome.status is None and outcome.reason is not RefusalReason.BATCH:
+                raise _refusal(job, outcome)
+        for job, outcome in zip(jobs, outcomes, strict=True):
             self._apply_outcome(job, outcome)
+        if not self._is_async:
+            self._run_batch(jobs)
         return jobs
+
+    def _run_batch(self, jobs: Sequence[Job]) -> None:
+        """Run the queued jobs of a stored batch in order (``is_async=False``)."""
+        for job in jobs:
+            if job.get_status(refresh=False) == JobStatus.DEFERRED:
+                # A job run before it may have released it (or canceled it, maybe not kept).
+                try:
+                    job.get_status(refresh=True)
+                except NoSuchJobError:
+                    continue
+            if job.get_status(refresh=False) == JobStatus.QUEUED:
+                self.run_sync(job)
 
     def enqueue_job(
         self, job: Job, pipeline: Any = None, at_front: bool = False, unique: bool = False

@@ -36,6 +36,7 @@ from jq_backends.redis import RedisBroker
 from jq_backends.redis import plugin as redis_plugin
 from jq_backends.redis.connection import clone_client, redact_url
 from jq_backends.redis.scripts import (
+    LIBRARY_NAMES,
     SCRIPT_NAMES,
     ScriptRunner,
     lua_string,
@@ -147,12 +148,20 @@ def test_script_file_states_its_interface(name: str) -> None:
 
 
 def test_scripts_never_spell_a_key_name() -> None:
-    for name in (*SCRIPT_NAMES, "lib"):
+    for name in (*SCRIPT_NAMES, *LIBRARY_NAMES):
         code = [line.split("--")[0] for line in script_file(name).splitlines()]
         assert not any("jq:" in line or '"job:' in line or "'job:" in line for line in code), name
     for name in SCRIPT_NAMES:  # the key templates come from the prefix given, and only from it
         code = [line.split("--")[0] for line in script_source(name, "{app}:").splitlines()]
         assert not any("jq:" in line for line in code), name
+
+
+def test_library_definitions_come_in_file_order_and_only_where_used() -> None:
+    batch = script_source("enqueue_many")
+    assert batch.index("local function hset_flat(") < batch.index("local function enqueue_write(")
+    assert "local function next_enqueue(" in script_source("enqueue")
+    assert "local function next_enqueue(" not in script_source("claim")
+    assert "lib_enqueue.lua:" not in batch, "only lib.lua's opening comment heads a script"
 
 
 def test_a_script_defines_only_the_constants_its_code_uses() -> None:

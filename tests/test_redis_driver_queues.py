@@ -180,15 +180,19 @@ def test_enqueue_schedules_when_dependencies_are_met(rb: RedisBroker) -> None:
     assert rb.queue_length(Q) == 0
 
 
-def test_enqueue_many_is_one_transaction_and_survives_a_script_flush(
-    rb: RedisBroker, client: redis.Redis
-) -> None:
+def test_enqueue_many_is_one_script_and_survives_a_script_flush(rb: RedisBroker, client: redis.Redis) -> None:
     outcomes = rb.enqueue_many([request("a"), request("b", depends_on=["a"]), request("c", depends_on=["z"])])
     missing = EnqueueOutcome(None, ("z",), RefusalReason.MISSING)
-    assert outcomes == [EnqueueOutcome("queued"), EnqueueOutcome("deferred"), missing]
+    batch = EnqueueOutcome(None, reason=RefusalReason.BATCH)
+    assert outcomes == [batch, batch, missing]
+    assert client.keys("*") == [], "a refused batch writes nothing"
+    assert rb.enqueue_many([request("a"), request("b", depends_on=["a"])]) == [
+        EnqueueOutcome("queued"),
+        EnqueueOutcome("deferred"),
+    ]
     client.script_flush()
     assert rb.enqueue_many([request("d"), request("e")]) == [EnqueueOutcome("queued")] * 2
-    assert rb.queue_job_ids(Q) == ["a", "d", "e"], "the refused calls ran once, after the reload"
+    assert rb.queue_job_ids(Q) == ["a", "d", "e"], "the refused call ran once, after the reload"
     client.script_flush()
     assert rb.enqueue(request("f")) == EnqueueOutcome("queued")
     assert rb.enqueue_many([]) == []

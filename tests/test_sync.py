@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from jq import Queue
+from jq.exceptions import NoSuchJobError
 from jq.job import Job
 from tests import fixtures
 
@@ -58,3 +61,34 @@ def test_enqueue_many(broker):
     queue = Queue(is_async=False, connection=broker)
     jobs = queue.enqueue_many([Queue.prepare_data(fixtures.add, args=(i, i)) for i in range(3)])
     assert [job.result for job in jobs] == [0, 2, 4]
+
+
+def test_enqueue_many_refuses_a_missing_dependency_before_running_anything(broker):
+    queue = Queue(is_async=False, connection=broker)
+    batch = [
+        Queue.prepare_data(fixtures.add, args=(1, 1), job_id="ok1"),
+        Queue.prepare_data(fixtures.add, args=(2, 2), depends_on="missing"),
+        Queue.prepare_data(fixtures.add, args=(3, 3), job_id="ok3"),
+    ]
+    with pytest.raises(NoSuchJobError, match="missing"):
+        queue.enqueue_many(batch)
+    assert not Job.exists("ok1", connection=broker) and not Job.exists("ok3", connection=broker)
+    assert queue.finished_job_registry.count == 0
+    assert broker.queue_names() == []
+
+
+def test_enqueue_many_runs_a_parent_then_its_child(broker):
+    queue = Queue(is_async=False, connection=broker)
+    parent, child, failing, canceled = queue.enqueue_many(
+        [
+            Queue.prepare_data(fixtures.add, args=(1, 1), job_id="parent"),
+            Queue.prepare_data(fixtures.add, args=(2, 2), job_id="child", depends_on="parent"),
+            Queue.prepare_data(fixtures.div_by_zero, args=(1,), job_id="failing"),
+            Queue.prepare_data(fixtures.add, args=(3, 3), job_id="after", depends_on="failing"),
+        ]
+    )
+    assert (parent.result, child.result) == (2, 4)
+    assert child.started_at >= parent.ended_at
+    assert failing.get_status() == "failed"
+    assert canceled.get_status(refresh=False) == "canceled"
+    assert canceled.id in queue.canceled_job_registry

@@ -94,7 +94,7 @@ class JobStore(abc.ABC):
 class QueueStore(abc.ABC):
     """Queues: ordered job ids by queue name, the calls that put a job on one and take it off.
 
-    :meth:`enqueue` (each request of :meth:`enqueue_many`), :meth:`claim_job`,
+    :meth:`enqueue`, :meth:`enqueue_many` (the whole batch), :meth:`claim_job`,
     :meth:`extend_lease`, :meth:`empty_queue`, :meth:`delete_queue` and the step of :meth:`claim`
     that takes a job are ATOMIC, so no job is claimed twice or lost between a queue and the started
     registry. The counts and listings are not. A queue may hold ids whose records expired or whose
@@ -132,18 +132,30 @@ class QueueStore(abc.ABC):
            dependents (see :class:`DependentsPolicy`).
         6. Else, with ``scheduled_at``, status ``scheduled`` in the scheduled registry with score
            ``scheduled_at``.
+
         7. Else status ``queued`` at the back of the queue (front with ``at_front``), waking one
            waiting claimer.
 
         The record replaces any earlier record with the same id; ``record_ttl`` applies to it.
         """
 
+    @abc.abstractmethod
     def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[EnqueueOutcome]:
-        """:meth:`enqueue` for each request, in order, as one round trip where the store allows.
+        """:meth:`enqueue` for each request, in order, all or nothing.
 
-        Each request is atomic on its own; drivers may make the batch atomic as a whole.
+        ATOMIC as a whole (one round trip where the store allows it). Every request is checked
+        first, in order, against the store as the earlier requests of the batch would leave it: an
+        id enqueued by an earlier request counts as existing (with the status it would get; one
+        canceled and not kept, its ``failure_ttl`` being 0, does not exist), its marker as set,
+        its unmet dependencies as recorded. So a child listed *after* its parent waits for it,
+        while a child listed *before* its parent is refused as ``missing``. A request that is
+        refused is checked as writing nothing (the requests after it do not see it).
+
+        If no request is refused, every one is written as :meth:`enqueue` would, in order, and
+        the outcomes are their statuses. If any is refused, nothing of the batch is written: the
+        outcome of each refused request says why, and every other request's outcome is
+        ``EnqueueOutcome(None, reason=RefusalReason.BATCH)``.
         """
-        return [self.enqueue(request) for request in requests]
 
     @abc.abstractmethod
     def claim(

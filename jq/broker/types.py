@@ -148,6 +148,9 @@ class RefusalReason(str, enum.Enum):
     DUPLICATE = "duplicate"
     #: ``once`` was given and its marker already reached that value.
     ALREADY = "already"
+    #: Another request of the same :meth:`Broker.enqueue_many` batch was refused; this one would
+    #: have gone through.
+    BATCH = "batch"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ with a bounded poll; a full run takes a few seconds per driver.
 
 from __future__ import annotations
 
+from jq.testing.contract.batches import EnqueueBatchContract
 from jq.testing.contract.cancellation import CancellationContract, DependentsListContract
 from jq.testing.contract.concurrency import BlockingClaimContract, ConcurrencyContract
 from jq.testing.contract.control import ControlContract, LockContract
@@ -51,6 +52,7 @@ __all__ = [
     "ControlContract",
     "DependentsContract",
     "DependentsListContract",
+    "EnqueueBatchContract",
     "EnqueueContract",
     "EnqueueRefusalContract",
     "FinishAndClaimContract",
@@ -73,6 +75,7 @@ class BrokerContractTests(
     JobRecordContract,
     EnqueueContract,
     EnqueueRefusalContract,
+    EnqueueBatchContract,
     ReplacementContract,
     CanceledAtEnqueueContract,
     ClaimContract,

@@ -36,7 +36,7 @@ from jq_backends.memory._base import (
     STARTED,
     MemoryState,
 )
-from jq_backends.memory._tables import redis_range
+from jq_backends.memory._tables import JobTable, redis_range
 
 __all__ = ["MemoryQueues"]
 
@@ -47,19 +47,28 @@ class MemoryQueues(MemoryState, QueueStore):
     def enqueue(self, request: EnqueueRequest) -> EnqueueOutcome:
         """Store and place one job, following :meth:`jq.broker.Broker.enqueue`'s steps."""
         with self._cond:
-            return self._enqueue(request)
+            refusal = self._refusal(request, _Batch(self._jobs, self._markers))
+            return refusal if refusal is not None else self._write(request)
 
     def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[EnqueueOutcome]:
-        """Every request in order, the whole batch as one critical section."""
+        """Every request checked, in order, as the earlier ones would leave the store; then every
+        one written, or none: the whole batch is one critical section."""
         with self._cond:
-            return [self._enqueue(request) for request in requests]
+            batch = _Batch(self._jobs, self._markers)
+            refusals: list[EnqueueOutcome | None] = []
+            for request in requests:
+                refusal = self._refusal(request, batch)
+                if refusal is None:
+                    status, unmet = self._placement(request, batch)
+                    batch.note(request, status, unmet)
+                refusals.append(refusal)
+            if any(refusal is not None for refusal in refusals):
+                return [refusal or EnqueueOutcome(None, reason=RefusalReason.BATCH) for refusal in refusals]
+            return [self._write(request) for request in requests]
 
-    def _enqueue(self, request: EnqueueRequest) -> EnqueueOutcome:
+    def _write(self, request: EnqueueRequest) -> EnqueueOutcome:
+        """Steps 2 to 7 of an enqueue whose refusals were checked (the condition held)."""
         job_id = request.job_id
-        depends_on = list(dict.fromkeys(request.depends_on))
-        refusal = self._refusal(request, depends_on)
-        if refusal is not None:
-            return refusal
         if request.once is not None:
             name, value = request.once
             self._markers[name] = value
@@ -73,69 +82,56 @@ class MemoryQueues(MemoryState, QueueStore):
         self._jobs.forget_unmet(job_id)
         self._known_queues.add(request.queue)
 
-        unmet: list[str] = []
-        blocked = False
-        for dep in depends_on:
-            dep_record = self._jobs.live(dep)
-            status = dep_record.get(STATUS) if dep_record is not None else None
-            if status == FINISHED or (request.allow_failure and status in ENDED_BADLY):
-                continue
-            blocked = blocked or status in ENDED_BADLY
-            unmet.append(dep)
-
+        status, unmet = self._placement(request, _Batch(self._jobs, self._markers))
         record = self._jobs.put(job_id, request.fields)
         self._jobs.expire_in(job_id, request.record_ttl)
-        if blocked:
+        if status == CANCELED:
             record[STATUS] = CANCELED
-            ttl = failure_ttl(request.fields.get(FAILURE_TTL), DEFAULT_FAILURE_TTL)
-            self._keep_canceled(job_id, request.queue, ttl, self._clock())
+            self._keep_canceled(job_id, request.queue, _canceled_ttl(request), self._clock())
             return EnqueueOutcome(CANCELED.decode())
-        if unmet:
-            status = DEFERRED
+        if status == DEFERRED:
             self._registry(PlaceKind.DEFERRED, request.queue).add(job_id, self._clock())
             self._jobs.set_unmet(job_id, unmet)
-        elif request.scheduled_at is not None:
-            status = SCHEDULED
+        elif status == SCHEDULED:
+            assert request.scheduled_at is not None
             self._registry(PlaceKind.SCHEDULED, request.queue).add(job_id, request.scheduled_at)
         else:
-            status = QUEUED
             self._push(request.queue, job_id, at_front=request.at_front)
         record[STATUS] = status
         return EnqueueOutcome(status.decode())
 
-    def _refusal(self, request: EnqueueRequest, depends_on: list[str]) -> EnqueueOutcome | None:
+    @staticmethod
+    def _placement(request: EnqueueRequest, batch: _Batch) -> tuple[bytes, list[str]]:
+        """The status the request's job gets (steps 4 to 7) and its unmet dependencies."""
+        unmet: list[str] = []
+        for dep in dict.fromkeys(request.depends_on):
+            status = batch.status(dep)
+            if status == FINISHED or (request.allow_failure and status in ENDED_BADLY):
+                continue
+            if status in ENDED_BADLY:
+                return CANCELED, []
+            unmet.append(dep)
+        if unmet:
+            return DEFERRED, unmet
+        return (QUEUED if request.scheduled_at is None else SCHEDULED), []
+
+    @staticmethod
+    def _refusal(request: EnqueueRequest, batch: _Batch) -> EnqueueOutcome | None:
         """Why the request must write nothing (checked in the contract's order), or None."""
-        missing = tuple(dep for dep in depends_on if self._jobs.live(dep) is None)
+        depends_on = list(dict.fromkeys(request.depends_on))
+        missing = tuple(dep for dep in depends_on if not batch.exists(dep))
         if missing:
             return EnqueueOutcome(None, missing, RefusalReason.MISSING)
-        if request.unique:
-            existing = self._jobs.live(request.job_id)
-            if existing is not None and existing.get(STATUS) in PENDING_STATUSES:
-                return EnqueueOutcome(None, reason=RefusalReason.DUPLICATE)
+        if request.unique and batch.status(request.job_id) in PENDING_STATUSES:
+            return EnqueueOutcome(None, reason=RefusalReason.DUPLICATE)
         if request.once is not None:
             name, value = request.once
-            marker = self._markers.get(name)
+            marker = batch.marker(name)
             if marker is not None and marker >= value:
                 return EnqueueOutcome(None, reason=RefusalReason.ALREADY)
-        if self._reaches(depends_on, request.job_id):
+        if batch.reaches(depends_on, request.job_id):
             return EnqueueOutcome(None, reason=RefusalReason.CYCLE)
         return None
-
-    def _reaches(self, starts: Sequence[str], target: str) -> bool:
-        """Whether following sets of unmet dependencies from ``starts`` leads to ``target``."""
-        seen: set[str] = set()
-        pending = list(starts)
-        while pending:
-            job_id = pending.pop()
-            if job_id == target:
-                return True
-            if job_id in seen:
-                continue
-            seen.add(job_id)
-            # Purges an expired record with its sets first, as Redis expires them together.
-            self._jobs.live(job_id)
-            pending.extend(self._jobs.unmet(job_id) or ())
-        return False
 
     def claim(
         self,
@@ -261,3 +257,69 @@ class MemoryQueues(MemoryState, QueueStore):
             if delete_jobs:
                 for job_id in ids:
                     self._jobs.purge(job_id)
+
+
+def _canceled_ttl(request: EnqueueRequest) -> int:
+    """How long a job canceled at enqueue is kept (0: not at all)."""
+    return failure_ttl(request.fields.get(FAILURE_TTL), DEFAULT_FAILURE_TTL)
+
+
+class _Batch:
+    """The store as the checks of an enqueue see it: as it is, plus what the earlier requests of
+    the same batch will write (:meth:`note`), which the checks of the later ones must count."""
+
+    __slots__ = ("_jobs", "_markers", "_new_markers", "_statuses", "_unmet")
+
+    def __init__(self, jobs: JobTable, markers: Mapping[str, float]) -> None:
+        self._jobs = jobs
+        self._markers = markers
+        # Per id an earlier request writes: its status, or None when it is not kept at all.
+        self._statuses: dict[str, bytes | None] = {}
+        self._unmet: dict[str, list[str]] = {}
+        self._new_markers: dict[str, float] = {}
+
+    def note(self, request: EnqueueRequest, status: bytes, unmet: Sequence[str]) -> None:
+        """Count what ``request`` will write: its job with ``status`` and ``unmet``, its marker."""
+        kept = status != CANCELED or _canceled_ttl(request) != 0
+        self._statuses[request.job_id] = status if kept else None
+        self._unmet[request.job_id] = list(unmet)
+        if request.once is not None:
+            self._new_markers[request.once[0]] = request.once[1]
+
+    def exists(self, job_id: str) -> bool:
+        """Whether the job has a record."""
+        if job_id in self._statuses:
+            return self._statuses[job_id] is not None
+        return self._jobs.live(job_id) is not None
+
+    def status(self, job_id: str) -> bytes | None:
+        """The job's status (None without a record or a status)."""
+        if job_id in self._statuses:
+            return self._statuses[job_id]
+        record = self._jobs.live(job_id)
+        return None if record is None else record.get(STATUS)
+
+    def marker(self, name: str) -> float | None:
+        """The marker's value, or None when it is unset."""
+        if name in self._new_markers:
+            return self._new_markers[name]
+        return self._markers.get(name)
+
+    def reaches(self, starts: Sequence[str], target: str) -> bool:
+        """Whether following sets of unmet dependencies from ``starts`` leads to ``target``."""
+        seen: set[str] = set()
+        pending = list(starts)
+        while pending:
+            job_id = pending.pop()
+            if job_id == target:
+                return True
+            if job_id in seen:
+                continue
+            seen.add(job_id)
+            if job_id in self._unmet:
+                pending.extend(self._unmet[job_id])
+                continue
+            # Purges an expired record with its sets first, as Redis expires them together.
+            self._jobs.live(job_id)
+            pending.extend(self._jobs.unmet(job_id) or ())
+        return False

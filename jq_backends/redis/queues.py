@@ -39,8 +39,10 @@ _MIN_BLOCK = 0.01
 class RedisQueues(RedisState, QueueStore):
     """Enqueue, claim, leases and queue reads on Redis: one script per state change."""
 
-    def _enqueue_call(self, request: EnqueueRequest) -> tuple[list[str], list[Arg]]:
-        """enqueue.lua's KEYS and ARGV for ``request``: only the optional parts it uses."""
+    def _enqueue_call(self, request: EnqueueRequest, *, last: bool = True) -> tuple[list[str], list[Arg]]:
+        """The KEYS and ARGV of one request as lib_enqueue.lua reads them: only the optional parts
+        it uses; its fields run to the end of ARGV when it is the ``last`` part of the call, else
+        their count comes first."""
         t, job_id, queue = self._t, request.job_id, request.queue
         keys = [
             t.job + job_id,
@@ -73,7 +75,7 @@ class RedisQueues(RedisState, QueueStore):
             # The contract passes no time for the deferred and canceled scores: use this clock.
             args += [len(depends_on), codec.score(time.time()), canceled_ttl, *depends_on]
         args[0] = flags
-        args += codec.flat(request.fields)
+        args += codec.flat(request.fields) if last else codec.pairs(request.fields)
         return keys, args
 
     @staticmethod
@@ -90,14 +92,17 @@ class RedisQueues(RedisState, QueueStore):
         return self._enqueue_outcome(reply)
 
     def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[EnqueueOutcome]:
-        """Each request as its own script call, all in one ``MULTI`` pipeline: one round trip.
-
-        The batch is atomic as a whole too, except when the server had lost the script (restart,
-        ``SCRIPT FLUSH``): then the calls it refused are sent again after loading it.
-        """
+        """Check every request, then write all or none of them: one script, one round trip (see
+        ``lua/enqueue_many.lua``)."""
         if not requests:
             return []
-        replies = self._scripts.run_many("enqueue", [self._enqueue_call(request) for request in requests])
+        keys: list[str] = []
+        args: list[Arg] = [len(requests)]
+        for index, request in enumerate(requests):
+            request_keys, request_args = self._enqueue_call(request, last=index == len(requests) - 1)
+            keys += request_keys
+            args += request_args
+        replies = self._scripts("enqueue_many", keys, args)
         return [self._enqueue_outcome(reply) for reply in replies]
 
     def _claim_call(

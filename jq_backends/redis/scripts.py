@@ -1,13 +1,13 @@
 """The Lua scripts of the Redis driver: loading them from the package and running them.
 
 Each ``lua/<name>.lua`` file is one atomic broker operation. Its source is put together when a
-broker registers its scripts: the constants it uses, then the helpers of ``lua/lib.lua`` it uses
-(see :func:`library_for`), then the script. The constants are everything that is the same for
-every call of one broker: the record field names (from :mod:`jq.broker`, so that they are spelled
-in one place), the key templates of the broker's prefix (from :class:`jq_backends.keys.KeySpace`:
-``K_JOB`` is ``"jq:job:"``), the place of each status, the pending statuses and how many results
-are kept. Only what varies per call travels as KEYS and ARGV, which keeps calls short: redis-py
-packs every argument in Python.
+broker registers its scripts: the constants it uses, then the helpers of the library files
+(``lua/lib.lua``, ``lua/lib_enqueue.lua``) it uses (see :func:`library_for`), then the script.
+The constants are everything that is the same for every call of one broker: the record field
+names (from :mod:`jq.broker`, so that they are spelled in one place), the key templates of the
+broker's prefix (from :class:`jq_backends.keys.KeySpace`: ``K_JOB`` is ``"jq:job:"``), the place
+of each status, the pending statuses and how many results are kept. Only what varies per call
+travels as KEYS and ARGV, which keeps calls short: redis-py packs every argument in Python.
 
 A script names a constant as a Lua local (``K_JOB``, ``F_STATUS``); the source defines only the
 constants its text mentions (a table built on every call for nothing costs server time). A
@@ -33,6 +33,7 @@ from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS
 from jq_backends.keys import DEFAULT_PREFIX, KINDS, KeySpace
 
 __all__ = [
+    "LIBRARY_NAMES",
     "PRESENCE_FIELD",
     "SCRIPT_NAMES",
     "Arg",
@@ -51,6 +52,7 @@ SCRIPT_NAMES: Final = (
     "delete_job",
     "drop_queue",
     "enqueue",
+    "enqueue_many",
     "extend_lease",
     "extend_lock",
     "finish_and_claim",
@@ -64,6 +66,10 @@ SCRIPT_NAMES: Final = (
     "update_job",
     "worker_names",
 )
+
+#: The library files, in the order their definitions are put together: a definition uses only
+#: definitions above it, of its own file or an earlier one.
+LIBRARY_NAMES: Final = ("lib", "lib_enqueue")
 
 #: One KEYS or ARGV element as redis-py encodes it.
 Arg = str | bytes | int | float
@@ -130,38 +136,45 @@ def _words(code: str) -> set[str]:
     return set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", re.sub(r"--[^\n]*", "", code)))
 
 
-# A top-level definition of lib.lua: `local function name(` or `local a, b = ...` at column 0.
+# A top-level definition of a library file: `local function name(` or `local a, b = ...` at column 0.
 _DEFINITION = re.compile(r"^local (?:function )?([A-Za-z_][A-Za-z0-9_]*(?:, [A-Za-z_][A-Za-z0-9_]*)*)")
 
 
 @functools.cache
 def _library_blocks() -> tuple[str, tuple[tuple[frozenset[str], str], ...]]:
-    """lib.lua as its opening comment and its top-level definitions, in order: (the names each
-    defines, its text with the comment lines above it)."""
+    """The library files as lib.lua's opening comment and their top-level definitions, in order:
+    (the names each defines, its text with the comment lines above it). The opening comment of
+    each later file, which describes that file, is left out."""
     head = ""
     blocks: list[tuple[frozenset[str], list[str]]] = []
-    pending: list[str] = []  # comment and blank lines not yet given to a definition
-    for line in script_file("lib").splitlines(keepends=True):
-        match = _DEFINITION.match(line)
-        if match:
-            if not blocks:  # the file's opening comment ends at the last blank line before it
-                cut = max((index + 1 for index, text in enumerate(pending) if not text.strip()), default=0)
-                head, pending = "".join(pending[:cut]), pending[cut:]
-            blocks.append((frozenset(match.group(1).split(", ")), [*pending, line]))
-            pending = []
-        elif line.startswith("--") or not line.strip():
-            pending.append(line)
-        elif blocks:  # inside the last definition (a function's body and its closing `end`)
-            blocks[-1][1].extend([*pending, line])
-            pending = []
-        else:
-            raise ValueError(f"lib.lua: a top-level statement that is not a definition: {line!r}")
+    for number, name in enumerate(LIBRARY_NAMES):
+        pending: list[str] = []  # comment and blank lines not yet given to a definition
+        first = len(blocks)
+        for line in script_file(name).splitlines(keepends=True):
+            match = _DEFINITION.match(line)
+            if match:
+                if len(blocks) == first:  # the opening comment ends at the last blank line before it
+                    cut = max(
+                        (index + 1 for index, text in enumerate(pending) if not text.strip()), default=0
+                    )
+                    if number == 0:
+                        head = "".join(pending[:cut])
+                    pending = pending[cut:]
+                blocks.append((frozenset(match.group(1).split(", ")), [*pending, line]))
+                pending = []
+            elif line.startswith("--") or not line.strip():
+                pending.append(line)
+            elif len(blocks) > first:  # inside the last definition (a function's body and its `end`)
+                blocks[-1][1].extend([*pending, line])
+                pending = []
+            else:
+                raise ValueError(f"{name}.lua: a top-level statement that is not a definition: {line!r}")
     return head, tuple((names, "".join(text)) for names, text in blocks)
 
 
 def library_for(code: str) -> str:
-    """The part of lib.lua that ``code`` needs: the definitions it uses, those they use in turn,
-    in lib.lua's order.
+    """The part of the library files (lib.lua, then lib_enqueue.lua) that ``code`` needs: the
+    definitions it uses, those they use in turn, in the files' order.
 
     Every ``local function`` of a chunk is a closure made again on every call of the script, so a
     script that carried the whole library would pay for the claim and transition steps on every
@@ -184,7 +197,7 @@ def library_for(code: str) -> str:
 @functools.cache
 def script_source(name: str, prefix: str = DEFAULT_PREFIX) -> str:
     """The full Lua source run for script ``name`` by a broker whose keys start with ``prefix``:
-    the constants the code mentions, the part of ``lib.lua`` it uses, then the script."""
+    the constants the code mentions, the part of the library files it uses, then the script."""
     if name not in SCRIPT_NAMES:
         raise ValueError(f"unknown script {name!r}")
     script = script_file(name)
@@ -197,8 +210,7 @@ def script_source(name: str, prefix: str = DEFAULT_PREFIX) -> str:
 
 
 class ScriptRunner:
-    """The driver's scripts for one key prefix registered on one client, run alone or many in one
-    pipeline."""
+    """The driver's scripts for one key prefix registered on one client, each call one round trip."""
 
     def __init__(self, client: redis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
         self._client = client
@@ -218,41 +230,3 @@ class ScriptRunner:
         except NoScriptError:
             script.sha = self._client.script_load(script.script)
             return self._client.evalsha(script.sha, len(keys), *keys, *args)
-
-    def run_many(
-        self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]], *, transaction: bool = True
-    ) -> list[Any]:
-        """Run one script once per ``(keys, args)`` in one pipeline (``MULTI`` with ``transaction``).
-
-        One round trip when the server knows the script. redis-py's own pipeline support for
-        scripts asks ``SCRIPT EXISTS`` first, a second round trip on every batch; instead this sends
-        ``EVALSHA`` blindly and, for calls refused with ``NOSCRIPT`` only (which ran nothing), loads
-        the script and sends those calls again. Replies come back in the order of ``calls``; the
-        first error reply any other call got is raised after every call was tried.
-        """
-        script = self._scripts[name]
-        replies: list[Any] = [None] * len(calls)
-        pending = list(range(len(calls)))
-        for _attempt in range(3):
-            if not pending:
-                break
-            pipe = self._client.pipeline(transaction=transaction)
-            for index in pending:
-                keys, args = calls[index]
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-            answers = pipe.execute(raise_on_error=False)
-            unknown: list[int] = []
-            for index, answer in zip(pending, answers, strict=True):
-                if isinstance(answer, NoScriptError):
-                    unknown.append(index)
-                else:
-                    replies[index] = answer
-            if unknown:
-                script.sha = self._client.script_load(script.script)
-            pending = unknown
-        if pending:
-            raise NoScriptError(f"the server keeps refusing script {name!r} after loading it")
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-        return replies

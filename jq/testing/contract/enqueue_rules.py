@@ -195,13 +195,16 @@ class EnqueueRefusalContract:
             EnqueueRequest("pending", "default", job_fields(), depends_on=["pending"]),
         ]
         assert broker.enqueue_many(requests) == [
-            EnqueueOutcome("queued"),
+            EnqueueOutcome(None, reason=RefusalReason.BATCH),
             EnqueueOutcome(None, reason=RefusalReason.ALREADY),
             EnqueueOutcome(None, reason=RefusalReason.DUPLICATE),
             EnqueueOutcome(None, ("nope",), RefusalReason.MISSING),
             EnqueueOutcome(None, reason=RefusalReason.CYCLE),
         ]
-        assert broker.queue_job_ids("default") == ["pending", "first"]
+        # All or nothing: the request that would have gone through wrote nothing either.
+        assert broker.queue_job_ids("default") == ["pending"]
+        assert broker.load_job("first") is None
+        _marker_untouched(broker, "m", 1)
 
 
 class ReplacementContract:

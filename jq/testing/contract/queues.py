@@ -142,16 +142,23 @@ class EnqueueContract:
         assert ttl is not None and 0 < ttl <= 100
 
     def test_enqueue_many_handles_requests_in_order(self, broker: Broker) -> None:
+        enqueue(broker, "running")
+        start_job(broker, "running")
         requests = [
             EnqueueRequest("first", "default", job_fields()),
             EnqueueRequest("second", "default", job_fields(), depends_on=["first"]),
-            EnqueueRequest("third", "default", job_fields(), depends_on=["nope"]),
+            EnqueueRequest("third", "default", job_fields(), depends_on=["running"]),
+            EnqueueRequest("fourth", "default", job_fields(), at_front=True),
         ]
         assert broker.enqueue_many(requests) == [
             EnqueueOutcome("queued"),
             EnqueueOutcome("deferred"),
-            EnqueueOutcome(None, ("nope",), RefusalReason.MISSING),
+            EnqueueOutcome("deferred"),
+            EnqueueOutcome("queued"),
         ]
+        assert broker.queue_job_ids("default") == ["fourth", "first"]
+        assert broker.dependent_ids("first") == ["second"]
+        assert broker.enqueue_many([]) == []
 
 
 class ClaimContract:

@@ -1,0 +1,251 @@
+-- lib_enqueue.lua: the steps of an enqueue (Broker.enqueue), shared by enqueue.lua (one request)
+-- and enqueue_many.lua (a batch, all or nothing). A library like lib.lua, whose definitions it
+-- uses: scripts.py prepends what a script needs of both, lib.lua's first.
+--
+-- One request's KEYS, from its first key on:
+--   the job's record, the queue, the queue's wake key, the set of known queue names, the job's
+--   results, its set of dependents, its set of unmet dependencies, then, each only when the
+--   flags say so, in order: the `once` marker ('o'), the queue's scheduled registry ('s'), the
+--   queue's deferred and canceled registries and, for each dependency i, its record and its
+--   dependents set ('d')
+-- One request's ARGV: flags (letters: 'f' at front, 'a' allow failure, 'u' unique, 'o' once,
+--   's' scheduled, 'd' dependencies), record expiry in ms ('' = none), then, each only when the
+--   flags say so: the marker value ('o'), the scheduled_at score ('s'), n, now (the broker's
+--   clock: the deferred score, and what a canceled job's score counts from), the seconds a
+--   canceled job is kept (its failure_ttl or the default: > 0 seconds, < 0 forever, 0 not at
+--   all) and the n dependency ids (distinct) ('d'); last the field/value pairs of the record
+--   (without its status): to the end of ARGV for the last request of a call, else m, m pairs.
+
+-- Read one request (see above) whose KEYS start at `first`; `last` when its fields run to the
+-- end of ARGV. The request's next_key is where the next request's KEYS start.
+local function next_enqueue(first, last)
+    local flags = next_arg()
+    local function flag(letter)
+        return string.find(flags, letter, 1, true) ~= nil
+    end
+    local r = {
+        at_front = flag('f'), allow_failure = flag('a'), unique = flag('u'), expiry_ms = next_arg(),
+        record = KEYS[first], queue_key = KEYS[first + 1], wake_key = KEYS[first + 2],
+        known_key = KEYS[first + 3], results_key = KEYS[first + 4],
+        dependents_key = KEYS[first + 5], unmet_key = KEYS[first + 6], depends_on = {},
+    }
+    expect_keys(first + 6)
+    r.job_id, r.queue_name = name_of(r.record, K_JOB), name_of(r.queue_key, K_QUEUE)
+    local k = first + 7
+    if flag('o') then
+        r.marker_key, r.once_value = KEYS[k], next_arg()
+        k = k + 1
+    end
+    if flag('s') then
+        r.scheduled_key, r.scheduled_at = KEYS[k], next_arg()
+        k = k + 1
+    end
+    if flag('d') then
+        r.deferred_key, r.canceled_key = KEYS[k], KEYS[k + 1]
+        local n = tonumber(next_arg())
+        r.now = next_arg()
+        r.canceled_ttl = tonumber(next_arg())
+        r.first_dependency = k + 2
+        for i = 1, n do
+            r.depends_on[i] = next_arg()
+        end
+        k = k + 2 + 2 * n
+    end
+    expect_keys(k - 1)
+    if last then
+        r.fields = rest_of_args()
+    else
+        r.fields = next_pairs()
+    end
+    r.next_key = k
+    return r
+end
+
+-- The record and the dependents set of the request's dependency i.
+local function dependency_record(r, i)
+    return KEYS[r.first_dependency + 2 * i - 2]
+end
+
+local function dependency_dependents(r, i)
+    return KEYS[r.first_dependency + 2 * i - 1]
+end
+
+-- The store as a request's checks see it: as it is, plus what the earlier requests of the same
+-- batch will write, noted by note_enqueued. `jobs[id]` is false for a job that will not exist
+-- (canceled and not kept), else {status, unmet dependency ids}; `markers[key]` a marker's value.
+local function new_batch()
+    return {jobs = {}, markers = {}}
+end
+
+local function batch_exists(batch, id, key)
+    local job = batch.jobs[id]
+    if job == nil then
+        return redis.call('EXISTS', key) == 1
+    end
+    return job ~= false
+end
+
+-- The job's status, or nil (no record, or a record without a status).
+local function batch_status(batch, id, key)
+    local job = batch.jobs[id]
+    if job == nil then
+        return redis.call('HGET', key, F_STATUS) or nil
+    end
+    return job and job.status or nil
+end
+
+local function batch_unmet(batch, id)
+    local job = batch.jobs[id]
+    if job == nil then
+        return redis.call('SMEMBERS', K_DEPENDENCIES .. id)
+    end
+    return job and job.unmet or {}
+end
+
+-- Steps 4 to 7: the status the request's job gets and the indexes of its unmet dependencies.
+local function enqueue_placement(r, batch)
+    local unmet = {}
+    for i, dependency in ipairs(r.depends_on) do
+        local status = batch_status(batch, dependency, dependency_record(r, i))
+        if status == FAILED or status == STOPPED or status == CANCELED then
+            if not r.allow_failure then
+                return CANCELED, {}
+            end
+        elseif status ~= FINISHED then
+            unmet[#unmet + 1] = i
+        end
+    end
+    if #unmet > 0 then
+        return DEFERRED, unmet
+    elseif r.scheduled_key then
+        return SCHEDULED, unmet
+    end
+    return QUEUED, unmet
+end
+
+-- Step 1: the refusal of the request as a reply ({'', reason, missing ids...}), or nil. Reads
+-- only: nothing is written.
+local function enqueue_refusal(r, batch)
+    local missing = {}
+    for i, dependency in ipairs(r.depends_on) do
+        if not batch_exists(batch, dependency, dependency_record(r, i)) then
+            missing[#missing + 1] = dependency
+        end
+    end
+    if #missing > 0 then
+        table.insert(missing, 1, 'missing')
+        table.insert(missing, 1, '')
+        return missing
+    end
+    if r.unique then
+        local status = batch_status(batch, r.job_id, r.record)
+        if status and PENDING[status] then
+            return {'', 'duplicate'}
+        end
+    end
+    if r.marker_key then
+        -- A marker that holds no number counts as unset (and is overwritten).
+        local value = batch.markers[r.marker_key]
+        if value == nil then
+            value = redis.call('GET', r.marker_key)
+        end
+        local reached = tonumber(value or '')
+        if reached and reached >= tonumber(r.once_value) then
+            return {'', 'already'}
+        end
+    end
+    -- A cycle: some job this one would wait for waits, through sets of unmet dependencies, for
+    -- it. `seen` keeps the walk finite whatever cycles already exist among other jobs.
+    local walk, seen = {}, {}
+    for i, dependency in ipairs(r.depends_on) do
+        walk[i] = dependency
+    end
+    while #walk > 0 do
+        local id = table.remove(walk)
+        if id == r.job_id then
+            return {'', 'cycle'}
+        end
+        if not seen[id] then
+            seen[id] = true
+            for _, next_id in ipairs(batch_unmet(batch, id)) do
+                walk[#walk + 1] = next_id
+            end
+        end
+    end
+    return nil
+end
+
+-- Count what a request that passed its checks will write, for the checks of the requests after
+-- it in the batch.
+local function note_enqueued(batch, r)
+    local status, unmet = enqueue_placement(r, batch)
+    if status == CANCELED and r.canceled_ttl == 0 then
+        batch.jobs[r.job_id] = false
+    else
+        local ids = {}
+        for _, i in ipairs(unmet) do
+            ids[#ids + 1] = r.depends_on[i]
+        end
+        batch.jobs[r.job_id] = {status = status, unmet = ids}
+    end
+    if r.marker_key then
+        batch.markers[r.marker_key] = r.once_value
+    end
+end
+
+-- Steps 2 to 7 of a request whose checks passed: the marker; the replaced job taken out of the
+-- place its old status names in its old origin and out of its old dependencies' dependents (its
+-- own dependents stay: they wait for the new job); the queue made known; then the record with
+-- its status, placed in the canceled, deferred or scheduled registry
+-- or in the queue (waking a blocked claimer). The record's expiry (or none) applies to its
+-- results and dependency sets too, and a dependency's set of dependents shares that
+-- dependency's expiry; a canceled job is kept as its TTL says instead. Returns the status.
+local function enqueue_write(r)
+    if r.marker_key then
+        redis.call('SET', r.marker_key, r.once_value)
+    end
+    local record, job_id = r.record, r.job_id
+    local old = redis.call('HMGET', record, F_STATUS, F_ORIGIN)
+    local old_place = old[1] and PLACE_OF_STATUS[old[1]]
+    if old_place and old[2] then
+        local key = old_place .. old[2]
+        if old_place == K_QUEUE then
+            if redis.call('LREM', key, 0, job_id) > 0 then
+                settle_wake(key, K_WAKE .. old[2])
+            end
+        else
+            redis.call('ZREM', key, job_id)
+        end
+    end
+    -- The new job waits only on what this request names: the old one leaves the dependents of
+    -- what it waited for (dependent_ids lists the jobs still waiting).
+    for _, parent in ipairs(redis.call('SMEMBERS', r.unmet_key)) do
+        redis.call('SREM', K_DEPENDENTS .. parent, job_id)
+    end
+    redis.call('DEL', record, r.unmet_key)
+    redis.call('SADD', r.known_key, r.queue_name)
+
+    local status, unmet = enqueue_placement(r, new_batch())
+    hset_flat(record, with_status(r.fields, status))
+    local data = {record, r.results_key, r.dependents_key, r.unmet_key}
+    if status == CANCELED then
+        keep_canceled(r.canceled_key, job_id, data, r.canceled_ttl, r.now)
+        return status
+    end
+    if status == DEFERRED then
+        redis.call('ZADD', r.deferred_key, r.now, job_id)
+        for _, i in ipairs(unmet) do
+            redis.call('SADD', r.unmet_key, r.depends_on[i])
+            redis.call('SADD', dependency_dependents(r, i), job_id)
+            -- Expires with its job, so a later job under that id does not inherit this dependent.
+            share_expiry(dependency_record(r, i), dependency_dependents(r, i))
+        end
+    elseif status == SCHEDULED then
+        redis.call('ZADD', r.scheduled_key, r.scheduled_at, job_id)
+    else
+        push(nil, r.queue_name, r.queue_key, r.wake_key, job_id, r.at_front)  -- known already
+    end
+    -- The record was just written afresh (deleted above), so it has no expiry of its own yet.
+    expire_fresh(data, r.expiry_ms)
+    return status
+end

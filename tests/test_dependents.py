@@ -1,0 +1,82 @@
+"""Jobs waiting for others, end to end on every driver: batches that hold parents and children,
+delayed children, and parents that are deleted, expire or are canceled without being kept.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from jq import Queue, SimpleWorker
+from jq.exceptions import NoSuchJobError
+from jq.job import Job
+from tests import fixtures
+
+
+@pytest.fixture
+def queue(broker):
+    """The default queue of the driver under test."""
+    return Queue(connection=broker)
+
+
+def run_burst(queue: Queue) -> bool:
+    """Run every queued job with an in-process worker."""
+    return SimpleWorker([queue]).work(burst=True)
+
+
+def exists(queue: Queue, job_id: str) -> bool:
+    return Job.exists(job_id, connection=queue.broker)
+
+
+def nothing_stored(queue: Queue, *job_ids: str) -> bool:
+    """No job, no queued id, no known queue, no registry entry."""
+    registries = (
+        queue.deferred_job_registry,
+        queue.scheduled_job_registry,
+        queue.canceled_job_registry,
+        queue.finished_job_registry,
+    )
+    return (
+        not any(exists(queue, job_id) for job_id in job_ids)
+        and len(queue) == 0
+        and queue.broker.queue_names() == []
+        and all(registry.count == 0 for registry in registries)
+    )
+
+
+class TestBatches:
+    """enqueue_many is all or nothing; an id listed earlier in a batch counts as existing."""
+
+    def test_one_missing_dependency_writes_nothing_of_the_batch(self, queue):
+        batch = [
+            Queue.prepare_data(fixtures.add, (1, 1), job_id="ok1"),
+            Queue.prepare_data(fixtures.add, (2, 2), depends_on="missing"),
+            Queue.prepare_data(fixtures.add, (3, 3), job_id="ok3"),
+        ]
+        with pytest.raises(NoSuchJobError, match=r"missing.*nothing was enqueued"):
+            queue.enqueue_many(batch)
+        assert nothing_stored(queue, "ok1", "ok3")
+
+    def test_a_parent_listed_before_its_child(self, queue):
+        parent, child = queue.enqueue_many(
+            [
+                Queue.prepare_data(fixtures.add, (1, 1), job_id="parent"),
+                Queue.prepare_data(fixtures.add, (2, 2), job_id="child", depends_on="parent"),
+            ]
+        )
+        assert (parent.get_status(), child.get_status()) == ("queued", "deferred")
+        run_burst(queue)
+        assert child.result == 4
+        fetch = Job.fetch
+        assert (
+            fetch("child", connection=queue.broker).started_at
+            >= fetch("parent", connection=queue.broker).ended_at
+        )
+
+    def test_a_child_listed_before_its_parent_refuses_the_batch(self, queue):
+        batch = [
+            Queue.prepare_data(fixtures.add, (2, 2), job_id="child", depends_on="parent"),
+            Queue.prepare_data(fixtures.add, (1, 1), job_id="parent"),
+        ]
+        with pytest.raises(NoSuchJobError, match="parent"):
+            queue.enqueue_many(batch)
+        assert nothing_stored(queue, "parent", "child")
