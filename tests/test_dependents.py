@@ -4,12 +4,19 @@ delayed children, and parents that are deleted, expire or are canceled without b
 
 from __future__ import annotations
 
+import datetime
+import time
+
 import pytest
 
 from jq import Queue, SimpleWorker
+from jq.dependency import Dependency
 from jq.exceptions import NoSuchJobError
 from jq.job import Job
+from jq.scheduler import Scheduler
 from tests import fixtures
+
+DAY = datetime.timedelta(days=1)
 
 
 @pytest.fixture
@@ -80,3 +87,39 @@ class TestBatches:
         with pytest.raises(NoSuchJobError, match="parent"):
             queue.enqueue_many(batch)
         assert nothing_stored(queue, "parent", "child")
+
+
+class TestDelayedChildren:
+    """A delayed job with a dependency keeps its time when its dependency finishes."""
+
+    def test_a_child_due_later_is_scheduled_when_its_parent_finishes(self, queue):
+        parent = queue.enqueue(fixtures.add, 1, 1)
+        due = datetime.datetime.now(datetime.timezone.utc) + DAY
+        child = queue.enqueue_in(DAY, fixtures.add, 2, 2, depends_on=parent)
+        assert child.get_status() == "deferred"
+        run_burst(queue)
+        assert parent.get_status() == "finished"
+        assert child.get_status() == "scheduled"
+        assert child.id not in queue.job_ids
+        when = queue.scheduled_job_registry.get_scheduled_time(child)
+        assert abs((when - due).total_seconds()) < 60
+        # Its time comes: the scheduler queues it, and it runs.
+        assert Scheduler([queue]).tick(now=time.time() + DAY.total_seconds() + 60) == 1
+        run_burst(queue)
+        assert child.result == 4
+
+    def test_a_child_already_due_is_queued_when_its_parent_finishes(self, queue):
+        parent = queue.enqueue(fixtures.add, 1, 1)
+        past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+        child = queue.enqueue_at(past, fixtures.add, 2, 2, depends_on=parent)
+        assert child.get_status() == "deferred"
+        run_burst(queue)
+        assert child.result == 4
+
+    def test_a_tolerant_delayed_child_of_a_failed_parent_keeps_its_time(self, queue):
+        parent = queue.enqueue(fixtures.div_by_zero, 1)
+        child = queue.enqueue_in(
+            DAY, fixtures.add, 2, 2, depends_on=Dependency(jobs=[parent], allow_failure=True)
+        )
+        run_burst(queue)
+        assert child.get_status() == "scheduled"

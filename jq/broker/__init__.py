@@ -10,10 +10,11 @@ Conventions that every method follows:
   *record* is a flat mapping of field name to bytes (a Redis hash in the Redis driver). The core
   encodes and decodes every field; a driver reads only the fields this module names
   (:data:`STATUS`, :data:`ORIGIN`, :data:`EXECUTION`, :data:`ENQUEUE_AT_FRONT`,
-  :data:`ALLOW_FAILURE`), and writes only :data:`STATUS` on its own.
+  :data:`ALLOW_FAILURE`, :data:`FAILURE_TTL`, :data:`SCHEDULED_AT`), and writes only
+  :data:`STATUS` and :data:`SCHEDULED_AT` on its own.
 * Times are Unix timestamps in seconds (``float``) chosen by the core and passed in, so that a
-  test can drive a clock and two machines agree on what a score means. Record expiry (TTL) is the
-  only time a driver measures itself.
+  test can drive a clock and two machines agree on what a score means. Record expiry (TTL), and
+  a ``now`` the caller leaves as None, are the only times a driver measures itself.
 * A job is always in exactly one *place* — a queue or one registry (:class:`Place`) — or in none
   once it has ended without being kept in a registry. Every method whose docstring says
   **ATOMIC** does all its reads and writes as one indivisible step: another client sees the state
@@ -53,6 +54,7 @@ from jq.broker.types import (
     PENDING_STATUSES,
     PERSIST,
     RESULTS_KEPT,
+    SCHEDULED_AT,
     STATUS,
     STATUS_PLACES,
     WORKER_CURRENT_JOB,
@@ -81,6 +83,7 @@ __all__ = [
     "PENDING_STATUSES",
     "PERSIST",
     "RESULTS_KEPT",
+    "SCHEDULED_AT",
     "STATUS",
     "STATUS_PLACES",
     "WORKER_CURRENT_JOB",

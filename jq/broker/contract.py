@@ -129,10 +129,13 @@ class QueueStore(abc.ABC):
         5. Else, if some dependencies are unmet (queued, started, deferred, scheduled...), the job is
            stored with status ``deferred`` in the deferred registry (scored by the broker's clock),
            its unmet dependency ids are recorded, and it is added to each unmet dependency's
-           dependents (see :class:`DependentsPolicy`).
+           dependents (see :class:`DependentsPolicy`; once released, a job with ``scheduled_at``
+           is scheduled for that time if it has not passed).
         6. Else, with ``scheduled_at``, status ``scheduled`` in the scheduled registry with score
            ``scheduled_at``.
 
+        With ``scheduled_at``, the record also gets it in its :data:`SCHEDULED_AT` field (whatever
+        the status), written after the request's fields.
         7. Else status ``queued`` at the back of the queue (front with ``at_front``), waking one
            waiting claimer.
 

@@ -20,6 +20,7 @@ __all__ = [
     "PENDING_STATUSES",
     "PERSIST",
     "RESULTS_KEPT",
+    "SCHEDULED_AT",
     "STATUS",
     "STATUS_PLACES",
     "WORKER_CURRENT_JOB",
@@ -56,6 +57,9 @@ WORKER_CURRENT_JOB: Final = "current_job"
 ALLOW_FAILURE: Final = "allow_dependency_failures"
 #: How long a failed or canceled job is kept: whole seconds as text (``-1``: forever).
 FAILURE_TTL: Final = "failure_ttl"
+#: When a job enqueued with ``scheduled_at`` is due, as a registry score (decimal text), written by
+#: the driver at enqueue: a job deferred first is scheduled for that time when it is released.
+SCHEDULED_AT: Final = "scheduled_at"
 
 #: How many result entries a job keeps (newest first) unless a transition says more; older ones
 #: are dropped.
@@ -113,10 +117,13 @@ class DependentsPolicy(str, enum.Enum):
     is *canceled* (see below).
 
     A dependent whose unmet dependencies become none, whose record still exists and whose status is
-    ``deferred`` moves from its origin's deferred registry to its origin queue (to the front when
-    its :data:`ENQUEUE_AT_FRONT` field is ``b"1"``), gets :attr:`Transition.released_fields` and
-    then status ``queued`` (written last: a released field never overrides it), and wakes a
-    waiting claimer.
+    ``deferred`` is *released*: it moves from its origin's deferred registry to its origin queue
+    (to the front when its :data:`ENQUEUE_AT_FRONT` field is ``b"1"``), gets
+    :attr:`Transition.released_fields` and then status ``queued`` (written last: a released field
+    never overrides it), and wakes a waiting claimer. A dependent whose :data:`SCHEDULED_AT` field
+    is a time after ``Transition.now`` (None: the broker's clock) goes to its origin's scheduled
+    registry instead, scored by that time, with the released fields and then status
+    ``scheduled``: a delayed job keeps its time.
 
     A canceled dependent (its record exists and its status is ``deferred``) moves from its
     origin's deferred registry to its origin's canceled registry, gets
@@ -261,8 +268,9 @@ class Transition:
     when given, must equal the record's :data:`EXECUTION` field: a late write from a stale
     execution is refused.
     ``dependents``, ``released_fields``, ``canceled_fields``, ``default_failure_ttl`` and
-    ``now`` (the time canceled dependents' scores count from; None: the broker's clock): see
-    :class:`DependentsPolicy`. ``worker``: see :class:`WorkerUpdate`.
+    ``now`` (the time canceled dependents' scores count from, and that released dependents' times
+    are compared with; None: the broker's clock): see :class:`DependentsPolicy`. ``worker``: see
+    :class:`WorkerUpdate`.
     """
 
     job_id: str

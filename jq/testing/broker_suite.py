@@ -32,6 +32,7 @@ from jq.testing.contract.enqueue_rules import (
 )
 from jq.testing.contract.queues import ClaimContract, EnqueueContract, QueueContract
 from jq.testing.contract.records import JobRecordContract, KeyLayoutContract
+from jq.testing.contract.settling import ScheduledReleaseContract
 from jq.testing.contract.transitions import (
     DependentsContract,
     RegistryContract,
@@ -63,6 +64,7 @@ __all__ = [
     "RegistryContract",
     "ReplacementContract",
     "ResultsLifetimeContract",
+    "ScheduledReleaseContract",
     "SchedulingContract",
     "TransitionContract",
     "WorkerContract",
@@ -86,6 +88,7 @@ class BrokerContractTests(
     DependentsContract,
     CancellationContract,
     DependentsListContract,
+    ScheduledReleaseContract,
     SchedulingContract,
     WorkerContract,
     WorkerUpdateContract,

@@ -112,7 +112,7 @@ def end_job(
     released_fields: Mapping[str, bytes] | None = None,
     canceled_fields: Mapping[str, bytes] | None = None,
     default_failure_ttl: int = DEFAULT_FAILURE_TTL,
-    now: float = 0.0,
+    now: float | None = 0.0,
     execution: str | None = None,
 ) -> bool:
     """Move a started job to the registry of ``status`` (finished, failed, canceled...).

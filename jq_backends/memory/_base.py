@@ -12,11 +12,22 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from jq.broker import ORIGIN, STATUS, Place, PlaceKind, Record
-from jq_backends.fields import PLACE_OF_STATUS
+from jq.broker import (
+    ALLOW_FAILURE,
+    ENQUEUE_AT_FRONT,
+    ORIGIN,
+    SCHEDULED_AT,
+    STATUS,
+    DependentsPolicy,
+    Place,
+    PlaceKind,
+    Record,
+    Transition,
+)
+from jq_backends.fields import FAILURE_TTL, PLACE_OF_STATUS, failure_ttl, scheduled_time
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
 from jq_backends.memory._tables import JobTable, ScoredSet, WorkerTable
 
@@ -144,3 +155,54 @@ class MemoryState:
         score = now + ttl if ttl > 0 else math.inf
         self._registry(PlaceKind.CANCELED, queue).add(job_id, score)
         self._jobs.expire_in(job_id, ttl if ttl > 0 else None)
+
+    def _settle_dependents(self, change: Transition) -> None:
+        """Release or cancel the dependents of ``change.job_id`` (see DependentsPolicy)."""
+        now = self._clock() if change.now is None else change.now
+        # Depth first over the jobs whose dependents are settled: the job itself, then each
+        # dependent canceled on the way, whose own dependents see it as failed. A canceled job is
+        # filed (registry, expiry) only after its own dependents were settled: a TTL of zero
+        # deletes its set of dependents. `visited` guards against a cycle of dependents.
+        stack: list[tuple[str, DependentsPolicy, tuple[str, int] | None]] = [
+            (change.job_id, change.dependents, None)
+        ]
+        visited = {change.job_id}
+        while stack:
+            parent, policy, canceled = stack.pop()
+            for child in self._jobs.take_dependents(parent):
+                record = self._jobs.live(child)
+                if record is None:
+                    self._jobs.forget_unmet(child)
+                    continue
+                still_waiting = self._jobs.stop_waiting(child, parent)
+                if policy is DependentsPolicy.FINISHED or record.get(ALLOW_FAILURE) == b"1":
+                    if not still_waiting:
+                        self._release(child, record, change.released_fields, now)
+                elif child not in visited and record.get(STATUS) == DEFERRED and ORIGIN in record:
+                    visited.add(child)
+                    queue = record[ORIGIN].decode()
+                    self._registry(PlaceKind.DEFERRED, queue).discard(child)
+                    record.update(change.canceled_fields)
+                    record[STATUS] = CANCELED
+                    ttl = failure_ttl(record.get(FAILURE_TTL), change.default_failure_ttl)
+                    stack.append((child, DependentsPolicy.FAILED, (queue, ttl)))
+            if canceled is not None:
+                self._keep_canceled(parent, *canceled, now)
+
+    def _release(self, job_id: str, record: Record, released_fields: Mapping[str, bytes], now: float) -> None:
+        """Queue a deferred job whose dependencies are all met, or schedule it when its
+        :data:`SCHEDULED_AT` time is after ``now`` (nothing when it is not deferred)."""
+        origin = record.get(ORIGIN)
+        if record.get(STATUS) != DEFERRED or origin is None:
+            return
+        queue = origin.decode()
+        self._registry(PlaceKind.DEFERRED, queue).discard(job_id)
+        record.update(released_fields)
+        due = scheduled_time(record.get(SCHEDULED_AT))
+        if due is not None and due > now:
+            self._registry(PlaceKind.SCHEDULED, queue).add(job_id, due)
+            record[STATUS] = SCHEDULED
+            return
+        # The status is written last: a claimer drops any id whose status is not queued.
+        record[STATUS] = QUEUED
+        self._push(queue, job_id, at_front=record.get(ENQUEUE_AT_FRONT) == b"1")

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from jq.broker import (
     EXECUTION,
+    SCHEDULED_AT,
     STATUS,
     Claimed,
     ClaimFields,
@@ -25,7 +26,7 @@ from jq.broker import (
     claim_fields_now,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
-from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS, failure_ttl
+from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS, failure_ttl, scheduled_field
 from jq_backends.memory._base import (
     CANCELED,
     DEFERRED,
@@ -84,6 +85,8 @@ class MemoryQueues(MemoryState, QueueStore):
 
         status, unmet = self._placement(request, _Batch(self._jobs, self._markers))
         record = self._jobs.put(job_id, request.fields)
+        if request.scheduled_at is not None:
+            record[SCHEDULED_AT] = scheduled_field(request.scheduled_at)
         self._jobs.expire_in(job_id, request.record_ttl)
         if status == CANCELED:
             record[STATUS] = CANCELED

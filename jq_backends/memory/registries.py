@@ -5,21 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from jq.broker import (
-    ALLOW_FAILURE,
-    ENQUEUE_AT_FRONT,
     EXECUTION,
-    ORIGIN,
     PERSIST,
     STATUS,
     DependentsPolicy,
     Place,
     PlaceKind,
-    Record,
     RegistryStore,
     Transition,
 )
-from jq_backends.fields import FAILURE_TTL, failure_ttl
-from jq_backends.memory._base import CANCELED, DEFERRED, QUEUED, MemoryState
+from jq_backends.memory._base import QUEUED, MemoryState
 from jq_backends.memory._tables import redis_range
 
 __all__ = ["MemoryRegistries"]
@@ -108,50 +103,6 @@ class MemoryRegistries(MemoryState, RegistryStore):
         if change.worker is not None:
             self._workers.apply_update(change.worker)
         return True
-
-    def _settle_dependents(self, change: Transition) -> None:
-        """Release or cancel the dependents of ``change.job_id`` (see DependentsPolicy)."""
-        # Depth first over the jobs whose dependents are settled: the job itself, then each
-        # dependent canceled on the way, whose own dependents see it as failed. A canceled job is
-        # filed (registry, expiry) only after its own dependents were settled: a TTL of zero
-        # deletes its set of dependents. `visited` guards against a cycle of dependents.
-        stack: list[tuple[str, DependentsPolicy, tuple[str, int] | None]] = [
-            (change.job_id, change.dependents, None)
-        ]
-        visited = {change.job_id}
-        while stack:
-            parent, policy, canceled = stack.pop()
-            for child in self._jobs.take_dependents(parent):
-                record = self._jobs.live(child)
-                if record is None:
-                    self._jobs.forget_unmet(child)
-                    continue
-                still_waiting = self._jobs.stop_waiting(child, parent)
-                if policy is DependentsPolicy.FINISHED or record.get(ALLOW_FAILURE) == b"1":
-                    if not still_waiting:
-                        self._release(child, record, change.released_fields)
-                elif child not in visited and record.get(STATUS) == DEFERRED and ORIGIN in record:
-                    visited.add(child)
-                    queue = record[ORIGIN].decode()
-                    self._registry(PlaceKind.DEFERRED, queue).discard(child)
-                    record.update(change.canceled_fields)
-                    record[STATUS] = CANCELED
-                    ttl = failure_ttl(record.get(FAILURE_TTL), change.default_failure_ttl)
-                    stack.append((child, DependentsPolicy.FAILED, (queue, ttl)))
-            if canceled is not None:
-                self._keep_canceled(parent, *canceled, self._clock() if change.now is None else change.now)
-
-    def _release(self, job_id: str, record: Record, released_fields: Mapping[str, bytes]) -> None:
-        """Queue a deferred job whose dependencies are all met (nothing when it is not deferred)."""
-        origin = record.get(ORIGIN)
-        if record.get(STATUS) != DEFERRED or origin is None:
-            return
-        queue = origin.decode()
-        self._registry(PlaceKind.DEFERRED, queue).discard(job_id)
-        record.update(released_fields)
-        # The status is written last: a claimer drops any id whose status is not queued.
-        record[STATUS] = QUEUED
-        self._push(queue, job_id, at_front=record.get(ENQUEUE_AT_FRONT) == b"1")
 
     def promote_scheduled(
         self, queue: str, now: float, fields: Mapping[str, bytes], limit: int = 100

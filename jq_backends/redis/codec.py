@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from itertools import chain
+from typing import Final
 
-from jq.broker import PERSIST, STATUS, Place, Record, WorkerUpdate
+from jq.broker import PERSIST, STATUS, DependentsPolicy, Place, Record, WorkerUpdate
 from jq_backends.redis.scripts import PRESENCE_FIELD, Arg
 
 __all__ = [
@@ -19,9 +20,11 @@ __all__ = [
     "pairs",
     "place_kind",
     "place_letter",
+    "policy_letter",
     "record_from_flat",
     "record_from_hash",
     "score",
+    "settlement",
     "text",
     "transition_ttl",
     "worker_args",
@@ -31,6 +34,13 @@ __all__ = [
 
 #: The status a claim writes.
 STARTED = b"started"
+
+# A dependents policy as lib.lua spells it.
+_POLICY_LETTERS: Final[Mapping[DependentsPolicy, str]] = {
+    DependentsPolicy.NONE: "-",
+    DependentsPolicy.FINISHED: "f",
+    DependentsPolicy.FAILED: "x",
+}
 
 
 def score(value: float) -> str:
@@ -139,3 +149,22 @@ def place_kind(place: Place | None) -> str:
     if place is None:
         return ""
     return "queue" if place.is_queue else "registry"
+
+
+def policy_letter(policy: DependentsPolicy | str) -> str:
+    """A dependents policy as lib.lua spells it: '-' none, 'f' finished, 'x' failed."""
+    # A member is looked up directly; a plain string ('finished') through the enum.
+    if isinstance(policy, DependentsPolicy):
+        return _POLICY_LETTERS[policy]
+    return _POLICY_LETTERS[DependentsPolicy(policy)]
+
+
+def settlement(
+    letter: str, released: Mapping[str, bytes], canceled: Mapping[str, bytes], default_failure_ttl: int
+) -> list[Arg]:
+    """How a policy settles the dependents, as lib.lua's next_settlement reads it (without now):
+    the released fields and, under 'x', the canceled fields and their default failure TTL."""
+    args = pairs(released)
+    if letter == "x":
+        args += [*pairs(canceled), int(default_failure_ttl)]
+    return args

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Final, cast
+from typing import cast
 
 from jq.broker import (
     RESULTS_KEPT,
-    DependentsPolicy,
     Place,
     RegistryStore,
     Transition,
@@ -18,13 +17,6 @@ from jq_backends.redis._base import RedisState
 from jq_backends.redis.scripts import Arg
 
 __all__ = ["RedisRegistries"]
-
-# A dependents policy as lib.lua's transition mode spells it.
-_POLICY_LETTERS: Final[Mapping[DependentsPolicy, str]] = {
-    DependentsPolicy.NONE: "-",
-    DependentsPolicy.FINISHED: "f",
-    DependentsPolicy.FAILED: "x",
-}
 
 
 class RedisRegistries(RedisState, RegistryStore):
@@ -71,10 +63,7 @@ class RedisRegistries(RedisState, RegistryStore):
         t, job_id = self._t, change.job_id
         keys = [t.job + job_id, t.results + job_id, t.dependents + job_id, t.dependencies + job_id]
         source, target = change.source, change.target
-        # A member is looked up directly; a plain string ('finished') through the enum.
-        policy = (
-            _POLICY_LETTERS.get(change.dependents) or _POLICY_LETTERS[DependentsPolicy(change.dependents)]
-        )
+        policy = codec.policy_letter(change.dependents)
         ttl_letter, expiry_ms = codec.transition_ttl(change.record_ttl)
         args: list[Arg] = [""]
         if source is not None:
@@ -101,11 +90,14 @@ class RedisRegistries(RedisState, RegistryStore):
                 flags += "K"
                 args.append(max(int(change.results_kept), 1))
         if policy != "-":
-            args += codec.pairs(change.released_fields)
-        if policy == "x":
-            now = time.time() if change.now is None else change.now
-            args += codec.pairs(change.canceled_fields)
-            args += [int(change.default_failure_ttl), codec.score(now)]
+            args += codec.settlement(
+                policy, change.released_fields, change.canceled_fields, change.default_failure_ttl
+            )
+            # A canceled dependent's score counts from now: under 'x' it is always sent. Under
+            # 'f' the script reads the server's clock if a released dependent has a time.
+            if policy == "x" or change.now is not None:
+                flags += "N"
+                args.append(codec.score(time.time() if change.now is None else change.now))
         if change.delete_fields:
             flags += "D"
             args += [len(change.delete_fields), *change.delete_fields]

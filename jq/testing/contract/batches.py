@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jq.broker import (
+    SCHEDULED_AT,
     STATUS,
     Broker,
     EnqueueOutcome,
@@ -149,6 +150,7 @@ class EnqueueBatchContract:
         assert broker.queue_names() == ["default", "other"]
         assert broker.registry_score(place(PlaceKind.SCHEDULED), "b") == 50.0
         assert broker.dependent_ids("a") == ["c"] and broker.dependent_ids("c") == ["e"]
+        assert broker.load_job_fields("e", [SCHEDULED_AT]) == [b"60.0"]
         ttl = broker.job_ttl("d")
         assert ttl is not None and 0 < ttl <= 100
         assert broker.job_ttl("a") is None

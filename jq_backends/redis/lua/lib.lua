@@ -346,15 +346,38 @@ end
 --       '-' none), dependents policy ('-' none | 'f' finished | 'x' failed), record ttl
 --       ('k' keep | 'p' persist | 'd' delete | 'e' expire), then flags: 'F' at front,
 --       'E' check the execution, 'R' a result, 'K' how many results to keep (with 'R', when
---       not RESULTS_LAST + 1), 'D' fields to delete, 'W' a worker update;
---       then, each only when the mode says so: the target score (target 'r'), the execution
---       id ('E'), the record expiry in ms ('e'), the result entry ('R'), how many results to
---       keep ('K'), r, r field/value pairs
---       written on each released dependent (a policy), c, c field/value pairs written on each
---       canceled dependent, the seconds a canceled dependent is kept when its failure_ttl field
---       says nothing and now (what its score counts from) (policy 'x'), d, d field names to
---       delete ('D'), the worker update ('W'); last the field/value pairs to write: to the end
---       of ARGV when the transition is all the call does (`last`), else m, m pairs
+--       not RESULTS_LAST + 1), 'D' fields to delete, 'W' a worker update, 'N' now is given
+--       (always with policy 'x'); then, each only when the mode says so: the target score
+--       (target 'r'), the execution id ('E'), the record expiry in ms ('e'), the result entry
+--       ('R'), how many results to keep ('K'), the settlement of the dependents (a policy, see
+--       next_settlement), d, d field names to delete ('D'), the worker update ('W'); last the
+--       field/value pairs to write: to the end of ARGV when the transition is all the call does
+--       (`last`), else m, m pairs
+
+-- The server's clock in seconds, for a `now` the caller left out (compared within the script,
+-- never returned: a reply would truncate it). A script may read TIME: Redis replicates what a
+-- script writes, not the script.
+local function server_now()
+    local time = redis.call('TIME')
+    local seconds = tonumber(time[1]) + tonumber(time[2]) / 1000000
+    return seconds
+end
+
+-- How the dependents of a job are settled (see settle_dependents), into `t`: r, r field/value
+-- pairs written on each released dependent; under policy 'x' also c, c field/value pairs
+-- written on each canceled dependent and the seconds a canceled dependent is kept when its
+-- failure_ttl field says nothing; then, `with_now`, now (what a canceled dependent's score
+-- counts from, and what a released dependent's scheduled time is compared with).
+local function next_settlement(t, with_now)
+    t.released_fields = next_pairs()
+    if t.policy == 'x' then
+        t.canceled_fields = next_pairs()
+        t.default_failure_ttl = tonumber(next_arg())
+    end
+    if with_now then
+        t.now = next_arg()
+    end
+end
 
 local function next_transition(last)
     local mode = next_arg()
@@ -410,12 +433,7 @@ local function next_transition(last)
     end
     t.released_fields, t.canceled_fields, t.delete_fields = {}, {}, {}
     if t.policy ~= '-' then
-        t.released_fields = next_pairs()
-    end
-    if t.policy == 'x' then
-        t.canceled_fields = next_pairs()
-        t.default_failure_ttl = tonumber(next_arg())
-        t.now = next_arg()
+        next_settlement(t, flag('N'))
     end
     if flag('D') then
         t.delete_fields = next_list()
@@ -432,15 +450,23 @@ local function next_transition(last)
 end
 
 -- A deferred dependent whose last unmet dependency this job was goes from its origin's deferred
--- registry to its origin queue, with the released fields and then status 'queued'.
+-- registry to its origin queue, with the released fields and then status 'queued'; or, when its
+-- scheduled time is after now, to its origin's scheduled registry with status 'scheduled'.
 local function release(t, child, child_record)
-    local origin = redis.call('HGET', child_record, F_ORIGIN)
-    if origin and redis.call('HGET', child_record, F_STATUS) == DEFERRED then
-        redis.call('ZREM', K_DEFERRED .. origin, child)
-        local child_front = redis.call('HGET', child_record, F_ENQUEUE_AT_FRONT) == '1'
-        push(t.known_key, origin, K_QUEUE .. origin, K_WAKE .. origin, child, child_front)
-        hset_flat(child_record, with_status(t.released_fields, QUEUED))
+    local values = redis.call('HMGET', child_record, F_ORIGIN, F_STATUS, F_ENQUEUE_AT_FRONT, F_SCHEDULED_AT)
+    local origin = values[1]
+    if not origin or values[2] ~= DEFERRED then
+        return
     end
+    redis.call('ZREM', K_DEFERRED .. origin, child)
+    local due = values[4] and tonumber(values[4])
+    if due and due > tonumber(t.now or server_now()) then
+        redis.call('ZADD', K_SCHEDULED .. origin, string.format('%.17g', due), child)
+        hset_flat(child_record, with_status(t.released_fields, SCHEDULED))
+        return
+    end
+    push(t.known_key, origin, K_QUEUE .. origin, K_WAKE .. origin, child, values[3] == '1')
+    hset_flat(child_record, with_status(t.released_fields, QUEUED))
 end
 
 -- A deferred dependent that does not allow failure goes from its origin's deferred registry to

@@ -196,7 +196,7 @@ end
 -- Steps 2 to 7 of a request whose checks passed: the marker; the replaced job taken out of the
 -- place its old status names in its old origin and out of its old dependencies' dependents (its
 -- own dependents stay: they wait for the new job); the queue made known; then the record with
--- its status, placed in the canceled, deferred or scheduled registry
+-- its status (and the scheduled time), placed in the canceled, deferred or scheduled registry
 -- or in the queue (waking a blocked claimer). The record's expiry (or none) applies to its
 -- results and dependency sets too, and a dependency's set of dependents shares that
 -- dependency's expiry; a canceled job is kept as its TTL says instead. Returns the status.
@@ -226,7 +226,12 @@ local function enqueue_write(r)
     redis.call('SADD', r.known_key, r.queue_name)
 
     local status, unmet = enqueue_placement(r, new_batch())
-    hset_flat(record, with_status(r.fields, status))
+    local fields = r.fields
+    if r.scheduled_at then
+        -- After the request's fields, like the status, so that none of them overrides it.
+        fields[#fields + 1], fields[#fields + 2] = F_SCHEDULED_AT, r.scheduled_at
+    end
+    hset_flat(record, with_status(fields, status))
     local data = {record, r.results_key, r.dependents_key, r.unmet_key}
     if status == CANCELED then
         keep_canceled(r.canceled_key, job_id, data, r.canceled_ttl, r.now)
