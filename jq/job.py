@@ -352,7 +352,9 @@ class Job(JobCall, JobState, JobResults):
         return self
 
     def delete(self, remove_from_queue: bool = True, delete_dependents: bool = False) -> None:
-        """Delete the job's record and results and take it out of its queue or registry."""
+        """Delete the job's record and results and take it out of its queue or registry. Jobs
+        waiting for it are canceled, or released when they allow failure; with
+        ``delete_dependents`` they are deleted (see :func:`jq.lifecycle.delete`)."""
         from jq import lifecycle
 
         lifecycle.delete(self, delete_dependents=delete_dependents)

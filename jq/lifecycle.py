@@ -8,7 +8,6 @@ by a stale execution (a worker that lost its lease) is refused by the broker.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import math
 import time
@@ -380,20 +379,20 @@ def places_of(job: Job) -> list[Place]:
 def delete(job: Job, delete_dependents: bool = False) -> None:
     """Delete the job's record and results and take it out of wherever it is.
 
-    Jobs waiting for it can no longer run: they are canceled (and theirs in turn), or deleted too
-    with ``delete_dependents``.
+    Deleting counts as failing for the jobs waiting for it: those that allow failure are released
+    (once nothing else is unmet), the others canceled (and theirs in turn), in the same atomic
+    step as the delete, so that none is left waiting for a job that is gone, even one enqueued
+    meanwhile. With ``delete_dependents``, the jobs waiting for it are deleted first (and theirs
+    in turn).
     """
     try:
         job.get_status()
     except NoSuchJobError:
         return
-    for dependent in _waiting_dependents(job):
-        if delete_dependents:
+    if delete_dependents:
+        for dependent in _waiting_dependents(job):
             delete(dependent, delete_dependents=True)
-        else:
-            with contextlib.suppress(InvalidJobOperation):
-                cancel(dependent)
-    job.broker.delete_job(job.id, places_of(job))
+    job.broker.delete_job(job.id, places_of(job), **failed_dependents())
 
 
 def _waiting_dependents(job: Job) -> list[Job]:

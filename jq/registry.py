@@ -127,11 +127,12 @@ class BaseRegistry:
         self.broker.registry_add(self.place, self._job_id(job), score)
 
     def remove(self, job: Job | str, delete_job: bool = False) -> bool:
-        """Remove an entry (and, with ``delete_job``, the job itself); whether it was here."""
+        """Remove an entry (and, with ``delete_job``, the job itself, which counts as a failure
+        for the jobs waiting for it, as :meth:`Job.delete` does); whether it was here."""
         job_id = self._job_id(job)
         removed = self.broker.registry_remove(self.place, job_id)
         if delete_job:
-            self.broker.delete_job(job_id, [self.place])
+            self.broker.delete_job(job_id, [self.place], **lifecycle.failed_dependents())
         return removed
 
     def cleanup(self, timestamp: float | None = None) -> list[str]:
@@ -234,6 +235,33 @@ class DeferredJobRegistry(BaseRegistry):
     """Jobs waiting for their dependencies."""
 
     kind = PlaceKind.DEFERRED
+
+    def cleanup(self, timestamp: float | None = None) -> list[str]:
+        """Settle the jobs waiting for a dependency that no longer exists (its record expired,
+        its ``ttl`` having passed before it ran, or it was deleted without settling them): it
+        counts as failed, so each is canceled (its own dependents in turn), or released when it
+        allows failure. Returns their ids. ``timestamp`` is when they are canceled (now).
+
+        Workers run this with their other maintenance; :attr:`count` and :meth:`get_job_ids` do
+        not, since it reads every waiting job.
+        """
+        fields = lifecycle.failed_dependents()
+        return self.broker.settle_orphans(
+            self.name,
+            released_fields=fields["released_fields"],
+            canceled_fields=fields["canceled_fields"],
+            default_failure_ttl=fields["default_failure_ttl"],
+            now=timestamp,
+        )
+
+    @property
+    def count(self) -> int:
+        """How many jobs wait for their dependencies."""
+        return self.broker.registry_count(self.place)
+
+    def get_job_ids(self, start: int = 0, end: int = -1) -> list[str]:
+        """Ids of the waiting jobs, oldest first."""
+        return self.broker.registry_ids(self.place, start, end)
 
 
 class ScheduledJobRegistry(BaseRegistry):

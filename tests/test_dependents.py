@@ -14,6 +14,8 @@ from jq.dependency import Dependency
 from jq.exceptions import NoSuchJobError
 from jq.job import Job
 from jq.scheduler import Scheduler
+from jq.testing.helpers import wait_for
+from jq.worker.maintenance import Maintenance
 from tests import fixtures
 
 DAY = datetime.timedelta(days=1)
@@ -123,3 +125,74 @@ class TestDelayedChildren:
         )
         run_burst(queue)
         assert child.get_status() == "scheduled"
+
+
+class TestDeletedParents:
+    """Deleting a parent counts as a failure for the jobs waiting for it, in the same step."""
+
+    def test_children_that_allow_failure_are_released_the_others_canceled(self, queue):
+        parent = queue.enqueue(fixtures.add, 1, 1)
+        tolerant = queue.enqueue(fixtures.add, 2, 2, depends_on=Dependency(jobs=[parent], allow_failure=True))
+        strict = queue.enqueue(fixtures.add, 3, 3, depends_on=parent)
+        grandchild = queue.enqueue(fixtures.add, 4, 4, depends_on=strict)
+        parent.delete()
+        assert not exists(queue, parent.id)
+        assert tolerant.get_status() == "queued"
+        assert strict.get_status() == "canceled"
+        assert grandchild.get_status() == "canceled"
+        run_burst(queue)
+        assert tolerant.result == 4
+
+    def test_a_child_enqueued_while_its_parent_is_deleted_does_not_wait_forever(self, queue, monkeypatch):
+        from jq import lifecycle
+
+        parent = queue.enqueue(fixtures.add, 1, 1)
+        listed = queue.enqueue(fixtures.add, 2, 2, depends_on=parent)
+        late: list[Job] = []
+        list_dependents = lifecycle._waiting_dependents
+
+        def list_then_enqueue(job: Job) -> list[Job]:
+            found = list_dependents(job)
+            if job.id == parent.id:  # a child arrives after the listing, before the delete
+                late.append(queue.enqueue(fixtures.add, 3, 3, depends_on=parent))
+            return found
+
+        monkeypatch.setattr(lifecycle, "_waiting_dependents", list_then_enqueue)
+        parent.delete(delete_dependents=True)
+        assert not exists(queue, listed.id)
+        assert late[0].get_status() == "canceled"
+        assert queue.deferred_job_registry.count == 0
+
+
+class TestExpiredParents:
+    """A parent whose record expired before it ran: its children do not wait forever."""
+
+    def test_maintenance_cancels_or_releases_children_of_an_expired_parent(self, queue):
+        parent = queue.enqueue(fixtures.add, 1, 1, ttl=1)
+        strict = queue.enqueue(fixtures.add, 2, 2, depends_on=parent)
+        grandchild = queue.enqueue(fixtures.add, 3, 3, depends_on=strict)
+        tolerant = queue.enqueue(fixtures.add, 4, 4, depends_on=Dependency(jobs=[parent], allow_failure=True))
+        other = queue.enqueue(fixtures.add, 5, 5)
+        waiting = queue.enqueue(fixtures.add, 6, 6, depends_on=[parent, other])
+        assert wait_for(lambda: not exists(queue, parent.id), timeout=10)
+        assert strict.get_status() == "deferred"
+        worker = SimpleWorker([queue], name="maintainer")
+        Maintenance(worker, interval=60).clean_registries()
+        assert strict.get_status() == "canceled"
+        assert grandchild.get_status() == "canceled"
+        assert waiting.get_status() == "canceled"
+        assert tolerant.get_status() == "queued"
+        assert queue.deferred_job_registry.count == 0
+        run_burst(queue)
+        assert tolerant.result == 8
+
+    def test_the_deferred_registry_cleanup_settles_orphans_only(self, queue):
+        parent = queue.enqueue(fixtures.add, 1, 1, ttl=1)
+        orphan = queue.enqueue(fixtures.add, 2, 2, depends_on=parent)
+        alive = queue.enqueue(fixtures.add, 3, 3)
+        waiting = queue.enqueue(fixtures.add, 4, 4, depends_on=alive)
+        assert wait_for(lambda: not exists(queue, parent.id), timeout=10)
+        assert queue.deferred_job_registry.cleanup() == [orphan.id]
+        assert orphan.get_status() == "canceled"
+        assert waiting.get_status() == "deferred"
+        assert queue.deferred_job_registry.get_job_ids() == [waiting.id]

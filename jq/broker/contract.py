@@ -10,6 +10,7 @@ from jq.broker.types import (
     Claimed,
     ClaimFields,
     ClaimRequest,
+    DependentsPolicy,
     EnqueueOutcome,
     EnqueueRequest,
     Place,
@@ -17,6 +18,7 @@ from jq.broker.types import (
     Transition,
     WorkerUpdate,
 )
+from jq.defaults import DEFAULT_FAILURE_TTL
 
 __all__ = [
     "Broker",
@@ -77,10 +79,26 @@ class JobStore(abc.ABC):
         """The job's result entries, newest first (empty when none or no record)."""
 
     @abc.abstractmethod
-    def delete_job(self, job_id: str, places: Sequence[Place] = ()) -> bool:
+    def delete_job(
+        self,
+        job_id: str,
+        places: Sequence[Place] = (),
+        *,
+        dependents: DependentsPolicy = DependentsPolicy.NONE,
+        released_fields: Mapping[str, bytes] | None = None,
+        canceled_fields: Mapping[str, bytes] | None = None,
+        default_failure_ttl: int = DEFAULT_FAILURE_TTL,
+        now: float | None = None,
+    ) -> bool:
         """Remove the job from each of ``places`` and delete its record, results and dependency sets.
 
-        ATOMIC. Returns whether a record existed. Jobs that depend on it are left as they are.
+        ATOMIC. Returns whether a record existed. With the default ``dependents`` policy
+        (``NONE``), jobs that depend on it are left as they are. With another, the jobs still
+        waiting for it are settled first, in the same step, exactly as a :meth:`transition` with
+        that policy and these ``released_fields``, ``canceled_fields``, ``default_failure_ttl``
+        and ``now`` would (see :class:`DependentsPolicy`): under ``FAILED``, those that allow
+        failure are released and the others canceled, down the chain. A dependent enqueued before
+        the call is never left waiting for a job that no longer exists.
         """
 
     @abc.abstractmethod
@@ -243,7 +261,8 @@ class RegistryStore(abc.ABC):
     """Registries (per-queue sets of job ids scored by time, see :class:`PlaceKind`) and the moves
     of jobs between places.
 
-    :meth:`registry_cleanup`, :meth:`transition` and :meth:`promote_scheduled` are ATOMIC.
+    :meth:`registry_cleanup`, :meth:`transition`, :meth:`promote_scheduled` and
+    :meth:`settle_orphans` are ATOMIC.
     :meth:`transition` moves a job between any two places (or into or out of none) together with
     its record, results and dependents in one step, or refuses and writes nothing. The other
     registry methods touch one registry only, never a record or another place.
@@ -296,6 +315,30 @@ class RegistryStore(abc.ABC):
         the back of the queue, in score order, with status ``queued`` and ``fields``.
 
         ATOMIC. Ids whose record is gone are dropped. Returns the ids queued.
+        """
+
+    @abc.abstractmethod
+    def settle_orphans(
+        self,
+        queue: str,
+        *,
+        released_fields: Mapping[str, bytes],
+        canceled_fields: Mapping[str, bytes],
+        default_failure_ttl: int = DEFAULT_FAILURE_TTL,
+        now: float | None = None,
+    ) -> list[str]:
+        """Settle the deferred jobs of ``queue`` that wait for a job with no record.
+
+        ATOMIC. A dependency can vanish without settling its dependents: its record expired (it
+        was enqueued with a ``record_ttl`` that passed before it ran) or was deleted by a call
+        that did not settle them. For each job of the queue's deferred registry whose status is
+        ``deferred`` and whose unmet dependencies include an id with no record, every such
+        dependency counts as *failed* for it, as under :attr:`DependentsPolicy.FAILED` with these
+        fields, ``default_failure_ttl`` and ``now``: it stops waiting for it, and is released if it
+        allows failure and nothing else is unmet, else canceled (and its own dependents settled in
+        turn, down the chain). Ids in the deferred registry whose record is gone are dropped from
+        it. Returns the ids of the deferred jobs settled directly (not those down their chains),
+        in registry order.
         """
 
 

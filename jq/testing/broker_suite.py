@@ -32,7 +32,11 @@ from jq.testing.contract.enqueue_rules import (
 )
 from jq.testing.contract.queues import ClaimContract, EnqueueContract, QueueContract
 from jq.testing.contract.records import JobRecordContract, KeyLayoutContract
-from jq.testing.contract.settling import ScheduledReleaseContract
+from jq.testing.contract.settling import (
+    DeleteSettlesDependentsContract,
+    OrphansContract,
+    ScheduledReleaseContract,
+)
 from jq.testing.contract.transitions import (
     DependentsContract,
     RegistryContract,
@@ -51,6 +55,7 @@ __all__ = [
     "ClaimContract",
     "ConcurrencyContract",
     "ControlContract",
+    "DeleteSettlesDependentsContract",
     "DependentsContract",
     "DependentsListContract",
     "EnqueueBatchContract",
@@ -60,6 +65,7 @@ __all__ = [
     "JobRecordContract",
     "KeyLayoutContract",
     "LockContract",
+    "OrphansContract",
     "QueueContract",
     "RegistryContract",
     "ReplacementContract",
@@ -89,6 +95,8 @@ class BrokerContractTests(
     CancellationContract,
     DependentsListContract,
     ScheduledReleaseContract,
+    DeleteSettlesDependentsContract,
+    OrphansContract,
     SchedulingContract,
     WorkerContract,
     WorkerUpdateContract,

@@ -78,7 +78,8 @@ class Maintenance:
         self.scheduling.stop()
 
     def clean_registries(self) -> None:
-        """End abandoned jobs and drop expired entries of every registry of the worker's queues."""
+        """End abandoned jobs, drop expired entries of every registry of the worker's queues, and
+        settle jobs that wait for jobs that no longer exist."""
         for queue in self.worker.queues:
             abandoned = queue.started_job_registry.cleanup(worker=self.worker)
             if abandoned:
@@ -94,6 +95,15 @@ class Maintenance:
                 queue.canceled_job_registry,
             ):
                 registry.cleanup()
+            orphans = queue.deferred_job_registry.cleanup()
+            if orphans:
+                logger.warning(
+                    "queue %s: %d job(s) waited for jobs that no longer exist (expired or deleted) and "
+                    "were canceled, or released if they allow failure: %s",
+                    queue.name,
+                    len(orphans),
+                    ", ".join(orphans),
+                )
             if self.scheduler is None:
                 self._warn_if_nobody_schedules(queue.name)
 

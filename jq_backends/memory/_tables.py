@@ -179,6 +179,10 @@ class JobTable:
         """The job's dependents, in the order they were added (nothing is changed)."""
         return list(self._dependents.get(job_id, {}))
 
+    def add_dependent(self, parent: str, child: str) -> None:
+        """List ``child`` among the parent's dependents (its own unmet set is left as it is)."""
+        self._dependents.setdefault(parent, {})[child] = None
+
     def stop_waiting(self, child: str, parent: str) -> bool:
         """Take ``parent`` out of the child's unmet dependencies; whether any are left."""
         unmet = self._dependencies.get(child)

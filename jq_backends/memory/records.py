@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from jq.broker import JobStore, Place, Record
+from jq.broker import DependentsPolicy, JobStore, Place, Record, Transition
+from jq.defaults import DEFAULT_FAILURE_TTL
 from jq_backends.memory._base import MemoryState
 
 __all__ = ["MemoryJobs"]
@@ -60,12 +61,37 @@ class MemoryJobs(MemoryState, JobStore):
         with self._cond:
             return self._jobs.results(job_id)
 
-    def delete_job(self, job_id: str, places: Sequence[Place] = ()) -> bool:
-        """Take the job out of ``places`` and delete its record, results and dependency sets."""
+    def delete_job(
+        self,
+        job_id: str,
+        places: Sequence[Place] = (),
+        *,
+        dependents: DependentsPolicy = DependentsPolicy.NONE,
+        released_fields: Mapping[str, bytes] | None = None,
+        canceled_fields: Mapping[str, bytes] | None = None,
+        default_failure_ttl: int = DEFAULT_FAILURE_TTL,
+        now: float | None = None,
+    ) -> bool:
+        """Take the job out of ``places``, settle its dependents under the ``dependents`` policy,
+        and delete its record, results and dependency sets."""
         with self._cond:
             existed = self._jobs.live(job_id) is not None
             for place in places:
                 self._discard(place, job_id)
+            policy = DependentsPolicy(dependents)
+            if policy is not DependentsPolicy.NONE:
+                self._settle_dependents(
+                    Transition(
+                        job_id,
+                        None,
+                        None,
+                        dependents=policy,
+                        released_fields=released_fields or {},
+                        canceled_fields=canceled_fields or {},
+                        default_failure_ttl=default_failure_ttl,
+                        now=now,
+                    )
+                )
             self._jobs.purge(job_id)
             return existed
 

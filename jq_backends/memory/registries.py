@@ -14,7 +14,8 @@ from jq.broker import (
     RegistryStore,
     Transition,
 )
-from jq_backends.memory._base import QUEUED, MemoryState
+from jq.defaults import DEFAULT_FAILURE_TTL
+from jq_backends.memory._base import DEFERRED, QUEUED, MemoryState
 from jq_backends.memory._tables import redis_range
 
 __all__ = ["MemoryRegistries"]
@@ -103,6 +104,50 @@ class MemoryRegistries(MemoryState, RegistryStore):
         if change.worker is not None:
             self._workers.apply_update(change.worker)
         return True
+
+    def settle_orphans(
+        self,
+        queue: str,
+        *,
+        released_fields: Mapping[str, bytes],
+        canceled_fields: Mapping[str, bytes],
+        default_failure_ttl: int = DEFAULT_FAILURE_TTL,
+        now: float | None = None,
+    ) -> list[str]:
+        """Settle the deferred jobs of ``queue`` waiting for a job that has no record, as if it
+        had failed; returns their ids."""
+        with self._cond:
+            deferred = self._peek(Place(PlaceKind.DEFERRED, queue))
+            settled: list[str] = []
+            for child in deferred.ordered():
+                record = self._jobs.live(child)
+                if record is None:
+                    deferred.discard(child)
+                    continue
+                if record.get(STATUS) != DEFERRED:
+                    continue
+                gone = sorted(
+                    parent for parent in self._jobs.unmet(child) or () if self._jobs.live(parent) is None
+                )
+                for parent in gone:
+                    # The parent's dependents went with its record: settle this child as its
+                    # dependent (a cascade may have settled it already; then nothing happens).
+                    self._jobs.add_dependent(parent, child)
+                    self._settle_dependents(
+                        Transition(
+                            parent,
+                            None,
+                            None,
+                            dependents=DependentsPolicy.FAILED,
+                            released_fields=released_fields,
+                            canceled_fields=canceled_fields,
+                            default_failure_ttl=default_failure_ttl,
+                            now=now,
+                        )
+                    )
+                if gone:
+                    settled.append(child)
+            return settled
 
     def promote_scheduled(
         self, queue: str, now: float, fields: Mapping[str, bytes], limit: int = 100

@@ -6,10 +6,12 @@ dependents and unmet dependencies in two sets, all under the record's expiry.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from jq.broker import JobStore, Place, Record
+from jq.broker import DependentsPolicy, JobStore, Place, Record
+from jq.defaults import DEFAULT_FAILURE_TTL
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
 from jq_backends.redis.scripts import Arg
@@ -82,17 +84,36 @@ class RedisJobs(RedisState, JobStore):
         exists, entries = pipe.execute()
         return list(entries) if exists else []
 
-    def delete_job(self, job_id: str, places: Sequence[Place] = ()) -> bool:
-        """Remove the id from ``places`` and delete record, results and dependency sets (one script)."""
+    def delete_job(
+        self,
+        job_id: str,
+        places: Sequence[Place] = (),
+        *,
+        dependents: DependentsPolicy = DependentsPolicy.NONE,
+        released_fields: Mapping[str, bytes] | None = None,
+        canceled_fields: Mapping[str, bytes] | None = None,
+        default_failure_ttl: int = DEFAULT_FAILURE_TTL,
+        now: float | None = None,
+    ) -> bool:
+        """Remove the id from ``places``, settle its dependents under the ``dependents`` policy,
+        and delete record, results and dependency sets (one script)."""
         keys = self._keys
         script_keys = [
             keys.job(job_id),
             keys.results(job_id),
             keys.dependents(job_id),
             keys.dependencies(job_id),
-            *(keys.place(place) for place in places),
         ]
-        args: list[Arg] = [codec.place_kind(place) for place in places]
+        policy = codec.policy_letter(dependents)
+        args: list[Arg] = [policy]
+        if policy != "-":
+            script_keys.append(keys.queues)
+            args += codec.settlement(
+                policy, released_fields or {}, canceled_fields or {}, default_failure_ttl
+            )
+            args.append(codec.score(time.time() if now is None else now))
+        script_keys += [keys.place(place) for place in places]
+        args += [codec.place_kind(place) for place in places]
         return bool(self._scripts("delete_job", script_keys, args))
 
     def dependent_ids(self, job_id: str) -> list[str]:

@@ -12,6 +12,7 @@ from jq.broker import (
     RegistryStore,
     Transition,
 )
+from jq.defaults import DEFAULT_FAILURE_TTL
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
 from jq_backends.redis.scripts import Arg
@@ -112,6 +113,21 @@ class RedisRegistries(RedisState, RegistryStore):
     def transition(self, change: Transition) -> bool:
         """Move a job and update its record (one script, see ``lua/transition.lua``)."""
         return bool(self._scripts("transition", *self._transition_call(change)))
+
+    def settle_orphans(
+        self,
+        queue: str,
+        *,
+        released_fields: Mapping[str, bytes],
+        canceled_fields: Mapping[str, bytes],
+        default_failure_ttl: int = DEFAULT_FAILURE_TTL,
+        now: float | None = None,
+    ) -> list[str]:
+        """Settle the deferred jobs of ``queue`` waiting for a job with no record (one script)."""
+        keys = [self._t.deferred + queue, self._t.queues]
+        args = codec.settlement("x", released_fields, canceled_fields, default_failure_ttl)
+        args.append(codec.score(time.time() if now is None else now))
+        return [codec.text(job_id) for job_id in self._scripts("settle_orphans", keys, args)]
 
     def promote_scheduled(
         self, queue: str, now: float, fields: Mapping[str, bytes], limit: int = 100

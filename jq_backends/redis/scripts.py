@@ -61,6 +61,7 @@ SCRIPT_NAMES: Final = (
     "register_worker",
     "registry_cleanup",
     "release_lock",
+    "settle_orphans",
     "transition",
     "unregister_worker",
     "update_job",

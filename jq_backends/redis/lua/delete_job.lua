@@ -1,22 +1,36 @@
 -- delete_job.lua: remove a job from some places and delete its data (Broker.delete_job).
 --
 -- KEYS[1] the job's record   KEYS[2] its results   KEYS[3] its dependents set
--- KEYS[4] its set of unmet dependencies   KEYS[5..] the places to remove the id from
--- ARGV: one kind per place ('queue' or 'registry'), in the order of KEYS[5..]
+-- KEYS[4] its set of unmet dependencies, then, with a dependents policy, the set of known queue
+--   names, then the places to remove the id from
+-- ARGV: the dependents policy ('-' none | 'f' finished | 'x' failed), then with a policy its
+--   settlement and now (see lib.lua's next_settlement), then one kind per place ('queue' or
+--   'registry'), in the order of the places' KEYS
 -- Returns 1 when a record existed, else 0.
 --
--- Atomically: removes the id from each place (LREM for a queue, ZREM for a registry) and deletes
--- the record, results and dependency sets. Jobs depending on this one are left as they are.
+-- Atomically: removes the id from each place (LREM for a queue, ZREM for a registry); settles
+-- the jobs waiting for it under the policy, as a transition would (released, or canceled down
+-- the chain; none: they are left as they are); then deletes the record, results and dependency
+-- sets. Touches keys of several jobs with a policy: Cluster needs one hash slot.
 
 expect_keys(4)
-local job_id = name_of(KEYS[1], K_JOB)
+local t = {job_id = name_of(KEYS[1], K_JOB), policy = next_arg(), dependents = KEYS[3]}
+local first_place = 5
+if t.policy ~= '-' then
+    t.known_key = KEYS[5]
+    first_place = 6
+    next_settlement(t, true)
+end
 local existed = redis.call('EXISTS', KEYS[1])
-for i = 5, #KEYS do
-    if ARGV[i - 4] == 'queue' then
-        redis.call('LREM', KEYS[i], 0, job_id)
+for i = first_place, #KEYS do
+    if next_arg() == 'queue' then
+        redis.call('LREM', KEYS[i], 0, t.job_id)
     else
-        redis.call('ZREM', KEYS[i], job_id)
+        redis.call('ZREM', KEYS[i], t.job_id)
     end
+end
+if t.policy ~= '-' then
+    settle_dependents(t)
 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 return existed

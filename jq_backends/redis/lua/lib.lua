@@ -432,6 +432,7 @@ local function next_transition(last)
         end
     end
     t.released_fields, t.canceled_fields, t.delete_fields = {}, {}, {}
+    t.dependents = KEYS[3]
     if t.policy ~= '-' then
         next_settlement(t, flag('N'))
     end
@@ -492,7 +493,7 @@ end
 -- for a TTL of zero) only after its own dependents were settled, since deleting it deletes its
 -- dependents set. `visited` guards against a cycle of dependents.
 local function settle_dependents(t)
-    local stack = {{id = t.job_id, policy = t.policy, dependents = KEYS[3]}}
+    local stack = {{id = t.job_id, policy = t.policy, dependents = t.dependents}}
     local visited = {[t.job_id] = true}
     while #stack > 0 do
         local parent = table.remove(stack)

@@ -1,0 +1,43 @@
+-- settle_orphans.lua: settle the deferred jobs of a queue that wait for a job with no record
+-- (Broker.settle_orphans).
+--
+-- KEYS[1] the queue's deferred registry   KEYS[2] the set of known queue names
+-- ARGV: the settlement under policy 'x' and now (see lib.lua's next_settlement)
+-- Returns the ids of the deferred jobs that stopped waiting for a vanished dependency, in
+-- registry order.
+--
+-- Atomically: for each id of the registry (a snapshot in score order), an id whose record is
+-- gone leaves the registry; a job with status 'deferred' that waits for ids without a record
+-- counts each of them as failed, exactly as a transition under policy 'x' settles a failed
+-- job's dependents (released if it allows failure and nothing else is unmet, else canceled, and
+-- its own dependents in turn, down the chain). The vanished job's dependents set went with its
+-- record, so the child is put back in it for the settlement, which deletes it again. Touches
+-- keys of many jobs: Cluster needs one hash slot.
+
+expect_keys(2)
+local t = {policy = 'x', known_key = KEYS[2]}
+next_settlement(t, true)
+local settled = {}
+for _, child in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    local record = K_JOB .. child
+    if redis.call('EXISTS', record) == 0 then
+        redis.call('ZREM', KEYS[1], child)
+    elseif redis.call('HGET', record, F_STATUS) == DEFERRED then
+        local gone = {}
+        for _, parent in ipairs(redis.call('SMEMBERS', K_DEPENDENCIES .. child)) do
+            if redis.call('EXISTS', K_JOB .. parent) == 0 then
+                gone[#gone + 1] = parent
+            end
+        end
+        table.sort(gone)
+        for _, parent in ipairs(gone) do
+            t.job_id, t.dependents = parent, K_DEPENDENTS .. parent
+            redis.call('SADD', t.dependents, child)
+            settle_dependents(t)
+        end
+        if #gone > 0 then
+            settled[#settled + 1] = child
+        end
+    end
+end
+return settled
