@@ -339,7 +339,9 @@ class Job(JobCall, JobState, JobResults):
         self.broker.save_job(self.id, self.to_record(), self.ttl)
 
     def cancel(self) -> None:
-        """Take a queued, deferred or scheduled job out of line; it ends ``canceled``."""
+        """Take a queued, deferred or scheduled job out of line; it ends ``canceled``, kept
+        ``failure_ttl`` (0: not kept). Jobs waiting for it are canceled in turn, or released when
+        they allow failure (see :func:`jq.lifecycle.cancel`)."""
         from jq import lifecycle
 
         lifecycle.cancel(self)

@@ -312,9 +312,11 @@ def unclaim(job: Job, worker_update: WorkerUpdate | None = None) -> bool:
 
 
 def cancel(job: Job) -> None:
-    """queued, deferred or scheduled → canceled (kept ``failure_ttl``).
+    """queued, deferred or scheduled → canceled, kept ``failure_ttl`` (0: not kept at all, its
+    record deleted; -1: forever).
 
-    Dependents that allow failure are released; the others keep waiting.
+    Its dependents are settled in the same step, as for a failed job: those that allow failure
+    are released (once nothing else is unmet), the others canceled, and theirs in turn.
     """
     for _attempt in range(_RACE_ATTEMPTS):
         status = job.get_status()
@@ -323,13 +325,18 @@ def cancel(job: Job) -> None:
                 f"job {job.id!r} is {status}: only queued, deferred or scheduled jobs can be canceled"
             )
         ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
-        score, record_ttl = _expiry(ttl if ttl else -1)
+        if ttl == 0:
+            # Not kept, like a failed job or a canceled dependent with failure_ttl=0.
+            target, score, record_ttl = None, 0.0, 0
+        else:
+            target = Place(PlaceKind.CANCELED, job.origin)
+            score, record_ttl = _expiry(ttl)
         ended = now()
         if job.broker.transition(
             Transition(
                 job.id,
                 source=Place(STATUS_PLACE[status], job.origin),
-                target=Place(PlaceKind.CANCELED, job.origin),
+                target=target,
                 score=score,
                 fields={STATUS: b"canceled", "ended_at": _ts(ended)},
                 record_ttl=record_ttl,

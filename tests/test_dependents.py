@@ -196,3 +196,29 @@ class TestExpiredParents:
         assert orphan.get_status() == "canceled"
         assert waiting.get_status() == "deferred"
         assert queue.deferred_job_registry.get_job_ids() == [waiting.id]
+
+
+class TestCanceledNotKept:
+    """failure_ttl=0 means a canceled job is not kept, whoever cancels it."""
+
+    def test_cancel_with_failure_ttl_zero_deletes_the_job_and_settles_its_children(self, queue):
+        job = queue.enqueue(fixtures.add, 1, 1, failure_ttl=0)
+        strict = queue.enqueue(fixtures.add, 2, 2, depends_on=job)
+        tolerant = queue.enqueue(fixtures.add, 3, 3, depends_on=Dependency(jobs=[job], allow_failure=True))
+        job.cancel()
+        assert job.get_status(refresh=False) == "canceled"
+        assert not exists(queue, job.id)
+        assert job.id not in queue.canceled_job_registry
+        assert job.id not in queue.job_ids
+        assert strict.get_status() == "canceled"
+        assert tolerant.get_status() == "queued"
+
+    def test_a_child_with_failure_ttl_zero_canceled_by_the_cascade_is_gone_too(self, queue):
+        parent = queue.enqueue(fixtures.add, 1, 1)
+        child = queue.enqueue(fixtures.add, 2, 2, depends_on=parent, failure_ttl=0)
+        parent.cancel()
+        assert not exists(queue, child.id)
+        kept = queue.enqueue(fixtures.add, 3, 3, failure_ttl=-1)
+        kept.cancel()
+        assert queue.canceled_job_registry.get_expiration_time(kept) is None
+        assert exists(queue, kept.id)
