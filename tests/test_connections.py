@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -12,6 +13,7 @@ from jq.connections import get_current_connection, resolve_broker
 from jq.exceptions import ConfigurationError, NoConnectionError, NoRedisConnectionException
 from jq.job import Job
 from tests import fixtures
+from tests.redis_server import RedisServer
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +52,26 @@ class TestConnectionArgument:
         job = queue.enqueue(fixtures.add, 1, 2)
         assert redis_client.exists(job.key)
         assert Queue(connection=redis_server.url).broker is queue.broker
+
+    def test_unix_socket_url_runs_a_job(self):
+        """A private redis-server listening on a unix socket too; the queue and worker use only
+        the ``unix://`` URL."""
+        server = RedisServer()
+        socket_path = os.path.join(server.workdir, "redis.sock")
+        server.extra_args = ["--unixsocket", socket_path, "--unixsocketperm", "700"]
+        server.start()
+        try:
+            queue = Queue(connection=f"unix://{socket_path}?db=0")
+            assert queue.broker.url.startswith("unix://")
+            job = queue.enqueue(fixtures.add, 20, 22)
+            SimpleWorker([queue], connection=queue.broker).work(burst=True)
+            assert job.result == 42
+            client = server.client()
+            assert client.hget(job.key, "status") == b"finished"
+            client.close()
+            queue.broker.close()
+        finally:
+            server.cleanup()
 
     def test_memory_url_is_shared_by_name(self):
         first = Queue(connection="memory://shared-by-name")

@@ -21,6 +21,30 @@ def run_burst(queue: Queue) -> bool:
     return SimpleWorker([queue], connection=queue.broker).work(burst=True)
 
 
+class TestCreate:
+    """S-14: Job.create builds a job without writing it; queue.enqueue_job stores it."""
+
+    def test_create_then_enqueue_job(self, broker):
+        queue = Queue("low", connection=broker)
+        job = Job.create(
+            fixtures.add, args=(2, 3), id="made", connection=broker, result_ttl=60, meta={"k": 1}
+        )
+        assert not Job.exists("made", connection=broker)
+        assert broker.queue_names() == []
+        assert queue.enqueue_job(job) is job
+        assert job.get_status() == "queued" and job.origin == "low"
+        assert queue.job_ids == ["made"]
+        fetched = Job.fetch("made", connection=broker)
+        assert (fetched.func_name, tuple(fetched.args), fetched.meta) == (
+            "tests.fixtures.add",
+            (2, 3),
+            {"k": 1},
+        )
+        run_burst(queue)
+        assert job.result == 5
+        assert Job.fetch("made", connection=broker).result_ttl == 60
+
+
 class TestFetch:
     """S-16, S-17: Job.fetch, Job.fetch_many, Job.exists."""
 

@@ -189,17 +189,25 @@ class TestTTLs:
         assert remaining is not None and 86390 < remaining <= 86400
 
     def test_ttl_drops_a_job_not_started_in_time(self, broker):
-        """S-20: a queued job whose ttl passed is never run."""
+        """S-20: a queued job whose ttl passed is never run.
+
+        As documented (docs/tutorial.md, the contract's queue_length): its record is gone at once,
+        but its id still counts in len/count/job_ids until a claim drops it.
+        """
         from jq.testing.helpers import wait_for
 
         queue = Queue(connection=broker)
         doomed = queue.enqueue(fixtures.add, 1, 2, ttl=1)
         kept = queue.enqueue(fixtures.add, 2, 2)
-        wait_for(lambda: not Job.exists(doomed.id, connection=broker), timeout=5)
+        assert wait_for(lambda: not Job.exists(doomed.id, connection=broker), timeout=5)
+        assert len(queue) == queue.count == 2
+        assert queue.job_ids == [doomed.id, kept.id]
+        assert [job.id for job in queue.jobs] == [kept.id]
         run_burst(queue)
         assert kept.result == 4
         assert not Job.exists(doomed.id, connection=broker)
         assert queue.finished_job_registry.get_job_ids() == [kept.id]
+        assert len(queue) == queue.count == 0 and queue.job_ids == []
 
     def test_ttl_is_removed_once_the_job_starts(self, broker):
         queue = Queue(connection=broker)
@@ -242,6 +250,7 @@ class TestTTLs:
         with pytest.raises(TimeoutFormatError, match=option):
             queue.enqueue(fixtures.add, 1, 2, **{option: bad})
         assert len(queue) == 0
+        assert broker.queue_names() == []
 
 
 class TestQueueContents:

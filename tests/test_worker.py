@@ -137,6 +137,17 @@ class TestExceptionHandlers:
         assert job.get_status() == "failed"
         assert "ZeroDivisionError" in job.exc_info
 
+    def test_an_explicit_true_passes_to_the_next_handler_and_the_default(self, broker):
+        def passes_on(job, *exc_info):
+            fixtures.SEEN.append(("true", job.id))
+            return True
+
+        queue = Queue(connection=broker)
+        job = queue.enqueue(fixtures.div_by_zero, 1)
+        SimpleWorker([queue], exception_handlers=[passes_on, fixtures.record_handler]).work(burst=True)
+        assert fixtures.SEEN == [("true", job.id), ("record", job.id, ZeroDivisionError)]
+        assert job.id in queue.failed_job_registry
+
     def test_disable_default_exception_handler(self, broker):
         queue = Queue(connection=broker)
         job = queue.enqueue(fixtures.div_by_zero, 1)
