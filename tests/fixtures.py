@@ -230,8 +230,11 @@ def fail_once_then_succeed(key: str) -> str:
 
 
 def on_failure_raise(job: Any, connection: Any, exc_type: type, exc_value: BaseException, tb: Any) -> None:
-    """A failure callback that raises."""
+    """A failure callback that raises (recorded in SEEN and, on a store shared across processes,
+    in the Redis list ``failure-callback``)."""
     SEEN.append(("failure-raising", job.id))
+    if job.broker.shares_across_processes:
+        job.connection.rpush("failure-callback", f"raising {job.id}")
     raise RuntimeError("failure callback broke")
 
 
@@ -262,3 +265,8 @@ def mark_started_and_nap(path: str, seconds: float) -> str:
     while time.monotonic() < deadline:
         time.sleep(0.05)
     return "napped"
+
+
+def on_stopped_push(job: Any, connection: Any) -> None:
+    """A stopped callback that records itself in the Redis list ``stopped-callbacks``."""
+    connection.rpush("stopped-callbacks", job.id)

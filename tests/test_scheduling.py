@@ -122,6 +122,28 @@ class TestDelayedJobs:
         holder.tick()
         assert holder.held_queues == []
 
+    def test_two_schedulers_promoting_at_once_without_the_lock_queue_each_job_once(self, queue):
+        jobs = [queue.enqueue_in(datetime.timedelta(seconds=1), fixtures.add, n, n) for n in range(300)]
+        moment = time.time() + 60
+        barrier = threading.Barrier(2)
+        promoted: list[list[str]] = [[], []]
+
+        def promote(mine: list[str]) -> None:
+            # The broker call a scheduler makes, bypassing the lock that normally keeps one active.
+            barrier.wait(10)
+            while batch := queue.broker.promote_scheduled("default", moment, {}, 7):
+                mine.extend(batch)
+
+        threads = [threading.Thread(target=promote, args=(mine,)) for mine in promoted]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        everything = promoted[0] + promoted[1]
+        assert sorted(everything) == sorted(job.id for job in jobs)
+        assert sorted(queue.job_ids) == sorted(job.id for job in jobs)
+        assert queue.scheduled_job_registry.count == 0
+
     def test_release_hands_over_at_once(self, queue):
         first, second = Scheduler([queue], name="first"), Scheduler([queue], name="second")
         first.tick()
@@ -306,6 +328,22 @@ class TestCallbacks:
         assert ("slow-callback-started", job.id) in fixtures.SEEN
         assert ("slow-callback-finished", job.id) not in fixtures.SEEN
         assert job.get_status() == "finished"
+        assert after.result == 4
+
+    def test_a_raising_or_overlong_on_failure_leaves_the_job_failed(self, queue):
+        broken = queue.enqueue(fixtures.div_by_zero, 1, on_failure=fixtures.on_failure_raise)
+        slow = queue.enqueue(
+            fixtures.div_by_zero, 1, on_failure=Callback(fixtures.sleep_in_failure_callback, timeout=1)
+        )
+        after = queue.enqueue(fixtures.add, 2, 2)
+        started = time.monotonic()
+        run_burst(queue)
+        assert time.monotonic() - started < 10
+        assert broken.get_status() == "failed" and slow.get_status() == "failed"
+        assert "ZeroDivisionError" in broken.exc_info and "ZeroDivisionError" in slow.exc_info
+        assert ("failure-raising", broken.id) in fixtures.SEEN
+        assert ("slow-failure-started", slow.id) in fixtures.SEEN
+        assert ("slow-failure-finished", slow.id) not in fixtures.SEEN
         assert after.result == 4
 
     @staticmethod

@@ -8,14 +8,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from jq import Queue, Worker
+from jq import Callback, Queue, Retry, Worker
+from jq.command import send_stop_job_command
 from jq.exceptions import UnsupportedByBrokerError
 from jq.job import Job
+from jq.results import Result
+from jq.testing.helpers import wait_for
 from tests import fixtures
+from tests.processes import read_pid
 from tests.redis_server import env_without_jq_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +83,56 @@ def test_a_job_ignoring_its_death_penalty_is_killed_after_the_grace(queue):
     Worker([queue], death_penalty_grace=0.5).work(burst=True)
     assert job.is_failed
     assert "ignored its death penalty" in job.exc_info
+
+
+def test_a_raising_or_overlong_on_failure_in_the_horse_leaves_the_job_failed(queue, redis_client):
+    broken = queue.enqueue(fixtures.div_by_zero, 1, on_failure=fixtures.on_failure_raise)
+    slow = queue.enqueue(
+        fixtures.div_by_zero, 1, on_failure=Callback(fixtures.sleep_in_failure_callback, timeout=1)
+    )
+    after = queue.enqueue(fixtures.add, 2, 3)
+    started = time.monotonic()
+    Worker([queue]).work(burst=True)
+    # The slow callback was stopped by its timeout (1 s), not allowed its 30 s.
+    assert time.monotonic() - started < 10
+    assert broken.get_status() == "failed" and slow.get_status() == "failed"
+    assert "ZeroDivisionError" in broken.exc_info and "ZeroDivisionError" in slow.exc_info
+    calls = [entry.decode() for entry in redis_client.lrange("failure-callback", 0, -1)]
+    assert calls == [f"raising {broken.id}", f"started {slow.id}"]
+    assert after.result == 5
+
+
+@pytest.mark.parametrize("fork_per_job", [False, True])
+def test_a_stopped_job_runs_on_stopped_only_and_is_not_retried(queue, redis_client, tmp_path, fork_per_job):
+    marker = tmp_path / "started"
+    job = queue.enqueue(
+        fixtures.mark_started_and_sleep,
+        str(marker),
+        60,
+        retry=Retry(max=2),
+        on_stopped=fixtures.on_stopped_push,
+        on_failure=fixtures.on_failure_push,
+    )
+    after = queue.enqueue(fixtures.add, 1, 1)
+    worker = Worker([queue], name="stopping", fork_per_job=fork_per_job)
+
+    def stop_when_started() -> None:
+        if wait_for(lambda: read_pid(marker) is not None, timeout=20):
+            send_stop_job_command(redis_client, job.id)
+
+    stopper = threading.Thread(target=stop_when_started)
+    stopper.start()
+    try:
+        worker.work(burst=True)
+    finally:
+        stopper.join(25)
+    assert job.get_status() == "stopped"
+    job.refresh()
+    assert job.retries_left == 2
+    assert [result.type for result in job.results()] == [Result.Type.STOPPED]
+    assert redis_client.lrange("stopped-callbacks", 0, -1) == [job.id.encode()]
+    assert redis_client.lrange("failure-callbacks", 0, -1) == []
+    assert after.result == 2
 
 
 def test_worker_needs_a_store_shared_across_processes(fakeredis_client):

@@ -72,6 +72,29 @@ class TestCommands:
         finally:
             worker.stop()
 
+    def test_a_stopped_job_runs_on_stopped_only(self, queue):
+        fixtures.SEEN.clear()
+        job = queue.enqueue(
+            fixtures.busy_loop,
+            60,
+            retry=Retry(max=3),
+            on_stopped=fixtures.on_stopped_record,
+            on_failure=fixtures.on_failure_record,
+        )
+        worker = WorkerThread(queue, "stopper-callbacks")
+        try:
+            assert wait_for(lambda: job.get_status() == "started", timeout=10)
+            assert send_stop_job_command(queue.connection, job.id) == 1
+            assert wait_for(lambda: ("stopped", job.id) in fixtures.SEEN, timeout=10)
+            assert job.get_status() == "stopped"
+            job.refresh()
+            assert job.retries_left == 3
+            assert [result.type for result in job.results()] == [Result.Type.STOPPED]
+            assert [entry for entry in fixtures.SEEN if entry[1] == job.id] == [("stopped", job.id)]
+        finally:
+            worker.stop()
+            fixtures.SEEN.clear()
+
     def test_stop_job_command_for_a_job_that_is_not_running(self, queue):
         job = queue.enqueue(fixtures.add, 1, 2)
         with pytest.raises(InvalidJobOperation, match="only a running job can be stopped"):
