@@ -5,17 +5,17 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from jq import Queue, SimpleWorker
+from jq import Queue
 from jq.command import send_stop_job_command
 from jq.exceptions import InvalidJobOperation
 from jq.job import Job
@@ -203,24 +203,40 @@ def test_cron_runners_fire_each_tick_once_while_one_lives(redis_server, redis_cl
     assert sorted(ticks) == [first + offset for offset in range(len(ticks))]
 
 
-def test_a_dependent_enqueued_while_its_parent_finishes_runs_once_after_it(redis_client):
-    """200 times: a child enqueued at the moment its parent finishes always runs, once, after it."""
+def test_a_dependent_enqueued_while_its_parent_finishes_runs_once_after_it(redis_server, redis_client):
+    """200 times: a child enqueued while its parent runs or has just finished runs once, after it.
+
+    A worker process runs each parent for a random 0-3 ms; the child is enqueued a random 0-3 ms
+    after the parent is seen started, so its enqueue races the parent's finish. Some children find the
+    parent running (stored deferred, then released by the finish), others find it finished
+    (queued directly). Both must happen, or the test proved nothing about the race.
+    """
+    seed = random.randrange(2**32)
+    rng = random.Random(seed)
     queue = Queue(connection=redis_client)
-    worker = SimpleWorker([queue], name="racer")
-    thread = threading.Thread(target=worker.work, kwargs={"logging_level": "WARNING"})
-    thread.start()
+    worker = start_worker(redis_server.url, name="racer", simple=True, work={"logging_level": "WARNING"})
     pairs = []
+    stored: Counter[str] = Counter()
     try:
         for _ in range(200):
-            parent = queue.enqueue(fixtures.record_run, "race")
-            # The worker is idle and claims the parent at once: the child races its finish.
+            parent = queue.enqueue(fixtures.record_run, "race", rng.uniform(0.0, 0.003))
+            seen_started = wait_for(
+                lambda: parent.get_status() in ("started", "finished"), timeout=20, interval=0.0002
+            )
+            assert seen_started, f"the worker never took {parent.id} (seed {seed})"
+            # Not a wait for anything: a random offset that spreads the child's enqueue over the
+            # parent's run and its finish, where the race is.
+            time.sleep(rng.uniform(0.0, 0.003))
             child = queue.enqueue(fixtures.record_run, "race", depends_on=parent)
+            stored[str(child.get_status(refresh=False))] += 1
             pairs.append((parent, child))
-        assert wait_for(lambda: all(c.get_status() == "finished" for _, c in pairs[-5:]), timeout=60)
-        assert wait_for(lambda: queue.finished_job_registry.count == 400, timeout=60)
+        assert wait_for(lambda: queue.finished_job_registry.count == 400, timeout=60), f"seed {seed}"
     finally:
-        worker.request_stop()
-        thread.join(20)
+        worker.send_signal(signal.SIGTERM)
+        code, stderr = stop(worker)
+    assert code == 0, stderr
+    assert stored["deferred"] > 0 and stored["queued"] > 0, f"the race was not hit: {stored} (seed {seed})"
+    assert set(stored) == {"deferred", "queued"}, stored
     runs = Counter(value.decode() for value in redis_client.lrange("race", 0, -1))
     assert set(runs.values()) == {1} and len(runs) == 400
     for parent, child in pairs:
