@@ -60,6 +60,7 @@ from jq.broker.types import (
     WORKER_CURRENT_JOB,
     Claimed,
     ClaimFields,
+    ClaimLease,
     ClaimRequest,
     DependentsPolicy,
     EnqueueOutcome,
@@ -71,6 +72,7 @@ from jq.broker.types import (
     Transition,
     WorkerUpdate,
     claim_fields_now,
+    claim_lease_now,
 )
 
 __all__ = [
@@ -89,6 +91,7 @@ __all__ = [
     "WORKER_CURRENT_JOB",
     "Broker",
     "ClaimFields",
+    "ClaimLease",
     "ClaimRequest",
     "Claimed",
     "CommandSubscription",
@@ -107,4 +110,5 @@ __all__ = [
     "WorkerStore",
     "WorkerUpdate",
     "claim_fields_now",
+    "claim_lease_now",
 ]

@@ -9,6 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 from jq.broker.types import (
     Claimed,
     ClaimFields,
+    ClaimLease,
     ClaimRequest,
     DependentsPolicy,
     EnqueueOutcome,
@@ -183,7 +184,7 @@ class QueueStore(abc.ABC):
         self,
         queues: Sequence[str],
         fields: ClaimFields,
-        lease_until: float,
+        lease_until: ClaimLease,
         wait: float | None = None,
         *,
         worker: WorkerUpdate | None = None,
@@ -207,7 +208,8 @@ class QueueStore(abc.ABC):
         ``worker``: updates to the claiming worker's record, made with the claim (see
         :class:`WorkerUpdate`). ``fields`` may be a function returning them: it is called just
         before each attempt, so that times in them (``started_at``) are those of the claim, not
-        those of the start of a wait.
+        those of the start of a wait. So may ``lease_until`` (see :data:`ClaimLease`): a lease
+        counts from the claim, however long the claim waited or was prepared in advance.
         """
 
     @abc.abstractmethod

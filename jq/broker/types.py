@@ -25,6 +25,7 @@ __all__ = [
     "STATUS_PLACES",
     "WORKER_CURRENT_JOB",
     "ClaimFields",
+    "ClaimLease",
     "ClaimRequest",
     "Claimed",
     "DependentsPolicy",
@@ -37,6 +38,7 @@ __all__ = [
     "Transition",
     "WorkerUpdate",
     "claim_fields_now",
+    "claim_lease_now",
 ]
 
 #: A job record or a worker record as stored: field name → bytes.
@@ -242,6 +244,17 @@ def claim_fields_now(fields: ClaimFields) -> Mapping[str, bytes]:
     return fields() if callable(fields) else fields
 
 
+#: A claim's lease deadline (a time.time() value), or a function returning it (called right before
+#: each attempt, so that a lease is as long as asked counted from the claim, however long the
+#: claim waited or was prepared in advance).
+ClaimLease = float | Callable[[], float]
+
+
+def claim_lease_now(lease_until: ClaimLease) -> float:
+    """The lease deadline of a claim attempt made now (see :data:`ClaimLease`)."""
+    return lease_until() if callable(lease_until) else lease_until
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimRequest:
     """The arguments of :meth:`Broker.claim` (without ``wait``), for
@@ -249,7 +262,7 @@ class ClaimRequest:
 
     queues: Sequence[str]
     fields: ClaimFields
-    lease_until: float
+    lease_until: ClaimLease
     worker: WorkerUpdate | None = None
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from typing import ClassVar
 
-from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now
+from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now, claim_lease_now
 from jq_backends.keys import KeyNames
 from jq_backends.memory.control import MemoryControl
 from jq_backends.memory.queues import MemoryQueues
@@ -87,7 +87,8 @@ class MemoryBroker(
             self._workers.check_updates([change.worker, claim.worker])
             moved = self._transition(change)
             fields = claim_fields_now(claim.fields)
-            return moved, self._take(claim.queues, fields, claim.lease_until, claim.worker)
+            lease = claim_lease_now(claim.lease_until)
+            return moved, self._take(claim.queues, fields, lease, claim.worker)
 
     def ping(self) -> None:
         """Always answers: the store is this object."""

@@ -16,6 +16,7 @@ from jq.broker import (
     STATUS,
     Claimed,
     ClaimFields,
+    ClaimLease,
     EnqueueOutcome,
     EnqueueRequest,
     PlaceKind,
@@ -24,6 +25,7 @@ from jq.broker import (
     RefusalReason,
     WorkerUpdate,
     claim_fields_now,
+    claim_lease_now,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS, failure_ttl, scheduled_field
@@ -140,7 +142,7 @@ class MemoryQueues(MemoryState, QueueStore):
         self,
         queues: Sequence[str],
         fields: ClaimFields,
-        lease_until: float,
+        lease_until: ClaimLease,
         wait: float | None = None,
         *,
         worker: WorkerUpdate | None = None,
@@ -149,7 +151,7 @@ class MemoryQueues(MemoryState, QueueStore):
         and update ``worker``'s record with it."""
         with self._cond:
             self._workers.check_updates([worker])
-            claimed = self._take(queues, claim_fields_now(fields), lease_until, worker)
+            claimed = self._take(queues, claim_fields_now(fields), claim_lease_now(lease_until), worker)
             if claimed is not None or wait is None or wait <= 0:
                 return claimed
             deadline = time.monotonic() + wait
@@ -161,7 +163,7 @@ class MemoryQueues(MemoryState, QueueStore):
                 self._cond.wait(remaining)
                 # The worker's record may have changed while this thread slept.
                 self._workers.check_updates([worker])
-                claimed = self._take(queues, claim_fields_now(fields), lease_until, worker)
+                claimed = self._take(queues, claim_fields_now(fields), claim_lease_now(lease_until), worker)
             return claimed
 
     def _take(

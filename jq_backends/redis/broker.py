@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now
+from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now, claim_lease_now
 from jq.connections import key_prefix
 from jq_backends.keys import DEFAULT_PREFIX, KeyNames, KeySpace
 from jq_backends.redis import codec
@@ -129,7 +129,7 @@ class RedisBroker(
         if not claim.queues:
             return self.transition(change), None
         transition_keys, transition_args = self._transition_call(change, last=False)
-        lease = codec.score(claim.lease_until)
+        lease = codec.score(claim_lease_now(claim.lease_until))
         fields = claim_fields_now(claim.fields)
         claim_keys, claim_args = self._claim_call(claim.queues, fields, lease, claim.worker)
         reply = self._scripts("finish_and_claim", transition_keys + claim_keys, transition_args + claim_args)

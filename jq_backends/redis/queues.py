@@ -15,6 +15,7 @@ from typing import Any, cast
 from jq.broker import (
     Claimed,
     ClaimFields,
+    ClaimLease,
     EnqueueOutcome,
     EnqueueRequest,
     PlaceKind,
@@ -23,6 +24,7 @@ from jq.broker import (
     RefusalReason,
     WorkerUpdate,
     claim_fields_now,
+    claim_lease_now,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq_backends.fields import FAILURE_TTL, failure_ttl
@@ -34,6 +36,11 @@ __all__ = ["RedisQueues"]
 
 # A BLPOP timeout of 0 blocks forever; never ask for less than this (Redis counts milliseconds).
 _MIN_BLOCK = 0.01
+
+
+def _lease(lease_until: ClaimLease) -> str:
+    """A claim attempt's lease deadline as a score, computed now (see :data:`ClaimLease`)."""
+    return codec.score(claim_lease_now(lease_until))
 
 
 class RedisQueues(RedisState, QueueStore):
@@ -144,7 +151,7 @@ class RedisQueues(RedisState, QueueStore):
         self,
         queues: Sequence[str],
         fields: ClaimFields,
-        lease_until: float,
+        lease_until: ClaimLease,
         wait: float | None = None,
         *,
         worker: WorkerUpdate | None = None,
@@ -157,8 +164,7 @@ class RedisQueues(RedisState, QueueStore):
         """
         if not queues:
             return None
-        lease = codec.score(lease_until)
-        claimed = self._claim_once(queues, claim_fields_now(fields), lease, worker)
+        claimed = self._claim_once(queues, claim_fields_now(fields), _lease(lease_until), worker)
         if claimed is not None or not wait or wait <= 0:
             return claimed
         deadline = time.monotonic() + wait
@@ -168,7 +174,7 @@ class RedisQueues(RedisState, QueueStore):
             if remaining <= 0:
                 return None
             self._client.blpop(wake_keys, timeout=max(_MIN_BLOCK, min(remaining, self._block_limit())))
-            claimed = self._claim_once(queues, claim_fields_now(fields), lease, worker)
+            claimed = self._claim_once(queues, claim_fields_now(fields), _lease(lease_until), worker)
             if claimed is not None:
                 return claimed
 

@@ -76,6 +76,27 @@ class BlockingClaimContract:
         assert outcome[0].record[EXECUTION] == str(len(calls)).encode()
         assert broker.load_job_fields("j1", [EXECUTION]) == [str(len(calls)).encode()]
 
+    def test_a_lease_given_as_a_function_is_computed_at_claim_time(self, broker: Broker) -> None:
+        """A blocked claim computes the lease for every attempt and scores the job with what the
+        last call returned: a lease counts from the claim, not from when the wait began."""
+        calls: list[int] = []
+
+        def lease() -> float:
+            calls.append(1)
+            return LEASE + len(calls)
+
+        outcome: list[Claimed | None] = []
+        thread = threading.Thread(
+            target=lambda: outcome.append(broker.claim(["default"], {EXECUTION: b"e"}, lease, wait=30)),
+            daemon=True,
+        )
+        thread.start()
+        assert wait_for(lambda: len(calls) >= 1, timeout=10)
+        enqueue(broker, "j1")
+        thread.join(10)
+        assert outcome and outcome[0] is not None and outcome[0].job_id == "j1"
+        assert broker.registry_score(place(PlaceKind.STARTED), "j1") == LEASE + len(calls)
+
     def test_blocked_claim_listens_to_every_queue_it_was_given(self, broker: Broker) -> None:
         waiter = ClaimInThread(broker, ["high", "low"], wait=30)
         enqueue(broker, "j1", "low")

@@ -181,6 +181,25 @@ class FinishAndClaimContract:
         assert broker.registry_count(FINISHED) == 0
         assert broker.load_job_fields("j1", [STATUS]) == [b"started"]
 
+    def test_a_lease_given_as_a_function_is_computed_at_the_claim(self, broker: Broker) -> None:
+        """A worker prepares its next claim before running a job: the lease must count from the
+        claim, made after the job, not from when the request was prepared."""
+        enqueue(broker, "j1")
+        enqueue(broker, "j2")
+        start_job(broker, "j1", execution="e1")
+        calls: list[int] = []
+
+        def lease() -> float:
+            calls.append(1)
+            return LEASE + len(calls)
+
+        request = ClaimRequest(["default"], {EXECUTION: b"e2"}, lease)
+        assert calls == []
+        moved, claimed = broker.finish_and_claim(_finish("j1", execution="e1"), request)
+        assert moved and claimed is not None and claimed.job_id == "j2"
+        assert calls == [1]
+        assert broker.registry_score(STARTED, "j2") == LEASE + 1
+
     def test_with_nothing_to_claim_it_returns_at_once(self, broker: Broker) -> None:
         enqueue(broker, "j1")
         start_job(broker, "j1")
