@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import socket
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,9 @@ class Registration:
 
     def __init__(self, worker: BaseWorker) -> None:
         self.worker = worker
+        # The heartbeat thread and the loop both renew the record: one at a time, or both could
+        # find it expired and register it again, the second one failing as a duplicate of itself.
+        self._lock = threading.Lock()
 
     def register_birth(self) -> None:
         """Create the record; raises :class:`DuplicateWorkerError` if the name is taken."""
@@ -73,6 +77,12 @@ class Registration:
 
         ``current_job=""`` clears the current job. Returns False when the record had expired.
         """
+        with self._lock:
+            return self._heartbeat(state, current_job, increments)
+
+    def _heartbeat(
+        self, state: WorkerStatus | None, current_job: str | None, increments: Mapping[str, float] | None
+    ) -> bool:
         worker = self.worker
         worker.last_heartbeat = now()
         fields = {"last_heartbeat": _text(format_timestamp(worker.last_heartbeat))}
