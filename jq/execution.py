@@ -121,8 +121,10 @@ class JobRunner:
     timed_out: bool = False
     #: Where an interruption (stop-job, cold shutdown) may land: the job's own code only.
     interrupts: InterruptWindow = field(default_factory=InterruptWindow)
-    #: When the job being run started (for the worker's working-time counter).
-    _started: float | None = field(default=None, init=False, repr=False)
+    #: When (``time.monotonic()``) the job being run started, for the worker's working-time
+    #: counter: set by :meth:`run`, and by the worker before it hands a job to a work horse (the
+    #: worker records the outcome of a horse that died or overran).
+    started: float | None = field(default=None, init=False, repr=False)
 
     @property
     def worker_name(self) -> str | None:
@@ -146,7 +148,7 @@ class JobRunner:
         plugins = get_plugin_manager()
         plugins.job_started(job, self.worker)
         self.timed_out = False
-        self._started = time.monotonic()
+        self.started = time.monotonic()
         try:
             with self._death_penalty(job, effective_timeout(job.timeout)), self.interrupts.open():
                 return_value = job.perform()
@@ -227,7 +229,7 @@ class JobRunner:
         """The worker record's change that goes with recording an outcome: idle again, counted."""
         if self.worker is None:
             return None
-        elapsed = time.monotonic() - self._started if self._started is not None else 0.0
+        elapsed = time.monotonic() - self.started if self.started is not None else 0.0
         return WorkerUpdate(
             self.worker.name,
             fields={"state": b"idle", WORKER_CURRENT_JOB: b"", "last_heartbeat": _now_text()},

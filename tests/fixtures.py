@@ -159,6 +159,21 @@ def pid_of_runner() -> int:
     return os.getpid()
 
 
+def sleep_then_kill_own_horse(seconds: float) -> None:
+    """Sleep, then SIGKILL the process running the job (its work horse)."""
+    time.sleep(seconds)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def worker_record_field(field: str) -> str:
+    """A field of the record of the worker running this job, as stored (bytes as text)."""
+    job = get_current_job()
+    assert job is not None and job.worker_name is not None
+    record = job.broker.load_workers([job.worker_name])[0]
+    assert record is not None
+    return record[field].decode()
+
+
 def record_run(list_key: str, seconds: float = 0.0) -> str:
     """Append the job's id to a Redis list (counts executions across processes), then sleep."""
     job = get_current_job()

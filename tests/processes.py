@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from tests.redis_server import env_without_jq_url
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: How a worker runs its jobs, for tests that must hold for each: the config of each.
+WORKER_MODES = {
+    "reused-horse": {},
+    "fork-per-job": {"fork_per_job": True},
+    "simple": {"simple": True},
+}
+#: The modes that run jobs in work horses.
+HORSE_MODES = ("reused-horse", "fork-per-job")
 
 
 def start_worker(
@@ -39,9 +50,31 @@ def stop(process: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]
         _, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        _, stderr = process.communicate()
+        try:
+            _, stderr = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            # Dead, but a process it started still holds its stderr open.
+            process.wait()
+            stderr = "(unread: a child of the process still holds its stderr)"
         raise AssertionError(f"process did not exit within {timeout}s; stderr:\n{stderr}") from None
     return process.returncode, stderr
+
+
+def read_stderr_until(process: subprocess.Popen[str], text: str, timeout: float = 20) -> str:
+    """Read the process's stderr until ``text`` appears in it; what was read (it is not seen by a
+    later :func:`stop`). Fails the test when ``text`` does not come within ``timeout`` seconds."""
+    assert process.stderr is not None
+    fd = process.stderr.fileno()
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while text.encode() not in seen:
+        remaining = deadline - time.monotonic()
+        readable, _, _ = select.select([fd], [], [], max(remaining, 0))
+        chunk = os.read(fd, 65536) if readable else b""
+        if not chunk:
+            raise AssertionError(f"{text!r} did not appear in stderr within {timeout}s:\n{seen.decode()}")
+        seen += chunk
+    return seen.decode()
 
 
 def is_alive(pid: int) -> bool:

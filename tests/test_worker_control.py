@@ -151,6 +151,30 @@ class TestSuspension:
             worker.stop()
 
 
+class TestSuspensionOfAJobClaimedAhead:
+    """A SimpleWorker claims its next job with the previous one's outcome; a suspension it
+    notices only then must not keep that job started (and unrenewed) until it is resumed."""
+
+    def test_the_job_goes_back_to_the_front_of_its_queue(self, queue):
+        first = queue.enqueue(fixtures.sleep_for, 1.0)
+        second = queue.enqueue(fixtures.add, 2, 2)
+        worker = WorkerThread(queue, "suspended")
+        try:
+            assert wait_for(lambda: first.get_status() == "started", timeout=10)
+            queue.broker.suspend()
+            assert wait_for(lambda: first.get_status() == "finished", timeout=10)
+            # Claimed with the first job's outcome, then given back once the suspension was seen.
+            assert wait_for(lambda: second.get_status() == "queued", timeout=5)
+            assert queue.job_ids == [second.id]
+            assert queue.started_job_registry.count == 0
+            queue.broker.resume()
+            assert wait_for(lambda: second.get_status() == "finished", timeout=10)
+            assert second.result == 4
+        finally:
+            queue.broker.resume()
+            worker.stop()
+
+
 class TestWorkerRecords:
     """S-23: names, Worker.all/count/find_by_key and every attribute."""
 

@@ -16,6 +16,11 @@ def main() -> None:
     from jq import SimpleWorker, Worker
 
     cls = SimpleWorker if config.pop("simple", False) else Worker
+    if "idle_wait_slice" in config:
+        # How long one wait for a job may last (tests that signal a worker while it waits).
+        from jq.worker import loop
+
+        loop.IDLE_WAIT_SLICE = config.pop("idle_wait_slice")
     work = config.pop("work", {})
     worker = cls(config.pop("queues"), connection=config.pop("url"), **config)
     worker.work(**work)

@@ -142,6 +142,14 @@ class BaseWorker(WorkerLookup):
         self.stop_requested = False
         #: The job being run now (its lease is renewed by the heartbeat), or None.
         self.running_job: Job | None = None
+        #: A job claimed ahead (with the previous job's outcome) that waits to run here, or None:
+        #: the heartbeat renews its lease too, so it never looks abandoned while it waits.
+        self.held_job: Job | None = None
+        #: Set by a cold shutdown: a job that reaches its runner from now on is killed at once.
+        self.cold_shutdown = False
+        # (execution id, reason) of a kill asked for the running job, so that a kill that comes
+        # before the job has reached its work horse is carried out once it has (see kill_job).
+        self._kill: tuple[str | None, KillReason] | None = None
         #: Held while the heartbeat talks to the store and while a work horse is forked, so that a
         #: horse is never forked in the middle of a call to the store.
         self.fork_guard = threading.Lock()
@@ -366,7 +374,9 @@ class BaseWorker(WorkerLookup):
             # Called right before each attempt: started_at is when the job is claimed, even after
             # a long wait for one.
             lambda: lifecycle.claim_fields(self.name, uuid.uuid4().hex),
-            time.time() + self.worker_ttl,
+            # Also called at the claim: a request prepared before a job runs (the next claim made
+            # with its outcome) must not carry a lease that ran out while the job ran.
+            lambda: time.time() + self.worker_ttl,
             worker=WorkerUpdate(self.name, {"state": b"busy", "last_heartbeat": lifecycle.now_text()}),
         )
 
@@ -415,11 +425,14 @@ class BaseWorker(WorkerLookup):
         self.running_job, self.current_job_id = job, job.id
         if self.log_job_description:
             logger.info("%s: %s (%s)", job.origin, job.description, job.id)
-        started = time.monotonic()
+        # The runner in this process records the outcome of a job whose work horse died or
+        # overran: its working time counts from here.
+        started = self.runner.started = time.monotonic()
         try:
             outcome = self.execution.execute(self, job, next_claim)
         finally:
-            self.running_job, self.current_job_id = None, None
+            self.running_job, self.current_job_id, self._kill = None, None, None
+            self.runner.started = None
             self.total_working_time += time.monotonic() - started
         if outcome is JobOutcome.SUCCEEDED:
             self.successful_job_count += 1
@@ -436,11 +449,11 @@ class BaseWorker(WorkerLookup):
         return CronScheduler(cron, self.broker)
 
     def renew(self) -> None:
-        """Extend the running job's lease and this worker's record by ``worker_ttl`` (the
-        heartbeat thread calls this)."""
-        job = self.running_job
-        if job is not None and job.execution_id is not None:
-            self.broker.extend_lease(job.origin, job.id, job.execution_id, time.time() + self.worker_ttl)
+        """Extend the leases of the running job and of a job held to run next, and this worker's
+        record, by ``worker_ttl`` (the heartbeat thread calls this)."""
+        for job in {id(job): job for job in (self.running_job, self.held_job) if job is not None}.values():
+            if job.execution_id is not None:
+                self.broker.extend_lease(job.origin, job.id, job.execution_id, time.time() + self.worker_ttl)
         self.registration.heartbeat()
 
     def on_horse_start(self, job: Job) -> None:
@@ -455,8 +468,35 @@ class BaseWorker(WorkerLookup):
 
     def request_force_stop(self) -> None:
         """Cold shutdown: stop the current job now."""
-        self.stop_requested = True
-        self.execution.kill(KillReason.COLD_SHUTDOWN)
+        self.stop_requested = self.cold_shutdown = True
+        self.kill_job(KillReason.COLD_SHUTDOWN)
+
+    def kill_job(self, reason: KillReason, job_id: str | None = None) -> bool:
+        """Stop the running job now (only if it is ``job_id``, when given); whether one ran.
+
+        The kill is also remembered for that execution: one that comes while the job is being
+        handed to its work horse is carried out as soon as the horse has it (see
+        :meth:`kill_reason_for`), never lost and never followed by a second run of the job.
+        """
+        job = self.running_job
+        if job is None or (job_id is not None and job.id != job_id):
+            held = self.held_job
+            if job_id is None or held is None or held.id != job_id:
+                return False
+            # Claimed ahead and waiting to run here: killed as soon as it starts.
+            self._kill = (held.execution_id, reason)
+            return True
+        self._kill = (job.execution_id, reason)
+        self.execution.kill(reason)
+        return True
+
+    def kill_reason_for(self, job: Job) -> KillReason | None:
+        """Why ``job`` (the running job) must be killed now, or None: a kill asked for this very
+        execution, or a cold shutdown."""
+        kill = self._kill
+        if kill is not None and kill[0] == job.execution_id:
+            return kill[1]
+        return KillReason.COLD_SHUTDOWN if self.cold_shutdown else None
 
 
 class Worker(BaseWorker):

@@ -51,8 +51,6 @@ class CommandListener:
         if command.name == "shutdown":
             worker.request_stop()
         elif command.name == "kill-horse":
-            worker.execution.kill(KillReason.KILL_HORSE)
-        elif command.job_id is not None and command.job_id == worker.current_job_id:
-            worker.execution.kill(KillReason.STOP_JOB)
-        else:
+            worker.kill_job(KillReason.KILL_HORSE)
+        elif command.job_id is None or not worker.kill_job(KillReason.STOP_JOB, job_id=command.job_id):
             logger.info("worker %s: not running job %s; nothing to stop", worker.name, command.job_id)

@@ -11,7 +11,8 @@ Two strategies share one horse machinery:
 * :class:`ForkPerJobExecution` (``Worker(fork_per_job=True)``, RQ's behaviour) forks a fresh horse
   for every job: nothing of an earlier job survives, at the cost of a fork per job.
 
-Either way a horse runs in its own process group and dies with its worker (Linux). A horse that
+Either way a horse runs in its own process group and dies with its worker (Linux); a
+:class:`~jq.worker.warden.HorseWarden` then kills the processes its job started. A horse that
 dies without reporting (a signal, a crash, ``os._exit``), or runs past the job's timeout plus
 ``grace`` seconds because it ignored its death penalty, has its whole process group killed, and
 the job is recorded as failed (or retried), saying how the horse ended. A job that timed out also
@@ -41,52 +42,63 @@ from jq.exceptions import WorkHorseDiedError
 from jq.execution import JobOutcome
 from jq.timeouts import JobTimeoutException
 from jq.worker.strategies import KillReason, describe_exit
+from jq.worker.warden import HorseWarden
 
 if TYPE_CHECKING:
     from jq.job import Job
     from jq.lifecycle import NextClaim
     from jq.worker.base import BaseWorker
 
-__all__ = ["ForkPerJobExecution", "HorseProcess", "ReusedHorseExecution", "WorkHorseExecution"]
+__all__ = [
+    "ForkPerJobExecution",
+    "HorseProcess",
+    "ReusedHorseExecution",
+    "WorkHorseExecution",
+    "die_with_parent",
+]
 
 logger = logging.getLogger("jq.worker")
 
 _FRAME = struct.Struct("!I")
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the horse
-    """Ask Linux to SIGKILL this process when the worker dies (elsewhere: nothing)."""
+def die_with_parent(signum: int = signal.SIGKILL) -> None:  # pragma: no cover - runs in children
+    """Ask Linux to send ``signum`` to this process when its parent dies (elsewhere: nothing)."""
     if not sys.platform.startswith("linux"):
         return
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
         return
     pr_set_pdeathsig = 1
-    ctypes.CDLL(libc_name, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    ctypes.CDLL(libc_name, use_errno=True).prctl(pr_set_pdeathsig, signum)
 
 
 class HorseProcess:
     """One forked horse: its pid, its process group, and how to wait for it and end it."""
 
-    def __init__(self, worker: BaseWorker, body: Callable[[], None]) -> None:
+    def __init__(self, worker: BaseWorker, body: Callable[[], None], warden: HorseWarden) -> None:
         parent = os.getpid()
+        warden.start(worker)
         with worker.fork_guard:
             pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns from here
+            warden.close_in_horse()
             self._run_child(parent, body)
         # Set the group from both sides: a kill may come before the child gets to it.
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)
         self.pid = pid
         self._pidfd = self._open_pidfd(pid)
+        self._warden = warden
         self.reaped = False
+        warden.watch(pid)
 
     @staticmethod
     def _run_child(parent: int, body: Callable[[], None]) -> None:  # pragma: no cover
         code = 0
         try:
             os.setpgid(0, 0)
-            _die_with_parent()
+            die_with_parent()
             if os.getppid() != parent:
                 # The worker died before the line above took effect: nobody would watch us.
                 os._exit(1)
@@ -147,6 +159,7 @@ class HorseProcess:
         """Wait for the horse to exit; its ``waitpid`` status."""
         _, status = os.waitpid(self.pid, 0)
         self.reaped = True
+        self._warden.forget(self.pid)
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
@@ -187,7 +200,7 @@ class ForkPerJobExecution:
     def __init__(self, grace: float = DEFAULT_DEATH_PENALTY_GRACE) -> None:
         self.grace = grace
         self._horse: HorseProcess | None = None
-        self._kill_reason: KillReason | None = None
+        self._warden = HorseWarden()
 
     @property
     def horse_pid(self) -> int | None:
@@ -204,10 +217,12 @@ class ForkPerJobExecution:
             outcome = worker.runner.run(job)
             os.write(write_end, bytes([outcome, int(worker.runner.timed_out)]))
 
-        self._kill_reason = None
-        horse = self._horse = HorseProcess(worker, body)
+        horse = self._horse = HorseProcess(worker, body, self._warden)
         os.close(write_end)
         try:
+            if worker.kill_reason_for(job) is not None:
+                # A kill that came while the horse was being forked.
+                horse.kill_group()
             state = horse.wait_readable(read_end, _deadline(job, self.grace))
             report = _read_report(read_end) if state != "overran" else None
             if report is None or report[1]:
@@ -218,16 +233,18 @@ class ForkPerJobExecution:
             self._horse = None
         if report is not None:
             return report[0]
-        return _record_death(worker, job, status, state == "overran", self._kill_reason, self.grace)
+        overran = state == "overran"
+        return _record_death(worker, job, status, overran, worker.kill_reason_for(job), self.grace)
 
     def kill(self, reason: KillReason) -> None:
-        """Kill the running horse and everything it started; the job is recorded per ``reason``."""
+        """Kill the running horse and everything it started (the worker records ``reason``, see
+        :meth:`jq.worker.base.BaseWorker.kill_job`)."""
         if self._horse is not None:
-            self._kill_reason = reason
             self._horse.kill_group()
 
     def close(self) -> None:
-        """Nothing to release: horses end with their job."""
+        """Stop the warden (horses end with their job)."""
+        self._warden.close()
 
 
 #: The name RQ users know this strategy by.
@@ -269,7 +286,7 @@ class ReusedHorseExecution:
         self._from_horse = -1
         self._jobs_run = 0
         self._busy = False
-        self._kill_reason: KillReason | None = None
+        self._warden = HorseWarden()
 
     @property
     def horse_pid(self) -> int | None:
@@ -285,7 +302,7 @@ class ReusedHorseExecution:
             os.close(reply_read)
             _serve_jobs(worker, job_read, reply_write)
 
-        horse = HorseProcess(worker, body)
+        horse = HorseProcess(worker, body, self._warden)
         os.close(job_read)
         os.close(reply_write)
         self._horse, self._to_horse, self._from_horse, self._jobs_run = horse, job_write, reply_read, 0
@@ -294,16 +311,23 @@ class ReusedHorseExecution:
     def execute(self, worker: BaseWorker, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
         """Hand the job to the horse (starting one if needed) and wait for its report."""
         horse = self._horse or self._start_horse(worker)
-        self._kill_reason, self._busy = None, True
+        self._busy = True
         try:
             payload = pickle.dumps((job.id, job.origin, job.to_record()), protocol=pickle.HIGHEST_PROTOCOL)
             try:
                 _write_frame(self._to_horse, payload)
             except OSError:
-                # The horse died between jobs (killed from outside): a fresh one takes the job.
-                self._retire()
-                return self.execute(worker, job, next_claim)
-            state = horse.wait_readable(self._from_horse, _deadline(job, self.grace))
+                if worker.kill_reason_for(job) is None:
+                    # The horse died between jobs (killed from outside): a fresh one takes the job.
+                    self._retire()
+                    return self.execute(worker, job, next_claim)
+                # Killed while being handed the job: recorded as killed, never run again.
+                state = "exited"
+            else:
+                if worker.kill_reason_for(job) is not None:
+                    # A kill that came before the horse had the job (kill() skips an idle horse).
+                    horse.kill_group()
+                state = horse.wait_readable(self._from_horse, _deadline(job, self.grace))
             report = _read_report(self._from_horse) if state == "ready" else None
         finally:
             self._busy = False
@@ -316,7 +340,7 @@ class ReusedHorseExecution:
             return outcome
         overran = state == "overran"
         status = self._retire()
-        return _record_death(worker, job, status, overran, self._kill_reason, self.grace)
+        return _record_death(worker, job, status, overran, worker.kill_reason_for(job), self.grace)
 
     def _retire(self) -> int:
         """Kill the horse's group, reap it, and forget it; its status."""
@@ -332,14 +356,15 @@ class ReusedHorseExecution:
         return status
 
     def kill(self, reason: KillReason) -> None:
-        """Kill the horse if it is running a job; the job is recorded per ``reason``."""
+        """Kill the horse if it is running a job (the worker records ``reason``, see
+        :meth:`jq.worker.base.BaseWorker.kill_job`)."""
         if self._horse is not None and self._busy:
-            self._kill_reason = reason
             self._horse.kill_group()
 
     def close(self) -> None:
-        """End the horse when the worker stops."""
+        """End the horse and the warden when the worker stops."""
         self._retire()
+        self._warden.close()
 
 
 def _write_frame(fd: int, payload: bytes) -> None:

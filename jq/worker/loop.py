@@ -82,6 +82,8 @@ class WorkLoop:
         """One turn of the loop; False when the worker should stop."""
         worker = self.worker
         if self._check_suspended():
+            # A job claimed ahead must not wait out the suspension in the started registry.
+            self._give_back_next_job()
             if self.burst:
                 logger.info("worker %s: workers are suspended; a burst worker stops", worker.name)
                 return False
@@ -89,7 +91,7 @@ class WorkLoop:
             self._pause(IDLE_WAIT_SLICE)
             return True
         until_chore = self.maintenance.tick()
-        job, self._next_job = self._next_job, None
+        job = self._next_job
         if job is None:
             claimed = worker.claim_next(self._wait_time(until_chore))
             if claimed is None:
@@ -99,12 +101,19 @@ class WorkLoop:
                 # Its record was unreadable and the job was failed: not an empty queue, go on.
                 self._idle_since = time.monotonic()
                 return True
+            if worker.stop_requested:
+                # A signal came while the claim waited (its handler ran, the wait went on): the
+                # job goes back to the front of its queue, untouched (see run()).
+                self._hold(job)
+                return False
+        else:
+            self._hold(None)
         set_process_title(f"worker {worker.name}: busy with job {job.id}")
         next_claim = NextClaim(worker.claim_request()) if self._may_take_another() else None
         worker.perform(job, next_claim)
         self.processed += 1
         if next_claim is not None and next_claim.claimed is not None:
-            self._next_job = worker.job_from_claim(next_claim.claimed)
+            self._hold(worker.job_from_claim(next_claim.claimed))
         self._last_beat = self._idle_since = time.monotonic()
         set_process_title(f"worker {worker.name}: idle on {','.join(worker.queue_names())}")
         if self.max_jobs is not None and self.processed >= self.max_jobs:
@@ -118,9 +127,14 @@ class WorkLoop:
             return False
         return self.max_jobs is None or self.processed + 1 < self.max_jobs
 
+    def _hold(self, job: Job | None) -> None:
+        """Keep ``job`` (claimed ahead) to run next; its lease is renewed meanwhile."""
+        self._next_job = self.worker.held_job = job
+
     def _give_back_next_job(self) -> None:
         """A job claimed ahead that will not run here goes back to the front of its queue."""
-        job, self._next_job = self._next_job, None
+        job = self._next_job
+        self._hold(None)
         if job is None:
             return
         idle = WorkerUpdate(self.worker.name, {"state": b"idle", WORKER_CURRENT_JOB: b""})

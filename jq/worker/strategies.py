@@ -54,7 +54,9 @@ class ExecutionStrategy(Protocol):
         ...
 
     def kill(self, reason: KillReason) -> None:
-        """Stop the running job now; a no-op when none runs."""
+        """Stop the running job now; a no-op when none runs. The worker remembers ``reason`` for
+        the job (see :meth:`jq.worker.base.BaseWorker.kill_job`), so :meth:`execute` carries out
+        a kill that came before the job reached the place where it runs, once it has."""
         ...
 
     def close(self) -> None:
@@ -86,6 +88,11 @@ class InProcessExecution:
     def execute(self, worker: BaseWorker, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
         """Run the job with the worker's runner; claim the next one in the same round trip."""
         self._worker = worker
+        reason = worker.kill_reason_for(job)
+        if reason is not None:
+            # A kill that came before this call (a cold shutdown just after the claim): it is
+            # held back and raised where the job's own code would start.
+            worker.runner.interrupts.interrupt(reason.error())
         try:
             return worker.runner.run(job, next_claim)
         finally:
