@@ -4,7 +4,10 @@
 
 The pool forks its workers; each is an ordinary worker with its own name, record and signals.
 SIGTERM or SIGINT to the pool is passed on to every worker (a warm shutdown; a second signal,
-a cold one), and the pool returns once all have stopped.
+a cold one), and the pool returns once all have stopped. Workers run in their own process
+groups, so a Ctrl+C in a terminal, which signals the whole foreground group, reaches them once,
+through the pool, and not twice (which would be a cold shutdown); a worker whose pool dies gets
+SIGTERM (Linux).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
 from jq.logutils import setup_logging
 from jq.queue import Queue
 from jq.worker import BaseWorker, Worker
+from jq.worker.horse import die_with_parent
 from jq.worker.strategies import describe_exit
 
 __all__ = ["WorkerPool"]
@@ -129,19 +133,31 @@ class WorkerPool:
             self._spawn(slot, burst, logging_level, work_kwargs)
 
     def _spawn(self, slot: int, burst: bool, logging_level: str, work_kwargs: dict[str, Any]) -> None:
+        pool = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the worker process
-            self._run_worker(slot, burst, logging_level, work_kwargs)
+            self._run_worker(pool, slot, burst, logging_level, work_kwargs)
+        # Its own group, set from both sides: a signal to the pool's group may come before the
+        # child gets to it.
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
         self._children[pid] = slot
         self._started_at[pid] = time.monotonic()
 
     def _run_worker(
-        self, slot: int, burst: bool, logging_level: str, work_kwargs: dict[str, Any]
+        self, pool: int, slot: int, burst: bool, logging_level: str, work_kwargs: dict[str, Any]
     ) -> None:  # pragma: no cover
         code = 0
         try:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, signal.SIG_DFL)
+            # Signals for the pool's group (a terminal's Ctrl+C) are the pool's to pass on.
+            os.setpgid(0, 0)
+            # Out of the pool's group, a worker would outlive a pool killed with SIGKILL: a warm
+            # shutdown then.
+            die_with_parent(signal.SIGTERM)
+            if os.getppid() != pool:
+                return
             worker = self.worker_class(
                 self.queues,
                 name=f"{self.name}-{slot}-{uuid.uuid4().hex[:6]}",

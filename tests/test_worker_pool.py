@@ -14,12 +14,13 @@ from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
 from jq.testing.helpers import wait_for
 from jq.worker_pool import WorkerPool
 from tests import fixtures
-from tests.processes import ROOT, is_alive, stop
+from tests.processes import ROOT, is_alive, read_pid, stop
 from tests.redis_server import env_without_jq_url
 
 
-def start_pool(url: str, *args: str) -> subprocess.Popen[str]:
-    """``jqueue worker-pool ARGS`` in a subprocess."""
+def start_pool(url: str, *args: str, own_group: bool = False) -> subprocess.Popen[str]:
+    """``jqueue worker-pool ARGS`` in a subprocess (leading its own process group with
+    ``own_group``, as a command run from a terminal does)."""
     env = env_without_jq_url()
     env["PYTHONPATH"] = str(ROOT)
     return subprocess.Popen(
@@ -29,6 +30,7 @@ def start_pool(url: str, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        process_group=0 if own_group else None,
     )
 
 
@@ -59,6 +61,32 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_all(redis_server, redis_cli
         if pool.poll() is None:
             pool.kill()
             stop(pool)
+
+
+def test_ctrl_c_in_a_terminal_is_a_warm_shutdown(redis_server, redis_client, tmp_path):
+    """A terminal sends SIGINT to its whole foreground process group: the pool's workers must get
+    it once, through the pool, not once directly and once more from the pool (a cold shutdown
+    that would kill the running job)."""
+    queue = Queue(connection=redis_client)
+    marker = tmp_path / "started"
+    job = queue.enqueue(fixtures.mark_started_and_sleep, str(marker), 1.0)
+    pool = start_pool(redis_server.url, "-n", "2", "default", own_group=True)
+    try:
+        assert wait_for(lambda: read_pid(marker) is not None, timeout=30)
+        assert wait_for(lambda: len(live_pids(redis_client)) == 2, timeout=30)
+        workers = live_pids(redis_client)
+        os.killpg(pool.pid, signal.SIGINT)
+        code, stderr = stop(pool)
+    finally:
+        if pool.poll() is None:
+            pool.kill()
+            stop(pool)
+    assert code == 0, stderr
+    assert job.get_status() == "finished", job.exc_info
+    assert job.result == "slept"
+    assert "cold" not in stderr
+    assert live_pids(redis_client) == set()
+    assert all(not is_alive(pid) for pid in workers)
 
 
 def test_a_burst_pool_drains_the_queue_and_exits(redis_server, redis_client):
