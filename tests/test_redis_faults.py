@@ -8,6 +8,7 @@ couple of seconds on purpose: that outage is the scenario, not a stand-in for sy
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -42,28 +43,64 @@ def outage(server: RedisServer) -> float:
     return time.monotonic()
 
 
+class Stopped:
+    """A worker process stopped once (SIGTERM), with what it wrote on stderr; the message of a
+    failed assertion about it (it may have failed because of something the worker saw)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.code: int | None = None
+        self.stderr = ""
+
+    def __call__(self) -> str:
+        """Stop the worker (once) and return its stderr."""
+        if self.code is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.code, self.stderr = stop(self.process)
+        return f"worker stderr:\n{self.stderr}"
+
+
 @pytest.mark.parametrize("simple", [False, True], ids=["Worker", "SimpleWorker"])
 def test_work_resumes_after_a_restart(server, simple, record_property):
     process = start_worker(server.url, name="survivor", simple=simple, worker_ttl=5)
+    stopped = Stopped(process)
     client = server.client()
     try:
-        assert wait_for(lambda: Worker.count(connection=client) == 1, timeout=20)
+        assert wait_for(lambda: Worker.count(connection=client) == 1, timeout=20), stopped()
         back = outage(server)
         client = server.client()
         job = Queue(connection=client).enqueue(fixtures.add, 20, 22)
-        assert wait_for(lambda: job.get_status() == "finished", timeout=10)
+        assert wait_for(lambda: job.get_status() == "finished", timeout=10), stopped()
         resumed = time.monotonic() - back
         record_property("resume_seconds", round(resumed, 2))
         print(f"\nwork resumed {resumed:.2f} s after Redis came back")
         assert job.result == 42
         # It registered itself again (its record may have expired meanwhile).
-        assert wait_for(lambda: Worker.count(connection=client) == 1, timeout=10)
-        assert process.poll() is None
+        assert wait_for(lambda: Worker.count(connection=client) == 1, timeout=10), stopped()
+        assert process.poll() is None, stopped()
     finally:
-        process.send_signal(signal.SIGTERM)
-        code, stderr = stop(process)
-    assert code == 0, stderr
-    assert "the store is unreachable" in stderr
+        stopped()
+    assert stopped.code == 0, stopped.stderr
+    assert "the store is unreachable" in stopped.stderr
+
+
+def test_a_reused_horse_from_before_a_restart_runs_the_next_job(server):
+    """The horse keeps its own connection, which the restart broke: it connects again, runs the
+    next job and records its outcome (and it is the same horse: nothing replaced it)."""
+    process = start_worker(server.url, name="keeper", worker_ttl=5)
+    stopped = Stopped(process)
+    client = server.client()
+    try:
+        before = Queue(connection=client).enqueue(fixtures.pid_of_runner)
+        assert wait_for(lambda: before.get_status() == "finished", timeout=20), stopped()
+        outage(server)
+        client = server.client()
+        after = Queue(connection=client).enqueue(fixtures.pid_of_runner)
+        assert wait_for(lambda: after.get_status() == "finished", timeout=10), stopped()
+        assert after.result == before.result != process.pid
+    finally:
+        stopped()
+    assert stopped.code == 0, stopped.stderr
 
 
 def test_a_result_written_during_an_outage_is_retried(server, tmp_path):

@@ -1,4 +1,5 @@
-"""Worker (a forked work horse per job) on a real redis-server: S-08, S-13, S-34.
+"""Worker (jobs in a work horse: one reused, or one per job) on a real redis-server: S-08, S-13,
+S-34.
 
 Processes and signals are real here, so these tests use the session's private redis-server only.
 """
@@ -16,7 +17,7 @@ import pytest
 
 from jq import Callback, Queue, Retry, Worker
 from jq.command import send_stop_job_command
-from jq.exceptions import UnsupportedByBrokerError
+from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
 from jq.job import Job
 from jq.results import Result
 from jq.testing.helpers import wait_for
@@ -27,33 +28,81 @@ from tests.redis_server import env_without_jq_url
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: A test of this mark runs with a reused horse and with a horse per job.
+each_horse = pytest.mark.parametrize("fork_per_job", [False, True], ids=["reused-horse", "fork-per-job"])
+
+
 @pytest.fixture
 def queue(redis_client):
     """The default queue on the private redis-server."""
     return Queue(connection=redis_client)
 
 
-def test_jobs_run_in_a_separate_process(queue):
+@each_horse
+def test_jobs_run_in_a_separate_process(queue, fork_per_job):
     job = queue.enqueue(fixtures.pid_of_runner)
-    assert Worker([queue]).work(burst=True)
+    assert Worker([queue], fork_per_job=fork_per_job).work(burst=True)
     assert job.result != os.getpid()
     assert job.get_status() == "finished"
 
 
-def test_failure_in_the_horse_is_recorded(queue):
+def runners(queue: Queue, count: int, **worker_options: object) -> list[int]:
+    """The pids of the processes that ran ``count`` jobs, in order, with one worker."""
+    jobs = [queue.enqueue(fixtures.pid_of_runner) for _ in range(count)]
+    Worker([queue], **worker_options).work(burst=True, logging_level="WARNING")
+    return [job.result for job in jobs]
+
+
+def test_one_horse_runs_every_job_by_default(queue):
+    pids = runners(queue, 4)
+    assert len(set(pids)) == 1
+    assert pids[0] != os.getpid()
+
+
+def test_a_horse_per_job_with_fork_per_job(queue):
+    pids = runners(queue, 4, fork_per_job=True)
+    assert len(set(pids)) == 4
+    assert os.getpid() not in pids
+
+
+def test_max_jobs_per_horse_replaces_the_horse_after_that_many_jobs(queue):
+    pids = runners(queue, 5, max_jobs_per_horse=2)
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+    assert len(set(pids)) == 3
+    assert os.getpid() not in pids
+
+
+def test_a_failed_job_does_not_replace_the_horse_but_a_dead_one_does(queue):
+    before = queue.enqueue(fixtures.pid_of_runner)
+    queue.enqueue(fixtures.div_by_zero, 1)
+    same = queue.enqueue(fixtures.pid_of_runner)
+    queue.enqueue(fixtures.kill_own_horse)
+    fresh = queue.enqueue(fixtures.pid_of_runner)
+    Worker([queue]).work(burst=True, logging_level="WARNING")
+    assert before.result == same.result != fresh.result
+
+
+def test_bad_max_jobs_per_horse(queue):
+    with pytest.raises(ConfigurationError, match="max_jobs_per_horse must be at least 1"):
+        Worker([queue], max_jobs_per_horse=0)
+
+
+@each_horse
+def test_failure_in_the_horse_is_recorded(queue, fork_per_job):
     job = queue.enqueue(fixtures.div_by_zero, 1)
-    worker = Worker([queue])
+    worker = Worker([queue], fork_per_job=fork_per_job)
     worker.work(burst=True)
     assert job.is_failed
     assert "ZeroDivisionError" in job.exc_info
     assert worker.failed_job_count == 1
 
 
-def test_a_killed_horse_fails_its_job_and_the_worker_goes_on(queue):
+@each_horse
+def test_a_killed_horse_fails_its_job_and_the_worker_goes_on(queue, fork_per_job):
     """S-34."""
     killed = queue.enqueue(fixtures.kill_own_horse)
     after = queue.enqueue(fixtures.add, 2, 3)
-    worker = Worker([queue])
+    worker = Worker([queue], fork_per_job=fork_per_job)
     worker.work(burst=True)
     assert killed.is_failed
     assert "killed by signal 9 (SIGKILL)" in killed.exc_info
@@ -63,24 +112,27 @@ def test_a_killed_horse_fails_its_job_and_the_worker_goes_on(queue):
     assert worker.failed_job_count == 1 and worker.successful_job_count == 1
 
 
-def test_a_horse_that_exits_without_recording_fails_its_job(queue):
+@each_horse
+def test_a_horse_that_exits_without_recording_fails_its_job(queue, fork_per_job):
     job = queue.enqueue(fixtures.exit_process, 0)
-    Worker([queue]).work(burst=True)
+    Worker([queue], fork_per_job=fork_per_job).work(burst=True)
     assert job.is_failed
     assert "exited with code 0 before recording an outcome" in job.exc_info
 
 
-def test_timeout_in_the_horse(queue):
+@each_horse
+def test_timeout_in_the_horse(queue, fork_per_job):
     """S-08 with Worker: the signal death penalty stops the job."""
     job = queue.enqueue(fixtures.sleep_for, 30, job_timeout=1)
-    Worker([queue]).work(burst=True)
+    Worker([queue], fork_per_job=fork_per_job).work(burst=True)
     assert job.is_failed
     assert "JobTimeoutException" in job.exc_info
 
 
-def test_a_job_ignoring_its_death_penalty_is_killed_after_the_grace(queue):
+@each_horse
+def test_a_job_ignoring_its_death_penalty_is_killed_after_the_grace(queue, fork_per_job):
     job = queue.enqueue(fixtures.ignore_alarm_and_sleep, 60, job_timeout=1)
-    Worker([queue], death_penalty_grace=0.5).work(burst=True)
+    Worker([queue], death_penalty_grace=0.5, fork_per_job=fork_per_job).work(burst=True)
     assert job.is_failed
     assert "ignored its death penalty" in job.exc_info
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from jq import Queue, Retry, SimpleWorker, lifecycle
+from jq import Queue, Retry, SimpleWorker, Worker, lifecycle
 from jq.command import send_kill_horse_command, send_shutdown_command, send_stop_job_command
 from jq.exceptions import InvalidJobOperation
 from jq.job import Job
@@ -119,6 +119,58 @@ class TestCommands:
             assert worker.thread.is_alive()
         finally:
             worker.stop()
+
+
+@pytest.mark.parametrize("fork_per_job", [False, True], ids=["reused-horse", "fork-per-job"])
+class TestCommandsToWorkHorses:
+    """stop-job and kill-horse reach a job in a work horse, reused or forked for it (a Worker in
+    a thread, on the private redis-server)."""
+
+    @pytest.fixture
+    def queue(self, redis_client):
+        """The default queue on the private redis-server."""
+        return Queue(connection=redis_client)
+
+    def start(self, queue: Queue, name: str, fork_per_job: bool) -> tuple[Worker, threading.Thread]:
+        worker = Worker(
+            [queue], name=name, fork_per_job=fork_per_job, job_monitoring_interval=0.2, worker_ttl=3
+        )
+        thread = threading.Thread(target=worker.work, kwargs={"logging_level": "WARNING"})
+        thread.start()
+        assert wait_for(lambda: Worker.count(connection=queue.broker) == 1, timeout=10)
+        return worker, thread
+
+    def stop(self, worker: Worker, thread: threading.Thread) -> None:
+        worker.request_stop()
+        thread.join(20)
+        assert not thread.is_alive(), "the worker did not stop"
+
+    def test_stop_job_ends_the_job_stopped_and_the_next_job_runs(self, queue, fork_per_job):
+        job = queue.enqueue(fixtures.sleep_for, 60, retry=Retry(max=3))
+        after = queue.enqueue(fixtures.add, 1, 2)
+        worker, thread = self.start(queue, "stopper", fork_per_job)
+        try:
+            assert wait_for(lambda: job.get_status() == "started", timeout=10)
+            assert send_stop_job_command(queue.connection, job.id) == 1
+            assert wait_for(lambda: job.get_status() == "stopped", timeout=10)
+            assert "stop-job command" in job.exc_info
+            assert job.id in queue.failed_job_registry
+            assert wait_for(lambda: after.get_status() == "finished", timeout=10)
+        finally:
+            self.stop(worker, thread)
+
+    def test_kill_horse_fails_the_job_and_the_next_job_runs(self, queue, fork_per_job):
+        job = queue.enqueue(fixtures.sleep_for, 60)
+        after = queue.enqueue(fixtures.add, 1, 2)
+        worker, thread = self.start(queue, "killer", fork_per_job)
+        try:
+            assert wait_for(lambda: job.get_status() == "started", timeout=10)
+            assert send_kill_horse_command(queue.connection, "killer") == 1
+            assert wait_for(lambda: job.get_status() == "failed", timeout=10)
+            assert "kill-horse command" in job.exc_info
+            assert wait_for(lambda: after.get_status() == "finished", timeout=10)
+        finally:
+            self.stop(worker, thread)
 
 
 class TestSuspension:
