@@ -213,13 +213,18 @@ local function next_worker_update(key)
     return {key = key, fields = next_pairs(), increments = next_pairs()}
 end
 
--- Whether the worker's record exists, asked once per update: nothing a script does between its
--- check and its write removes a worker's record.
+-- Whether a worker's record exists, by key: asked once per script and key (finish_and_claim's two
+-- updates name the same worker): nothing a script does between its check and its write removes
+-- a worker's record.
+local workers_live = {}
+
 local function worker_exists(update)
-    if update.live == nil then
-        update.live = redis.call('EXISTS', update.key) == 1
+    local live = workers_live[update.key]
+    if live == nil then
+        live = redis.call('EXISTS', update.key) == 1
+        workers_live[update.key] = live
     end
-    return update.live
+    return live
 end
 
 -- HINCRBYFLOAT fails on a non-number, and a script that fails half way keeps what it wrote: a
@@ -238,11 +243,25 @@ local function check_worker_updates(updates, n)
             end
         end
         if update and #update.increments > 0 and worker_exists(update) then
+            -- The values the increments apply to that no earlier write sets, read in one HMGET.
+            local unseen = {}
+            for i = 1, #update.increments, 2 do
+                if seen[update.increments[i]] == nil then
+                    unseen[#unseen + 1] = update.increments[i]
+                end
+            end
+            local stored = {}
+            if #unseen > 0 then
+                local values = redis.call('HMGET', update.key, unpack(unseen))
+                for i, name in ipairs(unseen) do
+                    stored[name] = values[i]
+                end
+            end
             for i = 1, #update.increments, 2 do
                 local name = update.increments[i]
                 local value = seen[name]
                 if value == nil then
-                    value = redis.call('HGET', update.key, name)
+                    value = stored[name]
                 end
                 if value and not tonumber(value) then
                     error('worker field ' .. name .. ' does not hold a number')
@@ -497,7 +516,8 @@ local function settle_dependents(t)
     local visited = {[t.job_id] = true}
     while #stack > 0 do
         local parent = table.remove(stack)
-        for _, child in ipairs(redis.call('SMEMBERS', parent.dependents)) do
+        local children = redis.call('SMEMBERS', parent.dependents)
+        for _, child in ipairs(children) do
             local child_record = K_JOB .. child
             local child_dependencies = K_DEPENDENCIES .. child
             if redis.call('EXISTS', child_record) == 0 then
@@ -520,7 +540,9 @@ local function settle_dependents(t)
                 end
             end
         end
-        redis.call('DEL', parent.dependents)
+        if #children > 0 then  -- else there is no set to delete (Redis keeps no empty set)
+            redis.call('DEL', parent.dependents)
+        end
         if parent.origin then
             keep_canceled(K_CANCELED .. parent.origin, parent.id, data_keys(parent.id), parent.ttl, t.now)
         end
@@ -535,10 +557,13 @@ end
 local function transition(t)
     local record, results, dependents, dependencies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
     local job_id = t.job_id
-    if redis.call('EXISTS', record) == 0 then
-        return 0
-    end
-    if t.execution_id and redis.call('HGET', record, F_EXECUTION) ~= t.execution_id then
+    -- A record without the execution id (or no record: HGET answers false) refuses: with an
+    -- execution to check, that one HGET also says the record exists.
+    if t.execution_id then
+        if redis.call('HGET', record, F_EXECUTION) ~= t.execution_id then
+            return 0
+        end
+    elseif redis.call('EXISTS', record) == 0 then
         return 0
     end
     if t.source == 'q' then
@@ -571,16 +596,21 @@ local function transition(t)
         settle_dependents(t)
     end
 
+    -- Settling the dependents deleted the dependents set: no expiry of it to set or remove.
+    local data = {record, results, dependencies}
+    if t.policy == '-' then
+        data[4] = dependents
+    end
     if t.ttl == 'd' then
-        redis.call('DEL', record, results, dependents, dependencies)
+        redis.call('DEL', unpack(data))
     elseif t.ttl == 'p' then
-        expire_all({record, results, dependents, dependencies}, '')
+        expire_all(data, '')
     elseif t.ttl == 'k' then
         if t.result then
             share_expiry(record, results)
         end
     else
-        expire_all({record, results, dependents, dependencies}, t.expiry_ms)
+        expire_all(data, t.expiry_ms)
     end
     if t.worker then
         apply_worker_update(t.worker)
