@@ -198,6 +198,46 @@ def test_enqueue_many_is_one_script_and_survives_a_script_flush(rb: RedisBroker,
     assert rb.enqueue_many([]) == []
 
 
+def test_the_fresh_enqueue_writes_what_the_general_script_writes(
+    rb: RedisBroker, client: redis.Redis
+) -> None:
+    """enqueue_fresh.lua (plain new jobs) against enqueue.lua and enqueue_many.lua on the same
+    requests: the same keys, values and expiries."""
+    plain = [
+        request("a", record_ttl=50),
+        request("b", at_front=True),
+        request("c", queue="other", fields={"status": b"bogus"}),  # the status written wins
+    ]
+    for one in plain:
+        assert rb.enqueue(one) == EnqueueOutcome("queued")
+    assert rb.enqueue_many([request("d"), request("e", at_front=True)]) == [EnqueueOutcome("queued")] * 2
+    fresh = snapshot(client)
+    client.flushdb()
+    for one in plain:
+        assert rb._enqueue_outcome(rb._scripts("enqueue", *rb._enqueue_call(one))) == EnqueueOutcome("queued")
+    both = [request("d"), request("e", at_front=True)]
+    calls = [rb._enqueue_call(one, last=index == 1) for index, one in enumerate(both)]
+    rb._scripts("enqueue_many", calls[0][0] + calls[1][0], [2, *calls[0][1], *calls[1][1]])
+    assert snapshot(client) == fresh
+    assert rb.queue_job_ids(Q) == ["e", "b", "a", "d"]
+
+
+def test_a_job_that_is_not_fresh_goes_to_the_general_script(rb: RedisBroker, client: redis.Redis) -> None:
+    """A replacement, keys left over, or an id twice in a batch: the fresh script writes nothing
+    and the general one does what it always did."""
+    rb.enqueue(request("a", record_ttl=50))
+    assert rb.enqueue(request("a", queue="other")) == EnqueueOutcome("queued")
+    assert rb.queue_job_ids(Q) == [] and rb.queue_job_ids("other") == ["a"], "replaced"
+    assert client.pttl(KEYS.job("a")) == -1
+    client.rpush(KEYS.results("b"), b"old")
+    assert rb.enqueue(request("b", record_ttl=50)) == EnqueueOutcome("queued")
+    assert 0 < client.pttl(KEYS.results("b")) <= 50_000, "the results left over share the expiry"
+    assert rb.enqueue_many([request("c"), request("c", queue="other")]) == [EnqueueOutcome("queued")] * 2
+    assert rb.queue_job_ids(Q) == ["b"] and rb.queue_job_ids("other") == ["a", "c"], (
+        "the second replaced the first"
+    )
+
+
 # -- claim ------------------------------------------------------------------------------------------
 
 

@@ -52,6 +52,7 @@ SCRIPT_NAMES: Final = (
     "delete_job",
     "drop_queue",
     "enqueue",
+    "enqueue_fresh",
     "enqueue_many",
     "extend_lease",
     "extend_lock",

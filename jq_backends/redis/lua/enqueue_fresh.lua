@@ -1,0 +1,64 @@
+-- enqueue_fresh.lua: enqueue jobs that need no check and replace nothing, all or nothing (the
+-- common case of Broker.enqueue and Broker.enqueue_many, see RedisQueues._fresh).
+--
+-- KEYS[1] the set of known queue names, then for each request i (i = 1..n), 6 keys from
+--   KEYS[6i - 4]: the job's record, its results, its set of dependents, its set of unmet
+--   dependencies, the queue, the queue's wake key
+-- ARGV: for each request: at front ('1' or '0'), record expiry in ms ('' = none), m, then m
+--   field/value pairs of the record (without its status); the last request's pairs run to the
+--   end of ARGV, without m
+-- Returns 1 when every job was stored and queued; 0 when some job is not fresh (then nothing was
+-- written, and the caller sends the requests to enqueue.lua or enqueue_many.lua instead).
+--
+-- A request comes here only when it has no dependencies and is neither unique, once nor
+-- scheduled: enqueue.lua checks nothing for it and, when none of its data keys exists (no job to
+-- replace, no results or dependency sets left over), writes exactly what this script writes.
+-- So this script makes sure of that first: any data key of a request that exists, or an id that
+-- two requests share, and it writes nothing.
+--
+-- Atomically, once every request is found fresh: each queue made known; each record written with
+-- status 'queued' (and its expiry), its id pushed on its queue (front or back); a wake token on
+-- each queue that has none.
+
+local n = math.floor((#KEYS - 1) / 6)
+expect_keys(6 * n + 1)
+local seen = {}
+for i = 1, n do
+    local first = 6 * i - 4
+    if seen[KEYS[first]] or redis.call('EXISTS', KEYS[first], KEYS[first + 1], KEYS[first + 2], KEYS[first + 3]) > 0 then
+        return 0
+    end
+    seen[KEYS[first]] = true
+end
+
+local known, wake_keys = {}, {}
+for i = 1, n do
+    local first = 6 * i - 4
+    local record, queue_key, wake_key = KEYS[first], KEYS[first + 4], KEYS[first + 5]
+    local at_front, expiry_ms = next_arg(), next_arg()
+    local fields
+    if i == n then
+        fields = rest_of_args()
+    else
+        fields = next_pairs()
+    end
+    fields[#fields + 1], fields[#fields + 2] = F_STATUS, QUEUED  -- last: the status wins
+    hset_flat(record, fields)
+    if expiry_ms ~= '' then
+        redis.call('PEXPIRE', record, expiry_ms)
+    end
+    if at_front == '1' then
+        redis.call('LPUSH', queue_key, name_of(record, K_JOB))
+    else
+        redis.call('RPUSH', queue_key, name_of(record, K_JOB))
+    end
+    if not known[queue_key] then
+        known[queue_key] = true
+        redis.call('SADD', KEYS[1], name_of(queue_key, K_QUEUE))
+        wake_keys[#wake_keys + 1] = wake_key
+    end
+end
+for _, wake_key in ipairs(wake_keys) do
+    wake(wake_key)
+end
+return 1
