@@ -83,14 +83,21 @@ def counted(client: redis.Redis) -> Iterator[Counted]:
             sent[0] += 1
             super().send_packed_command(command, check_health)
 
-        def send_command(self, *args: Any, **kwargs: Any) -> None:
+        def pack_command(self, *args: Any) -> Any:
+            # Every single command is packed here, whether sent through the client or on the
+            # scripts' held connection (which packs and sends itself).
             sizes.append(len(args))
-            super().send_command(*args, **kwargs)
+            return super().pack_command(*args)
 
     counting = clone_client(client, connection_class=CountingConnection)
     for name in SCRIPT_NAMES:  # so every EVALSHA hits, as in a long-running process
         counting.script_load(script_source(name))
-    counting.ping()  # the connection's handshake is not part of any operation
+    # Connections' handshakes are not part of any operation: connect two, the one the scripts
+    # hold and the one the client's other calls use.
+    pool = counting.connection_pool
+    warm = [pool.get_connection(), pool.get_connection()]
+    for connection in warm:
+        pool.release(connection)
     try:
         yield Counted(counting, sent, sizes)
     finally:

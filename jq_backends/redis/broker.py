@@ -141,7 +141,9 @@ class RedisBroker(
         self._client.ping()
 
     def close(self) -> None:
-        """Close the clients this broker created (from :meth:`from_url`, or the binary twin)."""
+        """Close the clients this broker created (from :meth:`from_url`, or the binary twin), and
+        give back the connection its scripts hold."""
+        self._scripts.close()
         if self._twin is not None:
             self._twin.close()
         if self._owns_connection:

@@ -31,6 +31,7 @@ from redis.exceptions import NoScriptError
 from jq import broker as contract
 from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS
 from jq_backends.keys import DEFAULT_PREFIX, KINDS, KeySpace
+from jq_backends.redis.hot_connection import HotConnection
 
 __all__ = [
     "LIBRARY_NAMES",
@@ -220,16 +221,28 @@ class ScriptRunner:
         self._scripts: dict[str, Script] = {
             name: client.register_script(script_source(name, prefix)) for name in SCRIPT_NAMES
         }
+        self._hot = HotConnection(client)
 
     def __call__(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """Run one script in one round trip (plus a load when the server does not know it yet).
 
-        ``EVALSHA`` straight on the client: ``Script.__call__`` copies the arguments into a new
-        tuple and imports a module on every call, work a hot call does not need.
+        ``EVALSHA`` on a held connection (:class:`~jq_backends.redis.hot_connection.HotConnection`),
+        falling back to the client: the client's path costs about 40 µs of Python per call, and
+        ``Script.__call__`` also copies the arguments and imports a module on every call.
         """
         script = self._scripts[name]
         try:
-            return self._client.evalsha(script.sha, len(keys), *keys, *args)
+            return self._evalsha(script.sha, keys, args)
         except NoScriptError:
             script.sha = self._client.script_load(script.script)
-            return self._client.evalsha(script.sha, len(keys), *keys, *args)
+            return self._evalsha(script.sha, keys, args)
+
+    def _evalsha(self, sha: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        def through_client() -> Any:
+            return self._client.evalsha(sha, len(keys), *keys, *args)
+
+        return self._hot.execute(through_client, "EVALSHA", sha, len(keys), *keys, *args)
+
+    def close(self) -> None:
+        """Give back the held connection (the client itself stays the caller's)."""
+        self._hot.close()
