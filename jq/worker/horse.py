@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import pickle
@@ -62,15 +63,27 @@ logger = logging.getLogger("jq.worker")
 _FRAME = struct.Struct("!I")
 
 
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl`` (Linux), looked up once per process. The worker calls this before it forks,
+    so horses inherit it: ``ctypes.util.find_library`` runs ``ldconfig``, milliseconds per fork."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        # The running program's own symbols include libc's on Linux: no search needed.
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+        return prctl
+    except (OSError, AttributeError):
+        libc_name = ctypes.util.find_library("c")
+        return None if libc_name is None else ctypes.CDLL(libc_name, use_errno=True).prctl
+
+
 def die_with_parent(signum: int = signal.SIGKILL) -> None:  # pragma: no cover - runs in children
     """Ask Linux to send ``signum`` to this process when its parent dies (elsewhere: nothing)."""
-    if not sys.platform.startswith("linux"):
-        return
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
-        return
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(libc_name, use_errno=True).prctl(pr_set_pdeathsig, signum)
+    prctl = _prctl()
+    if prctl is not None:
+        pr_set_pdeathsig = 1
+        prctl(pr_set_pdeathsig, signum)
 
 
 class HorseProcess:
@@ -78,6 +91,7 @@ class HorseProcess:
 
     def __init__(self, worker: BaseWorker, body: Callable[[], None], warden: HorseWarden) -> None:
         parent = os.getpid()
+        _prctl()  # looked up here, once, for every horse forked from now on
         warden.start(worker)
         with worker.fork_guard:
             pid = os.fork()
