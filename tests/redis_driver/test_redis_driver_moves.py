@@ -15,11 +15,9 @@ from jq.broker import (
     Transition,
 )
 from jq_backends.redis import RedisBroker
-from tests.test_redis_driver import (
+from tests.redis_driver.support import (
     KEYS,
-    REDIS_CLIENTS,
     Q,
-    client_for,
     expiring,
     finish,
     registry,
@@ -28,19 +26,6 @@ from tests.test_redis_driver import (
     start,
     started,
 )
-
-
-@pytest.fixture(params=REDIS_CLIENTS)
-def client(request: pytest.FixtureRequest) -> redis.Redis:
-    """A client of an empty store: a fake server, or the session's private redis-server."""
-    return client_for(request)
-
-
-@pytest.fixture
-def rb(client: redis.Redis) -> RedisBroker:
-    """A Redis broker on ``client``."""
-    return RedisBroker(client)
-
 
 # -- transition -------------------------------------------------------------------------------------
 

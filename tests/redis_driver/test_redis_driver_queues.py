@@ -23,11 +23,9 @@ from jq.broker import (
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq_backends.redis import RedisBroker
 from jq_backends.redis.connection import clone_client
-from tests.test_redis_driver import (
+from tests.redis_driver.support import (
     KEYS,
-    REDIS_CLIENTS,
     Q,
-    client_for,
     data_keys,
     registry,
     request,
@@ -36,19 +34,6 @@ from tests.test_redis_driver import (
     started,
     wait_for,
 )
-
-
-@pytest.fixture(params=REDIS_CLIENTS)
-def client(request: pytest.FixtureRequest) -> redis.Redis:
-    """A client of an empty store: a fake server, or the session's private redis-server."""
-    return client_for(request)
-
-
-@pytest.fixture
-def rb(client: redis.Redis) -> RedisBroker:
-    """A Redis broker on ``client``."""
-    return RedisBroker(client)
-
 
 # -- enqueue ----------------------------------------------------------------------------------------
 

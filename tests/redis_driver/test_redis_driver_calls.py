@@ -25,10 +25,8 @@ from jq_backends.keys import KeySpace
 from jq_backends.redis import RedisBroker
 from jq_backends.redis.connection import clone_client
 from jq_backends.redis.scripts import SCRIPT_NAMES, script_source
-from tests.test_redis_driver import (
-    REDIS_CLIENTS,
+from tests.redis_driver.support import (
     Q,
-    client_for,
     finish,
     registry,
     request,
@@ -36,18 +34,6 @@ from tests.test_redis_driver import (
     start,
     started,
 )
-
-
-@pytest.fixture(params=REDIS_CLIENTS)
-def client(request: pytest.FixtureRequest) -> redis.Redis:
-    """A client of an empty store: a fake server, or the session's private redis-server."""
-    return client_for(request)
-
-
-@pytest.fixture
-def rb(client: redis.Redis) -> RedisBroker:
-    """A Redis broker on ``client``."""
-    return RedisBroker(client)
 
 
 @dataclass
@@ -329,7 +315,7 @@ def test_finish_and_claim_checks_the_claims_increments_against_the_transitions_f
 
 def test_the_driver_benchmark_runs() -> None:
     # A smoke run: the script keeps working (its numbers are for people, not for assertions).
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, str(root / "benchmarks" / "driver_calls.py"), "--calls", "3", "--rounds", "1"],
         cwd=root,

@@ -9,13 +9,10 @@ client and on the session's private redis-server, unless it needs real sockets o
 from __future__ import annotations
 
 import gc
-import math
 import re
 import threading
-import time
 import weakref
-from collections.abc import Callable
-from typing import Any, cast
+from typing import cast
 
 import fakeredis
 import pluggy
@@ -25,8 +22,6 @@ import redis
 from jq.broker import (
     RESULTS_KEPT,
     DependentsPolicy,
-    EnqueueRequest,
-    Place,
     PlaceKind,
     Transition,
 )
@@ -44,96 +39,14 @@ from jq_backends.redis.scripts import (
     script_file,
     script_source,
 )
+from tests.redis_driver.support import (
+    KEYS,
+    Q,
+    registry,
+    request,
+    started,
+)
 from tests.redis_server import RedisServer
-
-Q = "default"
-KEYS = KeySpace()
-
-
-def started(queue: str = Q) -> Place:
-    return Place(PlaceKind.STARTED, queue)
-
-
-def registry(kind: PlaceKind, queue: str = Q) -> Place:
-    return Place(kind, queue)
-
-
-def request(job_id: str, queue: str = Q, **kwargs: Any) -> EnqueueRequest:
-    """An enqueue request whose record names its origin, as the core's records do."""
-    fields = {"data": b"call:" + job_id.encode(), "origin": queue.encode(), **kwargs.pop("fields", {})}
-    return EnqueueRequest(job_id, queue, fields, **kwargs)
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
-def snapshot(client: redis.Redis) -> dict[Any, Any]:
-    """Every key with its type, content and whether it expires: to check that nothing was written."""
-    state: dict[Any, Any] = {}
-    for key in client.keys("*"):
-        kind = client.type(key)
-        if kind == b"hash":
-            value: Any = client.hgetall(key)
-        elif kind == b"list":
-            value = client.lrange(key, 0, -1)
-        elif kind == b"set":
-            value = client.smembers(key)
-        elif kind == b"zset":
-            value = client.zrange(key, 0, -1, withscores=True)
-        else:
-            value = client.get(key)
-        state[key] = (kind, value, client.pttl(key) > 0)
-    return state
-
-
-#: The stores each test runs on: a fake server, and the session's private redis-server.
-REDIS_CLIENTS = ["fakeredis", "redis"]
-
-
-def client_for(request: pytest.FixtureRequest) -> redis.Redis:
-    """The ``client`` fixture's value (each test module of the driver declares the fixture)."""
-    return request.getfixturevalue(f"{request.param}_client")  # type: ignore[no-any-return]
-
-
-@pytest.fixture(params=REDIS_CLIENTS)
-def client(request: pytest.FixtureRequest) -> redis.Redis:
-    """A client of an empty store: a fake server, or the session's private redis-server."""
-    return client_for(request)
-
-
-@pytest.fixture
-def rb(client: redis.Redis) -> RedisBroker:
-    """A Redis broker on ``client``."""
-    return RedisBroker(client)
-
-
-def start(rb: RedisBroker, job_id: str, execution: bytes = b"e1", queue: str = Q) -> None:
-    rb.enqueue(request(job_id, queue=queue))
-    assert rb.claim_job(job_id, queue, {"execution": execution}, 100.0) is not None
-
-
-def finish(job_id: str, **kwargs: Any) -> Transition:
-    defaults: dict[str, Any] = {
-        "source": started(),
-        "target": registry(PlaceKind.FINISHED),
-        "score": math.inf,
-        "fields": {"status": b"finished"},
-    }
-    return Transition(job_id, **{**defaults, **kwargs})
-
-
-def data_keys(job_id: str) -> tuple[str, ...]:
-    return (KEYS.job(job_id), KEYS.results(job_id), KEYS.dependents(job_id), KEYS.dependencies(job_id))
-
-
-def expiring(client: redis.Redis, job_id: str) -> list[bool]:
-    return [client.pttl(key) > 0 for key in data_keys(job_id)]
-
 
 # -- scripts ----------------------------------------------------------------------------------------
 

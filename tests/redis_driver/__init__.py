@@ -1,0 +1,1 @@
+"""Tests of the Redis driver beyond the broker contract: scripts, calls, moves, queues."""
