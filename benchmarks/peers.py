@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.peer_systems import BATCH, PEERS  # noqa: E402 - the repository root is on the path now
-from benchmarks.run import machine  # noqa: E402
+from benchmarks.run import machine, measure_in_fresh_process  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 #: Table rows: (value, what it says, number format). Several values can come from one measure.
@@ -57,20 +54,10 @@ QUICK_COUNTS = {"enqueue": 200, "enqueue_bulk": 200, "drain": 200, "latency": 30
 
 
 def run_measure(library: str, measure: str, count: int, url: str) -> dict[str, float]:
-    """One measurement in a fresh process."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.peer_measure", library, measure, str(count), url],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{library} {measure} failed:\n{done.stderr}")
-    values: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])["values"]
+    """One measurement of a peer library in a fresh process."""
+    values: dict[str, float] = measure_in_fresh_process(
+        "benchmarks.peer_measure", library, measure, count, url
+    )["values"]
     return values
 
 

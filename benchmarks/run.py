@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -53,11 +54,12 @@ COUNTS: dict[str, tuple[int, int, int]] = {
 }
 
 
-def run_measure(system: str, measure: str, count: int, url: str) -> float:
-    """One measurement in a fresh process."""
+def measure_in_fresh_process(module: str, system: str, measure: str, count: int, url: str) -> dict[str, Any]:
+    """Run ``python -m module system measure count url`` and return the JSON its last line prints:
+    each measurement starts from a fresh interpreter, so none inherits another's warm state."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.measure", system, measure, str(count), url],
+        [sys.executable, "-m", module, system, measure, str(count), url],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -67,7 +69,13 @@ def run_measure(system: str, measure: str, count: int, url: str) -> float:
     )
     if done.returncode != 0:
         raise RuntimeError(f"{system} {measure} failed:\n{done.stderr}")
-    return float(json.loads(done.stdout.strip().splitlines()[-1])["value"])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run_measure(system: str, measure: str, count: int, url: str) -> float:
+    """One measurement of jq or RQ in a fresh process."""
+    return float(measure_in_fresh_process("benchmarks.measure", system, measure, count, url)["value"])
 
 
 def machine() -> list[str]:
