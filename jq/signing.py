@@ -40,7 +40,6 @@ __all__ = [
     "is_signing",
     "parse_signing_keys",
     "signed_by_env",
-    "signing_keys_from_env",
 ]
 
 #: The environment variable that turns signing on for every serializer jq resolves.
@@ -168,7 +167,7 @@ class SignedSerializer:
 
     def loads(self, data: bytes) -> Any:
         """Check the signature of ``data``, then decode it with the inner serializer."""
-        if not isinstance(data, bytes | bytearray | memoryview) or not bytes(data[: len(_MAGIC)]) == _MAGIC:
+        if not isinstance(data, bytes | bytearray | memoryview) or bytes(data[: len(_MAGIC)]) != _MAGIC:
             raise SignatureError(
                 "a stored value is not signed, and this serializer only accepts signed data: it was "
                 "written without the signing keys (or planted in the store); it is refused"
@@ -205,12 +204,6 @@ def parse_signing_keys(text: str) -> list[tuple[str, bytes]]:
     if not keys:
         raise ConfigurationError(f"{SIGNING_KEYS_ENV} is set but holds no key: 'k1:<secret>'")
     return keys
-
-
-def signing_keys_from_env() -> list[tuple[str, bytes]] | None:
-    """The keys of ``JQ_SIGNING_KEYS``, or None when it is unset or empty."""
-    text = os.environ.get(SIGNING_KEYS_ENV, "").strip()
-    return _parse_cached(text) if text else None
 
 
 @functools.lru_cache(maxsize=8)
