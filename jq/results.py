@@ -90,6 +90,10 @@ class Result:
         return f"Result(job_id={self.job_id!r}, type={self.type.name}, id={self.id!r})"
 
 
+# One encoder for every entry: json.dumps with separators builds a new encoder on every call.
+_HEADER_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def encode_result(result: Result, payload: bytes | None) -> bytes:
     """The stored form of a result entry; ``payload`` is the serialized return value."""
     header = {
@@ -100,7 +104,7 @@ def encode_result(result: Result, payload: bytes | None) -> bytes:
     }
     if result.exc_string is not None:
         header["exc"] = result.exc_string
-    return json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n" + (payload or b"")
+    return _HEADER_ENCODER.encode(header).encode("utf-8") + b"\n" + (payload or b"")
 
 
 def decode_result(job_id: str, data: bytes, serializer: Serializer) -> Result:

@@ -151,6 +151,9 @@ _manager: PluginManager | None = None
 def get_plugin_manager() -> PluginManager:
     """The process's plugin manager, created with every installed plugin on first use."""
     global _manager  # noqa: PLW0603 - one manager per process, built lazily, not at import
+    manager = _manager
+    if manager is not None:  # the common case, several times per job: no lock needed to read
+        return manager
     with _lock:
         if _manager is None:
             _manager = PluginManager()

@@ -115,7 +115,8 @@ class WorkLoop:
         if next_claim is not None and next_claim.claimed is not None:
             self._hold(worker.job_from_claim(next_claim.claimed))
         self._last_beat = self._idle_since = time.monotonic()
-        set_process_title(f"worker {worker.name}: idle on {','.join(worker.queue_names())}")
+        if self._next_job is None:  # else the next job's title replaces this one right away
+            set_process_title(f"worker {worker.name}: idle on {','.join(worker.queue_names())}")
         if self.max_jobs is not None and self.processed >= self.max_jobs:
             logger.info("worker %s: ran %d job(s), the most it may", worker.name, self.processed)
             return False
