@@ -36,7 +36,8 @@ def bench(session: nox.Session) -> None:
 
     ``nox -s bench -- --quick --no-write`` runs a short smoke instead.
     """
-    session.install("-e", ".", "rq")
+    # hiredis on both sides: redis-py parses replies with it for jq and RQ alike
+    session.install("-e", ".[hiredis]", "rq")
     session.run("python", "-m", "benchmarks.run", *session.posargs)
 
 
@@ -47,5 +48,5 @@ def bench_peers(session: nox.Session) -> None:
     The three libraries get this virtualenv of their own. ``nox -s bench_peers -- --quick`` runs a
     short smoke that writes nothing.
     """
-    session.install("-e", ".", "huey", "dramatiq[redis]", "celery[redis]")
+    session.install("-e", ".[hiredis]", "huey", "dramatiq[redis]", "celery[redis]")
     session.run("python", "-m", "benchmarks.peers", *session.posargs)

@@ -95,3 +95,24 @@ def test_a_forked_child_leaves_the_parents_connection_alone(client):
     # The parent's held connection still works: the child did not shut it down.
     assert hot.execute(fallback_marker, "CLIENT", "ID") == parent_id
     hot.close()
+
+
+ARGUMENTS = ("SET", "packed", b"\x00bytes\xff", 12, 1.5, "1.25", "üñí", "")
+
+
+def test_arguments_reach_the_server_as_the_client_sends_them(client):
+    hot = HotConnection(client)
+    assert hot.execute(fallback_marker, "DEL", "list") == 0
+    assert hot.execute(fallback_marker, "RPUSH", "list", *ARGUMENTS[2:]) == len(ARGUMENTS) - 2
+    assert client.lrange("list", 0, -1) == [b"\x00bytes\xff", b"12", b"1.5", b"1.25", "üñí".encode(), b""]
+    hot.close()
+
+
+@pytest.mark.skipif(hot_connection._hiredis_pack is None, reason="hiredis is not installed")
+def test_hiredis_packs_exactly_what_redis_py_packs(client):
+    hot = HotConnection(client)
+    hot.execute(fallback_marker, "PING")
+    assert hot._direct_pack
+    connection = hot._connection
+    assert b"".join(hot._pack(connection, ARGUMENTS)) == b"".join(connection.pack_command(*ARGUMENTS))
+    hot.close()
