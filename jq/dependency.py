@@ -44,10 +44,10 @@ class Dependency:
 
 def dependency_ids(depends_on: Any) -> list[str]:
     """The job ids in a ``depends_on=`` value: a Job, an id, a Dependency, or a list of these."""
+    if depends_on is None:  # nearly every enqueue: answered before the import below
+        return []
     from jq.job import Job
 
-    if depends_on is None:
-        return []
     items = depends_on if isinstance(depends_on, list | tuple) else [depends_on]
     ids: list[str] = []
     for item in items:

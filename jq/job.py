@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import inspect
-import uuid
+import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -76,13 +76,23 @@ def _callable_reference(func: Any) -> tuple[str, Any]:
     raise ConfigurationError(f"a job runs a function, a method, a callable or a dotted path, not {func!r}")
 
 
+def new_job_id() -> str:
+    """A random job id: a version-4 UUID in its usual text form, as ``str(uuid.uuid4())`` gives,
+    built from the random bytes directly (a quarter of the time, and it happens per enqueue)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 class Job(JobCall, JobState, JobResults):
     """A function call to run in the background; a proxy for its record in the broker."""
 
     def __init__(self, id: str | None = None, connection: Any = None, serializer: Any = None) -> None:
         self.broker: Broker = resolve_broker(connection)
         self.serializer: Serializer = resolve_serializer(serializer)
-        self._id = str(uuid.uuid4()) if id is None else id
+        self._id = new_job_id() if id is None else id
         #: Whether the caller chose the id (``unique=True`` needs one).
         self._id_given = id is not None
         self.created_at: datetime.datetime = now()
