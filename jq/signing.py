@@ -27,12 +27,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, TypeGuard
 
 from jq.exceptions import ConfigurationError, SignatureError
+from jq.utils import environment_value
 
 __all__ = [
     "SIGNING_KEYS_ENV",
@@ -214,7 +214,7 @@ def _parse_cached(text: str) -> list[tuple[str, bytes]]:
 def signed_by_env(serializer: Any) -> Any:
     """``serializer`` wrapped with the keys of ``JQ_SIGNING_KEYS`` when it is set (and the serializer
     is not signed already); otherwise ``serializer`` itself."""
-    text = os.environ.get(SIGNING_KEYS_ENV, "").strip()
+    text = environment_value(SIGNING_KEYS_ENV).strip()
     if not text or is_signing(serializer):
         return serializer
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import importlib
 import math
+import os
 import re
 import sys
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from jq.exceptions import ConfigurationError, TimeoutFormatError
 
 __all__ = [
+    "environment_value",
     "format_timestamp",
     "import_attribute",
     "now",
@@ -48,6 +50,20 @@ _FROMISOFORMAT_READS_Z = sys.version_info >= (3, 11)
 def now() -> datetime.datetime:
     """The current time in UTC (timezone-aware)."""
     return datetime.datetime.now(_UTC)
+
+
+def environment_value(name: str) -> str:
+    """The environment variable ``name``, or ``""`` when it is not set.
+
+    ``os.environ.get`` of a variable that is not set raises and catches a KeyError inside (about
+    3 µs); where it runs for every job (``JQ_SIGNING_KEYS``), the mapping's own bytes-keyed table
+    (POSIX) is read instead, which ``os.environ`` keeps current with every change made through it.
+    """
+    table = getattr(os.environ, "_data", None)
+    if isinstance(table, dict):
+        raw = table.get(os.fsencode(name))
+        return "" if raw is None else os.fsdecode(raw)
+    return os.environ.get(name, "")
 
 
 def format_timestamp(moment: datetime.datetime) -> str:
