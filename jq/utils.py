@@ -223,7 +223,24 @@ def import_attribute(path: str) -> Any:
     """Import ``package.module.attribute`` (attributes may be nested: ``module.Class.method``).
 
     Raises :class:`ImportError` or :class:`AttributeError` with a message naming what is missing.
+
+    A worker resolves the function of every job it runs. Which part of a path is the module is
+    remembered (not the attribute's value): later calls take the module from ``sys.modules`` and
+    walk the attributes again, so a function replaced on its module (a monkeypatch, a reload) is
+    the one called, while ``importlib.import_module``'s import machinery runs once per path.
     """
+    known = _module_split.get(path) if isinstance(path, str) else None
+    if known is not None:
+        module_name, names = known
+        found: Any = sys.modules.get(module_name)
+        if found is not None:
+            try:
+                for name in names:
+                    found = getattr(found, name)
+            except AttributeError:
+                pass  # gone from its module since: the full lookup below says what is missing
+            else:
+                return found
     if not isinstance(path, str) or not path or path.startswith(".") or path.endswith("."):
         raise ImportError(f"{path!r} is not a dotted path such as 'package.module.function'")
     parts = path.split(".")
@@ -259,4 +276,12 @@ def import_attribute(path: str) -> Any:
                 f"cannot import {path!r}: {walked!r} has no attribute {attribute!r}"
             ) from None
         walked = f"{walked}.{attribute}"
+    if len(_module_split) >= _MODULE_SPLITS_KEPT:
+        _module_split.clear()  # a bound on what a process remembers; rebuilt as jobs come
+    _module_split[path] = (module_name, tuple(attributes))
     return value
+
+
+# import_attribute's memory: dotted path -> (module name, attribute names after it).
+_module_split: dict[str, tuple[str, tuple[str, ...]]] = {}
+_MODULE_SPLITS_KEPT = 4096
