@@ -58,6 +58,21 @@ class Counted:
         return self.sizes[0]
 
 
+def resp_command_sizes(data: bytes) -> list[int]:
+    """How many arguments each command in ``data`` (RESP arrays of bulk strings) has."""
+    sizes, position = [], 0
+    while position < len(data):
+        end = data.index(b"\r\n", position)
+        assert data[position : position + 1] == b"*", "a command is a RESP array"
+        count = int(data[position + 1 : end])
+        position = end + 2
+        for _ in range(count):
+            end = data.index(b"\r\n", position)
+            position = end + 2 + int(data[position + 1 : end]) + 2  # $<length>, the bytes, CRLF
+        sizes.append(count)
+    return sizes
+
+
 @pytest.fixture
 def counted(client: redis.Redis) -> Iterator[Counted]:
     sent = [0]
@@ -66,14 +81,11 @@ def counted(client: redis.Redis) -> Iterator[Counted]:
 
     class CountingConnection(base):  # type: ignore[misc, valid-type]
         def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            # Every command is sent here, whether through the client or on the scripts' held
+            # connection (which packs it itself): its RESP header, b"*<arguments>\r\n", counts.
             sent[0] += 1
+            sizes.extend(resp_command_sizes(command if isinstance(command, bytes) else b"".join(command)))
             super().send_packed_command(command, check_health)
-
-        def pack_command(self, *args: Any) -> Any:
-            # Every single command is packed here, whether sent through the client or on the
-            # scripts' held connection (which packs and sends itself).
-            sizes.append(len(args))
-            return super().pack_command(*args)
 
     counting = clone_client(client, connection_class=CountingConnection)
     for name in SCRIPT_NAMES:  # so every EVALSHA hits, as in a long-running process
