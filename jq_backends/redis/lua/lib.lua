@@ -407,29 +407,31 @@ local function next_transition(last)
         ttl = string.sub(mode, 4, 4),
         job_id = name_of(KEYS[1], K_JOB),
     }
-    local function flag(letter)
-        return string.find(mode, letter, 5, true) ~= nil
+    -- The flags as a set, read in one pass (a closure and a string.find per flag cost more, on
+    -- every call of the busiest scripts).
+    local flags = {}
+    for i = 5, #mode do
+        flags[string.sub(mode, i, i)] = true
+    end
+    local flag = function(letter)
+        return flags[letter] == true
     end
     t.at_front = flag('F')
-    local k = 5
-    local function next_key()
-        k = k + 1
-        return KEYS[k - 1]
-    end
+    local k = 5  -- the next KEYS entry: after the job's four data keys
     if t.source ~= '-' then
-        t.source_key = next_key()
+        t.source_key, k = KEYS[k], k + 1
     end
     if t.target ~= '-' then
-        t.target_key = next_key()
+        t.target_key, k = KEYS[k], k + 1
     end
     if t.target == 'q' then
-        t.wake_key = next_key()
+        t.wake_key, k = KEYS[k], k + 1
     end
     if t.target == 'q' or t.policy ~= '-' then
-        t.known_key = next_key()
+        t.known_key, k = KEYS[k], k + 1
     end
     if flag('W') then
-        t.worker_key = next_key()
+        t.worker_key, k = KEYS[k], k + 1
     end
     t.next_key = k
     expect_keys(k - 1)
@@ -588,8 +590,10 @@ local function transition(t)
     end
 
     if t.result then
-        redis.call('LPUSH', results, t.result)
-        redis.call('LTRIM', results, 0, t.results_last)
+        -- Trimmed only when over the number kept (LTRIM of a shorter list would change nothing).
+        if redis.call('LPUSH', results, t.result) > t.results_last + 1 then
+            redis.call('LTRIM', results, 0, t.results_last)
+        end
     end
 
     if t.policy ~= '-' then
