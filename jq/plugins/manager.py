@@ -95,10 +95,10 @@ class PluginManager:
 
     def death_penalty_class(self, job: Job, worker: BaseWorker) -> type[BaseDeathPenalty] | None:
         """The death-penalty class a plugin picks for this job, or None."""
-        return cast(
-            "type[BaseDeathPenalty] | None",
-            self._pm.hook.jq_death_penalty_class(job=job, worker=worker),
-        )
+        caller = self._pm.hook.jq_death_penalty_class
+        if not caller.get_hookimpls():  # asked for every job: no call machinery when nobody answers
+            return None
+        return cast("type[BaseDeathPenalty] | None", caller(job=job, worker=worker))
 
     def exception_handlers(self, worker: BaseWorker) -> list[ExceptionHandler]:
         """Every handler plugins add for this worker, in registration order."""
