@@ -35,7 +35,7 @@ __all__ = [
 #: The status a claim writes.
 STARTED = b"started"
 
-# A dependents policy as lib.lua spells it.
+# A dependents policy as lib_transition.lua spells it.
 _POLICY_LETTERS: Final[Mapping[DependentsPolicy, str]] = {
     DependentsPolicy.NONE: "-",
     DependentsPolicy.FINISHED: "f",
@@ -64,7 +64,7 @@ def expiry(record_ttl: float | None) -> str:
 
 
 def transition_ttl(record_ttl: int | None) -> tuple[str, str | None]:
-    """A transition's ``record_ttl`` as lib.lua's mode letter ('k' keep, 'd' delete, 'p' persist,
+    """A transition's ``record_ttl`` as lib_transition.lua's mode letter ('k' keep, 'd' delete, 'p' persist,
     'e' expire) and, for 'e', the milliseconds; any negative number counts as PERSIST."""
     if record_ttl is None:
         return "k", None
@@ -138,7 +138,7 @@ def worker_record(raw: Mapping[bytes, bytes]) -> Record | None:
 
 
 def place_letter(place: Place | None) -> str:
-    """A place's kind as lib.lua's transition mode spells it: 'q' queue, 'r' registry, '-' none."""
+    """A place's kind as lib_transition.lua's mode spells it: 'q' queue, 'r' registry, '-' none."""
     if place is None:
         return "-"
     return "q" if place.is_queue else "r"
@@ -152,7 +152,7 @@ def place_kind(place: Place | None) -> str:
 
 
 def policy_letter(policy: DependentsPolicy | str) -> str:
-    """A dependents policy as lib.lua spells it: '-' none, 'f' finished, 'x' failed."""
+    """A dependents policy as lib_transition.lua spells it: '-' none, 'f' finished, 'x' failed."""
     # A member is looked up directly; a plain string ('finished') through the enum.
     if isinstance(policy, DependentsPolicy):
         return _POLICY_LETTERS[policy]
@@ -162,7 +162,7 @@ def policy_letter(policy: DependentsPolicy | str) -> str:
 def settlement(
     letter: str, released: Mapping[str, bytes], canceled: Mapping[str, bytes], default_failure_ttl: int
 ) -> list[Arg]:
-    """How a policy settles the dependents, as lib.lua's next_settlement reads it (without now):
+    """How a policy settles the dependents, as lib_transition.lua's next_settlement reads it (without now):
     the released fields and, under 'x', the canceled fields and their default failure TTL."""
     args = pairs(released)
     if letter == "x":

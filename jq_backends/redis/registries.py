@@ -58,7 +58,7 @@ class RedisRegistries(RedisState, RegistryStore):
         return [codec.text(job_id) for job_id in ids]
 
     def _transition_call(self, change: Transition, *, last: bool = True) -> tuple[list[str], list[Arg]]:
-        """The transition's KEYS and ARGV as lib.lua's Transition section reads them: the mode,
+        """The transition's KEYS and ARGV as lib_transition.lua reads them: the mode,
         then only the parts it calls for; its fields run to the end of ARGV when it is the ``last``
         part of the call, else their count comes first."""
         t, job_id = self._t, change.job_id

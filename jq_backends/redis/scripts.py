@@ -2,7 +2,8 @@
 
 Each ``lua/<name>.lua`` file is one atomic broker operation. Its source is put together when a
 broker registers its scripts: the constants it uses, then the helpers of the library files
-(``lua/lib.lua``, ``lua/lib_enqueue.lua``) it uses (see :func:`library_for`), then the script.
+(``lua/lib.lua``, ``lua/lib_transition.lua``, ``lua/lib_enqueue.lua``) it uses (see
+:func:`library_for`), then the script.
 The constants are everything that is the same for every call of one broker: the record field
 names (from :mod:`jq.broker`, so that they are spelled in one place), the key templates of the
 broker's prefix (from :class:`jq_backends.keys.KeySpace`: ``K_JOB`` is ``"jq:job:"``), the place
@@ -72,7 +73,7 @@ SCRIPT_NAMES: Final = (
 
 #: The library files, in the order their definitions are put together: a definition uses only
 #: definitions above it, of its own file or an earlier one.
-LIBRARY_NAMES: Final = ("lib", "lib_enqueue")
+LIBRARY_NAMES: Final = ("lib", "lib_transition", "lib_enqueue")
 
 #: One KEYS or ARGV element as redis-py encodes it.
 Arg = str | bytes | int | float
@@ -177,8 +178,8 @@ def _library_blocks() -> tuple[str, tuple[tuple[frozenset[str], str], ...]]:
 
 
 def library_for(code: str) -> str:
-    """The part of the library files (lib.lua, then lib_enqueue.lua) that ``code`` needs: the
-    definitions it uses, those they use in turn, in the files' order.
+    """The part of the library files (lib.lua, lib_transition.lua, then lib_enqueue.lua) that
+    ``code`` needs: the definitions it uses, those they use in turn, in the files' order.
 
     Every ``local function`` of a chunk is a closure made again on every call of the script, so a
     script that carried the whole library would pay for the claim and transition steps on every

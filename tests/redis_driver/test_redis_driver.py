@@ -75,6 +75,10 @@ def test_library_definitions_come_in_file_order_and_only_where_used() -> None:
     assert "local function next_enqueue(" in script_source("enqueue")
     assert "local function next_enqueue(" not in script_source("claim")
     assert "lib_enqueue.lua:" not in batch, "only lib.lua's opening comment heads a script"
+    finishing = script_source("finish_and_claim")
+    assert finishing.index("local function claim_next(") < finishing.index("local function transition(")
+    assert "lib_transition.lua:" not in finishing, "only lib.lua's opening comment heads a script"
+    assert "local function transition(" not in script_source("claim")
 
 
 def test_a_script_defines_only_the_constants_its_code_uses() -> None:

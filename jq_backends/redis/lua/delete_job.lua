@@ -4,7 +4,7 @@
 -- KEYS[4] its set of unmet dependencies, then, with a dependents policy, the set of known queue
 --   names, then the places to remove the id from
 -- ARGV: the dependents policy ('-' none | 'f' finished | 'x' failed), then with a policy its
---   settlement and now (see lib.lua's next_settlement), then one kind per place ('queue' or
+--   settlement and now (see lib_transition.lua's next_settlement), then one kind per place ('queue' or
 --   'registry'), in the order of the places' KEYS
 -- Returns 1 when a record existed, else 0.
 --

@@ -1,6 +1,6 @@
 -- lib_enqueue.lua: the steps of an enqueue (Broker.enqueue), shared by enqueue.lua (one request)
 -- and enqueue_many.lua (a batch, all or nothing). A library like lib.lua, whose definitions it
--- uses: scripts.py prepends what a script needs of both, lib.lua's first.
+-- uses: scripts.py prepends what a script needs of the library files, lib.lua's first.
 --
 -- One request's KEYS, from its first key on:
 --   the job's record, the queue, the queue's wake key, the set of known queue names, the job's

@@ -2,7 +2,7 @@
 -- (Broker.settle_orphans).
 --
 -- KEYS[1] the queue's deferred registry   KEYS[2] the set of known queue names
--- ARGV: the settlement under policy 'x' and now (see lib.lua's next_settlement)
+-- ARGV: the settlement under policy 'x' and now (see lib_transition.lua's next_settlement)
 -- Returns the ids of the deferred jobs that stopped waiting for a vanished dependency, in
 -- registry order.
 --

@@ -3,7 +3,7 @@
 -- KEYS: the job's record, results, dependents set and set of unmet dependencies, then the
 --   source, target, wake, known-queues and worker keys that the mode calls for
 -- ARGV: the mode, the parts it calls for, then, to the end of ARGV, field/value pairs to write
--- (both laid out in lib.lua's Transition section)
+-- (both laid out in lib_transition.lua)
 -- Returns 1, or 0 when refused (record missing, execution mismatch, job not in the source);
 -- a refusal writes nothing. Raises an error (nothing written) when a worker field to increment
 -- holds no number.

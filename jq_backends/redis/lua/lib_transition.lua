@@ -1,0 +1,272 @@
+-- lib_transition.lua: the transition step (Broker.transition) that transition.lua,
+-- finish_and_claim.lua, delete_job.lua and settle_orphans.lua make: moving a job between places
+-- and settling its dependents. A library like lib.lua, whose definitions it uses: scripts.py
+-- prepends what a script needs of the library files, lib.lua's first.
+
+-- == Transition (Broker.transition) ===========================================================
+--
+-- KEYS[1] the job's record   KEYS[2] its results   KEYS[3] its dependents set
+-- KEYS[4] its set of unmet dependencies, then, each only when the mode says so, in this order:
+--   the source queue or registry, the target queue or registry, the target queue's wake key
+--   (target 'q'), the set of known queue names (target 'q' or a dependents policy), the
+--   worker's record ('W')
+-- ARGV: the mode: four characters, source kind and target kind ('q' queue | 'r' registry |
+--       '-' none), dependents policy ('-' none | 'f' finished | 'x' failed), record ttl
+--       ('k' keep | 'p' persist | 'd' delete | 'e' expire), then flags: 'F' at front,
+--       'E' check the execution, 'R' a result, 'K' how many results to keep (with 'R', when
+--       not RESULTS_LAST + 1), 'D' fields to delete, 'W' a worker update, 'N' now is given
+--       (always with policy 'x'); then, each only when the mode says so: the target score
+--       (target 'r'), the execution id ('E'), the record expiry in ms ('e'), the result entry
+--       ('R'), how many results to keep ('K'), the settlement of the dependents (a policy, see
+--       next_settlement), d, d field names to delete ('D'), the worker update ('W'); last the
+--       field/value pairs to write: to the end of ARGV when the transition is all the call does
+--       (`last`), else m, m pairs
+
+-- The server's clock in seconds, for a `now` the caller left out (compared within the script,
+-- never returned: a reply would truncate it). A script may read TIME: Redis replicates what a
+-- script writes, not the script.
+local function server_now()
+    local time = redis.call('TIME')
+    local seconds = tonumber(time[1]) + tonumber(time[2]) / 1000000
+    return seconds
+end
+
+-- How the dependents of a job are settled (see settle_dependents), into `t`: r, r field/value
+-- pairs written on each released dependent; under policy 'x' also c, c field/value pairs
+-- written on each canceled dependent and the seconds a canceled dependent is kept when its
+-- failure_ttl field says nothing; then, `with_now`, now (what a canceled dependent's score
+-- counts from, and what a released dependent's scheduled time is compared with).
+local function next_settlement(t, with_now)
+    t.released_fields = next_pairs()
+    if t.policy == 'x' then
+        t.canceled_fields = next_pairs()
+        t.default_failure_ttl = tonumber(next_arg())
+    end
+    if with_now then
+        t.now = next_arg()
+    end
+end
+
+local function next_transition(last)
+    local mode = next_arg()
+    local t = {
+        source = string.sub(mode, 1, 1),
+        target = string.sub(mode, 2, 2),
+        policy = string.sub(mode, 3, 3),
+        ttl = string.sub(mode, 4, 4),
+        job_id = name_of(KEYS[1], K_JOB),
+    }
+    -- The flags as a set, read in one pass (a closure and a string.find per flag cost more, on
+    -- every call of the busiest scripts).
+    local flags = {}
+    for i = 5, #mode do
+        flags[string.sub(mode, i, i)] = true
+    end
+    local flag = function(letter)
+        return flags[letter] == true
+    end
+    t.at_front = flag('F')
+    local k = 5  -- the next KEYS entry: after the job's four data keys
+    if t.source ~= '-' then
+        t.source_key, k = KEYS[k], k + 1
+    end
+    if t.target ~= '-' then
+        t.target_key, k = KEYS[k], k + 1
+    end
+    if t.target == 'q' then
+        t.wake_key, k = KEYS[k], k + 1
+    end
+    if t.target == 'q' or t.policy ~= '-' then
+        t.known_key, k = KEYS[k], k + 1
+    end
+    if flag('W') then
+        t.worker_key, k = KEYS[k], k + 1
+    end
+    t.next_key = k
+    expect_keys(k - 1)
+
+    if t.target == 'r' then
+        t.score = next_arg()
+    end
+    if flag('E') then
+        t.execution_id = next_arg()
+    end
+    if t.ttl == 'e' then
+        t.expiry_ms = next_arg()
+    end
+    if flag('R') then
+        t.result = next_arg()
+        t.results_last = RESULTS_LAST
+        if flag('K') then
+            t.results_last = tonumber(next_arg()) - 1
+        end
+    end
+    t.released_fields, t.canceled_fields, t.delete_fields = {}, {}, {}
+    t.dependents = KEYS[3]
+    if t.policy ~= '-' then
+        next_settlement(t, flag('N'))
+    end
+    if flag('D') then
+        t.delete_fields = next_list()
+    end
+    if t.worker_key then
+        t.worker = next_worker_update(t.worker_key)
+    end
+    if last then
+        t.fields = rest_of_args()
+    else
+        t.fields = next_pairs()
+    end
+    return t
+end
+
+-- A deferred dependent whose last unmet dependency this job was goes from its origin's deferred
+-- registry to its origin queue, with the released fields and then status 'queued'; or, when its
+-- scheduled time is after now, to its origin's scheduled registry with status 'scheduled'.
+local function release(t, child, child_record)
+    local values = redis.call('HMGET', child_record, F_ORIGIN, F_STATUS, F_ENQUEUE_AT_FRONT, F_SCHEDULED_AT)
+    local origin = values[1]
+    if not origin or values[2] ~= DEFERRED then
+        return
+    end
+    redis.call('ZREM', K_DEFERRED .. origin, child)
+    local due = values[4] and tonumber(values[4])
+    if due and due > tonumber(t.now or server_now()) then
+        redis.call('ZADD', K_SCHEDULED .. origin, string.format('%.17g', due), child)
+        hset_flat(child_record, with_status(t.released_fields, SCHEDULED))
+        return
+    end
+    push(t.known_key, origin, K_QUEUE .. origin, K_WAKE .. origin, child, values[3] == '1')
+    hset_flat(child_record, with_status(t.released_fields, QUEUED))
+end
+
+-- A deferred dependent that does not allow failure goes from its origin's deferred registry to
+-- its canceled state: the canceled fields, then status 'canceled'. Returns what settling its own
+-- dependents needs (it counts as failed for them), or nil when it is not deferred.
+local function cancel(t, child, child_record)
+    local origin = redis.call('HGET', child_record, F_ORIGIN)
+    if not origin or redis.call('HGET', child_record, F_STATUS) ~= DEFERRED then
+        return nil
+    end
+    redis.call('ZREM', K_DEFERRED .. origin, child)
+    hset_flat(child_record, with_status(t.canceled_fields, CANCELED))
+    local ttl = whole_seconds(redis.call('HGET', child_record, F_FAILURE_TTL), t.default_failure_ttl)
+    return {id = child, policy = 'x', dependents = K_DEPENDENTS .. child, origin = origin, ttl = ttl}
+end
+
+-- Every dependent leaves the dependents set of the job it waited for, and that job leaves its set
+-- of unmet dependencies. Under 'f' (finished), and under 'x' (failed) for a dependent that allows
+-- failure, the dependent is released once nothing else is unmet. Under 'x', any other deferred
+-- dependent is canceled, and its own dependents are settled as if it had failed, and so on:
+-- iteratively (a chain may be longer than Lua lets calls nest), with a stack of jobs whose
+-- dependents remain to be settled. A canceled job is filed (registry score, expiry, or deletion
+-- for a TTL of zero) only after its own dependents were settled, since deleting it deletes its
+-- dependents set. `visited` guards against a cycle of dependents.
+local function settle_dependents(t)
+    local stack = {{id = t.job_id, policy = t.policy, dependents = t.dependents}}
+    local visited = {[t.job_id] = true}
+    while #stack > 0 do
+        local parent = table.remove(stack)
+        local children = redis.call('SMEMBERS', parent.dependents)
+        for _, child in ipairs(children) do
+            local child_record = K_JOB .. child
+            local child_dependencies = K_DEPENDENCIES .. child
+            if redis.call('EXISTS', child_record) == 0 then
+                -- Expired or deleted while deferred: its set of unmet dependencies is litter.
+                redis.call('DEL', child_dependencies)
+            else
+                redis.call('SREM', child_dependencies, parent.id)
+                local tolerant = parent.policy == 'f'
+                    or redis.call('HGET', child_record, F_ALLOW_FAILURE) == '1'
+                if tolerant then
+                    if redis.call('SCARD', child_dependencies) == 0 then
+                        release(t, child, child_record)
+                    end
+                elseif not visited[child] then
+                    local canceled = cancel(t, child, child_record)
+                    if canceled then
+                        visited[child] = true
+                        stack[#stack + 1] = canceled
+                    end
+                end
+            end
+        end
+        if #children > 0 then  -- else there is no set to delete (Redis keeps no empty set)
+            redis.call('DEL', parent.dependents)
+        end
+        if parent.origin then
+            keep_canceled(K_CANCELED .. parent.origin, parent.id, data_keys(parent.id), parent.ttl, t.now)
+        end
+    end
+end
+
+-- Every check comes before the first write (the source removal is the last check: LREM/ZREM
+-- that remove nothing write nothing); then target, fields, result, dependents (released, or
+-- canceled with their own dependents in turn, down the chain), expiry (shared by the record, its
+-- results and dependency sets), and the worker update. A queue a job goes to becomes known.
+-- Returns 1, or 0 when refused (record missing, execution mismatch, job not in the source).
+local function transition(t)
+    local record, results, dependents, dependencies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+    local job_id = t.job_id
+    -- A record without the execution id (or no record: HGET answers false) refuses: with an
+    -- execution to check, that one HGET also says the record exists.
+    if t.execution_id then
+        if redis.call('HGET', record, F_EXECUTION) ~= t.execution_id then
+            return 0
+        end
+    elseif redis.call('EXISTS', record) == 0 then
+        return 0
+    end
+    if t.source == 'q' then
+        if redis.call('LREM', t.source_key, 0, job_id) == 0 then
+            return 0
+        end
+    elseif t.source == 'r' then
+        if redis.call('ZREM', t.source_key, job_id) == 0 then
+            return 0
+        end
+    end
+
+    if t.target == 'q' then
+        push(t.known_key, name_of(t.target_key, K_QUEUE), t.target_key, t.wake_key, job_id, t.at_front)
+    elseif t.target == 'r' then
+        redis.call('ZADD', t.target_key, t.score, job_id)
+    end
+
+    hset_flat(record, t.fields)
+    if #t.delete_fields > 0 then
+        redis.call('HDEL', record, unpack(t.delete_fields))
+    end
+
+    if t.result then
+        -- Trimmed only when over the number kept (LTRIM of a shorter list would change nothing).
+        if redis.call('LPUSH', results, t.result) > t.results_last + 1 then
+            redis.call('LTRIM', results, 0, t.results_last)
+        end
+    end
+
+    if t.policy ~= '-' then
+        settle_dependents(t)
+    end
+
+    -- Settling the dependents deleted the dependents set: no expiry of it to set or remove.
+    local data = {record, results, dependencies}
+    if t.policy == '-' then
+        data[4] = dependents
+    end
+    if t.ttl == 'd' then
+        redis.call('DEL', unpack(data))
+    elseif t.ttl == 'p' then
+        expire_all(data, '')
+    elseif t.ttl == 'k' then
+        if t.result then
+            share_expiry(record, results)
+        end
+    else
+        expire_all(data, t.expiry_ms)
+    end
+    if t.worker then
+        apply_worker_update(t.worker)
+    end
+    return 1
+end
