@@ -32,6 +32,8 @@ from redis.connection import HiredisRespSerializer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from jq_backends.redis.reply_wait import ReplyWait, window_from_env
+
 __all__ = ["IDLE_SECONDS", "HotConnection"]
 
 _hiredis_pack: Callable[[tuple[Any, ...]], bytes] | None
@@ -47,8 +49,10 @@ IDLE_SECONDS: Final = 5.0
 class HotConnection:
     """Runs commands on one held connection of ``client``'s pool; see the module's docstring."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, reply_wait: ReplyWait | None = None) -> None:
         self._client = client
+        # Polls for each reply a moment before the read sleeps (see reply_wait.py).
+        self._reply_wait = reply_wait if reply_wait is not None else ReplyWait(window_from_env())
         self._pool = client.connection_pool
         self._lock = threading.Lock()
         self._connection: Any = None
@@ -66,6 +70,7 @@ class HotConnection:
             connection = self._checked_out()
             try:
                 connection.send_packed_command(self._pack(connection, args), check_health=False)
+                self._reply_wait.wait(connection._sock)
                 reply = connection.read_response()
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 self._drop(disconnect=True)
