@@ -36,7 +36,6 @@ from jq.timeouts import (
     TimerDeathPenalty,
     UnixSignalDeathPenalty,
 )
-from jq.utils import format_timestamp, now
 
 if TYPE_CHECKING:
     from jq.job import Job
@@ -232,7 +231,7 @@ class JobRunner:
         elapsed = time.monotonic() - self.started if self.started is not None else 0.0
         return WorkerUpdate(
             self.worker.name,
-            fields={"state": b"idle", WORKER_CURRENT_JOB: b"", "last_heartbeat": _now_text()},
+            fields={"state": b"idle", WORKER_CURRENT_JOB: b"", "last_heartbeat": lifecycle.now_text()},
             increments={
                 "successful_job_count" if succeeded else "failed_job_count": 1,
                 "total_working_time": elapsed,
@@ -287,10 +286,6 @@ def report_final_failure(
         extra = () if stopped else exc_info
         run_callback(callback, penalty(job, callback.timeout), job, job.connection, *extra)
     get_plugin_manager().job_failed(job, exc_info, worker)
-
-
-def _now_text() -> bytes:
-    return format_timestamp(now()).encode()
 
 
 def _describe(job: Job) -> str:

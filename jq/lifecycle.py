@@ -32,7 +32,7 @@ from jq.exceptions import InvalidJobOperation, NoSuchJobError, SerializationErro
 from jq.job_state import STATUS_PLACE, JobStatus
 from jq.results import Result, encode_result
 from jq.retry import Retry
-from jq.utils import format_timestamp, now
+from jq.utils import format_timestamp, now, now_timestamp
 
 if TYPE_CHECKING:
     from jq.job import Job
@@ -57,7 +57,7 @@ def _ts(moment: datetime.datetime) -> bytes:
 
 def now_text() -> bytes:
     """The current time as stored in records."""
-    return _ts(now())
+    return now_timestamp().encode()
 
 
 def _expiry(ttl: int) -> tuple[float, int]:
@@ -69,7 +69,7 @@ def _expiry(ttl: int) -> tuple[float, int]:
 
 def claim_fields(worker_name: str, execution_id: str) -> dict[str, bytes]:
     """The fields a worker writes when it claims a job (the broker adds ``status=started``)."""
-    stamp = _ts(now())
+    stamp = now_text()
     return {
         "started_at": stamp,
         "last_heartbeat": stamp,
@@ -80,7 +80,7 @@ def claim_fields(worker_name: str, execution_id: str) -> dict[str, bytes]:
 
 def released_fields() -> dict[str, bytes]:
     """Fields written on dependents that a move releases onto their queue."""
-    return {"enqueued_at": _ts(now())}
+    return {"enqueued_at": now_text()}
 
 
 def failed_dependents() -> dict[str, Any]:
@@ -90,7 +90,7 @@ def failed_dependents() -> dict[str, Any]:
     return {
         "dependents": DependentsPolicy.FAILED,
         "released_fields": released_fields(),
-        "canceled_fields": {"ended_at": _ts(now())},
+        "canceled_fields": {"ended_at": now_text()},
         "default_failure_ttl": DEFAULT_FAILURE_TTL,
     }
 
@@ -263,7 +263,7 @@ def _retry(
                 STATUS: status.value.encode(),
                 "retries_left": str(job.retries_left - 1).encode(),
                 "exc_info": exc_string.encode(),
-                "enqueued_at": _ts(now()),
+                "enqueued_at": now_text(),
             },
             result=encode_result(result, None),
             results_kept=results_kept(job),
@@ -365,7 +365,7 @@ def requeue(job: Job, at_front: bool = False) -> None:
                 source=registry if in_registry else None,
                 target=Place(PlaceKind.QUEUE, job.origin),
                 at_front=at_front,
-                fields={STATUS: b"queued", "enqueued_at": _ts(now())},
+                fields={STATUS: b"queued", "enqueued_at": now_text()},
                 delete_fields=("ended_at",),
                 record_ttl=PERSIST,
             )
