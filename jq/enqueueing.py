@@ -167,6 +167,8 @@ class Enqueueing:
             raise ConfigurationError(
                 f"the first argument to enqueue must be a function or a dotted path, not {f!r}"
             )
+        if not kwargs:  # the usual call: no options, no keyword arguments
+            return f, {}, args, kwargs
         options = {name: kwargs.pop(name) for name in list(_ENQUEUE_OPTIONS) if name in kwargs}
         if "args" in kwargs or "kwargs" in kwargs:
             if args:
