@@ -57,9 +57,10 @@ def now() -> datetime.datetime:
 def environment_value(name: str) -> str:
     """The environment variable ``name``, or ``""`` when it is not set.
 
-    ``os.environ.get`` of a variable that is not set raises and catches a KeyError inside (about
-    3 µs); where it runs for every job (``JQ_SIGNING_KEYS``), the mapping's own bytes-keyed table
-    (POSIX) is read instead, which ``os.environ`` keeps current with every change made through it.
+    ``os.environ.get`` of a variable that is not set raises and catches a KeyError inside (0.7 µs
+    against 0.2 µs here); where it runs for every job (``JQ_SIGNING_KEYS``), the mapping's own
+    bytes-keyed table (POSIX) is read instead, which ``os.environ`` keeps current with every
+    change made through it.
     """
     table = getattr(os.environ, "_data", None)
     if isinstance(table, dict):

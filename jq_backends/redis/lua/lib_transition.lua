@@ -56,16 +56,13 @@ local function next_transition(last)
         ttl = string.sub(mode, 4, 4),
         job_id = name_of(KEYS[1], K_JOB),
     }
-    -- The flags as a set, read in one pass (a closure and a string.find per flag cost more, on
-    -- every call of the busiest scripts).
+    -- The flags as a set (flags.E is true or nil), read in one pass: a closure and a
+    -- string.find per flag cost more, on every call of the busiest scripts.
     local flags = {}
     for i = 5, #mode do
         flags[string.sub(mode, i, i)] = true
     end
-    local flag = function(letter)
-        return flags[letter] == true
-    end
-    t.at_front = flag('F')
+    t.at_front = flags.F == true
     local k = 5  -- the next KEYS entry: after the job's four data keys
     if t.source ~= '-' then
         t.source_key, k = KEYS[k], k + 1
@@ -79,7 +76,7 @@ local function next_transition(last)
     if t.target == 'q' or t.policy ~= '-' then
         t.known_key, k = KEYS[k], k + 1
     end
-    if flag('W') then
+    if flags.W then
         t.worker_key, k = KEYS[k], k + 1
     end
     t.next_key = k
@@ -88,25 +85,25 @@ local function next_transition(last)
     if t.target == 'r' then
         t.score = next_arg()
     end
-    if flag('E') then
+    if flags.E then
         t.execution_id = next_arg()
     end
     if t.ttl == 'e' then
         t.expiry_ms = next_arg()
     end
-    if flag('R') then
+    if flags.R then
         t.result = next_arg()
         t.results_last = RESULTS_LAST
-        if flag('K') then
+        if flags.K then
             t.results_last = tonumber(next_arg()) - 1
         end
     end
     t.released_fields, t.canceled_fields, t.delete_fields = {}, {}, {}
     t.dependents = KEYS[3]
     if t.policy ~= '-' then
-        next_settlement(t, flag('N'))
+        next_settlement(t, flags.N)
     end
-    if flag('D') then
+    if flags.D then
         t.delete_fields = next_list()
     end
     if t.worker_key then
