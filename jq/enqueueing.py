@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import math
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -431,8 +430,7 @@ class Enqueueing:
         """Run a queued job now, in this process (``is_async=False``), and record its outcome."""
         from jq.execution import JobRunner
 
-        execution_id = uuid.uuid4().hex
-        fields = lifecycle.claim_fields("sync", execution_id)
+        fields = lifecycle.claim_fields("sync")
         # No heartbeat renews this lease: it covers the whole timeout (forever without one).
         timeout = effective_timeout(job.timeout)
         lease_until = math.inf if timeout is None else time.time() + timeout + 60

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -67,14 +68,15 @@ def _expiry(ttl: int) -> tuple[float, int]:
     return time.time() + ttl, ttl
 
 
-def claim_fields(worker_name: str, execution_id: str) -> dict[str, bytes]:
-    """The fields a worker writes when it claims a job (the broker adds ``status=started``)."""
+def claim_fields(worker_name: str) -> dict[str, bytes]:
+    """The fields a worker writes when it claims a job (the broker adds ``status=started``): each
+    claim starts a new execution, with an id of its own (16 random bytes in hex)."""
     stamp = now_text()
     return {
         "started_at": stamp,
         "last_heartbeat": stamp,
         "worker_name": worker_name.encode(),
-        EXECUTION: execution_id.encode(),
+        EXECUTION: os.urandom(16).hex().encode(),
     }
 
 

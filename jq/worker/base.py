@@ -373,7 +373,7 @@ class BaseWorker(WorkerLookup):
             self.queue_names(),
             # Called right before each attempt: started_at is when the job is claimed, even after
             # a long wait for one.
-            lambda: lifecycle.claim_fields(self.name, os.urandom(16).hex()),
+            lambda: lifecycle.claim_fields(self.name),
             # Also called at the claim: a request prepared before a job runs (the next claim made
             # with its outcome) must not carry a lease that ran out while the job ran.
             lambda: time.time() + self.worker_ttl,
