@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -59,7 +60,7 @@ def _wait(predicate: Callable[[], bool], timeout: float) -> None:
 def _latency(system: RQLike, count: int) -> list[float]:
     worker = system.start_worker_process()
     try:
-        _wait(lambda: system.workers_alive() >= 1, 30)
+        _wait(lambda: system.workers_alive() >= 1, 120)
         interval = 1 / LATENCY_RATE
         jobs = []
         next_at = time.perf_counter()
@@ -69,10 +70,24 @@ def _latency(system: RQLike, count: int) -> list[float]:
             if pause > 0:
                 time.sleep(pause)  # the producer's pace is the measured scenario
             jobs.append(system.queue.enqueue(system.job))
-        _wait(lambda: len(system.queue) == 0 and jobs[-1].get_status() == "finished", 60)
+        _wait(lambda: len(system.queue) == 0 and jobs[-1].get_status() == "finished", 300)
         return system.latencies(jobs)
     finally:
-        worker.terminate()
+        stop_worker_process(worker)
+
+
+def stop_worker_process(worker: subprocess.Popen[bytes]) -> None:
+    """End a latency worker once its jobs are measured: SIGTERM, then SIGKILL after 10 s.
+
+    How the worker exits is not part of the measure. RQ's warm shutdown can miss a SIGTERM that
+    lands while the worker marks itself busy, and then it sleeps in a long BLPOP (its default
+    dequeue timeout is minutes), so waiting for it to exit on its own can fail a run.
+    """
+    worker.terminate()
+    try:
+        worker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        worker.kill()
         worker.wait(timeout=30)
 
 
