@@ -23,6 +23,7 @@ from jq.testing.helpers import wait_for
 from jq_backends.memory import MemoryBroker
 from jq_backends.redis import RedisBroker
 from jq_backends.redis.connection import redact_url
+from jq_backends.redis.options import URL_BOOLEANS
 from jq_backends.redis.preflight import Denial, denial_of, worker_acl_rule
 from tests import fixtures
 from tests.redis_server import RedisServer, TLSFiles, make_tls_files
@@ -180,10 +181,27 @@ def test_boolean_options_of_a_url_are_read_as_booleans():
         assert options["ssl_validate_ocsp"] is False and options["decode_responses"] is False
     finally:
         broker.close()
-    # A client built elsewhere from such a URL (redis-py reads "false" as true) is refused.
-    client = redis.Redis.from_url("rediss://h:6380/0?ssl_validate_ocsp=false")
-    with pytest.raises(ConfigurationError, match="would be read as true"):
+
+
+@pytest.mark.parametrize("option", sorted(URL_BOOLEANS))
+def test_a_boolean_option_left_as_false_text_is_refused(option):
+    # What a client gets from a URL parser that leaves the option as text (redis-py before 8.2 did
+    # for the OCSP options, and still does for decode_responses): "false" would be read as true.
+    client = redis.Redis(host="h", port=6380, ssl=True, **{option: "false"})
+    with pytest.raises(ConfigurationError, match=f"{option}='false' would be read as true"):
         RedisBroker(client)
+
+
+@pytest.mark.parametrize("option", sorted(URL_BOOLEANS))
+def test_a_client_made_elsewhere_from_a_url_never_reads_false_as_true(option):
+    client = redis.Redis.from_url(f"rediss://h:6380/0?{option}=false")
+    value = client.connection_pool.connection_kwargs[option]
+    if isinstance(value, str):  # this redis-py leaves it as text: refused
+        with pytest.raises(ConfigurationError, match="would be read as true"):
+            RedisBroker(client)
+    else:  # this redis-py parses it itself: taken as it is
+        assert value is False
+        RedisBroker(client).close()
 
 
 def test_a_misspelt_tls_option_fails_jqueue_in_one_line():
