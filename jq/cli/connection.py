@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import redis
@@ -165,13 +165,12 @@ def sentinel_master(
         "retry": Retry(NoBackoff(), 0),
         **settings.sentinel_kwargs,
     }
-    # redis-py's sentinel module has no annotations.
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
-        list(settings.instances), sentinel_kwargs=sentinel_kwargs, **connection_kwargs
-    )
-    master: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
-        settings.master_name, redis_class=connection_class
-    )
+    # redis-py's sentinel module had no annotations before 8.2: called through typed names, which
+    # type-check with and without them.
+    make_sentinel: Callable[..., Sentinel] = Sentinel
+    sentinel = make_sentinel(list(settings.instances), sentinel_kwargs=sentinel_kwargs, **connection_kwargs)
+    master_for: Callable[..., redis.Redis] = sentinel.master_for
+    master = master_for(settings.master_name, redis_class=connection_class)
     # The pool has taken its own keywords (max_connections...) out; the rest go to each connection.
     pool = master.connection_pool
     given = [key for key in pool.connection_kwargs if key in settings.connection_kwargs]

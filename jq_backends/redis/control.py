@@ -39,7 +39,9 @@ class RedisCommandSubscription:
         self._channel = channel
         self._handler = handler
         self._closed = threading.Event()
-        self._pubsub: PubSub = client.pubsub()  # type: ignore[no-untyped-call]  # untyped in redis-py
+        # Redis.pubsub had no annotations before redis-py 8.2: called through a typed name.
+        make_pubsub: Callable[[], PubSub] = client.pubsub
+        self._pubsub = make_pubsub()
         self._pubsub.subscribe(**{channel: self._on_message})
         self._wait_for_confirmation()
         self._thread = start_background_thread(self._listen, f"jq-commands-{channel}")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import redis
+from redis.client import PubSub
 from redis.exceptions import ExecAbortError, NoPermissionError
 
 from jq.exceptions import StorePermissionError
@@ -190,7 +191,9 @@ class RedisPreflight(RedisState):
 
     def _probe_subscribe(self, channel: str) -> None:
         """SUBSCRIBE to ``channel`` and wait for the server's answer (a refusal is raised)."""
-        pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]  # untyped in redis-py
+        # Redis.pubsub had no annotations before redis-py 8.2: called through a typed name.
+        make_pubsub: Callable[[], PubSub] = self._client.pubsub
+        pubsub = make_pubsub()
         try:
             pubsub.subscribe(channel)
             deadline = time.monotonic() + _SUBSCRIBE_TIMEOUT
