@@ -260,7 +260,7 @@ def test_sentry_dsn_without_sentry_sdk_is_a_clear_error(tmp_path):
     )
     done = jqueue("worker", "-b", "--url", "memory://", "-P", str(tmp_path), "--sentry-dsn", "https://k@x/1")
     assert done.returncode == 2, done.stderr
-    assert "sentry-sdk is not installed: pip install 'jqueue[sentry]'" in one_error_line(done)
+    assert "sentry-sdk is not installed: pip install 'jq-queue[sentry]'" in one_error_line(done)
 
 
 def test_worker_pool_takes_the_worker_flags(redis_server, redis_client):

@@ -1,6 +1,6 @@
 """Reporting failed jobs to Sentry (``SENTRY_DSN``, ``JQ_SENTRY_DSN`` or ``--sentry-dsn``).
 
-sentry-sdk is optional (``pip install 'jqueue[sentry]'``); without it a DSN is a clear error.
+sentry-sdk is optional (``pip install 'jq-queue[sentry]'``); without it a DSN is a clear error.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def init_sentry(dsn: str) -> ExceptionHandler:
         if exc.name != "sentry_sdk":
             raise UserError(f"sentry-sdk cannot be imported: {exc}") from None
         raise UserError(
-            "a Sentry DSN is set but sentry-sdk is not installed: pip install 'jqueue[sentry]'"
+            "a Sentry DSN is set but sentry-sdk is not installed: pip install 'jq-queue[sentry]'"
         ) from None
     except Exception as exc:
         raise UserError(f"sentry-sdk cannot be imported: {type(exc).__name__}: {exc}") from None
