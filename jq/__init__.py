@@ -11,6 +11,7 @@ True
 
 from jq.callbacks import Callback
 from jq.connections import Connection, get_current_connection, pop_connection, push_connection, use_connection
+from jq.dependency import Dependency
 from jq.job import Job, JobStatus, get_current_job
 from jq.plugins import hookimpl
 from jq.queue import Queue
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Callback",
     "Connection",
+    "Dependency",
     "Job",
     "JobStatus",
     "Queue",

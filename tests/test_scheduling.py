@@ -13,10 +13,9 @@ import time
 import pytest
 import redis
 
-from jq import Callback, Queue, Retry, SimpleWorker, hookimpl
+from jq import Callback, Dependency, Queue, Retry, SimpleWorker, hookimpl
 from jq.broker import RESULTS_KEPT
 from jq.cron import Cron, CronScheduler
-from jq.dependency import Dependency
 from jq.exceptions import AbandonedJobError, ConfigurationError, DuplicateJobError, InvalidJobDependency
 from jq.job import Job
 from jq.plugins import get_plugin_manager
