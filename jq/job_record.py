@@ -34,7 +34,7 @@ from jq.broker import ALLOW_FAILURE, ENQUEUE_AT_FRONT, EXECUTION, ORIGIN, STATUS
 from jq.callbacks import Callback
 from jq.exceptions import DeserializationError, SerializationError
 from jq.serializers import Serializer
-from jq.signing import is_signing
+from jq.signing import is_signing, signed_without_keys
 from jq.utils import format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
@@ -90,9 +90,11 @@ def decode_call(
     try:
         call = serializer.loads(data)
     except Exception as exc:
+        why = signed_without_keys(data, serializer) or (
+            f"{type(exc).__name__}: {exc}; was it written with another serializer?"
+        )
         raise DeserializationError(
-            f"the call of job {job_id!r} cannot be read with {_serializer_name(serializer)} "
-            f"({type(exc).__name__}: {exc}); was it written with another serializer?"
+            f"the call of job {job_id!r} cannot be read with {_serializer_name(serializer)}: {why}"
         ) from exc
     if (
         not isinstance(call, list | tuple)
@@ -115,9 +117,8 @@ def decode_meta(job_id: str, data: bytes | None, serializer: Serializer) -> dict
     try:
         meta = serializer.loads(data)
     except Exception as exc:
-        raise DeserializationError(
-            f"the meta of job {job_id!r} cannot be read: {type(exc).__name__}: {exc}"
-        ) from exc
+        why = signed_without_keys(data, serializer) or f"{type(exc).__name__}: {exc}"
+        raise DeserializationError(f"the meta of job {job_id!r} cannot be read: {why}") from exc
     if not isinstance(meta, dict):
         raise DeserializationError(f"the meta of job {job_id!r} is not a dict")
     return meta

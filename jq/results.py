@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jq.exceptions import DeserializationError
 from jq.serializers import Serializer
+from jq.signing import signed_without_keys
 from jq.utils import format_timestamp, now, parse_timestamp
 
 if TYPE_CHECKING:
@@ -70,9 +71,11 @@ class Result:
             try:
                 self._return_value = self._serializer.loads(self._payload)
             except Exception as exc:
+                why = signed_without_keys(self._payload, self._serializer) or (
+                    f"{type(exc).__name__}: {exc}; was it written with another one?"
+                )
                 raise DeserializationError(
-                    f"the result of job {self.job_id!r} cannot be read with the configured "
-                    f"serializer ({type(exc).__name__}: {exc}); was it written with another one?"
+                    f"the result of job {self.job_id!r} cannot be read with the configured serializer: {why}"
                 ) from exc
         return self._return_value
 

@@ -40,6 +40,7 @@ __all__ = [
     "is_signing",
     "parse_signing_keys",
     "signed_by_env",
+    "signed_without_keys",
 ]
 
 #: The environment variable that turns signing on for every serializer jq resolves.
@@ -179,6 +180,22 @@ class SignedSerializer:
             raise SignatureError("a stored value has a malformed signature; it is refused")
         self._check_mac(key_id, mac, body, "a stored value")
         return self.serializer.loads(body)
+
+
+def signed_without_keys(data: Any, serializer: Any) -> str | None:
+    """Why ``serializer`` could not read ``data`` when ``data`` is signed and ``serializer`` does not
+    verify signatures (this process has no signing keys); None otherwise.
+
+    Called after a read failed, to replace the inner serializer's complaint (pickle's "invalid load
+    key") with the setting that is missing.
+    """
+    if is_signing(serializer) or not isinstance(data, bytes | bytearray) or not data.startswith(_MAGIC):
+        return None
+    key_id = bytes(data[len(_MAGIC) :]).partition(b":")[0].decode("ascii", errors="replace")
+    return (
+        f"it is signed (key {key_id!r}) and this process has no signing keys: set {SIGNING_KEYS_ENV} "
+        "to the keys the producers sign with (or use the same serializer settings as they do)"
+    )
 
 
 def is_signing(serializer: Any) -> TypeGuard[SignedSerializer]:

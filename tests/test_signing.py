@@ -230,6 +230,31 @@ def test_unsigned_jobs_are_refused_by_a_signing_worker(broker):
     assert "not signed" in job.latest_result().exc_string
 
 
+def test_a_worker_without_the_keys_names_the_missing_setting(broker, monkeypatch):
+    monkeypatch.delenv(SIGNING_KEYS_ENV, raising=False)
+    job = Queue(connection=broker, serializer=signed()).enqueue(fixtures.add, 1, 2, meta={"by": "me"})
+    SimpleWorker([Queue(connection=broker)], connection=broker).work(burst=True)
+    assert job.get_status() == "failed"
+    error = job.latest_result().exc_string
+    assert f"signed (key 'k1') and this process has no signing keys: set {SIGNING_KEYS_ENV}" in error
+    assert "invalid load key" not in error
+
+
+def test_reading_signed_values_without_the_keys_names_the_missing_setting(broker, monkeypatch):
+    monkeypatch.delenv(SIGNING_KEYS_ENV, raising=False)
+    serializer = signed()
+    queue = Queue(connection=broker, serializer=serializer)
+    job = queue.enqueue(fixtures.add, 1, 2, meta={"by": "me"})
+    SimpleWorker([queue], connection=broker, serializer=serializer).work(burst=True)
+    unsigned_reader = Job(job.id, connection=broker)
+    with pytest.raises(DeserializationError, match=f"set {SIGNING_KEYS_ENV} to the keys"):
+        unsigned_reader.refresh()
+    result = Job(job.id, connection=broker).latest_result()  # not refreshed: the call is not read
+    assert result is not None
+    with pytest.raises(DeserializationError, match=f"set {SIGNING_KEYS_ENV} to the keys"):
+        _ = result.return_value
+
+
 # -- planted pickles never run --------------------------------------------------------------------
 
 
