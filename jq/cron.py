@@ -120,8 +120,11 @@ class CronJob:
             stamp = math.floor(moment.timestamp() / self.interval) * self.interval
             return datetime.datetime.fromtimestamp(stamp, tz=datetime.timezone.utc)
         assert self.cron is not None
-        # CronSim's reverse iteration starts strictly before its start: nudge past ``moment``.
-        local = moment.astimezone(self.timezone) + datetime.timedelta(microseconds=1)
+        # CronSim's reverse iteration yields ticks strictly before its start, and older cronsims
+        # first cut the start down (2.6 to the minute, 2.7 to the second): start at the minute
+        # after ``moment``'s. Cron ticks fall on whole minutes, so none is skipped or added.
+        local = moment.astimezone(self.timezone).replace(second=0, microsecond=0)
+        local += datetime.timedelta(minutes=1)
         return next(CronSim(self.cron, local, reverse=True))
 
     def ticks_between(self, after: datetime.datetime, until: datetime.datetime) -> list[datetime.datetime]:
