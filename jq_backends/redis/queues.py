@@ -39,6 +39,9 @@ _QUEUED = EnqueueOutcome("queued")
 
 # A BLPOP timeout of 0 blocks forever; never ask for less than this (Redis counts milliseconds).
 _MIN_BLOCK = 0.01
+# How late a BLPOP may answer past its timeout: Redis checks blocked clients' deadlines in its
+# server cron, 10 times a second by default (hz 10), so a 0.1 s BLPOP can take 0.2 s.
+_BLOCK_SLACK = 0.15
 
 
 def _lease(lease_until: ClaimLease) -> str:
@@ -184,10 +187,16 @@ class RedisQueues(RedisState, QueueStore):
         return None if reply is None else self._claimed(queues, fields, reply)
 
     def _block_limit(self) -> float:
-        """The longest BLPOP that cannot outlast the client's socket timeout (which would raise)."""
+        """The longest BLPOP that cannot outlast the client's socket timeout (which would raise).
+
+        Its answer may come :data:`_BLOCK_SLACK` late, so that much is kept free of the socket
+        timeout, and up to a second for a loaded network. (A client whose retry policy re-sends a
+        command that timed out hides a BLPOP that outlasted it; redis-py 5's default raises.)
+        """
         if self._socket_timeout is None:
             return math.inf
-        return max(self._socket_timeout / 2, self._socket_timeout - 1.0)
+        margin = max(_BLOCK_SLACK, min(1.0, self._socket_timeout / 2))
+        return max(_MIN_BLOCK, self._socket_timeout - margin)
 
     def claim(
         self,
