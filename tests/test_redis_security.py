@@ -234,7 +234,9 @@ def test_a_user_with_jqs_rule_runs_a_worker_that_takes_commands(evicting_server,
         # pub/sub; everything a worker sends must be allowed by the rule.
         process = start_jqueue("worker", "--with-scheduler", "--name", "acl-worker", "-u", url, "default")
         try:
-            assert wait_for(lambda: scheduled.get_status() == JobStatus.FINISHED, timeout=20)
+            # The dependent is queued when its parent finishes: it may run after the scheduled job.
+            for job in (scheduled, dependent):
+                assert wait_for(lambda job=job: job.get_status() == JobStatus.FINISHED, timeout=30)
             assert done.return_value() == "Hi there, ACL!" and dependent.return_value(refresh=True) == 3
             assert failed.get_status() == JobStatus.FAILED
             # A command over pub/sub, sent as the same restricted user.
@@ -243,7 +245,7 @@ def test_a_user_with_jqs_rule_runs_a_worker_that_takes_commands(evicting_server,
         finally:
             if process.poll() is None:
                 process.kill()
-                process.wait()
+                process.communicate()  # closes its pipes too
         assert stopped.returncode == 0, stopped.stderr
         # CONFIG GET is refused to this user: the worker cannot tell the policy and says nothing.
         assert "maxmemory-policy" not in stopped.stderr

@@ -20,7 +20,8 @@ from tests.redis_server import env_without_jq_url
 
 def start_pool(url: str, *args: str, own_group: bool = False) -> subprocess.Popen[str]:
     """``jqueue worker-pool ARGS`` in a subprocess (leading its own process group with
-    ``own_group``, as a command run from a terminal does)."""
+    ``own_group``, as a command run from a terminal does: its own session, which Python 3.10 can
+    start, unlike ``process_group=``)."""
     env = env_without_jq_url()
     env["PYTHONPATH"] = str(ROOT)
     return subprocess.Popen(
@@ -30,7 +31,7 @@ def start_pool(url: str, *args: str, own_group: bool = False) -> subprocess.Pope
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        process_group=0 if own_group else None,
+        start_new_session=own_group,
     )
 
 
