@@ -1,10 +1,21 @@
-"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``."""
+"""Developer sessions: ``nox -s tests``, ``nox -s tests_oldest``, ``nox -s lint``, ``nox -s typecheck``,
+``nox -s bench``."""
 
 from __future__ import annotations
 
-import nox
+import re
+from pathlib import Path
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+import nox
+import tomllib
+
+ROOT = Path(__file__).resolve().parent
+#: What ruff checks, here and in .ci/run.
+LINTED = ("jq", "jq_backends", "tests", "examples", "benchmarks", "noxfile.py")
+#: The oldest Python that pyproject.toml admits; tests_oldest runs on it.
+OLDEST_PYTHON = "3.10"
+
+nox.options.sessions = ["tests", "tests_oldest", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -15,12 +26,41 @@ def tests(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", *session.posargs)
 
 
+def oldest_pins(extras: tuple[str, ...] = ("test",)) -> list[str]:
+    """``name==version`` for the lower bound of every dependency of jq and of ``extras``.
+
+    Read from pyproject.toml, so the bounds a release admits are the ones this session tests: a
+    bound raised or lowered there changes what is installed here.
+    """
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    for extra in extras:
+        requirements += project["optional-dependencies"][extra]
+    pins = []
+    for requirement in requirements:
+        bound = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\s*>=\s*([0-9][^,;\s]*)", requirement)
+        if bound is None:
+            raise ValueError(f"{requirement!r} in pyproject.toml has no '>=' lower bound to test")
+        pins.append(f"{bound.group(1)}=={bound.group(2)}")
+    return pins
+
+
+@nox.session(python=OLDEST_PYTHON)
+def tests_oldest(session: nox.Session) -> None:
+    """The test suite on the oldest Python and the oldest release of every dependency that
+    pyproject.toml admits (its ``>=`` bounds, pinned), so the lower bounds are really tested."""
+    constraints = Path(session.create_tmp()) / "oldest-constraints.txt"
+    constraints.write_text("\n".join(oldest_pins()) + "\n")
+    session.install("-c", str(constraints), "-e", ".[test]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("ruff")
-    session.run("ruff", "check", "jq", "jq_backends", "tests", "examples", "noxfile.py")
-    session.run("ruff", "format", "--check", "jq", "jq_backends", "tests", "examples", "noxfile.py")
+    session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
 
 
 @nox.session
