@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 from jq import lifecycle
 from jq.broker import Broker, EnqueueOutcome, EnqueueRequest, RefusalReason
 from jq.callbacks import Callback
+from jq.clock import scheduling_now
 from jq.defaults import effective_timeout
 from jq.exceptions import (
     ConfigurationError,
@@ -364,7 +365,8 @@ class Enqueueing:
                 "pass timedelta(seconds=...)"
             )
         try:
-            when = now() + time_delta
+            # The scheduling clock, so that a test that moved it schedules from the moved time.
+            when = scheduling_now() + time_delta
         except OverflowError:
             raise ConfigurationError(f"enqueue_in({time_delta!r}) is past the year 9999") from None
         return self.enqueue_at(when, f, *args, **kwargs)

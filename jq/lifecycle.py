@@ -28,6 +28,7 @@ from jq.broker import (
     Transition,
     WorkerUpdate,
 )
+from jq.clock import scheduling_time
 from jq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
 from jq.exceptions import InvalidJobOperation, NoSuchJobError, SerializationError
 from jq.job_state import STATUS_PLACE, JobStatus
@@ -250,7 +251,7 @@ def _retry(
         status, target, score = (
             JobStatus.SCHEDULED,
             Place(PlaceKind.SCHEDULED, job.origin),
-            time.time() + interval,
+            scheduling_time() + interval,
         )
     else:
         status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0
