@@ -10,12 +10,18 @@ from pathlib import Path
 
 
 def run_without(modules: list[str], statement: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``statement`` in a fresh interpreter where ``modules`` cannot be imported."""
+    """Run ``statement`` in a fresh interpreter where ``modules`` cannot be imported, as when
+    they are not installed."""
     code = textwrap.dedent(
         f"""
         import sys
-        for name in {modules!r}:
-            sys.modules[name] = None  # unimportable, as when it is not installed
+
+        class NotInstalled:
+            def find_spec(self, name, path=None, target=None):
+                if name.partition(".")[0] in {modules!r}:
+                    raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+
+        sys.meta_path.insert(0, NotInstalled())
         {statement}
         """
     )
@@ -43,3 +49,19 @@ def test_the_conformance_suite_without_hypothesis_says_which_extra_to_install(tm
         "ModuleNotFoundError: jq's broker conformance suite (jq.testing.broker_suite) needs pytest "
         "and hypothesis, and hypothesis is not installed: pip install 'jq-queue[testing]'"
     )
+
+
+def test_the_pytest_plugin_needs_pytest_only(tmp_path):
+    (tmp_path / "test_it.py").write_text(
+        "from jq.testing import run_until_idle\n\n\n"
+        "def test_it(jq_queue, jq_worker, jq_clock):\n"
+        "    job = jq_queue.enqueue('builtins.abs', -3)\n"
+        "    assert jq_worker.run_until_idle().jobs == [job]\n"
+        "    assert job.result == 3\n"
+    )
+    # Without hypothesis installed, its own pytest plugin would not be there either.
+    arguments = ["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "test_it.py"]
+    statement = f"import pytest; sys.exit(pytest.main({arguments!r}))"
+    done = run_without(["hypothesis", "fakeredis", "lupa"], statement, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
