@@ -1,11 +1,12 @@
 """jq's pytest plugin (jq.testing.pytest_plugin), loaded in this session through its ``pytest11``
 entry point like in any project's: its fixtures, run_until_idle, the clock, the isolation of
-``memory://`` stores."""
+``memory://`` stores, and --jq-url runs of the tutorial's example in a subprocess."""
 
 from __future__ import annotations
 
 import datetime
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -179,6 +180,45 @@ def _pytest(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
         timeout=120,
         check=False,
     )
+
+
+def tutorial_test_example() -> str:
+    """The test file of docs/tutorial.md's "Testing your jobs" section."""
+    text = (ROOT / "docs" / "tutorial.md").read_text()
+    blocks = re.findall(r"```python\n(# test_tasks\.py.*?)```", text, re.S)
+    assert len(blocks) == 1, "the tutorial has one test_tasks.py example"
+    return str(blocks[0])
+
+
+class TestTutorialExample:
+    """The tutorial's test file is examples/test_tasks.py, and it passes on every store."""
+
+    def test_the_tutorial_shows_examples_test_tasks(self):
+        assert tutorial_test_example() == (ROOT / "examples" / "test_tasks.py").read_text()
+
+    @pytest.mark.parametrize("store", ["memory", "fakeredis", "redis"])
+    def test_it_passes(self, store, redis_server, redis_client):
+        args = {
+            "memory": [],
+            "fakeredis": ["--jq-url", "fakeredis://"],
+            "redis": ["--jq-url", redis_server.url],
+        }
+        redis_client.set("not-ours", b"kept")
+        done = _pytest("examples/test_tasks.py", *args[store], cwd=ROOT)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "5 passed" in done.stdout
+        if store == "redis":
+            assert "under the key prefix jqtest-" in done.stdout
+        assert redis_client.keys() == [b"not-ours"]
+
+    def test_jq_test_url_and_a_store_that_cannot_be(self, tmp_path):
+        (tmp_path / "test_nothing.py").write_text("def test_nothing(jq_broker):\n    pass\n")
+        done = _pytest(cwd=tmp_path, env={"JQ_TEST_URL": "postgres://db"})
+        assert done.returncode == 4
+        assert "(or JQ_TEST_URL): 'postgres://db' is not a store jq's tests can run on" in done.stderr
+        unreachable = _pytest("--jq-url", "redis://127.0.0.1:1/0", cwd=tmp_path)
+        assert unreachable.returncode == 1
+        assert "jq_broker: jq's tests cannot reach the store redis://127.0.0.1:1/0" in unreachable.stdout
 
 
 def test_a_session_that_uses_no_fixture_imports_nothing_of_jq(tmp_path):
