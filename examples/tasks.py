@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from jq import get_current_job
+from jq import Queue, get_current_job
+from jq.job import Job
 
 
 def count_words(text: str) -> int:
@@ -27,6 +28,17 @@ def make_report(numbers: list[int]) -> dict[str, float]:
 def send_report(recipient: str) -> str:
     """Pretend to mail the report (runs only after make_report succeeded)."""
     return f"report sent to {recipient}"
+
+
+def request_report(numbers: list[int], recipient: str) -> Job:
+    """What a web view would do: queue the report, then the mail once the report is made.
+
+    ``Queue()`` with no connection uses the current one: ``JQ_URL`` in production, the test's
+    store under jq's pytest plugin.
+    """
+    queue = Queue()
+    report = queue.enqueue(make_report, numbers)
+    return queue.enqueue(send_report, recipient, depends_on=report)
 
 
 def divide(x: float, y: float) -> float:

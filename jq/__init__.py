@@ -9,14 +9,26 @@ True
 3
 """
 
-from jq.callbacks import Callback
-from jq.connections import Connection, get_current_connection, pop_connection, push_connection, use_connection
-from jq.dependency import Dependency
-from jq.job import Job, JobStatus, get_current_job
-from jq.plugins import hookimpl
-from jq.queue import Queue
-from jq.retry import Retry
-from jq.worker import SimpleWorker, Worker
+import importlib as _importlib
+import importlib.util as _importlib_util
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
+if _TYPE_CHECKING:
+    from jq.callbacks import Callback
+    from jq.connections import (
+        Connection,
+        get_current_connection,
+        pop_connection,
+        push_connection,
+        use_connection,
+    )
+    from jq.dependency import Dependency
+    from jq.job import Job, JobStatus, get_current_job
+    from jq.plugins import hookimpl
+    from jq.queue import Queue
+    from jq.retry import Retry
+    from jq.worker import SimpleWorker, Worker
 
 __version__ = "0.1.0"
 
@@ -38,3 +50,43 @@ __all__ = [
     "push_connection",
     "use_connection",
 ]
+
+# Where each name of __all__ lives. They are imported on first use, not with the package: pytest
+# loads jq's plugin (jq.testing.pytest_plugin) in every session of an environment where jq is
+# installed, and a session that uses none of its fixtures must not pay for importing the queue,
+# the worker and redis-py.
+_HOMES = {
+    "Callback": "jq.callbacks",
+    "Connection": "jq.connections",
+    "get_current_connection": "jq.connections",
+    "pop_connection": "jq.connections",
+    "push_connection": "jq.connections",
+    "use_connection": "jq.connections",
+    "Dependency": "jq.dependency",
+    "Job": "jq.job",
+    "JobStatus": "jq.job",
+    "get_current_job": "jq.job",
+    "hookimpl": "jq.plugins",
+    "Queue": "jq.queue",
+    "Retry": "jq.retry",
+    "SimpleWorker": "jq.worker",
+    "Worker": "jq.worker",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    """A name of ``__all__``, imported from its module on first use; or a submodule
+    (``jq.worker``), as an eager package would have made it an attribute."""
+    home = _HOMES.get(name)
+    if home is not None:
+        value = getattr(_importlib.import_module(home), name)
+        globals()[name] = value  # found directly from now on
+        return value
+    if not name.startswith("_") and _importlib_util.find_spec(f"{__name__}.{name}") is not None:
+        return _importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The package's public names, loaded or not, its submodules loaded so far and its dunders."""
+    return sorted({*(name for name in globals() if not name.startswith("_") or name.startswith("__")), *_HOMES})

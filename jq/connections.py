@@ -13,10 +13,12 @@ asyncio task sees its own.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +29,7 @@ __all__ = [
     "DEFAULT_URL",
     "KEY_PREFIX_ENV",
     "Connection",
+    "fresh_url_brokers",
     "get_current_connection",
     "key_prefix",
     "pop_connection",
@@ -196,6 +199,30 @@ def resolve_broker(connection: Any = None) -> Broker:
             "jq broker, or a URL such as 'redis://localhost:6379/0' or 'memory://'"
         )
     return broker
+
+
+@contextlib.contextmanager
+def fresh_url_brokers() -> Iterator[None]:
+    """Within the block, a URL resolves to a broker made afresh, not to one cached before the
+    block; on exit the brokers made inside are closed and forgotten, and the earlier ones come
+    back.
+
+    For tests: jq's pytest plugin gives each test its own this way, so that ``memory://`` names
+    that test's store and a Redis URL the key prefix the test set. The cache is process-wide, so
+    blocks must not overlap in different threads.
+    """
+    with _url_lock:
+        before = dict(_url_brokers)
+        _url_brokers.clear()
+    try:
+        yield
+    finally:
+        with _url_lock:
+            made = list(_url_brokers.values())
+            _url_brokers.clear()
+            _url_brokers.update(before)
+        for broker in made:
+            broker.close()
 
 
 def _broker_for_url(url: str, plugins: Any) -> Broker:

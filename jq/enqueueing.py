@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime
-import math
-import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
-from jq import lifecycle
 from jq.broker import Broker, EnqueueOutcome, EnqueueRequest, RefusalReason
 from jq.callbacks import Callback
-from jq.defaults import effective_timeout
+from jq.clock import scheduling_now
 from jq.exceptions import (
     ConfigurationError,
     DuplicateJobError,
@@ -24,6 +21,7 @@ from jq.payload import check_record_size
 from jq.plugins import get_plugin_manager
 from jq.retry import Retry
 from jq.serializers import Serializer
+from jq.timeouts import BaseDeathPenalty
 from jq.utils import now, parse_timeout, validate_flag
 
 __all__ = ["EnqueueData", "Enqueueing"]
@@ -106,6 +104,8 @@ class Enqueueing:
     _default_timeout: int
     _is_async: bool
     _max_payload_size: int | None
+    #: The class enforcing job timeouts when ``is_async=False`` runs them (None: the default).
+    death_penalty_class: type[BaseDeathPenalty] | None
 
     def create_job(
         self,
@@ -310,8 +310,12 @@ class Enqueueing:
                     job.get_status(refresh=True)
                 except NoSuchJobError:
                     continue
-            if job.get_status(refresh=False) == JobStatus.QUEUED:
+            status = job.get_status(refresh=False)
+            if status == JobStatus.QUEUED:
                 self.run_sync(job)
+            elif status == JobStatus.DEFERRED:
+                # It waits for a job outside the batch: one running now may release it.
+                self._note_deferred(job)
 
     def enqueue_job(
         self, job: Job, pipeline: Any = None, at_front: bool = False, unique: bool = False
@@ -327,9 +331,18 @@ class Enqueueing:
         """Write a built request; with ``is_async=False`` run the job if it was queued."""
         outcome = self.broker.enqueue(request)
         self._apply_outcome(job, outcome)
-        if not self._is_async and outcome.status == JobStatus.QUEUED.value:
-            self.run_sync(job)
+        if not self._is_async:
+            if outcome.status == JobStatus.QUEUED.value:
+                self.run_sync(job)
+            elif outcome.status == JobStatus.DEFERRED.value:
+                self._note_deferred(job)
         return job
+
+    def _note_deferred(self, job: Job) -> None:
+        """A job this synchronous queue deferred runs when a synchronous run releases it."""
+        from jq import synchronous
+
+        synchronous.note_deferred(self, job)
 
     def enqueue_job_once(self, job: Job, marker: str, value: float) -> bool:
         """Enqueue ``job`` only if the marker ``marker`` is below ``value`` (or unset), setting it
@@ -364,7 +377,8 @@ class Enqueueing:
                 "pass timedelta(seconds=...)"
             )
         try:
-            when = now() + time_delta
+            # The scheduling clock, so that a test that moved it schedules from the moved time.
+            when = scheduling_now() + time_delta
         except OverflowError:
             raise ConfigurationError(f"enqueue_in({time_delta!r}) is past the year 9999") from None
         return self.enqueue_at(when, f, *args, **kwargs)
@@ -427,17 +441,9 @@ class Enqueueing:
         get_plugin_manager().job_enqueued(job)
 
     def run_sync(self, job: Job) -> Job:
-        """Run a queued job now, in this process (``is_async=False``), and record its outcome."""
-        from jq.execution import JobRunner
+        """Run a queued job now, in this thread (``is_async=False``), and end it as a worker
+        would: its retries at once, its timeout enforced, then the jobs its outcome released
+        (see :mod:`jq.synchronous`)."""
+        from jq import synchronous
 
-        fields = lifecycle.claim_fields("sync")
-        # No heartbeat renews this lease: it covers the whole timeout (forever without one).
-        timeout = effective_timeout(job.timeout)
-        lease_until = math.inf if timeout is None else time.time() + timeout + 60
-        record = self.broker.claim_job(job.id, self.name, fields, lease_until)
-        if record is None:
-            # Someone else (a worker on the same queue) claimed it first; it runs there.
-            return job
-        job.refresh()
-        JobRunner(worker=None, death_penalty_class=None).run(job)
-        return job
+        return synchronous.run_now(self, job)

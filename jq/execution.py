@@ -116,6 +116,9 @@ class JobRunner:
     default_result_ttl: int = DEFAULT_RESULT_TTL
     #: Seconds to keep retrying an outcome write while the store is unreachable (0: do not).
     outage_patience: float = 0.0
+    #: Put a job with retries left straight back on its queue, whatever its Retry interval
+    #: (``is_async=False`` runs its retries at once: see :mod:`jq.synchronous`).
+    retry_at_once: bool = False
     #: Whether the last job run ended by its timeout (a work horse's group is then killed).
     timed_out: bool = False
     #: Where an interruption (stop-job, cold shutdown) may land: the job's own code only.
@@ -211,6 +214,7 @@ class JobRunner:
                 stopped=stopped,
                 worker_update=self._worker_update(succeeded=False),
                 next_claim=next_claim,
+                retry_at_once=self.retry_at_once,
             ),
             patience=self.outage_patience,
             what=f"record the failure of job {job.id}",

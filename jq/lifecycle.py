@@ -28,6 +28,7 @@ from jq.broker import (
     Transition,
     WorkerUpdate,
 )
+from jq.clock import scheduling_time
 from jq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
 from jq.exceptions import InvalidJobOperation, NoSuchJobError, SerializationError
 from jq.job_state import STATUS_PLACE, JobStatus
@@ -182,13 +183,15 @@ def fail(
     stopped: bool = False,
     worker_update: WorkerUpdate | None = None,
     next_claim: NextClaim | None = None,
+    retry_at_once: bool = False,
 ) -> JobStatus | None:
     """Record a failure of a started job.
 
     With retries left (and not ``stopped``) the job goes back to its queue, or to the scheduled
-    registry when its retry interval is not zero. Otherwise it ends ``failed`` (or ``stopped``),
-    in the failed registry when ``keep`` (the default exception handler ran), its record kept
-    ``failure_ttl``. Returns the new status, or None when the move was refused (stale execution).
+    registry when its retry interval is not zero (and not ``retry_at_once``). Otherwise it ends
+    ``failed`` (or ``stopped``), in the failed registry when ``keep`` (the default exception
+    handler ran), its record kept ``failure_ttl``. Returns the new status, or None when the move
+    was refused (stale execution).
     """
     ended = now()
     source = Place(PlaceKind.STARTED, job.origin)
@@ -201,6 +204,7 @@ def fail(
             worker_name=worker_name,
             worker_update=worker_update,
             next_claim=next_claim,
+            at_once=retry_at_once,
         )
     status = JobStatus.STOPPED if stopped else JobStatus.FAILED
     kind = Result.Type.STOPPED if stopped else Result.Type.FAILED
@@ -239,10 +243,11 @@ def _retry(
     worker_name: str | None,
     worker_update: WorkerUpdate | None,
     next_claim: NextClaim | None,
+    at_once: bool = False,
 ) -> JobStatus | None:
     assert job.retries_left
     intervals = job.retry_intervals or [0]
-    interval = Retry.get_interval(_retry_number(job), intervals)
+    interval = 0 if at_once else Retry.get_interval(_retry_number(job), intervals)
     result = Result(
         job.id, Result.Type.RETRIED, now(), id=execution_id, exc_string=exc_string, worker_name=worker_name
     )
@@ -250,7 +255,7 @@ def _retry(
         status, target, score = (
             JobStatus.SCHEDULED,
             Place(PlaceKind.SCHEDULED, job.origin),
-            time.time() + interval,
+            scheduling_time() + interval,
         )
     else:
         status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0

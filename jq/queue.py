@@ -21,6 +21,7 @@ from jq.registry import (
     StartedJobRegistry,
 )
 from jq.serializers import resolve_serializer
+from jq.timeouts import BaseDeathPenalty
 from jq.utils import import_attribute, parse_timeout, validate_queue_name
 
 __all__ = ["DEFAULT_TIMEOUT", "EnqueueData", "Queue"]
@@ -60,15 +61,38 @@ class QueueRegistry(Generic[RegistryT]):
         return registry
 
 
+def _death_penalty_class(value: Any) -> type[BaseDeathPenalty] | None:
+    """``Queue(death_penalty_class=...)`` checked: a BaseDeathPenalty subclass (or its dotted
+    path), or None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = import_attribute(value)
+    if not (isinstance(value, type) and issubclass(value, BaseDeathPenalty)):
+        raise ConfigurationError(
+            f"death_penalty_class must be a subclass of jq.timeouts.BaseDeathPenalty (or its dotted "
+            f"path), not {value!r}"
+        )
+    return value
+
+
 class Queue(Enqueueing):
     """A named queue of jobs in a broker.
 
     :param name: letters, digits, ``_ - . :`` (created on first enqueue).
     :param default_timeout: seconds (or ``'5m'`` forms) a job may run; default 180, -1 no limit.
     :param connection: a redis-py client, a broker or a URL; see :mod:`jq.connections`.
-    :param is_async: False runs each job at once, in this process, when it is enqueued.
+    :param is_async: False runs each job at once, in the enqueuing thread, and ends it exactly
+        as a worker would before ``enqueue`` returns: its outcome recorded in the same statuses
+        and registries, its callbacks run, its ``job_timeout`` enforced (SIGALRM in the main
+        thread, a timer thread elsewhere), its retries run at once (``Retry`` intervals are not
+        waited for), and the jobs it releases (dependents a synchronous queue deferred) run too.
+        See :mod:`jq.synchronous`.
     :param job_class: the :class:`Job` subclass (or its dotted path) for jobs of this queue.
     :param serializer: see :func:`jq.serializers.resolve_serializer`.
+    :param death_penalty_class: the :class:`~jq.timeouts.BaseDeathPenalty` subclass (or its
+        dotted path) enforcing timeouts of the jobs ``is_async=False`` runs; None: SIGALRM in the
+        main thread, a timer thread elsewhere. Workers choose their own.
     :param max_payload_size: the most bytes one job's record (its serialized call, meta and
         description) may take; a bigger job is refused with :class:`PayloadTooLargeError` and
         nothing is written. None: ``JQ_MAX_PAYLOAD_SIZE``, else 16 MiB; ``-1``: no limit; also
@@ -103,7 +127,7 @@ class Queue(Enqueueing):
                 raise ConfigurationError(f"job_class must be a subclass of jq.job.Job, not {job_class!r}")
             self.job_class = job_class
         self.serializer = resolve_serializer(serializer)
-        self.death_penalty_class = death_penalty_class
+        self.death_penalty_class = _death_penalty_class(death_penalty_class)
         self._max_payload_size = resolve_max_payload_size(max_payload_size)
 
     # -- identity -----------------------------------------------------------------------------------

@@ -19,13 +19,13 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from jq import lifecycle
 from jq.broker import Broker
+from jq.clock import scheduling_time
 from jq.connections import resolve_broker
 from jq.exceptions import ConfigurationError
 from jq.periodic import run_until_stopped
@@ -92,7 +92,7 @@ class Scheduler:
 
     def tick(self, now: float | None = None) -> int:
         """Renew or take each queue's lock, and queue the due jobs of the queues held; how many."""
-        moment = time.time() if now is None else now
+        moment = scheduling_time() if now is None else now
         promoted = 0
         for queue in self.queue_names:
             if self._hold(queue):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from types import FrameType, TracebackType
 from typing import Any, Literal
 
@@ -24,6 +25,8 @@ from jq.interrupts import raise_in_thread, with_default_message
 _RAW_SIGNAL: Any = getattr(signal, "_signal", signal)
 _set_handler = _RAW_SIGNAL.signal
 _DEFAULT_HANDLER = _RAW_SIGNAL.SIG_DFL
+# The shortest alarm set: "at once" (setitimer treats 0 as "cancel").
+_SOON = 1e-6
 
 __all__ = [
     "BaseDeathPenalty",
@@ -97,27 +100,81 @@ class BaseDeathPenalty:
 
 
 class UnixSignalDeathPenalty(BaseDeathPenalty):
-    """Raises the timeout exception from a ``SIGALRM`` handler. Main thread of a Unix process only."""
+    """Raises the timeout exception from a ``SIGALRM`` handler. Main thread of a Unix process only.
+
+    An alarm already running when the penalty starts (an outer job's own penalty, when a job runs
+    another with ``is_async=False``; pytest-timeout's) goes off once, at its time, with its own
+    handler, as if this penalty were not there: inside the job if it is due first, else after the
+    penalty ends, when it is set again with the time it has left. Its handler is put back too.
+    """
+
+    # What was there before setup: the SIGALRM handler, and the running alarm as (monotonic
+    # deadline, interval), or None; whether that alarm is due before this penalty and has not
+    # gone off yet; this penalty's own monotonic deadline.
+    _previous_handler: Any = None
+    _outer: tuple[float, float] | None = None
+    _outer_first = False
+    _deadline = 0.0
 
     def handle_death_penalty(self, signum: int, frame: FrameType | None) -> None:
         """The SIGALRM handler."""
+        if self._outer_first:
+            # The alarm set before this penalty is due first: it goes off now, once.
+            self._outer_first, self._outer = False, None
+            self._call_previous_handler(signum, frame)
+            # Its handler returned: this penalty's own time keeps running.
+            signal.setitimer(signal.ITIMER_REAL, max(self._deadline - time.monotonic(), _SOON))
+            return
         raise self._exception(self.message())
 
+    def _call_previous_handler(self, signum: int, frame: FrameType | None) -> None:
+        handler = self._previous_handler
+        if callable(handler):
+            handler(signum, frame)
+        elif handler == signal.SIG_DFL:
+            # SIGALRM's default action ends the process: what that alarm would have done.
+            _set_handler(signal.SIGALRM, _DEFAULT_HANDLER)
+            signal.raise_signal(signal.SIGALRM)
+
     def setup_death_penalty(self) -> None:
-        """Install the handler and start a real-time interval timer."""
+        """Install the handler and start a real-time interval timer (see the class for an alarm
+        already running)."""
         if threading.current_thread() is not threading.main_thread():
             raise JQError(
                 "UnixSignalDeathPenalty works only in the main thread; use TimerDeathPenalty for a "
                 "worker running in another thread"
             )
         assert self._timeout is not None
-        _set_handler(signal.SIGALRM, self.handle_death_penalty)
-        signal.setitimer(signal.ITIMER_REAL, self._timeout)
+        self._previous_handler = _set_handler(signal.SIGALRM, self.handle_death_penalty)
+        left, interval = signal.setitimer(signal.ITIMER_REAL, self._timeout)
+        now = time.monotonic()
+        self._deadline = now + self._timeout
+        self._outer = (now + left, interval) if left > 0 else None
+        self._outer_first = 0 < left < self._timeout
+        if self._outer_first:
+            signal.setitimer(signal.ITIMER_REAL, left)
 
     def cancel_death_penalty(self) -> None:
-        """Stop the timer and restore the default SIGALRM disposition."""
+        """Stop the timer and put back the handler that was there before."""
         signal.setitimer(signal.ITIMER_REAL, 0)
-        _set_handler(signal.SIGALRM, _DEFAULT_HANDLER)
+        previous, self._previous_handler = self._previous_handler, None
+        # None: the handler was not installed from Python, and cannot be put back from Python.
+        _set_handler(signal.SIGALRM, _DEFAULT_HANDLER if previous is None else previous)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> Literal[False]:
+        try:
+            return super().__exit__(exc_type, exc_value, traceback)
+        finally:
+            # Set again after the penalty ended, never inside it: if it is due at once, what its
+            # handler raises must not be taken for this penalty's own late timeout.
+            outer, self._outer, self._outer_first = self._outer, None, False
+            if outer is not None:
+                signal.setitimer(signal.ITIMER_REAL, max(outer[0] - time.monotonic(), _SOON), outer[1])
 
 
 class TimerDeathPenalty(BaseDeathPenalty):

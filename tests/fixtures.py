@@ -285,3 +285,34 @@ def mark_started_and_nap(path: str, seconds: float) -> str:
 def on_stopped_push(job: Any, connection: Any) -> None:
     """A stopped callback that records itself in the Redis list ``stopped-callbacks``."""
     connection.rpush("stopped-callbacks", job.id)
+
+
+def stop_self() -> None:
+    """End the job as stopped, as a stop-job command would (its on_stopped callback runs)."""
+    from jq.exceptions import JobStopped
+
+    raise JobStopped("stopped by the job itself")
+
+
+def enqueue_follow_up(is_async: bool) -> str:
+    """Enqueue ``add(1, 2)`` as job ``follow-up`` on this job's queue, waiting for this job to end
+    (a synchronous queue with ``is_async=False``)."""
+    from jq import Queue
+
+    job = get_current_job()
+    assert job is not None
+    queue = Queue(job.origin, connection=job.broker, is_async=is_async)
+    follow_up = queue.enqueue(add, 1, 2, job_id="follow-up", depends_on=job)
+    return follow_up.get_status(refresh=False).value
+
+
+def run_sync_job_then_sleep(seconds: float) -> str:
+    """Run ``add(1, 1)`` with ``is_async=False`` on queue ``inner``, then sleep (an outer job
+    whose own timeout must still hold)."""
+    from jq import Queue
+
+    job = get_current_job()
+    assert job is not None
+    inner = Queue("inner", connection=job.broker, is_async=False).enqueue(add, 1, 1, job_id="inner")
+    time.sleep(seconds)
+    return inner.get_status(refresh=False).value

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 import threading
 
 import pytest
@@ -43,6 +46,43 @@ class TestConnectionArgument:
         job = queue.enqueue(abs, -8)
         assert job.result == 8
         assert job.get_status() == "finished"
+
+    def test_fakeredis_without_lua_is_refused_when_the_queue_is_made(self, tmp_path):
+        """fakeredis installed without its [lua] extra (no lupa) runs no script: one error saying
+        what to install when the queue is made, not "unknown command 'evalsha'" at enqueue."""
+        code = textwrap.dedent(
+            """
+            import sys
+            sys.modules["lupa"] = None  # unimportable, as when fakeredis[lua] was not installed
+            import fakeredis, redis
+            from jq import Queue
+            from jq.exceptions import ConfigurationError
+            client = fakeredis.FakeRedis()
+            try:
+                client.eval("return 1", 0)
+            except redis.ResponseError as exc:
+                print("no lua:", exc)
+            try:
+                Queue(connection=client)
+            except ConfigurationError as exc:
+                print("refused:", exc)
+            """
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        assert lines[0].startswith("no lua: unknown command 'eval'")
+        assert lines[1].startswith("refused: this fakeredis client cannot run Lua scripts")
+        assert "pip install 'fakeredis[lua]'" in lines[1]
+        assert "pip install 'jq-queue[fakeredis]'" in lines[1]
+        assert len(lines) == 2
 
     def test_broker_object(self, broker):
         assert Queue(connection=broker).broker is broker

@@ -15,6 +15,7 @@ import redis
 
 from jq import Callback, Dependency, Queue, Retry, SimpleWorker, hookimpl
 from jq.broker import RESULTS_KEPT
+from jq.clock import scheduling_now, scheduling_time, use_scheduling_clock
 from jq.cron import Cron, CronScheduler
 from jq.exceptions import AbandonedJobError, ConfigurationError, DuplicateJobError, InvalidJobDependency
 from jq.job import Job
@@ -173,6 +174,44 @@ class TestDelayedJobs:
             Scheduler([], connection=queue.broker)
         with pytest.raises(ConfigurationError, match="needs a datetime"):
             queue.enqueue_at("tomorrow", fixtures.add, 1, 2)
+
+
+class TestSchedulingClock:
+    """jq.clock: due times and schedulers follow a clock a test moves, not time.time."""
+
+    def test_enqueue_in_and_the_scheduler_follow_the_scheduling_clock(self, queue):
+        # Whole seconds: enqueue_in's datetime arithmetic keeps microseconds only.
+        moment = [float(int(time.time()) + 3600)]
+        with use_scheduling_clock(lambda: moment[0]):
+            job = queue.enqueue_in(datetime.timedelta(minutes=10), fixtures.add, 1, 2)
+            due = queue.scheduled_job_registry.get_scheduled_time(job).timestamp()
+            assert due == pytest.approx(moment[0] + 600, abs=0.01)
+            scheduler = Scheduler([queue])
+            assert scheduler.tick() == 0
+            moment[0] += 600
+            assert scheduler.tick() == 1
+        assert job.get_status() == "queued"
+
+    def test_retry_intervals_count_from_the_scheduling_clock(self, queue):
+        moment = [float(int(time.time()) - 86400)]
+        job = queue.enqueue(fixtures.div_by_zero, 1, retry=Retry(max=1, interval=30))
+        with use_scheduling_clock(lambda: moment[0]):
+            run_burst(queue)
+            due = queue.scheduled_job_registry.get_scheduled_time(job).timestamp()
+            assert due == pytest.approx(moment[0] + 30, abs=0.01)
+            moment[0] += 30
+            SimpleWorker([queue]).work(burst=True, with_scheduler=True)
+        assert job.get_status() == "failed"
+        job.refresh()
+        assert job.retries_left == 0
+
+    def test_the_clock_comes_back(self):
+        with use_scheduling_clock(lambda: 5.0):
+            assert scheduling_time() == 5.0
+            assert scheduling_now() == datetime.datetime(1970, 1, 1, 0, 0, 5, tzinfo=datetime.timezone.utc)
+        assert abs(scheduling_time() - time.time()) < 1
+        with pytest.raises(TypeError, match="seconds since the epoch"):
+            use_scheduling_clock(5.0).__enter__()
 
 
 class TestWorkerScheduling:

@@ -1,38 +1,24 @@
-"""S-10: ``Queue(is_async=False)`` runs the job at once, in this process, on every driver."""
+"""S-10: ``Queue(is_async=False)`` runs the job at once, in this thread, on every driver.
+
+How each job ends is compared with a worker's, scenario by scenario, in test_sync_parity.py; the
+tests here are about what only a synchronous queue does: the result in hand, batches, retries
+without waiting, timeouts in any thread, and jobs a synchronous run releases.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
-from jq import Queue
-from jq.exceptions import NoSuchJobError
+from jq import Queue, Retry, SimpleWorker
+from jq.exceptions import ConfigurationError, NoSuchJobError
 from jq.job import Job
+from jq.synchronous import death_penalty_class_for
+from jq.timeouts import JobTimeoutException, TimerDeathPenalty, UnixSignalDeathPenalty
+from jq_backends.memory import MemoryBroker
 from tests import fixtures
-
-
-def test_runs_at_once(broker):
-    queue = Queue("low", is_async=False, connection=broker)
-    job = queue.enqueue(abs, -8)
-    assert job.result == 8
-    assert job.get_status() == "finished"
-    assert len(queue) == 0
-    assert job.id in queue.finished_job_registry
-    assert Job.fetch(job.id, connection=broker).started_at is not None
-
-
-def test_failure_is_recorded_not_raised(broker):
-    queue = Queue(is_async=False, connection=broker)
-    job = queue.enqueue(fixtures.div_by_zero, 1)
-    assert job.get_status() == "failed"
-    assert "ZeroDivisionError" in job.exc_info
-    assert job.id in queue.failed_job_registry
-
-
-def test_current_job_and_meta(broker):
-    queue = Queue(is_async=False, connection=broker)
-    assert queue.enqueue(fixtures.current_job_id, job_id="sync-job").result == "sync-job"
-    job = queue.enqueue(fixtures.save_progress, 1.0)
-    assert job.get_meta() == {"progress": 1.0}
 
 
 def test_result_ttl_zero_keeps_the_result_in_hand(broker):
@@ -41,20 +27,15 @@ def test_result_ttl_zero_keeps_the_result_in_hand(broker):
     assert not Job.exists(job.id, connection=broker)
 
 
-def test_dependencies_run_in_order(broker):
+def test_retries_run_at_once_whatever_their_intervals(broker):
     queue = Queue(is_async=False, connection=broker)
-    parent = queue.enqueue(fixtures.add, 1, 1)
-    child = queue.enqueue(fixtures.add, 2, 2, depends_on=parent)
-    assert child.result == 4
-
-
-def test_dependent_of_a_failed_job_is_canceled(broker):
-    queue = Queue(is_async=False, connection=broker)
-    parent = queue.enqueue(fixtures.div_by_zero, 1)
-    child = queue.enqueue(fixtures.add, 2, 2, depends_on=parent)
-    assert parent.get_status() == "failed"
-    assert child.get_status() == "canceled"
-    assert child.id in queue.canceled_job_registry
+    started = time.monotonic()
+    job = queue.enqueue(fixtures.div_by_zero, 1, retry=Retry(max=2, interval=[3600, 7200]))
+    assert time.monotonic() - started < 30
+    assert job.get_status() == "failed"
+    assert job.retries_left == 0
+    assert len(job.results()) == 3
+    assert queue.scheduled_job_registry.count == 0
 
 
 def test_enqueue_many(broker):
@@ -92,3 +73,84 @@ def test_enqueue_many_runs_a_parent_then_its_child(broker):
     assert failing.get_status() == "failed"
     assert canceled.get_status(refresh=False) == "canceled"
     assert canceled.id in queue.canceled_job_registry
+
+
+def test_a_follow_up_on_an_ordinary_queue_is_left_to_its_workers(broker):
+    queue = Queue(is_async=False, connection=broker)
+    job = queue.enqueue(fixtures.enqueue_follow_up, True)
+    assert job.result == "deferred"
+    follow_up = Job.fetch("follow-up", connection=broker)
+    assert follow_up.get_status() == "queued"
+    assert queue.job_ids == ["follow-up"]
+
+
+class TestTimeouts:
+    """job_timeout holds in sync mode, with the death penalty a SimpleWorker would use."""
+
+    def test_in_the_main_thread_sigalrm_stops_a_blocking_call(self):
+        queue = Queue(is_async=False, connection=MemoryBroker())
+        started = time.monotonic()
+        job = queue.enqueue(fixtures.sleep_for, 30, job_timeout=1)
+        assert time.monotonic() - started < 10
+        assert job.get_status() == "failed"
+        assert "JobTimeoutException" in job.exc_info
+
+    def test_in_another_thread_a_timer_stops_python_code(self):
+        queue = Queue(is_async=False, connection=MemoryBroker())
+        jobs: list[Job] = []
+        chosen = []
+
+        def request() -> None:
+            chosen.append(death_penalty_class_for(queue))
+            jobs.append(queue.enqueue(fixtures.busy_loop, 30, job_timeout=1))
+
+        thread = threading.Thread(target=request)
+        thread.start()
+        thread.join(timeout=20)
+        assert not thread.is_alive()
+        assert chosen == [TimerDeathPenalty]
+        assert jobs[0].get_status() == "failed"
+        assert "JobTimeoutException" in jobs[0].exc_info
+
+    def test_in_another_thread_a_blocking_call_fails_once_it_returns(self):
+        """A timer cannot break into time.sleep: the job fails when the call returns."""
+        queue = Queue(is_async=False, connection=MemoryBroker())
+        jobs: list[Job] = []
+        thread = threading.Thread(
+            target=lambda: jobs.append(queue.enqueue(fixtures.sleep_for, 2, job_timeout=1))
+        )
+        thread.start()
+        thread.join(timeout=20)
+        assert jobs[0].get_status() == "failed"
+        assert "JobTimeoutException" in jobs[0].exc_info
+
+    def test_the_queues_death_penalty_class(self):
+        created = []
+
+        class RecordingPenalty(UnixSignalDeathPenalty):
+            def __init__(self, timeout, exception=JobTimeoutException, **kwargs):
+                super().__init__(timeout, exception, **kwargs)
+                created.append((timeout, kwargs.get("job_id")))
+
+        queue = Queue(is_async=False, connection=MemoryBroker(), death_penalty_class=RecordingPenalty)
+        job = queue.enqueue(fixtures.add, 1, 2, job_id="recorded", job_timeout=7)
+        assert job.result == 3
+        assert created == [(7, "recorded")]
+        assert death_penalty_class_for(queue) is RecordingPenalty
+
+    def test_a_death_penalty_class_that_is_not_one_is_refused(self):
+        with pytest.raises(ConfigurationError, match="death_penalty_class must be a subclass"):
+            Queue(is_async=False, connection=MemoryBroker(), death_penalty_class=dict)
+        by_path = Queue(connection=MemoryBroker(), death_penalty_class="jq.timeouts.TimerDeathPenalty")
+        assert by_path.death_penalty_class is TimerDeathPenalty
+
+    def test_a_sync_job_inside_a_workers_job_keeps_the_outer_timeout(self):
+        broker = MemoryBroker()
+        queue = Queue(connection=broker)
+        outer = queue.enqueue(fixtures.run_sync_job_then_sleep, 30, job_timeout=1)
+        started = time.monotonic()
+        SimpleWorker([queue]).work(burst=True)
+        assert time.monotonic() - started < 10
+        assert Job.fetch("inner", connection=broker).result == 2
+        assert outer.get_status() == "failed"
+        assert "JobTimeoutException" in outer.exc_info

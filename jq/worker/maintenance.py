@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING
 
 from jq.broker import Place, PlaceKind
+from jq.clock import scheduling_time
 from jq.scheduler import Scheduler, scheduler_lock_name
 from jq.worker.scheduling import WorkerScheduling
 
@@ -113,7 +114,7 @@ class Maintenance:
             return
         broker = self.worker.broker
         overdue = broker.registry_expired(
-            Place(PlaceKind.SCHEDULED, queue), time.time() - OVERDUE_WARNING_SECONDS
+            Place(PlaceKind.SCHEDULED, queue), scheduling_time() - OVERDUE_WARNING_SECONDS
         )
         if overdue and broker.lock_owner(scheduler_lock_name(queue)) is None:
             logger.warning(

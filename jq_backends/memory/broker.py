@@ -15,7 +15,9 @@ of :class:`jq_backends.memory._base.MemoryState`: :mod:`.records`, :mod:`.queues
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
 from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now, claim_lease_now
@@ -65,6 +67,27 @@ class MemoryBroker(
         """Drop the named store (its data goes once nothing else holds it). For tests."""
         with cls._named_lock:
             cls._named.pop(name, None)
+
+    @classmethod
+    @contextlib.contextmanager
+    def isolated_names(cls, stores: Mapping[str, MemoryBroker] | None = None) -> Iterator[None]:
+        """Within the block, every name starts without a store: :meth:`named` (so every
+        ``memory://`` URL) makes new ones, except for the ``stores`` given, which answer their
+        names. On exit the stores of the block are forgotten and those of before come back.
+
+        For tests: jq's pytest plugin gives each test its own ``memory://`` stores this way. The
+        names are process-wide, so blocks must not overlap in different threads.
+        """
+        with cls._named_lock:
+            before = dict(cls._named)
+            cls._named.clear()
+            cls._named.update(stores or {})
+        try:
+            yield
+        finally:
+            with cls._named_lock:
+                cls._named.clear()
+                cls._named.update(before)
 
     # -- identity -------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from jq.connections import key_prefix
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
 from jq_backends.redis.connection import (
     binary_twin,
+    check_fake_lua,
     client_url,
     decodes_responses,
     is_fake,
@@ -85,6 +86,7 @@ class RedisState:
         # Before any connection: a misspelt or misplaced option is a clear error now, not a
         # TypeError from inside redis-py at the first command.
         check_connection_options(client)
+        check_fake_lua(client)
         prefix = key_prefix(prefix, DEFAULT_PREFIX)
         self._connection = client
         self._keys = KeySpace(prefix)

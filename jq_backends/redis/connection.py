@@ -9,8 +9,12 @@ import redis
 from redis.connection import SSLConnection, UnixDomainSocketConnection
 from redis.sentinel import SentinelConnectionPool
 
+from jq.exceptions import ConfigurationError
+
 __all__ = [
+    "FAKEREDIS_LUA_HINT",
     "binary_twin",
+    "check_fake_lua",
     "client_url",
     "clone_client",
     "decodes_responses",
@@ -40,6 +44,33 @@ _HIDDEN: Final = "***"
 def is_fake(client: redis.Redis) -> bool:
     """Whether ``client`` is a fakeredis client, whose server lives inside this process."""
     return type(client).__module__.startswith("fakeredis")
+
+
+#: What to install when a fakeredis client cannot run Lua scripts.
+FAKEREDIS_LUA_HINT: Final = "pip install 'fakeredis[lua]' (or pip install 'jq-queue[fakeredis]')"
+
+
+def check_fake_lua(client: redis.Redis) -> None:
+    """Refuse a fakeredis client whose fake server cannot run Lua scripts.
+
+    Every state change of the Redis driver is a Lua script. fakeredis runs them only when the
+    ``lupa`` package is installed (its ``[lua]`` extra), and without it answers every script with
+    ``unknown command 'evalsha'``: better one error that says what to install when the broker is
+    made than that one at the first enqueue. One ``EVAL`` on the fake server, in this process.
+    """
+    if not is_fake(client):
+        return
+    try:
+        client.eval("return 1", 0)
+    except redis.ConnectionError:
+        return  # a fake server set to be unreachable: its first real command says so
+    except redis.ResponseError as exc:
+        if "unknown command" not in str(exc).lower():
+            raise
+        raise ConfigurationError(
+            "this fakeredis client cannot run Lua scripts, and jq's Redis driver runs one for every "
+            f"state change: fakeredis runs them with the lupa package; install it with {FAKEREDIS_LUA_HINT}"
+        ) from None
 
 
 def decodes_responses(client: redis.Redis) -> bool:

@@ -1,0 +1,100 @@
+"""UnixSignalDeathPenalty keeps an alarm that was already running: an outer job's penalty (a job
+that runs another with ``is_async=False``) or pytest-timeout's."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from jq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
+
+
+class OuterAlarm(Exception):
+    """Raised by the outer alarm's handler in these tests."""
+
+
+@pytest.fixture
+def outer_alarm():
+    """Set SIGALRM to raise OuterAlarm after the seconds given; the test's earlier handler and
+    alarm (pytest-timeout's, when it uses signals) come back afterwards."""
+    saved_handler = signal.getsignal(signal.SIGALRM)
+    saved_left, saved_interval = signal.setitimer(signal.ITIMER_REAL, 0)
+    fired: list[float] = []
+
+    def handler(signum, frame):
+        fired.append(time.monotonic())
+        raise OuterAlarm
+
+    def arm(seconds: float) -> list[float]:
+        signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        return fired
+
+    try:
+        yield arm
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, saved_handler)
+        if saved_left > 0:
+            signal.setitimer(signal.ITIMER_REAL, saved_left, saved_interval)
+
+
+def test_a_longer_alarm_is_put_back_with_its_handler_and_time_left(outer_alarm):
+    outer_alarm(30)
+    with UnixSignalDeathPenalty(10, JobTimeoutException, job_id="j"):
+        assert 9 < signal.getitimer(signal.ITIMER_REAL)[0] <= 10
+    left = signal.getitimer(signal.ITIMER_REAL)[0]
+    assert 25 < left <= 30
+    assert signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL
+    assert signal.getsignal(signal.SIGALRM).__name__ == "handler"
+
+
+def test_without_an_alarm_before_the_default_handler_comes_back(outer_alarm):
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    with UnixSignalDeathPenalty(10, JobTimeoutException, job_id="j"):
+        pass
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
+
+
+def test_the_penalty_still_fires_inside_a_longer_alarm(outer_alarm):
+    fired = outer_alarm(30)
+    with pytest.raises(JobTimeoutException), UnixSignalDeathPenalty(0.1, JobTimeoutException, job_id="j"):
+        time.sleep(10)
+    assert fired == []
+    assert signal.getitimer(signal.ITIMER_REAL)[0] > 25
+
+
+def test_a_shorter_alarm_goes_off_once_at_its_time_inside_the_penalty(outer_alarm):
+    fired = outer_alarm(0.1)
+    started = time.monotonic()
+    with pytest.raises(OuterAlarm), UnixSignalDeathPenalty(10, JobTimeoutException, job_id="j"):
+        time.sleep(10)
+    assert len(fired) == 1 and fired[0] - started < 5
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
+def test_an_outer_penalty_survives_an_inner_one():
+    outer = UnixSignalDeathPenalty(0.3, JobTimeoutException, job_id="outer")
+    started = time.monotonic()
+    with pytest.raises(JobTimeoutException, match=r"0\.3 seconds"), outer:
+        with UnixSignalDeathPenalty(10, JobTimeoutException, job_id="inner"):
+            pass
+        time.sleep(10)
+    assert time.monotonic() - started < 5
+
+
+def test_an_outer_penalty_due_first_stops_the_inner_code():
+    caught = []
+    started = time.monotonic()
+    with UnixSignalDeathPenalty(0.1, JobTimeoutException, job_id="outer"):
+        try:
+            with UnixSignalDeathPenalty(10, JobTimeoutException, job_id="inner"):
+                time.sleep(10)
+        except JobTimeoutException as exc:
+            # A job runner records the inner job as failed, with the outer job's timeout.
+            caught.append(str(exc))
+    assert caught == ["Task exceeded maximum timeout value (0.1 seconds)"]
+    assert time.monotonic() - started < 5
