@@ -89,4 +89,5 @@ def __getattr__(name: str) -> _Any:
 
 def __dir__() -> list[str]:
     """The package's public names, loaded or not, its submodules loaded so far and its dunders."""
-    return sorted({*(name for name in globals() if not name.startswith("_") or name.startswith("__")), *_HOMES})
+    loaded = (name for name in globals() if not name.startswith("_") or name.startswith("__"))
+    return sorted({*loaded, *_HOMES})
