@@ -285,3 +285,12 @@ def mark_started_and_nap(path: str, seconds: float) -> str:
 def on_stopped_push(job: Any, connection: Any) -> None:
     """A stopped callback that records itself in the Redis list ``stopped-callbacks``."""
     connection.rpush("stopped-callbacks", job.id)
+
+
+def write_file(path: str, text: str, mtime_ns: int | None = None) -> None:
+    """Write ``text`` to ``path`` (a job module, from inside a work horse), with this mtime when
+    given (nanoseconds)."""
+    with open(path, "w") as handle:
+        handle.write(text)
+    if mtime_ns is not None:
+        os.utime(path, ns=(mtime_ns, mtime_ns))
