@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from jq.worker.freshness import (
-    FreshnessTable,
+    Freshness,
     ImportWatch,
     StaleFile,
+    WatchedFiles,
     decode_files,
     encode_files,
     signature,
@@ -86,7 +87,7 @@ def test_the_signature_is_taken_at_import_not_at_the_report(watch, tmp_path):
     path = write(tmp_path / f"{name}.py", "VALUE = 1\n")
     importlib.import_module(name)
     write(path, "VALUE = 2\n", mtime_ns=T0 + 500)
-    table = FreshnessTable()
+    table = WatchedFiles()
     table.add(watch.report() or b"")
     stale = table.stale()
     assert stale is not None and stale.path == str(path)
@@ -169,15 +170,27 @@ def test_a_report_survives_any_path_and_a_cut_one_is_refused():
         decode_files(encode_files(files)[:-3])
 
 
-# -- the worker's table ------------------------------------------------------------------------
+# -- in the worker -----------------------------------------------------------------------------
 
 
-def table_of(*paths: Path, **options: object) -> FreshnessTable:
+def report_of(*paths: Path) -> bytes:
+    """A horse's report of these files as they are now."""
+    return encode_files([(str(path), signature(str(path))) for path in paths])
+
+
+def table_of(*paths: Path, **options: object) -> WatchedFiles:
     """A table watching these files as they are now."""
-    table = FreshnessTable(**options)  # type: ignore[arg-type]
-    sig = {str(path): signature(str(path)) for path in paths}
-    table.add(encode_files([(path, found) for path, found in sig.items() if found is not None]))
+    table = WatchedFiles(**options)  # type: ignore[arg-type]
+    table.add(report_of(*paths))
     return table
+
+
+def freshness_of(*paths: Path) -> Freshness:
+    """The worker's view of a horse that imported these files as they are now."""
+    freshness = Freshness()
+    freshness.horse_starting()
+    freshness.horse_reported(report_of(*paths))
+    return freshness
 
 
 def test_an_unchanged_file_is_fresh(tmp_path):
@@ -217,15 +230,17 @@ def test_a_deleted_file_is_a_change(tmp_path):
     path.unlink()
     stale = table.stale()
     assert stale is not None and stale.now is None
-    assert str(stale) == f"{path} is gone since the work horse imported it"
+    assert str(stale) == f"{path} is gone"
 
 
-def test_a_cleared_table_watches_nothing(tmp_path):
+def test_a_retired_horse_s_files_are_forgotten(tmp_path):
+    """The next horse imports its modules anew, and reports them anew."""
     path = write(tmp_path / "tasks.py", "VALUE = 1\n")
-    table = table_of(path)
-    table.clear()
+    freshness = freshness_of(path)
+    freshness.horse_retired()
     path.unlink()
-    assert len(table) == 0 and table.stale() is None
+    assert len(freshness.horse_files) == 0
+    assert not freshness.needs_fresh_horse("w1")
 
 
 def test_installed_files_are_looked_at_once_per_interval(tmp_path):
@@ -247,10 +262,10 @@ def test_an_edit_within_the_same_second_drops_the_bytecode_that_would_hide_it(tm
     place, it would give the fresh horse the old code."""
     path = write(tmp_path / "tasks.py", "VALUE = 1\n")
     cached = Path(py_compile.compile(str(path), doraise=True))
-    table = table_of(path)
+    freshness = freshness_of(path)
     write(path, "VALUE = 2\n", mtime_ns=T0 + 500)
     with caplog.at_level(logging.INFO, logger="jq.worker"):
-        assert table.needs_fresh_horse("w1")
+        assert freshness.needs_fresh_horse("w1")
     assert not cached.exists()
     assert f"worker w1: {path} changed since the work horse imported it" in caplog.text
 
@@ -259,20 +274,30 @@ def test_an_edit_in_another_second_leaves_the_bytecode_alone(tmp_path):
     """Python sees that change itself and recompiles: nothing to remove."""
     path = write(tmp_path / "tasks.py", "VALUE = 1\n")
     cached = Path(py_compile.compile(str(path), doraise=True))
-    table = table_of(path)
+    freshness = freshness_of(path)
     write(path, "VALUE = 2\n", mtime_ns=T0 + 1_000_000_000)
-    assert table.needs_fresh_horse("w1")
+    assert freshness.needs_fresh_horse("w1")
     assert cached.exists()
 
 
-def test_a_change_to_a_module_the_worker_itself_loaded_says_to_restart(tmp_path, monkeypatch, caplog):
-    """A new horse would inherit the worker's copy: only a restart of the worker helps."""
-    path = write(tmp_path / "tasks.py", "VALUE = 1\n")
+def test_a_module_the_worker_imported_itself_later_is_watched_and_a_change_said_once(
+    tmp_path, monkeypatch, caplog
+):
+    """Imported by the worker once horses run (a callback of a job whose horse died): every later
+    horse starts with the worker's copy, so a fresh horse would not help; a restart does."""
+    freshness = Freshness()
+    freshness.horse_starting()  # what the worker has loaded now is preloaded
+    path = write(tmp_path / "callbacks.py", "VALUE = 1\n")
     loaded = types.ModuleType(unique_name())
     loaded.__file__ = str(path)
     monkeypatch.setitem(sys.modules, loaded.__name__, loaded)
-    table = table_of(path)
+    freshness.horse_starting()  # the next horse
+    assert len(freshness.worker_files) == 1
     write(path, "VALUE = 2\n", mtime_ns=T0 + 1)
     with caplog.at_level(logging.INFO, logger="jq.worker"):
-        assert table.needs_fresh_horse("w1")
-    assert "restart the worker" in caplog.text
+        assert not freshness.needs_fresh_horse("w1")
+        assert not freshness.needs_fresh_horse("w1")
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert f"{path} changed since the worker process itself imported it" in warnings[0].getMessage()
+    assert "restart the worker" in warnings[0].getMessage()

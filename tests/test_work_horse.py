@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import signal
 import subprocess
@@ -222,7 +223,10 @@ def test_many_worker_processes_share_one_queue(redis_server, redis_client, queue
 
 # A job module as a user edits it. Each version returns its name and the pid of its horse; the
 # second keeps the first one's size, the third adds a function.
-MODULE_V1 = 'import os\n\n\ndef version():\n    return "one", os.getpid()\n'
+MODULE_V1 = (
+    'import os\n\n\ndef version():\n    return "one", os.getpid()\n\n\n'
+    "def on_failure(job, connection, *exc_info):\n    pass\n"
+)
 MODULE_V2 = MODULE_V1.replace('"one"', '"two"')
 MODULE_V3 = MODULE_V1.replace('"one"', '"three"') + '\n\ndef added():\n    return "added", os.getpid()\n'
 # The first version's mtime (ns); the second is written within the same second, so that only
@@ -291,6 +295,20 @@ def test_a_job_module_the_worker_preloaded_is_not_reloaded(queue, job_module):
     second = queue.enqueue(f"{name}.version")
     Worker([queue]).work(burst=True, logging_level="WARNING")
     assert result_of(first) == result_of(second) == ("one", result_of(first)[1])
+
+
+def test_a_job_module_the_worker_imported_itself_is_not_reloaded_and_it_says_so(queue, job_module, caplog):
+    """The on_failure callback of a job whose horse died runs in the worker, which imports its
+    module: every later horse starts with the worker's copy. A change to it asks for a restart."""
+    name, path = job_module
+    queue.enqueue(fixtures.kill_own_horse, on_failure=f"{name}.on_failure")
+    queue.enqueue(fixtures.write_file, str(path), MODULE_V3)
+    after = queue.enqueue(f"{name}.version")
+    with caplog.at_level(logging.INFO, logger="jq.worker"):
+        Worker([queue]).work(burst=True, logging_level="INFO")
+    assert result_of(after)[0] == "one"
+    assert f"{path} changed since the worker process itself imported it" in caplog.text
+    assert "restart the worker" in caplog.text
 
 
 def test_a_running_worker_process_runs_an_edited_job_module(redis_server, redis_client, tmp_path):

@@ -13,9 +13,12 @@ afresh. A reused horse keeps what it imported. To run the code on disk now all t
 * After each job the horse sends the files of the modules it newly imported to the worker, with
   the job's outcome (see :mod:`jq.worker.horse`), when ``sys.modules`` grew: most jobs import
   nothing new and pay one ``len()``.
-* In the worker, :class:`FreshnessTable` keeps those signatures for the life of the horse and,
+* In the worker, :class:`Freshness` keeps those signatures for the life of the horse and,
   before the next job is handed to it, stats the files again (about 1 µs each): a file that
   changed or vanished retires the horse, and a fresh one imports the code that is on disk now.
+  A module the worker process imports itself once horses run (a job's ``on_failure`` callback,
+  run in the worker when the job's horse died) is in every later horse from the start: a change
+  to it is logged as a warning asking for a restart.
 
 Not watched: the standard library (it does not change under a running interpreter), jq itself
 (the worker runs it too: a restart of the worker is needed), and modules without a file of their
@@ -43,10 +46,11 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "INSTALLED_CHECK_INTERVAL",
-    "FreshnessTable",
+    "Freshness",
     "ImportWatch",
     "Signature",
     "StaleFile",
+    "WatchedFiles",
     "decode_files",
     "encode_files",
     "signature",
@@ -82,7 +86,7 @@ def signature(path: str) -> Signature | None:
 @functools.cache
 def _stdlib_dirs() -> tuple[str, ...]:
     """The standard library's directories, each ending with a separator. Computed once, in the
-    worker (see :class:`FreshnessTable`), so that every horse inherits the answer."""
+    worker (see :class:`Freshness`), so that every horse inherits the answer."""
     paths = sysconfig.get_paths()
     return tuple({os.path.join(paths[key], "") for key in ("stdlib", "platstdlib") if key in paths})
 
@@ -226,15 +230,14 @@ class ImportWatch:
 
 
 class StaleFile(NamedTuple):
-    """A watched file that is not what the horse imported: changed, or gone."""
+    """A watched file that is not what was imported: changed, or gone."""
 
     path: str
     imported: Signature
     now: Signature | None
 
     def __str__(self) -> str:
-        how = "is gone" if self.now is None else "changed"
-        return f"{self.path} {how} since the work horse imported it"
+        return f"{self.path} {'is gone' if self.now is None else 'changed'}"
 
     def bytecode_is_ambiguous(self) -> bool:
         """Whether Python's bytecode cache of a changed source cannot tell the new version from
@@ -248,9 +251,8 @@ class StaleFile(NamedTuple):
         )
 
 
-class FreshnessTable:
-    """In the worker: the files of the modules its current horse imported, and whether one has
-    changed since. Clear it when the horse is retired: the next horse imports anew.
+class WatchedFiles:
+    """Files and the signatures they had when imported, and which one has changed since.
 
     :param installed_interval: seconds between looks at files of installed distributions.
     :param clock: a monotonic clock (tests).
@@ -268,20 +270,27 @@ class FreshnessTable:
         # Looked at every installed_interval seconds.
         self._installed: dict[str, Signature] = {}
         self._installed_due = 0.0
-        _stdlib_dirs()  # here, in the worker, so that horses inherit the answer
 
     def __len__(self) -> int:
         return len(self._own) + len(self._installed)
 
     def add(self, report: bytes) -> None:
-        """Watch the files of a horse's report (see :meth:`ImportWatch.report`)."""
+        """Watch the files of a report (see :meth:`ImportWatch.report`)."""
         for path, sig in decode_files(report):
             (self._installed if _is_installed(path) else self._own)[path] = sig
 
     def clear(self) -> None:
-        """Forget every file (the horse is gone)."""
+        """Forget every file."""
         self._own.clear()
         self._installed.clear()
+
+    def rewatch(self, stale: StaleFile) -> None:
+        """Take a changed file as it is now (forget it if it is gone): report a change once."""
+        table = self._installed if _is_installed(stale.path) else self._own
+        if stale.now is None:
+            table.pop(stale.path, None)
+        else:
+            table[stale.path] = stale.now
 
     def stale(self) -> StaleFile | None:
         """The first watched file found changed or gone, or None."""
@@ -297,30 +306,79 @@ class FreshnessTable:
                     return StaleFile(path, sig, now)
         return None
 
-    def needs_fresh_horse(self, worker_name: str) -> bool:
-        """Whether the horse must be replaced before the next job: a file changed (logged).
 
-        A cached bytecode file that would let the fresh horse load the old code (see
+class Freshness:
+    """In the worker: whether its reused horse still runs the code on disk.
+
+    Tell it when a horse is about to be forked (:meth:`horse_starting`), what the horse reports
+    (:meth:`horse_reported`) and when it is retired (:meth:`horse_retired`); ask it before each
+    job whether the horse must be replaced (:meth:`needs_fresh_horse`).
+
+    :param installed_interval: seconds between looks at files of installed distributions.
+    :param clock: a monotonic clock (tests).
+    """
+
+    def __init__(
+        self,
+        installed_interval: float = INSTALLED_CHECK_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        #: The files of the modules the current horse imported itself.
+        self.horse_files = WatchedFiles(installed_interval, clock)
+        #: The files of the modules the worker process imported itself after its first horse
+        #: started (it ran the ``on_failure`` callback of a job whose horse died, say). Every
+        #: later horse starts with the worker's copy: a change to them needs a restart.
+        self.worker_files = WatchedFiles(installed_interval, clock)
+        self._worker_imports: ImportWatch | None = None
+        _stdlib_dirs()  # here, in the worker, so that horses inherit the answer
+
+    def horse_starting(self) -> None:
+        """Call in the worker before each horse is forked. The first call takes the modules the
+        worker has loaded as preloaded; later calls watch what it has imported itself since."""
+        if self._worker_imports is None:
+            self._worker_imports = ImportWatch()
+            return
+        report = self._worker_imports.report()
+        if report is not None:
+            self.worker_files.add(report)
+
+    def horse_reported(self, report: bytes) -> None:
+        """Watch the files of the modules the horse imported (raises ``ValueError`` if the
+        report is cut short)."""
+        self.horse_files.add(report)
+
+    def horse_retired(self) -> None:
+        """Forget the horse's files: the next horse imports its modules anew."""
+        self.horse_files.clear()
+
+    def needs_fresh_horse(self, worker_name: str) -> bool:
+        """Whether the horse must be replaced before the next job: a file it imported changed
+        (logged). A cached bytecode file that would give the fresh horse the old code (see
         :meth:`StaleFile.bytecode_is_ambiguous`) is removed first; Python writes it anew.
+
+        A changed file the worker process itself imported is logged as a warning, once per
+        change: a fresh horse would not help.
         """
-        stale = self.stale()
+        if self.worker_files:
+            stale = self.worker_files.stale()
+            if stale is not None:
+                self.worker_files.rewatch(stale)
+                logger.warning(
+                    "worker %s: %s since the worker process itself imported it (for instance for "
+                    "the on_failure callback of a job whose horse died): every work horse starts "
+                    "with the worker's copy; restart the worker to run the new code",
+                    worker_name,
+                    stale,
+                )
+        stale = self.horse_files.stale()
         if stale is None:
             return False
-        logger.info("worker %s: %s: a fresh work horse takes the next job", worker_name, stale)
+        logger.info(
+            "worker %s: %s since the work horse imported it: a fresh work horse takes the next job",
+            worker_name,
+            stale,
+        )
         if stale.bytecode_is_ambiguous():
             with contextlib.suppress(OSError, ValueError, NotImplementedError):
                 os.unlink(importlib.util.cache_from_source(stale.path))
-        if _loaded_by_worker(stale.path):
-            logger.warning(
-                "worker %s: the worker process itself has imported %s since it started (an "
-                "on_failure callback it ran?): every new work horse shares that version; restart "
-                "the worker to run the new code",
-                worker_name,
-                stale.path,
-            )
         return True
-
-
-def _loaded_by_worker(path: str) -> bool:
-    """Whether this process has a module loaded from ``path`` (a new horse would inherit it)."""
-    return any(_module_file(module) == path for module in list(sys.modules.values()))

@@ -44,7 +44,7 @@ from jq.defaults import DEFAULT_DEATH_PENALTY_GRACE, effective_timeout
 from jq.exceptions import WorkHorseDiedError
 from jq.execution import JobOutcome
 from jq.timeouts import JobTimeoutException
-from jq.worker.freshness import FreshnessTable, ImportWatch
+from jq.worker.freshness import Freshness, ImportWatch
 from jq.worker.strategies import KillReason, describe_exit
 from jq.worker.warden import HorseWarden
 
@@ -338,8 +338,8 @@ class ReusedHorseExecution:
         self._jobs_run = 0
         self._busy = False
         self._warden = HorseWarden()
-        #: The files of the modules the current horse imported itself, watched for changes.
-        self.freshness = FreshnessTable()
+        #: Whether the horse still runs the code on disk (see :mod:`jq.worker.freshness`).
+        self.freshness = Freshness()
 
     @property
     def horse_pid(self) -> int | None:
@@ -347,6 +347,7 @@ class ReusedHorseExecution:
         return self._horse.pid if self._horse is not None else None
 
     def _start_horse(self, worker: BaseWorker) -> HorseProcess:
+        self.freshness.horse_starting()
         job_read, job_write = os.pipe()
         reply_read, reply_write = os.pipe()
 
@@ -407,7 +408,7 @@ class ReusedHorseExecution:
         report = _read_rest(self._from_horse)
         if report is not None:
             try:
-                self.freshness.add(report)
+                self.freshness.horse_reported(report)
                 return True
             except ValueError:
                 pass
@@ -417,7 +418,7 @@ class ReusedHorseExecution:
 
     def _retire(self) -> int:
         """Kill the horse's group, reap it, and forget it; its status."""
-        self.freshness.clear()
+        self.freshness.horse_retired()
         horse = self._horse
         if horse is None:
             return 0
