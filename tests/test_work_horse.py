@@ -27,6 +27,7 @@ from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
 from jq.job import Job
 from jq.results import Result
 from jq.testing.helpers import wait_for
+from jq.worker import freshness
 from tests import fixtures
 from tests.processes import read_pid, read_stderr_until, stop
 from tests.redis_server import env_without_jq_url
@@ -295,6 +296,21 @@ def test_a_job_module_the_worker_preloaded_is_not_reloaded(queue, job_module):
     second = queue.enqueue(f"{name}.version")
     Worker([queue]).work(burst=True, logging_level="WARNING")
     assert result_of(first) == result_of(second) == ("one", result_of(first)[1])
+
+
+def test_a_horse_whose_list_of_imports_is_unreadable_is_replaced(queue, monkeypatch, caplog):
+    """What the horse loaded is then unknown, and the rest of its reply must not be taken for
+    the next one."""
+    worker_pid, report = os.getpid(), freshness.ImportWatch.report
+    # In the horses only: the worker watches its own imports with the same class.
+    monkeypatch.setattr(
+        freshness.ImportWatch, "report", lambda self: report(self) if os.getpid() == worker_pid else b"cut"
+    )
+    first, second = queue.enqueue(fixtures.pid_of_runner), queue.enqueue(fixtures.pid_of_runner)
+    with caplog.at_level(logging.INFO, logger="jq.worker"):
+        Worker([queue]).work(burst=True, logging_level="INFO")
+    assert result_of(first) != result_of(second)
+    assert "the work horse's list of the modules it imported came cut short" in caplog.text
 
 
 def test_a_job_module_the_worker_imported_itself_is_not_reloaded_and_it_says_so(queue, job_module, caplog):
