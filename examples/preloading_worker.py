@@ -6,6 +6,9 @@
 like this one imports what every job needs first, in the worker process: each work horse is
 forked from it and starts with those modules loaded, so no job pays for the imports (with numpy,
 pandas or a Django project, seconds each). Without QUEUES it listens to ``default``.
+
+Preloaded modules are never reloaded: after changing one (``tasks`` here), restart the worker, as
+with RQ. Modules the jobs import beyond these are picked up when they change.
 """
 
 from __future__ import annotations

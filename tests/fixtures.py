@@ -316,3 +316,12 @@ def run_sync_job_then_sleep(seconds: float) -> str:
     inner = Queue("inner", connection=job.broker, is_async=False).enqueue(add, 1, 1, job_id="inner")
     time.sleep(seconds)
     return inner.get_status(refresh=False).value
+
+
+def write_file(path: str, text: str, mtime_ns: int | None = None) -> None:
+    """Write ``text`` to ``path`` (a job module, from inside a work horse), with this mtime when
+    given (nanoseconds)."""
+    with open(path, "w") as handle:
+        handle.write(text)
+    if mtime_ns is not None:
+        os.utime(path, ns=(mtime_ns, mtime_ns))

@@ -6,12 +6,18 @@ Processes and signals are real here, so these tests use the session's private re
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,8 +27,9 @@ from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
 from jq.job import Job
 from jq.results import Result
 from jq.testing.helpers import wait_for
+from jq.worker import freshness
 from tests import fixtures
-from tests.processes import read_pid
+from tests.processes import read_pid, read_stderr_until, stop
 from tests.redis_server import env_without_jq_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,3 +218,138 @@ def test_many_worker_processes_share_one_queue(redis_server, redis_client, queue
     assert all(Job.fetch(job.id, connection=redis_client).is_finished for job in jobs)
     workers = {Job.fetch(job.id, connection=redis_client).worker_name for job in jobs}
     assert len(workers) >= 2
+
+
+# -- fresh code in a reused horse -------------------------------------------------------------
+
+# A job module as a user edits it. Each version returns its name and the pid of its horse; the
+# second keeps the first one's size, the third adds a function.
+MODULE_V1 = (
+    'import os\n\n\ndef version():\n    return "one", os.getpid()\n\n\n'
+    "def on_failure(job, connection, *exc_info):\n    pass\n"
+)
+MODULE_V2 = MODULE_V1.replace('"one"', '"two"')
+MODULE_V3 = MODULE_V1.replace('"one"', '"three"') + '\n\ndef added():\n    return "added", os.getpid()\n'
+# The first version's mtime (ns); the second is written within the same second, so that only
+# mtime_ns tells them apart (Python's bytecode cache cannot: it keeps whole seconds and the size).
+T0 = 1_700_000_000_000_000_100
+
+
+@pytest.fixture
+def job_module(tmp_path, monkeypatch):
+    """(name, path) of a job module in tmp_path: work horses forked from this process can import
+    it; this process does not."""
+    assert len(MODULE_V2) == len(MODULE_V1)
+    name = f"edited_jobs_{uuid.uuid4().hex[:12]}"
+    path = tmp_path / f"{name}.py"
+    fixtures.write_file(str(path), MODULE_V1, T0)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    # Horses write bytecode, as they do outside this test run: it must not hide an edit.
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    yield name, path
+    sys.modules.pop(name, None)
+
+
+def result_of(job: Job, timeout: float = 30) -> Any:
+    """The job's result once it has finished (the test fails if it fails or does not end)."""
+    assert wait_for(lambda: job.get_status() in ("finished", "failed"), timeout=timeout), job.get_status()
+    assert job.get_status() == "finished", job.exc_info
+    return job.return_value()
+
+
+def test_a_reused_horse_runs_the_job_module_as_it_is_on_disk_now(queue, job_module):
+    name, path = job_module
+    first = queue.enqueue(f"{name}.version")
+    # Edited between two jobs (by a job, so that nothing waits): same size, same second.
+    queue.enqueue(fixtures.write_file, str(path), MODULE_V2, T0 + 500)
+    second = queue.enqueue(f"{name}.version")
+    queue.enqueue(fixtures.write_file, str(path), MODULE_V3)
+    added = queue.enqueue(f"{name}.added")
+    after = queue.enqueue(fixtures.pid_of_runner)
+    Worker([queue]).work(burst=True, logging_level="WARNING")
+    (one, first_horse), (two, second_horse), (new, third_horse) = map(result_of, (first, second, added))
+    assert (one, two, new) == ("one", "two", "added")
+    assert first_horse != second_horse != third_horse
+    # The horse that imported the last version runs the next job: nothing changed since.
+    assert result_of(after) == third_horse
+    # The worker itself never imported the job's module: its horses do, each afresh.
+    assert name not in sys.modules
+
+
+def test_an_unchanged_job_module_keeps_its_horse(queue, job_module):
+    name, _ = job_module
+    jobs = [queue.enqueue(f"{name}.version") for _ in range(3)]
+    after = queue.enqueue(fixtures.pid_of_runner)
+    Worker([queue]).work(burst=True, logging_level="WARNING")
+    results = [result_of(job) for job in jobs]
+    assert {version for version, _ in results} == {"one"}
+    assert {pid for _, pid in results} == {result_of(after)}
+
+
+def test_a_job_module_the_worker_preloaded_is_not_reloaded(queue, job_module):
+    """S-35: a module the worker's process imported before it started is every horse's; a change
+    to it needs a restart of the worker, as with RQ."""
+    name, path = job_module
+    importlib.import_module(name)
+    first = queue.enqueue(f"{name}.version")
+    queue.enqueue(fixtures.write_file, str(path), MODULE_V3)
+    second = queue.enqueue(f"{name}.version")
+    Worker([queue]).work(burst=True, logging_level="WARNING")
+    assert result_of(first) == result_of(second) == ("one", result_of(first)[1])
+
+
+def test_a_horse_whose_list_of_imports_is_unreadable_is_replaced(queue, monkeypatch, caplog):
+    """What the horse loaded is then unknown, and the rest of its reply must not be taken for
+    the next one."""
+    worker_pid, report = os.getpid(), freshness.ImportWatch.report
+    # In the horses only: the worker watches its own imports with the same class.
+    monkeypatch.setattr(
+        freshness.ImportWatch, "report", lambda self: report(self) if os.getpid() == worker_pid else b"cut"
+    )
+    first, second = queue.enqueue(fixtures.pid_of_runner), queue.enqueue(fixtures.pid_of_runner)
+    with caplog.at_level(logging.INFO, logger="jq.worker"):
+        Worker([queue]).work(burst=True, logging_level="INFO")
+    assert result_of(first) != result_of(second)
+    assert "the work horse's list of the modules it imported came cut short" in caplog.text
+
+
+def test_a_job_module_the_worker_imported_itself_is_not_reloaded_and_it_says_so(queue, job_module, caplog):
+    """The on_failure callback of a job whose horse died runs in the worker, which imports its
+    module: every later horse starts with the worker's copy. A change to it asks for a restart."""
+    name, path = job_module
+    queue.enqueue(fixtures.kill_own_horse, on_failure=f"{name}.on_failure")
+    queue.enqueue(fixtures.write_file, str(path), MODULE_V3)
+    after = queue.enqueue(f"{name}.version")
+    with caplog.at_level(logging.INFO, logger="jq.worker"):
+        Worker([queue]).work(burst=True, logging_level="INFO")
+    assert result_of(after)[0] == "one"
+    assert f"{path} changed since the worker process itself imported it" in caplog.text
+    assert "restart the worker" in caplog.text
+
+
+def test_a_running_worker_process_runs_an_edited_job_module(redis_server, redis_client, tmp_path):
+    """What a user saw: a running ``jqueue worker`` ran the old version of an edited function, and
+    an added function failed with AttributeError."""
+    name = f"edited_jobs_{uuid.uuid4().hex[:12]}"
+    path = tmp_path / f"{name}.py"
+    fixtures.write_file(str(path), MODULE_V1, T0)
+    env = env_without_jq_url()
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(tmp_path)])
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode is written, as it usually is
+    command = [sys.executable, "-m", "jq", "worker", "--url", redis_server.url, "default"]
+    worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    queue = Queue(connection=redis_client)
+    try:
+        assert result_of(queue.enqueue(f"{name}.version"))[0] == "one"
+        # The bytecode the horse wrote would pass for the next version: same second, same size.
+        assert Path(importlib.util.cache_from_source(str(path))).exists()
+        fixtures.write_file(str(path), MODULE_V2, T0 + 500)
+        assert result_of(queue.enqueue(f"{name}.version"))[0] == "two"
+        read_stderr_until(worker, f"{path} changed since the work horse imported it")
+        fixtures.write_file(str(path), MODULE_V3)
+        assert result_of(queue.enqueue(f"{name}.added"))[0] == "added"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code, stderr = stop(worker)
+    assert code == 0, stderr

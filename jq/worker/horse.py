@@ -7,7 +7,9 @@ Two strategies share one horse machinery:
   left in that process — module-level variables they changed, modules they imported, caches,
   memory they did not free, files or threads they left open. It never sees or changes the
   worker process itself, and a horse that crashes, times out or is killed is replaced before the
-  next job. Use ``max_jobs_per_horse`` to replace horses regularly.
+  next job. Use ``max_jobs_per_horse`` to replace horses regularly. A horse is also replaced
+  before the next job when a module it imported has changed on disk since (see
+  :mod:`jq.worker.freshness`), so that it runs the code on disk now, as a forking worker does.
 * :class:`ForkPerJobExecution` (``Worker(fork_per_job=True)``, RQ's behaviour) forks a fresh horse
   for every job: nothing of an earlier job survives, at the cost of a fork per job.
 
@@ -42,6 +44,7 @@ from jq.defaults import DEFAULT_DEATH_PENALTY_GRACE, effective_timeout
 from jq.exceptions import WorkHorseDiedError
 from jq.execution import JobOutcome
 from jq.timeouts import JobTimeoutException
+from jq.worker.freshness import Freshness, ImportWatch
 from jq.worker.strategies import KillReason, describe_exit
 from jq.worker.warden import HorseWarden
 
@@ -60,7 +63,16 @@ __all__ = [
 
 logger = logging.getLogger("jq.worker")
 
+# A horse's reply to a job is two bytes: the JobOutcome, then flags. A reused horse follows them
+# with a frame (a _FRAME length, then the payload) when _IMPORTS_FOLLOW is set; a job is sent to
+# it as one frame.
 _FRAME = struct.Struct("!I")
+#: The job ended by its timeout: the horse's process group is killed.
+_TIMED_OUT = 1
+#: A frame follows: the files of modules the horse imported (see jq.worker.freshness).
+_IMPORTS_FOLLOW = 2
+# Seconds to wait for the rest of a reply whose first two bytes came (the horse writes it whole).
+_REST_OF_REPLY_TIMEOUT = 10.0
 
 
 @functools.cache
@@ -239,7 +251,7 @@ class ForkPerJobExecution:
                 horse.kill_group()
             state = horse.wait_readable(read_end, _deadline(job, self.grace))
             report = _read_report(read_end) if state != "overran" else None
-            if report is None or report[1]:
+            if report is None or report[1] & _TIMED_OUT:
                 horse.kill_group()
             status = horse.reap()
         finally:
@@ -265,8 +277,8 @@ class ForkPerJobExecution:
 WorkHorseExecution = ForkPerJobExecution
 
 
-def _read_report(read_end: int) -> tuple[JobOutcome, bool] | None:
-    """The (outcome, timed out) a horse reported, or None when it reported nothing."""
+def _read_report(read_end: int) -> tuple[JobOutcome, int] | None:
+    """The (outcome, flags) a horse reported, or None when it reported nothing."""
     os.set_blocking(read_end, False)
     try:
         data = os.read(read_end, 2)
@@ -275,7 +287,32 @@ def _read_report(read_end: int) -> tuple[JobOutcome, bool] | None:
         return None
     if len(data) < 2:
         return None
-    return JobOutcome(data[0]), bool(data[1])
+    return JobOutcome(data[0]), data[1]
+
+
+def _read_rest(read_end: int, timeout: float = _REST_OF_REPLY_TIMEOUT) -> bytes | None:
+    """The frame that follows a reply's first two bytes, or None when it does not come whole
+    within ``timeout`` (the horse died while writing it; a grandchild holds the pipe open)."""
+    deadline = time.monotonic() + timeout
+
+    def read(size: int) -> bytes | None:
+        chunks = []
+        while size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([read_end], [], [], remaining)[0]:
+                return None
+            try:
+                chunk = os.read(read_end, size)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    header = read(_FRAME.size)
+    return None if header is None else read(_FRAME.unpack(header)[0])
 
 
 class ReusedHorseExecution:
@@ -301,6 +338,8 @@ class ReusedHorseExecution:
         self._jobs_run = 0
         self._busy = False
         self._warden = HorseWarden()
+        #: Whether the horse still runs the code on disk (see :mod:`jq.worker.freshness`).
+        self.freshness = Freshness()
 
     @property
     def horse_pid(self) -> int | None:
@@ -308,6 +347,7 @@ class ReusedHorseExecution:
         return self._horse.pid if self._horse is not None else None
 
     def _start_horse(self, worker: BaseWorker) -> HorseProcess:
+        self.freshness.horse_starting()
         job_read, job_write = os.pipe()
         reply_read, reply_write = os.pipe()
 
@@ -324,6 +364,8 @@ class ReusedHorseExecution:
 
     def execute(self, worker: BaseWorker, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
         """Hand the job to the horse (starting one if needed) and wait for its report."""
+        if self._horse is not None and self.freshness.needs_fresh_horse(worker.name):
+            self._retire()
         horse = self._horse or self._start_horse(worker)
         self._busy = True
         try:
@@ -347,17 +389,36 @@ class ReusedHorseExecution:
             self._busy = False
         if report is not None:
             self._jobs_run += 1
-            outcome, timed_out = report
+            outcome, flags = report
             limit = self.max_jobs_per_horse
-            if timed_out or (limit is not None and self._jobs_run >= limit):
+            keep = not flags & _TIMED_OUT and (limit is None or self._jobs_run < limit)
+            if keep and flags & _IMPORTS_FOLLOW:
+                keep = self._watch_imports(worker)
+            if not keep:
                 self._retire()
             return outcome
         overran = state == "overran"
         status = self._retire()
         return _record_death(worker, job, status, overran, worker.kill_reason_for(job), self.grace)
 
+    def _watch_imports(self, worker: BaseWorker) -> bool:
+        """Watch the files of the modules the horse has just imported (they follow its reply);
+        False when they do not come whole: the horse is then replaced, since what it loaded is
+        unknown and the rest of its reply would be taken for the next one."""
+        report = _read_rest(self._from_horse)
+        if report is not None:
+            try:
+                self.freshness.horse_reported(report)
+                return True
+            except ValueError:
+                pass
+        logger.warning("worker %s: the work horse's list of the modules it imported came cut short: "
+                       "a fresh horse takes the next job", worker.name)  # fmt: skip
+        return False
+
     def _retire(self) -> int:
         """Kill the horse's group, reap it, and forget it; its status."""
+        self.freshness.horse_retired()
         horse = self._horse
         if horse is None:
             return 0
@@ -382,7 +443,10 @@ class ReusedHorseExecution:
 
 
 def _write_frame(fd: int, payload: bytes) -> None:
-    data = _FRAME.pack(len(payload)) + payload
+    _write_all(fd, _FRAME.pack(len(payload)) + payload)
+
+
+def _write_all(fd: int, data: bytes) -> None:
     while data:
         written = os.write(fd, data)
         data = data[written:]
@@ -400,7 +464,10 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
 
 
 def _serve_jobs(worker: BaseWorker, job_read: int, reply_write: int) -> None:  # pragma: no cover
-    """The horse's loop: read a job, run it, report (outcome, timed out); until the pipe closes."""
+    """The horse's loop: read a job, run it, report (outcome, flags[, imported files]); until the
+    pipe closes."""
+    imports = ImportWatch()
+    imports.install()
     while True:
         header = _read_exactly(job_read, _FRAME.size)
         if header is None:
@@ -414,4 +481,11 @@ def _serve_jobs(worker: BaseWorker, job_read: int, reply_write: int) -> None:  #
         job.origin = queue
         worker.on_horse_start(job)
         outcome = worker.runner.run(job)
-        os.write(reply_write, bytes([outcome, int(worker.runner.timed_out)]))
+        flags = _TIMED_OUT if worker.runner.timed_out else 0
+        files = imports.report()
+        if files is None:
+            os.write(reply_write, bytes([outcome, flags]))
+        else:
+            # In one go: the worker reads the frame as soon as it has the first two bytes.
+            reply = bytes([outcome, flags | _IMPORTS_FOLLOW]) + _FRAME.pack(len(files)) + files
+            _write_all(reply_write, reply)
