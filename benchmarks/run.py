@@ -90,7 +90,7 @@ def machine() -> list[str]:
         memory = int(handle.readline().split()[1]) / 1024 / 1024
     server = subprocess.run(["redis-server", "--version"], capture_output=True, text=True, check=False).stdout
     versions = []
-    for package in ("jqueue", "rq", "redis", "hiredis"):
+    for package in ("jq-queue", "rq", "redis", "hiredis"):
         try:
             versions.append(f"{package} {importlib.metadata.version(package)}")
         except importlib.metadata.PackageNotFoundError:

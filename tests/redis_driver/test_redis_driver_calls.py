@@ -325,6 +325,7 @@ def test_finish_and_claim_checks_the_claims_increments_against_the_transitions_f
 # -- the benchmark ----------------------------------------------------------------------------------
 
 
+@pytest.mark.timeout(360)  # the subprocess's own limit (300 s) comes first
 def test_the_driver_benchmark_runs() -> None:
     # A smoke run: the script keeps working (its numbers are for people, not for assertions).
     root = Path(__file__).resolve().parents[2]
