@@ -111,13 +111,15 @@ def run_in_pty(
     *,
     interrupt_when: Callable[[str], bool] | None = None,
     timeout: float = 20.0,
+    columns: int = 120,
 ) -> tuple[int, str]:
-    """Run ``jqueue ARGS`` on a pseudo-terminal (120x40); (exit status, everything it wrote).
+    """Run ``jqueue ARGS`` on a pseudo-terminal (``columns`` wide, 40 lines); (exit status,
+    everything it wrote).
 
     With ``interrupt_when``, send SIGINT as soon as the output satisfies it.
     """
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     env = cli_env({"TERM": "xterm-256color"})
     process = subprocess.Popen(
         command(*args), cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave, close_fds=True
