@@ -18,6 +18,7 @@ import pytest
 from jq import Queue, SimpleWorker
 from jq.testing.helpers import wait_for
 from jq.worker.registration import WorkerStatus
+from jq_backends.redis import RedisBroker
 from tests import fixtures
 from tests.processes import read_pid
 from tests.redis_server import RedisServer
@@ -135,7 +136,7 @@ def test_info_json_for_scripts(redis_server, redis_client, busy_worker):
     filtered_payload = json.loads(filtered.stdout)
     assert [q["name"] for q in filtered_payload["queues"]] == ["gamma"]
     assert filtered_payload["by_queue"] == {"gamma": ["busy-1"]}
-    assert set(json.loads(queues_only.stdout)) == {"store", "time", "queues"}
+    assert set(json.loads(queues_only.stdout)) == {"store", "time", "suspended", "suspended_until", "queues"}
 
 
 def test_info_on_an_empty_store(redis_server, redis_client):
@@ -338,3 +339,36 @@ def test_info_interval_redraws_narrow_terminals_readably(redis_server, redis_cli
     # Each cursor move or erase starts a new line, so that no two frames run together.
     plain = ANSI.sub("\n", output).replace("\r", "")
     assert_readable(plain, columns, LONG_QUEUES if columns > 60 else ("high", "default", "low"))
+
+
+# -- suspension ---------------------------------------------------------------------------------------
+
+
+def test_info_says_when_workers_are_suspended(redis_server, redis_client):
+    broker = RedisBroker(redis_client)
+    url = redis_server.url
+    (before,) = jqueue_many([("info", "-u", url, "--json")])
+    broker.suspend(duration=600)
+    for_a_while, for_a_while_json = jqueue_many([("info", "-u", url), ("info", "-u", url, "--json")])
+    broker.suspend()
+    until_resumed, until_resumed_json = jqueue_many([("info", "-u", url), ("info", "-u", url, "--json")])
+    broker.resume()
+
+    assert (json.loads(before.stdout)["suspended"], json.loads(before.stdout)["suspended_until"]) == (
+        False,
+        None,
+    )
+    assert "suspended" not in jqueue("info", "-u", url).stdout
+
+    line = re.search(r"Workers are suspended until (\d\d:\d\d:\d\d) \((\d+)m (\d+)s left", for_a_while.stdout)
+    assert line is not None, for_a_while.stdout
+    assert 9 * 60 <= int(line.group(2)) * 60 + int(line.group(3)) <= 600
+    payload = json.loads(for_a_while_json.stdout)
+    until = datetime.datetime.fromisoformat(payload["suspended_until"].replace("Z", "+00:00"))
+    left = (until - datetime.datetime.fromisoformat(payload["time"].replace("Z", "+00:00"))).total_seconds()
+    assert payload["suspended"] is True and 590 <= left <= 600
+    assert until.astimezone().strftime("%H:%M:%S") == line.group(1)
+
+    assert "Workers are suspended until 'jqueue resume'." in until_resumed.stdout
+    payload = json.loads(until_resumed_json.stdout)
+    assert (payload["suspended"], payload["suspended_until"]) == (True, None)

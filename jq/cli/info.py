@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -92,6 +93,16 @@ class Snapshot:
     taken_at: datetime.datetime
     queues: list[QueueRow]
     workers: list[WorkerRow]
+    #: How long workers stay suspended: seconds, ``math.inf`` until resumed, None: not suspended.
+    suspension: float | None = None
+
+    @property
+    def suspended_until(self) -> datetime.datetime | None:
+        """When a suspension with a duration ends by itself (None: not suspended, or until
+        resumed)."""
+        if self.suspension is None or math.isinf(self.suspension):
+            return None
+        return self.taken_at + datetime.timedelta(seconds=self.suspension)
 
     def workers_by_queue(self) -> dict[str, list[WorkerRow]]:
         """For each shown queue, the workers listening to it."""
@@ -135,6 +146,7 @@ def take_snapshot(broker: Broker, queue_names: Sequence[str]) -> Snapshot:
         taken_at=now(),
         queues=rows,
         workers=workers,
+        suspension=broker.suspension_remaining(),
     )
 
 
@@ -200,14 +212,39 @@ def _by_queue_table(snapshot: Snapshot) -> FittedTable:
     return FittedTable(columns, title="Workers by queue")
 
 
+def _suspension_line(snapshot: Snapshot) -> Text | None:
+    if snapshot.suspension is None:
+        return None
+    until = snapshot.suspended_until
+    if until is None:
+        return Text("Workers are suspended until 'jqueue resume'.", style="bold yellow")
+    local = until.astimezone().strftime("%H:%M:%S")
+    return Text(
+        f"Workers are suspended until {local} ({_left(snapshot.suspension)} left, or 'jqueue resume').",
+        style="bold yellow",
+    )
+
+
+def _left(seconds: float) -> str:
+    whole = max(math.ceil(seconds), 0)
+    if whole < 120:
+        return f"{whole}s"
+    if whole < 7200:
+        return f"{whole // 60}m {whole % 60}s"
+    return f"{whole // 3600}h {whole % 3600 // 60}m"
+
+
 def render(snapshot: Snapshot, view: View) -> RenderableType:
     """The snapshot as tables that fit the width they are drawn in, under a header naming the
-    store and the time."""
+    store and the time, and a line saying so when workers are suspended."""
     local = snapshot.taken_at.astimezone().strftime("%H:%M:%S")
     header = Text(
         f"{snapshot.store} · {len(snapshot.queues)} queue(s) · {len(snapshot.workers)} worker(s) · {local}"
     )
     parts: list[RenderableType] = [header]
+    suspension = _suspension_line(snapshot)
+    if suspension is not None:
+        parts.append(suspension)
     if view.queues:
         parts.append(_queue_table(snapshot))
     if view.workers:
@@ -224,6 +261,8 @@ def to_json(snapshot: Snapshot, view: View) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "store": snapshot.store,
         "time": format_timestamp(snapshot.taken_at),
+        "suspended": snapshot.suspension is not None,
+        "suspended_until": _when(snapshot.suspended_until),
     }
     if view.queues:
         payload["queues"] = [{"name": q.name, **q.counts, "workers": q.workers} for q in snapshot.queues]
