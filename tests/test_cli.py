@@ -34,6 +34,7 @@ COMMANDS = (
     "enqueue",
     "info",
     "job",
+    "jobs",
     "requeue",
     "resume",
     "scheduler",
@@ -248,6 +249,12 @@ USER_ERRORS: dict[tuple[str, ...], str] = {
     ("enqueue", *MEMORY, "not a path"): "is not a dotted path",
     ("enqueue", *MEMORY, "--queue", "bad queue", "os.getpid"): "queue name",
     ("info", *MEMORY, "bad queue"): "queue name",
+    ("jobs", *MEMORY, "nosuch"): "no queue named 'nosuch' in memory://",
+    ("jobs", *MEMORY, "--status", "queued,nope"): "unknown status 'nope': use one or more of queued,",
+    ("jobs", *MEMORY, "--status", "stopped"): "stopped jobs are kept with the failed ones",
+    ("jobs", *MEMORY, "--limit", "0"): "--limit must be a whole number of jobs, 1 or more, not '0'",
+    ("jobs", *MEMORY, "--limit", "many"): "--limit must be a whole number of jobs, 1 or more, not 'many'",
+    ("jobs", *MEMORY, "bad queue"): "queue name",
 }
 
 #: Mistakes click reports as usage errors (a usage line, a hint and the error): exit status 2.
