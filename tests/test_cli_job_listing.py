@@ -60,17 +60,19 @@ def test_failed_jobs_at_80_columns_show_function_age_and_error(redis_server, job
 
 
 def test_every_job_of_every_queue_as_a_table_and_as_json(redis_server, jobs):
-    table, wide, as_json, oldest, matching = jqueue_many(
+    table, wide, as_json, oldest, matching, none = jqueue_many(
         [
             ("jobs", "-u", redis_server.url),
             ("jobs", "-u", redis_server.url, "-s", "queued,scheduled", "-s", "finished"),
             ("jobs", "-u", redis_server.url, "--json"),
             ("jobs", "-u", redis_server.url, "default", "--oldest", "--limit", "2"),
             ("jobs", "-u", redis_server.url, "--function", "fixtures.add", "--json"),
+            ("jobs", "-u", redis_server.url, "reports", "-s", "failed"),
         ]
     )
-    for done in (table, wide, as_json, oldest, matching):
+    for done in (table, wide, as_json, oldest, matching, none):
         assert done.returncode == 0, done.stderr
+    assert none.stdout == "0 of 0 jobs of reports (failed), newest first\n"
     assert set(job_lines(table.stdout)) == {job.id for job in jobs.values()}
     assert table.stdout.startswith("6 of 6 jobs of default, reports (any status), newest first\n")
     # Piped without COLUMNS: 200 columns, every column side by side, queues named.

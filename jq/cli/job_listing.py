@@ -91,10 +91,12 @@ def _summary(
     places = ", ".join(statuses) if tuple(statuses) != LISTED_STATUSES else "any status"
     order = "newest first" if newest else "oldest first"
     shown = len(listing.jobs)
+    if not queues:
+        return "no jobs: nothing was ever enqueued in this store"
     if function is None:
         line = f"{shown} of {listing.total} jobs of {', '.join(queues)} ({places}), {order}"
     else:
-        line = f"{shown} jobs of {', '.join(queues)} ({places}) calling *{function}*, {order}"
+        line = f"{shown} jobs of {', '.join(queues)} ({places}) whose function contains {function!r}, {order}"
     return line if listing.complete else f"{line} (--limit for more)"
 
 
@@ -109,7 +111,8 @@ def render_listing(
     it is drawn in: the error column moves under the function when there is no room beside it."""
     summary = Text(_summary(listing, queues, statuses, newest, function))
     if not listing.jobs:
-        return Group(summary, Text("no jobs"))
+        # The line above says 0 jobs.
+        return summary
     at = now()
     entries = listing.jobs
     # Narrower, the error moves under the function, the queue goes (it is in the line above),
