@@ -72,7 +72,7 @@ def _measure(console: Console, options: ConsoleOptions, texts: Sequence[Text]) -
     return max((m.minimum for m in measured), default=0), max((m.maximum for m in measured), default=0)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Slot:
     """A column being fitted, with the lines of the columns stacked into it."""
 
