@@ -26,6 +26,7 @@ from jq.callbacks import Callback
 from jq.defaults import DEFAULT_RESULT_TTL, effective_timeout
 from jq.exceptions import JobStopped, SerializationError
 from jq.interrupts import InterruptWindow
+from jq.logutils import format_duration
 from jq.outage import retry_transient
 from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
@@ -47,6 +48,7 @@ __all__ = [
     "JobRunner",
     "PenaltyFactory",
     "callback_penalty",
+    "error_summary",
     "format_exc_info",
     "report_final_failure",
     "run_callback",
@@ -68,6 +70,14 @@ class JobOutcome(enum.IntEnum):
     RETRIED = 3
     #: The outcome was refused: another execution owns the job now (this one lost its lease).
     STALE = 4
+
+
+def error_summary(exc_info: ExcInfo) -> str:
+    """The error in one line: ``ZeroDivisionError: division by zero`` (the first line of a
+    message that has several)."""
+    exc_type, exc_value, _tb = exc_info
+    lines = str(exc_value).strip().splitlines()
+    return f"{exc_type.__name__}: {lines[0]}" if lines else exc_type.__name__
 
 
 def format_exc_info(exc_info: ExcInfo) -> str:
@@ -186,6 +196,8 @@ class JobRunner:
         if not moved:
             logger.warning("job %s: its result was not recorded: another execution owns the job now", job.id)
             return JobOutcome.STALE
+        if self.worker is not None:
+            logger.info("%s: job %s finished%s", job.origin, job.id, self._took())
         if job.success_callback_ref is not None:
             self._call(job.success_callback_ref, job, job.connection, return_value)
         plugins.job_finished(job, return_value, self.worker)
@@ -201,7 +213,7 @@ class JobRunner:
     ) -> JobOutcome:
         """Run the exception chain and record a failure (or a retry) of a started job."""
         exc_string = format_exc_info(exc_info)
-        logger.error("job %s: exception raised while executing %s\n%s", job.id, _describe(job), exc_string)
+        took = self._took()
         keep = run_exception_handlers(self.exception_handlers, job, exc_info) and self.move_to_failed
         status = retry_transient(
             job.broker,
@@ -219,14 +231,31 @@ class JobRunner:
             patience=self.outage_patience,
             what=f"record the failure of job {job.id}",
         )
+        # The traceback follows the one-line summary, when there is one to show (a work horse
+        # that died leaves only the error).
+        details = f"\n{exc_string.rstrip()}" if exc_info[2] is not None else ""
+        summary = error_summary(exc_info)
         if status is None:
-            logger.warning("job %s: its failure was not recorded: another execution owns the job now", job.id)
+            logger.warning(
+                "%s: job %s failed%s: %s; the failure was not recorded: another execution owns the job now%s",
+                job.origin, job.id, took, summary, details,
+            )  # fmt: skip
             return JobOutcome.STALE
         if status.value in ("queued", "scheduled"):
-            logger.info("job %s: will be retried (%s retries left)", job.id, job.retries_left)
+            logger.warning(
+                "%s: job %s failed%s: %s; it will be retried (%s retries left)%s",
+                job.origin, job.id, took, summary, job.retries_left, details,
+            )  # fmt: skip
             return JobOutcome.RETRIED
+        logger.error("%s: job %s %s%s: %s%s", job.origin, job.id, status.value, took, summary, details)
         report_final_failure(job, exc_info, self.worker, self._death_penalty, stopped=stopped)
         return JobOutcome.FAILED
+
+    def _took(self) -> str:
+        """`` in 0.012 s`` since the job being run started, or nothing when that is not known."""
+        if self.started is None:
+            return ""
+        return f" in {format_duration(time.monotonic() - self.started)}"
 
     def _worker_update(self, succeeded: bool) -> WorkerUpdate | None:
         """The worker record's change that goes with recording an outcome: idle again, counted."""
@@ -290,7 +319,3 @@ def report_final_failure(
         extra = () if stopped else exc_info
         run_callback(callback, penalty(job, callback.timeout), job, job.connection, *extra)
     get_plugin_manager().job_failed(job, exc_info, worker)
-
-
-def _describe(job: Job) -> str:
-    return job.description or job.get_call_string()

@@ -18,7 +18,6 @@ import os
 import signal
 import sys
 import time
-import traceback
 import uuid
 from collections.abc import Iterable
 from types import FrameType
@@ -166,7 +165,8 @@ class WorkerPool:
             )
             worker.work(burst=burst, logging_level=logging_level, **work_kwargs)
         except BaseException:
-            traceback.print_exc()
+            # Through the pool's log, so that these lines too start with a timestamp.
+            logger.exception("pool %s: worker %d stopped on an error", self.name, slot)
             code = 1
         finally:
             sys.stdout.flush()

@@ -34,6 +34,7 @@ COMMANDS = (
     "enqueue",
     "info",
     "job",
+    "jobs",
     "requeue",
     "resume",
     "scheduler",
@@ -111,13 +112,15 @@ def run_in_pty(
     *,
     interrupt_when: Callable[[str], bool] | None = None,
     timeout: float = 20.0,
+    columns: int = 120,
 ) -> tuple[int, str]:
-    """Run ``jqueue ARGS`` on a pseudo-terminal (120x40); (exit status, everything it wrote).
+    """Run ``jqueue ARGS`` on a pseudo-terminal (``columns`` wide, 40 lines); (exit status,
+    everything it wrote).
 
     With ``interrupt_when``, send SIGINT as soon as the output satisfies it.
     """
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     env = cli_env({"TERM": "xterm-256color"})
     process = subprocess.Popen(
         command(*args), cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave, close_fds=True
@@ -246,6 +249,12 @@ USER_ERRORS: dict[tuple[str, ...], str] = {
     ("enqueue", *MEMORY, "not a path"): "is not a dotted path",
     ("enqueue", *MEMORY, "--queue", "bad queue", "os.getpid"): "queue name",
     ("info", *MEMORY, "bad queue"): "queue name",
+    ("jobs", *MEMORY, "nosuch"): "no queue named 'nosuch' in memory://",
+    ("jobs", *MEMORY, "--status", "queued,nope"): "unknown status 'nope': use one or more of queued,",
+    ("jobs", *MEMORY, "--status", "stopped"): "stopped jobs are kept with the failed ones",
+    ("jobs", *MEMORY, "--limit", "0"): "--limit must be a whole number of jobs, 1 or more, not '0'",
+    ("jobs", *MEMORY, "--limit", "many"): "--limit must be a whole number of jobs, 1 or more, not 'many'",
+    ("jobs", *MEMORY, "bad queue"): "queue name",
 }
 
 #: Mistakes click reports as usage errors (a usage line, a hint and the error): exit status 2.

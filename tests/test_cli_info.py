@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -16,6 +17,8 @@ import pytest
 
 from jq import Queue, SimpleWorker
 from jq.testing.helpers import wait_for
+from jq.worker.registration import WorkerStatus
+from jq_backends.redis import RedisBroker
 from tests import fixtures
 from tests.processes import read_pid
 from tests.redis_server import RedisServer
@@ -133,7 +136,7 @@ def test_info_json_for_scripts(redis_server, redis_client, busy_worker):
     filtered_payload = json.loads(filtered.stdout)
     assert [q["name"] for q in filtered_payload["queues"]] == ["gamma"]
     assert filtered_payload["by_queue"] == {"gamma": ["busy-1"]}
-    assert set(json.loads(queues_only.stdout)) == {"store", "time", "queues"}
+    assert set(json.loads(queues_only.stdout)) == {"store", "time", "suspended", "suspended_until", "queues"}
 
 
 def test_info_on_an_empty_store(redis_server, redis_client):
@@ -238,3 +241,134 @@ def test_piped_tables_have_no_trailing_spaces(redis_server, redis_client):
         assert [line for line in done.stdout.splitlines() if line != line.rstrip()] == []
     assert "status       queued\n" in shown_job.stdout
     assert "Workers by queue\n" in shown_info.stdout
+
+
+# -- narrow terminals ---------------------------------------------------------------------------------
+
+#: A worker named as jq names one by default (32 characters), one named as a pool names its
+#: workers, and one listening to many queues with long names.
+WORKER_NAMES = ("9d06f39060004cd1b6fd4dc2fd0a3f47", "pool-a1b2c3d4-0-3e8662", "reports-1")
+LONG_QUEUES = ("high", "default", "low", "reports-nightly", "emails-transactional")
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]")
+
+
+def register_workers(client, *, long_queues: bool = True) -> tuple[list[SimpleWorker], str]:
+    """Three worker records as :data:`WORKER_NAMES` (the first busy with a job, the second
+    suspended), without running them; (the workers, the busy one's job id)."""
+    queues = [("high", "default", "low"), ("default",), LONG_QUEUES if long_queues else ("low", "high")]
+    for name in {name for listens in queues for name in listens}:
+        job = Queue(name, connection=client).enqueue(fixtures.add, 1, 2)
+    states = (WorkerStatus.BUSY, WorkerStatus.SUSPENDED, WorkerStatus.IDLE)
+    workers = []
+    for name, listens, state in zip(WORKER_NAMES, queues, states, strict=True):
+        worker = SimpleWorker(list(listens), name=name, connection=client)
+        worker.registration.register_birth()
+        worker.registration.heartbeat(state=state, current_job=job.id if state is WorkerStatus.BUSY else None)
+        workers.append(worker)
+    return workers, job.id
+
+
+def assert_readable(output: str, columns: int, queue_names, job_id: str | None = None) -> None:
+    """Nothing is cut, nothing is wider than the terminal, and every worker's name, state and
+    queues can be read whole on some line."""
+    lines = output.splitlines()
+    assert "…" not in output and "..." not in output, output
+    assert all(len(line) <= columns for line in lines), output
+
+    def on_a_line(word: str) -> bool:
+        return any(re.search(rf"(^|[\s│(,]){re.escape(word)}([\s│),]|$)", line) for line in lines)
+
+    for word in (*WORKER_NAMES, "busy", "suspended", "idle", *queue_names):
+        assert on_a_line(word), (word, output)
+    if job_id is not None:
+        assert job_id in output, output
+
+
+def test_info_at_80_and_200_columns_shows_every_name_whole(redis_server, redis_client):
+    workers, job_id = register_workers(redis_client)
+    try:
+        narrow = jqueue("info", "-u", redis_server.url, env_extra={"COLUMNS": "80"})
+        wide = jqueue("info", "-u", redis_server.url, env_extra={"COLUMNS": "200"})
+    finally:
+        for worker in workers:
+            worker.registration.register_death()
+    for done, columns in ((narrow, 80), (wide, 200)):
+        assert done.returncode == 0, done.stderr
+        assert_readable(done.stdout, columns, LONG_QUEUES, job_id)
+    # At 80 columns what is left out is said, not silently missing, and the current job moved
+    # under its worker's name; at 200 everything fits.
+    assert "hidden at this width: pid@host, ok, failed, heartbeat (see --json)" in narrow.stdout
+    assert "worker / current job" in narrow.stdout
+    assert f"↳ {job_id}" in narrow.stdout
+    assert "hidden at this width" not in wide.stdout
+    assert "│ current job" not in wide.stdout and "┃ current job" in wide.stdout
+
+
+def test_info_at_60_columns_wraps_queue_lists(redis_server, redis_client):
+    workers, _job_id = register_workers(redis_client, long_queues=False)
+    try:
+        done, by_queue = jqueue_many(
+            [("info", "-u", redis_server.url), ("info", "-u", redis_server.url, "-R")],
+            env_extra={"COLUMNS": "60"},
+        )
+    finally:
+        for worker in workers:
+            worker.registration.register_death()
+    for shown in (done, by_queue):
+        assert shown.returncode == 0, shown.stderr
+        assert_readable(shown.stdout, 60, ("high", "default", "low"))
+    # The queue table keeps each queue's name with its queued and failed counts.
+    assert re.search(r"┃ queue\s+┃ queued ┃.*┃ failed ┃", done.stdout), done.stdout
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_info_interval_redraws_narrow_terminals_readably(redis_server, redis_client, columns):
+    workers, _job_id = register_workers(redis_client, long_queues=columns > 60)
+    header = f"{redis_server.url} · "
+    try:
+        status, output = run_in_pty(
+            ["info", "-u", redis_server.url, "--interval", "0.5", "-W"],
+            interrupt_when=lambda text: ANSI.sub("", text).count(header) >= 2,
+            columns=columns,
+        )
+    finally:
+        for worker in workers:
+            worker.registration.register_death()
+    assert status == 0, output
+    # Each cursor move or erase starts a new line, so that no two frames run together.
+    plain = ANSI.sub("\n", output).replace("\r", "")
+    assert_readable(plain, columns, LONG_QUEUES if columns > 60 else ("high", "default", "low"))
+
+
+# -- suspension ---------------------------------------------------------------------------------------
+
+
+def test_info_says_when_workers_are_suspended(redis_server, redis_client):
+    broker = RedisBroker(redis_client)
+    url = redis_server.url
+    (before,) = jqueue_many([("info", "-u", url, "--json")])
+    broker.suspend(duration=600)
+    for_a_while, for_a_while_json = jqueue_many([("info", "-u", url), ("info", "-u", url, "--json")])
+    broker.suspend()
+    until_resumed, until_resumed_json = jqueue_many([("info", "-u", url), ("info", "-u", url, "--json")])
+    broker.resume()
+
+    assert (json.loads(before.stdout)["suspended"], json.loads(before.stdout)["suspended_until"]) == (
+        False,
+        None,
+    )
+    assert "suspended" not in jqueue("info", "-u", url).stdout
+
+    line = re.search(r"Workers are suspended until (\d\d:\d\d:\d\d) \((\d+)m (\d+)s left", for_a_while.stdout)
+    assert line is not None, for_a_while.stdout
+    assert 9 * 60 <= int(line.group(2)) * 60 + int(line.group(3)) <= 600
+    payload = json.loads(for_a_while_json.stdout)
+    until = datetime.datetime.fromisoformat(payload["suspended_until"].replace("Z", "+00:00"))
+    left = (until - datetime.datetime.fromisoformat(payload["time"].replace("Z", "+00:00"))).total_seconds()
+    assert payload["suspended"] is True and 590 <= left <= 600
+    assert until.astimezone().strftime("%H:%M:%S") == line.group(1)
+
+    assert "Workers are suspended until 'jqueue resume'." in until_resumed.stdout
+    payload = json.loads(until_resumed_json.stdout)
+    assert (payload["suspended"], payload["suspended_until"]) == (True, None)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import datetime
 import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from jq import Queue
 from jq.job import Job
 from jq.testing.helpers import wait_for
 from tests import fixtures
-from tests.test_cli import finish, jqueue, one_error_line, start_jqueue
+from tests.test_cli import cli_env, finish, jqueue, one_error_line, start_jqueue
 
 
 def test_scheduler_queues_due_jobs_and_stops_on_sigterm(redis_server, redis_client):
@@ -65,3 +70,48 @@ def test_mistakes():
     done = jqueue("worker", "-u", "memory://", "-w", "jq.SimpleWorker", "--cron", "nowhere.cron", "--burst")
     assert done.returncode == 2
     assert "cannot be loaded" in one_error_line(done)
+
+
+def console_script() -> Path:
+    """The installed ``jqueue`` script: unlike ``python -m jq``, it does not put the current
+    directory on the import path by itself."""
+    script = Path(sys.executable).with_name("jqueue")
+    if not script.exists():
+        pytest.skip("the jqueue console script is not installed next to this Python")
+    return script
+
+
+def test_user_modules_are_imported_from_path_directories(redis_server, redis_client, tmp_path):
+    # Run from the directory that holds the modules, as `-P .` says.
+    (tmp_path / "app_cron.py").write_text(
+        "from jq.cron import Cron\n"
+        "cron = Cron()\n"
+        "cron.register('tests.fixtures.add', interval=1, args=(1, 2), queue='app-cron', name='app')\n"
+    )
+    (tmp_path / "app_settings.py").write_text(f"REDIS_URL = {redis_server.url!r}\nQUEUES = ['app-cron']\n")
+    script = str(console_script())
+
+    def run(*args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [script, *args],
+            cwd=tmp_path,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    fired = Queue("app-cron", connection=redis_client)
+    cron = run("cron", "-u", redis_server.url, "-P", ".", "app_cron")
+    try:
+        assert wait_for(lambda: len(fired) >= 1 or cron.poll() is not None, timeout=20)
+    finally:
+        cron.send_signal(signal.SIGTERM)
+        done = finish(cron)
+    assert done.returncode == 0, done.stderr
+    assert len(fired) >= 1
+
+    # The worker's config module and its cron config, both from the directory given.
+    worker = finish(run("worker", "-P", ".", "-c", "app_settings", "--cron", "app_cron", "--max-jobs", "2"))
+    assert worker.returncode == 0, worker.stderr
+    assert "worker" in worker.stderr and "stopped after 2 job(s)" in worker.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -418,6 +419,17 @@ class ControlStore(abc.ABC):
     @abc.abstractmethod
     def is_suspended(self) -> bool:
         """Whether workers are suspended now."""
+
+    def suspension_remaining(self) -> float | None:
+        """How long workers stay suspended: the seconds until a suspension with a duration ends
+        by itself, ``math.inf`` for one that lasts until :meth:`resume`, None when workers are not
+        suspended.
+
+        Not abstract, so that a driver written before it still loads; this default cannot tell
+        a suspension with a duration from one without and answers ``math.inf`` for both. The
+        conformance suite expects a driver to override it with the time left.
+        """
+        return math.inf if self.is_suspended() else None
 
     @abc.abstractmethod
     def acquire_lock(self, name: str, token: str, ttl: float) -> bool:

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import click
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 from jq.broker import Broker
+from jq.cli.layout import BLANK, FittedColumn, FittedTable
 from jq.cli.options import StoreOptions, connect, store_options
 from jq.cli.output import print_out, stdout_console
 from jq.queue import Queue
@@ -92,6 +93,16 @@ class Snapshot:
     taken_at: datetime.datetime
     queues: list[QueueRow]
     workers: list[WorkerRow]
+    #: How long workers stay suspended: seconds, ``math.inf`` until resumed, None: not suspended.
+    suspension: float | None = None
+
+    @property
+    def suspended_until(self) -> datetime.datetime | None:
+        """When a suspension with a duration ends by itself (None: not suspended, or until
+        resumed)."""
+        if self.suspension is None or math.isinf(self.suspension):
+            return None
+        return self.taken_at + datetime.timedelta(seconds=self.suspension)
 
     def workers_by_queue(self) -> dict[str, list[WorkerRow]]:
         """For each shown queue, the workers listening to it."""
@@ -130,7 +141,13 @@ def take_snapshot(broker: Broker, queue_names: Sequence[str]) -> Snapshot:
         QueueRow(queue.name, _queue_counts(queue), sum(queue.name in w.queues for w in workers))
         for queue in queues
     ]
-    return Snapshot(store=broker.url, taken_at=now(), queues=rows, workers=workers)
+    return Snapshot(
+        store=broker.url,
+        taken_at=now(),
+        queues=rows,
+        workers=workers,
+        suspension=broker.suspension_remaining(),
+    )
 
 
 # -- rendering --------------------------------------------------------------------------------------
@@ -143,55 +160,91 @@ def _ago(moment: datetime.datetime | None, at: datetime.datetime) -> str:
     return f"{seconds:.0f}s ago" if seconds < 120 else f"{seconds / 60:.0f}m ago"
 
 
-def _queue_table(snapshot: Snapshot) -> Table:
-    table = Table(title="Queues", title_justify="left")
-    table.add_column("queue", no_wrap=True)
-    for column in (*COUNTS, "workers"):
-        table.add_column(column, justify="right")
-    for row in snapshot.queues:
-        table.add_row(Text(row.name), *(str(row.counts[c]) for c in COUNTS), str(row.workers))
-    if not snapshot.queues:
-        table.caption = "no queues"
-    return table
+#: The order in which queue columns step aside when the terminal is narrow, first to last; the
+#: queue's name and its queued and failed counts always stay.
+QUEUE_DROP_ORDER = ("canceled", "deferred", "finished", "scheduled", "workers", "started")
+
+#: The order in which worker columns step aside when the terminal is narrow: ok and failed go
+#: together, and the current job moves under the worker's name rather than out of sight. The
+#: name, state and queues always stay: queues wrap between names, and no name is cut.
+WORKER_DROP_ORDER = (("pid@host",), ("ok", "failed"), ("heartbeat",), ("current job",))
 
 
-def _worker_table(snapshot: Snapshot) -> Table:
-    table = Table(title="Workers", title_justify="left")
-    for column in ("worker", "state", "queues", "current job", "ok", "failed", "pid@host", "heartbeat"):
-        table.add_column(column, no_wrap=column in ("worker", "current job"))
-    for w in snapshot.workers:
-        table.add_row(
-            Text(w.name),
-            Text(w.state, style="bold" if w.state == "busy" else ""),
-            Text(", ".join(w.queues)),
-            Text(w.current_job or "-"),
-            str(w.successful),
-            str(w.failed),
-            Text(f"{w.pid}@{w.hostname or '?'}"),
-            _ago(w.last_heartbeat, snapshot.taken_at),
-        )
-    if not snapshot.workers:
-        table.caption = "no workers"
-    return table
+def _rank(order: Sequence[Sequence[str]], header: str) -> int | None:
+    return next((rank for rank, headers in enumerate(order, 1) if header in headers), None)
 
 
-def _by_queue_table(snapshot: Snapshot) -> Table:
-    table = Table(title="Workers by queue", title_justify="left")
-    table.add_column("queue", no_wrap=True)
-    table.add_column("workers")
-    for queue, workers in snapshot.workers_by_queue().items():
-        listed = ", ".join(f"{w.name} ({w.state})" for w in workers) or "-"
-        table.add_row(Text(queue), Text(listed))
-    return table
+def _queue_table(snapshot: Snapshot) -> FittedTable:
+    rows = snapshot.queues
+    columns = [FittedColumn("queue", [Text(row.name) for row in rows], shrink=1)]
+    for name in (*COUNTS, "workers"):
+        cells = [Text(str(row.workers if name == "workers" else row.counts[name])) for row in rows]
+        rank = _rank([(header,) for header in QUEUE_DROP_ORDER], name)
+        columns.append(FittedColumn(name, cells, drop=rank, justify="right"))
+    return FittedTable(columns, title="Queues", caption=None if rows else "no queues")
+
+
+def _worker_table(snapshot: Snapshot) -> FittedTable:
+    workers = snapshot.workers
+    states = [Text(w.state, style="bold" if w.state == "busy" else "") for w in workers]
+    columns = [
+        # Shrunk after the queues: its own words (names) are folded only when nothing else gives.
+        FittedColumn("worker", [Text(w.name) for w in workers], shrink=2),
+        FittedColumn("state", states),
+        FittedColumn("queues", [Text(", ".join(w.queues)) for w in workers], shrink=1),
+        FittedColumn("current job", [Text(w.current_job or BLANK) for w in workers], stack_under="worker"),
+        FittedColumn("ok", [Text(str(w.successful)) for w in workers], justify="right"),
+        FittedColumn("failed", [Text(str(w.failed)) for w in workers], justify="right"),
+        FittedColumn("pid@host", [Text(f"{w.pid}@{w.hostname or '?'}") for w in workers]),
+        FittedColumn("heartbeat", [Text(_ago(w.last_heartbeat, snapshot.taken_at)) for w in workers]),
+    ]
+    columns = [replace(column, drop=_rank(WORKER_DROP_ORDER, column.header)) for column in columns]
+    return FittedTable(columns, title="Workers", caption=None if workers else "no workers")
+
+
+def _by_queue_table(snapshot: Snapshot) -> FittedTable:
+    grouped = snapshot.workers_by_queue()
+    listed = [", ".join(f"{w.name} ({w.state})" for w in workers) or BLANK for workers in grouped.values()]
+    columns = [
+        FittedColumn("queue", [Text(queue) for queue in grouped], shrink=2),
+        FittedColumn("workers", [Text(text) for text in listed], shrink=1),
+    ]
+    return FittedTable(columns, title="Workers by queue")
+
+
+def _suspension_line(snapshot: Snapshot) -> Text | None:
+    if snapshot.suspension is None:
+        return None
+    until = snapshot.suspended_until
+    if until is None:
+        return Text("Workers are suspended until 'jqueue resume'.", style="bold yellow")
+    local = until.astimezone().strftime("%H:%M:%S")
+    return Text(
+        f"Workers are suspended until {local} ({_left(snapshot.suspension)} left, or 'jqueue resume').",
+        style="bold yellow",
+    )
+
+
+def _left(seconds: float) -> str:
+    whole = max(math.ceil(seconds), 0)
+    if whole < 120:
+        return f"{whole}s"
+    if whole < 7200:
+        return f"{whole // 60}m {whole % 60}s"
+    return f"{whole // 3600}h {whole % 3600 // 60}m"
 
 
 def render(snapshot: Snapshot, view: View) -> RenderableType:
-    """The snapshot as rich tables, under a header naming the store and the time."""
+    """The snapshot as tables that fit the width they are drawn in, under a header naming the
+    store and the time, and a line saying so when workers are suspended."""
     local = snapshot.taken_at.astimezone().strftime("%H:%M:%S")
     header = Text(
         f"{snapshot.store} · {len(snapshot.queues)} queue(s) · {len(snapshot.workers)} worker(s) · {local}"
     )
     parts: list[RenderableType] = [header]
+    suspension = _suspension_line(snapshot)
+    if suspension is not None:
+        parts.append(suspension)
     if view.queues:
         parts.append(_queue_table(snapshot))
     if view.workers:
@@ -205,7 +258,12 @@ def _when(moment: datetime.datetime | None) -> str | None:
 
 def to_json(snapshot: Snapshot, view: View) -> dict[str, Any]:
     """The snapshot as plain JSON values, for scripts."""
-    payload: dict[str, Any] = {"store": snapshot.store, "time": format_timestamp(snapshot.taken_at)}
+    payload: dict[str, Any] = {
+        "store": snapshot.store,
+        "time": format_timestamp(snapshot.taken_at),
+        "suspended": snapshot.suspension is not None,
+        "suspended_until": _when(snapshot.suspended_until),
+    }
     if view.queues:
         payload["queues"] = [{"name": q.name, **q.counts, "workers": q.workers} for q in snapshot.queues]
     if view.workers:

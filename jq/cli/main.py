@@ -16,6 +16,7 @@ from jq import __version__
 from jq.cli.control import empty, resume, suspend
 from jq.cli.errors import translate_errors
 from jq.cli.info import info
+from jq.cli.job_listing import jobs
 from jq.cli.jobs import cancel, enqueue, job, requeue
 from jq.cli.scheduling import cron, scheduler
 from jq.cli.worker_commands import worker, worker_pool
@@ -45,6 +46,7 @@ def cli() -> None:
       jqueue worker -u redis://localhost:6379/0 high default low
       jqueue info -u redis://localhost:6379/0 --interval 1
       jqueue enqueue -u redis://localhost:6379/0 app.tasks.send_report ops@example.com
+      jqueue jobs -u redis://localhost:6379/0 --status failed
       jqueue requeue -u redis://localhost:6379/0 --queue default --all
     """
 
@@ -57,6 +59,7 @@ for _command in (
     info,
     enqueue,
     job,
+    jobs,
     cancel,
     requeue,
     empty,

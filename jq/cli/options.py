@@ -149,7 +149,8 @@ def _store_params(with_serializer: bool) -> list[Callable[[F], F]]:
 
 
 def store_options(*, with_serializer: bool = False) -> Callable[[F], F]:
-    """Add the store options to a command; it receives them as ``store: StoreOptions``."""
+    """Add the store options to a command; it receives them as ``store: StoreOptions``, with the
+    ``--path`` directories (and the current one) already on the import path."""
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
@@ -161,6 +162,9 @@ def store_options(*, with_serializer: bool = False) -> Callable[[F], F]:
                 connection_class=kwargs.pop("connection_class"),
                 serializer=kwargs.pop("serializer", None),
             )
+            # Before the command does anything: whatever it imports first (a config module, a
+            # cron config, a class) must be found in the --path directories.
+            add_import_paths(store.paths)
             return func(*args, store=store, **kwargs)
 
         decorated: Any = wrapper

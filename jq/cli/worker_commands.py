@@ -16,7 +16,7 @@ from jq.cli.options import Session, StoreOptions, load_settings, open_session, p
 from jq.cli.sentry import init_sentry
 from jq.exceptions import JQError
 from jq.job import Job
-from jq.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT, setup_logging
+from jq.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT, PACKAGE_LOGGER, setup_logging
 from jq.plugins.hookspecs import ExceptionHandler
 from jq.queue import Queue
 from jq.worker import BaseWorker, Worker
@@ -291,12 +291,15 @@ def _load_cron(location: str) -> Any:
         raise UserError(str(exc)) from None
 
 
-def _start_logging(plan: WorkerPlan, *logger_names: str) -> None:
-    level = plan.work_kwargs["logging_level"]
-    for name in logger_names:
-        setup_logging(
-            logging.getLogger(name), level, plan.work_kwargs["log_format"], plan.work_kwargs["date_format"]
-        )
+def _start_logging(plan: WorkerPlan) -> None:
+    # The level of every jq logger, not only the worker's: the scheduler, cron and the store's
+    # driver speak for the worker too, and --verbose should show what they say.
+    setup_logging(
+        logging.getLogger(PACKAGE_LOGGER),
+        plan.work_kwargs["logging_level"],
+        plan.work_kwargs["log_format"],
+        plan.work_kwargs["date_format"],
+    )
     logger.debug("settings: %s", plan.settings.sources())
 
 
@@ -316,7 +319,7 @@ def worker(queues: tuple[str, ...], store: StoreOptions, options: WorkerOptions)
       jqueue worker -u redis://localhost:6379/0 --serializer json --exception-handler app.errors.notify
     """
     plan = plan_worker(store, options, queues)
-    _start_logging(plan, "jq.worker")
+    _start_logging(plan)
     session: Session = open_session(store, plan.settings)
     instance = plan.worker_class(
         list(plan.settings.queues.value),
@@ -353,7 +356,7 @@ def worker_pool(
     from jq.worker_pool import WorkerPool
 
     plan = plan_worker(store, options, queues)
-    _start_logging(plan, "jq.worker", "jq.worker_pool")
+    _start_logging(plan)
     session = open_session(store, plan.settings)
     work_kwargs = dict(plan.work_kwargs)
     pool = WorkerPool(

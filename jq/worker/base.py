@@ -425,6 +425,8 @@ class BaseWorker(WorkerLookup):
         self.running_job, self.current_job_id = job, job.id
         if self.log_job_description:
             logger.info("%s: %s (%s)", job.origin, job.description, job.id)
+        else:
+            logger.info("%s: job %s started", job.origin, job.id)
         # The runner in this process records the outcome of a job whose work horse died or
         # overran: its working time counts from here.
         started = self.runner.started = time.monotonic()
@@ -434,11 +436,12 @@ class BaseWorker(WorkerLookup):
             self.running_job, self.current_job_id, self._kill = None, None, None
             self.runner.started = None
             self.total_working_time += time.monotonic() - started
+        # The runner that recorded the outcome (here, or in the work horse) logged it, with how
+        # long the job ran.
         if outcome is JobOutcome.SUCCEEDED:
             self.successful_job_count += 1
         elif outcome in (JobOutcome.FAILED, JobOutcome.RETRIED):
             self.failed_job_count += 1
-        logger.info("%s: job %s %s", job.origin, outcome.name.lower(), job.id)
         return outcome
 
     def cron_scheduler(self) -> CronScheduler | None:

@@ -35,7 +35,6 @@ import signal
 import struct
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -135,7 +134,8 @@ class HorseProcess:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             body()
         except BaseException:
-            traceback.print_exc()
+            # Through the worker's log, so that these lines too start with a timestamp.
+            logger.exception("work horse %d stopped on an error", os.getpid())
             code = 1
         finally:
             with contextlib.suppress(Exception):

@@ -23,7 +23,6 @@ import logging
 import os
 import select
 import signal
-import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -198,7 +197,7 @@ def _watch(worker_pid: int, read_end: int) -> None:  # pragma: no cover - runs i
             os.killpg(pid, signal.SIGKILL)
         except OSError as error:
             if error.errno not in (errno.ESRCH, errno.EPERM):
-                print(f"jq horse warden: could not kill group {pid}: {error}", file=sys.stderr)
+                logger.error("horse warden: could not kill process group %d: %s", pid, error)
 
 
 def _take_news(chunk: bytes, pending: list[bytes], horses: dict[int, int]) -> None:  # pragma: no cover

@@ -59,6 +59,15 @@ class MemoryControl(MemoryState, ControlStore):
         with self._cond:
             return self._suspended_until is not None and self._clock() < self._suspended_until
 
+    def suspension_remaining(self) -> float | None:
+        """The time left before the suspension deadline (``math.inf`` without one), or None."""
+        with self._cond:
+            until = self._suspended_until
+            if until is None:
+                return None
+            left = until - self._clock()
+            return left if left > 0 else None
+
     def acquire_lock(self, name: str, token: str, ttl: float) -> bool:
         """Take the lock until ``clock() + ttl`` unless a holder's deadline is still ahead."""
         with self._cond:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -110,6 +111,13 @@ class RedisControl(RedisState, ControlStore):
     def is_suspended(self) -> bool:
         """EXISTS the suspension key."""
         return bool(self._client.exists(self._keys.suspended))
+
+    def suspension_remaining(self) -> float | None:
+        """PTTL of the suspension key: -2 (no key) is None, -1 (no expiry) is ``math.inf``."""
+        remaining = int(self._client.pttl(self._keys.suspended))
+        if remaining == -2:
+            return None
+        return math.inf if remaining < 0 else remaining / 1000
 
     def acquire_lock(self, name: str, token: str, ttl: float) -> bool:
         """SET the lock's key to ``token`` with NX and PX: taken only when nobody holds it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 
 from jq.broker import Broker, CommandSubscription, EnqueueOutcome
@@ -47,6 +48,16 @@ class ControlContract:
         assert not broker.is_suspended()
         broker.resume()  # resuming twice is harmless
         assert not broker.is_suspended()
+
+    def test_suspension_remaining_says_how_long_workers_stay_suspended(self, broker: Broker) -> None:
+        assert broker.suspension_remaining() is None
+        broker.suspend()
+        assert broker.suspension_remaining() == math.inf
+        broker.suspend(duration=60)
+        remaining = broker.suspension_remaining()
+        assert remaining is not None and 50 < remaining <= 60
+        broker.resume()
+        assert broker.suspension_remaining() is None
 
     def test_a_suspension_with_a_duration_ends_by_itself(self, broker: Broker) -> None:
         broker.suspend(duration=1)
