@@ -400,7 +400,7 @@ class SentinelServer:
             [binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         sentinel = Sentinel([("127.0.0.1", self.port)], socket_timeout=0.5)
-        assert wait_for(lambda: self._names_master(sentinel), timeout=10), (
+        assert wait_for(lambda: self._names_master(sentinel), timeout=30), (
             "the sentinel never named its master"
         )
         return self

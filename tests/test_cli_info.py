@@ -58,13 +58,13 @@ def busy_worker(redis_server, redis_client, tmp_path):
     job = Queue("gamma", connection=redis_client).enqueue(hold_until_released, str(started), str(release))
     process = start_jqueue("worker", "-u", redis_server.url, "--name", "busy-1", "gamma")
     try:
-        assert wait_for(lambda: read_pid(started) is not None, timeout=20), "the job never started"
+        assert wait_for(lambda: read_pid(started) is not None, timeout=30), "the job never started"
         yield job.id
     finally:
         # Let the job end, then stop the idle worker: while it waits for its work horse, a signal
         # that the kernel hands to one of its helper threads goes unnoticed until the horse exits.
         release.touch()
-        wait_for(lambda: job.get_status() != "started", timeout=20)
+        wait_for(lambda: job.get_status() != "started", timeout=30)
         process.send_signal(signal.SIGTERM)
         finish(process, timeout=30)
 

@@ -23,7 +23,7 @@ def test_scheduler_queues_due_jobs_and_stops_on_sigterm(redis_server, redis_clie
     later = queue.enqueue_in(datetime.timedelta(hours=1), fixtures.add, 1, 2)
     process = start_jqueue("scheduler", "-u", redis_server.url, "default", "--interval", "0.1")
     try:
-        assert wait_for(lambda: due.get_status() == "queued", timeout=20)
+        assert wait_for(lambda: due.get_status() == "queued", timeout=30)
         assert later.get_status() == "scheduled"
     finally:
         process.send_signal(signal.SIGTERM)
@@ -36,7 +36,7 @@ def test_cron_fires_ticks_and_stops_on_sigterm(redis_server, redis_client):
     queue = Queue(connection=redis_client)
     process = start_jqueue("cron", "-u", redis_server.url, "tests.cron_config")
     try:
-        assert wait_for(lambda: len(queue) >= 2, timeout=20)
+        assert wait_for(lambda: len(queue) >= 2, timeout=30)
     finally:
         process.send_signal(signal.SIGTERM)
         done = finish(process)
@@ -104,7 +104,7 @@ def test_user_modules_are_imported_from_path_directories(redis_server, redis_cli
     fired = Queue("app-cron", connection=redis_client)
     cron = run("cron", "-u", redis_server.url, "-P", ".", "app_cron")
     try:
-        assert wait_for(lambda: len(fired) >= 1 or cron.poll() is not None, timeout=20)
+        assert wait_for(lambda: len(fired) >= 1 or cron.poll() is not None, timeout=30)
     finally:
         cron.send_signal(signal.SIGTERM)
         done = finish(cron)

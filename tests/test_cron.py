@@ -173,7 +173,7 @@ class TestFiring:
         try:
             from jq.testing.helpers import wait_for
 
-            assert wait_for(lambda: queue.finished_job_registry.count >= 2, timeout=10)
+            assert wait_for(lambda: queue.finished_job_registry.count >= 2, timeout=30)
         finally:
             worker.request_stop()
             thread.join(10)

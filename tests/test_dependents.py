@@ -174,7 +174,7 @@ class TestExpiredParents:
         tolerant = queue.enqueue(fixtures.add, 4, 4, depends_on=Dependency(jobs=[parent], allow_failure=True))
         other = queue.enqueue(fixtures.add, 5, 5)
         waiting = queue.enqueue(fixtures.add, 6, 6, depends_on=[parent, other])
-        assert wait_for(lambda: not exists(queue, parent.id), timeout=10)
+        assert wait_for(lambda: not exists(queue, parent.id), timeout=30)
         assert strict.get_status() == "deferred"
         worker = SimpleWorker([queue], name="maintainer")
         Maintenance(worker, interval=60).clean_registries()
@@ -191,7 +191,7 @@ class TestExpiredParents:
         orphan = queue.enqueue(fixtures.add, 2, 2, depends_on=parent)
         alive = queue.enqueue(fixtures.add, 3, 3)
         waiting = queue.enqueue(fixtures.add, 4, 4, depends_on=alive)
-        assert wait_for(lambda: not exists(queue, parent.id), timeout=10)
+        assert wait_for(lambda: not exists(queue, parent.id), timeout=30)
         assert queue.deferred_job_registry.cleanup() == [orphan.id]
         assert orphan.get_status() == "canceled"
         assert waiting.get_status() == "deferred"

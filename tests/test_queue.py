@@ -199,7 +199,7 @@ class TestTTLs:
         queue = Queue(connection=broker)
         doomed = queue.enqueue(fixtures.add, 1, 2, ttl=1)
         kept = queue.enqueue(fixtures.add, 2, 2)
-        assert wait_for(lambda: not Job.exists(doomed.id, connection=broker), timeout=5)
+        assert wait_for(lambda: not Job.exists(doomed.id, connection=broker), timeout=30)
         assert len(queue) == queue.count == 2
         assert queue.job_ids == [doomed.id, kept.id]
         assert [job.id for job in queue.jobs] == [kept.id]

@@ -66,17 +66,17 @@ def test_work_resumes_after_a_restart(server, simple, record_property):
     stopped = Stopped(process)
     client = server.client()
     try:
-        assert wait_for(lambda: Worker.count(connection=client) == 1, timeout=20), stopped()
+        assert wait_for(lambda: Worker.count(connection=client) == 1, timeout=30), stopped()
         back = outage(server)
         client = server.client()
         job = Queue(connection=client).enqueue(fixtures.add, 20, 22)
-        assert wait_for(lambda: job.get_status() == "finished", timeout=10), stopped()
+        assert wait_for(lambda: job.get_status() == "finished", timeout=30), stopped()
         resumed = time.monotonic() - back
         record_property("resume_seconds", round(resumed, 2))
         print(f"\nwork resumed {resumed:.2f} s after Redis came back")
         assert job.result == 42
         # It registered itself again (its record may have expired meanwhile).
-        assert wait_for(lambda: Worker.count(connection=client) == 1, timeout=10), stopped()
+        assert wait_for(lambda: Worker.count(connection=client) == 1, timeout=30), stopped()
         assert process.poll() is None, stopped()
     finally:
         stopped()
@@ -92,11 +92,11 @@ def test_a_reused_horse_from_before_a_restart_runs_the_next_job(server):
     client = server.client()
     try:
         before = Queue(connection=client).enqueue(fixtures.pid_of_runner)
-        assert wait_for(lambda: before.get_status() == "finished", timeout=20), stopped()
+        assert wait_for(lambda: before.get_status() == "finished", timeout=30), stopped()
         outage(server)
         client = server.client()
         after = Queue(connection=client).enqueue(fixtures.pid_of_runner)
-        assert wait_for(lambda: after.get_status() == "finished", timeout=10), stopped()
+        assert wait_for(lambda: after.get_status() == "finished", timeout=30), stopped()
         assert after.result == before.result != process.pid
     finally:
         stopped()
@@ -110,12 +110,12 @@ def test_a_result_written_during_an_outage_is_retried(server, tmp_path):
     job = queue.enqueue(fixtures.mark_started_and_sleep, str(marker), 1.0)
     process = start_worker(server.url, name="patient", worker_ttl=30)
     try:
-        assert wait_for(lambda: read_pid(marker) is not None, timeout=20)
+        assert wait_for(lambda: read_pid(marker) is not None, timeout=30)
         # The job ends while Redis is down: its outcome must be written once Redis is back.
         outage(server)
         client = server.client()
         queue = Queue(connection=client)
-        assert wait_for(lambda: job.get_status() == "finished", timeout=15)
+        assert wait_for(lambda: job.get_status() == "finished", timeout=30)
         assert job.result == "slept"
         assert queue.started_job_registry.count == 0
     finally:
@@ -126,11 +126,11 @@ def test_a_result_written_during_an_outage_is_retried(server, tmp_path):
 def test_commands_reach_a_worker_after_a_restart(server):
     process = start_worker(server.url, name="listener", worker_ttl=5)
     client = server.client()
-    assert wait_for(lambda: Worker.count(connection=client) == 1, timeout=20)
+    assert wait_for(lambda: Worker.count(connection=client) == 1, timeout=30)
     outage(server)
     client = server.client()
     # Fire and forget: repeat until the worker's listener is subscribed again and gets it.
-    assert wait_for(lambda: send_shutdown_command(client, "listener") == 1, timeout=10, interval=0.1)
+    assert wait_for(lambda: send_shutdown_command(client, "listener") == 1, timeout=30, interval=0.1)
     code, stderr = stop(process)
     assert code == 0, stderr
 
@@ -139,12 +139,12 @@ def test_a_dropped_connection_is_not_noticed(server):
     process = start_worker(server.url, name="steady", simple=True, worker_ttl=5)
     client = server.client()
     try:
-        assert wait_for(lambda: Worker.count(connection=client) == 1, timeout=20)
+        assert wait_for(lambda: Worker.count(connection=client) == 1, timeout=30)
         # Cut every connection but this one, as a proxy or a server-side timeout would.
         killed = client.client_kill_filter(_type="normal", skipme=True)
         assert killed >= 1
         job = Queue(connection=client).enqueue(fixtures.add, 1, 1)
-        assert wait_for(lambda: job.get_status() == "finished", timeout=10)
+        assert wait_for(lambda: job.get_status() == "finished", timeout=30)
     finally:
         process.send_signal(signal.SIGTERM)
         stop(process)

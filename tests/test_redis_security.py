@@ -240,7 +240,7 @@ def test_a_user_with_jqs_rule_runs_a_worker_that_takes_commands(evicting_server,
             assert done.return_value() == "Hi there, ACL!" and dependent.return_value(refresh=True) == 3
             assert failed.get_status() == JobStatus.FAILED
             # A command over pub/sub, sent as the same restricted user.
-            assert wait_for(lambda: send_shutdown_command(queue.broker, "acl-worker") == 1, timeout=10)
+            assert wait_for(lambda: send_shutdown_command(queue.broker, "acl-worker") == 1, timeout=30)
             stopped = finish(process, timeout=30)
         finally:
             if process.poll() is None:

@@ -116,7 +116,7 @@ class TestDelayedJobs:
         successor = Scheduler([queue], interval=0.1, lock_ttl=1.0, name="successor")
         started = time.monotonic()
         # The holder stops renewing (it died); the successor keeps trying.
-        assert wait_for(lambda: successor.tick() >= 0 and successor.held_queues == ["default"], timeout=2.0)
+        assert wait_for(lambda: successor.tick() >= 0 and successor.held_queues == ["default"], timeout=30)
         assert time.monotonic() - started <= 2 * holder.lock_ttl
         # The old holder cannot renew a lock it lost.
         holder.tick()
@@ -159,7 +159,7 @@ class TestDelayedJobs:
         )
         thread.start()
         try:
-            assert wait_for(lambda: job.get_status() == "finished", timeout=10)
+            assert wait_for(lambda: job.get_status() == "finished", timeout=30)
             assert job.result == 5
         finally:
             worker.request_stop()
@@ -243,8 +243,8 @@ class TestWorkerScheduling:
         )
         scheduling.start()
         try:
-            assert wait_for(lambda: due.get_status() == "queued", timeout=5)
-            assert wait_for(lambda: len(Queue("periodic", connection=broker)) >= 1, timeout=5)
+            assert wait_for(lambda: due.get_status() == "queued", timeout=30)
+            assert wait_for(lambda: len(Queue("periodic", connection=broker)) >= 1, timeout=30)
         finally:
             scheduling.stop()
         assert not [thread for thread in threading.enumerate() if thread.name == "jq-scheduling-weathered"]
@@ -264,7 +264,7 @@ class TestWorkerScheduling:
         thread.start()
         try:
             assert wait_for(
-                lambda: queue.broker.lock_owner(scheduler_lock_name("default")) is not None, timeout=5
+                lambda: queue.broker.lock_owner(scheduler_lock_name("default")) is not None, timeout=30
             )
             assert any(t.name == "jq-scheduling-tidy" for t in threading.enumerate())
         finally:

@@ -54,9 +54,9 @@ def test_two_schedulers_the_holder_killed_every_job_runs_once(redis_server, redi
     schedulers = [start_scheduler("scheduler", **config) for _ in range(2)]
     worker = start_worker(redis_server.url, name="runner", simple=True)
     try:
-        assert wait_for(lambda: redis_client.get("jq:lock:" + scheduler_lock_name("default")), timeout=20)
+        assert wait_for(lambda: redis_client.get("jq:lock:" + scheduler_lock_name("default")), timeout=30)
         # Kill the holder once it has started queueing, well before the last jobs are due.
-        assert wait_for(lambda: queue.finished_job_registry.count > 0, timeout=20)
+        assert wait_for(lambda: queue.finished_job_registry.count > 0, timeout=30)
         lock = "jq:lock:" + scheduler_lock_name("default")
         token = redis_client.get(lock)
         holder_pid = int(token.decode().split(":")[2])  # name:host:pid:unique
@@ -101,7 +101,7 @@ def _stop_long_job_and_workers(redis_client, job: Job, *processes: subprocess.Po
         with contextlib.suppress(InvalidJobOperation):
             send_stop_job_command(redis_client, job.id)
         # Before the signal: a SimpleWorker's stop must land in the job, not in the signal handler.
-        assert wait_for(lambda: job.get_status() != "started", timeout=10)
+        assert wait_for(lambda: job.get_status() != "started", timeout=30)
     for process in processes:
         process.send_signal(signal.SIGTERM)
     # Every process is stopped (killed past the timeout) before any failure is reported.
@@ -133,13 +133,13 @@ def test_a_busy_worker_keeps_its_lock_and_queues_due_jobs(redis_server, redis_cl
     helper = start_worker(redis_server.url, ["default"], name="helper", simple=True)
     lock = "jq:lock:" + scheduler_lock_name("default")
     try:
-        assert wait_for(lambda: read_pid(marker) is not None, timeout=20), "the long job never started"
-        assert wait_for(lambda: (redis_client.get(lock) or b"").startswith(b"busy:"), timeout=10)
+        assert wait_for(lambda: read_pid(marker) is not None, timeout=30), "the long job never started"
+        assert wait_for(lambda: (redis_client.get(lock) or b"").startswith(b"busy:"), timeout=30)
         # Renewed while the job runs: the lock's time to live goes up again.
         first = redis_client.pttl(lock)
-        assert wait_for(lambda: redis_client.pttl(lock) > first, timeout=5), "the lock was not renewed"
+        assert wait_for(lambda: redis_client.pttl(lock) > first, timeout=30), "the lock was not renewed"
         delayed = queue.enqueue_in(datetime.timedelta(seconds=0.5), fixtures.add, 2, 3)
-        assert wait_for(lambda: delayed.get_status() == "finished", timeout=10)
+        assert wait_for(lambda: delayed.get_status() == "finished", timeout=30)
         assert Job.fetch(delayed.id, connection=redis_client).worker_name == "helper"
         assert long_job.get_status() == "started"
     finally:
@@ -155,10 +155,10 @@ def test_a_busy_cron_worker_fires_every_tick(redis_server, redis_client, tmp_pat
     )
     fired = Queue(connection=redis_client)
     try:
-        assert wait_for(lambda: read_pid(marker) is not None, timeout=20), "the long job never started"
+        assert wait_for(lambda: read_pid(marker) is not None, timeout=30), "the long job never started"
         # Every tick while the job runs (none fired in the second the job started is lost either).
         count = len(fired)
-        assert wait_for(lambda: len(fired) >= count + 3, timeout=10)
+        assert wait_for(lambda: len(fired) >= count + 3, timeout=30)
         assert long_job.get_status() == "started"
     finally:
         _stop_long_job_and_workers(redis_client, long_job, worker)
@@ -184,9 +184,9 @@ def test_cron_runners_fire_each_tick_once_while_one_lives(redis_server, redis_cl
         return bool(ticks) and all(min(ticks) + offset in ticks for offset in range(10))
 
     try:
-        assert wait_for(lambda: len(queue) >= 3, timeout=20)
+        assert wait_for(lambda: len(queue) >= 3, timeout=30)
         runners[0].kill()
-        assert wait_for(ten_ticks_fired, timeout=20)
+        assert wait_for(ten_ticks_fired, timeout=30)
     finally:
         for process in runners:
             if process.poll() is None:
@@ -221,7 +221,7 @@ def test_a_dependent_enqueued_while_its_parent_finishes_runs_once_after_it(redis
         for _ in range(200):
             parent = queue.enqueue(fixtures.record_run, "race", rng.uniform(0.0, 0.003))
             seen_started = wait_for(
-                lambda: parent.get_status() in ("started", "finished"), timeout=20, interval=0.0002
+                lambda: parent.get_status() in ("started", "finished"), timeout=30, interval=0.0002
             )
             assert seen_started, f"the worker never took {parent.id} (seed {seed})"
             # Not a wait for anything: a random offset that spreads the child's enqueue over the

@@ -308,7 +308,7 @@ def test_planted_pickle_never_runs_in_a_worker_process(redis_server, redis_clien
     process = start_worker(redis_server.url, extra_env=env, **options)
     code, stderr = stop(process)
     assert code == 0, stderr
-    assert wait_for(lambda: after.get_status() == "finished", timeout=10)
+    assert wait_for(lambda: after.get_status() == "finished", timeout=30)
     assert victim.get_status() == "failed"
     assert not canary.exists()
 

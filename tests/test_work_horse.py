@@ -176,7 +176,7 @@ def test_a_stopped_job_runs_on_stopped_only_and_is_not_retried(queue, redis_clie
     worker = Worker([queue], name="stopping", fork_per_job=fork_per_job)
 
     def stop_when_started() -> None:
-        if wait_for(lambda: read_pid(marker) is not None, timeout=20):
+        if wait_for(lambda: read_pid(marker) is not None, timeout=30):
             send_stop_job_command(redis_client, job.id)
 
     stopper = threading.Thread(target=stop_when_started)

@@ -29,7 +29,7 @@ class WorkerThread:
         self.worker = SimpleWorker([queue], name=name, job_monitoring_interval=0.2, worker_ttl=3)
         self.thread = threading.Thread(target=self.worker.work, kwargs={"logging_level": "WARNING", **work})
         self.thread.start()
-        assert wait_for(lambda: SimpleWorker.count(connection=queue.broker) == 1, timeout=10)
+        assert wait_for(lambda: SimpleWorker.count(connection=queue.broker) == 1, timeout=30)
 
     def join(self, timeout: float = 20) -> None:
         """Wait for the worker to stop; fail the test if it does not."""
@@ -62,13 +62,13 @@ class TestCommands:
         after = queue.enqueue(fixtures.add, 1, 2)
         worker = WorkerThread(queue, "stopper")
         try:
-            assert wait_for(lambda: job.get_status() == "started", timeout=10)
+            assert wait_for(lambda: job.get_status() == "started", timeout=30)
             assert send_stop_job_command(queue.connection, job.id) == 1
-            assert wait_for(lambda: job.get_status() == "stopped", timeout=10)
+            assert wait_for(lambda: job.get_status() == "stopped", timeout=30)
             assert job.latest_result().type is Result.Type.STOPPED
             assert "JobStopped" in job.exc_info
             assert job.id in queue.failed_job_registry
-            assert wait_for(lambda: after.get_status() == "finished", timeout=10)
+            assert wait_for(lambda: after.get_status() == "finished", timeout=30)
         finally:
             worker.stop()
 
@@ -83,9 +83,9 @@ class TestCommands:
         )
         worker = WorkerThread(queue, "stopper-callbacks")
         try:
-            assert wait_for(lambda: job.get_status() == "started", timeout=10)
+            assert wait_for(lambda: job.get_status() == "started", timeout=30)
             assert send_stop_job_command(queue.connection, job.id) == 1
-            assert wait_for(lambda: ("stopped", job.id) in fixtures.SEEN, timeout=10)
+            assert wait_for(lambda: ("stopped", job.id) in fixtures.SEEN, timeout=30)
             assert job.get_status() == "stopped"
             job.refresh()
             assert job.retries_left == 3
@@ -104,9 +104,9 @@ class TestCommands:
         job = queue.enqueue(fixtures.busy_loop, 60)
         worker = WorkerThread(queue, "killer")
         try:
-            assert wait_for(lambda: job.get_status() == "started", timeout=10)
+            assert wait_for(lambda: job.get_status() == "started", timeout=30)
             send_kill_horse_command(queue.connection, "killer")
-            assert wait_for(lambda: job.get_status() == "failed", timeout=10)
+            assert wait_for(lambda: job.get_status() == "failed", timeout=30)
             assert "kill-horse command" in job.exc_info
         finally:
             worker.stop()
@@ -115,7 +115,7 @@ class TestCommands:
         worker = WorkerThread(queue, "listener")
         try:
             queue.broker.publish_command("listener", b"not json")
-            assert wait_for(lambda: "does not understand" in caplog.text, timeout=5)
+            assert wait_for(lambda: "does not understand" in caplog.text, timeout=30)
             assert worker.thread.is_alive()
         finally:
             worker.stop()
@@ -137,7 +137,7 @@ class TestCommandsToWorkHorses:
         )
         thread = threading.Thread(target=worker.work, kwargs={"logging_level": "WARNING"})
         thread.start()
-        assert wait_for(lambda: Worker.count(connection=queue.broker) == 1, timeout=10)
+        assert wait_for(lambda: Worker.count(connection=queue.broker) == 1, timeout=30)
         return worker, thread
 
     def stop(self, worker: Worker, thread: threading.Thread) -> None:
@@ -150,12 +150,12 @@ class TestCommandsToWorkHorses:
         after = queue.enqueue(fixtures.add, 1, 2)
         worker, thread = self.start(queue, "stopper", fork_per_job)
         try:
-            assert wait_for(lambda: job.get_status() == "started", timeout=10)
+            assert wait_for(lambda: job.get_status() == "started", timeout=30)
             assert send_stop_job_command(queue.connection, job.id) == 1
-            assert wait_for(lambda: job.get_status() == "stopped", timeout=10)
+            assert wait_for(lambda: job.get_status() == "stopped", timeout=30)
             assert "stop-job command" in job.exc_info
             assert job.id in queue.failed_job_registry
-            assert wait_for(lambda: after.get_status() == "finished", timeout=10)
+            assert wait_for(lambda: after.get_status() == "finished", timeout=30)
         finally:
             self.stop(worker, thread)
 
@@ -164,11 +164,11 @@ class TestCommandsToWorkHorses:
         after = queue.enqueue(fixtures.add, 1, 2)
         worker, thread = self.start(queue, "killer", fork_per_job)
         try:
-            assert wait_for(lambda: job.get_status() == "started", timeout=10)
+            assert wait_for(lambda: job.get_status() == "started", timeout=30)
             assert send_kill_horse_command(queue.connection, "killer") == 1
-            assert wait_for(lambda: job.get_status() == "failed", timeout=10)
+            assert wait_for(lambda: job.get_status() == "failed", timeout=30)
             assert "kill-horse command" in job.exc_info
-            assert wait_for(lambda: after.get_status() == "finished", timeout=10)
+            assert wait_for(lambda: after.get_status() == "finished", timeout=30)
         finally:
             self.stop(worker, thread)
 
@@ -191,13 +191,13 @@ class TestSuspension:
         try:
             [view] = SimpleWorker.all(connection=queue.broker)
             assert wait_for(
-                lambda: SimpleWorker.all(connection=queue.broker)[0].state == "suspended", timeout=10
+                lambda: SimpleWorker.all(connection=queue.broker)[0].state == "suspended", timeout=30
             )
             job = queue.enqueue(fixtures.add, 1, 2)
             # Still queued after the worker had several looks at the suspension flag.
             assert not wait_for(lambda: job.get_status() != "queued", timeout=2.5)
             queue.broker.resume()
-            assert wait_for(lambda: job.get_status() == "finished", timeout=10)
+            assert wait_for(lambda: job.get_status() == "finished", timeout=30)
             assert view.name == "sleeper"
         finally:
             worker.stop()
@@ -212,15 +212,15 @@ class TestSuspensionOfAJobClaimedAhead:
         second = queue.enqueue(fixtures.add, 2, 2)
         worker = WorkerThread(queue, "suspended")
         try:
-            assert wait_for(lambda: first.get_status() == "started", timeout=10)
+            assert wait_for(lambda: first.get_status() == "started", timeout=30)
             queue.broker.suspend()
-            assert wait_for(lambda: first.get_status() == "finished", timeout=10)
+            assert wait_for(lambda: first.get_status() == "finished", timeout=30)
             # Claimed with the first job's outcome, then given back once the suspension was seen.
-            assert wait_for(lambda: second.get_status() == "queued", timeout=5)
+            assert wait_for(lambda: second.get_status() == "queued", timeout=30)
             assert queue.job_ids == [second.id]
             assert queue.started_job_registry.count == 0
             queue.broker.resume()
-            assert wait_for(lambda: second.get_status() == "finished", timeout=10)
+            assert wait_for(lambda: second.get_status() == "finished", timeout=30)
             assert second.result == 4
         finally:
             queue.broker.resume()
@@ -234,7 +234,7 @@ class TestWorkerRecords:
         job = queue.enqueue(fixtures.busy_loop, 60)
         worker = WorkerThread(queue, "recorded")
         try:
-            assert wait_for(lambda: job.get_status() == "started", timeout=10)
+            assert wait_for(lambda: job.get_status() == "started", timeout=30)
             [view] = SimpleWorker.all(queue=queue)
             assert view.name == "recorded"
             assert view.hostname == socket.gethostname()
@@ -246,8 +246,8 @@ class TestWorkerRecords:
             assert SimpleWorker.find_by_key(view.key, connection=queue.broker).name == "recorded"
             send_stop_job_command(queue.connection, job.id)
             queue.enqueue(fixtures.add, 1, 2)
-            assert wait_for(lambda: queue.finished_job_registry.count == 1, timeout=10)
-            assert wait_for(lambda: _refreshed(view).successful_job_count == 1, timeout=10)
+            assert wait_for(lambda: queue.finished_job_registry.count == 1, timeout=30)
+            assert wait_for(lambda: _refreshed(view).successful_job_count == 1, timeout=30)
             assert view.failed_job_count == 1
             assert view.total_working_time > 0
             assert view.state == WorkerStatus.IDLE
@@ -301,7 +301,7 @@ def test_a_job_claimed_after_a_wait_starts_after_it_was_enqueued(queue):
         # The worker is waiting for work now; give it a moment of waiting before the job comes.
         assert not wait_for(lambda: len(queue) > 0, timeout=0.3)
         job = queue.enqueue(fixtures.add, 1, 2)
-        assert wait_for(lambda: job.get_status() == "finished", timeout=10)
+        assert wait_for(lambda: job.get_status() == "finished", timeout=30)
         job.refresh()
         assert job.enqueued_at <= job.started_at <= job.ended_at
     finally:

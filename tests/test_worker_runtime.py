@@ -42,7 +42,7 @@ def queue(redis_client):
 
 def wait_until_started(marker) -> int:
     """Wait until a job wrote its runner's pid to ``marker``; that pid."""
-    assert wait_for(lambda: read_pid(marker) is not None, timeout=20), "the job never started"
+    assert wait_for(lambda: read_pid(marker) is not None, timeout=30), "the job never started"
     pid = read_pid(marker)
     assert pid is not None
     return pid
@@ -80,7 +80,7 @@ class TestHorseDeaths:
         assert "JobTimeoutException" in job.exc_info
         grandchild = read_pid(pid_file)
         assert grandchild is not None
-        assert wait_for(lambda: not is_alive(grandchild), timeout=10)
+        assert wait_for(lambda: not is_alive(grandchild), timeout=30)
 
     def test_a_job_ignoring_its_death_penalty_is_killed_with_its_grandchildren(
         self, queue, tmp_path, fork_per_job
@@ -94,7 +94,7 @@ class TestHorseDeaths:
         assert time.monotonic() - started < 1 + 0.5 + 5
         grandchild = read_pid(pid_file)
         assert grandchild is not None
-        assert wait_for(lambda: not is_alive(grandchild), timeout=10)
+        assert wait_for(lambda: not is_alive(grandchild), timeout=30)
 
 
 class TestSignals:
@@ -140,7 +140,7 @@ class TestSignals:
         assert queue.started_job_registry.count == 0
         assert Worker.count(connection=queue.broker) == 0
         if mode != "simple":
-            assert wait_for(lambda: not is_alive(runner), timeout=10)
+            assert wait_for(lambda: not is_alive(runner), timeout=30)
 
     @each_horse_mode
     def test_a_cold_shutdown_retries_a_job_with_retries_left(self, redis_server, queue, tmp_path, mode):
@@ -166,8 +166,8 @@ class TestSignals:
         process = start_worker(redis_server.url, name="idle", idle_wait_slice=30, **WORKER_MODES[mode])
         seen = ""
         try:
-            assert wait_for(lambda: Worker.count(connection=queue.broker) == 1, timeout=20)
-            assert wait_for(lambda: Worker.all(connection=queue.broker)[0].state == "idle", timeout=20)
+            assert wait_for(lambda: Worker.count(connection=queue.broker) == 1, timeout=30)
+            assert wait_for(lambda: Worker.all(connection=queue.broker)[0].state == "idle", timeout=30)
             process.send_signal(signal.SIGTERM)
             seen += read_stderr_until(process, "warm shut down requested")
             if signals == 2:
@@ -217,7 +217,7 @@ class TestCrashRecovery:
             maintenance_interval=0.25,
             job_monitoring_interval=0.5,
         )
-        assert wait_for(lambda: Worker.count(connection=queue.broker) == 2, timeout=20)
+        assert wait_for(lambda: Worker.count(connection=queue.broker) == 2, timeout=30)
         killed_at = time.monotonic()
         victim.kill()
         victim.wait(timeout=10)
@@ -240,14 +240,14 @@ class TestCrashRecovery:
             print(f"\nrecovery after worker SIGKILL: {recovered:.2f} s (worker_ttl={self.WORKER_TTL})")
             assert recovered <= 2 * self.WORKER_TTL
             # The horse died with its worker, so it cannot finish the job behind anyone's back.
-            assert wait_for(lambda: not is_alive(horse), timeout=10)
+            assert wait_for(lambda: not is_alive(horse), timeout=30)
             assert "AbandonedJobError" in job.exc_info
             assert "victim" in job.exc_info
             assert queue.started_job_registry.count == 0
             assert job.id in queue.failed_job_registry
             # The rescuer ran the job's failure callback.
             called = [f"{job.id} AbandonedJobError".encode()]
-            assert wait_for(lambda: queue.connection.lrange("failure-callbacks", 0, -1) == called, timeout=5)
+            assert wait_for(lambda: queue.connection.lrange("failure-callbacks", 0, -1) == called, timeout=30)
         finally:
             rescuer.send_signal(signal.SIGTERM)
             stop(rescuer)
@@ -260,7 +260,7 @@ class TestCrashRecovery:
         try:
             # Requeued, then run again by the rescuer (it sleeps there: the job is started again).
             assert wait_for(
-                lambda: Job.fetch(job.id, connection=queue.broker).worker_name == "rescuer", timeout=10
+                lambda: Job.fetch(job.id, connection=queue.broker).worker_name == "rescuer", timeout=30
             )
             job.refresh()
             assert job.retries_left == 0
@@ -281,7 +281,7 @@ class TestCrashRecovery:
         grandchild = read_pid(tmp_path / "started")
         assert grandchild is not None
         try:
-            assert wait_for(lambda: not is_alive(grandchild), timeout=10), "the grandchild lives on"
+            assert wait_for(lambda: not is_alive(grandchild), timeout=30), "the grandchild lives on"
             # It held the worker's stderr: that it ends shows nothing of the job holds it either.
             code, _stderr = stop(victim, timeout=10)
             assert code == -signal.SIGKILL
@@ -337,10 +337,10 @@ class TestControlOfWorkerProcesses:
         try:
             horse = wait_until_started(marker)
             assert send_stop_job_command(queue.connection, job.id) == 1
-            assert wait_for(lambda: job.get_status() == "stopped", timeout=10)
-            assert wait_for(lambda: not is_alive(horse), timeout=10)
+            assert wait_for(lambda: job.get_status() == "stopped", timeout=30)
+            assert wait_for(lambda: not is_alive(horse), timeout=30)
             assert "stop-job command" in job.exc_info
-            assert wait_for(lambda: after.get_status() == "finished", timeout=10)
+            assert wait_for(lambda: after.get_status() == "finished", timeout=30)
         finally:
             process.send_signal(signal.SIGTERM)
             stop(process)
@@ -358,7 +358,7 @@ class TestControlOfWorkerProcesses:
                     return handle.read().replace(b"\0", b" ").decode().strip()
 
             assert wait_for(
-                lambda: title(process.pid).startswith("jq: worker titled: busy with job"), timeout=10
+                lambda: title(process.pid).startswith("jq: worker titled: busy with job"), timeout=30
             )
             assert title(horse).startswith("jq: horse of titled: job")
         finally:

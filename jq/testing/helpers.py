@@ -42,8 +42,13 @@ __all__ = [
 LEASE = 4_000_000_000.0
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 5.0, interval: float = 0.01) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; whether it became true."""
+def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.01) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; whether it became true.
+
+    The default deadline is generous on purpose: a wait returns as soon as its condition holds, so
+    a long deadline costs a passing test nothing, and a busy 2-core machine needs it. A check that
+    something does *not* happen passes its own short ``timeout``.
+    """
     deadline = time.monotonic() + timeout
     while True:
         if predicate():

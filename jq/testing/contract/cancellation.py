@@ -112,7 +112,7 @@ class CancellationContract:
         assert broker.transition(Transition("child", None, None, result=b"earlier"))
         _fail(broker)
         assert broker.load_results("child") == [b"earlier"]
-        assert wait_for(lambda: not broker.job_exists("child"), timeout=5)
+        assert wait_for(lambda: not broker.job_exists("child"), timeout=30)
         assert broker.load_results("child") == []
 
     def test_cancellation_cascades_two_levels_deep(self, broker: Broker) -> None:

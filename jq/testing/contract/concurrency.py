@@ -67,7 +67,7 @@ class BlockingClaimContract:
             target=lambda: outcome.append(broker.claim(["default"], fields, LEASE, wait=30)), daemon=True
         )
         thread.start()
-        assert wait_for(lambda: len(calls) >= 1, timeout=10)
+        assert wait_for(lambda: len(calls) >= 1, timeout=30)
         enqueue(broker, "j1")
         thread.join(10)
         assert outcome and outcome[0] is not None
@@ -91,7 +91,7 @@ class BlockingClaimContract:
             daemon=True,
         )
         thread.start()
-        assert wait_for(lambda: len(calls) >= 1, timeout=10)
+        assert wait_for(lambda: len(calls) >= 1, timeout=30)
         enqueue(broker, "j1")
         thread.join(10)
         assert outcome and outcome[0] is not None and outcome[0].job_id == "j1"

@@ -304,7 +304,7 @@ class CanceledAtEnqueueContract:
         ttl = broker.job_ttl("j1")
         assert ttl is not None and 0 < ttl <= 1
         assert broker.load_job_fields("j1", [STATUS]) == [b"canceled"]
-        assert wait_for(lambda: not broker.job_exists("j1"), timeout=5)
+        assert wait_for(lambda: not broker.job_exists("j1"), timeout=30)
         assert broker.load_results("j1") == []
 
     def test_negative_failure_ttl_keeps_it_forever(self, broker: Broker) -> None:

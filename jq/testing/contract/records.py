@@ -157,7 +157,7 @@ class JobRecordContract:
     def test_expired_record_behaves_as_if_deleted(self, broker: Broker) -> None:
         broker.save_job("j1", job_fields(), record_ttl=1)
         assert broker.transition(Transition("j1", source=None, target=None, result=b"r"))
-        assert wait_for(lambda: broker.load_job("j1") is None, timeout=5)
+        assert wait_for(lambda: broker.load_job("j1") is None, timeout=30)
         assert not broker.job_exists("j1")
         assert broker.load_jobs(["j1"]) == [None]
         assert broker.load_job_fields("j1", ["data"]) is None

@@ -198,7 +198,7 @@ class OrphansContract:
         enqueue(broker, "parent", record_ttl=1)
         enqueue(broker, "child", depends_on=["parent"])
         assert self._settle(broker) == []
-        assert wait_for(lambda: not broker.job_exists("parent"), timeout=5)
+        assert wait_for(lambda: not broker.job_exists("parent"), timeout=30)
         assert self._settle(broker) == ["child"]
         assert _status(broker, "child") == b"canceled"
 

@@ -227,7 +227,7 @@ class TransitionContract:
         assert broker.transition(Transition("j1", None, FINISHED, math.inf, result=b"r", record_ttl=1))
         ttl = broker.job_ttl("j1")
         assert ttl is not None and 0 < ttl <= 1
-        assert wait_for(lambda: broker.load_job("j1") is None, timeout=5)
+        assert wait_for(lambda: broker.load_job("j1") is None, timeout=30)
         assert broker.load_results("j1") == []
 
     def test_record_ttl_zero_deletes_the_record_after_the_move(self, broker: Broker) -> None:
@@ -253,7 +253,7 @@ class ResultsLifetimeContract:
 
     def _outlive_a_witness(self, broker: Broker) -> None:
         broker.save_job("witness", job_fields(), record_ttl=1)
-        assert wait_for(lambda: not broker.job_exists("witness"), timeout=5)
+        assert wait_for(lambda: not broker.job_exists("witness"), timeout=30)
         assert broker.job_exists("j1")
         assert broker.load_results("j1") == [b"r"]
 
@@ -317,7 +317,7 @@ class DependentsContract:
     def test_expired_job_forgets_who_was_waiting_on_it(self, broker: Broker) -> None:
         enqueue(broker, "parent", record_ttl=1)
         enqueue(broker, "child", depends_on=["parent"])
-        assert wait_for(lambda: not broker.job_exists("parent"), timeout=5)
+        assert wait_for(lambda: not broker.job_exists("parent"), timeout=30)
         # A new job under the same id starts with no dependents, as after delete_job.
         enqueue(broker, "parent")
         start_job(broker, "parent")

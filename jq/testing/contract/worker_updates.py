@@ -144,7 +144,7 @@ class WorkerUpdateContract:
 
     def test_an_expired_worker_is_not_brought_back(self, broker: Broker) -> None:
         broker.register_worker("w1", {"state": b"idle"}, ["default"], ttl=1)
-        assert wait_for(lambda: broker.worker_names() == [], timeout=5)
+        assert wait_for(lambda: broker.worker_names() == [], timeout=30)
         enqueue(broker, "j1")
         update = WorkerUpdate("w1", {"state": b"busy"}, {"done": 1})
         assert broker.claim(["default"], {EXECUTION: b"e1"}, LEASE, worker=update) is not None
