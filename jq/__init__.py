@@ -30,6 +30,7 @@ if _TYPE_CHECKING:
     from jq.rate_limit import RateLimit
     from jq.repeat import Repeat
     from jq.retry import Retry
+    from jq.rq_shim import install_as_rq
     from jq.version import VERSION
     from jq.webhook import Webhook
     from jq.worker import SimpleWorker, Worker
@@ -56,6 +57,7 @@ __all__ = [
     "get_current_connection",
     "get_current_job",
     "hookimpl",
+    "install_as_rq",
     "pop_connection",
     "push_connection",
     "requeue_job",
@@ -80,6 +82,7 @@ _HOMES = {
     "cancel_job": "jq.job",
     "requeue_job": "jq.job",
     "hookimpl": "jq.plugins",
+    "install_as_rq": "jq.rq_shim",
     "Queue": "jq.queue",
     "RateLimit": "jq.rate_limit",
     "Repeat": "jq.repeat",
