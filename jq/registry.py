@@ -303,9 +303,7 @@ class ReadyJobRegistry(BaseRegistry):
     def remove(self, job: Job | str, pipeline: Any = None, delete_job: bool = False) -> Any:
         """0: nothing is here (with ``delete_job`` the job is still deleted)."""
         if delete_job:
-            target = job if isinstance(job, Job) else self._fetch(self._job_id(job))
-            if target is not None:
-                lifecycle.delete(target)
+            lifecycle.delete(job if isinstance(job, Job) else self._fetch(self._job_id(job)))
         return pipeline if pipeline is not None else 0
 
     def requeue(self, job_or_id: Job | str, at_front: bool = False) -> Job:

@@ -204,7 +204,7 @@ class BaseRegistry:
 
     def remove(self, job: Job | str, pipeline: Any = None, delete_job: bool = False) -> Any:
         """Remove an entry; with ``delete_job``, delete the job too (as :meth:`Job.delete` does,
-        at once even with a pipeline).
+        at once even with a pipeline; :class:`NoSuchJobError` when it does not exist).
 
         Returns 1 when the entry was there, else 0; with ``pipeline``, the pipeline (the entry is
         removed when it is executed).
@@ -217,13 +217,13 @@ class BaseRegistry:
         else:
             result = int(self.broker.registry_remove(self.place, job_id))
         if delete_job:
+            # As in RQ: a job id whose record is gone raises NoSuchJobError (the entry is removed).
             target = job if isinstance(job, Job) else self._fetch(job_id)
-            if target is not None:
-                lifecycle.delete(target)
+            lifecycle.delete(target)
         return result
 
-    def _fetch(self, job_id: str) -> Job | None:
-        return self.job_class.fetch_many([job_id], connection=self.broker, serializer=self.serializer)[0]
+    def _fetch(self, job_id: str) -> Job:
+        return self.job_class.fetch(job_id, connection=self.broker, serializer=self.serializer)
 
     def cleanup(
         self, timestamp: float | None = None, exception_handlers: list[Any] | None = None

@@ -145,6 +145,10 @@ class TestWriting:
         (job_id,) = finished_ids(queue, 1)
         assert queue.finished_job_registry.remove(job_id, delete_job=True) == 1
         assert not Job.exists(job_id, connection=broker)
+        queue.finished_job_registry.add(job_id, ttl=60)  # an entry whose job is gone
+        with pytest.raises(NoSuchJobError):  # as in RQ; the entry is removed all the same
+            queue.finished_job_registry.remove(job_id, delete_job=True)
+        assert job_id not in queue.finished_job_registry
 
     def test_requeue_says_what_is_wrong(self, broker):
         queue = Queue(connection=broker)
