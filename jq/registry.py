@@ -21,7 +21,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from jq import lifecycle
-from jq.broker import EXECUTION, PERSIST, PlaceKind, Transition
+from jq.broker import EXECUTION, KEEP, PERSIST, PlaceKind, Transition
 from jq.clock import scheduling_time
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq.exceptions import (
@@ -167,32 +167,30 @@ class FailedJobRegistry(BaseRegistry):
 
     def add(  # type: ignore[override]
         self, job: Job | str, ttl: int | None = None, exc_string: str = "", pipeline: Any = None
-    ) -> Any:
+    ) -> None:
         """Put the job in this registry for ``ttl`` seconds (default one year; -1: for ever), its
         record (and results) kept as long, with ``exc_string`` as its failure's text. Its status
-        is left as it is.
+        is left as it is. With ``pipeline``, it is written when the pipeline is executed.
 
-        With ``pipeline``, the pipeline (written when it is executed); else 1 when the entry was
-        added, 0 when it was there (its time is renewed).
+        Another negative ``ttl`` makes an entry already expired and leaves the record's expiry
+        alone, as in RQ; RQ's -1 is such a value too, which jq reads as "for ever" instead (the
+        next cleanup would drop the entry of a job meant to be kept).
         """
         job_id = self._job_id(job)
         ttl = DEFAULT_FAILURE_TTL if ttl is None else ttl
         score = self._score(ttl)
-        existed = pipeline is None and self.broker.registry_score(self.place, job_id) is not None
         change = Transition(
             job_id,
             source=None,
             target=self.place,
             score=score,
             fields={"exc_info": exc_string.encode("utf-8")} if exc_string else {},
-            record_ttl=PERSIST if ttl == -1 else max(ttl, 0),
+            record_ttl=PERSIST if ttl == -1 else KEEP if ttl < 0 else ttl,
         )
         if pipeline is not None:
             self.broker.pipeline_writes(pipeline).transition(change)
-            return pipeline
-        if not self.broker.transition(change):
+        elif not self.broker.transition(change):
             self.broker.registry_add(self.place, job_id, score)  # no record: the entry alone
-        return 0 if existed else 1
 
 
 class CanceledJobRegistry(BaseRegistry):

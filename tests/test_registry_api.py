@@ -164,7 +164,7 @@ class TestWriting:
         queue = Queue(connection=broker)
         job = queue.enqueue(fixtures.add, 1, 2)
         registry = queue.failed_job_registry
-        assert registry.add(job, ttl=600, exc_string="Traceback: boom") == 1
+        assert registry.add(job, ttl=600, exc_string="Traceback: boom") is None  # as in RQ
         assert job.id in registry
         assert 590 < broker.job_ttl(job.id) <= 600  # the record is kept as long as the entry
         assert broker.load_job_fields(job.id, ["exc_info"]) == [b"Traceback: boom"]
@@ -174,6 +174,8 @@ class TestWriting:
         registry.add(job, ttl=-1)
         assert broker.job_ttl(job.id) is None
         assert registry.get_expiration_time(job) is None
+        registry.add(job, ttl=-5)  # another negative ttl: an expired entry, the record left alone
+        assert job.id in registry.get_expired_job_ids() and broker.job_ttl(job.id) is None
 
     def test_deferred_registry_add_scores_now(self, broker):
         registry = DeferredJobRegistry(connection=broker)
@@ -326,7 +328,7 @@ class TestPipelines:
         assert finished.add("f2", ttl=60, pipeline=pipe) is pipe
         assert finished.add("f1", ttl=-1, pipeline=pipe, xx=True) is pipe
         assert finished.remove("f1", pipeline=pipe) is pipe
-        assert failed.add(job, ttl=-1, exc_string="boom", pipeline=pipe) is pipe
+        failed.add(job, ttl=-1, exc_string="boom", pipeline=pipe)
         scheduled.schedule(
             "later", datetime.datetime(2031, 1, 1, tzinfo=datetime.timezone.utc), pipeline=pipe
         )
