@@ -24,30 +24,43 @@ if _TYPE_CHECKING:
         use_connection,
     )
     from jq.dependency import Dependency
-    from jq.job import Job, JobStatus, get_current_job
+    from jq.job import Job, JobStatus, cancel_job, get_current_job, requeue_job
     from jq.plugins import hookimpl
     from jq.queue import Queue
+    from jq.rate_limit import RateLimit
+    from jq.repeat import Repeat
     from jq.retry import Retry
+    from jq.rq_shim import install_as_rq
+    from jq.version import VERSION
+    from jq.webhook import Webhook
     from jq.worker import SimpleWorker, Worker
 
+#: jq's own release (the ``jq-queue`` distribution's version); ``VERSION`` is RQ's API level.
 __version__ = "0.1.0"
 
 __all__ = [
+    "VERSION",
     "Callback",
     "Connection",
     "Dependency",
     "Job",
     "JobStatus",
     "Queue",
+    "RateLimit",
+    "Repeat",
     "Retry",
     "SimpleWorker",
+    "Webhook",
     "Worker",
     "__version__",
+    "cancel_job",
     "get_current_connection",
     "get_current_job",
     "hookimpl",
+    "install_as_rq",
     "pop_connection",
     "push_connection",
+    "requeue_job",
     "use_connection",
 ]
 
@@ -66,10 +79,19 @@ _HOMES = {
     "Job": "jq.job",
     "JobStatus": "jq.job",
     "get_current_job": "jq.job",
+    "cancel_job": "jq.job",
+    "requeue_job": "jq.job",
     "hookimpl": "jq.plugins",
+    "install_as_rq": "jq.rq_shim",
     "Queue": "jq.queue",
+    "RateLimit": "jq.rate_limit",
+    "Repeat": "jq.repeat",
     "Retry": "jq.retry",
     "SimpleWorker": "jq.worker",
+    # RQ exports SpawnWorker here; found once jq.worker has it (the workers stream adds it).
+    "SpawnWorker": "jq.worker",
+    "VERSION": "jq.version",
+    "Webhook": "jq.webhook",
     "Worker": "jq.worker",
 }
 

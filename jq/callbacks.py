@@ -9,7 +9,14 @@ from typing import Any
 from jq.exceptions import ConfigurationError
 from jq.utils import parse_timeout
 
-__all__ = ["DEFAULT_CALLBACK_TIMEOUT", "Callback", "function_path"]
+__all__ = [
+    "DEFAULT_CALLBACK_TIMEOUT",
+    "Callback",
+    "execute_failure_callback",
+    "execute_stopped_callback",
+    "execute_success_callback",
+    "function_path",
+]
 
 #: Seconds a callback may run before it is stopped.
 DEFAULT_CALLBACK_TIMEOUT = 60
@@ -69,3 +76,34 @@ class Callback:
 
     def __repr__(self) -> str:
         return f"Callback({self.name!r}, timeout={self.timeout})"
+
+
+# RQ's module-level names (``rq.callbacks``): run a job's callback under a death penalty. jq's
+# workers run callbacks through jq.execution.run_callback, which also logs what they raise.
+
+
+def _run(callback: Callback | None, death_penalty_class: Any, job: Any, *args: Any) -> None:
+    if callback is None:
+        return
+    from jq.timeouts import JobTimeoutException
+
+    with death_penalty_class(callback.timeout, JobTimeoutException, job_id=job.id):
+        callback.func(job, job.connection, *args)
+
+
+def execute_success_callback(job: Any, death_penalty_class: Any, result: Any) -> None:
+    """Call the job's ``on_success`` callback (if any) with ``(job, connection, result)``, stopped
+    by ``death_penalty_class`` after its timeout; what it raises is raised."""
+    _run(job.success_callback_ref, death_penalty_class, job, result)
+
+
+def execute_failure_callback(job: Any, death_penalty_class: Any, *exc_info: Any) -> None:
+    """Call the job's ``on_failure`` callback (if any) with ``(job, connection, *exc_info)``,
+    stopped by ``death_penalty_class`` after its timeout; what it raises is raised."""
+    _run(job.failure_callback_ref, death_penalty_class, job, *exc_info)
+
+
+def execute_stopped_callback(job: Any, death_penalty_class: Any) -> None:
+    """Call the job's ``on_stopped`` callback (if any) with ``(job, connection)``, stopped by
+    ``death_penalty_class`` after its timeout; what it raises is raised."""
+    _run(job.stopped_callback_ref, death_penalty_class, job)

@@ -23,15 +23,19 @@ from types import TracebackType
 from typing import Any
 
 from jq.broker import Broker
-from jq.exceptions import ConfigurationError, NoConnectionError
+from jq.exceptions import ConfigurationError, NoConnectionError, NoRedisConnectionException
 
 __all__ = [
     "DEFAULT_URL",
     "KEY_PREFIX_ENV",
+    "REDIS_RUNTIME_CONNECTION_KWARGS",
     "Connection",
+    "NoRedisConnectionException",
     "fresh_url_brokers",
+    "get_connection_kwargs",
     "get_current_connection",
     "key_prefix",
+    "parse_connection",
     "pop_connection",
     "push_connection",
     "resolve_broker",
@@ -250,3 +254,49 @@ def _broker_for_url(url: str, plugins: Any) -> Broker:
                 )
             _url_brokers[cache_key] = broker
         return broker
+
+
+#: Options of a redis-py connection pool that describe that pool's own state (locks, handlers,
+#: the addresses it was redirected from), not how to connect: :func:`get_connection_kwargs`
+#: leaves them out, so that a client rebuilt from its result (in a forked process) starts clean.
+REDIS_RUNTIME_CONNECTION_KWARGS = (
+    "maint_notifications_config",
+    "maint_notifications_pool_handler",
+    "himport_registry",
+    "event_dispatcher",
+    "orig_host_address",
+    "orig_socket_timeout",
+    "orig_socket_connect_timeout",
+)
+
+
+def _redis_client(connection: Any) -> Any:
+    """The redis-py client of ``connection`` (a client, or a broker or URL of the Redis driver)."""
+    if not hasattr(connection, "connection_pool"):
+        connection = resolve_broker(connection).connection
+    if not hasattr(connection, "connection_pool"):
+        raise TypeError(f"{connection!r} is not a Redis connection: it has no connection settings")
+    return connection
+
+
+def get_connection_kwargs(connection: Any) -> dict[str, Any]:
+    """The settings that rebuild ``connection``'s connection pool (in another process, say):
+    its pool's ``connection_kwargs`` without :data:`REDIS_RUNTIME_CONNECTION_KWARGS` and without
+    the placeholders redis-py uses for options left unset.
+
+    ``connection`` is a redis-py client, or a broker or URL of the Redis driver; anything else
+    is a :class:`TypeError`.
+    """
+    settings = dict(_redis_client(connection).connection_pool.connection_kwargs)
+    for name in REDIS_RUNTIME_CONNECTION_KWARGS:
+        settings.pop(name, None)
+    # redis-py marks an option left unset with a bare object(), recognized by identity: a copy
+    # made in another process would be taken for a real value.
+    return {name: value for name, value in settings.items() if type(value) is not object}
+
+
+def parse_connection(connection: Any) -> tuple[type[Any], type[Any], dict[str, Any]]:
+    """``(client class, connection class, pool settings)``: what rebuilds ``connection`` as
+    ``client_class(connection_pool=ConnectionPool(connection_class=..., **settings))``."""
+    client = _redis_client(connection)
+    return type(client), client.connection_pool.connection_class, get_connection_kwargs(client)

@@ -12,18 +12,23 @@ __all__ = [
     "DequeueTimeout",
     "DeserializationError",
     "DuplicateJobError",
+    "DuplicateSchedulerError",
     "DuplicateWorkerError",
     "InvalidJobDependency",
     "InvalidJobOperation",
+    "InvalidJobOperationError",
     "JQError",
     "JobStopped",
     "NoConnectionError",
     "NoRedisConnectionException",
+    "NoSuchGroupError",
     "NoSuchJobError",
     "PayloadTooLargeError",
+    "SchedulerNotFound",
     "SerializationError",
     "ShutDownImminentException",
     "SignatureError",
+    "StopRequested",
     "StorePermissionError",
     "TimeoutFormatError",
     "UnknownPluginError",
@@ -51,6 +56,27 @@ class DuplicateJobError(JQError):
 
 class InvalidJobOperation(JQError):
     """The operation does not apply to the job in its current state."""
+
+
+#: RQ's other name for :class:`InvalidJobOperation` (its command line raises this one).
+InvalidJobOperationError = InvalidJobOperation
+
+
+class NoSuchGroupError(JQError):
+    """No group of jobs with the given name exists."""
+
+
+class SchedulerNotFound(JQError):
+    """No scheduler with the given name is registered."""
+
+
+class DuplicateSchedulerError(JQError):
+    """A live scheduler with the same name is already registered."""
+
+
+class StopRequested(JQError):
+    """A long-running process (worker, scheduler) was asked to stop; raised inside its loop to
+    leave it."""
 
 
 class InvalidJobDependency(JQError, ValueError):

@@ -29,12 +29,21 @@ from jq.job_state import JobState, JobStatus
 from jq.results import Result
 from jq.retry import Retry
 from jq.serializers import Serializer, resolve_serializer
-from jq.utils import now, parse_timeout, validate_description, validate_job_id, validate_ttl
+from jq.utils import (
+    JOB_ID_PATTERN,
+    now,
+    parse_timeout,
+    validate_description,
+    validate_job_id,
+    validate_ttl,
+)
 
 if TYPE_CHECKING:
     from jq.queue import Queue
 
 __all__ = [
+    "JOB_ID_PATTERN",
+    "UNEVALUATED",
     "Callback",
     "Dependency",
     "Job",
@@ -42,6 +51,7 @@ __all__ = [
     "Retry",
     "cancel_job",
     "get_current_job",
+    "parse_job_id",
     "requeue_job",
 ]
 
@@ -395,3 +405,15 @@ def cancel_job(job_id: str, connection: Any = None, serializer: Any = None) -> N
 def requeue_job(job_id: str, connection: Any = None, serializer: Any = None) -> Job:
     """Requeue the job with this id (see :meth:`Job.requeue`)."""
     return Job.fetch(job_id, connection=connection, serializer=serializer).requeue()
+
+
+# RQ's module-level names (``rq.job``) that jq's code does not use.
+
+# JOB_ID_PATTERN (imported above from jq.utils): what a job id may hold, up to 128 characters.
+#: Marks a lazily read attribute of a job that was not read yet.
+UNEVALUATED: Any = _UNSET
+
+
+def parse_job_id(job_or_execution_id: str) -> str:
+    """The job id of a job id or of an execution's ``<job id>:<execution id>``."""
+    return job_or_execution_id.split(":", 1)[0]

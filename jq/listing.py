@@ -106,11 +106,19 @@ def place_job_ids(queue: Queue, status: str, start: int, end: int) -> list[str]:
     """
     if status == "queued":
         return queue.get_job_ids(start, end - start + 1)
-    return _registry(queue, status).get_job_ids(start, end)
+    return _registry(queue, status).get_job_ids(start, end, cleanup=_cleans(status))
+
+
+def _cleans(status: str) -> bool:
+    """Whether reading the registry of ``status`` may clean it first: not the started registry,
+    whose cleanup ends abandoned jobs and runs their callbacks (workers' maintenance does that)."""
+    return status != "started"
 
 
 def _place_count(queue: Queue, status: str) -> int:
-    return queue.count if status == "queued" else _registry(queue, status).count
+    if status == "queued":
+        return queue.count
+    return _registry(queue, status).get_job_count(cleanup=_cleans(status))
 
 
 def _registry(queue: Queue, status: str) -> BaseRegistry:

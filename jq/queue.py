@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from jq.broker import Broker, Place, PlaceKind, Transition
 from jq.connections import resolve_broker
@@ -24,7 +24,7 @@ from jq.serializers import resolve_serializer
 from jq.timeouts import BaseDeathPenalty
 from jq.utils import import_attribute, parse_timeout, validate_queue_name
 
-__all__ = ["DEFAULT_TIMEOUT", "EnqueueData", "Queue"]
+__all__ = ["DEFAULT_TIMEOUT", "EnqueueArgs", "EnqueueData", "Queue"]
 
 #: Seconds a job may run unless its queue or the job says otherwise.
 DEFAULT_TIMEOUT = DEFAULT_JOB_TIMEOUT
@@ -265,3 +265,29 @@ class Queue(Enqueueing):
     def delete(self, delete_jobs: bool = True) -> None:
         """Forget the queue (and, with ``delete_jobs``, its waiting jobs). Enqueueing recreates it."""
         self.broker.delete_queue(self.name, delete_jobs)
+
+
+class EnqueueArgs(NamedTuple):
+    """RQ's record of what ``enqueue`` was asked (``Queue.parse_args`` in RQ)."""
+
+    func: Any
+    timeout: int | str | None
+    description: str | None
+    result_ttl: int | None
+    ttl: int | None
+    failure_ttl: int | None
+    depends_on: Any
+    job_id: str | None
+    at_front: bool
+    meta: dict[str, Any] | None
+    retry: Any
+    repeat: Any
+    on_success: Any
+    on_failure: Any
+    on_stopped: Any
+    rate_limit: Any
+    pipeline: Any
+    unique: bool
+    args: tuple[Any, ...] | list[Any] | None
+    kwargs: dict[str, Any] | None
+    webhooks: Any

@@ -2,25 +2,39 @@
 
 Each queue has six: started (a worker runs the job), finished, failed (and stopped), deferred
 (waiting for dependencies), scheduled (waiting for a time) and canceled. Finished, failed and
-canceled entries expire with their job's record.
+canceled entries expire with their job's record. Each is a set of job ids ordered by a score, a
+time whose meaning depends on the registry (:class:`jq.broker.PlaceKind`).
+
+The API is RQ's (``rq.registry``). Where RQ stores something jq does not (execution ids in the
+started registry, a "ready" state between deferred and queued), the method answers from what jq
+stores: see each docstring and docs/moving-from-rq.md.
+
+``pipeline=`` arguments take a redis-py pipeline: the write is queued on it and happens when the
+caller executes it (a broker without pipelines refuses them, see :meth:`Broker.pipeline_writes`).
 """
 
 from __future__ import annotations
 
 import datetime
-import math
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from jq import lifecycle
-from jq.broker import Broker, Place, PlaceKind
-from jq.connections import resolve_broker
-from jq.exceptions import AbandonedJobError, DeserializationError, InvalidJobOperation, NoSuchJobError
-from jq.serializers import resolve_serializer
-from jq.utils import validate_queue_name
+from jq.broker import EXECUTION, KEEP, PERSIST, PlaceKind, Transition
+from jq.clock import scheduling_time
+from jq.defaults import DEFAULT_FAILURE_TTL
+from jq.exceptions import (
+    AbandonedJobError,
+    DeserializationError,
+    InvalidJobOperation,
+    NoSuchJobError,
+    UnsupportedByBrokerError,
+)
+from jq.job import Job
+from jq.registry_base import BaseRegistry
 
 if TYPE_CHECKING:
-    from jq.job import Job
     from jq.queue import Queue
     from jq.worker.base import BaseWorker
 
@@ -30,146 +44,36 @@ __all__ = [
     "DeferredJobRegistry",
     "FailedJobRegistry",
     "FinishedJobRegistry",
+    "ReadyJobRegistry",
     "ScheduledJobRegistry",
     "StartedJobRegistry",
+    "clean_registries",
 ]
 
 
-class BaseRegistry:
-    """The job ids of one queue that are in one kind of place, ordered by score (a time)."""
-
-    kind: PlaceKind = PlaceKind.FINISHED
-    #: Entries past their score are dropped by :meth:`cleanup` (their records expired with them).
-    expires_entries = False
-
-    def __init__(
-        self,
-        name: str = "default",
-        connection: Any = None,
-        job_class: type[Job] | None = None,
-        queue: Queue | None = None,
-        serializer: Any = None,
-    ) -> None:
-        from jq.job import Job
-
-        if queue is not None:
-            name, connection = queue.name, queue.broker
-            job_class = job_class or queue.job_class
-            serializer = serializer or queue.serializer
-        self.name = validate_queue_name(name)
-        self.broker: Broker = resolve_broker(connection)
-        self.job_class: type[Job] = job_class or Job
-        self.serializer = resolve_serializer(serializer)
-
-    @property
-    def place(self) -> Place:
-        """The broker place of this registry."""
-        return Place(self.kind, self.name)
-
-    @property
-    def key(self) -> str:
-        """The key this registry is stored under."""
-        return self.broker.place_key(self.place)
-
-    @property
-    def connection(self) -> Any:
-        """The client of the registry's broker."""
-        return self.broker.connection
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, BaseRegistry) and other.place == self.place and other.broker is self.broker
-
-    def __hash__(self) -> int:
-        return hash((self.place, id(self.broker)))
-
-    def _job_id(self, job_or_id: Job | str) -> str:
-        return job_or_id if isinstance(job_or_id, str) else job_or_id.id
-
-    def __contains__(self, item: object) -> bool:
-        if not isinstance(item, str) and not hasattr(item, "id"):
-            return False
-        return self.broker.registry_score(self.place, self._job_id(item)) is not None  # type: ignore[arg-type]
-
-    def __len__(self) -> int:
-        return self.count
-
-    @property
-    def count(self) -> int:
-        """How many jobs are in the registry (expired entries are cleaned first)."""
-        self.cleanup()
-        return self.broker.registry_count(self.place)
-
-    def get_job_ids(self, start: int = 0, end: int = -1) -> list[str]:
-        """Job ids by ascending score, ``start`` to ``end`` inclusive."""
-        self.cleanup()
-        return self.broker.registry_ids(self.place, start, end)
-
-    def get_jobs(self, start: int = 0, end: int = -1) -> list[Job]:
-        """The jobs, by ascending score (entries whose job is gone are skipped)."""
-        jobs = self.job_class.fetch_many(
-            self.get_job_ids(start, end), connection=self.broker, serializer=self.serializer
-        )
-        return [job for job in jobs if job is not None]
-
-    def get_expiration_time(self, job: Job | str) -> datetime.datetime | None:
-        """When the entry's score falls due, or None when it never does or is not here."""
-        score = self.broker.registry_score(self.place, self._job_id(job))
-        if score is None or math.isinf(score):
-            return None
-        return datetime.datetime.fromtimestamp(score, tz=datetime.timezone.utc)
-
-    def add(self, job: Job | str, ttl: int = 0) -> None:
-        """Add an entry due ``ttl`` seconds from now (-1: never). Changes nothing else."""
-        score = math.inf if ttl < 0 else time.time() + ttl
-        self.broker.registry_add(self.place, self._job_id(job), score)
-
-    def remove(self, job: Job | str, delete_job: bool = False) -> bool:
-        """Remove an entry (and, with ``delete_job``, the job itself, which counts as a failure
-        for the jobs waiting for it, as :meth:`Job.delete` does); whether it was here."""
-        job_id = self._job_id(job)
-        removed = self.broker.registry_remove(self.place, job_id)
-        if delete_job:
-            self.broker.delete_job(job_id, [self.place], **lifecycle.failed_dependents())
-        return removed
-
-    def cleanup(self, timestamp: float | None = None) -> list[str]:
-        """Drop entries whose score passed (for registries whose entries expire); their ids."""
-        if not self.expires_entries:
-            return []
-        return self.broker.registry_cleanup(self.place, time.time() if timestamp is None else timestamp)
-
-    def get_queue(self) -> Queue:
-        """The registry's queue."""
-        from jq.queue import Queue
-
-        return Queue(self.name, connection=self.broker, job_class=self.job_class, serializer=self.serializer)
-
-    def requeue(self, job_or_id: Job | str, at_front: bool = False) -> Job:
-        """Put a job of this registry back on its queue; returns it."""
-        job_id = self._job_id(job_or_id)
-        if job_id not in self:
-            raise InvalidJobOperation(f"job {job_id!r} is not in {self!r}")
-        job = self.job_class.fetch(job_id, connection=self.broker, serializer=self.serializer)
-        return job.requeue(at_front=at_front)
-
-
 class StartedJobRegistry(BaseRegistry):
-    """Jobs a worker runs, scored by the deadline of their lease."""
+    """Jobs a worker runs, scored by the deadline of their lease (renewed by the worker's
+    heartbeats). One entry per running job: its execution id is on the job's record."""
 
     kind = PlaceKind.STARTED
 
-    def cleanup(self, timestamp: float | None = None, *, worker: BaseWorker | None = None) -> list[str]:
+    def cleanup(
+        self,
+        timestamp: float | None = None,
+        exception_handlers: list[Any] | None = None,
+        *,
+        worker: BaseWorker | None = None,
+    ) -> list[str]:
         """End every job whose lease expired (its worker died): failed with
         :class:`AbandonedJobError`, or retried under its Retry policy. Returns their ids.
 
-        A final failure runs the job's ``on_failure`` callback (within its timeout) and the
-        ``jq_job_failed`` hook, as for any failed job; ``worker`` is the worker whose maintenance
-        calls this (passed to the hook, and choosing the callback's death penalty).
+        ``exception_handlers`` are called for each (``handler(job, type, value, traceback)``,
+        the traceback None). A final failure runs the job's ``on_failure`` callback (within its
+        timeout) and the ``jq_job_failed`` hook, as for any failed job; ``worker`` is the worker
+        whose maintenance calls this (passed to the hook, and choosing the callback's death
+        penalty).
         """
-        from jq.execution import callback_penalty, report_final_failure
+        from jq.execution import callback_penalty, report_final_failure, run_exception_handlers
         from jq.job_state import JobStatus
 
         now = time.time() if timestamp is None else timestamp
@@ -195,19 +99,57 @@ class StartedJobRegistry(BaseRegistry):
             if status is None:
                 continue
             ended.append(job_id)
+            error = AbandonedJobError(message)
+            if exception_handlers:
+                run_exception_handlers(exception_handlers, job, (AbandonedJobError, error, None))
             if status is JobStatus.FAILED:
-                error = AbandonedJobError(message)
                 report_final_failure(job, (AbandonedJobError, error, None), worker, callback_penalty(worker))
         return ended
 
-    @property
-    def count(self) -> int:
-        """How many jobs are running (abandoned ones are not cleaned here)."""
-        return self.broker.registry_count(self.place)
+    def add(self, job: Job | str, ttl: int = 0, pipeline: Any = None, xx: bool = False) -> Any:
+        """Refused, as in RQ: a job enters this registry only when a worker claims it."""
+        raise NotImplementedError(
+            "jobs enter the started registry when a worker claims them; see add_execution()"
+        )
 
-    def get_job_ids(self, start: int = 0, end: int = -1) -> list[str]:
-        """Ids of running jobs."""
-        return self.broker.registry_ids(self.place, start, end)
+    def remove(self, job: Job | str, pipeline: Any = None, delete_job: bool = False) -> Any:
+        """Refused, as in RQ: a job leaves this registry when its execution ends."""
+        raise NotImplementedError(
+            "jobs leave the started registry when their execution ends; see remove_execution()"
+        )
+
+    def add_execution(self, execution: Any, pipeline: Any, ttl: int = 0, xx: bool = False) -> Any:
+        """Add the job of ``execution`` (an :class:`jq.executions.Execution`), its lease ending
+        ``ttl`` seconds from now (-1: never). As :meth:`BaseRegistry.add`."""
+        return self._add_entry(execution.job_id, self._score(ttl), pipeline, xx)
+
+    def remove_execution(
+        self, execution: Any, job: Job | None = None, pipeline: Any = None, delete_job: bool = False
+    ) -> None:
+        """Remove the entry of ``execution``'s job while that execution is the job's current one
+        (a later execution of the same job keeps its entry)."""
+        record = self.broker.load_job_fields(execution.job_id, [EXECUTION])
+        current = record[0] if record is not None else None
+        if current is not None and current.decode("utf-8", "replace") != execution.id:
+            return
+        BaseRegistry.remove(self, execution.job_id, pipeline=pipeline)
+
+    def remove_executions(self, job: Job, pipeline: Any = None) -> None:
+        """Remove the job's entry, whatever its execution."""
+        BaseRegistry.remove(self, job, pipeline=pipeline)
+
+    def get_job_and_execution_ids(
+        self, start: int = 0, end: int = -1, desc: bool = False, cleanup: bool = True
+    ) -> list[tuple[str, str]]:
+        """``(job id, execution id)`` of each running job, ordered as :meth:`get_job_ids`; the
+        execution id is ``""`` when the job's record is gone."""
+        job_ids = self.get_job_ids(start, end, desc=desc, cleanup=cleanup)
+        records = self.broker.load_jobs(job_ids)
+        pairs = []
+        for job_id, record in zip(job_ids, records, strict=True):
+            execution = (record or {}).get(EXECUTION) or b""
+            pairs.append((job_id, execution.decode("utf-8", "replace")))
+        return pairs
 
 
 class FinishedJobRegistry(BaseRegistry):
@@ -223,6 +165,33 @@ class FailedJobRegistry(BaseRegistry):
     kind = PlaceKind.FAILED
     expires_entries = True
 
+    def add(  # type: ignore[override]
+        self, job: Job | str, ttl: int | None = None, exc_string: str = "", pipeline: Any = None
+    ) -> None:
+        """Put the job in this registry for ``ttl`` seconds (default one year; -1: for ever), its
+        record (and results) kept as long, with ``exc_string`` as its failure's text. Its status
+        is left as it is. With ``pipeline``, it is written when the pipeline is executed.
+
+        Another negative ``ttl`` makes an entry already expired and leaves the record's expiry
+        alone, as in RQ; RQ's -1 is such a value too, which jq reads as "for ever" instead (the
+        next cleanup would drop the entry of a job meant to be kept).
+        """
+        job_id = self._job_id(job)
+        ttl = DEFAULT_FAILURE_TTL if ttl is None else ttl
+        score = self._score(ttl)
+        change = Transition(
+            job_id,
+            source=None,
+            target=self.place,
+            score=score,
+            fields={"exc_info": exc_string.encode("utf-8")} if exc_string else {},
+            record_ttl=PERSIST if ttl == -1 else KEEP if ttl < 0 else ttl,
+        )
+        if pipeline is not None:
+            self.broker.pipeline_writes(pipeline).transition(change)
+        elif not self.broker.transition(change):
+            self.broker.registry_add(self.place, job_id, score)  # no record: the entry alone
+
 
 class CanceledJobRegistry(BaseRegistry):
     """Jobs that were canceled, kept ``failure_ttl`` seconds."""
@@ -230,20 +199,27 @@ class CanceledJobRegistry(BaseRegistry):
     kind = PlaceKind.CANCELED
     expires_entries = True
 
+    def get_expired_job_ids(self, timestamp: float | None = None) -> list[str]:
+        """Not available, as in RQ: canceled entries leave with their records."""
+        raise NotImplementedError("canceled entries expire with their jobs' records")
+
 
 class DeferredJobRegistry(BaseRegistry):
-    """Jobs waiting for their dependencies."""
+    """Jobs waiting for their dependencies, scored by when they started waiting."""
 
     kind = PlaceKind.DEFERRED
 
-    def cleanup(self, timestamp: float | None = None) -> list[str]:
+    def cleanup(
+        self, timestamp: float | None = None, exception_handlers: list[Any] | None = None
+    ) -> list[str]:
         """Settle the jobs waiting for a dependency that no longer exists (its record expired,
         its ``ttl`` having passed before it ran, or it was deleted without settling them): it
         counts as failed, so each is canceled (its own dependents in turn), or released when it
         allows failure. Returns their ids. ``timestamp`` is when they are canceled (now).
 
         Workers run this with their other maintenance; :attr:`count` and :meth:`get_job_ids` do
-        not, since it reads every waiting job.
+        not, even with ``cleanup=True``, since it reads every waiting job (RQ's cleanup of this
+        registry does nothing).
         """
         fields = lifecycle.failed_dependents()
         return self.broker.settle_orphans(
@@ -254,14 +230,85 @@ class DeferredJobRegistry(BaseRegistry):
             now=timestamp,
         )
 
-    @property
-    def count(self) -> int:
+    def get_job_count(self, cleanup: bool = True) -> int:
         """How many jobs wait for their dependencies."""
         return self.broker.registry_count(self.place)
 
-    def get_job_ids(self, start: int = 0, end: int = -1) -> list[str]:
-        """Ids of the waiting jobs, oldest first."""
-        return self.broker.registry_ids(self.place, start, end)
+    def get_job_ids(
+        self, start: int = 0, end: int = -1, desc: bool = False, cleanup: bool = True
+    ) -> list[str]:
+        """Ids of the waiting jobs, oldest first (newest first with ``desc``)."""
+        return super().get_job_ids(start, end, desc=desc, cleanup=False)
+
+    def add(self, job: Job | str, ttl: int | None = None, pipeline: Any = None, xx: bool = False) -> Any:
+        """Add an entry scored now (``ttl`` is ignored, as in RQ: deferred entries do not expire)."""
+        return self._add_entry(self._job_id(job), time.time(), pipeline, xx)
+
+
+class ReadyJobRegistry(BaseRegistry):
+    """RQ's jobs whose dependencies are met and that wait to be put on their queue. jq queues a
+    released dependent in the same atomic step that releases it, so no job is ever in this state:
+    the registry is always empty, and nothing can be added to it."""
+
+    kind = None
+
+    @property
+    def key(self) -> str | None:
+        """None: jq stores no such registry."""
+        return None
+
+    def __contains__(self, item: object) -> bool:
+        return False
+
+    def get_job_count(self, cleanup: bool = True) -> int:
+        """0."""
+        return 0
+
+    def get_job_ids(
+        self, start: int = 0, end: int = -1, desc: bool = False, cleanup: bool = True
+    ) -> list[str]:
+        """No ids."""
+        return []
+
+    def get_expired_job_ids(self, timestamp: float | None = None) -> list[str]:
+        """No ids."""
+        return []
+
+    def get_expiration_time(self, job: Job | str) -> datetime.datetime | None:
+        """None."""
+        return None
+
+    def cleanup(
+        self, timestamp: float | None = None, exception_handlers: list[Any] | None = None
+    ) -> list[Any]:
+        """Nothing to recover: no job is ever left here."""
+        return []
+
+    def enqueue_jobs(self, job_ids: list[str]) -> list[Job]:
+        """Nothing to enqueue: no job is ever here."""
+        return []
+
+    def add(self, job: Job | str, ttl: int | None = None, pipeline: Any = None, xx: bool = False) -> Any:
+        """Refused: jq has no ready state (a released dependent is queued at once)."""
+        raise UnsupportedByBrokerError(
+            "jq has no ready state: a dependent is queued in the step that releases it"
+        )
+
+    def register_jobs(self, jobs: list[Job], pipeline: Any) -> None:
+        """Refused, as :meth:`add`."""
+        self.add(jobs[0] if jobs else "", pipeline=pipeline)
+
+    def remove(self, job: Job | str, pipeline: Any = None, delete_job: bool = False) -> Any:
+        """0: nothing is here (with ``delete_job`` the job is still deleted)."""
+        if delete_job:
+            lifecycle.delete(job if isinstance(job, Job) else self._fetch(self._job_id(job)))
+        return pipeline if pipeline is not None else 0
+
+    def requeue(self, job_or_id: Job | str, at_front: bool = False) -> Job:
+        """Refused: no job is in this registry."""
+        job_id = self._job_id(job_or_id)
+        self.job_class.fetch(job_id, connection=self.broker, serializer=self.serializer)
+        raise InvalidJobOperation(f"job {job_id!r} is not in {self!r}")
 
 
 class ScheduledJobRegistry(BaseRegistry):
@@ -269,9 +316,56 @@ class ScheduledJobRegistry(BaseRegistry):
 
     kind = PlaceKind.SCHEDULED
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: RQ's other name for :meth:`get_expired_job_ids` here: the ids that are due.
+        self.get_jobs_to_enqueue = self.get_expired_job_ids
+
+    def get_expired_job_ids(self, timestamp: float | None = None) -> list[str]:
+        """Ids due at ``timestamp`` (now on :mod:`jq.clock` when None)."""
+        return super().get_expired_job_ids(scheduling_time() if timestamp is None else timestamp)
+
+    def schedule(self, job: Job | str, scheduled_datetime: datetime.datetime, pipeline: Any = None) -> Any:
+        """Make the entry of ``job`` due at ``scheduled_datetime`` (a naive datetime is the host's
+        local time). The job's status is left as it is (see ``Queue.schedule_job``).
+
+        Returns 1 when an entry was added, else 0; with ``pipeline``, the pipeline.
+        """
+        if scheduled_datetime.tzinfo is None:
+            scheduled_datetime = scheduled_datetime.astimezone()
+        return self._add_entry(self._job_id(job), scheduled_datetime.timestamp(), pipeline, False)
+
+    def get_jobs_to_schedule(self, timestamp: float | None = None, chunk_size: int = 1000) -> list[str]:
+        """Up to ``chunk_size`` ids due at ``timestamp`` (now when None), earliest first."""
+        return self.get_expired_job_ids(timestamp)[: max(chunk_size, 0)]
+
+    def remove_jobs(self, timestamp: float | None = None, pipeline: Any = None) -> Any:
+        """Deprecated (as in RQ): remove the entries due at ``timestamp`` (now when None),
+        leaving their jobs scheduled in no registry. Returns how many; with ``pipeline``, the
+        pipeline."""
+        warnings.warn(
+            "ScheduledJobRegistry.remove_jobs() is deprecated: due jobs are queued by a scheduler",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        before = scheduling_time() if timestamp is None else timestamp
+        if pipeline is not None:
+            self.broker.pipeline_writes(pipeline).registry_cleanup(self.place, before)
+            return pipeline
+        return len(self.broker.registry_cleanup(self.place, before))
+
     def get_scheduled_time(self, job_or_id: Job | str) -> datetime.datetime:
         """When the job is due (UTC); raises :class:`NoSuchJobError` when it is not scheduled."""
         when = self.get_expiration_time(job_or_id)
         if when is None:
             raise NoSuchJobError(f"job {self._job_id(job_or_id)!r} is not in {self!r}")
         return when
+
+
+def clean_registries(queue: Queue, exception_handlers: list[Any] | None = None) -> None:
+    """Clean every registry of ``queue`` as a worker's maintenance does: end abandoned jobs
+    (calling ``exception_handlers`` for each), drop expired finished, failed and canceled
+    entries, and settle jobs that wait for jobs that no longer exist."""
+    StartedJobRegistry(queue=queue).cleanup(exception_handlers=exception_handlers)
+    for registry_class in (FinishedJobRegistry, FailedJobRegistry, CanceledJobRegistry, DeferredJobRegistry):
+        registry_class(queue=queue).cleanup()

@@ -32,7 +32,18 @@ from jq.periodic import run_until_stopped
 from jq.queue import Queue
 from jq.utils import validate_queue_name
 
-__all__ = ["DEFAULT_LOCK_TTL", "DEFAULT_SCHEDULER_INTERVAL", "Scheduler", "scheduler_lock_name"]
+__all__ = [
+    "DEFAULT_LOCK_TTL",
+    "DEFAULT_SCHEDULER_INTERVAL",
+    "SCHEDULER_KEY_TEMPLATE",
+    "SCHEDULER_LOCKING_KEY_TEMPLATE",
+    "ForkProcess",
+    "RQScheduler",
+    "Scheduler",
+    "SchedulerStatus",
+    "run",
+    "scheduler_lock_name",
+]
 
 logger = logging.getLogger("jq.scheduler")
 
@@ -101,6 +112,10 @@ class Scheduler:
                 )
         return promoted
 
+    def hold(self, queue: str) -> bool:
+        """Take the lock of ``queue``, or renew it if this scheduler holds it; whether it does."""
+        return self._hold(queue)
+
     def _hold(self, queue: str) -> bool:
         lock = scheduler_lock_name(queue)
         if queue in self._held:
@@ -141,3 +156,14 @@ class Scheduler:
         finally:
             self.release()
             logger.info("scheduler %s: stopped", self.token)
+
+
+# RQ's scheduler API (``rq.scheduler``), over the Scheduler above; in a module of its own for size.
+from jq.rq_scheduler import (  # noqa: E402 - it builds on Scheduler, defined above
+    SCHEDULER_KEY_TEMPLATE,
+    SCHEDULER_LOCKING_KEY_TEMPLATE,
+    ForkProcess,
+    RQScheduler,
+    SchedulerStatus,
+    run,
+)

@@ -24,18 +24,27 @@ import cloudpickle
 from jq.exceptions import ConfigurationError, UnknownPluginError
 from jq.signing import SignedSerializer, signed_by_env
 
-__all__ = ["DefaultSerializer", "JSONSerializer", "Serializer", "SignedSerializer", "resolve_serializer"]
+__all__ = [
+    "SERIALIZER_ALIASES",
+    "DefaultSerializer",
+    "InvalidSerializerError",
+    "JSONSerializer",
+    "PickleSerializer",
+    "Serializer",
+    "SignedSerializer",
+    "resolve_serializer",
+]
 
 
 @runtime_checkable
 class Serializer(Protocol):
     """Anything with ``dumps`` and ``loads``."""
 
-    def dumps(self, obj: Any) -> bytes:  # pragma: no cover - protocol
+    def dumps(self, obj: Any, /) -> bytes:  # pragma: no cover - protocol
         """Encode a value."""
         ...
 
-    def loads(self, data: bytes) -> Any:  # pragma: no cover - protocol
+    def loads(self, data: bytes, /) -> Any:  # pragma: no cover - protocol
         """Decode what :meth:`dumps` produced."""
         ...
 
@@ -62,22 +71,38 @@ class DefaultSerializer:
         return pickle.loads(data)
 
 
+#: RQ's name for :class:`DefaultSerializer`.
+PickleSerializer = DefaultSerializer
+
+
 class JSONSerializer:
     """JSON, UTF-8 encoded. Values must be JSON types; loading never runs code."""
 
     @staticmethod
-    def dumps(obj: Any) -> bytes:
-        """Encode ``obj`` as compact JSON."""
-        return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    def dumps(*args: Any, **kwargs: Any) -> bytes:
+        """Encode a value as compact JSON (further arguments go to :func:`json.dumps`)."""
+        kwargs.setdefault("separators", (",", ":"))
+        kwargs.setdefault("allow_nan", False)
+        return json.dumps(*args, **kwargs).encode("utf-8")
 
     @staticmethod
-    def loads(data: bytes) -> Any:
-        """Decode JSON bytes."""
-        return json.loads(data.decode("utf-8"))
+    def loads(s: bytes, *args: Any, **kwargs: Any) -> Any:
+        """Decode JSON bytes (further arguments go to :func:`json.loads`)."""
+        return json.loads(s.decode("utf-8"), *args, **kwargs)
 
 
-def resolve_serializer(value: Any = None) -> Serializer:
-    """The serializer for ``value``: None (the default), a plugin name, a dotted path, or an object.
+#: The serializers known by name (plugins add more through the ``jq_serializer`` hook).
+SERIALIZER_ALIASES: dict[str, Serializer] = {"json": JSONSerializer, "pickle": PickleSerializer}
+
+
+class InvalidSerializerError(ConfigurationError, NotImplementedError):
+    """What was given as a serializer has no ``dumps``/``loads`` (a ``NotImplementedError``, as
+    RQ raises, and a :class:`ConfigurationError`)."""
+
+
+def resolve_serializer(serializer: Any = None) -> Serializer:
+    """The serializer for ``serializer``: None or another false value (the default), a name
+    (``'json'``, ``'pickle'``, a plugin's), a dotted path, or an object.
 
     When ``JQ_SIGNING_KEYS`` is set, what is resolved is wrapped in a
     :class:`jq.signing.SignedSerializer` with those keys (unless it signs already), so one
@@ -85,12 +110,12 @@ def resolve_serializer(value: Any = None) -> Serializer:
 
     Raises :class:`ConfigurationError` with what was wrong and what to pass instead.
     """
-    serializer: Serializer = signed_by_env(_resolve_unsigned(value))
-    return serializer
+    resolved: Serializer = signed_by_env(_resolve_unsigned(serializer))
+    return resolved
 
 
 def _resolve_unsigned(value: Any) -> Serializer:
-    if value is None:
+    if not value:
         return DefaultSerializer
     if isinstance(value, str):
         if "." not in value:
@@ -112,7 +137,7 @@ def _resolve_unsigned(value: Any) -> Serializer:
     if callable(getattr(value, "dumps", None)) and callable(getattr(value, "loads", None)):
         serializer: Serializer = value
         return serializer
-    raise ConfigurationError(
+    raise InvalidSerializerError(
         f"serializer {value!r} has no dumps/loads: pass an object with dumps(obj) -> bytes and "
         "loads(bytes) -> obj, a name such as 'json', or a dotted path"
     )

@@ -31,9 +31,11 @@ _SOON = 1e-6
 __all__ = [
     "BaseDeathPenalty",
     "BaseTimeoutException",
+    "HorseMonitorTimeoutException",
     "JobTimeoutException",
     "TimerDeathPenalty",
     "UnixSignalDeathPenalty",
+    "get_default_death_penalty_class",
 ]
 
 
@@ -43,6 +45,11 @@ class BaseTimeoutException(JQError):
 
 class JobTimeoutException(BaseTimeoutException):
     """The job ran past its timeout and was stopped."""
+
+
+class HorseMonitorTimeoutException(BaseTimeoutException):
+    """RQ's signal that a worker's wait on its work horse timed out (to send a heartbeat). jq's
+    workers wait on their horses without it; the class is here for code that catches it."""
 
 
 class BaseDeathPenalty:
@@ -215,3 +222,9 @@ class TimerDeathPenalty(BaseDeathPenalty):
             self._timer = None
             # Clearing is harmless when nothing is pending and prevents a late delivery.
             raise_in_thread(self._target_thread_id, None)
+
+
+def get_default_death_penalty_class() -> type[BaseDeathPenalty]:
+    """:class:`UnixSignalDeathPenalty` where the platform has ``SIGALRM``, else
+    :class:`TimerDeathPenalty` (Windows)."""
+    return UnixSignalDeathPenalty if hasattr(signal, "SIGALRM") else TimerDeathPenalty

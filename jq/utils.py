@@ -12,15 +12,78 @@ import time
 from typing import Any
 
 from jq.exceptions import ConfigurationError, TimeoutFormatError
+from jq.helpers import (
+    NOT_JSON_SERIALIZABLE,
+    Platform,
+    as_text,
+    backend_class,
+    ceildiv,
+    compact,
+    current_timestamp,
+    decode_redis_hash,
+    ensure_job_list,
+    get_call_string,
+    get_connection_from_queues,
+    get_platform,
+    get_version,
+    import_job_class,
+    import_queue_class,
+    import_worker_class,
+    is_nonstring_iterable,
+    missing_keys,
+    normalize_config_path,
+    parse_composite_key,
+    parse_names,
+    resolve_function_reference,
+    safe_json_dumps,
+    split_list,
+    str_to_date,
+    truncate_long_string,
+    utcformat,
+    utcparse,
+    validate_absolute_path,
+)
 
 __all__ = [
+    "NOT_JSON_SERIALIZABLE",
+    "AttributeImportError",
+    "ModuleImportError",
+    "Platform",
+    "TimeoutFormatError",
+    "as_text",
+    "backend_class",
+    "ceildiv",
+    "compact",
+    "current_timestamp",
+    "decode_redis_hash",
+    "ensure_job_list",
     "environment_value",
     "format_timestamp",
+    "get_call_string",
+    "get_connection_from_queues",
+    "get_platform",
+    "get_version",
     "import_attribute",
+    "import_job_class",
+    "import_queue_class",
+    "import_worker_class",
+    "is_nonstring_iterable",
+    "missing_keys",
+    "normalize_config_path",
     "now",
     "now_timestamp",
+    "parse_composite_key",
+    "parse_names",
     "parse_timeout",
     "parse_timestamp",
+    "resolve_function_reference",
+    "safe_json_dumps",
+    "split_list",
+    "str_to_date",
+    "truncate_long_string",
+    "utcformat",
+    "utcparse",
+    "validate_absolute_path",
     "validate_description",
     "validate_flag",
     "validate_job_id",
@@ -121,14 +184,16 @@ def parse_timestamp(text: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(text[:-1]).replace(tzinfo=_UTC)
 
 
-def parse_timeout(value: Any, *, name: str = "job_timeout") -> int | None:
+def parse_timeout(timeout: Any, *, name: str = "job_timeout") -> int | None:
     """Seconds from a timeout in any of the forms RQ accepts.
 
     ``None`` stays None (use the default). An int, or a string of digits (``'30'``), or digits with
     a unit ``s``, ``m``, ``h`` or ``d`` (``'5s'``, ``'3m'``, ``'1h'``). ``-1`` means no limit.
     Zero, other negatives, floats with a fraction, booleans, NaN, more than :data:`MAX_SECONDS`
-    and anything else are refused with :class:`TimeoutFormatError` (a ``ValueError``).
+    and anything else are refused with :class:`TimeoutFormatError` (a ``ValueError``), where RQ
+    would pass some of them on to a job that then never times out (docs/moving-from-rq.md).
     """
+    value = timeout
     if value is None:
         return None
     seconds: int
@@ -245,30 +310,44 @@ def validate_description(value: Any) -> str | None:
     return value
 
 
-def import_attribute(path: str) -> Any:
-    """Import ``package.module.attribute`` (attributes may be nested: ``module.Class.method``).
+class ModuleImportError(ImportError, ValueError):
+    """:func:`import_attribute` found no module for a path: an ImportError, and a ValueError as RQ
+    raises there."""
 
-    Raises :class:`ImportError` or :class:`AttributeError` with a message naming what is missing.
+
+class AttributeImportError(AttributeError, ValueError):
+    """:func:`import_attribute` found the module but not the attribute: an AttributeError, and a
+    ValueError as RQ raises there."""
+
+
+def import_attribute(name: str) -> Any:
+    """Import ``package.module.attribute`` (attributes may be nested: ``module.Class.method``); a
+    bare name is a builtin (``'len'``).
+
+    Raises :class:`ModuleImportError` or :class:`AttributeImportError` (both ``ValueError``, as
+    in RQ) with a message naming what is missing. An error raised while importing the module
+    itself comes through as it is.
 
     A worker resolves the function of every job it runs. Which part of a path is the module is
     remembered (not the attribute's value): later calls take the module from ``sys.modules`` and
     walk the attributes again, so a function replaced on its module (a monkeypatch, a reload) is
     the one called, while ``importlib.import_module``'s import machinery runs once per path.
     """
+    path = name
     known = _module_split.get(path) if isinstance(path, str) else None
     if known is not None:
         module_name, names = known
         found: Any = sys.modules.get(module_name)
         if found is not None:
             try:
-                for name in names:
-                    found = getattr(found, name)
+                for part in names:
+                    found = getattr(found, part)
             except AttributeError:
                 pass  # gone from its module since: the full lookup below says what is missing
             else:
                 return found
     if not isinstance(path, str) or not path or path.startswith(".") or path.endswith("."):
-        raise ImportError(f"{path!r} is not a dotted path such as 'package.module.function'")
+        raise ModuleImportError(f"{path!r} is not a dotted path such as 'package.module.function'")
     parts = path.split(".")
     if len(parts) == 1:
         # A bare name is looked up among the builtins, as RQ does ('abs', 'len').
@@ -276,7 +355,7 @@ def import_attribute(path: str) -> Any:
 
         if hasattr(builtins, path):
             return getattr(builtins, path)
-        raise ImportError(f"{path!r} is not a dotted path such as 'package.module.function'")
+        raise ModuleImportError(f"{path!r} is not a dotted path such as 'package.module.function'")
     module = None
     # Import the longest prefix that is a module, then walk attributes.
     for split in range(len(parts) - 1, 0, -1):
@@ -291,14 +370,14 @@ def import_attribute(path: str) -> Any:
         attributes = parts[split:]
         break
     else:
-        raise ImportError(f"cannot import {path!r}: no module named {parts[0]!r}")
+        raise ModuleImportError(f"cannot import {path!r}: no module named {parts[0]!r}")
     value: Any = module
     walked = module_name
     for attribute in attributes:
         try:
             value = getattr(value, attribute)
         except AttributeError:
-            raise AttributeError(
+            raise AttributeImportError(
                 f"cannot import {path!r}: {walked!r} has no attribute {attribute!r}"
             ) from None
         walked = f"{walked}.{attribute}"

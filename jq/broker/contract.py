@@ -21,12 +21,14 @@ from jq.broker.types import (
     WorkerUpdate,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
+from jq.exceptions import UnsupportedByBrokerError
 
 __all__ = [
     "Broker",
     "CommandSubscription",
     "ControlStore",
     "JobStore",
+    "PipelineWrites",
     "QueueStore",
     "RegistryStore",
     "WorkerStore",
@@ -291,6 +293,19 @@ class RegistryStore(abc.ABC):
     def registry_remove(self, place: Place, job_id: str) -> bool:
         """Remove the id; whether it was there (no other effect)."""
 
+    def registry_update_score(self, place: Place, job_id: str, score: float) -> bool:
+        """Give an id already in the registry a new score; False (nothing written) when the id is
+        not there (``registry.add(job, xx=True)`` in RQ's API).
+
+        ATOMIC in jq's drivers. Not abstract, so that a driver written before it still loads: this
+        default reads, then writes, and may add back an id removed between the two; the
+        conformance suite expects a driver to override it.
+        """
+        if self.registry_score(place, job_id) is None:
+            return False
+        self.registry_add(place, job_id, score)
+        return True
+
     @abc.abstractmethod
     def registry_expired(self, place: Place, before: float) -> list[str]:
         """Ids whose score is at or below ``before``, ascending (nothing is removed)."""
@@ -343,6 +358,32 @@ class RegistryStore(abc.ABC):
         it. Returns the ids of the deferred jobs settled directly (not those down their chains),
         in registry order.
         """
+
+
+class PipelineWrites(abc.ABC):
+    """Writes queued on a pipeline the caller owns (a redis-py pipeline on the Redis driver): each
+    call adds to the pipeline and returns; nothing is written until the caller executes it, and
+    then every write queued on it happens in that one round trip (in one ``MULTI`` when the
+    pipeline is a transaction). Each write means what the :class:`Broker` method of the same
+    name means, executed at that time; as nothing is read back, none reports an outcome.
+    """
+
+    @abc.abstractmethod
+    def registry_add(self, place: Place, job_id: str, score: float, *, only_existing: bool = False) -> None:
+        """:meth:`RegistryStore.registry_add`; with ``only_existing``,
+        :meth:`RegistryStore.registry_update_score` (no effect when the id is not there)."""
+
+    @abc.abstractmethod
+    def registry_remove(self, place: Place, job_id: str) -> None:
+        """:meth:`RegistryStore.registry_remove`."""
+
+    @abc.abstractmethod
+    def registry_cleanup(self, place: Place, before: float) -> None:
+        """:meth:`RegistryStore.registry_cleanup`."""
+
+    @abc.abstractmethod
+    def transition(self, change: Transition) -> None:
+        """:meth:`RegistryStore.transition` (refused, writing nothing, in the same cases)."""
 
 
 class WorkerStore(abc.ABC):
@@ -548,6 +589,18 @@ class Broker(JobStore, QueueStore, RegistryStore, WorkerStore, ControlStore, abc
         keys). Optional for drivers: the default checks nothing and returns no warning.
         """
         return ()
+
+    def pipeline_writes(self, pipeline: Any) -> PipelineWrites:
+        """Writes that wait on the caller's ``pipeline`` (``pipeline=`` in RQ's API), see
+        :class:`PipelineWrites`.
+
+        Optional for drivers: the default refuses with :class:`UnsupportedByBrokerError`, as does
+        a driver given something that is not one of its pipelines.
+        """
+        raise UnsupportedByBrokerError(
+            f"{type(self).__name__} has no pipelines, so pipeline= cannot be used with it: call "
+            "without pipeline= (the write then happens at once)"
+        )
 
     def finish_and_claim(self, change: Transition, claim: ClaimRequest) -> tuple[bool, Claimed | None]:
         """:meth:`transition` then :meth:`claim` (without waiting), in one round trip where the

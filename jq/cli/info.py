@@ -121,7 +121,8 @@ class View:
 def _queue_counts(queue: Queue) -> dict[str, int]:
     return {
         "queued": queue.count,
-        "started": queue.started_job_registry.count,
+        # Not .count: with RQ's cleanup it would end abandoned jobs here (maintenance does that).
+        "started": queue.started_job_registry.get_job_count(cleanup=False),
         "deferred": queue.deferred_job_registry.count,
         "scheduled": queue.scheduled_job_registry.count,
         "finished": queue.finished_job_registry.count,

@@ -25,12 +25,24 @@ __all__ = ["cli", "main"]
 
 
 class JQGroup(click.Group):
-    """A group whose commands' errors become one-line messages with a meaningful exit status."""
+    """A group whose commands' errors become one-line messages with a meaningful exit status.
+
+    Its commands are also its attributes (``cli.empty``, ``cli.worker``): RQ's ``rq.cli.cli`` is a
+    module with one attribute per command, and code written for RQ (Flask-RQ2) reaches them as
+    ``from rq.cli import cli; ctx.invoke(cli.empty, ...)``.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command, translating jq's and redis-py's errors."""
         with translate_errors():
             return super().invoke(ctx)
+
+    def __getattr__(self, name: str) -> click.Command:
+        commands: dict[str, click.Command] = self.__dict__.get("commands") or {}
+        command = commands.get(name) or commands.get(name.replace("_", "-"))
+        if command is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return command
 
 
 @click.group(cls=JQGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -45,6 +45,15 @@ class MemoryRegistries(MemoryState, RegistryStore):
         with self._cond:
             self._registry_of(place).add(job_id, score)
 
+    def registry_update_score(self, place: Place, job_id: str, score: float) -> bool:
+        """A new score for an id that is there; whether it was."""
+        with self._cond:
+            registry = self._peek(place)
+            if registry.score(job_id) is None:
+                return False
+            self._registry_of(place).add(job_id, score)
+            return True
+
     def registry_remove(self, place: Place, job_id: str) -> bool:
         """Remove the id; whether it was there."""
         with self._cond:

@@ -238,6 +238,13 @@ class ScriptRunner:
             script.sha = self._client.script_load(script.script)
             return self._evalsha(script.sha, keys, args)
 
+    def queue(
+        self, pipeline: redis.client.Pipeline, name: str, keys: Sequence[str], args: Sequence[Arg]
+    ) -> None:
+        """Queue one script call on the caller's ``pipeline``: it runs when the pipeline is
+        executed, which first loads the script if the server does not know it."""
+        self._scripts[name](keys=keys, args=args, client=pipeline)
+
     def _evalsha(self, sha: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         def through_client() -> Any:
             return self._client.evalsha(sha, len(keys), *keys, *args)

@@ -80,6 +80,15 @@ class RegistryContract:
         assert broker.queue_names() == []
         assert broker.queue_length("default") == 0
 
+    def test_registry_update_score_changes_only_an_id_that_is_there(self, broker: Broker) -> None:
+        assert broker.registry_update_score(FINISHED, "j1", 5.0) is False
+        assert broker.registry_score(FINISHED, "j1") is None
+        broker.registry_add(FINISHED, "j1", 1.0)
+        assert broker.registry_update_score(FINISHED, "j1", 1.0) is True  # an unchanged score too
+        assert broker.registry_update_score(FINISHED, "j1", math.inf) is True
+        assert broker.registry_score(FINISHED, "j1") == math.inf
+        assert broker.registry_count(FINISHED) == 1
+
     def test_registry_expired_lists_without_removing(self, broker: Broker) -> None:
         for job_id, score in (("c", 3.0), ("a", 1.0), ("b", 2.0)):
             broker.registry_add(STARTED, job_id, score)

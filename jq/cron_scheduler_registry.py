@@ -1,0 +1,49 @@
+"""RQ 3.0's registry of running cron schedulers (``rq.cron_scheduler_registry``), which jq does
+not keep.
+
+RQ lets one cron scheduler per name run and lists them for dashboards. jq's cron schedulers
+(:class:`jq.cron.CronScheduler`) need no registration: any number may run, each tick being
+enqueued once whoever fires it. These functions refuse with
+:class:`jq.exceptions.UnsupportedByBrokerError` rather than answer "none running".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jq.defaults import DEFAULT_CRON_SCHEDULER_TTL
+from jq.exceptions import UnsupportedByBrokerError
+
+__all__ = ["cleanup", "get_keys", "get_registry_key", "register", "unregister"]
+
+
+def _not_kept() -> UnsupportedByBrokerError:
+    return UnsupportedByBrokerError(
+        "jq keeps no registry of cron schedulers: any number may run, each tick enqueued once "
+        "(see docs/scheduling.md)"
+    )
+
+
+def get_registry_key() -> str:
+    """Refused: there is no such registry in jq."""
+    raise _not_kept()
+
+
+def register(cron_scheduler: Any, pipeline: Any = None) -> None:
+    """Refused: there is no such registry in jq."""
+    raise _not_kept()
+
+
+def unregister(cron_scheduler: Any, pipeline: Any = None) -> None:
+    """Refused: there is no such registry in jq."""
+    raise _not_kept()
+
+
+def get_keys(connection: Any) -> list[str]:
+    """Refused: there is no such registry in jq."""
+    raise _not_kept()
+
+
+def cleanup(connection: Any, threshold: int = DEFAULT_CRON_SCHEDULER_TTL) -> int:
+    """Refused: there is no such registry in jq."""
+    raise _not_kept()

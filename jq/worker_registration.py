@@ -1,0 +1,81 @@
+"""The indexes of live workers (RQ's ``rq.worker_registration``), over jq's worker records.
+
+jq keeps, per store, the set of live workers and, per queue, the set of workers listening to it;
+a worker's record and its places in both are written in one atomic step when it starts
+(:meth:`Broker.register_worker`) and removed in one when it stops, and names whose record expired
+(a worker killed with SIGKILL) are dropped whenever the indexes are read. Worker *keys* are what
+RQ's functions exchange: ``jq:worker:<name>`` (``Worker.key``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from jq.connections import key_prefix, resolve_broker
+from jq.exceptions import UnsupportedByBrokerError
+from jq_backends.keys import KeySpace
+
+if TYPE_CHECKING:
+    from jq.queue import Queue
+
+__all__ = [
+    "MAX_KEYS",
+    "REDIS_WORKER_KEYS",
+    "WORKERS_BY_QUEUE_KEY",
+    "clean_worker_registry",
+    "get_keys",
+    "register",
+    "unregister",
+]
+
+_KEYS = KeySpace(key_prefix())
+#: The key of a queue's set of workers, ``%`` the queue name, in jq's Redis layout (under the key
+#: prefix in effect at import; RQ's is ``rq:workers:%s``). It holds worker names, not keys.
+WORKERS_BY_QUEUE_KEY = _KEYS.template("workers-of") + "%s"
+#: The key of the set of every live worker in jq's Redis layout (RQ's is ``rq:workers``). It
+#: holds worker names, not keys.
+REDIS_WORKER_KEYS = _KEYS.workers
+#: How many keys RQ removes from an index per command; jq prunes in one script.
+MAX_KEYS = 1000
+
+
+def _refuse_pipeline(pipeline: Any, what: str) -> None:
+    if pipeline is not None:
+        raise UnsupportedByBrokerError(
+            f"{what} a worker is one atomic step of its own in jq (its record and its indexes "
+            "together): call without pipeline="
+        )
+
+
+def register(worker: Any, pipeline: Any = None) -> None:
+    """Register a live worker: its record, and its name in the indexes of its queues (raises
+    :class:`jq.exceptions.DuplicateWorkerError` if a live worker has its name). Workers do this
+    themselves when they start."""
+    _refuse_pipeline(pipeline, "registering")
+    from jq.worker.registration import Registration
+
+    registration = getattr(worker, "registration", None) or Registration(worker)
+    registration.register_birth()
+
+
+def unregister(worker: Any, pipeline: Any = None) -> None:
+    """Remove a worker's record and its name from every index. Workers do this when they stop."""
+    _refuse_pipeline(pipeline, "unregistering")
+    worker.broker.unregister_worker(worker.name)
+
+
+def get_keys(queue: Queue | None = None, connection: Any = None) -> set[str]:
+    """The keys of the live workers listening to ``queue``, or of every live worker of
+    ``connection``'s store; ValueError when neither is given."""
+    if queue is None and connection is None:
+        raise ValueError('"queue" or "connection" argument is required')
+    broker = queue.broker if queue is not None else resolve_broker(connection)
+    names = broker.worker_names(queue.name if queue is not None else None)
+    return {broker.worker_key(name) for name in names}
+
+
+def clean_worker_registry(queue: Queue) -> None:
+    """Drop the workers whose record expired from ``queue``'s index and from the index of every
+    worker (reading an index prunes it, in one atomic step)."""
+    queue.broker.worker_names(queue.name)
+    queue.broker.worker_names()
