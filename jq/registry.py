@@ -127,12 +127,13 @@ class BaseRegistry:
         self.broker.registry_add(self.place, self._job_id(job), score)
 
     def remove(self, job: Job | str, delete_job: bool = False) -> bool:
-        """Remove an entry (and, with ``delete_job``, the job itself, which counts as a failure
-        for the jobs waiting for it, as :meth:`Job.delete` does); whether it was here."""
+        """Remove an entry (and, with ``delete_job``, the job itself: the jobs waiting for it stay
+        deferred until maintenance settles them, as after :meth:`Job.delete`); whether it was
+        here."""
         job_id = self._job_id(job)
         removed = self.broker.registry_remove(self.place, job_id)
         if delete_job:
-            self.broker.delete_job(job_id, [self.place], **lifecycle.failed_dependents())
+            self.broker.delete_job(job_id, [self.place])
         return removed
 
     def cleanup(self, timestamp: float | None = None) -> list[str]:
@@ -148,11 +149,13 @@ class BaseRegistry:
         return Queue(self.name, connection=self.broker, job_class=self.job_class, serializer=self.serializer)
 
     def requeue(self, job_or_id: Job | str, at_front: bool = False) -> Job:
-        """Put a job of this registry back on its queue; returns it."""
+        """Put a job of this registry back on its queue; returns it. Raises
+        :class:`NoSuchJobError` for an id with no job, :class:`InvalidJobOperation` for a job that
+        is not in this registry (as RQ)."""
         job_id = self._job_id(job_or_id)
+        job = self.job_class.fetch(job_id, connection=self.broker, serializer=self.serializer)
         if job_id not in self:
             raise InvalidJobOperation(f"job {job_id!r} is not in {self!r}")
-        job = self.job_class.fetch(job_id, connection=self.broker, serializer=self.serializer)
         return job.requeue(at_front=at_front)
 
 

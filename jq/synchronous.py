@@ -19,7 +19,7 @@ does before ``enqueue`` returns:
 * **Released dependents run too.** A job a synchronous queue had to defer, because the job it
   depends on had not ended yet (typically a job that enqueues its follow-up with
   ``depends_on=get_current_job()``), runs as soon as that job's outcome releases it, as a worker
-  would run it next; one it cancels ends ``canceled``.
+  would run it next; one whose dependency failed stays ``deferred``, as with a worker.
 
 What stays a worker's own: no worker record, no heartbeat (the claim's lease covers the whole
 timeout), no exception handlers (``exception_handlers=`` and the ``jq_exception_handlers`` hook

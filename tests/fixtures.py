@@ -325,3 +325,13 @@ def write_file(path: str, text: str, mtime_ns: int | None = None) -> None:
         handle.write(text)
     if mtime_ns is not None:
         os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def fail_until_flag(key: str) -> str:
+    """Fail while the Redis key ``key`` is unset (its connection is the job's), then succeed:
+    a job that fails, is fixed, requeued and succeeds, across processes."""
+    job = get_current_job()
+    assert job is not None
+    if not job.connection.get(key):
+        raise RuntimeError(f"{key} is not set yet")
+    return f"{key} was set"

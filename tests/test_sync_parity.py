@@ -150,7 +150,10 @@ SCENARIOS = [
         "a failed parent with dependents",
         _failed_parent,
         ("parent", "child", "grandchild"),
-        {"grandchild": {"status": "canceled", "places": ["canceled"]}},
+        {
+            "child": {"status": "deferred", "places": ["deferred"]},
+            "grandchild": {"status": "deferred", "places": ["deferred"]},
+        },
     ),
     Scenario(
         "allow_dependency_failures",
