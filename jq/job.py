@@ -122,6 +122,8 @@ class Job(JobCall, JobState, JobResults):
         #: ``Retry(max=...)``: with ``retries_left`` it says which retry comes next.
         self.retry_max: int | None = None
         self.retry_intervals: list[int] | None = None
+        #: How many times the job returned ``Retry(...)`` and was retried for it.
+        self.number_of_retries: int | None = None
         self.success_callback_ref: Callback | None = None
         self.failure_callback_ref: Callback | None = None
         self.stopped_callback_ref: Callback | None = None

@@ -9,6 +9,7 @@ by a stale execution (a worker that lost its lease) is refused by the broker.
 from __future__ import annotations
 
 import datetime
+import logging
 import math
 import os
 import time
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from jq.job import Job
 
 __all__ = [
+    "UNSERIALIZABLE_RETURN_VALUE",
     "cancel",
     "claim_fields",
     "delete",
@@ -49,10 +51,17 @@ __all__ = [
     "places_of",
     "refuse_pipeline",
     "requeue",
+    "retry_returned",
 ]
+
+logger = logging.getLogger("jq.job")
 
 # A few attempts are enough: a refused move means another client changed the job meanwhile.
 _RACE_ATTEMPTS = 5
+
+#: What is stored as the return value of a job whose return value its serializer cannot store
+#: (RQ's ``UNSERIALIZABLE_RETURN_VALUE_PAYLOAD``): the job still finished.
+UNSERIALIZABLE_RETURN_VALUE = "Unserializable return value"
 
 
 def _ts(moment: datetime.datetime) -> bytes:
@@ -132,17 +141,14 @@ def finish(
 ) -> bool:
     """Record success: started → finished (kept ``result_ttl``), result stored, dependents released.
 
-    Raises :class:`SerializationError` (nothing written) when the return value cannot be
-    serialized. Returns False when the move was refused (the execution is stale).
+    A return value the job's serializer cannot store is stored as
+    :data:`UNSERIALIZABLE_RETURN_VALUE` (the job still finished, as in RQ), with a warning logged.
+    Raises :class:`SerializationError` (nothing written) only when even that cannot be stored.
+    Returns False when the move was refused (the execution is stale).
     ``worker_update`` changes the worker's record in the same step; ``next_claim`` claims the
     worker's next job in the same round trip.
     """
-    try:
-        payload = job.serializer.dumps(return_value)
-    except Exception as exc:
-        raise SerializationError(
-            f"the return value of job {job.id!r} cannot be serialized: {type(exc).__name__}: {exc}"
-        ) from exc
+    payload, stored_value = _return_payload(job, return_value)
     ended = now()
     ttl = job.get_result_ttl(default_result_ttl)
     result = Result(job.id, Result.Type.SUCCESSFUL, ended, id=execution_id, worker_name=worker_name)
@@ -173,8 +179,26 @@ def finish(
         job._status = JobStatus.FINISHED
         job.ended_at = ended
         job._latest_result = result
-        job._return_value = return_value
+        job._return_value = stored_value
     return moved
+
+
+def _return_payload(job: Job, return_value: Any) -> tuple[bytes, Any]:
+    """The stored form of a job's return value, and the value it stands for: the return value, or
+    :data:`UNSERIALIZABLE_RETURN_VALUE` when the serializer cannot store it."""
+    try:
+        return job.serializer.dumps(return_value), return_value
+    except Exception as exc:
+        logger.warning(
+            "job %s: its return value cannot be serialized (%s: %s): %r is stored instead",
+            job.id, type(exc).__name__, exc, UNSERIALIZABLE_RETURN_VALUE,
+        )  # fmt: skip
+    try:
+        return job.serializer.dumps(UNSERIALIZABLE_RETURN_VALUE), UNSERIALIZABLE_RETURN_VALUE
+    except Exception as exc:
+        raise SerializationError(
+            f"the return value of job {job.id!r} cannot be serialized: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def fail(
@@ -237,6 +261,90 @@ def fail(
     if not moved:
         return None
     job._status, job.ended_at, job._latest_result = status, ended, result
+    return status
+
+
+def retry_returned(
+    job: Job,
+    retry: Retry,
+    *,
+    execution_id: str | None,
+    worker_name: str | None = None,
+    worker_update: WorkerUpdate | None = None,
+    next_claim: NextClaim | None = None,
+    at_once: bool = False,
+) -> JobStatus | None:
+    """Record an execution whose function returned ``retry`` (RQ's "asking RQ to retry").
+
+    The job's ``number_of_retries`` counts these retries (apart from the ``retry=`` of its
+    enqueue, which counts failures). Below ``retry.max``, the job goes back to its queue (to the
+    front with ``retry.enqueue_at_front``), or to the scheduled registry for the interval of this
+    retry (unless ``at_once``), with a :attr:`Result.Type.RETRIED` result. At ``retry.max`` it
+    ends ``failed``, in the failed registry, kept ``failure_ttl``, with a
+    :attr:`Result.Type.MAX_RETRIES_EXCEEDED` result and its dependents handled as for a failure.
+    Both results hold the returned ``Retry`` as their return value when the serializer can store
+    it. Returns the new status, or None when the move was refused (stale execution).
+    """
+    done = job.number_of_retries or 0
+    ended = now()
+    source = Place(PlaceKind.STARTED, job.origin)
+    try:
+        payload: bytes | None = job.serializer.dumps(retry)
+    except Exception:
+        payload = None  # a JSON serializer cannot store a Retry: the result says what happened
+    if done >= retry.max:
+        result = Result(
+            job.id, Result.Type.MAX_RETRIES_EXCEEDED, ended, id=execution_id, worker_name=worker_name
+        )
+        ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
+        score, record_ttl = _expiry(ttl) if ttl != 0 else (0.0, 0)
+        change = Transition(
+            job.id,
+            source=source,
+            target=Place(PlaceKind.FAILED, job.origin) if ttl != 0 else None,
+            score=score,
+            fields={STATUS: b"failed", "ended_at": _ts(ended)},
+            record_ttl=record_ttl,
+            **failed_dependents(),
+        )
+        status = JobStatus.FAILED
+    else:
+        result = Result(job.id, Result.Type.RETRIED, ended, id=execution_id, worker_name=worker_name)
+        interval = 0 if at_once else Retry.get_interval(done, retry.intervals)
+        if interval > 0:
+            status, target = JobStatus.SCHEDULED, Place(PlaceKind.SCHEDULED, job.origin)
+        else:
+            status, target = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin)
+        change = Transition(
+            job.id,
+            source=source,
+            target=target,
+            score=scheduling_time() + interval if interval > 0 else 0.0,
+            at_front=bool(getattr(retry, "enqueue_at_front", False)),
+            fields={
+                STATUS: status.value.encode(),
+                "number_of_retries": str(done + 1).encode(),
+                "enqueued_at": now_text(),
+            },
+        )
+    moved = _move(
+        job,
+        replace(
+            change,
+            result=encode_result(result, payload),
+            results_kept=max(results_kept(job), retry.max + 1),
+            execution_id=execution_id,
+            worker=worker_update,
+        ),
+        next_claim,
+    )
+    if not moved:
+        return None
+    job._status, job._latest_result = status, result
+    if status is JobStatus.FAILED:
+        job.ended_at = ended
+    else:
+        job.number_of_retries = done + 1
     return status
 
 
