@@ -275,11 +275,11 @@ class Enqueueing:
     def enqueue_many(self, job_datas: Iterable[EnqueueData], pipeline: Any = None) -> list[Job]:
         """Enqueue many jobs in one round trip, all or nothing.
 
-        Every job is checked before anything is written, and if one is refused (a dependency that
-        does not exist...), none is enqueued. A job may depend on a job listed *before* it in the
-        same batch; one listed after it does not exist yet, and the batch is refused. With
-        ``is_async=False`` the jobs run once the whole batch is stored, in order (a job released
-        by one that ran before it runs too).
+        Every job is checked before anything is written, and if one is refused (a duplicate
+        ``unique`` job, a dependency cycle...), none is enqueued. A job may depend on a job listed
+        before or after it in the same batch: it waits for it. With ``is_async=False`` the jobs
+        run once the whole batch is stored, in order (a job released by one that ran, before or
+        after it in the batch, runs too).
         """
         datas = list(job_datas)
         jobs = [
@@ -302,20 +302,29 @@ class Enqueueing:
         return jobs
 
     def _run_batch(self, jobs: Sequence[Job]) -> None:
-        """Run the queued jobs of a stored batch in order (``is_async=False``)."""
-        for job in jobs:
-            if job.get_status(refresh=False) == JobStatus.DEFERRED:
-                # A job run before it may have released it (or canceled it, maybe not kept).
-                try:
-                    job.get_status(refresh=True)
-                except NoSuchJobError:
-                    continue
-            status = job.get_status(refresh=False)
-            if status == JobStatus.QUEUED:
-                self.run_sync(job)
-            elif status == JobStatus.DEFERRED:
-                # It waits for a job outside the batch: one running now may release it.
-                self._note_deferred(job)
+        """Run the queued jobs of a stored batch in order (``is_async=False``), and again while a
+        run released jobs (a child may be listed before its parent)."""
+        pending = list(jobs)
+        while pending:
+            waiting: list[Job] = []
+            for job in pending:
+                if job.get_status(refresh=False) == JobStatus.DEFERRED:
+                    # A job run before it may have released it (or canceled it, maybe not kept).
+                    try:
+                        job.get_status(refresh=True)
+                    except NoSuchJobError:
+                        continue
+                status = job.get_status(refresh=False)
+                if status == JobStatus.QUEUED:
+                    self.run_sync(job)
+                elif status == JobStatus.DEFERRED:
+                    waiting.append(job)
+            if len(waiting) == len(pending):
+                break
+            pending = waiting
+        for job in pending:
+            # It waits for a job outside the batch: one running now may release it.
+            self._note_deferred(job)
 
     def enqueue_job(
         self, job: Job, pipeline: Any = None, at_front: bool = False, unique: bool = False

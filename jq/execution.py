@@ -26,10 +26,12 @@ from jq.callbacks import Callback
 from jq.defaults import DEFAULT_RESULT_TTL, effective_timeout
 from jq.exceptions import JobStopped, SerializationError
 from jq.interrupts import InterruptWindow
+from jq.job_state import JobStatus
 from jq.logutils import format_duration
 from jq.outage import retry_transient
 from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
+from jq.retry import Retry
 from jq.timeouts import (
     BaseDeathPenalty,
     BaseTimeoutException,
@@ -92,10 +94,12 @@ def format_exc_info(exc_info: ExcInfo) -> str:
 
 
 def run_exception_handlers(handlers: Sequence[ExceptionHandler], job: Job, exc_info: ExcInfo) -> bool:
-    """Call each handler in order; False as soon as one returns an explicit ``False``.
+    """Call each handler in order; False as soon as one returns an explicit ``False`` (the
+    handlers after it are not called), else True.
 
     A handler that raises is logged and counts as ``None`` (the chain goes on): the job keeps its
-    own error either way.
+    own error either way. What the chain returns does not decide whether the failed job is kept in
+    the failed registry (RQ keeps it all the same; see :meth:`JobRunner.handle_failure`).
     """
     for handler in handlers:
         try:
@@ -115,7 +119,8 @@ class JobRunner:
     :param worker: the worker running jobs, or None for ``is_async=False``.
     :param death_penalty_class: enforces ``job.timeout``; None runs without a time limit.
     :param exception_handlers: the chain, run on failure before the outcome is recorded.
-    :param move_to_failed: the default handler: keep failed jobs in the failed registry.
+    :param move_to_failed: the default handler: keep failed jobs in the failed registry (a
+        handler that returns False stops the chain, not this).
     :param default_result_ttl: ``result_ttl`` for jobs that do not set one.
     """
 
@@ -176,6 +181,21 @@ class JobRunner:
             return outcome
         finally:
             self.interrupts.discard()
+        if isinstance(return_value, Retry):
+            return self._retry_returned(job, return_value, next_claim)
+        success_callback = job.success_callback_ref
+        if success_callback is not None:
+            # Before the outcome is recorded, as in RQ: a callback that raises (or overruns its
+            # timeout) fails the job, whose dependents then stay deferred.
+            try:
+                with self._death_penalty(job, success_callback.timeout):
+                    success_callback.func(job, job.connection, return_value)
+            except BaseException:
+                exc_info = sys.exc_info()
+                if isinstance(exc_info[1], KeyboardInterrupt | SystemExit):
+                    raise
+                self.timed_out = isinstance(exc_info[1], BaseTimeoutException)
+                return self.handle_failure(job, exc_info, next_claim=next_claim)
         try:
             moved = retry_transient(
                 job.broker,
@@ -194,14 +214,49 @@ class JobRunner:
         except SerializationError:
             return self.handle_failure(job, sys.exc_info(), next_claim=next_claim)  # type: ignore[arg-type]
         if not moved:
-            logger.warning("job %s: its result was not recorded: another execution owns the job now", job.id)
+            logger.warning(
+                "job %s: its result was not recorded: the job was canceled, deleted or taken over by "
+                "another execution meanwhile",
+                job.id,
+            )
             return JobOutcome.STALE
         if self.worker is not None:
             logger.info("%s: job %s finished%s", job.origin, job.id, self._took())
-        if job.success_callback_ref is not None:
-            self._call(job.success_callback_ref, job, job.connection, return_value)
         plugins.job_finished(job, return_value, self.worker)
         return JobOutcome.SUCCEEDED
+
+    def _retry_returned(self, job: Job, retry: Retry, next_claim: lifecycle.NextClaim | None) -> JobOutcome:
+        """Record an execution that returned ``Retry(...)``: retried, or failed once its ``max``
+        retries were used up (see :func:`jq.lifecycle.retry_returned`)."""
+        took = self._took()
+        status = retry_transient(
+            job.broker,
+            lambda: lifecycle.retry_returned(
+                job,
+                retry,
+                execution_id=job.execution_id,
+                worker_name=self.worker_name,
+                worker_update=self._worker_update(succeeded=False),
+                next_claim=next_claim,
+                at_once=self.retry_at_once,
+            ),
+            patience=self.outage_patience,
+            what=f"record the retry of job {job.id}",
+        )
+        if status is None:
+            logger.warning("job %s: its retry was not recorded: another execution owns the job now", job.id)
+            return JobOutcome.STALE
+        if status is not JobStatus.FAILED:
+            logger.info(
+                "%s: job %s returned %r%s: retry %d of %d",
+                job.origin, job.id, retry, took, job.number_of_retries or 0, retry.max,
+            )  # fmt: skip
+            return JobOutcome.RETRIED
+        logger.warning(
+            "%s: job %s returned %r%s after %d retries: no retry left, it failed",
+            job.origin, job.id, retry, took, retry.max,
+        )  # fmt: skip
+        return JobOutcome.FAILED
 
     def handle_failure(
         self,
@@ -211,10 +266,15 @@ class JobRunner:
         stopped: bool = False,
         next_claim: lifecycle.NextClaim | None = None,
     ) -> JobOutcome:
-        """Run the exception chain and record a failure (or a retry) of a started job."""
+        """Run the exception chain and record a failure (or a retry) of a started job.
+
+        A handler that returns False only stops the chain: the job is kept in the failed registry
+        all the same, unless the worker's default exception handler is disabled (as in RQ).
+        """
         exc_string = format_exc_info(exc_info)
         took = self._took()
-        keep = run_exception_handlers(self.exception_handlers, job, exc_info) and self.move_to_failed
+        run_exception_handlers(self.exception_handlers, job, exc_info)
+        keep = self.move_to_failed
         status = retry_transient(
             job.broker,
             lambda: lifecycle.fail(

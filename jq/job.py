@@ -132,6 +132,8 @@ class Job(JobCall, JobState, JobResults):
         #: ``Retry(max=...)``: with ``retries_left`` it says which retry comes next.
         self.retry_max: int | None = None
         self.retry_intervals: list[int] | None = None
+        #: How many times the job returned ``Retry(...)`` and was retried for it.
+        self.number_of_retries: int | None = None
         self.success_callback_ref: Callback | None = None
         self.failure_callback_ref: Callback | None = None
         self.stopped_callback_ref: Callback | None = None
@@ -358,28 +360,39 @@ class Job(JobCall, JobState, JobResults):
         """Write the job's whole record (its place and results are left as they are)."""
         self.broker.save_job(self.id, self.to_record(), self.ttl)
 
-    def cancel(self) -> None:
-        """Take a queued, deferred or scheduled job out of line; it ends ``canceled``, kept
-        ``failure_ttl`` (0: not kept). Jobs waiting for it are canceled in turn, or released when
-        they allow failure (see :func:`jq.lifecycle.cancel`)."""
+    def cancel(
+        self, pipeline: Any = None, enqueue_dependents: bool = False, remove_from_dependencies: bool = False
+    ) -> dict[str, list[str]]:
+        """Cancel the job, whatever its status but canceled (RQ's rules); it ends ``canceled``,
+        kept ``failure_ttl`` (0: not kept). Jobs waiting for it stay deferred; with
+        ``enqueue_dependents`` they are released (once nothing else is unmet). Returns the ids of
+        the released jobs by queue name. See :func:`jq.lifecycle.cancel`; ``pipeline``: see
+        :func:`jq.lifecycle.refuse_pipeline`."""
         from jq import lifecycle
 
-        lifecycle.cancel(self)
+        lifecycle.refuse_pipeline(pipeline, "Job.cancel")
+        return lifecycle.cancel(
+            self, enqueue_dependents=enqueue_dependents, remove_from_dependencies=remove_from_dependencies
+        )
 
     def requeue(self, at_front: bool = False) -> Job:
-        """Put a failed, stopped or canceled job back on its queue."""
+        """Put a failed or stopped job back on its queue (not a canceled one, as in RQ)."""
         from jq import lifecycle
 
         lifecycle.requeue(self, at_front=at_front)
         return self
 
-    def delete(self, remove_from_queue: bool = True, delete_dependents: bool = False) -> None:
-        """Delete the job's record and results and take it out of its queue or registry. Jobs
-        waiting for it are canceled, or released when they allow failure; with
-        ``delete_dependents`` they are deleted (see :func:`jq.lifecycle.delete`)."""
+    def delete(
+        self, pipeline: Any = None, remove_from_queue: bool = True, delete_dependents: bool = False
+    ) -> None:
+        """Delete the job's record and results and take it out of its registry (and its queue,
+        unless ``remove_from_queue=False``). Deleting a job that is gone raises
+        :class:`NoSuchJobError`. Jobs waiting for it stay deferred until a worker's maintenance
+        settles them; with ``delete_dependents`` they are deleted (see :func:`jq.lifecycle.delete`)."""
         from jq import lifecycle
 
-        lifecycle.delete(self, delete_dependents=delete_dependents)
+        lifecycle.refuse_pipeline(pipeline, "Job.delete")
+        lifecycle.delete(self, remove_from_queue=remove_from_queue, delete_dependents=delete_dependents)
 
     def get_ttl(self, default_ttl: int | None = None) -> int | None:
         """The job's ``ttl``, or ``default_ttl`` when it has none."""
@@ -397,9 +410,14 @@ class Job(JobCall, JobState, JobResults):
         return Queue(self.origin, connection=self.broker, serializer=self.serializer, job_class=type(self))
 
 
-def cancel_job(job_id: str, connection: Any = None, serializer: Any = None) -> None:
-    """Cancel the job with this id (see :meth:`Job.cancel`)."""
-    Job.fetch(job_id, connection=connection, serializer=serializer).cancel()
+def cancel_job(
+    job_id: str, connection: Any = None, serializer: Any = None, enqueue_dependents: bool = False
+) -> None:
+    """Cancel the job with this id (see :meth:`Job.cancel`); with ``enqueue_dependents``, the jobs
+    waiting for it are released."""
+    Job.fetch(job_id, connection=connection, serializer=serializer).cancel(
+        enqueue_dependents=enqueue_dependents
+    )
 
 
 def requeue_job(job_id: str, connection: Any = None, serializer: Any = None) -> Job:

@@ -16,7 +16,8 @@ serializer. Timestamps are UTC, ``2026-11-23T06:12:07.123456Z``.
 ``execution``               the id of the current (or last) execution
 ``dependency_ids``          JSON list of job ids
 ``exc_info``                the traceback text of the last failure
-``retries_left`` ...        ``retry_max`` (numbers), ``retry_intervals`` (JSON list)
+``retries_left`` ...        ``retry_max``, ``number_of_retries`` (numbers), ``retry_intervals``
+                            (JSON list)
 ``on_success`` ...          ``on_failure``, ``on_stopped``: ``dotted.path`` or
                             ``dotted.path:timeout``
 ``signature``               with a signing serializer only: ``<key id>:<HMAC-SHA256>`` of
@@ -56,7 +57,15 @@ __all__ = [
 UNSET: Any = object()
 
 _TIMESTAMP_FIELDS = ("created_at", "enqueued_at", "started_at", "ended_at", "last_heartbeat")
-_INT_FIELDS = ("timeout", "result_ttl", "failure_ttl", "ttl", "retries_left", "retry_max")
+_INT_FIELDS = (
+    "timeout",
+    "result_ttl",
+    "failure_ttl",
+    "ttl",
+    "retries_left",
+    "retry_max",
+    "number_of_retries",
+)
 _CALLBACK_FIELDS = {
     "on_success": "success_callback_ref",
     "on_failure": "failure_callback_ref",

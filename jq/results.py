@@ -28,7 +28,8 @@ _UNSET: Any = object()
 class Result:
     """The outcome of one execution of a job.
 
-    ``type`` says how it ended; ``return_value`` is set for :attr:`Type.SUCCESSFUL`,
+    ``type`` says how it ended; ``return_value`` is set for :attr:`Type.SUCCESSFUL` (and holds
+    the ``Retry`` a job returned for :attr:`Type.RETRIED` and :attr:`Type.MAX_RETRIES_EXCEEDED`),
     ``exc_string`` (the traceback text) for :attr:`Type.FAILED`.
     """
 
@@ -39,6 +40,8 @@ class Result:
         FAILED = 2
         STOPPED = 3
         RETRIED = 4
+        #: The job returned a ``Retry`` once its ``max`` retries were used up: it failed.
+        MAX_RETRIES_EXCEEDED = 5
 
     def __init__(
         self,
@@ -127,5 +130,6 @@ def decode_result(job_id: str, data: bytes, serializer: Serializer) -> Result:
         exc_string=header.get("exc"),
         worker_name=header.get("worker"),
         serializer=serializer,
-        payload=payload if kind is Result.Type.SUCCESSFUL else None,
+        # A failure stores no value; a returned Retry is stored when the serializer can store it.
+        payload=payload if kind is Result.Type.SUCCESSFUL or payload else None,
     )

@@ -325,3 +325,42 @@ def write_file(path: str, text: str, mtime_ns: int | None = None) -> None:
         handle.write(text)
     if mtime_ns is not None:
         os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def return_retry(max: int = 2, interval: int | list[int] = 0) -> Any:
+    """Ask to be run again, every time: RQ's documented ``return Retry(...)``."""
+    from jq import Retry
+
+    job = get_current_job()
+    SEEN.append(("asked-retry", job.id if job is not None else None))
+    return Retry(max=max, interval=interval)
+
+
+def retry_once_then_succeed(key: str) -> Any:
+    """Return ``Retry(max=3, interval=60)`` on the first run (counted in meta), then succeed."""
+    from jq import Retry
+
+    job = get_current_job()
+    assert job is not None
+    runs = job.meta.get("runs", 0) + 1
+    job.meta["runs"] = runs
+    job.save_meta()
+    if runs == 1:
+        return Retry(max=3, interval=60)
+    return f"{key} done after {runs} runs"
+
+
+def on_success_record_then_raise(job: Any, connection: Any, result: Any) -> None:
+    """A success callback that records its call, then raises."""
+    SEEN.append(("success-raising", job.id, result))
+    raise RuntimeError("success callback broke")
+
+
+def fail_until_flag(key: str) -> str:
+    """Fail while the Redis key ``key`` is unset (its connection is the job's), then succeed:
+    a job that fails, is fixed, requeued and succeeds, across processes."""
+    job = get_current_job()
+    assert job is not None
+    if not job.connection.get(key):
+        raise RuntimeError(f"{key} is not set yet")
+    return f"{key} was set"

@@ -209,7 +209,7 @@ def job(job_id: str, as_json: bool, store: StoreOptions) -> None:
 @click.argument("job_ids", nargs=-1, required=True)
 @store_options()
 def cancel(job_ids: tuple[str, ...], store: StoreOptions) -> None:
-    """Cancel queued, deferred or scheduled jobs: they end 'canceled' and never run.
+    """Cancel jobs (any status but canceled): they end 'canceled' and never run (again).
 
     \b
     Examples:

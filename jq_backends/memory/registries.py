@@ -102,6 +102,8 @@ class MemoryRegistries(MemoryState, RegistryStore):
             record.pop(name, None)
         if change.result is not None:
             self._jobs.prepend_result(job_id, change.result, change.results_kept)
+        if change.leave_dependencies:
+            self._leave_dependencies(job_id)
         if change.dependents is not DependentsPolicy.NONE:
             self._settle_dependents(change)
 
@@ -123,8 +125,8 @@ class MemoryRegistries(MemoryState, RegistryStore):
         default_failure_ttl: int = DEFAULT_FAILURE_TTL,
         now: float | None = None,
     ) -> list[str]:
-        """Settle the deferred jobs of ``queue`` waiting for a job that has no record, as if it
-        had failed; returns their ids."""
+        """Settle the deferred jobs of ``queue`` waiting for a job that has no record, as
+        VANISHED; returns their ids."""
         with self._cond:
             deferred = self._peek(Place(PlaceKind.DEFERRED, queue))
             settled: list[str] = []
@@ -147,7 +149,7 @@ class MemoryRegistries(MemoryState, RegistryStore):
                             parent,
                             None,
                             None,
-                            dependents=DependentsPolicy.FAILED,
+                            dependents=DependentsPolicy.VANISHED,
                             released_fields=released_fields,
                             canceled_fields=canceled_fields,
                             default_failure_ttl=default_failure_ttl,

@@ -113,11 +113,13 @@ class RedisRegistries(RedisState, RegistryStore):
             args += codec.settlement(
                 policy, change.released_fields, change.canceled_fields, change.default_failure_ttl
             )
-            # A canceled dependent's score counts from now: under 'x' it is always sent. Under
-            # 'f' the script reads the server's clock if a released dependent has a time.
-            if policy == "x" or change.now is not None:
+            # A canceled dependent's score counts from now: under 'v' it is always sent. Under
+            # 'f' and 'x' the script reads the server's clock if a released dependent has a time.
+            if policy == "v" or change.now is not None:
                 flags += "N"
                 args.append(codec.score(time.time() if change.now is None else change.now))
+        if change.leave_dependencies:
+            flags += "L"
         if change.delete_fields:
             flags += "D"
             args += [len(change.delete_fields), *change.delete_fields]
@@ -144,7 +146,7 @@ class RedisRegistries(RedisState, RegistryStore):
     ) -> list[str]:
         """Settle the deferred jobs of ``queue`` waiting for a job with no record (one script)."""
         keys = [self._t.deferred + queue, self._t.queues]
-        args = codec.settlement("x", released_fields, canceled_fields, default_failure_ttl)
+        args = codec.settlement("v", released_fields, canceled_fields, default_failure_ttl)
         args.append(codec.score(time.time() if now is None else now))
         return [codec.text(job_id) for job_id in self._scripts("settle_orphans", keys, args)]
 

@@ -294,7 +294,7 @@ class ResultsLifetimeContract:
 class DependentsContract:
     """Releasing deferred dependents when a job finishes or fails (DependentsPolicy).
 
-    Canceling the dependents of a failed job: :mod:`.cancellation`.
+    What a failure or a vanished job does to its dependents: :mod:`.cancellation`.
     """
 
     def _parent_and_child(
@@ -364,15 +364,15 @@ class DependentsContract:
         assert broker.queue_length("default") == 0
         assert broker.registry_count(place(PlaceKind.DEFERRED, "reports")) == 0
 
-    def test_failure_releases_dependents_that_allow_it_and_cancels_the_others(self, broker: Broker) -> None:
+    def test_failure_releases_dependents_that_allow_it_and_leaves_the_others(self, broker: Broker) -> None:
         self._parent_and_child(broker)
         tolerant = job_fields(**{ALLOW_FAILURE: b"1"})
         enqueue(broker, "tolerant", fields=tolerant, depends_on=["parent"], allow_failure=True)
         assert end_job(broker, "parent", status="failed")
         assert broker.queue_job_ids("default") == ["tolerant"]
-        assert broker.load_job_fields("child", [STATUS]) == [b"canceled"]
-        assert broker.registry_count(DEFERRED) == 0
-        assert broker.registry_ids(place(PlaceKind.CANCELED)) == ["child"]
+        assert broker.load_job_fields("child", [STATUS]) == [b"deferred"]
+        assert broker.registry_ids(DEFERRED) == ["child"]
+        assert broker.registry_count(place(PlaceKind.CANCELED)) == 0
 
     def test_released_dependents_leave_the_list(self, broker: Broker) -> None:
         self._parent_and_child(broker)
@@ -380,19 +380,19 @@ class DependentsContract:
         assert end_job(broker, "parent")
         assert broker.dependent_ids("parent") == []
 
-    def test_failure_empties_the_list_and_a_requeued_job_releases_nobody(self, broker: Broker) -> None:
+    def test_a_failed_job_requeued_and_finished_releases_the_waiting_ones(self, broker: Broker) -> None:
         self._parent_and_child(broker)
         tolerant = job_fields(**{ALLOW_FAILURE: b"1"})
         enqueue(broker, "tolerant", fields=tolerant, depends_on=["parent"], allow_failure=True)
         assert end_job(broker, "parent", status="failed")
-        assert broker.dependent_ids("parent") == []
-        # Requeued and finished this time: the child was canceled with the failure and stays so.
+        assert broker.dependent_ids("parent") == ["child"]
+        # Requeued and finished this time: the child that waited is released, once.
         assert broker.transition(Transition("parent", FAILED, QUEUE, fields={STATUS: b"queued"}))
         start_job(broker, "tolerant")
         start_job(broker, "parent")
         assert end_job(broker, "parent")
-        assert broker.queue_length("default") == 0
-        assert broker.load_job_fields("child", [STATUS]) == [b"canceled"]
+        assert broker.queue_job_ids("default") == ["child"]
+        assert broker.dependent_ids("parent") == []
 
     def test_dependent_ids(self, broker: Broker) -> None:
         enqueue(broker, "parent")
