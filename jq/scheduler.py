@@ -161,9 +161,17 @@ class Scheduler:
 # RQ's scheduler API (``rq.scheduler``), over the Scheduler above; in a module of its own for size.
 from jq.rq_scheduler import (  # noqa: E402 - it builds on Scheduler, defined above
     SCHEDULER_KEY_TEMPLATE,
-    SCHEDULER_LOCKING_KEY_TEMPLATE,
     ForkProcess,
     RQScheduler,
     SchedulerStatus,
     run,
 )
+
+SCHEDULER_LOCKING_KEY_TEMPLATE: str  # built on first use by __getattr__
+
+
+def __getattr__(name: str) -> str:
+    """RQ's ``SCHEDULER_LOCKING_KEY_TEMPLATE``, built on first use (see :mod:`jq.rq_keys`)."""
+    from jq.rq_keys import rq_key_constant
+
+    return rq_key_constant(__name__, name)
