@@ -510,15 +510,19 @@ class TestDependencies:
 
 
 class TestUniqueJobs:
-    """unique=True refuses a job id that is still pending."""
+    """unique=True refuses a job id while a job with that id exists (as RQ: until it is deleted)."""
 
-    def test_refused_while_pending_allowed_after(self, queue):
-        queue.enqueue(fixtures.add, 1, 2, job_id="report", unique=True)
+    def test_refused_while_the_job_exists_allowed_after_delete(self, queue):
+        first = queue.enqueue(fixtures.add, 1, 2, job_id="report", unique=True)
         with pytest.raises(DuplicateJobError) as caught:
             queue.enqueue(fixtures.add, 5, 5, job_id="report", unique=True)
         assert caught.value.job_id == "report"
         assert queue.job_ids == ["report"]
         run_burst(queue)
+        with pytest.raises(DuplicateJobError):
+            queue.enqueue(fixtures.add, 5, 5, job_id="report", unique=True)
+        assert first.get_status() == "finished"
+        first.delete()
         again = queue.enqueue(fixtures.add, 5, 5, job_id="report", unique=True)
         run_burst(queue)
         assert again.result == 10

@@ -28,7 +28,7 @@ from jq.broker import (
     claim_lease_now,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
-from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS, failure_ttl, scheduled_field
+from jq_backends.fields import FAILURE_TTL, PLACE_OF_STATUS, failure_ttl, scheduled_field
 from jq_backends.memory._base import (
     CANCELED,
     DEFERRED,
@@ -127,7 +127,7 @@ class MemoryQueues(MemoryState, QueueStore):
         missing = tuple(dep for dep in depends_on if not batch.exists(dep))
         if missing:
             return EnqueueOutcome(None, missing, RefusalReason.MISSING)
-        if request.unique and batch.status(request.job_id) in PENDING_STATUSES:
+        if request.unique and batch.exists(request.job_id):
             return EnqueueOutcome(None, reason=RefusalReason.DUPLICATE)
         if request.once is not None:
             name, value = request.once

@@ -137,11 +137,9 @@ local function enqueue_refusal(r, batch)
         table.insert(missing, 1, '')
         return missing
     end
-    if r.unique then
-        local status = batch_status(batch, r.job_id, r.record)
-        if status and PENDING[status] then
-            return {'', 'duplicate'}
-        end
+    -- Unique: refused while any record with this id exists (also one that ended), as in RQ.
+    if r.unique and batch_exists(batch, r.job_id, r.record) then
+        return {'', 'duplicate'}
     end
     if r.marker_key then
         -- A marker that holds no number counts as unset (and is overwritten).
