@@ -17,6 +17,7 @@ __all__ = [
     "InvalidJobOperation",
     "JQError",
     "JobStopped",
+    "MissingJobError",
     "NoConnectionError",
     "NoRedisConnectionException",
     "NoSuchJobError",
@@ -51,6 +52,14 @@ class DuplicateJobError(JQError):
 
 class InvalidJobOperation(JQError):
     """The operation does not apply to the job in its current state."""
+
+
+class MissingJobError(NoSuchJobError, InvalidJobOperation):
+    """The job's record is gone (deleted, expired or never saved) while its status was asked.
+
+    Both a :class:`NoSuchJobError` and an :class:`InvalidJobOperation`: RQ raises the latter for the
+    status of a vanished job, and code written for either keeps catching it.
+    """
 
 
 class InvalidJobDependency(JQError, ValueError):
