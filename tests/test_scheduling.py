@@ -76,10 +76,11 @@ class TestDelayedJobs:
         scheduled = queue.scheduled_job_registry.get_scheduled_time(job)
         assert abs((scheduled - when).total_seconds()) < 0.001
 
-    def test_naive_datetimes_are_utc(self, queue):
+    def test_naive_datetimes_are_local_time(self, queue):
+        """As RQ (issue 12; tests/test_rq_queue.py checks it with another zone than UTC)."""
         naive = datetime.datetime(2030, 1, 1, 12, 0, 0)
         job = queue.enqueue_at(naive, fixtures.add, 1, 2)
-        expected = naive.replace(tzinfo=datetime.timezone.utc)
+        expected = naive.astimezone(datetime.timezone.utc)
         assert queue.scheduled_job_registry.get_scheduled_time(job) == expected
 
     def test_enqueue_in(self, queue):

@@ -156,9 +156,6 @@ BAD_OPTIONS: dict[str, tuple[dict[str, Any], type[Exception], tuple[str, ...]]] 
     # other options
     "description int": ({"description": 5}, ConfigurationError, ("not int 5", "pass str(...)")),
     "description bytes": ({"description": b"x"}, ConfigurationError, ("not bytes", "pass str(...)")),
-    "at_front 'yes'": ({"at_front": "yes"}, ConfigurationError, ("at_front", "not 'yes'", "True or False")),
-    "at_front 1": ({"at_front": 1}, ConfigurationError, ("at_front", "not 1", "True or False")),
-    "at_front None": ({"at_front": None}, ConfigurationError, ("at_front", "not None", "True or False")),
     "unique 'no'": (
         {"unique": "no", "job_id": BAD_ID},
         ConfigurationError,
@@ -444,12 +441,6 @@ BAD_BATCH_ENDS: dict[str, tuple[EnqueueData, type[Exception], tuple[str, ...], b
         ("job id 'a b'", "1 to 128"),
         True,
     ),
-    "at_front": (
-        Queue.prepare_data(fixtures.add, (1, 2), at_front="yes", job_id=BAD_ID),
-        ConfigurationError,
-        ("at_front", "True or False"),
-        True,
-    ),
     "unserializable": (
         Queue.prepare_data(fixtures.echo, (threading.Lock(),), job_id=BAD_ID),
         SerializationError,
@@ -495,18 +486,6 @@ BAD_SCHEDULED: dict[str, tuple[Callable[[Queue], Any], type[Exception], tuple[st
         lambda q: q.enqueue_at(FUTURE, fixtures.add, 1, 2, job_id="a:b"),
         ConfigurationError,
         ("job id 'a:b'", "1 to 128"),
-        True,
-    ),
-    "at at_front": (
-        lambda q: q.enqueue_at(FUTURE, fixtures.add, 1, 2, at_front=True, job_id=BAD_ID),
-        ConfigurationError,
-        ("at_front does not apply", "queued when due"),
-        True,
-    ),
-    "at at_front 'yes'": (
-        lambda q: q.enqueue_at(FUTURE, fixtures.add, 1, 2, at_front="yes", job_id=BAD_ID),
-        ConfigurationError,
-        ("at_front", "True or False"),
         True,
     ),
     "at unique 1": (
@@ -579,7 +558,6 @@ BAD_DECORATIONS: dict[str, tuple[dict[str, Any], type[Exception], tuple[str, ...
     "ttl -2": ({"ttl": -2}, TimeoutFormatError, ("ttl", "-1 (forever)")),
     "result_ttl -2": ({"result_ttl": -2}, TimeoutFormatError, ("result_ttl", "-1 (forever)")),
     "failure_ttl NaN": ({"failure_ttl": math.nan}, TimeoutFormatError, ("failure_ttl", "not nan")),
-    "at_front 'yes'": ({"at_front": "yes"}, ConfigurationError, ("at_front", "True or False")),
     "description int": ({"description": 5}, ConfigurationError, ("not int 5", "pass str(...)")),
 }
 
@@ -600,18 +578,6 @@ BAD_DELAYS: dict[str, tuple[Callable[[Any], Any], type[Exception], tuple[str, ..
     ),
     "too large": (lambda f: f.delay(b"x" * 4096, job_id=BAD_ID), PayloadTooLargeError, _PAYLOAD_HELP, True),
     "job id": (lambda f: f.delay(1, job_id="a b"), ConfigurationError, ("job id 'a b'", "1 to 128"), True),
-    "description": (
-        lambda f: f.delay(1, job_id=BAD_ID, description=5),
-        ConfigurationError,
-        ("not int 5", "pass str(...)"),
-        True,
-    ),
-    "at_front": (
-        lambda f: f.delay(1, job_id=BAD_ID, at_front="no"),
-        ConfigurationError,
-        ("at_front", "True or False"),
-        True,
-    ),
     "depends_on": (
         lambda f: f.delay(1, job_id=BAD_ID, depends_on=3.5),
         InvalidJobDependency,
