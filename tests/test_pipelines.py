@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from jq import Queue
-from jq.broker import Broker
+from jq.broker import Broker, Place, PlaceKind
 from jq.exceptions import ConfigurationError, DuplicateJobError, UnsupportedByBrokerError
 from jq.job import Job, JobStatus
 from tests import fixtures
@@ -85,6 +85,20 @@ def test_job_writes_wait_for_execute(redis_broker: Broker) -> None:
     ttl = redis_broker.job_ttl(job.id)
     assert ttl is not None and ttl > 500
     assert queue.job_ids == [job.id] and not Job.exists(gone.id, redis_broker)
+
+
+def test_registry_writes_wait_for_execute(redis_broker: Broker) -> None:
+    """What a registry's add/remove with pipeline= (RQ's) write through."""
+    failed = Place(PlaceKind.FAILED, "q")
+    redis_broker.registry_add(failed, "old", 5.0)
+    with redis_broker.connection.pipeline() as pipe:
+        writes = redis_broker.pipeline_writes(pipe)
+        writes.registry_add(failed, "new", 10.0)
+        writes.registry_remove(failed, "old")
+        assert redis_broker.registry_ids(failed) == ["old"]
+        pipe.execute()
+    assert redis_broker.registry_ids(failed) == ["new"]
+    assert redis_broker.registry_score(failed, "new") == 10.0
 
 
 def test_a_decoding_client_pipeline_works(redis_broker: Broker) -> None:

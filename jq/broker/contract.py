@@ -510,6 +510,14 @@ class PipelineWrites(abc.ABC):
         """:meth:`RegistryStore.transition`, queued."""
 
     @abc.abstractmethod
+    def registry_add(self, place: Place, job_id: str, score: float) -> None:
+        """:meth:`RegistryStore.registry_add`, queued."""
+
+    @abc.abstractmethod
+    def registry_remove(self, place: Place, job_id: str) -> None:
+        """:meth:`RegistryStore.registry_remove`, queued."""
+
+    @abc.abstractmethod
     def delete_job(
         self,
         job_id: str,

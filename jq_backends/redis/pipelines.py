@@ -82,6 +82,14 @@ class RedisPipelineWrites(PipelineWrites):
         """``lua/transition.lua``, queued."""
         self._script("transition", self._broker._transition_call(change))
 
+    def registry_add(self, place: Place, job_id: str, score: float) -> None:
+        """ZADD, queued."""
+        self._pipeline.zadd(self._broker.place_key(place), {job_id: codec.score(score)})
+
+    def registry_remove(self, place: Place, job_id: str) -> None:
+        """ZREM, queued."""
+        self._pipeline.zrem(self._broker.place_key(place), job_id)
+
     def delete_job(
         self,
         job_id: str,
