@@ -113,21 +113,39 @@ def unsupported_option(option: str, feature: str) -> ConfigurationError:
     )
 
 
+_UNSUPPORTED_FEATURES = {
+    "repeat": "RQ's Repeat (running a job again after it ends)",
+    "rate_limit": "RQ's RateLimit (a cap on concurrent jobs per key)",
+    "webhooks": "RQ's Webhook (HTTP calls when a job ends)",
+    "group_id": "RQ's job groups",
+}
+
+
 def check_unsupported_options(**options: Any) -> None:
     """Refuse RQ 3.0's ``repeat``, ``rate_limit``, ``webhooks`` and ``group_id`` when given."""
-    features = {
-        "repeat": "RQ's Repeat (running a job again after it ends)",
-        "rate_limit": "RQ's RateLimit (a cap on concurrent jobs per key)",
-        "webhooks": "RQ's Webhook (HTTP calls when a job ends)",
-        "group_id": "RQ's job groups",
-    }
     for option, value in options.items():
         if value is not None:
-            raise unsupported_option(option, features[option])
+            raise unsupported_option(option, _UNSUPPORTED_FEATURES[option])
 
 
 class Job(JobCall, JobState, JobResults, JobDependencies, JobStorage, JobOptions, JobLayout):
     """A function call to run in the background; a proxy for its record in the broker."""
+
+    # Defaults read from the class until a job sets its own (one job is made per enqueue: each
+    # attribute set in __init__ costs every enqueue).
+    #: ``Retry(enqueue_at_front=True)``: a retried job goes to the front of its queue.
+    enqueue_at_front_on_retry: bool = False
+    #: RQ's count of retries asked for by a job returning ``Retry``.
+    number_of_retries: int | None = None
+    # RQ 3.0 features jq does not have (refused at enqueue), present for code that reads them.
+    group_id: str | None = None
+    repeats_left: int | None = None
+    repeat_intervals: list[int] | None = None
+    rate_limit_key: str | None = None
+    rate_limit_concurrency: int | None = None
+    #: RQ's cache of the server's version; jq does not read it.
+    redis_server_version: tuple[int, int, int] | None = None
+    log: logging.Logger = logger
 
     def __init__(self, id: str | None = None, connection: Any = None, serializer: Any = None) -> None:
         self.broker: Broker = resolve_broker(connection)
@@ -162,20 +180,7 @@ class Job(JobCall, JobState, JobResults, JobDependencies, JobStorage, JobOptions
         #: ``Retry(max=...)``: with ``retries_left`` it says which retry comes next.
         self.retry_max: int | None = None
         self.retry_intervals: list[int] | None = None
-        #: ``Retry(enqueue_at_front=True)``: a retried job goes to the front of its queue.
-        self.enqueue_at_front_on_retry = False
-        #: RQ's count of retries asked for by a job returning ``Retry``.
-        self.number_of_retries: int | None = None
-        # RQ 3.0 features jq does not have (refused at enqueue), present for code that reads them.
-        self.group_id: str | None = None
         self.webhooks: list[Any] = []
-        self.repeats_left: int | None = None
-        self.repeat_intervals: list[int] | None = None
-        self.rate_limit_key: str | None = None
-        self.rate_limit_concurrency: int | None = None
-        #: RQ's cache of the server's version; jq does not read it.
-        self.redis_server_version: tuple[int, int, int] | None = None
-        self.log = logger
         self.success_callback_ref: Callback | None = None
         self.failure_callback_ref: Callback | None = None
         self.stopped_callback_ref: Callback | None = None

@@ -41,7 +41,7 @@ class JobStorage:
 
     def to_record(self) -> dict[str, bytes]:
         """Every field of the job's record, encoded (serializes the call and meta)."""
-        return job_record.encode(self._job())
+        return job_record.encode(self)  # type: ignore[arg-type]  # a JobStorage is a Job
 
     def to_dict(self, include_meta: bool = True, include_result: bool = True) -> dict[str, bytes]:
         """The job's record as it would be saved, field by field (without ``meta`` unless
