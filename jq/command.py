@@ -82,7 +82,7 @@ def send_stop_job_command(connection: Any, job_id: str, serializer: Any = None) 
     job = Job.fetch(job_id, connection=connection, serializer=serializer)
     if job.get_status(refresh=False) != "started" or not job.worker_name:
         raise InvalidJobOperation(
-            f"job {job_id!r} is {job.get_status(refresh=False)}, not started: only a running job can be "
-            "stopped (cancel a queued one instead)"
+            f"job {job_id!r} is {job.get_status(refresh=False).value}, not started: only a running job "
+            "can be stopped (cancel a queued one instead)"
         )
     return send_command(connection, job.worker_name, "stop-job", job_id=job_id)

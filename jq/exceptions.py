@@ -19,6 +19,7 @@ __all__ = [
     "InvalidJobOperationError",
     "JQError",
     "JobStopped",
+    "MissingJobError",
     "NoConnectionError",
     "NoRedisConnectionException",
     "NoSuchGroupError",
@@ -77,6 +78,14 @@ class DuplicateSchedulerError(JQError):
 class StopRequested(JQError):
     """A long-running process (worker, scheduler) was asked to stop; raised inside its loop to
     leave it."""
+
+
+class MissingJobError(NoSuchJobError, InvalidJobOperation):
+    """The job's record is gone (deleted, expired or never saved) while its status was asked.
+
+    Both a :class:`NoSuchJobError` and an :class:`InvalidJobOperation`: RQ raises the latter for the
+    status of a vanished job, and code written for either keeps catching it.
+    """
 
 
 class InvalidJobDependency(JQError, ValueError):

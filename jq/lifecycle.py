@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from jq.broker import (
+    ENQUEUE_AT_FRONT,
     EXECUTION,
     ORIGIN,
     PERSIST,
@@ -151,7 +152,14 @@ def finish(
     payload, stored_value = _return_payload(job, return_value)
     ended = now()
     ttl = job.get_result_ttl(default_result_ttl)
-    result = Result(job.id, Result.Type.SUCCESSFUL, ended, id=execution_id, worker_name=worker_name)
+    result = Result(
+        job.id,
+        Result.Type.SUCCESSFUL,
+        created_at=ended,
+        execution_started_at=job.started_at,
+        id=execution_id,
+        worker_name=worker_name,
+    )
     if ttl == 0:
         target, score, record_ttl = None, 0.0, 0
     else:
@@ -238,7 +246,15 @@ def fail(
         )
     status = JobStatus.STOPPED if stopped else JobStatus.FAILED
     kind = Result.Type.STOPPED if stopped else Result.Type.FAILED
-    result = Result(job.id, kind, ended, id=execution_id, exc_string=exc_string, worker_name=worker_name)
+    result = Result(
+        job.id,
+        kind,
+        created_at=ended,
+        execution_started_at=job.started_at,
+        id=execution_id,
+        exc_string=exc_string,
+        worker_name=worker_name,
+    )
     ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
     score, record_ttl = _expiry(ttl) if ttl != 0 else (0.0, 0)
     moved = _move(
@@ -363,7 +379,13 @@ def _retry(
     intervals = job.retry_intervals or [0]
     interval = 0 if at_once else Retry.get_interval(_retry_number(job), intervals)
     result = Result(
-        job.id, Result.Type.RETRIED, now(), id=execution_id, exc_string=exc_string, worker_name=worker_name
+        job.id,
+        Result.Type.RETRIED,
+        created_at=now(),
+        execution_started_at=job.started_at,
+        id=execution_id,
+        exc_string=exc_string,
+        worker_name=worker_name,
     )
     if interval > 0:
         status, target, score = (
@@ -373,6 +395,15 @@ def _retry(
         )
     else:
         status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0
+    fields = {
+        STATUS: status.value.encode(),
+        "retries_left": str(job.retries_left - 1).encode(),
+        "exc_info": exc_string.encode(),
+        "enqueued_at": now_text(),
+    }
+    if job.enqueue_at_front_on_retry:
+        # Retry(enqueue_at_front=True): to the front now, or when its interval has passed.
+        fields[ENQUEUE_AT_FRONT] = b"1"
     moved = _move(
         job,
         Transition(
@@ -380,12 +411,8 @@ def _retry(
             source=source,
             target=target,
             score=score,
-            fields={
-                STATUS: status.value.encode(),
-                "retries_left": str(job.retries_left - 1).encode(),
-                "exc_info": exc_string.encode(),
-                "enqueued_at": now_text(),
-            },
+            at_front=job.enqueue_at_front_on_retry,
+            fields=fields,
             result=encode_result(result, None),
             results_kept=results_kept(job),
             execution_id=execution_id,
@@ -514,7 +541,7 @@ def requeue(job: Job, at_front: bool = False) -> None:
         status = job.get_status()
         if status not in (JobStatus.FAILED, JobStatus.STOPPED):
             raise InvalidJobOperation(
-                f"job {job.id!r} is {status}: only failed or stopped jobs can be requeued"
+                f"job {job.id!r} is {status.value}: only failed or stopped jobs can be requeued"
                 + (" (enqueue a canceled job again to run it)" if status is JobStatus.CANCELED else "")
             )
         if job.broker.transition(
@@ -537,13 +564,14 @@ def requeue(job: Job, at_front: bool = False) -> None:
 def places_of(job: Job) -> list[Place]:
     """Every place the job may be in: the one its status names first, then its origin's others."""
     status = job.get_status(refresh=False)
-    own = STATUS_PLACE.get(status) if status is not None else None
-    kinds = [own] if own is not None else []
+    kinds = [STATUS_PLACE[status]] if status in STATUS_PLACE else []
     kinds += [kind for kind in PlaceKind if kind not in kinds and kind is not PlaceKind.QUEUE]
     return [Place(kind, job.origin) for kind in kinds]
 
 
-def delete(job: Job, *, remove_from_queue: bool = True, delete_dependents: bool = False) -> None:
+def delete(
+    job: Job, delete_dependents: bool = False, *, remove_from_queue: bool = True, store: Any = None
+) -> None:
     """Delete the job's record and results and take it out of wherever it is (out of its queue
     only with ``remove_from_queue``: a claim drops an id whose record is gone).
 
@@ -551,17 +579,18 @@ def delete(job: Job, *, remove_from_queue: bool = True, delete_dependents: bool 
     RQ). Jobs waiting for it stay deferred, as in RQ; once the job is gone, a worker's maintenance
     cancels them, or releases those that allow failure (see
     :meth:`jq.registry.DeferredJobRegistry.cleanup`). With ``delete_dependents``, the jobs waiting
-    for it are deleted first (and theirs in turn).
+    for it are deleted first (and theirs in turn). ``store``: where the deletes are written (a
+    broker's :meth:`~jq.broker.Broker.pipeline_writes`), the job's broker by default.
     """
     job.get_status()
     if delete_dependents:
         for dependent in _waiting_dependents(job):
             try:
-                delete(dependent, delete_dependents=True)
+                delete(dependent, delete_dependents=True, store=store)
             except NoSuchJobError:
                 continue  # gone meanwhile
     places = [place for place in places_of(job) if remove_from_queue or not place.is_queue]
-    job.broker.delete_job(job.id, places)
+    (job.broker if store is None else store).delete_job(job.id, places)
 
 
 def _waiting_dependents(job: Job) -> list[Job]:

@@ -8,8 +8,8 @@ compare-and-extend: a scheduler that lost its lock stops at once); if it dies, a
 lock over within ``lock_ttl`` seconds.
 
 Run it inside workers (``worker.work(with_scheduler=True)``, ``jqueue worker --with-scheduler``) or
-on its own (``Scheduler(["default"], connection=redis).work()``). Times are UTC; a naive
-``datetime`` given to ``enqueue_at`` is taken as UTC.
+on its own (``Scheduler(["default"], connection=redis).work()``). Due times are stored in
+UTC; a naive ``datetime`` given to ``enqueue_at`` is local time, as in RQ.
 """
 
 from __future__ import annotations

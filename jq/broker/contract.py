@@ -133,10 +133,10 @@ class QueueStore(abc.ABC):
         ATOMIC. In order:
 
         1. Refusals (nothing is written; :attr:`EnqueueOutcome.reason` says why): ``unique`` is
-           set and a record with this id has status ``queued``, ``deferred``, ``scheduled`` or
-           ``started`` (``duplicate``); ``once`` is set and its marker is at or above its value
-           (``already``); following unmet dependencies from ``depends_on`` — each job's set of
-           unmet dependencies, transitively — reaches ``job_id`` (``cycle``).
+           set and a record with this id exists, whatever its status (``duplicate``); ``once``
+           is set and its marker is at or above its value (``already``); following unmet
+           dependencies from ``depends_on`` — each job's set of unmet dependencies, transitively —
+           reaches ``job_id`` (``cycle``).
         2. With ``once``, its marker is set to its value. If a record with this id exists, the id
            is taken out of the place its status names in its origin (the old job is replaced; a
            replaced running execution can no longer record its outcome). Its list of dependents
@@ -332,7 +332,8 @@ class RegistryStore(abc.ABC):
         self, queue: str, now: float, fields: Mapping[str, bytes], limit: int = 100
     ) -> list[str]:
         """Move up to ``limit`` due jobs (score at or below ``now``) from the scheduled registry to
-        the back of the queue, in score order, with status ``queued`` and ``fields``.
+        the back of the queue (to the front for a job whose :data:`ENQUEUE_AT_FRONT` field is
+        ``b"1"``), in score order, with status ``queued`` and ``fields``.
 
         ATOMIC. Ids whose record is gone are dropped. Returns the ids queued.
         """
@@ -360,32 +361,6 @@ class RegistryStore(abc.ABC):
         deferred registry whose record is gone are dropped from it. Returns the ids of the
         deferred jobs settled directly (not those down their chains), in registry order.
         """
-
-
-class PipelineWrites(abc.ABC):
-    """Writes queued on a pipeline the caller owns (a redis-py pipeline on the Redis driver): each
-    call adds to the pipeline and returns; nothing is written until the caller executes it, and
-    then every write queued on it happens in that one round trip (in one ``MULTI`` when the
-    pipeline is a transaction). Each write means what the :class:`Broker` method of the same
-    name means, executed at that time; as nothing is read back, none reports an outcome.
-    """
-
-    @abc.abstractmethod
-    def registry_add(self, place: Place, job_id: str, score: float, *, only_existing: bool = False) -> None:
-        """:meth:`RegistryStore.registry_add`; with ``only_existing``,
-        :meth:`RegistryStore.registry_update_score` (no effect when the id is not there)."""
-
-    @abc.abstractmethod
-    def registry_remove(self, place: Place, job_id: str) -> None:
-        """:meth:`RegistryStore.registry_remove`."""
-
-    @abc.abstractmethod
-    def registry_cleanup(self, place: Place, before: float) -> None:
-        """:meth:`RegistryStore.registry_cleanup`."""
-
-    @abc.abstractmethod
-    def transition(self, change: Transition) -> None:
-        """:meth:`RegistryStore.transition` (refused, writing nothing, in the same cases)."""
 
 
 class WorkerStore(abc.ABC):
@@ -520,6 +495,63 @@ class ControlStore(abc.ABC):
         """
 
 
+class PipelineWrites(abc.ABC):
+    """Writes queued on a caller's pipeline, see :meth:`Broker.pipeline_writes`.
+
+    Each method queues the very write the broker method of the same name makes, with the same
+    arguments, and returns nothing: the write is made, as one atomic step, when the caller
+    executes the pipeline (``pipeline.execute()``), and a write the broker would refuse (a
+    missing record, an enqueue refusal) writes nothing then. Its outcome is not reported.
+    """
+
+    @abc.abstractmethod
+    def enqueue(self, request: EnqueueRequest) -> None:
+        """:meth:`QueueStore.enqueue`, queued."""
+
+    @abc.abstractmethod
+    def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> None:
+        """:meth:`QueueStore.enqueue_many`, queued (all or nothing, when executed)."""
+
+    @abc.abstractmethod
+    def save_job(self, job_id: str, fields: Mapping[str, bytes], record_ttl: int | None = None) -> None:
+        """:meth:`JobStore.save_job`, queued."""
+
+    @abc.abstractmethod
+    def update_job(self, job_id: str, fields: Mapping[str, bytes]) -> None:
+        """:meth:`JobStore.update_job`, queued."""
+
+    @abc.abstractmethod
+    def transition(self, change: Transition) -> None:
+        """:meth:`RegistryStore.transition`, queued."""
+
+    @abc.abstractmethod
+    def registry_add(self, place: Place, job_id: str, score: float, *, only_existing: bool = False) -> None:
+        """:meth:`RegistryStore.registry_add`, queued; with ``only_existing``,
+        :meth:`RegistryStore.registry_update_score` (no effect when the id is not there)."""
+
+    @abc.abstractmethod
+    def registry_remove(self, place: Place, job_id: str) -> None:
+        """:meth:`RegistryStore.registry_remove`, queued."""
+
+    @abc.abstractmethod
+    def registry_cleanup(self, place: Place, before: float) -> None:
+        """:meth:`RegistryStore.registry_cleanup`, queued."""
+
+    @abc.abstractmethod
+    def delete_job(
+        self,
+        job_id: str,
+        places: Sequence[Place] = (),
+        *,
+        dependents: DependentsPolicy = DependentsPolicy.NONE,
+        released_fields: Mapping[str, bytes] | None = None,
+        canceled_fields: Mapping[str, bytes] | None = None,
+        default_failure_ttl: int = DEFAULT_FAILURE_TTL,
+        now: float | None = None,
+    ) -> None:
+        """:meth:`JobStore.delete_job`, queued."""
+
+
 class Broker(JobStore, QueueStore, RegistryStore, WorkerStore, ControlStore, abc.ABC):
     """The storage and messaging a job queue needs, in queue meaning.
 
@@ -574,6 +606,39 @@ class Broker(JobStore, QueueStore, RegistryStore, WorkerStore, ControlStore, abc
     def worker_name_from_key(self, key: str) -> str | None:
         """The worker name a :meth:`worker_key` was built from, or None if it is not one."""
 
+    # The key names below are optional for drivers (a driver written before them still loads):
+    # jq reports them where RQ code reads RQ's (``job.dependents_key``...), never stores by them.
+
+    def results_key(self, job_id: str) -> str:
+        """The key of the job's result entries (``jq:results:<id>``)."""
+        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its keys of results")
+
+    def dependents_key(self, job_id: str) -> str:
+        """The key of the ids of the jobs waiting for the job (``jq:dependents:<id>``)."""
+        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its keys of dependents")
+
+    def dependencies_key(self, job_id: str) -> str:
+        """The key of the ids of the job's unmet dependencies (``jq:dependencies:<id>``)."""
+        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its keys of dependencies")
+
+    def queues_key(self) -> str:
+        """The key of the names of the known queues (``jq:queues``)."""
+        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its key of queue names")
+
+    def pipeline_writes(self, pipeline: Any) -> PipelineWrites:
+        """The writes to queue on ``pipeline``, a pipeline (transaction) of this broker's own
+        client, so that they are made when the caller executes it, with the caller's other
+        commands: RQ's ``pipeline=`` argument (``queue.enqueue(..., pipeline=pipe)``).
+
+        Optional for drivers: the default refuses with :class:`UnsupportedByBrokerError`, as a
+        driver without pipelines must. The Redis driver takes a redis-py pipeline of its client.
+        """
+        raise UnsupportedByBrokerError(
+            f"{type(self).__name__} has no pipelines, so pipeline= cannot be used with it (it takes "
+            "a redis-py pipeline of the Redis driver's client): leave pipeline= out and each write "
+            "is made at once"
+        )
+
     @abc.abstractmethod
     def ping(self) -> None:
         """Check that the store answers; raise the driver's connection error if not."""
@@ -591,18 +656,6 @@ class Broker(JobStore, QueueStore, RegistryStore, WorkerStore, ControlStore, abc
         keys). Optional for drivers: the default checks nothing and returns no warning.
         """
         return ()
-
-    def pipeline_writes(self, pipeline: Any) -> PipelineWrites:
-        """Writes that wait on the caller's ``pipeline`` (``pipeline=`` in RQ's API), see
-        :class:`PipelineWrites`.
-
-        Optional for drivers: the default refuses with :class:`UnsupportedByBrokerError`, as does
-        a driver given something that is not one of its pipelines.
-        """
-        raise UnsupportedByBrokerError(
-            f"{type(self).__name__} has no pipelines, so pipeline= cannot be used with it: call "
-            "without pipeline= (the write then happens at once)"
-        )
 
     def finish_and_claim(self, change: Transition, claim: ClaimRequest) -> tuple[bool, Claimed | None]:
         """:meth:`transition` then :meth:`claim` (without waiting), in one round trip where the

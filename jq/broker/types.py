@@ -162,7 +162,7 @@ class RefusalReason(str, enum.Enum):
     MISSING = "missing"
     #: The job would depend on itself through its dependencies' unmet dependencies.
     CYCLE = "cycle"
-    #: ``unique`` was asked and a job with this id is queued, deferred, scheduled or started.
+    #: ``unique`` was asked and a record with this id exists.
     DUPLICATE = "duplicate"
     #: ``once`` was given and its marker already reached that value.
     ALREADY = "already"
@@ -181,7 +181,7 @@ class EnqueueRequest:
     record is gone). ``depends_on`` lists job ids that must finish first. ``scheduled_at``, when
     given and the dependencies are met, places the job in the scheduled registry with that score
     instead of the queue. ``allow_failure`` counts a failed dependency as met.
-    ``unique`` refuses the request while a job with the same id is pending. ``once`` is a
+    ``unique`` refuses the request while a record with the same id exists. ``once`` is a
     ``(marker name, value)`` pair: the request goes through only if the named marker is unset or
     below ``value``, and the marker is set to ``value`` in the same step (cron ticks use it so that
     each fires once, whoever fires it).
@@ -279,7 +279,8 @@ class ClaimRequest:
 class Transition:
     """One move of a job between places, see :meth:`Broker.transition`.
 
-    ``source``: the place the job must be in now (``None``: in no place; the record must exist).
+    ``source``: the place the job must be in now (``None``: in no place, or its place is left as it
+    is when ``target`` is None too; the record must exist).
     ``target``: where it goes (``None``: no place). For a registry target, ``score`` is its score;
     for a queue target, ``at_front`` picks the end. ``fields`` are written onto the record and
     ``delete_fields`` removed from it. ``record_ttl``: :data:`KEEP` leaves the expiry alone,
@@ -330,5 +331,5 @@ STATUS_PLACES: Final[Mapping[str, PlaceKind]] = MappingProxyType(
         "canceled": PlaceKind.CANCELED,
     }
 )
-#: Statuses of a job that has not ended yet (``EnqueueRequest.unique`` refuses a second one).
+#: Statuses of a job that has not ended yet.
 PENDING_STATUSES: Final = frozenset({"queued", "deferred", "scheduled", "started"})

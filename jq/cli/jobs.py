@@ -151,7 +151,7 @@ def _job_fields(job_: Job) -> dict[str, Any]:
 
     return {
         "id": job_.id,
-        "status": str(job_.get_status(refresh=False)),
+        "status": job_.get_status(refresh=False).value,
         "queue": job_.origin,
         "description": job_.description,
         "created_at": when(job_.created_at),

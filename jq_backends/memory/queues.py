@@ -27,7 +27,7 @@ from jq.broker import (
     claim_fields_now,
     claim_lease_now,
 )
-from jq_backends.fields import PENDING_STATUSES, PLACE_OF_STATUS, scheduled_field
+from jq_backends.fields import PLACE_OF_STATUS, scheduled_field
 from jq_backends.memory._base import (
     DEFERRED,
     FAILED,
@@ -122,7 +122,7 @@ class MemoryQueues(MemoryState, QueueStore):
     @staticmethod
     def _refusal(request: EnqueueRequest, batch: _Batch) -> EnqueueOutcome | None:
         """Why the request must write nothing (checked in the contract's order), or None."""
-        if request.unique and batch.status(request.job_id) in PENDING_STATUSES:
+        if request.unique and batch.exists(request.job_id):
             return EnqueueOutcome(None, reason=RefusalReason.DUPLICATE)
         if request.once is not None:
             name, value = request.once

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from jq.broker import (
+    ENQUEUE_AT_FRONT,
     EXECUTION,
     PERSIST,
     STATUS,
@@ -175,8 +176,9 @@ class MemoryRegistries(MemoryState, RegistryStore):
                 record = self._jobs.live(job_id)
                 if record is None:
                     continue
+                at_front = record.get(ENQUEUE_AT_FRONT) == b"1"
                 record.update(fields)
                 record[STATUS] = QUEUED
-                self._push(queue, job_id, at_front=False)
+                self._push(queue, job_id, at_front=at_front)
                 promoted.append(job_id)
             return promoted

@@ -144,14 +144,18 @@ class RedisQueues(RedisState, QueueStore):
             return []
         if self._fresh(requests):
             return [_QUEUED] * len(requests)
+        replies = self._scripts("enqueue_many", *self._enqueue_many_call(requests))
+        return [self._enqueue_outcome(reply) for reply in replies]
+
+    def _enqueue_many_call(self, requests: Sequence[EnqueueRequest]) -> tuple[list[str], list[Arg]]:
+        """The KEYS and ARGV of ``lua/enqueue_many.lua`` for a batch."""
         keys: list[str] = []
         args: list[Arg] = [len(requests)]
         for index, request in enumerate(requests):
             request_keys, request_args = self._enqueue_call(request, last=index == len(requests) - 1)
             keys += request_keys
             args += request_args
-        replies = self._scripts("enqueue_many", keys, args)
-        return [self._enqueue_outcome(reply) for reply in replies]
+        return keys, args
 
     def _claim_call(
         self, queues: Sequence[str], fields: Mapping[str, bytes], lease: str, worker: WorkerUpdate | None

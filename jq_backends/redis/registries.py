@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, cast
-
-import redis
+from typing import cast
 
 from jq.broker import (
     RESULTS_KEPT,
-    PipelineWrites,
     Place,
     RegistryStore,
     Transition,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
-from jq.exceptions import UnsupportedByBrokerError
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
 from jq_backends.redis.scripts import Arg
 
-__all__ = ["RedisPipelineWrites", "RedisRegistries"]
+__all__ = ["RedisRegistries"]
 
 
 class RedisRegistries(RedisState, RegistryStore):
@@ -51,14 +47,6 @@ class RedisRegistries(RedisState, RegistryStore):
         # CH counts changed scores, so an unchanged score would read as "not there": ask again.
         changed = self._client.zadd(key, {job_id: codec.score(score)}, xx=True, ch=True)
         return bool(changed) or self._client.zscore(key, job_id) is not None
-
-    def pipeline_writes(self, pipeline: Any) -> PipelineWrites:
-        """Writes queued on a redis-py pipeline (see :class:`RedisPipelineWrites`)."""
-        if not isinstance(pipeline, redis.client.Pipeline):
-            raise UnsupportedByBrokerError(
-                f"pipeline= must be a redis-py pipeline (connection.pipeline()), not {pipeline!r}"
-            )
-        return RedisPipelineWrites(self, pipeline)
 
     def registry_remove(self, place: Place, job_id: str) -> bool:
         """ZREM the id."""
@@ -160,30 +148,3 @@ class RedisRegistries(RedisState, RegistryStore):
         script_keys = [t.scheduled + queue, t.queue + queue, t.wake + queue, t.queues]
         args: list[Arg] = [codec.score(now), limit, *codec.flat(fields)]
         return [codec.text(job_id) for job_id in self._scripts("promote_scheduled", script_keys, args)]
-
-
-class RedisPipelineWrites(PipelineWrites):
-    """:class:`jq.broker.PipelineWrites` on a redis-py pipeline: each write is the command or the
-    script call the broker's method of the same name sends, queued on the pipeline instead."""
-
-    def __init__(self, broker: RedisRegistries, pipeline: redis.client.Pipeline) -> None:
-        self._broker = broker
-        self._pipeline = pipeline
-
-    def registry_add(self, place: Place, job_id: str, score: float, *, only_existing: bool = False) -> None:
-        """ZADD (XX with ``only_existing``) on the pipeline."""
-        key = self._broker._keys.place(place)
-        self._pipeline.zadd(key, {job_id: codec.score(score)}, xx=only_existing)
-
-    def registry_remove(self, place: Place, job_id: str) -> None:
-        """ZREM on the pipeline."""
-        self._pipeline.zrem(self._broker._keys.place(place), job_id)
-
-    def registry_cleanup(self, place: Place, before: float) -> None:
-        """ZREMRANGEBYSCORE -inf ``before`` on the pipeline."""
-        self._pipeline.zremrangebyscore(self._broker._keys.place(place), "-inf", codec.score(before))
-
-    def transition(self, change: Transition) -> None:
-        """The transition script, queued on the pipeline."""
-        keys, args = self._broker._transition_call(change)
-        self._broker._scripts.queue(self._pipeline, "transition", keys, args)

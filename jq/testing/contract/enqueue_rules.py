@@ -16,6 +16,7 @@ from jq.broker import (
     Broker,
     EnqueueOutcome,
     EnqueueRequest,
+    Place,
     PlaceKind,
     RefusalReason,
     Transition,
@@ -115,8 +116,8 @@ class EnqueueRefusalContract:
         assert broker.queue_job_ids("default") == ["j1"]
         assert broker.registry_count(place(PlaceKind.DEFERRED)) == 0
 
-    @pytest.mark.parametrize("status", PENDING)
-    def test_unique_refuses_while_a_job_with_the_id_is_pending(self, broker: Broker, status: str) -> None:
+    @pytest.mark.parametrize("status", [*PENDING, *ENDED])
+    def test_unique_refuses_while_a_job_with_the_id_exists(self, broker: Broker, status: str) -> None:
         _job_with_status(broker, "j1", status)
         ids = ["j1", "j1-parent"]
         before = _state(broker, ids)
@@ -125,17 +126,17 @@ class EnqueueRefusalContract:
         assert _state(broker, ids) == before
         _marker_untouched(broker, "m", 1)
 
-    @pytest.mark.parametrize("status", ENDED)
-    def test_unique_is_allowed_again_once_the_first_job_ended(self, broker: Broker, status: str) -> None:
-        _job_with_status(broker, "j1", status)
+    def test_unique_is_allowed_again_once_the_record_is_gone(self, broker: Broker) -> None:
+        _job_with_status(broker, "j1", "finished")
+        broker.delete_job("j1", [Place(PlaceKind.FINISHED, "default")])
         assert enqueue(broker, "j1", unique=True) == EnqueueOutcome("queued")
         assert broker.queue_job_ids("default") == ["j1"]
         assert enqueue(broker, "j1", unique=True).reason is RefusalReason.DUPLICATE
 
     def test_unique_without_an_earlier_job_goes_through(self, broker: Broker) -> None:
         assert enqueue(broker, "j1", unique=True) == EnqueueOutcome("queued")
-        broker.save_job("j2", job_fields())  # a record with no status at all is not pending
-        assert enqueue(broker, "j2", unique=True) == EnqueueOutcome("queued")
+        broker.save_job("j2", job_fields())  # a record with no status at all exists all the same
+        assert enqueue(broker, "j2", unique=True).reason is RefusalReason.DUPLICATE
 
     def test_once_fires_once_per_value_and_again_for_a_higher_one(self, broker: Broker) -> None:
         assert enqueue(broker, "tick-5", once=("cron", 5)) == EnqueueOutcome("queued")

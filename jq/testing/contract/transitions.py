@@ -145,6 +145,20 @@ class TransitionContract:
         assert broker.registry_count(FAILED) == 0
         assert broker.job_exists("j1")
 
+    def test_a_transition_with_no_places_only_writes_the_record(self, broker: Broker) -> None:
+        """Neither place given: the job stays where it is; fields, a result and an expiry are
+        written (how ``Result.save`` and ``Job.cleanup`` write a queued job's record)."""
+        enqueue(broker, "j1")
+        change = Transition(
+            "j1", source=None, target=None, fields={"note": b"x"}, result=b"r1", record_ttl=300
+        )
+        assert broker.transition(change)
+        assert broker.queue_job_ids("default") == ["j1"]
+        assert broker.load_job_fields("j1", [STATUS, "note"]) == [b"queued", b"x"]
+        assert broker.load_results("j1") == [b"r1"]
+        ttl = broker.job_ttl("j1")
+        assert ttl is not None and 250 < ttl <= 300
+
     def test_transition_of_a_missing_record_is_refused(self, broker: Broker) -> None:
         broker.registry_add(STARTED, "ghost", 1.0)
         assert not broker.transition(Transition("ghost", STARTED, FINISHED, fields={STATUS: b"finished"}))
@@ -443,7 +457,15 @@ class DependentsContract:
 
 
 class SchedulingContract:
-    """promote_scheduled: due jobs move to the back of the queue in score order, up to a limit."""
+    """promote_scheduled: due jobs move to the back of the queue in score order, up to a limit;
+    those whose record says ``enqueue_at_front`` to its front."""
+
+    def test_a_job_enqueued_at_front_goes_to_the_front(self, broker: Broker) -> None:
+        enqueue(broker, "already")
+        enqueue(broker, "back", scheduled_at=10.0)
+        enqueue(broker, "front", fields={**job_fields(), ENQUEUE_AT_FRONT: b"1"}, scheduled_at=20.0)
+        assert broker.promote_scheduled("default", 50.0, {}) == ["back", "front"]
+        assert broker.queue_job_ids("default") == ["front", "already", "back"]
 
     def test_due_jobs_are_queued_in_score_order(self, broker: Broker) -> None:
         enqueue(broker, "already")

@@ -92,6 +92,14 @@ local function batch_status(batch, id, key)
     return redis.call('HGET', key, F_STATUS) or nil
 end
 
+-- Whether a record with this id exists, or a request of the batch (earlier or to come) writes one.
+local function batch_exists(batch, id, key)
+    if batch.jobs[id] or batch_upcoming(batch, id) then
+        return true
+    end
+    return redis.call('EXISTS', key) == 1
+end
+
 local function batch_unmet(batch, id)
     local job = batch.jobs[id]
     if job == nil then
@@ -124,11 +132,9 @@ end
 -- Step 1: the refusal of the request as a reply ({'', reason}), or nil. Reads only: nothing is
 -- written.
 local function enqueue_refusal(r, batch)
-    if r.unique then
-        local status = batch_status(batch, r.job_id, r.record)
-        if status and PENDING[status] then
-            return {'', 'duplicate'}
-        end
+    -- Unique: refused while any record with this id exists (also one that ended), as in RQ.
+    if r.unique and batch_exists(batch, r.job_id, r.record) then
+        return {'', 'duplicate'}
     end
     if r.marker_key then
         -- A marker that holds no number counts as unset (and is overwritten).
