@@ -31,9 +31,11 @@ _SOON = 1e-6
 __all__ = [
     "BaseDeathPenalty",
     "BaseTimeoutException",
+    "HorseMonitorTimeoutException",
     "JobTimeoutException",
     "TimerDeathPenalty",
     "UnixSignalDeathPenalty",
+    "get_default_death_penalty_class",
 ]
 
 
@@ -43,6 +45,12 @@ class BaseTimeoutException(JQError):
 
 class JobTimeoutException(BaseTimeoutException):
     """The job ran past its timeout and was stopped."""
+
+
+class HorseMonitorTimeoutException(BaseTimeoutException):
+    """Waiting for a work horse to exit took longer than a limit (RQ's worker raises it to wake
+    up between heartbeats while its horse runs; jq's worker waits on the horse's pipe instead and
+    never raises it, but death penalties and handlers written for RQ may name it)."""
 
 
 class BaseDeathPenalty:
@@ -196,15 +204,22 @@ class TimerDeathPenalty(BaseDeathPenalty):
         # An asynchronous exception is raised by class, without arguments: bake the message in.
         self._async_exception = with_default_message(exception, self.message())
 
-    def _raise_in_job_thread(self) -> None:
+    def new_timer(self) -> threading.Timer:
+        """A timer that calls :meth:`handle_death_penalty` once the timeout has passed (a timer
+        runs once: each setup makes a new one)."""
+        assert self._timeout is not None
+        timer = threading.Timer(self._timeout, self.handle_death_penalty)
+        timer.daemon = True
+        return timer
+
+    def handle_death_penalty(self) -> None:
+        """Raise the timeout exception in the job's thread (called by the timer thread)."""
         raise_in_thread(self._target_thread_id, self._async_exception)
 
     def setup_death_penalty(self) -> None:
         """Start the timer thread."""
-        assert self._timeout is not None
         self._target_thread_id = threading.get_ident()
-        self._timer = threading.Timer(self._timeout, self._raise_in_job_thread)
-        self._timer.daemon = True
+        self._timer = self.new_timer()
         self._timer.start()
 
     def cancel_death_penalty(self) -> None:
@@ -215,3 +230,9 @@ class TimerDeathPenalty(BaseDeathPenalty):
             self._timer = None
             # Clearing is harmless when nothing is pending and prevents a late delivery.
             raise_in_thread(self._target_thread_id, None)
+
+
+def get_default_death_penalty_class() -> type[BaseDeathPenalty]:
+    """The death penalty a worker uses unless told otherwise: :class:`UnixSignalDeathPenalty`
+    where the platform has ``SIGALRM``, else :class:`TimerDeathPenalty`."""
+    return UnixSignalDeathPenalty if hasattr(signal, "SIGALRM") else TimerDeathPenalty
