@@ -40,6 +40,7 @@ from jq.timeouts import (
 
 if TYPE_CHECKING:
     from jq.job import Job
+    from jq.job_state import JobStatus
     from jq.worker import BaseWorker
 
 __all__ = [
@@ -177,20 +178,7 @@ class JobRunner:
         finally:
             self.interrupts.discard()
         try:
-            moved = retry_transient(
-                job.broker,
-                lambda: lifecycle.finish(
-                    job,
-                    return_value,
-                    execution_id=job.execution_id,
-                    worker_name=self.worker_name,
-                    default_result_ttl=self.default_result_ttl,
-                    worker_update=self._worker_update(succeeded=True),
-                    next_claim=next_claim,
-                ),
-                patience=self.outage_patience,
-                what=f"record the result of job {job.id}",
-            )
+            moved = self.record_success(job, return_value, next_claim)
         except SerializationError:
             return self.handle_failure(job, sys.exc_info(), next_claim=next_claim)  # type: ignore[arg-type]
         if not moved:
@@ -214,23 +202,8 @@ class JobRunner:
         """Run the exception chain and record a failure (or a retry) of a started job."""
         exc_string = format_exc_info(exc_info)
         took = self._took()
-        keep = run_exception_handlers(self.exception_handlers, job, exc_info) and self.move_to_failed
-        status = retry_transient(
-            job.broker,
-            lambda: lifecycle.fail(
-                job,
-                exc_string,
-                execution_id=job.execution_id,
-                worker_name=self.worker_name,
-                keep=keep,
-                stopped=stopped,
-                worker_update=self._worker_update(succeeded=False),
-                next_claim=next_claim,
-                retry_at_once=self.retry_at_once,
-            ),
-            patience=self.outage_patience,
-            what=f"record the failure of job {job.id}",
-        )
+        keep = self.call_exception_handlers(job, exc_info) and self.move_to_failed
+        status = self.record_failure(job, exc_string, keep=keep, stopped=stopped, next_claim=next_claim)
         # The traceback follows the one-line summary, when there is one to show (a work horse
         # that died leaves only the error).
         details = f"\n{exc_string.rstrip()}" if exc_info[2] is not None else ""
@@ -250,6 +223,59 @@ class JobRunner:
         logger.error("%s: job %s %s%s: %s%s", job.origin, job.id, status.value, took, summary, details)
         report_final_failure(job, exc_info, self.worker, self._death_penalty, stopped=stopped)
         return JobOutcome.FAILED
+
+    # The three steps below are separate methods so that a worker can route them through the
+    # hooks RQ documents for custom workers (handle_exception, handle_job_success,
+    # handle_job_failure: see jq.worker.hooks), whose defaults call them.
+
+    def call_exception_handlers(self, job: Job, exc_info: ExcInfo) -> bool:
+        """Run the exception-handler chain; False when a handler stopped it."""
+        return run_exception_handlers(self.exception_handlers, job, exc_info)
+
+    def record_success(self, job: Job, return_value: Any, next_claim: lifecycle.NextClaim | None) -> bool:
+        """Record the job finished with ``return_value``; False when the execution was stale.
+        Raises :class:`SerializationError` (nothing written) for a value that cannot be stored."""
+        return retry_transient(
+            job.broker,
+            lambda: lifecycle.finish(
+                job,
+                return_value,
+                execution_id=job.execution_id,
+                worker_name=self.worker_name,
+                default_result_ttl=self.default_result_ttl,
+                worker_update=self._worker_update(succeeded=True),
+                next_claim=next_claim,
+            ),
+            patience=self.outage_patience,
+            what=f"record the result of job {job.id}",
+        )
+
+    def record_failure(
+        self,
+        job: Job,
+        exc_string: str,
+        *,
+        keep: bool,
+        stopped: bool,
+        next_claim: lifecycle.NextClaim | None,
+    ) -> JobStatus | None:
+        """Record a failure (or a retry) of the job; its new status, None when it was stale."""
+        return retry_transient(
+            job.broker,
+            lambda: lifecycle.fail(
+                job,
+                exc_string,
+                execution_id=job.execution_id,
+                worker_name=self.worker_name,
+                keep=keep,
+                stopped=stopped,
+                worker_update=self._worker_update(succeeded=False),
+                next_claim=next_claim,
+                retry_at_once=self.retry_at_once,
+            ),
+            patience=self.outage_patience,
+            what=f"record the failure of job {job.id}",
+        )
 
     def _took(self) -> str:
         """`` in 0.012 s`` since the job being run started, or nothing when that is not known."""
