@@ -325,3 +325,10 @@ def write_file(path: str, text: str, mtime_ns: int | None = None) -> None:
         handle.write(text)
     if mtime_ns is not None:
         os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def return_retry(max_retries: int) -> Any:
+    """Return a Retry (RQ: the job is retried, as its result asks)."""
+    from jq import Retry
+
+    return Retry(max=max_retries)

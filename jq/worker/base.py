@@ -206,7 +206,11 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         self.death_penalty_grace = death_penalty_grace
         #: How this worker runs its jobs (in process, work horses...).
         self.strategy: ExecutionStrategy = self.make_strategy()
-        self.runner = self._make_runner()
+        # The runner work() builds adds the plugins' exception handlers; a view of a worker
+        # (Worker.all()) never runs a job, so asking plugins is left until then.
+        self.runner: WorkerJobRunner = WorkerJobRunner(
+            worker=self, death_penalty_class=self.death_penalty_class
+        )
         self.validate_queues()
         if prepare_for_work:
             self._check_broker()
