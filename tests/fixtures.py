@@ -332,3 +332,25 @@ def return_retry(max_retries: int) -> Any:
     from jq import Retry
 
     return Retry(max=max_retries)
+
+
+def sleep_until_shutdown(list_key: str, seconds: float) -> str:
+    """Sleep; if a ShutDownImminentException comes, record its extra_info's keys in a Redis list
+    and let it go on (HerokuWorker's imminent shutdown)."""
+    from jq.exceptions import ShutDownImminentException
+
+    job = get_current_job()
+    assert job is not None
+    job.connection.set(f"{list_key}:pid", os.getpid())
+    job.connection.rpush(list_key, "started")
+    try:
+        time.sleep(seconds)
+    except ShutDownImminentException as error:
+        job.connection.rpush(list_key, ",".join(sorted(error.extra_info)))
+        raise
+    return "slept"
+
+
+def seen_length() -> int:
+    """How many entries SEEN has in the process running the job."""
+    return len(SEEN)

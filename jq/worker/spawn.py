@@ -95,7 +95,9 @@ def connection_spec(worker: BaseWorker) -> tuple[str, Any]:
         )
     passed = {}
     for key, value in settings.items():
-        if key in _NOT_PASSED:
+        # A bare object() is a library's "not given" marker, recognized by identity: a copy would
+        # be taken for a value. Left out, the new pool uses its own marker.
+        if key in _NOT_PASSED or type(value) is object:
             continue
         try:
             pickle.dumps(value)
