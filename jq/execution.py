@@ -9,6 +9,7 @@ penalty, runs the exception-handler chain, records the outcome atomically throug
 from __future__ import annotations
 
 import enum
+import inspect
 import logging
 import sys
 import threading
@@ -23,6 +24,7 @@ from jq import job as job_module
 from jq import lifecycle
 from jq.broker import WORKER_CURRENT_JOB, WorkerUpdate
 from jq.callbacks import Callback
+from jq.coroutines import run_coroutine
 from jq.defaults import DEFAULT_RESULT_TTL, effective_timeout
 from jq.exceptions import JobStopped, SerializationError
 from jq.interrupts import InterruptWindow
@@ -310,7 +312,10 @@ def run_callback(callback: Callback, penalty: BaseDeathPenalty, job: Job, *args:
     are logged, never raised: a callback never changes the job's recorded outcome."""
     try:
         with penalty:
-            callback.func(job, *args)
+            result = callback.func(job, *args)
+            if inspect.iscoroutine(result):
+                # An async def callback: awaited, within the callback's timeout (RQ refuses them).
+                run_coroutine(result)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise

@@ -9,6 +9,7 @@ and :meth:`~BaseDeathPenalty.cancel_death_penalty` to stop jobs your own way.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import signal
 import threading
 import time
@@ -35,8 +36,21 @@ __all__ = [
     "JobTimeoutException",
     "TimerDeathPenalty",
     "UnixSignalDeathPenalty",
+    "current_deadline",
     "get_default_death_penalty_class",
 ]
+
+# The (time.monotonic() deadline, seconds) of the innermost death penalty running in this context:
+# a coroutine job cancels its task then (see jq.coroutines).
+_deadline: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar(
+    "jq_death_penalty_deadline", default=None
+)
+
+
+def current_deadline() -> tuple[float, float] | None:
+    """When the death penalty around the running code stops it: ``(time.monotonic() deadline,
+    its timeout in seconds)``, the earliest of nested ones; None outside any penalty."""
+    return _deadline.get()
 
 
 class BaseTimeoutException(JQError):
@@ -82,7 +96,12 @@ class BaseDeathPenalty:
         return f"Task exceeded maximum timeout value ({self._timeout} seconds)"
 
     def __enter__(self) -> BaseDeathPenalty:
+        self._deadline_token: contextvars.Token[tuple[float, float] | None] | None = None
         if self._timeout is not None:
+            # Said before the penalty is armed: a coroutine job cancels its task at this deadline.
+            outer = _deadline.get()
+            mine = (time.monotonic() + self._timeout, self._timeout)
+            self._deadline_token = _deadline.set(mine if outer is None or mine[0] < outer[0] else outer)
             self.setup_death_penalty()
         return self
 
@@ -96,6 +115,11 @@ class BaseDeathPenalty:
             # The penalty may fire after the body had already finished: the body's outcome stands.
             with contextlib.suppress(BaseTimeoutException):
                 self.cancel_death_penalty()
+        token = getattr(self, "_deadline_token", None)
+        if token is not None:
+            self._deadline_token = None
+            with contextlib.suppress(ValueError):  # exited in another context than entered
+                _deadline.reset(token)
         return False  # never swallow the body's exception
 
     def setup_death_penalty(self) -> None:
