@@ -70,7 +70,6 @@ class WorkerControl:
     registration: Registration
     stop_requested: bool
     cold_shutdown: bool
-    state: WorkerStatus
     birth_date: datetime.datetime | None
     ip_address: str | None
     shutdown_requested_at: datetime.datetime | None

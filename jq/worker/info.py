@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from jq import __version__
@@ -54,7 +53,6 @@ class WorkerInfo:
     queues: list[Queue]
     job_class: type[Job]
     serializer: Any
-    state: WorkerStatus
     current_job_id: str | None
     running_job: Job | None
     worker_ttl: int
@@ -67,6 +65,12 @@ class WorkerInfo:
     ip_address: str | None = "unknown"
     #: When a warm shutdown was asked (from the record on a view), or None.
     shutdown_requested_at: datetime.datetime | None = None
+    #: The Redis server's version once :meth:`get_redis_server_version` asked, else None.
+    redis_server_version: tuple[int, ...] | None = None
+    #: Whether the log says what each job is (its description) or only its id.
+    log_job_description = True
+    # What the worker does (see state); STARTED until it says otherwise.
+    _state: WorkerStatus = WorkerStatus.STARTED
     # When this process registered the worker's death (its record is deleted then).
     _death_date: datetime.datetime | None = None
     # The executions get_current_executions() read last, for views (refresh=True reads again).
@@ -98,9 +102,19 @@ class WorkerInfo:
         """The keys of the queues, in listening order."""
         return [queue.key for queue in self.queues]
 
+    @property
+    def state(self) -> WorkerStatus:
+        """What the worker is doing: ``started``, ``idle``, ``busy`` or ``suspended`` (as this
+        object knows it; :meth:`set_state` also records it in the store)."""
+        return self._state
+
+    @state.setter
+    def state(self, value: WorkerStatus | str) -> None:
+        self._state = WorkerStatus(value)
+
     def get_state(self) -> WorkerStatus:
         """What the worker is doing: ``started``, ``idle``, ``busy`` or ``suspended``."""
-        return self.state
+        return self._state
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, queues={self.queue_names()})"
@@ -221,11 +235,13 @@ class WorkerInfo:
         info = getattr(self.connection, "info", None)
         if info is None:
             return None
-        try:
-            version = str(info("server")["redis_version"])
-        except Exception:
-            return None
-        return tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
+        if self.redis_server_version is None:
+            try:
+                version = str(info("server")["redis_version"])
+            except Exception:
+                return None
+            self.redis_server_version = tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
+        return self.redis_server_version
 
     def serialize(self) -> dict[str, Any]:
         """The worker as RQ writes its record: ``birth``, ``last_heartbeat``, ``queues``, ``pid``,
@@ -251,7 +267,3 @@ class WorkerInfo:
         for queue in self.queues:
             if not isinstance(queue, queue_class):
                 raise TypeError(f"{queue!r} is not a {queue_class.__name__} (the worker's queue_class)")
-
-    @staticmethod
-    def _names(queues: Iterable[Queue]) -> str:
-        return ", ".join(queue.name for queue in queues)
