@@ -9,6 +9,7 @@ penalty, runs the exception-handler chain, records the outcome atomically throug
 from __future__ import annotations
 
 import enum
+import inspect
 import logging
 import sys
 import threading
@@ -23,6 +24,7 @@ from jq import job as job_module
 from jq import lifecycle
 from jq.broker import WORKER_CURRENT_JOB, WorkerUpdate
 from jq.callbacks import Callback
+from jq.coroutines import run_coroutine
 from jq.defaults import DEFAULT_RESULT_TTL, effective_timeout
 from jq.exceptions import JobStopped, SerializationError
 from jq.interrupts import InterruptWindow
@@ -49,6 +51,7 @@ __all__ = [
     "JobOutcome",
     "JobRunner",
     "PenaltyFactory",
+    "call_callback",
     "callback_penalty",
     "error_summary",
     "format_exc_info",
@@ -189,7 +192,7 @@ class JobRunner:
             # timeout) fails the job, whose dependents then stay deferred.
             try:
                 with self._death_penalty(job, success_callback.timeout):
-                    success_callback.func(job, job.connection, return_value)
+                    call_callback(success_callback, job, job.connection, return_value)
             except BaseException:
                 exc_info = sys.exc_info()
                 if isinstance(exc_info[1], KeyboardInterrupt | SystemExit):
@@ -197,20 +200,7 @@ class JobRunner:
                 self.timed_out = isinstance(exc_info[1], BaseTimeoutException)
                 return self.handle_failure(job, exc_info, next_claim=next_claim)
         try:
-            moved = retry_transient(
-                job.broker,
-                lambda: lifecycle.finish(
-                    job,
-                    return_value,
-                    execution_id=job.execution_id,
-                    worker_name=self.worker_name,
-                    default_result_ttl=self.default_result_ttl,
-                    worker_update=self._worker_update(succeeded=True),
-                    next_claim=next_claim,
-                ),
-                patience=self.outage_patience,
-                what=f"record the result of job {job.id}",
-            )
+            moved = self.record_success(job, return_value, next_claim)
         except SerializationError:
             return self.handle_failure(job, sys.exc_info(), next_claim=next_claim)  # type: ignore[arg-type]
         if not moved:
@@ -229,20 +219,7 @@ class JobRunner:
         """Record an execution that returned ``Retry(...)``: retried, or failed once its ``max``
         retries were used up (see :func:`jq.lifecycle.retry_returned`)."""
         took = self._took()
-        status = retry_transient(
-            job.broker,
-            lambda: lifecycle.retry_returned(
-                job,
-                retry,
-                execution_id=job.execution_id,
-                worker_name=self.worker_name,
-                worker_update=self._worker_update(succeeded=False),
-                next_claim=next_claim,
-                at_once=self.retry_at_once,
-            ),
-            patience=self.outage_patience,
-            what=f"record the retry of job {job.id}",
-        )
+        status = self.record_retry(job, retry, next_claim)
         if status is None:
             logger.warning("job %s: its retry was not recorded: another execution owns the job now", job.id)
             return JobOutcome.STALE
@@ -273,24 +250,11 @@ class JobRunner:
         """
         exc_string = format_exc_info(exc_info)
         took = self._took()
-        run_exception_handlers(self.exception_handlers, job, exc_info)
+        # A handler that returns False only stops the chain: the job is kept in the failed
+        # registry all the same (as in RQ), unless the default exception handler is disabled.
+        self.call_exception_handlers(job, exc_info)
         keep = self.move_to_failed
-        status = retry_transient(
-            job.broker,
-            lambda: lifecycle.fail(
-                job,
-                exc_string,
-                execution_id=job.execution_id,
-                worker_name=self.worker_name,
-                keep=keep,
-                stopped=stopped,
-                worker_update=self._worker_update(succeeded=False),
-                next_claim=next_claim,
-                retry_at_once=self.retry_at_once,
-            ),
-            patience=self.outage_patience,
-            what=f"record the failure of job {job.id}",
-        )
+        status = self.record_failure(job, exc_string, keep=keep, stopped=stopped, next_claim=next_claim)
         # The traceback follows the one-line summary, when there is one to show (a work horse
         # that died leaves only the error).
         details = f"\n{exc_string.rstrip()}" if exc_info[2] is not None else ""
@@ -310,6 +274,79 @@ class JobRunner:
         logger.error("%s: job %s %s%s: %s%s", job.origin, job.id, status.value, took, summary, details)
         report_final_failure(job, exc_info, self.worker, self._death_penalty, stopped=stopped)
         return JobOutcome.FAILED
+
+    # The three steps below are separate methods so that a worker can route them through the
+    # hooks RQ documents for custom workers (handle_exception, handle_job_success,
+    # handle_job_failure: see jq.worker.hooks), whose defaults call them.
+
+    def call_exception_handlers(self, job: Job, exc_info: ExcInfo) -> bool:
+        """Run the exception-handler chain; False when a handler stopped it."""
+        return run_exception_handlers(self.exception_handlers, job, exc_info)
+
+    def record_success(self, job: Job, return_value: Any, next_claim: lifecycle.NextClaim | None) -> bool:
+        """Record the job finished with ``return_value``; False when the execution was stale.
+        Raises :class:`SerializationError` (nothing written) for a value that cannot be stored."""
+        return retry_transient(
+            job.broker,
+            lambda: lifecycle.finish(
+                job,
+                return_value,
+                execution_id=job.execution_id,
+                worker_name=self.worker_name,
+                default_result_ttl=self.default_result_ttl,
+                worker_update=self._worker_update(succeeded=True),
+                next_claim=next_claim,
+            ),
+            patience=self.outage_patience,
+            what=f"record the result of job {job.id}",
+        )
+
+    def record_failure(
+        self,
+        job: Job,
+        exc_string: str,
+        *,
+        keep: bool,
+        stopped: bool,
+        next_claim: lifecycle.NextClaim | None,
+    ) -> JobStatus | None:
+        """Record a failure (or a retry) of the job; its new status, None when it was stale."""
+        return retry_transient(
+            job.broker,
+            lambda: lifecycle.fail(
+                job,
+                exc_string,
+                execution_id=job.execution_id,
+                worker_name=self.worker_name,
+                keep=keep,
+                stopped=stopped,
+                worker_update=self._worker_update(succeeded=False),
+                next_claim=next_claim,
+                retry_at_once=self.retry_at_once,
+            ),
+            patience=self.outage_patience,
+            what=f"record the failure of job {job.id}",
+        )
+
+    def record_retry(
+        self, job: Job, retry: Retry, next_claim: lifecycle.NextClaim | None
+    ) -> JobStatus | None:
+        """Record an execution that returned ``retry``: retried, or failed once its ``max`` retries
+        were used up; the job's new status, None when the execution was stale."""
+        return retry_transient(
+            job.broker,
+            lambda: lifecycle.retry_returned(
+                job,
+                retry,
+                execution_id=job.execution_id,
+                worker_name=self.worker_name,
+                worker_update=self._worker_update(succeeded=False),
+                next_claim=next_claim,
+                at_once=self.retry_at_once,
+            ),
+            patience=self.outage_patience,
+            what=f"record the retry of job {job.id}",
+        )
 
     def _took(self) -> str:
         """`` in 0.012 s`` since the job being run started, or nothing when that is not known."""
@@ -339,12 +376,20 @@ class JobRunner:
 PenaltyFactory = Callable[["Job", int], BaseDeathPenalty]
 
 
+def call_callback(callback: Callback, job: Job, *args: Any) -> None:
+    """Call ``callback(job, *args)``; an ``async def`` callback is awaited (RQ refuses them), on
+    an event loop of its own, within whatever death penalty the caller holds."""
+    result = callback.func(job, *args)
+    if inspect.iscoroutine(result):
+        run_coroutine(result)
+
+
 def run_callback(callback: Callback, penalty: BaseDeathPenalty, job: Job, *args: Any) -> None:
     """Call ``callback(job, *args)`` under ``penalty`` (its timeout). Its errors and its timeout
     are logged, never raised: a callback never changes the job's recorded outcome."""
     try:
         with penalty:
-            callback.func(job, *args)
+            call_callback(callback, job, *args)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextvars
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jq import job_record
 from jq.callbacks import DEFAULT_CALLBACK_TIMEOUT, Callback
+from jq.coroutines import run_coroutine
 from jq.exceptions import DeserializationError
 from jq.serializers import Serializer
 from jq.utils import import_attribute
@@ -102,10 +104,17 @@ class JobCall:
         return f"{name}({', '.join(arguments)})"
 
     def perform(self) -> Any:
-        """Run the call in this process and return its result (no timeout, nothing recorded)."""
+        """Run the call in this process and return its result (no timeout, nothing recorded).
+
+        A coroutine function's coroutine (``async def``) is run to its end on an event loop of its
+        own, within the death penalty around this call (see :mod:`jq.coroutines`).
+        """
         token = current_job.set(self)  # type: ignore[arg-type]
         try:
-            return self.func(*self.args, **self.kwargs)
+            result = self.func(*self.args, **self.kwargs)
+            if inspect.iscoroutine(result):
+                result = run_coroutine(result)
+            return result
         finally:
             current_job.reset(token)
 

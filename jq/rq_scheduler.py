@@ -12,13 +12,11 @@ from __future__ import annotations
 import datetime
 import enum
 import logging
-import multiprocessing
 import os
 import socket
 import threading
 import uuid
 from collections.abc import Iterable
-from multiprocessing.process import BaseProcess
 from typing import Any
 
 from jq import lifecycle
@@ -32,7 +30,7 @@ from jq.registry import ScheduledJobRegistry
 from jq.rq_keys import rq_key_constant
 from jq.scheduler import DEFAULT_LOCK_TTL, Scheduler
 from jq.serializers import resolve_serializer
-from jq.utils import now, parse_names
+from jq.utils import ForkProcess, now, parse_names
 
 __all__ = [
     "SCHEDULER_KEY_TEMPLATE",
@@ -48,11 +46,6 @@ SCHEDULER_KEY_TEMPLATE: str | None = None
 # SCHEDULER_LOCKING_KEY_TEMPLATE: the key of a queue's scheduler lock, ``%`` the queue name, in
 # jq's Redis layout (RQ's is ``rq:scheduler-lock:%s``); built on first use by __getattr__ below.
 
-ForkProcess: type[BaseProcess]
-try:  # what RQ starts its scheduler in; jq's RQScheduler.start() uses a thread
-    ForkProcess = multiprocessing.get_context("fork").Process
-except ValueError:  # no fork on this platform
-    ForkProcess = multiprocessing.Process
 
 _BATCH = 1000
 # RQ retakes its locks when it has held them this long.

@@ -364,3 +364,97 @@ def fail_until_flag(key: str) -> str:
     if not job.connection.get(key):
         raise RuntimeError(f"{key} is not set yet")
     return f"{key} was set"
+
+
+def sleep_until_shutdown(list_key: str, seconds: float) -> str:
+    """Sleep; if a ShutDownImminentException comes, record its extra_info's keys in a Redis list
+    and let it go on (HerokuWorker's imminent shutdown)."""
+    from jq.exceptions import ShutDownImminentException
+
+    job = get_current_job()
+    assert job is not None
+    job.connection.set(f"{list_key}:pid", os.getpid())
+    job.connection.rpush(list_key, "started")
+    try:
+        time.sleep(seconds)
+    except ShutDownImminentException as error:
+        job.connection.rpush(list_key, ",".join(sorted(error.extra_info)))
+        raise
+    return "slept"
+
+
+def seen_length() -> int:
+    """How many entries SEEN has in the process running the job."""
+    return len(SEEN)
+
+
+# -- async def jobs --------------------------------------------------------------------------------
+
+
+async def async_add(x: int, y: int) -> int:
+    """Sum, after giving the event loop a turn."""
+    import asyncio
+
+    await asyncio.sleep(0)
+    return x + y
+
+
+async def async_raise(message: str = "async failure") -> None:
+    """Fail with ValueError from a coroutine."""
+    import asyncio
+
+    await asyncio.sleep(0)
+    raise ValueError(message)
+
+
+async def async_sleep_noting_cancel(seconds: float) -> str:
+    """Sleep on the event loop; if the task is cancelled, say so in the job's meta (so a finally
+    block of a timed-out job is seen to run), then let the cancellation go on."""
+    import asyncio
+
+    job = get_current_job()
+    assert job is not None
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        job.meta["cancelled"] = True
+        job.save_meta()
+        raise
+    return "slept"
+
+
+async def async_block_the_loop(seconds: float) -> str:
+    """A coroutine that blocks its event loop (no cancellation can reach it)."""
+    time.sleep(seconds)
+    return "blocked"
+
+
+async def async_job_info() -> tuple[str | None, int, bool]:
+    """The current job's id, the pid running the coroutine, and whether a loop runs it."""
+    import asyncio
+
+    job = get_current_job()
+    return (job.id if job else None, os.getpid(), asyncio.get_running_loop().is_running())
+
+
+class AsyncNumber:
+    """An object with an async method and an async __call__."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    async def times(self, factor: int) -> int:
+        """value * factor."""
+        return self.value * factor
+
+    async def __call__(self, extra: int) -> int:
+        return self.value + extra
+
+
+async def async_on_success(job: Any, connection: Any, result: Any) -> None:
+    """An async def success callback: records its call in the job's meta."""
+    import asyncio
+
+    await asyncio.sleep(0)
+    job.meta["async_callback"] = result
+    job.save_meta()
