@@ -228,7 +228,7 @@ def test_a_dependent_enqueued_while_its_parent_finishes_runs_once_after_it(redis
             # parent's run and its finish, where the race is.
             time.sleep(rng.uniform(0.0, 0.003))
             child = queue.enqueue(fixtures.record_run, "race", depends_on=parent)
-            stored[str(child.get_status(refresh=False))] += 1
+            stored[child.get_status(refresh=False).value] += 1
             pairs.append((parent, child))
         assert wait_for(lambda: queue.finished_job_registry.count == 400, timeout=60), f"seed {seed}"
     finally:
