@@ -61,6 +61,6 @@ def cron(cron_config: str, store: StoreOptions) -> None:
         raise UserError(str(exc)) from None
     session = connect(store)
     try:
-        CronScheduler(entries, connection=session.broker).work()
+        CronScheduler(session.broker, cron=entries).work()
     except JQError as exc:
         raise UserError(str(exc)) from None
