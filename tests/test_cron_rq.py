@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import signal
 import threading
 import zoneinfo
 
@@ -16,7 +17,9 @@ from jq import Queue, SimpleWorker
 from jq import cron as cron_module
 from jq.cron import Cron, CronJob, CronScheduler, create_cron, get_cron_job_ids, load_cron, local_timezone
 from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
+from jq.testing.helpers import wait_for
 from tests import fixtures
+from tests.test_cli import finish, start_jqueue
 
 UTC = datetime.timezone.utc
 
@@ -256,3 +259,30 @@ def test_a_bad_registration_names_the_config(tmp_path):
     path.write_text("from jq.cron import register\nregister(len, 'default', cron='61 * * * *')\n")
     with pytest.raises(ConfigurationError, match=r"cron config .*bad_cron.py'.*'len'.*not valid"):
         load_cron(str(path))
+
+
+def test_jqueue_cron_runs_an_rq_style_config(redis_server, redis_client, tmp_path):
+    (tmp_path / "app_rq_cron.py").write_text(
+        "from jq import cron\n"
+        "from tests.fixtures import record_run\n"
+        "cron.register(record_run, queue_name='rq-cron', args=('rq-cron-runs',), interval=1)\n"
+    )
+    queue = Queue("rq-cron", connection=redis_client)
+    # Two schedulers on one config: each tick once (jq's rule), every second (RQ's timing).
+    processes = [
+        start_jqueue("cron", "-u", redis_server.url, "-P", str(tmp_path), "-l", "INFO", "app_rq_cron")
+        for _ in range(2)
+    ]
+    try:
+        assert wait_for(lambda: len(queue) >= 3, timeout=30)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        results = [finish(process) for process in processes]
+    for done in results:
+        assert done.returncode == 0, done.stderr
+    assert "Registered 'tests.fixtures.record_run' to run on rq-cron every 1 seconds" in results[0].stderr
+    fired = [job.meta["cron_tick"] for job in queue.jobs]
+    assert len(fired) == len(set(fired))  # no tick twice
+    SimpleWorker([queue]).work(burst=True, logging_level="WARNING")
+    assert redis_client.llen("rq-cron-runs") == len(fired)
