@@ -24,17 +24,17 @@ def main() -> None:
     mail = queue.enqueue(tasks.send_report, "ops@example.com", depends_on=report)
     broken = queue.enqueue(tasks.divide, 1, 0)
 
-    print(f"queued {len(queue)} jobs; {mail.id[:8]} waits for its dependency: {mail.get_status()}")
+    print(f"queued {len(queue)} jobs; {mail.id[:8]} waits for its dependency: {mail.get_status().value}")
     print(f"before any worker ran: words.result = {words.result}")
 
     # The worker logs each job; keep the demo's output to the summary below.
     logging.getLogger("jq.worker").setLevel(logging.CRITICAL)
     SimpleWorker([queue]).work(burst=True, logging_level="CRITICAL")
 
-    print(f"count_words   -> {words.get_status()}: {words.result}")
-    print(f"make_report   -> {report.get_status()}: {report.result} (meta {report.get_meta()})")
-    print(f"send_report   -> {mail.get_status()}: {mail.result}")
-    print(f"divide(1, 0)  -> {broken.get_status()}: {broken.exc_info.strip().splitlines()[-1]}")
+    print(f"count_words   -> {words.get_status().value}: {words.result}")
+    print(f"make_report   -> {report.get_status().value}: {report.result} (meta {report.get_meta()})")
+    print(f"send_report   -> {mail.get_status().value}: {mail.result}")
+    print(f"divide(1, 0)  -> {broken.get_status().value}: {broken.exc_info.strip().splitlines()[-1]}")
     print(
         f"registries: finished={queue.finished_job_registry.count} "
         f"failed={queue.failed_job_registry.count} queued={len(queue)}"

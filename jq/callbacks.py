@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jq.exceptions import ConfigurationError
 from jq.utils import parse_timeout
 
+if TYPE_CHECKING:
+    from jq.job import Job
+    from jq.timeouts import BaseDeathPenalty
+
 __all__ = [
+    "CALLBACK_TIMEOUT",
     "DEFAULT_CALLBACK_TIMEOUT",
     "Callback",
     "execute_failure_callback",
@@ -20,42 +25,57 @@ __all__ = [
 
 #: Seconds a callback may run before it is stopped.
 DEFAULT_CALLBACK_TIMEOUT = 60
+#: RQ's name for :data:`DEFAULT_CALLBACK_TIMEOUT`.
+CALLBACK_TIMEOUT = DEFAULT_CALLBACK_TIMEOUT
 
 
 def function_path(func: Callable[..., Any] | str, *, what: str) -> str:
-    """The importable dotted path of a module-level function (or the path itself if a string)."""
+    """The name a worker imports a callback by: a string as given (``'print'`` is a builtin,
+    ``'package.module.function'`` a function), else ``module.qualname`` of a function or builtin.
+
+    As in RQ, any function is accepted, a lambda or a nested function too: its name is stored, and
+    a worker that cannot import it logs the callback's failure when the job ends (a callback run
+    in the enqueuing process, ``is_async=False``, is called directly).
+    """
     if isinstance(func, str):
-        # Identifiers joined by dots, nothing else: the worker imports this path.
-        if "." not in func or not all(part.isidentifier() for part in func.split(".")):
+        if not func:
             raise ConfigurationError(
-                f"{what} {func!r} is not a dotted path such as 'package.module.function'"
+                f"{what} '' names no function: give one such as 'package.module.function'"
             )
         return func
     if not (inspect.isfunction(func) or inspect.isbuiltin(func)):
-        raise ConfigurationError(f"{what} must be a module-level function or its dotted path, not {func!r}")
-    qualname = func.__qualname__
-    if "<lambda>" in qualname or "<locals>" in qualname:
         raise ConfigurationError(
-            f"{what} {qualname!r} cannot be imported by a worker: define it at module level"
+            f"{what} must be a function, a builtin or a function's dotted path, not {func!r}"
         )
-    return f"{func.__module__}.{qualname}"
+    return f"{func.__module__ or 'builtins'}.{func.__qualname__}"
 
 
 class Callback:
     """A function to call on an outcome, with its own timeout.
 
-    :param func: a module-level function or its dotted path.
-    :param timeout: seconds (or '1m' forms); default 60.
+    :param func: a function (a builtin, a lambda...) or its name: ``'package.module.function'``,
+        or a builtin's (``'print'``).
+    :param timeout: seconds (or ``'1m'`` forms); default (and when 0) 60.
     """
 
     def __init__(self, func: Callable[..., Any] | str, timeout: int | str | None = None) -> None:
-        self.name = function_path(func, what="callback")
-        parsed = parse_timeout(timeout, name="callback timeout")
+        self._name = function_path(func, what="callback")
+        # The function itself when given one: the enqueuing process (is_async=False) calls it
+        # directly, so a lambda works there.
+        self._given = None if isinstance(func, str) else func
+        parsed = parse_timeout(timeout, name="callback timeout") if timeout else None
         self.timeout: int = DEFAULT_CALLBACK_TIMEOUT if parsed is None else parsed
 
     @property
+    def name(self) -> str:
+        """The name a worker imports the callback by."""
+        return self._name
+
+    @property
     def func(self) -> Callable[..., Any]:
-        """The imported function."""
+        """The function: the one given, else imported by :attr:`name`."""
+        if self._given is not None:
+            return self._given
         from jq.utils import import_attribute
 
         func: Callable[..., Any] = import_attribute(self.name)
@@ -65,7 +85,7 @@ class Callback:
     def coerce(
         cls, value: Callback | Callable[..., Any] | str | None, what: str = "callback"
     ) -> Callback | None:
-        """A :class:`Callback` from a Callback, a function, a dotted path, or None.
+        """A :class:`Callback` from a Callback, a function, a name, or None.
 
         ``what`` names the option in errors (``on_success``...), so the caller sees which is wrong.
         """
@@ -78,32 +98,29 @@ class Callback:
         return f"Callback({self.name!r}, timeout={self.timeout})"
 
 
-# RQ's module-level names (``rq.callbacks``): run a job's callback under a death penalty. jq's
-# workers run callbacks through jq.execution.run_callback, which also logs what they raise.
-
-
-def _run(callback: Callback | None, death_penalty_class: Any, job: Any, *args: Any) -> None:
-    if callback is None:
-        return
+def _run(
+    job: Job, callback: Callable[..., Any] | None, timeout: int, penalty: type[BaseDeathPenalty], *args: Any
+) -> None:
     from jq.timeouts import JobTimeoutException
 
-    with death_penalty_class(callback.timeout, JobTimeoutException, job_id=job.id):
-        callback.func(job, job.connection, *args)
+    if callback is None:
+        return
+    if inspect.iscoroutinefunction(callback):
+        raise TypeError("coroutine callbacks are not supported")
+    with penalty(timeout, JobTimeoutException, job_id=job.id):
+        callback(job, job.connection, *args)
 
 
-def execute_success_callback(job: Any, death_penalty_class: Any, result: Any) -> None:
-    """Call the job's ``on_success`` callback (if any) with ``(job, connection, result)``, stopped
-    by ``death_penalty_class`` after its timeout; what it raises is raised."""
-    _run(job.success_callback_ref, death_penalty_class, job, result)
+def execute_success_callback(job: Job, death_penalty_class: type[BaseDeathPenalty], result: Any) -> None:
+    """Run ``job``'s ``on_success`` callback under its timeout (its errors propagate)."""
+    _run(job, job.success_callback, job.success_callback_timeout, death_penalty_class, result)
 
 
-def execute_failure_callback(job: Any, death_penalty_class: Any, *exc_info: Any) -> None:
-    """Call the job's ``on_failure`` callback (if any) with ``(job, connection, *exc_info)``,
-    stopped by ``death_penalty_class`` after its timeout; what it raises is raised."""
-    _run(job.failure_callback_ref, death_penalty_class, job, *exc_info)
+def execute_failure_callback(job: Job, death_penalty_class: type[BaseDeathPenalty], *exc_info: Any) -> None:
+    """Run ``job``'s ``on_failure`` callback under its timeout (its errors propagate)."""
+    _run(job, job.failure_callback, job.failure_callback_timeout, death_penalty_class, *exc_info)
 
 
-def execute_stopped_callback(job: Any, death_penalty_class: Any) -> None:
-    """Call the job's ``on_stopped`` callback (if any) with ``(job, connection)``, stopped by
-    ``death_penalty_class`` after its timeout; what it raises is raised."""
-    _run(job.stopped_callback_ref, death_penalty_class, job)
+def execute_stopped_callback(job: Job, death_penalty_class: type[BaseDeathPenalty]) -> None:
+    """Run ``job``'s ``on_stopped`` callback under its timeout (its errors propagate)."""
+    _run(job, job.stopped_callback, job.stopped_callback_timeout, death_penalty_class)

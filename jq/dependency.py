@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from jq.exceptions import ConfigurationError, InvalidJobDependency
@@ -24,16 +24,33 @@ class Dependency:
 
     def __init__(
         self,
-        jobs: Sequence[Job | str] | Job | str,
+        jobs: Iterable[Job | str] | Job | str,
         allow_failure: bool = False,
         enqueue_at_front: bool = False,
     ) -> None:
-        items = [jobs] if isinstance(jobs, str) or not isinstance(jobs, Sequence) else list(jobs)
+        from jq.job import Job
+
+        # As RQ: one job or id, or any iterable of them; anything else is refused here, at once.
+        items = list(jobs) if isinstance(jobs, Iterable) and not isinstance(jobs, str) else [jobs]
+        if not all(isinstance(item, Job | str) for item in items):
+            raise InvalidJobDependency(f"Dependency(jobs=...) takes jobs and job ids, not {jobs!r}")
         if not items:
             raise InvalidJobDependency("Dependency(jobs=...) needs at least one job or job id")
         self.dependencies = items
         self.allow_failure = allow_failure
         self.enqueue_at_front = enqueue_at_front
+
+    @classmethod
+    def get_jobs_with_met_dependencies(
+        cls, jobs: Iterable[Job], pipeline: Any = None
+    ) -> tuple[list[Job], list[Job]]:
+        """``jobs`` split into those whose dependencies are met now and the others (RQ's helper of
+        ``enqueue_many``; jq's enqueue registers dependencies itself, so this only reads)."""
+        met: list[Job] = []
+        unmet: list[Job] = []
+        for job in jobs:
+            (met if job.dependencies_are_met() else unmet).append(job)
+        return met, unmet
 
     def __repr__(self) -> str:
         return (

@@ -1,14 +1,25 @@
-"""Putting calls on a queue: ``enqueue`` and its relatives, as a part of :class:`jq.queue.Queue`."""
+"""Putting calls on a queue: ``enqueue`` and its relatives, as a part of :class:`jq.queue.Queue`.
+
+The calls go the way RQ documents, so that a subclass overriding one step sees every enqueue
+pass through it: ``enqueue`` → :meth:`~Enqueueing.parse_args` → :meth:`~Enqueueing.enqueue_call`
+→ :meth:`~Enqueueing.create_job` → :meth:`~Enqueueing.enqueue_job`; ``enqueue_at`` /
+``enqueue_in`` → ``create_job`` → :meth:`~Enqueueing.schedule_job`.
+
+``pipeline=`` (a redis-py pipeline of the queue's connection) queues the writes on the caller's
+pipeline: nothing is stored until ``pipeline.execute()`` (see
+:meth:`jq.broker.Broker.pipeline_writes`).
+"""
 
 from __future__ import annotations
 
-import datetime
+import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from jq.broker import Broker, EnqueueOutcome, EnqueueRequest, RefusalReason
 from jq.callbacks import Callback
 from jq.clock import scheduling_now
+from jq.enqueue_options import EnqueueArgs, EnqueueData, parse_enqueue_args
 from jq.exceptions import (
     ConfigurationError,
     DuplicateJobError,
@@ -16,64 +27,22 @@ from jq.exceptions import (
     InvalidJobOperation,
     NoSuchJobError,
 )
-from jq.job import Job, JobStatus
+from jq.job import Job, JobStatus, check_unsupported_options
 from jq.payload import check_record_size
 from jq.plugins import get_plugin_manager
 from jq.retry import Retry
 from jq.serializers import Serializer
 from jq.timeouts import BaseDeathPenalty
-from jq.utils import now, parse_timeout, validate_flag
+from jq.utils import format_timestamp, now, parse_timeout, validate_flag
 
-__all__ = ["EnqueueData", "Enqueueing"]
-
-# enqueue()'s own keyword options, and the name create_job() gives each; everything else goes to
-# the job's function.
-_ENQUEUE_OPTIONS: dict[str, str] = {
-    "job_timeout": "timeout",
-    "description": "description",
-    "result_ttl": "result_ttl",
-    "ttl": "ttl",
-    "failure_ttl": "failure_ttl",
-    "depends_on": "depends_on",
-    "job_id": "job_id",
-    "meta": "meta",
-    "retry": "retry",
-    "on_success": "on_success",
-    "on_failure": "on_failure",
-    "on_stopped": "on_stopped",
-    "at_front": "",
-    "unique": "",
-    "pipeline": "",
-}
-
-
-class EnqueueData(NamedTuple):
-    """One job for :meth:`Queue.enqueue_many`, made by :meth:`Queue.prepare_data`."""
-
-    func: Callable[..., Any] | str
-    args: Sequence[Any] | None
-    kwargs: dict[str, Any] | None
-    timeout: int | str | None
-    result_ttl: int | str | None
-    ttl: int | str | None
-    failure_ttl: int | str | None
-    description: str | None
-    depends_on: Any
-    job_id: str | None
-    at_front: bool
-    meta: dict[str, Any] | None
-    retry: Retry | None
-    on_success: Callback | Callable[..., Any] | None
-    on_failure: Callback | Callable[..., Any] | None
-    on_stopped: Callback | Callable[..., Any] | None
+__all__ = ["EnqueueArgs", "EnqueueData", "Enqueueing"]
 
 
 def _refusal(job: Job, outcome: EnqueueOutcome) -> Exception:
     """The error for an enqueue the broker refused (nothing was written)."""
     if outcome.reason is RefusalReason.DUPLICATE:
         return DuplicateJobError(
-            f"job {job.id!r} is already queued, deferred, scheduled or running and unique=True was "
-            "asked: nothing was enqueued",
+            f"job {job.id!r} already exists and unique=True was asked: nothing was enqueued",
             job_id=job.id,
         )
     if outcome.reason is RefusalReason.CYCLE:
@@ -122,14 +91,23 @@ class Enqueueing:
         meta: dict[str, Any] | None = None,
         status: JobStatus = JobStatus.QUEUED,
         retry: Retry | None = None,
+        repeat: Any = None,
         *,
         on_success: Callback | Callable[..., Any] | None = None,
         on_failure: Callback | Callable[..., Any] | None = None,
         on_stopped: Callback | Callable[..., Any] | None = None,
+        webhooks: Any = None,
+        group_id: str | None = None,
+        rate_limit: Any = None,
     ) -> Job:
-        """A job of this queue with every option checked; nothing is written."""
+        """A job of this queue with every option checked; nothing is written.
+
+        ``repeat``, ``webhooks``, ``group_id`` and ``rate_limit`` are RQ 3.0 features jq does not
+        have: giving one raises :class:`ConfigurationError` (never passed to the function).
+        """
+        check_unsupported_options(repeat=repeat, rate_limit=rate_limit)
         timeout = parse_timeout(timeout)
-        job = self.job_class.create(
+        return self.job_class.create(
             func,
             args=args,
             kwargs=kwargs,
@@ -149,61 +127,55 @@ class Enqueueing:
             on_failure=on_failure,
             on_stopped=on_stopped,
             retry=retry,
+            webhooks=webhooks,
+            group_id=group_id,
         )
-        if job.description is None:
-            job.description = job.get_call_string()
-        return job
 
-    @staticmethod
-    def parse_args(
-        f: Any, *args: Any, **kwargs: Any
-    ) -> tuple[Any, dict[str, Any], tuple[Any, ...], dict[str, Any]]:
-        """Split ``enqueue()``'s arguments into (function, enqueue options, args, kwargs).
+    @classmethod
+    def parse_args(cls, f: Any, *args: Any, **kwargs: Any) -> EnqueueArgs:
+        """Split ``enqueue()``'s arguments into the function, enqueue's options and the call's
+        own arguments (an :class:`EnqueueArgs`).
 
         ``args=`` and ``kwargs=`` pass arguments whose names clash with enqueue's own options.
         """
-        if not isinstance(f, str) and not callable(f):
-            raise ConfigurationError(
-                f"the first argument to enqueue must be a function or a dotted path, not {f!r}"
-            )
-        if not kwargs:  # the usual call: no options, no keyword arguments
-            return f, {}, args, kwargs
-        options = {name: kwargs.pop(name) for name in list(_ENQUEUE_OPTIONS) if name in kwargs}
-        if "args" in kwargs or "kwargs" in kwargs:
-            if args:
-                raise ConfigurationError("pass arguments either positionally or with args=/kwargs=, not both")
-            explicit_args = kwargs.pop("args", None) or ()
-            explicit_kwargs = kwargs.pop("kwargs", None) or {}
-            if kwargs:
-                raise ConfigurationError(
-                    "with args=/kwargs=, every argument of the function goes inside them; "
-                    f"unexpected: {', '.join(sorted(kwargs))}"
-                )
-            return f, options, tuple(explicit_args), dict(explicit_kwargs)
-        return f, options, args, kwargs
-
-    def _create_from_options(
-        self, func: Any, args: Sequence[Any], kwargs: dict[str, Any], options: dict[str, Any]
-    ) -> Job:
-        """create_job() from enqueue()'s options (as :meth:`parse_args` returns them)."""
-        named = {_ENQUEUE_OPTIONS[key]: value for key, value in options.items() if _ENQUEUE_OPTIONS[key]}
-        return self.create_job(func, args=args, kwargs=kwargs, **named)
+        return parse_enqueue_args(f, args, kwargs)
 
     def enqueue(self, f: Any, *args: Any, **kwargs: Any) -> Job:
         """Put ``f(*args, **kwargs)`` on the queue; returns the :class:`Job`.
 
         enqueue's own options (``job_timeout``, ``result_ttl``, ``ttl``, ``failure_ttl``,
         ``depends_on``, ``job_id``, ``at_front``, ``description``, ``meta``, ``retry``,
-        ``on_success``, ``on_failure``, ``on_stopped``, ``unique``) are taken out of the keyword
-        arguments; use ``args=``/``kwargs=`` to pass arguments with those names to ``f``.
+        ``on_success``, ``on_failure``, ``on_stopped``, ``unique``, ``pipeline``, and RQ 3.0's
+        ``repeat``, ``rate_limit`` and ``webhooks``) are taken out of the keyword arguments; use
+        ``args=``/``kwargs=`` to pass arguments with those names to ``f``. The job is enqueued by
+        :meth:`enqueue_call`, which a subclass may override.
 
         ``unique=True`` (with a ``job_id``) refuses, with :class:`DuplicateJobError`, while a job
-        with that id is queued, deferred, scheduled or running.
+        with that id exists.
         """
-        func, options, call_args, call_kwargs = self.parse_args(f, *args, **kwargs)
-        job = self._create_from_options(func, call_args, call_kwargs, options)
-        return self.enqueue_job(
-            job, at_front=options.get("at_front", False), unique=options.get("unique", False)
+        parsed = self.parse_args(f, *args, **kwargs)
+        return self.enqueue_call(
+            func=parsed.func,
+            args=parsed.args,
+            kwargs=parsed.kwargs,
+            timeout=parsed.timeout,
+            result_ttl=parsed.result_ttl,
+            ttl=parsed.ttl,
+            failure_ttl=parsed.failure_ttl,
+            description=parsed.description,
+            depends_on=parsed.depends_on,
+            job_id=parsed.job_id,
+            at_front=parsed.at_front,
+            meta=parsed.meta,
+            retry=parsed.retry,
+            repeat=parsed.repeat,
+            on_success=parsed.on_success,
+            on_failure=parsed.on_failure,
+            on_stopped=parsed.on_stopped,
+            rate_limit=parsed.rate_limit,
+            webhooks=parsed.webhooks,
+            pipeline=parsed.pipeline,
+            unique=parsed.unique,
         )
 
     def enqueue_call(
@@ -218,16 +190,21 @@ class Enqueueing:
         description: str | None = None,
         depends_on: Any = None,
         job_id: str | None = None,
-        at_front: bool = False,
+        at_front: Any = False,
         meta: dict[str, Any] | None = None,
         retry: Retry | None = None,
+        repeat: Any = None,
         on_success: Callback | Callable[..., Any] | None = None,
         on_failure: Callback | Callable[..., Any] | None = None,
         on_stopped: Callback | Callable[..., Any] | None = None,
+        rate_limit: Any = None,
         pipeline: Any = None,
         unique: bool = False,
+        webhooks: Any = None,
     ) -> Job:
-        """Put ``func(*args, **kwargs)`` on the queue, every option explicit."""
+        """Put ``func(*args, **kwargs)`` on the queue, every option explicit (see :meth:`enqueue`)."""
+        if validate_flag(unique, name="unique") and job_id is None:
+            raise ConfigurationError("unique=True needs a job_id: uniqueness is per job id")
         job = self.create_job(
             func,
             args=args,
@@ -240,12 +217,16 @@ class Enqueueing:
             depends_on=depends_on,
             job_id=job_id,
             meta=meta,
+            status=JobStatus.QUEUED,
             retry=retry,
+            repeat=repeat,
             on_success=on_success,
             on_failure=on_failure,
             on_stopped=on_stopped,
+            rate_limit=rate_limit,
+            webhooks=webhooks,
         )
-        return self.enqueue_job(job, at_front=at_front, unique=unique)
+        return self.enqueue_job(job, pipeline=pipeline, at_front=at_front, unique=unique)
 
     @staticmethod
     def prepare_data(
@@ -257,6 +238,7 @@ class Enqueueing:
         ttl: int | str | None = None,
         failure_ttl: int | str | None = None,
         description: str | None = None,
+        depends_on: Any = None,
         job_id: str | None = None,
         at_front: bool = False,
         meta: dict[str, Any] | None = None,
@@ -264,31 +246,47 @@ class Enqueueing:
         on_success: Callback | Callable[..., Any] | None = None,
         on_failure: Callback | Callable[..., Any] | None = None,
         on_stopped: Callback | Callable[..., Any] | None = None,
-        depends_on: Any = None,
+        repeat: Any = None,
+        webhooks: Any = None,
     ) -> EnqueueData:
         """Describe one job for :meth:`enqueue_many`."""
         return EnqueueData(
             func, args, kwargs, timeout, result_ttl, ttl, failure_ttl, description, depends_on,
-            job_id, at_front, meta, retry, on_success, on_failure, on_stopped,
+            job_id, at_front, meta, retry, on_success, on_failure, on_stopped, repeat, webhooks,
         )  # fmt: skip
 
-    def enqueue_many(self, job_datas: Iterable[EnqueueData], pipeline: Any = None) -> list[Job]:
+    def enqueue_many(
+        self, job_datas: Iterable[EnqueueData], pipeline: Any = None, group_id: str | None = None
+    ) -> list[Job]:
         """Enqueue many jobs in one round trip, all or nothing.
 
-        Every job is checked before anything is written, and if one is refused (a dependency that
-        does not exist...), none is enqueued. A job may depend on a job listed *before* it in the
-        same batch; one listed after it does not exist yet, and the batch is refused. With
+        Every job is checked before anything is written, and if one is refused (a job id given
+        twice, a duplicate ``unique`` job, a dependency cycle...), none is enqueued. A job may
+        depend on a job listed before or after it in the same batch: it waits for it. With
         ``is_async=False`` the jobs run once the whole batch is stored, in order (a job released
-        by one that ran before it runs too).
+        by one that ran, before or after it in the batch, runs too). With ``pipeline``, the batch
+        is queued on it and stored (or refused) by ``pipeline.execute()``.
         """
+        check_unsupported_options(group_id=group_id)
         datas = list(job_datas)
-        jobs = [
-            self.create_job(**{name: value for name, value in data._asdict().items() if name != "at_front"})
-            for data in datas
-        ]
+        seen: set[str] = set()
+        for data in datas:
+            if data.job_id is not None:
+                # Two jobs under one id would be one record: the first would be lost.
+                if data.job_id in seen:
+                    raise ConfigurationError(
+                        f"Job ID {data.job_id!r} appears more than once in enqueue_many()"
+                    )
+                seen.add(data.job_id)
+        jobs = [self._create_from_data(data) for data in datas]
         # Every record is built (serialized, size-checked) before the first write, in both modes:
         # one bad job in the batch leaves the store untouched.
         requests = [self._request(job, at_front=data.at_front) for job, data in zip(jobs, datas, strict=True)]
+        if pipeline is not None:
+            self._pipeline_writes(pipeline).enqueue_many(requests)
+            for job, request in zip(jobs, requests, strict=True):
+                job._status = _expected_status(request)
+            return jobs
         # The broker checks every request before it writes any: a refused batch writes (and, with
         # is_async=False, runs) nothing.
         outcomes = self.broker.enqueue_many(requests)
@@ -301,31 +299,87 @@ class Enqueueing:
             self._run_batch(jobs)
         return jobs
 
-    def _run_batch(self, jobs: Sequence[Job]) -> None:
-        """Run the queued jobs of a stored batch in order (``is_async=False``)."""
-        for job in jobs:
-            if job.get_status(refresh=False) == JobStatus.DEFERRED:
-                # A job run before it may have released it (or canceled it, maybe not kept).
-                try:
-                    job.get_status(refresh=True)
-                except NoSuchJobError:
-                    continue
-            status = job.get_status(refresh=False)
-            if status == JobStatus.QUEUED:
-                self.run_sync(job)
-            elif status == JobStatus.DEFERRED:
-                # It waits for a job outside the batch: one running now may release it.
-                self._note_deferred(job)
+    def _create_from_data(self, data: EnqueueData) -> Job:
+        return self.create_job(
+            data.func,
+            args=data.args,
+            kwargs=data.kwargs,
+            timeout=data.timeout,
+            result_ttl=data.result_ttl,
+            ttl=data.ttl,
+            failure_ttl=data.failure_ttl,
+            description=data.description,
+            depends_on=data.depends_on,
+            job_id=data.job_id,
+            meta=data.meta,
+            retry=data.retry,
+            repeat=data.repeat,
+            on_success=data.on_success,
+            on_failure=data.on_failure,
+            on_stopped=data.on_stopped,
+            webhooks=data.webhooks,
+        )
 
-    def enqueue_job(
-        self, job: Job, pipeline: Any = None, at_front: bool = False, unique: bool = False
-    ) -> Job:
-        """Store and place a job made with :meth:`Job.create` or :meth:`create_job`.
+    def _run_batch(self, jobs: Sequence[Job]) -> None:
+        """Run the queued jobs of a stored batch in order (``is_async=False``), and again while a
+        run released jobs (a child may be listed before its parent)."""
+        pending = list(jobs)
+        while pending:
+            waiting: list[Job] = []
+            for job in pending:
+                if job.get_status(refresh=False) == JobStatus.DEFERRED:
+                    # A job run before it may have released it (or canceled it, maybe not kept).
+                    try:
+                        job.get_status(refresh=True)
+                    except NoSuchJobError:
+                        continue
+                status = job.get_status(refresh=False)
+                if status == JobStatus.QUEUED:
+                    self.run_sync(job)
+                elif status == JobStatus.DEFERRED:
+                    waiting.append(job)
+            if len(waiting) == len(pending):
+                break
+            pending = waiting
+        for job in pending:
+            # It waits for a job outside the batch: one running now may release it.
+            self._note_deferred(job)
+
+    def enqueue_job(self, job: Job, pipeline: Any = None, at_front: Any = False, unique: bool = False) -> Job:
+        """Store and place a job made with :meth:`Job.create` or :meth:`create_job`: on its queue,
+        or deferred until its dependencies finished.
 
         With ``is_async=False`` the job runs now, in this process, and is returned finished or
-        failed.
+        failed. With ``pipeline``, the job is stored by ``pipeline.execute()`` (but with
+        ``unique=True``, which must answer at once whether the id is taken: then it is stored
+        now, as RQ does).
         """
-        return self._enqueue_request(job, self._request(job, at_front=at_front, unique=unique))
+        request = self._request(job, at_front=at_front, unique=unique)
+        if pipeline is not None and not unique:
+            return self._enqueue_on_pipeline(job, request, pipeline)
+        return self._enqueue_request(job, request)
+
+    def _enqueue_job(
+        self, job: Job, pipeline: Any = None, at_front: Any = False, unique: bool = False
+    ) -> Job:
+        """:meth:`enqueue_job` under RQ's private name, which add-ons call (django-rq)."""
+        return self.enqueue_job(job, pipeline=pipeline, at_front=at_front, unique=unique)
+
+    def _pipeline_writes(self, pipeline: Any) -> Any:
+        if not self._is_async:
+            raise ConfigurationError(
+                "pipeline= cannot be used with a queue made with is_async=False: its jobs run at "
+                "once, before the pipeline is executed"
+            )
+        return self.broker.pipeline_writes(pipeline)
+
+    def _enqueue_on_pipeline(self, job: Job, request: EnqueueRequest, pipeline: Any) -> Job:
+        """Queue the enqueue on the caller's pipeline. Its outcome is known once the pipeline is
+        executed: until then the job says the status it will get unless its dependencies ended
+        meanwhile (``job.get_status()`` reads the real one)."""
+        self._pipeline_writes(pipeline).enqueue(request)
+        job._status = _expected_status(request)
+        return job
 
     def _enqueue_request(self, job: Job, request: EnqueueRequest) -> Job:
         """Write a built request; with ``is_async=False`` run the job if it was queued."""
@@ -357,21 +411,44 @@ class Enqueueing:
         self._apply_outcome(job, outcome)
         return True
 
-    def enqueue_at(self, datetime_: datetime.datetime, f: Any, *args: Any, **kwargs: Any) -> Job:
-        """Put ``f(*args, **kwargs)`` in the scheduled registry until ``datetime_``.
+    def enqueue_at(self, datetime: dt.datetime, f: Any, *args: Any, **kwargs: Any) -> Job:
+        """Put ``f(*args, **kwargs)`` in the scheduled registry until ``datetime``.
 
-        A naive datetime is taken as UTC. A worker started with ``with_scheduler=True`` queues the
-        job once it is due.
+        A naive datetime is the local time of this machine, as in RQ. A worker started with
+        ``with_scheduler=True`` (or a :class:`~jq.scheduler.Scheduler`) queues the job once it is
+        due, at the front of its queue with ``at_front=True``. Takes enqueue's options.
         """
-        func, options, call_args, call_kwargs = self.parse_args(f, *args, **kwargs)
-        if validate_flag(options.get("at_front", False), name="at_front"):
-            raise ConfigurationError("at_front does not apply to a scheduled job; it is queued when due")
-        job = self._create_from_options(func, call_args, call_kwargs, options)
-        return self.schedule_job(job, datetime_, unique=options.get("unique", False))
+        parsed = self.parse_args(f, *args, **kwargs)
+        if validate_flag(parsed.unique, name="unique") and parsed.job_id is None:
+            raise ConfigurationError("unique=True needs a job_id: uniqueness is per job id")
+        job = self.create_job(
+            parsed.func,
+            status=JobStatus.SCHEDULED,
+            args=parsed.args,
+            kwargs=parsed.kwargs,
+            timeout=parsed.timeout,
+            result_ttl=parsed.result_ttl,
+            ttl=parsed.ttl,
+            failure_ttl=parsed.failure_ttl,
+            description=parsed.description,
+            depends_on=parsed.depends_on,
+            job_id=parsed.job_id,
+            meta=parsed.meta,
+            retry=parsed.retry,
+            repeat=parsed.repeat,
+            on_success=parsed.on_success,
+            on_failure=parsed.on_failure,
+            on_stopped=parsed.on_stopped,
+            rate_limit=parsed.rate_limit,
+            webhooks=parsed.webhooks,
+        )
+        if parsed.at_front:
+            job.enqueue_at_front = True
+        return self.schedule_job(job, datetime, pipeline=parsed.pipeline, unique=parsed.unique)
 
-    def enqueue_in(self, time_delta: datetime.timedelta, f: Any, *args: Any, **kwargs: Any) -> Job:
+    def enqueue_in(self, time_delta: dt.timedelta, func: Any, *args: Any, **kwargs: Any) -> Job:
         """Like :meth:`enqueue_at`, ``time_delta`` from now."""
-        if not isinstance(time_delta, datetime.timedelta):
+        if not isinstance(time_delta, dt.timedelta):
             raise ConfigurationError(
                 f"enqueue_in needs a datetime.timedelta, not {type(time_delta).__name__}: "
                 "pass timedelta(seconds=...)"
@@ -381,22 +458,28 @@ class Enqueueing:
             when = scheduling_now() + time_delta
         except OverflowError:
             raise ConfigurationError(f"enqueue_in({time_delta!r}) is past the year 9999") from None
-        return self.enqueue_at(when, f, *args, **kwargs)
+        return self.enqueue_at(when, func, *args, **kwargs)
 
-    def schedule_job(self, job: Job, datetime_: datetime.datetime, unique: bool = False) -> Job:
-        """Store a job in the scheduled registry until ``datetime_`` (naive: UTC)."""
-        if not isinstance(datetime_, datetime.datetime):
-            raise ConfigurationError(f"enqueue_at needs a datetime, not {type(datetime_).__name__}")
-        if datetime_.tzinfo is None:
-            datetime_ = datetime_.replace(tzinfo=datetime.timezone.utc)
-        outcome = self.broker.enqueue(self._request(job, scheduled_at=datetime_.timestamp(), unique=unique))
+    def schedule_job(
+        self, job: Job, datetime: dt.datetime, pipeline: Any = None, unique: bool = False
+    ) -> Job:
+        """Store a job in the scheduled registry until ``datetime`` (naive: this machine's local
+        time); with ``pipeline``, by ``pipeline.execute()`` (see :meth:`enqueue_job`)."""
+        if not isinstance(datetime, dt.datetime):
+            raise ConfigurationError(f"enqueue_at needs a datetime, not {type(datetime).__name__}")
+        # astimezone() reads a naive datetime as local time, as RQ does.
+        when = datetime.astimezone(dt.timezone.utc)
+        request = self._request(job, scheduled_at=when.timestamp(), unique=unique)
+        if pipeline is not None and not unique:
+            return self._enqueue_on_pipeline(job, request, pipeline)
+        outcome = self.broker.enqueue(request)
         self._apply_outcome(job, outcome)
         return job
 
     def _request(
         self,
         job: Job,
-        at_front: bool = False,
+        at_front: Any = False,
         scheduled_at: float | None = None,
         unique: bool = False,
         once: tuple[str, float] | None = None,
@@ -409,14 +492,17 @@ class Enqueueing:
         the record does not check again, so a worker with a lower limit never refuses a job that
         was accepted.
         """
-        at_front = validate_flag(at_front, name="at_front")
         unique = validate_flag(unique, name="unique")
         if unique and not job._id_given:
             raise ConfigurationError("unique=True needs a job_id: uniqueness is per job id")
+        if unique and job.dependency_ids:
+            raise ConfigurationError("unique=True is not supported with job dependencies (depends_on)")
         job.origin = self.name
         if job.timeout is None:
             job.timeout = self._default_timeout
-        job.enqueued_at = now()
+        # A job is enqueued when it is put on its queue: a scheduled or deferred one gets its
+        # enqueued_at when it is queued (see _apply_outcome for dependencies met at once).
+        job.enqueued_at = now() if scheduled_at is None and not job.dependency_ids else None
         # The broker writes the status it decides on (queued, deferred, scheduled, canceled).
         job._status = None
         fields = job.to_record()
@@ -426,7 +512,7 @@ class Enqueueing:
             queue=self.name,
             fields=fields,
             record_ttl=job.ttl,
-            at_front=at_front,
+            at_front=bool(at_front),
             depends_on=tuple(job.dependency_ids),
             scheduled_at=scheduled_at,
             allow_failure=job.allow_dependency_failures,
@@ -438,6 +524,10 @@ class Enqueueing:
         if outcome.status is None:
             raise _refusal(job, outcome)
         job._status = JobStatus(outcome.status)
+        if job._status is JobStatus.QUEUED and job.enqueued_at is None:
+            # Its dependencies had all finished: queued at once, and only now known to be.
+            job.enqueued_at = now()
+            self.broker.update_job(job.id, {"enqueued_at": format_timestamp(job.enqueued_at).encode()})
         get_plugin_manager().job_enqueued(job)
 
     def run_sync(self, job: Job) -> Job:
@@ -447,3 +537,10 @@ class Enqueueing:
         from jq import synchronous
 
         return synchronous.run_now(self, job)
+
+
+def _expected_status(request: EnqueueRequest) -> JobStatus:
+    """The status a request will get unless its dependencies are met by the time it is made."""
+    if request.depends_on:
+        return JobStatus.DEFERRED
+    return JobStatus.QUEUED if request.scheduled_at is None else JobStatus.SCHEDULED

@@ -1,10 +1,15 @@
 """Every error jq raises on purpose, under one root, :class:`JQError`.
 
 Errors about a value the caller passed are also :class:`ValueError` (or :class:`TypeError`), so
-code that catches the built-in kinds keeps working.
+code that catches the built-in kinds keeps working. One exception is not a :class:`JQError`:
+:class:`ShutDownImminentException` derives from :class:`BaseException`, as RQ's does, so that a
+job's ``except Exception:`` does not swallow a shutdown that must stop it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
 
 __all__ = [
     "AbandonedJobError",
@@ -19,6 +24,7 @@ __all__ = [
     "InvalidJobOperationError",
     "JQError",
     "JobStopped",
+    "MissingJobError",
     "NoConnectionError",
     "NoRedisConnectionException",
     "NoSuchGroupError",
@@ -58,25 +64,18 @@ class InvalidJobOperation(JQError):
     """The operation does not apply to the job in its current state."""
 
 
-#: RQ's other name for :class:`InvalidJobOperation` (its command line raises this one).
-InvalidJobOperationError = InvalidJobOperation
+class InvalidJobOperationError(InvalidJobOperation):
+    """RQ's older name for an operation that does not apply to a job; jq raises
+    :class:`InvalidJobOperation` (this is a subclass of it, so ``except`` clauses naming either
+    keep working)."""
 
 
-class NoSuchGroupError(JQError):
-    """No group of jobs with the given name exists."""
+class MissingJobError(NoSuchJobError, InvalidJobOperation):
+    """The job's record is gone (deleted, expired or never saved) while its status was asked.
 
-
-class SchedulerNotFound(JQError):
-    """No scheduler with the given name is registered."""
-
-
-class DuplicateSchedulerError(JQError):
-    """A live scheduler with the same name is already registered."""
-
-
-class StopRequested(JQError):
-    """A long-running process (worker, scheduler) was asked to stop; raised inside its loop to
-    leave it."""
+    Both a :class:`NoSuchJobError` and an :class:`InvalidJobOperation`: RQ raises the latter for the
+    status of a vanished job, and code written for either keeps catching it.
+    """
 
 
 class InvalidJobDependency(JQError, ValueError):
@@ -145,12 +144,44 @@ class DequeueTimeout(JQError):
     """No job arrived within the time a blocking dequeue waited."""
 
 
-class ShutDownImminentException(JQError):
-    """Raised inside a job when the worker is shutting down and the job must stop."""
+class ShutDownImminentException(BaseException):
+    """Raised inside a job when the worker is shutting down and the job must stop now.
+
+    A :class:`BaseException`, not an :class:`Exception`: a job's ``except Exception:`` must not
+    swallow it and carry on as if nothing happened. ``extra_info`` holds details of where the job
+    was stopped (:class:`jq.worker.HerokuWorker` puts the interrupted frame's ``f_code``,
+    ``f_lineno``... there); ``{}`` when there are none.
+    """
+
+    #: Details of the interrupted job's frame; ``{}`` when there are none. A class default too: an
+    #: exception raised into a thread by class (a cold shutdown of a SimpleWorker) has no
+    #: arguments.
+    extra_info: Mapping[str, object] = MappingProxyType({})
+
+    def __init__(self, msg: str = "", extra_info: Mapping[str, object] | None = None) -> None:
+        super().__init__(msg)
+        self.extra_info = {} if extra_info is None else extra_info
 
 
 class JobStopped(JQError):
     """Raised inside a job that was told to stop (``send_stop_job_command``); it ends ``stopped``."""
+
+
+class StopRequested(JQError):
+    """A worker was asked to stop (a signal, a shutdown command, a suspension of a burst worker):
+    raised inside its loop to leave it, never out of :meth:`jq.worker.BaseWorker.work`."""
+
+
+class SchedulerNotFound(JQError):
+    """No scheduler with the given name is registered."""
+
+
+class DuplicateSchedulerError(JQError):
+    """A scheduler with the given name is registered already."""
+
+
+class NoSuchGroupError(JQError):
+    """No group of jobs with the given name exists."""
 
 
 class AbandonedJobError(JQError):

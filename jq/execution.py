@@ -9,6 +9,7 @@ penalty, runs the exception-handler chain, records the outcome atomically throug
 from __future__ import annotations
 
 import enum
+import inspect
 import logging
 import sys
 import threading
@@ -23,13 +24,16 @@ from jq import job as job_module
 from jq import lifecycle
 from jq.broker import WORKER_CURRENT_JOB, WorkerUpdate
 from jq.callbacks import Callback
+from jq.coroutines import run_coroutine
 from jq.defaults import DEFAULT_RESULT_TTL, effective_timeout
 from jq.exceptions import JobStopped, SerializationError
 from jq.interrupts import InterruptWindow
+from jq.job_state import JobStatus
 from jq.logutils import format_duration
 from jq.outage import retry_transient
 from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
+from jq.retry import Retry
 from jq.timeouts import (
     BaseDeathPenalty,
     BaseTimeoutException,
@@ -47,6 +51,7 @@ __all__ = [
     "JobOutcome",
     "JobRunner",
     "PenaltyFactory",
+    "call_callback",
     "callback_penalty",
     "error_summary",
     "format_exc_info",
@@ -92,10 +97,12 @@ def format_exc_info(exc_info: ExcInfo) -> str:
 
 
 def run_exception_handlers(handlers: Sequence[ExceptionHandler], job: Job, exc_info: ExcInfo) -> bool:
-    """Call each handler in order; False as soon as one returns an explicit ``False``.
+    """Call each handler in order; False as soon as one returns an explicit ``False`` (the
+    handlers after it are not called), else True.
 
     A handler that raises is logged and counts as ``None`` (the chain goes on): the job keeps its
-    own error either way.
+    own error either way. What the chain returns does not decide whether the failed job is kept in
+    the failed registry (RQ keeps it all the same; see :meth:`JobRunner.handle_failure`).
     """
     for handler in handlers:
         try:
@@ -115,7 +122,8 @@ class JobRunner:
     :param worker: the worker running jobs, or None for ``is_async=False``.
     :param death_penalty_class: enforces ``job.timeout``; None runs without a time limit.
     :param exception_handlers: the chain, run on failure before the outcome is recorded.
-    :param move_to_failed: the default handler: keep failed jobs in the failed registry.
+    :param move_to_failed: the default handler: keep failed jobs in the failed registry (a
+        handler that returns False stops the chain, not this).
     :param default_result_ttl: ``result_ttl`` for jobs that do not set one.
     """
 
@@ -176,32 +184,56 @@ class JobRunner:
             return outcome
         finally:
             self.interrupts.discard()
+        if isinstance(return_value, Retry):
+            return self._retry_returned(job, return_value, next_claim)
+        success_callback = job.success_callback_ref
+        if success_callback is not None:
+            # Before the outcome is recorded, as in RQ: a callback that raises (or overruns its
+            # timeout) fails the job, whose dependents then stay deferred.
+            try:
+                with self._death_penalty(job, success_callback.timeout):
+                    call_callback(success_callback, job, job.connection, return_value)
+            except BaseException:
+                exc_info = sys.exc_info()
+                if isinstance(exc_info[1], KeyboardInterrupt | SystemExit):
+                    raise
+                self.timed_out = isinstance(exc_info[1], BaseTimeoutException)
+                return self.handle_failure(job, exc_info, next_claim=next_claim)
         try:
-            moved = retry_transient(
-                job.broker,
-                lambda: lifecycle.finish(
-                    job,
-                    return_value,
-                    execution_id=job.execution_id,
-                    worker_name=self.worker_name,
-                    default_result_ttl=self.default_result_ttl,
-                    worker_update=self._worker_update(succeeded=True),
-                    next_claim=next_claim,
-                ),
-                patience=self.outage_patience,
-                what=f"record the result of job {job.id}",
-            )
+            moved = self.record_success(job, return_value, next_claim)
         except SerializationError:
             return self.handle_failure(job, sys.exc_info(), next_claim=next_claim)  # type: ignore[arg-type]
         if not moved:
-            logger.warning("job %s: its result was not recorded: another execution owns the job now", job.id)
+            logger.warning(
+                "job %s: its result was not recorded: the job was canceled, deleted or taken over by "
+                "another execution meanwhile",
+                job.id,
+            )
             return JobOutcome.STALE
         if self.worker is not None:
             logger.info("%s: job %s finished%s", job.origin, job.id, self._took())
-        if job.success_callback_ref is not None:
-            self._call(job.success_callback_ref, job, job.connection, return_value)
         plugins.job_finished(job, return_value, self.worker)
         return JobOutcome.SUCCEEDED
+
+    def _retry_returned(self, job: Job, retry: Retry, next_claim: lifecycle.NextClaim | None) -> JobOutcome:
+        """Record an execution that returned ``Retry(...)``: retried, or failed once its ``max``
+        retries were used up (see :func:`jq.lifecycle.retry_returned`)."""
+        took = self._took()
+        status = self.record_retry(job, retry, next_claim)
+        if status is None:
+            logger.warning("job %s: its retry was not recorded: another execution owns the job now", job.id)
+            return JobOutcome.STALE
+        if status is not JobStatus.FAILED:
+            logger.info(
+                "%s: job %s returned %r%s: retry %d of %d",
+                job.origin, job.id, retry, took, job.number_of_retries or 0, retry.max,
+            )  # fmt: skip
+            return JobOutcome.RETRIED
+        logger.warning(
+            "%s: job %s returned %r%s after %d retries: no retry left, it failed",
+            job.origin, job.id, retry, took, retry.max,
+        )  # fmt: skip
+        return JobOutcome.FAILED
 
     def handle_failure(
         self,
@@ -211,26 +243,18 @@ class JobRunner:
         stopped: bool = False,
         next_claim: lifecycle.NextClaim | None = None,
     ) -> JobOutcome:
-        """Run the exception chain and record a failure (or a retry) of a started job."""
+        """Run the exception chain and record a failure (or a retry) of a started job.
+
+        A handler that returns False only stops the chain: the job is kept in the failed registry
+        all the same, unless the worker's default exception handler is disabled (as in RQ).
+        """
         exc_string = format_exc_info(exc_info)
         took = self._took()
-        keep = run_exception_handlers(self.exception_handlers, job, exc_info) and self.move_to_failed
-        status = retry_transient(
-            job.broker,
-            lambda: lifecycle.fail(
-                job,
-                exc_string,
-                execution_id=job.execution_id,
-                worker_name=self.worker_name,
-                keep=keep,
-                stopped=stopped,
-                worker_update=self._worker_update(succeeded=False),
-                next_claim=next_claim,
-                retry_at_once=self.retry_at_once,
-            ),
-            patience=self.outage_patience,
-            what=f"record the failure of job {job.id}",
-        )
+        # A handler that returns False only stops the chain: the job is kept in the failed
+        # registry all the same (as in RQ), unless the default exception handler is disabled.
+        self.call_exception_handlers(job, exc_info)
+        keep = self.move_to_failed
+        status = self.record_failure(job, exc_string, keep=keep, stopped=stopped, next_claim=next_claim)
         # The traceback follows the one-line summary, when there is one to show (a work horse
         # that died leaves only the error).
         details = f"\n{exc_string.rstrip()}" if exc_info[2] is not None else ""
@@ -250,6 +274,79 @@ class JobRunner:
         logger.error("%s: job %s %s%s: %s%s", job.origin, job.id, status.value, took, summary, details)
         report_final_failure(job, exc_info, self.worker, self._death_penalty, stopped=stopped)
         return JobOutcome.FAILED
+
+    # The three steps below are separate methods so that a worker can route them through the
+    # hooks RQ documents for custom workers (handle_exception, handle_job_success,
+    # handle_job_failure: see jq.worker.hooks), whose defaults call them.
+
+    def call_exception_handlers(self, job: Job, exc_info: ExcInfo) -> bool:
+        """Run the exception-handler chain; False when a handler stopped it."""
+        return run_exception_handlers(self.exception_handlers, job, exc_info)
+
+    def record_success(self, job: Job, return_value: Any, next_claim: lifecycle.NextClaim | None) -> bool:
+        """Record the job finished with ``return_value``; False when the execution was stale.
+        Raises :class:`SerializationError` (nothing written) for a value that cannot be stored."""
+        return retry_transient(
+            job.broker,
+            lambda: lifecycle.finish(
+                job,
+                return_value,
+                execution_id=job.execution_id,
+                worker_name=self.worker_name,
+                default_result_ttl=self.default_result_ttl,
+                worker_update=self._worker_update(succeeded=True),
+                next_claim=next_claim,
+            ),
+            patience=self.outage_patience,
+            what=f"record the result of job {job.id}",
+        )
+
+    def record_failure(
+        self,
+        job: Job,
+        exc_string: str,
+        *,
+        keep: bool,
+        stopped: bool,
+        next_claim: lifecycle.NextClaim | None,
+    ) -> JobStatus | None:
+        """Record a failure (or a retry) of the job; its new status, None when it was stale."""
+        return retry_transient(
+            job.broker,
+            lambda: lifecycle.fail(
+                job,
+                exc_string,
+                execution_id=job.execution_id,
+                worker_name=self.worker_name,
+                keep=keep,
+                stopped=stopped,
+                worker_update=self._worker_update(succeeded=False),
+                next_claim=next_claim,
+                retry_at_once=self.retry_at_once,
+            ),
+            patience=self.outage_patience,
+            what=f"record the failure of job {job.id}",
+        )
+
+    def record_retry(
+        self, job: Job, retry: Retry, next_claim: lifecycle.NextClaim | None
+    ) -> JobStatus | None:
+        """Record an execution that returned ``retry``: retried, or failed once its ``max`` retries
+        were used up; the job's new status, None when the execution was stale."""
+        return retry_transient(
+            job.broker,
+            lambda: lifecycle.retry_returned(
+                job,
+                retry,
+                execution_id=job.execution_id,
+                worker_name=self.worker_name,
+                worker_update=self._worker_update(succeeded=False),
+                next_claim=next_claim,
+                at_once=self.retry_at_once,
+            ),
+            patience=self.outage_patience,
+            what=f"record the retry of job {job.id}",
+        )
 
     def _took(self) -> str:
         """`` in 0.012 s`` since the job being run started, or nothing when that is not known."""
@@ -279,12 +376,20 @@ class JobRunner:
 PenaltyFactory = Callable[["Job", int], BaseDeathPenalty]
 
 
+def call_callback(callback: Callback, job: Job, *args: Any) -> None:
+    """Call ``callback(job, *args)``; an ``async def`` callback is awaited (RQ refuses them), on
+    an event loop of its own, within whatever death penalty the caller holds."""
+    result = callback.func(job, *args)
+    if inspect.iscoroutine(result):
+        run_coroutine(result)
+
+
 def run_callback(callback: Callback, penalty: BaseDeathPenalty, job: Job, *args: Any) -> None:
     """Call ``callback(job, *args)`` under ``penalty`` (its timeout). Its errors and its timeout
     are logged, never raised: a callback never changes the job's recorded outcome."""
     try:
         with penalty:
-            callback.func(job, *args)
+            call_callback(callback, job, *args)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise

@@ -20,11 +20,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from jq.broker import EXECUTION, Broker, Place, PlaceKind
-from jq.connections import key_prefix, resolve_broker
+from jq.connections import resolve_broker
 from jq.exceptions import UnsupportedByBrokerError
 from jq.registry import BaseRegistry, StartedJobRegistry
+from jq.rq_keys import rq_key_constant
 from jq.utils import now, parse_timestamp
-from jq_backends.keys import KeySpace
 
 if TYPE_CHECKING:
     from jq.job import Job
@@ -39,10 +39,9 @@ __all__ = [
 
 logger = logging.getLogger("jq.worker")
 
-#: The key of the record of worker ``{0}``, which names the job it runs (``current_job``), in
-#: jq's Redis layout under the key prefix in effect at import. RQ keeps a set of executions
-#: there (``rq:worker:{0}:executions``); a jq worker runs one job at a time.
-WORKER_EXECUTIONS_KEY_TEMPLATE = KeySpace(key_prefix()).template("worker") + "{0}"
+# WORKER_EXECUTIONS_KEY_TEMPLATE: the key of the record of worker ``{0}``, which names the job
+# it runs (``current_job``), in jq's Redis layout; built on first use by __getattr__ below. RQ
+# keeps a set of executions there (``rq:worker:{0}:executions``).
 
 _FIELDS = (EXECUTION, "status", "started_at", "last_heartbeat", "worker_name")
 
@@ -296,3 +295,11 @@ def cleanup_execution(worker: Any, job: Job, pipeline: Any, execution: Execution
     if execution is not None and isinstance(executions, dict):
         executions.pop(execution.id, None)
     logger.debug("execution of job %s cleaned up", job.id)
+
+
+WORKER_EXECUTIONS_KEY_TEMPLATE: str  # built on first use by __getattr__
+
+
+def __getattr__(name: str) -> str:
+    """RQ's key-name constants, built on first use (see :mod:`jq.rq_keys`)."""
+    return rq_key_constant(__name__, name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import inspect
+import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,15 +18,15 @@ from jq import job_record
 from jq.broker import EXECUTION, Broker
 from jq.callbacks import Callback
 from jq.connections import resolve_broker
-from jq.dependency import Dependency, dependency_ids
-from jq.exceptions import (
-    ConfigurationError,
-    NoSuchJobError,
-    SerializationError,
-)
+from jq.dependency import Dependency
+from jq.exceptions import ConfigurationError, NoSuchJobError
 from jq.job_call import JobCall, current_job
+from jq.job_dependencies import JobDependencies
+from jq.job_layout import JobLayout
+from jq.job_options import JobOptions
 from jq.job_results import JobResults
 from jq.job_state import JobState, JobStatus
+from jq.job_storage import JobStorage
 from jq.results import Result
 from jq.retry import Retry
 from jq.serializers import Serializer, resolve_serializer
@@ -53,9 +54,14 @@ __all__ = [
     "get_current_job",
     "parse_job_id",
     "requeue_job",
+    "validate_job_id",
 ]
 
 _UNSET: Any = job_record.UNSET
+#: RQ's name for the marker of a lazily decoded attribute not decoded yet.
+UNEVALUATED: Any = _UNSET
+
+logger = logging.getLogger("jq.job")
 
 
 def get_current_job(connection: Any = None, job_class: type[Job] | None = None) -> Job | None:
@@ -79,8 +85,10 @@ def _callable_reference(func: Any) -> tuple[str, Any]:
                 f"{qualname!r} cannot be enqueued: a worker imports a job's function by name, so "
                 "define it at module level (lambdas and nested functions have no importable name)"
             )
-        module = func.__module__ or "builtins"
-        return (qualname if module == "builtins" else f"{module}.{qualname}"), None
+        # As RQ: builtins too are named by module, ``builtins.len``. A builtin method of an
+        # object (``[].append``) has no module: its qualname is the best name there is.
+        module = func.__module__
+        return (f"{module}.{qualname}" if module else qualname), None
     if callable(func):
         return "__call__", func
     raise ConfigurationError(f"a job runs a function, a method, a callable or a dotted path, not {func!r}")
@@ -96,8 +104,48 @@ def new_job_id() -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-class Job(JobCall, JobState, JobResults):
+def unsupported_option(option: str, feature: str) -> ConfigurationError:
+    """The error for one of RQ 3.0's enqueue options whose feature jq does not have yet: refused
+    at once, rather than accepted and silently not honoured."""
+    return ConfigurationError(
+        f"{option}= asks for {feature}, which jq does not support yet: nothing was enqueued "
+        "(see docs/moving-from-rq.md)"
+    )
+
+
+_UNSUPPORTED_FEATURES = {
+    "repeat": "RQ's Repeat (running a job again after it ends)",
+    "rate_limit": "RQ's RateLimit (a cap on concurrent jobs per key)",
+    "webhooks": "RQ's Webhook (HTTP calls when a job ends)",
+    "group_id": "RQ's job groups",
+}
+
+
+def check_unsupported_options(**options: Any) -> None:
+    """Refuse RQ 3.0's ``repeat``, ``rate_limit``, ``webhooks`` and ``group_id`` when given."""
+    for option, value in options.items():
+        if value is not None:
+            raise unsupported_option(option, _UNSUPPORTED_FEATURES[option])
+
+
+class Job(JobCall, JobState, JobResults, JobDependencies, JobStorage, JobOptions, JobLayout):
     """A function call to run in the background; a proxy for its record in the broker."""
+
+    # Defaults read from the class until a job sets its own (one job is made per enqueue: each
+    # attribute set in __init__ costs every enqueue).
+    #: ``Retry(enqueue_at_front=True)``: a retried job goes to the front of its queue.
+    enqueue_at_front_on_retry: bool = False
+    #: RQ's count of retries asked for by a job returning ``Retry``.
+    number_of_retries: int | None = None
+    # RQ 3.0 features jq does not have (refused at enqueue), present for code that reads them.
+    group_id: str | None = None
+    repeats_left: int | None = None
+    repeat_intervals: list[int] | None = None
+    rate_limit_key: str | None = None
+    rate_limit_concurrency: int | None = None
+    #: RQ's cache of the server's version; jq does not read it.
+    redis_server_version: tuple[int, int, int] | None = None
+    log: logging.Logger = logger
 
     def __init__(self, id: str | None = None, connection: Any = None, serializer: Any = None) -> None:
         self.broker: Broker = resolve_broker(connection)
@@ -132,6 +180,9 @@ class Job(JobCall, JobState, JobResults):
         #: ``Retry(max=...)``: with ``retries_left`` it says which retry comes next.
         self.retry_max: int | None = None
         self.retry_intervals: list[int] | None = None
+        #: How many times the job returned ``Retry(...)`` and was retried for it.
+        self.number_of_retries: int | None = None
+        self.webhooks: list[Any] = []
         self.success_callback_ref: Callback | None = None
         self.failure_callback_ref: Callback | None = None
         self.stopped_callback_ref: Callback | None = None
@@ -144,7 +195,7 @@ class Job(JobCall, JobState, JobResults):
     def create(
         cls,
         func: Callable[..., Any] | str,
-        args: Sequence[Any] | None = None,
+        args: Sequence[Any] | str | None = None,
         kwargs: dict[str, Any] | None = None,
         connection: Any = None,
         result_ttl: int | str | None = None,
@@ -153,27 +204,34 @@ class Job(JobCall, JobState, JobResults):
         description: str | None = None,
         depends_on: Any = None,
         timeout: int | str | None = None,
+        retry: Retry | None = None,
         id: str | None = None,
         origin: str = "",
         meta: dict[str, Any] | None = None,
         failure_ttl: int | str | None = None,
         serializer: Any = None,
+        group_id: str | None = None,
         *,
         on_success: Callback | Callable[..., Any] | str | None = None,
         on_failure: Callback | Callable[..., Any] | str | None = None,
         on_stopped: Callback | Callable[..., Any] | str | None = None,
-        retry: Retry | None = None,
+        webhooks: Sequence[Any] | None = None,
     ) -> Job:
         """A new job for ``func(*args, **kwargs)``; every option is checked here, nothing is written.
 
         ``func`` is a module-level function, a method of a picklable object, a callable object, or
-        a dotted path (``'package.module.function'``) the worker will import.
+        a dotted path (``'package.module.function'``) the worker will import. The job's status is
+        ``created`` unless ``status`` says otherwise, and its description the call
+        (:meth:`get_call_string`) unless one is given. ``group_id`` and ``webhooks`` are RQ 3.0
+        features jq does not have: giving one raises :class:`ConfigurationError`.
         """
+        check_unsupported_options(group_id=group_id, webhooks=webhooks or None)
         if args is None:
             args = ()
         if kwargs is None:
             kwargs = {}
-        if not isinstance(args, list | tuple):
+        # A string is a sequence of its characters, as in RQ (the call gets one per argument).
+        if not isinstance(args, list | tuple | str):
             raise ConfigurationError(f"args must be a list or a tuple, not {type(args).__name__}")
         if not isinstance(kwargs, dict) or not all(isinstance(key, str) for key in kwargs):
             raise ConfigurationError("kwargs must be a dict with string keys")
@@ -181,33 +239,25 @@ class Job(JobCall, JobState, JobResults):
             raise ConfigurationError(f"meta must be a dict, not {type(meta).__name__}")
         if retry is not None and not isinstance(retry, Retry):
             raise ConfigurationError(f"retry must be a Retry(max=..., interval=...), not {retry!r}")
-        if status is not None:
-            status = JobStatus(status)
         job = cls(
             validate_job_id(id) if id is not None else None, connection=connection, serializer=serializer
         )
         job._func_name, job._instance = _callable_reference(func)
         job._args, job._kwargs = args, kwargs
         job.origin = origin
-        job.description = validate_description(description)
+        job.description = validate_description(description) or job.get_call_string()
         job.timeout = parse_timeout(timeout)
         job.result_ttl = validate_ttl(result_ttl, name="result_ttl", allow_zero=True)
         job.failure_ttl = validate_ttl(failure_ttl, name="failure_ttl", allow_zero=True)
         job.ttl = validate_ttl(ttl, name="ttl", allow_zero=False)
         job.meta = dict(meta or {})
-        job._status = status
-        job._dependency_ids = dependency_ids(depends_on)
-        if job.id in job._dependency_ids:
-            from jq.exceptions import InvalidJobDependency
-
-            raise InvalidJobDependency(f"job {job.id!r} cannot depend on itself")
-        for item in depends_on if isinstance(depends_on, list | tuple) else [depends_on]:
-            if isinstance(item, Dependency):
-                job.allow_dependency_failures = job.allow_dependency_failures or item.allow_failure
-                job.enqueue_at_front = job.enqueue_at_front or item.enqueue_at_front
+        job._status = JobStatus.CREATED if status is None else JobStatus(status)
+        if depends_on is not None:
+            job.process_dependencies(depends_on)
         if retry is not None:
             job.retries_left = job.retry_max = retry.max
             job.retry_intervals = list(retry.intervals)
+            job.enqueue_at_front_on_retry = retry.enqueue_at_front
         job.success_callback_ref = Callback.coerce(on_success, "on_success")
         job.failure_callback_ref = Callback.coerce(on_failure, "on_failure")
         job.stopped_callback_ref = Callback.coerce(on_stopped, "on_stopped")
@@ -284,14 +334,14 @@ class Job(JobCall, JobState, JobResults):
         """The job's id."""
         return self._id
 
+    @id.setter
+    def id(self, value: str) -> None:
+        self._id = validate_job_id(value)
+        self._id_given = True
+
     def get_id(self) -> str:
         """The job's id (RQ's spelling)."""
         return self._id
-
-    @property
-    def key(self) -> str:
-        """The key under which the job's record is stored."""
-        return self.broker.job_key(self.id)
 
     @property
     def connection(self) -> Any:
@@ -307,87 +357,48 @@ class Job(JobCall, JobState, JobResults):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.id!r}, enqueued_at={self.enqueued_at!r})"
 
-    # -- meta -----------------------------------------------------------------------------------
+    def __str__(self) -> str:
+        return f"<{type(self).__name__} {self.id}: {self.description}>"
 
-    def save_meta(self) -> None:
-        """Store ``job.meta`` (call it from inside the job to report progress)."""
-        try:
-            encoded = self.serializer.dumps(self.meta)
-        except Exception as exc:
-            raise SerializationError(f"job.meta cannot be serialized: {type(exc).__name__}: {exc}") from exc
-        if not self.broker.update_job(self.id, {"meta": encoded}):
-            raise NoSuchJobError(f"No such job: {self.id}")
+    # -- state changes (see jq.lifecycle) -------------------------------------------------------
 
-    def get_meta(self, refresh: bool = True) -> dict[str, Any]:
-        """``job.meta``, reloaded from the broker unless ``refresh=False``."""
-        if refresh:
-            values = self.broker.load_job_fields(self.id, ["meta"])
-            if values is None:
-                raise NoSuchJobError(f"No such job: {self.id}")
-            self.meta = job_record.decode_meta(self.id, values[0], self.serializer)
-        return self.meta
-
-    # -- dependencies ---------------------------------------------------------------------------
-
-    @property
-    def dependency_ids(self) -> list[str]:
-        """The ids of the jobs this job depends on."""
-        return list(self._dependency_ids)
-
-    @property
-    def dependencies(self) -> list[Job]:
-        """The jobs this job depends on that still exist."""
-        fetched = type(self).fetch_many(
-            self._dependency_ids, connection=self.broker, serializer=self.serializer
-        )
-        return [job for job in fetched if job is not None]
-
-    @property
-    def dependency(self) -> Job | None:
-        """The first job this job depends on, or None."""
-        found = self.dependencies
-        return found[0] if found else None
-
-    # -- writing and state changes --------------------------------------------------------------
-
-    def to_record(self) -> dict[str, bytes]:
-        """Every field of the job's record, encoded (serializes the call and meta)."""
-        return job_record.encode(self)
-
-    def save(self) -> None:
-        """Write the job's whole record (its place and results are left as they are)."""
-        self.broker.save_job(self.id, self.to_record(), self.ttl)
-
-    def cancel(self) -> None:
-        """Take a queued, deferred or scheduled job out of line; it ends ``canceled``, kept
-        ``failure_ttl`` (0: not kept). Jobs waiting for it are canceled in turn, or released when
-        they allow failure (see :func:`jq.lifecycle.cancel`)."""
+    def cancel(
+        self, pipeline: Any = None, enqueue_dependents: bool = False, remove_from_dependencies: bool = False
+    ) -> dict[str, list[str]]:
+        """Cancel the job, whatever its status but canceled (RQ's rules); it ends ``canceled``,
+        kept ``failure_ttl`` (0: not kept). Jobs waiting for it stay deferred; with
+        ``enqueue_dependents`` they are released (once nothing else is unmet). Returns the ids of
+        the released jobs by queue name. See :func:`jq.lifecycle.cancel`; ``pipeline``: see
+        :func:`jq.lifecycle.refuse_pipeline`."""
         from jq import lifecycle
 
-        lifecycle.cancel(self)
+        lifecycle.refuse_pipeline(pipeline, "Job.cancel")
+        return lifecycle.cancel(
+            self, enqueue_dependents=enqueue_dependents, remove_from_dependencies=remove_from_dependencies
+        )
 
     def requeue(self, at_front: bool = False) -> Job:
-        """Put a failed, stopped or canceled job back on its queue."""
+        """Put a failed or stopped job back on its queue (not a canceled one, as in RQ)."""
         from jq import lifecycle
 
         lifecycle.requeue(self, at_front=at_front)
         return self
 
-    def delete(self, remove_from_queue: bool = True, delete_dependents: bool = False) -> None:
-        """Delete the job's record and results and take it out of its queue or registry. Jobs
-        waiting for it are canceled, or released when they allow failure; with
-        ``delete_dependents`` they are deleted (see :func:`jq.lifecycle.delete`)."""
+    def delete(
+        self, pipeline: Any = None, remove_from_queue: bool = True, delete_dependents: bool = False
+    ) -> None:
+        """Delete the job's record and results and take it out of its registry (and its queue,
+        unless ``remove_from_queue=False``). Deleting a job that is gone raises
+        :class:`NoSuchJobError`. Jobs waiting for it stay deferred until a worker's maintenance
+        settles them; with ``delete_dependents`` they are deleted (see :func:`jq.lifecycle.delete`).
+        With a redis-py ``pipeline``, the deletes are queued on it and made by
+        ``pipeline.execute()``."""
         from jq import lifecycle
 
-        lifecycle.delete(self, delete_dependents=delete_dependents)
-
-    def get_ttl(self, default_ttl: int | None = None) -> int | None:
-        """The job's ``ttl``, or ``default_ttl`` when it has none."""
-        return default_ttl if self.ttl is None else self.ttl
-
-    def get_result_ttl(self, default_ttl: int) -> int:
-        """The job's ``result_ttl``, or ``default_ttl`` when it has none."""
-        return default_ttl if self.result_ttl is None else self.result_ttl
+        store = None if pipeline is None else self.broker.pipeline_writes(pipeline)
+        lifecycle.delete(
+            self, delete_dependents=delete_dependents, remove_from_queue=remove_from_queue, store=store
+        )
 
     @property
     def queue(self) -> Queue:
@@ -397,21 +408,18 @@ class Job(JobCall, JobState, JobResults):
         return Queue(self.origin, connection=self.broker, serializer=self.serializer, job_class=type(self))
 
 
-def cancel_job(job_id: str, connection: Any = None, serializer: Any = None) -> None:
-    """Cancel the job with this id (see :meth:`Job.cancel`)."""
-    Job.fetch(job_id, connection=connection, serializer=serializer).cancel()
+def cancel_job(
+    job_id: str, connection: Any = None, serializer: Any = None, enqueue_dependents: bool = False
+) -> dict[str, list[str]]:
+    """Cancel the job with this id (see :meth:`Job.cancel`); with ``enqueue_dependents``, the jobs
+    waiting for it are released. Returns the ids of the released jobs by queue name."""
+    job = Job.fetch(job_id, connection=connection, serializer=serializer)
+    return job.cancel(enqueue_dependents=enqueue_dependents)
 
 
 def requeue_job(job_id: str, connection: Any = None, serializer: Any = None) -> Job:
     """Requeue the job with this id (see :meth:`Job.requeue`)."""
     return Job.fetch(job_id, connection=connection, serializer=serializer).requeue()
-
-
-# RQ's module-level names (``rq.job``) that jq's code does not use.
-
-# JOB_ID_PATTERN (imported above from jq.utils): what a job id may hold, up to 128 characters.
-#: Marks a lazily read attribute of a job that was not read yet.
-UNEVALUATED: Any = _UNSET
 
 
 def parse_job_id(job_or_execution_id: str) -> str:

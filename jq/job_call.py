@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextvars
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jq import job_record
-from jq.callbacks import Callback
+from jq.callbacks import DEFAULT_CALLBACK_TIMEOUT, Callback
+from jq.coroutines import run_coroutine
 from jq.exceptions import DeserializationError
 from jq.serializers import Serializer
 from jq.utils import import_attribute
@@ -15,7 +17,11 @@ from jq.utils import import_attribute
 if TYPE_CHECKING:
     from jq.job import Job
 
-__all__ = ["JobCall", "current_job"]
+__all__ = ["CALL_STRING_ARGUMENT_LENGTH", "JobCall", "current_job"]
+
+#: How many characters of each argument's repr a call string (and so a default description)
+#: shows, as in RQ; longer ones end with ``...``.
+CALL_STRING_ARGUMENT_LENGTH = 75
 
 _UNSET: Any = job_record.UNSET
 
@@ -86,22 +92,46 @@ class JobCall:
         return import_attribute(self.func_name)  # type: ignore[no-any-return]
 
     def get_call_string(self) -> str:
-        """``module.func(arg, key=value)``, for logs and the default description."""
+        """``module.func(arg, key=value)``, for logs and the default description, as RQ writes
+        it: keyword arguments sorted by name, each argument's repr cut to
+        :data:`CALL_STRING_ARGUMENT_LENGTH` characters (and ``...``)."""
         try:
-            arguments = [repr(arg) for arg in self.args]
-            arguments += [f"{key}={value!r}" for key, value in self.kwargs.items()]
+            arguments = [_shortened(repr(arg)) for arg in self.args]
+            arguments += sorted(f"{key}={_shortened(repr(value))}" for key, value in self.kwargs.items())
             name = self.func_name
         except DeserializationError:
             return "<call cannot be read>"
         return f"{name}({', '.join(arguments)})"
 
     def perform(self) -> Any:
-        """Run the call in this process and return its result (no timeout, nothing recorded)."""
+        """Run the call in this process and return its result (no timeout, nothing recorded).
+
+        A coroutine function's coroutine (``async def``) is run to its end on an event loop of its
+        own, within the death penalty around this call (see :mod:`jq.coroutines`).
+        """
         token = current_job.set(self)  # type: ignore[arg-type]
         try:
-            return self.func(*self.args, **self.kwargs)
+            result = self.func(*self.args, **self.kwargs)
+            if inspect.iscoroutine(result):
+                result = run_coroutine(result)
+            return result
         finally:
             current_job.reset(token)
+
+    @property
+    def success_callback_timeout(self) -> int:
+        """Seconds the ``on_success`` callback may run."""
+        return _callback_timeout(self.success_callback_ref)
+
+    @property
+    def failure_callback_timeout(self) -> int:
+        """Seconds the ``on_failure`` callback may run."""
+        return _callback_timeout(self.failure_callback_ref)
+
+    @property
+    def stopped_callback_timeout(self) -> int:
+        """Seconds the ``on_stopped`` callback may run."""
+        return _callback_timeout(self.stopped_callback_ref)
 
     @property
     def success_callback(self) -> Callable[..., Any] | None:
@@ -117,3 +147,13 @@ class JobCall:
     def stopped_callback(self) -> Callable[..., Any] | None:
         """The imported ``on_stopped`` function, or None."""
         return self.stopped_callback_ref.func if self.stopped_callback_ref else None
+
+
+def _shortened(text: str) -> str:
+    if len(text) <= CALL_STRING_ARGUMENT_LENGTH:
+        return text
+    return text[:CALL_STRING_ARGUMENT_LENGTH] + "..."
+
+
+def _callback_timeout(callback: Callback | None) -> int:
+    return DEFAULT_CALLBACK_TIMEOUT if callback is None else callback.timeout

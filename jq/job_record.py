@@ -16,7 +16,8 @@ serializer. Timestamps are UTC, ``2026-11-23T06:12:07.123456Z``.
 ``execution``               the id of the current (or last) execution
 ``dependency_ids``          JSON list of job ids
 ``exc_info``                the traceback text of the last failure
-``retries_left`` ...        ``retry_max`` (numbers), ``retry_intervals`` (JSON list)
+``retries_left`` ...        ``retry_max``, ``number_of_retries`` (numbers), ``retry_intervals``
+                            (JSON list), ``enqueue_at_front_on_retry`` (``1`` or absent)
 ``on_success`` ...          ``on_failure``, ``on_stopped``: ``dotted.path`` or
                             ``dotted.path:timeout``
 ``signature``               with a signing serializer only: ``<key id>:<HMAC-SHA256>`` of
@@ -30,7 +31,7 @@ import datetime
 import json
 from typing import TYPE_CHECKING, Any
 
-from jq.broker import ALLOW_FAILURE, ENQUEUE_AT_FRONT, EXECUTION, ORIGIN, STATUS, Record
+from jq.broker import ALLOW_FAILURE, ENQUEUE_AT_FRONT, EXECUTION, ORIGIN, STATUS, STATUS_PLACES, Record
 from jq.callbacks import Callback
 from jq.exceptions import DeserializationError, SerializationError
 from jq.serializers import Serializer
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from jq.job_call import JobCall
 
 __all__ = [
+    "AT_FRONT_ON_RETRY",
     "SIGNATURE",
     "UNSET",
     "apply",
@@ -56,7 +58,15 @@ __all__ = [
 UNSET: Any = object()
 
 _TIMESTAMP_FIELDS = ("created_at", "enqueued_at", "started_at", "ended_at", "last_heartbeat")
-_INT_FIELDS = ("timeout", "result_ttl", "failure_ttl", "ttl", "retries_left", "retry_max")
+_INT_FIELDS = (
+    "timeout",
+    "result_ttl",
+    "failure_ttl",
+    "ttl",
+    "retries_left",
+    "retry_max",
+    "number_of_retries",
+)
 _CALLBACK_FIELDS = {
     "on_success": "success_callback_ref",
     "on_failure": "failure_callback_ref",
@@ -64,6 +74,8 @@ _CALLBACK_FIELDS = {
 }
 #: The record field holding the signature of a signed job.
 SIGNATURE = "signature"
+#: ``b"1"`` when a retried job goes to the front of its queue (``Retry(enqueue_at_front=True)``).
+AT_FRONT_ON_RETRY = "enqueue_at_front_on_retry"
 # What a job's signature covers: the call and every option that decides what code runs, and for
 # how long. None of them changes after the job is created, so the enqueuer's signature holds for
 # the job's whole life; fields that do change (status, timestamps, meta) are not in it, and meta
@@ -144,8 +156,9 @@ def encode(job: Job) -> Record:
             fields["meta"] = job.serializer.dumps(job.meta)
         except Exception as exc:
             raise SerializationError(f"job.meta cannot be serialized: {type(exc).__name__}: {exc}") from exc
-    status = job.get_status(refresh=False)
-    if status is not None:
+    # A job that was only created (or saved) has no status field: it is in no place yet.
+    status = job._status
+    if status is not None and status.value in STATUS_PLACES:
         fields[STATUS] = _text(status.value)
     if job.description is not None:
         fields["description"] = _text(job.description)
@@ -167,6 +180,8 @@ def encode(job: Job) -> Record:
         fields[ENQUEUE_AT_FRONT] = b"1"
     if job.allow_dependency_failures:
         fields[ALLOW_FAILURE] = b"1"
+    if job.enqueue_at_front_on_retry:
+        fields[AT_FRONT_ON_RETRY] = b"1"
     if job.retry_intervals is not None:
         fields["retry_intervals"] = _text(json.dumps(job.retry_intervals))
     for name, attribute in _CALLBACK_FIELDS.items():
@@ -225,6 +240,7 @@ def apply(job: Job, record: Record) -> None:
         job._dependency_ids = list(json.loads(dependency_ids)) if dependency_ids else []
         job.enqueue_at_front = record.get(ENQUEUE_AT_FRONT) == b"1"
         job.allow_dependency_failures = record.get(ALLOW_FAILURE) == b"1"
+        job.enqueue_at_front_on_retry = record.get(AT_FRONT_ON_RETRY) == b"1"
         intervals = text("retry_intervals")
         job.retry_intervals = [int(value) for value in json.loads(intervals)] if intervals else None
         for name, attribute in _CALLBACK_FIELDS.items():

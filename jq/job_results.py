@@ -26,7 +26,11 @@ class JobResults:
 
     def results(self) -> list[Result]:
         """One :class:`Result` per kept execution, newest first."""
-        return [decode_result(self._id, data, self.serializer) for data in self.broker.load_results(self._id)]
+        connection = self.broker.connection
+        return [
+            decode_result(self._id, data, self.serializer, connection=connection)
+            for data in self.broker.load_results(self._id)
+        ]
 
     def latest_result(self, timeout: float = 0) -> Result | None:
         """The newest result; with ``timeout`` seconds, wait up to that long for one to appear."""
@@ -35,7 +39,9 @@ class JobResults:
         while True:
             entries = self.broker.load_results(self._id)
             if entries:
-                self._latest_result = decode_result(self._id, entries[0], self.serializer)
+                self._latest_result = decode_result(
+                    self._id, entries[0], self.serializer, connection=self.broker.connection
+                )
                 return self._latest_result
             remaining = deadline - time.monotonic()
             if remaining <= 0:

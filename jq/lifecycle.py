@@ -9,14 +9,17 @@ by a stale execution (a worker that lost its lease) is refused by the broker.
 from __future__ import annotations
 
 import datetime
+import logging
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from jq.broker import (
+    ENQUEUE_AT_FRONT,
     EXECUTION,
+    ORIGIN,
     PERSIST,
     RESULTS_KEPT,
     STATUS,
@@ -30,7 +33,7 @@ from jq.broker import (
 )
 from jq.clock import scheduling_time
 from jq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
-from jq.exceptions import InvalidJobOperation, NoSuchJobError, SerializationError
+from jq.exceptions import InvalidJobOperation, NoSuchJobError, SerializationError, UnsupportedByBrokerError
 from jq.job_state import STATUS_PLACE, JobStatus
 from jq.results import Result, encode_result
 from jq.retry import Retry
@@ -40,17 +43,26 @@ if TYPE_CHECKING:
     from jq.job import Job
 
 __all__ = [
+    "UNSERIALIZABLE_RETURN_VALUE",
     "cancel",
     "claim_fields",
     "delete",
     "fail",
     "finish",
     "places_of",
+    "refuse_pipeline",
     "requeue",
+    "retry_returned",
 ]
+
+logger = logging.getLogger("jq.job")
 
 # A few attempts are enough: a refused move means another client changed the job meanwhile.
 _RACE_ATTEMPTS = 5
+
+#: What is stored as the return value of a job whose return value its serializer cannot store
+#: (RQ's ``UNSERIALIZABLE_RETURN_VALUE_PAYLOAD``): the job still finished.
+UNSERIALIZABLE_RETURN_VALUE = "Unserializable return value"
 
 
 def _ts(moment: datetime.datetime) -> bytes:
@@ -87,8 +99,10 @@ def released_fields() -> dict[str, bytes]:
 
 
 def failed_dependents() -> dict[str, Any]:
-    """The Transition arguments for a job that ended badly: dependents that allow failure are
-    released, the others canceled (and theirs in turn), kept for their failure_ttl.
+    """The Transition arguments for a job that failed: dependents that allow failure are
+    released, the others keep waiting for it (requeued and successful, it releases them). The
+    fields of a cancellation are those :meth:`jq.broker.Broker.settle_orphans` uses once the job's
+    record is gone (its dependents are then canceled, kept for their failure_ttl).
     """
     return {
         "dependents": DependentsPolicy.FAILED,
@@ -128,20 +142,24 @@ def finish(
 ) -> bool:
     """Record success: started → finished (kept ``result_ttl``), result stored, dependents released.
 
-    Raises :class:`SerializationError` (nothing written) when the return value cannot be
-    serialized. Returns False when the move was refused (the execution is stale).
+    A return value the job's serializer cannot store is stored as
+    :data:`UNSERIALIZABLE_RETURN_VALUE` (the job still finished, as in RQ), with a warning logged.
+    Raises :class:`SerializationError` (nothing written) only when even that cannot be stored.
+    Returns False when the move was refused (the execution is stale).
     ``worker_update`` changes the worker's record in the same step; ``next_claim`` claims the
     worker's next job in the same round trip.
     """
-    try:
-        payload = job.serializer.dumps(return_value)
-    except Exception as exc:
-        raise SerializationError(
-            f"the return value of job {job.id!r} cannot be serialized: {type(exc).__name__}: {exc}"
-        ) from exc
+    payload, stored_value = _return_payload(job, return_value)
     ended = now()
     ttl = job.get_result_ttl(default_result_ttl)
-    result = Result(job.id, Result.Type.SUCCESSFUL, ended, id=execution_id, worker_name=worker_name)
+    result = Result(
+        job.id,
+        Result.Type.SUCCESSFUL,
+        created_at=ended,
+        execution_started_at=job.started_at,
+        id=execution_id,
+        worker_name=worker_name,
+    )
     if ttl == 0:
         target, score, record_ttl = None, 0.0, 0
     else:
@@ -169,8 +187,26 @@ def finish(
         job._status = JobStatus.FINISHED
         job.ended_at = ended
         job._latest_result = result
-        job._return_value = return_value
+        job._return_value = stored_value
     return moved
+
+
+def _return_payload(job: Job, return_value: Any) -> tuple[bytes, Any]:
+    """The stored form of a job's return value, and the value it stands for: the return value, or
+    :data:`UNSERIALIZABLE_RETURN_VALUE` when the serializer cannot store it."""
+    try:
+        return job.serializer.dumps(return_value), return_value
+    except Exception as exc:
+        logger.warning(
+            "job %s: its return value cannot be serialized (%s: %s): %r is stored instead",
+            job.id, type(exc).__name__, exc, UNSERIALIZABLE_RETURN_VALUE,
+        )  # fmt: skip
+    try:
+        return job.serializer.dumps(UNSERIALIZABLE_RETURN_VALUE), UNSERIALIZABLE_RETURN_VALUE
+    except Exception as exc:
+        raise SerializationError(
+            f"the return value of job {job.id!r} cannot be serialized: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def fail(
@@ -190,8 +226,10 @@ def fail(
     With retries left (and not ``stopped``) the job goes back to its queue, or to the scheduled
     registry when its retry interval is not zero (and not ``retry_at_once``). Otherwise it ends
     ``failed`` (or ``stopped``), in the failed registry when ``keep`` (the default exception
-    handler ran), its record kept ``failure_ttl``. Returns the new status, or None when the move
-    was refused (stale execution).
+    handler is enabled), its record kept ``failure_ttl``. Jobs waiting for it stay deferred, to be
+    released if it is requeued and succeeds; those that allow failure are released when it failed
+    (not when it was stopped, as in RQ). Returns the new status, or None when the move was refused
+    (stale execution).
     """
     ended = now()
     source = Place(PlaceKind.STARTED, job.origin)
@@ -208,7 +246,15 @@ def fail(
         )
     status = JobStatus.STOPPED if stopped else JobStatus.FAILED
     kind = Result.Type.STOPPED if stopped else Result.Type.FAILED
-    result = Result(job.id, kind, ended, id=execution_id, exc_string=exc_string, worker_name=worker_name)
+    result = Result(
+        job.id,
+        kind,
+        created_at=ended,
+        execution_started_at=job.started_at,
+        id=execution_id,
+        exc_string=exc_string,
+        worker_name=worker_name,
+    )
     ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
     score, record_ttl = _expiry(ttl) if ttl != 0 else (0.0, 0)
     moved = _move(
@@ -224,13 +270,97 @@ def fail(
             results_kept=results_kept(job),
             execution_id=execution_id,
             worker=worker_update,
-            **failed_dependents(),
+            **(failed_dependents() if not stopped else {}),
         ),
         next_claim,
     )
     if not moved:
         return None
     job._status, job.ended_at, job._latest_result = status, ended, result
+    return status
+
+
+def retry_returned(
+    job: Job,
+    retry: Retry,
+    *,
+    execution_id: str | None,
+    worker_name: str | None = None,
+    worker_update: WorkerUpdate | None = None,
+    next_claim: NextClaim | None = None,
+    at_once: bool = False,
+) -> JobStatus | None:
+    """Record an execution whose function returned ``retry`` (RQ's "asking RQ to retry").
+
+    The job's ``number_of_retries`` counts these retries (apart from the ``retry=`` of its
+    enqueue, which counts failures). Below ``retry.max``, the job goes back to its queue (to the
+    front with ``retry.enqueue_at_front``), or to the scheduled registry for the interval of this
+    retry (unless ``at_once``), with a :attr:`Result.Type.RETRIED` result. At ``retry.max`` it
+    ends ``failed``, in the failed registry, kept ``failure_ttl``, with a
+    :attr:`Result.Type.MAX_RETRIES_EXCEEDED` result and its dependents handled as for a failure.
+    Both results hold the returned ``Retry`` as their return value when the serializer can store
+    it. Returns the new status, or None when the move was refused (stale execution).
+    """
+    done = job.number_of_retries or 0
+    ended = now()
+    source = Place(PlaceKind.STARTED, job.origin)
+    try:
+        payload: bytes | None = job.serializer.dumps(retry)
+    except Exception:
+        payload = None  # a JSON serializer cannot store a Retry: the result says what happened
+    if done >= retry.max:
+        result = Result(
+            job.id, Result.Type.MAX_RETRIES_EXCEEDED, ended, id=execution_id, worker_name=worker_name
+        )
+        ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
+        score, record_ttl = _expiry(ttl) if ttl != 0 else (0.0, 0)
+        change = Transition(
+            job.id,
+            source=source,
+            target=Place(PlaceKind.FAILED, job.origin) if ttl != 0 else None,
+            score=score,
+            fields={STATUS: b"failed", "ended_at": _ts(ended)},
+            record_ttl=record_ttl,
+            **failed_dependents(),
+        )
+        status = JobStatus.FAILED
+    else:
+        result = Result(job.id, Result.Type.RETRIED, ended, id=execution_id, worker_name=worker_name)
+        interval = 0 if at_once else Retry.get_interval(done, retry.intervals)
+        if interval > 0:
+            status, target = JobStatus.SCHEDULED, Place(PlaceKind.SCHEDULED, job.origin)
+        else:
+            status, target = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin)
+        change = Transition(
+            job.id,
+            source=source,
+            target=target,
+            score=scheduling_time() + interval if interval > 0 else 0.0,
+            at_front=bool(getattr(retry, "enqueue_at_front", False)),
+            fields={
+                STATUS: status.value.encode(),
+                "number_of_retries": str(done + 1).encode(),
+                "enqueued_at": now_text(),
+            },
+        )
+    moved = _move(
+        job,
+        replace(
+            change,
+            result=encode_result(result, payload),
+            results_kept=max(results_kept(job), retry.max + 1),
+            execution_id=execution_id,
+            worker=worker_update,
+        ),
+        next_claim,
+    )
+    if not moved:
+        return None
+    job._status, job._latest_result = status, result
+    if status is JobStatus.FAILED:
+        job.ended_at = ended
+    else:
+        job.number_of_retries = done + 1
     return status
 
 
@@ -249,7 +379,13 @@ def _retry(
     intervals = job.retry_intervals or [0]
     interval = 0 if at_once else Retry.get_interval(_retry_number(job), intervals)
     result = Result(
-        job.id, Result.Type.RETRIED, now(), id=execution_id, exc_string=exc_string, worker_name=worker_name
+        job.id,
+        Result.Type.RETRIED,
+        created_at=now(),
+        execution_started_at=job.started_at,
+        id=execution_id,
+        exc_string=exc_string,
+        worker_name=worker_name,
     )
     if interval > 0:
         status, target, score = (
@@ -259,6 +395,15 @@ def _retry(
         )
     else:
         status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0
+    fields = {
+        STATUS: status.value.encode(),
+        "retries_left": str(job.retries_left - 1).encode(),
+        "exc_info": exc_string.encode(),
+        "enqueued_at": now_text(),
+    }
+    if job.enqueue_at_front_on_retry:
+        # Retry(enqueue_at_front=True): to the front now, or when its interval has passed.
+        fields[ENQUEUE_AT_FRONT] = b"1"
     moved = _move(
         job,
         Transition(
@@ -266,12 +411,8 @@ def _retry(
             source=source,
             target=target,
             score=score,
-            fields={
-                STATUS: status.value.encode(),
-                "retries_left": str(job.retries_left - 1).encode(),
-                "exc_info": exc_string.encode(),
-                "enqueued_at": now_text(),
-            },
+            at_front=job.enqueue_at_front_on_retry,
+            fields=fields,
             result=encode_result(result, None),
             results_kept=results_kept(job),
             execution_id=execution_id,
@@ -318,19 +459,47 @@ def unclaim(job: Job, worker_update: WorkerUpdate | None = None) -> bool:
     )
 
 
-def cancel(job: Job) -> None:
-    """queued, deferred or scheduled → canceled, kept ``failure_ttl`` (0: not kept at all, its
-    record deleted; -1: forever).
+def refuse_pipeline(pipeline: Any, what: str) -> None:
+    """Refuse a caller's pipeline: jq's state changes are each one atomic broker call, which is
+    not queued on a pipeline here (the caller passes none, or runs the call after ``execute()``)."""
+    if pipeline is not None:
+        raise UnsupportedByBrokerError(
+            f"{what}(pipeline=...) is not supported: the change is one atomic call of its own, made "
+            f"at once; call {what}() without a pipeline (before or after executing yours)"
+        )
 
-    Its dependents are settled in the same step, as for a failed job: those that allow failure
-    are released (once nothing else is unmet), the others canceled, and theirs in turn.
+
+def _place_now(job: Job, status: JobStatus | None) -> Place | None:
+    """The place the job is in now, as its status says, or None when it is in none: a job saved
+    but never enqueued, or a failed job whose default exception handler was disabled."""
+    kind = STATUS_PLACE.get(status) if status is not None else None
+    if kind is None:
+        return None
+    place = Place(kind, job.origin)
+    if kind is PlaceKind.QUEUE:
+        there = job.broker.queue_position(job.origin, job.id) is not None
+    else:
+        there = job.broker.registry_score(place, job.id) is not None
+    return place if there else None
+
+
+def cancel(
+    job: Job, *, enqueue_dependents: bool = False, remove_from_dependencies: bool = False
+) -> dict[str, list[str]]:
+    """Any status but canceled → canceled, kept ``failure_ttl`` (0: not kept at all, its record
+    deleted; -1: forever), as RQ: a finished or failed job can be canceled too, and a running one
+    (its execution can then no longer record its outcome).
+
+    Jobs waiting for it stay deferred, unless ``enqueue_dependents``: then it stops being a
+    dependency of each, in the same step, and those with nothing else unmet are released.
+    ``remove_from_dependencies``: it leaves the lists of dependents of the jobs it waits for.
+    Returns the released jobs' ids by queue name (empty without ``enqueue_dependents``).
     """
     for _attempt in range(_RACE_ATTEMPTS):
         status = job.get_status()
-        if status not in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
-            raise InvalidJobOperation(
-                f"job {job.id!r} is {status}: only queued, deferred or scheduled jobs can be canceled"
-            )
+        if status is JobStatus.CANCELED:
+            raise InvalidJobOperation(f"Cannot cancel already canceled job: {job.id}")
+        waiting = job.broker.dependent_ids(job.id) if enqueue_dependents else []
         ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
         if ttl == 0:
             # Not kept, like a failed job or a canceled dependent with failure_ttl=0.
@@ -339,37 +508,47 @@ def cancel(job: Job) -> None:
             target = Place(PlaceKind.CANCELED, job.origin)
             score, record_ttl = _expiry(ttl)
         ended = now()
-        if job.broker.transition(
-            Transition(
-                job.id,
-                source=Place(STATUS_PLACE[status], job.origin),
-                target=target,
-                score=score,
-                fields={STATUS: b"canceled", "ended_at": _ts(ended)},
-                record_ttl=record_ttl,
-                **failed_dependents(),
-            )
-        ):
+        change = Transition(
+            job.id,
+            source=_place_now(job, status),
+            target=target,
+            score=score,
+            fields={STATUS: b"canceled", "ended_at": _ts(ended)},
+            record_ttl=record_ttl,
+            leave_dependencies=remove_from_dependencies,
+        )
+        if enqueue_dependents:
+            change = replace(change, dependents=DependentsPolicy.FINISHED, released_fields=released_fields())
+        if job.broker.transition(change):
             job._status, job.ended_at = JobStatus.CANCELED, ended
-            return
+            return _released(job, waiting)
     raise InvalidJobOperation(f"job {job.id!r} kept changing state; try canceling it again")
 
 
+def _released(job: Job, waiting: list[str]) -> dict[str, list[str]]:
+    """Which of the jobs that waited for ``job`` are queued or scheduled now, by queue name."""
+    released: dict[str, list[str]] = {}
+    for job_id, record in zip(waiting, job.broker.load_jobs(waiting), strict=True):
+        if record is not None and record.get(STATUS) in (b"queued", b"scheduled") and ORIGIN in record:
+            released.setdefault(record[ORIGIN].decode(), []).append(job_id)
+    return released
+
+
 def requeue(job: Job, at_front: bool = False) -> None:
-    """failed, stopped or canceled → queued, kept until it runs again."""
+    """failed or stopped → queued, kept until it runs again. Jobs that wait for it keep waiting:
+    if it succeeds this time, it releases them. A canceled job cannot be requeued (as RQ)."""
     for _attempt in range(_RACE_ATTEMPTS):
         status = job.get_status()
-        if status not in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        if status not in (JobStatus.FAILED, JobStatus.STOPPED):
             raise InvalidJobOperation(
-                f"job {job.id!r} is {status}: only failed, stopped or canceled jobs can be requeued"
+                f"job {job.id!r} is {status.value}: only failed or stopped jobs can be requeued"
+                + (" (enqueue a canceled job again to run it)" if status is JobStatus.CANCELED else "")
             )
-        registry = Place(STATUS_PLACE[status], job.origin)
-        # A failed job whose default exception handler was disabled is kept in no registry.
-        in_registry = job.broker.registry_score(registry, job.id) is not None
         if job.broker.transition(
             Transition(
                 job.id,
-                source=registry if in_registry else None,
+                # A failed job whose default exception handler was disabled is kept in no registry.
+                source=_place_now(job, status),
                 target=Place(PlaceKind.QUEUE, job.origin),
                 at_front=at_front,
                 fields={STATUS: b"queued", "enqueued_at": now_text()},
@@ -385,28 +564,33 @@ def requeue(job: Job, at_front: bool = False) -> None:
 def places_of(job: Job) -> list[Place]:
     """Every place the job may be in: the one its status names first, then its origin's others."""
     status = job.get_status(refresh=False)
-    kinds = [STATUS_PLACE[status]] if status is not None else []
+    kinds = [STATUS_PLACE[status]] if status in STATUS_PLACE else []
     kinds += [kind for kind in PlaceKind if kind not in kinds and kind is not PlaceKind.QUEUE]
     return [Place(kind, job.origin) for kind in kinds]
 
 
-def delete(job: Job, delete_dependents: bool = False) -> None:
-    """Delete the job's record and results and take it out of wherever it is.
+def delete(
+    job: Job, delete_dependents: bool = False, *, remove_from_queue: bool = True, store: Any = None
+) -> None:
+    """Delete the job's record and results and take it out of wherever it is (out of its queue
+    only with ``remove_from_queue``: a claim drops an id whose record is gone).
 
-    Deleting counts as failing for the jobs waiting for it: those that allow failure are released
-    (once nothing else is unmet), the others canceled (and theirs in turn), in the same atomic
-    step as the delete, so that none is left waiting for a job that is gone, even one enqueued
-    meanwhile. With ``delete_dependents``, the jobs waiting for it are deleted first (and theirs
-    in turn).
+    Raises :class:`NoSuchJobError` when the job is gone already (deleting twice raises, as in
+    RQ). Jobs waiting for it stay deferred, as in RQ; once the job is gone, a worker's maintenance
+    cancels them, or releases those that allow failure (see
+    :meth:`jq.registry.DeferredJobRegistry.cleanup`). With ``delete_dependents``, the jobs waiting
+    for it are deleted first (and theirs in turn). ``store``: where the deletes are written (a
+    broker's :meth:`~jq.broker.Broker.pipeline_writes`), the job's broker by default.
     """
-    try:
-        job.get_status()
-    except NoSuchJobError:
-        return
+    job.get_status()
     if delete_dependents:
         for dependent in _waiting_dependents(job):
-            delete(dependent, delete_dependents=True)
-    job.broker.delete_job(job.id, places_of(job), **failed_dependents())
+            try:
+                delete(dependent, delete_dependents=True, store=store)
+            except NoSuchJobError:
+                continue  # gone meanwhile
+    places = [place for place in places_of(job) if remove_from_queue or not place.is_queue]
+    (job.broker if store is None else store).delete_job(job.id, places)
 
 
 def _waiting_dependents(job: Job) -> list[Job]:

@@ -58,7 +58,7 @@ class ListedJob:
     def status(self) -> str:
         """The job's own status, or its place's when the record cannot be read."""
         status = self.job.get_status(refresh=False) if self.job is not None else None
-        return str(status) if status is not None else self.place
+        return status.value if status is not None else self.place
 
     @property
     def function(self) -> str | None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, NamedTuple, TypeVar, overload
+import functools
+import logging
+import warnings
+from typing import Any, Generic, TypeVar, overload
 
-from jq.broker import Broker, Place, PlaceKind, Transition
+from jq.broker import Broker
 from jq.connections import resolve_broker
 from jq.defaults import DEFAULT_JOB_TIMEOUT
-from jq.enqueueing import EnqueueData, Enqueueing
-from jq.exceptions import ConfigurationError, NoSuchJobError
+from jq.enqueueing import EnqueueArgs, EnqueueData, Enqueueing
+from jq.exceptions import ConfigurationError
 from jq.job import Job
+from jq.job_layout import LayoutKey
 from jq.payload import resolve_max_payload_size
+from jq.queue_contents import QueueContents
+from jq.queue_internals import QueueInternals
 from jq.registry import (
     BaseRegistry,
     CanceledJobRegistry,
@@ -25,6 +31,8 @@ from jq.timeouts import BaseDeathPenalty
 from jq.utils import import_attribute, parse_timeout, validate_queue_name
 
 __all__ = ["DEFAULT_TIMEOUT", "EnqueueArgs", "EnqueueData", "Queue"]
+
+logger = logging.getLogger("jq.queue")
 
 #: Seconds a job may run unless its queue or the job says otherwise.
 DEFAULT_TIMEOUT = DEFAULT_JOB_TIMEOUT
@@ -76,12 +84,13 @@ def _death_penalty_class(value: Any) -> type[BaseDeathPenalty] | None:
     return value
 
 
-class Queue(Enqueueing):
+@functools.total_ordering
+class Queue(QueueContents, QueueInternals, Enqueueing):
     """A named queue of jobs in a broker.
 
     :param name: letters, digits, ``_ - . :`` (created on first enqueue).
-    :param default_timeout: seconds (or ``'5m'`` forms) a job may run; default 180, -1 no limit.
     :param connection: a redis-py client, a broker or a URL; see :mod:`jq.connections`.
+    :param default_timeout: seconds (or ``'5m'`` forms) a job may run; default 180, -1 no limit.
     :param is_async: False runs each job at once, in the enqueuing thread, and ends it exactly
         as a worker would before ``enqueue`` returns: its outcome recorded in the same statuses
         and registries, its callbacks run, its ``job_timeout`` enforced (SIGALRM in the main
@@ -97,15 +106,26 @@ class Queue(Enqueueing):
         description) may take; a bigger job is refused with :class:`PayloadTooLargeError` and
         nothing is written. None: ``JQ_MAX_PAYLOAD_SIZE``, else 16 MiB; ``-1``: no limit; also
         ``'16M'`` forms. See :mod:`jq.payload`.
+
+    Queues compare, hash and sort by name, as in RQ (comparing one with anything but a queue
+    raises :class:`TypeError`).
     """
 
     job_class: type[Job] = Job
+    #: The class enforcing job timeouts when ``is_async=False`` runs them (None: the default).
+    death_penalty_class: type[BaseDeathPenalty] | None = None
+    #: Seconds a job may run unless its queue or the job says otherwise.
+    DEFAULT_TIMEOUT: int = DEFAULT_TIMEOUT
+    #: The start of every queue's key (``jq:queue:``); a queue's key is this and its name.
+    redis_queue_namespace_prefix = LayoutKey(lambda broker: broker.queue_key(""), "The start of queue keys.")
+    #: The key of the names of the known queues (``jq:queues``: it holds names, not keys).
+    redis_queues_keys = LayoutKey(lambda broker: broker.queues_key(), "The key of the known queue names.")
 
     def __init__(
         self,
         name: str = "default",
-        default_timeout: int | str | None = None,
         connection: Any = None,
+        default_timeout: int | str | None = None,
         is_async: bool = True,
         job_class: type[Job] | str | None = None,
         serializer: Any = None,
@@ -113,12 +133,15 @@ class Queue(Enqueueing):
         max_payload_size: int | str | None = None,
         **kwargs: Any,
     ) -> None:
+        if "async" in kwargs:
+            warnings.warn("The `async` keyword is deprecated. Use `is_async` instead", DeprecationWarning, 2)
+            is_async = kwargs.pop("async")
         if kwargs:
             raise TypeError(f"Queue() got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
         self.name = validate_queue_name(name)
         self.broker: Broker = resolve_broker(connection)
         timeout = parse_timeout(default_timeout, name="default_timeout")
-        self._default_timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+        self._default_timeout = self.DEFAULT_TIMEOUT if timeout is None else timeout
         self._is_async = is_async
         if isinstance(job_class, str):
             job_class = import_attribute(job_class)
@@ -129,6 +152,7 @@ class Queue(Enqueueing):
         self.serializer = resolve_serializer(serializer)
         self.death_penalty_class = _death_penalty_class(death_penalty_class)
         self._max_payload_size = resolve_max_payload_size(max_payload_size)
+        self.log = logger
 
     # -- identity -----------------------------------------------------------------------------------
 
@@ -145,7 +169,7 @@ class Queue(Enqueueing):
     @property
     def is_async(self) -> bool:
         """False when jobs run at once in the enqueuing process."""
-        return self._is_async
+        return bool(self._is_async)
 
     @property
     def max_payload_size(self) -> int | None:
@@ -159,29 +183,59 @@ class Queue(Enqueueing):
 
     @classmethod
     def all(
-        cls, connection: Any = None, job_class: type[Job] | None = None, serializer: Any = None
+        cls,
+        connection: Any = None,
+        job_class: type[Job] | None = None,
+        serializer: Any = None,
+        death_penalty_class: Any = None,
     ) -> list[Queue]:
         """Every known queue of the broker, by name."""
         broker = resolve_broker(connection)
         return [
-            cls(name, connection=broker, job_class=job_class, serializer=serializer)
+            cls(
+                name,
+                connection=broker,
+                job_class=job_class,
+                serializer=serializer,
+                death_penalty_class=death_penalty_class,
+            )
             for name in broker.queue_names()
         ]
 
     @classmethod
-    def from_queue_key(cls, queue_key: str, connection: Any = None, **kwargs: Any) -> Queue:
+    def from_queue_key(
+        cls,
+        queue_key: str,
+        connection: Any = None,
+        job_class: type[Job] | None = None,
+        serializer: Any = None,
+        death_penalty_class: Any = None,
+    ) -> Queue:
         """The queue whose :attr:`key` is ``queue_key``."""
         broker = resolve_broker(connection)
         prefix = broker.queue_key("")
         if not queue_key.startswith(prefix) or len(queue_key) == len(prefix):
             raise ConfigurationError(f"{queue_key!r} is not a queue key (expected {prefix}<name>)")
-        return cls(queue_key[len(prefix) :], connection=broker, **kwargs)
+        return cls(
+            queue_key[len(prefix) :],
+            connection=broker,
+            job_class=job_class,
+            serializer=serializer,
+            death_penalty_class=death_penalty_class,
+        )
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Queue) and other.name == self.name and other.broker is self.broker
+        if not isinstance(other, Queue):
+            raise TypeError("Cannot compare queues to other objects")
+        return self.name == other.name
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Queue):
+            raise TypeError("Cannot compare queues to other objects")
+        return self.name < other.name
 
     def __hash__(self) -> int:
-        return hash((self.name, id(self.broker)))
+        return hash(self.name)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -197,97 +251,3 @@ class Queue(Enqueueing):
     deferred_job_registry = QueueRegistry(DeferredJobRegistry, "Jobs waiting for their dependencies.")
     scheduled_job_registry = QueueRegistry(ScheduledJobRegistry, "Jobs waiting for their time.")
     canceled_job_registry = QueueRegistry(CanceledJobRegistry, "Jobs that were canceled.")
-
-    # -- contents -----------------------------------------------------------------------------------
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __bool__(self) -> bool:
-        # A Queue object is always truthy, even when empty (``if queue:`` means "given").
-        return True
-
-    @property
-    def count(self) -> int:
-        """How many jobs wait in the queue."""
-        return self.broker.queue_length(self.name)
-
-    def is_empty(self) -> bool:
-        """Whether no job waits in the queue."""
-        return self.count == 0
-
-    def get_job_ids(self, offset: int = 0, length: int = -1) -> list[str]:
-        """Ids of waiting jobs, front first, from ``offset`` (``length`` -1: all)."""
-        end = -1 if length < 0 else offset + length - 1
-        return self.broker.queue_job_ids(self.name, offset, end)
-
-    @property
-    def job_ids(self) -> list[str]:
-        """Ids of every waiting job, front first."""
-        return self.get_job_ids()
-
-    def get_jobs(self, offset: int = 0, length: int = -1) -> list[Job]:
-        """Waiting jobs, front first (ids whose job expired are skipped)."""
-        jobs = self.job_class.fetch_many(
-            self.get_job_ids(offset, length), connection=self.broker, serializer=self.serializer
-        )
-        return [job for job in jobs if job is not None]
-
-    @property
-    def jobs(self) -> list[Job]:
-        """Every waiting job, front first."""
-        return self.get_jobs()
-
-    def fetch_job(self, job_id: str) -> Job | None:
-        """The job with this id if it belongs to this queue, else None."""
-        try:
-            job = self.job_class.fetch(job_id, connection=self.broker, serializer=self.serializer)
-        except NoSuchJobError:
-            return None
-        return job if job.origin == self.name else None
-
-    def get_job_position(self, job_or_id: Job | str) -> int | None:
-        """The 0-based position of a job in the queue, or None."""
-        job_id = job_or_id.id if isinstance(job_or_id, Job) else job_or_id
-        return self.broker.queue_position(self.name, job_id)
-
-    def remove(self, job_or_id: Job | str) -> bool:
-        """Take a job out of the queue without changing its record; whether it was there."""
-        job_id = job_or_id.id if isinstance(job_or_id, Job) else job_or_id
-        return self.broker.transition(
-            Transition(job_id, source=Place(PlaceKind.QUEUE, self.name), target=None)
-        )
-
-    def empty(self) -> int:
-        """Delete every waiting job; returns how many."""
-        return self.broker.empty_queue(self.name)
-
-    def delete(self, delete_jobs: bool = True) -> None:
-        """Forget the queue (and, with ``delete_jobs``, its waiting jobs). Enqueueing recreates it."""
-        self.broker.delete_queue(self.name, delete_jobs)
-
-
-class EnqueueArgs(NamedTuple):
-    """RQ's record of what ``enqueue`` was asked (``Queue.parse_args`` in RQ)."""
-
-    func: Any
-    timeout: int | str | None
-    description: str | None
-    result_ttl: int | None
-    ttl: int | None
-    failure_ttl: int | None
-    depends_on: Any
-    job_id: str | None
-    at_front: bool
-    meta: dict[str, Any] | None
-    retry: Any
-    repeat: Any
-    on_success: Any
-    on_failure: Any
-    on_stopped: Any
-    rate_limit: Any
-    pipeline: Any
-    unique: bool
-    args: tuple[Any, ...] | list[Any] | None
-    kwargs: dict[str, Any] | None
-    webhooks: Any

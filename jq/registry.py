@@ -212,10 +212,11 @@ class DeferredJobRegistry(BaseRegistry):
     def cleanup(
         self, timestamp: float | None = None, exception_handlers: list[Any] | None = None
     ) -> list[str]:
-        """Settle the jobs waiting for a dependency that no longer exists (its record expired,
-        its ``ttl`` having passed before it ran, or it was deleted without settling them): it
-        counts as failed, so each is canceled (its own dependents in turn), or released when it
-        allows failure. Returns their ids. ``timestamp`` is when they are canceled (now).
+        """Settle the jobs waiting for a dependency that no longer exists (it was deleted, its
+        ``failure_ttl`` ran out after it failed, stopped or was canceled, or its ``ttl`` passed
+        before it ran): it will never succeed, so each is canceled (its own dependents in turn),
+        or released when it allows failure. Returns their ids. ``timestamp`` is when they are
+        canceled (now).
 
         Workers run this with their other maintenance; :attr:`count` and :meth:`get_job_ids` do
         not, even with ``cleanup=True``, since it reads every waiting job (RQ's cleanup of this

@@ -67,8 +67,8 @@ class Repeat:
             raise ValueError(f"job {job.id} has no repeats left")
         intervals: list[int] = list(getattr(job, "repeat_intervals", None) or [0])
         interval = cls.get_interval(0, intervals)
-        job.repeat_intervals = intervals[1:] if len(intervals) > 1 else intervals  # type: ignore[attr-defined]
-        job.repeats_left = left - 1  # type: ignore[attr-defined]
+        job.repeat_intervals = intervals[1:] if len(intervals) > 1 else intervals
+        job.repeats_left = left - 1
         if interval == 0:
             queue.enqueue_job(job, pipeline=pipeline)
             return None

@@ -18,9 +18,11 @@ class Retry:
     :param interval: seconds to wait before each retry: one number for all of them, or a list
         whose n-th entry is used for the n-th retry (the last entry repeats); each at most
         :data:`jq.utils.MAX_SECONDS`.
+    :param enqueue_at_front: put the job at the front of its queue when it is retried (at once,
+        or when its interval has passed).
     """
 
-    def __init__(self, max: int, interval: int | Iterable[int] = 0) -> None:
+    def __init__(self, max: int, interval: int | Iterable[int] = 0, enqueue_at_front: bool = False) -> None:
         if not isinstance(max, int) or isinstance(max, bool) or max < 1:
             raise ConfigurationError(f"Retry(max=...) must be a whole number of at least 1, not {max!r}")
         # Anything but a list-like (a float, None, a string) is one value, refused below if it is
@@ -38,13 +40,19 @@ class Retry:
             )
         self.max = max
         self.intervals: list[int] = intervals
+        #: Put the job at the front of its queue when it is retried.
+        self.enqueue_at_front = bool(enqueue_at_front)
 
-    @staticmethod
-    def get_interval(count: int, intervals: Sequence[int] | None) -> int:
-        """Seconds to wait before retry number ``count`` (0-based); the last interval repeats."""
+    @classmethod
+    def get_interval(cls, count: int, intervals: int | Sequence[int] | None) -> int:
+        """Seconds to wait before retry number ``count`` (0-based): ``intervals`` itself when it is
+        one number, else its ``count``-th entry, the last one repeating."""
+        if isinstance(intervals, int):
+            return intervals
         if not intervals:
             return 0
         return intervals[min(count, len(intervals) - 1)]
 
     def __repr__(self) -> str:
-        return f"Retry(max={self.max}, interval={self.intervals})"
+        interval = self.intervals[0] if len(self.intervals) == 1 else self.intervals
+        return f"Retry(max={self.max}, interval={interval!r}, enqueue_at_front={self.enqueue_at_front!r})"

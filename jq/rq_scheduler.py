@@ -12,27 +12,25 @@ from __future__ import annotations
 import datetime
 import enum
 import logging
-import multiprocessing
 import os
 import socket
 import threading
 import uuid
 from collections.abc import Iterable
-from multiprocessing.process import BaseProcess
 from typing import Any
 
 from jq import lifecycle
 from jq.clock import scheduling_time
-from jq.connections import key_prefix, resolve_broker
+from jq.connections import resolve_broker
 from jq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from jq.exceptions import SchedulerNotFound
 from jq.logutils import setup_loghandlers
 from jq.queue import Queue
 from jq.registry import ScheduledJobRegistry
-from jq.scheduler import DEFAULT_LOCK_TTL, Scheduler, scheduler_lock_name
+from jq.rq_keys import rq_key_constant
+from jq.scheduler import DEFAULT_LOCK_TTL, Scheduler
 from jq.serializers import resolve_serializer
-from jq.utils import now, parse_names
-from jq_backends.keys import KeySpace
+from jq.utils import ForkProcess, now, parse_names
 
 __all__ = [
     "SCHEDULER_KEY_TEMPLATE",
@@ -45,15 +43,9 @@ __all__ = [
 
 #: RQ's key of a scheduler's record, ``%`` its name: None, jq keeps no such record.
 SCHEDULER_KEY_TEMPLATE: str | None = None
-#: The key of a queue's scheduler lock, ``%`` the queue name, in jq's Redis layout (under the key
-#: prefix in effect at import; RQ's is ``rq:scheduler-lock:%s``).
-SCHEDULER_LOCKING_KEY_TEMPLATE = KeySpace(key_prefix()).lock(scheduler_lock_name("%s"))
+# SCHEDULER_LOCKING_KEY_TEMPLATE: the key of a queue's scheduler lock, ``%`` the queue name, in
+# jq's Redis layout (RQ's is ``rq:scheduler-lock:%s``); built on first use by __getattr__ below.
 
-ForkProcess: type[BaseProcess]
-try:  # what RQ starts its scheduler in; jq's RQScheduler.start() uses a thread
-    ForkProcess = multiprocessing.get_context("fork").Process
-except ValueError:  # no fork on this platform
-    ForkProcess = multiprocessing.Process
 
 _BATCH = 1000
 # RQ retakes its locks when it has held them this long.
@@ -135,7 +127,7 @@ class RQScheduler:
     @staticmethod
     def get_locking_key(name: str) -> str:
         """The key of queue ``name``'s scheduler lock (its value is the holder's token)."""
-        return KeySpace(key_prefix()).lock(scheduler_lock_name(name))
+        return rq_key_constant(__name__, "SCHEDULER_LOCKING_KEY_TEMPLATE") % name
 
     def acquire_locks(self, auto_start: bool = False) -> set[str]:
         """Take (or keep) the lock of each queue nobody else holds; the queues whose lock it
@@ -250,3 +242,11 @@ def run(scheduler: RQScheduler) -> None:
         "scheduler for %s started with pid %s", ",".join(scheduler.acquired_locks), os.getpid()
     )
     scheduler.work()
+
+
+SCHEDULER_LOCKING_KEY_TEMPLATE: str  # built on first use by __getattr__
+
+
+def __getattr__(name: str) -> str:
+    """RQ's key-name constants, built on first use (see :mod:`jq.rq_keys`)."""
+    return rq_key_constant(__name__, name)

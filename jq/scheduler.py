@@ -8,8 +8,8 @@ compare-and-extend: a scheduler that lost its lock stops at once); if it dies, a
 lock over within ``lock_ttl`` seconds.
 
 Run it inside workers (``worker.work(with_scheduler=True)``, ``jqueue worker --with-scheduler``) or
-on its own (``Scheduler(["default"], connection=redis).work()``). Times are UTC; a naive
-``datetime`` given to ``enqueue_at`` is taken as UTC.
+on its own (``Scheduler(["default"], connection=redis).work()``). Due times are stored in
+UTC; a naive ``datetime`` given to ``enqueue_at`` is local time, as in RQ.
 """
 
 from __future__ import annotations
@@ -161,9 +161,17 @@ class Scheduler:
 # RQ's scheduler API (``rq.scheduler``), over the Scheduler above; in a module of its own for size.
 from jq.rq_scheduler import (  # noqa: E402 - it builds on Scheduler, defined above
     SCHEDULER_KEY_TEMPLATE,
-    SCHEDULER_LOCKING_KEY_TEMPLATE,
     ForkProcess,
     RQScheduler,
     SchedulerStatus,
     run,
 )
+
+SCHEDULER_LOCKING_KEY_TEMPLATE: str  # built on first use by __getattr__
+
+
+def __getattr__(name: str) -> str:
+    """RQ's ``SCHEDULER_LOCKING_KEY_TEMPLATE``, built on first use (see :mod:`jq.rq_keys`)."""
+    from jq.rq_keys import rq_key_constant
+
+    return rq_key_constant(__name__, name)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from jq.connections import key_prefix, resolve_broker
-from jq_backends.keys import KeySpace
+from jq.connections import resolve_broker
+from jq.rq_keys import rq_key_constant
 
 __all__ = ["WORKERS_SUSPENDED", "is_suspended", "resume", "suspend"]
 
-#: The key that marks a suspension in jq's Redis layout, under the key prefix in effect at import
-#: (RQ's is ``rq:suspended``). Use the functions here rather than the key.
-WORKERS_SUSPENDED = KeySpace(key_prefix()).suspended
+# WORKERS_SUSPENDED: the key that marks a suspension in jq's Redis layout (RQ's is
+# ``rq:suspended``), built on first use by __getattr__ below. Use the functions here rather than
+# the key.
 
 
 def is_suspended(connection: Any, worker: Any = None) -> bool:
@@ -43,3 +43,11 @@ def resume(connection: Any) -> int:
     was_suspended = broker.is_suspended()
     broker.resume()
     return int(was_suspended)
+
+
+WORKERS_SUSPENDED: str  # built on first use by __getattr__
+
+
+def __getattr__(name: str) -> str:
+    """RQ's key-name constants, built on first use (see :mod:`jq.rq_keys`)."""
+    return rq_key_constant(__name__, name)

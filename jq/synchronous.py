@@ -6,10 +6,11 @@ runs it in the calling thread with the :class:`~jq.execution.JobRunner` a
 ``result_ttl``/``failure_ttl``, callbacks and plugin events. What a worker would do later, this
 does before ``enqueue`` returns:
 
-* **Retries run at once.** A job that fails with retries left runs again straight away, until it
-  succeeds or its retries are used up; its :class:`~jq.retry.Retry` intervals are not waited
-  for (a web request or a test that sleeps for minutes helps nobody). Each attempt is recorded as
-  a worker records it: ``retries_left`` goes down, one result per attempt.
+* **Retries run at once.** A job that fails with retries left, or returns a
+  :class:`~jq.retry.Retry`, runs again straight away, until it succeeds or its retries are used
+  up; the intervals are not waited for (a web request or a test that sleeps for minutes helps
+  nobody). Each attempt is recorded as a worker records it: ``retries_left`` (or
+  ``number_of_retries``) moves on, one result per attempt.
 * **The timeout is enforced** with the queue's ``death_penalty_class``, else as a SimpleWorker
   does it: :class:`~jq.timeouts.UnixSignalDeathPenalty` (SIGALRM) in the main thread, and
   :class:`~jq.timeouts.TimerDeathPenalty` in any other thread (a web server's request thread),
@@ -19,7 +20,7 @@ does before ``enqueue`` returns:
 * **Released dependents run too.** A job a synchronous queue had to defer, because the job it
   depends on had not ended yet (typically a job that enqueues its follow-up with
   ``depends_on=get_current_job()``), runs as soon as that job's outcome releases it, as a worker
-  would run it next; one it cancels ends ``canceled``.
+  would run it next; one whose dependency failed stays ``deferred``, as with a worker.
 
 What stays a worker's own: no worker record, no heartbeat (the claim's lease covers the whole
 timeout), no exception handlers (``exception_handlers=`` and the ``jq_exception_handlers`` hook

@@ -9,6 +9,7 @@ and :meth:`~BaseDeathPenalty.cancel_death_penalty` to stop jobs your own way.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import signal
 import threading
 import time
@@ -35,8 +36,21 @@ __all__ = [
     "JobTimeoutException",
     "TimerDeathPenalty",
     "UnixSignalDeathPenalty",
+    "current_deadline",
     "get_default_death_penalty_class",
 ]
+
+# The (time.monotonic() deadline, seconds) of the innermost death penalty running in this context:
+# a coroutine job cancels its task then (see jq.coroutines).
+_deadline: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar(
+    "jq_death_penalty_deadline", default=None
+)
+
+
+def current_deadline() -> tuple[float, float] | None:
+    """When the death penalty around the running code stops it: ``(time.monotonic() deadline,
+    its timeout in seconds)``, the earliest of nested ones; None outside any penalty."""
+    return _deadline.get()
 
 
 class BaseTimeoutException(JQError):
@@ -48,8 +62,9 @@ class JobTimeoutException(BaseTimeoutException):
 
 
 class HorseMonitorTimeoutException(BaseTimeoutException):
-    """RQ's signal that a worker's wait on its work horse timed out (to send a heartbeat). jq's
-    workers wait on their horses without it; the class is here for code that catches it."""
+    """Waiting for a work horse to exit took longer than a limit (RQ's worker raises it to wake
+    up between heartbeats while its horse runs; jq's worker waits on the horse's pipe instead and
+    never raises it, but death penalties and handlers written for RQ may name it)."""
 
 
 class BaseDeathPenalty:
@@ -81,7 +96,12 @@ class BaseDeathPenalty:
         return f"Task exceeded maximum timeout value ({self._timeout} seconds)"
 
     def __enter__(self) -> BaseDeathPenalty:
+        self._deadline_token: contextvars.Token[tuple[float, float] | None] | None = None
         if self._timeout is not None:
+            # Said before the penalty is armed: a coroutine job cancels its task at this deadline.
+            outer = _deadline.get()
+            mine = (time.monotonic() + self._timeout, self._timeout)
+            self._deadline_token = _deadline.set(mine if outer is None or mine[0] < outer[0] else outer)
             self.setup_death_penalty()
         return self
 
@@ -95,6 +115,11 @@ class BaseDeathPenalty:
             # The penalty may fire after the body had already finished: the body's outcome stands.
             with contextlib.suppress(BaseTimeoutException):
                 self.cancel_death_penalty()
+        token = getattr(self, "_deadline_token", None)
+        if token is not None:
+            self._deadline_token = None
+            with contextlib.suppress(ValueError):  # exited in another context than entered
+                _deadline.reset(token)
         return False  # never swallow the body's exception
 
     def setup_death_penalty(self) -> None:
@@ -203,15 +228,22 @@ class TimerDeathPenalty(BaseDeathPenalty):
         # An asynchronous exception is raised by class, without arguments: bake the message in.
         self._async_exception = with_default_message(exception, self.message())
 
-    def _raise_in_job_thread(self) -> None:
+    def new_timer(self) -> threading.Timer:
+        """A timer that calls :meth:`handle_death_penalty` once the timeout has passed (a timer
+        runs once: each setup makes a new one)."""
+        assert self._timeout is not None
+        timer = threading.Timer(self._timeout, self.handle_death_penalty)
+        timer.daemon = True
+        return timer
+
+    def handle_death_penalty(self) -> None:
+        """Raise the timeout exception in the job's thread (called by the timer thread)."""
         raise_in_thread(self._target_thread_id, self._async_exception)
 
     def setup_death_penalty(self) -> None:
         """Start the timer thread."""
-        assert self._timeout is not None
         self._target_thread_id = threading.get_ident()
-        self._timer = threading.Timer(self._timeout, self._raise_in_job_thread)
-        self._timer.daemon = True
+        self._timer = self.new_timer()
         self._timer.start()
 
     def cancel_death_penalty(self) -> None:
@@ -225,6 +257,6 @@ class TimerDeathPenalty(BaseDeathPenalty):
 
 
 def get_default_death_penalty_class() -> type[BaseDeathPenalty]:
-    """:class:`UnixSignalDeathPenalty` where the platform has ``SIGALRM``, else
-    :class:`TimerDeathPenalty` (Windows)."""
+    """The death penalty a worker uses unless told otherwise: :class:`UnixSignalDeathPenalty`
+    where the platform has ``SIGALRM``, else :class:`TimerDeathPenalty`."""
     return UnixSignalDeathPenalty if hasattr(signal, "SIGALRM") else TimerDeathPenalty

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import importlib
 import math
+import multiprocessing
+import multiprocessing.process
 import os
 import re
 import sys
@@ -47,6 +49,7 @@ from jq.helpers import (
 __all__ = [
     "NOT_JSON_SERIALIZABLE",
     "AttributeImportError",
+    "ForkProcess",
     "ModuleImportError",
     "Platform",
     "TimeoutFormatError",
@@ -390,3 +393,13 @@ def import_attribute(name: str) -> Any:
 # import_attribute's memory: dotted path -> (module name, attribute names after it).
 _module_split: dict[str, tuple[str, tuple[str, ...]]] = {}
 _MODULE_SPLITS_KEPT = 4096
+
+
+#: RQ's ``ForkProcess`` (``rq.scheduler``, ``rq.worker_pool``): a process started with fork,
+#: where the platform forks, else the platform's default. RQ starts its scheduler and pool
+#: workers in one; jq's scheduler runs in a thread and its pool starts workers itself.
+ForkProcess: type[multiprocessing.process.BaseProcess]
+try:
+    ForkProcess = multiprocessing.get_context("fork").Process
+except ValueError:  # no fork on this platform
+    ForkProcess = multiprocessing.Process

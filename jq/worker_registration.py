@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from jq.connections import key_prefix, resolve_broker
+from jq.connections import resolve_broker
 from jq.exceptions import UnsupportedByBrokerError
-from jq_backends.keys import KeySpace
+from jq.rq_keys import rq_key_constant
 
 if TYPE_CHECKING:
     from jq.queue import Queue
@@ -28,13 +28,9 @@ __all__ = [
     "unregister",
 ]
 
-_KEYS = KeySpace(key_prefix())
-#: The key of a queue's set of workers, ``%`` the queue name, in jq's Redis layout (under the key
-#: prefix in effect at import; RQ's is ``rq:workers:%s``). It holds worker names, not keys.
-WORKERS_BY_QUEUE_KEY = _KEYS.template("workers-of") + "%s"
-#: The key of the set of every live worker in jq's Redis layout (RQ's is ``rq:workers``). It
-#: holds worker names, not keys.
-REDIS_WORKER_KEYS = _KEYS.workers
+# WORKERS_BY_QUEUE_KEY (a queue's set of workers, ``%`` the queue name; RQ's is
+# ``rq:workers:%s``) and REDIS_WORKER_KEYS (every live worker; RQ's is ``rq:workers``): keys in
+# jq's Redis layout, built on first use by __getattr__ below. They hold worker names, not keys.
 #: How many keys RQ removes from an index per command; jq prunes in one script.
 MAX_KEYS = 1000
 
@@ -79,3 +75,12 @@ def clean_worker_registry(queue: Queue) -> None:
     worker (reading an index prunes it, in one atomic step)."""
     queue.broker.worker_names(queue.name)
     queue.broker.worker_names()
+
+
+REDIS_WORKER_KEYS: str  # built on first use by __getattr__
+WORKERS_BY_QUEUE_KEY: str  # built on first use by __getattr__
+
+
+def __getattr__(name: str) -> str:
+    """RQ's key-name constants, built on first use (see :mod:`jq.rq_keys`)."""
+    return rq_key_constant(__name__, name)

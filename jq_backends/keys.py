@@ -176,6 +176,22 @@ class KeyNames:
         """The key of a worker's record."""
         return self._keys.worker(name)
 
+    def results_key(self, job_id: str) -> str:
+        """The key of the job's result entries."""
+        return self._keys.results(job_id)
+
+    def dependents_key(self, job_id: str) -> str:
+        """The key of the ids of the jobs waiting for the job."""
+        return self._keys.dependents(job_id)
+
+    def dependencies_key(self, job_id: str) -> str:
+        """The key of the ids of the job's unmet dependencies."""
+        return self._keys.dependencies(job_id)
+
+    def queues_key(self) -> str:
+        """The key of the names of the known queues."""
+        return self._keys.queues
+
     def worker_name_from_key(self, key: str) -> str | None:
         """The worker name inside a :meth:`worker_key`, or None."""
         return self._keys.worker_name(key)

@@ -325,3 +325,136 @@ def write_file(path: str, text: str, mtime_ns: int | None = None) -> None:
         handle.write(text)
     if mtime_ns is not None:
         os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def return_retry(max: int = 2, interval: int | list[int] = 0) -> Any:
+    """Ask to be run again, every time: RQ's documented ``return Retry(...)``."""
+    from jq import Retry
+
+    job = get_current_job()
+    SEEN.append(("asked-retry", job.id if job is not None else None))
+    return Retry(max=max, interval=interval)
+
+
+def retry_once_then_succeed(key: str) -> Any:
+    """Return ``Retry(max=3, interval=60)`` on the first run (counted in meta), then succeed."""
+    from jq import Retry
+
+    job = get_current_job()
+    assert job is not None
+    runs = job.meta.get("runs", 0) + 1
+    job.meta["runs"] = runs
+    job.save_meta()
+    if runs == 1:
+        return Retry(max=3, interval=60)
+    return f"{key} done after {runs} runs"
+
+
+def on_success_record_then_raise(job: Any, connection: Any, result: Any) -> None:
+    """A success callback that records its call, then raises."""
+    SEEN.append(("success-raising", job.id, result))
+    raise RuntimeError("success callback broke")
+
+
+def fail_until_flag(key: str) -> str:
+    """Fail while the Redis key ``key`` is unset (its connection is the job's), then succeed:
+    a job that fails, is fixed, requeued and succeeds, across processes."""
+    job = get_current_job()
+    assert job is not None
+    if not job.connection.get(key):
+        raise RuntimeError(f"{key} is not set yet")
+    return f"{key} was set"
+
+
+def sleep_until_shutdown(list_key: str, seconds: float) -> str:
+    """Sleep; if a ShutDownImminentException comes, record its extra_info's keys in a Redis list
+    and let it go on (HerokuWorker's imminent shutdown)."""
+    from jq.exceptions import ShutDownImminentException
+
+    job = get_current_job()
+    assert job is not None
+    job.connection.set(f"{list_key}:pid", os.getpid())
+    job.connection.rpush(list_key, "started")
+    try:
+        time.sleep(seconds)
+    except ShutDownImminentException as error:
+        job.connection.rpush(list_key, ",".join(sorted(error.extra_info)))
+        raise
+    return "slept"
+
+
+def seen_length() -> int:
+    """How many entries SEEN has in the process running the job."""
+    return len(SEEN)
+
+
+# -- async def jobs --------------------------------------------------------------------------------
+
+
+async def async_add(x: int, y: int) -> int:
+    """Sum, after giving the event loop a turn."""
+    import asyncio
+
+    await asyncio.sleep(0)
+    return x + y
+
+
+async def async_raise(message: str = "async failure") -> None:
+    """Fail with ValueError from a coroutine."""
+    import asyncio
+
+    await asyncio.sleep(0)
+    raise ValueError(message)
+
+
+async def async_sleep_noting_cancel(seconds: float) -> str:
+    """Sleep on the event loop; if the task is cancelled, say so in the job's meta (so a finally
+    block of a timed-out job is seen to run), then let the cancellation go on."""
+    import asyncio
+
+    job = get_current_job()
+    assert job is not None
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        job.meta["cancelled"] = True
+        job.save_meta()
+        raise
+    return "slept"
+
+
+async def async_block_the_loop(seconds: float) -> str:
+    """A coroutine that blocks its event loop (no cancellation can reach it)."""
+    time.sleep(seconds)
+    return "blocked"
+
+
+async def async_job_info() -> tuple[str | None, int, bool]:
+    """The current job's id, the pid running the coroutine, and whether a loop runs it."""
+    import asyncio
+
+    job = get_current_job()
+    return (job.id if job else None, os.getpid(), asyncio.get_running_loop().is_running())
+
+
+class AsyncNumber:
+    """An object with an async method and an async __call__."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    async def times(self, factor: int) -> int:
+        """value * factor."""
+        return self.value * factor
+
+    async def __call__(self, extra: int) -> int:
+        return self.value + extra
+
+
+async def async_on_success(job: Any, connection: Any, result: Any) -> None:
+    """An async def success callback: records its call in the job's meta."""
+    import asyncio
+
+    await asyncio.sleep(0)
+    job.meta["async_callback"] = result
+    job.save_meta()

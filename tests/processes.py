@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: How a worker runs its jobs, for tests that must hold for each: the config of each.
 WORKER_MODES = {
-    "reused-horse": {},
-    "fork-per-job": {"fork_per_job": True},
+    "reused-horse": {"reuse_horse": True},
+    "fork-per-job": {},
     "simple": {"simple": True},
 }
 #: The modes that run jobs in work horses.

@@ -126,12 +126,13 @@ class TestMemoryDriver:
         assert not broker.extend_lock("l", "a", 5)
         assert broker.acquire_lock("l", "b", 5)
 
-    def test_injected_clock_scores_and_expires_a_job_canceled_at_enqueue(self) -> None:
+    def test_injected_clock_scores_and_expires_an_orphan_it_cancels(self) -> None:
         now = [1000.0]
         broker = MemoryBroker(clock=lambda: now[0])
-        broker.save_job("broken", {STATUS: b"failed"})
-        outcome = enqueue(broker, "j1", fields=job_fields(failure_ttl=b"30"), depends_on=["broken"])
-        assert outcome.status == "canceled"
+        enqueue(broker, "parent")
+        enqueue(broker, "j1", fields=job_fields(failure_ttl=b"30"), depends_on=["parent"])
+        broker.delete_job("parent", [Place(PlaceKind.QUEUE, "default")])
+        assert broker.settle_orphans("default", released_fields={}, canceled_fields={}) == ["j1"]
         assert broker.registry_score(Place(PlaceKind.CANCELED, "default"), "j1") == 1030.0
         assert broker.job_ttl("j1") == 30
         now[0] += 30

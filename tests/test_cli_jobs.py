@@ -93,7 +93,7 @@ def test_cancel_each_job_and_report_the_ones_that_cannot_be(redis_server, redis_
 
     again = jqueue("cancel", "-u", redis_server.url, first.id)
     assert again.returncode == 1
-    assert "only queued, deferred or scheduled jobs can be canceled" in one_error_line(again)
+    assert "Cannot cancel already canceled job" in one_error_line(again)
 
 
 # -- requeue ------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from jq import Queue, SimpleWorker
 from jq.broker import STATUS
 from jq.exceptions import DeserializationError, JQError
-from jq.job import Job
+from jq.job import Job, JobStatus
 from jq.job_record import apply
 from jq.results import decode_result
 from jq.serializers import DefaultSerializer, JSONSerializer
@@ -63,11 +63,13 @@ def test_fetch_refuses_a_corrupt_record_with_a_clear_error(broker, kind):
 
 
 def test_a_record_without_a_status_reads_as_a_job_never_enqueued(broker):
-    """job.save() of a created job writes no status (as RQ's does): that is not corrupt to read;
-    it is only corrupt on a queue, where a worker fails it (see below)."""
+    """job.save() of a created job writes no status field: that is not corrupt to read, it is a
+    job that was created and never enqueued (status ``created``, as RQ's); it is only corrupt on
+    a queue, where a worker fails it (see below)."""
     job = Job.create(fixtures.add, args=(1, 2), connection=broker)
     job.save()
-    assert Job.fetch(job.id, connection=broker).get_status(refresh=False) is None
+    assert broker.load_job_fields(job.id, ["status"]) == [None]
+    assert Job.fetch(job.id, connection=broker).get_status(refresh=False) == JobStatus.CREATED
 
 
 def test_fetch_without_decoding_the_call_reads_the_rest(broker):

@@ -38,10 +38,10 @@ def test_error_replies_are_raised_and_keep_the_connection(client):
     client.set("text", "abc")
     with pytest.raises(redis.ResponseError, match="not an integer"):
         hot.execute(fallback_marker, "INCR", "text")
-    held = hot._connection
+    held = hot._held.connection
     with pytest.raises(redis.exceptions.NoScriptError):
         hot.execute(fallback_marker, "EVALSHA", "0" * 40, 0)
-    assert hot._connection is held and hot.execute(fallback_marker, "PING") == b"PONG"
+    assert hot._held.connection is held and hot.execute(fallback_marker, "PING") == b"PONG"
     hot.close()
 
 
@@ -60,7 +60,7 @@ def test_a_killed_connection_falls_back_and_is_replaced(client):
     client.client_kill_filter(_id=killed_id)
     # The call goes to the client (whose retry policy applies), the dead connection is dropped...
     assert hot.execute(fallback_marker, "PING") == "fallback"
-    assert hot._connection is None
+    assert hot._held.connection is None
     # ...and the next call checks out a live one.
     assert hot.execute(fallback_marker, "CLIENT", "ID") != killed_id
     hot.close()
@@ -73,7 +73,7 @@ def test_an_idle_connection_is_checked_out_again(client):
     # The server closed it meanwhile (an idle timeout): the pool's check-out notices.
     client.client_kill_filter(_id=first_id)
     assert hot.execute(fallback_marker, "PING") == b"PONG"
-    assert hot._connection is not None
+    assert hot._held.connection is not None
     hot.close()
 
 
@@ -113,6 +113,23 @@ def test_hiredis_packs_exactly_what_redis_py_packs(client):
     hot = HotConnection(client)
     hot.execute(fallback_marker, "PING")
     assert hot._direct_pack
-    connection = hot._connection
+    connection = hot._held.connection
     assert b"".join(hot._pack(connection, ARGUMENTS)) == b"".join(connection.pack_command(*ARGUMENTS))
     hot.close()
+
+
+def test_a_broker_dropped_without_close_gives_its_connection_back(redis_server):
+    """A short-lived broker per call (``Worker.count(connection=client)`` makes one each time)
+    must not keep a pooled connection: 3 connections serve 50 calls."""
+    import gc
+
+    from jq import Worker
+
+    client = redis.Redis.from_url(redis_server.url, max_connections=3)
+    try:
+        for _ in range(50):
+            assert Worker.count(connection=client) == 0
+            gc.collect()  # what CPython's reference counting mostly does at once
+        assert len(client.connection_pool._in_use_connections) <= 1
+    finally:
+        client.close()

@@ -6,12 +6,13 @@ Every test runs against the memory driver, Redis on fakeredis, and a real redis-
 from __future__ import annotations
 
 import datetime
+import time
 
 import pytest
 
 from jq import Queue, Retry, SimpleWorker, get_current_job
-from jq.exceptions import InvalidJobOperation, NoSuchJobError
-from jq.job import Job, JobStatus
+from jq.exceptions import ConfigurationError, InvalidJobOperation, NoSuchJobError, UnsupportedByBrokerError
+from jq.job import Job, JobStatus, requeue_job
 from jq.results import Result
 from tests import fixtures
 
@@ -285,20 +286,85 @@ class TestStateChanges:
         run_burst(queue)
         assert child.get_status() == "canceled"
 
-    def test_cancel_finished_job_is_refused(self, broker):
+    def test_cancel_finished_job(self, broker):
+        """A finished job can be canceled, as in RQ (B30)."""
+        queue = Queue(connection=broker)
+        job = queue.enqueue(fixtures.add, 1, 2, failure_ttl=600)
+        run_burst(queue)
+        assert job.cancel() == {}
+        assert job.get_status() == "canceled"
+        assert job.id not in queue.finished_job_registry
+        assert job.id in queue.canceled_job_registry
+        assert 0 < broker.job_ttl(job.id) <= 600
+        assert job.return_value() == 3, "its result is kept with it"
+
+    def test_cancel_failed_job(self, broker):
+        queue = Queue(connection=broker)
+        job = queue.enqueue(fixtures.div_by_zero, 1)
+        run_burst(queue)
+        job.cancel()
+        assert job.id not in queue.failed_job_registry
+        assert job.id in queue.canceled_job_registry
+
+    def test_a_canceled_running_job_cannot_record_its_outcome(self, broker):
+        from jq import lifecycle
+
         queue = Queue(connection=broker)
         job = queue.enqueue(fixtures.add, 1, 2)
-        run_burst(queue)
-        with pytest.raises(InvalidJobOperation, match="only queued"):
-            job.cancel()
+        assert broker.claim_job(job.id, queue.name, lifecycle.claim_fields("w"), time.time() + 60)
+        running = Job.fetch(job.id, connection=broker)
+        Job.fetch(job.id, connection=broker).cancel()
+        assert job.id not in queue.started_job_registry
+        assert not lifecycle.finish(running, 3, execution_id=running.execution_id)
+        assert job.get_status() == "canceled"
+        assert job.id in queue.canceled_job_registry
+        assert job.id not in queue.finished_job_registry
 
-    def test_canceled_job_can_be_requeued(self, broker):
+    def test_cancel_twice_raises(self, broker):
         queue = Queue(connection=broker)
         job = queue.enqueue(fixtures.add, 1, 2)
         job.cancel()
-        job.requeue()
-        run_burst(queue)
-        assert job.result == 3
+        with pytest.raises(InvalidJobOperation, match="already canceled"):
+            job.cancel()
+
+    def test_canceled_job_cannot_be_requeued(self, broker):
+        """As in RQ (B30): only failed and stopped jobs are requeued."""
+        queue = Queue(connection=broker)
+        job = queue.enqueue(fixtures.add, 1, 2)
+        job.cancel()
+        with pytest.raises(InvalidJobOperation, match="only failed or stopped"):
+            job.requeue()
+        with pytest.raises(InvalidJobOperation, match="only failed or stopped"):
+            requeue_job(job.id, connection=broker)
+        assert job.get_status() == "canceled"
+
+    def test_cancel_remove_from_dependencies(self, broker):
+        queue = Queue(connection=broker)
+        parent = queue.enqueue(fixtures.add, 1, 2)
+        kept = queue.enqueue(fixtures.add, 3, 4, depends_on=parent)
+        left = queue.enqueue(fixtures.add, 5, 6, depends_on=parent)
+        kept.cancel()
+        left.cancel(remove_from_dependencies=True)
+        assert broker.dependent_ids(parent.id) == [kept.id]
+
+    def test_cancel_refuses_a_pipeline_and_delete_refuses_what_is_not_one(self, broker):
+        queue = Queue(connection=broker)
+        job = queue.enqueue(fixtures.add, 1, 2)
+        with pytest.raises(UnsupportedByBrokerError, match="pipeline"):
+            job.cancel(pipeline=object())
+        # delete takes a redis-py pipeline of the queue's Redis (tests/test_pipelines.py); not this
+        with pytest.raises((UnsupportedByBrokerError, ConfigurationError), match="pipeline"):
+            job.delete(object())
+        assert job.get_status() == "queued"
+
+    def test_requeue_of_an_unknown_id_raises_no_such_job(self, broker):
+        """B35: as RQ, an id with no job is NoSuchJobError; a job elsewhere InvalidJobOperation."""
+        queue = Queue(connection=broker)
+        with pytest.raises(NoSuchJobError):
+            queue.failed_job_registry.requeue("nope")
+        job = queue.enqueue(fixtures.add, 1, 2)
+        with pytest.raises(InvalidJobOperation, match="not in"):
+            queue.failed_job_registry.requeue(job.id)
 
     def test_delete(self, broker):
         queue = Queue(connection=broker)
@@ -306,6 +372,24 @@ class TestStateChanges:
         job.delete()
         assert len(queue) == 0
         assert not Job.exists(job.id, connection=broker)
+
+    def test_delete_twice_raises(self, broker):
+        """B31: as RQ, a job that is gone cannot be deleted again."""
+        queue = Queue(connection=broker)
+        job = queue.enqueue(fixtures.add, 1, 2)
+        job.delete()
+        with pytest.raises(NoSuchJobError):
+            job.delete()
+
+    def test_delete_without_removing_from_the_queue(self, broker):
+        """B31: the id stays queued; a worker drops it, since the job is gone."""
+        queue = Queue(connection=broker)
+        job = queue.enqueue(fixtures.add, 1, 2)
+        job.delete(remove_from_queue=False)
+        assert not Job.exists(job.id, connection=broker)
+        assert queue.job_ids == [job.id]
+        assert not run_burst(queue)
+        assert len(queue) == 0
 
     def test_delete_failed_job_leaves_the_registry(self, broker):
         queue = Queue(connection=broker)

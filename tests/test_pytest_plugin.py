@@ -111,7 +111,7 @@ class TestRunUntilIdle:
         job = jq_queue.enqueue(fixtures.div_by_zero, 1)
         jq_worker.run_until_idle(exception_handlers=[fixtures.stop_handler])
         assert fixtures.SEEN == [("stop", job.id)]
-        assert job.get_status() == "failed" and job.id not in jq_queue.failed_job_registry
+        assert job.get_status() == "failed" and job.id in jq_queue.failed_job_registry
         fixtures.SEEN.clear()
 
     def test_without_pytest_on_the_current_connection(self):

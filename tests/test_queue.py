@@ -14,7 +14,6 @@ from jq.broker import Place, PlaceKind
 from jq.exceptions import (
     ConfigurationError,
     InvalidJobDependency,
-    NoSuchJobError,
     SerializationError,
     TimeoutFormatError,
 )
@@ -413,15 +412,18 @@ class TestDependencies:
         child = queue.enqueue(fixtures.add, 2, 2, depends_on=parent)
         run_burst(queue)
         assert parent.get_status() == "failed"
-        assert child.get_status() == "canceled"
+        assert child.get_status() == "deferred"
         assert child.result is None
 
-    def test_missing_dependency_is_refused(self, broker):
+    def test_an_unknown_dependency_counts_as_met(self, broker):
+        """B6: as in RQ, a job depending on an id that has no job is queued."""
         queue = Queue(connection=broker)
-        with pytest.raises(NoSuchJobError, match="no-such-parent"):
-            queue.enqueue(fixtures.add, 1, 2, depends_on="no-such-parent")
-        assert len(queue) == 0
-        assert queue.deferred_job_registry.count == 0
+        job = queue.enqueue(fixtures.add, 1, 2, depends_on="no-such-parent")
+        assert job.get_status() == "queued"
+        assert queue.job_ids == [job.id]
+        assert job.dependency_ids == ["no-such-parent"]
+        run_burst(queue)
+        assert job.result == 3
 
     def test_self_dependency_is_refused(self, broker):
         with pytest.raises(InvalidJobDependency, match="itself"):

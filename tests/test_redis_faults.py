@@ -87,7 +87,7 @@ def test_work_resumes_after_a_restart(server, simple, record_property):
 def test_a_reused_horse_from_before_a_restart_runs_the_next_job(server):
     """The horse keeps its own connection, which the restart broke: it connects again, runs the
     next job and records its outcome (and it is the same horse: nothing replaced it)."""
-    process = start_worker(server.url, name="keeper", worker_ttl=5)
+    process = start_worker(server.url, name="keeper", worker_ttl=5, reuse_horse=True)
     stopped = Stopped(process)
     client = server.client()
     try:

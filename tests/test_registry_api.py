@@ -12,7 +12,7 @@ import redis
 
 from jq import Queue, SimpleWorker
 from jq.broker import Broker
-from jq.exceptions import InvalidJobOperation, NoSuchJobError, UnsupportedByBrokerError
+from jq.exceptions import ConfigurationError, InvalidJobOperation, NoSuchJobError, UnsupportedByBrokerError
 from jq.job import Job
 from jq.lifecycle import claim_fields
 from jq.registry import (
@@ -362,7 +362,7 @@ class TestPipelines:
 
     def test_something_else_than_a_pipeline_is_refused(self, fakeredis_client):
         registry = FinishedJobRegistry(connection=fakeredis_client)
-        with pytest.raises(UnsupportedByBrokerError, match="redis-py pipeline"):
+        with pytest.raises(ConfigurationError, match="redis-py pipeline"):
             registry.remove("a", pipeline=fakeredis_client)
 
 

@@ -169,7 +169,7 @@ def test_without_env_nothing_is_wrapped(monkeypatch):
 def test_signed_jobs_run_and_keep_their_results(broker):
     serializer = signed()
     queue = Queue(connection=broker, serializer=serializer)
-    job = queue.enqueue(fixtures.add, 2, 3, meta={"by": "test"}, on_success=fixtures.say_hello)
+    job = queue.enqueue(fixtures.add, 2, 3, meta={"by": "test"}, on_success=fixtures.on_success_record)
     record = broker.load_job(job.id)
     assert record is not None and record["signature"].startswith(b"k1:")
     SimpleWorker([queue], connection=broker, serializer=serializer).work(burst=True)

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from jq import Queue, Retry, SimpleWorker
-from jq.exceptions import ConfigurationError, NoSuchJobError
+from jq.exceptions import ConfigurationError
 from jq.job import Job
 from jq.synchronous import death_penalty_class_for
 from jq.timeouts import JobTimeoutException, TimerDeathPenalty, UnixSignalDeathPenalty
@@ -44,35 +44,35 @@ def test_enqueue_many(broker):
     assert [job.result for job in jobs] == [0, 2, 4]
 
 
-def test_enqueue_many_refuses_a_missing_dependency_before_running_anything(broker):
+def test_enqueue_many_runs_a_job_whose_dependency_is_unknown(broker):
     queue = Queue(is_async=False, connection=broker)
     batch = [
         Queue.prepare_data(fixtures.add, args=(1, 1), job_id="ok1"),
         Queue.prepare_data(fixtures.add, args=(2, 2), depends_on="missing"),
         Queue.prepare_data(fixtures.add, args=(3, 3), job_id="ok3"),
     ]
-    with pytest.raises(NoSuchJobError, match="missing"):
-        queue.enqueue_many(batch)
-    assert not Job.exists("ok1", connection=broker) and not Job.exists("ok3", connection=broker)
-    assert queue.finished_job_registry.count == 0
-    assert broker.queue_names() == []
+    jobs = queue.enqueue_many(batch)
+    assert [job.result for job in jobs] == [2, 4, 6], "an unknown dependency counts as met, as in RQ"
 
 
 def test_enqueue_many_runs_a_parent_then_its_child(broker):
     queue = Queue(is_async=False, connection=broker)
-    parent, child, failing, canceled = queue.enqueue_many(
+    early, parent, child, failing, waiting = queue.enqueue_many(
         [
+            Queue.prepare_data(fixtures.add, args=(5, 5), job_id="early", depends_on="parent"),
             Queue.prepare_data(fixtures.add, args=(1, 1), job_id="parent"),
             Queue.prepare_data(fixtures.add, args=(2, 2), job_id="child", depends_on="parent"),
             Queue.prepare_data(fixtures.div_by_zero, args=(1,), job_id="failing"),
             Queue.prepare_data(fixtures.add, args=(3, 3), job_id="after", depends_on="failing"),
         ]
     )
-    assert (parent.result, child.result) == (2, 4)
+    assert (parent.result, child.result, early.result) == (2, 4, 10)
     assert child.started_at >= parent.ended_at
+    assert early.started_at >= parent.ended_at, "listed before its parent, it waited for it"
     assert failing.get_status() == "failed"
-    assert canceled.get_status(refresh=False) == "canceled"
-    assert canceled.id in queue.canceled_job_registry
+    assert waiting.get_status() == "deferred", "it waits for its parent to be requeued"
+    failing.requeue()
+    assert failing.get_status() == "queued", "a requeued job waits for a worker"
 
 
 def test_a_follow_up_on_an_ordinary_queue_is_left_to_its_workers(broker):

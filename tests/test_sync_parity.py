@@ -150,7 +150,57 @@ SCENARIOS = [
         "a failed parent with dependents",
         _failed_parent,
         ("parent", "child", "grandchild"),
-        {"grandchild": {"status": "canceled", "places": ["canceled"]}},
+        {
+            "child": {"status": "deferred", "places": ["deferred"]},
+            "grandchild": {"status": "deferred", "places": ["deferred"]},
+        },
+    ),
+    Scenario(
+        "a job that returns Retry until none is left",
+        lambda q: q.enqueue(fixtures.return_retry, 2, [10, 30], job_id="job"),
+        ("job",),
+        {
+            "job": {
+                "status": "failed",
+                "places": ["failed"],
+                "results": ["MAX_RETRIES_EXCEEDED", "RETRIED", "RETRIED"],
+            }
+        },
+        seen=[("asked-retry", "job")] * 3,
+    ),
+    Scenario(
+        "a job that returns Retry once",
+        lambda q: q.enqueue(fixtures.retry_once_then_succeed, "k", job_id="job"),
+        ("job",),
+        {
+            "job": {
+                "status": "finished",
+                "result": "k done after 2 runs",
+                "results": ["SUCCESSFUL", "RETRIED"],
+            }
+        },
+    ),
+    Scenario(
+        "an on_success callback that raises",
+        lambda q: q.enqueue(
+            fixtures.add, 1, 2, job_id="job", on_success=fixtures.on_success_record_then_raise
+        ),
+        ("job",),
+        {
+            "job": {
+                "status": "failed",
+                "places": ["failed"],
+                "error": "RuntimeError: success callback broke",
+                "results": ["FAILED"],
+            }
+        },
+        seen=[("success-raising", "job", 3)],
+    ),
+    Scenario(
+        "a return value the serializer cannot store",
+        lambda q: q.enqueue(fixtures.return_unserializable, job_id="job"),
+        ("job",),
+        {"job": {"status": "finished", "result": "Unserializable return value", "places": ["finished"]}},
     ),
     Scenario(
         "allow_dependency_failures",

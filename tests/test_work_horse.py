@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import signal
@@ -60,10 +61,30 @@ def runners(queue: Queue, count: int, **worker_options: object) -> list[int]:
     return [job.result for job in jobs]
 
 
-def test_one_horse_runs_every_job_by_default(queue):
+def test_a_horse_per_job_by_default_as_rq(queue):
+    """B26: a Worker forks a fresh horse for every job, as RQ's does (jq reused one before)."""
     pids = runners(queue, 4)
+    assert len(set(pids)) == 4
+    assert os.getpid() not in pids
+
+
+def test_one_horse_runs_every_job_with_reuse_horse(queue):
+    pids = runners(queue, 4, reuse_horse=True)
     assert len(set(pids)) == 1
     assert pids[0] != os.getpid()
+
+
+def test_fork_per_job_false_is_reuse_horse(queue):
+    """The older spelling keeps its meaning."""
+    pids = runners(queue, 3, fork_per_job=False)
+    assert len(set(pids)) == 1
+
+
+def test_reuse_horse_and_fork_per_job_must_agree(queue):
+    with pytest.raises(ConfigurationError, match="contradicts"):
+        Worker([queue], reuse_horse=True, fork_per_job=True)
+    with pytest.raises(ConfigurationError, match="applies to a reused horse"):
+        Worker([queue], reuse_horse=False, max_jobs_per_horse=2)
 
 
 def test_a_horse_per_job_with_fork_per_job(queue):
@@ -85,7 +106,7 @@ def test_a_failed_job_does_not_replace_the_horse_but_a_dead_one_does(queue):
     same = queue.enqueue(fixtures.pid_of_runner)
     queue.enqueue(fixtures.kill_own_horse)
     fresh = queue.enqueue(fixtures.pid_of_runner)
-    Worker([queue]).work(burst=True, logging_level="WARNING")
+    Worker([queue], reuse_horse=True).work(burst=True, logging_level="WARNING")
     assert before.result == same.result != fresh.result
 
 
@@ -266,7 +287,7 @@ def test_a_reused_horse_runs_the_job_module_as_it_is_on_disk_now(queue, job_modu
     queue.enqueue(fixtures.write_file, str(path), MODULE_V3)
     added = queue.enqueue(f"{name}.added")
     after = queue.enqueue(fixtures.pid_of_runner)
-    Worker([queue]).work(burst=True, logging_level="WARNING")
+    Worker([queue], reuse_horse=True).work(burst=True, logging_level="WARNING")
     (one, first_horse), (two, second_horse), (new, third_horse) = map(result_of, (first, second, added))
     assert (one, two, new) == ("one", "two", "added")
     assert first_horse != second_horse != third_horse
@@ -280,7 +301,7 @@ def test_an_unchanged_job_module_keeps_its_horse(queue, job_module):
     name, _ = job_module
     jobs = [queue.enqueue(f"{name}.version") for _ in range(3)]
     after = queue.enqueue(fixtures.pid_of_runner)
-    Worker([queue]).work(burst=True, logging_level="WARNING")
+    Worker([queue], reuse_horse=True).work(burst=True, logging_level="WARNING")
     results = [result_of(job) for job in jobs]
     assert {version for version, _ in results} == {"one"}
     assert {pid for _, pid in results} == {result_of(after)}
@@ -294,7 +315,7 @@ def test_a_job_module_the_worker_preloaded_is_not_reloaded(queue, job_module):
     first = queue.enqueue(f"{name}.version")
     queue.enqueue(fixtures.write_file, str(path), MODULE_V3)
     second = queue.enqueue(f"{name}.version")
-    Worker([queue]).work(burst=True, logging_level="WARNING")
+    Worker([queue], reuse_horse=True).work(burst=True, logging_level="WARNING")
     assert result_of(first) == result_of(second) == ("one", result_of(first)[1])
 
 
@@ -308,7 +329,7 @@ def test_a_horse_whose_list_of_imports_is_unreadable_is_replaced(queue, monkeypa
     )
     first, second = queue.enqueue(fixtures.pid_of_runner), queue.enqueue(fixtures.pid_of_runner)
     with caplog.at_level(logging.INFO, logger="jq.worker"):
-        Worker([queue]).work(burst=True, logging_level="INFO")
+        Worker([queue], reuse_horse=True).work(burst=True, logging_level="INFO")
     assert result_of(first) != result_of(second)
     assert "the work horse's list of the modules it imported came cut short" in caplog.text
 
@@ -321,22 +342,24 @@ def test_a_job_module_the_worker_imported_itself_is_not_reloaded_and_it_says_so(
     queue.enqueue(fixtures.write_file, str(path), MODULE_V3)
     after = queue.enqueue(f"{name}.version")
     with caplog.at_level(logging.INFO, logger="jq.worker"):
-        Worker([queue]).work(burst=True, logging_level="INFO")
+        Worker([queue], reuse_horse=True).work(burst=True, logging_level="INFO")
     assert result_of(after)[0] == "one"
     assert f"{path} changed since the worker process itself imported it" in caplog.text
     assert "restart the worker" in caplog.text
 
 
 def test_a_running_worker_process_runs_an_edited_job_module(redis_server, redis_client, tmp_path):
-    """What a user saw: a running ``jqueue worker`` ran the old version of an edited function, and
-    an added function failed with AttributeError."""
+    """What a user saw: a running worker with a reused horse ran the old version of an edited
+    function, and an added function failed with AttributeError."""
     name = f"edited_jobs_{uuid.uuid4().hex[:12]}"
     path = tmp_path / f"{name}.py"
     fixtures.write_file(str(path), MODULE_V1, T0)
     env = env_without_jq_url()
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(tmp_path)])
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode is written, as it usually is
-    command = [sys.executable, "-m", "jq", "worker", "--url", redis_server.url, "default"]
+    # A reused horse (B26: jq's opt-in mode) is the one that must notice the edit.
+    config = {"url": redis_server.url, "queues": ["default"], "reuse_horse": True}
+    command = [sys.executable, str(ROOT / "tests" / "worker_main.py"), json.dumps(config)]
     worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True)  # fmt: skip
     queue = Queue(connection=redis_client)

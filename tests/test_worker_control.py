@@ -95,10 +95,32 @@ class TestCommands:
             worker.stop()
             fixtures.SEEN.clear()
 
-    def test_stop_job_command_for_a_job_that_is_not_running(self, queue):
+    def test_stop_job_command_for_a_job_no_worker_took(self, queue):
         job = queue.enqueue(fixtures.add, 1, 2)
-        with pytest.raises(InvalidJobOperation, match="only a running job can be stopped"):
+        with pytest.raises(InvalidJobOperation, match="no worker has taken it"):
             send_stop_job_command(queue.connection, job.id)
+
+    def test_stop_job_command_for_a_finished_job_is_sent_and_ignored(self, queue):
+        """B32: as RQ, only the job's worker_name is checked; the worker, not running the job,
+        ignores the command (jq refused it unless the job was started)."""
+        job = queue.enqueue(fixtures.add, 1, 2)
+        SimpleWorker([queue], name="done").work(burst=True, logging_level="WARNING")
+        assert job.get_status() == "finished"
+        assert send_stop_job_command(queue.connection, job.id) == 0  # nobody listens any more
+        assert job.get_status() == "finished"
+
+    def test_send_command_publishes_any_name(self, queue, caplog):
+        """B32: RQ publishes any command; a worker logs and ignores one it does not know."""
+        from jq.command import send_command
+
+        assert send_command(queue.connection, "nobody", "dance", speed=3) == 0
+        worker = WorkerThread(queue, "dancer")
+        try:
+            assert send_command(queue.connection, "dancer", "dance") == 1
+            assert wait_for(lambda: "does not understand: 'dance'" in caplog.text, timeout=30)
+            assert worker.thread.is_alive()
+        finally:
+            worker.stop()
 
     def test_kill_horse_command_fails_the_current_job(self, queue):
         job = queue.enqueue(fixtures.busy_loop, 60)

@@ -8,6 +8,7 @@ every driver).
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -15,7 +16,6 @@ import time
 import pytest
 
 from jq import Queue, SimpleWorker, Worker
-from jq.command import Command
 from jq.worker import horse as horse_module
 from jq.worker.commands import CommandListener
 from jq.worker.horse import ForkPerJobExecution, ReusedHorseExecution
@@ -97,7 +97,7 @@ def hooked_worker(queue: Queue, fork_per_job: bool, before) -> Worker:
     """A Worker whose first job meets ``before(worker, job)`` just before its horse gets it."""
 
     class HookedWorker(Worker):
-        def make_execution(self):
+        def make_strategy(self):
             strategy = HookedFork if fork_per_job else HookedReused
             return strategy(before, self.death_penalty_grace)
 
@@ -106,7 +106,7 @@ def hooked_worker(queue: Queue, fork_per_job: bool, before) -> Worker:
 
 def stop_job_command(worker: Worker, job_id: str) -> None:
     """Deliver a stop-job command as the worker's listener would, now, in this thread."""
-    CommandListener(worker).handle(Command("stop-job", job_id).encode())
+    CommandListener(worker).handle(json.dumps({"command": "stop-job", "job_id": job_id}).encode())
 
 
 @each_horse
@@ -148,14 +148,14 @@ def test_a_horse_killed_while_it_is_handed_a_job_does_not_run_it_elsewhere(queue
         if not calls:
             calls.append(fd)
             stop_job_command(worker, job.id)
-            pid = worker.execution.horse_pid
+            pid = worker.strategy.horse_pid
             assert pid is not None
             # Until the horse is gone, so that the write surely finds no reader.
             os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
         real_write(fd, payload)
 
     monkeypatch.setattr(horse_module, "_write_frame", write_after_a_kill)
-    worker = Worker([queue], name="handing")
+    worker = Worker([queue], name="handing", reuse_horse=True)
     started = time.monotonic()
     worker.work(burst=True, logging_level="WARNING")
     assert calls, "the hook did not run"

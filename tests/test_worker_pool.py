@@ -10,9 +10,10 @@ import sys
 import pytest
 
 from jq import Queue, Worker
+from jq import worker as jq_worker
 from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
 from jq.testing.helpers import wait_for
-from jq.worker_pool import WorkerPool
+from jq.worker_pool import WorkerData, WorkerPool, run_worker
 from tests import fixtures
 from tests.processes import ROOT, is_alive, read_pid, stop
 from tests.redis_server import env_without_jq_url
@@ -115,3 +116,52 @@ def test_bad_pools_are_refused(redis_server):
         WorkerPool(["default"], connection="memory://", num_workers=2)
     with pytest.raises(ConfigurationError, match="at least one queue"):
         WorkerPool([], connection=redis_server.url)
+
+
+class TestRQMembers:
+    """RQ 3.0's WorkerPool members, on the pool's own process (the workers are forked)."""
+
+    def test_defaults_and_classes_reach_the_workers(self, redis_server, redis_client):
+        from jq.serializers import JSONSerializer
+
+        pool = WorkerPool(["default"], connection=redis_server.url, serializer=JSONSerializer,
+                          worker_class=jq_worker.SimpleWorker)  # fmt: skip
+        assert pool.num_workers == 1
+        assert pool.status is WorkerPool.Status.IDLE
+        assert [queue.name for queue in pool.queues] == ["default"]
+        job = Queue(connection=redis_client, serializer=JSONSerializer).enqueue(fixtures.add, 1, 2)
+        pool.start(burst=True, logging_level="WARNING")
+        assert job.result == 3
+        assert pool.status is WorkerPool.Status.STARTED and pool.number_of_active_workers == 0
+
+    def test_start_check_and_stop_workers(self, redis_server, redis_client):
+        broker = Queue(connection=redis_client).broker
+        pool = WorkerPool(["default"], connection=redis_server.url, num_workers=2, name="members")
+        pool.start_workers(burst=False, logging_level="WARNING")
+        try:
+            assert pool.number_of_active_workers == 2
+            assert wait_for(lambda: Worker.count(connection=broker) == 2)
+            data = next(iter(pool.worker_dict.values()))
+            assert (
+                isinstance(data, WorkerData) and data.name.startswith("members-") and data.process.is_alive()
+            )
+            pool.stop_worker(data, signal.SIGKILL)
+            assert wait_for(lambda: not data.process.is_alive())
+            pool.check_workers(respawn=True)
+            assert pool.number_of_active_workers == 2 and data.name not in pool.worker_dict
+        finally:
+            pool.request_stop()
+            assert pool.status is WorkerPool.Status.STOPPED
+            assert wait_for(pool.all_workers_have_stopped)
+        # The killed worker's record lingers until it expires; the others removed theirs.
+        assert wait_for(lambda: {worker.name for worker in Worker.all(connection=broker)} <= {data.name})
+
+    def test_run_worker(self, redis_server, redis_client):
+        import redis
+
+        queue = Queue(connection=redis_client)
+        job = queue.enqueue(fixtures.add, 2, 2)
+        kwargs = {"host": "127.0.0.1", "port": redis_server.port, "db": 0}
+        run_worker("runner", ["default"], redis.Redis, redis.Connection, kwargs,
+                   worker_class=jq_worker.SimpleWorker, burst=True, logging_level="WARNING")  # fmt: skip
+        assert job.result == 4

@@ -97,12 +97,13 @@ class JobStore(abc.ABC):
         """Remove the job from each of ``places`` and delete its record, results and dependency sets.
 
         ATOMIC. Returns whether a record existed. With the default ``dependents`` policy
-        (``NONE``), jobs that depend on it are left as they are. With another, the jobs still
-        waiting for it are settled first, in the same step, exactly as a :meth:`transition` with
-        that policy and these ``released_fields``, ``canceled_fields``, ``default_failure_ttl``
-        and ``now`` would (see :class:`DependentsPolicy`): under ``FAILED``, those that allow
-        failure are released and the others canceled, down the chain. A dependent enqueued before
-        the call is never left waiting for a job that no longer exists.
+        (``NONE``), jobs that depend on it are left as they are: still deferred, they wait for a
+        job that no longer exists until :meth:`settle_orphans` settles them. With another, the
+        jobs waiting for it are settled first, in the same step, exactly as a :meth:`transition`
+        with that policy and these ``released_fields``, ``canceled_fields``,
+        ``default_failure_ttl`` and ``now`` would (see :class:`DependentsPolicy`): under
+        ``VANISHED``, those that allow failure are released and the others canceled, down the
+        chain.
         """
 
     @abc.abstractmethod
@@ -131,28 +132,27 @@ class QueueStore(abc.ABC):
 
         ATOMIC. In order:
 
-        1. Refusals (nothing is written; :attr:`EnqueueOutcome.reason` says why): a dependency in
-           ``depends_on`` has no record (``missing``, listing them once each, in order); ``unique``
-           is set and a record with this id has status ``queued``, ``deferred``, ``scheduled`` or
-           ``started`` (``duplicate``); ``once`` is set and its marker is at or above its value
-           (``already``); following unmet dependencies from ``depends_on`` — each job's set of
-           unmet dependencies, transitively — reaches ``job_id`` (``cycle``).
+        1. Refusals (nothing is written; :attr:`EnqueueOutcome.reason` says why): ``unique`` is
+           set and a record with this id exists, whatever its status (``duplicate``); ``once``
+           is set and its marker is at or above its value (``already``); following unmet
+           dependencies from ``depends_on`` — each job's set of unmet dependencies, transitively —
+           reaches ``job_id`` (``cycle``).
         2. With ``once``, its marker is set to its value. If a record with this id exists, the id
            is taken out of the place its status names in its origin (the old job is replaced; a
            replaced running execution can no longer record its outcome). Its list of dependents
            is kept: they now wait for the new job.
         3. The queue becomes known (see :meth:`queue_names`).
-        4. A dependency is *met* when its status is ``finished``, or when the request allows failure
-           and its status is ``failed``, ``stopped`` or ``canceled``. If one is unmet because it
-           failed, stopped or was canceled (and failure is not allowed), the job is stored with
-           status ``canceled`` in the canceled registry, kept for its ``failure_ttl`` field or
-           else :data:`jq.defaults.DEFAULT_FAILURE_TTL` (see :class:`DependentsPolicy`), scored
-           from the broker's clock.
-        5. Else, if some dependencies are unmet (queued, started, deferred, scheduled...), the job is
-           stored with status ``deferred`` in the deferred registry (scored by the broker's clock),
-           its unmet dependency ids are recorded, and it is added to each unmet dependency's
-           dependents (see :class:`DependentsPolicy`; once released, a job with ``scheduled_at``
-           is scheduled for that time if it has not passed).
+        4. A dependency in ``depends_on`` that has no record is left out: it counts as met, as in
+           RQ (a job depending only on unknown ids is queued). A dependency is *met* when its
+           status is ``finished``, or when the request allows failure and its status is
+           ``failed``. Any other dependency is *unmet*, whatever its status: one that failed,
+           stopped or was canceled may still be requeued, and a dependency whose record goes is
+           settled by :meth:`settle_orphans`.
+        5. If some dependencies are unmet, the job is stored with status ``deferred`` in the
+           deferred registry (scored by the broker's clock), its unmet dependency ids are
+           recorded, and it is added to each unmet dependency's dependents (see
+           :class:`DependentsPolicy`; once released, a job with ``scheduled_at`` is scheduled for
+           that time if it has not passed).
         6. Else, with ``scheduled_at``, status ``scheduled`` in the scheduled registry with score
            ``scheduled_at``.
 
@@ -169,15 +169,15 @@ class QueueStore(abc.ABC):
         """:meth:`enqueue` for each request, in order, all or nothing.
 
         ATOMIC as a whole (one round trip where the store allows it). Every request is checked
-        first, in order, against the store as the earlier requests of the batch would leave it: an
-        id enqueued by an earlier request counts as existing (with the status it would get; one
-        canceled and not kept, its ``failure_ttl`` being 0, does not exist), its marker as set,
-        its unmet dependencies as recorded. So a child listed *after* its parent waits for it,
-        while a child listed *before* its parent is refused as ``missing``. A request that is
+        first, in order, against the store as the batch will leave it: an id enqueued by an
+        earlier request exists with the status it gets, its marker set and its unmet dependencies
+        recorded; an id enqueued by a later request exists as a job that has not ended (so a child
+        may be listed before or after its parent: it waits for it either way). A request that is
         refused is checked as writing nothing (the requests after it do not see it).
 
-        If no request is refused, every one is written as :meth:`enqueue` would, in order, and
-        the outcomes are their statuses. If any is refused, nothing of the batch is written: the
+        If no request is refused, every one is written as :meth:`enqueue` would, in order (a
+        dependency enqueued by a later request of the batch counting as an unmet one), and the
+        outcomes are their statuses. If any is refused, nothing of the batch is written: the
         outcome of each refused request says why, and every other request's outcome is
         ``EnqueueOutcome(None, reason=RefusalReason.BATCH)``.
         """
@@ -321,6 +321,8 @@ class RegistryStore(abc.ABC):
         ATOMIC. Refused (False, nothing written) when the record is missing, when the job is not in
         ``change.source``, or when ``change.execution_id`` does not match the record. With
         ``source=None`` the caller states that the job is in no place; the driver does not look.
+        Dependents are settled after the record's fields are written and before its expiry is
+        set (a ``record_ttl`` of 0 deletes the job once they are settled).
         A queue target wakes a waiting claimer. ``change.worker`` updates the worker's record in
         the same step (see :class:`WorkerUpdate`).
         """
@@ -330,7 +332,8 @@ class RegistryStore(abc.ABC):
         self, queue: str, now: float, fields: Mapping[str, bytes], limit: int = 100
     ) -> list[str]:
         """Move up to ``limit`` due jobs (score at or below ``now``) from the scheduled registry to
-        the back of the queue, in score order, with status ``queued`` and ``fields``.
+        the back of the queue (to the front for a job whose :data:`ENQUEUE_AT_FRONT` field is
+        ``b"1"``), in score order, with status ``queued`` and ``fields``.
 
         ATOMIC. Ids whose record is gone are dropped. Returns the ids queued.
         """
@@ -347,43 +350,17 @@ class RegistryStore(abc.ABC):
     ) -> list[str]:
         """Settle the deferred jobs of ``queue`` that wait for a job with no record.
 
-        ATOMIC. A dependency can vanish without settling its dependents: its record expired (it
-        was enqueued with a ``record_ttl`` that passed before it ran) or was deleted by a call
-        that did not settle them. For each job of the queue's deferred registry whose status is
-        ``deferred`` and whose unmet dependencies include an id with no record, every such
-        dependency counts as *failed* for it, as under :attr:`DependentsPolicy.FAILED` with these
-        fields, ``default_failure_ttl`` and ``now``: it stops waiting for it, and is released if it
-        allows failure and nothing else is unmet, else canceled (and its own dependents settled in
-        turn, down the chain). Ids in the deferred registry whose record is gone are dropped from
-        it. Returns the ids of the deferred jobs settled directly (not those down their chains),
-        in registry order.
+        ATOMIC. A dependency can vanish without settling its dependents: its record expired (a
+        failed, stopped or canceled job kept for its ``failure_ttl``, or a job enqueued with a
+        ``record_ttl`` that passed before it ran) or was deleted by a call that did not settle
+        them. For each job of the queue's deferred registry whose status is ``deferred`` and whose
+        unmet dependencies include an id with no record, each such dependency is settled as under
+        :attr:`DependentsPolicy.VANISHED` with these fields, ``default_failure_ttl`` and ``now``:
+        the job stops waiting for it, and is released if it allows failure and nothing else is
+        unmet, else canceled (and its own dependents settled in turn, down the chain). Ids in the
+        deferred registry whose record is gone are dropped from it. Returns the ids of the
+        deferred jobs settled directly (not those down their chains), in registry order.
         """
-
-
-class PipelineWrites(abc.ABC):
-    """Writes queued on a pipeline the caller owns (a redis-py pipeline on the Redis driver): each
-    call adds to the pipeline and returns; nothing is written until the caller executes it, and
-    then every write queued on it happens in that one round trip (in one ``MULTI`` when the
-    pipeline is a transaction). Each write means what the :class:`Broker` method of the same
-    name means, executed at that time; as nothing is read back, none reports an outcome.
-    """
-
-    @abc.abstractmethod
-    def registry_add(self, place: Place, job_id: str, score: float, *, only_existing: bool = False) -> None:
-        """:meth:`RegistryStore.registry_add`; with ``only_existing``,
-        :meth:`RegistryStore.registry_update_score` (no effect when the id is not there)."""
-
-    @abc.abstractmethod
-    def registry_remove(self, place: Place, job_id: str) -> None:
-        """:meth:`RegistryStore.registry_remove`."""
-
-    @abc.abstractmethod
-    def registry_cleanup(self, place: Place, before: float) -> None:
-        """:meth:`RegistryStore.registry_cleanup`."""
-
-    @abc.abstractmethod
-    def transition(self, change: Transition) -> None:
-        """:meth:`RegistryStore.transition` (refused, writing nothing, in the same cases)."""
 
 
 class WorkerStore(abc.ABC):
@@ -518,6 +495,63 @@ class ControlStore(abc.ABC):
         """
 
 
+class PipelineWrites(abc.ABC):
+    """Writes queued on a caller's pipeline, see :meth:`Broker.pipeline_writes`.
+
+    Each method queues the very write the broker method of the same name makes, with the same
+    arguments, and returns nothing: the write is made, as one atomic step, when the caller
+    executes the pipeline (``pipeline.execute()``), and a write the broker would refuse (a
+    missing record, an enqueue refusal) writes nothing then. Its outcome is not reported.
+    """
+
+    @abc.abstractmethod
+    def enqueue(self, request: EnqueueRequest) -> None:
+        """:meth:`QueueStore.enqueue`, queued."""
+
+    @abc.abstractmethod
+    def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> None:
+        """:meth:`QueueStore.enqueue_many`, queued (all or nothing, when executed)."""
+
+    @abc.abstractmethod
+    def save_job(self, job_id: str, fields: Mapping[str, bytes], record_ttl: int | None = None) -> None:
+        """:meth:`JobStore.save_job`, queued."""
+
+    @abc.abstractmethod
+    def update_job(self, job_id: str, fields: Mapping[str, bytes]) -> None:
+        """:meth:`JobStore.update_job`, queued."""
+
+    @abc.abstractmethod
+    def transition(self, change: Transition) -> None:
+        """:meth:`RegistryStore.transition`, queued."""
+
+    @abc.abstractmethod
+    def registry_add(self, place: Place, job_id: str, score: float, *, only_existing: bool = False) -> None:
+        """:meth:`RegistryStore.registry_add`, queued; with ``only_existing``,
+        :meth:`RegistryStore.registry_update_score` (no effect when the id is not there)."""
+
+    @abc.abstractmethod
+    def registry_remove(self, place: Place, job_id: str) -> None:
+        """:meth:`RegistryStore.registry_remove`, queued."""
+
+    @abc.abstractmethod
+    def registry_cleanup(self, place: Place, before: float) -> None:
+        """:meth:`RegistryStore.registry_cleanup`, queued."""
+
+    @abc.abstractmethod
+    def delete_job(
+        self,
+        job_id: str,
+        places: Sequence[Place] = (),
+        *,
+        dependents: DependentsPolicy = DependentsPolicy.NONE,
+        released_fields: Mapping[str, bytes] | None = None,
+        canceled_fields: Mapping[str, bytes] | None = None,
+        default_failure_ttl: int = DEFAULT_FAILURE_TTL,
+        now: float | None = None,
+    ) -> None:
+        """:meth:`JobStore.delete_job`, queued."""
+
+
 class Broker(JobStore, QueueStore, RegistryStore, WorkerStore, ControlStore, abc.ABC):
     """The storage and messaging a job queue needs, in queue meaning.
 
@@ -572,6 +606,39 @@ class Broker(JobStore, QueueStore, RegistryStore, WorkerStore, ControlStore, abc
     def worker_name_from_key(self, key: str) -> str | None:
         """The worker name a :meth:`worker_key` was built from, or None if it is not one."""
 
+    # The key names below are optional for drivers (a driver written before them still loads):
+    # jq reports them where RQ code reads RQ's (``job.dependents_key``...), never stores by them.
+
+    def results_key(self, job_id: str) -> str:
+        """The key of the job's result entries (``jq:results:<id>``)."""
+        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its keys of results")
+
+    def dependents_key(self, job_id: str) -> str:
+        """The key of the ids of the jobs waiting for the job (``jq:dependents:<id>``)."""
+        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its keys of dependents")
+
+    def dependencies_key(self, job_id: str) -> str:
+        """The key of the ids of the job's unmet dependencies (``jq:dependencies:<id>``)."""
+        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its keys of dependencies")
+
+    def queues_key(self) -> str:
+        """The key of the names of the known queues (``jq:queues``)."""
+        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its key of queue names")
+
+    def pipeline_writes(self, pipeline: Any) -> PipelineWrites:
+        """The writes to queue on ``pipeline``, a pipeline (transaction) of this broker's own
+        client, so that they are made when the caller executes it, with the caller's other
+        commands: RQ's ``pipeline=`` argument (``queue.enqueue(..., pipeline=pipe)``).
+
+        Optional for drivers: the default refuses with :class:`UnsupportedByBrokerError`, as a
+        driver without pipelines must. The Redis driver takes a redis-py pipeline of its client.
+        """
+        raise UnsupportedByBrokerError(
+            f"{type(self).__name__} has no pipelines, so pipeline= cannot be used with it (it takes "
+            "a redis-py pipeline of the Redis driver's client): leave pipeline= out and each write "
+            "is made at once"
+        )
+
     @abc.abstractmethod
     def ping(self) -> None:
         """Check that the store answers; raise the driver's connection error if not."""
@@ -589,18 +656,6 @@ class Broker(JobStore, QueueStore, RegistryStore, WorkerStore, ControlStore, abc
         keys). Optional for drivers: the default checks nothing and returns no warning.
         """
         return ()
-
-    def pipeline_writes(self, pipeline: Any) -> PipelineWrites:
-        """Writes that wait on the caller's ``pipeline`` (``pipeline=`` in RQ's API), see
-        :class:`PipelineWrites`.
-
-        Optional for drivers: the default refuses with :class:`UnsupportedByBrokerError`, as does
-        a driver given something that is not one of its pipelines.
-        """
-        raise UnsupportedByBrokerError(
-            f"{type(self).__name__} has no pipelines, so pipeline= cannot be used with it: call "
-            "without pipeline= (the write then happens at once)"
-        )
 
     def finish_and_claim(self, change: Transition, claim: ClaimRequest) -> tuple[bool, Claimed | None]:
         """:meth:`transition` then :meth:`claim` (without waiting), in one round trip where the

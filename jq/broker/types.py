@@ -111,12 +111,17 @@ class Place:
 
 
 class DependentsPolicy(str, enum.Enum):
-    """What a transition does for the jobs that depend on the job it moves.
+    """What a transition does for the jobs that depend on the job it moves (RQ's rules, plus one
+    of jq's so that nothing waits forever).
 
-    ``NONE``: nothing. ``FINISHED``: the job succeeded: it stops being an unmet dependency of each
-    dependent. ``FAILED``: the job failed, stopped or was canceled: it stops being an unmet
-    dependency of dependents whose :data:`ALLOW_FAILURE` field is ``b"1"``; every other dependent
-    is *canceled* (see below).
+    ``NONE``: nothing; they keep waiting for it (a job stopped or canceled: RQ releases nobody).
+    ``FINISHED``: the job succeeded (or was canceled with ``enqueue_dependents``): it stops being
+    an unmet dependency of each dependent. ``FAILED``: the job failed: it stops being an unmet
+    dependency of the dependents whose :data:`ALLOW_FAILURE` field is ``b"1"``; every other
+    dependent still deferred keeps waiting for it, listed among its dependents, so that the job,
+    requeued and successful, releases it. ``VANISHED``: the job will never run again (its record
+    is gone or going): it stops being an unmet dependency of every dependent; those that allow
+    failure are released as under ``FAILED``, every other one is *canceled* (see below).
 
     A dependent whose unmet dependencies become none, whose record still exists and whose status is
     ``deferred`` is *released*: it moves from its origin's deferred registry to its origin queue
@@ -127,33 +132,37 @@ class DependentsPolicy(str, enum.Enum):
     registry instead, scored by that time, with the released fields and then status
     ``scheduled``: a delayed job keeps its time.
 
-    A canceled dependent (its record exists and its status is ``deferred``) moves from its
-    origin's deferred registry to its origin's canceled registry, gets
+    A canceled dependent (under ``VANISHED``: its record exists and its status is ``deferred``)
+    moves from its origin's deferred registry to its origin's canceled registry, gets
     :attr:`Transition.canceled_fields` and then status ``canceled``. It is kept for its own
     ``failure_ttl`` field (whole seconds as text) or else :attr:`Transition.default_failure_ttl`:
     a positive number is its registry score ``Transition.now + ttl`` and the expiry of its record,
     results and dependency sets; a negative number keeps it forever (score ``inf``); zero deletes
-    it at once (no registry entry). The cancellation cascades: the canceled dependent's own
-    dependents are handled as if it had failed (``FAILED``), and so on down the chain.
+    it at once (no registry entry). The cancellation cascades: a canceled job never runs, so its
+    own dependents are settled as ``VANISHED`` in turn, and so on down the chain.
 
-    A dependent stops being listed in the job's dependents once it no longer waits for the job
-    (released, canceled, or its record is gone); under ``FINISHED`` and ``FAILED`` that is all of
-    them.
+    A dependent stops being listed in the job's dependents once it no longer waits for the job:
+    released, canceled, no longer deferred, or its record is gone. Under ``FINISHED`` and
+    ``VANISHED`` that is all of them; under ``FAILED``, all but the deferred dependents that do not
+    allow failure.
     """
 
     NONE = "none"
     FINISHED = "finished"
     FAILED = "failed"
+    VANISHED = "vanished"
 
 
 class RefusalReason(str, enum.Enum):
     """Why :meth:`Broker.enqueue` wrote nothing (see :class:`EnqueueOutcome`)."""
 
-    #: A dependency has no record (its ids are in ``missing``).
+    #: A dependency has no record (its ids are in ``missing``). jq's drivers no longer refuse for
+    #: this reason: a dependency with no record counts as met, as in RQ (see
+    #: :meth:`Broker.enqueue`). Kept so that code that names it still runs.
     MISSING = "missing"
     #: The job would depend on itself through its dependencies' unmet dependencies.
     CYCLE = "cycle"
-    #: ``unique`` was asked and a job with this id is queued, deferred, scheduled or started.
+    #: ``unique`` was asked and a record with this id exists.
     DUPLICATE = "duplicate"
     #: ``once`` was given and its marker already reached that value.
     ALREADY = "already"
@@ -171,8 +180,8 @@ class EnqueueRequest:
     seconds makes it expire (a queued job not started in time is dropped: claimers skip ids whose
     record is gone). ``depends_on`` lists job ids that must finish first. ``scheduled_at``, when
     given and the dependencies are met, places the job in the scheduled registry with that score
-    instead of the queue. ``allow_failure`` counts failed, stopped and canceled dependencies as met.
-    ``unique`` refuses the request while a job with the same id is pending. ``once`` is a
+    instead of the queue. ``allow_failure`` counts a failed dependency as met.
+    ``unique`` refuses the request while a record with the same id exists. ``once`` is a
     ``(marker name, value)`` pair: the request goes through only if the named marker is unset or
     below ``value``, and the marker is set to ``value`` in the same step (cron ticks use it so that
     each fires once, whoever fires it).
@@ -194,9 +203,9 @@ class EnqueueRequest:
 class EnqueueOutcome:
     """What :meth:`Broker.enqueue` did.
 
-    ``status`` is the status written (``queued``, ``deferred``, ``scheduled`` or ``canceled``), or
-    ``None`` when the request was refused for ``reason`` (then nothing was written). With
-    :attr:`RefusalReason.MISSING`, ``missing`` lists the dependencies that have no record.
+    ``status`` is the status written (``queued``, ``deferred`` or ``scheduled``), or ``None`` when
+    the request was refused for ``reason`` (then nothing was written). ``missing`` is only filled
+    with :attr:`RefusalReason.MISSING`, which jq's drivers no longer give.
     """
 
     status: str | None
@@ -270,7 +279,8 @@ class ClaimRequest:
 class Transition:
     """One move of a job between places, see :meth:`Broker.transition`.
 
-    ``source``: the place the job must be in now (``None``: in no place; the record must exist).
+    ``source``: the place the job must be in now (``None``: in no place, or its place is left as it
+    is when ``target`` is None too; the record must exist).
     ``target``: where it goes (``None``: no place). For a registry target, ``score`` is its score;
     for a queue target, ``at_front`` picks the end. ``fields`` are written onto the record and
     ``delete_fields`` removed from it. ``record_ttl``: :data:`KEEP` leaves the expiry alone,
@@ -282,8 +292,10 @@ class Transition:
     execution is refused.
     ``dependents``, ``released_fields``, ``canceled_fields``, ``default_failure_ttl`` and
     ``now`` (the time canceled dependents' scores count from, and that released dependents' times
-    are compared with; None: the broker's clock): see :class:`DependentsPolicy`. ``worker``: see
-    :class:`WorkerUpdate`.
+    are compared with; None: the broker's clock): see :class:`DependentsPolicy`.
+    ``leave_dependencies``: the job stops waiting for its own unmet dependencies: it leaves each
+    one's list of dependents and its set of unmet dependencies is emptied (RQ's
+    ``cancel(remove_from_dependencies=True)``). ``worker``: see :class:`WorkerUpdate`.
     """
 
     job_id: str
@@ -302,6 +314,7 @@ class Transition:
     canceled_fields: Mapping[str, bytes] = field(default_factory=dict)
     default_failure_ttl: int = DEFAULT_FAILURE_TTL
     now: float | None = None
+    leave_dependencies: bool = False
     worker: WorkerUpdate | None = None
 
 
@@ -318,5 +331,5 @@ STATUS_PLACES: Final[Mapping[str, PlaceKind]] = MappingProxyType(
         "canceled": PlaceKind.CANCELED,
     }
 )
-#: Statuses of a job that has not ended yet (``EnqueueRequest.unique`` refuses a second one).
+#: Statuses of a job that has not ended yet.
 PENDING_STATUSES: Final = frozenset({"queued", "deferred", "scheduled", "started"})

@@ -69,7 +69,7 @@ def _job_fields(job_: Job) -> dict[str, Any]:
 
     return {
         "id": job_.id,
-        "status": str(job_.get_status(refresh=False)),
+        "status": job_.get_status(refresh=False).value,
         "queue": job_.origin,
         "description": job_.description,
         "created_at": when(job_.created_at),
@@ -127,7 +127,7 @@ def job(job_id: str, as_json: bool, store: StoreOptions) -> None:
 @click.argument("job_ids", nargs=-1, required=True)
 @store_options()
 def cancel(job_ids: tuple[str, ...], store: StoreOptions) -> None:
-    """Cancel queued, deferred or scheduled jobs: they end 'canceled' and never run.
+    """Cancel jobs (any status but canceled): they end 'canceled' and never run (again).
 
     \b
     Examples:

@@ -22,11 +22,15 @@ with a bounded poll; a full run takes a few seconds per driver.
 from __future__ import annotations
 
 from jq.testing.contract.batches import EnqueueBatchContract
-from jq.testing.contract.cancellation import CancellationContract, DependentsListContract
+from jq.testing.contract.cancellation import (
+    CancellationContract,
+    DependentsListContract,
+    FailedParentContract,
+)
 from jq.testing.contract.concurrency import BlockingClaimContract, ConcurrencyContract
 from jq.testing.contract.control import ControlContract, LockContract
 from jq.testing.contract.enqueue_rules import (
-    CanceledAtEnqueueContract,
+    EndedDependencyContract,
     EnqueueRefusalContract,
     ReplacementContract,
 )
@@ -50,7 +54,6 @@ from jq.testing.contract.workers import WorkerContract
 __all__ = [
     "BlockingClaimContract",
     "BrokerContractTests",
-    "CanceledAtEnqueueContract",
     "CancellationContract",
     "ClaimContract",
     "ConcurrencyContract",
@@ -58,9 +61,11 @@ __all__ = [
     "DeleteSettlesDependentsContract",
     "DependentsContract",
     "DependentsListContract",
+    "EndedDependencyContract",
     "EnqueueBatchContract",
     "EnqueueContract",
     "EnqueueRefusalContract",
+    "FailedParentContract",
     "FinishAndClaimContract",
     "JobRecordContract",
     "KeyLayoutContract",
@@ -85,13 +90,14 @@ class BrokerContractTests(
     EnqueueRefusalContract,
     EnqueueBatchContract,
     ReplacementContract,
-    CanceledAtEnqueueContract,
+    EndedDependencyContract,
     ClaimContract,
     QueueContract,
     RegistryContract,
     TransitionContract,
     ResultsLifetimeContract,
     DependentsContract,
+    FailedParentContract,
     CancellationContract,
     DependentsListContract,
     ScheduledReleaseContract,

@@ -122,12 +122,14 @@ def end_job(
 ) -> bool:
     """Move a started job to the registry of ``status`` (finished, failed, canceled...).
 
-    The dependents policy defaults to the one that status implies. ``canceled_fields``,
+    The dependents policy defaults to the one that status implies (finished: ``FINISHED``,
+    failed: ``FAILED``, stopped or canceled: ``NONE``, as the core does). ``canceled_fields``,
     ``default_failure_ttl`` and ``now`` are those of :class:`~jq.broker.Transition`;
     ``execution``, when given, is its ``execution_id``.
     """
     if policy is None:
-        policy = DependentsPolicy.FINISHED if status == "finished" else DependentsPolicy.FAILED
+        implied = {"finished": DependentsPolicy.FINISHED, "failed": DependentsPolicy.FAILED}
+        policy = implied.get(status, DependentsPolicy.NONE)
     target = {"finished": PlaceKind.FINISHED, "canceled": PlaceKind.CANCELED}.get(status, PlaceKind.FAILED)
     return broker.transition(
         Transition(

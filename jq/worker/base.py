@@ -5,14 +5,17 @@ Everything else is delegated: :mod:`loop` (the loop itself, suspensions and stor
 work horse), :mod:`shutdown` (signals), :mod:`commands` (shutdown, kill-horse, stop-job),
 :mod:`maintenance` (abandoned jobs, expired entries, scheduled jobs), :mod:`lookup`
 (``Worker.all()``...) and :class:`jq.execution.JobRunner` (running one job and recording its
-outcome).
+outcome). RQ's members live in mixins of their own: :mod:`info` (what a worker says about itself),
+:mod:`hooks` (what custom worker classes override), :mod:`control` (its life's steps). The worker
+classes (Worker, SimpleWorker, SpawnWorker...) are in :mod:`jq.worker.worker_classes`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
+import signal
+import socket
 import sys
 import threading
 import time
@@ -37,7 +40,7 @@ from jq.exceptions import (
     ShutDownImminentException,
     UnsupportedByBrokerError,
 )
-from jq.execution import JobOutcome, JobRunner
+from jq.execution import JobOutcome
 from jq.job import Job
 from jq.lifecycle import NextClaim
 from jq.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT, setup_logging
@@ -46,25 +49,47 @@ from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
 from jq.queue import Queue
 from jq.serializers import resolve_serializer
-from jq.timeouts import BaseDeathPenalty, TimerDeathPenalty, UnixSignalDeathPenalty
+from jq.timeouts import BaseDeathPenalty, get_default_death_penalty_class
 from jq.utils import import_attribute
 from jq.worker.commands import CommandListener
+from jq.worker.control import DequeueStrategy, WorkerChores, WorkerControl
 from jq.worker.heartbeat import WorkerHeartbeat
-from jq.worker.horse import ForkPerJobExecution, ReusedHorseExecution
+from jq.worker.hooks import SHUTDOWN_SIGNAL, WorkerHooks, WorkerJobRunner, WorkHorseKilledHandler
+from jq.worker.info import WorkerInfo
 from jq.worker.lookup import WorkerLookup
 from jq.worker.loop import WorkLoop
 from jq.worker.maintenance import Maintenance
-from jq.worker.proctitle import set_process_title
 from jq.worker.registration import Registration, WorkerStatus
 from jq.worker.shutdown import ShutdownSignals
 from jq.worker.strategies import ExecutionStrategy, InProcessExecution, KillReason
 
-__all__ = ["BaseWorker", "SimpleWorker", "Worker"]
+__all__ = [
+    "SHUTDOWN_SIGNAL",
+    "BaseWorker",
+    "DequeueStrategy",
+    "WorkerStatus",
+    "_signames",
+    "logger",
+    "signal_name",
+]
 
 logger = logging.getLogger("jq.worker")
 
 # The status a claimed record had before its claim when it is sound (see Claimed.prior_status).
 _QUEUED = b"queued"
+
+#: Signal numbers and their names (``SIGTERM``...), as RQ lists them.
+_signames = {
+    getattr(signal, name): name for name in dir(signal) if name.startswith("SIG") and "_" not in name
+}
+
+
+def signal_name(signum: int) -> str:
+    """The name of a signal number (``"SIGTERM"``), or ``"SIG_UNKNOWN"``."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return "SIG_UNKNOWN"
 
 
 def _resolve_class(value: Any, base: type, what: str) -> Any:
@@ -77,16 +102,26 @@ def _resolve_class(value: Any, base: type, what: str) -> Any:
     return value
 
 
-class BaseWorker(WorkerLookup):
+class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerChores):
     """Claims jobs from its queues, in the order given, and runs them one at a time.
 
-    Subclasses pick the execution strategy: :class:`Worker` forks a work horse per job,
-    :class:`SimpleWorker` runs jobs in its own process.
+    Subclasses pick the execution strategy (:meth:`make_strategy`): :class:`jq.Worker` forks a
+    work horse per job, :class:`jq.SimpleWorker` runs jobs in its own process,
+    :class:`jq.SpawnWorker` starts a fresh Python process per job.
     """
 
     queue_class: type[Queue] = Queue
     job_class: type[Job] = Job
-    death_penalty_class: type[BaseDeathPenalty] = UnixSignalDeathPenalty
+    death_penalty_class: type[BaseDeathPenalty] = get_default_death_penalty_class()
+    #: Whether a finished job's log line says how long its result is kept (RQ's switch).
+    log_result_lifespan = True
+    #: RQ's back-off settings for a lost store; jq's worker backs off up to 2 s between tries.
+    exponential_backoff_factor = 2.0
+    max_connection_wait_time = 60.0
+    #: The start of a worker record's key with the default prefix (the driver names the keys).
+    redis_worker_namespace_prefix = "jq:worker:"
+    #: The key listing the live workers, with the default prefix.
+    redis_workers_keys = "jq:workers"
 
     def __init__(
         self,
@@ -94,19 +129,21 @@ class BaseWorker(WorkerLookup):
         name: str | None = None,
         default_result_ttl: int = DEFAULT_RESULT_TTL,
         connection: Any = None,
-        exc_handler: ExceptionHandler | None = None,
         exception_handlers: Iterable[ExceptionHandler | str] | ExceptionHandler | None = None,
-        worker_ttl: int | None = None,
-        job_monitoring_interval: float = DEFAULT_JOB_MONITORING_INTERVAL,
         maintenance_interval: float = DEFAULT_MAINTENANCE_INTERVAL,
+        default_worker_ttl: int | None = None,
+        worker_ttl: int | None = None,
         job_class: type[Job] | str | None = None,
         queue_class: type[Queue] | str | None = None,
         log_job_description: bool = True,
+        job_monitoring_interval: float = DEFAULT_JOB_MONITORING_INTERVAL,
         disable_default_exception_handler: bool = False,
         prepare_for_work: bool = True,
         serializer: Any = None,
+        work_horse_killed_handler: WorkHorseKilledHandler | None = None,
+        *,
+        exc_handler: ExceptionHandler | None = None,
         death_penalty_class: type[BaseDeathPenalty] | str | None = None,
-        default_worker_ttl: int | None = None,
         death_penalty_grace: float = DEFAULT_DEATH_PENALTY_GRACE,
         cron: Cron | str | None = None,
     ) -> None:
@@ -120,11 +157,15 @@ class BaseWorker(WorkerLookup):
                 death_penalty_class, BaseDeathPenalty, "death_penalty_class"
             )
         self.serializer = resolve_serializer(serializer)
+        # What the worker was told to connect with (SpawnWorker hands a URL on to its horses).
+        self._connection_arg = connection
         self.queues = self._resolve_queues(queues, connection)
+        self._ordered_queues = list(self.queues)
+        self._dequeue_strategy = DequeueStrategy.DEFAULT
         self.broker: Broker = self.queues[0].broker
         self.name: str = name or uuid.uuid4().hex
         self.pid = os.getpid()
-        self.hostname: str | None = None
+        self.hostname: str | None = socket.gethostname() if prepare_for_work else None
         self.worker_ttl = worker_ttl or default_worker_ttl or DEFAULT_WORKER_TTL
         self.job_monitoring_interval = job_monitoring_interval
         self.maintenance_interval = maintenance_interval
@@ -132,14 +173,18 @@ class BaseWorker(WorkerLookup):
         self.log_job_description = log_job_description
         self.disable_default_exception_handler = disable_default_exception_handler
         self._exc_handlers: list[ExceptionHandler] = self._resolve_handlers(exc_handler, exception_handlers)
+        self._work_horse_killed_handler = work_horse_killed_handler
         self.state = WorkerStatus.STARTED
         self.current_job_id: str | None = None
         self.birth_date: Any = None
         self.last_heartbeat: Any = None
+        self.last_cleaned_at: Any = None
         self.successful_job_count = 0
         self.failed_job_count = 0
         self.total_working_time = 0.0
         self.stop_requested = False
+        #: The worker's logger (RQ's ``worker.log``).
+        self.log = logger
         #: The job being run now (its lease is renewed by the heartbeat), or None.
         self.running_job: Job | None = None
         #: A job claimed ahead (with the previous job's outcome) that waits to run here, or None:
@@ -156,9 +201,17 @@ class BaseWorker(WorkerLookup):
         #: Periodic jobs this worker fires too (a Cron, or the module holding one).
         self.cron = cron
         self.registration = Registration(self)
+        self._commands = CommandListener(self)
+        self._maintenance: Maintenance | None = None
         self.death_penalty_grace = death_penalty_grace
-        self.execution: ExecutionStrategy = self.make_execution()
-        self.runner = JobRunner(worker=self, death_penalty_class=self.death_penalty_class)
+        #: How this worker runs its jobs (in process, work horses...).
+        self.strategy: ExecutionStrategy = self.make_strategy()
+        # The runner work() builds adds the plugins' exception handlers; a view of a worker
+        # (Worker.all()) never runs a job, so asking plugins is left until then.
+        self.runner: WorkerJobRunner = WorkerJobRunner(
+            worker=self, death_penalty_class=self.death_penalty_class
+        )
+        self.validate_queues()
         if prepare_for_work:
             self._check_broker()
 
@@ -201,16 +254,27 @@ class BaseWorker(WorkerLookup):
                 raise ConfigurationError(f"exception handler {handler!r} is not callable")
         return resolved
 
-    def make_execution(self) -> ExecutionStrategy:
+    def make_strategy(self) -> ExecutionStrategy:
         """The strategy that runs this worker's jobs (in process; :class:`Worker`: work horses)."""
         return InProcessExecution()
 
+    def _make_runner(self) -> WorkerJobRunner:
+        return WorkerJobRunner(
+            worker=self,
+            death_penalty_class=self.death_penalty_class,
+            exception_handlers=[*self._exc_handlers, *get_plugin_manager().exception_handlers(self)],
+            move_to_failed=not self.disable_default_exception_handler,
+            default_result_ttl=self.default_result_ttl,
+            # Past two lease lengths another worker has ended the job as abandoned anyway.
+            outage_patience=2 * self.worker_ttl,
+        )
+
     def _check_broker(self) -> None:
-        if self.execution.uses_processes and not self.broker.shares_across_processes:
+        if self.strategy.uses_processes and not self.broker.shares_across_processes:
             raise UnsupportedByBrokerError(
-                f"{type(self).__name__} runs each job in a forked work horse, but the {self.broker.url} "
-                "store lives inside this process and a horse's writes would be lost: use SimpleWorker, "
-                "or a redis:// connection"
+                f"{type(self).__name__} runs each job in another process, but the {self.broker.url} "
+                "store lives inside this process and that process's writes would be lost: use "
+                "SimpleWorker, or a redis:// connection"
             )
 
     def _check_store(self) -> None:
@@ -219,123 +283,58 @@ class BaseWorker(WorkerLookup):
         for warning in self.broker.preflight():
             logger.warning("worker %s: %s", self.name, warning)
 
-    # -- identity and lookup ----------------------------------------------------------------------
-
-    @property
-    def key(self) -> str:
-        """The key of this worker's record."""
-        return self.broker.worker_key(self.name)
-
-    @property
-    def connection(self) -> Any:
-        """The client of the worker's broker."""
-        return self.broker.connection
-
-    def queue_names(self) -> list[str]:
-        """The names of the queues, in listening order."""
-        return [queue.name for queue in self.queues]
-
-    def queue_keys(self) -> list[str]:
-        """The keys of the queues, in listening order."""
-        return [queue.key for queue in self.queues]
-
-    @property
-    def current_job(self) -> Job | None:
-        """The job this worker is running, or None."""
-        if self.current_job_id is None:
-            return None
-        found = self.job_class.fetch_many(
-            [self.current_job_id], connection=self.broker, serializer=self.serializer
-        )
-        return found[0]
-
-    def get_state(self) -> WorkerStatus:
-        """What the worker is doing."""
-        return self.state
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r}, queues={self.queue_names()})"
-
-    # -- exception handlers and death penalties ---------------------------------------------------
-
-    def push_exc_handler(self, handler: ExceptionHandler) -> None:
-        """Add a handler at the end of the chain."""
-        self._exc_handlers.append(handler)
-
-    def pop_exc_handler(self) -> ExceptionHandler:
-        """Remove and return the last handler of the chain."""
-        return self._exc_handlers.pop()
-
-    def death_penalty_class_for(self, job: Job) -> type[BaseDeathPenalty]:
-        """The class enforcing ``job``'s timeout: the explicit one, a plugin's, or the default."""
-        if not self._explicit_death_penalty:
-            chosen = get_plugin_manager().death_penalty_class(job, self)
-            if chosen is not None:
-                return chosen
-        penalty = self.death_penalty_class
-        if penalty is UnixSignalDeathPenalty and threading.current_thread() is not threading.main_thread():
-            # SIGALRM can only be handled by the main thread; a worker in a thread uses a timer.
-            return TimerDeathPenalty
-        return penalty
+    def _setup_logging(self, level: str | int | None, date_format: str, log_format: str) -> None:
+        # None leaves a level set before alone (RQ's rule); an unset level means INFO, as RQ's
+        # worker logger has from import on.
+        if level is None:
+            level = logger.level or logging.INFO
+        setup_logging(logger, level, log_format, date_format)
+        self._log_settings = (level, date_format, log_format)
 
     # -- the loop ---------------------------------------------------------------------------------
 
     def work(
         self,
         burst: bool = False,
-        logging_level: str | int = "INFO",
+        logging_level: str | int | None = None,
         date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
         log_format: str = DEFAULT_LOGGING_FORMAT,
         max_jobs: int | None = None,
         max_idle_time: float | None = None,
         with_scheduler: bool = False,
+        dequeue_strategy: DequeueStrategy | str = DequeueStrategy.DEFAULT,
     ) -> bool:
         """Run jobs until told to stop; whether any job was run.
 
         :param burst: stop once every queue is empty.
+        :param logging_level: the ``jq.worker`` logger's level; None leaves it as it is (INFO
+            unless set before).
         :param max_jobs: stop after this many jobs.
         :param max_idle_time: stop after waiting this many seconds for a job.
         :param with_scheduler: also queue due scheduled jobs of these queues.
+        :param dequeue_strategy: the order in which queues are looked at (:class:`DequeueStrategy`).
         """
         if max_jobs is not None and max_jobs < 1:
             raise ConfigurationError(f"max_jobs must be at least 1, not {max_jobs}")
-        setup_logging(logger, logging_level, log_format, date_format)
-        self._check_broker()
-        self._check_store()
-        self._exc_handlers_with_plugins = [
-            *self._exc_handlers,
-            *get_plugin_manager().exception_handlers(self),
-        ]
-        self.runner = JobRunner(
-            worker=self,
-            death_penalty_class=self.death_penalty_class,
-            exception_handlers=self._exc_handlers_with_plugins,
-            move_to_failed=not self.disable_default_exception_handler,
-            default_result_ttl=self.default_result_ttl,
-            # Past two lease lengths another worker has ended the job as abandoned anyway.
-            outage_patience=2 * self.worker_ttl,
+        self._dequeue_strategy = DequeueStrategy.parse(dequeue_strategy)
+        self._ordered_queues = list(self.queues)
+        self.runner = self._make_runner()
+        maintenance = self._maintenance = Maintenance(
+            self, self.maintenance_interval, with_scheduler, self.cron_scheduler()
         )
-        maintenance = Maintenance(self, self.maintenance_interval, with_scheduler, self.cron_scheduler())
         loop = WorkLoop(self, maintenance, burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time)
         signals = ShutdownSignals(self)
-        commands = CommandListener(self)
-        heartbeat = WorkerHeartbeat(self, self.heartbeat_interval)
-        # Listen before becoming visible: a command sent to a listed worker must reach it.
-        commands.start()
-        try:
-            self.registration.register_birth()
-        except BaseException:
-            commands.stop()
-            raise
+        heartbeat = self._heartbeat = WorkerHeartbeat(self, self.heartbeat_interval)
+        self.bootstrap(logging_level, date_format, log_format)
         try:
             heartbeat.start()
             signals.install()
             logger.info("worker %s started, listening to %s", self.name, ", ".join(self.queue_names()))
-            set_process_title(f"worker {self.name}: idle on {','.join(self.queue_names())}")
+            self.procline(f"idle on {','.join(self.queue_names())}")
             # The store may drop the connection at any moment, this first write included.
             retry_transient(
                 self.broker,
-                lambda: self.registration.heartbeat(state=WorkerStatus.IDLE),
+                lambda: self.set_state(WorkerStatus.IDLE),
                 patience=self.worker_ttl,
                 what="record the worker as idle",
             )
@@ -346,21 +345,13 @@ class BaseWorker(WorkerLookup):
             logger.warning("worker %s: stopped at once", self.name)
         finally:
             signals.restore()
-            commands.stop()
             heartbeat.stop()
-            self.execution.close()
-            with contextlib.suppress(*self.broker.transient_errors):
-                maintenance.stop()
-            self._register_death()
+            self._heartbeat = None
+            self.strategy.close()
+            self.stop_scheduler()
+            self.teardown()
             logger.info("worker %s stopped after %d job(s)", self.name, loop.processed)
         return loop.processed > 0
-
-    def _register_death(self) -> None:
-        try:
-            retry_transient(self.broker, self.registration.register_death, patience=10, what="unregister")
-        except self.broker.transient_errors:
-            # Its record expires after worker_ttl anyway.
-            logger.warning("worker %s: could not unregister (the store is unreachable)", self.name)
 
     @property
     def heartbeat_interval(self) -> float:
@@ -368,9 +359,10 @@ class BaseWorker(WorkerLookup):
         return max(min(self.job_monitoring_interval, self.worker_ttl / 3), 0.05)
 
     def claim_request(self) -> ClaimRequest:
-        """How this worker claims its next job: a new execution id, a lease, its record busy."""
+        """How this worker claims its next job: from its queues in their current order (see
+        :meth:`reorder_queues`), with a new execution id, a lease, and its record busy."""
         return ClaimRequest(
-            self.queue_names(),
+            [queue.name for queue in self._ordered_queues],
             # Called right before each attempt: started_at is when the job is claimed, even after
             # a long wait for one.
             lambda: lifecycle.claim_fields(self.name),
@@ -393,7 +385,9 @@ class BaseWorker(WorkerLookup):
         return None if claimed is None else self.job_from_claim(claimed)
 
     def job_from_claim(self, claimed: Claimed) -> Job | None:
-        """The Job of a claimed record; None (the job failed, recorded) if the record is unreadable."""
+        """The Job of a claimed record; None (the job failed, recorded) if the record is unreadable.
+        The queues are put in the order for the next claim (:meth:`reorder_queues`)."""
+        self.reorder_queues(self.queue_for_name(claimed.queue))
         job = self.job_class(claimed.job_id, connection=self.broker, serializer=self.serializer)
         try:
             if claimed.prior_status != _QUEUED:
@@ -417,12 +411,23 @@ class BaseWorker(WorkerLookup):
             return None
         return job
 
+    def queue_for_name(self, name: str) -> Queue:
+        """The worker's queue named ``name`` (a new Queue object for another name)."""
+        for queue in self.queues:
+            if queue.name == name:
+                return queue
+        return self.queue_class(
+            name, connection=self.broker, job_class=self.job_class, serializer=self.serializer
+        )
+
     def perform(self, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
         """Run one claimed job with the execution strategy and count the outcome.
 
         With ``next_claim``, the strategy may claim the next job in the same round trip.
         """
         self.running_job, self.current_job_id = job, job.id
+        # The claim recorded the worker busy in the store; this object says so too.
+        self.state = WorkerStatus.BUSY
         if self.log_job_description:
             logger.info("%s: %s (%s)", job.origin, job.description, job.id)
         else:
@@ -431,11 +436,12 @@ class BaseWorker(WorkerLookup):
         # overran: its working time counts from here.
         started = self.runner.started = time.monotonic()
         try:
-            outcome = self.execution.execute(self, job, next_claim)
+            outcome = self.strategy.execute(self, job, next_claim)
         finally:
             self.running_job, self.current_job_id, self._kill = None, None, None
             self.runner.started = None
             self.total_working_time += time.monotonic() - started
+            self.state = WorkerStatus.IDLE
         # The runner that recorded the outcome (here, or in the work horse) logged it, with how
         # long the job ran.
         if outcome is JobOutcome.SUCCEEDED:
@@ -453,33 +459,21 @@ class BaseWorker(WorkerLookup):
 
     def renew(self) -> None:
         """Extend the leases of the running job and of a job held to run next, and this worker's
-        record, by ``worker_ttl`` (the heartbeat thread calls this)."""
+        record (:meth:`heartbeat`), by ``worker_ttl`` (the heartbeat thread calls this)."""
         for job in {id(job): job for job in (self.running_job, self.held_job) if job is not None}.values():
             if job.execution_id is not None:
                 self.broker.extend_lease(job.origin, job.id, job.execution_id, time.time() + self.worker_ttl)
-        self.registration.heartbeat()
+        self.heartbeat()
 
-    def on_horse_start(self, job: Job) -> None:
-        """Called in a freshly forked work horse before it runs ``job``. Override to prepare it."""
-        set_process_title(f"horse of {self.name}: job {job.id}")
-
-    # -- stopping ---------------------------------------------------------------------------------
-
-    def request_stop(self) -> None:
-        """Warm shutdown: finish the current job, take no new one."""
-        self.stop_requested = True
-
-    def request_force_stop(self) -> None:
-        """Cold shutdown: stop the current job now."""
-        self.stop_requested = self.cold_shutdown = True
-        self.kill_job(KillReason.COLD_SHUTDOWN)
+    # -- stopping jobs ----------------------------------------------------------------------------
 
     def kill_job(self, reason: KillReason, job_id: str | None = None) -> bool:
         """Stop the running job now (only if it is ``job_id``, when given); whether one ran.
 
         The kill is also remembered for that execution: one that comes while the job is being
         handed to its work horse is carried out as soon as the horse has it (see
-        :meth:`kill_reason_for`), never lost and never followed by a second run of the job.
+        :meth:`kill_reason_for`), never lost and never followed by a second run of the job. The
+        kill itself is :meth:`kill_horse`.
         """
         job = self.running_job
         if job is None or (job_id is not None and job.id != job_id):
@@ -490,7 +484,7 @@ class BaseWorker(WorkerLookup):
             self._kill = (held.execution_id, reason)
             return True
         self._kill = (job.execution_id, reason)
-        self.execution.kill(reason)
+        self.kill_horse()
         return True
 
     def kill_reason_for(self, job: Job) -> KillReason | None:
@@ -502,34 +496,11 @@ class BaseWorker(WorkerLookup):
         return KillReason.COLD_SHUTDOWN if self.cold_shutdown else None
 
 
-class Worker(BaseWorker):
-    """Runs jobs in a work horse process: a crash, a timeout or a leak in a job never reaches the
-    worker. Needs a broker shared across processes (Redis).
+def __getattr__(name: str) -> Any:
+    """``jq.worker.base.Worker`` and ``SimpleWorker``, where earlier versions of jq defined them
+    (they live in :mod:`jq.worker.worker_classes` now)."""
+    if name in ("Worker", "SimpleWorker"):
+        from jq.worker import worker_classes
 
-    By default one horse runs job after job (see :mod:`jq.worker.horse` for what a job can
-    observe of earlier ones); ``fork_per_job=True`` forks a fresh horse for every job, as RQ does.
-    ``max_jobs_per_horse`` replaces a reused horse after that many jobs.
-    """
-
-    def __init__(
-        self,
-        *args: Any,
-        fork_per_job: bool = False,
-        max_jobs_per_horse: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if max_jobs_per_horse is not None and max_jobs_per_horse < 1:
-            raise ConfigurationError(f"max_jobs_per_horse must be at least 1, not {max_jobs_per_horse}")
-        self.fork_per_job = fork_per_job
-        self.max_jobs_per_horse = max_jobs_per_horse
-        super().__init__(*args, **kwargs)
-
-    def make_execution(self) -> ExecutionStrategy:
-        """A work horse per job, or one reused horse."""
-        if self.fork_per_job:
-            return ForkPerJobExecution(self.death_penalty_grace)
-        return ReusedHorseExecution(self.death_penalty_grace, self.max_jobs_per_horse)
-
-
-class SimpleWorker(BaseWorker):
-    """Runs each job in the worker's own process: no fork, fastest, works with every broker."""
+        return getattr(worker_classes, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,13 +1,12 @@
-"""A working worker's command listener: shutdown, kill-horse and stop-job (see :mod:`jq.command`)."""
+"""A working worker's command listener: shutdown, kill-horse, stop-job and stop-execution (see
+:mod:`jq.command`)."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jq.broker import CommandSubscription
-from jq.command import decode_command
-from jq.worker.strategies import KillReason
 
 if TYPE_CHECKING:
     from jq.worker.base import BaseWorker
@@ -18,7 +17,8 @@ logger = logging.getLogger("jq.worker")
 
 
 class CommandListener:
-    """Subscribes the worker to its commands while it works, and acts on each one.
+    """Subscribes the worker to its commands while it works, and hands each one to
+    :meth:`jq.worker.BaseWorker.handle_payload`.
 
     Handlers run on the broker's listener thread: they only set flags or kill the current job,
     which the worker's own loop then records.
@@ -27,6 +27,11 @@ class CommandListener:
     def __init__(self, worker: BaseWorker) -> None:
         self.worker = worker
         self._subscription: CommandSubscription | None = None
+
+    @property
+    def subscription(self) -> CommandSubscription | None:
+        """The broker's subscription while listening, else None."""
+        return self._subscription
 
     def start(self) -> None:
         """Listen from now on."""
@@ -39,18 +44,12 @@ class CommandListener:
             self._subscription = None
 
     def handle(self, payload: bytes) -> None:
-        """Act on one command payload."""
-        command = decode_command(payload)
-        worker = self.worker
-        if command is None:
+        """Act on one command payload, given to the worker as a pub/sub message (as RQ's worker
+        receives it, so a ``handle_payload`` written for RQ works)."""
+        message: dict[str, Any] = {"type": "message", "pattern": None, "channel": None, "data": payload}
+        try:
+            self.worker.handle_payload(message)
+        except ValueError:
             logger.warning(
-                "worker %s: ignored a command it does not understand: %r", worker.name, payload[:200]
+                "worker %s: ignored a command it does not understand: %r", self.worker.name, payload[:200]
             )
-            return
-        logger.info("worker %s: received command %s", worker.name, command.name)
-        if command.name == "shutdown":
-            worker.request_stop()
-        elif command.name == "kill-horse":
-            worker.kill_job(KillReason.KILL_HORSE)
-        elif command.job_id is None or not worker.kill_job(KillReason.STOP_JOB, job_id=command.job_id):
-            logger.info("worker %s: not running job %s; nothing to stop", worker.name, command.job_id)

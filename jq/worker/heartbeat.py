@@ -30,6 +30,7 @@ class WorkerHeartbeat:
         self.worker = worker
         self.interval = interval
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -39,11 +40,21 @@ class WorkerHeartbeat:
     def stop(self) -> None:
         """Stop beating and wait for the thread."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None and self._thread.is_alive():
             self._thread.join()
 
+    def beat_now(self) -> None:
+        """Beat at once rather than at the next interval (safe from a signal handler: it only
+        sets an event)."""
+        self._wake.set()
+
     def _beat(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 with self.worker.fork_guard:
                     self.worker.renew()

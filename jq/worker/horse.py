@@ -2,16 +2,19 @@
 
 Two strategies share one horse machinery:
 
-* :class:`ReusedHorseExecution` (the default) keeps one horse and hands it job after job. Fast
-  (no fork per job). A job runs in the same process as the jobs before it: it sees what they
+* :class:`ForkPerJobExecution` (the default, as RQ's) forks a fresh horse for every job: nothing
+  of an earlier job survives, at the cost of a fork per job. It calls the worker's RQ hooks:
+  ``fork_work_horse``, then ``main_work_horse`` in the horse, then ``monitor_work_horse`` and
+  ``wait_for_horse`` in the worker.
+* :class:`ReusedHorseExecution` (``Worker(reuse_horse=True)``, jq's faster mode) keeps one horse
+  and hands it job after job (no fork per job; the horse calls the worker's ``perform_job`` for
+  each). A job runs in the same process as the jobs before it: it sees what they
   left in that process — module-level variables they changed, modules they imported, caches,
   memory they did not free, files or threads they left open. It never sees or changes the
   worker process itself, and a horse that crashes, times out or is killed is replaced before the
   next job. Use ``max_jobs_per_horse`` to replace horses regularly. A horse is also replaced
   before the next job when a module it imported has changed on disk since (see
   :mod:`jq.worker.freshness`), so that it runs the code on disk now, as a forking worker does.
-* :class:`ForkPerJobExecution` (``Worker(fork_per_job=True)``, RQ's behaviour) forks a fresh horse
-  for every job: nothing of an earlier job survives, at the cost of a fork per job.
 
 Either way a horse runs in its own process group and dies with its worker (Linux); a
 :class:`~jq.worker.warden.HorseWarden` then kills the processes its job started. A horse that
@@ -30,18 +33,20 @@ import functools
 import logging
 import os
 import pickle
+import random
 import select
 import signal
 import struct
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jq import job_record
 from jq.defaults import DEFAULT_DEATH_PENALTY_GRACE, effective_timeout
-from jq.exceptions import WorkHorseDiedError
+from jq.exceptions import NoSuchJobError, WorkHorseDiedError
 from jq.execution import JobOutcome
+from jq.job_state import JobStatus
 from jq.timeouts import JobTimeoutException
 from jq.worker.freshness import Freshness, ImportWatch
 from jq.worker.strategies import KillReason, describe_exit
@@ -50,6 +55,7 @@ from jq.worker.warden import HorseWarden
 if TYPE_CHECKING:
     from jq.job import Job
     from jq.lifecycle import NextClaim
+    from jq.queue import Queue
     from jq.worker.base import BaseWorker
 
 __all__ = [
@@ -183,13 +189,56 @@ class HorseProcess:
 
     def reap(self) -> int:
         """Wait for the horse to exit; its ``waitpid`` status."""
-        _, status = os.waitpid(self.pid, 0)
+        return self.reap_with_usage()[0]
+
+    def reap_with_usage(self) -> tuple[int, Any]:
+        """Wait for the horse to exit: its ``waitpid`` status and its resource usage."""
+        _, status, rusage = os.wait4(self.pid, 0)
         self.reaped = True
         self._warden.forget(self.pid)
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
-        return status
+        return status, rusage
+
+
+def _outcome_in_record(job: Job) -> JobOutcome | None:
+    """How a job ended by its record, when a horse that exited cleanly did not report it (a
+    ``main_work_horse`` override that ended the horse itself); None while it is still started."""
+    try:
+        status = job.get_status(refresh=True)
+    except NoSuchJobError:
+        # Recorded, then deleted at once (result_ttl=0), or deleted by someone else.
+        return JobOutcome.STALE
+    if status is JobStatus.FINISHED:
+        return JobOutcome.SUCCEEDED
+    if status in (JobStatus.FAILED, JobStatus.STOPPED):
+        return JobOutcome.FAILED
+    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED):
+        return JobOutcome.RETRIED
+    return None
+
+
+def _horse_ended(
+    worker: BaseWorker,
+    job: Job,
+    ending: tuple[int | None, int | None, Any],
+    overran: bool,
+    reason: KillReason | None,
+    grace: float,
+) -> JobOutcome:
+    """The outcome of a job whose horse ended without reporting: ``ending`` is the worker's
+    ``wait_for_horse()`` (pid, status, rusage). A horse that died is handed to the worker's
+    ``handle_work_horse_killed`` and the job's failure is recorded, saying how the horse ended."""
+    retpid, status, rusage = ending
+    status = 0 if status is None else status
+    if not overran and reason is None and os.waitstatus_to_exitcode(status) == 0:
+        outcome = _outcome_in_record(job)
+        if outcome is not None:
+            return outcome
+    if reason is not KillReason.STOP_JOB:
+        worker.handle_work_horse_killed(job, retpid, status, rusage)
+    return _record_death(worker, job, status, overran, reason, grace)
 
 
 def _record_death(
@@ -218,7 +267,12 @@ def _deadline(job: Job, grace: float) -> float | None:
 
 
 class ForkPerJobExecution:
-    """A fresh work horse for every job (RQ's behaviour): nothing of an earlier job survives."""
+    """A fresh work horse for every job (RQ's behaviour): nothing of an earlier job survives.
+
+    :meth:`execute` calls the worker's ``fork_work_horse(job, queue)`` (whose default is
+    :meth:`start_horse`), then its ``monitor_work_horse(job, queue, execution)`` (default:
+    :meth:`monitor`, which reaps the horse with the worker's ``wait_for_horse()``).
+    """
 
     #: Runs jobs in other processes: needs a store shared across processes.
     uses_processes = True
@@ -226,6 +280,7 @@ class ForkPerJobExecution:
     def __init__(self, grace: float = DEFAULT_DEATH_PENALTY_GRACE) -> None:
         self.grace = grace
         self._horse: HorseProcess | None = None
+        self._read_end = -1
         self._warden = HorseWarden()
 
     @property
@@ -234,17 +289,44 @@ class ForkPerJobExecution:
         return self._horse.pid if self._horse is not None else None
 
     def execute(self, worker: BaseWorker, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
-        """Fork, run the job in the child, and wait for it in the parent."""
+        """Fork a horse for the job (``fork_work_horse``) and wait for it (``monitor_work_horse``)."""
+        queue = worker.queue_for(job)
+        worker.fork_work_horse(job, queue)  # type: ignore[attr-defined]
+        if self._horse is None:
+            raise RuntimeError(
+                f"{type(worker).__name__}.fork_work_horse() started no work horse: an override must "
+                "call super().fork_work_horse(job, queue)"
+            )
+        outcome = worker.monitor_work_horse(job, queue, worker.prepare_execution(job))  # type: ignore[attr-defined]
+        return outcome if isinstance(outcome, JobOutcome) else JobOutcome.STALE
+
+    def start_horse(self, worker: BaseWorker, job: Job, queue: Queue) -> None:
+        """Fork the horse, which runs the worker's ``main_work_horse(job, queue)`` and reports the
+        outcome on a pipe."""
         read_end, write_end = os.pipe()
 
         def body() -> None:  # pragma: no cover - runs in the horse
             os.close(read_end)
             worker.on_horse_start(job)
-            outcome = worker.runner.run(job)
-            os.write(write_end, bytes([outcome, int(worker.runner.timed_out)]))
+            worker._last_outcome = None
+            worker.main_work_horse(job, queue)
+            outcome = worker._last_outcome
+            if outcome is not None:
+                os.write(write_end, bytes([outcome, int(worker.runner.timed_out)]))
 
-        horse = self._horse = HorseProcess(worker, body, self._warden)
+        self._horse = self._spawn(worker, job, body)
+        self._read_end = read_end
         os.close(write_end)
+
+    def _spawn(self, worker: BaseWorker, job: Job, body: Callable[[], None]) -> HorseProcess:
+        return HorseProcess(worker, body, self._warden)
+
+    def monitor(self, worker: BaseWorker, job: Job) -> JobOutcome:
+        """Wait for the horse's report (killing it past the job's timeout plus the grace), reap
+        it (the worker's ``wait_for_horse()``), and record the job's failure if the horse died
+        without reporting."""
+        horse, read_end = self._horse, self._read_end
+        assert horse is not None
         try:
             if worker.kill_reason_for(job) is not None:
                 # A kill that came while the horse was being forked.
@@ -253,14 +335,30 @@ class ForkPerJobExecution:
             report = _read_report(read_end) if state != "overran" else None
             if report is None or report[1] & _TIMED_OUT:
                 horse.kill_group()
-            status = horse.reap()
+            ending = worker.wait_for_horse()
+            if not horse.reaped:
+                # An overriding wait_for_horse() that did not reap it.
+                ending = (horse.pid, *horse.reap_with_usage())
         finally:
             os.close(read_end)
-            self._horse = None
+            self._horse, self._read_end = None, -1
         if report is not None:
             return report[0]
-        overran = state == "overran"
-        return _record_death(worker, job, status, overran, worker.kill_reason_for(job), self.grace)
+        return _horse_ended(worker, job, ending, state == "overran", worker.kill_reason_for(job), self.grace)
+
+    def reap_horse(self) -> tuple[int | None, int | None, Any]:
+        """Wait for the horse to exit: (pid, status, rusage); Nones when there is none."""
+        horse = self._horse
+        if horse is None or horse.reaped:
+            return None, None, None
+        status, rusage = horse.reap_with_usage()
+        return horse.pid, status, rusage
+
+    def signal_horse(self, signum: int) -> None:
+        """Send ``signum`` to the horse's process group (nothing when no horse runs)."""
+        if self._horse is not None and not self._horse.reaped:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._horse.pid, signum)
 
     def kill(self, reason: KillReason) -> None:
         """Kill the running horse and everything it started (the worker records ``reason``, see
@@ -398,8 +496,8 @@ class ReusedHorseExecution:
                 self._retire()
             return outcome
         overran = state == "overran"
-        status = self._retire()
-        return _record_death(worker, job, status, overran, worker.kill_reason_for(job), self.grace)
+        ending = self._retire()
+        return _horse_ended(worker, job, ending, overran, worker.kill_reason_for(job), self.grace)
 
     def _watch_imports(self, worker: BaseWorker) -> bool:
         """Watch the files of the modules the horse has just imported (they follow its reply);
@@ -416,19 +514,19 @@ class ReusedHorseExecution:
                        "a fresh horse takes the next job", worker.name)  # fmt: skip
         return False
 
-    def _retire(self) -> int:
-        """Kill the horse's group, reap it, and forget it; its status."""
+    def _retire(self) -> tuple[int | None, int | None, Any]:
+        """Kill the horse's group, reap it, and forget it: (pid, status, rusage)."""
         self.freshness.horse_retired()
         horse = self._horse
         if horse is None:
-            return 0
+            return None, 0, None
         horse.kill_group()
-        status = horse.reap()
+        status, rusage = horse.reap_with_usage()
         for fd in (self._to_horse, self._from_horse):
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._horse, self._to_horse, self._from_horse = None, -1, -1
-        return status
+        return horse.pid, status, rusage
 
     def kill(self, reason: KillReason) -> None:
         """Kill the horse if it is running a job (the worker records ``reason``, see
@@ -468,6 +566,9 @@ def _serve_jobs(worker: BaseWorker, job_read: int, reply_write: int) -> None:  #
     pipe closes."""
     imports = ImportWatch()
     imports.install()
+    random.seed()
+    worker.setup_work_horse_signals()
+    worker._is_horse = True
     while True:
         header = _read_exactly(job_read, _FRAME.size)
         if header is None:
@@ -480,7 +581,9 @@ def _serve_jobs(worker: BaseWorker, job_read: int, reply_write: int) -> None:  #
         job_record.apply(job, record)
         job.origin = queue
         worker.on_horse_start(job)
-        outcome = worker.runner.run(job)
+        worker._last_outcome = None
+        worker.perform_job(job, worker.queue_for(job), worker.prepare_execution(job))
+        outcome = worker._last_outcome or JobOutcome.STALE
         flags = _TIMED_OUT if worker.runner.timed_out else 0
         files = imports.report()
         if files is None:

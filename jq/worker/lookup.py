@@ -1,4 +1,5 @@
-"""Finding workers: ``Worker.all()``, ``Worker.count()``, ``Worker.find_by_key()``."""
+"""Finding workers: ``Worker.all()``, ``Worker.all_keys()``, ``Worker.count()``,
+``Worker.find_by_key()``, with RQ 3.0's arguments."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from jq.worker.registration import apply_record
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from jq.job import Job
     from jq.queue import Queue
 
 __all__ = ["WorkerLookup"]
@@ -25,35 +27,64 @@ class WorkerLookup:
 
     name: str
     broker: Broker
+    _executions: list[Any] | None
 
     if TYPE_CHECKING:
         # BaseWorker's constructor, as far as building a view needs it.
         def __init__(
             self,
             queues: Any,
-            *,
             name: str | None = None,
+            *,
             connection: Any = None,
+            job_class: type[Job] | str | None = None,
+            queue_class: type[Queue] | str | None = None,
             prepare_for_work: bool = True,
+            serializer: Any = None,
         ) -> None: ...
 
     @classmethod
-    def _views(cls, broker: Broker, names: list[str]) -> list[Self]:
+    def _views(
+        cls,
+        broker: Broker,
+        names: list[str],
+        job_class: type[Job] | None = None,
+        queue_class: type[Queue] | None = None,
+        serializer: Any = None,
+    ) -> list[Self]:
         views = []
         for name, record in zip(names, broker.load_workers(names), strict=True):
             if record is None:
                 continue
             queues = [q for q in record.get("queues", b"").decode().split(",") if q] or ["default"]
-            view = cls(queues, name=name, connection=broker, prepare_for_work=False)
+            view = cls(queues, name, connection=broker, job_class=job_class, queue_class=queue_class,
+                       prepare_for_work=False, serializer=serializer)  # fmt: skip
             apply_record(view, record)  # type: ignore[arg-type]
             views.append(view)
         return views
 
     @classmethod
-    def all(cls, connection: Any = None, queue: Queue | None = None) -> list[Self]:
-        """Every live worker (of ``queue`` when given), read from the broker."""
+    def all(
+        cls,
+        connection: Any = None,
+        job_class: type[Job] | None = None,
+        queue_class: type[Queue] | None = None,
+        queue: Queue | None = None,
+        serializer: Any = None,
+    ) -> list[Self]:
+        """Every live worker (of ``queue`` when given), read from the store; ``job_class``,
+        ``queue_class`` and ``serializer`` are those the views use (``get_current_job()``...)."""
         broker = _broker(connection, queue)
-        return cls._views(broker, broker.worker_names(queue.name if queue is not None else None))
+        names = broker.worker_names(queue.name if queue is not None else None)
+        return cls._views(broker, names, job_class, queue_class, serializer)
+
+    @classmethod
+    def all_keys(cls, connection: Any = None, queue: Queue | None = None) -> list[str]:
+        """The keys of every live worker's record (of ``queue`` when given)."""
+        broker = _broker(connection, queue)
+        return [
+            broker.worker_key(name) for name in broker.worker_names(queue.name if queue is not None else None)
+        ]
 
     @classmethod
     def count(cls, connection: Any = None, queue: Queue | None = None) -> int:
@@ -62,13 +93,21 @@ class WorkerLookup:
         return len(broker.worker_names(queue.name if queue is not None else None))
 
     @classmethod
-    def find_by_key(cls, worker_key: str, connection: Any = None) -> Self | None:
-        """The live worker whose record is at ``worker_key`` (``jq:worker:NAME``), or None."""
+    def find_by_key(
+        cls,
+        worker_key: str,
+        connection: Any = None,
+        job_class: type[Job] | None = None,
+        queue_class: type[Queue] | None = None,
+        serializer: Any = None,
+    ) -> Self | None:
+        """The live worker whose record is at ``worker_key`` (``jq:worker:NAME``), or None when
+        that worker is gone. Raises ValueError when ``worker_key`` is not a worker's key."""
         broker = resolve_broker(connection)
         name = broker.worker_name_from_key(worker_key)
         if name is None:
-            return None
-        found = cls._views(broker, [name])
+            raise ValueError(f"Not a valid jq worker key: {worker_key}")
+        found = cls._views(broker, [name], job_class, queue_class, serializer)
         return found[0] if found else None
 
     def refresh(self) -> None:
@@ -76,3 +115,5 @@ class WorkerLookup:
         record = self.broker.load_workers([self.name])[0]
         if record is not None:
             apply_record(self, record)  # type: ignore[arg-type]
+        # What get_current_executions() read last is stale now.
+        self._executions = None

@@ -11,7 +11,6 @@ from jq.broker import WORKER_CURRENT_JOB, WorkerUpdate
 from jq.lifecycle import NextClaim
 from jq.outage import Backoff
 from jq.worker.maintenance import Maintenance
-from jq.worker.proctitle import set_process_title
 from jq.worker.registration import WorkerStatus
 
 if TYPE_CHECKING:
@@ -108,15 +107,21 @@ class WorkLoop:
                 return False
         else:
             self._hold(None)
-        set_process_title(f"worker {worker.name}: busy with job {job.id}")
+        worker.procline(f"busy with job {job.id}")
         next_claim = NextClaim(worker.claim_request()) if self._may_take_another() else None
-        worker.perform(job, next_claim)
+        # execute_job() (RQ's hook) runs it; the claim of the next job rides along with it, for
+        # the step that records this job's outcome.
+        worker._next_claim = next_claim
+        try:
+            worker.execute_job(job, worker.queue_for(job))
+        finally:
+            worker._next_claim = None
         self.processed += 1
         if next_claim is not None and next_claim.claimed is not None:
             self._hold(worker.job_from_claim(next_claim.claimed))
         self._last_beat = self._idle_since = time.monotonic()
         if self._next_job is None:  # else the next job's title replaces this one right away
-            set_process_title(f"worker {worker.name}: idle on {','.join(worker.queue_names())}")
+            worker.procline(f"idle on {','.join(worker.queue_names())}")
         if self.max_jobs is not None and self.processed >= self.max_jobs:
             logger.info("worker %s: ran %d job(s), the most it may", worker.name, self.processed)
             return False
@@ -167,7 +172,7 @@ class WorkLoop:
     def _keep_alive(self) -> None:
         """Renew the worker's record when a heartbeat is due."""
         if time.monotonic() - self._last_beat >= self.worker.heartbeat_interval:
-            self.worker.registration.heartbeat()
+            self.worker.heartbeat()
             self._last_beat = time.monotonic()
 
     def _check_suspended(self) -> bool:
@@ -179,9 +184,9 @@ class WorkLoop:
         suspended = self.worker.broker.is_suspended()
         if suspended != self._suspended:
             state = WorkerStatus.SUSPENDED if suspended else WorkerStatus.IDLE
-            self.worker.registration.heartbeat(state=state)
+            self.worker.set_state(state)
             logger.info("worker %s: %s", self.worker.name, "suspended" if suspended else "resumed")
-            set_process_title(f"worker {self.worker.name}: {state.value}")
+            self.worker.procline(state.value)
             self._suspended = suspended
             self._last_beat = now
         return suspended

@@ -66,10 +66,11 @@ class Maintenance:
         self.scheduling.start()
 
     def tick(self) -> float:
-        """Clean the registries if it is time; seconds until it is time again."""
+        """Run the worker's maintenance tasks if it is time (its ``run_maintenance_tasks()``,
+        which cleans the registries); seconds until it is time again."""
         now = time.monotonic()
         if now >= self._next_cleanup:
-            self.clean_registries()
+            self.worker.run_maintenance_tasks()
             self._next_cleanup = now + self.interval
         return max(self._next_cleanup - time.monotonic(), 0.0)
 

@@ -53,6 +53,9 @@ class Registration:
             "name": _text(worker.name),
             "hostname": _text(worker.hostname),
             "pid": _text(worker.pid),
+            "ip_address": _text(worker.ip_address),
+            "version": _text(worker.version),
+            "python_version": _text(worker.python_version),
             "queues": _text(",".join(worker.queue_names())),
             "state": _text(worker.state.value),
             "birth_date": _text(format_timestamp(worker.birth_date)),
@@ -72,20 +75,26 @@ class Registration:
         state: WorkerStatus | None = None,
         current_job: str | None = None,
         increments: Mapping[str, float] | None = None,
+        fields: Mapping[str, bytes] | None = None,
     ) -> bool:
-        """Renew the record for another ``worker_ttl``; optionally change state and counters.
+        """Renew the record for another ``worker_ttl``; optionally change state, counters and
+        other ``fields``.
 
         ``current_job=""`` clears the current job. Returns False when the record had expired.
         """
         with self._lock:
-            return self._heartbeat(state, current_job, increments)
+            return self._heartbeat(state, current_job, increments, fields or {})
 
     def _heartbeat(
-        self, state: WorkerStatus | None, current_job: str | None, increments: Mapping[str, float] | None
+        self,
+        state: WorkerStatus | None,
+        current_job: str | None,
+        increments: Mapping[str, float] | None,
+        extra: Mapping[str, bytes],
     ) -> bool:
         worker = self.worker
         worker.last_heartbeat = now()
-        fields = {"last_heartbeat": _text(format_timestamp(worker.last_heartbeat))}
+        fields = {"last_heartbeat": _text(format_timestamp(worker.last_heartbeat)), **extra}
         if state is not None:
             worker.state = state
             fields["state"] = _text(state.value)
@@ -96,7 +105,7 @@ class Registration:
         if not alive:
             # The record expired (e.g. the store was unreachable longer than worker_ttl): re-register.
             self.register_birth()
-            if state is not None or current_job is not None or increments:
+            if state is not None or current_job is not None or increments or extra:
                 worker.broker.heartbeat_worker(worker.name, fields, worker.worker_ttl, increments)
         return alive
 
@@ -113,6 +122,9 @@ def apply_record(worker: BaseWorker, record: Record) -> None:
 
     worker.hostname = text("hostname") or None
     worker.pid = int(text("pid") or 0)
+    worker.ip_address = text("ip_address") or None
+    worker.version = text("version") or worker.version
+    worker.python_version = text("python_version") or worker.python_version
     worker.state = WorkerStatus(text("state") or WorkerStatus.IDLE.value)
     worker.current_job_id = text("current_job") or None
     worker.birth_date = parse_timestamp(text("birth_date")) if text("birth_date") else None
@@ -120,3 +132,6 @@ def apply_record(worker: BaseWorker, record: Record) -> None:
     worker.successful_job_count = int(float(text("successful_job_count") or 0))
     worker.failed_job_count = int(float(text("failed_job_count") or 0))
     worker.total_working_time = float(text("total_working_time") or 0)
+    worker.shutdown_requested_at = (
+        parse_timestamp(text("shutdown_requested_date")) if text("shutdown_requested_date") else None
+    )

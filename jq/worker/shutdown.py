@@ -79,9 +79,9 @@ class ShutdownSignals:
                 self.worker.name,
                 name,
             )
-            self.worker.request_stop()
+            self.worker.request_stop(signum, frame)
             return
         logger.warning(
             "worker %s: got %s again: cold shut down (the current job is killed)", self.worker.name, name
         )
-        self.worker.request_force_stop()
+        self.worker.request_force_stop(signum, frame)

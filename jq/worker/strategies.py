@@ -86,16 +86,22 @@ class InProcessExecution:
         self._worker: BaseWorker | None = None
 
     def execute(self, worker: BaseWorker, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
-        """Run the job with the worker's runner; claim the next one in the same round trip."""
+        """Run the job here (the worker's ``perform_job``); claim the next one in the same round
+        trip."""
         self._worker = worker
         reason = worker.kill_reason_for(job)
         if reason is not None:
             # A kill that came before this call (a cold shutdown just after the claim): it is
             # held back and raised where the job's own code would start.
             worker.runner.interrupts.interrupt(reason.error())
+        worker._next_claim, worker._last_outcome = next_claim, None
         try:
-            return worker.runner.run(job, next_claim)
+            worker.perform_job(job, worker.queue_for(job), worker.prepare_execution(job))
+            # None: an overriding perform_job() did not run the job through jq; its lease runs
+            # out and maintenance ends it, so it is never lost.
+            return worker._last_outcome or JobOutcome.STALE
         finally:
+            worker._next_claim = None
             self._worker = None
 
     def kill(self, reason: KillReason) -> None:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CANCELED",
     "DEFERRED",
-    "ENDED_BADLY",
+    "FAILED",
     "FINISHED",
     "QUEUED",
     "SCHEDULED",
@@ -51,8 +51,8 @@ FINISHED = b"finished"
 DEFERRED = b"deferred"
 SCHEDULED = b"scheduled"
 CANCELED = b"canceled"
-#: Statuses of a dependency that ended without succeeding.
-ENDED_BADLY = frozenset({b"failed", b"stopped", b"canceled"})
+#: The status of a dependency that a job allowing failure counts as met.
+FAILED = b"failed"
 #: What reads see for a registry that was never written; never written to itself.
 _NO_IDS = ScoredSet()
 
@@ -157,37 +157,50 @@ class MemoryState:
         self._jobs.expire_in(job_id, ttl if ttl > 0 else None)
 
     def _settle_dependents(self, change: Transition) -> None:
-        """Release or cancel the dependents of ``change.job_id`` (see DependentsPolicy)."""
+        """Release, leave waiting or cancel the dependents of ``change.job_id`` (see
+        DependentsPolicy)."""
         now = self._clock() if change.now is None else change.now
         # Depth first over the jobs whose dependents are settled: the job itself, then each
-        # dependent canceled on the way, whose own dependents see it as failed. A canceled job is
-        # filed (registry, expiry) only after its own dependents were settled: a TTL of zero
-        # deletes its set of dependents. `visited` guards against a cycle of dependents.
+        # dependent canceled on the way, whose own dependents are settled as VANISHED. A canceled
+        # job is filed (registry, expiry) only after its own dependents were settled: a TTL of
+        # zero deletes its set of dependents. `visited` guards against a cycle of dependents.
         stack: list[tuple[str, DependentsPolicy, tuple[str, int] | None]] = [
             (change.job_id, change.dependents, None)
         ]
         visited = {change.job_id}
         while stack:
             parent, policy, canceled = stack.pop()
-            for child in self._jobs.take_dependents(parent):
+            for child in self._jobs.dependents(parent):
                 record = self._jobs.live(child)
                 if record is None:
+                    self._jobs.drop_dependent(parent, child)
                     self._jobs.forget_unmet(child)
                     continue
+                deferred = record.get(STATUS) == DEFERRED and ORIGIN in record
+                tolerant = record.get(ALLOW_FAILURE) == b"1"
+                if policy is DependentsPolicy.FAILED and deferred and not tolerant:
+                    continue  # it waits for the job to be requeued and to succeed
+                self._jobs.drop_dependent(parent, child)
                 still_waiting = self._jobs.stop_waiting(child, parent)
-                if policy is DependentsPolicy.FINISHED or record.get(ALLOW_FAILURE) == b"1":
+                if policy is not DependentsPolicy.VANISHED or tolerant:
                     if not still_waiting:
                         self._release(child, record, change.released_fields, now)
-                elif child not in visited and record.get(STATUS) == DEFERRED and ORIGIN in record:
+                elif child not in visited and deferred:
                     visited.add(child)
                     queue = record[ORIGIN].decode()
                     self._registry(PlaceKind.DEFERRED, queue).discard(child)
                     record.update(change.canceled_fields)
                     record[STATUS] = CANCELED
                     ttl = failure_ttl(record.get(FAILURE_TTL), change.default_failure_ttl)
-                    stack.append((child, DependentsPolicy.FAILED, (queue, ttl)))
+                    stack.append((child, DependentsPolicy.VANISHED, (queue, ttl)))
             if canceled is not None:
                 self._keep_canceled(parent, *canceled, now)
+
+    def _leave_dependencies(self, job_id: str) -> None:
+        """The job stops waiting for its unmet dependencies (Transition.leave_dependencies)."""
+        for parent in self._jobs.unmet(job_id) or ():
+            self._jobs.drop_dependent(parent, job_id)
+        self._jobs.forget_unmet(job_id)
 
     def _release(self, job_id: str, record: Record, released_fields: Mapping[str, bytes], now: float) -> None:
         """Queue a deferred job whose dependencies are all met, or schedule it when its

@@ -171,10 +171,6 @@ class JobTable:
         """Drop the job's set of unmet dependencies."""
         self._dependencies.pop(job_id, None)
 
-    def take_dependents(self, job_id: str) -> list[str]:
-        """Clear the job's dependents and return them in the order they were added."""
-        return list(self._dependents.pop(job_id, {}))
-
     def dependents(self, job_id: str) -> list[str]:
         """The job's dependents, in the order they were added (nothing is changed)."""
         return list(self._dependents.get(job_id, {}))

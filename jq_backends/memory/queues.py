@@ -7,8 +7,8 @@ any queue notifies.
 from __future__ import annotations
 
 import time
-from collections import deque
-from collections.abc import Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping, Sequence
 
 from jq.broker import (
     EXECUTION,
@@ -27,12 +27,10 @@ from jq.broker import (
     claim_fields_now,
     claim_lease_now,
 )
-from jq.defaults import DEFAULT_FAILURE_TTL
-from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS, failure_ttl, scheduled_field
+from jq_backends.fields import PLACE_OF_STATUS, scheduled_field
 from jq_backends.memory._base import (
-    CANCELED,
     DEFERRED,
-    ENDED_BADLY,
+    FAILED,
     FINISHED,
     QUEUED,
     SCHEDULED,
@@ -51,15 +49,16 @@ class MemoryQueues(MemoryState, QueueStore):
         """Store and place one job, following :meth:`jq.broker.Broker.enqueue`'s steps."""
         with self._cond:
             refusal = self._refusal(request, _Batch(self._jobs, self._markers))
-            return refusal if refusal is not None else self._write(request)
+            return refusal if refusal is not None else self._write(request, ())
 
     def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[EnqueueOutcome]:
-        """Every request checked, in order, as the earlier ones would leave the store; then every
-        one written, or none: the whole batch is one critical section."""
+        """Every request checked, in order, as the batch will leave the store; then every one
+        written, or none: the whole batch is one critical section."""
         with self._cond:
-            batch = _Batch(self._jobs, self._markers)
+            batch = _Batch(self._jobs, self._markers, [request.job_id for request in requests])
             refusals: list[EnqueueOutcome | None] = []
             for request in requests:
+                batch.arrive(request.job_id)
                 refusal = self._refusal(request, batch)
                 if refusal is None:
                     status, unmet = self._placement(request, batch)
@@ -67,10 +66,14 @@ class MemoryQueues(MemoryState, QueueStore):
                 refusals.append(refusal)
             if any(refusal is not None for refusal in refusals):
                 return [refusal or EnqueueOutcome(None, reason=RefusalReason.BATCH) for refusal in refusals]
-            return [self._write(request) for request in requests]
+            return [
+                self._write(request, [later.job_id for later in requests[index + 1 :]])
+                for index, request in enumerate(requests)
+            ]
 
-    def _write(self, request: EnqueueRequest) -> EnqueueOutcome:
-        """Steps 2 to 7 of an enqueue whose refusals were checked (the condition held)."""
+    def _write(self, request: EnqueueRequest, upcoming: Iterable[str]) -> EnqueueOutcome:
+        """Steps 2 to 7 of an enqueue whose refusals were checked (the condition held).
+        ``upcoming``: ids that later requests of the same batch enqueue (unmet dependencies)."""
         job_id = request.job_id
         if request.once is not None:
             name, value = request.once
@@ -85,15 +88,11 @@ class MemoryQueues(MemoryState, QueueStore):
         self._jobs.forget_unmet(job_id)
         self._known_queues.add(request.queue)
 
-        status, unmet = self._placement(request, _Batch(self._jobs, self._markers))
+        status, unmet = self._placement(request, _Batch(self._jobs, self._markers, upcoming))
         record = self._jobs.put(job_id, request.fields)
         if request.scheduled_at is not None:
             record[SCHEDULED_AT] = scheduled_field(request.scheduled_at)
         self._jobs.expire_in(job_id, request.record_ttl)
-        if status == CANCELED:
-            record[STATUS] = CANCELED
-            self._keep_canceled(job_id, request.queue, _canceled_ttl(request), self._clock())
-            return EnqueueOutcome(CANCELED.decode())
         if status == DEFERRED:
             self._registry(PlaceKind.DEFERRED, request.queue).add(job_id, self._clock())
             self._jobs.set_unmet(job_id, unmet)
@@ -110,11 +109,11 @@ class MemoryQueues(MemoryState, QueueStore):
         """The status the request's job gets (steps 4 to 7) and its unmet dependencies."""
         unmet: list[str] = []
         for dep in dict.fromkeys(request.depends_on):
+            if not batch.exists(dep):
+                continue  # no record: met, as in RQ
             status = batch.status(dep)
-            if status == FINISHED or (request.allow_failure and status in ENDED_BADLY):
+            if status == FINISHED or (request.allow_failure and status == FAILED):
                 continue
-            if status in ENDED_BADLY:
-                return CANCELED, []
             unmet.append(dep)
         if unmet:
             return DEFERRED, unmet
@@ -123,18 +122,14 @@ class MemoryQueues(MemoryState, QueueStore):
     @staticmethod
     def _refusal(request: EnqueueRequest, batch: _Batch) -> EnqueueOutcome | None:
         """Why the request must write nothing (checked in the contract's order), or None."""
-        depends_on = list(dict.fromkeys(request.depends_on))
-        missing = tuple(dep for dep in depends_on if not batch.exists(dep))
-        if missing:
-            return EnqueueOutcome(None, missing, RefusalReason.MISSING)
-        if request.unique and batch.status(request.job_id) in PENDING_STATUSES:
+        if request.unique and batch.exists(request.job_id):
             return EnqueueOutcome(None, reason=RefusalReason.DUPLICATE)
         if request.once is not None:
             name, value = request.once
             marker = batch.marker(name)
             if marker is not None and marker >= value:
                 return EnqueueOutcome(None, reason=RefusalReason.ALREADY)
-        if batch.reaches(depends_on, request.job_id):
+        if batch.reaches(list(dict.fromkeys(request.depends_on)), request.job_id):
             return EnqueueOutcome(None, reason=RefusalReason.CYCLE)
         return None
 
@@ -264,43 +259,47 @@ class MemoryQueues(MemoryState, QueueStore):
                     self._jobs.purge(job_id)
 
 
-def _canceled_ttl(request: EnqueueRequest) -> int:
-    """How long a job canceled at enqueue is kept (0: not at all)."""
-    return failure_ttl(request.fields.get(FAILURE_TTL), DEFAULT_FAILURE_TTL)
-
-
 class _Batch:
-    """The store as the checks of an enqueue see it: as it is, plus what the earlier requests of
-    the same batch will write (:meth:`note`), which the checks of the later ones must count."""
+    """The store as the checks of an enqueue see it: as it is, plus what the requests of the same
+    batch will write: the earlier ones as :meth:`note` says, the later ones (``upcoming``) as
+    jobs that exist and have not ended."""
 
-    __slots__ = ("_jobs", "_markers", "_new_markers", "_statuses", "_unmet")
+    __slots__ = ("_jobs", "_markers", "_new_markers", "_statuses", "_unmet", "_upcoming")
 
-    def __init__(self, jobs: JobTable, markers: Mapping[str, float]) -> None:
+    def __init__(self, jobs: JobTable, markers: Mapping[str, float], upcoming: Iterable[str] = ()) -> None:
         self._jobs = jobs
         self._markers = markers
-        # Per id an earlier request writes: its status, or None when it is not kept at all.
-        self._statuses: dict[str, bytes | None] = {}
+        # Per id an earlier request writes: its status.
+        self._statuses: dict[str, bytes] = {}
         self._unmet: dict[str, list[str]] = {}
         self._new_markers: dict[str, float] = {}
+        # How many requests still to come enqueue each id.
+        self._upcoming = Counter(upcoming)
+
+    def arrive(self, job_id: str) -> None:
+        """The request for ``job_id`` is checked now: it is no longer one to come."""
+        self._upcoming[job_id] -= 1
 
     def note(self, request: EnqueueRequest, status: bytes, unmet: Sequence[str]) -> None:
         """Count what ``request`` will write: its job with ``status`` and ``unmet``, its marker."""
-        kept = status != CANCELED or _canceled_ttl(request) != 0
-        self._statuses[request.job_id] = status if kept else None
+        self._statuses[request.job_id] = status
         self._unmet[request.job_id] = list(unmet)
         if request.once is not None:
             self._new_markers[request.once[0]] = request.once[1]
 
     def exists(self, job_id: str) -> bool:
-        """Whether the job has a record."""
-        if job_id in self._statuses:
-            return self._statuses[job_id] is not None
+        """Whether the job has a record (or a request of the batch gives it one)."""
+        if job_id in self._statuses or self._upcoming[job_id] > 0:
+            return True
         return self._jobs.live(job_id) is not None
 
     def status(self, job_id: str) -> bytes | None:
-        """The job's status (None without a record or a status)."""
+        """The job's status (None without a record or a status; ``queued`` for one a later
+        request of the batch enqueues: it has not ended)."""
         if job_id in self._statuses:
             return self._statuses[job_id]
+        if self._upcoming[job_id] > 0:
+            return QUEUED
         record = self._jobs.live(job_id)
         return None if record is None else record.get(STATUS)
 

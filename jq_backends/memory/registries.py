@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from jq.broker import (
+    ENQUEUE_AT_FRONT,
     EXECUTION,
     PERSIST,
     STATUS,
@@ -102,6 +103,8 @@ class MemoryRegistries(MemoryState, RegistryStore):
             record.pop(name, None)
         if change.result is not None:
             self._jobs.prepend_result(job_id, change.result, change.results_kept)
+        if change.leave_dependencies:
+            self._leave_dependencies(job_id)
         if change.dependents is not DependentsPolicy.NONE:
             self._settle_dependents(change)
 
@@ -123,8 +126,8 @@ class MemoryRegistries(MemoryState, RegistryStore):
         default_failure_ttl: int = DEFAULT_FAILURE_TTL,
         now: float | None = None,
     ) -> list[str]:
-        """Settle the deferred jobs of ``queue`` waiting for a job that has no record, as if it
-        had failed; returns their ids."""
+        """Settle the deferred jobs of ``queue`` waiting for a job that has no record, as
+        VANISHED; returns their ids."""
         with self._cond:
             deferred = self._peek(Place(PlaceKind.DEFERRED, queue))
             settled: list[str] = []
@@ -147,7 +150,7 @@ class MemoryRegistries(MemoryState, RegistryStore):
                             parent,
                             None,
                             None,
-                            dependents=DependentsPolicy.FAILED,
+                            dependents=DependentsPolicy.VANISHED,
                             released_fields=released_fields,
                             canceled_fields=canceled_fields,
                             default_failure_ttl=default_failure_ttl,
@@ -173,8 +176,9 @@ class MemoryRegistries(MemoryState, RegistryStore):
                 record = self._jobs.live(job_id)
                 if record is None:
                     continue
+                at_front = record.get(ENQUEUE_AT_FRONT) == b"1"
                 record.update(fields)
                 record[STATUS] = QUEUED
-                self._push(queue, job_id, at_front=False)
+                self._push(queue, job_id, at_front=at_front)
                 promoted.append(job_id)
             return promoted

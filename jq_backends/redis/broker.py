@@ -26,6 +26,7 @@ from jq_backends.redis import codec
 from jq_backends.redis.connection import redact_url
 from jq_backends.redis.control import RedisControl
 from jq_backends.redis.options import read_url_booleans
+from jq_backends.redis.pipelines import RedisPipelineWrites, check_pipeline
 from jq_backends.redis.preflight import RedisPreflight
 from jq_backends.redis.queues import RedisQueues
 from jq_backends.redis.records import RedisJobs
@@ -135,6 +136,12 @@ class RedisBroker(
         reply = self._scripts("finish_and_claim", transition_keys + claim_keys, transition_args + claim_args)
         claimed = self._claimed(claim.queues, fields, reply[1:]) if len(reply) > 1 else None
         return bool(reply[0]), claimed
+
+    def pipeline_writes(self, pipeline: Any) -> RedisPipelineWrites:
+        """Writes queued on ``pipeline``, a redis-py pipeline to this broker's server and
+        database (see :mod:`.pipelines`)."""
+        clients = [self._connection] if self._twin is None else [self._connection, self._client]
+        return RedisPipelineWrites(self, check_pipeline(pipeline, clients))
 
     def ping(self) -> None:
         """Send PING; raises :class:`redis.ConnectionError` when the server does not answer."""

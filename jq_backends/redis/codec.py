@@ -40,6 +40,7 @@ _POLICY_LETTERS: Final[Mapping[DependentsPolicy, str]] = {
     DependentsPolicy.NONE: "-",
     DependentsPolicy.FINISHED: "f",
     DependentsPolicy.FAILED: "x",
+    DependentsPolicy.VANISHED: "v",
 }
 
 
@@ -152,7 +153,8 @@ def place_kind(place: Place | None) -> str:
 
 
 def policy_letter(policy: DependentsPolicy | str) -> str:
-    """A dependents policy as lib_transition.lua spells it: '-' none, 'f' finished, 'x' failed."""
+    """A dependents policy as lib_transition.lua spells it: '-' none, 'f' finished, 'x' failed,
+    'v' vanished."""
     # A member is looked up directly; a plain string ('finished') through the enum.
     if isinstance(policy, DependentsPolicy):
         return _POLICY_LETTERS[policy]
@@ -163,8 +165,8 @@ def settlement(
     letter: str, released: Mapping[str, bytes], canceled: Mapping[str, bytes], default_failure_ttl: int
 ) -> list[Arg]:
     """How a policy settles the dependents, as lib_transition.lua's next_settlement reads it (without now):
-    the released fields and, under 'x', the canceled fields and their default failure TTL."""
+    the released fields and, under 'v', the canceled fields and their default failure TTL."""
     args = pairs(released)
-    if letter == "x":
+    if letter == "v":
         args += [*pairs(canceled), int(default_failure_ttl)]
     return args

@@ -17,6 +17,9 @@ It changes nothing that a caller can see:
 * A connection unused for :data:`IDLE_SECONDS` goes back to the pool before the next call and
   a fresh one is checked out: the pool's check-out notices a socket the server has closed
   meanwhile (an idle timeout), so the call does not fail on it.
+* A :class:`HotConnection` dropped without :meth:`HotConnection.close` (its broker was garbage
+  collected: ``Worker.all(connection=client)`` makes a short-lived one) gives its connection back
+  to the pool then, so short-lived brokers never drain a client's pool.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -46,6 +50,24 @@ except ImportError:  # hiredis is an optional extra
 IDLE_SECONDS: Final = 5.0
 
 
+class _Held:
+    """The connection a :class:`HotConnection` holds and the process that checked it out, apart
+    from the HotConnection itself so that its finalizer can give the connection back."""
+
+    __slots__ = ("connection", "pid")
+
+    def __init__(self) -> None:
+        self.connection: Any = None
+        self.pid = os.getpid()
+
+
+def _give_back(pool: Any, held: _Held) -> None:
+    """Return the held connection to ``pool`` (in the process that checked it out only)."""
+    connection, held.connection = held.connection, None
+    if connection is not None and held.pid == os.getpid():
+        pool.release(connection)
+
+
 class HotConnection:
     """Runs commands on one held connection of ``client``'s pool; see the module's docstring."""
 
@@ -55,8 +77,8 @@ class HotConnection:
         self._reply_wait = reply_wait if reply_wait is not None else ReplyWait(window_from_env())
         self._pool = client.connection_pool
         self._lock = threading.Lock()
-        self._connection: Any = None
-        self._pid = os.getpid()
+        self._held = _Held()
+        weakref.finalize(self, _give_back, self._pool, self._held)
         self._last_used = 0.0
         # Whether commands may be packed by hiredis directly (see _pack).
         self._direct_pack = False
@@ -94,20 +116,20 @@ class HotConnection:
             self._drop(disconnect=False)
 
     def _checked_out(self) -> Any:
-        if self._pid != os.getpid():
+        if self._held.pid != os.getpid():
             # A forked child: the connection is the parent's. Forget it without touching it.
-            self._connection, self._pid = None, os.getpid()
-        elif self._connection is not None and time.monotonic() - self._last_used > IDLE_SECONDS:
+            self._held.connection, self._held.pid = None, os.getpid()
+        elif self._held.connection is not None and time.monotonic() - self._last_used > IDLE_SECONDS:
             self._drop(disconnect=False)
-        if self._connection is None:
-            connection = self._connection = self._pool.get_connection()
+        if self._held.connection is None:
+            connection = self._held.connection = self._pool.get_connection()
             self._direct_pack = _hiredis_pack is not None and isinstance(
                 getattr(connection, "_command_packer", None), HiredisRespSerializer
             )
-        return self._connection
+        return self._held.connection
 
     def _drop(self, *, disconnect: bool) -> None:
-        connection, self._connection = self._connection, None
+        connection, self._held.connection = self._held.connection, None
         if connection is None:
             return
         if disconnect:

@@ -26,8 +26,6 @@ from jq.broker import (
     claim_fields_now,
     claim_lease_now,
 )
-from jq.defaults import DEFAULT_FAILURE_TTL
-from jq_backends.fields import FAILURE_TTL, failure_ttl
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
 from jq_backends.redis.scripts import Arg
@@ -81,12 +79,11 @@ class RedisQueues(RedisState, QueueStore):
         if request.depends_on:
             flags += "d"
             depends_on = list(dict.fromkeys(request.depends_on))
-            keys += [t.deferred + queue, t.canceled + queue]
+            keys.append(t.deferred + queue)
             for dependency in depends_on:
                 keys += [t.job + dependency, t.dependents + dependency]
-            canceled_ttl = failure_ttl(request.fields.get(FAILURE_TTL), DEFAULT_FAILURE_TTL)
-            # The contract passes no time for the deferred and canceled scores: use this clock.
-            args += [len(depends_on), codec.score(time.time()), canceled_ttl, *depends_on]
+            # The contract passes no time for the deferred score: use this clock.
+            args += [len(depends_on), codec.score(time.time()), *depends_on]
         args[0] = flags
         args += codec.flat(request.fields) if last else codec.pairs(request.fields)
         return keys, args
@@ -96,8 +93,7 @@ class RedisQueues(RedisState, QueueStore):
         status = codec.text(reply[0])
         if status:
             return EnqueueOutcome(status)
-        reason = RefusalReason(codec.text(reply[1]))
-        return EnqueueOutcome(None, tuple(codec.text(job_id) for job_id in reply[2:]), reason)
+        return EnqueueOutcome(None, reason=RefusalReason(codec.text(reply[1])))
 
     def _fresh(self, requests: Sequence[EnqueueRequest]) -> bool:
         """Enqueue ``requests`` with ``lua/enqueue_fresh.lua`` if it can take them: whether it
@@ -148,14 +144,18 @@ class RedisQueues(RedisState, QueueStore):
             return []
         if self._fresh(requests):
             return [_QUEUED] * len(requests)
+        replies = self._scripts("enqueue_many", *self._enqueue_many_call(requests))
+        return [self._enqueue_outcome(reply) for reply in replies]
+
+    def _enqueue_many_call(self, requests: Sequence[EnqueueRequest]) -> tuple[list[str], list[Arg]]:
+        """The KEYS and ARGV of ``lua/enqueue_many.lua`` for a batch."""
         keys: list[str] = []
         args: list[Arg] = [len(requests)]
         for index, request in enumerate(requests):
             request_keys, request_args = self._enqueue_call(request, last=index == len(requests) - 1)
             keys += request_keys
             args += request_args
-        replies = self._scripts("enqueue_many", keys, args)
-        return [self._enqueue_outcome(reply) for reply in replies]
+        return keys, args
 
     def _claim_call(
         self, queues: Sequence[str], fields: Mapping[str, bytes], lease: str, worker: WorkerUpdate | None

@@ -10,6 +10,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import cast
 
+from redis.client import Pipeline
+
 from jq.broker import DependentsPolicy, JobStore, Place, Record
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq_backends.redis import codec
@@ -28,9 +30,16 @@ class RedisJobs(RedisState, JobStore):
         The record's expiry (or none) applies to its results and dependency sets as well: they
         live exactly as long as the record.
         """
+        pipe = self._client.pipeline(transaction=True)
+        self._save_commands(pipe, job_id, fields, record_ttl)
+        pipe.execute()
+
+    def _save_commands(
+        self, pipe: Pipeline, job_id: str, fields: Mapping[str, bytes], record_ttl: int | None
+    ) -> None:
+        """Queue the commands of :meth:`save_job` on ``pipe``."""
         keys = self._keys
         key = keys.job(job_id)
-        pipe = self._client.pipeline(transaction=True)
         pipe.delete(key)
         if fields:
             pipe.hset(key, items=[part for pair in fields.items() for part in pair])
@@ -40,7 +49,6 @@ class RedisJobs(RedisState, JobStore):
                 pipe.pexpire(data_key, int(expiry))
             else:
                 pipe.persist(data_key)
-        pipe.execute()
 
     def update_job(self, job_id: str, fields: Mapping[str, bytes]) -> bool:
         """Write fields onto an existing record (one script); False when there is none."""
@@ -97,6 +105,22 @@ class RedisJobs(RedisState, JobStore):
     ) -> bool:
         """Remove the id from ``places``, settle its dependents under the ``dependents`` policy,
         and delete record, results and dependency sets (one script)."""
+        call = self._delete_call(
+            job_id, places, dependents, released_fields, canceled_fields, default_failure_ttl, now
+        )
+        return bool(self._scripts("delete_job", *call))
+
+    def _delete_call(
+        self,
+        job_id: str,
+        places: Sequence[Place],
+        dependents: DependentsPolicy,
+        released_fields: Mapping[str, bytes] | None,
+        canceled_fields: Mapping[str, bytes] | None,
+        default_failure_ttl: int,
+        now: float | None,
+    ) -> tuple[list[str], list[Arg]]:
+        """The KEYS and ARGV of ``lua/delete_job.lua`` for :meth:`delete_job`."""
         keys = self._keys
         script_keys = [
             keys.job(job_id),
@@ -114,7 +138,7 @@ class RedisJobs(RedisState, JobStore):
             args.append(codec.score(time.time() if now is None else now))
         script_keys += [keys.place(place) for place in places]
         args += [codec.place_kind(place) for place in places]
-        return bool(self._scripts("delete_job", script_keys, args))
+        return script_keys, args
 
     def dependent_ids(self, job_id: str) -> list[str]:
         """Ids in the job's set of dependents (SMEMBERS), sorted."""

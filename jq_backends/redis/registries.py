@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, cast
-
-import redis
+from typing import cast
 
 from jq.broker import (
     RESULTS_KEPT,
-    PipelineWrites,
     Place,
     RegistryStore,
     Transition,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
-from jq.exceptions import UnsupportedByBrokerError
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
 from jq_backends.redis.scripts import Arg
 
-__all__ = ["RedisPipelineWrites", "RedisRegistries"]
+__all__ = ["RedisRegistries"]
 
 
 class RedisRegistries(RedisState, RegistryStore):
@@ -51,14 +47,6 @@ class RedisRegistries(RedisState, RegistryStore):
         # CH counts changed scores, so an unchanged score would read as "not there": ask again.
         changed = self._client.zadd(key, {job_id: codec.score(score)}, xx=True, ch=True)
         return bool(changed) or self._client.zscore(key, job_id) is not None
-
-    def pipeline_writes(self, pipeline: Any) -> PipelineWrites:
-        """Writes queued on a redis-py pipeline (see :class:`RedisPipelineWrites`)."""
-        if not isinstance(pipeline, redis.client.Pipeline):
-            raise UnsupportedByBrokerError(
-                f"pipeline= must be a redis-py pipeline (connection.pipeline()), not {pipeline!r}"
-            )
-        return RedisPipelineWrites(self, pipeline)
 
     def registry_remove(self, place: Place, job_id: str) -> bool:
         """ZREM the id."""
@@ -113,11 +101,13 @@ class RedisRegistries(RedisState, RegistryStore):
             args += codec.settlement(
                 policy, change.released_fields, change.canceled_fields, change.default_failure_ttl
             )
-            # A canceled dependent's score counts from now: under 'x' it is always sent. Under
-            # 'f' the script reads the server's clock if a released dependent has a time.
-            if policy == "x" or change.now is not None:
+            # A canceled dependent's score counts from now: under 'v' it is always sent. Under
+            # 'f' and 'x' the script reads the server's clock if a released dependent has a time.
+            if policy == "v" or change.now is not None:
                 flags += "N"
                 args.append(codec.score(time.time() if change.now is None else change.now))
+        if change.leave_dependencies:
+            flags += "L"
         if change.delete_fields:
             flags += "D"
             args += [len(change.delete_fields), *change.delete_fields]
@@ -144,7 +134,7 @@ class RedisRegistries(RedisState, RegistryStore):
     ) -> list[str]:
         """Settle the deferred jobs of ``queue`` waiting for a job with no record (one script)."""
         keys = [self._t.deferred + queue, self._t.queues]
-        args = codec.settlement("x", released_fields, canceled_fields, default_failure_ttl)
+        args = codec.settlement("v", released_fields, canceled_fields, default_failure_ttl)
         args.append(codec.score(time.time() if now is None else now))
         return [codec.text(job_id) for job_id in self._scripts("settle_orphans", keys, args)]
 
@@ -158,30 +148,3 @@ class RedisRegistries(RedisState, RegistryStore):
         script_keys = [t.scheduled + queue, t.queue + queue, t.wake + queue, t.queues]
         args: list[Arg] = [codec.score(now), limit, *codec.flat(fields)]
         return [codec.text(job_id) for job_id in self._scripts("promote_scheduled", script_keys, args)]
-
-
-class RedisPipelineWrites(PipelineWrites):
-    """:class:`jq.broker.PipelineWrites` on a redis-py pipeline: each write is the command or the
-    script call the broker's method of the same name sends, queued on the pipeline instead."""
-
-    def __init__(self, broker: RedisRegistries, pipeline: redis.client.Pipeline) -> None:
-        self._broker = broker
-        self._pipeline = pipeline
-
-    def registry_add(self, place: Place, job_id: str, score: float, *, only_existing: bool = False) -> None:
-        """ZADD (XX with ``only_existing``) on the pipeline."""
-        key = self._broker._keys.place(place)
-        self._pipeline.zadd(key, {job_id: codec.score(score)}, xx=only_existing)
-
-    def registry_remove(self, place: Place, job_id: str) -> None:
-        """ZREM on the pipeline."""
-        self._pipeline.zrem(self._broker._keys.place(place), job_id)
-
-    def registry_cleanup(self, place: Place, before: float) -> None:
-        """ZREMRANGEBYSCORE -inf ``before`` on the pipeline."""
-        self._pipeline.zremrangebyscore(self._broker._keys.place(place), "-inf", codec.score(before))
-
-    def transition(self, change: Transition) -> None:
-        """The transition script, queued on the pipeline."""
-        keys, args = self._broker._transition_call(change)
-        self._broker._scripts.queue(self._pipeline, "transition", keys, args)

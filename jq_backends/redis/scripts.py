@@ -238,12 +238,11 @@ class ScriptRunner:
             script.sha = self._client.script_load(script.script)
             return self._evalsha(script.sha, keys, args)
 
-    def queue(
-        self, pipeline: redis.client.Pipeline, name: str, keys: Sequence[str], args: Sequence[Arg]
-    ) -> None:
-        """Queue one script call on the caller's ``pipeline``: it runs when the pipeline is
-        executed, which first loads the script if the server does not know it."""
-        self._scripts[name](keys=keys, args=args, client=pipeline)
+    def queue_on(self, pipeline: Any, name: str, keys: Sequence[str], args: Sequence[Arg]) -> None:
+        """Queue one script call on a redis-py ``pipeline``: made (the script loaded first when
+        the server does not know it) when the pipeline is executed, its reply among the
+        pipeline's."""
+        self._scripts[name](keys=list(keys), args=list(args), client=pipeline)
 
     def _evalsha(self, sha: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         def through_client() -> Any:

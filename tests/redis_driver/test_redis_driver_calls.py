@@ -154,7 +154,7 @@ def test_enqueue_and_failure_cascades_are_one_round_trip(counted: Counted) -> No
     rb.enqueue(request("c", depends_on=["p"]))
     assert trips(lambda: rb.enqueue(request("g", depends_on=["c"], unique=True, once=("m", 1))))[0] == 1
     assert trips(lambda: rb.enqueue(request("g", depends_on=["c"])))[0] == 1, "a replacement"
-    change = finish("p", target=registry(PlaceKind.FAILED), dependents=DependentsPolicy.FAILED)
+    change = finish("p", target=registry(PlaceKind.FAILED), dependents=DependentsPolicy.VANISHED)
     assert trips(lambda: rb.transition(change)) == (1, True)
     assert rb.registry_count(registry(PlaceKind.CANCELED)) == 2
 

@@ -185,7 +185,7 @@ def test_finishing_releases_dependents_whose_dependencies_are_all_met(
     assert not client.exists(KEYS.dependencies("gone")), "a vanished dependent's set is cleaned up"
 
 
-def test_failing_releases_only_dependents_that_allow_failure(rb: RedisBroker) -> None:
+def test_failing_releases_only_dependents_that_allow_failure(rb: RedisBroker, client: redis.Redis) -> None:
     start(rb, "p")
     rb.enqueue(request("strict", depends_on=["p"]))
     rb.enqueue(request("lenient", depends_on=["p"], fields={"allow_dependency_failures": b"1"}))
@@ -193,18 +193,23 @@ def test_failing_releases_only_dependents_that_allow_failure(rb: RedisBroker) ->
         "p",
         target=registry(PlaceKind.FAILED),
         fields={"status": b"failed"},
+        record_ttl=30,
         dependents=DependentsPolicy.FAILED,
     )
     assert rb.transition(change)
     assert rb.queue_job_ids(Q) == ["lenient"]
-    assert rb.registry_ids(registry(PlaceKind.DEFERRED)) == []
-    assert rb.registry_ids(registry(PlaceKind.CANCELED)) == ["strict"]
-    assert rb.load_job_fields("strict", ["status"]) == [b"canceled"]
+    assert rb.registry_ids(registry(PlaceKind.DEFERRED)) == ["strict"]
+    assert rb.registry_ids(registry(PlaceKind.CANCELED)) == []
+    assert rb.load_job_fields("strict", ["status"]) == [b"deferred"]
+    # The set of jobs still waiting lives as long as the failed job's record.
+    assert client.smembers(KEYS.dependents("p")) == {b"strict"}
+    assert 29_000 < client.pttl(KEYS.dependents("p")) <= 30_000
 
 
 def test_canceled_dependents_keep_their_keys_for_their_failure_ttl(
     rb: RedisBroker, client: redis.Redis
 ) -> None:
+    """Under VANISHED (a job that will never run), dependents are canceled and kept."""
     start(rb, "p")
     start(rb, "q", execution=b"e2")
     rb.enqueue(request("c", depends_on=["p", "q"], fields={"failure_ttl": b"40"}))
@@ -215,7 +220,7 @@ def test_canceled_dependents_keep_their_keys_for_their_failure_ttl(
         "p",
         target=registry(PlaceKind.FAILED),
         fields={"status": b"failed"},
-        dependents=DependentsPolicy.FAILED,
+        dependents=DependentsPolicy.VANISHED,
         default_failure_ttl=20,
         now=500.0,
         canceled_fields={"ended_at": b"t"},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -20,13 +19,11 @@ from jq.broker import (
     RefusalReason,
     Transition,
 )
-from jq.defaults import DEFAULT_FAILURE_TTL
 from jq_backends.redis import RedisBroker
 from jq_backends.redis.connection import clone_client
 from tests.redis_driver.support import (
     KEYS,
     Q,
-    data_keys,
     registry,
     request,
     snapshot,
@@ -59,12 +56,12 @@ def test_enqueue_replaces_an_earlier_record_and_sets_its_expiry(rb: RedisBroker,
     assert ttl is not None and 99 < ttl <= 100
 
 
-def test_enqueue_with_a_missing_dependency_writes_nothing(rb: RedisBroker, client: redis.Redis) -> None:
+def test_a_dependency_without_a_record_leaves_no_key(rb: RedisBroker, client: redis.Redis) -> None:
     rb.enqueue(request("present"))
-    before = snapshot(client)
     outcome = rb.enqueue(request("x", queue="other", depends_on=["present", "gone", "lost", "gone"]))
-    assert outcome == EnqueueOutcome(None, ("gone", "lost"), RefusalReason.MISSING)
-    assert snapshot(client) == before
+    assert outcome == EnqueueOutcome("deferred")
+    assert client.smembers(KEYS.dependencies("x")) == {b"present"}
+    assert not client.exists(KEYS.job("gone"), KEYS.dependents("gone"), KEYS.dependents("lost"))
 
 
 @pytest.mark.parametrize(
@@ -72,10 +69,9 @@ def test_enqueue_with_a_missing_dependency_writes_nothing(rb: RedisBroker, clien
     [
         (request("running", unique=True), RefusalReason.DUPLICATE),
         (request("other", once=("tick", 7)), RefusalReason.ALREADY),
-        (request("running", depends_on=["waiting"]), RefusalReason.CYCLE),
-        (request("gone", depends_on=["nope"], once=("fresh", 1)), RefusalReason.MISSING),
+        (request("running", depends_on=["waiting", "nope"]), RefusalReason.CYCLE),
     ],
-    ids=["duplicate", "already", "cycle", "missing"],
+    ids=["duplicate", "already", "cycle"],
 )
 def test_a_refused_enqueue_writes_no_key(
     rb: RedisBroker, client: redis.Redis, refused: EnqueueRequest, reason: RefusalReason
@@ -127,36 +123,17 @@ def test_enqueue_defers_on_unmet_dependencies(rb: RedisBroker, client: redis.Red
 
 
 @pytest.mark.parametrize("status", [b"failed", b"stopped", b"canceled"])
-def test_enqueue_cancels_on_a_failed_dependency_unless_failure_is_allowed(
-    rb: RedisBroker, status: bytes
+def test_enqueue_defers_behind_a_dependency_that_ended_badly(
+    rb: RedisBroker, client: redis.Redis, status: bytes
 ) -> None:
-    rb.enqueue(request("p"))
+    rb.enqueue(request("p", record_ttl=50))
     rb.update_job("p", {"status": status})
-    began = time.time()
-    assert rb.enqueue(request("c", depends_on=["p"])) == EnqueueOutcome("canceled")
-    score = rb.registry_score(registry(PlaceKind.CANCELED), "c")
-    assert score is not None and began + DEFAULT_FAILURE_TTL <= score <= time.time() + DEFAULT_FAILURE_TTL
-    assert rb.enqueue(request("ok", depends_on=["p"], allow_failure=True)) == EnqueueOutcome("queued")
-
-
-def test_a_job_canceled_at_enqueue_keeps_its_keys_for_its_failure_ttl(
-    rb: RedisBroker, client: redis.Redis
-) -> None:
-    rb.save_job("broken", {"status": b"failed"})
-    rb.enqueue(request("c"))
-    start(rb, "c")
-    rb.enqueue(request("waits-for-c", depends_on=["c"]))
-    rb.transition(Transition("c", started(), None, fields={"status": b"failed"}, result=b"r"))
-    for ttl, expiring in ((b"30", True), (b"-1", False)):
-        change = request("c", depends_on=["broken"], record_ttl=5, fields={"failure_ttl": ttl})
-        assert rb.enqueue(change) == EnqueueOutcome("canceled")
-        assert rb.load_results("c") == [b"r"]
-        assert [client.pttl(key) > 0 for key in data_keys("c")[:3]] == [expiring] * 3
-        if expiring:
-            assert 29_000 < client.pttl(KEYS.job("c")) <= 30_000
-    assert rb.enqueue(request("c", depends_on=["broken"], fields={"failure_ttl": b"0"})).status == "canceled"
-    assert not client.exists(*data_keys("c"))
+    assert rb.enqueue(request("c", depends_on=["p"])) == EnqueueOutcome("deferred")
+    assert client.smembers(KEYS.dependents("p")) == {b"c"}
+    assert 49_000 < client.pttl(KEYS.dependents("p")) <= 50_000, "it lives as long as p"
     assert rb.registry_count(registry(PlaceKind.CANCELED)) == 0
+    allowed = rb.enqueue(request("ok", depends_on=["p"], allow_failure=True))
+    assert allowed == EnqueueOutcome("queued" if status == b"failed" else "deferred")
 
 
 def test_enqueue_schedules_when_dependencies_are_met(rb: RedisBroker) -> None:
@@ -166,10 +143,13 @@ def test_enqueue_schedules_when_dependencies_are_met(rb: RedisBroker) -> None:
 
 
 def test_enqueue_many_is_one_script_and_survives_a_script_flush(rb: RedisBroker, client: redis.Redis) -> None:
-    outcomes = rb.enqueue_many([request("a"), request("b", depends_on=["a"]), request("c", depends_on=["z"])])
-    missing = EnqueueOutcome(None, ("z",), RefusalReason.MISSING)
+    rb.save_job("u", {"status": b"queued"})
+    client.persist(KEYS.job("u"))
+    outcomes = rb.enqueue_many([request("a"), request("b", depends_on=["a"]), request("u", unique=True)])
+    duplicate = EnqueueOutcome(None, reason=RefusalReason.DUPLICATE)
     batch = EnqueueOutcome(None, reason=RefusalReason.BATCH)
-    assert outcomes == [batch, batch, missing]
+    assert outcomes == [batch, batch, duplicate]
+    rb.delete_job("u")
     assert client.keys("*") == [], "a refused batch writes nothing"
     assert rb.enqueue_many([request("a"), request("b", depends_on=["a"])]) == [
         EnqueueOutcome("queued"),

@@ -10,10 +10,12 @@ from jq.broker import (
     SCHEDULED_AT,
     STATUS,
     Broker,
+    DependentsPolicy,
     EnqueueOutcome,
     EnqueueRequest,
     PlaceKind,
     RefusalReason,
+    Transition,
 )
 from jq.testing.contract.enqueue_rules import _marker_untouched, _state
 from jq.testing.helpers import enqueue, job_fields, place, start_job
@@ -35,19 +37,20 @@ def _failed(broker: Broker, job_id: str) -> None:
 
 
 class EnqueueBatchContract:
-    """Every request is checked against the store as the earlier ones would leave it; if one is
-    refused, nothing of the batch is written."""
+    """Every request is checked against the store as the batch will leave it; if one is refused,
+    nothing of the batch is written."""
 
     def test_a_refused_request_writes_nothing_of_the_batch(self, broker: Broker) -> None:
+        enqueue(broker, "x")
         before = _state(broker, IDS, ("default", "other"))
         requests = [
             _request("ok1", once=("m", 1)),
-            _request("x", depends_on=["missing"]),
+            _request("x", depends_on=["missing"], unique=True),
             _request("ok3", "other", depends_on=["ok1"], scheduled_at=5.0),
         ]
         assert broker.enqueue_many(requests) == [
             BATCH,
-            EnqueueOutcome(None, ("missing",), RefusalReason.MISSING),
+            EnqueueOutcome(None, reason=RefusalReason.DUPLICATE),
             BATCH,
         ]
         assert _state(broker, IDS, ("default", "other")) == before
@@ -68,35 +71,49 @@ class EnqueueBatchContract:
         assert broker.dependent_ids("child") == ["x"]
         assert broker.registry_ids(place(PlaceKind.DEFERRED)) in (["child", "x"], ["x", "child"])
 
-    def test_a_child_listed_before_its_parent_is_refused_as_missing(self, broker: Broker) -> None:
-        before = _state(broker, IDS)
-        requests = [_request("child", depends_on=["parent"]), _request("parent")]
-        assert broker.enqueue_many(requests) == [
-            EnqueueOutcome(None, ("parent",), RefusalReason.MISSING),
-            BATCH,
+    def test_a_child_listed_before_its_parent_waits_for_it(self, broker: Broker) -> None:
+        requests = [
+            _request("child", depends_on=["parent"]),
+            _request("x", depends_on=["child", "parent"]),
+            _request("parent"),
         ]
+        assert broker.enqueue_many(requests) == [
+            EnqueueOutcome("deferred"),
+            EnqueueOutcome("deferred"),
+            EnqueueOutcome("queued"),
+        ]
+        assert broker.dependent_ids("parent") == ["child", "x"]
+        assert broker.queue_job_ids("default") == ["parent"]
+        start_job(broker, "parent")
+        assert broker.transition(
+            Transition("parent", place(PlaceKind.STARTED), None, dependents=DependentsPolicy.FINISHED)
+        )
+        assert broker.queue_job_ids("default") == ["child"]
+
+    def test_a_cycle_through_a_later_request_is_refused(self, broker: Broker) -> None:
+        before = _state(broker, IDS)
+        requests = [_request("x", depends_on=["y"]), _request("y", depends_on=["x"])]
+        assert broker.enqueue_many(requests) == [BATCH, EnqueueOutcome(None, reason=RefusalReason.CYCLE)]
         assert _state(broker, IDS) == before
 
     def test_an_earlier_request_counts_with_the_status_it_gets(self, broker: Broker) -> None:
         _failed(broker, "broken")
         requests = [
-            _request("a", depends_on=["broken"]),
+            _request("a", depends_on=["broken"], allow_failure=True),
             _request("b", depends_on=["a"]),
-            _request("c", depends_on=["a"], allow_failure=True),
+            _request("c", depends_on=["broken"]),
         ]
         assert broker.enqueue_many(requests) == [
-            EnqueueOutcome("canceled"),
-            EnqueueOutcome("canceled"),
             EnqueueOutcome("queued"),
+            EnqueueOutcome("deferred"),
+            EnqueueOutcome("deferred"),
         ]
+        assert broker.dependent_ids("broken") == ["c"]
 
-    def test_a_job_canceled_and_not_kept_does_not_exist_for_later_requests(self, broker: Broker) -> None:
-        _failed(broker, "broken")
-        before = _state(broker, IDS)
-        not_kept = job_fields(failure_ttl=b"0")
-        requests = [_request("a", fields=not_kept, depends_on=["broken"]), _request("b", depends_on=["a"])]
-        assert broker.enqueue_many(requests) == [BATCH, EnqueueOutcome(None, ("a",), RefusalReason.MISSING)]
-        assert _state(broker, IDS) == before
+    def test_an_unknown_dependency_counts_as_met(self, broker: Broker) -> None:
+        requests = [_request("a", depends_on=["nope"]), _request("b", depends_on=["a", "nope"])]
+        assert broker.enqueue_many(requests) == [EnqueueOutcome("queued"), EnqueueOutcome("deferred")]
+        assert broker.dependent_ids("a") == ["b"]
 
     def test_unique_counts_an_earlier_request_of_the_batch(self, broker: Broker) -> None:
         before = _state(broker, IDS)

@@ -1,14 +1,16 @@
-"""Contract tests for the FAILED dependents policy: dependents that do not allow failure are
-canceled, kept for their ``failure_ttl``, and the cancellation cascades down the chain."""
+"""Contract tests for the dependents of a job that failed (the FAILED policy: those that do not
+allow failure keep waiting for it) and of a job that will never run (the VANISHED policy: those
+that do not allow failure are canceled, kept for their ``failure_ttl``, and the cancellation
+cascades down the chain)."""
 
 from __future__ import annotations
 
 import math
 
-from jq.broker import ALLOW_FAILURE, STATUS, Broker, DependentsPolicy, PlaceKind, Transition
+from jq.broker import ALLOW_FAILURE, PERSIST, STATUS, Broker, DependentsPolicy, PlaceKind, Transition
 from jq.testing.helpers import ClaimInThread, end_job, enqueue, job_fields, place, start_job, wait_for
 
-__all__ = ["CancellationContract", "DependentsListContract"]
+__all__ = ["CancellationContract", "DependentsListContract", "FailedParentContract"]
 
 NOW = 1000.0
 CANCELED_FIELDS = {"ended_at": b"then", STATUS: b"deferred"}
@@ -30,10 +32,12 @@ def _deferred(
 
 
 def _fail(broker: Broker, job_id: str = "parent", *, default_failure_ttl: int = 100) -> None:
+    """End the started job failed, its dependents settled as VANISHED (it will never run)."""
     assert end_job(
         broker,
         job_id,
         status="failed",
+        policy=DependentsPolicy.VANISHED,
         canceled_fields=CANCELED_FIELDS,
         released_fields={"enqueued_at": b"now"},
         default_failure_ttl=default_failure_ttl,
@@ -50,7 +54,7 @@ def _is_canceled(broker: Broker, job_id: str, queue: str = "default") -> bool:
 
 
 class CancellationContract:
-    """A failure cancels every deferred dependent that does not allow failure, down the chain."""
+    """VANISHED cancels every deferred dependent that does not allow failure, down the chain."""
 
     def test_failure_cancels_a_dependent_that_does_not_allow_it(self, broker: Broker) -> None:
         _running(broker)
@@ -180,7 +184,7 @@ class CancellationContract:
         assert broker.queue_length("default") == 0
         assert broker.dependent_ids("other-parent") == []
 
-    def test_a_canceled_job_cancels_its_dependents_too(self, broker: Broker) -> None:
+    def test_a_job_canceled_under_vanished_cancels_its_dependents_too(self, broker: Broker) -> None:
         enqueue(broker, "parent")
         _deferred(broker, "child", ["parent"])
         cancel = Transition(
@@ -189,7 +193,7 @@ class CancellationContract:
             place(PlaceKind.CANCELED),
             score=math.inf,
             fields={STATUS: b"canceled"},
-            dependents=DependentsPolicy.FAILED,
+            dependents=DependentsPolicy.VANISHED,
             canceled_fields=CANCELED_FIELDS,
             now=NOW,
         )
@@ -199,13 +203,147 @@ class CancellationContract:
     def test_refused_failure_cancels_nothing(self, broker: Broker) -> None:
         _running(broker)
         _deferred(broker, "child", ["parent"])
-        assert not end_job(broker, "parent", status="failed", execution="stale")
+        assert not end_job(
+            broker, "parent", status="failed", policy=DependentsPolicy.VANISHED, execution="stale"
+        )
         assert broker.load_job_fields("child", [STATUS]) == [b"deferred"]
         assert broker.dependent_ids("parent") == ["child"]
 
 
+class FailedParentContract:
+    """FAILED: dependents that allow failure stop waiting; the others keep waiting for the job, so
+    that the job, requeued and finished, releases them (RQ's rule); NONE (a stopped or canceled
+    job) releases nobody."""
+
+    def test_a_failure_leaves_a_strict_dependent_waiting(self, broker: Broker) -> None:
+        _running(broker)
+        _deferred(broker, "strict", ["parent"], "reports")
+        _deferred(broker, "tolerant", ["parent"], **{ALLOW_FAILURE: b"1"})
+        assert end_job(broker, "parent", status="failed", released_fields={"enqueued_at": b"now"}, now=NOW)
+        assert broker.queue_job_ids("default") == ["tolerant"]
+        assert broker.load_job_fields("strict", [STATUS, "ended_at"]) == [b"deferred", None]
+        assert broker.registry_ids(place(PlaceKind.DEFERRED, "reports")) == ["strict"]
+        assert broker.registry_count(place(PlaceKind.CANCELED, "reports")) == 0
+        assert broker.dependent_ids("parent") == ["strict"]
+
+    def test_requeued_and_finished_the_job_releases_them(self, broker: Broker) -> None:
+        _running(broker)
+        _deferred(broker, "strict", ["parent"])
+        _deferred(broker, "grandchild", ["strict"])
+        assert end_job(broker, "parent", status="failed")
+        requeue = Transition(
+            "parent",
+            place(PlaceKind.FAILED),
+            place(PlaceKind.QUEUE),
+            fields={STATUS: b"queued"},
+            record_ttl=PERSIST,
+        )
+        assert broker.transition(requeue)
+        assert broker.load_job_fields("strict", [STATUS]) == [b"deferred"]
+        start_job(broker, "parent", execution="second")
+        assert end_job(broker, "parent", released_fields={"enqueued_at": b"again"}, execution="second")
+        assert broker.queue_job_ids("default") == ["strict"]
+        assert broker.load_job_fields("strict", [STATUS, "enqueued_at"]) == [b"queued", b"again"]
+        assert broker.load_job_fields("grandchild", [STATUS]) == [b"deferred"]
+        assert broker.dependent_ids("parent") == []
+
+    def test_the_waiting_dependents_expire_with_the_failed_job(self, broker: Broker) -> None:
+        _running(broker)
+        _deferred(broker, "strict", ["parent"])
+        failed = Transition(
+            "parent",
+            place(PlaceKind.STARTED),
+            place(PlaceKind.FAILED),
+            score=NOW,
+            fields={STATUS: b"failed"},
+            record_ttl=1,
+            dependents=DependentsPolicy.FAILED,
+        )
+        assert broker.transition(failed)
+        assert broker.dependent_ids("parent") == ["strict"]
+        assert wait_for(lambda: not broker.job_exists("parent"), timeout=30)
+        assert broker.dependent_ids("parent") == []
+        settled = broker.settle_orphans(
+            "default", released_fields={}, canceled_fields={}, default_failure_ttl=30, now=NOW
+        )
+        assert settled == ["strict"]
+        assert _is_canceled(broker, "strict")
+
+    def test_a_tolerant_dependent_still_waits_for_its_other_dependencies(self, broker: Broker) -> None:
+        _running(broker)
+        _running(broker, "other-parent")
+        _deferred(broker, "tolerant", ["parent", "other-parent"], **{ALLOW_FAILURE: b"1"})
+        assert end_job(broker, "parent", status="failed")
+        assert broker.load_job_fields("tolerant", [STATUS]) == [b"deferred"]
+        assert broker.dependent_ids("parent") == []
+        assert end_job(broker, "other-parent")
+        assert broker.queue_job_ids("default") == ["tolerant"]
+
+    def test_a_dependent_no_longer_deferred_leaves_the_list(self, broker: Broker) -> None:
+        _running(broker)
+        _deferred(broker, "child", ["parent"])
+        broker.update_job("child", {STATUS: b"canceled"})
+        assert end_job(broker, "parent", status="failed")
+        assert broker.dependent_ids("parent") == []
+        assert broker.load_job_fields("child", [STATUS]) == [b"canceled"]
+
+    def test_none_releases_nobody_not_even_a_tolerant_dependent(self, broker: Broker) -> None:
+        _running(broker)
+        _deferred(broker, "tolerant", ["parent"], **{ALLOW_FAILURE: b"1"})
+        assert end_job(broker, "parent", status="stopped")
+        assert broker.load_job_fields("tolerant", [STATUS]) == [b"deferred"]
+        assert broker.dependent_ids("parent") == ["tolerant"]
+
+    def test_a_canceled_job_releases_its_dependents_under_finished(self, broker: Broker) -> None:
+        enqueue(broker, "parent")
+        enqueue(broker, "other")
+        _deferred(broker, "child", ["parent"])
+        _deferred(broker, "waits", ["parent", "other"])
+        cancel = Transition(
+            "parent",
+            place(PlaceKind.QUEUE),
+            place(PlaceKind.CANCELED),
+            score=math.inf,
+            fields={STATUS: b"canceled"},
+            dependents=DependentsPolicy.FINISHED,
+        )
+        assert broker.transition(cancel)
+        assert broker.queue_job_ids("default") == ["other", "child"]
+        assert broker.load_job_fields("waits", [STATUS]) == [b"deferred"]
+        assert broker.dependent_ids("other") == ["waits"]
+
+    def test_leave_dependencies_takes_a_job_off_its_dependencies_lists(self, broker: Broker) -> None:
+        enqueue(broker, "p1")
+        enqueue(broker, "p2")
+        _deferred(broker, "child", ["p1", "p2"])
+        _deferred(broker, "sibling", ["p1"])
+        cancel = Transition(
+            "child",
+            place(PlaceKind.DEFERRED),
+            place(PlaceKind.CANCELED),
+            score=math.inf,
+            fields={STATUS: b"canceled"},
+            leave_dependencies=True,
+        )
+        assert broker.transition(cancel)
+        assert broker.dependent_ids("p1") == ["sibling"]
+        assert broker.dependent_ids("p2") == []
+        start_job(broker, "p1")
+        assert end_job(broker, "p1")
+        assert broker.queue_job_ids("default") == ["p2", "sibling"]
+        assert broker.load_job_fields("child", [STATUS]) == [b"canceled"]
+
+    def test_a_refused_leave_writes_nothing(self, broker: Broker) -> None:
+        enqueue(broker, "p1")
+        _deferred(broker, "child", ["p1"])
+        cancel = Transition("child", place(PlaceKind.QUEUE), None, leave_dependencies=True)
+        assert not broker.transition(cancel)
+        assert broker.dependent_ids("p1") == ["child"]
+
+
 class DependentsListContract:
-    """Under FINISHED and FAILED every dependent leaves the job's list of dependents."""
+    """Under FINISHED and VANISHED every dependent leaves the job's list of dependents; under
+    FAILED, all but the deferred ones that do not allow failure."""
 
     def _family(self, broker: Broker) -> None:
         _running(broker)
@@ -227,7 +365,16 @@ class DependentsListContract:
         assert broker.load_job_fields("two-parents", [STATUS]) == [b"deferred"]
         assert broker.dependent_ids("other-parent") == ["two-parents"]
 
-    def test_failing_empties_the_list(self, broker: Broker) -> None:
+    def test_failing_keeps_the_jobs_still_waiting(self, broker: Broker) -> None:
+        self._family(broker)
+        assert end_job(broker, "parent", status="failed")
+        assert broker.dependent_ids("parent") == ["two-parents", "waiting"]
+        assert broker.queue_job_ids("default") == ["tolerant"]
+        assert broker.load_job_fields("waiting", [STATUS]) == [b"deferred"]
+        assert broker.load_job_fields("moved-on", [STATUS]) == [b"queued"]
+        assert not broker.job_exists("deleted")
+
+    def test_vanishing_empties_the_list(self, broker: Broker) -> None:
         self._family(broker)
         _fail(broker)
         assert broker.dependent_ids("parent") == []

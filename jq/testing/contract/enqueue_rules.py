@@ -1,11 +1,9 @@
-"""Contract tests for enqueue's refusals, the replacement of an existing job, and jobs canceled
-at enqueue (kept for their ``failure_ttl``)."""
+"""Contract tests for enqueue's refusals, the replacement of an existing job, and jobs enqueued
+behind dependencies that are unknown or ended without succeeding."""
 
 from __future__ import annotations
 
-import math
 import threading
-import time
 from collections.abc import Sequence
 
 import pytest
@@ -13,17 +11,19 @@ import pytest
 from jq.broker import (
     ALLOW_FAILURE,
     EXECUTION,
+    PERSIST,
     STATUS,
     Broker,
     EnqueueOutcome,
     EnqueueRequest,
+    Place,
     PlaceKind,
     RefusalReason,
+    Transition,
 )
-from jq.defaults import DEFAULT_FAILURE_TTL
-from jq.testing.helpers import LEASE, end_job, enqueue, job_fields, place, start_job, wait_for
+from jq.testing.helpers import LEASE, end_job, enqueue, job_fields, place, start_job
 
-__all__ = ["CanceledAtEnqueueContract", "EnqueueRefusalContract", "ReplacementContract"]
+__all__ = ["EndedDependencyContract", "EnqueueRefusalContract", "ReplacementContract"]
 
 JOIN_TIMEOUT = 30.0
 PENDING = ("queued", "deferred", "scheduled", "started")
@@ -94,20 +94,30 @@ def _race(broker: Broker, job_ids: Sequence[str], once: tuple[str, float]) -> li
 
 
 class EnqueueRefusalContract:
-    """Refused requests (missing, duplicate, already, cycle) say why and write nothing."""
+    """Refused requests (duplicate, already, cycle) say why and write nothing; a dependency that
+    has no record is no reason to refuse."""
 
-    def test_missing_dependencies_are_named_once_each_in_order(self, broker: Broker) -> None:
+    def test_a_dependency_without_a_record_counts_as_met(self, broker: Broker) -> None:
         enqueue(broker, "present")
-        before = _state(broker, ["j1", "present"], ["default", "elsewhere"])
         outcome = enqueue(
             broker, "j1", "elsewhere", depends_on=["gone1", "present", "gone2", "gone1"], once=("m", 10)
         )
-        assert outcome == EnqueueOutcome(None, ("gone1", "gone2"), RefusalReason.MISSING)
-        assert _state(broker, ["j1", "present"], ["default", "elsewhere"]) == before
-        _marker_untouched(broker, "m", 10)
+        assert outcome == EnqueueOutcome("deferred")
+        assert broker.dependent_ids("present") == ["j1"]
+        assert broker.dependent_ids("gone1") == broker.dependent_ids("gone2") == []
+        assert enqueue(broker, "again", once=("m", 10)).reason is RefusalReason.ALREADY
+        start_job(broker, "present")
+        assert end_job(broker, "present")
+        assert broker.queue_job_ids("elsewhere") == ["j1"]
 
-    @pytest.mark.parametrize("status", PENDING)
-    def test_unique_refuses_while_a_job_with_the_id_is_pending(self, broker: Broker, status: str) -> None:
+    def test_a_job_whose_dependencies_are_all_unknown_is_queued(self, broker: Broker) -> None:
+        assert enqueue(broker, "j1", depends_on=["gone"]) == EnqueueOutcome("queued")
+        assert enqueue(broker, "j2", depends_on=["gone"], scheduled_at=50.0) == EnqueueOutcome("scheduled")
+        assert broker.queue_job_ids("default") == ["j1"]
+        assert broker.registry_count(place(PlaceKind.DEFERRED)) == 0
+
+    @pytest.mark.parametrize("status", [*PENDING, *ENDED])
+    def test_unique_refuses_while_a_job_with_the_id_exists(self, broker: Broker, status: str) -> None:
         _job_with_status(broker, "j1", status)
         ids = ["j1", "j1-parent"]
         before = _state(broker, ids)
@@ -116,17 +126,17 @@ class EnqueueRefusalContract:
         assert _state(broker, ids) == before
         _marker_untouched(broker, "m", 1)
 
-    @pytest.mark.parametrize("status", ENDED)
-    def test_unique_is_allowed_again_once_the_first_job_ended(self, broker: Broker, status: str) -> None:
-        _job_with_status(broker, "j1", status)
+    def test_unique_is_allowed_again_once_the_record_is_gone(self, broker: Broker) -> None:
+        _job_with_status(broker, "j1", "finished")
+        broker.delete_job("j1", [Place(PlaceKind.FINISHED, "default")])
         assert enqueue(broker, "j1", unique=True) == EnqueueOutcome("queued")
         assert broker.queue_job_ids("default") == ["j1"]
         assert enqueue(broker, "j1", unique=True).reason is RefusalReason.DUPLICATE
 
     def test_unique_without_an_earlier_job_goes_through(self, broker: Broker) -> None:
         assert enqueue(broker, "j1", unique=True) == EnqueueOutcome("queued")
-        broker.save_job("j2", job_fields())  # a record with no status at all is not pending
-        assert enqueue(broker, "j2", unique=True) == EnqueueOutcome("queued")
+        broker.save_job("j2", job_fields())  # a record with no status at all exists all the same
+        assert enqueue(broker, "j2", unique=True).reason is RefusalReason.DUPLICATE
 
     def test_once_fires_once_per_value_and_again_for_a_higher_one(self, broker: Broker) -> None:
         assert enqueue(broker, "tick-5", once=("cron", 5)) == EnqueueOutcome("queued")
@@ -180,10 +190,10 @@ class EnqueueRefusalContract:
         assert end_job(broker, "a")
         assert enqueue(broker, "a", depends_on=["b"]).status == "deferred"
 
-    def test_missing_is_checked_before_the_other_refusals(self, broker: Broker) -> None:
+    def test_an_unknown_dependency_does_not_hide_another_refusal(self, broker: Broker) -> None:
         enqueue(broker, "j1")
         outcome = enqueue(broker, "j1", depends_on=["gone", "j1"], unique=True)
-        assert outcome == EnqueueOutcome(None, ("gone",), RefusalReason.MISSING)
+        assert outcome == EnqueueOutcome(None, reason=RefusalReason.DUPLICATE)
 
     def test_enqueue_many_reports_each_refusal(self, broker: Broker) -> None:
         enqueue(broker, "pending")
@@ -198,7 +208,7 @@ class EnqueueRefusalContract:
             EnqueueOutcome(None, reason=RefusalReason.BATCH),
             EnqueueOutcome(None, reason=RefusalReason.ALREADY),
             EnqueueOutcome(None, reason=RefusalReason.DUPLICATE),
-            EnqueueOutcome(None, ("nope",), RefusalReason.MISSING),
+            EnqueueOutcome(None, reason=RefusalReason.BATCH),
             EnqueueOutcome(None, reason=RefusalReason.CYCLE),
         ]
         # All or nothing: the request that would have gone through wrote nothing either.
@@ -285,54 +295,43 @@ class ReplacementContract:
         assert broker.queue_job_ids("default") == ["j1"]
 
 
-class CanceledAtEnqueueContract:
-    """A job canceled at enqueue (a dependency ended badly) is kept for its ``failure_ttl``."""
+class EndedDependencyContract:
+    """A job enqueued behind a dependency that failed, stopped or was canceled waits for it
+    (deferred), as in RQ: only a failed dependency counts as met, and only for a job that allows
+    failure. The dependency, requeued and finished, releases it."""
 
-    def _canceled(self, broker: Broker, **fields: bytes) -> tuple[float, float]:
-        """Enqueue j1 behind a failed dependency; the clock readings around the call."""
-        broker.save_job("broken", {**job_fields(), STATUS: b"failed"})
-        began = time.time()
-        outcome = enqueue(broker, "j1", fields=job_fields(**fields), depends_on=["broken"], record_ttl=100)
-        ended = time.time()
-        assert outcome == EnqueueOutcome("canceled")
-        return began, ended
-
-    def test_positive_failure_ttl_scores_and_expires(self, broker: Broker) -> None:
-        began, ended = self._canceled(broker, failure_ttl=b"1")
-        score = broker.registry_score(place(PlaceKind.CANCELED), "j1")
-        assert score is not None and began + 1 - 0.01 <= score <= ended + 1 + 0.01
+    @pytest.mark.parametrize("status", ["failed", "stopped", "canceled"])
+    def test_a_job_waits_for_a_dependency_that_ended_badly(self, broker: Broker, status: str) -> None:
+        _job_with_status(broker, "parent", status)
+        assert enqueue(broker, "j1", depends_on=["parent"], record_ttl=100) == EnqueueOutcome("deferred")
+        assert broker.registry_ids(place(PlaceKind.DEFERRED)) == ["j1"]
+        assert broker.dependent_ids("parent") == ["j1"]
+        assert "j1" not in broker.registry_ids(place(PlaceKind.CANCELED))
         ttl = broker.job_ttl("j1")
-        assert ttl is not None and 0 < ttl <= 1
-        assert broker.load_job_fields("j1", [STATUS]) == [b"canceled"]
-        assert wait_for(lambda: not broker.job_exists("j1"), timeout=30)
-        assert broker.load_results("j1") == []
+        assert ttl is not None and 0 < ttl <= 100
 
-    def test_negative_failure_ttl_keeps_it_forever(self, broker: Broker) -> None:
-        self._canceled(broker, failure_ttl=b"-1")
-        assert broker.registry_score(place(PlaceKind.CANCELED), "j1") == math.inf
-        assert broker.job_ttl("j1") is None, "kept forever: record_ttl does not apply"
+    @pytest.mark.parametrize(
+        ("status", "expected"), [("failed", "queued"), ("stopped", "deferred"), ("canceled", "deferred")]
+    )
+    def test_allow_failure_counts_only_a_failed_dependency_as_met(
+        self, broker: Broker, status: str, expected: str
+    ) -> None:
+        _job_with_status(broker, "parent", status)
+        fields = job_fields(**{ALLOW_FAILURE: b"1"})
+        outcome = enqueue(broker, "j1", fields=fields, depends_on=["parent"], allow_failure=True)
+        assert outcome.status == expected
 
-    def test_zero_failure_ttl_keeps_nothing(self, broker: Broker) -> None:
-        self._canceled(broker, failure_ttl=b"0")
-        assert not broker.job_exists("j1")
-        assert broker.registry_count(place(PlaceKind.CANCELED)) == 0
-        assert broker.registry_count(place(PlaceKind.DEFERRED)) == 0
-        assert broker.queue_length("default") == 0
-
-    @pytest.mark.parametrize("raw", [None, b"", b"soon", b"1.5"])
-    def test_without_a_whole_number_the_default_applies(self, broker: Broker, raw: bytes | None) -> None:
-        began, ended = self._canceled(broker, **({} if raw is None else {"failure_ttl": raw}))
-        score = broker.registry_score(place(PlaceKind.CANCELED), "j1")
-        low, high = began + DEFAULT_FAILURE_TTL - 0.01, ended + DEFAULT_FAILURE_TTL + 0.01
-        assert score is not None and low <= score <= high
-        ttl = broker.job_ttl("j1")
-        assert ttl is not None and DEFAULT_FAILURE_TTL - 60 < ttl <= DEFAULT_FAILURE_TTL
-
-    def test_failure_allowed_is_not_canceled(self, broker: Broker) -> None:
-        broker.save_job("broken", {**job_fields(), STATUS: b"stopped"})
-        fields = job_fields(failure_ttl=b"0", **{ALLOW_FAILURE: b"1"})
-        assert (
-            enqueue(broker, "j1", fields=fields, depends_on=["broken"], allow_failure=True).status == "queued"
+    def test_the_dependency_requeued_and_finished_releases_the_job(self, broker: Broker) -> None:
+        _job_with_status(broker, "parent", "failed")
+        enqueue(broker, "j1", depends_on=["parent"])
+        requeue = Transition(
+            "parent",
+            place(PlaceKind.FAILED),
+            place(PlaceKind.QUEUE),
+            fields={STATUS: b"queued"},
+            record_ttl=PERSIST,
         )
+        assert broker.transition(requeue)
+        start_job(broker, "parent", execution="again")
+        assert end_job(broker, "parent", execution="again")
         assert broker.queue_job_ids("default") == ["j1"]
-        assert broker.registry_count(place(PlaceKind.CANCELED)) == 0

@@ -16,13 +16,14 @@ from jq.broker import (
     EnqueueOutcome,
     EnqueueRequest,
     PlaceKind,
-    RefusalReason,
 )
 from jq.testing.helpers import LEASE, enqueue, job_fields, place, start_job, wait_for
 
 __all__ = ["ClaimContract", "EnqueueContract", "QueueContract"]
 
 UNFINISHED = ("queued", "started", "deferred", "scheduled")
+#: Statuses that leave a dependent waiting (the dependency may be requeued), even one that allows
+#: failure: only ``failed`` is met for it.
 ENDED_BADLY = ("failed", "stopped", "canceled")
 
 
@@ -32,9 +33,9 @@ def _parent(broker: Broker, job_id: str, status: str) -> None:
 
 
 class EnqueueContract:
-    """Enqueue: its ordered steps (missing, canceled, deferred, scheduled, queued) and record TTL.
+    """Enqueue: its ordered steps (unknown dependencies, deferred, scheduled, queued) and record TTL.
 
-    Refusals, replacement and the TTL of jobs canceled at enqueue: :mod:`.enqueue_rules`.
+    Refusals, replacement and dependencies that ended badly: :mod:`.enqueue_rules`.
     """
 
     def test_enqueue_stores_the_record_with_status_queued(self, broker: Broker) -> None:
@@ -61,14 +62,12 @@ class EnqueueContract:
         enqueue(broker, "c", "beta")
         assert broker.queue_names() == ["alpha", "beta"]
 
-    def test_missing_dependencies_are_refused_and_nothing_is_written(self, broker: Broker) -> None:
-        enqueue(broker, "present")
-        outcome = enqueue(broker, "j1", "elsewhere", depends_on=["gone1", "present", "gone2"])
-        assert outcome == EnqueueOutcome(None, ("gone1", "gone2"), RefusalReason.MISSING)
-        assert broker.load_job("j1") is None
-        assert "elsewhere" not in broker.queue_names()
+    def test_dependencies_without_a_record_are_met(self, broker: Broker) -> None:
+        outcome = enqueue(broker, "j1", "elsewhere", depends_on=["gone1", "gone2"])
+        assert outcome == EnqueueOutcome("queued")
+        assert broker.queue_job_ids("elsewhere") == ["j1"]
         assert broker.registry_count(place(PlaceKind.DEFERRED, "elsewhere")) == 0
-        assert broker.queue_length("elsewhere") == 0
+        assert broker.dependent_ids("gone1") == []
 
     def test_finished_dependencies_are_met(self, broker: Broker) -> None:
         _parent(broker, "p1", "finished")
@@ -86,32 +85,23 @@ class EnqueueContract:
         assert broker.queue_length("default") == 0
 
     @pytest.mark.parametrize("status", ENDED_BADLY)
-    def test_dependency_that_ended_badly_cancels_the_job(self, broker: Broker, status: str) -> None:
+    def test_dependency_that_ended_badly_defers_the_job(self, broker: Broker, status: str) -> None:
         _parent(broker, "p1", status)
-        assert (
-            enqueue(broker, "j1", fields=job_fields(failure_ttl=b"-1"), depends_on=["p1"]).status
-            == "canceled"
-        )
-        assert broker.load_job_fields("j1", [STATUS]) == [b"canceled"]
-        assert broker.registry_score(place(PlaceKind.CANCELED), "j1") == float("inf")
-        assert broker.registry_count(place(PlaceKind.DEFERRED)) == 0
+        assert enqueue(broker, "j1", depends_on=["p1"]).status == "deferred"
+        assert broker.registry_ids(place(PlaceKind.DEFERRED)) == ["j1"]
+        assert broker.registry_count(place(PlaceKind.CANCELED)) == 0
         assert broker.queue_length("default") == 0
 
-    @pytest.mark.parametrize("status", ENDED_BADLY)
-    def test_dependency_that_ended_badly_is_met_when_failure_is_allowed(
-        self, broker: Broker, status: str
-    ) -> None:
-        _parent(broker, "p1", status)
+    def test_a_failed_dependency_is_met_when_failure_is_allowed(self, broker: Broker) -> None:
+        _parent(broker, "p1", "failed")
         fields = job_fields(**{ALLOW_FAILURE: b"1"})
         outcome = enqueue(broker, "j1", fields=fields, depends_on=["p1"], allow_failure=True)
         assert outcome.status == "queued"
         assert broker.queue_job_ids("default") == ["j1"]
 
-    def test_failed_dependency_cancels_even_when_another_is_unfinished(self, broker: Broker) -> None:
-        _parent(broker, "running", "started")
-        _parent(broker, "broken", "failed")
-        assert enqueue(broker, "j1", depends_on=["running", "broken"]).status == "canceled"
-        assert broker.registry_count(place(PlaceKind.DEFERRED)) == 0
+    def test_a_record_without_a_status_is_an_unmet_dependency(self, broker: Broker) -> None:
+        broker.save_job("p1", job_fields())
+        assert enqueue(broker, "j1", depends_on=["p1"]).status == "deferred"
 
     def test_scheduled_job_waits_in_the_scheduled_registry(self, broker: Broker) -> None:
         assert enqueue(broker, "j1", scheduled_at=1234.5).status == "scheduled"

@@ -1,6 +1,6 @@
 """Contract tests for how waiting jobs are settled beyond a parent's finish or failure: a delayed
-dependent keeps its time, a deletion settles the dependents, and dependents of a job whose record
-vanished are settled by :meth:`~jq.broker.Broker.settle_orphans`."""
+dependent keeps its time, a deletion settles the dependents when asked, and dependents of a job
+whose record vanished are settled by :meth:`~jq.broker.Broker.settle_orphans`."""
 
 from __future__ import annotations
 
@@ -110,9 +110,10 @@ class ScheduledReleaseContract:
 
 
 class DeleteSettlesDependentsContract:
-    """``delete_job`` with a dependents policy settles the waiting jobs in the same step."""
+    """``delete_job`` with a dependents policy settles the waiting jobs in the same step; without
+    one, they keep waiting (for :meth:`~jq.broker.Broker.settle_orphans`)."""
 
-    def test_the_failed_policy_releases_tolerant_dependents_and_cancels_the_others(
+    def test_the_vanished_policy_releases_tolerant_dependents_and_cancels_the_others(
         self, broker: Broker
     ) -> None:
         enqueue(broker, "parent")
@@ -124,7 +125,7 @@ class DeleteSettlesDependentsContract:
         assert broker.delete_job(
             "parent",
             [QUEUE],
-            dependents=DependentsPolicy.FAILED,
+            dependents=DependentsPolicy.VANISHED,
             released_fields=RELEASED,
             canceled_fields=CANCELED_FIELDS,
             default_failure_ttl=30,
@@ -143,18 +144,27 @@ class DeleteSettlesDependentsContract:
     def test_the_default_failure_ttl_applies(self, broker: Broker) -> None:
         enqueue(broker, "parent")
         enqueue(broker, "strict", depends_on=["parent"])
-        broker.delete_job("parent", [QUEUE], dependents=DependentsPolicy.FAILED, now=100.0)
+        broker.delete_job("parent", [QUEUE], dependents=DependentsPolicy.VANISHED, now=100.0)
         assert broker.registry_score(CANCELED, "strict") == 100.0 + DEFAULT_FAILURE_TTL
 
     def test_a_missing_job_settles_nothing(self, broker: Broker) -> None:
-        assert not broker.delete_job("ghost", [QUEUE], dependents=DependentsPolicy.FAILED)
+        assert not broker.delete_job("ghost", [QUEUE], dependents=DependentsPolicy.VANISHED)
         assert broker.registry_count(CANCELED) == 0
+
+    def test_without_a_policy_the_dependents_keep_waiting(self, broker: Broker) -> None:
+        enqueue(broker, "parent")
+        _tolerant(broker, "tolerant", "parent")
+        enqueue(broker, "strict", depends_on=["parent"])
+        assert broker.delete_job("parent", [QUEUE])
+        assert _status(broker, "tolerant") == _status(broker, "strict") == b"deferred"
+        assert sorted(broker.registry_ids(DEFERRED)) == ["strict", "tolerant"]
+        assert broker.dependent_ids("parent") == []
 
     def test_a_job_deleted_while_started_settles_its_dependents(self, broker: Broker) -> None:
         enqueue(broker, "parent")
         start_job(broker, "parent")
         enqueue(broker, "strict", depends_on=["parent"])
-        broker.delete_job("parent", [place(PlaceKind.STARTED)], dependents=DependentsPolicy.FAILED)
+        broker.delete_job("parent", [place(PlaceKind.STARTED)], dependents=DependentsPolicy.VANISHED)
         assert _status(broker, "strict") == b"canceled"
         assert broker.registry_count(place(PlaceKind.STARTED)) == 0
 
@@ -171,7 +181,7 @@ class OrphansContract:
             now=100.0,
         )
 
-    def test_dependents_of_a_vanished_job_count_it_as_failed(self, broker: Broker) -> None:
+    def test_dependents_of_a_vanished_job_are_settled_as_vanished(self, broker: Broker) -> None:
         enqueue(broker, "parent")
         enqueue(broker, "other")
         enqueue(broker, "strict", depends_on=["parent"])
@@ -193,6 +203,26 @@ class OrphansContract:
         assert end_job(broker, "other")
         first, *released = broker.queue_job_ids("default")
         assert first == "tolerant" and sorted(released) == ["fine", "waits"]
+
+    def test_a_failed_parent_whose_record_expired(self, broker: Broker) -> None:
+        enqueue(broker, "parent")
+        start_job(broker, "parent")
+        enqueue(broker, "child", depends_on=["parent"])
+        _tolerant(broker, "tolerant", "parent")
+        failed = Transition(
+            "parent",
+            place(PlaceKind.STARTED),
+            place(PlaceKind.FAILED),
+            score=1.0,
+            fields={STATUS: b"stopped"},
+            record_ttl=1,
+        )
+        assert broker.transition(failed)
+        assert self._settle(broker) == []
+        assert wait_for(lambda: not broker.job_exists("parent"), timeout=30)
+        assert sorted(self._settle(broker)) == ["child", "tolerant"]
+        assert _status(broker, "child") == b"canceled"
+        assert _status(broker, "tolerant") == b"queued"
 
     def test_a_parent_whose_record_expired(self, broker: Broker) -> None:
         enqueue(broker, "parent", record_ttl=1)

@@ -145,6 +145,20 @@ class TransitionContract:
         assert broker.registry_count(FAILED) == 0
         assert broker.job_exists("j1")
 
+    def test_a_transition_with_no_places_only_writes_the_record(self, broker: Broker) -> None:
+        """Neither place given: the job stays where it is; fields, a result and an expiry are
+        written (how ``Result.save`` and ``Job.cleanup`` write a queued job's record)."""
+        enqueue(broker, "j1")
+        change = Transition(
+            "j1", source=None, target=None, fields={"note": b"x"}, result=b"r1", record_ttl=300
+        )
+        assert broker.transition(change)
+        assert broker.queue_job_ids("default") == ["j1"]
+        assert broker.load_job_fields("j1", [STATUS, "note"]) == [b"queued", b"x"]
+        assert broker.load_results("j1") == [b"r1"]
+        ttl = broker.job_ttl("j1")
+        assert ttl is not None and 250 < ttl <= 300
+
     def test_transition_of_a_missing_record_is_refused(self, broker: Broker) -> None:
         broker.registry_add(STARTED, "ghost", 1.0)
         assert not broker.transition(Transition("ghost", STARTED, FINISHED, fields={STATUS: b"finished"}))
@@ -294,7 +308,7 @@ class ResultsLifetimeContract:
 class DependentsContract:
     """Releasing deferred dependents when a job finishes or fails (DependentsPolicy).
 
-    Canceling the dependents of a failed job: :mod:`.cancellation`.
+    What a failure or a vanished job does to its dependents: :mod:`.cancellation`.
     """
 
     def _parent_and_child(
@@ -364,15 +378,15 @@ class DependentsContract:
         assert broker.queue_length("default") == 0
         assert broker.registry_count(place(PlaceKind.DEFERRED, "reports")) == 0
 
-    def test_failure_releases_dependents_that_allow_it_and_cancels_the_others(self, broker: Broker) -> None:
+    def test_failure_releases_dependents_that_allow_it_and_leaves_the_others(self, broker: Broker) -> None:
         self._parent_and_child(broker)
         tolerant = job_fields(**{ALLOW_FAILURE: b"1"})
         enqueue(broker, "tolerant", fields=tolerant, depends_on=["parent"], allow_failure=True)
         assert end_job(broker, "parent", status="failed")
         assert broker.queue_job_ids("default") == ["tolerant"]
-        assert broker.load_job_fields("child", [STATUS]) == [b"canceled"]
-        assert broker.registry_count(DEFERRED) == 0
-        assert broker.registry_ids(place(PlaceKind.CANCELED)) == ["child"]
+        assert broker.load_job_fields("child", [STATUS]) == [b"deferred"]
+        assert broker.registry_ids(DEFERRED) == ["child"]
+        assert broker.registry_count(place(PlaceKind.CANCELED)) == 0
 
     def test_released_dependents_leave_the_list(self, broker: Broker) -> None:
         self._parent_and_child(broker)
@@ -380,19 +394,19 @@ class DependentsContract:
         assert end_job(broker, "parent")
         assert broker.dependent_ids("parent") == []
 
-    def test_failure_empties_the_list_and_a_requeued_job_releases_nobody(self, broker: Broker) -> None:
+    def test_a_failed_job_requeued_and_finished_releases_the_waiting_ones(self, broker: Broker) -> None:
         self._parent_and_child(broker)
         tolerant = job_fields(**{ALLOW_FAILURE: b"1"})
         enqueue(broker, "tolerant", fields=tolerant, depends_on=["parent"], allow_failure=True)
         assert end_job(broker, "parent", status="failed")
-        assert broker.dependent_ids("parent") == []
-        # Requeued and finished this time: the child was canceled with the failure and stays so.
+        assert broker.dependent_ids("parent") == ["child"]
+        # Requeued and finished this time: the child that waited is released, once.
         assert broker.transition(Transition("parent", FAILED, QUEUE, fields={STATUS: b"queued"}))
         start_job(broker, "tolerant")
         start_job(broker, "parent")
         assert end_job(broker, "parent")
-        assert broker.queue_length("default") == 0
-        assert broker.load_job_fields("child", [STATUS]) == [b"canceled"]
+        assert broker.queue_job_ids("default") == ["child"]
+        assert broker.dependent_ids("parent") == []
 
     def test_dependent_ids(self, broker: Broker) -> None:
         enqueue(broker, "parent")
@@ -443,7 +457,15 @@ class DependentsContract:
 
 
 class SchedulingContract:
-    """promote_scheduled: due jobs move to the back of the queue in score order, up to a limit."""
+    """promote_scheduled: due jobs move to the back of the queue in score order, up to a limit;
+    those whose record says ``enqueue_at_front`` to its front."""
+
+    def test_a_job_enqueued_at_front_goes_to_the_front(self, broker: Broker) -> None:
+        enqueue(broker, "already")
+        enqueue(broker, "back", scheduled_at=10.0)
+        enqueue(broker, "front", fields={**job_fields(), ENQUEUE_AT_FRONT: b"1"}, scheduled_at=20.0)
+        assert broker.promote_scheduled("default", 50.0, {}) == ["back", "front"]
+        assert broker.queue_job_ids("default") == ["front", "already", "back"]
 
     def test_due_jobs_are_queued_in_score_order(self, broker: Broker) -> None:
         enqueue(broker, "already")

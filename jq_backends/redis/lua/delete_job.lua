@@ -3,15 +3,16 @@
 -- KEYS[1] the job's record   KEYS[2] its results   KEYS[3] its dependents set
 -- KEYS[4] its set of unmet dependencies, then, with a dependents policy, the set of known queue
 --   names, then the places to remove the id from
--- ARGV: the dependents policy ('-' none | 'f' finished | 'x' failed), then with a policy its
---   settlement and now (see lib_transition.lua's next_settlement), then one kind per place ('queue' or
---   'registry'), in the order of the places' KEYS
+-- ARGV: the dependents policy ('-' none | 'f' finished | 'x' failed | 'v' vanished), then with
+--   a policy its settlement and now (see lib_transition.lua's next_settlement), then one kind
+--   per place ('queue' or 'registry'), in the order of the places' KEYS
 -- Returns 1 when a record existed, else 0.
 --
 -- Atomically: removes the id from each place (LREM for a queue, ZREM for a registry); settles
--- the jobs waiting for it under the policy, as a transition would (released, or canceled down
--- the chain; none: they are left as they are); then deletes the record, results and dependency
--- sets. Touches keys of several jobs with a policy: Cluster needs one hash slot.
+-- the jobs waiting for it under the policy, as a transition would (released, left waiting, or
+-- canceled down the chain; none: they are left as they are, for settle_orphans.lua); then deletes
+-- the record, results and dependency sets. Touches keys of several jobs with a policy: Cluster
+-- needs one hash slot.
 
 expect_keys(4)
 local t = {job_id = name_of(KEYS[1], K_JOB), policy = next_arg(), dependents = KEYS[3]}

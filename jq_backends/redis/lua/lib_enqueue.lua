@@ -6,15 +6,13 @@
 --   the job's record, the queue, the queue's wake key, the set of known queue names, the job's
 --   results, its set of dependents, its set of unmet dependencies, then, each only when the
 --   flags say so, in order: the `once` marker ('o'), the queue's scheduled registry ('s'), the
---   queue's deferred and canceled registries and, for each dependency i, its record and its
---   dependents set ('d')
+--   queue's deferred registry and, for each dependency i, its record and its dependents set ('d')
 -- One request's ARGV: flags (letters: 'f' at front, 'a' allow failure, 'u' unique, 'o' once,
 --   's' scheduled, 'd' dependencies), record expiry in ms ('' = none), then, each only when the
 --   flags say so: the marker value ('o'), the scheduled_at score ('s'), n, now (the broker's
---   clock: the deferred score, and what a canceled job's score counts from), the seconds a
---   canceled job is kept (its failure_ttl or the default: > 0 seconds, < 0 forever, 0 not at
---   all) and the n dependency ids (distinct) ('d'); last the field/value pairs of the record
---   (without its status): to the end of ARGV for the last request of a call, else m, m pairs.
+--   clock: the deferred score) and the n dependency ids (distinct) ('d'); last the field/value
+--   pairs of the record (without its status): to the end of ARGV for the last request of a
+--   call, else m, m pairs.
 
 -- Read one request (see above) whose KEYS start at `first`; `last` when its fields run to the
 -- end of ARGV. The request's next_key is where the next request's KEYS start.
@@ -41,15 +39,14 @@ local function next_enqueue(first, last)
         k = k + 1
     end
     if flag('d') then
-        r.deferred_key, r.canceled_key = KEYS[k], KEYS[k + 1]
+        r.deferred_key = KEYS[k]
         local n = tonumber(next_arg())
         r.now = next_arg()
-        r.canceled_ttl = tonumber(next_arg())
-        r.first_dependency = k + 2
+        r.first_dependency = k + 1
         for i = 1, n do
             r.depends_on[i] = next_arg()
         end
-        k = k + 2 + 2 * n
+        k = k + 1 + 2 * n
     end
     expect_keys(k - 1)
     if last then
@@ -70,28 +67,37 @@ local function dependency_dependents(r, i)
     return KEYS[r.first_dependency + 2 * i - 1]
 end
 
--- The store as a request's checks see it: as it is, plus what the earlier requests of the same
--- batch will write, noted by note_enqueued. `jobs[id]` is false for a job that will not exist
--- (canceled and not kept), else {status, unmet dependency ids}; `markers[key]` a marker's value.
-local function new_batch()
-    return {jobs = {}, markers = {}}
+-- The store as a request's checks see it: as it is, plus what the requests of the same batch
+-- will write: the earlier ones as note_enqueued noted them (`jobs[id]` = {status, unmet
+-- dependency ids}, `markers[key]` a marker's value), the later ones as jobs that exist and have
+-- not ended (`upcoming[id]`: how many requests still to come enqueue the id).
+local function new_batch(upcoming)
+    return {jobs = {}, markers = {}, upcoming = upcoming or {}}
 end
 
-local function batch_exists(batch, id, key)
-    local job = batch.jobs[id]
-    if job == nil then
-        return redis.call('EXISTS', key) == 1
-    end
-    return job ~= false
+local function batch_upcoming(batch, id)
+    return (batch.upcoming[id] or 0) > 0
 end
 
--- The job's status, or nil (no record, or a record without a status).
+-- The job's status, or nil (no record, or a record without a status); 'queued' for a job a later
+-- request of the batch enqueues.
 local function batch_status(batch, id, key)
     local job = batch.jobs[id]
-    if job == nil then
-        return redis.call('HGET', key, F_STATUS) or nil
+    if job then
+        return job.status
     end
-    return job and job.status or nil
+    if batch_upcoming(batch, id) then
+        return QUEUED
+    end
+    return redis.call('HGET', key, F_STATUS) or nil
+end
+
+-- Whether a record with this id exists, or a request of the batch (earlier or to come) writes one.
+local function batch_exists(batch, id, key)
+    if batch.jobs[id] or batch_upcoming(batch, id) then
+        return true
+    end
+    return redis.call('EXISTS', key) == 1
 end
 
 local function batch_unmet(batch, id)
@@ -99,19 +105,19 @@ local function batch_unmet(batch, id)
     if job == nil then
         return redis.call('SMEMBERS', K_DEPENDENCIES .. id)
     end
-    return job and job.unmet or {}
+    return job.unmet
 end
 
--- Steps 4 to 7: the status the request's job gets and the indexes of its unmet dependencies.
+-- Steps 4 to 7: the status the request's job gets and the indexes of its unmet dependencies. A
+-- dependency without a record is met (RQ's rule); one with a record is met when it finished, or
+-- failed and the request allows failure.
 local function enqueue_placement(r, batch)
     local unmet = {}
     for i, dependency in ipairs(r.depends_on) do
-        local status = batch_status(batch, dependency, dependency_record(r, i))
-        if status == FAILED or status == STOPPED or status == CANCELED then
-            if not r.allow_failure then
-                return CANCELED, {}
-            end
-        elseif status ~= FINISHED then
+        local key = dependency_record(r, i)
+        local status = batch_status(batch, dependency, key)
+        local exists = status or redis.call('EXISTS', key) == 1
+        if exists and status ~= FINISHED and not (r.allow_failure and status == FAILED) then
             unmet[#unmet + 1] = i
         end
     end
@@ -123,25 +129,12 @@ local function enqueue_placement(r, batch)
     return QUEUED, unmet
 end
 
--- Step 1: the refusal of the request as a reply ({'', reason, missing ids...}), or nil. Reads
--- only: nothing is written.
+-- Step 1: the refusal of the request as a reply ({'', reason}), or nil. Reads only: nothing is
+-- written.
 local function enqueue_refusal(r, batch)
-    local missing = {}
-    for i, dependency in ipairs(r.depends_on) do
-        if not batch_exists(batch, dependency, dependency_record(r, i)) then
-            missing[#missing + 1] = dependency
-        end
-    end
-    if #missing > 0 then
-        table.insert(missing, 1, 'missing')
-        table.insert(missing, 1, '')
-        return missing
-    end
-    if r.unique then
-        local status = batch_status(batch, r.job_id, r.record)
-        if status and PENDING[status] then
-            return {'', 'duplicate'}
-        end
+    -- Unique: refused while any record with this id exists (also one that ended), as in RQ.
+    if r.unique and batch_exists(batch, r.job_id, r.record) then
+        return {'', 'duplicate'}
     end
     if r.marker_key then
         -- A marker that holds no number counts as unset (and is overwritten).
@@ -179,15 +172,11 @@ end
 -- it in the batch.
 local function note_enqueued(batch, r)
     local status, unmet = enqueue_placement(r, batch)
-    if status == CANCELED and r.canceled_ttl == 0 then
-        batch.jobs[r.job_id] = false
-    else
-        local ids = {}
-        for _, i in ipairs(unmet) do
-            ids[#ids + 1] = r.depends_on[i]
-        end
-        batch.jobs[r.job_id] = {status = status, unmet = ids}
+    local ids = {}
+    for _, i in ipairs(unmet) do
+        ids[#ids + 1] = r.depends_on[i]
     end
+    batch.jobs[r.job_id] = {status = status, unmet = ids}
     if r.marker_key then
         batch.markers[r.marker_key] = r.once_value
     end
@@ -196,11 +185,11 @@ end
 -- Steps 2 to 7 of a request whose checks passed: the marker; the replaced job taken out of the
 -- place its old status names in its old origin and out of its old dependencies' dependents (its
 -- own dependents stay: they wait for the new job); the queue made known; then the record with
--- its status (and the scheduled time), placed in the canceled, deferred or scheduled registry
--- or in the queue (waking a blocked claimer). The record's expiry (or none) applies to its
--- results and dependency sets too, and a dependency's set of dependents shares that
--- dependency's expiry; a canceled job is kept as its TTL says instead. Returns the status.
-local function enqueue_write(r)
+-- its status (and the scheduled time), placed in the deferred or scheduled registry or in the
+-- queue (waking a blocked claimer). The record's expiry (or none) applies to its results and
+-- dependency sets too, and a dependency's set of dependents shares that dependency's expiry.
+-- `upcoming`: what later requests of the same batch enqueue (see new_batch). Returns the status.
+local function enqueue_write(r, upcoming)
     if r.marker_key then
         redis.call('SET', r.marker_key, r.once_value)
     end
@@ -225,7 +214,7 @@ local function enqueue_write(r)
     redis.call('DEL', record, r.unmet_key)
     redis.call('SADD', r.known_key, r.queue_name)
 
-    local status, unmet = enqueue_placement(r, new_batch())
+    local status, unmet = enqueue_placement(r, new_batch(upcoming))
     local fields = r.fields
     if r.scheduled_at then
         -- After the request's fields, like the status, so that none of them overrides it.
@@ -233,10 +222,6 @@ local function enqueue_write(r)
     end
     hset_flat(record, with_status(fields, status))
     local data = {record, r.results_key, r.dependents_key, r.unmet_key}
-    if status == CANCELED then
-        keep_canceled(r.canceled_key, job_id, data, r.canceled_ttl, r.now)
-        return status
-    end
     if status == DEFERRED then
         redis.call('ZADD', r.deferred_key, r.now, job_id)
         for _, i in ipairs(unmet) do

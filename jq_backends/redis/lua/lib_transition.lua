@@ -11,11 +11,12 @@
 --   (target 'q'), the set of known queue names (target 'q' or a dependents policy), the
 --   worker's record ('W')
 -- ARGV: the mode: four characters, source kind and target kind ('q' queue | 'r' registry |
---       '-' none), dependents policy ('-' none | 'f' finished | 'x' failed), record ttl
---       ('k' keep | 'p' persist | 'd' delete | 'e' expire), then flags: 'F' at front,
+--       '-' none), dependents policy ('-' none | 'f' finished | 'x' failed | 'v' vanished),
+--       record ttl ('k' keep | 'p' persist | 'd' delete | 'e' expire), then flags: 'F' at front,
 --       'E' check the execution, 'R' a result, 'K' how many results to keep (with 'R', when
---       not RESULTS_LAST + 1), 'D' fields to delete, 'W' a worker update, 'N' now is given
---       (always with policy 'x'); then, each only when the mode says so: the target score
+--       not RESULTS_LAST + 1), 'D' fields to delete, 'L' leave its dependencies, 'W' a worker
+--       update, 'N' now is given (always with policy 'v'); then, each only when the mode says
+--       so: the target score
 --       (target 'r'), the execution id ('E'), the record expiry in ms ('e'), the result entry
 --       ('R'), how many results to keep ('K'), the settlement of the dependents (a policy, see
 --       next_settlement), d, d field names to delete ('D'), the worker update ('W'); last the
@@ -32,13 +33,13 @@ local function server_now()
 end
 
 -- How the dependents of a job are settled (see settle_dependents), into `t`: r, r field/value
--- pairs written on each released dependent; under policy 'x' also c, c field/value pairs
+-- pairs written on each released dependent; under policy 'v' also c, c field/value pairs
 -- written on each canceled dependent and the seconds a canceled dependent is kept when its
 -- failure_ttl field says nothing; then, `with_now`, now (what a canceled dependent's score
 -- counts from, and what a released dependent's scheduled time is compared with).
 local function next_settlement(t, with_now)
     t.released_fields = next_pairs()
-    if t.policy == 'x' then
+    if t.policy == 'v' then
         t.canceled_fields = next_pairs()
         t.default_failure_ttl = tonumber(next_arg())
     end
@@ -63,6 +64,7 @@ local function next_transition(last)
         flags[string.sub(mode, i, i)] = true
     end
     t.at_front = flags.F == true
+    t.leave = flags.L == true
     local k = 5  -- the next KEYS entry: after the job's four data keys
     if t.source ~= '-' then
         t.source_key, k = KEYS[k], k + 1
@@ -137,9 +139,10 @@ local function release(t, child, child_record)
     hset_flat(child_record, with_status(t.released_fields, QUEUED))
 end
 
--- A deferred dependent that does not allow failure goes from its origin's deferred registry to
--- its canceled state: the canceled fields, then status 'canceled'. Returns what settling its own
--- dependents needs (it counts as failed for them), or nil when it is not deferred.
+-- A deferred dependent canceled because a job it waits for will never run goes from its
+-- origin's deferred registry to its canceled state: the canceled fields, then status 'canceled'.
+-- Returns what settling its own dependents needs (they are settled as vanished in turn), or nil
+-- when it is not deferred.
 local function cancel(t, child, child_record)
     local origin = redis.call('HGET', child_record, F_ORIGIN)
     if not origin or redis.call('HGET', child_record, F_STATUS) ~= DEFERRED then
@@ -148,13 +151,16 @@ local function cancel(t, child, child_record)
     redis.call('ZREM', K_DEFERRED .. origin, child)
     hset_flat(child_record, with_status(t.canceled_fields, CANCELED))
     local ttl = whole_seconds(redis.call('HGET', child_record, F_FAILURE_TTL), t.default_failure_ttl)
-    return {id = child, policy = 'x', dependents = K_DEPENDENTS .. child, origin = origin, ttl = ttl}
+    return {id = child, policy = 'v', dependents = K_DEPENDENTS .. child, origin = origin, ttl = ttl}
 end
 
--- Every dependent leaves the dependents set of the job it waited for, and that job leaves its set
--- of unmet dependencies. Under 'f' (finished), and under 'x' (failed) for a dependent that allows
--- failure, the dependent is released once nothing else is unmet. Under 'x', any other deferred
--- dependent is canceled, and its own dependents are settled as if it had failed, and so on:
+-- The dependents of a job, by policy (jq.broker.DependentsPolicy). Under 'x' (failed), a deferred
+-- dependent that does not allow failure keeps waiting for the job (listed among its dependents,
+-- the job in its set of unmet dependencies): the job, requeued and finished, releases it. Every
+-- other dependent leaves the dependents set of the job it waited for, and that job leaves its set
+-- of unmet dependencies. Under 'f' (finished), 'x', and 'v' (vanished) for a dependent that
+-- allows failure, the dependent is released once nothing else is unmet. Under 'v', any other
+-- deferred dependent is canceled, and its own dependents are settled as vanished, and so on:
 -- iteratively (a chain may be longer than Lua lets calls nest), with a stack of jobs whose
 -- dependents remain to be settled. A canceled job is filed (registry score, expiry, or deletion
 -- for a TTL of zero) only after its own dependents were settled, since deleting it deletes its
@@ -164,32 +170,33 @@ local function settle_dependents(t)
     local visited = {[t.job_id] = true}
     while #stack > 0 do
         local parent = table.remove(stack)
-        local children = redis.call('SMEMBERS', parent.dependents)
-        for _, child in ipairs(children) do
+        for _, child in ipairs(redis.call('SMEMBERS', parent.dependents)) do
             local child_record = K_JOB .. child
             local child_dependencies = K_DEPENDENCIES .. child
             if redis.call('EXISTS', child_record) == 0 then
                 -- Expired or deleted while deferred: its set of unmet dependencies is litter.
+                redis.call('SREM', parent.dependents, child)
                 redis.call('DEL', child_dependencies)
             else
-                redis.call('SREM', child_dependencies, parent.id)
-                local tolerant = parent.policy == 'f'
-                    or redis.call('HGET', child_record, F_ALLOW_FAILURE) == '1'
-                if tolerant then
-                    if redis.call('SCARD', child_dependencies) == 0 then
-                        release(t, child, child_record)
-                    end
-                elseif not visited[child] then
-                    local canceled = cancel(t, child, child_record)
-                    if canceled then
-                        visited[child] = true
-                        stack[#stack + 1] = canceled
+                local values = redis.call('HMGET', child_record, F_STATUS, F_ALLOW_FAILURE, F_ORIGIN)
+                local deferred = values[1] == DEFERRED and values[3]
+                local tolerant = values[2] == '1'
+                if parent.policy ~= 'x' or tolerant or not deferred then
+                    redis.call('SREM', parent.dependents, child)
+                    redis.call('SREM', child_dependencies, parent.id)
+                    if parent.policy ~= 'v' or tolerant then
+                        if redis.call('SCARD', child_dependencies) == 0 then
+                            release(t, child, child_record)
+                        end
+                    elseif not visited[child] then
+                        local canceled = cancel(t, child, child_record)
+                        if canceled then
+                            visited[child] = true
+                            stack[#stack + 1] = canceled
+                        end
                     end
                 end
             end
-        end
-        if #children > 0 then  -- else there is no set to delete (Redis keeps no empty set)
-            redis.call('DEL', parent.dependents)
         end
         if parent.origin then
             keep_canceled(K_CANCELED .. parent.origin, parent.id, data_keys(parent.id), parent.ttl, t.now)
@@ -198,9 +205,10 @@ local function settle_dependents(t)
 end
 
 -- Every check comes before the first write (the source removal is the last check: LREM/ZREM
--- that remove nothing write nothing); then target, fields, result, dependents (released, or
--- canceled with their own dependents in turn, down the chain), expiry (shared by the record, its
--- results and dependency sets), and the worker update. A queue a job goes to becomes known.
+-- that remove nothing write nothing); then target, fields, result, its own dependencies left
+-- (flag 'L'), dependents (released, left waiting, or canceled with their own dependents in turn,
+-- down the chain), expiry (shared by the record, its results and dependency sets), and the worker
+-- update. A queue a job goes to becomes known.
 -- Returns 1, or 0 when refused (record missing, execution mismatch, job not in the source).
 local function transition(t)
     local record, results, dependents, dependencies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -242,15 +250,19 @@ local function transition(t)
         end
     end
 
+    if t.leave then
+        for _, parent in ipairs(redis.call('SMEMBERS', dependencies)) do
+            redis.call('SREM', K_DEPENDENTS .. parent, job_id)
+        end
+        redis.call('DEL', dependencies)
+    end
+
     if t.policy ~= '-' then
         settle_dependents(t)
     end
 
-    -- Settling the dependents deleted the dependents set: no expiry of it to set or remove.
-    local data = {record, results, dependencies}
-    if t.policy == '-' then
-        data[4] = dependents
-    end
+    -- Dependents that still wait (policy 'x' or '-') share the record's lifetime.
+    local data = {record, results, dependencies, dependents}
     if t.ttl == 'd' then
         redis.call('DEL', unpack(data))
     elseif t.ttl == 'p' then

@@ -7,7 +7,8 @@
 --
 -- Atomically: takes due ids (score <= now) in score order until `limit` were queued or none is
 -- due; ids whose record is gone are dropped from the registry; the others go to the back of the
--- queue with status 'queued' and the fields; the queue becomes known; a blocked claimer is woken.
+-- queue (the front when their enqueue_at_front field is '1') with status 'queued' and the
+-- fields; the queue becomes known; a blocked claimer is woken.
 -- Touches keys of several jobs: Cluster needs one hash slot.
 
 expect_keys(4)
@@ -25,7 +26,11 @@ while #queued < limit do
         redis.call('ZREM', KEYS[1], job_id)
         local record = K_JOB .. job_id
         if redis.call('EXISTS', record) == 1 then
-            redis.call('RPUSH', KEYS[2], job_id)
+            if redis.call('HGET', record, F_ENQUEUE_AT_FRONT) == '1' then
+                redis.call('LPUSH', KEYS[2], job_id)
+            else
+                redis.call('RPUSH', KEYS[2], job_id)
+            end
             hset_flat(record, fields)
             queued[#queued + 1] = job_id
         end

@@ -2,20 +2,20 @@
 -- (Broker.settle_orphans).
 --
 -- KEYS[1] the queue's deferred registry   KEYS[2] the set of known queue names
--- ARGV: the settlement under policy 'x' and now (see lib_transition.lua's next_settlement)
+-- ARGV: the settlement under policy 'v' and now (see lib_transition.lua's next_settlement)
 -- Returns the ids of the deferred jobs that stopped waiting for a vanished dependency, in
 -- registry order.
 --
 -- Atomically: for each id of the registry (a snapshot in score order), an id whose record is
 -- gone leaves the registry; a job with status 'deferred' that waits for ids without a record
--- counts each of them as failed, exactly as a transition under policy 'x' settles a failed
--- job's dependents (released if it allows failure and nothing else is unmet, else canceled, and
--- its own dependents in turn, down the chain). The vanished job's dependents set went with its
+-- has each of them settled as vanished, exactly as a transition under policy 'v' settles a job's
+-- dependents (released if it allows failure and nothing else is unmet, else canceled, and its
+-- own dependents in turn, down the chain). The vanished job's dependents set went with its
 -- record, so the child is put back in it for the settlement, which deletes it again. Touches
 -- keys of many jobs: Cluster needs one hash slot.
 
 expect_keys(2)
-local t = {policy = 'x', known_key = KEYS[2]}
+local t = {policy = 'v', known_key = KEYS[2]}
 next_settlement(t, true)
 local settled = {}
 for _, child in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do

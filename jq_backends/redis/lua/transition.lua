@@ -8,10 +8,10 @@
 -- a refusal writes nothing. Raises an error (nothing written) when a worker field to increment
 -- holds no number.
 --
--- Atomically: every check comes before the first write; then target, fields, result,
--- dependents (released, or canceled with their own dependents in turn, down the chain), expiry
--- (shared by the record, its results and dependency sets), and the worker's record (if it
--- exists). A queue a job goes to becomes known. Touches keys of several jobs (its dependents,
+-- Atomically: every check comes before the first write; then target, fields, result, its own
+-- dependencies left (when asked), dependents (released, left waiting, or canceled with their own
+-- dependents in turn, down the chain), expiry (shared by the record, its results and dependency
+-- sets), and the worker's record (if it exists). A queue a job goes to becomes known. Touches keys of several jobs (its dependents,
 -- theirs, and their queues): Cluster needs one hash slot.
 
 expect_keys(4)
