@@ -82,8 +82,7 @@ def _horse_kwargs(options: WorkerOptions, worker_class: type[BaseWorker], given:
         return {}
     if not issubclass(worker_class, Worker):
         raise UserError(f"{flag} applies to jq.Worker and its subclasses, not {given}")
-    # ``fork_per_job=False`` is ``reuse_horse=True`` (Worker takes both spellings).
-    return {"fork_per_job": options.fork_per_job}
+    return {"reuse_horse": options.reuse_horse}
 
 
 def _dequeue_strategy(options: WorkerOptions, worker_class: type[BaseWorker]) -> dict[str, Any]:
