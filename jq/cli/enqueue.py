@@ -86,7 +86,9 @@ def _when(schedule_in: int | None, schedule_at: str | None) -> datetime.datetime
 @click.command()
 @click.argument("function")
 @click.argument("arguments", nargs=-1)
-@click.option("--queue", "-q", "queue", default="default", show_default=True, help="The queue.")
+@click.option(
+    "--queue", "-q", "queue", default="default", show_default=True, metavar="NAME", help="The queue."
+)
 @click.option("--timeout", metavar="SECONDS", help="Stop the job after this long: 180, 10m, 1h (-1: never).")
 @click.option("--result-ttl", metavar="TTL", help="Keep its result this long (0: not at all, -1: forever).")
 @click.option("--ttl", metavar="TTL", help="Discard the job if it waited this long without starting.")
@@ -102,6 +104,7 @@ def _when(schedule_in: int | None, schedule_at: str | None) -> datetime.datetime
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
+    metavar="N",
     help="Retry a failure up to N times.",
 )
 @click.option(
