@@ -86,6 +86,15 @@ def test_register_needs_exactly_one_schedule(broker):
         scheduler.register(fixtures.add, "default")
 
 
+def test_webhooks_are_refused_when_registered(broker):
+    from jq.webhook import Webhook
+
+    with pytest.raises(ConfigurationError, match="webhooks= asks for RQ's Webhook"):
+        CronScheduler(broker).register(
+            fixtures.add, "default", interval=5, webhooks=[Webhook("https://example.com/x", "finished")]
+        )
+
+
 def test_what_jq_does_not_keep_is_refused(broker):
     scheduler = CronScheduler(broker)
     entry = scheduler.register(fixtures.add, "default", interval=5)
