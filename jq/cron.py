@@ -1,6 +1,6 @@
 """Periodic jobs: cron strings and plain intervals, fired exactly once per tick.
 
-Register jobs on a :class:`Cron`, by code or in a module that defines one named ``cron``::
+Describe the jobs in jq's way, on a :class:`Cron`::
 
     # cron_config.py
     from jq.cron import Cron
@@ -8,209 +8,190 @@ Register jobs on a :class:`Cron`, by code or in a module that defines one named 
     cron.register("reports.nightly", cron="0 3 * * *", timezone="Europe/Riga", queue="low")
     cron.register("health.ping", interval=30)
 
-and run a :class:`CronScheduler` for it anywhere — in as many processes as you like
-(``jqueue cron cron_config``, or workers given ``cron=``). Each tick is enqueued exactly once,
-whoever fires it: the enqueue and the advance of the tick's marker are one atomic step. There is
-no leader to lose: while at least one scheduler runs, no tick is missed. Ticks that passed while
-no scheduler looked (all were down or busy) are fired late, oldest first, each once, as long as
-they are at most ``misfire_grace`` seconds late; older ones are skipped. A job that never fired
-before fires its latest tick only.
+or in RQ's, with :func:`register` (RQ's ``rq.cron.register``; timing as RQ documents it: cron
+strings in local time, an interval job firing when the scheduler starts, then every interval)::
 
-Cron strings use the usual five fields (``minute hour day month weekday``) in the job's
-``timezone`` (an IANA name, ``UTC`` by default), daylight-saving changes included; intervals are
-counted in seconds from the Unix epoch, so every process agrees on the ticks.
+    from jq import cron
+    cron.register(health.ping, queue_name="default", interval=30)
+
+and run a :class:`CronScheduler` for it anywhere — in as many processes as you like
+(``jqueue cron cron_config``, workers given ``cron=``, or ``CronScheduler(connection)`` with
+:meth:`~CronScheduler.load_config_from_file` and :meth:`~CronScheduler.start`, RQ's way). Each
+tick is enqueued exactly once, whoever fires it: the enqueue and the advance of the tick's marker
+are one atomic step. There is no leader to lose: while at least one scheduler runs, no tick is
+missed. Ticks that passed while no scheduler looked are fired late, oldest first, each once, as
+long as they are at most ``misfire_grace`` seconds late; older ones are skipped (an interval job of
+RQ's timing then fires at once and counts its interval from there). A job that never fired before
+fires its latest tick only (with RQ's timing: an interval job at once, a cron string from its first
+tick after the scheduler started).
 """
 
 from __future__ import annotations
 
 import datetime
-import importlib
-import importlib.util
+import json
 import logging
 import math
+import os
+import socket
 import threading
-import zoneinfo
-from collections.abc import Callable, Iterator
-from pathlib import Path
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from cronsim import CronSim, CronSimError
-
 from jq.broker import Broker
-from jq.callbacks import function_path
 from jq.connections import resolve_broker
-from jq.exceptions import ConfigurationError
+from jq.cron_entries import (
+    DEFAULT_MISFIRE_GRACE,
+    TIMINGS,
+    Cron,
+    CronJob,
+    enqueue_options,
+    local_timezone,
+    no_cron_history,
+)
+from jq.cron_loading import load_cron, register, take_registered
+from jq.cron_scheduler_registry import UnregisteredScheduler
+from jq.defaults import DEFAULT_RESULT_TTL
 from jq.job import Job
 from jq.periodic import run_until_stopped
 from jq.queue import Queue
+from jq.serializers import resolve_serializer
 from jq.utils import now as utc_now
-from jq.utils import validate_queue_name
 
-__all__ = ["DEFAULT_MISFIRE_GRACE", "Cron", "CronJob", "CronScheduler", "load_cron"]
+__all__ = [
+    "DEFAULT_MISFIRE_GRACE",
+    "TIMINGS",
+    "Cron",
+    "CronJob",
+    "CronScheduler",
+    "create_cron",
+    "get_cron_job_history_key",
+    "get_cron_job_ids",
+    "load_cron",
+    "local_timezone",
+    "register",
+]
 
 logger = logging.getLogger("jq.cron")
 
-#: Seconds a tick may be late and still fire.
-DEFAULT_MISFIRE_GRACE = 60.0
-_JOB_OPTIONS = frozenset(
-    {"job_timeout", "result_ttl", "ttl", "failure_ttl", "description", "meta", "retry", "on_success",
-     "on_failure", "on_stopped"}
-)  # fmt: skip
+_UTC = datetime.timezone.utc
+# How long a scheduler may hold the lock under which an interval job of RQ's timing starts (or
+# starts again): longer than one enqueue, short enough that a crash holding it delays little.
+_START_LOCK_TTL = 30.0
+# RQ's longest sleep between two looks.
+_MAX_SLEEP = 60.0
 
 
-class CronJob:
-    """One periodic job: what to call, when, and where to enqueue it.
+def get_cron_job_history_key(name: str) -> str:
+    """Refused: jq keeps no history of the jobs a cron job enqueued (see
+    :meth:`CronJob.get_job_ids`)."""
+    raise no_cron_history()
 
-    :param func: a module-level function or its dotted path.
-    :param cron: a five-field cron string (``"*/5 * * * *"``); or
-    :param interval: seconds between ticks.
-    :param queue: the queue name.
-    :param name: a stable name, unique in its :class:`Cron` (default: from the function and schedule).
-    :param timezone: the IANA time zone the cron string is read in.
-    :param misfire_grace: seconds a tick may be late and still fire.
-    :param job_options: ``job_timeout``, ``result_ttl``, ``ttl``, ``failure_ttl``, ``description``,
-        ``meta``, ``retry``, ``on_success``, ``on_failure``, ``on_stopped``.
+
+def get_cron_job_ids(name: str, connection: Any = None, start: int = 0, end: int = -1) -> list[str]:
+    """Refused: jq keeps no history of the jobs a cron job enqueued (see
+    :meth:`CronJob.get_job_ids`)."""
+    raise no_cron_history()
+
+
+class CronScheduler(UnregisteredScheduler):
+    """Fires the due ticks of a :class:`Cron`; run as many as you like, each tick fires once.
+
+    RQ's form, ``CronScheduler(connection, logging_level="INFO", name="")``, starts with no jobs:
+    add them with :meth:`register` or :meth:`load_config_from_file`, then :meth:`start`. jq's form
+    gives the jobs at once: ``CronScheduler(connection, cron=cron)`` (or ``CronScheduler(cron,
+    connection)``), then :meth:`work` (the same as :meth:`start`).
     """
 
     def __init__(
         self,
-        func: Callable[..., Any] | str,
+        connection: Any = None,
+        logging_level: Any = logging.INFO,
+        name: str = "",
         *,
-        cron: str | None = None,
-        interval: float | None = None,
-        queue: str = "default",
-        name: str | None = None,
-        args: tuple[Any, ...] | list[Any] = (),
-        kwargs: dict[str, Any] | None = None,
-        timezone: str = "UTC",
-        misfire_grace: float = DEFAULT_MISFIRE_GRACE,
-        **job_options: Any,
+        cron: Cron | None = None,
     ) -> None:
-        if (cron is None) == (interval is None):
-            raise ConfigurationError("a cron job needs exactly one of cron='* * * * *' or interval=seconds")
-        unknown = set(job_options) - _JOB_OPTIONS
-        if unknown:
-            raise ConfigurationError(f"unknown cron job options: {', '.join(sorted(unknown))}")
-        self.func_path = function_path(func, what="a cron job's function")
-        self.cron = cron
-        self.interval = interval
-        self.queue = validate_queue_name(queue)
-        self.args = tuple(args)
-        self.kwargs = dict(kwargs or {})
-        self.misfire_grace = misfire_grace
-        self.job_options = job_options
-        try:
-            self.timezone = zoneinfo.ZoneInfo(timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigurationError(
-                f"unknown time zone {timezone!r}: use an IANA name such as 'Europe/Riga'"
-            ) from exc
-        if cron is not None:
-            try:
-                CronSim(cron, datetime.datetime.now(self.timezone))
-            except CronSimError as exc:
-                raise ConfigurationError(f"cron string {cron!r} is not valid: {exc}") from exc
-        elif interval is None or not interval > 0 or math.isinf(interval):
-            raise ConfigurationError(f"interval must be a positive number of seconds, not {interval!r}")
-        self.name = name or f"{self.func_path}@{cron if cron is not None else f'every {interval:g}s'}"
-
-    def latest_tick(self, moment: datetime.datetime) -> datetime.datetime:
-        """The last tick at or before ``moment`` (aware)."""
-        if self.interval is not None:
-            stamp = math.floor(moment.timestamp() / self.interval) * self.interval
-            return datetime.datetime.fromtimestamp(stamp, tz=datetime.timezone.utc)
-        assert self.cron is not None
-        # CronSim's reverse iteration yields ticks strictly before its start, and older cronsims
-        # first cut the start down (2.6 to the minute, 2.7 to the second): start at the minute
-        # after ``moment``'s. Cron ticks fall on whole minutes, so none is skipped or added.
-        local = moment.astimezone(self.timezone).replace(second=0, microsecond=0)
-        local += datetime.timedelta(minutes=1)
-        return next(CronSim(self.cron, local, reverse=True))
-
-    def ticks_between(self, after: datetime.datetime, until: datetime.datetime) -> list[datetime.datetime]:
-        """The ticks later than ``after`` and at or before ``until``, oldest first (aware)."""
-        if self.interval is not None:
-            first = math.floor(after.timestamp() / self.interval) + 1
-            last = math.floor(until.timestamp() / self.interval)
-            return [
-                datetime.datetime.fromtimestamp(n * self.interval, tz=datetime.timezone.utc)
-                for n in range(first, last + 1)
-            ]
-        assert self.cron is not None
-        ticks: list[datetime.datetime] = []
-        for tick in CronSim(self.cron, after.astimezone(self.timezone)):
-            if tick > until:
-                break
-            ticks.append(tick)
-        return ticks
-
-    def next_tick(self, moment: datetime.datetime) -> datetime.datetime:
-        """The first tick after ``moment`` (aware)."""
-        if self.interval is not None:
-            stamp = (math.floor(moment.timestamp() / self.interval) + 1) * self.interval
-            return datetime.datetime.fromtimestamp(stamp, tz=datetime.timezone.utc)
-        assert self.cron is not None
-        return next(CronSim(self.cron, moment.astimezone(self.timezone)))
-
-    def __repr__(self) -> str:
-        return f"CronJob({self.name!r}, queue={self.queue!r})"
-
-
-class Cron:
-    """A set of periodic jobs, by name."""
-
-    def __init__(self) -> None:
-        self._jobs: dict[str, CronJob] = {}
-
-    def register(self, func: Callable[..., Any] | str, **options: Any) -> CronJob:
-        """Add a :class:`CronJob` (same arguments); refuses a name already taken."""
-        entry = CronJob(func, **options)
-        if entry.name in self._jobs:
-            raise ConfigurationError(f"a cron job named {entry.name!r} is already registered; give it name=")
-        self._jobs[entry.name] = entry
-        return entry
-
-    def __iter__(self) -> Iterator[CronJob]:
-        return iter(self._jobs.values())
-
-    def __len__(self) -> int:
-        return len(self._jobs)
-
-
-def load_cron(location: str) -> Cron:
-    """The :class:`Cron` named ``cron`` in a module (dotted path or ``.py`` file)."""
-    try:
-        if location.endswith(".py"):
-            path = Path(location)
-            spec = importlib.util.spec_from_file_location(f"jq_cron_config_{path.stem}", path)
-            if spec is None or spec.loader is None or not path.exists():
-                raise ConfigurationError(f"cron config file {location!r} does not exist")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(location)
-    except ConfigurationError:
-        raise
-    except Exception as exc:
-        raise ConfigurationError(
-            f"cron config {location!r} cannot be loaded: {type(exc).__name__}: {exc}"
-        ) from exc
-    found = getattr(module, "cron", None)
-    if not isinstance(found, Cron):
-        raise ConfigurationError(f"cron config {location!r} must define cron = jq.cron.Cron() with its jobs")
-    return found
-
-
-class CronScheduler:
-    """Fires the due ticks of a :class:`Cron`; run as many as you like, each tick fires once."""
-
-    def __init__(self, cron: Cron, connection: Any = None) -> None:
-        self.cron = cron
+        rq_form = not isinstance(connection, Cron)
+        if not rq_form:
+            # jq's older form CronScheduler(cron, connection): the connection came second.
+            cron, connection = connection, None
+            if not isinstance(logging_level, str | int):
+                connection, logging_level = logging_level, logging.INFO
+        self.cron: Cron = cron if cron is not None else Cron()
         self.broker: Broker = resolve_broker(connection)
+        #: What the scheduler was given to connect with (RQ's ``connection``).
+        self.connection: Any = connection if connection is not None else self.broker
+        self.hostname: str = socket.gethostname()
+        self.pid: int = os.getpid()
+        self.name: str = name or f"{self.hostname}:{self.pid}:{uuid.uuid4().hex[:6]}"
+        #: The config the jobs were loaded from (:meth:`load_config_from_file`), else ``""``.
+        self.config_file: str = ""
+        self.created_at: datetime.datetime = utc_now()
+        self.serializer = resolve_serializer(None)
+        self.log = logger
+        if rq_form and cron is None and not logger.hasHandlers():
+            # As RQ's scheduler does: its lines are seen even where nothing set logging up.
+            from jq.logutils import setup_logging
+
+            setup_logging(logger, logging_level)
         self._queues: dict[str, Queue] = {}
-        # Per job name: the latest tick this scheduler saw fired or skipped (a timestamp).
+        # Per marker: the latest tick this scheduler saw fired or skipped (a timestamp).
         self._seen: dict[str, float] = {}
         self._stop = threading.Event()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CronScheduler) and self.name == other.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        return f"CronScheduler({self.name!r}, jobs={len(self.cron)})"
+
+    # -- the jobs --------------------------------------------------------------------------------
+
+    def register(
+        self,
+        func: Callable[..., Any],
+        queue_name: str,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        interval: float | None = None,
+        cron: str | None = None,
+        job_timeout: int | str | None = None,
+        result_ttl: int | str | None = DEFAULT_RESULT_TTL,
+        ttl: int | str | None = None,
+        failure_ttl: int | str | None = None,
+        meta: dict[str, Any] | None = None,
+        webhooks: Sequence[Any] | None = None,
+        name: str = "",
+    ) -> CronJob:
+        """Add a periodic job, as RQ's ``CronScheduler.register`` does (see :func:`register`)."""
+        entry = self.cron.register_rq(
+            func, queue_name, args=args, kwargs=kwargs, interval=interval, cron=cron,
+            job_timeout=job_timeout, result_ttl=result_ttl, ttl=ttl, failure_ttl=failure_ttl,
+            meta=meta, webhooks=webhooks, name=name,
+        )  # fmt: skip
+        logger.info("Registered %s", entry.describe())
+        return entry
+
+    def load_config_from_file(self, config_path: str) -> None:
+        """Add every job of the cron config ``config_path`` (a module path or a file; see
+        :func:`load_cron`)."""
+        self.config_file = config_path
+        logger.info("Loading cron configuration from %s", config_path)
+        loaded = load_cron(config_path)
+        self.cron.extend(loaded)
+        for entry in loaded:
+            logger.info("Registered %s", entry.describe())
+        logger.info("Successfully registered %d cron jobs from %r", len(loaded), config_path)
+
+    def get_jobs(self) -> list[CronJob]:
+        """The periodic jobs of this scheduler."""
+        return list(self.cron)
+
+    # -- firing ----------------------------------------------------------------------------------
 
     def _queue(self, name: str) -> Queue:
         if name not in self._queues:
@@ -220,60 +201,131 @@ class CronScheduler:
     def tick(self, now: datetime.datetime | None = None) -> list[Job]:
         """Enqueue every tick of each job that has not fired yet and is at most its
         ``misfire_grace`` late, oldest first; the jobs this call enqueued."""
-        moment = now or utc_now()
-        fired: list[Job] = []
+        return [job for _entry, jobs in self._fire_all(now or utc_now()) for job in jobs]
+
+    def enqueue_jobs(self) -> list[CronJob]:
+        """Enqueue what is due now (RQ's name); the periodic jobs that were enqueued."""
+        return [entry for entry, _jobs in self._fire_all(utc_now())]
+
+    def _fire_all(self, moment: datetime.datetime) -> list[tuple[CronJob, list[Job]]]:
+        """Each job that fired at ``moment``, with the jobs it enqueued."""
+        fired: list[tuple[CronJob, list[Job]]] = []
         for entry in self.cron:
-            fired.extend(self._fire_due(entry, moment))
+            jobs = self._fire_anchored(entry, moment) if _anchored(entry) else self._fire_due(entry, moment)
+            if jobs:
+                entry.set_enqueue_time(moment)
+                fired.append((entry, jobs))
         return fired
 
     def _fire_due(self, entry: CronJob, moment: datetime.datetime) -> list[Job]:
         latest = entry.latest_tick(moment)
-        seen = self._seen.get(entry.name)
+        seen = self._seen.get(entry.marker_name)
         if seen is not None and latest.timestamp() <= seen:
             # Every tick up to this one was fired (here or elsewhere) or skipped: no round trip.
             return []
-        marker = f"cron:{entry.name}"
-        reached = self.broker.marker(marker)
+        reached = self.broker.marker(_marker(entry))
         oldest = moment - datetime.timedelta(seconds=entry.misfire_grace)
         if reached is None:
-            # Never fired: earlier ticks were not missed, they came before the job existed.
-            due = [latest] if latest >= oldest else []
+            # Never fired: earlier ticks were not missed, they came before the job existed. With
+            # RQ's timing, the first tick is the first one after the scheduler started.
+            first = self.created_at if entry.timing == "rq" else oldest
+            due = [latest] if latest >= max(oldest, first) else []
         else:
-            after = datetime.datetime.fromtimestamp(reached, tz=datetime.timezone.utc)
+            after = datetime.datetime.fromtimestamp(reached, tz=_UTC)
             # A tick exactly misfire_grace late still fires: start just before the oldest moment.
             after = max(after, oldest - datetime.timedelta(microseconds=1))
             due = [tick for tick in entry.ticks_between(after, moment) if tick >= oldest]
-        fired: list[Job] = []
-        queue = self._queue(entry.queue)
-        for tick in due:
-            job = queue.create_job(entry.func_path, args=entry.args, kwargs=entry.kwargs,
-                                   **_create_options(entry.job_options))  # fmt: skip
-            job.meta.setdefault("cron", entry.name)
-            job.meta.setdefault("cron_tick", tick.isoformat())
-            # Refused when another scheduler fired this tick or a later one: the marker only
-            # moves forward, and every scheduler fires ticks oldest first, so none is skipped.
-            if queue.enqueue_job_once(job, marker, tick.timestamp()):
-                logger.info("cron %s: fired the tick of %s (job %s)", entry.name, tick.isoformat(), job.id)
-                fired.append(job)
-        self._seen[entry.name] = latest.timestamp()
+        fired = [job for tick in due if (job := self._fire(entry, tick)) is not None]
+        self._seen[entry.marker_name] = latest.timestamp()
         return fired
+
+    def _fire_anchored(self, entry: CronJob, moment: datetime.datetime) -> list[Job]:
+        """An interval job of RQ's timing: ticks every interval from the latest one fired (the
+        marker), so every scheduler finds the same ones; when there is none yet, or each one due
+        is more than ``misfire_grace`` late, the job starts again from now (see :meth:`_restart`)."""
+        assert entry.interval is not None
+        step, now = entry.interval, moment.timestamp()
+        seen = self._seen.get(entry.marker_name)
+        if seen is not None and now < seen + step:
+            return []
+        reached = self.broker.marker(_marker(entry))
+        if reached is None:
+            return self._restart(entry, moment)
+        last = math.floor((now - reached) / step)
+        if last < 1:  # the next tick has not come yet
+            self._seen[entry.marker_name] = reached
+            return []
+        first = max(1, math.ceil((now - entry.misfire_grace - reached) / step))
+        if first > last:
+            return self._restart(entry, moment)
+        ticks = [datetime.datetime.fromtimestamp(reached + k * step, tz=_UTC) for k in range(first, last + 1)]
+        fired = [job for tick in ticks if (job := self._fire(entry, tick)) is not None]
+        self._seen[entry.marker_name] = ticks[-1].timestamp()
+        return fired
+
+    def _restart(self, entry: CronJob, moment: datetime.datetime) -> list[Job]:
+        """Fire an interval job of RQ's timing now and count its interval from here, under a lock:
+        schedulers that start together must not each fire it."""
+        lock, token = f"cron-start:{entry.marker_name}", uuid.uuid4().hex
+        if not self.broker.acquire_lock(lock, token, _START_LOCK_TTL):
+            return []  # another scheduler is starting it; its marker tells the next look
+        try:
+            reached = self.broker.marker(_marker(entry))
+            assert entry.interval is not None
+            oldest = moment.timestamp() - entry.misfire_grace
+            if reached is not None and reached + entry.interval >= oldest:
+                return []  # started (or fired on time) meanwhile: the next look fires what is due
+            job = self._fire(entry, moment)
+            self._seen[entry.marker_name] = moment.timestamp()
+            return [job] if job is not None else []
+        finally:
+            self.broker.release_lock(lock, token)
+
+    def _fire(self, entry: CronJob, tick: datetime.datetime) -> Job | None:
+        queue = self._queue(entry.queue)
+        job = queue.create_job(entry.func_path, args=entry.args, kwargs=entry.kwargs,
+                               **enqueue_options(entry.job_options))  # fmt: skip
+        job.meta.setdefault("cron", entry.name)
+        job.meta.setdefault("cron_tick", tick.isoformat())
+        # Refused when another scheduler fired this tick or a later one: the marker only moves
+        # forward, and every scheduler fires ticks oldest first, so none is skipped.
+        if not queue.enqueue_job_once(job, _marker(entry), tick.timestamp()):
+            return None
+        logger.info("cron %s: fired the tick of %s (job %s)", entry.name, tick.isoformat(), job.id)
+        return job
 
     def seconds_to_next_tick(self, now: datetime.datetime | None = None) -> float:
         """Seconds until the soonest next tick of any job."""
         moment = now or utc_now()
-        soonest = min(
-            (entry.next_tick(moment) for entry in self.cron), default=moment + datetime.timedelta(seconds=60)
-        )
+        soonest = min((self._next_due(entry, moment) for entry in self.cron),
+                      default=moment + datetime.timedelta(seconds=_MAX_SLEEP))  # fmt: skip
         return max((soonest - moment).total_seconds(), 0.0)
+
+    def _next_due(self, entry: CronJob, moment: datetime.datetime) -> datetime.datetime:
+        if not _anchored(entry):
+            return entry.next_tick(moment)
+        assert entry.interval is not None
+        seen = self._seen.get(entry.marker_name)
+        return moment if seen is None else datetime.datetime.fromtimestamp(seen + entry.interval, tz=_UTC)
+
+    def calculate_sleep_interval(self) -> float:
+        """Seconds until the next job is due, at most 60 (RQ's name)."""
+        return min(self.seconds_to_next_tick(), _MAX_SLEEP)
+
+    # -- running ---------------------------------------------------------------------------------
 
     def request_stop(self) -> None:
         """Stop :meth:`work`."""
         self._stop.set()
 
     def work(self, max_sleep: float = 1.0) -> None:
-        """Fire ticks as they come until stopped (SIGINT/SIGTERM in the main thread)."""
+        """Fire ticks as they come until stopped (SIGINT/SIGTERM in the main thread).
+
+        With no jobs it waits, saying so, until stopped: a config may register jobs only under
+        some condition (RQ's configs do).
+        """
         if not len(self.cron):
-            raise ConfigurationError("the cron has no jobs: register some with cron.register(...)")
+            logger.warning("CronScheduler %s: no cron jobs registered; waiting until stopped", self.name)
 
         def step() -> float:
             self.tick()
@@ -281,10 +333,39 @@ class CronScheduler:
 
         run_until_stopped(step, self._stop, self.broker, "cron")
 
+    def start(self) -> None:
+        """Run until SIGINT or SIGTERM (RQ's name for :meth:`work`)."""
+        logger.info("CronScheduler %s: starting...", self.name)
+        try:
+            self.work()
+        except KeyboardInterrupt:
+            logger.info("CronScheduler %s: received KeyboardInterrupt", self.name)
+        logger.info("CronScheduler %s: shutdown complete", self.name)
 
-def _create_options(options: dict[str, Any]) -> dict[str, Any]:
-    """A cron job's options as :meth:`Queue.create_job` names them."""
-    named = dict(options)
-    if "job_timeout" in named:
-        named["timeout"] = named.pop("job_timeout")
-    return named
+    def to_dict(self) -> dict[str, Any]:
+        """The scheduler and its jobs as plain values (RQ's keys)."""
+        return {
+            "hostname": self.hostname,
+            "pid": str(self.pid),
+            "name": self.name,
+            "created_at": self.created_at.astimezone(_UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "config_file": self.config_file,
+            "cron_jobs": json.dumps([entry.to_dict() for entry in self.cron]),
+        }
+
+
+def _anchored(entry: CronJob) -> bool:
+    return entry.interval is not None and entry.timing == "rq"
+
+
+def _marker(entry: CronJob) -> str:
+    return f"cron:{entry.marker_name}"
+
+
+def create_cron(connection: Any) -> CronScheduler:
+    """A :class:`CronScheduler` with every job :func:`register` collected so far (RQ's
+    ``create_cron``); the collection starts again empty."""
+    scheduler = CronScheduler(connection)
+    for data in take_registered():
+        scheduler.register(**data)
+    return scheduler

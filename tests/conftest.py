@@ -80,3 +80,7 @@ def _no_ambient_jq_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in AMBIENT_VARIABLES:
         if variable in os.environ:
             monkeypatch.delenv(variable)
+    # RQ's variables, which jqueue reads too (RQ_REDIS_URL, RQ_CONFIG..., REDIS_HOST...).
+    for variable in list(os.environ):
+        if variable.startswith(("RQ_", "REDIS_")):
+            monkeypatch.delenv(variable)

@@ -22,7 +22,7 @@ def main() -> None:
     else:
         from jq.cron import CronScheduler, load_cron
 
-        CronScheduler(load_cron(config["config"]), connection=config["url"]).work(max_sleep=0.1)
+        CronScheduler(config["url"], cron=load_cron(config["config"])).work(max_sleep=0.1)
 
 
 if __name__ == "__main__":

@@ -45,11 +45,15 @@ COMMANDS = (
 
 
 def cli_env(env_extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for ``jqueue``: none of the developer's JQ_* settings or terminal width."""
+    """The environment for ``jqueue``: none of the developer's JQ_* settings, none of RQ's
+    (RQ_REDIS_URL, RQ_CONFIG... and REDIS_HOST..., which jqueue reads too), no terminal width.
+
+    Without them, a command given no store connects to localhost:6379 (RQ's default): a test that
+    means to reach a server gives its URL, or REDIS_HOST and REDIS_PORT, explicitly."""
     env = {
         key: value
         for key, value in env_without_jq_url().items()
-        if not key.startswith("JQ_") and key not in ("COLUMNS", "LINES")
+        if not key.startswith(("JQ_", "RQ_", "REDIS_")) and key not in ("COLUMNS", "LINES")
     }
     env["PYTHONPATH"] = str(ROOT)
     env.update(env_extra or {})
@@ -229,7 +233,23 @@ USER_ERRORS: dict[tuple[str, ...], str] = {
     ("worker", "--burst", *MEMORY, "--serializer", "nosuch"): "no serializer is named 'nosuch'",
     ("worker", "--burst", *MEMORY, "bad queue"): "queue name",
     ("worker", "--burst", *MEMORY): "SimpleWorker",
-    ("worker", "--burst"): "no connection given",
+    (
+        "worker",
+        "--burst",
+        *MEMORY,
+        "-w",
+        "jq.SimpleWorker",
+        "--reuse-horse",
+    ): "--reuse-horse applies to jq.Worker",
+    (
+        "worker",
+        "--burst",
+        *MEMORY,
+        "--pid",
+        "/nonexistent/dir/w.pid",
+    ): "--pid '/nonexistent/dir/w.pid': cannot",
+    ("empty", *MEMORY, "-j", "jq.Queue"): "job class 'jq.Queue' is not a subclass",
+    ("suspend", *MEMORY, "--queue-class", "jq.Job"): "queue class 'jq.Job' is not a subclass",
     (
         "worker",
         "--burst",
@@ -266,14 +286,20 @@ USAGE_ERRORS: dict[tuple[str, ...], str] = {
     ("worker", *MEMORY, "--no-such-flag"): "No such option",
     ("info", *MEMORY, "-Q", "-W"): "at most one of --only-queues and --only-workers",
     ("info", *MEMORY, "--json", "--interval", "1"): "--json prints once",
-    ("requeue", *MEMORY): "either job ids or --all",
-    ("requeue", *MEMORY, "--all", "some-id"): "either job ids or --all",
-    ("empty", *MEMORY): "either queue names or --all",
+    ("requeue", *MEMORY, "--all", "some-id"): "either job ids or --all, not both",
+    ("empty", *MEMORY, "--all", "default"): "either queue names or --all, not both",
+    ("info", *MEMORY, "--raw", "--json"): "at most one of --json and --raw",
+    ("worker", *MEMORY, "--dequeue-strategy", "sideways"): "'sideways' is not one of 'default', 'random'",
+    ("worker", *MEMORY, "-ds", "sideways"): "Invalid value for '--dequeue-strategy' / '-ds'",
+    ("worker", *MEMORY, "--fork-per-job", "--reuse-horse"): "at most one of --fork-per-job and --reuse-horse",
+    ("worker", *MEMORY, "--worker-ttl", "0"): "--worker-ttl",
+    ("worker", *MEMORY, "--logging_level", "LOUD"): "--logging-level",
+    ("cron", *MEMORY, "-l", "LOUD", "tests.cron_config"): "'LOUD' is not one of",
     ("enqueue", *MEMORY, "os.getpid", "--kwargs", "{nope"): "not JSON",
     ("enqueue", *MEMORY, "os.getpid", "--kwargs", "[1]"): "must be a JSON object",
     ("enqueue", *MEMORY, "os.getpid", "--at", "tomorrow"): "is not an ISO date",
     ("enqueue", *MEMORY, "os.getpid", "--in", "soon"): "is not a duration",
-    ("enqueue", *MEMORY, "os.getpid", "--at", "2030-01-01", "--in", "1m"): "at most one of --at and --in",
+    ("enqueue", *MEMORY, "os.getpid", "--at", "2030-01-01", "--in", "1m"): "at most one of --schedule-in",
     ("suspend", *MEMORY, "--duration", "-5"): "is not a",
     ("suspend", *MEMORY, "--duration", "0"): "'0' is not a positive duration",
     # Longer than Redis and jq keep anything (2**31-1 s), and too big for a timedelta.
@@ -390,10 +416,10 @@ def test_a_bad_environment_variable_is_one_line_and_exit_2():
 
 def test_docs_cover_every_command_option_and_variable():
     from jq.cli import cli
-    from jq.cli.config import ENVIRONMENT_VARIABLES
+    from jq.cli.config import ENVIRONMENT_VARIABLES, RQ_ENVIRONMENT_VARIABLES
 
     docs = (ROOT / "docs" / "cli.md").read_text()
-    for variable in ENVIRONMENT_VARIABLES:
+    for variable in (*ENVIRONMENT_VARIABLES, *RQ_ENVIRONMENT_VARIABLES):
         assert f"| `{variable}` |" in docs, variable
     for name, cmd in cli.commands.items():
         assert f"## `jqueue {name}`" in docs or f"`jqueue {name}`" in docs, name

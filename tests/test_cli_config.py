@@ -229,7 +229,9 @@ def test_flags_beat_the_environment_which_beats_the_config_module(config_dir):
     assert from_config.name.source == f"config module {module.name}"
     defaults = resolve_settings(FlagSettings(), {}, None)
     assert _values(defaults) == (None, ("default",), None, None, "INFO", None)
-    assert defaults.connection is None
+    # RQ's default store: localhost:6379/0.
+    assert (defaults.connection.host, defaults.connection.source) == (HostSettings(), "default")
+    assert defaults.connection.describe() == "redis://localhost:6379/0"
 
 
 def test_within_a_config_module_redis_url_then_sentinel_then_host(config_dir):
@@ -458,7 +460,8 @@ def test_a_worker_connects_through_sentinel(tmp_path):
         )
         for done in (enqueued, shown, as_json, suspended):
             assert done.returncode == 0, done.stderr
-        assert client.exists(f"jq:job:{enqueued.stdout.strip()}")  # in DB 2, through the sentinel
+        job_id = enqueued.stdout.strip().rsplit("'", 2)[-2]  # Enqueued ... with job-id '<id>'.
+        assert client.exists(f"jq:job:{job_id}")  # in DB 2, through the sentinel
         assert shown.stdout.startswith(f"{store} · 1 queue(s) · ")
         assert json.loads(as_json.stdout)["store"] == store
         assert suspended.stdout == f"suspended the workers of {store} until 'jqueue resume'\n"

@@ -1,14 +1,11 @@
-"""``jqueue enqueue``, ``job``, ``cancel``, ``requeue``, ``empty``, ``suspend`` and ``resume``, run
-for real against the session's redis-server."""
+"""``jqueue job``, ``cancel``, ``requeue``, ``empty``, ``suspend`` and ``resume``, run for real
+against the session's redis-server (``enqueue``: test_cli_enqueue.py)."""
 
 from __future__ import annotations
 
-import datetime
 import json
 
 from jq import Queue, SimpleWorker
-from jq.job import Job
-from jq.serializers import JSONSerializer
 from jq_backends.redis import RedisBroker
 from tests import fixtures
 from tests.test_cli import jqueue, jqueue_many, one_error_line, run_in_pty
@@ -22,69 +19,6 @@ def run_failures(client, count, queue_name="default"):
     jobs = [queue.enqueue(fixtures.div_by_zero, n) for n in range(count)]
     SimpleWorker([queue]).work(burst=True, logging_level="ERROR")
     return jobs
-
-
-# -- enqueue ----------------------------------------------------------------------------------------
-
-
-def test_enqueue_parses_arguments_as_json_or_text(redis_server, redis_client):
-    done = jqueue(
-        "enqueue", "-u", redis_server.url, "tests.fixtures.echo",
-        "1", '"1"', "hello", "[1, 2]", "null", "true", "{not json",
-        "--kwargs", '{"k": {"deep": [1.5]}}',
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    job_id = done.stdout.strip()
-    assert done.stdout == f"{job_id}\n"  # only the id: scripts read it
-    job = Job.fetch(job_id, connection=redis_client)
-    assert list(job.args) == [1, "1", "hello", [1, 2], None, True, "{not json"]
-    assert job.kwargs == {"k": {"deep": [1.5]}}
-    assert job.func_name == "tests.fixtures.echo"
-    assert job.origin == "default"
-    assert job.get_status() == "queued"
-    SimpleWorker([job.queue]).work(burst=True, logging_level="ERROR")
-    assert job.result == ((1, "1", "hello", [1, 2], None, True, "{not json"), {"k": {"deep": [1.5]}})
-
-
-def test_enqueue_on_a_queue_with_a_serializer(redis_server, redis_client):
-    options = ("-u", redis_server.url, "--queue", "low", "-S", "json")
-    done = jqueue("enqueue", *options, "tests.fixtures.add", "2", "3")
-    assert done.returncode == 0, done.stderr
-    queue = Queue("low", connection=redis_client, serializer=JSONSerializer)
-    assert queue.job_ids == [done.stdout.strip()]
-    job = queue.jobs[0]
-    assert list(job.args) == [2, 3]
-
-
-def test_enqueue_in_and_at_schedule_the_job(redis_server, redis_client):
-    before = datetime.datetime.now(datetime.timezone.utc)
-    later, at_utc, at_naive, at_offset = jqueue_many(
-        [
-            ("enqueue", "-u", redis_server.url, "--in", "10m", "os.getpid"),
-            ("enqueue", "-u", redis_server.url, "--at", "2030-01-31T09:30:00Z", "os.getpid"),
-            ("enqueue", "-u", redis_server.url, "--at", "2030-01-31T09:30:00", "os.getpid"),
-            (
-                "enqueue",
-                "-u",
-                redis_server.url,
-                "-q",
-                "low",
-                "--at",
-                "2030-01-31T10:30:00+01:00",
-                "os.getpid",
-            ),
-        ]
-    )
-    for done in (later, at_utc, at_naive, at_offset):
-        assert done.returncode == 0, done.stderr
-    registry = Queue(connection=redis_client).scheduled_job_registry
-    when = registry.get_scheduled_time(later.stdout.strip())
-    assert datetime.timedelta(minutes=9) < when - before < datetime.timedelta(minutes=11)
-    expected = datetime.datetime(2030, 1, 31, 9, 30, tzinfo=datetime.timezone.utc)
-    assert registry.get_scheduled_time(at_utc.stdout.strip()) == expected
-    assert registry.get_scheduled_time(at_naive.stdout.strip()) == expected  # naive means UTC
-    low = Queue("low", connection=redis_client).scheduled_job_registry
-    assert low.get_scheduled_time(at_offset.stdout.strip()) == expected
 
 
 # -- job ----------------------------------------------------------------------------------------------
@@ -219,6 +153,18 @@ def test_empty_queues_and_all_queues(redis_server, redis_client):
     assert other.count == 0
 
 
+def test_empty_or_requeue_with_nothing_to_do(redis_server):
+    # As RQ: no queue (or no job id) given, or --all of a store with none, is nothing to do.
+    cases = [
+        ("empty", "-u", redis_server.url),
+        ("empty", "-u", "memory://", "--all"),  # a store with no queue
+        ("requeue", "-u", redis_server.url),
+        ("requeue", "-u", redis_server.url, "--queue", "nosuch", "--all"),
+    ]
+    for args, done in zip(cases, jqueue_many(cases), strict=True):
+        assert (done.returncode, done.stdout, done.stderr) == (0, "Nothing to do\n", ""), args
+
+
 def test_empty_shows_a_progress_bar_on_a_terminal(redis_server, redis_client):
     queue = Queue(connection=redis_client)
     for n in range(30):
@@ -242,10 +188,12 @@ def test_suspend_and_resume(redis_server, redis_client):
     assert broker.is_suspended()
     assert redis_client.pttl(broker.keys.suspended) == -1
 
-    # A suspended burst worker stops without taking the job.
+    # A worker started on a suspended system does not start (RQ's rule), burst or not.
     job = Queue(connection=redis_client).enqueue(fixtures.add, 1, 1)
-    worker = jqueue("worker", "-b", "-u", redis_server.url)
-    assert worker.returncode == 0, worker.stderr
+    for args in (("worker", "-b", "-u", redis_server.url), ("worker", "-u", redis_server.url)):
+        worker = jqueue(*args)
+        assert worker.returncode == 1, worker.stderr
+        assert "are suspended: run 'jqueue resume'" in one_error_line(worker)
     assert job.get_status() == "queued"
 
     done = jqueue("resume", "-u", redis_server.url)

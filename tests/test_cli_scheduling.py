@@ -1,4 +1,5 @@
-"""``jqueue scheduler``, ``jqueue cron`` and the worker's --cron and --fork-per-job, for real."""
+"""``jqueue scheduler``, ``jqueue cron`` and the worker's --cron, --fork-per-job, --reuse-horse and
+--dequeue-strategy, for real."""
 
 from __future__ import annotations
 
@@ -58,6 +59,37 @@ def test_worker_fork_per_job(redis_server, redis_client):
     assert done.returncode == 0, done.stderr
     pids = {Job.fetch(job.id, connection=redis_client).result for job in jobs}
     assert len(pids) == 2  # a fresh horse for each job
+
+
+def test_worker_reuse_horse_and_the_default(redis_server, redis_client):
+    queue = Queue(connection=redis_client)
+    reused = [queue.enqueue(fixtures.pid_of_runner) for _ in range(2)]
+    done = jqueue("worker", "-u", redis_server.url, "--burst", "--reuse-horse")
+    assert done.returncode == 0, done.stderr
+    assert len({Job.fetch(job.id, connection=redis_client).result for job in reused}) == 1  # one horse
+    forked = [queue.enqueue(fixtures.pid_of_runner) for _ in range(2)]
+    done = jqueue("worker", "-u", redis_server.url, "--burst")
+    assert done.returncode == 0, done.stderr
+    assert len({Job.fetch(job.id, connection=redis_client).result for job in forked}) == 2  # RQ's default
+
+
+def test_worker_dequeue_strategies(redis_server, redis_client):
+    def run(*flags: str) -> list[str]:
+        redis_client.delete("order")
+        jobs = {}
+        for name in ("first", "second"):
+            queue = Queue(name, connection=redis_client)
+            for n in range(2):
+                jobs[queue.enqueue(fixtures.record_run, "order").id] = f"{name}-{n}"
+        done = jqueue(
+            "worker", "-u", redis_server.url, "--burst", "-w", "jq.SimpleWorker", *flags, "first", "second"
+        )
+        assert done.returncode == 0, done.stderr
+        return [jobs[value.decode()] for value in redis_client.lrange("order", 0, -1)]
+
+    assert run() == ["first-0", "first-1", "second-0", "second-1"]
+    assert run("--dequeue-strategy", "round_robin") == ["first-0", "second-0", "first-1", "second-1"]
+    assert sorted(run("-ds", "random")) == ["first-0", "first-1", "second-0", "second-1"]
 
 
 def test_mistakes():

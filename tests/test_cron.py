@@ -194,12 +194,19 @@ class TestConfig:
         )
         assert len(load_cron(str(path))) == 1
 
+    def test_a_config_without_jobs_is_empty(self, tmp_path, caplog):
+        # RQ's configs may register jobs only under some condition: no job is not an error.
+        path = tmp_path / "empty.py"
+        path.write_text("x = 1\n")
+        assert len(load_cron(str(path))) == 0
+        assert "describes no job" in caplog.text
+
     def test_bad_configs(self, tmp_path):
         with pytest.raises(ConfigurationError, match="cannot be loaded"):
             load_cron("no.such.module")
-        path = tmp_path / "empty.py"
-        path.write_text("x = 1\n")
-        with pytest.raises(ConfigurationError, match="must define cron"):
+        path = tmp_path / "wrong.py"
+        path.write_text("cron = 'every minute'\n")
+        with pytest.raises(ConfigurationError, match=r"'cron' must be a jq\.cron\.Cron"):
             load_cron(str(path))
         with pytest.raises(ConfigurationError, match="does not exist"):
             load_cron(str(tmp_path / "missing.py"))

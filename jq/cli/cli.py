@@ -5,8 +5,9 @@ names (``jqueue empty``...), so code that invokes them (``ctx.invoke(cli.empty, 
 """
 
 from jq.cli.control import empty, resume, suspend
+from jq.cli.enqueue import enqueue
 from jq.cli.info import info
-from jq.cli.jobs import enqueue, requeue
+from jq.cli.jobs import requeue
 from jq.cli.main import cli as main
 
 __all__ = ["empty", "enqueue", "info", "main", "requeue", "resume", "suspend"]

@@ -4,26 +4,27 @@ A config module (``jqueue worker -c settings``) is a Python module whose upper-c
 RQ's settings::
 
     REDIS_URL = "redis://localhost:6379/1"
-    # or REDIS_HOST / REDIS_PORT / REDIS_DB / REDIS_PASSWORD
+    # or REDIS_HOST / REDIS_PORT / REDIS_DB / REDIS_PASSWORD / REDIS_SSL / REDIS_SSL_*
     # or SENTINEL = {"INSTANCES": [("10.0.0.1", 26379)], "MASTER_NAME": "mymaster", ...}
     QUEUES = ["high", "default", "low"]
     NAME = "worker-1"
     SENTRY_DSN = "https://key@sentry.example.com/1"
     SERIALIZER = "json"
     LOGGING_LEVEL = "WARNING"
+    DICT_CONFIG = {"version": 1, ...}   # logging.config.dictConfig, for workers and cron
 
 Each setting is taken from the first place that gives it: a flag, else an environment variable
-(:data:`ENVIRONMENT_VARIABLES`), else the config module, else the default. Other names in the
-module are ignored, so an application's own settings module can serve.
+(:data:`ENVIRONMENT_VARIABLES`; RQ's :data:`RQ_ENVIRONMENT_VARIABLES` after jq's), else the
+config module, else the default. The store, when nothing names it, is RQ's fallback: the
+``REDIS_HOST``... variables, else ``localhost:6379/0``. Other names in the module are ignored,
+so an application's own settings module can serve.
 """
 
 from __future__ import annotations
 
-import importlib
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any, Final, Generic, TypeVar
 
 from jq.cli.errors import UserError
@@ -31,6 +32,8 @@ from jq.cli.errors import UserError
 __all__ = [
     "ENVIRONMENT_VARIABLES",
     "LOGGING_LEVELS",
+    "RQ_ENVIRONMENT_VARIABLES",
+    "TLS_SETTINGS",
     "ConfigModule",
     "ConnectionSpec",
     "EnvironmentSettings",
@@ -39,7 +42,10 @@ __all__ = [
     "SentinelSettings",
     "Setting",
     "Settings",
+    "check_level",
+    "host_settings",
     "load_config_module",
+    "parse_flag",
     "read_environment",
     "redact_url",
     "resolve_settings",
@@ -60,19 +66,38 @@ ENVIRONMENT_VARIABLES: Final[Mapping[str, str]] = {
     "JQ_SENTRY_DSN": "report job failures to this Sentry DSN (like --sentry-dsn)",
 }
 
-_SENTINEL_KEYS: Final = frozenset(
-    {
-        "INSTANCES",
-        "MASTER_NAME",
-        "DB",
-        "USERNAME",
-        "PASSWORD",
-        "SOCKET_TIMEOUT",
-        "SSL",
-        "CONNECTION_KWARGS",
-        "SENTINEL_KWARGS",
-    }
+#: RQ's environment variables, which jqueue reads too (a ``JQ_*`` variable wins when both are set).
+RQ_ENVIRONMENT_VARIABLES: Final[Mapping[str, str]] = {
+    "RQ_REDIS_URL": "the store's URL (like --url), when JQ_URL is not set",
+    "RQ_CONFIG": "the config module (like --config)",
+    "RQ_WORKER_CLASS": "the worker class (like --worker-class)",
+    "RQ_JOB_CLASS": "the job class (like --job-class)",
+    "RQ_QUEUE_CLASS": "the queue class (like --queue-class)",
+    "RQ_CONNECTION_CLASS": "the redis-py client class (like --connection-class)",
+    "REDIS_HOST": "the server, when no URL or config module names one (default localhost)",
+    "REDIS_PORT": "its port (default 6379)",
+    "REDIS_DB": "its database (default 0)",
+    "REDIS_PASSWORD": "its password",
+    "REDIS_SSL": "true: connect with TLS",
+    "REDIS_SSL_CA_CERTS": "with TLS: the CA certificates file",
+    "REDIS_SSL_CERT_REQS": "with TLS: required (default), optional or none",
+    "REDIS_SSL_CA_DATA": "with TLS: CA certificates as PEM text",
+    "REDIS_SSL_KEYFILE": "with TLS: the client's key file",
+    "REDIS_SSL_CERTFILE": "with TLS: the client's certificate file",
+}
+
+# The settings of a server by host and port, as config modules and the environment name them.
+_HOST_SETTINGS: Final = ("REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD")
+#: RQ's settings of a TLS connection by host and port.
+TLS_SETTINGS: Final = (
+    "REDIS_SSL_CA_CERTS",
+    "REDIS_SSL_CERT_REQS",
+    "REDIS_SSL_CA_DATA",
+    "REDIS_SSL_KEYFILE",
+    "REDIS_SSL_CERTFILE",
 )
+_TRUE: Final = frozenset({"y", "yes", "t", "true", "on", "1"})
+_FALSE: Final = frozenset({"n", "no", "f", "false", "off", "0", ""})
 
 
 @dataclass(frozen=True)
@@ -101,12 +126,17 @@ class SentinelSettings:
 
 @dataclass(frozen=True)
 class HostSettings:
-    """``REDIS_HOST``, ``REDIS_PORT``, ``REDIS_DB`` and ``REDIS_PASSWORD`` of a config module."""
+    """``REDIS_HOST``, ``REDIS_PORT``, ``REDIS_DB``, ``REDIS_PASSWORD``, ``REDIS_SSL`` and the
+    ``REDIS_SSL_*`` options, of a config module or the environment (RQ's settings)."""
 
     host: str = "localhost"
     port: int = 6379
     db: int = 0
     password: str | None = field(default=None, repr=False)
+    ssl: bool = False
+    #: With ``ssl``: redis-py's ``ssl_ca_certs``, ``ssl_cert_reqs``, ``ssl_ca_data``,
+    #: ``ssl_keyfile`` and ``ssl_certfile`` keyword arguments that were given.
+    tls: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,13 +152,20 @@ class ConfigModule:
     sentry_dsn: str | None = None
     serializer: str | None = None
     logging_level: str | None = None
+    #: ``DICT_CONFIG``: a :func:`logging.config.dictConfig` for workers and cron.
+    dict_config: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class EnvironmentSettings:
-    """The settings the ``JQ_*`` environment variables give (None: unset or empty)."""
+    """The settings the environment gives (None: unset or empty): the ``JQ_*`` variables, and
+    RQ's ``RQ_REDIS_URL`` and ``REDIS_HOST``... variables."""
 
     url: str | None = None
+    #: Which variable gave :attr:`url`: ``JQ_URL``, or ``RQ_REDIS_URL`` when JQ_URL is not set.
+    url_variable: str = "JQ_URL"
+    #: ``REDIS_HOST``, ``REDIS_PORT``... when any is set.
+    host: HostSettings | None = None
     queues: tuple[str, ...] | None = None
     name: str | None = None
     serializer: str | None = None
@@ -163,7 +200,8 @@ class ConnectionSpec:
             sentinels = ", ".join(f"{host}:{port}" for host, port in self.sentinel.instances)
             return f"Sentinel master {self.sentinel.master_name!r} db {self.sentinel.db} via {sentinels}"
         if self.host is not None:
-            return f"redis://{self.host.host}:{self.host.port}/{self.host.db}"
+            scheme = "rediss" if self.host.ssl else "redis"
+            return f"{scheme}://{self.host.host}:{self.host.port}/{self.host.db}"
         return redact_url(self.url or "")
 
 
@@ -171,7 +209,7 @@ class ConnectionSpec:
 class Settings:
     """Every setting after precedence: flags, then environment, then config module, then default."""
 
-    connection: ConnectionSpec | None
+    connection: ConnectionSpec
     queues: Setting[tuple[str, ...]]
     name: Setting[str | None]
     serializer: Setting[str | None]
@@ -180,10 +218,7 @@ class Settings:
 
     def sources(self) -> str:
         """One line saying where each setting came from (for ``--verbose``)."""
-        connection = (
-            f"{self.connection.describe()} (from {self.connection.source})" if self.connection else "none"
-        )
-        parts = [f"connection {connection}"]
+        parts = [f"connection {self.connection.describe()} (from {self.connection.source})"]
         for label, setting in (
             ("queues", self.queues),
             ("name", self.name),
@@ -196,198 +231,53 @@ class Settings:
         return "; ".join(parts)
 
 
-# -- the config module ------------------------------------------------------------------------------
-
-
-class _ModuleReader:
-    """Reads typed settings from a config module; a wrong type is a :class:`UserError`."""
-
-    def __init__(self, module: ModuleType, name: str) -> None:
-        self.module = module
-        self.name = name
-
-    def fail(self, setting: str, expected: str, value: object, secret: bool = False) -> UserError:
-        shown = type(value).__name__ if secret else f"{type(value).__name__} {value!r}"
-        return UserError(f"{setting} in config module {self.name!r} must be {expected}, not {shown}")
-
-    def get(self, setting: str) -> Any:
-        return getattr(self.module, setting, None)
-
-    def text(self, setting: str, secret: bool = False) -> str | None:
-        value = self.get(setting)
-        if value is not None and not isinstance(value, str):
-            raise self.fail(setting, "a string", value, secret)
-        return value
-
-    def integer(self, setting: str) -> int | None:
-        value = self.get(setting)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise self.fail(setting, "an integer", value)
-        return value
-
-    def names(self, setting: str) -> tuple[str, ...] | None:
-        value = self.get(setting)
-        if value is None:
-            return None
-        if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
-            raise self.fail(setting, "a list of queue names such as ['high', 'default']", value)
-        return tuple(value)
-
-
-def load_config_module(name: str) -> ConfigModule:
-    """Import the config module ``name`` (a module path such as ``settings`` or ``myapp.jq_settings``)
-    and read its settings; raises :class:`UserError` when it cannot be imported or a setting has the
-    wrong type."""
-    reader = _ModuleReader(_import_config(name), name)
-    level = reader.text("LOGGING_LEVEL")
-    if level is not None:
-        level = _check_level(level, f"LOGGING_LEVEL in config module {name!r}")
-    return ConfigModule(
-        name=name,
-        redis_url=reader.text("REDIS_URL", secret=True),
-        host=_read_host(reader),
-        sentinel=_read_sentinel(reader),
-        queues=reader.names("QUEUES"),
-        worker_name=reader.text("NAME"),
-        sentry_dsn=reader.text("SENTRY_DSN", secret=True),
-        serializer=reader.text("SERIALIZER"),
-        logging_level=level,
-    )
-
-
-def _import_config(name: str) -> ModuleType:
-    if name.endswith(".py") or "/" in name:
-        raise UserError(
-            f"config {name!r} looks like a file name: give its module path, e.g. '-c settings' for "
-            "settings.py (its directory must be the current one or given with --path)"
-        )
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
-            raise UserError(
-                f"config module {name!r} not found: run jqueue from its directory or add that "
-                "directory with --path"
-            ) from None
-        raise UserError(f"config module {name!r} cannot be imported: {exc}") from None
-    except SyntaxError as exc:
-        raise UserError(
-            f"config module {name!r} has a syntax error: {exc.filename}, line {exc.lineno}: {exc.msg}"
-        ) from None
-    except SystemExit as exc:
-        # A module that exits while imported (a script's guard, sys.exit(3)) would otherwise end
-        # jqueue silently with its own status.
-        raise UserError(
-            f"config module {name!r} called sys.exit({exc.code!r}) while being imported"
-        ) from None
-    except Exception as exc:
-        raise UserError(f"config module {name!r} failed to import: {type(exc).__name__}: {exc}") from None
-
-
-def _read_host(reader: _ModuleReader) -> HostSettings | None:
-    host = reader.text("REDIS_HOST")
-    port = reader.integer("REDIS_PORT")
-    db = reader.integer("REDIS_DB")
-    password = reader.text("REDIS_PASSWORD", secret=True)
-    if host is None and port is None and db is None and password is None:
-        return None
+def host_settings(
+    host: str | None,
+    port: int | None,
+    db: int | None,
+    password: str | None,
+    ssl: bool,
+    tls: Mapping[str, str],
+) -> HostSettings:
+    """RQ's host settings, RQ's defaults for those not given (localhost, 6379, 0; with TLS, the
+    server's certificate required)."""
     defaults = HostSettings()
+    options = {setting.removeprefix("REDIS_").lower(): value for setting, value in tls.items()}
+    if ssl:
+        options.setdefault("ssl_cert_reqs", "required")
     return HostSettings(
         host=defaults.host if host is None else host,
         port=defaults.port if port is None else port,
         db=defaults.db if db is None else db,
         password=password,
+        ssl=ssl,
+        tls=options if ssl else {},
     )
 
 
-def _read_sentinel(reader: _ModuleReader) -> SentinelSettings | None:
-    value = reader.get("SENTINEL")
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise reader.fail("SENTINEL", "a dict such as {'INSTANCES': [('host', 26379)], ...}", value)
-    unknown = sorted(str(key) for key in value if key not in _SENTINEL_KEYS)
-    if unknown:
-        raise UserError(
-            f"SENTINEL in config module {reader.name!r} has unknown keys {', '.join(unknown)}: "
-            f"use {', '.join(sorted(_SENTINEL_KEYS))}"
-        )
-    sentinel = _SentinelReader(reader, value)
-    return SentinelSettings(
-        instances=sentinel.instances(),
-        master_name=sentinel.typed("MASTER_NAME", str, "a string", "mymaster"),
-        db=sentinel.integer("DB", 0),
-        username=sentinel.typed("USERNAME", str, "a string", None),
-        password=sentinel.typed("PASSWORD", str, "a string", None, secret=True),
-        socket_timeout=sentinel.seconds("SOCKET_TIMEOUT"),
-        ssl=sentinel.typed("SSL", bool, "True or False", False),
-        connection_kwargs=sentinel.keywords("CONNECTION_KWARGS"),
-        sentinel_kwargs=sentinel.keywords("SENTINEL_KWARGS"),
-    )
+def parse_flag(value: object, where: str) -> bool:
+    """``REDIS_SSL``: a boolean, or text RQ reads as one (``"True"``, ``"false"``...)."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise UserError(f"{where} must be True or False, not {value!r}")
 
 
-class _SentinelReader:
-    """Reads the typed keys of a ``SENTINEL`` dict."""
+def load_config_module(name: str) -> ConfigModule:
+    """Import the config module ``name`` and read its settings (see
+    :func:`jq.cli.config_module.read_config_module`)."""
+    from jq.cli.config_module import read_config_module
 
-    def __init__(self, reader: _ModuleReader, value: Mapping[str, Any]) -> None:
-        self.reader = reader
-        self.value = value
-
-    def fail(self, key: str, expected: str, secret: bool = False) -> UserError:
-        return self.reader.fail(f"SENTINEL[{key!r}]", expected, self.value[key], secret)
-
-    def typed(self, key: str, kind: type[T], expected: str, default: T, secret: bool = False) -> T:
-        if self.value.get(key) is None:
-            return default
-        found = self.value[key]
-        if not isinstance(found, kind):
-            raise self.fail(key, expected, secret)
-        return found
-
-    def integer(self, key: str, default: int) -> int:
-        found = self.typed(key, int, "an integer", default)
-        if isinstance(found, bool):
-            raise self.fail(key, "an integer")
-        return found
-
-    def seconds(self, key: str) -> float | None:
-        found = self.value.get(key)
-        if found is not None and (isinstance(found, bool) or not isinstance(found, int | float)):
-            raise self.fail(key, "a number of seconds or None")
-        return None if found is None else float(found)
-
-    def keywords(self, key: str) -> Mapping[str, Any]:
-        found = self.typed(key, dict, "a dict of keyword arguments", {})
-        if not all(isinstance(name, str) for name in found):
-            raise self.fail(key, "a dict with string keys")
-        return dict(found)
-
-    def instances(self) -> tuple[tuple[str, int], ...]:
-        expected = "a list of (host, port) pairs such as [('10.0.0.1', 26379)]"
-        found = self.value.get("INSTANCES")
-        if found is None:
-            raise UserError(f"SENTINEL in config module {self.reader.name!r} needs INSTANCES: {expected}")
-        if not isinstance(found, list | tuple) or not found:
-            raise self.fail("INSTANCES", expected)
-        pairs: list[tuple[str, int]] = []
-        for item in found:
-            if (
-                not isinstance(item, list | tuple)
-                or len(item) != 2
-                or not isinstance(item[0], str)
-                or isinstance(item[1], bool)
-                or not isinstance(item[1], int)
-            ):
-                raise self.fail("INSTANCES", expected)
-            pairs.append((item[0], item[1]))
-        return tuple(pairs)
+    return read_config_module(name)
 
 
 # -- the environment --------------------------------------------------------------------------------
 
 
 def read_environment(environ: Mapping[str, str]) -> EnvironmentSettings:
-    """The settings of the ``JQ_*`` variables in ``environ``; an empty variable counts as unset."""
+    """The settings of the environment variables in ``environ``; an empty variable counts as
+    unset. ``JQ_URL`` wins over RQ's ``RQ_REDIS_URL``."""
 
     def get(name: str) -> str | None:
         value = environ.get(name, "").strip()
@@ -395,17 +285,42 @@ def read_environment(environ: Mapping[str, str]) -> EnvironmentSettings:
 
     queues = get("JQ_QUEUES")
     level = get("JQ_LOGGING_LEVEL")
+    url_variable = "JQ_URL" if get("JQ_URL") is not None else "RQ_REDIS_URL"
     return EnvironmentSettings(
-        url=get("JQ_URL"),
+        url=get(url_variable),
+        url_variable=url_variable,
+        host=_environment_host(get),
         queues=tuple(part.strip() for part in queues.split(",") if part.strip()) if queues else None,
         name=get("JQ_NAME"),
         serializer=get("JQ_SERIALIZER"),
-        logging_level=_check_level(level, "JQ_LOGGING_LEVEL") if level else None,
+        logging_level=check_level(level, "JQ_LOGGING_LEVEL") if level else None,
         sentry_dsn=get("JQ_SENTRY_DSN"),
     )
 
 
-def _check_level(level: str, where: str) -> str:
+def _environment_host(get: Callable[[str], str | None]) -> HostSettings | None:
+    """RQ's ``REDIS_HOST``, ``REDIS_PORT``, ``REDIS_DB``, ``REDIS_PASSWORD`` and ``REDIS_SSL*``
+    variables, when any of the first five is set."""
+    if all(get(name) is None for name in (*_HOST_SETTINGS, "REDIS_SSL")):
+        return None
+
+    def number(name: str) -> int | None:
+        value = get(name)
+        if value is None:
+            return None
+        if not value.isdigit():
+            raise UserError(f"{name} must be a whole number, not {value!r}")
+        return int(value)
+
+    tls = {name: value for name in TLS_SETTINGS if (value := get(name)) is not None}
+    ssl = parse_flag(get("REDIS_SSL"), "REDIS_SSL")
+    return host_settings(
+        get("REDIS_HOST"), number("REDIS_PORT"), number("REDIS_DB"), get("REDIS_PASSWORD"), ssl, tls
+    )
+
+
+def check_level(level: str, where: str) -> str:
+    """``level`` in upper case, if it is a logging level; a :class:`UserError` naming ``where`` else."""
     if level.upper() not in LOGGING_LEVELS:
         raise UserError(f"{where} must be one of {', '.join(LOGGING_LEVELS)}, not {level!r}")
     return level.upper()
@@ -452,22 +367,24 @@ def resolve_settings(
 
 def _connection_spec(
     flags: FlagSettings, env: EnvironmentSettings, module: ConfigModule | None
-) -> ConnectionSpec | None:
+) -> ConnectionSpec:
     if flags.url is not None:
         return ConnectionSpec("--url", url=flags.url)
     if env.url is not None:
-        return ConnectionSpec("JQ_URL", url=env.url)
-    if module is None:
-        return None
-    source = f"config module {module.name}"
-    # RQ's order within a config module: REDIS_URL, then SENTINEL, then REDIS_HOST and friends.
-    if module.redis_url is not None:
-        return ConnectionSpec(source, url=module.redis_url)
-    if module.sentinel is not None:
-        return ConnectionSpec(source, sentinel=module.sentinel)
-    if module.host is not None:
-        return ConnectionSpec(source, host=module.host)
-    return None
+        return ConnectionSpec(env.url_variable, url=env.url)
+    if module is not None:
+        source = f"config module {module.name}"
+        # RQ's order within a config module: REDIS_URL, then SENTINEL, then REDIS_HOST and friends.
+        if module.redis_url is not None:
+            return ConnectionSpec(source, url=module.redis_url)
+        if module.sentinel is not None:
+            return ConnectionSpec(source, sentinel=module.sentinel)
+        if module.host is not None:
+            return ConnectionSpec(source, host=module.host)
+    # RQ's fallbacks: the REDIS_HOST... variables, then localhost:6379/0.
+    if env.host is not None:
+        return ConnectionSpec("REDIS_HOST... variables", host=env.host)
+    return ConnectionSpec("default", host=HostSettings())
 
 
 # -- messages ---------------------------------------------------------------------------------------

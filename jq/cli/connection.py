@@ -53,8 +53,8 @@ def build_connection(spec: ConnectionSpec | None, connection_class: type[redis.R
     host settings, or the URL itself for other schemes (``memory://``, plugins' schemes)."""
     if spec is None:
         raise UserError(
-            "no connection given: pass --url redis://host:port/db, set JQ_URL, or give a config module "
-            "(-c settings) with REDIS_URL, REDIS_HOST or SENTINEL"
+            "no connection given: pass --url redis://host:port/db, set JQ_URL (or RQ_REDIS_URL), or give "
+            "a config module (-c settings) with REDIS_URL, REDIS_HOST or SENTINEL"
         )
     if spec.sentinel is not None:
         return sentinel_master(spec.sentinel, connection_class, spec.source)
@@ -65,10 +65,13 @@ def build_connection(spec: ConnectionSpec | None, connection_class: type[redis.R
 
 
 def host_url(host: HostSettings) -> str:
-    """The ``redis://`` URL of ``REDIS_HOST``/``PORT``/``DB``/``PASSWORD`` settings."""
+    """The ``redis://`` URL of ``REDIS_HOST``/``PORT``/``DB``/``PASSWORD`` settings; with
+    ``REDIS_SSL``, the ``rediss://`` URL with the ``REDIS_SSL_*`` options as query arguments."""
     name = f"[{host.host}]" if ":" in host.host else host.host
     auth = f":{urllib.parse.quote(host.password, safe='')}@" if host.password else ""
-    return f"redis://{auth}{name}:{host.port}/{host.db}"
+    scheme = "rediss" if host.ssl else "redis"
+    query = f"?{urllib.parse.urlencode(dict(host.tls), safe='/')}" if host.tls else ""
+    return f"{scheme}://{auth}{name}:{host.port}/{host.db}{query}"
 
 
 def describe_failure(spec: ConnectionSpec, error: BaseException) -> str:
@@ -95,8 +98,10 @@ def _uses_tls(spec: ConnectionSpec) -> bool:
 def _where_the_password_goes(spec: ConnectionSpec) -> str:
     if spec.sentinel is not None:
         return f"set SENTINEL['PASSWORD'] (and USERNAME for an ACL user) in the {spec.source}"
-    if spec.host is not None:
+    if spec.host is not None and spec.source.startswith("config module"):
         return f"set REDIS_PASSWORD in the {spec.source}"
+    if spec.host is not None:
+        return "set REDIS_PASSWORD, or give --url redis://:PASSWORD@host:port/db"
     return "put it in the URL, as redis://:PASSWORD@host:port/db or redis://USER:PASSWORD@host:port/db"
 
 

@@ -6,28 +6,31 @@ import click
 
 from jq.cli.options import StoreOptions, connect, parse_duration, store_options
 from jq.cli.output import progress
-from jq.queue import Queue
 
 __all__ = ["empty", "resume", "suspend"]
 
 
 @click.command()
 @click.argument("queues", nargs=-1)
-@click.option("--all", "-a", "empty_all", is_flag=True, help="Empty every known queue.")
+@click.option("--all", "-a", "all", is_flag=True, help="Empty every known queue.")
 @store_options()
-def empty(queues: tuple[str, ...], empty_all: bool, store: StoreOptions) -> None:
+def empty(queues: tuple[str, ...], all: bool, store: StoreOptions) -> None:
     """Delete every job waiting in QUEUES (or --all queues). Registries are left as they are.
+    With neither, there is nothing to do (exit status 0).
 
     \b
     Examples:
       jqueue empty -u redis://localhost:6379/0 default low
       jqueue empty -u redis://localhost:6379/0 --all
     """
-    if empty_all == bool(queues):
-        raise click.UsageError("give either queue names or --all")
+    if all and queues:
+        raise click.UsageError("give either queue names or --all, not both")
     session = connect(store)
-    names = sorted(session.broker.queue_names()) if empty_all else list(queues)
-    targets = [Queue(name, connection=session.broker) for name in names]
+    names = sorted(session.broker.queue_names()) if all else list(queues)
+    if not names:
+        click.echo("Nothing to do")
+        return
+    targets = [session.queue(name) for name in names]
     total = sum(queue.count for queue in targets)
     emptied: list[tuple[str, int]] = []
     with progress("Emptying", total) as advance:

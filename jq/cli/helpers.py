@@ -2,8 +2,9 @@
 builds its own commands with them (``@pass_cli_config``, ``parse_function_args``...).
 
 They follow RQ's behaviour; the objects they make are jq's (``CliConfig().queue_class`` is
-:class:`jq.Queue`...). jq's own ``jqueue`` command does not use them: see :mod:`jq.cli.config` and
-:mod:`jq.cli.connection` for how it reads its settings.
+:class:`jq.Queue`...). ``jqueue enqueue`` reads its arguments with :func:`parse_function_args`
+and ``jqueue info --raw`` prints with :func:`show_queues` and :func:`show_workers`; for how
+``jqueue`` reads its settings, see :mod:`jq.cli.config` and :mod:`jq.cli.connection`.
 """
 
 from __future__ import annotations

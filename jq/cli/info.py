@@ -21,7 +21,7 @@ from rich.text import Text
 
 from jq.broker import Broker
 from jq.cli.layout import BLANK, FittedColumn, FittedTable
-from jq.cli.options import StoreOptions, connect, store_options
+from jq.cli.options import Session, StoreOptions, connect, store_options
 from jq.cli.output import print_out, stdout_console
 from jq.queue import Queue
 from jq.utils import format_timestamp, now
@@ -35,6 +35,7 @@ __all__ = [
     "WorkerRow",
     "info",
     "render",
+    "show_raw",
     "take_snapshot",
     "to_json",
 ]
@@ -290,6 +291,20 @@ def to_json(snapshot: Snapshot, view: View) -> dict[str, Any]:
     return payload
 
 
+def show_raw(session: Session, names: Sequence[str], view: View, interval: float | None) -> None:
+    """``--raw``: RQ's lines, for scripts written for ``rq info -r`` (see :mod:`jq.cli.helpers`),
+    once or every ``interval`` seconds until Ctrl+C."""
+    from jq.cli.helpers import refresh, show_both, show_queues, show_workers
+
+    shown = show_queues if not view.workers else show_workers if not view.queues else show_both
+    queues = [session.queue(name) for name in (names or sorted(session.broker.queue_names()))]
+    try:
+        refresh(interval or 0, shown, queues, True, view.by_queue, session.classes.queue,
+                session.classes.worker, session.broker)  # fmt: skip
+    except KeyboardInterrupt:
+        return
+
+
 # -- refreshing -------------------------------------------------------------------------------------
 
 
@@ -332,6 +347,9 @@ def watch(console: Console, interval: float, frame: Callable[[], RenderableType]
     metavar="SECONDS",
     help="Redraw every SECONDS until Ctrl+C.",
 )
+@click.option(
+    "--raw", "-r", is_flag=True, help="Print RQ's raw lines ('queue NAME COUNT, ...', 'worker NAME ...')."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (once) for scripts.")
 @store_options()
 def info(
@@ -340,6 +358,7 @@ def info(
     only_queues: bool,
     only_workers: bool,
     interval: float | None,
+    raw: bool,
     as_json: bool,
     store: StoreOptions,
 ) -> None:
@@ -353,13 +372,19 @@ def info(
       jqueue info -u redis://localhost:6379/0 high default --by-queue
       jqueue info -u redis://localhost:6379/0 --interval 1
       jqueue info -u redis://localhost:6379/0 --json | python -m json.tool
+      jqueue info -u redis://localhost:6379/0 --raw
     """
     if only_queues and only_workers:
         raise click.UsageError("give at most one of --only-queues and --only-workers")
     if as_json and interval is not None:
         raise click.UsageError("--json prints once: run it from a loop instead of giving --interval")
+    if as_json and raw:
+        raise click.UsageError("give at most one of --json and --raw")
     view = View(queues=not only_workers, workers=not only_queues, by_queue=by_queue)
     session = connect(store)
+    if raw:
+        show_raw(session, queues, view, interval)
+        return
     if as_json:
         click.echo(json.dumps(to_json(take_snapshot(session.broker, queues), view), indent=2))
         return

@@ -20,7 +20,6 @@ from jq.cli.layout import BLANK, FittedColumn, FittedTable
 from jq.cli.options import StoreOptions, connect, store_options
 from jq.cli.output import print_out, stdout_console
 from jq.listing import LISTED_STATUSES, JobListing, ListedJob, list_jobs
-from jq.queue import Queue
 from jq.utils import format_timestamp, now
 
 __all__ = ["DEFAULT_LIMIT", "age", "jobs", "parse_limit", "parse_statuses", "render_listing"]
@@ -183,7 +182,7 @@ def _jsonable(entry: ListedJob, at: datetime.datetime) -> dict[str, Any]:
 )
 @click.option("--newest/--oldest", default=True, help="Newest jobs first (default), or oldest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@store_options(with_serializer=True)
+@store_options()
 def jobs(
     queues: tuple[str, ...],
     statuses: tuple[str, ...],
@@ -215,7 +214,7 @@ def jobs(
             f"the known queues are {listed} (see 'jqueue info')"
         )
     names = list(queues) or list(known)
-    targets = [Queue(name, connection=session.broker, serializer=session.serializer) for name in names]
+    targets = [session.queue(name) for name in names]
     listing = list_jobs(targets, chosen, function=function or None, limit=count, newest=newest)
     if as_json:
         at = now()

@@ -1,4 +1,4 @@
-"""Commands about jobs: ``enqueue``, ``job``, ``cancel`` and ``requeue``."""
+"""Commands about jobs: ``job``, ``cancel`` and ``requeue`` (``enqueue`` is :mod:`jq.cli.enqueue`)."""
 
 from __future__ import annotations
 
@@ -11,50 +11,14 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from jq.cli.options import Session, StoreOptions, connect, parse_duration, store_options
+from jq.cli.options import Session, StoreOptions, connect, store_options
 from jq.cli.output import echo_error, print_out, progress, stdout_console
 from jq.exceptions import DeserializationError, InvalidJobOperation, NoSuchJobError
 from jq.job import Job
-from jq.queue import Queue
 from jq.registry import FailedJobRegistry
 from jq.utils import format_timestamp
 
-__all__ = ["cancel", "enqueue", "job", "parse_argument", "parse_when", "requeue"]
-
-
-def parse_argument(text: str) -> Any:
-    """A command-line job argument: JSON when it parses (``42``, ``true``, ``[1, 2]``, ``"42"``),
-    else the text itself (``hello``)."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _parse_kwargs(text: str | None) -> dict[str, Any]:
-    if text is None:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise click.BadParameter(f"not JSON: {exc}", param_hint="--kwargs") from None
-    if not isinstance(value, dict):
-        raise click.BadParameter("must be a JSON object such as '{\"x\": 1}'", param_hint="--kwargs")
-    return value
-
-
-def parse_when(text: str) -> datetime.datetime:
-    """An ISO 8601 date and time; without a UTC offset it is taken as UTC (``Z`` works too)."""
-    cleaned = text.strip()
-    if cleaned.endswith(("Z", "z")):
-        cleaned = cleaned[:-1] + "+00:00"
-    try:
-        moment = datetime.datetime.fromisoformat(cleaned)
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is not an ISO date and time such as 2030-01-31T09:30:00+01:00", param_hint="--at"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.timezone.utc)
+__all__ = ["cancel", "job", "requeue"]
 
 
 def _run_each(ids: Sequence[str], action: Callable[[str], str]) -> None:
@@ -71,55 +35,9 @@ def _run_each(ids: Sequence[str], action: Callable[[str], str]) -> None:
         raise click.exceptions.Exit(1)
 
 
-@click.command()
-@click.argument("func")
-@click.argument("args", nargs=-1)
-@click.option("--kwargs", "kwargs_json", metavar="JSON", help="Keyword arguments as a JSON object.")
-@click.option("--queue", "-q", "queue_name", default="default", show_default=True, help="The queue.")
-@click.option("--at", "at_text", metavar="DATETIME", help="Run at this ISO date and time (UTC unless given).")
-@click.option(
-    "--in", "delay", callback=parse_duration, metavar="DURATION", help="Run after this long: 30, 10m, 2h."
-)
-@store_options(with_serializer=True)
-def enqueue(
-    func: str,
-    args: tuple[str, ...],
-    kwargs_json: str | None,
-    queue_name: str,
-    at_text: str | None,
-    delay: int | None,
-    store: StoreOptions,
-) -> None:
-    """Put FUNC(ARGS...) on a queue and print the job's id.
-
-    FUNC is a dotted path the worker imports. Each ARG is parsed as JSON when it can be (42,
-    true, null, "[1, 2]", '"42"' for the string 42), else taken as a string.
-
-    \b
-    Examples:
-      jqueue enqueue -u redis://localhost:6379/0 app.tasks.send_report ops@example.com 3
-      jqueue enqueue -u redis://localhost:6379/0 app.tasks.resize --kwargs '{"width": 640}'
-      jqueue enqueue -u redis://localhost:6379/0 --queue low --in 10m app.tasks.cleanup
-      jqueue enqueue -u redis://localhost:6379/0 --at 2030-01-31T09:30:00Z app.tasks.report
-    """
-    if at_text is not None and delay is not None:
-        raise click.UsageError("give at most one of --at and --in")
-    when = parse_when(at_text) if at_text is not None else None
-    call_kwargs = _parse_kwargs(kwargs_json)
-    call_args = [parse_argument(arg) for arg in args]
-    session = connect(store)
-    queue = Queue(queue_name, connection=session.broker, serializer=session.serializer)
-    if when is not None:
-        job_ = queue.enqueue_at(when, func, args=call_args, kwargs=call_kwargs)
-    elif delay is not None:
-        job_ = queue.enqueue_in(datetime.timedelta(seconds=delay), func, args=call_args, kwargs=call_kwargs)
-    else:
-        job_ = queue.enqueue(func, args=call_args, kwargs=call_kwargs)
-    click.echo(job_.id)
-
-
 def _fetch(session: Session, job_id: str) -> Job:
-    return Job.fetch(job_id, connection=session.broker, serializer=session.serializer)
+    job_class = session.classes.job or session.classes.queue.job_class
+    return job_class.fetch(job_id, connection=session.broker, serializer=session.serializer)
 
 
 def _outcome(job_: Job) -> tuple[str, Any]:
@@ -175,7 +93,7 @@ def _jsonable(value: Any) -> Any:
 @click.command("job")
 @click.argument("job_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@store_options(with_serializer=True)
+@store_options()
 def job(job_id: str, as_json: bool, store: StoreOptions) -> None:
     """Show a job: its status, timestamps, and its result or traceback.
 
@@ -229,31 +147,38 @@ def cancel(job_ids: tuple[str, ...], store: StoreOptions) -> None:
 @click.option(
     "--queue",
     "-q",
-    "queue_name",
+    "queue",
     default="default",
     show_default=True,
     help="The queue whose failed registry holds the jobs.",
 )
-@click.option("--all", "-a", "requeue_all", is_flag=True, help="Requeue every failed job of the queue.")
+@click.option("--all", "-a", "all", is_flag=True, help="Requeue every failed job of the queue.")
 @store_options()
-def requeue(job_ids: tuple[str, ...], queue_name: str, requeue_all: bool, store: StoreOptions) -> None:
+def requeue(job_ids: tuple[str, ...], queue: str, all: bool, store: StoreOptions) -> None:
     """Put failed jobs (JOB_IDS, or --all) of a queue's failed registry back on the queue.
+    With neither, there is nothing to do (exit status 0).
 
     \b
     Examples:
       jqueue requeue -u redis://localhost:6379/0 --queue default 5f1c3e0a-... 9b2d77c1-...
       jqueue requeue -u redis://localhost:6379/0 --queue default --all
     """
-    if requeue_all == bool(job_ids):
-        raise click.UsageError("give either job ids or --all")
+    if all and job_ids:
+        raise click.UsageError("give either job ids or --all, not both")
     session = connect(store)
-    registry = FailedJobRegistry(queue_name, connection=session.broker, serializer=session.serializer)
-    if not requeue_all:
+    registry = FailedJobRegistry(queue=session.queue(queue))
+    if not all and not job_ids:
+        click.echo("Nothing to do")
+        return
+    if not all:
         _run_each(job_ids, lambda job_id: f"requeued {registry.requeue(job_id).id}")
         return
     ids = registry.get_job_ids()
+    if not ids:
+        click.echo("Nothing to do")
+        return
     skipped = 0
-    with progress(f"Requeuing {queue_name}", len(ids)) as advance:
+    with progress(f"Requeuing {queue}", len(ids)) as advance:
         for job_id in ids:
             try:
                 registry.requeue(job_id)
@@ -261,4 +186,4 @@ def requeue(job_ids: tuple[str, ...], queue_name: str, requeue_all: bool, store:
                 # Gone meanwhile (expired, or requeued by someone else): nothing to put back.
                 skipped += 1
             advance(1)
-    click.echo(f"requeued {len(ids) - skipped} job(s) from the failed registry of {queue_name}")
+    click.echo(f"requeued {len(ids) - skipped} job(s) from the failed registry of {queue}")

@@ -14,10 +14,11 @@ import click
 
 from jq import __version__
 from jq.cli.control import empty, resume, suspend
+from jq.cli.enqueue import enqueue
 from jq.cli.errors import translate_errors
 from jq.cli.info import info
 from jq.cli.job_listing import jobs
-from jq.cli.jobs import cancel, enqueue, job, requeue
+from jq.cli.jobs import cancel, job, requeue
 from jq.cli.scheduling import cron, scheduler
 from jq.cli.worker_commands import worker, worker_pool
 

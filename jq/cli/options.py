@@ -1,9 +1,10 @@
 """Options every ``jqueue`` command shares, and opening the store they name.
 
-:func:`store_options` adds ``--url``, ``--config``, ``--path`` and ``--connection-class`` (and
-``--serializer`` where a command reads or writes job data) and hands the command one
-:class:`StoreOptions`. :func:`open_session` turns those, the environment and the config module
-into a checked connection.
+:func:`store_options` adds RQ's shared options — ``--url``, ``--config``, ``--path``,
+``--worker-class``, ``--job-class``, ``--queue-class``, ``--connection-class`` and
+``--serializer`` — to every command and hands the command one :class:`StoreOptions`.
+:func:`open_session` turns those, the environment and the config module into a checked
+connection.
 """
 
 from __future__ import annotations
@@ -22,20 +23,26 @@ import redis
 from jq.broker import Broker
 from jq.cli.config import ConfigModule, FlagSettings, Settings, load_config_module, resolve_settings
 from jq.cli.connection import build_connection, describe_failure
-from jq.cli.errors import RuntimeFailure, import_subclass
+from jq.cli.errors import RuntimeFailure, import_subclass, translate_errors
 from jq.connections import resolve_broker
+from jq.job import Job
+from jq.queue import Queue
 from jq.serializers import Serializer, resolve_serializer
 from jq.utils import MAX_SECONDS, validate_ttl
+from jq.worker import BaseWorker
 
 __all__ = [
+    "Classes",
     "Session",
     "StoreOptions",
     "add_import_paths",
     "connect",
     "load_settings",
     "open_session",
+    "parse_delay",
     "parse_duration",
     "parse_ttl",
+    "resolve_classes",
     "store_options",
 ]
 
@@ -50,13 +57,22 @@ def parse_duration(ctx: click.Context, param: click.Parameter, value: str | None
     """A click callback: seconds from ``30``, ``90s``, ``10m``, ``2h`` or ``1d``, at most
     :data:`jq.utils.MAX_SECONDS` (about 68 years: Redis's and jq's longest time); a usage error for
     anything else."""
+    return _seconds(value, allow_zero=False)
+
+
+def parse_delay(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """A click callback: :func:`parse_duration`, ``0`` (now) included."""
+    return _seconds(value, allow_zero=True)
+
+
+def _seconds(value: str | None, *, allow_zero: bool) -> int | None:
     if value is None:
         return None
     match = _DURATION.fullmatch(value.strip())
     if match is None:
         raise click.BadParameter(f"{value!r} is not a duration: use seconds (30) or 30s, 10m, 2h, 1d")
     seconds = int(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise click.BadParameter(f"{value!r} is not a positive duration")
     if seconds > MAX_SECONDS:
         raise click.BadParameter(
@@ -86,93 +102,189 @@ def parse_ttl(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 @dataclass(frozen=True)
 class StoreOptions:
-    """The store-related flags of a command."""
+    """The options every command shares (RQ's shared options): where the store is, the import
+    path, the classes to use and the serializer. A class not given is None (jq's default)."""
 
     url: str | None
     config: str | None
     paths: tuple[str, ...]
-    connection_class: str
+    connection_class: str | None = None
     serializer: str | None = None
+    worker_class: str | None = None
+    job_class: str | None = None
+    queue_class: str | None = None
+
+
+@dataclass(frozen=True)
+class Classes:
+    """The classes the shared options name, imported and checked."""
+
+    worker: type[BaseWorker]
+    queue: type[Queue]
+    connection: type[redis.Redis]
+    #: None: the queue class's own job class.
+    job: type[Job] | None = None
+
+    def make_queue(self, name: str, broker: Broker, serializer: Serializer) -> Queue:
+        """A queue of :attr:`queue` with :attr:`job` and ``serializer``."""
+        return self.queue(name, connection=broker, job_class=self.job, serializer=serializer)
 
 
 @dataclass(frozen=True)
 class Session:
-    """What a command works with: its settings, the broker, and the serializer for job data."""
+    """What a command works with: its settings, the broker, the serializer for job data, and
+    the classes the shared options name."""
 
     settings: Settings
     broker: Broker
     serializer: Serializer
+    classes: Classes
+
+    def queue(self, name: str) -> Queue:
+        """The queue ``name`` of the ``--queue-class``, with the ``--job-class`` and serializer."""
+        return self.classes.make_queue(name, self.broker, self.serializer)
 
 
-def _store_params(with_serializer: bool) -> list[Callable[[F], F]]:
-    params: list[Callable[[F], F]] = [
+def resolve_classes(store: StoreOptions) -> Classes:
+    """Import the classes of ``--worker-class``, ``--job-class``, ``--queue-class`` and
+    ``--connection-class`` (given, or from ``RQ_WORKER_CLASS``...); a :class:`UserError` for one
+    that cannot be imported or is not of the right kind. Checked for every command, as RQ does,
+    so a mistake in one shows whatever the command."""
+    return Classes(
+        worker=import_subclass(store.worker_class or "jq.Worker", BaseWorker, "worker class"),
+        queue=import_subclass(store.queue_class or "jq.Queue", Queue, "queue class"),
+        connection=import_subclass(store.connection_class or "redis.Redis", redis.Redis, "connection class"),
+        job=import_subclass(store.job_class, Job, "job class") if store.job_class else None,
+    )
+
+
+def _store_params() -> list[Callable[[F], F]]:
+    return [
         click.option(
             "--url",
             "-u",
             metavar="URL",
             help="The store: redis://[:password@]host:port/db, rediss://..., unix://..., "
-            "memory:// (env: JQ_URL).",
+            "memory:// (env: JQ_URL, then RQ_REDIS_URL).",
         ),
         click.option(
             "--config",
             "-c",
+            envvar="RQ_CONFIG",
+            show_envvar=True,
             metavar="MODULE",
             help="A config module path such as 'settings' (REDIS_URL, QUEUES, SENTINEL...).",
         ),
         click.option(
             "--path",
             "-P",
-            "paths",
+            "path",
             multiple=True,
             metavar="DIR",
             help="Add a directory to the import path (repeatable); searched first.",
         ),
         click.option(
-            "--connection-class",
-            default="redis.Redis",
-            show_default=True,
+            "--worker-class",
+            "-w",
+            envvar="RQ_WORKER_CLASS",
+            show_envvar=True,
             metavar="CLASS",
-            help="The redis-py client class built from the URL or config (a redis.Redis subclass).",
+            help="The worker class (default jq.Worker: jobs run in a work horse process; "
+            "jq.SimpleWorker: in the worker's own process).",
+        ),
+        click.option(
+            "--job-class",
+            "-j",
+            envvar="RQ_JOB_CLASS",
+            show_envvar=True,
+            metavar="CLASS",
+            help="The jq.job.Job subclass for jobs.",
+        ),
+        click.option(
+            "--queue-class",
+            envvar="RQ_QUEUE_CLASS",
+            show_envvar=True,
+            metavar="CLASS",
+            help="The jq.Queue subclass for queues (default jq.Queue).",
+        ),
+        click.option(
+            "--connection-class",
+            envvar="RQ_CONNECTION_CLASS",
+            show_envvar=True,
+            metavar="CLASS",
+            help="The redis-py client class built from the URL or config (default redis.Redis).",
+        ),
+        click.option(
+            "--serializer",
+            "-S",
+            metavar="NAME",
+            help="How job data is encoded: 'pickle' (default), 'json', or a dotted path "
+            "(env: JQ_SERIALIZER).",
         ),
     ]
-    if with_serializer:
-        params.append(
-            click.option(
-                "--serializer",
-                "-S",
-                metavar="NAME",
-                help="How job data is encoded: 'pickle' (default), 'json', or a dotted path "
-                "(env: JQ_SERIALIZER).",
-            ),
-        )
-    return params
 
 
-def store_options(*, with_serializer: bool = False) -> Callable[[F], F]:
-    """Add the store options to a command; it receives them as ``store: StoreOptions``, with the
-    ``--path`` directories (and the current one) already on the import path."""
+def store_options() -> Callable[[F], F]:
+    """Add the shared options to a command; it receives them as ``store: StoreOptions``, with the
+    ``--path`` directories (and the current one) already on the import path.
+
+    Every parameter has RQ's name (``path``, ``all``, ``exception_handler``...), so code written
+    for RQ's commands can call jq's: ``ctx.invoke(rq.cli.cli.empty, all=True, url=...)`` (as
+    Flask-RQ2 does). Values given that way are read as from the command line (``path="."``,
+    ``results_ttl="500"``), and keywords a command does not take are ignored, as RQ's commands do.
+    """
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            store = StoreOptions(
-                url=kwargs.pop("url"),
-                config=kwargs.pop("config"),
-                paths=tuple(kwargs.pop("paths")),
-                connection_class=kwargs.pop("connection_class"),
-                serializer=kwargs.pop("serializer", None),
-            )
-            # Before the command does anything: whatever it imports first (a config module, a
-            # cron config, a class) must be found in the --path directories.
-            add_import_paths(store.paths)
-            return func(*args, store=store, **kwargs)
+            with translate_errors():
+                kwargs = _as_parsed(kwargs)
+                return _run(func, args, kwargs)
 
         decorated: Any = wrapper
-        for param in reversed(_store_params(with_serializer)):
+        for param in reversed(_store_params()):
             decorated = param(decorated)
         return decorated  # type: ignore[no-any-return]
 
     return decorate
+
+
+def _as_parsed(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The command's arguments as parsing them would give. When click parsed a command line, they
+    are; a command called with ``ctx.invoke(command, **values)`` gets the values as given (and
+    its defaults) without the conversion and checks of parsing, done here."""
+    ctx = click.get_current_context()
+    params = {param.name: param for param in ctx.command.params if param.name is not None}
+    # Parsing records where each value came from (the command line, a default, a variable).
+    if any(ctx.get_parameter_source(name) is not None for name in params):
+        return kwargs
+    parsed: dict[str, Any] = {}
+    for name, given in kwargs.items():
+        param = params.get(name)
+        if param is None:
+            continue  # RQ's commands take **options: a keyword one does not use is ignored
+        # path="." means --path .
+        value = (given,) if param.multiple and isinstance(given, str) else given
+        parsed[name] = param.process_value(ctx, value) if value is not None else value
+    return parsed
+
+
+def _run(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    path = kwargs.pop("path") or ()
+    store = StoreOptions(
+        url=kwargs.pop("url"),
+        config=kwargs.pop("config"),
+        paths=tuple(path),
+        connection_class=kwargs.pop("connection_class"),
+        serializer=kwargs.pop("serializer"),
+        worker_class=kwargs.pop("worker_class"),
+        job_class=kwargs.pop("job_class"),
+        queue_class=kwargs.pop("queue_class"),
+    )
+    # Before the command does anything: whatever it imports first (a config module, a cron
+    # config, a class) must be found in the --path directories.
+    add_import_paths(store.paths)
+    return func(*args, store=store, **kwargs)
 
 
 def add_import_paths(paths: tuple[str, ...]) -> None:
@@ -199,14 +311,14 @@ def load_settings(
     return settings, module
 
 
-def open_session(store: StoreOptions, settings: Settings) -> Session:
+def open_session(store: StoreOptions, settings: Settings, classes: Classes | None = None) -> Session:
     """Connect to the store ``settings`` name and check that it answers.
 
     A store that cannot be reached is a :class:`RuntimeFailure` (exit status 1).
     """
     serializer = resolve_serializer(settings.serializer.value)
-    connection_class = import_subclass(store.connection_class, redis.Redis, "connection class")
-    connection = build_connection(settings.connection, connection_class)
+    classes = classes or resolve_classes(store)
+    connection = build_connection(settings.connection, classes.connection)
     broker = resolve_broker(connection)
     assert settings.connection is not None  # build_connection refused None
     unreachable: tuple[type[BaseException], ...] = (*broker.transient_errors, redis.RedisError)
@@ -217,7 +329,7 @@ def open_session(store: StoreOptions, settings: Settings) -> Session:
         raise RuntimeFailure(
             f"cannot connect to the store at {settings.connection.describe()}: {reason}"
         ) from None
-    return Session(settings=settings, broker=broker, serializer=serializer)
+    return Session(settings=settings, broker=broker, serializer=serializer, classes=classes)
 
 
 def connect(store: StoreOptions, environ: Mapping[str, str] | None = None) -> Session:

@@ -6,12 +6,16 @@ import logging
 
 import click
 
+from jq.cli.config import LOGGING_LEVELS, FlagSettings
 from jq.cli.errors import UserError
-from jq.cli.options import StoreOptions, connect, store_options
+from jq.cli.options import StoreOptions, connect, load_settings, open_session, store_options
+from jq.cli.worker_commands import apply_dict_config
 from jq.exceptions import JQError
-from jq.logutils import setup_logging
+from jq.logutils import PACKAGE_LOGGER, setup_logging
 
 __all__ = ["cron", "scheduler"]
+
+logger = logging.getLogger("jq.cron")
 
 
 @click.command()
@@ -41,26 +45,45 @@ def scheduler(queues: tuple[str, ...], interval: float, lock_ttl: float, store: 
 
 
 @click.command()
-@click.argument("cron_config", metavar="CONFIG")
+@click.argument("config_path", metavar="CONFIG")
+@click.option(
+    "--logging-level",
+    "--logging_level",
+    "-l",
+    "logging_level",
+    type=click.Choice(LOGGING_LEVELS, case_sensitive=False),
+    help="The level of the cron scheduler's logs (default INFO) (env: JQ_LOGGING_LEVEL).",
+)
 @store_options()
-def cron(cron_config: str, store: StoreOptions) -> None:
-    """Fire the periodic jobs of CONFIG (a module or .py file defining ``cron = jq.cron.Cron()``).
+def cron(config_path: str, logging_level: str | None, store: StoreOptions) -> None:
+    """Fire the periodic jobs of CONFIG: a module path or a .py file that calls
+    jq.cron.register(...) (RQ's rq.cron.register) for each job, or defines cron = jq.cron.Cron().
     Run as many as you like: each tick is enqueued once. Stops on SIGINT/SIGTERM.
 
     \b
     Examples:
-      jqueue cron -u redis://localhost:6379/0 myapp.cron_config
-      jqueue cron -u redis://localhost:6379/0 ./cron_config.py
+      jqueue cron -u redis://localhost:6379/0 myapp.config_path
+      jqueue cron -u redis://localhost:6379/0 ./config_path.py
+      jqueue cron -c settings -l WARNING config_path
     """
     from jq.cron import CronScheduler, load_cron
 
-    setup_logging(logging.getLogger("jq.cron"))
+    flags = FlagSettings(url=store.url, serializer=store.serializer, logging_level=logging_level)
+    settings, module = load_settings(store, flags)
+    apply_dict_config(module.dict_config if module is not None else None, store.config)
     try:
-        entries = load_cron(cron_config)
+        entries = load_cron(config_path)
     except JQError as exc:
         raise UserError(str(exc)) from None
-    session = connect(store)
+    # Logging starts once the config is loaded: a mistake in it is one line, nothing before.
+    setup_logging(logging.getLogger(PACKAGE_LOGGER), settings.logging_level.value)
+    for entry in entries:
+        logger.info("Registered %s", entry.describe())
+    logger.info("Successfully registered %d cron jobs from %r", len(entries), config_path)
+    session = open_session(store, settings)
+    scheduler = CronScheduler(session.broker, cron=entries)
+    scheduler.config_file = config_path
     try:
-        CronScheduler(entries, connection=session.broker).work()
+        scheduler.start()
     except JQError as exc:
         raise UserError(str(exc)) from None

@@ -1,29 +1,40 @@
-"""``jqueue worker`` and ``jqueue worker-pool``: run workers with every option RQ's ``rq worker`` has."""
+"""``jqueue worker`` and ``jqueue worker-pool``: run workers with every option RQ's ``rq worker``
+and ``rq worker-pool`` have (see :mod:`jq.cli.worker_options`)."""
 
 from __future__ import annotations
 
-import functools
+import inspect
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+import logging.config
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import click
 
-from jq.cli.config import LOGGING_LEVELS, FlagSettings, Settings
-from jq.cli.errors import UserError, import_object, import_subclass
-from jq.cli.options import Session, StoreOptions, load_settings, open_session, parse_ttl, store_options
+from jq.cli.config import ConfigModule, Settings
+from jq.cli.errors import RuntimeFailure, UserError, import_object
+from jq.cli.options import (
+    Classes,
+    Session,
+    StoreOptions,
+    load_settings,
+    open_session,
+    resolve_classes,
+    store_options,
+)
 from jq.cli.sentry import init_sentry
+from jq.cli.worker_options import WorkerOptions, check_date_format, check_log_format, worker_options
 from jq.exceptions import JQError
-from jq.job import Job
-from jq.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT, PACKAGE_LOGGER, setup_logging
+from jq.logutils import PACKAGE_LOGGER, setup_logging
 from jq.plugins.hookspecs import ExceptionHandler
-from jq.queue import Queue
 from jq.worker import BaseWorker, Worker
 
 __all__ = [
     "WorkerOptions",
     "WorkerPlan",
+    "apply_dict_config",
     "check_date_format",
     "check_log_format",
     "plan_worker",
@@ -31,195 +42,10 @@ __all__ = [
     "worker_pool",
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 logger = logging.getLogger("jq.worker")
 
-
-@dataclass(frozen=True)
-class WorkerOptions:
-    """The worker flags of ``worker`` and ``worker-pool``."""
-
-    burst: bool
-    name: str | None
-    worker_class: str
-    job_class: str | None
-    queue_class: str | None
-    results_ttl: int | None
-    log_format: str
-    date_format: str
-    disable_job_desc_logging: bool
-    max_jobs: int | None
-    max_idle_time: float | None
-    exception_handlers: tuple[str, ...]
-    disable_default_exception_handler: bool
-    with_scheduler: bool
-    logging_level: str | None
-    quiet: bool
-    verbose: bool
-    sentry_dsn: str | None
-    cron: str | None
-    fork_per_job: bool
-
-    def flag_settings(self, store: StoreOptions, queues: tuple[str, ...]) -> FlagSettings:
-        """The flags that take part in the flags > environment > config precedence."""
-        return FlagSettings(
-            url=store.url,
-            queues=queues,
-            name=self.name,
-            serializer=store.serializer,
-            logging_level=self._level(),
-            sentry_dsn=self.sentry_dsn,
-        )
-
-    def _level(self) -> str | None:
-        chosen: list[str] = []
-        if self.logging_level is not None:
-            chosen.append(self.logging_level.upper())
-        if self.quiet:
-            chosen.append("WARNING")
-        if self.verbose:
-            chosen.append("DEBUG")
-        if len(chosen) > 1:
-            raise click.UsageError("give only one of --logging-level, --quiet and --verbose")
-        return chosen[0] if chosen else None
-
-
-def _sample_record() -> logging.LogRecord:
-    """A record like the worker's own lines, to try a format on."""
-    return logging.LogRecord("jq.worker", logging.INFO, __file__, 1, "worker %s started", ("w-1",), None)
-
-
-def check_log_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """A click callback: ``value`` must format a log record (``%(nosuch)s`` would not, and logging
-    would print a traceback for every line instead of failing once)."""
-    try:
-        logging.Formatter(value).format(_sample_record())
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise click.BadParameter(
-            f"{value!r} is not a logging format: {exc} (use fields such as %(asctime)s, %(levelname)s, "
-            "%(name)s and %(message)s)"
-        ) from None
-    return value
-
-
-def check_date_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """A click callback: ``value`` must be a ``strftime`` format."""
-    try:
-        logging.Formatter("%(asctime)s", value).format(_sample_record())
-    except (ValueError, TypeError) as exc:
-        raise click.BadParameter(f"{value!r} is not a strftime format: {exc}") from None
-    return value
-
-
-def _worker_params(name_short: bool) -> list[Callable[[F], F]]:
-    name_flags = ("--name", "-n") if name_short else ("--name",)
-    return [
-        click.option("--burst", "-b", is_flag=True, help="Run until the queues are empty, then exit."),
-        click.option(
-            *name_flags,
-            "name",
-            metavar="NAME",
-            help="The worker's name, unique among live workers (a pool: the start of each "
-            "name) (env: JQ_NAME).",
-        ),
-        click.option(
-            "--worker-class",
-            "-w",
-            default="jq.Worker",
-            show_default=True,
-            metavar="CLASS",
-            help="The worker class: jq.Worker runs jobs in a work horse process, jq.SimpleWorker "
-            "in its own process.",
-        ),
-        click.option("--job-class", "-j", metavar="CLASS", help="The jq.job.Job subclass for jobs."),
-        click.option("--queue-class", metavar="CLASS", help="The jq.Queue subclass for the queues."),
-        click.option(
-            "--results-ttl",
-            callback=parse_ttl,
-            metavar="TTL",
-            help="Keep results this long unless a job says otherwise (default 500; -1: forever).",
-        ),
-        click.option(
-            "--log-format",
-            default=DEFAULT_LOGGING_FORMAT,
-            show_default=True,
-            callback=check_log_format,
-            help="The logging format of the worker's log lines.",
-        ),
-        click.option(
-            "--date-format",
-            default=DEFAULT_LOGGING_DATE_FORMAT,
-            show_default=True,
-            callback=check_date_format,
-            help="The strftime format of %(asctime)s in log lines.",
-        ),
-        click.option(
-            "--disable-job-desc-logging",
-            is_flag=True,
-            help="Log job ids, not job descriptions (which show arguments).",
-        ),
-        click.option("--max-jobs", type=click.IntRange(min=1), metavar="N", help="Exit after N jobs."),
-        click.option(
-            "--max-idle-time",
-            type=click.FloatRange(min=0, min_open=True),
-            metavar="SECONDS",
-            help="Exit after waiting this long for a job.",
-        ),
-        click.option(
-            "--exception-handler",
-            "exception_handlers",
-            multiple=True,
-            metavar="PATH",
-            help="Dotted path of an exception handler (repeatable; run in order).",
-        ),
-        click.option(
-            "--disable-default-exception-handler",
-            is_flag=True,
-            help="Do not keep failed jobs in the failed registry.",
-        ),
-        click.option("--with-scheduler", is_flag=True, help="Also queue scheduled jobs when they are due."),
-        click.option(
-            "--logging-level",
-            type=click.Choice(LOGGING_LEVELS, case_sensitive=False),
-            help="The level of the worker's logs (default INFO) (env: JQ_LOGGING_LEVEL).",
-        ),
-        click.option("--quiet", "-q", is_flag=True, help="Log warnings and errors only."),
-        click.option("--verbose", "-v", is_flag=True, help="Log everything, with the settings used."),
-        click.option(
-            "--cron",
-            metavar="MODULE",
-            help="Also fire the periodic jobs of this cron config (a module or .py file defining cron).",
-        ),
-        click.option(
-            "--fork-per-job",
-            is_flag=True,
-            help="jq.Worker: fork a fresh work horse for every job (RQ's way) instead of reusing one.",
-        ),
-        click.option(
-            "--sentry-dsn",
-            metavar="DSN",
-            help="Report failed jobs to Sentry (needs sentry-sdk) (env: JQ_SENTRY_DSN).",
-        ),
-    ]
-
-
-def worker_options(*, name_short: bool) -> Callable[[F], F]:
-    """Add the worker flags to a command; it receives them as ``options: WorkerOptions``."""
-    names = [field.name for field in fields(WorkerOptions)]
-
-    def decorate(func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            options = WorkerOptions(**{name: kwargs.pop(name) for name in names})
-            return func(*args, options=options, **kwargs)
-
-        decorated: Any = wrapper
-        for param in reversed(_worker_params(name_short)):
-            decorated = param(decorated)
-        return decorated  # type: ignore[no-any-return]
-
-    return decorate
+# RQ's worker classes that only change the queue order, which --dequeue-strategy now chooses.
+_STRATEGY_CLASSES = {"RoundRobinWorker": "round_robin", "RandomWorker": "random"}
 
 
 @dataclass(frozen=True)
@@ -227,9 +53,11 @@ class WorkerPlan:
     """Everything needed to build and run a worker, checked before connecting."""
 
     settings: Settings
+    classes: Classes
     worker_class: type[BaseWorker]
     worker_kwargs: dict[str, Any]
     work_kwargs: dict[str, Any]
+    dict_config: Mapping[str, Any] | None = None
 
 
 def _exception_handlers(options: WorkerOptions, settings: Settings) -> list[ExceptionHandler]:
@@ -237,7 +65,7 @@ def _exception_handlers(options: WorkerOptions, settings: Settings) -> list[Exce
     if settings.sentry_dsn.value:
         # First, so that a later handler returning False cannot keep a failure from Sentry.
         handlers.append(init_sentry(settings.sentry_dsn.value))
-    for path in options.exception_handlers:
+    for path in options.exception_handler:
         handler = import_object(path, "exception handler")
         if not callable(handler):
             raise UserError(f"exception handler {path!r} is not callable")
@@ -245,31 +73,61 @@ def _exception_handlers(options: WorkerOptions, settings: Settings) -> list[Exce
     return handlers
 
 
+def _horse_kwargs(options: WorkerOptions, worker_class: type[BaseWorker], given: str) -> dict[str, Any]:
+    """``--fork-per-job`` and ``--reuse-horse``: how a :class:`jq.Worker` runs its jobs."""
+    if options.fork_per_job and options.reuse_horse:
+        raise click.UsageError("give at most one of --fork-per-job and --reuse-horse")
+    flag = "--fork-per-job" if options.fork_per_job else "--reuse-horse" if options.reuse_horse else None
+    if flag is None:
+        return {}
+    if not issubclass(worker_class, Worker):
+        raise UserError(f"{flag} applies to jq.Worker and its subclasses, not {given}")
+    return {"reuse_horse": options.reuse_horse}
+
+
+def _dequeue_strategy(options: WorkerOptions, worker_class: type[BaseWorker]) -> dict[str, Any]:
+    strategy = options.dequeue_strategy
+    replaced = _STRATEGY_CLASSES.get(worker_class.__qualname__)
+    if replaced is not None:
+        logger.warning(
+            "%s is deprecated: use the default worker class with --dequeue-strategy %s",
+            worker_class.__qualname__,
+            replaced,
+        )
+    if strategy == "default":
+        return {}
+    if "dequeue_strategy" not in inspect.signature(worker_class.work).parameters:
+        raise UserError(
+            f"--dequeue-strategy {strategy}: {worker_class.__qualname__}.work() takes no dequeue_strategy"
+        )
+    return {"dequeue_strategy": strategy}
+
+
 def plan_worker(store: StoreOptions, options: WorkerOptions, queues: tuple[str, ...]) -> WorkerPlan:
     """Resolve settings and import every class and handler; user mistakes surface here, before
     anything connects."""
-    settings, _module = load_settings(store, options.flag_settings(store, queues))
+    settings, module = load_settings(store, options.flag_settings(store, queues))
+    classes = resolve_classes(store)
+    worker_class = classes.worker
     worker_kwargs: dict[str, Any] = {
         "log_job_description": not options.disable_job_desc_logging,
         "disable_default_exception_handler": options.disable_default_exception_handler,
         "serializer": settings.serializer.value,
+        "queue_class": classes.queue,
+        "exception_handlers": _exception_handlers(options, settings),
+        **_horse_kwargs(options, worker_class, store.worker_class or "jq.Worker"),
     }
-    if options.job_class:
-        worker_kwargs["job_class"] = import_subclass(options.job_class, Job, "job class")
-    if options.queue_class:
-        worker_kwargs["queue_class"] = import_subclass(options.queue_class, Queue, "queue class")
-    if options.results_ttl is not None:
-        worker_kwargs["default_result_ttl"] = options.results_ttl
-    worker_class = import_subclass(options.worker_class, BaseWorker, "worker class")
-    worker_kwargs["exception_handlers"] = _exception_handlers(options, settings)
+    if classes.job is not None:
+        worker_kwargs["job_class"] = classes.job
+    optional = {
+        "default_result_ttl": options.results_ttl,
+        "worker_ttl": options.worker_ttl,
+        "maintenance_interval": options.maintenance_interval,
+        "job_monitoring_interval": options.job_monitoring_interval,
+    }
+    worker_kwargs.update({key: value for key, value in optional.items() if value is not None})
     if options.cron is not None:
         worker_kwargs["cron"] = _load_cron(options.cron)
-    if options.fork_per_job:
-        if not issubclass(worker_class, Worker):
-            raise UserError(
-                f"--fork-per-job applies to jq.Worker and its subclasses, not {options.worker_class}"
-            )
-        worker_kwargs["fork_per_job"] = True
     work_kwargs: dict[str, Any] = {
         "burst": options.burst,
         "logging_level": settings.logging_level.value,
@@ -278,8 +136,13 @@ def plan_worker(store: StoreOptions, options: WorkerOptions, queues: tuple[str, 
         "max_jobs": options.max_jobs,
         "max_idle_time": options.max_idle_time,
         "with_scheduler": options.with_scheduler,
+        **_dequeue_strategy(options, worker_class),
     }
-    return WorkerPlan(settings, worker_class, worker_kwargs, work_kwargs)
+    return WorkerPlan(settings, classes, worker_class, worker_kwargs, work_kwargs, _dict_config(module))
+
+
+def _dict_config(module: ConfigModule | None) -> Mapping[str, Any] | None:
+    return module.dict_config if module is not None else None
 
 
 def _load_cron(location: str) -> Any:
@@ -291,7 +154,21 @@ def _load_cron(location: str) -> Any:
         raise UserError(str(exc)) from None
 
 
-def _start_logging(plan: WorkerPlan) -> None:
+def apply_dict_config(dict_config: Mapping[str, Any] | None, module: str | None) -> None:
+    """``DICT_CONFIG`` of the config module: :func:`logging.config.dictConfig` before the worker
+    (or cron) sets its own logging up, which then leaves the handlers it configured alone."""
+    if not dict_config:
+        return
+    try:
+        logging.config.dictConfig(dict(dict_config))
+    except (ValueError, TypeError, AttributeError, ImportError) as exc:
+        raise UserError(
+            f"DICT_CONFIG in config module {module!r} is not a logging configuration: {exc}"
+        ) from None
+
+
+def _start_logging(plan: WorkerPlan, store: StoreOptions) -> None:
+    apply_dict_config(plan.dict_config, store.config)
     # The level of every jq logger, not only the worker's: the scheduler, cron and the store's
     # driver speak for the worker too, and --verbose should show what they say.
     setup_logging(
@@ -303,13 +180,24 @@ def _start_logging(plan: WorkerPlan) -> None:
     logger.debug("settings: %s", plan.settings.sources())
 
 
+def write_pid(path: str | None) -> None:
+    """``--pid FILE``: write this process's id to FILE (``~`` expanded)."""
+    if path is None:
+        return
+    try:
+        with open(os.path.expanduser(path), "w") as file:
+            file.write(str(os.getpid()))
+    except OSError as exc:
+        raise UserError(f"--pid {path!r}: cannot write the process id: {exc.strerror or exc}") from None
+
+
 @click.command()
 @click.argument("queues", nargs=-1)
-@store_options(with_serializer=True)
+@store_options()
 @worker_options(name_short=True)
 def worker(queues: tuple[str, ...], store: StoreOptions, options: WorkerOptions) -> None:
     """Run a worker on QUEUES, in the order given (default: JQ_QUEUES, the config module's
-    QUEUES, else 'default').
+    QUEUES, else 'default'). On a suspended system it does not start (exit status 1).
 
     \b
     Examples:
@@ -318,11 +206,17 @@ def worker(queues: tuple[str, ...], store: StoreOptions, options: WorkerOptions)
       jqueue worker -c settings --with-scheduler
       jqueue worker -u redis://localhost:6379/0 --serializer json --exception-handler app.errors.notify
     """
+    write_pid(options.pid)
     plan = plan_worker(store, options, queues)
-    _start_logging(plan)
-    session: Session = open_session(store, plan.settings)
+    _start_logging(plan, store)
+    session: Session = open_session(store, plan.settings, plan.classes)
+    if session.broker.is_suspended():
+        # RQ's rule: a worker started on a suspended system stops at once, saying so.
+        raise RuntimeFailure(
+            f"the workers of {session.broker.url} are suspended: run 'jqueue resume' to let them take jobs"
+        )
     instance = plan.worker_class(
-        list(plan.settings.queues.value),
+        [session.queue(name) for name in plan.settings.queues.value],
         name=plan.settings.name.value,
         connection=session.broker,
         **plan.worker_kwargs,
@@ -340,7 +234,7 @@ def worker(queues: tuple[str, ...], store: StoreOptions, options: WorkerOptions)
     show_default=True,
     help="How many worker processes.",
 )
-@store_options(with_serializer=True)
+@store_options()
 @worker_options(name_short=False)
 def worker_pool(
     queues: tuple[str, ...], num_workers: int, store: StoreOptions, options: WorkerOptions
@@ -355,9 +249,10 @@ def worker_pool(
     """
     from jq.worker_pool import WorkerPool
 
+    write_pid(options.pid)
     plan = plan_worker(store, options, queues)
-    _start_logging(plan)
-    session = open_session(store, plan.settings)
+    _start_logging(plan, store)
+    session = open_session(store, plan.settings, plan.classes)
     work_kwargs = dict(plan.work_kwargs)
     pool = WorkerPool(
         list(plan.settings.queues.value),
