@@ -14,8 +14,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 RQ_PUBLIC_NAMES: dict[str, tuple[str, ...]] = {
     "rq": (
         "Callback",
@@ -307,15 +305,6 @@ RQ_PUBLIC_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
-# Names whose owner is another stream of this work (their class or behaviour is theirs): they are
-# checked by test_names_awaiting_other_streams, which is expected to fail until those land.
-AWAITING: dict[str, str] = {
-    "rq.cron.get_cron_job_history_key": "RQ's cron API (ruling B40)",
-    "rq.cron.get_cron_job_ids": "RQ's cron API (ruling B40)",
-    "rq.cron.register": "RQ's cron API (ruling B40)",
-    "rq.cron.create_cron": "RQ's cron API (ruling B40)",
-}
-
 # Run in a fresh interpreter: reads the lists as JSON on stdin, prints what does not resolve.
 CHECK = textwrap.dedent(
     """
@@ -371,11 +360,5 @@ def test_the_lists_cover_rq_3_0s_modules():
 
 
 def test_every_rq_module_and_public_name_resolves_to_jq():
-    problems = {name: why for name, why in unresolved().items() if name not in AWAITING}
-    assert problems == {}
-
-
-@pytest.mark.xfail(reason="names another stream of issue 12 adds", strict=False)
-def test_names_awaiting_other_streams():
     problems = unresolved()
-    assert {name: problems[name] for name in AWAITING if name in problems} == {}
+    assert problems == {}
