@@ -24,3 +24,11 @@ def run_until_released(started: str, release: str, timeout: float = 60.0) -> str
     while not Path(release).exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     return "released"
+
+
+def on_success(job: object, connection: object, result: object) -> None:
+    """A success callback that does nothing."""
+
+
+def on_failure(job: object, connection: object, *exc_info: object) -> None:
+    """A failure callback that does nothing."""
