@@ -225,8 +225,8 @@ class _Run:
         if Job.exists(candidate.job_id, connection=self.broker):
             self.report.already[candidate.queue].append(candidate.job_id)
             return False
-        queue = Queue(candidate.queue, connection=self.broker, serializer=self.serializer)
-        try:
+        try:  # jq refuses some names RQ takes (docs/moving-from-rq.md): the job says so
+            queue = Queue(candidate.queue, connection=self.broker, serializer=self.serializer)
             job = _build(queue, rq_job, candidate, self.source.remaining_ttl(candidate.job_id))
         except (JQError, ValueError, TypeError) as exc:
             self.left(candidate.queue, candidate.job_id, candidate.kind, f"jq refuses it: {exc}")

@@ -80,12 +80,18 @@ def test_copies_the_jobs_in_flight_and_leaves_rq_as_it_was(redis_server, redis_c
     assert "high: copied 1 queued" in lines
     assert "  default running-1 (started): running on an RQ worker: let RQ finish it" in lines
     assert "  default waits-1 (deferred): waits for job running-1, which stays on RQ (started)" in lines
+    refused = [line for line in lines if "jq refuses it" in line]
+    assert len(refused) == 2, lines
+    assert refused[0].startswith(f"  default {made['odd_id']} (queued): jq refuses it: ")
+    assert refused[1].startswith(f"  odd queue {made['odd_queue']} (queued): jq refuses it: ")
     assert rq_snapshot(redis_client) == before
 
     default = Queue("default", connection=redis_client)
-    assert default.get_job_ids() == rq_order == ["queued-3", "queued-1", "queued-2"]
+    assert rq_order == ["queued-3", "queued-1", "queued-2", made["odd_id"]]
+    assert default.get_job_ids() == rq_order[:3]
     assert Queue("high", connection=redis_client).get_job_ids() == ["high-1"]
     assert [queue.name for queue in Queue.all(connection=redis_client)] == ["default", "high"]
+    assert not Job.exists(made["odd_queue"], connection=redis_client)
 
     first = Job.fetch("queued-1", connection=redis_client)
     assert (first.func_name, first.args, first.kwargs) == ("tests.addons.jobs.add", (1, 2), {})
@@ -136,7 +142,7 @@ def test_copies_the_jobs_in_flight_and_leaves_rq_as_it_was(redis_server, redis_c
 
 
 def test_move_takes_the_copied_jobs_off_rq(redis_server, redis_client):
-    rq_writes(redis_server.url)
+    made = rq_writes(redis_server.url)
     code, lines = migrate("--from", redis_server.url, "--move")
     assert code == 1, lines
     assert "default: moved 3 queued, 1 scheduled, 3 deferred, 1 failed" in lines
@@ -145,7 +151,9 @@ def test_move_takes_the_copied_jobs_off_rq(redis_server, redis_client):
         assert Job.exists(job_id, connection=redis_client), job_id
         rq_keys = [f"rq:job:{job_id}", f"rq:results:{job_id}", f"rq:job:{job_id}:dependents"]
         assert not redis_client.exists(*rq_keys, f"rq:job::{job_id}:dependencies")
-    assert redis_client.llen("rq:queue:default") == redis_client.llen("rq:queue:high") == 0
+    # what jq refused stays on RQ, in its place
+    assert redis_client.lrange("rq:queue:default", 0, -1) == [made["odd_id"].encode()]
+    assert redis_client.llen("rq:queue:high") == 0
     for registry in ("scheduled", "failed"):
         assert redis_client.zrange(f"rq:{registry}:default", 0, -1) == []
     assert redis_client.zrange("rq:deferred:default", 0, -1) == [b"waits-1"]
