@@ -400,6 +400,33 @@ def test_rqsuspend_and_rqresume(client):
     assert 0 < connection.ttl(next(iter(connection.keys("*suspended*")))) <= 60
 
 
+def test_rqcron_runs_an_rq_cron_config(client):
+    """``manage.py rqcron`` with a config written for RQ: its interval job fires at start."""
+    import signal
+
+    from rq.job import Job
+
+    queue = get_queue()
+    cron = subprocess.Popen(
+        [sys.executable, MANAGE, "rqcron", "tests.addons.django_site.cron_config", "-l", "WARNING"],
+        cwd=ROOT,
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(lambda: queue.count == 1 or cron.poll() is not None, timeout=60)
+        assert cron.poll() is None, cron.communicate()[1]
+        (job_id,) = queue.get_job_ids()
+        job = Job.fetch(job_id, connection=queue.connection)
+        assert (job.func_name, job.args) == ("tests.addons.jobs.add", (20, 22))
+    finally:
+        cron.send_signal(signal.SIGTERM)
+        _out, errors = cron.communicate(timeout=60)
+    assert cron.returncode == 0, errors
+
+
 def test_rqenqueue(client):
     done = manage("rqenqueue", "--queue", "high", "tests.addons.jobs.add", "1", "2")
     assert done.returncode == 0, done.stderr
