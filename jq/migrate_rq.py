@@ -174,7 +174,8 @@ class _Run:
         for job_id in source.taken_ids(name):
             self.left(name, job_id, "started", "an RQ worker took it off the queue: let RQ run it")
         for job_id, _score in source.registry("started", name):
-            self.left(name, job_id, "started", "running on an RQ worker: let RQ finish it")
+            if source.status(job_id) == "started":  # else a stale entry: the job is elsewhere
+                self.left(name, job_id, "started", "running on an RQ worker: let RQ finish it")
         for kind in HISTORY_KINDS:
             if count := source.count(kind, name):
                 self.report.history[name][kind] += count
@@ -312,14 +313,17 @@ class _Run:
         # RQ scores a failed entry by its expiry; a negative score is a failure_ttl of -1.
         ttl = -1 if expires < 0 else max(1, math.ceil(expires - time.time()))
         # Enqueued first (never due), so jq knows the queue as RQ did; then moved, atomically.
+        # (Deferred instead if jq has a dependency it has not met: it then stops waiting for it.)
         queue.schedule_job(job, datetime.datetime.now(datetime.timezone.utc) + _NEVER_DUE)
+        placed = job.get_status(refresh=False)
         ended_at = rq_job.moment("ended_at") or datetime.datetime.now(datetime.timezone.utc)
         place = queue.name
         moved = self.broker.transition(
             Transition(
                 job.id,
-                source=Place(PlaceKind.SCHEDULED, place),
+                source=Place(PlaceKind(placed.value), place),
                 target=Place(PlaceKind.FAILED, place),
+                leave_dependencies=True,
                 score=math.inf if ttl == -1 else time.time() + ttl,
                 fields={
                     STATUS: b"failed",

@@ -73,11 +73,19 @@ def main(url: str, serializer: str | None) -> dict[str, object]:
     canceled = default.enqueue(jobs.add, 21, 22, job_id="canceled-1")
     canceled.cancel()
     made["canceled"] = canceled.id
+    # a job run before its dependency finished (enqueued by hand, as django-rq's "enqueue" action
+    # does), which failed
+    early = default.enqueue(jobs.fail, "early", job_id="early-1", depends_on="queued-2")
+    default._enqueue_job(early)
+    default.remove(early)
+    worker.execute_job(early, default)
+    made["early"] = early.id
     # names RQ takes and jq refuses (two names must never share a key in jq)
     made["odd_id"] = default.enqueue(jobs.add, 23, 24, job_id="x" * 200).id
     made["odd_queue"] = Queue("odd queue", connection=connection, **options).enqueue(jobs.add, 0, 0).id
     assert Job.fetch("child-1", connection=connection, **options).get_status() == "deferred"
-    assert Job.fetch("failed-1", connection=connection, **options).get_status() == "failed"
+    for job_id in ("failed-1", "early-1"):
+        assert Job.fetch(job_id, connection=connection, **options).get_status() == "failed"
     return made
 
 

@@ -75,7 +75,7 @@ def test_copies_the_jobs_in_flight_and_leaves_rq_as_it_was(redis_server, redis_c
     code, lines = migrate("--from", redis_server.url)
 
     assert code == 1, lines  # two jobs stay on RQ, and say why
-    assert "default: copied 3 queued, 1 scheduled, 3 deferred, 1 failed" in lines
+    assert "default: copied 3 queued, 1 scheduled, 3 deferred, 2 failed" in lines
     assert "  history left on RQ (not copied): 1 canceled, 1 finished" in lines
     assert "high: copied 1 queued" in lines
     assert "  default running-1 (started): running on an RQ worker: let RQ finish it" in lines
@@ -123,6 +123,10 @@ def test_copies_the_jobs_in_flight_and_leaves_rq_as_it_was(redis_server, redis_c
     assert failed.get_status() == JobStatus.FAILED and "failed-1" in default.failed_job_registry
     assert "ValueError: boom" in failed.latest_result().exc_string
     assert 3000 < redis_client.ttl(failed.key) <= 3600  # its failure_ttl, counted from its failure on RQ
+    # a failed job that ran before its dependency finished is failed on jq too, waiting for nothing
+    early = Job.fetch("early-1", connection=redis_client)
+    assert early.get_status() == JobStatus.FAILED and early.dependency_ids == ["queued-2"]
+    assert "early-1" not in default.deferred_job_registry
 
     for job_id in ("running-1", "waits-1", "finished-1", "canceled-1"):
         assert not Job.exists(job_id, connection=redis_client)
@@ -132,12 +136,13 @@ def test_copies_the_jobs_in_flight_and_leaves_rq_as_it_was(redis_server, redis_c
     for job_id in ("queued-1", "queued-2", "queued-3", "high-1", "child-1", "grandchild-1", "lenient-1"):
         assert Job.fetch(job_id, connection=redis_client).get_status() == JobStatus.FINISHED, job_id
     assert Job.fetch("grandchild-1", connection=redis_client).return_value() == 27
+    assert Job.fetch("early-1", connection=redis_client).get_status() == JobStatus.FAILED  # not released
     Job.fetch("failed-1", connection=redis_client).requeue()
     assert default.get_job_ids() == ["failed-1"]
 
     # Run again: what jq has is left alone, nothing is copied twice.
     code, lines = migrate("--from", redis_server.url)
-    assert "default: copied nothing" in lines and "  in jq already (left as they are): 8" in lines
+    assert "default: copied nothing" in lines and "  in jq already (left as they are): 9" in lines
     assert default.get_job_ids() == ["failed-1"]
 
 
@@ -145,9 +150,9 @@ def test_move_takes_the_copied_jobs_off_rq(redis_server, redis_client):
     made = rq_writes(redis_server.url)
     code, lines = migrate("--from", redis_server.url, "--move")
     assert code == 1, lines
-    assert "default: moved 3 queued, 1 scheduled, 3 deferred, 1 failed" in lines
+    assert "default: moved 3 queued, 1 scheduled, 3 deferred, 2 failed" in lines
     moved = ["queued-1", "queued-2", "queued-3", "high-1", "scheduled-1", "child-1", "grandchild-1"]
-    for job_id in [*moved, "lenient-1", "failed-1"]:
+    for job_id in [*moved, "lenient-1", "failed-1", "early-1"]:
         assert Job.exists(job_id, connection=redis_client), job_id
         rq_keys = [f"rq:job:{job_id}", f"rq:results:{job_id}", f"rq:job:{job_id}:dependents"]
         assert not redis_client.exists(*rq_keys, f"rq:job::{job_id}:dependencies")
@@ -169,8 +174,8 @@ def test_dry_run_writes_nothing(redis_server, redis_client):
     before = rq_snapshot(redis_client)
     code, lines = migrate("--from", redis_server.url, "--dry-run")
     assert code == 1
-    assert "default: would copy 3 queued, 1 scheduled, 3 deferred, 1 failed" in lines
-    assert lines[-1] == "would copy 9 jobs"
+    assert "default: would copy 3 queued, 1 scheduled, 3 deferred, 2 failed" in lines
+    assert lines[-1] == "would copy 10 jobs"
     assert list(redis_client.scan_iter(match="jq:*")) == []
     assert rq_snapshot(redis_client) == before
 
