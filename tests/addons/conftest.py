@@ -41,10 +41,17 @@ def redis_conn(addon_redis: RedisServer) -> Iterator[redis.Redis]:
         client.close()
 
 
+#: jq's variables a developer's shell may hold (tests/conftest.py keeps them out of the main
+#: session): the suites decide their own store and keys.
+AMBIENT_VARIABLES = ("JQ_KEY_PREFIX", "JQ_SIGNING_KEYS", "JQ_MAX_PAYLOAD_SIZE", "JQ_AS_RQ")
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of a command a suite starts: this one's, with the repository importable
-    (job functions, the Django project) and no JQ_URL from the developer's shell."""
+    (job functions, the Django project) and none of jq's variables from the developer's shell."""
     env = env_without_jq_url()
+    for variable in AMBIENT_VARIABLES:
+        env.pop(variable, None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.update(extra)
     return env
