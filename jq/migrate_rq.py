@@ -14,8 +14,10 @@ each job is taken off RQ as it is copied (and put back if jq refuses it).
 
 What is not copied is reported, and makes the exit status 1: jobs an RQ worker is running or has
 taken (let RQ finish them, or run this again later), jobs that wait for a job that stays on RQ,
-records that cannot be read, options jq refuses, and ids jq already has (copied before: nothing
-is overwritten). Finished, canceled and stopped jobs are history: they are counted, not copied.
+records that cannot be read, and options or names jq refuses. Ids jq has already (copied by an
+earlier run) are left alone on both sides: nothing is overwritten. Finished, canceled and stopped
+jobs are history: they are counted, not copied. A store that does not answer is status 1 too; a
+usage or configuration mistake is status 2.
 
 Run it where the application's code is importable, as a worker runs: reading RQ's pickled
 arguments imports their classes. Stop RQ's workers first, or use ``--move``: otherwise a job
@@ -444,8 +446,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None, out: Callable[[str], object] = print) -> int:
-    """Run the command; 0 when every job to copy was copied, 1 when some were not, 2 for a
-    usage error."""
+    """Run the command; 0 when every job to copy was copied, 1 when some were not (or a store
+    did not answer), 2 for a usage or configuration mistake."""
     import redis
 
     args = parse_args(argv)
@@ -461,9 +463,12 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], object] = print
             dry_run=args.dry_run,
             serializer=_jq_name(args.serializer),
         )
-    except (JQError, redis.RedisError) as exc:
+    except JQError as exc:
         print(f"jq.migrate_rq: {exc}", file=sys.stderr)
         return 2
+    except redis.RedisError as exc:  # a store that does not answer: nothing was done wrong
+        print(f"jq.migrate_rq: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     target = _redacted(args.target or args.source)
     out(f"RQ at {_redacted(args.source)} (keys {args.rq_prefix}:*) -> jq at {target}")
     for line in report.lines():

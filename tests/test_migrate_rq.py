@@ -203,8 +203,12 @@ def test_one_queue_to_another_store_with_rqs_json_serializer(redis_server, redis
     jq_store.flushdb()
 
 
-def test_usage_errors(redis_server, capsys):
+def test_usage_errors_and_an_unreachable_store(redis_server, capsys):
     assert main(["--from", redis_server.url, "--serializer", "no.such.Serializer"]) == 2
     assert "cannot be imported" in capsys.readouterr().err
+    from tests.redis_server import free_port
+
+    assert main(["--from", f"redis://127.0.0.1:{free_port()}/0"]) == 1
+    assert "ConnectionError" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([])
