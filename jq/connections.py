@@ -279,6 +279,23 @@ def _redis_client(connection: Any) -> Any:
     return connection
 
 
+def same_store(first: Broker, second: Broker) -> bool:
+    """Whether two brokers store in the same place under the same keys: the same broker, or
+    redis-py clients with the same connection settings (a fakeredis client's include its fake
+    server) and the same key prefix."""
+    if first is second:
+        return True
+    try:
+        return bool(
+            type(first) is type(second)
+            and first.url == second.url
+            and first.queue_key("q") == second.queue_key("q")
+            and get_connection_kwargs(first.connection) == get_connection_kwargs(second.connection)
+        )
+    except TypeError:  # not redis-py clients
+        return False
+
+
 def get_connection_kwargs(connection: Any) -> dict[str, Any]:
     """The settings that rebuild ``connection``'s connection pool (in another process, say):
     its pool's ``connection_kwargs`` without :data:`REDIS_RUNTIME_CONNECTION_KWARGS` and without

@@ -28,6 +28,7 @@ tick after the scheduler started).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
@@ -50,9 +51,10 @@ from jq.cron_entries import (
     local_timezone,
     no_cron_history,
 )
-from jq.cron_loading import load_cron, register, take_registered
+from jq.cron_loading import config_errors, load_cron, load_cron_parts, register, take_registered
 from jq.cron_scheduler_registry import UnregisteredScheduler
 from jq.defaults import DEFAULT_RESULT_TTL
+from jq.exceptions import NoConnectionError
 from jq.job import Job
 from jq.periodic import run_until_stopped
 from jq.queue import Queue
@@ -119,9 +121,16 @@ class CronScheduler(UnregisteredScheduler):
             if not isinstance(logging_level, str | int):
                 connection, logging_level = logging_level, logging.INFO
         self.cron: Cron = cron if cron is not None else Cron()
-        self.broker: Broker = resolve_broker(connection)
-        #: What the scheduler was given to connect with (RQ's ``connection``).
-        self.connection: Any = connection if connection is not None else self.broker
+        self._queues: dict[str, Queue] = {}
+        self._broker: Broker | None = None
+        self._broker_of: Any = None
+        #: What the scheduler connects with (RQ's ``connection``). Like RQ's, a scheduler may be
+        #: made before it is known (django-rq's sets it at its first register): the store is
+        #: found when the scheduler first needs it.
+        self.connection: Any = connection
+        if connection is None:
+            with contextlib.suppress(NoConnectionError):
+                self.connection = self.broker  # a Connection context, or JQ_URL
         self.hostname: str = socket.gethostname()
         self.pid: int = os.getpid()
         self.name: str = name or f"{self.hostname}:{self.pid}:{uuid.uuid4().hex[:6]}"
@@ -135,10 +144,17 @@ class CronScheduler(UnregisteredScheduler):
             from jq.logutils import setup_logging
 
             setup_logging(logger, logging_level)
-        self._queues: dict[str, Queue] = {}
         # Per marker: the latest tick this scheduler saw fired or skipped (a timestamp).
         self._seen: dict[str, float] = {}
         self._stop = threading.Event()
+
+    @property
+    def broker(self) -> Broker:
+        """The store of :attr:`connection`, where the ticks are fired."""
+        if self._broker is None or self._broker_of is not self.connection:
+            self._broker, self._broker_of = resolve_broker(self.connection), self.connection
+            self._queues.clear()
+        return self._broker
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CronScheduler) and self.name == other.name
@@ -181,11 +197,17 @@ class CronScheduler(UnregisteredScheduler):
         :func:`load_cron`)."""
         self.config_file = config_path
         logger.info("Loading cron configuration from %s", config_path)
-        loaded = load_cron(config_path)
-        self.cron.extend(loaded)
-        for entry in loaded:
+        before = len(self.cron)
+        module_cron, registered = load_cron_parts(config_path)
+        self.cron.extend(module_cron)
+        for entry in module_cron:
             logger.info("Registered %s", entry.describe())
-        logger.info("Successfully registered %d cron jobs from %r", len(loaded), config_path)
+        # Each register() call of the config goes through this scheduler's register, as in RQ,
+        # so a subclass's override sees them (django-rq's sets its connection there).
+        for data in registered:
+            with config_errors(config_path, data):
+                self.register(**data)
+        logger.info("Successfully registered %d cron jobs from %r", len(self.cron) - before, config_path)
 
     def get_jobs(self) -> list[CronJob]:
         """The periodic jobs of this scheduler."""

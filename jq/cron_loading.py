@@ -15,6 +15,7 @@ way), or calls :func:`register` once per job, as RQ's config files call ``rq.cro
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
@@ -22,7 +23,7 @@ import os
 import sys
 import threading
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from jq.cron_entries import Cron
 from jq.defaults import DEFAULT_RESULT_TTL
 from jq.exceptions import ConfigurationError
 
-__all__ = ["load_cron", "register", "take_registered"]
+__all__ = ["config_errors", "load_cron", "load_cron_parts", "register", "take_registered"]
 
 logger = logging.getLogger("jq.cron")
 
@@ -100,6 +101,23 @@ def load_cron(location: str) -> Cron:
     so that its ``register`` calls run again. A config that describes no job is returned empty
     (with a warning): RQ's configs may register jobs only under some condition.
     """
+    result, registered = load_cron_parts(location)
+    for data in registered:
+        with config_errors(location, data):
+            result.register_rq(**data)
+    if not len(result):
+        logger.warning(
+            "cron config %r describes no job: call jq.cron.register(...) (RQ's rq.cron.register) or "
+            "define cron = jq.cron.Cron() in it",
+            location,
+        )
+    return result
+
+
+def load_cron_parts(location: str) -> tuple[Cron, list[dict[str, Any]]]:
+    """The two halves of the cron config at ``location`` (see :func:`load_cron`): its module's
+    ``cron`` (jq's way; empty if it has none) and the arguments of each :func:`register` call it
+    made (RQ's way), not registered anywhere yet."""
     with _loading:
         take_registered()  # calls made outside of any config do not belong to this one
         module = _import_config(location)
@@ -113,19 +131,18 @@ def load_cron(location: str) -> Cron:
         raise ConfigurationError(
             f"cron config {location!r}: 'cron' must be a jq.cron.Cron(), not {type(found).__name__}"
         )
-    for data in registered:
-        try:
-            result.register_rq(**data)
-        except (ConfigurationError, TypeError) as exc:
-            what = getattr(data["func"], "__name__", data["func"])
-            raise ConfigurationError(f"cron config {location!r}: the job of {what!r}: {exc}") from exc
-    if not len(result):
-        logger.warning(
-            "cron config %r describes no job: call jq.cron.register(...) (RQ's rq.cron.register) or "
-            "define cron = jq.cron.Cron() in it",
-            location,
-        )
-    return result
+    return result, registered
+
+
+@contextlib.contextmanager
+def config_errors(location: str, data: Mapping[str, Any]) -> Iterator[None]:
+    """Registering one job of a config: what it cannot take is a :class:`ConfigurationError`
+    naming the config and the job."""
+    try:
+        yield
+    except (ConfigurationError, TypeError) as exc:
+        what = getattr(data["func"], "__name__", data["func"])
+        raise ConfigurationError(f"cron config {location!r}: the job of {what!r}: {exc}") from exc
 
 
 def _import_config(location: str) -> types.ModuleType:

@@ -362,8 +362,16 @@ class Enqueueing:
     def _enqueue_job(
         self, job: Job, pipeline: Any = None, at_front: Any = False, unique: bool = False
     ) -> Job:
-        """:meth:`enqueue_job` under RQ's private name, which add-ons call (django-rq)."""
-        return self.enqueue_job(job, pipeline=pipeline, at_front=at_front, unique=unique)
+        """:meth:`enqueue_job` without waiting for the job's dependencies, as RQ's private method
+        of that name, which add-ons call: django-rq's "enqueue" action runs a deferred job now.
+
+        A job that was deferred leaves the deferred registry and no longer waits for (nor is
+        released by) its dependencies; its record still lists them.
+        """
+        request = self._request(job, at_front=at_front, unique=unique, wait_for_dependencies=False)
+        if pipeline is not None and not unique:
+            return self._enqueue_on_pipeline(job, request, pipeline)
+        return self._enqueue_request(job, request)
 
     def _pipeline_writes(self, pipeline: Any) -> Any:
         if not self._is_async:
@@ -483,8 +491,10 @@ class Enqueueing:
         scheduled_at: float | None = None,
         unique: bool = False,
         once: tuple[str, float] | None = None,
+        wait_for_dependencies: bool = True,
     ) -> EnqueueRequest:
         """The broker request for ``job``: every option checked, the record built; nothing written.
+        Without ``wait_for_dependencies``, the job is placed as if it had none.
 
         Serializing and the size check happen here, so every kind of enqueue refuses a call that
         cannot be stored before it reaches the broker. The size is checked on the final record
@@ -495,14 +505,15 @@ class Enqueueing:
         unique = validate_flag(unique, name="unique")
         if unique and not job._id_given:
             raise ConfigurationError("unique=True needs a job_id: uniqueness is per job id")
-        if unique and job.dependency_ids:
+        depends_on = tuple(job.dependency_ids) if wait_for_dependencies else ()
+        if unique and depends_on:
             raise ConfigurationError("unique=True is not supported with job dependencies (depends_on)")
         job.origin = self.name
         if job.timeout is None:
             job.timeout = self._default_timeout
         # A job is enqueued when it is put on its queue: a scheduled or deferred one gets its
         # enqueued_at when it is queued (see _apply_outcome for dependencies met at once).
-        job.enqueued_at = now() if scheduled_at is None and not job.dependency_ids else None
+        job.enqueued_at = now() if scheduled_at is None and not depends_on else None
         # The broker writes the status it decides on (queued, deferred, scheduled, canceled).
         job._status = None
         fields = job.to_record()
@@ -513,7 +524,7 @@ class Enqueueing:
             fields=fields,
             record_ttl=job.ttl,
             at_front=bool(at_front),
-            depends_on=tuple(job.dependency_ids),
+            depends_on=depends_on,
             scheduled_at=scheduled_at,
             allow_failure=job.allow_dependency_failures,
             unique=unique,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from jq import lifecycle
 from jq.broker import Broker, Place, PlaceKind
-from jq.connections import get_connection_kwargs, key_prefix, resolve_broker
+from jq.connections import key_prefix, resolve_broker, same_store
 from jq.exceptions import InvalidJobOperation, UnsupportedByBrokerError
 from jq.job import Job
 from jq.serializers import resolve_serializer
@@ -110,7 +110,7 @@ class BaseRegistry:
         the name and the connection's settings: two clients of one server are one store)."""
         if not isinstance(other, BaseRegistry):
             return NotImplemented
-        return other.kind == self.kind and other.name == self.name and _same_store(self.broker, other.broker)
+        return other.kind == self.kind and other.name == self.name and same_store(self.broker, other.broker)
 
     def __hash__(self) -> int:
         return hash((self.kind, self.name))
@@ -257,18 +257,3 @@ class BaseRegistry:
         """The job id of a registry entry as stored (an entry is a job id in every registry)."""
         text = entry.decode("utf-8") if isinstance(entry, bytes) else entry
         return text.split(":", 1)[0]
-
-
-def _same_store(first: Broker, second: Broker) -> bool:
-    """Whether two brokers store in the same place: the same broker, or redis-py clients with
-    the same connection settings."""
-    if first is second:
-        return True
-    try:
-        return bool(
-            type(first) is type(second)
-            and first.url == second.url
-            and get_connection_kwargs(first.connection) == get_connection_kwargs(second.connection)
-        )
-    except TypeError:  # not redis-py clients
-        return False

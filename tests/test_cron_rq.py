@@ -263,6 +263,30 @@ def test_load_config_from_file(broker, tmp_path, caplog):
     assert "Successfully registered 3 cron jobs" in caplog.text
 
 
+def test_a_config_registers_through_the_schedulers_register(broker, tmp_path, monkeypatch):
+    """As RQ: each register() call of a config goes through the scheduler's own register, so a
+    subclass's override sees it. django-rq's DjangoCronScheduler is made with no connection and
+    sets it there, at its first register."""
+    monkeypatch.delenv("JQ_URL", raising=False)
+    seen: list[str] = []
+
+    class LateConnection(CronScheduler):
+        def register(self, func, queue_name, *args, **kwargs):
+            seen.append(queue_name)
+            self.connection = broker
+            return super().register(func, queue_name, *args, **kwargs)
+
+    scheduler = LateConnection(logging_level="WARNING")
+    assert scheduler.connection is None  # none known yet: no error until one is needed
+    path = tmp_path / "rq_cron_late.py"
+    path.write_text(RQ_CONFIG)
+    scheduler.load_config_from_file(str(path))
+    assert seen == ["sums", "sums", "greetings"]
+    assert len(scheduler.get_jobs()) == 3
+    assert len(scheduler.enqueue_jobs()) == 2  # the interval jobs fire at once, on that broker
+    assert Queue("sums", connection=broker).count == 2
+
+
 def test_a_bad_registration_names_the_config(tmp_path):
     path = tmp_path / "bad_cron.py"
     path.write_text("from jq.cron import register\nregister(len, 'default', cron='61 * * * *')\n")

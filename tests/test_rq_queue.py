@@ -90,6 +90,25 @@ class TestCallPath:
         queue.enqueue_in(datetime.timedelta(hours=1), fixtures.add, 1, 2)
         assert seen == ["create_job", "enqueue_job", "create_job"]
 
+    def test_private_enqueue_job_does_not_wait_for_dependencies(self, broker: Broker) -> None:
+        """As RQ's ``_enqueue_job``, which django-rq's "enqueue" action calls on a deferred job:
+        queued now, out of the deferred registry, and not released (run) again by its parent."""
+        queue = Queue("q", connection=broker)
+        parent = queue.enqueue(fixtures.add, 1, 2)
+        child = queue.enqueue(fixtures.add, 3, 4, depends_on=parent)
+        assert child.get_status() == JobStatus.DEFERRED
+        fetched = Job.fetch(child.id, connection=broker)
+        assert queue._enqueue_job(fetched) is fetched
+        assert fetched.enqueued_at is not None
+        assert child.get_status(refresh=True) == JobStatus.QUEUED
+        assert queue.get_job_ids() == [parent.id, child.id]
+        assert child.id not in queue.deferred_job_registry
+        assert Job.fetch(child.id, connection=broker).dependency_ids == [parent.id]
+        run_burst(queue)
+        assert child.get_status(refresh=True) == JobStatus.FINISHED
+        assert len(child.results()) == 1
+        assert queue.count == 0
+
     def test_parse_args_returns_rqs_enqueue_args(self) -> None:
         parsed = Queue.parse_args(fixtures.add, 1, 2, job_timeout=5, at_front=True, extra=3)
         assert (parsed.func, parsed.args, parsed.kwargs) == (fixtures.add, (1, 2), {"extra": 3})

@@ -111,6 +111,18 @@ class TestRunning:
         with pytest.raises(ConfigurationError, match="another connection"):
             SimpleWorker([Queue(connection=broker), Queue(connection=other)], connection=broker)
 
+    def test_queues_on_other_clients_of_the_same_server_are_taken(self, redis_server, redis_client):
+        """As RQ, whose worker reads every queue through its own connection: django-rq gives a
+        worker queues built on one client each. Another database is another store: refused."""
+        default = Queue("default", connection=redis_server.client())
+        high = Queue("high", connection=redis_server.client())
+        job = high.enqueue(fixtures.add, 1, 2)
+        SimpleWorker([default, high], connection=redis_client).work(burst=True)
+        assert job.get_status(refresh=True) == "finished"
+        elsewhere = Queue("high", connection=redis_server.client(db=1))
+        with pytest.raises(ConfigurationError, match="another connection"):
+            SimpleWorker([default, elsewhere], connection=redis_client)
+
     def test_bad_max_jobs(self, broker):
         with pytest.raises(ConfigurationError, match="max_jobs"):
             SimpleWorker([Queue(connection=broker)]).work(burst=True, max_jobs=0)

@@ -25,7 +25,7 @@ from typing import Any
 
 from jq import job_record, lifecycle
 from jq.broker import Broker, Claimed, ClaimRequest, WorkerUpdate
-from jq.connections import resolve_broker
+from jq.connections import resolve_broker, same_store
 from jq.cron import Cron, CronScheduler, load_cron
 from jq.defaults import (
     DEFAULT_DEATH_PENALTY_GRACE,
@@ -234,7 +234,9 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
                 )
             elif not isinstance(item, Queue):
                 raise ConfigurationError(f"a worker listens to queues or queue names, not {item!r}")
-            elif item.broker is not broker:
+            # RQ's worker reads every queue through its own connection: django-rq hands it queues
+            # made on one client each, of the same server. Another store is refused.
+            elif item.broker is not broker and not same_store(item.broker, broker):
                 raise ConfigurationError(f"queue {item.name!r} uses another connection than the worker's")
             else:
                 queue = item
