@@ -421,11 +421,18 @@ def _reading_serializer(name: str | None) -> Serializer:
     return serializer.serializer if is_signing(serializer) else serializer
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """The command line (see the module's doc)."""
+def parse_args(argv: Sequence[str] | None, prog: str = "python -m jq.migrate_rq") -> argparse.Namespace:
+    """The command line (see the module's doc); ``prog`` is how its help names the command."""
     parser = argparse.ArgumentParser(
-        prog="python -m jq.migrate_rq",
+        prog=prog,
         description="Copy the queued, scheduled, deferred and failed jobs of an RQ Redis into jq.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "Examples:\n"
+            f"  {prog} --from redis://localhost:6379/0 --dry-run\n"
+            f"  {prog} --from redis://old-host:6379/0 --to redis://localhost:6379/0\n"
+            f"  {prog} --from redis://localhost:6379/0 --queue default --move"
+        ),
     )
     parser.add_argument(
         "--from", dest="source", required=True, metavar="URL", help="RQ's Redis (redis://...)"
@@ -445,12 +452,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None, out: Callable[[str], object] = print) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    out: Callable[[str], object] = print,
+    prog: str = "python -m jq.migrate_rq",
+) -> int:
     """Run the command; 0 when every job to copy was copied, 1 when some were not (or a store
     did not answer), 2 for a usage or configuration mistake."""
     import redis
 
-    args = parse_args(argv)
+    args = parse_args(argv, prog)
     try:
         serializer = _reading_serializer(args.serializer)
         client = redis.Redis.from_url(args.source)

@@ -35,6 +35,7 @@ COMMANDS = (
     "info",
     "job",
     "jobs",
+    "migrate-rq",
     "requeue",
     "resume",
     "scheduler",

@@ -212,3 +212,15 @@ def test_usage_errors_and_an_unreachable_store(redis_server, capsys):
     assert "ConnectionError" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([])
+
+
+def test_jqueue_migrate_rq_is_the_same_command(redis_server, redis_client):
+    from tests.test_cli import jqueue
+
+    rq_writes(redis_server.url)
+    done = jqueue("migrate-rq", "--from", redis_server.url, "--dry-run")
+    assert done.returncode == 1, done.stderr  # two jobs stay on RQ (one running, one waiting for it)
+    assert "default: would copy 3 queued, 1 scheduled, 3 deferred, 2 failed" in done.stdout.splitlines()
+    assert list(redis_client.scan_iter(match="jq:*")) == []
+    usage = jqueue("migrate-rq")
+    assert usage.returncode == 2 and "usage: jqueue migrate-rq" in usage.stderr

@@ -82,6 +82,23 @@ for _command in (
     cli.add_command(_command)
 
 
+@click.command(
+    "migrate-rq",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def migrate_rq(args: tuple[str, ...]) -> None:
+    """Copy the queued, scheduled, deferred and failed jobs of an RQ Redis into jq
+    (``jqueue migrate-rq --help``; the same as ``python -m jq.migrate_rq``)."""
+    from jq import migrate_rq as migration
+
+    raise SystemExit(migration.main(list(args), prog="jqueue migrate-rq"))
+
+
+cli.add_command(migrate_rq)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``jqueue`` console script."""
     cli.main(args=argv, prog_name="jqueue")
