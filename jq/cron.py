@@ -54,7 +54,7 @@ logger = logging.getLogger("jq.cron")
 DEFAULT_MISFIRE_GRACE = 60.0
 _JOB_OPTIONS = frozenset(
     {"job_timeout", "result_ttl", "ttl", "failure_ttl", "description", "meta", "retry", "on_success",
-     "on_failure", "on_stopped"}
+     "on_failure", "on_stopped", "webhooks"}
 )  # fmt: skip
 
 
@@ -69,7 +69,8 @@ class CronJob:
     :param timezone: the IANA time zone the cron string is read in.
     :param misfire_grace: seconds a tick may be late and still fire.
     :param job_options: ``job_timeout``, ``result_ttl``, ``ttl``, ``failure_ttl``, ``description``,
-        ``meta``, ``retry``, ``on_success``, ``on_failure``, ``on_stopped``.
+        ``meta``, ``retry``, ``on_success``, ``on_failure``, ``on_stopped``, ``webhooks`` (each
+        tick's job sends them: a heartbeat monitor's URL, say).
     """
 
     def __init__(
@@ -91,6 +92,14 @@ class CronJob:
         unknown = set(job_options) - _JOB_OPTIONS
         if unknown:
             raise ConfigurationError(f"unknown cron job options: {', '.join(sorted(unknown))}")
+        webhooks = job_options.get("webhooks")
+        if webhooks:
+            from jq.webhook import Webhook
+
+            if not isinstance(webhooks, list | tuple) or not all(
+                isinstance(hook, Webhook) for hook in webhooks
+            ):
+                raise TypeError("webhooks must be a sequence of Webhook instances")
         self.func_path = function_path(func, what="a cron job's function")
         self.cron = cron
         self.interval = interval

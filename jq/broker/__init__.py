@@ -35,16 +35,16 @@ A third-party driver proves itself against :mod:`jq.testing`, the conformance su
 drivers pass.
 """
 
+from jq.broker.base import Broker
 from jq.broker.contract import (
-    Broker,
     CommandSubscription,
     ControlStore,
     JobStore,
-    PipelineWrites,
     QueueStore,
     RegistryStore,
     WorkerStore,
 )
+from jq.broker.optional import GroupStore, PipelineWrites, RateLimitStore
 from jq.broker.types import (
     ALLOW_FAILURE,
     ENQUEUE_AT_FRONT,
@@ -54,6 +54,8 @@ from jq.broker.types import (
     ORIGIN,
     PENDING_STATUSES,
     PERSIST,
+    RATE_LIMIT_CONCURRENCY,
+    RATE_LIMIT_KEY,
     RESULTS_KEPT,
     SCHEDULED_AT,
     STATUS,
@@ -85,6 +87,8 @@ __all__ = [
     "ORIGIN",
     "PENDING_STATUSES",
     "PERSIST",
+    "RATE_LIMIT_CONCURRENCY",
+    "RATE_LIMIT_KEY",
     "RESULTS_KEPT",
     "SCHEDULED_AT",
     "STATUS",
@@ -100,11 +104,13 @@ __all__ = [
     "DependentsPolicy",
     "EnqueueOutcome",
     "EnqueueRequest",
+    "GroupStore",
     "JobStore",
     "PipelineWrites",
     "Place",
     "PlaceKind",
     "QueueStore",
+    "RateLimitStore",
     "Record",
     "RefusalReason",
     "RegistryStore",
