@@ -160,7 +160,8 @@ class QueueStore(abc.ABC):
         With ``scheduled_at``, the record also gets it in its :data:`SCHEDULED_AT` field (whatever
         the status), written after the request's fields.
         7. Else status ``queued`` at the back of the queue (front with ``at_front``), waking one
-           waiting claimer.
+           waiting claimer; or, for a job whose rate limit has no slot for it, status
+           ``rate_limited`` in its key's line (see :class:`~jq.broker.RateLimitStore`).
 
         The record replaces any earlier record with the same id; ``record_ttl`` applies to it.
         """

@@ -215,7 +215,8 @@ class EnqueueRequest:
 class EnqueueOutcome:
     """What :meth:`Broker.enqueue` did.
 
-    ``status`` is the status written (``queued``, ``deferred`` or ``scheduled``), or ``None`` when
+    ``status`` is the status written (``queued``, ``deferred``, ``scheduled`` or
+    ``rate_limited``), or ``None`` when
     the request was refused for ``reason`` (then nothing was written). ``missing`` is only filled
     with :attr:`RefusalReason.MISSING`, which jq's drivers no longer give.
     """
