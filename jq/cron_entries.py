@@ -29,7 +29,6 @@ from cronsim import CronSim, CronSimError
 from jq.callbacks import function_path
 from jq.defaults import DEFAULT_RESULT_TTL
 from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
-from jq.job import unsupported_option
 from jq.utils import now as utc_now
 from jq.utils import validate_queue_name
 
@@ -155,9 +154,15 @@ class CronJob:
         unknown = set(job_options) - _JOB_OPTIONS
         if unknown:
             raise ConfigurationError(f"unknown cron job options: {', '.join(sorted(unknown))}")
-        if job_options.get("webhooks"):
-            # Refused when registered, not at every tick: each fire would be refused the same way.
-            raise unsupported_option("webhooks", "RQ's Webhook (HTTP calls when a job ends)")
+        webhooks = job_options.get("webhooks")
+        if webhooks:
+            # Checked when registered, not at every tick: each fire would be refused the same way.
+            from jq.webhook import Webhook
+
+            if not isinstance(webhooks, list | tuple) or not all(
+                isinstance(hook, Webhook) for hook in webhooks
+            ):
+                raise TypeError("webhooks must be a sequence of Webhook instances")
         if timing not in TIMINGS:
             raise ConfigurationError(f"timing must be one of {', '.join(TIMINGS)}, not {timing!r}")
         self.func_path = function_path(func, what="a cron job's function")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jq.callbacks import Callback
-from jq.job import Job, check_unsupported_options
+from jq.job import Job
 from jq.queue import Queue
 from jq.retry import Retry
 from jq.utils import parse_timeout, validate_description, validate_ttl
@@ -57,7 +57,6 @@ class job:
         validate_ttl(ttl, name="ttl", allow_zero=False)
         validate_ttl(failure_ttl, name="failure_ttl", allow_zero=True)
         validate_description(description)
-        check_unsupported_options(webhooks=webhooks or None)
         self.queue = queue
         self.queue_class = queue_class or type(self).queue_class
         self.connection = connection

@@ -59,9 +59,9 @@ class EnqueueData(NamedTuple):
     on_success: Callback | Callable[..., Any] | None
     on_failure: Callback | Callable[..., Any] | None
     on_stopped: Callback | Callable[..., Any] | None
-    #: RQ 3.0's Repeat: refused (jq does not repeat jobs yet).
+    #: A :class:`~jq.repeat.Repeat`: run the job again after each success.
     repeat: Any = None
-    #: RQ 3.0's webhooks: refused (jq does not send webhooks yet).
+    #: :class:`~jq.webhook.Webhook` objects sent when the job ends.
     webhooks: Any = None
 
 

@@ -27,9 +27,11 @@ from jq.exceptions import (
     InvalidJobOperation,
     NoSuchJobError,
 )
-from jq.job import Job, JobStatus, check_unsupported_options
+from jq.job import Job, JobStatus
 from jq.payload import check_record_size
 from jq.plugins import get_plugin_manager
+from jq.rate_limit import check_rate_limit
+from jq.repeat import Repeat
 from jq.retry import Retry
 from jq.serializers import Serializer
 from jq.timeouts import BaseDeathPenalty
@@ -102,12 +104,19 @@ class Enqueueing:
     ) -> Job:
         """A job of this queue with every option checked; nothing is written.
 
-        ``repeat``, ``webhooks``, ``group_id`` and ``rate_limit`` are RQ 3.0 features jq does not
-        have: giving one raises :class:`ConfigurationError` (never passed to the function).
+        ``repeat`` (a :class:`~jq.repeat.Repeat`): the job runs again after each success, as it
+        says. ``rate_limit`` (a :class:`~jq.rate_limit.RateLimit`): at most its ``concurrency``
+        jobs of its ``key`` are queued or running at once, the others wait (status
+        ``rate_limited``; see docs/scheduling.md); a broker that cannot enforce it refuses with
+        :class:`UnsupportedByBrokerError`. ``webhooks``, ``group_id``: see :meth:`Job.create`.
+        None of them is ever passed to the function.
         """
-        check_unsupported_options(repeat=repeat, rate_limit=rate_limit)
+        if repeat is not None and not isinstance(repeat, Repeat):
+            raise TypeError(f"repeat must be a Repeat(times, interval), not {repeat!r}")
+        if rate_limit is not None:
+            check_rate_limit(rate_limit, self.broker)
         timeout = parse_timeout(timeout)
-        return self.job_class.create(
+        job = self.job_class.create(
             func,
             args=args,
             kwargs=kwargs,
@@ -130,6 +139,12 @@ class Enqueueing:
             webhooks=webhooks,
             group_id=group_id,
         )
+        if repeat is not None:
+            job.repeats_left = repeat.times
+            job.repeat_intervals = list(repeat.intervals)
+        if rate_limit is not None:
+            job.rate_limit_key, job.rate_limit_concurrency = rate_limit.key, rate_limit.concurrency
+        return job
 
     @classmethod
     def parse_args(cls, f: Any, *args: Any, **kwargs: Any) -> EnqueueArgs:
@@ -265,9 +280,14 @@ class Enqueueing:
         depend on a job listed before or after it in the same batch: it waits for it. With
         ``is_async=False`` the jobs run once the whole batch is stored, in order (a job released
         by one that ran, before or after it in the batch, runs too). With ``pipeline``, the batch
-        is queued on it and stored (or refused) by ``pipeline.execute()``.
+        is queued on it and stored (or refused) by ``pipeline.execute()``. With ``group_id``,
+        each job joins that :class:`~jq.group.Group` in the same step as its enqueue.
         """
-        check_unsupported_options(group_id=group_id)
+        if group_id is not None:
+            from jq.group import check_group_name, groups_of
+
+            groups_of(self.broker)
+            check_group_name(group_id)
         datas = list(job_datas)
         seen: set[str] = set()
         for data in datas:
@@ -278,7 +298,7 @@ class Enqueueing:
                         f"Job ID {data.job_id!r} appears more than once in enqueue_many()"
                     )
                 seen.add(data.job_id)
-        jobs = [self._create_from_data(data) for data in datas]
+        jobs = [self._create_from_data(data, group_id) for data in datas]
         # Every record is built (serialized, size-checked) before the first write, in both modes:
         # one bad job in the batch leaves the store untouched.
         requests = [self._request(job, at_front=data.at_front) for job, data in zip(jobs, datas, strict=True)]
@@ -299,7 +319,7 @@ class Enqueueing:
             self._run_batch(jobs)
         return jobs
 
-    def _create_from_data(self, data: EnqueueData) -> Job:
+    def _create_from_data(self, data: EnqueueData, group_id: str | None = None) -> Job:
         return self.create_job(
             data.func,
             args=data.args,
@@ -318,6 +338,7 @@ class Enqueueing:
             on_failure=data.on_failure,
             on_stopped=data.on_stopped,
             webhooks=data.webhooks,
+            group_id=group_id,
         )
 
     def _run_batch(self, jobs: Sequence[Job]) -> None:
@@ -327,8 +348,9 @@ class Enqueueing:
         while pending:
             waiting: list[Job] = []
             for job in pending:
-                if job.get_status(refresh=False) == JobStatus.DEFERRED:
-                    # A job run before it may have released it (or canceled it, maybe not kept).
+                if job.get_status(refresh=False) in _WAITING:
+                    # A job run before it may have released it or freed a rate-limit slot for it
+                    # (or canceled it, maybe not kept).
                     try:
                         job.get_status(refresh=True)
                     except NoSuchJobError:
@@ -336,7 +358,7 @@ class Enqueueing:
                 status = job.get_status(refresh=False)
                 if status == JobStatus.QUEUED:
                     self.run_sync(job)
-                elif status == JobStatus.DEFERRED:
+                elif status in _WAITING:
                     waiting.append(job)
             if len(waiting) == len(pending):
                 break
@@ -396,7 +418,7 @@ class Enqueueing:
         if not self._is_async:
             if outcome.status == JobStatus.QUEUED.value:
                 self.run_sync(job)
-            elif outcome.status == JobStatus.DEFERRED.value:
+            elif outcome.status in _WAITING:
                 self._note_deferred(job)
         return job
 
@@ -508,12 +530,17 @@ class Enqueueing:
         depends_on = tuple(job.dependency_ids) if wait_for_dependencies else ()
         if unique and depends_on:
             raise ConfigurationError("unique=True is not supported with job dependencies (depends_on)")
+        if job.group_id is not None and not self.broker.supports_groups:
+            from jq.group import groups_of
+
+            groups_of(self.broker)  # raises: this broker stores no groups
         job.origin = self.name
         if job.timeout is None:
             job.timeout = self._default_timeout
-        # A job is enqueued when it is put on its queue: a scheduled or deferred one gets its
-        # enqueued_at when it is queued (see _apply_outcome for dependencies met at once).
-        job.enqueued_at = now() if scheduled_at is None and not depends_on else None
+        # A job is enqueued when it is put on its queue: a scheduled, deferred or rate-limited
+        # one gets its enqueued_at when it is queued (see _apply_outcome for one queued at once).
+        queued_now = scheduled_at is None and not depends_on and not job.has_rate_limit
+        job.enqueued_at = now() if queued_now else None
         # The broker writes the status it decides on (queued, deferred, scheduled, canceled).
         job._status = None
         fields = job.to_record()
@@ -529,6 +556,7 @@ class Enqueueing:
             allow_failure=job.allow_dependency_failures,
             unique=unique,
             once=once,
+            group=job.group_id,
         )
 
     def _apply_outcome(self, job: Job, outcome: EnqueueOutcome) -> None:
@@ -548,6 +576,10 @@ class Enqueueing:
         from jq import synchronous
 
         return synchronous.run_now(self, job)
+
+
+#: The statuses of a job that waits for another job: for a dependency, or for a rate-limit slot.
+_WAITING = (JobStatus.DEFERRED, JobStatus.RATE_LIMITED)
 
 
 def _expected_status(request: EnqueueRequest) -> JobStatus:

@@ -33,6 +33,7 @@ from jq.logutils import format_duration
 from jq.outage import retry_transient
 from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
+from jq.rate_limit import release_slot
 from jq.retry import Retry
 from jq.timeouts import (
     BaseDeathPenalty,
@@ -209,9 +210,11 @@ class JobRunner:
                 "another execution meanwhile",
                 job.id,
             )
-            return JobOutcome.STALE
+            return self._stale(job)
         if self.worker is not None:
             logger.info("%s: job %s finished%s", job.origin, job.id, self._took())
+        # Once the outcome is recorded, as RQ documents: a webhook never changes it.
+        job.send_webhooks("finished")
         plugins.job_finished(job, return_value, self.worker)
         return JobOutcome.SUCCEEDED
 
@@ -222,7 +225,7 @@ class JobRunner:
         status = self.record_retry(job, retry, next_claim)
         if status is None:
             logger.warning("job %s: its retry was not recorded: another execution owns the job now", job.id)
-            return JobOutcome.STALE
+            return self._stale(job)
         if status is not JobStatus.FAILED:
             logger.info(
                 "%s: job %s returned %r%s: retry %d of %d",
@@ -233,6 +236,7 @@ class JobRunner:
             "%s: job %s returned %r%s after %d retries: no retry left, it failed",
             job.origin, job.id, retry, took, retry.max,
         )  # fmt: skip
+        job.send_webhooks("failed", exc_string="")  # no exception: the job asked for the retries
         return JobOutcome.FAILED
 
     def handle_failure(
@@ -264,7 +268,7 @@ class JobRunner:
                 "%s: job %s failed%s: %s; the failure was not recorded: another execution owns the job now%s",
                 job.origin, job.id, took, summary, details,
             )  # fmt: skip
-            return JobOutcome.STALE
+            return self._stale(job)
         if status.value in ("queued", "scheduled"):
             logger.warning(
                 "%s: job %s failed%s: %s; it will be retried (%s retries left)%s",
@@ -284,7 +288,8 @@ class JobRunner:
         return run_exception_handlers(self.exception_handlers, job, exc_info)
 
     def record_success(self, job: Job, return_value: Any, next_claim: lifecycle.NextClaim | None) -> bool:
-        """Record the job finished with ``return_value``; False when the execution was stale.
+        """Record the job finished with ``return_value`` (or put back for its next repeat); False
+        when the execution was stale.
         Raises :class:`SerializationError` (nothing written) for a value that cannot be stored."""
         return retry_transient(
             job.broker,
@@ -296,6 +301,7 @@ class JobRunner:
                 default_result_ttl=self.default_result_ttl,
                 worker_update=self._worker_update(succeeded=True),
                 next_claim=next_claim,
+                repeat_at_once=self.retry_at_once,
             ),
             patience=self.outage_patience,
             what=f"record the result of job {job.id}",
@@ -347,6 +353,17 @@ class JobRunner:
             patience=self.outage_patience,
             what=f"record the retry of job {job.id}",
         )
+
+    def _stale(self, job: Job) -> JobOutcome:
+        """An execution whose outcome was refused has ended all the same: a rate-limited job
+        canceled or deleted while it ran kept its slot until now (its code was still running),
+        so the slot is freed (a job of its key waiting for one is queued). Never raises."""
+        if job.has_rate_limit:
+            try:
+                release_slot(job)
+            except Exception:
+                logger.exception("job %s: its rate-limit slot could not be freed; maintenance will", job.id)
+        return JobOutcome.STALE
 
     def _took(self) -> str:
         """`` in 0.012 s`` since the job being run started, or nothing when that is not known."""
@@ -423,4 +440,7 @@ def report_final_failure(
     if callback is not None:
         extra = () if stopped else exc_info
         run_callback(callback, penalty(job, callback.timeout), job, job.connection, *extra)
+    if not stopped:
+        # A stopped job sends none, as in RQ (it did not fail); a retried one never gets here.
+        job.send_webhooks("failed", exc_string=format_exc_info(exc_info))
     get_plugin_manager().job_failed(job, exc_info, worker)

@@ -59,17 +59,44 @@ def _text(value: Any) -> str:
 
 class Execution:
     """One run of job ``job_id`` by worker ``worker_name``: ``id`` is its execution id,
-    ``created_at`` when it started, ``last_heartbeat`` when its worker last renewed its lease."""
+    ``created_at`` when it started, ``last_heartbeat`` when its worker last renewed its lease,
+    :attr:`job` the job itself. Equal to another execution with the same id.
 
-    def __init__(self, id: str, job_id: str, connection: Any, worker_name: str = "") -> None:
+    This is the one execution class: what ``job.get_executions()``, ``worker.execution`` and
+    ``worker.get_current_executions()`` return (``jq.worker.executions.Execution`` is this class).
+    """
+
+    def __init__(
+        self,
+        id: str,
+        job_id: str,
+        connection: Any,
+        worker_name: str = "",
+        created_at: datetime.datetime | None = None,
+        last_heartbeat: datetime.datetime | None = None,
+        job: Job | None = None,
+    ) -> None:
         self.id = id
         self.job_id = job_id
         self.connection = connection
         self.worker_name = worker_name
-        moment = now()
-        self.created_at: datetime.datetime = moment
-        self.last_heartbeat: datetime.datetime = moment
-        self._job: Job | None = None
+        self.created_at: datetime.datetime = created_at or now()
+        self.last_heartbeat: datetime.datetime = last_heartbeat or self.created_at
+        self._job: Job | None = job
+
+    @classmethod
+    def of(cls, job: Job, worker_name: str = "") -> Execution:
+        """The execution a claimed ``job`` carries (its ``execution_id``, ``started_at`` and
+        ``last_heartbeat``), without reading the store."""
+        return cls(
+            job.execution_id or "",
+            job.id,
+            job.broker,
+            worker_name=worker_name or job.worker_name or "",
+            created_at=job.started_at,
+            last_heartbeat=job.last_heartbeat or job.started_at,
+            job=job,
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Execution) and other.id == self.id

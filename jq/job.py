@@ -104,30 +104,6 @@ def new_job_id() -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-def unsupported_option(option: str, feature: str) -> ConfigurationError:
-    """The error for one of RQ 3.0's enqueue options whose feature jq does not have yet: refused
-    at once, rather than accepted and silently not honoured."""
-    return ConfigurationError(
-        f"{option}= asks for {feature}, which jq does not support yet: nothing was enqueued "
-        "(see docs/moving-from-rq.md)"
-    )
-
-
-_UNSUPPORTED_FEATURES = {
-    "repeat": "RQ's Repeat (running a job again after it ends)",
-    "rate_limit": "RQ's RateLimit (a cap on concurrent jobs per key)",
-    "webhooks": "RQ's Webhook (HTTP calls when a job ends)",
-    "group_id": "RQ's job groups",
-}
-
-
-def check_unsupported_options(**options: Any) -> None:
-    """Refuse RQ 3.0's ``repeat``, ``rate_limit``, ``webhooks`` and ``group_id`` when given."""
-    for option, value in options.items():
-        if value is not None:
-            raise unsupported_option(option, _UNSUPPORTED_FEATURES[option])
-
-
 class Job(JobCall, JobState, JobResults, JobDependencies, JobStorage, JobOptions, JobLayout):
     """A function call to run in the background; a proxy for its record in the broker."""
 
@@ -137,10 +113,13 @@ class Job(JobCall, JobState, JobResults, JobDependencies, JobStorage, JobOptions
     enqueue_at_front_on_retry: bool = False
     #: RQ's count of retries asked for by a job returning ``Retry``.
     number_of_retries: int | None = None
-    # RQ 3.0 features jq does not have (refused at enqueue), present for code that reads them.
+    #: The name of the :class:`~jq.group.Group` the job was enqueued in, or None.
     group_id: str | None = None
+    #: How many more times the job runs after it succeeds (``Repeat``), or None.
     repeats_left: int | None = None
+    #: The intervals (seconds) before the repeats still to come (the last one is reused).
     repeat_intervals: list[int] | None = None
+    #: The key and concurrency of the job's ``RateLimit``, or None.
     rate_limit_key: str | None = None
     rate_limit_concurrency: int | None = None
     #: RQ's cache of the server's version; jq does not read it.
@@ -222,10 +201,15 @@ class Job(JobCall, JobState, JobResults, JobDependencies, JobStorage, JobOptions
         ``func`` is a module-level function, a method of a picklable object, a callable object, or
         a dotted path (``'package.module.function'``) the worker will import. The job's status is
         ``created`` unless ``status`` says otherwise, and its description the call
-        (:meth:`get_call_string`) unless one is given. ``group_id`` and ``webhooks`` are RQ 3.0
-        features jq does not have: giving one raises :class:`ConfigurationError`.
+        (:meth:`get_call_string`) unless one is given. ``webhooks``: :class:`~jq.webhook.Webhook`
+        objects, sent when the job ends as each one says (TypeError for anything else, as in RQ).
+        ``group_id``: the :class:`~jq.group.Group` the job is enqueued in.
         """
-        check_unsupported_options(group_id=group_id, webhooks=webhooks or None)
+        if webhooks:
+            from jq.webhook import Webhook
+
+            if not isinstance(webhooks, Sequence) or not all(isinstance(hook, Webhook) for hook in webhooks):
+                raise TypeError("webhooks must be a sequence of Webhook instances")
         if args is None:
             args = ()
         if kwargs is None:
@@ -261,6 +245,10 @@ class Job(JobCall, JobState, JobResults, JobDependencies, JobStorage, JobOptions
         job.success_callback_ref = Callback.coerce(on_success, "on_success")
         job.failure_callback_ref = Callback.coerce(on_failure, "on_failure")
         job.stopped_callback_ref = Callback.coerce(on_stopped, "on_stopped")
+        if webhooks:
+            job.webhooks = list(webhooks)
+        if group_id is not None:
+            job.group_id = group_id
         return job
 
     @classmethod

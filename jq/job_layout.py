@@ -16,6 +16,7 @@ from jq.connections import resolve_broker
 from jq.exceptions import NoConnectionError
 
 if TYPE_CHECKING:
+    from jq.executions import Execution, ExecutionRegistry
     from jq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
     from jq.serializers import Serializer
 
@@ -104,3 +105,15 @@ class JobLayout:
         from jq.registry import FailedJobRegistry
 
         return FailedJobRegistry(self.origin, **self._registry_options())
+
+    @property
+    def execution_registry(self) -> ExecutionRegistry:
+        """The job's executions (RQ's per-job registry): its running one, read from its record."""
+        from jq.executions import ExecutionRegistry
+
+        return ExecutionRegistry(self._id, connection=self.broker)
+
+    def get_executions(self) -> list[Execution]:
+        """The job's current executions: the one running it while its status is ``started``
+        (a jq job has at most one), else none."""
+        return self.execution_registry.get_executions()

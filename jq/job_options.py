@@ -1,5 +1,5 @@
 """A job's options that decide what happens after it runs: TTLs, retries, and RQ 3.0's rate
-limits and webhooks (which jq does not have: the members exist and say so)."""
+limits and webhooks."""
 
 from __future__ import annotations
 
@@ -58,10 +58,14 @@ class JobOptions:
 
     @property
     def has_rate_limit(self) -> bool:
-        """RQ 3.0's rate limits: jq has none, so always False."""
+        """Whether the job was enqueued with a ``RateLimit`` (a key and a concurrency)."""
         return bool(self.rate_limit_key and self.rate_limit_concurrency)
 
     def send_webhooks(self, status: str, *, exc_string: str | None = None) -> None:
-        """RQ 3.0's webhooks: jq has none (``webhooks=`` is refused at enqueue), so nothing is sent."""
+        """Send every webhook of the job whose ``job_status`` is ``status`` (``'finished'`` or
+        ``'failed'``), one after the other; ``exc_string`` goes in a ``failed`` POST's payload.
+        Never raises: a webhook that cannot be sent is logged (``jq.webhook``)."""
         for webhook in self.webhooks:
-            self.log.warning("job %s: webhook %r not sent: jq does not send webhooks", status, webhook)
+            if webhook.job_status == status:
+                self.log.debug("job %s: %s webhook to %s", getattr(self, "id", "?"), status, webhook.url)
+                webhook.send(self, exc_string=exc_string)

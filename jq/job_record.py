@@ -20,6 +20,11 @@ serializer. Timestamps are UTC, ``2026-11-23T06:12:07.123456Z``.
                             (JSON list), ``enqueue_at_front_on_retry`` (``1`` or absent)
 ``on_success`` ...          ``on_failure``, ``on_stopped``: ``dotted.path`` or
                             ``dotted.path:timeout``
+``repeats_left``            how many more times a successful job runs (``Repeat``), and
+                            ``repeat_intervals`` (JSON list of the intervals still to use)
+``rate_limit_key``          the key of the job's ``RateLimit``, and ``rate_limit_concurrency``
+``webhooks``                JSON list of the job's ``Webhook`` descriptions
+``group_id``                the name of the ``Group`` the job was enqueued in
 ``signature``               with a signing serializer only: ``<key id>:<HMAC-SHA256>`` of
                             :func:`signed_fields` (the id, the call and its options)
 =========================== ==============================================================
@@ -31,7 +36,17 @@ import datetime
 import json
 from typing import TYPE_CHECKING, Any
 
-from jq.broker import ALLOW_FAILURE, ENQUEUE_AT_FRONT, EXECUTION, ORIGIN, STATUS, STATUS_PLACES, Record
+from jq.broker import (
+    ALLOW_FAILURE,
+    ENQUEUE_AT_FRONT,
+    EXECUTION,
+    ORIGIN,
+    RATE_LIMIT_CONCURRENCY,
+    RATE_LIMIT_KEY,
+    STATUS,
+    STATUS_PLACES,
+    Record,
+)
 from jq.callbacks import Callback
 from jq.exceptions import DeserializationError, SerializationError
 from jq.serializers import Serializer
@@ -66,6 +81,7 @@ _INT_FIELDS = (
     "retries_left",
     "retry_max",
     "number_of_retries",
+    "repeats_left",
 )
 _CALLBACK_FIELDS = {
     "on_success": "success_callback_ref",
@@ -81,6 +97,10 @@ AT_FRONT_ON_RETRY = "enqueue_at_front_on_retry"
 # the job's whole life; fields that do change (status, timestamps, meta) are not in it, and meta
 # is signed by the serializer itself.
 _SIGNED_FIELDS = ("data", "timeout", "retry_intervals", *_CALLBACK_FIELDS)
+# Signed too, but only when present, so that the signature of a record written before they
+# existed is unchanged (and one that has them cannot lose or gain them unnoticed): webhooks name
+# the URLs a worker sends requests to.
+_SIGNED_WHEN_PRESENT = ("webhooks",)
 
 
 def encode_call(job: JobCall) -> bytes:
@@ -188,6 +208,7 @@ def encode(job: Job) -> Record:
         callback: Callback | None = getattr(job, attribute)
         if callback is not None:
             fields[name] = _text(f"{callback.name}:{callback.timeout}")
+    _encode_features(job, fields)
     if is_signing(job.serializer):
         fields[SIGNATURE] = job.serializer.sign(signed_fields(job.id, fields))
     return fields
@@ -200,6 +221,10 @@ def signed_fields(job_id: str, record: Record) -> bytes:
     for name in _SIGNED_FIELDS:
         value = record.get(name)
         parts.append(b"-" if value is None else b"%d:%s" % (len(value), value))
+    for name in _SIGNED_WHEN_PRESENT:
+        value = record.get(name)
+        if value is not None:
+            parts.append(b"%s=%d:%s" % (name.encode(), len(value), value))
     return b"\n".join(b"%d|%s" % (len(part), part) for part in parts)
 
 
@@ -250,6 +275,7 @@ def apply(job: Job, record: Record) -> None:
                 attribute,
                 _decode_callback(reference.decode("utf-8", errors="replace")) if reference else None,
             )
+        _apply_features(job, text)
     except (ValueError, TypeError) as exc:
         raise DeserializationError(f"the record of job {job.id!r} is corrupt: {exc}") from exc
     job.meta = decode_meta(job.id, record.get("meta"), job.serializer)
@@ -258,3 +284,38 @@ def apply(job: Job, record: Record) -> None:
 def _decode_callback(value: str) -> Callback:
     name, _, timeout = value.rpartition(":")
     return Callback(name, int(timeout))
+
+
+def _encode_features(job: Job, fields: Record) -> None:
+    """The fields of RQ 3.0's Repeat, RateLimit, Webhook and Group options (absent when unused)."""
+    if job.repeat_intervals is not None:
+        fields["repeat_intervals"] = _text(json.dumps(job.repeat_intervals))
+    if job.rate_limit_key and job.rate_limit_concurrency:
+        fields[RATE_LIMIT_KEY] = _text(job.rate_limit_key)
+        fields[RATE_LIMIT_CONCURRENCY] = _text(str(job.rate_limit_concurrency))
+    if job.webhooks:
+        fields["webhooks"] = _text(json.dumps([webhook.to_dict() for webhook in job.webhooks]))
+    if job.group_id:
+        fields["group_id"] = _text(job.group_id)
+
+
+def _apply_features(job: Job, text: Any) -> None:
+    """Read back what :func:`_encode_features` wrote (``text(name)``: a field as text, or None)."""
+    intervals = text("repeat_intervals")
+    job.repeat_intervals = [int(value) for value in json.loads(intervals)] if intervals else None
+    key, concurrency = text(RATE_LIMIT_KEY), text(RATE_LIMIT_CONCURRENCY)
+    if key and concurrency:
+        job.rate_limit_key, job.rate_limit_concurrency = key, int(concurrency)
+    else:
+        job.rate_limit_key = job.rate_limit_concurrency = None
+    job.group_id = text("group_id")
+    webhooks = text("webhooks")
+    job.webhooks = []
+    if webhooks:
+        from jq.webhook import Webhook
+
+        try:
+            job.webhooks = [Webhook.from_dict(data) for data in json.loads(webhooks)]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            # As RQ: a job whose webhooks cannot be read still runs (it sends none).
+            job.log.warning("job %s: its webhooks cannot be read; none will be sent", job.id, exc_info=True)

@@ -28,7 +28,7 @@ class JobStatus(str, enum.Enum):
     SCHEDULED = "scheduled"
     STOPPED = "stopped"
     CANCELED = "canceled"
-    #: RQ's status of a job waiting for a rate-limit slot; jq has no rate limits, no job gets it.
+    #: Waiting for a slot of its rate limit (``RateLimit``), on no queue until one is free.
     RATE_LIMITED = "rate_limited"
     #: RQ's status of a released dependent not yet queued; jq queues released dependents in the
     #: same step that releases them, so no job gets it.

@@ -9,6 +9,7 @@ by a stale execution (a worker that lost its lease) is refused by the broker.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import math
 import os
@@ -19,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from jq.broker import (
     ENQUEUE_AT_FRONT,
     EXECUTION,
-    ORIGIN,
     PERSIST,
     RESULTS_KEPT,
     STATUS,
@@ -33,8 +33,9 @@ from jq.broker import (
 )
 from jq.clock import scheduling_time
 from jq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
-from jq.exceptions import InvalidJobOperation, NoSuchJobError, SerializationError, UnsupportedByBrokerError
-from jq.job_state import STATUS_PLACE, JobStatus
+from jq.exceptions import SerializationError
+from jq.job_state import JobStatus
+from jq.repeat import Repeat
 from jq.results import Result, encode_result
 from jq.retry import Retry
 from jq.utils import format_timestamp, now, now_timestamp
@@ -112,6 +113,15 @@ def failed_dependents() -> dict[str, Any]:
     }
 
 
+def with_admission(job: Job, change: Transition) -> Transition:
+    """``change``, carrying the fields of a job it admits, when ``job`` has a rate limit: a move
+    that frees the job's slot queues the first job waiting for one, and writes on it the
+    transition's released fields (when it was put on its queue)."""
+    if job.has_rate_limit and not change.released_fields:
+        return replace(change, released_fields=released_fields())
+    return change
+
+
 @dataclass
 class NextClaim:
     """Claim the next job in the same call that records an outcome (one round trip for both).
@@ -124,6 +134,7 @@ class NextClaim:
 
 
 def _move(job: Job, change: Transition, next_claim: NextClaim | None) -> bool:
+    change = with_admission(job, change)
     if next_claim is None:
         return job.broker.transition(change)
     moved, next_claim.claimed = job.broker.finish_and_claim(change, next_claim.request)
@@ -139,8 +150,13 @@ def finish(
     default_result_ttl: int = DEFAULT_RESULT_TTL,
     worker_update: WorkerUpdate | None = None,
     next_claim: NextClaim | None = None,
+    repeat_at_once: bool = False,
 ) -> bool:
     """Record success: started → finished (kept ``result_ttl``), result stored, dependents released.
+
+    A job with repeats left (``Repeat``) goes back instead, in the same step: to its queue when its
+    next interval is 0 (or ``repeat_at_once``), else to the scheduled registry for that many
+    seconds, with one repeat less (see :func:`_repeat`).
 
     A return value the job's serializer cannot store is stored as
     :data:`UNSERIALIZABLE_RETURN_VALUE` (the job still finished, as in RQ), with a warning logged.
@@ -160,35 +176,65 @@ def finish(
         id=execution_id,
         worker_name=worker_name,
     )
-    if ttl == 0:
-        target, score, record_ttl = None, 0.0, 0
-    else:
-        target = Place(PlaceKind.FINISHED, job.origin)
-        score, record_ttl = _expiry(ttl)
-    moved = _move(
-        job,
-        Transition(
-            job.id,
-            source=Place(PlaceKind.STARTED, job.origin),
-            target=target,
-            score=score,
-            fields={STATUS: b"finished", "ended_at": _ts(ended)},
-            record_ttl=record_ttl,
-            result=encode_result(result, payload),
-            results_kept=results_kept(job),
-            execution_id=execution_id,
-            dependents=DependentsPolicy.FINISHED,
-            released_fields=released_fields(),
-            worker=worker_update,
-        ),
-        next_claim,
+    change = Transition(
+        job.id,
+        source=Place(PlaceKind.STARTED, job.origin),
+        target=None,
+        fields={STATUS: b"finished", "ended_at": _ts(ended)},
+        result=encode_result(result, payload),
+        results_kept=results_kept(job),
+        execution_id=execution_id,
+        dependents=DependentsPolicy.FINISHED,
+        released_fields=released_fields(),
+        worker=worker_update,
     )
+    if job.repeats_left:
+        change, status = _repeat(job, change, ttl, at_once=repeat_at_once)
+    elif ttl == 0:
+        change, status = replace(change, record_ttl=0), JobStatus.FINISHED
+    else:
+        score, record_ttl = _expiry(ttl)
+        target = Place(PlaceKind.FINISHED, job.origin)
+        change, status = (
+            replace(change, target=target, score=score, record_ttl=record_ttl),
+            JobStatus.FINISHED,
+        )
+    moved = _move(job, change, next_claim)
     if moved:
-        job._status = JobStatus.FINISHED
+        if status is not JobStatus.FINISHED:
+            job.repeats_left = int(change.fields["repeats_left"])
+            job.repeat_intervals = json.loads(change.fields["repeat_intervals"])
+        job._status = status
         job.ended_at = ended
         job._latest_result = result
         job._return_value = stored_value
     return moved
+
+
+def _repeat(job: Job, change: Transition, result_ttl: int, *, at_once: bool) -> tuple[Transition, JobStatus]:
+    """The success of a job with repeats left (RQ's ``Repeat``): instead of finished, it goes back
+    to its queue (its next interval is 0, or ``at_once``), or to the scheduled registry for that
+    many seconds, with one repeat less. Each interval of ``repeat_intervals`` is used once, the
+    last one for every repeat after it. As in RQ the success is recorded (unless ``result_ttl`` is
+    0) and releases the job's dependents; its record stays while it has repeats to run.
+    """
+    assert job.repeats_left
+    intervals = list(job.repeat_intervals or [0])
+    interval = 0 if at_once else Repeat.get_interval(0, intervals)
+    fields = {
+        **change.fields,
+        "repeats_left": str(job.repeats_left - 1).encode(),
+        "repeat_intervals": json.dumps(intervals[1:] if len(intervals) > 1 else intervals).encode(),
+        "enqueued_at": now_text(),
+    }
+    if interval > 0:
+        status, target = JobStatus.SCHEDULED, Place(PlaceKind.SCHEDULED, job.origin)
+        score = scheduling_time() + interval
+    else:
+        status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0
+    fields[STATUS] = status.value.encode()
+    result = change.result if result_ttl != 0 else None
+    return replace(change, target=target, score=score, fields=fields, result=result), status
 
 
 def _return_payload(job: Job, return_value: Any) -> tuple[bytes, Any]:
@@ -459,144 +505,12 @@ def unclaim(job: Job, worker_update: WorkerUpdate | None = None) -> bool:
     )
 
 
-def refuse_pipeline(pipeline: Any, what: str) -> None:
-    """Refuse a caller's pipeline: jq's state changes are each one atomic broker call, which is
-    not queued on a pipeline here (the caller passes none, or runs the call after ``execute()``)."""
-    if pipeline is not None:
-        raise UnsupportedByBrokerError(
-            f"{what}(pipeline=...) is not supported: the change is one atomic call of its own, made "
-            f"at once; call {what}() without a pipeline (before or after executing yours)"
-        )
-
-
-def _place_now(job: Job, status: JobStatus | None) -> Place | None:
-    """The place the job is in now, as its status says, or None when it is in none: a job saved
-    but never enqueued, or a failed job whose default exception handler was disabled."""
-    kind = STATUS_PLACE.get(status) if status is not None else None
-    if kind is None:
-        return None
-    place = Place(kind, job.origin)
-    if kind is PlaceKind.QUEUE:
-        there = job.broker.queue_position(job.origin, job.id) is not None
-    else:
-        there = job.broker.registry_score(place, job.id) is not None
-    return place if there else None
-
-
-def cancel(
-    job: Job, *, enqueue_dependents: bool = False, remove_from_dependencies: bool = False
-) -> dict[str, list[str]]:
-    """Any status but canceled → canceled, kept ``failure_ttl`` (0: not kept at all, its record
-    deleted; -1: forever), as RQ: a finished or failed job can be canceled too, and a running one
-    (its execution can then no longer record its outcome).
-
-    Jobs waiting for it stay deferred, unless ``enqueue_dependents``: then it stops being a
-    dependency of each, in the same step, and those with nothing else unmet are released.
-    ``remove_from_dependencies``: it leaves the lists of dependents of the jobs it waits for.
-    Returns the released jobs' ids by queue name (empty without ``enqueue_dependents``).
-    """
-    for _attempt in range(_RACE_ATTEMPTS):
-        status = job.get_status()
-        if status is JobStatus.CANCELED:
-            raise InvalidJobOperation(f"Cannot cancel already canceled job: {job.id}")
-        waiting = job.broker.dependent_ids(job.id) if enqueue_dependents else []
-        ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
-        if ttl == 0:
-            # Not kept, like a failed job or a canceled dependent with failure_ttl=0.
-            target, score, record_ttl = None, 0.0, 0
-        else:
-            target = Place(PlaceKind.CANCELED, job.origin)
-            score, record_ttl = _expiry(ttl)
-        ended = now()
-        change = Transition(
-            job.id,
-            source=_place_now(job, status),
-            target=target,
-            score=score,
-            fields={STATUS: b"canceled", "ended_at": _ts(ended)},
-            record_ttl=record_ttl,
-            leave_dependencies=remove_from_dependencies,
-        )
-        if enqueue_dependents:
-            change = replace(change, dependents=DependentsPolicy.FINISHED, released_fields=released_fields())
-        if job.broker.transition(change):
-            job._status, job.ended_at = JobStatus.CANCELED, ended
-            return _released(job, waiting)
-    raise InvalidJobOperation(f"job {job.id!r} kept changing state; try canceling it again")
-
-
-def _released(job: Job, waiting: list[str]) -> dict[str, list[str]]:
-    """Which of the jobs that waited for ``job`` are queued or scheduled now, by queue name."""
-    released: dict[str, list[str]] = {}
-    for job_id, record in zip(waiting, job.broker.load_jobs(waiting), strict=True):
-        if record is not None and record.get(STATUS) in (b"queued", b"scheduled") and ORIGIN in record:
-            released.setdefault(record[ORIGIN].decode(), []).append(job_id)
-    return released
-
-
-def requeue(job: Job, at_front: bool = False) -> None:
-    """failed or stopped → queued, kept until it runs again. Jobs that wait for it keep waiting:
-    if it succeeds this time, it releases them. A canceled job cannot be requeued (as RQ)."""
-    for _attempt in range(_RACE_ATTEMPTS):
-        status = job.get_status()
-        if status not in (JobStatus.FAILED, JobStatus.STOPPED):
-            raise InvalidJobOperation(
-                f"job {job.id!r} is {status.value}: only failed or stopped jobs can be requeued"
-                + (" (enqueue a canceled job again to run it)" if status is JobStatus.CANCELED else "")
-            )
-        if job.broker.transition(
-            Transition(
-                job.id,
-                # A failed job whose default exception handler was disabled is kept in no registry.
-                source=_place_now(job, status),
-                target=Place(PlaceKind.QUEUE, job.origin),
-                at_front=at_front,
-                fields={STATUS: b"queued", "enqueued_at": now_text()},
-                delete_fields=("ended_at",),
-                record_ttl=PERSIST,
-            )
-        ):
-            job._status, job.ended_at = JobStatus.QUEUED, None
-            return
-    raise InvalidJobOperation(f"job {job.id!r} kept changing state; try requeueing it again")
-
-
-def places_of(job: Job) -> list[Place]:
-    """Every place the job may be in: the one its status names first, then its origin's others."""
-    status = job.get_status(refresh=False)
-    kinds = [STATUS_PLACE[status]] if status in STATUS_PLACE else []
-    kinds += [kind for kind in PlaceKind if kind not in kinds and kind is not PlaceKind.QUEUE]
-    return [Place(kind, job.origin) for kind in kinds]
-
-
-def delete(
-    job: Job, delete_dependents: bool = False, *, remove_from_queue: bool = True, store: Any = None
-) -> None:
-    """Delete the job's record and results and take it out of wherever it is (out of its queue
-    only with ``remove_from_queue``: a claim drops an id whose record is gone).
-
-    Raises :class:`NoSuchJobError` when the job is gone already (deleting twice raises, as in
-    RQ). Jobs waiting for it stay deferred, as in RQ; once the job is gone, a worker's maintenance
-    cancels them, or releases those that allow failure (see
-    :meth:`jq.registry.DeferredJobRegistry.cleanup`). With ``delete_dependents``, the jobs waiting
-    for it are deleted first (and theirs in turn). ``store``: where the deletes are written (a
-    broker's :meth:`~jq.broker.Broker.pipeline_writes`), the job's broker by default.
-    """
-    job.get_status()
-    if delete_dependents:
-        for dependent in _waiting_dependents(job):
-            try:
-                delete(dependent, delete_dependents=True, store=store)
-            except NoSuchJobError:
-                continue  # gone meanwhile
-    places = [place for place in places_of(job) if remove_from_queue or not place.is_queue]
-    (job.broker if store is None else store).delete_job(job.id, places)
-
-
-def _waiting_dependents(job: Job) -> list[Job]:
-    from jq.job import Job as JobClass
-
-    found = JobClass.fetch_many(
-        job.broker.dependent_ids(job.id), connection=job.broker, serializer=job.serializer
-    )
-    return [dependent for dependent in found if dependent is not None]
+# The state changes a user asks for (cancel, requeue, delete) live in jq.lifecycle_requests; they
+# are part of this module's API too (imported last: that module uses the helpers above).
+from jq.lifecycle_requests import (  # noqa: E402
+    cancel,
+    delete,
+    places_of,
+    refuse_pipeline,
+    requeue,
+)

@@ -2,7 +2,8 @@
 
 A :class:`Repeat` is given to ``enqueue(..., repeat=Repeat(times=3, interval=60))``; the job's
 record then counts its repeats left (``job.repeats_left``) and intervals
-(``job.repeat_intervals``), and each success puts it back (:meth:`Repeat.schedule`).
+(``job.repeat_intervals``). Each success puts it back, in the same atomic step that records the
+success (see :func:`jq.lifecycle.finish`); :meth:`Repeat.schedule` does it by hand, as in RQ.
 """
 
 from __future__ import annotations
@@ -73,5 +74,5 @@ class Repeat:
             queue.enqueue_job(job, pipeline=pipeline)
             return None
         when = now() + datetime.timedelta(seconds=interval)
-        queue.schedule_job(job, when)
+        queue.schedule_job(job, when, pipeline=pipeline)
         return when

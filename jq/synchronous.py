@@ -11,6 +11,10 @@ does before ``enqueue`` returns:
   up; the intervals are not waited for (a web request or a test that sleeps for minutes helps
   nobody). Each attempt is recorded as a worker records it: ``retries_left`` (or
   ``number_of_retries``) moves on, one result per attempt.
+* **Repeats run at once.** A job enqueued with ``repeat=Repeat(times, interval)`` runs again
+  straight away after each success, ``times`` more times, without waiting for its intervals; each
+  run is recorded as a worker records it (``repeats_left`` moves on, one result per run, the
+  ``finished`` webhooks sent each time), and the job ends ``finished``.
 * **The timeout is enforced** with the queue's ``death_penalty_class``, else as a SimpleWorker
   does it: :class:`~jq.timeouts.UnixSignalDeathPenalty` (SIGALRM) in the main thread, and
   :class:`~jq.timeouts.TimerDeathPenalty` in any other thread (a web server's request thread),
@@ -21,6 +25,10 @@ does before ``enqueue`` returns:
   depends on had not ended yet (typically a job that enqueues its follow-up with
   ``depends_on=get_current_job()``), runs as soon as that job's outcome releases it, as a worker
   would run it next; one whose dependency failed stays ``deferred``, as with a worker.
+* **Rate limits hold.** A job with ``rate_limit=`` takes a slot of its key like any other; when
+  none is free (its key's jobs are queued or running elsewhere, or the job running now holds the
+  slot and enqueues another one), it waits ``rate_limited`` and runs here as soon as a run in
+  this context frees a slot for it, or else on a worker once one is free.
 
 What stays a worker's own: no worker record, no heartbeat (the claim's lease covers the whole
 timeout), no exception handlers (``exception_handlers=`` and the ``jq_exception_handlers`` hook
@@ -99,7 +107,7 @@ def note_deferred(queue: Enqueueing, job: Job) -> None:
 
 
 def _run_attempts(queue: Enqueueing, job: Job) -> None:
-    """Claim and run ``job`` until it ended: once, or once per retry."""
+    """Claim and run ``job`` until it ended: once, once per retry, once per repeat."""
     runner = JobRunner(worker=None, death_penalty_class=death_penalty_class_for(queue), retry_at_once=True)
     # No heartbeat renews this lease: it covers the whole timeout (forever without one).
     timeout = effective_timeout(job.timeout)
@@ -110,7 +118,10 @@ def _run_attempts(queue: Enqueueing, job: Job) -> None:
             # Someone else (a worker on the same queue) claimed it first; it runs there.
             return
         job.refresh()
-        if runner.run(job) is not JobOutcome.RETRIED:
+        outcome = runner.run(job)
+        if outcome is JobOutcome.SUCCEEDED and job._status is JobStatus.QUEUED:
+            continue  # put back for its next repeat (Repeat), at once: run it again
+        if outcome is not JobOutcome.RETRIED:
             return
 
 
@@ -126,7 +137,7 @@ def _run_released() -> None:
                 status = job.get_status()
             except NoSuchJobError:
                 continue  # canceled and not kept, or deleted: nothing to run
-            if status is JobStatus.DEFERRED:
+            if status in (JobStatus.DEFERRED, JobStatus.RATE_LIMITED):
                 still_waiting.append((queue, job))
             elif status is JobStatus.QUEUED:
                 ready.append((queue, job))

@@ -1,13 +1,15 @@
 """Webhooks (RQ 3.0's ``rq.webhook``): an HTTP request made when a job ends finished or failed.
 
-Unlike a callback a webhook is plain data (JSON-serializable, nothing to import); sending one
-never fails the job: errors are logged.
+Unlike a callback a webhook is plain data (JSON-serializable, nothing to import), stored on the
+job's record. The worker sends it once the outcome is recorded (see :meth:`jq.job.Job.send_webhooks`
+and docs/scheduling.md); sending one never fails the job: errors are logged.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import urllib.error
 import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Any
@@ -100,15 +102,22 @@ class Webhook:
         return payload
 
     def send(self, job: Job, *, exc_string: str | None = None) -> None:
-        """Make the request now (blocking up to ``timeout``); an error is logged, never raised."""
-        headers = dict(self.headers or {})
-        data = None
-        if self.method == "POST":
-            data = json.dumps(self.get_payload(job, exc_string=exc_string)).encode("utf-8")
-            headers = {"Content-Type": "application/json", **headers}
-        request = urllib.request.Request(self.url, data=data, headers=headers, method=self.method)
+        """Make the request now, once, blocking up to ``timeout`` seconds; any error (unreachable
+        endpoint, timeout, an HTTP error status) is logged on ``jq.webhook``, never raised, so a
+        webhook never changes the job's outcome."""
         try:
+            headers = dict(self.headers or {})
+            data = None
+            if self.method == "POST":
+                data = json.dumps(self.get_payload(job, exc_string=exc_string)).encode("utf-8")
+                headers = {"Content-Type": "application/json", **headers}
+            request = urllib.request.Request(self.url, data=data, headers=headers, method=self.method)
             with urllib.request.urlopen(request, timeout=self.timeout):
                 pass
+        except urllib.error.HTTPError as error:
+            # An error status: the error is the response, and holds its connection until closed.
+            error.close()
+            logger.warning("webhook %s %s for job %s: the endpoint answered %s", self.method, self.url,
+                           job.id, error.code)  # fmt: skip
         except Exception:
             logger.warning("webhook %s %s for job %s failed", self.method, self.url, job.id, exc_info=True)

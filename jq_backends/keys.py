@@ -15,7 +15,7 @@ component. Because no kind is a prefix of another kind followed by ``:``, two di
 ``jq:wake:<name>``              a token that wakes blocked claimers (a list of at most one)
 ``jq:queues``                   the names of known queues (a set)
 ``jq:<registry>:<name>``        a registry of the queue: started, finished, failed, deferred,
-                                scheduled, canceled (sorted sets scored by time)
+                                scheduled, canceled, rate_limited (sorted sets scored by time)
 ``jq:worker:<name>``            a worker's record (a hash)
 ``jq:workers``                  the names of registered workers (a set)
 ``jq:workers-of:<queue>``       the names of workers listening to a queue (a set)
@@ -24,6 +24,14 @@ component. Because no kind is a prefix of another kind followed by ``:``, two di
 ``jq:suspended``                present while workers are suspended (a string, maybe expiring)
 ``jq:lock:<name>``              a lock: its holder's token (an expiring string)
 ``jq:marker:<name>``            a marker for ``EnqueueRequest.once`` (a number, e.g. a cron tick)
+``jq:group:<name>``             the ids of a job group's jobs (a set)
+``jq:groups``                   the names of the groups (a set)
+``jq:rate-limit:<key>``         a rate limit's settings: ``concurrency``, and ``seq``, the
+                                number of the last job that joined its line (a hash)
+``jq:rate-limit-slots:<key>``   the ids holding a slot, scored by when they took it (or, for a
+                                job canceled while it ran, its lease deadline) (a sorted set)
+``jq:rate-limit-waiting:<key>`` the ids waiting for a slot, scored by their place in line
+``jq:rate-limits``              the rate-limit keys with slots held or jobs waiting (a set)
 ============================== ==========================================================
 """
 
@@ -49,10 +57,14 @@ KINDS: tuple[str, ...] = (
     "commands",
     "lock",
     "marker",
+    "group",
+    "rate-limit",
+    "rate-limit-slots",
+    "rate-limit-waiting",
     *(kind.value for kind in PlaceKind if kind is not PlaceKind.QUEUE),
 )
 # Keys without a name part.
-FIXED: tuple[str, ...] = ("queues", "workers", "suspended")
+FIXED: tuple[str, ...] = ("queues", "workers", "suspended", "groups", "rate-limits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +141,32 @@ class KeySpace:
         """A marker for enqueue-once requests."""
         return f"{self.prefix}marker:{name}"
 
+    def group(self, name: str) -> str:
+        """The ids of a job group's jobs."""
+        return f"{self.prefix}group:{name}"
+
+    @property
+    def groups(self) -> str:
+        """The set of group names."""
+        return f"{self.prefix}groups"
+
+    def rate_limit(self, key: str) -> str:
+        """A rate limit's settings (its concurrency and line counter)."""
+        return f"{self.prefix}rate-limit:{key}"
+
+    def rate_limit_slots(self, key: str) -> str:
+        """The ids holding a slot of a rate limit."""
+        return f"{self.prefix}rate-limit-slots:{key}"
+
+    def rate_limit_waiting(self, key: str) -> str:
+        """The ids waiting for a slot of a rate limit, in line."""
+        return f"{self.prefix}rate-limit-waiting:{key}"
+
+    @property
+    def rate_limits(self) -> str:
+        """The set of rate-limit keys in use."""
+        return f"{self.prefix}rate-limits"
+
     @property
     def suspended(self) -> str:
         """Present while every worker is suspended."""
@@ -187,6 +225,10 @@ class KeyNames:
     def dependencies_key(self, job_id: str) -> str:
         """The key of the ids of the job's unmet dependencies."""
         return self._keys.dependencies(job_id)
+
+    def group_key(self, name: str) -> str:
+        """The key of a job group's ids."""
+        return self._keys.group(name)
 
     def queues_key(self) -> str:
         """The key of the names of the known queues."""

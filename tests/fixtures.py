@@ -306,6 +306,29 @@ def enqueue_follow_up(is_async: bool) -> str:
     return follow_up.get_status(refresh=False).value
 
 
+def enqueue_limited_follow_up(key: str) -> str:
+    """Enqueue ``add(1, 2)`` as job ``limited-follow-up`` on this job's queue with
+    ``is_async=False``, limited by ``key`` to 1 (the limit this job holds too); its status then."""
+    from jq import Queue, RateLimit
+
+    job = get_current_job()
+    assert job is not None
+    queue = Queue(job.origin, connection=job.broker, is_async=False)
+    follow_up = queue.enqueue(add, 1, 2, job_id="limited-follow-up", rate_limit=RateLimit(key, 1))
+    return follow_up.get_status(refresh=False).value
+
+
+def record_span(list_key: str, seconds: float) -> str:
+    """Push ``start`` and then ``end`` (with times) to a Redis list around a sleep: which jobs
+    ran at the same time, across processes."""
+    job = get_current_job()
+    assert job is not None
+    job.connection.rpush(list_key, f"start {time.time()!r} {job.id}")
+    time.sleep(seconds)
+    job.connection.rpush(list_key, f"end {time.time()!r} {job.id}")
+    return job.id
+
+
 def run_sync_job_then_sleep(seconds: float) -> str:
     """Run ``add(1, 1)`` with ``is_async=False`` on queue ``inner``, then sleep (an outer job
     whose own timeout must still hold)."""

@@ -86,13 +86,18 @@ def test_register_needs_exactly_one_schedule(broker):
         scheduler.register(fixtures.add, "default")
 
 
-def test_webhooks_are_refused_when_registered(broker):
+def test_webhooks_go_with_each_job_fired(broker):
     from jq.webhook import Webhook
 
-    with pytest.raises(ConfigurationError, match="webhooks= asks for RQ's Webhook"):
-        CronScheduler(broker).register(
-            fixtures.add, "default", interval=5, webhooks=[Webhook("https://example.com/x", "finished")]
-        )
+    scheduler = CronScheduler(broker)
+    scheduler.register(
+        fixtures.add, "default", interval=5, webhooks=[Webhook("https://example.com/x", "finished")]
+    )
+    scheduler.enqueue_jobs()
+    (job,) = Queue("default", connection=broker).jobs
+    assert [(hook.url, hook.job_status) for hook in job.webhooks] == [("https://example.com/x", "finished")]
+    with pytest.raises(TypeError, match="Webhook instances"):
+        scheduler.register(fixtures.add, "other", interval=5, webhooks=["https://example.com/x"])
 
 
 def test_what_jq_does_not_keep_is_refused(broker):

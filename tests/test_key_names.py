@@ -64,6 +64,10 @@ BUILDERS: dict[str, tuple[Callable[[KeySpace, str], str], str]] = {
     "commands": (KeySpace.commands, "any"),
     "lock": (KeySpace.lock, "any"),
     "marker": (KeySpace.marker, "any"),
+    "group": (KeySpace.group, "any"),
+    "rate-limit": (KeySpace.rate_limit, "any"),
+    "rate-limit-slots": (KeySpace.rate_limit_slots, "any"),
+    "rate-limit-waiting": (KeySpace.rate_limit_waiting, "any"),
 }
 
 
@@ -108,7 +112,8 @@ def test_the_table_covers_every_kind_and_every_key_method() -> None:
     methods = {name for name, value in vars(KeySpace).items() if not name.startswith("_") and callable(value)}
     helpers = {"place", "registry", "template", "worker_name"}
     builders = {"job", "results", "dependents", "dependencies", "queue", "wake", "workers_of",
-                "worker", "worker_queues", "commands", "lock", "marker"}  # fmt: skip
+                "worker", "worker_queues", "commands", "lock", "marker", "group", "rate_limit",
+                "rate_limit_slots", "rate_limit_waiting"}  # fmt: skip
     assert methods == helpers | builders
 
 
@@ -140,7 +145,7 @@ def test_two_different_names_never_share_a_key(first: tuple[str, str], second: t
     first_key = BUILDERS[first[0]][0](keys, first[1])
     second_key = BUILDERS[second[0]][0](keys, second[1])
     assert (first_key == second_key) == (first == second)
-    assert first_key not in {keys.queues, keys.workers, keys.suspended}
+    assert first_key not in {keys.queues, keys.workers, keys.suspended, keys.groups, keys.rate_limits}
 
 
 def queue_owned_keys(keys: KeySpace, queue: str) -> set[str]:

@@ -71,7 +71,7 @@ class TestStatus:
     def test_rqs_statuses_jq_never_stores_are_refused_as_set_status(self, broker: Broker) -> None:
         job_ = Queue("q", connection=broker).enqueue(fixtures.add, 1, 2)
         with pytest.raises(ConfigurationError, match="never stores"):
-            job_.set_status(JobStatus.RATE_LIMITED)
+            job_.set_status(JobStatus.READY_TO_ENQUEUE)
         assert job_.is_queued and not job_.is_ready_to_enqueue
 
 
@@ -114,10 +114,14 @@ class TestCreate:
         run_burst(queue)
         assert job_.return_value() == 3
 
-    def test_group_id_and_webhooks_are_refused(self, broker: Broker) -> None:
-        with pytest.raises(ConfigurationError, match="group_id="):
-            Job.create(fixtures.add, connection=broker, group_id="g")
-        with pytest.raises(ConfigurationError, match="webhooks="):
+    def test_group_id_and_webhooks_are_kept(self, broker: Broker) -> None:
+        """Stream F: RQ 3.0's group_id and webhooks are the job's (they were refused before)."""
+        from jq.webhook import Webhook
+
+        hook = Webhook("https://example.invalid/done", "finished")
+        created = Job.create(fixtures.add, connection=broker, group_id="g", webhooks=[hook])
+        assert created.group_id == "g" and created.webhooks == [hook]
+        with pytest.raises(TypeError, match="Webhook"):
             Job.create(fixtures.add, connection=broker, webhooks=[object()])
 
 
@@ -340,9 +344,13 @@ class TestDecorator:
         assert decorated.delay(1, 2).origin == "q"
         assert job("q", connection=broker).queue_class is Queue
 
-    def test_webhooks_are_refused(self, broker: Broker) -> None:
-        with pytest.raises(ConfigurationError, match="webhooks="):
-            job("q", connection=broker, webhooks=[object()])
+    def test_webhooks_go_on_the_jobs(self, broker: Broker) -> None:
+        """Stream F: the decorator's webhooks are the jobs' (they were refused before)."""
+        from jq.webhook import Webhook
+
+        hook = Webhook("https://example.invalid/done", "failed", method="POST")
+        delayed = job("q", connection=broker, webhooks=[hook])(fixtures.add).delay(1, 2)
+        assert Job.fetch(delayed.id, connection=broker).webhooks == [hook]
 
 
 class TestModuleFunctions:

@@ -320,8 +320,8 @@ class TestRq30Options:
         with pytest.raises(ValueError):
             Webhook("https://x/y", "failed", timeout=0)
 
-    def test_rate_limit_and_groups_say_what_jq_does_not_store(self):
-        from jq.group import Group
+    def test_rate_limit_and_its_registry(self):
+        """Stream F: rate limits are enforced now (the registry refused before)."""
         from jq.rate_limit import RateLimit, RateLimitRegistry, release_slot
 
         assert RateLimit("api", 2) == RateLimit("api", concurrency=2)
@@ -330,14 +330,25 @@ class TestRq30Options:
         with pytest.raises(ValueError):
             RateLimit("api", 0)
         assert RateLimitRegistry.all("memory://") == []
+        registry = RateLimitRegistry("api", "memory://")
+        assert registry.get_allowed_job_ids() == [] and registry.concurrency == 0
+        assert registry.allowed_key == "jq:rate-limit-slots:api"
+        assert registry.rate_limited_key == "jq:rate-limit-waiting:api"
+        assert registry.config_key == "jq:rate-limit:api"
         with pytest.raises(UnsupportedByBrokerError):
-            RateLimitRegistry("api", "memory://")
+            registry.add_to_rate_limited("j", pipeline=None)
         assert release_slot(None) == []
+
+    def test_group_names_its_key_and_is_empty_until_jobs_join(self):
+        from jq.exceptions import NoSuchGroupError
+        from jq.group import Group
+
         group = Group.create("memory://", name="g")
-        assert group.key == "jq:group:g"
-        with pytest.raises(UnsupportedByBrokerError):
-            group.get_jobs()
+        assert group.key == "jq:group:g" == Group.get_key("g")
+        assert group.get_jobs() == []
         assert Group.all("memory://") == []
+        with pytest.raises(NoSuchGroupError):
+            Group.fetch("g", "memory://")
 
 
 class TestMachineryJqDoesWithout:

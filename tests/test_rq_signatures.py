@@ -327,8 +327,6 @@ LEFT_OUT: dict[tuple[str, str], str] = {
     ("Queue", "intermediate_queue"): "jq claims atomically: no intermediate queue",
     ("Queue", "intermediate_queue_key"): "jq claims atomically: no intermediate queue",
     ("Queue", "run_job"): "an internal step of RQ's run_sync; jq's run_sync ends the job as a worker does",
-    ("Job", "execution_registry"): "jq keeps one execution id per job (job.execution_id)",
-    ("Job", "get_executions"): "jq keeps one execution id per job (job.execution_id)",
     ("Job", "prepare_for_execution"): "a worker's claim starts a job in one atomic step",
     ("Job", "register_dependency"): "jq's enqueue registers dependencies in the same atomic step",
     ("Job", "retry"): "a failed job's retry is part of the step that records the failure",

@@ -10,8 +10,9 @@ Conventions that every method follows:
   *record* is a flat mapping of field name to bytes (a Redis hash in the Redis driver). The core
   encodes and decodes every field; a driver reads only the fields this module names
   (:data:`STATUS`, :data:`ORIGIN`, :data:`EXECUTION`, :data:`ENQUEUE_AT_FRONT`,
-  :data:`ALLOW_FAILURE`, :data:`FAILURE_TTL`, :data:`SCHEDULED_AT`), and writes only
-  :data:`STATUS` and :data:`SCHEDULED_AT` on its own.
+  :data:`ALLOW_FAILURE`, :data:`FAILURE_TTL`, :data:`SCHEDULED_AT`, :data:`RATE_LIMIT_KEY`,
+  :data:`RATE_LIMIT_CONCURRENCY`), and writes only :data:`STATUS` and :data:`SCHEDULED_AT` on
+  its own.
 * Times are Unix timestamps in seconds (``float``) chosen by the core and passed in, so that a
   test can drive a clock and two machines agree on what a score means. Record expiry (TTL), and
   a ``now`` the caller leaves as None, are the only times a driver measures itself.
@@ -27,24 +28,26 @@ Conventions that every method follows:
 * A record with no fields is no record. ``record_ttl`` in :meth:`Broker.enqueue` and
   :meth:`Broker.save_job`: ``None``, 0 or negative means no expiry.
 * The status a method writes itself (``started`` on a claim, ``queued`` on a promotion or
-  release) is written last; fields given with the call never override it. A transition to a
-  queue writes no status: the caller passes ``status`` in its fields.
+  release, ``rate_limited`` for a job whose rate limit makes it wait: see
+  :class:`RateLimitStore`) is written last; fields given with the call never override it. A
+  transition to a queue writes no status (the caller passes ``status`` in its fields), unless
+  the job's rate limit makes it wait.
 * Anything that puts an id on a queue makes the queue known (:meth:`Broker.queue_names`).
 
 A third-party driver proves itself against :mod:`jq.testing`, the conformance suite jq's own
 drivers pass.
 """
 
+from jq.broker.base import Broker
 from jq.broker.contract import (
-    Broker,
     CommandSubscription,
     ControlStore,
     JobStore,
-    PipelineWrites,
     QueueStore,
     RegistryStore,
     WorkerStore,
 )
+from jq.broker.optional import GroupStore, PipelineWrites, RateLimitStore
 from jq.broker.types import (
     ALLOW_FAILURE,
     ENQUEUE_AT_FRONT,
@@ -54,6 +57,8 @@ from jq.broker.types import (
     ORIGIN,
     PENDING_STATUSES,
     PERSIST,
+    RATE_LIMIT_CONCURRENCY,
+    RATE_LIMIT_KEY,
     RESULTS_KEPT,
     SCHEDULED_AT,
     STATUS,
@@ -85,6 +90,8 @@ __all__ = [
     "ORIGIN",
     "PENDING_STATUSES",
     "PERSIST",
+    "RATE_LIMIT_CONCURRENCY",
+    "RATE_LIMIT_KEY",
     "RESULTS_KEPT",
     "SCHEDULED_AT",
     "STATUS",
@@ -100,11 +107,13 @@ __all__ = [
     "DependentsPolicy",
     "EnqueueOutcome",
     "EnqueueRequest",
+    "GroupStore",
     "JobStore",
     "PipelineWrites",
     "Place",
     "PlaceKind",
     "QueueStore",
+    "RateLimitStore",
     "Record",
     "RefusalReason",
     "RegistryStore",

@@ -1,17 +1,20 @@
-"""The broker contract's abstract classes, one per concern (see :mod:`jq.broker`)."""
+"""The broker contract's required parts, one abstract class per concern (see :mod:`jq.broker`).
+
+:mod:`jq.broker.optional` holds the optional parts (pipelines, groups, rate limits) and
+:mod:`jq.broker.base` the :class:`~jq.broker.base.Broker` that combines them.
+"""
 
 from __future__ import annotations
 
 import abc
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from jq.broker.types import (
     Claimed,
     ClaimFields,
     ClaimLease,
-    ClaimRequest,
     DependentsPolicy,
     EnqueueOutcome,
     EnqueueRequest,
@@ -21,14 +24,11 @@ from jq.broker.types import (
     WorkerUpdate,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
-from jq.exceptions import UnsupportedByBrokerError
 
 __all__ = [
-    "Broker",
     "CommandSubscription",
     "ControlStore",
     "JobStore",
-    "PipelineWrites",
     "QueueStore",
     "RegistryStore",
     "WorkerStore",
@@ -141,7 +141,8 @@ class QueueStore(abc.ABC):
            is taken out of the place its status names in its origin (the old job is replaced; a
            replaced running execution can no longer record its outcome). Its list of dependents
            is kept: they now wait for the new job.
-        3. The queue becomes known (see :meth:`queue_names`).
+        3. The queue becomes known (see :meth:`queue_names`). With ``group``, the id joins that
+           group (see :class:`~jq.broker.GroupStore`).
         4. A dependency in ``depends_on`` that has no record is left out: it counts as met, as in
            RQ (a job depending only on unknown ids is queued). A dependency is *met* when its
            status is ``finished``, or when the request allows failure and its status is
@@ -159,7 +160,8 @@ class QueueStore(abc.ABC):
         With ``scheduled_at``, the record also gets it in its :data:`SCHEDULED_AT` field (whatever
         the status), written after the request's fields.
         7. Else status ``queued`` at the back of the queue (front with ``at_front``), waking one
-           waiting claimer.
+           waiting claimer; or, for a job whose rate limit has no slot for it, status
+           ``rate_limited`` in its key's line (see :class:`~jq.broker.RateLimitStore`).
 
         The record replaces any earlier record with the same id; ``record_ttl`` applies to it.
         """
@@ -493,177 +495,3 @@ class ControlStore(abc.ABC):
         subscription; an exception in a handler is logged and the subscription goes on. A
         subscription outlives store outages: it listens again once the store is back.
         """
-
-
-class PipelineWrites(abc.ABC):
-    """Writes queued on a caller's pipeline, see :meth:`Broker.pipeline_writes`.
-
-    Each method queues the very write the broker method of the same name makes, with the same
-    arguments, and returns nothing: the write is made, as one atomic step, when the caller
-    executes the pipeline (``pipeline.execute()``), and a write the broker would refuse (a
-    missing record, an enqueue refusal) writes nothing then. Its outcome is not reported.
-    """
-
-    @abc.abstractmethod
-    def enqueue(self, request: EnqueueRequest) -> None:
-        """:meth:`QueueStore.enqueue`, queued."""
-
-    @abc.abstractmethod
-    def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> None:
-        """:meth:`QueueStore.enqueue_many`, queued (all or nothing, when executed)."""
-
-    @abc.abstractmethod
-    def save_job(self, job_id: str, fields: Mapping[str, bytes], record_ttl: int | None = None) -> None:
-        """:meth:`JobStore.save_job`, queued."""
-
-    @abc.abstractmethod
-    def update_job(self, job_id: str, fields: Mapping[str, bytes]) -> None:
-        """:meth:`JobStore.update_job`, queued."""
-
-    @abc.abstractmethod
-    def transition(self, change: Transition) -> None:
-        """:meth:`RegistryStore.transition`, queued."""
-
-    @abc.abstractmethod
-    def registry_add(self, place: Place, job_id: str, score: float, *, only_existing: bool = False) -> None:
-        """:meth:`RegistryStore.registry_add`, queued; with ``only_existing``,
-        :meth:`RegistryStore.registry_update_score` (no effect when the id is not there)."""
-
-    @abc.abstractmethod
-    def registry_remove(self, place: Place, job_id: str) -> None:
-        """:meth:`RegistryStore.registry_remove`, queued."""
-
-    @abc.abstractmethod
-    def registry_cleanup(self, place: Place, before: float) -> None:
-        """:meth:`RegistryStore.registry_cleanup`, queued."""
-
-    @abc.abstractmethod
-    def delete_job(
-        self,
-        job_id: str,
-        places: Sequence[Place] = (),
-        *,
-        dependents: DependentsPolicy = DependentsPolicy.NONE,
-        released_fields: Mapping[str, bytes] | None = None,
-        canceled_fields: Mapping[str, bytes] | None = None,
-        default_failure_ttl: int = DEFAULT_FAILURE_TTL,
-        now: float | None = None,
-    ) -> None:
-        """:meth:`JobStore.delete_job`, queued."""
-
-
-class Broker(JobStore, QueueStore, RegistryStore, WorkerStore, ControlStore, abc.ABC):
-    """The storage and messaging a job queue needs, in queue meaning.
-
-    A broker is thread-safe: one instance may be shared by a producer thread and a worker thread.
-
-    Its methods are grouped by concern in :class:`JobStore`, :class:`QueueStore`,
-    :class:`RegistryStore`, :class:`WorkerStore` and :class:`ControlStore`; this class adds the
-    broker's identity: its client, its URL, its key names, :meth:`ping` and :meth:`close`. A
-    driver subclasses this class (``isinstance(x, Broker)`` is how the core recognizes one); jq's
-    own drivers do so through one mixin per concern.
-    """
-
-    #: True when separate processes (a forked work horse, other machines) see the same data.
-    #: A broker that says False is refused, with a clear error, by anything that needs processes.
-    shares_across_processes: bool = True
-
-    #: Exceptions that mean "the store cannot be reached right now; try again later" (a lost
-    #: connection, a timeout, a server still loading). Workers catch these, wait with a capped
-    #: back-off and carry on; anything else is a real error.
-    transient_errors: tuple[type[BaseException], ...] = ()
-
-    @property
-    @abc.abstractmethod
-    def connection(self) -> Any:
-        """The native client this broker uses (a redis-py client), or the broker itself.
-
-        This is what ``queue.connection`` returns and what callbacks receive as ``connection``.
-        """
-
-    @property
-    @abc.abstractmethod
-    def url(self) -> str:
-        """A URL that names this broker's store, without any password, for logs and the CLI."""
-
-    @abc.abstractmethod
-    def job_key(self, job_id: str) -> str:
-        """The key under which the job's record is stored (``jq:job:<id>``)."""
-
-    @abc.abstractmethod
-    def queue_key(self, queue: str) -> str:
-        """The key under which the queue's job ids are stored (``jq:queue:<name>``)."""
-
-    @abc.abstractmethod
-    def place_key(self, place: Place) -> str:
-        """The key of a queue or registry."""
-
-    @abc.abstractmethod
-    def worker_key(self, name: str) -> str:
-        """The key of a worker's record (``jq:worker:<name>``)."""
-
-    @abc.abstractmethod
-    def worker_name_from_key(self, key: str) -> str | None:
-        """The worker name a :meth:`worker_key` was built from, or None if it is not one."""
-
-    # The key names below are optional for drivers (a driver written before them still loads):
-    # jq reports them where RQ code reads RQ's (``job.dependents_key``...), never stores by them.
-
-    def results_key(self, job_id: str) -> str:
-        """The key of the job's result entries (``jq:results:<id>``)."""
-        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its keys of results")
-
-    def dependents_key(self, job_id: str) -> str:
-        """The key of the ids of the jobs waiting for the job (``jq:dependents:<id>``)."""
-        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its keys of dependents")
-
-    def dependencies_key(self, job_id: str) -> str:
-        """The key of the ids of the job's unmet dependencies (``jq:dependencies:<id>``)."""
-        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its keys of dependencies")
-
-    def queues_key(self) -> str:
-        """The key of the names of the known queues (``jq:queues``)."""
-        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its key of queue names")
-
-    def pipeline_writes(self, pipeline: Any) -> PipelineWrites:
-        """The writes to queue on ``pipeline``, a pipeline (transaction) of this broker's own
-        client, so that they are made when the caller executes it, with the caller's other
-        commands: RQ's ``pipeline=`` argument (``queue.enqueue(..., pipeline=pipe)``).
-
-        Optional for drivers: the default refuses with :class:`UnsupportedByBrokerError`, as a
-        driver without pipelines must. The Redis driver takes a redis-py pipeline of its client.
-        """
-        raise UnsupportedByBrokerError(
-            f"{type(self).__name__} has no pipelines, so pipeline= cannot be used with it (it takes "
-            "a redis-py pipeline of the Redis driver's client): leave pipeline= out and each write "
-            "is made at once"
-        )
-
-    @abc.abstractmethod
-    def ping(self) -> None:
-        """Check that the store answers; raise the driver's connection error if not."""
-
-    def close(self) -> None:  # optional for drivers, deliberately not abstract
-        """Release connections this broker opened itself. The default does nothing."""
-
-    def preflight(self) -> Sequence[str]:
-        """Check, as a worker starts, that the store lets it do its work; return warnings to log.
-
-        Raise :class:`jq.exceptions.StorePermissionError` naming what is missing and what to grant
-        when the store refuses an operation a worker needs (the Redis driver tries each kind of
-        command on keys and channels of its own, which an ACL user may be denied). Return one line
-        per setting of the store that puts jobs at risk (Redis: an eviction policy that may delete
-        keys). Optional for drivers: the default checks nothing and returns no warning.
-        """
-        return ()
-
-    def finish_and_claim(self, change: Transition, claim: ClaimRequest) -> tuple[bool, Claimed | None]:
-        """:meth:`transition` then :meth:`claim` (without waiting), in one round trip where the
-        store allows: a worker records a job's outcome and takes its next job at once.
-
-        Each part is atomic as documented; the pair need not be. The claim happens whether or not
-        the transition was refused. Returns (whether the transition was made, the claimed job).
-        The default makes two calls; drivers override it.
-        """
-        moved = self.transition(change)
-        return moved, self.claim(claim.queues, claim.fields, claim.lease_until, worker=claim.worker)

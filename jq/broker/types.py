@@ -19,6 +19,8 @@ __all__ = [
     "ORIGIN",
     "PENDING_STATUSES",
     "PERSIST",
+    "RATE_LIMIT_CONCURRENCY",
+    "RATE_LIMIT_KEY",
     "RESULTS_KEPT",
     "SCHEDULED_AT",
     "STATUS",
@@ -63,6 +65,11 @@ FAILURE_TTL: Final = "failure_ttl"
 #: the driver at enqueue: a job deferred first is scheduled for that time when it is released.
 SCHEDULED_AT: Final = "scheduled_at"
 
+#: The key of the job's rate limit (``RateLimit.key``), UTF-8: jobs sharing it share its slots.
+RATE_LIMIT_KEY: Final = "rate_limit_key"
+#: How many jobs of that key may hold a slot at once when this one takes one (decimal text).
+RATE_LIMIT_CONCURRENCY: Final = "rate_limit_concurrency"
+
 #: How many result entries a job keeps (newest first) unless a transition says more; older ones
 #: are dropped.
 RESULTS_KEPT: Final = 10
@@ -85,6 +92,7 @@ class PlaceKind(str, enum.Enum):
     ``deferred``     when the job was deferred (informational)
     ``scheduled``    when the job is due to be queued
     ``canceled``     when the record expires (``inf`` when kept forever)
+    ``rate_limited`` when the job began waiting for a slot of its rate limit
     ================ ==========================================================
     """
 
@@ -95,6 +103,8 @@ class PlaceKind(str, enum.Enum):
     DEFERRED = "deferred"
     SCHEDULED = "scheduled"
     CANCELED = "canceled"
+    #: Jobs waiting for a slot of their rate limit (see :class:`jq.broker.RateLimitStore`).
+    RATE_LIMITED = "rate_limited"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +194,8 @@ class EnqueueRequest:
     ``unique`` refuses the request while a record with the same id exists. ``once`` is a
     ``(marker name, value)`` pair: the request goes through only if the named marker is unset or
     below ``value``, and the marker is set to ``value`` in the same step (cron ticks use it so that
-    each fires once, whoever fires it).
+    each fires once, whoever fires it). ``group``: the job's id is added to that job group in the
+    same step (only on a broker that stores groups: see :class:`jq.broker.GroupStore`).
     """
 
     job_id: str
@@ -197,13 +208,15 @@ class EnqueueRequest:
     allow_failure: bool = False
     unique: bool = False
     once: tuple[str, float] | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class EnqueueOutcome:
     """What :meth:`Broker.enqueue` did.
 
-    ``status`` is the status written (``queued``, ``deferred`` or ``scheduled``), or ``None`` when
+    ``status`` is the status written (``queued``, ``deferred``, ``scheduled`` or
+    ``rate_limited``), or ``None`` when
     the request was refused for ``reason`` (then nothing was written). ``missing`` is only filled
     with :attr:`RefusalReason.MISSING`, which jq's drivers no longer give.
     """
@@ -329,7 +342,8 @@ STATUS_PLACES: Final[Mapping[str, PlaceKind]] = MappingProxyType(
         "deferred": PlaceKind.DEFERRED,
         "scheduled": PlaceKind.SCHEDULED,
         "canceled": PlaceKind.CANCELED,
+        "rate_limited": PlaceKind.RATE_LIMITED,
     }
 )
 #: Statuses of a job that has not ended yet.
-PENDING_STATUSES: Final = frozenset({"queued", "deferred", "scheduled", "started"})
+PENDING_STATUSES: Final = frozenset({"queued", "deferred", "scheduled", "started", "rate_limited"})

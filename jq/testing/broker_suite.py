@@ -34,7 +34,9 @@ from jq.testing.contract.enqueue_rules import (
     EnqueueRefusalContract,
     ReplacementContract,
 )
+from jq.testing.contract.groups import GroupContract
 from jq.testing.contract.queues import ClaimContract, EnqueueContract, QueueContract
+from jq.testing.contract.rate_limits import RateLimitAdmissionContract, RateLimitReleaseContract
 from jq.testing.contract.records import JobRecordContract, KeyLayoutContract
 from jq.testing.contract.settling import (
     DeleteSettlesDependentsContract,
@@ -67,11 +69,14 @@ __all__ = [
     "EnqueueRefusalContract",
     "FailedParentContract",
     "FinishAndClaimContract",
+    "GroupContract",
     "JobRecordContract",
     "KeyLayoutContract",
     "LockContract",
     "OrphansContract",
     "QueueContract",
+    "RateLimitAdmissionContract",
+    "RateLimitReleaseContract",
     "RegistryContract",
     "ReplacementContract",
     "ResultsLifetimeContract",
@@ -111,5 +116,8 @@ class BrokerContractTests(
     ConcurrencyContract,
     ControlContract,
     LockContract,
+    GroupContract,
+    RateLimitAdmissionContract,
+    RateLimitReleaseContract,
 ):
     """Every contract test of :mod:`jq.broker`; subclass it as ``Test...`` with a ``broker`` fixture."""

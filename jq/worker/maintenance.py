@@ -1,6 +1,7 @@
-"""Periodic chores of a worker: abandoned jobs and expired registry entries, between jobs; due
-scheduled jobs (with ``with_scheduler``, through a :class:`jq.scheduler.Scheduler`) and cron
-ticks (with ``cron``) all the time, in a background thread (:mod:`jq.worker.scheduling`).
+"""Periodic chores of a worker: abandoned jobs, expired registry entries and the ids of jobs
+that are gone from job groups, between jobs; due scheduled jobs (with ``with_scheduler``, through
+a :class:`jq.scheduler.Scheduler`) and cron ticks (with ``cron``) all the time, in a background
+thread (:mod:`jq.worker.scheduling`).
 """
 
 from __future__ import annotations
@@ -108,6 +109,30 @@ class Maintenance:
                 )
             if self.scheduler is None:
                 self._warn_if_nobody_schedules(queue.name)
+        self.clean_groups()
+        self.clean_rate_limits()
+
+    def clean_rate_limits(self) -> None:
+        """Free the rate-limit slots no job holds any more (a job whose record expired while it
+        was queued, a worker that died), queueing the jobs waiting for them: one worker of the
+        store at a time, at most once per interval."""
+        from jq.rate_limit import clean_rate_limits
+
+        admitted = clean_rate_limits(self.worker.broker, max(int(self.interval), 1))
+        if admitted:
+            logger.warning(
+                "rate limits: slots held by no job were freed; %d waiting job(s) queued: %s",
+                len(admitted), ", ".join(admitted),
+            )  # fmt: skip
+
+    def clean_groups(self) -> None:
+        """Drop from every job group the ids of jobs that are gone (a group left without jobs no
+        longer exists): one worker of the store at a time, at most once per interval."""
+        from jq.group import Group
+
+        broker = self.worker.broker
+        if broker.supports_groups and Group.acquire_maintenance_lock(broker, max(int(self.interval), 1)):
+            Group.clean_registries(broker)
 
     def _warn_if_nobody_schedules(self, queue: str) -> None:
         """Overdue scheduled jobs and no active scheduler: say how to start one (once per queue)."""

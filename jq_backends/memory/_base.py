@@ -29,7 +29,8 @@ from jq.broker import (
 )
 from jq_backends.fields import FAILURE_TTL, PLACE_OF_STATUS, failure_ttl, scheduled_time
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
-from jq_backends.memory._tables import JobTable, ScoredSet, WorkerTable
+from jq_backends.memory import _slots
+from jq_backends.memory._tables import JobTable, RateLimitState, ScoredSet, WorkerTable
 
 if TYPE_CHECKING:
     from jq_backends.memory.control import Subscription
@@ -81,6 +82,10 @@ class MemoryState:
         self._queues: dict[str, deque[str]] = {}
         self._known_queues: set[str] = set()
         self._registries: dict[Place, ScoredSet] = {}
+        # Job groups (jq_backends.memory.groups): name -> ids.
+        self._groups: dict[str, set[str]] = {}
+        # Rate limits (jq_backends.memory._slots): key -> its slots and line.
+        self._rate_limits: dict[str, RateLimitState] = {}
         # Markers of EnqueueRequest.once (never expire) and locks: name -> (token, deadline).
         self._markers: dict[str, float] = {}
         self._locks: dict[str, tuple[str, float]] = {}
@@ -216,6 +221,8 @@ class MemoryState:
             self._registry(PlaceKind.SCHEDULED, queue).add(job_id, due)
             record[STATUS] = SCHEDULED
             return
-        # The status is written last: a claimer drops any id whose status is not queued.
-        record[STATUS] = QUEUED
-        self._push(queue, job_id, at_front=record.get(ENQUEUE_AT_FRONT) == b"1")
+        # The status is written last: a claimer drops any id whose status is not queued (a job
+        # waiting for a rate-limit slot gets rate_limited instead).
+        record[STATUS] = _slots.to_queue(
+            self, job_id, record, queue, at_front=record.get(ENQUEUE_AT_FRONT) == b"1"
+        )

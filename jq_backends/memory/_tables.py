@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from jq.broker import RESULTS_KEPT, WORKER_CURRENT_JOB, Record, WorkerUpdate
 
-__all__ = ["JobTable", "ScoredSet", "WorkerTable", "redis_range"]
+__all__ = ["JobTable", "RateLimitState", "ScoredSet", "WorkerTable", "redis_range"]
 
 Clock = Callable[[], float]
 
@@ -68,6 +68,18 @@ class ScoredSet:
         """Ids whose score is at or below ``bound``, ascending."""
         due = [(score, job_id) for job_id, score in self._scores.items() if score <= bound]
         return [job_id for _, job_id in sorted(due)]
+
+
+@dataclass(slots=True)
+class RateLimitState:
+    """One rate-limit key: the ids holding its slots (scored by when they took one, or by the
+    lease deadline of a job canceled while it ran), the ids waiting in line (scored by their
+    place in it), the concurrency last asked for, and the last place given in line."""
+
+    concurrency: int
+    slots: ScoredSet = field(default_factory=ScoredSet)
+    waiting: ScoredSet = field(default_factory=ScoredSet)
+    seq: int = 0
 
 
 class JobTable:

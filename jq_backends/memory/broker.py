@@ -10,7 +10,8 @@ horse or a second machine would see an empty store, so jq refuses those set-ups 
 
 The broker is put together from one mixin per concern of the contract, all over the shared state
 of :class:`jq_backends.memory._base.MemoryState`: :mod:`.records`, :mod:`.queues`,
-:mod:`.registries` and :mod:`.workers`.
+:mod:`.registries`, :mod:`.workers`, :mod:`.control`, :mod:`.groups` and :mod:`.rate_limits`
+(whose slots :mod:`._slots` takes and frees within the other mixins' calls).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from typing import ClassVar
 from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now, claim_lease_now
 from jq_backends.keys import KeyNames
 from jq_backends.memory.control import MemoryControl
+from jq_backends.memory.groups import MemoryGroups
 from jq_backends.memory.queues import MemoryQueues
+from jq_backends.memory.rate_limits import MemoryRateLimits
 from jq_backends.memory.records import MemoryJobs
 from jq_backends.memory.registries import MemoryRegistries
 from jq_backends.memory.workers import MemoryWorkers
@@ -32,7 +35,15 @@ __all__ = ["MemoryBroker"]
 
 
 class MemoryBroker(
-    KeyNames, MemoryJobs, MemoryQueues, MemoryRegistries, MemoryWorkers, MemoryControl, Broker
+    KeyNames,
+    MemoryJobs,
+    MemoryQueues,
+    MemoryRegistries,
+    MemoryWorkers,
+    MemoryControl,
+    MemoryGroups,
+    MemoryRateLimits,
+    Broker,
 ):
     """A :class:`~jq.broker.Broker` kept in this process's memory; thread-safe, no server.
 

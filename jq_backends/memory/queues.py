@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from jq.broker import (
     EXECUTION,
+    ORIGIN,
     SCHEDULED_AT,
     STATUS,
     Claimed,
@@ -19,6 +20,7 @@ from jq.broker import (
     ClaimLease,
     EnqueueOutcome,
     EnqueueRequest,
+    Place,
     PlaceKind,
     QueueStore,
     Record,
@@ -28,6 +30,7 @@ from jq.broker import (
     claim_lease_now,
 )
 from jq_backends.fields import PLACE_OF_STATUS, scheduled_field
+from jq_backends.memory import _slots
 from jq_backends.memory._base import (
     DEFERRED,
     FAILED,
@@ -80,13 +83,21 @@ class MemoryQueues(MemoryState, QueueStore):
             self._markers[name] = value
         old = self._jobs.live(job_id)
         if old is not None:
+            # The replaced job leaves its rate limit's line, and its slot (if it ran, the
+            # execution keeps it until its lease: its code may still be running).
+            old_status = old.get(STATUS)
+            lease = self._peek(Place(PlaceKind.STARTED, old.get(ORIGIN, b"").decode())).score(job_id)
             self._take_out(job_id, old)
+            _slots.after_move(self, job_id, _slots.limit_of(old), old_status, None, {},
+                              lease if old_status == STARTED else None)  # fmt: skip
         # The replaced job no longer waits for its own dependencies: this request names the new
         # ones. Its dependents are kept; they now wait for the new job.
         for parent in self._jobs.unmet(job_id) or ():
             self._jobs.drop_dependent(parent, job_id)
         self._jobs.forget_unmet(job_id)
         self._known_queues.add(request.queue)
+        if request.group is not None:
+            self._groups.setdefault(request.group, set()).add(job_id)
 
         status, unmet = self._placement(request, _Batch(self._jobs, self._markers, upcoming))
         record = self._jobs.put(job_id, request.fields)
@@ -100,7 +111,7 @@ class MemoryQueues(MemoryState, QueueStore):
             assert request.scheduled_at is not None
             self._registry(PlaceKind.SCHEDULED, request.queue).add(job_id, request.scheduled_at)
         else:
-            self._push(request.queue, job_id, at_front=request.at_front)
+            status = _slots.to_queue(self, job_id, record, request.queue, at_front=request.at_front)
         record[STATUS] = status
         return EnqueueOutcome(status.decode())
 
@@ -245,8 +256,7 @@ class MemoryQueues(MemoryState, QueueStore):
         """Remove every id (the queue stays known) and delete those jobs; the number of ids."""
         with self._cond:
             ids = self._queues.pop(queue, deque())
-            for job_id in ids:
-                self._jobs.purge(job_id)
+            self._purge_all(ids)
             return len(ids)
 
     def delete_queue(self, queue: str, delete_jobs: bool) -> None:
@@ -255,8 +265,16 @@ class MemoryQueues(MemoryState, QueueStore):
             ids = self._queues.pop(queue, deque())
             self._known_queues.discard(queue)
             if delete_jobs:
-                for job_id in ids:
-                    self._jobs.purge(job_id)
+                self._purge_all(ids)
+
+    def _purge_all(self, job_ids: Iterable[str]) -> None:
+        """Delete these jobs' records; a queued job holding a rate-limit slot frees it."""
+        for job_id in job_ids:
+            record = self._jobs.live(job_id)
+            self._jobs.purge(job_id)
+            if record is not None:
+                limit = _slots.limit_of(record)
+                _slots.after_move(self, job_id, limit, record.get(STATUS), None, {})
 
 
 class _Batch:

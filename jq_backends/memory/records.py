@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from jq.broker import DependentsPolicy, JobStore, Place, Record, Transition
+from jq.broker import ORIGIN, STATUS, DependentsPolicy, JobStore, Place, PlaceKind, Record, Transition
 from jq.defaults import DEFAULT_FAILURE_TTL
-from jq_backends.memory._base import MemoryState
+from jq_backends.memory import _slots
+from jq_backends.memory._base import STARTED, MemoryState
 
 __all__ = ["MemoryJobs"]
 
@@ -75,7 +76,14 @@ class MemoryJobs(MemoryState, JobStore):
         """Take the job out of ``places``, settle its dependents under the ``dependents`` policy,
         and delete its record, results and dependency sets."""
         with self._cond:
-            existed = self._jobs.live(job_id) is not None
+            record = self._jobs.live(job_id)
+            existed = record is not None
+            old_status = None if record is None else record.get(STATUS)
+            keep_until = None
+            if old_status == STARTED and record is not None:
+                # A running job deleted keeps its rate-limit slot until its lease runs out.
+                origin = record.get(ORIGIN, b"").decode()
+                keep_until = self._peek(Place(PlaceKind.STARTED, origin)).score(job_id)
             for place in places:
                 self._discard(place, job_id)
             policy = DependentsPolicy(dependents)
@@ -93,6 +101,8 @@ class MemoryJobs(MemoryState, JobStore):
                     )
                 )
             self._jobs.purge(job_id)
+            _slots.after_move(self, job_id, _slots.limit_of(record), old_status, None, released_fields or {},
+                              keep_until)  # fmt: skip
             return existed
 
     def dependent_ids(self, job_id: str) -> list[str]:

@@ -16,7 +16,8 @@ from jq.broker import (
     Transition,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
-from jq_backends.memory._base import DEFERRED, QUEUED, MemoryState
+from jq_backends.memory import _slots
+from jq_backends.memory._base import DEFERRED, QUEUED, STARTED, MemoryState
 from jq_backends.memory._tables import redis_range
 
 __all__ = ["MemoryRegistries"]
@@ -91,14 +92,23 @@ class MemoryRegistries(MemoryState, RegistryStore):
         if change.execution_id is not None and record.get(EXECUTION) != change.execution_id.encode():
             return False
 
+        limit, old_status = _slots.limit_of(record), record.get(STATUS)
+        # A running job ended by another call than its execution's keeps its slot until its
+        # lease runs out (its code may still be running): see RateLimitStore, rule 2.
+        keep_until = None
+        if limit is not None and old_status == STARTED and change.execution_id is None and change.source:
+            keep_until = self._peek(change.source).score(job_id)
         if change.source is not None:
             self._discard(change.source, job_id)
+        placed = None
         if change.target is not None:
             if change.target.is_queue:
-                self._push(change.target.queue, job_id, at_front=change.at_front)
+                placed = _slots.to_queue(self, job_id, record, change.target.queue, at_front=change.at_front)
             else:
                 self._registry_of(change.target).add(job_id, change.score)
         record.update(change.fields)
+        if placed == _slots.RATE_LIMITED:
+            record[STATUS] = placed  # it waits for a slot: not queued, whatever the fields say
         for name in change.delete_fields:
             record.pop(name, None)
         if change.result is not None:
@@ -113,6 +123,8 @@ class MemoryRegistries(MemoryState, RegistryStore):
         elif change.record_ttl is not None:
             # PERSIST (or any other negative number) clears the expiry, positive sets it.
             self._jobs.expire_in(job_id, None if change.record_ttl <= PERSIST else change.record_ttl)
+        new_status = None if change.record_ttl == 0 else record.get(STATUS)
+        _slots.after_move(self, job_id, limit, old_status, new_status, change.released_fields, keep_until)
         if change.worker is not None:
             self._workers.apply_update(change.worker)
         return True
@@ -178,7 +190,7 @@ class MemoryRegistries(MemoryState, RegistryStore):
                     continue
                 at_front = record.get(ENQUEUE_AT_FRONT) == b"1"
                 record.update(fields)
-                record[STATUS] = QUEUED
-                self._push(queue, job_id, at_front=at_front)
-                promoted.append(job_id)
+                record[STATUS] = _slots.to_queue(self, job_id, record, queue, at_front=at_front)
+                if record[STATUS] == QUEUED:
+                    promoted.append(job_id)
             return promoted

@@ -25,10 +25,12 @@ from jq_backends.keys import DEFAULT_PREFIX, KeyNames, KeySpace
 from jq_backends.redis import codec
 from jq_backends.redis.connection import redact_url
 from jq_backends.redis.control import RedisControl
+from jq_backends.redis.groups import RedisGroups
 from jq_backends.redis.options import read_url_booleans
 from jq_backends.redis.pipelines import RedisPipelineWrites, check_pipeline
 from jq_backends.redis.preflight import RedisPreflight
 from jq_backends.redis.queues import RedisQueues
+from jq_backends.redis.rate_limits import RedisRateLimits
 from jq_backends.redis.records import RedisJobs
 from jq_backends.redis.registries import RedisRegistries
 from jq_backends.redis.workers import RedisWorkers
@@ -45,7 +47,16 @@ _BROKERS_LOCK = threading.Lock()
 
 
 class RedisBroker(
-    KeyNames, RedisJobs, RedisQueues, RedisRegistries, RedisWorkers, RedisControl, RedisPreflight, Broker
+    KeyNames,
+    RedisJobs,
+    RedisQueues,
+    RedisRegistries,
+    RedisWorkers,
+    RedisControl,
+    RedisGroups,
+    RedisRateLimits,
+    RedisPreflight,
+    Broker,
 ):
     """A :class:`jq.broker.Broker` storing everything in one Redis database under ``prefix``.
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from jq.broker import (
+    RATE_LIMIT_KEY,
     Claimed,
     ClaimFields,
     ClaimLease,
@@ -84,6 +85,10 @@ class RedisQueues(RedisState, QueueStore):
                 keys += [t.job + dependency, t.dependents + dependency]
             # The contract passes no time for the deferred score: use this clock.
             args += [len(depends_on), codec.score(time.time()), *depends_on]
+        if request.group is not None:
+            flags += "g"
+            keys += [self._keys.group(request.group), self._keys.groups]
+            args.append(request.group)
         args[0] = flags
         args += codec.flat(request.fields) if last else codec.pairs(request.fields)
         return keys, args
@@ -97,8 +102,9 @@ class RedisQueues(RedisState, QueueStore):
 
     def _fresh(self, requests: Sequence[EnqueueRequest]) -> bool:
         """Enqueue ``requests`` with ``lua/enqueue_fresh.lua`` if it can take them: whether it
-        did. It takes requests with no dependencies that are neither unique, once nor
-        scheduled (nothing to check), whose data keys do not exist yet (nothing to replace).
+        did. It takes requests with no dependencies that are neither unique, once, scheduled,
+        in a group nor rate-limited (nothing to check), whose data keys do not exist yet (nothing
+        to replace).
 
         That is nearly every enqueue (a fresh generated id, no options), and the general script
         spends most of its server time defining and parsing what its other cases need: this one
@@ -112,7 +118,9 @@ class RedisQueues(RedisState, QueueStore):
         args: list[Arg] = []
         last = len(requests) - 1
         for index, request in enumerate(requests):
-            if request.depends_on or request.unique or request.once is not None:
+            if request.depends_on or request.unique or request.once is not None or request.group is not None:
+                return False
+            if RATE_LIMIT_KEY in request.fields:  # its rate limit decides whether it is queued
                 return False
             if request.scheduled_at is not None:
                 return False

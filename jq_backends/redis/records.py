@@ -136,6 +136,9 @@ class RedisJobs(RedisState, JobStore):
                 policy, released_fields or {}, canceled_fields or {}, default_failure_ttl
             )
             args.append(codec.score(time.time() if now is None else now))
+        elif released_fields:
+            args[0] = "-A"  # for the jobs a freed rate-limit slot admits
+            args += codec.pairs(released_fields)
         script_keys += [keys.place(place) for place in places]
         args += [codec.place_kind(place) for place in places]
         return script_keys, args

@@ -106,6 +106,9 @@ class RedisRegistries(RedisState, RegistryStore):
             if policy == "v" or change.now is not None:
                 flags += "N"
                 args.append(codec.score(time.time() if change.now is None else change.now))
+        elif change.released_fields:
+            flags += "A"  # for the jobs a freed rate-limit slot admits
+            args += codec.pairs(change.released_fields)
         if change.leave_dependencies:
             flags += "L"
         if change.delete_fields:

@@ -2,8 +2,8 @@
 
 Each ``lua/<name>.lua`` file is one atomic broker operation. Its source is put together when a
 broker registers its scripts: the constants it uses, then the helpers of the library files
-(``lua/lib.lua``, ``lua/lib_transition.lua``, ``lua/lib_enqueue.lua``) it uses (see
-:func:`library_for`), then the script.
+(``lua/lib.lua``, ``lua/lib_rate_limit.lua``, ``lua/lib_transition.lua``,
+``lua/lib_enqueue.lua``) it uses (see :func:`library_for`), then the script.
 The constants are everything that is the same for every call of one broker: the record field
 names (from :mod:`jq.broker`, so that they are spelled in one place), the key templates of the
 broker's prefix (from :class:`jq_backends.keys.KeySpace`: ``K_JOB`` is ``"jq:job:"``), the place
@@ -31,7 +31,7 @@ from redis.exceptions import NoScriptError
 
 from jq import broker as contract
 from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS
-from jq_backends.keys import DEFAULT_PREFIX, KINDS, KeySpace
+from jq_backends.keys import DEFAULT_PREFIX, FIXED, KINDS, KeySpace
 from jq_backends.redis.hot_connection import HotConnection
 
 __all__ = [
@@ -59,11 +59,14 @@ SCRIPT_NAMES: Final = (
     "extend_lease",
     "extend_lock",
     "finish_and_claim",
+    "group_cleanup",
+    "group_remove",
     "heartbeat_worker",
     "promote_scheduled",
     "register_worker",
     "registry_cleanup",
     "release_lock",
+    "release_rate_limit_slots",
     "settle_orphans",
     "transition",
     "unregister_worker",
@@ -73,7 +76,7 @@ SCRIPT_NAMES: Final = (
 
 #: The library files, in the order their definitions are put together: a definition uses only
 #: definitions above it, of its own file or an earlier one.
-LIBRARY_NAMES: Final = ("lib", "lib_transition", "lib_enqueue")
+LIBRARY_NAMES: Final = ("lib", "lib_rate_limit", "lib_transition", "lib_enqueue")
 
 #: One KEYS or ARGV element as redis-py encodes it.
 Arg = str | bytes | int | float
@@ -94,6 +97,8 @@ _FIELDS: Final = {
     "F_SCHEDULED_AT": contract.SCHEDULED_AT,
     "F_PRESENCE": PRESENCE_FIELD,
     "F_CURRENT_JOB": contract.WORKER_CURRENT_JOB,
+    "F_RATE_LIMIT_KEY": contract.RATE_LIMIT_KEY,
+    "F_RATE_LIMIT_CONCURRENCY": contract.RATE_LIMIT_CONCURRENCY,
 }
 
 # Characters a Lua string literal may hold as they are; anything else is written as \ddd.
@@ -118,6 +123,9 @@ def script_constants(prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
     constants = {name: lua_string(value) for name, value in _FIELDS.items()}
     templates = {kind: keys.template(kind) for kind in KINDS}
     constants.update({_constant_name(kind): lua_string(template) for kind, template in templates.items()})
+    # Keys without a name part that scripts find they need while they run (a job admitted to a
+    # queue makes it known): KEY_QUEUES is "jq:queues".
+    constants.update({"KEY_" + _constant_name(fixed)[2:]: lua_string(keys.prefix + fixed) for fixed in FIXED})
     # Where a job of each status is within its origin: the template its origin's name completes.
     places = ", ".join(
         f"[{lua_string(status)}] = {lua_string(templates[kind.value])}"

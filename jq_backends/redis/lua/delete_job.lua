@@ -3,26 +3,39 @@
 -- KEYS[1] the job's record   KEYS[2] its results   KEYS[3] its dependents set
 -- KEYS[4] its set of unmet dependencies, then, with a dependents policy, the set of known queue
 --   names, then the places to remove the id from
--- ARGV: the dependents policy ('-' none | 'f' finished | 'x' failed | 'v' vanished), then with
---   a policy its settlement and now (see lib_transition.lua's next_settlement), then one kind
---   per place ('queue' or 'registry'), in the order of the places' KEYS
+-- ARGV: the dependents policy ('-' none | 'f' finished | 'x' failed | 'v' vanished), followed
+--   by 'A' when released fields come without a policy; then with a policy its settlement and now
+--   (see lib_transition.lua's next_settlement), or with 'A' r, r released field/value pairs; then
+--   one kind per place ('queue' or 'registry'), in the order of the places' KEYS
 -- Returns 1 when a record existed, else 0.
 --
 -- Atomically: removes the id from each place (LREM for a queue, ZREM for a registry); settles
 -- the jobs waiting for it under the policy, as a transition would (released, left waiting, or
 -- canceled down the chain; none: they are left as they are, for settle_orphans.lua); then deletes
--- the record, results and dependency sets. Touches keys of several jobs with a policy: Cluster
+-- the record, results and dependency sets; a job limited by a rate limit leaves its line and
+-- frees its slot (a running one keeps it until its lease), admitting waiting jobs with the
+-- released fields. Touches keys of several jobs with a policy: Cluster
 -- needs one hash slot.
 
 expect_keys(4)
-local t = {job_id = name_of(KEYS[1], K_JOB), policy = next_arg(), dependents = KEYS[3]}
+local mode = next_arg()
+local t = {job_id = name_of(KEYS[1], K_JOB), policy = string.sub(mode, 1, 1), dependents = KEYS[3]}
+t.released_fields = {}
 local first_place = 5
 if t.policy ~= '-' then
     t.known_key = KEYS[5]
     first_place = 6
     next_settlement(t, true)
+elseif string.sub(mode, 2, 2) == 'A' then
+    t.released_fields = next_pairs()
 end
 local existed = redis.call('EXISTS', KEYS[1])
+local old = redis.call('HMGET', KEYS[1], F_STATUS, F_ORIGIN, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
+local limit, keep_until = limit_from(old[3], old[4]), nil
+if limit and old[1] == STARTED and old[2] then
+    -- A running job deleted keeps its rate-limit slot until its lease: its code may still run.
+    keep_until = redis.call('ZSCORE', K_STARTED .. old[2], t.job_id) or nil
+end
 for i = first_place, #KEYS do
     if next_arg() == 'queue' then
         redis.call('LREM', KEYS[i], 0, t.job_id)
@@ -34,4 +47,5 @@ if t.policy ~= '-' then
     settle_dependents(t)
 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+after_move(limit, t.job_id, old[1], nil, t.released_fields, keep_until)
 return existed

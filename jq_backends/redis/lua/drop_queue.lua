@@ -4,22 +4,27 @@
 -- ARGV: delete the jobs ('1'/'0'), forget the queue name ('1'/'0')
 -- Returns how many ids the queue held.
 --
--- Atomically: reads the queue's ids, deletes each job's record with its results and dependency
--- sets when asked, deletes the queue and its wake token, and removes the name from the known
--- queues when asked. Touches keys of several jobs: Cluster needs one hash slot.
+-- Atomically: reads the queue's ids, deletes the queue and its wake token, removes the name from
+-- the known queues when asked, and deletes each job's record with its results and dependency
+-- sets when asked (a job holding a rate-limit slot frees it: the jobs that admits go on their
+-- queues, this one too). Touches keys of several jobs: Cluster needs one hash slot.
 
 expect_keys(3)
 local delete_jobs = ARGV[1] == '1'
 local forget = ARGV[2] == '1'
 
 local ids = redis.call('LRANGE', KEYS[1], 0, -1)
-if delete_jobs then
-    for _, job_id in ipairs(ids) do
-        redis.call('DEL', unpack(data_keys(job_id)))
-    end
-end
 redis.call('DEL', KEYS[1], KEYS[2])
 if forget then
     redis.call('SREM', KEYS[3], name_of(KEYS[1], K_QUEUE))
+end
+if delete_jobs then
+    for _, job_id in ipairs(ids) do
+        local v = redis.call('HMGET', K_JOB .. job_id, F_STATUS, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
+        redis.call('DEL', unpack(data_keys(job_id)))
+        -- A deleted queued job frees its rate-limit slot; a job it admits goes on its queue,
+        -- which is why the queue was emptied first.
+        after_move(limit_from(v[2], v[3]), job_id, v[1], nil, {}, nil)
+    end
 end
 return #ids

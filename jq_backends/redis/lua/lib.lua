@@ -16,6 +16,15 @@ local unpack = unpack or table.unpack
 local QUEUED, STARTED, DEFERRED, SCHEDULED = 'queued', 'started', 'deferred', 'scheduled'
 local FINISHED, FAILED, STOPPED, CANCELED = 'finished', 'failed', 'stopped', 'canceled'
 
+-- The server's clock in seconds, for a `now` the caller left out (compared within the script,
+-- never returned: a reply would truncate it). A script may read TIME: Redis replicates what a
+-- script writes, not the script.
+local function server_now()
+    local time = redis.call('TIME')
+    local seconds = tonumber(time[1]) + tonumber(time[2]) / 1000000
+    return seconds
+end
+
 -- A KEYS entry the caller forgot reads as nil, which Lua tables and ipairs() silently cut
 -- short: refuse the call instead.
 local function expect_keys(count)

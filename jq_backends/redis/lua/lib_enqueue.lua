@@ -6,11 +6,13 @@
 --   the job's record, the queue, the queue's wake key, the set of known queue names, the job's
 --   results, its set of dependents, its set of unmet dependencies, then, each only when the
 --   flags say so, in order: the `once` marker ('o'), the queue's scheduled registry ('s'), the
---   queue's deferred registry and, for each dependency i, its record and its dependents set ('d')
+--   queue's deferred registry and, for each dependency i, its record and its dependents set
+--   ('d'), the group's set of ids and the set of group names ('g')
 -- One request's ARGV: flags (letters: 'f' at front, 'a' allow failure, 'u' unique, 'o' once,
---   's' scheduled, 'd' dependencies), record expiry in ms ('' = none), then, each only when the
---   flags say so: the marker value ('o'), the scheduled_at score ('s'), n, now (the broker's
---   clock: the deferred score) and the n dependency ids (distinct) ('d'); last the field/value
+--   's' scheduled, 'd' dependencies, 'g' group), record expiry in ms ('' = none), then, each
+--   only when the flags say so: the marker value ('o'), the scheduled_at score ('s'), n, now (the
+--   broker's clock: the deferred score) and the n dependency ids (distinct) ('d'), the group's
+--   name ('g'); last the field/value
 --   pairs of the record (without its status): to the end of ARGV for the last request of a
 --   call, else m, m pairs.
 
@@ -47,6 +49,10 @@ local function next_enqueue(first, last)
             r.depends_on[i] = next_arg()
         end
         k = k + 1 + 2 * n
+    end
+    if flag('g') then
+        r.group_key, r.groups_key, r.group = KEYS[k], KEYS[k + 1], next_arg()
+        k = k + 2
     end
     expect_keys(k - 1)
     if last then
@@ -184,9 +190,10 @@ end
 
 -- Steps 2 to 7 of a request whose checks passed: the marker; the replaced job taken out of the
 -- place its old status names in its old origin and out of its old dependencies' dependents (its
--- own dependents stay: they wait for the new job); the queue made known; then the record with
--- its status (and the scheduled time), placed in the deferred or scheduled registry or in the
--- queue (waking a blocked claimer). The record's expiry (or none) applies to its results and
+-- own dependents stay: they wait for the new job) and out of its rate limit's line and slot; the
+-- queue made known, the group joined; then the record with its status (and the scheduled time),
+-- placed in the deferred or scheduled registry or in the queue (waking a blocked claimer), or,
+-- when its rate limit has no slot for it, in its key's line (status 'rate_limited'). The record's expiry (or none) applies to its results and
 -- dependency sets too, and a dependency's set of dependents shares that dependency's expiry.
 -- `upcoming`: what later requests of the same batch enqueue (see new_batch). Returns the status.
 local function enqueue_write(r, upcoming)
@@ -194,7 +201,8 @@ local function enqueue_write(r, upcoming)
         redis.call('SET', r.marker_key, r.once_value)
     end
     local record, job_id = r.record, r.job_id
-    local old = redis.call('HMGET', record, F_STATUS, F_ORIGIN)
+    local old = redis.call('HMGET', record, F_STATUS, F_ORIGIN, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
+    local old_limit, keep_until = limit_from(old[3], old[4]), nil
     local old_place = old[1] and PLACE_OF_STATUS[old[1]]
     if old_place and old[2] then
         local key = old_place .. old[2]
@@ -203,9 +211,15 @@ local function enqueue_write(r, upcoming)
                 settle_wake(key, K_WAKE .. old[2])
             end
         else
+            if old_limit and old[1] == STARTED then
+                keep_until = redis.call('ZSCORE', key, job_id) or nil
+            end
             redis.call('ZREM', key, job_id)
         end
     end
+    -- The replaced job leaves its rate limit's line and frees its slot (a running one keeps it
+    -- until its lease: its code may still be running).
+    after_move(old_limit, job_id, old[1], nil, {}, keep_until)
     -- The new job waits only on what this request names: the old one leaves the dependents of
     -- what it waited for (dependent_ids lists the jobs still waiting).
     for _, parent in ipairs(redis.call('SMEMBERS', r.unmet_key)) do
@@ -213,8 +227,15 @@ local function enqueue_write(r, upcoming)
     end
     redis.call('DEL', record, r.unmet_key)
     redis.call('SADD', r.known_key, r.queue_name)
+    if r.group_key then
+        redis.call('SADD', r.group_key, job_id)
+        redis.call('SADD', r.groups_key, r.group)
+    end
 
     local status, unmet = enqueue_placement(r, new_batch(upcoming))
+    if status == QUEUED and not may_queue(limit_in(r.fields), job_id, r.queue_name) then
+        status = RATE_LIMITED  -- it waits for a slot of its rate limit, off the queue
+    end
     local fields = r.fields
     if r.scheduled_at then
         -- After the request's fields, like the status, so that none of them overrides it.
@@ -232,7 +253,7 @@ local function enqueue_write(r, upcoming)
         end
     elseif status == SCHEDULED then
         redis.call('ZADD', r.scheduled_key, r.scheduled_at, job_id)
-    else
+    elseif status == QUEUED then
         push(nil, r.queue_name, r.queue_key, r.wake_key, job_id, r.at_front)  -- known already
     end
     -- The record was just written afresh (deleted above), so it has no expiry of its own yet.

@@ -15,22 +15,15 @@
 --       record ttl ('k' keep | 'p' persist | 'd' delete | 'e' expire), then flags: 'F' at front,
 --       'E' check the execution, 'R' a result, 'K' how many results to keep (with 'R', when
 --       not RESULTS_LAST + 1), 'D' fields to delete, 'L' leave its dependencies, 'W' a worker
---       update, 'N' now is given (always with policy 'v'); then, each only when the mode says
+--       update, 'N' now is given (always with policy 'v'), 'A' released fields without a policy
+--       (written on the jobs a freed rate-limit slot admits); then, each only when the mode says
 --       so: the target score
 --       (target 'r'), the execution id ('E'), the record expiry in ms ('e'), the result entry
 --       ('R'), how many results to keep ('K'), the settlement of the dependents (a policy, see
---       next_settlement), d, d field names to delete ('D'), the worker update ('W'); last the
+--       next_settlement) or r, r released field/value pairs ('A'), d, d field names to delete
+--       ('D'), the worker update ('W'); last the
 --       field/value pairs to write: to the end of ARGV when the transition is all the call does
 --       (`last`), else m, m pairs
-
--- The server's clock in seconds, for a `now` the caller left out (compared within the script,
--- never returned: a reply would truncate it). A script may read TIME: Redis replicates what a
--- script writes, not the script.
-local function server_now()
-    local time = redis.call('TIME')
-    local seconds = tonumber(time[1]) + tonumber(time[2]) / 1000000
-    return seconds
-end
 
 -- How the dependents of a job are settled (see settle_dependents), into `t`: r, r field/value
 -- pairs written on each released dependent; under policy 'v' also c, c field/value pairs
@@ -104,6 +97,8 @@ local function next_transition(last)
     t.dependents = KEYS[3]
     if t.policy ~= '-' then
         next_settlement(t, flags.N)
+    elseif flags.A then
+        t.released_fields = next_pairs()  -- for the jobs a freed rate-limit slot admits
     end
     if flags.D then
         t.delete_fields = next_list()
@@ -123,7 +118,8 @@ end
 -- registry to its origin queue, with the released fields and then status 'queued'; or, when its
 -- scheduled time is after now, to its origin's scheduled registry with status 'scheduled'.
 local function release(t, child, child_record)
-    local values = redis.call('HMGET', child_record, F_ORIGIN, F_STATUS, F_ENQUEUE_AT_FRONT, F_SCHEDULED_AT)
+    local values = redis.call('HMGET', child_record, F_ORIGIN, F_STATUS, F_ENQUEUE_AT_FRONT, F_SCHEDULED_AT,
+        F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
     local origin = values[1]
     if not origin or values[2] ~= DEFERRED then
         return
@@ -135,8 +131,12 @@ local function release(t, child, child_record)
         hset_flat(child_record, with_status(t.released_fields, SCHEDULED))
         return
     end
-    push(t.known_key, origin, K_QUEUE .. origin, K_WAKE .. origin, child, values[3] == '1')
-    hset_flat(child_record, with_status(t.released_fields, QUEUED))
+    if may_queue(limit_from(values[5], values[6]), child, origin) then
+        push(t.known_key, origin, K_QUEUE .. origin, K_WAKE .. origin, child, values[3] == '1')
+        hset_flat(child_record, with_status(t.released_fields, QUEUED))
+    else
+        hset_flat(child_record, with_status(t.released_fields, RATE_LIMITED))  -- waits for a slot
+    end
 end
 
 -- A deferred dependent canceled because a job it waits for will never run goes from its
@@ -213,14 +213,25 @@ end
 local function transition(t)
     local record, results, dependents, dependencies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
     local job_id = t.job_id
-    -- A record without the execution id (or no record: HGET answers false) refuses: with an
-    -- execution to check, that one HGET also says the record exists.
+    -- A record without the execution id (or no record: HMGET answers false) refuses: with an
+    -- execution to check, that one HMGET also says the record exists. It reads the job's rate
+    -- limit too (see lib_rate_limit.lua).
+    local old_status, limit, keep_until
     if t.execution_id then
-        if redis.call('HGET', record, F_EXECUTION) ~= t.execution_id then
+        local v = redis.call('HMGET', record, F_EXECUTION, F_STATUS, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
+        if v[1] ~= t.execution_id then
             return 0
         end
+        old_status, limit = v[2], limit_from(v[3], v[4])
     elseif redis.call('EXISTS', record) == 0 then
         return 0
+    else
+        local v = redis.call('HMGET', record, F_STATUS, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
+        old_status, limit = v[1], limit_from(v[2], v[3])
+        if limit and old_status == STARTED and t.source == 'r' then
+            -- Ended by another call than its execution's outcome: the slot stays until its lease.
+            keep_until = redis.call('ZSCORE', t.source_key, job_id) or nil
+        end
     end
     if t.source == 'q' then
         if redis.call('LREM', t.source_key, 0, job_id) == 0 then
@@ -232,13 +243,22 @@ local function transition(t)
         end
     end
 
+    local waits = false
     if t.target == 'q' then
-        push(t.known_key, name_of(t.target_key, K_QUEUE), t.target_key, t.wake_key, job_id, t.at_front)
+        local queue_name = name_of(t.target_key, K_QUEUE)
+        if may_queue(limit, job_id, queue_name) then
+            push(t.known_key, queue_name, t.target_key, t.wake_key, job_id, t.at_front)
+        else
+            waits = true
+        end
     elseif t.target == 'r' then
         redis.call('ZADD', t.target_key, t.score, job_id)
     end
 
     hset_flat(record, t.fields)
+    if waits then
+        redis.call('HSET', record, F_STATUS, RATE_LIMITED)  -- not queued, whatever the fields say
+    end
     if #t.delete_fields > 0 then
         redis.call('HDEL', record, unpack(t.delete_fields))
     end
@@ -273,6 +293,13 @@ local function transition(t)
         end
     else
         expire_all(data, t.expiry_ms)
+    end
+    if limit then
+        local new_status = nil
+        if t.ttl ~= 'd' then
+            new_status = redis.call('HGET', record, F_STATUS)
+        end
+        after_move(limit, job_id, old_status, new_status, t.released_fields, keep_until)
     end
     if t.worker then
         apply_worker_update(t.worker)

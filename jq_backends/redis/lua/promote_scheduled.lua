@@ -8,13 +8,16 @@
 -- Atomically: takes due ids (score <= now) in score order until `limit` were queued or none is
 -- due; ids whose record is gone are dropped from the registry; the others go to the back of the
 -- queue (the front when their enqueue_at_front field is '1') with status 'queued' and the
--- fields; the queue becomes known; a blocked claimer is woken.
+-- fields, or, when their rate limit has no slot for them, to its line with status
+-- 'rate_limited' (not counted, not returned); the queue becomes known; a blocked claimer is woken.
 -- Touches keys of several jobs: Cluster needs one hash slot.
 
 expect_keys(4)
 local now = next_arg()
 local limit = tonumber(next_arg())
-local fields = with_status(rest_of_args(), QUEUED)
+local given = rest_of_args()
+local fields = with_status(given, QUEUED)
+local queue_name = name_of(KEYS[2], K_QUEUE)
 
 local queued = {}
 while #queued < limit do
@@ -26,13 +29,18 @@ while #queued < limit do
         redis.call('ZREM', KEYS[1], job_id)
         local record = K_JOB .. job_id
         if redis.call('EXISTS', record) == 1 then
-            if redis.call('HGET', record, F_ENQUEUE_AT_FRONT) == '1' then
-                redis.call('LPUSH', KEYS[2], job_id)
+            local v = redis.call('HMGET', record, F_ENQUEUE_AT_FRONT, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
+            if may_queue(limit_from(v[2], v[3]), job_id, queue_name) then
+                if v[1] == '1' then
+                    redis.call('LPUSH', KEYS[2], job_id)
+                else
+                    redis.call('RPUSH', KEYS[2], job_id)
+                end
+                hset_flat(record, fields)
+                queued[#queued + 1] = job_id
             else
-                redis.call('RPUSH', KEYS[2], job_id)
+                hset_flat(record, with_status(given, RATE_LIMITED))  -- due, it waits for a slot
             end
-            hset_flat(record, fields)
-            queued[#queued + 1] = job_id
         end
     end
 end

@@ -1,0 +1,139 @@
+"""The :class:`Broker`: every concern of the contract in one class, and the broker's identity
+(see :mod:`jq.broker`)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import Any
+
+from jq.broker.contract import ControlStore, JobStore, QueueStore, RegistryStore, WorkerStore
+from jq.broker.optional import GroupStore, PipelineWrites, RateLimitStore
+from jq.broker.types import Claimed, ClaimRequest, Place, Transition
+from jq.exceptions import UnsupportedByBrokerError
+
+__all__ = ["Broker"]
+
+
+class Broker(
+    JobStore, QueueStore, RegistryStore, WorkerStore, ControlStore, GroupStore, RateLimitStore, abc.ABC
+):
+    """The storage and messaging a job queue needs, in queue meaning.
+
+    A broker is thread-safe: one instance may be shared by a producer thread and a worker thread.
+
+    Its methods are grouped by concern in :class:`JobStore`, :class:`QueueStore`,
+    :class:`RegistryStore`, :class:`WorkerStore` and :class:`ControlStore` (required), and
+    :class:`GroupStore` and :class:`RateLimitStore` (optional); this class adds the
+    broker's identity: its client, its URL, its key names, :meth:`ping` and :meth:`close`. A
+    driver subclasses this class (``isinstance(x, Broker)`` is how the core recognizes one); jq's
+    own drivers do so through one mixin per concern.
+    """
+
+    #: True when separate processes (a forked work horse, other machines) see the same data.
+    #: A broker that says False is refused, with a clear error, by anything that needs processes.
+    shares_across_processes: bool = True
+
+    #: Exceptions that mean "the store cannot be reached right now; try again later" (a lost
+    #: connection, a timeout, a server still loading). Workers catch these, wait with a capped
+    #: back-off and carry on; anything else is a real error.
+    transient_errors: tuple[type[BaseException], ...] = ()
+
+    @property
+    @abc.abstractmethod
+    def connection(self) -> Any:
+        """The native client this broker uses (a redis-py client), or the broker itself.
+
+        This is what ``queue.connection`` returns and what callbacks receive as ``connection``.
+        """
+
+    @property
+    @abc.abstractmethod
+    def url(self) -> str:
+        """A URL that names this broker's store, without any password, for logs and the CLI."""
+
+    @abc.abstractmethod
+    def job_key(self, job_id: str) -> str:
+        """The key under which the job's record is stored (``jq:job:<id>``)."""
+
+    @abc.abstractmethod
+    def queue_key(self, queue: str) -> str:
+        """The key under which the queue's job ids are stored (``jq:queue:<name>``)."""
+
+    @abc.abstractmethod
+    def place_key(self, place: Place) -> str:
+        """The key of a queue or registry."""
+
+    @abc.abstractmethod
+    def worker_key(self, name: str) -> str:
+        """The key of a worker's record (``jq:worker:<name>``)."""
+
+    @abc.abstractmethod
+    def worker_name_from_key(self, key: str) -> str | None:
+        """The worker name a :meth:`worker_key` was built from, or None if it is not one."""
+
+    # The key names below are optional for drivers (a driver written before them still loads):
+    # jq reports them where RQ code reads RQ's (``job.dependents_key``...), never stores by them.
+
+    def results_key(self, job_id: str) -> str:
+        """The key of the job's result entries (``jq:results:<id>``)."""
+        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its keys of results")
+
+    def dependents_key(self, job_id: str) -> str:
+        """The key of the ids of the jobs waiting for the job (``jq:dependents:<id>``)."""
+        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its keys of dependents")
+
+    def dependencies_key(self, job_id: str) -> str:
+        """The key of the ids of the job's unmet dependencies (``jq:dependencies:<id>``)."""
+        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its keys of dependencies")
+
+    def group_key(self, name: str) -> str:
+        """The key of a job group's ids (``jq:group:<name>``)."""
+        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its keys of groups")
+
+    def queues_key(self) -> str:
+        """The key of the names of the known queues (``jq:queues``)."""
+        raise UnsupportedByBrokerError(f"{type(self).__name__} does not name its key of queue names")
+
+    def pipeline_writes(self, pipeline: Any) -> PipelineWrites:
+        """The writes to queue on ``pipeline``, a pipeline (transaction) of this broker's own
+        client, so that they are made when the caller executes it, with the caller's other
+        commands: RQ's ``pipeline=`` argument (``queue.enqueue(..., pipeline=pipe)``).
+
+        Optional for drivers: the default refuses with :class:`UnsupportedByBrokerError`, as a
+        driver without pipelines must. The Redis driver takes a redis-py pipeline of its client.
+        """
+        raise UnsupportedByBrokerError(
+            f"{type(self).__name__} has no pipelines, so pipeline= cannot be used with it (it takes "
+            "a redis-py pipeline of the Redis driver's client): leave pipeline= out and each write "
+            "is made at once"
+        )
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Check that the store answers; raise the driver's connection error if not."""
+
+    def close(self) -> None:  # optional for drivers, deliberately not abstract
+        """Release connections this broker opened itself. The default does nothing."""
+
+    def preflight(self) -> Sequence[str]:
+        """Check, as a worker starts, that the store lets it do its work; return warnings to log.
+
+        Raise :class:`jq.exceptions.StorePermissionError` naming what is missing and what to grant
+        when the store refuses an operation a worker needs (the Redis driver tries each kind of
+        command on keys and channels of its own, which an ACL user may be denied). Return one line
+        per setting of the store that puts jobs at risk (Redis: an eviction policy that may delete
+        keys). Optional for drivers: the default checks nothing and returns no warning.
+        """
+        return ()
+
+    def finish_and_claim(self, change: Transition, claim: ClaimRequest) -> tuple[bool, Claimed | None]:
+        """:meth:`transition` then :meth:`claim` (without waiting), in one round trip where the
+        store allows: a worker records a job's outcome and takes its next job at once.
+
+        Each part is atomic as documented; the pair need not be. The claim happens whether or not
+        the transition was refused. Returns (whether the transition was made, the claimed job).
+        The default makes two calls; drivers override it.
+        """
+        moved = self.transition(change)
+        return moved, self.claim(claim.queues, claim.fields, claim.lease_until, worker=claim.worker)

@@ -1,0 +1,19 @@
+-- group_remove.lua: take ids out of a job group (GroupStore.group_remove).
+--
+-- KEYS[1] the group's set of ids   KEYS[2] the set of group names
+-- ARGV: the group's name, then the ids to take out
+-- Returns nothing.
+--
+-- Atomically: removes the ids; a group left empty leaves the set of group names (Redis deleted
+-- its set of ids with its last member).
+
+expect_keys(2)
+local name = next_arg()
+local ids = rest_of_args()
+for i = 1, #ids, 200 do
+    redis.call('SREM', KEYS[1], unpack(ids, i, math.min(i + 199, #ids)))
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    redis.call('SREM', KEYS[2], name)
+end
+return false
