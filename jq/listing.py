@@ -26,7 +26,9 @@ __all__ = ["LISTED_STATUSES", "JobListing", "ListedJob", "list_jobs", "place_job
 
 #: The places a listing can look in, each named by the status of the jobs it holds (stopped jobs
 #: are kept with the failed ones), in the order a job goes through them.
-LISTED_STATUSES = ("queued", "started", "deferred", "scheduled", "finished", "failed", "canceled")
+LISTED_STATUSES = (
+    "queued", "started", "deferred", "scheduled", "rate_limited", "finished", "failed", "canceled",
+)  # fmt: skip
 
 #: Ids read per round trip while looking for jobs that match a filter.
 DEFAULT_BATCH = 200
@@ -126,6 +128,7 @@ def _registry(queue: Queue, status: str) -> BaseRegistry:
         "started": queue.started_job_registry,
         "deferred": queue.deferred_job_registry,
         "scheduled": queue.scheduled_job_registry,
+        "rate_limited": queue.rate_limited_job_registry,
         "finished": queue.finished_job_registry,
         "failed": queue.failed_job_registry,
         "canceled": queue.canceled_job_registry,

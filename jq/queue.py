@@ -23,6 +23,7 @@ from jq.registry import (
     DeferredJobRegistry,
     FailedJobRegistry,
     FinishedJobRegistry,
+    RateLimitedJobRegistry,
     ScheduledJobRegistry,
     StartedJobRegistry,
 )
@@ -251,3 +252,4 @@ class Queue(QueueContents, QueueInternals, Enqueueing):
     deferred_job_registry = QueueRegistry(DeferredJobRegistry, "Jobs waiting for their dependencies.")
     scheduled_job_registry = QueueRegistry(ScheduledJobRegistry, "Jobs waiting for their time.")
     canceled_job_registry = QueueRegistry(CanceledJobRegistry, "Jobs that were canceled.")
+    rate_limited_job_registry = QueueRegistry(RateLimitedJobRegistry, "Jobs waiting for their rate limit.")

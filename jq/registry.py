@@ -44,6 +44,7 @@ __all__ = [
     "DeferredJobRegistry",
     "FailedJobRegistry",
     "FinishedJobRegistry",
+    "RateLimitedJobRegistry",
     "ReadyJobRegistry",
     "ScheduledJobRegistry",
     "StartedJobRegistry",
@@ -202,6 +203,18 @@ class CanceledJobRegistry(BaseRegistry):
     def get_expired_job_ids(self, timestamp: float | None = None) -> list[str]:
         """Not available, as in RQ: canceled entries leave with their records."""
         raise NotImplementedError("canceled entries expire with their jobs' records")
+
+
+class RateLimitedJobRegistry(BaseRegistry):
+    """Jobs of the queue waiting for their rate limit (status ``rate_limited``, on no queue until
+    their key has a free slot: see :mod:`jq.rate_limit`), scored by when they started waiting.
+
+    jq's own: RQ keeps these per rate-limit key only (:class:`jq.rate_limit.RateLimitRegistry`);
+    per queue they show in ``jqueue info`` and ``jqueue jobs --status rate_limited``. Read-only:
+    entries come and go with the jobs' state changes.
+    """
+
+    kind = PlaceKind.RATE_LIMITED
 
 
 class DeferredJobRegistry(BaseRegistry):

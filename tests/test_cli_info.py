@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from jq import Queue, SimpleWorker
+from jq import Queue, RateLimit, SimpleWorker
 from jq.testing.helpers import wait_for
 from jq.worker.registration import WorkerStatus
 from jq_backends.redis import RedisBroker
@@ -27,11 +27,15 @@ from tests.test_cli import cli_env, command, finish, jqueue, jqueue_many, run_in
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: alpha's counts after :func:`populate`, in the table's column order.
-ALPHA = {"queued": 2, "started": 0, "deferred": 1, "scheduled": 1, "finished": 1, "failed": 1, "canceled": 1}
+ALPHA = {
+    "queued": 3, "started": 0, "deferred": 1, "scheduled": 1, "rate_limited": 1, "finished": 1, "failed": 1,
+    "canceled": 1,
+}  # fmt: skip
 
 
 def populate(client):
-    """alpha: a job in every place but started; beta: one queued job."""
+    """alpha: a job in every place but started (one waits for its rate limit); beta: one queued
+    job."""
     alpha = Queue("alpha", connection=client)
     alpha.enqueue(fixtures.add, 1, 1)
     alpha.enqueue(fixtures.div_by_zero, 1)
@@ -41,6 +45,9 @@ def populate(client):
     alpha.enqueue(fixtures.add, 4, 4, depends_on=blocker)
     alpha.enqueue_in(datetime.timedelta(hours=1), fixtures.add, 5, 5)
     alpha.enqueue(fixtures.add, 6, 6).cancel()
+    limit = RateLimit("reports", concurrency=1)
+    alpha.enqueue(fixtures.add, 8, 8, rate_limit=limit)  # queued: it has the key's one slot
+    alpha.enqueue(fixtures.add, 9, 9, rate_limit=limit)  # waits for it
     Queue("beta", connection=client).enqueue(fixtures.add, 7, 7)
 
 
@@ -71,7 +78,7 @@ def busy_worker(redis_server, redis_client, tmp_path):
 
 def counts_of(rows, queue):
     """The counts row of ``queue`` in a queue table, as ints."""
-    (row,) = [row for row in rows if row[0] == queue and len(row) == 9]
+    (row,) = [row for row in rows if row[0] == queue and len(row) == 10]
     return [int(cell) for cell in row[1:]]
 
 
@@ -92,8 +99,8 @@ def test_info_shows_queues_with_counts_and_workers(redis_server, redis_client, b
 
     rows = table_rows(everything.stdout)
     assert counts_of(rows, "alpha") == [*ALPHA.values(), 0]
-    assert counts_of(rows, "beta") == [1, 0, 0, 0, 0, 0, 0, 0]
-    assert counts_of(rows, "gamma") == [0, 1, 0, 0, 0, 0, 0, 1]
+    assert counts_of(rows, "beta") == [1, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert counts_of(rows, "gamma") == [0, 1, 0, 0, 0, 0, 0, 0, 1]
     (worker,) = [row for row in rows if len(row) == 8]
     assert worker[:4] == ["busy-1", "busy", "gamma", busy_worker]
     assert worker[4:6] == ["0", "0"]

@@ -152,3 +152,19 @@ def test_records_are_read_a_batch_per_round_trip(broker, monkeypatch):
         for entry in listing.jobs
         if entry.status == "failed"
     )
+
+
+def test_jobs_waiting_for_their_rate_limit_are_listed(broker):
+    from jq import RateLimit
+
+    queue = Queue(connection=broker)
+    limit = RateLimit("reports", concurrency=1)
+    running = queue.enqueue(fixtures.add, 1, 1, rate_limit=limit)
+    waiting = queue.enqueue(fixtures.add, 2, 2, rate_limit=limit)
+    assert waiting.get_status() == "rate_limited"
+    listing = list_jobs([queue], statuses=["rate_limited"])
+    assert [(entry.id, entry.status, entry.place) for entry in listing.jobs] == [
+        (waiting.id, "rate_limited", "rate_limited")
+    ]
+    assert queue.rate_limited_job_registry.get_job_ids() == [waiting.id]
+    assert {entry.id for entry in list_jobs([queue]).jobs} == {running.id, waiting.id}

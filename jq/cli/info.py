@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: The counts shown for each queue, in column order.
-COUNTS = ("queued", "started", "deferred", "scheduled", "finished", "failed", "canceled")
+COUNTS = ("queued", "started", "deferred", "scheduled", "rate_limited", "finished", "failed", "canceled")
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,7 @@ def _queue_counts(queue: Queue) -> dict[str, int]:
         "started": queue.started_job_registry.get_job_count(cleanup=False),
         "deferred": queue.deferred_job_registry.count,
         "scheduled": queue.scheduled_job_registry.count,
+        "rate_limited": queue.rate_limited_job_registry.count,
         "finished": queue.finished_job_registry.count,
         "failed": queue.failed_job_registry.count,
         "canceled": queue.canceled_job_registry.count,
@@ -164,7 +165,7 @@ def _ago(moment: datetime.datetime | None, at: datetime.datetime) -> str:
 
 #: The order in which queue columns step aside when the terminal is narrow, first to last; the
 #: queue's name and its queued and failed counts always stay.
-QUEUE_DROP_ORDER = ("canceled", "deferred", "finished", "scheduled", "workers", "started")
+QUEUE_DROP_ORDER = ("canceled", "rate_limited", "deferred", "finished", "scheduled", "workers", "started")
 
 #: The order in which worker columns step aside when the terminal is narrow: ok and failed go
 #: together, and the current job moves under the worker's name rather than out of sight. The
