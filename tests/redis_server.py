@@ -154,6 +154,12 @@ class RedisServer:
         except redis.RedisError:
             return False
 
+    def _started(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"redis-server on port {self.port} exited with {self.process.returncode}")
+        return self._answers()
+
     def start(self) -> RedisServer:
         """Start the server and wait until it answers PING."""
         binary = shutil.which("redis-server")
@@ -176,8 +182,17 @@ class RedisServer:
             "warning",
             *self.extra_args,
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_until(self._answers, 10.0, f"redis-server on port {self.port}")
+        log_path = os.path.join(self.workdir, "redis-server.log")
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_until(self._started, 10.0, f"redis-server on port {self.port}")
+        except (TimeoutError, RuntimeError) as error:
+            # Never leave a server that did not come up running behind the test that asked.
+            self.stop(kill=True)
+            with open(log_path, "rb") as log:
+                output = log.read().decode(errors="replace").strip()
+            raise type(error)(f"{error}; redis-server said: {output or '(nothing)'}") from None
         return self
 
     def stop(self, kill: bool = False) -> None:
@@ -200,6 +215,12 @@ class RedisServer:
         """Stop the server and remove its working directory."""
         self.stop(kill=True)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def short_socket_dir() -> str:
+    """A new directory for a unix socket, under ``/tmp``: a socket's path must fit in ~104 bytes,
+    and ``tempfile``'s default can be deep (nox points ``TMPDIR`` into its session folder)."""
+    return tempfile.mkdtemp(prefix="jq-sock-", dir="/tmp")
 
 
 def env_without_jq_url() -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,7 @@ from jq.connections import get_current_connection, resolve_broker
 from jq.exceptions import ConfigurationError, NoConnectionError, NoRedisConnectionException
 from jq.job import Job
 from tests import fixtures
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, short_socket_dir
 
 
 @pytest.fixture(autouse=True)
@@ -98,7 +99,8 @@ class TestConnectionArgument:
         """A private redis-server listening on a unix socket too; the queue and worker use only
         the ``unix://`` URL."""
         server = RedisServer()
-        socket_path = os.path.join(server.workdir, "redis.sock")
+        socket_dir = short_socket_dir()
+        socket_path = os.path.join(socket_dir, "redis.sock")
         server.extra_args = ["--unixsocket", socket_path, "--unixsocketperm", "700"]
         server.start()
         try:
@@ -113,6 +115,7 @@ class TestConnectionArgument:
             queue.broker.close()
         finally:
             server.cleanup()
+            shutil.rmtree(socket_dir, ignore_errors=True)
 
     def test_memory_url_is_shared_by_name(self):
         first = Queue(connection="memory://shared-by-name")
