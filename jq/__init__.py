@@ -15,24 +15,24 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 if _TYPE_CHECKING:
-    from jq.callbacks import Callback
-    from jq.connections import (
+    from jq.compat.rq_shim import install_as_rq
+    from jq.core.callbacks import Callback
+    from jq.core.dependency import Dependency
+    from jq.core.job import Job, JobStatus, cancel_job, get_current_job, requeue_job
+    from jq.core.rate_limit import RateLimit
+    from jq.core.repeat import Repeat
+    from jq.core.retry import Retry
+    from jq.core.webhook import Webhook
+    from jq.io.connections import (
         Connection,
         get_current_connection,
         pop_connection,
         push_connection,
         use_connection,
     )
-    from jq.dependency import Dependency
-    from jq.job import Job, JobStatus, cancel_job, get_current_job, requeue_job
     from jq.plugins import hookimpl
-    from jq.queue import Queue
-    from jq.rate_limit import RateLimit
-    from jq.repeat import Repeat
-    from jq.retry import Retry
-    from jq.rq_shim import install_as_rq
+    from jq.queueing.queue import Queue
     from jq.version import VERSION
-    from jq.webhook import Webhook
     from jq.worker import SimpleWorker, Worker
 
 #: jq's own release (the ``jq-queue`` distribution's version); ``VERSION`` is RQ's API level.

@@ -9,10 +9,6 @@ import time
 
 import pytest
 import redis
-
-from jq import Queue, SimpleWorker
-from jq.broker import Broker
-from jq.exceptions import ConfigurationError, InvalidJobOperation, NoSuchJobError, UnsupportedByBrokerError
 from jq.job import Job
 from jq.lifecycle import claim_fields
 from jq.registry import (
@@ -27,6 +23,10 @@ from jq.registry import (
     clean_registries,
 )
 from jq.timeouts import TimerDeathPenalty, UnixSignalDeathPenalty
+
+from jq import Queue, SimpleWorker
+from jq.broker import Broker
+from jq.exceptions import ConfigurationError, InvalidJobOperation, NoSuchJobError, UnsupportedByBrokerError
 from jq_backends.memory import MemoryBroker
 from tests import fixtures
 
@@ -368,7 +368,7 @@ class TestPipelines:
 
 def test_jqs_own_listings_leave_abandoned_jobs_to_maintenance(broker):
     from jq.cli.info import _queue_counts
-    from jq.listing import place_job_ids
+    from jq.queueing.listing import place_job_ids
 
     queue = Queue(connection=broker)
     job = queue.enqueue(fixtures.add, 1, 2)

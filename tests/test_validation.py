@@ -17,11 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from jq.decorators import job
+from jq.serializers import JSONSerializer
+from jq.utils import MAX_SECONDS
 
 from jq import Queue, Retry
 from jq.broker import Broker
-from jq.decorators import job
-from jq.enqueueing import EnqueueData
+from jq.core.payload import DEFAULT_MAX_PAYLOAD_SIZE, MAX_PAYLOAD_SIZE_ENV, check_record_size
 from jq.exceptions import (
     ConfigurationError,
     InvalidJobDependency,
@@ -30,9 +32,7 @@ from jq.exceptions import (
     SerializationError,
     TimeoutFormatError,
 )
-from jq.payload import DEFAULT_MAX_PAYLOAD_SIZE, MAX_PAYLOAD_SIZE_ENV, check_record_size
-from jq.serializers import JSONSerializer
-from jq.utils import MAX_SECONDS
+from jq.queueing.enqueueing import EnqueueData
 from jq_backends.memory import MemoryBroker
 from tests import fixtures
 

@@ -25,6 +25,8 @@ from typing import Any
 import click
 import redis
 
+from jq.base.logutils import setup_loghandlers
+from jq.base.utils import import_attribute, import_job_class, import_worker_class, now, parse_timeout
 from jq.defaults import (
     DEFAULT_CONNECTION_CLASS,
     DEFAULT_DEATH_PENALTY_CLASS,
@@ -33,8 +35,6 @@ from jq.defaults import (
     DEFAULT_SERIALIZER_CLASS,
     DEFAULT_WORKER_CLASS,
 )
-from jq.logutils import setup_loghandlers
-from jq.utils import import_attribute, import_job_class, import_worker_class, now, parse_timeout
 from jq.worker import WorkerStatus
 
 __all__ = [

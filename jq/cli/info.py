@@ -19,12 +19,12 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
+from jq.base.utils import format_timestamp, now
 from jq.broker import Broker
 from jq.cli.layout import BLANK, FittedColumn, FittedTable
 from jq.cli.options import Session, StoreOptions, connect, store_options
 from jq.cli.output import print_out, stdout_console
-from jq.queue import Queue
-from jq.utils import format_timestamp, now
+from jq.queueing.queue import Queue
 from jq.worker import BaseWorker
 
 __all__ = [

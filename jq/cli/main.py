@@ -91,7 +91,7 @@ for _command in (
 def migrate_rq(args: tuple[str, ...]) -> None:
     """Copy the queued, scheduled, deferred and failed jobs of an RQ Redis into jq
     (``jqueue migrate-rq --help``; the same as ``python -m jq.migrate_rq``)."""
-    from jq import migrate_rq as migration
+    from jq.compat import migrate_rq as migration
 
     raise SystemExit(migration.main(list(args), prog="jqueue migrate-rq"))
 

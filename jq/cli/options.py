@@ -20,15 +20,15 @@ from typing import Any, TypeVar
 import click
 import redis
 
+from jq.base.utils import MAX_SECONDS, validate_ttl
 from jq.broker import Broker
 from jq.cli.config import ConfigModule, FlagSettings, Settings, load_config_module, resolve_settings
 from jq.cli.connection import build_connection, describe_failure
 from jq.cli.errors import RuntimeFailure, import_subclass, translate_errors
-from jq.connections import resolve_broker
-from jq.job import Job
-from jq.queue import Queue
-from jq.serializers import Serializer, resolve_serializer
-from jq.utils import MAX_SECONDS, validate_ttl
+from jq.core.job import Job
+from jq.io.connections import resolve_broker
+from jq.io.serializers import Serializer, resolve_serializer
+from jq.queueing.queue import Queue
 from jq.worker import BaseWorker
 
 __all__ = [

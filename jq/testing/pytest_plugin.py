@@ -47,7 +47,7 @@ import pytest
 
 if TYPE_CHECKING:
     from jq.broker import Broker
-    from jq.queue import Queue
+    from jq.queueing.queue import Queue
     from jq.testing.clock import ManualClock
     from jq.testing.running import QueueRunner
     from jq_backends.memory import MemoryBroker
@@ -156,8 +156,8 @@ def jq_broker(
 ) -> Iterator[Broker]:
     """The store of this test (``--jq-url``, ``JQ_TEST_URL``, else a new in-memory store); the
     current connection and ``JQ_URL`` during the test."""
-    from jq.connections import get_current_connection, pop_connection, push_connection
     from jq.exceptions import ConfigurationError
+    from jq.io.connections import get_current_connection, pop_connection, push_connection
     from jq.testing.stores import REDIS_SCHEMES, open_store
 
     url = _store_url(request.config) or "memory://"
@@ -187,7 +187,7 @@ def jq_broker(
 @pytest.fixture
 def jq_queue(jq_broker: Broker) -> Queue:
     """The queue named ``default`` on ``jq_broker``."""
-    from jq.queue import Queue
+    from jq.queueing.queue import Queue
 
     return Queue(connection=jq_broker)
 

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import redis
 
 from jq.broker import Broker
-from jq.connections import fresh_url_brokers
 from jq.exceptions import ConfigurationError
+from jq.io.connections import fresh_url_brokers
 from jq_backends.memory import MemoryBroker
 
 __all__ = [

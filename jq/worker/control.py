@@ -15,9 +15,9 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
+from jq.base.utils import format_timestamp, now
+from jq.core.outage import retry_transient
 from jq.exceptions import StopRequested
-from jq.outage import retry_transient
-from jq.utils import format_timestamp, now
 from jq.worker.commands import CommandListener
 from jq.worker.info import client_address
 from jq.worker.proctitle import set_process_title
@@ -25,9 +25,9 @@ from jq.worker.registration import Registration, WorkerStatus
 
 if TYPE_CHECKING:
     from jq.broker import Broker, CommandSubscription
-    from jq.job import Job
-    from jq.queue import Queue
-    from jq.scheduler import Scheduler
+    from jq.core.job import Job
+    from jq.queueing.queue import Queue
+    from jq.scheduling.scheduler import Scheduler
     from jq.worker.heartbeat import WorkerHeartbeat
     from jq.worker.maintenance import Maintenance
     from jq.worker.strategies import KillReason
@@ -197,7 +197,7 @@ class WorkerControl:
     def handle_payload(self, message: dict[str, Any]) -> None:
         """Act on one command message (``{"data": b'{"command": ...}'}``): parse it, then
         :func:`jq.command.handle_command`. Runs on the command listener's thread."""
-        from jq.command import handle_command, parse_payload
+        from jq.worker.command import handle_command, parse_payload
 
         handle_command(self, parse_payload(message))  # type: ignore[arg-type]
 

@@ -19,8 +19,8 @@ import logging
 import signal
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from jq.core.execution import JobOutcome
 from jq.exceptions import ConfigurationError, ShutDownImminentException
-from jq.execution import JobOutcome
 from jq.worker.base import SHUTDOWN_SIGNAL, BaseWorker, signal_name
 from jq.worker.control import DequeueStrategy
 from jq.worker.horse import ForkPerJobExecution, ReusedHorseExecution
@@ -30,8 +30,8 @@ from jq.worker.strategies import ExecutionStrategy
 if TYPE_CHECKING:
     from types import FrameType
 
-    from jq.job import Job
-    from jq.queue import Queue
+    from jq.core.job import Job
+    from jq.queueing.queue import Queue
     from jq.worker.executions import Execution
 
 __all__ = [
