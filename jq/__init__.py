@@ -35,8 +35,8 @@ if _TYPE_CHECKING:
     from jq.version import VERSION
     from jq.worker import SimpleWorker, Worker
 
-#: jq's own release (the ``jq-queue`` distribution's version); ``VERSION`` is RQ's API level.
-__version__ = "0.1.0"
+# jq's own release (the ``jq-queue`` distribution's version); ``VERSION`` is RQ's API level.
+from jq.version import __version__
 
 __all__ = [
     "VERSION",
@@ -69,29 +69,29 @@ __all__ = [
 # installed, and a session that uses none of its fixtures must not pay for importing the queue,
 # the worker and redis-py.
 _HOMES = {
-    "Callback": "jq.callbacks",
-    "Connection": "jq.connections",
-    "get_current_connection": "jq.connections",
-    "pop_connection": "jq.connections",
-    "push_connection": "jq.connections",
-    "use_connection": "jq.connections",
-    "Dependency": "jq.dependency",
+    "Callback": "jq.core.callbacks",
+    "Connection": "jq.io.connections",
+    "get_current_connection": "jq.io.connections",
+    "pop_connection": "jq.io.connections",
+    "push_connection": "jq.io.connections",
+    "use_connection": "jq.io.connections",
+    "Dependency": "jq.core.dependency",
     "Job": "jq.job",
     "JobStatus": "jq.job",
     "get_current_job": "jq.job",
     "cancel_job": "jq.job",
     "requeue_job": "jq.job",
     "hookimpl": "jq.plugins",
-    "install_as_rq": "jq.rq_shim",
-    "Queue": "jq.queue",
-    "RateLimit": "jq.rate_limit",
-    "Repeat": "jq.repeat",
-    "Retry": "jq.retry",
+    "install_as_rq": "jq.compat.rq_shim",
+    "Queue": "jq.queueing.queue",
+    "RateLimit": "jq.core.rate_limit",
+    "Repeat": "jq.core.repeat",
+    "Retry": "jq.core.retry",
     "SimpleWorker": "jq.worker",
     # RQ exports SpawnWorker here; found once jq.worker has it (the workers stream adds it).
     "SpawnWorker": "jq.worker",
     "VERSION": "jq.version",
-    "Webhook": "jq.webhook",
+    "Webhook": "jq.core.webhook",
     "Worker": "jq.worker",
 }
 

@@ -15,14 +15,14 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jq.job import Job, JobStatus
-from jq.results import decode_result
-from jq.serializers import DefaultSerializer, JSONSerializer
 
 from jq import Queue, SimpleWorker
 from jq.broker import STATUS
 from jq.core.job_record import apply
 from jq.exceptions import DeserializationError, JQError
+from jq.job import Job, JobStatus
+from jq.results import decode_result
+from jq.serializers import DefaultSerializer, JSONSerializer
 from tests import fixtures
 
 # field -> the corrupt value written over it (None deletes the field)

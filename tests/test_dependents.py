@@ -15,11 +15,11 @@ import signal
 import time
 
 import pytest
+
+from jq import Queue, SimpleWorker
 from jq.dependency import Dependency
 from jq.job import Job, cancel_job, requeue_job
 from jq.scheduler import Scheduler
-
-from jq import Queue, SimpleWorker
 from jq.testing.helpers import wait_for
 from jq.worker.maintenance import Maintenance
 from tests import fixtures

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from jq.connections import get_current_connection, resolve_broker
-from jq.job import Job
 
 from jq import Queue, Retry
+from jq.connections import get_current_connection, resolve_broker
 from jq.core.execution import JobOutcome
 from jq.exceptions import ConfigurationError
+from jq.job import Job
 from jq.testing import ManualClock, isolated_stores, run_until_idle
 from jq.testing.stores import delete_prefixed_keys
 from jq_backends.memory import MemoryBroker

@@ -9,6 +9,10 @@ import time
 
 import pytest
 import redis
+
+from jq import Queue, SimpleWorker
+from jq.broker import Broker
+from jq.exceptions import ConfigurationError, InvalidJobOperation, NoSuchJobError, UnsupportedByBrokerError
 from jq.job import Job
 from jq.lifecycle import claim_fields
 from jq.registry import (
@@ -23,10 +27,6 @@ from jq.registry import (
     clean_registries,
 )
 from jq.timeouts import TimerDeathPenalty, UnixSignalDeathPenalty
-
-from jq import Queue, SimpleWorker
-from jq.broker import Broker
-from jq.exceptions import ConfigurationError, InvalidJobOperation, NoSuchJobError, UnsupportedByBrokerError
 from jq_backends.memory import MemoryBroker
 from tests import fixtures
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
 from jq.callbacks import Callback
 from jq.decorators import job
 from jq.job import Dependency, Job, JobStatus, Retry
 from jq.queue import Queue
-from jq.results import Result
-
 from jq.queueing.enqueueing import EnqueueArgs, EnqueueData
+from jq.results import Result
 
 CLASSES: dict[str, type] = {
     "Queue": Queue,

@@ -11,12 +11,12 @@ import threading
 import time
 
 import pytest
-from jq.job import Job
-from jq.timeouts import JobTimeoutException, TimerDeathPenalty, UnixSignalDeathPenalty
 
 from jq import Queue, Retry, SimpleWorker
 from jq.exceptions import ConfigurationError
+from jq.job import Job
 from jq.queueing.synchronous import death_penalty_class_for
+from jq.timeouts import JobTimeoutException, TimerDeathPenalty, UnixSignalDeathPenalty
 from jq_backends.memory import MemoryBroker
 from tests import fixtures
 

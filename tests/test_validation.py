@@ -17,13 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from jq.decorators import job
-from jq.serializers import JSONSerializer
-from jq.utils import MAX_SECONDS
 
 from jq import Queue, Retry
 from jq.broker import Broker
 from jq.core.payload import DEFAULT_MAX_PAYLOAD_SIZE, MAX_PAYLOAD_SIZE_ENV, check_record_size
+from jq.decorators import job
 from jq.exceptions import (
     ConfigurationError,
     InvalidJobDependency,
@@ -33,6 +31,8 @@ from jq.exceptions import (
     TimeoutFormatError,
 )
 from jq.queueing.enqueueing import EnqueueData
+from jq.serializers import JSONSerializer
+from jq.utils import MAX_SECONDS
 from jq_backends.memory import MemoryBroker
 from tests import fixtures
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from jq.base.utils import public_module
 from jq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 
 __all__ = [
@@ -198,3 +199,7 @@ def setup_loghandlers(
         logger.propagate = False
     if level is not None:
         logger.setLevel(level if isinstance(level, int) else level.upper())
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.logutils", LineFormatter, ColorizingStreamHandler)

@@ -17,6 +17,7 @@ from types import FrameType, TracebackType
 from typing import Any, Literal
 
 from jq.base.interrupts import raise_in_thread, with_default_message
+from jq.base.utils import public_module
 from jq.exceptions import JQError
 
 # signal.signal wraps the C module's function to turn the previous handler into an enum member,
@@ -260,3 +261,15 @@ def get_default_death_penalty_class() -> type[BaseDeathPenalty]:
     """The death penalty a worker uses unless told otherwise: :class:`UnixSignalDeathPenalty`
     where the platform has ``SIGALRM``, else :class:`TimerDeathPenalty`."""
     return UnixSignalDeathPenalty if hasattr(signal, "SIGALRM") else TimerDeathPenalty
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module(
+    "jq.timeouts",
+    BaseTimeoutException,
+    JobTimeoutException,
+    HorseMonitorTimeoutException,
+    BaseDeathPenalty,
+    UnixSignalDeathPenalty,
+    TimerDeathPenalty,
+)

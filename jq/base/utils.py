@@ -11,82 +11,25 @@ import os
 import re
 import sys
 import time
+import warnings
 from typing import Any
 
-from jq.compat.helpers import (
-    NOT_JSON_SERIALIZABLE,
-    Platform,
-    as_text,
-    backend_class,
-    ceildiv,
-    compact,
-    current_timestamp,
-    decode_redis_hash,
-    ensure_job_list,
-    get_call_string,
-    get_connection_from_queues,
-    get_platform,
-    get_version,
-    import_job_class,
-    import_queue_class,
-    import_worker_class,
-    is_nonstring_iterable,
-    missing_keys,
-    normalize_config_path,
-    parse_composite_key,
-    parse_names,
-    resolve_function_reference,
-    safe_json_dumps,
-    split_list,
-    str_to_date,
-    truncate_long_string,
-    utcformat,
-    utcparse,
-    validate_absolute_path,
-)
 from jq.exceptions import ConfigurationError, TimeoutFormatError
 
 __all__ = [
-    "NOT_JSON_SERIALIZABLE",
     "AttributeImportError",
     "ForkProcess",
     "ModuleImportError",
-    "Platform",
     "TimeoutFormatError",
-    "as_text",
     "backend_class",
-    "ceildiv",
-    "compact",
-    "current_timestamp",
-    "decode_redis_hash",
-    "ensure_job_list",
     "environment_value",
     "format_timestamp",
-    "get_call_string",
-    "get_connection_from_queues",
-    "get_platform",
-    "get_version",
     "import_attribute",
-    "import_job_class",
-    "import_queue_class",
-    "import_worker_class",
-    "is_nonstring_iterable",
-    "missing_keys",
-    "normalize_config_path",
     "now",
     "now_timestamp",
     "parse_composite_key",
-    "parse_names",
     "parse_timeout",
     "parse_timestamp",
-    "resolve_function_reference",
-    "safe_json_dumps",
-    "split_list",
-    "str_to_date",
-    "truncate_long_string",
-    "utcformat",
-    "utcparse",
-    "validate_absolute_path",
     "validate_description",
     "validate_flag",
     "validate_job_id",
@@ -403,3 +346,48 @@ try:
     ForkProcess = multiprocessing.get_context("fork").Process
 except ValueError:  # no fork on this platform
     ForkProcess = multiprocessing.Process
+
+
+def backend_class(holder: Any, default_name: str, override: Any = None) -> Any:
+    """``override`` when given (a dotted path is imported), else ``holder``'s attribute
+    ``default_name``: how a class picks its job, queue or death-penalty class."""
+    if override is None:
+        return getattr(holder, default_name)
+    if isinstance(override, str):
+        return import_attribute(override)
+    return override
+
+
+def parse_composite_key(composite_key: str) -> tuple[str, str]:
+    """``(job id, execution id)`` of ``"<job id>:<execution id>"``; a lone job id gives
+    ``(job id, "")`` with a DeprecationWarning, as RQ does."""
+    job_id, separator, execution_id = composite_key.partition(":")
+    if not separator:
+        warnings.warn(
+            f"a composite key is <job id>:<execution id>, not {composite_key!r}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    elif ":" in execution_id:
+        raise ValueError(f"{composite_key!r} is not <job id>:<execution id>")
+    return job_id, execution_id
+
+
+def public_module(name: str, *classes: type) -> None:
+    """Name ``classes`` as members of module ``name``, the public path users import them from
+    (``jq.job``, RQ's ``rq.job``), rather than the module of the layer that defines them
+    (``jq.core.job``).
+
+    A class's ``__module__`` is what pickle stores to find it again (a ``Retry`` or a ``Job`` in a
+    job's arguments, result or meta), what reprs and error messages show, and what a dotted path
+    built from a class names. Keeping the public path there means a value pickled by this release
+    loads in a release where the class lives elsewhere, and the other way round; the public
+    module re-exports the same class object, so the lookup finds it. Called by the defining
+    module itself, right after the classes, so it holds whichever module is imported first.
+    """
+    for cls in classes:
+        cls.__module__ = name
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.utils", ModuleImportError, AttributeImportError)

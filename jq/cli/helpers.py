@@ -26,7 +26,8 @@ import click
 import redis
 
 from jq.base.logutils import setup_loghandlers
-from jq.base.utils import import_attribute, import_job_class, import_worker_class, now, parse_timeout
+from jq.base.utils import import_attribute, now, parse_timeout
+from jq.compat.helpers import import_job_class, import_worker_class
 from jq.defaults import (
     DEFAULT_CONNECTION_CLASS,
     DEFAULT_DEATH_PENALTY_CLASS,

@@ -29,7 +29,9 @@ from jq.cli.sentry import init_sentry
 from jq.cli.worker_options import WorkerOptions, check_date_format, check_log_format, worker_options
 from jq.exceptions import JQError
 from jq.plugins.hookspecs import ExceptionHandler
+from jq.scheduling.cron import load_cron
 from jq.worker import BaseWorker, Worker
+from jq.worker.pool import WorkerPool
 
 __all__ = [
     "WorkerOptions",
@@ -146,8 +148,6 @@ def _dict_config(module: ConfigModule | None) -> Mapping[str, Any] | None:
 
 
 def _load_cron(location: str) -> Any:
-    from jq.scheduling.cron import load_cron
-
     try:
         return load_cron(location)
     except JQError as exc:
@@ -247,8 +247,6 @@ def worker_pool(
       jqueue worker-pool -n 4 --url redis://localhost:6379/0 high default low
       jqueue worker-pool -n 2 -c settings --burst
     """
-    from jq.worker.pool import WorkerPool
-
     write_pid(options.pid)
     plan = plan_worker(store, options, queues)
     _start_logging(plan, store)

@@ -1,8 +1,6 @@
 """The helpers of RQ's ``rq.utils`` that jq's own code does not need, with RQ's names, signatures
 and meaning, for code written for RQ. Import them from :mod:`jq.utils` (``rq.utils`` after
 :func:`jq.install_as_rq`), which re-exports every one.
-
-This module imports nothing of jq at load time: :mod:`jq.utils` imports it.
 """
 
 from __future__ import annotations
@@ -13,9 +11,12 @@ import inspect
 import json
 import os
 import sys
-import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
+
+from jq.base.utils import backend_class, import_attribute, parse_composite_key, public_module
+from jq.io.connections import resolve_broker
+from jq.queueing.queue import Queue
 
 __all__ = [
     "NOT_JSON_SERIALIZABLE",
@@ -125,8 +126,6 @@ def safe_json_dumps(value: Any) -> str:
 
 
 def _import_subclass(name: str, base_path: str, what: str) -> Any:
-    from jq.base.utils import import_attribute
-
     found = import_attribute(name)
     module_name, _, class_name = base_path.rpartition(".")
     base = getattr(__import__(module_name, fromlist=[class_name]), class_name)
@@ -206,18 +205,6 @@ def current_timestamp() -> int:
     return int(datetime.datetime.now(datetime.timezone.utc).timestamp())
 
 
-def backend_class(holder: Any, default_name: str, override: Any = None) -> Any:
-    """``override`` when given (a dotted path is imported), else ``holder``'s attribute
-    ``default_name``: how a class picks its job, queue or death-penalty class."""
-    if override is None:
-        return getattr(holder, default_name)
-    if isinstance(override, str):
-        from jq.base.utils import import_attribute
-
-        return import_attribute(override)
-    return override
-
-
 def get_version(connection: Any) -> tuple[int, int, int]:
     """The Redis server's version as three numbers, remembered on the client.
 
@@ -227,8 +214,6 @@ def get_version(connection: Any) -> tuple[int, int, int]:
     """
     client = connection
     if not hasattr(client, "info"):
-        from jq.io.connections import resolve_broker
-
         client = resolve_broker(connection).connection
         if not hasattr(client, "info"):
             return (0, 0, 0)
@@ -290,31 +275,16 @@ def get_call_string(
 
 def parse_names(queues_or_names: Iterable[Any]) -> list[str]:
     """Queue names of queues or names, in order."""
-    from jq.queueing.queue import Queue
-
     return [item.name if isinstance(item, Queue) else str(item) for item in queues_or_names]
 
 
 def get_connection_from_queues(queues_or_names: Iterable[Any]) -> Any:
     """The connection of the first Queue among ``queues_or_names``, or None."""
-    from jq.queueing.queue import Queue
-
     for item in queues_or_names:
         if isinstance(item, Queue):
             return item.connection
     return None
 
 
-def parse_composite_key(composite_key: str) -> tuple[str, str]:
-    """``(job id, execution id)`` of ``"<job id>:<execution id>"``; a lone job id gives
-    ``(job id, "")`` with a DeprecationWarning, as RQ does."""
-    job_id, separator, execution_id = composite_key.partition(":")
-    if not separator:
-        warnings.warn(
-            f"a composite key is <job id>:<execution id>, not {composite_key!r}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-    elif ":" in execution_id:
-        raise ValueError(f"{composite_key!r} is not <job id>:<execution id>")
-    return job_id, execution_id
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.utils", Platform)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from jq.base.utils import public_module
+
 __all__ = ["IntermediateQueue"]
 
 
@@ -53,3 +55,7 @@ class IntermediateQueue:
 
     def cleanup(self, worker: Any, queue: Any) -> None:
         """Nothing to clean up."""
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.intermediate_queue", IntermediateQueue)

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from jq.base.utils import public_module
+
 __all__ = ["Local", "LocalManager", "LocalProxy", "LocalStack", "release_local"]
 
 _get_ident: Callable[[], Any]
@@ -245,3 +247,7 @@ class LocalProxy:
 
     def __hash__(self) -> int:
         return hash(self._get_current_object())
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.local", Local, LocalStack, LocalManager, LocalProxy)

@@ -37,13 +37,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jq.base.utils import utcformat
+from jq.base.utils import public_module
 from jq.broker import STATUS, Place, PlaceKind, Transition
+from jq.compat.helpers import utcformat
 from jq.compat.rq_store import RQJob, RQStore, UnreadableJobError
+from jq.core.callbacks import Callback
 from jq.core.dependency import Dependency
 from jq.core.job import Job
+from jq.core.repeat import Repeat
 from jq.core.results import Result
 from jq.core.retry import Retry
+from jq.core.webhook import Webhook
 from jq.exceptions import JQError
 from jq.io.connections import resolve_broker
 from jq.io.serializers import Serializer, resolve_serializer
@@ -342,8 +346,6 @@ class _Run:
 
 def _build(queue: Queue, rq_job: RQJob, candidate: _Candidate, remaining_ttl: int | None) -> Job:
     """The jq job for an RQ job: its call, options and dependencies checked; nothing written."""
-    from jq.core.callbacks import Callback
-
     func: Any = rq_job.func_name
     if rq_job.instance is not None:
         func = getattr(rq_job.instance, rq_job.func_name)
@@ -362,15 +364,11 @@ def _build(queue: Queue, rq_job: RQJob, candidate: _Candidate, remaining_ttl: in
         retry = Retry(max=retries_left, interval=rq_job.json("retry_intervals") or 0)
     repeat = None
     if rq_job.number("repeats_left"):
-        from jq.core.repeat import Repeat
-
         repeat = Repeat(
             times=rq_job.number("repeats_left") or 0, interval=rq_job.json("repeat_intervals") or 0
         )
     webhooks = None
     if rq_job.json("webhooks"):
-        from jq.core.webhook import Webhook
-
         webhooks = [Webhook.from_dict(item) for item in rq_job.json("webhooks")]
     dependencies: Any = rq_job.dependency_ids or None
     if dependencies and rq_job.flag("allow_dependency_failures"):
@@ -487,5 +485,5 @@ def main(
     return 0 if report.ok else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.migrate_rq", Report)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from jq.io.connections import key_prefix
+from jq.scheduling.scheduler import scheduler_lock_name
+from jq_backends.keys import KeySpace
 
 if TYPE_CHECKING:
     from jq_backends.keys import KeySpace
@@ -23,14 +25,10 @@ __all__ = ["RQ_KEY_CONSTANTS", "rq_key_constant"]
 def _keys() -> KeySpace:
     # Imported here: the key layout is the drivers' (jq_backends.keys), and these constants are
     # only for code written for RQ that reads them.
-    from jq_backends.keys import KeySpace
-
     return KeySpace(key_prefix())
 
 
 def _scheduler_lock_template() -> str:
-    from jq.scheduling.scheduler import scheduler_lock_name
-
     return _keys().lock(scheduler_lock_name("%s"))
 
 

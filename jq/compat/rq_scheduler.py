@@ -21,7 +21,8 @@ from typing import Any
 
 from jq.base.clock import scheduling_time
 from jq.base.logutils import setup_loghandlers
-from jq.base.utils import ForkProcess, now, parse_names
+from jq.base.utils import ForkProcess, now, public_module
+from jq.compat.helpers import parse_names
 from jq.compat.rq_keys import rq_key_constant
 from jq.core import lifecycle
 from jq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
@@ -250,3 +251,7 @@ SCHEDULER_LOCKING_KEY_TEMPLATE: str  # built on first use by __getattr__
 def __getattr__(name: str) -> str:
     """RQ's key-name constants, built on first use (see :mod:`jq.compat.rq_keys`)."""
     return rq_key_constant(__name__, name)
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.scheduler", SchedulerStatus, RQScheduler)

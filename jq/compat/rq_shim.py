@@ -37,6 +37,7 @@ import threading
 from collections.abc import Sequence
 from types import CodeType, ModuleType
 
+from jq.base.utils import public_module
 from jq.exceptions import JQError
 
 __all__ = [
@@ -240,9 +241,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    # Run as `python -m jq.rq_shim`, this file is the module __main__: install through the module
-    # jq.rq_shim itself, so that the finder is the one jq.install_as_rq() recognizes later.
-    from jq.compat import rq_shim  # noqa: PLW0406 - the module, not this __main__ copy of it
-
-    sys.exit(rq_shim.main())
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.rq_shim", RQAlreadyImportedError)

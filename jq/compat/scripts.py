@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from jq.io.connections import resolve_broker
+from jq.queueing.queue import Queue
 
 if TYPE_CHECKING:
     from jq.core.job import Job
@@ -50,8 +51,6 @@ def get_unique_schedule_script(connection: Any) -> None:
 
 
 def _queue(connection: Any, queue_key: str, job: Job) -> Any:
-    from jq.queueing.queue import Queue
-
     return Queue.from_queue_key(
         queue_key, connection=resolve_broker(connection), job_class=type(job), serializer=job.serializer
     )

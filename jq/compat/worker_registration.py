@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from jq.compat.rq_keys import rq_key_constant
 from jq.exceptions import UnsupportedByBrokerError
 from jq.io.connections import resolve_broker
+from jq.worker.registration import Registration
 
 if TYPE_CHECKING:
     from jq.queueing.queue import Queue
@@ -48,8 +49,6 @@ def register(worker: Any, pipeline: Any = None) -> None:
     :class:`jq.exceptions.DuplicateWorkerError` if a live worker has its name). Workers do this
     themselves when they start."""
     _refuse_pipeline(pipeline, "registering")
-    from jq.worker.registration import Registration
-
     registration = getattr(worker, "registration", None) or Registration(worker)
     registration.register_birth()
 

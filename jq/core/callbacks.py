@@ -6,7 +6,8 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from jq.base.utils import parse_timeout
+from jq.base.timeouts import JobTimeoutException
+from jq.base.utils import import_attribute, parse_timeout, public_module
 from jq.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -76,8 +77,6 @@ class Callback:
         """The function: the one given, else imported by :attr:`name`."""
         if self._given is not None:
             return self._given
-        from jq.base.utils import import_attribute
-
         func: Callable[..., Any] = import_attribute(self.name)
         return func
 
@@ -101,8 +100,6 @@ class Callback:
 def _run(
     job: Job, callback: Callable[..., Any] | None, timeout: int, penalty: type[BaseDeathPenalty], *args: Any
 ) -> None:
-    from jq.base.timeouts import JobTimeoutException
-
     if callback is None:
         return
     if inspect.iscoroutinefunction(callback):
@@ -124,3 +121,7 @@ def execute_failure_callback(job: Job, death_penalty_class: type[BaseDeathPenalt
 def execute_stopped_callback(job: Job, death_penalty_class: type[BaseDeathPenalty]) -> None:
     """Run ``job``'s ``on_stopped`` callback under its timeout (its errors propagate)."""
     _run(job, job.stopped_callback, job.stopped_callback_timeout, death_penalty_class)
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.callbacks", Callback)

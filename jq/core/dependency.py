@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from jq.base.utils import validate_job_id
+from jq.base.utils import public_module, validate_job_id
+
+# Every Job is a JobState (its status part): a job is recognized without importing jq.core.job,
+# which imports this module.
+from jq.core.job_state import JobState
 from jq.exceptions import ConfigurationError, InvalidJobDependency
 
 if TYPE_CHECKING:
@@ -28,11 +32,9 @@ class Dependency:
         allow_failure: bool = False,
         enqueue_at_front: bool = False,
     ) -> None:
-        from jq.core.job import Job
-
         # As RQ: one job or id, or any iterable of them; anything else is refused here, at once.
         items = list(jobs) if isinstance(jobs, Iterable) and not isinstance(jobs, str) else [jobs]
-        if not all(isinstance(item, Job | str) for item in items):
+        if not all(isinstance(item, JobState | str) for item in items):
             raise InvalidJobDependency(f"Dependency(jobs=...) takes jobs and job ids, not {jobs!r}")
         if not items:
             raise InvalidJobDependency("Dependency(jobs=...) needs at least one job or job id")
@@ -61,17 +63,15 @@ class Dependency:
 
 def dependency_ids(depends_on: Any) -> list[str]:
     """The job ids in a ``depends_on=`` value: a Job, an id, a Dependency, or a list of these."""
-    if depends_on is None:  # nearly every enqueue: answered before the import below
+    if depends_on is None:  # nearly every enqueue
         return []
-    from jq.core.job import Job
-
     items = depends_on if isinstance(depends_on, list | tuple) else [depends_on]
     ids: list[str] = []
     for item in items:
         if isinstance(item, Dependency):
             ids.extend(dependency_ids(item.dependencies))
-        elif isinstance(item, Job):
-            ids.append(item.id)
+        elif isinstance(item, JobState):
+            ids.append(cast("Job", item).id)
         elif isinstance(item, str):
             try:
                 ids.append(validate_job_id(item))
@@ -83,3 +83,7 @@ def dependency_ids(depends_on: Any) -> list[str]:
             )
     # Keep order, drop repeats.
     return list(dict.fromkeys(ids))
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.dependency", Dependency)

@@ -21,9 +21,11 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from jq.base.utils import public_module
 from jq.broker import Broker
+from jq.core.job import Job
 from jq.defaults import RQ_KEY_PREFIX
-from jq.exceptions import ConfigurationError, NoSuchGroupError, UnsupportedByBrokerError
+from jq.exceptions import ConfigurationError, NoSuchGroupError, NoSuchJobError, UnsupportedByBrokerError
 from jq.io.connections import resolve_broker
 
 if TYPE_CHECKING:
@@ -117,8 +119,6 @@ class Group:
 
     def get_jobs(self) -> list[Job]:
         """The group's jobs that still exist, by id (after :meth:`cleanup`)."""
-        from jq.core.job import Job
-
         found = Job.fetch_many(self.cleanup(), connection=self.broker)
         return [job for job in found if job is not None]
 
@@ -140,8 +140,6 @@ class Group:
         """Forget the group; with ``delete_jobs``, delete its jobs first (their records and
         results; see :meth:`jq.job.Job.delete`), else they are left as they are."""
         if delete_jobs:
-            from jq.exceptions import NoSuchJobError
-
             for job in self.get_jobs():
                 try:
                     job.delete()
@@ -161,3 +159,7 @@ class Group:
         broker = resolve_broker(connection)
         for name in broker.group_names():
             broker.group_cleanup(name)
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.group", Group)

@@ -18,12 +18,13 @@ from jq.base.utils import (
     JOB_ID_PATTERN,
     now,
     parse_timeout,
+    public_module,
     validate_description,
     validate_job_id,
     validate_ttl,
 )
 from jq.broker import EXECUTION, Broker
-from jq.core import job_record
+from jq.core import job_record, lifecycle_requests
 from jq.core.callbacks import Callback
 from jq.core.dependency import Dependency
 from jq.core.job_call import JobCall, current_job
@@ -35,12 +36,13 @@ from jq.core.job_state import JobState, JobStatus
 from jq.core.job_storage import JobStorage
 from jq.core.results import Result
 from jq.core.retry import Retry
+from jq.core.webhook import Webhook
 from jq.exceptions import ConfigurationError, NoSuchJobError
 from jq.io.connections import resolve_broker
 from jq.io.serializers import Serializer, resolve_serializer
 
 if TYPE_CHECKING:
-    from jq.queueing.queue import Queue
+    pass
 
 __all__ = [
     "JOB_ID_PATTERN",
@@ -205,11 +207,10 @@ class Job(JobCall, JobState, JobResults, JobDependencies, JobStorage, JobOptions
         objects, sent when the job ends as each one says (TypeError for anything else, as in RQ).
         ``group_id``: the :class:`~jq.group.Group` the job is enqueued in.
         """
-        if webhooks:
-            from jq.core.webhook import Webhook
-
-            if not isinstance(webhooks, Sequence) or not all(isinstance(hook, Webhook) for hook in webhooks):
-                raise TypeError("webhooks must be a sequence of Webhook instances")
+        if webhooks and (
+            not isinstance(webhooks, Sequence) or not all(isinstance(hook, Webhook) for hook in webhooks)
+        ):
+            raise TypeError("webhooks must be a sequence of Webhook instances")
         if args is None:
             args = ()
         if kwargs is None:
@@ -358,18 +359,14 @@ class Job(JobCall, JobState, JobResults, JobDependencies, JobStorage, JobOptions
         ``enqueue_dependents`` they are released (once nothing else is unmet). Returns the ids of
         the released jobs by queue name. See :func:`jq.lifecycle.cancel`; ``pipeline``: see
         :func:`jq.lifecycle.refuse_pipeline`."""
-        from jq.core import lifecycle
-
-        lifecycle.refuse_pipeline(pipeline, "Job.cancel")
-        return lifecycle.cancel(
+        lifecycle_requests.refuse_pipeline(pipeline, "Job.cancel")
+        return lifecycle_requests.cancel(
             self, enqueue_dependents=enqueue_dependents, remove_from_dependencies=remove_from_dependencies
         )
 
     def requeue(self, at_front: bool = False) -> Job:
         """Put a failed or stopped job back on its queue (not a canceled one, as in RQ)."""
-        from jq.core import lifecycle
-
-        lifecycle.requeue(self, at_front=at_front)
+        lifecycle_requests.requeue(self, at_front=at_front)
         return self
 
     def delete(
@@ -381,19 +378,10 @@ class Job(JobCall, JobState, JobResults, JobDependencies, JobStorage, JobOptions
         settles them; with ``delete_dependents`` they are deleted (see :func:`jq.lifecycle.delete`).
         With a redis-py ``pipeline``, the deletes are queued on it and made by
         ``pipeline.execute()``."""
-        from jq.core import lifecycle
-
         store = None if pipeline is None else self.broker.pipeline_writes(pipeline)
-        lifecycle.delete(
+        lifecycle_requests.delete(
             self, delete_dependents=delete_dependents, remove_from_queue=remove_from_queue, store=store
         )
-
-    @property
-    def queue(self) -> Queue:
-        """The job's queue."""
-        from jq.queueing.queue import Queue
-
-        return Queue(self.origin, connection=self.broker, serializer=self.serializer, job_class=type(self))
 
 
 def cancel_job(
@@ -413,3 +401,7 @@ def requeue_job(job_id: str, connection: Any = None, serializer: Any = None) -> 
 def parse_job_id(job_or_execution_id: str) -> str:
     """The job id of a job id or of an execution's ``<job id>:<execution id>``."""
     return job_or_execution_id.split(":", 1)[0]
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.job", Job)

@@ -7,6 +7,7 @@ reads that state, under RQ's names.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from jq.broker import Broker
@@ -31,6 +32,13 @@ class JobDependencies:
     allow_dependency_failures: bool
     enqueue_at_front: bool
 
+    if TYPE_CHECKING:  # a JobDependencies is always a Job: its own class fetches the others
+
+        @classmethod
+        def fetch_many(
+            cls, job_ids: Iterable[str], connection: Any = None, serializer: Any = None
+        ) -> list[Job | None]: ...
+
     def process_dependencies(self, depends_on: Any) -> None:
         """Set the jobs this job waits for from a ``depends_on=`` value (a job, an id, a
         :class:`Dependency`, or a list of these); a Dependency's ``allow_failure`` and
@@ -52,10 +60,9 @@ class JobDependencies:
     @property
     def dependencies(self) -> list[Job]:
         """The jobs this job depends on that still exist."""
-        from jq.core.job import Job
-
-        cls = type(self) if isinstance(self, Job) else Job
-        fetched = cls.fetch_many(self._dependency_ids, connection=self.broker, serializer=self.serializer)
+        fetched = type(self).fetch_many(
+            self._dependency_ids, connection=self.broker, serializer=self.serializer
+        )
         return [job for job in fetched if job is not None]
 
     @property
@@ -85,8 +92,6 @@ class JobDependencies:
         now. ``parent_job`` is judged by its status (refreshed unless ``refresh_job_status`` is
         False); ``exclude_job_id`` is left out; dependencies whose record is gone are left out, as
         RQ does. (``pipeline`` is accepted and unused.)"""
-        from jq.core.job import Job
-
         met = {JobStatus.FINISHED}
         if self.allow_dependency_failures:
             met.add(JobStatus.FAILED)
@@ -96,15 +101,13 @@ class JobDependencies:
             if parent_status not in met:
                 return False
             ids = [job_id for job_id in ids if job_id != parent_job.id]
-        found = Job.fetch_many(ids, connection=self.broker, serializer=self.serializer)
+        found = type(self).fetch_many(ids, connection=self.broker, serializer=self.serializer)
         return all(job.get_status(refresh=False) in met for job in found if job is not None)
 
     def delete_dependents(self, pipeline: Any = None) -> None:
         """Delete the jobs waiting for this one (each left in its queue's lists as
         ``delete(remove_from_queue=False)`` leaves it), on ``pipeline`` when given."""
-        from jq.core.job import Job
-
-        found = Job.fetch_many(self.dependent_ids, connection=self.broker, serializer=self.serializer)
+        found = type(self).fetch_many(self.dependent_ids, connection=self.broker, serializer=self.serializer)
         for dependent in found:
             if dependent is not None:
                 dependent.delete(pipeline=pipeline, remove_from_queue=False)

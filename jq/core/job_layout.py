@@ -9,15 +9,17 @@ they come from the object's broker; read on the class, from :func:`layout_broker
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from jq.broker import Broker
 from jq.exceptions import NoConnectionError
 from jq.io.connections import resolve_broker
 
 if TYPE_CHECKING:
+    from jq.core.job import Job
     from jq.io.serializers import Serializer
     from jq.queueing.executions import Execution, ExecutionRegistry
+    from jq.queueing.queue import Queue
     from jq.queueing.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 
 __all__ = ["JobLayout", "LayoutKey", "layout_broker"]
@@ -47,7 +49,19 @@ class LayoutKey:
 
 
 class JobLayout:
-    """The key names and registries of a :class:`jq.job.Job`, under RQ's names."""
+    """The key names, queue and registries of a :class:`jq.job.Job`, under RQ's names.
+
+    A job's queue, registries and executions are objects of the layer above this one
+    (:mod:`jq.queueing`), which imports the core, not the other way round: that layer plugs its
+    classes in here when it is imported (:data:`queue_class`, :data:`execution_registry_class`),
+    and every public module that gives out jobs (:mod:`jq.job`, :mod:`jq.group`...) imports it.
+    """
+
+    #: The class of :attr:`queue`, whose registries a job's registries are; set by
+    #: :mod:`jq.queueing` (a Job subclass may name its own Queue subclass).
+    queue_class: ClassVar[type[Queue]]
+    #: The class of :attr:`execution_registry`; set by :mod:`jq.queueing`.
+    execution_registry_class: ClassVar[type[ExecutionRegistry]]
 
     _id: str
     origin: str
@@ -82,36 +96,47 @@ class JobLayout:
         """The key of the ids of the jobs waiting for job ``job_id`` (see :func:`layout_broker`)."""
         return layout_broker().dependents_key(job_id)
 
-    def _registry_options(self) -> dict[str, Any]:
-        return {"connection": self.broker, "job_class": type(self), "serializer": self.serializer}
+    @property
+    def queue(self) -> Queue:
+        """The job's queue."""
+        queue_class: type[Queue] = self._queueing_class("queue_class")
+        return queue_class(
+            self.origin,
+            connection=self.broker,
+            serializer=self.serializer,
+            job_class=cast("type[Job]", type(self)),
+        )
 
     @property
     def started_job_registry(self) -> StartedJobRegistry:
         """The started registry of the job's queue."""
-        from jq.queueing.registry import StartedJobRegistry
-
-        return StartedJobRegistry(self.origin, **self._registry_options())
+        return self.queue.started_job_registry
 
     @property
     def finished_job_registry(self) -> FinishedJobRegistry:
         """The finished registry of the job's queue."""
-        from jq.queueing.registry import FinishedJobRegistry
-
-        return FinishedJobRegistry(self.origin, **self._registry_options())
+        return self.queue.finished_job_registry
 
     @property
     def failed_job_registry(self) -> FailedJobRegistry:
         """The failed registry of the job's queue."""
-        from jq.queueing.registry import FailedJobRegistry
-
-        return FailedJobRegistry(self.origin, **self._registry_options())
+        return self.queue.failed_job_registry
 
     @property
     def execution_registry(self) -> ExecutionRegistry:
         """The job's executions (RQ's per-job registry): its running one, read from its record."""
-        from jq.queueing.executions import ExecutionRegistry
+        registry_class: type[ExecutionRegistry] = self._queueing_class("execution_registry_class")
+        return registry_class(self._id, connection=self.broker)
 
-        return ExecutionRegistry(self._id, connection=self.broker)
+    @classmethod
+    def _queueing_class(cls, name: str) -> Any:
+        found = getattr(cls, name, None)
+        if found is None:
+            raise RuntimeError(
+                f"{cls.__name__}.{name} is not set: import jq.job (or anything of jq.queueing), which "
+                "gives jobs their queue, registries and executions, before asking a job for them"
+            )
+        return found
 
     def get_executions(self) -> list[Execution]:
         """The job's current executions: the one running it while its status is ``started``

@@ -49,6 +49,8 @@ from jq.broker import (
     Record,
 )
 from jq.core.callbacks import Callback
+from jq.core.job_state import JobStatus
+from jq.core.webhook import Webhook
 from jq.exceptions import DeserializationError, SerializationError
 from jq.io.serializers import Serializer
 from jq.io.signing import is_signing, signed_without_keys
@@ -230,8 +232,6 @@ def signed_fields(job_id: str, record: Record) -> bytes:
 
 def apply(job: Job, record: Record) -> None:
     """Set a job's attributes from its record. Raises :class:`DeserializationError` on bad fields."""
-    from jq.core.job import JobStatus
-
     get = record.get  # a worker reads one record per job: about twenty lookups, most of absent fields
 
     def text(name: str) -> str | None:
@@ -312,8 +312,6 @@ def _apply_features(job: Job, text: Any) -> None:
     webhooks = text("webhooks")
     job.webhooks = []
     if webhooks:
-        from jq.core.webhook import Webhook
-
         try:
             job.webhooks = [Webhook.from_dict(data) for data in json.loads(webhooks)]
         except (ValueError, TypeError, KeyError, AttributeError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from jq.base.utils import format_timestamp
 from jq.broker import Broker, Record, Transition
@@ -34,10 +34,7 @@ class JobStorage:
     last_heartbeat: datetime.datetime | None
 
     def _job(self) -> Job:
-        from jq.core.job import Job
-
-        assert isinstance(self, Job)
-        return self
+        return cast("Job", self)  # a JobStorage is always a Job (its record part)
 
     def to_record(self) -> dict[str, bytes]:
         """Every field of the job's record, encoded (serializes the call and meta)."""

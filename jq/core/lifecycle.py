@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from jq.base.clock import scheduling_time
-from jq.base.utils import format_timestamp, now, now_timestamp
+from jq.base.utils import format_timestamp, now, now_timestamp, public_module
 from jq.broker import (
     ENQUEUE_AT_FRONT,
     EXECUTION,
@@ -45,14 +45,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UNSERIALIZABLE_RETURN_VALUE",
-    "cancel",
     "claim_fields",
-    "delete",
     "fail",
     "finish",
-    "places_of",
-    "refuse_pipeline",
-    "requeue",
     "retry_returned",
 ]
 
@@ -505,12 +500,5 @@ def unclaim(job: Job, worker_update: WorkerUpdate | None = None) -> bool:
     )
 
 
-# The state changes a user asks for (cancel, requeue, delete) live in jq.core.lifecycle_requests; they
-# are part of this module's API too (imported last: that module uses the helpers above).
-from jq.core.lifecycle_requests import (  # noqa: E402
-    cancel,
-    delete,
-    places_of,
-    refuse_pipeline,
-    requeue,
-)
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.lifecycle", NextClaim)

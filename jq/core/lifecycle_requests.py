@@ -162,9 +162,7 @@ def delete(
 
 
 def _waiting_dependents(job: Job) -> list[Job]:
-    from jq.core.job import Job as JobClass
-
-    found = JobClass.fetch_many(
+    found = type(job).fetch_many(
         job.broker.dependent_ids(job.id), connection=job.broker, serializer=job.serializer
     )
     return [dependent for dependent in found if dependent is not None]

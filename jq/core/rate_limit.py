@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from jq.base.utils import format_timestamp, now, now_timestamp
+from jq.base.utils import format_timestamp, now, now_timestamp, public_module
 from jq.broker import Broker
 from jq.defaults import RQ_KEY_PREFIX
 from jq.exceptions import UnsupportedByBrokerError
@@ -247,3 +247,7 @@ def clean_rate_limits(connection: Any, timeout: int) -> list[str]:
     for key in broker.rate_limit_keys():
         admitted += broker.release_rate_limit_slots(key, released_fields=released_fields())
     return admitted
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.rate_limit", RateLimit, RateLimitRegistry)

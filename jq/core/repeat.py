@@ -12,7 +12,7 @@ import datetime
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from jq.base.utils import now
+from jq.base.utils import now, public_module
 
 if TYPE_CHECKING:
     from jq.core.job import Job
@@ -76,3 +76,7 @@ class Repeat:
         when = now() + datetime.timedelta(seconds=interval)
         queue.schedule_job(job, when, pipeline=pipeline)
         return when
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.repeat", Repeat)

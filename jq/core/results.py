@@ -16,9 +16,11 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from jq.base.utils import format_timestamp, now, parse_timestamp
+from jq.base.utils import format_timestamp, now, parse_timestamp, public_module
 from jq.broker import RESULTS_KEPT, Transition
+from jq.core.job_layout import layout_broker
 from jq.exceptions import DeserializationError, NoSuchJobError, UnsupportedByBrokerError
+from jq.io.connections import resolve_broker
 from jq.io.serializers import Serializer, resolve_serializer
 from jq.io.signing import signed_without_keys
 
@@ -166,8 +168,6 @@ class Result:
     @classmethod
     def get_key(cls, job_id: str) -> str:
         """The key of the result entries of job ``job_id`` (see :func:`jq.core.job_layout.layout_broker`)."""
-        from jq.core.job_layout import layout_broker
-
         return layout_broker().results_key(job_id)
 
     @classmethod
@@ -274,11 +274,9 @@ class Result:
         record, so ``ttl`` changes nothing: the job's ``result_ttl`` or ``failure_ttl`` decides.
         With a redis-py ``pipeline`` the write is queued on it.
         """
-        from jq.core.job import Job
-
         if self.id is None:
             self.id = self.execution_id = uuid.uuid4().hex
-        job = self._job if self._job is not None else Job(self.job_id, connection=self.connection)
+        broker = self._job.broker if self._job is not None else resolve_broker(self.connection)
         payload = None if self.type is not self.Type.SUCCESSFUL else self.serializer.dumps(self.return_value)
         change = Transition(
             self.job_id,
@@ -288,8 +286,8 @@ class Result:
             results_kept=RESULTS_KEPT,
         )
         if pipeline is not None:
-            job.broker.pipeline_writes(pipeline).transition(change)
-        elif not job.broker.transition(change):
+            broker.pipeline_writes(pipeline).transition(change)
+        elif not broker.transition(change):
             raise NoSuchJobError(f"No such job: {self.job_id}: a result needs its job's record")
         return self.id
 
@@ -342,3 +340,7 @@ def decode_result(job_id: str, data: bytes, serializer: Serializer, *, connectio
         # A failure stores no value; a returned Retry is stored when the serializer can store it.
         payload=payload if kind is Result.Type.SUCCESSFUL or payload else None,
     )
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.results", Result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from jq.base.utils import MAX_SECONDS
+from jq.base.utils import MAX_SECONDS, public_module
 from jq.exceptions import ConfigurationError
 
 __all__ = ["Retry"]
@@ -56,3 +56,7 @@ class Retry:
     def __repr__(self) -> str:
         interval = self.intervals[0] if len(self.intervals) == 1 else self.intervals
         return f"Retry(max={self.max}, interval={interval!r}, enqueue_at_front={self.enqueue_at_front!r})"
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.retry", Retry)

@@ -14,6 +14,8 @@ import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
+from jq.base.utils import public_module
+
 if TYPE_CHECKING:
     from jq.core.job import Job
 
@@ -121,3 +123,7 @@ class Webhook:
                            job.id, error.code)  # fmt: skip
         except Exception:
             logger.warning("webhook %s %s for job %s failed", self.method, self.url, job.id, exc_info=True)
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.webhook", Webhook)

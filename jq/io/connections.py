@@ -22,8 +22,10 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
+from jq.base.utils import public_module
 from jq.broker import Broker
 from jq.exceptions import ConfigurationError, NoConnectionError, NoRedisConnectionException
+from jq.plugins import get_plugin_manager
 
 __all__ = [
     "DEFAULT_URL",
@@ -191,8 +193,6 @@ def resolve_broker(connection: Any = None) -> Broker:
     connection = resolve_connection(connection)
     if isinstance(connection, Broker):
         return connection
-    from jq.plugins import get_plugin_manager
-
     plugins = get_plugin_manager()
     if isinstance(connection, str):
         return _broker_for_url(connection, plugins)
@@ -317,3 +317,7 @@ def parse_connection(connection: Any) -> tuple[type[Any], type[Any], dict[str, A
     ``client_class(connection_pool=ConnectionPool(connection_class=..., **settings))``."""
     client = _redis_client(connection)
     return type(client), client.connection_pool.connection_class, get_connection_kwargs(client)
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.connections", Connection)

@@ -21,8 +21,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import cloudpickle
 
+from jq.base.utils import import_attribute, public_module
 from jq.exceptions import ConfigurationError, UnknownPluginError
 from jq.io.signing import SignedSerializer, signed_by_env
+from jq.plugins import get_plugin_manager
 
 __all__ = [
     "SERIALIZER_ALIASES",
@@ -119,8 +121,6 @@ def _resolve_unsigned(value: Any) -> Serializer:
         return DefaultSerializer
     if isinstance(value, str):
         if "." not in value:
-            from jq.plugins import get_plugin_manager
-
             found = get_plugin_manager().serializer(value)
             if found is None:
                 raise UnknownPluginError(
@@ -128,8 +128,6 @@ def _resolve_unsigned(value: Any) -> Serializer:
                     "object with dumps/loads, or install the plugin that provides it"
                 )
             return found
-        from jq.base.utils import import_attribute
-
         try:
             value = import_attribute(value)
         except (ImportError, AttributeError) as exc:
@@ -141,3 +139,7 @@ def _resolve_unsigned(value: Any) -> Serializer:
         f"serializer {value!r} has no dumps/loads: pass an object with dumps(obj) -> bytes and "
         "loads(bytes) -> obj, a name such as 'json', or a dotted path"
     )
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.serializers", Serializer, DefaultSerializer, JSONSerializer, InvalidSerializerError)

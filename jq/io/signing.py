@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, TypeGuard
 
-from jq.base.utils import environment_value
+from jq.base.utils import environment_value, public_module
 from jq.exceptions import ConfigurationError, SignatureError
 
 __all__ = [
@@ -244,3 +244,7 @@ def signed_by_env(serializer: Any) -> Any:
 def _signed_cached(serializer: Any, text: str) -> SignedSerializer:
     # One wrapper per (serializer, keys): resolving a serializer happens for every job.
     return SignedSerializer(serializer, _parse_cached(text))
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.signing", SignedSerializer)

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from jq.base.utils import parse_timeout, validate_description, validate_ttl
+from jq.base.utils import parse_timeout, public_module, validate_description, validate_ttl
 from jq.core.callbacks import Callback
 from jq.core.job import Job
 from jq.core.retry import Retry
@@ -108,3 +108,7 @@ class job:
         f.delay = delay  # type: ignore[attr-defined]
         f.enqueue = delay  # type: ignore[attr-defined]
         return f
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.decorators", job)

@@ -21,6 +21,7 @@ from jq.base.timeouts import BaseDeathPenalty
 from jq.base.utils import format_timestamp, now, parse_timeout, validate_flag
 from jq.broker import Broker, EnqueueOutcome, EnqueueRequest, RefusalReason
 from jq.core.callbacks import Callback
+from jq.core.group import check_group_name, groups_of
 from jq.core.job import Job, JobStatus
 from jq.core.payload import check_record_size
 from jq.core.rate_limit import check_rate_limit
@@ -35,6 +36,7 @@ from jq.exceptions import (
 )
 from jq.io.serializers import Serializer
 from jq.plugins import get_plugin_manager
+from jq.queueing import synchronous
 from jq.queueing.enqueue_options import EnqueueArgs, EnqueueData, parse_enqueue_args
 
 __all__ = ["EnqueueArgs", "EnqueueData", "Enqueueing"]
@@ -284,8 +286,6 @@ class Enqueueing:
         each job joins that :class:`~jq.group.Group` in the same step as its enqueue.
         """
         if group_id is not None:
-            from jq.core.group import check_group_name, groups_of
-
             groups_of(self.broker)
             check_group_name(group_id)
         datas = list(job_datas)
@@ -424,8 +424,6 @@ class Enqueueing:
 
     def _note_deferred(self, job: Job) -> None:
         """A job this synchronous queue deferred runs when a synchronous run releases it."""
-        from jq.queueing import synchronous
-
         synchronous.note_deferred(self, job)
 
     def enqueue_job_once(self, job: Job, marker: str, value: float) -> bool:
@@ -531,8 +529,6 @@ class Enqueueing:
         if unique and depends_on:
             raise ConfigurationError("unique=True is not supported with job dependencies (depends_on)")
         if job.group_id is not None and not self.broker.supports_groups:
-            from jq.core.group import groups_of
-
             groups_of(self.broker)  # raises: this broker stores no groups
         job.origin = self.name
         if job.timeout is None:
@@ -573,8 +569,6 @@ class Enqueueing:
         """Run a queued job now, in this thread (``is_async=False``), and end it as a worker
         would: its retries at once, its timeout enforced, then the jobs its outcome released
         (see :mod:`jq.queueing.synchronous`)."""
-        from jq.queueing import synchronous
-
         return synchronous.run_now(self, job)
 
 

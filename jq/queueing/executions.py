@@ -19,18 +19,18 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from jq.base.utils import now, parse_timestamp
+from jq.base.utils import now, parse_composite_key, parse_timestamp, public_module
 from jq.broker import EXECUTION, Broker, Place, PlaceKind
-from jq.compat.rq_keys import rq_key_constant
+from jq.core.job import Job
 from jq.exceptions import UnsupportedByBrokerError
 from jq.io.connections import resolve_broker
+from jq.queueing.queue import Queue
 from jq.queueing.registry import BaseRegistry, StartedJobRegistry
 
 if TYPE_CHECKING:
     from jq.core.job import Job
 
 __all__ = [
-    "WORKER_EXECUTIONS_KEY_TEMPLATE",
     "Execution",
     "ExecutionRegistry",
     "cleanup_execution",
@@ -120,8 +120,6 @@ class Execution:
     def job(self) -> Job:
         """The job this execution runs."""
         if self._job is None:
-            from jq.core.job import Job
-
             self._job = Job.fetch(self.job_id, connection=self.connection)
         return self._job
 
@@ -176,8 +174,6 @@ class Execution:
     @classmethod
     def from_composite_key(cls, composite_key: str, connection: Any) -> Execution:
         """The execution named by ``<job id>:<execution id>`` (not read from the store)."""
-        from jq.base.utils import parse_composite_key
-
         job_id, execution_id = parse_composite_key(composite_key)
         return cls(id=execution_id, job_id=job_id, connection=connection)
 
@@ -296,8 +292,6 @@ class ExecutionRegistry(BaseRegistry):
 
     def get_queue(self) -> Any:
         """The queue of the job."""
-        from jq.queueing.queue import Queue
-
         origin = self.broker.load_job_fields(self.job_id, ["origin"])
         name = _text(origin[0]) if origin and origin[0] else "default"
         return Queue(name, connection=self.broker)
@@ -324,9 +318,5 @@ def cleanup_execution(worker: Any, job: Job, pipeline: Any, execution: Execution
     logger.debug("execution of job %s cleaned up", job.id)
 
 
-WORKER_EXECUTIONS_KEY_TEMPLATE: str  # built on first use by __getattr__
-
-
-def __getattr__(name: str) -> str:
-    """RQ's key-name constants, built on first use (see :mod:`jq.compat.rq_keys`)."""
-    return rq_key_constant(__name__, name)
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.executions", Execution, ExecutionRegistry)

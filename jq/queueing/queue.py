@@ -8,7 +8,7 @@ import warnings
 from typing import Any, Generic, TypeVar, overload
 
 from jq.base.timeouts import BaseDeathPenalty
-from jq.base.utils import import_attribute, parse_timeout, validate_queue_name
+from jq.base.utils import import_attribute, parse_timeout, public_module, validate_queue_name
 from jq.broker import Broker
 from jq.core.job import Job
 from jq.core.job_layout import LayoutKey
@@ -253,3 +253,7 @@ class Queue(QueueContents, QueueInternals, Enqueueing):
     scheduled_job_registry = QueueRegistry(ScheduledJobRegistry, "Jobs waiting for their time.")
     canceled_job_registry = QueueRegistry(CanceledJobRegistry, "Jobs that were canceled.")
     rate_limited_job_registry = QueueRegistry(RateLimitedJobRegistry, "Jobs waiting for their rate limit.")
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.queue", QueueRegistry, Queue)

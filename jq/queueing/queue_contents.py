@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from jq.broker import Broker, Place, PlaceKind, Transition
 from jq.core.job import Job
@@ -35,10 +35,7 @@ class QueueContents:
     def __iter__(self) -> Iterator[Queue]:
         # As RQ: a queue is an iterable of one queue, itself, so that code that takes "a queue
         # or some queues" (Worker(queue), Worker([q1, q2])) can iterate either.
-        from jq.queueing.queue import Queue
-
-        assert isinstance(self, Queue)
-        yield self
+        yield cast("Queue", self)  # a QueueContents is always a Queue (its contents part)
 
     @property
     def count(self) -> int:

@@ -15,10 +15,15 @@ from typing import Any
 from jq.broker import Broker
 from jq.exceptions import UnsupportedByBrokerError
 
-__all__ = ["QueueInternals"]
+__all__ = ["QueueInternals", "scheduler_lock_name"]
 
 #: Seconds a queue's maintenance lock lasts unless released (RQ's: 15 minutes - 1 s).
 MAINTENANCE_LOCK_TTL = 899
+
+
+def scheduler_lock_name(queue: str) -> str:
+    """The name of the lock a queue's active scheduler holds (see :mod:`jq.scheduling.scheduler`)."""
+    return f"scheduler:{queue}"
 
 
 def _claim_only(what: str) -> UnsupportedByBrokerError:
@@ -61,8 +66,6 @@ class QueueInternals:
     @property
     def scheduler_pid(self) -> int | None:
         """The process id of the scheduler active for this queue now, or None when none is."""
-        from jq.scheduling.scheduler import scheduler_lock_name
-
         owner = self.broker.lock_owner(scheduler_lock_name(self.name))
         if owner is None:
             return None

@@ -21,9 +21,12 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from jq.base.clock import scheduling_time
+from jq.base.utils import public_module
 from jq.broker import EXECUTION, KEEP, PERSIST, PlaceKind, Transition
-from jq.core import lifecycle
+from jq.core import lifecycle, lifecycle_requests
+from jq.core.execution import callback_penalty, report_final_failure, run_exception_handlers
 from jq.core.job import Job
+from jq.core.job_state import JobStatus
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq.exceptions import (
     AbandonedJobError,
@@ -74,9 +77,6 @@ class StartedJobRegistry(BaseRegistry):
         whose maintenance calls this (passed to the hook, and choosing the callback's death
         penalty).
         """
-        from jq.core.execution import callback_penalty, report_final_failure, run_exception_handlers
-        from jq.core.job_state import JobStatus
-
         now = time.time() if timestamp is None else timestamp
         ended: list[str] = []
         for job_id in self.broker.registry_expired(self.place, now):
@@ -315,7 +315,7 @@ class ReadyJobRegistry(BaseRegistry):
     def remove(self, job: Job | str, pipeline: Any = None, delete_job: bool = False) -> Any:
         """0: nothing is here (with ``delete_job`` the job is still deleted)."""
         if delete_job:
-            lifecycle.delete(job if isinstance(job, Job) else self._fetch(self._job_id(job)))
+            lifecycle_requests.delete(job if isinstance(job, Job) else self._fetch(self._job_id(job)))
         return pipeline if pipeline is not None else 0
 
     def requeue(self, job_or_id: Job | str, at_front: bool = False) -> Job:
@@ -383,3 +383,17 @@ def clean_registries(queue: Queue, exception_handlers: list[Any] | None = None) 
     StartedJobRegistry(queue=queue).cleanup(exception_handlers=exception_handlers)
     for registry_class in (FinishedJobRegistry, FailedJobRegistry, CanceledJobRegistry, DeferredJobRegistry):
         registry_class(queue=queue).cleanup()
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module(
+    "jq.registry",
+    StartedJobRegistry,
+    FinishedJobRegistry,
+    FailedJobRegistry,
+    CanceledJobRegistry,
+    RateLimitedJobRegistry,
+    DeferredJobRegistry,
+    ReadyJobRegistry,
+    ScheduledJobRegistry,
+)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from jq.base.timeouts import BaseDeathPenalty, UnixSignalDeathPenalty
 from jq.base.utils import backend_class, validate_queue_name
 from jq.broker import Broker, Place, PlaceKind
-from jq.core import lifecycle
+from jq.core import lifecycle_requests
 from jq.core.job import Job
 from jq.exceptions import InvalidJobOperation, UnsupportedByBrokerError
 from jq.io.connections import key_prefix, resolve_broker, same_store
@@ -65,6 +65,9 @@ class BaseRegistry:
     #: The default death penalty for callbacks the registry runs.
     death_penalty_class: type[BaseDeathPenalty] = UnixSignalDeathPenalty
     key_template = _KeyTemplate()
+    #: The class of :meth:`get_queue`: jq.queueing.queue's Queue, which imports this module; set
+    #: by :mod:`jq.queueing` when it is imported (a subclass may name its own).
+    queue_class: ClassVar[type[Queue]]
 
     def __init__(
         self,
@@ -219,7 +222,7 @@ class BaseRegistry:
         if delete_job:
             # As in RQ: a job id whose record is gone raises NoSuchJobError (the entry is removed).
             target = job if isinstance(job, Job) else self._fetch(job_id)
-            lifecycle.delete(target)
+            lifecycle_requests.delete(target)
         return result
 
     def _fetch(self, job_id: str) -> Job:
@@ -236,9 +239,9 @@ class BaseRegistry:
 
     def get_queue(self) -> Queue:
         """The registry's queue."""
-        from jq.queueing.queue import Queue
-
-        return Queue(self.name, connection=self.broker, job_class=self.job_class, serializer=self.serializer)
+        return self.queue_class(
+            self.name, connection=self.broker, job_class=self.job_class, serializer=self.serializer
+        )
 
     def requeue(self, job_or_id: Job | str, at_front: bool = False) -> Job:
         """Put a job of this registry back on its queue; returns it.

@@ -40,7 +40,9 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from jq.base.logutils import setup_logging
 from jq.base.utils import now as utc_now
+from jq.base.utils import public_module
 from jq.broker import Broker
 from jq.core.job import Job
 from jq.defaults import DEFAULT_RESULT_TTL
@@ -141,8 +143,6 @@ class CronScheduler(UnregisteredScheduler):
         self.log = logger
         if rq_form and cron is None and not logger.hasHandlers():
             # As RQ's scheduler does: its lines are seen even where nothing set logging up.
-            from jq.base.logutils import setup_logging
-
             setup_logging(logger, logging_level)
         # Per marker: the latest tick this scheduler saw fired or skipped (a timestamp).
         self._seen: dict[str, float] = {}
@@ -391,3 +391,7 @@ def create_cron(connection: Any) -> CronScheduler:
     for data in take_registered():
         scheduler.register(**data)
     return scheduler
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.cron", CronScheduler)

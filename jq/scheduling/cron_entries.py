@@ -29,8 +29,10 @@ from cronsim import CronSim, CronSimError
 from jq.base.utils import now as utc_now
 from jq.base.utils import validate_queue_name
 from jq.core.callbacks import function_path
+from jq.core.webhook import Webhook
 from jq.defaults import DEFAULT_RESULT_TTL
 from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
+from jq.queueing.queue import Queue
 
 __all__ = [
     "DEFAULT_MISFIRE_GRACE",
@@ -155,14 +157,11 @@ class CronJob:
         if unknown:
             raise ConfigurationError(f"unknown cron job options: {', '.join(sorted(unknown))}")
         webhooks = job_options.get("webhooks")
-        if webhooks:
-            # Checked when registered, not at every tick: each fire would be refused the same way.
-            from jq.core.webhook import Webhook
-
-            if not isinstance(webhooks, list | tuple) or not all(
-                isinstance(hook, Webhook) for hook in webhooks
-            ):
-                raise TypeError("webhooks must be a sequence of Webhook instances")
+        # Checked when registered, not at every tick: each fire would be refused the same way.
+        if webhooks and (
+            not isinstance(webhooks, list | tuple) or not all(isinstance(hook, Webhook) for hook in webhooks)
+        ):
+            raise TypeError("webhooks must be a sequence of Webhook instances")
         if timing not in TIMINGS:
             raise ConfigurationError(f"timing must be one of {', '.join(TIMINGS)}, not {timing!r}")
         self.func_path = function_path(func, what="a cron job's function")
@@ -241,8 +240,6 @@ class CronJob:
     def enqueue(self, connection: Any) -> Any:
         """Enqueue the job on its queue now, whatever its schedule says (outside of any tick:
         every call enqueues one more job); returns the :class:`jq.job.Job`."""
-        from jq.queueing.queue import Queue
-
         job = Queue(self.queue, connection=connection).enqueue_call(
             self.func_path, args=self.args, kwargs=self.kwargs, **enqueue_options(self.job_options)
         )

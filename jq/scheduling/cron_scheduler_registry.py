@@ -13,6 +13,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
+from jq.base.utils import public_module
 from jq.defaults import DEFAULT_CRON_SCHEDULER_TTL
 from jq.exceptions import UnsupportedByBrokerError
 
@@ -94,3 +95,7 @@ class UnregisteredScheduler:
     def heartbeat(self) -> None:
         """Refused: jq keeps no registry of the cron schedulers that run."""
         raise _not_kept()
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.cron_scheduler_registry", UnregisteredScheduler)

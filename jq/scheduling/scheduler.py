@@ -24,26 +24,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from jq.base.clock import scheduling_time
-from jq.base.utils import validate_queue_name
+from jq.base.utils import public_module, validate_queue_name
 from jq.broker import Broker
 from jq.core import lifecycle
 from jq.exceptions import ConfigurationError
 from jq.io.connections import resolve_broker
 from jq.queueing.queue import Queue
+from jq.queueing.queue_internals import scheduler_lock_name
 from jq.scheduling.periodic import run_until_stopped
 
-__all__ = [
-    "DEFAULT_LOCK_TTL",
-    "DEFAULT_SCHEDULER_INTERVAL",
-    "SCHEDULER_KEY_TEMPLATE",
-    "SCHEDULER_LOCKING_KEY_TEMPLATE",
-    "ForkProcess",
-    "RQScheduler",
-    "Scheduler",
-    "SchedulerStatus",
-    "run",
-    "scheduler_lock_name",
-]
+__all__ = ["DEFAULT_LOCK_TTL", "DEFAULT_SCHEDULER_INTERVAL", "Scheduler", "scheduler_lock_name"]
 
 logger = logging.getLogger("jq.scheduler")
 
@@ -53,11 +43,6 @@ DEFAULT_SCHEDULER_INTERVAL = 1.0
 DEFAULT_LOCK_TTL = 10.0
 # How many due jobs one promotion moves at most; the rest go on the next look, moments later.
 _BATCH = 1000
-
-
-def scheduler_lock_name(queue: str) -> str:
-    """The name of the lock a queue's active scheduler holds."""
-    return f"scheduler:{queue}"
 
 
 class Scheduler:
@@ -158,20 +143,5 @@ class Scheduler:
             logger.info("scheduler %s: stopped", self.token)
 
 
-# RQ's scheduler API (``rq.scheduler``), over the Scheduler above; in a module of its own for size.
-from jq.compat.rq_scheduler import (  # noqa: E402 - it builds on Scheduler, defined above
-    SCHEDULER_KEY_TEMPLATE,
-    ForkProcess,
-    RQScheduler,
-    SchedulerStatus,
-    run,
-)
-
-SCHEDULER_LOCKING_KEY_TEMPLATE: str  # built on first use by __getattr__
-
-
-def __getattr__(name: str) -> str:
-    """RQ's ``SCHEDULER_LOCKING_KEY_TEMPLATE``, built on first use (see :mod:`jq.compat.rq_keys`)."""
-    from jq.compat.rq_keys import rq_key_constant
-
-    return rq_key_constant(__name__, name)
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.scheduler", Scheduler)

@@ -102,6 +102,7 @@ def open_store(url: str, *, key_prefix: str) -> Iterator[Broker]:
     if scheme == "memory":
         yield MemoryBroker.named("default")
         return
+    # lazy: a memory:// store does not import redis-py (the plugin's sessions that need no Redis)
     from jq_backends.redis import RedisBroker
 
     if scheme == "fakeredis":

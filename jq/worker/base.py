@@ -502,6 +502,8 @@ def __getattr__(name: str) -> Any:
     """``jq.worker.base.Worker`` and ``SimpleWorker``, where earlier versions of jq defined them
     (they live in :mod:`jq.worker.worker_classes` now)."""
     if name in ("Worker", "SimpleWorker"):
+        # lazy: breaks the cycle jq.worker.base <-> jq.worker.worker_classes (whose classes
+        # subclass BaseWorker); only code reading the old path gets here
         from jq.worker import worker_classes
 
         return getattr(worker_classes, name)

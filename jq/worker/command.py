@@ -19,8 +19,10 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from jq.core.job import Job
 from jq.exceptions import InvalidJobOperation, NoSuchJobError
 from jq.io.connections import resolve_broker
+from jq.worker.strategies import KillReason
 
 if TYPE_CHECKING:
     from jq.worker.base import BaseWorker
@@ -88,8 +90,6 @@ def send_stop_execution_command(connection: Any, job_id: str, execution_id: str)
     """Stop one execution of a job: the worker running execution ``execution_id`` of ``job_id``
     stops it (the job ends ``stopped``). Raises :class:`InvalidJobOperation` when that execution
     is not running (the job is gone, or runs another execution)."""
-    from jq.core.job import Job
-
     try:
         job = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
@@ -107,8 +107,6 @@ def send_stop_job_command(connection: Any, job_id: str, serializer: Any = None) 
 
     Raises :class:`InvalidJobOperation` when no worker ever took the job, as RQ does.
     """
-    from jq.core.job import Job
-
     job = Job.fetch(job_id, connection=connection, serializer=serializer)
     if not job.worker_name:
         raise InvalidJobOperation(f"job {job_id!r} is not running: no worker has taken it")
@@ -138,8 +136,6 @@ def handle_shutdown_command(worker: BaseWorker) -> None:
 
 def handle_kill_worker_command(worker: BaseWorker, payload: dict[Any, Any]) -> None:
     """Kill the current job's work horse (a SimpleWorker stops the job in its own process)."""
-    from jq.worker.strategies import KillReason
-
     logger.info("worker %s: received a kill-horse command", worker.name)
     if not worker.kill_job(KillReason.KILL_HORSE):
         logger.info("worker %s: not running a job; kill-horse command ignored", worker.name)
@@ -154,8 +150,6 @@ def handle_stop_execution_command(worker: BaseWorker, payload: dict[Any, Any]) -
 
 def handle_stop_job_command(worker: BaseWorker, payload: dict[Any, Any]) -> None:
     """Stop the job the command names, if this worker runs it (it ends ``stopped``)."""
-    from jq.worker.strategies import KillReason
-
     job_id = payload.get("job_id")
     logger.info("worker %s: received a command to stop job %s", worker.name, job_id)
     if not isinstance(job_id, str) or not worker.kill_job(KillReason.STOP_JOB, job_id=job_id):

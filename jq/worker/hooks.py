@@ -42,6 +42,7 @@ from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
 from jq.worker.executions import Execution
 from jq.worker.proctitle import set_process_title
+from jq.worker.strategies import KillReason
 
 if TYPE_CHECKING:
     from jq.broker import Broker
@@ -322,8 +323,6 @@ class WorkerHooks:
     def kill_horse(self, sig: signal.Signals = SHUTDOWN_SIGNAL) -> None:
         """Stop the running job now: kill its work horse's process group (SimpleWorker: raise the
         stop in the job's code); nothing when no job runs."""
-        from jq.worker.strategies import KillReason
-
         kill = self._kill
         reason = kill[1] if kill is not None else KillReason.KILL_HORSE
         self.strategy.kill(reason)
@@ -335,8 +334,6 @@ class WorkerHooks:
 
     def request_stop_execution(self, execution_id: str) -> None:
         """Stop the running job if it is execution ``execution_id`` (it ends ``stopped``)."""
-        from jq.worker.strategies import KillReason
-
         job = self.running_job
         if job is None or job.execution_id != execution_id or not self.kill_job(KillReason.STOP_JOB, job.id):
             logger.warning("worker %s: not running execution %s, command ignored", self.name, execution_id)

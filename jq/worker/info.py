@@ -12,9 +12,9 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from jq import __version__
-from jq.base.utils import parse_timestamp
+from jq.base.utils import format_timestamp, parse_timestamp
 from jq.io.connections import key_prefix
+from jq.version import __version__
 from jq.worker.executions import Execution
 from jq.worker.registration import WorkerStatus
 
@@ -246,8 +246,6 @@ class WorkerInfo:
     def serialize(self) -> dict[str, Any]:
         """The worker as RQ writes its record: ``birth``, ``last_heartbeat``, ``queues``, ``pid``,
         ``hostname``, ``ip_address``, ``version``, ``python_version``."""
-        from jq.base.utils import format_timestamp
-
         birth = getattr(self, "birth_date", None)
         beat = getattr(self, "last_heartbeat", None)
         return {

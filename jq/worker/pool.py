@@ -26,7 +26,7 @@ from types import FrameType
 from typing import Any, NamedTuple
 
 from jq.base.logutils import setup_logging
-from jq.base.utils import ForkProcess
+from jq.base.utils import ForkProcess, public_module
 from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
 from jq.io.connections import resolve_broker
 from jq.queueing.queue import Queue
@@ -393,3 +393,7 @@ def run_worker(
         exception_handlers=exception_handlers,
     )
     worker.work(burst=burst, with_scheduler=True, logging_level=logging_level)
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.worker_pool", WorkerProcess, WorkerData, WorkerPool)

@@ -22,6 +22,7 @@ import pickle
 import sys
 from typing import TYPE_CHECKING, Any
 
+from jq.base.logutils import setup_logging
 from jq.base.threads import start_background_thread
 from jq.core import job_record
 from jq.exceptions import ConfigurationError
@@ -253,8 +254,6 @@ def child_main() -> None:  # pragma: no cover - runs in the spawned horse
 
 def _run(config: dict[str, Any], report_fd: int) -> None:  # pragma: no cover - in the horse
     if config["logging"] is not None:
-        from jq.base.logutils import setup_logging
-
         level, date_format, log_format = config["logging"]
         setup_logging(logging.getLogger("jq.worker"), level, log_format, date_format)
     broker = resolve_broker(_connect(config["connection"]))

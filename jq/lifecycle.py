@@ -1,0 +1,41 @@
+"""jq's public path of :mod:`jq.core.lifecycle` (a job's state changes) and
+:mod:`jq.core.lifecycle_requests` (the ones a user asks for: cancel, requeue, delete): the same
+objects, re-exported."""
+
+from __future__ import annotations
+
+from jq.core.lifecycle import (
+    UNSERIALIZABLE_RETURN_VALUE,
+    NextClaim,
+    claim_fields,
+    fail,
+    failed_dependents,
+    finish,
+    now_text,
+    released_fields,
+    results_kept,
+    retry_returned,
+    unclaim,
+    with_admission,
+)
+from jq.core.lifecycle_requests import cancel, delete, places_of, refuse_pipeline, requeue
+
+__all__ = [
+    "UNSERIALIZABLE_RETURN_VALUE",
+    "NextClaim",
+    "cancel",
+    "claim_fields",
+    "delete",
+    "fail",
+    "failed_dependents",
+    "finish",
+    "now_text",
+    "places_of",
+    "refuse_pipeline",
+    "released_fields",
+    "requeue",
+    "results_kept",
+    "retry_returned",
+    "unclaim",
+    "with_admission",
+]
