@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import pickle
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -313,6 +316,74 @@ def test_public_modules_give_the_same_objects(public, home):
     assert shared
     for name in shared:
         assert getattr(public_module, name) is getattr(home_module, name)
+
+
+PUBLIC_MODULES = sorted(
+    module
+    for module in MODULES
+    if module.count(".") == 1 and layer_of(module) == len(LAYERS) - 1 and module != "jq.__init__"
+)
+
+
+def test_classes_keep_their_public_module():
+    """What pickle stores for a class, and what reprs show, is the path users import it from."""
+    import importlib
+
+    # The packages of the layers (jq.worker's modules are RQ's paths too: rq.worker.worker_classes).
+    layered = ["jq.base", "jq.io", "jq.core", "jq.queueing", "jq.scheduling", "jq.compat", "jq.worker.pool"]
+    misnamed = []
+    for public in PUBLIC_MODULES:
+        module = importlib.import_module(public)
+        for name in module.__all__:
+            value = getattr(module, name)
+            home = getattr(value, "__module__", "") or ""
+            if isinstance(value, type) and any(home == p or home.startswith(p + ".") for p in layered):
+                misnamed.append(f"{public}.{name} says it is {home}.{name}")
+    assert misnamed == []
+
+
+def test_a_pickled_retry_names_its_public_module():
+    from jq.retry import Retry
+
+    data = pickle.dumps(Retry(max=2))
+    assert b"jq.retry" in data and b"jq.core" not in data
+    assert pickle.loads(data).max == 2
+
+
+def test_a_job_status_pickled_before_the_layers_still_loads():
+    from jq.job import JobStatus
+
+    # pickle.dumps(JobStatus.QUEUED) by jq before its layers, when the class lived in jq.job_state.
+    before = (
+        b"\x80\x04\x95+\x00\x00\x00\x00\x00\x00\x00\x8c\x0cjq.job_state\x94"
+        b"\x8c\tJobStatus\x94\x93\x94\x8c\x06queued\x94\x85\x94R\x94."
+    )
+    assert pickle.loads(before) is JobStatus.QUEUED
+    assert b"jq.job\x94" in pickle.dumps(JobStatus.QUEUED)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "from jq.job import Job; job = Job.create('builtins.abs', args=(1,), origin='q', connection='memory://')",
+        "import jq; job = jq.Job.create('builtins.abs', args=(1,), origin='q', connection='memory://')",
+        "import jq.core.job, jq.group; job = jq.core.job.Job.create('builtins.abs', origin='q', connection='memory://')",
+    ],
+)
+def test_a_job_reaches_its_queue_registries_and_executions_in_a_fresh_process(code):
+    """The queueing layer plugs its classes into the core's Job: a job got from a public module
+    has its queue, its queue's registries and its executions, whatever was imported first."""
+    shown = "print(job.queue.name, job.started_job_registry.name, job.execution_registry.job_id == job.id)"
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}; {shown}"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["q", "q", "True"]
 
 
 def report() -> str:

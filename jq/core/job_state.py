@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from jq.base.utils import public_module
 from jq.broker import STATUS, STATUS_PLACES, Broker, PlaceKind
 from jq.exceptions import ConfigurationError, MissingJobError, NoSuchJobError
 
@@ -131,3 +132,7 @@ class JobState:
         if not self.origin:
             return None
         return self.broker.queue_position(self.origin, self._id)
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.job", JobStatus)

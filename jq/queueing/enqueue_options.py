@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+from jq.base.utils import public_module
 from jq.core.callbacks import Callback
 from jq.core.retry import Retry
 from jq.exceptions import ConfigurationError
@@ -136,3 +137,7 @@ def parse_enqueue_args(f: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
         kwargs,
         options["webhooks"],
     )
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.queue", EnqueueArgs, EnqueueData)

@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from jq.base.timeouts import BaseDeathPenalty, UnixSignalDeathPenalty
-from jq.base.utils import backend_class, validate_queue_name
+from jq.base.utils import backend_class, public_module, validate_queue_name
 from jq.broker import Broker, Place, PlaceKind
 from jq.core import lifecycle_requests
 from jq.core.job import Job
@@ -260,3 +260,7 @@ class BaseRegistry:
         """The job id of a registry entry as stored (an entry is a job id in every registry)."""
         text = entry.decode("utf-8") if isinstance(entry, bytes) else entry
         return text.split(":", 1)[0]
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.registry", BaseRegistry)

@@ -27,7 +27,7 @@ from typing import Any, Final
 from cronsim import CronSim, CronSimError
 
 from jq.base.utils import now as utc_now
-from jq.base.utils import validate_queue_name
+from jq.base.utils import public_module, validate_queue_name
 from jq.core.callbacks import function_path
 from jq.core.webhook import Webhook
 from jq.defaults import DEFAULT_RESULT_TTL
@@ -435,3 +435,7 @@ class Cron:
 
     def __len__(self) -> int:
         return len(self._jobs)
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.cron", Cron, CronJob)
