@@ -14,6 +14,9 @@ import importlib.util as _importlib_util
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
+# jq's own release (the ``jq-queue`` distribution's version); ``VERSION`` is RQ's API level.
+from jq.version import __version__
+
 if _TYPE_CHECKING:
     from jq.compat.rq_shim import install_as_rq
     from jq.core.callbacks import Callback
@@ -34,9 +37,6 @@ if _TYPE_CHECKING:
     from jq.queueing.queue import Queue
     from jq.version import VERSION
     from jq.worker import SimpleWorker, Worker
-
-# jq's own release (the ``jq-queue`` distribution's version); ``VERSION`` is RQ's API level.
-from jq.version import __version__
 
 __all__ = [
     "VERSION",
