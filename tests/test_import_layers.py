@@ -52,6 +52,14 @@ STARTUP_COST: dict[tuple[str, str], str] = {
     ("jq.testing.stores", "jq_backends.redis"): "a memory:// store does not import redis-py",
 }
 
+#: Other packages jq's modules may import inside a function, and why: optional dependencies, and
+#: redis-py where only code that talks to Redis needs it. Anything else goes at module level.
+OPTIONAL_OR_COSTLY: dict[str, str] = {
+    "fakeredis": "an optional dependency (jq-queue[testing])",
+    "setproctitle": "an optional dependency (jq-queue[setproctitle])",
+    "redis": "jq imports redis-py only where it talks to Redis: a memory:// store does not pay for it",
+}
+
 #: The most modules one import cycle may take in (issue: "no cycle larger than two or three").
 LARGEST_CYCLE = 3
 
@@ -286,6 +294,43 @@ def test_every_lazy_import_breaks_a_cycle_or_a_documented_cost():
         and not _reaches(module_level, found.target, found.source)
     ]
     assert needless == [], "\n".join(needless)
+
+
+def _other_lazy_imports() -> list[tuple[str, int, str, str]]:
+    """``(module, line, imported package, comment)`` of each import of anything but jq inside a
+    function of jq's own modules (the drivers are their authors')."""
+    found = []
+    for module, path in MODULES.items():
+        if not module.startswith("jq.") or module.startswith("jq.broker"):
+            continue
+        text = path.read_text()
+        lines = text.splitlines()
+
+        def visit(node: ast.AST, lazy: bool) -> None:
+            if isinstance(node, ast.If) and _is_type_checking(node.test):
+                return
+            lazy = lazy or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            if lazy and isinstance(node, ast.Import | ast.ImportFrom) and not getattr(node, "level", 0):
+                name = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+                package = (name or "").split(".")[0]
+                if package not in PACKAGES:
+                    found.append((module, node.lineno, package, _lazy_comment(lines, node.lineno)))
+            for child in ast.iter_child_nodes(node):
+                visit(child, lazy)
+
+        visit(ast.parse(text), False)
+    return found
+
+
+def test_other_lazy_imports_are_optional_or_costly_dependencies():
+    wrong = [
+        f"{MODULES[module].relative_to(ROOT)}:{line} imports {package} in a function"
+        + ("" if comment else " without a '# lazy:' comment")
+        + ("" if package in OPTIONAL_OR_COSTLY else ": import it at module level")
+        for module, line, package, comment in _other_lazy_imports()
+        if package not in OPTIONAL_OR_COSTLY or not comment
+    ]
+    assert wrong == [], "\n".join(wrong)
 
 
 def test_imports_point_down_the_layers():

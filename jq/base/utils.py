@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime
 import importlib
 import math
@@ -297,8 +298,6 @@ def import_attribute(name: str) -> Any:
     parts = path.split(".")
     if len(parts) == 1:
         # A bare name is looked up among the builtins, as RQ does ('abs', 'len').
-        import builtins
-
         if hasattr(builtins, path):
             return getattr(builtins, path)
         raise ModuleImportError(f"{path!r} is not a dotted path such as 'package.module.function'")

@@ -24,6 +24,7 @@ from typing import Any
 
 import click
 import redis
+from redis.sentinel import Sentinel
 
 from jq.base.logutils import setup_loghandlers
 from jq.base.utils import import_attribute, now, parse_timeout
@@ -87,8 +88,6 @@ def get_redis_from_config(settings: Mapping[str, Any], connection_class: Any = r
         return connection_class.from_url(settings["REDIS_URL"])
     sentinel = settings.get("SENTINEL")
     if sentinel is not None:
-        from redis.sentinel import Sentinel
-
         options = {
             "db": sentinel.get("DB", 0),
             "username": sentinel.get("USERNAME"),

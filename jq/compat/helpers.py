@@ -220,6 +220,7 @@ def get_version(connection: Any) -> tuple[int, int, int]:
     cached = getattr(client, "_jq_redis_server_version", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
+    # lazy: redis-py only for a Redis server: jq.utils (RQ's rq.utils) does not import it for memory://
     import redis
 
     try:

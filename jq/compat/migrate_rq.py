@@ -37,6 +37,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from jq.base.utils import public_module
 from jq.broker import STATUS, Place, PlaceKind, Transition
 from jq.compat.helpers import utcformat
@@ -457,8 +459,6 @@ def main(
 ) -> int:
     """Run the command; 0 when every job to copy was copied, 1 when some were not (or a store
     did not answer), 2 for a usage or configuration mistake."""
-    import redis
-
     args = parse_args(argv, prog)
     try:
         serializer = _reading_serializer(args.serializer)

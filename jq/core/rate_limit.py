@@ -16,6 +16,7 @@ None here (see :mod:`jq.scripts`): jq's Redis driver runs its own scripts.
 from __future__ import annotations
 
 import functools
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from jq.base.utils import format_timestamp, now, now_timestamp, public_module
@@ -236,8 +237,6 @@ def release_slot(job: Job) -> list[str]:
 def clean_rate_limits(connection: Any, timeout: int) -> list[str]:
     """A worker's maintenance: :meth:`RateLimitRegistry.cleanup` for every key, by one worker of
     the store at a time, at most once per ``timeout`` seconds; the ids admitted."""
-    import uuid
-
     broker = resolve_broker(connection)
     if not broker.supports_rate_limits or not broker.acquire_lock(
         MAINTENANCE_LOCK, uuid.uuid4().hex, timeout

@@ -107,6 +107,7 @@ def open_store(url: str, *, key_prefix: str) -> Iterator[Broker]:
 
     if scheme == "fakeredis":
         try:
+            # lazy: fakeredis is an optional dependency (jq-queue[testing])
             import fakeredis
         except ImportError:
             raise ConfigurationError(

@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from types import FrameType
 from typing import Any, NamedTuple
 
+import redis
+
 from jq.base.logutils import setup_logging
 from jq.base.utils import ForkProcess, public_module
 from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
@@ -378,8 +380,6 @@ def run_worker(
 ) -> None:
     """Run one worker in this process, connecting as RQ's pool describes a connection: a client
     class, the connection class of its pool, and the pool's settings."""
-    import redis
-
     pool = redis.ConnectionPool(connection_class=connection_pool_class, **connection_pool_kwargs)
     client = connection_class(connection_pool=pool)
     time.sleep(_sleep)
