@@ -14,9 +14,6 @@ import importlib.util as _importlib_util
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-# jq's own release (the ``jq-queue`` distribution's version); ``VERSION`` is RQ's API level.
-from jq.version import __version__
-
 if _TYPE_CHECKING:
     from jq.compat.rq_shim import install_as_rq
     from jq.core.callbacks import Callback
@@ -35,7 +32,7 @@ if _TYPE_CHECKING:
     )
     from jq.plugins import hookimpl
     from jq.queueing.queue import Queue
-    from jq.version import VERSION
+    from jq.version import VERSION, __version__
     from jq.worker import SimpleWorker, Worker
 
 __all__ = [
@@ -91,6 +88,8 @@ _HOMES = {
     # RQ exports SpawnWorker here; found once jq.worker has it (the workers stream adds it).
     "SpawnWorker": "jq.worker",
     "VERSION": "jq.version",
+    # jq's own release (the ``jq-queue`` distribution's version); ``VERSION`` is RQ's API level.
+    "__version__": "jq.version",
     "Webhook": "jq.core.webhook",
     "Worker": "jq.worker",
 }
