@@ -4,7 +4,7 @@ the contract's seven steps (refusals first, then every write, in one atomic bloc
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from jq.broker.contract import QueueStore
 from jq.broker.rules._base import StoreRules
@@ -46,13 +46,13 @@ class StoreEnqueue(StoreRules, QueueStore):
         """Store and place one job, following :meth:`jq.broker.Broker.enqueue`'s steps."""
         with self.store.atomic() as tx:
             refusal = _refusal(request, _Batch(tx))
-            return refusal if refusal is not None else self._write(tx, request, ())
+            return refusal if refusal is not None else self._write(tx, request, Counter())
 
     def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[EnqueueOutcome]:
         """Every request checked, in order, as the batch will leave the store; then every one
         written, or none: the whole batch is one atomic block."""
         with self.store.atomic() as tx:
-            batch = _Batch(tx, [request.job_id for request in requests])
+            batch = _Batch(tx, Counter(request.job_id for request in requests))
             refusals: list[EnqueueOutcome | None] = []
             for request in requests:
                 batch.arrive(request.job_id)
@@ -63,16 +63,18 @@ class StoreEnqueue(StoreRules, QueueStore):
                 refusals.append(refusal)
             if any(refusal is not None for refusal in refusals):
                 return [refusal or EnqueueOutcome(None, reason=RefusalReason.BATCH) for refusal in refusals]
-            return [
-                self._write(tx, request, [later.job_id for later in requests[index + 1 :]])
-                for index, request in enumerate(requests)
-            ]
+            # How many of the requests still to write enqueue each id: counted down as they are
+            # written (one counter for the batch, not one list of later ids per request).
+            upcoming = Counter(request.job_id for request in requests)
+            outcomes: list[EnqueueOutcome] = []
+            for request in requests:
+                upcoming[request.job_id] -= 1
+                outcomes.append(self._write(tx, request, upcoming))
+            return outcomes
 
-    def _write(
-        self, tx: StoreTransaction, request: EnqueueRequest, upcoming: Iterable[str]
-    ) -> EnqueueOutcome:
-        """Steps 2 to 7 of an enqueue whose refusals were checked. ``upcoming``: ids that later
-        requests of the same batch enqueue (unmet dependencies)."""
+    def _write(self, tx: StoreTransaction, request: EnqueueRequest, upcoming: Counter[str]) -> EnqueueOutcome:
+        """Steps 2 to 7 of an enqueue whose refusals were checked. ``upcoming``: how many later
+        requests of the same batch enqueue each id (they count as unmet dependencies)."""
         now = self.store.now()
         job_id = request.job_id
         if request.once is not None:
@@ -154,14 +156,14 @@ class _Batch:
 
     __slots__ = ("_new_markers", "_statuses", "_tx", "_unmet", "_upcoming")
 
-    def __init__(self, tx: StoreTransaction, upcoming: Iterable[str] = ()) -> None:
+    def __init__(self, tx: StoreTransaction, upcoming: Counter[str] | None = None) -> None:
         self._tx = tx
         # Per id an earlier request writes: its status and unmet dependencies.
         self._statuses: dict[str, bytes] = {}
         self._unmet: dict[str, list[str]] = {}
         self._new_markers: dict[str, float] = {}
         # How many requests still to come enqueue each id.
-        self._upcoming = Counter(upcoming)
+        self._upcoming: Counter[str] = Counter() if upcoming is None else upcoming
 
     def arrive(self, job_id: str) -> None:
         """The request for ``job_id`` is checked now: it is no longer one to come."""
