@@ -1,8 +1,10 @@
 """A set of members with float scores, kept in ``(score, member)`` order for the memory store.
 
 Reads never sort: a sorted list of ``(score, member)`` pairs is kept beside a member-to-score
-dict, so a queue pop reads index 0, a registry page is a slice, and "scores at or below" is one
-bisection. Writes cost a bisection and a list insert or delete.
+dict, so a queue pop reads the first entry, a registry page is a slice, and "scores at or below"
+is one bisection. Writes cost a bisection and a list insert or delete; removing the first entry
+(a queue pop) only moves a head index, and the dead entries before it are cut off in one go once
+they are as many as the live ones.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import bisect
 
 __all__ = ["ScoredSet", "inclusive_range"]
+
+# Dead entries before the head are cut off once there are this many and at least as many live.
+_COMPACT_AT = 64
 
 
 def _score_of(entry: tuple[float, str]) -> float:
@@ -36,11 +41,13 @@ class ScoredSet:
     orders equal scores by member bytes; UTF-8 byte order is code point order).
     """
 
-    __slots__ = ("_order", "_scores")
+    __slots__ = ("_head", "_order", "_scores")
 
     def __init__(self) -> None:
         self._scores: dict[str, float] = {}
+        # The live entries are _order[_head:], sorted.
         self._order: list[tuple[float, str]] = []
+        self._head = 0
 
     def __len__(self) -> int:
         return len(self._scores)
@@ -54,10 +61,11 @@ class ScoredSet:
             self._drop(old, member)
         self._scores[member] = score
         entry = (score, member)
-        if not self._order or self._order[-1] < entry:
-            self._order.append(entry)  # the common case: a push at the back of a queue
+        order = self._order
+        if len(order) == self._head or order[-1] < entry:
+            order.append(entry)  # the common case: a push at the back of a queue
         else:
-            bisect.insort(self._order, entry)
+            bisect.insort(order, entry, self._head)
 
     def remove(self, member: str) -> bool:
         """Remove the member; whether it was there."""
@@ -68,7 +76,20 @@ class ScoredSet:
         return True
 
     def _drop(self, score: float, member: str) -> None:
-        del self._order[bisect.bisect_left(self._order, (score, member))]
+        order, head = self._order, self._head
+        index = bisect.bisect_left(order, (score, member), head)
+        if index != head:
+            del order[index]
+            return
+        # The first entry (a queue pop): move the head rather than every entry after it.
+        head += 1
+        if head == len(order):
+            order.clear()
+            head = 0
+        elif head >= _COMPACT_AT and head >= len(order) - head:
+            del order[:head]
+            head = 0
+        self._head = head
 
     def score(self, member: str) -> float | None:
         """The member's score, or None."""
@@ -77,13 +98,12 @@ class ScoredSet:
     def members(self, start: int, end: int, max_score: float | None, reverse: bool) -> list[str]:
         """Members at ranks ``start`` to ``end`` inclusive, ascending (descending with
         ``reverse``), of those scored at or below ``max_score`` when given."""
-        order = self._order
-        length = len(order) if max_score is None else bisect.bisect_right(order, max_score, key=_score_of)
-        ranks = inclusive_range(length, start, end)
+        order, head = self._order, self._head
+        stop = len(order) if max_score is None else bisect.bisect_right(order, max_score, head, key=_score_of)
+        ranks = inclusive_range(stop - head, start, end)
         if not reverse:
-            return [member for _, member in order[ranks.start : ranks.stop]]
-        last = length - 1
-        return [order[last - rank][1] for rank in ranks]
+            return [member for _, member in order[head + ranks.start : head + ranks.stop]]
+        return [order[stop - 1 - rank][1] for rank in ranks]
 
     def copy(self) -> dict[str, float]:
         """The members and their scores."""
