@@ -78,15 +78,15 @@ class SetKind(str, enum.Enum):
     """What a set holds and what its scores mean; the set's name is given with it."""
 
     #: A queue's job ids (name: the queue); scores are positions, lowest first out.
-    QUEUE = "queue"
+    QUEUE = PlaceKind.QUEUE.value
     #: The registries of a queue (name: the queue), scored as :class:`~jq.broker.PlaceKind` says.
-    STARTED = "started"
-    FINISHED = "finished"
-    FAILED = "failed"
-    DEFERRED = "deferred"
-    SCHEDULED = "scheduled"
-    CANCELED = "canceled"
-    RATE_LIMITED = "rate_limited"
+    STARTED = PlaceKind.STARTED.value
+    FINISHED = PlaceKind.FINISHED.value
+    FAILED = PlaceKind.FAILED.value
+    DEFERRED = PlaceKind.DEFERRED.value
+    SCHEDULED = PlaceKind.SCHEDULED.value
+    CANCELED = PlaceKind.CANCELED.value
+    RATE_LIMITED = PlaceKind.RATE_LIMITED.value
     #: Ids of the jobs waiting for a job (name: its id), in the order they began to wait.
     DEPENDENTS = "dependents"
     #: Ids of the unmet dependencies of a job (name: its id).

@@ -26,6 +26,7 @@ __all__ = [
     "STATUS",
     "STATUS_PLACES",
     "WORKER_CURRENT_JOB",
+    "WORKER_STATE",
     "ClaimFields",
     "ClaimLease",
     "ClaimRequest",
@@ -37,7 +38,9 @@ __all__ = [
     "PlaceKind",
     "Record",
     "RefusalReason",
+    "Status",
     "Transition",
+    "WorkerState",
     "WorkerUpdate",
     "claim_fields_now",
     "claim_lease_now",
@@ -47,7 +50,7 @@ __all__ = [
 Record = dict[str, bytes]
 
 # Record fields a driver reads or writes itself. Every other field is opaque to drivers.
-#: The job's status, one of :class:`jq.job.JobStatus`'s values, UTF-8.
+#: The job's status, one of :class:`Status`'s values, UTF-8.
 STATUS: Final = "status"
 #: The name of the queue the job belongs to, UTF-8.
 ORIGIN: Final = "origin"
@@ -57,6 +60,8 @@ EXECUTION: Final = "execution"
 ENQUEUE_AT_FRONT: Final = "enqueue_at_front"
 #: The field of a worker's record naming the job it runs (see :class:`WorkerUpdate`).
 WORKER_CURRENT_JOB: Final = "current_job"
+#: The field of a worker's record saying what it does, one of :class:`WorkerState`'s values, UTF-8.
+WORKER_STATE: Final = "state"
 #: ``b"1"`` when the job may run although a dependency failed or was canceled.
 ALLOW_FAILURE: Final = "allow_dependency_failures"
 #: How long a failed or canceled job is kept: whole seconds as text (``-1``: forever).
@@ -78,6 +83,46 @@ RESULTS_KEPT: Final = 10
 KEEP: Final = None
 #: ``record_ttl`` value: remove any expiry, keep the record until it is deleted.
 PERSIST: Final = -1
+
+
+class Status(str, enum.Enum):
+    """A job's status as its record's :data:`STATUS` field holds it (UTF-8): the one list of the
+    statuses jq stores. :class:`jq.job.JobStatus` has these values (and two that no record
+    holds), the Redis driver's scripts get them as constants (``S_QUEUED``...), and
+    :data:`STATUS_PLACES` says where a job of each is.
+    """
+
+    QUEUED = "queued"
+    STARTED = "started"
+    FINISHED = "finished"
+    FAILED = "failed"
+    #: Stopped by a worker command; kept with the failed jobs.
+    STOPPED = "stopped"
+    DEFERRED = "deferred"
+    SCHEDULED = "scheduled"
+    CANCELED = "canceled"
+    #: Waiting for a slot of its rate limit, on no queue until one is free.
+    RATE_LIMITED = "rate_limited"
+
+    @property
+    def stored(self) -> bytes:
+        """The status as a record holds it."""
+        return self.value.encode()
+
+
+class WorkerState(str, enum.Enum):
+    """What a worker does, as its record's :data:`WORKER_STATE` field holds it (UTF-8): the one
+    list of worker states (:class:`jq.worker.WorkerStatus` has these values)."""
+
+    STARTED = "started"
+    SUSPENDED = "suspended"
+    BUSY = "busy"
+    IDLE = "idle"
+
+    @property
+    def stored(self) -> bytes:
+        """The state as a record holds it."""
+        return self.value.encode()
 
 
 class PlaceKind(str, enum.Enum):
@@ -238,7 +283,7 @@ class Claimed:
     job_id: str
     queue: str
     record: Record
-    prior_status: bytes | None = b"queued"
+    prior_status: bytes | None = Status.QUEUED.stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,16 +379,19 @@ class Transition:
 #: The place a job of each status is in, within its origin (stopped jobs are kept with the failed).
 STATUS_PLACES: Final[Mapping[str, PlaceKind]] = MappingProxyType(
     {
-        "queued": PlaceKind.QUEUE,
-        "started": PlaceKind.STARTED,
-        "finished": PlaceKind.FINISHED,
-        "failed": PlaceKind.FAILED,
-        "stopped": PlaceKind.FAILED,
-        "deferred": PlaceKind.DEFERRED,
-        "scheduled": PlaceKind.SCHEDULED,
-        "canceled": PlaceKind.CANCELED,
-        "rate_limited": PlaceKind.RATE_LIMITED,
+        Status.QUEUED.value: PlaceKind.QUEUE,
+        Status.STARTED.value: PlaceKind.STARTED,
+        Status.FINISHED.value: PlaceKind.FINISHED,
+        Status.FAILED.value: PlaceKind.FAILED,
+        Status.STOPPED.value: PlaceKind.FAILED,
+        Status.DEFERRED.value: PlaceKind.DEFERRED,
+        Status.SCHEDULED.value: PlaceKind.SCHEDULED,
+        Status.CANCELED.value: PlaceKind.CANCELED,
+        Status.RATE_LIMITED.value: PlaceKind.RATE_LIMITED,
     }
 )
 #: Statuses of a job that has not ended yet.
-PENDING_STATUSES: Final = frozenset({"queued", "deferred", "scheduled", "started", "rate_limited"})
+PENDING_STATUSES: Final = frozenset(
+    status.value
+    for status in (Status.QUEUED, Status.DEFERRED, Status.SCHEDULED, Status.STARTED, Status.RATE_LIMITED)
+)

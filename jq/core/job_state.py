@@ -6,7 +6,7 @@ import enum
 from typing import Any
 
 from jq.base.utils import public_module
-from jq.broker import STATUS, STATUS_PLACES, Broker, PlaceKind
+from jq.broker import STATUS, STATUS_PLACES, Broker, PlaceKind, Status
 from jq.exceptions import ConfigurationError, MissingJobError, NoSuchJobError
 
 __all__ = ["STATUS_PLACE", "UNSTORED_STATUSES", "JobState", "JobStatus"]
@@ -16,21 +16,23 @@ class JobStatus(str, enum.Enum):
     """Where a job is in its life. Each status compares equal to its string (``'queued'``...).
 
     ``str()`` and ``format()`` of a status are Python's for a ``(str, Enum)``, as in RQ:
-    ``'JobStatus.QUEUED'`` (``.value`` is ``'queued'``).
+    ``'JobStatus.QUEUED'`` (``.value`` is ``'queued'``). The statuses a record holds are
+    :class:`jq.broker.Status`'s, whose values these are; ``created`` and ``ready_to_enqueue``
+    are never stored.
     """
 
     #: Made by :meth:`jq.job.Job.create` and not enqueued yet.
     CREATED = "created"
-    QUEUED = "queued"
-    FINISHED = "finished"
-    FAILED = "failed"
-    STARTED = "started"
-    DEFERRED = "deferred"
-    SCHEDULED = "scheduled"
-    STOPPED = "stopped"
-    CANCELED = "canceled"
+    QUEUED = Status.QUEUED.value
+    FINISHED = Status.FINISHED.value
+    FAILED = Status.FAILED.value
+    STARTED = Status.STARTED.value
+    DEFERRED = Status.DEFERRED.value
+    SCHEDULED = Status.SCHEDULED.value
+    STOPPED = Status.STOPPED.value
+    CANCELED = Status.CANCELED.value
     #: Waiting for a slot of its rate limit (``RateLimit``), on no queue until one is free.
-    RATE_LIMITED = "rate_limited"
+    RATE_LIMITED = Status.RATE_LIMITED.value
     #: RQ's status of a released dependent not yet queued; jq queues released dependents in the
     #: same step that releases them, so no job gets it.
     READY_TO_ENQUEUE = "ready_to_enqueue"

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from jq.base.utils import format_timestamp, now, parse_timestamp
-from jq.broker import Record
+from jq.broker import WORKER_STATE, Record, WorkerState
 from jq.exceptions import DuplicateWorkerError
 
 if TYPE_CHECKING:
@@ -19,12 +19,13 @@ __all__ = ["Registration", "WorkerStatus", "apply_record"]
 
 
 class WorkerStatus(str, enum.Enum):
-    """What a worker is doing. Compares equal to its string."""
+    """What a worker is doing. Compares equal to its string; the values of
+    :class:`jq.broker.WorkerState`, as its record holds them."""
 
-    STARTED = "started"
-    SUSPENDED = "suspended"
-    BUSY = "busy"
-    IDLE = "idle"
+    STARTED = WorkerState.STARTED.value
+    SUSPENDED = WorkerState.SUSPENDED.value
+    BUSY = WorkerState.BUSY.value
+    IDLE = WorkerState.IDLE.value
 
     def __str__(self) -> str:
         return self.value
@@ -57,7 +58,7 @@ class Registration:
             "version": _text(worker.version),
             "python_version": _text(worker.python_version),
             "queues": _text(",".join(worker.queue_names())),
-            "state": _text(worker.state.value),
+            WORKER_STATE: _text(worker.state.value),
             "birth_date": _text(format_timestamp(worker.birth_date)),
             "last_heartbeat": _text(format_timestamp(worker.last_heartbeat)),
             "successful_job_count": b"0",
@@ -97,7 +98,7 @@ class Registration:
         fields = {"last_heartbeat": _text(format_timestamp(worker.last_heartbeat)), **extra}
         if state is not None:
             worker.state = state
-            fields["state"] = _text(state.value)
+            fields[WORKER_STATE] = _text(state.value)
         if current_job is not None:
             worker.current_job_id = current_job or None
             fields["current_job"] = _text(current_job)
@@ -125,7 +126,7 @@ def apply_record(worker: BaseWorker, record: Record) -> None:
     worker.ip_address = text("ip_address") or None
     worker.version = text("version") or worker.version
     worker.python_version = text("python_version") or worker.python_version
-    worker.state = WorkerStatus(text("state") or WorkerStatus.IDLE.value)
+    worker.state = WorkerStatus(text(WORKER_STATE) or WorkerStatus.IDLE.value)
     worker.current_job_id = text("current_job") or None
     worker.birth_date = parse_timestamp(text("birth_date")) if text("birth_date") else None
     worker.last_heartbeat = parse_timestamp(text("last_heartbeat")) if text("last_heartbeat") else None
