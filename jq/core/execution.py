@@ -30,7 +30,7 @@ from jq.base.timeouts import (
     TimerDeathPenalty,
     UnixSignalDeathPenalty,
 )
-from jq.broker import WORKER_CURRENT_JOB, WorkerUpdate
+from jq.broker import WORKER_CURRENT_JOB, WORKER_STATE, WorkerState, WorkerUpdate
 from jq.core import job as job_module
 from jq.core import lifecycle
 from jq.core.callbacks import Callback
@@ -62,6 +62,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("jq.worker")
+
+# The worker state written when a job ends, as a record holds it.
+_IDLE = WorkerState.IDLE.stored
 
 _RUNNER_FILES = frozenset({__file__, job_module.__file__})
 
@@ -269,7 +272,7 @@ class JobRunner:
                 job.origin, job.id, took, summary, details,
             )  # fmt: skip
             return self._stale(job)
-        if status.value in ("queued", "scheduled"):
+        if status in (JobStatus.QUEUED, JobStatus.SCHEDULED):
             logger.warning(
                 "%s: job %s failed%s: %s; it will be retried (%s retries left)%s",
                 job.origin, job.id, took, summary, job.retries_left, details,
@@ -378,7 +381,7 @@ class JobRunner:
         elapsed = time.monotonic() - self.started if self.started is not None else 0.0
         return WorkerUpdate(
             self.worker.name,
-            fields={"state": b"idle", WORKER_CURRENT_JOB: b"", "last_heartbeat": lifecycle.now_text()},
+            fields={WORKER_STATE: _IDLE, WORKER_CURRENT_JOB: b"", "last_heartbeat": lifecycle.now_text()},
             increments={
                 "successful_job_count" if succeeded else "failed_job_count": 1,
                 "total_working_time": elapsed,

@@ -30,6 +30,7 @@ from jq.broker import (
     DependentsPolicy,
     Place,
     PlaceKind,
+    Status,
     Transition,
     WorkerUpdate,
 )
@@ -52,6 +53,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("jq.job")
+
+# The statuses written here, as a record holds them.
+_QUEUED, _FINISHED, _FAILED = Status.QUEUED.stored, Status.FINISHED.stored, Status.FAILED.stored
 
 # A few attempts are enough: a refused move means another client changed the job meanwhile.
 _RACE_ATTEMPTS = 5
@@ -175,7 +179,7 @@ def finish(
         job.id,
         source=Place(PlaceKind.STARTED, job.origin),
         target=None,
-        fields={STATUS: b"finished", "ended_at": _ts(ended)},
+        fields={STATUS: _FINISHED, "ended_at": _ts(ended)},
         result=encode_result(result, payload),
         results_kept=results_kept(job),
         execution_id=execution_id,
@@ -360,7 +364,7 @@ def retry_returned(
             source=source,
             target=Place(PlaceKind.FAILED, job.origin) if ttl != 0 else None,
             score=score,
-            fields={STATUS: b"failed", "ended_at": _ts(ended)},
+            fields={STATUS: _FAILED, "ended_at": _ts(ended)},
             record_ttl=record_ttl,
             **failed_dependents(),
         )
@@ -492,7 +496,7 @@ def unclaim(job: Job, worker_update: WorkerUpdate | None = None) -> bool:
             source=Place(PlaceKind.STARTED, job.origin),
             target=Place(PlaceKind.QUEUE, job.origin),
             at_front=True,
-            fields={STATUS: b"queued"},
+            fields={STATUS: _QUEUED},
             delete_fields=("started_at", "worker_name", EXECUTION, "last_heartbeat"),
             execution_id=job.execution_id,
             worker=worker_update,

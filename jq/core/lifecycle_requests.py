@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from jq.base.utils import now
-from jq.broker import ORIGIN, PERSIST, STATUS, DependentsPolicy, Place, PlaceKind, Transition
+from jq.broker import ORIGIN, PERSIST, STATUS, DependentsPolicy, Place, PlaceKind, Status, Transition
 from jq.core.job_state import STATUS_PLACE, JobStatus
 from jq.core.lifecycle import _RACE_ATTEMPTS, _expiry, _ts, now_text, released_fields, with_admission
 from jq.defaults import DEFAULT_FAILURE_TTL
@@ -75,7 +75,7 @@ def cancel(
             source=_place_now(job, status),
             target=target,
             score=score,
-            fields={STATUS: b"canceled", "ended_at": _ts(ended)},
+            fields={STATUS: Status.CANCELED.stored, "ended_at": _ts(ended)},
             record_ttl=record_ttl,
             leave_dependencies=remove_from_dependencies,
         )
@@ -91,7 +91,11 @@ def _released(job: Job, waiting: list[str]) -> dict[str, list[str]]:
     """Which of the jobs that waited for ``job`` are queued or scheduled now, by queue name."""
     released: dict[str, list[str]] = {}
     for job_id, record in zip(waiting, job.broker.load_jobs(waiting), strict=True):
-        if record is not None and record.get(STATUS) in (b"queued", b"scheduled") and ORIGIN in record:
+        if (
+            record is not None
+            and record.get(STATUS) in (Status.QUEUED.stored, Status.SCHEDULED.stored)
+            and ORIGIN in record
+        ):
             released.setdefault(record[ORIGIN].decode(), []).append(job_id)
     return released
 
@@ -112,7 +116,7 @@ def requeue(job: Job, at_front: bool = False) -> None:
             source=_place_now(job, status),
             target=Place(PlaceKind.QUEUE, job.origin),
             at_front=at_front,
-            fields={STATUS: b"queued", "enqueued_at": now_text()},
+            fields={STATUS: Status.QUEUED.stored, "enqueued_at": now_text()},
             delete_fields=("ended_at",),
             record_ttl=PERSIST,
         )

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from jq.base.utils import now, parse_composite_key, parse_timestamp, public_module
-from jq.broker import EXECUTION, Broker, Place, PlaceKind
+from jq.broker import EXECUTION, STATUS, Broker, Place, PlaceKind, Status
 from jq.core.job import Job
 from jq.exceptions import UnsupportedByBrokerError
 from jq.io.connections import resolve_broker
@@ -43,7 +43,9 @@ logger = logging.getLogger("jq.worker")
 # it runs (``current_job``), in jq's Redis layout; built on first use by __getattr__ below. RQ
 # keeps a set of executions there (``rq:worker:{0}:executions``).
 
-_FIELDS = (EXECUTION, "status", "started_at", "last_heartbeat", "worker_name")
+_FIELDS = (EXECUTION, STATUS, "started_at", "last_heartbeat", "worker_name")
+# The status of a running job, as its record holds it.
+_STARTED = Status.STARTED.stored
 
 
 def _refused(what: str) -> UnsupportedByBrokerError:
@@ -144,7 +146,7 @@ class Execution:
     def refresh(self) -> None:
         """Read the execution again from its job's record; ValueError when it no longer runs."""
         fields = self._broker.load_job_fields(self.job_id, list(_FIELDS))
-        if fields is None or fields[0] is None or _text(fields[0]) != self.id or fields[1] != b"started":
+        if fields is None or fields[0] is None or _text(fields[0]) != self.id or fields[1] != _STARTED:
             raise ValueError(f"execution {self.id} of job {self.job_id} is not running (not found)")
         self.restore({name: value for name, value in zip(_FIELDS, fields, strict=True) if value is not None})
 
@@ -229,7 +231,7 @@ class ExecutionRegistry(BaseRegistry):
 
     def _current(self) -> Execution | None:
         fields = self.broker.load_job_fields(self.job_id, list(_FIELDS))
-        if fields is None or fields[0] is None or fields[1] != b"started":
+        if fields is None or fields[0] is None or fields[1] != _STARTED:
             return None
         execution = Execution(_text(fields[0]), self.job_id, self.broker)
         execution.restore(

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from jq.broker import Status
 from jq.core import job_record
 from jq.core.job import Job
 from jq.exceptions import DeserializationError
@@ -26,8 +27,12 @@ __all__ = ["LISTED_STATUSES", "JobListing", "ListedJob", "list_jobs", "place_job
 
 #: The places a listing can look in, each named by the status of the jobs it holds (stopped jobs
 #: are kept with the failed ones), in the order a job goes through them.
-LISTED_STATUSES = (
-    "queued", "started", "deferred", "scheduled", "rate_limited", "finished", "failed", "canceled",
+LISTED_STATUSES = tuple(
+    status.value
+    for status in (
+        Status.QUEUED, Status.STARTED, Status.DEFERRED, Status.SCHEDULED, Status.RATE_LIMITED,
+        Status.FINISHED, Status.FAILED, Status.CANCELED,
+    )
 )  # fmt: skip
 
 #: Ids read per round trip while looking for jobs that match a filter.
@@ -106,7 +111,7 @@ def place_job_ids(queue: Queue, status: str, start: int, end: int) -> list[str]:
     ``start`` and ``end`` both count from the front (0, 1...) or both from the back (-1 is the
     newest).
     """
-    if status == "queued":
+    if status == Status.QUEUED:
         return queue.get_job_ids(start, end - start + 1)
     return _registry(queue, status).get_job_ids(start, end, cleanup=_cleans(status))
 
@@ -114,24 +119,24 @@ def place_job_ids(queue: Queue, status: str, start: int, end: int) -> list[str]:
 def _cleans(status: str) -> bool:
     """Whether reading the registry of ``status`` may clean it first: not the started registry,
     whose cleanup ends abandoned jobs and runs their callbacks (workers' maintenance does that)."""
-    return status != "started"
+    return status != Status.STARTED
 
 
 def _place_count(queue: Queue, status: str) -> int:
-    if status == "queued":
+    if status == Status.QUEUED:
         return queue.count
     return _registry(queue, status).get_job_count(cleanup=_cleans(status))
 
 
 def _registry(queue: Queue, status: str) -> BaseRegistry:
     registries: dict[str, BaseRegistry] = {
-        "started": queue.started_job_registry,
-        "deferred": queue.deferred_job_registry,
-        "scheduled": queue.scheduled_job_registry,
-        "rate_limited": queue.rate_limited_job_registry,
-        "finished": queue.finished_job_registry,
-        "failed": queue.failed_job_registry,
-        "canceled": queue.canceled_job_registry,
+        Status.STARTED.value: queue.started_job_registry,
+        Status.DEFERRED.value: queue.deferred_job_registry,
+        Status.SCHEDULED.value: queue.scheduled_job_registry,
+        Status.RATE_LIMITED.value: queue.rate_limited_job_registry,
+        Status.FINISHED.value: queue.finished_job_registry,
+        Status.FAILED.value: queue.failed_job_registry,
+        Status.CANCELED.value: queue.canceled_job_registry,
     }
     if status not in registries:
         raise ValueError(f"unknown status {status!r}: use one of {', '.join(LISTED_STATUSES)}")

@@ -26,7 +26,7 @@ from typing import Any
 from jq.base.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT, setup_logging
 from jq.base.timeouts import BaseDeathPenalty, get_default_death_penalty_class
 from jq.base.utils import import_attribute
-from jq.broker import Broker, Claimed, ClaimRequest, WorkerUpdate
+from jq.broker import WORKER_STATE, Broker, Claimed, ClaimRequest, Status, WorkerState, WorkerUpdate
 from jq.core import job_record, lifecycle
 from jq.core.execution import JobOutcome
 from jq.core.job import Job
@@ -76,7 +76,8 @@ __all__ = [
 logger = logging.getLogger("jq.worker")
 
 # The status a claimed record had before its claim when it is sound (see Claimed.prior_status).
-_QUEUED = b"queued"
+_QUEUED = Status.QUEUED.stored
+_BUSY = WorkerState.BUSY.stored
 
 #: Signal numbers and their names (``SIGTERM``...), as RQ lists them.
 _signames = {
@@ -371,7 +372,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             # Also called at the claim: a request prepared before a job runs (the next claim made
             # with its outcome) must not carry a lease that ran out while the job ran.
             lambda: time.time() + self.worker_ttl,
-            worker=WorkerUpdate(self.name, {"state": b"busy", "last_heartbeat": lifecycle.now_text()}),
+            worker=WorkerUpdate(self.name, {WORKER_STATE: _BUSY, "last_heartbeat": lifecycle.now_text()}),
         )
 
     def claim_next(self, wait: float | None) -> Claimed | None:

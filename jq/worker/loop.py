@@ -6,7 +6,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from jq.broker import WORKER_CURRENT_JOB, WorkerUpdate
+from jq.broker import WORKER_CURRENT_JOB, WORKER_STATE, WorkerState, WorkerUpdate
 from jq.core import lifecycle
 from jq.core.lifecycle import NextClaim
 from jq.core.outage import Backoff
@@ -143,7 +143,9 @@ class WorkLoop:
         self._hold(None)
         if job is None:
             return
-        idle = WorkerUpdate(self.worker.name, {"state": b"idle", WORKER_CURRENT_JOB: b""})
+        idle = WorkerUpdate(
+            self.worker.name, {WORKER_STATE: WorkerState.IDLE.stored, WORKER_CURRENT_JOB: b""}
+        )
         try:
             lifecycle.unclaim(job, idle)
         except self.worker.broker.transient_errors:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import Final
 
-from jq.broker import PERSIST, STATUS, DependentsPolicy, Place, Record, WorkerUpdate
+from jq.broker import PERSIST, STATUS, DependentsPolicy, Place, Record, Status, WorkerUpdate
 from jq_backends.redis.scripts import PRESENCE_FIELD, Arg
 
 __all__ = [
@@ -33,7 +33,7 @@ __all__ = [
 
 
 #: The status a claim writes.
-STARTED = b"started"
+STARTED = Status.STARTED.stored
 
 # A dependents policy as lib_transition.lua spells it.
 _POLICY_LETTERS: Final[Mapping[DependentsPolicy, str]] = {

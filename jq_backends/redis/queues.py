@@ -23,6 +23,7 @@ from jq.broker import (
     QueueStore,
     Record,
     RefusalReason,
+    Status,
     WorkerUpdate,
     claim_fields_now,
     claim_lease_now,
@@ -34,7 +35,7 @@ from jq_backends.redis.scripts import Arg
 __all__ = ["RedisQueues"]
 
 # The outcome of every request that enqueue_fresh.lua stored (outcomes are immutable).
-_QUEUED = EnqueueOutcome("queued")
+_QUEUED = EnqueueOutcome(Status.QUEUED.value)
 
 # A BLPOP timeout of 0 blocks forever; never ask for less than this (Redis counts milliseconds).
 _MIN_BLOCK = 0.01
