@@ -6,8 +6,11 @@ broker registers its scripts: the constants it uses, then the helpers of the lib
 ``lua/lib_enqueue.lua``) it uses (see :func:`library_for`), then the script.
 The constants are everything that is the same for every call of one broker: the record field
 names (from :mod:`jq.broker`, so that they are spelled in one place), the key templates of the
-broker's prefix (from :class:`jq_backends.keys.KeySpace`: ``K_JOB`` is ``"jq:job:"``), the place
-of each status, the pending statuses and how many results are kept. Only what varies per call
+broker's prefix (from :class:`jq_backends.keys.KeySpace`: ``K_JOB`` is ``"jq:job:"``), the job
+statuses (``S_QUEUED``, from :class:`jq.broker.Status`), the reasons an enqueue is refused
+(``R_DUPLICATE``, from :class:`jq.broker.RefusalReason`), the place of each status, the pending
+statuses and how many results are kept. They are put in once, when a broker registers its
+scripts (:func:`script_source` is cached): a call sends only the script's SHA. Only what varies per call
 travels as KEYS and ARGV, which keeps calls short: redis-py packs every argument in Python.
 
 A script names a constant as a Lua local (``K_JOB``, ``F_STATUS``); the source defines only the
@@ -126,6 +129,10 @@ def script_constants(prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
     # Keys without a name part that scripts find they need while they run (a job admitted to a
     # queue makes it known): KEY_QUEUES is "jq:queues".
     constants.update({"KEY_" + _constant_name(fixed)[2:]: lua_string(keys.prefix + fixed) for fixed in FIXED})
+    # Every job status (S_QUEUED is "queued") and every reason an enqueue is refused
+    # (R_DUPLICATE is "duplicate"), from the contract's enums: no script spells one itself.
+    constants.update({f"S_{status.name}": lua_string(status.value) for status in contract.Status})
+    constants.update({f"R_{reason.name}": lua_string(reason.value) for reason in contract.RefusalReason})
     # Where a job of each status is within its origin: the template its origin's name completes.
     places = ", ".join(
         f"[{lua_string(status)}] = {lua_string(templates[kind.value])}"

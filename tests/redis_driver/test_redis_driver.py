@@ -20,9 +20,17 @@ import pytest
 import redis
 
 from jq.broker import (
+    EXECUTION,
+    FAILURE_TTL,
+    ORIGIN,
     RESULTS_KEPT,
+    SCHEDULED_AT,
+    STATUS,
+    WORKER_CURRENT_JOB,
     DependentsPolicy,
     PlaceKind,
+    RefusalReason,
+    Status,
     Transition,
 )
 from jq.plugins import hookspecs
@@ -67,6 +75,22 @@ def test_scripts_never_spell_a_key_name() -> None:
     for name in SCRIPT_NAMES:  # the key templates come from the prefix given, and only from it
         code = [line.split("--")[0] for line in script_source(name, "{app}:").splitlines()]
         assert not any("jq:" in line for line in code), name
+
+
+def test_scripts_never_spell_a_status_a_refusal_or_a_field() -> None:
+    # Statuses, refusal reasons and record fields come from the contract's definitions as
+    # constants (S_QUEUED, R_DUPLICATE, F_STATUS), so that each is spelled once, in Python.
+    names = {status.value for status in Status} | {reason.value for reason in RefusalReason}
+    names |= {STATUS, ORIGIN, EXECUTION, SCHEDULED_AT, FAILURE_TTL, WORKER_CURRENT_JOB}
+    for name in (*SCRIPT_NAMES, *LIBRARY_NAMES):
+        code = "\n".join(line.split("--")[0] for line in script_file(name).splitlines())
+        spelled = set(re.findall(r"""['"]([a-z_]+)['"]""", code)) & names
+        assert not spelled, f"{name}.lua spells {sorted(spelled)}"
+    source = script_source("enqueue_many")
+    assert 'local S_QUEUED = "queued"' in source
+    assert 'local R_BATCH = "batch"' in source
+    assert "local S_STOPPED" not in source, "only the constants the code uses"
+    assert {f"S_{status.name}" for status in Status} <= set(script_constants())
 
 
 def test_library_definitions_come_in_file_order_and_only_where_used() -> None:

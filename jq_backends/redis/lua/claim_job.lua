@@ -19,14 +19,14 @@ local lease_until = next_arg()
 local fields = rest_of_args()
 
 local record = redis.call('HGETALL', KEYS[1])
-if status_of(record) ~= QUEUED then
+if status_of(record) ~= S_QUEUED then
     -- No record, or another worker claimed (or something ended) it first: never run a job twice.
     return false
 end
 if redis.call('LREM', KEYS[2], 0, job_id) > 0 then
     settle_wake(KEYS[2], KEYS[4])
 end
-hset_flat(KEYS[1], with_status(fields, STARTED))
+hset_flat(KEYS[1], with_status(fields, S_STARTED))
 persist_data({KEYS[1], KEYS[5], KEYS[6], KEYS[7]})
 redis.call('ZADD', KEYS[3], lease_until, job_id)
 return record

@@ -32,7 +32,7 @@ end
 local existed = redis.call('EXISTS', KEYS[1])
 local old = redis.call('HMGET', KEYS[1], F_STATUS, F_ORIGIN, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
 local limit, keep_until = limit_from(old[3], old[4]), nil
-if limit and old[1] == STARTED and old[2] then
+if limit and old[1] == S_STARTED and old[2] then
     -- A running job deleted keeps its rate-limit slot until its lease: its code may still run.
     keep_until = redis.call('ZSCORE', K_STARTED .. old[2], t.job_id) or nil
 end

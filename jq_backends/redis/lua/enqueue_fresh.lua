@@ -42,7 +42,7 @@ for i = 1, n do
     else
         fields = next_pairs()
     end
-    fields[#fields + 1], fields[#fields + 2] = F_STATUS, QUEUED  -- last: the status wins
+    fields[#fields + 1], fields[#fields + 2] = F_STATUS, S_QUEUED  -- last: the status wins
     hset_flat(record, fields)
     if expiry_ms ~= '' then
         redis.call('PEXPIRE', record, expiry_ms)

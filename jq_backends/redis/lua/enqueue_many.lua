@@ -47,7 +47,7 @@ for i, request in ipairs(requests) do
 end
 if refused then
     for i = 1, n do
-        replies[i] = replies[i] or {'', 'batch'}
+        replies[i] = replies[i] or {'', R_BATCH}
     end
     return replies
 end

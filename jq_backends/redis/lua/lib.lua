@@ -7,14 +7,12 @@
 --
 -- Nothing here names a key: keys come in KEYS, or are a baked key template (K_JOB is the
 -- broker's 'jq:job:', see scripts.py) plus an id for keys that a script only discovers while it
--- runs. Field names (F_STATUS...) are baked the same way.
+-- runs. Field names (F_STATUS...), job statuses (S_QUEUED... from jq.broker.Status) and the
+-- reasons an enqueue is refused (R_DUPLICATE... from jq.broker.RefusalReason) are baked the same
+-- way: no script spells one of its own.
 
 -- Lua 5.1 (Redis, fakeredis) has a global unpack; newer Luas moved it into table.
 local unpack = unpack or table.unpack
-
--- Job statuses a script reads or writes (the values of jq.job.JobStatus).
-local QUEUED, STARTED, DEFERRED, SCHEDULED = 'queued', 'started', 'deferred', 'scheduled'
-local FINISHED, FAILED, STOPPED, CANCELED = 'finished', 'failed', 'stopped', 'canceled'
 
 -- The server's clock in seconds, for a `now` the caller left out (compared within the script,
 -- never returned: a reply would truncate it). A script may read TIME: Redis replicates what a
@@ -340,8 +338,8 @@ local function claim_next(claim)
             local status = status_of(record)
             -- A missing or unknown status is a corrupt record: claimed, so that the worker fails
             -- it (it sees the status the record had); a known other status lives elsewhere.
-            if #record > 0 and (status == QUEUED or not status or not PLACE_OF_STATUS[status]) then
-                hset_flat(record_key, with_status(claim.fields, STARTED))
+            if #record > 0 and (status == S_QUEUED or not status or not PLACE_OF_STATUS[status]) then
+                hset_flat(record_key, with_status(claim.fields, S_STARTED))
                 persist_data(data_keys(job_id))
                 redis.call('ZADD', KEYS[base + 1], claim.lease, job_id)
                 -- The caller may have taken a token from any of its queues' wake keys in BLPOP;

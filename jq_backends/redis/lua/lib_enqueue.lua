@@ -93,7 +93,7 @@ local function batch_status(batch, id, key)
         return job.status
     end
     if batch_upcoming(batch, id) then
-        return QUEUED
+        return S_QUEUED
     end
     return redis.call('HGET', key, F_STATUS) or nil
 end
@@ -123,16 +123,16 @@ local function enqueue_placement(r, batch)
         local key = dependency_record(r, i)
         local status = batch_status(batch, dependency, key)
         local exists = status or redis.call('EXISTS', key) == 1
-        if exists and status ~= FINISHED and not (r.allow_failure and status == FAILED) then
+        if exists and status ~= S_FINISHED and not (r.allow_failure and status == S_FAILED) then
             unmet[#unmet + 1] = i
         end
     end
     if #unmet > 0 then
-        return DEFERRED, unmet
+        return S_DEFERRED, unmet
     elseif r.scheduled_key then
-        return SCHEDULED, unmet
+        return S_SCHEDULED, unmet
     end
-    return QUEUED, unmet
+    return S_QUEUED, unmet
 end
 
 -- Step 1: the refusal of the request as a reply ({'', reason}), or nil. Reads only: nothing is
@@ -140,7 +140,7 @@ end
 local function enqueue_refusal(r, batch)
     -- Unique: refused while any record with this id exists (also one that ended), as in RQ.
     if r.unique and batch_exists(batch, r.job_id, r.record) then
-        return {'', 'duplicate'}
+        return {'', R_DUPLICATE}
     end
     if r.marker_key then
         -- A marker that holds no number counts as unset (and is overwritten).
@@ -150,7 +150,7 @@ local function enqueue_refusal(r, batch)
         end
         local reached = tonumber(value or '')
         if reached and reached >= tonumber(r.once_value) then
-            return {'', 'already'}
+            return {'', R_ALREADY}
         end
     end
     -- A cycle: some job this one would wait for waits, through sets of unmet dependencies, for
@@ -162,7 +162,7 @@ local function enqueue_refusal(r, batch)
     while #walk > 0 do
         local id = table.remove(walk)
         if id == r.job_id then
-            return {'', 'cycle'}
+            return {'', R_CYCLE}
         end
         if not seen[id] then
             seen[id] = true
@@ -211,7 +211,7 @@ local function enqueue_write(r, upcoming)
                 settle_wake(key, K_WAKE .. old[2])
             end
         else
-            if old_limit and old[1] == STARTED then
+            if old_limit and old[1] == S_STARTED then
                 keep_until = redis.call('ZSCORE', key, job_id) or nil
             end
             redis.call('ZREM', key, job_id)
@@ -233,8 +233,8 @@ local function enqueue_write(r, upcoming)
     end
 
     local status, unmet = enqueue_placement(r, new_batch(upcoming))
-    if status == QUEUED and not may_queue(limit_in(r.fields), job_id, r.queue_name) then
-        status = RATE_LIMITED  -- it waits for a slot of its rate limit, off the queue
+    if status == S_QUEUED and not may_queue(limit_in(r.fields), job_id, r.queue_name) then
+        status = S_RATE_LIMITED  -- it waits for a slot of its rate limit, off the queue
     end
     local fields = r.fields
     if r.scheduled_at then
@@ -243,7 +243,7 @@ local function enqueue_write(r, upcoming)
     end
     hset_flat(record, with_status(fields, status))
     local data = {record, r.results_key, r.dependents_key, r.unmet_key}
-    if status == DEFERRED then
+    if status == S_DEFERRED then
         redis.call('ZADD', r.deferred_key, r.now, job_id)
         for _, i in ipairs(unmet) do
             redis.call('SADD', r.unmet_key, r.depends_on[i])
@@ -251,9 +251,9 @@ local function enqueue_write(r, upcoming)
             -- Expires with its job, so a later job under that id does not inherit this dependent.
             share_expiry(dependency_record(r, i), dependency_dependents(r, i))
         end
-    elseif status == SCHEDULED then
+    elseif status == S_SCHEDULED then
         redis.call('ZADD', r.scheduled_key, r.scheduled_at, job_id)
-    elseif status == QUEUED then
+    elseif status == S_QUEUED then
         push(nil, r.queue_name, r.queue_key, r.wake_key, job_id, r.at_front)  -- known already
     end
     -- The record was just written afresh (deleted above), so it has no expiry of its own yet.

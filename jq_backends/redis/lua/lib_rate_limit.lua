@@ -11,8 +11,6 @@
 -- keys are found in job records while a script runs, so they are built here from the templates
 -- (Cluster: every key under one hash slot, as for the other scripts that touch many jobs).
 
-local RATE_LIMITED = 'rate_limited'
-
 -- A limit as a record names it (its key field and its concurrency field), or nil: a key and a
 -- whole concurrency of at least 1, as jq_backends.memory._slots.limit_of reads them.
 local function limit_from(key, concurrency)
@@ -93,7 +91,7 @@ local function fill(key, fields)
         end
         local record = K_JOB .. first
         local v = redis.call('HMGET', record, F_STATUS, F_ORIGIN, F_RATE_LIMIT_CONCURRENCY, F_ENQUEUE_AT_FRONT)
-        if v[1] ~= RATE_LIMITED or not v[2] then
+        if v[1] ~= S_RATE_LIMITED or not v[2] then
             redis.call('ZREM', waiting, first)
         else
             local concurrency = (v[3] and string.match(v[3], '^%d+$') and tonumber(v[3])) or 1
@@ -104,7 +102,7 @@ local function fill(key, fields)
             redis.call('ZREM', K_RATE_LIMITED .. v[2], first)
             redis.call('ZADD', slots, score_text(server_now()), first)
             push(KEY_QUEUES, v[2], K_QUEUE .. v[2], K_WAKE .. v[2], first, v[4] == '1')
-            hset_flat(record, with_status(fields, QUEUED))
+            hset_flat(record, with_status(fields, S_QUEUED))
             admitted[#admitted + 1] = first
         end
     end
@@ -120,10 +118,10 @@ local function after_move(limit, job_id, old_status, new_status, fields, keep_un
     if not limit then
         return
     end
-    if old_status == RATE_LIMITED and new_status ~= RATE_LIMITED then
+    if old_status == S_RATE_LIMITED and new_status ~= S_RATE_LIMITED then
         redis.call('ZREM', K_RATE_LIMIT_WAITING .. limit.key, job_id)
     end
-    if new_status ~= QUEUED and new_status ~= STARTED then
+    if new_status ~= S_QUEUED and new_status ~= S_STARTED then
         local slots = K_RATE_LIMIT_SLOTS .. limit.key
         if keep_until then
             redis.call('ZADD', slots, 'XX', keep_until, job_id)

@@ -121,21 +121,21 @@ local function release(t, child, child_record)
     local values = redis.call('HMGET', child_record, F_ORIGIN, F_STATUS, F_ENQUEUE_AT_FRONT, F_SCHEDULED_AT,
         F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
     local origin = values[1]
-    if not origin or values[2] ~= DEFERRED then
+    if not origin or values[2] ~= S_DEFERRED then
         return
     end
     redis.call('ZREM', K_DEFERRED .. origin, child)
     local due = values[4] and tonumber(values[4])
     if due and due > tonumber(t.now or server_now()) then
         redis.call('ZADD', K_SCHEDULED .. origin, string.format('%.17g', due), child)
-        hset_flat(child_record, with_status(t.released_fields, SCHEDULED))
+        hset_flat(child_record, with_status(t.released_fields, S_SCHEDULED))
         return
     end
     if may_queue(limit_from(values[5], values[6]), child, origin) then
         push(t.known_key, origin, K_QUEUE .. origin, K_WAKE .. origin, child, values[3] == '1')
-        hset_flat(child_record, with_status(t.released_fields, QUEUED))
+        hset_flat(child_record, with_status(t.released_fields, S_QUEUED))
     else
-        hset_flat(child_record, with_status(t.released_fields, RATE_LIMITED))  -- waits for a slot
+        hset_flat(child_record, with_status(t.released_fields, S_RATE_LIMITED))  -- waits for a slot
     end
 end
 
@@ -145,11 +145,11 @@ end
 -- when it is not deferred.
 local function cancel(t, child, child_record)
     local origin = redis.call('HGET', child_record, F_ORIGIN)
-    if not origin or redis.call('HGET', child_record, F_STATUS) ~= DEFERRED then
+    if not origin or redis.call('HGET', child_record, F_STATUS) ~= S_DEFERRED then
         return nil
     end
     redis.call('ZREM', K_DEFERRED .. origin, child)
-    hset_flat(child_record, with_status(t.canceled_fields, CANCELED))
+    hset_flat(child_record, with_status(t.canceled_fields, S_CANCELED))
     local ttl = whole_seconds(redis.call('HGET', child_record, F_FAILURE_TTL), t.default_failure_ttl)
     return {id = child, policy = 'v', dependents = K_DEPENDENTS .. child, origin = origin, ttl = ttl}
 end
@@ -179,7 +179,7 @@ local function settle_dependents(t)
                 redis.call('DEL', child_dependencies)
             else
                 local values = redis.call('HMGET', child_record, F_STATUS, F_ALLOW_FAILURE, F_ORIGIN)
-                local deferred = values[1] == DEFERRED and values[3]
+                local deferred = values[1] == S_DEFERRED and values[3]
                 local tolerant = values[2] == '1'
                 if parent.policy ~= 'x' or tolerant or not deferred then
                     redis.call('SREM', parent.dependents, child)
@@ -228,7 +228,7 @@ local function transition(t)
     else
         local v = redis.call('HMGET', record, F_STATUS, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
         old_status, limit = v[1], limit_from(v[2], v[3])
-        if limit and old_status == STARTED and t.source == 'r' then
+        if limit and old_status == S_STARTED and t.source == 'r' then
             -- Ended by another call than its execution's outcome: the slot stays until its lease.
             keep_until = redis.call('ZSCORE', t.source_key, job_id) or nil
         end
@@ -257,7 +257,7 @@ local function transition(t)
 
     hset_flat(record, t.fields)
     if waits then
-        redis.call('HSET', record, F_STATUS, RATE_LIMITED)  -- not queued, whatever the fields say
+        redis.call('HSET', record, F_STATUS, S_RATE_LIMITED)  -- not queued, whatever the fields say
     end
     if #t.delete_fields > 0 then
         redis.call('HDEL', record, unpack(t.delete_fields))

@@ -16,7 +16,7 @@ expect_keys(4)
 local now = next_arg()
 local limit = tonumber(next_arg())
 local given = rest_of_args()
-local fields = with_status(given, QUEUED)
+local fields = with_status(given, S_QUEUED)
 local queue_name = name_of(KEYS[2], K_QUEUE)
 
 local queued = {}
@@ -39,7 +39,7 @@ while #queued < limit do
                 hset_flat(record, fields)
                 queued[#queued + 1] = job_id
             else
-                hset_flat(record, with_status(given, RATE_LIMITED))  -- due, it waits for a slot
+                hset_flat(record, with_status(given, S_RATE_LIMITED))  -- due, it waits for a slot
             end
         end
     end

@@ -28,7 +28,7 @@ for _, job_id in ipairs(ids) do
     local score = redis.call('ZSCORE', slots, job_id)
     if score then
         local status = redis.call('HGET', K_JOB .. job_id, F_STATUS)
-        local holds = status == QUEUED or status == STARTED
+        local holds = status == S_QUEUED or status == S_STARTED
         if not status or (not holds and (named or tonumber(score) <= now)) then
             redis.call('ZREM', slots, job_id)
         end

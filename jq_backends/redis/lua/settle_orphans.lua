@@ -22,7 +22,7 @@ for _, child in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     local record = K_JOB .. child
     if redis.call('EXISTS', record) == 0 then
         redis.call('ZREM', KEYS[1], child)
-    elseif redis.call('HGET', record, F_STATUS) == DEFERRED then
+    elseif redis.call('HGET', record, F_STATUS) == S_DEFERRED then
         local gone = {}
         for _, parent in ipairs(redis.call('SMEMBERS', K_DEPENDENCIES .. child)) do
             if redis.call('EXISTS', K_JOB .. parent) == 0 then
