@@ -21,6 +21,7 @@
 -- dropped id's record): Cluster needs one hash slot.
 
 expect_keys(3)
+-- {first = 1, queues = n, lease = the deadline, worker = the update or nil, fields = the pairs}
 local claim = next_claim(1)
 check_worker_updates({claim.worker}, 1)
 return claim_next(claim) or false

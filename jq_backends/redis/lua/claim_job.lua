@@ -14,19 +14,21 @@
 -- id in the started registry.
 
 expect_keys(7)
-local job_id = name_of(KEYS[1], K_JOB)
+local record_key, queue_key, started_key, wake_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local results_key, dependents_key, dependencies_key = KEYS[5], KEYS[6], KEYS[7]
 local lease_until = next_arg()
 local fields = rest_of_args()
+local job_id = name_of(record_key, K_JOB)
 
-local record = redis.call('HGETALL', KEYS[1])
+local record = redis.call('HGETALL', record_key)
 if status_of(record) ~= S_QUEUED then
     -- No record, or another worker claimed (or something ended) it first: never run a job twice.
     return false
 end
-if redis.call('LREM', KEYS[2], 0, job_id) > 0 then
-    settle_wake(KEYS[2], KEYS[4])
+if redis.call('LREM', queue_key, 0, job_id) > 0 then
+    settle_wake(queue_key, wake_key)
 end
-hset_flat(KEYS[1], with_status(fields, S_STARTED))
-persist_data({KEYS[1], KEYS[5], KEYS[6], KEYS[7]})
-redis.call('ZADD', KEYS[3], lease_until, job_id)
+hset_flat(record_key, with_status(fields, S_STARTED))
+persist_data({record_key, results_key, dependents_key, dependencies_key})
+redis.call('ZADD', started_key, lease_until, job_id)
 return record

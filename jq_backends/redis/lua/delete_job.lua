@@ -18,10 +18,11 @@
 -- needs one hash slot.
 
 expect_keys(4)
+local record_key, results_key, dependents_key, dependencies_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local first_place = 5  -- the first place's KEYS entry: after the known queues' when there is one
 local mode = next_arg()
-local t = {job_id = name_of(KEYS[1], K_JOB), policy = string.sub(mode, 1, 1), dependents = KEYS[3]}
+local t = {job_id = name_of(record_key, K_JOB), policy = string.sub(mode, 1, 1), dependents = dependents_key}
 t.released_fields = {}
-local first_place = 5
 if t.policy ~= '-' then
     t.known_key = KEYS[5]
     first_place = 6
@@ -29,8 +30,8 @@ if t.policy ~= '-' then
 elseif string.sub(mode, 2, 2) == 'A' then
     t.released_fields = next_pairs()
 end
-local existed = redis.call('EXISTS', KEYS[1])
-local old = redis.call('HMGET', KEYS[1], F_STATUS, F_ORIGIN, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
+local existed = redis.call('EXISTS', record_key)
+local old = redis.call('HMGET', record_key, F_STATUS, F_ORIGIN, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
 local limit, keep_until = limit_from(old[3], old[4]), nil
 if limit and old[1] == S_STARTED and old[2] then
     -- A running job deleted keeps its rate-limit slot until its lease: its code may still run.
@@ -46,6 +47,6 @@ end
 if t.policy ~= '-' then
     settle_dependents(t)
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('DEL', record_key, results_key, dependents_key, dependencies_key)
 after_move(limit, t.job_id, old[1], nil, t.released_fields, keep_until)
 return existed

@@ -10,13 +10,14 @@
 -- queues, this one too). Touches keys of several jobs: Cluster needs one hash slot.
 
 expect_keys(3)
+local queue_key, wake_key, known_key = KEYS[1], KEYS[2], KEYS[3]
 local delete_jobs = ARGV[1] == '1'
 local forget = ARGV[2] == '1'
 
-local ids = redis.call('LRANGE', KEYS[1], 0, -1)
-redis.call('DEL', KEYS[1], KEYS[2])
+local ids = redis.call('LRANGE', queue_key, 0, -1)
+redis.call('DEL', queue_key, wake_key)
 if forget then
-    redis.call('SREM', KEYS[3], name_of(KEYS[1], K_QUEUE))
+    redis.call('SREM', known_key, name_of(queue_key, K_QUEUE))
 end
 if delete_jobs then
     for _, job_id in ipairs(ids) do

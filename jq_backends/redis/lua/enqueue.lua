@@ -13,6 +13,8 @@
 -- on Redis Cluster all of them must share one hash slot, which a prefix with a hash tag (e.g.
 -- '{jq}:') gives.
 
+-- The request by name (lib_enqueue.lua's next_enqueue: job_id, record, queue_key, flags as
+-- at_front, unique..., depends_on, fields...), its KEYS from KEYS[1], its fields to the end of ARGV.
 local request = next_enqueue(1, true)
 local refusal = enqueue_refusal(request, new_batch())
 if refusal then

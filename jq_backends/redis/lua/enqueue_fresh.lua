@@ -20,15 +20,18 @@
 -- status 'queued' (and its expiry), its id pushed on its queue (front or back); a wake token on
 -- each queue that has none.
 
+local known_key = KEYS[1]
 local n = math.floor((#KEYS - 1) / 6)
 expect_keys(6 * n + 1)
+-- Request i's keys start at KEYS[6i - 4]: record, results, dependents, dependencies, queue, wake.
 local seen = {}
 for i = 1, n do
     local first = 6 * i - 4
-    if seen[KEYS[first]] or redis.call('EXISTS', KEYS[first], KEYS[first + 1], KEYS[first + 2], KEYS[first + 3]) > 0 then
+    local record, results, dependents, dependencies = KEYS[first], KEYS[first + 1], KEYS[first + 2], KEYS[first + 3]
+    if seen[record] or redis.call('EXISTS', record, results, dependents, dependencies) > 0 then
         return 0
     end
-    seen[KEYS[first]] = true
+    seen[record] = true
 end
 
 local known, wake_keys = {}, {}
@@ -54,7 +57,7 @@ for i = 1, n do
     end
     if not known[queue_key] then
         known[queue_key] = true
-        redis.call('SADD', KEYS[1], name_of(queue_key, K_QUEUE))
+        redis.call('SADD', known_key, name_of(queue_key, K_QUEUE))
         wake_keys[#wake_keys + 1] = wake_key
     end
 end

@@ -8,15 +8,16 @@
 -- Atomically: both checks, then the score update; a stale execution cannot revive a lease.
 
 expect_keys(2)
+local started_key, record_key = KEYS[1], KEYS[2]
 local execution_id, lease_until = ARGV[1], ARGV[2]
-local job_id = name_of(KEYS[2], K_JOB)
+local job_id = name_of(record_key, K_JOB)
 
-if redis.call('HGET', KEYS[2], F_EXECUTION) ~= execution_id then
+if redis.call('HGET', record_key, F_EXECUTION) ~= execution_id then
     return 0
 end
 -- XX and CH: only an id already in the registry gets the new score; 0 changed means it was not
 -- there (or already had this very deadline, which is no refusal).
-if redis.call('ZADD', KEYS[1], 'XX', 'CH', lease_until, job_id) == 1 then
+if redis.call('ZADD', started_key, 'XX', 'CH', lease_until, job_id) == 1 then
     return 1
 end
-return redis.call('ZSCORE', KEYS[1], job_id) and 1 or 0
+return redis.call('ZSCORE', started_key, job_id) and 1 or 0

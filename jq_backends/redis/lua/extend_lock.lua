@@ -8,9 +8,10 @@
 -- someone else can never extend the new holder's lock.
 
 expect_keys(1)
+local lock_key = KEYS[1]
 local token, ttl_ms = ARGV[1], ARGV[2]
-if redis.call('GET', KEYS[1]) ~= token then
+if redis.call('GET', lock_key) ~= token then
     return 0
 end
-redis.call('PEXPIRE', KEYS[1], ttl_ms)
+redis.call('PEXPIRE', lock_key, ttl_ms)
 return 1

@@ -9,15 +9,17 @@
 -- Cluster needs one hash slot.
 
 expect_keys(2)
+local group_key, groups_key = KEYS[1], KEYS[2]
+local name = ARGV[1]
 local left = {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+for _, id in ipairs(redis.call('SMEMBERS', group_key)) do
     if redis.call('EXISTS', K_JOB .. id) == 1 then
         left[#left + 1] = id
     else
-        redis.call('SREM', KEYS[1], id)
+        redis.call('SREM', group_key, id)
     end
 end
 if #left == 0 then
-    redis.call('SREM', KEYS[2], ARGV[1])
+    redis.call('SREM', groups_key, name)
 end
 return left

@@ -8,12 +8,13 @@
 -- its set of ids with its last member).
 
 expect_keys(2)
+local group_key, groups_key = KEYS[1], KEYS[2]
 local name = next_arg()
 local ids = rest_of_args()
 for i = 1, #ids, 200 do
-    redis.call('SREM', KEYS[1], unpack(ids, i, math.min(i + 199, #ids)))
+    redis.call('SREM', group_key, unpack(ids, i, math.min(i + 199, #ids)))
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
-    redis.call('SREM', KEYS[2], name)
+if redis.call('EXISTS', group_key) == 0 then
+    redis.call('SREM', groups_key, name)
 end
 return false

@@ -10,14 +10,15 @@
 -- of the record and the worker's set of queues.
 
 expect_keys(2)
+local record_key, queues_key = KEYS[1], KEYS[2]
 local expiry_ms = next_arg()
-local update = {key = KEYS[1], fields = next_pairs(), increments = rest_of_args()}
+local update = {key = record_key, fields = next_pairs(), increments = rest_of_args()}
 
 if not worker_exists(update) then
     return 0
 end
 check_worker_updates({update}, 1)
 apply_worker_update(update)
-redis.call('PEXPIRE', KEYS[1], expiry_ms)
-redis.call('PEXPIRE', KEYS[2], expiry_ms)
+redis.call('PEXPIRE', record_key, expiry_ms)
+redis.call('PEXPIRE', queues_key, expiry_ms)
 return 1

@@ -305,6 +305,9 @@ end
 --       is a worker's record, then, to the end of ARGV, field/value pairs to write on the job
 --       (a claim is always the last part of a call)
 
+-- Read a claim whose KEYS start at `first`, into a table: first (its first KEYS entry), queues
+-- (how many queues, n), lease (the lease deadline), worker (the worker update, or nil) and fields
+-- (the field/value pairs to write on the claimed job).
 local function next_claim(first)
     local count = #KEYS - first + 1
     local claim = {first = first, queues = math.floor(count / 3), lease = next_arg()}
@@ -327,7 +330,7 @@ local function claim_next(claim)
     local first = claim.first
     for i = 1, claim.queues do
         local base = first + 3 * (i - 1)
-        local queue_key = KEYS[base]
+        local queue_key, started_key, wake_key = KEYS[base], KEYS[base + 1], KEYS[base + 2]
         while true do
             local job_id = redis.call('LPOP', queue_key)
             if not job_id then
@@ -341,7 +344,7 @@ local function claim_next(claim)
             if #record > 0 and (status == S_QUEUED or not status or not PLACE_OF_STATUS[status]) then
                 hset_flat(record_key, with_status(claim.fields, S_STARTED))
                 persist_data(data_keys(job_id))
-                redis.call('ZADD', KEYS[base + 1], claim.lease, job_id)
+                redis.call('ZADD', started_key, claim.lease, job_id)
                 -- The caller may have taken a token from any of its queues' wake keys in BLPOP;
                 -- put back the token of each queue that still holds ids, so a claimer blocked on
                 -- them (possibly listening to other queues than this one) wakes up.
@@ -356,7 +359,7 @@ local function claim_next(claim)
             end
         end
         -- Empty now: a token left here would only cause a spurious wake-up.
-        redis.call('DEL', KEYS[base + 2])
+        redis.call('DEL', wake_key)
     end
     return nil
 end

@@ -41,6 +41,12 @@ local function next_settlement(t, with_now)
     end
 end
 
+-- Read a transition (laid out above) into a table of named parts: source, target, policy, ttl
+-- (the mode's letters), job_id, at_front, leave, source_key, target_key, wake_key, known_key,
+-- worker_key (nil when the mode has none), next_key (the first KEYS entry after them), score,
+-- execution_id, expiry_ms, result, results_last, dependents (the job's dependents set), the
+-- settlement (released_fields, canceled_fields, default_failure_ttl, now), delete_fields, worker
+-- (the update) and fields; `last` when the fields run to the end of ARGV.
 local function next_transition(last)
     local mode = next_arg()
     local t = {

@@ -13,28 +13,29 @@
 -- Touches keys of several jobs: Cluster needs one hash slot.
 
 expect_keys(4)
+local scheduled_key, queue_key, wake_key, known_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = next_arg()
 local limit = tonumber(next_arg())
 local given = rest_of_args()
 local fields = with_status(given, S_QUEUED)
-local queue_name = name_of(KEYS[2], K_QUEUE)
+local queue_name = name_of(queue_key, K_QUEUE)
 
 local queued = {}
 while #queued < limit do
-    local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit - #queued)
+    local due = redis.call('ZRANGEBYSCORE', scheduled_key, '-inf', now, 'LIMIT', 0, limit - #queued)
     if #due == 0 then
         break
     end
     for _, job_id in ipairs(due) do
-        redis.call('ZREM', KEYS[1], job_id)
+        redis.call('ZREM', scheduled_key, job_id)
         local record = K_JOB .. job_id
         if redis.call('EXISTS', record) == 1 then
             local v = redis.call('HMGET', record, F_ENQUEUE_AT_FRONT, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
             if may_queue(limit_from(v[2], v[3]), job_id, queue_name) then
                 if v[1] == '1' then
-                    redis.call('LPUSH', KEYS[2], job_id)
+                    redis.call('LPUSH', queue_key, job_id)
                 else
-                    redis.call('RPUSH', KEYS[2], job_id)
+                    redis.call('RPUSH', queue_key, job_id)
                 end
                 hset_flat(record, fields)
                 queued[#queued + 1] = job_id
@@ -45,7 +46,7 @@ while #queued < limit do
     end
 end
 if #queued > 0 then
-    redis.call('SADD', KEYS[4], name_of(KEYS[2], K_QUEUE))
-    wake(KEYS[3])
+    redis.call('SADD', known_key, name_of(queue_key, K_QUEUE))
+    wake(wake_key)
 end
 return queued

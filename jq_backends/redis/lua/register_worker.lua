@@ -12,27 +12,32 @@
 -- worker_names.lua.
 
 expect_keys(3)
+local record_key, queues_key, workers_key = KEYS[1], KEYS[2], KEYS[3]
+-- The set of workers listening to queue i.
+local function index_of_queue(i)
+    return KEYS[3 + i]
+end
 local name = next_arg()
 local expiry_ms = next_arg()
 local queues = next_list()
 local fields = next_pairs()
 
-if redis.call('EXISTS', KEYS[1]) == 1 then
+if redis.call('EXISTS', record_key) == 1 then
     return 0
 end
 if #fields == 0 then
     -- Redis has no empty hash, and the record's existence is what makes the worker live.
     fields = {F_PRESENCE, ''}
 end
-hset_flat(KEYS[1], fields)
-redis.call('PEXPIRE', KEYS[1], expiry_ms)
-redis.call('SADD', KEYS[3], name)
-redis.call('DEL', KEYS[2])
+hset_flat(record_key, fields)
+redis.call('PEXPIRE', record_key, expiry_ms)
+redis.call('SADD', workers_key, name)
+redis.call('DEL', queues_key)
 for i, queue_name in ipairs(queues) do
-    redis.call('SADD', KEYS[2], queue_name)
-    redis.call('SADD', KEYS[3 + i], name)
+    redis.call('SADD', queues_key, queue_name)
+    redis.call('SADD', index_of_queue(i), name)
 end
 if #queues > 0 then
-    redis.call('PEXPIRE', KEYS[2], expiry_ms)
+    redis.call('PEXPIRE', queues_key, expiry_ms)
 end
 return 1

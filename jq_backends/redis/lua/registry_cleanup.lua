@@ -7,8 +7,10 @@
 -- Atomically: the read and the removal, so an id added or rescored in between is never lost.
 
 expect_keys(1)
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local registry_key = KEYS[1]
+local bound = ARGV[1]
+local expired = redis.call('ZRANGEBYSCORE', registry_key, '-inf', bound)
 if #expired > 0 then
-    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+    redis.call('ZREMRANGEBYSCORE', registry_key, '-inf', bound)
 end
 return expired

@@ -8,8 +8,10 @@
 -- else can never free the new holder's lock.
 
 expect_keys(1)
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+local lock_key = KEYS[1]
+local token = ARGV[1]
+if redis.call('GET', lock_key) ~= token then
     return 0
 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', lock_key)
 return 1

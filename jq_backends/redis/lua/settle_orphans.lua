@@ -15,13 +15,14 @@
 -- keys of many jobs: Cluster needs one hash slot.
 
 expect_keys(2)
-local t = {policy = 'v', known_key = KEYS[2]}
+local deferred_key, known_key = KEYS[1], KEYS[2]
+local t = {policy = 'v', known_key = known_key}
 next_settlement(t, true)
 local settled = {}
-for _, child in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+for _, child in ipairs(redis.call('ZRANGE', deferred_key, 0, -1)) do
     local record = K_JOB .. child
     if redis.call('EXISTS', record) == 0 then
-        redis.call('ZREM', KEYS[1], child)
+        redis.call('ZREM', deferred_key, child)
     elseif redis.call('HGET', record, F_STATUS) == S_DEFERRED then
         local gone = {}
         for _, parent in ipairs(redis.call('SMEMBERS', K_DEPENDENCIES .. child)) do

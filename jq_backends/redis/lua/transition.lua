@@ -15,6 +15,8 @@
 -- theirs, and their queues): Cluster needs one hash slot.
 
 expect_keys(4)
+-- The parts by name (lib_transition.lua's next_transition: source_key, target_key, score,
+-- execution_id, result, fields, worker...); the field pairs run to the end of ARGV.
 local change = next_transition(true)
 check_worker_updates({change.worker}, 1)
 return transition(change)

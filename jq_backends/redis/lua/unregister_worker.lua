@@ -9,12 +9,13 @@
 -- Cluster needs one hash slot.
 
 expect_keys(3)
-local name = name_of(KEYS[1], K_WORKER)
+local record_key, queues_key, workers_key = KEYS[1], KEYS[2], KEYS[3]
+local name = name_of(record_key, K_WORKER)
 
-local queues = redis.call('SMEMBERS', KEYS[2])
+local queues = redis.call('SMEMBERS', queues_key)
 for _, queue_name in ipairs(queues) do
     redis.call('SREM', K_WORKERS_OF .. queue_name, name)
 end
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('SREM', KEYS[3], name)
+redis.call('DEL', record_key, queues_key)
+redis.call('SREM', workers_key, name)
 return #queues

@@ -7,9 +7,10 @@
 -- Atomically: the existence check and the write (HSET alone would create a record).
 
 expect_keys(1)
+local record_key = KEYS[1]
 local fields = next_pairs()
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('EXISTS', record_key) == 0 then
     return 0
 end
-hset_flat(KEYS[1], fields)
+hset_flat(record_key, fields)
 return 1

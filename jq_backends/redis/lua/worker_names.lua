@@ -10,11 +10,12 @@
 -- worker that was SIGKILLed. Reads keys of several workers: Cluster needs one hash slot.
 
 expect_keys(1)
+local index_key = KEYS[1]
 local queue_name = ARGV[1]
 local of_queue = queue_name ~= nil
 
 local live = {}
-for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+for _, name in ipairs(redis.call('SMEMBERS', index_key)) do
     local alive = redis.call('EXISTS', K_WORKER .. name) == 1
     if alive and of_queue then
         alive = redis.call('SISMEMBER', K_WORKER_QUEUES .. name, queue_name) == 1
@@ -22,7 +23,7 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     if alive then
         live[#live + 1] = name
     else
-        redis.call('SREM', KEYS[1], name)
+        redis.call('SREM', index_key, name)
     end
 end
 return live
