@@ -38,33 +38,65 @@ component. Because no kind is a prefix of another kind followed by ``:``, two di
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from jq.broker import Place, PlaceKind
 
 DEFAULT_PREFIX = "jq:"
 
+# The fixed word of each kind of key, spelled here once: ``<prefix><kind>:<name>``. The Redis
+# driver's scripts get the same words as key templates (K_JOB is "jq:job:", see
+# jq_backends.redis.scripts); a registry's word is its PlaceKind's value.
+JOB: Final = "job"
+RESULTS: Final = "results"
+DEPENDENTS: Final = "dependents"
+DEPENDENCIES: Final = "dependencies"
+QUEUE: Final = PlaceKind.QUEUE.value
+WAKE: Final = "wake"
+WORKER: Final = "worker"
+WORKERS_OF: Final = "workers-of"
+WORKER_QUEUES: Final = "worker-queues"
+COMMANDS: Final = "commands"
+LOCK: Final = "lock"
+MARKER: Final = "marker"
+GROUP: Final = "group"
+RATE_LIMIT: Final = "rate-limit"
+RATE_LIMIT_SLOTS: Final = "rate-limit-slots"
+RATE_LIMIT_WAITING: Final = "rate-limit-waiting"
+
 # The fixed kinds. Kept in one tuple so a test can check that none is a prefix of another.
 KINDS: tuple[str, ...] = (
-    "job",
-    "results",
-    "dependents",
-    "dependencies",
-    "queue",
-    "wake",
-    "worker",
-    "workers-of",
-    "worker-queues",
-    "commands",
-    "lock",
-    "marker",
-    "group",
-    "rate-limit",
-    "rate-limit-slots",
-    "rate-limit-waiting",
+    JOB,
+    RESULTS,
+    DEPENDENTS,
+    DEPENDENCIES,
+    QUEUE,
+    WAKE,
+    WORKER,
+    WORKERS_OF,
+    WORKER_QUEUES,
+    COMMANDS,
+    LOCK,
+    MARKER,
+    GROUP,
+    RATE_LIMIT,
+    RATE_LIMIT_SLOTS,
+    RATE_LIMIT_WAITING,
     *(kind.value for kind in PlaceKind if kind is not PlaceKind.QUEUE),
 )
-# Keys without a name part.
-FIXED: tuple[str, ...] = ("queues", "workers", "suspended", "groups", "rate-limits")
+
+# Keys without a name part: ``<prefix><word>``.
+QUEUES: Final = "queues"
+WORKERS: Final = "workers"
+SUSPENDED: Final = "suspended"
+GROUPS: Final = "groups"
+RATE_LIMITS: Final = "rate-limits"
+FIXED: tuple[str, ...] = (QUEUES, WORKERS, SUSPENDED, GROUPS, RATE_LIMITS)
+
+# The fields of a rate limit's settings (the hash at ``rate-limit:<key>``): the concurrency last
+# asked for, and the number of the last job that joined its line.
+RATE_LIMIT_CONCURRENCY_FIELD: Final = "concurrency"
+RATE_LIMIT_SEQ_FIELD: Final = "seq"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,27 +107,27 @@ class KeySpace:
 
     def job(self, job_id: str) -> str:
         """The job record."""
-        return f"{self.prefix}job:{job_id}"
+        return f"{self.prefix}{JOB}:{job_id}"
 
     def results(self, job_id: str) -> str:
         """The job's result entries."""
-        return f"{self.prefix}results:{job_id}"
+        return f"{self.prefix}{RESULTS}:{job_id}"
 
     def dependents(self, job_id: str) -> str:
         """Jobs waiting for this one."""
-        return f"{self.prefix}dependents:{job_id}"
+        return f"{self.prefix}{DEPENDENTS}:{job_id}"
 
     def dependencies(self, job_id: str) -> str:
         """This job's unmet dependencies."""
-        return f"{self.prefix}dependencies:{job_id}"
+        return f"{self.prefix}{DEPENDENCIES}:{job_id}"
 
     def queue(self, name: str) -> str:
         """The queue's list of job ids."""
-        return f"{self.prefix}queue:{name}"
+        return f"{self.prefix}{QUEUE}:{name}"
 
     def wake(self, name: str) -> str:
         """The queue's wake-up token for blocked claimers."""
-        return f"{self.prefix}wake:{name}"
+        return f"{self.prefix}{WAKE}:{name}"
 
     def place(self, place: Place) -> str:
         """A queue or one of its registries."""
@@ -110,67 +142,67 @@ class KeySpace:
     @property
     def queues(self) -> str:
         """The set of known queue names."""
-        return f"{self.prefix}queues"
+        return f"{self.prefix}{QUEUES}"
 
     def worker(self, name: str) -> str:
         """A worker's record."""
-        return f"{self.prefix}worker:{name}"
+        return f"{self.prefix}{WORKER}:{name}"
 
     @property
     def workers(self) -> str:
         """The set of registered worker names."""
-        return f"{self.prefix}workers"
+        return f"{self.prefix}{WORKERS}"
 
     def workers_of(self, queue: str) -> str:
         """The set of names of workers that listen to a queue."""
-        return f"{self.prefix}workers-of:{queue}"
+        return f"{self.prefix}{WORKERS_OF}:{queue}"
 
     def worker_queues(self, name: str) -> str:
         """The set of queues a worker listens to, so unregistering can leave each index."""
-        return f"{self.prefix}worker-queues:{name}"
+        return f"{self.prefix}{WORKER_QUEUES}:{name}"
 
     def commands(self, name: str) -> str:
         """The channel a worker receives its commands on."""
-        return f"{self.prefix}commands:{name}"
+        return f"{self.prefix}{COMMANDS}:{name}"
 
     def lock(self, name: str) -> str:
         """A lock, holding its holder's token."""
-        return f"{self.prefix}lock:{name}"
+        return f"{self.prefix}{LOCK}:{name}"
 
     def marker(self, name: str) -> str:
         """A marker for enqueue-once requests."""
-        return f"{self.prefix}marker:{name}"
+        return f"{self.prefix}{MARKER}:{name}"
 
     def group(self, name: str) -> str:
         """The ids of a job group's jobs."""
-        return f"{self.prefix}group:{name}"
+        return f"{self.prefix}{GROUP}:{name}"
 
     @property
     def groups(self) -> str:
         """The set of group names."""
-        return f"{self.prefix}groups"
+        return f"{self.prefix}{GROUPS}"
 
     def rate_limit(self, key: str) -> str:
         """A rate limit's settings (its concurrency and line counter)."""
-        return f"{self.prefix}rate-limit:{key}"
+        return f"{self.prefix}{RATE_LIMIT}:{key}"
 
     def rate_limit_slots(self, key: str) -> str:
         """The ids holding a slot of a rate limit."""
-        return f"{self.prefix}rate-limit-slots:{key}"
+        return f"{self.prefix}{RATE_LIMIT_SLOTS}:{key}"
 
     def rate_limit_waiting(self, key: str) -> str:
         """The ids waiting for a slot of a rate limit, in line."""
-        return f"{self.prefix}rate-limit-waiting:{key}"
+        return f"{self.prefix}{RATE_LIMIT_WAITING}:{key}"
 
     @property
     def rate_limits(self) -> str:
         """The set of rate-limit keys in use."""
-        return f"{self.prefix}rate-limits"
+        return f"{self.prefix}{RATE_LIMITS}"
 
     @property
     def suspended(self) -> str:
         """Present while every worker is suspended."""
-        return f"{self.prefix}suspended"
+        return f"{self.prefix}{SUSPENDED}"
 
     def template(self, kind: str) -> str:
         """The key of ``kind`` without its name (``jq:job:``): name + template = key.
@@ -184,7 +216,7 @@ class KeySpace:
 
     def worker_name(self, key: str) -> str | None:
         """The name inside a :meth:`worker` key, or None if ``key`` is not one."""
-        head = f"{self.prefix}worker:"
+        head = f"{self.prefix}{WORKER}:"
         if key.startswith(head) and len(key) > len(head):
             return key[len(head) :]
         return None

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 
 from jq.broker import RateLimitStore
+from jq_backends.keys import RATE_LIMIT_CONCURRENCY_FIELD
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
 from jq_backends.redis.scripts import Arg
@@ -37,7 +38,7 @@ class RedisRateLimits(RedisState, RateLimitStore):
 
     def rate_limit_concurrency(self, key: str) -> int | None:
         """HGET of the key's concurrency."""
-        value = self._client.hget(self._keys.rate_limit(key), "concurrency")
+        value = self._client.hget(self._keys.rate_limit(key), RATE_LIMIT_CONCURRENCY_FIELD)
         return int(value) if value else None
 
     def release_rate_limit_slots(

@@ -34,7 +34,14 @@ from redis.exceptions import NoScriptError
 
 from jq import broker as contract
 from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS
-from jq_backends.keys import DEFAULT_PREFIX, FIXED, KINDS, KeySpace
+from jq_backends.keys import (
+    DEFAULT_PREFIX,
+    FIXED,
+    KINDS,
+    RATE_LIMIT_CONCURRENCY_FIELD,
+    RATE_LIMIT_SEQ_FIELD,
+    KeySpace,
+)
 from jq_backends.redis.hot_connection import HotConnection
 
 __all__ = [
@@ -102,6 +109,9 @@ _FIELDS: Final = {
     "F_CURRENT_JOB": contract.WORKER_CURRENT_JOB,
     "F_RATE_LIMIT_KEY": contract.RATE_LIMIT_KEY,
     "F_RATE_LIMIT_CONCURRENCY": contract.RATE_LIMIT_CONCURRENCY,
+    # A rate limit's settings (the hash at K_RATE_LIMIT .. key), not a job's record.
+    "F_LIMIT_CONCURRENCY": RATE_LIMIT_CONCURRENCY_FIELD,
+    "F_LIMIT_SEQ": RATE_LIMIT_SEQ_FIELD,
 }
 
 # Characters a Lua string literal may hold as they are; anything else is written as \ddd.

@@ -34,7 +34,7 @@ from jq.broker import (
     Transition,
 )
 from jq.plugins import hookspecs
-from jq_backends.keys import KeySpace
+from jq_backends.keys import RATE_LIMIT_CONCURRENCY_FIELD, RATE_LIMIT_SEQ_FIELD, KeySpace
 from jq_backends.redis import RedisBroker
 from jq_backends.redis import plugin as redis_plugin
 from jq_backends.redis.connection import clone_client, redact_url
@@ -82,6 +82,7 @@ def test_scripts_never_spell_a_status_a_refusal_or_a_field() -> None:
     # constants (S_QUEUED, R_DUPLICATE, F_STATUS), so that each is spelled once, in Python.
     names = {status.value for status in Status} | {reason.value for reason in RefusalReason}
     names |= {STATUS, ORIGIN, EXECUTION, SCHEDULED_AT, FAILURE_TTL, WORKER_CURRENT_JOB}
+    names |= {RATE_LIMIT_CONCURRENCY_FIELD, RATE_LIMIT_SEQ_FIELD}
     for name in (*SCRIPT_NAMES, *LIBRARY_NAMES):
         code = "\n".join(line.split("--")[0] for line in script_file(name).splitlines())
         spelled = set(re.findall(r"""['"]([a-z_]+)['"]""", code)) & names

@@ -6,8 +6,8 @@
 --
 -- A key's data: K_RATE_LIMIT_SLOTS .. key (ids holding a slot, scored by when they took it, or
 -- by the lease deadline of a job canceled while it ran), K_RATE_LIMIT_WAITING .. key (ids in
--- line, scored by their place in it), K_RATE_LIMIT .. key (a hash: 'concurrency', the last asked
--- for, and 'seq', the last place given in line), and KEY_RATE_LIMITS (the keys in use). These
+-- line, scored by their place in it), K_RATE_LIMIT .. key (a hash: F_LIMIT_CONCURRENCY, the last
+-- asked for, and F_LIMIT_SEQ, the last place given in line), and KEY_RATE_LIMITS (the keys in use). These
 -- keys are found in job records while a script runs, so they are built here from the templates
 -- (Cluster: every key under one hash slot, as for the other scripts that touch many jobs).
 
@@ -56,14 +56,14 @@ local function may_queue(limit, job_id, queue)
     end
     local config = K_RATE_LIMIT .. limit.key
     local now = score_text(server_now())
-    redis.call('HSET', config, 'concurrency', limit.concurrency)
+    redis.call('HSET', config, F_LIMIT_CONCURRENCY, limit.concurrency)
     redis.call('SADD', KEY_RATE_LIMITS, limit.key)
     local waiting = K_RATE_LIMIT_WAITING .. limit.key
     if redis.call('EXISTS', waiting) == 0 and redis.call('ZCARD', slots) < limit.concurrency then
         redis.call('ZADD', slots, now, job_id)
         return true
     end
-    redis.call('ZADD', waiting, redis.call('HINCRBY', config, 'seq', 1), job_id)
+    redis.call('ZADD', waiting, redis.call('HINCRBY', config, F_LIMIT_SEQ, 1), job_id)
     redis.call('ZADD', K_RATE_LIMITED .. queue, now, job_id)
     return false
 end
