@@ -20,13 +20,14 @@ from rich.live import Live
 from rich.text import Text
 
 from jq.base.utils import format_timestamp, now
-from jq.broker import Broker
+from jq.broker import Broker, Status
 from jq.cli.helpers import refresh, show_both, show_queues, show_workers
 from jq.cli.layout import BLANK, FittedColumn, FittedTable
 from jq.cli.options import Session, StoreOptions, connect, store_options
 from jq.cli.output import print_out, stdout_console
+from jq.queueing.listing import LISTED_STATUSES
 from jq.queueing.queue import Queue
-from jq.worker import BaseWorker
+from jq.worker import BaseWorker, WorkerStatus
 
 __all__ = [
     "COUNTS",
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 #: The counts shown for each queue, in column order.
-COUNTS = ("queued", "started", "deferred", "scheduled", "rate_limited", "finished", "failed", "canceled")
+COUNTS = LISTED_STATUSES
 
 
 @dataclass(frozen=True)
@@ -122,15 +123,15 @@ class View:
 
 def _queue_counts(queue: Queue) -> dict[str, int]:
     return {
-        "queued": queue.count,
+        Status.QUEUED.value: queue.count,
         # Not .count: with RQ's cleanup it would end abandoned jobs here (maintenance does that).
-        "started": queue.started_job_registry.get_job_count(cleanup=False),
-        "deferred": queue.deferred_job_registry.count,
-        "scheduled": queue.scheduled_job_registry.count,
-        "rate_limited": queue.rate_limited_job_registry.count,
-        "finished": queue.finished_job_registry.count,
-        "failed": queue.failed_job_registry.count,
-        "canceled": queue.canceled_job_registry.count,
+        Status.STARTED.value: queue.started_job_registry.get_job_count(cleanup=False),
+        Status.DEFERRED.value: queue.deferred_job_registry.count,
+        Status.SCHEDULED.value: queue.scheduled_job_registry.count,
+        Status.RATE_LIMITED.value: queue.rate_limited_job_registry.count,
+        Status.FINISHED.value: queue.finished_job_registry.count,
+        Status.FAILED.value: queue.failed_job_registry.count,
+        Status.CANCELED.value: queue.canceled_job_registry.count,
     }
 
 
@@ -190,7 +191,7 @@ def _queue_table(snapshot: Snapshot) -> FittedTable:
 
 def _worker_table(snapshot: Snapshot) -> FittedTable:
     workers = snapshot.workers
-    states = [Text(w.state, style="bold" if w.state == "busy" else "") for w in workers]
+    states = [Text(w.state, style="bold" if w.state == WorkerStatus.BUSY else "") for w in workers]
     columns = [
         # Shrunk after the queues: its own words (names) are folded only when nothing else gives.
         FittedColumn("worker", [Text(w.name) for w in workers], shrink=2),

@@ -16,6 +16,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from jq.base.utils import format_timestamp, now
+from jq.broker import Status
 from jq.cli.errors import UserError
 from jq.cli.layout import BLANK, FittedColumn, FittedTable
 from jq.cli.options import StoreOptions, connect, store_options
@@ -37,7 +38,7 @@ def parse_statuses(values: Sequence[str]) -> tuple[str, ...]:
             status = part.strip().lower()
             if not status:
                 continue
-            if status == "stopped":
+            if status == Status.STOPPED:
                 raise UserError("stopped jobs are kept with the failed ones: use --status failed")
             if status not in LISTED_STATUSES:
                 raise UserError(

@@ -40,7 +40,7 @@ from typing import Any
 import redis
 
 from jq.base.utils import public_module
-from jq.broker import STATUS, Place, PlaceKind, Transition
+from jq.broker import STATUS, Place, PlaceKind, Status, Transition
 from jq.compat.helpers import utcformat
 from jq.compat.rq_store import RQJob, RQStore, UnreadableJobError
 from jq.core.callbacks import Callback
@@ -334,7 +334,7 @@ class _Run:
                 leave_dependencies=True,
                 score=math.inf if ttl == -1 else time.time() + ttl,
                 fields={
-                    STATUS: b"failed",
+                    STATUS: Status.FAILED.stored,
                     "ended_at": utcformat(ended_at).encode(),
                     "exc_info": exc_string.encode(),
                 },

@@ -30,7 +30,7 @@ from jq.base.timeouts import (
     TimerDeathPenalty,
     UnixSignalDeathPenalty,
 )
-from jq.broker import WORKER_CURRENT_JOB, WORKER_STATE, WorkerState, WorkerUpdate
+from jq.broker import WORKER_CURRENT_JOB, WORKER_STATE, Status, WorkerState, WorkerUpdate
 from jq.core import job as job_module
 from jq.core import lifecycle
 from jq.core.callbacks import Callback
@@ -217,7 +217,7 @@ class JobRunner:
         if self.worker is not None:
             logger.info("%s: job %s finished%s", job.origin, job.id, self._took())
         # Once the outcome is recorded, as RQ documents: a webhook never changes it.
-        job.send_webhooks("finished")
+        job.send_webhooks(Status.FINISHED.value)
         plugins.job_finished(job, return_value, self.worker)
         return JobOutcome.SUCCEEDED
 
@@ -239,7 +239,7 @@ class JobRunner:
             "%s: job %s returned %r%s after %d retries: no retry left, it failed",
             job.origin, job.id, retry, took, retry.max,
         )  # fmt: skip
-        job.send_webhooks("failed", exc_string="")  # no exception: the job asked for the retries
+        job.send_webhooks(Status.FAILED.value, exc_string="")  # no exception: the job asked for the retries
         return JobOutcome.FAILED
 
     def handle_failure(
@@ -445,5 +445,5 @@ def report_final_failure(
         run_callback(callback, penalty(job, callback.timeout), job, job.connection, *extra)
     if not stopped:
         # A stopped job sends none, as in RQ (it did not fail); a retried one never gets here.
-        job.send_webhooks("failed", exc_string=format_exc_info(exc_info))
+        job.send_webhooks(Status.FAILED.value, exc_string=format_exc_info(exc_info))
     get_plugin_manager().job_failed(job, exc_info, worker)

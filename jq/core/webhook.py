@@ -15,6 +15,7 @@ import urllib.request
 from typing import TYPE_CHECKING, Any
 
 from jq.base.utils import public_module
+from jq.broker import Status
 
 if TYPE_CHECKING:
     from jq.core.job import Job
@@ -23,7 +24,7 @@ __all__ = ["Webhook"]
 
 logger = logging.getLogger("jq.webhook")
 
-_STATUSES = ("finished", "failed")
+_STATUSES = (Status.FINISHED.value, Status.FAILED.value)
 _METHODS = ("GET", "POST")
 
 
@@ -99,7 +100,7 @@ class Webhook:
             "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None,
             "ended_at": job.ended_at.isoformat() if job.ended_at else None,
         }
-        if self.job_status == "failed":
+        if self.job_status == Status.FAILED:
             payload["exc_info"] = exc_string
         return payload
 
