@@ -134,9 +134,9 @@ def get_scale(x: int) -> int:
 def state_symbol(state: Any) -> Any:
     """A worker state as coloured text (busy, idle, suspended); another state as it is."""
     symbols = {
-        WorkerStatus.BUSY: red("busy"),
-        WorkerStatus.IDLE: green("idle"),
-        WorkerStatus.SUSPENDED: yellow("suspended"),
+        WorkerStatus.BUSY: red(WorkerStatus.BUSY.value),
+        WorkerStatus.IDLE: green(WorkerStatus.IDLE.value),
+        WorkerStatus.SUSPENDED: yellow(WorkerStatus.SUSPENDED.value),
     }
     return symbols.get(state, state)
 

@@ -167,7 +167,10 @@ def _ago(moment: datetime.datetime | None, at: datetime.datetime) -> str:
 
 #: The order in which queue columns step aside when the terminal is narrow, first to last; the
 #: queue's name and its queued and failed counts always stay.
-QUEUE_DROP_ORDER = ("canceled", "rate_limited", "deferred", "finished", "scheduled", "workers", "started")
+QUEUE_DROP_ORDER = (
+    Status.CANCELED.value, Status.RATE_LIMITED.value, Status.DEFERRED.value, Status.FINISHED.value,
+    Status.SCHEDULED.value, "workers", Status.STARTED.value,
+)  # fmt: skip
 
 #: The order in which worker columns step aside when the terminal is narrow: ok and failed go
 #: together, and the current job moves under the worker's name rather than out of sight. The

@@ -23,6 +23,7 @@ from jq.broker import (
     Place,
     PlaceKind,
     Record,
+    Status,
     Transition,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
@@ -112,7 +113,7 @@ def end_job(
     job_id: str,
     queue: str = "default",
     *,
-    status: str = "finished",
+    status: str = Status.FINISHED.value,
     policy: DependentsPolicy | None = None,
     released_fields: Mapping[str, bytes] | None = None,
     canceled_fields: Mapping[str, bytes] | None = None,
@@ -128,9 +129,14 @@ def end_job(
     ``execution``, when given, is its ``execution_id``.
     """
     if policy is None:
-        implied = {"finished": DependentsPolicy.FINISHED, "failed": DependentsPolicy.FAILED}
+        implied = {
+            Status.FINISHED.value: DependentsPolicy.FINISHED,
+            Status.FAILED.value: DependentsPolicy.FAILED,
+        }
         policy = implied.get(status, DependentsPolicy.NONE)
-    target = {"finished": PlaceKind.FINISHED, "canceled": PlaceKind.CANCELED}.get(status, PlaceKind.FAILED)
+    target = {Status.FINISHED.value: PlaceKind.FINISHED, Status.CANCELED.value: PlaceKind.CANCELED}.get(
+        status, PlaceKind.FAILED
+    )
     return broker.transition(
         Transition(
             job_id=job_id,
