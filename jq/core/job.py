@@ -23,7 +23,7 @@ from jq.base.utils import (
     validate_job_id,
     validate_ttl,
 )
-from jq.broker import EXECUTION, Broker
+from jq.broker import EXECUTION, Broker, Record
 from jq.core import job_record, lifecycle_requests
 from jq.core.callbacks import Callback
 from jq.core.dependency import Dependency
@@ -298,7 +298,7 @@ class Job(JobCall, JobState, JobResults, JobDependencies, JobStorage, JobOptions
                 jobs.append(None)
                 continue
             job = cls(job_id, connection=broker, serializer=serializer)
-            job_record.apply(job, record)
+            job.apply_record(record)
             jobs.append(job)
         return jobs
 
@@ -312,9 +312,43 @@ class Job(JobCall, JobState, JobResults, JobDependencies, JobStorage, JobOptions
         record = self.broker.load_job(self.id)
         if record is None:
             raise NoSuchJobError(f"No such job: {self.id} (it never existed, was deleted, or expired)")
-        job_record.apply(self, record)
-        self._latest_result = None
-        self._return_value = _UNSET
+        self.apply_record(record)
+
+    # -- state the broker holds now (loads, claims, enqueues, lifecycle steps) -------------------
+
+    def apply_record(self, record: Record) -> None:
+        """Set the job's attributes from its record as the broker returned it (a load, a claim),
+        and forget the result read before. Raises :class:`DeserializationError` on bad fields;
+        the job is then left as it was."""
+        state = job_record.decode(self._id, record, self.serializer, self.log)
+        self._data = state.pop("data")
+        self._status = state.pop("status")
+        self._dependency_ids = state.pop("dependency_ids")
+        self._func_name = self._instance = self._args = self._kwargs = _UNSET
+        self._latest_result, self._return_value = None, _UNSET
+        for name, value in state.items():
+            setattr(self, name, value)
+
+    def note_status(self, status: JobStatus | None) -> None:
+        """Set the status the broker holds for the job after a step that wrote it (an enqueue, a
+        cancel, a requeue); nothing is written. None: the job has no stored status yet."""
+        self._status = status
+
+    def note_outcome(
+        self,
+        status: JobStatus,
+        result: Result,
+        *,
+        ended_at: datetime.datetime | None = None,
+        return_value: Any = _UNSET,
+    ) -> None:
+        """Set what a lifecycle step that ended an execution wrote: the job's status, its newest
+        result and, when given, when it ended and its return value; nothing is written."""
+        self._status, self._latest_result = status, result
+        if ended_at is not None:
+            self.ended_at = ended_at
+        if return_value is not _UNSET:
+            self._return_value = return_value
 
     # -- identity -----------------------------------------------------------------------------------
 
@@ -327,6 +361,12 @@ class Job(JobCall, JobState, JobResults, JobDependencies, JobStorage, JobOptions
     def id(self, value: str) -> None:
         self._id = validate_job_id(value)
         self._id_given = True
+
+    @property
+    def id_given(self) -> bool:
+        """Whether the job's id was chosen by its creator rather than made up (``unique=True``
+        needs one)."""
+        return self._id_given
 
     def get_id(self) -> str:
         """The job's id (RQ's spelling)."""

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from jq.base.utils import format_timestamp, parse_timestamp
@@ -63,7 +64,7 @@ __all__ = [
     "AT_FRONT_ON_RETRY",
     "SIGNATURE",
     "UNSET",
-    "apply",
+    "decode",
     "decode_call",
     "decode_meta",
     "encode",
@@ -179,8 +180,8 @@ def encode(job: Job) -> Record:
         except Exception as exc:
             raise SerializationError(f"job.meta cannot be serialized: {type(exc).__name__}: {exc}") from exc
     # A job that was only created (or saved) has no status field: it is in no place yet.
-    status = job._status
-    if status is not None and status.value in STATUS_PLACES:
+    status = job.get_status(refresh=False)
+    if status.value in STATUS_PLACES:
         fields[STATUS] = _text(status.value)
     if job.description is not None:
         fields["description"] = _text(job.description)
@@ -230,55 +231,56 @@ def signed_fields(job_id: str, record: Record) -> bytes:
     return b"\n".join(b"%d|%s" % (len(part), part) for part in parts)
 
 
-def apply(job: Job, record: Record) -> None:
-    """Set a job's attributes from its record. Raises :class:`DeserializationError` on bad fields."""
+def decode(job_id: str, record: Record, serializer: Serializer, log: logging.Logger) -> dict[str, Any]:
+    """A job's state from its record: the value of each attribute of the job, by name (``data``,
+    ``status`` and ``dependency_ids`` are the job's stored call, status and dependencies).
+    Raises :class:`DeserializationError` on bad fields (and, with a signing serializer, on a
+    record whose signature does not hold); ``log`` tells of webhooks that cannot be read."""
     get = record.get  # a worker reads one record per job: about twenty lookups, most of absent fields
 
     def text(name: str) -> str | None:
         value = get(name)
         return None if value is None else value.decode("utf-8", errors="replace")
 
-    if is_signing(job.serializer):
+    if is_signing(serializer):
         # Before anything is read: a refused record must not name a callback that gets imported.
-        job.serializer.verify(
-            signed_fields(job.id, record), record.get(SIGNATURE), what=f"the record of job {job.id!r}"
+        serializer.verify(
+            signed_fields(job_id, record), record.get(SIGNATURE), what=f"the record of job {job_id!r}"
         )
+    state: dict[str, Any] = {"data": get("data")}
     try:
-        job._data = record.get("data")
-        job._func_name = job._instance = job._args = job._kwargs = UNSET
-        job.origin = text(ORIGIN) or ""
-        job.description = text("description")
+        state["origin"] = text(ORIGIN) or ""
+        state["description"] = text("description")
         status = text(STATUS)
         # No status: saved but never enqueued (job.save()); an empty one is corrupt.
-        job._status = JobStatus(status) if status is not None else None
+        state["status"] = JobStatus(status) if status is not None else None
         for name in _TIMESTAMP_FIELDS:
             stamp = get(name)
-            setattr(job, name, parse_timestamp(stamp.decode("utf-8", errors="replace")) if stamp else None)
-        if job.created_at is None:
+            state[name] = parse_timestamp(stamp.decode("utf-8", errors="replace")) if stamp else None
+        if state["created_at"] is None:
             raise ValueError("created_at is missing")
         for name in _INT_FIELDS:
             number = get(name)
-            setattr(job, name, int(number) if number else None)
-        job.worker_name = text("worker_name")
-        job.execution_id = text(EXECUTION)
+            state[name] = int(number) if number else None
+        state["worker_name"] = text("worker_name")
+        state["execution_id"] = text(EXECUTION)
         dependency_ids = text("dependency_ids")
-        job._dependency_ids = list(json.loads(dependency_ids)) if dependency_ids else []
-        job.enqueue_at_front = record.get(ENQUEUE_AT_FRONT) == b"1"
-        job.allow_dependency_failures = record.get(ALLOW_FAILURE) == b"1"
-        job.enqueue_at_front_on_retry = record.get(AT_FRONT_ON_RETRY) == b"1"
+        state["dependency_ids"] = list(json.loads(dependency_ids)) if dependency_ids else []
+        state["enqueue_at_front"] = get(ENQUEUE_AT_FRONT) == b"1"
+        state["allow_dependency_failures"] = get(ALLOW_FAILURE) == b"1"
+        state["enqueue_at_front_on_retry"] = get(AT_FRONT_ON_RETRY) == b"1"
         intervals = text("retry_intervals")
-        job.retry_intervals = [int(value) for value in json.loads(intervals)] if intervals else None
+        state["retry_intervals"] = [int(value) for value in json.loads(intervals)] if intervals else None
         for name, attribute in _CALLBACK_FIELDS.items():
             reference = get(name)
-            setattr(
-                job,
-                attribute,
-                _decode_callback(reference.decode("utf-8", errors="replace")) if reference else None,
+            state[attribute] = (
+                _decode_callback(reference.decode("utf-8", errors="replace")) if reference else None
             )
-        _apply_features(job, text)
+        _decode_features(job_id, text, state, log)
     except (ValueError, TypeError) as exc:
-        raise DeserializationError(f"the record of job {job.id!r} is corrupt: {exc}") from exc
-    job.meta = decode_meta(job.id, record.get("meta"), job.serializer)
+        raise DeserializationError(f"the record of job {job_id!r} is corrupt: {exc}") from exc
+    state["meta"] = decode_meta(job_id, get("meta"), serializer)
+    return state
 
 
 def _decode_callback(value: str) -> Callback:
@@ -299,21 +301,21 @@ def _encode_features(job: Job, fields: Record) -> None:
         fields["group_id"] = _text(job.group_id)
 
 
-def _apply_features(job: Job, text: Any) -> None:
+def _decode_features(job_id: str, text: Any, state: dict[str, Any], log: logging.Logger) -> None:
     """Read back what :func:`_encode_features` wrote (``text(name)``: a field as text, or None)."""
     intervals = text("repeat_intervals")
-    job.repeat_intervals = [int(value) for value in json.loads(intervals)] if intervals else None
+    state["repeat_intervals"] = [int(value) for value in json.loads(intervals)] if intervals else None
     key, concurrency = text(RATE_LIMIT_KEY), text(RATE_LIMIT_CONCURRENCY)
     if key and concurrency:
-        job.rate_limit_key, job.rate_limit_concurrency = key, int(concurrency)
+        state["rate_limit_key"], state["rate_limit_concurrency"] = key, int(concurrency)
     else:
-        job.rate_limit_key = job.rate_limit_concurrency = None
-    job.group_id = text("group_id")
+        state["rate_limit_key"] = state["rate_limit_concurrency"] = None
+    state["group_id"] = text("group_id")
     webhooks = text("webhooks")
-    job.webhooks = []
+    state["webhooks"] = []
     if webhooks:
         try:
-            job.webhooks = [Webhook.from_dict(data) for data in json.loads(webhooks)]
+            state["webhooks"] = [Webhook.from_dict(data) for data in json.loads(webhooks)]
         except (ValueError, TypeError, KeyError, AttributeError):
             # As RQ: a job whose webhooks cannot be read still runs (it sends none).
-            job.log.warning("job %s: its webhooks cannot be read; none will be sent", job.id, exc_info=True)
+            log.warning("job %s: its webhooks cannot be read; none will be sent", job_id, exc_info=True)

@@ -95,10 +95,7 @@ class JobStorage:
         }
         if not record:
             raise NoSuchJobError(f"job {self._id!r} has no stored record to restore")
-        job = self._job()
-        job_record.apply(job, record)
-        job._latest_result = None
-        job._return_value = job_record.UNSET
+        self._job().apply_record(record)
 
     def cleanup(self, ttl: int | None = None, pipeline: Any = None, remove_from_queue: bool = True) -> None:
         """Let the job's record go, as RQ's ``cleanup``: ``ttl`` 0 deletes it now, a positive

@@ -27,7 +27,7 @@ from jq.base.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from jq.base.timeouts import BaseDeathPenalty, get_default_death_penalty_class
 from jq.base.utils import import_attribute
 from jq.broker import Broker, Claimed, ClaimRequest, WorkerUpdate
-from jq.core import job_record, lifecycle
+from jq.core import lifecycle
 from jq.core.execution import JobOutcome
 from jq.core.job import Job
 from jq.core.lifecycle import NextClaim
@@ -398,7 +398,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
                     f"the record of job {job.id!r} is corrupt: it was on queue {claimed.queue!r} with "
                     f"{status}, which is not a status jq knows; it was not run"
                 )
-            job_record.apply(job, claimed.record)
+            job.apply_record(claimed.record)
         except Exception:
             # A record that cannot be read must still end somewhere: fail it, do not crash. A
             # fresh stand-in, so nothing half-read from the record (a callback) is acted on.

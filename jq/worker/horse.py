@@ -43,7 +43,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jq.base.timeouts import JobTimeoutException
-from jq.core import job_record
 from jq.core.execution import JobOutcome
 from jq.core.job_state import JobStatus
 from jq.defaults import DEFAULT_DEATH_PENALTY_GRACE, effective_timeout
@@ -578,7 +577,7 @@ def _serve_jobs(worker: BaseWorker, job_read: int, reply_write: int) -> None:  #
             return
         job_id, queue, record = pickle.loads(payload)
         job = worker.job_class(job_id, connection=worker.broker, serializer=worker.serializer)
-        job_record.apply(job, record)
+        job.apply_record(record)
         job.origin = queue
         worker.on_horse_start(job)
         worker._last_outcome = None
