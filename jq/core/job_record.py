@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from jq.base.utils import format_timestamp, parse_timestamp
@@ -58,7 +59,6 @@ from jq.io.signing import is_signing, signed_without_keys
 
 if TYPE_CHECKING:
     from jq.core.job import Job
-    from jq.core.job_call import JobCall
 
 __all__ = [
     "AT_FRONT_ON_RETRY",
@@ -69,6 +69,7 @@ __all__ = [
     "decode_meta",
     "encode",
     "encode_call",
+    "record_from_raw",
     "signed_fields",
 ]
 
@@ -106,7 +107,7 @@ _SIGNED_FIELDS = ("data", "timeout", "retry_intervals", *_CALLBACK_FIELDS)
 _SIGNED_WHEN_PRESENT = ("webhooks",)
 
 
-def encode_call(job: JobCall) -> bytes:
+def encode_call(job: Job) -> bytes:
     """The serialized call of a job created in this process."""
     call = (job.func_name, job.instance, tuple(job.args), job.kwargs)
     try:
@@ -229,6 +230,17 @@ def signed_fields(job_id: str, record: Record) -> bytes:
         if value is not None:
             parts.append(b"%s=%d:%s" % (name.encode(), len(value), value))
     return b"\n".join(b"%d|%s" % (len(part), part) for part in parts)
+
+
+def record_from_raw(raw_data: Mapping[Any, Any]) -> Record:
+    """A record from fields as stored, names and values as bytes or text (e.g. what ``HGETALL``
+    of a job's key returns)."""
+    return {
+        (name.decode() if isinstance(name, bytes) else str(name)): (
+            value if isinstance(value, bytes) else str(value).encode()
+        )
+        for name, value in raw_data.items()
+    }
 
 
 def decode(job_id: str, record: Record, serializer: Serializer, log: logging.Logger) -> dict[str, Any]:
