@@ -30,7 +30,14 @@ from jq.broker import EXECUTION, STATUS, Broker, Record, Transition
 from jq.core import job_record, lifecycle_requests
 from jq.core.callbacks import Callback
 from jq.core.dependency import Dependency, dependency_ids, recognize_jobs
-from jq.core.job_call import call_string, callable_reference, callback_timeout, current_job
+from jq.core.job_call import (
+    Call,
+    CallPayload,
+    call_string,
+    callable_reference,
+    callback_timeout,
+    current_job,
+)
 from jq.core.job_layout import LayoutKey, layout_broker, queueing_class
 from jq.core.job_results import load_results, wait_for_latest_result
 from jq.core.job_state import UNSTORED_STATUSES, JobStatus
@@ -128,11 +135,7 @@ class Job:
         self.created_at: datetime.datetime = now()
         self.origin = ""
         self.description: str | None = None
-        self._data: bytes | None = None
-        self._func_name: Any = _UNSET
-        self._instance: Any = _UNSET
-        self._args: Any = _UNSET
-        self._kwargs: Any = _UNSET
+        self._call = CallPayload()
         self.timeout: int | None = None
         self.result_ttl: int | None = None
         self.failure_ttl: int | None = None
@@ -218,8 +221,7 @@ class Job:
         job = cls(
             validate_job_id(id) if id is not None else None, connection=connection, serializer=serializer
         )
-        job._func_name, job._instance = callable_reference(func)
-        job._args, job._kwargs = args, kwargs
+        job._call = CallPayload(call=Call(*callable_reference(func), args, kwargs))
         job.origin = origin
         job.description = validate_description(description) or job.get_call_string()
         job.timeout = parse_timeout(timeout)
@@ -256,7 +258,7 @@ class Job:
         job = cls(id, connection=connection, serializer=serializer)
         job.refresh()
         if decode_call:
-            job._decode_data()
+            job._call.call(job.id, job.serializer)
         return job
 
     @classmethod
@@ -312,10 +314,9 @@ class Job:
         and forget the result read before. Raises :class:`DeserializationError` on bad fields;
         the job is then left as it was."""
         state = job_record.decode(self._id, record, self.serializer, self.log)
-        self._data = state.pop("data")
+        self._call = CallPayload(data=state.pop("data"))
         self._status = state.pop("status")
         self._dependency_ids = state.pop("dependency_ids")
-        self._func_name = self._instance = self._args = self._kwargs = _UNSET
         self._latest_result, self._return_value = None, _UNSET
         for name, value in state.items():
             setattr(self, name, value)
@@ -382,46 +383,30 @@ class Job:
 
     # -- the call: decoded from the stored ``data`` on first access ---------------------------------
 
-    def _decode_data(self) -> None:
-        if self._func_name is not _UNSET:
-            return
-        if self._data is None:
-            raise DeserializationError(f"job {self._id!r} has no stored call (its 'data' field is missing)")
-        self._func_name, self._instance, self._args, self._kwargs = job_record.decode_call(
-            self._id, self._data, self.serializer
-        )
-
     @property
     def data(self) -> bytes:
         """The serialized call, as stored."""
-        if self._data is None:
-            self._decode_data()
-            self._data = job_record.encode_call(self)
-        return self._data
+        return self._call.data(self._id, self.serializer)
 
     @property
     def func_name(self) -> str:
         """The function's dotted path (or the method name, for an instance method)."""
-        self._decode_data()
-        return str(self._func_name)
+        return self._call.call(self._id, self.serializer).func_name
 
     @property
     def instance(self) -> Any:
         """The object whose method is called, or None for a plain function."""
-        self._decode_data()
-        return self._instance
+        return self._call.call(self._id, self.serializer).instance
 
     @property
     def args(self) -> list[Any] | tuple[Any, ...]:
         """The positional arguments."""
-        self._decode_data()
-        return self._args  # type: ignore[no-any-return]
+        return self._call.call(self._id, self.serializer).args  # type: ignore[no-any-return]
 
     @property
     def kwargs(self) -> dict[str, Any]:
         """The keyword arguments."""
-        self._decode_data()
-        return self._kwargs  # type: ignore[no-any-return]
+        return self._call.call(self._id, self.serializer).kwargs
 
     @property
     def func(self) -> Callable[..., Any]:

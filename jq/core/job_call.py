@@ -1,29 +1,32 @@
-"""The call a job makes, as plain functions: naming a callable so that a worker finds it again,
-the call string of logs and descriptions, and the job whose call runs now.
-
-The call's serialized form (``data``) is :func:`jq.core.job_record.encode_call` and
-:func:`~jq.core.job_record.decode_call`.
-"""
+"""The call a job makes: its function, instance and arguments (:class:`Call`), their serialized
+form (``data``, the record's field), naming a callable so that a worker finds it again, the call
+string of logs and descriptions, and the job whose call runs now."""
 
 from __future__ import annotations
 
 import contextvars
 import inspect
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jq.core.callbacks import DEFAULT_CALLBACK_TIMEOUT, Callback
-from jq.exceptions import ConfigurationError
+from jq.exceptions import ConfigurationError, DeserializationError, SerializationError
+from jq.io.serializers import Serializer
+from jq.io.signing import signed_without_keys
 
 if TYPE_CHECKING:
     from jq.core.job import Job
 
 __all__ = [
     "CALL_STRING_ARGUMENT_LENGTH",
+    "Call",
+    "CallPayload",
     "call_string",
     "callable_reference",
     "callback_timeout",
     "current_job",
+    "decode_call",
+    "encode_call",
 ]
 
 #: How many characters of each argument's repr a call string (and so a default description)
@@ -76,3 +79,79 @@ def _shortened(text: str) -> str:
     if len(text) <= CALL_STRING_ARGUMENT_LENGTH:
         return text
     return text[:CALL_STRING_ARGUMENT_LENGTH] + "..."
+
+
+class Call(NamedTuple):
+    """What a job runs: ``func_name`` (a dotted path, or a method name with ``instance``)."""
+
+    func_name: str
+    instance: Any
+    #: A list or a tuple (a string given as ``args`` is a sequence of its characters, as in RQ).
+    args: Any
+    kwargs: dict[str, Any]
+
+
+class CallPayload:
+    """A job's call and its serialized form, each made from the other on first use: a job read
+    from its record decodes its call only when asked for it (a listing of jobs never is), and a
+    new job's call is serialized when its record is first built."""
+
+    __slots__ = ("_call", "_data")
+
+    def __init__(self, data: bytes | None = None, call: Call | None = None) -> None:
+        self._data = data
+        self._call = call
+
+    def call(self, job_id: str, serializer: Serializer) -> Call:
+        """The call, decoded from the stored data on first use (:func:`decode_call`)."""
+        if self._call is None:
+            if self._data is None:
+                raise DeserializationError(f"job {job_id!r} has no stored call (its 'data' field is missing)")
+            self._call = decode_call(job_id, self._data, serializer)
+        return self._call
+
+    def data(self, job_id: str, serializer: Serializer) -> bytes:
+        """The serialized call, as stored (:func:`encode_call` on first use)."""
+        if self._data is None:
+            self._data = encode_call(self.call(job_id, serializer), serializer)
+        return self._data
+
+
+def encode_call(call: Call, serializer: Serializer) -> bytes:
+    """The serialized form of a call made in this process: ``(func_name, instance, args, kwargs)``."""
+    try:
+        return serializer.dumps((call.func_name, call.instance, tuple(call.args), call.kwargs))
+    except Exception as exc:
+        raise SerializationError(
+            f"the call {call.func_name}(...) cannot be serialized with {_serializer_name(serializer)}: "
+            f"{type(exc).__name__}: {exc}. Pass arguments the serializer supports"
+        ) from exc
+
+
+def decode_call(job_id: str, data: bytes, serializer: Serializer) -> Call:
+    """The call from its stored form; :class:`DeserializationError` when it cannot be read."""
+    try:
+        call = serializer.loads(data)
+    except Exception as exc:
+        why = signed_without_keys(data, serializer) or (
+            f"{type(exc).__name__}: {exc}; was it written with another serializer?"
+        )
+        raise DeserializationError(
+            f"the call of job {job_id!r} cannot be read with {_serializer_name(serializer)}: {why}"
+        ) from exc
+    if (
+        not isinstance(call, list | tuple)
+        or len(call) != 4
+        or not isinstance(call[0], str)
+        or not isinstance(call[2], list | tuple)
+        or not isinstance(call[3], dict)
+    ):
+        raise DeserializationError(
+            f"the call of job {job_id!r} is not a (function, instance, args, kwargs) tuple"
+        )
+    func_name, instance, args, kwargs = call
+    return Call(func_name, instance, tuple(args), kwargs)
+
+
+def _serializer_name(serializer: Serializer) -> str:
+    return getattr(serializer, "__name__", type(serializer).__name__)

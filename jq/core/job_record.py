@@ -4,7 +4,8 @@ Every field is readable text except ``data`` (the call) and ``meta``, which go t
 serializer. Timestamps are UTC, ``2026-11-23T06:12:07.123456Z``.
 
 =========================== ==============================================================
-``data``                    serializer output of ``(func_name, instance, args, kwargs)``
+``data``                    the call: serializer output of ``(func_name, instance, args, kwargs)``
+                            (see :mod:`jq.core.job_call`)
 ``status``                  ``queued``, ``started``, ``finished``...
 ``origin``                  the queue name
 ``created_at`` ...          ``enqueued_at``, ``started_at``, ``ended_at``, ``last_heartbeat``
@@ -65,10 +66,8 @@ __all__ = [
     "SIGNATURE",
     "UNSET",
     "decode",
-    "decode_call",
     "decode_meta",
     "encode",
-    "encode_call",
     "record_from_raw",
     "signed_fields",
 ]
@@ -107,45 +106,6 @@ _SIGNED_FIELDS = ("data", "timeout", "retry_intervals", *_CALLBACK_FIELDS)
 _SIGNED_WHEN_PRESENT = ("webhooks",)
 
 
-def encode_call(job: Job) -> bytes:
-    """The serialized call of a job created in this process."""
-    call = (job.func_name, job.instance, tuple(job.args), job.kwargs)
-    try:
-        return job.serializer.dumps(call)
-    except Exception as exc:
-        raise SerializationError(
-            f"the call {job.func_name}(...) cannot be serialized with {_serializer_name(job.serializer)}: "
-            f"{type(exc).__name__}: {exc}. Pass arguments the serializer supports"
-        ) from exc
-
-
-def decode_call(
-    job_id: str, data: bytes, serializer: Serializer
-) -> tuple[str, Any, tuple[Any, ...], dict[str, Any]]:
-    """``(func_name, instance, args, kwargs)`` from a stored call."""
-    try:
-        call = serializer.loads(data)
-    except Exception as exc:
-        why = signed_without_keys(data, serializer) or (
-            f"{type(exc).__name__}: {exc}; was it written with another serializer?"
-        )
-        raise DeserializationError(
-            f"the call of job {job_id!r} cannot be read with {_serializer_name(serializer)}: {why}"
-        ) from exc
-    if (
-        not isinstance(call, list | tuple)
-        or len(call) != 4
-        or not isinstance(call[0], str)
-        or not isinstance(call[2], list | tuple)
-        or not isinstance(call[3], dict)
-    ):
-        raise DeserializationError(
-            f"the call of job {job_id!r} is not a (function, instance, args, kwargs) tuple"
-        )
-    func_name, instance, args, kwargs = call
-    return func_name, instance, tuple(args), kwargs
-
-
 def decode_meta(job_id: str, data: bytes | None, serializer: Serializer) -> dict[str, Any]:
     """The meta dict from its stored form (empty when absent)."""
     if not data:
@@ -158,10 +118,6 @@ def decode_meta(job_id: str, data: bytes | None, serializer: Serializer) -> dict
     if not isinstance(meta, dict):
         raise DeserializationError(f"the meta of job {job_id!r} is not a dict")
     return meta
-
-
-def _serializer_name(serializer: Serializer) -> str:
-    return getattr(serializer, "__name__", type(serializer).__name__)
 
 
 def _text(value: str) -> bytes:
