@@ -201,7 +201,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         #: Periodic jobs this worker fires too (a Cron, or the module holding one).
         self.cron = cron
         self.registration = Registration(self)
-        self._commands = CommandListener(self)
+        self._commands = CommandListener(self.broker, self.name, self.handle_payload)
         self._maintenance: Maintenance | None = None
         self.death_penalty_grace = death_penalty_grace
         #: How this worker runs its jobs (in process, work horses...).
@@ -325,8 +325,10 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             self, self.maintenance_interval, with_scheduler, self.cron_scheduler()
         )
         loop = WorkLoop(self, maintenance, burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time)
-        signals = ShutdownSignals(self)
-        heartbeat = self._heartbeat = WorkerHeartbeat(self, self.heartbeat_interval)
+        signals = ShutdownSignals(self.name, self.request_stop, self.request_force_stop)
+        heartbeat = self._heartbeat = WorkerHeartbeat(
+            self.name, self.heartbeat_interval, self.renew, self.fork_guard
+        )
         self.bootstrap(logging_level, date_format, log_format)
         try:
             heartbeat.start()
