@@ -322,7 +322,15 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         self._ordered_queues = list(self.queues)
         self.runner = self._make_runner()
         maintenance = self._maintenance = Maintenance(
-            self, self.maintenance_interval, with_scheduler, self.cron_scheduler()
+            self.name,
+            self.broker,
+            self.queues,
+            self.maintenance_interval,
+            run_tasks=self.run_maintenance_tasks,
+            fork_guard=self.fork_guard,
+            reporter=self,
+            with_scheduler=with_scheduler,
+            cron=self.cron_scheduler(),
         )
         loop = WorkLoop(self, maintenance, burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time)
         signals = ShutdownSignals(self.name, self.request_stop, self.request_force_stop)
