@@ -57,7 +57,7 @@ from jq.worker.heartbeat import WorkerHeartbeat
 from jq.worker.hooks import SHUTDOWN_SIGNAL, WorkerHooks, WorkerJobRunner, WorkHorseKilledHandler
 from jq.worker.info import WorkerInfo
 from jq.worker.lookup import WorkerLookup
-from jq.worker.loop import WorkLoop
+from jq.worker.loop import LoopCalls, WorkLoop
 from jq.worker.maintenance import Maintenance
 from jq.worker.registration import Registration, WorkerStatus
 from jq.worker.shutdown import ShutdownSignals
@@ -332,7 +332,16 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             with_scheduler=with_scheduler,
             cron=self.cron_scheduler(),
         )
-        loop = WorkLoop(self, maintenance, burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time)
+        loop = WorkLoop(
+            self.name,
+            self.broker,
+            self.heartbeat_interval,
+            self.loop_calls(),
+            maintenance,
+            burst=burst,
+            max_jobs=max_jobs,
+            max_idle_time=max_idle_time,
+        )
         signals = ShutdownSignals(self.name, self.request_stop, self.request_force_stop)
         heartbeat = self._heartbeat = WorkerHeartbeat(
             self.name, self.heartbeat_interval, self.renew, self.fork_guard
@@ -364,6 +373,24 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             self.teardown()
             logger.info("worker %s stopped after %d job(s)", self.name, loop.processed)
         return loop.processed > 0
+
+    def loop_calls(self) -> LoopCalls:
+        """The worker's methods its loop calls, bound (overrides included)."""
+        return LoopCalls(
+            stop_requested=lambda: self.stop_requested,
+            claim_next=self.claim_next,
+            claim_request=self.claim_request,
+            job_from_claim=self.job_from_claim,
+            execute_job=self.execute_claimed_job,
+            hold_job=self._hold_job,
+            procline=self.procline,
+            queue_names=self.queue_names,
+            heartbeat=self.heartbeat,
+            set_state=self.set_state,
+        )
+
+    def _hold_job(self, job: Job | None) -> None:
+        self.held_job = job
 
     @property
     def heartbeat_interval(self) -> float:

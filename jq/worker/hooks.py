@@ -208,6 +208,15 @@ class WorkerHooks:
         next_claim, self._next_claim = self._next_claim, None
         self._last_outcome = self.perform(job, next_claim)
 
+    def execute_claimed_job(self, job: Job, next_claim: NextClaim | None) -> None:
+        """Run a job the loop claimed through :meth:`execute_job` (RQ's hook, whose signature
+        has no room for it), ``next_claim`` riding along for the step that records its outcome."""
+        self._next_claim = next_claim
+        try:
+            self.execute_job(job, self.queue_for(job))
+        finally:
+            self._next_claim = None
+
     def perform_job(self, job: Job, queue: Queue, execution: Execution | None = None) -> bool:
         """Run the job here, under its timeout, and record its outcome; True when it succeeded.
 
