@@ -59,7 +59,7 @@ from jq.worker.info import WorkerInfo
 from jq.worker.lookup import WorkerLookup
 from jq.worker.loop import LoopCalls, WorkLoop
 from jq.worker.maintenance import Maintenance
-from jq.worker.registration import Registration, WorkerStatus
+from jq.worker.registration import WorkerStatus, registration_of
 from jq.worker.shutdown import ShutdownSignals
 from jq.worker.strategies import ExecutionStrategy, InProcessExecution, KillReason
 
@@ -200,7 +200,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         self.fork_guard = threading.Lock()
         #: Periodic jobs this worker fires too (a Cron, or the module holding one).
         self.cron = cron
-        self.registration = Registration(self)
+        self.registration = registration_of(self)
         self._commands = CommandListener(self.broker, self.name, self.handle_payload)
         self._maintenance: Maintenance | None = None
         self.death_penalty_grace = death_penalty_grace
