@@ -307,9 +307,7 @@ class ForkPerJobExecution:
         def body() -> None:  # pragma: no cover - runs in the horse
             os.close(read_end)
             worker.on_horse_start(job)
-            worker._last_outcome = None
-            worker.main_work_horse(job, queue)
-            outcome = worker._last_outcome
+            outcome = worker.run_in_horse(job, queue)
             if outcome is not None:
                 os.write(write_end, bytes([outcome, int(worker.runner.timed_out)]))
 
@@ -566,8 +564,7 @@ def _serve_jobs(worker: BaseWorker, job_read: int, reply_write: int) -> None:  #
     imports = ImportWatch()
     imports.install()
     random.seed()
-    worker.setup_work_horse_signals()
-    worker._is_horse = True
+    worker.serve_as_horse()
     while True:
         header = _read_exactly(job_read, _FRAME.size)
         if header is None:
@@ -580,9 +577,7 @@ def _serve_jobs(worker: BaseWorker, job_read: int, reply_write: int) -> None:  #
         job.apply_record(record)
         job.origin = queue
         worker.on_horse_start(job)
-        worker._last_outcome = None
-        worker.perform_job(job, worker.queue_for(job), worker.prepare_execution(job))
-        outcome = worker._last_outcome or JobOutcome.STALE
+        outcome = worker.perform_claimed_job(job)
         flags = _TIMED_OUT if worker.runner.timed_out else 0
         files = imports.report()
         if files is None:

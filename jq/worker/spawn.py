@@ -274,8 +274,6 @@ def _run(config: dict[str, Any], report_fd: int) -> None:  # pragma: no cover - 
     job.apply_record(record)
     job.origin = origin
     worker.on_horse_start(job)
-    worker._last_outcome = None
-    worker.main_work_horse(job, worker.queue_for(job))
-    outcome = worker._last_outcome
+    outcome = worker.run_in_horse(job, worker.queue_for(job))
     if outcome is not None:
         os.write(report_fd, bytes([outcome, int(worker.runner.timed_out)]))
