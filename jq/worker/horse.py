@@ -40,6 +40,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from jq.base.timeouts import JobTimeoutException
@@ -103,13 +104,16 @@ def die_with_parent(signum: int = signal.SIGKILL) -> None:  # pragma: no cover -
 
 
 class HorseProcess:
-    """One forked horse: its pid, its process group, and how to wait for it and end it."""
+    """One forked horse: its pid, its process group, and how to wait for it and end it. It is
+    forked holding ``fork_guard`` (the worker's), and runs ``body``."""
 
-    def __init__(self, worker: BaseWorker, body: Callable[[], None], warden: HorseWarden) -> None:
+    def __init__(
+        self, fork_guard: AbstractContextManager[Any], body: Callable[[], None], warden: HorseWarden
+    ) -> None:
         parent = os.getpid()
         _prctl()  # looked up here, once, for every horse forked from now on
-        warden.start(worker)
-        with worker.fork_guard:
+        warden.start(fork_guard)
+        with fork_guard:
             pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns from here
             warden.close_in_horse()
@@ -316,7 +320,7 @@ class ForkPerJobExecution:
         os.close(write_end)
 
     def _spawn(self, worker: BaseWorker, job: Job, body: Callable[[], None]) -> HorseProcess:
-        return HorseProcess(worker, body, self._warden)
+        return HorseProcess(worker.fork_guard, body, self._warden)
 
     def monitor(self, worker: BaseWorker, job: Job) -> JobOutcome:
         """Wait for the horse's report (killing it past the job's timeout plus the grace), reap
@@ -451,7 +455,7 @@ class ReusedHorseExecution:
             os.close(reply_read)
             _serve_jobs(worker, job_read, reply_write)
 
-        horse = HorseProcess(worker, body, self._warden)
+        horse = HorseProcess(worker.fork_guard, body, self._warden)
         os.close(job_read)
         os.close(reply_write)
         self._horse, self._to_horse, self._from_horse, self._jobs_run = horse, job_write, reply_read, 0
