@@ -5,7 +5,9 @@ Everything else is delegated: :mod:`loop` (the loop itself, suspensions and stor
 work horse), :mod:`shutdown` (signals), :mod:`commands` (shutdown, kill-horse, stop-job),
 :mod:`maintenance` (abandoned jobs, expired entries, scheduled jobs), :mod:`lookup`
 (``Worker.all()``...) and :class:`jq.core.execution.JobRunner` (running one job and recording its
-outcome). RQ's members live in mixins of their own: :mod:`info` (what a worker says about itself),
+outcome). Each of these receives what it uses (the broker, the worker's name and settings, and the
+worker's methods it calls, bound, so that a subclass's overrides of RQ's hooks are called), not
+the worker. RQ's members live in mixins of their own: :mod:`info` (what a worker says about itself),
 :mod:`hooks` (what custom worker classes override), :mod:`control` (its life's steps). The worker
 classes (Worker, SimpleWorker, SpawnWorker...) are in :mod:`jq.worker.worker_classes`.
 """
