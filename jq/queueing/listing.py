@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jq.broker import Status
-from jq.core import job_record
 from jq.core.job import Job
 from jq.exceptions import DeserializationError
 
@@ -156,7 +155,7 @@ def read_jobs(ids: Sequence[str], queue: Queue, place: str) -> list[ListedJob]:
         failure = failure_bytes.decode("utf-8", errors="replace") if failure_bytes else None
         job = queue.job_class(job_id, connection=queue.broker, serializer=queue.serializer)
         try:
-            job_record.apply(job, record)
+            job.apply_record(record)
         except DeserializationError as exc:
             listed.append(ListedJob(job_id, queue.name, place, None, str(exc), failure))
             continue
