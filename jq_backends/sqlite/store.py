@@ -70,9 +70,11 @@ COMMIT;
 #: How many records past their deadline one block deletes without being asked to read them.
 _SWEEP = 100
 
-#: Connections a forked child inherited: never used nor closed there (closing could disturb the
-#: parent's transaction), kept referenced so that nothing closes them when they are collected.
+#: Connections a child forked in the middle of a block inherited: never used nor closed there
+#: (closing could disturb the parent's transaction), kept so that nothing collects and closes them.
 _INHERITED: list[sqlite3.Connection] = []
+#: The stores of this process, closed around a fork (see :meth:`SQLiteStore._before_fork`).
+_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 
 
 class SQLiteStore(Store):
@@ -91,10 +93,12 @@ class SQLiteStore(Store):
         self.path = os.path.abspath(os.fspath(path))
         self._timeout = timeout
         self._lock = threading.Lock()
-        self._pid = os.getpid()
+        self._forking = False
+        self._ready = False
         self._db: sqlite3.Connection | None = None
         self._mailboxes = Mailboxes(self.path)
         self._subscriptions: weakref.WeakSet[Subscription] = weakref.WeakSet()
+        _STORES.add(self)
         with self._connection():  # a bad path fails here, not at the first job
             pass
 
@@ -122,10 +126,6 @@ class SQLiteStore(Store):
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         """This process's connection, held by the calling thread until the block exits."""
-        if self._pid != os.getpid():  # forked: the parent's lock and connection are not ours
-            if self._db is not None:
-                _INHERITED.append(self._db)
-            self._db, self._lock, self._pid = None, threading.Lock(), os.getpid()
         with self._lock:
             if self._db is None:
                 db = sqlite3.connect(
@@ -134,11 +134,12 @@ class SQLiteStore(Store):
                 try:
                     self._retry(lambda: db.execute("PRAGMA journal_mode=WAL"))
                     db.execute("PRAGMA synchronous=NORMAL")
-                    self._retry(lambda: db.executescript(_SCHEMA))
+                    if not self._ready:
+                        self._retry(lambda: db.executescript(_SCHEMA))
                 except BaseException:
                     db.close()
                     raise
-                self._db = db
+                self._db, self._ready = db, True
             yield self._db
 
     @contextmanager
@@ -182,9 +183,43 @@ class SQLiteStore(Store):
         for subscription in list(self._subscriptions):
             subscription.close()
         with self._lock:
-            if self._db is not None and self._pid == os.getpid():
+            if self._db is not None:
                 self._db.close()
                 self._db = None
+
+    # SQLite keeps its own record of the file locks its connections hold, process-wide, and a fork
+    # copies that record but not the locks: a child must not inherit any open connection, not even
+    # to open another. So the parent closes its connection before a fork (after any block in
+    # progress) and opens it again when next used; jq's workers fork a work horse per job.
+    def _before_fork(self) -> None:
+        self._forking = self._lock.acquire(timeout=self._timeout)
+        if self._forking and self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _after_fork(self, child: bool) -> None:
+        if child:  # a block that was in progress is the parent's, not ours
+            if self._db is not None:
+                _INHERITED.append(self._db)
+            self._db, self._lock = None, threading.Lock()
+        elif self._forking:
+            self._lock.release()
+        self._forking = False
+
+
+def _each_store(action: Callable[[SQLiteStore], None]) -> Callable[[], None]:
+    def run() -> None:
+        for store in list(_STORES):
+            action(store)
+
+    return run
+
+
+os.register_at_fork(
+    before=_each_store(SQLiteStore._before_fork),
+    after_in_parent=_each_store(lambda store: store._after_fork(child=False)),
+    after_in_child=_each_store(lambda store: store._after_fork(child=True)),
+)
 
 
 class _Transaction(StoreTransaction):
