@@ -1,0 +1,175 @@
+"""What only the SQLite driver promises, beyond the store contract (tests/test_store_suite.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jq.broker.store import Collection, RecordKind, SetKind
+from jq.testing.store_suite import DEFAULT_QUEUE, counter, increment, run_threads, wait_for_push
+from jq_backends.sqlite import SQLiteStore
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A directory with a short path (tmp_path is too long for mailboxes beside the database)."""
+    path = Path(tempfile.mkdtemp(prefix="jq-", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_url_names_the_absolute_path_and_memory_databases_are_refused(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "jobs.db")
+    store.close()
+    assert store.url == f"sqlite:///{tmp_path}/jobs.db" and store.url.startswith("sqlite:////")
+    assert sqlite3.OperationalError in SQLiteStore.transient_errors
+    with pytest.raises(ValueError, match="database file"):
+        SQLiteStore(":memory:")
+
+
+def test_records_past_their_deadline_are_gone_even_beyond_one_block_s_sweep(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "jobs.db")
+    with store.atomic() as tx:
+        for n in range(250):
+            tx.write(RecordKind.WORKER, f"w{n}", {"n": b"1"})
+            tx.expire(RecordKind.WORKER, f"w{n}", store.now() + 3600)
+    with sqlite3.connect(tmp_path / "jobs.db") as db:  # as if an hour passed
+        db.execute("UPDATE deadlines SET at = 1")
+    with store.atomic() as tx:
+        assert [tx.read(RecordKind.WORKER, f"w{n}") for n in range(0, 250, 10)] == [None] * 25
+    with sqlite3.connect(tmp_path / "jobs.db") as db:
+        # the sweep took 100 (the reads found some of theirs among them): the next blocks the rest
+        assert 125 <= db.execute("SELECT count(*) FROM fields").fetchone()[0] < 150
+    for _ in range(2):
+        with store.atomic():
+            pass
+    with sqlite3.connect(tmp_path / "jobs.db") as db:
+        assert db.execute("SELECT count(*) FROM fields").fetchone()[0] == 0
+    store.close()
+
+
+def test_mailboxes_sit_beside_a_short_database_and_under_tmp_for_a_long_one(
+    tmp_path: Path, short_dir: Path
+) -> None:
+    short = SQLiteStore(short_dir / "jobs.db")
+    long = SQLiteStore(tmp_path / ("x" * 80) / ".." / "jobs.db")
+    try:
+        watch = short.watch_queues()
+        assert len(os.listdir(short_dir / "jobs.db.wake")) == 1
+        with short.atomic() as tx:
+            tx.add(DEFAULT_QUEUE, "j1", 1.0)
+        wait_for_push(short, watch)
+        watch.close()
+        assert os.listdir(short_dir / "jobs.db.wake") == []
+        subscription = long.subscribe("w1", lambda payload: None)
+        directory = long._mailboxes.directory
+        assert directory.startswith("/tmp/jq-") and len(os.listdir(directory)) == 1
+        assert SQLiteStore(tmp_path / "jobs.db")._mailboxes.directory == directory  # one per file
+        subscription.close()
+    finally:
+        short.close()
+        long.close()
+
+
+def test_the_mailboxes_of_dead_processes_are_deleted(short_dir: Path) -> None:
+    store = SQLiteStore(short_dir / "jobs.db")
+    directory = short_dir / "jobs.db.wake"
+    directory.mkdir()
+    for name in ("q-dead", "c-dead"):  # bound, then never read: as a killed process leaves them
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as dead:
+            dead.bind(str(directory / name))
+    with store.atomic() as tx:
+        tx.add(DEFAULT_QUEUE, "j1", 1.0)
+    assert sorted(os.listdir(directory)) == ["c-dead"]
+    store.subscribe("w1", lambda payload: None).close()
+    assert os.listdir(directory) == []
+    store.close()
+
+
+def test_a_fork_waits_for_a_block_in_progress_and_the_child_uses_the_store(tmp_path: Path) -> None:
+    """SQLite's record of its locks does not survive a fork: no connection may cross one."""
+    store = SQLiteStore(tmp_path / "jobs.db")
+    increment(store, "count")
+    inside, release = threading.Event(), threading.Event()
+
+    def hold_a_block(_: int) -> None:
+        with store.atomic() as tx:
+            tx.write(RecordKind.MARKER, "held", {"value": b"1"})
+            inside.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=run_threads, args=(1, hold_a_block), daemon=True)
+    holder.start()
+    assert inside.wait(30)
+    threading.Timer(0.2, release.set).start()  # the fork below waits for it
+    with warnings.catch_warnings():  # Python 3.12 warns of fork() beside threads: this tests it
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            signal.alarm(20)  # a child that inherited a held lock would hang: it dies instead
+            increment(store, "count")
+            code = 0 if counter(store, "held") == 1 else 2
+        finally:
+            os._exit(code)
+    waited = release.is_set()
+    holder.join(30)
+    _, status = os.waitpid(pid, 0)
+    assert waited, "the fork did not wait for the block in progress"
+    assert os.waitstatus_to_exitcode(status) == 0
+    increment(store, "count")  # the parent's connection is opened again
+    assert counter(store, "count") == 3
+    store.close()
+
+
+def test_two_stores_of_one_file_in_one_process_lose_no_update(tmp_path: Path) -> None:
+    stores = [SQLiteStore(tmp_path / "jobs.db") for _ in range(2)]
+    run_threads(4, lambda n: increment(stores[n % 2], "count", 25))
+    assert counter(stores[0], "count") == 100
+    for store in stores:
+        store.close()
+
+
+def test_a_database_locked_past_the_timeout_is_a_transient_error(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "jobs.db", timeout=0.2)
+    blocker = sqlite3.connect(tmp_path / "jobs.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    with pytest.raises(SQLiteStore.transient_errors, match="locked"), store.atomic():
+        pass
+    assert time.monotonic() - started < 5
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    increment(store, "after")  # nothing was left half-open
+    assert counter(store, "after") == 1
+    store.close()
+
+
+def test_a_wake_up_comes_from_the_push_counter_when_no_datagram_does(short_dir: Path) -> None:
+    """A pusher killed between its commit and its datagrams: the watch sees the counter move."""
+    store = SQLiteStore(short_dir / "jobs.db")
+    watch = store.watch_queues()
+    with store.atomic() as tx:
+        tx.add(Collection(SetKind.QUEUE, "q"), "j1", 1.0)
+    watch.wait(10)  # returns at once on the push's datagram: the next wait has none
+    with sqlite3.connect(short_dir / "jobs.db") as db:
+        db.execute("UPDATE pushes SET count = count + 1")
+    started = time.monotonic()
+    watch.wait(10)
+    assert time.monotonic() - started < 2.5
+    watch.close()
+    store.close()
