@@ -438,19 +438,6 @@ class ExpiryContract:
             assert tx.read(JOB, "j1") == {"new": b"1"}
             assert tx.expiry(JOB, "j1") is None
 
-    def test_what_belongs_to_a_job_has_its_expiry(self, store: Store) -> None:
-        write_job(store, "j1")
-        deadline = store.now() + 3600
-        with store.atomic() as tx:
-            tx.expire(JOB, "j1", deadline)
-            assert tx.expiry(RESULTS, "j1") == deadline
-            tx.expire(JOB, "j1", deadline + 10)
-        with store.atomic() as tx:
-            assert tx.expiry(RESULTS, "j1") == deadline + 10
-            tx.expire(JOB, "j1", None)
-        with store.atomic() as tx:
-            assert tx.expiry(RESULTS, "j1") is None
-
     def test_an_expired_job_takes_what_belongs_to_it(self, store: Store) -> None:
         write_job(store, "j1")
         write_job(store, "j2")
@@ -463,25 +450,29 @@ class ExpiryContract:
 
     def test_records_go_when_the_clock_reaches_their_deadline(self, store: Store) -> None:
         """One short real deadline shared by a job (and what belongs to it, some of it added after
-        the deadline was set), a worker, and a job whose deadline was then removed."""
-        write_job(store, "j1")
-        write_job(store, "kept")
+        the deadline was set), a worker, and two jobs whose deadline was then removed or moved:
+        what belongs to them stays with them."""
+        for job_id in ("j1", "kept", "moved"):
+            write_job(store, job_id)
         deadline = store.now() + SHORT
         with store.atomic() as tx:
-            tx.expire(JOB, "j1", deadline)
+            for job_id in ("j1", "kept", "moved"):
+                tx.expire(JOB, job_id, deadline)
             tx.write(WORKER, "w1", {"a": b"1"})
             tx.expire(WORKER, "w1", deadline)
-            tx.expire(JOB, "kept", deadline)
             tx.add(dependents("j1"), "added-later", 2.0)
             tx.write(RESULTS, "j1", {"1": b"later"})
         with store.atomic() as tx:
             tx.expire(JOB, "kept", None)
+            tx.expire(JOB, "moved", deadline + 3600)
             assert tx.read(WORKER, "w1") == {"a": b"1"}
         assert job_parts(store, "j1")[2] == ["j1-child", "added-later"]
         assert wait_for(lambda: store.now() > deadline, timeout=SHORT + 5), "the store's clock stands still"
         assert job_parts(store, "j1") == GONE
         assert read(store, WORKER, "w1") is None
-        assert job_parts(store, "kept") == ({"status": b"queued"}, {"0": b"result"}, ["kept-child"], 1, 1.0)
+        for job_id in ("kept", "moved"):
+            whole = ({"status": b"queued"}, {"0": b"result"}, [f"{job_id}-child"], 1, 1.0)
+            assert job_parts(store, job_id) == whole
 
 
 # Scores that tie often, and the members whose order breaks the ties (code point order).

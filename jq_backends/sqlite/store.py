@@ -298,13 +298,8 @@ class _Transaction(StoreTransaction):
 
     def expiry(self, kind: RecordKind, key: str) -> float | None:
         self._drop_if_due(kind, key)
-        if not self._exists(kind, key):
-            return None
-        # What belongs to a job expires with it: its own deadline, if any, or the job's.
-        owner = RecordKind.JOB if kind in JOB_OWNED_RECORDS else kind
-        query = "SELECT min(at) FROM deadlines WHERE key = ? AND kind IN (?, ?)"
-        deadline: float | None = self._sql(query, key, kind.value, owner.value).fetchone()[0]
-        return deadline
+        row = self._sql("SELECT at FROM deadlines WHERE kind = ? AND key = ?", kind.value, key).fetchone()
+        return None if row is None else float(row[0])
 
     def _drop_owner_if_due(self, collection: Collection) -> None:
         if collection.owner is not None:
