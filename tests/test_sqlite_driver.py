@@ -38,6 +38,8 @@ def test_the_url_names_the_absolute_path_and_memory_databases_are_refused(tmp_pa
     assert sqlite3.OperationalError in SQLiteStore.transient_errors
     with pytest.raises(ValueError, match="database file"):
         SQLiteStore(":memory:")
+    with pytest.raises(sqlite3.OperationalError, match=f"unable to open .*: {tmp_path}/missing/jobs.db"):
+        SQLiteStore(tmp_path / "missing" / "jobs.db")
 
 
 def test_records_past_their_deadline_are_gone_even_beyond_one_block_s_sweep(tmp_path: Path) -> None:

@@ -63,6 +63,8 @@ class Mailboxes:
     def bind(self, prefix: str) -> tuple[socket.socket, str]:
         """A new mailbox named ``prefix`` plus a unique suffix: its socket and its path."""
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        if os.stat(self.directory).st_uid != os.getuid():  # /tmp is everyone's: trust only ours
+            raise PermissionError(f"{self.directory} belongs to another user; jq will not use it")
         path = os.path.join(self.directory, prefix + uuid.uuid4().hex[:12])
         mailbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         mailbox.bind(path)

@@ -99,8 +99,11 @@ class SQLiteStore(Store):
         self._mailboxes = Mailboxes(self.path)
         self._subscriptions: weakref.WeakSet[Subscription] = weakref.WeakSet()
         _STORES.add(self)
-        with self._connection():  # a bad path fails here, not at the first job
-            pass
+        try:  # a bad path fails here, not at the first job, and says which path
+            with self._connection():
+                pass
+        except sqlite3.OperationalError as error:
+            raise sqlite3.OperationalError(f"{error}: {self.path}") from error
 
     @property
     def url(self) -> str:
