@@ -20,6 +20,7 @@ Wake-ups and commands between processes are datagrams (:mod:`jq_backends.sqlite.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sqlite3
@@ -159,8 +160,11 @@ class SQLiteStore(Store):
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-        if transaction.pushed:  # after the commit, so a woken claimer finds the job
-            self._mailboxes.send(WATCH_PREFIX, b"")
+        # After the commit, so that a woken claimer finds the job. The block is done whatever
+        # happens here: a wake-up that fails to go out is seen on the push counter within 1 s.
+        if transaction.pushed:
+            with contextlib.suppress(OSError):
+                self._mailboxes.send(WATCH_PREFIX, b"")
 
     def _pushes(self) -> int:
         with self._connection() as db:
