@@ -64,10 +64,11 @@ def test_records_past_their_deadline_are_gone_even_beyond_one_block_s_sweep(tmp_
 
 
 def test_mailboxes_sit_beside_a_short_database_and_under_tmp_for_a_long_one(
-    tmp_path: Path, short_dir: Path
+    tmp_path: Path, short_dir: Path, request: pytest.FixtureRequest
 ) -> None:
     short = SQLiteStore(short_dir / "jobs.db")
     long = SQLiteStore(tmp_path / ("x" * 80) / ".." / "jobs.db")
+    request.addfinalizer(lambda: shutil.rmtree(long._mailboxes.directory, ignore_errors=True))
     try:
         watch = short.watch_queues()
         assert len(os.listdir(short_dir / "jobs.db.wake")) == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,8 +16,19 @@ from jq_backends.sqlite import SQLiteStore
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    instance = SQLiteStore(tmp_path / "jobs.db")
+def database() -> Iterator[Path]:
+    """A database path short enough for its mailboxes to sit beside it (tmp_path is too long:
+    tests/test_sqlite_driver.py covers the mailboxes of a long path)."""
+    directory = tempfile.mkdtemp(prefix="jq-sqlite-", dir="/tmp")
+    try:
+        yield Path(directory) / "jobs.db"
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def store(database: Path) -> Iterator[SQLiteStore]:
+    instance = SQLiteStore(database)
     try:
         yield instance
     finally:
@@ -23,8 +36,8 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
 
 
 @pytest.fixture
-def store_opener(tmp_path: Path) -> Callable[[], Store]:
-    return functools.partial(SQLiteStore, tmp_path / "jobs.db")
+def store_opener(database: Path) -> Callable[[], Store]:
+    return functools.partial(SQLiteStore, database)
 
 
 class TestSQLiteStore(StoreContractTests):
