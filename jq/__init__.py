@@ -15,28 +15,25 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 if _TYPE_CHECKING:
-    from jq.callbacks import Callback
-    from jq.connections import (
+    from jq.compat.rq_shim import install_as_rq
+    from jq.core.callbacks import Callback
+    from jq.core.dependency import Dependency
+    from jq.core.job import Job, JobStatus, cancel_job, get_current_job, requeue_job
+    from jq.core.rate_limit import RateLimit
+    from jq.core.repeat import Repeat
+    from jq.core.retry import Retry
+    from jq.core.webhook import Webhook
+    from jq.io.connections import (
         Connection,
         get_current_connection,
         pop_connection,
         push_connection,
         use_connection,
     )
-    from jq.dependency import Dependency
-    from jq.job import Job, JobStatus, cancel_job, get_current_job, requeue_job
     from jq.plugins import hookimpl
-    from jq.queue import Queue
-    from jq.rate_limit import RateLimit
-    from jq.repeat import Repeat
-    from jq.retry import Retry
-    from jq.rq_shim import install_as_rq
-    from jq.version import VERSION
-    from jq.webhook import Webhook
+    from jq.queueing.queue import Queue
+    from jq.version import VERSION, __version__
     from jq.worker import SimpleWorker, Worker
-
-#: jq's own release (the ``jq-queue`` distribution's version); ``VERSION`` is RQ's API level.
-__version__ = "0.1.0"
 
 __all__ = [
     "VERSION",
@@ -69,29 +66,31 @@ __all__ = [
 # installed, and a session that uses none of its fixtures must not pay for importing the queue,
 # the worker and redis-py.
 _HOMES = {
-    "Callback": "jq.callbacks",
-    "Connection": "jq.connections",
-    "get_current_connection": "jq.connections",
-    "pop_connection": "jq.connections",
-    "push_connection": "jq.connections",
-    "use_connection": "jq.connections",
-    "Dependency": "jq.dependency",
+    "Callback": "jq.core.callbacks",
+    "Connection": "jq.io.connections",
+    "get_current_connection": "jq.io.connections",
+    "pop_connection": "jq.io.connections",
+    "push_connection": "jq.io.connections",
+    "use_connection": "jq.io.connections",
+    "Dependency": "jq.core.dependency",
     "Job": "jq.job",
     "JobStatus": "jq.job",
     "get_current_job": "jq.job",
     "cancel_job": "jq.job",
     "requeue_job": "jq.job",
     "hookimpl": "jq.plugins",
-    "install_as_rq": "jq.rq_shim",
-    "Queue": "jq.queue",
-    "RateLimit": "jq.rate_limit",
-    "Repeat": "jq.repeat",
-    "Retry": "jq.retry",
+    "install_as_rq": "jq.compat.rq_shim",
+    "Queue": "jq.queueing.queue",
+    "RateLimit": "jq.core.rate_limit",
+    "Repeat": "jq.core.repeat",
+    "Retry": "jq.core.retry",
     "SimpleWorker": "jq.worker",
     # RQ exports SpawnWorker here; found once jq.worker has it (the workers stream adds it).
     "SpawnWorker": "jq.worker",
     "VERSION": "jq.version",
-    "Webhook": "jq.webhook",
+    # jq's own release (the ``jq-queue`` distribution's version); ``VERSION`` is RQ's API level.
+    "__version__": "jq.version",
+    "Webhook": "jq.core.webhook",
     "Worker": "jq.worker",
 }
 

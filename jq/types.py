@@ -7,8 +7,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
-    from jq.dependency import Dependency
-    from jq.job import Job
+    from jq.core.dependency import Dependency
+    from jq.core.job import Job
 
 __all__ = ["FailureCallbackType", "FunctionReferenceType", "JobDependencyType", "SuccessCallbackType"]
 

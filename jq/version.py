@@ -8,7 +8,10 @@ release whose API it follows, so such code takes the RQ 3.0 path; jq's own relea
 
 from __future__ import annotations
 
-__all__ = ["VERSION"]
+__all__ = ["VERSION", "__version__"]
 
 #: The RQ release whose public API jq follows.
 VERSION = "3.0.0"
+
+#: jq's own release (the ``jq-queue`` distribution's version), also ``jq.__version__``.
+__version__ = "0.1.0"

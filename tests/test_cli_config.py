@@ -22,10 +22,10 @@ from jq.cli.config import (
     FlagSettings,
     HostSettings,
     SentinelSettings,
-    load_config_module,
     read_environment,
     resolve_settings,
 )
+from jq.cli.config_module import read_config_module
 from jq.cli.connection import host_url
 from jq.cli.errors import UserError
 from jq.serializers import JSONSerializer
@@ -67,7 +67,7 @@ def test_a_config_module_gives_every_rq_setting(config_dir):
         "            'SENTINEL_KWARGS': {'password': 'sp'}}\n"
         "OTHER_APP_SETTING = object()\n",
     )
-    module = load_config_module(name)
+    module = read_config_module(name)
     assert module.redis_url == "redis://cache:6380/2"
     assert module.host == HostSettings("db.example", 6381, 3, "pw")
     assert module.queues == ("high", "low")
@@ -89,12 +89,12 @@ def test_a_config_module_gives_every_rq_setting(config_dir):
 
 
 def test_host_settings_have_defaults_and_sentinel_too(config_dir):
-    module = load_config_module(
+    module = read_config_module(
         write_config(config_dir, "REDIS_PORT = 6390\nSENTINEL = {'INSTANCES': [('h', 1)]}\n")
     )
     assert module.host == HostSettings("localhost", 6390, 0, None)
     assert module.sentinel == SentinelSettings(instances=(("h", 1),))
-    assert load_config_module(write_config(config_dir, "X = 1\n")).host is None
+    assert read_config_module(write_config(config_dir, "X = 1\n")).host is None
 
 
 @pytest.mark.parametrize(
@@ -131,14 +131,14 @@ def test_host_settings_have_defaults_and_sentinel_too(config_dir):
 def test_a_setting_of_the_wrong_type_is_named(config_dir, text, message):
     name = write_config(config_dir, text + "\n")
     with pytest.raises(UserError) as raised:
-        load_config_module(name)
+        read_config_module(name)
     assert message.format(name=name) in raised.value.message
 
 
 def test_secrets_are_not_repeated_in_errors(config_dir):
     name = write_config(config_dir, "SENTINEL = {'INSTANCES': [('h', 1)], 'PASSWORD': 12345678}\n")
     with pytest.raises(UserError) as raised:
-        load_config_module(name)
+        read_config_module(name)
     assert "12345678" not in raised.value.message
 
 
@@ -153,7 +153,7 @@ def test_modules_that_cannot_be_imported(config_dir):
     }
     for name, message in cases.items():
         with pytest.raises(UserError) as raised:
-            load_config_module(name)
+            read_config_module(name)
         assert message in raised.value.message
 
 
@@ -215,7 +215,7 @@ def _values(settings: Any) -> tuple[Any, ...]:
 
 
 def test_flags_beat_the_environment_which_beats_the_config_module(config_dir):
-    module = load_config_module(write_config(config_dir, FULL_CONFIG))
+    module = read_config_module(write_config(config_dir, FULL_CONFIG))
     assert _values(resolve_settings(FULL_FLAGS, FULL_ENV, module)) == (
         "redis://flag:1/0", ("flagq",), "flag-name", "flag-ser", "DEBUG", "flag-dsn",
     )  # fmt: skip
@@ -237,11 +237,11 @@ def test_flags_beat_the_environment_which_beats_the_config_module(config_dir):
 def test_within_a_config_module_redis_url_then_sentinel_then_host(config_dir):
     sentinel = "SENTINEL = {'INSTANCES': [('s', 26379)]}\n"
     host = "REDIS_HOST = 'h'\n"
-    every = load_config_module(write_config(config_dir, "REDIS_URL = 'redis://u:1/0'\n" + sentinel + host))
+    every = read_config_module(write_config(config_dir, "REDIS_URL = 'redis://u:1/0'\n" + sentinel + host))
     assert resolve_settings(FlagSettings(), {}, every).connection.url == "redis://u:1/0"
-    no_url = load_config_module(write_config(config_dir, sentinel + host))
+    no_url = read_config_module(write_config(config_dir, sentinel + host))
     assert resolve_settings(FlagSettings(), {}, no_url).connection.sentinel.instances == (("s", 26379),)
-    only_host = load_config_module(write_config(config_dir, host))
+    only_host = read_config_module(write_config(config_dir, host))
     spec = resolve_settings(FlagSettings(), {}, only_host).connection
     assert spec.host == HostSettings("h", 6379, 0, None)
     assert spec.describe() == "redis://h:6379/0"

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from jq import Queue
-from jq.cli.config import FlagSettings, HostSettings, load_config_module, read_environment, resolve_settings
+from jq.cli.config import FlagSettings, HostSettings, read_environment, resolve_settings
+from jq.cli.config_module import read_config_module
 from jq.cli.connection import host_url
 from jq.cli.errors import UserError
 from jq.testing.helpers import wait_for
@@ -96,9 +97,9 @@ def test_where_the_store_is_when_nothing_names_it(config_dir):
     from_env = resolve_settings(FlagSettings(), env, None).connection
     assert (from_env.describe(), from_env.source) == ("redis://envhost:6390/0", "REDIS_HOST... variables")
     # A config module's connection settings come first; a module without any leaves the variables.
-    module = load_config_module(write_config(config_dir, "REDIS_HOST = 'confighost'\n"))
+    module = read_config_module(write_config(config_dir, "REDIS_HOST = 'confighost'\n"))
     assert resolve_settings(FlagSettings(), env, module).connection.host.host == "confighost"
-    no_connection = load_config_module(write_config(config_dir, "QUEUES = ['a']\n"))
+    no_connection = read_config_module(write_config(config_dir, "QUEUES = ['a']\n"))
     assert resolve_settings(FlagSettings(), env, no_connection).connection.host.host == "envhost"
     # Nothing at all: RQ's default, localhost:6379/0.
     default = resolve_settings(FlagSettings(), {}, None).connection
@@ -106,7 +107,7 @@ def test_where_the_store_is_when_nothing_names_it(config_dir):
 
 
 def test_config_module_tls_and_dict_config(config_dir):
-    module = load_config_module(
+    module = read_config_module(
         write_config(
             config_dir,
             "import ssl\nREDIS_HOST = 'h'\nREDIS_SSL = 'true'\nREDIS_SSL_CA_CERTS = '/ca.pem'\n"
@@ -123,7 +124,7 @@ def test_config_module_tls_and_dict_config(config_dir):
     assert host_url(module.host) == (
         "rediss://h:6379/0?ssl_ca_certs=/ca.pem&ssl_cert_reqs=optional&ssl_ca_data=PEM"
     )
-    only_ssl = load_config_module(write_config(config_dir, "REDIS_SSL = True\n"))
+    only_ssl = read_config_module(write_config(config_dir, "REDIS_SSL = True\n"))
     assert only_ssl.host == HostSettings(ssl=True, tls={"ssl_cert_reqs": "required"})
     for text, message in (
         ("REDIS_SSL = 'sometimes'\n", "REDIS_SSL in config module"),
@@ -134,7 +135,7 @@ def test_config_module_tls_and_dict_config(config_dir):
         ("DICT_CONFIG = ['handlers']\n", "DICT_CONFIG in config module"),
     ):
         with pytest.raises(UserError, match=message):
-            load_config_module(write_config(config_dir, text))
+            read_config_module(write_config(config_dir, text))
 
 
 # -- through the command ---------------------------------------------------------------------------------

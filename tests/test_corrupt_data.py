@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from jq import Queue, SimpleWorker
 from jq.broker import STATUS
+from jq.core.job_record import apply
 from jq.exceptions import DeserializationError, JQError
 from jq.job import Job, JobStatus
-from jq.job_record import apply
 from jq.results import decode_result
 from jq.serializers import DefaultSerializer, JSONSerializer
 from tests import fixtures

@@ -314,7 +314,7 @@ class TestDeletedParents:
         assert tolerant.result == 8
 
     def test_delete_dependents_deletes_them_and_maintenance_settles_a_late_one(self, queue, monkeypatch):
-        from jq import lifecycle_requests as lifecycle
+        from jq.core import lifecycle_requests as lifecycle
 
         parent = queue.enqueue(fixtures.add, 1, 1)
         listed = queue.enqueue(fixtures.add, 2, 2, depends_on=parent)

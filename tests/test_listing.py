@@ -1,4 +1,4 @@
-"""Listing jobs (:func:`jq.listing.list_jobs`) on every driver: places, order, the function filter
+"""Listing jobs (:func:`jq.queueing.listing.list_jobs`) on every driver: places, order, the function filter
 through many batches, records that cannot be read, and one round trip per batch of records."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import datetime
 import pytest
 
 from jq import Queue, SimpleWorker
-from jq.listing import LISTED_STATUSES, list_jobs
+from jq.queueing.listing import LISTED_STATUSES, list_jobs
 from tests import fixtures
 from tests.test_corrupt_data import DAMAGE, damage
 

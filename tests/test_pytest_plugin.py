@@ -15,8 +15,8 @@ import pytest
 
 from jq import Queue, Retry
 from jq.connections import get_current_connection, resolve_broker
+from jq.core.execution import JobOutcome
 from jq.exceptions import ConfigurationError
-from jq.execution import JobOutcome
 from jq.job import Job
 from jq.testing import ManualClock, isolated_stores, run_until_idle
 from jq.testing.stores import delete_prefixed_keys

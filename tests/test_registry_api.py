@@ -368,7 +368,7 @@ class TestPipelines:
 
 def test_jqs_own_listings_leave_abandoned_jobs_to_maintenance(broker):
     from jq.cli.info import _queue_counts
-    from jq.listing import place_job_ids
+    from jq.queueing.listing import place_job_ids
 
     queue = Queue(connection=broker)
     job = queue.enqueue(fixtures.add, 1, 2)

@@ -18,9 +18,9 @@ import pytest
 
 from jq.callbacks import Callback
 from jq.decorators import job
-from jq.enqueueing import EnqueueArgs, EnqueueData
 from jq.job import Dependency, Job, JobStatus, Retry
 from jq.queue import Queue
+from jq.queueing.enqueueing import EnqueueArgs, EnqueueData
 from jq.results import Result
 
 CLASSES: dict[str, type] = {

@@ -15,7 +15,7 @@ import pytest
 from jq import Queue, Retry, SimpleWorker
 from jq.exceptions import ConfigurationError
 from jq.job import Job
-from jq.synchronous import death_penalty_class_for
+from jq.queueing.synchronous import death_penalty_class_for
 from jq.timeouts import JobTimeoutException, TimerDeathPenalty, UnixSignalDeathPenalty
 from jq_backends.memory import MemoryBroker
 from tests import fixtures

@@ -20,8 +20,8 @@ import pytest
 
 from jq import Queue, Retry
 from jq.broker import Broker
+from jq.core.payload import DEFAULT_MAX_PAYLOAD_SIZE, MAX_PAYLOAD_SIZE_ENV, check_record_size
 from jq.decorators import job
-from jq.enqueueing import EnqueueData
 from jq.exceptions import (
     ConfigurationError,
     InvalidJobDependency,
@@ -30,7 +30,7 @@ from jq.exceptions import (
     SerializationError,
     TimeoutFormatError,
 )
-from jq.payload import DEFAULT_MAX_PAYLOAD_SIZE, MAX_PAYLOAD_SIZE_ENV, check_record_size
+from jq.queueing.enqueueing import EnqueueData
 from jq.serializers import JSONSerializer
 from jq.utils import MAX_SECONDS
 from jq_backends.memory import MemoryBroker
@@ -48,19 +48,8 @@ def a_callback(job: Any, connection: Any, result: Any) -> None:
 def store_state(broker: Broker) -> Any:
     """Everything the store holds, comparable with ``==``."""
     if isinstance(broker, MemoryBroker):
-        # The memory driver has no key listing; its tables are the whole store.
-        with broker._cond:
-            jobs = broker._jobs
-            return (
-                {job_id: dict(record) for job_id, record in jobs._records.items()},
-                {job_id: list(results) for job_id, results in jobs._results.items()},
-                {job_id: dict(ids) for job_id, ids in jobs._dependents.items()},
-                {job_id: set(ids) for job_id, ids in jobs._dependencies.items()},
-                {name: list(ids) for name, ids in broker._queues.items()},
-                set(broker._known_queues),
-                {place: registry.ordered() for place, registry in broker._registries.items()},
-                dict(broker._markers),
-            )
+        # The memory driver has no key listing; its store's tables are the whole store.
+        return broker.store.snapshot()
     client = broker.connection
     # The database is this test's own (a fresh fake server, or the session's private server).
     return {key: client.dump(key) for key in client.keys("*")}

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from jq import Queue, Retry, SimpleWorker, Webhook, lifecycle
+from jq.core.execution import JobRunner
 from jq.exceptions import JobStopped
-from jq.execution import JobRunner
 from jq.testing.helpers import wait_for
 from tests import fixtures
 from tests.processes import HORSE_MODES, WORKER_MODES, start_worker, stop

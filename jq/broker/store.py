@@ -97,13 +97,18 @@ class SetKind(str, enum.Enum):
     GROUP = "group"
     GROUPS = "groups"
     #: A rate limit's slots (name: its key; scored by when taken or the lease they are kept to),
-    #: its line of waiting ids (scored by place in line), and the keys in use (name ``""``).
+    #: its line of waiting ids (scored by place in line), and the keys in use (name ``""``;
+    #: scored by the concurrency last asked for with the key).
     RATE_SLOTS = "rate_slots"
     RATE_LINE = "rate_line"
     RATE_KEYS = "rate_keys"
     #: Names of registered workers (name ``""``), and of those listening to a queue (name: it).
     WORKERS = "workers"
     QUEUE_WORKERS = "queue_workers"
+    #: Names of the queues a worker listens to (name: the worker), so that it can leave each
+    #: :attr:`QUEUE_WORKERS` set, and so that a worker that died and came back under the same
+    #: name for other queues is not listed under its old ones.
+    WORKER_QUEUES = "worker_queues"
 
 
 #: The records and sets keyed by a job id that belong to that job's record (see the module).

@@ -44,7 +44,6 @@ __all__ = [
     "Settings",
     "check_level",
     "host_settings",
-    "load_config_module",
     "parse_flag",
     "read_environment",
     "redact_url",
@@ -262,14 +261,6 @@ def parse_flag(value: object, where: str) -> bool:
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
     raise UserError(f"{where} must be True or False, not {value!r}")
-
-
-def load_config_module(name: str) -> ConfigModule:
-    """Import the config module ``name`` and read its settings (see
-    :func:`jq.cli.config_module.read_config_module`)."""
-    from jq.cli.config_module import read_config_module
-
-    return read_config_module(name)
 
 
 # -- the environment --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ the module and the setting (exit status 2).
 from __future__ import annotations
 
 import importlib
+import ssl
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, Final, TypeVar
@@ -157,8 +158,6 @@ def _read_host(reader: _ModuleReader) -> HostSettings | None:
 
 def _cert_reqs(value: object) -> object:
     """``REDIS_SSL_CERT_REQS`` as redis-py's text: ``ssl.CERT_REQUIRED`` is ``"required"``."""
-    import ssl
-
     if isinstance(value, ssl.VerifyMode):
         return {ssl.CERT_NONE: "none", ssl.CERT_OPTIONAL: "optional"}.get(value, "required")
     return value

@@ -14,7 +14,7 @@ from typing import Any, Final
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from redis.sentinel import MasterNotFoundError
+from redis.sentinel import MasterNotFoundError, Sentinel
 
 from jq.cli.config import ConnectionSpec, HostSettings, SentinelSettings, redact_url
 from jq.cli.errors import UserError
@@ -150,8 +150,6 @@ def sentinel_master(
     the key and ``where`` the setting came from, before anything connects: redis-py would raise a
     ``TypeError`` at the first connection.
     """
-    from redis.sentinel import Sentinel
-
     _check_keywords(settings.sentinel_kwargs, accepted_options(redis.Redis), "SENTINEL_KWARGS", where)
     socket_timeout = SENTINEL_SOCKET_TIMEOUT if settings.socket_timeout is None else settings.socket_timeout
     connection_kwargs: dict[str, Any] = {

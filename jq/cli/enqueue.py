@@ -23,8 +23,8 @@ import click
 from jq.cli.errors import UserError
 from jq.cli.helpers import parse_function_args
 from jq.cli.options import StoreOptions, connect, parse_delay, store_options
-from jq.helpers import get_call_string
-from jq.retry import Retry
+from jq.compat.helpers import get_call_string
+from jq.core.retry import Retry
 
 __all__ = ["enqueue", "parse_arguments", "parse_when"]
 

@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 import click
 import redis
 
+from jq.base.utils import import_attribute
 from jq.exceptions import DuplicateWorkerError, InvalidJobOperation, JQError, NoSuchJobError
-from jq.utils import import_attribute
 
 __all__ = ["RuntimeFailure", "UserError", "import_object", "import_subclass", "translate_errors"]
 

@@ -24,7 +24,11 @@ from typing import Any
 
 import click
 import redis
+from redis.sentinel import Sentinel
 
+from jq.base.logutils import setup_loghandlers
+from jq.base.utils import import_attribute, now, parse_timeout
+from jq.compat.helpers import import_job_class, import_worker_class
 from jq.defaults import (
     DEFAULT_CONNECTION_CLASS,
     DEFAULT_DEATH_PENALTY_CLASS,
@@ -33,8 +37,6 @@ from jq.defaults import (
     DEFAULT_SERIALIZER_CLASS,
     DEFAULT_WORKER_CLASS,
 )
-from jq.logutils import setup_loghandlers
-from jq.utils import import_attribute, import_job_class, import_worker_class, now, parse_timeout
 from jq.worker import WorkerStatus
 
 __all__ = [
@@ -86,8 +88,6 @@ def get_redis_from_config(settings: Mapping[str, Any], connection_class: Any = r
         return connection_class.from_url(settings["REDIS_URL"])
     sentinel = settings.get("SENTINEL")
     if sentinel is not None:
-        from redis.sentinel import Sentinel
-
         options = {
             "db": sentinel.get("DB", 0),
             "username": sentinel.get("USERNAME"),

@@ -19,12 +19,13 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
+from jq.base.utils import format_timestamp, now
 from jq.broker import Broker
+from jq.cli.helpers import refresh, show_both, show_queues, show_workers
 from jq.cli.layout import BLANK, FittedColumn, FittedTable
 from jq.cli.options import Session, StoreOptions, connect, store_options
 from jq.cli.output import print_out, stdout_console
-from jq.queue import Queue
-from jq.utils import format_timestamp, now
+from jq.queueing.queue import Queue
 from jq.worker import BaseWorker
 
 __all__ = [
@@ -295,8 +296,6 @@ def to_json(snapshot: Snapshot, view: View) -> dict[str, Any]:
 def show_raw(session: Session, names: Sequence[str], view: View, interval: float | None) -> None:
     """``--raw``: RQ's lines, for scripts written for ``rq info -r`` (see :mod:`jq.cli.helpers`),
     once or every ``interval`` seconds until Ctrl+C."""
-    from jq.cli.helpers import refresh, show_both, show_queues, show_workers
-
     shown = show_queues if not view.workers else show_workers if not view.queues else show_both
     queues = [session.queue(name) for name in (names or sorted(session.broker.queue_names()))]
     try:

@@ -1,6 +1,6 @@
 """``jqueue jobs``: which jobs are queued, running, failed... as a table or JSON.
 
-The jobs are found by :func:`jq.listing.list_jobs` (a batch of records per round trip); this
+The jobs are found by :func:`jq.queueing.listing.list_jobs` (a batch of records per round trip); this
 module checks what the user asked for and shows the answer.
 """
 
@@ -15,12 +15,12 @@ import click
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from jq.base.utils import format_timestamp, now
 from jq.cli.errors import UserError
 from jq.cli.layout import BLANK, FittedColumn, FittedTable
 from jq.cli.options import StoreOptions, connect, store_options
 from jq.cli.output import print_out, stdout_console
-from jq.listing import LISTED_STATUSES, JobListing, ListedJob, list_jobs
-from jq.utils import format_timestamp, now
+from jq.queueing.listing import LISTED_STATUSES, JobListing, ListedJob, list_jobs
 
 __all__ = ["DEFAULT_LIMIT", "age", "jobs", "parse_limit", "parse_statuses", "render_listing"]
 

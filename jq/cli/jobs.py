@@ -11,12 +11,12 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from jq.base.utils import format_timestamp
 from jq.cli.options import Session, StoreOptions, connect, store_options
 from jq.cli.output import echo_error, print_out, progress, stdout_console
+from jq.core.job import Job
 from jq.exceptions import DeserializationError, InvalidJobOperation, NoSuchJobError
-from jq.job import Job
-from jq.registry import FailedJobRegistry
-from jq.utils import format_timestamp
+from jq.queueing.registry import FailedJobRegistry
 
 __all__ = ["cancel", "job", "requeue"]
 

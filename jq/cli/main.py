@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from jq import __version__
 from jq.cli.control import empty, resume, suspend
 from jq.cli.enqueue import enqueue
 from jq.cli.errors import translate_errors
@@ -21,6 +20,8 @@ from jq.cli.job_listing import jobs
 from jq.cli.jobs import cancel, job, requeue
 from jq.cli.scheduling import cron, scheduler
 from jq.cli.worker_commands import worker, worker_pool
+from jq.compat import migrate_rq as migration
+from jq.version import __version__
 
 __all__ = ["cli", "main"]
 
@@ -91,8 +92,6 @@ for _command in (
 def migrate_rq(args: tuple[str, ...]) -> None:
     """Copy the queued, scheduled, deferred and failed jobs of an RQ Redis into jq
     (``jqueue migrate-rq --help``; the same as ``python -m jq.migrate_rq``)."""
-    from jq import migrate_rq as migration
-
     raise SystemExit(migration.main(list(args), prog="jqueue migrate-rq"))
 
 

@@ -20,15 +20,16 @@ from typing import Any, TypeVar
 import click
 import redis
 
+from jq.base.utils import MAX_SECONDS, validate_ttl
 from jq.broker import Broker
-from jq.cli.config import ConfigModule, FlagSettings, Settings, load_config_module, resolve_settings
+from jq.cli.config import ConfigModule, FlagSettings, Settings, resolve_settings
+from jq.cli.config_module import read_config_module
 from jq.cli.connection import build_connection, describe_failure
 from jq.cli.errors import RuntimeFailure, import_subclass, translate_errors
-from jq.connections import resolve_broker
-from jq.job import Job
-from jq.queue import Queue
-from jq.serializers import Serializer, resolve_serializer
-from jq.utils import MAX_SECONDS, validate_ttl
+from jq.core.job import Job
+from jq.io.connections import resolve_broker
+from jq.io.serializers import Serializer, resolve_serializer
+from jq.queueing.queue import Queue
 from jq.worker import BaseWorker
 
 __all__ = [
@@ -306,7 +307,7 @@ def load_settings(
 ) -> tuple[Settings, ConfigModule | None]:
     """Apply ``--path``, import ``--config`` and resolve every setting (nothing connects yet)."""
     add_import_paths(store.paths)
-    module = load_config_module(store.config) if store.config else None
+    module = read_config_module(store.config) if store.config else None
     settings = resolve_settings(flags, os.environ if environ is None else environ, module)
     return settings, module
 

@@ -6,12 +6,14 @@ import logging
 
 import click
 
+from jq.base.logutils import PACKAGE_LOGGER, setup_logging
 from jq.cli.config import LOGGING_LEVELS, FlagSettings
 from jq.cli.errors import UserError
 from jq.cli.options import StoreOptions, connect, load_settings, open_session, store_options
 from jq.cli.worker_commands import apply_dict_config
 from jq.exceptions import JQError
-from jq.logutils import PACKAGE_LOGGER, setup_logging
+from jq.scheduling.cron import CronScheduler, load_cron
+from jq.scheduling.scheduler import Scheduler
 
 __all__ = ["cron", "scheduler"]
 
@@ -33,8 +35,6 @@ def scheduler(queues: tuple[str, ...], interval: float, lock_ttl: float, store: 
     Examples:
       jqueue scheduler -u redis://localhost:6379/0 default low
     """
-    from jq.scheduler import Scheduler
-
     setup_logging(logging.getLogger("jq.scheduler"))
     session = connect(store)
     try:
@@ -66,8 +66,6 @@ def cron(config_path: str, logging_level: str | None, store: StoreOptions) -> No
       jqueue cron -u redis://localhost:6379/0 ./config_path.py
       jqueue cron -c settings -l WARNING config_path
     """
-    from jq.cron import CronScheduler, load_cron
-
     flags = FlagSettings(url=store.url, serializer=store.serializer, logging_level=logging_level)
     settings, module = load_settings(store, flags)
     apply_dict_config(module.dict_config if module is not None else None, store.config)

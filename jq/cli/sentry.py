@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Final
 from jq.cli.errors import UserError
 
 if TYPE_CHECKING:
-    from jq.job import Job
+    from jq.core.job import Job
     from jq.plugins.hookspecs import ExceptionHandler
 
 __all__ = ["init_sentry"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from jq.base.logutils import PACKAGE_LOGGER, setup_logging
 from jq.cli.config import ConfigModule, Settings
 from jq.cli.errors import RuntimeFailure, UserError, import_object
 from jq.cli.options import (
@@ -27,9 +28,10 @@ from jq.cli.options import (
 from jq.cli.sentry import init_sentry
 from jq.cli.worker_options import WorkerOptions, check_date_format, check_log_format, worker_options
 from jq.exceptions import JQError
-from jq.logutils import PACKAGE_LOGGER, setup_logging
 from jq.plugins.hookspecs import ExceptionHandler
+from jq.scheduling.cron import load_cron
 from jq.worker import BaseWorker, Worker
+from jq.worker.pool import WorkerPool
 
 __all__ = [
     "WorkerOptions",
@@ -146,8 +148,6 @@ def _dict_config(module: ConfigModule | None) -> Mapping[str, Any] | None:
 
 
 def _load_cron(location: str) -> Any:
-    from jq.cron import load_cron
-
     try:
         return load_cron(location)
     except JQError as exc:
@@ -247,8 +247,6 @@ def worker_pool(
       jqueue worker-pool -n 4 --url redis://localhost:6379/0 high default low
       jqueue worker-pool -n 2 -c settings --burst
     """
-    from jq.worker_pool import WorkerPool
-
     write_pid(options.pid)
     plan = plan_worker(store, options, queues)
     _start_logging(plan, store)

@@ -11,9 +11,9 @@ from typing import Any, Final, TypeVar
 
 import click
 
+from jq.base.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from jq.cli.config import LOGGING_LEVELS, FlagSettings
 from jq.cli.options import StoreOptions, parse_ttl
-from jq.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 
 __all__ = [
     "DEQUEUE_STRATEGIES",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from jq.io.serializers import DefaultSerializer, JSONSerializer, Serializer
 from jq.plugins import hookimpl
-from jq.serializers import DefaultSerializer, JSONSerializer, Serializer
 
 _BY_NAME: dict[str, Serializer] = {
     "pickle": DefaultSerializer,

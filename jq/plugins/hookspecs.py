@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from jq.base.timeouts import BaseDeathPenalty
     from jq.broker import Broker
-    from jq.job import Job
-    from jq.serializers import Serializer
-    from jq.timeouts import BaseDeathPenalty
+    from jq.core.job import Job
+    from jq.io.serializers import Serializer
     from jq.worker import BaseWorker
 
 #: The project name hooks are registered under.

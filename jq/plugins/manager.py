@@ -20,10 +20,10 @@ from jq.plugins import hookspecs
 from jq.plugins.hookspecs import ExceptionHandler
 
 if TYPE_CHECKING:
+    from jq.base.timeouts import BaseDeathPenalty
     from jq.broker import Broker
-    from jq.job import Job
-    from jq.serializers import Serializer
-    from jq.timeouts import BaseDeathPenalty
+    from jq.core.job import Job
+    from jq.io.serializers import Serializer
     from jq.worker import BaseWorker
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginManager", "get_plugin_manager", "set_plugin_manager"]

@@ -13,7 +13,7 @@ import datetime
 import time
 from collections.abc import Iterator
 
-from jq.clock import use_scheduling_clock
+from jq.base.clock import use_scheduling_clock
 from jq.exceptions import ConfigurationError
 
 __all__ = ["ManualClock"]

@@ -47,7 +47,7 @@ import pytest
 
 if TYPE_CHECKING:
     from jq.broker import Broker
-    from jq.queue import Queue
+    from jq.queueing.queue import Queue
     from jq.testing.clock import ManualClock
     from jq.testing.running import QueueRunner
     from jq_backends.memory import MemoryBroker
@@ -100,6 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
     url = _store_url(config)
     if url is None:
         return
+    # lazy: pytest loads this plugin in every session (see the module docstring)
     from jq.exceptions import ConfigurationError
     from jq.testing.stores import check_store_url
 
@@ -114,6 +115,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     url = _store_url(config)
     if url is None:
         return None
+    # lazy: pytest loads this plugin in every session (see the module docstring)
     from jq.testing.stores import REDIS_SCHEMES
     from jq_backends.redis.connection import redact_url
 
@@ -124,6 +126,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 def _session_prefix(config: pytest.Config) -> str:
     if _PREFIX not in config.stash:
+        # lazy: pytest loads this plugin in every session (see the module docstring)
         from jq.testing.stores import random_key_prefix
 
         config.stash[_PREFIX] = random_key_prefix()
@@ -134,6 +137,7 @@ def _session_prefix(config: pytest.Config) -> str:
 def jq_clock() -> Iterator[ManualClock]:
     """A clock that jq's due times follow during the test; it moves only when told
     (``jq_clock.advance(minutes=10)``)."""
+    # lazy: pytest loads this plugin in every session (see the module docstring)
     from jq.testing.clock import ManualClock
 
     with ManualClock().installed() as clock:
@@ -144,6 +148,7 @@ def jq_clock() -> Iterator[ManualClock]:
 def jq_isolated_stores() -> Iterator[MemoryBroker]:
     """``memory://`` URLs name stores of this test's own, forgotten after it; yields the one
     ``memory://`` names."""
+    # lazy: pytest loads this plugin in every session (see the module docstring)
     from jq.testing.stores import isolated_stores
 
     with isolated_stores() as store:
@@ -156,8 +161,9 @@ def jq_broker(
 ) -> Iterator[Broker]:
     """The store of this test (``--jq-url``, ``JQ_TEST_URL``, else a new in-memory store); the
     current connection and ``JQ_URL`` during the test."""
-    from jq.connections import get_current_connection, pop_connection, push_connection
+    # lazy: pytest loads this plugin in every session (see the module docstring)
     from jq.exceptions import ConfigurationError
+    from jq.io.connections import get_current_connection, pop_connection, push_connection
     from jq.testing.stores import REDIS_SCHEMES, open_store
 
     url = _store_url(request.config) or "memory://"
@@ -187,7 +193,8 @@ def jq_broker(
 @pytest.fixture
 def jq_queue(jq_broker: Broker) -> Queue:
     """The queue named ``default`` on ``jq_broker``."""
-    from jq.queue import Queue
+    # lazy: pytest loads this plugin in every session (see the module docstring)
+    from jq.queueing.queue import Queue
 
     return Queue(connection=jq_broker)
 
@@ -195,6 +202,7 @@ def jq_queue(jq_broker: Broker) -> Queue:
 @pytest.fixture
 def jq_worker(jq_broker: Broker) -> QueueRunner:
     """Runs the jobs of ``jq_broker``: ``jq_worker.run_until_idle()`` returns a RunReport."""
+    # lazy: pytest loads this plugin in every session (see the module docstring)
     from jq.testing.running import QueueRunner
 
     return QueueRunner(jq_broker)
@@ -203,9 +211,11 @@ def jq_worker(jq_broker: Broker) -> QueueRunner:
 @pytest.fixture
 def jq_fakeredis() -> Iterator[Any]:
     """A ``fakeredis.FakeRedis`` client on a fake server of this test's own, able to run Lua."""
+    # lazy: pytest loads this plugin in every session (see the module docstring)
     from jq.exceptions import ConfigurationError
 
     try:
+        # lazy: pytest loads this plugin in every session; fakeredis is an optional dependency
         import fakeredis
 
         from jq_backends.redis.connection import check_fake_lua

@@ -15,15 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jq import lifecycle
+from jq.base.clock import scheduling_time
 from jq.broker import Broker
-from jq.clock import scheduling_time
-from jq.connections import resolve_broker
+from jq.core import lifecycle
+from jq.core.execution import JobOutcome
+from jq.core.job import Job
+from jq.core.lifecycle import NextClaim
 from jq.exceptions import ConfigurationError
-from jq.execution import JobOutcome
-from jq.job import Job
-from jq.lifecycle import NextClaim
-from jq.queue import Queue
+from jq.io.connections import resolve_broker
+from jq.queueing.queue import Queue
 from jq.worker import SimpleWorker
 
 __all__ = ["QueueRunner", "RunReport", "run_until_idle"]

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import redis
 
 from jq.broker import Broker
-from jq.connections import fresh_url_brokers
 from jq.exceptions import ConfigurationError
+from jq.io.connections import fresh_url_brokers
 from jq_backends.memory import MemoryBroker
 
 __all__ = [
@@ -102,10 +102,12 @@ def open_store(url: str, *, key_prefix: str) -> Iterator[Broker]:
     if scheme == "memory":
         yield MemoryBroker.named("default")
         return
+    # lazy: a memory:// store does not import redis-py (the plugin's sessions that need no Redis)
     from jq_backends.redis import RedisBroker
 
     if scheme == "fakeredis":
         try:
+            # lazy: fakeredis is an optional dependency (jq-queue[testing])
             import fakeredis
         except ImportError:
             raise ConfigurationError(

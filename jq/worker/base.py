@@ -4,7 +4,7 @@ Everything else is delegated: :mod:`loop` (the loop itself, suspensions and stor
 :mod:`registration` (its record), :mod:`heartbeat` (leases), :mod:`strategies` (in-process or
 work horse), :mod:`shutdown` (signals), :mod:`commands` (shutdown, kill-horse, stop-job),
 :mod:`maintenance` (abandoned jobs, expired entries, scheduled jobs), :mod:`lookup`
-(``Worker.all()``...) and :class:`jq.execution.JobRunner` (running one job and recording its
+(``Worker.all()``...) and :class:`jq.core.execution.JobRunner` (running one job and recording its
 outcome). RQ's members live in mixins of their own: :mod:`info` (what a worker says about itself),
 :mod:`hooks` (what custom worker classes override), :mod:`control` (its life's steps). The worker
 classes (Worker, SimpleWorker, SpawnWorker...) are in :mod:`jq.worker.worker_classes`.
@@ -23,10 +23,15 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from jq import job_record, lifecycle
+from jq.base.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT, setup_logging
+from jq.base.timeouts import BaseDeathPenalty, get_default_death_penalty_class
+from jq.base.utils import import_attribute
 from jq.broker import Broker, Claimed, ClaimRequest, WorkerUpdate
-from jq.connections import resolve_broker, same_store
-from jq.cron import Cron, CronScheduler, load_cron
+from jq.core import job_record, lifecycle
+from jq.core.execution import JobOutcome
+from jq.core.job import Job
+from jq.core.lifecycle import NextClaim
+from jq.core.outage import retry_transient
 from jq.defaults import (
     DEFAULT_DEATH_PENALTY_GRACE,
     DEFAULT_JOB_MONITORING_INTERVAL,
@@ -40,17 +45,12 @@ from jq.exceptions import (
     ShutDownImminentException,
     UnsupportedByBrokerError,
 )
-from jq.execution import JobOutcome
-from jq.job import Job
-from jq.lifecycle import NextClaim
-from jq.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT, setup_logging
-from jq.outage import retry_transient
+from jq.io.connections import resolve_broker, same_store
+from jq.io.serializers import resolve_serializer
 from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
-from jq.queue import Queue
-from jq.serializers import resolve_serializer
-from jq.timeouts import BaseDeathPenalty, get_default_death_penalty_class
-from jq.utils import import_attribute
+from jq.queueing.queue import Queue
+from jq.scheduling.cron import Cron, CronScheduler, load_cron
 from jq.worker.commands import CommandListener
 from jq.worker.control import DequeueStrategy, WorkerChores, WorkerControl
 from jq.worker.heartbeat import WorkerHeartbeat
@@ -502,6 +502,8 @@ def __getattr__(name: str) -> Any:
     """``jq.worker.base.Worker`` and ``SimpleWorker``, where earlier versions of jq defined them
     (they live in :mod:`jq.worker.worker_classes` now)."""
     if name in ("Worker", "SimpleWorker"):
+        # lazy: breaks the cycle jq.worker.base <-> jq.worker.worker_classes (whose classes
+        # subclass BaseWorker); only code reading the old path gets here
         from jq.worker import worker_classes
 
         return getattr(worker_classes, name)

@@ -15,19 +15,22 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
+from jq.base.utils import format_timestamp, now
+from jq.core.outage import retry_transient
 from jq.exceptions import StopRequested
-from jq.outage import retry_transient
-from jq.utils import format_timestamp, now
+from jq.worker.command import handle_command, parse_payload
 from jq.worker.commands import CommandListener
 from jq.worker.info import client_address
+from jq.worker.maintenance import Maintenance
 from jq.worker.proctitle import set_process_title
 from jq.worker.registration import Registration, WorkerStatus
+from jq.worker.strategies import KillReason
 
 if TYPE_CHECKING:
     from jq.broker import Broker, CommandSubscription
-    from jq.job import Job
-    from jq.queue import Queue
-    from jq.scheduler import Scheduler
+    from jq.core.job import Job
+    from jq.queueing.queue import Queue
+    from jq.scheduling.scheduler import Scheduler
     from jq.worker.heartbeat import WorkerHeartbeat
     from jq.worker.maintenance import Maintenance
     from jq.worker.strategies import KillReason
@@ -165,8 +168,6 @@ class WorkerControl:
     def request_force_stop(self, signum: int | None = None, frame: Any = None) -> None:
         """Cold shutdown: stop the current job now (it is recorded failed, or retried). A second
         SIGINT or SIGTERM calls this."""
-        from jq.worker.strategies import KillReason
-
         self.stop_requested = self.cold_shutdown = True
         self.kill_job(KillReason.COLD_SHUTDOWN)
 
@@ -197,8 +198,6 @@ class WorkerControl:
     def handle_payload(self, message: dict[str, Any]) -> None:
         """Act on one command message (``{"data": b'{"command": ...}'}``): parse it, then
         :func:`jq.command.handle_command`. Runs on the command listener's thread."""
-        from jq.command import handle_command, parse_payload
-
         handle_command(self, parse_payload(message))  # type: ignore[arg-type]
 
     # -- counters, kept by the outcome steps ------------------------------------------------------
@@ -263,8 +262,6 @@ class WorkerChores:
         that wait for jobs that no longer exist, on each of the worker's queues."""
         maintenance = self._maintenance
         if maintenance is None:
-            from jq.worker.maintenance import Maintenance
-
             maintenance = Maintenance(self, self.maintenance_interval)  # type: ignore[arg-type]
         maintenance.clean_registries()
         self.last_cleaned_at = now()

@@ -12,6 +12,6 @@ The class is :class:`jq.executions.Execution` (RQ's ``rq.executions.Execution``)
 
 from __future__ import annotations
 
-from jq.executions import Execution
+from jq.queueing.executions import Execution
 
 __all__ = ["Execution"]

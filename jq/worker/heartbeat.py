@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from jq.threads import start_background_thread
+from jq.base.threads import start_background_thread
 
 if TYPE_CHECKING:
     from jq.worker.base import BaseWorker

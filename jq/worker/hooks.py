@@ -34,22 +34,23 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from jq.execution import JobOutcome, JobRunner
-from jq.job_state import JobStatus
+from jq.base.timeouts import BaseDeathPenalty, TimerDeathPenalty, UnixSignalDeathPenalty
+from jq.core.execution import JobOutcome, JobRunner
+from jq.core.job_state import JobStatus
+from jq.core.retry import Retry
 from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
-from jq.retry import Retry
-from jq.timeouts import BaseDeathPenalty, TimerDeathPenalty, UnixSignalDeathPenalty
 from jq.worker.executions import Execution
 from jq.worker.proctitle import set_process_title
+from jq.worker.strategies import KillReason
 
 if TYPE_CHECKING:
     from jq.broker import Broker
-    from jq.execution import ExcInfo
-    from jq.job import Job
-    from jq.lifecycle import NextClaim
-    from jq.queue import Queue
-    from jq.registry import StartedJobRegistry
+    from jq.core.execution import ExcInfo
+    from jq.core.job import Job
+    from jq.core.lifecycle import NextClaim
+    from jq.queueing.queue import Queue
+    from jq.queueing.registry import StartedJobRegistry
     from jq.worker.base import BaseWorker
     from jq.worker.strategies import ExecutionStrategy, KillReason
 
@@ -78,7 +79,7 @@ class _Step:
 
 
 class WorkerJobRunner(JobRunner):
-    """The :class:`jq.execution.JobRunner` of a worker: its outcome steps go through the worker's
+    """The :class:`jq.core.execution.JobRunner` of a worker: its outcome steps go through the worker's
     hooks (see the module docstring), whose defaults call the runner's own steps."""
 
     worker: BaseWorker
@@ -322,8 +323,6 @@ class WorkerHooks:
     def kill_horse(self, sig: signal.Signals = SHUTDOWN_SIGNAL) -> None:
         """Stop the running job now: kill its work horse's process group (SimpleWorker: raise the
         stop in the job's code); nothing when no job runs."""
-        from jq.worker.strategies import KillReason
-
         kill = self._kill
         reason = kill[1] if kill is not None else KillReason.KILL_HORSE
         self.strategy.kill(reason)
@@ -335,8 +334,6 @@ class WorkerHooks:
 
     def request_stop_execution(self, execution_id: str) -> None:
         """Stop the running job if it is execution ``execution_id`` (it ends ``stopped``)."""
-        from jq.worker.strategies import KillReason
-
         job = self.running_job
         if job is None or job.execution_id != execution_id or not self.kill_job(KillReason.STOP_JOB, job.id):
             logger.warning("worker %s: not running execution %s, command ignored", self.name, execution_id)

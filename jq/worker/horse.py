@@ -42,20 +42,20 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from jq import job_record
+from jq.base.timeouts import JobTimeoutException
+from jq.core import job_record
+from jq.core.execution import JobOutcome
+from jq.core.job_state import JobStatus
 from jq.defaults import DEFAULT_DEATH_PENALTY_GRACE, effective_timeout
 from jq.exceptions import NoSuchJobError, WorkHorseDiedError
-from jq.execution import JobOutcome
-from jq.job_state import JobStatus
-from jq.timeouts import JobTimeoutException
 from jq.worker.freshness import Freshness, ImportWatch
 from jq.worker.strategies import KillReason, describe_exit
 from jq.worker.warden import HorseWarden
 
 if TYPE_CHECKING:
-    from jq.job import Job
-    from jq.lifecycle import NextClaim
-    from jq.queue import Queue
+    from jq.core.job import Job
+    from jq.core.lifecycle import NextClaim
+    from jq.queueing.queue import Queue
     from jq.worker.base import BaseWorker
 
 __all__ = [

@@ -12,9 +12,9 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from jq import __version__
-from jq.connections import key_prefix
-from jq.utils import parse_timestamp
+from jq.base.utils import format_timestamp, parse_timestamp
+from jq.io.connections import key_prefix
+from jq.version import __version__
 from jq.worker.executions import Execution
 from jq.worker.registration import WorkerStatus
 
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     import datetime
 
     from jq.broker import Broker
-    from jq.job import Job
-    from jq.queue import Queue
+    from jq.core.job import Job
+    from jq.queueing.queue import Queue
 
 __all__ = ["WorkerInfo", "client_address"]
 
@@ -246,8 +246,6 @@ class WorkerInfo:
     def serialize(self) -> dict[str, Any]:
         """The worker as RQ writes its record: ``birth``, ``last_heartbeat``, ``queues``, ``pid``,
         ``hostname``, ``ip_address``, ``version``, ``python_version``."""
-        from jq.utils import format_timestamp
-
         birth = getattr(self, "birth_date", None)
         beat = getattr(self, "last_heartbeat", None)
         return {

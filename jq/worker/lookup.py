@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from jq.broker import Broker
-from jq.connections import resolve_broker
+from jq.io.connections import resolve_broker
 from jq.worker.registration import apply_record
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from jq.job import Job
-    from jq.queue import Queue
+    from jq.core.job import Job
+    from jq.queueing.queue import Queue
 
 __all__ = ["WorkerLookup"]
 

@@ -6,15 +6,15 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from jq import lifecycle
 from jq.broker import WORKER_CURRENT_JOB, WorkerUpdate
-from jq.lifecycle import NextClaim
-from jq.outage import Backoff
+from jq.core import lifecycle
+from jq.core.lifecycle import NextClaim
+from jq.core.outage import Backoff
 from jq.worker.maintenance import Maintenance
 from jq.worker.registration import WorkerStatus
 
 if TYPE_CHECKING:
-    from jq.job import Job
+    from jq.core.job import Job
     from jq.worker.base import BaseWorker
 
 __all__ = ["WorkLoop"]

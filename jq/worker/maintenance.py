@@ -10,13 +10,15 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from jq.base.clock import scheduling_time
 from jq.broker import Place, PlaceKind
-from jq.clock import scheduling_time
-from jq.scheduler import Scheduler, scheduler_lock_name
+from jq.core.group import Group
+from jq.core.rate_limit import clean_rate_limits
+from jq.scheduling.scheduler import Scheduler, scheduler_lock_name
 from jq.worker.scheduling import WorkerScheduling
 
 if TYPE_CHECKING:
-    from jq.cron import CronScheduler
+    from jq.scheduling.cron import CronScheduler
     from jq.worker.base import BaseWorker
 
 __all__ = ["Maintenance"]
@@ -116,8 +118,6 @@ class Maintenance:
         """Free the rate-limit slots no job holds any more (a job whose record expired while it
         was queued, a worker that died), queueing the jobs waiting for them: one worker of the
         store at a time, at most once per interval."""
-        from jq.rate_limit import clean_rate_limits
-
         admitted = clean_rate_limits(self.worker.broker, max(int(self.interval), 1))
         if admitted:
             logger.warning(
@@ -128,8 +128,6 @@ class Maintenance:
     def clean_groups(self) -> None:
         """Drop from every job group the ids of jobs that are gone (a group left without jobs no
         longer exists): one worker of the store at a time, at most once per interval."""
-        from jq.group import Group
-
         broker = self.worker.broker
         if broker.supports_groups and Group.acquire_maintenance_lock(broker, max(int(self.interval), 1)):
             Group.clean_registries(broker)

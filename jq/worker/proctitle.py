@@ -11,6 +11,7 @@ __all__ = ["set_process_title"]
 @functools.cache
 def _setter() -> Callable[[str], None] | None:
     try:
+        # lazy: setproctitle is an optional dependency (jq-queue[setproctitle])
         from setproctitle import setproctitle
     except ImportError:
         return None

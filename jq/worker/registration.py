@@ -8,9 +8,9 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from jq.base.utils import format_timestamp, now, parse_timestamp
 from jq.broker import Record
 from jq.exceptions import DuplicateWorkerError
-from jq.utils import format_timestamp, now, parse_timestamp
 
 if TYPE_CHECKING:
     from jq.worker.base import BaseWorker

@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from jq.scheduler import DEFAULT_SCHEDULER_INTERVAL
-from jq.threads import start_background_thread
+from jq.base.threads import start_background_thread
+from jq.scheduling.scheduler import DEFAULT_SCHEDULER_INTERVAL
 
 if TYPE_CHECKING:
-    from jq.cron import CronScheduler
-    from jq.scheduler import Scheduler
+    from jq.scheduling.cron import CronScheduler
+    from jq.scheduling.scheduler import Scheduler
     from jq.worker.base import BaseWorker
 
 __all__ = ["WorkerScheduling"]

@@ -22,16 +22,17 @@ import pickle
 import sys
 from typing import TYPE_CHECKING, Any
 
-from jq import job_record
-from jq.connections import key_prefix, resolve_broker
+from jq.base.logutils import setup_logging
+from jq.base.threads import start_background_thread
+from jq.core import job_record
 from jq.exceptions import ConfigurationError
-from jq.threads import start_background_thread
+from jq.io.connections import key_prefix, resolve_broker
 from jq.worker.horse import ForkPerJobExecution, HorseProcess, die_with_parent
 from jq.worker.warden import HorseWarden
 
 if TYPE_CHECKING:
-    from jq.job import Job
-    from jq.queue import Queue
+    from jq.core.job import Job
+    from jq.queueing.queue import Queue
     from jq.worker.base import BaseWorker
 
 __all__ = ["SpawnExecution", "check_spawnable", "child_main", "connection_spec"]
@@ -253,8 +254,6 @@ def child_main() -> None:  # pragma: no cover - runs in the spawned horse
 
 def _run(config: dict[str, Any], report_fd: int) -> None:  # pragma: no cover - in the horse
     if config["logging"] is not None:
-        from jq.logutils import setup_logging
-
         level, date_format, log_format = config["logging"]
         setup_logging(logging.getLogger("jq.worker"), level, log_format, date_format)
     broker = resolve_broker(_connect(config["connection"]))

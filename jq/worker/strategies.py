@@ -8,12 +8,12 @@ import os
 import signal
 from typing import TYPE_CHECKING, Protocol
 
+from jq.core.execution import JobOutcome
 from jq.exceptions import JobStopped, ShutDownImminentException, WorkHorseDiedError
-from jq.execution import JobOutcome
 
 if TYPE_CHECKING:
-    from jq.job import Job
-    from jq.lifecycle import NextClaim
+    from jq.core.job import Job
+    from jq.core.lifecycle import NextClaim
     from jq.worker.base import BaseWorker
 
 __all__ = ["ExecutionStrategy", "InProcessExecution", "KillReason", "describe_exit"]
@@ -106,7 +106,7 @@ class InProcessExecution:
 
     def kill(self, reason: KillReason) -> None:
         """Raise the reason's exception inside the running job's code (see
-        :class:`jq.interrupts.InterruptWindow`); nothing when no job runs.
+        :class:`jq.base.interrupts.InterruptWindow`); nothing when no job runs.
         """
         worker = self._worker
         if worker is not None:

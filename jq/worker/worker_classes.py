@@ -19,19 +19,20 @@ import logging
 import signal
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from jq.core.execution import JobOutcome
 from jq.exceptions import ConfigurationError, ShutDownImminentException
-from jq.execution import JobOutcome
 from jq.worker.base import SHUTDOWN_SIGNAL, BaseWorker, signal_name
 from jq.worker.control import DequeueStrategy
 from jq.worker.horse import ForkPerJobExecution, ReusedHorseExecution
 from jq.worker.registration import WorkerStatus
+from jq.worker.spawn import SpawnExecution, check_spawnable
 from jq.worker.strategies import ExecutionStrategy
 
 if TYPE_CHECKING:
     from types import FrameType
 
-    from jq.job import Job
-    from jq.queue import Queue
+    from jq.core.job import Job
+    from jq.queueing.queue import Queue
     from jq.worker.executions import Execution
 
 __all__ = [
@@ -159,8 +160,6 @@ class SpawnWorker(Worker):
 
     def make_strategy(self) -> ExecutionStrategy:
         """A new process per job, started with ``os.posix_spawn``."""
-        from jq.worker.spawn import SpawnExecution
-
         return SpawnExecution(self.death_penalty_grace)
 
     def bootstrap(
@@ -170,8 +169,6 @@ class SpawnWorker(Worker):
         log_format: str = "%(asctime)s %(message)s",
     ) -> None:
         """Refuse, before taking any job, a configuration a new process could not rebuild."""
-        from jq.worker.spawn import check_spawnable
-
         check_spawnable(self)
         super().bootstrap(logging_level, date_format, log_format)
 

@@ -1,50 +1,31 @@
-"""The memory driver: a whole jq store in one process, under one lock.
+"""The memory driver: jq's rules (:class:`jq.broker.rules.StoreBroker`) over a
+:class:`~jq_backends.memory.store.MemoryStore`, a store kept in this process.
 
-Every method runs as one critical section of a single :class:`threading.Condition` (over an
-``RLock``), so every method is atomic, and a blocked :meth:`MemoryBroker.claim` sleeps on that
-same condition until something puts a job id on a queue. Record and worker expiry are deadlines
-from the broker's clock, checked whenever a record is looked at.
+Every call is one block of the store's single lock, so every call is atomic, and a blocked
+:meth:`MemoryBroker.claim` sleeps on that lock's condition until a block pushes a job id onto a
+queue. Record and worker expiry are deadlines from the broker's clock, checked whenever a record
+is looked at.
 
 Nothing is shared with other processes (``shares_across_processes`` is False): a forked work
 horse or a second machine would see an empty store, so jq refuses those set-ups with a clear error.
-
-The broker is put together from one mixin per concern of the contract, all over the shared state
-of :class:`jq_backends.memory._base.MemoryState`: :mod:`.records`, :mod:`.queues`,
-:mod:`.registries`, :mod:`.workers`, :mod:`.control`, :mod:`.groups` and :mod:`.rate_limits`
-(whose slots :mod:`._slots` takes and frees within the other mixins' calls).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import ClassVar
 
-from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now, claim_lease_now
-from jq_backends.keys import KeyNames
-from jq_backends.memory.control import MemoryControl
-from jq_backends.memory.groups import MemoryGroups
-from jq_backends.memory.queues import MemoryQueues
-from jq_backends.memory.rate_limits import MemoryRateLimits
-from jq_backends.memory.records import MemoryJobs
-from jq_backends.memory.registries import MemoryRegistries
-from jq_backends.memory.workers import MemoryWorkers
+from jq.broker.rules import StoreBroker
+from jq_backends.keys import DEFAULT_PREFIX, KeySpace
+from jq_backends.memory.store import MemoryStore
 
 __all__ = ["MemoryBroker"]
 
 
-class MemoryBroker(
-    KeyNames,
-    MemoryJobs,
-    MemoryQueues,
-    MemoryRegistries,
-    MemoryWorkers,
-    MemoryControl,
-    MemoryGroups,
-    MemoryRateLimits,
-    Broker,
-):
+class MemoryBroker(StoreBroker):
     """A :class:`~jq.broker.Broker` kept in this process's memory; thread-safe, no server.
 
     :param name: names the store in :attr:`url` (``memory://<name>``) and in :meth:`named`.
@@ -58,9 +39,21 @@ class MemoryBroker(
     """
 
     shares_across_processes = False
+    #: The store this broker's rules run on (:meth:`MemoryStore.snapshot` shows all of it).
+    store: MemoryStore
 
     _named: ClassVar[dict[str, MemoryBroker]] = {}
     _named_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        clock: Callable[[], float] = time.time,
+        prefix: str = DEFAULT_PREFIX,
+    ) -> None:
+        self._name = name
+        super().__init__(MemoryStore(name, clock=clock), KeySpace(prefix))
 
     # -- the process-wide named stores ------------------------------------------------------------
 
@@ -106,26 +99,6 @@ class MemoryBroker(
     def connection(self) -> MemoryBroker:
         """The broker itself: there is no client underneath."""
         return self
-
-    @property
-    def url(self) -> str:
-        """``memory://<name>``."""
-        return f"memory://{self._name}"
-
-    def finish_and_claim(self, change: Transition, claim: ClaimRequest) -> tuple[bool, Claimed | None]:
-        """:meth:`transition` then a :meth:`claim` that never waits, as one critical section.
-
-        Both worker updates are checked before anything is written, as the Redis driver does.
-        """
-        with self._cond:
-            self._workers.check_updates([change.worker, claim.worker])
-            moved = self._transition(change)
-            fields = claim_fields_now(claim.fields)
-            lease = claim_lease_now(claim.lease_until)
-            return moved, self._take(claim.queues, fields, lease, claim.worker)
-
-    def ping(self) -> None:
-        """Always answers: the store is this object."""
 
     def __repr__(self) -> str:
         return f"MemoryBroker({self._name!r})"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import redis
 
 from jq.broker import Place, PlaceKind
-from jq.connections import key_prefix
+from jq.io.connections import key_prefix
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
 from jq_backends.redis.connection import (
     binary_twin,

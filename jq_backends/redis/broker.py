@@ -20,7 +20,7 @@ from typing import Any
 import redis
 
 from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now, claim_lease_now
-from jq.connections import key_prefix
+from jq.io.connections import key_prefix
 from jq_backends.keys import DEFAULT_PREFIX, KeyNames, KeySpace
 from jq_backends.redis import codec
 from jq_backends.redis.connection import redact_url

@@ -13,8 +13,8 @@ from typing import Any, cast
 import redis
 from redis.client import PubSub
 
+from jq.base.threads import start_background_thread
 from jq.broker import CommandSubscription, ControlStore
-from jq.threads import start_background_thread
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
 from jq_backends.redis.scripts import Arg

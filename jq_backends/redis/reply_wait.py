@@ -27,8 +27,8 @@ import socket
 import time
 from typing import Any, Final
 
+from jq.base.utils import environment_value
 from jq.exceptions import ConfigurationError
-from jq.utils import environment_value
 
 __all__ = [
     "DEFAULT_WINDOW_US",

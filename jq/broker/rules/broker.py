@@ -1,0 +1,123 @@
+"""The :class:`StoreBroker`: every method of :class:`jq.broker.Broker` on a
+:class:`~jq.broker.store.Store`, one concern per mixin (see :mod:`jq.broker.rules`)."""
+
+from __future__ import annotations
+
+from jq.broker.base import Broker
+from jq.broker.rules.claims import StoreClaims, take
+from jq.broker.rules.control import StoreControl
+from jq.broker.rules.enqueue import StoreEnqueue
+from jq.broker.rules.groups import StoreGroups
+from jq.broker.rules.keys import KeyNaming
+from jq.broker.rules.rate_limits import StoreRateLimits
+from jq.broker.rules.records import StoreJobs
+from jq.broker.rules.transitions import StoreRegistries, transition_in
+from jq.broker.rules.workers import StoreWorkers, check_updates
+from jq.broker.store import Store
+from jq.broker.types import Claimed, ClaimRequest, Place, Transition, claim_fields_now, claim_lease_now
+
+__all__ = ["StoreBroker"]
+
+
+class StoreBroker(
+    StoreJobs,
+    StoreEnqueue,
+    StoreClaims,
+    StoreRegistries,
+    StoreWorkers,
+    StoreControl,
+    StoreGroups,
+    StoreRateLimits,
+    Broker,
+):
+    """A complete :class:`~jq.broker.Broker` over ``store``: jq's rules, written once.
+
+    :param store: where everything is kept; each call that changes state is one
+        :meth:`~jq.broker.store.Store.atomic` block of it.
+    :param keys: names the keys this broker reports (``job.key``...) and its workers' command
+        channels; jq's drivers pass a :class:`jq_backends.keys.KeySpace`.
+
+    It stores groups and enforces rate limits. ``shares_across_processes`` and
+    ``transient_errors`` are the store's. A driver whose store can do a composite step faster in
+    one call of its own overrides that method; the conformance suite holds both to one result.
+    """
+
+    def __init__(self, store: Store, keys: KeyNaming) -> None:
+        super().__init__(store, keys)
+        self.shares_across_processes = store.shares_across_processes
+        self.transient_errors = store.transient_errors
+
+    # -- identity ---------------------------------------------------------------------------------
+
+    @property
+    def connection(self) -> StoreBroker:
+        """The broker itself: a store has no client that RQ code could use."""
+        return self
+
+    @property
+    def url(self) -> str:
+        """The store's URL."""
+        return self.store.url
+
+    def ping(self) -> None:
+        """Check that the store answers."""
+        self.store.ping()
+
+    def close(self) -> None:
+        """Release what the store opened."""
+        self.store.close()
+
+    # -- key names --------------------------------------------------------------------------------
+
+    def job_key(self, job_id: str) -> str:
+        """The key of the job's record."""
+        return self._keys.job(job_id)
+
+    def queue_key(self, queue: str) -> str:
+        """The key of the queue's ids."""
+        return self._keys.queue(queue)
+
+    def place_key(self, place: Place) -> str:
+        """The key of a queue or registry."""
+        return self._keys.place(place)
+
+    def worker_key(self, name: str) -> str:
+        """The key of a worker's record."""
+        return self._keys.worker(name)
+
+    def worker_name_from_key(self, key: str) -> str | None:
+        """The worker name inside a :meth:`worker_key`, or None."""
+        return self._keys.worker_name(key)
+
+    def results_key(self, job_id: str) -> str:
+        """The key of the job's result entries."""
+        return self._keys.results(job_id)
+
+    def dependents_key(self, job_id: str) -> str:
+        """The key of the ids of the jobs waiting for the job."""
+        return self._keys.dependents(job_id)
+
+    def dependencies_key(self, job_id: str) -> str:
+        """The key of the ids of the job's unmet dependencies."""
+        return self._keys.dependencies(job_id)
+
+    def group_key(self, name: str) -> str:
+        """The key of a job group's ids."""
+        return self._keys.group(name)
+
+    def queues_key(self) -> str:
+        """The key of the names of the known queues."""
+        return self._keys.queues
+
+    # -- the worker's round trip ------------------------------------------------------------------
+
+    def finish_and_claim(self, change: Transition, claim: ClaimRequest) -> tuple[bool, Claimed | None]:
+        """:meth:`transition` then a :meth:`claim` that never waits, in one atomic block.
+
+        Both worker updates are checked before anything is written, as the Redis driver does.
+        """
+        fields, lease = claim_fields_now(claim.fields), claim_lease_now(claim.lease_until)
+        with self.store.atomic() as tx:
+            check_updates(tx, [change.worker, claim.worker])
+            moved = transition_in(tx, change, self.store.now())
+            return moved, take(tx, claim.queues, fields, lease, claim.worker)

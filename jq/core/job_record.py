@@ -1,0 +1,319 @@
+"""How a :class:`jq.job.Job` is written to and read from its record.
+
+Every field is readable text except ``data`` (the call) and ``meta``, which go through the job's
+serializer. Timestamps are UTC, ``2026-11-23T06:12:07.123456Z``.
+
+=========================== ==============================================================
+``data``                    serializer output of ``(func_name, instance, args, kwargs)``
+``status``                  ``queued``, ``started``, ``finished``...
+``origin``                  the queue name
+``created_at`` ...          ``enqueued_at``, ``started_at``, ``ended_at``, ``last_heartbeat``
+``timeout``                 seconds, ``-1`` for no limit
+``result_ttl`` ...          ``failure_ttl``, ``ttl`` (seconds, ``-1`` forever)
+``description``             text
+``meta``                    serializer output of the meta dict
+``worker_name``             the worker running or that last ran the job
+``execution``               the id of the current (or last) execution
+``dependency_ids``          JSON list of job ids
+``exc_info``                the traceback text of the last failure
+``retries_left`` ...        ``retry_max``, ``number_of_retries`` (numbers), ``retry_intervals``
+                            (JSON list), ``enqueue_at_front_on_retry`` (``1`` or absent)
+``on_success`` ...          ``on_failure``, ``on_stopped``: ``dotted.path`` or
+                            ``dotted.path:timeout``
+``repeats_left``            how many more times a successful job runs (``Repeat``), and
+                            ``repeat_intervals`` (JSON list of the intervals still to use)
+``rate_limit_key``          the key of the job's ``RateLimit``, and ``rate_limit_concurrency``
+``webhooks``                JSON list of the job's ``Webhook`` descriptions
+``group_id``                the name of the ``Group`` the job was enqueued in
+``signature``               with a signing serializer only: ``<key id>:<HMAC-SHA256>`` of
+                            :func:`signed_fields` (the id, the call and its options)
+=========================== ==============================================================
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import TYPE_CHECKING, Any
+
+from jq.base.utils import format_timestamp, parse_timestamp
+from jq.broker import (
+    ALLOW_FAILURE,
+    ENQUEUE_AT_FRONT,
+    EXECUTION,
+    ORIGIN,
+    RATE_LIMIT_CONCURRENCY,
+    RATE_LIMIT_KEY,
+    STATUS,
+    STATUS_PLACES,
+    Record,
+)
+from jq.core.callbacks import Callback
+from jq.core.job_state import JobStatus
+from jq.core.webhook import Webhook
+from jq.exceptions import DeserializationError, SerializationError
+from jq.io.serializers import Serializer
+from jq.io.signing import is_signing, signed_without_keys
+
+if TYPE_CHECKING:
+    from jq.core.job import Job
+    from jq.core.job_call import JobCall
+
+__all__ = [
+    "AT_FRONT_ON_RETRY",
+    "SIGNATURE",
+    "UNSET",
+    "apply",
+    "decode_call",
+    "decode_meta",
+    "encode",
+    "encode_call",
+    "signed_fields",
+]
+
+#: Marks a lazily decoded attribute that was not decoded yet.
+UNSET: Any = object()
+
+_TIMESTAMP_FIELDS = ("created_at", "enqueued_at", "started_at", "ended_at", "last_heartbeat")
+_INT_FIELDS = (
+    "timeout",
+    "result_ttl",
+    "failure_ttl",
+    "ttl",
+    "retries_left",
+    "retry_max",
+    "number_of_retries",
+    "repeats_left",
+)
+_CALLBACK_FIELDS = {
+    "on_success": "success_callback_ref",
+    "on_failure": "failure_callback_ref",
+    "on_stopped": "stopped_callback_ref",
+}
+#: The record field holding the signature of a signed job.
+SIGNATURE = "signature"
+#: ``b"1"`` when a retried job goes to the front of its queue (``Retry(enqueue_at_front=True)``).
+AT_FRONT_ON_RETRY = "enqueue_at_front_on_retry"
+# What a job's signature covers: the call and every option that decides what code runs, and for
+# how long. None of them changes after the job is created, so the enqueuer's signature holds for
+# the job's whole life; fields that do change (status, timestamps, meta) are not in it, and meta
+# is signed by the serializer itself.
+_SIGNED_FIELDS = ("data", "timeout", "retry_intervals", *_CALLBACK_FIELDS)
+# Signed too, but only when present, so that the signature of a record written before they
+# existed is unchanged (and one that has them cannot lose or gain them unnoticed): webhooks name
+# the URLs a worker sends requests to.
+_SIGNED_WHEN_PRESENT = ("webhooks",)
+
+
+def encode_call(job: JobCall) -> bytes:
+    """The serialized call of a job created in this process."""
+    call = (job.func_name, job.instance, tuple(job.args), job.kwargs)
+    try:
+        return job.serializer.dumps(call)
+    except Exception as exc:
+        raise SerializationError(
+            f"the call {job.func_name}(...) cannot be serialized with {_serializer_name(job.serializer)}: "
+            f"{type(exc).__name__}: {exc}. Pass arguments the serializer supports"
+        ) from exc
+
+
+def decode_call(
+    job_id: str, data: bytes, serializer: Serializer
+) -> tuple[str, Any, tuple[Any, ...], dict[str, Any]]:
+    """``(func_name, instance, args, kwargs)`` from a stored call."""
+    try:
+        call = serializer.loads(data)
+    except Exception as exc:
+        why = signed_without_keys(data, serializer) or (
+            f"{type(exc).__name__}: {exc}; was it written with another serializer?"
+        )
+        raise DeserializationError(
+            f"the call of job {job_id!r} cannot be read with {_serializer_name(serializer)}: {why}"
+        ) from exc
+    if (
+        not isinstance(call, list | tuple)
+        or len(call) != 4
+        or not isinstance(call[0], str)
+        or not isinstance(call[2], list | tuple)
+        or not isinstance(call[3], dict)
+    ):
+        raise DeserializationError(
+            f"the call of job {job_id!r} is not a (function, instance, args, kwargs) tuple"
+        )
+    func_name, instance, args, kwargs = call
+    return func_name, instance, tuple(args), kwargs
+
+
+def decode_meta(job_id: str, data: bytes | None, serializer: Serializer) -> dict[str, Any]:
+    """The meta dict from its stored form (empty when absent)."""
+    if not data:
+        return {}
+    try:
+        meta = serializer.loads(data)
+    except Exception as exc:
+        why = signed_without_keys(data, serializer) or f"{type(exc).__name__}: {exc}"
+        raise DeserializationError(f"the meta of job {job_id!r} cannot be read: {why}") from exc
+    if not isinstance(meta, dict):
+        raise DeserializationError(f"the meta of job {job_id!r} is not a dict")
+    return meta
+
+
+def _serializer_name(serializer: Serializer) -> str:
+    return getattr(serializer, "__name__", type(serializer).__name__)
+
+
+def _text(value: str) -> bytes:
+    return value.encode("utf-8")
+
+
+def encode(job: Job) -> Record:
+    """Every field of a job's record."""
+    fields: Record = {
+        "data": job.data,
+        ORIGIN: _text(job.origin),
+        "created_at": _text(format_timestamp(job.created_at)),
+    }
+    if job.meta:
+        try:
+            fields["meta"] = job.serializer.dumps(job.meta)
+        except Exception as exc:
+            raise SerializationError(f"job.meta cannot be serialized: {type(exc).__name__}: {exc}") from exc
+    # A job that was only created (or saved) has no status field: it is in no place yet.
+    status = job._status
+    if status is not None and status.value in STATUS_PLACES:
+        fields[STATUS] = _text(status.value)
+    if job.description is not None:
+        fields["description"] = _text(job.description)
+    for name in _TIMESTAMP_FIELDS[1:]:
+        moment: datetime.datetime | None = getattr(job, name)
+        if moment is not None:
+            fields[name] = _text(format_timestamp(moment))
+    for name in _INT_FIELDS:
+        number: int | None = getattr(job, name)
+        if number is not None:
+            fields[name] = _text(str(number))
+    if job.worker_name:
+        fields["worker_name"] = _text(job.worker_name)
+    if job.execution_id:
+        fields[EXECUTION] = _text(job.execution_id)
+    if job.dependency_ids:
+        fields["dependency_ids"] = _text(json.dumps(job.dependency_ids))
+    if job.enqueue_at_front:
+        fields[ENQUEUE_AT_FRONT] = b"1"
+    if job.allow_dependency_failures:
+        fields[ALLOW_FAILURE] = b"1"
+    if job.enqueue_at_front_on_retry:
+        fields[AT_FRONT_ON_RETRY] = b"1"
+    if job.retry_intervals is not None:
+        fields["retry_intervals"] = _text(json.dumps(job.retry_intervals))
+    for name, attribute in _CALLBACK_FIELDS.items():
+        callback: Callback | None = getattr(job, attribute)
+        if callback is not None:
+            fields[name] = _text(f"{callback.name}:{callback.timeout}")
+    _encode_features(job, fields)
+    if is_signing(job.serializer):
+        fields[SIGNATURE] = job.serializer.sign(signed_fields(job.id, fields))
+    return fields
+
+
+def signed_fields(job_id: str, record: Record) -> bytes:
+    """The bytes a job's signature covers: its id and its call's fields, each length-prefixed so
+    no two different records give the same bytes."""
+    parts = [b"jq-job-v1", _text(job_id)]
+    for name in _SIGNED_FIELDS:
+        value = record.get(name)
+        parts.append(b"-" if value is None else b"%d:%s" % (len(value), value))
+    for name in _SIGNED_WHEN_PRESENT:
+        value = record.get(name)
+        if value is not None:
+            parts.append(b"%s=%d:%s" % (name.encode(), len(value), value))
+    return b"\n".join(b"%d|%s" % (len(part), part) for part in parts)
+
+
+def apply(job: Job, record: Record) -> None:
+    """Set a job's attributes from its record. Raises :class:`DeserializationError` on bad fields."""
+    get = record.get  # a worker reads one record per job: about twenty lookups, most of absent fields
+
+    def text(name: str) -> str | None:
+        value = get(name)
+        return None if value is None else value.decode("utf-8", errors="replace")
+
+    if is_signing(job.serializer):
+        # Before anything is read: a refused record must not name a callback that gets imported.
+        job.serializer.verify(
+            signed_fields(job.id, record), record.get(SIGNATURE), what=f"the record of job {job.id!r}"
+        )
+    try:
+        job._data = record.get("data")
+        job._func_name = job._instance = job._args = job._kwargs = UNSET
+        job.origin = text(ORIGIN) or ""
+        job.description = text("description")
+        status = text(STATUS)
+        # No status: saved but never enqueued (job.save()); an empty one is corrupt.
+        job._status = JobStatus(status) if status is not None else None
+        for name in _TIMESTAMP_FIELDS:
+            stamp = get(name)
+            setattr(job, name, parse_timestamp(stamp.decode("utf-8", errors="replace")) if stamp else None)
+        if job.created_at is None:
+            raise ValueError("created_at is missing")
+        for name in _INT_FIELDS:
+            number = get(name)
+            setattr(job, name, int(number) if number else None)
+        job.worker_name = text("worker_name")
+        job.execution_id = text(EXECUTION)
+        dependency_ids = text("dependency_ids")
+        job._dependency_ids = list(json.loads(dependency_ids)) if dependency_ids else []
+        job.enqueue_at_front = record.get(ENQUEUE_AT_FRONT) == b"1"
+        job.allow_dependency_failures = record.get(ALLOW_FAILURE) == b"1"
+        job.enqueue_at_front_on_retry = record.get(AT_FRONT_ON_RETRY) == b"1"
+        intervals = text("retry_intervals")
+        job.retry_intervals = [int(value) for value in json.loads(intervals)] if intervals else None
+        for name, attribute in _CALLBACK_FIELDS.items():
+            reference = get(name)
+            setattr(
+                job,
+                attribute,
+                _decode_callback(reference.decode("utf-8", errors="replace")) if reference else None,
+            )
+        _apply_features(job, text)
+    except (ValueError, TypeError) as exc:
+        raise DeserializationError(f"the record of job {job.id!r} is corrupt: {exc}") from exc
+    job.meta = decode_meta(job.id, record.get("meta"), job.serializer)
+
+
+def _decode_callback(value: str) -> Callback:
+    name, _, timeout = value.rpartition(":")
+    return Callback(name, int(timeout))
+
+
+def _encode_features(job: Job, fields: Record) -> None:
+    """The fields of RQ 3.0's Repeat, RateLimit, Webhook and Group options (absent when unused)."""
+    if job.repeat_intervals is not None:
+        fields["repeat_intervals"] = _text(json.dumps(job.repeat_intervals))
+    if job.rate_limit_key and job.rate_limit_concurrency:
+        fields[RATE_LIMIT_KEY] = _text(job.rate_limit_key)
+        fields[RATE_LIMIT_CONCURRENCY] = _text(str(job.rate_limit_concurrency))
+    if job.webhooks:
+        fields["webhooks"] = _text(json.dumps([webhook.to_dict() for webhook in job.webhooks]))
+    if job.group_id:
+        fields["group_id"] = _text(job.group_id)
+
+
+def _apply_features(job: Job, text: Any) -> None:
+    """Read back what :func:`_encode_features` wrote (``text(name)``: a field as text, or None)."""
+    intervals = text("repeat_intervals")
+    job.repeat_intervals = [int(value) for value in json.loads(intervals)] if intervals else None
+    key, concurrency = text(RATE_LIMIT_KEY), text(RATE_LIMIT_CONCURRENCY)
+    if key and concurrency:
+        job.rate_limit_key, job.rate_limit_concurrency = key, int(concurrency)
+    else:
+        job.rate_limit_key = job.rate_limit_concurrency = None
+    job.group_id = text("group_id")
+    webhooks = text("webhooks")
+    job.webhooks = []
+    if webhooks:
+        try:
+            job.webhooks = [Webhook.from_dict(data) for data in json.loads(webhooks)]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            # As RQ: a job whose webhooks cannot be read still runs (it sends none).
+            job.log.warning("job %s: its webhooks cannot be read; none will be sent", job.id, exc_info=True)

@@ -1,0 +1,504 @@
+"""Every change of a job's state, each one atomic broker call.
+
+A job is always in exactly one place (its queue or one registry) or, once it ended without being
+kept, in none. The functions here compute the move and the record fields, and hand them to
+:meth:`jq.broker.Broker.transition` (or ``claim``), which applies them in one step. A move made
+by a stale execution (a worker that lost its lease) is refused by the broker.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from jq.base.clock import scheduling_time
+from jq.base.utils import format_timestamp, now, now_timestamp, public_module
+from jq.broker import (
+    ENQUEUE_AT_FRONT,
+    EXECUTION,
+    PERSIST,
+    RESULTS_KEPT,
+    STATUS,
+    Claimed,
+    ClaimRequest,
+    DependentsPolicy,
+    Place,
+    PlaceKind,
+    Transition,
+    WorkerUpdate,
+)
+from jq.core.job_state import JobStatus
+from jq.core.repeat import Repeat
+from jq.core.results import Result, encode_result
+from jq.core.retry import Retry
+from jq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
+from jq.exceptions import SerializationError
+
+if TYPE_CHECKING:
+    from jq.core.job import Job
+
+__all__ = [
+    "UNSERIALIZABLE_RETURN_VALUE",
+    "claim_fields",
+    "fail",
+    "finish",
+    "retry_returned",
+]
+
+logger = logging.getLogger("jq.job")
+
+# A few attempts are enough: a refused move means another client changed the job meanwhile.
+_RACE_ATTEMPTS = 5
+
+#: What is stored as the return value of a job whose return value its serializer cannot store
+#: (RQ's ``UNSERIALIZABLE_RETURN_VALUE_PAYLOAD``): the job still finished.
+UNSERIALIZABLE_RETURN_VALUE = "Unserializable return value"
+
+
+def _ts(moment: datetime.datetime) -> bytes:
+    return format_timestamp(moment).encode()
+
+
+def now_text() -> bytes:
+    """The current time as stored in records."""
+    return now_timestamp().encode()
+
+
+def _expiry(ttl: int) -> tuple[float, int]:
+    """(registry score, record_ttl) for keeping something ``ttl`` seconds (-1: forever)."""
+    if ttl < 0:
+        return math.inf, PERSIST
+    return time.time() + ttl, ttl
+
+
+def claim_fields(worker_name: str) -> dict[str, bytes]:
+    """The fields a worker writes when it claims a job (the broker adds ``status=started``): each
+    claim starts a new execution, with an id of its own (16 random bytes in hex)."""
+    stamp = now_text()
+    return {
+        "started_at": stamp,
+        "last_heartbeat": stamp,
+        "worker_name": worker_name.encode(),
+        EXECUTION: os.urandom(16).hex().encode(),
+    }
+
+
+def released_fields() -> dict[str, bytes]:
+    """Fields written on dependents that a move releases onto their queue."""
+    return {"enqueued_at": now_text()}
+
+
+def failed_dependents() -> dict[str, Any]:
+    """The Transition arguments for a job that failed: dependents that allow failure are
+    released, the others keep waiting for it (requeued and successful, it releases them). The
+    fields of a cancellation are those :meth:`jq.broker.Broker.settle_orphans` uses once the job's
+    record is gone (its dependents are then canceled, kept for their failure_ttl).
+    """
+    return {
+        "dependents": DependentsPolicy.FAILED,
+        "released_fields": released_fields(),
+        "canceled_fields": {"ended_at": now_text()},
+        "default_failure_ttl": DEFAULT_FAILURE_TTL,
+    }
+
+
+def with_admission(job: Job, change: Transition) -> Transition:
+    """``change``, carrying the fields of a job it admits, when ``job`` has a rate limit: a move
+    that frees the job's slot queues the first job waiting for one, and writes on it the
+    transition's released fields (when it was put on its queue)."""
+    if job.has_rate_limit and not change.released_fields:
+        return replace(change, released_fields=released_fields())
+    return change
+
+
+@dataclass
+class NextClaim:
+    """Claim the next job in the same call that records an outcome (one round trip for both).
+
+    After the call, :attr:`claimed` holds the job claimed, or None when every queue was empty.
+    """
+
+    request: ClaimRequest
+    claimed: Claimed | None = None
+
+
+def _move(job: Job, change: Transition, next_claim: NextClaim | None) -> bool:
+    change = with_admission(job, change)
+    if next_claim is None:
+        return job.broker.transition(change)
+    moved, next_claim.claimed = job.broker.finish_and_claim(change, next_claim.request)
+    return moved
+
+
+def finish(
+    job: Job,
+    return_value: Any,
+    *,
+    execution_id: str | None,
+    worker_name: str | None = None,
+    default_result_ttl: int = DEFAULT_RESULT_TTL,
+    worker_update: WorkerUpdate | None = None,
+    next_claim: NextClaim | None = None,
+    repeat_at_once: bool = False,
+) -> bool:
+    """Record success: started → finished (kept ``result_ttl``), result stored, dependents released.
+
+    A job with repeats left (``Repeat``) goes back instead, in the same step: to its queue when its
+    next interval is 0 (or ``repeat_at_once``), else to the scheduled registry for that many
+    seconds, with one repeat less (see :func:`_repeat`).
+
+    A return value the job's serializer cannot store is stored as
+    :data:`UNSERIALIZABLE_RETURN_VALUE` (the job still finished, as in RQ), with a warning logged.
+    Raises :class:`SerializationError` (nothing written) only when even that cannot be stored.
+    Returns False when the move was refused (the execution is stale).
+    ``worker_update`` changes the worker's record in the same step; ``next_claim`` claims the
+    worker's next job in the same round trip.
+    """
+    payload, stored_value = _return_payload(job, return_value)
+    ended = now()
+    ttl = job.get_result_ttl(default_result_ttl)
+    result = Result(
+        job.id,
+        Result.Type.SUCCESSFUL,
+        created_at=ended,
+        execution_started_at=job.started_at,
+        id=execution_id,
+        worker_name=worker_name,
+    )
+    change = Transition(
+        job.id,
+        source=Place(PlaceKind.STARTED, job.origin),
+        target=None,
+        fields={STATUS: b"finished", "ended_at": _ts(ended)},
+        result=encode_result(result, payload),
+        results_kept=results_kept(job),
+        execution_id=execution_id,
+        dependents=DependentsPolicy.FINISHED,
+        released_fields=released_fields(),
+        worker=worker_update,
+    )
+    if job.repeats_left:
+        change, status = _repeat(job, change, ttl, at_once=repeat_at_once)
+    elif ttl == 0:
+        change, status = replace(change, record_ttl=0), JobStatus.FINISHED
+    else:
+        score, record_ttl = _expiry(ttl)
+        target = Place(PlaceKind.FINISHED, job.origin)
+        change, status = (
+            replace(change, target=target, score=score, record_ttl=record_ttl),
+            JobStatus.FINISHED,
+        )
+    moved = _move(job, change, next_claim)
+    if moved:
+        if status is not JobStatus.FINISHED:
+            job.repeats_left = int(change.fields["repeats_left"])
+            job.repeat_intervals = json.loads(change.fields["repeat_intervals"])
+        job._status = status
+        job.ended_at = ended
+        job._latest_result = result
+        job._return_value = stored_value
+    return moved
+
+
+def _repeat(job: Job, change: Transition, result_ttl: int, *, at_once: bool) -> tuple[Transition, JobStatus]:
+    """The success of a job with repeats left (RQ's ``Repeat``): instead of finished, it goes back
+    to its queue (its next interval is 0, or ``at_once``), or to the scheduled registry for that
+    many seconds, with one repeat less. Each interval of ``repeat_intervals`` is used once, the
+    last one for every repeat after it. As in RQ the success is recorded (unless ``result_ttl`` is
+    0) and releases the job's dependents; its record stays while it has repeats to run.
+    """
+    assert job.repeats_left
+    intervals = list(job.repeat_intervals or [0])
+    interval = 0 if at_once else Repeat.get_interval(0, intervals)
+    fields = {
+        **change.fields,
+        "repeats_left": str(job.repeats_left - 1).encode(),
+        "repeat_intervals": json.dumps(intervals[1:] if len(intervals) > 1 else intervals).encode(),
+        "enqueued_at": now_text(),
+    }
+    if interval > 0:
+        status, target = JobStatus.SCHEDULED, Place(PlaceKind.SCHEDULED, job.origin)
+        score = scheduling_time() + interval
+    else:
+        status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0
+    fields[STATUS] = status.value.encode()
+    result = change.result if result_ttl != 0 else None
+    return replace(change, target=target, score=score, fields=fields, result=result), status
+
+
+def _return_payload(job: Job, return_value: Any) -> tuple[bytes, Any]:
+    """The stored form of a job's return value, and the value it stands for: the return value, or
+    :data:`UNSERIALIZABLE_RETURN_VALUE` when the serializer cannot store it."""
+    try:
+        return job.serializer.dumps(return_value), return_value
+    except Exception as exc:
+        logger.warning(
+            "job %s: its return value cannot be serialized (%s: %s): %r is stored instead",
+            job.id, type(exc).__name__, exc, UNSERIALIZABLE_RETURN_VALUE,
+        )  # fmt: skip
+    try:
+        return job.serializer.dumps(UNSERIALIZABLE_RETURN_VALUE), UNSERIALIZABLE_RETURN_VALUE
+    except Exception as exc:
+        raise SerializationError(
+            f"the return value of job {job.id!r} cannot be serialized: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def fail(
+    job: Job,
+    exc_string: str,
+    *,
+    execution_id: str | None,
+    worker_name: str | None = None,
+    keep: bool = True,
+    stopped: bool = False,
+    worker_update: WorkerUpdate | None = None,
+    next_claim: NextClaim | None = None,
+    retry_at_once: bool = False,
+) -> JobStatus | None:
+    """Record a failure of a started job.
+
+    With retries left (and not ``stopped``) the job goes back to its queue, or to the scheduled
+    registry when its retry interval is not zero (and not ``retry_at_once``). Otherwise it ends
+    ``failed`` (or ``stopped``), in the failed registry when ``keep`` (the default exception
+    handler is enabled), its record kept ``failure_ttl``. Jobs waiting for it stay deferred, to be
+    released if it is requeued and succeeds; those that allow failure are released when it failed
+    (not when it was stopped, as in RQ). Returns the new status, or None when the move was refused
+    (stale execution).
+    """
+    ended = now()
+    source = Place(PlaceKind.STARTED, job.origin)
+    if not stopped and job.retries_left:
+        return _retry(
+            job,
+            exc_string,
+            source,
+            execution_id=execution_id,
+            worker_name=worker_name,
+            worker_update=worker_update,
+            next_claim=next_claim,
+            at_once=retry_at_once,
+        )
+    status = JobStatus.STOPPED if stopped else JobStatus.FAILED
+    kind = Result.Type.STOPPED if stopped else Result.Type.FAILED
+    result = Result(
+        job.id,
+        kind,
+        created_at=ended,
+        execution_started_at=job.started_at,
+        id=execution_id,
+        exc_string=exc_string,
+        worker_name=worker_name,
+    )
+    ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
+    score, record_ttl = _expiry(ttl) if ttl != 0 else (0.0, 0)
+    moved = _move(
+        job,
+        Transition(
+            job.id,
+            source=source,
+            target=Place(PlaceKind.FAILED, job.origin) if keep and ttl != 0 else None,
+            score=score,
+            fields={STATUS: status.value.encode(), "ended_at": _ts(ended), "exc_info": exc_string.encode()},
+            record_ttl=record_ttl,
+            result=encode_result(result, None),
+            results_kept=results_kept(job),
+            execution_id=execution_id,
+            worker=worker_update,
+            **(failed_dependents() if not stopped else {}),
+        ),
+        next_claim,
+    )
+    if not moved:
+        return None
+    job._status, job.ended_at, job._latest_result = status, ended, result
+    return status
+
+
+def retry_returned(
+    job: Job,
+    retry: Retry,
+    *,
+    execution_id: str | None,
+    worker_name: str | None = None,
+    worker_update: WorkerUpdate | None = None,
+    next_claim: NextClaim | None = None,
+    at_once: bool = False,
+) -> JobStatus | None:
+    """Record an execution whose function returned ``retry`` (RQ's "asking RQ to retry").
+
+    The job's ``number_of_retries`` counts these retries (apart from the ``retry=`` of its
+    enqueue, which counts failures). Below ``retry.max``, the job goes back to its queue (to the
+    front with ``retry.enqueue_at_front``), or to the scheduled registry for the interval of this
+    retry (unless ``at_once``), with a :attr:`Result.Type.RETRIED` result. At ``retry.max`` it
+    ends ``failed``, in the failed registry, kept ``failure_ttl``, with a
+    :attr:`Result.Type.MAX_RETRIES_EXCEEDED` result and its dependents handled as for a failure.
+    Both results hold the returned ``Retry`` as their return value when the serializer can store
+    it. Returns the new status, or None when the move was refused (stale execution).
+    """
+    done = job.number_of_retries or 0
+    ended = now()
+    source = Place(PlaceKind.STARTED, job.origin)
+    try:
+        payload: bytes | None = job.serializer.dumps(retry)
+    except Exception:
+        payload = None  # a JSON serializer cannot store a Retry: the result says what happened
+    if done >= retry.max:
+        result = Result(
+            job.id, Result.Type.MAX_RETRIES_EXCEEDED, ended, id=execution_id, worker_name=worker_name
+        )
+        ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
+        score, record_ttl = _expiry(ttl) if ttl != 0 else (0.0, 0)
+        change = Transition(
+            job.id,
+            source=source,
+            target=Place(PlaceKind.FAILED, job.origin) if ttl != 0 else None,
+            score=score,
+            fields={STATUS: b"failed", "ended_at": _ts(ended)},
+            record_ttl=record_ttl,
+            **failed_dependents(),
+        )
+        status = JobStatus.FAILED
+    else:
+        result = Result(job.id, Result.Type.RETRIED, ended, id=execution_id, worker_name=worker_name)
+        interval = 0 if at_once else Retry.get_interval(done, retry.intervals)
+        if interval > 0:
+            status, target = JobStatus.SCHEDULED, Place(PlaceKind.SCHEDULED, job.origin)
+        else:
+            status, target = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin)
+        change = Transition(
+            job.id,
+            source=source,
+            target=target,
+            score=scheduling_time() + interval if interval > 0 else 0.0,
+            at_front=bool(getattr(retry, "enqueue_at_front", False)),
+            fields={
+                STATUS: status.value.encode(),
+                "number_of_retries": str(done + 1).encode(),
+                "enqueued_at": now_text(),
+            },
+        )
+    moved = _move(
+        job,
+        replace(
+            change,
+            result=encode_result(result, payload),
+            results_kept=max(results_kept(job), retry.max + 1),
+            execution_id=execution_id,
+            worker=worker_update,
+        ),
+        next_claim,
+    )
+    if not moved:
+        return None
+    job._status, job._latest_result = status, result
+    if status is JobStatus.FAILED:
+        job.ended_at = ended
+    else:
+        job.number_of_retries = done + 1
+    return status
+
+
+def _retry(
+    job: Job,
+    exc_string: str,
+    source: Place,
+    *,
+    execution_id: str | None,
+    worker_name: str | None,
+    worker_update: WorkerUpdate | None,
+    next_claim: NextClaim | None,
+    at_once: bool = False,
+) -> JobStatus | None:
+    assert job.retries_left
+    intervals = job.retry_intervals or [0]
+    interval = 0 if at_once else Retry.get_interval(_retry_number(job), intervals)
+    result = Result(
+        job.id,
+        Result.Type.RETRIED,
+        created_at=now(),
+        execution_started_at=job.started_at,
+        id=execution_id,
+        exc_string=exc_string,
+        worker_name=worker_name,
+    )
+    if interval > 0:
+        status, target, score = (
+            JobStatus.SCHEDULED,
+            Place(PlaceKind.SCHEDULED, job.origin),
+            scheduling_time() + interval,
+        )
+    else:
+        status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0
+    fields = {
+        STATUS: status.value.encode(),
+        "retries_left": str(job.retries_left - 1).encode(),
+        "exc_info": exc_string.encode(),
+        "enqueued_at": now_text(),
+    }
+    if job.enqueue_at_front_on_retry:
+        # Retry(enqueue_at_front=True): to the front now, or when its interval has passed.
+        fields[ENQUEUE_AT_FRONT] = b"1"
+    moved = _move(
+        job,
+        Transition(
+            job.id,
+            source=source,
+            target=target,
+            score=score,
+            at_front=job.enqueue_at_front_on_retry,
+            fields=fields,
+            result=encode_result(result, None),
+            results_kept=results_kept(job),
+            execution_id=execution_id,
+            worker=worker_update,
+        ),
+        next_claim,
+    )
+    if not moved:
+        return None
+    job._status, job.retries_left, job._latest_result = status, job.retries_left - 1, result
+    return status
+
+
+def results_kept(job: Job) -> int:
+    """How many result entries ``job`` keeps: :data:`~jq.broker.RESULTS_KEPT`, or every attempt
+    its Retry allows (``retry_max + 1``) when that is more."""
+    return max(RESULTS_KEPT, (job.retry_max or 0) + 1)
+
+
+def _retry_number(job: Job) -> int:
+    """Which retry of ``job`` comes next, 0-based (its retries must not be used up)."""
+    assert job.retries_left
+    if job.retry_max is None:
+        # A record written before retry_max was stored: its intervals were counted from the end.
+        return max(len(job.retry_intervals or ()) - job.retries_left, 0)
+    return max(job.retry_max - job.retries_left, 0)
+
+
+def unclaim(job: Job, worker_update: WorkerUpdate | None = None) -> bool:
+    """Put a claimed job that never started running back at the front of its queue, as if it had
+    not been claimed (a worker that claimed its next job, then was told to stop).
+    """
+    return job.broker.transition(
+        Transition(
+            job.id,
+            source=Place(PlaceKind.STARTED, job.origin),
+            target=Place(PlaceKind.QUEUE, job.origin),
+            at_front=True,
+            fields={STATUS: b"queued"},
+            delete_fields=("started_at", "worker_name", EXECUTION, "last_heartbeat"),
+            execution_id=job.execution_id,
+            worker=worker_update,
+        )
+    )
+
+
+# Pickles, reprs and error messages name these classes by their public path (see public_module).
+public_module("jq.lifecycle", NextClaim)
