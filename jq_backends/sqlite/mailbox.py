@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from jq.threads import start_background_thread
+from jq.base.threads import start_background_thread
 
 __all__ = ["Mailboxes", "QueueWatch", "Subscription"]
 
