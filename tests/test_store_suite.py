@@ -1,4 +1,5 @@
-"""The store conformance suite against the SQLite store, in a database file of the test's own."""
+"""The store conformance suite against jq's stores: the SQLite store, in a database file of the
+test's own, and the memory store."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from jq.broker.store import Store
 from jq.testing.store_suite import StoreContractTests
+from jq_backends.memory import MemoryStore
 from jq_backends.sqlite import SQLiteStore
 
 
@@ -42,3 +44,11 @@ def store_opener(database: Path) -> Callable[[], Store]:
 
 class TestSQLiteStore(StoreContractTests):
     """The SQLite store passes the whole store contract, across threads and processes."""
+
+
+class TestMemoryStore(StoreContractTests):
+    """The memory store passes the store contract (it is not shared, so no process tests)."""
+
+    @pytest.fixture
+    def store(self) -> MemoryStore:
+        return MemoryStore("store-suite")

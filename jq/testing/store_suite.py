@@ -603,7 +603,12 @@ class SetContract:
         with store.atomic() as tx:
             assert [tx.members(collection) for collection in sets] == [[f"m{n}"] for n in range(5)]
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    # The suite is a mixin: each store's test class runs this one function (differing executors).
+    @settings(
+        max_examples=60,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
+    )
     @given(
         scores=st.dictionaries(_MEMBERS, _SCORES, max_size=8),
         start=st.integers(-10, 10),
