@@ -1,4 +1,6 @@
-"""What only the SQLite driver promises, beyond the store contract (tests/test_store_suite.py)."""
+"""The SQLite driver: the broker contract on SQLiteBroker, its sqlite:// URLs, queues shared by a
+producer and `jqueue worker` processes (a crashed worker's job recovered), and what only its store
+promises beyond the store contract (tests/test_store_suite.py)."""
 
 from __future__ import annotations
 
@@ -7,18 +9,29 @@ import shutil
 import signal
 import socket
 import sqlite3
+import subprocess
 import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from jq import Queue, Retry, Worker
 from jq.broker.store import Collection, RecordKind, SetKind
+from jq.exceptions import ConfigurationError
+from jq.io.connections import resolve_broker
+from jq.job import Job
+from jq.testing.broker_suite import BrokerContractTests
+from jq.testing.helpers import wait_for
 from jq.testing.store_suite import DEFAULT_QUEUE, counter, increment, run_threads, wait_for_push
-from jq_backends.sqlite import SQLiteStore
+from jq_backends.sqlite import SQLiteBroker, SQLiteStore, plugin
+from tests import fixtures
+from tests.processes import read_pid, stop
+from tests.test_cli import finish, start_jqueue
 
 
 @pytest.fixture
@@ -176,3 +189,125 @@ def test_a_wake_up_comes_from_the_push_counter_when_no_datagram_does(short_dir: 
     assert time.monotonic() - started < 2.5
     watch.close()
     store.close()
+
+
+# -- the broker ---------------------------------------------------------------------------------
+
+
+class TestSQLiteBrokerContract(BrokerContractTests):
+    """SQLiteBroker passes the whole broker contract, on a database file of each test's own."""
+
+    @pytest.fixture
+    def broker(self, short_dir: Path) -> Iterator[SQLiteBroker]:
+        instance = SQLiteBroker(short_dir / "jobs.db")
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def test_the_broker_is_shared_across_processes_and_a_locked_database_is_transient(
+    short_dir: Path,
+) -> None:
+    broker = SQLiteBroker(short_dir / "jobs.db", prefix="app:")
+    try:
+        assert broker.shares_across_processes is True
+        assert sqlite3.OperationalError in broker.transient_errors
+        assert broker.url == f"sqlite:///{short_dir}/jobs.db"
+        assert broker.connection is broker and broker.job_key("j1") == "app:job:j1"
+    finally:
+        broker.close()
+
+
+def test_sqlite_urls_name_a_relative_or_an_absolute_file(
+    short_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(short_dir)
+    relative = plugin.jq_broker_from_url("sqlite:///rel.db", {})
+    absolute = plugin.jq_broker_from_url(f"sqlite:///{short_dir}/abs.db?timeout=2", {})
+    try:
+        assert relative is not None and relative.store.path == f"{short_dir}/rel.db"
+        assert absolute is not None and absolute.store.path == f"{short_dir}/abs.db"
+        assert absolute.url == f"sqlite:///{short_dir}/abs.db"
+        assert plugin.jq_broker_from_url("memory://", {}) is None
+    finally:
+        for broker in (relative, absolute):
+            if broker is not None:
+                broker.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("sqlite://", "names no database file"),
+        ("sqlite:///", "names no database file"),
+        ("sqlite:///:memory:", "names no database file"),
+        ("sqlite://host/jobs.db", "names a host"),
+        ("sqlite:///jobs.db?journal=off", "unknown argument 'journal'"),
+        ("sqlite:///jobs.db?timeout=soon", "timeout must be a number"),
+    ],
+)
+def test_a_wrong_sqlite_url_says_what_to_write(url: str, says: str) -> None:
+    with pytest.raises(ConfigurationError, match=says) as caught:
+        resolve_broker(url)
+    if "argument" not in says and "timeout" not in says:
+        assert "sqlite:///relative/jobs.db or sqlite:////absolute/path/jobs.db" in str(caught.value)
+
+
+# -- processes sharing one file -----------------------------------------------------------------
+
+
+def _worker(url: str, *options: str) -> subprocess.Popen[str]:
+    return start_jqueue("worker", "--url", url, "--worker-ttl", "2", *options)
+
+
+def _terminate(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    done = finish(process)
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def test_a_producer_and_a_jqueue_worker_share_one_file(short_dir: Path) -> None:
+    url = f"sqlite:///{short_dir}/jobs.db"
+    queue = Queue(connection=url)
+    first = queue.enqueue(fixtures.add, 1, 2)
+    dependent = queue.enqueue(fixtures.add, 3, 4, depends_on=first)
+    worker = _worker(url, "--with-scheduler", "--name", "sqlite-worker")
+    try:
+        assert wait_for(lambda: Worker.count(connection=queue.broker) == 1, timeout=60)
+        # Enqueued while the worker waits: the wake-up reaches it from this process.
+        scheduled = queue.enqueue_in(timedelta(seconds=1), fixtures.add, 5, 6)
+        later = queue.enqueue(fixtures.say_hello, "sqlite")
+        jobs = [first, dependent, scheduled, later]
+        assert wait_for(lambda: all(job.get_status() == "finished" for job in jobs), timeout=60)
+        assert [job.return_value() for job in jobs] == [3, 7, 11, "Hi there, sqlite!"]
+        assert Job.fetch(dependent.id, connection=queue.broker).worker_name == "sqlite-worker"
+        assert queue.count == 0 and queue.finished_job_registry.count == 4
+    finally:
+        _terminate(worker)
+    assert Worker.count(connection=queue.broker) == 0
+
+
+def test_the_job_of_a_sigkilled_worker_is_recovered_by_another(short_dir: Path) -> None:
+    url, marker = f"sqlite:///{short_dir}/jobs.db", short_dir / "started"
+    queue = Queue(connection=url)
+    job = queue.enqueue(fixtures.mark_started_and_sleep_once, str(marker), 60, retry=Retry(max=1))
+    # The lease of a running job is the worker's ttl (2 s): it runs out soon after the SIGKILL.
+    victim = _worker(url, "--name", "victim", "--job-monitoring-interval", "0.5")
+    rescuer = None
+    try:
+        assert wait_for(lambda: read_pid(marker) is not None, timeout=60), "the job never started"
+        rescuer = _worker(url, "--name", "rescuer", "--maintenance-interval", "0.25")
+        assert wait_for(lambda: Worker.count(connection=queue.broker) == 2, timeout=60)
+        victim.kill()
+        victim.wait(timeout=30)
+        assert wait_for(lambda: job.get_status() == "finished", timeout=60)
+        job = Job.fetch(job.id, connection=queue.broker)
+        assert job.worker_name == "rescuer" and job.return_value() == "ran again"
+        assert job.retries_left == 0  # the abandoned run counted as a failure, then it was retried
+        assert queue.started_job_registry.count == 0
+    finally:
+        if rescuer is not None:
+            _terminate(rescuer)
+        stop(victim)
