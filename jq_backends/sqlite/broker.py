@@ -32,10 +32,5 @@ class SQLiteBroker(StoreBroker):
     ) -> None:
         super().__init__(SQLiteStore(path, timeout=timeout), KeySpace(key_prefix(prefix, DEFAULT_PREFIX)))
 
-    @property
-    def connection(self) -> SQLiteBroker:
-        """The broker itself: there is no client object to hand out."""
-        return self
-
     def __repr__(self) -> str:
         return f"SQLiteBroker({self.store.path!r})"
