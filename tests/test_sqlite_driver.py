@@ -4,6 +4,7 @@ promises beyond the store contract (tests/test_store_suite.py)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import signal
@@ -25,6 +26,7 @@ from jq.broker.store import Collection, RecordKind, SetKind
 from jq.exceptions import ConfigurationError
 from jq.io.connections import resolve_broker
 from jq.job import Job
+from jq.plugins import ENTRY_POINT_GROUP
 from jq.testing.broker_suite import BrokerContractTests
 from jq.testing.helpers import wait_for
 from jq.testing.store_suite import DEFAULT_QUEUE, counter, increment, run_threads, wait_for_push
@@ -234,6 +236,11 @@ def test_sqlite_urls_name_a_relative_or_an_absolute_file(
         for broker in (relative, absolute):
             if broker is not None:
                 broker.close()
+
+
+def test_the_plugin_is_offered_under_the_jq_entry_point_group() -> None:
+    offered = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    assert offered.get("sqlite") == "jq_backends.sqlite.plugin"
 
 
 @pytest.mark.parametrize(
