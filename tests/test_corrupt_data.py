@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from jq import Queue, SimpleWorker
 from jq.broker import STATUS
-from jq.core.job_record import apply
 from jq.exceptions import DeserializationError, JQError
 from jq.job import Job, JobStatus
 from jq.results import decode_result
@@ -183,7 +182,7 @@ RECORDS = st.dictionaries(st.sampled_from(FIELDS), TEXTS, max_size=len(FIELDS))
 def test_fuzzed_records_are_read_or_refused_with_deserialization_error(record, serializer):
     job = Job("fuzzed", connection="memory://", serializer=serializer)
     try:
-        apply(job, record)
+        job.apply_record(record)
         job.args  # the call too
     except DeserializationError:
         pass

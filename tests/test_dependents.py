@@ -41,7 +41,8 @@ def run_burst(queue: Queue) -> bool:
 
 def maintain(queue: Queue) -> None:
     """One pass of a worker's maintenance on ``queue`` (what settles jobs left waiting)."""
-    Maintenance(SimpleWorker([queue], name="maintainer"), interval=60).clean_registries()
+    worker = SimpleWorker([queue], name="maintainer")
+    Maintenance(worker.name, worker.broker, worker.queues, interval=60, reporter=worker).clean_registries()
 
 
 def exists(queue: Queue, job_id: str) -> bool:

@@ -240,7 +240,12 @@ class TestWorkerScheduling:
 
             monkeypatch.setattr(broker, name, flaky)
         scheduling = WorkerScheduling(
-            worker, Scheduler([queue], name=worker.name), CronScheduler(cron, broker), interval=0.05
+            worker.name,
+            worker.broker,
+            worker.fork_guard,
+            Scheduler([queue], name=worker.name),
+            CronScheduler(cron, broker),
+            interval=0.05,
         )
         scheduling.start()
         try:

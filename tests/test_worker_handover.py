@@ -106,7 +106,8 @@ def hooked_worker(queue: Queue, fork_per_job: bool, before) -> Worker:
 
 def stop_job_command(worker: Worker, job_id: str) -> None:
     """Deliver a stop-job command as the worker's listener would, now, in this thread."""
-    CommandListener(worker).handle(json.dumps({"command": "stop-job", "job_id": job_id}).encode())
+    listener = CommandListener(worker.broker, worker.name, worker.handle_payload)
+    listener.handle(json.dumps({"command": "stop-job", "job_id": job_id}).encode())
 
 
 @each_horse

@@ -78,4 +78,4 @@ def record_job_failure(job: Job, exc_string: str, pipeline: Any = None) -> None:
         job.broker.pipeline_writes(pipeline).transition(change)
     elif not job.broker.transition(change):
         raise InvalidJobOperation(f"job {job.id!r} changed state while its failure was recorded")
-    job._status, job.ended_at, job._latest_result = JobStatus.FAILED, ended, result
+    job.note_outcome(JobStatus.FAILED, result, ended_at=ended)

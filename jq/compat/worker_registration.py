@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from jq.compat.rq_keys import rq_key_constant
 from jq.exceptions import UnsupportedByBrokerError
 from jq.io.connections import resolve_broker
-from jq.worker.registration import Registration
+from jq.worker.registration import registration_of
 
 if TYPE_CHECKING:
     from jq.queueing.queue import Queue
@@ -49,7 +49,7 @@ def register(worker: Any, pipeline: Any = None) -> None:
     :class:`jq.exceptions.DuplicateWorkerError` if a live worker has its name). Workers do this
     themselves when they start."""
     _refuse_pipeline(pipeline, "registering")
-    registration = getattr(worker, "registration", None) or Registration(worker)
+    registration = getattr(worker, "registration", None) or registration_of(worker)
     registration.register_birth()
 
 

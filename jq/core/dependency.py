@@ -6,16 +6,22 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from jq.base.utils import public_module, validate_job_id
-
-# Every Job is a JobState (its status part): a job is recognized without importing jq.core.job,
-# which imports this module.
-from jq.core.job_state import JobState
 from jq.exceptions import ConfigurationError, InvalidJobDependency
 
 if TYPE_CHECKING:
     from jq.core.job import Job
 
-__all__ = ["Dependency", "dependency_ids"]
+__all__ = ["Dependency", "dependency_ids", "recognize_jobs"]
+
+# The class whose instances are jobs: jq.core.job, which imports this module, names it here (see
+# recognize_jobs), so that a job given as a dependency is known without importing that module.
+_job_types: tuple[type, ...] = ()
+
+
+def recognize_jobs(job_class: type) -> None:
+    """Take instances of ``job_class`` (:class:`jq.job.Job`) as jobs in ``depends_on=`` values."""
+    global _job_types  # noqa: PLW0603  # set once, when jq.core.job is imported
+    _job_types = (job_class,)
 
 
 class Dependency:
@@ -34,7 +40,7 @@ class Dependency:
     ) -> None:
         # As RQ: one job or id, or any iterable of them; anything else is refused here, at once.
         items = list(jobs) if isinstance(jobs, Iterable) and not isinstance(jobs, str) else [jobs]
-        if not all(isinstance(item, JobState | str) for item in items):
+        if not all(isinstance(item, (*_job_types, str)) for item in items):
             raise InvalidJobDependency(f"Dependency(jobs=...) takes jobs and job ids, not {jobs!r}")
         if not items:
             raise InvalidJobDependency("Dependency(jobs=...) needs at least one job or job id")
@@ -70,7 +76,7 @@ def dependency_ids(depends_on: Any) -> list[str]:
     for item in items:
         if isinstance(item, Dependency):
             ids.extend(dependency_ids(item.dependencies))
-        elif isinstance(item, JobState):
+        elif isinstance(item, _job_types):
             ids.append(cast("Job", item).id)
         elif isinstance(item, str):
             try:

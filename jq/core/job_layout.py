@@ -1,4 +1,5 @@
-"""Key names a job (or queue) answers under RQ's names, and the registries of a job's queue.
+"""Key names a job (or queue) answers under RQ's names, and the classes of a job's queue and
+registries.
 
 RQ code sometimes builds Redis key names itself (``Job.key_for(id)``,
 ``Queue.redis_queue_namespace_prefix + name``). jq answers those names with its own keys (``jq:job:<id>``),
@@ -9,20 +10,13 @@ they come from the object's broker; read on the class, from :func:`layout_broker
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any
 
 from jq.broker import Broker
 from jq.exceptions import NoConnectionError
 from jq.io.connections import resolve_broker
 
-if TYPE_CHECKING:
-    from jq.core.job import Job
-    from jq.io.serializers import Serializer
-    from jq.queueing.executions import Execution, ExecutionRegistry
-    from jq.queueing.queue import Queue
-    from jq.queueing.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
-
-__all__ = ["JobLayout", "LayoutKey", "layout_broker"]
+__all__ = ["LayoutKey", "layout_broker", "queueing_class"]
 
 
 def layout_broker() -> Broker:
@@ -48,97 +42,13 @@ class LayoutKey:
         return self.build(broker if isinstance(broker, Broker) else layout_broker())
 
 
-class JobLayout:
-    """The key names, queue and registries of a :class:`jq.job.Job`, under RQ's names.
-
-    A job's queue, registries and executions are objects of the layer above this one
-    (:mod:`jq.queueing`), which imports the core, not the other way round: that layer plugs its
-    classes in here when it is imported (:data:`queue_class`, :data:`execution_registry_class`),
-    and every public module that gives out jobs (:mod:`jq.job`, :mod:`jq.group`...) imports it.
-    """
-
-    #: The class of :attr:`queue`, whose registries a job's registries are; set by
-    #: :mod:`jq.queueing` (a Job subclass may name its own Queue subclass).
-    queue_class: ClassVar[type[Queue]]
-    #: The class of :attr:`execution_registry`; set by :mod:`jq.queueing`.
-    execution_registry_class: ClassVar[type[ExecutionRegistry]]
-
-    _id: str
-    origin: str
-    broker: Broker
-    serializer: Serializer
-
-    #: The start of every job record's key (``jq:job:``).
-    redis_job_namespace_prefix = LayoutKey(lambda broker: broker.job_key(""), "The start of job keys.")
-
-    @property
-    def key(self) -> str:
-        """The key under which the job's record is stored."""
-        return self.broker.job_key(self._id)
-
-    @property
-    def dependents_key(self) -> str:
-        """The key of the ids of the jobs waiting for this one."""
-        return self.broker.dependents_key(self._id)
-
-    @property
-    def dependencies_key(self) -> str:
-        """The key of the ids of this job's unmet dependencies."""
-        return self.broker.dependencies_key(self._id)
-
-    @classmethod
-    def key_for(cls, job_id: str) -> str:
-        """The key of the record of job ``job_id`` (see :func:`layout_broker`)."""
-        return layout_broker().job_key(job_id)
-
-    @classmethod
-    def dependents_key_for(cls, job_id: str) -> str:
-        """The key of the ids of the jobs waiting for job ``job_id`` (see :func:`layout_broker`)."""
-        return layout_broker().dependents_key(job_id)
-
-    @property
-    def queue(self) -> Queue:
-        """The job's queue."""
-        queue_class: type[Queue] = self._queueing_class("queue_class")
-        return queue_class(
-            self.origin,
-            connection=self.broker,
-            serializer=self.serializer,
-            job_class=cast("type[Job]", type(self)),
+def queueing_class(job_class: type, name: str) -> Any:
+    """The class of the queueing layer a job class was given under ``name`` (``queue_class``,
+    ``execution_registry_class``): :mod:`jq.queueing` plugs them in when it is imported."""
+    found = getattr(job_class, name, None)
+    if found is None:
+        raise RuntimeError(
+            f"{job_class.__name__}.{name} is not set: import jq.job (or anything of jq.queueing), which "
+            "gives jobs their queue, registries and executions, before asking a job for them"
         )
-
-    @property
-    def started_job_registry(self) -> StartedJobRegistry:
-        """The started registry of the job's queue."""
-        return self.queue.started_job_registry
-
-    @property
-    def finished_job_registry(self) -> FinishedJobRegistry:
-        """The finished registry of the job's queue."""
-        return self.queue.finished_job_registry
-
-    @property
-    def failed_job_registry(self) -> FailedJobRegistry:
-        """The failed registry of the job's queue."""
-        return self.queue.failed_job_registry
-
-    @property
-    def execution_registry(self) -> ExecutionRegistry:
-        """The job's executions (RQ's per-job registry): its running one, read from its record."""
-        registry_class: type[ExecutionRegistry] = self._queueing_class("execution_registry_class")
-        return registry_class(self._id, connection=self.broker)
-
-    @classmethod
-    def _queueing_class(cls, name: str) -> Any:
-        found = getattr(cls, name, None)
-        if found is None:
-            raise RuntimeError(
-                f"{cls.__name__}.{name} is not set: import jq.job (or anything of jq.queueing), which "
-                "gives jobs their queue, registries and executions, before asking a job for them"
-            )
-        return found
-
-    def get_executions(self) -> list[Execution]:
-        """The job's current executions: the one running it while its status is ``started``
-        (a jq job has at most one), else none."""
-        return self.execution_registry.get_executions()
+    return found

@@ -4,7 +4,8 @@ Every field is readable text except ``data`` (the call) and ``meta``, which go t
 serializer. Timestamps are UTC, ``2026-11-23T06:12:07.123456Z``.
 
 =========================== ==============================================================
-``data``                    serializer output of ``(func_name, instance, args, kwargs)``
+``data``                    the call: serializer output of ``(func_name, instance, args, kwargs)``
+                            (see :mod:`jq.core.job_call`)
 ``status``                  ``queued``, ``started``, ``finished``...
 ``origin``                  the queue name
 ``created_at`` ...          ``enqueued_at``, ``started_at``, ``ended_at``, ``last_heartbeat``
@@ -34,6 +35,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from jq.base.utils import format_timestamp, parse_timestamp
@@ -57,17 +60,15 @@ from jq.io.signing import is_signing, signed_without_keys
 
 if TYPE_CHECKING:
     from jq.core.job import Job
-    from jq.core.job_call import JobCall
 
 __all__ = [
     "AT_FRONT_ON_RETRY",
     "SIGNATURE",
     "UNSET",
-    "apply",
-    "decode_call",
+    "decode",
     "decode_meta",
     "encode",
-    "encode_call",
+    "record_from_raw",
     "signed_fields",
 ]
 
@@ -105,45 +106,6 @@ _SIGNED_FIELDS = ("data", "timeout", "retry_intervals", *_CALLBACK_FIELDS)
 _SIGNED_WHEN_PRESENT = ("webhooks",)
 
 
-def encode_call(job: JobCall) -> bytes:
-    """The serialized call of a job created in this process."""
-    call = (job.func_name, job.instance, tuple(job.args), job.kwargs)
-    try:
-        return job.serializer.dumps(call)
-    except Exception as exc:
-        raise SerializationError(
-            f"the call {job.func_name}(...) cannot be serialized with {_serializer_name(job.serializer)}: "
-            f"{type(exc).__name__}: {exc}. Pass arguments the serializer supports"
-        ) from exc
-
-
-def decode_call(
-    job_id: str, data: bytes, serializer: Serializer
-) -> tuple[str, Any, tuple[Any, ...], dict[str, Any]]:
-    """``(func_name, instance, args, kwargs)`` from a stored call."""
-    try:
-        call = serializer.loads(data)
-    except Exception as exc:
-        why = signed_without_keys(data, serializer) or (
-            f"{type(exc).__name__}: {exc}; was it written with another serializer?"
-        )
-        raise DeserializationError(
-            f"the call of job {job_id!r} cannot be read with {_serializer_name(serializer)}: {why}"
-        ) from exc
-    if (
-        not isinstance(call, list | tuple)
-        or len(call) != 4
-        or not isinstance(call[0], str)
-        or not isinstance(call[2], list | tuple)
-        or not isinstance(call[3], dict)
-    ):
-        raise DeserializationError(
-            f"the call of job {job_id!r} is not a (function, instance, args, kwargs) tuple"
-        )
-    func_name, instance, args, kwargs = call
-    return func_name, instance, tuple(args), kwargs
-
-
 def decode_meta(job_id: str, data: bytes | None, serializer: Serializer) -> dict[str, Any]:
     """The meta dict from its stored form (empty when absent)."""
     if not data:
@@ -156,10 +118,6 @@ def decode_meta(job_id: str, data: bytes | None, serializer: Serializer) -> dict
     if not isinstance(meta, dict):
         raise DeserializationError(f"the meta of job {job_id!r} is not a dict")
     return meta
-
-
-def _serializer_name(serializer: Serializer) -> str:
-    return getattr(serializer, "__name__", type(serializer).__name__)
 
 
 def _text(value: str) -> bytes:
@@ -179,8 +137,8 @@ def encode(job: Job) -> Record:
         except Exception as exc:
             raise SerializationError(f"job.meta cannot be serialized: {type(exc).__name__}: {exc}") from exc
     # A job that was only created (or saved) has no status field: it is in no place yet.
-    status = job._status
-    if status is not None and status.value in STATUS_PLACES:
+    status = job.get_status(refresh=False)
+    if status.value in STATUS_PLACES:
         fields[STATUS] = _text(status.value)
     if job.description is not None:
         fields["description"] = _text(job.description)
@@ -230,55 +188,67 @@ def signed_fields(job_id: str, record: Record) -> bytes:
     return b"\n".join(b"%d|%s" % (len(part), part) for part in parts)
 
 
-def apply(job: Job, record: Record) -> None:
-    """Set a job's attributes from its record. Raises :class:`DeserializationError` on bad fields."""
+def record_from_raw(raw_data: Mapping[Any, Any]) -> Record:
+    """A record from fields as stored, names and values as bytes or text (e.g. what ``HGETALL``
+    of a job's key returns)."""
+    return {
+        (name.decode() if isinstance(name, bytes) else str(name)): (
+            value if isinstance(value, bytes) else str(value).encode()
+        )
+        for name, value in raw_data.items()
+    }
+
+
+def decode(job_id: str, record: Record, serializer: Serializer, log: logging.Logger) -> dict[str, Any]:
+    """A job's state from its record: the value of each attribute of the job, by name (``data``,
+    ``status`` and ``dependency_ids`` are the job's stored call, status and dependencies).
+    Raises :class:`DeserializationError` on bad fields (and, with a signing serializer, on a
+    record whose signature does not hold); ``log`` tells of webhooks that cannot be read."""
     get = record.get  # a worker reads one record per job: about twenty lookups, most of absent fields
 
     def text(name: str) -> str | None:
         value = get(name)
         return None if value is None else value.decode("utf-8", errors="replace")
 
-    if is_signing(job.serializer):
+    if is_signing(serializer):
         # Before anything is read: a refused record must not name a callback that gets imported.
-        job.serializer.verify(
-            signed_fields(job.id, record), record.get(SIGNATURE), what=f"the record of job {job.id!r}"
+        serializer.verify(
+            signed_fields(job_id, record), record.get(SIGNATURE), what=f"the record of job {job_id!r}"
         )
+    state: dict[str, Any] = {"data": get("data")}
     try:
-        job._data = record.get("data")
-        job._func_name = job._instance = job._args = job._kwargs = UNSET
-        job.origin = text(ORIGIN) or ""
-        job.description = text("description")
+        state["origin"] = text(ORIGIN) or ""
+        state["description"] = text("description")
         status = text(STATUS)
         # No status: saved but never enqueued (job.save()); an empty one is corrupt.
-        job._status = JobStatus(status) if status is not None else None
+        state["status"] = JobStatus(status) if status is not None else None
         for name in _TIMESTAMP_FIELDS:
             stamp = get(name)
-            setattr(job, name, parse_timestamp(stamp.decode("utf-8", errors="replace")) if stamp else None)
-        if job.created_at is None:
+            state[name] = parse_timestamp(stamp.decode("utf-8", errors="replace")) if stamp else None
+        if state["created_at"] is None:
             raise ValueError("created_at is missing")
         for name in _INT_FIELDS:
             number = get(name)
-            setattr(job, name, int(number) if number else None)
-        job.worker_name = text("worker_name")
-        job.execution_id = text(EXECUTION)
+            state[name] = int(number) if number else None
+        state["worker_name"] = text("worker_name")
+        state["execution_id"] = text(EXECUTION)
         dependency_ids = text("dependency_ids")
-        job._dependency_ids = list(json.loads(dependency_ids)) if dependency_ids else []
-        job.enqueue_at_front = record.get(ENQUEUE_AT_FRONT) == b"1"
-        job.allow_dependency_failures = record.get(ALLOW_FAILURE) == b"1"
-        job.enqueue_at_front_on_retry = record.get(AT_FRONT_ON_RETRY) == b"1"
+        state["dependency_ids"] = list(json.loads(dependency_ids)) if dependency_ids else []
+        state["enqueue_at_front"] = get(ENQUEUE_AT_FRONT) == b"1"
+        state["allow_dependency_failures"] = get(ALLOW_FAILURE) == b"1"
+        state["enqueue_at_front_on_retry"] = get(AT_FRONT_ON_RETRY) == b"1"
         intervals = text("retry_intervals")
-        job.retry_intervals = [int(value) for value in json.loads(intervals)] if intervals else None
+        state["retry_intervals"] = [int(value) for value in json.loads(intervals)] if intervals else None
         for name, attribute in _CALLBACK_FIELDS.items():
             reference = get(name)
-            setattr(
-                job,
-                attribute,
-                _decode_callback(reference.decode("utf-8", errors="replace")) if reference else None,
+            state[attribute] = (
+                _decode_callback(reference.decode("utf-8", errors="replace")) if reference else None
             )
-        _apply_features(job, text)
+        _decode_features(job_id, text, state, log)
     except (ValueError, TypeError) as exc:
-        raise DeserializationError(f"the record of job {job.id!r} is corrupt: {exc}") from exc
-    job.meta = decode_meta(job.id, record.get("meta"), job.serializer)
+        raise DeserializationError(f"the record of job {job_id!r} is corrupt: {exc}") from exc
+    state["meta"] = decode_meta(job_id, get("meta"), serializer)
+    return state
 
 
 def _decode_callback(value: str) -> Callback:
@@ -299,21 +269,21 @@ def _encode_features(job: Job, fields: Record) -> None:
         fields["group_id"] = _text(job.group_id)
 
 
-def _apply_features(job: Job, text: Any) -> None:
+def _decode_features(job_id: str, text: Any, state: dict[str, Any], log: logging.Logger) -> None:
     """Read back what :func:`_encode_features` wrote (``text(name)``: a field as text, or None)."""
     intervals = text("repeat_intervals")
-    job.repeat_intervals = [int(value) for value in json.loads(intervals)] if intervals else None
+    state["repeat_intervals"] = [int(value) for value in json.loads(intervals)] if intervals else None
     key, concurrency = text(RATE_LIMIT_KEY), text(RATE_LIMIT_CONCURRENCY)
     if key and concurrency:
-        job.rate_limit_key, job.rate_limit_concurrency = key, int(concurrency)
+        state["rate_limit_key"], state["rate_limit_concurrency"] = key, int(concurrency)
     else:
-        job.rate_limit_key = job.rate_limit_concurrency = None
-    job.group_id = text("group_id")
+        state["rate_limit_key"] = state["rate_limit_concurrency"] = None
+    state["group_id"] = text("group_id")
     webhooks = text("webhooks")
-    job.webhooks = []
+    state["webhooks"] = []
     if webhooks:
         try:
-            job.webhooks = [Webhook.from_dict(data) for data in json.loads(webhooks)]
+            state["webhooks"] = [Webhook.from_dict(data) for data in json.loads(webhooks)]
         except (ValueError, TypeError, KeyError, AttributeError):
             # As RQ: a job whose webhooks cannot be read still runs (it sends none).
-            job.log.warning("job %s: its webhooks cannot be read; none will be sent", job.id, exc_info=True)
+            log.warning("job %s: its webhooks cannot be read; none will be sent", job_id, exc_info=True)

@@ -199,10 +199,7 @@ def finish(
         if status is not JobStatus.FINISHED:
             job.repeats_left = int(change.fields["repeats_left"])
             job.repeat_intervals = json.loads(change.fields["repeat_intervals"])
-        job._status = status
-        job.ended_at = ended
-        job._latest_result = result
-        job._return_value = stored_value
+        job.note_outcome(status, result, ended_at=ended, return_value=stored_value)
     return moved
 
 
@@ -317,7 +314,7 @@ def fail(
     )
     if not moved:
         return None
-    job._status, job.ended_at, job._latest_result = status, ended, result
+    job.note_outcome(status, result, ended_at=ended)
     return status
 
 
@@ -397,10 +394,8 @@ def retry_returned(
     )
     if not moved:
         return None
-    job._status, job._latest_result = status, result
-    if status is JobStatus.FAILED:
-        job.ended_at = ended
-    else:
+    job.note_outcome(status, result, ended_at=ended if status is JobStatus.FAILED else None)
+    if status is not JobStatus.FAILED:
         job.number_of_retries = done + 1
     return status
 
@@ -463,7 +458,8 @@ def _retry(
     )
     if not moved:
         return None
-    job._status, job.retries_left, job._latest_result = status, job.retries_left - 1, result
+    job.retries_left -= 1
+    job.note_outcome(status, result)
     return status
 
 

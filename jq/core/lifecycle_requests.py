@@ -82,7 +82,8 @@ def cancel(
         if enqueue_dependents:
             change = replace(change, dependents=DependentsPolicy.FINISHED, released_fields=released_fields())
         if job.broker.transition(with_admission(job, change)):
-            job._status, job.ended_at = JobStatus.CANCELED, ended
+            job.note_status(JobStatus.CANCELED)
+            job.ended_at = ended
             return _released(job, waiting)
     raise InvalidJobOperation(f"job {job.id!r} kept changing state; try canceling it again")
 
@@ -118,7 +119,7 @@ def requeue(job: Job, at_front: bool = False) -> None:
         )
         if job.broker.transition(change):
             # Queued, or (with a rate limit) maybe waiting for a slot.
-            job._status = job.get_status() if job.has_rate_limit else JobStatus.QUEUED
+            job.note_status(job.get_status() if job.has_rate_limit else JobStatus.QUEUED)
             job.ended_at = None
             return
     raise InvalidJobOperation(f"job {job.id!r} kept changing state; try requeueing it again")

@@ -305,7 +305,7 @@ class Enqueueing:
         if pipeline is not None:
             self._pipeline_writes(pipeline).enqueue_many(requests)
             for job, request in zip(jobs, requests, strict=True):
-                job._status = _expected_status(request)
+                job.note_status(_expected_status(request))
             return jobs
         # The broker checks every request before it writes any: a refused batch writes (and, with
         # is_async=False, runs) nothing.
@@ -408,7 +408,7 @@ class Enqueueing:
         executed: until then the job says the status it will get unless its dependencies ended
         meanwhile (``job.get_status()`` reads the real one)."""
         self._pipeline_writes(pipeline).enqueue(request)
-        job._status = _expected_status(request)
+        job.note_status(_expected_status(request))
         return job
 
     def _enqueue_request(self, job: Job, request: EnqueueRequest) -> Job:
@@ -523,7 +523,7 @@ class Enqueueing:
         was accepted.
         """
         unique = validate_flag(unique, name="unique")
-        if unique and not job._id_given:
+        if unique and not job.id_given:
             raise ConfigurationError("unique=True needs a job_id: uniqueness is per job id")
         depends_on = tuple(job.dependency_ids) if wait_for_dependencies else ()
         if unique and depends_on:
@@ -538,7 +538,7 @@ class Enqueueing:
         queued_now = scheduled_at is None and not depends_on and not job.has_rate_limit
         job.enqueued_at = now() if queued_now else None
         # The broker writes the status it decides on (queued, deferred, scheduled, canceled).
-        job._status = None
+        job.note_status(None)
         fields = job.to_record()
         check_record_size(job.id, fields, self._max_payload_size)
         return EnqueueRequest(
@@ -558,8 +558,8 @@ class Enqueueing:
     def _apply_outcome(self, job: Job, outcome: EnqueueOutcome) -> None:
         if outcome.status is None:
             raise _refusal(job, outcome)
-        job._status = JobStatus(outcome.status)
-        if job._status is JobStatus.QUEUED and job.enqueued_at is None:
+        job.note_status(JobStatus(outcome.status))
+        if job.get_status(refresh=False) is JobStatus.QUEUED and job.enqueued_at is None:
             # Its dependencies had all finished: queued at once, and only now known to be.
             job.enqueued_at = now()
             self.broker.update_job(job.id, {"enqueued_at": format_timestamp(job.enqueued_at).encode()})

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from jq.core import job_record
 from jq.core.job import Job
 from jq.exceptions import DeserializationError
 
@@ -151,7 +150,7 @@ def read_jobs(ids: Sequence[str], queue: Queue, place: str) -> list[ListedJob]:
         failure = failure_bytes.decode("utf-8", errors="replace") if failure_bytes else None
         job = queue.job_class(job_id, connection=queue.broker, serializer=queue.serializer)
         try:
-            job_record.apply(job, record)
+            job.apply_record(record)
         except DeserializationError as exc:
             listed.append(ListedJob(job_id, queue.name, place, None, str(exc), failure))
             continue

@@ -119,7 +119,7 @@ def _run_attempts(queue: Enqueueing, job: Job) -> None:
             return
         job.refresh()
         outcome = runner.run(job)
-        if outcome is JobOutcome.SUCCEEDED and job._status is JobStatus.QUEUED:
+        if outcome is JobOutcome.SUCCEEDED and job.get_status(refresh=False) is JobStatus.QUEUED:
             continue  # put back for its next repeat (Repeat), at once: run it again
         if outcome is not JobOutcome.RETRIED:
             return

@@ -5,7 +5,9 @@ Everything else is delegated: :mod:`loop` (the loop itself, suspensions and stor
 work horse), :mod:`shutdown` (signals), :mod:`commands` (shutdown, kill-horse, stop-job),
 :mod:`maintenance` (abandoned jobs, expired entries, scheduled jobs), :mod:`lookup`
 (``Worker.all()``...) and :class:`jq.core.execution.JobRunner` (running one job and recording its
-outcome). RQ's members live in mixins of their own: :mod:`info` (what a worker says about itself),
+outcome). Each of these receives what it uses (the broker, the worker's name and settings, and the
+worker's methods it calls, bound, so that a subclass's overrides of RQ's hooks are called), not
+the worker. RQ's members live in mixins of their own: :mod:`info` (what a worker says about itself),
 :mod:`hooks` (what custom worker classes override), :mod:`control` (its life's steps). The worker
 classes (Worker, SimpleWorker, SpawnWorker...) are in :mod:`jq.worker.worker_classes`.
 """
@@ -27,7 +29,7 @@ from jq.base.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from jq.base.timeouts import BaseDeathPenalty, get_default_death_penalty_class
 from jq.base.utils import import_attribute
 from jq.broker import Broker, Claimed, ClaimRequest, WorkerUpdate
-from jq.core import job_record, lifecycle
+from jq.core import lifecycle
 from jq.core.execution import JobOutcome
 from jq.core.job import Job
 from jq.core.lifecycle import NextClaim
@@ -57,9 +59,9 @@ from jq.worker.heartbeat import WorkerHeartbeat
 from jq.worker.hooks import SHUTDOWN_SIGNAL, WorkerHooks, WorkerJobRunner, WorkHorseKilledHandler
 from jq.worker.info import WorkerInfo
 from jq.worker.lookup import WorkerLookup
-from jq.worker.loop import WorkLoop
+from jq.worker.loop import LoopCalls, WorkLoop
 from jq.worker.maintenance import Maintenance
-from jq.worker.registration import Registration, WorkerStatus
+from jq.worker.registration import WorkerStatus, registration_of
 from jq.worker.shutdown import ShutdownSignals
 from jq.worker.strategies import ExecutionStrategy, InProcessExecution, KillReason
 
@@ -200,8 +202,8 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         self.fork_guard = threading.Lock()
         #: Periodic jobs this worker fires too (a Cron, or the module holding one).
         self.cron = cron
-        self.registration = Registration(self)
-        self._commands = CommandListener(self)
+        self.registration = registration_of(self)
+        self._commands = CommandListener(self.broker, self.name, self.handle_payload)
         self._maintenance: Maintenance | None = None
         self.death_penalty_grace = death_penalty_grace
         #: How this worker runs its jobs (in process, work horses...).
@@ -322,11 +324,30 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         self._ordered_queues = list(self.queues)
         self.runner = self._make_runner()
         maintenance = self._maintenance = Maintenance(
-            self, self.maintenance_interval, with_scheduler, self.cron_scheduler()
+            self.name,
+            self.broker,
+            self.queues,
+            self.maintenance_interval,
+            run_tasks=self.run_maintenance_tasks,
+            fork_guard=self.fork_guard,
+            reporter=self,
+            with_scheduler=with_scheduler,
+            cron=self.cron_scheduler(),
         )
-        loop = WorkLoop(self, maintenance, burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time)
-        signals = ShutdownSignals(self)
-        heartbeat = self._heartbeat = WorkerHeartbeat(self, self.heartbeat_interval)
+        loop = WorkLoop(
+            self.name,
+            self.broker,
+            self.heartbeat_interval,
+            self.loop_calls(),
+            maintenance,
+            burst=burst,
+            max_jobs=max_jobs,
+            max_idle_time=max_idle_time,
+        )
+        signals = ShutdownSignals(self.name, self.request_stop, self.request_force_stop)
+        heartbeat = self._heartbeat = WorkerHeartbeat(
+            self.name, self.heartbeat_interval, self.renew, self.fork_guard
+        )
         self.bootstrap(logging_level, date_format, log_format)
         try:
             heartbeat.start()
@@ -354,6 +375,24 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             self.teardown()
             logger.info("worker %s stopped after %d job(s)", self.name, loop.processed)
         return loop.processed > 0
+
+    def loop_calls(self) -> LoopCalls:
+        """The worker's methods its loop calls, bound (overrides included)."""
+        return LoopCalls(
+            stop_requested=lambda: self.stop_requested,
+            claim_next=self.claim_next,
+            claim_request=self.claim_request,
+            job_from_claim=self.job_from_claim,
+            execute_job=self.execute_claimed_job,
+            hold_job=self._hold_job,
+            procline=self.procline,
+            queue_names=self.queue_names,
+            heartbeat=self.heartbeat,
+            set_state=self.set_state,
+        )
+
+    def _hold_job(self, job: Job | None) -> None:
+        self.held_job = job
 
     @property
     def heartbeat_interval(self) -> float:
@@ -398,7 +437,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
                     f"the record of job {job.id!r} is corrupt: it was on queue {claimed.queue!r} with "
                     f"{status}, which is not a status jq knows; it was not run"
                 )
-            job_record.apply(job, claimed.record)
+            job.apply_record(claimed.record)
         except Exception:
             # A record that cannot be read must still end somewhere: fail it, do not crash. A
             # fresh stand-in, so nothing half-read from the record (a callback) is acted on.

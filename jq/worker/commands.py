@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-from jq.broker import CommandSubscription
-
-if TYPE_CHECKING:
-    from jq.worker.base import BaseWorker
+from jq.broker import Broker, CommandSubscription
 
 __all__ = ["CommandListener"]
 
@@ -17,15 +15,16 @@ logger = logging.getLogger("jq.worker")
 
 
 class CommandListener:
-    """Subscribes the worker to its commands while it works, and hands each one to
-    :meth:`jq.worker.BaseWorker.handle_payload`.
+    """Subscribes worker ``name`` to its commands on ``broker`` while it works, and hands each one
+    to ``handle_payload`` (the worker's :meth:`jq.worker.BaseWorker.handle_payload`, bound: a
+    worker class may override it).
 
     Handlers run on the broker's listener thread: they only set flags or kill the current job,
     which the worker's own loop then records.
     """
 
-    def __init__(self, worker: BaseWorker) -> None:
-        self.worker = worker
+    def __init__(self, broker: Broker, name: str, handle_payload: Callable[[dict[str, Any]], None]) -> None:
+        self.broker, self.name, self.handle_payload = broker, name, handle_payload
         self._subscription: CommandSubscription | None = None
 
     @property
@@ -35,7 +34,7 @@ class CommandListener:
 
     def start(self) -> None:
         """Listen from now on."""
-        self._subscription = self.worker.broker.subscribe_commands(self.worker.name, self.handle)
+        self._subscription = self.broker.subscribe_commands(self.name, self.handle)
 
     def stop(self) -> None:
         """Stop listening."""
@@ -48,8 +47,8 @@ class CommandListener:
         receives it, so a ``handle_payload`` written for RQ works)."""
         message: dict[str, Any] = {"type": "message", "pattern": None, "channel": None, "data": payload}
         try:
-            self.worker.handle_payload(message)
+            self.handle_payload(message)
         except ValueError:
             logger.warning(
-                "worker %s: ignored a command it does not understand: %r", self.worker.name, payload[:200]
+                "worker %s: ignored a command it does not understand: %r", self.name, payload[:200]
             )

@@ -262,7 +262,9 @@ class WorkerChores:
         that wait for jobs that no longer exist, on each of the worker's queues."""
         maintenance = self._maintenance
         if maintenance is None:
-            maintenance = Maintenance(self, self.maintenance_interval)  # type: ignore[arg-type]
+            maintenance = Maintenance(
+                self.name, self.broker, self.queues, self.maintenance_interval, reporter=self
+            )
         maintenance.clean_registries()
         self.last_cleaned_at = now()
 

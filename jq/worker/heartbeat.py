@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
 
 from jq.base.threads import start_background_thread
-
-if TYPE_CHECKING:
-    from jq.worker.base import BaseWorker
 
 __all__ = ["WorkerHeartbeat"]
 
@@ -17,25 +16,31 @@ logger = logging.getLogger("jq.worker")
 
 
 class WorkerHeartbeat:
-    """A background thread that renews, every ``interval`` seconds, the lease of the job the worker
-    runs (if any) and the worker's record.
+    """A background thread that calls ``renew`` every ``interval`` seconds: the worker's
+    :meth:`~jq.worker.base.BaseWorker.renew`, which renews the lease of the job the worker runs
+    (if any) and the worker's record.
 
     One thread for the worker's whole life, so running a job costs no thread start; the job itself
-    (in process or in a work horse) never has to cooperate. A beat holds the worker's
-    :attr:`~jq.worker.base.BaseWorker.fork_guard`, so a work horse is never forked while this
+    (in process or in a work horse) never has to cooperate. A beat holds ``fork_guard`` (the
+    worker's :attr:`~jq.worker.base.BaseWorker.fork_guard`), so a work horse is never forked while this
     thread is in the middle of a call to the store.
     """
 
-    def __init__(self, worker: BaseWorker, interval: float) -> None:
-        self.worker = worker
-        self.interval = interval
+    def __init__(
+        self,
+        name: str,
+        interval: float,
+        renew: Callable[[], None],
+        fork_guard: AbstractContextManager[Any],
+    ) -> None:
+        self.name, self.interval, self.renew, self.fork_guard = name, interval, renew, fork_guard
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Start beating."""
-        self._thread = start_background_thread(self._beat, f"jq-heartbeat-{self.worker.name}")
+        self._thread = start_background_thread(self._beat, f"jq-heartbeat-{self.name}")
 
     def stop(self) -> None:
         """Stop beating and wait for the thread."""
@@ -56,8 +61,8 @@ class WorkerHeartbeat:
             if self._stop.is_set():
                 return
             try:
-                with self.worker.fork_guard:
-                    self.worker.renew()
+                with self.fork_guard:
+                    self.renew()
             except Exception:
                 # The store may be briefly unreachable; the next beat tries again.
-                logger.warning("worker %s: heartbeat failed", self.worker.name, exc_info=True)
+                logger.warning("worker %s: heartbeat failed", self.name, exc_info=True)

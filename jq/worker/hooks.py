@@ -208,6 +208,15 @@ class WorkerHooks:
         next_claim, self._next_claim = self._next_claim, None
         self._last_outcome = self.perform(job, next_claim)
 
+    def execute_claimed_job(self, job: Job, next_claim: NextClaim | None) -> None:
+        """Run a job the loop claimed through :meth:`execute_job` (RQ's hook, whose signature
+        has no room for it), ``next_claim`` riding along for the step that records its outcome."""
+        self._next_claim = next_claim
+        try:
+            self.execute_job(job, self.queue_for(job))
+        finally:
+            self._next_claim = None
+
     def perform_job(self, job: Job, queue: Queue, execution: Execution | None = None) -> bool:
         """Run the job here, under its timeout, and record its outcome; True when it succeeded.
 
@@ -218,6 +227,31 @@ class WorkerHooks:
         next_claim, self._next_claim = self._next_claim, None
         outcome = self._last_outcome = self.runner.run(job, next_claim)
         return outcome is JobOutcome.SUCCEEDED
+
+    def perform_claimed_job(self, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
+        """Run a claimed job here through :meth:`perform_job` (RQ's hook, whose signature has no
+        room for them), ``next_claim`` riding along; how it ended. STALE when an overriding
+        ``perform_job()`` did not run the job through jq: its lease runs out and maintenance ends
+        it, so it is never lost."""
+        self._next_claim, self._last_outcome = next_claim, None
+        try:
+            self.perform_job(job, self.queue_for(job), self.prepare_execution(job))
+            return self._last_outcome or JobOutcome.STALE
+        finally:
+            self._next_claim = None
+
+    def run_in_horse(self, job: Job, queue: Queue) -> JobOutcome | None:
+        """In a work horse started for ``job``: :meth:`main_work_horse` (RQ's hook), and how the
+        job's run ended (None: an override did not run it through jq)."""
+        self._last_outcome = None
+        self.main_work_horse(job, queue)
+        return self._last_outcome
+
+    def serve_as_horse(self) -> None:
+        """Make this process a work horse that runs job after job (a reused horse): its signals
+        are a horse's (:meth:`setup_work_horse_signals`) and :attr:`is_horse` is true."""
+        self.setup_work_horse_signals()
+        self._is_horse = True
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         """Called where the job runs, just before it runs: override to prepare for it (open a

@@ -40,10 +40,10 @@ import struct
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from jq.base.timeouts import JobTimeoutException
-from jq.core import job_record
 from jq.core.execution import JobOutcome
 from jq.core.job_state import JobStatus
 from jq.defaults import DEFAULT_DEATH_PENALTY_GRACE, effective_timeout
@@ -104,13 +104,16 @@ def die_with_parent(signum: int = signal.SIGKILL) -> None:  # pragma: no cover -
 
 
 class HorseProcess:
-    """One forked horse: its pid, its process group, and how to wait for it and end it."""
+    """One forked horse: its pid, its process group, and how to wait for it and end it. It is
+    forked holding ``fork_guard`` (the worker's), and runs ``body``."""
 
-    def __init__(self, worker: BaseWorker, body: Callable[[], None], warden: HorseWarden) -> None:
+    def __init__(
+        self, fork_guard: AbstractContextManager[Any], body: Callable[[], None], warden: HorseWarden
+    ) -> None:
         parent = os.getpid()
         _prctl()  # looked up here, once, for every horse forked from now on
-        warden.start(worker)
-        with worker.fork_guard:
+        warden.start(fork_guard)
+        with fork_guard:
             pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns from here
             warden.close_in_horse()
@@ -308,9 +311,7 @@ class ForkPerJobExecution:
         def body() -> None:  # pragma: no cover - runs in the horse
             os.close(read_end)
             worker.on_horse_start(job)
-            worker._last_outcome = None
-            worker.main_work_horse(job, queue)
-            outcome = worker._last_outcome
+            outcome = worker.run_in_horse(job, queue)
             if outcome is not None:
                 os.write(write_end, bytes([outcome, int(worker.runner.timed_out)]))
 
@@ -319,7 +320,7 @@ class ForkPerJobExecution:
         os.close(write_end)
 
     def _spawn(self, worker: BaseWorker, job: Job, body: Callable[[], None]) -> HorseProcess:
-        return HorseProcess(worker, body, self._warden)
+        return HorseProcess(worker.fork_guard, body, self._warden)
 
     def monitor(self, worker: BaseWorker, job: Job) -> JobOutcome:
         """Wait for the horse's report (killing it past the job's timeout plus the grace), reap
@@ -454,7 +455,7 @@ class ReusedHorseExecution:
             os.close(reply_read)
             _serve_jobs(worker, job_read, reply_write)
 
-        horse = HorseProcess(worker, body, self._warden)
+        horse = HorseProcess(worker.fork_guard, body, self._warden)
         os.close(job_read)
         os.close(reply_write)
         self._horse, self._to_horse, self._from_horse, self._jobs_run = horse, job_write, reply_read, 0
@@ -567,8 +568,7 @@ def _serve_jobs(worker: BaseWorker, job_read: int, reply_write: int) -> None:  #
     imports = ImportWatch()
     imports.install()
     random.seed()
-    worker.setup_work_horse_signals()
-    worker._is_horse = True
+    worker.serve_as_horse()
     while True:
         header = _read_exactly(job_read, _FRAME.size)
         if header is None:
@@ -578,12 +578,10 @@ def _serve_jobs(worker: BaseWorker, job_read: int, reply_write: int) -> None:  #
             return
         job_id, queue, record = pickle.loads(payload)
         job = worker.job_class(job_id, connection=worker.broker, serializer=worker.serializer)
-        job_record.apply(job, record)
+        job.apply_record(record)
         job.origin = queue
         worker.on_horse_start(job)
-        worker._last_outcome = None
-        worker.perform_job(job, worker.queue_for(job), worker.prepare_execution(job))
-        outcome = worker._last_outcome or JobOutcome.STALE
+        outcome = worker.perform_claimed_job(job)
         flags = _TIMED_OUT if worker.runner.timed_out else 0
         files = imports.report()
         if files is None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from jq.broker import WORKER_CURRENT_JOB, WorkerUpdate
+from jq.broker import WORKER_CURRENT_JOB, Broker, Claimed, ClaimRequest, WorkerUpdate
 from jq.core import lifecycle
 from jq.core.lifecycle import NextClaim
 from jq.core.outage import Backoff
@@ -15,9 +17,8 @@ from jq.worker.registration import WorkerStatus
 
 if TYPE_CHECKING:
     from jq.core.job import Job
-    from jq.worker.base import BaseWorker
 
-__all__ = ["WorkLoop"]
+__all__ = ["LoopCalls", "WorkLoop"]
 
 logger = logging.getLogger("jq.worker")
 
@@ -28,21 +29,48 @@ IDLE_WAIT_SLICE = 1.0
 SUSPENSION_CHECK_INTERVAL = 1.0
 
 
+@dataclass(frozen=True)
+class LoopCalls:
+    """What the loop asks of its worker: the worker's methods, bound (a worker class may override
+    them: ``execute_job`` and the others are RQ's hooks, called as RQ's worker calls them)."""
+
+    #: Whether the worker was asked to stop (read before every step).
+    stop_requested: Callable[[], bool]
+    claim_next: Callable[[float | None], Claimed | None]
+    claim_request: Callable[[], ClaimRequest]
+    job_from_claim: Callable[[Claimed], Job | None]
+    #: Runs a job through the worker's ``execute_job``, the next claim riding along.
+    execute_job: Callable[[Job, NextClaim | None], None]
+    #: Keeps a job claimed ahead (its lease is renewed while it waits), or None.
+    hold_job: Callable[[Job | None], None]
+    procline: Callable[[str], None]
+    queue_names: Callable[[], list[str]]
+    heartbeat: Callable[[], Any]
+    set_state: Callable[[WorkerStatus], Any]
+
+
 class WorkLoop:
     """Runs a worker's jobs until a reason to stop: a request, burst's empty queues, max_jobs,
     max_idle_time. A store outage is waited out with a capped back-off; a suspension pauses it.
+
+    ``name``: the worker's; ``broker``: its store; ``heartbeat_interval``: how often an idle
+    worker renews its record; ``calls``: the worker's methods it calls.
     """
 
     def __init__(
         self,
-        worker: BaseWorker,
+        name: str,
+        broker: Broker,
+        heartbeat_interval: float,
+        calls: LoopCalls,
         maintenance: Maintenance,
         *,
         burst: bool,
         max_jobs: int | None,
         max_idle_time: float | None,
     ) -> None:
-        self.worker = worker
+        self.name, self.broker, self.heartbeat_interval = name, broker, heartbeat_interval
+        self.calls = calls
         self.maintenance = maintenance
         self.burst = burst
         self.max_jobs = max_jobs
@@ -57,21 +85,18 @@ class WorkLoop:
 
     def run(self) -> int:
         """Loop until told to stop; how many jobs were run."""
-        worker = self.worker
         try:
-            while not worker.stop_requested:
+            while not self.calls.stop_requested():
                 try:
                     if not self._step():
                         break
                     if self._backoff.failures:
-                        logger.warning("worker %s: the store answers again", worker.name)
+                        logger.warning("worker %s: the store answers again", self.name)
                         self._backoff.reset()
-                except worker.broker.transient_errors as error:
+                except self.broker.transient_errors as error:
                     delay = self._backoff.next_delay()
                     if self._backoff.failures == 1:
-                        logger.warning(
-                            "worker %s: the store is unreachable (%s); retrying", worker.name, error
-                        )
+                        logger.warning("worker %s: the store is unreachable (%s); retrying", self.name, error)
                     self._pause(delay)
         finally:
             self._give_back_next_job()
@@ -79,12 +104,12 @@ class WorkLoop:
 
     def _step(self) -> bool:
         """One turn of the loop; False when the worker should stop."""
-        worker = self.worker
+        worker = self.calls
         if self._check_suspended():
             # A job claimed ahead must not wait out the suspension in the started registry.
             self._give_back_next_job()
             if self.burst:
-                logger.info("worker %s: workers are suspended; a burst worker stops", worker.name)
+                logger.info("worker %s: workers are suspended; a burst worker stops", self.name)
                 return False
             self._keep_alive()
             self._pause(IDLE_WAIT_SLICE)
@@ -100,7 +125,7 @@ class WorkLoop:
                 # Its record was unreadable and the job was failed: not an empty queue, go on.
                 self._idle_since = time.monotonic()
                 return True
-            if worker.stop_requested:
+            if worker.stop_requested():
                 # A signal came while the claim waited (its handler ran, the wait went on): the
                 # job goes back to the front of its queue, untouched (see run()).
                 self._hold(job)
@@ -111,11 +136,7 @@ class WorkLoop:
         next_claim = NextClaim(worker.claim_request()) if self._may_take_another() else None
         # execute_job() (RQ's hook) runs it; the claim of the next job rides along with it, for
         # the step that records this job's outcome.
-        worker._next_claim = next_claim
-        try:
-            worker.execute_job(job, worker.queue_for(job))
-        finally:
-            worker._next_claim = None
+        worker.execute_job(job, next_claim)
         self.processed += 1
         if next_claim is not None and next_claim.claimed is not None:
             self._hold(worker.job_from_claim(next_claim.claimed))
@@ -123,19 +144,20 @@ class WorkLoop:
         if self._next_job is None:  # else the next job's title replaces this one right away
             worker.procline(f"idle on {','.join(worker.queue_names())}")
         if self.max_jobs is not None and self.processed >= self.max_jobs:
-            logger.info("worker %s: ran %d job(s), the most it may", worker.name, self.processed)
+            logger.info("worker %s: ran %d job(s), the most it may", self.name, self.processed)
             return False
         return True
 
     def _may_take_another(self) -> bool:
         """Whether the next job may be claimed with this job's outcome."""
-        if self.worker.stop_requested or self._suspended:
+        if self.calls.stop_requested() or self._suspended:
             return False
         return self.max_jobs is None or self.processed + 1 < self.max_jobs
 
     def _hold(self, job: Job | None) -> None:
         """Keep ``job`` (claimed ahead) to run next; its lease is renewed meanwhile."""
-        self._next_job = self.worker.held_job = job
+        self._next_job = job
+        self.calls.hold_job(job)
 
     def _give_back_next_job(self) -> None:
         """A job claimed ahead that will not run here goes back to the front of its queue."""
@@ -143,36 +165,35 @@ class WorkLoop:
         self._hold(None)
         if job is None:
             return
-        idle = WorkerUpdate(self.worker.name, {"state": b"idle", WORKER_CURRENT_JOB: b""})
+        idle = WorkerUpdate(self.name, {"state": b"idle", WORKER_CURRENT_JOB: b""})
         try:
             lifecycle.unclaim(job, idle)
-        except self.worker.broker.transient_errors:
+        except self.broker.transient_errors:
             # Its lease runs out and maintenance requeues or ends it: it is not lost either way.
-            logger.warning("worker %s: could not give job %s back to its queue", self.worker.name, job.id)
+            logger.warning("worker %s: could not give job %s back to its queue", self.name, job.id)
 
     def _wait_time(self, until_chore: float) -> float | None:
         if self.burst:
             return None
-        wait = min(IDLE_WAIT_SLICE, until_chore, self.worker.heartbeat_interval)
+        wait = min(IDLE_WAIT_SLICE, until_chore, self.heartbeat_interval)
         if self.max_idle_time is not None:
             wait = min(wait, max(self.max_idle_time - (time.monotonic() - self._idle_since), 0.0))
         return wait
 
     def _idle(self) -> bool:
         """Nothing was claimed: stop (burst, max_idle_time) or keep the record alive."""
-        worker = self.worker
         if self.burst:
             return False
         if self.max_idle_time is not None and time.monotonic() - self._idle_since >= self.max_idle_time:
-            logger.info("worker %s: idle for %ss, stopping", worker.name, self.max_idle_time)
+            logger.info("worker %s: idle for %ss, stopping", self.name, self.max_idle_time)
             return False
         self._keep_alive()
         return True
 
     def _keep_alive(self) -> None:
         """Renew the worker's record when a heartbeat is due."""
-        if time.monotonic() - self._last_beat >= self.worker.heartbeat_interval:
-            self.worker.heartbeat()
+        if time.monotonic() - self._last_beat >= self.heartbeat_interval:
+            self.calls.heartbeat()
             self._last_beat = time.monotonic()
 
     def _check_suspended(self) -> bool:
@@ -181,12 +202,12 @@ class WorkLoop:
         if now < self._next_suspension_check:
             return self._suspended
         self._next_suspension_check = now + SUSPENSION_CHECK_INTERVAL
-        suspended = self.worker.broker.is_suspended()
+        suspended = self.broker.is_suspended()
         if suspended != self._suspended:
             state = WorkerStatus.SUSPENDED if suspended else WorkerStatus.IDLE
-            self.worker.set_state(state)
-            logger.info("worker %s: %s", self.worker.name, "suspended" if suspended else "resumed")
-            self.worker.procline(state.value)
+            self.calls.set_state(state)
+            logger.info("worker %s: %s", self.name, "suspended" if suspended else "resumed")
+            self.calls.procline(state.value)
             self._suspended = suspended
             self._last_beat = now
         return suspended
@@ -194,5 +215,5 @@ class WorkLoop:
     def _pause(self, seconds: float) -> None:
         """Sleep up to ``seconds``, waking early when the worker is asked to stop."""
         deadline = time.monotonic() + seconds
-        while not self.worker.stop_requested and (remaining := deadline - time.monotonic()) > 0:
+        while not self.calls.stop_requested() and (remaining := deadline - time.monotonic()) > 0:
             time.sleep(min(remaining, 0.1))

@@ -7,19 +7,21 @@ thread (:mod:`jq.worker.scheduling`).
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from jq.base.clock import scheduling_time
-from jq.broker import Place, PlaceKind
+from jq.broker import Broker, Place, PlaceKind
 from jq.core.group import Group
 from jq.core.rate_limit import clean_rate_limits
 from jq.scheduling.scheduler import Scheduler, scheduler_lock_name
 from jq.worker.scheduling import WorkerScheduling
 
 if TYPE_CHECKING:
+    from jq.queueing.queue import Queue
     from jq.scheduling.cron import CronScheduler
-    from jq.worker.base import BaseWorker
 
 __all__ = ["Maintenance"]
 
@@ -30,21 +32,37 @@ OVERDUE_WARNING_SECONDS = 60.0
 
 
 class Maintenance:
-    """Cleans registries every ``interval`` seconds when the loop calls :meth:`tick` (between
-    jobs), and schedules in the background from :meth:`start` to :meth:`stop`."""
+    """Cleans the registries of ``queues`` every ``interval`` seconds when the loop calls
+    :meth:`tick` (between jobs), and schedules in the background from :meth:`start` to
+    :meth:`stop`.
+
+    What it needs of its worker: ``name``, the ``broker``, ``run_tasks`` (the worker's
+    ``run_maintenance_tasks``, bound: a worker class may override it), its ``fork_guard``, and
+    ``reporter``, the worker the ``jq_job_failed`` hook is told ended an abandoned job (see
+    :meth:`jq.registry.StartedJobRegistry.cleanup`).
+    """
 
     def __init__(
         self,
-        worker: BaseWorker,
+        name: str,
+        broker: Broker,
+        queues: Sequence[Queue],
         interval: float,
+        *,
+        run_tasks: Callable[[], None] | None = None,
+        fork_guard: Any = None,
+        reporter: Any = None,
         with_scheduler: bool = False,
         cron: CronScheduler | None = None,
     ) -> None:
-        self.worker = worker
-        self.interval = interval
-        scheduler = Scheduler(worker.queues, worker.broker, name=worker.name) if with_scheduler else None
+        self.name, self.broker, self.queues, self.interval = name, broker, list(queues), interval
+        self.run_tasks = self.clean_registries if run_tasks is None else run_tasks
+        self.reporter = reporter
+        scheduler = Scheduler(self.queues, broker, name=name) if with_scheduler else None
         #: Due scheduled jobs and cron ticks, in a background thread while the worker works.
-        self.scheduling = WorkerScheduling(worker, scheduler, cron)
+        self.scheduling = WorkerScheduling(
+            name, broker, threading.Lock() if fork_guard is None else fork_guard, scheduler, cron
+        )
         self._next_cleanup = 0.0
         self._warned_overdue: set[str] = set()
 
@@ -73,7 +91,7 @@ class Maintenance:
         which cleans the registries); seconds until it is time again."""
         now = time.monotonic()
         if now >= self._next_cleanup:
-            self.worker.run_maintenance_tasks()
+            self.run_tasks()
             self._next_cleanup = now + self.interval
         return max(self._next_cleanup - time.monotonic(), 0.0)
 
@@ -85,8 +103,8 @@ class Maintenance:
     def clean_registries(self) -> None:
         """End abandoned jobs, drop expired entries of every registry of the worker's queues, and
         settle jobs that wait for jobs that no longer exist."""
-        for queue in self.worker.queues:
-            abandoned = queue.started_job_registry.cleanup(worker=self.worker)
+        for queue in self.queues:
+            abandoned = queue.started_job_registry.cleanup(worker=self.reporter)
             if abandoned:
                 logger.warning(
                     "queue %s: ended %d abandoned job(s): %s",
@@ -118,7 +136,7 @@ class Maintenance:
         """Free the rate-limit slots no job holds any more (a job whose record expired while it
         was queued, a worker that died), queueing the jobs waiting for them: one worker of the
         store at a time, at most once per interval."""
-        admitted = clean_rate_limits(self.worker.broker, max(int(self.interval), 1))
+        admitted = clean_rate_limits(self.broker, max(int(self.interval), 1))
         if admitted:
             logger.warning(
                 "rate limits: slots held by no job were freed; %d waiting job(s) queued: %s",
@@ -128,7 +146,7 @@ class Maintenance:
     def clean_groups(self) -> None:
         """Drop from every job group the ids of jobs that are gone (a group left without jobs no
         longer exists): one worker of the store at a time, at most once per interval."""
-        broker = self.worker.broker
+        broker = self.broker
         if broker.supports_groups and Group.acquire_maintenance_lock(broker, max(int(self.interval), 1)):
             Group.clean_registries(broker)
 
@@ -136,7 +154,7 @@ class Maintenance:
         """Overdue scheduled jobs and no active scheduler: say how to start one (once per queue)."""
         if queue in self._warned_overdue:
             return
-        broker = self.worker.broker
+        broker = self.broker
         overdue = broker.registry_expired(
             Place(PlaceKind.SCHEDULED, queue), scheduling_time() - OVERDUE_WARNING_SECONDS
         )

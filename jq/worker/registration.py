@@ -5,17 +5,17 @@ from __future__ import annotations
 import enum
 import socket
 import threading
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from jq.base.utils import format_timestamp, now, parse_timestamp
-from jq.broker import Record
+from jq.broker import Broker, Record
 from jq.exceptions import DuplicateWorkerError
 
 if TYPE_CHECKING:
     from jq.worker.base import BaseWorker
 
-__all__ = ["Registration", "WorkerStatus", "apply_record"]
+__all__ = ["Registration", "WorkerStatus", "apply_record", "registration_of"]
 
 
 class WorkerStatus(str, enum.Enum):
@@ -35,38 +35,51 @@ def _text(value: object) -> bytes:
 
 
 class Registration:
-    """Writes one worker's record: every call is one atomic broker call."""
+    """Writes one worker's record: every call is one atomic broker call.
 
-    def __init__(self, worker: BaseWorker) -> None:
-        self.worker = worker
+    What it needs of its worker: the ``broker``, its ``name``, ``ttl()`` (its ``worker_ttl``,
+    read at each write), ``describe()`` (the fields the record is born with that say where the
+    worker runs: ``pid``, ``ip_address``, ``version``, ``python_version``), ``queue_names()``, and
+    ``note(**values)``, the worker's method that sets on it what its record says now
+    (``birth_date``, ``last_heartbeat``, ``hostname``, ``state``, ``current_job_id``).
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        name: str,
+        *,
+        ttl: Callable[[], int],
+        describe: Callable[[], Mapping[str, object]],
+        queue_names: Callable[[], list[str]],
+        note: Callable[..., None],
+    ) -> None:
+        self.broker, self.name = broker, name
+        self.ttl, self.describe, self.queue_names, self.note = ttl, describe, queue_names, note
         # The heartbeat thread and the loop both renew the record: one at a time, or both could
         # find it expired and register it again, the second one failing as a duplicate of itself.
         self._lock = threading.Lock()
 
     def register_birth(self) -> None:
         """Create the record; raises :class:`DuplicateWorkerError` if the name is taken."""
-        worker = self.worker
-        worker.birth_date = worker.last_heartbeat = now()
-        worker.hostname = socket.gethostname()
-        worker.state = WorkerStatus.STARTED
+        born, hostname = now(), socket.gethostname()
+        self.note(birth_date=born, last_heartbeat=born, hostname=hostname, state=WorkerStatus.STARTED)
+        queue_names = self.queue_names()
         fields = {
-            "name": _text(worker.name),
-            "hostname": _text(worker.hostname),
-            "pid": _text(worker.pid),
-            "ip_address": _text(worker.ip_address),
-            "version": _text(worker.version),
-            "python_version": _text(worker.python_version),
-            "queues": _text(",".join(worker.queue_names())),
-            "state": _text(worker.state.value),
-            "birth_date": _text(format_timestamp(worker.birth_date)),
-            "last_heartbeat": _text(format_timestamp(worker.last_heartbeat)),
+            "name": _text(self.name),
+            "hostname": _text(hostname),
+            **{name: _text(value) for name, value in self.describe().items()},
+            "queues": _text(",".join(queue_names)),
+            "state": _text(WorkerStatus.STARTED.value),
+            "birth_date": _text(format_timestamp(born)),
+            "last_heartbeat": _text(format_timestamp(born)),
             "successful_job_count": b"0",
             "failed_job_count": b"0",
             "total_working_time": b"0",
         }
-        if not worker.broker.register_worker(worker.name, fields, worker.queue_names(), worker.worker_ttl):
+        if not self.broker.register_worker(self.name, fields, queue_names, self.ttl()):
             raise DuplicateWorkerError(
-                f"a live worker named {worker.name!r} is already registered: give this worker another "
+                f"a live worker named {self.name!r} is already registered: give this worker another "
                 "name, or wait until the other one stops"
             )
 
@@ -92,26 +105,50 @@ class Registration:
         increments: Mapping[str, float] | None,
         extra: Mapping[str, bytes],
     ) -> bool:
-        worker = self.worker
-        worker.last_heartbeat = now()
-        fields = {"last_heartbeat": _text(format_timestamp(worker.last_heartbeat)), **extra}
+        moment = now()
+        noted: dict[str, Any] = {"last_heartbeat": moment}
+        fields = {"last_heartbeat": _text(format_timestamp(moment)), **extra}
         if state is not None:
-            worker.state = state
+            noted["state"] = state
             fields["state"] = _text(state.value)
         if current_job is not None:
-            worker.current_job_id = current_job or None
+            noted["current_job_id"] = current_job or None
             fields["current_job"] = _text(current_job)
-        alive = worker.broker.heartbeat_worker(worker.name, fields, worker.worker_ttl, increments)
+        self.note(**noted)
+        alive = self.broker.heartbeat_worker(self.name, fields, self.ttl(), increments)
         if not alive:
             # The record expired (e.g. the store was unreachable longer than worker_ttl): re-register.
             self.register_birth()
             if state is not None or current_job is not None or increments or extra:
-                worker.broker.heartbeat_worker(worker.name, fields, worker.worker_ttl, increments)
+                self.broker.heartbeat_worker(self.name, fields, self.ttl(), increments)
         return alive
 
     def register_death(self) -> None:
         """Delete the record."""
-        self.worker.broker.unregister_worker(self.worker.name)
+        self.broker.unregister_worker(self.name)
+
+
+def registration_of(worker: BaseWorker) -> Registration:
+    """The Registration of ``worker`` (a :class:`~jq.worker.BaseWorker`, or an object with its
+    members): what it reads of the worker, and how it sets what the record says on it."""
+
+    def note(**values: Any) -> None:
+        for name, value in values.items():
+            setattr(worker, name, value)
+
+    return Registration(
+        worker.broker,
+        worker.name,
+        ttl=lambda: worker.worker_ttl,
+        describe=lambda: {
+            "pid": worker.pid,
+            "ip_address": worker.ip_address,
+            "version": worker.version,
+            "python_version": worker.python_version,
+        },
+        queue_names=worker.queue_names,
+        note=note,
+    )
 
 
 def apply_record(worker: BaseWorker, record: Record) -> None:

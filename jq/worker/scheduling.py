@@ -18,15 +18,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from jq.base.threads import start_background_thread
+from jq.broker import Broker
 from jq.scheduling.scheduler import DEFAULT_SCHEDULER_INTERVAL
 
 if TYPE_CHECKING:
     from jq.scheduling.cron import CronScheduler
     from jq.scheduling.scheduler import Scheduler
-    from jq.worker.base import BaseWorker
 
 __all__ = ["WorkerScheduling"]
 
@@ -41,17 +42,21 @@ class WorkerScheduling:
     :class:`~jq.cron.CronScheduler`'s ticks as they come, in a background thread.
 
     :meth:`start` looks once in the caller's thread first, so a burst worker finds the jobs that
-    are due already; :meth:`stop` ends the thread and gives the scheduler locks back.
+    are due already; :meth:`stop` ends the thread and gives the scheduler locks back. ``name``
+    (the worker's) names the thread and the log lines; each look holds ``fork_guard``, the
+    worker's, and an error of ``broker`` that says the store is unreachable is logged once.
     """
 
     def __init__(
         self,
-        worker: BaseWorker,
+        name: str,
+        broker: Broker,
+        fork_guard: AbstractContextManager[Any],
         scheduler: Scheduler | None,
         cron: CronScheduler | None,
         interval: float = DEFAULT_SCHEDULER_INTERVAL,
     ) -> None:
-        self.worker = worker
+        self.name, self.broker, self.fork_guard = name, broker, fork_guard
         self.scheduler = scheduler
         self.cron = cron
         self.interval = interval
@@ -72,7 +77,7 @@ class WorkerScheduling:
             return
         self._stop.clear()
         delay = self.look()
-        self._thread = start_background_thread(lambda: self._run(delay), f"jq-scheduling-{self.worker.name}")
+        self._thread = start_background_thread(lambda: self._run(delay), f"jq-scheduling-{self.name}")
 
     def stop(self) -> None:
         """Stop looking, wait for the thread, and give up the scheduler locks held."""
@@ -107,15 +112,14 @@ class WorkerScheduling:
     def _guarded(self, what: str, call: Callable[[], object]) -> bool:
         """Run ``call`` holding the fork guard; log its failure instead of raising. Whether it
         succeeded."""
-        worker = self.worker
         try:
-            with worker.fork_guard:
+            with self.fork_guard:
                 call()
-        except worker.broker.transient_errors as error:
+        except self.broker.transient_errors as error:
             if what not in self._failing:
                 logger.warning(
                     "worker %s: %s: the store is unreachable (%s); trying again every %ss",
-                    worker.name,
+                    self.name,
                     what,
                     error,
                     self.interval,
@@ -123,9 +127,9 @@ class WorkerScheduling:
                 self._failing.add(what)
             return False
         except Exception:
-            logger.exception("worker %s: %s failed; trying again at the next look", worker.name, what)
+            logger.exception("worker %s: %s failed; trying again at the next look", self.name, what)
             return False
         if what in self._failing:
-            logger.warning("worker %s: %s: the store answers again", worker.name, what)
+            logger.warning("worker %s: %s: the store answers again", self.name, what)
             self._failing.discard(what)
         return True

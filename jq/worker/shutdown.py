@@ -7,11 +7,12 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from jq.worker.base import BaseWorker
+#: A worker's ``request_stop`` or ``request_force_stop``, bound (a worker class may override them).
+StopRequest = Callable[[int, FrameType | None], None]
 
 __all__ = ["ShutdownSignals"]
 
@@ -21,18 +22,20 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class ShutdownSignals:
-    """Installs the worker's SIGINT/SIGTERM handlers (main thread only) and restores the old ones.
+    """Installs worker ``name``'s SIGINT/SIGTERM handlers (main thread only) and restores the old
+    ones.
 
-    First signal: warm shutdown: the current job finishes, no new job is taken. Any later signal:
-    cold shutdown: the running job is killed now (and still recorded, as failed).
+    First signal: warm shutdown (``request_stop``, the worker's): the current job finishes, no new
+    job is taken. Any later signal: cold shutdown (``request_force_stop``): the running job is
+    killed now (and still recorded, as failed).
 
     Python runs a handler once for signals that arrive before it gets to run, so two quick presses
     of Ctrl+C would look like one. The C-level wakeup fd receives one byte per delivered signal:
     the handler counts those bytes instead of its own calls.
     """
 
-    def __init__(self, worker: BaseWorker) -> None:
-        self.worker = worker
+    def __init__(self, name: str, request_stop: StopRequest, request_force_stop: StopRequest) -> None:
+        self.name, self.request_stop, self.request_force_stop = name, request_stop, request_force_stop
         self._previous: dict[int, Any] = {}
         self._wakeup: tuple[int, int] | None = None
         self._previous_wakeup_fd = -1
@@ -76,12 +79,10 @@ class ShutdownSignals:
         if self._received == 1:
             logger.warning(
                 "worker %s: got %s: warm shut down requested (the current job finishes)",
-                self.worker.name,
+                self.name,
                 name,
             )
-            self.worker.request_stop(signum, frame)
+            self.request_stop(signum, frame)
             return
-        logger.warning(
-            "worker %s: got %s again: cold shut down (the current job is killed)", self.worker.name, name
-        )
-        self.worker.request_force_stop(signum, frame)
+        logger.warning("worker %s: got %s again: cold shut down (the current job is killed)", self.name, name)
+        self.request_force_stop(signum, frame)

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from jq.base.logutils import setup_logging
 from jq.base.threads import start_background_thread
-from jq.core import job_record
 from jq.exceptions import ConfigurationError
 from jq.io.connections import key_prefix, resolve_broker
 from jq.worker.horse import ForkPerJobExecution, HorseProcess, die_with_parent
@@ -272,11 +271,9 @@ def _run(config: dict[str, Any], report_fd: int) -> None:  # pragma: no cover - 
     worker.runner = worker._make_runner()
     job_id, origin, record = config["job"]
     job = worker.job_class(job_id, connection=broker, serializer=worker.serializer)
-    job_record.apply(job, record)
+    job.apply_record(record)
     job.origin = origin
     worker.on_horse_start(job)
-    worker._last_outcome = None
-    worker.main_work_horse(job, worker.queue_for(job))
-    outcome = worker._last_outcome
+    outcome = worker.run_in_horse(job, worker.queue_for(job))
     if outcome is not None:
         os.write(report_fd, bytes([outcome, int(worker.runner.timed_out)]))

@@ -94,14 +94,9 @@ class InProcessExecution:
             # A kill that came before this call (a cold shutdown just after the claim): it is
             # held back and raised where the job's own code would start.
             worker.runner.interrupts.interrupt(reason.error())
-        worker._next_claim, worker._last_outcome = next_claim, None
         try:
-            worker.perform_job(job, worker.queue_for(job), worker.prepare_execution(job))
-            # None: an overriding perform_job() did not run the job through jq; its lease runs
-            # out and maintenance ends it, so it is never lost.
-            return worker._last_outcome or JobOutcome.STALE
+            return worker.perform_claimed_job(job, next_claim)
         finally:
-            worker._next_claim = None
             self._worker = None
 
     def kill(self, reason: KillReason) -> None:

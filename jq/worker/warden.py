@@ -24,10 +24,8 @@ import os
 import select
 import signal
 import time
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from jq.worker.base import BaseWorker
+from contextlib import AbstractContextManager
+from typing import Any
 
 __all__ = ["HorseWarden", "process_start_time"]
 
@@ -70,14 +68,14 @@ class HorseWarden:
         """The warden's pid, or None before it is started."""
         return self._pid
 
-    def start(self, worker: BaseWorker) -> None:
+    def start(self, fork_guard: AbstractContextManager[Any]) -> None:
         """Fork the warden unless it runs already (call it before forking a horse, so that the
-        warden holds none of that horse's pipes)."""
+        warden holds none of that horse's pipes), holding ``fork_guard`` (the worker's)."""
         if self._pid is not None or self._failed:
             return
         read_end, write_end = os.pipe()
         parent = os.getpid()
-        with worker.fork_guard:
+        with fork_guard:
             pid = os.fork()
         if pid == 0:  # pragma: no cover - the warden never returns from here
             _run_warden(parent, read_end)
