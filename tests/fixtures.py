@@ -481,3 +481,10 @@ async def async_on_success(job: Any, connection: Any, result: Any) -> None:
     await asyncio.sleep(0)
     job.meta["async_callback"] = result
     job.save_meta()
+
+
+def mark_started_and_sleep_once(path: str, seconds: float) -> str:
+    """The first run writes its runner's pid to ``path`` and sleeps; a later run returns at once."""
+    if os.path.exists(path):
+        return "ran again"
+    return mark_started_and_sleep(path, seconds)

@@ -1,7 +1,7 @@
 """Building the client ``jqueue`` connects with: from a URL, a Sentinel setting, or a host and port.
 
 Every client is of the ``--connection-class`` (``redis.Redis`` unless given); URLs of other schemes
-(``memory://``, a plugin's) are handed to the core as they are.
+(``sqlite://``, ``memory://``, a plugin's) are handed to the core as they are.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ _REDIS_SCHEMES: Final = frozenset({"redis", "rediss", "unix"})
 
 def build_connection(spec: ConnectionSpec | None, connection_class: type[redis.Redis]) -> Any:
     """What ``connection=`` gets: a client of ``connection_class`` for Redis URLs, Sentinel and
-    host settings, or the URL itself for other schemes (``memory://``, plugins' schemes)."""
+    host settings, or the URL itself for other schemes (``sqlite://``, ``memory://``, plugins' schemes)."""
     if spec is None:
         raise UserError(
             "no connection given: pass --url redis://host:port/db, set JQ_URL (or RQ_REDIS_URL), or give "
@@ -110,10 +110,11 @@ def _client_from_url(url: str, connection_class: type[redis.Redis]) -> Any:
     if not separator or not scheme:
         raise UserError(
             f"{redact_url(url)!r} is not a URL: use e.g. 'redis://localhost:6379/0', "
-            "'rediss://host:6380/0', 'unix:///path/to/redis.sock?db=0' or 'memory://'"
+            "'rediss://host:6380/0', 'unix:///path/to/redis.sock?db=0', 'sqlite:///jobs.db' or "
+            "'memory://'"
         )
     if scheme.lower() not in _REDIS_SCHEMES:
-        # memory:// and any scheme a plugin adds: the core's broker lookup decides.
+        # sqlite://, memory:// and any scheme a plugin adds: the core's broker lookup decides.
         return url
     url = f"{scheme.lower()}://{rest}"
     try:

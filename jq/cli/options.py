@@ -166,7 +166,8 @@ def _store_params() -> list[Callable[[F], F]]:
             "-u",
             metavar="URL",
             help="The store: redis://[:password@]host:port/db, rediss://..., unix://..., "
-            "memory:// (env: JQ_URL, then RQ_REDIS_URL).",
+            "sqlite:///relative.db or sqlite:////absolute.db, memory:// (env: JQ_URL, then "
+            "RQ_REDIS_URL).",
         ),
         click.option(
             "--config",

@@ -1,7 +1,8 @@
 """Which store a Queue, Job or Worker talks to.
 
 ``connection=`` accepts a redis-py client (fakeredis too), a :class:`jq.broker.Broker`, or a URL
-(``redis://``, ``rediss://``, ``unix://``, ``memory://`` and any scheme a plugin adds). With none
+(``redis://``, ``rediss://``, ``unix://``, ``sqlite://``, ``memory://`` and any scheme a plugin
+adds). With none
 given, jq uses the innermost ``with Connection(...)`` block (or :func:`push_connection`), else
 the ``JQ_URL`` environment variable, else it raises :class:`NoConnectionError` saying how to give
 one. Drivers name their keys under :func:`key_prefix`: ``jq:`` unless ``JQ_KEY_PREFIX`` says
@@ -136,7 +137,8 @@ def resolve_connection(connection: Any = None) -> Any:
         return url
     raise NoConnectionError(
         "no connection given: pass connection=redis.Redis(...) or a URL such as "
-        "'redis://localhost:6379/0' or 'memory://', use 'with Connection(...)', or set JQ_URL"
+        "'redis://localhost:6379/0', 'sqlite:///jobs.db' or 'memory://', use "
+        "'with Connection(...)', or set JQ_URL"
     )
 
 
@@ -200,7 +202,8 @@ def resolve_broker(connection: Any = None) -> Broker:
     if broker is None:
         raise ConfigurationError(
             f"connection {connection!r} is not something jq can use: pass a redis-py client, a "
-            "jq broker, or a URL such as 'redis://localhost:6379/0' or 'memory://'"
+            "jq broker, or a URL such as 'redis://localhost:6379/0', 'sqlite:///jobs.db' or "
+            "'memory://'"
         )
     return broker
 
@@ -238,7 +241,8 @@ def _broker_for_url(url: str, plugins: Any) -> Broker:
             if "://" not in url:
                 raise ConfigurationError(
                     f"{url!r} is not a URL: use e.g. 'redis://localhost:6379/0', "
-                    "'unix:///path/to/redis.sock', 'rediss://host:6380' or 'memory://'"
+                    "'unix:///path/to/redis.sock', 'rediss://host:6380', 'sqlite:///jobs.db' or "
+                    "'memory://'"
                 )
             try:
                 broker = plugins.broker_from_url(url, {})
@@ -249,8 +253,8 @@ def _broker_for_url(url: str, plugins: Any) -> Broker:
             if broker is None:
                 scheme = url.split("://", 1)[0]
                 raise ConfigurationError(
-                    f"no jq backend handles {scheme}:// URLs: use redis://, rediss://, unix:// or "
-                    "memory://, or install the plugin for this scheme (is jqueue installed?)"
+                    f"no jq backend handles {scheme}:// URLs: use redis://, rediss://, unix://, "
+                    "sqlite:// or memory://, or install the plugin for this scheme (is jqueue installed?)"
                 )
             _url_brokers[cache_key] = broker
         return broker

@@ -84,7 +84,7 @@ def jq_exception_handlers(worker: BaseWorker) -> list[ExceptionHandler] | None:
 def jq_broker_from_url(url: str, options: Mapping[str, Any]) -> Broker | None:
     """Return a broker for ``url`` if this plugin handles its scheme, else ``None``.
 
-    jq's drivers answer ``redis://``, ``rediss://``, ``unix://`` and ``memory://``.
+    jq's drivers answer ``redis://``, ``rediss://``, ``unix://``, ``sqlite://`` and ``memory://``.
 
     :param url: the URL as given (``connection="redis://..."``, ``JQ_URL`` or ``--url``).
     :param options: extra keyword options for the driver (may be empty).
