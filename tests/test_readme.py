@@ -37,4 +37,5 @@ def test_quickstart_demo_runs(tmp_path):
     assert "count_words   -> finished: 9" in lines
     assert "send_report   -> finished: report sent to ops@example.com" in lines
     assert "divide(1, 0)  -> failed: ZeroDivisionError: division by zero" in lines
-    assert lines[-1] == "registries: finished=3 failed=1 queued=0"
+    assert "in a second   -> finished: 4" in lines  # scheduled, queued by the worker's scheduler
+    assert lines[-1] == "registries: finished=4 failed=1 queued=0"
