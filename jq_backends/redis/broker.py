@@ -20,8 +20,9 @@ from typing import Any
 import redis
 
 from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now, claim_lease_now
+from jq.broker.rules.keys import KeyNames
 from jq.io.connections import key_prefix
-from jq_backends.keys import DEFAULT_PREFIX, KeyNames, KeySpace
+from jq_backends.keys import DEFAULT_PREFIX, KeySpace
 from jq_backends.redis import codec
 from jq_backends.redis.connection import redact_url
 from jq_backends.redis.control import RedisControl
@@ -72,6 +73,9 @@ class RedisBroker(
 
     #: A lost or refused connection, a timeout, or a server still loading its data.
     transient_errors = (redis.ConnectionError, redis.TimeoutError)
+
+    # The scripts' templates and the prefix need the whole KeySpace, not only the key names.
+    _keys: KeySpace
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str | None = None, **options: Any) -> RedisBroker:

@@ -8,18 +8,19 @@ from jq.broker.rules.claims import StoreClaims, take
 from jq.broker.rules.control import StoreControl
 from jq.broker.rules.enqueue import StoreEnqueue
 from jq.broker.rules.groups import StoreGroups
-from jq.broker.rules.keys import KeyNaming
+from jq.broker.rules.keys import KeyNames, KeyNaming
 from jq.broker.rules.rate_limits import StoreRateLimits
 from jq.broker.rules.records import StoreJobs
 from jq.broker.rules.transitions import StoreRegistries, transition_in
 from jq.broker.rules.workers import StoreWorkers, check_updates
 from jq.broker.store import Store
-from jq.broker.types import Claimed, ClaimRequest, Place, Transition, claim_fields_now, claim_lease_now
+from jq.broker.types import Claimed, ClaimRequest, Transition, claim_fields_now, claim_lease_now
 
 __all__ = ["StoreBroker"]
 
 
 class StoreBroker(
+    KeyNames,
     StoreJobs,
     StoreEnqueue,
     StoreClaims,
@@ -66,48 +67,6 @@ class StoreBroker(
     def close(self) -> None:
         """Release what the store opened."""
         self.store.close()
-
-    # -- key names --------------------------------------------------------------------------------
-
-    def job_key(self, job_id: str) -> str:
-        """The key of the job's record."""
-        return self._keys.job(job_id)
-
-    def queue_key(self, queue: str) -> str:
-        """The key of the queue's ids."""
-        return self._keys.queue(queue)
-
-    def place_key(self, place: Place) -> str:
-        """The key of a queue or registry."""
-        return self._keys.place(place)
-
-    def worker_key(self, name: str) -> str:
-        """The key of a worker's record."""
-        return self._keys.worker(name)
-
-    def worker_name_from_key(self, key: str) -> str | None:
-        """The worker name inside a :meth:`worker_key`, or None."""
-        return self._keys.worker_name(key)
-
-    def results_key(self, job_id: str) -> str:
-        """The key of the job's result entries."""
-        return self._keys.results(job_id)
-
-    def dependents_key(self, job_id: str) -> str:
-        """The key of the ids of the jobs waiting for the job."""
-        return self._keys.dependents(job_id)
-
-    def dependencies_key(self, job_id: str) -> str:
-        """The key of the ids of the job's unmet dependencies."""
-        return self._keys.dependencies(job_id)
-
-    def group_key(self, name: str) -> str:
-        """The key of a job group's ids."""
-        return self._keys.group(name)
-
-    def queues_key(self) -> str:
-        """The key of the names of the known queues."""
-        return self._keys.queues
 
     # -- the worker's round trip ------------------------------------------------------------------
 
