@@ -344,6 +344,15 @@ class _Transaction(StoreTransaction):
         where = "kind = ? AND name = ? AND score <= ?"
         bound = math.inf if max_score is None else max_score
         args = (collection.kind.value, collection.name, bound)
+        if start < 0 and end < 0:
+            # Ranks from the end are ranks from the start of the opposite order: no count of the
+            # whole set (a queue's push reads its last member on every enqueue).
+            if end < start:
+                return []
+            order = "ASC" if reverse else "DESC"
+            query = f"SELECT member FROM members WHERE {where} ORDER BY score {order}, member {order}"
+            rows = self._sql(f"{query} LIMIT ? OFFSET ?", *args, end - start + 1, -end - 1)
+            return [member for (member,) in rows.fetchall()][::-1]
         if start < 0 or end < 0:  # ranks from the end: they need how many are ranked
             size = int(self._sql(f"SELECT count(*) FROM members WHERE {where}", *args).fetchone()[0])
             start, end = (start + size if start < 0 else start), (end + size if end < 0 else end)
