@@ -83,6 +83,19 @@ def table(results: dict[str, dict[str, float]], counts: dict[str, int]) -> list[
     return rows
 
 
+def spread(spreads: dict[str, dict[str, tuple[float, float]]]) -> str:
+    """One line: the slowest and the fastest round of each measure and system."""
+    parts = []
+    for measure, _ in MEASURES:
+        if measure in spreads:
+            ranges = "; ".join(
+                f"{title} {spreads[measure][name][0]:,.0f} to {spreads[measure][name][1]:,.0f}"
+                for name, title in SYSTEMS
+            )
+            parts.append(f"{measure}: {ranges}")
+    return "Slowest and fastest rounds (jobs/s). " + ". ".join(parts) + "."
+
+
 def main() -> None:
     """Run every measure for each system and report."""
     parser = argparse.ArgumentParser(
@@ -94,15 +107,17 @@ def main() -> None:
     rounds = 1 if args.quick else args.rounds
     counts = {measure: quick if args.quick else full for measure, (full, quick) in COUNTS.items()}
     results: dict[str, dict[str, float]] = {}
+    spreads: dict[str, dict[str, tuple[float, float]]] = {}
     started = time.monotonic()
     for measure, _ in MEASURES:
         for name, _ in SYSTEMS:
-            # Interleaved rounds would be fairer to a drifting machine; one system's rounds in a
-            # row keep each median to one stretch of time. Either way the ratio is of medians.
             values = [run_measure(name, measure, counts[measure]) for _ in range(rounds)]
             results.setdefault(measure, {})[name] = statistics.median(values)
-            print(f"{measure:>8} {name:>12}: {results[measure][name]:,.0f}", flush=True)
+            spreads.setdefault(measure, {})[name] = (min(values), max(values))
+            rounds_text = ", ".join(f"{value:,.0f}" for value in values)
+            print(f"{measure:>8} {name:>12}: {results[measure][name]:,.0f}  ({rounds_text})", flush=True)
     rows = table(results, counts)
+    rows += ["", spread(spreads)]
     environment = [
         *machine()[:2],
         f"SQLite {sqlite3.sqlite_version}; the database files on {filesystem()} "
@@ -124,14 +139,23 @@ def main() -> None:
         write_docs(header, rows, rounds)
 
 
+#: The section's opening, above its markers (written once, when the section is added).
+INTRO = """\
+`nox -s bench_sqlite` (or `python -m benchmarks.sqlite` with huey installed) measures jq on its
+SQLite driver (`sqlite:////path/jobs.db`) and huey's `SqliteHuey` in one run on one machine.
+"""
+
+
 #: How each measure is taken, for the docs (the table's fine print).
 NOTES = """\
 How it is measured: every value is the median of {rounds} rounds, each in a fresh process on a new
 database file in a new temporary directory; the job does nothing (`benchmarks/jobs.py`, and the
 same no-op as a huey task). Ratios are jq's median over huey's: above 1, jq is faster.
 
-- enqueue: one job per call, timed over the whole loop. Each jq call is one transaction that
-  saves the job and pushes it; each huey call inserts one row.
+- enqueue: one job per call into an empty queue, timed over the whole loop. Each jq call is one
+  transaction that saves the job and pushes it; each huey call inserts one row. jq's rate falls
+  as the queue grows: a push finds the queue's last place with a count over the queue, so the
+  later jobs of the loop cost more than the first (huey's rate does not fall).
 - drain: the queue is filled first (not timed: jq `enqueue_many`, huey a loop of calls), then
   one worker runs every job in the measuring process: jq's `SimpleWorker` in burst mode (its
   start-up and registration included), huey's consumer loop without the consumer process around
@@ -142,8 +166,8 @@ same no-op as a huey task). Ratios are jq's median over huey's: above 1, jq is f
   row and a result when the task returns something other than None (a no-op stores none).
 - Durability differs too: huey's default syncs the log at every commit (`synchronous=FULL`),
   jq's driver does not (`NORMAL`: nothing committed is lost when a process dies, the last calls
-  may be lost on a power loss), `fsync=False` does not sync at all (`OFF`). jq sits between the
-  two huey columns.
+  may be lost on a power loss), `fsync=False` does not sync at all (`OFF`): in what a power
+  loss can cost, jq's driver sits between the two huey columns.
 """
 
 
@@ -155,7 +179,7 @@ def write_docs(header: list[str], rows: list[str], rounds: int) -> None:
     section = "\n".join([start, "", *header, "", *rows, "", *notes, "", end])
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     if start not in text:
-        text = text.rstrip("\n") + f"\n\n## SQLite: jq and huey\n\n{start}\n{end}\n"
+        text = text.rstrip("\n") + f"\n\n## SQLite: jq and huey\n\n{INTRO}\n{start}\n{end}\n"
     before, _, rest = text.partition(start)
     _, _, after = rest.partition(end)
     path.write_text(before + section + after)
