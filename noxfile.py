@@ -90,3 +90,14 @@ def bench_peers(session: nox.Session) -> None:
     """
     session.install("-e", ".[hiredis]", "huey", "dramatiq[redis]", "celery[redis]")
     session.run("python", "-m", "benchmarks.peers", *session.posargs)
+
+
+@nox.session
+def bench_sqlite(session: nox.Session) -> None:
+    """jq's SQLite driver beside huey's SqliteHuey; writes docs/benchmarks.md's SQLite table.
+
+    huey is the peers' dependency, as in bench_peers. ``nox -s bench_sqlite -- --quick`` runs a
+    short smoke that writes nothing.
+    """
+    session.install("-e", ".", "huey")
+    session.run("python", "-m", "benchmarks.sqlite", *session.posargs)

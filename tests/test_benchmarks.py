@@ -35,3 +35,25 @@ def test_quick_benchmark_runs_every_measure_for_jq_and_rq():
     assert len(table) == 1 + len(MEASURES)  # the header row, then one row per measure
     for _measure, title, _higher, _target in MEASURES:
         assert any(row.startswith(f"| {title} |") for row in table), title
+
+
+# A second or two: 50 jobs per measure, one round, three systems, each in a fresh process.
+@pytest.mark.timeout(300)
+def test_quick_sqlite_benchmark_runs_every_measure_for_jq_and_huey():
+    pytest.importorskip("huey")
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.sqlite", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "not written to docs/benchmarks.md" in done.stdout
+    table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    from benchmarks.sqlite import MEASURES
+
+    assert len(table) == 1 + len(MEASURES)
+    for _measure, title in MEASURES:
+        assert any(row.startswith(f"| {title} |") for row in table), title

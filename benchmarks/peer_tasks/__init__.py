@@ -18,6 +18,10 @@ import redis
 URL_VARIABLE = "JQ_PEERS_REDIS_URL"
 #: The hash ``stamp`` jobs write their start times to: field -> ``time.time()`` as text.
 STAMPS = "peers:stamps"
+#: The SQLite benchmark's (``benchmarks/sqlite.py``) database file for huey, an absolute path.
+SQLITE_FILE_VARIABLE = "JQ_BENCH_SQLITE_FILE"
+#: ``off`` for ``SqliteHuey(..., fsync=False)``; unset or anything else for huey's default.
+HUEY_FSYNC_VARIABLE = "JQ_BENCH_HUEY_FSYNC"
 
 _client: redis.Redis | None = None
 
