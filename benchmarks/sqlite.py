@@ -153,9 +153,8 @@ database file in a new temporary directory; the job does nothing (`benchmarks/jo
 same no-op as a huey task). Ratios are jq's median over huey's: above 1, jq is faster.
 
 - enqueue: one job per call into an empty queue, timed over the whole loop. Each jq call is one
-  transaction that saves the job and pushes it; each huey call inserts one row. jq's rate falls
-  as the queue grows: a push finds the queue's last place with a count over the queue, so the
-  later jobs of the loop cost more than the first (huey's rate does not fall).
+  transaction that saves the job and pushes it (one indexed read of the queue's last place);
+  each huey call inserts one row.
 - drain: the queue is filled first (not timed: jq `enqueue_many`, huey a loop of calls), then
   one worker runs every job in the measuring process: jq's `SimpleWorker` in burst mode (its
   start-up and registration included), huey's consumer loop without the consumer process around
