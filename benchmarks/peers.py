@@ -23,6 +23,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.docs_section import replace_section  # noqa: E402
 from benchmarks.peer_systems import BATCH, PEERS  # noqa: E402 - the repository root is on the path now
 from benchmarks.run import machine, measure_in_fresh_process  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
@@ -207,16 +208,8 @@ stated.
 
 def write_docs(header: list[str], rows: list[str], rounds: int) -> None:
     """Replace the peers section of docs/benchmarks.md with this run (creating the file if needed)."""
-    path = ROOT / "docs" / "benchmarks.md"
-    start, end = "<!-- peers:start -->", "<!-- peers:end -->"
     notes = NOTES.format(rounds=rounds).rstrip("\n").splitlines()
-    section = "\n".join([start, "", *header, "", *rows, "", *notes, "", end])
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if start not in text:
-        text = text.rstrip("\n") + f"\n\n## huey, dramatiq and Celery\n\n{start}\n{end}\n"
-    before, _, rest = text.partition(start)
-    _, _, after = rest.partition(end)
-    path.write_text(before + section + after)
+    replace_section("peers", [*header, "", *rows, "", *notes], heading="huey, dramatiq and Celery")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.redis_server import RedisServer  # noqa: E402 - the repository root is on the path now
+from benchmarks.docs_section import replace_section  # noqa: E402 - the repository root is on the path now
+from tests.redis_server import RedisServer  # noqa: E402
 
 #: (measure, what it says, better when higher, jq target ratio or absolute target)
 MEASURES: list[tuple[str, str, bool, str]] = [
@@ -162,13 +163,7 @@ def main() -> None:
 
 def write_docs(header: list[str], rows: list[str], rounds: int) -> None:
     """Replace the jq-vs-RQ section of docs/benchmarks.md with this run."""
-    path = ROOT / "docs" / "benchmarks.md"
-    start, end = "<!-- jq-vs-rq:start -->", "<!-- jq-vs-rq:end -->"
-    section = "\n".join([start, "", *header, "", *rows, "", f"Medians of {rounds} rounds.", "", end])
-    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{start}\n{end}\n"
-    before, _, rest = text.partition(start)
-    _, _, after = rest.partition(end)
-    path.write_text(before + section + after)
+    replace_section("jq-vs-rq", [*header, "", *rows, "", f"Medians of {rounds} rounds."])
 
 
 if __name__ == "__main__":

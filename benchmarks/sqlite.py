@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.docs_section import replace_section  # noqa: E402
 from benchmarks.peers import version  # noqa: E402 - the repository root is on the path now
 from benchmarks.run import machine, measure_in_fresh_process  # noqa: E402
 
@@ -172,16 +173,8 @@ same no-op as a huey task). Ratios are jq's median over huey's: above 1, jq is f
 
 def write_docs(header: list[str], rows: list[str], rounds: int) -> None:
     """Replace the SQLite section of docs/benchmarks.md with this run (adding it if needed)."""
-    path = ROOT / "docs" / "benchmarks.md"
-    start, end = "<!-- sqlite:start -->", "<!-- sqlite:end -->"
     notes = NOTES.format(rounds=rounds).rstrip("\n").splitlines()
-    section = "\n".join([start, "", *header, "", *rows, "", *notes, "", end])
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if start not in text:
-        text = text.rstrip("\n") + f"\n\n## SQLite: jq and huey\n\n{INTRO}\n{start}\n{end}\n"
-    before, _, rest = text.partition(start)
-    _, _, after = rest.partition(end)
-    path.write_text(before + section + after)
+    replace_section("sqlite", [*header, "", *rows, "", *notes], heading="SQLite: jq and huey", intro=INTRO)
 
 
 if __name__ == "__main__":
