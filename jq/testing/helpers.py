@@ -29,12 +29,14 @@ from jq.broker import (
 from jq.defaults import DEFAULT_FAILURE_TTL
 
 __all__ = [
+    "JOIN_TIMEOUT",
     "LEASE",
     "ClaimInThread",
     "end_job",
     "enqueue",
     "job_fields",
     "place",
+    "run_threads",
     "start_job",
     "wait_for",
 ]
@@ -152,6 +154,30 @@ def end_job(
             execution_id=execution,
         )
     )
+
+
+#: Every thread is joined with this bound: a hung thread fails the test instead of hanging it.
+JOIN_TIMEOUT = 30.0
+
+
+def run_threads(count: int, target: Callable[[int], None]) -> None:
+    """Run ``target(index)`` in ``count`` threads, join them with a bound, re-raise any error."""
+    errors: list[BaseException] = []
+
+    def guarded(index: int) -> None:
+        try:
+            target(index)
+        except BaseException as exc:  # reported by the test thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(n,), daemon=True) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(JOIN_TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish in time"
+    if errors:
+        raise errors[0]
 
 
 class ClaimInThread:

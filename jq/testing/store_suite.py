@@ -50,7 +50,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jq.broker.store import Collection, QueueWatch, RecordKind, SetKind, Store
-from jq.testing.helpers import wait_for
+from jq.testing.helpers import JOIN_TIMEOUT, run_threads, wait_for
 
 __all__ = [
     "AtomicityContract",
@@ -62,8 +62,6 @@ __all__ = [
     "StoreContractTests",
 ]
 
-#: Every thread and process is joined with this bound: a hang fails the test instead of hanging.
-JOIN_TIMEOUT = 30.0
 #: A push must wake a waiting watch within this many seconds of its commit.
 PROMPT = 0.5
 #: The deadline of the expiry test and the length of idle waits, in seconds.
@@ -132,26 +130,6 @@ def counter(store: Store, key: str) -> int:
     """The counter record's value."""
     record = read(store, RecordKind.MARKER, key)
     return 0 if record is None else int(record["value"])
-
-
-def run_threads(count: int, target: Callable[[int], None]) -> None:
-    """Run ``target(index)`` in ``count`` threads, join them with a bound, re-raise any error."""
-    errors: list[BaseException] = []
-
-    def guarded(index: int) -> None:
-        try:
-            target(index)
-        except BaseException as exc:  # reported by the test thread below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=guarded, args=(n,), daemon=True) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a thread did not finish in time"
-    if errors:
-        raise errors[0]
 
 
 class InThread:

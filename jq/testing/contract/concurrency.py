@@ -4,43 +4,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 from jq.broker import EXECUTION, STATUS, Broker, Claimed, EnqueueRequest, PlaceKind, Transition
 from jq.testing.helpers import (
+    JOIN_TIMEOUT,
     LEASE,
     ClaimInThread,
     end_job,
     enqueue,
     job_fields,
     place,
+    run_threads,
     start_job,
     wait_for,
 )
 
 __all__ = ["BlockingClaimContract", "ConcurrencyContract"]
-
-# Every thread is joined with a bound; a hung thread fails the test instead of hanging it.
-JOIN_TIMEOUT = 30.0
-
-
-def _run_threads(count: int, target: Callable[[int], None]) -> None:
-    errors: list[BaseException] = []
-
-    def guarded(index: int) -> None:
-        try:
-            target(index)
-        except BaseException as exc:  # reported by the test thread below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=guarded, args=(n,), daemon=True) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a thread did not finish in time"
-    if errors:
-        raise errors[0]
 
 
 class BlockingClaimContract:
@@ -150,7 +129,7 @@ class ConcurrencyContract:
             while (claimed := broker.claim(["default"], fields, LEASE)) is not None:
                 taken[index].append(claimed.job_id)
 
-        _run_threads(8, claimer)
+        run_threads(8, claimer)
         everything = [job_id for mine in taken for job_id in mine]
         assert sorted(everything) == sorted(ids)
         assert broker.queue_length("default") == 0
@@ -182,7 +161,7 @@ class ConcurrencyContract:
                     with lock:
                         taken.append(claimed.job_id)
 
-        _run_threads(producers + claimers, lambda n: produce(n) if n < producers else claim(n))
+        run_threads(producers + claimers, lambda n: produce(n) if n < producers else claim(n))
         expected = [f"p{i}-{n}" for i in range(producers) for n in range(per_producer)]
         assert sorted(taken) == sorted(expected)
         assert broker.queue_length("default") == 0
