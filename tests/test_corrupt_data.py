@@ -171,7 +171,12 @@ FIELDS = [
 TEXTS = st.one_of(
     st.binary(max_size=40),
     st.sampled_from(
-        [b"queued", b"2026-11-23T06:12:07.123456Z", b"-1", b"[1]", b'["a"]', b"x:1", b"", b"nan"]
+        [
+            *(b"queued", b"2026-11-23T06:12:07.123456Z", b"-1", b"[1]", b'["a"]', b"x:1", b"", b"nan"),
+            # Values no float or recursion limit may turn into OverflowError or RecursionError.
+            *(b"[1e400]", b"[-1e400]", b"[NaN]", b"[Infinity]", b"[1e300]", b"9" * 40),
+            b"[" * 5000 + b"]" * 5000,
+        ]
     ),
 )
 RECORDS = st.dictionaries(st.sampled_from(FIELDS), TEXTS, max_size=len(FIELDS))
