@@ -148,6 +148,7 @@ class RedisBroker(
         lease = codec.score(claim_lease_now(claim.lease_until))
         fields = claim_fields_now(claim.fields)
         claim_keys, claim_args = self._claim_call(claim.queues, fields, lease, claim.worker)
+        self._skipped_queues = set()
         reply = self._scripts("finish_and_claim", transition_keys + claim_keys, transition_args + claim_args)
         claimed = self._claimed(claim.queues, fields, reply[1:]) if len(reply) > 1 else None
         return bool(reply[0]), claimed

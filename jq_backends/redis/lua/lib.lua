@@ -31,6 +31,34 @@ local function expect_keys(count)
     end
 end
 
+-- What `key` holds, as TYPE names it ('none' when it does not exist). A write that fails on a key
+-- of the wrong type (WRONGTYPE) keeps what the script wrote before it (Redis does not roll a
+-- script back): a script checks the keys it did not create itself before its first write.
+local function type_of(key)
+    return redis.call('TYPE', key)['ok']
+end
+
+-- Whether `key` is absent or holds a `kind` ('list', 'zset', 'set', 'hash'); and what it holds.
+local function holds(key, kind)
+    local found = type_of(key)
+    return found == kind or found == 'none', found
+end
+
+-- Refuse the call, before anything is written, when one of `expected` ({key, kind, ...}; nil keys
+-- skipped) holds something else than its kind: the error names the key.
+local function expect_types(expected)
+    for i = 1, #expected, 2 do
+        local key = expected[i]
+        if key then
+            local fits, found = holds(key, expected[i + 1])
+            if not fits then
+                return error('WRONGTYPE key ' .. key .. ' holds a ' .. found .. ' where jq keeps a ' ..
+                    expected[i + 1] .. '; nothing was written (delete or rename the key)')
+            end
+        end
+    end
+end
+
 -- The id or name a key was built from (its template plus the name): callers send a key once,
 -- as KEYS, rather than both the key and its name.
 local function name_of(key, template)
@@ -228,7 +256,8 @@ local workers_live = {}
 local function worker_exists(update)
     local live = workers_live[update.key]
     if live == nil then
-        live = redis.call('EXISTS', update.key) == 1
+        -- Something else than a hash is no worker's record: left alone, as an absent one.
+        live = type_of(update.key) == 'hash'
         workers_live[update.key] = live
     end
     return live
@@ -308,13 +337,31 @@ end
 -- Read a claim whose KEYS start at `first`, into a table: first (its first KEYS entry), queues
 -- (how many queues, n), lease (the lease deadline), worker (the worker update, or nil) and fields
 -- (the field/value pairs to write on the claimed job).
+--
+-- Before anything is written, the keys of each queue are checked (read here, so before the
+-- writes of a script that makes a transition first): a queue whose list, started registry or
+-- wake key holds something else is skipped (`skip[i]`), and reported among the claim's
+-- `problems` ({what, queue index, key or job id, what it holds}, flat), never an error that
+-- would leave another queue's job popped and started by half a script.
 local function next_claim(first)
     local count = #KEYS - first + 1
-    local claim = {first = first, queues = math.floor(count / 3), lease = next_arg()}
+    local claim = {first = first, queues = math.floor(count / 3), lease = next_arg(), skip = {}, problems = {}}
     if count % 3 == 1 then
         claim.worker = next_worker_update(KEYS[#KEYS])
     end
     claim.fields = rest_of_args()
+    local kinds = {{'queue', 'list'}, {'registry', 'zset'}, {'wake', 'list'}}
+    for i = 1, claim.queues do
+        for j, kind in ipairs(kinds) do
+            local key = KEYS[first + 3 * (i - 1) + j - 1]
+            local fits, found = holds(key, kind[2])
+            if not fits then
+                claim.skip[i] = true
+                local p = claim.problems
+                p[#p + 1], p[#p + 2], p[#p + 3], p[#p + 4] = kind[1], i, key, found
+            end
+        end
+    end
     return claim
 end
 
@@ -323,21 +370,30 @@ end
 -- expiry and that of its results and dependency sets (a started job never expires), enters it
 -- in the started registry under the lease, leaves each queue's wake token matching whether the
 -- queue still holds ids, and updates the worker. Returns {queue index, job id, {field, value,
--- ...}}, or nil when every queue is empty. The record is read once, before the claim writes: the
--- caller adds the fields it sent and the status itself, which spares a read and the transfer of
--- what it already knows.
+-- ...}, problems} (see next_claim; a dropped id whose job key is not a hash is one too), or nil
+-- when every queue is empty ({0, '', {}, problems} when there were problems). The record is read
+-- once, before the claim writes: the caller adds the fields it sent and the status itself, which
+-- spares a read and the transfer of what it already knows.
 local function claim_next(claim)
     local first = claim.first
+    local problems = claim.problems
     for i = 1, claim.queues do
         local base = first + 3 * (i - 1)
         local queue_key, started_key, wake_key = KEYS[base], KEYS[base + 1], KEYS[base + 2]
-        while true do
+        while not claim.skip[i] do
             local job_id = redis.call('LPOP', queue_key)
             if not job_id then
                 break
             end
             local record_key = K_JOB .. job_id
-            local record = redis.call('HGETALL', record_key)
+            -- A job key that holds something else than a record (a hash) is dropped and reported:
+            -- nothing can be written on it, and nothing of it run.
+            local kind = type_of(record_key)
+            if kind ~= 'hash' and kind ~= 'none' then
+                problems[#problems + 1], problems[#problems + 2] = 'job', i
+                problems[#problems + 1], problems[#problems + 2] = job_id, kind
+            end
+            local record = kind == 'hash' and redis.call('HGETALL', record_key) or {}
             local status = status_of(record)
             -- A missing or unknown status is a corrupt record: claimed, so that the worker fails
             -- it (it sees the status the record had); a known other status lives elsewhere.
@@ -349,17 +405,24 @@ local function claim_next(claim)
                 -- put back the token of each queue that still holds ids, so a claimer blocked on
                 -- them (possibly listening to other queues than this one) wakes up.
                 for j = i, claim.queues do
-                    local other = first + 3 * (j - 1)
-                    settle_wake(KEYS[other], KEYS[other + 2])
+                    if not claim.skip[j] then
+                        local other = first + 3 * (j - 1)
+                        settle_wake(KEYS[other], KEYS[other + 2])
+                    end
                 end
                 if claim.worker then
                     apply_worker_update(claim.worker, job_id)
                 end
-                return {i, job_id, record}
+                return {i, job_id, record, problems}
             end
         end
-        -- Empty now: a token left here would only cause a spurious wake-up.
-        redis.call('DEL', wake_key)
+        if not claim.skip[i] then
+            -- Empty now: a token left here would only cause a spurious wake-up.
+            redis.call('DEL', wake_key)
+        end
+    end
+    if #problems > 0 then
+        return {0, '', {}, problems}
     end
     return nil
 end

@@ -176,11 +176,14 @@ local function settle_dependents(t)
     local visited = {[t.job_id] = true}
     while #stack > 0 do
         local parent = table.remove(stack)
-        for _, child in ipairs(redis.call('SMEMBERS', parent.dependents)) do
+        -- (A canceled dependent's own set of dependents of the wrong type is no set: it has none.)
+        local children = holds(parent.dependents, 'set') and redis.call('SMEMBERS', parent.dependents) or {}
+        for _, child in ipairs(children) do
             local child_record = K_JOB .. child
             local child_dependencies = K_DEPENDENCIES .. child
-            if redis.call('EXISTS', child_record) == 0 then
-                -- Expired or deleted while deferred: its set of unmet dependencies is litter.
+            if type_of(child_record) ~= 'hash' or not holds(child_dependencies, 'set') then
+                -- Expired or deleted while deferred: its set of unmet dependencies is litter. (A
+                -- key of the wrong type is no job either: it is left alone, and forgotten here.)
                 redis.call('SREM', parent.dependents, child)
                 redis.call('DEL', child_dependencies)
             else
@@ -219,6 +222,14 @@ end
 local function transition(t)
     local record, results, dependents, dependencies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
     local job_id = t.job_id
+    -- The keys this step writes that no read below checks first (a record or source of the wrong
+    -- type fails its read, or its removal, before anything is written).
+    local settles = t.policy ~= '-'
+    expect_types({
+        t.target_key or false, t.target == 'q' and 'list' or 'zset', t.wake_key or false, 'list',
+        t.known_key or false, 'set', t.result and results or false, 'list',
+        (settles or t.leave) and dependencies or false, 'set', settles and dependents or false, 'set',
+    })
     -- A record without the execution id (or no record: HMGET answers false) refuses: with an
     -- execution to check, that one HMGET also says the record exists. It reads the job's rate
     -- limit too (see lib_rate_limit.lua).
