@@ -35,6 +35,7 @@ __all__ = [
     "ShutDownImminentException",
     "SignatureError",
     "StopRequested",
+    "StoreFullError",
     "StorePermissionError",
     "TimeoutFormatError",
     "UnknownPluginError",
@@ -130,6 +131,12 @@ class UnknownPluginError(ConfigurationError):
 class StorePermissionError(JQError):
     """The store refuses something jq needs: a Redis ACL user lacks a command, its key pattern or
     its channel pattern does not cover jq's prefix. The message names what to grant."""
+
+
+class StoreFullError(JQError):
+    """The store is full: it answers, but refuses to keep anything more (Redis at ``maxmemory``
+    under the ``noeviction`` policy). Nothing of the refused call was written; what is stored is
+    kept, and workers wait until there is room again. The message says what to do."""
 
 
 class UnsupportedByBrokerError(JQError):

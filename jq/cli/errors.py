@@ -5,7 +5,7 @@ Exit statuses:
 * ``0``: done.
 * ``1``: the command was well formed but could not be carried out: the store is unreachable or
   refused the request, a job does not exist or is in a state where the operation does not apply,
-  a worker name is already taken, a job's record is corrupt.
+  a worker name is already taken, a job's record is corrupt, the store is out of memory.
 * ``2``: a usage or configuration mistake: an unknown or malformed flag, a class or function
   that cannot be imported, a bad URL, a broken config module or a setting of the wrong type.
 
@@ -28,6 +28,7 @@ from jq.exceptions import (
     InvalidJobOperation,
     JQError,
     NoSuchJobError,
+    StoreFullError,
 )
 
 __all__ = ["RuntimeFailure", "UserError", "import_object", "import_subclass", "translate_errors"]
@@ -40,6 +41,7 @@ _RUNTIME_JQ_ERRORS = (
     InvalidJobOperation,
     DuplicateWorkerError,
     DeserializationError,
+    StoreFullError,
 )
 
 

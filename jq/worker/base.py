@@ -347,7 +347,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         )
         signals = ShutdownSignals(self.name, self.request_stop, self.request_force_stop)
         heartbeat = self._heartbeat = WorkerHeartbeat(
-            self.name, self.heartbeat_interval, self.renew, self.fork_guard
+            self.name, self.heartbeat_interval, self.renew, self.fork_guard, broker=self.broker
         )
         self.bootstrap(logging_level, date_format, log_format)
         try:

@@ -9,6 +9,8 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from jq.base.threads import start_background_thread
+from jq.broker import Broker
+from jq.core.outage import describe_outage
 
 __all__ = ["WorkerHeartbeat"]
 
@@ -24,6 +26,9 @@ class WorkerHeartbeat:
     (in process or in a work horse) never has to cooperate. A beat holds ``fork_guard`` (the
     worker's :attr:`~jq.worker.base.BaseWorker.fork_guard`), so a work horse is never forked while this
     thread is in the middle of a call to the store.
+
+    ``broker``'s transient errors (an outage, a full store) are logged once, without a traceback,
+    until a beat goes through again; any other error is logged with its traceback at each beat.
     """
 
     def __init__(
@@ -32,8 +37,13 @@ class WorkerHeartbeat:
         interval: float,
         renew: Callable[[], None],
         fork_guard: AbstractContextManager[Any],
+        *,
+        broker: Broker | None = None,
     ) -> None:
         self.name, self.interval, self.renew, self.fork_guard = name, interval, renew, fork_guard
+        self.broker = broker
+        # Whether the last beat failed on one of the broker's transient errors (said once).
+        self._failing = False
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -60,9 +70,21 @@ class WorkerHeartbeat:
             self._wake.clear()
             if self._stop.is_set():
                 return
+            transient = self.broker.transient_errors if self.broker is not None else ()
             try:
                 with self.fork_guard:
                     self.renew()
+            except transient as error:
+                # The store is away or full: the next beat tries again. Said once, not each beat.
+                assert self.broker is not None
+                if not self._failing:
+                    logger.warning(
+                        "worker %s: heartbeat failed: %s", self.name, describe_outage(self.broker, error)
+                    )
+                    self._failing = True
             except Exception:
-                # The store may be briefly unreachable; the next beat tries again.
                 logger.warning("worker %s: heartbeat failed", self.name, exc_info=True)
+            else:
+                if self._failing:
+                    logger.warning("worker %s: heartbeats go through again", self.name)
+                    self._failing = False

@@ -21,6 +21,7 @@ import redis
 
 from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now, claim_lease_now
 from jq.broker.rules.keys import KeyNames
+from jq.exceptions import StoreFullError
 from jq.io.connections import key_prefix
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
 from jq_backends.redis import codec
@@ -71,8 +72,12 @@ class RedisBroker(
         seeing each other's jobs, queues or workers, as long as neither prefix starts with the other.
     """
 
-    #: A lost or refused connection, a timeout, or a server still loading its data.
-    transient_errors = (redis.ConnectionError, redis.TimeoutError)
+    #: A lost or refused connection, a timeout, a server still loading its data, or a server
+    #: out of memory (it refused a write before writing anything: trying again is safe).
+    transient_errors = (redis.ConnectionError, redis.TimeoutError, redis.OutOfMemoryError, StoreFullError)
+    #: Redis at ``maxmemory`` under ``noeviction``: a script's refusal is a StoreFullError that says
+    #: what to do, a plain command's redis-py's OutOfMemoryError.
+    full_errors = (redis.OutOfMemoryError, StoreFullError)
 
     # The scripts' templates and the prefix need the whole KeySpace, not only the key names.
     _keys: KeySpace

@@ -65,15 +65,12 @@ class RedisJobs(RedisState, JobStore):
         return [codec.record_from_hash(raw) for raw in raws]
 
     def load_job_fields(self, job_id: str, names: Sequence[str]) -> list[bytes | None] | None:
-        """Some fields (HMGET) and whether the record exists, in one MULTI."""
-        key = self._keys.job(job_id)
+        """Some fields (HMGET) and whether the record exists, in one script (a read: it works
+        while Redis is at maxmemory, where a MULTI would be refused)."""
         if not names:
             return [] if self.job_exists(job_id) else None
-        pipe = self._client.pipeline(transaction=True)
-        pipe.exists(key)
-        pipe.hmget(key, list(names))
-        exists, values = pipe.execute()
-        return list(values) if exists else None
+        values = self._scripts("load_fields", [self._keys.job(job_id)], list(names))
+        return None if values is None else list(values)
 
     def job_exists(self, job_id: str) -> bool:
         """Whether the record exists (EXISTS)."""
@@ -85,8 +82,10 @@ class RedisJobs(RedisState, JobStore):
         return None if remaining < 0 else remaining / 1000
 
     def load_results(self, job_id: str) -> list[bytes]:
-        """The result entries, newest first; empty when the record is gone (one MULTI)."""
-        pipe = self._client.pipeline(transaction=True)
+        """The result entries, newest first; empty when the record is gone (one pipeline, not a
+        MULTI, which Redis at maxmemory refuses even for reads: results are deleted with their
+        record, so a record deleted between the two reads shows its last results at most)."""
+        pipe = self._client.pipeline(transaction=False)
         pipe.exists(self._keys.job(job_id))
         pipe.lrange(self._keys.results(job_id), 0, -1)
         exists, entries = pipe.execute()
