@@ -173,7 +173,10 @@ def _seconds_list(name: str, text: str) -> list[int]:
 
 
 def _whole_number(name: str, raw: bytes) -> int:
-    number = int(raw)
+    try:
+        number = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} holds {raw[:40]!r}, which is not a whole number") from None
     if abs(number) > MAX_SECONDS:
         raise ValueError(f"{name} holds {number}, more than {MAX_SECONDS}")
     return number
