@@ -232,6 +232,40 @@ def test_a_queue_with_a_key_of_the_wrong_type_is_skipped_and_no_job_is_orphaned(
     assert client.get(names[key]) == b"not jq's"
 
 
+def test_an_abandoned_job_whose_key_became_a_string_is_dropped_once_and_the_rest_ended(server, caplog):
+    client = server.client()
+    queue = Queue(connection=client)
+    spoiled, sound = abandon(queue.broker, queue), abandon(queue.broker, queue)
+    client.delete(spoiled.key)
+    client.set(spoiled.key, "overwritten")
+    maintenance = Maintenance("janitor", queue.broker, [queue], 60)
+
+    maintenance.clean_registries()
+    maintenance.clean_registries()
+
+    assert client.hget(sound.key, STATUS) == b"failed"
+    assert client.zscore(queue.started_job_registry.key, spoiled.id) is None
+    assert caplog.text.count(f"job {spoiled.id}: dropped from the started registry") == 1
+    assert f"the key {spoiled.key} holds a string, not a hash" in caplog.text
+    assert client.get(spoiled.key) == b"overwritten"
+
+
+def test_jqueue_reports_a_job_key_of_the_wrong_type_in_one_line_and_lists_the_rest(server):
+    client = server.client()
+    queue = Queue(connection=client)
+    spoiled, sound = queue.enqueue(fixtures.add, 1, 1), queue.enqueue(fixtures.add, 2, 2)
+    client.delete(spoiled.key)
+    client.set(spoiled.key, "overwritten")
+
+    shown = jqueue("job", "-u", server.url, spoiled.id)
+    listed = jqueue("jobs", "-u", server.url)
+
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
+    assert f"the key {spoiled.key} holds a string, not a hash" in shown.stderr
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+    assert sound.id in listed.stdout
+
+
 def test_a_transition_refuses_a_key_of_the_wrong_type_before_writing_anything(server):
     client = server.client()
     queue = Queue(connection=client)

@@ -131,7 +131,16 @@ class StartedJobRegistry(BaseRegistry):
         nothing of its record is trusted); whether it was failed. Never raises but the store's
         transient errors: the job is tried again at the next cleanup."""
         try:
-            record = self.broker.load_job(job_id)
+            try:
+                record = self.broker.load_job(job_id)
+            except DeserializationError as unreadable:
+                # Not even a record (on Redis: the job's key holds another type): nothing can be
+                # written on it. The entry goes, so that it is not met at every cleanup.
+                self.broker.registry_remove(self.place, job_id)
+                logger.warning(
+                    "job %s: dropped from the started registry of %s: %s", job_id, self.name, unreadable
+                )
+                return False
             job = self.job_class.unreadable(job_id, self.name, record, self.broker, self.serializer)
             message = (
                 f"{AbandonedJobError.__name__}: job {job_id} was abandoned, and ending it raised "

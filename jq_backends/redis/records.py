@@ -10,12 +10,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import cast
 
+import redis
 from redis.client import Pipeline
 
 from jq.broker import DependentsPolicy, JobStore, Place, Record
 from jq.defaults import DEFAULT_FAILURE_TTL
+from jq.exceptions import DeserializationError
 from jq_backends.redis import codec
-from jq_backends.redis._base import RedisState
+from jq_backends.redis._base import RedisState, is_wrong_type
 from jq_backends.redis.scripts import Arg
 
 __all__ = ["RedisJobs"]
@@ -55,8 +57,17 @@ class RedisJobs(RedisState, JobStore):
         return bool(self._scripts("update_job", [self._keys.job(job_id)], codec.pairs(fields)))
 
     def load_job(self, job_id: str) -> Record | None:
-        """The record (HGETALL), or None."""
-        raw = cast("dict[bytes, bytes]", self._client.hgetall(self._keys.job(job_id)))
+        """The record (HGETALL), or None. A :class:`DeserializationError` when the job's key holds
+        something else than a hash."""
+        key = self._keys.job(job_id)
+        try:
+            raw = cast("dict[bytes, bytes]", self._client.hgetall(key))
+        except redis.ResponseError as error:
+            if not is_wrong_type(error):
+                raise
+            raise DeserializationError(
+                f"job {job_id!r} cannot be read: {self._wrong_type(key, 'a hash')}"
+            ) from None
         return codec.record_from_hash(raw)
 
     def load_jobs(self, job_ids: Sequence[str]) -> list[Record | None]:
@@ -69,7 +80,15 @@ class RedisJobs(RedisState, JobStore):
         while Redis is at maxmemory, where a MULTI would be refused)."""
         if not names:
             return [] if self.job_exists(job_id) else None
-        values = self._scripts("load_fields", [self._keys.job(job_id)], list(names))
+        key = self._keys.job(job_id)
+        try:
+            values = self._scripts("load_fields", [key], list(names))
+        except redis.ResponseError as error:
+            if not is_wrong_type(error):
+                raise
+            raise DeserializationError(
+                f"job {job_id!r} cannot be read: {self._wrong_type(key, 'a hash')}"
+            ) from None
         return None if values is None else list(values)
 
     def job_exists(self, job_id: str) -> bool:
