@@ -108,10 +108,11 @@ class RedisState:
         # A fakeredis server lives in this process: a forked work horse would see a copy.
         self.shares_across_processes = not is_fake(client)
         self._t = Templates.of(self._keys)
-        # (key, type) of the keys of the wrong type a claim reported (each is logged once), and
-        # the queues the last claim skipped for one (see RedisQueues).
+        # (key, type) of the keys of the wrong type a claim reported (each is logged once), the
+        # queues the last claim skipped for one, and wake keys BLPOP refused (see RedisQueues).
         self._reported: set[tuple[str, str]] = set()
         self._skipped_queues: set[str] = set()
+        self._bad_wake_keys: set[str] = set()
 
     def _hgetall_many(self, keys: list[str]) -> list[dict[bytes, bytes]]:
         """HGETALL of each key in one pipeline (not a transaction), in the order given. A key

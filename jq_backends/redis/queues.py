@@ -13,6 +13,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+import redis
+
 from jq.broker import (
     RATE_LIMIT_KEY,
     Claimed,
@@ -30,16 +32,15 @@ from jq.broker import (
     claim_lease_now,
 )
 from jq_backends.redis import codec
-from jq_backends.redis._base import RedisState
+from jq_backends.redis._base import RedisState, is_wrong_type
 from jq_backends.redis.scripts import Arg
 
 __all__ = ["RedisQueues"]
 
 logger = logging.getLogger("jq.broker.redis")
 
-# What a claim reports of a key it could not use (see lib.lua's next_claim): what the key is.
-_WANTED = {"queue": "a list (the queue)", "registry": "a sorted set (its started registry)",
-           "wake": "a list (its wake key)"}  # fmt: skip
+# What a claim reports of a key it could not use (see lib.lua's claim_next): what the key is.
+_WANTED = {"queue": "a list (the queue)", "registry": "a sorted set (its started registry)"}
 
 # The outcome of every request that enqueue_fresh.lua stored (outcomes are immutable).
 _QUEUED = EnqueueOutcome(Status.QUEUED.value)
@@ -273,16 +274,36 @@ class RedisQueues(RedisState, QueueStore):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            # Not on a queue the claim skipped: its wake key may hold the wrong type for BLPOP.
+            # Not on a queue the claim skipped, nor on a wake key of the wrong type: BLPOP would
+            # refuse the whole wait.
             wake_keys = [self._keys.wake(queue) for queue in queues if queue not in self._skipped_queues]
+            wake_keys = [key for key in wake_keys if key not in self._bad_wake_keys]
             timeout = max(_MIN_BLOCK, min(remaining, self._block_limit()))
             if wake_keys:
-                self._client.blpop(wake_keys, timeout=timeout)
+                self._wait_for_token(wake_keys, timeout)
             else:
                 time.sleep(timeout)  # every queue is skipped: nothing to wait on but the time
             claimed = self._claim_once(queues, claim_fields_now(fields), _lease(lease_until), worker)
             if claimed is not None:
                 return claimed
+
+    def _wait_for_token(self, wake_keys: list[str], timeout: float) -> None:
+        """BLPOP on ``wake_keys``; a wake key that holds another type than a list is logged
+        (once) and left out of later waits: its queue is then claimed from at each try."""
+        try:
+            self._client.blpop(wake_keys, timeout=timeout)
+        except redis.ResponseError as error:
+            if not is_wrong_type(error):
+                raise
+            for key in wake_keys:
+                found = codec.text(self._client.type(key))
+                if found not in ("list", "none"):
+                    self._bad_wake_keys.add(key)
+                    logger.error(
+                        "the wake key %s holds a %s where jq keeps a list: its queue is tried at each "
+                        "claim instead of waking its workers; delete the key",
+                        key, found,
+                    )  # fmt: skip
 
     def claim_job(
         self, job_id: str, queue: str, fields: Mapping[str, bytes], lease_until: float

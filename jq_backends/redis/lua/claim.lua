@@ -10,8 +10,8 @@
 -- claim wrote: the caller adds the fields it sent and status 'started'), problems}, or false (nil
 -- to the caller) when every queue is empty; {0, '', {}, problems} when every queue is empty and
 -- there were problems: {what, queue index, key or job id, what it holds, ...} for each queue
--- skipped because one of its keys holds the wrong type ('queue', 'registry', 'wake') and each id
--- dropped because its job key is not a hash ('job').
+-- skipped because its list or its started registry holds the wrong type ('queue', 'registry')
+-- and each id dropped because its job key is not a hash ('job'); see lib.lua's claim_next.
 -- Raises an error (nothing written) when a worker field to increment holds no number.
 --
 -- Atomically: pops ids from the queues in order, dropping ids whose record is gone (expired) or

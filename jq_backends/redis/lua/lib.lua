@@ -335,65 +335,68 @@ end
 --       (a claim is always the last part of a call)
 
 -- Read a claim whose KEYS start at `first`, into a table: first (its first KEYS entry), queues
--- (how many queues, n), lease (the lease deadline), worker (the worker update, or nil) and fields
--- (the field/value pairs to write on the claimed job).
---
--- Before anything is written, the keys of each queue are checked (read here, so before the
--- writes of a script that makes a transition first): a queue whose list, started registry or
--- wake key holds something else is skipped (`skip[i]`), and reported among the claim's
--- `problems` ({what, queue index, key or job id, what it holds}, flat), never an error that
--- would leave another queue's job popped and started by half a script.
+-- (how many queues, n), lease (the lease deadline), worker (the worker update, or nil), fields
+-- (the field/value pairs to write on the claimed job) and problems (see claim_next).
 local function next_claim(first)
     local count = #KEYS - first + 1
-    local claim = {first = first, queues = math.floor(count / 3), lease = next_arg(), skip = {}, problems = {}}
+    local claim = {first = first, queues = math.floor(count / 3), lease = next_arg(), problems = {}}
     if count % 3 == 1 then
         claim.worker = next_worker_update(KEYS[#KEYS])
     end
     claim.fields = rest_of_args()
-    local kinds = {{'queue', 'list'}, {'registry', 'zset'}, {'wake', 'list'}}
-    for i = 1, claim.queues do
-        for j, kind in ipairs(kinds) do
-            local key = KEYS[first + 3 * (i - 1) + j - 1]
-            local fits, found = holds(key, kind[2])
-            if not fits then
-                claim.skip[i] = true
-                local p = claim.problems
-                p[#p + 1], p[#p + 2], p[#p + 3], p[#p + 4] = kind[1], i, key, found
-            end
-        end
-    end
     return claim
 end
 
+-- Note a key of the wrong type among a claim's problems ({what, queue index, key or job id,
+-- what it holds}, flat).
+local function claim_problem(claim, what, i, name, found)
+    local p = claim.problems
+    p[#p + 1], p[#p + 2], p[#p + 3], p[#p + 4] = what, i, name, found
+end
+
 -- Pops ids from the queues in order, dropping ids whose record is gone (expired) or whose status
--- is a known one other than 'queued' (a missing or unknown status is claimed); writes the fields and status 'started' on the first good one, removes its
--- expiry and that of its results and dependency sets (a started job never expires), enters it
--- in the started registry under the lease, leaves each queue's wake token matching whether the
--- queue still holds ids, and updates the worker. Returns {queue index, job id, {field, value,
--- ...}, problems} (see next_claim; a dropped id whose job key is not a hash is one too), or nil
--- when every queue is empty ({0, '', {}, problems} when there were problems). The record is read
--- once, before the claim writes: the caller adds the fields it sent and the status itself, which
+-- is a known one other than 'queued' (a missing or unknown status is claimed); writes the fields
+-- and status 'started' on the first good one, removes its expiry and that of its results and
+-- dependency sets (a started job never expires), enters it in the started registry under the
+-- lease, leaves each queue's wake token matching whether the queue still holds ids, and updates
+-- the worker. Returns {queue index, job id, {field, value, ...}, problems}, or nil when every
+-- queue is empty ({0, '', {}, problems} when there were problems). The record is read once,
+-- before the claim writes: the caller adds the fields it sent and the status itself, which
 -- spares a read and the transfer of what it already knows.
+--
+-- A key of the wrong type never fails the claim half way (Redis would keep what it wrote, such
+-- as a job popped and started by nobody, or the transition finish_and_claim made first): a queue
+-- whose started registry is not a sorted set (checked before its first pop) or whose list is not
+-- a list is skipped, a popped id whose job key is not a hash is dropped, a later queue whose list
+-- is not a list keeps its wake token as it is; each is among the `problems` (what: 'queue',
+-- 'registry' or 'job'). A wake key is only tested for existence, written when absent, or
+-- deleted: its type does not matter here.
 local function claim_next(claim)
     local first = claim.first
-    local problems = claim.problems
     for i = 1, claim.queues do
         local base = first + 3 * (i - 1)
         local queue_key, started_key, wake_key = KEYS[base], KEYS[base + 1], KEYS[base + 2]
-        while not claim.skip[i] do
-            local job_id = redis.call('LPOP', queue_key)
+        local usable, found = holds(started_key, 'zset')
+        if not usable then
+            claim_problem(claim, 'registry', i, started_key, found)
+        end
+        while usable do
+            local job_id = redis.pcall('LPOP', queue_key)
+            if type(job_id) == 'table' then  -- an error: the queue's key is not a list
+                claim_problem(claim, 'queue', i, queue_key, type_of(queue_key))
+                usable = false
+                break
+            end
             if not job_id then
                 break
             end
             local record_key = K_JOB .. job_id
-            -- A job key that holds something else than a record (a hash) is dropped and reported:
-            -- nothing can be written on it, and nothing of it run.
-            local kind = type_of(record_key)
-            if kind ~= 'hash' and kind ~= 'none' then
-                problems[#problems + 1], problems[#problems + 2] = 'job', i
-                problems[#problems + 1], problems[#problems + 2] = job_id, kind
+            local record = redis.pcall('HGETALL', record_key)
+            if record.err then
+                -- Not a record: dropped (it is popped), and reported; nothing of it can run.
+                claim_problem(claim, 'job', i, job_id, type_of(record_key))
+                record = {}
             end
-            local record = kind == 'hash' and redis.call('HGETALL', record_key) or {}
             local status = status_of(record)
             -- A missing or unknown status is a corrupt record: claimed, so that the worker fails
             -- it (it sees the status the record had); a known other status lives elsewhere.
@@ -405,24 +408,30 @@ local function claim_next(claim)
                 -- put back the token of each queue that still holds ids, so a claimer blocked on
                 -- them (possibly listening to other queues than this one) wakes up.
                 for j = i, claim.queues do
-                    if not claim.skip[j] then
-                        local other = first + 3 * (j - 1)
-                        settle_wake(KEYS[other], KEYS[other + 2])
+                    local other = first + 3 * (j - 1)
+                    local length = redis.pcall('LLEN', KEYS[other])
+                    if type(length) ~= 'number' then
+                        length = 0  -- not a list: no job to wake anyone for
+                    end
+                    if length > 0 then
+                        wake(KEYS[other + 2])
+                    else
+                        redis.call('DEL', KEYS[other + 2])
                     end
                 end
                 if claim.worker then
                     apply_worker_update(claim.worker, job_id)
                 end
-                return {i, job_id, record, problems}
+                return {i, job_id, record, claim.problems}
             end
         end
-        if not claim.skip[i] then
+        if usable then
             -- Empty now: a token left here would only cause a spurious wake-up.
             redis.call('DEL', wake_key)
         end
     end
-    if #problems > 0 then
-        return {0, '', {}, problems}
+    if #claim.problems > 0 then
+        return {0, '', {}, claim.problems}
     end
     return nil
 end

@@ -223,13 +223,22 @@ local function transition(t)
     local record, results, dependents, dependencies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
     local job_id = t.job_id
     -- The keys this step writes that no read below checks first (a record or source of the wrong
-    -- type fails its read, or its removal, before anything is written).
+    -- type fails its read, or its removal, before anything is written). The job's results and
+    -- dependency sets seldom exist: one EXISTS spares their TYPE then.
+    expect_types({t.target_key or false, t.target == 'q' and 'list' or 'zset', t.wake_key or false, 'list',
+        t.known_key or false, 'set'})
     local settles = t.policy ~= '-'
-    expect_types({
-        t.target_key or false, t.target == 'q' and 'list' or 'zset', t.wake_key or false, 'list',
-        t.known_key or false, 'set', t.result and results or false, 'list',
-        (settles or t.leave) and dependencies or false, 'set', settles and dependents or false, 'set',
-    })
+    local own = {t.result and results or false, 'list', (settles or t.leave) and dependencies or false, 'set',
+        settles and dependents or false, 'set'}
+    local present = {}
+    for i = 1, #own, 2 do
+        if own[i] then
+            present[#present + 1] = own[i]
+        end
+    end
+    if #present > 0 and redis.call('EXISTS', unpack(present)) > 0 then
+        expect_types(own)
+    end
     -- A record without the execution id (or no record: HMGET answers false) refuses: with an
     -- execution to check, that one HMGET also says the record exists. It reads the job's rate
     -- limit too (see lib_rate_limit.lua).
