@@ -155,6 +155,7 @@ class WorkLoop:
         # execute_job() (RQ's hook) runs it; the claim of the next job rides along with it, for
         # the step that records this job's outcome.
         worker.execute_job(job, next_claim)
+        self._wrote()  # its outcome (execute_job retries that write while the store is away)
         self.processed += 1
         if next_claim is not None and next_claim.claimed is not None:
             self._hold(worker.job_from_claim(next_claim.claimed))
@@ -213,10 +214,14 @@ class WorkLoop:
         if time.monotonic() - self._last_beat >= self.heartbeat_interval:
             self.calls.heartbeat()
             self._last_beat = time.monotonic()
-            if self._store_full:
-                logger.warning("worker %s: the store has room again", self.name)
-                self._store_full = False
-                self._backoff.reset()
+            self._wrote()
+
+    def _wrote(self) -> None:
+        """A write went through: a full store has room again."""
+        if self._store_full:
+            logger.warning("worker %s: the store has room again", self.name)
+            self._store_full = False
+            self._backoff.reset()
 
     def _check_suspended(self) -> bool:
         """Whether workers are suspended (asked at most once a second); records state changes."""
