@@ -35,6 +35,7 @@ __all__ = [
     "ShutDownImminentException",
     "SignatureError",
     "StopRequested",
+    "StoreDataError",
     "StoreFullError",
     "StorePermissionError",
     "TimeoutFormatError",
@@ -131,6 +132,12 @@ class UnknownPluginError(ConfigurationError):
 class StorePermissionError(JQError):
     """The store refuses something jq needs: a Redis ACL user lacks a command, its key pattern or
     its channel pattern does not cover jq's prefix. The message names what to grant."""
+
+
+class StoreDataError(JQError):
+    """The store holds something else than jq keeps under one of its keys (on Redis, a key of the
+    wrong type: a string where a queue's list belongs). The scripts that move a job check the keys
+    they write before their first write: their refusal wrote nothing, and names the key."""
 
 
 class StoreFullError(JQError):

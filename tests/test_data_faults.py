@@ -20,11 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
-from jq import Queue
+from jq import Queue, SimpleWorker
 from jq.broker import STATUS, Place, PlaceKind, Transition
-from jq.exceptions import DeserializationError
+from jq.exceptions import DeserializationError, StoreDataError
 from jq.job import Job
 from jq.queueing import registry as registry_module
 from jq.worker.maintenance import Maintenance
@@ -302,11 +301,29 @@ def test_a_transition_refuses_a_key_of_the_wrong_type_before_writing_anything(se
         fields={STATUS: b"finished"},
     )
 
-    with pytest.raises(redis.ResponseError, match=f"key {finished} holds a string where jq keeps a zset"):
+    with pytest.raises(StoreDataError, match=f"key {finished} holds a string where jq keeps a zset"):
         queue.broker.transition(change)
     # Nothing was written: the job is still started, in the started registry.
     assert client.hget(job.key, STATUS) == b"started"
     assert client.zscore(queue.started_job_registry.key, job.id) is not None
+
+
+def test_a_worker_whose_outcome_write_meets_a_key_of_the_wrong_type_goes_on(server, caplog):
+    """The finished registry is a string: the outcome of each job is refused before anything is
+    written. The worker logs it and goes on (it does not die of it); each job stays started until
+    its lease runs out, and maintenance then ends it in the failed registry."""
+    client = server.client()
+    queue = Queue(connection=client)
+    client.set(queue.finished_job_registry.key, "not a registry")
+    jobs = [queue.enqueue(fixtures.add, n, 1) for n in range(2)]
+
+    SimpleWorker([queue], connection=client).work(burst=True)
+
+    assert [job.get_status() for job in jobs] == ["started", "started"]
+    assert caplog.text.count("its outcome could not be recorded") == 2
+    ended = queue.started_job_registry.cleanup(timestamp=time.time() + 3600)
+    assert sorted(ended) == sorted(job.id for job in jobs)
+    assert [job.get_status() for job in jobs] == ["failed", "failed"]
 
 
 # -- the pool says when its workers die -----------------------------------------------------------

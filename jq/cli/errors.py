@@ -5,7 +5,8 @@ Exit statuses:
 * ``0``: done.
 * ``1``: the command was well formed but could not be carried out: the store is unreachable or
   refused the request, a job does not exist or is in a state where the operation does not apply,
-  a worker name is already taken, a job's record is corrupt, the store is out of memory.
+  a worker name is already taken, a job's record is corrupt, a key holds the wrong type, the
+  store is out of memory.
 * ``2``: a usage or configuration mistake: an unknown or malformed flag, a class or function
   that cannot be imported, a bad URL, a broken config module or a setting of the wrong type.
 
@@ -28,6 +29,7 @@ from jq.exceptions import (
     InvalidJobOperation,
     JQError,
     NoSuchJobError,
+    StoreDataError,
     StoreFullError,
 )
 
@@ -41,6 +43,7 @@ _RUNTIME_JQ_ERRORS = (
     InvalidJobOperation,
     DuplicateWorkerError,
     DeserializationError,
+    StoreDataError,
     StoreFullError,
 )
 

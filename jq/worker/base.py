@@ -45,6 +45,7 @@ from jq.exceptions import (
     ConfigurationError,
     DeserializationError,
     ShutDownImminentException,
+    StoreDataError,
     UnsupportedByBrokerError,
 )
 from jq.io.connections import resolve_broker, same_store
@@ -479,6 +480,11 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         started = self.runner.started = time.monotonic()
         try:
             outcome = self.strategy.execute(self, job, next_claim)
+        except StoreDataError as error:
+            # Bad data in the store refused the outcome's write, which wrote nothing: the job
+            # stays started until its lease runs out, and maintenance ends it then.
+            logger.error("job %s: its outcome could not be recorded: %s", job.id, error)
+            outcome = JobOutcome.STALE
         finally:
             self.running_job, self.current_job_id, self._kill = None, None, None
             self.runner.started = None

@@ -15,7 +15,7 @@ from redis.client import Pipeline
 
 from jq.broker import DependentsPolicy, JobStore, Place, Record
 from jq.defaults import DEFAULT_FAILURE_TTL
-from jq.exceptions import DeserializationError
+from jq.exceptions import DeserializationError, StoreDataError
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState, is_wrong_type
 from jq_backends.redis.scripts import Arg
@@ -83,9 +83,7 @@ class RedisJobs(RedisState, JobStore):
         key = self._keys.job(job_id)
         try:
             values = self._scripts("load_fields", [key], list(names))
-        except redis.ResponseError as error:
-            if not is_wrong_type(error):
-                raise
+        except StoreDataError:
             raise DeserializationError(
                 f"job {job_id!r} cannot be read: {self._wrong_type(key, 'a hash')}"
             ) from None

@@ -30,10 +30,10 @@ from typing import Any, Final
 
 import redis
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError, OutOfMemoryError
+from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 
 from jq import broker as contract
-from jq.exceptions import StoreFullError
+from jq.exceptions import StoreDataError, StoreFullError
 from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS
 from jq_backends.keys import (
     DEFAULT_PREFIX,
@@ -280,6 +280,12 @@ class ScriptRunner:
         except OutOfMemoryError as error:
             # Redis refuses a script's first write at maxmemory, so nothing of it was written.
             raise StoreFullError(out_of_memory_message(error)) from error
+        except ResponseError as error:
+            # A key of the wrong type. The scripts that move jobs check the keys they write before
+            # their first write (lib.lua's expect_types), so their refusals wrote nothing.
+            if "WRONGTYPE" not in str(error):
+                raise
+            raise StoreDataError(f"the script {name} was refused: {error}") from error
 
     def queue_on(self, pipeline: Any, name: str, keys: Sequence[str], args: Sequence[Arg]) -> None:
         """Queue one script call on a redis-py ``pipeline``: made (the script loaded first when
