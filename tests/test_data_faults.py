@@ -285,6 +285,25 @@ def test_jqueue_reports_a_job_key_of_the_wrong_type_in_one_line_and_lists_the_re
     assert sound.id in listed.stdout
 
 
+@pytest.mark.parametrize("path", ["plain", "with a dependency"])
+def test_an_enqueue_onto_a_queue_key_of_the_wrong_type_writes_nothing(server, path):
+    """A plain enqueue goes through the script for fresh jobs, one with a (finished) dependency
+    through the general one: both refuse before their first write, naming the key."""
+    client = server.client()
+    finished = Queue(connection=client).enqueue(fixtures.add, 1, 1)
+    SimpleWorker(["default"], connection=client).work(burst=True)
+    assert finished.get_status() == "finished"
+    bad = Queue("bad", connection=client)
+    client.set(bad.key, "not jq's")
+    keys_before = set(client.keys("*"))
+    options = {"depends_on": finished} if path == "with a dependency" else {}
+
+    with pytest.raises(StoreDataError, match=f"key {bad.key} holds a string where jq keeps a list"):
+        bad.enqueue(fixtures.add, 2, 2, **options)
+
+    assert set(client.keys("*")) == keys_before  # no record left without a queue
+
+
 def test_a_transition_refuses_a_key_of_the_wrong_type_before_writing_anything(server):
     client = server.client()
     queue = Queue(connection=client)
