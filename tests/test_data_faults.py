@@ -304,6 +304,29 @@ def test_an_enqueue_onto_a_queue_key_of_the_wrong_type_writes_nothing(server, pa
     assert set(client.keys("*")) == keys_before  # no record left without a queue
 
 
+def test_a_dependent_whose_queue_key_is_of_the_wrong_type_stays_deferred_and_its_parent_finishes(
+    server, caplog
+):
+    """Releasing a dependent writes its origin queue, met only half way through the parent's
+    transition: that dependent is left deferred, and the parent's outcome is recorded whole."""
+    client = server.client()
+    parent = Queue(connection=client).enqueue(fixtures.add, 1, 1)
+    bad = Queue("bad", connection=client)
+    child = bad.enqueue(fixtures.add, 2, 2, depends_on=parent)
+    assert child.get_status() == "deferred"
+    client.set(bad.key, "not jq's")
+
+    SimpleWorker(["default"], connection=client).work(burst=True)
+
+    assert "its outcome could not be recorded" not in caplog.text
+    assert parent.get_status() == "finished" and parent.result == 2
+    # Still deferred, and still where a deferred job is found (a script that failed half way
+    # would have taken it out of the deferred registry, keeping its status).
+    assert child.get_status() == "deferred"
+    assert bad.deferred_job_registry.get_job_ids() == [child.id]
+    assert client.get(bad.key) == b"not jq's"
+
+
 def test_a_transition_refuses_a_key_of_the_wrong_type_before_writing_anything(server):
     client = server.client()
     queue = Queue(connection=client)

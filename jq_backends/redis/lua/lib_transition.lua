@@ -122,13 +122,23 @@ end
 
 -- A deferred dependent whose last unmet dependency this job was goes from its origin's deferred
 -- registry to its origin queue, with the released fields and then status 'queued'; or, when its
--- scheduled time is after now, to its origin's scheduled registry with status 'scheduled'.
+-- scheduled time is after now, to its origin's scheduled registry with status 'scheduled'. When
+-- one of those keys holds the wrong type the dependent is left deferred, untouched (this script
+-- has written already: failing now would keep half of it), and the server's log says why.
 local function release(t, child, child_record)
     local values = redis.call('HMGET', child_record, F_ORIGIN, F_STATUS, F_ENQUEUE_AT_FRONT, F_SCHEDULED_AT,
         F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
     local origin = values[1]
     if not origin or values[2] ~= S_DEFERRED then
         return
+    end
+    for _, place in ipairs({{K_DEFERRED .. origin, 'zset'}, {K_SCHEDULED .. origin, 'zset'}, {K_QUEUE .. origin, 'list'}}) do
+        local fits, found = holds(place[1], place[2])
+        if not fits then
+            redis.log(redis.LOG_WARNING, 'jq left job ' .. child .. ' deferred: its key ' .. place[1] .. ' holds a ' ..
+                found .. ', not a ' .. place[2])
+            return
+        end
     end
     redis.call('ZREM', K_DEFERRED .. origin, child)
     local due = values[4] and tonumber(values[4])
@@ -152,6 +162,13 @@ end
 local function cancel(t, child, child_record)
     local origin = redis.call('HGET', child_record, F_ORIGIN)
     if not origin or redis.call('HGET', child_record, F_STATUS) ~= S_DEFERRED then
+        return nil
+    end
+    -- Left deferred, as release() leaves a dependent, when a key it would move through is of the
+    -- wrong type.
+    if not holds(K_DEFERRED .. origin, 'zset') or not holds(K_CANCELED .. origin, 'zset') then
+        redis.log(redis.LOG_WARNING, 'jq left job ' .. child .. ' deferred: a registry of queue ' .. origin ..
+            ' holds the wrong type')
         return nil
     end
     redis.call('ZREM', K_DEFERRED .. origin, child)
