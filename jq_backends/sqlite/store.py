@@ -237,6 +237,9 @@ class _Transaction(StoreTransaction):
         self._now = now
         #: Whether the block added to a queue: the store wakes the watches after the commit.
         self.pushed = False
+        # Records found not past their deadline in this block. The block's time does not move, and
+        # a deadline set at or before it drops the record at once, so each is looked up once.
+        self._checked: set[tuple[RecordKind, str]] = set()
 
     def _sql(self, query: str, *args: object) -> sqlite3.Cursor:
         return self._db.execute(query, args)
@@ -260,11 +263,14 @@ class _Transaction(StoreTransaction):
 
     def _drop_if_due(self, kind: RecordKind, key: str) -> None:
         # Expiry is lazy: a record past its deadline, or owned by a job past it, goes when touched.
+        if (kind, key) in self._checked:
+            return
         if kind in JOB_OWNED_RECORDS:
             self._drop_if_due(RecordKind.JOB, key)
         row = self._sql("SELECT at FROM deadlines WHERE kind = ? AND key = ?", kind.value, key).fetchone()
         if row is not None and row[0] <= self._now:
             self._drop(kind, key)
+        self._checked.add((kind, key))
 
     def _exists(self, kind: RecordKind, key: str) -> bool:
         query = "SELECT 1 FROM fields WHERE kind = ? AND key = ? LIMIT 1"
