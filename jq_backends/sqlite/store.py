@@ -10,8 +10,10 @@ lock up front, so blocks run one at a time (serializable) and never fail half-wa
 Other processes wait for it through SQLite's busy timeout. The threads of one process share one
 connection behind a lock: a lock hands over in microseconds where the busy handler sleeps in
 steps of up to 100 ms, and blocks that run one at a time gain nothing from more connections.
-The database runs in WAL mode with ``synchronous=NORMAL``: a crash of any process loses nothing
-committed; a power loss may lose the last blocks, never the database.
+The database runs in WAL mode with ``synchronous=FULL`` by default: a block that returned is on
+disk, even across a power loss. ``synchronous="normal"`` skips the sync at each commit: a crash of
+any process still loses nothing committed, but a power loss may lose the last blocks (never the
+database).
 
 Expiry: reading, writing or expiring a record first drops it (and what belongs to it) if its
 deadline has passed, and every block drops a few records nobody read past their deadline.
@@ -44,7 +46,7 @@ from jq.broker.store import (
 from jq.broker.types import Record
 from jq_backends.sqlite.mailbox import WATCH_PREFIX, Mailboxes, QueueWatch, Subscription
 
-__all__ = ["SQLiteStore"]
+__all__ = ["SYNCHRONOUS", "SQLiteStore"]
 
 _T = TypeVar("_T")
 
@@ -68,6 +70,9 @@ INSERT OR IGNORE INTO pushes VALUES (0, 0);
 COMMIT;
 """
 
+#: The durability settings a store takes (SQLite's ``synchronous`` pragma); the first is the default.
+SYNCHRONOUS = ("full", "normal")
+
 #: How many records past their deadline one block deletes without being asked to read them.
 _SWEEP = 100
 
@@ -83,14 +88,24 @@ class SQLiteStore(Store):
 
     ``timeout``: how long a block waits for another process's block before raising
     ``sqlite3.OperationalError`` ("database is locked"), one of :attr:`transient_errors`.
+    ``synchronous``: ``"full"`` (the default: each block is synced to disk before it returns) or
+    ``"normal"`` (faster; a power loss may lose the last blocks), see the module.
     """
 
     shares_across_processes = True
     transient_errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, timeout: float = 30.0, synchronous: str = "full"
+    ) -> None:
         if os.fspath(path) in ("", ":memory:"):
             raise ValueError("SQLiteStore needs a database file: the processes of jq share it")
+        if synchronous.lower() not in SYNCHRONOUS:
+            raise ValueError(
+                f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}: 'full' keeps "
+                "every acknowledged job across a power loss, 'normal' is faster and may lose the last ones"
+            )
+        self.synchronous = synchronous.lower()
         self.path = os.path.abspath(os.fspath(path))
         self._timeout = timeout
         self._lock = threading.Lock()
@@ -137,7 +152,7 @@ class SQLiteStore(Store):
                 )
                 try:
                     self._retry(lambda: db.execute("PRAGMA journal_mode=WAL"))
-                    db.execute("PRAGMA synchronous=NORMAL")
+                    db.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
                     if not self._ready:
                         self._retry(lambda: db.executescript(_SCHEMA))
                 except BaseException:
