@@ -255,6 +255,10 @@ class _Transaction(StoreTransaction):
         # Records found not past their deadline in this block. The block's time does not move, and
         # a deadline set at or before it drops the record at once, so each is looked up once.
         self._checked: set[tuple[RecordKind, str]] = set()
+        # Records as this block last read or wrote them (None: no record), so that a block that
+        # reads one record several times (a worker's, in a finish-and-claim) queries it once.
+        # Copies go in and out: callers change what they read.
+        self._records: dict[tuple[RecordKind, str], Record | None] = {}
 
     def _sql(self, query: str, *args: object) -> sqlite3.Cursor:
         return self._db.execute(query, args)
@@ -268,6 +272,7 @@ class _Transaction(StoreTransaction):
     def _drop(self, kind: RecordKind, key: str) -> bool:
         """Delete a record, and for a job's what belongs to it; whether the record was there."""
         found = self._sql("DELETE FROM fields WHERE kind = ? AND key = ?", kind.value, key).rowcount
+        self._records[(kind, key)] = None
         self._sql("DELETE FROM deadlines WHERE kind = ? AND key = ?", kind.value, key)
         if kind is RecordKind.JOB:
             for owned in JOB_OWNED_RECORDS:
@@ -293,8 +298,13 @@ class _Transaction(StoreTransaction):
 
     def read(self, kind: RecordKind, key: str) -> Record | None:
         self._drop_if_due(kind, key)
+        if (kind, key) in self._records:
+            known = self._records[(kind, key)]
+            return None if known is None else dict(known)
         rows = self._sql("SELECT field, value FROM fields WHERE kind = ? AND key = ?", kind.value, key)
-        return dict(rows.fetchall()) or None
+        record: Record | None = dict(rows.fetchall()) or None
+        self._records[(kind, key)] = None if record is None else dict(record)
+        return record
 
     def write(
         self, kind: RecordKind, key: str, fields: Mapping[str, bytes], *, replace: bool = False
@@ -308,6 +318,13 @@ class _Transaction(StoreTransaction):
             "INSERT OR REPLACE INTO fields VALUES (?, ?, ?, ?)",
             [(kind.value, key, field, value) for field, value in fields.items()],
         )
+        known = self._records.get((kind, key))
+        if replace or known is not None:
+            record = {} if replace or known is None else known
+            record.update(fields)
+            self._records[(kind, key)] = record or None
+        else:  # a record this block has not read (or found missing): read it from the table
+            self._records.pop((kind, key), None)
 
     def delete(self, kind: RecordKind, key: str) -> bool:
         self._drop_if_due(kind, key)
