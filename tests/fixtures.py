@@ -488,3 +488,16 @@ def mark_started_and_sleep_once(path: str, seconds: float) -> str:
     if os.path.exists(path):
         return "ran again"
     return mark_started_and_sleep(path, seconds)
+
+
+def record_run_until_released(path: str, release: str, timeout: float = 60.0) -> str:
+    """Append the job's id to ``path`` (counts executions across processes, on any store), then
+    wait until the file ``release`` exists (at most ``timeout`` seconds)."""
+    job = get_current_job()
+    assert job is not None
+    with open(path, "a") as handle:
+        handle.write(job.id + "\n")
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return job.id

@@ -13,11 +13,9 @@ import json
 import logging
 import math
 import os
-import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from jq.base.clock import scheduling_time
 from jq.base.utils import format_timestamp, now, now_timestamp, public_module
 from jq.broker import (
     ENQUEUE_AT_FRONT,
@@ -34,6 +32,7 @@ from jq.broker import (
     Transition,
     WorkerUpdate,
 )
+from jq.broker.clock import due_time
 from jq.core.job_state import JobStatus
 from jq.core.repeat import Repeat
 from jq.core.results import Result, encode_result
@@ -74,11 +73,12 @@ def now_text() -> bytes:
     return now_timestamp().encode()
 
 
-def _expiry(ttl: int) -> tuple[float, int]:
-    """(registry score, record_ttl) for keeping something ``ttl`` seconds (-1: forever)."""
+def _expiry(job: Job, ttl: int) -> tuple[float, int]:
+    """(registry score, record_ttl) for keeping something ``ttl`` seconds (-1: forever), the
+    score counted by the store's clock, as the record's expiry is."""
     if ttl < 0:
         return math.inf, PERSIST
-    return time.time() + ttl, ttl
+    return job.broker.now() + ttl, ttl
 
 
 def claim_fields(worker_name: str) -> dict[str, bytes]:
@@ -192,7 +192,7 @@ def finish(
     elif ttl == 0:
         change, status = replace(change, record_ttl=0), JobStatus.FINISHED
     else:
-        score, record_ttl = _expiry(ttl)
+        score, record_ttl = _expiry(job, ttl)
         target = Place(PlaceKind.FINISHED, job.origin)
         change, status = (
             replace(change, target=target, score=score, record_ttl=record_ttl),
@@ -225,7 +225,7 @@ def _repeat(job: Job, change: Transition, result_ttl: int, *, at_once: bool) -> 
     }
     if interval > 0:
         status, target = JobStatus.SCHEDULED, Place(PlaceKind.SCHEDULED, job.origin)
-        score = scheduling_time() + interval
+        score = due_time(job.broker) + interval
     else:
         status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0
     fields[STATUS] = status.value.encode()
@@ -298,7 +298,7 @@ def fail(
         worker_name=worker_name,
     )
     ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
-    score, record_ttl = _expiry(ttl) if ttl != 0 else (0.0, 0)
+    score, record_ttl = _expiry(job, ttl) if ttl != 0 else (0.0, 0)
     moved = _move(
         job,
         Transition(
@@ -355,7 +355,7 @@ def retry_returned(
             job.id, Result.Type.MAX_RETRIES_EXCEEDED, ended, id=execution_id, worker_name=worker_name
         )
         ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
-        score, record_ttl = _expiry(ttl) if ttl != 0 else (0.0, 0)
+        score, record_ttl = _expiry(job, ttl) if ttl != 0 else (0.0, 0)
         change = Transition(
             job.id,
             source=source,
@@ -377,7 +377,7 @@ def retry_returned(
             job.id,
             source=source,
             target=target,
-            score=scheduling_time() + interval if interval > 0 else 0.0,
+            score=due_time(job.broker) + interval if interval > 0 else 0.0,
             at_front=bool(getattr(retry, "enqueue_at_front", False)),
             fields={
                 STATUS: status.value.encode(),
@@ -431,7 +431,7 @@ def _retry(
         status, target, score = (
             JobStatus.SCHEDULED,
             Place(PlaceKind.SCHEDULED, job.origin),
-            scheduling_time() + interval,
+            due_time(job.broker) + interval,
         )
     else:
         status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0

@@ -409,8 +409,9 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             # a long wait for one.
             lambda: lifecycle.claim_fields(self.name),
             # Also called at the claim: a request prepared before a job runs (the next claim made
-            # with its outcome) must not carry a lease that ran out while the job ran.
-            lambda: time.time() + self.worker_ttl,
+            # with its outcome) must not carry a lease that ran out while the job ran. By the
+            # store's clock, which the maintenance that ends expired leases reads too.
+            lambda: self.broker.now() + self.worker_ttl,
             worker=WorkerUpdate(self.name, {WORKER_STATE: _BUSY, "last_heartbeat": lifecycle.now_text()}),
         )
 
@@ -504,7 +505,8 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         record (:meth:`heartbeat`), by ``worker_ttl`` (the heartbeat thread calls this)."""
         for job in {id(job): job for job in (self.running_job, self.held_job) if job is not None}.values():
             if job.execution_id is not None:
-                self.broker.extend_lease(job.origin, job.id, job.execution_id, time.time() + self.worker_ttl)
+                lease_until = self.broker.now() + self.worker_ttl
+                self.broker.extend_lease(job.origin, job.id, job.execution_id, lease_until)
         self.heartbeat()
 
     # -- stopping jobs ----------------------------------------------------------------------------
