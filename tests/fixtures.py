@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from typing import Any
 
@@ -488,3 +489,18 @@ def mark_started_and_sleep_once(path: str, seconds: float) -> str:
     if os.path.exists(path):
         return "ran again"
     return mark_started_and_sleep(path, seconds)
+
+
+def raise_keyboard_interrupt() -> None:
+    """Raise KeyboardInterrupt, as Ctrl+C in a job's code would."""
+    raise KeyboardInterrupt
+
+
+def on_success_exit(job: Any, connection: Any, result: Any) -> None:
+    """An ``on_success`` callback that ends the process (``sys.exit(0)``)."""
+    sys.exit(0)
+
+
+def on_failure_exit(job: Any, connection: Any, *exc_info: Any) -> None:
+    """An ``on_failure`` callback that ends the process (``sys.exit(0)``)."""
+    sys.exit(0)
