@@ -8,14 +8,17 @@ behaviour is the same, a worker in this process against the memory and SQLite dr
 
 from __future__ import annotations
 
+import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from jq import Callback, Queue, SimpleWorker
+from jq import Callback, Queue, SimpleWorker, Worker
 from jq.broker import Broker
+from jq.testing.helpers import wait_for
 from jq_backends.memory import MemoryBroker
 from tests import fixtures
 from tests.processes import start_worker, stop
@@ -109,5 +112,131 @@ def test_a_worker_in_process_that_exits_leaves_no_claimed_job_behind(local_broke
     assert second.get_status(refresh=True) == "finished"
 
 
-def _unused() -> None:  # keeps imports used while the file grows
-    _ = signal
+# -- class 9: a second signal during the shutdown; a restart under a dead worker's name --------
+
+#: The file a PausingAtUnregister worker writes when it is about to unregister; it goes on once
+#: the same path with ``.go`` added exists.
+UNREGISTER_MARKER = "JQ_TEST_UNREGISTER_MARKER"
+
+
+class PausingAtUnregister:
+    """Waits, when it is about to unregister, until the test says go: the moment a second signal
+    must not kill it (set up by the test through the environment)."""
+
+    def register_death(self) -> None:
+        marker = Path(os.environ[UNREGISTER_MARKER])
+        marker.write_text(str(os.getpid()))
+        go = marker.with_name(marker.name + ".go")
+        deadline = time.monotonic() + 30
+        while not go.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        super().register_death()  # type: ignore[misc]
+
+
+class SimplePausingAtUnregister(PausingAtUnregister, SimpleWorker):
+    """A SimpleWorker that pauses before it unregisters."""
+
+
+class ForkingPausingAtUnregister(PausingAtUnregister, Worker):
+    """A Worker that pauses before it unregisters."""
+
+
+@pytest.mark.parametrize("worker_class", [SimplePausingAtUnregister, ForkingPausingAtUnregister])
+def test_a_second_signal_during_the_shutdown_does_not_skip_unregistering(server, tmp_path, worker_class):
+    client = server.client()
+    queue = Queue(connection=client)
+    marker = tmp_path / "unregistering"
+    process = start_worker(
+        server.url,
+        name="twice",
+        worker_ttl=300,
+        extra_env={UNREGISTER_MARKER: str(marker)},
+        **{
+            "class": f"{__name__}.{worker_class.__name__}",
+            "simple": worker_class is SimplePausingAtUnregister,
+        },
+    )
+    try:
+        running = tmp_path / "running"
+        job = queue.enqueue(fixtures.mark_started_and_sleep, str(running), 0.2)
+        assert wait_for(running.exists)
+        process.send_signal(signal.SIGTERM)
+        assert wait_for(marker.exists)
+        # The loop has ended and the worker is about to unregister: the second signal comes now.
+        process.send_signal(signal.SIGTERM)
+        # Once the signal was handled (not the default action: that would have killed it).
+        assert wait_for(lambda: process.poll() is not None, timeout=1) is False
+        marker.with_name(marker.name + ".go").touch()
+        code, stderr = stop(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            stop(process)
+    assert code == 0, stderr
+    assert Worker.count(connection=client) == 0
+    assert job.get_status(refresh=True) == "finished"
+    # The name is free at once.
+    again = start_worker(server.url, name="twice", simple=True, worker_ttl=300, work={"burst": True})
+    code, stderr = stop(again)
+    assert code == 0, stderr
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.015, 0.03, 0.045, 0.06])
+def test_two_quick_sigterms_to_a_busy_worker_leave_no_record(server, tmp_path, delay):
+    """The measured fault: a second SIGTERM 0-60 ms after the first (the job is short)."""
+    client = server.client()
+    queue = Queue(connection=client)
+    process = start_worker(server.url, name="quick", simple=True, worker_ttl=300)
+    running = tmp_path / "running"
+    queue.enqueue(fixtures.mark_started_and_sleep, str(running), 0.02)
+    assert wait_for(running.exists)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(delay)  # the scenario: how far apart the two signals come
+    process.send_signal(signal.SIGTERM)
+    code, stderr = stop(process)
+    # Handled as a cold shutdown; or, when it came after work() returned (the handlers it found
+    # are back then), the default action ended the process: only once it had unregistered.
+    assert code == 0 or (code == -signal.SIGTERM and "stopped after" in stderr), stderr
+    assert Worker.count(connection=client) == 0
+    again = start_worker(server.url, name="quick", simple=True, worker_ttl=300, work={"burst": True})
+    code, stderr = stop(again)
+    assert code == 0, stderr
+
+
+@pytest.mark.parametrize("simple", [True, False], ids=["SimpleWorker", "Worker"])
+def test_a_restart_takes_the_name_of_a_killed_worker(server, simple):
+    client = server.client()
+    queue = Queue(connection=client)
+    dead = start_worker(server.url, name="phoenix", simple=simple, worker_ttl=300)
+    assert wait_for(lambda: Worker.count(connection=client) == 1)
+    dead.kill()
+    stop(dead)
+    # Its record stays (for worker_ttl): the restart must not take it for a live worker.
+    assert (
+        Worker.find_by_key(Worker.redis_worker_namespace_prefix + "phoenix", connection=client).pid
+        == dead.pid
+    )
+    job = queue.enqueue(fixtures.add, 1, 2)
+    again = start_worker(server.url, name="phoenix", simple=simple, worker_ttl=300, work={"burst": True})
+    code, stderr = stop(again)
+    assert code == 0, stderr
+    assert "took over the record of an earlier worker" in stderr
+    assert job.get_status(refresh=True) == "finished"
+    assert Worker.count(connection=client) == 0
+
+
+def test_a_live_worker_keeps_its_name(server):
+    client = server.client()
+    live = start_worker(server.url, name="taken", simple=True, worker_ttl=300)
+    try:
+        assert wait_for(lambda: Worker.count(connection=client) == 1)
+        twin = start_worker(server.url, name="taken", simple=True, worker_ttl=300, work={"burst": True})
+        code, stderr = stop(twin)
+        assert code != 0 and "already registered" in stderr, stderr
+        assert (
+            Worker.find_by_key(Worker.redis_worker_namespace_prefix + "taken", connection=client).pid
+            == live.pid
+        )
+    finally:
+        live.send_signal(signal.SIGTERM)
+        stop(live)

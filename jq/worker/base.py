@@ -368,12 +368,16 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         except ShutDownImminentException:
             logger.warning("worker %s: stopped at once", self.name)
         finally:
-            signals.restore()
-            heartbeat.stop()
-            self._heartbeat = None
-            self.strategy.close()
-            self.stop_scheduler()
-            self.teardown()
+            try:
+                heartbeat.stop()
+                self._heartbeat = None
+                self.strategy.close()
+                self.stop_scheduler()
+                self.teardown()
+            finally:
+                # Only now: a second SIGTERM during the shutdown (a cold one) must not kill the
+                # worker before it has unregistered, or its record would hold its name.
+                signals.restore()
             logger.info("worker %s stopped after %d job(s)", self.name, loop.processed)
         return loop.processed > 0
 
