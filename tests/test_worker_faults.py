@@ -18,6 +18,11 @@ import pytest
 
 from jq import Callback, Queue, SimpleWorker, Worker
 from jq.broker import Broker
+from jq.core.job_record import SIGNATURE, signed_fields
+from jq.exceptions import SignatureError
+from jq.io.signing import SignedSerializer
+from jq.job import Job
+from jq.serializers import JSONSerializer
 from jq.testing.helpers import wait_for
 from jq_backends.memory import MemoryBroker
 from tests import fixtures
@@ -240,3 +245,63 @@ def test_a_live_worker_keeps_its_name(server):
     finally:
         live.send_signal(signal.SIGTERM)
         stop(live)
+
+
+# -- class 9: a record whose origin disagrees with the queue it is on ---------------------------
+
+
+def test_a_claimed_job_whose_record_names_another_queue_is_failed(server):
+    client = server.client()
+    queue = Queue(connection=client)
+    job = queue.enqueue(fixtures.add, 1, 2)
+    # Changed in the store behind jq's back (the job stays on the default queue).
+    queue.broker.update_job(job.id, {"origin": b"elsewhere"})
+    process = start_worker(server.url, name="checker", simple=True, worker_ttl=300, work={"burst": True})
+    code, stderr = stop(process)
+    assert code == 0, stderr
+    assert job.get_status(refresh=True) == "failed"
+    assert "names queue 'elsewhere', but the job was claimed on queue 'default'" in job.exc_info
+    assert "it was not run" in job.exc_info
+    assert queue.started_job_registry.get_job_ids() == []
+    assert queue.failed_job_registry.get_job_ids() == [job.id]
+
+
+def test_an_abandoned_job_whose_record_names_another_queue_is_ended(local_broker):
+    queue = Queue(connection=local_broker)
+    job = queue.enqueue(fixtures.add, 1, 2)
+    claimed = local_broker.claim(["default"], {"execution": b"x1"}, time.time() - 1)
+    assert claimed is not None and claimed.job_id == job.id
+    local_broker.update_job(job.id, {"origin": b"elsewhere"})
+    assert queue.started_job_registry.cleanup() == [job.id]
+    assert job.get_status(refresh=True) == "failed"
+    assert "was abandoned" in job.exc_info and "names queue 'elsewhere'" in job.exc_info
+    assert queue.started_job_registry.get_job_ids() == []
+
+
+def test_the_signature_covers_the_origin(local_broker):
+    serializer = SignedSerializer(JSONSerializer, keys={"k1": b"s" * 32})
+    queue = Queue(connection=local_broker, serializer=serializer)
+    job = queue.enqueue(fixtures.add, 1, 2)
+    local_broker.update_job(job.id, {"origin": b"elsewhere"})
+    with pytest.raises(SignatureError, match="wrong signature"):
+        Job.fetch(job.id, connection=local_broker, serializer=serializer)
+
+
+def test_a_record_signed_before_the_origin_was_still_loads(local_broker):
+    """Jobs signed by an earlier release (or by an enqueuer not upgraded yet) still run."""
+    serializer = SignedSerializer(JSONSerializer, keys={"k1": b"s" * 32})
+    queue = Queue(connection=local_broker, serializer=serializer)
+    job = queue.enqueue(fixtures.add, 1, 2)
+    record = local_broker.load_job(job.id)
+    legacy = serializer.sign(signed_fields(job.id, record, legacy=True))
+    local_broker.update_job(job.id, {SIGNATURE: legacy})
+    assert Job.fetch(job.id, connection=local_broker, serializer=serializer).origin == "default"
+    # Without the origin in it, a changed origin passes the signature: the worker's claim check
+    # still refuses to run it (see test_a_claimed_job_whose_record_names_another_queue_is_failed).
+    local_broker.update_job(job.id, {"origin": b"elsewhere"})
+    assert Job.fetch(job.id, connection=local_broker, serializer=serializer).origin == "elsewhere"
+    worker = SimpleWorker([queue], connection=local_broker, serializer=serializer)
+    worker.work(burst=True)
+    assert job.get_status(refresh=True) == "failed"
+    failed = Job.fetch(job.id, connection=local_broker, serializer=serializer)
+    assert "names queue 'elsewhere'" in failed.exc_info

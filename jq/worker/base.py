@@ -31,7 +31,7 @@ from jq.base.utils import import_attribute
 from jq.broker import WORKER_STATE, Broker, Claimed, ClaimRequest, Status, WorkerState, WorkerUpdate
 from jq.core import lifecycle
 from jq.core.execution import JobOutcome
-from jq.core.job import Job
+from jq.core.job import Job, misplaced_record
 from jq.core.lifecycle import NextClaim
 from jq.core.outage import retry_transient
 from jq.defaults import (
@@ -443,6 +443,10 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
                     f"{status}, which is not a status jq knows; it was not run"
                 )
             job.apply_record(claimed.record)
+            if job.origin != claimed.queue:
+                raise DeserializationError(
+                    f"{misplaced_record(job.id, job.origin, claimed.queue, 'claimed')}; it was not run"
+                )
         except Exception:
             # A record that cannot be read must still end somewhere: fail it, do not crash. A
             # fresh stand-in, so nothing half-read from the record (a callback) is acted on.
