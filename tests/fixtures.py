@@ -504,3 +504,15 @@ def on_success_exit(job: Any, connection: Any, result: Any) -> None:
 def on_failure_exit(job: Any, connection: Any, *exc_info: Any) -> None:
     """An ``on_failure`` callback that ends the process (``sys.exit(0)``)."""
     sys.exit(0)
+
+
+def hold_the_gil(path: str, seconds: int) -> str:
+    """Append a line to the file at ``path`` (counts executions across processes), then hold the
+    GIL for ``seconds`` (a C call that does not release it, as a catastrophic regular expression
+    does): no other thread of the process runs meanwhile, nor do Python signal handlers."""
+    import ctypes
+
+    with open(path, "a") as handle:
+        handle.write(f"{os.getpid()}\n")
+    ctypes.PyDLL(None).sleep(seconds)
+    return "held"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from jq import Callback, Queue, SimpleWorker, Worker
+from jq import Callback, Queue, Retry, SimpleWorker, Worker
 from jq.broker import Broker
 from jq.core.job_record import SIGNATURE, signed_fields
 from jq.exceptions import SignatureError
@@ -305,3 +305,90 @@ def test_a_record_signed_before_the_origin_was_still_loads(local_broker):
     assert job.get_status(refresh=True) == "failed"
     failed = Job.fetch(job.id, connection=local_broker, serializer=serializer)
     assert "names queue 'elsewhere'" in failed.exc_info
+
+
+# -- class 8: a job that holds the GIL must not starve its worker's liveness --------------------
+
+#: worker_ttl of the workers in these tests (seconds): the job holds the GIL for much longer.
+SHORT_TTL = 2
+GIL_HELD = 3 * SHORT_TTL + 1
+
+
+def _runs(path: Path) -> int:
+    """How many times a hold_the_gil job started."""
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+@pytest.mark.parametrize("mode", ["simple", "simple-sqlite", "fork-per-job", "reused-horse"])
+def test_a_job_holding_the_gil_is_not_declared_abandoned(server, tmp_path, mode):
+    url = f"sqlite:///{tmp_path}/jobs.db" if mode == "simple-sqlite" else server.url
+    queue = Queue(connection=url)
+    config = {"fork-per-job": {}, "reused-horse": {"reuse_horse": True}}.get(mode, {"simple": True})
+    runs = tmp_path / "runs"
+    runner = start_worker(url, name="holder", worker_ttl=SHORT_TTL, **config)
+    # A second worker whose maintenance looks for abandoned jobs twice a second, started once the
+    # job runs (so that it is the first worker's).
+    watcher = None
+    try:
+        job = queue.enqueue(fixtures.hold_the_gil, str(runs), GIL_HELD, retry=Retry(max=1))
+        assert wait_for(lambda: _runs(runs) == 1)
+        watcher = start_worker(
+            url, name="watcher", simple=True, worker_ttl=SHORT_TTL, maintenance_interval=0.5
+        )
+        assert wait_for(lambda: job.get_status(refresh=True) != "started", timeout=GIL_HELD + 20)
+        assert job.get_status() == "finished", job.exc_info
+        assert _runs(runs) == 1
+    finally:
+        for process in (runner, watcher):
+            if process is not None:
+                process.send_signal(signal.SIGTERM)
+                stop(process)
+        queue.broker.close()
+
+
+def test_a_dead_worker_holding_the_gil_is_still_detected(server, tmp_path, record_property):
+    """The pulse dies with its worker: the job of a worker killed while it held the GIL is ended
+    as abandoned within two lease lengths (plus the watcher's maintenance interval)."""
+    client = server.client()
+    queue = Queue(connection=client)
+    runner = start_worker(server.url, name="holder", simple=True, worker_ttl=SHORT_TTL)
+    runs = tmp_path / "runs"
+    job = queue.enqueue(fixtures.hold_the_gil, str(runs), 30)
+    assert wait_for(lambda: _runs(runs) == 1)
+    # Started once the job runs, so that it is the first worker's.
+    watcher = start_worker(
+        server.url, name="watcher", simple=True, worker_ttl=SHORT_TTL, maintenance_interval=0.5
+    )
+    try:
+        assert wait_for(lambda: Worker.count(connection=client) == 2)
+        runner.kill()
+        killed = time.monotonic()
+        stop(runner)
+        assert wait_for(lambda: job.get_status(refresh=True) == "failed", timeout=4 * SHORT_TTL + 5)
+        detected = time.monotonic() - killed
+        record_property("abandoned_detected_seconds", round(detected, 2))
+        print(f"\nabandoned job of a killed worker ended {detected:.2f} s after the kill")
+        assert detected < 2 * SHORT_TTL + 1.5
+        assert "abandoned" in job.exc_info
+        # Nothing of the killed worker is left running.
+        assert wait_for(lambda: not _children_of(runner.pid), timeout=5)
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        stop(watcher)
+
+
+def _children_of(pid: int) -> list[int]:
+    """Processes whose command line is the killed worker's (the pulse is a fork of it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        state = stat.rsplit(")", 1)[1].split()[0]
+        if b'"name": "holder"' in cmdline and state not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found
