@@ -23,6 +23,7 @@ from jq.broker import (
     PERSIST,
     RESULTS_KEPT,
     STATUS,
+    Broker,
     Claimed,
     ClaimRequest,
     DependentsPolicy,
@@ -486,18 +487,39 @@ def unclaim(job: Job, worker_update: WorkerUpdate | None = None) -> bool:
     """Put a claimed job that never started running back at the front of its queue, as if it had
     not been claimed (a worker that claimed its next job, then was told to stop).
     """
-    return job.broker.transition(
+    return give_back(job.broker, job.id, job.origin, job.execution_id, worker_update)
+
+
+def give_back(
+    broker: Broker,
+    job_id: str,
+    queue: str,
+    execution_id: str | None,
+    worker_update: WorkerUpdate | None = None,
+) -> bool:
+    """Put job ``job_id``, claimed from ``queue`` by execution ``execution_id`` and never started,
+    back at the front of that queue in one step; False (nothing written) when that execution no
+    longer owns the job (it was ended, or claimed again, meanwhile)."""
+    return broker.transition(
         Transition(
-            job.id,
-            source=Place(PlaceKind.STARTED, job.origin),
-            target=Place(PlaceKind.QUEUE, job.origin),
+            job_id,
+            source=Place(PlaceKind.STARTED, queue),
+            target=Place(PlaceKind.QUEUE, queue),
             at_front=True,
             fields={STATUS: _QUEUED},
             delete_fields=("started_at", "worker_name", EXECUTION, "last_heartbeat"),
-            execution_id=job.execution_id,
+            execution_id=execution_id,
             worker=worker_update,
         )
     )
+
+
+def give_back_claim(claimed: Claimed, broker: Broker, worker_update: WorkerUpdate | None = None) -> bool:
+    """:func:`give_back` for a claim as the broker returned it (its queue and its execution id are
+    the claim's own, whatever the record says)."""
+    execution = claimed.record.get(EXECUTION)
+    execution_id = execution.decode("ascii", errors="replace") if execution else None
+    return give_back(broker, claimed.job_id, claimed.queue, execution_id, worker_update)
 
 
 # Pickles, reprs and error messages name these classes by their public path (see public_module).

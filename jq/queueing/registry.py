@@ -24,7 +24,7 @@ from jq.broker import EXECUTION, KEEP, PERSIST, PlaceKind, Transition
 from jq.broker.clock import due_time
 from jq.core import lifecycle, lifecycle_requests
 from jq.core.execution import callback_penalty, report_final_failure, run_exception_handlers
-from jq.core.job import Job
+from jq.core.job import Job, misplaced_record
 from jq.core.job_state import JobStatus
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq.exceptions import (
@@ -96,6 +96,13 @@ class StartedJobRegistry(BaseRegistry):
                 f"{AbandonedJobError.__name__}: job {job_id} was abandoned: worker "
                 f"{job.worker_name or '?'} stopped renewing its lease"
             )
+            if job.origin != self.name:
+                # Its record names another queue: ended here, where it is, saying so (a move
+                # from another queue's started registry would be refused: it stayed started).
+                message = f"{message}; {misplaced_record(job_id, job.origin, self.name, 'running')}"
+                job = self.job_class.unreadable(
+                    job_id, self.name, self.broker.load_job(job_id), self.broker, self.serializer
+                )
             status = lifecycle.fail(job, message, execution_id=job.execution_id)
             if status is None:
                 continue
