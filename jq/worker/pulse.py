@@ -139,7 +139,7 @@ class LeasePulse:
 
     def _renew(self, leases: list[Lease]) -> None:  # pragma: no cover - runs in the child
         try:
-            until = time.time() + self.ttl
+            until = self.broker.now() + self.ttl  # the store's clock, as every lease
             for queue, job_id, execution_id in leases:
                 self.broker.extend_lease(queue, job_id, execution_id, until)
             stamp = format_timestamp(now()).encode()
