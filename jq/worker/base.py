@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jq.base.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT, setup_logging
 from jq.base.timeouts import BaseDeathPenalty, get_default_death_penalty_class
@@ -65,6 +65,9 @@ from jq.worker.pulse import LeasePulse
 from jq.worker.registration import WorkerStatus, registration_of
 from jq.worker.shutdown import ShutdownSignals
 from jq.worker.strategies import ExecutionStrategy, InProcessExecution, KillReason
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "SHUTDOWN_SIGNAL",
@@ -211,7 +214,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         self._maintenance: Maintenance | None = None
         self.death_penalty_grace = death_penalty_grace
         #: How this worker runs its jobs (in process, work horses...).
-        self.strategy: ExecutionStrategy = self.make_strategy()
+        self.strategy: ExecutionStrategy[Self] = self.make_strategy()
         # The runner work() builds adds the plugins' exception handlers; a view of a worker
         # (Worker.all()) never runs a job, so asking plugins is left until then.
         self.runner: WorkerJobRunner = WorkerJobRunner(
@@ -262,7 +265,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
                 raise ConfigurationError(f"exception handler {handler!r} is not callable")
         return resolved
 
-    def make_strategy(self) -> ExecutionStrategy:
+    def make_strategy(self) -> ExecutionStrategy[Self]:
         """The strategy that runs this worker's jobs (in process; :class:`Worker`: work horses)."""
         return InProcessExecution()
 
@@ -483,7 +486,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             name, connection=self.broker, job_class=self.job_class, serializer=self.serializer
         )
 
-    def perform(self, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
+    def perform(self: Self, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
         """Run one claimed job with the execution strategy and count the outcome.
 
         With ``next_claim``, the strategy may claim the next job in the same round trip.
