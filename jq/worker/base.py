@@ -7,9 +7,13 @@ work horse), :mod:`shutdown` (signals), :mod:`commands` (shutdown, kill-horse, s
 (``Worker.all()``...) and :class:`jq.core.execution.JobRunner` (running one job and recording its
 outcome). Each of these receives what it uses (the broker, the worker's name and settings, and the
 worker's methods it calls, bound, so that a subclass's overrides of RQ's hooks are called), not
-the worker. RQ's members live in mixins of their own: :mod:`info` (what a worker says about itself),
-:mod:`hooks` (what custom worker classes override), :mod:`control` (its life's steps). The worker
-classes (Worker, SimpleWorker, SpawnWorker...) are in :mod:`jq.worker.worker_classes`.
+the worker. One that calls several of those hooks or reads members as they change (an execution
+strategy, the command handlers, the registration) receives the worker typed by a Protocol that
+lists what it uses, such as :class:`jq.worker.horse.HorseHost`; the JobRunner receives the worker
+itself, which it hands to plugins' hooks. RQ's members live in mixins of their own: :mod:`info`
+(what a worker says about itself), :mod:`hooks` (what custom worker classes override),
+:mod:`control` (its life's steps). The worker classes (Worker, SimpleWorker, SpawnWorker...) are
+in :mod:`jq.worker.worker_classes`.
 """
 
 from __future__ import annotations
