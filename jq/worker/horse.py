@@ -543,7 +543,7 @@ class ReusedHorseExecution:
         """The pid of the current horse, or None."""
         return self._horse.pid if self._horse is not None else None
 
-    def _start_horse(self, worker: ReusedHorseHost) -> HorseProcess:
+    def _start_horse(self, worker: ServingHorseHost, fork_guard: AbstractContextManager[Any]) -> HorseProcess:
         self.freshness.horse_starting()
         job_read, job_write = os.pipe()
         reply_read, reply_write = os.pipe()
@@ -553,7 +553,7 @@ class ReusedHorseExecution:
             os.close(reply_read)
             _serve_jobs(worker, job_read, reply_write)
 
-        horse = HorseProcess(worker.fork_guard, body, self._warden)
+        horse = HorseProcess(fork_guard, body, self._warden)
         os.close(job_read)
         os.close(reply_write)
         self._horse, self._to_horse, self._from_horse, self._jobs_run = horse, job_write, reply_read, 0
@@ -563,7 +563,7 @@ class ReusedHorseExecution:
         """Hand the job to the horse (starting one if needed) and wait for its report."""
         if self._horse is not None and self.freshness.needs_fresh_horse(worker.name):
             self._retire()
-        horse = self._horse or self._start_horse(worker)
+        horse = self._horse or self._start_horse(worker, worker.fork_guard)
         self._busy = True
         try:
             payload = pickle.dumps((job.id, job.origin, job.to_record()), protocol=pickle.HIGHEST_PROTOCOL)
