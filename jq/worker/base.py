@@ -7,9 +7,13 @@ work horse), :mod:`shutdown` (signals), :mod:`commands` (shutdown, kill-horse, s
 (``Worker.all()``...) and :class:`jq.core.execution.JobRunner` (running one job and recording its
 outcome). Each of these receives what it uses (the broker, the worker's name and settings, and the
 worker's methods it calls, bound, so that a subclass's overrides of RQ's hooks are called), not
-the worker. RQ's members live in mixins of their own: :mod:`info` (what a worker says about itself),
-:mod:`hooks` (what custom worker classes override), :mod:`control` (its life's steps). The worker
-classes (Worker, SimpleWorker, SpawnWorker...) are in :mod:`jq.worker.worker_classes`.
+the worker. One that calls several of those hooks or reads members as they change (an execution
+strategy, the command handlers, the registration) receives the worker typed by a Protocol that
+lists what it uses, such as :class:`jq.worker.horse.HorseHost`; the JobRunner receives the worker
+itself, which it hands to plugins' hooks. RQ's members live in mixins of their own: :mod:`info`
+(what a worker says about itself), :mod:`hooks` (what custom worker classes override),
+:mod:`control` (its life's steps). The worker classes (Worker, SimpleWorker, SpawnWorker...) are
+in :mod:`jq.worker.worker_classes`.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jq.base.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT, setup_logging
 from jq.base.timeouts import BaseDeathPenalty, get_default_death_penalty_class
@@ -31,7 +35,7 @@ from jq.base.utils import import_attribute
 from jq.broker import WORKER_STATE, Broker, Claimed, ClaimRequest, Status, WorkerState, WorkerUpdate
 from jq.core import lifecycle
 from jq.core.execution import JobOutcome
-from jq.core.job import Job
+from jq.core.job import Job, misplaced_record
 from jq.core.lifecycle import NextClaim
 from jq.core.outage import retry_transient
 from jq.defaults import (
@@ -62,9 +66,13 @@ from jq.worker.info import WorkerInfo
 from jq.worker.lookup import WorkerLookup
 from jq.worker.loop import LoopCalls, WorkLoop
 from jq.worker.maintenance import Maintenance
+from jq.worker.pulse import LeasePulse
 from jq.worker.registration import WorkerStatus, registration_of
 from jq.worker.shutdown import ShutdownSignals
 from jq.worker.strategies import ExecutionStrategy, InProcessExecution, KillReason
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "SHUTDOWN_SIGNAL",
@@ -194,6 +202,8 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         #: A job claimed ahead (with the previous job's outcome) that waits to run here, or None:
         #: the heartbeat renews its lease too, so it never looks abandoned while it waits.
         self.held_job: Job | None = None
+        # Renews the running job's lease from another process while jobs run in this one.
+        self._pulse: LeasePulse | None = None
         #: Set by a cold shutdown: a job that reaches its runner from now on is killed at once.
         self.cold_shutdown = False
         # (execution id, reason) of a kill asked for the running job, so that a kill that comes
@@ -209,7 +219,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         self._maintenance: Maintenance | None = None
         self.death_penalty_grace = death_penalty_grace
         #: How this worker runs its jobs (in process, work horses...).
-        self.strategy: ExecutionStrategy = self.make_strategy()
+        self.strategy: ExecutionStrategy[Self] = self.make_strategy()
         # The runner work() builds adds the plugins' exception handlers; a view of a worker
         # (Worker.all()) never runs a job, so asking plugins is left until then.
         self.runner: WorkerJobRunner = WorkerJobRunner(
@@ -260,7 +270,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
                 raise ConfigurationError(f"exception handler {handler!r} is not callable")
         return resolved
 
-    def make_strategy(self) -> ExecutionStrategy:
+    def make_strategy(self) -> ExecutionStrategy[Self]:
         """The strategy that runs this worker's jobs (in process; :class:`Worker`: work horses)."""
         return InProcessExecution()
 
@@ -352,6 +362,12 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         )
         self.bootstrap(logging_level, date_format, log_format)
         try:
+            if not self.strategy.uses_processes and self.broker.shares_across_processes:
+                # Jobs run in this interpreter: a job holding the GIL must not stop the renewals.
+                self._pulse = LeasePulse(
+                    self.name, self.broker, self.heartbeat_interval, self.worker_ttl, self.fork_guard
+                )
+                self._pulse.start()
             heartbeat.start()
             signals.install()
             logger.info("worker %s started, listening to %s", self.name, ", ".join(self.queue_names()))
@@ -369,12 +385,19 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         except ShutDownImminentException:
             logger.warning("worker %s: stopped at once", self.name)
         finally:
-            signals.restore()
-            heartbeat.stop()
-            self._heartbeat = None
-            self.strategy.close()
-            self.stop_scheduler()
-            self.teardown()
+            try:
+                if self._pulse is not None:
+                    self._pulse.stop()
+                    self._pulse = None
+                heartbeat.stop()
+                self._heartbeat = None
+                self.strategy.close()
+                self.stop_scheduler()
+                self.teardown()
+            finally:
+                # Only now: a second SIGTERM during the shutdown (a cold one) must not kill the
+                # worker before it has unregistered, or its record would hold its name.
+                signals.restore()
             logger.info("worker %s stopped after %d job(s)", self.name, loop.processed)
         return loop.processed > 0
 
@@ -410,8 +433,9 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             # a long wait for one.
             lambda: lifecycle.claim_fields(self.name),
             # Also called at the claim: a request prepared before a job runs (the next claim made
-            # with its outcome) must not carry a lease that ran out while the job ran.
-            lambda: time.time() + self.worker_ttl,
+            # with its outcome) must not carry a lease that ran out while the job ran. By the
+            # store's clock, which the maintenance that ends expired leases reads too.
+            lambda: self.broker.now() + self.worker_ttl,
             worker=WorkerUpdate(self.name, {WORKER_STATE: _BUSY, "last_heartbeat": lifecycle.now_text()}),
         )
 
@@ -440,6 +464,10 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
                     f"{status}, which is not a status jq knows; it was not run"
                 )
             job.apply_record(claimed.record)
+            if job.origin != claimed.queue:
+                raise DeserializationError(
+                    f"{misplaced_record(job.id, job.origin, claimed.queue, 'claimed')}; it was not run"
+                )
         except Exception:
             # A record that cannot be read must still end somewhere: fail it, do not crash. A
             # fresh stand-in, so nothing half-read from the record (a callback) is acted on.
@@ -463,7 +491,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             name, connection=self.broker, job_class=self.job_class, serializer=self.serializer
         )
 
-    def perform(self, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
+    def perform(self: Self, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
         """Run one claimed job with the execution strategy and count the outcome.
 
         With ``next_claim``, the strategy may claim the next job in the same round trip.
@@ -478,6 +506,9 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         # The runner in this process records the outcome of a job whose work horse died or
         # overran: its working time counts from here.
         started = self.runner.started = time.monotonic()
+        pulse = self._pulse
+        if pulse is not None and job.execution_id is not None:
+            pulse.running([(job.origin, job.id, job.execution_id)])
         try:
             outcome = self.strategy.execute(self, job, next_claim)
         except StoreDataError as error:
@@ -486,6 +517,8 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             logger.error("job %s: its outcome could not be recorded: %s", job.id, error)
             outcome = JobOutcome.STALE
         finally:
+            if pulse is not None:
+                pulse.running([])
             self.running_job, self.current_job_id, self._kill = None, None, None
             self.runner.started = None
             self.total_working_time += time.monotonic() - started
@@ -510,7 +543,8 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         record (:meth:`heartbeat`), by ``worker_ttl`` (the heartbeat thread calls this)."""
         for job in {id(job): job for job in (self.running_job, self.held_job) if job is not None}.values():
             if job.execution_id is not None:
-                self.broker.extend_lease(job.origin, job.id, job.execution_id, time.time() + self.worker_ttl)
+                lease_until = self.broker.now() + self.worker_ttl
+                self.broker.extend_lease(job.origin, job.id, job.execution_id, lease_until)
         self.heartbeat()
 
     # -- stopping jobs ----------------------------------------------------------------------------
