@@ -98,19 +98,29 @@ class Bench:
 
     def finish(self, job_id: str, execution: str) -> Any:
         """The Transition a worker makes for a job that succeeded (``jq.lifecycle.finish``)."""
-        from jq.broker import DependentsPolicy, Place, PlaceKind, Transition
+        from jq.broker import (
+            DependentsPolicy,
+            Move,
+            Place,
+            PlaceKind,
+            RecordEdit,
+            ResultEntry,
+            Settlement,
+            ToRegistry,
+            Transition,
+        )
 
         return Transition(
             job_id,
-            source=Place(PlaceKind.STARTED, QUEUE),
-            target=Place(PlaceKind.FINISHED, QUEUE),
-            score=time.time() + 500,
-            fields={"status": b"finished", "ended_at": b"2026-11-23T07:48:05.700000Z"},
-            record_ttl=500,
-            result=b"\x80\x05\x95\x10\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x01t\x94K\x01u.",
-            execution_id=execution,
-            dependents=DependentsPolicy.FINISHED,
+            Move(
+                Place(PlaceKind.STARTED, QUEUE),
+                ToRegistry(Place(PlaceKind.FINISHED, QUEUE), time.time() + 500),
+            ),
+            RecordEdit({"status": b"finished", "ended_at": b"2026-11-23T07:48:05.700000Z"}, record_ttl=500),
+            result=ResultEntry(b"\x80\x05\x95\x10\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x01t\x94K\x01u."),
+            settlement=Settlement(DependentsPolicy.FINISHED),
             released_fields={"enqueued_at": b"2026-11-23T07:48:05.700000Z"},
+            execution_id=execution,
         )
 
     def worker_update(self) -> Any:

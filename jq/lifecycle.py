@@ -5,11 +5,13 @@ objects, re-exported."""
 from __future__ import annotations
 
 from jq.core.lifecycle import (
+    FAILED_SETTLEMENT,
+    FINISHED_SETTLEMENT,
     UNSERIALIZABLE_RETURN_VALUE,
     NextClaim,
     claim_fields,
+    dependents_cancellation,
     fail,
-    failed_dependents,
     finish,
     now_text,
     released_fields,
@@ -21,13 +23,15 @@ from jq.core.lifecycle import (
 from jq.core.lifecycle_requests import cancel, delete, places_of, refuse_pipeline, requeue
 
 __all__ = [
+    "FAILED_SETTLEMENT",
+    "FINISHED_SETTLEMENT",
     "UNSERIALIZABLE_RETURN_VALUE",
     "NextClaim",
     "cancel",
     "claim_fields",
     "delete",
+    "dependents_cancellation",
     "fail",
-    "failed_dependents",
     "finish",
     "now_text",
     "places_of",

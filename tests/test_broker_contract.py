@@ -9,7 +9,25 @@ from dataclasses import replace
 
 import pytest
 
-from jq.broker import EXECUTION, STATUS, ClaimRequest, Place, PlaceKind, Transition, WorkerUpdate
+from jq.broker import (
+    EXECUTION,
+    KEEP,
+    STATUS,
+    Cancellation,
+    ClaimRequest,
+    DependentsPolicy,
+    Move,
+    Place,
+    PlaceKind,
+    RecordEdit,
+    ResultEntry,
+    Settlement,
+    ToQueue,
+    ToRegistry,
+    Transition,
+    WorkerUpdate,
+    settlement_for,
+)
 from jq.plugins import ENTRY_POINT_GROUP, PluginManager
 from jq.testing.broker_suite import BrokerContractTests
 from jq.testing.helpers import LEASE, enqueue, job_fields
@@ -88,7 +106,7 @@ class TestMemoryDriver:
         now = [1000.0]
         broker = MemoryBroker(clock=lambda: now[0])
         enqueue(broker, "j1", record_ttl=10)
-        assert broker.transition(Transition("j1", None, None, result=b"r"))
+        assert broker.transition(Transition("j1", result=ResultEntry(b"r")))
         assert broker.job_ttl("j1") == 10
         now[0] += 9.5
         assert broker.job_ttl("j1") == 0.5
@@ -159,7 +177,9 @@ class TestMemoryDriver:
         broker.claim_job("j1", "default", {EXECUTION: b"e1"}, LEASE)
         enqueue(broker, "j2")
         bad = WorkerUpdate("w1", {"other": b"1"}, {"state": 1})
-        finished = Transition("j1", Place(PlaceKind.STARTED, "default"), None, fields={STATUS: b"finished"})
+        finished = Transition(
+            "j1", Move(Place(PlaceKind.STARTED, "default")), RecordEdit({STATUS: b"finished"})
+        )
         with pytest.raises(ValueError, match="not a number"):
             if call == "claim":
                 broker.claim(["default"], {EXECUTION: b"e2"}, LEASE, worker=bad)
@@ -176,3 +196,36 @@ class TestMemoryDriver:
         assert broker.load_workers(["w1"]) == [{"state": b"idle"}]
         assert broker.queue_job_ids("default") == ["j2"]
         assert broker.registry_ids(Place(PlaceKind.STARTED, "default")) == ["j1"]
+
+
+class TestTransitionParts:
+    """A transition's parts cannot be put together in a way that means nothing."""
+
+    def test_a_registry_target_is_never_a_queue(self) -> None:
+        with pytest.raises(ValueError, match="registry target needs a registry"):
+            ToRegistry(Place(PlaceKind.QUEUE, "default"), 1.0)
+        assert ToQueue("default", at_front=True).place == Place(PlaceKind.QUEUE, "default")
+
+    def test_a_settlement_has_a_policy_and_a_cancellation_only_when_it_cancels(self) -> None:
+        with pytest.raises(ValueError, match="needs a policy"):
+            Settlement(DependentsPolicy.NONE)
+        for policy in (DependentsPolicy.FINISHED, DependentsPolicy.FAILED):
+            with pytest.raises(ValueError, match="VANISHED"):
+                Settlement(policy, Cancellation())
+        with pytest.raises(ValueError, match="VANISHED"):
+            Settlement(DependentsPolicy.VANISHED)
+        assert Settlement(DependentsPolicy.VANISHED, Cancellation({"a": b"1"}, 5)).cancellation
+
+    def test_settlement_for_takes_the_parts_of_delete_job(self) -> None:
+        assert settlement_for(DependentsPolicy.NONE, {"a": b"1"}) is None
+        assert settlement_for(DependentsPolicy.FAILED, {"a": b"1"}, 5, 9.0) == Settlement(
+            DependentsPolicy.FAILED, now=9.0
+        )
+        vanished = settlement_for(DependentsPolicy.VANISHED, None, 5)
+        assert vanished == Settlement(DependentsPolicy.VANISHED, Cancellation({}, 5))
+
+    def test_a_transition_with_no_parts_leaves_everything_as_it_is(self) -> None:
+        change = Transition("j1")
+        assert change.move == Move() and (change.move.source, change.move.target) == (None, None)
+        assert change.edit == RecordEdit() and change.edit.record_ttl is KEEP
+        assert (change.result, change.settlement, change.worker) == (None, None, None)

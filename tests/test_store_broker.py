@@ -25,8 +25,11 @@ from jq.broker import (
     DependentsPolicy,
     EnqueueOutcome,
     EnqueueRequest,
+    Move,
     Place,
     PlaceKind,
+    RecordEdit,
+    Settlement,
     Transition,
     WorkerUpdate,
 )
@@ -222,9 +225,9 @@ class TestStoreBroker:
         assert blocks(lambda: enqueue(broker, "j1")) == 1
         assert blocks(lambda: broker.enqueue_many(many)) == 1
         assert blocks(lambda: broker.claim(["default"], {EXECUTION: b"e1"}, LEASE, wait=5)) == 1
-        done = Transition("j1", STARTED, None, fields={STATUS: b"finished"}, execution_id="e1")
+        done = Transition("j1", Move(STARTED), RecordEdit({STATUS: b"finished"}), execution_id="e1")
         claim = ClaimRequest(["default"], {EXECUTION: b"e2"}, LEASE)
-        done = replace(done, dependents=DependentsPolicy.FINISHED)
+        done = replace(done, settlement=Settlement(DependentsPolicy.FINISHED))
         assert blocks(lambda: broker.finish_and_claim(done, claim)) == 1
         assert broker.queue_job_ids("default") == [f"m{n}" for n in range(1, 5)]
 
@@ -233,7 +236,7 @@ class TestStoreBroker:
         start_job(broker, "j1", execution="e1")
         broker.register_worker("w1", {"state": b"idle"}, ["default"], ttl=60)
         before = broker.store.snapshot()
-        stale = Transition("j1", STARTED, None, fields={STATUS: b"failed"}, execution_id="old")
+        stale = Transition("j1", Move(STARTED), RecordEdit({STATUS: b"failed"}), execution_id="old")
         assert not broker.transition(replace(stale, worker=WorkerUpdate("w1", {"state": b"x"})))
         with pytest.raises(ValueError, match="not a number"):
             broker.transition(

@@ -320,13 +320,14 @@ class RegistryStore(abc.ABC):
     def transition(self, change: Transition) -> bool:
         """Move a job between places and update its record, see :class:`Transition`.
 
-        ATOMIC. Refused (False, nothing written) when the record is missing, when the job is not in
-        ``change.source``, or when ``change.execution_id`` does not match the record. With
-        ``source=None`` the caller states that the job is in no place; the driver does not look.
-        Dependents are settled after the record's fields are written and before its expiry is
-        set (a ``record_ttl`` of 0 deletes the job once they are settled).
-        A queue target wakes a waiting claimer. ``change.worker`` updates the worker's record in
-        the same step (see :class:`WorkerUpdate`).
+        ATOMIC: every part of ``change`` is applied in one step, or none. Refused (False, nothing
+        written) when the record is missing, when the job is not in ``change.move.source``, or
+        when ``change.execution_id`` does not match the record. With no source the caller states
+        that the job is in no place; the driver does not look. Dependents are settled
+        (``change.settlement``) after the record's fields are written and before its expiry is
+        set (a ``record_ttl`` of 0 deletes the job once they are settled). A queue target wakes a
+        waiting claimer. ``change.worker`` updates the worker's record in the same step (see
+        :class:`WorkerUpdate`).
         """
 
     @abc.abstractmethod

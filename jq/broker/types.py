@@ -27,6 +27,7 @@ __all__ = [
     "STATUS_PLACES",
     "WORKER_CURRENT_JOB",
     "WORKER_STATE",
+    "Cancellation",
     "ClaimFields",
     "ClaimLease",
     "ClaimRequest",
@@ -34,16 +35,24 @@ __all__ = [
     "DependentsPolicy",
     "EnqueueOutcome",
     "EnqueueRequest",
+    "Move",
     "Place",
     "PlaceKind",
     "Record",
+    "RecordEdit",
     "RefusalReason",
+    "ResultEntry",
+    "Settlement",
     "Status",
+    "Target",
+    "ToQueue",
+    "ToRegistry",
     "Transition",
     "WorkerState",
     "WorkerUpdate",
     "claim_fields_now",
     "claim_lease_now",
+    "settlement_for",
 ]
 
 #: A job record or a worker record as stored: field name → bytes.
@@ -79,9 +88,9 @@ RATE_LIMIT_CONCURRENCY: Final = "rate_limit_concurrency"
 #: are dropped.
 RESULTS_KEPT: Final = 10
 
-#: ``record_ttl`` value: leave the record's expiry as it is.
+#: :attr:`RecordEdit.record_ttl` value: leave the record's expiry as it is.
 KEEP: Final = None
-#: ``record_ttl`` value: remove any expiry, keep the record until it is deleted.
+#: :attr:`RecordEdit.record_ttl` value: remove any expiry, keep the record until it is deleted.
 PERSIST: Final = -1
 
 
@@ -167,7 +176,8 @@ class Place:
 
 class DependentsPolicy(str, enum.Enum):
     """What a transition does for the jobs that depend on the job it moves (RQ's rules, plus one
-    of jq's so that nothing waits forever).
+    of jq's so that nothing waits forever): a :class:`Settlement` names it; a transition without
+    one settles nobody, as ``NONE`` says (``delete_job`` takes a policy by itself).
 
     ``NONE``: nothing; they keep waiting for it (a job stopped or canceled: RQ releases nobody).
     ``FINISHED``: the job succeeded (or was canceled with ``enqueue_dependents``): it stops being
@@ -183,18 +193,19 @@ class DependentsPolicy(str, enum.Enum):
     (to the front when its :data:`ENQUEUE_AT_FRONT` field is ``b"1"``), gets
     :attr:`Transition.released_fields` and then status ``queued`` (written last: a released field
     never overrides it), and wakes a waiting claimer. A dependent whose :data:`SCHEDULED_AT` field
-    is a time after ``Transition.now`` (None: the broker's clock) goes to its origin's scheduled
-    registry instead, scored by that time, with the released fields and then status
+    is a time after :attr:`Settlement.now` (None: the broker's clock) goes to its origin's
+    scheduled registry instead, scored by that time, with the released fields and then status
     ``scheduled``: a delayed job keeps its time.
 
     A canceled dependent (under ``VANISHED``: its record exists and its status is ``deferred``)
-    moves from its origin's deferred registry to its origin's canceled registry, gets
-    :attr:`Transition.canceled_fields` and then status ``canceled``. It is kept for its own
-    ``failure_ttl`` field (whole seconds as text) or else :attr:`Transition.default_failure_ttl`:
-    a positive number is its registry score ``Transition.now + ttl`` and the expiry of its record,
-    results and dependency sets; a negative number keeps it forever (score ``inf``); zero deletes
-    it at once (no registry entry). The cancellation cascades: a canceled job never runs, so its
-    own dependents are settled as ``VANISHED`` in turn, and so on down the chain.
+    moves from its origin's deferred registry to its origin's canceled registry, gets the
+    settlement's :attr:`Cancellation.fields` and then status ``canceled``. It is kept for its own
+    ``failure_ttl`` field (whole seconds as text) or else
+    :attr:`Cancellation.default_failure_ttl`: a positive number is its registry score
+    ``Settlement.now + ttl`` and the expiry of its record, results and dependency sets; a
+    negative number keeps it forever (score ``inf``); zero deletes it at once (no registry
+    entry). The cancellation cascades: a canceled job never runs, so its own dependents are
+    settled as ``VANISHED`` in turn, and so on down the chain.
 
     A dependent stops being listed in the job's dependents once it no longer waits for the job:
     released, canceled, no longer deferred, or its record is gone. Under ``FINISHED`` and
@@ -335,44 +346,164 @@ class ClaimRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class Transition:
-    """One move of a job between places, see :meth:`Broker.transition`.
+class ToQueue:
+    """A move's target that is a queue: the job goes on ``queue``, at its back or (``at_front``)
+    its front, and a claimer waiting on that queue wakes; the queue becomes known. A job with a
+    rate limit and no free slot waits instead, on no queue (see :class:`RateLimitStore`)."""
 
-    ``source``: the place the job must be in now (``None``: in no place, or its place is left as it
-    is when ``target`` is None too; the record must exist).
-    ``target``: where it goes (``None``: no place). For a registry target, ``score`` is its score;
-    for a queue target, ``at_front`` picks the end. ``fields`` are written onto the record and
-    ``delete_fields`` removed from it. ``record_ttl``: :data:`KEEP` leaves the expiry alone,
-    :data:`PERSIST` removes it, ``0`` deletes the record (with its results and dependency sets)
-    after the move, a positive number of seconds sets a new expiry on the record and its results.
-    ``result``, when given, is prepended to the job's result entries, of which the newest
-    ``results_kept`` are kept (at least 1; :data:`RESULTS_KEPT` by default). ``execution_id``,
-    when given, must equal the record's :data:`EXECUTION` field: a late write from a stale
-    execution is refused.
-    ``dependents``, ``released_fields``, ``canceled_fields``, ``default_failure_ttl`` and
-    ``now`` (the time canceled dependents' scores count from, and that released dependents' times
-    are compared with; None: the broker's clock): see :class:`DependentsPolicy`.
-    ``leave_dependencies``: the job stops waiting for its own unmet dependencies: it leaves each
-    one's list of dependents and its set of unmet dependencies is emptied (RQ's
-    ``cancel(remove_from_dependencies=True)``). ``worker``: see :class:`WorkerUpdate`.
+    queue: str
+    at_front: bool = False
+
+    @property
+    def place(self) -> Place:
+        """The queue as a :class:`Place`."""
+        return Place(PlaceKind.QUEUE, self.queue)
+
+
+@dataclass(frozen=True, slots=True)
+class ToRegistry:
+    """A move's target that is a registry: the job is added to ``place`` (a registry, never a
+    queue: that is :class:`ToQueue`) with ``score`` (what a score means in each registry:
+    :class:`PlaceKind`)."""
+
+    place: Place
+    score: float
+
+    def __post_init__(self) -> None:
+        if self.place.kind is PlaceKind.QUEUE:
+            raise ValueError(
+                f"a registry target needs a registry, not queue {self.place.queue!r}: use ToQueue"
+            )
+
+
+#: Where a move puts the job: a queue or a registry.
+Target = ToQueue | ToRegistry
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Where a transition takes the job from and where it puts it.
+
+    ``source``: the place (queue or registry) the job must be in now; it is taken out of it. None:
+    the caller states that the job is in no place (the driver does not look), or, with no target
+    either, that the job stays where it is. ``target``: where it goes (None: no place).
+    ``Move()`` leaves the job where it is.
     """
 
-    job_id: str
-    source: Place | None
-    target: Place | None
-    score: float = 0.0
-    at_front: bool = False
+    source: Place | None = None
+    target: Target | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEdit:
+    """What a transition changes on the job's record.
+
+    ``fields`` are written onto it and then ``delete_fields`` removed from it. ``record_ttl``
+    says how long the record lives from now on: :data:`KEEP` (None) leaves its expiry as it is,
+    :data:`PERSIST` (or any negative number) removes the expiry, ``0`` deletes the record with its
+    results and dependency sets at the end of the transition (after the dependents were settled),
+    a positive number of seconds makes the record, its results and its dependency sets expire then.
+    """
+
     fields: Mapping[str, bytes] = field(default_factory=dict)
     delete_fields: Sequence[str] = ()
     record_ttl: int | None = KEEP
-    result: bytes | None = None
-    results_kept: int = RESULTS_KEPT
-    execution_id: str | None = None
-    dependents: DependentsPolicy = DependentsPolicy.NONE
-    released_fields: Mapping[str, bytes] = field(default_factory=dict)
-    canceled_fields: Mapping[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultEntry:
+    """A result entry a transition adds: ``encoded`` is prepended to the job's result entries, of
+    which the newest ``kept`` stay (at least 1; :data:`RESULTS_KEPT` by default). The entries
+    share the record's expiry."""
+
+    encoded: bytes
+    kept: int = RESULTS_KEPT
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """What settling under :attr:`DependentsPolicy.VANISHED` does to each dependent it cancels:
+    ``fields`` are written on it (then status ``canceled``), and it is kept for its own
+    :data:`FAILURE_TTL` field or else ``default_failure_ttl`` seconds (negative: forever; 0: it is
+    deleted at once)."""
+
+    fields: Mapping[str, bytes] = field(default_factory=dict)
     default_failure_ttl: int = DEFAULT_FAILURE_TTL
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """How a transition settles the jobs that depend on the job it moves (see
+    :class:`DependentsPolicy`, which says what each policy does).
+
+    ``policy``: ``FINISHED``, ``FAILED`` or ``VANISHED`` (a transition that settles nobody has no
+    settlement: ``NONE`` is refused here). ``cancellation``: what a canceled dependent gets; given
+    with ``VANISHED`` (the only policy that cancels) and only with it. ``now``: the time a
+    released dependent's :data:`SCHEDULED_AT` is compared with, and a canceled dependent's score
+    counts from; None: the broker's clock. The fields written on released dependents are the
+    transition's :attr:`Transition.released_fields`.
+    """
+
+    policy: DependentsPolicy
+    cancellation: Cancellation | None = None
     now: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.policy is DependentsPolicy.NONE:
+            raise ValueError("a Settlement needs a policy: a transition that settles nobody has none")
+        if (self.cancellation is not None) != (self.policy is DependentsPolicy.VANISHED):
+            raise ValueError("a Settlement has a Cancellation under the VANISHED policy, and only there")
+
+
+def settlement_for(
+    policy: DependentsPolicy,
+    canceled_fields: Mapping[str, bytes] | None = None,
+    default_failure_ttl: int = DEFAULT_FAILURE_TTL,
+    now: float | None = None,
+) -> Settlement | None:
+    """The settlement under ``policy`` of a call that takes its parts one by one (as
+    :meth:`Broker.delete_job` does): None under ``NONE``; the canceled fields and their default
+    TTL make its cancellation under ``VANISHED`` and are not used under any other policy."""
+    policy = DependentsPolicy(policy)
+    if policy is DependentsPolicy.NONE:
+        return None
+    canceling = None
+    if policy is DependentsPolicy.VANISHED:
+        canceling = Cancellation(canceled_fields or {}, default_failure_ttl)
+    return Settlement(policy, canceling, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One change of a job's state, made by :meth:`Broker.transition` as one atomic step: either
+    every part below is applied, or (refused) nothing is written at all.
+
+    ``job_id``: the job; its record must exist. ``move``: where it is taken from and put
+    (:class:`Move`; by default it stays where it is). ``edit``: the changes to its record and
+    its expiry (:class:`RecordEdit`). ``result``: a result entry to add (:class:`ResultEntry`).
+    ``settlement``: what becomes of the jobs that depend on it (:class:`Settlement`; None: they
+    keep waiting, untouched). ``released_fields``: written on each *other* job this step lets
+    go: the dependents its settlement releases (see :class:`DependentsPolicy`), and the jobs
+    waiting for a rate-limit slot it frees (see :class:`RateLimitStore`), with or without a
+    settlement; the status the broker gives each is written after them. ``execution_id``: when
+    given, must equal the record's :data:`EXECUTION` field: a late write from a stale execution
+    is refused. ``leave_dependencies``: the job stops waiting
+    for its own unmet dependencies: it leaves each one's list of dependents and its set of unmet
+    dependencies is emptied (RQ's ``cancel(remove_from_dependencies=True)``). ``worker``: changes
+    to a worker's record (see :class:`WorkerUpdate`).
+
+    The step is refused when the record is missing, when the job is not in ``move.source``, or
+    when ``execution_id`` does not match; otherwise the move, the record edit, the result, the
+    dependencies left, the settlement, the expiry and the worker update are all made.
+    """
+
+    job_id: str
+    move: Move = Move()
+    edit: RecordEdit = RecordEdit(MappingProxyType({}))  # shared by every Transition: read-only
+    result: ResultEntry | None = None
+    settlement: Settlement | None = None
+    released_fields: Mapping[str, bytes] = field(default_factory=dict)
+    execution_id: str | None = None
     leave_dependencies: bool = False
     worker: WorkerUpdate | None = None
 

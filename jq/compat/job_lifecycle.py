@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from jq.base.utils import format_timestamp, now
-from jq.broker import PERSIST, STATUS, Place, PlaceKind, Transition
+from jq.broker import PERSIST, STATUS, Move, Place, PlaceKind, RecordEdit, ResultEntry, ToRegistry, Transition
 from jq.core import lifecycle
 from jq.core.job_state import STATUS_PLACE, JobStatus
 from jq.core.results import Result, encode_result
@@ -60,18 +60,21 @@ def record_job_failure(job: Job, exc_string: str, pipeline: Any = None) -> None:
     result = Result(job.id, Result.Type.FAILED, ended, exc_string=exc_string, worker_name="")
     change = Transition(
         job.id,
-        source=Place(kind, job.origin) if kind is not None else None,
-        target=Place(PlaceKind.FAILED, job.origin) if ttl != 0 else None,
-        score=score,
-        fields={
-            STATUS: JobStatus.FAILED.value.encode(),
-            "ended_at": format_timestamp(ended).encode(),
-            "exc_info": exc_string.encode(),
-        },
-        record_ttl=record_ttl,
-        result=encode_result(result, None),
-        results_kept=lifecycle.results_kept(job),
-        **lifecycle.failed_dependents(),
+        Move(
+            Place(kind, job.origin) if kind is not None else None,
+            ToRegistry(Place(PlaceKind.FAILED, job.origin), score) if ttl != 0 else None,
+        ),
+        RecordEdit(
+            {
+                STATUS: JobStatus.FAILED.value.encode(),
+                "ended_at": format_timestamp(ended).encode(),
+                "exc_info": exc_string.encode(),
+            },
+            record_ttl=record_ttl,
+        ),
+        result=ResultEntry(encode_result(result, None), lifecycle.results_kept(job)),
+        settlement=lifecycle.FAILED_SETTLEMENT,
+        released_fields=lifecycle.released_fields(),
     )
     if pipeline is not None:
         job.broker.pipeline_writes(pipeline).transition(change)

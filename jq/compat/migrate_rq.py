@@ -39,7 +39,7 @@ from typing import Any
 import redis
 
 from jq.base.utils import public_module
-from jq.broker import STATUS, Place, PlaceKind, Status, Transition
+from jq.broker import STATUS, Move, Place, PlaceKind, RecordEdit, Status, ToRegistry, Transition
 from jq.compat.helpers import utcformat
 from jq.compat.rq_store import RQJob, RQStore, UnreadableJobError
 from jq.core.callbacks import Callback
@@ -328,16 +328,21 @@ class _Run:
         moved = self.broker.transition(
             Transition(
                 job.id,
-                source=Place(PlaceKind(placed.value), place),
-                target=Place(PlaceKind.FAILED, place),
+                Move(
+                    Place(PlaceKind(placed.value), place),
+                    ToRegistry(
+                        Place(PlaceKind.FAILED, place), math.inf if ttl == -1 else self.broker.now() + ttl
+                    ),
+                ),
+                RecordEdit(
+                    {
+                        STATUS: Status.FAILED.stored,
+                        "ended_at": utcformat(ended_at).encode(),
+                        "exc_info": exc_string.encode(),
+                    },
+                    record_ttl=-1 if ttl == -1 else ttl,
+                ),
                 leave_dependencies=True,
-                score=math.inf if ttl == -1 else self.broker.now() + ttl,
-                fields={
-                    STATUS: Status.FAILED.stored,
-                    "ended_at": utcformat(ended_at).encode(),
-                    "exc_info": exc_string.encode(),
-                },
-                record_ttl=-1 if ttl == -1 else ttl,
             )
         )
         if not moved:

@@ -26,7 +26,7 @@ from jq.base.utils import (
     validate_job_id,
     validate_ttl,
 )
-from jq.broker import EXECUTION, STATUS, Broker, Record, Transition
+from jq.broker import EXECUTION, STATUS, Broker, Record, RecordEdit, Transition
 from jq.core import job_record, lifecycle_requests
 from jq.core.callbacks import Callback
 from jq.core.dependency import Dependency, dependency_ids, recognize_jobs
@@ -784,7 +784,7 @@ class Job:
             return
         if ttl is None or ttl < 0:
             return
-        change = Transition(self._id, source=None, target=None, record_ttl=ttl)
+        change = Transition(self._id, edit=RecordEdit(record_ttl=ttl))
         if pipeline is not None:
             self.broker.pipeline_writes(pipeline).transition(change)
         elif not self.broker.transition(change):

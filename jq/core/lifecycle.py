@@ -14,22 +14,30 @@ import logging
 import math
 import os
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from jq.base.utils import format_timestamp, now, now_timestamp, public_module
 from jq.broker import (
     ENQUEUE_AT_FRONT,
     EXECUTION,
+    KEEP,
     PERSIST,
     RESULTS_KEPT,
     STATUS,
     Broker,
+    Cancellation,
     Claimed,
     ClaimRequest,
     DependentsPolicy,
+    Move,
     Place,
     PlaceKind,
+    RecordEdit,
+    ResultEntry,
+    Settlement,
     Status,
+    ToQueue,
+    ToRegistry,
     Transition,
     WorkerUpdate,
 )
@@ -45,8 +53,11 @@ if TYPE_CHECKING:
     from jq.core.job import Job
 
 __all__ = [
+    "FAILED_SETTLEMENT",
+    "FINISHED_SETTLEMENT",
     "UNSERIALIZABLE_RETURN_VALUE",
     "claim_fields",
+    "dependents_cancellation",
     "fail",
     "finish",
     "retry_returned",
@@ -99,24 +110,29 @@ def released_fields() -> dict[str, bytes]:
     return {"enqueued_at": now_text()}
 
 
-def failed_dependents() -> dict[str, Any]:
-    """The Transition arguments for a job that failed: dependents that allow failure are
-    released, the others keep waiting for it (requeued and successful, it releases them). The
-    fields of a cancellation are those :meth:`jq.broker.Broker.settle_orphans` uses once the job's
-    record is gone (its dependents are then canceled, kept for their failure_ttl).
-    """
-    return {
-        "dependents": DependentsPolicy.FAILED,
-        "released_fields": released_fields(),
-        "canceled_fields": {"ended_at": now_text()},
-        "default_failure_ttl": DEFAULT_FAILURE_TTL,
-    }
+#: How a job that succeeded settles its dependents: each stops waiting for it, and those with
+#: nothing else unmet are released (with the transition's released fields).
+FINISHED_SETTLEMENT: Final = Settlement(DependentsPolicy.FINISHED)
+
+#: How a job that failed settles its dependents: those that allow failure are released, the
+#: others keep waiting for it (requeued and successful, it releases them). Once its record is
+#: gone, :meth:`jq.broker.Broker.settle_orphans` cancels them (see
+#: :func:`dependents_cancellation`).
+FAILED_SETTLEMENT: Final = Settlement(DependentsPolicy.FAILED)
+
+
+def dependents_cancellation() -> Cancellation:
+    """What a job gets when it is canceled because a job it waits for will never run (see
+    :meth:`jq.broker.Broker.settle_orphans`): ``ended_at`` now, and it is kept for its own
+    failure_ttl, else :data:`~jq.defaults.DEFAULT_FAILURE_TTL`."""
+    return Cancellation({"ended_at": now_text()}, DEFAULT_FAILURE_TTL)
 
 
 def with_admission(job: Job, change: Transition) -> Transition:
     """``change``, carrying the fields of a job it admits, when ``job`` has a rate limit: a move
     that frees the job's slot queues the first job waiting for one, and writes on it the
-    transition's released fields (when it was put on its queue)."""
+    transition's released fields (when it was put on its queue), whether or not the transition
+    settles dependents."""
     if job.has_rate_limit and not change.released_fields:
         return replace(change, released_fields=released_fields())
     return change
@@ -176,62 +192,60 @@ def finish(
         id=execution_id,
         worker_name=worker_name,
     )
-    change = Transition(
-        job.id,
-        source=Place(PlaceKind.STARTED, job.origin),
-        target=None,
-        fields={STATUS: _FINISHED, "ended_at": _ts(ended)},
-        result=encode_result(result, payload),
-        results_kept=results_kept(job),
-        execution_id=execution_id,
-        dependents=DependentsPolicy.FINISHED,
-        released_fields=released_fields(),
-        worker=worker_update,
-    )
+    source = Place(PlaceKind.STARTED, job.origin)
+    fields = {STATUS: _FINISHED, "ended_at": _ts(ended)}
+    entry: ResultEntry | None = ResultEntry(encode_result(result, payload), results_kept(job))
+    record_ttl, status = KEEP, JobStatus.FINISHED
     if job.repeats_left:
-        change, status = _repeat(job, change, ttl, at_once=repeat_at_once)
+        move, status = _repeat(job, source, fields, at_once=repeat_at_once)
+        if ttl == 0:
+            entry = None
     elif ttl == 0:
-        change, status = replace(change, record_ttl=0), JobStatus.FINISHED
+        move, record_ttl = Move(source), 0
     else:
         score, record_ttl = _expiry(job, ttl)
-        target = Place(PlaceKind.FINISHED, job.origin)
-        change, status = (
-            replace(change, target=target, score=score, record_ttl=record_ttl),
-            JobStatus.FINISHED,
-        )
+        move = Move(source, ToRegistry(Place(PlaceKind.FINISHED, job.origin), score))
+    change = Transition(
+        job.id,
+        move,
+        RecordEdit(fields, record_ttl=record_ttl),
+        result=entry,
+        settlement=FINISHED_SETTLEMENT,
+        released_fields=released_fields(),
+        execution_id=execution_id,
+        worker=worker_update,
+    )
     moved = _move(job, change, next_claim)
     if moved:
         if status is not JobStatus.FINISHED:
-            job.repeats_left = int(change.fields["repeats_left"])
-            job.repeat_intervals = json.loads(change.fields["repeat_intervals"])
+            job.repeats_left = int(fields["repeats_left"])
+            job.repeat_intervals = json.loads(fields["repeat_intervals"])
         job.note_outcome(status, result, ended_at=ended, return_value=stored_value)
     return moved
 
 
-def _repeat(job: Job, change: Transition, result_ttl: int, *, at_once: bool) -> tuple[Transition, JobStatus]:
+def _repeat(job: Job, source: Place, fields: dict[str, bytes], *, at_once: bool) -> tuple[Move, JobStatus]:
     """The success of a job with repeats left (RQ's ``Repeat``): instead of finished, it goes back
     to its queue (its next interval is 0, or ``at_once``), or to the scheduled registry for that
-    many seconds, with one repeat less. Each interval of ``repeat_intervals`` is used once, the
-    last one for every repeat after it. As in RQ the success is recorded (unless ``result_ttl`` is
-    0) and releases the job's dependents; its record stays while it has repeats to run.
+    many seconds, with one repeat less (written into ``fields``). Each interval of
+    ``repeat_intervals`` is used once, the last one for every repeat after it. As in RQ the
+    success is recorded (unless its result_ttl is 0) and releases the job's dependents; its record
+    stays while it has repeats to run.
     """
     assert job.repeats_left
     intervals = list(job.repeat_intervals or [0])
     interval = 0 if at_once else Repeat.get_interval(0, intervals)
-    fields = {
-        **change.fields,
-        "repeats_left": str(job.repeats_left - 1).encode(),
-        "repeat_intervals": json.dumps(intervals[1:] if len(intervals) > 1 else intervals).encode(),
-        "enqueued_at": now_text(),
-    }
+    fields["repeats_left"] = str(job.repeats_left - 1).encode()
+    fields["repeat_intervals"] = json.dumps(intervals[1:] if len(intervals) > 1 else intervals).encode()
+    fields["enqueued_at"] = now_text()
+    target: ToQueue | ToRegistry
     if interval > 0:
-        status, target = JobStatus.SCHEDULED, Place(PlaceKind.SCHEDULED, job.origin)
-        score = due_time(job.broker) + interval
+        status = JobStatus.SCHEDULED
+        target = ToRegistry(Place(PlaceKind.SCHEDULED, job.origin), due_time(job.broker) + interval)
     else:
-        status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0
+        status, target = JobStatus.QUEUED, ToQueue(job.origin)
     fields[STATUS] = status.value.encode()
-    result = change.result if result_ttl != 0 else None
-    return replace(change, target=target, score=score, fields=fields, result=result), status
+    return Move(source, target), status
 
 
 def _return_payload(job: Job, return_value: Any) -> tuple[bytes, Any]:
@@ -299,21 +313,22 @@ def fail(
         worker_name=worker_name,
     )
     ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
-    score, record_ttl = _expiry(job, ttl) if ttl != 0 else (0.0, 0)
+    move, record_ttl = _failed_move(job, source, ttl, keep=keep)
     moved = _move(
         job,
         Transition(
             job.id,
-            source=source,
-            target=Place(PlaceKind.FAILED, job.origin) if keep and ttl != 0 else None,
-            score=score,
-            fields={STATUS: status.value.encode(), "ended_at": _ts(ended), "exc_info": exc_string.encode()},
-            record_ttl=record_ttl,
-            result=encode_result(result, None),
-            results_kept=results_kept(job),
+            move,
+            RecordEdit(
+                {STATUS: status.value.encode(), "ended_at": _ts(ended), "exc_info": exc_string.encode()},
+                record_ttl=record_ttl,
+            ),
+            result=ResultEntry(encode_result(result, None), results_kept(job)),
+            # A stopped job releases nobody, as in RQ: its dependents keep waiting.
+            settlement=None if stopped else FAILED_SETTLEMENT,
+            released_fields={} if stopped else released_fields(),
             execution_id=execution_id,
             worker=worker_update,
-            **(failed_dependents() if not stopped else {}),
         ),
         next_claim,
     )
@@ -321,6 +336,16 @@ def fail(
         return None
     job.note_outcome(status, result, ended_at=ended)
     return status
+
+
+def _failed_move(job: Job, source: Place | None, ttl: int, *, keep: bool = True) -> tuple[Move, int]:
+    """The move and record ttl of a job that ends failed, kept ``ttl`` seconds (-1: forever; 0: its
+    record deleted at once): into its origin's failed registry when ``keep`` (and ``ttl`` is not
+    0), else into no place."""
+    if ttl == 0:
+        return Move(source), 0
+    score, record_ttl = _expiry(job, ttl)
+    return Move(source, ToRegistry(Place(PlaceKind.FAILED, job.origin), score) if keep else None), record_ttl
 
 
 def retry_returned(
@@ -356,42 +381,38 @@ def retry_returned(
             job.id, Result.Type.MAX_RETRIES_EXCEEDED, ended, id=execution_id, worker_name=worker_name
         )
         ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
-        score, record_ttl = _expiry(job, ttl) if ttl != 0 else (0.0, 0)
-        change = Transition(
-            job.id,
-            source=source,
-            target=Place(PlaceKind.FAILED, job.origin) if ttl != 0 else None,
-            score=score,
-            fields={STATUS: _FAILED, "ended_at": _ts(ended)},
-            record_ttl=record_ttl,
-            **failed_dependents(),
-        )
+        move, record_ttl = _failed_move(job, source, ttl)
+        edit = RecordEdit({STATUS: _FAILED, "ended_at": _ts(ended)}, record_ttl=record_ttl)
+        settlement, released = FAILED_SETTLEMENT, released_fields()
         status = JobStatus.FAILED
     else:
         result = Result(job.id, Result.Type.RETRIED, ended, id=execution_id, worker_name=worker_name)
         interval = 0 if at_once else Retry.get_interval(done, retry.intervals)
+        target: ToQueue | ToRegistry
         if interval > 0:
-            status, target = JobStatus.SCHEDULED, Place(PlaceKind.SCHEDULED, job.origin)
+            status = JobStatus.SCHEDULED
+            target = ToRegistry(Place(PlaceKind.SCHEDULED, job.origin), due_time(job.broker) + interval)
         else:
-            status, target = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin)
-        change = Transition(
-            job.id,
-            source=source,
-            target=target,
-            score=due_time(job.broker) + interval if interval > 0 else 0.0,
-            at_front=bool(getattr(retry, "enqueue_at_front", False)),
-            fields={
+            at_front = bool(getattr(retry, "enqueue_at_front", False))
+            status, target = JobStatus.QUEUED, ToQueue(job.origin, at_front)
+        move = Move(source, target)
+        edit = RecordEdit(
+            {
                 STATUS: status.value.encode(),
                 "number_of_retries": str(done + 1).encode(),
                 "enqueued_at": now_text(),
-            },
+            }
         )
+        settlement, released = None, {}
     moved = _move(
         job,
-        replace(
-            change,
-            result=encode_result(result, payload),
-            results_kept=max(results_kept(job), retry.max + 1),
+        Transition(
+            job.id,
+            move,
+            edit,
+            result=ResultEntry(encode_result(result, payload), max(results_kept(job), retry.max + 1)),
+            settlement=settlement,
+            released_fields=released,
             execution_id=execution_id,
             worker=worker_update,
         ),
@@ -428,14 +449,12 @@ def _retry(
         exc_string=exc_string,
         worker_name=worker_name,
     )
+    target: ToQueue | ToRegistry
     if interval > 0:
-        status, target, score = (
-            JobStatus.SCHEDULED,
-            Place(PlaceKind.SCHEDULED, job.origin),
-            due_time(job.broker) + interval,
-        )
+        status = JobStatus.SCHEDULED
+        target = ToRegistry(Place(PlaceKind.SCHEDULED, job.origin), due_time(job.broker) + interval)
     else:
-        status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0
+        status, target = JobStatus.QUEUED, ToQueue(job.origin, job.enqueue_at_front_on_retry)
     fields = {
         STATUS: status.value.encode(),
         "retries_left": str(job.retries_left - 1).encode(),
@@ -449,13 +468,9 @@ def _retry(
         job,
         Transition(
             job.id,
-            source=source,
-            target=target,
-            score=score,
-            at_front=job.enqueue_at_front_on_retry,
-            fields=fields,
-            result=encode_result(result, None),
-            results_kept=results_kept(job),
+            Move(source, target),
+            RecordEdit(fields),
+            result=ResultEntry(encode_result(result, None), results_kept(job)),
             execution_id=execution_id,
             worker=worker_update,
         ),
@@ -503,11 +518,10 @@ def give_back(
     return broker.transition(
         Transition(
             job_id,
-            source=Place(PlaceKind.STARTED, queue),
-            target=Place(PlaceKind.QUEUE, queue),
-            at_front=True,
-            fields={STATUS: _QUEUED},
-            delete_fields=("started_at", "worker_name", EXECUTION, "last_heartbeat"),
+            Move(Place(PlaceKind.STARTED, queue), ToQueue(queue, at_front=True)),
+            RecordEdit(
+                {STATUS: _QUEUED}, delete_fields=("started_at", "worker_name", EXECUTION, "last_heartbeat")
+            ),
             execution_id=execution_id,
             worker=worker_update,
         )

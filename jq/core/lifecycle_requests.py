@@ -5,13 +5,32 @@ when another client changed the job between the read of its status and the move.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from jq.base.utils import now
-from jq.broker import ORIGIN, PERSIST, STATUS, DependentsPolicy, Place, PlaceKind, Status, Transition
+from jq.broker import (
+    ORIGIN,
+    PERSIST,
+    STATUS,
+    Move,
+    Place,
+    PlaceKind,
+    RecordEdit,
+    Status,
+    ToQueue,
+    ToRegistry,
+    Transition,
+)
 from jq.core.job_state import STATUS_PLACE, JobStatus
-from jq.core.lifecycle import _RACE_ATTEMPTS, _expiry, _ts, now_text, released_fields, with_admission
+from jq.core.lifecycle import (
+    _RACE_ATTEMPTS,
+    FINISHED_SETTLEMENT,
+    _expiry,
+    _ts,
+    now_text,
+    released_fields,
+    with_admission,
+)
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq.exceptions import InvalidJobOperation, NoSuchJobError, UnsupportedByBrokerError
 
@@ -63,24 +82,23 @@ def cancel(
             raise InvalidJobOperation(f"Cannot cancel already canceled job: {job.id}")
         waiting = job.broker.dependent_ids(job.id) if enqueue_dependents else []
         ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
+        target = None
         if ttl == 0:
             # Not kept, like a failed job or a canceled dependent with failure_ttl=0.
-            target, score, record_ttl = None, 0.0, 0
+            record_ttl = 0
         else:
-            target = Place(PlaceKind.CANCELED, job.origin)
             score, record_ttl = _expiry(job, ttl)
+            target = ToRegistry(Place(PlaceKind.CANCELED, job.origin), score)
         ended = now()
         change = Transition(
             job.id,
-            source=_place_now(job, status),
-            target=target,
-            score=score,
-            fields={STATUS: Status.CANCELED.stored, "ended_at": _ts(ended)},
-            record_ttl=record_ttl,
+            Move(_place_now(job, status), target),
+            RecordEdit({STATUS: Status.CANCELED.stored, "ended_at": _ts(ended)}, record_ttl=record_ttl),
+            # Its dependents are released as if it had finished, or else keep waiting.
+            settlement=FINISHED_SETTLEMENT if enqueue_dependents else None,
+            released_fields=released_fields() if enqueue_dependents else {},
             leave_dependencies=remove_from_dependencies,
         )
-        if enqueue_dependents:
-            change = replace(change, dependents=DependentsPolicy.FINISHED, released_fields=released_fields())
         if job.broker.transition(with_admission(job, change)):
             job.note_status(JobStatus.CANCELED)
             job.ended_at = ended
@@ -114,12 +132,12 @@ def requeue(job: Job, at_front: bool = False) -> None:
         change = Transition(
             job.id,
             # A failed job whose default exception handler was disabled is kept in no registry.
-            source=_place_now(job, status),
-            target=Place(PlaceKind.QUEUE, job.origin),
-            at_front=at_front,
-            fields={STATUS: Status.QUEUED.stored, "enqueued_at": now_text()},
-            delete_fields=("ended_at",),
-            record_ttl=PERSIST,
+            Move(_place_now(job, status), ToQueue(job.origin, at_front)),
+            RecordEdit(
+                {STATUS: Status.QUEUED.stored, "enqueued_at": now_text()},
+                delete_fields=("ended_at",),
+                record_ttl=PERSIST,
+            ),
         )
         if job.broker.transition(change):
             # Queued, or (with a rate limit) maybe waiting for a slot.

@@ -17,7 +17,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from jq.base.utils import format_timestamp, now, parse_timestamp, public_module
-from jq.broker import RESULTS_KEPT, Transition
+from jq.broker import ResultEntry, Transition
 from jq.core.job_layout import layout_broker
 from jq.exceptions import DeserializationError, NoSuchJobError, UnsupportedByBrokerError
 from jq.io.connections import resolve_broker
@@ -278,13 +278,8 @@ class Result:
             self.id = self.execution_id = uuid.uuid4().hex
         broker = self._job.broker if self._job is not None else resolve_broker(self.connection)
         payload = None if self.type is not self.Type.SUCCESSFUL else self.serializer.dumps(self.return_value)
-        change = Transition(
-            self.job_id,
-            source=None,
-            target=None,
-            result=encode_result(self, payload),
-            results_kept=RESULTS_KEPT,
-        )
+        # The job stays where it is; the entry shares its record's expiry.
+        change = Transition(self.job_id, result=ResultEntry(encode_result(self, payload)))
         if pipeline is not None:
             broker.pipeline_writes(pipeline).transition(change)
         elif not broker.transition(change):

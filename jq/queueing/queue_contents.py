@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
-from jq.broker import Broker, Place, PlaceKind, Transition
+from jq.broker import Broker, Move, Place, PlaceKind, Transition
 from jq.core.job import Job
 from jq.exceptions import NoSuchJobError
 
@@ -87,7 +87,7 @@ class QueueContents:
         """Take a job out of the queue without changing its record; whether it was there (with a
         redis-py ``pipeline``, the removal is queued on it and True is returned)."""
         job_id = job_or_id.id if isinstance(job_or_id, Job) else job_or_id
-        change = Transition(job_id, source=Place(PlaceKind.QUEUE, self.name), target=None)
+        change = Transition(job_id, Move(Place(PlaceKind.QUEUE, self.name)))
         if pipeline is not None:
             self.broker.pipeline_writes(pipeline).transition(change)
             return True

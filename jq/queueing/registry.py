@@ -21,7 +21,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from jq.base.utils import public_module
-from jq.broker import EXECUTION, KEEP, PERSIST, PlaceKind, Transition
+from jq.broker import EXECUTION, KEEP, PERSIST, Move, PlaceKind, RecordEdit, ToRegistry, Transition
 from jq.broker.clock import due_time
 from jq.core import lifecycle, lifecycle_requests
 from jq.core.execution import callback_penalty, report_final_failure, run_exception_handlers
@@ -237,11 +237,11 @@ class FailedJobRegistry(BaseRegistry):
         score = self._score(ttl)
         change = Transition(
             job_id,
-            source=None,
-            target=self.place,
-            score=score,
-            fields={"exc_info": exc_string.encode("utf-8")} if exc_string else {},
-            record_ttl=PERSIST if ttl == -1 else KEEP if ttl < 0 else ttl,
+            Move(None, ToRegistry(self.place, score)),
+            RecordEdit(
+                {"exc_info": exc_string.encode("utf-8")} if exc_string else {},
+                record_ttl=PERSIST if ttl == -1 else KEEP if ttl < 0 else ttl,
+            ),
         )
         if pipeline is not None:
             self.broker.pipeline_writes(pipeline).transition(change)
@@ -290,12 +290,12 @@ class DeferredJobRegistry(BaseRegistry):
         not, even with ``cleanup=True``, since it reads every waiting job (RQ's cleanup of this
         registry does nothing).
         """
-        fields = lifecycle.failed_dependents()
+        canceling = lifecycle.dependents_cancellation()
         return self.broker.settle_orphans(
             self.name,
-            released_fields=fields["released_fields"],
-            canceled_fields=fields["canceled_fields"],
-            default_failure_ttl=fields["default_failure_ttl"],
+            released_fields=lifecycle.released_fields(),
+            canceled_fields=canceling.fields,
+            default_failure_ttl=canceling.default_failure_ttl,
             now=timestamp,
         )
 

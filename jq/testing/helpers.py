@@ -20,11 +20,15 @@ from jq.broker import (
     DependentsPolicy,
     EnqueueOutcome,
     EnqueueRequest,
+    Move,
     Place,
     PlaceKind,
     Record,
+    RecordEdit,
     Status,
+    ToRegistry,
     Transition,
+    settlement_for,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
 
@@ -127,8 +131,8 @@ def end_job(
 
     The dependents policy defaults to the one that status implies (finished: ``FINISHED``,
     failed: ``FAILED``, stopped or canceled: ``NONE``, as the core does). ``canceled_fields``,
-    ``default_failure_ttl`` and ``now`` are those of :class:`~jq.broker.Transition`;
-    ``execution``, when given, is its ``execution_id``.
+    ``default_failure_ttl`` and ``now`` make the transition's :class:`~jq.broker.Settlement`
+    (see :func:`~jq.broker.settlement_for`); ``execution``, when given, is its ``execution_id``.
     """
     if policy is None:
         implied = {
@@ -141,16 +145,11 @@ def end_job(
     )
     return broker.transition(
         Transition(
-            job_id=job_id,
-            source=Place(PlaceKind.STARTED, queue),
-            target=Place(target, queue),
-            score=math.inf,
-            fields={STATUS: status.encode()},
-            dependents=policy,
+            job_id,
+            Move(Place(PlaceKind.STARTED, queue), ToRegistry(Place(target, queue), math.inf)),
+            RecordEdit({STATUS: status.encode()}),
+            settlement=settlement_for(policy, canceled_fields, default_failure_ttl, now),
             released_fields=released_fields or {},
-            canceled_fields=canceled_fields or {},
-            default_failure_ttl=default_failure_ttl,
-            now=now,
             execution_id=execution,
         )
     )

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import Final
 
-from jq.broker import PERSIST, STATUS, DependentsPolicy, Place, Record, Status, WorkerUpdate
+from jq.broker import PERSIST, STATUS, DependentsPolicy, Place, Record, Settlement, Status, WorkerUpdate
 from jq_backends.redis.scripts import PRESENCE_FIELD, Arg
 
 __all__ = [
@@ -19,7 +19,6 @@ __all__ = [
     "milliseconds",
     "pairs",
     "place_kind",
-    "place_letter",
     "policy_letter",
     "record_from_flat",
     "record_from_hash",
@@ -65,8 +64,9 @@ def expiry(record_ttl: float | None) -> str:
 
 
 def transition_ttl(record_ttl: int | None) -> tuple[str, str | None]:
-    """A transition's ``record_ttl`` as lib_transition.lua's mode letter ('k' keep, 'd' delete, 'p' persist,
-    'e' expire) and, for 'e', the milliseconds; any negative number counts as PERSIST."""
+    """A transition's :attr:`~jq.broker.RecordEdit.record_ttl` as lib_transition.lua's mode letter
+    ('k' keep, 'd' delete, 'p' persist, 'e' expire) and, for 'e', the milliseconds; any negative
+    number counts as PERSIST."""
     if record_ttl is None:
         return "k", None
     if record_ttl == 0:
@@ -138,13 +138,6 @@ def worker_record(raw: Mapping[bytes, bytes]) -> Record | None:
     return {text(name): value for name, value in raw.items() if text(name) != PRESENCE_FIELD}
 
 
-def place_letter(place: Place | None) -> str:
-    """A place's kind as lib_transition.lua's mode spells it: 'q' queue, 'r' registry, '-' none."""
-    if place is None:
-        return "-"
-    return "q" if place.is_queue else "r"
-
-
 def place_kind(place: Place | None) -> str:
     """How a script removes an id from a place: 'queue' (LREM), 'registry' (ZREM), '' (none)."""
     if place is None:
@@ -161,12 +154,15 @@ def policy_letter(policy: DependentsPolicy | str) -> str:
     return _POLICY_LETTERS[DependentsPolicy(policy)]
 
 
-def settlement(
-    letter: str, released: Mapping[str, bytes], canceled: Mapping[str, bytes], default_failure_ttl: int
-) -> list[Arg]:
-    """How a policy settles the dependents, as lib_transition.lua's next_settlement reads it (without now):
-    the released fields and, under 'v', the canceled fields and their default failure TTL."""
-    args = pairs(released)
-    if letter == "v":
-        args += [*pairs(canceled), int(default_failure_ttl)]
+def settlement(settlement: Settlement, now: float | None) -> list[Arg]:
+    """A settlement's arguments as lib_transition.lua's next_settlement reads them (its policy
+    travels in the mode): under ``VANISHED`` its cancellation, the canceled fields (counted)
+    and their default failure TTL; then ``now`` when given (the settlement's own, or the
+    broker's clock: a canceled dependent's score counts from it)."""
+    args: list[Arg] = []
+    cancellation = settlement.cancellation
+    if cancellation is not None:
+        args += [*pairs(cancellation.fields), int(cancellation.default_failure_ttl)]
+    if now is not None:
+        args.append(score(now))
     return args

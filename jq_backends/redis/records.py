@@ -12,7 +12,7 @@ from typing import cast
 import redis
 from redis.client import Pipeline
 
-from jq.broker import DependentsPolicy, JobStore, Place, Record
+from jq.broker import DependentsPolicy, JobStore, Place, Record, settlement_for
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq.exceptions import DeserializationError, StoreDataError
 from jq_backends.redis import codec
@@ -143,17 +143,17 @@ class RedisJobs(RedisState, JobStore):
             keys.dependents(job_id),
             keys.dependencies(job_id),
         ]
-        policy = codec.policy_letter(dependents)
-        args: list[Arg] = [policy]
-        if policy != "-":
+        settlement = settlement_for(dependents, canceled_fields, default_failure_ttl, now)
+        mode: str = "-"
+        args: list[Arg] = [""]
+        if settlement is not None:
             script_keys.append(keys.queues)
-            args += codec.settlement(
-                policy, released_fields or {}, canceled_fields or {}, default_failure_ttl
-            )
-            args.append(codec.score(self._clock() if now is None else now))
-        elif released_fields:
-            args[0] = "-A"  # for the jobs a freed rate-limit slot admits
+            mode = codec.policy_letter(settlement.policy)
+            args += codec.settlement(settlement, self._clock() if settlement.now is None else settlement.now)
+        if released_fields:
+            mode += "A"  # on the dependents released and the jobs a freed slot admits
             args += codec.pairs(released_fields)
+        args[0] = mode
         script_keys += [keys.place(place) for place in places]
         args += [codec.place_kind(place) for place in places]
         return script_keys, args

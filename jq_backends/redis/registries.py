@@ -7,8 +7,14 @@ from typing import cast
 
 from jq.broker import (
     RESULTS_KEPT,
+    Cancellation,
+    DependentsPolicy,
+    Move,
     Place,
+    PlaceKind,
     RegistryStore,
+    Settlement,
+    ToQueue,
     Transition,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
@@ -64,62 +70,77 @@ class RedisRegistries(RedisState, RegistryStore):
         return [codec.text(job_id) for job_id in ids]
 
     def _transition_call(self, change: Transition, *, last: bool = True) -> tuple[list[str], list[Arg]]:
-        """The transition's KEYS and ARGV as lib_transition.lua reads them: the mode,
-        then only the parts it calls for; its fields run to the end of ARGV when it is the ``last``
-        part of the call, else their count comes first."""
-        t, job_id = self._t, change.job_id
+        """The transition's KEYS and ARGV as lib_transition.lua's next_transition reads them: the
+        mode, then only the parts it calls for, in the order of the transition's parts; the
+        record's fields come last, running to the end of ARGV when the transition is the ``last``
+        part of the call, else counted first."""
+        t, job_id, edit, settlement = self._t, change.job_id, change.edit, change.settlement
         keys = [t.job + job_id, t.results + job_id, t.dependents + job_id, t.dependencies + job_id]
-        source, target = change.source, change.target
-        policy = codec.policy_letter(change.dependents)
-        ttl_letter, expiry_ms = codec.transition_ttl(change.record_ttl)
         args: list[Arg] = [""]
-        if source is not None:
-            keys.append(t.places[source.kind] + source.queue)
-        to_queue = target is not None and target.is_queue
-        if target is not None:
-            keys.append(t.places[target.kind] + target.queue)
-            if to_queue:
-                keys.append(t.wake + target.queue)
-            else:
-                args.append(codec.score(change.score))
-        if to_queue or policy != "-":
-            keys.append(t.queues)
-        flags = "F" if change.at_front else ""
+        mode, flags = self._move_part(change.move, settlement is not None, keys, args)
         if change.execution_id is not None:
             flags += "E"
             args.append(change.execution_id)
-        if expiry_ms is not None:
-            args.append(expiry_ms)
-        if change.result is not None:
+        result = change.result
+        if result is not None:
             flags += "R"
-            args.append(change.result)
-            if change.results_kept != RESULTS_KEPT:
+            args.append(result.encoded)
+            if result.kept != RESULTS_KEPT:
                 flags += "K"
-                args.append(max(int(change.results_kept), 1))
-        if policy != "-":
-            args += codec.settlement(
-                policy, change.released_fields, change.canceled_fields, change.default_failure_ttl
-            )
-            # A canceled dependent's score counts from now: under 'v' it is always sent. Under
-            # 'f' and 'x' the script reads the server's clock if a released dependent has a time.
-            if policy == "v" or change.now is not None:
+                args.append(max(int(result.kept), 1))
+        if settlement is None:
+            mode += "-"
+        else:
+            mode += codec.policy_letter(settlement.policy)
+            # A canceled dependent's score counts from now: under VANISHED it is always sent. Under
+            # the others the script reads the server's clock if a released dependent has a time.
+            now = settlement.now
+            if now is not None or settlement.cancellation is not None:
                 flags += "N"
-                args.append(codec.score(self._clock() if change.now is None else change.now))
-        elif change.released_fields:
-            flags += "A"  # for the jobs a freed rate-limit slot admits
+                now = self._clock() if now is None else now
+            args += codec.settlement(settlement, now)
+        if change.released_fields:
+            flags += "A"  # on the dependents released and the jobs a freed rate-limit slot admits
             args += codec.pairs(change.released_fields)
         if change.leave_dependencies:
             flags += "L"
-        if change.delete_fields:
-            flags += "D"
-            args += [len(change.delete_fields), *change.delete_fields]
         if change.worker is not None:
             flags += "W"
             keys.append(t.worker + change.worker.name)
             args += codec.worker_args(change.worker)
-        args += codec.flat(change.fields) if last else codec.pairs(change.fields)
-        args[0] = f"{codec.place_letter(source)}{codec.place_letter(target)}{policy}{ttl_letter}{flags}"
+        ttl_letter, expiry_ms = codec.transition_ttl(edit.record_ttl)
+        if expiry_ms is not None:
+            args.append(expiry_ms)
+        if edit.delete_fields:
+            flags += "D"
+            args += [len(edit.delete_fields), *edit.delete_fields]
+        args += codec.flat(edit.fields) if last else codec.pairs(edit.fields)
+        args[0] = f"{mode}{ttl_letter}{flags}"
         return keys, args
+
+    def _move_part(self, move: Move, settles: bool, keys: list[str], args: list[Arg]) -> tuple[str, str]:
+        """The move's part of a transition's call, added to ``keys`` and ``args``: the source's
+        key, the target's (and a queue's wake key), the set of known queues when the job goes to
+        a queue or the transition ``settles`` dependents, a registry's score. Returns the mode's
+        source and target letters, and its flags so far (to a queue's front)."""
+        t, source, target = self._t, move.source, move.target
+        if source is None:
+            letters = "-"
+        else:
+            keys.append(t.places[source.kind] + source.queue)
+            letters = "q" if source.kind is PlaceKind.QUEUE else "r"
+        if target is None:
+            letters += "-"
+        elif isinstance(target, ToQueue):
+            keys += [t.queue + target.queue, t.wake + target.queue, t.queues]
+            return letters + "q", "F" if target.at_front else ""
+        else:
+            keys.append(t.places[target.place.kind] + target.place.queue)
+            args.append(codec.score(target.score))
+            letters += "r"
+        if settles:
+            keys.append(t.queues)
+        return letters, ""
 
     def transition(self, change: Transition) -> bool:
         """Move a job and update its record (one script, see ``lua/transition.lua``)."""
@@ -136,8 +157,11 @@ class RedisRegistries(RedisState, RegistryStore):
     ) -> list[str]:
         """Settle the deferred jobs of ``queue`` waiting for a job with no record (one script)."""
         keys = [self._t.deferred + queue, self._t.queues]
-        args = codec.settlement("v", released_fields, canceled_fields, default_failure_ttl)
-        args.append(codec.score(self._clock() if now is None else now))
+        vanished = Settlement(
+            DependentsPolicy.VANISHED, Cancellation(canceled_fields, default_failure_ttl), now
+        )
+        args = codec.settlement(vanished, self._clock() if now is None else now)
+        args += codec.flat(released_fields)
         return [codec.text(job_id) for job_id in self._scripts("settle_orphans", keys, args)]
 
     def promote_scheduled(

@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from jq.broker import EnqueueRequest, Place, PlaceKind, Transition
+from jq.broker import EnqueueRequest, Move, Place, PlaceKind, RecordEdit, Target, ToRegistry, Transition
 from jq_backends.keys import KeySpace
 from jq_backends.redis import RedisBroker
 
@@ -23,6 +23,9 @@ def started(queue: str = Q) -> Place:
 
 def registry(kind: PlaceKind, queue: str = Q) -> Place:
     return Place(kind, queue)
+
+
+STARTED = started()
 
 
 def request(job_id: str, queue: str = Q, **kwargs: Any) -> EnqueueRequest:
@@ -63,14 +66,21 @@ def start(rb: RedisBroker, job_id: str, execution: bytes = b"e1", queue: str = Q
     assert rb.claim_job(job_id, queue, {"execution": execution}, 100.0) is not None
 
 
-def finish(job_id: str, **kwargs: Any) -> Transition:
-    defaults: dict[str, Any] = {
-        "source": started(),
-        "target": registry(PlaceKind.FINISHED),
-        "score": math.inf,
-        "fields": {"status": b"finished"},
-    }
-    return Transition(job_id, **{**defaults, **kwargs})
+#: Where :func:`finish` puts a job unless told: the finished registry, kept forever.
+FINISHED_FOREVER = ToRegistry(registry(PlaceKind.FINISHED), math.inf)
+
+
+def finish(
+    job_id: str,
+    *,
+    source: Place | None = STARTED,
+    target: Target | None = FINISHED_FOREVER,
+    edit: RecordEdit = RecordEdit({"status": b"finished"}),
+    **parts: Any,
+) -> Transition:
+    """A job's move out of the started registry (by default into the finished one, with status
+    finished), with the other ``parts`` of a Transition (result=, settlement=, worker=...)."""
+    return Transition(job_id, Move(source, target), edit, **parts)
 
 
 def data_keys(job_id: str) -> tuple[str, ...]:

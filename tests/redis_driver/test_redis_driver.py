@@ -28,9 +28,14 @@ from jq.broker import (
     STATUS,
     WORKER_CURRENT_JOB,
     DependentsPolicy,
+    Move,
     PlaceKind,
+    RecordEdit,
     RefusalReason,
+    ResultEntry,
+    Settlement,
     Status,
+    ToRegistry,
     Transition,
 )
 from jq.plugins import hookspecs
@@ -141,11 +146,10 @@ def test_a_custom_prefix_keeps_every_key_under_it(client: redis.Redis) -> None:
     rb.transition(
         Transition(
             "parent",
-            started(),
-            registry(PlaceKind.FINISHED),
-            fields={"status": b"finished"},
-            result=b"ok",
-            dependents=DependentsPolicy.FINISHED,
+            Move(started(), ToRegistry(registry(PlaceKind.FINISHED), 0.0)),
+            RecordEdit({"status": b"finished"}),
+            result=ResultEntry(b"ok"),
+            settlement=Settlement(DependentsPolicy.FINISHED),
         )
     )
     rb.enqueue(request("once", once=("tick", 1)))

@@ -3,6 +3,7 @@ per key prefix, and the worker's hot loop on Redis (worker updates, finish_and_c
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -14,10 +15,15 @@ import pytest
 import redis
 
 from jq.broker import (
+    Cancellation,
     ClaimRequest,
     DependentsPolicy,
     EnqueueOutcome,
     PlaceKind,
+    RecordEdit,
+    ResultEntry,
+    Settlement,
+    ToRegistry,
     WorkerUpdate,
 )
 from jq.testing.helpers import job_fields
@@ -119,7 +125,13 @@ def test_each_state_change_is_one_round_trip(counted: Counted) -> None:
     assert trips(lambda: rb.claim([Q], {"execution": b"e2"}, 10.0, wait=5))[0] == 1
     assert trips(lambda: rb.claim_job("m0", "many", {"execution": b"e"}, 10.0))[0] == 1
     assert trips(lambda: rb.extend_lease(Q, "p", "e", 20.0))[0] == 1
-    change = finish("p", result=b"r", execution_id="e", dependents=DependentsPolicy.FINISHED, record_ttl=50)
+    change = finish(
+        "p",
+        edit=RecordEdit({"status": b"finished"}, record_ttl=50),
+        result=ResultEntry(b"r"),
+        settlement=Settlement(DependentsPolicy.FINISHED),
+        execution_id="e",
+    )
     count, moved = trips(lambda: rb.transition(change))
     assert (count, moved) == (1, True)
     rb.register_worker("w0", {}, [Q], 30)
@@ -157,7 +169,8 @@ def test_enqueue_and_failure_cascades_are_one_round_trip(counted: Counted) -> No
     rb.enqueue(request("c", depends_on=["p"]))
     assert trips(lambda: rb.enqueue(request("g", depends_on=["c"], unique=True, once=("m", 1))))[0] == 1
     assert trips(lambda: rb.enqueue(request("g", depends_on=["c"])))[0] == 1, "a replacement"
-    change = finish("p", target=registry(PlaceKind.FAILED), dependents=DependentsPolicy.VANISHED)
+    vanished = Settlement(DependentsPolicy.VANISHED, Cancellation())
+    change = finish("p", target=ToRegistry(registry(PlaceKind.FAILED), math.inf), settlement=vanished)
     assert trips(lambda: rb.transition(change)) == (1, True)
     assert rb.registry_count(registry(PlaceKind.CANCELED)) == 2
 
@@ -168,7 +181,13 @@ def test_finish_and_claim_is_one_round_trip(counted: Counted) -> None:
     start(rb, "a")
     rb.enqueue_many([request("b"), request("c")])
     worker = WorkerUpdate("w", {"state": b"busy"}, {"done": 1})
-    change = finish("a", result=b"r", execution_id="e1", dependents=DependentsPolicy.FINISHED, worker=worker)
+    change = finish(
+        "a",
+        result=ResultEntry(b"r"),
+        settlement=Settlement(DependentsPolicy.FINISHED),
+        execution_id="e1",
+        worker=worker,
+    )
     claim = ClaimRequest([Q], {"execution": b"e2"}, 10.0, worker)
     count, (moved, claimed) = counted.trips(lambda: rb.finish_and_claim(change, claim))
     assert (count, moved) == (1, True)
@@ -217,13 +236,12 @@ def test_the_worker_loop_calls_send_few_arguments(counted: Counted) -> None:
     rb.enqueue(request("b"))
     change = finish(
         "a",
-        fields={"status": b"finished", "ended_at": b"t"},
-        record_ttl=500,
-        score=1e10,
-        result=b"r",
-        execution_id="e1",
-        dependents=DependentsPolicy.FINISHED,
+        target=ToRegistry(registry(PlaceKind.FINISHED), 1e10),
+        edit=RecordEdit({"status": b"finished", "ended_at": b"t"}, record_ttl=500),
+        result=ResultEntry(b"r"),
+        settlement=Settlement(DependentsPolicy.FINISHED),
         released_fields={"enqueued_at": b"t"},
+        execution_id="e1",
     )
     # 7 keys (data keys, source, target, known queues); mode, score, execution, expiry, result,
     # released fields (3), fields (4): 22 (44 before).
@@ -255,7 +273,8 @@ def test_each_prefix_has_its_own_scripts(client: redis.Redis) -> None:
     for broker in (one, other):
         claimed = broker.claim([Q], {"execution": b"e"}, 10.0, worker=worker)
         assert claimed is not None and claimed.job_id == "p"
-        change = finish("p", execution_id="e", dependents=DependentsPolicy.FINISHED, worker=worker)
+        settlement = Settlement(DependentsPolicy.FINISHED)
+        change = finish("p", settlement=settlement, execution_id="e", worker=worker)
         moved, child = broker.finish_and_claim(change, ClaimRequest([Q], {"execution": b"e2"}, 10.0, worker))
         assert moved and child is not None and child.job_id == "c", "released under this prefix"
         assert broker.load_workers(["w"]) == [{"state": b"busy", "done": b"3", "current_job": b"c"}]
@@ -278,7 +297,7 @@ def test_a_prefix_that_needs_escaping_in_lua(client: redis.Redis) -> None:
     claimed = broker.claim([Q], {"execution": b"e"}, 10.0)
     assert claimed is not None and claimed.job_id == "a"
     assert client.exists(KeySpace(prefix).job("a")) and not client.exists(KeySpace().job("a"))
-    assert broker.transition(finish("a", execution_id="e", record_ttl=0))
+    assert broker.transition(finish("a", edit=RecordEdit(record_ttl=0), execution_id="e"))
     keys = KeySpace(prefix)
     assert set(client.keys("*")) == {keys.registry(PlaceKind.FINISHED, Q).encode(), keys.queues.encode()}
 

@@ -9,9 +9,16 @@ import redis
 
 from jq.broker import (
     RESULTS_KEPT,
+    Cancellation,
     DependentsPolicy,
+    Move,
     Place,
     PlaceKind,
+    RecordEdit,
+    ResultEntry,
+    Settlement,
+    ToQueue,
+    ToRegistry,
     Transition,
 )
 from jq_backends.redis import RedisBroker
@@ -34,9 +41,8 @@ def test_transition_moves_and_writes(rb: RedisBroker, client: redis.Redis) -> No
     start(rb, "a")
     change = finish(
         "a",
-        fields={"status": b"finished", "ended_at": b"t"},
-        delete_fields=["execution"],
-        result=b"r",
+        edit=RecordEdit({"status": b"finished", "ended_at": b"t"}, delete_fields=["execution"]),
+        result=ResultEntry(b"r"),
         execution_id="e1",
     )
     assert rb.transition(change)
@@ -65,14 +71,11 @@ def test_a_refused_transition_writes_nothing(
     before = snapshot(client)
     refused = Transition(
         change.job_id,
-        change.source,
-        registry(PlaceKind.FAILED),
-        fields={"status": b"x"},
-        delete_fields=["data"],
-        result=b"r",
-        record_ttl=0,
+        Move(change.move.source, ToRegistry(registry(PlaceKind.FAILED), 0.0)),
+        RecordEdit({"status": b"x"}, delete_fields=["data"], record_ttl=0),
+        result=ResultEntry(b"r"),
+        settlement=Settlement(DependentsPolicy.FINISHED),
         execution_id=change.execution_id,
-        dependents=DependentsPolicy.FINISHED,
     )
     assert not rb.transition(refused)
     assert snapshot(client) == before
@@ -81,7 +84,7 @@ def test_a_refused_transition_writes_nothing(
 def test_transition_from_a_queue_to_a_queue_wakes_claimers(rb: RedisBroker, client: redis.Redis) -> None:
     rb.enqueue_many([request("a"), request("b")])
     client.delete(KEYS.wake("other"))
-    change = Transition("b", Place(PlaceKind.QUEUE, Q), Place(PlaceKind.QUEUE, "other"), at_front=True)
+    change = Transition("b", Move(Place(PlaceKind.QUEUE, Q), ToQueue("other", at_front=True)))
     assert rb.transition(change)
     assert rb.queue_job_ids(Q) == ["a"]
     assert rb.queue_job_ids("other") == ["b"]
@@ -91,36 +94,38 @@ def test_transition_from_a_queue_to_a_queue_wakes_claimers(rb: RedisBroker, clie
 
 def test_transition_without_source_needs_only_the_record(rb: RedisBroker) -> None:
     rb.save_job("loose", {"status": b"failed"})
-    assert rb.transition(Transition("loose", None, registry(PlaceKind.FAILED), score=5.0))
+    assert rb.transition(Transition("loose", Move(None, ToRegistry(registry(PlaceKind.FAILED), 5.0))))
     assert rb.registry_score(registry(PlaceKind.FAILED), "loose") == 5.0
-    assert not rb.transition(Transition("nobody", None, None))
+    assert not rb.transition(Transition("nobody"))
 
 
 def test_results_keep_the_newest_entries(rb: RedisBroker) -> None:
     rb.save_job("a", {"status": b"started"})
     for n in range(RESULTS_KEPT + 3):
-        assert rb.transition(Transition("a", None, None, result=str(n).encode()))
+        assert rb.transition(Transition("a", result=ResultEntry(str(n).encode())))
     results = rb.load_results("a")
     assert results == [str(n).encode() for n in reversed(range(3, RESULTS_KEPT + 3))]
 
 
 def test_record_ttl_applies_to_record_and_results(rb: RedisBroker, client: redis.Redis) -> None:
     rb.save_job("a", {"status": b"started"}, record_ttl=1000)
-    assert rb.transition(Transition("a", None, None, result=b"1"))  # KEEP
+    assert rb.transition(Transition("a", result=ResultEntry(b"1")))  # KEEP
     assert 0 < client.pttl(KEYS.results("a")) <= 1000 * 1000
-    assert rb.transition(Transition("a", None, None, record_ttl=-1))  # PERSIST
+    assert rb.transition(Transition("a", edit=RecordEdit(record_ttl=-1)))  # PERSIST
     assert client.pttl(KEYS.job("a")) == -1 and client.pttl(KEYS.results("a")) == -1
-    assert rb.transition(Transition("a", None, None, record_ttl=30))
-    assert rb.transition(Transition("a", None, None, record_ttl=-5))  # any negative: PERSIST
+    assert rb.transition(Transition("a", edit=RecordEdit(record_ttl=30)))
+    assert rb.transition(Transition("a", edit=RecordEdit(record_ttl=-5)))  # any negative: PERSIST
     assert client.pttl(KEYS.job("a")) == -1 and client.pttl(KEYS.results("a")) == -1
-    assert rb.transition(Transition("a", None, None, result=b"2"))  # KEEP, no expiry
+    assert rb.transition(Transition("a", result=ResultEntry(b"2")))  # KEEP, no expiry
     assert client.pttl(KEYS.results("a")) == -1
-    assert rb.transition(Transition("a", None, None, record_ttl=30))
+    assert rb.transition(Transition("a", edit=RecordEdit(record_ttl=30)))
     assert 29_000 < client.pttl(KEYS.job("a")) <= 30_000
     assert 29_000 < client.pttl(KEYS.results("a")) <= 30_000
     client.sadd(KEYS.dependents("a"), "x")
     client.sadd(KEYS.dependencies("a"), "y")
-    assert rb.transition(Transition("a", None, registry(PlaceKind.FINISHED), record_ttl=0))
+    assert rb.transition(
+        Transition("a", Move(None, ToRegistry(registry(PlaceKind.FINISHED), 0.0)), RecordEdit(record_ttl=0))
+    )
     for key in (KEYS.job("a"), KEYS.results("a"), KEYS.dependents("a"), KEYS.dependencies("a")):
         assert not client.exists(key), key
     assert rb.registry_ids(registry(PlaceKind.FINISHED)) == ["a"]
@@ -128,7 +133,7 @@ def test_record_ttl_applies_to_record_and_results(rb: RedisBroker, client: redis
 
 def test_results_and_dependency_sets_share_the_record_expiry(rb: RedisBroker, client: redis.Redis) -> None:
     rb.enqueue(request("p", record_ttl=100))
-    rb.transition(Transition("p", None, None, result=b"r"))
+    rb.transition(Transition("p", result=ResultEntry(b"r")))
     rb.enqueue(request("c", depends_on=["p"], record_ttl=50))
     assert expiring(client, "p") == [True, True, True, False], "p's dependents share p's expiry"
     assert 99_000 < client.pttl(KEYS.dependents("p")) <= 100_000
@@ -139,7 +144,7 @@ def test_results_and_dependency_sets_share_the_record_expiry(rb: RedisBroker, cl
     assert expiring(client, "c") == [True, False, False, True]
     assert rb.claim([Q], {"execution": b"e"}, 1.0) is not None
     assert expiring(client, "p") == [False, False, False, False], "a started job never expires"
-    rb.transition(Transition("p", started(), None, record_ttl=30))
+    rb.transition(Transition("p", Move(started()), RecordEdit(record_ttl=30)))
     assert expiring(client, "p") == [True, True, True, False]
     rb.enqueue(request("p"))
     assert expiring(client, "p") == [False, False, False, False]
@@ -151,7 +156,8 @@ def test_results_and_dependency_sets_share_the_record_expiry(rb: RedisBroker, cl
 def test_released_fields_cannot_override_the_queued_status(rb: RedisBroker) -> None:
     start(rb, "p")
     rb.enqueue(request("c", depends_on=["p"]))
-    change = finish("p", dependents=DependentsPolicy.FINISHED, released_fields={"status": b"deferred"})
+    released = {"status": b"deferred"}
+    change = finish("p", settlement=Settlement(DependentsPolicy.FINISHED), released_fields=released)
     assert rb.transition(change)
     assert rb.load_job_fields("c", ["status"]) == [b"queued"]
 
@@ -169,7 +175,8 @@ def test_finishing_releases_dependents_whose_dependencies_are_all_met(
     client.delete(KEYS.job("gone"))
     client.delete(KEYS.wake("other"))
     client.srem(KEYS.queues, "other")
-    change = finish("p1", dependents=DependentsPolicy.FINISHED, released_fields={"enqueued_at": b"now"})
+    released = {"enqueued_at": b"now"}
+    change = finish("p1", settlement=Settlement(DependentsPolicy.FINISHED), released_fields=released)
     assert rb.transition(change)
     assert rb.queue_job_ids("other") == ["front", "behind"]
     assert client.llen(KEYS.wake("other")) == 1
@@ -191,10 +198,9 @@ def test_failing_releases_only_dependents_that_allow_failure(rb: RedisBroker, cl
     rb.enqueue(request("lenient", depends_on=["p"], fields={"allow_dependency_failures": b"1"}))
     change = finish(
         "p",
-        target=registry(PlaceKind.FAILED),
-        fields={"status": b"failed"},
-        record_ttl=30,
-        dependents=DependentsPolicy.FAILED,
+        target=ToRegistry(registry(PlaceKind.FAILED), math.inf),
+        edit=RecordEdit({"status": b"failed"}, record_ttl=30),
+        settlement=Settlement(DependentsPolicy.FAILED),
     )
     assert rb.transition(change)
     assert rb.queue_job_ids(Q) == ["lenient"]
@@ -213,17 +219,14 @@ def test_canceled_dependents_keep_their_keys_for_their_failure_ttl(
     start(rb, "p")
     start(rb, "q", execution=b"e2")
     rb.enqueue(request("c", depends_on=["p", "q"], fields={"failure_ttl": b"40"}))
-    rb.transition(Transition("c", None, None, result=b"earlier"))
+    rb.transition(Transition("c", result=ResultEntry(b"earlier")))
     rb.enqueue(request("g", depends_on=["c"]))
     rb.enqueue(request("forever", depends_on=["p"], fields={"failure_ttl": b"-1"}))
     change = finish(
         "p",
-        target=registry(PlaceKind.FAILED),
-        fields={"status": b"failed"},
-        dependents=DependentsPolicy.VANISHED,
-        default_failure_ttl=20,
-        now=500.0,
-        canceled_fields={"ended_at": b"t"},
+        target=ToRegistry(registry(PlaceKind.FAILED), math.inf),
+        edit=RecordEdit({"status": b"failed"}),
+        settlement=Settlement(DependentsPolicy.VANISHED, Cancellation({"ended_at": b"t"}, 20), now=500.0),
     )
     assert rb.transition(change)
     assert 39_000 < client.pttl(KEYS.job("c")) <= 40_000
@@ -242,7 +245,7 @@ def test_release_skips_dependents_that_are_no_longer_deferred(rb: RedisBroker) -
     start(rb, "p")
     rb.enqueue(request("c", depends_on=["p"]))
     rb.update_job("c", {"status": b"canceled"})
-    assert rb.transition(finish("p", dependents=DependentsPolicy.FINISHED))
+    assert rb.transition(finish("p", settlement=Settlement(DependentsPolicy.FINISHED)))
     assert rb.queue_length(Q) == 0
     assert rb.load_job_fields("c", ["status"]) == [b"canceled"]
 
@@ -267,7 +270,7 @@ def test_promote_scheduled_queues_due_jobs_in_order(rb: RedisBroker, client: red
 
 def test_empty_and_delete_queue(rb: RedisBroker, client: redis.Redis) -> None:
     rb.enqueue_many([request("a"), request("b"), request("c", queue="keep")])
-    rb.transition(Transition("a", None, None, result=b"r"))
+    rb.transition(Transition("a", result=ResultEntry(b"r")))
     assert rb.empty_queue(Q) == 2
     assert not client.exists(KEYS.job("a"), KEYS.job("b"), KEYS.results("a"), KEYS.queue(Q), KEYS.wake(Q))
     assert rb.queue_names() == ["default", "keep"]
@@ -282,7 +285,7 @@ def test_empty_and_delete_queue(rb: RedisBroker, client: redis.Redis) -> None:
 def test_delete_job_removes_it_everywhere(rb: RedisBroker, client: redis.Redis) -> None:
     start(rb, "p")
     rb.enqueue(request("c", depends_on=["p"]))
-    rb.transition(Transition("p", None, None, result=b"r"))
+    rb.transition(Transition("p", result=ResultEntry(b"r")))
     places = [started(), Place(PlaceKind.QUEUE, Q)]
     assert rb.delete_job("p", places)
     assert not client.exists(KEYS.job("p"), KEYS.results("p"), KEYS.dependents("p"))
@@ -294,7 +297,7 @@ def test_delete_job_removes_it_everywhere(rb: RedisBroker, client: redis.Redis) 
 def test_save_update_and_load(rb: RedisBroker, client: redis.Redis) -> None:
     binary = bytes(range(256))
     rb.save_job("a", {"data": binary, "status": b"queued"}, record_ttl=60)
-    rb.transition(Transition("a", None, None, result=b"r"))
+    rb.transition(Transition("a", result=ResultEntry(b"r")))
     rb.save_job("a", {"data": b"new"})
     assert rb.load_job("a") == {"data": b"new"}, "replaced, not merged"
     assert rb.job_ttl("a") is None

@@ -14,8 +14,10 @@ from jq.broker import (
     Claimed,
     EnqueueOutcome,
     EnqueueRequest,
+    Move,
     Place,
     PlaceKind,
+    RecordEdit,
     RefusalReason,
     Transition,
 )
@@ -112,7 +114,7 @@ def test_enqueue_defers_on_unmet_dependencies(rb: RedisBroker, client: redis.Red
     rb.enqueue(request("p1"))
     rb.enqueue(request("p2"))
     rb.enqueue(request("done"))
-    rb.transition(Transition("done", Place(PlaceKind.QUEUE, Q), None, fields={"status": b"finished"}))
+    rb.transition(Transition("done", Move(Place(PlaceKind.QUEUE, Q)), RecordEdit({"status": b"finished"})))
     assert rb.enqueue(request("c", depends_on=["p1", "p2", "done"])) == EnqueueOutcome("deferred")
     assert client.smembers(KEYS.dependencies("c")) == {b"p1", b"p2"}
     assert client.smembers(KEYS.dependents("p1")) == {b"c"}

@@ -26,7 +26,7 @@ from jq.broker.types import (
     Place,
     PlaceKind,
     Record,
-    Transition,
+    Settlement,
 )
 
 __all__ = [
@@ -93,19 +93,24 @@ def _stop_waiting(tx: StoreTransaction, child: str, parent: str) -> bool:
     return tx.count(_unmet_of(child)) > 0
 
 
-def settle_dependents(tx: StoreTransaction, change: Transition, now: float) -> None:
-    """Release, leave waiting or cancel the dependents of ``change.job_id`` as
-    ``change.dependents`` says (see :class:`DependentsPolicy`); ``now`` is the store's clock,
-    used when ``change.now`` is None."""
-    moment = now if change.now is None else change.now
+def settle_dependents(
+    tx: StoreTransaction,
+    job_id: str,
+    settlement: Settlement,
+    released_fields: Mapping[str, bytes],
+    now: float,
+) -> None:
+    """Release, leave waiting or cancel the dependents of ``job_id`` as ``settlement`` says (see
+    :class:`DependentsPolicy`), writing ``released_fields`` on those released; ``now`` is the
+    store's clock, used when ``settlement.now`` is None."""
+    moment = now if settlement.now is None else settlement.now
+    canceling = settlement.cancellation
     # Depth first over the jobs whose dependents are settled: the job itself, then each
     # dependent canceled on the way, whose own dependents are settled as VANISHED. A canceled
     # job is filed (registry, expiry) only after its own dependents were settled: a TTL of
     # zero deletes its set of dependents. `visited` guards against a cycle of dependents.
-    stack: list[tuple[str, DependentsPolicy, tuple[str, int] | None]] = [
-        (change.job_id, change.dependents, None)
-    ]
-    visited = {change.job_id}
+    stack: list[tuple[str, DependentsPolicy, tuple[str, int] | None]] = [(job_id, settlement.policy, None)]
+    visited = {job_id}
     while stack:
         parent, policy, canceled = stack.pop()
         for child in dependents(tx, parent):
@@ -122,15 +127,15 @@ def settle_dependents(tx: StoreTransaction, change: Transition, now: float) -> N
             still_waiting = _stop_waiting(tx, child, parent)
             if policy is not DependentsPolicy.VANISHED or tolerant:
                 if not still_waiting:
-                    release(tx, child, record, change.released_fields, moment, now)
-            elif child not in visited and deferred:
+                    release(tx, child, record, released_fields, moment, now)
+            elif child not in visited and deferred and canceling is not None:
                 visited.add(child)
                 queue = record[ORIGIN].decode()
                 tx.remove(Collection.of(Place(PlaceKind.DEFERRED, queue)), child)
-                record.update(change.canceled_fields)
+                record.update(canceling.fields)
                 record[STATUS] = CANCELED  # last: a canceled field never overrides it
                 tx.write(RecordKind.JOB, child, record, replace=True)
-                ttl = failure_ttl(record.get(FAILURE_TTL), change.default_failure_ttl)
+                ttl = failure_ttl(record.get(FAILURE_TTL), canceling.default_failure_ttl)
                 stack.append((child, DependentsPolicy.VANISHED, (queue, ttl)))
         if canceled is not None:
             keep_canceled(tx, parent, *canceled, moment, now)

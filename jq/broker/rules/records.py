@@ -15,7 +15,7 @@ from jq.broker.rules.dependents import dependents, settle_dependents
 from jq.broker.rules.fields import STARTED, limit_of
 from jq.broker.rules.slots import after_move
 from jq.broker.store import Collection, RecordKind, StoreTransaction
-from jq.broker.types import ORIGIN, STATUS, DependentsPolicy, Place, PlaceKind, Record, Transition
+from jq.broker.types import ORIGIN, STATUS, DependentsPolicy, Place, PlaceKind, Record, settlement_for
 from jq.defaults import DEFAULT_FAILURE_TTL
 
 __all__ = ["StoreJobs", "deadline_of", "prepend_result", "read_results"]
@@ -105,7 +105,7 @@ class StoreJobs(StoreRules, JobStore):
     ) -> bool:
         """Take the job out of ``places``, settle its dependents under the ``dependents`` policy,
         and delete its record, results and dependency sets."""
-        policy = DependentsPolicy(dependents)
+        settlement = settlement_for(dependents, canceled_fields, default_failure_ttl, now)
         with self.store.atomic() as tx:
             clock = self.store.now()
             record = tx.read(RecordKind.JOB, job_id)
@@ -117,18 +117,8 @@ class StoreJobs(StoreRules, JobStore):
                 keep_until = tx.score(Collection.of(started), job_id)
             for place in places:
                 tx.remove(Collection.of(place), job_id)
-            if policy is not DependentsPolicy.NONE:
-                change = Transition(
-                    job_id,
-                    None,
-                    None,
-                    dependents=policy,
-                    released_fields=released_fields or {},
-                    canceled_fields=canceled_fields or {},
-                    default_failure_ttl=default_failure_ttl,
-                    now=now,
-                )
-                settle_dependents(tx, change, clock)
+            if settlement is not None:
+                settle_dependents(tx, job_id, settlement, released_fields or {}, clock)
             tx.delete(RecordKind.JOB, job_id)
             after_move(
                 tx, job_id, limit_of(record), old_status, None, released_fields or {}, clock, keep_until

@@ -23,9 +23,12 @@ from jq.broker.types import (
     EXECUTION,
     PERSIST,
     STATUS,
+    Cancellation,
     DependentsPolicy,
     Place,
     PlaceKind,
+    Settlement,
+    ToQueue,
     Transition,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
@@ -36,11 +39,11 @@ __all__ = ["StoreRegistries", "transition_in"]
 def transition_in(tx: StoreTransaction, change: Transition, now: float) -> bool:
     """The move of :meth:`StoreRegistries.transition` inside a block whose worker updates were
     checked already; ``now`` is the store's clock."""
-    job_id = change.job_id
+    job_id, source, target, edit = change.job_id, change.move.source, change.move.target, change.edit
     record = tx.read(RecordKind.JOB, job_id)
     if record is None:
         return False
-    if change.source is not None and not holds(tx, change.source, job_id):
+    if source is not None and not holds(tx, source, job_id):
         return False
     if change.execution_id is not None and record.get(EXECUTION) != change.execution_id.encode():
         return False
@@ -49,36 +52,35 @@ def transition_in(tx: StoreTransaction, change: Transition, now: float) -> bool:
     # A running job ended by another call than its execution's keeps its slot until its
     # lease runs out (its code may still be running): see RateLimitStore, rule 2.
     keep_until = None
-    if limit is not None and old_status == STARTED and change.execution_id is None and change.source:
-        keep_until = tx.score(Collection.of(change.source), job_id)
-    if change.source is not None:
-        tx.remove(Collection.of(change.source), job_id)
+    if limit is not None and old_status == STARTED and change.execution_id is None and source:
+        keep_until = tx.score(Collection.of(source), job_id)
+    if source is not None:
+        tx.remove(Collection.of(source), job_id)
     placed = None
-    if change.target is not None:
-        if change.target.is_queue:
-            placed = to_queue(tx, job_id, record, change.target.queue, at_front=change.at_front, now=now)
-        else:
-            tx.add(Collection.of(change.target), job_id, change.score)
-    record.update(change.fields)
+    if isinstance(target, ToQueue):
+        placed = to_queue(tx, job_id, record, target.queue, at_front=target.at_front, now=now)
+    elif target is not None:
+        tx.add(Collection.of(target.place), job_id, target.score)
+    record.update(edit.fields)
     if placed == RATE_LIMITED:
         record[STATUS] = placed  # it waits for a slot: not queued, whatever the fields say
-    for name in change.delete_fields:
+    for name in edit.delete_fields:
         record.pop(name, None)
     tx.write(RecordKind.JOB, job_id, record, replace=True)
     if change.result is not None:
-        prepend_result(tx, job_id, change.result, change.results_kept)
+        prepend_result(tx, job_id, change.result.encoded, change.result.kept)
     if change.leave_dependencies:
         leave_dependencies(tx, job_id)
-    if change.dependents is not DependentsPolicy.NONE:
-        settle_dependents(tx, change, now)
+    if change.settlement is not None:
+        settle_dependents(tx, job_id, change.settlement, change.released_fields, now)
 
-    if change.record_ttl == 0:
+    ttl = edit.record_ttl
+    if ttl == 0:
         tx.delete(RecordKind.JOB, job_id)
-    elif change.record_ttl is not None:
+    elif ttl is not None:
         # PERSIST (or any other negative number) clears the expiry, a positive one sets it.
-        ttl = change.record_ttl
         tx.expire(RecordKind.JOB, job_id, None if ttl <= PERSIST else now + ttl)
-    new_status = None if change.record_ttl == 0 else record.get(STATUS)
+    new_status = None if ttl == 0 else record.get(STATUS)
     after_move(tx, job_id, limit, old_status, new_status, change.released_fields, now, keep_until)
     if change.worker is not None:
         apply_update(tx, change.worker)
@@ -153,6 +155,8 @@ class StoreRegistries(StoreRules, RegistryStore):
         """Settle the deferred jobs of ``queue`` waiting for a job that has no record, as
         VANISHED; returns their ids."""
         deferred = Collection.of(Place(PlaceKind.DEFERRED, queue))
+        canceling = Cancellation(canceled_fields, default_failure_ttl)
+        vanished = Settlement(DependentsPolicy.VANISHED, canceling, now)
         with self.store.atomic() as tx:
             clock = self.store.now()
             settled: list[str] = []
@@ -170,17 +174,7 @@ class StoreRegistries(StoreRules, RegistryStore):
                     # The parent's dependents went with its record: settle this child as its
                     # dependent (a cascade may have settled it already; then nothing happens).
                     add_dependent(tx, parent, child)
-                    change = Transition(
-                        parent,
-                        None,
-                        None,
-                        dependents=DependentsPolicy.VANISHED,
-                        released_fields=released_fields,
-                        canceled_fields=canceled_fields,
-                        default_failure_ttl=default_failure_ttl,
-                        now=now,
-                    )
-                    settle_dependents(tx, change, clock)
+                    settle_dependents(tx, parent, vanished, released_fields, clock)
                 if gone:
                     settled.append(child)
             return settled

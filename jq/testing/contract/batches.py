@@ -13,8 +13,10 @@ from jq.broker import (
     DependentsPolicy,
     EnqueueOutcome,
     EnqueueRequest,
+    Move,
     PlaceKind,
     RefusalReason,
+    Settlement,
     Transition,
 )
 from jq.testing.contract.enqueue_rules import _marker_untouched, _state
@@ -86,7 +88,9 @@ class EnqueueBatchContract:
         assert broker.queue_job_ids("default") == ["parent"]
         start_job(broker, "parent")
         assert broker.transition(
-            Transition("parent", place(PlaceKind.STARTED), None, dependents=DependentsPolicy.FINISHED)
+            Transition(
+                "parent", Move(place(PlaceKind.STARTED)), settlement=Settlement(DependentsPolicy.FINISHED)
+            )
         )
         assert broker.queue_job_ids("default") == ["child"]
 

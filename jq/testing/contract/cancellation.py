@@ -7,7 +7,22 @@ from __future__ import annotations
 
 import math
 
-from jq.broker import ALLOW_FAILURE, PERSIST, STATUS, Broker, DependentsPolicy, PlaceKind, Transition
+from jq.broker import (
+    ALLOW_FAILURE,
+    PERSIST,
+    STATUS,
+    Broker,
+    Cancellation,
+    DependentsPolicy,
+    Move,
+    PlaceKind,
+    RecordEdit,
+    ResultEntry,
+    Settlement,
+    ToQueue,
+    ToRegistry,
+    Transition,
+)
 from jq.testing.helpers import ClaimInThread, end_job, enqueue, job_fields, place, start_job, wait_for
 
 __all__ = ["CancellationContract", "DependentsListContract", "FailedParentContract"]
@@ -113,7 +128,7 @@ class CancellationContract:
     def test_canceled_dependent_expires_with_its_results(self, broker: Broker) -> None:
         _running(broker)
         _deferred(broker, "child", ["parent"], failure_ttl=b"1")
-        assert broker.transition(Transition("child", None, None, result=b"earlier"))
+        assert broker.transition(Transition("child", result=ResultEntry(b"earlier")))
         _fail(broker)
         assert broker.load_results("child") == [b"earlier"]
         assert wait_for(lambda: not broker.job_exists("child"), timeout=30)
@@ -189,13 +204,9 @@ class CancellationContract:
         _deferred(broker, "child", ["parent"])
         cancel = Transition(
             "parent",
-            place(PlaceKind.QUEUE),
-            place(PlaceKind.CANCELED),
-            score=math.inf,
-            fields={STATUS: b"canceled"},
-            dependents=DependentsPolicy.VANISHED,
-            canceled_fields=CANCELED_FIELDS,
-            now=NOW,
+            Move(place(PlaceKind.QUEUE), ToRegistry(place(PlaceKind.CANCELED), math.inf)),
+            RecordEdit({STATUS: b"canceled"}),
+            settlement=Settlement(DependentsPolicy.VANISHED, Cancellation(CANCELED_FIELDS), NOW),
         )
         assert broker.transition(cancel)
         assert _is_canceled(broker, "child")
@@ -233,10 +244,8 @@ class FailedParentContract:
         assert end_job(broker, "parent", status="failed")
         requeue = Transition(
             "parent",
-            place(PlaceKind.FAILED),
-            place(PlaceKind.QUEUE),
-            fields={STATUS: b"queued"},
-            record_ttl=PERSIST,
+            Move(place(PlaceKind.FAILED), ToQueue("default")),
+            RecordEdit({STATUS: b"queued"}, record_ttl=PERSIST),
         )
         assert broker.transition(requeue)
         assert broker.load_job_fields("strict", [STATUS]) == [b"deferred"]
@@ -252,12 +261,9 @@ class FailedParentContract:
         _deferred(broker, "strict", ["parent"])
         failed = Transition(
             "parent",
-            place(PlaceKind.STARTED),
-            place(PlaceKind.FAILED),
-            score=NOW,
-            fields={STATUS: b"failed"},
-            record_ttl=1,
-            dependents=DependentsPolicy.FAILED,
+            Move(place(PlaceKind.STARTED), ToRegistry(place(PlaceKind.FAILED), NOW)),
+            RecordEdit({STATUS: b"failed"}, record_ttl=1),
+            settlement=Settlement(DependentsPolicy.FAILED),
         )
         assert broker.transition(failed)
         assert broker.dependent_ids("parent") == ["strict"]
@@ -301,11 +307,9 @@ class FailedParentContract:
         _deferred(broker, "waits", ["parent", "other"])
         cancel = Transition(
             "parent",
-            place(PlaceKind.QUEUE),
-            place(PlaceKind.CANCELED),
-            score=math.inf,
-            fields={STATUS: b"canceled"},
-            dependents=DependentsPolicy.FINISHED,
+            Move(place(PlaceKind.QUEUE), ToRegistry(place(PlaceKind.CANCELED), math.inf)),
+            RecordEdit({STATUS: b"canceled"}),
+            settlement=Settlement(DependentsPolicy.FINISHED),
         )
         assert broker.transition(cancel)
         assert broker.queue_job_ids("default") == ["other", "child"]
@@ -319,10 +323,8 @@ class FailedParentContract:
         _deferred(broker, "sibling", ["p1"])
         cancel = Transition(
             "child",
-            place(PlaceKind.DEFERRED),
-            place(PlaceKind.CANCELED),
-            score=math.inf,
-            fields={STATUS: b"canceled"},
+            Move(place(PlaceKind.DEFERRED), ToRegistry(place(PlaceKind.CANCELED), math.inf)),
+            RecordEdit({STATUS: b"canceled"}),
             leave_dependencies=True,
         )
         assert broker.transition(cancel)
@@ -336,7 +338,7 @@ class FailedParentContract:
     def test_a_refused_leave_writes_nothing(self, broker: Broker) -> None:
         enqueue(broker, "p1")
         _deferred(broker, "child", ["p1"])
-        cancel = Transition("child", place(PlaceKind.QUEUE), None, leave_dependencies=True)
+        cancel = Transition("child", Move(place(PlaceKind.QUEUE)), leave_dependencies=True)
         assert not broker.transition(cancel)
         assert broker.dependent_ids("p1") == ["child"]
 

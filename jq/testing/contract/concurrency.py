@@ -5,7 +5,18 @@ from __future__ import annotations
 import threading
 import time
 
-from jq.broker import EXECUTION, STATUS, Broker, Claimed, EnqueueRequest, PlaceKind, Transition
+from jq.broker import (
+    EXECUTION,
+    STATUS,
+    Broker,
+    Claimed,
+    EnqueueRequest,
+    Move,
+    PlaceKind,
+    RecordEdit,
+    ToQueue,
+    Transition,
+)
 from jq.testing.helpers import (
     JOIN_TIMEOUT,
     LEASE,
@@ -93,7 +104,7 @@ class BlockingClaimContract:
         broker.registry_add(place(PlaceKind.FAILED), "j1", 1.0)
         waiter = ClaimInThread(broker, ["default"], wait=30)
         requeue = Transition(
-            "j1", place(PlaceKind.FAILED), place(PlaceKind.QUEUE), fields={STATUS: b"queued"}
+            "j1", Move(place(PlaceKind.FAILED), ToQueue("default")), RecordEdit({STATUS: b"queued"})
         )
         assert broker.transition(requeue)
         claimed = waiter.result(timeout=10)

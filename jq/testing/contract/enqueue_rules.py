@@ -16,9 +16,12 @@ from jq.broker import (
     Broker,
     EnqueueOutcome,
     EnqueueRequest,
+    Move,
     Place,
     PlaceKind,
+    RecordEdit,
     RefusalReason,
+    ToQueue,
     Transition,
 )
 from jq.testing.helpers import LEASE, end_job, enqueue, job_fields, place, start_job
@@ -326,10 +329,8 @@ class EndedDependencyContract:
         enqueue(broker, "j1", depends_on=["parent"])
         requeue = Transition(
             "parent",
-            place(PlaceKind.FAILED),
-            place(PlaceKind.QUEUE),
-            fields={STATUS: b"queued"},
-            record_ttl=PERSIST,
+            Move(place(PlaceKind.FAILED), ToQueue("default")),
+            RecordEdit({STATUS: b"queued"}, record_ttl=PERSIST),
         )
         assert broker.transition(requeue)
         start_job(broker, "parent", execution="again")

@@ -16,7 +16,12 @@ from jq.broker import (
     ClaimRequest,
     DependentsPolicy,
     EnqueueRequest,
+    Move,
     PlaceKind,
+    RecordEdit,
+    Settlement,
+    ToQueue,
+    ToRegistry,
     Transition,
 )
 from jq.testing.helpers import LEASE, end_job, enqueue, job_fields, place, start_job, wait_for
@@ -133,7 +138,9 @@ class RateLimitAdmissionContract(_RateLimits):
         start_job(broker, "j1")
         end_job(broker, "j1", status="failed", execution="x-j1")
         enqueue(broker, "j2", fields=limited())
-        requeue = Transition("j1", place(PlaceKind.FAILED), QUEUE, fields={STATUS: b"queued"})
+        requeue = Transition(
+            "j1", Move(place(PlaceKind.FAILED), ToQueue("default")), RecordEdit({STATUS: b"queued"})
+        )
         assert broker.transition(requeue)
         assert status(broker, "j1") == b"rate_limited" and broker.queue_job_ids("default") == ["j2"]
 
@@ -141,9 +148,13 @@ class RateLimitAdmissionContract(_RateLimits):
         enqueue(broker, "j1", fields=limited())
         enqueue(broker, "j2", fields=limited())
         start_job(broker, "j1")
-        finish = Transition("j1", STARTED, place(PlaceKind.FINISHED), score=math.inf,
-                            fields={STATUS: b"finished"}, dependents=DependentsPolicy.FINISHED,
-                            execution_id="x-j1")  # fmt: skip
+        finish = Transition(
+            "j1",
+            Move(STARTED, ToRegistry(place(PlaceKind.FINISHED), math.inf)),
+            RecordEdit({STATUS: b"finished"}),
+            settlement=Settlement(DependentsPolicy.FINISHED),
+            execution_id="x-j1",
+        )
         moved, claimed = broker.finish_and_claim(finish, ClaimRequest(["default"], {EXECUTION: b"n"}, LEASE))
         assert moved and claimed is not None and claimed.job_id == "j2"
 
@@ -155,12 +166,19 @@ class RateLimitReleaseContract(_RateLimits):
         enqueue(broker, "j1", fields=limited())
         enqueue(broker, "j2", fields=limited())
         start_job(broker, "j1")
-        again = Transition("j1", STARTED, QUEUE, fields={STATUS: b"queued"}, execution_id="x-j1")
+        again = Transition(
+            "j1", Move(STARTED, ToQueue("default")), RecordEdit({STATUS: b"queued"}), execution_id="x-j1"
+        )
         assert broker.transition(again)
         assert broker.queue_job_ids("default") == ["j1"] and status(broker, "j2") == b"rate_limited"
         start_job(broker, "j1", execution="x2")
-        later = Transition("j1", STARTED, SCHEDULED, score=5.0, fields={STATUS: b"scheduled"},
-                           execution_id="x2", released_fields=RELEASED)  # fmt: skip
+        later = Transition(
+            "j1",
+            Move(STARTED, ToRegistry(SCHEDULED, 5.0)),
+            RecordEdit({STATUS: b"scheduled"}),
+            released_fields=RELEASED,
+            execution_id="x2",
+        )
         assert broker.transition(later)
         assert broker.queue_job_ids("default") == ["j2"] and broker.rate_limit_job_ids("k") == ["j2"]
         assert broker.promote_scheduled("default", 6.0, {}) == []
@@ -170,7 +188,9 @@ class RateLimitReleaseContract(_RateLimits):
         for n in (1, 2, 3):
             enqueue(broker, f"j{n}", fields=limited())
         cancel = Transition(
-            "j2", WAITING, place(PlaceKind.CANCELED), score=math.inf, fields={STATUS: b"canceled"}
+            "j2",
+            Move(WAITING, ToRegistry(place(PlaceKind.CANCELED), math.inf)),
+            RecordEdit({STATUS: b"canceled"}),
         )
         assert broker.transition(cancel)
         assert broker.rate_limit_job_ids("k", waiting=True) == ["j3"] and broker.registry_ids(WAITING) == [
@@ -187,7 +207,9 @@ class RateLimitReleaseContract(_RateLimits):
         enqueue(broker, "j2", fields=limited())
         assert broker.claim(["default"], {EXECUTION: b"x1"}, 500.0) is not None
         cancel = Transition(
-            "j1", STARTED, place(PlaceKind.CANCELED), score=math.inf, fields={STATUS: b"canceled"}
+            "j1",
+            Move(STARTED, ToRegistry(place(PlaceKind.CANCELED), math.inf)),
+            RecordEdit({STATUS: b"canceled"}),
         )
         assert broker.transition(cancel)
         assert status(broker, "j2") == b"rate_limited", "its code may still be running"

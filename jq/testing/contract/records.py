@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jq.broker import STATUS, Broker, PlaceKind, Transition
+from jq.broker import STATUS, Broker, PlaceKind, ResultEntry, Transition
 from jq.testing.helpers import end_job, enqueue, job_fields, place, start_job, wait_for
 from jq_backends.keys import FIXED, KINDS, KeySpace
 
@@ -113,7 +113,7 @@ class JobRecordContract:
 
     def test_save_keeps_results_and_place(self, broker: Broker) -> None:
         enqueue(broker, "j1")
-        assert broker.transition(Transition("j1", source=None, target=None, result=b"r1"))
+        assert broker.transition(Transition("j1", result=ResultEntry(b"r1")))
         broker.save_job("j1", job_fields(extra=b"x"))
         assert broker.load_results("j1") == [b"r1"]
         assert broker.queue_job_ids("default") == ["j1"]
@@ -156,7 +156,7 @@ class JobRecordContract:
 
     def test_expired_record_behaves_as_if_deleted(self, broker: Broker) -> None:
         broker.save_job("j1", job_fields(), record_ttl=1)
-        assert broker.transition(Transition("j1", source=None, target=None, result=b"r"))
+        assert broker.transition(Transition("j1", result=ResultEntry(b"r")))
         assert wait_for(lambda: broker.load_job("j1") is None, timeout=30)
         assert not broker.job_exists("j1")
         assert broker.load_jobs(["j1"]) == [None]
@@ -164,13 +164,13 @@ class JobRecordContract:
         assert broker.job_ttl("j1") is None
         assert broker.load_results("j1") == []
         assert not broker.update_job("j1", {"a": b"1"})
-        assert not broker.transition(Transition("j1", source=None, target=None))
+        assert not broker.transition(Transition("j1"))
         assert broker.load_job("j1") is None
 
     def test_delete_job_removes_record_results_and_the_places_named(self, broker: Broker) -> None:
         enqueue(broker, "j1")
         broker.registry_add(place(PlaceKind.FAILED), "j1", 5.0)
-        assert broker.transition(Transition("j1", source=None, target=None, result=b"r"))
+        assert broker.transition(Transition("j1", result=ResultEntry(b"r")))
         assert broker.delete_job("j1", [place(PlaceKind.QUEUE), place(PlaceKind.FAILED)])
         assert broker.load_job("j1") is None
         assert broker.load_results("j1") == []

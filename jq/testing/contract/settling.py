@@ -13,7 +13,11 @@ from jq.broker import (
     STATUS,
     Broker,
     DependentsPolicy,
+    Move,
     PlaceKind,
+    RecordEdit,
+    Settlement,
+    ToRegistry,
     Transition,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
@@ -95,17 +99,16 @@ class ScheduledReleaseContract:
         self._child(broker, time.time() + 3600)
         change = Transition(
             "parent",
-            place(PlaceKind.STARTED),
-            place(PlaceKind.FINISHED),
-            fields={STATUS: b"finished"},
-            dependents=DependentsPolicy.FINISHED,
+            Move(place(PlaceKind.STARTED), ToRegistry(place(PlaceKind.FINISHED), 0.0)),
+            RecordEdit({STATUS: b"finished"}),
+            settlement=Settlement(DependentsPolicy.FINISHED),
         )
         assert broker.transition(change)
         assert _status(broker, "child") == b"scheduled"
         enqueue(broker, "late", depends_on=["child"], scheduled_at=time.time() - 60)
         broker.promote_scheduled("default", time.time() + 7200, {})
         start_job(broker, "child")
-        assert broker.transition(replace(change, job_id="child", target=None))
+        assert broker.transition(replace(change, job_id="child", move=Move(place(PlaceKind.STARTED))))
         assert _status(broker, "late") == b"queued"
 
 
@@ -211,11 +214,8 @@ class OrphansContract:
         _tolerant(broker, "tolerant", "parent")
         failed = Transition(
             "parent",
-            place(PlaceKind.STARTED),
-            place(PlaceKind.FAILED),
-            score=1.0,
-            fields={STATUS: b"stopped"},
-            record_ttl=1,
+            Move(place(PlaceKind.STARTED), ToRegistry(place(PlaceKind.FAILED), 1.0)),
+            RecordEdit({STATUS: b"stopped"}, record_ttl=1),
         )
         assert broker.transition(failed)
         assert self._settle(broker) == []

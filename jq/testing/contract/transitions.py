@@ -14,7 +14,13 @@ from jq.broker import (
     STATUS,
     Broker,
     DependentsPolicy,
+    Move,
     PlaceKind,
+    RecordEdit,
+    ResultEntry,
+    Settlement,
+    ToQueue,
+    ToRegistry,
     Transition,
 )
 from jq.testing.helpers import end_job, enqueue, job_fields, place, start_job, wait_for
@@ -111,11 +117,8 @@ class TransitionContract:
         moved = broker.transition(
             Transition(
                 "j1",
-                source=QUEUE,
-                target=STARTED,
-                score=55.0,
-                fields={STATUS: b"started", "worker": b"w1"},
-                delete_fields=["created_at", "absent"],
+                Move(QUEUE, ToRegistry(STARTED, 55.0)),
+                RecordEdit({STATUS: b"started", "worker": b"w1"}, delete_fields=["created_at", "absent"]),
             )
         )
         assert moved
@@ -130,18 +133,22 @@ class TransitionContract:
         for job_id in ("back", "front"):
             broker.save_job(job_id, job_fields())
             broker.registry_add(FAILED, job_id, 1.0)
-        assert broker.transition(Transition("back", FAILED, QUEUE, fields={STATUS: b"queued"}))
         assert broker.transition(
-            Transition("front", FAILED, QUEUE, at_front=True, fields={STATUS: b"queued"})
+            Transition("back", Move(FAILED, ToQueue("default")), RecordEdit({STATUS: b"queued"}))
+        )
+        assert broker.transition(
+            Transition(
+                "front", Move(FAILED, ToQueue("default", at_front=True)), RecordEdit({STATUS: b"queued"})
+            )
         )
         assert broker.queue_job_ids("default") == ["front", "waiting", "back"]
         assert broker.registry_count(FAILED) == 0
 
     def test_transition_from_no_place_and_to_no_place(self, broker: Broker) -> None:
         broker.save_job("j1", job_fields())
-        assert broker.transition(Transition("j1", source=None, target=FAILED, score=3.0))
+        assert broker.transition(Transition("j1", Move(None, ToRegistry(FAILED, 3.0))))
         assert broker.registry_ids(FAILED) == ["j1"]
-        assert broker.transition(Transition("j1", source=FAILED, target=None))
+        assert broker.transition(Transition("j1", Move(FAILED)))
         assert broker.registry_count(FAILED) == 0
         assert broker.job_exists("j1")
 
@@ -149,9 +156,7 @@ class TransitionContract:
         """Neither place given: the job stays where it is; fields, a result and an expiry are
         written (how ``Result.save`` and ``Job.cleanup`` write a queued job's record)."""
         enqueue(broker, "j1")
-        change = Transition(
-            "j1", source=None, target=None, fields={"note": b"x"}, result=b"r1", record_ttl=300
-        )
+        change = Transition("j1", edit=RecordEdit({"note": b"x"}, record_ttl=300), result=ResultEntry(b"r1"))
         assert broker.transition(change)
         assert broker.queue_job_ids("default") == ["j1"]
         assert broker.load_job_fields("j1", [STATUS, "note"]) == [b"queued", b"x"]
@@ -161,7 +166,9 @@ class TransitionContract:
 
     def test_transition_of_a_missing_record_is_refused(self, broker: Broker) -> None:
         broker.registry_add(STARTED, "ghost", 1.0)
-        assert not broker.transition(Transition("ghost", STARTED, FINISHED, fields={STATUS: b"finished"}))
+        assert not broker.transition(
+            Transition("ghost", Move(STARTED, ToRegistry(FINISHED, 0.0)), RecordEdit({STATUS: b"finished"}))
+        )
         assert broker.registry_ids(STARTED) == ["ghost"]
         assert broker.registry_count(FINISHED) == 0
         assert not broker.job_exists("ghost")
@@ -171,13 +178,10 @@ class TransitionContract:
         before = broker.load_job("j1")
         refused = Transition(
             "j1",
-            source=STARTED,
-            target=FINISHED,
-            fields={STATUS: b"finished"},
-            delete_fields=["data"],
-            result=b"r",
-            record_ttl=0,
-            dependents=DependentsPolicy.FINISHED,
+            Move(STARTED, ToRegistry(FINISHED, 0.0)),
+            RecordEdit({STATUS: b"finished"}, delete_fields=["data"], record_ttl=0),
+            result=ResultEntry(b"r"),
+            settlement=Settlement(DependentsPolicy.FINISHED),
         )
         assert not broker.transition(refused)
         assert broker.load_job("j1") == before
@@ -191,11 +195,9 @@ class TransitionContract:
         before = broker.load_job("j1")
         stale = Transition(
             "j1",
-            source=STARTED,
-            target=FAILED,
-            fields={STATUS: b"failed"},
-            result=b"late",
-            record_ttl=5,
+            Move(STARTED, ToRegistry(FAILED, 0.0)),
+            RecordEdit({STATUS: b"failed"}, record_ttl=5),
+            result=ResultEntry(b"late"),
             execution_id="stale",
         )
         assert not broker.transition(stale)
@@ -208,46 +210,66 @@ class TransitionContract:
     def test_transition_of_the_current_execution_is_accepted(self, broker: Broker) -> None:
         enqueue(broker, "j1")
         start_job(broker, "j1", execution="current")
-        assert broker.transition(Transition("j1", STARTED, FINISHED, execution_id="current"))
+        assert broker.transition(
+            Transition("j1", Move(STARTED, ToRegistry(FINISHED, 0.0)), execution_id="current")
+        )
         assert broker.registry_ids(FINISHED) == ["j1"]
 
     def test_transition_with_an_execution_id_needs_one_on_the_record(self, broker: Broker) -> None:
         broker.save_job("j1", job_fields())
-        assert not broker.transition(Transition("j1", None, FINISHED, execution_id="any"))
+        assert not broker.transition(
+            Transition("j1", Move(None, ToRegistry(FINISHED, 0.0)), execution_id="any")
+        )
         assert broker.registry_count(FINISHED) == 0
 
     def test_results_are_newest_first_and_capped(self, broker: Broker) -> None:
         broker.save_job("j1", job_fields())
         for n in range(RESULTS_KEPT + 2):
-            assert broker.transition(Transition("j1", None, None, result=f"r{n}".encode()))
+            assert broker.transition(Transition("j1", result=ResultEntry(f"r{n}".encode())))
         expected = [f"r{n}".encode() for n in range(RESULTS_KEPT + 1, 1, -1)]
         assert broker.load_results("j1") == expected
 
     def test_a_transition_may_keep_more_or_fewer_results(self, broker: Broker) -> None:
         broker.save_job("j1", job_fields())
         for n in range(RESULTS_KEPT + 5):
-            assert broker.transition(Transition("j1", None, None, result=b"r%d" % n, results_kept=100))
+            assert broker.transition(Transition("j1", result=ResultEntry(b"r%d" % n, 100)))
         assert len(broker.load_results("j1")) == RESULTS_KEPT + 5
-        assert broker.transition(Transition("j1", None, None, result=b"last", results_kept=2))
+        assert broker.transition(Transition("j1", result=ResultEntry(b"last", 2)))
         assert broker.load_results("j1") == [b"last", b"r%d" % (RESULTS_KEPT + 4)]
 
     def test_record_ttl_keep_leaves_the_expiry_alone(self, broker: Broker) -> None:
         broker.save_job("brief", job_fields(), record_ttl=100)
         broker.save_job("kept", job_fields())
         for job_id in ("brief", "kept"):
-            assert broker.transition(Transition(job_id, None, FINISHED, record_ttl=KEEP))
+            assert broker.transition(
+                Transition(job_id, Move(None, ToRegistry(FINISHED, 0.0)), RecordEdit(record_ttl=KEEP))
+            )
         assert broker.job_ttl("brief") is not None
         assert broker.job_ttl("kept") is None
 
     def test_record_ttl_persist_removes_the_expiry(self, broker: Broker) -> None:
         broker.save_job("j1", job_fields(), record_ttl=100)
-        assert broker.transition(Transition("j1", None, FINISHED, record_ttl=PERSIST, result=b"r"))
+        assert broker.transition(
+            Transition(
+                "j1",
+                Move(None, ToRegistry(FINISHED, 0.0)),
+                RecordEdit(record_ttl=PERSIST),
+                result=ResultEntry(b"r"),
+            )
+        )
         assert broker.job_ttl("j1") is None
         assert broker.load_results("j1") == [b"r"]
 
     def test_positive_record_ttl_expires_the_record_and_its_results(self, broker: Broker) -> None:
         broker.save_job("j1", job_fields())
-        assert broker.transition(Transition("j1", None, FINISHED, math.inf, result=b"r", record_ttl=1))
+        assert broker.transition(
+            Transition(
+                "j1",
+                Move(None, ToRegistry(FINISHED, math.inf)),
+                RecordEdit(record_ttl=1),
+                result=ResultEntry(b"r"),
+            )
+        )
         ttl = broker.job_ttl("j1")
         assert ttl is not None and 0 < ttl <= 1
         assert wait_for(lambda: broker.load_job("j1") is None, timeout=30)
@@ -256,7 +278,14 @@ class TransitionContract:
     def test_record_ttl_zero_deletes_the_record_after_the_move(self, broker: Broker) -> None:
         enqueue(broker, "j1")
         start_job(broker, "j1")
-        assert broker.transition(Transition("j1", STARTED, FINISHED, 9.0, result=b"r", record_ttl=0))
+        assert broker.transition(
+            Transition(
+                "j1",
+                Move(STARTED, ToRegistry(FINISHED, 9.0)),
+                RecordEdit(record_ttl=0),
+                result=ResultEntry(b"r"),
+            )
+        )
         assert broker.load_job("j1") is None
         assert broker.load_results("j1") == []
         assert broker.registry_count(STARTED) == 0
@@ -272,7 +301,11 @@ class ResultsLifetimeContract:
 
     def _expiring_with_a_result(self, broker: Broker) -> None:
         enqueue(broker, "j1")
-        assert broker.transition(Transition("j1", QUEUE, FAILED, 1.0, result=b"r", record_ttl=1))
+        assert broker.transition(
+            Transition(
+                "j1", Move(QUEUE, ToRegistry(FAILED, 1.0)), RecordEdit(record_ttl=1), result=ResultEntry(b"r")
+            )
+        )
 
     def _outlive_a_witness(self, broker: Broker) -> None:
         broker.save_job("witness", job_fields(), record_ttl=1)
@@ -293,14 +326,18 @@ class ResultsLifetimeContract:
 
     def test_results_of_a_claimed_job_never_expire(self, broker: Broker) -> None:
         self._expiring_with_a_result(broker)
-        assert broker.transition(Transition("j1", FAILED, QUEUE, fields={STATUS: b"queued"}))
+        assert broker.transition(
+            Transition("j1", Move(FAILED, ToQueue("default")), RecordEdit({STATUS: b"queued"}))
+        )
         assert broker.claim(["default"], {EXECUTION: b"again"}, 1.0) is not None
         self._outlive_a_witness(broker)
 
     def test_results_stay_when_a_transition_persists_the_record(self, broker: Broker) -> None:
         self._expiring_with_a_result(broker)
         assert broker.transition(
-            Transition("j1", FAILED, QUEUE, fields={STATUS: b"queued"}, record_ttl=PERSIST)
+            Transition(
+                "j1", Move(FAILED, ToQueue("default")), RecordEdit({STATUS: b"queued"}, record_ttl=PERSIST)
+            )
         )
         self._outlive_a_witness(broker)
 
@@ -401,7 +438,9 @@ class DependentsContract:
         assert end_job(broker, "parent", status="failed")
         assert broker.dependent_ids("parent") == ["child"]
         # Requeued and finished this time: the child that waited is released, once.
-        assert broker.transition(Transition("parent", FAILED, QUEUE, fields={STATUS: b"queued"}))
+        assert broker.transition(
+            Transition("parent", Move(FAILED, ToQueue("default")), RecordEdit({STATUS: b"queued"}))
+        )
         start_job(broker, "tolerant")
         start_job(broker, "parent")
         assert end_job(broker, "parent")
@@ -421,7 +460,11 @@ class DependentsContract:
         assert broker.load_job_fields("child", [STATUS]) == [b"deferred"]
         assert broker.queue_length("default") == 0
         assert broker.transition(
-            Transition("parent", FINISHED, FINISHED, dependents=DependentsPolicy.FINISHED)
+            Transition(
+                "parent",
+                Move(FINISHED, ToRegistry(FINISHED, 0.0)),
+                settlement=Settlement(DependentsPolicy.FINISHED),
+            )
         )
         assert broker.queue_job_ids("default") == ["child"]
 
@@ -441,7 +484,12 @@ class DependentsContract:
 
     def test_dependents_are_released_before_a_zero_ttl_deletes_the_job(self, broker: Broker) -> None:
         self._parent_and_child(broker)
-        done = Transition("parent", STARTED, None, record_ttl=0, dependents=DependentsPolicy.FINISHED)
+        done = Transition(
+            "parent",
+            Move(STARTED),
+            RecordEdit(record_ttl=0),
+            settlement=Settlement(DependentsPolicy.FINISHED),
+        )
         assert broker.transition(done)
         assert not broker.job_exists("parent")
         assert broker.queue_job_ids("default") == ["child"]
@@ -449,7 +497,10 @@ class DependentsContract:
     def test_refused_transition_releases_nothing(self, broker: Broker) -> None:
         self._parent_and_child(broker)
         stale = Transition(
-            "parent", STARTED, FINISHED, execution_id="stale", dependents=DependentsPolicy.FINISHED
+            "parent",
+            Move(STARTED, ToRegistry(FINISHED, 0.0)),
+            settlement=Settlement(DependentsPolicy.FINISHED),
+            execution_id="stale",
         )
         assert not broker.transition(stale)
         assert broker.load_job_fields("child", [STATUS]) == [b"deferred"]

@@ -13,8 +13,12 @@ from jq.broker import (
     Claimed,
     ClaimRequest,
     DependentsPolicy,
+    Move,
     PlaceKind,
     Record,
+    RecordEdit,
+    Settlement,
+    ToRegistry,
     Transition,
     WorkerUpdate,
 )
@@ -36,13 +40,11 @@ def _finish(job_id: str, *, execution: str | None = None, worker: WorkerUpdate |
     released."""
     return Transition(
         job_id,
-        source=STARTED,
-        target=FINISHED,
-        score=math.inf,
-        fields={STATUS: b"finished"},
-        execution_id=execution,
-        dependents=DependentsPolicy.FINISHED,
+        Move(STARTED, ToRegistry(FINISHED, math.inf)),
+        RecordEdit({STATUS: b"finished"}),
+        settlement=Settlement(DependentsPolicy.FINISHED),
         released_fields={"enqueued_at": b"now"},
+        execution_id=execution,
         worker=worker,
     )
 

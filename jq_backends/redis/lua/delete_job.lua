@@ -3,10 +3,10 @@
 -- KEYS[1] the job's record   KEYS[2] its results   KEYS[3] its dependents set
 -- KEYS[4] its set of unmet dependencies, then, with a dependents policy, the set of known queue
 --   names, then the places to remove the id from
--- ARGV: the dependents policy ('-' none | 'f' finished | 'x' failed | 'v' vanished), followed
---   by 'A' when released fields come without a policy; then with a policy its settlement and now
---   (see lib_transition.lua's next_settlement), or with 'A' r, r released field/value pairs; then
---   one kind per place ('queue' or 'registry'), in the order of the places' KEYS
+-- ARGV: the mode: the dependents policy ('f' finished | 'x' failed | 'v' vanished | '-' none),
+--   then 'A' when there are released fields; then with a policy its settlement and now (see
+--   lib_transition.lua's next_settlement), with 'A' r, r released field/value pairs; then one
+--   kind per place ('queue' or 'registry'), in the order of the places' KEYS
 -- Returns 1 when a record existed, else 0.
 --
 -- Atomically: removes the id from each place (LREM for a queue, ZREM for a registry); settles
@@ -21,15 +21,15 @@ expect_keys(4)
 local record_key, results_key, dependents_key, dependencies_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local first_place = 5  -- the first place's KEYS entry: after the known queues' when there is one
 local mode = next_arg()
-local t = {job_id = name_of(record_key, K_JOB), policy = string.sub(mode, 1, 1), dependents = dependents_key}
-t.released_fields = {}
-if t.policy ~= '-' then
+-- The parts settle_dependents reads, named as in a transition (lib_transition.lua's next_transition).
+local t = {job_id = name_of(record_key, K_JOB), dependents_key = dependents_key}
+local policy = string.sub(mode, 1, 1)
+if policy ~= '-' then
     t.known_key = KEYS[5]
     first_place = 6
-    next_settlement(t, true)
-elseif string.sub(mode, 2, 2) == 'A' then
-    t.released_fields = next_pairs()
+    t.settlement = next_settlement(policy, true)
 end
+t.released_fields = string.sub(mode, 2, 2) == 'A' and next_pairs() or {}
 local existed = redis.call('EXISTS', record_key)
 local old = redis.call('HMGET', record_key, F_STATUS, F_ORIGIN, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
 local limit, keep_until = limit_from(old[3], old[4]), nil
@@ -44,7 +44,7 @@ for i = first_place, #KEYS do
         redis.call('ZREM', KEYS[i], t.job_id)
     end
 end
-if t.policy ~= '-' then
+if t.settlement then
     settle_dependents(t)
 end
 redis.call('DEL', record_key, results_key, dependents_key, dependencies_key)

@@ -15,9 +15,9 @@
 -- Cluster needs one hash slot.
 
 expect_keys(7)
--- The transition's parts by name (lib_transition.lua's next_transition: source_key, target_key,
--- score, execution_id, fields, worker...), its field pairs counted (not last); next_key is where
--- the claim's KEYS start, read as lib.lua's next_claim reads them (queues, lease, worker, fields).
+-- The transition's parts by name (lib_transition.lua's next_transition: move, execution_id,
+-- result, settlement, worker, edit...), its field pairs counted (not last); next_key is where the
+-- claim's KEYS start, read as lib.lua's next_claim reads them (queues, lease, worker, fields).
 local change = next_transition(false)
 local claim = next_claim(change.next_key)
 check_worker_updates({change.worker, claim.worker}, 2)

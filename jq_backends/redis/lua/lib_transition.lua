@@ -8,123 +8,135 @@
 -- KEYS[1] the job's record   KEYS[2] its results   KEYS[3] its dependents set
 -- KEYS[4] its set of unmet dependencies, then, each only when the mode says so, in this order:
 --   the source queue or registry, the target queue or registry, the target queue's wake key
---   (target 'q'), the set of known queue names (target 'q' or a dependents policy), the
---   worker's record ('W')
--- ARGV: the mode: four characters, source kind and target kind ('q' queue | 'r' registry |
---       '-' none), dependents policy ('-' none | 'f' finished | 'x' failed | 'v' vanished),
---       record ttl ('k' keep | 'p' persist | 'd' delete | 'e' expire), then flags: 'F' at front,
---       'E' check the execution, 'R' a result, 'K' how many results to keep (with 'R', when
---       not RESULTS_LAST + 1), 'D' fields to delete, 'L' leave its dependencies, 'W' a worker
---       update, 'N' now is given (always with policy 'v'), 'A' released fields without a policy
---       (written on the jobs a freed rate-limit slot admits); then, each only when the mode says
---       so: the target score
---       (target 'r'), the execution id ('E'), the record expiry in ms ('e'), the result entry
---       ('R'), how many results to keep ('K'), the settlement of the dependents (a policy, see
---       next_settlement) or r, r released field/value pairs ('A'), d, d field names to delete
---       ('D'), the worker update ('W'); last the
---       field/value pairs to write: to the end of ARGV when the transition is all the call does
---       (`last`), else m, m pairs
+--   (target 'q'), the set of known queue names (target 'q' or a settlement), the worker's
+--   record ('W')
+-- ARGV: the mode: four letters, the move's source and target ('q' queue | 'r' registry | '-'
+--   none), the settlement's policy ('f' finished | 'x' failed | 'v' vanished; '-': no
+--   settlement), the record's ttl ('k' keep | 'p' persist | 'd' delete | 'e' expire), then any
+--   flags. Then the parts of jq.broker.Transition in its order, each argument only when the
+--   mode calls for it:
+--   the move: the target's score (target 'r'), the front of a queue ('F', no argument);
+--   the execution id to check ('E');
+--   the result: its entry ('R'), how many entries to keep ('K', when not RESULTS_LAST + 1);
+--   the settlement (a policy: see next_settlement; its now with 'N', always under 'v');
+--   the released fields: r, r field/value pairs ('A');
+--   its own dependencies left ('L', no argument);
+--   the worker update ('W');
+--   the record edit, last: the expiry in ms ('e'), d, d field names to delete ('D'), then the
+--     field/value pairs to write: to the end of ARGV when the transition is all the call does
+--     (`last`), else m, m pairs.
 
--- How the dependents of a job are settled (see settle_dependents), into `t`: r, r field/value
--- pairs written on each released dependent; under policy 'v' also c, c field/value pairs
--- written on each canceled dependent and the seconds a canceled dependent is kept when its
--- failure_ttl field says nothing; then, `with_now`, now (what a canceled dependent's score
--- counts from, and what a released dependent's scheduled time is compared with).
-local function next_settlement(t, with_now)
-    t.released_fields = next_pairs()
-    if t.policy == 'v' then
-        t.canceled_fields = next_pairs()
-        t.default_failure_ttl = tonumber(next_arg())
+-- A settlement under `policy` (jq.broker.Settlement, see settle_dependents), as a table of
+-- policy, cancellation and now: under 'v' its cancellation, c, c field/value pairs written on
+-- each canceled dependent and the seconds a canceled dependent is kept when its failure_ttl
+-- field says nothing (fields, default_failure_ttl); then, `with_now`, now (what a canceled
+-- dependent's score counts from, and what a released dependent's scheduled time is compared
+-- with; nil: the server's clock).
+local function next_settlement(policy, with_now)
+    local settlement = {policy = policy}
+    if policy == 'v' then
+        settlement.cancellation = {fields = next_pairs(), default_failure_ttl = tonumber(next_arg())}
     end
     if with_now then
-        t.now = next_arg()
+        settlement.now = next_arg()
     end
+    return settlement
 end
 
--- Read a transition (laid out above) into a table of named parts: source, target, policy, ttl
--- (the mode's letters), job_id, at_front, leave, source_key, target_key, wake_key, known_key,
--- worker_key (nil when the mode has none), next_key (the first KEYS entry after them), score,
--- execution_id, expiry_ms, result, results_last, dependents (the job's dependents set), the
--- settlement (released_fields, canceled_fields, default_failure_ttl, now), delete_fields, worker
--- (the update) and fields; `last` when the fields run to the end of ARGV.
+-- Read a transition (laid out above) into a table whose parts mirror jq.broker.Transition's:
+--   job_id;
+--   move: source, target (the mode's letters), source_key, target_key, wake_key (nil when the
+--     mode has none), score, at_front;
+--   execution_id (nil: none to check);
+--   result: entry, last (the last index kept), or nil;
+--   settlement: policy, cancellation (fields, default_failure_ttl; 'v' only), now, or nil;
+--   released_fields (flat pairs, maybe none);
+--   leave_dependencies;
+--   worker (the update) or nil;
+--   edit: fields (flat pairs), delete_fields, ttl (the mode's letter), expiry_ms;
+-- and the keys: record_key, results_key, dependents_key, dependencies_key, known_key (nil when
+-- the mode has none), next_key (the first KEYS entry after the transition's). The fields run
+-- to the end of ARGV when `last`.
 local function next_transition(last)
     local mode = next_arg()
     local t = {
-        source = string.sub(mode, 1, 1),
-        target = string.sub(mode, 2, 2),
-        policy = string.sub(mode, 3, 3),
-        ttl = string.sub(mode, 4, 4),
         job_id = name_of(KEYS[1], K_JOB),
+        record_key = KEYS[1],
+        results_key = KEYS[2],
+        dependents_key = KEYS[3],
+        dependencies_key = KEYS[4],
     }
-    -- The flags as a set (flags.E is true or nil), read in one pass: a closure and a
-    -- string.find per flag cost more, on every call of the busiest scripts.
+    local move = {source = string.sub(mode, 1, 1), target = string.sub(mode, 2, 2)}
+    local policy = string.sub(mode, 3, 3)
+    local edit = {ttl = string.sub(mode, 4, 4)}
+    -- The flags as a set (flags.E is true or nil), read in one pass: a closure
+    -- and a string.find per flag cost more, on every call of the busiest scripts.
     local flags = {}
     for i = 5, #mode do
         flags[string.sub(mode, i, i)] = true
     end
-    t.at_front = flags.F == true
-    t.leave = flags.L == true
     local k = 5  -- the next KEYS entry: after the job's four data keys
-    if t.source ~= '-' then
-        t.source_key, k = KEYS[k], k + 1
+    if move.source ~= '-' then
+        move.source_key, k = KEYS[k], k + 1
     end
-    if t.target ~= '-' then
-        t.target_key, k = KEYS[k], k + 1
+    if move.target ~= '-' then
+        move.target_key, k = KEYS[k], k + 1
     end
-    if t.target == 'q' then
-        t.wake_key, k = KEYS[k], k + 1
+    if move.target == 'q' then
+        move.wake_key, k = KEYS[k], k + 1
     end
-    if t.target == 'q' or t.policy ~= '-' then
+    if move.target == 'q' or policy ~= '-' then
         t.known_key, k = KEYS[k], k + 1
     end
+    local worker_key
     if flags.W then
-        t.worker_key, k = KEYS[k], k + 1
+        worker_key, k = KEYS[k], k + 1
     end
     t.next_key = k
     expect_keys(k - 1)
 
-    if t.target == 'r' then
-        t.score = next_arg()
+    if move.target == 'r' then
+        move.score = next_arg()
     end
+    move.at_front = flags.F == true
+    t.move = move
     if flags.E then
         t.execution_id = next_arg()
     end
-    if t.ttl == 'e' then
-        t.expiry_ms = next_arg()
-    end
     if flags.R then
-        t.result = next_arg()
-        t.results_last = RESULTS_LAST
+        t.result = {entry = next_arg(), last = RESULTS_LAST}
         if flags.K then
-            t.results_last = tonumber(next_arg()) - 1
+            t.result.last = tonumber(next_arg()) - 1
         end
     end
-    t.released_fields, t.canceled_fields, t.delete_fields = {}, {}, {}
-    t.dependents = KEYS[3]
-    if t.policy ~= '-' then
-        next_settlement(t, flags.N)
-    elseif flags.A then
-        t.released_fields = next_pairs()  -- for the jobs a freed rate-limit slot admits
+    if policy ~= '-' then
+        t.settlement = next_settlement(policy, flags.N)
     end
-    if flags.D then
-        t.delete_fields = next_list()
+    -- For the dependents released, and the jobs a freed rate-limit slot admits.
+    t.released_fields = flags.A and next_pairs() or {}
+    t.leave_dependencies = flags.L == true
+    if worker_key then
+        t.worker = next_worker_update(worker_key)
     end
-    if t.worker_key then
-        t.worker = next_worker_update(t.worker_key)
+    if edit.ttl == 'e' then
+        edit.expiry_ms = next_arg()
     end
+    edit.delete_fields = flags.D and next_list() or {}
     if last then
-        t.fields = rest_of_args()
+        edit.fields = rest_of_args()
     else
-        t.fields = next_pairs()
+        edit.fields = next_pairs()
     end
+    t.edit = edit
     return t
 end
 
 -- A deferred dependent whose last unmet dependency this job was goes from its origin's deferred
 -- registry to its origin queue, with the released fields and then status 'queued'; or, when its
--- scheduled time is after now, to its origin's scheduled registry with status 'scheduled'. When
--- one of those keys holds the wrong type the dependent is left deferred, untouched (this script
--- has written already: failing now would keep half of it), and the server's log says why.
+-- scheduled time is after the settlement's now, to its origin's scheduled registry with status
+-- 'scheduled'. When one of those keys holds the wrong type the dependent is left deferred,
+-- untouched (this script has written already: failing now would keep half of it), and the
+-- server's log says why.
 local function release(t, child, child_record)
     local values = redis.call('HMGET', child_record, F_ORIGIN, F_STATUS, F_ENQUEUE_AT_FRONT, F_SCHEDULED_AT,
         F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
@@ -142,7 +154,7 @@ local function release(t, child, child_record)
     end
     redis.call('ZREM', K_DEFERRED .. origin, child)
     local due = values[4] and tonumber(values[4])
-    if due and due > tonumber(t.now or server_now()) then
+    if due and due > tonumber(t.settlement.now or server_now()) then
         redis.call('ZADD', K_SCHEDULED .. origin, string.format('%.17g', due), child)
         hset_flat(child_record, with_status(t.released_fields, S_SCHEDULED))
         return
@@ -156,10 +168,10 @@ local function release(t, child, child_record)
 end
 
 -- A deferred dependent canceled because a job it waits for will never run goes from its
--- origin's deferred registry to its canceled state: the canceled fields, then status 'canceled'.
--- Returns what settling its own dependents needs (they are settled as vanished in turn), or nil
--- when it is not deferred.
-local function cancel(t, child, child_record)
+-- origin's deferred registry to its canceled state: the cancellation's fields, then status
+-- 'canceled'. Returns what settling its own dependents needs (they are settled as vanished in
+-- turn), or nil when it is not deferred.
+local function cancel(cancellation, child, child_record)
     local origin = redis.call('HGET', child_record, F_ORIGIN)
     if not origin or redis.call('HGET', child_record, F_STATUS) ~= S_DEFERRED then
         return nil
@@ -172,24 +184,26 @@ local function cancel(t, child, child_record)
         return nil
     end
     redis.call('ZREM', K_DEFERRED .. origin, child)
-    hset_flat(child_record, with_status(t.canceled_fields, S_CANCELED))
-    local ttl = whole_seconds(redis.call('HGET', child_record, F_FAILURE_TTL), t.default_failure_ttl)
+    hset_flat(child_record, with_status(cancellation.fields, S_CANCELED))
+    local ttl = whole_seconds(redis.call('HGET', child_record, F_FAILURE_TTL), cancellation.default_failure_ttl)
     return {id = child, policy = 'v', dependents = K_DEPENDENTS .. child, origin = origin, ttl = ttl}
 end
 
--- The dependents of a job, by policy (jq.broker.DependentsPolicy). Under 'x' (failed), a deferred
--- dependent that does not allow failure keeps waiting for the job (listed among its dependents,
--- the job in its set of unmet dependencies): the job, requeued and finished, releases it. Every
--- other dependent leaves the dependents set of the job it waited for, and that job leaves its set
--- of unmet dependencies. Under 'f' (finished), 'x', and 'v' (vanished) for a dependent that
--- allows failure, the dependent is released once nothing else is unmet. Under 'v', any other
--- deferred dependent is canceled, and its own dependents are settled as vanished, and so on:
--- iteratively (a chain may be longer than Lua lets calls nest), with a stack of jobs whose
--- dependents remain to be settled. A canceled job is filed (registry score, expiry, or deletion
--- for a TTL of zero) only after its own dependents were settled, since deleting it deletes its
--- dependents set. `visited` guards against a cycle of dependents.
+-- The dependents of job t.job_id (its set: t.dependents_key), by t.settlement's policy
+-- (jq.broker.DependentsPolicy), those released getting t.released_fields. Under 'x' (failed), a
+-- deferred dependent that does not allow failure keeps waiting for the job (listed among its
+-- dependents, the job in its set of unmet dependencies): the job, requeued and finished, releases
+-- it. Every other dependent leaves the dependents set of the job it waited for, and that job
+-- leaves its set of unmet dependencies. Under 'f' (finished), 'x', and 'v' (vanished) for a
+-- dependent that allows failure, the dependent is released once nothing else is unmet. Under
+-- 'v', any other deferred dependent is canceled, and its own dependents are settled as vanished,
+-- and so on: iteratively (a chain may be longer than Lua lets calls nest), with a stack of jobs
+-- whose dependents remain to be settled. A canceled job is filed (registry score, expiry, or
+-- deletion for a TTL of zero) only after its own dependents were settled, since deleting it
+-- deletes its dependents set. `visited` guards against a cycle of dependents.
 local function settle_dependents(t)
-    local stack = {{id = t.job_id, policy = t.policy, dependents = t.dependents}}
+    local settlement = t.settlement
+    local stack = {{id = t.job_id, policy = settlement.policy, dependents = t.dependents_key}}
     local visited = {[t.job_id] = true}
     while #stack > 0 do
         local parent = table.remove(stack)
@@ -215,7 +229,7 @@ local function settle_dependents(t)
                             release(t, child, child_record)
                         end
                     elseif not visited[child] then
-                        local canceled = cancel(t, child, child_record)
+                        local canceled = cancel(settlement.cancellation, child, child_record)
                         if canceled then
                             visited[child] = true
                             stack[#stack + 1] = canceled
@@ -225,28 +239,30 @@ local function settle_dependents(t)
             end
         end
         if parent.origin then
-            keep_canceled(K_CANCELED .. parent.origin, parent.id, data_keys(parent.id), parent.ttl, t.now)
+            keep_canceled(K_CANCELED .. parent.origin, parent.id, data_keys(parent.id), parent.ttl, settlement.now)
         end
     end
 end
 
 -- Every check comes before the first write (the source removal is the last check: LREM/ZREM
--- that remove nothing write nothing); then target, fields, result, its own dependencies left
--- (flag 'L'), dependents (released, left waiting, or canceled with their own dependents in turn,
--- down the chain), expiry (shared by the record, its results and dependency sets), and the worker
--- update. A queue a job goes to becomes known.
+-- that remove nothing write nothing); then the move's target, the record edit's fields, the
+-- result, its own dependencies left, the settlement (dependents released, left waiting, or
+-- canceled with their own dependents in turn, down the chain), the record edit's expiry (shared
+-- by the record, its results and dependency sets), and the worker update. A queue a job goes to
+-- becomes known.
 -- Returns 1, or 0 when refused (record missing, execution mismatch, job not in the source).
 local function transition(t)
-    local record, results, dependents, dependencies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-    local job_id = t.job_id
+    local record, results, dependents, dependencies = t.record_key, t.results_key, t.dependents_key,
+        t.dependencies_key
+    local job_id, move, edit = t.job_id, t.move, t.edit
     -- The keys this step writes that no read below checks first (a record or source of the wrong
     -- type fails its read, or its removal, before anything is written). The job's results and
     -- dependency sets seldom exist: one EXISTS spares their TYPE then.
-    expect_types({t.target_key or false, t.target == 'q' and 'list' or 'zset', t.wake_key or false, 'list',
-        t.known_key or false, 'set'})
-    local settles = t.policy ~= '-'
-    local own = {t.result and results or false, 'list', (settles or t.leave) and dependencies or false, 'set',
-        settles and dependents or false, 'set'}
+    expect_types({move.target_key or false, move.target == 'q' and 'list' or 'zset', move.wake_key or false,
+        'list', t.known_key or false, 'set'})
+    local settles = t.settlement ~= nil
+    local own = {t.result and results or false, 'list', (settles or t.leave_dependencies) and dependencies or false,
+        'set', settles and dependents or false, 'set'}
     local present = {}
     for i = 1, #own, 2 do
         if own[i] then
@@ -271,75 +287,76 @@ local function transition(t)
     else
         local v = redis.call('HMGET', record, F_STATUS, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
         old_status, limit = v[1], limit_from(v[2], v[3])
-        if limit and old_status == S_STARTED and t.source == 'r' then
+        if limit and old_status == S_STARTED and move.source == 'r' then
             -- Ended by another call than its execution's outcome: the slot stays until its lease.
-            keep_until = redis.call('ZSCORE', t.source_key, job_id) or nil
+            keep_until = redis.call('ZSCORE', move.source_key, job_id) or nil
         end
     end
-    if t.source == 'q' then
-        if redis.call('LREM', t.source_key, 0, job_id) == 0 then
+    if move.source == 'q' then
+        if redis.call('LREM', move.source_key, 0, job_id) == 0 then
             return 0
         end
-    elseif t.source == 'r' then
-        if redis.call('ZREM', t.source_key, job_id) == 0 then
+    elseif move.source == 'r' then
+        if redis.call('ZREM', move.source_key, job_id) == 0 then
             return 0
         end
     end
 
     local waits = false
-    if t.target == 'q' then
-        local queue_name = name_of(t.target_key, K_QUEUE)
+    if move.target == 'q' then
+        local queue_name = name_of(move.target_key, K_QUEUE)
         if may_queue(limit, job_id, queue_name) then
-            push(t.known_key, queue_name, t.target_key, t.wake_key, job_id, t.at_front)
+            push(t.known_key, queue_name, move.target_key, move.wake_key, job_id, move.at_front)
         else
             waits = true
         end
-    elseif t.target == 'r' then
-        redis.call('ZADD', t.target_key, t.score, job_id)
+    elseif move.target == 'r' then
+        redis.call('ZADD', move.target_key, move.score, job_id)
     end
 
-    hset_flat(record, t.fields)
+    hset_flat(record, edit.fields)
     if waits then
         redis.call('HSET', record, F_STATUS, S_RATE_LIMITED)  -- not queued, whatever the fields say
     end
-    if #t.delete_fields > 0 then
-        redis.call('HDEL', record, unpack(t.delete_fields))
+    if #edit.delete_fields > 0 then
+        redis.call('HDEL', record, unpack(edit.delete_fields))
     end
 
-    if t.result then
+    local result = t.result
+    if result then
         -- Trimmed only when over the number kept (LTRIM of a shorter list would change nothing).
-        if redis.call('LPUSH', results, t.result) > t.results_last + 1 then
-            redis.call('LTRIM', results, 0, t.results_last)
+        if redis.call('LPUSH', results, result.entry) > result.last + 1 then
+            redis.call('LTRIM', results, 0, result.last)
         end
     end
 
-    if t.leave then
+    if t.leave_dependencies then
         for _, parent in ipairs(redis.call('SMEMBERS', dependencies)) do
             redis.call('SREM', K_DEPENDENTS .. parent, job_id)
         end
         redis.call('DEL', dependencies)
     end
 
-    if t.policy ~= '-' then
+    if t.settlement then
         settle_dependents(t)
     end
 
-    -- Dependents that still wait (policy 'x' or '-') share the record's lifetime.
+    -- Dependents that still wait ('x', or no settlement) share the record's lifetime.
     local data = {record, results, dependencies, dependents}
-    if t.ttl == 'd' then
+    if edit.ttl == 'd' then
         redis.call('DEL', unpack(data))
-    elseif t.ttl == 'p' then
+    elseif edit.ttl == 'p' then
         expire_all(data, '')
-    elseif t.ttl == 'k' then
-        if t.result then
+    elseif edit.ttl == 'k' then
+        if result then
             share_expiry(record, results)
         end
     else
-        expire_all(data, t.expiry_ms)
+        expire_all(data, edit.expiry_ms)
     end
     if limit then
         local new_status = nil
-        if t.ttl ~= 'd' then
+        if edit.ttl ~= 'd' then
             new_status = redis.call('HGET', record, F_STATUS)
         end
         after_move(limit, job_id, old_status, new_status, t.released_fields, keep_until)

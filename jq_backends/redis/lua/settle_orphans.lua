@@ -2,7 +2,8 @@
 -- (Broker.settle_orphans).
 --
 -- KEYS[1] the queue's deferred registry   KEYS[2] the set of known queue names
--- ARGV: the settlement under policy 'v' and now (see lib_transition.lua's next_settlement)
+-- ARGV: the settlement under policy 'v' and now (see lib_transition.lua's next_settlement),
+--   then, to the end of ARGV, the released field/value pairs
 -- Returns the ids of the deferred jobs that stopped waiting for a vanished dependency, in
 -- registry order.
 --
@@ -16,8 +17,10 @@
 
 expect_keys(2)
 local deferred_key, known_key = KEYS[1], KEYS[2]
-local t = {policy = 'v', known_key = known_key}
-next_settlement(t, true)
+-- The parts settle_dependents reads, named as in a transition (lib_transition.lua's
+-- next_transition); job_id and dependents_key are each vanished job's.
+local t = {known_key = known_key, settlement = next_settlement('v', true)}
+t.released_fields = rest_of_args()
 local settled = {}
 for _, child in ipairs(redis.call('ZRANGE', deferred_key, 0, -1)) do
     local record = K_JOB .. child
@@ -32,8 +35,8 @@ for _, child in ipairs(redis.call('ZRANGE', deferred_key, 0, -1)) do
         end
         table.sort(gone)
         for _, parent in ipairs(gone) do
-            t.job_id, t.dependents = parent, K_DEPENDENTS .. parent
-            redis.call('SADD', t.dependents, child)
+            t.job_id, t.dependents_key = parent, K_DEPENDENTS .. parent
+            redis.call('SADD', t.dependents_key, child)
             settle_dependents(t)
         end
         if #gone > 0 then

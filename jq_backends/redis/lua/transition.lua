@@ -15,8 +15,9 @@
 -- theirs, and their queues): Cluster needs one hash slot.
 
 expect_keys(4)
--- The parts by name (lib_transition.lua's next_transition: source_key, target_key, score,
--- execution_id, result, fields, worker...); the field pairs run to the end of ARGV.
+-- The parts by name, as jq.broker.Transition's (lib_transition.lua's next_transition: move,
+-- execution_id, result, settlement, released_fields, worker, edit...); the field pairs run to
+-- the end of ARGV.
 local change = next_transition(true)
 check_worker_updates({change.worker}, 1)
 return transition(change)
