@@ -9,6 +9,7 @@ from typing import Final
 
 from jq.broker import PERSIST, STATUS, DependentsPolicy, Place, Record, Settlement, Status, WorkerUpdate
 from jq_backends.redis.scripts import PRESENCE_FIELD, Arg
+from jq_backends.redis.wire import PolicyLetter, TtlLetter
 
 __all__ = [
     "claimed_record",
@@ -34,12 +35,12 @@ __all__ = [
 #: The status a claim writes.
 STARTED = Status.STARTED.stored
 
-# A dependents policy as lib_transition.lua spells it.
+# A dependents policy as lib_transition.lua reads it (see jq_backends.redis.wire).
 _POLICY_LETTERS: Final[Mapping[DependentsPolicy, str]] = {
-    DependentsPolicy.NONE: "-",
-    DependentsPolicy.FINISHED: "f",
-    DependentsPolicy.FAILED: "x",
-    DependentsPolicy.VANISHED: "v",
+    DependentsPolicy.NONE: PolicyLetter.NONE,
+    DependentsPolicy.FINISHED: PolicyLetter.FINISHED,
+    DependentsPolicy.FAILED: PolicyLetter.FAILED,
+    DependentsPolicy.VANISHED: PolicyLetter.VANISHED,
 }
 
 
@@ -65,15 +66,15 @@ def expiry(record_ttl: float | None) -> str:
 
 def transition_ttl(record_ttl: int | None) -> tuple[str, str | None]:
     """A transition's :attr:`~jq.broker.RecordEdit.record_ttl` as lib_transition.lua's mode letter
-    ('k' keep, 'd' delete, 'p' persist, 'e' expire) and, for 'e', the milliseconds; any negative
+    (:class:`~jq_backends.redis.wire.TtlLetter`) and, to expire, the milliseconds; any negative
     number counts as PERSIST."""
     if record_ttl is None:
-        return "k", None
+        return TtlLetter.KEEP, None
     if record_ttl == 0:
-        return "d", None
+        return TtlLetter.DELETE, None
     if record_ttl <= PERSIST:
-        return "p", None
-    return "e", str(milliseconds(record_ttl))
+        return TtlLetter.PERSIST, None
+    return TtlLetter.EXPIRE, str(milliseconds(record_ttl))
 
 
 def flat(fields: Mapping[str, bytes]) -> list[Arg]:
@@ -146,8 +147,7 @@ def place_kind(place: Place | None) -> str:
 
 
 def policy_letter(policy: DependentsPolicy | str) -> str:
-    """A dependents policy as lib_transition.lua spells it: '-' none, 'f' finished, 'x' failed,
-    'v' vanished."""
+    """A dependents policy as lib_transition.lua reads it (:class:`~jq_backends.redis.wire.PolicyLetter`)."""
     # A member is looked up directly; a plain string ('finished') through the enum.
     if isinstance(policy, DependentsPolicy):
         return _POLICY_LETTERS[policy]

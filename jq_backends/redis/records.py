@@ -18,6 +18,7 @@ from jq.exceptions import DeserializationError, StoreDataError
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState, is_wrong_type
 from jq_backends.redis.scripts import Arg
+from jq_backends.redis.wire import Flag, PolicyLetter
 
 __all__ = ["RedisJobs"]
 
@@ -144,14 +145,14 @@ class RedisJobs(RedisState, JobStore):
             keys.dependencies(job_id),
         ]
         settlement = settlement_for(dependents, canceled_fields, default_failure_ttl, now)
-        mode: str = "-"
+        mode: str = PolicyLetter.NONE
         args: list[Arg] = [""]
         if settlement is not None:
             script_keys.append(keys.queues)
             mode = codec.policy_letter(settlement.policy)
             args += codec.settlement(settlement, self._clock() if settlement.now is None else settlement.now)
         if released_fields:
-            mode += "A"  # on the dependents released and the jobs a freed slot admits
+            mode += Flag.RELEASED  # on the dependents released and the jobs a freed slot admits
             args += codec.pairs(released_fields)
         args[0] = mode
         script_keys += [keys.place(place) for place in places]

@@ -21,6 +21,7 @@ from jq.defaults import DEFAULT_FAILURE_TTL
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
 from jq_backends.redis.scripts import Arg
+from jq_backends.redis.wire import Flag, PlaceLetter, PolicyLetter
 
 __all__ = ["RedisRegistries"]
 
@@ -71,48 +72,48 @@ class RedisRegistries(RedisState, RegistryStore):
 
     def _transition_call(self, change: Transition, *, last: bool = True) -> tuple[list[str], list[Arg]]:
         """The transition's KEYS and ARGV as lib_transition.lua's next_transition reads them: the
-        mode, then only the parts it calls for, in the order of the transition's parts; the
-        record's fields come last, running to the end of ARGV when the transition is the ``last``
-        part of the call, else counted first."""
+        mode (its letters: :mod:`~jq_backends.redis.wire`), then only the parts it calls for, in
+        the order of the transition's parts; the record's fields come last, running to the end of
+        ARGV when the transition is the ``last`` part of the call, else counted first."""
         t, job_id, edit, settlement = self._t, change.job_id, change.edit, change.settlement
         keys = [t.job + job_id, t.results + job_id, t.dependents + job_id, t.dependencies + job_id]
         args: list[Arg] = [""]
         mode, flags = self._move_part(change.move, settlement is not None, keys, args)
         if change.execution_id is not None:
-            flags += "E"
+            flags += Flag.EXECUTION
             args.append(change.execution_id)
         result = change.result
         if result is not None:
-            flags += "R"
+            flags += Flag.RESULT
             args.append(result.encoded)
             if result.kept != RESULTS_KEPT:
-                flags += "K"
+                flags += Flag.RESULTS_KEPT
                 args.append(max(int(result.kept), 1))
         if settlement is None:
-            mode += "-"
+            mode += PolicyLetter.NONE
         else:
             mode += codec.policy_letter(settlement.policy)
             # A canceled dependent's score counts from now: under VANISHED it is always sent. Under
             # the others the script reads the server's clock if a released dependent has a time.
             now = settlement.now
             if now is not None or settlement.cancellation is not None:
-                flags += "N"
+                flags += Flag.NOW
                 now = self._clock() if now is None else now
             args += codec.settlement(settlement, now)
         if change.released_fields:
-            flags += "A"  # on the dependents released and the jobs a freed rate-limit slot admits
+            flags += Flag.RELEASED  # on the dependents released and the jobs a freed rate-limit slot admits
             args += codec.pairs(change.released_fields)
         if change.leave_dependencies:
-            flags += "L"
+            flags += Flag.LEAVE_DEPENDENCIES
         if change.worker is not None:
-            flags += "W"
+            flags += Flag.WORKER
             keys.append(t.worker + change.worker.name)
             args += codec.worker_args(change.worker)
         ttl_letter, expiry_ms = codec.transition_ttl(edit.record_ttl)
         if expiry_ms is not None:
             args.append(expiry_ms)
         if edit.delete_fields:
-            flags += "D"
+            flags += Flag.DELETE_FIELDS
             args += [len(edit.delete_fields), *edit.delete_fields]
         args += codec.flat(edit.fields) if last else codec.pairs(edit.fields)
         args[0] = f"{mode}{ttl_letter}{flags}"
@@ -125,19 +126,19 @@ class RedisRegistries(RedisState, RegistryStore):
         source and target letters, and its flags so far (to a queue's front)."""
         t, source, target = self._t, move.source, move.target
         if source is None:
-            letters = "-"
+            letters = PlaceLetter.NONE
         else:
             keys.append(t.places[source.kind] + source.queue)
-            letters = "q" if source.kind is PlaceKind.QUEUE else "r"
+            letters = PlaceLetter.QUEUE if source.kind is PlaceKind.QUEUE else PlaceLetter.REGISTRY
         if target is None:
-            letters += "-"
+            letters += PlaceLetter.NONE
         elif isinstance(target, ToQueue):
             keys += [t.queue + target.queue, t.wake + target.queue, t.queues]
-            return letters + "q", "F" if target.at_front else ""
+            return letters + PlaceLetter.QUEUE, Flag.AT_FRONT if target.at_front else ""
         else:
             keys.append(t.places[target.place.kind] + target.place.queue)
             args.append(codec.score(target.score))
-            letters += "r"
+            letters += PlaceLetter.REGISTRY
         if settles:
             keys.append(t.queues)
         return letters, ""

@@ -9,9 +9,11 @@ names (from :mod:`jq.broker`, so that they are spelled in one place), the key te
 broker's prefix (from :class:`jq_backends.keys.KeySpace`: ``K_JOB`` is ``"jq:job:"``), the job
 statuses (``S_QUEUED``, from :class:`jq.broker.Status`), the reasons an enqueue is refused
 (``R_DUPLICATE``, from :class:`jq.broker.RefusalReason`), the place of each status, the pending
-statuses and how many results are kept. They are put in once, when a broker registers its
-scripts (:func:`script_source` is cached): a call sends only the script's SHA. Only what varies per call
-travels as KEYS and ARGV, which keeps calls short: redis-py packs every argument in Python.
+statuses, how many results are kept, and the letters of a transition's mode (``PLACE_QUEUE``,
+``FLAG_AT_FRONT``, from :mod:`jq_backends.redis.wire`). They are put in once, when a broker
+registers its scripts (:func:`script_source` is cached): a call sends only the script's SHA.
+Only what varies per call travels as KEYS and ARGV, which keeps calls short: redis-py packs
+every argument in Python.
 
 A script names a constant as a Lua local (``K_JOB``, ``F_STATUS``); the source defines only the
 constants its text mentions (a table built on every call for nothing costs server time). A
@@ -44,6 +46,7 @@ from jq_backends.keys import (
     KeySpace,
 )
 from jq_backends.redis.hot_connection import HotConnection
+from jq_backends.redis.wire import LUA_CONSTANTS as WIRE_LETTERS
 
 __all__ = [
     "LIBRARY_NAMES",
@@ -154,6 +157,9 @@ def script_constants(prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
     constants["PLACE_OF_STATUS"] = "{" + places + "}"
     pending = ", ".join(f"[{lua_string(status)}] = true" for status in sorted(PENDING_STATUSES))
     constants["PENDING"] = "{" + pending + "}"
+    # The letters of a transition's mode (PLACE_QUEUE is "q", FLAG_AT_FRONT is "F"), from
+    # jq_backends.redis.wire, which the driver's Python encodes them with.
+    constants.update({name: lua_string(letter) for name, letter in WIRE_LETTERS.items()})
     # LTRIM's last index: the result entries kept are 0 .. RESULTS_KEPT - 1.
     constants["RESULTS_LAST"] = str(contract.RESULTS_KEPT - 1)
     return constants

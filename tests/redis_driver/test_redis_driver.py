@@ -52,6 +52,7 @@ from jq_backends.redis.scripts import (
     script_file,
     script_source,
 )
+from jq_backends.redis.wire import LUA_CONSTANTS
 from tests.redis_driver.support import (
     KEYS,
     Q,
@@ -97,6 +98,28 @@ def test_scripts_never_spell_a_status_a_refusal_or_a_field() -> None:
     assert 'local R_BATCH = "batch"' in source
     assert "local S_STOPPED" not in source, "only the constants the code uses"
     assert {f"S_{status.name}" for status in Status} <= set(script_constants())
+
+
+def test_scripts_never_spell_a_letter_of_a_transitions_mode() -> None:
+    # The mode's letters (PLACE_QUEUE, POLICY_VANISHED, TTL_KEEP, FLAG_AT_FRONT...) come from
+    # jq_backends.redis.wire as constants, as the driver's Python encodes them.
+    for name in ("lib_transition", "transition", "finish_and_claim", "delete_job", "settle_orphans"):
+        code = "\n".join(line.split("--")[0] for line in script_file(name).splitlines())
+        spelled = re.findall(r"""['"]([A-Za-z-])['"]""", code)
+        assert not spelled, f"{name}.lua spells {sorted(spelled)}"
+    constants = script_constants()
+    assert all(constants[name] == lua_string(letter) for name, letter in LUA_CONSTANTS.items())
+    source = script_source("transition")
+    assert 'local FLAG_AT_FRONT = "F"' in source and 'local POLICY_VANISHED = "v"' in source
+    assert "local FLAG_AT_FRONT" not in script_source("claim"), "only the constants the code uses"
+
+
+def test_a_modes_flags_are_single_distinct_letters() -> None:
+    flags = [value for name, value in LUA_CONSTANTS.items() if name.startswith("FLAG_")]
+    assert all(len(flag) == 1 for flag in flags) and len(set(flags)) == len(flags)
+    for prefix in ("PLACE_", "POLICY_", "TTL_"):
+        letters = [value for name, value in LUA_CONSTANTS.items() if name.startswith(prefix)]
+        assert all(len(letter) == 1 for letter in letters) and len(set(letters)) == len(letters)
 
 
 def test_library_definitions_come_in_file_order_and_only_where_used() -> None:

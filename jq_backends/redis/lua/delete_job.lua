@@ -3,10 +3,11 @@
 -- KEYS[1] the job's record   KEYS[2] its results   KEYS[3] its dependents set
 -- KEYS[4] its set of unmet dependencies, then, with a dependents policy, the set of known queue
 --   names, then the places to remove the id from
--- ARGV: the mode: the dependents policy ('f' finished | 'x' failed | 'v' vanished | '-' none),
---   then 'A' when there are released fields; then with a policy its settlement and now (see
---   lib_transition.lua's next_settlement), with 'A' r, r released field/value pairs; then one
---   kind per place ('queue' or 'registry'), in the order of the places' KEYS
+-- ARGV: the mode: the dependents policy (POLICY_FINISHED | POLICY_FAILED | POLICY_VANISHED, or
+--   POLICY_NONE), then FLAG_RELEASED when there are released fields; then with a policy its
+--   settlement and now (see lib_transition.lua's next_settlement), with FLAG_RELEASED r, r
+--   released field/value pairs; then one kind per place ('queue' or 'registry'), in the order of
+--   the places' KEYS
 -- Returns 1 when a record existed, else 0.
 --
 -- Atomically: removes the id from each place (LREM for a queue, ZREM for a registry); settles
@@ -24,12 +25,12 @@ local mode = next_arg()
 -- The parts settle_dependents reads, named as in a transition (lib_transition.lua's next_transition).
 local t = {job_id = name_of(record_key, K_JOB), dependents_key = dependents_key}
 local policy = string.sub(mode, 1, 1)
-if policy ~= '-' then
+if policy ~= POLICY_NONE then
     t.known_key = KEYS[5]
     first_place = 6
     t.settlement = next_settlement(policy, true)
 end
-t.released_fields = string.sub(mode, 2, 2) == 'A' and next_pairs() or {}
+t.released_fields = string.sub(mode, 2, 2) == FLAG_RELEASED and next_pairs() or {}
 local existed = redis.call('EXISTS', record_key)
 local old = redis.call('HMGET', record_key, F_STATUS, F_ORIGIN, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
 local limit, keep_until = limit_from(old[3], old[4]), nil

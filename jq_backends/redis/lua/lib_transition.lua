@@ -8,33 +8,36 @@
 -- KEYS[1] the job's record   KEYS[2] its results   KEYS[3] its dependents set
 -- KEYS[4] its set of unmet dependencies, then, each only when the mode says so, in this order:
 --   the source queue or registry, the target queue or registry, the target queue's wake key
---   (target 'q'), the set of known queue names (target 'q' or a settlement), the worker's
---   record ('W')
--- ARGV: the mode: four letters, the move's source and target ('q' queue | 'r' registry | '-'
---   none), the settlement's policy ('f' finished | 'x' failed | 'v' vanished; '-': no
---   settlement), the record's ttl ('k' keep | 'p' persist | 'd' delete | 'e' expire), then any
---   flags. Then the parts of jq.broker.Transition in its order, each argument only when the
---   mode calls for it:
---   the move: the target's score (target 'r'), the front of a queue ('F', no argument);
---   the execution id to check ('E');
---   the result: its entry ('R'), how many entries to keep ('K', when not RESULTS_LAST + 1);
---   the settlement (a policy: see next_settlement; its now with 'N', always under 'v');
---   the released fields: r, r field/value pairs ('A');
---   its own dependencies left ('L', no argument);
---   the worker update ('W');
---   the record edit, last: the expiry in ms ('e'), d, d field names to delete ('D'), then the
---     field/value pairs to write: to the end of ARGV when the transition is all the call does
---     (`last`), else m, m pairs.
+--   (target PLACE_QUEUE), the set of known queue names (target PLACE_QUEUE or a settlement), the
+--   worker's record (FLAG_WORKER)
+-- ARGV: the mode (its letters are jq_backends/redis/wire.py's, as constants): four letters, the
+--   move's source and target (PLACE_QUEUE | PLACE_REGISTRY | PLACE_NONE), the settlement's
+--   policy (POLICY_FINISHED | POLICY_FAILED | POLICY_VANISHED; POLICY_NONE: no settlement), the
+--   record's ttl (TTL_KEEP | TTL_PERSIST | TTL_DELETE | TTL_EXPIRE), then any flags. Then the
+--   parts of jq.broker.Transition in its order, each argument only when the mode calls for it:
+--   the move: the target's score (target PLACE_REGISTRY), the front of a queue (FLAG_AT_FRONT,
+--     no argument);
+--   the execution id to check (FLAG_EXECUTION);
+--   the result: its entry (FLAG_RESULT), how many entries to keep (FLAG_RESULTS_KEPT, when not
+--     RESULTS_LAST + 1);
+--   the settlement (a policy: see next_settlement; its now with FLAG_NOW, always under
+--     POLICY_VANISHED);
+--   the released fields: r, r field/value pairs (FLAG_RELEASED);
+--   its own dependencies left (FLAG_LEAVE_DEPENDENCIES, no argument);
+--   the worker update (FLAG_WORKER);
+--   the record edit, last: the expiry in ms (TTL_EXPIRE), d, d field names to delete
+--     (FLAG_DELETE_FIELDS), then the field/value pairs to write: to the end of ARGV when the
+--     transition is all the call does (`last`), else m, m pairs.
 
 -- A settlement under `policy` (jq.broker.Settlement, see settle_dependents), as a table of
--- policy, cancellation and now: under 'v' its cancellation, c, c field/value pairs written on
--- each canceled dependent and the seconds a canceled dependent is kept when its failure_ttl
--- field says nothing (fields, default_failure_ttl); then, `with_now`, now (what a canceled
--- dependent's score counts from, and what a released dependent's scheduled time is compared
--- with; nil: the server's clock).
+-- policy, cancellation and now: under POLICY_VANISHED its cancellation, c, c field/value pairs
+-- written on each canceled dependent and the seconds a canceled dependent is kept when its
+-- failure_ttl field says nothing (fields, default_failure_ttl); then, `with_now`, now (what a
+-- canceled dependent's score counts from, and what a released dependent's scheduled time is
+-- compared with; nil: the server's clock).
 local function next_settlement(policy, with_now)
     local settlement = {policy = policy}
-    if policy == 'v' then
+    if policy == POLICY_VANISHED then
         settlement.cancellation = {fields = next_pairs(), default_failure_ttl = tonumber(next_arg())}
     end
     if with_now then
@@ -49,7 +52,8 @@ end
 --     mode has none), score, at_front;
 --   execution_id (nil: none to check);
 --   result: entry, last (the last index kept), or nil;
---   settlement: policy, cancellation (fields, default_failure_ttl; 'v' only), now, or nil;
+--   settlement: policy, cancellation (fields, default_failure_ttl; POLICY_VANISHED only), now,
+--     or nil;
 --   released_fields (flat pairs, maybe none);
 --   leave_dependencies;
 --   worker (the update) or nil;
@@ -69,59 +73,59 @@ local function next_transition(last)
     local move = {source = string.sub(mode, 1, 1), target = string.sub(mode, 2, 2)}
     local policy = string.sub(mode, 3, 3)
     local edit = {ttl = string.sub(mode, 4, 4)}
-    -- The flags as a set (flags.E is true or nil), read in one pass: a closure
+    -- The flags as a set (flags[FLAG_EXECUTION] is true or nil), read in one pass: a closure
     -- and a string.find per flag cost more, on every call of the busiest scripts.
     local flags = {}
     for i = 5, #mode do
         flags[string.sub(mode, i, i)] = true
     end
     local k = 5  -- the next KEYS entry: after the job's four data keys
-    if move.source ~= '-' then
+    if move.source ~= PLACE_NONE then
         move.source_key, k = KEYS[k], k + 1
     end
-    if move.target ~= '-' then
+    if move.target ~= PLACE_NONE then
         move.target_key, k = KEYS[k], k + 1
     end
-    if move.target == 'q' then
+    if move.target == PLACE_QUEUE then
         move.wake_key, k = KEYS[k], k + 1
     end
-    if move.target == 'q' or policy ~= '-' then
+    if move.target == PLACE_QUEUE or policy ~= POLICY_NONE then
         t.known_key, k = KEYS[k], k + 1
     end
     local worker_key
-    if flags.W then
+    if flags[FLAG_WORKER] then
         worker_key, k = KEYS[k], k + 1
     end
     t.next_key = k
     expect_keys(k - 1)
 
-    if move.target == 'r' then
+    if move.target == PLACE_REGISTRY then
         move.score = next_arg()
     end
-    move.at_front = flags.F == true
+    move.at_front = flags[FLAG_AT_FRONT] == true
     t.move = move
-    if flags.E then
+    if flags[FLAG_EXECUTION] then
         t.execution_id = next_arg()
     end
-    if flags.R then
+    if flags[FLAG_RESULT] then
         t.result = {entry = next_arg(), last = RESULTS_LAST}
-        if flags.K then
+        if flags[FLAG_RESULTS_KEPT] then
             t.result.last = tonumber(next_arg()) - 1
         end
     end
-    if policy ~= '-' then
-        t.settlement = next_settlement(policy, flags.N)
+    if policy ~= POLICY_NONE then
+        t.settlement = next_settlement(policy, flags[FLAG_NOW])
     end
     -- For the dependents released, and the jobs a freed rate-limit slot admits.
-    t.released_fields = flags.A and next_pairs() or {}
-    t.leave_dependencies = flags.L == true
+    t.released_fields = flags[FLAG_RELEASED] and next_pairs() or {}
+    t.leave_dependencies = flags[FLAG_LEAVE_DEPENDENCIES] == true
     if worker_key then
         t.worker = next_worker_update(worker_key)
     end
-    if edit.ttl == 'e' then
+    if edit.ttl == TTL_EXPIRE then
         edit.expiry_ms = next_arg()
     end
-    edit.delete_fields = flags.D and next_list() or {}
+    edit.delete_fields = flags[FLAG_DELETE_FIELDS] and next_list() or {}
     if last then
         edit.fields = rest_of_args()
     else
@@ -185,22 +189,25 @@ local function cancel(cancellation, child, child_record)
     end
     redis.call('ZREM', K_DEFERRED .. origin, child)
     hset_flat(child_record, with_status(cancellation.fields, S_CANCELED))
-    local ttl = whole_seconds(redis.call('HGET', child_record, F_FAILURE_TTL), cancellation.default_failure_ttl)
-    return {id = child, policy = 'v', dependents = K_DEPENDENTS .. child, origin = origin, ttl = ttl}
+    local ttl = whole_seconds(redis.call('HGET', child_record, F_FAILURE_TTL),
+        cancellation.default_failure_ttl)
+    return {id = child, policy = POLICY_VANISHED, dependents = K_DEPENDENTS .. child, origin = origin,
+        ttl = ttl}
 end
 
 -- The dependents of job t.job_id (its set: t.dependents_key), by t.settlement's policy
--- (jq.broker.DependentsPolicy), those released getting t.released_fields. Under 'x' (failed), a
+-- (jq.broker.DependentsPolicy), those released getting t.released_fields. Under POLICY_FAILED, a
 -- deferred dependent that does not allow failure keeps waiting for the job (listed among its
 -- dependents, the job in its set of unmet dependencies): the job, requeued and finished, releases
 -- it. Every other dependent leaves the dependents set of the job it waited for, and that job
--- leaves its set of unmet dependencies. Under 'f' (finished), 'x', and 'v' (vanished) for a
--- dependent that allows failure, the dependent is released once nothing else is unmet. Under
--- 'v', any other deferred dependent is canceled, and its own dependents are settled as vanished,
--- and so on: iteratively (a chain may be longer than Lua lets calls nest), with a stack of jobs
--- whose dependents remain to be settled. A canceled job is filed (registry score, expiry, or
--- deletion for a TTL of zero) only after its own dependents were settled, since deleting it
--- deletes its dependents set. `visited` guards against a cycle of dependents.
+-- leaves its set of unmet dependencies. Under POLICY_FINISHED, POLICY_FAILED, and
+-- POLICY_VANISHED for a dependent that allows failure, the dependent is released once nothing
+-- else is unmet. Under POLICY_VANISHED, any other deferred dependent is canceled, and its own
+-- dependents are settled as vanished, and so on: iteratively (a chain may be longer than Lua lets
+-- calls nest), with a stack of jobs whose dependents remain to be settled. A canceled job is filed
+-- (registry score, expiry, or deletion for a TTL of zero) only after its own dependents were
+-- settled, since deleting it deletes its dependents set. `visited` guards against a cycle of
+-- dependents.
 local function settle_dependents(t)
     local settlement = t.settlement
     local stack = {{id = t.job_id, policy = settlement.policy, dependents = t.dependents_key}}
@@ -221,10 +228,10 @@ local function settle_dependents(t)
                 local values = redis.call('HMGET', child_record, F_STATUS, F_ALLOW_FAILURE, F_ORIGIN)
                 local deferred = values[1] == S_DEFERRED and values[3]
                 local tolerant = values[2] == '1'
-                if parent.policy ~= 'x' or tolerant or not deferred then
+                if parent.policy ~= POLICY_FAILED or tolerant or not deferred then
                     redis.call('SREM', parent.dependents, child)
                     redis.call('SREM', child_dependencies, parent.id)
-                    if parent.policy ~= 'v' or tolerant then
+                    if parent.policy ~= POLICY_VANISHED or tolerant then
                         if redis.call('SCARD', child_dependencies) == 0 then
                             release(t, child, child_record)
                         end
@@ -239,7 +246,8 @@ local function settle_dependents(t)
             end
         end
         if parent.origin then
-            keep_canceled(K_CANCELED .. parent.origin, parent.id, data_keys(parent.id), parent.ttl, settlement.now)
+            keep_canceled(K_CANCELED .. parent.origin, parent.id, data_keys(parent.id), parent.ttl,
+                settlement.now)
         end
     end
 end
@@ -287,30 +295,30 @@ local function transition(t)
     else
         local v = redis.call('HMGET', record, F_STATUS, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
         old_status, limit = v[1], limit_from(v[2], v[3])
-        if limit and old_status == S_STARTED and move.source == 'r' then
+        if limit and old_status == S_STARTED and move.source == PLACE_REGISTRY then
             -- Ended by another call than its execution's outcome: the slot stays until its lease.
             keep_until = redis.call('ZSCORE', move.source_key, job_id) or nil
         end
     end
-    if move.source == 'q' then
+    if move.source == PLACE_QUEUE then
         if redis.call('LREM', move.source_key, 0, job_id) == 0 then
             return 0
         end
-    elseif move.source == 'r' then
+    elseif move.source == PLACE_REGISTRY then
         if redis.call('ZREM', move.source_key, job_id) == 0 then
             return 0
         end
     end
 
     local waits = false
-    if move.target == 'q' then
+    if move.target == PLACE_QUEUE then
         local queue_name = name_of(move.target_key, K_QUEUE)
         if may_queue(limit, job_id, queue_name) then
             push(t.known_key, queue_name, move.target_key, move.wake_key, job_id, move.at_front)
         else
             waits = true
         end
-    elseif move.target == 'r' then
+    elseif move.target == PLACE_REGISTRY then
         redis.call('ZADD', move.target_key, move.score, job_id)
     end
 
@@ -341,13 +349,13 @@ local function transition(t)
         settle_dependents(t)
     end
 
-    -- Dependents that still wait ('x', or no settlement) share the record's lifetime.
+    -- Dependents that still wait (POLICY_FAILED, or no settlement) share the record's lifetime.
     local data = {record, results, dependencies, dependents}
-    if edit.ttl == 'd' then
+    if edit.ttl == TTL_DELETE then
         redis.call('DEL', unpack(data))
-    elseif edit.ttl == 'p' then
+    elseif edit.ttl == TTL_PERSIST then
         expire_all(data, '')
-    elseif edit.ttl == 'k' then
+    elseif edit.ttl == TTL_KEEP then
         if result then
             share_expiry(record, results)
         end
@@ -356,7 +364,7 @@ local function transition(t)
     end
     if limit then
         local new_status = nil
-        if edit.ttl ~= 'd' then
+        if edit.ttl ~= TTL_DELETE then
             new_status = redis.call('HGET', record, F_STATUS)
         end
         after_move(limit, job_id, old_status, new_status, t.released_fields, keep_until)

@@ -2,16 +2,16 @@
 -- (Broker.settle_orphans).
 --
 -- KEYS[1] the queue's deferred registry   KEYS[2] the set of known queue names
--- ARGV: the settlement under policy 'v' and now (see lib_transition.lua's next_settlement),
+-- ARGV: the settlement under POLICY_VANISHED and now (see lib_transition.lua's next_settlement),
 --   then, to the end of ARGV, the released field/value pairs
 -- Returns the ids of the deferred jobs that stopped waiting for a vanished dependency, in
 -- registry order.
 --
 -- Atomically: for each id of the registry (a snapshot in score order), an id whose record is
 -- gone leaves the registry; a job with status 'deferred' that waits for ids without a record
--- has each of them settled as vanished, exactly as a transition under policy 'v' settles a job's
--- dependents (released if it allows failure and nothing else is unmet, else canceled, and its
--- own dependents in turn, down the chain). The vanished job's dependents set went with its
+-- has each of them settled as vanished, exactly as a transition under POLICY_VANISHED settles a
+-- job's dependents (released if it allows failure and nothing else is unmet, else canceled, and
+-- its own dependents in turn, down the chain). The vanished job's dependents set went with its
 -- record, so the child is put back in it for the settlement, which deletes it again. Touches
 -- keys of many jobs: Cluster needs one hash slot.
 
@@ -19,7 +19,7 @@ expect_keys(2)
 local deferred_key, known_key = KEYS[1], KEYS[2]
 -- The parts settle_dependents reads, named as in a transition (lib_transition.lua's
 -- next_transition); job_id and dependents_key are each vanished job's.
-local t = {known_key = known_key, settlement = next_settlement('v', true)}
+local t = {known_key = known_key, settlement = next_settlement(POLICY_VANISHED, true)}
 t.released_fields = rest_of_args()
 local settled = {}
 for _, child in ipairs(redis.call('ZRANGE', deferred_key, 0, -1)) do
