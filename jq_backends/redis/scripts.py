@@ -16,7 +16,9 @@ Only what varies per call travels as KEYS and ARGV, which keeps calls short: red
 every argument in Python.
 
 A script names a constant as a Lua local (``K_JOB``, ``F_STATUS``); the source defines only the
-constants its text mentions (a table built on every call for nothing costs server time). A
+constants its text mentions (a table built on every call for nothing costs server time). The
+mode letters are the exception: the source has each one written where the code names it
+(``PLACE_QUEUE`` becomes ``"q"``), see ``_INLINED``. A
 different prefix gives a different source, hence a different SHA: each broker registers its
 own. Scripts are registered with ``client.register_script``: calls use ``EVALSHA`` and load the
 script when the server does not know it (first use, restart, ``SCRIPT FLUSH``).
@@ -165,6 +167,13 @@ def script_constants(prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
     return constants
 
 
+# The mode letters are written into the code where it names them, not defined as locals: each
+# local a library function uses is one more upvalue to bind when the script's chunk makes that
+# closure again, on every call, and next_transition alone would bind some twenty (about 1 µs of
+# server time per transition).
+_INLINED: Final = re.compile(r"\b(?:" + "|".join(sorted(WIRE_LETTERS, key=len, reverse=True)) + r")\b")
+
+
 def script_file(name: str) -> str:
     """The text of ``lua/<name>.lua`` as shipped in the package (before any constant is added)."""
     return (importlib.resources.files("jq_backends.redis") / "lua" / f"{name}.lua").read_text("utf-8")
@@ -243,8 +252,12 @@ def script_source(name: str, prefix: str = DEFAULT_PREFIX) -> str:
     code = f"{library_for(script)}\n{script}"
     words = _words(code)
     constants = "".join(
-        f"local {lua} = {value}\n" for lua, value in script_constants(prefix).items() if lua in words
+        f"local {lua} = {value}\n"
+        for lua, value in script_constants(prefix).items()
+        if lua in words and lua not in WIRE_LETTERS
     )
+    if words & WIRE_LETTERS.keys():
+        code = _INLINED.sub(lambda name: lua_string(WIRE_LETTERS[name.group(0)]), code)
     return f"{constants}\n{code}"
 
 
