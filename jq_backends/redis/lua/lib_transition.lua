@@ -57,22 +57,15 @@ end
 --   released_fields (flat pairs, maybe none);
 --   leave_dependencies;
 --   worker (the update) or nil;
---   edit: fields (flat pairs), delete_fields, ttl (the mode's letter), expiry_ms;
+--   edit: fields (flat pairs), delete_fields (nil: none), ttl (the mode's letter), expiry_ms;
 -- and the keys: record_key, results_key, dependents_key, dependencies_key, known_key (nil when
 -- the mode has none), next_key (the first KEYS entry after the transition's). The fields run
--- to the end of ARGV when `last`.
+-- to the end of ARGV when `last`. The parts are read into locals first and each table is made
+-- by one constructor: a table that grows field by field is rehashed on the way, on every call.
 local function next_transition(last)
     local mode = next_arg()
-    local t = {
-        job_id = name_of(KEYS[1], K_JOB),
-        record_key = KEYS[1],
-        results_key = KEYS[2],
-        dependents_key = KEYS[3],
-        dependencies_key = KEYS[4],
-    }
-    local move = {source = string.sub(mode, 1, 1), target = string.sub(mode, 2, 2)}
-    local policy = string.sub(mode, 3, 3)
-    local edit = {ttl = string.sub(mode, 4, 4)}
+    local source, target = string.sub(mode, 1, 1), string.sub(mode, 2, 2)
+    local policy, ttl = string.sub(mode, 3, 3), string.sub(mode, 4, 4)
     -- The flags as a set (flags[FLAG_EXECUTION] is true or nil), read in one pass: a closure
     -- and a string.find per flag cost more, on every call of the busiest scripts.
     local flags = {}
@@ -80,59 +73,74 @@ local function next_transition(last)
         flags[string.sub(mode, i, i)] = true
     end
     local k = 5  -- the next KEYS entry: after the job's four data keys
-    if move.source ~= PLACE_NONE then
-        move.source_key, k = KEYS[k], k + 1
+    local source_key, target_key, wake_key, known_key, worker_key
+    if source ~= PLACE_NONE then
+        source_key, k = KEYS[k], k + 1
     end
-    if move.target ~= PLACE_NONE then
-        move.target_key, k = KEYS[k], k + 1
+    if target ~= PLACE_NONE then
+        target_key, k = KEYS[k], k + 1
     end
-    if move.target == PLACE_QUEUE then
-        move.wake_key, k = KEYS[k], k + 1
+    if target == PLACE_QUEUE then
+        wake_key, k = KEYS[k], k + 1
     end
-    if move.target == PLACE_QUEUE or policy ~= POLICY_NONE then
-        t.known_key, k = KEYS[k], k + 1
+    if target == PLACE_QUEUE or policy ~= POLICY_NONE then
+        known_key, k = KEYS[k], k + 1
     end
-    local worker_key
     if flags[FLAG_WORKER] then
         worker_key, k = KEYS[k], k + 1
     end
-    t.next_key = k
     expect_keys(k - 1)
 
-    if move.target == PLACE_REGISTRY then
-        move.score = next_arg()
+    local score, execution_id, result, settlement, worker, expiry_ms, delete_fields
+    if target == PLACE_REGISTRY then
+        score = next_arg()
     end
-    move.at_front = flags[FLAG_AT_FRONT] == true
-    t.move = move
     if flags[FLAG_EXECUTION] then
-        t.execution_id = next_arg()
+        execution_id = next_arg()
     end
     if flags[FLAG_RESULT] then
-        t.result = {entry = next_arg(), last = RESULTS_LAST}
-        if flags[FLAG_RESULTS_KEPT] then
-            t.result.last = tonumber(next_arg()) - 1
-        end
+        local entry = next_arg()
+        local kept = flags[FLAG_RESULTS_KEPT] and tonumber(next_arg())
+        result = {entry = entry, last = kept and kept - 1 or RESULTS_LAST}
     end
     if policy ~= POLICY_NONE then
-        t.settlement = next_settlement(policy, flags[FLAG_NOW])
+        settlement = next_settlement(policy, flags[FLAG_NOW])
     end
     -- For the dependents released, and the jobs a freed rate-limit slot admits.
-    t.released_fields = flags[FLAG_RELEASED] and next_pairs() or {}
-    t.leave_dependencies = flags[FLAG_LEAVE_DEPENDENCIES] == true
+    local released_fields = flags[FLAG_RELEASED] and next_pairs() or {}
     if worker_key then
-        t.worker = next_worker_update(worker_key)
+        worker = next_worker_update(worker_key)
     end
-    if edit.ttl == TTL_EXPIRE then
-        edit.expiry_ms = next_arg()
+    if ttl == TTL_EXPIRE then
+        expiry_ms = next_arg()
     end
-    edit.delete_fields = flags[FLAG_DELETE_FIELDS] and next_list() or {}
+    if flags[FLAG_DELETE_FIELDS] then
+        delete_fields = next_list()
+    end
+    local fields
     if last then
-        edit.fields = rest_of_args()
+        fields = rest_of_args()
     else
-        edit.fields = next_pairs()
+        fields = next_pairs()
     end
-    t.edit = edit
-    return t
+    return {
+        job_id = name_of(KEYS[1], K_JOB),
+        move = {source = source, target = target, source_key = source_key, target_key = target_key,
+            wake_key = wake_key, score = score, at_front = flags[FLAG_AT_FRONT] == true},
+        execution_id = execution_id,
+        result = result,
+        settlement = settlement,
+        released_fields = released_fields,
+        leave_dependencies = flags[FLAG_LEAVE_DEPENDENCIES] == true,
+        worker = worker,
+        edit = {fields = fields, delete_fields = delete_fields, ttl = ttl, expiry_ms = expiry_ms},
+        record_key = KEYS[1],
+        results_key = KEYS[2],
+        dependents_key = KEYS[3],
+        dependencies_key = KEYS[4],
+        known_key = known_key,
+        next_key = k,
+    }
 end
 
 -- A deferred dependent whose last unmet dependency this job was goes from its origin's deferred
@@ -326,7 +334,7 @@ local function transition(t)
     if waits then
         redis.call('HSET', record, F_STATUS, S_RATE_LIMITED)  -- not queued, whatever the fields say
     end
-    if #edit.delete_fields > 0 then
+    if edit.delete_fields then
         redis.call('HDEL', record, unpack(edit.delete_fields))
     end
 
