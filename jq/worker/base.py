@@ -63,6 +63,7 @@ from jq.worker.loop import LoopCalls, WorkLoop
 from jq.worker.maintenance import Maintenance
 from jq.worker.registration import WorkerStatus, registration_of
 from jq.worker.shutdown import ShutdownSignals
+from jq.worker.store_watch import StoreWatch
 from jq.worker.strategies import ExecutionStrategy, InProcessExecution, KillReason
 
 __all__ = [
@@ -324,6 +325,8 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         self._dequeue_strategy = DequeueStrategy.parse(dequeue_strategy)
         self._ordered_queues = list(self.queues)
         self.runner = self._make_runner()
+        # The heartbeat's calls tell maintenance whether expired leases can be trusted.
+        watch = StoreWatch(self.heartbeat_interval)
         maintenance = self._maintenance = Maintenance(
             self.name,
             self.broker,
@@ -334,6 +337,8 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             reporter=self,
             with_scheduler=with_scheduler,
             cron=self.cron_scheduler(),
+            store_watch=watch,
+            lease_grace=self.worker_ttl,
         )
         loop = WorkLoop(
             self.name,
@@ -347,7 +352,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         )
         signals = ShutdownSignals(self.name, self.request_stop, self.request_force_stop)
         heartbeat = self._heartbeat = WorkerHeartbeat(
-            self.name, self.heartbeat_interval, self.renew, self.fork_guard
+            self.name, self.heartbeat_interval, self.renew, self.fork_guard, watch
         )
         self.bootstrap(logging_level, date_format, log_format)
         try:

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from jq.base.threads import start_background_thread
+from jq.worker.store_watch import StoreWatch
 
 __all__ = ["WorkerHeartbeat"]
 
@@ -23,7 +24,8 @@ class WorkerHeartbeat:
     One thread for the worker's whole life, so running a job costs no thread start; the job itself
     (in process or in a work horse) never has to cooperate. A beat holds ``fork_guard`` (the
     worker's :attr:`~jq.worker.base.BaseWorker.fork_guard`), so a work horse is never forked while this
-    thread is in the middle of a call to the store.
+    thread is in the middle of a call to the store. ``watch``, when given, is told how each beat
+    went (see :mod:`jq.worker.store_watch`).
     """
 
     def __init__(
@@ -32,8 +34,10 @@ class WorkerHeartbeat:
         interval: float,
         renew: Callable[[], None],
         fork_guard: AbstractContextManager[Any],
+        watch: StoreWatch | None = None,
     ) -> None:
         self.name, self.interval, self.renew, self.fork_guard = name, interval, renew, fork_guard
+        self.watch = watch
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -60,9 +64,17 @@ class WorkerHeartbeat:
             self._wake.clear()
             if self._stop.is_set():
                 return
+            watch = self.watch
             try:
                 with self.fork_guard:
+                    if watch is not None:
+                        watch.calling()
                     self.renew()
             except Exception:
+                if watch is not None:
+                    watch.failed()
                 # The store may be briefly unreachable; the next beat tries again.
                 logger.warning("worker %s: heartbeat failed", self.name, exc_info=True)
+            else:
+                if watch is not None:
+                    watch.answered()

@@ -192,8 +192,15 @@ class RedisQueues(RedisState, QueueStore):
     def _claim_once(
         self, queues: Sequence[str], fields: Mapping[str, bytes], lease: str, worker: WorkerUpdate | None
     ) -> Claimed | None:
-        reply = self._scripts("claim", *self._claim_call(queues, fields, lease, worker))
-        return None if reply is None else self._claimed(queues, fields, reply)
+        # Read with this attempt's fields: a repeat after a transient error gets this reply. (Not
+        # through self: a call in doubt keeps its reader, which must not keep the broker alive.)
+        def read(reply: Any) -> Claimed | None:
+            return None if reply is None else RedisQueues._claimed(queues, fields, reply)
+
+        claimed: Claimed | None = self._scripts(
+            "claim", *self._claim_call(queues, fields, lease, worker), read
+        )
+        return claimed
 
     def _block_limit(self) -> float:
         """The longest BLPOP that cannot outlast the client's socket timeout (which would raise).

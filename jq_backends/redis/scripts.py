@@ -43,6 +43,7 @@ from jq_backends.keys import (
     KeySpace,
 )
 from jq_backends.redis.hot_connection import HotConnection
+from jq_backends.redis.requests import REQUEST_TTL, Call, Reader, Sessions
 
 __all__ = [
     "LIBRARY_NAMES",
@@ -153,6 +154,7 @@ def script_constants(prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
     constants["PENDING"] = "{" + pending + "}"
     # LTRIM's last index: the result entries kept are 0 .. RESULTS_KEPT - 1.
     constants["RESULTS_LAST"] = str(contract.RESULTS_KEPT - 1)
+    constants["REQUEST_TTL_MS"] = str(int(REQUEST_TTL * 1000))
     return constants
 
 
@@ -224,13 +226,32 @@ def library_for(code: str) -> str:
     return head + "".join(text for (_, text), keep in zip(blocks, wanted, strict=True) if keep)
 
 
+# What runs around every script's own code (see lib.lua's Requests): the request key and number
+# are taken off the end of KEYS and ARGV, so that the script reads its own as before; a copy of a
+# call that already ran returns its recorded reply and writes nothing.
+_REQUEST_HEAD: Final = """\
+local REQUEST_KEY, REQUEST_NUMBER = table.remove(KEYS), table.remove(ARGV)
+local recorded = recorded_reply(REQUEST_KEY, REQUEST_NUMBER)
+if recorded then
+    return recorded[1]
+end
+local reply = (function()
+"""
+_REQUEST_TAIL: Final = """\
+end)()
+record_reply(REQUEST_KEY, REQUEST_NUMBER, reply)
+return reply
+"""
+
+
 @functools.cache
 def script_source(name: str, prefix: str = DEFAULT_PREFIX) -> str:
     """The full Lua source run for script ``name`` by a broker whose keys start with ``prefix``:
-    the constants the code mentions, the part of the library files it uses, then the script."""
+    the constants the code mentions, the part of the library files it uses, then the script
+    inside the request steps (its reply recorded under the caller's request identity)."""
     if name not in SCRIPT_NAMES:
         raise ValueError(f"unknown script {name!r}")
-    script = script_file(name)
+    script = f"{_REQUEST_HEAD}{script_file(name)}{_REQUEST_TAIL}"
     code = f"{library_for(script)}\n{script}"
     words = _words(code)
     constants = "".join(
@@ -240,7 +261,8 @@ def script_source(name: str, prefix: str = DEFAULT_PREFIX) -> str:
 
 
 class ScriptRunner:
-    """The driver's scripts for one key prefix registered on one client, each call one round trip."""
+    """The driver's scripts for one key prefix registered on one client, each call one round trip,
+    each under a request identity (:mod:`jq_backends.redis.requests`)."""
 
     def __init__(self, client: redis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
         self._client = client
@@ -248,25 +270,37 @@ class ScriptRunner:
             name: client.register_script(script_source(name, prefix)) for name in SCRIPT_NAMES
         }
         self._hot = HotConnection(client)
+        self._sessions = Sessions(KeySpace(prefix).request, (redis.ConnectionError, redis.TimeoutError))
 
-    def __call__(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
-        """Run one script in one round trip (plus a load when the server does not know it yet).
+    def __call__(
+        self, name: str, keys: Sequence[str], args: Sequence[Arg], read: Reader | None = None
+    ) -> Any:
+        """Run one script in one round trip (plus a load when the server does not know it yet);
+        its reply, through ``read`` when given.
 
-        ``EVALSHA`` on a held connection (:class:`~jq_backends.redis.hot_connection.HotConnection`),
-        falling back to the client: the client's path costs about 40 µs of Python per call, and
-        ``Script.__call__`` also copies the arguments and imports a module on every call.
+        A call that failed in transit is settled first, and a repeat of it (the same script and
+        keys: a caller trying again after a transient error) gets its reply, read by the first
+        attempt's ``read``: see :class:`~jq_backends.redis.requests.Sessions`.
         """
-        script = self._scripts[name]
+        return self._sessions.run(self._send, name, keys, args, read)
+
+    def _send(self, call: Call) -> Any:
+        """``EVALSHA`` on a held connection (:class:`~jq_backends.redis.hot_connection.HotConnection`),
+        falling back to the client: the client's path costs about 40 µs of Python per call, and
+        ``Script.__call__`` also copies the arguments and imports a module on every call. Every
+        re-send below (the client's, redis-py's retry, NOSCRIPT) carries the call's identity."""
+        script = self._scripts[call.name]
         try:
-            return self._evalsha(script.sha, keys, args)
+            return self._evalsha(script.sha, call.keys, call.args)
         except NoScriptError:
             script.sha = self._client.script_load(script.script)
-            return self._evalsha(script.sha, keys, args)
+            return self._evalsha(script.sha, call.keys, call.args)
 
     def queue_on(self, pipeline: Any, name: str, keys: Sequence[str], args: Sequence[Arg]) -> None:
         """Queue one script call on a redis-py ``pipeline``: made (the script loaded first when
         the server does not know it) when the pipeline is executed, its reply among the
-        pipeline's."""
+        pipeline's. It has a request identity of its own: a pipeline re-sent applies once."""
+        keys, args = self._sessions.one_shot(keys, args)
         self._scripts[name](keys=list(keys), args=list(args), client=pipeline)
 
     def _evalsha(self, sha: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:

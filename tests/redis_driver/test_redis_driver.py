@@ -188,6 +188,7 @@ def test_a_decoding_client_gets_a_binary_twin(client: redis.Redis) -> None:
         rb.close()
         assert decoding.ping(), "closing the broker leaves the user's client alone"
         assert rb.job_exists("a"), "a closed twin reconnects when used again"
+        rb.close()  # it reconnected: closed again, not left to the garbage collector
     finally:
         decoding.close()
 

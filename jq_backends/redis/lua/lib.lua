@@ -363,3 +363,77 @@ local function claim_next(claim)
     end
     return nil
 end
+
+-- == Requests: a call delivered twice applies once ==============================================
+--
+-- Every script call carries its caller's request identity: its last KEYS entry is the caller's
+-- request key (K_REQUEST .. the caller's session, one per thread of a process) and its last ARGV
+-- entry the call's number in that session, which only grows. The script records its reply there
+-- under the number (REQUEST_TTL_MS); a copy of the same call (a re-send after a timeout, which
+-- Redis may receive twice) gets the recorded reply and writes nothing, and a copy of a call older
+-- than the session's last is refused. scripts.py puts these steps around each script's code.
+
+-- A reply as text: t, f (false or nil), n<integer>:, s<length>:<bytes>, a<count>: then the
+-- items. Only what a script reply holds: an integer, a string, false, a list of them.
+local function encode_reply(value, out)
+    local kind = type(value)
+    if kind == 'table' then
+        out[#out + 1] = 'a' .. #value .. ':'
+        for i = 1, #value do
+            encode_reply(value[i], out)
+        end
+    elseif kind == 'string' then
+        out[#out + 1] = 's' .. #value .. ':'
+        out[#out + 1] = value
+    elseif kind == 'number' then
+        out[#out + 1] = 'n' .. string.format('%d', value) .. ':'
+    elseif value then
+        out[#out + 1] = 't'
+    else
+        out[#out + 1] = 'f'
+    end
+    return out
+end
+
+-- The reply encoded at `at` in `text`, and where the text after it starts.
+local function decode_reply(text, at)
+    local kind = string.sub(text, at, at)
+    if kind == 't' then
+        return true, at + 1
+    elseif kind == 'f' then
+        return false, at + 1
+    end
+    local colon = string.find(text, ':', at + 1, true)
+    local n = tonumber(string.sub(text, at + 1, colon - 1))
+    if kind == 'n' then
+        return n, colon + 1
+    elseif kind == 's' then
+        return string.sub(text, colon + 1, colon + n), colon + n + 1
+    end
+    local list, next_at = {}, colon + 1
+    for i = 1, n do
+        list[i], next_at = decode_reply(text, next_at)
+    end
+    return list, next_at
+end
+
+-- {the recorded reply} when this call already ran, nil when it has not; an error (nothing
+-- written) for a copy of a call older than the session's last.
+local function recorded_reply(key, number)
+    local stored = redis.call('GET', key)
+    if not stored then
+        return nil
+    end
+    local colon = string.find(stored, ':', 1, true)
+    local last, this = tonumber(string.sub(stored, 1, colon - 1)), tonumber(number)
+    if this == last then
+        return {(decode_reply(stored, colon + 1))}
+    elseif this < last then
+        return error('jq request ' .. number .. ' of ' .. key .. ' came after request ' .. last .. ': not run')
+    end
+    return nil
+end
+
+local function record_reply(key, number, reply)
+    redis.call('SET', key, number .. ':' .. table.concat(encode_reply(reply, {})), 'PX', REQUEST_TTL_MS)
+end
