@@ -1,7 +1,8 @@
 """One measurement of jq or huey on a SQLite file, in a fresh process: ``python -m
 benchmarks.sqlite_measure SYSTEM MEASURE COUNT PATH`` prints ``{"value": ...}`` on its last line.
 
-SYSTEM is ``jq`` (``sqlite:////PATH``), ``huey`` (``SqliteHuey`` with its defaults) or
+SYSTEM is ``jq`` (``sqlite:////PATH``, its defaults), ``jq-normal``
+(``sqlite:////PATH?synchronous=normal``), ``huey`` (``SqliteHuey`` with its defaults) or
 ``huey-nosync`` (``SqliteHuey(fsync=False)``). PATH is a file in a fresh directory the caller
 (``benchmarks/sqlite.py``) made for this measurement alone.
 """
@@ -23,12 +24,14 @@ BATCH = 1000  # jq's enqueue_many batch when filling a queue (not timed)
 class JQ:
     """jq's ``Queue`` and ``SimpleWorker`` on ``sqlite:////PATH``."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, synchronous: str | None = None) -> None:
         import jq
         from benchmarks import jobs
 
         self.jq = jq
         self.url = f"sqlite:///{path}"  # path is absolute: four slashes in all
+        if synchronous is not None:
+            self.url += f"?synchronous={synchronous}"
         self.queue = jq.Queue("bench", connection=self.url)
         self.job = jobs.noop
 
@@ -91,8 +94,8 @@ class Huey:
 
 def make(system: str, path: str) -> Any:
     """The adapter for ``system``."""
-    if system == "jq":
-        return JQ(path)
+    if system in ("jq", "jq-normal"):
+        return JQ(path, synchronous="normal" if system == "jq-normal" else None)
     if system in ("huey", "huey-nosync"):
         return Huey(path, fsync=system == "huey")
     raise ValueError(f"unknown system {system!r}")

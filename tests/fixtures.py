@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from typing import Any
 
@@ -500,3 +501,43 @@ def note_run_and_sleep(path: str, tag: str, seconds: float) -> str:
         os.close(fd)
     time.sleep(seconds)
     return tag
+
+
+def record_run_until_released(path: str, release: str, timeout: float = 60.0) -> str:
+    """Append the job's id to ``path`` (counts executions across processes, on any store), then
+    wait until the file ``release`` exists (at most ``timeout`` seconds)."""
+    job = get_current_job()
+    assert job is not None
+    with open(path, "a") as handle:
+        handle.write(job.id + "\n")
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return job.id
+
+
+def raise_keyboard_interrupt() -> None:
+    """Raise KeyboardInterrupt, as Ctrl+C in a job's code would."""
+    raise KeyboardInterrupt
+
+
+def on_success_exit(job: Any, connection: Any, result: Any) -> None:
+    """An ``on_success`` callback that ends the process (``sys.exit(0)``)."""
+    sys.exit(0)
+
+
+def on_failure_exit(job: Any, connection: Any, *exc_info: Any) -> None:
+    """An ``on_failure`` callback that ends the process (``sys.exit(0)``)."""
+    sys.exit(0)
+
+
+def hold_the_gil(path: str, seconds: int) -> str:
+    """Append a line to the file at ``path`` (counts executions across processes), then hold the
+    GIL for ``seconds`` (a C call that does not release it, as a catastrophic regular expression
+    does): no other thread of the process runs meanwhile, nor do Python signal handlers."""
+    import ctypes
+
+    with open(path, "a") as handle:
+        handle.write(f"{os.getpid()}\n")
+    ctypes.PyDLL(None).sleep(seconds)
+    return "held"

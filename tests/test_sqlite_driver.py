@@ -238,6 +238,26 @@ def test_sqlite_urls_name_a_relative_or_an_absolute_file(
                 broker.close()
 
 
+def _synchronous_pragma(broker: SQLiteBroker) -> int:
+    with broker.store._connection() as db:
+        return int(db.execute("PRAGMA synchronous").fetchone()[0])
+
+
+def test_every_commit_is_synced_unless_the_url_asks_for_normal(short_dir: Path) -> None:
+    # SQLite's codes: 1 NORMAL (no sync at each commit in WAL mode), 2 FULL.
+    default = plugin.jq_broker_from_url(f"sqlite:///{short_dir}/full.db", {})
+    normal = plugin.jq_broker_from_url(f"sqlite:///{short_dir}/normal.db?synchronous=NORMAL", {})
+    try:
+        assert default is not None and normal is not None
+        assert (_synchronous_pragma(default), _synchronous_pragma(normal)) == (2, 1)
+    finally:
+        for broker in (default, normal):
+            if broker is not None:
+                broker.close()
+    with pytest.raises(ValueError, match="synchronous must be one of full, normal"):
+        SQLiteStore(short_dir / "off.db", synchronous="off")
+
+
 def test_the_plugin_is_offered_under_the_jq_entry_point_group() -> None:
     offered = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
     assert offered.get("sqlite") == "jq_backends.sqlite.plugin"
@@ -252,12 +272,13 @@ def test_the_plugin_is_offered_under_the_jq_entry_point_group() -> None:
         ("sqlite://host/jobs.db", "names a host"),
         ("sqlite:///jobs.db?journal=off", "unknown argument 'journal'"),
         ("sqlite:///jobs.db?timeout=soon", "timeout must be a number"),
+        ("sqlite:///jobs.db?synchronous=off", "synchronous must be full or normal"),
     ],
 )
 def test_a_wrong_sqlite_url_says_what_to_write(url: str, says: str) -> None:
     with pytest.raises(ConfigurationError, match=says) as caught:
         resolve_broker(url)
-    if "argument" not in says and "timeout" not in says:
+    if "argument" not in says and "timeout" not in says and "synchronous" not in says:
         assert "sqlite:///relative/jobs.db or sqlite:////absolute/path/jobs.db" in str(caught.value)
 
 

@@ -13,9 +13,10 @@ Conventions that every method follows:
   :data:`ALLOW_FAILURE`, :data:`FAILURE_TTL`, :data:`SCHEDULED_AT`, :data:`RATE_LIMIT_KEY`,
   :data:`RATE_LIMIT_CONCURRENCY`), and writes only :data:`STATUS` and :data:`SCHEDULED_AT` on
   its own.
-* Times are Unix timestamps in seconds (``float``) chosen by the core and passed in, so that a
-  test can drive a clock and two machines agree on what a score means. Record expiry (TTL), and
-  a ``now`` the caller leaves as None, are the only times a driver measures itself.
+* Times are Unix timestamps in seconds (``float``) by the store's clock (:meth:`Broker.now`),
+  chosen by the core and passed in, so that a test can drive a clock and two machines whose own
+  clocks disagree agree on what a score means. Record expiry (TTL), and a ``now`` the caller
+  leaves as None, are the times a driver measures itself, by that same clock.
 * A job is always in exactly one *place* — a queue or one registry (:class:`Place`) — or in none
   once it has ended without being kept in a registry. Every method whose docstring says
   **ATOMIC** does all its reads and writes as one indivisible step: another client sees the state

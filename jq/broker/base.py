@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -112,6 +113,18 @@ class Broker(
     @abc.abstractmethod
     def ping(self) -> None:
         """Check that the store answers; raise the driver's connection error if not."""
+
+    def now(self) -> float:
+        """The store's clock now, in seconds since the epoch: the one clock that times compared
+        across processes follow (leases, due times, cron ticks, registries' expiry scores).
+
+        Cheap: no round trip per call (a remote store's driver reads its time once and follows it
+        with the local monotonic clock, see :class:`jq.broker.clock.StoreClock`). Optional for
+        drivers, deliberately not abstract: this default is the process's own :func:`time.time`,
+        right only for a store that every process reads on one machine; a driver for a store
+        shared across machines overrides it with the store's clock.
+        """
+        return time.time()
 
     def close(self) -> None:  # optional for drivers, deliberately not abstract
         """Release connections this broker opened itself. The default does nothing."""

@@ -331,9 +331,10 @@ class RegistryStore(abc.ABC):
 
     @abc.abstractmethod
     def promote_scheduled(
-        self, queue: str, now: float, fields: Mapping[str, bytes], limit: int = 100
+        self, queue: str, now: float | None, fields: Mapping[str, bytes], limit: int = 100
     ) -> list[str]:
-        """Move up to ``limit`` due jobs (score at or below ``now``) from the scheduled registry to
+        """Move up to ``limit`` due jobs (score at or below ``now``; None: the store's clock, read
+        within this step) from the scheduled registry to
         the back of the queue (to the front for a job whose :data:`ENQUEUE_AT_FRONT` field is
         ``b"1"``), in score order, with status ``queued`` and ``fields``.
 

@@ -311,7 +311,8 @@ def claim_fields_now(fields: ClaimFields) -> Mapping[str, bytes]:
     return fields() if callable(fields) else fields
 
 
-#: A claim's lease deadline (a time.time() value), or a function returning it (called right before
+#: A claim's lease deadline (by the store's clock, :meth:`Broker.now`: the maintenance that ends
+#: expired leases compares it with that clock), or a function returning it (called right before
 #: each attempt, so that a lease is as long as asked counted from the claim, however long the
 #: claim waited or was prepared in advance).
 ClaimLease = float | Callable[[], float]

@@ -73,13 +73,14 @@ def parse_arguments(arguments: tuple[str, ...], kwargs_json: str | None) -> tupl
     return args, {**kwargs, **extra}
 
 
-def _when(schedule_in: int | None, schedule_at: str | None) -> datetime.datetime | None:
+def _when(schedule_in: int | None, schedule_at: str | None) -> datetime.datetime | datetime.timedelta | None:
     if schedule_in is not None and schedule_at is not None:
         raise click.UsageError("give at most one of --schedule-in (--in) and --schedule-at (--at)")
     if schedule_at is not None:
         return parse_when(schedule_at)
     if schedule_in is not None:
-        return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=schedule_in)
+        # A delay, counted from the store's clock (enqueue_in), not from this machine's.
+        return datetime.timedelta(seconds=schedule_in)
     return None
 
 
@@ -190,7 +191,11 @@ def enqueue(
         if at_front:
             # Only when asked: a queue that cannot keep at_front for a scheduled job refuses it.
             options["at_front"] = True
-        job = target.enqueue_at(when, function, args=args, kwargs=kwargs, job_timeout=timeout, **options)
+        call_options = {"args": args, "kwargs": kwargs, "job_timeout": timeout, **options}
+        if isinstance(when, datetime.timedelta):
+            job = target.enqueue_in(when, function, **call_options)
+        else:
+            job = target.enqueue_at(when, function, **call_options)
     if id_only:
         click.echo(job.id)
     elif not quiet:

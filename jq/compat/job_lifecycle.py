@@ -8,7 +8,6 @@ are for code written for RQ that calls them.
 from __future__ import annotations
 
 import math
-import time
 import traceback
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -57,7 +56,7 @@ def record_job_failure(job: Job, exc_string: str, pipeline: Any = None) -> None:
     if ttl < 0:
         score, record_ttl = math.inf, PERSIST
     else:
-        score, record_ttl = time.time() + ttl, ttl
+        score, record_ttl = job.broker.now() + ttl, ttl
     result = Result(job.id, Result.Type.FAILED, ended, exc_string=exc_string, worker_name="")
     change = Transition(
         job.id,

@@ -30,7 +30,6 @@ import argparse
 import datetime
 import math
 import sys
-import time
 import urllib.parse
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -319,7 +318,7 @@ class _Run:
         failure = self.source.latest_failure(rq_job.id)
         exc_string, worker_name = failure or ("(RQ kept no traceback for this failure)", "")
         # RQ scores a failed entry by its expiry; a negative score is a failure_ttl of -1.
-        ttl = -1 if expires < 0 else max(1, math.ceil(expires - time.time()))
+        ttl = -1 if expires < 0 else max(1, math.ceil(expires - self.broker.now()))
         # Enqueued first (never due), so jq knows the queue as RQ did; then moved, atomically.
         # (Deferred instead if jq has a dependency it has not met: it then stops waiting for it.)
         queue.schedule_job(job, datetime.datetime.now(datetime.timezone.utc) + _NEVER_DUE)
@@ -332,7 +331,7 @@ class _Run:
                 source=Place(PlaceKind(placed.value), place),
                 target=Place(PlaceKind.FAILED, place),
                 leave_dependencies=True,
-                score=math.inf if ttl == -1 else time.time() + ttl,
+                score=math.inf if ttl == -1 else self.broker.now() + ttl,
                 fields={
                     STATUS: Status.FAILED.stored,
                     "ended_at": utcformat(ended_at).encode(),

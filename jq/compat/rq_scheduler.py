@@ -19,9 +19,9 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from jq.base.clock import scheduling_time
 from jq.base.logutils import setup_loghandlers
 from jq.base.utils import ForkProcess, now, public_module
+from jq.broker.clock import due_time_or_none
 from jq.compat.helpers import parse_names
 from jq.compat.rq_keys import rq_key_constant
 from jq.core import lifecycle
@@ -152,7 +152,7 @@ class RQScheduler:
         self._status = SchedulerStatus.WORKING
         try:
             for queue in sorted(self.acquired_locks):
-                self.broker.promote_scheduled(queue, scheduling_time(), lifecycle.released_fields(), _BATCH)
+                self.broker.promote_scheduled(queue, due_time_or_none(), lifecycle.released_fields(), _BATCH)
         finally:
             self._status = SchedulerStatus.STARTED
 

@@ -180,10 +180,15 @@ class JobRunner:
             exc_info: Any = sys.exc_info()
             error = exc_info[1]
             self.timed_out = isinstance(error, BaseTimeoutException)
+            interrupted = isinstance(error, KeyboardInterrupt)
             outcome = self.handle_failure(
-                job, exc_info, stopped=isinstance(error, JobStopped), next_claim=next_claim
+                job,
+                exc_info,
+                stopped=isinstance(error, JobStopped),
+                # The worker stops on a KeyboardInterrupt: it claims no job it would not run.
+                next_claim=None if interrupted else next_claim,
             )
-            if isinstance(error, KeyboardInterrupt):
+            if interrupted:
                 raise
             return outcome
         finally:
@@ -200,6 +205,9 @@ class JobRunner:
             except BaseException:
                 exc_info = sys.exc_info()
                 if isinstance(exc_info[1], KeyboardInterrupt | SystemExit):
+                    # The callback ends the process: the job fails, saying why, before it does
+                    # (left started, it would wait for its lease to run out); nothing is claimed.
+                    self.handle_failure(job, exc_info)
                     raise
                 self.timed_out = isinstance(exc_info[1], BaseTimeoutException)
                 return self.handle_failure(job, exc_info, next_claim=next_claim)

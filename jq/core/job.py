@@ -70,6 +70,7 @@ __all__ = [
     "Retry",
     "cancel_job",
     "get_current_job",
+    "misplaced_record",
     "parse_job_id",
     "requeue_job",
     "validate_job_id",
@@ -95,6 +96,15 @@ def new_job_id() -> str:
     raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
     text = raw.hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def misplaced_record(job_id: str, origin: str, queue: str, how: str) -> str:
+    """Why a job whose record names queue ``origin`` but that was ``how`` (``"claimed"``...) on
+    ``queue`` is ended: its record was changed (or planted) since it was enqueued there."""
+    return (
+        f"the record of job {job_id!r} names queue {origin!r}, but the job was {how} on queue "
+        f"{queue!r}: its record was changed (or planted) since it was enqueued"
+    )
 
 
 class Job:

@@ -27,7 +27,7 @@ serializer. Timestamps are UTC, ``2026-11-23T06:12:07.123456Z``.
 ``webhooks``                JSON list of the job's ``Webhook`` descriptions
 ``group_id``                the name of the ``Group`` the job was enqueued in
 ``signature``               with a signing serializer only: ``<key id>:<HMAC-SHA256>`` of
-                            :func:`signed_fields` (the id, the call and its options)
+                            :func:`signed_fields` (the id, the queue, the call and its options)
 =========================== ==============================================================
 """
 
@@ -54,9 +54,9 @@ from jq.broker import (
 from jq.core.callbacks import Callback
 from jq.core.job_state import JobStatus
 from jq.core.webhook import Webhook
-from jq.exceptions import DeserializationError, SerializationError
+from jq.exceptions import DeserializationError, SerializationError, SignatureError
 from jq.io.serializers import Serializer
-from jq.io.signing import is_signing, signed_without_keys
+from jq.io.signing import SignedSerializer, is_signing, signed_without_keys
 
 if TYPE_CHECKING:
     from jq.core.job import Job
@@ -70,6 +70,7 @@ __all__ = [
     "encode",
     "record_from_raw",
     "signed_fields",
+    "verify_record",
 ]
 
 #: Marks a lazily decoded attribute that was not decoded yet.
@@ -95,10 +96,11 @@ _CALLBACK_FIELDS = {
 SIGNATURE = "signature"
 #: ``b"1"`` when a retried job goes to the front of its queue (``Retry(enqueue_at_front=True)``).
 AT_FRONT_ON_RETRY = "enqueue_at_front_on_retry"
-# What a job's signature covers: the call and every option that decides what code runs, and for
-# how long. None of them changes after the job is created, so the enqueuer's signature holds for
-# the job's whole life; fields that do change (status, timestamps, meta) are not in it, and meta
-# is signed by the serializer itself.
+# What a job's signature covers besides its id and its queue (origin): the call and every option
+# that decides what code runs, and for how long. None of them changes after the job is created
+# (a job enqueued on another queue is written whole, signed again), so the enqueuer's signature
+# holds for the job's whole life; fields that do change (status, timestamps, meta) are not in
+# it, and meta is signed by the serializer itself.
 _SIGNED_FIELDS = ("data", "timeout", "retry_intervals", *_CALLBACK_FIELDS)
 # Signed too, but only when present, so that the signature of a record written before they
 # existed is unchanged (and one that has them cannot lose or gain them unnoticed): webhooks name
@@ -174,10 +176,17 @@ def encode(job: Job) -> Record:
     return fields
 
 
-def signed_fields(job_id: str, record: Record) -> bytes:
-    """The bytes a job's signature covers: its id and its call's fields, each length-prefixed so
-    no two different records give the same bytes."""
-    parts = [b"jq-job-v1", _text(job_id)]
+def signed_fields(job_id: str, record: Record, *, legacy: bool = False) -> bytes:
+    """The bytes a job's signature covers: its id, its queue (``origin``) and its call's fields,
+    each length-prefixed so no two different records give the same bytes.
+
+    ``legacy``: the bytes signed by jq before the signature covered ``origin`` (accepted when
+    read, so that jobs signed by an earlier release still run; a worker checks their origin
+    against the queue it claimed them from all the same)."""
+    parts = [b"jq-job-v1" if legacy else b"jq-job-v2", _text(job_id)]
+    if not legacy:
+        origin = record.get(ORIGIN)
+        parts.append(b"-" if origin is None else b"%d:%s" % (len(origin), origin))
     for name in _SIGNED_FIELDS:
         value = record.get(name)
         parts.append(b"-" if value is None else b"%d:%s" % (len(value), value))
@@ -186,6 +195,23 @@ def signed_fields(job_id: str, record: Record) -> bytes:
         if value is not None:
             parts.append(b"%s=%d:%s" % (name.encode(), len(value), value))
     return b"\n".join(b"%d|%s" % (len(part), part) for part in parts)
+
+
+def verify_record(job_id: str, record: Record, serializer: SignedSerializer) -> None:
+    """Raise :class:`~jq.exceptions.SignatureError` unless the record's signature holds: over
+    :func:`signed_fields`, or over its legacy bytes (a record signed before ``origin`` was)."""
+    what = f"the record of job {job_id!r}"
+    signature = record.get(SIGNATURE)
+    try:
+        serializer.verify(signed_fields(job_id, record), signature, what=what)
+    except SignatureError:
+        try:
+            serializer.verify(signed_fields(job_id, record, legacy=True), signature, what=what)
+        except SignatureError:
+            pass
+        else:
+            return
+        raise
 
 
 def record_from_raw(raw_data: Mapping[Any, Any]) -> Record:
@@ -212,9 +238,7 @@ def decode(job_id: str, record: Record, serializer: Serializer, log: logging.Log
 
     if is_signing(serializer):
         # Before anything is read: a refused record must not name a callback that gets imported.
-        serializer.verify(
-            signed_fields(job_id, record), record.get(SIGNATURE), what=f"the record of job {job_id!r}"
-        )
+        verify_record(job_id, record, serializer)
     state: dict[str, Any] = {"data": get("data")}
     try:
         state["origin"] = text(ORIGIN) or ""

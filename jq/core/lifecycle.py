@@ -13,11 +13,9 @@ import json
 import logging
 import math
 import os
-import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from jq.base.clock import scheduling_time
 from jq.base.utils import format_timestamp, now, now_timestamp, public_module
 from jq.broker import (
     ENQUEUE_AT_FRONT,
@@ -25,6 +23,7 @@ from jq.broker import (
     PERSIST,
     RESULTS_KEPT,
     STATUS,
+    Broker,
     Claimed,
     ClaimRequest,
     DependentsPolicy,
@@ -34,6 +33,7 @@ from jq.broker import (
     Transition,
     WorkerUpdate,
 )
+from jq.broker.clock import due_time
 from jq.core.job_state import JobStatus
 from jq.core.repeat import Repeat
 from jq.core.results import Result, encode_result
@@ -74,11 +74,12 @@ def now_text() -> bytes:
     return now_timestamp().encode()
 
 
-def _expiry(ttl: int) -> tuple[float, int]:
-    """(registry score, record_ttl) for keeping something ``ttl`` seconds (-1: forever)."""
+def _expiry(job: Job, ttl: int) -> tuple[float, int]:
+    """(registry score, record_ttl) for keeping something ``ttl`` seconds (-1: forever), the
+    score counted by the store's clock, as the record's expiry is."""
     if ttl < 0:
         return math.inf, PERSIST
-    return time.time() + ttl, ttl
+    return job.broker.now() + ttl, ttl
 
 
 def claim_fields(worker_name: str) -> dict[str, bytes]:
@@ -192,7 +193,7 @@ def finish(
     elif ttl == 0:
         change, status = replace(change, record_ttl=0), JobStatus.FINISHED
     else:
-        score, record_ttl = _expiry(ttl)
+        score, record_ttl = _expiry(job, ttl)
         target = Place(PlaceKind.FINISHED, job.origin)
         change, status = (
             replace(change, target=target, score=score, record_ttl=record_ttl),
@@ -225,7 +226,7 @@ def _repeat(job: Job, change: Transition, result_ttl: int, *, at_once: bool) -> 
     }
     if interval > 0:
         status, target = JobStatus.SCHEDULED, Place(PlaceKind.SCHEDULED, job.origin)
-        score = scheduling_time() + interval
+        score = due_time(job.broker) + interval
     else:
         status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0
     fields[STATUS] = status.value.encode()
@@ -298,7 +299,7 @@ def fail(
         worker_name=worker_name,
     )
     ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
-    score, record_ttl = _expiry(ttl) if ttl != 0 else (0.0, 0)
+    score, record_ttl = _expiry(job, ttl) if ttl != 0 else (0.0, 0)
     moved = _move(
         job,
         Transition(
@@ -355,7 +356,7 @@ def retry_returned(
             job.id, Result.Type.MAX_RETRIES_EXCEEDED, ended, id=execution_id, worker_name=worker_name
         )
         ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
-        score, record_ttl = _expiry(ttl) if ttl != 0 else (0.0, 0)
+        score, record_ttl = _expiry(job, ttl) if ttl != 0 else (0.0, 0)
         change = Transition(
             job.id,
             source=source,
@@ -377,7 +378,7 @@ def retry_returned(
             job.id,
             source=source,
             target=target,
-            score=scheduling_time() + interval if interval > 0 else 0.0,
+            score=due_time(job.broker) + interval if interval > 0 else 0.0,
             at_front=bool(getattr(retry, "enqueue_at_front", False)),
             fields={
                 STATUS: status.value.encode(),
@@ -431,7 +432,7 @@ def _retry(
         status, target, score = (
             JobStatus.SCHEDULED,
             Place(PlaceKind.SCHEDULED, job.origin),
-            scheduling_time() + interval,
+            due_time(job.broker) + interval,
         )
     else:
         status, target, score = JobStatus.QUEUED, Place(PlaceKind.QUEUE, job.origin), 0.0
@@ -486,18 +487,39 @@ def unclaim(job: Job, worker_update: WorkerUpdate | None = None) -> bool:
     """Put a claimed job that never started running back at the front of its queue, as if it had
     not been claimed (a worker that claimed its next job, then was told to stop).
     """
-    return job.broker.transition(
+    return give_back(job.broker, job.id, job.origin, job.execution_id, worker_update)
+
+
+def give_back(
+    broker: Broker,
+    job_id: str,
+    queue: str,
+    execution_id: str | None,
+    worker_update: WorkerUpdate | None = None,
+) -> bool:
+    """Put job ``job_id``, claimed from ``queue`` by execution ``execution_id`` and never started,
+    back at the front of that queue in one step; False (nothing written) when that execution no
+    longer owns the job (it was ended, or claimed again, meanwhile)."""
+    return broker.transition(
         Transition(
-            job.id,
-            source=Place(PlaceKind.STARTED, job.origin),
-            target=Place(PlaceKind.QUEUE, job.origin),
+            job_id,
+            source=Place(PlaceKind.STARTED, queue),
+            target=Place(PlaceKind.QUEUE, queue),
             at_front=True,
             fields={STATUS: _QUEUED},
             delete_fields=("started_at", "worker_name", EXECUTION, "last_heartbeat"),
-            execution_id=job.execution_id,
+            execution_id=execution_id,
             worker=worker_update,
         )
     )
+
+
+def give_back_claim(claimed: Claimed, broker: Broker, worker_update: WorkerUpdate | None = None) -> bool:
+    """:func:`give_back` for a claim as the broker returned it (its queue and its execution id are
+    the claim's own, whatever the record says)."""
+    execution = claimed.record.get(EXECUTION)
+    execution_id = execution.decode("ascii", errors="replace") if execution else None
+    return give_back(broker, claimed.job_id, claimed.queue, execution_id, worker_update)
 
 
 # Pickles, reprs and error messages name these classes by their public path (see public_module).

@@ -68,7 +68,7 @@ def cancel(
             target, score, record_ttl = None, 0.0, 0
         else:
             target = Place(PlaceKind.CANCELED, job.origin)
-            score, record_ttl = _expiry(ttl)
+            score, record_ttl = _expiry(job, ttl)
         ended = now()
         change = Transition(
             job.id,

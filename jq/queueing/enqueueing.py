@@ -16,10 +16,10 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from jq.base.clock import scheduling_now
 from jq.base.timeouts import BaseDeathPenalty
 from jq.base.utils import format_timestamp, now, parse_timeout, validate_flag
 from jq.broker import Broker, EnqueueOutcome, EnqueueRequest, RefusalReason
+from jq.broker.clock import due_time
 from jq.core.callbacks import Callback
 from jq.core.group import check_group_name, groups_of
 from jq.core.job import Job, JobStatus
@@ -482,8 +482,10 @@ class Enqueueing:
                 "pass timedelta(seconds=...)"
             )
         try:
-            # The scheduling clock, so that a test that moved it schedules from the moved time.
-            when = scheduling_now() + time_delta
+            # The store's clock, so that a producer whose own clock is off does not schedule the
+            # job early or late; a test's installed clock when it moved one (see jq.clock).
+            start = dt.datetime.fromtimestamp(due_time(self.broker), dt.timezone.utc)
+            when = start + time_delta
         except OverflowError:
             raise ConfigurationError(f"enqueue_in({time_delta!r}) is past the year 9999") from None
         return self.enqueue_at(when, func, *args, **kwargs)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -200,7 +199,7 @@ class Execution:
                 "call without pipeline="
             )
         self.last_heartbeat = now()
-        self._broker.extend_lease(started_job_registry.name, self.job_id, self.id, time.time() + ttl)
+        self._broker.extend_lease(started_job_registry.name, self.job_id, self.id, self._broker.now() + ttl)
 
 
 def _moment(value: Any) -> datetime.datetime:
@@ -271,7 +270,7 @@ class ExecutionRegistry(BaseRegistry):
         origin = self.broker.load_job_fields(self.job_id, ["origin"])
         queue = _text(origin[0]) if origin and origin[0] else ""
         score = self.broker.registry_score(Place(PlaceKind.STARTED, queue), self.job_id) if queue else None
-        deadline = time.time() if timestamp is None else timestamp
+        deadline = self.broker.now() if timestamp is None else timestamp
         return [current.id] if score is not None and score <= deadline else []
 
     def cleanup(

@@ -16,16 +16,15 @@ caller executes it (a broker without pipelines refuses them, see :meth:`Broker.p
 from __future__ import annotations
 
 import datetime
-import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from jq.base.clock import scheduling_time
 from jq.base.utils import public_module
 from jq.broker import EXECUTION, KEEP, PERSIST, PlaceKind, Transition
+from jq.broker.clock import due_time
 from jq.core import lifecycle, lifecycle_requests
 from jq.core.execution import callback_penalty, report_final_failure, run_exception_handlers
-from jq.core.job import Job
+from jq.core.job import Job, misplaced_record
 from jq.core.job_state import JobStatus
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq.exceptions import (
@@ -77,7 +76,8 @@ class StartedJobRegistry(BaseRegistry):
         whose maintenance calls this (passed to the hook, and choosing the callback's death
         penalty).
         """
-        now = time.time() if timestamp is None else timestamp
+        # The store's clock: a worker whose own clock is ahead does not end healthy jobs.
+        now = self.broker.now() if timestamp is None else timestamp
         ended: list[str] = []
         for job_id in self.broker.registry_expired(self.place, now):
             try:
@@ -96,6 +96,13 @@ class StartedJobRegistry(BaseRegistry):
                 f"{AbandonedJobError.__name__}: job {job_id} was abandoned: worker "
                 f"{job.worker_name or '?'} stopped renewing its lease"
             )
+            if job.origin != self.name:
+                # Its record names another queue: ended here, where it is, saying so (a move
+                # from another queue's started registry would be refused: it stayed started).
+                message = f"{message}; {misplaced_record(job_id, job.origin, self.name, 'running')}"
+                job = self.job_class.unreadable(
+                    job_id, self.name, self.broker.load_job(job_id), self.broker, self.serializer
+                )
             status = lifecycle.fail(job, message, execution_id=job.execution_id)
             if status is None:
                 continue
@@ -256,7 +263,7 @@ class DeferredJobRegistry(BaseRegistry):
 
     def add(self, job: Job | str, ttl: int | None = None, pipeline: Any = None, xx: bool = False) -> Any:
         """Add an entry scored now (``ttl`` is ignored, as in RQ: deferred entries do not expire)."""
-        return self._add_entry(self._job_id(job), time.time(), pipeline, xx)
+        return self._add_entry(self._job_id(job), self.broker.now(), pipeline, xx)
 
 
 class ReadyJobRegistry(BaseRegistry):
@@ -336,8 +343,9 @@ class ScheduledJobRegistry(BaseRegistry):
         self.get_jobs_to_enqueue = self.get_expired_job_ids
 
     def get_expired_job_ids(self, timestamp: float | None = None) -> list[str]:
-        """Ids due at ``timestamp`` (now on :mod:`jq.clock` when None)."""
-        return super().get_expired_job_ids(scheduling_time() if timestamp is None else timestamp)
+        """Ids due at ``timestamp`` (when None: now, by the store's clock or a test's, see
+        :mod:`jq.clock`)."""
+        return super().get_expired_job_ids(due_time(self.broker) if timestamp is None else timestamp)
 
     def schedule(self, job: Job | str, scheduled_datetime: datetime.datetime, pipeline: Any = None) -> Any:
         """Make the entry of ``job`` due at ``scheduled_datetime`` (a naive datetime is the host's
@@ -362,7 +370,7 @@ class ScheduledJobRegistry(BaseRegistry):
             DeprecationWarning,
             stacklevel=2,
         )
-        before = scheduling_time() if timestamp is None else timestamp
+        before = due_time(self.broker) if timestamp is None else timestamp
         if pipeline is not None:
             self.broker.pipeline_writes(pipeline).registry_cleanup(self.place, before)
             return pipeline

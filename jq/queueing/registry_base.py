@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime
 import math
-import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from jq.base.timeouts import BaseDeathPenalty, UnixSignalDeathPenalty
@@ -169,8 +168,8 @@ class BaseRegistry:
 
     def get_expired_job_ids(self, timestamp: float | None = None) -> list[str]:
         """Ids whose score is at or before ``timestamp`` (now when None): the entries past their
-        time (expired, abandoned or due, by registry). Removes nothing."""
-        return self.broker.registry_expired(self.place, time.time() if timestamp is None else timestamp)
+        time (expired, abandoned or due, by registry; now by the store's clock). Removes nothing."""
+        return self.broker.registry_expired(self.place, self.broker.now() if timestamp is None else timestamp)
 
     def get_expiration_time(self, job: Job | str) -> datetime.datetime | None:
         """When the entry's score falls due (UTC), or None when it never does or is not here."""
@@ -180,10 +179,10 @@ class BaseRegistry:
         return datetime.datetime.fromtimestamp(score, tz=datetime.timezone.utc)
 
     def _score(self, ttl: int | None) -> float:
-        """The score of an entry due ``ttl`` seconds from now; -1 means never."""
+        """The score of an entry due ``ttl`` seconds from now (the store's clock); -1 means never."""
         if ttl is None or ttl == -1:
             return math.inf
-        return time.time() + ttl
+        return self.broker.now() + ttl
 
     def add(self, job: Job | str, ttl: int = 0, pipeline: Any = None, xx: bool = False) -> Any:
         """Add an entry due ``ttl`` seconds from now (-1: never), or with ``xx`` only give an entry
@@ -235,7 +234,7 @@ class BaseRegistry:
         job's record (finished, failed, canceled); their ids. A no-op for the others."""
         if not self.expires_entries:
             return []
-        return self.broker.registry_cleanup(self.place, time.time() if timestamp is None else timestamp)
+        return self.broker.registry_cleanup(self.place, self.broker.now() if timestamp is None else timestamp)
 
     def get_queue(self) -> Queue:
         """The registry's queue."""

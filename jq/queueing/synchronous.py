@@ -40,7 +40,6 @@ from __future__ import annotations
 import contextvars
 import math
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -112,7 +111,7 @@ def _run_attempts(queue: Enqueueing, job: Job) -> None:
     # No heartbeat renews this lease: it covers the whole timeout (forever without one).
     timeout = effective_timeout(job.timeout)
     while True:
-        lease_until = math.inf if timeout is None else time.time() + timeout + 60
+        lease_until = math.inf if timeout is None else queue.broker.now() + timeout + 60
         fields = lifecycle.claim_fields(SYNC_RUNNER_NAME)
         if queue.broker.claim_job(job.id, queue.name, fields, lease_until) is None:
             # Someone else (a worker on the same queue) claimed it first; it runs there.

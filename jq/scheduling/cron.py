@@ -222,12 +222,19 @@ class CronScheduler(UnregisteredScheduler):
 
     def tick(self, now: datetime.datetime | None = None) -> list[Job]:
         """Enqueue every tick of each job that has not fired yet and is at most its
-        ``misfire_grace`` late, oldest first; the jobs this call enqueued."""
-        return [job for _entry, jobs in self._fire_all(now or utc_now()) for job in jobs]
+        ``misfire_grace`` late, oldest first; the jobs this call enqueued. Due by ``now`` when
+        given, else by the store's clock, as every scheduler of the store counts: a scheduler
+        whose machine's clock is ahead neither fires early nor moves a marker past ticks that
+        the others have yet to fire."""
+        return [job for _entry, jobs in self._fire_all(now or self._now()) for job in jobs]
 
     def enqueue_jobs(self) -> list[CronJob]:
         """Enqueue what is due now (RQ's name); the periodic jobs that were enqueued."""
-        return [entry for entry, _jobs in self._fire_all(utc_now())]
+        return [entry for entry, _jobs in self._fire_all(self._now())]
+
+    def _now(self) -> datetime.datetime:
+        """Now by the store's clock (:meth:`jq.broker.Broker.now`), as an aware UTC datetime."""
+        return datetime.datetime.fromtimestamp(self.broker.now(), tz=_UTC)
 
     def _fire_all(self, moment: datetime.datetime) -> list[tuple[CronJob, list[Job]]]:
         """Each job that fired at ``moment``, with the jobs it enqueued."""
@@ -317,8 +324,9 @@ class CronScheduler(UnregisteredScheduler):
         return job
 
     def seconds_to_next_tick(self, now: datetime.datetime | None = None) -> float:
-        """Seconds until the soonest next tick of any job."""
-        moment = now or utc_now()
+        """Seconds until the soonest next tick of any job (from ``now``, else from now by the
+        store's clock)."""
+        moment = now or self._now()
         soonest = min((self._next_due(entry, moment) for entry in self.cron),
                       default=moment + datetime.timedelta(seconds=_MAX_SLEEP))  # fmt: skip
         return max((soonest - moment).total_seconds(), 0.0)

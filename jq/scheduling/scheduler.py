@@ -23,9 +23,9 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from jq.base.clock import scheduling_time
 from jq.base.utils import public_module, validate_queue_name
 from jq.broker import Broker
+from jq.broker.clock import due_time_or_none
 from jq.core import lifecycle
 from jq.exceptions import ConfigurationError
 from jq.io.connections import resolve_broker
@@ -87,8 +87,12 @@ class Scheduler:
         return sorted(self._held)
 
     def tick(self, now: float | None = None) -> int:
-        """Renew or take each queue's lock, and queue the due jobs of the queues held; how many."""
-        moment = scheduling_time() if now is None else now
+        """Renew or take each queue's lock, and queue the due jobs of the queues held; how many.
+
+        Due by ``now`` when given, else by the store's clock (read by the store itself, so that
+        a scheduler whose machine's clock is ahead does not queue jobs early), or by the clock a
+        test installed (:mod:`jq.clock`)."""
+        moment = due_time_or_none() if now is None else now
         promoted = 0
         for queue in self.queue_names:
             if self._hold(queue):

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jq.base.clock import scheduling_time
 from jq.broker import Broker
+from jq.broker.clock import due_time_or_none
 from jq.core import lifecycle
 from jq.core.execution import JobOutcome
 from jq.core.job import Job
@@ -89,8 +89,9 @@ class _RecordingWorker(SimpleWorker):
 
 
 def _promote_due(broker: Broker, names: Sequence[str]) -> int:
-    """Queue every scheduled job of these queues that is due by jq's scheduling clock."""
-    now = scheduling_time()
+    """Queue every scheduled job of these queues that is due by jq's scheduling clock (the
+    store's, unless a test installed one)."""
+    now = due_time_or_none()
     promoted = 0
     for name in names:
         while True:

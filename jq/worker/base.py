@@ -31,7 +31,7 @@ from jq.base.utils import import_attribute
 from jq.broker import WORKER_STATE, Broker, Claimed, ClaimRequest, Status, WorkerState, WorkerUpdate
 from jq.core import lifecycle
 from jq.core.execution import JobOutcome
-from jq.core.job import Job
+from jq.core.job import Job, misplaced_record
 from jq.core.lifecycle import NextClaim
 from jq.core.outage import retry_transient
 from jq.defaults import (
@@ -61,6 +61,7 @@ from jq.worker.info import WorkerInfo
 from jq.worker.lookup import WorkerLookup
 from jq.worker.loop import LoopCalls, WorkLoop
 from jq.worker.maintenance import Maintenance
+from jq.worker.pulse import LeasePulse
 from jq.worker.registration import WorkerStatus, registration_of
 from jq.worker.shutdown import ShutdownSignals
 from jq.worker.store_watch import StoreWatch
@@ -194,6 +195,8 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         #: A job claimed ahead (with the previous job's outcome) that waits to run here, or None:
         #: the heartbeat renews its lease too, so it never looks abandoned while it waits.
         self.held_job: Job | None = None
+        # Renews the running job's lease from another process while jobs run in this one.
+        self._pulse: LeasePulse | None = None
         #: Set by a cold shutdown: a job that reaches its runner from now on is killed at once.
         self.cold_shutdown = False
         # (execution id, reason) of a kill asked for the running job, so that a kill that comes
@@ -356,6 +359,12 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         )
         self.bootstrap(logging_level, date_format, log_format)
         try:
+            if not self.strategy.uses_processes and self.broker.shares_across_processes:
+                # Jobs run in this interpreter: a job holding the GIL must not stop the renewals.
+                self._pulse = LeasePulse(
+                    self.name, self.broker, self.heartbeat_interval, self.worker_ttl, self.fork_guard
+                )
+                self._pulse.start()
             heartbeat.start()
             signals.install()
             logger.info("worker %s started, listening to %s", self.name, ", ".join(self.queue_names()))
@@ -373,12 +382,19 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         except ShutDownImminentException:
             logger.warning("worker %s: stopped at once", self.name)
         finally:
-            signals.restore()
-            heartbeat.stop()
-            self._heartbeat = None
-            self.strategy.close()
-            self.stop_scheduler()
-            self.teardown()
+            try:
+                if self._pulse is not None:
+                    self._pulse.stop()
+                    self._pulse = None
+                heartbeat.stop()
+                self._heartbeat = None
+                self.strategy.close()
+                self.stop_scheduler()
+                self.teardown()
+            finally:
+                # Only now: a second SIGTERM during the shutdown (a cold one) must not kill the
+                # worker before it has unregistered, or its record would hold its name.
+                signals.restore()
             logger.info("worker %s stopped after %d job(s)", self.name, loop.processed)
         return loop.processed > 0
 
@@ -414,8 +430,9 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             # a long wait for one.
             lambda: lifecycle.claim_fields(self.name),
             # Also called at the claim: a request prepared before a job runs (the next claim made
-            # with its outcome) must not carry a lease that ran out while the job ran.
-            lambda: time.time() + self.worker_ttl,
+            # with its outcome) must not carry a lease that ran out while the job ran. By the
+            # store's clock, which the maintenance that ends expired leases reads too.
+            lambda: self.broker.now() + self.worker_ttl,
             worker=WorkerUpdate(self.name, {WORKER_STATE: _BUSY, "last_heartbeat": lifecycle.now_text()}),
         )
 
@@ -444,6 +461,10 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
                     f"{status}, which is not a status jq knows; it was not run"
                 )
             job.apply_record(claimed.record)
+            if job.origin != claimed.queue:
+                raise DeserializationError(
+                    f"{misplaced_record(job.id, job.origin, claimed.queue, 'claimed')}; it was not run"
+                )
         except Exception:
             # A record that cannot be read must still end somewhere: fail it, do not crash. A
             # fresh stand-in, so nothing half-read from the record (a callback) is acted on.
@@ -482,9 +503,14 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         # The runner in this process records the outcome of a job whose work horse died or
         # overran: its working time counts from here.
         started = self.runner.started = time.monotonic()
+        pulse = self._pulse
+        if pulse is not None and job.execution_id is not None:
+            pulse.running([(job.origin, job.id, job.execution_id)])
         try:
             outcome = self.strategy.execute(self, job, next_claim)
         finally:
+            if pulse is not None:
+                pulse.running([])
             self.running_job, self.current_job_id, self._kill = None, None, None
             self.runner.started = None
             self.total_working_time += time.monotonic() - started
@@ -509,7 +535,8 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         record (:meth:`heartbeat`), by ``worker_ttl`` (the heartbeat thread calls this)."""
         for job in {id(job): job for job in (self.running_job, self.held_job) if job is not None}.values():
             if job.execution_id is not None:
-                self.broker.extend_lease(job.origin, job.id, job.execution_id, time.time() + self.worker_ttl)
+                lease_until = self.broker.now() + self.worker_ttl
+                self.broker.extend_lease(job.origin, job.id, job.execution_id, lease_until)
         self.heartbeat()
 
     # -- stopping jobs ----------------------------------------------------------------------------

@@ -90,6 +90,9 @@ class WorkLoop:
         self._suspended = False
         # A job claimed together with the previous job's outcome, to run next.
         self._next_job: Job | None = None
+        # The claim this worker holds and has not handed to execute_job yet (the job of
+        # _next_job, or one just claimed): whatever ends the loop, it goes back to its queue.
+        self._unstarted: Claimed | None = None
 
     def run(self) -> int:
         """Loop until told to stop; how many jobs were run."""
@@ -128,9 +131,11 @@ class WorkLoop:
             claimed = worker.claim_next(self._wait_time(until_chore))
             if claimed is None:
                 return self._idle()
+            self._unstarted = claimed
             job = worker.job_from_claim(claimed)
             if job is None:
                 # Its record was unreadable and the job was failed: not an empty queue, go on.
+                self._unstarted = None
                 self._idle_since = time.monotonic()
                 return True
             if worker.stop_requested():
@@ -144,10 +149,19 @@ class WorkLoop:
         next_claim = NextClaim(worker.claim_request()) if self._may_take_another() else None
         # execute_job() (RQ's hook) runs it; the claim of the next job rides along with it, for
         # the step that records this job's outcome.
-        worker.execute_job(job, next_claim)
+        self._unstarted = None
+        try:
+            worker.execute_job(job, next_claim)
+        finally:
+            # Also when execute_job raised (a KeyboardInterrupt, a SystemExit from a callback):
+            # a job claimed with the outcome is held, and given back if the loop ends (run()).
+            if next_claim is not None and next_claim.claimed is not None:
+                self._unstarted = next_claim.claimed
         self.processed += 1
-        if next_claim is not None and next_claim.claimed is not None:
-            self._hold(worker.job_from_claim(next_claim.claimed))
+        if self._unstarted is not None:
+            self._hold(worker.job_from_claim(self._unstarted))
+            if self._next_job is None:
+                self._unstarted = None  # unreadable: failed, nothing to give back
         self._last_beat = self._idle_since = time.monotonic()
         if self._next_job is None:  # else the next job's title replaces this one right away
             worker.procline(f"idle on {','.join(worker.queue_names())}")
@@ -168,17 +182,23 @@ class WorkLoop:
         self.calls.hold_job(job)
 
     def _give_back_next_job(self) -> None:
-        """A job claimed ahead that will not run here goes back to the front of its queue."""
-        job = self._next_job
+        """A job claimed but not started here (claimed ahead, or claimed as the worker was told to
+        stop) goes back to the front of its queue at once, in one step guarded by its claim's
+        execution id (nothing is written if that execution no longer owns the job)."""
+        claimed = self._unstarted
+        self._unstarted = None
         self._hold(None)
-        if job is None:
+        if claimed is None:
             return
         idle = WorkerUpdate(self.name, {WORKER_STATE: WorkerState.IDLE.stored, WORKER_CURRENT_JOB: b""})
         try:
-            lifecycle.unclaim(job, idle)
+            if lifecycle.give_back_claim(claimed, self.broker, idle):
+                logger.info(
+                    "worker %s: job %s goes back to queue %s", self.name, claimed.job_id, claimed.queue
+                )
         except self.broker.transient_errors:
             # Its lease runs out and maintenance requeues or ends it: it is not lost either way.
-            logger.warning("worker %s: could not give job %s back to its queue", self.name, job.id)
+            logger.warning("worker %s: could not give job %s back to its queue", self.name, claimed.job_id)
 
     def _wait_time(self, until_chore: float) -> float | None:
         if self.burst:

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jq.base.clock import scheduling_time
 from jq.broker import Broker, Place, PlaceKind
+from jq.broker.clock import due_time
 from jq.core.group import Group
 from jq.core.rate_limit import clean_rate_limits
 from jq.scheduling.scheduler import Scheduler, scheduler_lock_name
@@ -177,7 +177,7 @@ class Maintenance:
             return
         broker = self.broker
         overdue = broker.registry_expired(
-            Place(PlaceKind.SCHEDULED, queue), scheduling_time() - OVERDUE_WARNING_SECONDS
+            Place(PlaceKind.SCHEDULED, queue), due_time(broker) - OVERDUE_WARNING_SECONDS
         )
         if overdue and broker.lock_owner(scheduler_lock_name(queue)) is None:
             logger.warning(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import enum
+import logging
+import os
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +18,14 @@ from jq.exceptions import DuplicateWorkerError
 if TYPE_CHECKING:
     from jq.worker.base import BaseWorker
 
-__all__ = ["Registration", "WorkerStatus", "apply_record", "registration_of"]
+__all__ = ["Registration", "WorkerStatus", "apply_record", "dead_worker", "registration_of"]
+
+logger = logging.getLogger("jq.worker")
+
+# Seconds a name being taken from a dead worker's record stays locked at most.
+_TAKE_OVER_LOCK_TTL = 10.0
+# /proc gives a process's start in clock ticks and the boot time in whole seconds.
+_START_TIME_SLACK = 2.0
 
 
 class WorkerStatus(str, enum.Enum):
@@ -78,11 +88,43 @@ class Registration:
             "failed_job_count": b"0",
             "total_working_time": b"0",
         }
-        if not self.broker.register_worker(self.name, fields, queue_names, self.ttl()):
+        if self.broker.register_worker(self.name, fields, queue_names, self.ttl()):
+            return
+        if not self._replace_stale(fields, queue_names):
             raise DuplicateWorkerError(
                 f"a live worker named {self.name!r} is already registered: give this worker another "
                 "name, or wait until the other one stops"
             )
+
+    def _replace_stale(self, fields: Mapping[str, bytes], queue_names: list[str]) -> bool:
+        """Take the name from a record left by a dead worker of this host (killed before it could
+        unregister, its record not expired yet); False when the record may be a live worker's.
+
+        Under a lock, and only if the record is still the one found dead: two workers restarting
+        under one name never both take it."""
+        found = self.broker.load_workers([self.name])[0]
+        if found is None:
+            # It expired (or was unregistered) since the first try.
+            return self.broker.register_worker(self.name, fields, queue_names, self.ttl())
+        why = dead_worker(found)
+        if why is None:
+            return False
+        lock, token = f"worker-name:{self.name}", uuid.uuid4().hex
+        if not self.broker.acquire_lock(lock, token, _TAKE_OVER_LOCK_TTL):
+            return False  # another worker is taking the name now
+        try:
+            now_found = self.broker.load_workers([self.name])[0]
+            if now_found is not None and _identity(now_found) != _identity(found):
+                return False  # someone else registered meanwhile
+            self.broker.unregister_worker(self.name)
+            taken = self.broker.register_worker(self.name, fields, queue_names, self.ttl())
+        finally:
+            self.broker.release_lock(lock, token)
+        if taken:
+            logger.warning(
+                "worker %s: took over the record of an earlier worker of that name: %s", self.name, why
+            )
+        return taken
 
     def heartbeat(
         self,
@@ -127,6 +169,59 @@ class Registration:
     def register_death(self) -> None:
         """Delete the record."""
         self.broker.unregister_worker(self.name)
+
+
+def _identity(record: Record) -> tuple[bytes | None, ...]:
+    """What tells one worker's record from another's of the same name."""
+    return record.get("hostname"), record.get("pid"), record.get("birth_date")
+
+
+def dead_worker(record: Record) -> str | None:
+    """Why the worker of ``record`` cannot be alive (it ran on this host, and its process is
+    gone, or is this very process, or started after the worker registered: its pid was
+    reused), or None when it may be alive (or ran on another host: its record then expires
+    ``worker_ttl`` seconds after its last heartbeat)."""
+    if record.get("hostname", b"").decode("utf-8", errors="replace") != socket.gethostname():
+        return None
+    try:
+        pid = int(record.get("pid", b""))
+    except ValueError:
+        return None
+    if pid <= 0:
+        return None
+    if pid != os.getpid():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return f"its process {pid} is gone"
+        except PermissionError:
+            pass  # alive, another user's
+    # The pid is alive (this process's, for a worker in this process or after a restart that
+    # reused the pid, as in a container): the process is the worker only if it started before.
+    started = process_start_time(pid)
+    born = record.get("birth_date")
+    if started is None or not born:
+        return None
+    try:
+        birth = parse_timestamp(born.decode("utf-8", errors="replace")).timestamp()
+    except ValueError:
+        return None
+    if started > birth + _START_TIME_SLACK:
+        return f"its pid {pid} belongs to a process started after that worker registered"
+    return None
+
+
+def process_start_time(pid: int) -> float | None:
+    """When process ``pid`` started (a ``time.time()`` value), from ``/proc`` (Linux); None where
+    that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            ticks = int(handle.read().rsplit(b")", 1)[1].split()[19])
+        with open("/proc/stat", "rb") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith(b"btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def registration_of(worker: BaseWorker) -> Registration:

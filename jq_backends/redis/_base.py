@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import redis
 
 from jq.broker import Place, PlaceKind
+from jq.broker.clock import StoreClock
 from jq.io.connections import key_prefix
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
 from jq_backends.redis.connection import (
@@ -99,6 +100,13 @@ class RedisState:
         # A fakeredis server lives in this process: a forked work horse would see a copy.
         self.shares_across_processes = not is_fake(client)
         self._t = Templates.of(self._keys)
+        #: The server's clock, read once a minute and followed with the monotonic clock between.
+        self._clock = StoreClock(self._server_time)
+
+    def _server_time(self) -> float:
+        """The server's ``TIME``, in seconds since the epoch (one round trip)."""
+        seconds, micros = self._client.time()
+        return int(seconds) + int(micros) / 1_000_000
 
     def _hgetall_many(self, keys: list[str]) -> list[dict[bytes, bytes]]:
         """HGETALL of each key in one pipeline (not a transaction), in the order given."""

@@ -170,6 +170,12 @@ class RedisBroker(
         """Send PING; raises :class:`redis.ConnectionError` when the server does not answer."""
         self._client.ping()
 
+    def now(self) -> float:
+        """The server's clock (``TIME``), read once a minute and followed in between with this
+        process's monotonic clock (see :class:`jq.broker.clock.StoreClock`): no round trip per
+        call, and this machine's own clock plays no part."""
+        return self._clock()
+
     def close(self) -> None:
         """Close the clients this broker created (from :meth:`from_url`, or the binary twin), and
         give back the connection its scripts hold."""

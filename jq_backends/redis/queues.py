@@ -85,7 +85,7 @@ class RedisQueues(RedisState, QueueStore):
             for dependency in depends_on:
                 keys += [t.job + dependency, t.dependents + dependency]
             # The contract passes no time for the deferred score: use this clock.
-            args += [len(depends_on), codec.score(time.time()), *depends_on]
+            args += [len(depends_on), codec.score(self._clock()), *depends_on]
         if request.group is not None:
             flags += "g"
             keys += [self._keys.group(request.group), self._keys.groups]

@@ -7,7 +7,6 @@ job's admission is one atomic step with the move that needs it; the claim does n
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import cast
 
@@ -50,7 +49,7 @@ class RedisRateLimits(RedisState, RateLimitStore):
         now: float | None = None,
     ) -> list[str]:
         """Free the slots no job holds any more and admit waiting jobs (one script)."""
-        args: list[Arg] = [key, codec.score(time.time() if now is None else now)]
+        args: list[Arg] = [key, codec.score(self._clock() if now is None else now)]
         args += ["a"] if job_ids is None else ["i", len(job_ids), *job_ids]
         args += codec.flat(released_fields or {})
         return [codec.text(job_id) for job_id in self._scripts("release_rate_limit_slots", [], args)]

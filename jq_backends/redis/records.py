@@ -6,7 +6,6 @@ dependents and unmet dependencies in two sets, all under the record's expiry.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import cast
 
@@ -135,7 +134,7 @@ class RedisJobs(RedisState, JobStore):
             args += codec.settlement(
                 policy, released_fields or {}, canceled_fields or {}, default_failure_ttl
             )
-            args.append(codec.score(time.time() if now is None else now))
+            args.append(codec.score(self._clock() if now is None else now))
         elif released_fields:
             args[0] = "-A"  # for the jobs a freed rate-limit slot admits
             args += codec.pairs(released_fields)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import cast
 
@@ -105,7 +104,7 @@ class RedisRegistries(RedisState, RegistryStore):
             # 'f' and 'x' the script reads the server's clock if a released dependent has a time.
             if policy == "v" or change.now is not None:
                 flags += "N"
-                args.append(codec.score(time.time() if change.now is None else change.now))
+                args.append(codec.score(self._clock() if change.now is None else change.now))
         elif change.released_fields:
             flags += "A"  # for the jobs a freed rate-limit slot admits
             args += codec.pairs(change.released_fields)
@@ -138,16 +137,17 @@ class RedisRegistries(RedisState, RegistryStore):
         """Settle the deferred jobs of ``queue`` waiting for a job with no record (one script)."""
         keys = [self._t.deferred + queue, self._t.queues]
         args = codec.settlement("v", released_fields, canceled_fields, default_failure_ttl)
-        args.append(codec.score(time.time() if now is None else now))
+        args.append(codec.score(self._clock() if now is None else now))
         return [codec.text(job_id) for job_id in self._scripts("settle_orphans", keys, args)]
 
     def promote_scheduled(
-        self, queue: str, now: float, fields: Mapping[str, bytes], limit: int = 100
+        self, queue: str, now: float | None, fields: Mapping[str, bytes], limit: int = 100
     ) -> list[str]:
-        """Queue up to ``limit`` due scheduled jobs (one script)."""
+        """Queue up to ``limit`` due scheduled jobs (one script; due by the server's ``TIME``
+        when ``now`` is None)."""
         if limit <= 0:
             return []
         t = self._t
         script_keys = [t.scheduled + queue, t.queue + queue, t.wake + queue, t.queues]
-        args: list[Arg] = [codec.score(now), limit, *codec.flat(fields)]
+        args: list[Arg] = ["" if now is None else codec.score(now), limit, *codec.flat(fields)]
         return [codec.text(job_id) for job_id in self._scripts("promote_scheduled", script_keys, args)]

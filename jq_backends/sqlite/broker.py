@@ -20,6 +20,8 @@ class SQLiteBroker(StoreBroker):
 
     :param timeout: how long a call waits for another process's write before it raises
         ``sqlite3.OperationalError``, one of :attr:`transient_errors` (jq's workers retry those).
+    :param synchronous: ``"full"`` (default: a call that returned is on disk, even across a power
+        loss) or ``"normal"`` (faster: a power loss may lose the last calls, a crash never does).
     :param prefix: the key prefix for :meth:`job_key` and friends; None: ``JQ_KEY_PREFIX``, else
         ``jq:``. Brokers under different prefixes share a file without seeing each other's jobs.
     """
@@ -28,9 +30,15 @@ class SQLiteBroker(StoreBroker):
     store: SQLiteStore
 
     def __init__(
-        self, path: str | os.PathLike[str], *, timeout: float = 30.0, prefix: str | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 30.0,
+        synchronous: str = "full",
+        prefix: str | None = None,
     ) -> None:
-        super().__init__(SQLiteStore(path, timeout=timeout), KeySpace(key_prefix(prefix, DEFAULT_PREFIX)))
+        store = SQLiteStore(path, timeout=timeout, synchronous=synchronous)
+        super().__init__(store, KeySpace(key_prefix(prefix, DEFAULT_PREFIX)))
 
     def __repr__(self) -> str:
         return f"SQLiteBroker({self.store.path!r})"

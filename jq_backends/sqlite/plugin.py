@@ -2,7 +2,8 @@
 
 ``sqlite:///jobs.db`` is ``jobs.db`` relative to the working directory (three slashes), and
 ``sqlite:////var/lib/app/jobs.db`` an absolute path (four). Query arguments: ``timeout`` (seconds
-a call waits for another process's write).
+a call waits for another process's write) and ``synchronous`` (``full``, the default, or ``normal``:
+see :class:`~jq_backends.sqlite.SQLiteBroker`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from jq.exceptions import ConfigurationError
 from jq.plugins import hookimpl
 from jq_backends.sqlite.broker import SQLiteBroker
+from jq_backends.sqlite.store import SYNCHRONOUS
 
 SCHEME = "sqlite"
 _EXAMPLE = "write sqlite:///relative/jobs.db or sqlite:////absolute/path/jobs.db"
@@ -37,10 +39,20 @@ def jq_broker_from_url(url: str, options: Mapping[str, Any]) -> SQLiteBroker | N
         )
     settings = dict(options)
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name != "timeout":
-            raise ConfigurationError(f"{url!r}: unknown argument {name!r} (sqlite:// takes timeout)")
-        try:
-            settings["timeout"] = float(value)
-        except ValueError:
-            raise ConfigurationError(f"{url!r}: timeout must be a number of seconds") from None
+        if name == "timeout":
+            try:
+                settings["timeout"] = float(value)
+            except ValueError:
+                raise ConfigurationError(f"{url!r}: timeout must be a number of seconds") from None
+        elif name == "synchronous":
+            if value.lower() not in SYNCHRONOUS:
+                raise ConfigurationError(
+                    f"{url!r}: synchronous must be {' or '.join(SYNCHRONOUS)} ('full' keeps every "
+                    "acknowledged job across a power loss; 'normal' is faster)"
+                )
+            settings["synchronous"] = value.lower()
+        else:
+            raise ConfigurationError(
+                f"{url!r}: unknown argument {name!r} (sqlite:// takes timeout and synchronous)"
+            )
     return SQLiteBroker(path, **settings)

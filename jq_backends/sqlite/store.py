@@ -10,8 +10,10 @@ lock up front, so blocks run one at a time (serializable) and never fail half-wa
 Other processes wait for it through SQLite's busy timeout. The threads of one process share one
 connection behind a lock: a lock hands over in microseconds where the busy handler sleeps in
 steps of up to 100 ms, and blocks that run one at a time gain nothing from more connections.
-The database runs in WAL mode with ``synchronous=NORMAL``: a crash of any process loses nothing
-committed; a power loss may lose the last blocks, never the database.
+The database runs in WAL mode with ``synchronous=FULL`` by default: a block that returned is on
+disk, even across a power loss. ``synchronous="normal"`` skips the sync at each commit: a crash of
+any process still loses nothing committed, but a power loss may lose the last blocks (never the
+database).
 
 Expiry: reading, writing or expiring a record first drops it (and what belongs to it) if its
 deadline has passed, and every block drops a few records nobody read past their deadline.
@@ -44,7 +46,7 @@ from jq.broker.store import (
 from jq.broker.types import Record
 from jq_backends.sqlite.mailbox import WATCH_PREFIX, Mailboxes, QueueWatch, Subscription
 
-__all__ = ["SQLiteStore"]
+__all__ = ["SYNCHRONOUS", "SQLiteStore"]
 
 _T = TypeVar("_T")
 
@@ -68,6 +70,9 @@ INSERT OR IGNORE INTO pushes VALUES (0, 0);
 COMMIT;
 """
 
+#: The durability settings a store takes (SQLite's ``synchronous`` pragma); the first is the default.
+SYNCHRONOUS = ("full", "normal")
+
 #: How many records past their deadline one block deletes without being asked to read them.
 _SWEEP = 100
 
@@ -83,14 +88,24 @@ class SQLiteStore(Store):
 
     ``timeout``: how long a block waits for another process's block before raising
     ``sqlite3.OperationalError`` ("database is locked"), one of :attr:`transient_errors`.
+    ``synchronous``: ``"full"`` (the default: each block is synced to disk before it returns) or
+    ``"normal"`` (faster; a power loss may lose the last blocks), see the module.
     """
 
     shares_across_processes = True
     transient_errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, timeout: float = 30.0, synchronous: str = "full"
+    ) -> None:
         if os.fspath(path) in ("", ":memory:"):
             raise ValueError("SQLiteStore needs a database file: the processes of jq share it")
+        if synchronous.lower() not in SYNCHRONOUS:
+            raise ValueError(
+                f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}: 'full' keeps "
+                "every acknowledged job across a power loss, 'normal' is faster and may lose the last ones"
+            )
+        self.synchronous = synchronous.lower()
         self.path = os.path.abspath(os.fspath(path))
         self._timeout = timeout
         self._lock = threading.Lock()
@@ -137,7 +152,7 @@ class SQLiteStore(Store):
                 )
                 try:
                     self._retry(lambda: db.execute("PRAGMA journal_mode=WAL"))
-                    db.execute("PRAGMA synchronous=NORMAL")
+                    db.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
                     if not self._ready:
                         self._retry(lambda: db.executescript(_SCHEMA))
                 except BaseException:
@@ -237,6 +252,13 @@ class _Transaction(StoreTransaction):
         self._now = now
         #: Whether the block added to a queue: the store wakes the watches after the commit.
         self.pushed = False
+        # Records found not past their deadline in this block. The block's time does not move, and
+        # a deadline set at or before it drops the record at once, so each is looked up once.
+        self._checked: set[tuple[RecordKind, str]] = set()
+        # Records as this block last read or wrote them (None: no record), so that a block that
+        # reads one record several times (a worker's, in a finish-and-claim) queries it once.
+        # Copies go in and out: callers change what they read.
+        self._records: dict[tuple[RecordKind, str], Record | None] = {}
 
     def _sql(self, query: str, *args: object) -> sqlite3.Cursor:
         return self._db.execute(query, args)
@@ -250,6 +272,7 @@ class _Transaction(StoreTransaction):
     def _drop(self, kind: RecordKind, key: str) -> bool:
         """Delete a record, and for a job's what belongs to it; whether the record was there."""
         found = self._sql("DELETE FROM fields WHERE kind = ? AND key = ?", kind.value, key).rowcount
+        self._records[(kind, key)] = None
         self._sql("DELETE FROM deadlines WHERE kind = ? AND key = ?", kind.value, key)
         if kind is RecordKind.JOB:
             for owned in JOB_OWNED_RECORDS:
@@ -260,11 +283,14 @@ class _Transaction(StoreTransaction):
 
     def _drop_if_due(self, kind: RecordKind, key: str) -> None:
         # Expiry is lazy: a record past its deadline, or owned by a job past it, goes when touched.
+        if (kind, key) in self._checked:
+            return
         if kind in JOB_OWNED_RECORDS:
             self._drop_if_due(RecordKind.JOB, key)
         row = self._sql("SELECT at FROM deadlines WHERE kind = ? AND key = ?", kind.value, key).fetchone()
         if row is not None and row[0] <= self._now:
             self._drop(kind, key)
+        self._checked.add((kind, key))
 
     def _exists(self, kind: RecordKind, key: str) -> bool:
         query = "SELECT 1 FROM fields WHERE kind = ? AND key = ? LIMIT 1"
@@ -272,8 +298,13 @@ class _Transaction(StoreTransaction):
 
     def read(self, kind: RecordKind, key: str) -> Record | None:
         self._drop_if_due(kind, key)
+        if (kind, key) in self._records:
+            known = self._records[(kind, key)]
+            return None if known is None else dict(known)
         rows = self._sql("SELECT field, value FROM fields WHERE kind = ? AND key = ?", kind.value, key)
-        return dict(rows.fetchall()) or None
+        record: Record | None = dict(rows.fetchall()) or None
+        self._records[(kind, key)] = None if record is None else dict(record)
+        return record
 
     def write(
         self, kind: RecordKind, key: str, fields: Mapping[str, bytes], *, replace: bool = False
@@ -287,6 +318,13 @@ class _Transaction(StoreTransaction):
             "INSERT OR REPLACE INTO fields VALUES (?, ?, ?, ?)",
             [(kind.value, key, field, value) for field, value in fields.items()],
         )
+        known = self._records.get((kind, key))
+        if replace or known is not None:
+            record = {} if replace or known is None else known
+            record.update(fields)
+            self._records[(kind, key)] = record or None
+        else:  # a record this block has not read (or found missing): read it from the table
+            self._records.pop((kind, key), None)
 
     def delete(self, kind: RecordKind, key: str) -> bool:
         self._drop_if_due(kind, key)

@@ -64,6 +64,10 @@ class StoreBroker(
         """Check that the store answers."""
         self.store.ping()
 
+    def now(self) -> float:
+        """The store's clock (:meth:`jq.broker.store.Store.now`)."""
+        return self.store.now()
+
     def close(self) -> None:
         """Release what the store opened."""
         self.store.close()

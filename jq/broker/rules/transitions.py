@@ -186,14 +186,15 @@ class StoreRegistries(StoreRules, RegistryStore):
             return settled
 
     def promote_scheduled(
-        self, queue: str, now: float, fields: Mapping[str, bytes], limit: int = 100
+        self, queue: str, now: float | None, fields: Mapping[str, bytes], limit: int = 100
     ) -> list[str]:
-        """Queue up to ``limit`` due scheduled jobs in score order; returns the ids queued."""
+        """Queue up to ``limit`` due scheduled jobs in score order (due by the store's clock when
+        ``now`` is None); returns the ids queued."""
         scheduled = Collection.of(Place(PlaceKind.SCHEDULED, queue))
         with self.store.atomic() as tx:
             clock = self.store.now()
             promoted: list[str] = []
-            for job_id in tx.members(scheduled, max_score=now):
+            for job_id in tx.members(scheduled, max_score=clock if now is None else now):
                 # The limit counts jobs queued: ids dropped on the way do not use it up.
                 if len(promoted) >= limit:
                     break

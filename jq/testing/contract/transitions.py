@@ -483,6 +483,13 @@ class SchedulingContract:
         enqueue(broker, "j1", scheduled_at=50.0)
         assert broker.promote_scheduled("default", 50.0, {}) == ["j1"]
 
+    def test_without_now_jobs_are_due_by_the_stores_clock(self, broker: Broker) -> None:
+        now = broker.now()
+        enqueue(broker, "due", scheduled_at=now - 1)
+        enqueue(broker, "later", scheduled_at=now + 3600)
+        assert broker.promote_scheduled("default", None, {}) == ["due"]
+        assert broker.registry_ids(SCHEDULED) == ["later"]
+
     def test_nothing_due_promotes_nothing(self, broker: Broker) -> None:
         enqueue(broker, "j1", scheduled_at=50.0)
         assert broker.promote_scheduled("default", 49.0, {}) == []

@@ -2,7 +2,7 @@
 --
 -- KEYS[1] the queue's scheduled registry   KEYS[2] the queue   KEYS[3] the queue's wake key
 -- KEYS[4] the set of known queue names
--- ARGV: now (score), limit, then, to the end of ARGV, field/value pairs to write
+-- ARGV: now (score; '' for the server's clock), limit, then, to the end of ARGV, field/value pairs to write
 -- Returns the ids queued, in score order.
 --
 -- Atomically: takes due ids (score <= now) in score order until `limit` were queued or none is
@@ -15,6 +15,10 @@
 expect_keys(4)
 local scheduled_key, queue_key, wake_key, known_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = next_arg()
+if now == '' then
+    -- The server's clock: every scheduler agrees on what is due, whatever its own clock says.
+    now = string.format('%.17g', server_now())
+end
 local limit = tonumber(next_arg())
 local given = rest_of_args()
 local fields = with_status(given, S_QUEUED)

@@ -1,0 +1,149 @@
+"""A heartbeat a job cannot starve: a small forked process that renews a worker's record and its
+running job's lease for as long as the worker process lives.
+
+A SimpleWorker runs its jobs in its own interpreter, so its heartbeat thread needs the GIL: a job
+that holds it (a catastrophic regular expression, a C extension that does not release it) for
+longer than ``worker_ttl`` stops the heartbeat, and another worker's maintenance ends the job as
+abandoned while it still runs (with a Retry, it then runs twice at once). The pulse does not
+share the job's interpreter: while a job runs, it renews the worker's record and the job's lease
+every heartbeat interval. It stops at once when the worker process dies (its pipe from the worker
+reaches end of file, and it watches the worker's pid): the lease of a dead worker's job then runs
+out as it would without it.
+
+A :class:`jq.Worker` needs none: its jobs run in work horses, and its heartbeat thread runs in
+the worker process, which no job's code runs in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from jq.base.utils import format_timestamp, now
+from jq.broker import Broker
+from jq.worker.horse import die_with_parent
+
+__all__ = ["Lease", "LeasePulse"]
+
+logger = logging.getLogger("jq.worker")
+
+#: A running job's lease, as the pulse renews it: (queue, job id, execution id).
+Lease = tuple[str, str, str]
+
+
+class LeasePulse:
+    """The pulse process of worker ``name``: every ``interval`` seconds while the worker says a
+    job runs (:meth:`running`), it extends the job's lease and the worker's record by ``ttl``
+    seconds. It is forked holding ``fork_guard`` (the worker's), so never in the middle of a call
+    to the store by another thread of the worker.
+    """
+
+    def __init__(
+        self, name: str, broker: Broker, interval: float, ttl: float, fork_guard: AbstractContextManager[Any]
+    ) -> None:
+        self.name, self.broker, self.interval, self.ttl = name, broker, interval, ttl
+        self.fork_guard = fork_guard
+        self.pid: int | None = None
+        self._pipe = -1
+
+    def start(self) -> None:
+        """Fork the pulse process."""
+        read_end, write_end = os.pipe()
+        parent = os.getpid()
+        with self.fork_guard:
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child never returns from here
+            code = 0
+            try:
+                os.close(write_end)
+                self._serve(parent, read_end)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(read_end)
+        self.pid, self._pipe = pid, write_end
+
+    def running(self, leases: Sequence[Lease]) -> None:
+        """Renew these leases (and the worker's record) from now on; none: stop renewing."""
+        if self._pipe < 0:
+            return
+        message = json.dumps([list(lease) for lease in leases]).encode() + b"\n"
+        try:
+            os.write(self._pipe, message)
+        except OSError:
+            # It died (killed from outside): the heartbeat thread still renews, GIL permitting.
+            logger.warning("worker %s: the lease pulse process is gone", self.name)
+            self._close_pipe()
+
+    def stop(self) -> None:
+        """End the pulse (it reads end of file) and reap it."""
+        self._close_pipe()
+        if self.pid is not None:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = None
+
+    def _close_pipe(self) -> None:
+        if self._pipe >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._pipe)
+            self._pipe = -1
+
+    # -- in the pulse process ----------------------------------------------------------------------
+
+    def _serve(self, parent: int, read_end: int) -> None:  # pragma: no cover - runs in the child
+        """Renew while told to, until the worker closes the pipe or dies."""
+        die_with_parent()
+        # Signals are the worker's to act on (Ctrl+C reaches the whole process group); the pulse
+        # ends with the worker, through its pipe.
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+        if os.getppid() != parent:
+            return
+        try:
+            watch = [read_end, os.pidfd_open(parent)]
+        except (AttributeError, OSError):
+            watch = [read_end]
+        leases: list[Lease] = []
+        pending = b""
+        next_beat = time.monotonic() + self.interval
+        while True:
+            wait = max(next_beat - time.monotonic(), 0.0)
+            # Without a pidfd, the parent is looked at every second at least.
+            readable, _, _ = select.select(watch, [], [], wait if len(watch) > 1 else min(wait, 1.0))
+            if (len(watch) > 1 and watch[1] in readable) or os.getppid() != parent:
+                return  # the worker died
+            if read_end in readable:
+                chunk = os.read(read_end, 65536)
+                if not chunk:
+                    return  # the worker closed the pipe, or died
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                if lines:
+                    leases = [(str(q), str(j), str(e)) for q, j, e in json.loads(lines[-1])]
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + self.interval
+                if leases:
+                    self._renew(leases)
+
+    def _renew(self, leases: list[Lease]) -> None:  # pragma: no cover - runs in the child
+        try:
+            until = self.broker.now() + self.ttl  # the store's clock, as every lease
+            for queue, job_id, execution_id in leases:
+                self.broker.extend_lease(queue, job_id, execution_id, until)
+            stamp = format_timestamp(now()).encode()
+            self.broker.heartbeat_worker(self.name, {"last_heartbeat": stamp}, self.ttl)
+        except Exception as error:
+            # The store may be briefly unreachable: the next beat tries again.
+            print(f"jq worker {self.name}: lease pulse failed: {error}", file=sys.stderr)
