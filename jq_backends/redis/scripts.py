@@ -43,7 +43,7 @@ from jq_backends.keys import (
     KeySpace,
 )
 from jq_backends.redis.hot_connection import HotConnection
-from jq_backends.redis.requests import REQUEST_TTL, Call, Reader, Sessions
+from jq_backends.redis.requests import REQUEST_TTL, Reader, Sessions
 
 __all__ = [
     "LIBRARY_NAMES",
@@ -284,17 +284,20 @@ class ScriptRunner:
         """
         return self._sessions.run(self._send, name, keys, args, read)
 
-    def _send(self, call: Call) -> Any:
+    def _send(
+        self, name: str, keys: Sequence[str], args: Sequence[Arg], request_key: str, number: int
+    ) -> Any:
         """``EVALSHA`` on a held connection (:class:`~jq_backends.redis.hot_connection.HotConnection`),
         falling back to the client: the client's path costs about 40 µs of Python per call, and
-        ``Script.__call__`` also copies the arguments and imports a module on every call. Every
-        re-send below (the client's, redis-py's retry, NOSCRIPT) carries the call's identity."""
-        script = self._scripts[call.name]
+        ``Script.__call__`` also copies the arguments and imports a module on every call. The
+        request key and number go last in KEYS and ARGV: every re-send below (the client's,
+        redis-py's retry, NOSCRIPT) carries the call's identity."""
+        script = self._scripts[name]
         try:
-            return self._evalsha(script.sha, call.keys, call.args)
+            return self._evalsha(script.sha, keys, args, request_key, number)
         except NoScriptError:
             script.sha = self._client.script_load(script.script)
-            return self._evalsha(script.sha, call.keys, call.args)
+            return self._evalsha(script.sha, keys, args, request_key, number)
 
     def queue_on(self, pipeline: Any, name: str, keys: Sequence[str], args: Sequence[Arg]) -> None:
         """Queue one script call on a redis-py ``pipeline``: made (the script loaded first when
@@ -303,11 +306,14 @@ class ScriptRunner:
         keys, args = self._sessions.one_shot(keys, args)
         self._scripts[name](keys=list(keys), args=list(args), client=pipeline)
 
-    def _evalsha(self, sha: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
-        def through_client() -> Any:
-            return self._client.evalsha(sha, len(keys), *keys, *args)
-
-        return self._hot.execute(through_client, "EVALSHA", sha, len(keys), *keys, *args)
+    def _evalsha(
+        self, sha: str, keys: Sequence[str], args: Sequence[Arg], request_key: str, number: int
+    ) -> Any:
+        keys_and_args = (*keys, request_key, *args, number)
+        count = len(keys) + 1
+        return self._hot.execute(
+            lambda: self._client.evalsha(sha, count, *keys_and_args), "EVALSHA", sha, count, *keys_and_args
+        )
 
     def close(self) -> None:
         """Give back the held connection (the client itself stays the caller's)."""

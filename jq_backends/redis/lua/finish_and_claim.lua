@@ -23,6 +23,7 @@ check_worker_updates({change.worker, claim.worker}, 2)
 local moved = transition(change)
 local claimed = claim_next(claim)
 if claimed then
-    return {moved, claimed[1], claimed[2], claimed[3]}
+    table.insert(claimed, 1, moved)  -- {moved, queue index, job id, record}, as Requests needs it
+    return claimed
 end
 return {moved}
