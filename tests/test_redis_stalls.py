@@ -10,6 +10,7 @@ The stall lasts a fixed time on purpose: it is the scenario, not a stand-in for 
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from jq import Queue, Retry
+from jq import Queue, Retry, Worker
 from jq.job import JobStatus
 from jq.testing.helpers import wait_for
 from tests import fixtures
@@ -108,7 +109,15 @@ def test_replies_held_back_longer_than_the_socket_timeout_lose_no_job(server, tm
 @pytest.mark.timeout(90)
 def test_a_pause_longer_than_worker_ttl_runs_no_job_twice(server, tmp_path):
     """Redis stopped 20 s, worker_ttl 6: the leases of two running 25 s jobs run out meanwhile, and
-    an idle worker looks for abandoned jobs every second. Each job runs once and finishes."""
+    an idle worker looks for abandoned jobs every second. Each job runs once and finishes.
+
+    In a real outage (a partition, a frozen host) the owners' renewals are lost, not queued up in
+    the server to run the moment it goes on, and owners reconnect at their own pace. So the owner
+    processes (with their lease pulses) are stopped for the pause too and go on 2 s after Redis:
+    a worker that ends expired leases as soon as the store answers ends both jobs (and runs them
+    again under their Retry); one that waits until the store has answered steadily for worker_ttl
+    gives the owners time to renew.
+    """
     assert server.process is not None
     log = tmp_path / "runs"
     queue = Queue(connection=server.url)
@@ -117,14 +126,23 @@ def test_a_pause_longer_than_worker_ttl_runs_no_job_twice(server, tmp_path):
         for n in range(2)
     ]
     config = {"simple": True, "worker_ttl": 6, "maintenance_interval": 1}
-    workers = [start_worker(server.url, **config) for _ in range(2)]
+    owners = [start_worker(server.url, own_group=True, **config) for _ in range(2)]
+    workers = list(owners)
     try:
         assert wait_for(lambda: sum(runs(log).values()) == 2, timeout=20), "both jobs run"
         workers.append(start_worker(server.url, **config))  # idle: it will look for abandoned jobs
-        time.sleep(2.0)  # the idle worker is up and cleaning
+        assert wait_for(lambda: len(Worker.all(queue=queue)) == 3, timeout=20), "the idle worker is up"
+        time.sleep(2.0)  # it has made a few maintenance passes with the store answering
+        for owner in owners:
+            os.killpg(owner.pid, signal.SIGSTOP)
         server.process.send_signal(signal.SIGSTOP)
-        time.sleep(20.0)
-        server.process.send_signal(signal.SIGCONT)
+        try:
+            time.sleep(20.0)
+            server.process.send_signal(signal.SIGCONT)
+            time.sleep(2.0)
+        finally:
+            for owner in owners:
+                os.killpg(owner.pid, signal.SIGCONT)
         assert wait_for(
             lambda: all(job.get_status(refresh=True) == JobStatus.FINISHED for job in jobs), timeout=30
         ), f"statuses: {[job.get_status(refresh=True) for job in jobs]}; runs: {runs(log)}"
