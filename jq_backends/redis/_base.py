@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -74,6 +75,12 @@ class Templates:
         )
 
 
+def server_time(client: redis.Redis) -> float:
+    """The server's ``TIME``, in seconds since the epoch (one round trip)."""
+    seconds, micros = client.time()
+    return int(seconds) + int(micros) / 1_000_000
+
+
 class RedisState:
     """A binary client on one Redis database, the scripts loaded on it, and the key names.
 
@@ -101,12 +108,9 @@ class RedisState:
         self.shares_across_processes = not is_fake(client)
         self._t = Templates.of(self._keys)
         #: The server's clock, read once a minute and followed with the monotonic clock between.
-        self._clock = StoreClock(self._server_time)
-
-    def _server_time(self) -> float:
-        """The server's ``TIME``, in seconds since the epoch (one round trip)."""
-        seconds, micros = self._client.time()
-        return int(seconds) + int(micros) / 1_000_000
+        #: (It reads through the client, not the broker: a clock that held the broker would make
+        #: every broker a reference cycle, whose connections only the garbage collector closes.)
+        self._clock = StoreClock(functools.partial(server_time, self._client))
 
     def _hgetall_many(self, keys: list[str]) -> list[dict[bytes, bytes]]:
         """HGETALL of each key in one pipeline (not a transaction), in the order given."""
