@@ -7,9 +7,13 @@ work horse), :mod:`shutdown` (signals), :mod:`commands` (shutdown, kill-horse, s
 (``Worker.all()``...) and :class:`jq.core.execution.JobRunner` (running one job and recording its
 outcome). Each of these receives what it uses (the broker, the worker's name and settings, and the
 worker's methods it calls, bound, so that a subclass's overrides of RQ's hooks are called), not
-the worker. RQ's members live in mixins of their own: :mod:`info` (what a worker says about itself),
-:mod:`hooks` (what custom worker classes override), :mod:`control` (its life's steps). The worker
-classes (Worker, SimpleWorker, SpawnWorker...) are in :mod:`jq.worker.worker_classes`.
+the worker. One that calls several of those hooks or reads members as they change (an execution
+strategy, the command handlers, the registration) receives the worker typed by a Protocol that
+lists what it uses, such as :class:`jq.worker.horse.HorseHost`; the JobRunner receives the worker
+itself, which it hands to plugins' hooks. RQ's members live in mixins of their own: :mod:`info`
+(what a worker says about itself), :mod:`hooks` (what custom worker classes override),
+:mod:`control` (its life's steps). The worker classes (Worker, SimpleWorker, SpawnWorker...) are
+in :mod:`jq.worker.worker_classes`.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jq.base.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT, setup_logging
 from jq.base.timeouts import BaseDeathPenalty, get_default_death_penalty_class
@@ -66,6 +70,9 @@ from jq.worker.registration import WorkerStatus, registration_of
 from jq.worker.shutdown import ShutdownSignals
 from jq.worker.store_watch import StoreWatch
 from jq.worker.strategies import ExecutionStrategy, InProcessExecution, KillReason
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "SHUTDOWN_SIGNAL",
@@ -212,7 +219,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         self._maintenance: Maintenance | None = None
         self.death_penalty_grace = death_penalty_grace
         #: How this worker runs its jobs (in process, work horses...).
-        self.strategy: ExecutionStrategy = self.make_strategy()
+        self.strategy: ExecutionStrategy[Self] = self.make_strategy()
         # The runner work() builds adds the plugins' exception handlers; a view of a worker
         # (Worker.all()) never runs a job, so asking plugins is left until then.
         self.runner: WorkerJobRunner = WorkerJobRunner(
@@ -263,7 +270,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
                 raise ConfigurationError(f"exception handler {handler!r} is not callable")
         return resolved
 
-    def make_strategy(self) -> ExecutionStrategy:
+    def make_strategy(self) -> ExecutionStrategy[Self]:
         """The strategy that runs this worker's jobs (in process; :class:`Worker`: work horses)."""
         return InProcessExecution()
 
@@ -488,7 +495,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             name, connection=self.broker, job_class=self.job_class, serializer=self.serializer
         )
 
-    def perform(self, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
+    def perform(self: Self, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
         """Run one claimed job with the execution strategy and count the outcome.
 
         With ``next_claim``, the strategy may claim the next job in the same round trip.

@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jq.core.job import Job
 from jq.exceptions import InvalidJobOperation, NoSuchJobError
 from jq.io.connections import resolve_broker
 from jq.worker.strategies import KillReason
 
-if TYPE_CHECKING:
-    from jq.worker.base import BaseWorker
-
 __all__ = [
     "PUBSUB_CHANNEL_TEMPLATE",
+    "CommandTarget",
     "handle_command",
     "handle_kill_worker_command",
     "handle_shutdown_command",
@@ -113,7 +111,21 @@ def send_stop_job_command(connection: Any, job_id: str, serializer: Any = None) 
     return send_command(connection, job.worker_name, "stop-job", job_id=job_id)
 
 
-def handle_command(worker: BaseWorker, payload: dict[Any, Any]) -> None:
+class CommandTarget(Protocol):
+    """What acting on a command uses of the worker: its ``name`` (log lines) and the methods that
+    carry the commands out (``request_stop``, ``kill_job``, ``request_stop_execution``), called on
+    the worker so that a subclass's overrides are."""
+
+    name: str
+
+    def request_stop(self) -> None: ...
+
+    def kill_job(self, reason: KillReason, job_id: str | None = None) -> bool: ...
+
+    def request_stop_execution(self, execution_id: str) -> None: ...
+
+
+def handle_command(worker: CommandTarget, payload: dict[Any, Any]) -> None:
     """Act on a parsed command (see :func:`parse_payload`); log and ignore an unknown one."""
     command = payload.get("command")
     if command == "stop-execution":
@@ -128,27 +140,27 @@ def handle_command(worker: BaseWorker, payload: dict[Any, Any]) -> None:
         logger.warning("worker %s: ignored a command it does not understand: %r", worker.name, command)
 
 
-def handle_shutdown_command(worker: BaseWorker) -> None:
+def handle_shutdown_command(worker: CommandTarget) -> None:
     """A warm shutdown, as if the worker got SIGINT (in any thread: no signal is sent)."""
     logger.info("worker %s: received a shutdown command", worker.name)
     worker.request_stop()
 
 
-def handle_kill_worker_command(worker: BaseWorker, payload: dict[Any, Any]) -> None:
+def handle_kill_worker_command(worker: CommandTarget, payload: dict[Any, Any]) -> None:
     """Kill the current job's work horse (a SimpleWorker stops the job in its own process)."""
     logger.info("worker %s: received a kill-horse command", worker.name)
     if not worker.kill_job(KillReason.KILL_HORSE):
         logger.info("worker %s: not running a job; kill-horse command ignored", worker.name)
 
 
-def handle_stop_execution_command(worker: BaseWorker, payload: dict[Any, Any]) -> None:
+def handle_stop_execution_command(worker: CommandTarget, payload: dict[Any, Any]) -> None:
     """Stop the execution the command names, if this worker runs it."""
     execution_id = str(payload.get("execution_id") or "")
     logger.info("worker %s: received a command to stop execution %s", worker.name, execution_id)
     worker.request_stop_execution(execution_id)
 
 
-def handle_stop_job_command(worker: BaseWorker, payload: dict[Any, Any]) -> None:
+def handle_stop_job_command(worker: CommandTarget, payload: dict[Any, Any]) -> None:
     """Stop the job the command names, if this worker runs it (it ends ``stopped``)."""
     job_id = payload.get("job_id")
     logger.info("worker %s: received a command to stop job %s", worker.name, job_id)

@@ -89,6 +89,7 @@ class WorkerControl:
         def _check_store(self) -> None: ...
         def _setup_logging(self, level: str | int | None, date_format: str, log_format: str) -> None: ...
         def kill_job(self, reason: KillReason, job_id: str | None = None) -> bool: ...
+        def request_stop_execution(self, execution_id: str) -> None: ...
 
     def bootstrap(
         self,
@@ -198,7 +199,7 @@ class WorkerControl:
     def handle_payload(self, message: dict[str, Any]) -> None:
         """Act on one command message (``{"data": b'{"command": ...}'}``): parse it, then
         :func:`jq.command.handle_command`. Runs on the command listener's thread."""
-        handle_command(self, parse_payload(message))  # type: ignore[arg-type]
+        handle_command(self, parse_payload(message))
 
     # -- counters, kept by the outcome steps ------------------------------------------------------
 

@@ -167,7 +167,7 @@ class WorkerHooks:
     queue_class: type[Queue]
     serializer: Any
     runner: JobRunner
-    strategy: ExecutionStrategy
+    strategy: ExecutionStrategy[Any]
     running_job: Job | None
     death_penalty_class: type[BaseDeathPenalty]
     disable_default_exception_handler: bool

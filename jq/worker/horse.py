@@ -41,7 +41,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jq.base.timeouts import JobTimeoutException
 from jq.core.execution import JobOutcome
@@ -53,15 +53,23 @@ from jq.worker.strategies import KillReason, describe_exit
 from jq.worker.warden import HorseWarden
 
 if TYPE_CHECKING:
+    from jq.broker import Broker
+    from jq.core.execution import JobRunner
     from jq.core.job import Job
     from jq.core.lifecycle import NextClaim
     from jq.queueing.queue import Queue
-    from jq.worker.base import BaseWorker
+    from jq.worker.executions import Execution
 
 __all__ = [
+    "DeadHorseHost",
     "ForkPerJobExecution",
+    "ForkedHorseHost",
+    "HorseHost",
     "HorseProcess",
+    "HorseWatcher",
     "ReusedHorseExecution",
+    "ReusedHorseHost",
+    "ServingHorseHost",
     "WorkHorseExecution",
     "die_with_parent",
 ]
@@ -205,6 +213,96 @@ class HorseProcess:
         return status, rusage
 
 
+# What the strategies use of their worker, one Protocol per role. The worker's overridable RQ
+# hooks among them (fork_work_horse, monitor_work_horse, wait_for_horse, handle_work_horse_killed,
+# main_work_horse through run_in_horse, perform_job through perform_claimed_job) are called on the
+# worker, so a subclass's overrides are honoured.
+
+
+class DeadHorseHost(Protocol):
+    """What recording the job of a horse that ended without reporting uses of the worker: its
+    ``handle_work_horse_killed`` hook, and its runner, which records the failure."""
+
+    @property
+    def runner(self) -> JobRunner: ...
+
+    def handle_work_horse_killed(
+        self, job: Job, retpid: int | None, ret_val: int | None, rusage: Any
+    ) -> None: ...
+
+
+class HorseHost(Protocol):
+    """What :meth:`ForkPerJobExecution.execute` uses of its worker: RQ's hooks that start a horse
+    for the job (``fork_work_horse``) and wait for it (``monitor_work_horse``), which only
+    :class:`jq.Worker` and its subclasses have."""
+
+    def queue_for(self, job: Job) -> Queue: ...
+
+    def prepare_execution(self, job: Job) -> Execution: ...
+
+    def fork_work_horse(self, job: Job, queue: Queue) -> None: ...
+
+    def monitor_work_horse(self, job: Job, queue: Queue, execution: Execution) -> JobOutcome | None: ...
+
+
+class ForkedHorseHost(Protocol):
+    """What :meth:`ForkPerJobExecution.start_horse` uses of its worker: the fork guard it forks
+    under, and in the horse the worker's ``on_horse_start`` and ``run_in_horse`` (which calls
+    ``main_work_horse``) and whether its runner's job timed out."""
+
+    @property
+    def fork_guard(self) -> AbstractContextManager[Any]: ...
+
+    @property
+    def runner(self) -> JobRunner: ...
+
+    def on_horse_start(self, job: Job) -> None: ...
+
+    def run_in_horse(self, job: Job, queue: Queue) -> JobOutcome | None: ...
+
+
+class HorseWatcher(DeadHorseHost, Protocol):
+    """What :meth:`ForkPerJobExecution.monitor` uses of its worker: the kill waiting for the job,
+    ``wait_for_horse`` (which reaps the horse), and what recording a dead horse's job uses."""
+
+    def kill_reason_for(self, job: Job) -> KillReason | None: ...
+
+    def wait_for_horse(self) -> tuple[int | None, int | None, Any]: ...
+
+
+class ServingHorseHost(Protocol):
+    """What a reused horse uses of its worker to serve job after job (:func:`_serve_jobs`): how
+    to read a job (``job_class``, ``broker``, ``serializer``), ``serve_as_horse``,
+    ``on_horse_start`` and ``perform_claimed_job`` (which calls ``perform_job``), and whether its
+    runner's job timed out."""
+
+    job_class: type[Job]
+    broker: Broker
+    serializer: Any
+
+    @property
+    def runner(self) -> JobRunner: ...
+
+    def serve_as_horse(self) -> None: ...
+
+    def on_horse_start(self, job: Job) -> None: ...
+
+    def perform_claimed_job(self, job: Job, next_claim: NextClaim | None = None) -> JobOutcome: ...
+
+
+class ReusedHorseHost(ServingHorseHost, DeadHorseHost, Protocol):
+    """What :class:`ReusedHorseExecution` uses of its worker: what its horse serves jobs with,
+    what recording a dead horse's job uses, and in the worker its ``name`` (freshness checks and
+    log lines), ``fork_guard`` and the kill waiting for the job."""
+
+    name: str
+
+    @property
+    def fork_guard(self) -> AbstractContextManager[Any]: ...
+
+    def kill_reason_for(self, job: Job) -> KillReason | None: ...
+
+
 def _outcome_in_record(job: Job) -> JobOutcome | None:
     """How a job ended by its record, when a horse that exited cleanly did not report it (a
     ``main_work_horse`` override that ended the horse itself); None while it is still started."""
@@ -223,7 +321,7 @@ def _outcome_in_record(job: Job) -> JobOutcome | None:
 
 
 def _horse_ended(
-    worker: BaseWorker,
+    worker: DeadHorseHost,
     job: Job,
     ending: tuple[int | None, int | None, Any],
     overran: bool,
@@ -241,11 +339,11 @@ def _horse_ended(
             return outcome
     if reason is not KillReason.STOP_JOB:
         worker.handle_work_horse_killed(job, retpid, status, rusage)
-    return _record_death(worker, job, status, overran, reason, grace)
+    return _record_death(worker.runner, job, status, overran, reason, grace)
 
 
 def _record_death(
-    worker: BaseWorker, job: Job, status: int, overran: bool, reason: KillReason | None, grace: float
+    runner: JobRunner, job: Job, status: int, overran: bool, reason: KillReason | None, grace: float
 ) -> JobOutcome:
     """Record the failure of a job whose horse ended without reporting, saying how it ended."""
     if reason is not None:
@@ -261,7 +359,7 @@ def _record_death(
         )
     logger.warning("job %s: %s", job.id, error)
     stopped = reason is KillReason.STOP_JOB
-    return worker.runner.handle_failure(job, (type(error), error, None), stopped=stopped)
+    return runner.handle_failure(job, (type(error), error, None), stopped=stopped)
 
 
 def _deadline(job: Job, grace: float) -> float | None:
@@ -291,19 +389,19 @@ class ForkPerJobExecution:
         """The pid of the running horse, or None."""
         return self._horse.pid if self._horse is not None else None
 
-    def execute(self, worker: BaseWorker, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
+    def execute(self, worker: HorseHost, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
         """Fork a horse for the job (``fork_work_horse``) and wait for it (``monitor_work_horse``)."""
         queue = worker.queue_for(job)
-        worker.fork_work_horse(job, queue)  # type: ignore[attr-defined]
+        worker.fork_work_horse(job, queue)
         if self._horse is None:
             raise RuntimeError(
                 f"{type(worker).__name__}.fork_work_horse() started no work horse: an override must "
                 "call super().fork_work_horse(job, queue)"
             )
-        outcome = worker.monitor_work_horse(job, queue, worker.prepare_execution(job))  # type: ignore[attr-defined]
+        outcome = worker.monitor_work_horse(job, queue, worker.prepare_execution(job))
         return outcome if isinstance(outcome, JobOutcome) else JobOutcome.STALE
 
-    def start_horse(self, worker: BaseWorker, job: Job, queue: Queue) -> None:
+    def start_horse(self, worker: ForkedHorseHost, job: Job, queue: Queue) -> None:
         """Fork the horse, which runs the worker's ``main_work_horse(job, queue)`` and reports the
         outcome on a pipe."""
         read_end, write_end = os.pipe()
@@ -315,14 +413,14 @@ class ForkPerJobExecution:
             if outcome is not None:
                 os.write(write_end, bytes([outcome, int(worker.runner.timed_out)]))
 
-        self._horse = self._spawn(worker, job, body)
+        self._horse = self._spawn(worker.fork_guard, body)
         self._read_end = read_end
         os.close(write_end)
 
-    def _spawn(self, worker: BaseWorker, job: Job, body: Callable[[], None]) -> HorseProcess:
-        return HorseProcess(worker.fork_guard, body, self._warden)
+    def _spawn(self, fork_guard: AbstractContextManager[Any], body: Callable[[], None]) -> HorseProcess:
+        return HorseProcess(fork_guard, body, self._warden)
 
-    def monitor(self, worker: BaseWorker, job: Job) -> JobOutcome:
+    def monitor(self, worker: HorseWatcher, job: Job) -> JobOutcome:
         """Wait for the horse's report (killing it past the job's timeout plus the grace), reap
         it (the worker's ``wait_for_horse()``), and record the job's failure if the horse died
         without reporting."""
@@ -445,7 +543,7 @@ class ReusedHorseExecution:
         """The pid of the current horse, or None."""
         return self._horse.pid if self._horse is not None else None
 
-    def _start_horse(self, worker: BaseWorker) -> HorseProcess:
+    def _start_horse(self, worker: ServingHorseHost, fork_guard: AbstractContextManager[Any]) -> HorseProcess:
         self.freshness.horse_starting()
         job_read, job_write = os.pipe()
         reply_read, reply_write = os.pipe()
@@ -455,17 +553,17 @@ class ReusedHorseExecution:
             os.close(reply_read)
             _serve_jobs(worker, job_read, reply_write)
 
-        horse = HorseProcess(worker.fork_guard, body, self._warden)
+        horse = HorseProcess(fork_guard, body, self._warden)
         os.close(job_read)
         os.close(reply_write)
         self._horse, self._to_horse, self._from_horse, self._jobs_run = horse, job_write, reply_read, 0
         return horse
 
-    def execute(self, worker: BaseWorker, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
+    def execute(self, worker: ReusedHorseHost, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
         """Hand the job to the horse (starting one if needed) and wait for its report."""
         if self._horse is not None and self.freshness.needs_fresh_horse(worker.name):
             self._retire()
-        horse = self._horse or self._start_horse(worker)
+        horse = self._horse or self._start_horse(worker, worker.fork_guard)
         self._busy = True
         try:
             payload = pickle.dumps((job.id, job.origin, job.to_record()), protocol=pickle.HIGHEST_PROTOCOL)
@@ -492,7 +590,7 @@ class ReusedHorseExecution:
             limit = self.max_jobs_per_horse
             keep = not flags & _TIMED_OUT and (limit is None or self._jobs_run < limit)
             if keep and flags & _IMPORTS_FOLLOW:
-                keep = self._watch_imports(worker)
+                keep = self._watch_imports(worker.name)
             if not keep:
                 self._retire()
             return outcome
@@ -500,7 +598,7 @@ class ReusedHorseExecution:
         ending = self._retire()
         return _horse_ended(worker, job, ending, overran, worker.kill_reason_for(job), self.grace)
 
-    def _watch_imports(self, worker: BaseWorker) -> bool:
+    def _watch_imports(self, worker_name: str) -> bool:
         """Watch the files of the modules the horse has just imported (they follow its reply);
         False when they do not come whole: the horse is then replaced, since what it loaded is
         unknown and the rest of its reply would be taken for the next one."""
@@ -512,7 +610,7 @@ class ReusedHorseExecution:
             except ValueError:
                 pass
         logger.warning("worker %s: the work horse's list of the modules it imported came cut short: "
-                       "a fresh horse takes the next job", worker.name)  # fmt: skip
+                       "a fresh horse takes the next job", worker_name)  # fmt: skip
         return False
 
     def _retire(self) -> tuple[int | None, int | None, Any]:
@@ -562,7 +660,7 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _serve_jobs(worker: BaseWorker, job_read: int, reply_write: int) -> None:  # pragma: no cover
+def _serve_jobs(worker: ServingHorseHost, job_read: int, reply_write: int) -> None:  # pragma: no cover
     """The horse's loop: read a job, run it, report (outcome, flags[, imported files]); until the
     pipe closes."""
     imports = ImportWatch()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 import logging
 import os
@@ -9,16 +10,21 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jq.base.utils import format_timestamp, now, parse_timestamp
 from jq.broker import WORKER_STATE, Broker, Record, WorkerState
 from jq.exceptions import DuplicateWorkerError
 
-if TYPE_CHECKING:
-    from jq.worker.base import BaseWorker
-
-__all__ = ["Registration", "WorkerStatus", "apply_record", "dead_worker", "registration_of"]
+__all__ = [
+    "RegisteredWorker",
+    "Registration",
+    "WorkerStatus",
+    "WorkerView",
+    "apply_record",
+    "dead_worker",
+    "registration_of",
+]
 
 logger = logging.getLogger("jq.worker")
 
@@ -224,7 +230,24 @@ def process_start_time(pid: int) -> float | None:
     return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
-def registration_of(worker: BaseWorker) -> Registration:
+class RegisteredWorker(Protocol):
+    """What :func:`registration_of` reads of a worker (each time its record is written): its
+    ``broker``, ``name``, ``worker_ttl``, ``queue_names()`` and where it runs (``pid``,
+    ``ip_address``, ``version``, ``python_version``). What the record says now is set on it by
+    name (``birth_date``, ``last_heartbeat``, ``hostname``, ``state``, ``current_job_id``)."""
+
+    broker: Broker
+    name: str
+    worker_ttl: int
+    pid: int
+    ip_address: str | None
+    version: str
+    python_version: str
+
+    def queue_names(self) -> list[str]: ...
+
+
+def registration_of(worker: RegisteredWorker) -> Registration:
     """The Registration of ``worker`` (a :class:`~jq.worker.BaseWorker`, or an object with its
     members): what it reads of the worker, and how it sets what the record says on it."""
 
@@ -247,7 +270,26 @@ def registration_of(worker: BaseWorker) -> Registration:
     )
 
 
-def apply_record(worker: BaseWorker, record: Record) -> None:
+class WorkerView(Protocol):
+    """What :func:`apply_record` sets on a worker (a view ``Worker.all()`` returns, or a worker
+    refreshed): the fields of its record."""
+
+    hostname: str | None
+    pid: int
+    ip_address: str | None
+    version: str
+    python_version: str
+    state: WorkerStatus
+    current_job_id: str | None
+    birth_date: datetime.datetime | None
+    last_heartbeat: datetime.datetime | None
+    successful_job_count: int
+    failed_job_count: int
+    total_working_time: float
+    shutdown_requested_at: datetime.datetime | None
+
+
+def apply_record(worker: WorkerView, record: Record) -> None:
     """Set a worker view's attributes from its record."""
 
     def text(name: str) -> str:

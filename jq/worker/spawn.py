@@ -20,7 +20,7 @@ import logging
 import os
 import pickle
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jq.base.logutils import setup_logging
 from jq.base.threads import start_background_thread
@@ -30,11 +30,14 @@ from jq.worker.horse import ForkPerJobExecution, HorseProcess, die_with_parent
 from jq.worker.warden import HorseWarden
 
 if TYPE_CHECKING:
+    from jq.base.timeouts import BaseDeathPenalty
+    from jq.broker import Broker
     from jq.core.job import Job
+    from jq.plugins.hookspecs import ExceptionHandler
     from jq.queueing.queue import Queue
     from jq.worker.base import BaseWorker
 
-__all__ = ["SpawnExecution", "check_spawnable", "child_main", "connection_spec"]
+__all__ = ["SpawnExecution", "SpawnHost", "check_spawnable", "child_main", "connection_spec"]
 
 logger = logging.getLogger("jq.worker")
 
@@ -73,15 +76,33 @@ _SETTINGS = (
 )
 
 
-def connection_spec(worker: BaseWorker) -> tuple[str, Any]:
-    """How a new process connects to the worker's store: ``("url", url)`` when the worker was
-    given a URL, ``("redis", (client class, pool class, connection class, settings))`` for a
-    redis-py client on a plain connection pool. Raises ConfigurationError otherwise (a Sentinel
-    or Cluster client: give the worker a URL)."""
-    original = getattr(worker, "_connection_arg", None)
-    if isinstance(original, str):
-        return ("url", original)
-    client = worker.broker.connection
+class SpawnHost(Protocol):
+    """What a spawned horse is rebuilt from, of the worker (:func:`check_spawnable`,
+    :meth:`SpawnExecution.start_horse`): its class (``type(worker)``), ``name``,
+    ``queue_names()``, ``job_class``, ``queue_class``, ``serializer``, ``death_penalty_class``,
+    ``_exc_handlers`` and ``broker``. Read by name as well: the settings listed in ``_SETTINGS``,
+    and ``_log_settings`` and ``_connection_arg`` when the worker has them."""
+
+    name: str
+    broker: Broker
+    job_class: type[Job]
+    queue_class: type[Queue]
+    serializer: Any
+    death_penalty_class: type[BaseDeathPenalty]
+    _exc_handlers: list[ExceptionHandler]
+
+    def queue_names(self) -> list[str]: ...
+
+
+def connection_spec(broker: Broker, connection_arg: Any = None) -> tuple[str, Any]:
+    """How a new process connects to ``broker``'s store: ``("url", url)`` when the worker was
+    given a URL (``connection_arg``, what it was told to connect with), ``("redis", (client
+    class, pool class, connection class, settings))`` for a redis-py client on a plain
+    connection pool. Raises ConfigurationError otherwise (a Sentinel or Cluster client: give the
+    worker a URL)."""
+    if isinstance(connection_arg, str):
+        return ("url", connection_arg)
+    client = broker.connection
     pool = getattr(client, "connection_pool", None)
     settings = getattr(pool, "connection_kwargs", None)
     plain_pool = type(pool).__module__ == "redis.connection" and type(pool).__name__ in (
@@ -116,7 +137,7 @@ def _connect(spec: tuple[str, Any]) -> Any:
     return client_class(connection_pool=pool_class(connection_class=connection_class, **settings))
 
 
-def _worker_config(worker: BaseWorker) -> dict[str, Any]:
+def _worker_config(worker: SpawnHost) -> dict[str, Any]:
     """What a spawned horse needs to rebuild the worker (without the job)."""
     return {
         "worker_class": type(worker),
@@ -130,7 +151,7 @@ def _worker_config(worker: BaseWorker) -> dict[str, Any]:
     }
 
 
-def check_spawnable(worker: BaseWorker) -> None:
+def check_spawnable(worker: SpawnHost) -> None:
     """Refuse a worker a spawned process could not rebuild: classes or handlers defined in
     ``__main__`` (a new interpreter cannot import them), settings that cannot be pickled, a
     connection a new process cannot open (ConfigurationError, a ValueError, saying which)."""
@@ -153,7 +174,7 @@ def check_spawnable(worker: BaseWorker) -> None:
             f"SpawnWorker passes its settings to the process it starts for a job, and they cannot be "
             f"pickled: {type(error).__name__}: {error}"
         ) from error
-    connection_spec(worker)
+    connection_spec(worker.broker, getattr(worker, "_connection_arg", None))
 
 
 class SpawnedHorse(HorseProcess):
@@ -170,12 +191,14 @@ class SpawnedHorse(HorseProcess):
 class SpawnExecution(ForkPerJobExecution):
     """A fresh Python process per job (see the module docstring)."""
 
-    def start_horse(self, worker: BaseWorker, job: Job, queue: Queue) -> None:
+    # A spawned horse is rebuilt from the worker's class and settings, not forked from it: it
+    # reads other members of the worker than a forked one (SpawnHost, not ForkedHorseHost).
+    def start_horse(self, worker: SpawnHost, job: Job, queue: Queue) -> None:  # type: ignore[override]
         """Spawn the horse and hand it the worker's settings and the job."""
         config = _worker_config(worker)
         config.update(
             parent=os.getpid(),
-            connection=connection_spec(worker),
+            connection=connection_spec(worker.broker, getattr(worker, "_connection_arg", None)),
             job=(job.id, job.origin, job.to_record()),
         )
         payload = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
@@ -185,7 +208,7 @@ class SpawnExecution(ForkPerJobExecution):
         os.set_inheritable(config_read, True)
         argv = [sys.executable, "-c", _BOOT.format(path=sys.path), str(config_read), str(report_write)]
         try:
-            pid = os.posix_spawn(sys.executable, argv, _child_environment(worker), setpgroup=0)
+            pid = os.posix_spawn(sys.executable, argv, _child_environment(worker.broker), setpgroup=0)
         except BaseException:
             for fd in (report_read, config_write):
                 os.close(fd)
@@ -211,10 +234,10 @@ def _send(fd: int, payload: bytes) -> None:
         os.close(fd)
 
 
-def _child_environment(worker: BaseWorker) -> dict[str, str]:
+def _child_environment(broker: Broker) -> dict[str, str]:
     environment = dict(os.environ)
     # A broker made with a key prefix of its own: the horse's must be the same.
-    probe = worker.broker.worker_key("x")
+    probe = broker.worker_key("x")
     if probe.endswith("worker:x"):
         prefix = probe[: -len("worker:x")]
         if prefix != key_prefix():

@@ -6,17 +6,17 @@ import enum
 import logging
 import os
 import signal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from jq.core.execution import JobOutcome
 from jq.exceptions import JobStopped, ShutDownImminentException, WorkHorseDiedError
 
 if TYPE_CHECKING:
+    from jq.core.execution import JobRunner
     from jq.core.job import Job
     from jq.core.lifecycle import NextClaim
-    from jq.worker.base import BaseWorker
 
-__all__ = ["ExecutionStrategy", "InProcessExecution", "KillReason", "describe_exit"]
+__all__ = ["ExecutionStrategy", "InProcessExecution", "InProcessHost", "KillReason", "describe_exit"]
 
 logger = logging.getLogger("jq.worker")
 
@@ -40,13 +40,23 @@ class KillReason(enum.Enum):
         return WorkHorseDiedError("the work horse was killed by a kill-horse command")
 
 
-class ExecutionStrategy(Protocol):
-    """Runs one claimed job for a worker and reports how it ended."""
+#: The worker a strategy runs jobs for, as far as the strategy uses it: each strategy names what
+#: it uses with a Protocol of its own (:class:`InProcessHost`, :class:`jq.worker.horse.HorseHost`...).
+HostT_contra = TypeVar("HostT_contra", contravariant=True)
+
+
+class ExecutionStrategy(Protocol[HostT_contra]):
+    """Runs one claimed job for a worker and reports how it ended.
+
+    ``HostT_contra`` is what the strategy uses of the worker that hands it jobs: a worker's
+    :meth:`~jq.worker.base.BaseWorker.make_strategy` returns an ``ExecutionStrategy[Self]``, so
+    a worker class can only pick a strategy whose needs it meets.
+    """
 
     #: True when jobs run in other processes (the store must then be shared across processes).
     uses_processes: bool
 
-    def execute(self, worker: BaseWorker, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
+    def execute(self, worker: HostT_contra, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
         """Run the job to its recorded outcome. With ``next_claim``, the strategy may claim the
         worker's next job in the same round trip that records this one's outcome (it may also
         leave ``next_claim.claimed`` empty; the worker then claims as usual).
@@ -76,6 +86,19 @@ def describe_exit(status: int) -> str:
     return f"exited with code {code}"
 
 
+class InProcessHost(Protocol):
+    """What :class:`InProcessExecution` uses of its worker: the hook that runs a claimed job here
+    (``perform_claimed_job``, which calls the worker's ``perform_job``), the kill waiting for the
+    job, and the runner whose interrupt window a kill is raised in."""
+
+    @property
+    def runner(self) -> JobRunner: ...
+
+    def kill_reason_for(self, job: Job) -> KillReason | None: ...
+
+    def perform_claimed_job(self, job: Job, next_claim: NextClaim | None = None) -> JobOutcome: ...
+
+
 class InProcessExecution:
     """Runs the job's function in the worker's own process: fastest, no isolation."""
 
@@ -83,9 +106,9 @@ class InProcessExecution:
     uses_processes = False
 
     def __init__(self) -> None:
-        self._worker: BaseWorker | None = None
+        self._worker: InProcessHost | None = None
 
-    def execute(self, worker: BaseWorker, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
+    def execute(self, worker: InProcessHost, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
         """Run the job here (the worker's ``perform_job``); claim the next one in the same round
         trip."""
         self._worker = worker

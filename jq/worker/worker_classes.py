@@ -31,6 +31,8 @@ from jq.worker.strategies import ExecutionStrategy
 if TYPE_CHECKING:
     from types import FrameType
 
+    from typing_extensions import Self
+
     from jq.core.job import Job
     from jq.queueing.queue import Queue
     from jq.worker.executions import Execution
@@ -89,7 +91,7 @@ class Worker(BaseWorker):
         """Whether a fresh horse is forked for every job (the opposite of ``reuse_horse``)."""
         return not self.reuse_horse
 
-    def make_strategy(self) -> ExecutionStrategy:
+    def make_strategy(self) -> ExecutionStrategy[Self]:
         """A work horse per job, or one reused horse."""
         if self.reuse_horse:
             return ReusedHorseExecution(self.death_penalty_grace, self.max_jobs_per_horse)
@@ -158,7 +160,7 @@ class SpawnWorker(Worker):
         kwargs.pop("fork_per_job", None)
         super().__init__(*args, **kwargs)
 
-    def make_strategy(self) -> ExecutionStrategy:
+    def make_strategy(self) -> ExecutionStrategy[Self]:
         """A new process per job, started with ``os.posix_spawn``."""
         return SpawnExecution(self.death_penalty_grace)
 
