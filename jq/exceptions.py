@@ -35,6 +35,8 @@ __all__ = [
     "ShutDownImminentException",
     "SignatureError",
     "StopRequested",
+    "StoreDataError",
+    "StoreFullError",
     "StorePermissionError",
     "TimeoutFormatError",
     "UnknownPluginError",
@@ -130,6 +132,18 @@ class UnknownPluginError(ConfigurationError):
 class StorePermissionError(JQError):
     """The store refuses something jq needs: a Redis ACL user lacks a command, its key pattern or
     its channel pattern does not cover jq's prefix. The message names what to grant."""
+
+
+class StoreDataError(JQError):
+    """The store holds something else than jq keeps under one of its keys (on Redis, a key of the
+    wrong type: a string where a queue's list belongs). The scripts that move a job check the keys
+    they write before their first write: their refusal wrote nothing, and names the key."""
+
+
+class StoreFullError(JQError):
+    """The store is full: it answers, but refuses to keep anything more (Redis at ``maxmemory``
+    under the ``noeviction`` policy). Nothing of the refused call was written; what is stored is
+    kept, and workers wait until there is room again. The message says what to do."""
 
 
 class UnsupportedByBrokerError(JQError):

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from jq import Queue, SimpleWorker
 from jq.broker import STATUS
+from jq.core import job_record
 from jq.exceptions import DeserializationError, JQError
 from jq.job import Job, JobStatus
 from jq.results import decode_result
@@ -171,10 +172,37 @@ FIELDS = [
 TEXTS = st.one_of(
     st.binary(max_size=40),
     st.sampled_from(
-        [b"queued", b"2026-11-23T06:12:07.123456Z", b"-1", b"[1]", b'["a"]', b"x:1", b"", b"nan"]
+        [
+            *(b"queued", b"2026-11-23T06:12:07.123456Z", b"-1", b"[1]", b'["a"]', b"x:1", b"", b"nan"),
+            # Values no float or recursion limit may turn into OverflowError or RecursionError.
+            *(b"[1e400]", b"[-1e400]", b"[NaN]", b"[Infinity]", b"[1e300]", b"9" * 40),
+            b"[" * 5000 + b"]" * 5000,
+        ]
     ),
 )
 RECORDS = st.dictionaries(st.sampled_from(FIELDS), TEXTS, max_size=len(FIELDS))
+
+
+POISON_VALUES = [b"[1e400]", b"[-1e400]", b"[NaN]", b"[Infinity]", b"[1e300]", b"9" * 40]
+
+
+@pytest.mark.parametrize("value", [*POISON_VALUES, b"[" * 5000 + b"]" * 5000], ids=lambda v: repr(v[:12]))
+@pytest.mark.parametrize(
+    "field", ["retry_intervals", "repeat_intervals", "dependency_ids", "webhooks", "timeout", "retries_left"]
+)
+def test_values_past_every_limit_are_read_or_refused_as_corrupt(field, value):
+    """A sound record but for one field holding a value no jq writes: a number past a float's
+    range, NaN, JSON nested far past Python's recursion limit. Read, or refused with
+    DeserializationError; never OverflowError or RecursionError."""
+    record = job_record.encode(Job.create(fixtures.add, args=(1, 2), connection="memory://"))
+    record[field] = value
+    job = Job("poisoned", connection="memory://")
+    try:
+        job.apply_record(record)
+    except DeserializationError as error:
+        assert field in str(error)
+    else:
+        assert field == "webhooks"  # as RQ: unreadable webhooks are dropped with a warning
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])

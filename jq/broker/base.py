@@ -40,6 +40,11 @@ class Broker(
     #: back-off and carry on; anything else is a real error.
     transient_errors: tuple[type[BaseException], ...] = ()
 
+    #: Those of :attr:`transient_errors` that mean "the store is full": it answers, but refuses
+    #: to keep more until room is made (Redis at ``maxmemory``). Workers wait them out as the
+    #: others, saying that the store is full rather than unreachable.
+    full_errors: tuple[type[BaseException], ...] = ()
+
     @property
     @abc.abstractmethod
     def connection(self) -> Any:

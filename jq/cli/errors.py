@@ -5,7 +5,8 @@ Exit statuses:
 * ``0``: done.
 * ``1``: the command was well formed but could not be carried out: the store is unreachable or
   refused the request, a job does not exist or is in a state where the operation does not apply,
-  a worker name is already taken.
+  a worker name is already taken, a job's record is corrupt, a key holds the wrong type, the
+  store is out of memory.
 * ``2``: a usage or configuration mistake: an unknown or malformed flag, a class or function
   that cannot be imported, a bad URL, a broken config module or a setting of the wrong type.
 
@@ -22,14 +23,29 @@ import click
 import redis
 
 from jq.base.utils import import_attribute
-from jq.exceptions import DuplicateWorkerError, InvalidJobOperation, JQError, NoSuchJobError
+from jq.exceptions import (
+    DeserializationError,
+    DuplicateWorkerError,
+    InvalidJobOperation,
+    JQError,
+    NoSuchJobError,
+    StoreDataError,
+    StoreFullError,
+)
 
 __all__ = ["RuntimeFailure", "UserError", "import_object", "import_subclass", "translate_errors"]
 
 T = TypeVar("T")
 
 #: jq errors about the state of the store rather than about what the user typed.
-_RUNTIME_JQ_ERRORS = (NoSuchJobError, InvalidJobOperation, DuplicateWorkerError)
+_RUNTIME_JQ_ERRORS = (
+    NoSuchJobError,
+    InvalidJobOperation,
+    DuplicateWorkerError,
+    DeserializationError,
+    StoreDataError,
+    StoreFullError,
+)
 
 
 class UserError(click.ClickException):

@@ -260,4 +260,14 @@ def worker_pool(
         name=plan.settings.name.value,
         **plan.worker_kwargs,
     )
-    pool.start(burst=work_kwargs.pop("burst"), logging_level=work_kwargs.pop("logging_level"), **work_kwargs)
+    burst = work_kwargs.pop("burst")
+    finite = burst or work_kwargs.get("max_jobs") is not None or work_kwargs.get("max_idle_time") is not None
+    pool.start(burst=burst, logging_level=work_kwargs.pop("logging_level"), **work_kwargs)
+    if pool.gave_up:
+        raise RuntimeFailure(
+            f"the pool stopped: its workers kept dying at start ({pool.deaths} died); their errors "
+            "are logged above"
+        )
+    if finite and pool.deaths:
+        # A run meant to end: it did, but not every worker ended as asked.
+        raise RuntimeFailure(f"{pool.deaths} worker(s) of the pool died; their errors are logged above")

@@ -39,7 +39,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from jq.base.utils import format_timestamp, parse_timestamp
+from jq.base.utils import MAX_SECONDS, format_timestamp, parse_timestamp
 from jq.broker import (
     ALLOW_FAILURE,
     ENQUEUE_AT_FRONT,
@@ -106,6 +106,82 @@ _SIGNED_FIELDS = ("data", "timeout", "retry_intervals", *_CALLBACK_FIELDS)
 # existed is unchanged (and one that has them cannot lose or gain them unnoticed): webhooks name
 # the URLs a worker sends requests to.
 _SIGNED_WHEN_PRESENT = ("webhooks",)
+#: How deep the JSON of a record's fields may nest: lists of ids or numbers, and webhooks (a
+#: list of small objects). Anything deeper is corrupt, refused before it is parsed.
+MAX_JSON_DEPTH = 8
+
+
+def _bounded_json(name: str, text: str) -> Any:
+    """A record field's JSON, refused (ValueError, saying why) when it nests deeper than
+    :data:`MAX_JSON_DEPTH` or holds a number that is not finite (``1e400``, ``NaN``): such a
+    value cannot be written by jq, and parsing it on would raise RecursionError or
+    OverflowError further on, which no caller expects of a stored field."""
+    # Nesting cannot be deeper than the number of brackets; only a suspicious text is scanned.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _json_depth(text) > MAX_JSON_DEPTH:
+        raise ValueError(f"{name} nests deeper than {MAX_JSON_DEPTH} levels")
+    return json.loads(text, parse_float=lambda value: _finite(name, value), parse_constant=_no_constant(name))
+
+
+def _json_depth(text: str) -> int:
+    """How deep the brackets of a JSON text nest (those inside strings are not counted)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _finite(name: str, text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} holds {text}, a number too large to be one")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{name} holds {constant}, which is not a number")
+
+    return refuse
+
+
+def _seconds_list(name: str, text: str) -> list[int]:
+    """A JSON list of whole seconds from 0 to MAX_SECONDS (retry and repeat intervals)."""
+    values = _bounded_json(name, text)
+    if not isinstance(values, list):
+        raise ValueError(f"{name} is not a list")
+    seconds: list[int] = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(f"{name} holds {value!r}, which is not a number of seconds")
+        number = int(value)
+        if not 0 <= number <= MAX_SECONDS:
+            raise ValueError(f"{name} holds {value!r}, not seconds from 0 to {MAX_SECONDS}")
+        seconds.append(number)
+    return seconds
+
+
+def _whole_number(name: str, raw: bytes) -> int:
+    try:
+        number = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} holds {raw[:40]!r}, which is not a whole number") from None
+    if abs(number) > MAX_SECONDS:
+        raise ValueError(f"{name} holds {number}, more than {MAX_SECONDS}")
+    return number
 
 
 def decode_meta(job_id: str, data: bytes | None, serializer: Serializer) -> dict[str, Any]:
@@ -253,26 +329,34 @@ def decode(job_id: str, record: Record, serializer: Serializer, log: logging.Log
             raise ValueError("created_at is missing")
         for name in _INT_FIELDS:
             number = get(name)
-            state[name] = int(number) if number else None
+            state[name] = _whole_number(name, number) if number else None
         state["worker_name"] = text("worker_name")
         state["execution_id"] = text(EXECUTION)
         dependency_ids = text("dependency_ids")
-        state["dependency_ids"] = list(json.loads(dependency_ids)) if dependency_ids else []
+        state["dependency_ids"] = _id_list("dependency_ids", dependency_ids) if dependency_ids else []
         state["enqueue_at_front"] = get(ENQUEUE_AT_FRONT) == b"1"
         state["allow_dependency_failures"] = get(ALLOW_FAILURE) == b"1"
         state["enqueue_at_front_on_retry"] = get(AT_FRONT_ON_RETRY) == b"1"
         intervals = text("retry_intervals")
-        state["retry_intervals"] = [int(value) for value in json.loads(intervals)] if intervals else None
+        state["retry_intervals"] = _seconds_list("retry_intervals", intervals) if intervals else None
         for name, attribute in _CALLBACK_FIELDS.items():
             reference = get(name)
             state[attribute] = (
                 _decode_callback(reference.decode("utf-8", errors="replace")) if reference else None
             )
         _decode_features(job_id, text, state, log)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise DeserializationError(f"the record of job {job_id!r} is corrupt: {exc}") from exc
     state["meta"] = decode_meta(job_id, get("meta"), serializer)
     return state
+
+
+def _id_list(name: str, text: str) -> list[str]:
+    """A JSON list of job ids."""
+    ids = _bounded_json(name, text)
+    if not isinstance(ids, list) or not all(isinstance(value, str) for value in ids):
+        raise ValueError(f"{name} is not a list of job ids")
+    return ids
 
 
 def _decode_callback(value: str) -> Callback:
@@ -296,7 +380,7 @@ def _encode_features(job: Job, fields: Record) -> None:
 def _decode_features(job_id: str, text: Any, state: dict[str, Any], log: logging.Logger) -> None:
     """Read back what :func:`_encode_features` wrote (``text(name)``: a field as text, or None)."""
     intervals = text("repeat_intervals")
-    state["repeat_intervals"] = [int(value) for value in json.loads(intervals)] if intervals else None
+    state["repeat_intervals"] = _seconds_list("repeat_intervals", intervals) if intervals else None
     key, concurrency = text(RATE_LIMIT_KEY), text(RATE_LIMIT_CONCURRENCY)
     if key and concurrency:
         state["rate_limit_key"], state["rate_limit_concurrency"] = key, int(concurrency)
@@ -307,7 +391,7 @@ def _decode_features(job_id: str, text: Any, state: dict[str, Any], log: logging
     state["webhooks"] = []
     if webhooks:
         try:
-            state["webhooks"] = [Webhook.from_dict(data) for data in json.loads(webhooks)]
+            state["webhooks"] = [Webhook.from_dict(data) for data in _bounded_json("webhooks", webhooks)]
         except (ValueError, TypeError, KeyError, AttributeError):
             # As RQ: a job whose webhooks cannot be read still runs (it sends none).
             log.warning("job %s: its webhooks cannot be read; none will be sent", job_id, exc_info=True)

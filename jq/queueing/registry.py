@@ -16,6 +16,7 @@ caller executes it (a broker without pipelines refuses them, see :meth:`Broker.p
 from __future__ import annotations
 
 import datetime
+import logging
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,8 @@ __all__ = [
     "clean_registries",
 ]
 
+logger = logging.getLogger("jq.worker")
+
 
 class StartedJobRegistry(BaseRegistry):
     """Jobs a worker runs, scored by the deadline of their lease (renewed by the worker's
@@ -81,38 +84,83 @@ class StartedJobRegistry(BaseRegistry):
         ended: list[str] = []
         for job_id in self.broker.registry_expired(self.place, now):
             try:
-                job = self.job_class.fetch(
-                    job_id, connection=self.broker, serializer=self.serializer, decode_call=False
-                )
-            except NoSuchJobError:
-                self.broker.registry_remove(self.place, job_id)
-                continue
-            except DeserializationError:
-                # Ended all the same: a corrupt record must not stay started forever.
-                job = self.job_class.unreadable(
-                    job_id, self.name, self.broker.load_job(job_id), self.broker, self.serializer
-                )
-            message = (
-                f"{AbandonedJobError.__name__}: job {job_id} was abandoned: worker "
-                f"{job.worker_name or '?'} stopped renewing its lease"
-            )
-            if job.origin != self.name:
-                # Its record names another queue: ended here, where it is, saying so (a move
-                # from another queue's started registry would be refused: it stayed started).
-                message = f"{message}; {misplaced_record(job_id, job.origin, self.name, 'running')}"
-                job = self.job_class.unreadable(
-                    job_id, self.name, self.broker.load_job(job_id), self.broker, self.serializer
-                )
-            status = lifecycle.fail(job, message, execution_id=job.execution_id)
-            if status is None:
-                continue
-            ended.append(job_id)
-            error = AbandonedJobError(message)
-            if exception_handlers:
-                run_exception_handlers(exception_handlers, job, (AbandonedJobError, error, None))
-            if status is JobStatus.FAILED:
-                report_final_failure(job, (AbandonedJobError, error, None), worker, callback_penalty(worker))
+                if self._end_abandoned(job_id, exception_handlers, worker):
+                    ended.append(job_id)
+            except self.broker.transient_errors:
+                raise  # the store is away: the caller waits it out, and this job is tried again
+            except Exception as error:
+                # Whatever one job's record holds, the others are ended all the same: this one
+                # is failed without reading its record, saying what went wrong.
+                logger.exception("job %s: could not end it as abandoned", job_id)
+                if self._end_unreadable(job_id, error):
+                    ended.append(job_id)
         return ended
+
+    def _end_abandoned(
+        self, job_id: str, exception_handlers: list[Any] | None, worker: BaseWorker | None
+    ) -> bool:
+        """End one abandoned job (see :meth:`cleanup`); whether it was ended here."""
+        try:
+            job = self.job_class.fetch(
+                job_id, connection=self.broker, serializer=self.serializer, decode_call=False
+            )
+        except NoSuchJobError:
+            self.broker.registry_remove(self.place, job_id)
+            return False
+        except DeserializationError:
+            # Ended all the same: a corrupt record must not stay started forever.
+            job = self.job_class.unreadable(
+                job_id, self.name, self.broker.load_job(job_id), self.broker, self.serializer
+            )
+        message = (
+            f"{AbandonedJobError.__name__}: job {job_id} was abandoned: worker "
+            f"{job.worker_name or '?'} stopped renewing its lease"
+        )
+        if job.origin != self.name:
+            # Its record names another queue: ended here, where it is, saying so (a move
+            # from another queue's started registry would be refused: it stayed started).
+            message = f"{message}; {misplaced_record(job_id, job.origin, self.name, 'running')}"
+            job = self.job_class.unreadable(
+                job_id, self.name, self.broker.load_job(job_id), self.broker, self.serializer
+            )
+        status = lifecycle.fail(job, message, execution_id=job.execution_id)
+        if status is None:
+            return False
+        error = AbandonedJobError(message)
+        if exception_handlers:
+            run_exception_handlers(exception_handlers, job, (AbandonedJobError, error, None))
+        if status is JobStatus.FAILED:
+            report_final_failure(job, (AbandonedJobError, error, None), worker, callback_penalty(worker))
+        return True
+
+    def _end_unreadable(self, job_id: str, error: Exception) -> bool:
+        """Fail an abandoned job that could not be ended the usual way (no retry, no callback:
+        nothing of its record is trusted); whether it was failed. Never raises but the store's
+        transient errors: the job is tried again at the next cleanup."""
+        try:
+            try:
+                record = self.broker.load_job(job_id)
+            except DeserializationError as unreadable:
+                # Not even a record (on Redis: the job's key holds another type): nothing can be
+                # written on it. The entry goes, so that it is not met at every cleanup.
+                self.broker.registry_remove(self.place, job_id)
+                logger.warning(
+                    "job %s: dropped from the started registry of %s: %s", job_id, self.name, unreadable
+                )
+                return False
+            job = self.job_class.unreadable(job_id, self.name, record, self.broker, self.serializer)
+            message = (
+                f"{AbandonedJobError.__name__}: job {job_id} was abandoned, and ending it raised "
+                f"{type(error).__name__}: {error}"
+            )
+            return lifecycle.fail(job, message, execution_id=job.execution_id) is not None
+        except self.broker.transient_errors:
+            raise
+        except Exception:
+            logger.exception(
+                "job %s: could not fail it either; it stays started until the next cleanup", job_id
+            )
+            return False
 
     def add(self, job: Job | str, ttl: int = 0, pipeline: Any = None, xx: bool = False) -> Any:
         """Refused, as in RQ: a job enters this registry only when a worker claims it."""

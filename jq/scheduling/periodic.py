@@ -9,7 +9,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from jq.broker import Broker
-from jq.core.outage import Backoff
+from jq.core.outage import Backoff, describe_outage
 
 __all__ = ["run_until_stopped"]
 
@@ -34,7 +34,7 @@ def run_until_stopped(step: Callable[[], float], stop: threading.Event, broker: 
             except broker.transient_errors as error:
                 delay = backoff.next_delay()
                 if backoff.failures == 1:
-                    logger.warning("%s: the store is unreachable (%s); retrying", label, error)
+                    logger.warning("%s: %s; retrying", label, describe_outage(broker, error))
             stop.wait(max(delay, 0.01))
     finally:
         restore()

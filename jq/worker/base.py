@@ -49,6 +49,7 @@ from jq.exceptions import (
     ConfigurationError,
     DeserializationError,
     ShutDownImminentException,
+    StoreDataError,
     UnsupportedByBrokerError,
 )
 from jq.io.connections import resolve_broker, same_store
@@ -362,7 +363,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         )
         signals = ShutdownSignals(self.name, self.request_stop, self.request_force_stop)
         heartbeat = self._heartbeat = WorkerHeartbeat(
-            self.name, self.heartbeat_interval, self.renew, self.fork_guard, watch
+            self.name, self.heartbeat_interval, self.renew, self.fork_guard, watch, broker=self.broker
         )
         self.bootstrap(logging_level, date_format, log_format)
         try:
@@ -515,6 +516,11 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             pulse.running([(job.origin, job.id, job.execution_id)])
         try:
             outcome = self.strategy.execute(self, job, next_claim)
+        except StoreDataError as error:
+            # Bad data in the store refused the outcome's write, which wrote nothing: the job
+            # stays started until its lease runs out, and maintenance ends it then.
+            logger.error("job %s: its outcome could not be recorded: %s", job.id, error)
+            outcome = JobOutcome.STALE
         finally:
             if pulse is not None:
                 pulse.running([])

@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from jq.base.utils import format_timestamp, now
-from jq.core.outage import retry_transient
+from jq.core.outage import retry_transient, wait_for_room
 from jq.exceptions import StopRequested
 from jq.worker.command import handle_command, parse_payload
 from jq.worker.commands import CommandListener
@@ -102,11 +102,14 @@ class WorkerControl:
         at that moment (call ``super()``)."""
         self._setup_logging(logging_level, date_format, log_format)
         self._check_broker()
-        self._check_store()
+        # A store that is full (Redis at maxmemory) is an outage a worker waits out, starting
+        # once there is room again, rather than a reason to exit.
+        starting = f"worker {self.name}: cannot start"
+        wait_for_room(self.broker, self._check_store, what=starting)
         # Listen before becoming visible: a command sent to a listed worker must reach it.
         self.subscribe()
         try:
-            self.register_birth()
+            wait_for_room(self.broker, self.register_birth, what=starting)
         except BaseException:
             self.unsubscribe()
             raise

@@ -19,7 +19,7 @@ from jq.broker import (
 )
 from jq.core import lifecycle
 from jq.core.lifecycle import NextClaim
-from jq.core.outage import Backoff
+from jq.core.outage import Backoff, describe_outage
 from jq.worker.maintenance import Maintenance
 from jq.worker.registration import WorkerStatus
 
@@ -85,6 +85,8 @@ class WorkLoop:
         self.max_idle_time = max_idle_time
         self.processed = 0
         self._backoff = Backoff()
+        # The store said it is full (see Broker.full_errors) and no write went through since.
+        self._store_full = False
         self._idle_since = self._last_beat = time.monotonic()
         self._next_suspension_check = 0.0
         self._suspended = False
@@ -101,13 +103,21 @@ class WorkLoop:
                 try:
                     if not self._step():
                         break
-                    if self._backoff.failures:
+                    # A full store still answers reads (and claims): it is over when a write
+                    # goes through (see _keep_alive), not at the first step that wrote nothing.
+                    if self._backoff.failures and not self._store_full:
                         logger.warning("worker %s: the store answers again", self.name)
                         self._backoff.reset()
                 except self.broker.transient_errors as error:
                     delay = self._backoff.next_delay()
-                    if self._backoff.failures == 1:
-                        logger.warning("worker %s: the store is unreachable (%s); retrying", self.name, error)
+                    full = isinstance(error, self.broker.full_errors)
+                    if (self._backoff.failures == 1 and not full) or (full and not self._store_full):
+                        # Once per outage, not once per try: say why, and that it waits.
+                        logger.warning(
+                            "worker %s: %s; waiting for it (trying again every %.0f s at most)",
+                            self.name, describe_outage(self.broker, error), self._backoff.cap,
+                        )  # fmt: skip
+                    self._store_full = self._store_full or full
                     self._pause(delay)
         finally:
             self._give_back_next_job()
@@ -157,6 +167,7 @@ class WorkLoop:
             # a job claimed with the outcome is held, and given back if the loop ends (run()).
             if next_claim is not None and next_claim.claimed is not None:
                 self._unstarted = next_claim.claimed
+        self._wrote()  # its outcome (execute_job retries that write while the store is away)
         self.processed += 1
         if self._unstarted is not None:
             self._hold(worker.job_from_claim(self._unstarted))
@@ -223,6 +234,14 @@ class WorkLoop:
         if time.monotonic() - self._last_beat >= self.heartbeat_interval:
             self.calls.heartbeat()
             self._last_beat = time.monotonic()
+            self._wrote()
+
+    def _wrote(self) -> None:
+        """A write went through: a full store has room again."""
+        if self._store_full:
+            logger.warning("worker %s: the store has room again", self.name)
+            self._store_full = False
+            self._backoff.reset()
 
     def _check_suspended(self) -> bool:
         """Whether workers are suspended (asked at most once a second); records state changes."""

@@ -72,6 +72,8 @@ class Maintenance:
         )
         self._next_cleanup = 0.0
         self._warned_overdue: set[str] = set()
+        # (chore, error type) of the chores failing now: each is logged once, not every interval.
+        self._failing: set[tuple[str, str]] = set()
 
     @property
     def scheduler(self) -> Scheduler | None:
@@ -109,36 +111,64 @@ class Maintenance:
 
     def clean_registries(self) -> None:
         """End abandoned jobs, drop expired entries of every registry of the worker's queues, and
-        settle jobs that wait for jobs that no longer exist."""
+        settle jobs that wait for jobs that no longer exist.
+
+        Each chore of each queue runs on its own: one that raises (bad data the store holds) is
+        logged and the others run all the same; the store's transient errors are raised, for the
+        worker to wait the outage out."""
         reap = self._may_end_abandoned_jobs()
         for queue in self.queues:
-            abandoned = queue.started_job_registry.cleanup(worker=self.reporter) if reap else []
-            if abandoned:
-                logger.warning(
-                    "queue %s: ended %d abandoned job(s): %s",
-                    queue.name,
-                    len(abandoned),
-                    ", ".join(abandoned),
-                )
-            for registry in (
-                queue.finished_job_registry,
-                queue.failed_job_registry,
-                queue.canceled_job_registry,
+            name = queue.name
+            if reap:
+                self._isolated(f"queue {name}: ending abandoned jobs", self._end_abandoned, queue)
+            for kind, registry in (
+                ("finished", queue.finished_job_registry),
+                ("failed", queue.failed_job_registry),
+                ("canceled", queue.canceled_job_registry),
             ):
-                registry.cleanup()
-            orphans = queue.deferred_job_registry.cleanup()
-            if orphans:
-                logger.warning(
-                    "queue %s: %d job(s) waited for jobs that no longer exist (expired or deleted) and "
-                    "were canceled, or released if they allow failure: %s",
-                    queue.name,
-                    len(orphans),
-                    ", ".join(orphans),
-                )
+                self._isolated(f"queue {name}: cleaning the {kind} registry", registry.cleanup)
+            self._isolated(f"queue {name}: settling orphaned dependents", self._settle_orphans, queue)
             if self.scheduler is None:
-                self._warn_if_nobody_schedules(queue.name)
-        self.clean_groups()
-        self.clean_rate_limits()
+                self._isolated(
+                    f"queue {name}: looking for overdue jobs", self._warn_if_nobody_schedules, name
+                )
+        self._isolated("cleaning job groups", self.clean_groups)
+        self._isolated("cleaning rate limits", self.clean_rate_limits)
+
+    def _isolated(self, what: str, chore: Callable[..., object], *args: Any) -> None:
+        """Run one chore, ``chore(*args)``; an error other than the store's transient ones is
+        logged (once per chore and kind of error while it repeats) instead of stopping the worker."""
+        try:
+            chore(*args)
+        except self.broker.transient_errors:
+            raise
+        except Exception as error:
+            failure = (what, type(error).__name__)
+            if failure in self._failing:
+                logger.debug("worker %s: %s failed again: %s", self.name, what, error)
+            else:
+                self._failing.add(failure)
+                logger.exception("worker %s: %s failed; the other chores go on", self.name, what)
+        else:
+            self._failing = {failure for failure in self._failing if failure[0] != what}
+
+    def _end_abandoned(self, queue: Queue) -> None:
+        abandoned = queue.started_job_registry.cleanup(worker=self.reporter)
+        if abandoned:
+            logger.warning(
+                "queue %s: ended %d abandoned job(s): %s", queue.name, len(abandoned), ", ".join(abandoned)
+            )
+
+    def _settle_orphans(self, queue: Queue) -> None:
+        orphans = queue.deferred_job_registry.cleanup()
+        if orphans:
+            logger.warning(
+                "queue %s: %d job(s) waited for jobs that no longer exist (expired or deleted) and "
+                "were canceled, or released if they allow failure: %s",
+                queue.name,
+                len(orphans),
+                ", ".join(orphans),
+            )
 
     def _may_end_abandoned_jobs(self) -> bool:
         """Whether expired leases can be trusted now (see :mod:`jq.worker.store_watch`)."""

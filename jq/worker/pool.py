@@ -176,6 +176,10 @@ class WorkerPool:
         self._work_kwargs: dict[str, Any] = {}
         self._signals_received = 0
         self._early_deaths = 0
+        #: How many workers died (ended otherwise than as asked) while the pool ran.
+        self.deaths = 0
+        #: Whether the pool stopped because its workers kept dying at start.
+        self.gave_up = False
 
     @property
     def queues(self) -> list[Queue]:
@@ -199,7 +203,8 @@ class WorkerPool:
 
         With ``burst``, ``max_jobs`` or ``max_idle_time``, a worker that ends by itself (exit
         status 0) is not replaced, and the pool returns once every worker has ended; a worker that
-        dies is still replaced.
+        dies is still replaced. Workers that keep dying at start stop the pool (:attr:`gave_up`);
+        :attr:`deaths` counts the workers that died.
         """
         setup_logging(logger, logging_level)
         self._burst, self._work_kwargs = burst, work_kwargs
@@ -241,9 +246,11 @@ class WorkerPool:
             return
         status = process.status if process.status is not None else 0
         logger.warning("pool %s: worker %s %s; starting another", self.name, data.name, describe_exit(status))
+        self.deaths += 1
         self._early_deaths = self._early_deaths + 1 if lived < _EARLY_DEATH_SECONDS else 0
         if self._early_deaths >= _EARLY_DEATHS_ALLOWED:
             logger.error("pool %s: workers keep dying at start; stopping the pool", self.name)
+            self.gave_up = True
             self.status = self.Status.STOPPED
             self._forward(signal.SIGTERM)
             return

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from jq.base.threads import start_background_thread
 from jq.broker import Broker
+from jq.core.outage import describe_outage
 from jq.scheduling.scheduler import DEFAULT_SCHEDULER_INTERVAL
 
 if TYPE_CHECKING:
@@ -118,10 +119,10 @@ class WorkerScheduling:
         except self.broker.transient_errors as error:
             if what not in self._failing:
                 logger.warning(
-                    "worker %s: %s: the store is unreachable (%s); trying again every %ss",
+                    "worker %s: %s: %s; trying again every %ss",
                     self.name,
                     what,
-                    error,
+                    describe_outage(self.broker, error),
                     self.interval,
                 )
                 self._failing.add(what)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from jq.broker import Place, PlaceKind
 from jq.broker.clock import StoreClock
 from jq.io.connections import key_prefix
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
+from jq_backends.redis import codec
 from jq_backends.redis.connection import (
     binary_twin,
     check_fake_lua,
@@ -27,7 +29,14 @@ from jq_backends.redis.connection import (
 from jq_backends.redis.options import check_connection_options
 from jq_backends.redis.scripts import ScriptRunner
 
-__all__ = ["RedisState", "Templates"]
+__all__ = ["RedisState", "Templates", "is_wrong_type"]
+
+logger = logging.getLogger("jq.broker.redis")
+
+
+def is_wrong_type(error: BaseException) -> bool:
+    """Whether Redis refused a command because a key holds another type (WRONGTYPE)."""
+    return isinstance(error, redis.ResponseError) and "WRONGTYPE" in str(error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +120,33 @@ class RedisState:
         #: (It reads through the client, not the broker: a clock that held the broker would make
         #: every broker a reference cycle, whose connections only the garbage collector closes.)
         self._clock = StoreClock(functools.partial(server_time, self._client))
+        # (key, type) of the keys of the wrong type a claim reported (each is logged once), the
+        # queues the last claim skipped for one, and wake keys BLPOP refused (see RedisQueues).
+        self._reported: set[tuple[str, str]] = set()
+        self._skipped_queues: set[str] = set()
+        self._bad_wake_keys: set[str] = set()
 
     def _hgetall_many(self, keys: list[str]) -> list[dict[bytes, bytes]]:
-        """HGETALL of each key in one pipeline (not a transaction), in the order given."""
+        """HGETALL of each key in one pipeline (not a transaction), in the order given. A key
+        that holds something else than a hash reads as absent, and is logged: one bad key does
+        not make the others unreadable."""
         if not keys:
             return []
         pipe = self._client.pipeline(transaction=False)
         for key in keys:
             pipe.hgetall(key)
-        return list(pipe.execute())
+        replies: list[dict[bytes, bytes]] = []
+        for key, reply in zip(keys, pipe.execute(raise_on_error=False), strict=True):
+            if not isinstance(reply, Exception):
+                replies.append(reply)
+                continue
+            if not is_wrong_type(reply):
+                raise reply
+            logger.warning("%s; read as absent", self._wrong_type(key, "a hash"))
+            replies.append({})
+        return replies
+
+    def _wrong_type(self, key: str, wanted: str) -> str:
+        """Says that ``key`` holds another type than ``wanted``, and what to do."""
+        found = codec.text(self._client.type(key))
+        return f"the key {key} holds a {found}, not {wanted}: inspect it, then delete or rename it"

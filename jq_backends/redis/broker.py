@@ -21,6 +21,7 @@ import redis
 
 from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now, claim_lease_now
 from jq.broker.rules.keys import KeyNames
+from jq.exceptions import StoreFullError
 from jq.io.connections import key_prefix
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
 from jq_backends.redis import codec
@@ -71,8 +72,12 @@ class RedisBroker(
         seeing each other's jobs, queues or workers, as long as neither prefix starts with the other.
     """
 
-    #: A lost or refused connection, a timeout, or a server still loading its data.
-    transient_errors = (redis.ConnectionError, redis.TimeoutError)
+    #: A lost or refused connection, a timeout, a server still loading its data, or a server
+    #: out of memory (it refused a write before writing anything: trying again is safe).
+    transient_errors = (redis.ConnectionError, redis.TimeoutError, redis.OutOfMemoryError, StoreFullError)
+    #: Redis at ``maxmemory`` under ``noeviction``: a script's refusal is a StoreFullError that says
+    #: what to do, a plain command's redis-py's OutOfMemoryError.
+    full_errors = (redis.OutOfMemoryError, StoreFullError)
 
     # The scripts' templates and the prefix need the whole KeySpace, not only the key names.
     _keys: KeySpace
@@ -148,11 +153,16 @@ class RedisBroker(
         lease = codec.score(claim_lease_now(claim.lease_until))
         fields = claim_fields_now(claim.fields)
         claim_keys, claim_args = self._claim_call(claim.queues, fields, lease, claim.worker)
-
+        self._skipped_queues = set()
         # Read with this attempt's fields: a repeat after a transient error gets this reply. (Not
         # through self: a call in doubt keeps its reader, which must not keep the broker alive.)
+        me = weakref.ref(self)
+
         def read(reply: Any) -> tuple[bool, Claimed | None]:
-            claimed = RedisBroker._claimed(claim.queues, fields, reply[1:]) if len(reply) > 1 else None
+            broker = me()
+            claimed = (
+                None if broker is None or len(reply) < 2 else broker._claimed(claim.queues, fields, reply[1:])
+            )
             return bool(reply[0]), claimed
 
         outcome: tuple[bool, Claimed | None] = self._scripts(

@@ -7,10 +7,14 @@ when it finds nothing it blocks in ``BLPOP`` on the wake keys of its queues, the
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
+
+import redis
 
 from jq.broker import (
     RATE_LIMIT_KEY,
@@ -29,10 +33,15 @@ from jq.broker import (
     claim_lease_now,
 )
 from jq_backends.redis import codec
-from jq_backends.redis._base import RedisState
+from jq_backends.redis._base import RedisState, is_wrong_type
 from jq_backends.redis.scripts import Arg
 
 __all__ = ["RedisQueues"]
+
+logger = logging.getLogger("jq.broker.redis")
+
+# What a claim reports of a key it could not use (see lib.lua's claim_next): what the key is.
+_WANTED = {"queue": "a list (the queue)", "registry": "a sorted set (its started registry)"}
 
 # The outcome of every request that enqueue_fresh.lua stored (outcomes are immutable).
 _QUEUED = EnqueueOutcome(Status.QUEUED.value)
@@ -181,21 +190,58 @@ class RedisQueues(RedisState, QueueStore):
         args += codec.flat(fields)  # a claim is always a call's last part: its fields run to the end
         return keys, args
 
-    @staticmethod
-    def _claimed(queues: Sequence[str], fields: Mapping[str, bytes], reply: Sequence[Any]) -> Claimed:
-        """A claim's reply: {queue index (1-based), job id, the record before the claim as field,
-        value...}; the claim's ``fields`` and status are added here, as the script wrote them."""
-        index, job_id, items = reply
+    def _claimed(
+        self, queues: Sequence[str], fields: Mapping[str, bytes], reply: Sequence[Any]
+    ) -> Claimed | None:
+        """A claim's reply: {queue index (1-based, 0 for none), job id, the record before the
+        claim as field, value..., problems}; the claim's ``fields`` and status are added here, as
+        the script wrote them. The problems are logged (see :meth:`_report`)."""
+        index, job_id, items = reply[0], reply[1], reply[2]
+        if len(reply) > 3 and reply[3]:
+            self._report(queues, reply[3])
+        if int(index) == 0:
+            return None
         record, prior_status = codec.claimed_record(items, fields)
         return Claimed(codec.text(job_id), queues[int(index) - 1], record, prior_status)
+
+    def _report(self, queues: Sequence[str], problems: Sequence[Any]) -> None:
+        """Log what a claim could not use: a queue skipped because one of its keys holds the wrong
+        type (once per key and type while this broker lives), an id dropped because its job key
+        is not a job's record (each time: it is gone from the queue)."""
+        skipped: set[str] = set()
+        for i in range(0, len(problems) - 3, 4):
+            what, index, name, found = (codec.text(problems[i]), int(problems[i + 1]),
+                                        codec.text(problems[i + 2]), codec.text(problems[i + 3]))  # fmt: skip
+            queue = queues[index - 1]
+            if what == "job":
+                logger.warning(
+                    "queue %s: job %s was dropped from the queue: its key %s holds a %s, not a job's "
+                    "record (a hash); nothing of it can run. Inspect the key, then delete it",
+                    queue, name, self._keys.job(name), found,
+                )  # fmt: skip
+                continue
+            skipped.add(queue)
+            if (name, found) in self._reported:
+                continue
+            self._reported.add((name, found))
+            logger.error(
+                "queue %s is skipped: its key %s holds a %s where jq keeps %s; no job is taken from "
+                "it until the key is deleted or renamed",
+                queue, name, found, _WANTED.get(what, what),
+            )  # fmt: skip
+        self._skipped_queues = skipped
 
     def _claim_once(
         self, queues: Sequence[str], fields: Mapping[str, bytes], lease: str, worker: WorkerUpdate | None
     ) -> Claimed | None:
+        self._skipped_queues = set()
         # Read with this attempt's fields: a repeat after a transient error gets this reply. (Not
         # through self: a call in doubt keeps its reader, which must not keep the broker alive.)
+        me = weakref.ref(self)
+
         def read(reply: Any) -> Claimed | None:
-            return None if reply is None else RedisQueues._claimed(queues, fields, reply)
+            broker = me()
+            return None if reply is None or broker is None else broker._claimed(queues, fields, reply)
 
         claimed: Claimed | None = self._scripts(
             "claim", *self._claim_call(queues, fields, lease, worker), read
@@ -235,15 +281,40 @@ class RedisQueues(RedisState, QueueStore):
         if claimed is not None or not wait or wait <= 0:
             return claimed
         deadline = time.monotonic() + wait
-        wake_keys = [self._keys.wake(queue) for queue in queues]
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            self._client.blpop(wake_keys, timeout=max(_MIN_BLOCK, min(remaining, self._block_limit())))
+            # Not on a queue the claim skipped, nor on a wake key of the wrong type: BLPOP would
+            # refuse the whole wait.
+            wake_keys = [self._keys.wake(queue) for queue in queues if queue not in self._skipped_queues]
+            wake_keys = [key for key in wake_keys if key not in self._bad_wake_keys]
+            timeout = max(_MIN_BLOCK, min(remaining, self._block_limit()))
+            if wake_keys:
+                self._wait_for_token(wake_keys, timeout)
+            else:
+                time.sleep(timeout)  # every queue is skipped: nothing to wait on but the time
             claimed = self._claim_once(queues, claim_fields_now(fields), _lease(lease_until), worker)
             if claimed is not None:
                 return claimed
+
+    def _wait_for_token(self, wake_keys: list[str], timeout: float) -> None:
+        """BLPOP on ``wake_keys``; a wake key that holds another type than a list is logged
+        (once) and left out of later waits: its queue is then claimed from at each try."""
+        try:
+            self._client.blpop(wake_keys, timeout=timeout)
+        except redis.ResponseError as error:
+            if not is_wrong_type(error):
+                raise
+            for key in wake_keys:
+                found = codec.text(self._client.type(key))
+                if found not in ("list", "none"):
+                    self._bad_wake_keys.add(key)
+                    logger.error(
+                        "the wake key %s holds a %s where jq keeps a list: its queue is tried at each "
+                        "claim instead of waking its workers; delete the key",
+                        key, found,
+                    )  # fmt: skip
 
     def claim_job(
         self, job_id: str, queue: str, fields: Mapping[str, bytes], lease_until: float

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import cast
 
+import redis
 from redis.client import Pipeline
 
 from jq.broker import DependentsPolicy, JobStore, Place, Record
 from jq.defaults import DEFAULT_FAILURE_TTL
+from jq.exceptions import DeserializationError, StoreDataError
 from jq_backends.redis import codec
-from jq_backends.redis._base import RedisState
+from jq_backends.redis._base import RedisState, is_wrong_type
 from jq_backends.redis.scripts import Arg
 
 __all__ = ["RedisJobs"]
@@ -54,8 +56,17 @@ class RedisJobs(RedisState, JobStore):
         return bool(self._scripts("update_job", [self._keys.job(job_id)], codec.pairs(fields)))
 
     def load_job(self, job_id: str) -> Record | None:
-        """The record (HGETALL), or None."""
-        raw = cast("dict[bytes, bytes]", self._client.hgetall(self._keys.job(job_id)))
+        """The record (HGETALL), or None. A :class:`DeserializationError` when the job's key holds
+        something else than a hash."""
+        key = self._keys.job(job_id)
+        try:
+            raw = cast("dict[bytes, bytes]", self._client.hgetall(key))
+        except redis.ResponseError as error:
+            if not is_wrong_type(error):
+                raise
+            raise DeserializationError(
+                f"job {job_id!r} cannot be read: {self._wrong_type(key, 'a hash')}"
+            ) from None
         return codec.record_from_hash(raw)
 
     def load_jobs(self, job_ids: Sequence[str]) -> list[Record | None]:
@@ -64,15 +75,18 @@ class RedisJobs(RedisState, JobStore):
         return [codec.record_from_hash(raw) for raw in raws]
 
     def load_job_fields(self, job_id: str, names: Sequence[str]) -> list[bytes | None] | None:
-        """Some fields (HMGET) and whether the record exists, in one MULTI."""
-        key = self._keys.job(job_id)
+        """Some fields (HMGET) and whether the record exists, in one script (a read: it works
+        while Redis is at maxmemory, where a MULTI would be refused)."""
         if not names:
             return [] if self.job_exists(job_id) else None
-        pipe = self._client.pipeline(transaction=True)
-        pipe.exists(key)
-        pipe.hmget(key, list(names))
-        exists, values = pipe.execute()
-        return list(values) if exists else None
+        key = self._keys.job(job_id)
+        try:
+            values = self._scripts("load_fields", [key], list(names))
+        except StoreDataError:
+            raise DeserializationError(
+                f"job {job_id!r} cannot be read: {self._wrong_type(key, 'a hash')}"
+            ) from None
+        return None if values is None else list(values)
 
     def job_exists(self, job_id: str) -> bool:
         """Whether the record exists (EXISTS)."""
@@ -84,8 +98,10 @@ class RedisJobs(RedisState, JobStore):
         return None if remaining < 0 else remaining / 1000
 
     def load_results(self, job_id: str) -> list[bytes]:
-        """The result entries, newest first; empty when the record is gone (one MULTI)."""
-        pipe = self._client.pipeline(transaction=True)
+        """The result entries, newest first; empty when the record is gone (one pipeline, not a
+        MULTI, which Redis at maxmemory refuses even for reads: results are deleted with their
+        record, so a record deleted between the two reads shows its last results at most)."""
+        pipe = self._client.pipeline(transaction=False)
         pipe.exists(self._keys.job(job_id))
         pipe.lrange(self._keys.results(job_id), 0, -1)
         exists, entries = pipe.execute()

@@ -30,9 +30,10 @@ from typing import Any, Final
 
 import redis
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 
 from jq import broker as contract
+from jq.exceptions import StoreDataError, StoreFullError
 from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS
 from jq_backends.keys import (
     DEFAULT_PREFIX,
@@ -53,6 +54,7 @@ __all__ = [
     "ScriptRunner",
     "library_for",
     "lua_string",
+    "out_of_memory_message",
     "script_constants",
     "script_file",
     "script_source",
@@ -73,6 +75,7 @@ SCRIPT_NAMES: Final = (
     "group_cleanup",
     "group_remove",
     "heartbeat_worker",
+    "load_fields",
     "promote_scheduled",
     "register_worker",
     "registry_cleanup",
@@ -260,6 +263,17 @@ def script_source(name: str, prefix: str = DEFAULT_PREFIX) -> str:
     return f"{constants}\n{code}"
 
 
+def out_of_memory_message(error: BaseException) -> str:
+    """What a user reads when Redis refused a write for want of memory, and what to do."""
+    return (
+        f"the Redis server is out of memory and refused the write ({error}); nothing of it was "
+        "written and nothing stored was lost. Make room: free memory (delete keys jq does not need; "
+        "shorter result_ttl and failure_ttl keep fewer results), or raise maxmemory (CONFIG SET "
+        "maxmemory, and in redis.conf). Do not switch to an eviction policy: under any policy but "
+        "noeviction Redis makes room by deleting keys, queued jobs among them"
+    )
+
+
 class ScriptRunner:
     """The driver's scripts for one key prefix registered on one client, each call one round trip,
     each under a request identity (:mod:`jq_backends.redis.requests`)."""
@@ -294,10 +308,20 @@ class ScriptRunner:
         redis-py's retry, NOSCRIPT) carries the call's identity."""
         script = self._scripts[name]
         try:
-            return self._evalsha(script.sha, keys, args, request_key, number)
-        except NoScriptError:
-            script.sha = self._client.script_load(script.script)
-            return self._evalsha(script.sha, keys, args, request_key, number)
+            try:
+                return self._evalsha(script.sha, keys, args, request_key, number)
+            except NoScriptError:
+                script.sha = self._client.script_load(script.script)
+                return self._evalsha(script.sha, keys, args, request_key, number)
+        except OutOfMemoryError as error:
+            # Redis refuses a script's first write at maxmemory, so nothing of it was written.
+            raise StoreFullError(out_of_memory_message(error)) from error
+        except ResponseError as error:
+            # A key of the wrong type. The scripts that move jobs check the keys they write before
+            # their first write (lib.lua's expect_types), so their refusals wrote nothing.
+            if "WRONGTYPE" not in str(error):
+                raise
+            raise StoreDataError(f"the script {name} was refused: {error}") from error
 
     def queue_on(self, pipeline: Any, name: str, keys: Sequence[str], args: Sequence[Arg]) -> None:
         """Queue one script call on a redis-py ``pipeline``: made (the script loaded first when

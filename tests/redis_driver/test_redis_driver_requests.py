@@ -17,7 +17,6 @@ import redis
 
 from jq.broker import ClaimRequest, DependentsPolicy
 from jq_backends.redis import RedisBroker
-from jq_backends.redis.queues import RedisQueues
 from tests.redis_driver.support import Q, finish, request, snapshot, start
 
 FIELDS = {"execution": b"x1", "worker_name": b"w", "started_at": b"t1"}
@@ -64,7 +63,7 @@ def test_a_claim_delivered_twice_takes_one_job_and_reads_the_same(
     before = snapshot(client)
     repeat = again(client, sent.commands[-1])
     assert snapshot(client) == before, "the copy wrote nothing"
-    assert RedisQueues._claimed([Q], FIELDS, repeat) == claimed, "it reads as the first reply did"
+    assert rb._claimed([Q], FIELDS, repeat) == claimed, "it reads as the first reply did"
     assert rb.queue_length(Q) == 1
 
 
@@ -75,7 +74,7 @@ def test_a_claim_of_a_job_without_a_status_reads_the_same_on_a_repeat(
     client.hdel("jq:job:a", "status")  # a corrupt record: claimed, so that the worker fails it
     claimed = rb.claim([Q], FIELDS, 100.0)
     assert claimed is not None and claimed.prior_status is None
-    assert RedisQueues._claimed([Q], FIELDS, again(client, sent.commands[-1])) == claimed
+    assert rb._claimed([Q], FIELDS, again(client, sent.commands[-1])) == claimed
 
 
 def test_a_finish_and_claim_delivered_twice_applies_once(
@@ -89,7 +88,7 @@ def test_a_finish_and_claim_delivered_twice_applies_once(
     before = snapshot(client)
     repeat = again(client, sent.commands[-1])
     assert snapshot(client) == before
-    assert bool(repeat[0]) and RedisQueues._claimed([Q], FIELDS, repeat[1:]) == claimed
+    assert bool(repeat[0]) and rb._claimed([Q], FIELDS, repeat[1:]) == claimed
 
 
 def test_a_repeated_claim_whose_job_was_taken_away_claims_nothing(

@@ -7,8 +7,11 @@
 --       field/value pairs and k, k field/increment pairs for it, then, to the end of ARGV, the
 --       field/value pairs to write on the job (see lib.lua's Claim and Worker updates)
 -- Returns {queue index i (1-based), job id, {field, value, ...} (the record as it was before the
--- claim wrote: the caller adds the fields it sent and status 'started')}, or false (nil to the
--- caller) when every queue is empty.
+-- claim wrote: the caller adds the fields it sent and status 'started'), problems}, or false (nil
+-- to the caller) when every queue is empty; {0, '', {}, problems} when every queue is empty and
+-- there were problems: {what, queue index, key or job id, what it holds, ...} for each queue
+-- skipped because its list or its started registry holds the wrong type ('queue', 'registry')
+-- and each id dropped because its job key is not a hash ('job'); see lib.lua's claim_next.
 -- Raises an error (nothing written) when a worker field to increment holds no number.
 --
 -- Atomically: pops ids from the queues in order, dropping ids whose record is gone (expired) or

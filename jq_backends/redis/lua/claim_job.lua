@@ -7,7 +7,9 @@
 --       pairs
 -- Returns the record as it was before the claim wrote (the caller adds the fields it sent and
 -- status 'started') as {field, value, ...}, or false (nil) when the job has no record or its
--- status is not 'queued' (then nothing was written).
+-- status is not 'queued' (then nothing was written); also false when its key holds something else
+-- than a record (a hash). Raises an error, before writing anything, when the queue, its started
+-- registry or its wake key holds the wrong type.
 --
 -- Atomically: removes the id from the queue if it is there, writes the fields and status
 -- 'started', removes the expiry of the record, its results and dependency sets, and enters the
@@ -20,6 +22,10 @@ local lease_until = next_arg()
 local fields = rest_of_args()
 local job_id = name_of(record_key, K_JOB)
 
+expect_types({queue_key, 'list', started_key, 'zset', wake_key, 'list'})
+if type_of(record_key) ~= 'hash' then
+    return false
+end
 local record = redis.call('HGETALL', record_key)
 if status_of(record) ~= S_QUEUED then
     -- No record, or another worker claimed (or something ended) it first: never run a job twice.

@@ -8,7 +8,9 @@
 --   field/value pairs of the record (without its status); the last request's pairs run to the
 --   end of ARGV, without m
 -- Returns 1 when every job was stored and queued; 0 when some job is not fresh (then nothing was
--- written, and the caller sends the requests to enqueue.lua or enqueue_many.lua instead).
+-- written, and the caller sends the requests to enqueue.lua or enqueue_many.lua instead). Raises
+-- an error, having written nothing, when a queue or the set of known queue names holds the wrong
+-- type.
 --
 -- A request comes here only when it has no dependencies and is neither unique, once nor
 -- scheduled: enqueue.lua checks nothing for it and, when none of its data keys exists (no job to
@@ -33,6 +35,19 @@ for i = 1, n do
     end
     seen[record] = true
 end
+
+-- The queues (and the set of their names) the requests will write, checked before the first
+-- write: one of the wrong type refuses the whole call, naming the key.
+local typed = {[known_key] = true}
+local expected = {known_key, 'set'}
+for i = 1, n do
+    local queue_key = KEYS[6 * i]
+    if not typed[queue_key] then
+        typed[queue_key] = true
+        expected[#expected + 1], expected[#expected + 2] = queue_key, 'list'
+    end
+end
+expect_types(expected)
 
 local known, wake_keys = {}, {}
 for i = 1, n do

@@ -4,7 +4,8 @@
 --   queue, then the worker's record when the claim updates a worker
 -- ARGV: the transition's arguments (with the count of its field pairs), then the claim's
 -- Returns {moved (1 or 0)} when every queue was empty, else {moved, queue index, job id,
--- {field, value, ...}} as claim.lua returns them. Raises an error (nothing written) when a
+-- {field, value, ...}, problems} as claim.lua returns them (queue index 0: nothing claimed, but
+-- problems to report). Raises an error (nothing written) when a
 -- worker field to increment, of either part, holds no number.
 --
 -- Atomically: the transition exactly as transition.lua makes it (or its refusal, which writes
@@ -23,7 +24,7 @@ check_worker_updates({change.worker, claim.worker}, 2)
 local moved = transition(change)
 local claimed = claim_next(claim)
 if claimed then
-    table.insert(claimed, 1, moved)  -- {moved, queue index, job id, record}, as Requests needs it
+    table.insert(claimed, 1, moved)  -- {moved, index, job id, record, problems}, marked for Requests
     return claimed
 end
 return {moved}

@@ -31,6 +31,34 @@ local function expect_keys(count)
     end
 end
 
+-- What `key` holds, as TYPE names it ('none' when it does not exist). A write that fails on a key
+-- of the wrong type (WRONGTYPE) keeps what the script wrote before it (Redis does not roll a
+-- script back): a script checks the keys it did not create itself before its first write.
+local function type_of(key)
+    return redis.call('TYPE', key)['ok']
+end
+
+-- Whether `key` is absent or holds a `kind` ('list', 'zset', 'set', 'hash'); and what it holds.
+local function holds(key, kind)
+    local found = type_of(key)
+    return found == kind or found == 'none', found
+end
+
+-- Refuse the call, before anything is written, when one of `expected` ({key, kind, ...}; nil keys
+-- skipped) holds something else than its kind: the error names the key.
+local function expect_types(expected)
+    for i = 1, #expected, 2 do
+        local key = expected[i]
+        if key then
+            local fits, found = holds(key, expected[i + 1])
+            if not fits then
+                return error('WRONGTYPE key ' .. key .. ' holds a ' .. found .. ' where jq keeps a ' ..
+                    expected[i + 1] .. '; nothing was written (delete or rename the key)')
+            end
+        end
+    end
+end
+
 -- The id or name a key was built from (its template plus the name): callers send a key once,
 -- as KEYS, rather than both the key and its name.
 local function name_of(key, template)
@@ -228,7 +256,8 @@ local workers_live = {}
 local function worker_exists(update)
     local live = workers_live[update.key]
     if live == nil then
-        live = redis.call('EXISTS', update.key) == 1
+        -- Something else than a hash is no worker's record: left alone, as an absent one.
+        live = type_of(update.key) == 'hash'
         workers_live[update.key] = live
     end
     return live
@@ -306,11 +335,11 @@ end
 --       (a claim is always the last part of a call)
 
 -- Read a claim whose KEYS start at `first`, into a table: first (its first KEYS entry), queues
--- (how many queues, n), lease (the lease deadline), worker (the worker update, or nil) and fields
--- (the field/value pairs to write on the claimed job).
+-- (how many queues, n), lease (the lease deadline), worker (the worker update, or nil), fields
+-- (the field/value pairs to write on the claimed job) and problems (see claim_next).
 local function next_claim(first)
     local count = #KEYS - first + 1
-    local claim = {first = first, queues = math.floor(count / 3), lease = next_arg()}
+    local claim = {first = first, queues = math.floor(count / 3), lease = next_arg(), problems = {}}
     if count % 3 == 1 then
         claim.worker = next_worker_update(KEYS[#KEYS])
     end
@@ -328,26 +357,57 @@ local function execution_of(fields)
     return nil
 end
 
+-- Note a key of the wrong type among a claim's problems ({what, queue index, key or job id,
+-- what it holds}, flat).
+local function claim_problem(claim, what, i, name, found)
+    local p = claim.problems
+    p[#p + 1], p[#p + 2], p[#p + 3], p[#p + 4] = what, i, name, found
+end
+
 -- Pops ids from the queues in order, dropping ids whose record is gone (expired) or whose status
--- is a known one other than 'queued' (a missing or unknown status is claimed); writes the fields and status 'started' on the first good one, removes its
--- expiry and that of its results and dependency sets (a started job never expires), enters it
--- in the started registry under the lease, leaves each queue's wake token matching whether the
--- queue still holds ids, and updates the worker. Returns {queue index, job id, {field, value,
--- ...}} (with claimed_by and prior_status for Requests), or nil when every queue is empty. The record is read once, before the claim writes: the
--- caller adds the fields it sent and the status itself, which spares a read and the transfer of
--- what it already knows.
+-- is a known one other than 'queued' (a missing or unknown status is claimed); writes the fields
+-- and status 'started' on the first good one, removes its expiry and that of its results and
+-- dependency sets (a started job never expires), enters it in the started registry under the
+-- lease, leaves each queue's wake token matching whether the queue still holds ids, and updates
+-- the worker. Returns {queue index, job id, {field, value, ...}, problems} (with claimed_by and
+-- prior_status for Requests), or nil when every
+-- queue is empty ({0, '', {}, problems} when there were problems). The record is read once,
+-- before the claim writes: the caller adds the fields it sent and the status itself, which
+-- spares a read and the transfer of what it already knows.
+--
+-- A key of the wrong type never fails the claim half way (Redis would keep what it wrote, such
+-- as a job popped and started by nobody, or the transition finish_and_claim made first): a queue
+-- whose started registry is not a sorted set (checked before its first pop) or whose list is not
+-- a list is skipped, a popped id whose job key is not a hash is dropped, a later queue whose list
+-- is not a list keeps its wake token as it is; each is among the `problems` (what: 'queue',
+-- 'registry' or 'job'). A wake key is only tested for existence, written when absent, or
+-- deleted: its type does not matter here.
 local function claim_next(claim)
     local first = claim.first
     for i = 1, claim.queues do
         local base = first + 3 * (i - 1)
         local queue_key, started_key, wake_key = KEYS[base], KEYS[base + 1], KEYS[base + 2]
-        while true do
-            local job_id = redis.call('LPOP', queue_key)
+        local usable, found = holds(started_key, 'zset')
+        if not usable then
+            claim_problem(claim, 'registry', i, started_key, found)
+        end
+        while usable do
+            local job_id = redis.pcall('LPOP', queue_key)
+            if type(job_id) == 'table' then  -- an error: the queue's key is not a list
+                claim_problem(claim, 'queue', i, queue_key, type_of(queue_key))
+                usable = false
+                break
+            end
             if not job_id then
                 break
             end
             local record_key = K_JOB .. job_id
-            local record = redis.call('HGETALL', record_key)
+            local record = redis.pcall('HGETALL', record_key)
+            if record.err then
+                -- Not a record: dropped (it is popped), and reported; nothing of it can run.
+                claim_problem(claim, 'job', i, job_id, type_of(record_key))
+                record = {}
+            end
             local status = status_of(record)
             -- A missing or unknown status is a corrupt record: claimed, so that the worker fails
             -- it (it sees the status the record had); a known other status lives elsewhere.
@@ -360,20 +420,33 @@ local function claim_next(claim)
                 -- them (possibly listening to other queues than this one) wakes up.
                 for j = i, claim.queues do
                     local other = first + 3 * (j - 1)
-                    settle_wake(KEYS[other], KEYS[other + 2])
+                    local length = redis.pcall('LLEN', KEYS[other])
+                    if type(length) ~= 'number' then
+                        length = 0  -- not a list: no job to wake anyone for
+                    end
+                    if length > 0 then
+                        wake(KEYS[other + 2])
+                    else
+                        redis.call('DEL', KEYS[other + 2])
+                    end
                 end
                 if claim.worker then
                     apply_worker_update(claim.worker, job_id)
                 end
-                local reply = {i, job_id, record}
+                local reply = {i, job_id, record, claim.problems}
                 -- What a repeat of the call needs to rebuild this reply rather than record it
                 -- (see Requests); Redis sends only a table's list part.
                 reply.claimed_by, reply.prior_status = execution_of(claim.fields), status or false
                 return reply
             end
         end
-        -- Empty now: a token left here would only cause a spurious wake-up.
-        redis.call('DEL', wake_key)
+        if usable then
+            -- Empty now: a token left here would only cause a spurious wake-up.
+            redis.call('DEL', wake_key)
+        end
+    end
+    if #claim.problems > 0 then
+        return {0, '', {}, claim.problems}
     end
     return nil
 end
@@ -491,8 +564,9 @@ local function rebuilt_claim(text, at)
         record[at_status], record[at_status + 1] = record[last], record[last + 1]
         record[last], record[last + 1] = nil, nil
     end
+    -- The problems the claim met were the first attempt's to report: none now.
     local n = #reply
-    reply[n + 1], reply[n + 2], reply[n + 3] = index, job_id, record
+    reply[n + 1], reply[n + 2], reply[n + 3], reply[n + 4] = index, job_id, record, {}
     return reply
 end
 
@@ -518,15 +592,15 @@ local function recorded_reply(key, number)
 end
 
 -- A claim whose fields carry an execution id is recorded compactly (see rebuilt_claim): 'c', or
--- 'C' and the encoded item before (a finish-and-claim's moved), then <queue index>:<length of
+-- 'C' and the encoded item before the claim's four (a finish-and-claim's moved), then <queue index>:<length of
 -- the job id>:<job id><length of the execution id>:<execution id>, then the status before the
 -- claim ('s' and the status, to the end) or 'f' for none. One string built in one step.
 local function record_reply(key, number, reply)
     local text
     if type(reply) == 'table' and reply.claimed_by then
         local n, execution, prior = #reply, reply.claimed_by, reply.prior_status
-        local job_id = reply[n - 1]
-        text = (n == 4 and 'C' .. scalar_text(reply[1]) or 'c') .. reply[n - 2] .. ':' .. #job_id .. ':' .. job_id
+        local job_id = reply[n - 2]
+        text = (n == 5 and 'C' .. scalar_text(reply[1]) or 'c') .. reply[n - 3] .. ':' .. #job_id .. ':' .. job_id
             .. #execution .. ':' .. execution .. (prior and 's' .. prior or 'f')
     else
         text = encode_reply(reply)

@@ -61,6 +61,13 @@ local function next_enqueue(first, last)
         r.fields = next_pairs()
     end
     r.next_key = k
+    -- Every request is read before anything is written: the keys it will write that hold the
+    -- wrong type refuse the call now, not half way (the job's own sets seldom exist: one EXISTS).
+    expect_types({r.queue_key, 'list', r.known_key, 'set', r.scheduled_key or false, 'zset',
+        r.deferred_key or false, 'zset', r.group_key or false, 'set', r.groups_key or false, 'set'})
+    if redis.call('EXISTS', r.results_key, r.dependents_key, r.unmet_key) > 0 then
+        expect_types({r.results_key, 'list', r.dependents_key, 'set', r.unmet_key, 'set'})
+    end
     return r
 end
 

@@ -122,13 +122,23 @@ end
 
 -- A deferred dependent whose last unmet dependency this job was goes from its origin's deferred
 -- registry to its origin queue, with the released fields and then status 'queued'; or, when its
--- scheduled time is after now, to its origin's scheduled registry with status 'scheduled'.
+-- scheduled time is after now, to its origin's scheduled registry with status 'scheduled'. When
+-- one of those keys holds the wrong type the dependent is left deferred, untouched (this script
+-- has written already: failing now would keep half of it), and the server's log says why.
 local function release(t, child, child_record)
     local values = redis.call('HMGET', child_record, F_ORIGIN, F_STATUS, F_ENQUEUE_AT_FRONT, F_SCHEDULED_AT,
         F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
     local origin = values[1]
     if not origin or values[2] ~= S_DEFERRED then
         return
+    end
+    for _, place in ipairs({{K_DEFERRED .. origin, 'zset'}, {K_SCHEDULED .. origin, 'zset'}, {K_QUEUE .. origin, 'list'}}) do
+        local fits, found = holds(place[1], place[2])
+        if not fits then
+            redis.log(redis.LOG_WARNING, 'jq left job ' .. child .. ' deferred: its key ' .. place[1] .. ' holds a ' ..
+                found .. ', not a ' .. place[2])
+            return
+        end
     end
     redis.call('ZREM', K_DEFERRED .. origin, child)
     local due = values[4] and tonumber(values[4])
@@ -154,6 +164,13 @@ local function cancel(t, child, child_record)
     if not origin or redis.call('HGET', child_record, F_STATUS) ~= S_DEFERRED then
         return nil
     end
+    -- Left deferred, as release() leaves a dependent, when a key it would move through is of the
+    -- wrong type.
+    if not holds(K_DEFERRED .. origin, 'zset') or not holds(K_CANCELED .. origin, 'zset') then
+        redis.log(redis.LOG_WARNING, 'jq left job ' .. child .. ' deferred: a registry of queue ' .. origin ..
+            ' holds the wrong type')
+        return nil
+    end
     redis.call('ZREM', K_DEFERRED .. origin, child)
     hset_flat(child_record, with_status(t.canceled_fields, S_CANCELED))
     local ttl = whole_seconds(redis.call('HGET', child_record, F_FAILURE_TTL), t.default_failure_ttl)
@@ -176,11 +193,14 @@ local function settle_dependents(t)
     local visited = {[t.job_id] = true}
     while #stack > 0 do
         local parent = table.remove(stack)
-        for _, child in ipairs(redis.call('SMEMBERS', parent.dependents)) do
+        -- (A canceled dependent's own set of dependents of the wrong type is no set: it has none.)
+        local children = holds(parent.dependents, 'set') and redis.call('SMEMBERS', parent.dependents) or {}
+        for _, child in ipairs(children) do
             local child_record = K_JOB .. child
             local child_dependencies = K_DEPENDENCIES .. child
-            if redis.call('EXISTS', child_record) == 0 then
-                -- Expired or deleted while deferred: its set of unmet dependencies is litter.
+            if type_of(child_record) ~= 'hash' or not holds(child_dependencies, 'set') then
+                -- Expired or deleted while deferred: its set of unmet dependencies is litter. (A
+                -- key of the wrong type is no job either: it is left alone, and forgotten here.)
                 redis.call('SREM', parent.dependents, child)
                 redis.call('DEL', child_dependencies)
             else
@@ -219,6 +239,23 @@ end
 local function transition(t)
     local record, results, dependents, dependencies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
     local job_id = t.job_id
+    -- The keys this step writes that no read below checks first (a record or source of the wrong
+    -- type fails its read, or its removal, before anything is written). The job's results and
+    -- dependency sets seldom exist: one EXISTS spares their TYPE then.
+    expect_types({t.target_key or false, t.target == 'q' and 'list' or 'zset', t.wake_key or false, 'list',
+        t.known_key or false, 'set'})
+    local settles = t.policy ~= '-'
+    local own = {t.result and results or false, 'list', (settles or t.leave) and dependencies or false, 'set',
+        settles and dependents or false, 'set'}
+    local present = {}
+    for i = 1, #own, 2 do
+        if own[i] then
+            present[#present + 1] = own[i]
+        end
+    end
+    if #present > 0 and redis.call('EXISTS', unpack(present)) > 0 then
+        expect_types(own)
+    end
     -- A record without the execution id (or no record: HMGET answers false) refuses: with an
     -- execution to check, that one HMGET also says the record exists. It reads the job's rate
     -- limit too (see lib_rate_limit.lua).
