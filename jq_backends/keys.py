@@ -32,6 +32,10 @@ component. Because no kind is a prefix of another kind followed by ``:``, two di
                                 job canceled while it ran, its lease deadline) (a sorted set)
 ``jq:rate-limit-waiting:<key>`` the ids waiting for a slot, scored by their place in line
 ``jq:rate-limits``              the rate-limit keys with slots held or jobs waiting (a set)
+``jq:request:<session>``        the reply to the last script call of one caller's session (a
+                                thread of a Redis driver's process), under the call's number:
+                                a re-sent copy of the call gets it instead of running again (a
+                                string, expiring; see jq_backends.redis.scripts)
 ============================== ==========================================================
 """
 
@@ -63,6 +67,7 @@ GROUP: Final = "group"
 RATE_LIMIT: Final = "rate-limit"
 RATE_LIMIT_SLOTS: Final = "rate-limit-slots"
 RATE_LIMIT_WAITING: Final = "rate-limit-waiting"
+REQUEST: Final = "request"
 
 # The fixed kinds. Kept in one tuple so a test can check that none is a prefix of another.
 KINDS: tuple[str, ...] = (
@@ -82,6 +87,7 @@ KINDS: tuple[str, ...] = (
     RATE_LIMIT,
     RATE_LIMIT_SLOTS,
     RATE_LIMIT_WAITING,
+    REQUEST,
     *(kind.value for kind in PlaceKind if kind is not PlaceKind.QUEUE),
 )
 
@@ -193,6 +199,10 @@ class KeySpace:
     def rate_limit_waiting(self, key: str) -> str:
         """The ids waiting for a slot of a rate limit, in line."""
         return f"{self.prefix}{RATE_LIMIT_WAITING}:{key}"
+
+    def request(self, session: str) -> str:
+        """The reply to the last script call of a caller's session (Redis driver)."""
+        return f"{self.prefix}{REQUEST}:{session}"
 
     @property
     def rate_limits(self) -> str:

@@ -491,6 +491,18 @@ def mark_started_and_sleep_once(path: str, seconds: float) -> str:
     return mark_started_and_sleep(path, seconds)
 
 
+def note_run_and_sleep(path: str, tag: str, seconds: float) -> str:
+    """Append ``tag`` and a newline to ``path`` (one run of the job, counted by the test), then
+    sleep ``seconds``."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{tag}\n".encode())
+    finally:
+        os.close(fd)
+    time.sleep(seconds)
+    return tag
+
+
 def record_run_until_released(path: str, release: str, timeout: float = 60.0) -> str:
     """Append the job's id to ``path`` (counts executions across processes, on any store), then
     wait until the file ``release`` exists (at most ``timeout`` seconds)."""

@@ -26,10 +26,16 @@ HORSE_MODES = ("reused-horse", "fork-per-job")
 
 
 def start_worker(
-    url: str, queues: list[str] | None = None, *, extra_env: dict[str, str] | None = None, **config: Any
+    url: str,
+    queues: list[str] | None = None,
+    *,
+    extra_env: dict[str, str] | None = None,
+    own_group: bool = False,
+    **config: Any,
 ) -> subprocess.Popen[str]:
     """Start ``tests/worker_main.py`` with this config (and these environment variables); its
-    stderr is captured."""
+    stderr is captured. With ``own_group``, it leads a process group (a session) of its own, which its
+    children (work horses, a lease pulse) join: ``os.killpg(process.pid, ...)`` signals them all."""
     config = {"url": url, "queues": queues or ["default"], **config}
     env = env_without_jq_url()
     env["PYTHONPATH"] = str(ROOT)
@@ -41,6 +47,7 @@ def start_worker(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=own_group,
     )
 
 

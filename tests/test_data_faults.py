@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from jq import Queue, SimpleWorker
-from jq.broker import STATUS, Place, PlaceKind, Transition
+from jq.broker import STATUS, Move, Place, PlaceKind, RecordEdit, ToRegistry, Transition
 from jq.exceptions import DeserializationError, StoreDataError
 from jq.job import Job
 from jq.queueing import registry as registry_module
@@ -336,11 +336,12 @@ def test_a_transition_refuses_a_key_of_the_wrong_type_before_writing_anything(se
 
     change = Transition(
         job.id,
-        source=Place(PlaceKind.STARTED, "default"),
-        target=Place(PlaceKind.FINISHED, "default"),
-        score=time.time() + 60,
+        Move(
+            Place(PlaceKind.STARTED, "default"),
+            ToRegistry(Place(PlaceKind.FINISHED, "default"), time.time() + 60),
+        ),
+        RecordEdit({STATUS: b"finished"}),
         execution_id="gone-1",
-        fields={STATUS: b"finished"},
     )
 
     with pytest.raises(StoreDataError, match=f"key {finished} holds a string where jq keeps a zset"):

@@ -68,6 +68,7 @@ BUILDERS: dict[str, tuple[Callable[[KeySpace, str], str], str]] = {
     "rate-limit": (KeySpace.rate_limit, "any"),
     "rate-limit-slots": (KeySpace.rate_limit_slots, "any"),
     "rate-limit-waiting": (KeySpace.rate_limit_waiting, "any"),
+    "request": (KeySpace.request, "any"),
 }
 
 
@@ -113,7 +114,7 @@ def test_the_table_covers_every_kind_and_every_key_method() -> None:
     helpers = {"place", "registry", "template", "worker_name"}
     builders = {"job", "results", "dependents", "dependencies", "queue", "wake", "workers_of",
                 "worker", "worker_queues", "commands", "lock", "marker", "group", "rate_limit",
-                "rate_limit_slots", "rate_limit_waiting"}  # fmt: skip
+                "rate_limit_slots", "rate_limit_waiting", "request"}  # fmt: skip
     assert methods == helpers | builders
 
 

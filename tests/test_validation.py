@@ -52,7 +52,9 @@ def store_state(broker: Broker) -> Any:
         return broker.store.snapshot()
     client = broker.connection
     # The database is this test's own (a fresh fake server, or the session's private server).
-    return {key: client.dump(key) for key in client.keys("*")}
+    # Request keys hold each caller's last reply, a refusal's too (jq_backends.redis.requests).
+    requests = broker.keys.request("").encode()
+    return {key: client.dump(key) for key in client.keys("*") if not key.startswith(requests)}
 
 
 @pytest.fixture

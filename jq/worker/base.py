@@ -69,6 +69,7 @@ from jq.worker.maintenance import Maintenance
 from jq.worker.pulse import LeasePulse
 from jq.worker.registration import WorkerStatus, registration_of
 from jq.worker.shutdown import ShutdownSignals
+from jq.worker.store_watch import StoreWatch
 from jq.worker.strategies import ExecutionStrategy, InProcessExecution, KillReason
 
 if TYPE_CHECKING:
@@ -335,6 +336,8 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         self._dequeue_strategy = DequeueStrategy.parse(dequeue_strategy)
         self._ordered_queues = list(self.queues)
         self.runner = self._make_runner()
+        # The heartbeat's calls tell maintenance whether expired leases can be trusted.
+        watch = StoreWatch(self.heartbeat_interval)
         maintenance = self._maintenance = Maintenance(
             self.name,
             self.broker,
@@ -345,6 +348,8 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             reporter=self,
             with_scheduler=with_scheduler,
             cron=self.cron_scheduler(),
+            store_watch=watch,
+            lease_grace=self.worker_ttl,
         )
         loop = WorkLoop(
             self.name,
@@ -358,7 +363,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         )
         signals = ShutdownSignals(self.name, self.request_stop, self.request_force_stop)
         heartbeat = self._heartbeat = WorkerHeartbeat(
-            self.name, self.heartbeat_interval, self.renew, self.fork_guard, broker=self.broker
+            self.name, self.heartbeat_interval, self.renew, self.fork_guard, watch, broker=self.broker
         )
         self.bootstrap(logging_level, date_format, log_format)
         try:

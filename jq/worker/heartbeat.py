@@ -11,6 +11,7 @@ from typing import Any
 from jq.base.threads import start_background_thread
 from jq.broker import Broker
 from jq.core.outage import describe_outage
+from jq.worker.store_watch import StoreWatch
 
 __all__ = ["WorkerHeartbeat"]
 
@@ -25,7 +26,8 @@ class WorkerHeartbeat:
     One thread for the worker's whole life, so running a job costs no thread start; the job itself
     (in process or in a work horse) never has to cooperate. A beat holds ``fork_guard`` (the
     worker's :attr:`~jq.worker.base.BaseWorker.fork_guard`), so a work horse is never forked while this
-    thread is in the middle of a call to the store.
+    thread is in the middle of a call to the store. ``watch``, when given, is told how each beat
+    went (see :mod:`jq.worker.store_watch`).
 
     ``broker``'s transient errors (an outage, a full store) are logged once, without a traceback,
     until a beat goes through again; any other error is logged with its traceback at each beat.
@@ -37,10 +39,12 @@ class WorkerHeartbeat:
         interval: float,
         renew: Callable[[], None],
         fork_guard: AbstractContextManager[Any],
+        watch: StoreWatch | None = None,
         *,
         broker: Broker | None = None,
     ) -> None:
         self.name, self.interval, self.renew, self.fork_guard = name, interval, renew, fork_guard
+        self.watch = watch
         self.broker = broker
         # Whether the last beat failed on one of the broker's transient errors (said once).
         self._failing = False
@@ -70,11 +74,16 @@ class WorkerHeartbeat:
             self._wake.clear()
             if self._stop.is_set():
                 return
+            watch = self.watch
             transient = self.broker.transient_errors if self.broker is not None else ()
             try:
                 with self.fork_guard:
+                    if watch is not None:
+                        watch.calling()
                     self.renew()
             except transient as error:
+                if watch is not None:
+                    watch.failed()
                 # The store is away or full: the next beat tries again. Said once, not each beat.
                 assert self.broker is not None
                 if not self._failing:
@@ -83,8 +92,12 @@ class WorkerHeartbeat:
                     )
                     self._failing = True
             except Exception:
+                if watch is not None:
+                    watch.failed()
                 logger.warning("worker %s: heartbeat failed", self.name, exc_info=True)
             else:
+                if watch is not None:
+                    watch.answered()
                 if self._failing:
                     logger.warning("worker %s: heartbeats go through again", self.name)
                     self._failing = False

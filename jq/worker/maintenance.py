@@ -18,6 +18,7 @@ from jq.core.group import Group
 from jq.core.rate_limit import clean_rate_limits
 from jq.scheduling.scheduler import Scheduler, scheduler_lock_name
 from jq.worker.scheduling import WorkerScheduling
+from jq.worker.store_watch import StoreWatch
 
 if TYPE_CHECKING:
     from jq.queueing.queue import Queue
@@ -39,7 +40,9 @@ class Maintenance:
     What it needs of its worker: ``name``, the ``broker``, ``run_tasks`` (the worker's
     ``run_maintenance_tasks``, bound: a worker class may override it), its ``fork_guard``, and
     ``reporter``, the worker the ``jq_job_failed`` hook is told ended an abandoned job (see
-    :meth:`jq.registry.StartedJobRegistry.cleanup`).
+    :meth:`jq.registry.StartedJobRegistry.cleanup`). With ``store_watch``, abandoned jobs are
+    ended only once the store has answered the worker's heartbeats steadily for ``lease_grace``
+    seconds (see :mod:`jq.worker.store_watch`): after an outage, live owners renew first.
     """
 
     def __init__(
@@ -54,8 +57,12 @@ class Maintenance:
         reporter: Any = None,
         with_scheduler: bool = False,
         cron: CronScheduler | None = None,
+        store_watch: StoreWatch | None = None,
+        lease_grace: float = 0.0,
     ) -> None:
         self.name, self.broker, self.queues, self.interval = name, broker, list(queues), interval
+        self.store_watch, self.lease_grace = store_watch, lease_grace
+        self._waiting_out_outage = False
         self.run_tasks = self.clean_registries if run_tasks is None else run_tasks
         self.reporter = reporter
         scheduler = Scheduler(self.queues, broker, name=name) if with_scheduler else None
@@ -109,9 +116,11 @@ class Maintenance:
         Each chore of each queue runs on its own: one that raises (bad data the store holds) is
         logged and the others run all the same; the store's transient errors are raised, for the
         worker to wait the outage out."""
+        reap = self._may_end_abandoned_jobs()
         for queue in self.queues:
             name = queue.name
-            self._isolated(f"queue {name}: ending abandoned jobs", self._end_abandoned, queue)
+            if reap:
+                self._isolated(f"queue {name}: ending abandoned jobs", self._end_abandoned, queue)
             for kind, registry in (
                 ("finished", queue.finished_job_registry),
                 ("failed", queue.failed_job_registry),
@@ -160,6 +169,19 @@ class Maintenance:
                 len(orphans),
                 ", ".join(orphans),
             )
+
+    def _may_end_abandoned_jobs(self) -> bool:
+        """Whether expired leases can be trusted now (see :mod:`jq.worker.store_watch`)."""
+        wait = 0.0 if self.store_watch is None else self.store_watch.quiet_for(self.lease_grace)
+        if wait > 0 and not self._waiting_out_outage:
+            logger.warning(
+                "worker %s: the store did not answer for a while: jobs whose lease ran out meanwhile are "
+                "ended as abandoned only after it has answered steadily for %ss, so that the workers "
+                "running them can renew their leases first",
+                self.name, self.lease_grace,
+            )  # fmt: skip
+        self._waiting_out_outage = wait > 0
+        return wait <= 0
 
     def clean_rate_limits(self) -> None:
         """Free the rate-limit slots no job holds any more (a job whose record expired while it

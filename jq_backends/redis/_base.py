@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -83,6 +84,12 @@ class Templates:
         )
 
 
+def server_time(client: redis.Redis) -> float:
+    """The server's ``TIME``, in seconds since the epoch (one round trip)."""
+    seconds, micros = client.time()
+    return int(seconds) + int(micros) / 1_000_000
+
+
 class RedisState:
     """A binary client on one Redis database, the scripts loaded on it, and the key names.
 
@@ -110,17 +117,14 @@ class RedisState:
         self.shares_across_processes = not is_fake(client)
         self._t = Templates.of(self._keys)
         #: The server's clock, read once a minute and followed with the monotonic clock between.
-        self._clock = StoreClock(self._server_time)
+        #: (It reads through the client, not the broker: a clock that held the broker would make
+        #: every broker a reference cycle, whose connections only the garbage collector closes.)
+        self._clock = StoreClock(functools.partial(server_time, self._client))
         # (key, type) of the keys of the wrong type a claim reported (each is logged once), the
         # queues the last claim skipped for one, and wake keys BLPOP refused (see RedisQueues).
         self._reported: set[tuple[str, str]] = set()
         self._skipped_queues: set[str] = set()
         self._bad_wake_keys: set[str] = set()
-
-    def _server_time(self) -> float:
-        """The server's ``TIME``, in seconds since the epoch (one round trip)."""
-        seconds, micros = self._client.time()
-        return int(seconds) + int(micros) / 1_000_000
 
     def _hgetall_many(self, keys: list[str]) -> list[dict[bytes, bytes]]:
         """HGETALL of each key in one pipeline (not a transaction), in the order given. A key

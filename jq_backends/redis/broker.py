@@ -154,9 +154,21 @@ class RedisBroker(
         fields = claim_fields_now(claim.fields)
         claim_keys, claim_args = self._claim_call(claim.queues, fields, lease, claim.worker)
         self._skipped_queues = set()
-        reply = self._scripts("finish_and_claim", transition_keys + claim_keys, transition_args + claim_args)
-        claimed = self._claimed(claim.queues, fields, reply[1:]) if len(reply) > 1 else None
-        return bool(reply[0]), claimed
+        # Read with this attempt's fields: a repeat after a transient error gets this reply. (Not
+        # through self: a call in doubt keeps its reader, which must not keep the broker alive.)
+        me = weakref.ref(self)
+
+        def read(reply: Any) -> tuple[bool, Claimed | None]:
+            broker = me()
+            claimed = (
+                None if broker is None or len(reply) < 2 else broker._claimed(claim.queues, fields, reply[1:])
+            )
+            return bool(reply[0]), claimed
+
+        outcome: tuple[bool, Claimed | None] = self._scripts(
+            "finish_and_claim", transition_keys + claim_keys, transition_args + claim_args, read
+        )
+        return outcome
 
     def pipeline_writes(self, pipeline: Any) -> RedisPipelineWrites:
         """Writes queued on ``pipeline``, a redis-py pipeline to this broker's server and

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -234,8 +235,18 @@ class RedisQueues(RedisState, QueueStore):
         self, queues: Sequence[str], fields: Mapping[str, bytes], lease: str, worker: WorkerUpdate | None
     ) -> Claimed | None:
         self._skipped_queues = set()
-        reply = self._scripts("claim", *self._claim_call(queues, fields, lease, worker))
-        return None if reply is None else self._claimed(queues, fields, reply)
+        # Read with this attempt's fields: a repeat after a transient error gets this reply. (Not
+        # through self: a call in doubt keeps its reader, which must not keep the broker alive.)
+        me = weakref.ref(self)
+
+        def read(reply: Any) -> Claimed | None:
+            broker = me()
+            return None if reply is None or broker is None else broker._claimed(queues, fields, reply)
+
+        claimed: Claimed | None = self._scripts(
+            "claim", *self._claim_call(queues, fields, lease, worker), read
+        )
+        return claimed
 
     def _block_limit(self) -> float:
         """The longest BLPOP that cannot outlast the client's socket timeout (which would raise).

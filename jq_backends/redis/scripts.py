@@ -48,6 +48,7 @@ from jq_backends.keys import (
     KeySpace,
 )
 from jq_backends.redis.hot_connection import HotConnection
+from jq_backends.redis.requests import REQUEST_TTL, Reader, Sessions
 from jq_backends.redis.wire import LUA_CONSTANTS as WIRE_LETTERS
 
 __all__ = [
@@ -164,6 +165,7 @@ def script_constants(prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
     constants.update({name: lua_string(letter) for name, letter in WIRE_LETTERS.items()})
     # LTRIM's last index: the result entries kept are 0 .. RESULTS_KEPT - 1.
     constants["RESULTS_LAST"] = str(contract.RESULTS_KEPT - 1)
+    constants["REQUEST_TTL_MS"] = str(int(REQUEST_TTL * 1000))
     return constants
 
 
@@ -242,13 +244,32 @@ def library_for(code: str) -> str:
     return head + "".join(text for (_, text), keep in zip(blocks, wanted, strict=True) if keep)
 
 
+# What runs around every script's own code (see lib.lua's Requests): the request key and number
+# are taken off the end of KEYS and ARGV, so that the script reads its own as before; a copy of a
+# call that already ran returns its recorded reply and writes nothing.
+_REQUEST_HEAD: Final = """\
+local REQUEST_KEY, REQUEST_NUMBER = table.remove(KEYS), table.remove(ARGV)
+local recorded = recorded_reply(REQUEST_KEY, REQUEST_NUMBER)
+if recorded then
+    return recorded[1]
+end
+local reply = (function()
+"""
+_REQUEST_TAIL: Final = """\
+end)()
+record_reply(REQUEST_KEY, REQUEST_NUMBER, reply)
+return reply
+"""
+
+
 @functools.cache
 def script_source(name: str, prefix: str = DEFAULT_PREFIX) -> str:
     """The full Lua source run for script ``name`` by a broker whose keys start with ``prefix``:
-    the constants the code mentions, the part of the library files it uses, then the script."""
+    the constants the code mentions, the part of the library files it uses, then the script
+    inside the request steps (its reply recorded under the caller's request identity)."""
     if name not in SCRIPT_NAMES:
         raise ValueError(f"unknown script {name!r}")
-    script = script_file(name)
+    script = f"{_REQUEST_HEAD}{script_file(name)}{_REQUEST_TAIL}"
     code = f"{library_for(script)}\n{script}"
     words = _words(code)
     constants = "".join(
@@ -273,7 +294,8 @@ def out_of_memory_message(error: BaseException) -> str:
 
 
 class ScriptRunner:
-    """The driver's scripts for one key prefix registered on one client, each call one round trip."""
+    """The driver's scripts for one key prefix registered on one client, each call one round trip,
+    each under a request identity (:mod:`jq_backends.redis.requests`)."""
 
     def __init__(self, client: redis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
         self._client = client
@@ -281,21 +303,35 @@ class ScriptRunner:
             name: client.register_script(script_source(name, prefix)) for name in SCRIPT_NAMES
         }
         self._hot = HotConnection(client)
+        self._sessions = Sessions(KeySpace(prefix).request, (redis.ConnectionError, redis.TimeoutError))
 
-    def __call__(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
-        """Run one script in one round trip (plus a load when the server does not know it yet).
+    def __call__(
+        self, name: str, keys: Sequence[str], args: Sequence[Arg], read: Reader | None = None
+    ) -> Any:
+        """Run one script in one round trip (plus a load when the server does not know it yet);
+        its reply, through ``read`` when given.
 
-        ``EVALSHA`` on a held connection (:class:`~jq_backends.redis.hot_connection.HotConnection`),
-        falling back to the client: the client's path costs about 40 µs of Python per call, and
-        ``Script.__call__`` also copies the arguments and imports a module on every call.
+        A call that failed in transit is settled first, and a repeat of it (the same script and
+        keys: a caller trying again after a transient error) gets its reply, read by the first
+        attempt's ``read``: see :class:`~jq_backends.redis.requests.Sessions`.
         """
+        return self._sessions.run(self._send, name, keys, args, read)
+
+    def _send(
+        self, name: str, keys: Sequence[str], args: Sequence[Arg], request_key: str, number: int
+    ) -> Any:
+        """``EVALSHA`` on a held connection (:class:`~jq_backends.redis.hot_connection.HotConnection`),
+        falling back to the client: the client's path costs about 40 µs of Python per call, and
+        ``Script.__call__`` also copies the arguments and imports a module on every call. The
+        request key and number go last in KEYS and ARGV: every re-send below (the client's,
+        redis-py's retry, NOSCRIPT) carries the call's identity."""
         script = self._scripts[name]
         try:
             try:
-                return self._evalsha(script.sha, keys, args)
+                return self._evalsha(script.sha, keys, args, request_key, number)
             except NoScriptError:
                 script.sha = self._client.script_load(script.script)
-                return self._evalsha(script.sha, keys, args)
+                return self._evalsha(script.sha, keys, args, request_key, number)
         except OutOfMemoryError as error:
             # Redis refuses a script's first write at maxmemory, so nothing of it was written.
             raise StoreFullError(out_of_memory_message(error)) from error
@@ -309,14 +345,18 @@ class ScriptRunner:
     def queue_on(self, pipeline: Any, name: str, keys: Sequence[str], args: Sequence[Arg]) -> None:
         """Queue one script call on a redis-py ``pipeline``: made (the script loaded first when
         the server does not know it) when the pipeline is executed, its reply among the
-        pipeline's."""
+        pipeline's. It has a request identity of its own: a pipeline re-sent applies once."""
+        keys, args = self._sessions.one_shot(keys, args)
         self._scripts[name](keys=list(keys), args=list(args), client=pipeline)
 
-    def _evalsha(self, sha: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
-        def through_client() -> Any:
-            return self._client.evalsha(sha, len(keys), *keys, *args)
-
-        return self._hot.execute(through_client, "EVALSHA", sha, len(keys), *keys, *args)
+    def _evalsha(
+        self, sha: str, keys: Sequence[str], args: Sequence[Arg], request_key: str, number: int
+    ) -> Any:
+        keys_and_args = (*keys, request_key, *args, number)
+        count = len(keys) + 1
+        return self._hot.execute(
+            lambda: self._client.evalsha(sha, count, *keys_and_args), "EVALSHA", sha, count, *keys_and_args
+        )
 
     def close(self) -> None:
         """Give back the held connection (the client itself stays the caller's)."""

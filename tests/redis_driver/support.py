@@ -42,10 +42,18 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) ->
         time.sleep(0.005)
 
 
+def stored_keys(client: redis.Redis) -> list[bytes]:
+    """Every key but the request keys (``jq:request:<session>``), which hold the reply to each
+    caller's last script call, refusals included (see jq_backends.redis.requests)."""
+    requests = KeySpace().request("").encode()
+    return [key for key in client.keys("*") if not key.startswith(requests)]
+
+
 def snapshot(client: redis.Redis) -> dict[Any, Any]:
-    """Every key with its type, content and whether it expires: to check that nothing was written."""
+    """Every key (but the request keys) with its type, content and whether it expires: to check
+    that nothing was written."""
     state: dict[Any, Any] = {}
-    for key in client.keys("*"):
+    for key in stored_keys(client):
         kind = client.type(key)
         if kind == b"hash":
             value: Any = client.hgetall(key)

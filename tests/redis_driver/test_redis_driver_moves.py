@@ -32,6 +32,7 @@ from tests.redis_driver.support import (
     snapshot,
     start,
     started,
+    stored_keys,
 )
 
 # -- transition -------------------------------------------------------------------------------------
@@ -340,7 +341,7 @@ def test_worker_lifecycle_and_indexes(rb: RedisBroker, client: redis.Redis) -> N
     assert 59_000 < client.pttl(KEYS.worker_queues("w")) <= 60_000
     rb.unregister_worker("w")
     assert rb.worker_names() == [] and rb.worker_names("a") == []
-    assert client.keys("*") == []
+    assert stored_keys(client) == []
 
 
 def test_a_dead_worker_is_pruned_and_its_name_reusable(rb: RedisBroker, client: redis.Redis) -> None:

@@ -24,6 +24,7 @@ check_worker_updates({change.worker, claim.worker}, 2)
 local moved = transition(change)
 local claimed = claim_next(claim)
 if claimed then
-    return {moved, claimed[1], claimed[2], claimed[3], claimed[4]}
+    table.insert(claimed, 1, moved)  -- {moved, index, job id, record, problems}, marked for Requests
+    return claimed
 end
 return {moved}

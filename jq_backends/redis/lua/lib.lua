@@ -347,6 +347,16 @@ local function next_claim(first)
     return claim
 end
 
+-- The execution id among a claim's field/value pairs, or nil.
+local function execution_of(fields)
+    for i = 1, #fields, 2 do
+        if fields[i] == F_EXECUTION then
+            return fields[i + 1]
+        end
+    end
+    return nil
+end
+
 -- Note a key of the wrong type among a claim's problems ({what, queue index, key or job id,
 -- what it holds}, flat).
 local function claim_problem(claim, what, i, name, found)
@@ -359,7 +369,8 @@ end
 -- and status 'started' on the first good one, removes its expiry and that of its results and
 -- dependency sets (a started job never expires), enters it in the started registry under the
 -- lease, leaves each queue's wake token matching whether the queue still holds ids, and updates
--- the worker. Returns {queue index, job id, {field, value, ...}, problems}, or nil when every
+-- the worker. Returns {queue index, job id, {field, value, ...}, problems} (with claimed_by and
+-- prior_status for Requests), or nil when every
 -- queue is empty ({0, '', {}, problems} when there were problems). The record is read once,
 -- before the claim writes: the caller adds the fields it sent and the status itself, which
 -- spares a read and the transfer of what it already knows.
@@ -422,7 +433,11 @@ local function claim_next(claim)
                 if claim.worker then
                     apply_worker_update(claim.worker, job_id)
                 end
-                return {i, job_id, record, claim.problems}
+                local reply = {i, job_id, record, claim.problems}
+                -- What a repeat of the call needs to rebuild this reply rather than record it
+                -- (see Requests); Redis sends only a table's list part.
+                reply.claimed_by, reply.prior_status = execution_of(claim.fields), status or false
+                return reply
             end
         end
         if usable then
@@ -434,4 +449,161 @@ local function claim_next(claim)
         return {0, '', {}, claim.problems}
     end
     return nil
+end
+
+-- == Requests: a call delivered twice applies once ==============================================
+--
+-- Every script call carries its caller's request identity: its last KEYS entry is the caller's
+-- request key (K_REQUEST .. the caller's session, one per thread of a process) and its last ARGV
+-- entry the call's number in that session, which only grows. The script records its reply there
+-- under the number (REQUEST_TTL_MS); a copy of the same call (a re-send after a timeout, which
+-- Redis may receive twice) gets the recorded reply and writes nothing, and a copy of a call older
+-- than the session's last is refused. scripts.py puts these steps around each script's code.
+
+-- A reply as text: t, f (false or nil), n<integer>:, s<length>:<bytes>, a<count>: then the
+-- items. Only what a script reply holds: an integer, a string, false, a list of them. Built with
+-- as few intermediate strings as can be: this runs on every call.
+local function scalar_text(value)
+    local kind = type(value)
+    if kind == 'string' then
+        return 's' .. #value .. ':' .. value
+    elseif kind == 'number' then
+        return 'n' .. string.format('%d', value) .. ':'
+    end
+    return value and 't' or 'f'
+end
+
+local function encode_reply(value)
+    if type(value) ~= 'table' then
+        return scalar_text(value)
+    end
+    local n = #value
+    local parts = {'a' .. n .. ':'}
+    for i = 1, n do
+        parts[i + 1] = encode_reply(value[i])
+    end
+    return table.concat(parts)
+end
+
+-- The reply encoded at `at` in `text`, and where the text after it starts.
+local function decode_reply(text, at)
+    local kind = string.sub(text, at, at)
+    if kind == 't' then
+        return true, at + 1
+    elseif kind == 'f' then
+        return false, at + 1
+    end
+    local colon = string.find(text, ':', at + 1, true)
+    local n = tonumber(string.sub(text, at + 1, colon - 1))
+    if kind == 'n' then
+        return n, colon + 1
+    elseif kind == 's' then
+        return string.sub(text, colon + 1, colon + n), colon + n + 1
+    end
+    local list, next_at = {}, colon + 1
+    for i = 1, n do
+        list[i], next_at = decode_reply(text, next_at)
+    end
+    return list, next_at
+end
+
+-- The reply of a claim recorded compactly (see record_reply), rebuilt from `text` at `at` and
+-- the job's record as it is now. The recorded reply of a claim would be the job's whole
+-- record, which every claim would encode and store for a repeat that almost never comes.
+--
+-- Why the record now gives the first reply: the reply is the record as it was before the claim
+-- wrote, to which the caller adds the claim's fields and status 'started' itself. The record now
+-- is that one with the claim's fields and status written on it, so the caller gets the same
+-- record from it once the status is put back. Who else can change the record of a job claimed
+-- by an execution whose worker has not learned of the claim yet? Not that worker; not its
+-- heartbeat (it writes the worker's record) nor a lease renewal (the started registry's score,
+-- for jobs the worker knows of); no expiry (a started job's record has none). Only these, which end the claim's ownership: maintenance ending it as
+-- abandoned once its lease ran out (failed, or queued again and then claimed by another
+-- execution), a user canceling or deleting it. The record must therefore still say 'started'
+-- by this execution; if it does not, the claim is over and the repeat replies as if the claim
+-- had found nothing (the worker must not run a job it no longer owns; it claims again). A user
+-- saving other fields (job.meta) meanwhile is seen in the rebuilt record: the newer truth.
+local function rebuilt_claim(text, at)
+    local reply = {}
+    if string.sub(text, at, at) == 'C' then
+        reply[1], at = decode_reply(text, at + 1)
+    else
+        at = at + 1
+    end
+    local colon = string.find(text, ':', at, true)
+    local index = tonumber(string.sub(text, at, colon - 1))
+    at = colon + 1
+    colon = string.find(text, ':', at, true)
+    local job_id_end = colon + tonumber(string.sub(text, at, colon - 1))
+    local job_id = string.sub(text, colon + 1, job_id_end)
+    at = job_id_end + 1
+    colon = string.find(text, ':', at, true)
+    local execution_end = colon + tonumber(string.sub(text, at, colon - 1))
+    local execution = string.sub(text, colon + 1, execution_end)
+    local prior = string.sub(text, execution_end + 1, execution_end + 1) == 's' and string.sub(text, execution_end + 2)
+    local record = redis.call('HGETALL', K_JOB .. job_id)
+    local at_status, owner
+    for i = 1, #record, 2 do
+        if record[i] == F_STATUS then
+            at_status = i
+        elseif record[i] == F_EXECUTION then
+            owner = record[i + 1]
+        end
+    end
+    if not at_status or record[at_status + 1] ~= S_STARTED or owner ~= execution then
+        if #reply == 0 then
+            return false  -- a claim alone: as if it had found nothing
+        end
+        return reply
+    end
+    if prior then
+        record[at_status + 1] = prior
+    else
+        -- It had no status: drop the pair (moving the last pair into its place).
+        local last = #record - 1
+        record[at_status], record[at_status + 1] = record[last], record[last + 1]
+        record[last], record[last + 1] = nil, nil
+    end
+    -- The problems the claim met were the first attempt's to report: none now.
+    local n = #reply
+    reply[n + 1], reply[n + 2], reply[n + 3], reply[n + 4] = index, job_id, record, {}
+    return reply
+end
+
+-- {the recorded reply} when this call already ran, nil when it has not; an error (nothing
+-- written) for a copy of a call older than the session's last.
+local function recorded_reply(key, number)
+    local stored = redis.call('GET', key)
+    if not stored then
+        return nil
+    end
+    local colon = string.find(stored, ':', 1, true)
+    local last, this = tonumber(string.sub(stored, 1, colon - 1)), tonumber(number)
+    if this == last then
+        local kind = string.sub(stored, colon + 1, colon + 1)
+        if kind == 'c' or kind == 'C' then
+            return {rebuilt_claim(stored, colon + 1)}
+        end
+        return {(decode_reply(stored, colon + 1))}
+    elseif this < last then
+        return error('jq request ' .. number .. ' of ' .. key .. ' came after request ' .. last .. ': not run')
+    end
+    return nil
+end
+
+-- A claim whose fields carry an execution id is recorded compactly (see rebuilt_claim): 'c', or
+-- 'C' and the encoded item before the claim's four (a finish-and-claim's moved), then <queue index>:<length of
+-- the job id>:<job id><length of the execution id>:<execution id>, then the status before the
+-- claim ('s' and the status, to the end) or 'f' for none. One string built in one step.
+local function record_reply(key, number, reply)
+    local text
+    if type(reply) == 'table' and reply.claimed_by then
+        local n, execution, prior = #reply, reply.claimed_by, reply.prior_status
+        local job_id = reply[n - 2]
+        text = (n == 5 and 'C' .. scalar_text(reply[1]) or 'c') .. reply[n - 3] .. ':' .. #job_id .. ':' .. job_id
+            .. #execution .. ':' .. execution .. (prior and 's' .. prior or 'f')
+    else
+        text = encode_reply(reply)
+    end
+    redis.call('SET', key, number .. ':' .. text, 'PX', REQUEST_TTL_MS)
 end
