@@ -274,7 +274,7 @@ local function transition(t)
     -- The keys this step writes that no read below checks first (a record or source of the wrong
     -- type fails its read, or its removal, before anything is written). The job's results and
     -- dependency sets seldom exist: one EXISTS spares their TYPE then.
-    expect_types({move.target_key or false, move.target == 'q' and 'list' or 'zset', move.wake_key or false,
+    expect_types({move.target_key or false, move.target == PLACE_QUEUE and 'list' or 'zset', move.wake_key or false,
         'list', t.known_key or false, 'set'})
     local settles = t.settlement ~= nil
     local own = {t.result and results or false, 'list', (settles or t.leave_dependencies) and dependencies or false,
