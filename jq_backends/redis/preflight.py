@@ -36,12 +36,13 @@ logger = logging.getLogger("jq.broker.redis")
 
 #: The ACL command rules of a jq user (worker, producer or jqueue): the data commands (``@read``,
 #: ``@write``; the keys are limited separately), Lua scripts (EVALSHA, SCRIPT LOAD), pub/sub for
-#: worker commands, MULTI/EXEC, and the connection ones (AUTH, HELLO, PING, CLIENT SETINFO);
+#: worker commands, MULTI/EXEC, TIME (the store's clock, which every process reads: see
+#: jq.broker.clock), and the connection ones (AUTH, HELLO, PING, CLIENT SETINFO);
 #: minus the dangerous ones (FLUSHALL, KEYS, CONFIG, INFO, CLIENT KILL...), and the commands of
 #: those categories that reach beyond jq's keys: FUNCTION (every library on the server), SCRIPT
 #: FLUSH and SCRIPT KILL (other clients' scripts). jq sends none of what is taken away.
 WORKER_COMMAND_RULES: Final = (
-    "-@all +@read +@write +@scripting +@pubsub +@transaction +@connection "
+    "-@all +@read +@write +@scripting +@pubsub +@transaction +@connection +time "
     "-@dangerous -function -script|flush -script|kill"
 )
 #: The only eviction policy under which Redis never deletes a key to make room.
@@ -143,6 +144,8 @@ class RedisPreflight(RedisState):
             # EVALSHA (SCRIPT LOAD when the server lacks the script); the script deletes the lock.
             *_refusal(lambda: self._scripts("release_lock", [lock], [token])),
             *self._probe_transaction(lock, wake),
+            # The store's clock, which leases, due times and cron ticks count by.
+            *_refusal(lambda: self._client.time()),
             # Sending worker commands, and receiving them.
             *_refusal(lambda: self._client.publish(channel, b"")),
             *_refusal(lambda: self._probe_subscribe(channel)),
