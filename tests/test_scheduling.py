@@ -269,10 +269,12 @@ class TestWorkerScheduling:
         )
         thread.start()
         try:
+            # The lock is taken before the thread is started: wait for both.
             assert wait_for(
-                lambda: queue.broker.lock_owner(scheduler_lock_name("default")) is not None, timeout=30
+                lambda: queue.broker.lock_owner(scheduler_lock_name("default")) is not None
+                and any(t.name == "jq-scheduling-tidy" for t in threading.enumerate()),
+                timeout=30,
             )
-            assert any(t.name == "jq-scheduling-tidy" for t in threading.enumerate())
         finally:
             worker.request_stop()
             thread.join(10)
