@@ -271,8 +271,10 @@ class TestWorkerScheduling:
         try:
             # The lock is taken before the thread is started: wait for both.
             assert wait_for(
-                lambda: queue.broker.lock_owner(scheduler_lock_name("default")) is not None
-                and any(t.name == "jq-scheduling-tidy" for t in threading.enumerate()),
+                lambda: (
+                    queue.broker.lock_owner(scheduler_lock_name("default")) is not None
+                    and any(t.name == "jq-scheduling-tidy" for t in threading.enumerate())
+                ),
                 timeout=30,
             )
         finally:

@@ -145,7 +145,7 @@ class RedisPreflight(RedisState):
             *_refusal(lambda: self._scripts("release_lock", [lock], [token])),
             *self._probe_transaction(lock, wake),
             # The store's clock, which leases, due times and cron ticks count by.
-            *_refusal(lambda: self._client.time()),
+            *_refusal(self._client.time),
             # Sending worker commands, and receiving them.
             *_refusal(lambda: self._client.publish(channel, b"")),
             *_refusal(lambda: self._probe_subscribe(channel)),
