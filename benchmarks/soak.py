@@ -297,7 +297,11 @@ class Verdict:
     failure_reasons: Counter[str] = field(default_factory=Counter)
     no_callback: list[str] = field(default_factory=list)
     dependents_early: list[str] = field(default_factory=list)
-    kill_recoveries: list[float] = field(default_factory=list)
+    #: Seconds from a kill to the end of its job as abandoned, and to the start of its re-run.
+    kill_to_abandoned: list[float] = field(default_factory=list)
+    kill_to_rerun: list[float] = field(default_factory=list)
+    #: Failed as abandoned though they never started: claimed ahead by a killed SimpleWorker.
+    abandoned_unstarted: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -342,12 +346,15 @@ def judge(plan: list[Planned], by_job: dict[str, list[Line]], records: dict[str,
             verdict.reruns[why].append(job.job_id)
             killer = killer_of(before, workers)
             if why == AFTER_KILL and killer is not None and killer.killed_ns is not None:
-                verdict.kill_recoveries.append((after.start.at_ns - killer.killed_ns) / 1e9)
-        if runs and status == "failed" and "Abandoned" in reason:
-            killer = killer_of(runs[-1], workers)
+                verdict.kill_to_rerun.append((after.start.at_ns - killer.killed_ns) / 1e9)
+        if status == "failed" and "AbandonedJobError" in reason:
+            if not runs:
+                verdict.abandoned_unstarted.append(job.job_id)
+            # The reason names the worker whose lease ran out.
+            named = [w for w in workers if f"worker {w.name} " in reason and w.killed_ns is not None]
             failure = next((line for line in ends if line.event == "failure"), None)
-            if killer is not None and killer.killed_ns is not None and failure is not None:
-                verdict.kill_recoveries.append((failure.at_ns - killer.killed_ns) / 1e9)
+            if named and failure is not None:
+                verdict.kill_to_abandoned.append((failure.at_ns - (named[0].killed_ns or 0)) / 1e9)
         if job.parents and runs:
             for parent in job.parents:
                 parent_ends = [r.end.at_ns for r in executions_of(by_job.get(parent, [])) if r.end]
@@ -513,8 +520,11 @@ def report(args: argparse.Namespace, verdict: Verdict, soak: Soak, lines: list[L
         print(f"  ran again, {reason}: {len(jobs)} {jobs[:20] if reason in reasons[2:] else ''}".rstrip())
     print(f"  ended without a callback line (killed between record and callback): {len(verdict.no_callback)}")
     print(f"  dependents started before a parent's function ended: {len(verdict.dependents_early)}")
-    print(f"  recovery of a killed worker's job (kill → re-run or failed as abandoned): "
-          f"{_seconds(verdict.kill_recoveries)}")  # fmt: skip
+    print(f"  failed as abandoned without having started (claimed ahead, then the worker was killed): "
+          f"{len(verdict.abandoned_unstarted)} {verdict.abandoned_unstarted[:20]}")  # fmt: skip
+    print(f"  a killed worker's job ended as abandoned: {_seconds(verdict.kill_to_abandoned)} after the kill")
+    print(f"  a killed worker's job re-run under its Retry (from the back of the queue): "
+          f"{_seconds(verdict.kill_to_rerun)} after the kill")  # fmt: skip
     for event in soak.events:
         if event.kind == "restart" and event.back_ns is not None:
             after = [line.at_ns for line in lines if line.at_ns > event.back_ns]
