@@ -484,7 +484,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         soak.stop_all()
         server.stop(kill=True)
-        if ok and not args.keep:
+        if (ok and not args.keep) or not soak.plan:  # nothing to inspect when nothing ran
             shutil.rmtree(directory, ignore_errors=True)
             shutil.rmtree(server.workdir, ignore_errors=True)
         else:
@@ -556,7 +556,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(parse(argv))
+    args = parse(argv)
+    try:
+        return run(args)
+    except RuntimeError as error:  # redis-server missing or not starting: say so, no traceback
+        print(f"soak: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
