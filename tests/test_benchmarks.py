@@ -57,3 +57,62 @@ def test_quick_sqlite_benchmark_runs_every_measure_for_jq_and_huey():
     assert len(table) == 1 + len(MEASURES)
     for _measure, title in MEASURES:
         assert any(row.startswith(f"| {title} |") for row in table), title
+
+
+# About 15 s on an idle machine: 200 jobs, 3 worker kills and a Redis restart.
+@pytest.mark.timeout(180)
+def test_quick_soak_loses_nothing_and_runs_nothing_twice():
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.soak", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "lost (never ended): 0 []" in done.stdout
+    assert "ran again, real duplicate: 0 []" in done.stdout
+    assert done.stdout.rstrip().endswith("OK")
+
+
+def _soak_run(pid: int, start: int, end: int | None, detail: str = "returned"):
+    from benchmarks.soak import Execution, Line
+
+    begun = Line("start", "j", pid, 1, pid, start, "")
+    return Execution(begun, None if end is None else Line("end", "j", pid, 1, pid, end, detail))
+
+
+def _soak_worker(pid: int, started: int, killed: int | None):
+    from benchmarks.soak import WorkerProcess
+
+    class Process:  # what the judge reads of a worker's process
+        def __init__(self) -> None:
+            self.pid = pid
+
+    return WorkerProcess(0, f"w{pid}", Process(), started, killed)  # type: ignore[arg-type]
+
+
+def test_soak_judge_tells_a_duplicate_from_a_rerun_after_a_kill():
+    from benchmarks.soak import AFTER_KILL, AFTER_RAISE, DUPLICATE, UNEXPLAINED, classify
+
+    killed_at_50 = [_soak_worker(100, 0, 50)]
+    # The first execution's worker was killed mid-job; the job ran again after the kill.
+    assert classify(_soak_run(100, 10, None), _soak_run(200, 60, 70), [], killed_at_50) == AFTER_KILL
+    # Two executions at once: the second began while the first was running.
+    assert classify(_soak_run(100, 10, 40), _soak_run(200, 30, 45), [], []) == DUPLICATE
+    # The first never ended and nobody killed its worker: nothing known ended it.
+    assert classify(_soak_run(100, 10, None), _soak_run(200, 60, 70), [], []) == DUPLICATE
+    # Its worker was killed only after the second began.
+    late_kill = [_soak_worker(100, 0, 65)]
+    assert classify(_soak_run(100, 10, None), _soak_run(200, 60, 70), [], late_kill) == DUPLICATE
+    # The first raised: its Retry ran it again.
+    raised = _soak_run(100, 10, 20, "raised:RuntimeError")
+    assert classify(raised, _soak_run(200, 30, 40), [], []) == AFTER_RAISE
+    # The first returned and nothing was killed: a re-run without a cause.
+    assert classify(_soak_run(100, 10, 20), _soak_run(200, 30, 40), [], []) == UNEXPLAINED
+    # Killed after the job had ended (its success line came before the kill): no excuse.
+    from benchmarks.soak import Line
+
+    ended = [Line("success", "j", 100, 1, 100, 25, "")]
+    assert classify(_soak_run(100, 10, 20), _soak_run(200, 60, 70), ended, killed_at_50) == UNEXPLAINED
