@@ -244,7 +244,11 @@ def library_for(code: str) -> str:
     return head + "".join(text for (_, text), keep in zip(blocks, wanted, strict=True) if keep)
 
 
-# What runs around every script's own code (see lib.lua's Requests): the request key and number
+#: Scripts that only read: they run without a request identity (a read delivered twice changes
+#: nothing), so they write nothing at all, and Redis at maxmemory still runs them.
+READ_ONLY_SCRIPTS: Final = frozenset({"load_fields"})
+
+# What runs around every other script's own code (see lib.lua's Requests): the request key and number
 # are taken off the end of KEYS and ARGV, so that the script reads its own as before; a copy of a
 # call that already ran returns its recorded reply and writes nothing.
 _REQUEST_HEAD: Final = """\
@@ -269,7 +273,11 @@ def script_source(name: str, prefix: str = DEFAULT_PREFIX) -> str:
     inside the request steps (its reply recorded under the caller's request identity)."""
     if name not in SCRIPT_NAMES:
         raise ValueError(f"unknown script {name!r}")
-    script = f"{_REQUEST_HEAD}{script_file(name)}{_REQUEST_TAIL}"
+    script = (
+        script_file(name)
+        if name in READ_ONLY_SCRIPTS
+        else f"{_REQUEST_HEAD}{script_file(name)}{_REQUEST_TAIL}"
+    )
     code = f"{library_for(script)}\n{script}"
     words = _words(code)
     constants = "".join(
@@ -313,12 +321,16 @@ class ScriptRunner:
 
         A call that failed in transit is settled first, and a repeat of it (the same script and
         keys: a caller trying again after a transient error) gets its reply, read by the first
-        attempt's ``read``: see :class:`~jq_backends.redis.requests.Sessions`.
+        attempt's ``read``: see :class:`~jq_backends.redis.requests.Sessions`. A read-only script
+        (:data:`READ_ONLY_SCRIPTS`) is sent as it is.
         """
+        if name in READ_ONLY_SCRIPTS:
+            reply = self._send(name, keys, args, None, 0)
+            return reply if read is None else read(reply)
         return self._sessions.run(self._send, name, keys, args, read)
 
     def _send(
-        self, name: str, keys: Sequence[str], args: Sequence[Arg], request_key: str, number: int
+        self, name: str, keys: Sequence[str], args: Sequence[Arg], request_key: str | None, number: int
     ) -> Any:
         """``EVALSHA`` on a held connection (:class:`~jq_backends.redis.hot_connection.HotConnection`),
         falling back to the client: the client's path costs about 40 µs of Python per call, and
@@ -346,14 +358,16 @@ class ScriptRunner:
         """Queue one script call on a redis-py ``pipeline``: made (the script loaded first when
         the server does not know it) when the pipeline is executed, its reply among the
         pipeline's. It has a request identity of its own: a pipeline re-sent applies once."""
-        keys, args = self._sessions.one_shot(keys, args)
+        if name not in READ_ONLY_SCRIPTS:
+            keys, args = self._sessions.one_shot(keys, args)
         self._scripts[name](keys=list(keys), args=list(args), client=pipeline)
 
     def _evalsha(
-        self, sha: str, keys: Sequence[str], args: Sequence[Arg], request_key: str, number: int
+        self, sha: str, keys: Sequence[str], args: Sequence[Arg], request_key: str | None, number: int
     ) -> Any:
-        keys_and_args = (*keys, request_key, *args, number)
-        count = len(keys) + 1
+        # No request key: a read-only script, sent with its own KEYS and ARGV only.
+        keys_and_args = (*keys, *args) if request_key is None else (*keys, request_key, *args, number)
+        count = len(keys) + (request_key is not None)
         return self._hot.execute(
             lambda: self._client.evalsha(sha, count, *keys_and_args), "EVALSHA", sha, count, *keys_and_args
         )
