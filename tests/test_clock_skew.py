@@ -34,6 +34,9 @@ from tests import fixtures
 from tests.processes import ROOT, stop
 from tests.redis_server import RedisServer, env_without_jq_url
 
+# Processes with shifted clocks, tens of seconds in all: slow (the CI runs them on the newest releases).
+pytestmark = pytest.mark.slow
+
 SKEW = 600.0
 #: How far a process's reading of the store's clock may be off: half a round trip to the store
 #: (jq reads the server's TIME once, then follows it with its monotonic clock).

@@ -25,6 +25,9 @@ from tests import fixtures
 from tests.processes import read_stderr_until, start_worker, stop
 from tests.redis_server import RedisServer
 
+# A redis-server filled to maxmemory under live workers: slow (the CI runs them on the newest releases).
+pytestmark = pytest.mark.slow
+
 FILLERS = 8
 MIB = 1 << 20
 

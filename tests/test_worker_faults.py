@@ -29,6 +29,10 @@ from tests import fixtures
 from tests.processes import start_worker, stop
 from tests.redis_server import RedisServer
 
+# Worker processes killed, signalled and starved, about a minute in all: slow (the CI runs
+# them on the newest releases).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def server() -> Iterator[RedisServer]:
