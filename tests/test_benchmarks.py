@@ -15,19 +15,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def run_module(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``python -m ARGS`` from the repository root, its output captured; ``timeout`` comes before
+    the test's own, so a hang reports what the run printed."""
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 # About 20 s on an idle machine; minutes when the machine is busy with other work. The
 # subprocess's own limit comes first, so a hang reports what the benchmark printed.
 @pytest.mark.timeout(900)
 def test_quick_benchmark_runs_every_measure_for_jq_and_rq():
     pytest.importorskip("rq")
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--quick", "--no-write"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=840,
-        check=False,
-    )
+    done = run_module("benchmarks.run", "--quick", "--no-write", timeout=840)
     assert done.returncode == 0, done.stderr
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     from benchmarks.run import MEASURES
@@ -37,18 +38,11 @@ def test_quick_benchmark_runs_every_measure_for_jq_and_rq():
         assert any(row.startswith(f"| {title} |") for row in table), title
 
 
-# A second or two: 50 jobs per measure, one round, three systems, each in a fresh process.
+# A second or two: 50 jobs per measure, one round, four systems, each in a fresh process.
 @pytest.mark.timeout(300)
 def test_quick_sqlite_benchmark_runs_every_measure_for_jq_and_huey():
     pytest.importorskip("huey")
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.sqlite", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    done = run_module("benchmarks.sqlite", "--quick", timeout=240)
     assert done.returncode == 0, done.stderr
     assert "not written to docs/benchmarks.md" in done.stdout
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
@@ -62,14 +56,7 @@ def test_quick_sqlite_benchmark_runs_every_measure_for_jq_and_huey():
 # About 15 s on an idle machine: 200 jobs, 3 worker kills and a Redis restart.
 @pytest.mark.timeout(180)
 def test_quick_soak_loses_nothing_and_runs_nothing_twice():
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.soak", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=150,
-        check=False,
-    )
+    done = run_module("benchmarks.soak", "--quick", timeout=150)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "lost (never ended): 0 []" in done.stdout
     assert "ran again, real duplicate: 0 []" in done.stdout
