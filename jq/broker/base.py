@@ -9,15 +9,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from jq.broker.contract import ControlStore, JobStore, QueueStore, RegistryStore, WorkerStore
+from jq.broker.monitoring import SNAPSHOT_PLACES, MonitoringStore, QueueSnapshot
 from jq.broker.optional import GroupStore, PipelineWrites, RateLimitStore
-from jq.broker.types import Claimed, ClaimRequest, Place, Transition
+from jq.broker.types import Claimed, ClaimRequest, Place, PlaceKind, Transition
 from jq.exceptions import UnsupportedByBrokerError
 
 __all__ = ["Broker"]
 
 
 class Broker(
-    JobStore, QueueStore, RegistryStore, WorkerStore, ControlStore, GroupStore, RateLimitStore, abc.ABC
+    JobStore,
+    QueueStore,
+    RegistryStore,
+    WorkerStore,
+    ControlStore,
+    GroupStore,
+    RateLimitStore,
+    MonitoringStore,
+    abc.ABC,
 ):
     """The storage and messaging a job queue needs, in queue meaning.
 
@@ -25,7 +34,8 @@ class Broker(
 
     Its methods are grouped by concern in :class:`JobStore`, :class:`QueueStore`,
     :class:`RegistryStore`, :class:`WorkerStore` and :class:`ControlStore` (required), and
-    :class:`GroupStore` and :class:`RateLimitStore` (optional); this class adds the
+    :class:`GroupStore`, :class:`RateLimitStore` and :class:`MonitoringStore` (optional); this
+    class adds the
     broker's identity: its client, its URL, its key names, :meth:`ping` and :meth:`close`. A
     driver subclasses this class (``isinstance(x, Broker)`` is how the core recognizes one); jq's
     own drivers do so through one mixin per concern.
@@ -155,3 +165,29 @@ class Broker(
         """
         moved = self.transition(change)
         return moved, self.claim(claim.queues, claim.fields, claim.lease_until, worker=claim.worker)
+
+    def queue_snapshots(self, queues: Sequence[str], head_fields: Sequence[str] = ()) -> list[QueueSnapshot]:
+        """A :class:`~jq.broker.QueueSnapshot` of each queue, in the order given: how many ids the
+        queue and each of its registries hold, the id at the queue's front and the fields
+        ``head_fields`` of its record. Not atomic: each count is exact at its own moment.
+
+        For dashboards and metrics, which read every queue at once: drivers override it with one
+        round trip for all the queues. The default asks the required methods, a few calls per
+        queue.
+        """
+        snapshots = []
+        for queue in queues:
+            counts = {
+                kind: self.queue_length(queue)
+                if kind is PlaceKind.QUEUE
+                else self.registry_count(Place(kind, queue))
+                for kind in SNAPSHOT_PLACES
+            }
+            heads = self.queue_job_ids(queue, 0, 0)
+            head = heads[0] if heads else None
+            fields: dict[str, bytes | None] = {}
+            if head is not None and head_fields:
+                values = self.load_job_fields(head, list(head_fields)) or [None] * len(head_fields)
+                fields = dict(zip(head_fields, values, strict=True))
+            snapshots.append(QueueSnapshot(queue, counts, head, fields))
+        return snapshots

@@ -72,6 +72,12 @@ class RecordKind(str, enum.Enum):
     MARKER = "marker"
     #: A flag coordinating workers (key ``suspended``: workers take no new job while it exists).
     CONTROL = "control"
+    #: A queue's history of outcomes (see :mod:`jq.broker.history`): its totals (key: the
+    #: queue), its counts per minute of one hour (key: ``<the hour's start>:<queue>``) and per
+    #: hour of one day (key: ``<the day's start>:<queue>``), expiring as the history says.
+    TOTALS = "totals"
+    MINUTES = "minutes"
+    HOURS = "hours"
 
 
 class SetKind(str, enum.Enum):

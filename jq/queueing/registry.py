@@ -123,7 +123,8 @@ class StartedJobRegistry(BaseRegistry):
             job = self.job_class.unreadable(
                 job_id, self.name, self.broker.load_job(job_id), self.broker, self.serializer
             )
-        status = lifecycle.fail(job, message, execution_id=job.execution_id)
+        # Counted without a run time: how long it ran before its worker died is not known.
+        status = lifecycle.fail(job, message, execution_id=job.execution_id, timed=False)
         if status is None:
             return False
         error = AbandonedJobError(message)
@@ -153,7 +154,7 @@ class StartedJobRegistry(BaseRegistry):
                 f"{AbandonedJobError.__name__}: job {job_id} was abandoned, and ending it raised "
                 f"{type(error).__name__}: {error}"
             )
-            return lifecycle.fail(job, message, execution_id=job.execution_id) is not None
+            return lifecycle.fail(job, message, execution_id=job.execution_id, timed=False) is not None
         except self.broker.transient_errors:
             raise
         except Exception:

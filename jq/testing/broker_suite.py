@@ -35,6 +35,7 @@ from jq.testing.contract.enqueue_rules import (
     ReplacementContract,
 )
 from jq.testing.contract.groups import GroupContract
+from jq.testing.contract.history import HistoryContract, SnapshotContract
 from jq.testing.contract.queues import ClaimContract, EnqueueContract, QueueContract
 from jq.testing.contract.rate_limits import RateLimitAdmissionContract, RateLimitReleaseContract
 from jq.testing.contract.records import JobRecordContract, KeyLayoutContract
@@ -70,6 +71,7 @@ __all__ = [
     "FailedParentContract",
     "FinishAndClaimContract",
     "GroupContract",
+    "HistoryContract",
     "JobRecordContract",
     "KeyLayoutContract",
     "LockContract",
@@ -82,6 +84,7 @@ __all__ = [
     "ResultsLifetimeContract",
     "ScheduledReleaseContract",
     "SchedulingContract",
+    "SnapshotContract",
     "TransitionContract",
     "WorkerContract",
     "WorkerUpdateContract",
@@ -119,5 +122,7 @@ class BrokerContractTests(
     GroupContract,
     RateLimitAdmissionContract,
     RateLimitReleaseContract,
+    HistoryContract,
+    SnapshotContract,
 ):
     """Every contract test of :mod:`jq.broker`; subclass it as ``Test...`` with a ``broker`` fixture."""

@@ -13,10 +13,13 @@ from jq.broker import (
     Place,
     PlaceKind,
     RegistryStore,
+    Resolution,
     Settlement,
+    Tally,
     ToQueue,
     Transition,
 )
+from jq.broker.history import record_start
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
@@ -109,6 +112,9 @@ class RedisRegistries(RedisState, RegistryStore):
             flags += Flag.WORKER
             keys.append(t.worker + change.worker.name)
             args += codec.worker_args(change.worker)
+        if change.tally is not None:
+            flags += Flag.TALLY
+            self._tally_part(change.tally, keys, args)
         ttl_letter, expiry_ms = codec.transition_ttl(edit.record_ttl)
         if expiry_ms is not None:
             args.append(expiry_ms)
@@ -118,6 +124,29 @@ class RedisRegistries(RedisState, RegistryStore):
         args += codec.flat(edit.fields) if last else codec.pairs(edit.fields)
         args[0] = f"{mode}{ttl_letter}{flags}"
         return keys, args
+
+    def _tally_part(self, tally: Tally, keys: list[str], args: list[Arg]) -> None:
+        """The tally's part of a transition's call, added to ``keys`` and ``args`` as
+        ``lua/lib_history.lua``'s next_tally reads them: the records that count it, by the
+        broker's clock (or the tally's own time), and where in them."""
+        at = self._clock() if tally.at is None else tally.at
+        minutes, hours = record_start(at, Resolution.MINUTE), record_start(at, Resolution.HOUR)
+        keys += [
+            self._keys.totals(tally.queue),
+            self._keys.counts(Resolution.MINUTE, minutes, tally.queue),
+            self._keys.counts(Resolution.HOUR, hours, tally.queue),
+        ]
+        bucket = tally.bucket
+        args += [
+            tally.function,
+            tally.outcome.code,
+            "" if bucket is None else bucket,
+            "" if tally.run_time is None else repr(float(tally.run_time)),
+            int((at - minutes) // Resolution.MINUTE.step),
+            int((at - hours) // Resolution.HOUR.step),
+            int(Resolution.MINUTE.deadline(minutes)),
+            int(Resolution.HOUR.deadline(hours)),
+        ]
 
     def _move_part(self, move: Move, settles: bool, keys: list[str], args: list[Arg]) -> tuple[str, str]:
         """The move's part of a transition's call, added to ``keys`` and ``args``: the source's

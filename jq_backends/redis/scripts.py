@@ -2,8 +2,8 @@
 
 Each ``lua/<name>.lua`` file is one atomic broker operation. Its source is put together when a
 broker registers its scripts: the constants it uses, then the helpers of the library files
-(``lua/lib.lua``, ``lua/lib_rate_limit.lua``, ``lua/lib_transition.lua``,
-``lua/lib_enqueue.lua``) it uses (see :func:`library_for`), then the script.
+(``lua/lib.lua``, ``lua/lib_rate_limit.lua``, ``lua/lib_history.lua``,
+``lua/lib_transition.lua``, ``lua/lib_enqueue.lua``) it uses (see :func:`library_for`), then the script.
 The constants are everything that is the same for every call of one broker: the record field
 names (from :mod:`jq.broker`, so that they are spelled in one place), the key templates of the
 broker's prefix (from :class:`jq_backends.keys.KeySpace`: ``K_JOB`` is ``"jq:job:"``), the job
@@ -37,6 +37,7 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 
 from jq import broker as contract
+from jq.broker import history
 from jq.exceptions import StoreDataError, StoreFullError
 from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS
 from jq_backends.keys import (
@@ -95,7 +96,7 @@ SCRIPT_NAMES: Final = (
 
 #: The library files, in the order their definitions are put together: a definition uses only
 #: definitions above it, of its own file or an earlier one.
-LIBRARY_NAMES: Final = ("lib", "lib_rate_limit", "lib_transition", "lib_enqueue")
+LIBRARY_NAMES: Final = ("lib", "lib_rate_limit", "lib_history", "lib_transition", "lib_enqueue")
 
 #: One KEYS or ARGV element as redis-py encodes it.
 Arg = str | bytes | int | float
@@ -163,6 +164,13 @@ def script_constants(prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
     # The letters of a transition's mode (PLACE_QUEUE is "q", FLAG_AT_FRONT is "F"), from
     # jq_backends.redis.wire, which the driver's Python encodes them with.
     constants.update({name: lua_string(letter) for name, letter in WIRE_LETTERS.items()})
+    # The fields of a queue's history (lib_history.lua), from jq.broker.history.
+    constants["H_KNOWN"] = lua_string(history.totals_field(history.KNOWN_CODE, ""))
+    constants["H_SUM"] = lua_string(history.totals_field(history.SUM_CODE, ""))
+    constants["H_RUN_TIME"] = lua_string(history.RUN_TIME_CODE)
+    constants["H_COUNT"] = lua_string(history.COUNT_FIELD)
+    constants["H_OTHER"] = lua_string(history.OTHER_FUNCTION)
+    constants["H_FUNCTIONS_KEPT"] = str(history.FUNCTIONS_KEPT)
     # LTRIM's last index: the result entries kept are 0 .. RESULTS_KEPT - 1.
     constants["RESULTS_LAST"] = str(contract.RESULTS_KEPT - 1)
     constants["REQUEST_TTL_MS"] = str(int(REQUEST_TTL * 1000))

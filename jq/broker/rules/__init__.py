@@ -11,7 +11,7 @@ The modules, by concern: :mod:`.records` (job records and results), :mod:`.enque
 steps), :mod:`.claims` (claims, leases, queue reads), :mod:`.transitions` (registries, moves,
 promotions, orphans), :mod:`.dependents` (settling waiters), :mod:`.slots` and
 :mod:`.rate_limits` (rate limits), :mod:`.workers`, :mod:`.control` (suspension, locks, markers,
-commands), :mod:`.groups`; :mod:`.places` and :mod:`.fields` hold the steps and field readers they
+commands), :mod:`.groups`, :mod:`.history` (the history of outcomes, every queue's snapshot); :mod:`.places` and :mod:`.fields` hold the steps and field readers they
 share, :mod:`.keys` the key names a broker reports.
 """
 

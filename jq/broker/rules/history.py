@@ -1,0 +1,143 @@
+"""The history of outcomes on a store: :class:`jq.broker.MonitoringStore` and the counting of a
+transition's :class:`~jq.broker.Tally`, as :mod:`jq.broker.history` lays them out.
+
+:func:`tally_in` runs inside the transition's own block (see :mod:`.transitions`): the history
+costs no block of its own. The records are those of :attr:`RecordKind.TOTALS`,
+:attr:`RecordKind.MINUTES` and :attr:`RecordKind.HOURS`, named by :func:`counts_key`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jq.broker.history import (
+    COUNT_FIELD,
+    FUNCTIONS_KEPT,
+    KNOWN_CODE,
+    OTHER_FUNCTION,
+    RUN_TIME_CODE,
+    SUM_CODE,
+    Counts,
+    Resolution,
+    Tally,
+    bucket_field,
+    parse_counts,
+    parse_totals,
+    record_start,
+    record_starts,
+    totals_field,
+)
+from jq.broker.monitoring import SNAPSHOT_PLACES, MonitoringStore, QueueSnapshot
+from jq.broker.rules._base import StoreRules
+from jq.broker.store import Collection, RecordKind, StoreTransaction
+from jq.broker.types import Place, PlaceKind, Record
+
+__all__ = ["StoreHistory", "counts_key", "tally_in"]
+
+#: The record kind of the counts of each resolution.
+_KINDS = {Resolution.MINUTE: RecordKind.MINUTES, Resolution.HOUR: RecordKind.HOURS}
+#: How many spans before the last one expired a new record looks at, so that a store that purges
+#: a record only when it is read (the memory store) does not keep the records nobody reads.
+_PURGED_SPANS = 24
+
+
+def counts_key(start: int, queue: str) -> str:
+    """The key of the record of counts of ``queue`` whose span starts at ``start``."""
+    return f"{start}:{queue}"
+
+
+def _add(record: Record, name: str, amount: int = 1) -> None:
+    record[name] = str(int(record.get(name, b"0")) + amount).encode()
+
+
+def _counted_as(totals: Record, function: str) -> str:
+    """The name the queue counts ``function`` under: its own while the queue counts fewer than
+    :data:`FUNCTIONS_KEPT` functions by name (it joins them), else :data:`OTHER_FUNCTION`."""
+    known = totals_field(KNOWN_CODE, function)
+    if known in totals:
+        return function
+    if int(totals.get(COUNT_FIELD, b"0")) >= FUNCTIONS_KEPT:
+        return OTHER_FUNCTION
+    totals[known] = b"1"
+    _add(totals, COUNT_FIELD)
+    return function
+
+
+def tally_in(tx: StoreTransaction, tally: Tally, now: float) -> None:
+    """Count ``tally`` in its queue's totals and counts per minute and per hour; ``now`` is the
+    store's clock (the tally's time when it has none)."""
+    at = now if tally.at is None else tally.at
+    totals = tx.read(RecordKind.TOTALS, tally.queue) or {}
+    function = _counted_as(totals, tally.function)
+    code, bucket = tally.outcome.code, tally.bucket
+    _add(totals, totals_field(code, function))
+    if bucket is not None:
+        assert tally.run_time is not None
+        _add(totals, totals_field(f"{RUN_TIME_CODE}{bucket}", function))
+        name = totals_field(SUM_CODE, function)
+        totals[name] = repr(float(totals.get(name, b"0")) + tally.run_time).encode()
+    tx.write(RecordKind.TOTALS, tally.queue, totals)
+    for resolution, kind in _KINDS.items():
+        start = record_start(at, resolution)
+        key = counts_key(start, tally.queue)
+        record = tx.read(kind, key)
+        offset = int((at - start) // resolution.step)
+        counts = {} if record is None else record
+        _add(counts, bucket_field(offset, code, function))
+        if bucket is not None:
+            _add(counts, bucket_field(offset, f"{RUN_TIME_CODE}{bucket}", function))
+        tx.write(kind, key, counts)
+        if record is None:
+            tx.expire(kind, key, resolution.deadline(start))
+            _purge_expired(tx, kind, resolution, tally.queue, at)
+
+
+def _purge_expired(
+    tx: StoreTransaction, kind: RecordKind, resolution: Resolution, queue: str, at: float
+) -> None:
+    """Look at the last records of ``queue`` that expired by ``at``: a store drops an expired
+    record it is asked for (see :class:`~jq.broker.store.StoreTransaction`)."""
+    newest = record_start(at - resolution.span - resolution.kept, resolution)
+    for back in range(_PURGED_SPANS):
+        tx.read(kind, counts_key(newest - back * resolution.span, queue))
+
+
+class StoreHistory(StoreRules, MonitoringStore):
+    """The history's reads and every queue's snapshot, each one block."""
+
+    supports_history = True
+
+    def history_totals(self, queues: Sequence[str]) -> list[dict[str, Counts]]:
+        """Each queue's totals by function."""
+        with self.store.atomic() as tx:
+            return [parse_totals(tx.read(RecordKind.TOTALS, queue)) for queue in queues]
+
+    def history_counts(
+        self, queues: Sequence[str], resolution: Resolution, since: float, until: float
+    ) -> list[list[tuple[float, str, Counts]]]:
+        """Each queue's counts per bucket starting in ``[since, until)``."""
+        kind, starts = _KINDS[resolution], record_starts(resolution, since, until)
+        found: list[list[tuple[float, str, Counts]]] = []
+        with self.store.atomic() as tx:
+            for queue in queues:
+                counts: list[tuple[float, str, Counts]] = []
+                for start in starts:
+                    record = tx.read(kind, counts_key(start, queue))
+                    counts.extend(parse_counts(record, start, resolution, since, until))
+                found.append(counts)
+        return found
+
+    def queue_snapshots(self, queues: Sequence[str], head_fields: Sequence[str] = ()) -> list[QueueSnapshot]:
+        """Every queue's counts, front id and its fields, in one block."""
+        snapshots = []
+        with self.store.atomic() as tx:
+            for queue in queues:
+                counts = {kind: tx.count(Collection.of(Place(kind, queue))) for kind in SNAPSHOT_PLACES}
+                heads = tx.members(Collection.of(Place(PlaceKind.QUEUE, queue)), 0, 0)
+                head = heads[0] if heads else None
+                fields: dict[str, bytes | None] = {}
+                if head is not None:
+                    record = tx.read(RecordKind.JOB, head) if head_fields else None
+                    fields = {name: (record or {}).get(name) for name in head_fields}
+                snapshots.append(QueueSnapshot(queue, counts, head, fields))
+        return snapshots
