@@ -16,11 +16,14 @@ history costs no round trip of its own. Per queue it keeps:
 
 A record of counts is a flat mapping of field name to decimal text, whatever the driver (a Redis
 hash, a store record), named by the functions of this module, so that every driver writes and
-reads the same fields: ``f:<function>`` (finished), ``x:`` (failed), ``r:`` (retried), ``b<i>:``
-(run times in bucket ``i``), ``s:`` (the run times' sum, totals only), ``k:`` (the function is
-counted by name, totals only) and ``#`` (how many functions are, totals only); in a record of
-counts per minute or per hour each field starts with the bucket's offset in the record
-(``37:f:<function>``: minute 37 of the hour). The function is last: it may hold ``:``.
+reads the same fields, each tally adding to as few as can be: ``<outcome><bucket>:<function>``
+counts the executions of one outcome (:attr:`Outcome.code`: ``f``, ``x``, ``r``) whose run time
+fell in one bucket (its index; no index: counted without a run time), so that one field holds
+both the outcome's count and the histogram. A record of totals also has ``s:<function>`` (the
+run times' sum, in whole microseconds), ``k:<function>`` (the function is counted by name) and
+``#`` (how many functions are); in a record of counts per minute or per hour each field starts
+with the bucket's offset in the record (``37:f4:<function>``: minute 37 of the hour). The
+function is last: it may hold ``:``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import enum
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 __all__ = [
     "COUNT_FIELD",
@@ -39,7 +42,6 @@ __all__ = [
     "KNOWN_CODE",
     "OTHER_FUNCTION",
     "RUN_TIME_BOUNDS",
-    "RUN_TIME_CODE",
     "SUM_CODE",
     "Counts",
     "Outcome",
@@ -75,10 +77,8 @@ FUNCTION_NAME_LIMIT: Final = 200
 COUNT_FIELD: Final = "#"
 #: The code of the field that marks a function as counted by name (totals only).
 KNOWN_CODE: Final = "k"
-#: The code of the field that sums a function's run times (totals only).
+#: The code of the field that sums a function's run times, in whole microseconds (totals only).
 SUM_CODE: Final = "s"
-#: The code of the run-time buckets' fields, followed by the bucket's index (``b7``).
-RUN_TIME_CODE: Final = "b"
 
 
 class Outcome(str, enum.Enum):
@@ -106,14 +106,16 @@ def run_time_bucket(seconds: float) -> int:
     return bisect.bisect_left(RUN_TIME_BOUNDS, seconds)
 
 
-@dataclass(frozen=True, slots=True)
-class Tally:
+class Tally(NamedTuple):
     """One execution's outcome, counted in its queue's history by the transition that records it.
 
-    ``queue``: the queue the job ran from. ``function``: the job's function (its dotted path);
-    cut to :data:`FUNCTION_NAME_LIMIT` characters. ``run_time``: how long the execution ran, in
-    seconds, or None when that is not known (a job whose worker died): it is then counted without
-    a run time. ``at``: when it ended, by the store's clock; None: the broker's clock now.
+    ``queue``: the queue the job ran from. ``function``: the job's function (its dotted path), at
+    most :data:`FUNCTION_NAME_LIMIT` characters (:meth:`of` cuts a longer one). ``run_time``: how
+    long the execution ran, in seconds (at least 0), or None when that is not known (a job whose
+    worker died): it is then counted without a run time. ``at``: when it ended, by the store's
+    clock; None: the broker's clock now.
+
+    A named tuple rather than a dataclass: one is made for every job a worker runs.
     """
 
     queue: str
@@ -122,18 +124,40 @@ class Tally:
     run_time: float | None = None
     at: float | None = None
 
-    def __post_init__(self) -> None:
-        if not self.function:
+    @classmethod
+    def of(
+        cls,
+        queue: str,
+        function: str,
+        outcome: Outcome,
+        run_time: float | None = None,
+        at: float | None = None,
+    ) -> Tally:
+        """A tally with its values checked: an empty function name is refused, a long one cut, a
+        run time that is no number of seconds refused."""
+        if not function:
             raise ValueError("a Tally needs the job's function name")
-        if len(self.function) > FUNCTION_NAME_LIMIT:
-            object.__setattr__(self, "function", self.function[:FUNCTION_NAME_LIMIT])
-        if self.run_time is not None and not (self.run_time >= 0 and math.isfinite(self.run_time)):
-            raise ValueError(f"a run time is a finite number of seconds, at least 0, not {self.run_time!r}")
+        if run_time is not None and not (run_time >= 0 and math.isfinite(run_time)):
+            raise ValueError(f"a run time is a finite number of seconds, at least 0, not {run_time!r}")
+        return cls(queue, function[:FUNCTION_NAME_LIMIT], Outcome(outcome), run_time, at)
 
     @property
     def bucket(self) -> int | None:
         """The run-time bucket it adds one to, or None without a run time."""
-        return None if self.run_time is None else run_time_bucket(self.run_time)
+        return None if self.run_time is None else bisect.bisect_left(RUN_TIME_BOUNDS, self.run_time)
+
+    @property
+    def code(self) -> str:
+        """The code of the fields it adds one to: its outcome's, then its run-time bucket's index
+        (none without a run time)."""
+        if self.run_time is None:
+            return _CODES[self.outcome]
+        return f"{_CODES[self.outcome]}{bisect.bisect_left(RUN_TIME_BOUNDS, self.run_time)}"
+
+    @property
+    def microseconds(self) -> int:
+        """What it adds to the sum of run times: its run time in whole microseconds (0 without)."""
+        return 0 if self.run_time is None else round(self.run_time * 1_000_000)
 
 
 class Resolution(enum.Enum):
@@ -173,6 +197,8 @@ def record_starts(resolution: Resolution, since: float, until: float) -> range:
     """The starts of the records of ``resolution`` whose span meets ``[since, until)``."""
     if not (math.isfinite(since) and math.isfinite(until)):
         raise ValueError(f"the history is read between two times, not from {since!r} to {until!r}")
+    if until <= since:
+        return range(0)
     return range(record_start(since, resolution), math.ceil(until), resolution.span)
 
 
@@ -241,22 +267,24 @@ class Counts:
         return RUN_TIME_BOUNDS[-1]  # pragma: no cover - the loop ends at the last count
 
     def _count(self, code: str, value: bytes) -> None:
-        """Add a stored field's value to the count ``code`` names (unknown codes are left out)."""
+        """Add a stored field's value to what ``code`` counts (an unknown code is left out)."""
         if code == SUM_CODE:
-            self.run_time_sum += float(value)
+            self.run_time_sum += int(value) / 1_000_000
             return
-        if code.startswith(RUN_TIME_CODE):
-            index = int(code[len(RUN_TIME_CODE) :])
-            if 0 <= index < len(self.run_times):
-                self.run_times[index] += int(value)
+        outcome, bucket = _OUTCOMES.get(code[:1]), code[1:]
+        if outcome is None or not (bucket.isdigit() or not bucket):
             return
-        outcome = _OUTCOMES.get(code)
+        count = int(value)
+        if bucket:
+            if int(bucket) >= len(self.run_times):
+                return
+            self.run_times[int(bucket)] += count
         if outcome is Outcome.FINISHED:
-            self.finished += int(value)
+            self.finished += count
         elif outcome is Outcome.FAILED:
-            self.failed += int(value)
-        elif outcome is Outcome.RETRIED:
-            self.retried += int(value)
+            self.failed += count
+        else:
+            self.retried += count
 
 
 def _text(name: str | bytes) -> str:

@@ -44,6 +44,7 @@ from jq.broker import (
     WorkerUpdate,
 )
 from jq.broker.clock import due_time
+from jq.broker.history import FUNCTION_NAME_LIMIT
 from jq.core.job_state import JobStatus
 from jq.core.repeat import Repeat
 from jq.core.results import Result, encode_result
@@ -142,7 +143,7 @@ def tally(job: Job, outcome: Outcome, ended: datetime.datetime, *, timed: bool =
     started = job.started_at
     run_time = max((ended - started).total_seconds(), 0.0) if timed and started is not None else None
     try:
-        function = job.func_name or UNREADABLE_FUNCTION
+        function = job.func_name[:FUNCTION_NAME_LIMIT] or UNREADABLE_FUNCTION
     except Exception:  # a corrupt call is counted all the same: the outcome is what matters here
         function = UNREADABLE_FUNCTION
     return Tally(job.origin, function, outcome, run_time)

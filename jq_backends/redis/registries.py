@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import cast
 
@@ -19,14 +20,17 @@ from jq.broker import (
     ToQueue,
     Transition,
 )
-from jq.broker.history import record_start
 from jq.defaults import DEFAULT_FAILURE_TTL
+from jq_backends.keys import HISTORY_HOURS, HISTORY_MINUTES, TOTALS, counts_name
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
 from jq_backends.redis.scripts import Arg
 from jq_backends.redis.wire import Flag, PlaceLetter, PolicyLetter
 
 __all__ = ["RedisRegistries"]
+
+# What a record of counts per minute and per hour spans (see jq.broker.history).
+_MINUTES_SPAN, _HOURS_SPAN = Resolution.MINUTE.span, Resolution.HOUR.span
 
 
 class RedisRegistries(RedisState, RegistryStore):
@@ -125,28 +129,30 @@ class RedisRegistries(RedisState, RegistryStore):
         args[0] = f"{mode}{ttl_letter}{flags}"
         return keys, args
 
+    @functools.cached_property
+    def _tally_templates(self) -> tuple[str, str, str]:
+        """The templates of a queue's totals and of its records of counts per minute and per hour
+        (template + name = key, as :class:`~jq_backends.redis._base.Templates`)."""
+        return (
+            self._keys.template(TOTALS),
+            self._keys.template(HISTORY_MINUTES),
+            self._keys.template(HISTORY_HOURS),
+        )
+
     def _tally_part(self, tally: Tally, keys: list[str], args: list[Arg]) -> None:
         """The tally's part of a transition's call, added to ``keys`` and ``args`` as
         ``lua/lib_history.lua``'s next_tally reads them: the records that count it, by the
-        broker's clock (or the tally's own time), and where in them."""
-        at = self._clock() if tally.at is None else tally.at
-        minutes, hours = record_start(at, Resolution.MINUTE), record_start(at, Resolution.HOUR)
+        broker's clock (or the tally's own time) in whole seconds, which the script also gets to
+        find the buckets in them."""
+        at = int(self._clock() if tally.at is None else tally.at)
+        queue = tally.queue
+        totals, minutes, hours = self._tally_templates
         keys += [
-            self._keys.totals(tally.queue),
-            self._keys.counts(Resolution.MINUTE, minutes, tally.queue),
-            self._keys.counts(Resolution.HOUR, hours, tally.queue),
+            totals + queue,
+            minutes + counts_name(at - at % _MINUTES_SPAN, queue),
+            hours + counts_name(at - at % _HOURS_SPAN, queue),
         ]
-        bucket = tally.bucket
-        args += [
-            tally.function,
-            tally.outcome.code,
-            "" if bucket is None else bucket,
-            "" if tally.run_time is None else repr(float(tally.run_time)),
-            int((at - minutes) // Resolution.MINUTE.step),
-            int((at - hours) // Resolution.HOUR.step),
-            int(Resolution.MINUTE.deadline(minutes)),
-            int(Resolution.HOUR.deadline(hours)),
-        ]
+        args += [tally.function, tally.code, "" if tally.run_time is None else tally.microseconds, at]
 
     def _move_part(self, move: Move, settles: bool, keys: list[str], args: list[Arg]) -> tuple[str, str]:
         """The move's part of a transition's call, added to ``keys`` and ``args``: the source's

@@ -167,10 +167,16 @@ def script_constants(prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
     # The fields of a queue's history (lib_history.lua), from jq.broker.history.
     constants["H_KNOWN"] = lua_string(history.totals_field(history.KNOWN_CODE, ""))
     constants["H_SUM"] = lua_string(history.totals_field(history.SUM_CODE, ""))
-    constants["H_RUN_TIME"] = lua_string(history.RUN_TIME_CODE)
     constants["H_COUNT"] = lua_string(history.COUNT_FIELD)
     constants["H_OTHER"] = lua_string(history.OTHER_FUNCTION)
     constants["H_FUNCTIONS_KEPT"] = str(history.FUNCTIONS_KEPT)
+    for resolution, step, span in (
+        (history.Resolution.MINUTE, "MINUTE", "MINUTES"),
+        (history.Resolution.HOUR, "HOUR", "HOURS"),
+    ):
+        constants[f"H_{step}_STEP"] = str(resolution.step)
+        constants[f"H_{span}_SPAN"] = str(resolution.span)
+        constants[f"H_{span}_KEPT"] = str(resolution.kept)
     # LTRIM's last index: the result entries kept are 0 .. RESULTS_KEPT - 1.
     constants["RESULTS_LAST"] = str(contract.RESULTS_KEPT - 1)
     constants["REQUEST_TTL_MS"] = str(int(REQUEST_TTL * 1000))

@@ -15,7 +15,6 @@ from jq.broker.history import (
     FUNCTIONS_KEPT,
     KNOWN_CODE,
     OTHER_FUNCTION,
-    RUN_TIME_CODE,
     SUM_CODE,
     Counts,
     Resolution,
@@ -69,13 +68,10 @@ def tally_in(tx: StoreTransaction, tally: Tally, now: float) -> None:
     at = now if tally.at is None else tally.at
     totals = tx.read(RecordKind.TOTALS, tally.queue) or {}
     function = _counted_as(totals, tally.function)
-    code, bucket = tally.outcome.code, tally.bucket
+    code = tally.code
     _add(totals, totals_field(code, function))
-    if bucket is not None:
-        assert tally.run_time is not None
-        _add(totals, totals_field(f"{RUN_TIME_CODE}{bucket}", function))
-        name = totals_field(SUM_CODE, function)
-        totals[name] = repr(float(totals.get(name, b"0")) + tally.run_time).encode()
+    if tally.run_time is not None:
+        _add(totals, totals_field(SUM_CODE, function), tally.microseconds)
     tx.write(RecordKind.TOTALS, tally.queue, totals)
     for resolution, kind in _KINDS.items():
         start = record_start(at, resolution)
@@ -84,8 +80,6 @@ def tally_in(tx: StoreTransaction, tally: Tally, now: float) -> None:
         offset = int((at - start) // resolution.step)
         counts = {} if record is None else record
         _add(counts, bucket_field(offset, code, function))
-        if bucket is not None:
-            _add(counts, bucket_field(offset, f"{RUN_TIME_CODE}{bucket}", function))
         tx.write(kind, key, counts)
         if record is None:
             tx.expire(kind, key, resolution.deadline(start))

@@ -63,9 +63,9 @@ def _histogram(*run_times: float) -> list[int]:
 
 
 def _counts(
-    broker: Broker, resolution: Resolution, since: float, until: float, queue: str = "default"
-) -> dict:
-    [found] = broker.history_counts([queue], resolution, since, until)
+    broker: Broker, resolution: Resolution, since: float, until: float
+) -> dict[tuple[float, str], Counts]:
+    [found] = broker.history_counts(["default"], resolution, since, until)
     return {(at, function): counts for at, function, counts in found}
 
 
@@ -92,8 +92,8 @@ class HistoryContract:
         assert _ended(broker, "e", Tally("other", "app.send", Outcome.FINISHED, None, at=AT), "other")
         [default, other] = broker.history_totals(["default", "other"])
         assert default == {
-            "app.send": Counts(2, 1, 0, _histogram(0.02, 3.0, 0.0004), pytest.approx(3.0204)),
-            "app.bill": Counts(0, 0, 1, _histogram(7200.0), pytest.approx(7200.0)),
+            "app.send": Counts(2, 1, 0, _histogram(0.02, 3.0, 0.0004), 3.0204),
+            "app.bill": Counts(0, 0, 1, _histogram(7200.0), 7200.0),
         }
         assert other == {"app.send": Counts(1, 0, 0, _histogram(), 0.0)}, "counted without a run time"
 
@@ -149,9 +149,7 @@ class HistoryContract:
         )
         moved, claimed = broker.finish_and_claim(change, ClaimRequest(["default"], {EXECUTION: b"n"}, LEASE))
         assert moved and claimed is not None and claimed.job_id == "b"
-        assert broker.history_totals(["default"]) == [
-            {"f": Counts(1, 0, 0, _histogram(0.2), pytest.approx(0.2))}
-        ]
+        assert broker.history_totals(["default"]) == [{"f": Counts(1, 0, 0, _histogram(0.2), 0.2)}]
 
     def test_functions_past_the_limit_are_counted_as_other(self, broker: Broker) -> None:
         enqueue(broker, "j")
@@ -162,7 +160,7 @@ class HistoryContract:
         assert broker.transition(Transition("j", tally=again))
         [totals] = broker.history_totals(["default"])
         assert len(totals) == FUNCTIONS_KEPT + 1
-        assert totals[OTHER_FUNCTION] == Counts(2, 0, 0, _histogram(0.01, 0.01), pytest.approx(0.02))
+        assert totals[OTHER_FUNCTION] == Counts(2, 0, 0, _histogram(0.01, 0.01), 0.02)
         assert totals["app.f0"].finished == 1 and totals["app.f0"].failed == 1
         assert f"app.f{FUNCTIONS_KEPT}" not in totals
         per_minute = _counts(broker, Resolution.MINUTE, AT - 60, AT + 60)
@@ -180,13 +178,6 @@ class HistoryContract:
         assert sorted(counts.finished for counts in hours.values()) == [1, 1]
         assert _ended(broker, "c", Tally("default", "f", Outcome.FINISHED, 1.0, at=now - 40 * 86400))
         assert sum(c.finished for c in _counts(broker, Resolution.HOUR, now - 50 * 86400, now).values()) == 2
-
-    def test_a_long_function_name_is_cut(self, broker: Broker) -> None:
-        enqueue(broker, "a")
-        name = "app." + "x" * 500
-        assert broker.transition(Transition("a", tally=Tally("default", name, Outcome.FINISHED, at=AT)))
-        [totals] = broker.history_totals(["default"])
-        assert list(totals) == [Tally("default", name, Outcome.FINISHED).function]
 
 
 class SnapshotContract:
