@@ -35,6 +35,7 @@ COMMANDS = (
     "info",
     "job",
     "jobs",
+    "metrics",
     "migrate-rq",
     "requeue",
     "resume",

@@ -33,6 +33,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("queues and registries", ("jq.queueing",)),
     ("scheduling", ("jq.scheduling",)),
     ("worker", ("jq.worker",)),
+    # What the store says about its queues, read for dashboards and Prometheus (jq.metrics).
+    ("metrics", ("jq.metrics",)),
     ("RQ compatibility", ("jq.compat", "jq.contrib")),
     ("testing", ("jq.testing",)),
     ("command line", ("jq.cli", "jq.__main__")),
@@ -57,6 +59,7 @@ STARTUP_COST: dict[tuple[str, str], str] = {
 OPTIONAL_OR_COSTLY: dict[str, str] = {
     "fakeredis": "an optional dependency (jq-queue[testing])",
     "setproctitle": "an optional dependency (jq-queue[setproctitle])",
+    "prometheus_client": "an optional dependency (jq-queue[metrics])",
     "redis": "jq imports redis-py only where it talks to Redis: a memory:// store does not pay for it",
 }
 
