@@ -35,6 +35,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("worker", ("jq.worker",)),
     ("RQ compatibility", ("jq.compat", "jq.contrib")),
     ("testing", ("jq.testing",)),
+    # What the command line and the dashboard both do: an overview of a store, actions on it.
+    ("operations", ("jq.admin",)),
+    ("dashboard", ("jq.dashboard",)),
     ("command line", ("jq.cli", "jq.__main__")),
     # The package and the modules directly in it that re-export a layer's objects under the
     # paths users import (jq.job, jq.queue, RQ's rq.* names): nothing of jq imports them.
