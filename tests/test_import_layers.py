@@ -53,6 +53,8 @@ STARTUP_COST: dict[tuple[str, str], str] = {
     ("jq.testing.pytest_plugin", "jq_backends"): "pytest loads the plugin in every session",
     # A memory:// store, the plugin's default, does not import redis-py.
     ("jq.testing.stores", "jq_backends.redis"): "a memory:// store does not import redis-py",
+    # The dashboard is an optional extra: jqueue runs without werkzeug and Jinja2.
+    ("jq.cli.dashboard", "jq.dashboard"): "an optional extra (jq-queue[dashboard])",
 }
 
 #: Other packages jq's modules may import inside a function, and why: optional dependencies, and
