@@ -149,6 +149,9 @@ class Dashboard:
             return self.handlers.handle(str(endpoint), request, dict(arguments))
         except HTTPException as exc:
             return self.error(request, exc.code or 500, exc.description or exc.name)
+        except self.broker.transient_errors as exc:
+            # The store is down or restarting: said on the page (which keeps polling), no traceback.
+            return self.error(request, 503, f"cannot reach the store at {self.broker.url}: {exc}")
 
     def _refuse(self, request: Request) -> Response | None:
         authorize = self.settings.authorize
