@@ -72,7 +72,10 @@ def jq_dashboard(request: HttpRequest, path: str = "") -> HttpResponse:
     answer = forward(dashboard, request.META, "/jq", path, body=request.body)
     response = HttpResponse(answer.body, status=answer.status_code)
     for name, value in answer.headers:
-        response[name] = value
+        if name.lower() == "set-cookie":
+            response.cookies.load(value)  # Django sends the cookies it holds, not such headers
+        else:
+            response[name] = value
     return response
 
 
