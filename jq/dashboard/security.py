@@ -38,7 +38,8 @@ SECURITY_HEADERS: Mapping[str, str] = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on form posts
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
