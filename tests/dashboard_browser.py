@@ -34,6 +34,7 @@ def missing() -> str | None:
 def chromium(width: int = 1280, height: int = 860) -> Iterator[Any]:
     """A headless Chromium while the block runs."""
     from selenium import webdriver
+    from selenium.common.exceptions import SessionNotCreatedException
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
@@ -45,9 +46,17 @@ def chromium(width: int = 1280, height: int = 860) -> Iterator[Any]:
     driver_path = str(CHROMEDRIVER if CHROMEDRIVER.exists() else shutil.which("chromedriver"))
     # A log file of our own, closed here: older selenium releases open one and never close it.
     with open(os.devnull, "wb") as log:
-        driver = webdriver.Chrome(
-            options=options, service=Service(executable_path=driver_path, log_output=log)
-        )
+
+        def start() -> Any:
+            return webdriver.Chrome(
+                options=options, service=Service(executable_path=driver_path, log_output=log)
+            )
+
+        try:
+            driver = start()
+        except SessionNotCreatedException:
+            # Chromium now and then exits as it starts on a loaded machine: one more try.
+            driver = start()
         try:
             yield driver
         finally:

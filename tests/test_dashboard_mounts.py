@@ -28,6 +28,16 @@ def _example(name: str, monkeypatch: pytest.MonkeyPatch, url: str):
     return importlib.import_module(name)
 
 
+def test_the_docs_show_the_examples_as_they_are():
+    docs = (ROOT / "docs" / "dashboard.md").read_text()
+    blocks = re.findall(r"<!-- example: (\S+) -->\n```python\n(.*?)```", docs, re.S)
+    assert {path for path, _ in blocks} == {
+        f"examples/dashboard_{name}.py" for name in ("flask", "django", "fastapi")
+    }
+    for path, code in blocks:
+        assert code.strip() in (ROOT / path).read_text(), path
+
+
 def _links(page: str) -> list[str]:
     return re.findall(r'(?:href|action|src)="(?!data:)([^"]+)"', page)
 
