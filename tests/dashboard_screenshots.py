@@ -73,10 +73,11 @@ def main() -> None:
         with served(create_app(client, cron=list(cron), poll_seconds=0)) as base:
             with chromium(1280, 800) as browser:
                 for name, path in pages.items():
+                    browser.set_window_size(1280, 400)  # measured from small: no page is padded
                     browser.get(base + path)
-                    # as tall as the page, at most 1400 pixels
+                    # as tall as the page (and the window's own bars), at most 1600 pixels
                     height = browser.execute_script("return document.documentElement.scrollHeight")
-                    browser.set_window_size(1280, min(max(int(height), 400), 1400))
+                    browser.set_window_size(1280, min(max(int(height) + 140, 400), 1600))
                     browser.save_screenshot(str(IMAGES / f"dashboard-{name}.png"))
                     print(IMAGES / f"dashboard-{name}.png")
     finally:
