@@ -162,6 +162,22 @@ def test_the_workers_page_lists_workers_and_shutdown_publishes_the_command(memor
         worker.register_death()
 
 
+def test_stop_asks_the_worker_named_in_the_job_s_record(memory):
+    job = Queue(connection=memory).enqueue(fixtures.add, 1, 1)
+    browser = Browser(create_app(memory))
+    refused = browser.post("/actions/jobs", {"action": "stop", "job_id": job.id}, Accept="application/json")
+    assert "no worker has taken it" in json.loads(refused.get_data(as_text=True))["message"]
+    job.worker_name = "w-2"
+    job.save()
+    received = []
+    subscription = memory.subscribe_commands("w-2", received.append)
+    try:
+        browser.post("/actions/jobs", {"action": "stop", "job_id": job.id})
+    finally:
+        subscription.close()
+    assert [json.loads(payload) for payload in received] == [{"command": "stop-job", "job_id": job.id}]
+
+
 def test_the_scheduled_page_shows_due_times_and_cron_entries_with_their_next_run(memory):
     from jq.cron import Cron
 
