@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import logging
+import os
 import statistics
 import sys
 import time
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     if options.quick:
         options.queues, options.jobs, options.rounds, options.no_write = 5, 2_000, 5, True
     logging.disable(logging.CRITICAL)  # 15% of the jobs fail on purpose: no traceback each
+    load = os.getloadavg()[0]
     server = RedisServer().start()
     try:
         broker = resolve_broker(server.url)
@@ -138,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
         server.cleanup()
     lines = [
         f"{options.jobs:,} jobs in {options.queues} queues on a private redis-server (filled in "
-        f"{filled:.0f} s); each request through the WSGI application, {options.rounds} rounds.",
+        f"{filled:.0f} s); each request through the WSGI application, {options.rounds} rounds; "
+        f"load average {load:.1f} as the run began (the machine may be shared).",
         "",
         "| request | median | p95 |",
         "| --- | ---: | ---: |",
