@@ -68,6 +68,21 @@ def test_a_list_is_paginated_newest_first_or_oldest_first(memory):
     assert oldest == ids[:25]
 
 
+def test_pages_read_only_the_records_they_show(memory, monkeypatch):
+    queues = [Queue(f"q{i}", connection=memory) for i in range(3)]
+    for queue in queues:
+        queue.enqueue_many([Queue.prepare_data(fixtures.add, (i, i)) for i in range(200)])
+    loaded: list[int] = []
+    load_jobs = memory.load_jobs
+    monkeypatch.setattr(memory, "load_jobs", lambda ids: loaded.append(len(ids)) or load_jobs(ids))
+    browser = Browser(create_app(memory, per_page=25))
+    browser.text("/")
+    assert sum(loaded) == 3  # each queue's front job, for its latency
+    loaded.clear()
+    browser.text("/queues/q1/queued?page=3&order=oldest")
+    assert sum(loaded) == 25
+
+
 def test_a_list_filters_by_function_and_text_and_shows_the_error_s_last_line(memory):
     queue = Queue(connection=memory)
     zero = failed_jobs(queue, 2)

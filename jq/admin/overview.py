@@ -19,7 +19,7 @@ from jq.queueing.listing import LISTED_STATUSES
 from jq.queueing.queue import Queue
 from jq.worker import BaseWorker
 
-__all__ = ["COUNTS", "QueueRow", "Snapshot", "WorkerRow", "queue_counts", "take_snapshot"]
+__all__ = ["COUNTS", "QueueRow", "Snapshot", "WorkerRow", "place_of", "queue_counts", "take_snapshot"]
 
 #: The counts shown for each queue, in column order.
 COUNTS = LISTED_STATUSES
@@ -112,11 +112,19 @@ class Snapshot:
         return {row.name: [w for w in self.workers if row.name in w.queues] for row in self.queues}
 
 
+def place_of(queue: str, status: str) -> Place:
+    """The place of ``queue`` that holds its jobs of ``status`` (one of :data:`COUNTS`)."""
+    kind = _PLACE_KINDS.get(status)
+    if kind is None:
+        raise ValueError(f"unknown status {status!r}: use one of {', '.join(COUNTS)}")
+    return Place(kind, queue)
+
+
 def queue_counts(broker: Broker, names: Sequence[str]) -> list[dict[str, int]]:
     """The count of every listed status of each queue of ``names``, in one call to the broker
     (one round trip on Redis). The started registry is counted as it is: ending abandoned jobs is
     maintenance's work, not a reader's."""
-    places = [Place(_PLACE_KINDS[status], name) for name in names for status in COUNTS]
+    places = [place_of(name, status) for name in names for status in COUNTS]
     counts = broker.place_counts(places)
     width = len(COUNTS)
     return [dict(zip(COUNTS, counts[i * width : (i + 1) * width], strict=True)) for i in range(len(names))]

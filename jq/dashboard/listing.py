@@ -3,8 +3,8 @@ function and by text in the id or description.
 
 Without a filter a page reads only its own ids and records (two round trips, whatever the size of
 the registry). With one, the place is read a batch at a time from the chosen end until the page
-is filled; the count of matches is taken on at most :data:`COUNT_LIMIT` ids, and says so when the
-place holds more.
+is filled; the count of matches is taken on at most :data:`COUNT_LIMIT` ids, and says so when
+the place holds more. Nothing is written: no registry is cleaned up on the way.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from jq.admin.overview import queue_counts
-from jq.queueing.listing import DEFAULT_BATCH, ListedJob, place_job_ids, read_jobs
+from jq.admin.overview import place_of, queue_counts
+from jq.queueing.listing import DEFAULT_BATCH, ListedJob, read_jobs
 from jq.queueing.queue import Queue
 
 __all__ = ["COUNT_LIMIT", "JobFilter", "JobPage", "matching_ids", "page_of_jobs"]
@@ -76,6 +76,17 @@ class JobPage:
     def pages(self) -> int:
         """How many pages the matching jobs fill (at least 1)."""
         return max((self.matching + self.per_page - 1) // self.per_page, 1)
+
+
+def place_job_ids(queue: Queue, status: str, start: int, end: int) -> list[str]:
+    """Ids ``start`` to ``end`` inclusive (both from the front, or both from the back) of the
+    place of ``queue`` holding jobs of ``status``, as stored: read only, no registry cleanup (the
+    dashboard writes nothing but its actions; entries whose record expired are skipped when the
+    records are read)."""
+    place = place_of(queue.name, status)
+    if place.is_queue:
+        return queue.broker.queue_job_ids(queue.name, start, end)
+    return queue.broker.registry_ids(place, start, end)
 
 
 def _ids_from(queue: Queue, status: str, newest: bool, limit: int | None) -> Iterator[list[str]]:
