@@ -154,3 +154,21 @@ def test_a_job_s_arguments_never_run_as_script(browser, redis_client):
             assert browser.execute_script("return window.owned") is None
             assert payloads[0] in browser.page_source.replace("&lt;", "<").replace("&gt;", ">")
             assert not re.search(r"<img src=\"?x", browser.page_source)
+
+
+def test_the_history_charts_draw_what_the_history_gives(browser, redis_client):
+    class History:
+        def chart(self, *, queue, function, minutes):
+            points = [[1_800_000_000 + 60 * i, i % 5] for i in range(minutes)]
+            return {"series": [{"name": f"finished {queue}", "unit": "jobs per minute", "points": points},
+                               {"name": "p95", "unit": "run time (s)", "points": points}]}  # fmt: skip
+
+    with served(create_app(redis_client, history=History(), poll_seconds=0)) as base:
+        browser.get(base + "/")
+        _wait(lambda: _css(browser, "[data-chart][data-drawn]"), "the charts")
+        assert _text(browser, "figure.chart figcaption") == "jobs per minute"
+        assert len(_css(browser, "figure.chart path[data-series]")) == 2
+        field = _css(browser, "[data-chart-form] input[name=queue]")[0]
+        field.send_keys("emails")
+        field.submit()
+        _wait(lambda: _css(browser, 'path[data-series="finished emails"]'), "the charts of one queue")
