@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jq.admin.overview import COUNTS, Snapshot, take_snapshot
+from jq.admin.overview import COUNTS, Snapshot, WorkerRow
 from jq.base.utils import format_timestamp, now
-from jq.broker import Broker
 from jq.core.job import Job
 from jq.core.job_state import JobStatus
 from jq.exceptions import DeserializationError, NoSuchJobError
@@ -27,11 +26,14 @@ from jq.worker import WorkerStatus
 __all__ = [
     "HIDDEN",
     "JobView",
+    "age",
     "cron_rows",
     "job_detail",
     "job_row",
-    "overview",
+    "overview_of",
     "scheduled_rows",
+    "when",
+    "worker_row",
 ]
 
 #: What stands where a hidden value would be.
@@ -61,14 +63,9 @@ def _since(moment: datetime.datetime | None, at: datetime.datetime) -> float | N
     return None if moment is None else max((at - moment).total_seconds(), 0.0)
 
 
-def overview(broker: Broker) -> dict[str, Any]:
-    """The overview: each queue's counts and latency, totals, workers busy and idle, suspension."""
-    snapshot = take_snapshot(broker)
-    return overview_of(snapshot)
-
-
 def overview_of(snapshot: Snapshot) -> dict[str, Any]:
-    """The overview's values from a snapshot."""
+    """The overview's values from a snapshot: each queue's counts and latency, totals, workers
+    busy and idle (and each worker's row), the suspension."""
     busy = sum(1 for w in snapshot.workers if w.state == WorkerStatus.BUSY)
     totals = {status: sum(row.counts[status] for row in snapshot.queues) for status in COUNTS}
     return {
@@ -93,7 +90,7 @@ def overview_of(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
-def worker_row(worker: Any, at: datetime.datetime) -> dict[str, Any]:
+def worker_row(worker: WorkerRow, at: datetime.datetime) -> dict[str, Any]:
     """One worker of the workers page: a :class:`jq.admin.overview.WorkerRow` as plain values."""
     jobs = [
         {"id": job_id, "running_for": age(_since(worker.job_started.get(job_id), at))}
