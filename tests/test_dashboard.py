@@ -243,6 +243,12 @@ def test_every_action_needs_the_browser_s_csrf_token_and_the_same_origin(memory)
     assert headers["X-Frame-Options"] == "DENY"
 
 
+@pytest.mark.parametrize("back", ["https://evil.example/", "//evil.example/", "/\\evil.example/"])
+def test_an_action_sends_the_browser_back_only_to_the_dashboard(memory, back):
+    response = Browser(create_app(memory)).post("/actions/resume", {"next": back})
+    assert response.status_code == 303 and response.headers["Location"].startswith("/?notice=")
+
+
 def test_read_only_shows_no_action_and_refuses_every_post(memory):
     job = Queue(connection=memory).enqueue(fixtures.add, 1, 1)
     browser = Browser(create_app(memory, read_only=True))

@@ -171,7 +171,8 @@ class Handlers:
         if "application/json" in request.headers.get("Accept", ""):
             return self.app.json({"message": message})
         back = request.form.get("next") or "/"
-        if not back.startswith("/") or back.startswith("//"):
+        # Only a path of the dashboard's own: browsers read "/\\host" as "//host", another site.
+        if not back.startswith("/") or back.startswith("//") or "\\" in back:
             back = "/"
         path, _, query = back.partition("?")
         kept = "&".join(part for part in query.split("&") if part and not part.startswith("notice="))
