@@ -300,6 +300,13 @@ def test_basic_auth_and_token_guard_the_standalone_dashboard(memory):
     assert Browser(app, Authorization=basic("anyone", "tok")).get("/").status_code == 200
     assert Browser(app, Authorization="Bearer tok").get("/api/overview").status_code == 200
     assert Browser(app, Authorization="Bearer nope").get("/static/dashboard.css").status_code == 401
+    # a script holding the token acts without a CSRF token; a browser with basic auth cannot
+    scripted = Browser(app, Authorization="Bearer tok").post("/actions/suspend", {}, token=False)
+    assert scripted.status_code == 303 and memory.is_suspended()
+    assert (
+        Browser(app, Authorization=basic("admin", "pw")).post("/actions/resume", {}, token=False).status_code
+        == 403
+    )
 
 
 def test_a_host_application_s_check_decides_when_mounted(memory):

@@ -160,10 +160,23 @@ class Handlers:
     def _check_action(self, request: Request) -> None:
         if self.app.settings.read_only:
             raise Forbidden("this dashboard is read-only: it changes nothing")
+        if self._bearer(request):
+            # A token in a header is no ambient credential: another site cannot make a browser
+            # send it, so a script that holds it needs no CSRF token.
+            return
         sent = request.form.get(security.CSRF_FIELD) or request.headers.get("X-CSRF-Token")
         problem = security.csrf_problem(request.environ, request.cookies.get(security.CSRF_COOKIE), sent)
         if problem is not None:
             raise Forbidden(problem)
+
+    def _bearer(self, request: Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        credentials = self.app.settings.credentials
+        return (
+            header.lower().startswith("bearer ")
+            and credentials.token is not None
+            and credentials.allows(header)
+        )
 
     def _done(self, request: Request, message: str) -> Response:
         """Back to the page the action came from (only one of the dashboard's own), saying
