@@ -370,7 +370,6 @@ def test_a_worker_whose_outcome_write_meets_a_key_of_the_wrong_type_goes_on(serv
     assert [job.get_status() for job in jobs] == ["failed", "failed"]
 
 
-
 def snapshot(client) -> dict[bytes, bytes | None]:
     """Every key of the store with what it holds (DUMP): equal before and after = nothing written."""
     return {key: client.dump(key) for key in client.keys("*")}

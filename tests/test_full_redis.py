@@ -131,7 +131,7 @@ def test_every_kind_of_write_refused_for_memory_says_so_and_writes_nothing(serve
         "job.save()": job.save,
         "group_add": lambda: broker.group_add("g", [job.id]),
         "registry_add": lambda: queue.finished_job_registry.add(job, ttl=60),
-        "suspend": lambda: broker.suspend(),
+        "suspend": broker.suspend,
     }
     for what, write in writes.items():
         with pytest.raises(StoreFullError, match="out of memory") as refused:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 from jq.broker import (
@@ -40,6 +40,19 @@ class RedisRegistries(RedisState, RegistryStore):
     def registry_count(self, place: Place) -> int:
         """ZCARD of the registry."""
         return self._client.zcard(self._keys.place(place))
+
+    def place_counts(self, places: Sequence[Place]) -> list[int]:
+        """LLEN or ZCARD of each place, in one pipeline (not a transaction)."""
+        if not places:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for place in places:
+            key = self._keys.place(place)
+            if place.is_queue:
+                pipe.llen(key)
+            else:
+                pipe.zcard(key)
+        return [int(count) for count in pipe.execute()]
 
     def registry_score(self, place: Place, job_id: str) -> float | None:
         """ZSCORE of the id (``inf`` comes back as ``math.inf``)."""
