@@ -15,6 +15,6 @@ def noop_three() -> None:
     """A third function that does nothing."""
 
 
-def fails() -> None:
-    """A job that fails: the metrics' benchmark counts failures too."""
+def fail() -> None:
+    """Raise: fills failed registries (the dashboard's benchmark)."""
     raise RuntimeError("this job fails on purpose")

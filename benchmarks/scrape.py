@@ -1,5 +1,5 @@
-"""What reading a big store's metrics costs: a Prometheus scrape, the stats a dashboard's overview
-shows and the history's series, on a private redis-server holding many jobs in many queues.
+"""What reading a big store's metrics costs: a Prometheus scrape, the overview it reads and the
+history's series, on a private redis-server holding many jobs in many queues.
 
     python -m benchmarks.scrape                        # 100,000 jobs in 50 queues
     python -m benchmarks.scrape --jobs 10000 --queues 5 --scrapes 5   # a smoke run
@@ -31,7 +31,7 @@ from benchmarks import jobs  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 #: The functions the jobs call, in turn: three that succeed and one that fails.
-FUNCTIONS = (jobs.noop, jobs.noop_too, jobs.noop_three, jobs.fails)
+FUNCTIONS = (jobs.noop, jobs.noop_too, jobs.noop_three, jobs.fail)
 
 
 def fill(client: redis.Redis, count: int, queues: int) -> None:
@@ -80,7 +80,8 @@ def main() -> None:
     parser.add_argument("--scrapes", type=int, default=20, help="times each read is timed (default 20)")
     options = parser.parse_args()
 
-    from jq.metrics import history, history_by, read_stats
+    from jq.admin.overview import take_snapshot
+    from jq.metrics import history, history_by
     from jq.metrics.prometheus import metrics_text
     from jq_backends.redis import RedisBroker
 
@@ -99,7 +100,7 @@ def main() -> None:
         hour = datetime.timedelta(hours=1)
         reads: list[tuple[str, Callable[[], Any]]] = [
             ("Prometheus scrape (metrics_text)", lambda: metrics_text(broker)),
-            ("read_stats (overview)", lambda: read_stats(broker)),
+            ("take_snapshot (the overview)", lambda: take_snapshot(broker)),
             ("history, last hour, every queue", lambda: history(broker, since=hour)),
             ("history_by both, last hour", lambda: history_by(broker, "both", since=hour)),
             ("history, last 7 days (hours)", lambda: history(broker, since=datetime.timedelta(days=7))),

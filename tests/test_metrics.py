@@ -18,7 +18,8 @@ from jq import Queue, Retry, SimpleWorker
 from jq.broker import Broker, Counts
 from jq.broker.history import OTHER_FUNCTION, RUN_TIME_BOUNDS
 from jq.exceptions import ConfigurationError
-from jq.metrics import history, history_by, read_stats, read_totals
+from jq.metrics import history, history_by, read_totals
+from jq.metrics.charts import MAX_POINTS, HistoryCharts
 from jq.metrics.prometheus import JQCollector, exporter_app, lumped, make_wsgi_app, metrics_text
 from jq_backends.memory import MemoryBroker
 from jq_backends.redis import RedisBroker
@@ -105,19 +106,30 @@ def test_history_refuses_windows_it_cannot_read(store: Broker) -> None:
         history_by(store, "worker")  # type: ignore[arg-type]
 
 
-def test_stats_count_every_status_and_the_latency(store: Broker) -> None:
+def test_totals_count_every_outcome_since_the_start(store: Broker) -> None:
     run_jobs(store)
-    stats = read_stats(store)
-    mail, reports = stats.queues
-    assert mail.name == "mail" and reports.name == "reports"
-    assert mail.counts["finished"] == 3 and mail.counts["failed"] == 1 and mail.counts["queued"] == 0
-    assert mail.latency == 0.0, "an empty queue has no latency"
-    assert reports.counts["queued"] == 2 and reports.latency > 0
-    assert stats.workers == {"started": 0, "suspended": 0, "busy": 0, "idle": 0}, "the burst worker is gone"
-    failing = read_totals(store)[("mail", "tests.fixtures.div_by_zero")]
+    totals = read_totals(store)
+    failing = totals[("mail", "tests.fixtures.div_by_zero")]
     assert (failing.finished, failing.failed, failing.retried, failing.timed) == (0, 1, 2, 3)
-    assert read_totals(store, ["reports"]) == {("reports", "tests.fixtures.say_hello"): read_totals(store)[
-        ("reports", "tests.fixtures.say_hello")]}  # fmt: skip
+    assert set(read_totals(store, ["reports"])) == {("reports", "tests.fixtures.say_hello")}
+    assert read_totals(store, ["unknown"]) == {}
+
+
+def test_the_charts_give_the_dashboard_its_series(store: Broker) -> None:
+    run_jobs(store)
+    chart = HistoryCharts(store).chart(queue="mail", function=None, minutes=10)
+    series = {item["name"]: item for item in chart["series"]}
+    assert set(series) == {"finished", "failed", "retried", "p50", "p95"}
+    assert sum(value for _, value in series["finished"]["points"]) == 3
+    assert sum(value for _, value in series["retried"]["points"]) == 2
+    assert {item["unit"] for item in chart["series"]} == {"jobs per minute", "run time (s)"}
+    assert chart["totals"] == {"finished": 3, "failed": 1, "retried": 2, "p50": chart["totals"]["p50"],
+                               "p95": chart["totals"]["p95"]}  # fmt: skip
+    week = HistoryCharts(store).chart(queue=None, function=None, minutes=7 * 24 * 60)
+    assert week["step"] % 3600 == 0 and len(week["series"][0]["points"]) <= MAX_POINTS
+    assert sum(value * week["step"] / 60 for _, value in week["series"][0]["points"]) == 4
+    with pytest.raises(ValueError, match="minutes"):
+        HistoryCharts(store).chart(queue=None, function=None, minutes=0)
 
 
 def test_prometheus_metrics_parse_and_match_the_store(store: Broker) -> None:

@@ -37,7 +37,7 @@ Conventions that every method follows:
 
 A transition that records an execution's outcome carries a :class:`Tally`, which a driver that
 keeps history counts in the same step (:mod:`jq.broker.history`); :class:`MonitoringStore` reads
-it back, and :meth:`Broker.queue_snapshots` reads every queue's counts at once.
+it back.
 
 A third-party driver proves itself against :mod:`jq.testing`, the conformance suite jq's own
 drivers pass.
@@ -53,7 +53,7 @@ from jq.broker.contract import (
     WorkerStore,
 )
 from jq.broker.history import Counts, Outcome, Resolution, Tally
-from jq.broker.monitoring import MonitoringStore, QueueSnapshot
+from jq.broker.monitoring import MonitoringStore
 from jq.broker.optional import GroupStore, PipelineWrites, RateLimitStore
 from jq.broker.types import (
     ALLOW_FAILURE,
@@ -137,7 +137,6 @@ __all__ = [
     "PipelineWrites",
     "Place",
     "PlaceKind",
-    "QueueSnapshot",
     "QueueStore",
     "RateLimitStore",
     "Record",

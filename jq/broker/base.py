@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from jq.broker.contract import ControlStore, JobStore, QueueStore, RegistryStore, WorkerStore
-from jq.broker.monitoring import SNAPSHOT_PLACES, MonitoringStore, QueueSnapshot
+from jq.broker.monitoring import MonitoringStore
 from jq.broker.optional import GroupStore, PipelineWrites, RateLimitStore
-from jq.broker.types import Claimed, ClaimRequest, Place, PlaceKind, Transition
+from jq.broker.types import Claimed, ClaimRequest, Place, Transition
 from jq.exceptions import UnsupportedByBrokerError
 
 __all__ = ["Broker"]
@@ -166,28 +166,28 @@ class Broker(
         moved = self.transition(change)
         return moved, self.claim(claim.queues, claim.fields, claim.lease_until, worker=claim.worker)
 
-    def queue_snapshots(self, queues: Sequence[str], head_fields: Sequence[str] = ()) -> list[QueueSnapshot]:
-        """A :class:`~jq.broker.QueueSnapshot` of each queue, in the order given: how many ids the
-        queue and each of its registries hold, the id at the queue's front and the fields
-        ``head_fields`` of its record. Not atomic: each count is exact at its own moment.
+    def place_counts(self, places: Sequence[Place]) -> list[int]:
+        """How many ids each place holds, in the order given: :meth:`queue_length` for a queue,
+        :meth:`registry_count` for a registry. This is what an overview of many queues reads
+        (``jqueue info``, the dashboard): every count of every queue at once.
 
-        For dashboards and metrics, which read every queue at once: drivers override it with one
-        round trip for all the queues. The default asks the required methods, a few calls per
-        queue.
+        Not atomic: each count is of its own moment. Optional for drivers: the default asks once
+        per place; the Redis driver asks in one pipeline (one round trip for all).
         """
-        snapshots = []
+        return [
+            self.queue_length(place.queue) if place.is_queue else self.registry_count(place)
+            for place in places
+        ]
+
+    def queue_heads(self, queues: Sequence[str]) -> list[str | None]:
+        """The id at the front of each queue (the next one a claim takes), None for an empty
+        queue, in the order given: how long the front job has waited is the queue's latency.
+
+        Not atomic. Optional for drivers: the default asks once per queue; the Redis driver asks
+        in one pipeline.
+        """
+        heads: list[str | None] = []
         for queue in queues:
-            counts = {
-                kind: self.queue_length(queue)
-                if kind is PlaceKind.QUEUE
-                else self.registry_count(Place(kind, queue))
-                for kind in SNAPSHOT_PLACES
-            }
-            heads = self.queue_job_ids(queue, 0, 0)
-            head = heads[0] if heads else None
-            fields: dict[str, bytes | None] = {}
-            if head is not None and head_fields:
-                values = self.load_job_fields(head, list(head_fields)) or [None] * len(head_fields)
-                fields = dict(zip(head_fields, values, strict=True))
-            snapshots.append(QueueSnapshot(queue, counts, head, fields))
-        return snapshots
+            ids = self.queue_job_ids(queue, 0, 0)
+            heads.append(ids[0] if ids else None)
+        return heads

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from jq.broker import Broker, Counts, Resolution
 from jq.io.connections import resolve_broker
 
-__all__ = ["History", "HistoryPoint", "Since", "history", "history_by", "read_counts"]
+__all__ = ["History", "HistoryPoint", "Since", "history", "history_by", "read_counts", "read_totals"]
 
 #: A moment: a timezone-aware datetime (a naive one is UTC), Unix seconds, or a timedelta that
 #: far before now.
@@ -240,3 +240,16 @@ def history_by(
         series_function = key if by == "function" else key[1] if by == "both" else None
         series[key] = _series(window, series_queue, series_function, found)
     return series
+
+
+def read_totals(connection: Any = None, queues: Sequence[str] | None = None) -> dict[tuple[str, str], Counts]:
+    """The outcomes since each queue's first, by (queue, function): finished, failed and retried
+    executions and their run-time histogram and sum (the Prometheus counters). ``queues``: None
+    for every known queue. One round trip; a store whose driver keeps no history has none."""
+    broker = resolve_broker(connection)
+    names = sorted(broker.queue_names()) if queues is None else list(queues)
+    return {
+        (queue, function): counts
+        for queue, by_function in zip(names, broker.history_totals(names), strict=True)
+        for function, counts in by_function.items()
+    }

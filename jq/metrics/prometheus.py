@@ -3,7 +3,8 @@ that serves them, and the exporter behind ``jqueue metrics``.
 
 It needs ``prometheus-client`` (``pip install 'jq-queue[metrics]'``), imported when a collector
 is made: this module itself imports without it. Every scrape reads the store in a few round
-trips whatever the number of jobs (:func:`jq.metrics.read_stats`, :func:`jq.metrics.read_totals`);
+trips whatever the number of jobs (:func:`jq.admin.overview.take_snapshot`,
+:func:`jq.metrics.read_totals`);
 nothing is kept between scrapes, so any number of exporters may read one store.
 
 ===================================== =================== ==========================================
@@ -36,11 +37,12 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jq.broker import Broker, Counts
+from jq.admin.overview import COUNTS, take_snapshot
+from jq.broker import Broker, Counts, WorkerState
 from jq.broker.history import OTHER_FUNCTION, RUN_TIME_BOUNDS
 from jq.exceptions import ConfigurationError
 from jq.io.connections import resolve_broker
-from jq.metrics.snapshot import STATUSES, read_stats, read_totals
+from jq.metrics.history import read_totals
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -119,8 +121,8 @@ class JQCollector:
         read, the error logged."""
         core, started = self._core, time.perf_counter()
         try:
-            stats = read_stats(self.broker, self.queues)
-            queues = [row.name for row in stats.queues]
+            snapshot = take_snapshot(self.broker, self.queues or ())
+            queues = [row.name for row in snapshot.queues]
             totals = read_totals(self.broker, queues)
         except Exception:
             logger.exception("jq metrics: the store %s could not be read", self.broker.url)
@@ -133,14 +135,17 @@ class JQCollector:
         latency = core.GaugeMetricFamily(
             "jq_queue_latency_seconds", "How long the next job out of the queue has waited", labels=["queue"]
         )
-        for row in stats.queues:
-            for status in STATUSES.values():
+        for row in snapshot.queues:
+            for status in COUNTS:
                 jobs.add_metric([row.name, status], row.counts[status])
-            latency.add_metric([row.name], row.latency)
+            latency.add_metric([row.name], row.latency or 0.0)
         yield jobs
         yield latency
+        states = dict.fromkeys((state.value for state in WorkerState), 0)
+        for worker in snapshot.workers:
+            states[worker.state] = states.get(worker.state, 0) + 1
         workers = core.GaugeMetricFamily("jq_workers", "Live workers by state", labels=["state"])
-        for state, count in sorted(stats.workers.items()):
+        for state, count in sorted(states.items()):
             workers.add_metric([state], count)
         yield workers
         yield from self._outcomes(queues, totals)

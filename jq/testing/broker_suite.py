@@ -35,7 +35,7 @@ from jq.testing.contract.enqueue_rules import (
     ReplacementContract,
 )
 from jq.testing.contract.groups import GroupContract
-from jq.testing.contract.history import HistoryContract, SnapshotContract
+from jq.testing.contract.history import HistoryContract
 from jq.testing.contract.queues import ClaimContract, EnqueueContract, QueueContract
 from jq.testing.contract.rate_limits import RateLimitAdmissionContract, RateLimitReleaseContract
 from jq.testing.contract.records import JobRecordContract, KeyLayoutContract
@@ -84,7 +84,6 @@ __all__ = [
     "ResultsLifetimeContract",
     "ScheduledReleaseContract",
     "SchedulingContract",
-    "SnapshotContract",
     "TransitionContract",
     "WorkerContract",
     "WorkerUpdateContract",
@@ -123,6 +122,5 @@ class BrokerContractTests(
     RateLimitAdmissionContract,
     RateLimitReleaseContract,
     HistoryContract,
-    SnapshotContract,
 ):
     """Every contract test of :mod:`jq.broker`; subclass it as ``Test...`` with a ``broker`` fixture."""

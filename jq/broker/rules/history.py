@@ -26,10 +26,10 @@ from jq.broker.history import (
     record_starts,
     totals_field,
 )
-from jq.broker.monitoring import SNAPSHOT_PLACES, MonitoringStore, QueueSnapshot
+from jq.broker.monitoring import MonitoringStore
 from jq.broker.rules._base import StoreRules
-from jq.broker.store import Collection, RecordKind, StoreTransaction
-from jq.broker.types import Place, PlaceKind, Record
+from jq.broker.store import RecordKind, StoreTransaction
+from jq.broker.types import Record
 
 __all__ = ["StoreHistory", "counts_key", "tally_in"]
 
@@ -97,7 +97,7 @@ def _purge_expired(
 
 
 class StoreHistory(StoreRules, MonitoringStore):
-    """The history's reads and every queue's snapshot, each one block."""
+    """The history's reads, each one block."""
 
     supports_history = True
 
@@ -120,18 +120,3 @@ class StoreHistory(StoreRules, MonitoringStore):
                     counts.extend(parse_counts(record, start, resolution, since, until))
                 found.append(counts)
         return found
-
-    def queue_snapshots(self, queues: Sequence[str], head_fields: Sequence[str] = ()) -> list[QueueSnapshot]:
-        """Every queue's counts, front id and its fields, in one block."""
-        snapshots = []
-        with self.store.atomic() as tx:
-            for queue in queues:
-                counts = {kind: tx.count(Collection.of(Place(kind, queue))) for kind in SNAPSHOT_PLACES}
-                heads = tx.members(Collection.of(Place(PlaceKind.QUEUE, queue)), 0, 0)
-                head = heads[0] if heads else None
-                fields: dict[str, bytes | None] = {}
-                if head is not None:
-                    record = tx.read(RecordKind.JOB, head) if head_fields else None
-                    fields = {name: (record or {}).get(name) for name in head_fields}
-                snapshots.append(QueueSnapshot(queue, counts, head, fields))
-        return snapshots

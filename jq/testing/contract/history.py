@@ -1,5 +1,5 @@
 """Contract tests for :class:`jq.broker.MonitoringStore`: the history of outcomes that
-transitions' tallies count (for drivers that keep one), and every queue's snapshot (for all)."""
+transitions' tallies count, for drivers that keep one."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from jq.broker import (
     Transition,
 )
 from jq.broker.history import FUNCTIONS_KEPT, OTHER_FUNCTION, RUN_TIME_BOUNDS, run_time_bucket
-from jq.testing.helpers import LEASE, enqueue, job_fields, place, start_job
+from jq.testing.helpers import LEASE, enqueue, place, start_job
 
-__all__ = ["HistoryContract", "SnapshotContract"]
+__all__ = ["HistoryContract"]
 
 STARTED = place(PlaceKind.STARTED)
 FINISHED = place(PlaceKind.FINISHED)
@@ -178,44 +178,3 @@ class HistoryContract:
         assert sorted(counts.finished for counts in hours.values()) == [1, 1]
         assert _ended(broker, "c", Tally("default", "f", Outcome.FINISHED, 1.0, at=now - 40 * 86400))
         assert sum(c.finished for c in _counts(broker, Resolution.HOUR, now - 50 * 86400, now).values()) == 2
-
-
-class SnapshotContract:
-    """Every queue's counts, its front id and fields of its record, read at once."""
-
-    def test_a_snapshot_counts_the_queue_and_each_registry(self, broker: Broker) -> None:
-        for job_id in ("q1", "q2", "s1", "f1", "x1"):
-            enqueue(broker, job_id)
-        enqueue(broker, "later", scheduled_at=4e9)
-        enqueue(broker, "child", depends_on=["q2"])
-        enqueue(broker, "elsewhere", "other", fields=job_fields("other", enqueued_at=b"then"))
-        start_job(broker, "s1")
-        for job_id, target in (("f1", FINISHED), ("x1", FAILED)):
-            start_job(broker, job_id)
-            assert broker.transition(Transition(job_id, Move(STARTED, ToRegistry(target, math.inf))))
-        default, other, unknown = broker.queue_snapshots(
-            ["default", "other", "unknown"], ["enqueued_at", "none"]
-        )
-        assert default.queue == "default" and default.head == "q1"
-        assert dict(default.counts) == {
-            PlaceKind.QUEUE: 2,
-            PlaceKind.STARTED: 1,
-            PlaceKind.FINISHED: 1,
-            PlaceKind.FAILED: 1,
-            PlaceKind.DEFERRED: 1,
-            PlaceKind.SCHEDULED: 1,
-            PlaceKind.CANCELED: 0,
-            PlaceKind.RATE_LIMITED: 0,
-        }
-        assert dict(default.head_fields) == {"enqueued_at": None, "none": None}
-        assert other.head == "elsewhere" and dict(other.head_fields) == {"enqueued_at": b"then", "none": None}
-        assert unknown.head is None and set(unknown.counts.values()) == {0} and not unknown.head_fields
-        broker.delete_job("elsewhere")  # its id stays queued, its record is gone
-        [gone] = broker.queue_snapshots(["other"], ["enqueued_at"])
-        assert gone.head == "elsewhere" and dict(gone.head_fields) == {"enqueued_at": None}
-        assert broker.queue_snapshots([]) == []
-
-    def test_without_fields_asked_a_snapshot_reads_none(self, broker: Broker) -> None:
-        enqueue(broker, "q1")
-        [snapshot] = broker.queue_snapshots(["default"])
-        assert snapshot.head == "q1" and not snapshot.head_fields
