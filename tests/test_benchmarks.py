@@ -113,3 +113,22 @@ def test_quick_dashboard_benchmark_times_every_page():
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "ms |" in line]
     assert len(rows) == 7 and rows[0].startswith("| overview (HTML) |")
+
+
+# A few seconds: 2,000 jobs in 3 queues, 200 run, each read timed twice.
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_quick_scrape_benchmark_times_every_read():
+    done = run_module(
+        "benchmarks.scrape", "--jobs", "2000", "--queues", "3", "--run", "200", "--scrapes", "2", timeout=150
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2,000 jobs in 3 queues, 200 run" in done.stdout
+    for read in (
+        "Prometheus scrape",
+        "take_snapshot",
+        "history, last hour",
+        "history_by both",
+        "history, last 7 days",
+    ):
+        assert any(line.startswith(read) for line in done.stdout.splitlines()), read

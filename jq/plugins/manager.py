@@ -146,26 +146,23 @@ class PluginManager:
         return self._scopes("jq_job_perform_scope", [{"job": job, "worker": worker}])
 
     def _scopes(self, hook_name: str, calls: Sequence[Mapping[str, Any]]) -> AbstractContextManager[object]:
-        if not getattr(self._pm.hook, hook_name).get_hookimpls():
-            return contextlib.nullcontext()  # asked for every job: no call machinery when nobody answers
-        return self._entered(hook_name, calls)
-
-    @contextlib.contextmanager
-    def _entered(self, hook_name: str, calls: Sequence[Mapping[str, Any]]) -> Iterator[None]:
-        """Ask every plugin for its scope for each call, and enter them all (oldest plugin first:
-        pluggy calls the most recently registered first)."""
+        """Ask every plugin for its scope for each call (oldest plugin first: pluggy calls the
+        most recently registered first); nothing to enter when none returned one. A hook only
+        returns its scope here: the scope's own code runs when it is entered."""
         caller = getattr(self._pm.hook, hook_name)
-        with contextlib.ExitStack() as stack:
-            for kwargs in calls:
-                try:
-                    scopes = list(reversed(caller(**kwargs)))
-                except Exception:
-                    logger.exception("a jq plugin failed in %s; the job is not affected", hook_name)
-                    continue
-                for scope in scopes:
-                    if scope is not None:
-                        stack.enter_context(_guarded(scope, hook_name))
-            yield
+        if not caller.get_hookimpls():  # asked for every job: no call machinery when nobody answers
+            return contextlib.nullcontext()
+        scopes: list[AbstractContextManager[object]] = []
+        for kwargs in calls:
+            try:
+                found = caller(**kwargs)
+            except Exception:
+                logger.exception("a jq plugin failed in %s; the job is not affected", hook_name)
+                continue
+            scopes.extend(scope for scope in reversed(found) if scope is not None)
+        if not scopes:
+            return contextlib.nullcontext()
+        return _entered(scopes, hook_name)
 
     def _notify(self, hook_name: str, **kwargs: Any) -> None:
         caller = getattr(self._pm.hook, hook_name)
@@ -175,6 +172,15 @@ class PluginManager:
             caller(**kwargs)
         except Exception:
             logger.exception("a jq plugin failed in %s; the job is not affected", hook_name)
+
+
+@contextlib.contextmanager
+def _entered(scopes: Sequence[AbstractContextManager[object]], hook_name: str) -> Iterator[None]:
+    """Enter every one of ``scopes`` in order (each :func:`_guarded`), and leave them in reverse."""
+    with contextlib.ExitStack() as stack:
+        for scope in scopes:
+            stack.enter_context(_guarded(scope, hook_name))
+        yield
 
 
 @contextlib.contextmanager
