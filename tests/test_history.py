@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from jq.broker import Counts, Outcome, Resolution, Tally
+from jq.broker import Counts, Move, Outcome, Resolution, Tally, Transition
 from jq.broker.history import (
     FUNCTION_NAME_LIMIT,
     RUN_TIME_BOUNDS,
@@ -17,6 +17,9 @@ from jq.broker.history import (
     record_starts,
     run_time_bucket,
 )
+from jq.broker.store import RecordKind
+from jq.testing.helpers import enqueue
+from jq_backends.memory import MemoryBroker
 
 
 def histogram(**buckets: int) -> list[int]:
@@ -118,3 +121,25 @@ def test_records_start_on_whole_spans_and_are_kept_past_them() -> None:
     assert list(record_starts(Resolution.HOUR, 10, 5)) == []
     with pytest.raises(ValueError, match="between two times"):
         record_starts(Resolution.HOUR, -math.inf, 5)
+
+
+def test_a_store_drops_expired_counts_that_nobody_reads() -> None:
+    """The memory store drops an expired record only when it is read: the rules list each record
+    of counts by its expiry and drop those past it whenever a new one is made."""
+    clock = [1_893_456_000.0]
+    broker = MemoryBroker(clock=lambda: clock[0])
+    enqueue(broker, "j")
+
+    def tally() -> None:
+        assert broker.transition(Transition("j", Move(), tally=Tally("default", "f", Outcome.FINISHED, 0.1)))
+
+    def kept(kind: RecordKind) -> int:
+        records, _deadlines, _sets = broker.store.snapshot()
+        return len(records[kind])
+
+    tally()
+    assert (kept(RecordKind.MINUTES), kept(RecordKind.HOURS)) == (1, 1)
+    clock[0] += 40 * 86400  # long past both records' expiry; nobody read them
+    tally()
+    assert (kept(RecordKind.MINUTES), kept(RecordKind.HOURS)) == (1, 1), "the old ones were dropped"
+    assert kept(RecordKind.TOTALS) == 1 and broker.history_totals(["default"])[0]["f"].finished == 2

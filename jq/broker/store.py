@@ -115,6 +115,9 @@ class SetKind(str, enum.Enum):
     #: :attr:`QUEUE_WORKERS` set, and so that a worker that died and came back under the same
     #: name for other queues is not listed under its old ones.
     WORKER_QUEUES = "worker_queues"
+    #: The records of counts of a queue's history (name: the queue; members ``<record kind>:<key>``,
+    #: scored by when each expires), so that expired ones are dropped even if nobody reads them.
+    HISTORY = "history"
 
 
 #: The records and sets keyed by a job id that belong to that job's record (see the module).

@@ -3,7 +3,8 @@ transition's :class:`~jq.broker.Tally`, as :mod:`jq.broker.history` lays them ou
 
 :func:`tally_in` runs inside the transition's own block (see :mod:`.transitions`): the history
 costs no block of its own. The records are those of :attr:`RecordKind.TOTALS`,
-:attr:`RecordKind.MINUTES` and :attr:`RecordKind.HOURS`, named by :func:`counts_key`.
+:attr:`RecordKind.MINUTES` and :attr:`RecordKind.HOURS`, named by :func:`counts_key` and listed,
+by when they expire, in the queue's :attr:`SetKind.HISTORY` set.
 """
 
 from __future__ import annotations
@@ -28,16 +29,13 @@ from jq.broker.history import (
 )
 from jq.broker.monitoring import MonitoringStore
 from jq.broker.rules._base import StoreRules
-from jq.broker.store import RecordKind, StoreTransaction
+from jq.broker.store import Collection, RecordKind, SetKind, StoreTransaction
 from jq.broker.types import Record
 
 __all__ = ["StoreHistory", "counts_key", "tally_in"]
 
 #: The record kind of the counts of each resolution.
 _KINDS = {Resolution.MINUTE: RecordKind.MINUTES, Resolution.HOUR: RecordKind.HOURS}
-#: How many spans before the last one expired a new record looks at, so that a store that purges
-#: a record only when it is read (the memory store) does not keep the records nobody reads.
-_PURGED_SPANS = 24
 
 
 def counts_key(start: int, queue: str) -> str:
@@ -82,18 +80,21 @@ def tally_in(tx: StoreTransaction, tally: Tally, now: float) -> None:
         _add(counts, bucket_field(offset, code, function))
         tx.write(kind, key, counts)
         if record is None:
-            tx.expire(kind, key, resolution.deadline(start))
-            _purge_expired(tx, kind, resolution, tally.queue, at)
+            deadline = resolution.deadline(start)
+            tx.expire(kind, key, deadline)
+            _index(tx, kind, key, deadline, tally.queue, now)
 
 
-def _purge_expired(
-    tx: StoreTransaction, kind: RecordKind, resolution: Resolution, queue: str, at: float
-) -> None:
-    """Look at the last records of ``queue`` that expired by ``at``: a store drops an expired
-    record it is asked for (see :class:`~jq.broker.store.StoreTransaction`)."""
-    newest = record_start(at - resolution.span - resolution.kept, resolution)
-    for back in range(_PURGED_SPANS):
-        tx.read(kind, counts_key(newest - back * resolution.span, queue))
+def _index(tx: StoreTransaction, kind: RecordKind, key: str, deadline: float, queue: str, now: float) -> None:
+    """List a new record of counts in its queue's :attr:`SetKind.HISTORY` set, and drop the
+    records listed there that expired by ``now``: a store may keep an expired record until it is
+    read (the memory store does), and nobody reads an old minute again."""
+    index = Collection(SetKind.HISTORY, queue)
+    tx.add(index, f"{kind.value}:{key}", deadline)
+    for member in tx.members(index, max_score=now):
+        expired_kind, _, expired_key = member.partition(":")
+        tx.delete(RecordKind(expired_kind), expired_key)
+        tx.remove(index, member)
 
 
 class StoreHistory(StoreRules, MonitoringStore):
