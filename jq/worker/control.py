@@ -90,6 +90,7 @@ class WorkerControl:
         def _setup_logging(self, level: str | int | None, date_format: str, log_format: str) -> None: ...
         def kill_job(self, reason: KillReason, job_id: str | None = None) -> bool: ...
         def request_stop_execution(self, execution_id: str) -> None: ...
+        def _nudge(self) -> None: ...
 
     def bootstrap(
         self,
@@ -163,6 +164,7 @@ class WorkerControl:
         }
         if self._heartbeat is not None:
             self._heartbeat.beat_now()
+        self._nudge()
         self.handle_warm_shutdown_request()
 
     def handle_warm_shutdown_request(self) -> None:
@@ -174,6 +176,7 @@ class WorkerControl:
         SIGINT or SIGTERM calls this."""
         self.stop_requested = self.cold_shutdown = True
         self.kill_job(KillReason.COLD_SHUTDOWN)
+        self._nudge()
 
     def set_shutdown_requested_date(self) -> None:
         """Write when the warm shutdown was asked in the worker's record (jq writes it with the
