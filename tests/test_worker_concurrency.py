@@ -15,6 +15,7 @@ import uuid
 import pytest
 
 from jq import Callback, Queue, Retry, SimpleWorker, Worker
+from jq.cli.info import take_snapshot
 from jq.command import send_kill_horse_command, send_stop_job_command
 from jq.exceptions import ConfigurationError, ShutDownImminentException
 from jq.job import Job
@@ -348,6 +349,9 @@ class TestRecord:
             assert view.get_current_job_id() in ids
             assert {e.job_id for e in view.get_current_executions(refresh=True)} == ids
             assert view.current_execution_count == 3
+            # jqueue info shows the current job and how many run beside it.
+            row = take_snapshot(queue.broker, ["default"]).workers[0]
+            assert set(row.running_jobs) == ids and row.jobs_shown == f"{row.current_job} +2"
             worker = running.worker
             assert worker.get_current_job_id() == jobs[0].id  # the oldest
             assert [job.id for job in worker.running_jobs] == [job.id for job in jobs]

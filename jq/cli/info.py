@@ -70,6 +70,16 @@ class WorkerRow:
     failed: int
     birth_date: datetime.datetime | None
     last_heartbeat: datetime.datetime | None
+    #: Every job it runs (several for a worker with ``--concurrency``), current_job among them.
+    running_jobs: tuple[str, ...] = ()
+
+    @property
+    def jobs_shown(self) -> str | None:
+        """The current job, and how many others run beside it (``abc123 +4``)."""
+        if self.current_job is None:
+            return None
+        others = len([job for job in self.running_jobs if job != self.current_job])
+        return f"{self.current_job} +{others}" if others else self.current_job
 
     @classmethod
     def of(cls, worker: BaseWorker) -> WorkerRow:
@@ -85,6 +95,7 @@ class WorkerRow:
             failed=worker.failed_job_count,
             birth_date=worker.birth_date,
             last_heartbeat=worker.last_heartbeat,
+            running_jobs=tuple(worker.get_running_job_ids()),
         )
 
 
@@ -200,7 +211,7 @@ def _worker_table(snapshot: Snapshot) -> FittedTable:
         FittedColumn("worker", [Text(w.name) for w in workers], shrink=2),
         FittedColumn("state", states),
         FittedColumn("queues", [Text(", ".join(w.queues)) for w in workers], shrink=1),
-        FittedColumn("current job", [Text(w.current_job or BLANK) for w in workers], stack_under="worker"),
+        FittedColumn("current job", [Text(w.jobs_shown or BLANK) for w in workers], stack_under="worker"),
         FittedColumn("ok", [Text(str(w.successful)) for w in workers], justify="right"),
         FittedColumn("failed", [Text(str(w.failed)) for w in workers], justify="right"),
         FittedColumn("pid@host", [Text(f"{w.pid}@{w.hostname or '?'}") for w in workers]),
@@ -281,6 +292,7 @@ def to_json(snapshot: Snapshot, view: View) -> dict[str, Any]:
                 "state": w.state,
                 "queues": list(w.queues),
                 "current_job": w.current_job,
+                "running_jobs": list(w.running_jobs),
                 "hostname": w.hostname,
                 "pid": w.pid,
                 "successful_job_count": w.successful,
