@@ -91,6 +91,7 @@ class WorkerControl:
         def kill_job(self, reason: KillReason, job_id: str | None = None) -> bool: ...
         def request_stop_execution(self, execution_id: str) -> None: ...
         def _nudge(self) -> None: ...
+        def _running_fields(self) -> dict[str, bytes]: ...
 
     def bootstrap(
         self,
@@ -140,6 +141,10 @@ class WorkerControl:
         """Renew the worker's record for another ``worker_ttl`` (jq's heartbeat thread calls this
         every ``job_monitoring_interval`` seconds, with the running job's lease)."""
         fields, self._pending_fields = self._pending_fields, None
+        running = self._running_fields()
+        if running:
+            # What a concurrent worker runs, as it is now (claims and outcomes write it too).
+            fields = {**running, **(fields or {})}
         self.registration.heartbeat(fields=fields)
 
     def set_state(self, state: WorkerStatus | str, pipeline: Any = None) -> None:

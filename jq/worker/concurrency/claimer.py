@@ -3,18 +3,20 @@
 A claim that waits for a job blocks: on the main thread it would hold back the outcomes of the
 jobs running meanwhile (or the main thread would have to poll the store). So the main thread
 asks this thread for a claim (:meth:`Claimer.request`: how many jobs at most, how long to wait)
-and goes on; the claimed jobs come back through its inbox as :class:`~jq.worker.concurrency.inbox.Claims`.
-One request is in flight at a time. Every claim goes through :func:`claim_batch`.
+and goes on; the claimed jobs come back through its inbox as :class:`~jq.worker.concurrency.inbox.Claims`,
+as they are claimed (the thread claims again at once while the request wants more and the queues
+have them). One request is in flight at a time. Every claim goes through :func:`claim_batch`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from jq.base.threads import start_background_thread
-from jq.broker import Broker, Claimed, ClaimRequest
+from jq.broker import Broker, Claimed, ClaimRequest, WorkerUpdate
 from jq.worker.concurrency.inbox import Claims, Inbox
 
 __all__ = ["ClaimOrder", "Claimer", "claim_batch"]
@@ -37,11 +39,24 @@ def claim_batch(broker: Broker, request: ClaimRequest, count: int, wait: float |
 
 @dataclass(frozen=True)
 class ClaimOrder:
-    """One request: claim up to ``count`` jobs with ``request``, waiting up to ``wait`` seconds."""
+    """One request: claim up to ``count`` jobs with ``request``, waiting up to ``wait`` seconds.
+    ``running()`` gives the ids the worker runs, and ``running_field`` is the field of the
+    worker's record each claim writes them to (with those claimed so far for this order)."""
 
     request: ClaimRequest
     count: int
     wait: float | None
+    running: Callable[[], list[str]] | None = None
+    running_field: str = ""
+
+    def for_claim(self, claimed_so_far: list[str]) -> ClaimRequest:
+        """The request of the next claim, its worker update saying what runs at that moment."""
+        worker = self.request.worker
+        if worker is None or self.running is None:
+            return self.request
+        ids = list(dict.fromkeys([*self.running(), *claimed_so_far]))
+        fields = {**worker.fields, self.running_field: ",".join(ids).encode()}
+        return replace(self.request, worker=WorkerUpdate(worker.name, fields, worker.increments))
 
 
 class Claimer:
@@ -52,6 +67,7 @@ class Claimer:
         self._order: ClaimOrder | None = None
         self._ready = threading.Condition()
         self._closed = False
+        self._halted = False
         self._busy = False
         self._thread: threading.Thread | None = None
 
@@ -67,14 +83,18 @@ class Claimer:
     def request(self, order: ClaimOrder) -> None:
         """Claim as ``order`` says; the result comes back as :class:`Claims` (main thread)."""
         assert not self._busy, "one claim at a time"
-        self._busy = True
+        self._busy, self._halted = True, False
         with self._ready:
             self._order = order
             self._ready.notify()
 
     def settled(self) -> None:
-        """The main thread has handled the result of the request in flight."""
+        """The main thread has handled the last result of the request in flight."""
         self._busy = False
+
+    def halt(self) -> None:
+        """Claim no more for the request in flight (its claim under way still comes back)."""
+        self._halted = True
 
     def close(self, timeout: float) -> None:
         """End the thread once its claim in flight (if any) returned, waiting up to ``timeout``
@@ -98,13 +118,27 @@ class Claimer:
                 order, self._order = self._order, None
                 if order is None:
                     return
+            self._carry_out(order)
+
+    def _carry_out(self, order: ClaimOrder) -> None:
+        """Claim until the order has its jobs, the queues are empty, or the main thread halts it;
+        each claim's jobs go to the main thread at once."""
+        remaining, wait = order.count, order.wait
+        so_far: list[str] = []
+        while True:
             try:
-                claimed = claim_batch(self.broker, order.request, order.count, order.wait)
+                claimed = claim_batch(self.broker, order.for_claim(so_far), remaining, wait)
             except self.broker.transient_errors as error:
                 self.inbox.put(Claims([], error))
+                return
             except Exception as error:
                 # Not the store being away: a bug, or bad data. Said, and tried again later.
                 logger.exception("worker %s: a claim failed", self.name)
                 self.inbox.put(Claims([], error))
-            else:
-                self.inbox.put(Claims(claimed))
+                return
+            remaining, wait = remaining - len(claimed), None
+            so_far.extend(item.job_id for item in claimed)
+            last = not claimed or remaining <= 0 or self._halted or self._closed
+            self.inbox.put(Claims(claimed, last=last))
+            if last:
+                return

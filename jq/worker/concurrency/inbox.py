@@ -43,10 +43,12 @@ class Call:
 
 @dataclass(frozen=True)
 class Claims:
-    """What one claim for free slots brought (``error``: the store's transient error instead)."""
+    """What one claim for free slots brought (``error``: the store's error instead). ``last``:
+    the claiming thread is done with the request (the main thread may make another)."""
 
     claimed: list[Claimed]
     error: BaseException | None = None
+    last: bool = True
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from jq.broker import Broker, Claimed, ClaimRequest, WorkerUpdate
@@ -200,16 +199,20 @@ class ConcurrentLoop:
             wait = self.wait_slice
             if self.max_idle_time is not None and not len(self.engine.table):
                 wait = min(wait, max(self.max_idle_time - (now - self._idle_since), 0.0))
-        request = self.host.claim_request()
-        if request.worker is not None:
-            fields = {**request.worker.fields, RUNNING_JOBS: self.engine.table.record_fields()[RUNNING_JOBS]}
-            request = replace(
-                request, worker=WorkerUpdate(request.worker.name, fields, request.worker.increments)
+        table = self.engine.table
+        self.claimer.request(
+            ClaimOrder(
+                self.host.claim_request(),
+                count,
+                wait,
+                running=lambda: [job.id for job in table.running_jobs()],
+                running_field=RUNNING_JOBS,
             )
-        self.claimer.request(ClaimOrder(request, count, wait))
+        )
 
     def _claims(self, claims: Claims) -> None:
-        self.claimer.settled()
+        if claims.last:
+            self.claimer.settled()
         if claims.error is not None:
             if isinstance(claims.error, self.broker.transient_errors):
                 self._outage(claims.error)
@@ -225,6 +228,7 @@ class ConcurrentLoop:
             return
         for claimed in claims.claimed:
             if self.host.stop_requested or self.engine.fatal is not None or self.host.cold_shutdown:
+                self.claimer.halt()
                 self._give_back(claimed)
                 continue
             job = self.host.job_from_claim(claimed)
@@ -333,7 +337,6 @@ class ConcurrentLoop:
         self.claimer.close(timeout=self.wait_slice + 5.0)
         while (message := self.inbox.get(0)) is not None:
             if isinstance(message, Claims):
-                self.claimer.settled()
                 for claimed in message.claimed:
                     self._give_back(claimed)
             elif isinstance(message, Call):

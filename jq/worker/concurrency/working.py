@@ -134,6 +134,11 @@ class WorkerConcurrency:
         if engine is not None:
             engine.inbox.put(Wake())
 
+    def _running_fields(self) -> dict[str, bytes]:
+        """The record's fields saying what a concurrent worker runs now (none for another)."""
+        engine = self._engine
+        return engine.table.record_fields() if engine is not None else {}
+
     def _leased_jobs(self) -> list[Job]:
         """The jobs whose leases the heartbeat renews: those running, and one held to run next."""
         engine = self._engine
