@@ -371,9 +371,11 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
                 self._pulse.start()
             heartbeat.start()
             signals.install()
+            concurrent = self.concurrency_settings
             logger.info(
-                "worker %s started, listening to %s, running %s",
-                self.name, ", ".join(self.queue_names()), self.concurrency_settings.describe(),
+                "worker %s started, listening to %s%s",
+                self.name, ", ".join(self.queue_names()),
+                f", running {concurrent.describe()}" if concurrent.concurrent else "",
             )  # fmt: skip
             self.procline(f"idle on {','.join(self.queue_names())}")
             # The store may drop the connection at any moment, this first write included.
