@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -541,3 +542,165 @@ def hold_the_gil(path: str, seconds: int) -> str:
         handle.write(f"{os.getpid()}\n")
     ctypes.PyDLL(None).sleep(seconds)
     return "held"
+
+
+# -- jobs that run at the same time (workers with concurrency) -------------------------------------
+
+# Gates shared by the jobs of one process, by name: created by the first job that asks.
+_GATES_LOCK = threading.Lock()
+_THREAD_BARRIERS: dict[str, Any] = {}
+_ASYNC_GATES: dict[str, list[Any]] = {}
+_RELEASES: dict[str, Any] = {}
+_ACTIVE: dict[str, list[int]] = {}
+
+
+def thread_barrier(name: str, parties: int, timeout: float = 20.0) -> int:
+    """Wait at the threading.Barrier ``name`` until ``parties`` jobs wait there: only jobs running
+    at the same time get through (BrokenBarrierError after ``timeout`` seconds otherwise)."""
+    with _GATES_LOCK:
+        barrier = _THREAD_BARRIERS.setdefault(name, threading.Barrier(parties, timeout=timeout))
+    return int(barrier.wait())
+
+
+async def async_gate(name: str, parties: int, timeout: float = 20.0) -> str:
+    """Await the gate ``name`` (an asyncio.Event of the running loop) until ``parties`` jobs are at
+    it: only tasks running at the same time get through (TimeoutError after ``timeout`` seconds)."""
+    import asyncio
+
+    with _GATES_LOCK:
+        gate = _ASYNC_GATES.setdefault(name, [0, asyncio.Event()])
+        gate[0] += 1
+        if gate[0] >= parties:
+            gate[1].set()
+    await asyncio.wait_for(gate[1].wait(), timeout)
+    return "through"
+
+
+def release_event(name: str) -> Any:
+    """The threading.Event ``name`` that holds the jobs below until the test sets it."""
+    with _GATES_LOCK:
+        return _RELEASES.setdefault(name, threading.Event())
+
+
+def active_peak(name: str) -> tuple[int, int]:
+    """(jobs of ``name`` running now, the most that ran at once)."""
+    with _GATES_LOCK:
+        active, peak = _ACTIVE.setdefault(name, [0, 0])
+        return active, peak
+
+
+def count_while_held(name: str, timeout: float = 30.0) -> int:
+    """Count itself as running under ``name`` (see :func:`active_peak`) until the event ``name``
+    is set, in short naps (Python code: a stop reaches it)."""
+    with _GATES_LOCK:
+        counter = _ACTIVE.setdefault(name, [0, 0])
+        counter[0] += 1
+        counter[1] = max(counter[1], counter[0])
+    try:
+        release = release_event(name)
+        deadline = time.monotonic() + timeout
+        while not release.is_set() and time.monotonic() < deadline:
+            release.wait(0.01)
+        return counter[1]
+    finally:
+        with _GATES_LOCK:
+            counter[0] -= 1
+
+
+def block_until_released(name: str, timeout: float = 30.0) -> str:
+    """Wait for the event ``name`` in one blocking call: no exception raised into the thread (a
+    timer death penalty, a stop) reaches it before the call returns."""
+    release_event(name).wait(timeout)
+    return "released"
+
+
+async def async_hold(name: str, timeout: float = 30.0) -> str:
+    """Hold on the event loop until the event ``name`` is set (looked at between short sleeps: a
+    cancellation reaches it); notes a cancellation in the job's meta."""
+    import asyncio
+
+    job = get_current_job()
+    assert job is not None
+    with _GATES_LOCK:
+        counter = _ACTIVE.setdefault(name, [0, 0])
+        counter[0] += 1
+        counter[1] = max(counter[1], counter[0])
+    try:
+        release = release_event(name)
+        deadline = time.monotonic() + timeout
+        while not release.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+    except asyncio.CancelledError:
+        job.meta["cancelled"] = True
+        job.save_meta()
+        raise
+    finally:
+        with _GATES_LOCK:
+            counter[0] -= 1
+    return "released"
+
+
+def reset_gates() -> None:
+    """Forget every gate, barrier, event and counter above (between tests)."""
+    with _GATES_LOCK:
+        for barrier in _THREAD_BARRIERS.values():
+            barrier.abort()
+        for event in _RELEASES.values():
+            event.set()
+        _THREAD_BARRIERS.clear()
+        _ASYNC_GATES.clear()
+        _RELEASES.clear()
+        _ACTIVE.clear()
+
+
+def redis_barrier(key: str, parties: int, timeout: float = 20.0) -> int:
+    """Count this job in the Redis key ``key`` and wait until ``parties`` jobs have (across
+    processes): only jobs running at the same time get through."""
+    job = get_current_job()
+    assert job is not None
+    job.connection.incr(key)
+    deadline = time.monotonic() + timeout
+    while int(job.connection.get(key) or 0) < parties:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {job.connection.get(key)} of {parties} jobs at the barrier")
+        time.sleep(0.01)
+    return parties
+
+
+async def async_redis_barrier(key: str, parties: int, timeout: float = 20.0) -> int:
+    """:func:`redis_barrier` for the event loop (the store's calls are quick; the wait yields)."""
+    import asyncio
+
+    job = get_current_job()
+    assert job is not None
+    job.connection.incr(key)
+    deadline = time.monotonic() + timeout
+    while int(job.connection.get(key) or 0) < parties:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {job.connection.get(key)} of {parties} jobs at the barrier")
+        await asyncio.sleep(0.01)
+    return parties
+
+
+async def async_mark_started_and_sleep(path: str, seconds: float) -> str:
+    """Append the job's id to ``path`` (a sign it started, across processes), then sleep on the
+    event loop."""
+    import asyncio
+
+    job = get_current_job()
+    assert job is not None
+    with open(path, "a") as handle:
+        handle.write(job.id + "\n")
+    await asyncio.sleep(seconds)
+    return "slept"
+
+
+def append_id_and_sleep(path: str, seconds: float) -> str:
+    """Append the job's id to ``path`` (a sign it started, across processes), then sleep in one
+    blocking call."""
+    job = get_current_job()
+    assert job is not None
+    with open(path, "a") as handle:
+        handle.write(job.id + "\n")
+    time.sleep(seconds)
+    return "slept"

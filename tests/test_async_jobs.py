@@ -24,14 +24,31 @@ HORSE_WORKERS = {
 }
 
 
+#: SimpleWorkers running several jobs at once: async jobs on the worker's event loop (asyncio), or
+#: each on an event loop of its own in a thread (threads).
+CONCURRENT_WORKERS = {
+    "asyncio-pool": functools.partial(SimpleWorker, concurrency=4, pool="asyncio"),
+    "threads-pool": functools.partial(SimpleWorker, concurrency=4, pool="threads"),
+}
+IN_PROCESS = ("simple", *CONCURRENT_WORKERS)
+
+
 def run_with(kind: str, queue: Queue) -> None:
     """Run ``queue``'s jobs with the worker of ``kind`` (a SimpleWorker: "simple")."""
-    worker = SimpleWorker([queue]) if kind == "simple" else HORSE_WORKERS[kind]([queue])
+    if kind == "simple":
+        worker = SimpleWorker([queue])
+    else:
+        worker = {**HORSE_WORKERS, **CONCURRENT_WORKERS}[kind]([queue])
     worker.work(burst=True, logging_level="WARNING")
 
 
-#: (worker kind, driver): a SimpleWorker on every driver, work horses on the private redis-server.
-KINDS = [*(("simple", driver) for driver in DRIVERS), *((kind, "redis") for kind in HORSE_WORKERS)]
+#: (worker kind, driver): a SimpleWorker on every driver, work horses on the private redis-server,
+#: concurrent SimpleWorkers on the memory driver and the private redis-server.
+KINDS = [
+    *(("simple", driver) for driver in DRIVERS),
+    *((kind, "redis") for kind in HORSE_WORKERS),
+    *((kind, driver) for kind in CONCURRENT_WORKERS for driver in ("memory", "redis")),
+]
 
 
 @pytest.fixture(params=KINDS, ids=[f"{kind}-{driver}" for kind, driver in KINDS])
@@ -57,7 +74,7 @@ class TestOnWorkers:
         run_with(kind, queue)
         job_id, pid, loop_running = job.return_value()
         assert job_id == job.id and loop_running
-        assert (pid == os.getpid()) == (kind == "simple")
+        assert (pid == os.getpid()) == (kind in IN_PROCESS)
 
     def test_an_exception_fails_the_job(self, kind_and_queue):
         kind, queue = kind_and_queue
@@ -78,6 +95,11 @@ class TestOnWorkers:
 
     def test_a_coroutine_blocking_its_loop_is_stopped_by_the_death_penalty(self, kind_and_queue):
         kind, queue = kind_and_queue
+        if kind in CONCURRENT_WORKERS:
+            # No signal reaches a thread's 30 s sleep: the job is recorded as timed out after its
+            # deadline and the grace, and its slot is held until the sleep returns
+            # (tests/test_worker_concurrency.py shows it with a shorter block).
+            pytest.skip("a job blocked outside Python code holds its slot until it returns")
         job = queue.enqueue(fixtures.async_block_the_loop, 30, job_timeout=1)
         run_with(kind, queue)
         assert job.get_status() == "failed"

@@ -98,6 +98,27 @@ def test_an_error_is_recorded_on_the_span(spans) -> None:
     assert job.get_status() == "failed", "tracing changes nothing of the job"
 
 
+async def async_current_span_id() -> str:
+    """The id of the span an async job's code runs in."""
+    return current_span_id()
+
+
+@pytest.mark.parametrize("pool", ["asyncio", "threads"])
+def test_a_concurrent_worker_runs_each_job_in_its_own_span(spans, pool) -> None:
+    exporter, web = spans
+    queue = Queue("mail", connection=MemoryBroker())
+    with web.start_as_current_span("POST /signup", kind=SpanKind.SERVER):
+        good = queue.enqueue(async_current_span_id)
+        bad = queue.enqueue(fixtures.async_raise, "no")
+    SimpleWorker([queue], connection=queue.broker, concurrency=2, pool=pool).work(burst=True)
+    processed = [span for span in exporter.get_finished_spans() if span.name == "process mail"]
+    by_job = {span.attributes["messaging.message.id"]: span for span in processed}
+    assert set(by_job) == {good.id, bad.id}
+    assert good.return_value() == format(by_job[good.id].context.span_id, "016x")
+    assert by_job[good.id].status.status_code is StatusCode.UNSET
+    assert by_job[bad.id].status.status_code is StatusCode.ERROR
+
+
 def test_a_refused_enqueue_is_recorded_on_its_span(spans) -> None:
     exporter, _ = spans
     queue = Queue("mail", connection=MemoryBroker())

@@ -70,15 +70,30 @@ class WorkerRow:
         """The (first) job the worker runs now, or None when it runs none."""
         return self.current_jobs[0] if self.current_jobs else None
 
+    @property
+    def running_jobs(self) -> tuple[str, ...]:
+        """Every job the worker runs now (several for a worker with ``--concurrency``)."""
+        return self.current_jobs
+
+    @property
+    def jobs_shown(self) -> str | None:
+        """The current job, and how many others run beside it (``abc123 +4``)."""
+        if self.current_job is None:
+            return None
+        others = len(self.current_jobs) - 1
+        return f"{self.current_job} +{others}" if others else self.current_job
+
     @classmethod
     def of(cls, worker: BaseWorker) -> WorkerRow:
         """The row of a worker view (from ``Worker.all``)."""
         current = worker.get_current_job_id()
+        # RQ's current job first, then the others a concurrent worker runs beside it.
+        running = [job for job in worker.get_running_job_ids() if job != current]
         return cls(
             name=worker.name,
             state=str(worker.state),
             queues=tuple(worker.queue_names()),
-            current_jobs=(current,) if current else (),
+            current_jobs=((current,) if current else ()) + tuple(running),
             hostname=worker.hostname,
             pid=worker.pid,
             successful=worker.successful_job_count,

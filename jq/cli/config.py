@@ -11,6 +11,8 @@ RQ's settings::
     SENTRY_DSN = "https://key@sentry.example.com/1"
     SERIALIZER = "json"
     LOGGING_LEVEL = "WARNING"
+    CONCURRENCY = 50                    # jobs a worker runs at once
+    POOL = "asyncio"                    # or "threads": where they run
     DICT_CONFIG = {"version": 1, ...}   # logging.config.dictConfig, for workers and cron
 
 Each setting is taken from the first place that gives it: a flag, else an environment variable
@@ -32,6 +34,7 @@ from jq.cli.errors import UserError
 __all__ = [
     "ENVIRONMENT_VARIABLES",
     "LOGGING_LEVELS",
+    "POOLS",
     "RQ_ENVIRONMENT_VARIABLES",
     "TLS_SETTINGS",
     "ConfigModule",
@@ -42,7 +45,9 @@ __all__ = [
     "SentinelSettings",
     "Setting",
     "Settings",
+    "check_concurrency",
     "check_level",
+    "check_pool",
     "host_settings",
     "parse_flag",
     "read_environment",
@@ -55,6 +60,9 @@ T = TypeVar("T")
 #: The logging levels ``--logging-level``, ``JQ_LOGGING_LEVEL`` and ``LOGGING_LEVEL`` accept.
 LOGGING_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
+#: Where a worker running several jobs at once runs them (``--pool``, ``JQ_POOL``, ``POOL``).
+POOLS: Final = ("asyncio", "threads")
+
 #: The environment variables jqueue reads, and what each sets.
 ENVIRONMENT_VARIABLES: Final[Mapping[str, str]] = {
     "JQ_URL": "the store's URL (like --url)",
@@ -63,6 +71,8 @@ ENVIRONMENT_VARIABLES: Final[Mapping[str, str]] = {
     "JQ_SERIALIZER": "the serializer: a plugin name such as json, or a dotted path (like --serializer)",
     "JQ_LOGGING_LEVEL": "DEBUG, INFO, WARNING, ERROR or CRITICAL (like --logging-level)",
     "JQ_SENTRY_DSN": "report job failures to this Sentry DSN (like --sentry-dsn)",
+    "JQ_CONCURRENCY": "how many jobs a worker runs at once (like --concurrency)",
+    "JQ_POOL": "asyncio or threads: where a worker runs jobs at once (like --pool)",
 }
 
 #: RQ's environment variables, which jqueue reads too (a ``JQ_*`` variable wins when both are set).
@@ -151,6 +161,8 @@ class ConfigModule:
     sentry_dsn: str | None = None
     serializer: str | None = None
     logging_level: str | None = None
+    concurrency: int | None = None
+    pool: str | None = None
     #: ``DICT_CONFIG``: a :func:`logging.config.dictConfig` for workers and cron.
     dict_config: Mapping[str, Any] | None = None
 
@@ -170,6 +182,8 @@ class EnvironmentSettings:
     serializer: str | None = None
     logging_level: str | None = None
     sentry_dsn: str | None = None
+    concurrency: int | None = None
+    pool: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +196,8 @@ class FlagSettings:
     serializer: str | None = None
     logging_level: str | None = None
     sentry_dsn: str | None = None
+    concurrency: int | None = None
+    pool: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +230,10 @@ class Settings:
     serializer: Setting[str | None]
     logging_level: Setting[str]
     sentry_dsn: Setting[str | None]
+    #: How many jobs a worker runs at once (None: not set, one at a time).
+    concurrency: Setting[int | None] = Setting(None, "default")
+    #: Where it runs them: asyncio or threads (None: not set).
+    pool: Setting[str | None] = Setting(None, "default")
 
     def sources(self) -> str:
         """One line saying where each setting came from (for ``--verbose``)."""
@@ -223,9 +243,11 @@ class Settings:
             ("name", self.name),
             ("serializer", self.serializer),
             ("logging level", self.logging_level),
+            ("concurrency", self.concurrency),
+            ("pool", self.pool),
         ):
             value = ",".join(setting.value) if isinstance(setting.value, tuple) else setting.value
-            parts.append(f"{label} {value or '-'} (from {setting.source})")
+            parts.append(f"{label} {'-' if value is None or value == '' else value} (from {setting.source})")
         parts.append(f"sentry {'on' if self.sentry_dsn.value else 'off'} (from {self.sentry_dsn.source})")
         return "; ".join(parts)
 
@@ -276,6 +298,7 @@ def read_environment(environ: Mapping[str, str]) -> EnvironmentSettings:
 
     queues = get("JQ_QUEUES")
     level = get("JQ_LOGGING_LEVEL")
+    concurrency, pool = get("JQ_CONCURRENCY"), get("JQ_POOL")
     url_variable = "JQ_URL" if get("JQ_URL") is not None else "RQ_REDIS_URL"
     return EnvironmentSettings(
         url=get(url_variable),
@@ -286,6 +309,8 @@ def read_environment(environ: Mapping[str, str]) -> EnvironmentSettings:
         serializer=get("JQ_SERIALIZER"),
         logging_level=check_level(level, "JQ_LOGGING_LEVEL") if level else None,
         sentry_dsn=get("JQ_SENTRY_DSN"),
+        concurrency=check_concurrency(concurrency, "JQ_CONCURRENCY") if concurrency else None,
+        pool=check_pool(pool, "JQ_POOL") if pool else None,
     )
 
 
@@ -308,6 +333,22 @@ def _environment_host(get: Callable[[str], str | None]) -> HostSettings | None:
     return host_settings(
         get("REDIS_HOST"), number("REDIS_PORT"), number("REDIS_DB"), get("REDIS_PASSWORD"), ssl, tls
     )
+
+
+def check_concurrency(value: object, where: str) -> int:
+    """``value`` as a number of jobs (at least 1: a whole number, or its text); a
+    :class:`UserError` naming ``where`` else."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+        raise UserError(f"{where} must be a whole number of at least 1, not {value!r}")
+    return int(text)
+
+
+def check_pool(value: str, where: str) -> str:
+    """``value`` in lower case, if it names a pool; a :class:`UserError` naming ``where`` else."""
+    if value.strip().lower() not in POOLS:
+        raise UserError(f"{where} must be one of {', '.join(POOLS)}, not {value!r}")
+    return value.strip().lower()
 
 
 def check_level(level: str, where: str) -> str:
@@ -353,6 +394,10 @@ def resolve_settings(
         sentry_dsn=_pick(
             "--sentry-dsn", flags.sentry_dsn, env.sentry_dsn, "JQ_SENTRY_DSN", config.sentry_dsn, module
         ),
+        concurrency=_pick(
+            "--concurrency", flags.concurrency, env.concurrency, "JQ_CONCURRENCY", config.concurrency, module
+        ),
+        pool=_pick("--pool", flags.pool, env.pool, "JQ_POOL", config.pool, module),
     )
 
 

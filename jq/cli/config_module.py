@@ -18,7 +18,9 @@ from jq.cli.config import (
     ConfigModule,
     HostSettings,
     SentinelSettings,
+    check_concurrency,
     check_level,
+    check_pool,
     host_settings,
     parse_flag,
 )
@@ -86,6 +88,12 @@ def read_config_module(name: str) -> ConfigModule:
     level = reader.text("LOGGING_LEVEL")
     if level is not None:
         level = check_level(level, f"LOGGING_LEVEL in config module {name!r}")
+    concurrency = reader.integer("CONCURRENCY")
+    if concurrency is not None:
+        concurrency = check_concurrency(concurrency, f"CONCURRENCY in config module {name!r}")
+    pool = reader.text("POOL")
+    if pool is not None:
+        pool = check_pool(pool, f"POOL in config module {name!r}")
     return ConfigModule(
         name=name,
         redis_url=reader.text("REDIS_URL", secret=True),
@@ -96,6 +104,8 @@ def read_config_module(name: str) -> ConfigModule:
         sentry_dsn=reader.text("SENTRY_DSN", secret=True),
         serializer=reader.text("SERIALIZER"),
         logging_level=level,
+        concurrency=concurrency,
+        pool=pool,
         dict_config=_read_dict_config(reader),
     )
 

@@ -8,7 +8,7 @@ import logging
 import logging.config
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import click
@@ -30,7 +30,7 @@ from jq.cli.worker_options import WorkerOptions, check_date_format, check_log_fo
 from jq.exceptions import JQError
 from jq.plugins.hookspecs import ExceptionHandler
 from jq.scheduling.cron import load_cron
-from jq.worker import BaseWorker, Worker
+from jq.worker import BaseWorker, SimpleWorker, Worker
 from jq.worker.pool import WorkerPool
 
 __all__ = [
@@ -87,6 +87,41 @@ def _horse_kwargs(options: WorkerOptions, worker_class: type[BaseWorker], given:
     return {"reuse_horse": options.reuse_horse}
 
 
+def _concurrency(
+    options: WorkerOptions, settings: Settings, worker_class: type[BaseWorker], given: str | None
+) -> tuple[type[BaseWorker], dict[str, Any]]:
+    """``--concurrency`` and ``--pool`` (or their variables and settings): the worker class that
+    runs them (jq.SimpleWorker unless one is given), and its keyword arguments."""
+    concurrency, pool = settings.concurrency.value, settings.pool.value
+    if concurrency is None and pool is None:
+        return worker_class, {}
+    asked = " ".join(
+        part
+        for part in (
+            f"--concurrency {concurrency}" if concurrency is not None else "",
+            f"--pool {pool}" if pool is not None else "",
+        )
+        if part
+    )
+    horse = "--fork-per-job" if options.fork_per_job else "--reuse-horse" if options.reuse_horse else None
+    if horse is not None:
+        raise UserError(
+            f"{horse} applies to work horses, which run one job at a time: it cannot go with {asked}"
+        )
+    if given is None:
+        worker_class = SimpleWorker
+    elif issubclass(worker_class, Worker):
+        raise UserError(
+            f"{asked}: {given} runs each job in a work horse process, one at a time; use "
+            "--worker-class jq.SimpleWorker (the default with --concurrency), whose jobs run on "
+            "threads or an event loop of the worker's own process"
+        )
+    kwargs: dict[str, Any] = {"concurrency": concurrency or 1}
+    if pool is not None:
+        kwargs["pool"] = pool
+    return worker_class, kwargs
+
+
 def _dequeue_strategy(options: WorkerOptions, worker_class: type[BaseWorker]) -> dict[str, Any]:
     strategy = options.dequeue_strategy
     replaced = _STRATEGY_CLASSES.get(worker_class.__qualname__)
@@ -110,7 +145,9 @@ def plan_worker(store: StoreOptions, options: WorkerOptions, queues: tuple[str, 
     anything connects."""
     settings, module = load_settings(store, options.flag_settings(store, queues))
     classes = resolve_classes(store)
-    worker_class = classes.worker
+    worker_class, concurrency = _concurrency(options, settings, classes.worker, store.worker_class)
+    if worker_class is not classes.worker:
+        classes = replace(classes, worker=worker_class)
     worker_kwargs: dict[str, Any] = {
         "log_job_description": not options.disable_job_desc_logging,
         "disable_default_exception_handler": options.disable_default_exception_handler,
@@ -118,6 +155,7 @@ def plan_worker(store: StoreOptions, options: WorkerOptions, queues: tuple[str, 
         "queue_class": classes.queue,
         "exception_handlers": _exception_handlers(options, settings),
         **_horse_kwargs(options, worker_class, store.worker_class or "jq.Worker"),
+        **concurrency,
     }
     if classes.job is not None:
         worker_kwargs["job_class"] = classes.job

@@ -12,7 +12,7 @@ from typing import Any, Final, TypeVar
 import click
 
 from jq.base.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
-from jq.cli.config import LOGGING_LEVELS, FlagSettings
+from jq.cli.config import LOGGING_LEVELS, POOLS, FlagSettings
 from jq.cli.options import StoreOptions, parse_ttl
 
 __all__ = [
@@ -57,6 +57,8 @@ class WorkerOptions:
     cron: str | None
     fork_per_job: bool
     reuse_horse: bool
+    concurrency: int | None
+    pool: str | None
 
     def flag_settings(self, store: StoreOptions, queues: tuple[str, ...]) -> FlagSettings:
         """The flags that take part in the flags > environment > config precedence."""
@@ -67,6 +69,8 @@ class WorkerOptions:
             serializer=store.serializer,
             logging_level=self._level(),
             sentry_dsn=self.sentry_dsn,
+            concurrency=self.concurrency,
+            pool=self.pool,
         )
 
     def _level(self) -> str | None:
@@ -223,6 +227,20 @@ def _worker_params(name_short: bool) -> list[Callable[[F], F]]:
             "--reuse-horse",
             is_flag=True,
             help="jq.Worker: run job after job in one work horse (jq's faster mode).",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Run up to N jobs at once in the worker's process (async def jobs on an event "
+            "loop, others on threads); needs a worker class that runs jobs in its own process, "
+            "jq.SimpleWorker when none is given (env: JQ_CONCURRENCY).",
+        ),
+        click.option(
+            "--pool",
+            type=click.Choice(POOLS, case_sensitive=False),
+            help="Where --concurrency runs jobs: asyncio (default: async def jobs as tasks of one "
+            "event loop, plain functions on threads) or threads (every job on a thread) (env: JQ_POOL).",
         ),
         click.option(
             "--sentry-dsn",

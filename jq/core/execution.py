@@ -167,36 +167,53 @@ class JobRunner:
         """Run the job's function and record the outcome. Never raises for the job's own errors.
 
         With ``next_claim``, the worker's next job is claimed in the same round trip that records
-        the outcome (see :class:`jq.lifecycle.NextClaim`).
+        the outcome (see :class:`jq.lifecycle.NextClaim`). The steps are :meth:`begin`, the call
+        under the job's death penalty, then :meth:`conclude` or :meth:`conclude_error`.
         """
-        plugins = get_plugin_manager()
-        plugins.job_started(job, self.worker)
-        self.timed_out = False
-        self.started = time.monotonic()
+        self.begin(job)
         try:
             with (
-                plugins.perform_scope(job, self.worker),
+                get_plugin_manager().perform_scope(job, self.worker),
                 self._death_penalty(job, effective_timeout(job.timeout)),
                 self.interrupts.open(),
             ):
                 return_value = job.perform()
         except BaseException:
-            exc_info: Any = sys.exc_info()
-            error = exc_info[1]
-            self.timed_out = isinstance(error, BaseTimeoutException)
-            interrupted = isinstance(error, KeyboardInterrupt)
-            outcome = self.handle_failure(
-                job,
-                exc_info,
-                stopped=isinstance(error, JobStopped),
-                # The worker stops on a KeyboardInterrupt: it claims no job it would not run.
-                next_claim=None if interrupted else next_claim,
-            )
-            if interrupted:
-                raise
-            return outcome
+            return self.conclude_error(job, sys.exc_info(), next_claim)  # type: ignore[arg-type]
         finally:
             self.interrupts.discard()
+        return self.conclude(job, return_value, next_claim)
+
+    def begin(self, job: Job) -> None:
+        """What comes before the job's function runs: the ``jq_job_started`` hook, the clock."""
+        get_plugin_manager().job_started(job, self.worker)
+        self.timed_out = False
+        self.started = time.monotonic()
+
+    def conclude_error(
+        self, job: Job, exc_info: ExcInfo, next_claim: lifecycle.NextClaim | None = None
+    ) -> JobOutcome:
+        """The job's function raised ``exc_info``: record its failure (a stop, a retry). A
+        KeyboardInterrupt is recorded, then raised again: the worker stops on it."""
+        error = exc_info[1]
+        self.timed_out = isinstance(error, BaseTimeoutException)
+        interrupted = isinstance(error, KeyboardInterrupt)
+        outcome = self.handle_failure(
+            job,
+            exc_info,
+            stopped=isinstance(error, JobStopped),
+            # The worker stops on a KeyboardInterrupt: it claims no job it would not run.
+            next_claim=None if interrupted else next_claim,
+        )
+        if interrupted:
+            raise error.with_traceback(exc_info[2])
+        return outcome
+
+    def conclude(
+        self, job: Job, return_value: Any, next_claim: lifecycle.NextClaim | None = None
+    ) -> JobOutcome:
+        """The job's function returned ``return_value``: run its success callback, then record
+        the outcome (a returned :class:`Retry` asks for a retry)."""
         if isinstance(return_value, Retry):
             return self._retry_returned(job, return_value, next_claim)
         success_callback = job.success_callback_ref
@@ -207,7 +224,7 @@ class JobRunner:
                 with self._death_penalty(job, success_callback.timeout):
                     call_callback(success_callback, job, job.connection, return_value)
             except BaseException:
-                exc_info = sys.exc_info()
+                exc_info: Any = sys.exc_info()
                 if isinstance(exc_info[1], KeyboardInterrupt | SystemExit):
                     # The callback ends the process: the job fails, saying why, before it does
                     # (left started, it would wait for its lease to run out); nothing is claimed.
@@ -230,7 +247,7 @@ class JobRunner:
             logger.info("%s: job %s finished%s", job.origin, job.id, self._took())
         # Once the outcome is recorded, as RQ documents: a webhook never changes it.
         job.send_webhooks(Status.FINISHED.value)
-        plugins.job_finished(job, return_value, self.worker)
+        get_plugin_manager().job_finished(job, return_value, self.worker)
         return JobOutcome.SUCCEEDED
 
     def _retry_returned(self, job: Job, retry: Retry, next_claim: lifecycle.NextClaim | None) -> JobOutcome:

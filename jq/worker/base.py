@@ -59,12 +59,14 @@ from jq.plugins.hookspecs import ExceptionHandler
 from jq.queueing.queue import Queue
 from jq.scheduling.cron import Cron, CronScheduler, load_cron
 from jq.worker.commands import CommandListener
+from jq.worker.concurrency.settings import ConcurrencyPool, ConcurrencySettings
+from jq.worker.concurrency.working import WorkerConcurrency
 from jq.worker.control import DequeueStrategy, WorkerChores, WorkerControl
 from jq.worker.heartbeat import WorkerHeartbeat
 from jq.worker.hooks import SHUTDOWN_SIGNAL, WorkerHooks, WorkerJobRunner, WorkHorseKilledHandler
 from jq.worker.info import WorkerInfo
 from jq.worker.lookup import WorkerLookup
-from jq.worker.loop import LoopCalls, WorkLoop
+from jq.worker.loop import LoopCalls
 from jq.worker.maintenance import Maintenance
 from jq.worker.pulse import LeasePulse
 from jq.worker.registration import WorkerStatus, registration_of
@@ -115,8 +117,9 @@ def _resolve_class(value: Any, base: type, what: str) -> Any:
     return value
 
 
-class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerChores):
-    """Claims jobs from its queues, in the order given, and runs them one at a time.
+class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerChores, WorkerConcurrency):
+    """Claims jobs from its queues, in the order given, and runs them one at a time, or several at
+    once (``concurrency=N``, ``pool="asyncio"`` or ``"threads"``: see :mod:`jq.worker.concurrency`).
 
     Subclasses pick the execution strategy (:meth:`make_strategy`): :class:`jq.Worker` forks a
     work horse per job, :class:`jq.SimpleWorker` runs jobs in its own process,
@@ -159,6 +162,8 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         death_penalty_class: type[BaseDeathPenalty] | str | None = None,
         death_penalty_grace: float = DEFAULT_DEATH_PENALTY_GRACE,
         cron: Cron | str | None = None,
+        concurrency: int = 1,
+        pool: ConcurrencyPool | str | None = None,
     ) -> None:
         if job_class is not None:
             self.job_class = _resolve_class(job_class, Job, "job_class")
@@ -192,8 +197,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         self.birth_date: Any = None
         self.last_heartbeat: Any = None
         self.last_cleaned_at: Any = None
-        self.successful_job_count = 0
-        self.failed_job_count = 0
+        self.successful_job_count = self.failed_job_count = 0
         self.total_working_time = 0.0
         self.stop_requested = False
         #: The worker's logger (RQ's ``worker.log``).
@@ -221,6 +225,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         self.death_penalty_grace = death_penalty_grace
         #: How this worker runs its jobs (in process, work horses...).
         self.strategy: ExecutionStrategy[Self] = self.make_strategy()
+        self.concurrency_settings = self._check_concurrency(ConcurrencySettings.of(concurrency, pool))
         # The runner work() builds adds the plugins' exception handlers; a view of a worker
         # (Worker.all()) never runs a job, so asking plugins is left until then.
         self.runner: WorkerJobRunner = WorkerJobRunner(
@@ -351,16 +356,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             store_watch=watch,
             lease_grace=self.worker_ttl,
         )
-        loop = WorkLoop(
-            self.name,
-            self.broker,
-            self.heartbeat_interval,
-            self.loop_calls(),
-            maintenance,
-            burst=burst,
-            max_jobs=max_jobs,
-            max_idle_time=max_idle_time,
-        )
+        loop = self.make_work_loop(maintenance, burst=burst, max_jobs=max_jobs, max_idle_time=max_idle_time)
         signals = ShutdownSignals(self.name, self.request_stop, self.request_force_stop)
         heartbeat = self._heartbeat = WorkerHeartbeat(
             self.name, self.heartbeat_interval, self.renew, self.fork_guard, watch, broker=self.broker
@@ -375,7 +371,12 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
                 self._pulse.start()
             heartbeat.start()
             signals.install()
-            logger.info("worker %s started, listening to %s", self.name, ", ".join(self.queue_names()))
+            concurrent = self.concurrency_settings
+            logger.info(
+                "worker %s started, listening to %s%s",
+                self.name, ", ".join(self.queue_names()),
+                f", running {concurrent.describe()}" if concurrent.concurrent else "",
+            )  # fmt: skip
             self.procline(f"idle on {','.join(self.queue_names())}")
             # The store may drop the connection at any moment, this first write included.
             retry_transient(
@@ -397,6 +398,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
                 heartbeat.stop()
                 self._heartbeat = None
                 self.strategy.close()
+                self._engine = None
                 self.stop_scheduler()
                 self.teardown()
             finally:
@@ -544,9 +546,9 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         return CronScheduler(cron, self.broker)
 
     def renew(self) -> None:
-        """Extend the leases of the running job and of a job held to run next, and this worker's
+        """Extend the leases of the running jobs and of a job held to run next, and this worker's
         record (:meth:`heartbeat`), by ``worker_ttl`` (the heartbeat thread calls this)."""
-        for job in {id(job): job for job in (self.running_job, self.held_job) if job is not None}.values():
+        for job in self._leased_jobs():
             if job.execution_id is not None:
                 lease_until = self.broker.now() + self.worker_ttl
                 self.broker.extend_lease(job.origin, job.id, job.execution_id, lease_until)
@@ -560,8 +562,12 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         The kill is also remembered for that execution: one that comes while the job is being
         handed to its work horse is carried out as soon as the horse has it (see
         :meth:`kill_reason_for`), never lost and never followed by a second run of the job. The
-        kill itself is :meth:`kill_horse`.
+        kill itself is :meth:`kill_horse`. A worker running several jobs stops the one named, or
+        every one it runs (``job_id`` None: a kill-horse command, a cold shutdown).
         """
+        engine = self._engine
+        if engine is not None:
+            return engine.kill(reason, job_id)
         job = self.running_job
         if job is None or (job_id is not None and job.id != job_id):
             held = self.held_job

@@ -90,6 +90,8 @@ class WorkerControl:
         def _setup_logging(self, level: str | int | None, date_format: str, log_format: str) -> None: ...
         def kill_job(self, reason: KillReason, job_id: str | None = None) -> bool: ...
         def request_stop_execution(self, execution_id: str) -> None: ...
+        def _nudge(self) -> None: ...
+        def _running_fields(self) -> dict[str, bytes]: ...
 
     def bootstrap(
         self,
@@ -139,6 +141,10 @@ class WorkerControl:
         """Renew the worker's record for another ``worker_ttl`` (jq's heartbeat thread calls this
         every ``job_monitoring_interval`` seconds, with the running job's lease)."""
         fields, self._pending_fields = self._pending_fields, None
+        running = self._running_fields()
+        if running:
+            # What a concurrent worker runs, as it is now (claims and outcomes write it too).
+            fields = {**running, **(fields or {})}
         self.registration.heartbeat(fields=fields)
 
     def set_state(self, state: WorkerStatus | str, pipeline: Any = None) -> None:
@@ -163,6 +169,7 @@ class WorkerControl:
         }
         if self._heartbeat is not None:
             self._heartbeat.beat_now()
+        self._nudge()
         self.handle_warm_shutdown_request()
 
     def handle_warm_shutdown_request(self) -> None:
@@ -174,6 +181,7 @@ class WorkerControl:
         SIGINT or SIGTERM calls this."""
         self.stop_requested = self.cold_shutdown = True
         self.kill_job(KillReason.COLD_SHUTDOWN)
+        self._nudge()
 
     def set_shutdown_requested_date(self) -> None:
         """Write when the warm shutdown was asked in the worker's record (jq writes it with the

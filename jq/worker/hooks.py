@@ -76,6 +76,8 @@ class _Step:
     stopped: bool = False
     next_claim: NextClaim | None = None
     done: Any = None
+    #: The runner recording the outcome (a worker running several jobs has one per job).
+    runner: JobRunner | None = None
 
 
 class WorkerJobRunner(JobRunner):
@@ -94,7 +96,7 @@ class WorkerJobRunner(JobRunner):
     def record_success(self, job: Job, return_value: Any, next_claim: NextClaim | None) -> bool:
         """Through ``worker.handle_job_success``."""
         worker = self.worker
-        step = worker._step = _Step(value=return_value, next_claim=next_claim)
+        step = worker._step = _Step(value=return_value, next_claim=next_claim, runner=self)
         queue = worker.queue_for(job)
         try:
             worker.handle_job_success(job, queue, queue.started_job_registry, worker.prepare_execution(job))
@@ -112,7 +114,7 @@ class WorkerJobRunner(JobRunner):
     def record_retry(self, job: Job, retry: Retry, next_claim: NextClaim | None) -> JobStatus | None:
         """Through ``worker.handle_job_retry`` (the job returned ``retry``)."""
         worker = self.worker
-        step = worker._step = _Step(value=retry, next_claim=next_claim)
+        step = worker._step = _Step(value=retry, next_claim=next_claim, runner=self)
         queue = worker.queue_for(job)
         try:
             execution = worker.prepare_execution(job)
@@ -139,7 +141,9 @@ class WorkerJobRunner(JobRunner):
     ) -> JobStatus | None:
         """Through ``worker.handle_job_failure``."""
         worker = self.worker
-        step = worker._step = _Step(exc_string=exc_string, keep=keep, stopped=stopped, next_claim=next_claim)
+        step = worker._step = _Step(
+            exc_string=exc_string, keep=keep, stopped=stopped, next_claim=next_claim, runner=self
+        )
         queue = worker.queue_for(job)
         try:
             worker.handle_job_failure(
@@ -179,7 +183,6 @@ class WorkerHooks:
 
     # What the runner hands a hook's default (see WorkerJobRunner), and what it hands back.
     _step: _Step | None = None
-    _handler_verdict: bool = True
     # The loop's claim of the next job, for the runner that records this job's outcome.
     _next_claim: NextClaim | None = None
     # How the last perform_job() ended (read by whoever ran it: a horse reports it).
@@ -191,6 +194,22 @@ class WorkerHooks:
         def renew(self) -> None: ...
         def perform(self, job: Job, next_claim: NextClaim | None = None) -> JobOutcome: ...
         def kill_job(self, reason: KillReason, job_id: str | None = None) -> bool: ...
+        @property
+        def running_jobs(self) -> list[Job]: ...
+
+    @property
+    def _handler_verdict(self) -> bool:
+        """What the exception-handler chain said last (False: a handler stopped it), per thread:
+        a worker running jobs concurrently runs each job's chain on that job's thread."""
+        return getattr(self._hook_state(), "verdict", True)
+
+    @_handler_verdict.setter
+    def _handler_verdict(self, value: bool) -> None:
+        self._hook_state().verdict = value
+
+    def _hook_state(self) -> threading.local:
+        # setdefault: two threads asking at once get the same one.
+        return self.__dict__.setdefault("_hook_local", threading.local())  # type: ignore[no-any-return]
 
     # -- running a job ----------------------------------------------------------------------------
 
@@ -307,7 +326,7 @@ class WorkerHooks:
         """Record that the job finished: its result kept ``result_ttl``, the worker's counters
         updated and its dependents released, in one atomic step."""
         step = self._step or _Step(value=getattr(job, "_return_value", None))
-        step.done = JobRunner.record_success(self.runner, job, step.value, step.next_claim)
+        step.done = JobRunner.record_success(step.runner or self.runner, job, step.value, step.next_claim)
 
     def handle_job_retry(
         self,
@@ -320,7 +339,7 @@ class WorkerHooks:
         """Record the outcome of a job that returned ``retry`` (a :class:`jq.Retry`): back on its
         queue (or scheduled for the retry's interval) below ``retry.max`` retries, else failed."""
         step = self._step or _Step(value=retry)
-        step.done = JobRunner.record_retry(self.runner, job, retry, step.next_claim)
+        step.done = JobRunner.record_retry(step.runner or self.runner, job, retry, step.next_claim)
 
     def handle_job_failure(
         self,
@@ -335,7 +354,12 @@ class WorkerHooks:
         stopped, and the worker's counters updated, in one atomic step."""
         step = self._step or _Step(keep=not self.disable_default_exception_handler)
         step.done = JobRunner.record_failure(
-            self.runner, job, exc_string, keep=step.keep, stopped=step.stopped, next_claim=step.next_claim
+            step.runner or self.runner,
+            job,
+            exc_string,
+            keep=step.keep,
+            stopped=step.stopped,
+            next_claim=step.next_claim,
         )
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
@@ -368,8 +392,8 @@ class WorkerHooks:
 
     def request_stop_execution(self, execution_id: str) -> None:
         """Stop the running job if it is execution ``execution_id`` (it ends ``stopped``)."""
-        job = self.running_job
-        if job is None or job.execution_id != execution_id or not self.kill_job(KillReason.STOP_JOB, job.id):
+        job = next((job for job in self.running_jobs if job.execution_id == execution_id), None)
+        if job is None or not self.kill_job(KillReason.STOP_JOB, job.id):
             logger.warning("worker %s: not running execution %s, command ignored", self.name, execution_id)
 
     # -- heartbeats and death penalties -----------------------------------------------------------

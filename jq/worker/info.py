@@ -16,7 +16,7 @@ from jq.base.utils import format_timestamp, parse_timestamp
 from jq.io.connections import key_prefix
 from jq.version import __version__
 from jq.worker.executions import Execution
-from jq.worker.registration import WorkerStatus
+from jq.worker.registration import WorkerStatus, recorded_running
 
 if TYPE_CHECKING:
     import datetime
@@ -75,6 +75,10 @@ class WorkerInfo:
     _death_date: datetime.datetime | None = None
     # The executions get_current_executions() read last, for views (refresh=True reads again).
     _executions: list[Execution] | None = None
+    # The jobs a concurrent worker runs now, oldest first (set by its main thread).
+    _running: tuple[Job, ...] = ()
+    # A view's: the ids its record's running_jobs field lists (a concurrent worker's).
+    _recorded_running: tuple[str, ...] = ()
 
     # -- identity ---------------------------------------------------------------------------------
 
@@ -133,19 +137,42 @@ class WorkerInfo:
 
     @property
     def current_job(self) -> Job | None:
-        """The job this worker is running, or None."""
+        """The job this worker is running (the oldest, when it runs several), or None."""
         return self.get_current_job()
 
+    @property
+    def running_jobs(self) -> list[Job]:
+        """The jobs this worker runs now, oldest first, as the process running them knows them
+        (a view from ``Worker.all()``: none; see :meth:`get_running_job_ids`)."""
+        if self._running:
+            return list(self._running)
+        return [self.running_job] if self.running_job is not None else []
+
+    def get_running_job_ids(self) -> list[str]:
+        """The ids of the jobs this worker runs now (one at most, unless it runs several at once:
+        ``concurrency``). A view reads them from the worker's record, as its last claim, outcome
+        or heartbeat wrote them."""
+        running = self.running_jobs
+        if running:
+            return [job.id for job in running]
+        ids = list(self._recorded_running)
+        if self.current_job_id and self.current_job_id not in ids:
+            ids.append(self.current_job_id)
+        return ids
+
     def get_current_job_id(self) -> str | None:
-        """The id of the job this worker is running, or None when it is idle."""
-        if self.running_job is not None:
-            return self.running_job.id
+        """The id of the job this worker is running (the oldest, when it runs several), or None
+        when it is idle."""
+        running = self.running_jobs
+        if running:
+            return running[0].id
         return self.current_job_id
 
     def get_current_job(self) -> Job | None:
         """The job this worker is running (read from the store), or None when it is idle."""
-        if self.running_job is not None:
-            return self.running_job
+        running = self.running_jobs
+        if running:
+            return running[0]
         job_id = self.get_current_job_id()
         if job_id is None:
             return None
@@ -164,7 +191,7 @@ class WorkerInfo:
 
     @property
     def current_execution_count(self) -> int:
-        """How many executions the worker runs now (0 or 1: a jq worker runs one job at a time)."""
+        """How many executions the worker runs now (0 or 1, unless it runs several jobs at once)."""
         return len(self.get_current_executions(refresh=True))
 
     @property
@@ -174,24 +201,22 @@ class WorkerInfo:
         return self.key
 
     def get_current_executions(self, refresh: bool = False) -> list[Execution]:
-        """The executions the worker runs now: the running job's, or none.
+        """The executions the worker runs now: the running jobs', or none.
 
-        The worker that runs the job answers from memory; a view (``Worker.all()``) reads the
-        record and the job, once (``refresh=True`` reads them again).
+        The worker that runs the jobs answers from memory; a view (``Worker.all()``) reads the
+        record and the jobs, once (``refresh=True`` reads them again).
         """
-        job = self.running_job
-        if job is not None and job.execution_id is not None:
-            return [Execution.of(job, self.name)]
+        running = [job for job in self.running_jobs if job.execution_id is not None]
+        if running:
+            return [Execution.of(job, self.name) for job in running]
         if self._executions is not None and not refresh:
             return self._executions
         if refresh:
             self._reload_current_job()
         found: list[Execution] = []
-        job_id = self.current_job_id
-        if job_id is not None:
-            loaded = self.job_class.fetch_many([job_id], connection=self.broker, serializer=self.serializer)[
-                0
-            ]
+        ids = self.get_running_job_ids()
+        loaded_jobs = self.job_class.fetch_many(ids, connection=self.broker, serializer=self.serializer)
+        for loaded in loaded_jobs:
             if loaded is not None and loaded.execution_id and loaded.worker_name == self.name:
                 found.append(Execution.of(loaded, self.name))
         self._executions = found
@@ -201,6 +226,7 @@ class WorkerInfo:
         record = self.broker.load_workers([self.name])[0]
         if record is not None:
             self.current_job_id = record.get("current_job", b"").decode() or None
+            self._recorded_running = recorded_running(record)
 
     # -- the record's other fields ------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ __all__ = [
     "WorkerView",
     "apply_record",
     "dead_worker",
+    "recorded_running",
     "registration_of",
 ]
 
@@ -287,6 +288,17 @@ class WorkerView(Protocol):
     failed_job_count: int
     total_working_time: float
     shutdown_requested_at: datetime.datetime | None
+    _recorded_running: tuple[str, ...]
+
+
+#: The field of a concurrent worker's record listing the jobs it runs (ids, comma-separated).
+RUNNING_JOBS_FIELD = "running_jobs"
+
+
+def recorded_running(record: Record) -> tuple[str, ...]:
+    """The ids a worker record's ``running_jobs`` field lists (a concurrent worker's)."""
+    text = record.get(RUNNING_JOBS_FIELD, b"").decode("utf-8", errors="replace")
+    return tuple(part for part in text.split(",") if part)
 
 
 def apply_record(worker: WorkerView, record: Record) -> None:
@@ -302,6 +314,7 @@ def apply_record(worker: WorkerView, record: Record) -> None:
     worker.python_version = text("python_version") or worker.python_version
     worker.state = WorkerStatus(text(WORKER_STATE) or WorkerStatus.IDLE.value)
     worker.current_job_id = text("current_job") or None
+    worker._recorded_running = recorded_running(record)
     worker.birth_date = parse_timestamp(text("birth_date")) if text("birth_date") else None
     worker.last_heartbeat = parse_timestamp(text("last_heartbeat")) if text("last_heartbeat") else None
     worker.successful_job_count = int(float(text("successful_job_count") or 0))

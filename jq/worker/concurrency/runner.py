@@ -1,0 +1,154 @@
+"""The runner of one job in a concurrent worker: a :class:`jq.worker.hooks.WorkerJobRunner` whose
+outcome is recorded on the worker's main thread.
+
+Each running job has a runner of its own (its clock, its interrupt window). Its steps run where
+the job runs (a thread of the pool; an async job's on a helper thread once its task ended): the
+exception handlers, the callbacks, the plugins' hooks. Only the store writes of the outcome go to
+the main thread, which makes them one at a time through the worker's hooks
+(``handle_job_success``...), as a worker running one job does, and where it can tell whether the
+worker already recorded the job's outcome on its behalf (see :mod:`jq.worker.concurrency.slots`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jq.broker import WorkerUpdate
+from jq.core import lifecycle
+from jq.core.execution import ExcInfo, JobOutcome
+from jq.core.job_state import JobStatus
+from jq.core.retry import Retry
+from jq.worker.hooks import WorkerJobRunner
+
+if TYPE_CHECKING:
+    from jq.core.job import Job
+    from jq.worker.concurrency.inbox import Inbox
+    from jq.worker.concurrency.slots import Slot, SlotTable
+
+__all__ = ["ConcurrentJobRunner"]
+
+logger = logging.getLogger("jq.worker")
+
+T = TypeVar("T")
+
+
+@dataclass
+class ConcurrentJobRunner(WorkerJobRunner):
+    """Runs one job of a concurrent worker (see the module). ``on_behalf``: the runner with which
+    the worker records the outcome of a job that could not (past its deadline, a cold shutdown)."""
+
+    slot: Slot | None = None
+    table: SlotTable | None = None
+    inbox: Inbox | None = None
+    on_behalf: bool = False
+
+    @classmethod
+    def for_slot(
+        cls, base: WorkerJobRunner, slot: Slot, table: SlotTable, inbox: Inbox, *, on_behalf: bool = False
+    ) -> ConcurrentJobRunner:
+        """A runner for ``slot`` with the settings of the worker's runner ``base``."""
+        return cls(
+            worker=base.worker,
+            death_penalty_class=base.death_penalty_class,
+            exception_handlers=base.exception_handlers,
+            move_to_failed=base.move_to_failed,
+            default_result_ttl=base.default_result_ttl,
+            outage_patience=base.outage_patience,
+            slot=slot,
+            table=table,
+            inbox=inbox,
+            on_behalf=on_behalf,
+        )
+
+    @property
+    def _slot(self) -> Slot:
+        assert self.slot is not None
+        return self.slot
+
+    # -- the job's own run ends: unless the worker took its outcome over ------------------------
+
+    def conclude(
+        self, job: Job, return_value: Any, next_claim: lifecycle.NextClaim | None = None
+    ) -> JobOutcome:
+        """The job returned: conclude it, unless its outcome was recorded on its behalf."""
+        if not self._may_conclude(job):
+            return JobOutcome.STALE
+        return super().conclude(job, return_value, next_claim)
+
+    def conclude_error(
+        self, job: Job, exc_info: ExcInfo, next_claim: lifecycle.NextClaim | None = None
+    ) -> JobOutcome:
+        """The job raised: conclude it, unless its outcome was recorded on its behalf."""
+        if not self._may_conclude(job):
+            return JobOutcome.STALE
+        return super().conclude_error(job, exc_info, next_claim)
+
+    def _may_conclude(self, job: Job) -> bool:
+        if self.on_behalf or self._slot.end_performing():
+            return True
+        logger.warning(
+            "%s: job %s came back after the worker had recorded it as %s; what it returned or raised "
+            "is discarded",
+            job.origin, job.id, "timed out" if self._slot.stop_error is None else "ended",
+        )  # fmt: skip
+        return False
+
+    # -- the outcome's writes, on the main thread ------------------------------------------------
+
+    def record_success(self, job: Job, return_value: Any, next_claim: lifecycle.NextClaim | None) -> bool:
+        """Through ``worker.handle_job_success``, on the main thread."""
+        return self._on_main(lambda: WorkerJobRunner.record_success(self, job, return_value, None), False)
+
+    def record_retry(
+        self, job: Job, retry: Retry, next_claim: lifecycle.NextClaim | None
+    ) -> JobStatus | None:
+        """Through ``worker.handle_job_retry``, on the main thread."""
+        return self._on_main(lambda: WorkerJobRunner.record_retry(self, job, retry, None), None)
+
+    def record_failure(
+        self,
+        job: Job,
+        exc_string: str,
+        *,
+        keep: bool,
+        stopped: bool,
+        next_claim: lifecycle.NextClaim | None,
+    ) -> JobStatus | None:
+        """Through ``worker.handle_job_failure``, on the main thread."""
+        return self._on_main(
+            lambda: WorkerJobRunner.record_failure(
+                self, job, exc_string, keep=keep, stopped=stopped, next_claim=None
+            ),
+            None,
+        )
+
+    def _on_main(self, record: Callable[[], T], stale: T) -> T:
+        """``record()`` on the main thread, unless the outcome is not this runner's to record
+        (``stale`` then: nothing is written)."""
+        assert self.inbox is not None
+        slot = self._slot
+
+        def once() -> T:
+            if slot.superseded and not self.on_behalf:
+                return stale
+            try:
+                return record()
+            finally:
+                slot.recorded = True
+
+        return self.inbox.call(once)
+
+    def _worker_update(self, succeeded: bool) -> WorkerUpdate | None:
+        """The worker record's change with the outcome: what still runs once this job ended
+        (its state, ``current_job`` and ``running_jobs``), and its counters."""
+        update = super()._worker_update(succeeded)
+        if update is None or self.table is None:
+            return update
+        return WorkerUpdate(
+            update.name,
+            fields={**update.fields, **self.table.record_fields(leaving=self._slot)},
+            increments=update.increments,
+        )
