@@ -26,6 +26,7 @@ from jq_backends.redis.connection import (
     is_fake,
     socket_timeout,
 )
+from jq_backends.redis.failover import DEFAULT_WAIT_TIMEOUT, Durability
 from jq_backends.redis.options import check_connection_options
 from jq_backends.redis.scripts import ScriptRunner
 
@@ -97,9 +98,19 @@ class RedisState:
         :class:`jq_backends.redis.RedisBroker`.
     :param prefix: the start of every key name (:class:`jq_backends.keys.KeySpace`); None for
         ``JQ_KEY_PREFIX``, else ``jq:`` (checked by :func:`jq.connections.key_prefix`).
+    :param wait_replicas: with 1 or more, each state change (each script that writes) waits until
+        that many replicas have it, up to ``wait_timeout`` seconds, and is sent again when they do
+        not confirm it in time (see :mod:`jq_backends.redis.failover`). 0: no waiting.
     """
 
-    def __init__(self, client: redis.Redis, *, prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+    ) -> None:
         # Before any connection: a misspelt or misplaced option is a clear error now, not a
         # TypeError from inside redis-py at the first command.
         check_connection_options(client)
@@ -110,7 +121,8 @@ class RedisState:
         self._twin = binary_twin(client) if decodes_responses(client) else None
         self._client: redis.Redis = self._twin if self._twin is not None else client
         self._owns_connection = False
-        self._scripts = ScriptRunner(self._client, prefix)
+        durability = Durability(wait_replicas, wait_timeout) if wait_replicas else None
+        self._scripts = ScriptRunner(self._client, prefix, durability)
         self._url = client_url(client)
         self._socket_timeout = socket_timeout(self._client)
         # A fakeredis server lives in this process: a forked work horse would see a copy.

@@ -27,6 +27,7 @@ from jq_backends.keys import DEFAULT_PREFIX, KeySpace
 from jq_backends.redis import codec
 from jq_backends.redis.connection import redact_url
 from jq_backends.redis.control import RedisControl
+from jq_backends.redis.failover import take_durability
 from jq_backends.redis.groups import RedisGroups
 from jq_backends.redis.options import read_url_booleans
 from jq_backends.redis.pipelines import RedisPipelineWrites, check_pipeline
@@ -35,6 +36,7 @@ from jq_backends.redis.queues import RedisQueues
 from jq_backends.redis.rate_limits import RedisRateLimits
 from jq_backends.redis.records import RedisJobs
 from jq_backends.redis.registries import RedisRegistries
+from jq_backends.redis.sentinel import SENTINEL_SCHEMES, sentinel_client
 from jq_backends.redis.workers import RedisWorkers
 
 __all__ = ["RedisBroker"]
@@ -72,9 +74,17 @@ class RedisBroker(
         seeing each other's jobs, queues or workers, as long as neither prefix starts with the other.
     """
 
-    #: A lost or refused connection, a timeout, a server still loading its data, or a server
-    #: out of memory (it refused a write before writing anything: trying again is safe).
-    transient_errors = (redis.ConnectionError, redis.TimeoutError, redis.OutOfMemoryError, StoreFullError)
+    #: A lost or refused connection, a timeout, a server still loading its data, a server
+    #: out of memory (it refused a write before writing anything: trying again is safe), or a
+    #: master demoted by a failover (READONLY: it wrote nothing; the next connection finds the
+    #: master, see :mod:`.failover`).
+    transient_errors = (
+        redis.ConnectionError,
+        redis.TimeoutError,
+        redis.OutOfMemoryError,
+        StoreFullError,
+        redis.ReadOnlyError,
+    )
     #: Redis at ``maxmemory`` under ``noeviction``: a script's refusal is a StoreFullError that says
     #: what to do, a plain command's redis-py's OutOfMemoryError.
     full_errors = (redis.OutOfMemoryError, StoreFullError)
@@ -84,25 +94,39 @@ class RedisBroker(
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str | None = None, **options: Any) -> RedisBroker:
-        """A broker on a new client for ``redis://``, ``rediss://`` or ``unix://`` ``url``.
+        """A broker on a new client for ``redis://``, ``rediss://`` or ``unix://`` ``url``, or for
+        the master that the sentinels of a ``redis+sentinel://`` URL name (see :mod:`.sentinel`).
 
         ``options`` go to :meth:`redis.Redis.from_url` (``socket_timeout=``, ``ssl_ca_certs=``...),
         as do the URL's query arguments: TLS ones such as ``rediss://user:pw@host:6380/0?
         ssl_ca_certs=/ca.crt&ssl_certfile=/c.crt&ssl_keyfile=/c.key&ssl_cert_reqs=required``. An
         argument no connection takes is a :class:`jq.exceptions.ConfigurationError`. The broker
         owns the client: :meth:`close` closes it. :attr:`url` hides the password.
+
+        ``wait_replicas`` and ``wait_timeout``, in the query or as keywords, are the broker's (see
+        :class:`~jq_backends.redis._base.RedisState`): ``redis://host/0?wait_replicas=1``.
         """
         scheme, separator, rest = url.partition("://")
         if separator:  # redis-py only knows lower-case schemes; URL schemes are case-insensitive
             url = f"{scheme.lower()}://{rest}"
-        client = redis.Redis.from_url(url, **options)
+        given = url  # shown by url, with the broker's own options
+        url, durability = take_durability(url, options)
+        if scheme.lower() in SENTINEL_SCHEMES:
+            client = sentinel_client(url, **options)
+        else:
+            client = redis.Redis.from_url(url, **options)
         read_url_booleans(client)
         try:
-            broker = cls(client, prefix=prefix)
+            if durability is None:
+                broker = cls(client, prefix=prefix)
+            else:
+                broker = cls(
+                    client, prefix=prefix, wait_replicas=durability.replicas, wait_timeout=durability.timeout
+                )
         except BaseException:
             client.close()
             raise
-        broker._url = redact_url(url)
+        broker._url = redact_url(given)
         broker._owns_connection = True
         return broker
 

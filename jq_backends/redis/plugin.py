@@ -1,5 +1,6 @@
-"""The Redis driver's jq plugin: brokers for ``redis://``, ``rediss://`` and ``unix://`` URLs and for
-redis-py clients (fakeredis clients included). Registered under the ``jq`` entry-point group."""
+"""The Redis driver's jq plugin: brokers for ``redis://``, ``rediss://``, ``unix://`` and
+``redis+sentinel://`` (``rediss+sentinel://``) URLs and for redis-py clients (fakeredis clients
+included). Registered under the ``jq`` entry-point group."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import redis
 
 from jq.plugins import hookimpl
 from jq_backends.redis.broker import RedisBroker
+from jq_backends.redis.sentinel import SENTINEL_SCHEMES
 
 #: URL schemes this driver answers.
-SCHEMES: Final = frozenset({"redis", "rediss", "unix"})
+SCHEMES: Final = frozenset({"redis", "rediss", "unix"}) | SENTINEL_SCHEMES
 
 
 @hookimpl
