@@ -541,3 +541,14 @@ def hold_the_gil(path: str, seconds: int) -> str:
         handle.write(f"{os.getpid()}\n")
     ctypes.PyDLL(None).sleep(seconds)
     return "held"
+
+
+def note_run_at(path: str, tag: str) -> str:
+    """Append ``tag`` and the time (``time.time()``) as one line to ``path``: one run of the job,
+    counted and timed by a failover test across processes."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{tag} {time.time():.6f}\n".encode())
+    finally:
+        os.close(fd)
+    return tag
