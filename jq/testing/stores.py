@@ -69,8 +69,9 @@ def isolated_stores(default: MemoryBroker | None = None) -> Iterator[MemoryBroke
         yield store
 
 
-def delete_prefixed_keys(client: redis.Redis, prefix: str) -> int:
-    """Delete every key of ``client``'s database whose name starts with ``prefix``; how many.
+def delete_prefixed_keys(client: redis.Redis | redis.RedisCluster, prefix: str) -> int:
+    """Delete every key of ``client``'s database whose name starts with ``prefix``; how many (on
+    a cluster, of every master).
 
     Only keys under that prefix are touched: the rest of the database is neither read nor
     changed.

@@ -86,8 +86,10 @@ def master_gone(error: BaseException) -> bool:
 def forget_connections(client: redis.Redis) -> None:
     """Drop the idle connections of ``client``'s pool (the ones in use fail on their own), so that
     the next ones connect afresh: to the master the sentinels name now, or by resolving the host's
-    name again."""
-    client.connection_pool.disconnect(inuse_connections=False)
+    name again. (A cluster client follows its cluster's failovers by itself.)"""
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None:
+        pool.disconnect(inuse_connections=False)
 
 
 class MasterWatch:
@@ -95,7 +97,7 @@ class MasterWatch:
     module's docstring); for any other client it never looks and never says so."""
 
     def __init__(self, client: redis.Redis, interval: float = WATCH_INTERVAL) -> None:
-        pool = client.connection_pool
+        pool = getattr(client, "connection_pool", None)  # a cluster client has none of its own
         self._pool = pool if isinstance(pool, SentinelConnectionPool) else None
         self._interval = interval
         self._next = 0.0

@@ -39,7 +39,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jq_backends.redis.reply_wait import ReplyWait, window_from_env
 
-__all__ = ["IDLE_SECONDS", "HotConnection"]
+__all__ = ["IDLE_SECONDS", "DirectCalls", "HotConnection"]
 
 _hiredis_pack: Callable[[tuple[Any, ...]], bytes] | None
 try:
@@ -178,3 +178,23 @@ class HotConnection:
         if disconnect:
             connection.disconnect()
         self._pool.release(connection)
+
+
+class DirectCalls:
+    """What stands for a :class:`HotConnection` where no connection can be held: every call goes
+    through the client (a Redis Cluster client, which picks the node of each call's keys)."""
+
+    address = None
+
+    def execute(self, fallback: Callable[[], Any], *args: Any) -> Any:
+        """``fallback()``: the command through the client."""
+        return fallback()
+
+    def execute_pair(
+        self, fallback: Callable[[], tuple[Any, Any]], first: tuple[Any, ...], second: tuple[Any, ...]
+    ) -> tuple[Any, Any]:
+        """``fallback()``: the two commands through the client."""
+        return fallback()
+
+    def close(self) -> None:
+        """Nothing is held."""

@@ -47,6 +47,7 @@ from jq_backends.keys import (
     RATE_LIMIT_SEQ_FIELD,
     KeySpace,
 )
+from jq_backends.redis.connection import is_cluster
 from jq_backends.redis.failover import (
     Durability,
     MasterChangedError,
@@ -55,7 +56,7 @@ from jq_backends.redis.failover import (
     forget_connections,
     master_gone,
 )
-from jq_backends.redis.hot_connection import HotConnection
+from jq_backends.redis.hot_connection import DirectCalls, HotConnection
 from jq_backends.redis.requests import REQUEST_TTL, Reader, Sessions
 from jq_backends.redis.wire import LUA_CONSTANTS as WIRE_LETTERS
 
@@ -309,6 +310,14 @@ def out_of_memory_message(error: BaseException) -> str:
     )
 
 
+def _reply_of(call: Callable[[], Any]) -> Any:
+    """``call()``'s reply, or the error reply it raised (as a pipeline returns it)."""
+    try:
+        return call()
+    except ResponseError as error:
+        return error
+
+
 class ScriptRunner:
     """The driver's scripts for one key prefix registered on one client, each call one round trip,
     each under a request identity (:mod:`jq_backends.redis.requests`).
@@ -325,7 +334,10 @@ class ScriptRunner:
         self._scripts: dict[str, Script] = {
             name: client.register_script(script_source(name, prefix)) for name in SCRIPT_NAMES
         }
-        self._hot = HotConnection(client)
+        # A cluster client has no one server to hold a connection to: its calls go through it.
+        self._hot: HotConnection | DirectCalls = (
+            DirectCalls() if is_cluster(client) else HotConnection(client)
+        )
         self._sessions = Sessions(KeySpace(prefix).request, (redis.ConnectionError, redis.TimeoutError))
         self._durability = durability
         self._watch = MasterWatch(client)
@@ -412,6 +424,11 @@ class ScriptRunner:
         wait = durability.command
 
         def through_client() -> tuple[Any, Any]:
+            if self._hot.address is None and is_cluster(self._client):
+                # WAIT goes to the node that ran the script: the master of its keys' slot.
+                reply = _reply_of(lambda: execute(command, script, count, *keys_and_args))
+                node = self._client.get_node_from_key(keys_and_args[0])  # type: ignore[attr-defined]
+                return reply, _reply_of(lambda: execute(*wait, target_nodes=node))
             pipe = self._client.pipeline(transaction=False)
             queue: Callable[..., Any] = pipe.execute_command
             queue(command, script, count, *keys_and_args)

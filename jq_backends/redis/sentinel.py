@@ -28,6 +28,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from jq.exceptions import ConfigurationError
+from jq_backends.redis.connection import parse_hosts
 from jq_backends.redis.options import accepted_options
 
 __all__ = ["SENTINEL_SCHEMES", "SentinelURL", "parse_sentinel_url", "sentinel_client"]
@@ -68,12 +69,12 @@ def parse_sentinel_url(url: str) -> SentinelURL:
     scheme = scheme.lower()
     if not separator or scheme not in SENTINEL_SCHEMES:
         raise ConfigurationError(f"{url!r} is not a Sentinel URL: use {_FORM}")
-    netloc, _, tail = rest.partition("/")
-    path, _, query = tail.partition("?")
+    rest, _, query = rest.partition("?")
+    netloc, _, path = rest.partition("/")
     userinfo, at, hosts = netloc.rpartition("@")
     if not at:
         userinfo, hosts = "", netloc
-    sentinels = [_host_port(part, url) for part in hosts.split(",")] if hosts else []
+    sentinels = parse_hosts(hosts, "sentinel", DEFAULT_SENTINEL_PORT, _FORM) if hosts else []
     if not sentinels:
         raise ConfigurationError(f"the Sentinel URL names no sentinel: use {_FORM}")
     parts = [urllib.parse.unquote(part) for part in path.split("/") if part]
@@ -103,17 +104,6 @@ def parse_sentinel_url(url: str) -> SentinelURL:
         options.pop("port", None)
     sentinel_options.pop("db", None)  # sentinels have no databases
     return SentinelURL(sentinels, master_name, master_options, sentinel_options)
-
-
-def _host_port(text: str, url: str) -> tuple[str, int]:
-    try:
-        parts = urllib.parse.urlsplit(f"//{text}")
-        host, port = parts.hostname, parts.port
-    except ValueError as exc:
-        raise ConfigurationError(f"the sentinel address {text!r} in the URL is not valid: {exc}") from None
-    if not host:
-        raise ConfigurationError(f"the sentinel address {text!r} in the URL names no host: use {_FORM}")
-    return host, DEFAULT_SENTINEL_PORT if port is None else port
 
 
 def _read_options(base: str, pairs: list[tuple[str, str]], url: str) -> dict[str, Any]:
