@@ -19,6 +19,7 @@ from jq.testing.broker_suite import BrokerContractTests
 from jq_backends.redis import RedisBroker
 from jq_backends.redis.cluster import check_cluster_client
 from jq_backends.redis.connection import client_url, connection_settings
+from jq_backends.redis.failover import ReplicaWaitError
 from tests import fixtures
 from tests.processes import start_worker, stop
 from tests.redis_server import free_port
@@ -159,3 +160,26 @@ def test_worker_processes_run_each_job_once_on_a_cluster(redis_cluster, cluster_
     runs = [value.decode() for value in cluster_broker.connection.lrange("{jq}:test-runs", 0, -1)]
     assert sorted(runs) == sorted(job.id for job in jobs)
     assert queue.finished_job_registry.count == len(jobs)
+
+
+def test_wait_replicas_waits_for_the_replica_of_the_slots_master(redis_cluster, cluster_broker):
+    broker = RedisBroker.from_url(f"{redis_cluster.url}?wait_replicas=1&wait_timeout=2")
+    try:
+        job = Queue(connection=broker).enqueue(fixtures.add, 1, 2)
+        # Confirmed by the one replica of the master of jq's slot: that replica has it already.
+        master = redis_cluster.master_of(broker.job_key(job.id))
+        with master.client() as client:
+            replica_ports = [int(entry["port"]) for name, entry in client.info("replication").items()
+                             if name.startswith("slave")]  # fmt: skip
+        (replica,) = [node for node in redis_cluster.nodes if node.port in replica_ports]
+        # One connection: READONLY lets it read the keys the replica holds.
+        with replica.client(single_connection_client=True) as client:
+            assert client.execute_command("READONLY") and client.exists(broker.job_key(job.id))
+    finally:
+        broker.close()
+    greedy = RedisBroker.from_url(f"{redis_cluster.url}?wait_replicas=2&wait_timeout=0.05")
+    try:
+        with pytest.raises(ReplicaWaitError, match="confirmed by 1 of the 2 replica"):
+            Queue(connection=greedy).enqueue(fixtures.add, 1, 2)
+    finally:
+        greedy.close()
