@@ -1,6 +1,7 @@
 """Workers on a real Redis Cluster: the in-process worker tests of ``tests/test_worker.py`` and
-``tests/test_worker_control.py``, run again with their ``broker`` on the session's cluster, and
-forking workers started as processes with a ``redis+cluster://`` URL.
+``tests/test_worker_control.py``, and the scheduling, retry, dependency and cron tests of
+``tests/test_scheduling.py`` and ``tests/test_cron.py``, run again with their ``broker`` on the
+session's cluster. (Worker processes on a cluster: ``tests/test_redis_cluster.py``.)
 """
 
 from __future__ import annotations
@@ -8,6 +9,16 @@ from __future__ import annotations
 import pytest
 
 from jq_backends.redis import RedisBroker
+from tests.test_cron import TestFiring  # noqa: F401 - collected here again, on the cluster
+from tests.test_scheduling import (  # noqa: F401 - collected here again, on the cluster
+    TestCallbacks,
+    TestDelayedJobs,
+    TestDependencies,
+    TestRetries,
+    TestUniqueJobs,
+    TestWorkerScheduling,
+    failed_hook,
+)
 from tests.test_worker import (  # noqa: F401 - collected here again, on the cluster
     TestCallbacksAndRetry,
     TestCustomClasses,

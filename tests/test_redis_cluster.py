@@ -16,6 +16,7 @@ from jq import Queue, RateLimit, SimpleWorker
 from jq.broker import Place, PlaceKind
 from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
 from jq.testing.broker_suite import BrokerContractTests
+from jq.worker_pool import WorkerPool
 from jq_backends.redis import RedisBroker
 from jq_backends.redis.cluster import check_cluster_client
 from jq_backends.redis.connection import client_url, connection_settings
@@ -183,3 +184,12 @@ def test_wait_replicas_waits_for_the_replica_of_the_slots_master(redis_cluster, 
             Queue(connection=greedy).enqueue(fixtures.add, 1, 2)
     finally:
         greedy.close()
+
+
+def test_a_worker_pool_runs_on_a_cluster_url(redis_cluster, cluster_broker):
+    queue = Queue(connection=cluster_broker)
+    jobs = [queue.enqueue(fixtures.add, index, 1) for index in range(20)]
+    pool = WorkerPool(["default"], connection=redis_cluster.url, num_workers=2)
+    pool.start(burst=True, logging_level="WARNING")
+    assert [job.result for job in jobs] == [index + 1 for index in range(20)]
+    assert pool.deaths == 0
