@@ -56,14 +56,13 @@ def cluster_broker(redis_cluster: RedisCluster) -> Iterator[Broker]:
     cluster is ours alone)."""
     from jq_backends.redis import RedisBroker
 
-    redis_cluster.flush()
-    client = redis_cluster.client()
+    client = redis_cluster.shared_client()
+    client.flushall(target_nodes=client.PRIMARIES)
     broker = RedisBroker(client)
     try:
         yield broker
     finally:
         broker.close()
-        client.close()
 
 
 @pytest.fixture

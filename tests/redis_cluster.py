@@ -33,6 +33,7 @@ class RedisCluster:
 
     extra_args: tuple[str, ...] = ()
     nodes: list[RedisServer] = field(default_factory=list)
+    _shared: ClusterClient | None = None
 
     def start(self) -> RedisCluster:
         """Start the nodes, join them into a cluster and wait until it is ``ok`` everywhere."""
@@ -144,13 +145,17 @@ class RedisCluster:
         _wait_until(promoted, timeout, "a replica to take over the killed master's slots")
         return found[-1]
 
-    def flush(self) -> None:
-        """Empty every master (the tests' own cluster)."""
-        with self.client() as client:
-            client.flushall(target_nodes=ClusterClient.PRIMARIES)
+    def shared_client(self) -> ClusterClient:
+        """One client of this cluster for every test that shares it (a cluster client learns the
+        cluster's layout as it is made: a few round trips per node); closed by :meth:`cleanup`."""
+        if self._shared is None:
+            self._shared = self.client()
+        return self._shared
 
     def cleanup(self) -> None:
         """Kill every node and remove its files."""
+        if self._shared is not None:
+            self._shared.close()
         for node in self.nodes:
             node.cleanup()
 

@@ -230,7 +230,9 @@ def _cluster_url(client: RedisCluster) -> str:
     )
     username = kwargs.get("username")
     user = f"{urllib.parse.quote(str(username), safe='')}@" if username else ""
-    nodes = sorted((str(node.host), int(node.port)) for node in client.nodes_manager.startup_nodes.values())
+    # The masters it knows now (no I/O; untyped in redis-py: called through a typed name).
+    primaries: Callable[[], list[ClusterNode]] = client.get_primaries
+    nodes = sorted((str(node.host), int(node.port)) for node in primaries())
     hosts = ",".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in nodes)
     return f"{scheme}://{user}{hosts}"
 
