@@ -99,6 +99,8 @@ class MasterWatch:
     def __init__(self, client: redis.Redis, interval: float = WATCH_INTERVAL) -> None:
         pool = getattr(client, "connection_pool", None)  # a cluster client has none of its own
         self._pool = pool if isinstance(pool, SentinelConnectionPool) else None
+        #: Whether it ever looks (a Sentinel-managed client): callers skip it otherwise.
+        self.active = self._pool is not None
         self._interval = interval
         self._next = 0.0
 

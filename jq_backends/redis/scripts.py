@@ -358,7 +358,7 @@ class ScriptRunner:
         attempt's ``read``: see :class:`~jq_backends.redis.requests.Sessions`. A read-only script
         (:data:`READ_ONLY_SCRIPTS`) is sent as it is.
         """
-        if self._watch.moved(self._hot.address):
+        if self._watch.active and self._watch.moved(self._hot.address):
             self._hot.close()  # the held connection is on an old master: the next one finds the new
         if name in READ_ONLY_SCRIPTS:
             reply = self._send(name, keys, args, None, 0)
