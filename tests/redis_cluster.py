@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 
 import redis
@@ -145,6 +144,40 @@ class RedisCluster:
         _wait_until(promoted, timeout, "a replica to take over the killed master's slots")
         return found[-1]
 
+    def migrate_slot(self, key: str, batch: int = 10) -> tuple[int, int]:
+        """Move ``key``'s slot, with every key in it, from its master to another master, as
+        ``redis-cli --cluster reshard`` does (IMPORTING and MIGRATING, MIGRATE in batches, then
+        the new owner announced to every master); the (old, new) master's ports. Clients meet
+        ``ASK`` and ``TRYAGAIN`` while it runs and ``MOVED`` after."""
+        source = self.master_of(key)
+        with source.client() as client:
+            slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
+        target = next(node for node in self._masters() if node.port != source.port)
+        with source.client() as from_client, target.client() as to_client:
+            source_id = _text(from_client.execute_command("CLUSTER", "MYID"))
+            target_id = _text(to_client.execute_command("CLUSTER", "MYID"))
+            to_client.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+            from_client.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+            while True:
+                keys = from_client.execute_command("CLUSTER", "GETKEYSINSLOT", slot, batch)
+                if not keys:
+                    break
+                from_client.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
+            for node in (target, source, *self._masters()):
+                with node.client() as client:
+                    client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        return source.port, target.port
+
+    def _masters(self) -> list[RedisServer]:
+        masters = []
+        for node in self.nodes:
+            if node.process is None:
+                continue
+            with node.client(socket_timeout=1) as client:
+                if client.info("replication").get("role") == "master":
+                    masters.append(node)
+        return masters
+
     def shared_client(self) -> ClusterClient:
         """One client of this cluster for every test that shares it (a cluster client learns the
         cluster's layout as it is made: a few round trips per node); closed by :meth:`cleanup`."""
@@ -160,14 +193,5 @@ class RedisCluster:
             node.cleanup()
 
 
-def wait_until_answers(client: ClusterClient, timeout: float = 30) -> None:
-    """Wait until ``client`` answers a PING on every master."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            client.ping(target_nodes=ClusterClient.PRIMARIES)
-            return
-        except redis.RedisError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,9 +1,11 @@
-"""Redis Cluster: a producer and a worker keep going while the master of jq's slot is killed.
+"""Redis Cluster: a producer and a worker keep going while the master of jq's slot is killed,
+and while that slot migrates to another master.
 
 A cluster of its own (3 masters, 3 replicas on loopback ports, ``tests/redis_cluster.py``); a
 worker process and a producer thread connect with a ``redis+cluster://`` URL; mid-run the master
 that serves the slot of jq's keys (the ``{jq}`` hash tag) is killed with SIGKILL and its replica
-takes over. The run counts the jobs lost, run twice, or whose outcome was lost, and how long work
+takes over, or the slot is moved, key by key, to another master (``ASK``, ``TRYAGAIN``, then
+``MOVED``). The run counts the jobs lost, run twice, or whose outcome was lost, and how long work
 stopped (``tests/failover_run.py``), prints the figures and records them as test properties.
 docs/brokers.md states the guarantees this checks.
 """
@@ -65,6 +67,36 @@ def test_work_goes_on_when_the_master_of_jqs_slot_is_killed(tmp_path, record_pro
         # claim or outcome was lost, was written just before it, never after.
         window = (report.disrupted_at - REPLICATION_LAG, report.disrupted_at)
         assert report.beyond(*window) == [], report.summary()
+    finally:
+        if process is not None:
+            process.kill()
+            stop(process)
+        cluster.cleanup()
+
+
+def test_work_goes_on_while_jqs_slot_migrates(tmp_path, record_property):
+    cluster = RedisCluster().start()
+    process = None
+    try:
+        url = cluster.url
+        process = start_worker(url, name="through", worker_ttl=5)
+        queue = Queue(connection=url)
+        assert wait_for(lambda: Worker.count(connection=queue.broker) == 1, timeout=30)
+
+        def migrate() -> float:
+            before, after = cluster.migrate_slot(JQ_SLOT_KEY)
+            assert cluster.master_of(JQ_SLOT_KEY).port == after != before
+            return time.time()
+
+        report = run_through(queue, tmp_path / "runs", migrate)
+        _record(report, record_property)
+        process.send_signal(signal.SIGTERM)
+        code, stderr = stop(process)
+        process = None
+        assert code == 0, stderr
+        # Nothing is lost in a migration: every key moves whole, and no master dies.
+        assert (report.lost, report.ran_twice, report.outcome_lost) == ([], [], []), report.summary()
+        assert report.resume_seconds < 30, report.summary()
     finally:
         if process is not None:
             process.kill()
