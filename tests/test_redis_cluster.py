@@ -193,3 +193,17 @@ def test_a_worker_pool_runs_on_a_cluster_url(redis_cluster, cluster_broker):
     pool.start(burst=True, logging_level="WARNING")
     assert [job.result for job in jobs] == [index + 1 for index in range(20)]
     assert pool.deaths == 0
+
+
+def test_a_decoding_cluster_client_works_through_a_binary_twin(redis_cluster, cluster_broker):
+    client = redis_cluster.client(decode_responses=True)
+    try:
+        queue = Queue(connection=client)
+        job = queue.enqueue(fixtures.add, 1, 2)
+        SimpleWorker([queue]).work(burst=True)
+        assert job.result == 3
+        assert queue.broker.connection is client
+        assert client.hget(job.key, "status") == "finished"
+    finally:
+        queue.broker.close()
+        client.close()
