@@ -18,7 +18,8 @@ calls are those of a worker's hot loop and of a producer: ``enqueue`` (one job, 
 dependencies, a record like the one ``Queue.enqueue`` writes), ``claim`` (from a deep queue),
 ``claim_worker`` (the same, updating the worker's record), ``transition`` (finishing a started
 job: result, dependents, record expiry), ``finish_and_claim`` (finishing one job and claiming
-the next), ``extend_lease`` and ``heartbeat_worker``.
+the next), ``finish_and_claim_tally`` (the same with the outcome's tally, as a worker sends it:
+the history's share of the call), ``extend_lease`` and ``heartbeat_worker``.
 """
 
 from __future__ import annotations
@@ -96,16 +97,19 @@ class Bench:
                 [EnqueueRequest(job_id, QUEUE, record_fields(job_id)) for job_id in batch]
             )
 
-    def finish(self, job_id: str, execution: str) -> Any:
-        """The Transition a worker makes for a job that succeeded (``jq.lifecycle.finish``)."""
+    def finish(self, job_id: str, execution: str, tally: bool = False) -> Any:
+        """The Transition a worker makes for a job that succeeded (``jq.lifecycle.finish``),
+        without its tally unless asked (the history's share of the call is measured apart)."""
         from jq.broker import (
             DependentsPolicy,
             Move,
+            Outcome,
             Place,
             PlaceKind,
             RecordEdit,
             ResultEntry,
             Settlement,
+            Tally,
             ToRegistry,
             Transition,
         )
@@ -121,6 +125,7 @@ class Bench:
             settlement=Settlement(DependentsPolicy.FINISHED),
             released_fields={"enqueued_at": b"2026-11-23T07:48:05.700000Z"},
             execution_id=execution,
+            tally=Tally(QUEUE, "benchmarks.tasks.noop", Outcome.FINISHED, 0.0002) if tally else None,
         )
 
     def worker_update(self) -> Any:
@@ -164,7 +169,7 @@ class Bench:
             change = self.finish(job_id, execution)
             yield lambda change=change: self.broker.transition(change)
 
-    def measure_finish_and_claim(self) -> Iterator[Callable[[], Any]]:
+    def measure_finish_and_claim(self, tally: bool = False) -> Iterator[Callable[[], Any]]:
         from jq.broker import ClaimRequest
 
         self.fill(self.calls + 1)
@@ -175,13 +180,17 @@ class Bench:
             execution = f"f{index}"
 
             def call(execution: str = execution) -> None:
-                change = self.finish(current[0], current[1])
+                change = self.finish(current[0], current[1], tally)
                 request = ClaimRequest([QUEUE], claim_fields(execution), LEASE, self.worker_update())
                 moved, next_job = self.broker.finish_and_claim(change, request)
                 assert moved and next_job is not None
                 current[:] = [next_job.job_id, execution]
 
             yield call
+
+    def measure_finish_and_claim_tally(self) -> Iterator[Callable[[], Any]]:
+        """finish_and_claim as a worker makes it: with the outcome's tally (the history's cost)."""
+        return self.measure_finish_and_claim(tally=True)
 
     def measure_extend_lease(self) -> Iterator[Callable[[], Any]]:
         self.fill(1)
@@ -203,6 +212,7 @@ MEASURES = (
     "claim_worker",
     "transition",
     "finish_and_claim",
+    "finish_and_claim_tally",
     "extend_lease",
     "heartbeat_worker",
 )
@@ -291,13 +301,13 @@ def main() -> None:
     finally:
         server.cleanup()
     columns = [(name, "us", "wall") for name in parsers] + [(name, "cpu", "cpu") for name in parsers]
-    header = f"{'call':<18}{'args':>6}" + "".join(f"{f'{name} {label}':>14}" for name, _, label in columns)
+    header = f"{'call':<24}{'args':>6}" + "".join(f"{f'{name} {label}':>14}" for name, _, label in columns)
     header += f"{'server':>9}"
     print(header)
     print("-" * len(header))
     for call in MEASURES:
         first = table[parsers[0]][call]
-        row = f"{call:<18}{first['args']:>6}"
+        row = f"{call:<24}{first['args']:>6}"
         row += "".join(f"{table[name][call][key]:>14.1f}" for name, key, _ in columns)
         row += f"{first['server']:>9.1f}"
         print(row)

@@ -32,6 +32,12 @@ component. Because no kind is a prefix of another kind followed by ``:``, two di
                                 job canceled while it ran, its lease deadline) (a sorted set)
 ``jq:rate-limit-waiting:<key>`` the ids waiting for a slot, scored by their place in line
 ``jq:rate-limits``              the rate-limit keys with slots held or jobs waiting (a set)
+``jq:totals:<queue>``           the queue's history: its totals by function since its first
+                                outcome (a hash; see jq.broker.history)
+``jq:history-minutes:<h>:<q>``  queue q's counts per minute of the hour starting at h (Unix
+                                seconds), expiring a day after that hour (a hash)
+``jq:history-hours:<d>:<q>``    queue q's counts per hour of the day starting at d, expiring
+                                30 days after that day (a hash)
 ``jq:request:<session>``        the reply to the last script call of one caller's session (a
                                 thread of a Redis driver's process), under the call's number:
                                 a re-sent copy of the call gets it instead of running again (a
@@ -44,7 +50,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from jq.broker import Place, PlaceKind
+from jq.broker import Place, PlaceKind, Resolution
 
 DEFAULT_PREFIX = "jq:"
 
@@ -68,6 +74,9 @@ RATE_LIMIT: Final = "rate-limit"
 RATE_LIMIT_SLOTS: Final = "rate-limit-slots"
 RATE_LIMIT_WAITING: Final = "rate-limit-waiting"
 REQUEST: Final = "request"
+TOTALS: Final = "totals"
+HISTORY_MINUTES: Final = "history-minutes"
+HISTORY_HOURS: Final = "history-hours"
 
 # The fixed kinds. Kept in one tuple so a test can check that none is a prefix of another.
 KINDS: tuple[str, ...] = (
@@ -88,6 +97,9 @@ KINDS: tuple[str, ...] = (
     RATE_LIMIT_SLOTS,
     RATE_LIMIT_WAITING,
     REQUEST,
+    TOTALS,
+    HISTORY_MINUTES,
+    HISTORY_HOURS,
     *(kind.value for kind in PlaceKind if kind is not PlaceKind.QUEUE),
 )
 
@@ -103,6 +115,12 @@ FIXED: tuple[str, ...] = (QUEUES, WORKERS, SUSPENDED, GROUPS, RATE_LIMITS)
 # asked for, and the number of the last job that joined its line.
 RATE_LIMIT_CONCURRENCY_FIELD: Final = "concurrency"
 RATE_LIMIT_SEQ_FIELD: Final = "seq"
+
+
+def counts_name(start: int, queue: str) -> str:
+    """The name of a queue's record of counts whose span starts at ``start`` (Unix seconds): a
+    whole number, so the queue's name, last, is all that follows it."""
+    return f"{int(start)}:{queue}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +221,23 @@ class KeySpace:
     def request(self, session: str) -> str:
         """The reply to the last script call of a caller's session (Redis driver)."""
         return f"{self.prefix}{REQUEST}:{session}"
+
+    def totals(self, queue: str) -> str:
+        """A queue's totals of outcomes by function (its history's counters)."""
+        return f"{self.prefix}{TOTALS}:{queue}"
+
+    def history_minutes(self, name: str) -> str:
+        """A queue's counts per minute of one hour; ``name`` is :func:`counts_name`'s."""
+        return f"{self.prefix}{HISTORY_MINUTES}:{name}"
+
+    def history_hours(self, name: str) -> str:
+        """A queue's counts per hour of one day; ``name`` is :func:`counts_name`'s."""
+        return f"{self.prefix}{HISTORY_HOURS}:{name}"
+
+    def counts(self, resolution: Resolution, start: int, queue: str) -> str:
+        """A queue's counts per minute of the hour (or per hour of the day) starting at ``start``."""
+        name = counts_name(start, queue)
+        return self.history_minutes(name) if resolution is Resolution.MINUTE else self.history_hours(name)
 
     @property
     def rate_limits(self) -> str:

@@ -107,7 +107,7 @@ def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
 
 # Variables that change what jq writes or accepts: set in a developer's shell, they must not leak
 # into tests, which set them themselves where they test them.
-AMBIENT_VARIABLES = ("JQ_URL", "JQ_KEY_PREFIX", "JQ_SIGNING_KEYS", "JQ_MAX_PAYLOAD_SIZE")
+AMBIENT_VARIABLES = ("JQ_URL", "JQ_KEY_PREFIX", "JQ_SIGNING_KEYS", "JQ_MAX_PAYLOAD_SIZE", "JQ_OTEL")
 
 
 @pytest.fixture(autouse=True)

@@ -103,3 +103,32 @@ def test_soak_judge_tells_a_duplicate_from_a_rerun_after_a_kill():
 
     ended = [Line("success", "j", 100, 1, 100, 25, "")]
     assert classify(_soak_run(100, 10, 20), _soak_run(200, 60, 70), ended, killed_at_50) == UNEXPLAINED
+
+
+# A few seconds: 2,000 jobs in 5 queues, each page asked five times.
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_quick_dashboard_benchmark_times_every_page():
+    done = run_module("benchmarks.dashboard", "--quick", timeout=240)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "ms |" in line]
+    assert len(rows) == 7 and rows[0].startswith("| overview (HTML) |")
+
+
+# A few seconds: 2,000 jobs in 3 queues, 200 run, each read timed twice.
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_quick_scrape_benchmark_times_every_read():
+    done = run_module(
+        "benchmarks.scrape", "--jobs", "2000", "--queues", "3", "--run", "200", "--scrapes", "2", timeout=150
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2,000 jobs in 3 queues, 200 run" in done.stdout
+    for read in (
+        "Prometheus scrape",
+        "take_snapshot",
+        "history, last hour",
+        "history_by both",
+        "history, last 7 days",
+    ):
+        assert any(line.startswith(read) for line in done.stdout.splitlines()), read

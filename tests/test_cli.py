@@ -30,11 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = (
     "cancel",
     "cron",
+    "dashboard",
     "empty",
     "enqueue",
     "info",
     "job",
     "jobs",
+    "metrics",
     "migrate-rq",
     "requeue",
     "resume",

@@ -35,6 +35,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("worker", ("jq.worker",)),
     ("RQ compatibility", ("jq.compat", "jq.contrib")),
     ("testing", ("jq.testing",)),
+    # What the command line and the dashboard both do: an overview of a store, actions on it.
+    ("operations", ("jq.admin",)),
+    # What the store says its queues did, read for the dashboard's charts and Prometheus.
+    ("metrics", ("jq.metrics",)),
+    ("dashboard", ("jq.dashboard",)),
     ("command line", ("jq.cli", "jq.__main__")),
     # The package and the modules directly in it that re-export a layer's objects under the
     # paths users import (jq.job, jq.queue, RQ's rq.* names): nothing of jq imports them.
@@ -50,6 +55,8 @@ STARTUP_COST: dict[tuple[str, str], str] = {
     ("jq.testing.pytest_plugin", "jq_backends"): "pytest loads the plugin in every session",
     # A memory:// store, the plugin's default, does not import redis-py.
     ("jq.testing.stores", "jq_backends.redis"): "a memory:// store does not import redis-py",
+    # The dashboard is an optional extra: jqueue runs without werkzeug and Jinja2.
+    ("jq.cli.dashboard", "jq.dashboard"): "an optional extra (jq-queue[dashboard])",
 }
 
 #: Other packages jq's modules may import inside a function, and why: optional dependencies, and
@@ -57,6 +64,7 @@ STARTUP_COST: dict[tuple[str, str], str] = {
 OPTIONAL_OR_COSTLY: dict[str, str] = {
     "fakeredis": "an optional dependency (jq-queue[testing])",
     "setproctitle": "an optional dependency (jq-queue[setproctitle])",
+    "prometheus_client": "an optional dependency (jq-queue[metrics])",
     "redis": "jq imports redis-py only where it talks to Redis: a memory:// store does not pay for it",
 }
 

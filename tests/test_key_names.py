@@ -22,12 +22,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jq import Queue, Retry, SimpleWorker
-from jq.broker import PlaceKind
+from jq.broker import PlaceKind, Resolution
 from jq.cron import Cron, CronScheduler
 from jq.exceptions import ConfigurationError
 from jq.scheduler import Scheduler, scheduler_lock_name
 from jq.utils import validate_job_id, validate_queue_name
-from jq_backends.keys import FIXED, KINDS, KeySpace
+from jq_backends.keys import FIXED, KINDS, KeySpace, counts_name
 from jq_backends.redis import RedisBroker
 from tests import fixtures
 
@@ -69,6 +69,9 @@ BUILDERS: dict[str, tuple[Callable[[KeySpace, str], str], str]] = {
     "rate-limit-slots": (KeySpace.rate_limit_slots, "any"),
     "rate-limit-waiting": (KeySpace.rate_limit_waiting, "any"),
     "request": (KeySpace.request, "any"),
+    "totals": (KeySpace.totals, "queue"),
+    "history-minutes": (KeySpace.history_minutes, "counts"),
+    "history-hours": (KeySpace.history_hours, "counts"),
 }
 
 
@@ -96,7 +99,9 @@ queue_names = st.one_of(
 )
 # Worker names are never empty (an empty name becomes a generated one).
 any_names = st.one_of(st.text(min_size=1, max_size=40), tricky)
-NAMES = {"job": job_ids, "queue": queue_names, "any": any_names}
+# The name of a queue's counts of one span: the span's start (whole seconds), then the queue.
+counts_names = st.tuples(st.integers(0, 2**40), queue_names).map(lambda pair: counts_name(*pair))
+NAMES = {"job": job_ids, "queue": queue_names, "any": any_names, "counts": counts_names}
 
 
 @st.composite
@@ -111,10 +116,11 @@ def test_the_table_covers_every_kind_and_every_key_method() -> None:
     assert len(KINDS) == len(set(KINDS))
     # A new KeySpace method must be added to BUILDERS (or to the helpers here) to be checked.
     methods = {name for name, value in vars(KeySpace).items() if not name.startswith("_") and callable(value)}
-    helpers = {"place", "registry", "template", "worker_name"}
+    helpers = {"place", "registry", "template", "worker_name", "counts"}
     builders = {"job", "results", "dependents", "dependencies", "queue", "wake", "workers_of",
                 "worker", "worker_queues", "commands", "lock", "marker", "group", "rate_limit",
-                "rate_limit_slots", "rate_limit_waiting", "request"}  # fmt: skip
+                "rate_limit_slots", "rate_limit_waiting", "request", "totals", "history_minutes",
+                "history_hours"}  # fmt: skip
     assert methods == helpers | builders
 
 
@@ -151,8 +157,9 @@ def test_two_different_names_never_share_a_key(first: tuple[str, str], second: t
 
 def queue_owned_keys(keys: KeySpace, queue: str) -> set[str]:
     """Every key a queue owns, including jq's derived ones (its scheduler's lock)."""
-    owned = {keys.queue(queue), keys.wake(queue), keys.workers_of(queue)}
+    owned = {keys.queue(queue), keys.wake(queue), keys.workers_of(queue), keys.totals(queue)}
     owned |= {keys.registry(kind, queue) for kind in PlaceKind}
+    owned |= {keys.counts(resolution, 86400, queue) for resolution in Resolution}
     owned.add(keys.lock(scheduler_lock_name(queue)))
     return owned
 
@@ -241,8 +248,13 @@ def test_every_key_a_real_run_writes_reads_back_to_one_name() -> None:
             validate_job_id(name)
         elif what == "queue":
             validate_queue_name(name)
+        elif what == "counts":
+            start, _, queue = name.partition(":")
+            assert start.isdigit()
+            validate_queue_name(queue)
     assert keys.registry(PlaceKind.SCHEDULED, "a:intermediate") in written  # the retried job
     assert keys.registry(PlaceKind.CANCELED, "a:intermediate") in written
     assert keys.marker("cron:cron:a b") in written
     assert keys.lock(scheduler_lock_name("a:intermediate")) in written
+    assert keys.totals("a:intermediate") in written  # the history of the failed job's retry
     assert plain.job_ids == [] and "child" in plain.finished_job_registry.get_job_ids()

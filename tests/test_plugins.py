@@ -6,6 +6,8 @@ The third-party plugin is a real distribution: a package plus a ``.dist-info`` f
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import inspect
 import re
 import sys
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from jq import Queue, SimpleWorker, hookimpl
-from jq.exceptions import ConfigurationError, UnknownPluginError
+from jq.exceptions import ConfigurationError, DuplicateJobError, UnknownPluginError
 from jq.plugins import PluginManager, get_plugin_manager, set_plugin_manager
 from jq.plugins.hookspecs import HOOK_NAMES
 from jq.serializers import JSONSerializer, resolve_serializer
@@ -191,6 +193,126 @@ class TestThirdPartyPlugin:
         job = Queue(connection=MemoryBroker()).enqueue(fixtures.add, 1, 2)
         assert job.get_status() == "queued"
         assert "a jq plugin failed in jq_job_enqueued" in caplog.text
+
+
+class ScopePlugin:
+    """Scopes around enqueues and performs that say when they are entered and left, and what
+    passed through them; ``broken`` makes them raise on entering and exiting and try to swallow
+    the job's error."""
+
+    def __init__(self, broken: bool = False) -> None:
+        self.events: list[tuple[object, ...]] = []
+        self.broken = broken
+
+    @hookimpl
+    def jq_job_enqueue_scope(self, job, queue):
+        return self._scope("enqueue", job, queue)
+
+    @hookimpl
+    def jq_job_perform_scope(self, job, worker):
+        return self._scope("perform", job, type(worker).__name__)
+
+    @contextlib.contextmanager
+    def _scope(self, what, job, where):
+        self.events.append(("enter", what, job.id, where))
+        if what == "enqueue":
+            job.meta["seen"] = "by the scope"  # before the record is built: it is stored
+        if self.broken:
+            raise RuntimeError("tracing backend down")
+        try:
+            yield
+        except BaseException as error:
+            self.events.append(("error", what, job.id, type(error).__name__))
+            raise
+        stored = job.broker.job_exists(job.id) if what == "enqueue" else None
+        self.events.append(("exit", what, job.id, stored))
+
+
+class BrokenScope:
+    """A scope whose exit raises, and one that would swallow the job's error."""
+
+    @hookimpl
+    def jq_job_perform_scope(self, job, worker):
+        return contextlib.nullcontext() if job.meta.get("quiet") else BrokenScope.Swallowing()
+
+    class Swallowing:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            if exc_info[0] is None:
+                raise RuntimeError("cannot export")
+            return True  # swallow: jq must not let it
+
+
+class TestScopeHooks:
+    """jq_job_enqueue_scope and jq_job_perform_scope: entered around the store and around the
+    call, the job's own errors passing through, a failing scope never changing the job."""
+
+    @pytest.fixture
+    def scopes(self):
+        manager = PluginManager()
+        plugin = ScopePlugin()
+        manager.register(plugin, name="scopes")
+        set_plugin_manager(manager)
+        yield plugin
+        set_plugin_manager(None)
+
+    def test_jq_job_enqueue_scope(self, scopes):
+        broker = MemoryBroker()
+        queue = Queue("mail", connection=broker)
+        job = queue.enqueue(fixtures.add, 1, 2)
+        assert scopes.events == [("enter", "enqueue", job.id, "mail"), ("exit", "enqueue", job.id, True)]
+        assert Queue("mail", connection=broker).fetch_job(job.id).meta == {"seen": "by the scope"}
+        scopes.events.clear()
+        batch = queue.enqueue_many([Queue.prepare_data(fixtures.add, (n, n)) for n in range(2)])
+        entered, left = ("enter", "enqueue"), ("exit", "enqueue")
+        assert [event[:2] for event in scopes.events] == [entered, entered, left, left]
+        assert all(queue.fetch_job(job.id).meta == {"seen": "by the scope"} for job in batch)
+        scopes.events.clear()
+        with pytest.raises(DuplicateJobError):
+            queue.enqueue(fixtures.add, 1, 2, job_id=job.id, unique=True)
+        assert scopes.events[-1] == ("error", "enqueue", job.id, "DuplicateJobError")
+        scopes.events.clear()
+        later = queue.enqueue_in(datetime.timedelta(hours=1), fixtures.add, 3, 4)
+        assert scopes.events == [("enter", "enqueue", later.id, "mail"), ("exit", "enqueue", later.id, True)]
+
+    def test_jq_job_perform_scope(self, scopes):
+        queue = Queue(connection=MemoryBroker())
+        ok = queue.enqueue(fixtures.add, 1, 2)
+        bad = queue.enqueue(fixtures.div_by_zero, 1)
+        scopes.events.clear()
+        SimpleWorker([queue]).work(burst=True)
+        assert scopes.events == [
+            ("enter", "perform", ok.id, "SimpleWorker"),
+            ("exit", "perform", ok.id, None),
+            ("enter", "perform", bad.id, "SimpleWorker"),
+            ("error", "perform", bad.id, "ZeroDivisionError"),
+        ]
+        assert ok.get_status() == "finished" and bad.get_status() == "failed"
+
+    def test_a_scope_of_is_async_false_is_left_before_the_job_runs(self, scopes):
+        job = Queue(connection=MemoryBroker(), is_async=False).enqueue(fixtures.add, 1, 2)
+        assert [event[:2] for event in scopes.events] == [
+            ("enter", "enqueue"), ("exit", "enqueue"), ("enter", "perform"), ("exit", "perform"),
+        ]  # fmt: skip
+        assert job.result == 3
+
+    def test_a_failing_scope_never_changes_the_job(self, caplog):
+        manager = PluginManager()
+        manager.register(ScopePlugin(broken=True), name="broken-scopes")
+        manager.register(BrokenScope(), name="swallowing")
+        set_plugin_manager(manager)
+        try:
+            queue = Queue(connection=MemoryBroker())
+            ok = queue.enqueue(fixtures.add, 1, 2)
+            bad = queue.enqueue(fixtures.div_by_zero, 1)
+            SimpleWorker([queue]).work(burst=True)
+        finally:
+            set_plugin_manager(None)
+        assert ok.get_status() == "finished" and ok.return_value() == 3
+        assert bad.get_status() == "failed", "a scope cannot swallow the job's error"
+        assert "failed to enter" in caplog.text and "failed to exit" in caplog.text
 
 
 class BrokerPlugin:

@@ -35,6 +35,10 @@ Conventions that every method follows:
   the job's rate limit makes it wait.
 * Anything that puts an id on a queue makes the queue known (:meth:`Broker.queue_names`).
 
+A transition that records an execution's outcome carries a :class:`Tally`, which a driver that
+keeps history counts in the same step (:mod:`jq.broker.history`); :class:`MonitoringStore` reads
+it back.
+
 A third-party driver proves itself against :mod:`jq.testing`, the conformance suite jq's own
 drivers pass.
 """
@@ -48,6 +52,8 @@ from jq.broker.contract import (
     RegistryStore,
     WorkerStore,
 )
+from jq.broker.history import Counts, Outcome, Resolution, Tally
+from jq.broker.monitoring import MonitoringStore
 from jq.broker.optional import GroupStore, PipelineWrites, RateLimitStore
 from jq.broker.types import (
     ALLOW_FAILURE,
@@ -119,12 +125,15 @@ __all__ = [
     "Claimed",
     "CommandSubscription",
     "ControlStore",
+    "Counts",
     "DependentsPolicy",
     "EnqueueOutcome",
     "EnqueueRequest",
     "GroupStore",
     "JobStore",
+    "MonitoringStore",
     "Move",
+    "Outcome",
     "PipelineWrites",
     "Place",
     "PlaceKind",
@@ -134,9 +143,11 @@ __all__ = [
     "RecordEdit",
     "RefusalReason",
     "RegistryStore",
+    "Resolution",
     "ResultEntry",
     "Settlement",
     "Status",
+    "Tally",
     "Target",
     "ToQueue",
     "ToRegistry",

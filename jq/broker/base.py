@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jq.broker.contract import ControlStore, JobStore, QueueStore, RegistryStore, WorkerStore
+from jq.broker.monitoring import MonitoringStore
 from jq.broker.optional import GroupStore, PipelineWrites, RateLimitStore
 from jq.broker.types import Claimed, ClaimRequest, Place, Transition
 from jq.exceptions import UnsupportedByBrokerError
@@ -17,7 +18,15 @@ __all__ = ["Broker"]
 
 
 class Broker(
-    JobStore, QueueStore, RegistryStore, WorkerStore, ControlStore, GroupStore, RateLimitStore, abc.ABC
+    JobStore,
+    QueueStore,
+    RegistryStore,
+    WorkerStore,
+    ControlStore,
+    GroupStore,
+    RateLimitStore,
+    MonitoringStore,
+    abc.ABC,
 ):
     """The storage and messaging a job queue needs, in queue meaning.
 
@@ -25,7 +34,8 @@ class Broker(
 
     Its methods are grouped by concern in :class:`JobStore`, :class:`QueueStore`,
     :class:`RegistryStore`, :class:`WorkerStore` and :class:`ControlStore` (required), and
-    :class:`GroupStore` and :class:`RateLimitStore` (optional); this class adds the
+    :class:`GroupStore`, :class:`RateLimitStore` and :class:`MonitoringStore` (optional); this
+    class adds the
     broker's identity: its client, its URL, its key names, :meth:`ping` and :meth:`close`. A
     driver subclasses this class (``isinstance(x, Broker)`` is how the core recognizes one); jq's
     own drivers do so through one mixin per concern.
@@ -155,3 +165,29 @@ class Broker(
         """
         moved = self.transition(change)
         return moved, self.claim(claim.queues, claim.fields, claim.lease_until, worker=claim.worker)
+
+    def place_counts(self, places: Sequence[Place]) -> list[int]:
+        """How many ids each place holds, in the order given: :meth:`queue_length` for a queue,
+        :meth:`registry_count` for a registry. This is what an overview of many queues reads
+        (``jqueue info``, the dashboard): every count of every queue at once.
+
+        Not atomic: each count is of its own moment. Optional for drivers: the default asks once
+        per place; the Redis driver asks in one pipeline (one round trip for all).
+        """
+        return [
+            self.queue_length(place.queue) if place.is_queue else self.registry_count(place)
+            for place in places
+        ]
+
+    def queue_heads(self, queues: Sequence[str]) -> list[str | None]:
+        """The id at the front of each queue (the next one a claim takes), None for an empty
+        queue, in the order given: how long the front job has waited is the queue's latency.
+
+        Not atomic. Optional for drivers: the default asks once per queue; the Redis driver asks
+        in one pipeline.
+        """
+        heads: list[str | None] = []
+        for queue in queues:
+            ids = self.queue_job_ids(queue, 0, 0)
+            heads.append(ids[0] if ids else None)
+        return heads

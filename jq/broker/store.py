@@ -72,6 +72,12 @@ class RecordKind(str, enum.Enum):
     MARKER = "marker"
     #: A flag coordinating workers (key ``suspended``: workers take no new job while it exists).
     CONTROL = "control"
+    #: A queue's history of outcomes (see :mod:`jq.broker.history`): its totals (key: the
+    #: queue), its counts per minute of one hour (key: ``<the hour's start>:<queue>``) and per
+    #: hour of one day (key: ``<the day's start>:<queue>``), expiring as the history says.
+    TOTALS = "totals"
+    MINUTES = "minutes"
+    HOURS = "hours"
 
 
 class SetKind(str, enum.Enum):
@@ -109,6 +115,9 @@ class SetKind(str, enum.Enum):
     #: :attr:`QUEUE_WORKERS` set, and so that a worker that died and came back under the same
     #: name for other queues is not listed under its old ones.
     WORKER_QUEUES = "worker_queues"
+    #: The records of counts of a queue's history (name: the queue; members ``<record kind>:<key>``,
+    #: scored by when each expires), so that expired ones are dropped even if nobody reads them.
+    HISTORY = "history"
 
 
 #: The records and sets keyed by a job id that belong to that job's record (see the module).

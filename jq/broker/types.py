@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from jq.broker.history import Tally
 from jq.defaults import DEFAULT_FAILURE_TTL
 
 __all__ = [
@@ -490,11 +491,13 @@ class Transition:
     is refused. ``leave_dependencies``: the job stops waiting
     for its own unmet dependencies: it leaves each one's list of dependents and its set of unmet
     dependencies is emptied (RQ's ``cancel(remove_from_dependencies=True)``). ``worker``: changes
-    to a worker's record (see :class:`WorkerUpdate`).
+    to a worker's record (see :class:`WorkerUpdate`). ``tally``: the execution's outcome, counted
+    in its queue's history by a driver that keeps one (see :mod:`jq.broker.history`; a driver
+    that keeps none ignores it).
 
     The step is refused when the record is missing, when the job is not in ``move.source``, or
     when ``execution_id`` does not match; otherwise the move, the record edit, the result, the
-    dependencies left, the settlement, the expiry and the worker update are all made.
+    dependencies left, the settlement, the expiry, the worker update and the tally are all made.
     """
 
     job_id: str
@@ -506,6 +509,7 @@ class Transition:
     execution_id: str | None = None
     leave_dependencies: bool = False
     worker: WorkerUpdate | None = None
+    tally: Tally | None = None
 
 
 #: The place a job of each status is in, within its origin (stopped jobs are kept with the failed).

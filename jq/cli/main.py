@@ -13,11 +13,13 @@ from typing import Any
 import click
 
 from jq.cli.control import empty, resume, suspend
+from jq.cli.dashboard import dashboard
 from jq.cli.enqueue import enqueue
 from jq.cli.errors import translate_errors
 from jq.cli.info import info
 from jq.cli.job_listing import jobs
 from jq.cli.jobs import cancel, job, requeue
+from jq.cli.metrics import metrics
 from jq.cli.scheduling import cron, scheduler
 from jq.cli.worker_commands import worker, worker_pool
 from jq.compat import migrate_rq as migration
@@ -62,6 +64,7 @@ def cli() -> None:
       jqueue enqueue -u redis://localhost:6379/0 app.tasks.send_report ops@example.com
       jqueue jobs -u redis://localhost:6379/0 --status failed
       jqueue requeue -u redis://localhost:6379/0 --queue default --all
+      jqueue metrics -u redis://localhost:6379/0 --port 9121
     """
 
 
@@ -76,9 +79,11 @@ for _command in (
     jobs,
     cancel,
     requeue,
+    metrics,
     empty,
     suspend,
     resume,
+    dashboard,
 ):
     cli.add_command(_command)
 

@@ -174,7 +174,11 @@ class JobRunner:
         self.timed_out = False
         self.started = time.monotonic()
         try:
-            with self._death_penalty(job, effective_timeout(job.timeout)), self.interrupts.open():
+            with (
+                plugins.perform_scope(job, self.worker),
+                self._death_penalty(job, effective_timeout(job.timeout)),
+                self.interrupts.open(),
+            ):
                 return_value = job.perform()
         except BaseException:
             exc_info: Any = sys.exc_info()

@@ -30,18 +30,21 @@ from jq.broker import (
     ClaimRequest,
     DependentsPolicy,
     Move,
+    Outcome,
     Place,
     PlaceKind,
     RecordEdit,
     ResultEntry,
     Settlement,
     Status,
+    Tally,
     ToQueue,
     ToRegistry,
     Transition,
     WorkerUpdate,
 )
 from jq.broker.clock import due_time
+from jq.broker.history import FUNCTION_NAME_LIMIT
 from jq.core.job_state import JobStatus
 from jq.core.repeat import Repeat
 from jq.core.results import Result, encode_result
@@ -61,6 +64,7 @@ __all__ = [
     "fail",
     "finish",
     "retry_returned",
+    "tally",
 ]
 
 logger = logging.getLogger("jq.job")
@@ -126,6 +130,23 @@ def dependents_cancellation() -> Cancellation:
     :meth:`jq.broker.Broker.settle_orphans`): ``ended_at`` now, and it is kept for its own
     failure_ttl, else :data:`~jq.defaults.DEFAULT_FAILURE_TTL`."""
     return Cancellation({"ended_at": now_text()}, DEFAULT_FAILURE_TTL)
+
+
+#: The function name a job's history counts it under when its call cannot be read.
+UNREADABLE_FUNCTION: Final = "unknown"
+
+
+def tally(job: Job, outcome: Outcome, ended: datetime.datetime, *, timed: bool = True) -> Tally:
+    """The execution's outcome as its queue's history counts it (see :mod:`jq.broker.history`):
+    its run time from the claim's ``started_at`` to ``ended`` (both by this machine's clock),
+    unless not ``timed`` (a job ended for a worker that died: how long it ran is not known)."""
+    started = job.started_at
+    run_time = max((ended - started).total_seconds(), 0.0) if timed and started is not None else None
+    try:
+        function = job.func_name[:FUNCTION_NAME_LIMIT] or UNREADABLE_FUNCTION
+    except Exception:  # a corrupt call is counted all the same: the outcome is what matters here
+        function = UNREADABLE_FUNCTION
+    return Tally(job.origin, function, outcome, run_time)
 
 
 def with_admission(job: Job, change: Transition) -> Transition:
@@ -214,6 +235,7 @@ def finish(
         released_fields=released_fields(),
         execution_id=execution_id,
         worker=worker_update,
+        tally=tally(job, Outcome.FINISHED, ended),
     )
     moved = _move(job, change, next_claim)
     if moved:
@@ -277,6 +299,7 @@ def fail(
     worker_update: WorkerUpdate | None = None,
     next_claim: NextClaim | None = None,
     retry_at_once: bool = False,
+    timed: bool = True,
 ) -> JobStatus | None:
     """Record a failure of a started job.
 
@@ -286,7 +309,8 @@ def fail(
     handler is enabled), its record kept ``failure_ttl``. Jobs waiting for it stay deferred, to be
     released if it is requeued and succeeds; those that allow failure are released when it failed
     (not when it was stopped, as in RQ). Returns the new status, or None when the move was refused
-    (stale execution).
+    (stale execution). ``timed``: the execution's run time is known (not for a job whose worker
+    died); its queue's history counts it.
     """
     ended = now()
     source = Place(PlaceKind.STARTED, job.origin)
@@ -300,6 +324,7 @@ def fail(
             worker_update=worker_update,
             next_claim=next_claim,
             at_once=retry_at_once,
+            timed=timed,
         )
     status = JobStatus.STOPPED if stopped else JobStatus.FAILED
     kind = Result.Type.STOPPED if stopped else Result.Type.FAILED
@@ -329,6 +354,7 @@ def fail(
             released_fields={} if stopped else released_fields(),
             execution_id=execution_id,
             worker=worker_update,
+            tally=tally(job, Outcome.FAILED, ended, timed=timed),
         ),
         next_claim,
     )
@@ -415,6 +441,7 @@ def retry_returned(
             released_fields=released,
             execution_id=execution_id,
             worker=worker_update,
+            tally=tally(job, Outcome.FAILED if status is JobStatus.FAILED else Outcome.RETRIED, ended),
         ),
         next_claim,
     )
@@ -436,14 +463,16 @@ def _retry(
     worker_update: WorkerUpdate | None,
     next_claim: NextClaim | None,
     at_once: bool = False,
+    timed: bool = True,
 ) -> JobStatus | None:
     assert job.retries_left
     intervals = job.retry_intervals or [0]
     interval = 0 if at_once else Retry.get_interval(_retry_number(job), intervals)
+    ended = now()
     result = Result(
         job.id,
         Result.Type.RETRIED,
-        created_at=now(),
+        created_at=ended,
         execution_started_at=job.started_at,
         id=execution_id,
         exc_string=exc_string,
@@ -473,6 +502,7 @@ def _retry(
             result=ResultEntry(encode_result(result, None), results_kept(job)),
             execution_id=execution_id,
             worker=worker_update,
+            tally=tally(job, Outcome.RETRIED, ended, timed=timed),
         ),
         next_claim,
     )

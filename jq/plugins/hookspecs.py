@@ -13,6 +13,7 @@ collect the results.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +134,40 @@ def jq_job_failed(
     worker: BaseWorker | None,
 ) -> None:
     """Called after a job failed and its failure was stored."""
+
+
+@hookspec
+def jq_job_enqueue_scope(job: Job, queue: str) -> AbstractContextManager[object] | None:
+    """Return a context manager to enter around the enqueue of ``job`` on ``queue``, or ``None``.
+
+    Entered in the process that enqueues, before the job's record is built, so that it may add
+    to ``job.meta`` (a tracing plugin puts its trace context there); exited once the job is
+    stored, or once the enqueue raised (the error passes through it). With ``enqueue_many``
+    every job's scope is entered before the batch is built and exited after it is stored; with
+    ``is_async=False`` the job runs after its scope was exited. An exception raised by a scope is
+    logged and never fails the enqueue; a scope cannot swallow the enqueue's own error.
+    Every plugin's scope is entered, in registration order.
+
+    :param job: the job about to be stored (its ``origin`` may not be set yet).
+    :param queue: the name of the queue it is enqueued on.
+    """
+
+
+@hookspec
+def jq_job_perform_scope(job: Job, worker: BaseWorker | None) -> AbstractContextManager[object] | None:
+    """Return a context manager to enter around the call of ``job``'s function, or ``None``.
+
+    Entered in the process that runs the job (a work horse, a worker's thread, or the enqueuing
+    process under ``is_async=False``), after ``jq_job_started``, and exited when the function
+    returned or raised: the job's error, a timeout included, passes through it before the worker
+    records the outcome. Code the job runs is inside it (a tracing plugin makes its span current
+    there). An exception raised by a scope is logged and never changes the job's outcome; a
+    scope cannot swallow the job's own error. Every plugin's scope is entered, in registration
+    order.
+
+    :param job: the job about to run.
+    :param worker: the worker running it, or None under ``is_async=False``.
+    """
 
 
 #: The names of every hook, for checks that each is documented and tested.

@@ -6,10 +6,12 @@ and loads every plugin of the ``jq`` entry-point group (jq's own built-ins inclu
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
@@ -134,6 +136,34 @@ class PluginManager:
         """Tell plugins a job failed."""
         self._notify("jq_job_failed", job=job, exc_info=exc_info, worker=worker)
 
+    def enqueue_scope(self, jobs: Sequence[Job], queue: str) -> AbstractContextManager[object]:
+        """Every plugin's ``jq_job_enqueue_scope`` for each of ``jobs`` (enqueued on ``queue``),
+        entered together; nothing to enter when no plugin implements the hook."""
+        return self._scopes("jq_job_enqueue_scope", [{"job": job, "queue": queue} for job in jobs])
+
+    def perform_scope(self, job: Job, worker: BaseWorker | None) -> AbstractContextManager[object]:
+        """Every plugin's ``jq_job_perform_scope`` for ``job``, entered together."""
+        return self._scopes("jq_job_perform_scope", [{"job": job, "worker": worker}])
+
+    def _scopes(self, hook_name: str, calls: Sequence[Mapping[str, Any]]) -> AbstractContextManager[object]:
+        """Ask every plugin for its scope for each call (oldest plugin first: pluggy calls the
+        most recently registered first); nothing to enter when none returned one. A hook only
+        returns its scope here: the scope's own code runs when it is entered."""
+        caller = getattr(self._pm.hook, hook_name)
+        if not caller.get_hookimpls():  # asked for every job: no call machinery when nobody answers
+            return contextlib.nullcontext()
+        scopes: list[AbstractContextManager[object]] = []
+        for kwargs in calls:
+            try:
+                found = caller(**kwargs)
+            except Exception:
+                logger.exception("a jq plugin failed in %s; the job is not affected", hook_name)
+                continue
+            scopes.extend(scope for scope in reversed(found) if scope is not None)
+        if not scopes:
+            return contextlib.nullcontext()
+        return _entered(scopes, hook_name)
+
     def _notify(self, hook_name: str, **kwargs: Any) -> None:
         caller = getattr(self._pm.hook, hook_name)
         if not caller.get_hookimpls():
@@ -142,6 +172,39 @@ class PluginManager:
             caller(**kwargs)
         except Exception:
             logger.exception("a jq plugin failed in %s; the job is not affected", hook_name)
+
+
+@contextlib.contextmanager
+def _entered(scopes: Sequence[AbstractContextManager[object]], hook_name: str) -> Iterator[None]:
+    """Enter every one of ``scopes`` in order (each :func:`_guarded`), and leave them in reverse."""
+    with contextlib.ExitStack() as stack:
+        for scope in scopes:
+            stack.enter_context(_guarded(scope, hook_name))
+        yield
+
+
+@contextlib.contextmanager
+def _guarded(scope: AbstractContextManager[object], hook_name: str) -> Iterator[None]:
+    """``scope`` entered and exited, its own failures logged: it can neither fail the job nor
+    swallow the job's error (which is re-raised whatever its ``__exit__`` answers)."""
+    try:
+        scope.__enter__()
+    except Exception:
+        logger.exception("a jq plugin's %s failed to enter; the job is not affected", hook_name)
+        yield
+        return
+    try:
+        yield
+    except BaseException as error:
+        try:
+            scope.__exit__(type(error), error, error.__traceback__)
+        except Exception:
+            logger.exception("a jq plugin's %s failed to exit; the job is not affected", hook_name)
+        raise
+    try:
+        scope.__exit__(None, None, None)
+    except Exception:
+        logger.exception("a jq plugin's %s failed to exit; the job is not affected", hook_name)
 
 
 _lock = threading.Lock()

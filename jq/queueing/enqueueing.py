@@ -299,22 +299,25 @@ class Enqueueing:
                     )
                 seen.add(data.job_id)
         jobs = [self._create_from_data(data, group_id) for data in datas]
-        # Every record is built (serialized, size-checked) before the first write, in both modes:
-        # one bad job in the batch leaves the store untouched.
-        requests = [self._request(job, at_front=data.at_front) for job, data in zip(jobs, datas, strict=True)]
-        if pipeline is not None:
-            self._pipeline_writes(pipeline).enqueue_many(requests)
-            for job, request in zip(jobs, requests, strict=True):
-                job.note_status(_expected_status(request))
-            return jobs
-        # The broker checks every request before it writes any: a refused batch writes (and, with
-        # is_async=False, runs) nothing.
-        outcomes = self.broker.enqueue_many(requests)
-        for job, outcome in zip(jobs, outcomes, strict=True):
-            if outcome.status is None and outcome.reason is not RefusalReason.BATCH:
-                raise _refusal(job, outcome)
-        for job, outcome in zip(jobs, outcomes, strict=True):
-            self._apply_outcome(job, outcome)
+        with get_plugin_manager().enqueue_scope(jobs, self.name):
+            # Every record is built (serialized, size-checked) before the first write, in both
+            # modes: one bad job in the batch leaves the store untouched.
+            requests = [
+                self._request(job, at_front=data.at_front) for job, data in zip(jobs, datas, strict=True)
+            ]
+            if pipeline is not None:
+                self._pipeline_writes(pipeline).enqueue_many(requests)
+                for job, request in zip(jobs, requests, strict=True):
+                    job.note_status(_expected_status(request))
+                return jobs
+            # The broker checks every request before it writes any: a refused batch writes (and,
+            # with is_async=False, runs) nothing.
+            outcomes = self.broker.enqueue_many(requests)
+            for job, outcome in zip(jobs, outcomes, strict=True):
+                if outcome.status is None and outcome.reason is not RefusalReason.BATCH:
+                    raise _refusal(job, outcome)
+            for job, outcome in zip(jobs, outcomes, strict=True):
+                self._apply_outcome(job, outcome)
         if not self._is_async:
             self._run_batch(jobs)
         return jobs
@@ -376,10 +379,9 @@ class Enqueueing:
         ``unique=True``, which must answer at once whether the id is taken: then it is stored
         now, as RQ does).
         """
-        request = self._request(job, at_front=at_front, unique=unique)
-        if pipeline is not None and not unique:
-            return self._enqueue_on_pipeline(job, request, pipeline)
-        return self._enqueue_request(job, request)
+        return self._enqueue_request(
+            job, lambda: self._request(job, at_front=at_front, unique=unique), None if unique else pipeline
+        )
 
     def _enqueue_job(
         self, job: Job, pipeline: Any = None, at_front: Any = False, unique: bool = False
@@ -390,10 +392,11 @@ class Enqueueing:
         A job that was deferred leaves the deferred registry and no longer waits for (nor is
         released by) its dependencies; its record still lists them.
         """
-        request = self._request(job, at_front=at_front, unique=unique, wait_for_dependencies=False)
-        if pipeline is not None and not unique:
-            return self._enqueue_on_pipeline(job, request, pipeline)
-        return self._enqueue_request(job, request)
+        return self._enqueue_request(
+            job,
+            lambda: self._request(job, at_front=at_front, unique=unique, wait_for_dependencies=False),
+            None if unique else pipeline,
+        )
 
     def _pipeline_writes(self, pipeline: Any) -> Any:
         if not self._is_async:
@@ -411,10 +414,15 @@ class Enqueueing:
         job.note_status(_expected_status(request))
         return job
 
-    def _enqueue_request(self, job: Job, request: EnqueueRequest) -> Job:
-        """Write a built request; with ``is_async=False`` run the job if it was queued."""
-        outcome = self.broker.enqueue(request)
-        self._apply_outcome(job, outcome)
+    def _enqueue_request(self, job: Job, build: Callable[[], EnqueueRequest], pipeline: Any = None) -> Job:
+        """Build the job's request and write it (on ``pipeline`` when given), within the plugins'
+        enqueue scopes; then, with ``is_async=False``, run the job if it was queued."""
+        with get_plugin_manager().enqueue_scope([job], self.name):
+            request = build()
+            if pipeline is not None:
+                return self._enqueue_on_pipeline(job, request, pipeline)
+            outcome = self.broker.enqueue(request)
+            self._apply_outcome(job, outcome)
         if not self._is_async:
             if outcome.status == JobStatus.QUEUED.value:
                 self.run_sync(job)
@@ -433,10 +441,11 @@ class Enqueueing:
         However many processes try with the same marker and value, one succeeds: the cron
         scheduler fires each tick this way.
         """
-        outcome = self.broker.enqueue(self._request(job, once=(marker, value)))
-        if outcome.reason is RefusalReason.ALREADY:
-            return False
-        self._apply_outcome(job, outcome)
+        with get_plugin_manager().enqueue_scope([job], self.name):
+            outcome = self.broker.enqueue(self._request(job, once=(marker, value)))
+            if outcome.reason is RefusalReason.ALREADY:
+                return False
+            self._apply_outcome(job, outcome)
         return True
 
     def enqueue_at(self, datetime: dt.datetime, f: Any, *args: Any, **kwargs: Any) -> Job:
@@ -499,11 +508,12 @@ class Enqueueing:
             raise ConfigurationError(f"enqueue_at needs a datetime, not {type(datetime).__name__}")
         # astimezone() reads a naive datetime as local time, as RQ does.
         when = datetime.astimezone(dt.timezone.utc)
-        request = self._request(job, scheduled_at=when.timestamp(), unique=unique)
-        if pipeline is not None and not unique:
-            return self._enqueue_on_pipeline(job, request, pipeline)
-        outcome = self.broker.enqueue(request)
-        self._apply_outcome(job, outcome)
+        with get_plugin_manager().enqueue_scope([job], self.name):
+            request = self._request(job, scheduled_at=when.timestamp(), unique=unique)
+            if pipeline is not None and not unique:
+                return self._enqueue_on_pipeline(job, request, pipeline)
+            outcome = self.broker.enqueue(request)
+            self._apply_outcome(job, outcome)
         return job
 
     def _request(

@@ -123,7 +123,8 @@ class StartedJobRegistry(BaseRegistry):
             job = self.job_class.unreadable(
                 job_id, self.name, self.broker.load_job(job_id), self.broker, self.serializer
             )
-        status = lifecycle.fail(job, message, execution_id=job.execution_id)
+        # Counted without a run time: how long it ran before its worker died is not known.
+        status = lifecycle.fail(job, message, execution_id=job.execution_id, timed=False)
         if status is None:
             return False
         error = AbandonedJobError(message)
@@ -153,7 +154,7 @@ class StartedJobRegistry(BaseRegistry):
                 f"{AbandonedJobError.__name__}: job {job_id} was abandoned, and ending it raised "
                 f"{type(error).__name__}: {error}"
             )
-            return lifecycle.fail(job, message, execution_id=job.execution_id) is not None
+            return lifecycle.fail(job, message, execution_id=job.execution_id, timed=False) is not None
         except self.broker.transient_errors:
             raise
         except Exception:
@@ -423,6 +424,20 @@ class ScheduledJobRegistry(BaseRegistry):
             self.broker.pipeline_writes(pipeline).registry_cleanup(self.place, before)
             return pipeline
         return len(self.broker.registry_cleanup(self.place, before))
+
+    def enqueue_now(self, job_or_id: Job | str) -> Job:
+        """Put a scheduled job of this registry on its queue at once, without waiting for its
+        time (jq's addition; ``jqueue`` and the dashboard call it); returns the job.
+
+        Raises :class:`NoSuchJobError` when the job does not exist, :class:`InvalidJobOperation`
+        when it is not in this registry or no longer scheduled.
+        """
+        job_id = self._job_id(job_or_id)
+        job = self.job_class.fetch(job_id, connection=self.broker, serializer=self.serializer)
+        if job_id not in self:
+            raise InvalidJobOperation(f"job {job_id!r} is not in {self!r}")
+        lifecycle_requests.enqueue_now(job)
+        return job
 
     def get_scheduled_time(self, job_or_id: Job | str) -> datetime.datetime:
         """When the job is due (UTC); raises :class:`NoSuchJobError` when it is not scheduled."""

@@ -35,6 +35,7 @@ from jq.testing.contract.enqueue_rules import (
     ReplacementContract,
 )
 from jq.testing.contract.groups import GroupContract
+from jq.testing.contract.history import HistoryContract
 from jq.testing.contract.queues import ClaimContract, EnqueueContract, QueueContract
 from jq.testing.contract.rate_limits import RateLimitAdmissionContract, RateLimitReleaseContract
 from jq.testing.contract.records import JobRecordContract, KeyLayoutContract
@@ -70,6 +71,7 @@ __all__ = [
     "FailedParentContract",
     "FinishAndClaimContract",
     "GroupContract",
+    "HistoryContract",
     "JobRecordContract",
     "KeyLayoutContract",
     "LockContract",
@@ -119,5 +121,6 @@ class BrokerContractTests(
     GroupContract,
     RateLimitAdmissionContract,
     RateLimitReleaseContract,
+    HistoryContract,
 ):
     """Every contract test of :mod:`jq.broker`; subclass it as ``Test...`` with a ``broker`` fixture."""

@@ -29,6 +29,7 @@ from jq_backends.redis.connection import Client, redact_url
 from jq_backends.redis.control import RedisControl
 from jq_backends.redis.failover import take_durability
 from jq_backends.redis.groups import RedisGroups
+from jq_backends.redis.monitoring import RedisMonitoring
 from jq_backends.redis.options import read_url_booleans
 from jq_backends.redis.pipelines import RedisPipelineWrites, check_pipeline
 from jq_backends.redis.preflight import RedisPreflight
@@ -57,6 +58,7 @@ class RedisBroker(
     RedisControl,
     RedisGroups,
     RedisRateLimits,
+    RedisMonitoring,
     RedisPreflight,
     Broker,
 ):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import logging
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 from jq.broker import (
@@ -13,17 +15,25 @@ from jq.broker import (
     Place,
     PlaceKind,
     RegistryStore,
+    Resolution,
     Settlement,
+    Tally,
     ToQueue,
     Transition,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
+from jq_backends.keys import HISTORY_HOURS, HISTORY_MINUTES, TOTALS, counts_name
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
-from jq_backends.redis.scripts import Arg
+from jq_backends.redis.scripts import Arg, refused_writes
 from jq_backends.redis.wire import Flag, PlaceLetter, PolicyLetter
 
 __all__ = ["RedisRegistries"]
+
+# What a record of counts per minute and per hour spans (see jq.broker.history).
+_MINUTES_SPAN, _HOURS_SPAN = Resolution.MINUTE.span, Resolution.HOUR.span
+
+logger = logging.getLogger("jq.broker.redis")
 
 
 class RedisRegistries(RedisState, RegistryStore):
@@ -38,6 +48,19 @@ class RedisRegistries(RedisState, RegistryStore):
         """ZCARD of the registry."""
         return self._client.zcard(self._keys.place(place))
 
+    def place_counts(self, places: Sequence[Place]) -> list[int]:
+        """LLEN or ZCARD of each place, in one pipeline (not a transaction)."""
+        if not places:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for place in places:
+            key = self._keys.place(place)
+            if place.is_queue:
+                pipe.llen(key)
+            else:
+                pipe.zcard(key)
+        return [int(count) for count in pipe.execute()]
+
     def registry_score(self, place: Place, job_id: str) -> float | None:
         """ZSCORE of the id (``inf`` comes back as ``math.inf``)."""
         score = self._client.zscore(self._keys.place(place), job_id)
@@ -45,13 +68,15 @@ class RedisRegistries(RedisState, RegistryStore):
 
     def registry_add(self, place: Place, job_id: str, score: float) -> None:
         """ZADD the id with the score."""
-        self._client.zadd(self._keys.place(place), {job_id: codec.score(score)})
+        with refused_writes(f"adding job {job_id} to a registry"):
+            self._client.zadd(self._keys.place(place), {job_id: codec.score(score)})
 
     def registry_update_score(self, place: Place, job_id: str, score: float) -> bool:
         """ZADD XX CH: a new score for an id that is there (one command)."""
         key = self._keys.place(place)
         # CH counts changed scores, so an unchanged score would read as "not there": ask again.
-        changed = self._client.zadd(key, {job_id: codec.score(score)}, xx=True, ch=True)
+        with refused_writes(f"rescoring job {job_id} in a registry"):
+            changed = self._client.zadd(key, {job_id: codec.score(score)}, xx=True, ch=True)
         return bool(changed) or self._client.zscore(key, job_id) is not None
 
     def registry_remove(self, place: Place, job_id: str) -> bool:
@@ -109,6 +134,9 @@ class RedisRegistries(RedisState, RegistryStore):
             flags += Flag.WORKER
             keys.append(t.worker + change.worker.name)
             args += codec.worker_args(change.worker)
+        if change.tally is not None:
+            flags += Flag.TALLY
+            self._tally_part(change.tally, keys, args)
         ttl_letter, expiry_ms = codec.transition_ttl(edit.record_ttl)
         if expiry_ms is not None:
             args.append(expiry_ms)
@@ -118,6 +146,31 @@ class RedisRegistries(RedisState, RegistryStore):
         args += codec.flat(edit.fields) if last else codec.pairs(edit.fields)
         args[0] = f"{mode}{ttl_letter}{flags}"
         return keys, args
+
+    @functools.cached_property
+    def _tally_templates(self) -> tuple[str, str, str]:
+        """The templates of a queue's totals and of its records of counts per minute and per hour
+        (template + name = key, as :class:`~jq_backends.redis._base.Templates`)."""
+        return (
+            self._keys.template(TOTALS),
+            self._keys.template(HISTORY_MINUTES),
+            self._keys.template(HISTORY_HOURS),
+        )
+
+    def _tally_part(self, tally: Tally, keys: list[str], args: list[Arg]) -> None:
+        """The tally's part of a transition's call, added to ``keys`` and ``args`` as
+        ``lua/lib_history.lua``'s next_tally reads them: the records that count it, by the
+        broker's clock (or the tally's own time) in whole seconds, which the script also gets to
+        find the buckets in them."""
+        at = int(self._clock() if tally.at is None else tally.at)
+        queue = tally.queue
+        totals, minutes, hours = self._tally_templates
+        keys += [
+            totals + queue,
+            minutes + counts_name(at - at % _MINUTES_SPAN, queue),
+            hours + counts_name(at - at % _HOURS_SPAN, queue),
+        ]
+        args += [tally.function, tally.code, "" if tally.run_time is None else tally.microseconds, at]
 
     def _move_part(self, move: Move, settles: bool, keys: list[str], args: list[Arg]) -> tuple[str, str]:
         """The move's part of a transition's call, added to ``keys`` and ``args``: the source's
@@ -175,4 +228,13 @@ class RedisRegistries(RedisState, RegistryStore):
         t = self._t
         script_keys = [t.scheduled + queue, t.queue + queue, t.wake + queue, t.queues]
         args: list[Arg] = ["" if now is None else codec.score(now), limit, *codec.flat(fields)]
-        return [codec.text(job_id) for job_id in self._scripts("promote_scheduled", script_keys, args)]
+        queued, dropped = self._scripts("promote_scheduled", script_keys, args)
+        for i in range(0, len(dropped) - 1, 2):
+            job_id, found = codec.text(dropped[i]), codec.text(dropped[i + 1])
+            logger.warning(
+                "queue %s: scheduled job %s was dropped from the scheduled registry: its key %s "
+                "holds a %s, not a job's record (a hash); nothing of it can run. Inspect the key, "
+                "then delete it",
+                queue, job_id, self._keys.job(job_id), found,
+            )  # fmt: skip
+        return [codec.text(job_id) for job_id in queued]

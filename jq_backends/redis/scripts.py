@@ -2,8 +2,8 @@
 
 Each ``lua/<name>.lua`` file is one atomic broker operation. Its source is put together when a
 broker registers its scripts: the constants it uses, then the helpers of the library files
-(``lua/lib.lua``, ``lua/lib_rate_limit.lua``, ``lua/lib_transition.lua``,
-``lua/lib_enqueue.lua``) it uses (see :func:`library_for`), then the script.
+(``lua/lib.lua``, ``lua/lib_rate_limit.lua``, ``lua/lib_history.lua``,
+``lua/lib_transition.lua``, ``lua/lib_enqueue.lua``) it uses (see :func:`library_for`), then the script.
 The constants are everything that is the same for every call of one broker: the record field
 names (from :mod:`jq.broker`, so that they are spelled in one place), the key templates of the
 broker's prefix (from :class:`jq_backends.keys.KeySpace`: ``K_JOB`` is ``"jq:job:"``), the job
@@ -26,10 +26,11 @@ script when the server does not know it (first use, restart, ``SCRIPT FLUSH``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.resources
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import redis
@@ -37,6 +38,7 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 
 from jq import broker as contract
+from jq.broker import history
 from jq.exceptions import StoreDataError, StoreFullError
 from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS
 from jq_backends.keys import (
@@ -104,7 +106,7 @@ SCRIPT_NAMES: Final = (
 
 #: The library files, in the order their definitions are put together: a definition uses only
 #: definitions above it, of its own file or an earlier one.
-LIBRARY_NAMES: Final = ("lib", "lib_rate_limit", "lib_transition", "lib_enqueue")
+LIBRARY_NAMES: Final = ("lib", "lib_rate_limit", "lib_history", "lib_transition", "lib_enqueue")
 
 #: One KEYS or ARGV element as redis-py encodes it.
 Arg = str | bytes | int | float
@@ -172,6 +174,19 @@ def script_constants(prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
     # The letters of a transition's mode (PLACE_QUEUE is "q", FLAG_AT_FRONT is "F"), from
     # jq_backends.redis.wire, which the driver's Python encodes them with.
     constants.update({name: lua_string(letter) for name, letter in WIRE_LETTERS.items()})
+    # The fields of a queue's history (lib_history.lua), from jq.broker.history.
+    constants["H_KNOWN"] = lua_string(history.totals_field(history.KNOWN_CODE, ""))
+    constants["H_SUM"] = lua_string(history.totals_field(history.SUM_CODE, ""))
+    constants["H_COUNT"] = lua_string(history.COUNT_FIELD)
+    constants["H_OTHER"] = lua_string(history.OTHER_FUNCTION)
+    constants["H_FUNCTIONS_KEPT"] = str(history.FUNCTIONS_KEPT)
+    for resolution, step, span in (
+        (history.Resolution.MINUTE, "MINUTE", "MINUTES"),
+        (history.Resolution.HOUR, "HOUR", "HOURS"),
+    ):
+        constants[f"H_{step}_STEP"] = str(resolution.step)
+        constants[f"H_{span}_SPAN"] = str(resolution.span)
+        constants[f"H_{span}_KEPT"] = str(resolution.kept)
     # LTRIM's last index: the result entries kept are 0 .. RESULTS_KEPT - 1.
     constants["RESULTS_LAST"] = str(contract.RESULTS_KEPT - 1)
     constants["REQUEST_TTL_MS"] = str(int(REQUEST_TTL * 1000))
@@ -310,6 +325,26 @@ def out_of_memory_message(error: BaseException) -> str:
     )
 
 
+@contextlib.contextmanager
+def refused_writes(what: str) -> Iterator[None]:
+    """Turn Redis's refusals of a write into jq's errors, each saying what to do: out of memory
+    (:class:`~jq.exceptions.StoreFullError`, which workers wait out as an outage) and a key of the
+    wrong type (:class:`~jq.exceptions.StoreDataError`). ``what``: the write, as the error names it.
+
+    Redis refuses a script's first write at maxmemory, and a MULTI transaction as a whole (EXEC is
+    aborted), so a refusal for want of memory wrote nothing; a script refused for a key's type
+    wrote nothing either when it checks its keys first (lib.lua's expect_types).
+    """
+    try:
+        yield
+    except OutOfMemoryError as error:
+        raise StoreFullError(out_of_memory_message(error)) from error
+    except ResponseError as error:
+        if "WRONGTYPE" not in str(error):
+            raise
+        raise StoreDataError(f"{what} was refused: {error}") from error
+
+
 def _reply_of(call: Callable[[], Any]) -> Any:
     """``call()``'s reply, or the error reply it raised (as a pipeline returns it)."""
     try:
@@ -378,35 +413,30 @@ class ScriptRunner:
         count = len(keys) + (request_key is not None)
         waits = self._durability is not None and request_key is not None
         try:
-            try:
-                return self._run(name, waits, "EVALSHA", script.sha, count, keys_and_args)
-            except NoScriptError:
-                # EVAL on the connection that did not know the script: it runs it and keeps it. (A
-                # SCRIPT LOAD through the client may reach another server than that connection.)
-                return self._run(name, waits, "EVAL", script.script, count, keys_and_args)
-        except OutOfMemoryError as error:
-            # Redis refuses a script's first write at maxmemory, so nothing of it was written.
-            raise StoreFullError(out_of_memory_message(error)) from error
+            with refused_writes(f"the script {name}"):
+                try:
+                    return self._run(name, waits, "EVALSHA", script.sha, count, keys_and_args)
+                except NoScriptError:
+                    # EVAL on the connection that did not know the script: it runs it and keeps
+                    # it. (A SCRIPT LOAD through the client may reach another server than that
+                    # connection.)
+                    return self._run(name, waits, "EVAL", script.script, count, keys_and_args)
         except ReplicaWaitError:
             # Made on this master and not confirmed by a replica: is the master still here?
             self._watch.moved(self._hot.address, now=True)
             self._hot.close()
             raise
         except ResponseError as error:
-            if master_gone(error):
-                # Not the master any more (a failover): nothing was written. The next connection
-                # goes to the master; the caller's repeat carries the same request identity.
-                self._hot.close()
-                forget_connections(self._client)
-                raise MasterChangedError(
-                    f"the server refused script {name} as a master would not ({error}): the master "
-                    "moved, so the driver connects again"
-                ) from error
-            # A key of the wrong type. The scripts that move jobs check the keys they write before
-            # their first write (lib.lua's expect_types), so their refusals wrote nothing.
-            if "WRONGTYPE" not in str(error):
+            if not master_gone(error):
                 raise
-            raise StoreDataError(f"the script {name} was refused: {error}") from error
+            # Not the master any more (a failover): nothing was written. The next connection goes
+            # to the master; the caller's repeat carries the same request identity.
+            self._hot.close()
+            forget_connections(self._client)
+            raise MasterChangedError(
+                f"the server refused script {name} as a master would not ({error}): the master "
+                "moved, so the driver connects again"
+            ) from error
 
     def _run(
         self, name: str, waits: bool, command: str, script: object, count: int, keys_and_args: tuple[Any, ...]

@@ -74,6 +74,9 @@ class Flag:
     NOW: Final = "N"
     #: Released fields: their count and pairs follow.
     RELEASED: Final = "A"
+    #: A tally (:class:`jq.broker.Tally`): its queue's three records of history are three more
+    #: keys, its arguments follow (see ``lua/lib_history.lua``).
+    TALLY: Final = "T"
 
 
 def _lua_names(prefix: str, letters: type) -> dict[str, str]:

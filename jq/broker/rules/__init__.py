@@ -11,8 +11,9 @@ The modules, by concern: :mod:`.records` (job records and results), :mod:`.enque
 steps), :mod:`.claims` (claims, leases, queue reads), :mod:`.transitions` (registries, moves,
 promotions, orphans), :mod:`.dependents` (settling waiters), :mod:`.slots` and
 :mod:`.rate_limits` (rate limits), :mod:`.workers`, :mod:`.control` (suspension, locks, markers,
-commands), :mod:`.groups`; :mod:`.places` and :mod:`.fields` hold the steps and field readers they
-share, :mod:`.keys` the key names a broker reports.
+commands), :mod:`.groups`, :mod:`.history` (the history of outcomes, every queue's snapshot);
+:mod:`.places` and :mod:`.fields` hold the steps and field readers they share, :mod:`.keys` the
+key names a broker reports.
 """
 
 from jq.broker.rules.broker import StoreBroker

@@ -8,6 +8,7 @@ from jq.broker.rules.claims import StoreClaims, take
 from jq.broker.rules.control import StoreControl
 from jq.broker.rules.enqueue import StoreEnqueue
 from jq.broker.rules.groups import StoreGroups
+from jq.broker.rules.history import StoreHistory
 from jq.broker.rules.keys import KeyNames, KeyNaming
 from jq.broker.rules.rate_limits import StoreRateLimits
 from jq.broker.rules.records import StoreJobs
@@ -29,6 +30,7 @@ class StoreBroker(
     StoreControl,
     StoreGroups,
     StoreRateLimits,
+    StoreHistory,
     Broker,
 ):
     """A complete :class:`~jq.broker.Broker` over ``store``: jq's rules, written once.
@@ -38,7 +40,7 @@ class StoreBroker(
     :param keys: names the keys this broker reports (``job.key``...) and its workers' command
         channels; jq's drivers pass a :class:`jq_backends.keys.KeySpace`.
 
-    It stores groups and enforces rate limits. ``shares_across_processes`` and
+    It stores groups, enforces rate limits and keeps the history of outcomes. ``shares_across_processes`` and
     ``transient_errors`` are the store's. A driver whose store can do a composite step faster in
     one call of its own overrides that method; the conformance suite holds both to one result.
     """

@@ -13,6 +13,7 @@ from jq.broker.contract import RegistryStore
 from jq.broker.rules._base import StoreRules
 from jq.broker.rules.dependents import add_dependent, leave_dependencies, settle_dependents, unmet
 from jq.broker.rules.fields import DEFERRED, QUEUED, RATE_LIMITED, STARTED, limit_of
+from jq.broker.rules.history import tally_in
 from jq.broker.rules.places import holds
 from jq.broker.rules.records import prepend_result
 from jq.broker.rules.slots import after_move, to_queue
@@ -84,6 +85,8 @@ def transition_in(tx: StoreTransaction, change: Transition, now: float) -> bool:
     after_move(tx, job_id, limit, old_status, new_status, change.released_fields, now, keep_until)
     if change.worker is not None:
         apply_update(tx, change.worker)
+    if change.tally is not None:
+        tally_in(tx, change.tally, now)
     return True
 
 

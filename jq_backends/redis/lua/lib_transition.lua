@@ -9,7 +9,7 @@
 -- KEYS[4] its set of unmet dependencies, then, each only when the mode says so, in this order:
 --   the source queue or registry, the target queue or registry, the target queue's wake key
 --   (target PLACE_QUEUE), the set of known queue names (target PLACE_QUEUE or a settlement), the
---   worker's record (FLAG_WORKER)
+--   worker's record (FLAG_WORKER), the tally's three records (FLAG_TALLY, see lib_history.lua)
 -- ARGV: the mode (its letters are jq_backends/redis/wire.py's, as constants): four letters, the
 --   move's source and target (PLACE_QUEUE | PLACE_REGISTRY | PLACE_NONE), the settlement's
 --   policy (POLICY_FINISHED | POLICY_FAILED | POLICY_VANISHED; POLICY_NONE: no settlement), the
@@ -25,6 +25,7 @@
 --   the released fields: r, r field/value pairs (FLAG_RELEASED);
 --   its own dependencies left (FLAG_LEAVE_DEPENDENCIES, no argument);
 --   the worker update (FLAG_WORKER);
+--   the tally (FLAG_TALLY, see lib_history.lua's next_tally);
 --   the record edit, last: the expiry in ms (TTL_EXPIRE), d, d field names to delete
 --     (FLAG_DELETE_FIELDS), then the field/value pairs to write: to the end of ARGV when the
 --     transition is all the call does (`last`), else m, m pairs.
@@ -57,6 +58,7 @@ end
 --   released_fields (flat pairs, maybe none);
 --   leave_dependencies;
 --   worker (the update) or nil;
+--   tally (see lib_history.lua's next_tally) or nil;
 --   edit: fields (flat pairs), delete_fields (nil: none), ttl (the mode's letter), expiry_ms;
 -- and the keys: record_key, results_key, dependents_key, dependencies_key, known_key (nil when
 -- the mode has none), next_key (the first KEYS entry after the transition's). The fields run
@@ -89,9 +91,13 @@ local function next_transition(last)
     if flags[FLAG_WORKER] then
         worker_key, k = KEYS[k], k + 1
     end
+    local tally_key
+    if flags[FLAG_TALLY] then
+        tally_key, k = k, k + 3
+    end
     expect_keys(k - 1)
 
-    local score, execution_id, result, settlement, worker, expiry_ms, delete_fields
+    local score, execution_id, result, settlement, worker, tally, expiry_ms, delete_fields
     if target == PLACE_REGISTRY then
         score = next_arg()
     end
@@ -110,6 +116,9 @@ local function next_transition(last)
     local released_fields = flags[FLAG_RELEASED] and next_pairs() or {}
     if worker_key then
         worker = next_worker_update(worker_key)
+    end
+    if tally_key then
+        tally = next_tally(tally_key)
     end
     if ttl == TTL_EXPIRE then
         expiry_ms = next_arg()
@@ -133,6 +142,7 @@ local function next_transition(last)
         released_fields = released_fields,
         leave_dependencies = flags[FLAG_LEAVE_DEPENDENCIES] == true,
         worker = worker,
+        tally = tally,
         edit = {fields = fields, delete_fields = delete_fields, ttl = ttl, expiry_ms = expiry_ms},
         record_key = KEYS[1],
         results_key = KEYS[2],
@@ -264,8 +274,8 @@ end
 -- that remove nothing write nothing); then the move's target, the record edit's fields, the
 -- result, its own dependencies left, the settlement (dependents released, left waiting, or
 -- canceled with their own dependents in turn, down the chain), the record edit's expiry (shared
--- by the record, its results and dependency sets), and the worker update. A queue a job goes to
--- becomes known.
+-- by the record, its results and dependency sets), the worker update, and the tally. A queue a
+-- job goes to becomes known.
 -- Returns 1, or 0 when refused (record missing, execution mismatch, job not in the source).
 local function transition(t)
     local record, results, dependents, dependencies = t.record_key, t.results_key, t.dependents_key,
@@ -379,6 +389,9 @@ local function transition(t)
     end
     if t.worker then
         apply_worker_update(t.worker)
+    end
+    if t.tally then
+        count_tally(t.tally)
     end
     return 1
 end

@@ -1,0 +1,184 @@
+"""The OpenTelemetry plugin (jq.plugins.otel): a trace crosses from the request that enqueues a
+job to the worker that runs it, caught by the SDK's in-memory exporter (a SimpleWorker in this
+process) and by a file exporter (a forked work horse on the session's redis-server)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from jq import Queue, SimpleWorker, Worker
+from jq.plugins import PluginManager, otel, set_plugin_manager
+from jq.plugins.otel import TRACE_CONTEXT_KEY, TracingPlugin
+from jq_backends.memory import MemoryBroker
+from tests import fixtures
+
+
+def current_span_id() -> str:
+    """A job that says which span its code runs in (the worker's CONSUMER span)."""
+    return format(trace.get_current_span().get_span_context().span_id, "016x")
+
+
+def traced(exporter: SpanExporter) -> tuple[TracerProvider, PluginManager]:
+    """A tracer provider exporting to ``exporter`` at each span's end, and a plugin manager (with
+    every installed plugin) that traces into it, made the process's."""
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    manager = PluginManager()
+    manager.register(TracingPlugin(provider), name="otel-test")
+    set_plugin_manager(manager)
+    return provider, manager
+
+
+@pytest.fixture
+def spans() -> Iterator[tuple[InMemorySpanExporter, trace.Tracer]]:
+    """The in-memory exporter the plugin's spans go to, and a tracer of the same provider (the
+    web request's)."""
+    exporter = InMemorySpanExporter()
+    provider, _ = traced(exporter)
+    try:
+        yield exporter, provider.get_tracer("web")
+    finally:
+        set_plugin_manager(None)
+        provider.shutdown()
+
+
+def by_name(finished: Sequence[ReadableSpan]) -> dict[str, ReadableSpan]:
+    return {span.name: span for span in finished}
+
+
+def test_a_trace_crosses_from_the_request_to_the_worker(spans) -> None:
+    exporter, web = spans
+    queue = Queue("mail", connection=MemoryBroker())
+    with web.start_as_current_span("POST /signup", kind=SpanKind.SERVER):
+        job = queue.enqueue(current_span_id)
+    assert "traceparent" in job.meta[TRACE_CONTEXT_KEY], "the context travels in the job"
+    SimpleWorker([queue], connection=queue.broker, name="w1").work(burst=True)
+    found = by_name(exporter.get_finished_spans())
+    request, send, process = found["POST /signup"], found["send mail"], found["process mail"]
+    trace_id = request.context.trace_id
+    assert send.context.trace_id == process.context.trace_id == trace_id
+    assert send.parent.span_id == request.context.span_id
+    assert process.parent.span_id == send.context.span_id
+    assert (send.kind, process.kind) == (SpanKind.PRODUCER, SpanKind.CONSUMER)
+    assert dict(send.attributes) == {
+        "messaging.system": "jq",
+        "messaging.operation.type": "send",
+        "messaging.operation.name": "enqueue",
+        "messaging.destination.name": "mail",
+        "messaging.message.id": job.id,
+        "code.function.name": "tests.test_otel.current_span_id",
+    }
+    assert process.attributes["messaging.operation.type"] == "process"
+    assert process.attributes["messaging.operation.name"] == "perform"
+    assert process.attributes["messaging.client.id"] == "w1"
+    assert process.attributes["messaging.message.id"] == job.id
+    assert job.return_value() == format(process.context.span_id, "016x"), "the job's code runs in the span"
+    assert process.status.status_code is StatusCode.UNSET
+
+
+def test_an_error_is_recorded_on_the_span(spans) -> None:
+    exporter, _ = spans
+    queue = Queue("mail", connection=MemoryBroker())
+    job = queue.enqueue(fixtures.div_by_zero, 1)
+    SimpleWorker([queue], connection=queue.broker).work(burst=True)
+    process = by_name(exporter.get_finished_spans())["process mail"]
+    assert process.status.status_code is StatusCode.ERROR
+    assert "ZeroDivisionError" in (process.status.description or "")
+    [event] = process.events
+    assert event.name == "exception" and event.attributes["exception.type"] == "ZeroDivisionError"
+    assert job.get_status() == "failed", "tracing changes nothing of the job"
+
+
+def test_a_refused_enqueue_is_recorded_on_its_span(spans) -> None:
+    exporter, _ = spans
+    queue = Queue("mail", connection=MemoryBroker())
+    queue.enqueue(fixtures.add, 1, 2, job_id="once", unique=True)
+    with pytest.raises(Exception, match="once"):
+        queue.enqueue(fixtures.add, 1, 2, job_id="once", unique=True)
+    refused = exporter.get_finished_spans()[-1]
+    assert refused.name == "send mail" and refused.status.status_code is StatusCode.ERROR
+
+
+def test_an_is_async_false_job_runs_in_a_child_of_its_enqueue(spans) -> None:
+    exporter, _ = spans
+    job = Queue("now", connection=MemoryBroker(), is_async=False).enqueue(current_span_id)
+    send, process = exporter.get_finished_spans()
+    assert (send.name, process.name) == ("send now", "process now")
+    assert process.parent.span_id == send.context.span_id
+    assert job.return_value() == format(process.context.span_id, "016x")
+
+
+class FileExporter(SpanExporter):
+    """Spans as JSON lines in a file: a forked work horse writes them where the test reads them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        with self.path.open("a") as handle:
+            for span in spans:
+                record = {
+                    "name": span.name,
+                    "trace": span.context.trace_id,
+                    "span": span.context.span_id,
+                    "parent": span.parent.span_id if span.parent else None,
+                    "kind": span.kind.name,
+                    "status": span.status.status_code.name,
+                }
+                handle.write(json.dumps(record) + "\n")
+        return SpanExportResult.SUCCESS
+
+
+def test_a_trace_crosses_into_a_forked_work_horse(redis_client, tmp_path) -> None:
+    path = tmp_path / "spans.jsonl"
+    provider, _ = traced(FileExporter(path))
+    try:
+        queue = Queue("mail", connection=redis_client)
+        with provider.get_tracer("web").start_as_current_span("POST /signup"):
+            ok = queue.enqueue(current_span_id)
+        bad = queue.enqueue(fixtures.div_by_zero, 1)
+        Worker([queue], connection=redis_client).work(burst=True, logging_level="CRITICAL")
+    finally:
+        set_plugin_manager(None)
+        provider.shutdown()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    processed = [record for record in records if record["name"] == "process mail"]
+    sends = [record for record in records if record["name"] == "send mail"]
+    request = next(record for record in records if record["name"] == "POST /signup")
+    assert len(processed) == 2 and len(sends) == 2, "the horses' spans were flushed before they exited"
+    ok_process = next(record for record in processed if format(record["span"], "016x") == ok.return_value())
+    assert ok_process["trace"] == request["trace"] and ok_process["kind"] == "CONSUMER"
+    assert ok_process["parent"] == next(s["span"] for s in sends if s["trace"] == request["trace"])
+    assert {record["status"] for record in processed} == {"UNSET", "ERROR"}
+    assert bad.get_status() == "failed"
+
+
+def test_without_a_tracer_provider_the_plugin_writes_nothing() -> None:
+    manager = PluginManager()
+    manager.register(TracingPlugin(), name="otel-global")  # the global provider, which is unset
+    set_plugin_manager(manager)
+    try:
+        job = Queue(connection=MemoryBroker()).enqueue(fixtures.add, 1, 2)
+    finally:
+        set_plugin_manager(None)
+    assert TRACE_CONTEXT_KEY not in job.meta
+
+
+def test_the_entry_point_plugin_is_off_when_asked_or_not_installed(monkeypatch) -> None:
+    assert isinstance(otel._entry_point_plugin(), TracingPlugin)
+    monkeypatch.setenv("JQ_OTEL", "0")
+    assert not isinstance(otel._entry_point_plugin(), TracingPlugin)
+    monkeypatch.delenv("JQ_OTEL")
+    monkeypatch.setattr(otel, "OTEL_INSTALLED", False)
+    assert not isinstance(otel._entry_point_plugin(), TracingPlugin)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'jq-queue\[otel\]'"):
+        TracingPlugin()
