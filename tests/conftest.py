@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from jq.broker import Broker
+from tests.redis_cluster import RedisCluster
 from tests.redis_server import RedisServer
 
 DRIVERS = ("memory", "fakeredis", "redis")
@@ -27,6 +28,41 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A Redis Cluster private to this test session (3 masters, 3 replicas) on loopback ports,
+    started by the first test that asks for it. Skipped with a redis-py too old for jq on a
+    cluster (the run on the oldest releases pyproject.toml admits)."""
+    from jq.exceptions import ConfigurationError
+    from jq_backends.redis.cluster import check_cluster_client
+
+    try:
+        check_cluster_client()
+    except ConfigurationError as error:
+        pytest.skip(str(error))
+    cluster = RedisCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
+@pytest.fixture
+def cluster_broker(redis_cluster: RedisCluster) -> Iterator[Broker]:
+    """A Redis driver broker on the session's cluster, under the cluster's default prefix
+    (``{jq}:``, what a client given to ``connection=`` gets too), emptied before the test (the
+    cluster is ours alone)."""
+    from jq_backends.redis import RedisBroker
+
+    client = redis_cluster.shared_client()
+    client.flushall(target_nodes=client.PRIMARIES)
+    broker = RedisBroker(client)
+    try:
+        yield broker
+    finally:
+        broker.close()
 
 
 @pytest.fixture

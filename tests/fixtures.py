@@ -704,3 +704,14 @@ def append_id_and_sleep(path: str, seconds: float) -> str:
         handle.write(job.id + "\n")
     time.sleep(seconds)
     return "slept"
+
+
+def note_run_at(path: str, tag: str) -> str:
+    """Append ``tag`` and the time (``time.time()``) as one line to ``path``: one run of the job,
+    counted and timed by a failover test across processes."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{tag} {time.time():.6f}\n".encode())
+    finally:
+        os.close(fd)
+    return tag

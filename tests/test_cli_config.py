@@ -31,6 +31,7 @@ from jq.cli.errors import UserError
 from jq.serializers import JSONSerializer
 from jq.testing.helpers import wait_for
 from tests import fixtures
+from tests.redis_sentinel import SentinelSet
 from tests.redis_server import RedisServer, free_port
 from tests.test_cli import cli_env, jqueue, jqueue_many, one_error_line
 
@@ -502,6 +503,30 @@ def test_a_sentinel_that_does_not_answer_is_exit_1(tmp_path):
         f"Error: cannot connect to the store at Sentinel master 'mymaster' db 0 via 127.0.0.1:{port}: "
         "no sentinel answered with a live master named 'mymaster'"
     )
+
+
+def test_a_sentinel_url_that_finds_no_master_is_exit_1():
+    port = free_port()
+    done = jqueue("info", "--url", f"redis+sentinel://127.0.0.1:{port}/cache/2")
+    assert done.returncode == 1, done.stderr
+    assert one_error_line(done) == (
+        f"Error: cannot connect to the store at redis+sentinel://127.0.0.1:{port}/cache/2: "
+        "no sentinel answered with a live master named 'cache'"
+    )
+
+
+def test_a_worker_connects_with_a_sentinel_url(tmp_path):
+    sentinels = SentinelSet().start()
+    try:
+        url = f"{sentinels.url.rsplit('/', 1)[0]}/3"
+        job = Queue("watched", connection=url).enqueue(fixtures.add, 20, 22)
+        done = jqueue("worker", "--burst", "--url", url, "watched")
+        assert done.returncode == 0, done.stderr
+        assert job.result == 42
+        with sentinels.master_for(db=3) as client:
+            assert client.exists(job.key)
+    finally:
+        sentinels.cleanup()
 
 
 def test_host_settings_become_a_url():

@@ -208,7 +208,7 @@ class TestTutorialExample:
         assert done.returncode == 0, done.stdout + done.stderr
         assert "5 passed" in done.stdout
         if store == "redis":
-            assert "under the key prefix jqtest-" in done.stdout
+            assert "under the key prefix {jqtest-" in done.stdout
         assert redis_client.keys() == [b"not-ours"]
 
     def test_jq_test_url_and_a_store_that_cannot_be(self, tmp_path):

@@ -400,8 +400,8 @@ class TestWorkerRecords:
         SimpleWorker([queue], name="finder", exception_handlers=[look]).work(burst=True)
         assert found["worker"].name == "finder"
         assert found["worker"].queue_names() == ["default"]
-        assert found["worker"].key == "jq:worker:finder"
-        assert SimpleWorker.find_by_key("jq:worker:finder", connection=broker) is None
+        assert found["worker"].key == broker.worker_key("finder")  # jq:worker:finder by default
+        assert SimpleWorker.find_by_key(broker.worker_key("finder"), connection=broker) is None
 
 
 def test_forking_worker_needs_a_shared_store():

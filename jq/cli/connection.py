@@ -76,9 +76,10 @@ def host_url(host: HostSettings) -> str:
 
 def describe_failure(spec: ConnectionSpec, error: BaseException) -> str:
     """Why connecting failed, in one readable line."""
-    if isinstance(error, MasterNotFoundError) and spec.sentinel is not None:
+    if isinstance(error, MasterNotFoundError):
         # redis-py's message embeds the repr of a whole client; say what it means instead.
-        return f"no sentinel answered with a live master named {spec.sentinel.master_name!r}"
+        name = spec.sentinel.master_name if spec.sentinel is not None else _url_master_name(spec.url)
+        return f"no sentinel answered with a live master named {name!r}"
     if isinstance(error, redis.AuthenticationError) and any(text in str(error) for text in _NO_CREDENTIALS):
         # The server's words ("HELLO must be called with the client already authenticated...")
         # describe the protocol, not what the operator should do.
@@ -89,10 +90,16 @@ def describe_failure(spec: ConnectionSpec, error: BaseException) -> str:
     return str(error)
 
 
+def _url_master_name(url: str | None) -> str:
+    """The master's name in a ``redis+sentinel://`` URL (the first part of its path)."""
+    path = urllib.parse.urlsplit(url or "").path
+    return urllib.parse.unquote(path.strip("/").split("/")[0])
+
+
 def _uses_tls(spec: ConnectionSpec) -> bool:
     if spec.sentinel is not None:
         return spec.sentinel.ssl
-    return spec.url is not None and spec.url.lower().startswith("rediss://")
+    return spec.url is not None and spec.url.lower().startswith(("rediss://", "rediss+sentinel://"))
 
 
 def _where_the_password_goes(spec: ConnectionSpec) -> str:

@@ -321,17 +321,25 @@ def open_session(store: StoreOptions, settings: Settings, classes: Classes | Non
     serializer = resolve_serializer(settings.serializer.value)
     classes = classes or resolve_classes(store)
     connection = build_connection(settings.connection, classes.connection)
-    broker = resolve_broker(connection)
     assert settings.connection is not None  # build_connection refused None
+    try:
+        # A Redis Cluster client asks the nodes for the cluster's layout as it is made.
+        broker = resolve_broker(connection)
+    except redis.RedisError as exc:
+        raise _unreachable(settings, exc) from None
     unreachable: tuple[type[BaseException], ...] = (*broker.transient_errors, redis.RedisError)
     try:
         broker.ping()
     except unreachable as exc:
-        reason = describe_failure(settings.connection, exc)
-        raise RuntimeFailure(
-            f"cannot connect to the store at {settings.connection.describe()}: {reason}"
-        ) from None
+        raise _unreachable(settings, exc) from None
     return Session(settings=settings, broker=broker, serializer=serializer, classes=classes)
+
+
+def _unreachable(settings: Settings, error: BaseException) -> RuntimeFailure:
+    """The failure (exit status 1) of a store that could not be reached."""
+    assert settings.connection is not None
+    reason = describe_failure(settings.connection, error)
+    return RuntimeFailure(f"cannot connect to the store at {settings.connection.describe()}: {reason}")
 
 
 def connect(store: StoreOptions, environ: Mapping[str, str] | None = None) -> Session:

@@ -9,12 +9,13 @@ it would without it.
     The store of this test: a new, empty in-memory store by default. ``--jq-url URL`` (or the
     ``JQ_TEST_URL`` environment variable) runs the same tests on ``fakeredis://`` (a fakeredis
     server of the test's own) or on a real server (``redis://host:port/db``, ``rediss://``,
-    ``unix://``). On a real server every key of the session lives under a random key prefix
-    (``jqtest-<hex>:``), and the keys under it are deleted after each test; no other key is read,
-    changed or flushed. During the test it is the current connection, ``JQ_URL`` names it (and
-    ``JQ_KEY_PREFIX`` its prefix on Redis), and ``memory://`` URLs name this test's stores: code
-    under test that calls ``Queue()``, ``Queue(connection="memory://")`` or reads ``JQ_URL`` uses
-    it, and a job of one test is never seen by another.
+    ``unix://``, ``redis+sentinel://``, ``redis+cluster://``). On a real server every key of the
+    session lives under a random key prefix (``{jqtest-<hex>}:``, a hash tag), and the keys under
+    it are deleted after each test; no other key is read, changed or flushed. During the test it
+    is the current connection, ``JQ_URL`` names it (and ``JQ_KEY_PREFIX`` its prefix on Redis),
+    and ``memory://`` URLs name this test's stores: code under test that calls ``Queue()``,
+    ``Queue(connection="memory://")`` or reads ``JQ_URL`` uses it, and a job of one test is never
+    seen by another.
 ``jq_queue``
     ``Queue("default", connection=jq_broker)``.
 ``jq_worker``

@@ -34,8 +34,10 @@ __all__ = [
 
 #: The environment variable naming the store of the plugin's ``jq_broker`` (``--jq-url`` wins).
 TEST_URL_ENV = "JQ_TEST_URL"
-#: URL schemes of a real Redis server.
-REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+#: URL schemes of a real Redis server (one, a Sentinel-managed master, or a cluster).
+REDIS_SCHEMES = frozenset(
+    {"redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster"}
+)
 _SCHEMES = REDIS_SCHEMES | {"memory", "fakeredis"}
 # Keys deleted per UNLINK when a test's keys are cleaned up.
 _DELETE_BATCH = 500
@@ -49,14 +51,15 @@ def check_store_url(url: str) -> str:
         raise ConfigurationError(
             f"{url!r} is not a store jq's tests can run on: use memory:// (the default), fakeredis:// "
             "(fakeredis with Lua, in this process), or a real server's redis://host:port/db, "
-            "rediss://... or unix:///path.sock"
+            "rediss://..., unix:///path.sock, redis+sentinel://... or redis+cluster://..."
         )
     return url
 
 
 def random_key_prefix() -> str:
-    """A key prefix no one else uses: ``jqtest-<16 hex digits>:``."""
-    return f"jqtest-{secrets.token_hex(8)}:"
+    """A key prefix no one else uses: ``{jqtest-<16 hex digits>}:``, a hash tag, so that it serves on
+    a Redis Cluster too (where every key of a broker must share one slot)."""
+    return f"{{jqtest-{secrets.token_hex(8)}}}:"
 
 
 @contextlib.contextmanager
@@ -69,8 +72,9 @@ def isolated_stores(default: MemoryBroker | None = None) -> Iterator[MemoryBroke
         yield store
 
 
-def delete_prefixed_keys(client: redis.Redis, prefix: str) -> int:
-    """Delete every key of ``client``'s database whose name starts with ``prefix``; how many.
+def delete_prefixed_keys(client: redis.Redis | redis.RedisCluster, prefix: str) -> int:
+    """Delete every key of ``client``'s database whose name starts with ``prefix``; how many (on
+    a cluster, of every master).
 
     Only keys under that prefix are touched: the rest of the database is neither read nor
     changed.

@@ -8,24 +8,29 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 import redis
+from redis.cluster import RedisCluster
 
 from jq.broker import Place, PlaceKind
 from jq.broker.clock import StoreClock
-from jq.io.connections import key_prefix
-from jq_backends.keys import DEFAULT_PREFIX, KeySpace
+from jq_backends.keys import KeySpace
 from jq_backends.redis import codec
+from jq_backends.redis.cluster import broker_prefix
 from jq_backends.redis.connection import (
+    Client,
     binary_twin,
     check_fake_lua,
     client_url,
     decodes_responses,
+    is_cluster,
     is_fake,
     socket_timeout,
 )
+from jq_backends.redis.failover import DEFAULT_WAIT_TIMEOUT, Durability
 from jq_backends.redis.options import check_connection_options
 from jq_backends.redis.scripts import ScriptRunner
 
@@ -93,24 +98,41 @@ def server_time(client: redis.Redis) -> float:
 class RedisState:
     """A binary client on one Redis database, the scripts loaded on it, and the key names.
 
-    :param client: a redis-py client (a fakeredis client works too); see
+    :param client: a redis-py client (a fakeredis client works too), or a Redis Cluster client; see
         :class:`jq_backends.redis.RedisBroker`.
     :param prefix: the start of every key name (:class:`jq_backends.keys.KeySpace`); None for
-        ``JQ_KEY_PREFIX``, else ``jq:`` (checked by :func:`jq.connections.key_prefix`).
+        ``JQ_KEY_PREFIX``, else ``jq:`` (``{jq}:`` on a cluster, where it must hold a hash tag:
+        see :mod:`jq_backends.redis.cluster`; checked by :func:`jq.connections.key_prefix`).
+    :param wait_replicas: with 1 or more, each state change (each script that writes) waits until
+        that many replicas have it, up to ``wait_timeout`` seconds, and is sent again when they do
+        not confirm it in time (see :mod:`jq_backends.redis.failover`). 0: no waiting.
     """
 
-    def __init__(self, client: redis.Redis, *, prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        prefix: str | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+    ) -> None:
         # Before any connection: a misspelt or misplaced option is a clear error now, not a
         # TypeError from inside redis-py at the first command.
-        check_connection_options(client)
-        check_fake_lua(client)
-        prefix = key_prefix(prefix, DEFAULT_PREFIX)
+        if not isinstance(client, RedisCluster):
+            check_connection_options(client)
+            check_fake_lua(client)
+        prefix = broker_prefix(client, prefix)
         self._connection = client
         self._keys = KeySpace(prefix)
         self._twin = binary_twin(client) if decodes_responses(client) else None
-        self._client: redis.Redis = self._twin if self._twin is not None else client
+        # A cluster client has the commands of a client of one server (typed as one): on a
+        # cluster every key of the broker is in one slot, and each command goes to its master.
+        self._client: redis.Redis = cast("redis.Redis", self._twin if self._twin is not None else client)
+        #: Whether the client is a Redis Cluster client (no connection pool of its own).
+        self._cluster = is_cluster(client)
         self._owns_connection = False
-        self._scripts = ScriptRunner(self._client, prefix)
+        durability = Durability(wait_replicas, wait_timeout) if wait_replicas else None
+        self._scripts = ScriptRunner(self._client, prefix, durability)
         self._url = client_url(client)
         self._socket_timeout = socket_timeout(self._client)
         # A fakeredis server lives in this process: a forked work horse would see a copy.
@@ -125,6 +147,17 @@ class RedisState:
         self._reported: set[tuple[str, str]] = set()
         self._skipped_queues: set[str] = set()
         self._bad_wake_keys: set[str] = set()
+
+    def _server_of(self, key: str) -> redis.Redis:
+        """A client of the one server that holds ``key``: the client itself, or on a cluster the
+        client of the master that serves ``key``'s slot now (for what must reach that very node:
+        a probe on one connection, a setting of the server that holds the broker's keys)."""
+        if not self._cluster:
+            return self._client
+        # (untyped in redis-py: called through a typed name)
+        node_of: Callable[[str], Any] = self._client.get_node_from_key  # type: ignore[attr-defined]
+        server: redis.Redis = node_of(key).redis_connection
+        return server
 
     def _hgetall_many(self, keys: list[str]) -> list[dict[bytes, bytes]]:
         """HGETALL of each key in one pipeline (not a transaction), in the order given. A key

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import redis
 
 from jq.broker import Broker, Claimed, ClaimRequest, Transition, claim_fields_now, claim_lease_now
 from jq.broker.rules.keys import KeyNames
-from jq.exceptions import StoreFullError
-from jq.io.connections import key_prefix
-from jq_backends.keys import DEFAULT_PREFIX, KeySpace
+from jq.exceptions import StoreFullError, UnsupportedByBrokerError
+from jq_backends.keys import KeySpace
 from jq_backends.redis import codec
-from jq_backends.redis.connection import redact_url
+from jq_backends.redis.cluster import CLUSTER_SCHEMES, CLUSTER_TRANSIENT_ERRORS, broker_prefix, cluster_client
+from jq_backends.redis.connection import Client, redact_url
 from jq_backends.redis.control import RedisControl
+from jq_backends.redis.failover import take_durability
 from jq_backends.redis.groups import RedisGroups
 from jq_backends.redis.monitoring import RedisMonitoring
 from jq_backends.redis.options import read_url_booleans
@@ -36,6 +37,7 @@ from jq_backends.redis.queues import RedisQueues
 from jq_backends.redis.rate_limits import RedisRateLimits
 from jq_backends.redis.records import RedisJobs
 from jq_backends.redis.registries import RedisRegistries
+from jq_backends.redis.sentinel import SENTINEL_SCHEMES, sentinel_client
 from jq_backends.redis.workers import RedisWorkers
 
 __all__ = ["RedisBroker"]
@@ -43,9 +45,7 @@ __all__ = ["RedisBroker"]
 
 # One broker per client object and key prefix for for_client(). Values are weak: a broker holds
 # its client, so a strong value would keep every client ever seen (and its broker) alive forever.
-_BROKERS: weakref.WeakKeyDictionary[redis.Redis, dict[str, weakref.ref[RedisBroker]]] = (
-    weakref.WeakKeyDictionary()
-)
+_BROKERS: weakref.WeakKeyDictionary[Client, dict[str, weakref.ref[RedisBroker]]] = weakref.WeakKeyDictionary()
 _BROKERS_LOCK = threading.Lock()
 
 
@@ -74,9 +74,18 @@ class RedisBroker(
         seeing each other's jobs, queues or workers, as long as neither prefix starts with the other.
     """
 
-    #: A lost or refused connection, a timeout, a server still loading its data, or a server
-    #: out of memory (it refused a write before writing anything: trying again is safe).
-    transient_errors = (redis.ConnectionError, redis.TimeoutError, redis.OutOfMemoryError, StoreFullError)
+    #: A lost or refused connection, a timeout, a server still loading its data, a server
+    #: out of memory (it refused a write before writing anything: trying again is safe), or a
+    #: master demoted by a failover (READONLY: it wrote nothing; the next connection finds the
+    #: master, see :mod:`.failover`), or a Redis Cluster moving (see :mod:`.cluster`).
+    transient_errors = (
+        redis.ConnectionError,
+        redis.TimeoutError,
+        redis.OutOfMemoryError,
+        StoreFullError,
+        redis.ReadOnlyError,
+        *CLUSTER_TRANSIENT_ERRORS,
+    )
     #: Redis at ``maxmemory`` under ``noeviction``: a script's refusal is a StoreFullError that says
     #: what to do, a plain command's redis-py's OutOfMemoryError.
     full_errors = (redis.OutOfMemoryError, StoreFullError)
@@ -86,37 +95,54 @@ class RedisBroker(
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str | None = None, **options: Any) -> RedisBroker:
-        """A broker on a new client for ``redis://``, ``rediss://`` or ``unix://`` ``url``.
+        """A broker on a new client for ``redis://``, ``rediss://`` or ``unix://`` ``url``, for
+        the master that the sentinels of a ``redis+sentinel://`` URL name (see :mod:`.sentinel`),
+        or for the Redis Cluster of a ``redis+cluster://`` URL (see :mod:`.cluster`).
 
         ``options`` go to :meth:`redis.Redis.from_url` (``socket_timeout=``, ``ssl_ca_certs=``...),
         as do the URL's query arguments: TLS ones such as ``rediss://user:pw@host:6380/0?
         ssl_ca_certs=/ca.crt&ssl_certfile=/c.crt&ssl_keyfile=/c.key&ssl_cert_reqs=required``. An
         argument no connection takes is a :class:`jq.exceptions.ConfigurationError`. The broker
         owns the client: :meth:`close` closes it. :attr:`url` hides the password.
+
+        ``wait_replicas`` and ``wait_timeout``, in the query or as keywords, are the broker's (see
+        :class:`~jq_backends.redis._base.RedisState`): ``redis://host/0?wait_replicas=1``.
         """
         scheme, separator, rest = url.partition("://")
         if separator:  # redis-py only knows lower-case schemes; URL schemes are case-insensitive
             url = f"{scheme.lower()}://{rest}"
-        client = redis.Redis.from_url(url, **options)
-        read_url_booleans(client)
+        given = url  # shown by url, with the broker's own options
+        url, durability = take_durability(url, options)
+        client: Client
+        if scheme.lower() in CLUSTER_SCHEMES:
+            client = cluster_client(url, **options)  # reads the URL's booleans itself
+        else:
+            single = sentinel_client(url, **options) if scheme.lower() in SENTINEL_SCHEMES else None
+            client = single if single is not None else redis.Redis.from_url(url, **options)
+            read_url_booleans(client)
         try:
-            broker = cls(client, prefix=prefix)
+            if durability is None:
+                broker = cls(client, prefix=prefix)
+            else:
+                broker = cls(
+                    client, prefix=prefix, wait_replicas=durability.replicas, wait_timeout=durability.timeout
+                )
         except BaseException:
             client.close()
             raise
-        broker._url = redact_url(url)
+        broker._url = redact_url(given)
         broker._owns_connection = True
         return broker
 
     @classmethod
-    def for_client(cls, client: redis.Redis, prefix: str | None = None) -> RedisBroker:
-        """The broker for ``client`` under ``prefix`` (None: ``JQ_KEY_PREFIX``, else ``jq:``): the
-        same object for the same client and prefix.
+    def for_client(cls, client: Client, prefix: str | None = None) -> RedisBroker:
+        """The broker for ``client`` under ``prefix`` (None: ``JQ_KEY_PREFIX``, else ``jq:``, or
+        ``{jq}:`` for a Redis Cluster client): the same object for the same client and prefix.
 
         Thread-safe. The broker is kept while something (a queue, a job) still refers to it, so
         every ``Queue(connection=client)`` alive at once shares one broker and its scripts.
         """
-        prefix = key_prefix(prefix, DEFAULT_PREFIX)
+        prefix = broker_prefix(client, prefix)
         with _BROKERS_LOCK:
             by_prefix = _BROKERS.setdefault(client, {})
             reference = by_prefix.get(prefix)
@@ -132,8 +158,9 @@ class RedisBroker(
     # -- identity ---------------------------------------------------------------------------------
 
     @property
-    def connection(self) -> redis.Redis:
-        """The redis-py client this broker was given (the decoding one, when it decodes)."""
+    def connection(self) -> Client:
+        """The redis-py client this broker was given (the decoding one, when it decodes): a client
+        of one server, or a Redis Cluster client."""
         return self._connection
 
     @property
@@ -174,8 +201,14 @@ class RedisBroker(
 
     def pipeline_writes(self, pipeline: Any) -> RedisPipelineWrites:
         """Writes queued on ``pipeline``, a redis-py pipeline to this broker's server and
-        database (see :mod:`.pipelines`)."""
-        clients = [self._connection] if self._twin is None else [self._connection, self._client]
+        database (see :mod:`.pipelines`). Not on Redis Cluster."""
+        if self._cluster:
+            raise UnsupportedByBrokerError(
+                "pipeline= is not supported on Redis Cluster: enqueue without it (each enqueue is one "
+                "atomic script already), or use enqueue_many() to put many jobs in one step"
+            )
+        given = cast("redis.Redis", self._connection)  # not a cluster client (above)
+        clients = [given] if self._twin is None else [given, self._client]
         return RedisPipelineWrites(self, check_pipeline(pipeline, clients))
 
     def ping(self) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Callable
 from typing import Any, Final
 
 import redis
+from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import SSLConnection, UnixDomainSocketConnection
 from redis.sentinel import SentinelConnectionPool
 
@@ -13,15 +15,23 @@ from jq.exceptions import ConfigurationError
 
 __all__ = [
     "FAKEREDIS_LUA_HINT",
+    "Client",
     "binary_twin",
     "check_fake_lua",
     "client_url",
     "clone_client",
+    "connection_settings",
     "decodes_responses",
+    "is_cluster",
     "is_fake",
+    "parse_hosts",
     "redact_url",
     "socket_timeout",
 ]
+
+#: What the driver talks through: a client of one server (maybe found through Sentinel), or of a
+#: Redis Cluster.
+Client = redis.Redis | RedisCluster
 
 # Pool settings redis-py (and fakeredis) add to ``connection_kwargs`` themselves; a new pool builds
 # its own, and sharing one pool's handler objects with another would tie their connections.
@@ -36,12 +46,17 @@ _POOL_OWNED: Final = frozenset(
     }
 )
 
+# Connection settings a cluster client adds itself (its connection callback, its handlers).
+_CLUSTER_OWNED: Final = (
+    frozenset({"redis_connect_func", "oss_cluster_maint_notifications_handler"}) | _POOL_OWNED
+)
+
 # Query arguments that carry a secret: the password, and the one unlocking a TLS private key.
 _SECRET_QUERY_KEYS: Final = frozenset({"password", "ssl_password"})
 _HIDDEN: Final = "***"
 
 
-def is_fake(client: redis.Redis) -> bool:
+def is_fake(client: object) -> bool:
     """Whether ``client`` is a fakeredis client, whose server lives inside this process."""
     return type(client).__module__.startswith("fakeredis")
 
@@ -73,25 +88,51 @@ def check_fake_lua(client: redis.Redis) -> None:
         ) from None
 
 
-def decodes_responses(client: redis.Redis) -> bool:
+def is_cluster(client: object) -> bool:
+    """Whether ``client`` is a redis-py Redis Cluster client."""
+    return isinstance(client, RedisCluster)
+
+
+def connection_settings(client: Client) -> dict[str, Any]:
+    """The keyword settings each connection of ``client`` is made with (its pool's, or for a
+    cluster client those of the connections to every node)."""
+    if isinstance(client, RedisCluster):
+        return dict(client.nodes_manager.connection_kwargs)
+    return dict(client.connection_pool.connection_kwargs)
+
+
+def decodes_responses(client: Client) -> bool:
     """Whether the client turns replies into ``str`` (``decode_responses=True``)."""
-    return bool(client.connection_pool.connection_kwargs.get("decode_responses", False))
+    return bool(connection_settings(client).get("decode_responses", False))
 
 
-def socket_timeout(client: redis.Redis) -> float | None:
+def socket_timeout(client: Client) -> float | None:
     """The client's socket (read) timeout in seconds, or None when it waits forever."""
-    value = client.connection_pool.connection_kwargs.get("socket_timeout")
+    value = connection_settings(client).get("socket_timeout")
     return None if value is None else float(value)
 
 
-def clone_client(
-    client: redis.Redis, *, connection_class: type[Any] | None = None, **overrides: Any
-) -> redis.Redis:
+def _clone_cluster(client: RedisCluster, overrides: dict[str, Any]) -> RedisCluster:
+    # The nodes it knows now are where the new client starts; redis-py adds its own handlers.
+    kwargs = {key: value for key, value in connection_settings(client).items() if key not in _CLUSTER_OWNED}
+    kwargs.update(overrides)
+    # (untyped in redis-py: called through typed names)
+    node: Callable[[str, int], ClusterNode] = ClusterNode
+    known: Callable[[], list[ClusterNode]] = client.get_nodes
+    return RedisCluster(
+        startup_nodes=[node(known_node.host, known_node.port) for known_node in known()], **kwargs
+    )
+
+
+def clone_client(client: Client, *, connection_class: type[Any] | None = None, **overrides: Any) -> Client:
     """A new client with ``client``'s connection settings, changed by ``overrides``.
 
     It has a connection pool of its own (of ``connection_class`` when given), which the caller
-    owns and closes. A fakeredis client's clone talks to the same fake server.
+    owns and closes. A fakeredis client's clone talks to the same fake server; a cluster
+    client's, to the same cluster.
     """
+    if isinstance(client, RedisCluster):
+        return _clone_cluster(client, overrides)
     pool = client.connection_pool
     kwargs = {key: value for key, value in pool.connection_kwargs.items() if key not in _POOL_OWNED}
     kwargs.update(overrides)
@@ -103,7 +144,7 @@ def clone_client(
     return redis.Redis(connection_pool=new_pool)
 
 
-def binary_twin(client: redis.Redis) -> redis.Redis:
+def binary_twin(client: Client) -> Client:
     """A clone of ``client`` with ``decode_responses=False``: job data is binary, and a pool's
     connections either all decode or all do not."""
     return clone_client(client, decode_responses=False)
@@ -134,13 +175,16 @@ def redact_url(url: str) -> str:
     return text
 
 
-def client_url(client: redis.Redis) -> str:
+def client_url(client: Client) -> str:
     """A password-free URL naming the server and database a client talks to.
 
     A client of a Sentinel-managed master (``Sentinel.master_for``) has no fixed server: its URL
     names the sentinels, the master's name and the database, in the ``redis+sentinel://`` form
-    (``redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster/2``).
+    (``redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster/2``). A Redis Cluster client's
+    names the masters it knows: ``redis+cluster://10.0.0.1:6379,10.0.0.2:6379``.
     """
+    if isinstance(client, RedisCluster):
+        return _cluster_url(client)
     pool = client.connection_pool
     kwargs = pool.connection_kwargs
     db = kwargs.get("db", 0)
@@ -175,3 +219,35 @@ def _sentinel_url(pool: SentinelConnectionPool, db: object) -> str:
         )
     service = urllib.parse.quote(str(pool.service_name), safe="")
     return f"{scheme}://{user}{','.join(sentinels)}/{service}/{db}"
+
+
+def _cluster_url(client: RedisCluster) -> str:
+    kwargs = client.nodes_manager.connection_kwargs
+    scheme = (
+        "rediss+cluster"
+        if kwargs.get("ssl") or kwargs.get("connection_class") is SSLConnection
+        else "redis+cluster"
+    )
+    username = kwargs.get("username")
+    user = f"{urllib.parse.quote(str(username), safe='')}@" if username else ""
+    # The masters it knows now (no I/O; untyped in redis-py: called through a typed name).
+    primaries: Callable[[], list[ClusterNode]] = client.get_primaries
+    nodes = sorted((str(node.host), int(node.port)) for node in primaries())
+    hosts = ",".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in nodes)
+    return f"{scheme}://{user}{hosts}"
+
+
+def parse_hosts(text: str, what: str, default_port: int, form: str) -> list[tuple[str, int]]:
+    """The (host, port) pairs of a URL's comma-separated list of addresses; a
+    :class:`ConfigurationError` naming ``what`` (a node, a sentinel) and the URL's ``form``."""
+    hosts = []
+    for part in text.split(","):
+        try:
+            parts = urllib.parse.urlsplit(f"//{part}")
+            host, port = parts.hostname, parts.port
+        except ValueError as exc:
+            raise ConfigurationError(f"the {what} address {part!r} in the URL is not valid: {exc}") from None
+        if not host:
+            raise ConfigurationError(f"the {what} address {part!r} in the URL names no host: use {form}")
+        hosts.append((host, default_port if port is None else port))
+    return hosts

@@ -33,19 +33,34 @@ class RedisCommandSubscription:
     """A pub/sub subscription to one worker's command channel, served by a listener thread.
 
     redis-py's pub/sub reconnects and subscribes again on the next read after a lost connection;
-    the listener only waits (with a capped back-off) between failed reads.
+    the listener only waits (with a capped back-off) between failed reads. On a Redis Cluster the
+    subscription is on the master of the channel's slot, which a failover replaces: after a
+    failed read the listener subscribes afresh, on the master the cluster names now.
     """
 
-    def __init__(self, client: redis.Redis, channel: str, handler: Callable[[bytes], None]) -> None:
+    def __init__(
+        self, client: redis.Redis, channel: str, handler: Callable[[bytes], None], *, cluster: bool = False
+    ) -> None:
         self._channel = channel
         self._handler = handler
         self._closed = threading.Event()
         # Redis.pubsub had no annotations before redis-py 8.2: called through a typed name.
-        make_pubsub: Callable[[], PubSub] = client.pubsub
-        self._pubsub = make_pubsub()
-        self._pubsub.subscribe(**{channel: self._on_message})
+        self._make_pubsub: Callable[[], PubSub] = client.pubsub
+        self._cluster = cluster
+        self._pubsub = self._subscribed()
         self._wait_for_confirmation()
         self._thread = start_background_thread(self._listen, f"jq-commands-{channel}")
+
+    def _subscribed(self) -> PubSub:
+        pubsub = self._make_pubsub()
+        pubsub.subscribe(**{self._channel: self._on_message})
+        return pubsub
+
+    def _subscribe_afresh(self) -> None:
+        """A new subscription in place of one whose node may be gone (on a cluster)."""
+        old, self._pubsub = self._pubsub, self._subscribed()
+        with contextlib.suppress(Exception):
+            old.close()
 
     def _wait_for_confirmation(self) -> None:
         # Commands published before the server confirmed the subscription would be lost.
@@ -71,6 +86,9 @@ class RedisCommandSubscription:
                 if failures == 1:
                     logger.warning("lost %s (%s); listening again when Redis is back", self._channel, error)
                 self._closed.wait(min(0.1 * 2**failures, _MAX_BACKOFF))
+                if self._cluster and not self._closed.is_set():
+                    with contextlib.suppress(Exception):  # the next read says whether it worked
+                        self._subscribe_afresh()
         with contextlib.suppress(Exception):
             self._pubsub.close()
 
@@ -147,9 +165,14 @@ class RedisControl(RedisState, ControlStore):
             return None
 
     def publish_command(self, worker_name: str, payload: bytes) -> int:
-        """PUBLISH on the worker's channel; the number of subscribers that got it."""
-        return int(self._client.publish(self._keys.commands(worker_name), payload))
+        """PUBLISH on the worker's channel; the number of subscribers that got it. (On a cluster,
+        on the master of the channel's slot, where the worker subscribed: a node counts only its
+        own subscribers.)"""
+        channel = self._keys.commands(worker_name)
+        return int(self._server_of(channel).publish(channel, payload))
 
     def subscribe_commands(self, worker_name: str, handler: Callable[[bytes], None]) -> CommandSubscription:
         """SUBSCRIBE to the worker's channel on a listener thread (confirmed before returning)."""
-        return RedisCommandSubscription(self._client, self._keys.commands(worker_name), handler)
+        return RedisCommandSubscription(
+            self._client, self._keys.commands(worker_name), handler, cluster=self._cluster
+        )

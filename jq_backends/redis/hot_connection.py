@@ -34,11 +34,12 @@ from typing import Any, Final
 import redis
 from redis.connection import HiredisRespSerializer
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jq_backends.redis.reply_wait import ReplyWait, window_from_env
 
-__all__ = ["IDLE_SECONDS", "HotConnection"]
+__all__ = ["IDLE_SECONDS", "DirectCalls", "HotConnection"]
 
 _hiredis_pack: Callable[[tuple[Any, ...]], bytes] | None
 try:
@@ -48,6 +49,15 @@ except ImportError:  # hiredis is an optional extra
 
 #: A held connection unused this long is checked out again before use.
 IDLE_SECONDS: Final = 5.0
+
+
+def _reply_or_error(connection: Any) -> Any:
+    """The next reply on ``connection``; an error reply is returned as its exception, so that the
+    replies after it are still read."""
+    try:
+        return connection.read_response()
+    except ResponseError as error:
+        return error
 
 
 class _Held:
@@ -102,6 +112,39 @@ class HotConnection:
         finally:
             self._lock.release()
 
+    def execute_pair(
+        self, fallback: Callable[[], tuple[Any, Any]], first: tuple[Any, ...], second: tuple[Any, ...]
+    ) -> tuple[Any, Any]:
+        """The replies to two commands sent together (one round trip), an error reply as the
+        exception it would raise; ``fallback()`` (the same two through the client) when the held
+        connection is busy or fails."""
+        if not self._lock.acquire(blocking=False):
+            return fallback()
+        try:
+            connection = self._checked_out()
+            try:
+                connection.send_packed_command(
+                    [*self._pack(connection, first), *self._pack(connection, second)], check_health=False
+                )
+                self._reply_wait.wait(connection._sock)
+                replies = (_reply_or_error(connection), _reply_or_error(connection))
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                self._drop(disconnect=True)
+                return fallback()
+            self._last_used = time.monotonic()
+            return replies
+        finally:
+            self._lock.release()
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """The (host, port) of the held connection, None when none is held (or it is not TCP)."""
+        connection = self._held.connection
+        if connection is None or self._held.pid != os.getpid():
+            return None
+        host, port = getattr(connection, "host", None), getattr(connection, "port", None)
+        return None if host is None or port is None else (str(host), int(port))
+
     def _pack(self, connection: Any, args: tuple[Any, ...]) -> Any:
         """The command as bytes to send. Where redis-py packs with hiredis, it first walks the
         arguments in Python (for bytearray and memoryview, which jq never sends): half of a
@@ -135,3 +178,23 @@ class HotConnection:
         if disconnect:
             connection.disconnect()
         self._pool.release(connection)
+
+
+class DirectCalls:
+    """What stands for a :class:`HotConnection` where no connection can be held: every call goes
+    through the client (a Redis Cluster client, which picks the node of each call's keys)."""
+
+    address = None
+
+    def execute(self, fallback: Callable[[], Any], *args: Any) -> Any:
+        """``fallback()``: the command through the client."""
+        return fallback()
+
+    def execute_pair(
+        self, fallback: Callable[[], tuple[Any, Any]], first: tuple[Any, ...], second: tuple[Any, ...]
+    ) -> tuple[Any, Any]:
+        """``fallback()``: the two commands through the client."""
+        return fallback()
+
+    def close(self) -> None:
+        """Nothing is held."""

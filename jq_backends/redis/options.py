@@ -21,7 +21,13 @@ from redis.connection import Connection, SSLConnection, UnixDomainSocketConnecti
 
 from jq.exceptions import ConfigurationError
 
-__all__ = ["accepted_options", "check_connection_options", "read_url_booleans"]
+__all__ = [
+    "accepted_options",
+    "check_connection_options",
+    "read_booleans",
+    "read_url_booleans",
+    "unknown_option_message",
+]
 
 #: Boolean options that redis-py's URL parser leaves as text (it parses ``ssl_check_hostname``,
 #: ``socket_keepalive`` and ``retry_on_timeout`` itself).
@@ -61,7 +67,7 @@ def check_connection_options(client: redis.Redis) -> None:
     if accepted is not None:
         for name in options:
             if name not in accepted:
-                raise ConfigurationError(_unknown_option(name, pool.connection_class, accepted))
+                raise ConfigurationError(unknown_option_message(name, pool.connection_class, accepted))
     for name in URL_BOOLEANS & options.keys():
         value = options[name]
         if isinstance(value, str) and value.upper() in _FALSE_TEXTS:
@@ -82,14 +88,21 @@ def read_url_booleans(client: redis.Redis) -> None:
     Only for a client made from a URL by jq itself, before its first connection: the options are
     changed in its pool.
     """
-    options = client.connection_pool.connection_kwargs
+    read_booleans(client.connection_pool.connection_kwargs)
+
+
+def read_booleans(options: dict[str, Any]) -> None:
+    """Turn the boolean options in :data:`URL_BOOLEANS` that ``options`` hold as text (from a
+    URL) into booleans, in place."""
     for name in URL_BOOLEANS & options.keys():
         value = options[name]
         if isinstance(value, str):
             options[name] = bool(value) and value.upper() not in _FALSE_TEXTS
 
 
-def _unknown_option(name: str, connection_class: type[Any], accepted: frozenset[str]) -> str:
+def unknown_option_message(name: str, connection_class: type[Any], accepted: frozenset[str]) -> str:
+    """Says that connection option ``name`` is not one ``connection_class`` takes (and which
+    close one was meant)."""
     kind = f"{connection_class.__module__}.{connection_class.__qualname__}"
     if name.startswith("ssl_") and not issubclass(connection_class, SSLConnection):
         return f"connection option {name!r} applies to TLS only: use a rediss:// URL (or ssl=True)"

@@ -1,5 +1,7 @@
-"""The Redis driver's jq plugin: brokers for ``redis://``, ``rediss://`` and ``unix://`` URLs and for
-redis-py clients (fakeredis clients included). Registered under the ``jq`` entry-point group."""
+"""The Redis driver's jq plugin: brokers for ``redis://``, ``rediss://``, ``unix://``,
+``redis+sentinel://`` and ``redis+cluster://`` (and their ``rediss+`` TLS forms) URLs and for
+redis-py clients (fakeredis and Redis Cluster clients included). Registered under the ``jq``
+entry-point group."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ import redis
 
 from jq.plugins import hookimpl
 from jq_backends.redis.broker import RedisBroker
+from jq_backends.redis.cluster import CLUSTER_SCHEMES
+from jq_backends.redis.sentinel import SENTINEL_SCHEMES
 
 #: URL schemes this driver answers.
-SCHEMES: Final = frozenset({"redis", "rediss", "unix"})
+SCHEMES: Final = frozenset({"redis", "rediss", "unix"}) | SENTINEL_SCHEMES | CLUSTER_SCHEMES
 
 
 @hookimpl
@@ -26,7 +30,7 @@ def jq_broker_from_url(url: str, options: Mapping[str, Any]) -> RedisBroker | No
 
 @hookimpl
 def jq_broker_from_connection(connection: object) -> RedisBroker | None:
-    """The shared :class:`RedisBroker` of a redis-py (or fakeredis) client, or None."""
-    if isinstance(connection, redis.Redis):
+    """The shared :class:`RedisBroker` of a redis-py (or fakeredis, or Redis Cluster) client, or None."""
+    if isinstance(connection, (redis.Redis, redis.RedisCluster)):
         return RedisBroker.for_client(connection)
     return None

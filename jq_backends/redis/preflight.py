@@ -27,7 +27,7 @@ from redis.exceptions import ExecAbortError, NoPermissionError
 from jq.exceptions import StorePermissionError
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
-from jq_backends.redis.connection import is_fake
+from jq_backends.redis.connection import connection_settings, is_fake
 from jq_backends.redis.scripts import Arg
 
 __all__ = ["WORKER_COMMAND_RULES", "Denial", "RedisPreflight", "denial_of", "worker_acl_rule"]
@@ -115,7 +115,8 @@ class RedisPreflight(RedisState):
         """Why and how to change ``maxmemory-policy`` when it is not ``noeviction``; None when it
         is, or when the server does not say (CONFIG refused to an ACL user or renamed away)."""
         try:
-            reply = self._client.config_get("maxmemory-policy")
+            # On a cluster: the master that holds the broker's keys.
+            reply = self._server_of(self._keys.queues).config_get("maxmemory-policy")
         except redis.ResponseError as error:  # NoPermissionError is one
             logger.debug("not checking maxmemory-policy: CONFIG GET was refused (%s)", error)
             return None
@@ -166,7 +167,7 @@ class RedisPreflight(RedisState):
         leave a pooled connection inside a transaction, queueing every later command of its next
         user."""
         refusals: list[redis.ResponseError] = []
-        pool = self._client.connection_pool
+        pool = self._server_of(key).connection_pool
         connection: Any = pool.get_connection()  # Any: redis-py's Connection is untyped
         try:
             connection.send_command("MULTI")
@@ -209,7 +210,7 @@ class RedisPreflight(RedisState):
                 pubsub.close()
 
     def _permission_message(self, denials: list[Denial]) -> str:
-        user = str(self._connection.connection_pool.connection_kwargs.get("username") or "default")
+        user = str(connection_settings(self._connection).get("username") or "default")
         prefix = self._keys.prefix
         commands = [denial.what for denial in denials if denial.kind == "command"]
         refused: list[str] = []

@@ -34,6 +34,7 @@ from jq.broker import (
 )
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState, is_wrong_type
+from jq_backends.redis.failover import MasterChangedError, forget_connections, master_gone
 from jq_backends.redis.scripts import Arg
 
 __all__ = ["RedisQueues"]
@@ -304,6 +305,9 @@ class RedisQueues(RedisState, QueueStore):
         try:
             self._client.blpop(wake_keys, timeout=timeout)
         except redis.ResponseError as error:
+            if master_gone(error):  # the master was demoted while this worker waited on it
+                forget_connections(self._client)
+                raise MasterChangedError(f"the wait for a job was ended by a failover ({error})") from error
             if not is_wrong_type(error):
                 raise
             for key in wake_keys:

@@ -30,7 +30,7 @@ import contextlib
 import functools
 import importlib.resources
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import redis
@@ -49,7 +49,16 @@ from jq_backends.keys import (
     RATE_LIMIT_SEQ_FIELD,
     KeySpace,
 )
-from jq_backends.redis.hot_connection import HotConnection
+from jq_backends.redis.connection import is_cluster
+from jq_backends.redis.failover import (
+    Durability,
+    MasterChangedError,
+    MasterWatch,
+    ReplicaWaitError,
+    forget_connections,
+    master_gone,
+)
+from jq_backends.redis.hot_connection import DirectCalls, HotConnection
 from jq_backends.redis.requests import REQUEST_TTL, Reader, Sessions
 from jq_backends.redis.wire import LUA_CONSTANTS as WIRE_LETTERS
 
@@ -336,17 +345,42 @@ def refused_writes(what: str) -> Iterator[None]:
         raise StoreDataError(f"{what} was refused: {error}") from error
 
 
+def _reply_of(call: Callable[[], Any]) -> Any:
+    """``call()``'s reply, or the error reply it raised (as a pipeline returns it)."""
+    try:
+        return call()
+    except ResponseError as error:
+        return error
+
+
 class ScriptRunner:
     """The driver's scripts for one key prefix registered on one client, each call one round trip,
-    each under a request identity (:mod:`jq_backends.redis.requests`)."""
+    each under a request identity (:mod:`jq_backends.redis.requests`).
 
-    def __init__(self, client: redis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
+    ``durability`` makes each script that writes wait for replicas (``WAIT``, in the same round
+    trip); see :mod:`jq_backends.redis.failover`, which also says what happens when the master
+    fails over.
+    """
+
+    def __init__(
+        self, client: redis.Redis, prefix: str = DEFAULT_PREFIX, durability: Durability | None = None
+    ) -> None:
         self._client = client
         self._scripts: dict[str, Script] = {
             name: client.register_script(script_source(name, prefix)) for name in SCRIPT_NAMES
         }
-        self._hot = HotConnection(client)
+        # A cluster client has no one server to hold a connection to: its calls go through it.
+        self._hot: HotConnection | DirectCalls = (
+            DirectCalls() if is_cluster(client) else HotConnection(client)
+        )
         self._sessions = Sessions(KeySpace(prefix).request, (redis.ConnectionError, redis.TimeoutError))
+        self._durability = durability
+        self._watch = MasterWatch(client)
+
+    @property
+    def durability(self) -> Durability | None:
+        """The replicas each state change waits for, or None."""
+        return self._durability
 
     def __call__(
         self, name: str, keys: Sequence[str], args: Sequence[Arg], read: Reader | None = None
@@ -359,6 +393,8 @@ class ScriptRunner:
         attempt's ``read``: see :class:`~jq_backends.redis.requests.Sessions`. A read-only script
         (:data:`READ_ONLY_SCRIPTS`) is sent as it is.
         """
+        if self._watch.active and self._watch.moved(self._hot.address):
+            self._hot.close()  # the held connection is on an old master: the next one finds the new
         if name in READ_ONLY_SCRIPTS:
             reply = self._send(name, keys, args, None, 0)
             return reply if read is None else read(reply)
@@ -373,12 +409,72 @@ class ScriptRunner:
         request key and number go last in KEYS and ARGV: every re-send below (the client's,
         redis-py's retry, NOSCRIPT) carries the call's identity."""
         script = self._scripts[name]
-        with refused_writes(f"the script {name}"):
-            try:
-                return self._evalsha(script.sha, keys, args, request_key, number)
-            except NoScriptError:
-                script.sha = self._client.script_load(script.script)
-                return self._evalsha(script.sha, keys, args, request_key, number)
+        keys_and_args = (*keys, *args) if request_key is None else (*keys, request_key, *args, number)
+        count = len(keys) + (request_key is not None)
+        waits = self._durability is not None and request_key is not None
+        try:
+            with refused_writes(f"the script {name}"):
+                try:
+                    return self._run(name, waits, "EVALSHA", script.sha, count, keys_and_args)
+                except NoScriptError:
+                    # EVAL on the connection that did not know the script: it runs it and keeps
+                    # it. (A SCRIPT LOAD through the client may reach another server than that
+                    # connection.)
+                    return self._run(name, waits, "EVAL", script.script, count, keys_and_args)
+        except ReplicaWaitError:
+            # Made on this master and not confirmed by a replica: is the master still here?
+            self._watch.moved(self._hot.address, now=True)
+            self._hot.close()
+            raise
+        except ResponseError as error:
+            if not master_gone(error):
+                raise
+            # Not the master any more (a failover): nothing was written. The next connection goes
+            # to the master; the caller's repeat carries the same request identity.
+            self._hot.close()
+            forget_connections(self._client)
+            raise MasterChangedError(
+                f"the server refused script {name} as a master would not ({error}): the master "
+                "moved, so the driver connects again"
+            ) from error
+
+    def _run(
+        self, name: str, waits: bool, command: str, script: object, count: int, keys_and_args: tuple[Any, ...]
+    ) -> Any:
+        """One ``EVALSHA`` or ``EVAL`` (followed by ``WAIT`` in the same round trip when ``waits``)."""
+        # execute_command has no annotations in redis-py: called through a typed name.
+        execute: Callable[..., Any] = self._client.execute_command
+        if not waits:
+            return self._hot.execute(
+                lambda: execute(command, script, count, *keys_and_args),
+                command, script, count, *keys_and_args,
+            )  # fmt: skip
+        durability = self._durability
+        assert durability is not None
+        wait = durability.command
+
+        def through_client() -> tuple[Any, Any]:
+            if self._hot.address is None and is_cluster(self._client):
+                # WAIT goes to the node that ran the script: the master of its keys' slot.
+                reply = _reply_of(lambda: execute(command, script, count, *keys_and_args))
+                node = self._client.get_node_from_key(keys_and_args[0])  # type: ignore[attr-defined]
+                return reply, _reply_of(lambda: execute(*wait, target_nodes=node))
+            pipe = self._client.pipeline(transaction=False)
+            queue: Callable[..., Any] = pipe.execute_command
+            queue(command, script, count, *keys_and_args)
+            queue(*wait)
+            first, second = pipe.execute(raise_on_error=False)
+            return first, second
+
+        reply, confirmed = self._hot.execute_pair(
+            through_client, (command, script, count, *keys_and_args), wait
+        )
+        if isinstance(reply, Exception):
+            raise reply
+        if isinstance(confirmed, Exception):
+            raise confirmed
+        durability.check(int(confirmed), name)
+        return reply
 
     def queue_on(self, pipeline: Any, name: str, keys: Sequence[str], args: Sequence[Arg]) -> None:
         """Queue one script call on a redis-py ``pipeline``: made (the script loaded first when
@@ -387,16 +483,6 @@ class ScriptRunner:
         if name not in READ_ONLY_SCRIPTS:
             keys, args = self._sessions.one_shot(keys, args)
         self._scripts[name](keys=list(keys), args=list(args), client=pipeline)
-
-    def _evalsha(
-        self, sha: str, keys: Sequence[str], args: Sequence[Arg], request_key: str | None, number: int
-    ) -> Any:
-        # No request key: a read-only script, sent with its own KEYS and ARGV only.
-        keys_and_args = (*keys, *args) if request_key is None else (*keys, request_key, *args, number)
-        count = len(keys) + (request_key is not None)
-        return self._hot.execute(
-            lambda: self._client.evalsha(sha, count, *keys_and_args), "EVALSHA", sha, count, *keys_and_args
-        )
 
     def close(self) -> None:
         """Give back the held connection (the client itself stays the caller's)."""

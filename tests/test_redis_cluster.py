@@ -1,0 +1,209 @@
+"""The Redis driver on a real Redis Cluster: the broker conformance suite, and what is particular
+to a cluster (URLs, the key prefix's hash tag, where the keys live).
+
+The session's cluster (``redis_cluster`` in conftest.py: 3 masters, 3 replicas) is shared, and
+emptied before each test (``cluster_broker``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import redis
+
+from jq import Queue, RateLimit, SimpleWorker
+from jq.broker import Place, PlaceKind
+from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
+from jq.testing.broker_suite import BrokerContractTests
+from jq.worker_pool import WorkerPool
+from jq_backends.redis import RedisBroker
+from jq_backends.redis.cluster import check_cluster_client
+from jq_backends.redis.connection import client_url, connection_settings
+from jq_backends.redis.failover import ReplicaWaitError
+from tests import fixtures
+from tests.processes import start_worker, stop
+from tests.redis_server import free_port
+
+pytestmark = [pytest.mark.cluster]
+
+
+class TestBrokerContractOnCluster(BrokerContractTests):
+    """The whole contract, on a cluster."""
+
+    @pytest.fixture
+    def broker(self, cluster_broker: RedisBroker) -> RedisBroker:
+        return cluster_broker
+
+    def test_broker_keys_follow_the_documented_layout(self, broker: RedisBroker) -> None:
+        # The layout is the documented one, under the cluster's prefix: "jq:" in a hash tag.
+        assert broker.keys.prefix == "{jq}:"
+        assert broker.job_key("j1") == "{jq}:job:j1"
+        assert broker.queue_key("default") == "{jq}:queue:default"
+        assert broker.worker_key("w1") == "{jq}:worker:w1"
+        assert broker.place_key(Place(PlaceKind.FAILED, "q")) == "{jq}:failed:q"
+
+
+# -- what is particular to a cluster --------------------------------------------------------------------
+
+
+def test_a_cluster_url_gives_a_cluster_client_and_names_it(redis_cluster):
+    broker = RedisBroker.from_url(f"{redis_cluster.url}?socket_timeout=3&decode_responses=no")
+    try:
+        assert isinstance(broker.connection, redis.RedisCluster)
+        assert connection_settings(broker.connection)["socket_timeout"] == 3.0
+        assert connection_settings(broker.connection)["decode_responses"] is False
+        assert broker.keys.prefix == "{jq}:"
+        assert broker.url.startswith("redis+cluster://127.0.0.1:")
+        # What a cluster client is shown as names the masters it found.
+        masters = {f"127.0.0.1:{node.port}" for node in broker.connection.get_primaries()}
+        assert set(client_url(broker.connection).removeprefix("redis+cluster://").split(",")) == masters
+    finally:
+        broker.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis+cluster://", "names no node"),
+        ("redis+cluster://127.0.0.1:1/1", "only database 0, and the URL asks for '1'"),
+        ("redis+cluster://127.0.0.1:1?socket_timeut=1", "did you mean 'socket_timeout'"),
+        ("redis+cluster://127.0.0.1:nope", "is not valid"),
+    ],
+)
+def test_a_wrong_cluster_url_says_what_is_wrong(url, message):
+    with pytest.raises(ConfigurationError, match=message):
+        RedisBroker.from_url(url)
+
+
+def test_a_cluster_no_node_of_which_answers_is_a_connection_error():
+    with pytest.raises(redis.ConnectionError, match="no node of the Redis Cluster answered"):
+        RedisBroker.from_url(f"redis+cluster://127.0.0.1:{free_port()}")
+
+
+def test_on_a_cluster_the_prefix_must_hold_a_hash_tag(redis_cluster, monkeypatch):
+    client = redis_cluster.client()
+    try:
+        with pytest.raises(ConfigurationError, match=r"must hold a hash tag, such as '\{app\}:'"):
+            RedisBroker(client, prefix="app:")
+        monkeypatch.setenv("JQ_KEY_PREFIX", "app:")
+        with pytest.raises(ConfigurationError, match="must hold a hash tag"):
+            Queue(connection=client)
+        monkeypatch.setenv("JQ_KEY_PREFIX", "{app}:")
+        assert Queue(connection=client).broker.keys.prefix == "{app}:"
+    finally:
+        client.close()
+
+
+def test_an_old_redis_py_is_refused_with_what_to_install():
+    with pytest.raises(ConfigurationError, match=r"needs redis-py 6.3 or later.*pip install 'redis>=6.3'"):
+        check_cluster_client("6.2.0")
+    check_cluster_client("6.3.0")
+    check_cluster_client("10.0.0b1")
+
+
+def test_pipeline_writes_are_refused_on_a_cluster(cluster_broker):
+    queue = Queue(connection=cluster_broker)
+    with pytest.raises(UnsupportedByBrokerError, match="not supported on Redis Cluster"):
+        queue.enqueue(fixtures.add, 1, 2, pipeline=cluster_broker.connection.pipeline())
+
+
+def test_every_key_of_a_broker_is_in_the_slot_of_its_hash_tag(cluster_broker):
+    """Scripts touch many keys at once: all of them must be in one slot (jobs, results,
+    dependents, every registry, groups, rate limits, workers, locks, request replies)."""
+    queue = Queue(connection=cluster_broker)
+    other = Queue("other", connection=cluster_broker)
+    parent = queue.enqueue(fixtures.add, 1, 2)
+    other.enqueue(fixtures.add, 1, 2, depends_on=parent)
+    queue.enqueue_in(timedelta(minutes=5), fixtures.add, 1, 2)
+    queue.enqueue_many([Queue.prepare_data(fixtures.add, args=(3, 4))], group_id="batch")
+    queue.enqueue(fixtures.div_by_zero, 1)
+    SimpleWorker([queue, other], connection=cluster_broker).work(burst=True)
+    Queue("waiting", connection=cluster_broker).enqueue(fixtures.add, 4, 5, rate_limit=RateLimit("api", 1))
+    cluster_broker.acquire_lock("scheduler", "token", 30)
+    client = cluster_broker.connection
+    keys = [key.decode() for key in client.scan_iter(match="*", target_nodes=redis.RedisCluster.PRIMARIES)]
+    kinds = {key.removeprefix("{jq}:").split(":")[0] for key in keys}
+    # (The burst worker left no record behind.)
+    expected = {
+        "job",
+        "results",
+        "queue",
+        "queues",
+        "finished",
+        "failed",
+        "scheduled",
+        "group",
+        "rate-limit-slots",
+    }
+    assert expected | {"lock", "request"} <= kinds
+    assert {client.keyslot(key) for key in keys} == {client.keyslot("{jq}:")}
+
+
+def test_worker_processes_run_each_job_once_on_a_cluster(redis_cluster, cluster_broker):
+    """Two forking workers (a reused work horse each) drain a queue through a redis+cluster:// URL."""
+    queue = Queue(connection=cluster_broker)
+    jobs = queue.enqueue_many(
+        [Queue.prepare_data(fixtures.record_run, args=("{jq}:test-runs",)) for _ in range(400)]
+    )
+    processes = [
+        start_worker(
+            redis_cluster.url,
+            name=f"w{index}",
+            reuse_horse=True,
+            work={"burst": True, "logging_level": "WARNING"},
+        )
+        for index in range(2)
+    ]
+    for process in processes:
+        code, stderr = stop(process, timeout=120)
+        assert code == 0, stderr
+    runs = [value.decode() for value in cluster_broker.connection.lrange("{jq}:test-runs", 0, -1)]
+    assert sorted(runs) == sorted(job.id for job in jobs)
+    assert queue.finished_job_registry.count == len(jobs)
+
+
+def test_wait_replicas_waits_for_the_replica_of_the_slots_master(redis_cluster, cluster_broker):
+    broker = RedisBroker.from_url(f"{redis_cluster.url}?wait_replicas=1&wait_timeout=2")
+    try:
+        job = Queue(connection=broker).enqueue(fixtures.add, 1, 2)
+        # Confirmed by the one replica of the master of jq's slot: that replica has it already.
+        master = redis_cluster.master_of(broker.job_key(job.id))
+        with master.client() as client:
+            replica_ports = [int(entry["port"]) for name, entry in client.info("replication").items()
+                             if name.startswith("slave")]  # fmt: skip
+        (replica,) = [node for node in redis_cluster.nodes if node.port in replica_ports]
+        # One connection: READONLY lets it read the keys the replica holds.
+        with replica.client(single_connection_client=True) as client:
+            assert client.execute_command("READONLY") and client.exists(broker.job_key(job.id))
+    finally:
+        broker.close()
+    greedy = RedisBroker.from_url(f"{redis_cluster.url}?wait_replicas=2&wait_timeout=0.05")
+    try:
+        with pytest.raises(ReplicaWaitError, match="confirmed by 1 of the 2 replica"):
+            Queue(connection=greedy).enqueue(fixtures.add, 1, 2)
+    finally:
+        greedy.close()
+
+
+def test_a_worker_pool_runs_on_a_cluster_url(redis_cluster, cluster_broker):
+    queue = Queue(connection=cluster_broker)
+    jobs = [queue.enqueue(fixtures.add, index, 1) for index in range(20)]
+    pool = WorkerPool(["default"], connection=redis_cluster.url, num_workers=2)
+    pool.start(burst=True, logging_level="WARNING")
+    assert [job.result for job in jobs] == [index + 1 for index in range(20)]
+    assert pool.deaths == 0
+
+
+def test_a_decoding_cluster_client_works_through_a_binary_twin(redis_cluster, cluster_broker):
+    client = redis_cluster.client(decode_responses=True)
+    try:
+        queue = Queue(connection=client)
+        job = queue.enqueue(fixtures.add, 1, 2)
+        SimpleWorker([queue]).work(burst=True)
+        assert job.result == 3
+        assert queue.broker.connection is client
+        assert client.hget(job.key, "status") == "finished"
+    finally:
+        queue.broker.close()
+        client.close()
