@@ -10,8 +10,9 @@ A job's function may be a coroutine function (``async def``, an async method, an
   loop (tasks it left running, its executor) reaches the next job. Tasks the job leaves running
   are cancelled when it returns, as ``asyncio.run`` does.
 * **The timeout cancels the task.** Inside a death penalty (every worker runs a job inside one,
-  and its callbacks too), the job's task is cancelled when the penalty's time is up, so its
-  ``finally`` blocks and ``async with`` exits run, and the job ends with
+  and its callbacks too), the job's task is cancelled just before the penalty's time is up
+  (0.25 s before, or a quarter of a shorter timeout), so its ``finally`` blocks and
+  ``async with`` exits have that long to run before the alarm, and the job ends with
   :class:`jq.timeouts.JobTimeoutException`. The death penalty itself stays armed behind it, for a
   job that blocks its loop (a ``time.sleep()`` in a coroutine), which no cancellation reaches.
 * **Called from a running event loop** (``is_async=False`` used inside async code), where
@@ -32,8 +33,11 @@ from jq.base.timeouts import JobTimeoutException, current_deadline
 
 __all__ = ["run_coroutine"]
 
-# Seconds before the death penalty's deadline that a coroutine job's task is cancelled.
-_AHEAD_OF_THE_ALARM = 0.02
+# A coroutine job's task is cancelled this long before the death penalty's deadline (at most
+# this share of its timeout), so that its cleanup (finally blocks, async with exits, which often
+# write to a store or a socket) can run before the alarm, which would cut it short.
+_AHEAD_OF_THE_ALARM = 0.25
+_AHEAD_SHARE = 0.25
 
 
 def run_coroutine(coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -59,9 +63,10 @@ async def _within(coroutine: Coroutine[Any, Any, Any], deadline: tuple[float, fl
         task.cancel()
 
     at, seconds = deadline
-    # A hair before the death penalty's own alarm, so that the cancellation, not the alarm, is
-    # what stops a job that awaits (the alarm lands wherever the loop happens to be).
-    delay = max(at - time.monotonic() - _AHEAD_OF_THE_ALARM, 0.0)
+    # Before the death penalty's own alarm, so that the cancellation, not the alarm, is what
+    # stops a job that awaits (the alarm lands wherever the loop happens to be).
+    ahead = min(_AHEAD_OF_THE_ALARM, seconds * _AHEAD_SHARE)
+    delay = max(at - time.monotonic() - ahead, 0.0)
     handle = asyncio.get_running_loop().call_later(delay, expire)
     try:
         return await task
