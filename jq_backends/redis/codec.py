@@ -7,7 +7,18 @@ from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import Final
 
-from jq.broker import PERSIST, STATUS, DependentsPolicy, Place, Record, Settlement, Status, WorkerUpdate
+from jq.broker import (
+    EXECUTION,
+    PERSIST,
+    STATUS,
+    DependentsPolicy,
+    Place,
+    Record,
+    Reservation,
+    Settlement,
+    Status,
+    WorkerUpdate,
+)
 from jq_backends.redis.scripts import PRESENCE_FIELD, Arg
 from jq_backends.redis.wire import PolicyLetter, TtlLetter
 
@@ -23,6 +34,7 @@ __all__ = [
     "policy_letter",
     "record_from_flat",
     "record_from_hash",
+    "reservation",
     "score",
     "settlement",
     "text",
@@ -125,6 +137,14 @@ def claimed_record(before: Sequence[bytes], fields: Mapping[str, bytes]) -> tupl
     record.update(fields)
     record[STATUS] = STARTED
     return record, prior_status
+
+
+def reservation(job_id: bytes, queue: str, execution_id: str, before: Sequence[bytes]) -> Reservation:
+    """A reserved job: its record as the reserve script read it before writing (HGETALL's field,
+    value...), with the reservation's execution id written on it."""
+    record = record_from_flat(before)
+    record[EXECUTION] = execution_id.encode()
+    return Reservation(text(job_id), queue, execution_id, record)
 
 
 def record_from_hash(raw: Mapping[bytes, bytes]) -> Record | None:
