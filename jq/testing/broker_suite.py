@@ -38,6 +38,7 @@ from jq.testing.contract.groups import GroupContract
 from jq.testing.contract.queues import ClaimContract, EnqueueContract, QueueContract
 from jq.testing.contract.rate_limits import RateLimitAdmissionContract, RateLimitReleaseContract
 from jq.testing.contract.records import JobRecordContract, KeyLayoutContract
+from jq.testing.contract.reservations import ReservationContract, TransitionManyContract
 from jq.testing.contract.settling import (
     DeleteSettlesDependentsContract,
     OrphansContract,
@@ -79,10 +80,12 @@ __all__ = [
     "RateLimitReleaseContract",
     "RegistryContract",
     "ReplacementContract",
+    "ReservationContract",
     "ResultsLifetimeContract",
     "ScheduledReleaseContract",
     "SchedulingContract",
     "TransitionContract",
+    "TransitionManyContract",
     "WorkerContract",
     "WorkerUpdateContract",
 ]
@@ -112,6 +115,8 @@ class BrokerContractTests(
     WorkerContract,
     WorkerUpdateContract,
     FinishAndClaimContract,
+    ReservationContract,
+    TransitionManyContract,
     BlockingClaimContract,
     ConcurrencyContract,
     ControlContract,
