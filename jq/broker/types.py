@@ -309,14 +309,13 @@ class Reservation:
     :meth:`Broker.delete_queue`), a reserved job is still in its queue: it leaves the reserved
     registry instead, and the reservation is over.
 
-    ``record`` is the job's record as the reservation left it (the caller reads the job from it;
-    it plays no part in comparisons).
+    The caller reads the job when a claim starts it (:attr:`Claimed.record`), not before: what a
+    user saves on a reserved job meanwhile is what runs.
     """
 
     job_id: str
     queue: str
     execution_id: str
-    record: Record = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

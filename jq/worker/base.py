@@ -58,6 +58,7 @@ from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
 from jq.queueing.queue import Queue
 from jq.scheduling.cron import Cron, CronScheduler, load_cron
+from jq.worker.batching import Batch
 from jq.worker.commands import CommandListener
 from jq.worker.control import DequeueStrategy, WorkerChores, WorkerControl
 from jq.worker.heartbeat import WorkerHeartbeat
@@ -159,6 +160,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         death_penalty_class: type[BaseDeathPenalty] | str | None = None,
         death_penalty_grace: float = DEFAULT_DEATH_PENALTY_GRACE,
         cron: Cron | str | None = None,
+        batch_size: int = 1,
     ) -> None:
         if job_class is not None:
             self.job_class = _resolve_class(job_class, Job, "job_class")
@@ -215,6 +217,13 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         self.fork_guard = threading.Lock()
         #: Periodic jobs this worker fires too (a Cron, or the module holding one).
         self.cron = cron
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ConfigurationError(
+                f"batch_size must be a whole number of jobs, at least 1 (1: no batches), not {batch_size!r}"
+            )
+        #: The most jobs a claim takes at once from a deep queue: the one it starts and those it
+        #: reserves to run next (see :mod:`jq.worker.batching`); 1: one job per claim.
+        self.batch_size = batch_size
         self.registration = registration_of(self)
         self._commands = CommandListener(self.broker, self.name, self.handle_payload)
         self._maintenance: Maintenance | None = None
@@ -360,6 +369,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             burst=burst,
             max_jobs=max_jobs,
             max_idle_time=max_idle_time,
+            batch=Batch(self.batch_size if self.batches_jobs() else 1),
         )
         signals = ShutdownSignals(self.name, self.request_stop, self.request_force_stop)
         heartbeat = self._heartbeat = WorkerHeartbeat(
@@ -419,6 +429,18 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             queue_names=self.queue_names,
             heartbeat=self.heartbeat,
             set_state=self.set_state,
+        )
+
+    def batches_jobs(self) -> bool:
+        """Whether this worker reserves jobs in batches (see :mod:`jq.worker.batching`): with a
+        ``batch_size`` over 1, when its jobs run in its own process (a SimpleWorker), the store
+        reserves jobs, and it takes its queues in their given order (the default dequeue
+        strategy: a batch would not follow a round-robin or random order)."""
+        return (
+            self.batch_size > 1
+            and not self.strategy.uses_processes
+            and self.broker.supports_reservations
+            and self._dequeue_strategy is DequeueStrategy.DEFAULT
         )
 
     def _hold_job(self, job: Job | None) -> None:

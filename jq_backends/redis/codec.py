@@ -8,13 +8,11 @@ from itertools import chain
 from typing import Final
 
 from jq.broker import (
-    EXECUTION,
     PERSIST,
     STATUS,
     DependentsPolicy,
     Place,
     Record,
-    Reservation,
     Settlement,
     Status,
     WorkerUpdate,
@@ -34,7 +32,6 @@ __all__ = [
     "policy_letter",
     "record_from_flat",
     "record_from_hash",
-    "reservation",
     "score",
     "settlement",
     "text",
@@ -137,14 +134,6 @@ def claimed_record(before: Sequence[bytes], fields: Mapping[str, bytes]) -> tupl
     record.update(fields)
     record[STATUS] = STARTED
     return record, prior_status
-
-
-def reservation(job_id: bytes, queue: str, execution_id: str, before: Sequence[bytes]) -> Reservation:
-    """A reserved job: its record as the reserve script read it before writing (HGETALL's field,
-    value...), with the reservation's execution id written on it."""
-    record = record_from_flat(before)
-    record[EXECUTION] = execution_id.encode()
-    return Reservation(text(job_id), queue, execution_id, record)
 
 
 def record_from_hash(raw: Mapping[bytes, bytes]) -> Record | None:

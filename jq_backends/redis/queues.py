@@ -217,9 +217,9 @@ class RedisQueues(RedisState, QueueStore):
     ) -> Claimed | None:
         """A claim's reply: {queue index (1-based, 0 for none), job id, the record before the
         claim as field, value..., problems}, then, for a claim with reservations, the position of
-        the reservation started and the jobs reserved (job id, record before...); the claim's
-        ``fields`` and status are added here, as the script wrote them, and each reservation's
-        execution id (``reserve``, in order). The problems are logged (see :meth:`_report`)."""
+        the reservation started and the ids of the jobs reserved; the claim's ``fields`` and
+        status are added here, as the script wrote them, and each reservation's execution id
+        (``reserve``, in order). The problems are logged (see :meth:`_report`)."""
         index, job_id, items = reply[0], reply[1], reply[2]
         if len(reply) > 3 and reply[3]:
             self._report(queues, reply[3])
@@ -229,9 +229,9 @@ class RedisQueues(RedisState, QueueStore):
         record, prior_status = codec.claimed_record(items, fields)
         if len(reply) < 6:
             return Claimed(codec.text(job_id), queue, record, prior_status)
-        made = reply[5]
         reservations = tuple(
-            codec.reservation(made[n], queue, reserve[n // 2], made[n + 1]) for n in range(0, len(made), 2)
+            Reservation(codec.text(reserved), queue, execution)
+            for reserved, execution in zip(reply[5], reserve, strict=False)
         )
         return Claimed(codec.text(job_id), queue, record, prior_status, int(reply[4]), reservations)
 
@@ -300,8 +300,8 @@ class RedisQueues(RedisState, QueueStore):
             keys += [t.queue + queue, t.reserved + queue]
         reply = self._scripts("reserve", keys, [codec.score(lease_until), *execution_ids])
         return [
-            codec.reservation(reply[n + 1], queues[int(reply[n]) - 1], execution_ids[n // 3], reply[n + 2])
-            for n in range(0, len(reply), 3)
+            Reservation(codec.text(reply[n + 1]), queues[int(reply[n]) - 1], execution_ids[n // 2])
+            for n in range(0, len(reply), 2)
         ]
 
     def _block_limit(self) -> float:

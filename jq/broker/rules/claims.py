@@ -149,10 +149,9 @@ def reserve_in(
             if record is None or status != QUEUED:
                 continue  # gone, or it lives elsewhere: dropped as a claim drops it
             execution = execution_ids[len(made)]
-            record[EXECUTION] = execution.encode()
-            tx.write(RecordKind.JOB, job_id, {EXECUTION: record[EXECUTION]})
+            tx.write(RecordKind.JOB, job_id, {EXECUTION: execution.encode()})
             tx.add(reserved_of(queue), job_id, lease_until + len(made) * RESERVATION_STEP)
-            made.append(Reservation(job_id, queue, execution, record))
+            made.append(Reservation(job_id, queue, execution))
     return made
 
 

@@ -94,9 +94,9 @@ class ReservationContract:
         assert broker.registry_ids(RESERVED) == ids[:3], "the registry lists them in the order reserved"
         assert broker.registry_count(STARTED) == 0
         for r in reserved:
-            assert _status(broker, r.job_id) == b"queued", "a reserved job is not started"
-            assert r.record[EXECUTION] == r.execution_id.encode()
-            assert broker.load_job(r.job_id) == r.record
+            record = broker.load_job(r.job_id)
+            assert record is not None and record[STATUS] == b"queued", "a reserved job is not started"
+            assert record[EXECUTION] == r.execution_id.encode()
         scores = [broker.registry_score(RESERVED, job_id) for job_id in ids[:3]]
         assert scores == sorted(scores) and scores[0] is not None and scores[0] >= LEASE
 
@@ -168,7 +168,8 @@ class ReservationContract:
         assert [(r.job_id, r.execution_id) for r in claimed.reservations] == [
             (ids[1], "r0"), (ids[2], "r1"), (ids[3], "r2")
         ]  # fmt: skip
-        assert claimed.reservations[0].record[EXECUTION] == b"r0"
+        record = broker.load_job(ids[1])
+        assert record is not None and record[EXECUTION] == b"r0"
         assert broker.queue_length("default") == 0
         shallow_ids = _fill(broker, 3, "other", "k")
         shallow = broker.claim(["other"], {EXECUTION: b"y"}, LEASE, reserve=_execution_ids(3, "s"))

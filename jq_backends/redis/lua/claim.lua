@@ -6,8 +6,8 @@
 --   update, then the job's field/value pairs
 -- Returns {queue index i (1-based), job id, {field, value, ...} (the record as it was before the
 -- claim wrote: the caller adds the fields it sent and status 'started'), problems}, then, with
--- reservations, the position of the reservation started (0: none) and the jobs reserved (flat:
--- job id, record before the reservation, ...); or false (nil to the caller) when every queue is
+-- reservations, the position of the reservation started (0: none) and the ids of the jobs
+-- reserved; or false (nil to the caller) when every queue is
 -- empty; {0, '', {}, problems} when every queue is empty and there were problems: {what, queue
 -- index, key or job id, what it holds, ...} for each queue skipped because its list or one of
 -- its registries holds the wrong type ('queue', 'registry') and each id dropped because its job

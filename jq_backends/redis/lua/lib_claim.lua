@@ -123,32 +123,29 @@ local function give_back_reserved(claim)
 end
 
 -- Reserve jobs off the front of `queue_key` into `reserved_key` while fewer than #ids are in
--- `made` (flat: job id, the record before the reservation wrote, ...): the n-th job reserved
--- (0-based) gets ids[n + 1] as its execution id and the score lease + n * RESERVATION_STEP. Ids
--- whose record is gone or whose status is a known one other than 'queued' are dropped, as a
--- claim drops them. Returns false when a record with no status, an unknown one, or a key that is
--- not a record stopped it: that id stays at the front, for a claim to take (and report).
+-- `made` (their ids): the n-th job reserved (0-based) gets ids[n + 1] as its execution id and the
+-- score lease + n * RESERVATION_STEP. Ids whose record is gone or whose status is a known one
+-- other than 'queued' are dropped, as a claim drops them. Returns false when a record with no
+-- status or an unknown one, or a key that is not a record, stopped it: that id is put back at
+-- the front, for a claim to take (and report).
 local function reserve_from(queue_key, reserved_key, ids, lease, made)
-    while #made < 2 * #ids do
-        local job_id = redis.call('LINDEX', queue_key, 0)
+    while #made < #ids do
+        local job_id = redis.call('LPOP', queue_key)
         if not job_id then
             return true
         end
         local record_key = K_JOB .. job_id
-        local record = redis.pcall('HGETALL', record_key)
-        if record.err then
+        local status = redis.pcall('HGET', record_key, F_STATUS)
+        if type(status) == 'table' or (not status and redis.call('EXISTS', record_key) == 1)
+            or (status and status ~= S_QUEUED and not PLACE_OF_STATUS[status]) then
+            redis.call('LPUSH', queue_key, job_id)
             return false
         end
-        local status = status_of(record)
-        if #record > 0 and status ~= S_QUEUED and not (status and PLACE_OF_STATUS[status]) then
-            return false
-        end
-        redis.call('LPOP', queue_key)
         if status == S_QUEUED then
-            local n = #made / 2
+            local n = #made
             redis.call('HSET', record_key, F_EXECUTION, ids[n + 1])
             redis.call('ZADD', reserved_key, string.format('%.17g', tonumber(lease) + n * RESERVATION_STEP), job_id)
-            made[#made + 1], made[#made + 2] = job_id, record
+            made[n + 1] = job_id
         end
     end
     return true
@@ -165,7 +162,7 @@ end
 
 -- The claim's reply: {queue index, job id, the record before the claim, problems}, then, for a
 -- claim that had reservations to start or to make, the 1-based position in claim.reserved of the
--- one it started (0: none) and the jobs it reserved (flat: job id, record before, ...); with
+-- one it started (0: none) and the ids of the jobs it reserved; with
 -- claimed_by and prior_status for Requests (see lib.lua's record_reply).
 local function claim_reply(claim, i, job_id, record, prior_status, from_reserved, made)
     if claim.worker then

@@ -3,10 +3,9 @@
 -- KEYS[2i - 1], KEYS[2i]: queue i and its reserved registry (i = 1..n, in the order the queues
 --   are taken from)
 -- ARGV: the lease deadline, then, to the end of ARGV, one execution id per job to reserve at most
--- Returns {queue index, job id, {field, value, ...}, ...}, flat: for each job reserved, in order,
--- its queue's index (1-based), its id and its record as it was before the reservation wrote (the
--- caller adds the execution id it sent). Raises an error (nothing written) when a queue or a
--- reserved registry holds the wrong type.
+-- Returns {queue index, job id, ...}, flat: for each job reserved, in order, its queue's index
+-- (1-based) and its id. Raises an error (nothing written) when a queue or a reserved registry
+-- holds the wrong type.
 --
 -- Atomically: takes ids off the front of the queues in order, dropping ids whose record is gone or
 -- whose status is a known one other than 'queued', stopping at a record with no status or an
@@ -29,11 +28,11 @@ local reply, made = {}, {}
 for i = 1, math.floor(#KEYS / 2) do
     local before = #made
     local going = reserve_from(KEYS[2 * i - 1], KEYS[2 * i], ids, lease, made)
-    for m = before + 1, #made, 2 do
+    for m = before + 1, #made do
         local n = #reply
-        reply[n + 1], reply[n + 2], reply[n + 3] = i, made[m], made[m + 1]
+        reply[n + 1], reply[n + 2] = i, made[m]
     end
-    if not going or #made >= 2 * #ids then
+    if not going or #made >= #ids then
         break
     end
 end
