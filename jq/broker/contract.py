@@ -120,10 +120,12 @@ class QueueStore(abc.ABC):
     """Queues: ordered job ids by queue name, the calls that put a job on one and take it off.
 
     :meth:`enqueue`, :meth:`enqueue_many` (the whole batch), :meth:`claim_job`,
-    :meth:`reserve`, :meth:`extend_lease`, :meth:`empty_queue`, :meth:`delete_queue` and the step of :meth:`claim`
-    that takes a job are ATOMIC, so no job is claimed twice or lost between a queue and the started
-    registry. The counts and listings are not. A queue may hold ids whose records expired or whose
-    status is no longer ``queued``; claims drop them (see :meth:`claim` for corrupt records).
+    :meth:`reserve`, :meth:`extend_lease`, :meth:`empty_queue`, :meth:`delete_queue` and the step
+    of :meth:`claim` that takes a job are ATOMIC, so no job is claimed twice or lost between a
+    queue and the started registry. The counts and listings are not (a job reserved from a
+    queue is in neither its ids nor its count: see :class:`~jq.broker.Reservation`). A queue may
+    hold ids whose records expired or whose status is no longer ``queued``; claims drop them (see
+    :meth:`claim` for corrupt records).
     Whatever puts an id on a queue, here or in :class:`RegistryStore`, makes the queue known
     (:meth:`queue_names`).
     """

@@ -58,7 +58,7 @@ from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
 from jq.queueing.queue import Queue
 from jq.scheduling.cron import Cron, CronScheduler, load_cron
-from jq.worker.batching import Batch
+from jq.worker.batching import Batch, checked_batch_size
 from jq.worker.commands import CommandListener
 from jq.worker.control import DequeueStrategy, WorkerChores, WorkerControl
 from jq.worker.heartbeat import WorkerHeartbeat
@@ -215,15 +215,10 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         #: Held while the heartbeat talks to the store and while a work horse is forked, so that a
         #: horse is never forked in the middle of a call to the store.
         self.fork_guard = threading.Lock()
-        #: Periodic jobs this worker fires too (a Cron, or the module holding one).
-        self.cron = cron
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ConfigurationError(
-                f"batch_size must be a whole number of jobs, at least 1 (1: no batches), not {batch_size!r}"
-            )
-        #: The most jobs a claim takes at once from a deep queue: the one it starts and those it
-        #: reserves to run next (see :mod:`jq.worker.batching`); 1: one job per claim.
-        self.batch_size = batch_size
+        #: Periodic jobs this worker fires too (a Cron, or the module holding one); and
+        #: ``batch_size``, the most jobs a claim takes at once from a deep queue: the one it starts
+        #: and those it reserves to run next (see :mod:`jq.worker.batching`); 1: one per claim.
+        self.cron, self.batch_size = cron, checked_batch_size(batch_size)
         self.registration = registration_of(self)
         self._commands = CommandListener(self.broker, self.name, self.handle_payload)
         self._maintenance: Maintenance | None = None

@@ -22,8 +22,9 @@ from dataclasses import replace
 
 from jq.broker import Broker, Claimed, ClaimRequest, Reservation, WorkerUpdate
 from jq.core import lifecycle
+from jq.exceptions import ConfigurationError
 
-__all__ = ["SHORT_JOB_SECONDS", "Batch"]
+__all__ = ["SHORT_JOB_SECONDS", "Batch", "checked_batch_size"]
 
 logger = logging.getLogger("jq.worker")
 
@@ -31,6 +32,17 @@ logger = logging.getLogger("jq.worker")
 #: the job before them runs, and a queue of long jobs gains nothing from batches (a round trip is
 #: well under a millisecond) while other workers could have run them meanwhile.
 SHORT_JOB_SECONDS = 0.05
+
+
+def checked_batch_size(batch_size: object) -> int:
+    """``batch_size`` when it is a whole number of jobs, at least 1; else a ConfigurationError
+    saying what is wrong."""
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ConfigurationError(
+            f"batch_size must be a whole number of jobs, at least 1 (1: one job per claim), "
+            f"not {batch_size!r}"
+        )
+    return batch_size
 
 
 class Batch:

@@ -97,8 +97,8 @@ class ReservationContract:
             record = broker.load_job(r.job_id)
             assert record is not None and record[STATUS] == b"queued", "a reserved job is not started"
             assert record[EXECUTION] == r.execution_id.encode()
-        scores = [broker.registry_score(RESERVED, job_id) for job_id in ids[:3]]
-        assert scores == sorted(scores) and scores[0] is not None and scores[0] >= LEASE
+        scores = [broker.registry_score(RESERVED, job_id) or 0.0 for job_id in ids[:3]]
+        assert scores == sorted(scores) and scores[0] >= LEASE
 
     def test_reserve_goes_through_the_queues_in_priority_order(self, broker: Broker) -> None:
         high = _fill(broker, 2, "high", "h")
@@ -187,8 +187,8 @@ class ReservationContract:
     def test_moves_out_of_a_queue_take_a_reserved_job(self, broker: Broker) -> None:
         ids = _fill(broker, 4)
         reserved = broker.reserve(["default"], _execution_ids(4), LEASE)
-        canceled = Transition(ids[0], Move(place(PlaceKind.QUEUE), ToRegistry(place(PlaceKind.CANCELED), 1.0)),
-                              RecordEdit({STATUS: b"canceled"}))  # fmt: skip
+        to_canceled = Move(place(PlaceKind.QUEUE), ToRegistry(place(PlaceKind.CANCELED), 1.0))
+        canceled = Transition(ids[0], to_canceled, RecordEdit({STATUS: b"canceled"}))
         assert broker.transition(canceled)
         assert broker.delete_job(ids[1], [place(PlaceKind.QUEUE)])
         enqueue(broker, ids[2])  # replaced: the new job is queued, the reservation is over
