@@ -57,6 +57,7 @@ class WorkerOptions:
     cron: str | None
     fork_per_job: bool
     reuse_horse: bool
+    batch_size: int | None
 
     def flag_settings(self, store: StoreOptions, queues: tuple[str, ...]) -> FlagSettings:
         """The flags that take part in the flags > environment > config precedence."""
@@ -223,6 +224,13 @@ def _worker_params(name_short: bool) -> list[Callable[[F], F]]:
             "--reuse-horse",
             is_flag=True,
             help="jq.Worker: run job after job in one work horse (jq's faster mode).",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="jq.SimpleWorker: take up to N jobs per claim from a deep queue of short jobs, "
+            "reserving those it does not start yet (default 1: one job per claim).",
         ),
         click.option(
             "--sentry-dsn",
