@@ -19,9 +19,18 @@ def _client() -> Any:
     return job.connection
 
 
+#: A hash: how many jobs of its queue were reserved as each noted job ran, by tag.
+RESERVED_AT = "reserved-at"
+
+
 def note(key: str, tag: str) -> str:
-    """Append ``tag`` to the list ``key``: the order jobs ran in."""
+    """Append ``tag`` to the list ``key`` (the order jobs ran in), and note how many jobs of its
+    queue were reserved meanwhile (in :data:`RESERVED_AT`)."""
+    job = get_current_job()
+    assert job is not None
+    reserved = job.broker.registry_count(Place(PlaceKind.RESERVED, job.origin))
     _client().rpush(key, tag)
+    _client().hset(RESERVED_AT, tag, reserved)
     return tag
 
 
@@ -44,11 +53,14 @@ def observe(key: str) -> None:
     _client().rpush(key, json.dumps(seen))
 
 
-def push_to(key: str, tag: str, queue: str, pushed_tag: str) -> str:
-    """Note ``tag``, then enqueue a job noting ``pushed_tag`` onto ``queue``."""
+def push_to(key: str, tag: str, queue: str, pushed_tag: str) -> int:
+    """Note ``tag``, then enqueue a job noting ``pushed_tag`` onto ``queue``; how many jobs of this
+    job's queue were reserved as it ran."""
     note(key, tag)
     Queue(queue, connection=_client()).enqueue(note, key, pushed_tag)
-    return tag
+    job = get_current_job()
+    assert job is not None
+    return job.broker.registry_count(Place(PlaceKind.RESERVED, job.origin))
 
 
 def interrupt(key: str, tag: str) -> None:

@@ -92,7 +92,8 @@ def test_a_job_pushed_to_a_higher_queue_runs_next(redis_client: redis.Redis) -> 
     high, low = Queue("high", connection=redis_client), Queue("low", connection=redis_client)
     ids = fill(low, 8, {2: (batching_jobs.push_to, KEY, "t2", "high", "h")})
     work(low, batch_size=4, queues=[high, low])
-    assert ran(redis_client) == [*ids[:3], "h", *ids[3:]]
+    assert low.fetch_job("t2").return_value() == 3, "t3, t4, t5 were reserved as t2 ran"  # type: ignore[union-attr]
+    assert ran(redis_client) == [*ids[:3], "h", *ids[3:]], "h ran next; the reservations after it"
     assert reserved_count(low) == 0
 
 
@@ -104,8 +105,11 @@ def test_max_jobs_leaves_the_rest_queued_in_order(redis_client: redis.Redis, que
     assert {queue.fetch_job(job_id).get_status().value for job_id in ids[4:]} == {"queued"}  # type: ignore[union-attr]
 
 
-def _held_reservations(queue: Queue) -> None:
-    """Check that the worker stopped holding reservations (the test's jobs make some)."""
+def _gave_back(queue: Queue, tag: str) -> None:
+    """Check that the worker held reservations as job ``tag`` ran, and holds none now."""
+    assert int(queue.connection.hget(batching_jobs.RESERVED_AT, tag)) > 0, (
+        f"nothing was reserved as {tag} ran"
+    )
     assert reserved_count(queue) == 0
 
 
@@ -117,7 +121,7 @@ def test_a_keyboard_interrupt_in_a_job_gives_the_reservations_back(
         work(queue)
     assert ran(redis_client) == ids[:4]
     assert queue.get_job_ids() == ids[4:]
-    _held_reservations(queue)
+    _gave_back(queue, "t3")
 
 
 def test_a_callback_that_exits_gives_the_reservations_back(redis_client: redis.Redis, queue: Queue) -> None:
@@ -128,7 +132,7 @@ def test_a_callback_that_exits_gives_the_reservations_back(redis_client: redis.R
         work(queue)
     assert ran(redis_client) == ids[:4]
     assert queue.get_job_ids() == ids[4:]
-    _held_reservations(queue)
+    _gave_back(queue, "t3")
 
 
 def test_a_crash_in_the_loop_gives_the_claimed_job_and_the_reservations_back(
@@ -149,7 +153,7 @@ def test_a_crash_in_the_loop_gives_the_claimed_job_and_the_reservations_back(
     assert ran(redis_client) == ids[:3]
     assert queue.get_job_ids() == ids[3:], "the job claimed ahead goes back first, then the reserved ones"
     assert queue.started_job_registry.count == 0
-    _held_reservations(queue)
+    _gave_back(queue, "t2")
 
 
 @pytest.mark.parametrize("signals", [1, 2], ids=["warm", "cold"])
@@ -160,7 +164,7 @@ def test_a_shutdown_gives_the_reservations_back(
     work(queue)
     assert ran(redis_client) == ids[:4]
     assert queue.get_job_ids() == ids[4:]
-    _held_reservations(queue)
+    _gave_back(queue, "t3")
     # Warm: t3 finished; cold: it was killed as it ran.
     assert queue.fetch_job("t3").get_status().value == ("finished" if signals == 1 else "failed")  # type: ignore[union-attr]
 
@@ -174,7 +178,7 @@ def test_a_suspension_gives_the_reservations_back(
     queue.broker.resume()
     assert ran(redis_client) == ids[:4]
     assert queue.get_job_ids() == ids[4:]
-    _held_reservations(queue)
+    _gave_back(queue, "t3")
 
 
 def test_a_stop_job_command_for_a_reserved_job_says_it_is_not_running(queue: Queue) -> None:
@@ -197,7 +201,7 @@ def test_maintenance_puts_abandoned_reservations_back_in_order(
     assert queue.get_job_ids() == ids[3:]
     work(queue, batch_size=1)  # a worker's first chore puts them back, then it runs them all
     assert ran(redis_client) == ids
-    _held_reservations(queue)
+    assert reserved_count(queue) == 0
 
 
 def test_a_live_reservation_is_left_to_its_worker(queue: Queue) -> None:
