@@ -96,3 +96,9 @@ def block(key: str, tag: str, release_key: str) -> str:
     note(key, tag)
     _client().blpop([release_key], timeout=60)
     return tag
+
+
+def exit_now(key: str, tag: str) -> None:
+    """Note ``tag``, then raise SystemExit (``sys.exit()`` in a job)."""
+    note(key, tag)
+    sys.exit(3)

@@ -124,6 +124,15 @@ def test_a_keyboard_interrupt_in_a_job_gives_the_reservations_back(
     _gave_back(queue, "t3")
 
 
+def test_a_job_calling_sys_exit_fails_and_the_batch_goes_on(redis_client: redis.Redis, queue: Queue) -> None:
+    ids = fill(queue, 10, {3: (batching_jobs.exit_now, KEY, "t3")})
+    work(queue)  # the job's SystemExit is its failure, as without batches: the worker goes on
+    assert ran(redis_client) == ids
+    assert queue.fetch_job("t3").get_status().value == "failed"  # type: ignore[union-attr]
+    assert int(redis_client.hget(batching_jobs.RESERVED_AT, "t3")) > 0
+    assert reserved_count(queue) == 0 and queue.count == 0
+
+
 def test_a_callback_that_exits_gives_the_reservations_back(redis_client: redis.Redis, queue: Queue) -> None:
     ids = fill(
         queue, 10, {3: (batching_jobs.note, KEY, "t3")}, on_success=Callback(batching_jobs.exit_in_callback)
