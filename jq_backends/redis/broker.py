@@ -153,6 +153,10 @@ class RedisBroker(
         trip, see ``lua/finish_and_claim.lua``)."""
         if not claim.queues:
             return self.transition(change), None
+        if claim.reserved or claim.reserve:
+            # A claim with reservations is made by transition_many.lua alone (lua/lib_claim.lua).
+            moved, claimed = self.transition_many([change], claim)
+            return moved[0], claimed
         transition_keys, transition_args = self._transition_call(change, last=False)
         claim_keys, claim_args, read_claim = self._claim_parts(claim)
 

@@ -276,15 +276,25 @@ class RedisQueues(RedisState, QueueStore):
         # through self: a call in doubt keeps its reader, which must not keep the broker alive.)
         me = weakref.ref(self)
 
+        keys, args = self._claim_call(queues, fields, lease, worker, reserved, reserve)
+        if reserved or reserve:
+            # The one script whose claims make reservations (see lua/lib_claim.lua), with no
+            # transition before the claim: its reply is {{}, the claim's reply...}.
+            def read_reserving(reply: Any) -> Claimed | None:
+                broker = me()
+                items = reply[1:]
+                return (
+                    None if not items or broker is None else broker._claimed(queues, fields, items, reserve)
+                )
+
+            reserving: Claimed | None = self._scripts("transition_many", keys, [0, 1, *args], read_reserving)
+            return reserving
+
         def read(reply: Any) -> Claimed | None:
             broker = me()
-            return (
-                None if reply is None or broker is None else broker._claimed(queues, fields, reply, reserve)
-            )
+            return None if reply is None or broker is None else broker._claimed(queues, fields, reply)
 
-        claimed: Claimed | None = self._scripts(
-            "claim", *self._claim_call(queues, fields, lease, worker, reserved, reserve), read
-        )
+        claimed: Claimed | None = self._scripts("claim", keys, args, read)
         return claimed
 
     def reserve(

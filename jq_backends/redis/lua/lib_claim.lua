@@ -160,16 +160,16 @@ local function start_claimed(claim, started_key, job_id)
     redis.call('ZADD', started_key, claim.lease, job_id)
 end
 
--- The claim's reply: {queue index, job id, the record before the claim, problems}, then, for a
--- claim that had reservations to start or to make, the 1-based position in claim.reserved of the
--- one it started (0: none) and the ids of the jobs it reserved; with
+-- The claim's reply: {queue index, job id, the record before the claim, problems}, then, with
+-- `made` (a claim with reservations), the 1-based position in claim.reserved of the one it
+-- started (0: none) and the ids of the jobs it reserved (`made`); with
 -- claimed_by and prior_status for Requests (see lib.lua's record_reply).
 local function claim_reply(claim, i, job_id, record, prior_status, from_reserved, made)
     if claim.worker then
         apply_worker_update(claim.worker, job_id)
     end
     local reply = {i, job_id, record, claim.problems}
-    if claim.per_queue == 4 then
+    if made then
         reply[5], reply[6] = from_reserved, made
         reply.extras = true
     end
@@ -179,17 +179,59 @@ local function claim_reply(claim, i, job_id, record, prior_status, from_reserved
     return reply
 end
 
+-- A claim's reservation steps (see Broker.claim), which claim_next takes as `steps` from the
+-- scripts whose claims may have reservations (transition_many.lua): a plain claim's script
+-- carries none of this code (each function of a script's chunk is made again on every call).
+--   start(claim, i, started_key): before queue i's ids, start the caller's first reservation of
+--     that queue still held; the reply, or nil (false when its reserved registry holds the wrong
+--     type: the queue is skipped);
+--   popped(claim, i, queue_key): after a job was taken off queue i, give every reservation still
+--     held back, and reserve the jobs asked for when the queue is deep enough; their ids;
+--   none(claim): nothing was claimed: give back what is still held.
+local reserving = {
+    start = function(claim, i, started_key)
+        local reserved_key = KEYS[claim.first + claim.per_queue * (i - 1) + 3]
+        local usable, found = holds(reserved_key, 'zset')
+        if not usable then
+            claim_problem(claim, 'registry', i, reserved_key, found)
+            return false
+        end
+        for position, r in ipairs(claim.reserved) do
+            local record = r.index == i and held_record(reserved_key, r)
+            if record then
+                redis.call('ZREM', reserved_key, r.job_id)
+                start_claimed(claim, started_key, r.job_id)
+                return claim_reply(claim, i, r.job_id, record, S_QUEUED, position, {})
+            end
+        end
+        return nil
+    end,
+    popped = function(claim, i, queue_key)
+        give_back_reserved(claim)
+        local made = {}
+        local reserved_key = KEYS[claim.first + claim.per_queue * (i - 1) + 3]
+        if #claim.reserve > 0 and redis.call('LLEN', queue_key) >= #claim.reserve then
+            reserve_from(queue_key, reserved_key, claim.reserve, claim.lease, made)
+        end
+        return made
+    end,
+    none = function(claim)
+        give_back_reserved(claim)
+    end,
+}
+
 -- Pops ids from the queues in order, dropping ids whose record is gone (expired) or whose status
 -- is a known one other than 'queued' (a missing or unknown status is claimed); writes the fields
 -- and status 'started' on the first good one, removes its expiry and that of its results and
 -- dependency sets (a started job never expires), enters it in the started registry under the
 -- lease, leaves each queue's wake token matching whether the queue still holds ids, and updates
--- the worker. A queue from which the caller holds reservations gives the first one still held
--- first (see Broker.claim); a job taken off a queue gives every reservation still held back, and
--- is followed by the reservations asked for, when its queue is deep enough. Returns the reply
--- (see claim_reply), or nil when every queue is empty ({0, '', {}, problems} when there were
--- problems). The record is read once, before the claim writes: the caller adds the fields it
--- sent and the status itself, which spares a read and the transfer of what it already knows.
+-- the worker. With `steps` (`reserving`, for a claim with reservations), a queue from which the
+-- caller holds reservations gives the first one still held first; a job taken off a queue gives
+-- every reservation still held back, and is followed by the reservations asked for, when its
+-- queue is deep enough. Returns the reply (see claim_reply), or nil when every queue is empty
+-- ({0, '', {}, problems} when there were problems). The record is read once, before the claim
+-- writes: the caller adds the fields it sent and the status itself, which spares a read and the
+-- transfer of what it already knows.
 --
 -- A key of the wrong type never fails the claim half way (Redis would keep what it wrote, such
 -- as a job popped and started by nobody, or the transition finish_and_claim made first): a queue
@@ -198,30 +240,25 @@ end
 -- later queue whose list is not a list keeps its wake token as it is; each is among the
 -- `problems` (what: 'queue', 'registry' or 'job'). A wake key is only tested for existence,
 -- written when absent, or deleted: its type does not matter here.
-local function claim_next(claim)
+local function claim_next(claim, steps)
     local first, per_queue = claim.first, claim.per_queue
+    if per_queue == 4 and not steps then
+        return error('jq claim with reservations sent to a script that does not make them')
+    elseif per_queue ~= 4 then
+        steps = nil  -- a plain claim, whatever script makes it
+    end
     for i = 1, claim.queues do
         local base = first + per_queue * (i - 1)
         local queue_key, started_key, wake_key = KEYS[base], KEYS[base + 1], KEYS[base + 2]
-        local reserved_key = per_queue == 4 and KEYS[base + 3]
         local usable, found = holds(started_key, 'zset')
         if not usable then
             claim_problem(claim, 'registry', i, started_key, found)
-        elseif reserved_key then
-            usable, found = holds(reserved_key, 'zset')
-            if not usable then
-                claim_problem(claim, 'registry', i, reserved_key, found)
+        elseif steps then
+            local started = steps.start(claim, i, started_key)
+            if started then
+                return started
             end
-        end
-        if usable and reserved_key then
-            for position, r in ipairs(claim.reserved) do
-                local record = r.index == i and held_record(reserved_key, r)
-                if record then
-                    redis.call('ZREM', reserved_key, r.job_id)
-                    start_claimed(claim, started_key, r.job_id)
-                    return claim_reply(claim, i, r.job_id, record, S_QUEUED, position, {})
-                end
-            end
+            usable = started == nil
         end
         while usable do
             local job_id = redis.pcall('LPOP', queue_key)
@@ -244,12 +281,8 @@ local function claim_next(claim)
             -- A missing or unknown status is a corrupt record: claimed, so that the worker fails
             -- it (it sees the status the record had); a known other status lives elsewhere.
             if #record > 0 and (status == S_QUEUED or not status or not PLACE_OF_STATUS[status]) then
-                give_back_reserved(claim)
                 start_claimed(claim, started_key, job_id)
-                local made = {}
-                if reserved_key and #claim.reserve > 0 and redis.call('LLEN', queue_key) >= #claim.reserve then
-                    reserve_from(queue_key, reserved_key, claim.reserve, claim.lease, made)
-                end
+                local made = steps and steps.popped(claim, i, queue_key)
                 -- The caller may have taken a token from any of its queues' wake keys in BLPOP;
                 -- put back the token of each queue that still holds ids, so a claimer blocked on
                 -- them (possibly listening to other queues than this one) wakes up.
@@ -273,9 +306,8 @@ local function claim_next(claim)
             redis.call('DEL', wake_key)
         end
     end
-    -- Nothing to claim: a reservation still held (of a queue skipped above) goes back too.
-    if per_queue == 4 then
-        give_back_reserved(claim)
+    if steps then
+        steps.none(claim)
     end
     if #claim.problems > 0 then
         return {0, '', {}, claim.problems}

@@ -7,7 +7,9 @@
 --   arguments (its field pairs counted), then the claim's
 -- Returns {{moved (1 or 0), ...}} without a claim or when every queue was empty, else {{moved,
 -- ...}, queue index, job id, {field, value, ...}, problems, ...} with the claim's reply as
--- claim.lua returns it (queue index 0: nothing claimed, but problems to report). Raises an error
+-- claim.lua returns it (queue index 0: nothing claimed, but problems to report). The claim is the
+-- one script's that may have reservations (see lib_claim.lua): the Redis driver sends every claim
+-- with reservations here, with no transition or with the one it rides on. Raises an error
 -- (nothing written) when a key one of them writes holds the wrong type, or a worker field to
 -- increment holds no number.
 --
@@ -39,7 +41,7 @@ local moved = {}
 for i = 1, count do
     moved[i] = transition(changes[i])
 end
-local claimed = claim and claim_next(claim)
+local claimed = claim and claim_next(claim, reserving)
 if claimed then
     table.insert(claimed, 1, moved)  -- {moved, index, job id, record, problems, ...}, marked for Requests
     return claimed
