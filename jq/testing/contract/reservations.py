@@ -219,6 +219,26 @@ class ReservationContract:
         assert broker.registry_count(RESERVED) == 0
         assert _status(broker, ids[3]) == b"started"
 
+    def test_several_reservations_start_in_one_call(self, broker: Broker) -> None:
+        ids = _fill(broker, 3)
+        reserved = broker.reserve(["default"], _execution_ids(3), LEASE)
+        broker.transition(_give_back(reserved[1]))  # over: its start is refused, the others go on
+
+        def start(reservation: Reservation) -> Transition:
+            return Transition(
+                reservation.job_id,
+                Move(RESERVED, ToRegistry(STARTED, LEASE)),
+                RecordEdit(
+                    {STATUS: b"started", EXECUTION: b"run-" + reservation.job_id.encode()}, record_ttl=-1
+                ),
+                execution_id=reservation.execution_id,
+            )
+
+        moved, _ = broker.transition_many([start(r) for r in reserved])
+        assert moved == [True, False, True]
+        assert broker.registry_ids(STARTED) == [ids[0], ids[2]] and broker.registry_count(RESERVED) == 0
+        assert broker.queue_job_ids("default") == [ids[1]]
+
     def test_finish_and_claim_starts_the_next_reservation(self, broker: Broker) -> None:
         ids = _fill(broker, 3)
         first = broker.claim(["default"], {EXECUTION: b"x0"}, LEASE, reserve=_execution_ids(2))
