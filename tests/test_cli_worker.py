@@ -191,8 +191,15 @@ def test_batch_size_reserves_jobs_from_a_deep_queue(redis_server, redis_client):
     )
     assert done.returncode == 0, done.stderr
     assert max(job.result for job in jobs) == 2, "two jobs waited reserved behind a running one"
-    done = jqueue("worker", "--burst", "--url", redis_server.url, "--batch-size", "0")
-    assert done.returncode == 2 and "Invalid value for '--batch-size'" in done.stderr
+
+
+def test_batch_size_must_be_at_least_one():
+    from click.testing import CliRunner
+
+    from jq.cli import cli
+
+    refused = CliRunner().invoke(cli, ["worker", "--burst", "--url", "memory://", "--batch-size", "0"])
+    assert refused.exit_code == 2 and "Invalid value for '--batch-size'" in refused.output
 
 
 def test_name_and_serializer(redis_server, redis_client):
