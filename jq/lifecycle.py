@@ -1,5 +1,5 @@
 """jq's public path of :mod:`jq.core.lifecycle` (a job's state changes) and
-:mod:`jq.core.lifecycle_requests` (the ones a user asks for: cancel, requeue, delete): the same
+:mod:`jq.core.lifecycle_requests` (the ones a user asks for: cancel, requeue, enqueue now, delete): the same
 objects, re-exported."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from jq.core.lifecycle import (
     unclaim,
     with_admission,
 )
-from jq.core.lifecycle_requests import cancel, delete, places_of, refuse_pipeline, requeue
+from jq.core.lifecycle_requests import cancel, delete, enqueue_now, places_of, refuse_pipeline, requeue
 
 __all__ = [
     "FAILED_SETTLEMENT",
@@ -31,6 +31,7 @@ __all__ = [
     "claim_fields",
     "delete",
     "dependents_cancellation",
+    "enqueue_now",
     "fail",
     "finish",
     "now_text",

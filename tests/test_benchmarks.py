@@ -103,3 +103,13 @@ def test_soak_judge_tells_a_duplicate_from_a_rerun_after_a_kill():
 
     ended = [Line("success", "j", 100, 1, 100, 25, "")]
     assert classify(_soak_run(100, 10, 20), _soak_run(200, 60, 70), ended, killed_at_50) == UNEXPLAINED
+
+
+# A few seconds: 2,000 jobs in 5 queues, each page asked five times.
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_quick_dashboard_benchmark_times_every_page():
+    done = run_module("benchmarks.dashboard", "--quick", timeout=240)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "ms |" in line]
+    assert len(rows) == 7 and rows[0].startswith("| overview (HTML) |")

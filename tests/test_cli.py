@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = (
     "cancel",
     "cron",
+    "dashboard",
     "empty",
     "enqueue",
     "info",

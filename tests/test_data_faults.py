@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -367,6 +368,80 @@ def test_a_worker_whose_outcome_write_meets_a_key_of_the_wrong_type_goes_on(serv
     ended = queue.started_job_registry.cleanup(timestamp=time.time() + 3600)
     assert sorted(ended) == sorted(job.id for job in jobs)
     assert [job.get_status() for job in jobs] == ["failed", "failed"]
+
+
+def snapshot(client) -> dict[bytes, bytes | None]:
+    """Every key of the store with what it holds (DUMP): equal before and after = nothing written."""
+    return {key: client.dump(key) for key in client.keys("*")}
+
+
+# Each store call that writes, with the key it finds of the wrong type: (the key's name, what Redis
+# keeps there instead, the call). Every one is refused, naming the key, before its first write.
+WRONG_TYPE_CALLS = {
+    "registry cleanup": (
+        lambda q: q.finished_job_registry.key,
+        lambda q: q.broker.registry_cleanup(Place(PlaceKind.FINISHED, q.name), time.time() + 60),
+    ),
+    "promotion, queue": (
+        lambda q: q.key,
+        lambda q: q.broker.promote_scheduled(q.name, time.time() + 3600, {}),
+    ),
+    "delete, a place": (
+        lambda q: q.key,
+        lambda q: q.broker.delete_job(q.scheduled_ids[0], [Place(PlaceKind.SCHEDULED, q.name),
+                                                           Place(PlaceKind.QUEUE, q.name)]),
+    ),
+    "group remove": (
+        lambda q: q.broker.keys.group("g"),
+        lambda q: q.broker.group_remove("g", [q.scheduled_ids[0]]),
+    ),
+    "group cleanup": (lambda q: q.broker.keys.group("g"), lambda q: q.broker.group_cleanup("g")),
+    "delete queue, known queues": (
+        lambda q: q.broker.keys.queues,
+        lambda q: q.broker.delete_queue(q.name, delete_jobs=True),
+    ),
+    "settle orphans": (
+        lambda q: q.deferred_job_registry.key,
+        lambda q: q.broker.settle_orphans(q.name, released_fields={}, canceled_fields={}),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("call", WRONG_TYPE_CALLS)
+def test_every_script_refuses_a_key_of_the_wrong_type_before_writing_anything(server, call):
+    client = server.client()
+    queue = Queue("work", connection=client)
+    scheduled = queue.enqueue_in(timedelta(seconds=60), fixtures.add, 1, 1)
+    queue.enqueue(fixtures.add, 2, 2)
+    queue.scheduled_ids = [scheduled.id]
+    key_of, write = WRONG_TYPE_CALLS[call]
+    key = key_of(queue)
+    client.delete(key)
+    client.set(key, "not jq's")
+    before = snapshot(client)
+
+    with pytest.raises(StoreDataError, match=f"key {key} holds a string where jq keeps"):
+        write(queue)
+
+    assert snapshot(client) == before
+
+
+def test_a_due_scheduled_id_whose_key_is_not_a_record_is_dropped_and_the_rest_promoted(server, caplog):
+    client = server.client()
+    queue = Queue(connection=client)
+    spoiled = queue.enqueue_in(timedelta(seconds=1), fixtures.add, 1, 1)
+    sound = queue.enqueue_in(timedelta(seconds=2), fixtures.add, 2, 2)
+    client.delete(spoiled.key)
+    client.set(spoiled.key, "overwritten")
+
+    promoted = queue.broker.promote_scheduled(queue.name, time.time() + 60, {}, limit=1)
+
+    # The bad id did not use up the limit of one: the good job behind it was promoted.
+    assert promoted == [sound.id] and queue.get_job_ids() == [sound.id]
+    assert queue.scheduled_job_registry.get_job_ids() == []
+    assert f"scheduled job {spoiled.id} was dropped from the scheduled registry" in caplog.text
+    assert f"its key {spoiled.key} holds a string" in caplog.text
+    assert client.get(spoiled.key) == b"overwritten"
 
 
 # -- the pool says when its workers die -----------------------------------------------------------

@@ -114,3 +114,27 @@ def test_a_full_redis_is_an_outage_not_a_crash(server, record_property):
     assert seen["idle"].count("heartbeat failed") == 1, seen["idle"]
     assert seen["late"].count("cannot start") == 1, seen["late"]
     assert "heartbeats go through again" in seen["idle"]
+
+
+def test_every_kind_of_write_refused_for_memory_says_so_and_writes_nothing(server):
+    """Not only scripts: a MULTI (saving a job, adding to a group) and a single command (a
+    registry entry, a suspension) refused at maxmemory raise StoreFullError with what to do, and
+    the store holds what it held before."""
+    client = server.client()
+    queue = Queue(connection=client)
+    job = queue.enqueue(fixtures.add, 1, 2)
+    broker = queue.broker
+    fill(client)
+    before = {key: client.dump(key) for key in client.keys("jq:*")}
+    job.meta["note"] = "x" * 1000
+    writes = {
+        "job.save()": job.save,
+        "group_add": lambda: broker.group_add("g", [job.id]),
+        "registry_add": lambda: queue.finished_job_registry.add(job, ttl=60),
+        "suspend": broker.suspend,
+    }
+    for what, write in writes.items():
+        with pytest.raises(StoreFullError, match="out of memory") as refused:
+            write()
+        assert "raise maxmemory" in str(refused.value), what
+    assert {key: client.dump(key) for key in client.keys("jq:*")} == before

@@ -35,6 +35,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("worker", ("jq.worker",)),
     ("RQ compatibility", ("jq.compat", "jq.contrib")),
     ("testing", ("jq.testing",)),
+    # What the command line and the dashboard both do: an overview of a store, actions on it.
+    ("operations", ("jq.admin",)),
+    ("dashboard", ("jq.dashboard",)),
     ("command line", ("jq.cli", "jq.__main__")),
     # The package and the modules directly in it that re-export a layer's objects under the
     # paths users import (jq.job, jq.queue, RQ's rq.* names): nothing of jq imports them.
@@ -50,6 +53,8 @@ STARTUP_COST: dict[tuple[str, str], str] = {
     ("jq.testing.pytest_plugin", "jq_backends"): "pytest loads the plugin in every session",
     # A memory:// store, the plugin's default, does not import redis-py.
     ("jq.testing.stores", "jq_backends.redis"): "a memory:// store does not import redis-py",
+    # The dashboard is an optional extra: jqueue runs without werkzeug and Jinja2.
+    ("jq.cli.dashboard", "jq.dashboard"): "an optional extra (jq-queue[dashboard])",
 }
 
 #: Other packages jq's modules may import inside a function, and why: optional dependencies, and

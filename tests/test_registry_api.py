@@ -367,12 +367,12 @@ class TestPipelines:
 
 
 def test_jqs_own_listings_leave_abandoned_jobs_to_maintenance(broker):
-    from jq.cli.info import _queue_counts
+    from jq.admin.overview import queue_counts
     from jq.queueing.listing import place_job_ids
 
     queue = Queue(connection=broker)
     job = queue.enqueue(fixtures.add, 1, 2)
     claim(queue, lease_seconds=-1)
     assert place_job_ids(queue, "started", 0, -1) == [job.id]
-    assert _queue_counts(queue)["started"] == 1
+    assert queue_counts(broker, [queue.name])[0]["started"] == 1
     assert job.get_status() == "started"  # RQ's cleanup=True would have ended it

@@ -185,3 +185,29 @@ class Broker(
             return self.claim(claim.queues, claim.fields, claim.lease_until, worker=claim.worker,
                               reserved=claim.reserved, reserve=claim.reserve)  # fmt: skip
         return self.claim(claim.queues, claim.fields, claim.lease_until, worker=claim.worker)
+
+    def place_counts(self, places: Sequence[Place]) -> list[int]:
+        """How many ids each place holds, in the order given: :meth:`queue_length` for a queue,
+        :meth:`registry_count` for a registry. This is what an overview of many queues reads
+        (``jqueue info``, the dashboard): every count of every queue at once.
+
+        Not atomic: each count is of its own moment. Optional for drivers: the default asks once
+        per place; the Redis driver asks in one pipeline (one round trip for all).
+        """
+        return [
+            self.queue_length(place.queue) if place.is_queue else self.registry_count(place)
+            for place in places
+        ]
+
+    def queue_heads(self, queues: Sequence[str]) -> list[str | None]:
+        """The id at the front of each queue (the next one a claim takes), None for an empty
+        queue, in the order given: how long the front job has waited is the queue's latency.
+
+        Not atomic. Optional for drivers: the default asks once per queue; the Redis driver asks
+        in one pipeline.
+        """
+        heads: list[str | None] = []
+        for queue in queues:
+            ids = self.queue_job_ids(queue, 0, 0)
+            heads.append(ids[0] if ids else None)
+        return heads

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from jq.admin import actions
 from jq.cli.options import StoreOptions, connect, parse_duration, store_options
 from jq.cli.output import progress
 
@@ -32,12 +33,9 @@ def empty(queues: tuple[str, ...], all: bool, store: StoreOptions) -> None:
         return
     targets = [session.queue(name) for name in names]
     total = sum(queue.count for queue in targets)
-    emptied: list[tuple[str, int]] = []
     with progress("Emptying", total) as advance:
         # One atomic call per queue; the bar moves by the jobs each call deleted.
-        for queue in targets:
-            emptied.append((queue.name, queue.empty()))
-            advance(emptied[-1][1])
+        emptied = actions.empty_queues(targets, advance)
     for name, count in emptied:
         click.echo(f"emptied {name}: {count} job(s) deleted")
 
@@ -60,7 +58,7 @@ def suspend(duration: int | None, store: StoreOptions) -> None:
       jqueue suspend -u redis://localhost:6379/0 --duration 10m
     """
     session = connect(store)
-    session.broker.suspend(duration)
+    actions.suspend(session.broker, duration)
     until = f"for {duration} s" if duration is not None else "until 'jqueue resume'"
     click.echo(f"suspended the workers of {session.broker.url} {until}")
 
@@ -75,5 +73,5 @@ def resume(store: StoreOptions) -> None:
       jqueue resume -u redis://localhost:6379/0
     """
     session = connect(store)
-    session.broker.resume()
+    actions.resume(session.broker)
     click.echo(f"resumed the workers of {session.broker.url}")

@@ -1,6 +1,7 @@
 """``jqueue info``: queues with their counts per registry, and the live workers.
 
-A :class:`Snapshot` is read from the store, then shown as rich tables, as JSON, or redrawn in
+A :class:`~jq.admin.overview.Snapshot` is read from the store (:mod:`jq.admin.overview`, which the
+dashboard reads too), then shown as rich tables, as JSON, or redrawn in
 place every ``--interval`` seconds (rich's Live display) until Ctrl+C.
 """
 
@@ -19,15 +20,14 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
-from jq.base.utils import format_timestamp, now
+from jq.admin.overview import COUNTS, QueueRow, Snapshot, WorkerRow, take_snapshot
+from jq.base.utils import format_timestamp
 from jq.broker import Broker, Status
 from jq.cli.helpers import refresh, show_both, show_queues, show_workers
 from jq.cli.layout import BLANK, FittedColumn, FittedTable
 from jq.cli.options import Session, StoreOptions, connect, store_options
 from jq.cli.output import print_out, stdout_console
-from jq.queueing.listing import LISTED_STATUSES
-from jq.queueing.queue import Queue
-from jq.worker import BaseWorker, WorkerStatus
+from jq.worker import WorkerStatus
 
 __all__ = [
     "COUNTS",
@@ -42,75 +42,6 @@ __all__ = [
     "to_json",
 ]
 
-#: The counts shown for each queue, in column order.
-COUNTS = LISTED_STATUSES
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    """One queue: how many jobs are in it and in each of its registries, and how many workers
-    listen to it."""
-
-    name: str
-    counts: dict[str, int]
-    workers: int
-
-
-@dataclass(frozen=True)
-class WorkerRow:
-    """One live worker, as its record says."""
-
-    name: str
-    state: str
-    queues: tuple[str, ...]
-    current_job: str | None
-    hostname: str | None
-    pid: int
-    successful: int
-    failed: int
-    birth_date: datetime.datetime | None
-    last_heartbeat: datetime.datetime | None
-
-    @classmethod
-    def of(cls, worker: BaseWorker) -> WorkerRow:
-        """The row of a worker view (from ``Worker.all``)."""
-        return cls(
-            name=worker.name,
-            state=str(worker.state),
-            queues=tuple(worker.queue_names()),
-            current_job=worker.current_job_id,
-            hostname=worker.hostname,
-            pid=worker.pid,
-            successful=worker.successful_job_count,
-            failed=worker.failed_job_count,
-            birth_date=worker.birth_date,
-            last_heartbeat=worker.last_heartbeat,
-        )
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The queues and workers of one store at one moment."""
-
-    store: str
-    taken_at: datetime.datetime
-    queues: list[QueueRow]
-    workers: list[WorkerRow]
-    #: How long workers stay suspended: seconds, ``math.inf`` until resumed, None: not suspended.
-    suspension: float | None = None
-
-    @property
-    def suspended_until(self) -> datetime.datetime | None:
-        """When a suspension with a duration ends by itself (None: not suspended, or until
-        resumed)."""
-        if self.suspension is None or math.isinf(self.suspension):
-            return None
-        return self.taken_at + datetime.timedelta(seconds=self.suspension)
-
-    def workers_by_queue(self) -> dict[str, list[WorkerRow]]:
-        """For each shown queue, the workers listening to it."""
-        return {row.name: [w for w in self.workers if row.name in w.queues] for row in self.queues}
-
 
 @dataclass(frozen=True)
 class View:
@@ -119,40 +50,6 @@ class View:
     queues: bool = True
     workers: bool = True
     by_queue: bool = False
-
-
-def _queue_counts(queue: Queue) -> dict[str, int]:
-    return {
-        Status.QUEUED.value: queue.count,
-        # Not .count: with RQ's cleanup it would end abandoned jobs here (maintenance does that).
-        Status.STARTED.value: queue.started_job_registry.get_job_count(cleanup=False),
-        Status.DEFERRED.value: queue.deferred_job_registry.count,
-        Status.SCHEDULED.value: queue.scheduled_job_registry.count,
-        Status.RATE_LIMITED.value: queue.rate_limited_job_registry.count,
-        Status.FINISHED.value: queue.finished_job_registry.count,
-        Status.FAILED.value: queue.failed_job_registry.count,
-        Status.CANCELED.value: queue.canceled_job_registry.count,
-    }
-
-
-def take_snapshot(broker: Broker, queue_names: Sequence[str]) -> Snapshot:
-    """Read the queues named (every known queue when none is) and the workers of those queues."""
-    names = list(queue_names) or sorted(broker.queue_names())
-    queues = [Queue(name, connection=broker) for name in names]
-    workers = sorted((WorkerRow.of(w) for w in BaseWorker.all(connection=broker)), key=lambda w: w.name)
-    if queue_names:
-        workers = [w for w in workers if set(w.queues) & set(names)]
-    rows = [
-        QueueRow(queue.name, _queue_counts(queue), sum(queue.name in w.queues for w in workers))
-        for queue in queues
-    ]
-    return Snapshot(
-        store=broker.url,
-        taken_at=now(),
-        queues=rows,
-        workers=workers,
-        suspension=broker.suspension_remaining(),
-    )
 
 
 # -- rendering --------------------------------------------------------------------------------------

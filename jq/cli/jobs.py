@@ -4,40 +4,42 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 from rich.table import Table
 from rich.text import Text
 
+from jq.admin import actions
 from jq.base.utils import format_timestamp
 from jq.cli.options import Session, StoreOptions, connect, store_options
 from jq.cli.output import echo_error, print_out, progress, stdout_console
 from jq.core.job import Job
-from jq.exceptions import DeserializationError, InvalidJobOperation, NoSuchJobError
-from jq.queueing.registry import FailedJobRegistry
+from jq.exceptions import DeserializationError
+from jq.queueing.queue import Queue
 
 __all__ = ["cancel", "job", "requeue"]
 
 
-def _run_each(ids: Sequence[str], action: Callable[[str], str]) -> None:
-    """Apply ``action`` to every id, printing its message; each failure is one error line and
-    makes the exit status 1 once every id was tried."""
-    failures = 0
-    for job_id in ids:
-        try:
-            click.echo(action(job_id))
-        except (NoSuchJobError, InvalidJobOperation) as exc:
-            echo_error(str(exc))
-            failures += 1
-    if failures:
+def _show(report: actions.Report) -> None:
+    """Print one line per id of ``report``: what was done, or (on stderr) why not; any id not
+    acted on makes the exit status 1 once every id was tried."""
+    for job_id, problem in report.outcomes:
+        if problem is None:
+            click.echo(f"{report.action} {job_id}")
+        else:
+            echo_error(problem)
+    if report.skipped:
         raise click.exceptions.Exit(1)
 
 
 def _fetch(session: Session, job_id: str) -> Job:
-    job_class = session.classes.job or session.classes.queue.job_class
-    return job_class.fetch(job_id, connection=session.broker, serializer=session.serializer)
+    return actions.fetch_job(_any_queue(session), job_id)
+
+
+def _any_queue(session: Session) -> Queue:
+    """A queue of the session's classes: what job actions read jobs with (any queue's jobs)."""
+    return session.queue("default")
 
 
 def _outcome(job_: Job) -> tuple[str, Any]:
@@ -134,12 +136,7 @@ def cancel(job_ids: tuple[str, ...], store: StoreOptions) -> None:
       jqueue cancel -u redis://localhost:6379/0 5f1c3e0a-... 9b2d77c1-...
     """
     session = connect(store)
-
-    def cancel_one(job_id: str) -> str:
-        _fetch(session, job_id).cancel()
-        return f"canceled {job_id}"
-
-    _run_each(job_ids, cancel_one)
+    _show(actions.cancel_jobs(_any_queue(session), job_ids))
 
 
 @click.command()
@@ -166,24 +163,18 @@ def requeue(job_ids: tuple[str, ...], queue: str, all: bool, store: StoreOptions
     if all and job_ids:
         raise click.UsageError("give either job ids or --all, not both")
     session = connect(store)
-    registry = FailedJobRegistry(queue=session.queue(queue))
+    target = session.queue(queue)
     if not all and not job_ids:
         click.echo("Nothing to do")
         return
     if not all:
-        _run_each(job_ids, lambda job_id: f"requeued {registry.requeue(job_id).id}")
+        _show(actions.requeue_failed(target, job_ids))
         return
-    ids = registry.get_job_ids()
+    ids = target.failed_job_registry.get_job_ids()
     if not ids:
         click.echo("Nothing to do")
         return
-    skipped = 0
     with progress(f"Requeuing {queue}", len(ids)) as advance:
-        for job_id in ids:
-            try:
-                registry.requeue(job_id)
-            except (NoSuchJobError, InvalidJobOperation):
-                # Gone meanwhile (expired, or requeued by someone else): nothing to put back.
-                skipped += 1
-            advance(1)
-    click.echo(f"requeued {len(ids) - skipped} job(s) from the failed registry of {queue}")
+        # An id gone meanwhile (expired, or requeued by someone else) has nothing to put back.
+        report = actions.requeue_failed(target, ids, advance)
+    click.echo(f"requeued {len(report.done)} job(s) from the failed registry of {queue}")

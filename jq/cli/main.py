@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from jq.cli.control import empty, resume, suspend
+from jq.cli.dashboard import dashboard
 from jq.cli.enqueue import enqueue
 from jq.cli.errors import translate_errors
 from jq.cli.info import info
@@ -79,6 +80,7 @@ for _command in (
     empty,
     suspend,
     resume,
+    dashboard,
 ):
     cli.add_command(_command)
 

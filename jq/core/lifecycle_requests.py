@@ -1,4 +1,4 @@
-"""The state changes of a job that a user asks for: cancel, requeue and delete (part of
+"""The state changes of a job that a user asks for: cancel, requeue, enqueue now and delete (part of
 :mod:`jq.lifecycle`, which exports them too). Each is one atomic broker call, retried a few times
 when another client changed the job between the read of its status and the move.
 """
@@ -37,7 +37,7 @@ from jq.exceptions import InvalidJobOperation, NoSuchJobError, UnsupportedByBrok
 if TYPE_CHECKING:
     from jq.core.job import Job
 
-__all__ = ["cancel", "delete", "places_of", "refuse_pipeline", "requeue"]
+__all__ = ["cancel", "delete", "enqueue_now", "places_of", "refuse_pipeline", "requeue"]
 
 
 def refuse_pipeline(pipeline: Any, what: str) -> None:
@@ -149,6 +149,27 @@ def requeue(job: Job, at_front: bool = False) -> None:
             job.ended_at = None
             return
     raise InvalidJobOperation(f"job {job.id!r} kept changing state; try requeueing it again")
+
+
+def enqueue_now(job: Job) -> None:
+    """scheduled → queued at once, without waiting for its time (a delayed job, or a retry
+    waiting for its interval): to the back of its queue, or the front when it was enqueued with
+    ``at_front``. A job in any other state is refused with :class:`InvalidJobOperation`."""
+    for _attempt in range(_RACE_ATTEMPTS):
+        status = job.get_status()
+        if status is not JobStatus.SCHEDULED:
+            raise InvalidJobOperation(
+                f"job {job.id!r} is {status.value}: only scheduled jobs can be enqueued now"
+            )
+        change = Transition(
+            job.id,
+            Move(Place(PlaceKind.SCHEDULED, job.origin), ToQueue(job.origin, job.should_enqueue_at_front())),
+            RecordEdit({STATUS: Status.QUEUED.stored, "enqueued_at": now_text()}),
+        )
+        if job.broker.transition(change):
+            job.note_status(job.get_status() if job.has_rate_limit else JobStatus.QUEUED)
+            return
+    raise InvalidJobOperation(f"job {job.id!r} kept changing state; try enqueueing it again")
 
 
 def places_of(job: Job) -> list[Place]:

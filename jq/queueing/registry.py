@@ -424,6 +424,20 @@ class ScheduledJobRegistry(BaseRegistry):
             return pipeline
         return len(self.broker.registry_cleanup(self.place, before))
 
+    def enqueue_now(self, job_or_id: Job | str) -> Job:
+        """Put a scheduled job of this registry on its queue at once, without waiting for its
+        time (jq's addition; ``jqueue`` and the dashboard call it); returns the job.
+
+        Raises :class:`NoSuchJobError` when the job does not exist, :class:`InvalidJobOperation`
+        when it is not in this registry or no longer scheduled.
+        """
+        job_id = self._job_id(job_or_id)
+        job = self.job_class.fetch(job_id, connection=self.broker, serializer=self.serializer)
+        if job_id not in self:
+            raise InvalidJobOperation(f"job {job_id!r} is not in {self!r}")
+        lifecycle_requests.enqueue_now(job)
+        return job
+
     def get_scheduled_time(self, job_or_id: Job | str) -> datetime.datetime:
         """When the job is due (UTC); raises :class:`NoSuchJobError` when it is not scheduled."""
         when = self.get_expiration_time(job_or_id)

@@ -41,8 +41,10 @@ __all__ = ["ForkProcess", "WorkerData", "WorkerPool", "WorkerProcess", "run_work
 logger = logging.getLogger("jq.worker_pool")
 
 # A worker that dies sooner than this after starting, this many times in a row, means something
-# is wrong with every worker (a bad configuration): the pool stops instead of spinning.
-_EARLY_DEATH_SECONDS = 2.0
+# is wrong with every worker (a bad configuration): the pool stops instead of spinning. The time
+# counts from the fork and includes importing the worker's modules, which takes seconds on a
+# loaded machine: 5 s, so that a worker that dies on its first job still counts as dying at start.
+_EARLY_DEATH_SECONDS = 5.0
 _EARLY_DEATHS_ALLOWED = 5
 
 

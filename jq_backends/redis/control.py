@@ -17,7 +17,7 @@ from jq.base.threads import start_background_thread
 from jq.broker import CommandSubscription, ControlStore
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
-from jq_backends.redis.scripts import Arg
+from jq_backends.redis.scripts import Arg, refused_writes
 
 __all__ = ["RedisCommandSubscription", "RedisControl"]
 
@@ -99,10 +99,11 @@ class RedisControl(RedisState, ControlStore):
 
     def suspend(self, duration: float | None = None) -> None:
         """SET the suspension key, expiring after ``duration`` seconds when given."""
-        if duration is None:
-            self._client.set(self._keys.suspended, b"1")
-        else:
-            self._client.set(self._keys.suspended, b"1", px=codec.milliseconds(duration))
+        with refused_writes("suspending workers"):
+            if duration is None:
+                self._client.set(self._keys.suspended, b"1")
+            else:
+                self._client.set(self._keys.suspended, b"1", px=codec.milliseconds(duration))
 
     def resume(self) -> None:
         """DEL the suspension key."""

@@ -11,6 +11,7 @@ from typing import cast
 
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
+from jq_backends.redis.scripts import refused_writes
 
 __all__ = ["RedisGroups"]
 
@@ -32,7 +33,8 @@ class RedisGroups(RedisState):
         for start in range(0, len(ids), _SLICE):
             pipe.sadd(self._keys.group(group), *ids[start : start + _SLICE])
         pipe.sadd(self._keys.groups, group)
-        pipe.execute()
+        with refused_writes(f"adding jobs to group {group}"):
+            pipe.execute()
 
     def group_remove(self, group: str, job_ids: Sequence[str]) -> None:
         """Take the ids out, and the name once the group is empty (one script)."""
@@ -54,7 +56,8 @@ class RedisGroups(RedisState):
         pipe = self._client.pipeline(transaction=True)
         pipe.delete(self._keys.group(group))
         pipe.srem(self._keys.groups, group)
-        deleted, _ = pipe.execute()
+        with refused_writes(f"deleting group {group}"):
+            deleted, _ = pipe.execute()
         return bool(deleted)
 
     def group_names(self) -> list[str]:

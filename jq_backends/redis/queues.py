@@ -419,6 +419,15 @@ class RedisQueues(RedisState, QueueStore):
         ids = cast("list[bytes]", self._client.lrange(self._keys.queue(queue), start, end))
         return [codec.text(job_id) for job_id in ids]
 
+    def queue_heads(self, queues: Sequence[str]) -> list[str | None]:
+        """LINDEX 0 of each queue, in one pipeline (not a transaction)."""
+        if not queues:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for queue in queues:
+            pipe.lindex(self._keys.queue(queue), 0)
+        return [None if head is None else codec.text(head) for head in pipe.execute()]
+
     def queue_position(self, queue: str, job_id: str) -> int | None:
         """LPOS of the id in the queue."""
         return cast("int | None", self._client.lpos(self._keys.queue(queue), job_id))

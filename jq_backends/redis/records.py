@@ -17,7 +17,7 @@ from jq.defaults import DEFAULT_FAILURE_TTL
 from jq.exceptions import DeserializationError, StoreDataError
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState, is_wrong_type
-from jq_backends.redis.scripts import Arg
+from jq_backends.redis.scripts import Arg, refused_writes
 from jq_backends.redis.wire import Flag, PolicyLetter
 
 __all__ = ["RedisJobs"]
@@ -34,7 +34,8 @@ class RedisJobs(RedisState, JobStore):
         """
         pipe = self._client.pipeline(transaction=True)
         self._save_commands(pipe, job_id, fields, record_ttl)
-        pipe.execute()
+        with refused_writes(f"saving job {job_id}"):
+            pipe.execute()
 
     def _save_commands(
         self, pipe: Pipeline, job_id: str, fields: Mapping[str, bytes], record_ttl: int | None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 from jq.broker import (
@@ -20,10 +21,12 @@ from jq.broker import (
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState
-from jq_backends.redis.scripts import Arg
+from jq_backends.redis.scripts import Arg, refused_writes
 from jq_backends.redis.wire import Flag, PlaceLetter, PolicyLetter
 
 __all__ = ["RedisRegistries"]
+
+logger = logging.getLogger("jq.broker.redis")
 
 
 class RedisRegistries(RedisState, RegistryStore):
@@ -38,6 +41,19 @@ class RedisRegistries(RedisState, RegistryStore):
         """ZCARD of the registry."""
         return self._client.zcard(self._keys.place(place))
 
+    def place_counts(self, places: Sequence[Place]) -> list[int]:
+        """LLEN or ZCARD of each place, in one pipeline (not a transaction)."""
+        if not places:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for place in places:
+            key = self._keys.place(place)
+            if place.is_queue:
+                pipe.llen(key)
+            else:
+                pipe.zcard(key)
+        return [int(count) for count in pipe.execute()]
+
     def registry_score(self, place: Place, job_id: str) -> float | None:
         """ZSCORE of the id (``inf`` comes back as ``math.inf``)."""
         score = self._client.zscore(self._keys.place(place), job_id)
@@ -45,13 +61,15 @@ class RedisRegistries(RedisState, RegistryStore):
 
     def registry_add(self, place: Place, job_id: str, score: float) -> None:
         """ZADD the id with the score."""
-        self._client.zadd(self._keys.place(place), {job_id: codec.score(score)})
+        with refused_writes(f"adding job {job_id} to a registry"):
+            self._client.zadd(self._keys.place(place), {job_id: codec.score(score)})
 
     def registry_update_score(self, place: Place, job_id: str, score: float) -> bool:
         """ZADD XX CH: a new score for an id that is there (one command)."""
         key = self._keys.place(place)
         # CH counts changed scores, so an unchanged score would read as "not there": ask again.
-        changed = self._client.zadd(key, {job_id: codec.score(score)}, xx=True, ch=True)
+        with refused_writes(f"rescoring job {job_id} in a registry"):
+            changed = self._client.zadd(key, {job_id: codec.score(score)}, xx=True, ch=True)
         return bool(changed) or self._client.zscore(key, job_id) is not None
 
     def registry_remove(self, place: Place, job_id: str) -> bool:
@@ -175,4 +193,13 @@ class RedisRegistries(RedisState, RegistryStore):
         t = self._t
         script_keys = [t.scheduled + queue, t.queue + queue, t.wake + queue, t.queues]
         args: list[Arg] = ["" if now is None else codec.score(now), limit, *codec.flat(fields)]
-        return [codec.text(job_id) for job_id in self._scripts("promote_scheduled", script_keys, args)]
+        queued, dropped = self._scripts("promote_scheduled", script_keys, args)
+        for i in range(0, len(dropped) - 1, 2):
+            job_id, found = codec.text(dropped[i]), codec.text(dropped[i + 1])
+            logger.warning(
+                "queue %s: scheduled job %s was dropped from the scheduled registry: its key %s "
+                "holds a %s, not a job's record (a hash); nothing of it can run. Inspect the key, "
+                "then delete it",
+                queue, job_id, self._keys.job(job_id), found,
+            )  # fmt: skip
+        return [codec.text(job_id) for job_id in queued]

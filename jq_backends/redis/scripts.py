@@ -26,10 +26,11 @@ script when the server does not know it (first use, restart, ``SCRIPT FLUSH``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.resources
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import redis
@@ -305,6 +306,26 @@ def out_of_memory_message(error: BaseException) -> str:
     )
 
 
+@contextlib.contextmanager
+def refused_writes(what: str) -> Iterator[None]:
+    """Turn Redis's refusals of a write into jq's errors, each saying what to do: out of memory
+    (:class:`~jq.exceptions.StoreFullError`, which workers wait out as an outage) and a key of the
+    wrong type (:class:`~jq.exceptions.StoreDataError`). ``what``: the write, as the error names it.
+
+    Redis refuses a script's first write at maxmemory, and a MULTI transaction as a whole (EXEC is
+    aborted), so a refusal for want of memory wrote nothing; a script refused for a key's type
+    wrote nothing either when it checks its keys first (lib.lua's expect_types).
+    """
+    try:
+        yield
+    except OutOfMemoryError as error:
+        raise StoreFullError(out_of_memory_message(error)) from error
+    except ResponseError as error:
+        if "WRONGTYPE" not in str(error):
+            raise
+        raise StoreDataError(f"{what} was refused: {error}") from error
+
+
 class ScriptRunner:
     """The driver's scripts for one key prefix registered on one client, each call one round trip,
     each under a request identity (:mod:`jq_backends.redis.requests`)."""
@@ -342,21 +363,12 @@ class ScriptRunner:
         request key and number go last in KEYS and ARGV: every re-send below (the client's,
         redis-py's retry, NOSCRIPT) carries the call's identity."""
         script = self._scripts[name]
-        try:
+        with refused_writes(f"the script {name}"):
             try:
                 return self._evalsha(script.sha, keys, args, request_key, number)
             except NoScriptError:
                 script.sha = self._client.script_load(script.script)
                 return self._evalsha(script.sha, keys, args, request_key, number)
-        except OutOfMemoryError as error:
-            # Redis refuses a script's first write at maxmemory, so nothing of it was written.
-            raise StoreFullError(out_of_memory_message(error)) from error
-        except ResponseError as error:
-            # A key of the wrong type. The scripts that move jobs check the keys they write before
-            # their first write (lib.lua's expect_types), so their refusals wrote nothing.
-            if "WRONGTYPE" not in str(error):
-                raise
-            raise StoreDataError(f"the script {name} was refused: {error}") from error
 
     def queue_on(self, pipeline: Any, name: str, keys: Sequence[str], args: Sequence[Arg]) -> None:
         """Queue one script call on a redis-py ``pipeline``: made (the script loaded first when

@@ -15,6 +15,7 @@ from jq.broker import (
     Claimed,
     EnqueueOutcome,
     EnqueueRequest,
+    Place,
     PlaceKind,
 )
 from jq.testing.helpers import LEASE, enqueue, job_fields, place, start_job, wait_for
@@ -322,6 +323,20 @@ class QueueContract:
             enqueue(broker, job_id)
         assert [broker.queue_position("default", job_id) for job_id in "abc"] == [0, 1, 2]
         assert broker.queue_position("default", "z") is None
+
+    def test_place_counts_and_queue_heads_agree_with_one_call_per_place(self, broker: Broker) -> None:
+        for job_id in "abc":
+            enqueue(broker, job_id)
+        enqueue(broker, "front", at_front=True)
+        enqueue(broker, "x", "other")
+        start_job(broker, "x", "other")
+        places = [Place(kind, queue) for queue in ("default", "other", "nope") for kind in PlaceKind]
+        singly = [broker.queue_length(p.queue) if p.is_queue else broker.registry_count(p) for p in places]
+        assert broker.place_counts(places) == singly
+        assert sum(singly) == 5
+        assert broker.place_counts([]) == []
+        assert broker.queue_heads(["default", "other", "nope"]) == ["front", None, None]
+        assert broker.queue_heads([]) == []
 
     def test_empty_queue_deletes_its_jobs_and_counts_them(self, broker: Broker) -> None:
         for job_id in "abc":

@@ -15,8 +15,8 @@
 -- canceled down the chain; none: they are left as they are, for settle_orphans.lua); then deletes
 -- the record, results and dependency sets; a job limited by a rate limit leaves its line and
 -- frees its slot (a running one keeps it until its lease), admitting waiting jobs with the
--- released fields. Touches keys of several jobs with a policy: Cluster
--- needs one hash slot.
+-- released fields. A key of another type than jq keeps there is refused before the first
+-- write, naming it. Touches keys of several jobs with a policy: Cluster needs one hash slot.
 
 expect_keys(4)
 local record_key, results_key, dependents_key, dependencies_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -31,6 +31,15 @@ if policy ~= POLICY_NONE then
     t.settlement = next_settlement(policy, true)
 end
 t.released_fields = string.sub(mode, 2, 2) == FLAG_RELEASED and next_pairs() or {}
+-- Every key this call writes is checked before the first write (a place's kind comes in ARGV).
+local kinds = {}
+local expected = {record_key, 'hash', results_key, 'list', dependents_key, 'set', dependencies_key, 'set',
+    t.known_key or false, 'set'}
+for i = first_place, #KEYS do
+    kinds[i] = next_arg()
+    expected[#expected + 1], expected[#expected + 2] = KEYS[i], kinds[i] == 'queue' and 'list' or 'zset'
+end
+expect_types(expected)
 local existed = redis.call('EXISTS', record_key)
 local old = redis.call('HMGET', record_key, F_STATUS, F_ORIGIN, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
 local limit, keep_until = limit_from(old[3], old[4]), nil
@@ -39,7 +48,7 @@ if limit and old[1] == S_STARTED and old[2] then
     keep_until = redis.call('ZSCORE', K_STARTED .. old[2], t.job_id) or nil
 end
 for i = first_place, #KEYS do
-    if next_arg() == 'queue' then
+    if kinds[i] == 'queue' then
         redis.call('LREM', KEYS[i], 0, t.job_id)
     else
         redis.call('ZREM', KEYS[i], t.job_id)

@@ -10,6 +10,7 @@
 
 expect_keys(2)
 local group_key, groups_key = KEYS[1], KEYS[2]
+expect_types({group_key, 'set', groups_key, 'set'})
 local name = ARGV[1]
 local left = {}
 for _, id in ipairs(redis.call('SMEMBERS', group_key)) do

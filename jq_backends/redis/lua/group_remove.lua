@@ -9,6 +9,7 @@
 
 expect_keys(2)
 local group_key, groups_key = KEYS[1], KEYS[2]
+expect_types({group_key, 'set', groups_key, 'set'})
 local name = next_arg()
 local ids = rest_of_args()
 for i = 1, #ids, 200 do

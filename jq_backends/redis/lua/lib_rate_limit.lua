@@ -90,8 +90,9 @@ local function fill(key, fields)
             break
         end
         local record = K_JOB .. first
-        local v = redis.call('HMGET', record, F_STATUS, F_ORIGIN, F_RATE_LIMIT_CONCURRENCY, F_ENQUEUE_AT_FRONT)
-        if v[1] ~= S_RATE_LIMITED or not v[2] then
+        -- A job key of another type than a hash is not a waiting job: it leaves the line.
+        local v = redis.pcall('HMGET', record, F_STATUS, F_ORIGIN, F_RATE_LIMIT_CONCURRENCY, F_ENQUEUE_AT_FRONT)
+        if v.err or v[1] ~= S_RATE_LIMITED or not v[2] then
             redis.call('ZREM', waiting, first)
         else
             local concurrency = (v[3] and string.match(v[3], '^%d+$') and tonumber(v[3])) or 1

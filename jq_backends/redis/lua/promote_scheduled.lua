@@ -3,13 +3,17 @@
 -- KEYS[1] the queue's scheduled registry   KEYS[2] the queue   KEYS[3] the queue's wake key
 -- KEYS[4] the set of known queue names
 -- ARGV: now (score; '' for the server's clock), limit, then, to the end of ARGV, field/value pairs to write
--- Returns the ids queued, in score order.
+-- Returns {the ids queued, in score order; the due ids dropped because their job key holds
+-- another type than a hash, each followed by what it holds}.
 --
 -- Atomically: takes due ids (score <= now) in score order until `limit` were queued or none is
 -- due; ids whose record is gone are dropped from the registry; the others go to the back of the
 -- queue (the front when their enqueue_at_front field is '1') with status 'queued' and the
 -- fields, or, when their rate limit has no slot for them, to its line with status
 -- 'rate_limited' (not counted, not returned); the queue becomes known; a blocked claimer is woken.
+-- A due id whose job key is not a hash is not a job: it leaves the registry (else it would be
+-- due first forever and hold up the jobs behind it), its key is left as it is, and it is reported.
+-- The keys given are checked before the first write.
 -- Touches keys of several jobs: Cluster needs one hash slot.
 
 expect_keys(4)
@@ -23,8 +27,9 @@ local limit = tonumber(next_arg())
 local given = rest_of_args()
 local fields = with_status(given, S_QUEUED)
 local queue_name = name_of(queue_key, K_QUEUE)
+expect_types({scheduled_key, 'zset', queue_key, 'list', known_key, 'set'})
 
-local queued = {}
+local queued, dropped = {}, {}
 while #queued < limit do
     local due = redis.call('ZRANGEBYSCORE', scheduled_key, '-inf', now, 'LIMIT', 0, limit - #queued)
     if #due == 0 then
@@ -33,7 +38,10 @@ while #queued < limit do
     for _, job_id in ipairs(due) do
         redis.call('ZREM', scheduled_key, job_id)
         local record = K_JOB .. job_id
-        if redis.call('EXISTS', record) == 1 then
+        local found = type_of(record)
+        if found ~= 'hash' and found ~= 'none' then
+            dropped[#dropped + 1], dropped[#dropped + 2] = job_id, found
+        elseif found == 'hash' then
             local v = redis.call('HMGET', record, F_ENQUEUE_AT_FRONT, F_RATE_LIMIT_KEY, F_RATE_LIMIT_CONCURRENCY)
             if may_queue(limit_from(v[2], v[3]), job_id, queue_name) then
                 if v[1] == '1' then
@@ -53,4 +61,4 @@ if #queued > 0 then
     redis.call('SADD', known_key, name_of(queue_key, K_QUEUE))
     wake(wake_key)
 end
-return queued
+return {queued, dropped}

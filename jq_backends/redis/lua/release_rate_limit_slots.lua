@@ -27,7 +27,11 @@ end
 for _, job_id in ipairs(ids) do
     local score = redis.call('ZSCORE', slots, job_id)
     if score then
-        local status = redis.call('HGET', K_JOB .. job_id, F_STATUS)
+        -- A job key of another type than a hash holds no job: its slot is freed like a gone one's.
+        local status = redis.pcall('HGET', K_JOB .. job_id, F_STATUS)
+        if type(status) == 'table' then
+            status = nil
+        end
         local holds = status == S_QUEUED or status == S_STARTED
         if not status or (not holds and (named or tonumber(score) <= now)) then
             redis.call('ZREM', slots, job_id)

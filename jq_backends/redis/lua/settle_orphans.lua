@@ -13,10 +13,12 @@
 -- job's dependents (released if it allows failure and nothing else is unmet, else canceled, and
 -- its own dependents in turn, down the chain). The vanished job's dependents set went with its
 -- record, so the child is put back in it for the settlement, which deletes it again. Touches
--- keys of many jobs: Cluster needs one hash slot.
+-- keys of many jobs: Cluster needs one hash slot. A child whose record or set of dependencies
+-- holds another type is left as it is (the claim and the CLI report such keys).
 
 expect_keys(2)
 local deferred_key, known_key = KEYS[1], KEYS[2]
+expect_types({deferred_key, 'zset', known_key, 'set'})
 -- The parts settle_dependents reads, named as in a transition (lib_transition.lua's
 -- next_transition); job_id and dependents_key are each vanished job's.
 local t = {known_key = known_key, settlement = next_settlement(POLICY_VANISHED, true)}
@@ -24,9 +26,11 @@ t.released_fields = rest_of_args()
 local settled = {}
 for _, child in ipairs(redis.call('ZRANGE', deferred_key, 0, -1)) do
     local record = K_JOB .. child
-    if redis.call('EXISTS', record) == 0 then
+    local found = type_of(record)
+    if found == 'none' then
         redis.call('ZREM', deferred_key, child)
-    elseif redis.call('HGET', record, F_STATUS) == S_DEFERRED then
+    elseif found == 'hash' and redis.call('HGET', record, F_STATUS) == S_DEFERRED
+            and holds(K_DEPENDENCIES .. child, 'set') then
         local gone = {}
         for _, parent in ipairs(redis.call('SMEMBERS', K_DEPENDENCIES .. child)) do
             if redis.call('EXISTS', K_JOB .. parent) == 0 then
