@@ -240,5 +240,8 @@ class RedisBroker(
         self._scripts.close()
         if self._twin is not None:
             self._twin.close()
+            # The twin was given its pool (a clone of the user's), which Redis.close() leaves
+            # open: its sockets would stay open until the garbage collector finds them.
+            self._twin.connection_pool.disconnect()
         if self._owns_connection:
             self._connection.close()
