@@ -18,13 +18,15 @@
 
 -- Read a claim whose KEYS start at `first`, into a table: first (its first KEYS entry), queues
 -- (how many queues, n), per_queue (m), lease (the lease deadline), reserved (the caller's
--- reservations: index, job_id, execution), reserve (execution ids), worker (the update, or nil),
+-- reservations: index, job_id, execution) and reserve (execution ids), both nil for a plain
+-- claim, worker (the update, or nil),
 -- fields (the field/value pairs to write on the claimed job) and problems (see claim_next).
 local function next_claim(first)
     local lease = next_arg()
-    local reserved, reserve, per_queue = {}, {}, 3
+    local reserved, reserve, per_queue = nil, nil, 3
     if string.sub(lease, 1, 1) == 'r' then
-        lease, per_queue = string.sub(lease, 2), 4
+        -- (A plain claim makes none of these tables: it runs on every job.)
+        lease, per_queue, reserved = string.sub(lease, 2), 4, {}
         for i = 1, tonumber(next_arg()) do
             reserved[i] = {index = tonumber(next_arg()), job_id = next_arg(), execution = next_arg()}
         end
