@@ -296,7 +296,9 @@ local function transition(t)
     local record, results, dependents, dependencies = t.record_key, t.results_key, t.dependents_key,
         t.dependencies_key
     local job_id, move, edit = t.job_id, t.move, t.edit
-    check_transition(t)
+    if not t.checked then  -- (transition_many.lua checks every part before the first write)
+        check_transition(t)
+    end
     -- A record without the execution id (or no record: HMGET answers false) refuses: with an
     -- execution to check, that one HMGET also says the record exists. It reads the job's rate
     -- limit too (see lib_rate_limit.lua).

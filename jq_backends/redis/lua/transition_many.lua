@@ -36,6 +36,7 @@ check_worker_updates(updates, count + 1)
 -- A later part's key of the wrong type must not fail the call after an earlier part wrote.
 for i = 1, count do
     check_transition(changes[i])
+    changes[i].checked = true
 end
 local moved = {}
 for i = 1, count do
