@@ -19,7 +19,9 @@ dependencies, a record like the one ``Queue.enqueue`` writes), ``claim`` (from a
 ``claim_worker`` (the same, updating the worker's record), ``transition`` (finishing a started
 job: result, dependents, record expiry), ``finish_and_claim`` (finishing one job and claiming
 the next), ``finish_and_claim_tally`` (the same with the outcome's tally, as a worker sends it:
-the history's share of the call), ``extend_lease`` and ``heartbeat_worker``.
+the history's share of the call), ``finish_and_start`` (a batched worker's call per job: finishing
+one job and starting the next it reserved, every eighth call reserving the next seven),
+``finish_ten`` (ten outcomes in one ``transition_many`` call), ``extend_lease`` and ``heartbeat_worker``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ if str(ROOT) not in sys.path:  # run as a script: make `tests` and the working t
 
 QUEUE = "bench"
 LEASE = 4_000_000_000.0
+#: The batch size of ``finish_and_start``: jobs a claim takes at once (one started, the rest reserved).
+BATCH = 8
 
 
 def record_fields(job_id: str) -> dict[str, bytes]:
@@ -192,6 +196,50 @@ class Bench:
         """finish_and_claim as a worker makes it: with the outcome's tally (the history's cost)."""
         return self.measure_finish_and_claim(tally=True)
 
+    def measure_finish_and_start(self) -> Iterator[Callable[[], Any]]:
+        """A batched worker's call per job (``batch_size`` :data:`BATCH`): finish the job that ran
+        and start the next reservation; every :data:`BATCH`-th call claims off the queue instead
+        and reserves the next ``BATCH - 1`` jobs."""
+        from jq.broker import ClaimRequest
+
+        self.fill(self.calls + BATCH + 1)
+        claimed = self.broker.claim([QUEUE], claim_fields("s0"), LEASE)
+        assert claimed is not None
+        state: dict[str, Any] = {"job": claimed.job_id, "execution": "s0", "held": ()}
+        for index in range(1, self.calls + 1):
+            execution = f"s{index}"
+
+            def call(execution: str = execution) -> None:
+                held = state["held"]
+                reserve = () if held else [f"{execution}-{n}" for n in range(BATCH - 1)]
+                request = ClaimRequest([QUEUE], claim_fields(execution), LEASE, self.worker_update(),
+                                       reserved=held, reserve=reserve)  # fmt: skip
+                moved, next_job = self.broker.finish_and_claim(
+                    self.finish(state["job"], state["execution"]), request
+                )
+                assert moved and next_job is not None
+                state["held"] = (
+                    held[next_job.from_reserved :] if next_job.from_reserved else next_job.reservations
+                )
+                state["job"], state["execution"] = next_job.job_id, execution
+
+            yield call
+
+    def measure_finish_ten(self) -> Iterator[Callable[[], Any]]:
+        """Ten outcomes recorded in one call (``transition_many``): divide by ten for a job's share."""
+        self.fill(self.calls * 10)
+        batches = []
+        for index in range(self.calls):
+            changes = []
+            for n in range(10):
+                execution = f"m{index}-{n}"
+                claimed = self.broker.claim([QUEUE], claim_fields(execution), LEASE)
+                assert claimed is not None
+                changes.append(self.finish(claimed.job_id, execution))
+            batches.append(changes)
+        for changes in batches:
+            yield lambda changes=changes: self.broker.transition_many(changes)
+
     def measure_extend_lease(self) -> Iterator[Callable[[], Any]]:
         self.fill(1)
         claimed = self.broker.claim([QUEUE], claim_fields("x"), LEASE)
@@ -213,6 +261,8 @@ MEASURES = (
     "transition",
     "finish_and_claim",
     "finish_and_claim_tally",
+    "finish_and_start",
+    "finish_ten",
     "extend_lease",
     "heartbeat_worker",
 )

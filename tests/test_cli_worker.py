@@ -176,6 +176,32 @@ def test_max_jobs_and_max_idle_time(redis_server, redis_client):
     assert "idle for 0.5s" in done.stderr
 
 
+def reserved_jobs() -> int:
+    """How many jobs of the running job's queue are reserved (by its worker: there is one)."""
+    job = get_current_job()
+    assert job is not None
+    return int(job.connection.zcard(f"jq:reserved:{job.origin}"))
+
+
+def test_batch_size_reserves_jobs_from_a_deep_queue(redis_server, redis_client):
+    queue = Queue(connection=redis_client)
+    jobs = [queue.enqueue(reserved_jobs) for _ in range(6)]
+    done = jqueue(
+        "worker", "--burst", "-w", "jq.SimpleWorker", "--url", redis_server.url, "--batch-size", "3"
+    )
+    assert done.returncode == 0, done.stderr
+    assert max(job.result for job in jobs) == 2, "two jobs waited reserved behind a running one"
+
+
+def test_batch_size_must_be_at_least_one():
+    from click.testing import CliRunner
+
+    from jq.cli import cli
+
+    refused = CliRunner().invoke(cli, ["worker", "--burst", "--url", "memory://", "--batch-size", "0"])
+    assert refused.exit_code == 2 and "Invalid value for '--batch-size'" in refused.output
+
+
 def test_name_and_serializer(redis_server, redis_client):
     job = Queue(connection=redis_client, serializer=JSONSerializer).enqueue(fixtures.add, 20, 22)
     done = jqueue("worker", "-b", "-u", redis_server.url, "-n", "cli-named", "--serializer", "json")

@@ -45,6 +45,11 @@ class Broker(
     #: A broker that says False is refused, with a clear error, by anything that needs processes.
     shares_across_processes: bool = True
 
+    #: True when the broker reserves jobs (:meth:`reserve`, and the ``reserved`` and ``reserve``
+    #: arguments of :meth:`claim`): workers then take jobs in batches from deep queues. A driver
+    #: written before reservations says False, and its workers claim one job at a time.
+    supports_reservations: bool = False
+
     #: Exceptions that mean "the store cannot be reached right now; try again later" (a lost
     #: connection, a timeout, a server still loading). Workers catch these, wait with a capped
     #: back-off and carry on; anything else is a real error.
@@ -164,7 +169,32 @@ class Broker(
         The default makes two calls; drivers override it.
         """
         moved = self.transition(change)
-        return moved, self.claim(claim.queues, claim.fields, claim.lease_until, worker=claim.worker)
+        return moved, self._claim_request(claim)
+
+    def transition_many(
+        self, changes: Sequence[Transition], claim: ClaimRequest | None = None
+    ) -> tuple[list[bool], Claimed | None]:
+        """:meth:`transition` for each of ``changes``, in order, then (with ``claim``) a
+        :meth:`claim` that never waits, in one round trip where the store allows: a worker records
+        several outcomes, or gives back several reservations, at once.
+
+        Each change is made or refused on its own, as :meth:`transition` makes or refuses it (a
+        refused change writes nothing and does not stop the others), and sees the changes before
+        it; the claim happens whatever they did. jq's drivers make the whole call ATOMIC (one
+        script, one block) and check every worker update before writing anything. Returns whether
+        each change was made, in order, and the claimed job. This default makes one call per part
+        (each atomic, the whole not); drivers override it.
+        """
+        moved = [self.transition(change) for change in changes]
+        return moved, None if claim is None else self._claim_request(claim)
+
+    def _claim_request(self, claim: ClaimRequest) -> Claimed | None:
+        """:meth:`claim` with a request's arguments (the reservation parts only when given: a
+        driver written before them does not take them)."""
+        if claim.reserved or claim.reserve:
+            return self.claim(claim.queues, claim.fields, claim.lease_until, worker=claim.worker,
+                              reserved=claim.reserved, reserve=claim.reserve)  # fmt: skip
+        return self.claim(claim.queues, claim.fields, claim.lease_until, worker=claim.worker)
 
     def place_counts(self, places: Sequence[Place]) -> list[int]:
         """How many ids each place holds, in the order given: :meth:`queue_length` for a queue,

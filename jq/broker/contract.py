@@ -20,10 +20,12 @@ from jq.broker.types import (
     EnqueueRequest,
     Place,
     Record,
+    Reservation,
     Transition,
     WorkerUpdate,
 )
 from jq.defaults import DEFAULT_FAILURE_TTL
+from jq.exceptions import UnsupportedByBrokerError
 
 __all__ = [
     "CommandSubscription",
@@ -118,10 +120,12 @@ class QueueStore(abc.ABC):
     """Queues: ordered job ids by queue name, the calls that put a job on one and take it off.
 
     :meth:`enqueue`, :meth:`enqueue_many` (the whole batch), :meth:`claim_job`,
-    :meth:`extend_lease`, :meth:`empty_queue`, :meth:`delete_queue` and the step of :meth:`claim`
-    that takes a job are ATOMIC, so no job is claimed twice or lost between a queue and the started
-    registry. The counts and listings are not. A queue may hold ids whose records expired or whose
-    status is no longer ``queued``; claims drop them (see :meth:`claim` for corrupt records).
+    :meth:`reserve`, :meth:`extend_lease`, :meth:`empty_queue`, :meth:`delete_queue` and the step
+    of :meth:`claim` that takes a job are ATOMIC, so no job is claimed twice or lost between a
+    queue and the started registry. The counts and listings are not (a job reserved from a
+    queue is in neither its ids nor its count: see :class:`~jq.broker.Reservation`). A queue may
+    hold ids whose records expired or whose status is no longer ``queued``; claims drop them (see
+    :meth:`claim` for corrupt records).
     Whatever puts an id on a queue, here or in :class:`RegistryStore`, makes the queue known
     (:meth:`queue_names`).
     """
@@ -193,6 +197,8 @@ class QueueStore(abc.ABC):
         wait: float | None = None,
         *,
         worker: WorkerUpdate | None = None,
+        reserved: Sequence[Reservation] = (),
+        reserve: Sequence[str] = (),
     ) -> Claimed | None:
         """Take the next job from the first of ``queues`` that has one.
 
@@ -215,7 +221,53 @@ class QueueStore(abc.ABC):
         before each attempt, so that times in them (``started_at``) are those of the claim, not
         those of the start of a wait. So may ``lease_until`` (see :data:`ClaimLease`): a lease
         counts from the claim, however long the claim waited or was prepared in advance.
+
+        ``reserved`` and ``reserve`` are given only to a broker whose
+        :attr:`~jq.broker.Broker.supports_reservations` is True (see :class:`Reservation`).
+
+        ``reserved``: the caller's reservations, in the order it runs them. A queue from which the
+        caller holds reservations gives its next job from them before its own ids: going through
+        ``queues`` in order, the first reservation of the queue that is still held (in the
+        queue's reserved registry, its execution id in the record's :data:`EXECUTION`, status
+        ``queued``) is claimed instead of a popped id: it leaves the reserved registry, and is
+        started as a popped id would be. Reservations of the queue listed before it that are no
+        longer held are skipped (the entry of one whose record is gone leaves the registry). When
+        the job claimed is not one of ``reserved`` (a queue listed before theirs had a job, or
+        none is held any more), every reservation still held goes back to the front of its queue
+        in the same step, in order, without its :data:`EXECUTION` field, waking a claimer:
+        either way the caller then holds only those after the one started
+        (:attr:`Claimed.from_reserved`), or none. With no job claimed it holds none either.
+
+        ``reserve``: execution ids. After a claim that took its job off a queue (not from
+        ``reserved``), up to ``len(reserve)`` more jobs are reserved for the caller from that same
+        queue, as :meth:`reserve` reserves them, under the claim's lease: only when the queue
+        still holds at least that many ids (a batch is taken from a deep queue only, so that the
+        last jobs of a queue are shared among its workers). They are :attr:`Claimed.reservations`.
         """
+
+    def reserve(
+        self, queues: Sequence[str], execution_ids: Sequence[str], lease_until: float
+    ) -> list[Reservation]:
+        """Reserve up to ``len(execution_ids)`` jobs for the caller, taking them from ``queues``
+        in order (the first queue's jobs first, then the next queue's), without starting them
+        (see :class:`Reservation`).
+
+        ATOMIC. Ids are taken off the front of each queue as :meth:`claim` takes them: an id whose
+        record is gone, or whose status is another one of :data:`STATUS_PLACES` than ``queued``,
+        is dropped. A record with no status or one jq does not know ends the reservation: it stays
+        at the front of its queue, for a claim to take (and its worker to fail). The ``i``-th job
+        reserved (0-based) gets ``execution_ids[i]`` in its :data:`EXECUTION` field, and nothing
+        else: its status stays ``queued``, its expiry as it is; it enters its queue's reserved
+        registry with score ``lease_until + i * RESERVATION_STEP``, by the store's clock (see
+        :data:`~jq.broker.RESERVATION_STEP`). Returns the reservations in the order they were
+        made, which is the order to run them in; none when every queue is empty.
+
+        A reservation whose lease runs out is abandoned: a worker's maintenance gives its job back
+        to the front of its queue. Not abstract, so that a driver written before it still loads:
+        this default refuses with :class:`~jq.exceptions.UnsupportedByBrokerError`, and a broker
+        says it reserves with :attr:`~jq.broker.Broker.supports_reservations`.
+        """
+        raise UnsupportedByBrokerError(f"{type(self).__name__} does not reserve jobs")
 
     @abc.abstractmethod
     def claim_job(

@@ -93,6 +93,8 @@ class SetKind(str, enum.Enum):
     SCHEDULED = PlaceKind.SCHEDULED.value
     CANCELED = PlaceKind.CANCELED.value
     RATE_LIMITED = PlaceKind.RATE_LIMITED.value
+    #: The jobs reserved from a queue, not started yet (name: the queue; scored by the lease).
+    RESERVED = PlaceKind.RESERVED.value
     #: Ids of the jobs waiting for a job (name: its id), in the order they began to wait.
     DEPENDENTS = "dependents"
     #: Ids of the unmet dependencies of a job (name: its id).

@@ -22,6 +22,7 @@ __all__ = [
     "PERSIST",
     "RATE_LIMIT_CONCURRENCY",
     "RATE_LIMIT_KEY",
+    "RESERVATION_STEP",
     "RESULTS_KEPT",
     "SCHEDULED_AT",
     "STATUS",
@@ -42,6 +43,7 @@ __all__ = [
     "Record",
     "RecordEdit",
     "RefusalReason",
+    "Reservation",
     "ResultEntry",
     "Settlement",
     "Status",
@@ -84,6 +86,11 @@ SCHEDULED_AT: Final = "scheduled_at"
 RATE_LIMIT_KEY: Final = "rate_limit_key"
 #: How many jobs of that key may hold a slot at once when this one takes one (decimal text).
 RATE_LIMIT_CONCURRENCY: Final = "rate_limit_concurrency"
+
+#: Seconds between the registry scores of the jobs of one reservation (see
+#: :meth:`jq.broker.Broker.reserve`): the ``i``-th job reserved is scored ``lease_until + i *
+#: RESERVATION_STEP``, so that the reserved registry lists a batch in the order it was reserved.
+RESERVATION_STEP: Final = 0.001
 
 #: How many result entries a job keeps (newest first) unless a transition says more; older ones
 #: are dropped.
@@ -148,6 +155,8 @@ class PlaceKind(str, enum.Enum):
     ``scheduled``    when the job is due to be queued
     ``canceled``     when the record expires (``inf`` when kept forever)
     ``rate_limited`` when the job began waiting for a slot of its rate limit
+    ``reserved``     the reservation's lease deadline; past it, the reservation
+                     counts as abandoned and the job goes back to its queue
     ================ ==========================================================
     """
 
@@ -160,6 +169,8 @@ class PlaceKind(str, enum.Enum):
     CANCELED = "canceled"
     #: Jobs waiting for a slot of their rate limit (see :class:`jq.broker.RateLimitStore`).
     RATE_LIMITED = "rate_limited"
+    #: Queued jobs reserved by a worker, not started yet (see :class:`Reservation`).
+    RESERVED = "reserved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,18 +295,50 @@ class EnqueueOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Reservation:
+    """A queued job reserved for one caller (a worker that will run it soon), not started.
+
+    A reserved job keeps status ``queued`` and is in no queue listing: it is in its queue's
+    ``reserved`` registry (:attr:`PlaceKind.RESERVED`), scored by the reservation's lease deadline,
+    and its record's :data:`EXECUTION` field holds ``execution_id``, which guards the reservation:
+    starting the job (a claim given the reservation, see :meth:`Broker.claim`) or giving it back
+    (a :class:`Transition` from the reserved registry with this execution id) is refused once
+    the reservation is over. It is never ``started``, in a started registry, or a worker's
+    current job until a claim starts it. For every call that takes a job out of its queue (a
+    transition whose source is the queue, :meth:`Broker.delete_job` with the queue among its
+    places, an enqueue that replaces the job, :meth:`Broker.empty_queue`,
+    :meth:`Broker.delete_queue`), a reserved job is still in its queue: it leaves the reserved
+    registry instead, and the reservation is over.
+
+    The caller reads the job when a claim starts it (:attr:`Claimed.record`), not before: what a
+    user saves on a reserved job meanwhile is what runs.
+    """
+
+    job_id: str
+    queue: str
+    execution_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Claimed:
     """A job a worker now owns: it is in the started registry of ``queue`` under a lease.
 
     ``record`` is the whole job record after the claim's fields were written. ``prior_status`` is
     the status the record had before the claim: ``queued``, unless the record was corrupt (no
     status, or one jq does not know) — the worker then fails the job instead of running it.
+
+    For a claim given reservations (:attr:`ClaimRequest.reserved`): ``from_reserved`` is the
+    1-based position in them of the reservation the claim started (0: the job came from a queue,
+    and the caller holds none of those reservations any more); ``reservations`` are the jobs the
+    claim reserved for the caller besides (:attr:`ClaimRequest.reserve`), in the order to run them.
     """
 
     job_id: str
     queue: str
     record: Record
     prior_status: bytes | None = Status.QUEUED.stored
+    from_reserved: int = 0
+    reservations: tuple[Reservation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,12 +381,18 @@ def claim_lease_now(lease_until: ClaimLease) -> float:
 @dataclass(frozen=True, slots=True)
 class ClaimRequest:
     """The arguments of :meth:`Broker.claim` (without ``wait``), for
-    :meth:`Broker.finish_and_claim`."""
+    :meth:`Broker.finish_and_claim` and :meth:`Broker.transition_many`.
+
+    ``reserved`` and ``reserve`` (see :meth:`Broker.claim`) are given only to a broker whose
+    :attr:`~Broker.supports_reservations` is True.
+    """
 
     queues: Sequence[str]
     fields: ClaimFields
     lease_until: ClaimLease
     worker: WorkerUpdate | None = None
+    reserved: Sequence[Reservation] = ()
+    reserve: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)

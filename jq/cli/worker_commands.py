@@ -164,6 +164,7 @@ def plan_worker(store: StoreOptions, options: WorkerOptions, queues: tuple[str, 
         "worker_ttl": options.worker_ttl,
         "maintenance_interval": options.maintenance_interval,
         "job_monitoring_interval": options.job_monitoring_interval,
+        "batch_size": options.batch_size,
     }
     worker_kwargs.update({key: value for key, value in optional.items() if value is not None})
     if options.cron is not None:

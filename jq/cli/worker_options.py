@@ -59,6 +59,7 @@ class WorkerOptions:
     reuse_horse: bool
     concurrency: int | None
     pool: str | None
+    batch_size: int | None
 
     def flag_settings(self, store: StoreOptions, queues: tuple[str, ...]) -> FlagSettings:
         """The flags that take part in the flags > environment > config precedence."""
@@ -241,6 +242,13 @@ def _worker_params(name_short: bool) -> list[Callable[[F], F]]:
             type=click.Choice(POOLS, case_sensitive=False),
             help="Where --concurrency runs jobs: asyncio (default: async def jobs as tasks of one "
             "event loop, plain functions on threads) or threads (every job on a thread) (env: JQ_POOL).",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="jq.SimpleWorker: take up to N jobs per claim from a deep queue of short jobs, "
+            "reserving those it does not start yet (default 1: one job per claim).",
         ),
         click.option(
             "--sentry-dsn",

@@ -58,7 +58,11 @@ def _place_now(job: Job, status: JobStatus | None) -> Place | None:
         return None
     place = Place(kind, job.origin)
     if kind is PlaceKind.QUEUE:
-        there = job.broker.queue_position(job.origin, job.id) is not None
+        # A reserved job is still in its queue for a move out of it (see jq.broker.Reservation).
+        there = (
+            job.broker.queue_position(job.origin, job.id) is not None
+            or job.broker.registry_score(Place(PlaceKind.RESERVED, job.origin), job.id) is not None
+        )
     else:
         there = job.broker.registry_score(place, job.id) is not None
     return place if there else None

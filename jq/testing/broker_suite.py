@@ -39,6 +39,7 @@ from jq.testing.contract.history import HistoryContract
 from jq.testing.contract.queues import ClaimContract, EnqueueContract, QueueContract
 from jq.testing.contract.rate_limits import RateLimitAdmissionContract, RateLimitReleaseContract
 from jq.testing.contract.records import JobRecordContract, KeyLayoutContract
+from jq.testing.contract.reservations import ReservationContract, TransitionManyContract
 from jq.testing.contract.settling import (
     DeleteSettlesDependentsContract,
     OrphansContract,
@@ -81,10 +82,12 @@ __all__ = [
     "RateLimitReleaseContract",
     "RegistryContract",
     "ReplacementContract",
+    "ReservationContract",
     "ResultsLifetimeContract",
     "ScheduledReleaseContract",
     "SchedulingContract",
     "TransitionContract",
+    "TransitionManyContract",
     "WorkerContract",
     "WorkerUpdateContract",
 ]
@@ -114,6 +117,8 @@ class BrokerContractTests(
     WorkerContract,
     WorkerUpdateContract,
     FinishAndClaimContract,
+    ReservationContract,
+    TransitionManyContract,
     BlockingClaimContract,
     ConcurrencyContract,
     ControlContract,

@@ -58,6 +58,7 @@ from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
 from jq.queueing.queue import Queue
 from jq.scheduling.cron import Cron, CronScheduler, load_cron
+from jq.worker.batching import Batch, checked_batch_size
 from jq.worker.commands import CommandListener
 from jq.worker.concurrency.settings import ConcurrencyPool, ConcurrencySettings
 from jq.worker.concurrency.working import WorkerConcurrency
@@ -164,6 +165,7 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         cron: Cron | str | None = None,
         concurrency: int = 1,
         pool: ConcurrencyPool | str | None = None,
+        batch_size: int = 1,
     ) -> None:
         if job_class is not None:
             self.job_class = _resolve_class(job_class, Job, "job_class")
@@ -217,8 +219,10 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
         #: Held while the heartbeat talks to the store and while a work horse is forked, so that a
         #: horse is never forked in the middle of a call to the store.
         self.fork_guard = threading.Lock()
-        #: Periodic jobs this worker fires too (a Cron, or the module holding one).
-        self.cron = cron
+        #: Periodic jobs this worker fires too (a Cron, or the module holding one); and
+        #: ``batch_size``, the most jobs a claim takes at once from a deep queue: the one it starts
+        #: and those it reserves to run next (see :mod:`jq.worker.batching`); 1: one per claim.
+        self.cron, self.batch_size = cron, checked_batch_size(batch_size)
         self.registration = registration_of(self)
         self._commands = CommandListener(self.broker, self.name, self.handle_payload)
         self._maintenance: Maintenance | None = None
@@ -421,6 +425,23 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             queue_names=self.queue_names,
             heartbeat=self.heartbeat,
             set_state=self.set_state,
+        )
+
+    def work_batch(self) -> Batch:
+        """How many jobs each claim of the one-at-a-time loop may take (see :meth:`batches_jobs`)."""
+        return Batch(self.batch_size if self.batches_jobs() else 1)
+
+    def batches_jobs(self) -> bool:
+        """Whether this worker reserves jobs in batches (see :mod:`jq.worker.batching`): with a
+        ``batch_size`` over 1, when its jobs run in its own process (a SimpleWorker), the store
+        reserves jobs, and it takes its queues in their given order (the default dequeue
+        strategy: a batch would not follow a round-robin or random order)."""
+        return (
+            self.batch_size > 1
+            and not self.concurrency_settings.concurrent
+            and not self.strategy.uses_processes
+            and self.broker.supports_reservations
+            and self._dequeue_strategy is DequeueStrategy.DEFAULT
         )
 
     def _hold_job(self, job: Job | None) -> None:

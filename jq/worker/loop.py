@@ -17,9 +17,9 @@ from jq.broker import (
     WorkerState,
     WorkerUpdate,
 )
-from jq.core import lifecycle
 from jq.core.lifecycle import NextClaim
 from jq.core.outage import Backoff, describe_outage
+from jq.worker.batching import Batch
 from jq.worker.maintenance import Maintenance
 from jq.worker.registration import WorkerStatus
 
@@ -76,8 +76,13 @@ class WorkLoop:
         burst: bool,
         max_jobs: int | None,
         max_idle_time: float | None,
+        batch: Batch | None = None,
     ) -> None:
         self.name, self.broker, self.heartbeat_interval = name, broker, heartbeat_interval
+        #: The jobs reserved to run next (see :mod:`jq.worker.batching`); size 1: none.
+        self.batch = Batch(1) if batch is None else batch
+        # How long the last job took to run (None before the first): batches follow short jobs.
+        self._last_run: float | None = None
         self.calls = calls
         self.maintenance = maintenance
         self.burst = burst
@@ -138,7 +143,7 @@ class WorkLoop:
         until_chore = self.maintenance.tick()
         job = self._next_job
         if job is None:
-            claimed = worker.claim_next(self._wait_time(until_chore))
+            claimed = self._claim(self._wait_time(until_chore))
             if claimed is None:
                 return self._idle()
             self._unstarted = claimed
@@ -156,17 +161,22 @@ class WorkLoop:
         else:
             self._hold(None)
         worker.procline(f"busy with job {job.id}")
-        next_claim = NextClaim(worker.claim_request()) if self._may_take_another() else None
+        next_claim = NextClaim(self._next_request()) if self._may_take_another() else None
         # execute_job() (RQ's hook) runs it; the claim of the next job rides along with it, for
         # the step that records this job's outcome.
         self._unstarted = None
+        started = time.monotonic()
         try:
             worker.execute_job(job, next_claim)
         finally:
             # Also when execute_job raised (a KeyboardInterrupt, a SystemExit from a callback):
-            # a job claimed with the outcome is held, and given back if the loop ends (run()).
+            # a job claimed with the outcome is held, and given back if the loop ends (run()),
+            # with the reservations the claim left this worker.
+            if next_claim is not None and next_claim.answered:
+                self.batch.answered(next_claim.request, next_claim.claimed)
             if next_claim is not None and next_claim.claimed is not None:
                 self._unstarted = next_claim.claimed
+        self._last_run = time.monotonic() - started
         self._wrote()  # its outcome (execute_job retries that write while the store is away)
         self.processed += 1
         if self._unstarted is not None:
@@ -181,6 +191,26 @@ class WorkLoop:
             return False
         return True
 
+    def _next_request(self) -> ClaimRequest:
+        """The claim that rides on the running job's outcome: the worker's, starting its next
+        reservation, or reserving more (see :class:`~jq.worker.batching.Batch`)."""
+        request = self.calls.claim_request()
+        # Jobs the worker may still claim after the one this claim takes.
+        room = None if self.max_jobs is None else self.max_jobs - self.processed - 2
+        return self.batch.request(request, room=room, last_run=self._last_run)
+
+    def _claim(self, wait: float | None) -> Claimed | None:
+        """Claim the next job: the worker's ``claim_next``; or, while the worker holds
+        reservations (the last outcome was recorded without a claim riding along), the first of
+        them still held, without waiting."""
+        if not self.batch.held:
+            return self.calls.claim_next(wait)
+        request = self.batch.request(self.calls.claim_request(), room=None, last_run=None)
+        claimed = self.broker.claim(request.queues, request.fields, request.lease_until,
+                                    worker=request.worker, reserved=request.reserved)  # fmt: skip
+        self.batch.answered(request, claimed)
+        return claimed if claimed is not None else self.calls.claim_next(wait)
+
     def _may_take_another(self) -> bool:
         """Whether the next job may be claimed with this job's outcome."""
         if self.calls.stop_requested() or self._suspended:
@@ -194,22 +224,17 @@ class WorkLoop:
 
     def _give_back_next_job(self) -> None:
         """A job claimed but not started here (claimed ahead, or claimed as the worker was told to
-        stop) goes back to the front of its queue at once, in one step guarded by its claim's
-        execution id (nothing is written if that execution no longer owns the job)."""
+        stop) and the jobs reserved after it go back to the front of their queues at once, in
+        order, in one call, each guarded by its own execution id (nothing is written for one that
+        this worker no longer owns). A store that cannot be reached leaves them to their leases:
+        maintenance requeues (or ends) them then, so none is lost either way."""
         claimed = self._unstarted
         self._unstarted = None
         self._hold(None)
-        if claimed is None:
+        if claimed is None and not self.batch.held:
             return
         idle = WorkerUpdate(self.name, {WORKER_STATE: WorkerState.IDLE.stored, WORKER_CURRENT_JOB: b""})
-        try:
-            if lifecycle.give_back_claim(claimed, self.broker, idle):
-                logger.info(
-                    "worker %s: job %s goes back to queue %s", self.name, claimed.job_id, claimed.queue
-                )
-        except self.broker.transient_errors:
-            # Its lease runs out and maintenance requeues or ends it: it is not lost either way.
-            logger.warning("worker %s: could not give job %s back to its queue", self.name, claimed.job_id)
+        self.batch.give_back(self.broker, self.name, claimed, idle)
 
     def _wait_time(self, until_chore: float) -> float | None:
         if self.burst:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jq.broker import Broker, Place, PlaceKind
 from jq.broker.clock import due_time
+from jq.core import lifecycle
 from jq.core.group import Group
 from jq.core.rate_limit import clean_rate_limits
 from jq.scheduling.scheduler import Scheduler, scheduler_lock_name
@@ -121,6 +122,9 @@ class Maintenance:
             name = queue.name
             if reap:
                 self._isolated(f"queue {name}: ending abandoned jobs", self._end_abandoned, queue)
+                self._isolated(
+                    f"queue {name}: returning abandoned reservations", self._return_reservations, queue
+                )
             for kind, registry in (
                 ("finished", queue.finished_job_registry),
                 ("failed", queue.failed_job_registry),
@@ -158,6 +162,17 @@ class Maintenance:
             logger.warning(
                 "queue %s: ended %d abandoned job(s): %s", queue.name, len(abandoned), ", ".join(abandoned)
             )
+
+    def _return_reservations(self, queue: Queue) -> None:
+        if not self.broker.supports_reservations:
+            return
+        returned = lifecycle.return_abandoned_reservations(self.broker, queue.name)
+        if returned:
+            logger.warning(
+                "queue %s: %d job(s) whose reservation ran out (the worker that reserved them stopped "
+                "without giving them back) went back to the front of the queue: %s",
+                queue.name, len(returned), ", ".join(returned),
+            )  # fmt: skip
 
     def _settle_orphans(self, queue: Queue) -> None:
         orphans = queue.deferred_job_registry.cleanup()

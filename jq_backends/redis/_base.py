@@ -59,6 +59,7 @@ class Templates:
     queue: str
     wake: str
     started: str
+    reserved: str
     deferred: str
     scheduled: str
     canceled: str
@@ -79,6 +80,7 @@ class Templates:
             queue=keys.template("queue"),
             wake=keys.template("wake"),
             started=keys.template(PlaceKind.STARTED.value),
+            reserved=keys.template(PlaceKind.RESERVED.value),
             deferred=keys.template(PlaceKind.DEFERRED.value),
             scheduled=keys.template(PlaceKind.SCHEDULED.value),
             canceled=keys.template(PlaceKind.CANCELED.value),

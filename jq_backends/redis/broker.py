@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import redis
@@ -37,6 +38,7 @@ from jq_backends.redis.queues import RedisQueues
 from jq_backends.redis.rate_limits import RedisRateLimits
 from jq_backends.redis.records import RedisJobs
 from jq_backends.redis.registries import RedisRegistries
+from jq_backends.redis.scripts import Arg
 from jq_backends.redis.sentinel import SENTINEL_SCHEMES, sentinel_client
 from jq_backends.redis.workers import RedisWorkers
 
@@ -86,6 +88,8 @@ class RedisBroker(
         redis.ReadOnlyError,
         *CLUSTER_TRANSIENT_ERRORS,
     )
+    #: Jobs are reserved (see :meth:`reserve`).
+    supports_reservations = True
     #: Redis at ``maxmemory`` under ``noeviction``: a script's refusal is a StoreFullError that says
     #: what to do, a plain command's redis-py's OutOfMemoryError.
     full_errors = (redis.OutOfMemoryError, StoreFullError)
@@ -178,26 +182,70 @@ class RedisBroker(
         trip, see ``lua/finish_and_claim.lua``)."""
         if not claim.queues:
             return self.transition(change), None
+        if claim.reserved or claim.reserve:
+            # A claim with reservations is made by transition_many.lua alone (lua/lib_claim.lua).
+            moved, claimed = self.transition_many([change], claim)
+            return moved[0], claimed
         transition_keys, transition_args = self._transition_call(change, last=False)
-        lease = codec.score(claim_lease_now(claim.lease_until))
-        fields = claim_fields_now(claim.fields)
-        claim_keys, claim_args = self._claim_call(claim.queues, fields, lease, claim.worker)
-        self._skipped_queues = set()
-        # Read with this attempt's fields: a repeat after a transient error gets this reply. (Not
-        # through self: a call in doubt keeps its reader, which must not keep the broker alive.)
-        me = weakref.ref(self)
+        claim_keys, claim_args, read_claim = self._claim_parts(claim)
 
         def read(reply: Any) -> tuple[bool, Claimed | None]:
-            broker = me()
-            claimed = (
-                None if broker is None or len(reply) < 2 else broker._claimed(claim.queues, fields, reply[1:])
-            )
-            return bool(reply[0]), claimed
+            return bool(reply[0]), read_claim(reply[1:])
 
         outcome: tuple[bool, Claimed | None] = self._scripts(
             "finish_and_claim", transition_keys + claim_keys, transition_args + claim_args, read
         )
         return outcome
+
+    def transition_many(
+        self, changes: Sequence[Transition], claim: ClaimRequest | None = None
+    ) -> tuple[list[bool], Claimed | None]:
+        """Each of ``changes``, then a :meth:`claim` that never waits, in one script (one round
+        trip, see ``lua/transition_many.lua``)."""
+        if claim is not None and not claim.queues:
+            claim = None
+        if not changes:
+            return [], None if claim is None else self._claim_request(claim)
+        keys: list[str] = []
+        args: list[Arg] = [len(changes), codec.flag(claim is not None)]
+        for change in changes:
+            change_keys, change_args = self._transition_call(change, last=False)
+            keys += change_keys
+            args += change_args
+        if claim is None:
+            reply = self._scripts("transition_many", keys, args)
+            return [bool(moved) for moved in reply[0]], None
+        claim_keys, claim_args, read_claim = self._claim_parts(claim)
+
+        def read(reply: Any) -> tuple[list[bool], Claimed | None]:
+            return [bool(moved) for moved in reply[0]], read_claim(reply[1:])
+
+        outcome: tuple[list[bool], Claimed | None] = self._scripts(
+            "transition_many", keys + claim_keys, args + claim_args, read
+        )
+        return outcome
+
+    def _claim_parts(
+        self, claim: ClaimRequest
+    ) -> tuple[list[str], list[Arg], Callable[[Sequence[Any]], Claimed | None]]:
+        """A claim that rides on another call: its KEYS, its ARGV, and how to read its part of
+        the reply (the items after the call's own; none when every queue was empty)."""
+        lease = codec.score(claim_lease_now(claim.lease_until))
+        fields = claim_fields_now(claim.fields)
+        keys, args = self._claim_call(
+            claim.queues, fields, lease, claim.worker, claim.reserved, claim.reserve
+        )
+        self._skipped_queues = set()
+        # Read with this attempt's fields: a repeat after a transient error gets this reply. (Not
+        # through self: a call in doubt keeps its reader, which must not keep the broker alive.)
+        me = weakref.ref(self)
+        queues, reserve = claim.queues, claim.reserve
+
+        def read(items: Sequence[Any]) -> Claimed | None:
+            broker = me()
+            return None if broker is None or not items else broker._claimed(queues, fields, items, reserve)
+
+        return keys, args, read
 
     def pipeline_writes(self, pipeline: Any) -> RedisPipelineWrites:
         """Writes queued on ``pipeline``, a redis-py pipeline to this broker's server and
@@ -227,5 +275,8 @@ class RedisBroker(
         self._scripts.close()
         if self._twin is not None:
             self._twin.close()
+            # The twin was given its pool (a clone of the user's), which Redis.close() leaves
+            # open: its sockets would stay open until the garbage collector finds them.
+            self._twin.connection_pool.disconnect()  # type: ignore[union-attr]
         if self._owns_connection:
             self._connection.close()

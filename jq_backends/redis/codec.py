@@ -7,7 +7,16 @@ from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import Final
 
-from jq.broker import PERSIST, STATUS, DependentsPolicy, Place, Record, Settlement, Status, WorkerUpdate
+from jq.broker import (
+    PERSIST,
+    STATUS,
+    DependentsPolicy,
+    Place,
+    Record,
+    Settlement,
+    Status,
+    WorkerUpdate,
+)
 from jq_backends.redis.scripts import PRESENCE_FIELD, Arg
 from jq_backends.redis.wire import PolicyLetter, TtlLetter
 

@@ -27,6 +27,7 @@ from jq.broker import (
     QueueStore,
     Record,
     RefusalReason,
+    Reservation,
     Status,
     WorkerUpdate,
     claim_fields_now,
@@ -177,14 +178,31 @@ class RedisQueues(RedisState, QueueStore):
         return keys, args
 
     def _claim_call(
-        self, queues: Sequence[str], fields: Mapping[str, bytes], lease: str, worker: WorkerUpdate | None
+        self,
+        queues: Sequence[str],
+        fields: Mapping[str, bytes],
+        lease: str,
+        worker: WorkerUpdate | None,
+        reserved: Sequence[Reservation] = (),
+        reserve: Sequence[str] = (),
     ) -> tuple[list[str], list[Arg]]:
-        """The claim's KEYS and ARGV as lib.lua's Claim section reads them."""
+        """The claim's KEYS and ARGV as lib_claim.lua's Claim section reads them."""
         t = self._t
         keys: list[str] = []
+        with_reserved = bool(reserved or reserve)
         for queue in queues:
             keys += [t.queue + queue, t.started + queue, t.wake + queue]
+            if with_reserved:
+                keys.append(t.reserved + queue)
         args: list[Arg] = [lease]
+        if with_reserved:
+            # The lease marked 'r': the reservation parts follow (a plain claim sends neither).
+            args = ["r" + lease, len(reserved)]
+            index = {queue: i for i, queue in reversed(list(enumerate(queues, start=1)))}
+            for reservation in reserved:
+                # A reservation of a queue the claim does not list is in no queue it tries: 0.
+                args += [index.get(reservation.queue, 0), reservation.job_id, reservation.execution_id]
+            args += [len(reserve), *reserve]
         if worker is not None:
             keys.append(t.worker + worker.name)
             args += codec.worker_args(worker)
@@ -192,18 +210,31 @@ class RedisQueues(RedisState, QueueStore):
         return keys, args
 
     def _claimed(
-        self, queues: Sequence[str], fields: Mapping[str, bytes], reply: Sequence[Any]
+        self,
+        queues: Sequence[str],
+        fields: Mapping[str, bytes],
+        reply: Sequence[Any],
+        reserve: Sequence[str] = (),
     ) -> Claimed | None:
         """A claim's reply: {queue index (1-based, 0 for none), job id, the record before the
-        claim as field, value..., problems}; the claim's ``fields`` and status are added here, as
-        the script wrote them. The problems are logged (see :meth:`_report`)."""
+        claim as field, value..., problems}, then, for a claim with reservations, the position of
+        the reservation started and the ids of the jobs reserved; the claim's ``fields`` and
+        status are added here, as the script wrote them, and each reservation's execution id
+        (``reserve``, in order). The problems are logged (see :meth:`_report`)."""
         index, job_id, items = reply[0], reply[1], reply[2]
         if len(reply) > 3 and reply[3]:
             self._report(queues, reply[3])
         if int(index) == 0:
             return None
+        queue = queues[int(index) - 1]
         record, prior_status = codec.claimed_record(items, fields)
-        return Claimed(codec.text(job_id), queues[int(index) - 1], record, prior_status)
+        if len(reply) < 6:
+            return Claimed(codec.text(job_id), queue, record, prior_status)
+        reservations = tuple(
+            Reservation(codec.text(reserved), queue, execution)
+            for reserved, execution in zip(reply[5], reserve, strict=False)
+        )
+        return Claimed(codec.text(job_id), queue, record, prior_status, int(reply[4]), reservations)
 
     def _report(self, queues: Sequence[str], problems: Sequence[Any]) -> None:
         """Log what a claim could not use: a queue skipped because one of its keys holds the wrong
@@ -233,21 +264,56 @@ class RedisQueues(RedisState, QueueStore):
         self._skipped_queues = skipped
 
     def _claim_once(
-        self, queues: Sequence[str], fields: Mapping[str, bytes], lease: str, worker: WorkerUpdate | None
+        self,
+        queues: Sequence[str],
+        fields: Mapping[str, bytes],
+        lease: str,
+        worker: WorkerUpdate | None,
+        reserved: Sequence[Reservation] = (),
+        reserve: Sequence[str] = (),
     ) -> Claimed | None:
         self._skipped_queues = set()
         # Read with this attempt's fields: a repeat after a transient error gets this reply. (Not
         # through self: a call in doubt keeps its reader, which must not keep the broker alive.)
         me = weakref.ref(self)
 
+        keys, args = self._claim_call(queues, fields, lease, worker, reserved, reserve)
+        if reserved or reserve:
+            # The one script whose claims make reservations (see lua/lib_claim.lua), with no
+            # transition before the claim: its reply is {{}, the claim's reply...}.
+            def read_reserving(reply: Any) -> Claimed | None:
+                broker = me()
+                items = reply[1:]
+                return (
+                    None if not items or broker is None else broker._claimed(queues, fields, items, reserve)
+                )
+
+            reserving: Claimed | None = self._scripts("transition_many", keys, [0, 1, *args], read_reserving)
+            return reserving
+
         def read(reply: Any) -> Claimed | None:
             broker = me()
             return None if reply is None or broker is None else broker._claimed(queues, fields, reply)
 
-        claimed: Claimed | None = self._scripts(
-            "claim", *self._claim_call(queues, fields, lease, worker), read
-        )
+        claimed: Claimed | None = self._scripts("claim", keys, args, read)
         return claimed
+
+    def reserve(
+        self, queues: Sequence[str], execution_ids: Sequence[str], lease_until: float
+    ) -> list[Reservation]:
+        """Reserve up to ``len(execution_ids)`` jobs from the queues in order (one script, see
+        ``lua/reserve.lua``)."""
+        if not queues or not execution_ids:
+            return []
+        t = self._t
+        keys: list[str] = []
+        for queue in queues:
+            keys += [t.queue + queue, t.reserved + queue]
+        reply = self._scripts("reserve", keys, [codec.score(lease_until), *execution_ids])
+        return [
+            Reservation(codec.text(reply[n + 1]), queues[int(reply[n]) - 1], execution_ids[n // 2])
+            for n in range(0, len(reply), 2)
+        ]
 
     def _block_limit(self) -> float:
         """The longest BLPOP that cannot outlast the client's socket timeout (which would raise).
@@ -269,16 +335,20 @@ class RedisQueues(RedisState, QueueStore):
         wait: float | None = None,
         *,
         worker: WorkerUpdate | None = None,
+        reserved: Sequence[Reservation] = (),
+        reserve: Sequence[str] = (),
     ) -> Claimed | None:
-        """Claim the next job of the first non-empty queue (one script when a job is there),
-        updating ``worker``'s record in the same script.
+        """Claim the next job of the first non-empty queue (one script when a job is there; a
+        reservation of the caller's first), updating ``worker``'s record in the same script.
 
         With ``wait``, when every queue is empty, block in BLPOP on the queues' wake keys and try
         again when a token comes or a BLPOP times out, until a job is claimed or the time is up.
         """
         if not queues:
             return None
-        claimed = self._claim_once(queues, claim_fields_now(fields), _lease(lease_until), worker)
+        claimed = self._claim_once(
+            queues, claim_fields_now(fields), _lease(lease_until), worker, reserved, reserve
+        )
         if claimed is not None or not wait or wait <= 0:
             return claimed
         deadline = time.monotonic() + wait
@@ -373,7 +443,12 @@ class RedisQueues(RedisState, QueueStore):
 
     def _drop_queue(self, queue: str, *, delete_jobs: bool, forget: bool) -> int:
         keys = self._keys
-        script_keys = [keys.queue(queue), keys.wake(queue), keys.queues]
+        script_keys = [
+            keys.queue(queue),
+            keys.wake(queue),
+            keys.queues,
+            keys.registry(PlaceKind.RESERVED, queue),
+        ]
         args: list[Arg] = [codec.flag(delete_jobs), codec.flag(forget)]
         return int(self._scripts("drop_queue", script_keys, args))
 

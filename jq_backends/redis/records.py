@@ -12,7 +12,7 @@ from typing import cast
 import redis
 from redis.client import Pipeline
 
-from jq.broker import DependentsPolicy, JobStore, Place, Record, settlement_for
+from jq.broker import DependentsPolicy, JobStore, Place, PlaceKind, Record, settlement_for
 from jq.defaults import DEFAULT_FAILURE_TTL
 from jq.exceptions import DeserializationError, StoreDataError
 from jq_backends.redis import codec
@@ -156,6 +156,9 @@ class RedisJobs(RedisState, JobStore):
             mode += Flag.RELEASED  # on the dependents released and the jobs a freed slot admits
             args += codec.pairs(released_fields)
         args[0] = mode
+        # A job reserved from a queue is still in it (see jq.broker.Reservation).
+        reserved = [Place(PlaceKind.RESERVED, place.queue) for place in places if place.is_queue]
+        places = [*places, *(place for place in reserved if place not in places)]
         script_keys += [keys.place(place) for place in places]
         args += [codec.place_kind(place) for place in places]
         return script_keys, args

@@ -97,8 +97,10 @@ SCRIPT_NAMES: Final = (
     "registry_cleanup",
     "release_lock",
     "release_rate_limit_slots",
+    "reserve",
     "settle_orphans",
     "transition",
+    "transition_many",
     "unregister_worker",
     "update_job",
     "worker_names",
@@ -106,7 +108,7 @@ SCRIPT_NAMES: Final = (
 
 #: The library files, in the order their definitions are put together: a definition uses only
 #: definitions above it, of its own file or an earlier one.
-LIBRARY_NAMES: Final = ("lib", "lib_rate_limit", "lib_history", "lib_transition", "lib_enqueue")
+LIBRARY_NAMES: Final = ("lib", "lib_rate_limit", "lib_history", "lib_claim", "lib_transition", "lib_enqueue")
 
 #: One KEYS or ARGV element as redis-py encodes it.
 Arg = str | bytes | int | float
@@ -190,6 +192,8 @@ def script_constants(prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
     # LTRIM's last index: the result entries kept are 0 .. RESULTS_KEPT - 1.
     constants["RESULTS_LAST"] = str(contract.RESULTS_KEPT - 1)
     constants["REQUEST_TTL_MS"] = str(int(REQUEST_TTL * 1000))
+    # The seconds between the reserved registry scores of one reservation's jobs.
+    constants["RESERVATION_STEP"] = repr(contract.RESERVATION_STEP)
     return constants
 
 

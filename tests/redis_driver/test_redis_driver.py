@@ -219,8 +219,11 @@ def test_a_decoding_client_gets_a_binary_twin(client: redis.Redis) -> None:
         assert decoding.ping(), "closing the broker leaves the user's client alone"
         assert rb.job_exists("a"), "a closed twin reconnects when used again"
         rb.close()  # it reconnected: closed again, not left to the garbage collector
+        twin = rb._client.connection_pool
+        assert not any(c._sock for c in [*twin._available_connections, *twin._in_use_connections])
     finally:
         decoding.close()
+        decoding.connection_pool.disconnect()  # a pool given to a client outlives its close()
 
 
 def test_for_client_returns_one_broker_per_client(client: redis.Redis) -> None:

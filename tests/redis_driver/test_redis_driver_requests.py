@@ -126,6 +126,45 @@ def test_a_repeated_finish_and_claim_whose_job_was_taken_away_keeps_its_move(
     assert [bool(item) for item in again(client, sent.commands[-1])] == [True]
 
 
+def test_a_claim_with_reservations_delivered_twice_applies_once(
+    rb: RedisBroker, client: redis.Redis, sent: Sent
+) -> None:
+    rb.enqueue_many([request(job_id) for job_id in "abcdef"])
+    claimed = rb.claim([Q], FIELDS, 100.0, reserve=["r1", "r2"])
+    assert claimed is not None and [r.job_id for r in claimed.reservations] == ["b", "c"]
+    before = snapshot(client)
+    repeat = again(client, sent.commands[-1])
+    assert snapshot(client) == before, "the copy wrote nothing"
+    # (A claim with reservations is made by transition_many.lua: {{}, the claim's reply...}.)
+    assert rb._claimed([Q], FIELDS, repeat[1:], ["r1", "r2"]) == claimed
+    # Starting a reservation: the copy reads the same too.
+    following = rb.claim([Q], {**FIELDS, "execution": b"x2"}, 100.0, reserved=claimed.reservations)
+    assert following is not None and (following.job_id, following.from_reserved) == ("b", 1)
+    before = snapshot(client)
+    repeat = again(client, sent.commands[-1])
+    assert snapshot(client) == before
+    assert rb._claimed([Q], {**FIELDS, "execution": b"x2"}, repeat[1:]) == following
+
+
+def test_a_reserve_or_transition_many_delivered_twice_applies_once(
+    rb: RedisBroker, client: redis.Redis, sent: Sent
+) -> None:
+    rb.enqueue_many([request(job_id) for job_id in "abc"])
+    reserved = rb.reserve([Q], ["r1", "r2"], 100.0)
+    before = snapshot(client)
+    assert again(client, sent.commands[-1]) == sent.replies[-1] and snapshot(client) == before
+    start(rb, "c", execution=b"e1")
+    moved, claimed = rb.transition_many(
+        [finish("c", execution_id="e1", edit=RecordEdit({"status": b"finished"}, record_ttl=50))],
+        ClaimRequest([Q], FIELDS, 100.0, reserved=reserved),
+    )
+    assert moved == [True] and claimed is not None and claimed.job_id == "a"
+    before = snapshot(client)
+    repeat = again(client, sent.commands[-1])
+    assert snapshot(client) == before
+    assert list(repeat[0]) == [1] and rb._claimed([Q], FIELDS, repeat[1:]) == claimed
+
+
 def test_a_claim_without_an_execution_id_is_recorded_whole(
     rb: RedisBroker, client: redis.Redis, sent: Sent
 ) -> None:

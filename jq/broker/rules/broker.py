@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from jq.broker.base import Broker
 from jq.broker.rules.claims import StoreClaims, take
 from jq.broker.rules.control import StoreControl
@@ -45,6 +47,9 @@ class StoreBroker(
     one call of its own overrides that method; the conformance suite holds both to one result.
     """
 
+    #: Jobs are reserved (see :meth:`reserve`), on every store.
+    supports_reservations = True
+
     def __init__(self, store: Store, keys: KeyNaming) -> None:
         super().__init__(store, keys)
         self.shares_across_processes = store.shares_across_processes
@@ -81,8 +86,25 @@ class StoreBroker(
 
         Both worker updates are checked before anything is written, as the Redis driver does.
         """
+        moved, claimed = self.transition_many([change], claim)
+        return moved[0], claimed
+
+    def transition_many(
+        self, changes: Sequence[Transition], claim: ClaimRequest | None = None
+    ) -> tuple[list[bool], Claimed | None]:
+        """Each of ``changes`` as :meth:`transition` makes it, then a :meth:`claim` that never
+        waits, in one atomic block; every worker update is checked before anything is written."""
+        if claim is None:
+            with self.store.atomic() as tx:
+                check_updates(tx, [change.worker for change in changes])
+                now = self.store.now()
+                return [transition_in(tx, change, now) for change in changes], None
         fields, lease = claim_fields_now(claim.fields), claim_lease_now(claim.lease_until)
         with self.store.atomic() as tx:
-            check_updates(tx, [change.worker, claim.worker])
-            moved = transition_in(tx, change, self.store.now())
-            return moved, take(tx, claim.queues, fields, lease, claim.worker)
+            check_updates(tx, [*(change.worker for change in changes), claim.worker])
+            now = self.store.now()
+            moved = [transition_in(tx, change, now) for change in changes]
+            claimed = take(
+                tx, claim.queues, fields, lease, claim.worker, claim.reserved, claim.reserve, now=now
+            )
+            return moved, claimed

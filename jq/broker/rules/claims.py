@@ -14,12 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from jq.broker.contract import QueueStore
 from jq.broker.rules._base import StoreRules
 from jq.broker.rules.fields import PLACE_OF_STATUS, QUEUED, STARTED, limit_of
-from jq.broker.rules.places import KNOWN_QUEUES, queue_of, queue_pop, remove_all
-from jq.broker.rules.slots import after_move
+from jq.broker.rules.places import KNOWN_QUEUES, queue_of, queue_pop, remove_all, reserved_of
+from jq.broker.rules.slots import after_move, to_queue
 from jq.broker.rules.workers import apply_update, check_updates
 from jq.broker.store import Collection, RecordKind, StoreTransaction
 from jq.broker.types import (
     EXECUTION,
+    RESERVATION_STEP,
     STATUS,
     Claimed,
     ClaimFields,
@@ -27,12 +28,13 @@ from jq.broker.types import (
     Place,
     PlaceKind,
     Record,
+    Reservation,
     WorkerUpdate,
     claim_fields_now,
     claim_lease_now,
 )
 
-__all__ = ["StoreClaims", "take"]
+__all__ = ["StoreClaims", "give_back_all", "reserve_in", "take"]
 
 
 def take(
@@ -41,10 +43,23 @@ def take(
     fields: Mapping[str, bytes],
     lease_until: float,
     worker: WorkerUpdate | None = None,
+    reserved: Sequence[Reservation] = (),
+    reserve: Sequence[str] = (),
+    *,
+    now: float,
 ) -> Claimed | None:
-    """The claiming step inside a block (``worker`` checked already): pop ids off the first
-    non-empty queue until one is claimable, start it, and update the worker."""
+    """The claiming step inside a block (``worker`` checked already): the caller's first
+    reservation still held of the first queue that has one, else pop ids off the first non-empty
+    queue until one is claimable; start it, and update the worker (see
+    :meth:`jq.broker.QueueStore.claim` for ``reserved`` and ``reserve``)."""
     for queue in queues:
+        for position, reservation in enumerate(reserved, start=1):
+            if reservation.queue == queue and (record := _held(tx, reservation)) is not None:
+                tx.remove(reserved_of(queue), reservation.job_id)
+                _start(tx, reservation.job_id, queue, record, fields, lease_until)
+                if worker is not None:
+                    apply_update(tx, worker, current_job=reservation.job_id)
+                return Claimed(reservation.job_id, queue, record, QUEUED, from_reserved=position)
         while (job_id := queue_pop(tx, queue)) is not None:
             record = tx.read(RecordKind.JOB, job_id)
             if record is None:  # expired or deleted
@@ -54,10 +69,13 @@ def take(
             # missing or unknown status is a corrupt record, claimed so the worker fails it.
             if prior_status != QUEUED and prior_status in PLACE_OF_STATUS:
                 continue
+            give_back_all(tx, reserved, now)
             _start(tx, job_id, queue, record, fields, lease_until)
             if worker is not None:
                 apply_update(tx, worker, current_job=job_id)
-            return Claimed(job_id, queue, record, prior_status)
+            more = reserve_in(tx, [queue], reserve, lease_until, deep_only=True) if reserve else []
+            return Claimed(job_id, queue, record, prior_status, reservations=tuple(more))
+    give_back_all(tx, reserved, now)
     return None
 
 
@@ -77,6 +95,66 @@ def _start(
     tx.add(Collection.of(Place(PlaceKind.STARTED, queue)), job_id, lease_until)
 
 
+def _held(tx: StoreTransaction, reservation: Reservation) -> Record | None:
+    """The record of a job the reservation still holds (in its queue's reserved registry, its
+    execution id in the record, status queued), else None; an entry whose record is gone leaves
+    the registry."""
+    registry = reserved_of(reservation.queue)
+    if tx.score(registry, reservation.job_id) is None:
+        return None
+    record = tx.read(RecordKind.JOB, reservation.job_id)
+    if record is None:
+        tx.remove(registry, reservation.job_id)
+        return None
+    if record.get(EXECUTION) != reservation.execution_id.encode() or record.get(STATUS) != QUEUED:
+        return None
+    return record
+
+
+def give_back_all(tx: StoreTransaction, reserved: Sequence[Reservation], now: float) -> None:
+    """Every reservation still held goes back to the front of its queue, in order (the last
+    one first), without its execution id; ``now`` is the store's clock."""
+    for reservation in reversed(reserved):
+        record = _held(tx, reservation)
+        if record is None:
+            continue
+        tx.remove(reserved_of(reservation.queue), reservation.job_id)
+        del record[EXECUTION]
+        record[STATUS] = to_queue(tx, reservation.job_id, record, reservation.queue, at_front=True, now=now)
+        tx.write(RecordKind.JOB, reservation.job_id, record, replace=True)
+
+
+def reserve_in(
+    tx: StoreTransaction,
+    queues: Sequence[str],
+    execution_ids: Sequence[str],
+    lease_until: float,
+    *,
+    deep_only: bool = False,
+) -> list[Reservation]:
+    """The reserving step of :meth:`jq.broker.QueueStore.reserve` inside a block; with
+    ``deep_only``, nothing unless the first queue holds at least as many ids as asked for."""
+    made: list[Reservation] = []
+    if deep_only and queues and tx.count(queue_of(queues[0])) < len(execution_ids):
+        return made
+    for queue in queues:
+        ids = queue_of(queue)
+        while len(made) < len(execution_ids) and (first := tx.members(ids, 0, 0)):
+            job_id = first[0]
+            record = tx.read(RecordKind.JOB, job_id)
+            status = None if record is None else record.get(STATUS)
+            if record is not None and status != QUEUED and status not in PLACE_OF_STATUS:
+                return made  # corrupt: left at the front, for a claim to take and fail
+            tx.remove(ids, job_id)
+            if record is None or status != QUEUED:
+                continue  # gone, or it lives elsewhere: dropped as a claim drops it
+            execution = execution_ids[len(made)]
+            tx.write(RecordKind.JOB, job_id, {EXECUTION: execution.encode()})
+            tx.add(reserved_of(queue), job_id, lease_until + len(made) * RESERVATION_STEP)
+            made.append(Reservation(job_id, queue, execution))
+    return made
+
+
 class StoreClaims(StoreRules, QueueStore):
     """Claims, leases and queue reads; each state change one atomic block."""
 
@@ -88,16 +166,21 @@ class StoreClaims(StoreRules, QueueStore):
         wait: float | None = None,
         *,
         worker: WorkerUpdate | None = None,
+        reserved: Sequence[Reservation] = (),
+        reserve: Sequence[str] = (),
     ) -> Claimed | None:
-        """Take the first claimable job of the first queue that has one, waiting up to ``wait``
-        seconds (of real time) for one, and update ``worker``'s record with it."""
+        """Take the first claimable job of the first queue that has one (a reservation first),
+        waiting up to ``wait`` seconds (of real time) for one, and update ``worker``'s record with
+        it; reserve more with ``reserve``."""
         if wait is None or wait <= 0:
-            return self._attempt(queues, fields, lease_until, worker)
+            return self._attempt(queues, fields, lease_until, worker, reserved, reserve)
         deadline = time.monotonic() + wait
         # Opened before the first attempt: a push that commits after it fails still wakes us.
         watch = self.store.watch_queues()
         try:
-            while (claimed := self._attempt(queues, fields, lease_until, worker)) is None:
+            # Reservations are over after the first attempt (claimed, or all given back).
+            while (claimed := self._attempt(queues, fields, lease_until, worker, reserved, reserve)) is None:
+                reserved = ()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
@@ -112,13 +195,24 @@ class StoreClaims(StoreRules, QueueStore):
         fields: ClaimFields,
         lease_until: ClaimLease,
         worker: WorkerUpdate | None,
+        reserved: Sequence[Reservation] = (),
+        reserve: Sequence[str] = (),
     ) -> Claimed | None:
         # The fields and lease are made just before each attempt (times in them are the claim's),
         # outside the block: a function given may call anything.
         made, lease = claim_fields_now(fields), claim_lease_now(lease_until)
         with self.store.atomic() as tx:
             check_updates(tx, [worker])
-            return take(tx, queues, made, lease, worker)
+            return take(tx, queues, made, lease, worker, reserved, reserve, now=self.store.now())
+
+    def reserve(
+        self, queues: Sequence[str], execution_ids: Sequence[str], lease_until: float
+    ) -> list[Reservation]:
+        """Reserve up to ``len(execution_ids)`` jobs from the queues in order, not started."""
+        if not execution_ids:
+            return []
+        with self.store.atomic() as tx:
+            return reserve_in(tx, queues, execution_ids, lease_until)
 
     def claim_job(
         self, job_id: str, queue: str, fields: Mapping[str, bytes], lease_until: float
@@ -170,7 +264,8 @@ class StoreClaims(StoreRules, QueueStore):
     def empty_queue(self, queue: str) -> int:
         """Remove every id (the queue stays known) and delete those jobs; the number of ids."""
         with self.store.atomic() as tx:
-            ids = remove_all(tx, queue_of(queue))
+            # A reserved job is still in its queue (see jq.broker.Reservation).
+            ids = remove_all(tx, queue_of(queue)) + remove_all(tx, reserved_of(queue))
             self._delete_all(tx, ids)
             return len(ids)
 
@@ -178,7 +273,7 @@ class StoreClaims(StoreRules, QueueStore):
         """Drop the queue's ids (and with ``delete_jobs`` their jobs) and its known name;
         registries stay."""
         with self.store.atomic() as tx:
-            ids = remove_all(tx, queue_of(queue))
+            ids = remove_all(tx, queue_of(queue)) + remove_all(tx, reserved_of(queue))
             tx.remove(KNOWN_QUEUES, queue)
             if delete_jobs:
                 self._delete_all(tx, ids)

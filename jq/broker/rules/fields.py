@@ -48,7 +48,9 @@ def _status_of_places() -> dict[PlaceKind, bytes]:
     # for the failed registry (which also keeps stopped jobs), the one named like the place.
     statuses: dict[PlaceKind, bytes] = {}
     for kind in PlaceKind:
-        named = [status for status, place in STATUS_PLACES.items() if place is kind]
+        # A reserved job is a queued job that one worker will run (see jq.broker.Reservation).
+        place = PlaceKind.QUEUE if kind is PlaceKind.RESERVED else kind
+        named = [status for status, where in STATUS_PLACES.items() if where is place]
         if len(named) > 1:
             named = [status for status in named if status == kind.value]
         (status,) = named

@@ -15,6 +15,7 @@ from jq.broker.types import ORIGIN, STATUS, Place, PlaceKind, Record
 
 __all__ = [
     "KNOWN_QUEUES",
+    "holder",
     "holds",
     "keep_canceled",
     "next_score",
@@ -22,7 +23,9 @@ __all__ = [
     "queue_pop",
     "queue_push",
     "remove_all",
+    "reserved_of",
     "take_out",
+    "take_out_of",
 ]
 
 #: The names of the known queues (:meth:`jq.broker.QueueStore.queue_names`).
@@ -68,9 +71,35 @@ def queue_pop(tx: StoreTransaction, queue: str) -> str | None:
     return first[0]
 
 
+def reserved_of(name: str) -> Collection:
+    """The set of the ids reserved from a queue (see :class:`jq.broker.Reservation`)."""
+    return Collection(SetKind.RESERVED, name)
+
+
 def holds(tx: StoreTransaction, place: Place, job_id: str) -> bool:
     """Whether the id is in the queue or registry."""
     return tx.score(Collection.of(place), job_id) is not None
+
+
+def holder(tx: StoreTransaction, place: Place, job_id: str) -> Collection | None:
+    """The set holding the id for a move out of ``place``: the place's own, or, for a queue, the
+    queue's reserved registry when the job is reserved (a reserved job is still in its queue
+    for whatever takes it out); None when neither holds it."""
+    collection = Collection.of(place)
+    if tx.score(collection, job_id) is not None:
+        return collection
+    if place.kind is PlaceKind.QUEUE:
+        reserved = reserved_of(place.queue)
+        if tx.score(reserved, job_id) is not None:
+            return reserved
+    return None
+
+
+def take_out_of(tx: StoreTransaction, place: Place, job_id: str) -> None:
+    """Remove the id from ``place`` (from a queue: from its reserved registry too)."""
+    tx.remove(Collection.of(place), job_id)
+    if place.kind is PlaceKind.QUEUE:
+        tx.remove(reserved_of(place.queue), job_id)
 
 
 def remove_all(tx: StoreTransaction, collection: Collection) -> list[str]:
@@ -87,7 +116,7 @@ def take_out(tx: StoreTransaction, job_id: str, record: Record) -> None:
     kind = PLACE_OF_STATUS.get(record.get(STATUS, b""))
     if origin is None or kind is None:
         return
-    tx.remove(Collection.of(Place(kind, origin.decode())), job_id)
+    take_out_of(tx, Place(kind, origin.decode()), job_id)
 
 
 def keep_canceled(tx: StoreTransaction, job_id: str, queue: str, ttl: int, moment: float, now: float) -> None:

@@ -13,6 +13,7 @@ from jq.broker.contract import JobStore
 from jq.broker.rules._base import StoreRules
 from jq.broker.rules.dependents import dependents, settle_dependents
 from jq.broker.rules.fields import STARTED, limit_of
+from jq.broker.rules.places import take_out_of
 from jq.broker.rules.slots import after_move
 from jq.broker.store import Collection, RecordKind, StoreTransaction
 from jq.broker.types import ORIGIN, STATUS, DependentsPolicy, Place, PlaceKind, Record, settlement_for
@@ -116,7 +117,7 @@ class StoreJobs(StoreRules, JobStore):
                 started = Place(PlaceKind.STARTED, record.get(ORIGIN, b"").decode())
                 keep_until = tx.score(Collection.of(started), job_id)
             for place in places:
-                tx.remove(Collection.of(place), job_id)
+                take_out_of(tx, place, job_id)
             if settlement is not None:
                 settle_dependents(tx, job_id, settlement, released_fields or {}, clock)
             tx.delete(RecordKind.JOB, job_id)

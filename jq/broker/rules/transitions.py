@@ -14,7 +14,7 @@ from jq.broker.rules._base import StoreRules
 from jq.broker.rules.dependents import add_dependent, leave_dependencies, settle_dependents, unmet
 from jq.broker.rules.fields import DEFERRED, QUEUED, RATE_LIMITED, STARTED, limit_of
 from jq.broker.rules.history import tally_in
-from jq.broker.rules.places import holds
+from jq.broker.rules.places import holder
 from jq.broker.rules.records import prepend_result
 from jq.broker.rules.slots import after_move, to_queue
 from jq.broker.rules.workers import apply_update, check_updates
@@ -44,7 +44,8 @@ def transition_in(tx: StoreTransaction, change: Transition, now: float) -> bool:
     record = tx.read(RecordKind.JOB, job_id)
     if record is None:
         return False
-    if source is not None and not holds(tx, source, job_id):
+    held_in = None if source is None else holder(tx, source, job_id)
+    if source is not None and held_in is None:
         return False
     if change.execution_id is not None and record.get(EXECUTION) != change.execution_id.encode():
         return False
@@ -55,8 +56,8 @@ def transition_in(tx: StoreTransaction, change: Transition, now: float) -> bool:
     keep_until = None
     if limit is not None and old_status == STARTED and change.execution_id is None and source:
         keep_until = tx.score(Collection.of(source), job_id)
-    if source is not None:
-        tx.remove(Collection.of(source), job_id)
+    if held_in is not None:
+        tx.remove(held_in, job_id)
     placed = None
     if isinstance(target, ToQueue):
         placed = to_queue(tx, job_id, record, target.queue, at_front=target.at_front, now=now)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from jq.broker import Broker
 from jq.exceptions import ConfigurationError
 from jq.worker import loop as sequential
+from jq.worker.batching import Batch
 from jq.worker.concurrency.engine import JobEngine
 from jq.worker.concurrency.inbox import Inbox, Wake
 from jq.worker.concurrency.loop import ConcurrentLoop
@@ -51,6 +52,7 @@ class WorkerConcurrency:
         def loop_calls(self) -> LoopCalls: ...
         @property
         def heartbeat_interval(self) -> float: ...
+        def work_batch(self) -> Batch: ...
 
     @property
     def concurrency(self) -> int:
@@ -104,6 +106,7 @@ class WorkerConcurrency:
                 burst=burst,
                 max_jobs=max_jobs,
                 max_idle_time=max_idle_time,
+                batch=self.work_batch(),
             )
         engine = self._engine = JobEngine(self, settings, Inbox())  # type: ignore[arg-type]
         return ConcurrentLoop(

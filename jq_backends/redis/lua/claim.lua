@@ -1,20 +1,21 @@
 -- claim.lua: take the next job from the first of several queues that has one (Broker.claim).
 --
--- KEYS[3i - 2], KEYS[3i - 1], KEYS[3i]: queue i, its started registry, its wake key, for the
---   queues in the order they are to be tried (i = 1..n); then, when the claim updates a
---   worker, the worker's record (3n + 1 keys in all)
--- ARGV: lease deadline (the started registry score), then, with a worker's record, w, w
---       field/value pairs and k, k field/increment pairs for it, then, to the end of ARGV, the
---       field/value pairs to write on the job (see lib.lua's Claim and Worker updates)
+-- KEYS, ARGV: the claim's, as lib_claim.lua's Claim section lays them out: 3 keys per queue (4
+--   with reservations), in the order the queues are tried, then the worker's record when the
+--   claim updates a worker; the lease, the caller's reservations, the ids to reserve, the worker
+--   update, then the job's field/value pairs
 -- Returns {queue index i (1-based), job id, {field, value, ...} (the record as it was before the
--- claim wrote: the caller adds the fields it sent and status 'started'), problems}, or false (nil
--- to the caller) when every queue is empty; {0, '', {}, problems} when every queue is empty and
--- there were problems: {what, queue index, key or job id, what it holds, ...} for each queue
--- skipped because its list or its started registry holds the wrong type ('queue', 'registry')
--- and each id dropped because its job key is not a hash ('job'); see lib.lua's claim_next.
+-- claim wrote: the caller adds the fields it sent and status 'started'), problems}, then, with
+-- reservations, the position of the reservation started (0: none) and the ids of the jobs
+-- reserved; or false (nil to the caller) when every queue is
+-- empty; {0, '', {}, problems} when every queue is empty and there were problems: {what, queue
+-- index, key or job id, what it holds, ...} for each queue skipped because its list or one of
+-- its registries holds the wrong type ('queue', 'registry') and each id dropped because its job
+-- key is not a hash ('job'); see lib_claim.lua's claim_next.
 -- Raises an error (nothing written) when a worker field to increment holds no number.
 --
--- Atomically: pops ids from the queues in order, dropping ids whose record is gone (expired) or
+-- Atomically: starts the first reservation of the caller still held of the first queue that has
+-- one (see Broker.claim), else pops ids from the queues in order, dropping ids whose record is gone (expired) or
 -- whose status is a known one other than 'queued' (a missing or unknown status is claimed);
 -- writes the fields and status 'started' on the first good one,
 -- removes its expiry and that of its results and dependency sets (a started job never

@@ -325,132 +325,6 @@ local function apply_worker_update(update, current_job)
     end
 end
 
--- == Claim (Broker.claim) =====================================================================
---
--- KEYS[first + 3i - 3], KEYS[first + 3i - 2], KEYS[first + 3i - 1]: queue i, its started
---   registry, its wake key (i = 1..n, in the order the queues are tried); then, when the claim
---   updates a worker, the worker's record (the last KEYS entry: n * 3 + 1 keys in all)
--- ARGV: lease deadline (the started registry score), the worker update (see above) when there
---       is a worker's record, then, to the end of ARGV, field/value pairs to write on the job
---       (a claim is always the last part of a call)
-
--- Read a claim whose KEYS start at `first`, into a table: first (its first KEYS entry), queues
--- (how many queues, n), lease (the lease deadline), worker (the worker update, or nil), fields
--- (the field/value pairs to write on the claimed job) and problems (see claim_next).
-local function next_claim(first)
-    local count = #KEYS - first + 1
-    local claim = {first = first, queues = math.floor(count / 3), lease = next_arg(), problems = {}}
-    if count % 3 == 1 then
-        claim.worker = next_worker_update(KEYS[#KEYS])
-    end
-    claim.fields = rest_of_args()
-    return claim
-end
-
--- The execution id among a claim's field/value pairs, or nil.
-local function execution_of(fields)
-    for i = 1, #fields, 2 do
-        if fields[i] == F_EXECUTION then
-            return fields[i + 1]
-        end
-    end
-    return nil
-end
-
--- Note a key of the wrong type among a claim's problems ({what, queue index, key or job id,
--- what it holds}, flat).
-local function claim_problem(claim, what, i, name, found)
-    local p = claim.problems
-    p[#p + 1], p[#p + 2], p[#p + 3], p[#p + 4] = what, i, name, found
-end
-
--- Pops ids from the queues in order, dropping ids whose record is gone (expired) or whose status
--- is a known one other than 'queued' (a missing or unknown status is claimed); writes the fields
--- and status 'started' on the first good one, removes its expiry and that of its results and
--- dependency sets (a started job never expires), enters it in the started registry under the
--- lease, leaves each queue's wake token matching whether the queue still holds ids, and updates
--- the worker. Returns {queue index, job id, {field, value, ...}, problems} (with claimed_by and
--- prior_status for Requests), or nil when every
--- queue is empty ({0, '', {}, problems} when there were problems). The record is read once,
--- before the claim writes: the caller adds the fields it sent and the status itself, which
--- spares a read and the transfer of what it already knows.
---
--- A key of the wrong type never fails the claim half way (Redis would keep what it wrote, such
--- as a job popped and started by nobody, or the transition finish_and_claim made first): a queue
--- whose started registry is not a sorted set (checked before its first pop) or whose list is not
--- a list is skipped, a popped id whose job key is not a hash is dropped, a later queue whose list
--- is not a list keeps its wake token as it is; each is among the `problems` (what: 'queue',
--- 'registry' or 'job'). A wake key is only tested for existence, written when absent, or
--- deleted: its type does not matter here.
-local function claim_next(claim)
-    local first = claim.first
-    for i = 1, claim.queues do
-        local base = first + 3 * (i - 1)
-        local queue_key, started_key, wake_key = KEYS[base], KEYS[base + 1], KEYS[base + 2]
-        local usable, found = holds(started_key, 'zset')
-        if not usable then
-            claim_problem(claim, 'registry', i, started_key, found)
-        end
-        while usable do
-            local job_id = redis.pcall('LPOP', queue_key)
-            if type(job_id) == 'table' then  -- an error: the queue's key is not a list
-                claim_problem(claim, 'queue', i, queue_key, type_of(queue_key))
-                usable = false
-                break
-            end
-            if not job_id then
-                break
-            end
-            local record_key = K_JOB .. job_id
-            local record = redis.pcall('HGETALL', record_key)
-            if record.err then
-                -- Not a record: dropped (it is popped), and reported; nothing of it can run.
-                claim_problem(claim, 'job', i, job_id, type_of(record_key))
-                record = {}
-            end
-            local status = status_of(record)
-            -- A missing or unknown status is a corrupt record: claimed, so that the worker fails
-            -- it (it sees the status the record had); a known other status lives elsewhere.
-            if #record > 0 and (status == S_QUEUED or not status or not PLACE_OF_STATUS[status]) then
-                hset_flat(record_key, with_status(claim.fields, S_STARTED))
-                persist_data(data_keys(job_id))
-                redis.call('ZADD', started_key, claim.lease, job_id)
-                -- The caller may have taken a token from any of its queues' wake keys in BLPOP;
-                -- put back the token of each queue that still holds ids, so a claimer blocked on
-                -- them (possibly listening to other queues than this one) wakes up.
-                for j = i, claim.queues do
-                    local other = first + 3 * (j - 1)
-                    local length = redis.pcall('LLEN', KEYS[other])
-                    if type(length) ~= 'number' then
-                        length = 0  -- not a list: no job to wake anyone for
-                    end
-                    if length > 0 then
-                        wake(KEYS[other + 2])
-                    else
-                        redis.call('DEL', KEYS[other + 2])
-                    end
-                end
-                if claim.worker then
-                    apply_worker_update(claim.worker, job_id)
-                end
-                local reply = {i, job_id, record, claim.problems}
-                -- What a repeat of the call needs to rebuild this reply rather than record it
-                -- (see Requests); Redis sends only a table's list part.
-                reply.claimed_by, reply.prior_status = execution_of(claim.fields), status or false
-                return reply
-            end
-        end
-        if usable then
-            -- Empty now: a token left here would only cause a spurious wake-up.
-            redis.call('DEL', wake_key)
-        end
-    end
-    if #claim.problems > 0 then
-        return {0, '', {}, claim.problems}
-    end
-    return nil
-end
-
 -- == Requests: a call delivered twice applies once ==============================================
 --
 -- Every script call carries its caller's request identity: its last KEYS entry is the caller's
@@ -540,7 +414,8 @@ local function rebuilt_claim(text, at)
     colon = string.find(text, ':', at, true)
     local execution_end = colon + tonumber(string.sub(text, at, colon - 1))
     local execution = string.sub(text, colon + 1, execution_end)
-    local prior = string.sub(text, execution_end + 1, execution_end + 1) == 's' and string.sub(text, execution_end + 2)
+    local prior, extras_at = decode_reply(text, execution_end + 1)
+    local extras = extras_at <= #text and decode_reply(text, extras_at)
     local record = redis.call('HGETALL', K_JOB .. job_id)
     local at_status, owner
     for i = 1, #record, 2 do
@@ -567,6 +442,11 @@ local function rebuilt_claim(text, at)
     -- The problems the claim met were the first attempt's to report: none now.
     local n = #reply
     reply[n + 1], reply[n + 2], reply[n + 3], reply[n + 4] = index, job_id, record, {}
+    if extras then
+        -- Which reservation it started, and those it made: as they were (a reservation that is
+        -- over since is refused when its holder starts it or gives it back).
+        reply[n + 5], reply[n + 6] = extras[1], extras[2]
+    end
     return reply
 end
 
@@ -592,16 +472,23 @@ local function recorded_reply(key, number)
 end
 
 -- A claim whose fields carry an execution id is recorded compactly (see rebuilt_claim): 'c', or
--- 'C' and the encoded item before the claim's four (a finish-and-claim's moved), then <queue index>:<length of
--- the job id>:<job id><length of the execution id>:<execution id>, then the status before the
--- claim ('s' and the status, to the end) or 'f' for none. One string built in one step.
+-- 'C' and the encoded item before the claim's four (a finish-and-claim's moved, the list of a
+-- transition_many's), then <queue index>:<length of the job id>:<job id><length of the execution
+-- id>:<execution id>, then the status before the claim (encoded: 's'... or 'f' for none), then,
+-- for a claim with reservations (reply.extras), its two last items encoded as one list. One
+-- string built in one step.
 local function record_reply(key, number, reply)
     local text
     if type(reply) == 'table' and reply.claimed_by then
         local n, execution, prior = #reply, reply.claimed_by, reply.prior_status
+        local extras = ''
+        if reply.extras then
+            extras = encode_reply({reply[n - 1], reply[n]})
+            n = n - 2
+        end
         local job_id = reply[n - 2]
-        text = (n == 5 and 'C' .. scalar_text(reply[1]) or 'c') .. reply[n - 3] .. ':' .. #job_id .. ':' .. job_id
-            .. #execution .. ':' .. execution .. (prior and 's' .. prior or 'f')
+        text = (n == 5 and 'C' .. encode_reply(reply[1]) or 'c') .. reply[n - 3] .. ':' .. #job_id .. ':' .. job_id
+            .. #execution .. ':' .. execution .. scalar_text(prior) .. extras
     else
         text = encode_reply(reply)
     end

@@ -216,6 +216,9 @@ local function enqueue_write(r, upcoming)
         if old_place == K_QUEUE then
             if redis.call('LREM', key, 0, job_id) > 0 then
                 settle_wake(key, K_WAKE .. old[2])
+            else
+                -- Reserved by a worker: still in its queue, for the job that replaces it.
+                redis.pcall('ZREM', K_RESERVED .. old[2], job_id)
             end
         else
             if old_limit and old[1] == S_STARTED then

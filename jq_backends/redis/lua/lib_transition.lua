@@ -61,10 +61,11 @@ end
 --   tally (see lib_history.lua's next_tally) or nil;
 --   edit: fields (flat pairs), delete_fields (nil: none), ttl (the mode's letter), expiry_ms;
 -- and the keys: record_key, results_key, dependents_key, dependencies_key, known_key (nil when
--- the mode has none), next_key (the first KEYS entry after the transition's). The fields run
--- to the end of ARGV when `last`. The parts are read into locals first and each table is made
+-- the mode has none), next_key (the first KEYS entry after the transition's). Its KEYS start
+-- after the first `base` (nil: 0). The fields run to the end of ARGV when `last`. The parts are read into locals first and each table is made
 -- by one constructor: a table that grows field by field is rehashed on the way, on every call.
-local function next_transition(last)
+local function next_transition(last, base)
+    base = base or 0
     local mode = next_arg()
     local source, target = string.sub(mode, 1, 1), string.sub(mode, 2, 2)
     local policy, ttl = string.sub(mode, 3, 3), string.sub(mode, 4, 4)
@@ -74,7 +75,7 @@ local function next_transition(last)
     for i = 5, #mode do
         flags[string.sub(mode, i, i)] = true
     end
-    local k = 5  -- the next KEYS entry: after the job's four data keys
+    local k = base + 5  -- the next KEYS entry: after the job's four data keys
     local source_key, target_key, wake_key, known_key, worker_key
     if source ~= PLACE_NONE then
         source_key, k = KEYS[k], k + 1
@@ -133,7 +134,7 @@ local function next_transition(last)
         fields = next_pairs()
     end
     return {
-        job_id = name_of(KEYS[1], K_JOB),
+        job_id = name_of(KEYS[base + 1], K_JOB),
         move = {source = source, target = target, source_key = source_key, target_key = target_key,
             wake_key = wake_key, score = score, at_front = flags[FLAG_AT_FRONT] == true},
         execution_id = execution_id,
@@ -144,10 +145,10 @@ local function next_transition(last)
         worker = worker,
         tally = tally,
         edit = {fields = fields, delete_fields = delete_fields, ttl = ttl, expiry_ms = expiry_ms},
-        record_key = KEYS[1],
-        results_key = KEYS[2],
-        dependents_key = KEYS[3],
-        dependencies_key = KEYS[4],
+        record_key = KEYS[base + 1],
+        results_key = KEYS[base + 2],
+        dependents_key = KEYS[base + 3],
+        dependencies_key = KEYS[base + 4],
         known_key = known_key,
         next_key = k,
     }
@@ -270,6 +271,30 @@ local function settle_dependents(t)
     end
 end
 
+-- The type checks of a transition (see transition): raises an error naming a key of the wrong
+-- type among those it writes, before anything is written.
+local function check_transition(t)
+    local move = t.move
+    -- The keys this step writes that no read below checks first (a record or source of the wrong
+    -- type fails its read, or its removal, before anything is written). The job's results and
+    -- dependency sets seldom exist: one EXISTS spares their TYPE then.
+    expect_types({move.target_key or false, move.target == PLACE_QUEUE and 'list' or 'zset', move.wake_key or false,
+        'list', t.known_key or false, 'set'})
+    local settles = t.settlement ~= nil
+    local own = {t.result and t.results_key or false, 'list',
+        (settles or t.leave_dependencies) and t.dependencies_key or false, 'set', settles and t.dependents_key or false,
+        'set'}
+    local present = {}
+    for i = 1, #own, 2 do
+        if own[i] then
+            present[#present + 1] = own[i]
+        end
+    end
+    if #present > 0 and redis.call('EXISTS', unpack(present)) > 0 then
+        expect_types(own)
+    end
+end
+
 -- Every check comes before the first write (the source removal is the last check: LREM/ZREM
 -- that remove nothing write nothing); then the move's target, the record edit's fields, the
 -- result, its own dependencies left, the settlement (dependents released, left waiting, or
@@ -281,22 +306,8 @@ local function transition(t)
     local record, results, dependents, dependencies = t.record_key, t.results_key, t.dependents_key,
         t.dependencies_key
     local job_id, move, edit = t.job_id, t.move, t.edit
-    -- The keys this step writes that no read below checks first (a record or source of the wrong
-    -- type fails its read, or its removal, before anything is written). The job's results and
-    -- dependency sets seldom exist: one EXISTS spares their TYPE then.
-    expect_types({move.target_key or false, move.target == PLACE_QUEUE and 'list' or 'zset', move.wake_key or false,
-        'list', t.known_key or false, 'set'})
-    local settles = t.settlement ~= nil
-    local own = {t.result and results or false, 'list', (settles or t.leave_dependencies) and dependencies or false,
-        'set', settles and dependents or false, 'set'}
-    local present = {}
-    for i = 1, #own, 2 do
-        if own[i] then
-            present[#present + 1] = own[i]
-        end
-    end
-    if #present > 0 and redis.call('EXISTS', unpack(present)) > 0 then
-        expect_types(own)
+    if not t.checked then  -- (transition_many.lua checks every part before the first write)
+        check_transition(t)
     end
     -- A record without the execution id (or no record: HMGET answers false) refuses: with an
     -- execution to check, that one HMGET also says the record exists. It reads the job's rate
@@ -320,7 +331,13 @@ local function transition(t)
     end
     if move.source == PLACE_QUEUE then
         if redis.call('LREM', move.source_key, 0, job_id) == 0 then
-            return 0
+            -- A job reserved from the queue is still in it for a move out of it (see
+            -- jq.broker.Reservation): it leaves the queue's reserved registry (a key of the wrong
+            -- type there holds no reservation).
+            local removed = redis.pcall('ZREM', K_RESERVED .. name_of(move.source_key, K_QUEUE), job_id)
+            if removed ~= 1 then
+                return 0
+            end
         end
     elseif move.source == PLACE_REGISTRY then
         if redis.call('ZREM', move.source_key, job_id) == 0 then
