@@ -351,7 +351,7 @@ def test_jq_metrics_and_history_are_there_by_default(memory):
     queue = Queue("mail", connection=memory)
     queue.enqueue(fixtures.add, 1, 1)
     queue.enqueue(fixtures.div_by_zero, 1)
-    SimpleWorker([queue], connection=memory).work(burst=True, logging_level="CRITICAL")
+    SimpleWorker([queue], connection=memory).work(burst=True)
     client = Browser(create_app(memory))
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'jq_jobs_finished_total{function="tests.fixtures.add",queue="mail"} 1.0' in metrics

@@ -276,7 +276,10 @@ class RedisBroker(
         if self._twin is not None:
             self._twin.close()
             # The twin was given its pool (a clone of the user's), which Redis.close() leaves
-            # open: its sockets would stay open until the garbage collector finds them.
-            self._twin.connection_pool.disconnect()  # type: ignore[union-attr]
+            # open: its sockets would stay open until the garbage collector finds them. (A
+            # cluster client has a pool per node, which its close() disconnects.)
+            pool = getattr(self._twin, "connection_pool", None)
+            if pool is not None:
+                pool.disconnect()
         if self._owns_connection:
             self._connection.close()
