@@ -45,6 +45,25 @@ def oldest_pins(extras: tuple[str, ...] = ("test",)) -> list[str]:
     return pins
 
 
+#: The tests that exercise what jq uses of each dependency (redis-py and fakeredis through the
+#: conformance suites and the Redis driver's tests, cloudpickle, pluggy, click, rich, Django and
+#: RQ's add-ons, werkzeug/Jinja2, prometheus-client, OpenTelemetry...), in process: what
+#: ``nox -s lower_bounds`` runs on the oldest releases. The process, fault, cluster and benchmark
+#: tests exercise jq's own code, which the newest releases' run covers.
+LOWER_BOUND_TESTS = (
+    "tests/addons",
+    "tests/redis_driver",
+    *(f"tests/test_{name}.py" for name in (
+        "broker_contract", "store_suite", "store_broker", "memory_store", "sqlite_driver",
+        "job", "queue", "rq_job", "rq_queue", "rq_names", "rq_signatures", "rq_modules", "rq_utils",
+        "plugins", "connections", "corrupt_data", "signing", "validation", "key_names",
+        "registry_api", "groups", "dependents", "outcomes", "sync", "pipelines", "worker",
+        "scheduling", "cron", "pytest_plugin", "testing_imports", "cli_config", "cli_enqueue",
+        "dashboard", "metrics", "otel", "history",
+    )),
+)  # fmt: skip
+
+
 @nox.session(python=OLDEST_PYTHON)
 def tests_oldest(session: nox.Session) -> None:
     """The test suite on the oldest Python and the oldest release of every dependency that
@@ -53,6 +72,17 @@ def tests_oldest(session: nox.Session) -> None:
     constraints.write_text("\n".join(oldest_pins()) + "\n")
     session.install("-c", str(constraints), "-e", ".[test]")
     session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python=OLDEST_PYTHON)
+def lower_bounds(session: nox.Session) -> None:
+    """:data:`LOWER_BOUND_TESTS` on the oldest Python and dependency releases (what CI runs: the
+    whole suite there would take CI past its time)."""
+    constraints = Path(session.create_tmp()) / "oldest-constraints.txt"
+    constraints.write_text("\n".join(oldest_pins()) + "\n")
+    session.install("-c", str(constraints), "-e", ".[test]")
+    marks = "not slow and not fault and not cluster and not sentinel"
+    session.run("python", "-m", "pytest", "-m", marks, *LOWER_BOUND_TESTS, *session.posargs)
 
 
 @nox.session
