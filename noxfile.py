@@ -81,8 +81,11 @@ def lower_bounds(session: nox.Session) -> None:
     constraints = Path(session.create_tmp()) / "oldest-constraints.txt"
     constraints.write_text("\n".join(oldest_pins()) + "\n")
     session.install("-c", str(constraints), "-e", ".[test]")
+    # In-process tests only, so two pytest processes (one per core) can share the machine: CI's
+    # step 1 runs the timing-sensitive process and fault tests alone, this step need not.
+    session.install("-c", str(constraints), "pytest-xdist")
     marks = "not slow and not fault and not cluster and not sentinel"
-    session.run("python", "-m", "pytest", "-m", marks, *LOWER_BOUND_TESTS, *session.posargs)
+    session.run("python", "-m", "pytest", "-n", "2", "-m", marks, *LOWER_BOUND_TESTS, *session.posargs)
 
 
 @nox.session
