@@ -221,3 +221,17 @@ def test_a_batch_on_a_pipeline_and_in_a_group(any_broker: Broker) -> None:
     for job in jobs:
         record = any_broker.load_job(job.id)
         assert record is not None and record["group_id"] == b"g1"
+
+
+def test_a_sibling_over_the_size_limit_writes_nothing(any_broker: Broker) -> None:
+    from jq.exceptions import PayloadTooLargeError
+
+    queue = Queue("sized", connection=any_broker, max_payload_size=2000)
+    datas = [Queue.prepare_data(fixtures.echo, args=("x" * size,)) for size in (10, 10, 3000, 10)]
+    with pytest.raises(PayloadTooLargeError, match="the call"):
+        queue.enqueue_many(datas)
+    assert len(queue) == 0
+    datas[2] = Queue.prepare_data(fixtures.echo, args=("x" * 1500,), meta={"m": "y" * 600})
+    with pytest.raises(PayloadTooLargeError):
+        queue.enqueue_many(datas)
+    assert len(queue) == 0

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AT_FRONT_ON_RETRY",
+    "SIBLING_OWN",
     "SIGNATURE",
     "UNSET",
     "decode",
@@ -255,13 +256,13 @@ def encode(job: Job) -> Record:
 
 
 #: The fields a job made by ``Job._sibling`` has of its own (see :func:`encode_sibling`).
-_SIBLING_OWN = frozenset(("data", "meta", "description", SIGNATURE))
+SIBLING_OWN = ("data", "meta", "description", SIGNATURE)
 
 
 def shared_fields(model: Mapping[str, bytes]) -> Record:
     """The fields of ``model`` (a record built by :func:`encode`) that the records
     :func:`encode_sibling` builds from it have too, with the very same values."""
-    return {name: value for name, value in model.items() if name not in _SIBLING_OWN}
+    return {name: value for name, value in model.items() if name not in SIBLING_OWN}
 
 
 def encode_sibling(job: Job, model: Mapping[str, bytes]) -> Record:

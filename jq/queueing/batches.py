@@ -12,7 +12,8 @@ description, whose records are its record with their own fields
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import operator
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from jq.broker import EnqueueRequest
@@ -39,10 +40,14 @@ _SHARED_OPTIONS = tuple(
 )
 
 
-def _same_options(data: EnqueueData, other: EnqueueData) -> bool:
+#: The shared options of an :class:`EnqueueData`, as a tuple.
+_shared_options = operator.itemgetter(*_SHARED_OPTIONS)
+
+
+def _same_options(options: tuple[object, ...], other: tuple[object, ...]) -> bool:
     """Whether two jobs of a batch have the very same shared options (the same objects: equal
     ones that are not the same make a new model, which is only slower)."""
-    return all(data[index] is other[index] for index in _SHARED_OPTIONS)
+    return all(map(operator.is_, options, other))
 
 
 def create_batch(
@@ -61,17 +66,18 @@ def create_batch(
     jobs: list[Job] = []
     models: list[Job | None] = []
     model: Job | None = None
-    shared: EnqueueData | None = None
+    shared: tuple[object, ...] = ()
     for data in datas:
         if whole or data.depends_on is not None:
             jobs.append(queue._create_from_data(data, group_id))
             models.append(None)
             continue
-        if model is not None and shared is not None and _same_options(data, shared):
+        options = _shared_options(data)
+        if model is not None and _same_options(options, shared):
             jobs.append(model._sibling(data.job_id, data.args, data.kwargs, data.meta, data.description))
             models.append(model)
             continue
-        model, shared = queue._create_from_data(data, group_id), data
+        model, shared = queue._create_from_data(data, group_id), options
         jobs.append(model)
         models.append(None)
     return jobs, models
@@ -86,6 +92,8 @@ def batch_requests(
     requests: list[EnqueueRequest] = []
     made: dict[int, EnqueueRequest] = {}  # id(model) -> its request
     modelled = {id(model) for model in models if model is not None}
+    limit = queue._max_payload_size
+    shared_size = 0
     for job, data, model in zip(jobs, datas, models, strict=True):
         if model is None:
             request = queue._request(job, at_front=data.at_front)
@@ -93,6 +101,7 @@ def batch_requests(
                 # What its siblings' records share with its own (see encode_sibling).
                 shared = job_record.shared_fields(request.fields)
                 request = dataclasses.replace(request, shared=shared)
+                shared_size = sum(map(len, shared.values()))
             made[id(job)] = request
             requests.append(request)
             continue
@@ -100,7 +109,8 @@ def batch_requests(
         job.enqueued_at = model.enqueued_at
         job.note_status(None)
         fields = job_record.encode_sibling(job, first.fields)
-        check_record_size(job.id, fields, queue._max_payload_size)
+        if limit is not None and shared_size + _own_size(fields) > limit:
+            check_record_size(job.id, fields, limit)  # raises, saying which fields are big
         requests.append(
             EnqueueRequest(
                 job_id=job.id,
@@ -114,3 +124,8 @@ def batch_requests(
             )
         )
     return requests
+
+
+def _own_size(fields: Mapping[str, bytes]) -> int:
+    """The size of a sibling's own fields (the others are its model's, counted once)."""
+    return sum(len(fields[name]) for name in job_record.SIBLING_OWN if name in fields)
