@@ -235,3 +235,97 @@ def test_a_sibling_over_the_size_limit_writes_nothing(any_broker: Broker) -> Non
     with pytest.raises(PayloadTooLargeError):
         queue.enqueue_many(datas)
     assert len(queue) == 0
+
+
+# -- one-by-one enqueue, made from the queue's model of the function ------------------------------
+
+
+class _WholeQueue(Queue):
+    """A queue whose create_job is its own: every enqueue goes the whole way (no model)."""
+
+    def create_job(self, *args: Any, **kwargs: Any) -> Job:
+        return super().create_job(*args, **kwargs)
+
+
+ONE_BY_ONE: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
+    "plain": ((), {}),
+    "arguments": ((1, "two"), {"key": [3]}),
+    "job id and meta": ((5,), {"job_id": "{id}", "meta": {"m": 1}}),
+    "description and at front": ((), {"description": "mine", "at_front": True}),
+    "arguments named as options": ((), {"kwargs": {"ttl": 5, "timeout": 3}, "args": (1,)}),
+}
+
+
+@pytest.mark.parametrize("name", list(ONE_BY_ONE))
+@pytest.mark.parametrize("func", [fixtures.echo, "tests.fixtures.echo"])
+def test_enqueue_from_a_model_stores_what_the_whole_way_stores(
+    any_broker: Broker, name: str, func: Any
+) -> None:
+    args, options = ONE_BY_ONE[name]
+    made, whole = Queue("made", connection=any_broker), _WholeQueue("made", connection=any_broker)
+    for index in range(3):
+        jobs = []
+        for queue, tag in ((made, "made"), (whole, "whole")):
+            own = {
+                key: value.format(id=f"{tag}{index}") if key == "job_id" else value
+                for key, value in options.items()
+            }
+            jobs.append(queue.enqueue(func, *args, **own))
+        _same_records(any_broker, jobs[1].id, jobs[0].id)
+        for attribute in ("args", "kwargs", "description", "timeout", "meta", "origin", "func_name"):
+            assert getattr(jobs[0], attribute) == getattr(jobs[1], attribute), attribute
+        assert jobs[0].get_status(refresh=False) == jobs[1].get_status(refresh=False) == "queued"
+        assert jobs[0].enqueued_at is not None and jobs[0].created_at <= jobs[0].enqueued_at
+    assert made._enqueue_models and not whole._enqueue_models
+
+
+def test_jobs_made_from_a_model_are_their_own(any_broker: Broker) -> None:
+    queue = Queue("own", connection=any_broker)
+    first = queue.enqueue(fixtures.add, 1, 2)
+    first.meta["changed"] = True
+    first.description = "changed"
+    second = queue.enqueue(fixtures.add, 3, 4)
+    assert second.meta == {} and second.description == "tests.fixtures.add(3, 4)"
+    assert second.created_at >= first.created_at and second.id != first.id
+    fetched = Job.fetch(second.id, connection=any_broker)
+    assert (fetched.args, fetched.meta) == ((3, 4), {})
+    (model,) = (entry.job for entry in (queue._enqueue_models or {}).values())
+    assert model is not first and model is not second
+    assert any_broker.load_job(model.id) is None, "a model is never stored"
+
+
+def test_a_signing_key_set_later_signs_the_next_jobs(
+    any_broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = Queue("signed-later", connection=any_broker)
+    unsigned = queue.enqueue(fixtures.add, 1, 2)
+    monkeypatch.setenv("JQ_SIGNING_KEYS", "k1:0123456789abcdef0123456789abcdef")
+    signed = queue.enqueue(fixtures.add, 1, 2)
+    monkeypatch.delenv("JQ_SIGNING_KEYS")
+    unsigned_again = queue.enqueue(fixtures.add, 1, 2)
+    records = [any_broker.load_job(job.id) or {} for job in (unsigned, signed, unsigned_again)]
+    assert ["signature" in record for record in records] == [False, True, False]
+
+
+def test_methods_callables_and_options_go_the_whole_way(any_broker: Broker) -> None:
+    queue = Queue("whole", connection=any_broker)
+    job = queue.enqueue(fixtures.add, 1, 2, job_timeout=30, result_ttl=10)
+    assert (job.timeout, job.result_ttl) == (30, 10)
+    assert not queue._enqueue_models, "a job with options is made whole"
+    queue.enqueue(fixtures.CallableObject(), 3)
+    queue.enqueue(fixtures.Number(2).div, 1)
+    queue.enqueue(fixtures.add, 1, 2)
+    assert list(queue._enqueue_models or {}) == [fixtures.add]
+
+
+def test_an_overridden_step_sees_every_enqueue(any_broker: Broker) -> None:
+    seen: list[str] = []
+
+    class Watching(Queue):
+        def enqueue_job(self, job: Job, *args: Any, **kwargs: Any) -> Job:
+            seen.append(job.id)
+            return super().enqueue_job(job, *args, **kwargs)
+
+    queue = Watching("watched", connection=any_broker)
+    jobs = [queue.enqueue(fixtures.add, n, n) for n in range(3)]
+    assert seen == [job.id for job in jobs]

@@ -11,21 +11,27 @@ description, whose records are its record with their own fields
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import operator
 from collections.abc import Mapping, Sequence
+from types import FunctionType
 from typing import TYPE_CHECKING
 
+from jq.base.utils import format_timestamp, now
 from jq.broker import EnqueueRequest
 from jq.core import job_record
-from jq.core.job import Job
+from jq.core.job import Job, JobStatus
 from jq.core.payload import check_record_size
-from jq.queueing.enqueue_options import EnqueueData
+from jq.io.serializers import resolve_serializer
+from jq.io.signing import is_signing
+from jq.plugins import get_plugin_manager
+from jq.queueing.enqueue_options import EnqueueArgs, EnqueueData
 
 if TYPE_CHECKING:
     from jq.queueing.enqueueing import Enqueueing
 
-__all__ = ["batch_requests", "create_batch"]
+__all__ = ["EnqueueModel", "batch_requests", "create_batch", "model_enqueue"]
 
 #: ``Job.create`` as jq defines it (a job class overriding it gets every job of a batch made whole).
 _JOB_CREATE = Job.create.__func__  # type: ignore[attr-defined]
@@ -129,3 +135,109 @@ def batch_requests(
 def _own_size(fields: Mapping[str, bytes]) -> int:
     """The size of a sibling's own fields (the others are its model's, counted once)."""
     return sum(len(fields[name]) for name in job_record.SIBLING_OWN if name in fields)
+
+
+# -- one-by-one enqueue: the same copies, of a model kept by the queue ------------------------------
+
+#: The options of :class:`EnqueueArgs` a job made from a queue's model must leave at their default
+#: (its id, arguments, meta, description and ``at_front`` are its own).
+_MODEL_DEFAULTS = tuple(
+    index
+    for index, name in enumerate(EnqueueArgs._fields)
+    if name not in ("func", "job_id", "args", "kwargs", "meta", "description", "at_front", "unique")
+)
+_model_options = operator.itemgetter(*_MODEL_DEFAULTS)
+#: How many functions' models a queue keeps.
+_MODELS_PER_QUEUE = 32
+#: Each of them, at its default.
+_DEFAULTS = (None,) * len(_MODEL_DEFAULTS)
+
+
+@dataclasses.dataclass(frozen=True)
+class EnqueueModel:
+    """A job of a queue made in full by ``create_job`` for one function with enqueue's default
+    options, never enqueued nor given to anyone, and the fields of its record that every job made
+    from it shares (all but its own: see :data:`jq.core.job_record.SIBLING_OWN`, and its
+    timestamps). What it was made under is kept: a change of any makes a new model."""
+
+    func: object
+    job: Job
+    shared: dict[str, bytes]
+    queue: str
+    default_timeout: int
+
+
+def model_enqueue(queue: Enqueueing, parsed: EnqueueArgs) -> Job | None:
+    """``queue.enqueue(...)`` of ``parsed`` through the queue's model of its function, when it can
+    be: enqueue's options (but the job's own) at their defaults, the job class's ``create`` not
+    overridden, no plugin scope around the enqueue. Otherwise None, having done nothing: the caller
+    goes the whole way (``enqueue_call``).
+
+    Made from the model (see :meth:`Job._sibling`), a job gets what ``create_job`` would give it
+    (its own parts checked as it checks them) and its own ``created_at``; its record is the model's
+    shared fields and its own, as :func:`jq.core.job_record.encode` writes them.
+    """
+    if _model_options(parsed) != _DEFAULTS or parsed.unique is not False:
+        return None
+    if getattr(queue.job_class.create, "__func__", None) is not _JOB_CREATE:
+        return None
+    func = parsed.func
+    if type(func) is not FunctionType and type(func) is not str:
+        # A method or a callable object is the call's instance too: each is made whole.
+        return None
+    models = queue._enqueue_models
+    if models is None:
+        models = queue._enqueue_models = {}
+    model = models.get(func)
+    serializer = resolve_serializer(queue.serializer)  # as Job() does: JQ_SIGNING_KEYS may change
+    if (
+        model is None
+        or model.job.serializer is not serializer
+        or model.queue != queue.name
+        or model.default_timeout != queue._default_timeout
+    ):
+        model = _new_model(queue, func)
+        if model is None or model.job.serializer is not serializer:
+            return None
+        if len(models) >= _MODELS_PER_QUEUE:
+            models.clear()  # a queue of many functions makes models again: it stays small
+        models[func] = model
+    job = model.job._sibling(parsed.job_id, parsed.args, parsed.kwargs, parsed.meta, parsed.description)
+    job.created_at = now()
+    scope = get_plugin_manager().enqueue_scope([job], queue.name)
+    with scope:
+        if isinstance(scope, contextlib.nullcontext):
+            # As _request: queued at once (no dependencies, no rate limit); the broker writes the
+            # status.
+            job.enqueued_at = now()
+            fields = job_record.encode_sibling(job, model.shared)
+            fields["created_at"] = format_timestamp(job.created_at).encode()
+            fields["enqueued_at"] = format_timestamp(job.enqueued_at).encode()
+            check_record_size(job.id, fields, queue._max_payload_size)
+            request = EnqueueRequest(
+                job_id=job.id,
+                queue=queue.name,
+                fields=fields,
+                record_ttl=job.ttl,
+                at_front=bool(parsed.at_front),
+            )
+        else:
+            # A plugin's scope may have changed anything in the job: its record is built whole.
+            request = queue._request(job, at_front=parsed.at_front)
+        queue._apply_outcome(job, queue.broker.enqueue(request))
+    return job
+
+
+def _new_model(queue: Enqueueing, func: object) -> EnqueueModel | None:
+    """A queue's model for ``func`` (None when its records are signed: each is signed whole)."""
+    job = queue.create_job(func, status=JobStatus.QUEUED)  # type: ignore[arg-type]
+    if is_signing(job.serializer):
+        return None
+    job.note_status(None)  # the broker writes the status: it is in no request's fields
+    fields = job.to_record()
+    shared = {
+        name: value
+        for name, value in job_record.shared_fields(fields).items()
+        if name not in ("created_at", "enqueued_at")
+    }
+    return EnqueueModel(func, job, shared, queue.name, queue._default_timeout)

@@ -80,6 +80,8 @@ class Enqueueing:
     _max_payload_size: int | None
     #: The class enforcing job timeouts when ``is_async=False`` runs them (None: the default).
     death_penalty_class: type[BaseDeathPenalty] | None
+    #: The jobs this queue makes plain enqueues from, by function (see batches.model_enqueue).
+    _enqueue_models: dict[object, batches.EnqueueModel] | None = None
 
     def create_job(
         self,
@@ -172,6 +174,21 @@ class Enqueueing:
         with that id exists.
         """
         parsed = self.parse_args(f, *args, **kwargs)
+        if (
+            self._is_async
+            and (
+                type(self).parse_args.__func__,  # type: ignore[attr-defined]
+                type(self).enqueue_call,
+                type(self).create_job,
+                type(self).enqueue_job,
+            )
+            == _PLAIN_STEPS
+        ):
+            # Every step is jq's own: a plain enqueue is made from the queue's model of the
+            # function (see batches.model_enqueue), which gives what these steps would.
+            job = batches.model_enqueue(self, parsed)
+            if job is not None:
+                return job
         return self.enqueue_call(
             func=parsed.func,
             args=parsed.args,
@@ -588,6 +605,15 @@ class Enqueueing:
         (see :mod:`jq.queueing.synchronous`)."""
         return synchronous.run_now(self, job)
 
+
+#: enqueue()'s steps as jq defines them: a Queue subclass overriding one sees every enqueue go
+#: through it, as in RQ (see Enqueueing.enqueue).
+_PLAIN_STEPS = (
+    Enqueueing.parse_args.__func__,  # type: ignore[attr-defined]
+    Enqueueing.enqueue_call,
+    Enqueueing.create_job,
+    Enqueueing.enqueue_job,
+)
 
 #: The statuses of a job that waits for another job: for a dependency, or for a rate-limit slot.
 _WAITING = (JobStatus.DEFERRED, JobStatus.RATE_LIMITED)
