@@ -329,3 +329,18 @@ def test_an_overridden_step_sees_every_enqueue(any_broker: Broker) -> None:
     queue = Watching("watched", connection=any_broker)
     jobs = [queue.enqueue(fixtures.add, n, n) for n in range(3)]
     assert seen == [job.id for job in jobs]
+
+
+def test_a_job_class_with_its_own_init_gets_every_job_made_whole(any_broker: Broker) -> None:
+    class Tagged(Job):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.tags: list[str] = []
+
+    queue = Queue("tagged", connection=any_broker, job_class=Tagged)
+    jobs = [queue.enqueue(fixtures.add, 1, 1), queue.enqueue(fixtures.add, 2, 2)]
+    jobs += queue.enqueue_many([Queue.prepare_data(fixtures.add, args=(n, n)) for n in range(2)])
+    for index, job in enumerate(jobs):
+        assert isinstance(job, Tagged)
+        job.tags.append(str(index))
+    assert [job.tags for job in jobs] == [["0"], ["1"], ["2"], ["3"]]

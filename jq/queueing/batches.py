@@ -36,6 +36,13 @@ __all__ = ["EnqueueModel", "batch_requests", "create_batch", "model_enqueue"]
 #: ``Job.create`` as jq defines it (a job class overriding it gets every job of a batch made whole).
 _JOB_CREATE = Job.create.__func__  # type: ignore[attr-defined]
 
+
+def _copyable(job_class: type[Job]) -> bool:
+    """Whether jobs of ``job_class`` may be made by copying one (:meth:`Job._sibling`): its
+    ``create`` must see every job, and its ``__init__`` may set attributes a copy would share."""
+    return getattr(job_class.create, "__func__", None) is _JOB_CREATE and job_class.__init__ is Job.__init__
+
+
 #: The options of :class:`EnqueueData` that siblings share (see :func:`create_batch`):
 #: every one but the id, the call's arguments, meta, description, ``at_front`` (per request) and
 #: ``depends_on`` (a job with dependencies is made whole).
@@ -65,10 +72,10 @@ def create_batch(
     run sharing them goes through :meth:`Queue.create_job` (every option checked and converted);
     the next are :meth:`Job._sibling` copies of it with their own id, arguments, meta and
     description. A job with dependencies is made whole, and so is every job with ``whole`` (the
-    queue's :meth:`Queue.create_job` is overridden) or when its job class's ``create`` is
-    overridden: an override must see every job, as in RQ.
+    queue's :meth:`Queue.create_job` is overridden) or when its job class's ``create`` or
+    ``__init__`` is overridden: an override must see every job, as in RQ.
     """
-    whole = whole or getattr(queue.job_class.create, "__func__", None) is not _JOB_CREATE
+    whole = whole or not _copyable(queue.job_class)
     jobs: list[Job] = []
     models: list[Job | None] = []
     model: Job | None = None
@@ -179,7 +186,7 @@ def model_enqueue(queue: Enqueueing, parsed: EnqueueArgs) -> Job | None:
     """
     if _model_options(parsed) != _DEFAULTS or parsed.unique is not False:
         return None
-    if getattr(queue.job_class.create, "__func__", None) is not _JOB_CREATE:
+    if not _copyable(queue.job_class):
         return None
     func = parsed.func
     if type(func) is not FunctionType and type(func) is not str:
