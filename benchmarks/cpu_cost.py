@@ -114,6 +114,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=5, help="rounds (medians reported)")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the jobs, one round (a smoke run)")
     parser.add_argument("--profile", help="SYSTEM:MODE, e.g. jq:enqueue_many: print its cProfile")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("url", nargs="?", help=argparse.SUPPRESS)
@@ -132,15 +133,16 @@ def main() -> None:
             profile_one(system, mode, count, server.url)
             return
         values: dict[tuple[str, str], dict[str, list[float]]] = {}
-        for _ in range(args.rounds):
+        rounds = 1 if args.quick else args.rounds
+        for _ in range(rounds):
             for system, mode, count in CASES:
-                result = _run_case(system, mode, count, server.url)
+                result = _run_case(system, mode, count // 10 if args.quick else count, server.url)
                 slot = values.setdefault((system, mode), {"client": [], "server": []})
                 slot["client"].append(result["client"])
                 slot["server"].append(result["server"])
     finally:
         server.cleanup()
-    print(f"CPU µs per job, medians of {args.rounds} interleaved rounds")
+    print(f"CPU µs per job, medians of {rounds} interleaved rounds")
     print("| measure | jq client | RQ client | RQ / jq | jq server | RQ server | RQ / jq |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for mode in ("enqueue", "enqueue_many"):
