@@ -132,3 +132,16 @@ def test_quick_scrape_benchmark_times_every_read():
         "history, last 7 days",
     ):
         assert any(line.startswith(read) for line in done.stdout.splitlines()), read
+
+
+# Seconds: a tenth of the jobs, one round, each case in a fresh process.
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_quick_cpu_cost_prints_both_sides_for_both_systems():
+    pytest.importorskip("rq")
+    done = run_module("benchmarks.cpu_cost", "--quick", timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| enqueue")]
+    assert [row[0] for row in rows] == ["| enqueue", "| enqueue_many"]
+    for row in rows:
+        assert all(float(cell.rstrip("x |")) > 0 for cell in row[1:]), row

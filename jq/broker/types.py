@@ -277,6 +277,10 @@ class EnqueueRequest:
     unique: bool = False
     once: tuple[str, float] | None = None
     group: str | None = None
+    #: Advisory: fields of ``fields`` (the very same values) that other requests of the same
+    #: batch share, in one mapping object for all of them. ``fields`` is always the whole record;
+    #: a driver may send the shared fields once per batch instead of once per job.
+    shared: Mapping[str, bytes] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,6 +107,30 @@ def misplaced_record(job_id: str, origin: str, queue: str, how: str) -> str:
     )
 
 
+#: The attributes of a new job holding lists, which :meth:`Job._sibling` copies (``meta``, the
+#: only dict, is the sibling's own anyway).
+SIBLING_COPIED = ("_dependency_ids", "webhooks", "retry_intervals", "repeat_intervals")
+
+
+def _checked_arguments(
+    args: Sequence[Any] | str | None, kwargs: dict[str, Any] | None, meta: dict[str, Any] | None
+) -> tuple[Sequence[Any] | str, dict[str, Any]]:
+    """A new job's arguments (empty for None) once checked, with its meta, as :meth:`Job.create`
+    takes them."""
+    if args is None:
+        args = ()
+    if kwargs is None:
+        kwargs = {}
+    # A string is a sequence of its characters, as in RQ (the call gets one per argument).
+    if not isinstance(args, list | tuple | str):
+        raise ConfigurationError(f"args must be a list or a tuple, not {type(args).__name__}")
+    if not isinstance(kwargs, dict) or not all(isinstance(key, str) for key in kwargs):
+        raise ConfigurationError("kwargs must be a dict with string keys")
+    if meta is not None and not isinstance(meta, dict):
+        raise ConfigurationError(f"meta must be a dict, not {type(meta).__name__}")
+    return args, kwargs
+
+
 class Job:
     """A function call to run in the background; a proxy for its record in the broker."""
 
@@ -215,17 +239,7 @@ class Job:
             not isinstance(webhooks, Sequence) or not all(isinstance(hook, Webhook) for hook in webhooks)
         ):
             raise TypeError("webhooks must be a sequence of Webhook instances")
-        if args is None:
-            args = ()
-        if kwargs is None:
-            kwargs = {}
-        # A string is a sequence of its characters, as in RQ (the call gets one per argument).
-        if not isinstance(args, list | tuple | str):
-            raise ConfigurationError(f"args must be a list or a tuple, not {type(args).__name__}")
-        if not isinstance(kwargs, dict) or not all(isinstance(key, str) for key in kwargs):
-            raise ConfigurationError("kwargs must be a dict with string keys")
-        if meta is not None and not isinstance(meta, dict):
-            raise ConfigurationError(f"meta must be a dict, not {type(meta).__name__}")
+        args, kwargs = _checked_arguments(args, kwargs, meta)
         if retry is not None and not isinstance(retry, Retry):
             raise ConfigurationError(f"retry must be a Retry(max=..., interval=...), not {retry!r}")
         job = cls(
@@ -253,6 +267,39 @@ class Job:
             job.webhooks = list(webhooks)
         if group_id is not None:
             job.group_id = group_id
+        return job
+
+    def _sibling(
+        self,
+        job_id: str | None,
+        args: Sequence[Any] | str | None,
+        kwargs: dict[str, Any] | None,
+        meta: dict[str, Any] | None,
+        description: str | None,
+    ) -> Job:
+        """A new job like this one, which :meth:`create` just made and nothing has changed since,
+        but for its id, its call's arguments, its meta and its description (each checked as
+        :meth:`create` checks it): what every other option would give is this job's already.
+
+        :meth:`Queue.enqueue_many` makes the jobs of a batch sharing their options this way, so
+        that the function's name, the timeouts, the callbacks... are checked and converted once
+        per batch rather than once per job. The new job shares this one's ``created_at``.
+        """
+        args, kwargs = _checked_arguments(args, kwargs, meta)
+        job = object.__new__(type(self))
+        state = job.__dict__
+        state.update(self.__dict__)
+        state["_id"] = new_job_id() if job_id is None else validate_job_id(job_id)
+        state["_id_given"] = job_id is not None
+        call = self._call.call(self._id, self.serializer)
+        state["_call"] = CallPayload(call=Call(call.func_name, call.instance, args, kwargs))
+        state["description"] = validate_description(description) or call_string(call.func_name, args, kwargs)
+        state["meta"] = dict(meta) if meta else {}
+        # The values a job may change in place are its own (see SIBLING_COPIED).
+        for name in SIBLING_COPIED:
+            value = state.get(name)
+            if value is not None:
+                state[name] = list(value)
         return job
 
     @classmethod

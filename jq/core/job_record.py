@@ -63,12 +63,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AT_FRONT_ON_RETRY",
+    "SIBLING_OWN",
     "SIGNATURE",
     "UNSET",
     "decode",
     "decode_meta",
     "encode",
+    "encode_sibling",
     "record_from_raw",
+    "shared_fields",
     "signed_fields",
     "verify_record",
 ]
@@ -249,6 +252,38 @@ def encode(job: Job) -> Record:
     _encode_features(job, fields)
     if is_signing(job.serializer):
         fields[SIGNATURE] = job.serializer.sign(signed_fields(job.id, fields))
+    return fields
+
+
+#: The fields a job made by ``Job._sibling`` has of its own (see :func:`encode_sibling`).
+SIBLING_OWN = ("data", "meta", "description", SIGNATURE)
+
+
+def shared_fields(model: Mapping[str, bytes]) -> Record:
+    """The fields of ``model`` (a record built by :func:`encode`) that the records
+    :func:`encode_sibling` builds from it have too, with the very same values."""
+    return {name: value for name, value in model.items() if name not in SIBLING_OWN}
+
+
+def encode_sibling(job: Job, model: Mapping[str, bytes]) -> Record:
+    """The record of a job made by :meth:`Job._sibling <jq.core.job.Job._sibling>` of the job
+    whose record is ``model`` (built by :func:`encode`), when both were made ready to enqueue
+    alike: ``model`` with the fields a sibling has of its own, exactly as :func:`encode` writes
+    them. The other fields are the very values of ``model`` (a broker may send them once for a
+    batch, see :attr:`jq.broker.EnqueueRequest.shared`)."""
+    if is_signing(job.serializer):
+        return encode(job)  # the signature covers the id: each record is signed whole
+    fields = dict(model)
+    fields["data"] = job.data
+    if job.meta:
+        try:
+            fields["meta"] = job.serializer.dumps(job.meta)
+        except Exception as exc:
+            raise SerializationError(f"job.meta cannot be serialized: {type(exc).__name__}: {exc}") from exc
+    else:
+        fields.pop("meta", None)
+    if job.description is not None:
+        fields["description"] = _text(job.description)
     return fields
 
 

@@ -12,6 +12,7 @@ pipeline: nothing is stored until ``pipeline.execute()`` (see
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -36,7 +37,7 @@ from jq.exceptions import (
 )
 from jq.io.serializers import Serializer
 from jq.plugins import get_plugin_manager
-from jq.queueing import synchronous
+from jq.queueing import batches, synchronous
 from jq.queueing.enqueue_options import EnqueueArgs, EnqueueData, parse_enqueue_args
 
 __all__ = ["EnqueueArgs", "EnqueueData", "Enqueueing"]
@@ -79,6 +80,8 @@ class Enqueueing:
     _max_payload_size: int | None
     #: The class enforcing job timeouts when ``is_async=False`` runs them (None: the default).
     death_penalty_class: type[BaseDeathPenalty] | None
+    #: The jobs this queue makes plain enqueues from, by function (see batches.model_enqueue).
+    _enqueue_models: dict[object, batches.EnqueueModel] | None = None
 
     def create_job(
         self,
@@ -171,6 +174,21 @@ class Enqueueing:
         with that id exists.
         """
         parsed = self.parse_args(f, *args, **kwargs)
+        if (
+            self._is_async
+            and (
+                type(self).parse_args.__func__,  # type: ignore[attr-defined]
+                type(self).enqueue_call,
+                type(self).create_job,
+                type(self).enqueue_job,
+            )
+            == _PLAIN_STEPS
+        ):
+            # Every step is jq's own: a plain enqueue is made from the queue's model of the
+            # function (see batches.model_enqueue), which gives what these steps would.
+            job = batches.model_enqueue(self, parsed)
+            if job is not None:
+                return job
         return self.enqueue_call(
             func=parsed.func,
             args=parsed.args,
@@ -298,13 +316,17 @@ class Enqueueing:
                         f"Job ID {data.job_id!r} appears more than once in enqueue_many()"
                     )
                 seen.add(data.job_id)
-        jobs = [self._create_from_data(data, group_id) for data in datas]
-        with get_plugin_manager().enqueue_scope(jobs, self.name):
+        # A Queue subclass's own create_job must see every job (see batches.create_batch).
+        overridden = type(self).create_job is not Enqueueing.create_job
+        jobs, models = batches.create_batch(self, datas, group_id, whole=overridden)
+        scope = get_plugin_manager().enqueue_scope(jobs, self.name)
+        with scope:
+            if not isinstance(scope, contextlib.nullcontext):
+                # A plugin's scope may have changed any job in any way: each record is built whole.
+                models = [None] * len(jobs)
             # Every record is built (serialized, size-checked) before the first write, in both
             # modes: one bad job in the batch leaves the store untouched.
-            requests = [
-                self._request(job, at_front=data.at_front) for job, data in zip(jobs, datas, strict=True)
-            ]
+            requests = batches.batch_requests(self, jobs, datas, models)
             if pipeline is not None:
                 self._pipeline_writes(pipeline).enqueue_many(requests)
                 for job, request in zip(jobs, requests, strict=True):
@@ -583,6 +605,15 @@ class Enqueueing:
         (see :mod:`jq.queueing.synchronous`)."""
         return synchronous.run_now(self, job)
 
+
+#: enqueue()'s steps as jq defines them: a Queue subclass overriding one sees every enqueue go
+#: through it, as in RQ (see Enqueueing.enqueue).
+_PLAIN_STEPS = (
+    Enqueueing.parse_args.__func__,  # type: ignore[attr-defined]
+    Enqueueing.enqueue_call,
+    Enqueueing.create_job,
+    Enqueueing.enqueue_job,
+)
 
 #: The statuses of a job that waits for another job: for a dependency, or for a rate-limit slot.
 _WAITING = (JobStatus.DEFERRED, JobStatus.RATE_LIMITED)

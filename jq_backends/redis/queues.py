@@ -127,7 +127,13 @@ class RedisQueues(RedisState, QueueStore):
         """
         t = self._t
         keys: list[str] = [t.queues]
-        args: list[Arg] = []
+        # The fields every request shares (EnqueueRequest.shared, the same mapping for each: a
+        # batch of enqueue_many) are sent once, and each request's own fields after them.
+        shared = requests[0].shared
+        if shared is not None and any(request.shared is not shared for request in requests):
+            shared = None
+        # Marked 's' (a request's arguments start with '1' or '0'): a lone job sends nothing more.
+        args: list[Arg] = ["s", *codec.pairs(shared)] if shared is not None else []
         last = len(requests) - 1
         for index, request in enumerate(requests):
             if request.depends_on or request.unique or request.once is not None or request.group is not None:
@@ -146,7 +152,11 @@ class RedisQueues(RedisState, QueueStore):
                 t.wake + queue,
             ]
             args += ["1" if request.at_front else "0", codec.expiry(request.record_ttl)]
-            args += codec.flat(request.fields) if index == last else codec.pairs(request.fields)
+            fields = request.fields
+            if shared is not None:
+                get = shared.get
+                fields = {name: value for name, value in fields.items() if get(name) is not value}
+            args += codec.flat(fields) if index == last else codec.pairs(fields)
         return bool(self._scripts("enqueue_fresh", keys, args))
 
     def enqueue(self, request: EnqueueRequest) -> EnqueueOutcome:

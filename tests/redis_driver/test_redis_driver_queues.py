@@ -190,6 +190,34 @@ def test_the_fresh_enqueue_writes_what_the_general_script_writes(
     assert rb.queue_job_ids(Q) == ["e", "b", "a", "d"]
 
 
+def test_shared_fields_are_sent_once_and_store_what_whole_records_store(
+    rb: RedisBroker, client: redis.Redis
+) -> None:
+    """EnqueueRequest.shared (enqueue_many's siblings): the shared fields go once per batch; a
+    request's own value of a shared field wins; a batch whose requests do not all share the one
+    mapping is sent whole. The stored keys are those of the same requests without it."""
+    shared = {"origin": Q.encode(), "timeout": b"180", "created_at": b"2026-01-01T00:00:00Z"}
+
+    def batch(with_shared: bool) -> list[EnqueueRequest]:
+        made = []
+        for job_id, own in (("a", {}), ("b", {"timeout": b"20"}), ("c", {"meta": b"m"})):
+            fields = {**shared, "data": b"call:" + job_id.encode(), **own}
+            made.append(request(job_id, fields=fields, shared=shared if with_shared else None))
+        return made
+
+    assert rb.enqueue_many(batch(True)) == [EnqueueOutcome("queued")] * 3
+    sent_shared = snapshot(client)
+    assert client.hget(KEYS.job("b"), "timeout") == b"20" and client.hget(KEYS.job("c"), "meta") == b"m"
+    client.flushdb()
+    assert rb.enqueue_many(batch(False)) == [EnqueueOutcome("queued")] * 3
+    assert snapshot(client) == sent_shared
+    client.flushdb()
+    mixed = batch(True)
+    mixed[1] = replace(mixed[1], shared=dict(shared))
+    assert rb.enqueue_many(mixed) == [EnqueueOutcome("queued")] * 3
+    assert snapshot(client) == sent_shared
+
+
 def test_a_job_that_is_not_fresh_goes_to_the_general_script(rb: RedisBroker, client: redis.Redis) -> None:
     """A replacement, keys left over, or an id twice in a batch: the fresh script writes nothing
     and the general one does what it always did."""

@@ -4,9 +4,10 @@
 -- KEYS[1] the set of known queue names, then for each request i (i = 1..n), 6 keys from
 --   KEYS[6i - 4]: the job's record, its results, its set of dependents, its set of unmet
 --   dependencies, the queue, the queue's wake key
--- ARGV: for each request: at front ('1' or '0'), record expiry in ms ('' = none), m, then m
---   field/value pairs of the record (without its status); the last request's pairs run to the
---   end of ARGV, without m
+-- ARGV: optionally 's', s, then s field/value pairs that every record has (a batch's shared
+--   fields, sent once); then for each request: at front ('1' or '0'), record expiry in ms ('' = none), m, then m
+--   field/value pairs of the record's own (without its status), which win over the shared ones;
+--   the last request's pairs run to the end of ARGV, without m
 -- Returns 1 when every job was stored and queued; 0 when some job is not fresh (then nothing was
 -- written, and the caller sends the requests to enqueue.lua or enqueue_many.lua instead). Raises
 -- an error, having written nothing, when a queue or the set of known queue names holds the wrong
@@ -49,17 +50,32 @@ for i = 1, n do
 end
 expect_types(expected)
 
+local shared = {}
+if ARGV[1] == 's' then
+    next_arg()
+    shared = next_pairs()
+end
 local known, wake_keys = {}, {}
 for i = 1, n do
     local first = 6 * i - 4
     local record, queue_key, wake_key = KEYS[first], KEYS[first + 4], KEYS[first + 5]
     local at_front, expiry_ms = next_arg(), next_arg()
-    local fields
-    if i == n then
-        fields = rest_of_args()
-    else
-        fields = next_pairs()
+    local fields = {}
+    for j = 1, #shared do
+        fields[j] = shared[j]
     end
+    -- The record's own fields after the shared ones (HSET keeps the last value of a field).
+    local own_count
+    if i == n then
+        own_count = #ARGV - argn
+    else
+        own_count = 2 * tonumber(next_arg())
+    end
+    local size = #shared
+    for j = 1, own_count do
+        fields[size + j] = ARGV[argn + j]
+    end
+    argn = argn + own_count
     fields[#fields + 1], fields[#fields + 2] = F_STATUS, S_QUEUED  -- last: the status wins
     hset_flat(record, fields)
     if expiry_ms ~= '' then
