@@ -6,7 +6,8 @@ first.
 - ``rate``: COUNT jobs are queued, then the system's worker is started with CONCURRENCY; the rate
   is COUNT over the time from the first job's request reaching the slow server to the last
   answer it sent (the server's clock), once the server has answered COUNT distinct jobs, each
-  once, and the library's own bookkeeping shows them all finished.
+  once, and the library's own bookkeeping shows them all finished. Also the worker's CPU time
+  per job, from the first request to the end (clock ticks: 10 ms each, so a total over many jobs).
 - ``memory``: the worker at CONCURRENCY runs one job (imports and connections warm), its RSS
   is read idle; then CONCURRENCY jobs that the server holds unanswered are queued, and once all
   are in flight the RSS is read again. The difference over CONCURRENCY, in KiB, is the memory
@@ -71,8 +72,8 @@ class WorkerProcess:
                 self.process.wait(timeout=10)
         self.log.close()
 
-    def rss_kib(self) -> int:
-        """Resident memory of the worker and every process below it, KiB."""
+    def tree(self) -> set[int]:
+        """The worker's pid and those of every process below it."""
         parents: dict[int, int] = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
@@ -86,8 +87,12 @@ class WorkerProcess:
             found = {pid for pid, parent in parents.items() if parent in tree} - tree
             tree |= found
             grown = bool(found)
+        return tree
+
+    def rss_kib(self) -> int:
+        """Resident memory of the worker and every process below it, KiB."""
         total = 0
-        for pid in tree:
+        for pid in self.tree():
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
@@ -95,6 +100,18 @@ class WorkerProcess:
             except OSError:
                 continue
         return total
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) of the worker's process tree so far, with its reaped children's
+        (RQ's work horses)."""
+        ticks = 0
+        for pid in self.tree():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def wait(check: Callable[[], T | None], timeout: float, what: str) -> T:
@@ -132,15 +149,23 @@ def run_jobs(
 
 
 def rate(system: System, count: int, concurrency: int, server: str) -> dict[str, float]:
-    """Jobs per second from the first job's request to the last job's answer."""
+    """Jobs per second from the first job's request to the last job's answer, and the worker's CPU
+    time per job meanwhile (from the first request seen, so without its start-up)."""
     control(server, "reset")
     system.fill([f"{server}/job/{index}" for index in range(count)])
     worker = WorkerProcess(system, concurrency)
     try:
+
+        def first_request() -> float | None:
+            worker.check()
+            return worker.cpu_seconds() if control(server, "stats")["requests"] else None
+
+        cpu_at_start = wait(first_request, 120, f"{system.name}: a first job")
         stats = run_jobs(system, worker, server, count, count, timeout=120 + count * 0.1 / concurrency)
+        cpu = worker.cpu_seconds() - cpu_at_start
     finally:
         worker.stop()
-    return {"rate": count / (stats["last"] - stats["first"])}
+    return {"rate": count / (stats["last"] - stats["first"]), "cpu_us": cpu / count * 1e6}
 
 
 def memory(system: System, count: int, concurrency: int, server: str) -> dict[str, float]:

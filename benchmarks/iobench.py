@@ -102,7 +102,9 @@ def main() -> None:
         ceiling = capacity(server.url, count=3000 if not args.quick else 500, concurrency=100)
         print(f"slow server: {ceiling['rate']:,.0f} requests/s at 100 concurrent, "
               f"{ceiling['cpu_us']:.0f} µs of its CPU per request", flush=True)  # fmt: skip
-        rates = measure_rates(names, rounds, jobs, jobs_at_one, client, redis_server.url, server.url)
+        rates, counts, cpu = measure_rates(
+            names, rounds, jobs, jobs_at_one, client, redis_server.url, server.url
+        )
         if not args.no_memory:
             memory = measure_memory(names, client, redis_server.url, server.url)
     finally:
@@ -110,9 +112,9 @@ def main() -> None:
         redis_server.cleanup()
     elapsed = time.monotonic() - started
     header = environment(ceiling, names)
-    io_rows = io_table(rates, jobs, jobs_at_one)
+    io_rows = io_table(rates, counts, cpu)
     memory_rows = memory_table(memory)
-    print("\n".join(["", *header, "", *io_rows, "", *memory_rows]))
+    print("\n".join(["", *header, "", *io_rows, *(["", *memory_rows] if memory else [])]))
     print(f"\n({elapsed:.0f} s, {rounds} round(s) per rate measurement)")
     if args.quick or args.systems or args.no_write or args.no_memory:
         print("(not written to docs/benchmarks.md: only a full run is)")
@@ -132,20 +134,25 @@ def measure_rates(
     client: redis.Redis,
     redis_url: str,
     server: str,
-) -> dict[str, dict[int, float]]:
+) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, int]], dict[str, dict[int, float]]]:
     """Jobs/s of each system at each concurrency it offers (median of ``rounds``)."""
     rates: dict[str, dict[int, float]] = {name: {} for name in names}
+    counts: dict[str, dict[int, int]] = {name: {} for name in names}
+    cpu: dict[str, dict[int, float]] = {name: {} for name in names}
     for name in names:
         for level in SYSTEMS[name].levels:
-            count = jobs_at_one if level == 1 else jobs
-            samples = []
+            count = jobs if level != 1 else min(jobs_at_one, SYSTEMS[name].most_at_one or jobs_at_one)
+            samples, cpu_samples = [], []
             for _ in range(rounds):
                 client.flushall()
                 values = in_fresh_process([name, "rate", str(count), str(level), redis_url, server])
                 samples.append(values["rate"])
+                cpu_samples.append(values["cpu_us"])
             rates[name][level] = statistics.median(samples)
+            cpu[name][level] = statistics.median(cpu_samples)
+            counts[name][level] = count
             print(f"{name:>12} at {level:>3}: {rates[name][level]:,.1f} jobs/s ({count:,} jobs)", flush=True)
-    return rates
+    return rates, counts, cpu
 
 
 def measure_memory(
@@ -176,18 +183,25 @@ def environment(ceiling: dict[str, Any], names: list[str]) -> list[str]:
     return [f"- {line}" for line in lines]
 
 
-def io_table(rates: dict[str, dict[int, float]], jobs: int, jobs_at_one: int) -> list[str]:
-    """Jobs/s per system and concurrency, and each over RQ's Worker at concurrency 1."""
+def io_table(
+    rates: dict[str, dict[int, float]], counts: dict[str, dict[int, int]], cpu: dict[str, dict[int, float]]
+) -> list[str]:
+    """Jobs/s per system and concurrency, each row's best over RQ's Worker, the worker's CPU per job
+    at its highest concurrency, and the job counts."""
     base = rates.get("rq-worker", {}).get(1)
     head = " | ".join(f"concurrency {level}" for level in LEVELS)
-    rows = [f"| worker (one process) | {head} | best / RQ Worker |", "|---|" + "---:|" * (len(LEVELS) + 1)]
+    rows = [
+        f"| worker (one process) | {head} | best / RQ Worker | worker CPU per job, highest concurrency (µs) "
+        f"| jobs ({' / '.join(map(str, LEVELS))}) |",
+        "|---|" + "---:|" * (len(LEVELS) + 2) + "---|",
+    ]
     for name, by_level in rates.items():
         cells = [f"{by_level[level]:,.0f}" if level in by_level else "n/a" for level in LEVELS]
-        best = max(by_level.values())
-        ratio = f"{best / base:,.1f}x" if base else ""
-        rows.append(f"| {SYSTEMS[name].title} | {' | '.join(cells)} | {ratio} |")
-    rows.append("")
-    rows.append(f"Jobs/s; {jobs_at_one:,} jobs per measurement at concurrency 1, {jobs:,} at 10 and 100.")
+        ratio = f"{max(by_level.values()) / base:,.1f}x" if base else ""
+        jobs = " / ".join(f"{counts[name][level]:,}" if level in by_level else "-" for level in LEVELS)
+        top = cpu[name][max(by_level)]
+        rows.append(f"| {SYSTEMS[name].title} | {' | '.join(cells)} | {ratio} | {top:,.0f} | {jobs} |")
+    rows += ["", "Jobs/s, from the first job's start to the last job's end."]
     return rows
 
 
@@ -217,7 +231,9 @@ library's own bookkeeping shows every job finished (jq and RQ: the finished-job 
 its stored results; SAQ: nothing queued or active; dramatiq: no message left; Celery: a result
 per job). Each measurement runs in a fresh process on an emptied private redis-server. "best /
 RQ Worker" is the row's best rate over RQ's default `Worker` (one job at a time, a fork per
-job). RQ has no concurrency setting: its rows are at concurrency 1 only. What limits the
+job). RQ has no concurrency setting: its rows are at concurrency 1 only. The worker's CPU per
+job is its process tree's CPU time (user and system, from /proc) from the first job's request to
+the end, over the jobs: what the worker spends per job besides waiting. What limits the
 concurrency-100 column on a 2-core machine is the CPU shared by the worker, redis-server and the
 slow server, not the 20 ms wait (which alone allows {100 * 1000 // DELAY_MS:,} jobs/s)."""
 
