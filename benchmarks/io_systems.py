@@ -43,8 +43,8 @@ class System(ABC):
     setting: ClassVar[str]
     #: The job: "async" (``afetch``) or "blocking" (``fetch``).
     job: ClassVar[str]
-    #: At most this many jobs at concurrency 1, for a worker that slow there (None: the run's count).
-    most_at_one: ClassVar[int | None] = None
+    #: At most this many jobs at a concurrency level, for a worker that slow there (else the run's count).
+    most: ClassVar[dict[int, int]] = {}
 
     def __init__(self, redis_url: str) -> None:
         self.redis_url = redis_url
@@ -134,7 +134,7 @@ class RQWorker(_RQLike):
     name, title, package, module = "rq-worker", "RQ, Worker", "rq", "rq"
     function = "benchmarks.io_tasks.fetch"
     levels = (1,)
-    most_at_one = 200  # a fork per job: ~8 jobs/s here, 500 jobs would be a minute
+    most: ClassVar[dict[int, int]] = {1: 200}  # a fork per job: ~8 jobs/s here, 500 jobs a minute
     setting = "`rq worker -q` (its default Worker: a forked horse per job; one job at a time is all RQ has)"
     job = "blocking"
 
@@ -158,10 +158,11 @@ class Arq(System):
     """arq: ``max_jobs`` async jobs in one process."""
 
     name, title, package = "arq", "arq", "arq"
-    most_at_one = 50  # it looks for jobs every poll_delay (0.5 s): 2 jobs/s at max_jobs=1
+    # it looks for jobs every poll_delay (0.5 s): 2 jobs/s at max_jobs=1, ~40 at 10
+    most: ClassVar[dict[int, int]] = {1: 50, 10: 1000}
     setting = (
         "`python -m benchmarks.io_tasks.arq_tasks` (`run_worker(WorkerSettings)`, max_jobs=N, "
-        "other settings default: it polls the queue every poll_delay=0.5 s)"
+        "conn_timeout=10 s, other settings default: it polls the queue every poll_delay=0.5 s)"
     )
     job = "async"
 

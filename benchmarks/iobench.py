@@ -43,6 +43,8 @@ JOBS, JOBS_AT_ONE = 5000, 500
 QUICK_JOBS, QUICK_JOBS_AT_ONE = 300, 30
 #: Jobs in flight for the memory measure.
 MEMORY_CONCURRENCY = 100
+#: The measurements that failed in this run (each is skipped; a run with any writes nothing).
+FAILURES: list[str] = []
 
 
 def in_fresh_process(args: list[str]) -> dict[str, float]:
@@ -116,6 +118,9 @@ def main() -> None:
     memory_rows = memory_table(memory)
     print("\n".join(["", *header, "", *io_rows, *(["", *memory_rows] if memory else [])]))
     print(f"\n({elapsed:.0f} s, {rounds} round(s) per rate measurement)")
+    if FAILURES:
+        print(f"FAILED: {', '.join(FAILURES)} (see above); nothing written to docs/benchmarks.md")
+        raise SystemExit(1)
     if args.quick or args.systems or args.no_write or args.no_memory:
         print("(not written to docs/benchmarks.md: only a full run is)")
         return
@@ -141,13 +146,21 @@ def measure_rates(
     cpu: dict[str, dict[int, float]] = {name: {} for name in names}
     for name in names:
         for level in SYSTEMS[name].levels:
-            count = jobs if level != 1 else min(jobs_at_one, SYSTEMS[name].most_at_one or jobs_at_one)
+            count = min(jobs if level != 1 else jobs_at_one, SYSTEMS[name].most.get(level, jobs))
             samples, cpu_samples = [], []
             for _ in range(rounds):
                 client.flushall()
-                values = in_fresh_process([name, "rate", str(count), str(level), redis_url, server])
+                try:
+                    values = in_fresh_process([name, "rate", str(count), str(level), redis_url, server])
+                except (RuntimeError, subprocess.TimeoutExpired) as error:
+                    # one failed measurement must not lose the rest of a long run: reported, skipped
+                    print(f"{name} at {level} FAILED: {error}", flush=True)
+                    FAILURES.append(f"{SYSTEMS[name].title} at concurrency {level}")
+                    continue
                 samples.append(values["rate"])
                 cpu_samples.append(values["cpu_us"])
+            if not samples:
+                continue
             rates[name][level] = statistics.median(samples)
             cpu[name][level] = statistics.median(cpu_samples)
             counts[name][level] = count
@@ -165,7 +178,12 @@ def measure_memory(
         if MEMORY_CONCURRENCY not in SYSTEMS[name].levels:
             continue
         client.flushall()
-        memory[name] = in_fresh_process([name, "memory", level, level, redis_url, server])
+        try:
+            memory[name] = in_fresh_process([name, "memory", level, level, redis_url, server])
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            print(f"{name} memory FAILED: {error}", flush=True)
+            FAILURES.append(f"{SYSTEMS[name].title}, memory")
+            continue
         print(f"{name:>12} memory: {memory[name]['per_job_kib']:,.1f} KiB per job in flight", flush=True)
     return memory
 
@@ -196,6 +214,8 @@ def io_table(
         "|---|" + "---:|" * (len(LEVELS) + 2) + "---|",
     ]
     for name, by_level in rates.items():
+        if not by_level:
+            continue
         cells = [f"{by_level[level]:,.0f}" if level in by_level else "n/a" for level in LEVELS]
         ratio = f"{max(by_level.values()) / base:,.1f}x" if base else ""
         jobs = " / ".join(f"{counts[name][level]:,}" if level in by_level else "-" for level in LEVELS)

@@ -1,7 +1,8 @@
 """The I/O job as an arq function; run as ``python -m benchmarks.io_tasks.arq_tasks`` (arq's
 ``run_worker`` on :class:`WorkerSettings`, logging warnings only, as the other workers here do).
 
-``max_jobs`` comes from the harness (``CONCURRENCY_VARIABLE``); every other setting is arq's default.
+``max_jobs`` comes from the harness (``CONCURRENCY_VARIABLE``); every other setting but ``conn_timeout``
+(below) is arq's default.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ class WorkerSettings:
     """arq's worker settings: the one function, the private server, ``max_jobs`` as asked."""
 
     functions: ClassVar = [fetch]
+    # arq's default conn_timeout (1 s) is too short for a loaded 2-core machine: a job's result
+    # write failed to connect under load and took the worker down. A longer one changes no speed.
     redis_settings = RedisSettings.from_dsn(redis_url())
+    redis_settings.conn_timeout = 10
     max_jobs = concurrency()
 
 
