@@ -195,7 +195,8 @@ class Saq(System):
 
     name, title, package = "saq", "SAQ", "saq"
     setting = (
-        "`saq benchmarks.io_tasks.saq_tasks.settings` (one process, concurrency=N, other settings default)"
+        "`saq benchmarks.io_tasks.saq_tasks.settings` (one process, concurrency=N, other settings "
+        "default; its redis-py client without a connection cap, as before redis-py 8)"
     )
     job = "async"
 
