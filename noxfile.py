@@ -125,7 +125,8 @@ def bench_peers(session: nox.Session) -> None:
     # arq 0.28 pins redis-py < 6, which would take jq's redis-py back two major versions; it is
     # installed without its dependencies, whose runtime ones (click, redis-py with hiredis) are
     # installed above, and the I/O benchmark checks that it runs on this redis-py. SAQ is installed
-    # without its "redis" extra for the same reason (it asks for redis-py < 8) and runs on it too.
+    # without its "redis" extra for the same reason (it asks for redis-py < 8) and runs on it too,
+    # its client given no connection cap as before redis-py 8 (benchmarks/io_tasks/saq_tasks.py).
     session.install("--no-deps", "arq")
     posargs = list(session.posargs)
     which = posargs.pop(0) if posargs[:1] in (["noop"], ["io"]) else "both"
