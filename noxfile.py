@@ -116,13 +116,27 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def bench_peers(session: nox.Session) -> None:
-    """huey, dramatiq and Celery on the jq benchmark's measures; writes docs/benchmarks.md's peers table.
+    """The peers: huey, dramatiq and Celery on the no-op measures (``benchmarks.peers``), then the
+    I/O-bound and memory-per-job tables, jq beside RQ, arq, SAQ, dramatiq and Celery
+    (``benchmarks.iobench``); each full run writes its sections of docs/benchmarks.md.
 
-    The three libraries get this virtualenv of their own. ``nox -s bench_peers -- --quick`` runs a
-    short smoke that writes nothing.
+    The libraries get this virtualenv of their own. ``nox -s bench_peers -- --quick`` runs a short
+    smoke of both that writes nothing; ``-- noop ARGS`` runs only the first with ARGS, ``-- io ARGS``
+    only the second (``-- io --help`` lists them).
     """
-    session.install("-e", ".[hiredis]", "huey", "dramatiq[redis]", "celery[redis]")
-    session.run("python", "-m", "benchmarks.peers", *session.posargs)
+    session.install("-e", ".[hiredis]", "rq", "huey", "dramatiq[redis]", "celery[redis]", "saq", "croniter")
+    # arq 0.28 pins redis-py < 6, which would take jq's redis-py back two major versions; it is
+    # installed without its dependencies, whose runtime ones (click, redis-py with hiredis) are
+    # installed above, and the I/O benchmark checks that it runs on this redis-py. SAQ is installed
+    # without its "redis" extra for the same reason (it asks for redis-py < 8) and runs on it too,
+    # its client given no connection cap as before redis-py 8 (benchmarks/io_tasks/saq_tasks.py).
+    session.install("--no-deps", "arq")
+    posargs = list(session.posargs)
+    which = posargs.pop(0) if posargs[:1] in (["noop"], ["io"]) else "both"
+    if which in ("noop", "both"):
+        session.run("python", "-m", "benchmarks.peers", *posargs)
+    if which in ("io", "both"):
+        session.run("python", "-m", "benchmarks.iobench", *posargs)
 
 
 @nox.session

@@ -36,6 +36,14 @@ def drain_simple(system: RQLike, count: int) -> tuple[float, str]:
     return count / system.drain("SimpleWorker"), "jobs/s"
 
 
+def drain_threads32(system: RQLike, count: int) -> tuple[float, str]:
+    """Jobs per second one in-process ``SimpleWorker(concurrency=32, pool="threads")`` runs from a
+    full queue; RQ has no concurrency, so its figure is its SimpleWorker's (as ``drain_simple``)."""
+    system.fill(count)
+    options = {"concurrency": 32, "pool": "threads"} if system.name == "jq" else {}
+    return count / system.drain("SimpleWorker", **options), "jobs/s"
+
+
 def drain_isolated(system: RQLike, count: int) -> tuple[float, str]:
     """Jobs per second one Worker runs from a full queue, each job isolated from the worker in
     the fastest way each offers: jq's reused work horse (``reuse_horse=True``), RQ's horse per
@@ -128,6 +136,7 @@ MEASURES: dict[str, Callable[[RQLike, int], tuple[float, str]]] = {
     "enqueue": enqueue,
     "enqueue_many": enqueue_many,
     "drain_simple": drain_simple,
+    "drain_threads32": drain_threads32,
     "drain_isolated": drain_isolated,
     "drain_fork_per_job": drain_fork_per_job,
     "latency_p50": latency_p50,
