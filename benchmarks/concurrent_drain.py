@@ -6,7 +6,8 @@ Each measure runs in a process of its own (``--tree`` chooses which jq checkout 
 that two trees can be compared in one run), the measures interleaved over ``--rounds`` rounds;
 it prints the median CPU seconds of the worker's process (every thread of it: the machine is
 shared, and wall time follows whoever else runs) and the median wall seconds, per variant, and
-each no-op variant's ratio to RQ's SimpleWorker in CPU time::
+each no-op variant's ratio to RQ's SimpleWorker per job, in CPU time and in wall time (RQ drains
+``--rq-jobs``, fewer: it is slow)::
 
     python benchmarks/concurrent_drain.py --jobs 20000 --rounds 5
     python benchmarks/concurrent_drain.py --tree /work/main --tree . --io
@@ -100,6 +101,7 @@ def main() -> None:
     )
     parser.add_argument("--jobs", type=int, default=20_000, help="no-op jobs per drain")
     parser.add_argument("--io-jobs", type=int, default=2_000, help="sleeping jobs per I/O drain")
+    parser.add_argument("--rq-jobs", type=int, default=2_000, help="no-op jobs per RQ drain (its are slow)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tree", action="append", type=Path, help="a jq checkout to measure (repeatable)")
     parser.add_argument("--io", action="store_true", help="also the I/O-bound drains")
@@ -123,13 +125,15 @@ def main() -> None:
                     if system == "rq" and tree != trees[0]:
                         continue  # RQ does not change with the tree
                     jobs = options.jobs if kind == "noop" else options.io_jobs
+                    jobs = options.rq_jobs if system == "rq" else jobs
                     result = measure(tree, server.url, system, kind, jobs, concurrency, pool)
                     samples.setdefault((str(tree), label), []).append(result)
                     line = f"cpu {result['cpu']:7.2f}s wall {result['wall']:7.2f}s"
                     print(f"  {tree.name:>10} {label:<36} {line}", file=sys.stderr, flush=True)
         rq = samples.get((str(trees[0]), "rq SimpleWorker"))
-        rq_cpu = statistics.median(r["cpu"] for r in rq) if rq else 0.0
-        rq_wall = statistics.median(r["wall"] for r in rq) if rq else 0.0
+        # Per job: RQ drains fewer jobs.
+        rq_cpu = statistics.median(r["cpu"] for r in rq) / options.rq_jobs if rq else 0.0
+        rq_wall = statistics.median(r["wall"] for r in rq) / options.rq_jobs if rq else 0.0
         print(
             f"{'tree':>12} {'variant':<36} {'cpu s':>7} {'wall s':>7} {'jobs/cpu-s':>10} "
             f"{'xRQ cpu':>8} {'xRQ wall':>8}"
@@ -139,7 +143,11 @@ def main() -> None:
             wall = statistics.median(r["wall"] for r in results)
             noop = kinds[label] == "noop"
             jobs = options.jobs if noop else options.io_jobs
-            ratios = f"{rq_cpu / cpu:8.1f} {rq_wall / wall:8.1f}" if rq and noop else f"{'':>8} {'':>8}"
+            jobs = options.rq_jobs if label.startswith("rq") else jobs
+            per_cpu, per_wall = cpu / jobs, wall / jobs
+            ratios = (
+                f"{rq_cpu / per_cpu:8.1f} {rq_wall / per_wall:8.1f}" if rq and noop else f"{'':>8} {'':>8}"
+            )
             print(f"{Path(tree).name:>12} {label:<36} {cpu:7.2f} {wall:7.2f} {jobs / cpu:10.0f} {ratios}")
     finally:
         server.stop()
