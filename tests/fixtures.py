@@ -562,6 +562,12 @@ def thread_barrier(name: str, parties: int, timeout: float = 20.0) -> int:
     return int(barrier.wait())
 
 
+def thread_barrier_then_fail(name: str, parties: int, timeout: float = 20.0) -> None:
+    """:func:`thread_barrier`, then raise ValueError: a job that fails with the others it ran with."""
+    thread_barrier(name, parties, timeout)
+    raise ValueError("failed at the barrier")
+
+
 async def async_gate(name: str, parties: int, timeout: float = 20.0) -> str:
     """Await the gate ``name`` (an asyncio.Event of the running loop) until ``parties`` jobs are at
     it: only tasks running at the same time get through (TimeoutError after ``timeout`` seconds)."""

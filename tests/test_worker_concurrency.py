@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -401,3 +402,104 @@ def test_a_job_of_a_concurrent_worker_is_a_job_like_any(queue):
     burst(queue, 2, "threads", name="plain")
     fetched = Job.fetch(job.id, connection=queue.broker)
     assert fetched.worker_name == "plain" and fetched.latest_result().type is Result.Type.SUCCESSFUL
+
+
+class TestBatching:
+    """Free slots are filled by one claim, and outcomes ready together are written in one call;
+    every job still gets its own outcome, in queue order and the priority order of the queues."""
+
+    def test_free_slots_are_claimed_in_one_call_in_priority_order(self, queue, monkeypatch):
+        broker = queue.broker
+        high = Queue("high", connection=broker)
+        highs = [high.enqueue(fixtures.add, n, 1) for n in range(2)]
+        lows = [queue.enqueue(fixtures.add, n, 2) for n in range(3)]
+        calls: list[tuple[int, list[str]]] = []
+        claim_many = broker.claim_many
+
+        def spy(request, executions, **options):
+            claimed = claim_many(request, executions, **options)
+            calls.append((len(executions), [item.job_id for item in claimed]))
+            return claimed
+
+        monkeypatch.setattr(broker, "claim_many", spy)
+        worker = SimpleWorker([high, queue], concurrency=5, pool="threads")
+        worker.work(burst=True, logging_level="WARNING")
+        assert calls[0] == (5, [job.id for job in highs + lows]), calls
+        for job in highs + lows:
+            assert job.get_status() == "finished" and len(job.results()) == 1
+        assert worker.successful_job_count == 5
+
+    @pytest.mark.parametrize("pool", POOLS)
+    def test_outcomes_ready_together_are_written_in_one_call(self, queue, pool, monkeypatch):
+        """One write in flight; the three outcomes that come meanwhile go in the next call, each
+        made or refused on its own: a failure and a refused (stale) outcome touch no other job."""
+        broker, name = queue.broker, gate()
+        good = [queue.enqueue(fixtures.thread_barrier, name, 5) for _ in range(2)]
+        bad = queue.enqueue(fixtures.thread_barrier_then_fail, name, 5)
+        refused = queue.enqueue(fixtures.thread_barrier, name, 5)
+        writes: list[list[str]] = []
+        transition, transition_many = broker.transition, broker.transition_many
+        running = Running(queue, 4, pool, work={"burst": True})
+
+        def tamper(change):
+            if change.job_id == refused.id:  # as if another execution had taken it over
+                return replace(change, execution_id="stale")
+            return change
+
+        def spy_one(change):
+            if change.job_id in {job.id for job in (*good, bad, refused)} and not writes:
+                # The first outcome's write waits until the three others are queued behind it.
+                commits = running.worker._engine.commits
+                assert wait_for(lambda: len(commits._queued) == 3, timeout=30)
+            writes.append([change.job_id])
+            return transition(tamper(change))
+
+        def spy_many(changes, claim=None):
+            writes.append([change.job_id for change in changes])
+            return transition_many([tamper(change) for change in changes], claim)
+
+        monkeypatch.setattr(broker, "transition", spy_one)
+        monkeypatch.setattr(broker, "transition_many", spy_many)
+        fixtures.thread_barrier(name, 5)  # the four jobs run at once: they end together
+        running.join()
+        assert sorted(len(ids) for ids in writes) == [1, 3], writes
+        assert sorted(id_ for ids in writes for id_ in ids) == sorted(j.id for j in (*good, bad, refused))
+        for job in good:
+            assert job.get_status() == "finished" and len(job.results()) == 1
+        assert bad.get_status() == "failed" and len(bad.results()) == 1
+        assert "failed at the barrier" in bad.latest_result().exc_string
+        assert refused.get_status() == "started" and refused.results() == [], "refused: nothing written"
+
+    def test_a_batch_refused_whole_is_written_one_by_one(self, queue, monkeypatch):
+        from jq.worker.concurrency.commits import GroupCommit, _Write
+
+        broker = queue.broker
+        jobs = [queue.enqueue(fixtures.add, n, 0) for n in range(2)]
+        worker = SimpleWorker([queue])
+        changes = []
+        for job in jobs:
+            claimed = worker.claim_next(None)
+            assert claimed is not None and claimed.job_id == job.id
+            changes.append(finish_change(job.id, claimed.record["execution"].decode()))
+
+        def broken(changes, claim=None):
+            raise RuntimeError("a key of the wrong type")
+
+        monkeypatch.setattr(broker, "transition_many", broken)
+        commits = GroupCommit(broker)
+        batch = [_Write(change) for change in changes]
+        commits._commit(batch)
+        assert [(item.moved, item.error) for item in batch] == [(True, None), (True, None)]
+        assert [job.get_status() for job in jobs] == ["finished", "finished"]
+        assert (commits.calls, commits.written) == (2, 2)
+
+
+def finish_change(job_id: str, execution: str):
+    """A transition that finishes a started job of the default queue (its execution's)."""
+    from jq.broker import STATUS, Move, Place, PlaceKind, RecordEdit, ToRegistry, Transition
+
+    started, finished = Place(PlaceKind.STARTED, "default"), Place(PlaceKind.FINISHED, "default")
+    return Transition(
+        job_id, Move(started, ToRegistry(finished, 4_000_000_000.0)), RecordEdit({STATUS: b"finished"}),
+        execution_id=execution,
+    )  # fmt: skip

@@ -11,7 +11,15 @@ from typing import Any
 from jq.broker.contract import ControlStore, JobStore, QueueStore, RegistryStore, WorkerStore
 from jq.broker.monitoring import MonitoringStore
 from jq.broker.optional import GroupStore, PipelineWrites, RateLimitStore
-from jq.broker.types import Claimed, ClaimRequest, Place, Transition
+from jq.broker.types import (
+    EXECUTION,
+    Claimed,
+    ClaimRequest,
+    Place,
+    Transition,
+    WorkerUpdate,
+    claim_fields_now,
+)
 from jq.exceptions import UnsupportedByBrokerError
 
 __all__ = ["Broker"]
@@ -188,6 +196,44 @@ class Broker(
         moved = [self.transition(change) for change in changes]
         return moved, None if claim is None else self._claim_request(claim)
 
+    def claim_many(
+        self, claim: ClaimRequest, execution_ids: Sequence[str], *, list_field: str = ""
+    ) -> list[Claimed]:
+        """Claim up to ``len(execution_ids)`` jobs, each started as :meth:`claim` starts one, as
+        that many claims that never wait made one after the other would: the jobs of the first of
+        ``claim.queues`` first, in queue order, then the next queue's. The ``i``-th job claimed
+        gets ``claim.fields`` with ``execution_ids[i]`` as its :data:`EXECUTION`. Stops at the
+        first claim that finds every queue empty. Returns the jobs claimed, in that order.
+
+        A worker that has several free slots takes that many jobs in one round trip: every job
+        returned is started at once (none is held back unstarted). ``claim.reserved`` and
+        ``claim.reserve`` must be empty (ValueError).
+
+        ``claim.worker`` is applied as :meth:`claim` applies it, with the last job claimed
+        (nothing when none was): its :data:`WORKER_CURRENT_JOB` is the last job's id. With
+        ``list_field`` (a field among the update's fields: ids separated by commas), the ids of
+        the jobs claimed before the last are appended to the value the update writes there, so
+        that the field and :data:`WORKER_CURRENT_JOB` name every job claimed.
+
+        jq's drivers make it ATOMIC (one block, one script), the update applied once. This
+        default makes one claim per job (each atomic, the whole not; the update applied with
+        each, its increments added each time); drivers override it.
+        """
+        check_plain_claim(claim)
+        claimed: list[Claimed] = []
+        fields = claim_fields_now(claim.fields)
+        for execution in execution_ids:
+            worker = claim.worker
+            if worker is not None and list_field:
+                worker = with_listed(worker, list_field, [item.job_id for item in claimed])
+            one = self.claim(
+                claim.queues, {**fields, EXECUTION: execution.encode()}, claim.lease_until, worker=worker
+            )
+            if one is None:
+                break
+            claimed.append(one)
+        return claimed
+
     def _claim_request(self, claim: ClaimRequest) -> Claimed | None:
         """:meth:`claim` with a request's arguments (the reservation parts only when given: a
         driver written before them does not take them)."""
@@ -221,3 +267,20 @@ class Broker(
             ids = self.queue_job_ids(queue, 0, 0)
             heads.append(ids[0] if ids else None)
         return heads
+
+
+def check_plain_claim(claim: ClaimRequest) -> None:
+    """:meth:`Broker.claim_many` takes no reservations."""
+    if claim.reserved or claim.reserve:
+        raise ValueError("claim_many() takes a claim without reservations (reserved=, reserve=)")
+
+
+def with_listed(update: WorkerUpdate, field: str, ids: Sequence[str]) -> WorkerUpdate:
+    """``update`` with ``ids`` appended to the comma-separated list it writes in ``field`` (see
+    :meth:`Broker.claim_many`)."""
+    if not ids:
+        return update
+    before = update.fields.get(field, b"")
+    added = ",".join(ids).encode()
+    listed = before + b"," + added if before else added
+    return WorkerUpdate(update.name, {**update.fields, field: listed}, update.increments)

@@ -13,7 +13,8 @@ import json
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FAILED_SETTLEMENT",
     "FINISHED_SETTLEMENT",
+    "OUTCOME_WRITER",
     "UNSERIALIZABLE_RETURN_VALUE",
     "claim_fields",
     "dependents_cancellation",
@@ -161,6 +163,16 @@ def with_admission(job: Job, change: Transition) -> Transition:
     return change
 
 
+#: Where the outcome of a job recorded in this context is written: None, through the job's broker
+#: (:meth:`jq.broker.Broker.transition`), one call per outcome; else a function that writes the
+#: transition and says whether it was made, as that call would. A worker running several jobs at
+#: once sets it while it records one, so that outcomes ready at the same moment are written in
+#: one call (see :mod:`jq.worker.concurrency.commits`).
+OUTCOME_WRITER: ContextVar[Callable[[Transition], bool] | None] = ContextVar(
+    "jq_outcome_writer", default=None
+)
+
+
 @dataclass
 class NextClaim:
     """Claim the next job in the same call that records an outcome (one round trip for both).
@@ -178,7 +190,8 @@ class NextClaim:
 def _move(job: Job, change: Transition, next_claim: NextClaim | None) -> bool:
     change = with_admission(job, change)
     if next_claim is None:
-        return job.broker.transition(change)
+        writer = OUTCOME_WRITER.get()
+        return job.broker.transition(change) if writer is None else writer(change)
     moved, next_claim.claimed = job.broker.finish_and_claim(change, next_claim.request)
     next_claim.answered = True
     return moved

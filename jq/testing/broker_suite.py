@@ -27,6 +27,7 @@ from jq.testing.contract.cancellation import (
     DependentsListContract,
     FailedParentContract,
 )
+from jq.testing.contract.claim_many import ClaimManyContract
 from jq.testing.contract.concurrency import BlockingClaimContract, ConcurrencyContract
 from jq.testing.contract.control import ControlContract, LockContract
 from jq.testing.contract.enqueue_rules import (
@@ -60,6 +61,7 @@ __all__ = [
     "BrokerContractTests",
     "CancellationContract",
     "ClaimContract",
+    "ClaimManyContract",
     "ConcurrencyContract",
     "ControlContract",
     "DeleteSettlesDependentsContract",
@@ -102,6 +104,7 @@ class BrokerContractTests(
     ReplacementContract,
     EndedDependencyContract,
     ClaimContract,
+    ClaimManyContract,
     QueueContract,
     RegistryContract,
     TransitionContract,

@@ -181,8 +181,6 @@ class WorkerHooks:
     _kill: tuple[str | None, KillReason] | None
     _work_horse_killed_handler: WorkHorseKilledHandler | None
 
-    # What the runner hands a hook's default (see WorkerJobRunner), and what it hands back.
-    _step: _Step | None = None
     # The loop's claim of the next job, for the runner that records this job's outcome.
     _next_claim: NextClaim | None = None
     # How the last perform_job() ended (read by whoever ran it: a horse reports it).
@@ -206,6 +204,17 @@ class WorkerHooks:
     @_handler_verdict.setter
     def _handler_verdict(self, value: bool) -> None:
         self._hook_state().verdict = value
+
+    @property
+    def _step(self) -> _Step | None:
+        """What the runner hands a hook's default (see WorkerJobRunner), and what it hands back;
+        per thread: a worker running jobs concurrently records each outcome on that job's thread."""
+        step: _Step | None = getattr(self._hook_state(), "step", None)
+        return step
+
+    @_step.setter
+    def _step(self, value: _Step | None) -> None:
+        self._hook_state().step = value
 
     def _hook_state(self) -> threading.local:
         # setdefault: two threads asking at once get the same one.

@@ -17,10 +17,12 @@ from typing import Any, cast
 import redis
 
 from jq.broker import (
+    EXECUTION,
     RATE_LIMIT_KEY,
     Claimed,
     ClaimFields,
     ClaimLease,
+    ClaimRequest,
     EnqueueOutcome,
     EnqueueRequest,
     PlaceKind,
@@ -33,6 +35,7 @@ from jq.broker import (
     claim_fields_now,
     claim_lease_now,
 )
+from jq.broker.base import check_plain_claim
 from jq_backends.redis import codec
 from jq_backends.redis._base import RedisState, is_wrong_type
 from jq_backends.redis.failover import MasterChangedError, forget_connections, master_gone
@@ -307,6 +310,39 @@ class RedisQueues(RedisState, QueueStore):
 
         claimed: Claimed | None = self._scripts("claim", keys, args, read)
         return claimed
+
+    def claim_many(
+        self, claim: ClaimRequest, execution_ids: Sequence[str], *, list_field: str = ""
+    ) -> list[Claimed]:
+        """Up to ``len(execution_ids)`` claims that never wait, in one script (one round trip,
+        see ``lua/claim_many.lua``); the worker update applied once, with the last job claimed."""
+        check_plain_claim(claim)
+        if not claim.queues or not execution_ids:
+            return []
+        fields = claim_fields_now(claim.fields)
+        keys, args = self._claim_call(claim.queues, fields, _lease(claim.lease_until), claim.worker)
+        self._skipped_queues = set()
+        me = weakref.ref(self)  # a call in doubt keeps its reader: not the broker alive
+        queues = claim.queues
+
+        def read(reply: Any) -> list[Claimed]:
+            broker = me()
+            claimed: list[Claimed] = []
+            for execution, items in zip(execution_ids, reply or (), strict=False):
+                one = (
+                    None
+                    if broker is None
+                    else broker._claimed(queues, {**fields, EXECUTION: execution.encode()}, items)
+                )
+                if one is None:
+                    break
+                claimed.append(one)
+            return claimed
+
+        many: list[Claimed] = self._scripts(
+            "claim_many", keys, [list_field, len(execution_ids), *execution_ids, *args], read
+        )
+        return many
 
     def reserve(
         self, queues: Sequence[str], execution_ids: Sequence[str], lease_until: float

@@ -80,6 +80,7 @@ __all__ = [
 SCRIPT_NAMES: Final = (
     "claim",
     "claim_job",
+    "claim_many",
     "delete_job",
     "drop_queue",
     "enqueue",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jq.broker.base import Broker
+from jq.broker.base import Broker, check_plain_claim, with_listed
 from jq.broker.rules.claims import StoreClaims, take
 from jq.broker.rules.control import StoreControl
 from jq.broker.rules.enqueue import StoreEnqueue
@@ -15,9 +15,9 @@ from jq.broker.rules.keys import KeyNames, KeyNaming
 from jq.broker.rules.rate_limits import StoreRateLimits
 from jq.broker.rules.records import StoreJobs
 from jq.broker.rules.transitions import StoreRegistries, transition_in
-from jq.broker.rules.workers import StoreWorkers, check_updates
+from jq.broker.rules.workers import StoreWorkers, apply_update, check_updates
 from jq.broker.store import Store
-from jq.broker.types import Claimed, ClaimRequest, Transition, claim_fields_now, claim_lease_now
+from jq.broker.types import EXECUTION, Claimed, ClaimRequest, Transition, claim_fields_now, claim_lease_now
 
 __all__ = ["StoreBroker"]
 
@@ -88,6 +88,31 @@ class StoreBroker(
         """
         moved, claimed = self.transition_many([change], claim)
         return moved[0], claimed
+
+    def claim_many(
+        self, claim: ClaimRequest, execution_ids: Sequence[str], *, list_field: str = ""
+    ) -> list[Claimed]:
+        """Up to ``len(execution_ids)`` claims that never wait, in one atomic block; the worker
+        update applied once, with the last job claimed."""
+        check_plain_claim(claim)
+        if not execution_ids:
+            return []
+        fields, lease = claim_fields_now(claim.fields), claim_lease_now(claim.lease_until)
+        with self.store.atomic() as tx:
+            check_updates(tx, [claim.worker])
+            now = self.store.now()
+            claimed: list[Claimed] = []
+            for execution in execution_ids:
+                one = take(tx, claim.queues, {**fields, EXECUTION: execution.encode()}, lease, now=now)
+                if one is None:
+                    break
+                claimed.append(one)
+            worker = claim.worker
+            if worker is not None and claimed:
+                if list_field:
+                    worker = with_listed(worker, list_field, [item.job_id for item in claimed[:-1]])
+                apply_update(tx, worker, current_job=claimed[-1].job_id)
+            return claimed
 
     def transition_many(
         self, changes: Sequence[Transition], claim: ClaimRequest | None = None

@@ -5,12 +5,14 @@ jobs running meanwhile (or the main thread would have to poll the store). So the
 asks this thread for a claim (:meth:`Claimer.request`: how many jobs at most, how long to wait)
 and goes on; the claimed jobs come back through its inbox as :class:`~jq.worker.concurrency.inbox.Claims`,
 as they are claimed (the thread claims again at once while the request wants more and the queues
-have them). One request is in flight at a time. Every claim goes through :func:`claim_batch`.
+have them). One request is in flight at a time. Every claim goes through :func:`claim_batch`,
+which claims as many jobs as there are free slots in one call when the queues have them.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -24,13 +26,21 @@ __all__ = ["ClaimOrder", "Claimer", "claim_batch"]
 logger = logging.getLogger("jq.worker")
 
 
-def claim_batch(broker: Broker, request: ClaimRequest, count: int, wait: float | None) -> list[Claimed]:
+def claim_batch(
+    broker: Broker, request: ClaimRequest, count: int, wait: float | None, list_field: str = ""
+) -> list[Claimed]:
     """Claim up to ``count`` jobs with ``request``, waiting up to ``wait`` seconds for the first
     (None: not at all); those claimed, in queue order (none: every queue was empty).
 
-    Today one claim per call, so at most one job: the caller asks again while it has free slots.
-    A store call that reserves several jobs in one round trip can take its place here.
+    Several jobs are claimed in one call (:meth:`jq.broker.Broker.claim_many`), each started at
+    once under an execution id of its own: the worker has a free slot for each and runs them all
+    now. ``list_field``: the field of the worker's record that lists what it runs (the ids
+    claimed are added to it). A claim that may wait takes one job: it waits because the queues
+    were empty, and the caller claims the rest at once after it.
     """
+    if count > 1 and not wait:
+        executions = [os.urandom(16).hex() for _ in range(count)]
+        return broker.claim_many(request, executions, list_field=list_field)
     claimed = broker.claim(
         request.queues, request.fields, request.lease_until, wait=wait, worker=request.worker
     )
@@ -127,7 +137,9 @@ class Claimer:
         so_far: list[str] = []
         while True:
             try:
-                claimed = claim_batch(self.broker, order.for_claim(so_far), remaining, wait)
+                claimed = claim_batch(
+                    self.broker, order.for_claim(so_far), remaining, wait, order.running_field
+                )
             except self.broker.transient_errors as error:
                 self.inbox.put(Claims([], error))
                 return

@@ -26,14 +26,17 @@ import contextvars
 import logging
 import sys
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jq.base.timeouts import JobTimeoutException
+from jq.broker import Broker, Transition, WorkerUpdate
 from jq.core.execution import ExcInfo, JobOutcome
 from jq.defaults import effective_timeout
 from jq.exceptions import JobStopped
 from jq.plugins import get_plugin_manager
 from jq.worker.concurrency.aio import EventLoopThread, is_coroutine_job, perform_on_loop
+from jq.worker.concurrency.commits import GroupCommit
 from jq.worker.concurrency.inbox import Inbox, SlotEnded
 from jq.worker.concurrency.runner import ConcurrentJobRunner
 from jq.worker.concurrency.settings import ConcurrencyPool, ConcurrencySettings
@@ -58,6 +61,7 @@ class EngineHost(Protocol):
     """What the engine uses of its worker."""
 
     name: str
+    broker: Broker
     runner: WorkerJobRunner
     death_penalty_grace: float
     log_job_description: bool
@@ -75,6 +79,8 @@ class JobEngine:
         self.host, self.settings, self.inbox = host, settings, inbox
         self.limit = settings.concurrency
         self.table = SlotTable()
+        #: Where the jobs' outcomes are written, those ready at once in one call.
+        self.commits = GroupCommit(host.broker, self._with_what_runs, host.runner.outage_patience)
         self._threads = ThreadPool(self.limit, f"jq-job-{host.name}")
         # Async jobs' conclusions (callbacks, the outcome) and outcomes recorded on a job's behalf:
         # never on the event loop, which they would block.
@@ -102,7 +108,9 @@ class JobEngine:
         is_async = self._loop is not None and is_coroutine_job(job)
         timeout = effective_timeout(job.timeout)
         slot = Slot(job, is_async, float(timeout) if timeout is not None else None)
-        runner = ConcurrentJobRunner.for_slot(self.host.runner, slot, self.table, self.inbox)
+        runner = ConcurrentJobRunner.for_slot(
+            self.host.runner, slot, self.table, self.inbox, commits=self.commits
+        )
         slot.interrupts = runner.interrupts
         self.table.add(slot)
         if self.host.log_job_description:
@@ -198,6 +206,22 @@ class JobEngine:
         if outcome is not None and outcome is not JobOutcome.STALE:
             host.total_working_time += time.monotonic() - slot.started
 
+    def _with_what_runs(self, changes: list[Transition]) -> list[Transition]:
+        """The outcomes about to be written together, each worker update saying what still runs
+        once they are written (every job of the batch is recording: none of them is listed)."""
+        fields = self.table.record_fields()
+        return [
+            change
+            if change.worker is None
+            else replace(
+                change,
+                worker=WorkerUpdate(
+                    change.worker.name, {**change.worker.fields, **fields}, change.worker.increments
+                ),
+            )
+            for change in changes
+        ]
+
     # -- stopping jobs ---------------------------------------------------------------------------
 
     def kill(self, reason: KillReason, job_id: str | None = None, execution_id: str | None = None) -> bool:
@@ -275,7 +299,9 @@ class JobEngine:
     def _record_for(self, slot: Slot, exc_info: ExcInfo) -> None:
         """Record the failure ``exc_info`` of the slot's job on its behalf (a helper thread, or
         the main thread at a cold shutdown)."""
-        runner = ConcurrentJobRunner.for_slot(self.host.runner, slot, self.table, self.inbox, on_behalf=True)
+        runner = ConcurrentJobRunner.for_slot(
+            self.host.runner, slot, self.table, self.inbox, on_behalf=True, commits=self.commits
+        )
         runner.started = slot.started
         try:
             outcome = runner.handle_failure(slot.job, exc_info, stopped=isinstance(exc_info[1], JobStopped))
@@ -285,7 +311,14 @@ class JobEngine:
         self.inbox.call(lambda: self._count(outcome, slot))
 
     def close(self) -> None:
-        """Stop the pools and the event loop (threads still running a job are left behind)."""
+        """Stop the pools and the event loop (threads still running a job are left behind), once
+        the outcomes being written have been (up to :data:`COLD_SHUTDOWN_WINDOW` seconds: a write
+        cut short by the exit would leave its job to its lease)."""
+        deadline = time.monotonic() + COLD_SHUTDOWN_WINDOW
+        while any(slot.recording and not slot.recorded for slot in self.table.snapshot):
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.005)  # a write takes well under a millisecond
         self._closed = True
         self._threads.close()
         self._helpers.close()

@@ -1,9 +1,10 @@
 """The main thread of a worker that runs several jobs at once.
 
-It is the only thread that handles signals, and it records every outcome (one at a time, through
-the worker's hooks). It waits on its :class:`~jq.worker.concurrency.inbox.Inbox` for the claims
-its claiming thread makes for free slots, for the outcomes the jobs' threads hand it to record,
-and for the slots they give back; between messages it runs the worker's chores (maintenance,
+It is the only thread that handles signals, and it starts every job. It waits on its
+:class:`~jq.worker.concurrency.inbox.Inbox` for the claims its claiming thread makes for free
+slots (several jobs in one call when the queues have them) and for the slots the jobs' threads
+give back once they recorded their outcomes (grouped: see :mod:`jq.worker.concurrency.commits`);
+between messages it runs the worker's chores (maintenance,
 suspension, deadlines). A warm shutdown stops the claims and lets the running jobs finish; a cold
 one stops them (see :mod:`jq.worker.concurrency.engine`). A job claimed but not started (it came
 back as the worker was told to stop) goes back to the front of its queue at once.

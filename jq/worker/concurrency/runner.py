@@ -1,12 +1,13 @@
 """The runner of one job in a concurrent worker: a :class:`jq.worker.hooks.WorkerJobRunner` whose
-outcome is recorded on the worker's main thread.
+outcome's store write is grouped with the other outcomes ready at the same moment.
 
 Each running job has a runner of its own (its clock, its interrupt window). Its steps run where
 the job runs (a thread of the pool; an async job's on a helper thread once its task ended): the
-exception handlers, the callbacks, the plugins' hooks. Only the store writes of the outcome go to
-the main thread, which makes them one at a time through the worker's hooks
-(``handle_job_success``...), as a worker running one job does, and where it can tell whether the
-worker already recorded the job's outcome on its behalf (see :mod:`jq.worker.concurrency.slots`).
+exception handlers, the worker's hooks that record the outcome (``handle_job_success``...), the
+callbacks (after the outcome is recorded), the plugins' hooks. The one store write of the outcome
+goes to the worker's :class:`~jq.worker.concurrency.commits.GroupCommit`, which writes the
+outcomes ready at once in one call. An outcome is written once: by the job's own run, or by the
+worker on its behalf, whichever begins first (see :meth:`jq.worker.concurrency.slots.Slot.begin_recording`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from jq.worker.hooks import WorkerJobRunner
 
 if TYPE_CHECKING:
     from jq.core.job import Job
+    from jq.worker.concurrency.commits import GroupCommit
     from jq.worker.concurrency.inbox import Inbox
     from jq.worker.concurrency.slots import Slot, SlotTable
 
@@ -44,10 +46,18 @@ class ConcurrentJobRunner(WorkerJobRunner):
     table: SlotTable | None = None
     inbox: Inbox | None = None
     on_behalf: bool = False
+    commits: GroupCommit | None = None
 
     @classmethod
     def for_slot(
-        cls, base: WorkerJobRunner, slot: Slot, table: SlotTable, inbox: Inbox, *, on_behalf: bool = False
+        cls,
+        base: WorkerJobRunner,
+        slot: Slot,
+        table: SlotTable,
+        inbox: Inbox,
+        *,
+        on_behalf: bool = False,
+        commits: GroupCommit | None = None,
     ) -> ConcurrentJobRunner:
         """A runner for ``slot`` with the settings of the worker's runner ``base``."""
         return cls(
@@ -61,6 +71,7 @@ class ConcurrentJobRunner(WorkerJobRunner):
             table=table,
             inbox=inbox,
             on_behalf=on_behalf,
+            commits=commits,
         )
 
     @property
@@ -96,17 +107,17 @@ class ConcurrentJobRunner(WorkerJobRunner):
         )  # fmt: skip
         return False
 
-    # -- the outcome's writes, on the main thread ------------------------------------------------
+    # -- the outcome's writes, grouped -------------------------------------------------------------
 
     def record_success(self, job: Job, return_value: Any, next_claim: lifecycle.NextClaim | None) -> bool:
-        """Through ``worker.handle_job_success``, on the main thread."""
-        return self._on_main(lambda: WorkerJobRunner.record_success(self, job, return_value, None), False)
+        """Through ``worker.handle_job_success``, its write grouped with others ready now."""
+        return self._record_once(lambda: WorkerJobRunner.record_success(self, job, return_value, None), False)
 
     def record_retry(
         self, job: Job, retry: Retry, next_claim: lifecycle.NextClaim | None
     ) -> JobStatus | None:
-        """Through ``worker.handle_job_retry``, on the main thread."""
-        return self._on_main(lambda: WorkerJobRunner.record_retry(self, job, retry, None), None)
+        """Through ``worker.handle_job_retry``, its write grouped with others ready now."""
+        return self._record_once(lambda: WorkerJobRunner.record_retry(self, job, retry, None), None)
 
     def record_failure(
         self,
@@ -117,29 +128,27 @@ class ConcurrentJobRunner(WorkerJobRunner):
         stopped: bool,
         next_claim: lifecycle.NextClaim | None,
     ) -> JobStatus | None:
-        """Through ``worker.handle_job_failure``, on the main thread."""
-        return self._on_main(
+        """Through ``worker.handle_job_failure``, its write grouped with others ready now."""
+        return self._record_once(
             lambda: WorkerJobRunner.record_failure(
                 self, job, exc_string, keep=keep, stopped=stopped, next_claim=None
             ),
             None,
         )
 
-    def _on_main(self, record: Callable[[], T], stale: T) -> T:
-        """``record()`` on the main thread, unless the outcome is not this runner's to record
+    def _record_once(self, record: Callable[[], T], stale: T) -> T:
+        """``record()`` here, its store write handed to the worker's group commit (see
+        :mod:`jq.worker.concurrency.commits`), unless the outcome is not this runner's to record
         (``stale`` then: nothing is written)."""
-        assert self.inbox is not None
         slot = self._slot
-
-        def once() -> T:
-            if slot.superseded and not self.on_behalf:
-                return stale
-            try:
-                return record()
-            finally:
-                slot.recorded = True
-
-        return self.inbox.call(once)
+        if not slot.begin_recording(on_behalf=self.on_behalf):
+            return stale
+        token = lifecycle.OUTCOME_WRITER.set(self.commits.write if self.commits is not None else None)
+        try:
+            return record()
+        finally:
+            lifecycle.OUTCOME_WRITER.reset(token)
+            slot.recorded = True
 
     def _worker_update(self, succeeded: bool) -> WorkerUpdate | None:
         """The worker record's change with the outcome: what still runs once this job ended

@@ -56,6 +56,8 @@ class Slot:
     superseded: bool = False
     #: An outcome of this execution was recorded (or refused by the store): nothing is owed.
     recorded: bool = False
+    #: Its outcome is being written (the record no longer lists it as running).
+    recording: bool = False
     #: The exception a stop (a stop-job command, a cold shutdown, a timeout) ends the job with.
     stop_error: BaseException | None = None
     #: Where a thread job's code runs, for raising a stop in it (its runner's window).
@@ -85,14 +87,24 @@ class Slot:
 
     def take_over(self, *, concluding_too: bool = False) -> bool:
         """The worker records the outcome on the job's behalf from now on (its deadline passed, or
-        a cold shutdown): False when the job's own run already got there first. A job whose
-        function has returned is taken over only with ``concluding_too`` (a cold shutdown)."""
+        a cold shutdown): False when the job's own run already got there first (it is recording
+        or has recorded its outcome). A job whose function has returned is taken over only with
+        ``concluding_too`` (a cold shutdown)."""
         with self._lock:
-            if self.recorded or self.superseded:
+            if self.recorded or self.recording or self.superseded:
                 return False
             if self.phase is Phase.CONCLUDING and not concluding_too:
                 return False
             self.superseded = True
+            return True
+
+    def begin_recording(self, *, on_behalf: bool) -> bool:
+        """The outcome is about to be written: by the job's own run (False when the worker has
+        taken it over: nothing is written), or by the worker ``on_behalf`` of it."""
+        with self._lock:
+            if self.superseded and not on_behalf:
+                return False
+            self.recording = True
             return True
 
     @property
@@ -138,8 +150,14 @@ class SlotTable:
 
     def record_fields(self, *, leaving: Slot | None = None) -> dict[str, bytes]:
         """The worker record's fields saying what runs: its state, ``current_job`` (the oldest
-        running job) and :data:`RUNNING_JOBS` (all of them), once ``leaving`` has ended."""
-        ids = [job.id for job in self.running_jobs(leaving=leaving)]
+        running job) and :data:`RUNNING_JOBS` (all of them), once ``leaving`` and the jobs whose
+        outcome is being written have ended."""
+        # Not those whose outcome is being written: the write that ends them says so.
+        ids = [
+            slot.job.id
+            for slot in self.snapshot
+            if slot.owes_outcome and not slot.recording and slot is not leaving
+        ]
         return {
             WORKER_STATE: _BUSY if ids else _IDLE,
             WORKER_CURRENT_JOB: ids[0].encode() if ids else b"",

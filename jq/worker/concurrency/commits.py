@@ -1,0 +1,144 @@
+"""Group commit: the outcomes of a concurrent worker's jobs that are ready at the same moment are
+written in one call (:meth:`jq.broker.Broker.transition_many`).
+
+Each job records its outcome on the thread that concluded it (its callbacks run after it, there).
+The store write of the outcome, one :class:`~jq.broker.Transition`, is handed to the worker's
+:class:`GroupCommit`: when no write is in flight, the thread makes it at once, alone; while one
+is, the transitions that arrive wait, and the next of them to have arrived writes all that have
+queued up meanwhile in one call. Nothing ever waits on a timer to collect more: a write goes out
+as soon as the one before it returned, with whatever is there. Each transition is made or refused
+on its own (a refused one, a stale execution, does not stop the others), and each thread gets
+its own answer. A batch that the store refuses as a whole for a reason other than an outage (a
+key of the wrong type for one of its jobs) is written again one transition per call, so that one
+job's problem is that job's alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from jq.broker import Broker, Transition
+from jq.core.outage import retry_transient
+
+__all__ = ["GroupCommit"]
+
+logger = logging.getLogger("jq.worker")
+
+
+@dataclass(eq=False)
+class _Write:
+    """One transition waiting to be written, and its answer."""
+
+    change: Transition
+    done: threading.Event = field(default_factory=threading.Event)
+    #: This thread writes the next batch (it was first to wait when the last write returned).
+    leads: bool = False
+    moved: bool = False
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Writes the outcomes of one worker's jobs (see the module). ``adjust`` is given each batch
+    before it is written, and returns the transitions to write (the worker brings the record's
+    fields saying what still runs up to date); ``patience`` is how long a batch is tried again
+    while the store is away (the worker's ``outage_patience``)."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        adjust: Callable[[list[Transition]], list[Transition]] | None = None,
+        patience: float = 0.0,
+    ) -> None:
+        self.broker, self.adjust, self.patience = broker, adjust, patience
+        self._lock = threading.Lock()
+        self._queued: list[_Write] = []
+        self._writing = False
+        #: How many calls wrote outcomes, and how many outcomes they wrote (for tests and logs).
+        self.calls = 0
+        self.written = 0
+
+    def write(self, change: Transition) -> bool:
+        """Write ``change`` (alone, or with the others ready now); whether it was made. Raises
+        what its write raised."""
+        item = _Write(change)
+        with self._lock:
+            self._queued.append(item)
+            leads = not self._writing
+            self._writing = True
+        if not leads:
+            item.done.wait()
+            if item.leads:
+                self._lead()
+        else:
+            self._lead()
+        if item.error is not None:
+            raise item.error
+        return item.moved
+
+    def _lead(self) -> None:
+        """Write every transition queued now, then hand the lead to the first that came since
+        (or give it up)."""
+        with self._lock:
+            batch, self._queued = self._queued, []
+        try:
+            self._commit(batch)
+        except BaseException as error:  # a KeyboardInterrupt in the call: every writer hears of it
+            for item in batch:
+                item.error = item.error or error
+            raise
+        finally:
+            with self._lock:
+                if self._queued:
+                    following = self._queued[0]
+                    following.leads = True
+                    following.done.set()
+                else:
+                    self._writing = False
+            for item in batch:
+                item.done.set()
+
+    def _commit(self, batch: list[_Write]) -> None:
+        changes = [item.change for item in batch]
+        if self.adjust is not None:
+            changes = self.adjust(changes)
+        try:
+            moved = self._call(changes)
+        except self.broker.transient_errors as error:
+            for item in batch:
+                item.error = error
+            return
+        except Exception as error:
+            if len(batch) == 1:
+                batch[0].error = error
+                return
+            logger.warning(
+                "%d outcomes written in one call failed (%s): writing each alone", len(batch), error
+            )
+            for item, change in zip(batch, changes, strict=True):
+                try:
+                    item.moved = self._call([change])[0]
+                except Exception as alone:
+                    item.error = alone
+            return
+        for item, made in zip(batch, moved, strict=True):
+            item.moved = made
+
+    def _call(self, changes: Sequence[Transition]) -> list[bool]:
+        """One call for ``changes``, tried again while the store is away (on this thread: a call
+        left in doubt is answered by its repeat, not made twice)."""
+        broker = self.broker
+
+        def call() -> list[bool]:
+            if len(changes) == 1:
+                return [broker.transition(changes[0])]
+            return broker.transition_many(changes)[0]
+
+        moved = retry_transient(
+            broker, call, patience=self.patience, what=f"record {len(changes)} outcome(s)"
+        )
+        self.calls += 1
+        self.written += len(changes)
+        return moved
