@@ -37,6 +37,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from jq_backends.redis.connection import is_fake
 from jq_backends.redis.reply_wait import ReplyWait, window_from_env
 
 __all__ = ["IDLE_SECONDS", "DirectCalls", "HotConnection"]
@@ -83,8 +84,11 @@ class HotConnection:
 
     def __init__(self, client: redis.Redis, reply_wait: ReplyWait | None = None) -> None:
         self._client = client
-        # Polls for each reply a moment before the read sleeps (see reply_wait.py).
-        self._reply_wait = reply_wait if reply_wait is not None else ReplyWait(window_from_env())
+        # Polls for each reply a moment before the read sleeps (see reply_wait.py); not on a
+        # fakeredis client, whose replies are there at once.
+        if reply_wait is None:
+            reply_wait = ReplyWait(0 if is_fake(client) else window_from_env())
+        self._reply_wait = reply_wait
         self._pool = client.connection_pool
         self._lock = threading.Lock()
         self._held = _Held()
@@ -102,7 +106,7 @@ class HotConnection:
             connection = self._checked_out()
             try:
                 connection.send_packed_command(self._pack(connection, args), check_health=False)
-                self._reply_wait.wait(connection._sock)
+                self._reply_wait.wait(connection)
                 reply = connection.read_response()
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 self._drop(disconnect=True)
@@ -126,7 +130,7 @@ class HotConnection:
                 connection.send_packed_command(
                     [*self._pack(connection, first), *self._pack(connection, second)], check_health=False
                 )
-                self._reply_wait.wait(connection._sock)
+                self._reply_wait.wait(connection)
                 replies = (_reply_or_error(connection), _reply_or_error(connection))
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 self._drop(disconnect=True)
