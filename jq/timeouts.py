@@ -12,6 +12,7 @@ from jq.base.timeouts import (
     UnixSignalDeathPenalty,
     current_deadline,
     get_default_death_penalty_class,
+    hold_alarm_handler,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "UnixSignalDeathPenalty",
     "current_deadline",
     "get_default_death_penalty_class",
+    "hold_alarm_handler",
 ]

@@ -154,14 +154,12 @@ class KeySpace:
         return f"{self.prefix}{WAKE}:{name}"
 
     def place(self, place: Place) -> str:
-        """A queue or one of its registries."""
-        if place.kind is PlaceKind.QUEUE:
-            return self.queue(place.queue)
+        """A queue or one of its registries (a queue's word is its PlaceKind's value too)."""
         return f"{self.prefix}{place.kind.value}:{place.queue}"
 
     def registry(self, kind: PlaceKind, queue: str) -> str:
-        """One registry of a queue."""
-        return self.place(Place(kind, queue))
+        """One registry of a queue (or with ``PlaceKind.QUEUE`` the queue itself)."""
+        return f"{self.prefix}{kind.value}:{queue}"
 
     @property
     def queues(self) -> str:
@@ -248,6 +246,13 @@ class KeySpace:
     def suspended(self) -> str:
         """Present while every worker is suspended."""
         return f"{self.prefix}{SUSPENDED}"
+
+    def fixed(self, word: str) -> str:
+        """The key of a word without a name part (``queues`` gives ``jq:queues``), for code that
+        lists them all (the Redis driver's script constants)."""
+        if word not in FIXED:
+            raise ValueError(f"unknown fixed key {word!r}; expected one of {', '.join(FIXED)}")
+        return f"{self.prefix}{word}"
 
     def template(self, kind: str) -> str:
         """The key of ``kind`` without its name (``jq:job:``): name + template = key.

@@ -133,3 +133,20 @@ def test_a_broker_dropped_without_close_gives_its_connection_back(redis_server):
         assert len(client.connection_pool._in_use_connections) <= 1
     finally:
         client.close()
+
+
+def test_hiredis_packs_directly_only_where_the_connection_packs_the_same_bytes(redis_server):
+    """jq skips redis-py's Python walk of the arguments (see HotConnection._pack) only where a probe
+    of every argument type it sends packs to the same bytes both ways."""
+    pytest.importorskip("hiredis")
+    from jq_backends.redis.hot_connection import _packs_as_hiredis
+
+    plain = redis_server.client()
+    latin = redis_server.client(encoding="latin-1")
+    try:
+        assert _packs_as_hiredis(plain.connection_pool.get_connection())
+        # A client that writes text in another encoding packs "é" otherwise: its own packing.
+        assert not _packs_as_hiredis(latin.connection_pool.get_connection())
+    finally:
+        plain.close()
+        latin.close()

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jq import Queue, Retry, SimpleWorker
-from jq.broker import PlaceKind, Resolution
+from jq.broker import Place, PlaceKind, Resolution
 from jq.cron import Cron, CronScheduler
 from jq.exceptions import ConfigurationError
 from jq.scheduler import Scheduler, scheduler_lock_name
@@ -116,12 +116,25 @@ def test_the_table_covers_every_kind_and_every_key_method() -> None:
     assert len(KINDS) == len(set(KINDS))
     # A new KeySpace method must be added to BUILDERS (or to the helpers here) to be checked.
     methods = {name for name, value in vars(KeySpace).items() if not name.startswith("_") and callable(value)}
-    helpers = {"place", "registry", "template", "worker_name", "counts"}
+    helpers = {"place", "registry", "template", "fixed", "worker_name", "counts"}
     builders = {"job", "results", "dependents", "dependencies", "queue", "wake", "workers_of",
                 "worker", "worker_queues", "commands", "lock", "marker", "group", "rate_limit",
                 "rate_limit_slots", "rate_limit_waiting", "request", "totals", "history_minutes",
                 "history_hours"}  # fmt: skip
     assert methods == helpers | builders
+
+
+def test_fixed_keys_and_registries_are_the_properties_and_places() -> None:
+    """The builders the Redis driver's hot calls and script constants use name the same keys as
+    the named ones."""
+    keys = KeySpace("p:")
+    for word in FIXED:
+        assert keys.fixed(word) == getattr(keys, word.replace("-", "_"))
+    with pytest.raises(ValueError, match="unknown fixed key"):
+        keys.fixed("job")
+    for kind in PlaceKind:
+        assert keys.registry(kind, "q:1") == keys.place(Place(kind, "q:1"))
+    assert keys.registry(PlaceKind.QUEUE, "q:1") == keys.queue("q:1")
 
 
 def test_no_kind_or_fixed_key_holds_the_separator() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ from jq_backends.redis.reply_wait import (
     PAUSED_CALLS,
     POLL_WINDOW_ENV,
     ReplyWait,
+    reply_socket,
     window_from_env,
 )
 
@@ -28,25 +30,26 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
 
 
 class CountingPolls:
-    """Counts the polls a ReplyWait makes on a socket, answering as the real poll does."""
+    """Stands for a redis-py connection on ``sock`` whose socket jq cannot see (polled through
+    ``can_read``): answers ``can_read(timeout)`` as redis-py does
+    (whether a reply is there, leaving it for the reader), and counts the calls."""
 
-    def __init__(self, wait: ReplyWait, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         self.count = 0
-        real = wait._poll_for(sock)
+        self.sock = sock
 
-        def poll(timeout: int) -> list[tuple[int, int]]:
-            self.count += 1
-            return real(timeout)  # type: ignore[no-any-return]
-
-        wait._poll_for = lambda _sock: poll  # type: ignore[method-assign]
+    def can_read(self, timeout: float = 0) -> bool:
+        self.count += 1
+        readable, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(readable)
 
 
 def test_a_reply_already_there_ends_the_wait_at_once(pair):
     ours, theirs = pair
     theirs.sendall(b"+PONG\r\n")
     wait = ReplyWait(window=10.0)  # far longer than the test may take: only the reply ends it
-    polls = CountingPolls(wait, ours)
-    wait.wait(ours)
+    polls = CountingPolls(ours)
+    wait.wait(polls)
     assert polls.count == 1
     assert wait._misses == 0
     assert ours.recv(100) == b"+PONG\r\n"  # the reply is left for the reader
@@ -55,7 +58,7 @@ def test_a_reply_already_there_ends_the_wait_at_once(pair):
 def test_no_reply_within_the_window_counts_a_miss_and_leaves_the_read_to_block(pair):
     ours, _theirs = pair
     wait = ReplyWait(window=0.001)
-    wait.wait(ours)
+    wait.wait(CountingPolls(ours))
     assert wait._misses == 1
     assert wait._paused == 0
 
@@ -63,58 +66,86 @@ def test_no_reply_within_the_window_counts_a_miss_and_leaves_the_read_to_block(p
 def test_misses_in_a_row_pause_polling_then_it_resumes(pair):
     ours, theirs = pair
     wait = ReplyWait(window=0.0005)
+    polls = CountingPolls(ours)
     for _ in range(MISSES_BEFORE_PAUSE):
-        wait.wait(ours)
+        wait.wait(polls)
     assert wait._paused == PAUSED_CALLS
-    polls = CountingPolls(wait, ours)
+    polls.count = 0
     for _ in range(PAUSED_CALLS):
-        wait.wait(ours)
+        wait.wait(polls)
     assert polls.count == 0, "a paused wait does not poll"
     theirs.sendall(b"+OK\r\n")
-    wait.wait(ours)
+    wait.wait(polls)
     assert polls.count == 1 and wait._misses == 0
 
 
 def test_a_reply_in_time_resets_the_misses(pair):
     ours, theirs = pair
     wait = ReplyWait(window=0.0005)
+    polls = CountingPolls(ours)
     for _ in range(MISSES_BEFORE_PAUSE - 1):
-        wait.wait(ours)
+        wait.wait(polls)
     theirs.sendall(b"+OK\r\n")
-    wait.wait(ours)
+    wait.wait(polls)
     assert wait._misses == 0 and wait._paused == 0
 
 
 def test_a_window_of_zero_never_polls(pair):
     ours, _theirs = pair
     wait = ReplyWait(window=0)
-    polls = CountingPolls(wait, ours)
-    wait.wait(ours)
+    polls = CountingPolls(ours)
+    wait.wait(polls)
     assert polls.count == 0
 
 
-def test_something_that_is_not_an_os_socket_is_not_polled():
-    wait = ReplyWait(window=10.0)
-    wait.wait(object())  # fakeredis's sockets: returns at once, no miss
-    wait.wait(None)
-    assert wait._misses == 0
-
-
-def test_a_new_connection_is_registered_again(pair):
-    ours, theirs = pair
-    wait = ReplyWait(window=0.05)
-    theirs.sendall(b"+1\r\n")
-    wait.wait(ours)
-    assert ours.recv(100) == b"+1\r\n"  # the old socket is empty again
-    other, other_peer = socket.socketpair()
+@pytest.mark.parametrize("through", ["its socket", "can_read"])
+def test_a_redis_py_connection_is_polled_and_its_reply_read_as_usual(redis_server, monkeypatch, through):
+    """Polled through its socket, or redis-py's public ``can_read`` where jq cannot find the
+    socket, the reply is left to ``read_response``."""
+    if through == "can_read":
+        monkeypatch.setattr(reply_wait, "reply_socket", lambda connection: None)
+    client = redis_server.client()
+    connection = client.connection_pool.get_connection()
     try:
-        other_peer.sendall(b"+2\r\n")
-        wait.wait(other)  # polling the old, empty socket instead would end in a miss
+        wait = ReplyWait(window=10.0)
+        connection.send_command("PING")
+        wait.wait(connection)
         assert wait._misses == 0
-        assert wait._fd == other.fileno()
+        assert connection.read_response() in (b"PONG", "PONG")
+        wait = ReplyWait(window=0.0005)
+        wait.wait(connection)  # nothing sent: nothing to read, a miss
+        assert wait._misses == 1
     finally:
-        other.close()
-        other_peer.close()
+        client.connection_pool.release(connection)
+        client.close()
+
+
+def test_redis_py_still_keeps_the_socket_jq_polls_where_jq_reads_it(redis_server):
+    """The private internal jq relies on (see jq_backends/redis/reply_wait.py): a connected
+    redis-py Connection holds the OS socket its replies arrive on as ``_sock``. If this fails,
+    redis-py changed it: polling falls back to ``can_read``, slower; update reply_socket."""
+    client = redis_server.client()
+    connection = client.connection_pool.get_connection()
+    try:
+        sock = reply_socket(connection)
+        assert isinstance(sock, socket.socket)
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        assert poller.poll(0) == []
+        connection.send_command("PING")
+        assert poller.poll(5000), "the reply arrives on that socket"
+        assert connection.read_response() in (b"PONG", "PONG")
+        connection.disconnect()
+        assert reply_socket(connection) is None
+    finally:
+        client.connection_pool.release(connection)
+        client.close()
+
+
+def test_a_fakeredis_client_is_not_polled(fakeredis_client):
+    from jq_backends.redis.hot_connection import HotConnection
+
+    assert HotConnection(fakeredis_client)._reply_wait.window == 0
 
 
 @pytest.mark.parametrize(("value", "seconds"), [("", DEFAULT_WINDOW_US / 1e6), ("0", 0.0), (" 50 ", 50e-6)])

@@ -3,12 +3,15 @@ that runs another with ``is_async=False``) or pytest-timeout's."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from jq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
+from jq.timeouts import JobTimeoutException, UnixSignalDeathPenalty, hold_alarm_handler
 
 
 class OuterAlarm(Exception):
@@ -76,7 +79,14 @@ def test_a_shorter_alarm_goes_off_once_at_its_time_inside_the_penalty(outer_alar
     assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
 
 
-def test_an_outer_penalty_survives_an_inner_one():
+@pytest.fixture(params=["installed each time", "held"])
+def maybe_held(request):
+    """Each penalty installing its handler, or inside hold_alarm_handler() as in a worker."""
+    with hold_alarm_handler() if request.param == "held" else contextlib.nullcontext():
+        yield request.param
+
+
+def test_an_outer_penalty_survives_an_inner_one(maybe_held):
     outer = UnixSignalDeathPenalty(0.3, JobTimeoutException, job_id="outer")
     started = time.monotonic()
     with pytest.raises(JobTimeoutException, match=r"0\.3 seconds"), outer:
@@ -86,7 +96,7 @@ def test_an_outer_penalty_survives_an_inner_one():
     assert time.monotonic() - started < 5
 
 
-def test_an_outer_penalty_due_first_stops_the_inner_code():
+def test_an_outer_penalty_due_first_stops_the_inner_code(maybe_held):
     caught = []
     started = time.monotonic()
     with UnixSignalDeathPenalty(0.1, JobTimeoutException, job_id="outer"):
@@ -98,3 +108,61 @@ def test_an_outer_penalty_due_first_stops_the_inner_code():
             caught.append(str(exc))
     assert caught == ["Task exceeded maximum timeout value (0.1 seconds)"]
     assert time.monotonic() - started < 5
+
+
+def _counting_signal(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every handler signal.signal installs from now on."""
+    installed: list[Any] = []
+    real: Callable[..., Any] = signal.signal
+
+    def counting(signum: int, handler: Any) -> Any:
+        installed.append(handler)
+        return real(signum, handler)
+
+    monkeypatch.setattr(signal, "signal", counting)
+    return installed
+
+
+def test_held_penalties_only_set_the_timer_and_still_fire(outer_alarm, monkeypatch):
+    """What the hold is for: a worker's jobs install no handler each (see jq.base.timeouts)."""
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    with hold_alarm_handler():
+        installed = _counting_signal(monkeypatch)
+        for _ in range(3):
+            with UnixSignalDeathPenalty(10, JobTimeoutException, job_id="j"):
+                assert 9 < signal.getitimer(signal.ITIMER_REAL)[0] <= 10
+            assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+        with pytest.raises(JobTimeoutException), UnixSignalDeathPenalty(0.1, JobTimeoutException, job_id="j"):
+            time.sleep(10)
+        assert installed == []
+    assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
+
+
+def test_the_handler_before_a_hold_runs_inside_it_and_comes_back_after(outer_alarm):
+    """A user's SIGALRM handler still gets its alarms while a worker holds SIGALRM, between jobs
+    and inside a penalty when it is due first, and is installed again when the hold ends."""
+    fired = outer_alarm(30)
+    handler = signal.getsignal(signal.SIGALRM)
+    with hold_alarm_handler():
+        assert signal.getsignal(signal.SIGALRM) is not handler
+        with UnixSignalDeathPenalty(10, JobTimeoutException, job_id="j"):
+            pass
+        assert 25 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30  # its time left, as without a hold
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        with pytest.raises(OuterAlarm):
+            time.sleep(10)  # between jobs
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        with pytest.raises(OuterAlarm), UnixSignalDeathPenalty(10, JobTimeoutException, job_id="j"):
+            time.sleep(10)  # inside a penalty, due first
+        assert len(fired) == 2
+    assert signal.getsignal(signal.SIGALRM) is handler
+
+
+def test_nested_holds_put_the_handler_back_once(outer_alarm):
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    with hold_alarm_handler():
+        held = signal.getsignal(signal.SIGALRM)
+        with hold_alarm_handler():
+            assert signal.getsignal(signal.SIGALRM) is held
+        assert signal.getsignal(signal.SIGALRM) is held
+    assert signal.getsignal(signal.SIGALRM) == signal.SIG_IGN

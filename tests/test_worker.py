@@ -6,6 +6,7 @@ classes (S-27), the ``@job`` decorator (S-09), worker lookup basics and bad inpu
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import pytest
@@ -242,6 +243,24 @@ class TestTimeouts:
         assert "JobTimeoutException" in job.exc_info
         assert "1 seconds" in job.exc_info
         assert after.result == 2
+
+    def test_a_simple_worker_holds_sigalrm_and_puts_the_handler_back(self, broker, monkeypatch):
+        """Its jobs' penalties install no handler each (jq.timeouts.hold_alarm_handler): SIGALRM's
+        handler is installed when the loop starts and the one before is back when it ends."""
+        queue = Queue(connection=broker)
+        jobs = [queue.enqueue(fixtures.add, n, 1, job_timeout=5) for n in range(5)]
+        late = queue.enqueue(fixtures.sleep_for, 30, job_timeout=1)
+        installed = []
+        real = signal.signal
+        monkeypatch.setattr(
+            signal, "signal", lambda signum, handler: installed.append(signum) or real(signum, handler)
+        )
+        before = signal.getsignal(signal.SIGALRM)
+        SimpleWorker([queue]).work(burst=True)
+        assert [job.result for job in jobs] == [1, 2, 3, 4, 5]
+        assert late.is_failed and "JobTimeoutException" in late.exc_info
+        assert installed.count(signal.SIGALRM) == 2
+        assert signal.getsignal(signal.SIGALRM) == before
 
     def test_timer_death_penalty(self, broker):
         queue = Queue(connection=broker)

@@ -13,6 +13,7 @@ import contextvars
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from types import FrameType, TracebackType
 from typing import Any, Literal
 
@@ -20,13 +21,17 @@ from jq.base.interrupts import raise_in_thread, with_default_message
 from jq.base.utils import public_module
 from jq.exceptions import JQError
 
-# signal.signal wraps the C module's function to turn the previous handler into an enum member,
-# which for a bound-method handler means a failed enum lookup (a caught ValueError) on every call:
-# about 5 µs of a short job's run. The previous handler is never used here, so the C function is
-# called directly where CPython has it (signal._signal), else the wrapper.
-_RAW_SIGNAL: Any = getattr(signal, "_signal", signal)
-_set_handler = _RAW_SIGNAL.signal
-_DEFAULT_HANDLER = _RAW_SIGNAL.SIG_DFL
+# Installing a handler with signal.signal costs ~4 µs when the handler it replaces is a Python
+# callable (the wrapper looks it up as a Handlers member and catches the ValueError), and a
+# penalty that installs its handler and puts the previous one back pays that once per job: ~5 % of
+# a SimpleWorker's CPU per no-op job (see docs/architecture.md, "Private internals"). A worker
+# therefore holds SIGALRM for its whole run (hold_alarm_handler): one handler of jq's, installed
+# once, that calls whichever handler a penalty would have installed, so each job only swaps a
+# Python reference and sets the timer. Outside a hold a penalty installs and restores as usual.
+_held = 0  # how many hold_alarm_handler() contexts are open (main thread only)
+# While held: the handler SIGALRM would have now if each penalty installed its own (a callable,
+# SIG_DFL or SIG_IGN).
+_logical: Any = None
 # The shortest alarm set: "at once" (setitimer treats 0 as "cancel").
 _SOON = 1e-6
 
@@ -39,6 +44,7 @@ __all__ = [
     "UnixSignalDeathPenalty",
     "current_deadline",
     "get_default_death_penalty_class",
+    "hold_alarm_handler",
 ]
 
 # The (time.monotonic() deadline, seconds) of the innermost death penalty running in this context:
@@ -52,6 +58,56 @@ def current_deadline() -> tuple[float, float] | None:
     """When the death penalty around the running code stops it: ``(time.monotonic() deadline,
     its timeout in seconds)``, the earliest of nested ones; None outside any penalty."""
     return _deadline.get()
+
+
+def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    """The SIGALRM handler while held: runs the handler a penalty would have installed."""
+    handler = _logical
+    if callable(handler):
+        handler(signum, frame)
+    elif handler == signal.SIG_DFL:
+        # SIGALRM's default action ends the process: what that handler would have done.
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGALRM)
+
+
+def _swap_handler(handler: Any) -> Any:
+    """Make ``handler`` SIGALRM's handler; the one it replaces (None: one not installed from
+    Python). While held only the Python reference :func:`_on_alarm` calls changes."""
+    global _logical
+    if _held:
+        previous, _logical = _logical, handler
+        return previous
+    return signal.signal(signal.SIGALRM, handler)
+
+
+@contextlib.contextmanager
+def hold_alarm_handler() -> Iterator[None]:
+    """Keep one SIGALRM handler of jq's installed inside ``with``, so that each
+    :class:`UnixSignalDeathPenalty` inside only sets the timer and swaps a reference, instead of
+    installing its handler and putting the previous one back (a worker holds it around its loop).
+
+    The handler that was there before runs when SIGALRM comes outside a penalty, and is installed
+    again when the outermost hold ends. Code inside that installs its own SIGALRM handler must put
+    back the one it found (as libraries that use SIGALRM do): else later penalties inside the hold
+    never fire. Outside the main thread, or without SIGALRM, it does nothing.
+    """
+    global _held, _logical  # noqa: PLW0603 - the held handler, one per process
+    if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if not _held:
+        previous = signal.signal(signal.SIGALRM, _on_alarm)
+        # None: installed outside Python, and it cannot be put back from Python (as a penalty).
+        _logical = signal.SIG_DFL if previous is None else previous
+    _held += 1
+    try:
+        yield
+    finally:
+        _held -= 1
+        if not _held:
+            handler, _logical = _logical, None
+            signal.signal(signal.SIGALRM, handler)
 
 
 class BaseTimeoutException(JQError):
@@ -166,7 +222,7 @@ class UnixSignalDeathPenalty(BaseDeathPenalty):
             handler(signum, frame)
         elif handler == signal.SIG_DFL:
             # SIGALRM's default action ends the process: what that alarm would have done.
-            _set_handler(signal.SIGALRM, _DEFAULT_HANDLER)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
             signal.raise_signal(signal.SIGALRM)
 
     def setup_death_penalty(self) -> None:
@@ -178,7 +234,7 @@ class UnixSignalDeathPenalty(BaseDeathPenalty):
                 "worker running in another thread"
             )
         assert self._timeout is not None
-        self._previous_handler = _set_handler(signal.SIGALRM, self.handle_death_penalty)
+        self._previous_handler = _swap_handler(self.handle_death_penalty)
         left, interval = signal.setitimer(signal.ITIMER_REAL, self._timeout)
         now = time.monotonic()
         self._deadline = now + self._timeout
@@ -192,7 +248,7 @@ class UnixSignalDeathPenalty(BaseDeathPenalty):
         signal.setitimer(signal.ITIMER_REAL, 0)
         previous, self._previous_handler = self._previous_handler, None
         # None: the handler was not installed from Python, and cannot be put back from Python.
-        _set_handler(signal.SIGALRM, _DEFAULT_HANDLER if previous is None else previous)
+        _swap_handler(signal.SIG_DFL if previous is None else previous)
 
     def __exit__(
         self,

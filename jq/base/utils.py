@@ -65,17 +65,8 @@ def now() -> datetime.datetime:
 
 
 def environment_value(name: str) -> str:
-    """The environment variable ``name``, or ``""`` when it is not set.
-
-    ``os.environ.get`` of a variable that is not set raises and catches a KeyError inside (0.7 µs
-    against 0.2 µs here); where it runs for every job (``JQ_SIGNING_KEYS``), the mapping's own
-    bytes-keyed table (POSIX) is read instead, which ``os.environ`` keeps current with every
-    change made through it.
-    """
-    table = getattr(os.environ, "_data", None)
-    if isinstance(table, dict):
-        raw = table.get(os.fsencode(name))
-        return "" if raw is None else os.fsdecode(raw)
+    """The environment variable ``name``, or ``""`` when it is not set (``os.environ.get``: read
+    on each call, so a change made through ``os.environ`` applies to the next job)."""
     return os.environ.get(name, "")
 
 
@@ -97,9 +88,12 @@ def format_timestamp(moment: datetime.datetime) -> str:
 
 
 def now_timestamp() -> str:
-    """``format_timestamp(now())``, in a quarter of the time: the date and time of day are
+    """``format_timestamp(now())``, in a third of the time: the date and time of day are
     formatted once per second and kept; only the microseconds are formatted on each call. A
-    worker stamps a record several times per job (ended, released, claimed, heartbeats)."""
+    worker stamps a record four times per job: ~5,200 instructions a call against ~14,500 for
+    ``format_timestamp(now())``, ~37,000 per job drained, ~10 % of a SimpleWorker's client
+    instructions per no-op job (callgrind; docs/architecture.md, "Private internals").
+    ``tests/test_fast_paths.py`` checks that both give the same text."""
     moment = time.time()
     second = int(moment)
     cached_second, prefix = _second_prefix

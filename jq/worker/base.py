@@ -27,10 +27,16 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from jq.base.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT, setup_logging
-from jq.base.timeouts import BaseDeathPenalty, get_default_death_penalty_class
+from jq.base.timeouts import (
+    BaseDeathPenalty,
+    UnixSignalDeathPenalty,
+    get_default_death_penalty_class,
+    hold_alarm_handler,
+)
 from jq.base.utils import import_attribute
 from jq.broker import WORKER_STATE, Broker, Claimed, ClaimRequest, Status, WorkerState, WorkerUpdate
 from jq.core import lifecycle
@@ -391,7 +397,8 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             )
             # Scheduling runs beside the loop, not between jobs: a long job must not stop it.
             maintenance.start()
-            loop.run()
+            with self._alarm_hold():
+                loop.run()
         except ShutDownImminentException:
             logger.warning("worker %s: stopped at once", self.name)
         finally:
@@ -411,6 +418,13 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
                 signals.restore()
             logger.info("worker %s stopped after %d job(s)", self.name, loop.processed)
         return loop.processed > 0
+
+    def _alarm_hold(self) -> AbstractContextManager[None]:
+        """SIGALRM's handler held for the loop when jobs stop by SIGALRM: each job's penalty then
+        only sets the timer (see :func:`jq.timeouts.hold_alarm_handler`)."""
+        if issubclass(self.death_penalty_class, UnixSignalDeathPenalty):
+            return hold_alarm_handler()
+        return nullcontext()
 
     def loop_calls(self) -> LoopCalls:
         """The worker's methods its loop calls, bound (overrides included)."""

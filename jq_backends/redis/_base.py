@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, cast
 
 import redis
 from redis.cluster import RedisCluster
 
-from jq.broker import Place, PlaceKind
 from jq.broker.clock import StoreClock
 from jq_backends.keys import KeySpace
 from jq_backends.redis import codec
@@ -34,7 +32,7 @@ from jq_backends.redis.failover import DEFAULT_WAIT_TIMEOUT, Durability
 from jq_backends.redis.options import check_connection_options
 from jq_backends.redis.scripts import ScriptRunner
 
-__all__ = ["RedisState", "Templates", "is_wrong_type"]
+__all__ = ["RedisState", "is_wrong_type"]
 
 logger = logging.getLogger("jq.broker.redis")
 
@@ -42,53 +40,6 @@ logger = logging.getLogger("jq.broker.redis")
 def is_wrong_type(error: BaseException) -> bool:
     """Whether Redis refused a command because a key holds another type (WRONGTYPE)."""
     return isinstance(error, redis.ResponseError) and "WRONGTYPE" in str(error)
-
-
-@dataclass(frozen=True, slots=True)
-class Templates:
-    """The key templates of one :class:`KeySpace` (``jq:job:``...): template + name = key.
-
-    The hot calls build their keys by concatenation from these, which is cheaper than a method
-    call per key and gives the very same names (see ``KeySpace.template``).
-    """
-
-    job: str
-    results: str
-    dependents: str
-    dependencies: str
-    queue: str
-    wake: str
-    started: str
-    reserved: str
-    deferred: str
-    scheduled: str
-    canceled: str
-    worker: str
-    worker_queues: str
-    queues: str
-    #: Every place kind's template: ``places[place.kind] + place.queue`` is ``KeySpace.place``.
-    places: Mapping[PlaceKind, str]
-
-    @classmethod
-    def of(cls, keys: KeySpace) -> Templates:
-        """The templates of ``keys`` (and its set of known queue names, which has no name part)."""
-        return cls(
-            job=keys.template("job"),
-            results=keys.template("results"),
-            dependents=keys.template("dependents"),
-            dependencies=keys.template("dependencies"),
-            queue=keys.template("queue"),
-            wake=keys.template("wake"),
-            started=keys.template(PlaceKind.STARTED.value),
-            reserved=keys.template(PlaceKind.RESERVED.value),
-            deferred=keys.template(PlaceKind.DEFERRED.value),
-            scheduled=keys.template(PlaceKind.SCHEDULED.value),
-            canceled=keys.template(PlaceKind.CANCELED.value),
-            worker=keys.template("worker"),
-            worker_queues=keys.template("worker-queues"),
-            queues=keys.queues,
-            places={kind: keys.place(Place(kind, "")) for kind in PlaceKind},
-        )
 
 
 def server_time(client: redis.Redis) -> float:
@@ -139,7 +90,6 @@ class RedisState:
         self._socket_timeout = socket_timeout(self._client)
         # A fakeredis server lives in this process: a forked work horse would see a copy.
         self.shares_across_processes = not is_fake(client)
-        self._t = Templates.of(self._keys)
         #: The server's clock, read once a minute and followed with the monotonic clock between.
         #: (It reads through the client, not the broker: a clock that held the broker would make
         #: every broker a reference cycle, whose connections only the garbage collector closes.)

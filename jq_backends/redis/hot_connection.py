@@ -32,11 +32,11 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import redis
-from redis.connection import HiredisRespSerializer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from jq_backends.redis.connection import is_fake
 from jq_backends.redis.reply_wait import ReplyWait, window_from_env
 
 __all__ = ["IDLE_SECONDS", "DirectCalls", "HotConnection"]
@@ -49,6 +49,23 @@ except ImportError:  # hiredis is an optional extra
 
 #: A held connection unused this long is checked out again before use.
 IDLE_SECONDS: Final = 5.0
+
+
+# Arguments of every type jq sends (and a non-ASCII text, which a client's own encoding could
+# write otherwise): hiredis packs a connection's commands directly only if the connection's own
+# public pack_command gives these the very same bytes.
+_PROBE: Final = ("EVALSHA", "jq:job:é-1", b"\x00\xff", 7, 1.5, "")
+
+
+def _packs_as_hiredis(connection: Any) -> bool:
+    """Whether ``hiredis.pack_command`` packs commands for ``connection`` exactly as its own
+    ``pack_command`` does (public API only; checked once per connection checked out)."""
+    if _hiredis_pack is None:
+        return False
+    try:
+        return b"".join(connection.pack_command(*_PROBE)) == _hiredis_pack(_PROBE)
+    except Exception:  # a packer that refuses the probe: use the connection's own
+        return False
 
 
 def _reply_or_error(connection: Any) -> Any:
@@ -83,8 +100,11 @@ class HotConnection:
 
     def __init__(self, client: redis.Redis, reply_wait: ReplyWait | None = None) -> None:
         self._client = client
-        # Polls for each reply a moment before the read sleeps (see reply_wait.py).
-        self._reply_wait = reply_wait if reply_wait is not None else ReplyWait(window_from_env())
+        # Polls for each reply a moment before the read sleeps (see reply_wait.py); not on a
+        # fakeredis client, whose replies are there at once.
+        if reply_wait is None:
+            reply_wait = ReplyWait(0 if is_fake(client) else window_from_env())
+        self._reply_wait = reply_wait
         self._pool = client.connection_pool
         self._lock = threading.Lock()
         self._held = _Held()
@@ -102,7 +122,7 @@ class HotConnection:
             connection = self._checked_out()
             try:
                 connection.send_packed_command(self._pack(connection, args), check_health=False)
-                self._reply_wait.wait(connection._sock)
+                self._reply_wait.wait(connection)
                 reply = connection.read_response()
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 self._drop(disconnect=True)
@@ -126,7 +146,7 @@ class HotConnection:
                 connection.send_packed_command(
                     [*self._pack(connection, first), *self._pack(connection, second)], check_health=False
                 )
-                self._reply_wait.wait(connection._sock)
+                self._reply_wait.wait(connection)
                 replies = (_reply_or_error(connection), _reply_or_error(connection))
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 self._drop(disconnect=True)
@@ -146,9 +166,11 @@ class HotConnection:
         return None if host is None or port is None else (str(host), int(port))
 
     def _pack(self, connection: Any, args: tuple[Any, ...]) -> Any:
-        """The command as bytes to send. Where redis-py packs with hiredis, it first walks the
-        arguments in Python (for bytearray and memoryview, which jq never sends): half of a
-        finish-and-claim's packing time. jq then calls hiredis itself, which gives the same bytes."""
+        """The command as bytes to send. redis-py's ``pack_command`` walks and encodes the
+        arguments in Python before hiredis packs them: ~218,000 instructions for an enqueue's
+        call against ~31,000 for ``hiredis.pack_command`` directly (callgrind; docs/architecture.md,
+        "Private internals"). Where the connection's own packing gives the same bytes (checked
+        with a probe, see :func:`_packs_as_hiredis`), jq calls hiredis itself."""
         if self._direct_pack and _hiredis_pack is not None:
             return [_hiredis_pack(args)]
         return connection.pack_command(*args)
@@ -166,9 +188,7 @@ class HotConnection:
             self._drop(disconnect=False)
         if self._held.connection is None:
             connection = self._held.connection = self._pool.get_connection()
-            self._direct_pack = _hiredis_pack is not None and isinstance(
-                getattr(connection, "_command_packer", None), HiredisRespSerializer
-            )
+            self._direct_pack = _packs_as_hiredis(connection)
         return self._held.connection
 
     def _drop(self, *, disconnect: bool) -> None:

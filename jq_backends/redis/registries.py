@@ -100,8 +100,8 @@ class RedisRegistries(RedisState, RegistryStore):
         mode (its letters: :mod:`~jq_backends.redis.wire`), then only the parts it calls for, in
         the order of the transition's parts; the record's fields come last, running to the end of
         ARGV when the transition is the ``last`` part of the call, else counted first."""
-        t, job_id, edit, settlement = self._t, change.job_id, change.edit, change.settlement
-        keys = [t.job + job_id, t.results + job_id, t.dependents + job_id, t.dependencies + job_id]
+        k, job_id, edit, settlement = self._keys, change.job_id, change.edit, change.settlement
+        keys = [k.job(job_id), k.results(job_id), k.dependents(job_id), k.dependencies(job_id)]
         args: list[Arg] = [""]
         mode, flags = self._move_part(change.move, settlement is not None, keys, args)
         if change.execution_id is not None:
@@ -132,7 +132,7 @@ class RedisRegistries(RedisState, RegistryStore):
             flags += Flag.LEAVE_DEPENDENCIES
         if change.worker is not None:
             flags += Flag.WORKER
-            keys.append(t.worker + change.worker.name)
+            keys.append(k.worker(change.worker.name))
             args += codec.worker_args(change.worker)
         if change.tally is not None:
             flags += Flag.TALLY
@@ -150,7 +150,7 @@ class RedisRegistries(RedisState, RegistryStore):
     @functools.cached_property
     def _tally_templates(self) -> tuple[str, str, str]:
         """The templates of a queue's totals and of its records of counts per minute and per hour
-        (template + name = key, as :class:`~jq_backends.redis._base.Templates`)."""
+        (built by :class:`~jq_backends.keys.KeySpace`)."""
         return (
             self._keys.template(TOTALS),
             self._keys.template(HISTORY_MINUTES),
@@ -177,23 +177,23 @@ class RedisRegistries(RedisState, RegistryStore):
         key, the target's (and a queue's wake key), the set of known queues when the job goes to
         a queue or the transition ``settles`` dependents, a registry's score. Returns the mode's
         source and target letters, and its flags so far (to a queue's front)."""
-        t, source, target = self._t, move.source, move.target
+        k, source, target = self._keys, move.source, move.target
         if source is None:
             letters = PlaceLetter.NONE
         else:
-            keys.append(t.places[source.kind] + source.queue)
+            keys.append(k.place(source))
             letters = PlaceLetter.QUEUE if source.kind is PlaceKind.QUEUE else PlaceLetter.REGISTRY
         if target is None:
             letters += PlaceLetter.NONE
         elif isinstance(target, ToQueue):
-            keys += [t.queue + target.queue, t.wake + target.queue, t.queues]
+            keys += [k.queue(target.queue), k.wake(target.queue), k.queues]
             return letters + PlaceLetter.QUEUE, Flag.AT_FRONT if target.at_front else ""
         else:
-            keys.append(t.places[target.place.kind] + target.place.queue)
+            keys.append(k.place(target.place))
             args.append(codec.score(target.score))
             letters += PlaceLetter.REGISTRY
         if settles:
-            keys.append(t.queues)
+            keys.append(k.queues)
         return letters, ""
 
     def transition(self, change: Transition) -> bool:
@@ -210,7 +210,7 @@ class RedisRegistries(RedisState, RegistryStore):
         now: float | None = None,
     ) -> list[str]:
         """Settle the deferred jobs of ``queue`` waiting for a job with no record (one script)."""
-        keys = [self._t.deferred + queue, self._t.queues]
+        keys = [self._keys.registry(PlaceKind.DEFERRED, queue), self._keys.queues]
         vanished = Settlement(
             DependentsPolicy.VANISHED, Cancellation(canceled_fields, default_failure_ttl), now
         )
@@ -225,8 +225,8 @@ class RedisRegistries(RedisState, RegistryStore):
         when ``now`` is None)."""
         if limit <= 0:
             return []
-        t = self._t
-        script_keys = [t.scheduled + queue, t.queue + queue, t.wake + queue, t.queues]
+        k = self._keys
+        script_keys = [k.registry(PlaceKind.SCHEDULED, queue), k.queue(queue), k.wake(queue), k.queues]
         args: list[Arg] = ["" if now is None else codec.score(now), limit, *codec.flat(fields)]
         queued, dropped = self._scripts("promote_scheduled", script_keys, args)
         for i in range(0, len(dropped) - 1, 2):

@@ -6,10 +6,18 @@ when the client blocks in ``recv`` and ~30 µs when it polls the socket until th
 A worker makes one call per job and a producer one per enqueue, each answered by the server in
 tens of microseconds, so most of a call's time would be the wake-up.
 
-:class:`ReplyWait` polls the socket (``poll`` with a zero timeout, yielding the CPU between polls
-so that a server on the same core can run) for up to a short window, then leaves the read to
-block as before. The window only ever ends a wait early: the reply, its parsing, timeouts and
-errors are redis-py's as without it.
+:class:`ReplyWait` polls the connection's socket (``poll`` with a zero timeout, yielding the CPU
+between polls so that a server on the same core can run) for up to a short window, then leaves
+the read to block as before. The window only ever ends a wait early: the reply, its parsing,
+timeouts and errors are redis-py's as without it.
+
+The one private internal of redis-py that jq uses is here, in :func:`reply_socket`: a
+connection's ``_sock``. redis-py's public way to ask, ``Connection.can_read(timeout=0)``, builds
+a poll object and checks that the socket is not closed (a ``MSG_PEEK`` read) on each call:
+~16,400 instructions a call against ~1,900 for polling the socket directly, so ~14,500 more per
+round trip, 4 % of an enqueue's ~370,000 in the client (callgrind; see docs/architecture.md,
+"Private internals"). Where ``_sock`` is missing or not a socket, the wait polls with
+``can_read`` instead; ``tests/test_reply_wait.py`` fails if redis-py stops having it.
 
 It adapts: when replies keep coming later than the window (a remote server, a slow script, a
 bulk call), polling is only CPU spent for nothing, so after :data:`MISSES_BEFORE_PAUSE` such
@@ -36,6 +44,7 @@ __all__ = [
     "PAUSED_CALLS",
     "POLL_WINDOW_ENV",
     "ReplyWait",
+    "reply_socket",
     "window_from_env",
 ]
 
@@ -64,8 +73,15 @@ def window_from_env() -> float:
     return int(text) / 1_000_000
 
 
+def reply_socket(connection: Any) -> socket.socket | None:
+    """The OS socket a redis-py connection reads its replies from, or None: redis-py's private
+    ``Connection._sock``, read here only (see the module's docstring for why, and the test)."""
+    sock = getattr(connection, "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
 class ReplyWait:
-    """Polls one connection's socket for a reply for up to ``window`` seconds; see the module."""
+    """Polls one connection for a reply for up to ``window`` seconds; see the module."""
 
     def __init__(self, window: float) -> None:
         self.window = window
@@ -74,24 +90,25 @@ class ReplyWait:
         self._misses = 0
         self._paused = 0
 
-    def wait(self, sock: Any) -> None:
-        """Return once ``sock`` has data to read or the window has passed (whichever is first);
-        at once when polling is off or paused, or ``sock`` is not an OS socket (fakeredis)."""
-        if self.window <= 0 or not isinstance(sock, socket.socket):
+    def wait(self, connection: Any) -> None:
+        """Return once ``connection`` (a redis-py ``Connection``) has a reply to read or the window
+        has passed (whichever is first); at once when polling is off or paused."""
+        if self.window <= 0:
             return
         if self._paused:
             self._paused -= 1
             return
-        poll = self._poll_for(sock)
+        sock = reply_socket(connection)
+        ready = connection.can_read if sock is None else self._poll_for(sock)
         deadline = time.perf_counter() + self.window
-        while not poll(0):
+        while not ready(0):
             if time.perf_counter() >= deadline:
                 self._missed()
                 return
             os.sched_yield()
         self._misses = 0
 
-    def _poll_for(self, sock: Any) -> Any:
+    def _poll_for(self, sock: socket.socket) -> Any:
         fd = sock.fileno()
         if fd != self._fd:  # a new connection (or the first): register its socket
             poller = select.poll()

@@ -161,7 +161,7 @@ def script_constants(prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
     constants.update({_constant_name(kind): lua_string(template) for kind, template in templates.items()})
     # Keys without a name part that scripts find they need while they run (a job admitted to a
     # queue makes it known): KEY_QUEUES is "jq:queues".
-    constants.update({"KEY_" + _constant_name(fixed)[2:]: lua_string(keys.prefix + fixed) for fixed in FIXED})
+    constants.update({"KEY_" + _constant_name(fixed)[2:]: lua_string(keys.fixed(fixed)) for fixed in FIXED})
     # Every job status (S_QUEUED is "queued") and every reason an enqueue is refused
     # (R_DUPLICATE is "duplicate"), from the contract's enums: no script spells one itself.
     constants.update({f"S_{status.name}": lua_string(status.value) for status in contract.Status})

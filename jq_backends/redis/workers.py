@@ -37,8 +37,8 @@ class RedisWorkers(RedisState, WorkerStore):
         increments: Mapping[str, float] | None = None,
     ) -> bool:
         """Extend a live worker's expiry, write fields and add increments (one script)."""
-        t = self._t
-        script_keys = [t.worker + name, t.worker_queues + name]
+        k = self._keys
+        script_keys = [k.worker(name), k.worker_queues(name)]
         args: list[Arg] = [codec.milliseconds(ttl), *codec.pairs(fields)]
         if increments:
             args += codec.increments(increments)
