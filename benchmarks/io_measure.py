@@ -32,6 +32,7 @@ from typing import IO, Any, TypeVar
 from benchmarks.io_server import control
 from benchmarks.io_systems import SYSTEMS, System
 from benchmarks.io_tasks import CONCURRENCY_VARIABLE, REDIS_URL_VARIABLE
+from benchmarks.polling import poll_until
 
 ROOT = Path(__file__).resolve().parent.parent
 POLL = 0.01  # seconds between completion checks (the rate is timed by the server, not by these)
@@ -115,13 +116,8 @@ class WorkerProcess:
 
 
 def wait(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll ``check`` until it returns a value (not None); TimeoutError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while (value := check()) is None:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(POLL)
-    return value
+    """Poll ``check`` every :data:`POLL` seconds (see :func:`benchmarks.polling.poll_until`)."""
+    return poll_until(check, timeout, what, POLL)
 
 
 def run_jobs(

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from benchmarks.peer_systems import PEERS, Peer
 from benchmarks.peer_tasks import STAMPS
+from benchmarks.polling import poll_until
 
 LATENCY_RATE = 150.0  # jobs per second, as in benchmarks/measure.py
 #: Jobs sent to an idle worker before the latency run, to see it ready and warm all its threads
@@ -28,13 +29,8 @@ T = TypeVar("T")
 
 
 def _wait(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll ``check`` until it returns a value (not None) and return it; TimeoutError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while (value := check()) is None:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(POLL)
-    return value
+    """Poll ``check`` every :data:`POLL` seconds (see :func:`benchmarks.polling.poll_until`)."""
+    return poll_until(check, timeout, what, POLL)
 
 
 def enqueue(peer: Peer, count: int) -> dict[str, float]:
