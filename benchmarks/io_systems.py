@@ -94,38 +94,41 @@ class _RQLike(System):
         return int(queue.finished_job_registry.count) >= count
 
 
-class JQAsyncio(_RQLike):
+class _JQPool(_RQLike):
+    """jq's SimpleWorker with the pool named by ``pool``."""
+
+    package, module = "jq-queue", "jq"
+    #: The value of ``--pool``.
+    pool: ClassVar[str]
+
+    def worker_command(self, concurrency: int) -> list[str]:
+        """``jqueue worker`` with this pool."""
+        return [sys.executable, "-m", "jq", "worker", "-u", self.redis_url, "-w", "jq.SimpleWorker",
+                "--concurrency", str(concurrency), "--pool", self.pool, "-q", QUEUE]  # fmt: skip
+
+
+class JQAsyncio(_JQPool):
     """jq's SimpleWorker, the asyncio pool, an ``async def`` job."""
 
-    name, title, package, module = "jq-asyncio", "jq, asyncio pool", "jq-queue", "jq"
-    function = "benchmarks.io_tasks.afetch"
+    name, title, pool = "jq-asyncio", "jq, asyncio pool", "asyncio"
     setting = (
         "`jqueue worker -w jq.SimpleWorker --concurrency N --pool asyncio -q` "
         '(`SimpleWorker(concurrency=N, pool="asyncio")`)'
     )
+    function = "benchmarks.io_tasks.afetch"
     job = "async"
 
-    def worker_command(self, concurrency: int) -> list[str]:
-        """``jqueue worker`` with the asyncio pool."""
-        return [sys.executable, "-m", "jq", "worker", "-u", self.redis_url, "-w", "jq.SimpleWorker",
-                "--concurrency", str(concurrency), "--pool", "asyncio", "-q", QUEUE]  # fmt: skip
 
-
-class JQThreads(_RQLike):
+class JQThreads(_JQPool):
     """jq's SimpleWorker, the threads pool, a blocking job."""
 
-    name, title, package, module = "jq-threads", "jq, threads pool", "jq-queue", "jq"
-    function = "benchmarks.io_tasks.fetch"
+    name, title, pool = "jq-threads", "jq, threads pool", "threads"
     setting = (
         "`jqueue worker -w jq.SimpleWorker --concurrency N --pool threads -q` "
         '(`SimpleWorker(concurrency=N, pool="threads")`)'
     )
+    function = "benchmarks.io_tasks.fetch"
     job = "blocking"
-
-    def worker_command(self, concurrency: int) -> list[str]:
-        """``jqueue worker`` with the threads pool."""
-        return [sys.executable, "-m", "jq", "worker", "-u", self.redis_url, "-w", "jq.SimpleWorker",
-                "--concurrency", str(concurrency), "--pool", "threads", "-q", QUEUE]  # fmt: skip
 
 
 class RQWorker(_RQLike):
