@@ -83,7 +83,11 @@ def fakeredis_client() -> redis.Redis:
 
 
 def make_broker(driver: str, request: pytest.FixtureRequest) -> Broker:
-    """A fresh, empty broker of the given driver."""
+    """A fresh, empty broker of the given driver (``sqlite``: a new file in the test's tmp_path)."""
+    if driver == "sqlite":
+        from jq_backends.sqlite import SQLiteBroker
+
+        return SQLiteBroker(request.getfixturevalue("tmp_path") / "jobs.db")
     if driver == "memory":
         from jq_backends.memory import MemoryBroker
 
@@ -98,6 +102,16 @@ def make_broker(driver: str, request: pytest.FixtureRequest) -> Broker:
 @pytest.fixture(params=DRIVERS)
 def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
     """An empty broker, once per driver."""
+    instance = make_broker(request.param, request)
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
+@pytest.fixture(params=(*DRIVERS, "sqlite"))
+def any_broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
+    """An empty broker of each driver, SQLite too (for tests of the core rules it shares)."""
     instance = make_broker(request.param, request)
     try:
         yield instance

@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -29,9 +28,7 @@ from jq.job import Job
 from jq.queueing import registry as registry_module
 from jq.worker.maintenance import Maintenance
 from jq_backends.redis import RedisBroker
-from jq_backends.sqlite import SQLiteBroker
 from tests import fixtures
-from tests.conftest import make_broker
 from tests.processes import start_worker, stop
 from tests.redis_server import RedisServer
 from tests.test_cli import jqueue
@@ -102,19 +99,6 @@ def test_a_poison_record_in_the_started_registry_stops_no_worker(server, kind):
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert f"the record of job '{bad.id}' is corrupt: {field}" in done.stderr
-
-
-@pytest.fixture(params=["memory", "sqlite", "fakeredis", "redis"])
-def any_broker(request, tmp_path: Path):
-    """An empty broker of each driver (SQLite too: its core rules are the ones under test)."""
-    if request.param == "sqlite":
-        instance = SQLiteBroker(tmp_path / "jobs.db")
-    else:
-        instance = make_broker(request.param, request)
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 @pytest.mark.parametrize("kind", POISON)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ from jq.serializers import DefaultSerializer
 from jq.signing import SignedSerializer
 from jq.webhook import Webhook
 from tests import fixtures
-from tests.conftest import DRIVERS, make_broker
 
 # Timestamps differ between two enqueues made one after the other; each is checked to be there.
 _MOMENTS = ("created_at", "enqueued_at")
@@ -47,21 +45,6 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "repeat": {"repeat": Repeat(times=2, interval=[3, 4])},
     "webhooks": {"webhooks": [Webhook("https://example.com/hook", "finished")]},
 }
-
-
-@pytest.fixture(params=(*DRIVERS, "sqlite"))
-def any_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
-    """An empty broker of each driver, SQLite too."""
-    if request.param == "sqlite":
-        from jq_backends.sqlite import SQLiteBroker
-
-        instance: Broker = SQLiteBroker(tmp_path / "jobs.db")
-    else:
-        instance = make_broker(request.param, request)
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 def _data(name: str, job_id: str, **extra: Any) -> Any:
