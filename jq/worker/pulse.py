@@ -8,7 +8,8 @@ abandoned while it still runs (with a Retry, it then runs twice at once). The pu
 share the job's interpreter: while a job runs, it renews the worker's record and the job's lease
 every heartbeat interval. It stops at once when the worker process dies (its pipe from the worker
 reaches end of file, and it watches the worker's pid): the lease of a dead worker's job then runs
-out as it would without it.
+out as it would without it. The worker tells it the running leases on a board in shared memory
+(:mod:`jq.worker.lease_board`), which it reads when it beats: a job's start and end wake nothing.
 
 A :class:`jq.Worker` needs none: its jobs run in work horses, and its heartbeat thread runs in
 the worker process, which no job's code runs in.
@@ -17,7 +18,6 @@ the worker process, which no job's code runs in.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import select
@@ -31,13 +31,11 @@ from typing import Any
 from jq.base.utils import format_timestamp, now
 from jq.broker import Broker
 from jq.worker.horse import die_with_parent
+from jq.worker.lease_board import IN_PIPE, Lease, LeaseBoard, decode_leases
 
 __all__ = ["Lease", "LeasePulse"]
 
 logger = logging.getLogger("jq.worker")
-
-#: A running job's lease, as the pulse renews it: (queue, job id, execution id).
-Lease = tuple[str, str, str]
 
 
 class LeasePulse:
@@ -54,9 +52,14 @@ class LeasePulse:
         self.fork_guard = fork_guard
         self.pid: int | None = None
         self._pipe = -1
+        self._board: LeaseBoard | None = None
+        # In the pulse process: the last list the pipe brought, and a part of the next one.
+        self._pipe_leases: list[Lease] = []
+        self._pending = b""
 
     def start(self) -> None:
         """Fork the pulse process."""
+        self._board = LeaseBoard()
         read_end, write_end = os.pipe()
         parent = os.getpid()
         with self.fork_guard:
@@ -75,11 +78,10 @@ class LeasePulse:
 
     def running(self, leases: Sequence[Lease]) -> None:
         """Renew these leases (and the worker's record) from now on; none: stop renewing."""
-        if self._pipe < 0:
+        if self._pipe < 0 or self._board is None:
             return
-        message = json.dumps([list(lease) for lease in leases]).encode() + b"\n"
         try:
-            os.write(self._pipe, message)
+            self._board.write(leases, self._pipe)
         except OSError:
             # It died (killed from outside): the heartbeat thread still renews, GIL permitting.
             logger.warning("worker %s: the lease pulse process is gone", self.name)
@@ -92,6 +94,9 @@ class LeasePulse:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)
             self.pid = None
+        if self._board is not None:
+            self._board.close()
+            self._board = None
 
     def _close_pipe(self) -> None:
         if self._pipe >= 0:
@@ -115,8 +120,10 @@ class LeasePulse:
             watch = [read_end, os.pidfd_open(parent)]
         except (AttributeError, OSError):
             watch = [read_end]
+        board = self._board
+        if board is None:
+            return
         leases: list[Lease] = []
-        pending = b""
         next_beat = time.monotonic() + self.interval
         while True:
             wait = max(next_beat - time.monotonic(), 0.0)
@@ -124,18 +131,31 @@ class LeasePulse:
             readable, _, _ = select.select(watch, [], [], wait if len(watch) > 1 else min(wait, 1.0))
             if (len(watch) > 1 and watch[1] in readable) or os.getppid() != parent:
                 return  # the worker died
-            if read_end in readable:
-                chunk = os.read(read_end, 65536)
-                if not chunk:
-                    return  # the worker closed the pipe, or died
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                if lines:
-                    leases = [(str(q), str(j), str(e)) for q, j, e in json.loads(lines[-1])]
+            if read_end in readable and not self._read_pipe(read_end):
+                return  # the worker closed the pipe, or died
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + self.interval
+                # A list sent through the pipe is there before the board points to it.
+                while select.select([read_end], [], [], 0)[0]:
+                    if not self._read_pipe(read_end):
+                        return
+                found = board.read()
+                if found == IN_PIPE:
+                    leases = self._pipe_leases
+                elif isinstance(found, list):
+                    leases = found
                 if leases:
                     self._renew(leases)
+
+    def _read_pipe(self, read_end: int) -> bool:  # pragma: no cover - runs in the child
+        """Read what the pipe holds (lists too long for the board); False at end of file."""
+        chunk = os.read(read_end, 65536)
+        if not chunk:
+            return False
+        *lines, self._pending = (self._pending + chunk).split(b"\n")
+        if lines:
+            self._pipe_leases = decode_leases(lines[-1])
+        return True
 
     def _renew(self, leases: list[Lease]) -> None:  # pragma: no cover - runs in the child
         try:

@@ -1,0 +1,91 @@
+"""The lease board a worker shares with its pulse process (jq.worker.lease_board)."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import pytest
+
+from jq.worker.lease_board import IN_PIPE, LeaseBoard, decode_leases
+
+LEASES = [("default", "job-1", "exec-1"), ("high", "job-2", "exec-2")]
+
+
+@pytest.fixture
+def pipe():
+    read_end, write_end = os.pipe()
+    yield read_end, write_end
+    os.close(read_end)
+    os.close(write_end)
+
+
+def test_a_new_board_holds_no_lease():
+    assert LeaseBoard().read() == []
+
+
+def test_what_the_worker_writes_is_what_the_pulse_reads(pipe):
+    board = LeaseBoard()
+    board.write(LEASES, pipe[1])
+    assert board.read() == LEASES
+    board.write([], pipe[1])
+    assert board.read() == []
+    board.write(LEASES[:1], pipe[1])
+    assert board.read() == LEASES[:1]
+
+
+def test_a_forked_reader_sees_the_writes_made_after_the_fork(pipe):
+    board = LeaseBoard()
+    done_read, done_write = os.pipe()
+    go_read, go_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the pulse's side: wait until told, then report what the board holds
+        try:
+            os.read(go_read, 1)
+            os.write(done_write, repr(board.read()).encode())
+        finally:
+            os._exit(0)
+    board.write(LEASES, pipe[1])
+    os.write(go_write, b"x")
+    seen = os.read(done_read, 4096).decode()
+    os.waitpid(pid, 0)
+    for fd in (done_read, done_write, go_read, go_write):
+        os.close(fd)
+    assert seen == repr(LEASES)
+
+
+def test_a_write_seen_half_done_is_not_used(pipe):
+    board = LeaseBoard()
+    board.write(LEASES, pipe[1])
+    memory = board._memory
+    generation, length, crc = struct.unpack_from("<QII", memory, 0)
+    # The writer stopped between marking the write and finishing it: an odd generation.
+    struct.pack_into("<QII", memory, 0, generation + 1, length, crc)
+    assert board.read() is None
+    # A payload changed under a finished header (what a torn read looks like): its CRC fails.
+    struct.pack_into("<QII", memory, 0, generation, length, crc)
+    memory[16] = ord("{")
+    assert board.read() is None
+    # A header whose length is beyond the board (read half written).
+    struct.pack_into("<QII", memory, 0, generation, board.capacity + 1, crc)
+    assert board.read() is None
+
+
+def test_leases_too_many_for_the_board_go_through_the_pipe(pipe):
+    board = LeaseBoard(capacity=64)
+    many = [("default", f"job-{n}", f"exec-{n}") for n in range(10)]
+    board.write(many, pipe[1])
+    assert board.read() == IN_PIPE
+    message = os.read(pipe[0], 65536)
+    assert message.endswith(b"\n")
+    assert decode_leases(message[:-1]) == many
+    # A short list afterwards is on the board again.
+    board.write(many[:1], pipe[1])
+    assert board.read() == many[:1]
+
+
+def test_leases_with_any_text_come_back_unchanged(pipe):
+    board = LeaseBoard()
+    odd = [("queue \"with\" quotes\n", "ünïcode-id", "exec,with,commas")]
+    board.write(odd, pipe[1])
+    assert board.read() == odd
