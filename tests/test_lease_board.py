@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import struct
 
+import fakeredis
 import pytest
 
 from jq.worker.lease_board import IN_PIPE, LeaseBoard, decode_leases
+from jq.worker.pulse import LeasePulse
+from jq_backends.redis import RedisBroker
 
 LEASES = [("default", "job-1", "exec-1"), ("high", "job-2", "exec-2")]
 
@@ -86,6 +91,39 @@ def test_leases_too_many_for_the_board_go_through_the_pipe(pipe):
 
 def test_leases_with_any_text_come_back_unchanged(pipe):
     board = LeaseBoard()
-    odd = [("queue \"with\" quotes\n", "ünïcode-id", "exec,with,commas")]
+    odd = [('queue "with" quotes\n', "ünïcode-id", "exec,with,commas")]
     board.write(odd, pipe[1])
     assert board.read() == odd
+
+
+def test_a_pulse_killed_from_outside_is_noticed_once(caplog):
+    pulse = LeasePulse("w1", _broker(), interval=60, ttl=120, fork_guard=contextlib.nullcontext())
+    pulse.start()
+    try:
+        assert pulse.check() is True
+        pulse.running(LEASES)  # a board write: no system call that would notice anything
+        os.kill(pulse.pid, signal.SIGKILL)
+        os.waitid(os.P_PID, pulse.pid, os.WEXITED | os.WNOWAIT)  # dead, not reaped yet
+        with caplog.at_level("WARNING", logger="jq.worker"):
+            assert pulse.check() is False
+            assert pulse.check() is False
+        assert [r.getMessage() for r in caplog.records] == ["worker w1: the lease pulse process is gone"]
+        pulse.running([])  # forgotten: nothing to tell, no error
+    finally:
+        pulse.stop()
+
+
+def test_a_pulse_being_stopped_is_not_reported_gone(caplog):
+    pulse = LeasePulse("w1", _broker(), 60, 120, contextlib.nullcontext())
+    pulse.start()
+    with caplog.at_level("WARNING", logger="jq.worker"):
+        pid = pulse.pid
+        pulse.stop()
+        pulse.pid = pid  # the heartbeat thread read it just before stop() reaped the process
+        assert pulse.check() is False
+    assert not caplog.records
+
+
+def _broker() -> RedisBroker:
+    """A store for a pulse that never beats in these tests (its interval is a minute)."""
+    return RedisBroker(fakeredis.FakeRedis())

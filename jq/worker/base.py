@@ -588,6 +588,9 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
                 lease_until = self.broker.now() + self.worker_ttl
                 self.broker.extend_lease(job.origin, job.id, job.execution_id, lease_until)
         self.heartbeat()
+        pulse = self._pulse
+        if pulse is not None and not pulse.check():
+            self._pulse = None
 
     # -- stopping jobs ----------------------------------------------------------------------------
 

@@ -87,6 +87,26 @@ class LeasePulse:
             logger.warning("worker %s: the lease pulse process is gone", self.name)
             self._close_pipe()
 
+    def check(self) -> bool:
+        """Whether the pulse process still runs; once it is found dead (killed from outside), the
+        worker is told once in its log, and the pulse is forgotten (the heartbeat thread still
+        renews, GIL permitting). The worker's heartbeat thread asks at each beat: writing to the
+        board would not notice a dead reader."""
+        if self.pid is None:
+            return False
+        try:
+            pid, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid = self.pid  # reaped elsewhere: gone all the same
+        if pid == 0:
+            return True
+        if self._pipe < 0:
+            return False  # being stopped (stop() closes the pipe first): not news
+        logger.warning("worker %s: the lease pulse process is gone", self.name)
+        self.pid = None
+        self._close_pipe()
+        return False
+
     def stop(self) -> None:
         """End the pulse (it reads end of file) and reap it."""
         self._close_pipe()
