@@ -10,7 +10,7 @@ import struct
 import fakeredis
 import pytest
 
-from jq.worker.lease_board import IN_PIPE, LeaseBoard, decode_leases
+from jq.worker.lease_board import IN_PIPE, LeaseBoard, decode_leases, encode_leases, read_frames
 from jq.worker.pulse import LeasePulse
 from jq_backends.redis import RedisBroker
 
@@ -81,9 +81,9 @@ def test_leases_too_many_for_the_board_go_through_the_pipe(pipe):
     many = [("default", f"job-{n}", f"exec-{n}") for n in range(10)]
     board.write(many, pipe[1])
     assert board.read() == IN_PIPE
-    message = os.read(pipe[0], 65536)
-    assert message.endswith(b"\n")
-    assert decode_leases(message[:-1]) == many
+    messages, rest = read_frames(os.read(pipe[0], 65536))
+    assert rest == b""
+    assert [decode_leases(message) for message in messages] == [many]
     # A short list afterwards is on the board again.
     board.write(many[:1], pipe[1])
     assert board.read() == many[:1]
@@ -127,3 +127,13 @@ def test_a_pulse_being_stopped_is_not_reported_gone(caplog):
 def _broker() -> RedisBroker:
     """A store for a pulse that never beats in these tests (its interval is a minute)."""
     return RedisBroker(fakeredis.FakeRedis())
+
+
+def test_pipe_messages_are_read_whole_however_the_bytes_arrive():
+    first, second = encode_leases(LEASES), encode_leases([("q", "j\n", "e")])
+    stream = b"".join(len(m).to_bytes(4, "little") + m for m in (first, second))
+    for cut in range(len(stream) + 1):
+        messages, rest = read_frames(stream[:cut])
+        more, rest = read_frames(rest + stream[cut:])
+        assert [decode_leases(m) for m in messages + more] == [LEASES, [("q", "j\n", "e")]]
+        assert rest == b""

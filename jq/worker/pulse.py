@@ -31,7 +31,7 @@ from typing import Any
 from jq.base.utils import format_timestamp, now
 from jq.broker import Broker
 from jq.worker.horse import die_with_parent
-from jq.worker.lease_board import IN_PIPE, Lease, LeaseBoard, decode_leases
+from jq.worker.lease_board import IN_PIPE, Lease, LeaseBoard, decode_leases, read_frames
 
 __all__ = ["Lease", "LeasePulse"]
 
@@ -172,9 +172,9 @@ class LeasePulse:
         chunk = os.read(read_end, 65536)
         if not chunk:
             return False
-        *lines, self._pending = (self._pending + chunk).split(b"\n")
-        if lines:
-            self._pipe_leases = decode_leases(lines[-1])
+        messages, self._pending = read_frames(self._pending + chunk)
+        if messages:
+            self._pipe_leases = decode_leases(messages[-1])
         return True
 
     def _renew(self, leases: list[Lease]) -> None:  # pragma: no cover - runs in the child
