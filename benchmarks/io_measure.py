@@ -8,11 +8,11 @@ first.
   answer it sent (the server's clock), once the server has answered COUNT distinct jobs, each
   once, and the library's own bookkeeping shows them all finished. Also the worker's CPU time
   per job, from the first request to the end (clock ticks: 10 ms each, so a total over many jobs).
-- ``memory``: the worker at CONCURRENCY runs one job (imports and connections warm), its RSS
+- ``memory``: the worker at CONCURRENCY runs one job (imports and connections warm), its memory
   is read idle; then CONCURRENCY jobs that the server holds unanswered are queued, and once all
-  are in flight the RSS is read again. The difference over CONCURRENCY, in KiB, is the memory
-  one concurrent job costs. RSS is the sum over the worker's process tree (dramatiq's
-  supervisor and worker process).
+  are in flight the memory is read again. The difference over CONCURRENCY, in KiB, is the memory
+  one concurrent job costs. Memory is the PSS summed over the worker's process tree (dramatiq's
+  supervisor and worker process, jq's worker and its lease pulse): shared pages count once.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from benchmarks.polling import poll_until
 
 ROOT = Path(__file__).resolve().parent.parent
 POLL = 0.01  # seconds between completion checks (the rate is timed by the server, not by these)
-#: Seconds the worker's memory is left to settle before each RSS reading.
+#: Seconds the worker's memory is left to settle before each reading.
 SETTLE = 1.0
 
 T = TypeVar("T")
@@ -90,16 +90,22 @@ class WorkerProcess:
             grown = bool(found)
         return tree
 
-    def rss_kib(self) -> int:
-        """Resident memory of the worker and every process below it, KiB."""
+    def memory_kib(self) -> int:
+        """Memory of the worker and every process below it, KiB: the sum of their proportional set
+        sizes (PSS, from /proc/PID/smaps_rollup), in which a page shared by several processes of
+        the tree (a forked child's copy-on-write pages) counts once in all, not once per process as
+        in a sum of RSS. Where smaps_rollup cannot be read, RSS."""
         total = 0
         for pid in self.tree():
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-            except OSError:
-                continue
+            for path, field in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+                try:
+                    lines = Path(path).read_text().splitlines()
+                except OSError:
+                    continue
+                found = [int(line.split()[1]) for line in lines if line.startswith(field)]
+                if found:
+                    total += found[0]
+                    break
         return total
 
     def cpu_seconds(self) -> float:
@@ -175,14 +181,14 @@ def rate(system: System, count: int, concurrency: int, server: str) -> dict[str,
 
 
 def memory(system: System, count: int, concurrency: int, server: str) -> dict[str, float]:
-    """KiB of worker RSS per job in flight, ``concurrency`` jobs held by the server at once."""
+    """KiB of worker memory (PSS) per job in flight, ``concurrency`` jobs held by the server at once."""
     worker = WorkerProcess(system, concurrency)
     try:
         control(server, "reset")
         system.fill([f"{server}/job/warm-up"])
         run_jobs(system, worker, server, 1, 1, timeout=120)
-        time.sleep(SETTLE)  # let the worker go idle: the RSS is read at rest
-        idle = worker.rss_kib()
+        time.sleep(SETTLE)  # let the worker go idle: its memory is read at rest
+        idle = worker.memory_kib()
         control(server, "reset")
         system.fill([f"{server}/hold/{index}" for index in range(concurrency)])
 
@@ -192,7 +198,7 @@ def memory(system: System, count: int, concurrency: int, server: str) -> dict[st
 
         wait(all_held, 120, f"{system.name}: {concurrency} jobs in flight")
         time.sleep(SETTLE)
-        busy = worker.rss_kib()
+        busy = worker.memory_kib()
         control(server, "release")
         run_jobs(system, worker, server, concurrency, concurrency + 1, timeout=120)
     finally:

@@ -244,10 +244,10 @@ def io_table(
 
 
 def memory_table(memory: dict[str, dict[str, float]]) -> list[str]:
-    """KiB per job in flight, and the RSS idle and busy, per system."""
+    """KiB per job in flight, and the memory (PSS) idle and busy, per system."""
     rows = [
-        f"| worker | KiB per job in flight ({MEMORY_CONCURRENCY} jobs) | RSS idle (MiB) "
-        f"| RSS with {MEMORY_CONCURRENCY} in flight (MiB) |",
+        f"| worker | KiB per job in flight ({MEMORY_CONCURRENCY} jobs) | memory idle (MiB, PSS) "
+        f"| memory with {MEMORY_CONCURRENCY} in flight (MiB, PSS) |",
         "|---|---:|---:|---:|",
     ]
     for name, values in memory.items():
@@ -277,12 +277,14 @@ slow server, not the 20 ms wait (which alone allows {100 * 1000 // DELAY_MS:,} j
 
 MEMORY_NOTES = f"""\
 How it is measured: the worker is started at concurrency {MEMORY_CONCURRENCY} and runs one job (its
-imports and connections warm), then rests {1:.0f} s and its RSS is read (the sum over its process
-tree: dramatiq runs a supervisor and a worker process). Then {MEMORY_CONCURRENCY} jobs are queued
+imports and connections warm), then rests {1:.0f} s and its memory is read: the proportional set
+size (PSS) summed over its process tree (dramatiq runs a supervisor and a worker process, jq a
+worker and its lease pulse, a fork), in which a page the processes share counts once, where a sum
+of RSS would count it in each. Then {MEMORY_CONCURRENCY} jobs are queued
 that the server holds unanswered; once all {MEMORY_CONCURRENCY} requests are in, the worker
-rests {1:.0f} s and its RSS is read again. The difference over {MEMORY_CONCURRENCY} is a job's
+rests {1:.0f} s and its memory is read again. The difference over {MEMORY_CONCURRENCY} is a job's
 cost while in flight: its task or thread, its record and its connection. Threads that a worker
-starts before any job (dramatiq starts all its threads at launch) are in its idle RSS, not in
+starts before any job (dramatiq starts all its threads at launch) are in its idle memory, not in
 the difference. RQ runs one job at a time and has no row."""
 
 
