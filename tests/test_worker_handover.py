@@ -16,9 +16,10 @@ import time
 import pytest
 
 from jq import Queue, SimpleWorker, Worker
-from jq.worker import horse as horse_module
+from jq.worker import reused_horse as horse_module
 from jq.worker.commands import CommandListener
-from jq.worker.horse import ForkPerJobExecution, ReusedHorseExecution
+from jq.worker.horse import ForkPerJobExecution
+from jq.worker.reused_horse import ReusedHorseExecution
 from tests import fixtures
 
 each_horse = pytest.mark.parametrize("fork_per_job", [False, True], ids=["reused-horse", "fork-per-job"])

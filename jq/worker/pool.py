@@ -33,7 +33,7 @@ from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
 from jq.io.connections import resolve_broker
 from jq.queueing.queue import Queue
 from jq.worker import BaseWorker, Worker
-from jq.worker.horse import die_with_parent
+from jq.worker.horse_process import die_with_parent
 from jq.worker.strategies import describe_exit
 
 __all__ = ["ForkProcess", "WorkerData", "WorkerPool", "WorkerProcess", "run_worker"]

@@ -30,7 +30,7 @@ from typing import Any
 
 from jq.base.utils import format_timestamp, now
 from jq.broker import Broker
-from jq.worker.horse import die_with_parent
+from jq.worker.horse_process import die_with_parent
 from jq.worker.lease_board import IN_PIPE, Lease, LeaseBoard, decode_leases, read_frames
 
 __all__ = ["Lease", "LeasePulse"]

@@ -26,7 +26,8 @@ from jq.base.logutils import setup_logging
 from jq.base.threads import start_background_thread
 from jq.exceptions import ConfigurationError
 from jq.io.connections import key_prefix, resolve_broker
-from jq.worker.horse import ForkPerJobExecution, HorseProcess, die_with_parent
+from jq.worker.horse import ForkPerJobExecution
+from jq.worker.horse_process import HorseProcess, die_with_parent
 from jq.worker.warden import HorseWarden
 
 if TYPE_CHECKING:

@@ -23,8 +23,9 @@ from jq.core.execution import JobOutcome
 from jq.exceptions import ConfigurationError, ShutDownImminentException
 from jq.worker.base import SHUTDOWN_SIGNAL, BaseWorker, signal_name
 from jq.worker.control import DequeueStrategy
-from jq.worker.horse import ForkPerJobExecution, ReusedHorseExecution
+from jq.worker.horse import ForkPerJobExecution
 from jq.worker.registration import WorkerStatus
+from jq.worker.reused_horse import ReusedHorseExecution
 from jq.worker.spawn import SpawnExecution, check_spawnable
 from jq.worker.strategies import ExecutionStrategy
 
