@@ -254,6 +254,31 @@ def test_a_write_sent_again_after_an_unconfirmed_wait_gets_its_first_reply(maste
         broker.close()
 
 
+def test_a_different_write_after_an_unconfirmed_one_is_made_not_taken_for_its_repeat(master, admin):
+    # A write in doubt is sent again first at its thread's next call, and that call gets its
+    # reply only when it is the very same write: a resume after an unconfirmed suspend (one
+    # script, one key) resumes, an id added after another to the same registry is added.
+    suspending, adding = (_broker(master, "?wait_replicas=2&wait_timeout=0.02") for _ in range(2))
+    try:
+        with pytest.raises(ReplicaWaitError):
+            suspending.suspend()
+        with pytest.raises(ReplicaWaitError):
+            adding.registry_add(STARTED, "j1", 1)
+        second = _replica_of(master, 2)
+        try:
+            _repeated(suspending.resume)
+            assert not suspending.is_suspended()
+            _repeated(lambda: adding.registry_add(STARTED, "j2", 2))
+            assert adding.registry_ids(STARTED) == ["j1", "j2"]
+            _repeated(lambda: adding.registry_add(STARTED, "j1", 3))
+            assert adding.registry_score(STARTED, "j1") == 3, "the same id with a new score is new too"
+        finally:
+            second.cleanup()
+    finally:
+        suspending.close()
+        adding.close()
+
+
 def _repeated(call: Callable[[], object]) -> object:
     """``call()``'s reply, called again while a replica does not confirm it in time."""
     deadline = time.monotonic() + 30

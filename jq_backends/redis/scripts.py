@@ -396,7 +396,10 @@ class ScriptRunner:
         self._hot: HotConnection | DirectCalls = (
             DirectCalls() if is_cluster(client) else HotConnection(client)
         )
-        self._sessions = Sessions(KeySpace(prefix).request, (redis.ConnectionError, redis.TimeoutError))
+        # A plain write's repeat is the very same write: told by its ARGV too.
+        self._sessions = Sessions(
+            KeySpace(prefix).request, (redis.ConnectionError, redis.TimeoutError), WAITING_ONLY_SCRIPTS
+        )
         self._durability = durability
         self._watch = MasterWatch(client)
 
