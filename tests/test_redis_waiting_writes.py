@@ -258,12 +258,19 @@ def test_a_different_write_after_an_unconfirmed_one_is_made_not_taken_for_its_re
     # A write in doubt is sent again first at its thread's next call, and that call gets its
     # reply only when it is the very same write: a resume after an unconfirmed suspend (one
     # script, one key) resumes, an id added after another to the same registry is added.
-    suspending, adding = (_broker(master, "?wait_replicas=2&wait_timeout=0.02") for _ in range(2))
+    # So is a job's meta saved after an unconfirmed save of it (a job reporting its progress).
+    suspending, adding, reporting = (_broker(master, "?wait_replicas=2&wait_timeout=0.02") for _ in range(3))
     try:
         with pytest.raises(ReplicaWaitError):
             suspending.suspend()
         with pytest.raises(ReplicaWaitError):
             adding.registry_add(STARTED, "j1", 1)
+        _enqueued(admin)
+        job = Queue(connection=reporting).fetch_job("j1")
+        assert job is not None
+        job.meta["progress"] = 10
+        with pytest.raises(ReplicaWaitError):
+            job.save_meta()
         second = _replica_of(master, 2)
         try:
             _repeated(suspending.resume)
@@ -272,11 +279,14 @@ def test_a_different_write_after_an_unconfirmed_one_is_made_not_taken_for_its_re
             assert adding.registry_ids(STARTED) == ["j1", "j2"]
             _repeated(lambda: adding.registry_add(STARTED, "j1", 3))
             assert adding.registry_score(STARTED, "j1") == 3, "the same id with a new score is new too"
+            job.meta["progress"] = 20
+            _repeated(job.save_meta)
+            assert job.get_meta() == {"progress": 20}
         finally:
             second.cleanup()
     finally:
-        suspending.close()
-        adding.close()
+        for broker in (suspending, adding, reporting):
+            broker.close()
 
 
 def _repeated(call: Callable[[], object]) -> object:

@@ -24,11 +24,11 @@ finish again), it gets that reply, read as the first attempt would have read it,
 making a second call: the job the claim took is the one the worker runs. A reply resolved by
 another call is kept for the request's next call (a few, the oldest dropped with a warning).
 
-A script that stands for a plain write (one of ``exact``: a save, a lock, a registry entry) is
-the same request only with the same ARGV too: its repeats are the caller sending the very same
-write again, and a different write on the same keys (a resume after a suspend, another id added
-to the same registry, a save with new fields) must be made, not answered with the first one's
-reply.
+A script that is a plain write of what the caller gives (one of ``exact``: a save, a lock, a
+registry entry, fields onto a record) is the same request only with the same ARGV too: its
+repeats are the caller sending the very same write again, and a different write on the same
+keys (a resume after a suspend, another id added to the same registry, a job's meta saved with
+new progress) must be made, not answered with the first one's reply.
 """
 
 from __future__ import annotations

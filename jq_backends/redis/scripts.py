@@ -63,6 +63,7 @@ from jq_backends.redis.requests import REQUEST_TTL, Reader, Sessions
 from jq_backends.redis.wire import LUA_CONSTANTS as WIRE_LETTERS
 
 __all__ = [
+    "EXACT_REPEATS",
     "LIBRARY_NAMES",
     "PRESENCE_FIELD",
     "SCRIPT_NAMES",
@@ -121,6 +122,12 @@ SCRIPT_NAMES: Final = (
 WAITING_ONLY_SCRIPTS: Final = frozenset(
     {"acquire_lock", "group_add", "group_delete", "registry_entry", "save_job", "suspend"}
 )
+
+#: The scripts whose repeat is the very same write, told by its ARGV as well as its KEYS (see
+#: :mod:`jq_backends.redis.requests`): the plain writes, and the two state changes that are
+#: writes of what the caller gives (fields onto a record, ids out of a group). A job's meta saved
+#: again after an unconfirmed save is a new write, not a repeat of the old one.
+EXACT_REPEATS: Final = WAITING_ONLY_SCRIPTS | {"update_job", "group_remove"}
 
 #: The library files, in the order their definitions are put together: a definition uses only
 #: definitions above it, of its own file or an earlier one.
@@ -396,9 +403,8 @@ class ScriptRunner:
         self._hot: HotConnection | DirectCalls = (
             DirectCalls() if is_cluster(client) else HotConnection(client)
         )
-        # A plain write's repeat is the very same write: told by its ARGV too.
         self._sessions = Sessions(
-            KeySpace(prefix).request, (redis.ConnectionError, redis.TimeoutError), WAITING_ONLY_SCRIPTS
+            KeySpace(prefix).request, (redis.ConnectionError, redis.TimeoutError), EXACT_REPEATS
         )
         self._durability = durability
         self._watch = MasterWatch(client)
