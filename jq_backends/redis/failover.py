@@ -77,8 +77,8 @@ class MasterChangedError(redis.ConnectionError):
 
 
 class ReplicaWaitError(redis.ConnectionError):
-    """A state change was made on the master, and fewer replicas than asked confirmed it in time:
-    it is in doubt (a failover now could lose it), and is sent again with its request identity."""
+    """A write was made on the master, and fewer replicas than asked confirmed it in time: it is
+    in doubt (a failover now could lose it), and is sent again with its request identity."""
 
 
 def master_gone(error: BaseException) -> bool:
@@ -133,7 +133,7 @@ class MasterWatch:
 
 @dataclass(frozen=True)
 class Durability:
-    """Wait for ``replicas`` replicas to confirm each state change, up to ``timeout`` seconds."""
+    """Wait for ``replicas`` replicas to confirm each write, up to ``timeout`` seconds."""
 
     replicas: int
     timeout: float

@@ -411,7 +411,7 @@ class ScriptRunner:
 
     @property
     def durability(self) -> Durability | None:
-        """The replicas each state change waits for, or None."""
+        """The replicas each write waits for, or None."""
         return self._durability
 
     def __call__(
