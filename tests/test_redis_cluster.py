@@ -167,6 +167,11 @@ def test_wait_replicas_waits_for_the_replica_of_the_slots_master(redis_cluster, 
     broker = RedisBroker.from_url(f"{redis_cluster.url}?wait_replicas=1&wait_timeout=2")
     try:
         job = Queue(connection=broker).enqueue(fixtures.add, 1, 2)
+        # The writes that are no state change wait too (as scripts, on the slot's master).
+        job.description = "saved"
+        job.save()
+        assert broker.acquire_lock("scheduler", "t1", 60)
+        broker.suspend()
         # Confirmed by the one replica of the master of jq's slot: that replica has it already.
         master = redis_cluster.master_of(broker.job_key(job.id))
         with master.client() as client:
@@ -176,6 +181,9 @@ def test_wait_replicas_waits_for_the_replica_of_the_slots_master(redis_cluster, 
         # One connection: READONLY lets it read the keys the replica holds.
         with replica.client(single_connection_client=True) as client:
             assert client.execute_command("READONLY") and client.exists(broker.job_key(job.id))
+            assert client.hget(broker.job_key(job.id), "description") == b"saved"
+            assert client.get(broker.keys.lock("scheduler")) == b"t1"
+            assert client.exists(broker.keys.suspended)
     finally:
         broker.close()
     greedy = RedisBroker.from_url(f"{redis_cluster.url}?wait_replicas=2&wait_timeout=0.05")

@@ -56,9 +56,12 @@ class RedisState:
     :param prefix: the start of every key name (:class:`jq_backends.keys.KeySpace`); None for
         ``JQ_KEY_PREFIX``, else ``jq:`` (``{jq}:`` on a cluster, where it must hold a hash tag:
         see :mod:`jq_backends.redis.cluster`; checked by :func:`jq.connections.key_prefix`).
-    :param wait_replicas: with 1 or more, each state change (each script that writes) waits until
-        that many replicas have it, up to ``wait_timeout`` seconds, and is sent again when they do
-        not confirm it in time (see :mod:`jq_backends.redis.failover`). 0: no waiting.
+    :param wait_replicas: with 1 or more, each write waits until that many replicas have it, up
+        to ``wait_timeout`` seconds, and is sent again when they do not confirm it in time (see
+        :mod:`jq_backends.redis.failover`): each state change is a script, and the writes that are
+        plain commands or a ``MULTI`` otherwise are scripts too then (``WAIT`` must follow a write
+        on its connection, and a script carries the request identity that makes a repeat apply
+        once). A caller's own pipeline (``pipeline=``) is refused then. 0: no waiting.
     """
 
     def __init__(
@@ -85,6 +88,9 @@ class RedisState:
         self._cluster = is_cluster(client)
         self._owns_connection = False
         durability = Durability(wait_replicas, wait_timeout) if wait_replicas else None
+        #: Whether every write waits for replicas: the writes that are plain commands otherwise
+        #: go through the scripts then (see ``wait_replicas``).
+        self._waits = durability is not None
         self._scripts = ScriptRunner(self._client, prefix, durability)
         self._url = client_url(client)
         self._socket_timeout = socket_timeout(self._client)

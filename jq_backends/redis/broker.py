@@ -249,7 +249,18 @@ class RedisBroker(
 
     def pipeline_writes(self, pipeline: Any) -> RedisPipelineWrites:
         """Writes queued on ``pipeline``, a redis-py pipeline to this broker's server and
-        database (see :mod:`.pipelines`). Not on Redis Cluster."""
+        database (see :mod:`.pipelines`). Not on Redis Cluster, nor under ``wait_replicas``."""
+        if self._waits:
+            durability = self._scripts.durability
+            assert durability is not None
+            raise UnsupportedByBrokerError(
+                f"pipeline= cannot be used by a broker that waits for replicas (wait_replicas="
+                f"{durability.replicas}): the writes would be sent when your code executes the "
+                "pipeline, on a connection jq does not hold, and a WAIT only counts the writes made "
+                "before it on its own connection, so jq could not make them wait. Leave pipeline= "
+                "out (each enqueue, save and move is then one call that waits), put many jobs in one "
+                "step with enqueue_many(), or use a broker without wait_replicas for this code"
+            )
         if self._cluster:
             raise UnsupportedByBrokerError(
                 "pipeline= is not supported on Redis Cluster: enqueue without it (each enqueue is one "

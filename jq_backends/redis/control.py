@@ -116,7 +116,13 @@ class RedisControl(RedisState, ControlStore):
     """Suspension and locks as (maybe expiring) keys; commands as PUBLISH on a per-worker channel."""
 
     def suspend(self, duration: float | None = None) -> None:
-        """SET the suspension key, expiring after ``duration`` seconds when given."""
+        """SET the suspension key, expiring after ``duration`` seconds when given (under
+        ``wait_replicas``: ``lua/suspend.lua``, which waits)."""
+        if self._waits:
+            self._scripts(
+                "suspend", [self._keys.suspended], ["" if duration is None else codec.milliseconds(duration)]
+            )
+            return
         with refused_writes("suspending workers"):
             if duration is None:
                 self._client.set(self._keys.suspended, b"1")
@@ -124,7 +130,10 @@ class RedisControl(RedisState, ControlStore):
                 self._client.set(self._keys.suspended, b"1", px=codec.milliseconds(duration))
 
     def resume(self) -> None:
-        """DEL the suspension key."""
+        """DEL the suspension key (under ``wait_replicas``: ``lua/suspend.lua``, which waits)."""
+        if self._waits:
+            self._scripts("suspend", [self._keys.suspended], ["resume"])
+            return
         self._client.delete(self._keys.suspended)
 
     def is_suspended(self) -> bool:
@@ -139,7 +148,12 @@ class RedisControl(RedisState, ControlStore):
         return math.inf if remaining < 0 else remaining / 1000
 
     def acquire_lock(self, name: str, token: str, ttl: float) -> bool:
-        """SET the lock's key to ``token`` with NX and PX: taken only when nobody holds it."""
+        """SET the lock's key to ``token`` with NX and PX: taken only when nobody holds it (under
+        ``wait_replicas``: ``lua/acquire_lock.lua``, which waits, and whose repeat gets its
+        first reply)."""
+        if self._waits:
+            args: list[Arg] = [token, codec.milliseconds(ttl)]
+            return bool(self._scripts("acquire_lock", [self._keys.lock(name)], args))
         return bool(self._client.set(self._keys.lock(name), token, nx=True, px=codec.milliseconds(ttl)))
 
     def extend_lock(self, name: str, token: str, ttl: float) -> bool:
@@ -167,7 +181,8 @@ class RedisControl(RedisState, ControlStore):
     def publish_command(self, worker_name: str, payload: bytes) -> int:
         """PUBLISH on the worker's channel; the number of subscribers that got it. (On a cluster,
         on the master of the channel's slot, where the worker subscribed: a node counts only its
-        own subscribers.)"""
+        own subscribers.) It never waits for replicas: a message is delivered to the subscribers
+        connected now and stored nowhere, so a failover has nothing of it to lose."""
         channel = self._keys.commands(worker_name)
         return int(self._server_of(channel).publish(channel, payload))
 

@@ -15,11 +15,17 @@ demote it, still takes them — writes a replica never sees, lost when the old m
   most once every :data:`WATCH_INTERVAL` seconds while the driver makes calls, and drops the
   connection the scripts hold when it is elsewhere: the window in which an old master still
   takes writes shrinks from the sentinels' time to demote it (about ten seconds) to this interval.
-* :class:`Durability` is the opt-in ``WAIT``: each state change waits until ``replicas``
-  replicas have it (up to ``timeout``), sent with the script in the same round trip. A change
-  that no replica confirmed in time raises :class:`ReplicaWaitError` (a connection error too):
-  its caller's repeat, with the same request identity, gets the recorded reply and waits again,
-  on the new master after a failover — where the change is applied if it was lost.
+* :class:`Durability` is the opt-in ``WAIT``: each write waits until ``replicas`` replicas
+  have it (up to ``timeout``), sent with its script in the same round trip, on the same
+  connection (``WAIT`` counts only the writes made before it on its own connection, and does not
+  block inside a ``MULTI``). Under it the writes that are plain commands or a ``MULTI`` otherwise
+  (a job's save, locks, suspension, registry entries, groups) are scripts too
+  (:data:`~jq_backends.redis.scripts.WAITING_ONLY_SCRIPTS`), and a caller's own pipeline is
+  refused. A write that no replica confirmed in time raises :class:`ReplicaWaitError` (a
+  connection error too): its caller's repeat, with the same request identity, gets the recorded
+  reply and waits again, on the new master after a failover — where the write is applied if it
+  was lost. Only a worker's pop of a wake token (a hint, see ``RedisQueues``) and ``PUBLISH``
+  (stored nowhere) do not wait.
 """
 
 from __future__ import annotations
@@ -71,8 +77,8 @@ class MasterChangedError(redis.ConnectionError):
 
 
 class ReplicaWaitError(redis.ConnectionError):
-    """A state change was made on the master, and fewer replicas than asked confirmed it in time:
-    it is in doubt (a failover now could lose it), and is sent again with its request identity."""
+    """A write was made on the master, and fewer replicas than asked confirmed it in time: it is
+    in doubt (a failover now could lose it), and is sent again with its request identity."""
 
 
 def master_gone(error: BaseException) -> bool:
@@ -127,7 +133,7 @@ class MasterWatch:
 
 @dataclass(frozen=True)
 class Durability:
-    """Wait for ``replicas`` replicas to confirm each state change, up to ``timeout`` seconds."""
+    """Wait for ``replicas`` replicas to confirm each write, up to ``timeout`` seconds."""
 
     replicas: int
     timeout: float
@@ -144,12 +150,17 @@ class Durability:
         return ("WAIT", self.replicas, max(1, round(self.timeout * 1000)))
 
     def check(self, confirmed: int, script: str) -> None:
-        """Raise :class:`ReplicaWaitError` when fewer replicas than asked confirmed ``script``."""
+        """Raise :class:`ReplicaWaitError` when fewer replicas than asked confirmed ``script``;
+        its message says what the caller does about it."""
         if confirmed < self.replicas:
             raise ReplicaWaitError(
-                f"the state change of script {script} was confirmed by {confirmed} of the "
-                f"{self.replicas} replica(s) asked for within {self.timeout} s: it may be lost if the "
-                "master fails now, so it is sent again (it applies once)"
+                f"the write of script {script} was confirmed by {confirmed} of the {self.replicas} "
+                f"replica(s) asked for (wait_replicas) within {self.timeout} s: it was made on the "
+                "master, but a failover now could lose it. Call again to send it again (it applies "
+                "once; jq's workers do so by themselves). While this goes on the master has fewer "
+                f"than {self.replicas} replica(s) in sync: see connected_slaves in the master's INFO "
+                "replication, bring a replica back, or lower wait_replicas (raise wait_timeout for "
+                "a slow replica)"
             )
 
 

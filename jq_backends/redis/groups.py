@@ -20,13 +20,17 @@ _SLICE = 1000
 
 
 class RedisGroups(RedisState):
-    """Job groups on Redis; every write one MULTI or one script."""
+    """Job groups on Redis; every write one MULTI or one script (only scripts under ``wait_replicas``)."""
 
     supports_groups = True
 
     def group_add(self, group: str, job_ids: Sequence[str]) -> None:
-        """SADD the ids and the group's name, in one MULTI."""
+        """SADD the ids and the group's name, in one MULTI (under ``wait_replicas``: one script,
+        ``lua/group_add.lua``, which waits)."""
         if not job_ids:
+            return
+        if self._waits:
+            self._scripts("group_add", [self._keys.group(group), self._keys.groups], [group, *job_ids])
             return
         pipe = self._client.pipeline(transaction=True)
         ids = list(job_ids)
@@ -52,7 +56,11 @@ class RedisGroups(RedisState):
         return sorted(codec.text(job_id) for job_id in left)
 
     def group_delete(self, group: str) -> bool:
-        """DEL the group's ids and SREM its name, in one MULTI; whether it existed."""
+        """DEL the group's ids and SREM its name, in one MULTI (under ``wait_replicas``: one
+        script, ``lua/group_delete.lua``, which waits); whether it existed."""
+        if self._waits:
+            keys = [self._keys.group(group), self._keys.groups]
+            return bool(self._scripts("group_delete", keys, [group]))
         pipe = self._client.pipeline(transaction=True)
         pipe.delete(self._keys.group(group))
         pipe.srem(self._keys.groups, group)

@@ -419,7 +419,11 @@ class RedisQueues(RedisState, QueueStore):
 
     def _wait_for_token(self, wake_keys: list[str], timeout: float) -> None:
         """BLPOP on ``wake_keys``; a wake key that holds another type than a list is logged
-        (once) and left out of later waits: its queue is then claimed from at each try."""
+        (once) and left out of later waits: its queue is then claimed from at each try.
+
+        The one write jq never makes wait for replicas (``wait_replicas``): the token it takes
+        is only a hint to look, and the claim that follows is a script that waits. A pop a
+        failover loses leaves a token, which wakes a worker for one claim that finds what is there."""
         try:
             self._client.blpop(wake_keys, timeout=timeout)
         except redis.ResponseError as error:

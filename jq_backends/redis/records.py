@@ -30,8 +30,19 @@ class RedisJobs(RedisState, JobStore):
         """Replace the record, keeping results and places (one MULTI).
 
         The record's expiry (or none) applies to its results and dependency sets as well: they
-        live exactly as long as the record.
+        live exactly as long as the record. Under ``wait_replicas``: one script that waits
+        (``lua/save_job.lua``).
         """
+        if self._waits:
+            keys = self._keys
+            script_keys = [
+                keys.job(job_id),
+                keys.results(job_id),
+                keys.dependents(job_id),
+                keys.dependencies(job_id),
+            ]
+            self._scripts("save_job", script_keys, [codec.expiry(record_ttl), *codec.flat(fields)])
+            return
         pipe = self._client.pipeline(transaction=True)
         self._save_commands(pipe, job_id, fields, record_ttl)
         with refused_writes(f"saving job {job_id}"):

@@ -67,20 +67,29 @@ class RedisRegistries(RedisState, RegistryStore):
         return None if score is None else float(score)
 
     def registry_add(self, place: Place, job_id: str, score: float) -> None:
-        """ZADD the id with the score."""
+        """ZADD the id with the score (under ``wait_replicas``: ``lua/registry_entry.lua``, which
+        waits)."""
+        if self._waits:
+            self._scripts("registry_entry", [self._keys.place(place)], ["add", codec.score(score), job_id])
+            return
         with refused_writes(f"adding job {job_id} to a registry"):
             self._client.zadd(self._keys.place(place), {job_id: codec.score(score)})
 
     def registry_update_score(self, place: Place, job_id: str, score: float) -> bool:
-        """ZADD XX CH: a new score for an id that is there (one command)."""
+        """ZADD XX CH: a new score for an id that is there (one command; under ``wait_replicas``:
+        ``lua/registry_entry.lua``, which waits)."""
         key = self._keys.place(place)
+        if self._waits:
+            return bool(self._scripts("registry_entry", [key], ["rescore", codec.score(score), job_id]))
         # CH counts changed scores, so an unchanged score would read as "not there": ask again.
         with refused_writes(f"rescoring job {job_id} in a registry"):
             changed = self._client.zadd(key, {job_id: codec.score(score)}, xx=True, ch=True)
         return bool(changed) or self._client.zscore(key, job_id) is not None
 
     def registry_remove(self, place: Place, job_id: str) -> bool:
-        """ZREM the id."""
+        """ZREM the id (under ``wait_replicas``: ``lua/registry_entry.lua``, which waits)."""
+        if self._waits:
+            return bool(self._scripts("registry_entry", [self._keys.place(place)], ["remove", job_id]))
         return bool(self._client.zrem(self._keys.place(place), job_id))
 
     def registry_expired(self, place: Place, before: float) -> list[str]:

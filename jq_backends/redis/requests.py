@@ -23,6 +23,12 @@ call is the same request again (same script, same keys: the worker trying the cl
 finish again), it gets that reply, read as the first attempt would have read it, rather than
 making a second call: the job the claim took is the one the worker runs. A reply resolved by
 another call is kept for the request's next call (a few, the oldest dropped with a warning).
+
+A script that is a plain write of what the caller gives (one of ``exact``: a save, a lock, a
+registry entry, fields onto a record) is the same request only with the same ARGV too: its
+repeats are the caller sending the very same write again, and a different write on the same
+keys (a resume after a suspend, another id added to the same registry, a job's meta saved with
+new progress) must be made, not answered with the first one's reply.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Final
 
 __all__ = ["KEPT_ANSWERS", "KEPT_SECONDS", "REQUEST_TTL", "Call", "Send", "Sessions"]
@@ -49,6 +55,8 @@ KEPT_ANSWERS: Final = 16
 #: ... for this many seconds (a retry comes back within its patience, or not at all).
 KEPT_SECONDS: Final = 120.0
 
+#: What names a request: the script and its KEYS (and its ARGV, for an ``exact`` script).
+Request = tuple[Any, ...]
 #: What reads a script's reply into what the caller returns.
 Reader = Callable[[Any], Any]
 #: What sends one call: script name, KEYS, ARGV, then the request key and number to add to them.
@@ -72,11 +80,11 @@ class Call:
     __slots__ = ("args", "keys", "name", "number", "read", "request", "request_key")
 
     def __init__(self, name: str, keys: Sequence[str], args: Sequence[Any], request_key: str, number: int,
-                 read: Reader | None) -> None:  # fmt: skip
+                 read: Reader | None, request: Request) -> None:  # fmt: skip
         self.name, self.keys, self.args = name, list(keys), list(args)
         self.request_key, self.number, self.read = request_key, number, read
-        #: (script, keys): a call that repeats a request has the same.
-        self.request = (name, tuple(keys))
+        #: (script, keys[, args]): a call that repeats a request has the same.
+        self.request = request
 
     def send(self, send: Send) -> Any:
         return send(self.name, self.keys, self.args, self.request_key, self.number)
@@ -93,21 +101,33 @@ class _Session:
         self.number = 0
         self.in_doubt: Call | None = None
         #: By request: how to read the reply, the reply, when it came (time.monotonic()).
-        self.answers: dict[tuple[str, tuple[str, ...]], tuple[Reader | None, Any, float]] = {}
+        self.answers: dict[Request, tuple[Reader | None, Any, float]] = {}
 
 
 class Sessions:
     """The request sessions of one script runner, one per thread (and per process after a fork).
 
     ``request_key`` builds a session's key; ``transient`` are the errors after which a call is
-    in doubt. A call costs a few attribute reads and one number more than a call without an
-    identity; everything else (the call in doubt, kept answers) is built only after an error.
+    in doubt; ``exact`` names the scripts whose request is told by their ARGV too (see the
+    module's docstring). A call costs a few attribute reads and one number more than a call
+    without an identity; everything else (the call in doubt, kept answers) is built only after
+    an error.
     """
 
-    def __init__(self, request_key: Callable[[str], str], transient: tuple[type[BaseException], ...]) -> None:
+    def __init__(
+        self,
+        request_key: Callable[[str], str],
+        transient: tuple[type[BaseException], ...],
+        exact: Collection[str] = frozenset(),
+    ) -> None:
         self._request_key = request_key
         self._transient = transient
+        self._exact = exact
         self._local = threading.local()
+
+    def _request(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Request:
+        """What names a call's request (built only after an error: no cost on the way that works)."""
+        return (name, tuple(keys), tuple(args)) if name in self._exact else (name, tuple(keys))
 
     def _new_session(self) -> _Session:
         # A forked child's thread carries its parent's session: it must not share its numbers.
@@ -127,7 +147,7 @@ class Sessions:
         if session is None or session.forks != _forks[0]:
             session = self._new_session()
         elif session.in_doubt is not None or session.answers:
-            answer = self._resolve(session, send, (name, tuple(keys)))
+            answer = self._resolve(session, send, self._request(name, keys, args))
             if answer is not None:
                 reader, reply = answer
                 return reply if reader is None else reader(reply)
@@ -135,13 +155,13 @@ class Sessions:
         try:
             reply = send(name, keys, args, session.key, number)
         except self._transient:
-            session.in_doubt = Call(name, keys, args, session.key, number, read)
+            session.in_doubt = Call(
+                name, keys, args, session.key, number, read, self._request(name, keys, args)
+            )
             raise
         return reply if read is None else read(reply)
 
-    def _resolve(
-        self, session: _Session, send: Send, request: tuple[str, tuple[str, ...]]
-    ) -> tuple[Reader | None, Any] | None:
+    def _resolve(self, session: _Session, send: Send, request: Request) -> tuple[Reader | None, Any] | None:
         """Settle the session's call in doubt (sending it again); the answer for ``request``
         (from that call or kept from an earlier one), or None when ``request`` is a new call."""
         call = session.in_doubt

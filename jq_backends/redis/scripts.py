@@ -63,9 +63,11 @@ from jq_backends.redis.requests import REQUEST_TTL, Reader, Sessions
 from jq_backends.redis.wire import LUA_CONSTANTS as WIRE_LETTERS
 
 __all__ = [
+    "EXACT_REPEATS",
     "LIBRARY_NAMES",
     "PRESENCE_FIELD",
     "SCRIPT_NAMES",
+    "WAITING_ONLY_SCRIPTS",
     "Arg",
     "ScriptRunner",
     "library_for",
@@ -78,6 +80,7 @@ __all__ = [
 
 #: Every script, by file name without ``.lua``.
 SCRIPT_NAMES: Final = (
+    "acquire_lock",
     "claim",
     "claim_job",
     "claim_many",
@@ -89,23 +92,42 @@ SCRIPT_NAMES: Final = (
     "extend_lease",
     "extend_lock",
     "finish_and_claim",
+    "group_add",
     "group_cleanup",
+    "group_delete",
     "group_remove",
     "heartbeat_worker",
     "load_fields",
     "promote_scheduled",
     "register_worker",
     "registry_cleanup",
+    "registry_entry",
     "release_lock",
     "release_rate_limit_slots",
     "reserve",
+    "save_job",
     "settle_orphans",
+    "suspend",
     "transition",
     "transition_many",
     "unregister_worker",
     "update_job",
     "worker_names",
 )
+
+#: The scripts that stand for a plain command or MULTI of the driver where it waits for replicas
+#: (``wait_replicas``): as scripts they carry a request identity and are followed by ``WAIT``, so
+#: that every write waits and a write sent again applies once. Without ``wait_replicas`` the
+#: driver sends the plain commands, which cost less.
+WAITING_ONLY_SCRIPTS: Final = frozenset(
+    {"acquire_lock", "group_add", "group_delete", "registry_entry", "save_job", "suspend"}
+)
+
+#: The scripts whose repeat is the very same write, told by its ARGV as well as its KEYS (see
+#: :mod:`jq_backends.redis.requests`): the plain writes, and the two state changes that are
+#: writes of what the caller gives (fields onto a record, ids out of a group). A job's meta saved
+#: again after an unconfirmed save is a new write, not a repeat of the old one.
+EXACT_REPEATS: Final = WAITING_ONLY_SCRIPTS | {"update_job", "group_remove"}
 
 #: The library files, in the order their definitions are put together: a definition uses only
 #: definitions above it, of its own file or an earlier one.
@@ -364,7 +386,8 @@ class ScriptRunner:
 
     ``durability`` makes each script that writes wait for replicas (``WAIT``, in the same round
     trip); see :mod:`jq_backends.redis.failover`, which also says what happens when the master
-    fails over.
+    fails over. With it, the driver's writes that are plain commands otherwise are made by the
+    :data:`WAITING_ONLY_SCRIPTS` (registered only then).
     """
 
     def __init__(
@@ -372,19 +395,23 @@ class ScriptRunner:
     ) -> None:
         self._client = client
         self._scripts: dict[str, Script] = {
-            name: client.register_script(script_source(name, prefix)) for name in SCRIPT_NAMES
+            name: client.register_script(script_source(name, prefix))
+            for name in SCRIPT_NAMES
+            if durability is not None or name not in WAITING_ONLY_SCRIPTS
         }
         # A cluster client has no one server to hold a connection to: its calls go through it.
         self._hot: HotConnection | DirectCalls = (
             DirectCalls() if is_cluster(client) else HotConnection(client)
         )
-        self._sessions = Sessions(KeySpace(prefix).request, (redis.ConnectionError, redis.TimeoutError))
+        self._sessions = Sessions(
+            KeySpace(prefix).request, (redis.ConnectionError, redis.TimeoutError), EXACT_REPEATS
+        )
         self._durability = durability
         self._watch = MasterWatch(client)
 
     @property
     def durability(self) -> Durability | None:
-        """The replicas each state change waits for, or None."""
+        """The replicas each write waits for, or None."""
         return self._durability
 
     def __call__(
