@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
@@ -144,11 +145,21 @@ class RedisCluster:
         _wait_until(promoted, timeout, "a replica to take over the killed master's slots")
         return found[-1]
 
-    def migrate_slot(self, key: str, batch: int = 10) -> tuple[int, int]:
+    def replica_of(self, master: RedisServer) -> RedisServer:
+        """The (first) replica of ``master``."""
+        with master.client() as client:
+            ports = [int(entry["port"]) for name, entry in client.info("replication").items()
+                     if name.startswith("slave")]  # fmt: skip
+        return next(node for node in self.nodes if node.port in ports)
+
+    def migrate_slot(
+        self, key: str, batch: int = 10, before_handover: Callable[[], None] | None = None
+    ) -> tuple[int, int]:
         """Move ``key``'s slot, with every key in it, from its master to another master, as
         ``redis-cli --cluster reshard`` does (IMPORTING and MIGRATING, MIGRATE in batches, then
         the new owner announced to every master); the (old, new) master's ports. Clients meet
-        ``ASK`` and ``TRYAGAIN`` while it runs and ``MOVED`` after."""
+        ``ASK`` and ``TRYAGAIN`` while it runs and ``MOVED`` after. ``before_handover()`` runs
+        once every key is on the new master, before it is announced (its calls meet ``ASK``)."""
         source = self.master_of(key)
         with source.client() as client:
             slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
@@ -163,6 +174,8 @@ class RedisCluster:
                 if not keys:
                     break
                 from_client.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
+            if before_handover is not None:
+                before_handover()
             for node in (target, source, *self._masters()):
                 with node.client() as client:
                     client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)

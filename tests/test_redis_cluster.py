@@ -7,6 +7,8 @@ emptied before each test (``cluster_broker``).
 
 from __future__ import annotations
 
+import os
+import signal
 from datetime import timedelta
 
 import pytest
@@ -17,7 +19,7 @@ from jq.broker import Place, PlaceKind
 from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
 from jq.testing.broker_suite import BrokerContractTests
 from jq.worker_pool import WorkerPool
-from jq_backends.redis import RedisBroker
+from jq_backends.redis import RedisBroker, cluster_wait
 from jq_backends.redis.cluster import check_cluster_client
 from jq_backends.redis.connection import client_url, connection_settings
 from jq_backends.redis.failover import ReplicaWaitError
@@ -192,6 +194,108 @@ def test_wait_replicas_waits_for_the_replica_of_the_slots_master(redis_cluster, 
             Queue(connection=greedy).enqueue(fixtures.add, 1, 2)
     finally:
         greedy.close()
+
+
+def test_a_write_and_its_wait_share_one_connection_whatever_other_threads_borrow(
+    redis_cluster, cluster_broker, monkeypatch
+):
+    # WAIT counts the writes of its own connection only. Another thread of the process (a
+    # worker's heartbeat, a web server's) borrowing the connection that wrote, the moment it is
+    # back in the node's pool, must not leave the WAIT to another connection of the pool, idle
+    # since before the write: that one would answer at once, every replica counted, for a write
+    # no replica has.
+    broker = RedisBroker.from_url(f"{redis_cluster.url}?wait_replicas=1&wait_timeout=0.2")
+    borrowed: list[object] = []
+    client = broker.connection
+    key = broker.keys.lock("held")
+    pool = client.get_redis_connection(client.get_node_from_key(key)).connection_pool
+    release = pool.release
+    try:
+        assert broker.acquire_lock("warm", "t", 60)  # the script known to the slot's master
+        # Two connections idle in the pool: the write takes the last one given back.
+        idle, last = pool.get_connection(), pool.get_connection()
+        release(idle)
+        release(last)
+
+        def release_and_lend(connection: object) -> None:
+            release(connection)
+            borrowed.append(pool.get_connection())
+
+        monkeypatch.setattr(pool, "release", release_and_lend)
+        replica = redis_cluster.replica_of(redis_cluster.master_of(key))
+        # The replica stops acknowledging: the master still counts it as connected.
+        os.kill(replica.process.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(ReplicaWaitError, match="confirmed by 0 of the 1 replica"):
+                broker.acquire_lock("held", "t", 60)
+        finally:
+            os.kill(replica.process.pid, signal.SIGCONT)
+    finally:
+        monkeypatch.undo()
+        for connection in borrowed:
+            release(connection)
+        broker.close()
+
+
+def test_a_waiting_write_follows_its_slot_to_another_master(redis_cluster, cluster_broker, monkeypatch):
+    # A prefix of its own: its slot moves, the other tests' stays.
+    broker = RedisBroker.from_url(f"{redis_cluster.url}?wait_replicas=1&wait_timeout=5", prefix="{moving}:")
+    refreshes: list[object] = []
+    refresh = cluster_wait.refresh_slot_map
+    monkeypatch.setattr(cluster_wait, "refresh_slot_map", lambda client: refreshes.append(refresh(client)))
+    try:
+        key = broker.keys.lock("scheduler")
+        assert broker.acquire_lock("scheduler", "t1", 60)
+        before, after = redis_cluster.migrate_slot(key)
+        # The broker's client still maps the slot to the old master, which answers MOVED: the
+        # map is read again (redis-py's private nodes_manager.initialize(), see cluster_wait.py)
+        # and the write and its WAIT go to the new master (which loads the script first).
+        assert broker.connection.get_node_from_key(key).port == before
+        assert broker.acquire_lock("other", "t2", 60)
+        assert refreshes, "no MOVED met: the test did not reach the redirection"
+        assert broker.connection.get_node_from_key(key).port == after
+        replica = redis_cluster.replica_of(redis_cluster.master_of(key))
+        assert redis_cluster.master_of(key).port == after
+        with replica.client(single_connection_client=True) as on_replica:
+            assert on_replica.execute_command("READONLY")
+            assert on_replica.get(broker.keys.lock("other")) == b"t2"
+    finally:
+        broker.close()
+
+
+def test_a_waiting_write_follows_ask_while_its_slot_migrates(redis_cluster, cluster_broker, monkeypatch):
+    broker = RedisBroker.from_url(f"{redis_cluster.url}?wait_replicas=1&wait_timeout=5", prefix="{asking}:")
+    sent: list[bool] = []
+    send_pair = cluster_wait._send_pair
+
+    def spy(*args: object, asking: bool) -> object:
+        sent.append(asking)
+        return send_pair(*args, asking=asking)
+
+    monkeypatch.setattr(cluster_wait, "_send_pair", spy)
+    try:
+        broker.suspend()
+        # Every key of the slot (the suspension, this thread's request key) is on the new master,
+        # which does not own the slot yet: the old one answers ASK, the new one takes the script
+        # after ASKING on the connection the WAIT follows on.
+        redis_cluster.migrate_slot(broker.keys.suspended, before_handover=broker.resume)
+        assert True in sent, "no ASK met: the test did not reach the redirection"
+        assert not broker.is_suspended()
+    finally:
+        broker.close()
+
+
+def test_the_slot_map_is_read_again_after_a_migration(redis_cluster, cluster_broker):
+    # What cluster_wait.refresh_slot_map relies on (redis-py's private nodes_manager.initialize()).
+    client = redis_cluster.client()
+    try:
+        key = "{remapped}:key"
+        before, after = redis_cluster.migrate_slot(key)
+        assert client.get_node_from_key(key).port == before
+        cluster_wait.refresh_slot_map(client)
+        assert client.get_node_from_key(key).port == after
+    finally:
+        client.close()
 
 
 def test_a_worker_pool_runs_on_a_cluster_url(redis_cluster, cluster_broker):

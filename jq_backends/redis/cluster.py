@@ -12,8 +12,10 @@ cluster every key of a broker lives in one slot, the slot of the hash tag in its
 unless you give another, such as ``{myapp}:``). Every feature then works on a cluster exactly as
 on one server, each operation as atomic, with the cluster's failover and its redirections
 (``MOVED``, ``ASK`` during a slot migration) handled by redis-py's cluster client and the
-request identities. What it does not do is spread one prefix's load over several masters: see
-docs/brokers.md for what runs where and for the planned layout by queue.
+request identities (under ``wait_replicas``, each write and its ``WAIT`` go to the slot's master
+together, and :mod:`.cluster_wait` follows the redirections itself). What it does not do is
+spread one prefix's load over several masters: see docs/brokers.md for what runs where and for
+the planned layout by queue.
 """
 
 from __future__ import annotations

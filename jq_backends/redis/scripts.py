@@ -49,6 +49,7 @@ from jq_backends.keys import (
     RATE_LIMIT_SEQ_FIELD,
     KeySpace,
 )
+from jq_backends.redis.cluster_wait import script_and_wait
 from jq_backends.redis.connection import is_cluster
 from jq_backends.redis.failover import (
     Durability,
@@ -372,14 +373,6 @@ def refused_writes(what: str) -> Iterator[None]:
         raise StoreDataError(f"{what} was refused: {error}") from error
 
 
-def _reply_of(call: Callable[[], Any]) -> Any:
-    """``call()``'s reply, or the error reply it raised (as a pipeline returns it)."""
-    try:
-        return call()
-    except ResponseError as error:
-        return error
-
-
 class ScriptRunner:
     """The driver's scripts for one key prefix registered on one client, each call one round trip,
     each under a request identity (:mod:`jq_backends.redis.requests`).
@@ -400,9 +393,8 @@ class ScriptRunner:
             if durability is not None or name not in WAITING_ONLY_SCRIPTS
         }
         # A cluster client has no one server to hold a connection to: its calls go through it.
-        self._hot: HotConnection | DirectCalls = (
-            DirectCalls() if is_cluster(client) else HotConnection(client)
-        )
+        self._cluster = is_cluster(client)
+        self._hot: HotConnection | DirectCalls = DirectCalls() if self._cluster else HotConnection(client)
         self._sessions = Sessions(
             KeySpace(prefix).request, (redis.ConnectionError, redis.TimeoutError), EXACT_REPEATS
         )
@@ -486,11 +478,13 @@ class ScriptRunner:
         wait = durability.command
 
         def through_client() -> tuple[Any, Any]:
-            if self._hot.address is None and is_cluster(self._client):
-                # WAIT goes to the node that ran the script: the master of its keys' slot.
-                reply = _reply_of(lambda: execute(command, script, count, *keys_and_args))
-                node = self._client.get_node_from_key(keys_and_args[0])  # type: ignore[attr-defined]
-                return reply, _reply_of(lambda: execute(*wait, target_nodes=node))
+            if self._cluster:
+                # Both on one connection of the master of the keys' slot (see cluster_wait.py):
+                # through the cluster client they would be two calls, maybe on two connections.
+                return script_and_wait(
+                    self._client,  # type: ignore[arg-type]
+                    (command, script, count, *keys_and_args), wait, keys_and_args[0],
+                )  # fmt: skip
             pipe = self._client.pipeline(transaction=False)
             queue: Callable[..., Any] = pipe.execute_command
             queue(command, script, count, *keys_and_args)
