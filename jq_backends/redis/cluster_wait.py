@@ -1,10 +1,11 @@
 """A write and its ``WAIT`` on Redis Cluster: both on one connection of the slot's master.
 
-``WAIT`` counts only the writes made before it on its own connection. A cluster client borrows a
-connection from the node's pool for each call and gives it back after, so a script and a ``WAIT``
-sent as two calls may run on two connections when another thread of the process (a worker's
-heartbeat, a web server's threads) borrows one between them: the ``WAIT`` then follows nothing,
-and returns at once with every replica counted, confirming a write no replica has.
+``WAIT`` covers what its own connection did before it. A cluster client borrows a connection from
+the node's pool for each call and gives it back after, so a script and a ``WAIT`` sent as two
+calls may run on two connections when another thread of the process (a worker's heartbeat, a
+web server's threads) borrows one between them: the ``WAIT`` then runs on a connection idle since
+before the write, and returns at once with every replica counted, confirming a write no replica
+has.
 
 :func:`script_and_wait` sends them together instead, as one non-transactional pipeline on the
 client of the node that serves the script's first key (one round trip, one connection), and does
