@@ -285,6 +285,34 @@ def test_a_waiting_write_follows_ask_while_its_slot_migrates(redis_cluster, clus
         broker.close()
 
 
+def test_a_waiting_write_that_lost_its_connection_reads_the_map_again_and_is_sent_again(
+    redis_cluster, cluster_broker, monkeypatch
+):
+    broker = RedisBroker.from_url(f"{redis_cluster.url}?wait_replicas=1&wait_timeout=5")
+    refreshes: list[object] = []
+    refresh, send_pair = cluster_wait.refresh_slot_map, cluster_wait._send_pair
+    # The first send fails as on a killed master's connection.
+    lost = [redis.ConnectionError("the node went away")]
+
+    def losing(*args: object, asking: bool) -> object:
+        if lost:
+            raise lost.pop()
+        return send_pair(*args, asking=asking)
+
+    monkeypatch.setattr(cluster_wait, "_send_pair", losing)
+    monkeypatch.setattr(cluster_wait, "refresh_slot_map", lambda client: refreshes.append(refresh(client)))
+    try:
+        with pytest.raises(redis.ConnectionError) as raised:
+            broker.acquire_lock("scheduler", "t1", 60)
+        assert isinstance(raised.value, broker.transient_errors)
+        assert len(refreshes) == 1, "the next call must ask the cluster where the slot is"
+        # The caller's repeat: the same request, sent again, applies (once).
+        assert broker.acquire_lock("scheduler", "t1", 60) is True
+        assert broker.lock_owner("scheduler") == "t1"
+    finally:
+        broker.close()
+
+
 def test_the_slot_map_is_read_again_after_a_migration(redis_cluster, cluster_broker):
     # What cluster_wait.refresh_slot_map relies on (redis-py's private nodes_manager.initialize()).
     client = redis_cluster.client()
