@@ -313,6 +313,33 @@ def test_a_waiting_write_that_lost_its_connection_reads_the_map_again_and_is_sen
         broker.close()
 
 
+def test_a_waiting_write_to_a_slot_the_map_has_no_master_for_reads_the_map_again(
+    redis_cluster, cluster_broker, monkeypatch
+):
+    broker = RedisBroker.from_url(f"{redis_cluster.url}?wait_replicas=1&wait_timeout=5")
+    refreshes: list[object] = []
+    refresh = cluster_wait.refresh_slot_map
+    monkeypatch.setattr(cluster_wait, "refresh_slot_map", lambda client: refreshes.append(refresh(client)))
+    client = broker.connection
+    node_of = client.get_node_from_key
+    uncovered = [redis.exceptions.SlotNotCoveredError("slot not covered")]  # as in a map read mid-failover
+
+    def stale(key: str) -> object:
+        if uncovered:
+            raise uncovered.pop()
+        return node_of(key)
+
+    monkeypatch.setattr(client, "get_node_from_key", stale)
+    try:
+        with pytest.raises(redis.exceptions.SlotNotCoveredError) as raised:
+            broker.acquire_lock("scheduler", "t1", 60)
+        assert isinstance(raised.value, broker.transient_errors)
+        assert len(refreshes) == 1
+        assert broker.acquire_lock("scheduler", "t1", 60) is True
+    finally:
+        broker.close()
+
+
 def test_the_slot_map_is_read_again_after_a_migration(redis_cluster, cluster_broker):
     # What cluster_wait.refresh_slot_map relies on (redis-py's private nodes_manager.initialize()).
     client = redis_cluster.client()

@@ -17,8 +17,9 @@ itself what the cluster client does for a call it sends:
   named, after ``ASKING`` on the same connection.
 * ``TRYAGAIN`` (a migration has split the script's keys between the two nodes): sent again, after
   a short pause once half the attempts are spent.
-* ``CLUSTERDOWN`` and a lost connection: the slot map is read again and the error raised, for the
-  caller's repeat (which carries the call's request identity, so it applies once).
+* ``CLUSTERDOWN``, a lost connection, a slot the map gives no master: the slot map is read again
+  and the error raised, for the caller's repeat (which carries the call's request identity, so
+  it applies once).
 
 A call redirected :data:`ATTEMPTS` times (as many as redis-py's cluster client follows) raises a
 :class:`~jq_backends.redis.failover.MasterChangedError`, a connection error: the caller tries again.
@@ -33,7 +34,14 @@ from typing import Any, Final
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
-from redis.exceptions import AskError, ClusterDownError, MovedError, RedisClusterException, TryAgainError
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    RedisClusterException,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 
 from jq_backends.redis.failover import MasterChangedError
 
@@ -106,7 +114,11 @@ def script_and_wait(
     node_of: Callable[[str], ClusterNode] = client.get_node_from_key
     redirected: Exception | None = None
     for attempt in range(ATTEMPTS):
-        node = node_of(key)  # a slot no node serves: SlotNotCoveredError
+        try:
+            node = node_of(key)
+        except SlotNotCoveredError:
+            refresh_slot_map(client)  # the map has no master for the slot: ask the cluster again
+            raise
         try:
             reply, confirmed = _send_pair(client, node, first, wait, asking=False)
             if isinstance(reply, AskError) and not isinstance(reply, MovedError):
