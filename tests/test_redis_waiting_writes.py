@@ -341,3 +341,23 @@ class TestContractWaitingForReplicas(BrokerContractTests):
             yield instance
         finally:
             instance.close()
+
+
+def test_a_repeat_writes_so_that_its_wait_covers_the_call_it_repeats(master, admin):
+    """A repeat answered from the recorded reply still writes (its request key's expiry), so the
+    WAIT that follows it on another connection waits for the original write too: a connection's
+    WAIT waits for the replication offset of its own last write."""
+    broker = _broker(master, "?wait_replicas=2&wait_timeout=0.02")
+    try:
+        with pytest.raises(ReplicaWaitError):
+            broker.acquire_lock("scheduler", "t1", 60)
+        (request_key,) = [key for key in admin.scan_iter("*request*")]
+        admin.pexpire(request_key, 5_000)
+        admin.config_resetstat()
+        with pytest.raises(ReplicaWaitError):
+            broker.acquire_lock("scheduler", "t1", 60)  # the repeat: answered from the record
+        assert _calls(admin, "pexpire") == 1
+        assert admin.pttl(request_key) > 60_000, "the repeat renewed its request key"
+        assert broker.lock_owner("scheduler") == "t1"
+    finally:
+        broker.close()

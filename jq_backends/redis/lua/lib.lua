@@ -460,6 +460,10 @@ local function recorded_reply(key, number)
     local colon = string.find(stored, ':', 1, true)
     local last, this = tonumber(string.sub(stored, 1, colon - 1)), tonumber(number)
     if this == last then
+        -- A write, so that a WAIT after this repeat covers the call it repeats on whatever
+        -- connection it came: a connection's WAIT waits for the replication offset of its own
+        -- last write, and a repeat that only read could be confirmed without the original.
+        redis.call('PEXPIRE', key, REQUEST_TTL_MS)
         local kind = string.sub(stored, colon + 1, colon + 1)
         if kind == 'c' or kind == 'C' then
             return {rebuilt_claim(stored, colon + 1)}
