@@ -446,16 +446,23 @@ class TestBatching:
                 return replace(change, execution_id="stale")
             return change
 
-        def spy_one(change):
-            if change.job_id in {job.id for job in (*good, bad, refused)} and not writes:
+        def hold_first(changes):
+            if (
+                any(change.job_id in {job.id for job in (*good, bad, refused)} for change in changes)
+                and not writes
+            ):
                 # The first outcome's write waits until the three others are queued behind it.
                 commits = running.worker._engine.commits
                 assert wait_for(lambda: len(commits._queued) == 3, timeout=30)
-            writes.append([change.job_id])
+            writes.append([change.job_id for change in changes])
+
+        def spy_one(change):
+            hold_first([change])
             return transition(tamper(change))
 
         def spy_many(changes, claim=None):
-            writes.append([change.job_id for change in changes])
+            # (A write that claims the next job with it, see commits.py, comes here even alone.)
+            hold_first(changes)
             return transition_many([tamper(change) for change in changes], claim)
 
         monkeypatch.setattr(broker, "transition", spy_one)

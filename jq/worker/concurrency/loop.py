@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from jq.broker import Broker, Claimed, ClaimRequest, WorkerUpdate
@@ -136,6 +137,7 @@ class ConcurrentLoop:
         if self._idle_too_long(now, waits):
             return False
         self._claim(now, suspended, waits)
+        self._allow_ride(now, suspended)
         waits.append(self._tell_pulse(now))
         self._handle(self.inbox.get(max(min(waits), 0.0)))
         while (message := self.inbox.get(0)) is not None:
@@ -211,6 +213,35 @@ class ConcurrentLoop:
             )
         )
 
+    def _allow_ride(self, now: float, suspended: bool) -> None:
+        """Whether the job a slot runs next may be claimed with its job's outcome (see
+        :mod:`jq.worker.concurrency.commits`): not while no job may start, nor while the store
+        is given a rest after an outage, nor under ``max_jobs`` (the claiming thread counts
+        those). Read by the threads that write outcomes; a claim already under way when this
+        changes comes back as any claim does, and is given back if no job may start then."""
+        allowed = not (
+            self._stopping(suspended)
+            or suspended
+            or self.host.cold_shutdown
+            or self.max_jobs is not None
+            or now < self._claim_after
+        )
+        self.engine.ride = self._ride_request if allowed else None
+
+    def _ride_request(self) -> ClaimRequest | None:
+        """The claim that rides on an outcome's write (on the thread writing it): the worker's,
+        its record listing what runs once the outcomes being written are (the job claimed is
+        its ``current_job``); None once the worker was told to stop (a signal since the last
+        turn)."""
+        if self.host.stop_requested or self.host.cold_shutdown:
+            return None
+        request = self.host.claim_request()
+        worker = request.worker
+        if worker is None:
+            return request
+        fields = {**worker.fields, RUNNING_JOBS: self.engine.table.record_fields()[RUNNING_JOBS]}
+        return replace(request, worker=WorkerUpdate(worker.name, fields, worker.increments))
+
     def _claims(self, claims: Claims) -> None:
         if claims.last:
             self.claimer.settled()
@@ -227,7 +258,11 @@ class ConcurrentLoop:
         if not claims.claimed:
             self._want_claim = False
             return
-        for claimed in claims.claimed:
+        self._start(claims.claimed)
+
+    def _start(self, claimed_jobs: list[Claimed]) -> None:
+        """Start jobs claimed for free slots (give them back when no job may start now)."""
+        for claimed in claimed_jobs:
             if self.host.stop_requested or self.engine.fatal is not None or self.host.cold_shutdown:
                 self.claimer.halt()
                 self._give_back(claimed)
@@ -262,10 +297,13 @@ class ConcurrentLoop:
         elif isinstance(message, Claims):
             self._claims(message)
         elif isinstance(message, SlotEnded):
-            self.engine.ended(message)
+            claimed = self.engine.ended(message)
             # A job that ended may have released others (its dependents): look again.
             self._want_claim = True
-            self._changed()
+            if claimed is not None:
+                self._start([claimed])  # claimed with the outcome: it takes the slot at once
+            else:
+                self._changed()
 
     def _changed(self) -> None:
         """What runs changed: say so in the process title and on the worker object."""
@@ -335,6 +373,7 @@ class ConcurrentLoop:
     def _finish(self) -> None:
         """The worker stops: claims in flight come back and go back to their queues, the pools end,
         the pulse renews nothing more."""
+        self.engine.ride = None
         self.claimer.close(timeout=self.wait_slice + 5.0)
         while (message := self.inbox.get(0)) is not None:
             if isinstance(message, Claims):
@@ -343,8 +382,16 @@ class ConcurrentLoop:
             elif isinstance(message, Call):
                 message.run()
             elif isinstance(message, SlotEnded):
-                self.engine.ended(message)
+                ride = self.engine.ended(message)
+                if ride is not None:
+                    self._give_back(ride)
         self.engine.close()
+        # A job claimed with the outcome of a job whose thread had not returned (a cold
+        # shutdown) was never started: it goes back too.
+        for slot in self.engine.table.snapshot:
+            ride, slot.next_claim = slot.next_claim, None
+            if ride is not None:
+                self._give_back(ride)
         pulse = self.pulse()
         if pulse is not None:
             pulse.running([])

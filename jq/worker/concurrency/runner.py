@@ -143,7 +143,14 @@ class ConcurrentJobRunner(WorkerJobRunner):
         slot = self._slot
         if not slot.begin_recording(on_behalf=self.on_behalf):
             return stale
-        token = lifecycle.OUTCOME_WRITER.set(self.commits.write if self.commits is not None else None)
+        commits = self.commits
+        # The job's own run lets a job be claimed for its slot with the write (see
+        # jq.worker.concurrency.commits); an outcome recorded on its behalf does not: its slot
+        # stays taken until its thread returns, which may be never.
+        rider = None if self.on_behalf else slot
+        token = lifecycle.OUTCOME_WRITER.set(
+            None if commits is None else (lambda change: commits.write(change, rider))
+        )
         try:
             return record()
         finally:

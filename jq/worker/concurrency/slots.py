@@ -22,6 +22,7 @@ from jq.worker.registration import RUNNING_JOBS_FIELD
 
 if TYPE_CHECKING:
     from jq.base.interrupts import InterruptWindow
+    from jq.broker import Claimed
     from jq.core.job import Job
 
 __all__ = ["RUNNING_JOBS", "Phase", "Slot", "SlotTable"]
@@ -64,6 +65,9 @@ class Slot:
     interrupts: InterruptWindow | None = None
     #: Cancels an async job's task, to end with the error given (from any thread).
     cancel: Callable[[BaseException], None] | None = None
+    #: A job claimed with this job's outcome, to run in this slot once it is free (see
+    #: :mod:`jq.worker.concurrency.commits`); set by the thread that wrote the outcome.
+    next_claim: Claimed | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
