@@ -26,7 +26,6 @@ import contextvars
 import logging
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -69,6 +68,8 @@ class EngineHost(Protocol):
     successful_job_count: int
     failed_job_count: int
     total_working_time: float
+    stop_requested: bool
+    cold_shutdown: bool
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None: ...
 
@@ -86,7 +87,7 @@ class JobEngine:
         )
         #: The claim that may ride on a job's outcome now (set by the main thread; None: no job
         #: may be claimed now, see :mod:`jq.worker.concurrency.commits`).
-        self.ride: Callable[[], ClaimRequest | None] | None = None
+        self.ride: ClaimRequest | None = None
         self._threads = ThreadPool(self.limit, f"jq-job-{host.name}")
         # Async jobs' conclusions (callbacks, the outcome) and outcomes recorded on a job's behalf:
         # never on the event loop, which they would block.
@@ -186,9 +187,11 @@ class JobEngine:
         self.inbox.put(SlotEnded(slot, outcome, error))
 
     def _ride(self) -> ClaimRequest | None:
-        """The claim to make with an outcome's write (any thread), or None."""
-        make = self.ride
-        return None if make is None else make()
+        """The claim to make with an outcome's write (any thread), or None: none once the worker
+        was told to stop, even before its main thread has seen it (a signal since its last turn)."""
+        if self.host.stop_requested or self.host.cold_shutdown:
+            return None
+        return self.ride
 
     def ended(self, message: SlotEnded) -> Claimed | None:
         """The code of a slot's job has returned: free the slot and count the outcome; the job

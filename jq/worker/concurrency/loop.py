@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from jq.broker import Broker, Claimed, ClaimRequest, WorkerUpdate
@@ -214,11 +213,12 @@ class ConcurrentLoop:
         )
 
     def _allow_ride(self, now: float, suspended: bool) -> None:
-        """Whether the job a slot runs next may be claimed with its job's outcome (see
-        :mod:`jq.worker.concurrency.commits`): not while no job may start, nor while the store
-        is given a rest after an outage, nor under ``max_jobs`` (the claiming thread counts
-        those). Read by the threads that write outcomes; a claim already under way when this
-        changes comes back as any claim does, and is given back if no job may start then."""
+        """The claim that may ride on a job's outcome (see :mod:`jq.worker.concurrency.commits`),
+        or None: not while no job may start, nor while the store is given a rest after an outage,
+        nor under ``max_jobs`` (the claiming thread counts those). Made here, on the main thread
+        (the worker's queue order is this thread's), and read by the threads writing outcomes;
+        a ride already under way when this changes comes back as any claim does, and is given
+        back if no job may start then."""
         allowed = not (
             self._stopping(suspended)
             or suspended
@@ -226,21 +226,8 @@ class ConcurrentLoop:
             or self.max_jobs is not None
             or now < self._claim_after
         )
-        self.engine.ride = self._ride_request if allowed else None
-
-    def _ride_request(self) -> ClaimRequest | None:
-        """The claim that rides on an outcome's write (on the thread writing it): the worker's,
-        its record listing what runs once the outcomes being written are (the job claimed is
-        its ``current_job``); None once the worker was told to stop (a signal since the last
-        turn)."""
-        if self.host.stop_requested or self.host.cold_shutdown:
-            return None
-        request = self.host.claim_request()
-        worker = request.worker
-        if worker is None:
-            return request
-        fields = {**worker.fields, RUNNING_JOBS: self.engine.table.record_fields()[RUNNING_JOBS]}
-        return replace(request, worker=WorkerUpdate(worker.name, fields, worker.increments))
+        # Its fields and lease are functions, called at the claim: made now, it is not stale then.
+        self.engine.ride = self.host.claim_request() if allowed else None
 
     def _claims(self, claims: Claims) -> None:
         if claims.last:

@@ -69,6 +69,11 @@ class Slot:
     #: :mod:`jq.worker.concurrency.commits`); set by the thread that wrote the outcome.
     next_claim: Claimed | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: The job's id (read often, over every slot: see :meth:`SlotTable.record_fields`).
+    job_id: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.job_id = self.job.id
 
     @property
     def execution_id(self) -> str:
@@ -150,17 +155,23 @@ class SlotTable:
 
     def running_jobs(self, *, leaving: Slot | None = None) -> list[Job]:
         """The jobs whose outcome is still owed, oldest first (``leaving`` left out)."""
-        return [slot.job for slot in self.snapshot if slot.owes_outcome and slot is not leaving]
+        # Slot.owes_outcome inlined: this runs several times per job over every slot.
+        return [
+            slot.job
+            for slot in self.snapshot
+            if not (slot.recorded or slot.superseded) and slot is not leaving
+        ]
 
     def record_fields(self, *, leaving: Slot | None = None) -> dict[str, bytes]:
         """The worker record's fields saying what runs: its state, ``current_job`` (the oldest
         running job) and :data:`RUNNING_JOBS` (all of them), once ``leaving`` and the jobs whose
         outcome is being written have ended."""
         # Not those whose outcome is being written: the write that ends them says so.
+        # Slot.owes_outcome inlined (see running_jobs); the id kept on the slot.
         ids = [
-            slot.job.id
+            slot.job_id
             for slot in self.snapshot
-            if slot.owes_outcome and not slot.recording and slot is not leaving
+            if not (slot.recorded or slot.superseded or slot.recording) and slot is not leaving
         ]
         return {
             WORKER_STATE: _BUSY if ids else _IDLE,
