@@ -548,6 +548,17 @@ class TestRides:
         assert queue.job_ids == [second.id]
         assert worker.successful_job_count == 1
 
+    def test_no_ride_when_user_code_follows_the_outcome(self, queue, monkeypatch):
+        """An on_failure callback runs after the failure is written: the next job is not claimed
+        with that write (it would wait claimed, shown running, while the callback runs)."""
+        failing = queue.enqueue(fixtures.div_by_zero, 1, on_failure=Callback(fixtures.on_failure_record))
+        after = queue.enqueue(fixtures.add, 1, 1)
+        rides = self.spy_rides(queue.broker, monkeypatch)
+        worker = SimpleWorker([queue], concurrency=1, pool="threads")
+        worker.work(burst=True, logging_level="WARNING")
+        assert rides == [None]  # the last job's write claimed (nothing was left), not the first's
+        assert failing.get_status() == "failed" and after.get_status() == "finished"
+
     def test_no_ride_under_max_jobs(self, queue, monkeypatch):
         jobs = [queue.enqueue(fixtures.add, n, 1) for n in range(3)]
         rides = self.spy_rides(queue.broker, monkeypatch)
