@@ -3,7 +3,8 @@
 It is the only thread that handles signals, and it starts every job. It waits on its
 :class:`~jq.worker.concurrency.inbox.Inbox` for the claims its claiming thread makes for free
 slots (several jobs in one call when the queues have them) and for the slots the jobs' threads
-give back once they recorded their outcomes (grouped: see :mod:`jq.worker.concurrency.commits`);
+give back once they recorded their outcomes (grouped: see :mod:`jq.worker.concurrency.commits`),
+each with the job claimed for it in the same write, if any, which it starts in that slot at once;
 between messages it runs the worker's chores (maintenance,
 suspension, deadlines). A warm shutdown stops the claims and lets the running jobs finish; a cold
 one stops them (see :mod:`jq.worker.concurrency.engine`). A job claimed but not started (it came
