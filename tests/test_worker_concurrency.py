@@ -446,16 +446,23 @@ class TestBatching:
                 return replace(change, execution_id="stale")
             return change
 
-        def spy_one(change):
-            if change.job_id in {job.id for job in (*good, bad, refused)} and not writes:
+        def hold_first(changes):
+            if (
+                any(change.job_id in {job.id for job in (*good, bad, refused)} for change in changes)
+                and not writes
+            ):
                 # The first outcome's write waits until the three others are queued behind it.
                 commits = running.worker._engine.commits
                 assert wait_for(lambda: len(commits._queued) == 3, timeout=30)
-            writes.append([change.job_id])
+            writes.append([change.job_id for change in changes])
+
+        def spy_one(change):
+            hold_first([change])
             return transition(tamper(change))
 
         def spy_many(changes, claim=None):
-            writes.append([change.job_id for change in changes])
+            # (A write that claims the next job with it, see commits.py, comes here even alone.)
+            hold_first(changes)
             return transition_many([tamper(change) for change in changes], claim)
 
         monkeypatch.setattr(broker, "transition", spy_one)
@@ -492,6 +499,73 @@ class TestBatching:
         assert [(item.moved, item.error) for item in batch] == [(True, None), (True, None)]
         assert [job.get_status() for job in jobs] == ["finished", "finished"]
         assert (commits.calls, commits.written) == (2, 2)
+
+
+class TestRides:
+    """A slot's next job is claimed with the outcome of its job (one round trip, see
+    jq/worker/concurrency/commits.py), and goes back to its queue if it may not start."""
+
+    @staticmethod
+    def spy_rides(broker, monkeypatch, before=None):
+        """Record the job claimed by each write that carried a claim (None: the queues were
+        empty); ``before()`` runs before such a write."""
+        rides: list[str | None] = []
+        transition_many = broker.transition_many
+
+        def spy(changes, claim=None):
+            if claim is not None and before is not None:
+                before()
+            moved, claimed = transition_many(changes, claim)
+            if claim is not None:
+                rides.append(None if claimed is None else claimed.job_id)
+            return moved, claimed
+
+        monkeypatch.setattr(broker, "transition_many", spy)
+        return rides
+
+    @pytest.mark.parametrize("pool", POOLS)
+    def test_each_next_job_rides_on_the_outcome_before_it(self, queue, pool, monkeypatch):
+        jobs = [queue.enqueue(fixtures.add, n, 1) for n in range(4)]
+        rides = self.spy_rides(queue.broker, monkeypatch)
+        worker = SimpleWorker([queue], concurrency=1, pool=pool)
+        worker.work(burst=True, logging_level="WARNING")
+        # The first job is claimed for the free slot; each next one with the outcome before it.
+        assert rides == [job.id for job in jobs[1:]] + [None]
+        for n, job in enumerate(jobs):
+            assert job.get_status() == "finished" and job.latest_result().return_value == n + 1
+        assert worker.successful_job_count == 4
+
+    def test_a_job_that_rides_in_as_the_worker_stops_goes_back(self, queue, monkeypatch):
+        first = queue.enqueue(fixtures.add, 1, 1)
+        second = queue.enqueue(fixtures.add, 2, 2)
+        worker = SimpleWorker([queue], concurrency=1, pool="threads")
+        # The stop comes as the outcome's write (with its claim) is under way.
+        rides = self.spy_rides(queue.broker, monkeypatch, before=worker.request_stop)
+        worker.work(burst=True, logging_level="WARNING")
+        assert rides == [second.id]
+        assert first.get_status() == "finished"
+        assert second.get_status() == "queued" and second.results() == []
+        assert queue.job_ids == [second.id]
+        assert worker.successful_job_count == 1
+
+    def test_no_ride_when_user_code_follows_the_outcome(self, queue, monkeypatch):
+        """An on_failure callback runs after the failure is written: the next job is not claimed
+        with that write (it would wait claimed, shown running, while the callback runs)."""
+        failing = queue.enqueue(fixtures.div_by_zero, 1, on_failure=Callback(fixtures.on_failure_record))
+        after = queue.enqueue(fixtures.add, 1, 1)
+        rides = self.spy_rides(queue.broker, monkeypatch)
+        worker = SimpleWorker([queue], concurrency=1, pool="threads")
+        worker.work(burst=True, logging_level="WARNING")
+        assert rides == [None]  # the last job's write claimed (nothing was left), not the first's
+        assert failing.get_status() == "failed" and after.get_status() == "finished"
+
+    def test_no_ride_under_max_jobs(self, queue, monkeypatch):
+        jobs = [queue.enqueue(fixtures.add, n, 1) for n in range(3)]
+        rides = self.spy_rides(queue.broker, monkeypatch)
+        worker = SimpleWorker([queue], concurrency=1, pool="threads")
+        worker.work(burst=True, max_jobs=2, logging_level="WARNING")
+        assert rides == []
+        assert [job.get_status() for job in jobs] == ["finished", "finished", "queued"]
 
 
 def finish_change(job_id: str, execution: str):

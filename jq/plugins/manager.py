@@ -164,6 +164,11 @@ class PluginManager:
             return contextlib.nullcontext()
         return _entered(scopes, hook_name)
 
+    def notifies(self, *hook_names: str) -> bool:
+        """Whether any plugin implements one of the hooks ``hook_names`` (``"jq_job_finished"``...)."""
+        hooks = self._pm.hook
+        return any(getattr(hooks, name).get_hookimpls() for name in hook_names)
+
     def _notify(self, hook_name: str, **kwargs: Any) -> None:
         caller = getattr(self._pm.hook, hook_name)
         if not caller.get_hookimpls():

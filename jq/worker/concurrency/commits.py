@@ -11,6 +11,15 @@ on its own (a refused one, a stale execution, does not stop the others), and eac
 its own answer. A batch that the store refuses as a whole for a reason other than an outage (a
 key of the wrong type for one of its jobs) is written again one transition per call, so that one
 job's problem is that job's alone.
+
+The job a slot runs next rides on the write of its outcome: a write that carries the outcome of a
+job's own run (not one recorded on its behalf) also claims one job, when the worker allows
+(``ride``), in the same round trip (:meth:`jq.broker.Broker.transition_many`'s ``claim``). The job
+claimed is left on the slot (:attr:`~jq.worker.concurrency.slots.Slot.next_claim`), and the main
+thread starts it in that slot the moment it frees it. Without this, a slot would wait, after its
+job's outcome, for the main thread to hear of it, ask the claiming thread for a job and hear back:
+two more thread hand-offs and one more round trip per job, the largest part of a slot's turnaround
+beside a short I/O-bound job.
 """
 
 from __future__ import annotations
@@ -19,9 +28,13 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from jq.broker import Broker, Transition
+from jq.broker import Broker, Claimed, ClaimRequest, Transition
 from jq.core.outage import retry_transient
+
+if TYPE_CHECKING:
+    from jq.worker.concurrency.slots import Slot
 
 __all__ = ["GroupCommit"]
 
@@ -33,6 +46,9 @@ class _Write:
     """One transition waiting to be written, and its answer."""
 
     change: Transition
+    #: The slot whose job's own run made this write (None: recorded on its behalf): the job
+    #: claimed with the write, if any, runs in it next.
+    slot: Slot | None = None
     done: threading.Event = field(default_factory=threading.Event)
     #: This thread writes the next batch (it was first to wait when the last write returned).
     leads: bool = False
@@ -44,26 +60,32 @@ class GroupCommit:
     """Writes the outcomes of one worker's jobs (see the module). ``adjust`` is given each batch
     before it is written, and returns the transitions to write (the worker brings the record's
     fields saying what still runs up to date); ``patience`` is how long a batch is tried again
-    while the store is away (the worker's ``outage_patience``)."""
+    while the store is away (the worker's ``outage_patience``); ``ride`` gives the claim to make
+    with a batch that holds a job's own outcome, or None when no job may be claimed now (see the
+    module)."""
 
     def __init__(
         self,
         broker: Broker,
         adjust: Callable[[list[Transition]], list[Transition]] | None = None,
         patience: float = 0.0,
+        ride: Callable[[], ClaimRequest | None] | None = None,
     ) -> None:
-        self.broker, self.adjust, self.patience = broker, adjust, patience
+        self.broker, self.adjust, self.patience, self.ride = broker, adjust, patience, ride
         self._lock = threading.Lock()
         self._queued: list[_Write] = []
         self._writing = False
         #: How many calls wrote outcomes, and how many outcomes they wrote (for tests and logs).
         self.calls = 0
         self.written = 0
+        #: How many jobs were claimed riding on outcomes.
+        self.rode = 0
 
-    def write(self, change: Transition) -> bool:
+    def write(self, change: Transition, slot: Slot | None = None) -> bool:
         """Write ``change`` (alone, or with the others ready now); whether it was made. Raises
-        what its write raised."""
-        item = _Write(change)
+        what its write raised. ``slot``: the slot whose job's own run made ``change`` (a job
+        may be claimed for it with the write, see the module)."""
+        item = _Write(change, slot)
         with self._lock:
             self._queued.append(item)
             leads = not self._writing
@@ -104,8 +126,12 @@ class GroupCommit:
         changes = [item.change for item in batch]
         if self.adjust is not None:
             changes = self.adjust(changes)
+        # One claim per call at most: the first slot of the batch that has none yet gets it (a
+        # job's outcome may take more than one write: a refused move is tried again).
+        rider = next((i.slot for i in batch if i.slot is not None and i.slot.next_claim is None), None)
+        claim = self.ride() if rider is not None and self.ride is not None else None
         try:
-            moved = self._call(changes)
+            moved, claimed = self._call(changes, claim)
         except self.broker.transient_errors as error:
             for item in batch:
                 item.error = error
@@ -119,22 +145,33 @@ class GroupCommit:
             )
             for item, change in zip(batch, changes, strict=True):
                 try:
-                    item.moved = self._call([change])[0]
+                    item.moved = self._call([change])[0][0]
                 except Exception as alone:
                     item.error = alone
             return
+        if claimed is not None and rider is not None:
+            rider.next_claim = claimed
+            self.rode += 1
         for item, made in zip(batch, moved, strict=True):
             item.moved = made
 
-    def _call(self, changes: Sequence[Transition]) -> list[bool]:
-        """One call for ``changes``, tried again while the store is away (on this thread: a call
-        left in doubt is answered by its repeat, not made twice)."""
+    def _call(
+        self, changes: Sequence[Transition], claim: ClaimRequest | None = None
+    ) -> tuple[list[bool], Claimed | None]:
+        """One call for ``changes`` (and ``claim``), tried again while the store is away (on this
+        thread: a call left in doubt is answered by its repeat, not made twice). The claim goes
+        with the first attempt only: a repeat must not claim a second job (one claimed by a call
+        left in doubt is requeued when its lease runs out, as after any claim lost that way)."""
         broker = self.broker
+        pending = [claim]
 
-        def call() -> list[bool]:
+        def call() -> tuple[list[bool], Claimed | None]:
+            ride, pending[0] = pending[0], None
+            if ride is not None:
+                return broker.transition_many(changes, ride)
             if len(changes) == 1:
-                return [broker.transition(changes[0])]
-            return broker.transition_many(changes)[0]
+                return [broker.transition(changes[0])], None
+            return broker.transition_many(changes)[0], None
 
         moved = retry_transient(
             broker, call, patience=self.patience, what=f"record {len(changes)} outcome(s)"

@@ -30,7 +30,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jq.base.timeouts import JobTimeoutException
-from jq.broker import Broker, Transition, WorkerUpdate
+from jq.broker import Broker, Claimed, ClaimRequest, Transition, WorkerUpdate
 from jq.core.execution import ExcInfo, JobOutcome
 from jq.defaults import effective_timeout
 from jq.exceptions import JobStopped
@@ -68,6 +68,8 @@ class EngineHost(Protocol):
     successful_job_count: int
     failed_job_count: int
     total_working_time: float
+    stop_requested: bool
+    cold_shutdown: bool
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None: ...
 
@@ -80,7 +82,12 @@ class JobEngine:
         self.limit = settings.concurrency
         self.table = SlotTable()
         #: Where the jobs' outcomes are written, those ready at once in one call.
-        self.commits = GroupCommit(host.broker, self._with_what_runs, host.runner.outage_patience)
+        self.commits = GroupCommit(
+            host.broker, self._with_what_runs, host.runner.outage_patience, ride=self._ride
+        )
+        #: The claim that may ride on a job's outcome now (set by the main thread; None: no job
+        #: may be claimed now, see :mod:`jq.worker.concurrency.commits`).
+        self.ride: ClaimRequest | None = None
         self._threads = ThreadPool(self.limit, f"jq-job-{host.name}")
         # Async jobs' conclusions (callbacks, the outcome) and outcomes recorded on a job's behalf:
         # never on the event loop, which they would block.
@@ -179,14 +186,24 @@ class JobEngine:
             error = escaped
         self.inbox.put(SlotEnded(slot, outcome, error))
 
-    def ended(self, message: SlotEnded) -> None:
-        """The code of a slot's job has returned: free the slot and count the outcome."""
+    def _ride(self) -> ClaimRequest | None:
+        """The claim to make with an outcome's write (any thread), or None: none once the worker
+        was told to stop, even before its main thread has seen it (a signal since its last turn)."""
+        if self.host.stop_requested or self.host.cold_shutdown:
+            return None
+        return self.ride
+
+    def ended(self, message: SlotEnded) -> Claimed | None:
+        """The code of a slot's job has returned: free the slot and count the outcome; the job
+        claimed with its outcome to run next in the slot, if any (the caller starts it, or gives
+        it back)."""
         slot = message.slot
         self.table.remove(slot)
         self._count(message.outcome, slot)
+        claimed, slot.next_claim = slot.next_claim, None
         error = message.error
         if error is None:
-            return
+            return claimed
         if isinstance(error, KeyboardInterrupt | SystemExit):
             logger.warning(
                 "job %s: its run raised %s: the worker stops once its other jobs have ended",
@@ -196,6 +213,7 @@ class JobEngine:
                 self.fatal = error
         else:
             logger.error("job %s: its run failed in jq", slot.job.id, exc_info=error)
+        return claimed
 
     def _count(self, outcome: JobOutcome | None, slot: Slot) -> None:
         host = self.host

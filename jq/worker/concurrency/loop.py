@@ -3,7 +3,8 @@
 It is the only thread that handles signals, and it starts every job. It waits on its
 :class:`~jq.worker.concurrency.inbox.Inbox` for the claims its claiming thread makes for free
 slots (several jobs in one call when the queues have them) and for the slots the jobs' threads
-give back once they recorded their outcomes (grouped: see :mod:`jq.worker.concurrency.commits`);
+give back once they recorded their outcomes (grouped: see :mod:`jq.worker.concurrency.commits`),
+each with the job claimed for it in the same write, if any, which it starts in that slot at once;
 between messages it runs the worker's chores (maintenance,
 suspension, deadlines). A warm shutdown stops the claims and lets the running jobs finish; a cold
 one stops them (see :mod:`jq.worker.concurrency.engine`). A job claimed but not started (it came
@@ -136,6 +137,7 @@ class ConcurrentLoop:
         if self._idle_too_long(now, waits):
             return False
         self._claim(now, suspended, waits)
+        self._allow_ride(now, suspended)
         waits.append(self._tell_pulse(now))
         self._handle(self.inbox.get(max(min(waits), 0.0)))
         while (message := self.inbox.get(0)) is not None:
@@ -211,6 +213,23 @@ class ConcurrentLoop:
             )
         )
 
+    def _allow_ride(self, now: float, suspended: bool) -> None:
+        """The claim that may ride on a job's outcome (see :mod:`jq.worker.concurrency.commits`),
+        or None: not while no job may start, nor while the store is given a rest after an outage,
+        nor under ``max_jobs`` (the claiming thread counts those). Made here, on the main thread
+        (the worker's queue order is this thread's), and read by the threads writing outcomes;
+        a ride already under way when this changes comes back as any claim does, and is given
+        back if no job may start then."""
+        allowed = not (
+            self._stopping(suspended)
+            or suspended
+            or self.host.cold_shutdown
+            or self.max_jobs is not None
+            or now < self._claim_after
+        )
+        # Its fields and lease are functions, called at the claim: made now, it is not stale then.
+        self.engine.ride = self.host.claim_request() if allowed else None
+
     def _claims(self, claims: Claims) -> None:
         if claims.last:
             self.claimer.settled()
@@ -227,7 +246,11 @@ class ConcurrentLoop:
         if not claims.claimed:
             self._want_claim = False
             return
-        for claimed in claims.claimed:
+        self._start(claims.claimed)
+
+    def _start(self, claimed_jobs: list[Claimed]) -> None:
+        """Start jobs claimed for free slots (give them back when no job may start now)."""
+        for claimed in claimed_jobs:
             if self.host.stop_requested or self.engine.fatal is not None or self.host.cold_shutdown:
                 self.claimer.halt()
                 self._give_back(claimed)
@@ -262,10 +285,13 @@ class ConcurrentLoop:
         elif isinstance(message, Claims):
             self._claims(message)
         elif isinstance(message, SlotEnded):
-            self.engine.ended(message)
+            claimed = self.engine.ended(message)
             # A job that ended may have released others (its dependents): look again.
             self._want_claim = True
-            self._changed()
+            if claimed is not None:
+                self._start([claimed])  # claimed with the outcome: it takes the slot at once
+            else:
+                self._changed()
 
     def _changed(self) -> None:
         """What runs changed: say so in the process title and on the worker object."""
@@ -335,6 +361,7 @@ class ConcurrentLoop:
     def _finish(self) -> None:
         """The worker stops: claims in flight come back and go back to their queues, the pools end,
         the pulse renews nothing more."""
+        self.engine.ride = None
         self.claimer.close(timeout=self.wait_slice + 5.0)
         while (message := self.inbox.get(0)) is not None:
             if isinstance(message, Claims):
@@ -343,8 +370,16 @@ class ConcurrentLoop:
             elif isinstance(message, Call):
                 message.run()
             elif isinstance(message, SlotEnded):
-                self.engine.ended(message)
+                ride = self.engine.ended(message)
+                if ride is not None:
+                    self._give_back(ride)
         self.engine.close()
+        # A job claimed with the outcome of a job whose thread had not returned (a cold
+        # shutdown) was never started: it goes back too.
+        for slot in self.engine.table.snapshot:
+            ride, slot.next_claim = slot.next_claim, None
+            if ride is not None:
+                self._give_back(ride)
         pulse = self.pulse()
         if pulse is not None:
             pulse.running([])

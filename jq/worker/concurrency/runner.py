@@ -22,6 +22,7 @@ from jq.core import lifecycle
 from jq.core.execution import ExcInfo, JobOutcome
 from jq.core.job_state import JobStatus
 from jq.core.retry import Retry
+from jq.plugins import get_plugin_manager
 from jq.worker.hooks import WorkerJobRunner
 
 if TYPE_CHECKING:
@@ -143,7 +144,14 @@ class ConcurrentJobRunner(WorkerJobRunner):
         slot = self._slot
         if not slot.begin_recording(on_behalf=self.on_behalf):
             return stale
-        token = lifecycle.OUTCOME_WRITER.set(self.commits.write if self.commits is not None else None)
+        commits = self.commits
+        # The job's own run lets a job be claimed for its slot with the write (see
+        # jq.worker.concurrency.commits); an outcome recorded on its behalf does not: its slot
+        # stays taken until its thread returns, which may be never.
+        rider = slot if not self.on_behalf and _nothing_follows(slot.job) else None
+        token = lifecycle.OUTCOME_WRITER.set(
+            None if commits is None else (lambda change: commits.write(change, rider))
+        )
         try:
             return record()
         finally:
@@ -161,3 +169,13 @@ class ConcurrentJobRunner(WorkerJobRunner):
             fields={**update.fields, **self.table.record_fields(leaving=self._slot)},
             increments=update.increments,
         )
+
+
+def _nothing_follows(job: Job) -> bool:
+    """Whether only jq's own bookkeeping follows the write of the job's outcome: no webhook, no
+    ``on_failure`` or ``on_stopped`` callback, no plugin told of the outcome. Only then may the
+    slot's next job be claimed with the write: it starts microseconds later, and is never held
+    claimed but not started (shown as running) while user code or a network call runs."""
+    if job.webhooks or job.failure_callback_ref is not None or job.stopped_callback_ref is not None:
+        return False
+    return not get_plugin_manager().notifies("jq_job_finished", "jq_job_failed")

@@ -22,6 +22,7 @@ from jq.worker.registration import RUNNING_JOBS_FIELD
 
 if TYPE_CHECKING:
     from jq.base.interrupts import InterruptWindow
+    from jq.broker import Claimed
     from jq.core.job import Job
 
 __all__ = ["RUNNING_JOBS", "Phase", "Slot", "SlotTable"]
@@ -64,7 +65,15 @@ class Slot:
     interrupts: InterruptWindow | None = None
     #: Cancels an async job's task, to end with the error given (from any thread).
     cancel: Callable[[BaseException], None] | None = None
+    #: A job claimed with this job's outcome, to run in this slot once it is free (see
+    #: :mod:`jq.worker.concurrency.commits`); set by the thread that wrote the outcome.
+    next_claim: Claimed | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: The job's id (read often, over every slot: see :meth:`SlotTable.record_fields`).
+    job_id: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.job_id = self.job.id
 
     @property
     def execution_id(self) -> str:
@@ -146,17 +155,23 @@ class SlotTable:
 
     def running_jobs(self, *, leaving: Slot | None = None) -> list[Job]:
         """The jobs whose outcome is still owed, oldest first (``leaving`` left out)."""
-        return [slot.job for slot in self.snapshot if slot.owes_outcome and slot is not leaving]
+        # Slot.owes_outcome inlined: this runs several times per job over every slot.
+        return [
+            slot.job
+            for slot in self.snapshot
+            if not (slot.recorded or slot.superseded) and slot is not leaving
+        ]
 
     def record_fields(self, *, leaving: Slot | None = None) -> dict[str, bytes]:
         """The worker record's fields saying what runs: its state, ``current_job`` (the oldest
         running job) and :data:`RUNNING_JOBS` (all of them), once ``leaving`` and the jobs whose
         outcome is being written have ended."""
         # Not those whose outcome is being written: the write that ends them says so.
+        # Slot.owes_outcome inlined (see running_jobs); the id kept on the slot.
         ids = [
-            slot.job.id
+            slot.job_id
             for slot in self.snapshot
-            if slot.owes_outcome and not slot.recording and slot is not leaving
+            if not (slot.recorded or slot.superseded or slot.recording) and slot is not leaving
         ]
         return {
             WORKER_STATE: _BUSY if ids else _IDLE,
