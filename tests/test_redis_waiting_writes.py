@@ -351,7 +351,7 @@ def test_a_repeat_writes_so_that_its_wait_covers_the_call_it_repeats(master, adm
     try:
         with pytest.raises(ReplicaWaitError):
             broker.acquire_lock("scheduler", "t1", 60)
-        (request_key,) = [key for key in admin.scan_iter("*request*")]
+        (request_key,) = list(admin.scan_iter("*request*"))
         admin.pexpire(request_key, 5_000)
         admin.config_resetstat()
         with pytest.raises(ReplicaWaitError):
