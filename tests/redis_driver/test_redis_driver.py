@@ -155,7 +155,7 @@ def test_string_and_number_constants_are_written_where_the_code_names_them() -> 
         named = set(re.findall(r"\b[A-Z][A-Z0-9_]*\b", code))
         assert named & set(script_constants(prefix)) == {"PLACE_OF_STATUS"}
         assert re.findall(r"^local ([A-Z_]+) = ", source, re.MULTILINE) == ["PLACE_OF_STATUS"]
-    assert ", 1) > 100 then" in script_source("finish_and_claim"), "H_FUNCTIONS_KEPT, a number"
+    assert "'1') > 100 then" in script_source("finish_and_claim"), "H_FUNCTIONS_KEPT, a number"
 
 
 @pytest.mark.parametrize("text", ["jq:", "{app}:", 'q"u\\o\nté:', "\x00\x7f\xff"])
