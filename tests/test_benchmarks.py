@@ -145,3 +145,14 @@ def test_quick_cpu_cost_prints_both_sides_for_both_systems():
     assert [row[0] for row in rows] == ["| enqueue", "| enqueue_many"]
     for row in rows:
         assert all(float(cell.rstrip("x |")) > 0 for cell in row[1:]), row
+
+
+# Seconds: a few hundred jobs per phase, one round, in a fresh process.
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_quick_server_cost_prints_every_phase_with_the_scripts_share():
+    done = run_module("benchmarks.server_cost", "--jobs", "300", "--rounds", "1", timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    phases = [line.split(" (")[0] for line in done.stdout.splitlines() if "server CPU" in line]
+    assert phases == ["enqueue", "enqueue_many", "drain"]
+    assert "evalsha" in done.stdout and "lua own" in done.stdout

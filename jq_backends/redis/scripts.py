@@ -15,10 +15,10 @@ registers its scripts (:func:`script_source` is cached): a call sends only the s
 Only what varies per call travels as KEYS and ARGV, which keeps calls short: redis-py packs
 every argument in Python.
 
-A script names a constant as a Lua local (``K_JOB``, ``F_STATUS``); the source defines only the
-constants its text mentions (a table built on every call for nothing costs server time). The
-mode letters are the exception: the source has each one written where the code names it
-(``PLACE_QUEUE`` becomes ``"q"``), see ``_INLINED``. A
+A script names a constant by its Lua name (``K_JOB``, ``F_STATUS``, ``PLACE_QUEUE``); the source
+has each string or number constant written where the code names it (``K_JOB .. id`` becomes
+``"jq:job:" .. id``, ``PLACE_QUEUE`` becomes ``"q"``), and defines as locals only the table
+constants its text mentions (``PLACE_OF_STATUS``): see :func:`script_source` for why. A
 different prefix gives a different source, hence a different SHA: each broker registers its
 own. Scripts are registered with ``client.register_script``: calls use ``EVALSHA`` and load the
 script when the server does not know it (first use, restart, ``SCRIPT FLUSH``).
@@ -221,13 +221,6 @@ def script_constants(prefix: str = DEFAULT_PREFIX) -> Mapping[str, str]:
     return constants
 
 
-# The mode letters are written into the code where it names them, not defined as locals: each
-# local a library function uses is one more upvalue to bind when the script's chunk makes that
-# closure again, on every call, and next_transition alone would bind some twenty (about 1 µs of
-# server time per transition).
-_INLINED: Final = re.compile(r"\b(?:" + "|".join(sorted(WIRE_LETTERS, key=len, reverse=True)) + r")\b")
-
-
 def script_file(name: str) -> str:
     """The text of ``lua/<name>.lua`` as shipped in the package (before any constant is added)."""
     return (importlib.resources.files("jq_backends.redis") / "lua" / f"{name}.lua").read_text("utf-8")
@@ -322,7 +315,15 @@ return reply
 def script_source(name: str, prefix: str = DEFAULT_PREFIX) -> str:
     """The full Lua source run for script ``name`` by a broker whose keys start with ``prefix``:
     the constants the code mentions, the part of the library files it uses, then the script
-    inside the request steps (its reply recorded under the caller's request identity)."""
+    inside the request steps (its reply recorded under the caller's request identity).
+
+    A string or number constant is written where the code names it, not defined as a local:
+    every local a library function uses is an upvalue that the script's chunk binds again, on
+    every call, when it makes that function's closure, and Lua finds each one by walking the
+    chunk's list of captured locals (some hundred in finish_and_claim): a local per constant
+    cost about 8% of a worker's server time per job. A literal costs nothing per call (it is
+    in the compiled function). Table constants stay locals (a literal table would be built
+    where it is used, each time)."""
     if name not in SCRIPT_NAMES:
         raise ValueError(f"unknown script {name!r}")
     script = (
@@ -332,13 +333,14 @@ def script_source(name: str, prefix: str = DEFAULT_PREFIX) -> str:
     )
     code = f"{library_for(script)}\n{script}"
     words = _words(code)
+    values = script_constants(prefix)
     constants = "".join(
-        f"local {lua} = {value}\n"
-        for lua, value in script_constants(prefix).items()
-        if lua in words and lua not in WIRE_LETTERS
+        f"local {lua} = {value}\n" for lua, value in values.items() if lua in words and value.startswith("{")
     )
-    if words & WIRE_LETTERS.keys():
-        code = _INLINED.sub(lambda name: lua_string(WIRE_LETTERS[name.group(0)]), code)
+    inlined = {lua: value for lua, value in values.items() if lua in words and not value.startswith("{")}
+    if inlined:
+        pattern = re.compile(r"\b(?:" + "|".join(sorted(inlined, key=len, reverse=True)) + r")\b")
+        code = pattern.sub(lambda name: inlined[name.group(0)], code)
     return f"{constants}\n{code}"
 
 

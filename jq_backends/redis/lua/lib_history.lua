@@ -28,17 +28,19 @@ end
 local function count_tally(t)
     local totals, fn, code, microseconds, at = t[1], t[4], t[5], t[6], t[7]
     local field = code .. ':' .. fn
-    local count = redis.pcall('HINCRBY', totals, field, 1)
+    -- Increments are written as text: a Lua number passed to redis.call is formatted with
+    -- snprintf('%.17g') on every call.
+    local count = redis.pcall('HINCRBY', totals, field, '1')
     if type(count) == 'table' then
         redis.log(redis.LOG_WARNING, 'jq left a tally out of ' .. totals .. ': ' .. tostring(count.err))
     else
         if count == 1 and redis.call('HSETNX', totals, H_KNOWN .. fn, '1') == 1 and
-                redis.call('HINCRBY', totals, H_COUNT, 1) > H_FUNCTIONS_KEPT then
+                redis.call('HINCRBY', totals, H_COUNT, '1') > H_FUNCTIONS_KEPT then
             redis.call('HDEL', totals, field, H_KNOWN .. fn)
-            redis.call('HINCRBY', totals, H_COUNT, -1)
+            redis.call('HINCRBY', totals, H_COUNT, '-1')
             fn = H_OTHER
             field = code .. ':' .. fn
-            redis.call('HINCRBY', totals, field, 1)
+            redis.call('HINCRBY', totals, field, '1')
         end
         if microseconds ~= '' then
             redis.call('HINCRBY', totals, H_SUM .. fn, microseconds)
@@ -50,7 +52,8 @@ local function count_tally(t)
             step, span, kept = H_HOUR_STEP, H_HOURS_SPAN, H_HOURS_KEPT
         end
         local key, into = t[i], at % span
-        count = redis.pcall('HINCRBY', key, (into - into % step) / step .. ':' .. field, 1)
+        -- (string.format's %d: a number joined to a string is formatted by '%.14g', slower.)
+        count = redis.pcall('HINCRBY', key, string.format('%d:', (into - into % step) / step) .. field, '1')
         if type(count) == 'table' then
             redis.log(redis.LOG_WARNING, 'jq left a tally out of ' .. key .. ': ' .. tostring(count.err))
         elseif count == 1 then

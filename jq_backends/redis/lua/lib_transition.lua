@@ -292,6 +292,12 @@ local function check_transition(t)
     end
     if #present > 0 and redis.call('EXISTS', unpack(present)) > 0 then
         expect_types(own)
+    elseif settles then
+        -- Neither its set of unmet dependencies nor its dependents set exists (both were asked
+        -- about): the usual finish has no dependents to settle and no such set to expire, which
+        -- spares four calls. Nothing a call writes before it gets there makes either set (no step
+        -- adds to a job's own sets), so this stays true for transition_many's later parts too.
+        t.no_dependency_sets = true
     end
 end
 
@@ -373,19 +379,19 @@ local function transition(t)
         end
     end
 
-    if t.leave_dependencies then
+    if t.leave_dependencies and not t.no_dependency_sets then
         for _, parent in ipairs(redis.call('SMEMBERS', dependencies)) do
             redis.call('SREM', K_DEPENDENTS .. parent, job_id)
         end
         redis.call('DEL', dependencies)
     end
 
-    if t.settlement then
+    if t.settlement and not t.no_dependency_sets then
         settle_dependents(t)
     end
 
     -- Dependents that still wait (POLICY_FAILED, or no settlement) share the record's lifetime.
-    local data = {record, results, dependencies, dependents}
+    local data = t.no_dependency_sets and {record, results} or {record, results, dependencies, dependents}
     if edit.ttl == TTL_DELETE then
         redis.call('DEL', unpack(data))
     elseif edit.ttl == TTL_PERSIST then
