@@ -9,10 +9,11 @@ phases of one queue's life, each in a fresh process:
 - ``drain``: one ``SimpleWorker(...).work(burst=True)`` running every job of it (no-op jobs).
 
 For each phase it prints the server's CPU time per job (``used_cpu_user + used_cpu_sys`` of
-``INFO cpu``, read before and after) and, from ``INFO commandstats`` (reset before the phase),
-every command's calls and microseconds per job. Commands a script calls are counted both on
-their own line and inside the script's ``evalsha`` line (Redis times a script as a whole), so
-``evalsha`` minus the commands it called is the time the Lua code itself takes (``lua own``).
+``INFO cpu``, read before and after; its user part, which the Lua is in, beside it) and, from
+``INFO commandstats`` (reset before the phase), every command's calls and microseconds per job.
+Commands a script calls are counted both on their own line and inside the script's ``fcall``
+(or ``evalsha``) line (Redis times a script as a whole), so the script minus the commands it
+called is the time the Lua code itself takes (``lua own``).
 Those are wall-clock times the server measures around each command: on a busy machine they
 include moments the server was not running, so the server CPU is the figure to compare.
 
@@ -44,9 +45,11 @@ BATCH = 1000
 WARM_UP = 200  # jobs enqueued and drained first: scripts loaded, connections open
 
 
-def _server_cpu(client: Any) -> float:
+def _server_cpu(client: Any) -> tuple[float, float]:
+    """The server's CPU seconds so far: (user + system, user). Its user time is what its own code
+    (the Lua among it) costs; the system time is mostly the network, the same per round trip."""
     info = client.info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"]), float(info["used_cpu_user"])
 
 
 def _commands(client: Any) -> dict[str, tuple[int, int]]:
@@ -88,16 +91,17 @@ def measure(system: str, jobs: int, url: str) -> dict[str, Any]:
         ("drain", drain, jobs),
     ):
         client.config_resetstat()
-        before = _server_cpu(client)
+        before, user_before = _server_cpu(client)
         run(count)
-        cpu = _server_cpu(client) - before
+        after, user_after = _server_cpu(client)
         commands = _commands(client)
         # The measuring calls themselves (INFO, CONFIG) are no part of the phase.
         for name in ("info", "config|resetstat", "config"):
             commands.pop(name, None)
         result[phase] = {
             "jobs": count,
-            "cpu": cpu * 1e6 / count,
+            "cpu": (after - before) * 1e6 / count,
+            "user": (user_after - user_before) * 1e6 / count,
             "commands": {name: (calls / count, usec / count) for name, (calls, usec) in commands.items()},
         }
         if phase == "enqueue":
@@ -119,27 +123,29 @@ def _child(system: str, jobs: int, url: str, tree: str | None) -> dict[str, Any]
     return result
 
 
-def _median(runs: list[dict[str, Any]], phase: str) -> tuple[float, dict[str, tuple[float, float]]]:
-    """The median server CPU per job of ``phase`` and each command's median (calls, µs) per job."""
+def _median(runs: list[dict[str, Any]], phase: str) -> tuple[float, float, dict[str, tuple[float, float]]]:
+    """The median server CPU per job of ``phase`` (all, user), and each command's median (calls,
+    µs) per job."""
     cpu = statistics.median(run[phase]["cpu"] for run in runs)
+    user = statistics.median(run[phase]["user"] for run in runs)
     names = {name for run in runs for name in run[phase]["commands"]}
     commands = {}
     for name in names:
         calls = [run[phase]["commands"].get(name, (0.0, 0.0)) for run in runs]
         commands[name] = (statistics.median(c for c, _ in calls), statistics.median(u for _, u in calls))
-    return cpu, commands
+    return cpu, user, commands
 
 
 def report(label: str, runs: list[dict[str, Any]], lines: int = 14) -> None:
     """Print one system's medians: per phase, server CPU and commands per job."""
     print(f"\n## {label} ({runs[0]['module']}), medians of {len(runs)} rounds")
     for phase in PHASES:
-        cpu, commands = _median(runs, phase)
+        cpu, user, commands = _median(runs, phase)
         scripts = commands.get("evalsha", (0.0, 0.0))[1] + commands.get("eval", (0.0, 0.0))[1]
         scripts += commands.get("fcall", (0.0, 0.0))[1]
         called = sum(u for name, (_, u) in commands.items() if name not in ("evalsha", "eval", "fcall"))
         calls_per_job = sum(c for c, _ in commands.values())
-        print(f"{phase} ({runs[0][phase]['jobs']} jobs): server CPU {cpu:.1f} µs/job; "
+        print(f"{phase} ({runs[0][phase]['jobs']} jobs): server CPU {cpu:.1f} µs/job (user {user:.1f}); "
               f"{calls_per_job:.1f} commands/job")  # fmt: skip
         if scripts:
             # Commands run by scripts are inside the scripts' time: the rest is the Lua itself
