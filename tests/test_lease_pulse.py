@@ -1,0 +1,97 @@
+"""The lease pulse process of a worker that runs jobs in its own interpreter (jq.worker.pulse):
+how it ends when other processes are forked beside it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import fakeredis
+import redis
+
+from jq import Queue, SimpleWorker
+from jq.worker.pulse import LeasePulse
+from jq_backends.redis import RedisBroker
+from tests import fixtures
+
+#: Seconds a stop that works takes at most here (it takes milliseconds): past it, it hangs.
+STOP_DEADLINE = 10
+
+
+def _pulse() -> LeasePulse:
+    """A pulse that never beats in these tests (its interval is a minute)."""
+    return LeasePulse("w1", RedisBroker(fakeredis.FakeRedis()), 60, 120, contextlib.nullcontext())
+
+
+def _ends(call: object) -> bool:
+    """Whether ``call()`` returns within :data:`STOP_DEADLINE` seconds (run in a thread)."""
+    thread = threading.Thread(target=call, daemon=True)  # type: ignore[arg-type]
+    thread.start()
+    thread.join(STOP_DEADLINE)
+    return not thread.is_alive()
+
+
+@contextlib.contextmanager
+def _forked_child() -> Iterator[int]:
+    """A child forked from this process that lives until the block ends (as a job's background
+    process would), then is ended and reaped."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            signal.pause()
+        finally:
+            os._exit(0)
+    try:
+        yield pid
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def test_a_pulse_stops_while_a_process_forked_after_it_lives():
+    pulse = _pulse()
+    pulse.start()
+    pid = pulse.pid
+    with _forked_child():
+        stopped = _ends(pulse.stop)
+        if not stopped:  # let the stuck stop() end, so the test leaves nothing behind
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+        assert stopped, "stop() waited for the pulse, which a forked child kept alive"
+
+
+def test_two_pulses_of_one_process_stop_one_at_a_time():
+    """Two workers in threads of one process: the second pulse is forked after the first."""
+    first, second = _pulse(), _pulse()
+    first.start()
+    second.start()
+    try:
+        assert _ends(first.stop), "the first pulse's stop waited for the second pulse"
+    finally:
+        for pulse in (first, second):
+            if pulse.pid is not None:
+                os.kill(pulse.pid, signal.SIGKILL)
+        second.stop()
+        first.stop()
+
+
+def test_a_simple_worker_stops_after_a_job_that_left_a_forked_child(
+    redis_client: redis.Redis, tmp_path: Path
+):
+    queue = Queue(connection=redis_client)
+    pid_file = tmp_path / "child.pid"
+    job = queue.enqueue(fixtures.fork_lingering_child, str(pid_file))
+    worker = SimpleWorker([queue], connection=redis_client)
+    try:
+        assert _ends(lambda: worker.work(burst=True)), "the worker hung at its end"
+        assert job.get_status(refresh=True) == "finished"
+    finally:
+        if pid_file.exists():
+            child = int(pid_file.read_text())
+            os.kill(child, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child, 0)
