@@ -24,6 +24,7 @@ import select
 import signal
 import sys
 import time
+import weakref
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -36,6 +37,22 @@ from jq.worker.lease_board import IN_PIPE, Lease, LeaseBoard, decode_leases, rea
 __all__ = ["Lease", "LeasePulse"]
 
 logger = logging.getLogger("jq.worker")
+
+# The pulses started by this process and not stopped yet (see _forget_in_child).
+_STARTED: weakref.WeakSet[LeasePulse] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:  # pragma: no cover - runs in forked children
+    """In any process forked from one that runs pulses (a job's own fork, another worker's pulse):
+    close its copies of their pipes and forget them. A pulse ends when its worker closes the
+    pipe's write end (:meth:`LeasePulse.stop`); a copy held by a child that outlives the job
+    would keep the pulse alive and the worker's stop waiting for it as long as the child lives."""
+    for pulse in list(_STARTED):
+        pulse._forget()
+    _STARTED.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 class LeasePulse:
@@ -75,6 +92,7 @@ class LeasePulse:
                 os._exit(code)
         os.close(read_end)
         self.pid, self._pipe = pid, write_end
+        _STARTED.add(self)  # after the fork: the pulse's own process keeps its board
 
     def running(self, leases: Sequence[Lease]) -> None:
         """Renew these leases (and the worker's record) from now on; none: stop renewing."""
@@ -109,11 +127,21 @@ class LeasePulse:
 
     def stop(self) -> None:
         """End the pulse (it reads end of file) and reap it."""
+        _STARTED.discard(self)
         self._close_pipe()
         if self.pid is not None:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)
             self.pid = None
+        if self._board is not None:
+            self._board.close()
+            self._board = None
+
+    def _forget(self) -> None:  # pragma: no cover - runs in forked children
+        """Drop this process's copies of the pipe and the board (in a forked child): the pulse
+        is its parent's, neither to tell nor to reap from here."""
+        self._close_pipe()
+        self.pid = None
         if self._board is not None:
             self._board.close()
             self._board = None
