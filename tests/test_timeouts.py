@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -166,3 +168,46 @@ def test_nested_holds_put_the_handler_back_once(outer_alarm):
             assert signal.getsignal(signal.SIGALRM) is held
         assert signal.getsignal(signal.SIGALRM) is held
     assert signal.getsignal(signal.SIGALRM) == signal.SIG_IGN
+
+
+#: Run in a fresh interpreter: a TimerDeathPenalty that ended before its time (every job that
+#: does not time out), then a trace function (a debugger's, a coverage tool's) and a call.
+_TRACED_AFTER_A_PENALTY = """
+import sys, threading
+from jq.timeouts import TimerDeathPenalty
+
+def job_thread():
+    with TimerDeathPenalty(60):
+        pass
+
+thread = threading.Thread(target=job_thread)
+thread.start()
+thread.join()
+calls = []
+def tracer(frame, event, arg):
+    calls.append(event)
+    return None
+def traced():
+    return 1
+sys.settrace(tracer)
+traced()
+sys.settrace(None)
+print(calls)
+"""
+
+
+def test_a_penalty_that_did_not_fire_leaves_tracing_working():
+    """Clearing an asynchronous exception that was never raised (PyThreadState_SetAsyncExc with
+    NULL) leaves CPython 3.11's eval breaker set for good: the next traced call never returns."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _TRACED_AFTER_A_PENALTY],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("a traced call hung after a TimerDeathPenalty ended")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['call']"
