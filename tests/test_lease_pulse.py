@@ -4,9 +4,12 @@ how it ends when other processes are forked beside it."""
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import signal
+import sys
 import threading
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,3 +98,31 @@ def test_a_simple_worker_stops_after_a_job_that_left_a_forked_child(
             os.kill(child, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(child, 0)
+
+
+def test_a_check_that_meets_a_stop_says_the_pulse_is_gone_without_an_error():
+    """The heartbeat thread's check() and the main thread's stop() at the end of work(): stop()
+    may forget the pulse between check()'s look at it and its waitpid (made to happen here by
+    a trace function that runs stop() right before that line)."""
+    pulse = _pulse()
+    pulse.start()
+    lines, first = inspect.getsourcelines(LeasePulse.check)
+    waitpid_line = first + next(n for n, line in enumerate(lines) if "os.waitpid(" in line)
+    stopped = []
+
+    def tracer(frame: types.FrameType, event: str, arg: object) -> object:
+        if frame.f_code is LeasePulse.check.__code__:
+            if event == "line" and frame.f_lineno == waitpid_line and not stopped:
+                stopped.append(True)
+                pulse.stop()
+            return tracer
+        return None
+
+    sys.settrace(tracer)
+    try:
+        alive = pulse.check()
+    finally:
+        sys.settrace(None)
+        pulse.stop()
+    assert stopped
+    assert alive is False
