@@ -110,13 +110,15 @@ class LeasePulse:
         worker is told once in its log, and the pulse is forgotten (the heartbeat thread still
         renews, GIL permitting). The worker's heartbeat thread asks at each beat: writing to the
         board would not notice a dead reader."""
-        if self.pid is None:
+        # Read once: stop(), in the worker's main thread, may forget it meanwhile.
+        pid = self.pid
+        if pid is None:
             return False
         try:
-            pid, _ = os.waitpid(self.pid, os.WNOHANG)
+            found, _ = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            pid = self.pid  # reaped elsewhere: gone all the same
-        if pid == 0:
+            found = pid  # reaped elsewhere (by stop()): gone all the same
+        if found == 0:
             return True
         if self._pipe < 0:
             return False  # being stopped (stop() closes the pipe first): not news
@@ -147,10 +149,12 @@ class LeasePulse:
             self._board = None
 
     def _close_pipe(self) -> None:
-        if self._pipe >= 0:
+        # Taken before it is closed: check() (the heartbeat thread) and stop() (the main thread)
+        # may both close it, and a descriptor closed twice could be another one by then.
+        pipe, self._pipe = self._pipe, -1
+        if pipe >= 0:
             with contextlib.suppress(OSError):
-                os.close(self._pipe)
-            self._pipe = -1
+                os.close(pipe)
 
     # -- in the pulse process ----------------------------------------------------------------------
 
