@@ -10,8 +10,9 @@ import signal
 import sys
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import fakeredis
 import redis
@@ -100,29 +101,58 @@ def test_a_simple_worker_stops_after_a_job_that_left_a_forked_child(
                 os.waitpid(child, 0)
 
 
-def test_a_check_that_meets_a_stop_says_the_pulse_is_gone_without_an_error():
-    """The heartbeat thread's check() and the main thread's stop() at the end of work(): stop()
-    may forget the pulse between check()'s look at it and its waitpid (made to happen here by
-    a trace function that runs stop() right before that line)."""
-    pulse = _pulse()
-    pulse.start()
-    lines, first = inspect.getsourcelines(LeasePulse.check)
-    waitpid_line = first + next(n for n, line in enumerate(lines) if "os.waitpid(" in line)
-    stopped = []
+def _run_before_line(
+    method: Any, text: str, action: Callable[[], object], call: Callable[[], object]
+) -> object:
+    """``call()``, with ``action()`` run once right before the first line of ``method`` that holds
+    ``text`` (what another thread could do at that moment)."""
+    lines, first = inspect.getsourcelines(method)
+    target = first + next(n for n, line in enumerate(lines) if text in line)
+    done = []
 
     def tracer(frame: types.FrameType, event: str, arg: object) -> object:
-        if frame.f_code is LeasePulse.check.__code__:
-            if event == "line" and frame.f_lineno == waitpid_line and not stopped:
-                stopped.append(True)
-                pulse.stop()
+        if frame.f_code is method.__code__:
+            if event == "line" and frame.f_lineno == target and not done:
+                done.append(True)
+                action()
             return tracer
         return None
 
     sys.settrace(tracer)
     try:
-        alive = pulse.check()
+        return call()
     finally:
         sys.settrace(None)
+        assert done, f"no line of {method.__name__} holds {text!r}"
+
+
+def test_a_stop_that_meets_a_check_forgetting_a_dead_pulse_raises_nothing():
+    """The pulse was killed from outside at the worker's end: the heartbeat thread's check()
+    forgets it (pid None) while the main thread's stop() is about to reap it."""
+    pulse = _pulse()
+    pulse.start()
+    pid = pulse.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+
+    def forgotten() -> None:
+        pulse.pid = None  # what check() does to a pulse it found dead
+
+    try:
+        _run_before_line(LeasePulse.stop, "os.waitpid(", forgotten, pulse.stop)
+    finally:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    assert pulse.pid is None
+
+
+def test_a_check_that_meets_a_stop_says_the_pulse_is_gone_without_an_error():
+    """The heartbeat thread's check() and the main thread's stop() at the end of work(): stop()
+    may forget the pulse between check()'s look at it and its waitpid."""
+    pulse = _pulse()
+    pulse.start()
+    try:
+        alive = _run_before_line(LeasePulse.check, "os.waitpid(", pulse.stop, pulse.check)
+    finally:
         pulse.stop()
-    assert stopped
     assert alive is False
