@@ -131,10 +131,11 @@ class LeasePulse:
         """End the pulse (it reads end of file) and reap it."""
         _STARTED.discard(self)
         self._close_pipe()
-        if self.pid is not None:
+        # Read once: the heartbeat thread's check() forgets a pulse it finds dead.
+        pid, self.pid = self.pid, None
+        if pid is not None:
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-            self.pid = None
+                os.waitpid(pid, 0)
         if self._board is not None:
             self._board.close()
             self._board = None
