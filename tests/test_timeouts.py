@@ -170,15 +170,19 @@ def test_nested_holds_put_the_handler_back_once(outer_alarm):
     assert signal.getsignal(signal.SIGALRM) == signal.SIG_IGN
 
 
-#: Run in a fresh interpreter: a TimerDeathPenalty that ended before its time (every job that
-#: does not time out), then a trace function (a debugger's, a coverage tool's) and a call.
+#: Run in a fresh interpreter: a TimerDeathPenalty in a job's thread that ends before its time
+#: (JOB_BODY "pass": every job that does not time out) or times the job out, then a trace
+#: function (a debugger's, a coverage tool's) and a call.
 _TRACED_AFTER_A_PENALTY = """
 import sys, threading
-from jq.timeouts import TimerDeathPenalty
+from jq.timeouts import JobTimeoutException, TimerDeathPenalty
 
 def job_thread():
-    with TimerDeathPenalty(60):
-        pass
+    try:
+        with TimerDeathPenalty(TIMEOUT):
+            JOB_BODY
+    except JobTimeoutException:
+        print("timed out")
 
 thread = threading.Thread(target=job_thread)
 thread.start()
@@ -196,18 +200,21 @@ print(calls)
 """
 
 
-def test_a_penalty_that_did_not_fire_leaves_tracing_working():
-    """Clearing an asynchronous exception that was never raised (PyThreadState_SetAsyncExc with
-    NULL) leaves CPython 3.11's eval breaker set for good: the next traced call never returns."""
+@pytest.mark.parametrize(
+    ("timeout", "body", "printed"),
+    [("60", "pass", "['call']"), ("0.05", "while True: pass", "timed out\n['call']")],
+    ids=["ended-in-time", "timed-out"],
+)
+def test_a_timer_penalty_leaves_tracing_working(timeout: str, body: str, printed: str):
+    """Clearing an asynchronous exception when none is pending (PyThreadState_SetAsyncExc with
+    NULL: one never raised, or one already delivered) leaves CPython 3.11's eval breaker set for
+    good: the next traced call never returns."""
+    script = _TRACED_AFTER_A_PENALTY.replace("TIMEOUT", timeout).replace("JOB_BODY", body)
     try:
         done = subprocess.run(
-            [sys.executable, "-c", _TRACED_AFTER_A_PENALTY],
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=10,
+            [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=10
         )
     except subprocess.TimeoutExpired:
         pytest.fail("a traced call hung after a TimerDeathPenalty ended")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['call']"
+    assert done.stdout.strip() == printed
