@@ -300,6 +300,16 @@ class TimerDeathPenalty(BaseDeathPenalty):
         self._fired = True
         raise_in_thread(self._target_thread_id, self._async_exception)
 
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> Literal[False]:
+        if exc_type is not None and issubclass(exc_type, self._async_exception):
+            self._fired = False  # delivered: nothing left to clear (see cancel_death_penalty)
+        return super().__exit__(exc_type, exc_value, traceback)
+
     def setup_death_penalty(self) -> None:
         """Start the timer thread."""
         self._target_thread_id = threading.get_ident()
@@ -313,10 +323,10 @@ class TimerDeathPenalty(BaseDeathPenalty):
             self._timer.cancel()
             self._timer.join()
             self._timer = None
-            # Only after the timer fired (joined above: it has, or never will): clearing when
-            # nothing was raised is not harmless. On CPython 3.11 it leaves the interpreter's
-            # eval breaker set for good, and the next call traced by a debugger or a coverage
-            # tool (sys.settrace) never returns.
+            # Only after the timer fired and its exception was not delivered (joined above: it
+            # has fired, or never will): clearing when nothing is pending is not harmless. On
+            # CPython 3.11 it leaves the interpreter's eval breaker set for good, and the next
+            # call traced by a debugger or a coverage tool (sys.settrace) never returns.
             if self._fired:
                 self._fired = False
                 raise_in_thread(self._target_thread_id, None)
