@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -156,3 +157,26 @@ def test_a_check_that_meets_a_stop_says_the_pulse_is_gone_without_an_error():
     finally:
         pulse.stop()
     assert alive is False
+
+
+#: Leases too many for the board (DEFAULT_CAPACITY): they go through the pipe.
+PIPED_LEASES = 6000
+
+
+def test_telling_a_busy_pulse_a_long_list_does_not_wait_for_its_renewals(redis_client: redis.Redis):
+    """A worker running thousands of jobs at once (a concurrent worker) tells its pulse the list
+    through the pipe. The pulse renews each lease with a round trip of its own, about a second
+    for these; the worker's write must not wait for the whole renewal to find room in the pipe
+    (its main loop claims and records jobs)."""
+    pulse = LeasePulse("w1", RedisBroker(redis_client), 0.01, 60, contextlib.nullcontext())
+    pulse.start()
+    leases = [("default", f"job-{n:08d}-0000-0000-000000000000", f"{n:032x}") for n in range(PIPED_LEASES)]
+    longest = 0.0
+    try:
+        for shift in range(8):  # each a new list: the pulse is renewing the one before
+            started = time.perf_counter()
+            pulse.running(leases[shift:] + leases[:shift])
+            longest = max(longest, time.perf_counter() - started)
+    finally:
+        pulse.stop()
+    assert longest < 0.25, f"a write of the lease list waited {longest:.2f} s for the pulse"
