@@ -38,6 +38,9 @@ __all__ = ["Lease", "LeasePulse"]
 
 logger = logging.getLogger("jq.worker")
 
+# The pulse reads its pipe after renewing this many leases (a few milliseconds of round trips).
+_DRAIN_EVERY = 64
+
 # The pulses started by this process and not stopped yet (see _forget_in_child).
 _STARTED: weakref.WeakSet[LeasePulse] = weakref.WeakSet()
 
@@ -189,16 +192,15 @@ class LeasePulse:
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + self.interval
                 # A list sent through the pipe is there before the board points to it.
-                while select.select([read_end], [], [], 0)[0]:
-                    if not self._read_pipe(read_end):
-                        return
+                if not self._drain(read_end):
+                    return
                 found = board.read()
                 if found == IN_PIPE:
                     leases = self._pipe_leases
                 elif isinstance(found, list):
                     leases = found
-                if leases:
-                    self._renew(leases)
+                if leases and not self._renew(leases, read_end):
+                    return  # the worker closed the pipe while the leases were renewed
 
     def _read_pipe(self, read_end: int) -> bool:  # pragma: no cover - runs in the child
         """Read what the pipe holds (lists too long for the board); False at end of file."""
@@ -210,13 +212,27 @@ class LeasePulse:
             self._pipe_leases = decode_leases(messages[-1])
         return True
 
-    def _renew(self, leases: list[Lease]) -> None:  # pragma: no cover - runs in the child
+    def _drain(self, read_end: int) -> bool:  # pragma: no cover - runs in the child
+        """Read all the pipe holds now, without waiting; False at end of file."""
+        while select.select([read_end], [], [], 0)[0]:
+            if not self._read_pipe(read_end):
+                return False
+        return True
+
+    def _renew(self, leases: list[Lease], read_end: int) -> bool:  # pragma: no cover - in the child
+        """Extend ``leases`` and the worker's record; False when the worker closed the pipe
+        meanwhile. The pipe is read every :data:`_DRAIN_EVERY` leases: a list sent through it
+        (thousands of leases) is written by the worker's main loop, which waits while the pipe
+        is full, and renewing that many takes as many round trips."""
         try:
             until = self.broker.now() + self.ttl  # the store's clock, as every lease
-            for queue, job_id, execution_id in leases:
+            for done, (queue, job_id, execution_id) in enumerate(leases, 1):
                 self.broker.extend_lease(queue, job_id, execution_id, until)
+                if done % _DRAIN_EVERY == 0 and not self._drain(read_end):
+                    return False
             stamp = format_timestamp(now()).encode()
             self.broker.heartbeat_worker(self.name, {"last_heartbeat": stamp}, self.ttl)
         except Exception as error:
             # The store may be briefly unreachable: the next beat tries again.
             print(f"jq worker {self.name}: lease pulse failed: {error}", file=sys.stderr)
+        return True
