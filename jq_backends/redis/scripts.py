@@ -308,7 +308,8 @@ READ_ONLY_SCRIPTS: Final = frozenset({"load_fields"})
 
 # What runs around every other script's own code (see lib.lua's Requests): the request key and number
 # are taken off the end of KEYS and ARGV, so that the script reads its own as before; a copy of a
-# call that already ran returns its recorded reply and writes nothing.
+# call that already ran returns its recorded reply, and writes only the record's new expiry (so
+# that a WAIT after it covers the call it repeats: see lib.lua's recorded_reply).
 _REQUEST_HEAD: Final = """\
 local REQUEST_KEY, REQUEST_NUMBER = table.remove(KEYS), table.remove(ARGV)
 local recorded = recorded_reply(REQUEST_KEY, REQUEST_NUMBER)
