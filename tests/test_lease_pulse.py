@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import fakeredis
+import pytest
 import redis
 
 from jq import Queue, SimpleWorker
@@ -180,3 +181,19 @@ def test_telling_a_busy_pulse_a_long_list_does_not_wait_for_its_renewals(redis_c
     finally:
         pulse.stop()
     assert longest < 0.25, f"a write of the lease list waited {longest:.2f} s for the pulse"
+
+
+def test_a_pulse_that_could_not_fork_leaves_no_descriptor_open(monkeypatch: pytest.MonkeyPatch):
+    """fork() refused (EAGAIN: the user's process limit): work() fails, and a process that calls
+    it again (a supervisor thread, a test suite) must not lose two descriptors each time."""
+    before = set(os.listdir("/proc/self/fd"))
+
+    def refused() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refused)
+    pulse = _pulse()
+    with pytest.raises(BlockingIOError):
+        pulse.start()
+    pulse.stop()
+    assert set(os.listdir("/proc/self/fd")) <= before
