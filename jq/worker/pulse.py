@@ -82,8 +82,14 @@ class LeasePulse:
         self._board = LeaseBoard()
         read_end, write_end = os.pipe()
         parent = os.getpid()
-        with self.fork_guard:
-            pid = os.fork()
+        try:
+            with self.fork_guard:
+                pid = os.fork()
+        except OSError:
+            # Not forked (EAGAIN, ENOMEM): the caller's stop() closes the board, not the pipe.
+            os.close(read_end)
+            os.close(write_end)
+            raise
         if pid == 0:  # pragma: no cover - the child never returns from here
             code = 0
             try:
