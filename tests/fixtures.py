@@ -721,3 +721,17 @@ def note_run_at(path: str, tag: str) -> str:
     finally:
         os.close(fd)
     return tag
+
+
+def fork_lingering_child(path: str) -> int:
+    """Fork a child that outlives the job (it waits for a signal), as a job that starts a
+    background process by fork does; write its pid to the file at ``path`` for the test to end it."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            signal.pause()
+        finally:
+            os._exit(0)
+    with open(path, "w") as handle:
+        handle.write(str(pid))
+    return pid

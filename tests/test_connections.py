@@ -124,6 +124,14 @@ class TestConnectionArgument:
         assert job.result == 3
         assert Queue(connection="memory://another").broker is not first.broker
 
+    @pytest.mark.parametrize("url", ["memory://?wait_replicas=1", "memory://named?wait_timeout=2"])
+    def test_a_memory_url_with_arguments_is_refused(self, url):
+        """A memory store takes none: wait_replicas in particular would promise a durability
+        (replicas confirming each write) that a store inside one process cannot give."""
+        with pytest.raises(ConfigurationError) as raised:
+            Queue(connection=url).enqueue(fixtures.add, 1, 2)
+        assert "memory:// takes no arguments" in str(raised.value)
+
     @pytest.mark.parametrize(
         ("bad", "message"),
         [

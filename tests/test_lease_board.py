@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import struct
+import termios
+import threading
 
 import fakeredis
 import pytest
 
+from jq.testing.helpers import wait_for
 from jq.worker.lease_board import IN_PIPE, LeaseBoard, decode_leases, encode_leases, read_frames
 from jq.worker.pulse import LeasePulse
 from jq_backends.redis import RedisBroker
@@ -137,3 +141,42 @@ def test_pipe_messages_are_read_whole_however_the_bytes_arrive():
         more, rest = read_frames(rest + stream[cut:])
         assert [decode_leases(m) for m in messages + more] == [LEASES, [("q", "j\n", "e")]]
         assert rest == b""
+
+
+def test_a_signal_during_a_long_pipe_write_does_not_cut_the_message():
+    """A signal (a warm shutdown's SIGTERM) that reaches the worker while its write waits for the
+    pulse to make room in the pipe ends the system call early: the rest must still be written,
+    else the pulse reads the next message's bytes as this one's."""
+    read_end, write_end = os.pipe()
+    board = LeaseBoard(capacity=64)
+    many = [("default", f"job-{n:06d}", f"exec-{n:06d}") for n in range(20000)]  # ~600 kB
+    main = threading.get_ident()
+    received = []
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: received.append(signum))
+    got = bytearray()
+
+    def pulse_side() -> None:
+        # Once the pipe is full (the write waits), interrupt it; then read to end of file.
+        assert wait_for(lambda: _unread(read_end) >= 4096, timeout=10)
+        signal.pthread_kill(main, signal.SIGUSR1)
+        while chunk := os.read(read_end, 1 << 20):
+            got.extend(chunk)
+
+    reader = threading.Thread(target=pulse_side)
+    reader.start()
+    try:
+        board.write(many, write_end)
+    finally:
+        os.close(write_end)
+        reader.join()
+        os.close(read_end)
+        signal.signal(signal.SIGUSR1, previous)
+    assert received == [signal.SIGUSR1]
+    messages, rest = read_frames(bytes(got))
+    assert rest == b""
+    assert [decode_leases(message) for message in messages] == [many]
+
+
+def _unread(fd: int) -> int:
+    """Bytes waiting in the pipe ``fd`` (FIONREAD)."""
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]

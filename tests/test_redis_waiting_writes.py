@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import fakeredis
 import pytest
 import redis
 
@@ -361,3 +362,42 @@ def test_a_repeat_writes_so_that_its_wait_covers_the_call_it_repeats(master, adm
         assert broker.lock_owner("scheduler") == "t1"
     finally:
         broker.close()
+
+
+def _queue_length(admin: redis.Redis) -> int:
+    return Queue(connection=RedisBroker(admin)).count
+
+
+def test_a_server_that_refuses_wait_is_refused_before_anything_is_written(master, admin):
+    """A user whose ACL forbids WAIT: under wait_replicas no write can be confirmed. The broker
+    says so before its first write, rather than making the write and then raising the server's
+    refusal of WAIT (which reads as if the enqueue had failed, and a caller sending it again
+    enqueues the job twice)."""
+    admin.acl_setuser(
+        "nowait", enabled=True, nopass=True, keys=["*"], channels=["*"], commands=["+@all", "-wait"]
+    )
+    client = master.client(username="nowait")
+    broker = RedisBroker(client, wait_replicas=1, wait_timeout=0.5)
+    try:
+        queue = Queue(connection=broker)
+        with pytest.raises(UnsupportedByBrokerError) as raised:
+            queue.enqueue(fixtures.add, 1, 2)
+        assert "WAIT" in str(raised.value) and "wait_replicas" in str(raised.value)
+        assert _queue_length(admin) == 0
+        with pytest.raises(UnsupportedByBrokerError):  # and so for each write after it
+            queue.enqueue(fixtures.add, 1, 2)
+        assert _queue_length(admin) == 0
+    finally:
+        broker.close()
+        client.close()
+        admin.acl_deluser("nowait")
+
+
+def test_fakeredis_under_wait_replicas_is_refused_before_anything_is_written():
+    """fakeredis has no WAIT (nor replicas to wait for)."""
+    client = fakeredis.FakeRedis()
+    broker = RedisBroker(client, wait_replicas=1)
+    with pytest.raises(UnsupportedByBrokerError) as raised:
+        Queue(connection=broker).enqueue(fixtures.add, 1, 2)
+    assert "WAIT" in str(raised.value)
+    assert Queue(connection=RedisBroker(client)).count == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -166,3 +168,53 @@ def test_nested_holds_put_the_handler_back_once(outer_alarm):
             assert signal.getsignal(signal.SIGALRM) is held
         assert signal.getsignal(signal.SIGALRM) is held
     assert signal.getsignal(signal.SIGALRM) == signal.SIG_IGN
+
+
+#: Run in a fresh interpreter: a TimerDeathPenalty in a job's thread that ends before its time
+#: (JOB_BODY "pass": every job that does not time out) or times the job out, then a trace
+#: function (a debugger's, a coverage tool's) and a call.
+_TRACED_AFTER_A_PENALTY = """
+import sys, threading
+from jq.timeouts import JobTimeoutException, TimerDeathPenalty
+
+def job_thread():
+    try:
+        with TimerDeathPenalty(TIMEOUT):
+            JOB_BODY
+    except JobTimeoutException:
+        print("timed out")
+
+thread = threading.Thread(target=job_thread)
+thread.start()
+thread.join()
+calls = []
+def tracer(frame, event, arg):
+    calls.append(event)
+    return None
+def traced():
+    return 1
+sys.settrace(tracer)
+traced()
+sys.settrace(None)
+print(calls)
+"""
+
+
+@pytest.mark.parametrize(
+    ("timeout", "body", "printed"),
+    [("60", "pass", "['call']"), ("0.05", "while True: pass", "timed out\n['call']")],
+    ids=["ended-in-time", "timed-out"],
+)
+def test_a_timer_penalty_leaves_tracing_working(timeout: str, body: str, printed: str):
+    """Clearing an asynchronous exception when none is pending (PyThreadState_SetAsyncExc with
+    NULL: one never raised, or one already delivered) leaves CPython 3.11's eval breaker set for
+    good: the next traced call never returns."""
+    script = _TRACED_AFTER_A_PENALTY.replace("TIMEOUT", timeout).replace("JOB_BODY", body)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=10
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("a traced call hung after a TimerDeathPenalty ended")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == printed

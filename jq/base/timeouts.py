@@ -282,6 +282,8 @@ class TimerDeathPenalty(BaseDeathPenalty):
         super().__init__(timeout, exception, **kwargs)
         self._target_thread_id = threading.get_ident()
         self._timer: threading.Timer | None = None
+        # Whether the timer raised the exception in the job's thread (see cancel_death_penalty).
+        self._fired = False
         # An asynchronous exception is raised by class, without arguments: bake the message in.
         self._async_exception = with_default_message(exception, self.message())
 
@@ -295,11 +297,23 @@ class TimerDeathPenalty(BaseDeathPenalty):
 
     def handle_death_penalty(self) -> None:
         """Raise the timeout exception in the job's thread (called by the timer thread)."""
+        self._fired = True
         raise_in_thread(self._target_thread_id, self._async_exception)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> Literal[False]:
+        if exc_type is not None and issubclass(exc_type, self._async_exception):
+            self._fired = False  # delivered: nothing left to clear (see cancel_death_penalty)
+        return super().__exit__(exc_type, exc_value, traceback)
 
     def setup_death_penalty(self) -> None:
         """Start the timer thread."""
         self._target_thread_id = threading.get_ident()
+        self._fired = False
         self._timer = self.new_timer()
         self._timer.start()
 
@@ -309,8 +323,13 @@ class TimerDeathPenalty(BaseDeathPenalty):
             self._timer.cancel()
             self._timer.join()
             self._timer = None
-            # Clearing is harmless when nothing is pending and prevents a late delivery.
-            raise_in_thread(self._target_thread_id, None)
+            # Only after the timer fired and its exception was not delivered (joined above: it
+            # has fired, or never will): clearing when nothing is pending is not harmless. On
+            # CPython 3.11 it leaves the interpreter's eval breaker set for good, and the next
+            # call traced by a debugger or a coverage tool (sys.settrace) never returns.
+            if self._fired:
+                self._fired = False
+                raise_in_thread(self._target_thread_id, None)
 
 
 def get_default_death_penalty_class() -> type[BaseDeathPenalty]:

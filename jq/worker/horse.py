@@ -41,7 +41,7 @@ from jq.core.execution import JobOutcome
 from jq.core.job_state import JobStatus
 from jq.defaults import DEFAULT_DEATH_PENALTY_GRACE, effective_timeout
 from jq.exceptions import NoSuchJobError, WorkHorseDiedError
-from jq.worker.horse_process import HorseProcess
+from jq.worker.horse_process import HorseProcess, die_with_parent
 from jq.worker.strategies import KillReason, describe_exit
 from jq.worker.warden import HorseWarden
 
@@ -59,10 +59,13 @@ __all__ = [
     "ForkPerJobExecution",
     "ForkedHorseHost",
     "HorseHost",
+    "HorseProcess",
     "HorseWatcher",
+    "ReusedHorseExecution",  # noqa: F822 - provided by __getattr__ (see the end of the module)
     "ReusedHorseHost",
     "ServingHorseHost",
     "WorkHorseExecution",
+    "die_with_parent",
     "horse_ended",
     "job_deadline",
     "read_report",
@@ -348,3 +351,14 @@ def read_report(read_end: int) -> tuple[JobOutcome, int] | None:
     if len(data) < 2:
         return None
     return JobOutcome(data[0]), data[1]
+
+
+def __getattr__(name: str) -> Any:
+    """``ReusedHorseExecution``, exported here before this module was split (it lives in
+    :mod:`jq.worker.reused_horse` now, which imports this module: looked up on first use)."""
+    if name == "ReusedHorseExecution":
+        # lazy: breaks the cycle jq.worker.horse <-> jq.worker.reused_horse (which imports this)
+        from jq.worker import reused_horse
+
+        return reused_horse.ReusedHorseExecution
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -70,6 +70,16 @@ def read_frames(buffer: bytes) -> tuple[list[bytes], bytes]:
     return messages, buffer
 
 
+def _write_all(fd: int, message: bytes) -> None:
+    """Write all of ``message`` to the pipe ``fd``. A write longer than the pipe holds waits for
+    the reader; a signal handled meanwhile (a warm shutdown's SIGTERM) ends the system call with
+    part of it written, and a message cut short would make the reader take the next message's
+    bytes for the rest of this one."""
+    view = memoryview(message)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def encode_leases(leases: Sequence[Lease]) -> bytes:
     """``leases`` as the board and the pipe carry them: pickled, which is several times cheaper
     than JSON for the worker (it writes twice a job) and safe here, since what is read is what the
@@ -100,7 +110,7 @@ class LeaseBoard:
         generation = self._generation
         if len(data) > self.capacity:
             # Before the header: a pulse that sees IN_PIPE has the message to read.
-            os.write(pipe, _FRAME.pack(len(data)) + data)
+            _write_all(pipe, _FRAME.pack(len(data)) + data)
             _HEADER.pack_into(self._memory, 0, generation + 1, 0, 0)
             _HEADER.pack_into(self._memory, 0, generation + 2, IN_PIPE, 0)
         else:

@@ -24,6 +24,7 @@ import select
 import signal
 import sys
 import time
+import weakref
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -36,6 +37,25 @@ from jq.worker.lease_board import IN_PIPE, Lease, LeaseBoard, decode_leases, rea
 __all__ = ["Lease", "LeasePulse"]
 
 logger = logging.getLogger("jq.worker")
+
+# The pulse reads its pipe after renewing this many leases (a few milliseconds of round trips).
+_DRAIN_EVERY = 64
+
+# The pulses started by this process and not stopped yet (see _forget_in_child).
+_STARTED: weakref.WeakSet[LeasePulse] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:  # pragma: no cover - runs in forked children
+    """In any process forked from one that runs pulses (a job's own fork, another worker's pulse):
+    close its copies of their pipes and forget them. A pulse ends when its worker closes the
+    pipe's write end (:meth:`LeasePulse.stop`); a copy held by a child that outlives the job
+    would keep the pulse alive and the worker's stop waiting for it as long as the child lives."""
+    for pulse in list(_STARTED):
+        pulse._forget()
+    _STARTED.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 class LeasePulse:
@@ -62,8 +82,14 @@ class LeasePulse:
         self._board = LeaseBoard()
         read_end, write_end = os.pipe()
         parent = os.getpid()
-        with self.fork_guard:
-            pid = os.fork()
+        try:
+            with self.fork_guard:
+                pid = os.fork()
+        except OSError:
+            # Not forked (EAGAIN, ENOMEM): the caller's stop() closes the board, not the pipe.
+            os.close(read_end)
+            os.close(write_end)
+            raise
         if pid == 0:  # pragma: no cover - the child never returns from here
             code = 0
             try:
@@ -75,6 +101,7 @@ class LeasePulse:
                 os._exit(code)
         os.close(read_end)
         self.pid, self._pipe = pid, write_end
+        _STARTED.add(self)  # after the fork: the pulse's own process keeps its board
 
     def running(self, leases: Sequence[Lease]) -> None:
         """Renew these leases (and the worker's record) from now on; none: stop renewing."""
@@ -92,13 +119,15 @@ class LeasePulse:
         worker is told once in its log, and the pulse is forgotten (the heartbeat thread still
         renews, GIL permitting). The worker's heartbeat thread asks at each beat: writing to the
         board would not notice a dead reader."""
-        if self.pid is None:
+        # Read once: stop(), in the worker's main thread, may forget it meanwhile.
+        pid = self.pid
+        if pid is None:
             return False
         try:
-            pid, _ = os.waitpid(self.pid, os.WNOHANG)
+            found, _ = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            pid = self.pid  # reaped elsewhere: gone all the same
-        if pid == 0:
+            found = pid  # reaped elsewhere (by stop()): gone all the same
+        if found == 0:
             return True
         if self._pipe < 0:
             return False  # being stopped (stop() closes the pipe first): not news
@@ -109,20 +138,33 @@ class LeasePulse:
 
     def stop(self) -> None:
         """End the pulse (it reads end of file) and reap it."""
+        _STARTED.discard(self)
         self._close_pipe()
-        if self.pid is not None:
+        # Read once: the heartbeat thread's check() forgets a pulse it finds dead.
+        pid, self.pid = self.pid, None
+        if pid is not None:
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-            self.pid = None
+                os.waitpid(pid, 0)
+        if self._board is not None:
+            self._board.close()
+            self._board = None
+
+    def _forget(self) -> None:  # pragma: no cover - runs in forked children
+        """Drop this process's copies of the pipe and the board (in a forked child): the pulse
+        is its parent's, neither to tell nor to reap from here."""
+        self._close_pipe()
+        self.pid = None
         if self._board is not None:
             self._board.close()
             self._board = None
 
     def _close_pipe(self) -> None:
-        if self._pipe >= 0:
+        # Taken before it is closed: check() (the heartbeat thread) and stop() (the main thread)
+        # may both close it, and a descriptor closed twice could be another one by then.
+        pipe, self._pipe = self._pipe, -1
+        if pipe >= 0:
             with contextlib.suppress(OSError):
-                os.close(self._pipe)
-            self._pipe = -1
+                os.close(pipe)
 
     # -- in the pulse process ----------------------------------------------------------------------
 
@@ -156,16 +198,15 @@ class LeasePulse:
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + self.interval
                 # A list sent through the pipe is there before the board points to it.
-                while select.select([read_end], [], [], 0)[0]:
-                    if not self._read_pipe(read_end):
-                        return
+                if not self._drain(read_end):
+                    return
                 found = board.read()
                 if found == IN_PIPE:
                     leases = self._pipe_leases
                 elif isinstance(found, list):
                     leases = found
-                if leases:
-                    self._renew(leases)
+                if leases and not self._renew(leases, read_end):
+                    return  # the worker closed the pipe while the leases were renewed
 
     def _read_pipe(self, read_end: int) -> bool:  # pragma: no cover - runs in the child
         """Read what the pipe holds (lists too long for the board); False at end of file."""
@@ -177,13 +218,27 @@ class LeasePulse:
             self._pipe_leases = decode_leases(messages[-1])
         return True
 
-    def _renew(self, leases: list[Lease]) -> None:  # pragma: no cover - runs in the child
+    def _drain(self, read_end: int) -> bool:  # pragma: no cover - runs in the child
+        """Read all the pipe holds now, without waiting; False at end of file."""
+        while select.select([read_end], [], [], 0)[0]:
+            if not self._read_pipe(read_end):
+                return False
+        return True
+
+    def _renew(self, leases: list[Lease], read_end: int) -> bool:  # pragma: no cover - in the child
+        """Extend ``leases`` and the worker's record; False when the worker closed the pipe
+        meanwhile. The pipe is read every :data:`_DRAIN_EVERY` leases: a list sent through it
+        (thousands of leases) is written by the worker's main loop, which waits while the pipe
+        is full, and renewing that many takes as many round trips."""
         try:
             until = self.broker.now() + self.ttl  # the store's clock, as every lease
-            for queue, job_id, execution_id in leases:
+            for done, (queue, job_id, execution_id) in enumerate(leases, 1):
                 self.broker.extend_lease(queue, job_id, execution_id, until)
+                if done % _DRAIN_EVERY == 0 and not self._drain(read_end):
+                    return False
             stamp = format_timestamp(now()).encode()
             self.broker.heartbeat_worker(self.name, {"last_heartbeat": stamp}, self.ttl)
         except Exception as error:
             # The store may be briefly unreachable: the next beat tries again.
             print(f"jq worker {self.name}: lease pulse failed: {error}", file=sys.stderr)
+        return True

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jq.broker import Broker
+from jq.exceptions import ConfigurationError
 from jq.plugins import hookimpl
 from jq_backends.memory.broker import MemoryBroker
 
@@ -21,10 +22,18 @@ SCHEME = "memory"
 def jq_broker_from_url(url: str, options: Mapping[str, Any]) -> Broker | None:
     """The named memory store for a ``memory://`` URL; None for any other scheme.
 
-    ``options`` are ignored: a named store is shared, so it cannot take per-caller settings.
+    ``options`` are ignored: a named store is shared, so it cannot take per-caller settings. A
+    query (``?wait_replicas=1``) is refused: a store inside one process has no setting to take
+    there, and ignoring one would let a URL promise what the store does not do.
     """
     parts = urlsplit(url)
     if parts.scheme.lower() != SCHEME:
         return None
+    if parts.query:
+        raise ConfigurationError(
+            f"{url!r}: memory:// takes no arguments (?{parts.query}): a memory store lives in this "
+            "process, with no replicas to wait for and no connection to tune; use redis:// or "
+            "sqlite:// for a store with settings"
+        )
     name = (parts.netloc + parts.path).strip("/") or "default"
     return MemoryBroker.named(name)

@@ -35,11 +35,17 @@ from typing import Any, Final
 
 import redis
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
+from redis.exceptions import (
+    NoPermissionError,
+    NoScriptError,
+    OutOfMemoryError,
+    RedisClusterException,
+    ResponseError,
+)
 
 from jq import broker as contract
 from jq.broker import history
-from jq.exceptions import StoreDataError, StoreFullError
+from jq.exceptions import StoreDataError, StoreFullError, UnsupportedByBrokerError
 from jq_backends.fields import FAILURE_TTL, PENDING_STATUSES, PLACE_OF_STATUS
 from jq_backends.keys import (
     DEFAULT_PREFIX,
@@ -295,7 +301,8 @@ READ_ONLY_SCRIPTS: Final = frozenset({"load_fields"})
 
 # What runs around every other script's own code (see lib.lua's Requests): the request key and number
 # are taken off the end of KEYS and ARGV, so that the script reads its own as before; a copy of a
-# call that already ran returns its recorded reply and writes nothing.
+# call that already ran returns its recorded reply, and writes only the record's new expiry (so
+# that a WAIT after it covers the call it repeats: see lib.lua's recorded_reply).
 _REQUEST_HEAD: Final = """\
 local REQUEST_KEY, REQUEST_NUMBER = table.remove(KEYS), table.remove(ARGV)
 local recorded = recorded_reply(REQUEST_KEY, REQUEST_NUMBER)
@@ -401,6 +408,8 @@ class ScriptRunner:
             KeySpace(prefix).request, (redis.ConnectionError, redis.TimeoutError), EXACT_REPEATS
         )
         self._durability = durability
+        # Whether the server has answered a WAIT of this runner (see _check_wait).
+        self._wait_answered = False
         self._watch = MasterWatch(client)
 
     @property
@@ -477,6 +486,8 @@ class ScriptRunner:
             )  # fmt: skip
         durability = self._durability
         assert durability is not None
+        if not self._wait_answered:
+            self._check_wait(durability)
         wait = durability.command
 
         def through_client() -> tuple[Any, Any]:
@@ -503,6 +514,32 @@ class ScriptRunner:
             raise confirmed
         durability.check(int(confirmed), name)
         return reply
+
+    def _check_wait(self, durability: Durability) -> None:
+        """Before the first write that waits: whether the server runs ``WAIT`` for this client
+        (``WAIT 0 0`` answers at once). A server without it (fakeredis) or a user whose ACL
+        forbids it would make each write and then refuse its ``WAIT``: the caller would see an
+        error for a write that was made, and a job enqueued again would be there twice. Raises
+        :class:`~jq.exceptions.UnsupportedByBrokerError` then, nothing written. Another error
+        (a lost connection, a replica) is left to the write itself, and asked again next time."""
+        execute: Callable[..., Any] = self._client.execute_command
+        try:
+            # (On a cluster, to the client's default node: a node's users are the cluster's.)
+            execute("WAIT", 0, 0)
+        except RedisClusterException:
+            return
+        except ResponseError as error:
+            if not (isinstance(error, NoPermissionError) or "unknown command" in str(error).lower()):
+                return
+            raise UnsupportedByBrokerError(
+                f"the server refused WAIT ({error}), which a broker made with wait_replicas="
+                f"{durability.replicas} sends after each write to learn that replicas have it: "
+                "nothing was written. Allow WAIT to this user (ACL: +wait), use a Redis server that "
+                "has it (fakeredis has none, nor replicas), or leave wait_replicas out"
+            ) from error
+        except (redis.ConnectionError, redis.TimeoutError):
+            return
+        self._wait_answered = True
 
     def queue_on(self, pipeline: Any, name: str, keys: Sequence[str], args: Sequence[Arg]) -> None:
         """Queue one script call on a redis-py ``pipeline``: made (the script loaded first when
