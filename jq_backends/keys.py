@@ -145,6 +145,11 @@ class KeySpace:
         """This job's unmet dependencies."""
         return f"{self.prefix}{DEPENDENCIES}:{job_id}"
 
+    def job_data(self, job_id: str) -> list[str]:
+        """The keys that live and die with a job, in the order the scripts take them: its record,
+        its results, the jobs waiting for it, its unmet dependencies."""
+        return [self.job(job_id), self.results(job_id), self.dependents(job_id), self.dependencies(job_id)]
+
     def queue(self, name: str) -> str:
         """The queue's list of job ids."""
         return f"{self.prefix}{QUEUE}:{name}"

@@ -116,7 +116,7 @@ def test_the_table_covers_every_kind_and_every_key_method() -> None:
     assert len(KINDS) == len(set(KINDS))
     # A new KeySpace method must be added to BUILDERS (or to the helpers here) to be checked.
     methods = {name for name, value in vars(KeySpace).items() if not name.startswith("_") and callable(value)}
-    helpers = {"place", "registry", "template", "fixed", "worker_name", "counts"}
+    helpers = {"place", "registry", "template", "fixed", "worker_name", "counts", "job_data"}
     builders = {"job", "results", "dependents", "dependencies", "queue", "wake", "workers_of",
                 "worker", "worker_queues", "commands", "lock", "marker", "group", "rate_limit",
                 "rate_limit_slots", "rate_limit_waiting", "request", "totals", "history_minutes",
@@ -271,3 +271,13 @@ def test_every_key_a_real_run_writes_reads_back_to_one_name() -> None:
     assert keys.lock(scheduler_lock_name("a:intermediate")) in written
     assert keys.totals("a:intermediate") in written  # the history of the failed job's retry
     assert plain.job_ids == [] and "child" in plain.finished_job_registry.get_job_ids()
+
+
+def test_a_jobs_data_keys_are_its_record_results_dependents_and_dependencies() -> None:
+    keys = KeySpace("{app}:")
+    assert keys.job_data("j1") == [
+        keys.job("j1"),
+        keys.results("j1"),
+        keys.dependents("j1"),
+        keys.dependencies("j1"),
+    ]

@@ -148,14 +148,7 @@ class RedisQueues(RedisState, QueueStore):
             if request.scheduled_at is not None:
                 return False
             job_id, queue = request.job_id, request.queue
-            keys += [
-                k.job(job_id),
-                k.results(job_id),
-                k.dependents(job_id),
-                k.dependencies(job_id),
-                k.queue(queue),
-                k.wake(queue),
-            ]
+            keys += [*k.job_data(job_id), k.queue(queue), k.wake(queue)]
             args += ["1" if request.at_front else "0", codec.expiry(request.record_ttl)]
             fields = request.fields
             if shared is not None:

@@ -34,13 +34,7 @@ class RedisJobs(RedisState, JobStore):
         (``lua/save_job.lua``).
         """
         if self._waits:
-            keys = self._keys
-            script_keys = [
-                keys.job(job_id),
-                keys.results(job_id),
-                keys.dependents(job_id),
-                keys.dependencies(job_id),
-            ]
+            script_keys = self._keys.job_data(job_id)
             self._scripts("save_job", script_keys, [codec.expiry(record_ttl), *codec.flat(fields)])
             return
         pipe = self._client.pipeline(transaction=True)
@@ -52,13 +46,13 @@ class RedisJobs(RedisState, JobStore):
         self, pipe: Pipeline, job_id: str, fields: Mapping[str, bytes], record_ttl: int | None
     ) -> None:
         """Queue the commands of :meth:`save_job` on ``pipe``."""
-        keys = self._keys
-        key = keys.job(job_id)
+        data_keys = self._keys.job_data(job_id)
+        key = data_keys[0]
         pipe.delete(key)
         if fields:
             pipe.hset(key, items=[part for pair in fields.items() for part in pair])
         expiry = codec.expiry(record_ttl)
-        for data_key in (key, keys.results(job_id), keys.dependents(job_id), keys.dependencies(job_id)):
+        for data_key in data_keys:
             if expiry:
                 pipe.pexpire(data_key, int(expiry))
             else:
@@ -150,12 +144,7 @@ class RedisJobs(RedisState, JobStore):
     ) -> tuple[list[str], list[Arg]]:
         """The KEYS and ARGV of ``lua/delete_job.lua`` for :meth:`delete_job`."""
         keys = self._keys
-        script_keys = [
-            keys.job(job_id),
-            keys.results(job_id),
-            keys.dependents(job_id),
-            keys.dependencies(job_id),
-        ]
+        script_keys = keys.job_data(job_id)
         settlement = settlement_for(dependents, canceled_fields, default_failure_ttl, now)
         mode: str = PolicyLetter.NONE
         args: list[Arg] = [""]

@@ -110,7 +110,7 @@ class RedisRegistries(RedisState, RegistryStore):
         the order of the transition's parts; the record's fields come last, running to the end of
         ARGV when the transition is the ``last`` part of the call, else counted first."""
         k, job_id, edit, settlement = self._keys, change.job_id, change.edit, change.settlement
-        keys = [k.job(job_id), k.results(job_id), k.dependents(job_id), k.dependencies(job_id)]
+        keys = k.job_data(job_id)
         args: list[Arg] = [""]
         mode, flags = self._move_part(change.move, settlement is not None, keys, args)
         if change.execution_id is not None:
