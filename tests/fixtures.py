@@ -723,15 +723,21 @@ def note_run_at(path: str, tag: str) -> str:
     return tag
 
 
-def fork_lingering_child(path: str) -> int:
-    """Fork a child that outlives the job (it waits for a signal), as a job that starts a
-    background process by fork does; write its pid to the file at ``path`` for the test to end it."""
+def fork_paused_child() -> int:
+    """Fork a child that does nothing until a signal ends it; its pid (the caller ends it)."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         try:
             signal.pause()
         finally:
             os._exit(0)
+    return pid
+
+
+def fork_lingering_child(path: str) -> int:
+    """Fork a child that outlives the job (it waits for a signal), as a job that starts a
+    background process by fork does; write its pid to the file at ``path`` for the test to end it."""
+    pid = fork_paused_child()
     with open(path, "w") as handle:
         handle.write(str(pid))
     return pid

@@ -45,12 +45,7 @@ def _ends(call: object) -> bool:
 def _forked_child() -> Iterator[int]:
     """A child forked from this process that lives until the block ends (as a job's background
     process would), then is ended and reaped."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            signal.pause()
-        finally:
-            os._exit(0)
+    pid = fixtures.fork_paused_child()
     try:
         yield pid
     finally:
