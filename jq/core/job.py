@@ -8,17 +8,13 @@ delete, finishing and failing) go through :mod:`jq.lifecycle`, which makes each 
 from __future__ import annotations
 
 import datetime
-import inspect
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from jq.base.coroutines import run_coroutine
 from jq.base.utils import (
     JOB_ID_PATTERN,
-    format_timestamp,
-    import_attribute,
     now,
     parse_timeout,
     public_module,
@@ -26,39 +22,38 @@ from jq.base.utils import (
     validate_job_id,
     validate_ttl,
 )
-from jq.broker import EXECUTION, STATUS, Broker, Record, RecordEdit, Transition
+from jq.broker import EXECUTION, Broker, Record
 from jq.core import job_record, lifecycle_requests
 from jq.core.callbacks import Callback
-from jq.core.dependency import Dependency, dependency_ids, recognize_jobs
+from jq.core.dependency import Dependency, recognize_jobs
 from jq.core.job_call import (
     Call,
     CallPayload,
+    JobCallView,
     call_string,
     callable_reference,
-    callback_timeout,
     current_job,
 )
-from jq.core.job_layout import LayoutKey, layout_broker, queueing_class
-from jq.core.job_results import load_results, wait_for_latest_result
-from jq.core.job_state import UNSTORED_STATUSES, JobStatus
+from jq.core.job_dependencies import JobDependencies
+from jq.core.job_layout import JobPlaces, LayoutKey
+from jq.core.job_options import JobOutcomeOptions
+from jq.core.job_results import JobResults
+from jq.core.job_state import JobStatus
+from jq.core.job_status import JobStatusQueries
+from jq.core.job_storage import JobStorage
 from jq.core.results import Result
 from jq.core.retry import Retry
 from jq.core.webhook import Webhook
 from jq.exceptions import (
     ConfigurationError,
-    DeserializationError,
-    InvalidJobDependency,
-    MissingJobError,
     NoSuchJobError,
-    SerializationError,
 )
 from jq.io.connections import resolve_broker
 from jq.io.serializers import Serializer, resolve_serializer
 
 if TYPE_CHECKING:
-    from jq.queueing.executions import Execution, ExecutionRegistry
+    from jq.queueing.executions import ExecutionRegistry
     from jq.queueing.queue import Queue
-    from jq.queueing.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 
 __all__ = [
     "JOB_ID_PATTERN",
@@ -134,8 +129,16 @@ def _checked_arguments(
     return args, kwargs
 
 
-class Job:
-    """A function call to run in the background; a proxy for its record in the broker."""
+class Job(
+    JobCallView, JobStatusQueries, JobResults, JobDependencies, JobOutcomeOptions, JobStorage, JobPlaces
+):
+    """A function call to run in the background; a proxy for its record in the broker.
+
+    Its RQ API comes by concern from the mixins of ``jq.core.job_*``: the call and callbacks
+    (:class:`~jq.core.job_call.JobCallView`), status, results, dependencies, after-run options,
+    the record as stored, key names and registries. This class makes, fetches and identifies jobs,
+    and starts their state changes (see :mod:`jq.core.lifecycle`).
+    """
 
     # Defaults read from the class until a job sets its own (one job is made per enqueue: each
     # attribute set in __init__ costs every enqueue).
@@ -440,484 +443,6 @@ class Job:
 
     def __str__(self) -> str:
         return f"<{type(self).__name__} {self.id}: {self.description}>"
-
-    # -- the call: decoded from the stored ``data`` on first access ---------------------------------
-
-    @property
-    def data(self) -> bytes:
-        """The serialized call, as stored."""
-        return self._call.data(self._id, self.serializer)
-
-    @property
-    def func_name(self) -> str:
-        """The function's dotted path (or the method name, for an instance method)."""
-        return self._call.call(self._id, self.serializer).func_name
-
-    @property
-    def instance(self) -> Any:
-        """The object whose method is called, or None for a plain function."""
-        return self._call.call(self._id, self.serializer).instance
-
-    @property
-    def args(self) -> list[Any] | tuple[Any, ...]:
-        """The positional arguments."""
-        return self._call.call(self._id, self.serializer).args  # type: ignore[no-any-return]
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        """The keyword arguments."""
-        return self._call.call(self._id, self.serializer).kwargs
-
-    @property
-    def func(self) -> Callable[..., Any]:
-        """The callable to run, imported by name (raises if it cannot be found)."""
-        if self.instance is not None:
-            return getattr(self.instance, self.func_name)  # type: ignore[no-any-return]
-        return import_attribute(self.func_name)  # type: ignore[no-any-return]
-
-    def get_call_string(self) -> str:
-        """``module.func(arg, key=value)``, for logs and the default description, as RQ writes
-        it (see :func:`jq.core.job_call.call_string`)."""
-        try:
-            return call_string(self.func_name, self.args, self.kwargs)
-        except DeserializationError:
-            return "<call cannot be read>"
-
-    def perform(self) -> Any:
-        """Run the call in this process and return its result (no timeout, nothing recorded).
-
-        A coroutine function's coroutine (``async def``) is run to its end on an event loop of its
-        own, within the death penalty around this call (see :mod:`jq.base.coroutines`).
-        """
-        token = current_job.set(self)
-        try:
-            result = self.func(*self.args, **self.kwargs)
-            if inspect.iscoroutine(result):
-                result = run_coroutine(result)
-            return result
-        finally:
-            current_job.reset(token)
-
-    @property
-    def success_callback_timeout(self) -> int:
-        """Seconds the ``on_success`` callback may run."""
-        return callback_timeout(self.success_callback_ref)
-
-    @property
-    def failure_callback_timeout(self) -> int:
-        """Seconds the ``on_failure`` callback may run."""
-        return callback_timeout(self.failure_callback_ref)
-
-    @property
-    def stopped_callback_timeout(self) -> int:
-        """Seconds the ``on_stopped`` callback may run."""
-        return callback_timeout(self.stopped_callback_ref)
-
-    @property
-    def success_callback(self) -> Callable[..., Any] | None:
-        """The imported ``on_success`` function, or None."""
-        return self.success_callback_ref.func if self.success_callback_ref else None
-
-    @property
-    def failure_callback(self) -> Callable[..., Any] | None:
-        """The imported ``on_failure`` function, or None."""
-        return self.failure_callback_ref.func if self.failure_callback_ref else None
-
-    @property
-    def stopped_callback(self) -> Callable[..., Any] | None:
-        """The imported ``on_stopped`` function, or None."""
-        return self.stopped_callback_ref.func if self.stopped_callback_ref else None
-
-    # -- status -------------------------------------------------------------------------------------
-
-    def get_status(self, refresh: bool = True) -> JobStatus:
-        """The job's status, read from the broker unless ``refresh=False``.
-
-        Raises :class:`MissingJobError` (both a :class:`NoSuchJobError` and an
-        :class:`InvalidJobOperation`) when refreshing a job whose record is gone.
-        """
-        if refresh:
-            values = self.broker.load_job_fields(self._id, [STATUS])
-            if values is None:
-                raise MissingJobError(f"Failed to retrieve status for job {self._id}: it does not exist")
-            self._status = JobStatus(values[0].decode()) if values[0] else JobStatus.CREATED
-        return JobStatus.CREATED if self._status is None else self._status
-
-    def set_status(self, status: JobStatus | str, pipeline: Any = None) -> None:
-        """Write the status field only: no place changes (prefer the lifecycle methods).
-
-        With a redis-py ``pipeline``, the write is queued on it and made by ``pipeline.execute()``.
-        """
-        value = JobStatus(status)
-        if value in UNSTORED_STATUSES:
-            raise ConfigurationError(
-                f"status {value.value!r} names no place a job can be in, and jq never stores it"
-            )
-        fields = {STATUS: value.value.encode()}
-        if pipeline is not None:
-            self.broker.pipeline_writes(pipeline).update_job(self._id, fields)
-        elif not self.broker.update_job(self._id, fields):
-            raise NoSuchJobError(f"No such job: {self._id}")
-        self._status = value
-
-    @property
-    def is_queued(self) -> bool:
-        """The job waits in its queue (raises :class:`MissingJobError` when it is gone)."""
-        return self.get_status() == JobStatus.QUEUED
-
-    @property
-    def is_started(self) -> bool:
-        """A worker is running the job."""
-        return self.get_status() == JobStatus.STARTED
-
-    @property
-    def is_finished(self) -> bool:
-        """The job ran and succeeded."""
-        return self.get_status() == JobStatus.FINISHED
-
-    @property
-    def is_failed(self) -> bool:
-        """The job ran and failed."""
-        return self.get_status() == JobStatus.FAILED
-
-    @property
-    def is_deferred(self) -> bool:
-        """The job waits for its dependencies."""
-        return self.get_status() == JobStatus.DEFERRED
-
-    @property
-    def is_scheduled(self) -> bool:
-        """The job waits for its time."""
-        return self.get_status() == JobStatus.SCHEDULED
-
-    @property
-    def is_canceled(self) -> bool:
-        """The job was canceled."""
-        return self.get_status() == JobStatus.CANCELED
-
-    @property
-    def is_stopped(self) -> bool:
-        """The job was stopped while it ran."""
-        return self.get_status() == JobStatus.STOPPED
-
-    @property
-    def is_ready_to_enqueue(self) -> bool:
-        """RQ's "released, not queued yet": never true in jq (see :attr:`JobStatus.READY_TO_ENQUEUE`)."""
-        return self.get_status() == JobStatus.READY_TO_ENQUEUE
-
-    def get_position(self) -> int | None:
-        """The job's 0-based position in its queue, or None when it is not queued."""
-        if not self.origin:
-            return None
-        return self.broker.queue_position(self.origin, self._id)
-
-    # -- results: one entry per execution -------------------------------------------------------
-
-    def results(self) -> list[Result]:
-        """One :class:`Result` per kept execution, newest first."""
-        return load_results(self.broker, self._id, self.serializer)
-
-    def latest_result(self, timeout: float = 0) -> Result | None:
-        """The newest result; with ``timeout`` seconds, wait up to that long for one to appear."""
-        result = wait_for_latest_result(self.broker, self._id, self.serializer, timeout)
-        if result is not None:
-            self._latest_result = result
-        return result
-
-    def return_value(self, refresh: bool = False) -> Any:
-        """The return value of the newest execution if it succeeded, else None."""
-        if self._return_value is not _UNSET and not refresh:
-            return self._return_value
-        result = self.latest_result()
-        if result is None or result.type is not Result.Type.SUCCESSFUL:
-            return None
-        self._return_value = result.return_value
-        return self._return_value
-
-    @property
-    def result(self) -> Any:
-        """The return value once the job succeeded; None before that (RQ's ``job.result``)."""
-        return self.return_value()
-
-    @property
-    def exc_info(self) -> str | None:
-        """The traceback text of the newest failed execution, or None."""
-        result = self._latest_result if self._latest_result is not None else self.latest_result()
-        if result is None or result.type is Result.Type.SUCCESSFUL:
-            return None
-        return result.exc_string
-
-    # -- dependencies (the jobs it waits for) and dependents (the jobs waiting for it) -------------
-    # Whether a job waits, and when it is released, is decided by the broker in the step that
-    # enqueues it or ends its dependency (see jq.broker.DependentsPolicy): these only read.
-
-    def process_dependencies(self, depends_on: Any) -> None:
-        """Set the jobs this job waits for from a ``depends_on=`` value (a job, an id, a
-        :class:`Dependency`, or a list of these); a Dependency's ``allow_failure`` and
-        ``enqueue_at_front`` then apply to the job."""
-        ids = dependency_ids(depends_on)
-        if self._id in ids:
-            raise InvalidJobDependency(f"job {self._id!r} cannot depend on itself: it would wait forever")
-        for item in depends_on if isinstance(depends_on, list | tuple) else [depends_on]:
-            if isinstance(item, Dependency):
-                self.allow_dependency_failures = self.allow_dependency_failures or item.allow_failure
-                self.enqueue_at_front = self.enqueue_at_front or item.enqueue_at_front
-        self._dependency_ids = ids
-
-    @property
-    def dependency_ids(self) -> list[str]:
-        """The ids of the jobs this job depends on."""
-        return list(self._dependency_ids)
-
-    @property
-    def dependencies(self) -> list[Job]:
-        """The jobs this job depends on that still exist."""
-        return self._existing(self._dependency_ids)
-
-    @property
-    def dependency(self) -> Job | None:
-        """The first job this job depends on, or None."""
-        found = self.dependencies
-        return found[0] if found else None
-
-    def fetch_dependencies(self, watch: bool = False, pipeline: Any = None) -> list[Job]:
-        """The jobs this job depends on that still exist (``watch`` and ``pipeline`` are RQ's
-        WATCH machinery, which jq's atomic enqueue does not need: they are accepted and unused)."""
-        return self.dependencies
-
-    @property
-    def dependent_ids(self) -> list[str]:
-        """The ids of the jobs still waiting for this one, sorted."""
-        return self.broker.dependent_ids(self._id)
-
-    def dependencies_are_met(
-        self,
-        parent_job: Job | None = None,
-        pipeline: Any = None,
-        exclude_job_id: str | None = None,
-        refresh_job_status: bool = True,
-    ) -> bool:
-        """Whether every dependency finished (or, when the job allows failures, failed), read
-        now. ``parent_job`` is judged by its status (refreshed unless ``refresh_job_status`` is
-        False); ``exclude_job_id`` is left out; dependencies whose record is gone are left out, as
-        RQ does. (``pipeline`` is accepted and unused.)"""
-        met = {JobStatus.FINISHED}
-        if self.allow_dependency_failures:
-            met.add(JobStatus.FAILED)
-        ids = [job_id for job_id in self._dependency_ids if job_id != exclude_job_id]
-        if parent_job is not None and parent_job.id != exclude_job_id:
-            if parent_job.get_status(refresh=refresh_job_status) not in met:
-                return False
-            ids = [job_id for job_id in ids if job_id != parent_job.id]
-        return all(job.get_status(refresh=False) in met for job in self._existing(ids))
-
-    def delete_dependents(self, pipeline: Any = None) -> None:
-        """Delete the jobs waiting for this one (each left in its queue's lists as
-        ``delete(remove_from_queue=False)`` leaves it), on ``pipeline`` when given."""
-        for dependent in self._existing(self.dependent_ids):
-            dependent.delete(pipeline=pipeline, remove_from_queue=False)
-
-    def _existing(self, job_ids: list[str]) -> list[Job]:
-        found = type(self).fetch_many(job_ids, connection=self.broker, serializer=self.serializer)
-        return [job for job in found if job is not None]
-
-    # -- options that decide what happens after it runs: TTLs, retries, rate limit, webhooks -----
-
-    def get_ttl(self, default_ttl: int | None = None) -> int | None:
-        """The job's ``ttl``, or ``default_ttl`` when it has none."""
-        return default_ttl if self.ttl is None else self.ttl
-
-    def get_result_ttl(self, default_ttl: int) -> int:
-        """The job's ``result_ttl``, or ``default_ttl`` when it has none."""
-        return default_ttl if self.result_ttl is None else self.result_ttl
-
-    @property
-    def should_retry(self) -> bool:
-        """Whether a failure now would be retried (retries are left)."""
-        return bool(self.retries_left)
-
-    def get_retry_interval(self) -> int:
-        """Seconds the next retry waits (0 without intervals)."""
-        if not self.retry_intervals:
-            return 0
-        left = self.retries_left or 0
-        done = len(self.retry_intervals) - left if self.retry_max is None else self.retry_max - left
-        return Retry.get_interval(max(done, 0), self.retry_intervals)
-
-    def should_enqueue_at_front(self) -> bool:
-        """Whether the job goes to the front of its queue: when it is retried after it ran and its
-        ``Retry`` says ``enqueue_at_front``, else as its own ``enqueue_at_front`` says."""
-        if self.enqueue_at_front_on_retry and self.ended_at is not None:
-            return True
-        return bool(self.enqueue_at_front)
-
-    @property
-    def has_rate_limit(self) -> bool:
-        """Whether the job was enqueued with a ``RateLimit`` (a key and a concurrency)."""
-        return bool(self.rate_limit_key and self.rate_limit_concurrency)
-
-    def send_webhooks(self, status: str, *, exc_string: str | None = None) -> None:
-        """Send every webhook of the job whose ``job_status`` is ``status`` (``'finished'`` or
-        ``'failed'``), one after the other; ``exc_string`` goes in a ``failed`` POST's payload.
-        Never raises: a webhook that cannot be sent is logged (``jq.webhook``)."""
-        for webhook in self.webhooks:
-            if webhook.job_status == status:
-                self.log.debug("job %s: %s webhook to %s", self._id, status, webhook.url)
-                webhook.send(self, exc_string=exc_string)
-
-    # -- the record: written and read directly, never moving the job between places ------------
-    # (the moves are in jq.lifecycle). RQ's ``pipeline=``: with a redis-py pipeline the write is
-    # queued on it (see jq.broker.Broker.pipeline_writes) and made by ``pipeline.execute()``.
-
-    def to_record(self) -> dict[str, bytes]:
-        """Every field of the job's record, encoded (serializes the call and meta)."""
-        return job_record.encode(self)
-
-    def to_dict(self, include_meta: bool = True, include_result: bool = True) -> dict[str, bytes]:
-        """The job's record as it would be saved, field by field (without ``meta`` unless
-        ``include_meta``). Results are kept apart from the record in jq: ``include_result`` has
-        nothing to add."""
-        fields = self.to_record()
-        if not include_meta:
-            fields.pop("meta", None)
-        return fields
-
-    def save(self, pipeline: Any = None, include_meta: bool = True, include_result: bool = True) -> None:
-        """Write the job's record (its place and results are left as they are).
-
-        With ``include_meta`` the whole record is replaced. Without it, the stored ``meta`` is kept:
-        the other fields are written onto the record (a job with no record yet gets one without
-        meta). ``include_result`` is RQ's; jq keeps results apart, so it changes nothing.
-        """
-        fields = self.to_dict(include_meta=include_meta)
-        if pipeline is not None:
-            writes = self.broker.pipeline_writes(pipeline)
-            if include_meta:
-                writes.save_job(self._id, fields, self.ttl)
-            else:
-                writes.update_job(self._id, fields)
-            return
-        if include_meta or not self.broker.update_job(self._id, fields):
-            self.broker.save_job(self._id, fields, self.ttl)
-
-    def save_meta(self) -> None:
-        """Store ``job.meta`` (call it from inside the job to report progress)."""
-        try:
-            encoded = self.serializer.dumps(self.meta)
-        except Exception as exc:
-            raise SerializationError(f"job.meta cannot be serialized: {type(exc).__name__}: {exc}") from exc
-        if not self.broker.update_job(self._id, {"meta": encoded}):
-            raise NoSuchJobError(f"No such job: {self._id}")
-
-    def get_meta(self, refresh: bool = True) -> dict[str, Any]:
-        """``job.meta``, reloaded from the broker unless ``refresh=False``; ``{}`` once the job's
-        record is gone, as in RQ."""
-        if refresh:
-            values = self.broker.load_job_fields(self._id, ["meta"])
-            self.meta = {} if values is None else job_record.decode_meta(self._id, values[0], self.serializer)
-        return self.meta
-
-    def restore(self, raw_data: Mapping[Any, Any]) -> None:
-        """Set the job's attributes from a record as stored (field names and values as bytes or
-        text, e.g. what ``HGETALL`` of :attr:`key` returns)."""
-        record = job_record.record_from_raw(raw_data)
-        if not record:
-            raise NoSuchJobError(f"job {self._id!r} has no stored record to restore")
-        self.apply_record(record)
-
-    def cleanup(self, ttl: int | None = None, pipeline: Any = None, remove_from_queue: bool = True) -> None:
-        """Let the job's record go, as RQ's ``cleanup``: ``ttl`` 0 deletes it now, a positive
-        ``ttl`` makes it (and its results) expire in that many seconds, None or a negative one
-        changes nothing."""
-        if ttl == 0:
-            self.delete(pipeline=pipeline, remove_from_queue=remove_from_queue)
-            return
-        if ttl is None or ttl < 0:
-            return
-        change = Transition(self._id, edit=RecordEdit(record_ttl=ttl))
-        if pipeline is not None:
-            self.broker.pipeline_writes(pipeline).transition(change)
-        elif not self.broker.transition(change):
-            raise NoSuchJobError(f"No such job: {self._id}")
-
-    def heartbeat(
-        self, timestamp: datetime.datetime, ttl: int, pipeline: Any = None, xx: bool = False
-    ) -> None:
-        """Record ``timestamp`` as the job's last heartbeat (on an existing record only).
-
-        A running job's lease is kept by its worker, not by this: ``ttl`` and ``xx`` are RQ's and
-        change nothing here.
-        """
-        self.last_heartbeat = timestamp
-        fields = {"last_heartbeat": format_timestamp(timestamp).encode()}
-        if pipeline is not None:
-            self.broker.pipeline_writes(pipeline).update_job(self._id, fields)
-        else:
-            self.broker.update_job(self._id, fields)
-
-    # -- key names, queue and registries, under RQ's names ----------------------------------------
-    # Read on a job, key names come from its broker; read on the class, from layout_broker(). The
-    # queue and registries are objects of jq.queueing, which plugs their classes in (queue_class,
-    # execution_registry_class) when it is imported: the core does not import the layer above it.
-
-    @property
-    def key(self) -> str:
-        """The key under which the job's record is stored."""
-        return self.broker.job_key(self._id)
-
-    @property
-    def dependents_key(self) -> str:
-        """The key of the ids of the jobs waiting for this one."""
-        return self.broker.dependents_key(self._id)
-
-    @property
-    def dependencies_key(self) -> str:
-        """The key of the ids of this job's unmet dependencies."""
-        return self.broker.dependencies_key(self._id)
-
-    @classmethod
-    def key_for(cls, job_id: str) -> str:
-        """The key of the record of job ``job_id`` (see :func:`layout_broker`)."""
-        return layout_broker().job_key(job_id)
-
-    @classmethod
-    def dependents_key_for(cls, job_id: str) -> str:
-        """The key of the ids of the jobs waiting for job ``job_id`` (see :func:`layout_broker`)."""
-        return layout_broker().dependents_key(job_id)
-
-    @property
-    def queue(self) -> Queue:
-        """The job's queue."""
-        queue_class: type[Queue] = queueing_class(type(self), "queue_class")
-        return queue_class(
-            self.origin, connection=self.broker, serializer=self.serializer, job_class=type(self)
-        )
-
-    @property
-    def started_job_registry(self) -> StartedJobRegistry:
-        """The started registry of the job's queue."""
-        return self.queue.started_job_registry
-
-    @property
-    def finished_job_registry(self) -> FinishedJobRegistry:
-        """The finished registry of the job's queue."""
-        return self.queue.finished_job_registry
-
-    @property
-    def failed_job_registry(self) -> FailedJobRegistry:
-        """The failed registry of the job's queue."""
-        return self.queue.failed_job_registry
-
-    @property
-    def execution_registry(self) -> ExecutionRegistry:
-        """The job's executions (RQ's per-job registry): its running one, read from its record."""
-        registry_class: type[ExecutionRegistry] = queueing_class(type(self), "execution_registry_class")
-        return registry_class(self._id, connection=self.broker)
-
-    def get_executions(self) -> list[Execution]:
-        """The job's current executions: the one running it while its status is ``started``
-        (a jq job has at most one), else none."""
-        return self.execution_registry.get_executions()
 
     # -- state changes (see jq.lifecycle) -------------------------------------------------------
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+from jq.base.coroutines import run_coroutine
+from jq.base.utils import import_attribute
 from jq.core.callbacks import DEFAULT_CALLBACK_TIMEOUT, Callback
 from jq.exceptions import ConfigurationError, DeserializationError, SerializationError
 from jq.io.serializers import Serializer
@@ -21,6 +23,7 @@ __all__ = [
     "CALL_STRING_ARGUMENT_LENGTH",
     "Call",
     "CallPayload",
+    "JobCallView",
     "call_string",
     "callable_reference",
     "callback_timeout",
@@ -155,3 +158,101 @@ def decode_call(job_id: str, data: bytes, serializer: Serializer) -> Call:
 
 def _serializer_name(serializer: Serializer) -> str:
     return getattr(serializer, "__name__", type(serializer).__name__)
+
+
+class JobCallView:
+    """RQ's members of a job that read its call and callbacks, a mixin of :class:`jq.job.Job`:
+    the call is decoded from the stored ``data`` on first access."""
+
+    # Set by Job.__init__ (see jq.core.job).
+    _id: str
+    _call: CallPayload
+    serializer: Serializer
+    success_callback_ref: Callback | None
+    failure_callback_ref: Callback | None
+    stopped_callback_ref: Callback | None
+
+    @property
+    def data(self) -> bytes:
+        """The serialized call, as stored."""
+        return self._call.data(self._id, self.serializer)
+
+    @property
+    def func_name(self) -> str:
+        """The function's dotted path (or the method name, for an instance method)."""
+        return self._call.call(self._id, self.serializer).func_name
+
+    @property
+    def instance(self) -> Any:
+        """The object whose method is called, or None for a plain function."""
+        return self._call.call(self._id, self.serializer).instance
+
+    @property
+    def args(self) -> list[Any] | tuple[Any, ...]:
+        """The positional arguments."""
+        return self._call.call(self._id, self.serializer).args  # type: ignore[no-any-return]
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments."""
+        return self._call.call(self._id, self.serializer).kwargs
+
+    @property
+    def func(self) -> Callable[..., Any]:
+        """The callable to run, imported by name (raises if it cannot be found)."""
+        if self.instance is not None:
+            return getattr(self.instance, self.func_name)  # type: ignore[no-any-return]
+        return import_attribute(self.func_name)  # type: ignore[no-any-return]
+
+    def get_call_string(self) -> str:
+        """``module.func(arg, key=value)``, for logs and the default description, as RQ writes
+        it (see :func:`jq.core.job_call.call_string`)."""
+        try:
+            return call_string(self.func_name, self.args, self.kwargs)
+        except DeserializationError:
+            return "<call cannot be read>"
+
+    def perform(self) -> Any:
+        """Run the call in this process and return its result (no timeout, nothing recorded).
+
+        A coroutine function's coroutine (``async def``) is run to its end on an event loop of its
+        own, within the death penalty around this call (see :mod:`jq.base.coroutines`).
+        """
+        token = current_job.set(cast("Job", self))
+        try:
+            result = self.func(*self.args, **self.kwargs)
+            if inspect.iscoroutine(result):
+                result = run_coroutine(result)
+            return result
+        finally:
+            current_job.reset(token)
+
+    @property
+    def success_callback_timeout(self) -> int:
+        """Seconds the ``on_success`` callback may run."""
+        return callback_timeout(self.success_callback_ref)
+
+    @property
+    def failure_callback_timeout(self) -> int:
+        """Seconds the ``on_failure`` callback may run."""
+        return callback_timeout(self.failure_callback_ref)
+
+    @property
+    def stopped_callback_timeout(self) -> int:
+        """Seconds the ``on_stopped`` callback may run."""
+        return callback_timeout(self.stopped_callback_ref)
+
+    @property
+    def success_callback(self) -> Callable[..., Any] | None:
+        """The imported ``on_success`` function, or None."""
+        return self.success_callback_ref.func if self.success_callback_ref else None
+
+    @property
+    def failure_callback(self) -> Callable[..., Any] | None:
+        """The imported ``on_failure`` function, or None."""
+        return self.failure_callback_ref.func if self.failure_callback_ref else None
+
+    @property
+    def stopped_callback(self) -> Callable[..., Any] | None:
+        """The imported ``on_stopped`` function, or None."""
+        return self.stopped_callback_ref.func if self.stopped_callback_ref else None

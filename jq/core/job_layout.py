@@ -10,13 +10,20 @@ they come from the object's broker; read on the class, from :func:`layout_broker
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from jq.broker import Broker
 from jq.exceptions import NoConnectionError
 from jq.io.connections import resolve_broker
+from jq.io.serializers import Serializer
 
-__all__ = ["LayoutKey", "layout_broker", "queueing_class"]
+if TYPE_CHECKING:
+    from jq.core.job import Job
+    from jq.queueing.executions import Execution, ExecutionRegistry
+    from jq.queueing.queue import Queue
+    from jq.queueing.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
+
+__all__ = ["JobPlaces", "LayoutKey", "layout_broker", "queueing_class"]
 
 
 def layout_broker() -> Broker:
@@ -52,3 +59,81 @@ def queueing_class(job_class: type, name: str) -> Any:
             "gives jobs their queue, registries and executions, before asking a job for them"
         )
     return found
+
+
+class JobPlaces:
+    """RQ's key names, queue and registries of a job, a mixin of :class:`jq.job.Job`.
+
+    Read on a job, key names come from its broker; read on the class, from :func:`layout_broker`.
+    The queue and registries are objects of :mod:`jq.queueing`, which plugs their classes in
+    (``queue_class``, ``execution_registry_class``) when it is imported: the core does not import
+    the layer above it.
+    """
+
+    # Set by Job.__init__ (see jq.core.job).
+    _id: str
+    broker: Broker
+    serializer: Serializer
+    origin: str
+
+    @property
+    def key(self) -> str:
+        """The key under which the job's record is stored."""
+        return self.broker.job_key(self._id)
+
+    @property
+    def dependents_key(self) -> str:
+        """The key of the ids of the jobs waiting for this one."""
+        return self.broker.dependents_key(self._id)
+
+    @property
+    def dependencies_key(self) -> str:
+        """The key of the ids of this job's unmet dependencies."""
+        return self.broker.dependencies_key(self._id)
+
+    @classmethod
+    def key_for(cls, job_id: str) -> str:
+        """The key of the record of job ``job_id`` (see :func:`layout_broker`)."""
+        return layout_broker().job_key(job_id)
+
+    @classmethod
+    def dependents_key_for(cls, job_id: str) -> str:
+        """The key of the ids of the jobs waiting for job ``job_id`` (see :func:`layout_broker`)."""
+        return layout_broker().dependents_key(job_id)
+
+    @property
+    def queue(self) -> Queue:
+        """The job's queue."""
+        queue_class: type[Queue] = queueing_class(type(self), "queue_class")
+        return queue_class(
+            self.origin,
+            connection=self.broker,
+            serializer=self.serializer,
+            job_class=cast("type[Job]", type(self)),
+        )
+
+    @property
+    def started_job_registry(self) -> StartedJobRegistry:
+        """The started registry of the job's queue."""
+        return self.queue.started_job_registry
+
+    @property
+    def finished_job_registry(self) -> FinishedJobRegistry:
+        """The finished registry of the job's queue."""
+        return self.queue.finished_job_registry
+
+    @property
+    def failed_job_registry(self) -> FailedJobRegistry:
+        """The failed registry of the job's queue."""
+        return self.queue.failed_job_registry
+
+    @property
+    def execution_registry(self) -> ExecutionRegistry:
+        """The job's executions (RQ's per-job registry): its running one, read from its record."""
+        registry_class: type[ExecutionRegistry] = queueing_class(type(self), "execution_registry_class")
+        return registry_class(self._id, connection=self.broker)
+
+    def get_executions(self) -> list[Execution]:
+        """The job's current executions: the one running it while its status is ``started``
+        (a jq job has at most one), else none."""
+        return self.execution_registry.get_executions()
