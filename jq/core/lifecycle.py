@@ -67,6 +67,7 @@ __all__ = [
     "dependents_cancellation",
     "fail",
     "finish",
+    "finishing",
     "retry_returned",
     "tally",
 ]
@@ -221,6 +222,36 @@ def finish(
     ``worker_update`` changes the worker's record in the same step; ``next_claim`` claims the
     worker's next job in the same round trip.
     """
+    change, settle = finishing(
+        job,
+        return_value,
+        execution_id=execution_id,
+        worker_name=worker_name,
+        default_result_ttl=default_result_ttl,
+        worker_update=worker_update,
+        repeat_at_once=repeat_at_once,
+    )
+    moved = _move(job, change, next_claim)
+    if moved:
+        settle()
+    return moved
+
+
+def finishing(
+    job: Job,
+    return_value: Any,
+    *,
+    execution_id: str | None,
+    worker_name: str | None = None,
+    default_result_ttl: int = DEFAULT_RESULT_TTL,
+    worker_update: WorkerUpdate | None = None,
+    repeat_at_once: bool = False,
+) -> tuple[Transition, Callable[[], None]]:
+    """What :func:`finish` writes, unwritten: the transition (without its admission, see
+    :func:`with_admission`), and what to do to the job once it was made (its status, result and
+    repeats as the store now holds them). For a writer that writes several jobs' outcomes in one
+    call (see :mod:`jq.worker.concurrency.quiet`). Raises :class:`SerializationError` as
+    :func:`finish` does."""
     payload, stored_value = _return_payload(job, return_value)
     ended = now()
     ttl = job.get_result_ttl(default_result_ttl)
@@ -256,13 +287,14 @@ def finish(
         worker=worker_update,
         tally=tally(job, Outcome.FINISHED, ended),
     )
-    moved = _move(job, change, next_claim)
-    if moved:
+
+    def settle() -> None:
         if status is not JobStatus.FINISHED:
             job.repeats_left = int(fields["repeats_left"])
             job.repeat_intervals = json.loads(fields["repeat_intervals"])
         job.note_outcome(status, result, ended_at=ended, return_value=stored_value)
-    return moved
+
+    return change, settle
 
 
 def _repeat(job: Job, source: Place, fields: dict[str, bytes], *, at_once: bool) -> tuple[Move, JobStatus]:
