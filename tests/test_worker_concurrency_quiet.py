@@ -1,6 +1,7 @@
-"""The asyncio pool's quiet conclusions (jq/worker/concurrency/quiet.py): async jobs that succeeded
-and whose conclusion runs no user code are concluded on one thread, their outcomes written in one
-call; every other conclusion keeps a thread of its own."""
+"""The asyncio pool's hand-offs between threads: its quiet conclusions (jq/worker/concurrency/quiet.py:
+async jobs that succeeded and whose conclusion runs no user code are concluded on one thread,
+their outcomes written in one call; every other conclusion keeps a thread of its own), and the
+jobs started on the event loop together (one wake of the loop for those submitted meanwhile)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from jq import Queue, SimpleWorker
 from jq.core.execution import JobOutcome
 from jq.exceptions import SerializationError
 from jq.testing.helpers import wait_for
+from jq.worker.concurrency.aio import EventLoopThread
 from jq.worker.concurrency.commits import GroupCommit
 from jq.worker.concurrency.inbox import Inbox, SlotEnded
 from jq.worker.concurrency.quiet import QuietConcluder, QuietEnd
@@ -174,3 +176,35 @@ def test_a_job_taken_over_before_its_quiet_conclusion_writes_nothing(queue):
     assert isinstance(message, SlotEnded) and message.outcome is JobOutcome.STALE
     assert (commits.calls, slowed, slot.recorded) == (0, [], False)
     assert job.get_status() == "started"
+
+
+def test_jobs_submitted_while_the_loop_is_busy_share_one_wake(monkeypatch):
+    """Waking the loop is a system call (a write to its self-pipe): the tasks submitted before
+    the loop's next turn are started in that turn, in the order submitted, after one wake."""
+    thread = EventLoopThread("jq-loop-test")
+    busy, started = threading.Event(), []
+    try:
+        thread.loop.call_soon_threadsafe(busy.wait, 30)  # holds the loop until set
+        wakes = []
+        wake = thread.loop.call_soon_threadsafe
+
+        def spy(callback, *args):
+            wakes.append(callback)
+            return wake(callback, *args)
+
+        monkeypatch.setattr(thread.loop, "call_soon_threadsafe", spy)
+
+        def task(n):
+            async def run():
+                started.append(n)
+
+            return run
+
+        for n in range(10):
+            thread.submit(task(n))
+        busy.set()
+        assert wait_for(lambda: len(started) == 10, timeout=30)
+        assert started == list(range(10)) and len(wakes) == 1
+    finally:
+        busy.set()
+        thread.close(timeout=5)
