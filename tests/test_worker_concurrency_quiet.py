@@ -152,30 +152,69 @@ def test_a_success_that_cannot_be_built_there_is_concluded_on_a_helper_thread(qu
     assert worker.successful_job_count == 1
 
 
+def claimed_slots(queue, count):
+    """``count`` jobs claimed by a worker, each in a slot with its runner (as the engine makes
+    them), the table, the inbox and the group commit they share."""
+    worker = SimpleWorker([queue])
+    table, inbox, commits = SlotTable(), Inbox(), GroupCommit(queue.broker)
+    slots = []
+    for n in range(count):
+        queue.enqueue(fixtures.add, n, 1)
+        claimed = worker.claim_next(None)
+        assert claimed is not None
+        job = worker.job_from_claim(claimed)
+        assert job is not None
+        slot = Slot(job, True, None)
+        table.add(slot)
+        slot.end_performing()  # the job returned
+        runner = ConcurrentJobRunner.for_slot(worker.runner, slot, table, inbox, commits=commits)
+        slots.append((slot, runner))
+    return slots, inbox, commits
+
+
+def conclude_quietly(slots, inbox, commits, values):
+    """Hand the slots' jobs (returning ``values``) to a quiet concluder together; the slots'
+    ends as the main thread hears of them, and the jobs handed to the slow path."""
+    slowed: list[QuietEnd] = []
+    concluder = QuietConcluder("jq-commit-test", commits, inbox, slowed.append)
+    context = contextvars.copy_context()
+    try:
+        for (slot, runner), value in zip(slots, values, strict=True):
+            concluder.submit(QuietEnd(slot, runner, value, context))
+        messages = [inbox.get(timeout=30) for _ in slots]
+    finally:
+        concluder.close()
+    assert all(isinstance(message, SlotEnded) for message in messages), messages
+    return {message.slot: message for message in messages}, slowed
+
+
 def test_a_job_taken_over_before_its_quiet_conclusion_writes_nothing(queue):
     """A cold shutdown recorded the job's outcome on its behalf first: its own is stale, and the
     quiet thread writes nothing for it."""
-    job = queue.enqueue(fixtures.add, 1, 1)
-    worker = SimpleWorker([queue])
-    claimed = worker.claim_next(None)
-    assert claimed is not None
-    running = worker.job_from_claim(claimed)
-    assert running is not None
-    slot, table, inbox = Slot(running, True, None), SlotTable(), Inbox()
-    table.add(slot)
-    commits = GroupCommit(queue.broker)
-    runner = ConcurrentJobRunner.for_slot(worker.runner, slot, table, inbox, commits=commits)
-    slowed: list[QuietEnd] = []
-    concluder = QuietConcluder("jq-commit-test", commits, inbox, slowed.append)
-    try:
-        assert slot.take_over(concluding_too=True)
-        concluder.submit(QuietEnd(slot, runner, 2, contextvars.copy_context()))
-        message = inbox.get(timeout=30)
-    finally:
-        concluder.close()
-    assert isinstance(message, SlotEnded) and message.outcome is JobOutcome.STALE
+    slots, inbox, commits = claimed_slots(queue, 1)
+    slot = slots[0][0]
+    assert slot.take_over(concluding_too=True)
+    ended, slowed = conclude_quietly(slots, inbox, commits, [2])
+    assert ended[slot].outcome is JobOutcome.STALE
     assert (commits.calls, slowed, slot.recorded) == (0, [], False)
-    assert job.get_status() == "started"
+    assert slot.job.get_status() == "started"
+
+
+def test_one_jobs_error_in_a_quiet_turn_is_that_jobs_alone(queue, monkeypatch):
+    """An error concluding one job of a turn ends that job's slot with it; the other job of the
+    turn is concluded and written."""
+    slots, inbox, commits = claimed_slots(queue, 2)
+    (broken, broken_runner), (fine, _) = slots
+
+    def fails(job):
+        raise RuntimeError("broken conclusion")
+
+    monkeypatch.setattr(broken_runner, "may_conclude", fails)
+    ended, _ = conclude_quietly(slots, inbox, commits, [1, 2])
+    assert isinstance(ended[broken].error, RuntimeError) and ended[broken].outcome is None
+    assert ended[fine].outcome is JobOutcome.SUCCEEDED and ended[fine].error is None
+    assert fine.job.get_status() == "finished" and fine.job.return_value() == 2
+    assert broken.job.get_status() == "started"  # its lease runs out, as after any crash
 
 
 def test_jobs_submitted_while_the_loop_is_busy_share_one_wake(monkeypatch):

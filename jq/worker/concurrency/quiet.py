@@ -119,7 +119,11 @@ class QuietConcluder:
         """Conclude ``ends`` (see the module)."""
         pending: list[_Pending] = []
         for end in ends:
-            item = end.context.run(self._prepare, end)
+            try:
+                item = end.context.run(self._prepare, end)
+            except BaseException as error:  # this job's alone: the others' slots still end
+                self.inbox.put(SlotEnded(end.slot, None, error))
+                continue
             if item is not None:
                 pending.append(item)
         if not pending:
@@ -148,9 +152,6 @@ class QuietConcluder:
             change, settle = runner.finishing(job, end.value)
         except SerializationError:
             self.slow(end)  # fails the job, saying why, as a job concluded there would
-            return None
-        except BaseException as error:
-            self.inbox.put(SlotEnded(slot, None, error))
             return None
         if not slot.begin_recording(on_behalf=False):
             # Taken over meanwhile (a cold shutdown): its outcome is the worker's, nothing is
