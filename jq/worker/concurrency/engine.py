@@ -183,7 +183,7 @@ class JobEngine:
             quiet is not None
             and exc_info is None
             and not isinstance(value, Retry)
-            and runs_no_user_code(runner, slot.job, failed=False)
+            and runs_no_user_code(runner, slot.job)
         ):
             # Concluded with the others that end now, their outcomes in one write (see quiet.py).
             quiet.submit(QuietEnd(slot, runner, value, context))

@@ -188,16 +188,13 @@ class ConcurrentJobRunner(WorkerJobRunner):
         )
 
 
-def runs_no_user_code(runner: WorkerJobRunner, job: Job, *, failed: bool) -> bool:
-    """Whether concluding the job (it ``failed``: raised or was stopped, or not) runs only jq's
-    own code: no callback, webhook or plugin told of the outcome (see :func:`_nothing_follows`),
-    no success callback, no exception handler, no outcome hook overridden by the worker's class
-    (``handle_job_success``...). Such a conclusion never blocks but for the outcome's write: an
-    async job's runs on one of the worker's few concluding threads, not a thread of its own (see
-    :mod:`jq.worker.concurrency.engine`)."""
+def runs_no_user_code(runner: WorkerJobRunner, job: Job) -> bool:
+    """Whether concluding the job once it returned runs only jq's own code: no success callback,
+    nothing after the outcome (see :func:`_nothing_follows`), no outcome hook overridden by the
+    worker's class (``handle_job_success``...). Such a conclusion never blocks but for the
+    outcome's write: an async job's runs on the quiet conclusions' thread, with the others ready
+    then, not on a thread of its own (see :mod:`jq.worker.concurrency.quiet`)."""
     if job.success_callback_ref is not None or not _nothing_follows(job):
-        return False
-    if failed and runner.exception_handlers:
         return False
     cls = type(runner.worker)
     return all(getattr(cls, hook) is getattr(WorkerHooks, hook) for hook in _OUTCOME_HOOKS)
