@@ -198,17 +198,7 @@ def _move(job: Job, change: Transition, next_claim: NextClaim | None) -> bool:
     return moved
 
 
-def finish(
-    job: Job,
-    return_value: Any,
-    *,
-    execution_id: str | None,
-    worker_name: str | None = None,
-    default_result_ttl: int = DEFAULT_RESULT_TTL,
-    worker_update: WorkerUpdate | None = None,
-    next_claim: NextClaim | None = None,
-    repeat_at_once: bool = False,
-) -> bool:
+def finish(job: Job, return_value: Any, *, next_claim: NextClaim | None = None, **options: Any) -> bool:
     """Record success: started → finished (kept ``result_ttl``), result stored, dependents released.
 
     A job with repeats left (``Repeat``) goes back instead, in the same step: to its queue when its
@@ -218,19 +208,11 @@ def finish(
     A return value the job's serializer cannot store is stored as
     :data:`UNSERIALIZABLE_RETURN_VALUE` (the job still finished, as in RQ), with a warning logged.
     Raises :class:`SerializationError` (nothing written) only when even that cannot be stored.
-    Returns False when the move was refused (the execution is stale).
-    ``worker_update`` changes the worker's record in the same step; ``next_claim`` claims the
-    worker's next job in the same round trip.
+    Returns False when the move was refused (the execution is stale). ``options`` are those of
+    :func:`finishing` (``execution_id``, ``worker_update``, which changes the worker's record in
+    the same step...); ``next_claim`` claims the worker's next job in the same round trip.
     """
-    change, settle = finishing(
-        job,
-        return_value,
-        execution_id=execution_id,
-        worker_name=worker_name,
-        default_result_ttl=default_result_ttl,
-        worker_update=worker_update,
-        repeat_at_once=repeat_at_once,
-    )
+    change, settle = finishing(job, return_value, **options)
     moved = _move(job, change, next_claim)
     if moved:
         settle()
@@ -247,11 +229,8 @@ def finishing(
     worker_update: WorkerUpdate | None = None,
     repeat_at_once: bool = False,
 ) -> tuple[Transition, Callable[[], None]]:
-    """What :func:`finish` writes, unwritten: the transition (without its admission, see
-    :func:`with_admission`), and what to do to the job once it was made (its status, result and
-    repeats as the store now holds them). For a writer that writes several jobs' outcomes in one
-    call (see :mod:`jq.worker.concurrency.quiet`). Raises :class:`SerializationError` as
-    :func:`finish` does."""
+    """:func:`finish`'s transition, unwritten (no admission: :func:`with_admission`), and what to
+    do to the job once it was made; raises as :func:`finish` does (see jq.worker.concurrency.quiet)."""
     payload, stored_value = _return_payload(job, return_value)
     ended = now()
     ttl = job.get_result_ttl(default_result_ttl)
