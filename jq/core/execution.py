@@ -236,6 +236,11 @@ class JobRunner:
             moved = self.record_success(job, return_value, next_claim)
         except SerializationError:
             return self.handle_failure(job, sys.exc_info(), next_claim=next_claim)  # type: ignore[arg-type]
+        return self.succeeded(job, return_value, moved)
+
+    def succeeded(self, job: Job, return_value: Any, moved: bool) -> JobOutcome:
+        """What follows the write of a success (``moved``: whether it was made): its log line,
+        webhooks and plugins; the outcome."""
         if not moved:
             logger.warning(
                 "job %s: its result was not recorded: the job was canceled, deleted or taken over by "

@@ -67,6 +67,7 @@ __all__ = [
     "dependents_cancellation",
     "fail",
     "finish",
+    "finishing",
     "retry_returned",
     "tally",
 ]
@@ -197,17 +198,7 @@ def _move(job: Job, change: Transition, next_claim: NextClaim | None) -> bool:
     return moved
 
 
-def finish(
-    job: Job,
-    return_value: Any,
-    *,
-    execution_id: str | None,
-    worker_name: str | None = None,
-    default_result_ttl: int = DEFAULT_RESULT_TTL,
-    worker_update: WorkerUpdate | None = None,
-    next_claim: NextClaim | None = None,
-    repeat_at_once: bool = False,
-) -> bool:
+def finish(job: Job, return_value: Any, *, next_claim: NextClaim | None = None, **options: Any) -> bool:
     """Record success: started → finished (kept ``result_ttl``), result stored, dependents released.
 
     A job with repeats left (``Repeat``) goes back instead, in the same step: to its queue when its
@@ -217,10 +208,29 @@ def finish(
     A return value the job's serializer cannot store is stored as
     :data:`UNSERIALIZABLE_RETURN_VALUE` (the job still finished, as in RQ), with a warning logged.
     Raises :class:`SerializationError` (nothing written) only when even that cannot be stored.
-    Returns False when the move was refused (the execution is stale).
-    ``worker_update`` changes the worker's record in the same step; ``next_claim`` claims the
-    worker's next job in the same round trip.
+    Returns False when the move was refused (the execution is stale). ``options`` are those of
+    :func:`finishing` (``execution_id``, ``worker_update``, which changes the worker's record in
+    the same step...); ``next_claim`` claims the worker's next job in the same round trip.
     """
+    change, settle = finishing(job, return_value, **options)
+    moved = _move(job, change, next_claim)
+    if moved:
+        settle()
+    return moved
+
+
+def finishing(
+    job: Job,
+    return_value: Any,
+    *,
+    execution_id: str | None,
+    worker_name: str | None = None,
+    default_result_ttl: int = DEFAULT_RESULT_TTL,
+    worker_update: WorkerUpdate | None = None,
+    repeat_at_once: bool = False,
+) -> tuple[Transition, Callable[[], None]]:
+    """:func:`finish`'s transition, unwritten (no admission: :func:`with_admission`), and what to
+    do to the job once it was made; raises as :func:`finish` does (see jq.worker.concurrency.quiet)."""
     payload, stored_value = _return_payload(job, return_value)
     ended = now()
     ttl = job.get_result_ttl(default_result_ttl)
@@ -256,13 +266,14 @@ def finish(
         worker=worker_update,
         tally=tally(job, Outcome.FINISHED, ended),
     )
-    moved = _move(job, change, next_claim)
-    if moved:
+
+    def settle() -> None:
         if status is not JobStatus.FINISHED:
             job.repeats_left = int(fields["repeats_left"])
             job.repeat_intervals = json.loads(fields["repeat_intervals"])
         job.note_outcome(status, result, ended_at=ended, return_value=stored_value)
-    return moved
+
+    return change, settle
 
 
 def _repeat(job: Job, source: Place, fields: dict[str, bytes], *, at_once: bool) -> tuple[Move, JobStatus]:

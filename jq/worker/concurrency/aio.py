@@ -53,6 +53,10 @@ class EventLoopThread:
     def __init__(self, name: str) -> None:
         self.loop = asyncio.new_event_loop()
         self._started = threading.Event()
+        # Tasks to start, and whether the loop was already woken to start them (see submit).
+        self._lock = threading.Lock()
+        self._pending: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._woken = False
         self._thread = start_background_thread(self._run, name)
         self._started.wait()
 
@@ -65,8 +69,29 @@ class EventLoopThread:
             self.loop.close()
 
     def submit(self, make: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Run ``make()`` as a task of the loop (from any thread)."""
-        self.loop.call_soon_threadsafe(lambda: self.loop.create_task(make()) and None)
+        """Run ``make()`` as a task of the loop (from any thread), after those submitted before."""
+        # Waking the loop is a write to its self-pipe, a system call that lets go of the GIL and
+        # waits to take it back: the jobs submitted before the loop's next turn share one wake.
+        with self._lock:
+            self._pending.append(make)
+            if self._woken:
+                return
+            self._woken = True
+        try:
+            self.loop.call_soon_threadsafe(self._start_pending)
+        except BaseException:  # the loop is closed: nothing will start them
+            with self._lock:
+                self._pending.clear()
+                self._woken = False
+            raise
+
+    def _start_pending(self) -> None:
+        """On the loop: start the tasks submitted since it was woken."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            self._woken = False
+        for make in pending:
+            self.loop.create_task(make())
 
     def close(self, timeout: float) -> None:
         """Cancel the tasks left, stop the loop and wait up to ``timeout`` seconds for its thread

@@ -85,20 +85,32 @@ class GroupCommit:
         """Write ``change`` (alone, or with the others ready now); whether it was made. Raises
         what its write raised. ``slot``: the slot whose job's own run made ``change`` (a job
         may be claimed for it with the write, see the module)."""
-        item = _Write(change, slot)
+        (answer,) = self.write_many([(change, slot)])
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def write_many(self, changes: Sequence[tuple[Transition, Slot | None]]) -> list[bool | BaseException]:
+        """Write each ``(change, slot)`` as :meth:`write` does, all in the same call (with the
+        others ready now): whether each was made, or what its write raised."""
+        items = [_Write(change, slot) for change, slot in changes]
+        if not items:
+            return []
         with self._lock:
-            self._queued.append(item)
+            self._queued.extend(items)
             leads = not self._writing
             self._writing = True
+        # Queued together, the items go in the same batch: the first one hears first.
+        first = items[0]
         if not leads:
-            item.done.wait()
-            if item.leads:
+            first.done.wait()
+            if first.leads:
                 self._lead()
         else:
             self._lead()
-        if item.error is not None:
-            raise item.error
-        return item.moved
+        for item in items:
+            item.done.wait()
+        return [item.error if item.error is not None else item.moved for item in items]
 
     def _lead(self) -> None:
         """Write every transition queued now, then hand the lead to the first that came since

@@ -32,13 +32,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from jq.base.timeouts import JobTimeoutException
 from jq.broker import Broker, Claimed, ClaimRequest, Transition, WorkerUpdate
 from jq.core.execution import ExcInfo, JobOutcome
+from jq.core.retry import Retry
 from jq.defaults import effective_timeout
 from jq.exceptions import JobStopped
 from jq.plugins import get_plugin_manager
 from jq.worker.concurrency.aio import EventLoopThread, is_coroutine_job, perform_on_loop
 from jq.worker.concurrency.commits import GroupCommit
 from jq.worker.concurrency.inbox import Inbox, SlotEnded
-from jq.worker.concurrency.runner import ConcurrentJobRunner
+from jq.worker.concurrency.quiet import QuietConcluder, QuietEnd
+from jq.worker.concurrency.runner import ConcurrentJobRunner, runs_no_user_code
 from jq.worker.concurrency.settings import ConcurrencyPool, ConcurrencySettings
 from jq.worker.concurrency.slots import Phase, Slot, SlotTable
 from jq.worker.concurrency.threads import ThreadPool
@@ -90,9 +92,12 @@ class JobEngine:
         self.ride: ClaimRequest | None = None
         self._threads = ThreadPool(self.limit, f"jq-job-{host.name}")
         # Async jobs' conclusions (callbacks, the outcome) and outcomes recorded on a job's behalf:
-        # never on the event loop, which they would block.
+        # never on the event loop, which they would block. One thread each when they run user
+        # code (it may block as long as it likes); the others go to the quiet conclusions.
         self._helpers = ThreadPool(self.limit, f"jq-conclude-{host.name}")
         self._loop: EventLoopThread | None = None
+        #: Where async jobs whose conclusion runs no user code are concluded (the asyncio pool).
+        self._quiet: QuietConcluder | None = None
         self._closed = False
         #: An exception that escaped a job's run and ends the worker once its jobs have ended
         #: (a KeyboardInterrupt or SystemExit raised by a job or its callback).
@@ -107,6 +112,9 @@ class JobEngine:
         """Start the event loop (the ``asyncio`` pool)."""
         if self.settings.pool is ConcurrencyPool.ASYNCIO:
             self._loop = EventLoopThread(f"jq-loop-{self.host.name}")
+            self._quiet = QuietConcluder(
+                f"jq-commit-{self.host.name}", self.commits, self.inbox, self._conclude_slowly
+            )
 
     # -- running jobs ---------------------------------------------------------------------------
 
@@ -168,8 +176,23 @@ class JobEngine:
         slot.end_performing()
         # The job's context (what plugins set in jq_job_started) goes with its conclusion.
         context = contextvars.copy_context()
-        if not self._closed:
+        if self._closed:
+            return
+        quiet = self._quiet
+        if (
+            quiet is not None
+            and exc_info is None
+            and not isinstance(value, Retry)
+            and runs_no_user_code(runner, slot.job)
+        ):
+            # Concluded with the others that end now, their outcomes in one write (see quiet.py).
+            quiet.submit(QuietEnd(slot, runner, value, context))
+        else:
             self._helpers.submit(lambda: context.run(self._conclude, slot, runner, value, exc_info))
+
+    def _conclude_slowly(self, end: QuietEnd) -> None:
+        """Conclude a job handed to the quiet conclusions on a helper thread after all."""
+        self._helpers.submit(lambda: end.context.run(self._conclude, end.slot, end.runner, end.value, None))
 
     def _conclude(
         self, slot: Slot, runner: ConcurrentJobRunner, value: Any, exc_info: ExcInfo | None
@@ -340,6 +363,8 @@ class JobEngine:
         self._closed = True
         self._threads.close()
         self._helpers.close()
+        if self._quiet is not None:
+            self._quiet.close()
         if self._loop is not None:
             self._loop.close(timeout=COLD_SHUTDOWN_WINDOW)
 

@@ -2,9 +2,10 @@
 outcome's store write is grouped with the other outcomes ready at the same moment.
 
 Each running job has a runner of its own (its clock, its interrupt window). Its steps run where
-the job runs (a thread of the pool; an async job's on a helper thread once its task ended): the
-exception handlers, the worker's hooks that record the outcome (``handle_job_success``...), the
-callbacks (after the outcome is recorded), the plugins' hooks. The one store write of the outcome
+the job runs (a thread of the pool; an async job's on a helper thread once its task ended, or
+on the quiet conclusions' thread when they run no user code: see :mod:`jq.worker.concurrency.quiet`):
+the exception handlers, the worker's hooks that record the outcome (``handle_job_success``...),
+the callbacks (after the outcome is recorded), the plugins' hooks. The one store write of the outcome
 goes to the worker's :class:`~jq.worker.concurrency.commits.GroupCommit`, which writes the
 outcomes ready at once in one call. An outcome is written once: by the job's own run, or by the
 worker on its behalf, whichever begins first (see :meth:`jq.worker.concurrency.slots.Slot.begin_recording`).
@@ -17,13 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jq.broker import WorkerUpdate
+from jq.broker import Transition, WorkerUpdate
 from jq.core import lifecycle
 from jq.core.execution import ExcInfo, JobOutcome
 from jq.core.job_state import JobStatus
 from jq.core.retry import Retry
 from jq.plugins import get_plugin_manager
-from jq.worker.hooks import WorkerJobRunner
+from jq.worker.hooks import WorkerHooks, WorkerJobRunner
 
 if TYPE_CHECKING:
     from jq.core.job import Job
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from jq.worker.concurrency.inbox import Inbox
     from jq.worker.concurrency.slots import Slot, SlotTable
 
-__all__ = ["ConcurrentJobRunner"]
+__all__ = ["ConcurrentJobRunner", "runs_no_user_code"]
 
 logger = logging.getLogger("jq.worker")
 
@@ -86,7 +87,7 @@ class ConcurrentJobRunner(WorkerJobRunner):
         self, job: Job, return_value: Any, next_claim: lifecycle.NextClaim | None = None
     ) -> JobOutcome:
         """The job returned: conclude it, unless its outcome was recorded on its behalf."""
-        if not self._may_conclude(job):
+        if not self.may_conclude(job):
             return JobOutcome.STALE
         return super().conclude(job, return_value, next_claim)
 
@@ -94,11 +95,13 @@ class ConcurrentJobRunner(WorkerJobRunner):
         self, job: Job, exc_info: ExcInfo, next_claim: lifecycle.NextClaim | None = None
     ) -> JobOutcome:
         """The job raised: conclude it, unless its outcome was recorded on its behalf."""
-        if not self._may_conclude(job):
+        if not self.may_conclude(job):
             return JobOutcome.STALE
         return super().conclude_error(job, exc_info, next_claim)
 
-    def _may_conclude(self, job: Job) -> bool:
+    def may_conclude(self, job: Job) -> bool:
+        """Whether the job's own run concludes it: False (logged) when the worker has recorded
+        its outcome on its behalf meanwhile (what the job returned or raised is discarded)."""
         if self.on_behalf or self._slot.end_performing():
             return True
         logger.warning(
@@ -107,6 +110,20 @@ class ConcurrentJobRunner(WorkerJobRunner):
             job.origin, job.id, "timed out" if self._slot.stop_error is None else "ended",
         )  # fmt: skip
         return False
+
+    def finishing(self, job: Job, return_value: Any) -> tuple[Transition, Callable[[], None]]:
+        """The job's success, unwritten (see :func:`jq.core.lifecycle.finishing`), as
+        :meth:`record_success` would write it; for a write of several jobs' outcomes at once
+        (see :mod:`jq.worker.concurrency.quiet`)."""
+        return lifecycle.finishing(
+            job,
+            return_value,
+            execution_id=job.execution_id,
+            worker_name=self.worker_name,
+            default_result_ttl=self.default_result_ttl,
+            worker_update=self._worker_update(succeeded=True),
+            repeat_at_once=self.retry_at_once,
+        )
 
     # -- the outcome's writes, grouped -------------------------------------------------------------
 
@@ -169,6 +186,28 @@ class ConcurrentJobRunner(WorkerJobRunner):
             fields={**update.fields, **self.table.record_fields(leaving=self._slot)},
             increments=update.increments,
         )
+
+
+def runs_no_user_code(runner: WorkerJobRunner, job: Job) -> bool:
+    """Whether concluding the job once it returned runs only jq's own code: no success callback,
+    nothing after the outcome (see :func:`_nothing_follows`), no outcome hook overridden by the
+    worker's class (``handle_job_success``...). Such a conclusion never blocks but for the
+    outcome's write: an async job's runs on the quiet conclusions' thread, with the others ready
+    then, not on a thread of its own (see :mod:`jq.worker.concurrency.quiet`)."""
+    if job.success_callback_ref is not None or not _nothing_follows(job):
+        return False
+    cls = type(runner.worker)
+    return all(getattr(cls, hook) is getattr(WorkerHooks, hook) for hook in _OUTCOME_HOOKS)
+
+
+#: The worker's methods that an outcome goes through (a subclass may run its own code in them).
+_OUTCOME_HOOKS = (
+    "handle_exception",
+    "handle_job_success",
+    "handle_job_failure",
+    "handle_job_retry",
+    "prepare_execution",
+)
 
 
 def _nothing_follows(job: Job) -> bool:
