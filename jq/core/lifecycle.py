@@ -223,6 +223,10 @@ def finish(
     """
     payload, stored_value = _return_payload(job, return_value)
     ended = now()
+    # One stamp for every "now" this step writes: when the job ended, when its result was made,
+    # when the dependents it releases were queued (formatted once, not three times).
+    ended_text = format_timestamp(ended)
+    ended_stamp = ended_text.encode()
     ttl = job.get_result_ttl(default_result_ttl)
     result = Result(
         job.id,
@@ -233,8 +237,10 @@ def finish(
         worker_name=worker_name,
     )
     source = Place(PlaceKind.STARTED, job.origin)
-    fields = {STATUS: _FINISHED, "ended_at": _ts(ended)}
-    entry: ResultEntry | None = ResultEntry(encode_result(result, payload), results_kept(job))
+    fields = {STATUS: _FINISHED, "ended_at": ended_stamp}
+    entry: ResultEntry | None = ResultEntry(
+        encode_result(result, payload, created_at=ended_text), results_kept(job)
+    )
     record_ttl, status = KEEP, JobStatus.FINISHED
     if job.repeats_left:
         move, status = _repeat(job, source, fields, at_once=repeat_at_once)
@@ -251,7 +257,7 @@ def finish(
         RecordEdit(fields, record_ttl=record_ttl),
         result=entry,
         settlement=FINISHED_SETTLEMENT,
-        released_fields=released_fields(),
+        released_fields={"enqueued_at": ended_stamp},
         execution_id=execution_id,
         worker=worker_update,
         tally=tally(job, Outcome.FINISHED, ended),
