@@ -94,3 +94,42 @@ def test_a_result_header_is_what_json_dumps_writes() -> None:
         back = decode_result(result.job_id, encoded, "pickle")
         expected = (result.id, result.worker_name or "", result.exc_string)
         assert (back.id, back.worker_name, back.exc_string) == expected
+
+
+def test_a_record_sets_plain_attributes_at_once_and_a_subclass_property_through_its_setter() -> None:
+    """jq.core.job_record.assign updates a Job's __dict__ in one step; a subclass with a property
+    of one of those names (or a __setattr__ of its own) still gets each value through it."""
+    from jq.core.job import Job
+    from jq.core.job_record import assign
+
+    class DescribedJob(Job):
+        seen: list[str]
+
+        @property
+        def description(self) -> str | None:
+            return self.__dict__.get("_described")
+
+        @description.setter
+        def description(self, value: str | None) -> None:
+            self.__dict__.setdefault("seen", []).append("description")
+            self.__dict__["_described"] = None if value is None else value.upper()
+
+    class WatchedJob(Job):
+        def __setattr__(self, name: str, value: Any) -> None:
+            self.__dict__.setdefault("seen", []).append(name)
+            super().__setattr__(name, value)
+
+    state = {"origin": "q", "description": "call()", "timeout": 7}
+    for cls in (Job, DescribedJob, WatchedJob):
+        for _ in range(2):  # the second time from what the first one found
+            job = object.__new__(cls)
+            assign(job, state)
+            assert (job.origin, job.timeout) == ("q", 7)
+            if cls is Job:
+                assert job.description == "call()" and "seen" not in vars(job)
+    described = object.__new__(DescribedJob)
+    assign(described, state)
+    assert described.description == "CALL()" and described.seen == ["description"]
+    watched = object.__new__(WatchedJob)
+    assign(watched, state)
+    assert watched.seen == ["origin", "description", "timeout"]
