@@ -222,11 +222,8 @@ def finish(
     worker's next job in the same round trip.
     """
     payload, stored_value = _return_payload(job, return_value)
-    ended = now()
-    # One stamp for every "now" this step writes: when the job ended, when its result was made,
-    # when the dependents it releases were queued (formatted once, not three times).
-    ended_text = format_timestamp(ended)
-    ended_stamp = ended_text.encode()
+    # One stamp, formatted once, for the job's end, its result's creation, its released dependents.
+    ended_stamp = (ended_text := format_timestamp(ended := now())).encode()
     ttl = job.get_result_ttl(default_result_ttl)
     result = Result(
         job.id,
@@ -238,9 +235,7 @@ def finish(
     )
     source = Place(PlaceKind.STARTED, job.origin)
     fields = {STATUS: _FINISHED, "ended_at": ended_stamp}
-    entry: ResultEntry | None = ResultEntry(
-        encode_result(result, payload, created_at=ended_text), results_kept(job)
-    )
+    entry: ResultEntry | None = ResultEntry(encode_result(result, payload, ended_text), results_kept(job))
     record_ttl, status = KEEP, JobStatus.FINISHED
     if job.repeats_left:
         move, status = _repeat(job, source, fields, at_once=repeat_at_once)

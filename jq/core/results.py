@@ -296,7 +296,7 @@ class Result:
 _json_text = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def encode_result(result: Result, payload: bytes | None, *, created_at: str | None = None) -> bytes:
+def encode_result(result: Result, payload: bytes | None, created_at: str | None = None) -> bytes:
     """The stored form of a result entry: a JSON header line, then ``payload`` (the serialized
     return value). ``created_at``: ``result.created_at`` as :func:`format_timestamp` writes it,
     when the caller formatted it already (a worker writes the same stamp in the job's record).
