@@ -248,7 +248,8 @@ class JobRunner:
                 job.id,
             )
             return self._stale(job)
-        if self.worker is not None:
+        if self.worker is not None and logger.isEnabledFor(logging.INFO):
+            # Checked first: how long it took is formatted only for a line that is written.
             logger.info("%s: job %s finished%s", job.origin, job.id, self._took())
         # Once the outcome is recorded, as RQ documents: a webhook never changes it.
         job.send_webhooks(Status.FINISHED.value)

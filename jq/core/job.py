@@ -381,8 +381,7 @@ class Job(
         self._status = state.pop("status")
         self._dependency_ids = state.pop("dependency_ids")
         self._latest_result, self._return_value = None, _UNSET
-        for name, value in state.items():
-            setattr(self, name, value)
+        job_record.assign(self, state)
 
     def note_status(self, status: JobStatus | None) -> None:
         """Set the status the broker holds for the job after a step that wrote it (an enqueue, a

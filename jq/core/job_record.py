@@ -34,6 +34,7 @@ serializer. Timestamps are UTC, ``2026-11-23T06:12:07.123456Z``.
 from __future__ import annotations
 
 import datetime
+import inspect
 import json
 import logging
 from collections.abc import Mapping
@@ -384,6 +385,33 @@ def decode(job_id: str, record: Record, serializer: Serializer, log: logging.Log
         raise DeserializationError(f"the record of job {job_id!r} is corrupt: {exc}") from exc
     state["meta"] = decode_meta(job_id, get("meta"), serializer)
     return state
+
+
+# Per Job class: the names decode() returns that the class stores as plain instance attributes
+# (no property or other data descriptor, no __setattr__ of its own), found on first use.
+_PLAIN_NAMES: dict[type, frozenset[str]] = {}
+
+
+def assign(job: Any, state: Mapping[str, Any]) -> None:
+    """Set ``job``'s attributes from ``state`` (what :func:`decode` returned, less what the job
+    keeps in private fields): in one update of its ``__dict__`` when its class stores every name
+    as a plain attribute, as :class:`jq.job.Job` does (a worker reads one record per job), else
+    one ``setattr`` each (a subclass with a property of one of those names)."""
+    cls = type(job)
+    plain = _PLAIN_NAMES.get(cls)
+    if plain is None or not state.keys() <= plain:
+        plain = _PLAIN_NAMES[cls] = frozenset(
+            name
+            for name in state
+            if hasattr(job, "__dict__")
+            and getattr(cls, "__setattr__", None) is object.__setattr__
+            and not hasattr(type(inspect.getattr_static(cls, name, None)), "__set__")
+        )
+    if state.keys() <= plain:
+        vars(job).update(state)
+        return
+    for name, value in state.items():
+        setattr(job, name, value)
 
 
 def _id_list(name: str, text: str) -> list[str]:

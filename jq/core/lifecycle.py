@@ -232,7 +232,8 @@ def finishing(
     """:func:`finish`'s transition, unwritten (no admission: :func:`with_admission`), and what to
     do to the job once it was made; raises as :func:`finish` does (see jq.worker.concurrency.quiet)."""
     payload, stored_value = _return_payload(job, return_value)
-    ended = now()
+    # One stamp, formatted once, for the job's end, its result's creation, its released dependents.
+    ended_stamp = (ended_text := format_timestamp(ended := now())).encode()
     ttl = job.get_result_ttl(default_result_ttl)
     result = Result(
         job.id,
@@ -243,8 +244,8 @@ def finishing(
         worker_name=worker_name,
     )
     source = Place(PlaceKind.STARTED, job.origin)
-    fields = {STATUS: _FINISHED, "ended_at": _ts(ended)}
-    entry: ResultEntry | None = ResultEntry(encode_result(result, payload), results_kept(job))
+    fields = {STATUS: _FINISHED, "ended_at": ended_stamp}
+    entry: ResultEntry | None = ResultEntry(encode_result(result, payload, ended_text), results_kept(job))
     record_ttl, status = KEEP, JobStatus.FINISHED
     if job.repeats_left:
         move, status = _repeat(job, source, fields, at_once=repeat_at_once)
@@ -261,7 +262,7 @@ def finishing(
         RecordEdit(fields, record_ttl=record_ttl),
         result=entry,
         settlement=FINISHED_SETTLEMENT,
-        released_fields=released_fields(),
+        released_fields={"enqueued_at": ended_stamp},
         execution_id=execution_id,
         worker=worker_update,
         tally=tally(job, Outcome.FINISHED, ended),

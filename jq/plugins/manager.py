@@ -35,6 +35,9 @@ ENTRY_POINT_GROUP = "jq"
 
 logger = logging.getLogger("jq.plugins")
 
+# What a job's scope is when no plugin gives one: one nullcontext (it holds no state) for all.
+_NO_SCOPE: AbstractContextManager[object] = contextlib.nullcontext()
+
 ExcInfo = tuple[type[BaseException], BaseException, "TracebackType | None"]
 
 
@@ -143,6 +146,8 @@ class PluginManager:
 
     def perform_scope(self, job: Job, worker: BaseWorker | None) -> AbstractContextManager[object]:
         """Every plugin's ``jq_job_perform_scope`` for ``job``, entered together."""
+        if not self._pm.hook.jq_job_perform_scope.get_hookimpls():
+            return _NO_SCOPE  # asked for every job: not even the call's arguments are built
         return self._scopes("jq_job_perform_scope", [{"job": job, "worker": worker}])
 
     def _scopes(self, hook_name: str, calls: Sequence[Mapping[str, Any]]) -> AbstractContextManager[object]:
@@ -151,7 +156,7 @@ class PluginManager:
         returns its scope here: the scope's own code runs when it is entered."""
         caller = getattr(self._pm.hook, hook_name)
         if not caller.get_hookimpls():  # asked for every job: no call machinery when nobody answers
-            return contextlib.nullcontext()
+            return _NO_SCOPE
         scopes: list[AbstractContextManager[object]] = []
         for kwargs in calls:
             try:
@@ -161,7 +166,7 @@ class PluginManager:
                 continue
             scopes.extend(scope for scope in reversed(found) if scope is not None)
         if not scopes:
-            return contextlib.nullcontext()
+            return _NO_SCOPE
         return _entered(scopes, hook_name)
 
     def notifies(self, *hook_names: str) -> bool:

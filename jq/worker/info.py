@@ -114,7 +114,8 @@ class WorkerInfo:
 
     @state.setter
     def state(self, value: WorkerStatus | str) -> None:
-        self._state = WorkerStatus(value)
+        # A member as is (the worker sets one twice per job); a string through the enum.
+        self._state = value if type(value) is WorkerStatus else WorkerStatus(value)
 
     def get_state(self) -> WorkerStatus:
         """What the worker is doing: ``started``, ``idle``, ``busy`` or ``suspended``."""

@@ -87,6 +87,11 @@ def encode_leases(leases: Sequence[Lease]) -> bytes:
     return pickle.dumps(list(leases), protocol=pickle.HIGHEST_PROTOCOL)
 
 
+# No job runs: what a worker writes after each job, encoded once.
+_NONE: Final = encode_leases([])
+_NONE_CRC: Final = zlib.crc32(_NONE)
+
+
 def decode_leases(data: bytes) -> list[Lease]:
     """The leases :func:`encode_leases` wrote."""
     return [(str(queue), str(job_id), str(execution)) for queue, job_id, execution in pickle.loads(data)]
@@ -106,7 +111,7 @@ class LeaseBoard:
         """Put ``leases`` on the board (in the worker): the pulse renews them from its next beat.
         Too many for the board: they are written to ``pipe`` (a file descriptor the pulse reads),
         then the board says so. Raises OSError when the pipe is needed and broken."""
-        data = encode_leases(leases)
+        data = encode_leases(leases) if leases else _NONE
         generation = self._generation
         if len(data) > self.capacity:
             # Before the header: a pulse that sees IN_PIPE has the message to read.
@@ -116,7 +121,8 @@ class LeaseBoard:
         else:
             _HEADER.pack_into(self._memory, 0, generation + 1, 0, 0)
             self._memory[_HEADER.size : _HEADER.size + len(data)] = data
-            _HEADER.pack_into(self._memory, 0, generation + 2, len(data), zlib.crc32(data))
+            crc = _NONE_CRC if data is _NONE else zlib.crc32(data)
+            _HEADER.pack_into(self._memory, 0, generation + 2, len(data), crc)
         self._generation = generation + 2
 
     def read(self) -> list[Lease] | int | None:

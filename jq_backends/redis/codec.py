@@ -98,12 +98,20 @@ def pairs(fields: Mapping[str, bytes]) -> list[Arg]:
 
 def increments(amounts: Mapping[str, float]) -> list[Arg]:
     """Increments as name, amount... with each amount as HINCRBYFLOAT reads it."""
-    return list(chain.from_iterable((name, repr(float(amount))) for name, amount in amounts.items()))
+    args: list[Arg] = []
+    for name, amount in amounts.items():  # a loop: a generator costs more for the one or two here
+        args += (name, repr(float(amount)))
+    return args
 
 
 def worker_args(update: WorkerUpdate) -> list[Arg]:
     """A :class:`WorkerUpdate` as lib.lua reads one: w, w field/value pairs, k, k increments."""
-    return [*pairs(update.fields), len(update.increments), *increments(update.increments)]
+    amounts = update.increments
+    args = pairs(update.fields)
+    args.append(len(amounts))
+    if amounts:  # none on a claim's update: nothing more to build
+        args += increments(amounts)
+    return args
 
 
 def flag(value: bool) -> str:

@@ -448,20 +448,23 @@ class ScriptRunner:
         count = len(keys) + (request_key is not None)
         waits = self._durability is not None and request_key is not None
         try:
-            with refused_writes(f"the script {name}"):
-                try:
-                    return self._run(name, waits, "EVALSHA", script.sha, count, keys_and_args)
-                except NoScriptError:
-                    # EVAL on the connection that did not know the script: it runs it and keeps
-                    # it. (A SCRIPT LOAD through the client may reach another server than that
-                    # connection.)
-                    return self._run(name, waits, "EVAL", script.script, count, keys_and_args)
+            try:
+                return self._run(name, waits, "EVALSHA", script.sha, count, keys_and_args)
+            except NoScriptError:
+                # EVAL on the connection that did not know the script: it runs it and keeps it.
+                # (A SCRIPT LOAD through the client may reach another server than that connection.)
+                return self._run(name, waits, "EVAL", script.script, count, keys_and_args)
         except ReplicaWaitError:
             # Made on this master and not confirmed by a replica: is the master still here?
             self._watch.moved(self._hot.address, now=True)
             self._hot.close()
             raise
         except ResponseError as error:
+            # What refused_writes() does, here in the handler this call has anyway (it runs once
+            # per job: a context manager around it cost more than the rest of this method).
+            if isinstance(error, OutOfMemoryError) or "WRONGTYPE" in str(error):
+                with refused_writes(f"the script {name}"):
+                    raise
             if not master_gone(error):
                 raise
             # Not the master any more (a failover): nothing was written. The next connection goes
