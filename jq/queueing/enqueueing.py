@@ -338,8 +338,7 @@ class Enqueueing:
             for job, outcome in zip(jobs, outcomes, strict=True):
                 if outcome.status is None and outcome.reason is not RefusalReason.BATCH:
                     raise _refusal(job, outcome)
-            for job, outcome in zip(jobs, outcomes, strict=True):
-                self._apply_outcome(job, outcome)
+            self._apply_outcomes(jobs, outcomes)
         if not self._is_async:
             self._run_batch(jobs)
         return jobs
@@ -598,6 +597,27 @@ class Enqueueing:
             job.enqueued_at = now()
             self.broker.update_job(job.id, {"enqueued_at": format_timestamp(job.enqueued_at).encode()})
         get_plugin_manager().job_enqueued(job)
+
+    def _apply_outcomes(self, jobs: Sequence[Job], outcomes: Sequence[EnqueueOutcome]) -> None:
+        """:meth:`_apply_outcome` for each job of a stored batch, with what is the same for every
+        job looked up once: the status of each outcome (a batch's jobs nearly all share one) and
+        whether any plugin is told of enqueued jobs."""
+        manager = get_plugin_manager()
+        notify = manager.notifies("jq_job_enqueued")
+        statuses: dict[str | None, JobStatus] = {}
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            status = statuses.get(outcome.status)
+            if status is None:
+                if outcome.status is None:
+                    raise _refusal(job, outcome)
+                status = statuses[outcome.status] = JobStatus(outcome.status)
+            job.note_status(status)
+            if status is JobStatus.QUEUED and job.enqueued_at is None:
+                # Its dependencies had all finished: queued at once, and only now known to be.
+                job.enqueued_at = now()
+                self.broker.update_job(job.id, {"enqueued_at": format_timestamp(job.enqueued_at).encode()})
+            if notify:
+                manager.job_enqueued(job)
 
     def run_sync(self, job: Job) -> Job:
         """Run a queued job now, in this thread (``is_async=False``), and end it as a worker
