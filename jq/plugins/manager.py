@@ -139,13 +139,14 @@ class PluginManager:
     def enqueue_scope(self, jobs: Sequence[Job], queue: str) -> AbstractContextManager[object]:
         """Every plugin's ``jq_job_enqueue_scope`` for each of ``jobs`` (enqueued on ``queue``),
         entered together; nothing to enter when no plugin implements the hook."""
-        return self._scopes("jq_job_enqueue_scope", [{"job": job, "queue": queue} for job in jobs])
+        # A generator: no job's call is built when no plugin implements the hook.
+        return self._scopes("jq_job_enqueue_scope", ({"job": job, "queue": queue} for job in jobs))
 
     def perform_scope(self, job: Job, worker: BaseWorker | None) -> AbstractContextManager[object]:
         """Every plugin's ``jq_job_perform_scope`` for ``job``, entered together."""
         return self._scopes("jq_job_perform_scope", [{"job": job, "worker": worker}])
 
-    def _scopes(self, hook_name: str, calls: Sequence[Mapping[str, Any]]) -> AbstractContextManager[object]:
+    def _scopes(self, hook_name: str, calls: Iterable[Mapping[str, Any]]) -> AbstractContextManager[object]:
         """Ask every plugin for its scope for each call (oldest plugin first: pluggy calls the
         most recently registered first); nothing to enter when none returned one. A hook only
         returns its scope here: the scope's own code runs when it is entered."""
