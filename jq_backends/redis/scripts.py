@@ -374,12 +374,22 @@ def refused_writes(what: str) -> Iterator[None]:
     """
     try:
         yield
-    except OutOfMemoryError as error:
-        raise StoreFullError(out_of_memory_message(error)) from error
     except ResponseError as error:
-        if "WRONGTYPE" not in str(error):
+        refusal = refused_write(error, what)
+        if refusal is None:
             raise
-        raise StoreDataError(f"{what} was refused: {error}") from error
+        raise refusal from error
+
+
+def refused_write(error: ResponseError, what: str) -> Exception | None:
+    """The jq error for a write Redis refused with ``error``, as :func:`refused_writes` raises it
+    (None: ``error`` is no such refusal). For a call made too often to enter a context manager
+    for it (a script's)."""
+    if isinstance(error, OutOfMemoryError):
+        return StoreFullError(out_of_memory_message(error))
+    if "WRONGTYPE" in str(error):
+        return StoreDataError(f"{what} was refused: {error}")
+    return None
 
 
 class ScriptRunner:
@@ -448,20 +458,22 @@ class ScriptRunner:
         count = len(keys) + (request_key is not None)
         waits = self._durability is not None and request_key is not None
         try:
-            with refused_writes(f"the script {name}"):
-                try:
-                    return self._run(name, waits, "EVALSHA", script.sha, count, keys_and_args)
-                except NoScriptError:
-                    # EVAL on the connection that did not know the script: it runs it and keeps
-                    # it. (A SCRIPT LOAD through the client may reach another server than that
-                    # connection.)
-                    return self._run(name, waits, "EVAL", script.script, count, keys_and_args)
+            try:
+                return self._run(name, waits, "EVALSHA", script.sha, count, keys_and_args)
+            except NoScriptError:
+                # EVAL on the connection that did not know the script: it runs it and keeps it.
+                # (A SCRIPT LOAD through the client may reach another server than that connection.)
+                return self._run(name, waits, "EVAL", script.script, count, keys_and_args)
         except ReplicaWaitError:
             # Made on this master and not confirmed by a replica: is the master still here?
             self._watch.moved(self._hot.address, now=True)
             self._hot.close()
             raise
         except ResponseError as error:
+            # As refused_writes would (a context manager costs ~1 µs a call; one is made per job).
+            refusal = refused_write(error, f"the script {name}")
+            if refusal is not None:
+                raise refusal from error
             if not master_gone(error):
                 raise
             # Not the master any more (a failover): nothing was written. The next connection goes
