@@ -122,7 +122,7 @@ def _checked_arguments(
     # A string is a sequence of its characters, as in RQ (the call gets one per argument).
     if not isinstance(args, list | tuple | str):
         raise ConfigurationError(f"args must be a list or a tuple, not {type(args).__name__}")
-    if not isinstance(kwargs, dict) or not all(isinstance(key, str) for key in kwargs):
+    if not isinstance(kwargs, dict) or (kwargs and not all(isinstance(key, str) for key in kwargs)):
         raise ConfigurationError("kwargs must be a dict with string keys")
     if meta is not None and not isinstance(meta, dict):
         raise ConfigurationError(f"meta must be a dict, not {type(meta).__name__}")
