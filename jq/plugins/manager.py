@@ -160,7 +160,8 @@ class PluginManager:
             except Exception:
                 logger.exception("a jq plugin failed in %s; the job is not affected", hook_name)
                 continue
-            scopes.extend(scope for scope in reversed(found) if scope is not None)
+            if found:  # pluggy leaves out the None answers: nearly always empty
+                scopes.extend(scope for scope in reversed(found) if scope is not None)
         if not scopes:
             return contextlib.nullcontext()
         return _entered(scopes, hook_name)
