@@ -591,26 +591,25 @@ class Enqueueing:
     def _apply_outcome(self, job: Job, outcome: EnqueueOutcome) -> None:
         if outcome.status is None:
             raise _refusal(job, outcome)
-        job.note_status(JobStatus(outcome.status))
-        if job.get_status(refresh=False) is JobStatus.QUEUED and job.enqueued_at is None:
+        status = _STATUSES.get(outcome.status) or JobStatus(outcome.status)
+        job.note_status(status)
+        if status is JobStatus.QUEUED and job.enqueued_at is None:
             # Its dependencies had all finished: queued at once, and only now known to be.
             job.enqueued_at = now()
             self.broker.update_job(job.id, {"enqueued_at": format_timestamp(job.enqueued_at).encode()})
         get_plugin_manager().job_enqueued(job)
 
     def _apply_outcomes(self, jobs: Sequence[Job], outcomes: Sequence[EnqueueOutcome]) -> None:
-        """:meth:`_apply_outcome` for each job of a stored batch, with what is the same for every
-        job looked up once: the status of each outcome (a batch's jobs nearly all share one) and
-        whether any plugin is told of enqueued jobs."""
+        """:meth:`_apply_outcome` for each job of a stored batch, asking once whether any plugin
+        is told of enqueued jobs."""
         manager = get_plugin_manager()
         notify = manager.notifies("jq_job_enqueued")
-        statuses: dict[str | None, JobStatus] = {}
         for job, outcome in zip(jobs, outcomes, strict=True):
-            status = statuses.get(outcome.status)
+            status = _STATUSES.get(outcome.status or "")
             if status is None:
                 if outcome.status is None:
                     raise _refusal(job, outcome)
-                status = statuses[outcome.status] = JobStatus(outcome.status)
+                status = JobStatus(outcome.status)
             job.note_status(status)
             if status is JobStatus.QUEUED and job.enqueued_at is None:
                 # Its dependencies had all finished: queued at once, and only now known to be.
@@ -634,6 +633,9 @@ _PLAIN_STEPS = (
     Enqueueing.create_job,
     Enqueueing.enqueue_job,
 )
+
+#: Each status by its stored value: a dict lookup rather than the enum's call, per job enqueued.
+_STATUSES: dict[str, JobStatus] = {status.value: status for status in JobStatus}
 
 #: The statuses of a job that waits for another job: for a dependency, or for a rate-limit slot.
 _WAITING = (JobStatus.DEFERRED, JobStatus.RATE_LIMITED)
