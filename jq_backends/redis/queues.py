@@ -12,6 +12,7 @@ import math
 import time
 import weakref
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any, cast
 
 import redis
@@ -171,7 +172,9 @@ class RedisQueues(RedisState, QueueStore):
             fields = request.fields
             if shared_value is not None:
                 fields = {name: value for name, value in fields.items() if shared_value(name) is not value}
-            args += codec.flat(fields) if index == last else codec.pairs(fields)
+            if index != last:  # codec.pairs, the last codec.flat: without their lists made per job
+                args.append(len(fields))
+            args.extend(chain.from_iterable(fields.items()))
         return bool(self._scripts("enqueue_fresh", keys, args))
 
     def enqueue(self, request: EnqueueRequest) -> EnqueueOutcome:
