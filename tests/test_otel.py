@@ -183,6 +183,22 @@ def test_a_trace_crosses_into_a_forked_work_horse(redis_client, tmp_path) -> Non
     assert bad.get_status() == "failed"
 
 
+def test_a_batch_has_a_span_per_job_and_asks_once_whether_to_trace(spans, monkeypatch) -> None:
+    """enqueue_many: a PRODUCER span and a trace context for each job, and one check for the whole
+    batch of whether spans go anywhere (it costs as much as a job's enqueue, asked per job)."""
+    exporter, _ = spans
+    asked: list[int] = []  # by each plugin (the installed one's, and the test's)
+    active = TracingPlugin._active
+    monkeypatch.setattr(TracingPlugin, "_active", lambda self: asked.append(id(self)) or active(self))
+    jobs = Queue("mail", connection=MemoryBroker()).enqueue_many(
+        [Queue.prepare_data(fixtures.add, (n, n)) for n in range(3)]
+    )
+    assert asked and len(asked) == len(set(asked))
+    sent = [span for span in exporter.get_finished_spans() if span.name == "send mail"]
+    assert sorted(span.attributes["messaging.message.id"] for span in sent) == sorted(job.id for job in jobs)
+    assert all("traceparent" in job.meta[TRACE_CONTEXT_KEY] for job in jobs)
+
+
 def test_without_a_tracer_provider_the_plugin_writes_nothing() -> None:
     manager = PluginManager()
     manager.register(TracingPlugin(), name="otel-global")  # the global provider, which is unset

@@ -298,6 +298,27 @@ class TestScopeHooks:
         ]  # fmt: skip
         assert job.result == 3
 
+    def test_jq_jobs_enqueue_scope(self, scopes):
+        """Asked once per enqueue with all its jobs (an enqueue_many batch whole), entered after
+        the per-job scopes and left before them; what it writes into the jobs is stored."""
+        batches = BatchScopePlugin(scopes.events)
+        get_plugin_manager().register(batches, name="batch-scopes")
+        queue = Queue("mail", connection=MemoryBroker())
+        job = queue.enqueue(fixtures.add, 1, 2)
+        assert batches.calls == [[job.id]]
+        assert [event[:2] for event in scopes.events] == [
+            ("enter", "enqueue"), ("enter", "batch"), ("exit", "batch"), ("exit", "enqueue"),
+        ]  # fmt: skip
+        scopes.events.clear()
+        batch = queue.enqueue_many([Queue.prepare_data(fixtures.add, (n, n)) for n in range(3)])
+        ids = [job.id for job in batch]
+        assert batches.calls == [[job.id], ids]
+        assert [event[:2] for event in scopes.events] == [
+            ("enter", "enqueue"), ("enter", "enqueue"), ("enter", "enqueue"), ("enter", "batch"),
+            ("exit", "batch"), ("exit", "enqueue"), ("exit", "enqueue"), ("exit", "enqueue"),
+        ]  # fmt: skip
+        assert all(queue.fetch_job(id).meta == {"seen": "by the scope", "batch": 3} for id in ids)
+
     def test_a_failing_scope_never_changes_the_job(self, caplog):
         manager = PluginManager()
         manager.register(ScopePlugin(broken=True), name="broken-scopes")
@@ -313,6 +334,29 @@ class TestScopeHooks:
         assert ok.get_status() == "finished" and ok.return_value() == 3
         assert bad.get_status() == "failed", "a scope cannot swallow the job's error"
         assert "failed to enter" in caplog.text and "failed to exit" in caplog.text
+
+
+class BatchScopePlugin:
+    """A scope around each enqueue's jobs together, that notes them (into ``events``, shared
+    with a :class:`ScopePlugin`) and writes their number into their meta."""
+
+    def __init__(self, events: list[tuple[object, ...]]) -> None:
+        self.events = events
+        self.calls: list[list[str]] = []
+
+    @hookimpl
+    def jq_jobs_enqueue_scope(self, jobs, queue):
+        self.calls.append([job.id for job in jobs])
+
+        @contextlib.contextmanager
+        def scope():
+            self.events.append(("enter", "batch", len(jobs), queue))
+            for job in jobs:
+                job.meta["batch"] = len(jobs)
+            yield
+            self.events.append(("exit", "batch", len(jobs), queue))
+
+        return scope()
 
 
 class BrokerPlugin:

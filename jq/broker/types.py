@@ -249,9 +249,13 @@ class RefusalReason(str, enum.Enum):
     BATCH = "batch"
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, unlike the other types here: one is made per job enqueued, and a frozen dataclass
+# sets each of its 12 fields through object.__setattr__: ~15,000 more instructions per request,
+# 12 % of an enqueue_many batch's client instructions per job and 6 % of a one-by-one enqueue's
+# (cachegrind, interleaved). No code changes a request once made.
+@dataclass(slots=True)
 class EnqueueRequest:
-    """One job to store and place, see :meth:`Broker.enqueue`.
+    """One job to store and place, see :meth:`Broker.enqueue`. Treat it as immutable.
 
     ``fields`` is the whole record except :data:`STATUS`, which the broker writes.
     ``record_ttl``: ``None`` or :data:`PERSIST` keeps the record until deleted; a positive number of

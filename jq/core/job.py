@@ -122,7 +122,7 @@ def _checked_arguments(
     # A string is a sequence of its characters, as in RQ (the call gets one per argument).
     if not isinstance(args, list | tuple | str):
         raise ConfigurationError(f"args must be a list or a tuple, not {type(args).__name__}")
-    if not isinstance(kwargs, dict) or not all(isinstance(key, str) for key in kwargs):
+    if not isinstance(kwargs, dict) or (kwargs and not all(isinstance(key, str) for key in kwargs)):
         raise ConfigurationError("kwargs must be a dict with string keys")
     if meta is not None and not isinstance(meta, dict):
         raise ConfigurationError(f"meta must be a dict, not {type(meta).__name__}")
@@ -293,8 +293,8 @@ class Job(
         """
         args, kwargs = _checked_arguments(args, kwargs, meta)
         job = object.__new__(type(self))
-        state = job.__dict__
-        state.update(self.__dict__)
+        # A copy of this job's attributes given to it whole: a third of the time of filling its own.
+        state = job.__dict__ = self.__dict__.copy()
         state["_id"] = new_job_id() if job_id is None else validate_job_id(job_id)
         state["_id_given"] = job_id is not None
         call = self._call.call(self._id, self.serializer)

@@ -68,6 +68,8 @@ def callable_reference(func: Any) -> tuple[str, Any]:
 def call_string(func_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
     """``module.func(arg, key=value)`` as RQ writes it: keyword arguments sorted by name, each
     argument's repr cut to :data:`CALL_STRING_ARGUMENT_LENGTH` characters (and ``...``)."""
+    if not args and not kwargs:  # the call of many a job: nothing to list
+        return f"{func_name}()"
     arguments = [_shortened(repr(arg)) for arg in args]
     arguments += sorted(f"{key}={_shortened(repr(value))}" for key, value in kwargs.items())
     return f"{func_name}({', '.join(arguments)})"

@@ -85,7 +85,7 @@ def check_record_size(job_id: str, fields: Mapping[str, bytes], limit: int | Non
     """
     if limit is None:
         return
-    size = sum(len(value) for value in fields.values())
+    size = sum(map(len, fields.values()))
     if size <= limit:
         return
     biggest = sorted(fields.items(), key=lambda item: len(item[1]), reverse=True)[:2]

@@ -12,7 +12,7 @@ collect the results.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -150,6 +150,20 @@ def jq_job_enqueue_scope(job: Job, queue: str) -> AbstractContextManager[object]
 
     :param job: the job about to be stored (its ``origin`` may not be set yet).
     :param queue: the name of the queue it is enqueued on.
+    """
+
+
+@hookspec
+def jq_jobs_enqueue_scope(jobs: Sequence[Job], queue: str) -> AbstractContextManager[object] | None:
+    """Return a context manager to enter around the enqueue of all of ``jobs`` on ``queue``, or
+    ``None``: :func:`jq_job_enqueue_scope` asked once per enqueue (one job, or an
+    ``enqueue_many`` batch) rather than once per job, for a plugin that decides for all of them
+    at once (jq's OpenTelemetry plugin checks once whether tracing is on). Entered and exited
+    as those scopes are, after them; every plugin's, in registration order.
+
+    :param jobs: the jobs about to be stored, in the order given (their ``origin`` may not be set
+        yet).
+    :param queue: the name of the queue they are enqueued on.
     """
 
 

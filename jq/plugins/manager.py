@@ -35,7 +35,8 @@ ENTRY_POINT_GROUP = "jq"
 
 logger = logging.getLogger("jq.plugins")
 
-# What a job's scope is when no plugin gives one: one nullcontext (it holds no state) for all.
+#: What a scope hook nobody answered gives: one shared context that does nothing (entering it
+#: changes nothing, so every job may share it).
 _NO_SCOPE: AbstractContextManager[object] = contextlib.nullcontext()
 
 ExcInfo = tuple[type[BaseException], BaseException, "TracebackType | None"]
@@ -141,33 +142,39 @@ class PluginManager:
 
     def enqueue_scope(self, jobs: Sequence[Job], queue: str) -> AbstractContextManager[object]:
         """Every plugin's ``jq_job_enqueue_scope`` for each of ``jobs`` (enqueued on ``queue``),
-        entered together; nothing to enter when no plugin implements the hook."""
-        return self._scopes("jq_job_enqueue_scope", [{"job": job, "queue": queue} for job in jobs])
+        then every plugin's ``jq_jobs_enqueue_scope`` for all of them, entered together; nothing
+        to enter when no plugin implements either hook."""
+        # A generator: no job's call is built when no plugin implements the hook.
+        scopes = self._found_scopes("jq_job_enqueue_scope", ({"job": job, "queue": queue} for job in jobs))
+        scopes += self._found_scopes("jq_jobs_enqueue_scope", ({"jobs": jobs, "queue": queue},))
+        return _entered(scopes) if scopes else _NO_SCOPE
 
     def perform_scope(self, job: Job, worker: BaseWorker | None) -> AbstractContextManager[object]:
         """Every plugin's ``jq_job_perform_scope`` for ``job``, entered together."""
         if not self._pm.hook.jq_job_perform_scope.get_hookimpls():
             return _NO_SCOPE  # asked for every job: not even the call's arguments are built
-        return self._scopes("jq_job_perform_scope", [{"job": job, "worker": worker}])
+        scopes = self._found_scopes("jq_job_perform_scope", [{"job": job, "worker": worker}])
+        return _entered(scopes) if scopes else _NO_SCOPE
 
-    def _scopes(self, hook_name: str, calls: Sequence[Mapping[str, Any]]) -> AbstractContextManager[object]:
+    def _found_scopes(
+        self, hook_name: str, calls: Iterable[Mapping[str, Any]]
+    ) -> list[tuple[AbstractContextManager[object], str]]:
         """Ask every plugin for its scope for each call (oldest plugin first: pluggy calls the
-        most recently registered first); nothing to enter when none returned one. A hook only
-        returns its scope here: the scope's own code runs when it is entered."""
+        most recently registered first): the scopes they returned, each with the hook's name. A
+        hook only returns its scope here: the scope's own code runs when it is entered."""
         caller = getattr(self._pm.hook, hook_name)
         if not caller.get_hookimpls():  # asked for every job: no call machinery when nobody answers
-            return _NO_SCOPE
-        scopes: list[AbstractContextManager[object]] = []
+            return []
+        scopes: list[tuple[AbstractContextManager[object], str]] = []
         for kwargs in calls:
             try:
                 found = caller(**kwargs)
             except Exception:
                 logger.exception("a jq plugin failed in %s; the job is not affected", hook_name)
                 continue
-            scopes.extend(scope for scope in reversed(found) if scope is not None)
-        if not scopes:
-            return _NO_SCOPE
-        return _entered(scopes, hook_name)
+            if found:  # pluggy leaves out the None answers: nearly always empty
+                scopes.extend((scope, hook_name) for scope in reversed(found) if scope is not None)
+        return scopes
 
     def notifies(self, *hook_names: str) -> bool:
         """Whether any plugin implements one of the hooks ``hook_names`` (``"jq_job_finished"``...)."""
@@ -185,10 +192,11 @@ class PluginManager:
 
 
 @contextlib.contextmanager
-def _entered(scopes: Sequence[AbstractContextManager[object]], hook_name: str) -> Iterator[None]:
-    """Enter every one of ``scopes`` in order (each :func:`_guarded`), and leave them in reverse."""
+def _entered(scopes: Sequence[tuple[AbstractContextManager[object], str]]) -> Iterator[None]:
+    """Enter every one of ``scopes`` (each with the name of the hook that returned it) in order,
+    each :func:`_guarded`, and leave them in reverse."""
     with contextlib.ExitStack() as stack:
-        for scope in scopes:
+        for scope, hook_name in scopes:
             stack.enter_context(_guarded(scope, hook_name))
         yield
 

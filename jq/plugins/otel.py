@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from jq.plugins import hookimpl
@@ -80,9 +80,12 @@ class TracingPlugin:
         )
 
     @hookimpl
-    def jq_job_enqueue_scope(self, job: Job, queue: str) -> contextlib.AbstractContextManager[object] | None:
-        """A PRODUCER span around the enqueue; its context goes into the job."""
-        return self._producer(job, queue) if self._active() else None
+    def jq_jobs_enqueue_scope(
+        self, jobs: Sequence[Job], queue: str
+    ) -> contextlib.AbstractContextManager[object] | None:
+        """A PRODUCER span around the enqueue of each job, whose context goes into it. Whether
+        spans go anywhere is asked once for a whole ``enqueue_many`` batch, not once per job."""
+        return self._producers(jobs, queue) if self._active() else None
 
     @hookimpl
     def jq_job_perform_scope(
@@ -90,6 +93,13 @@ class TracingPlugin:
     ) -> contextlib.AbstractContextManager[object] | None:
         """A CONSUMER span around the call, a child of the enqueue's."""
         return self._consumer(job, worker) if self._active() else None
+
+    @contextlib.contextmanager
+    def _producers(self, jobs: Sequence[Job], queue: str) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            for job in jobs:
+                stack.enter_context(self._producer(job, queue))
+            yield
 
     @contextlib.contextmanager
     def _producer(self, job: Job, queue: str) -> Iterator[None]:

@@ -141,7 +141,7 @@ def batch_requests(
 
 def _own_size(fields: Mapping[str, bytes]) -> int:
     """The size of a sibling's own fields (the others are its model's, counted once)."""
-    return sum(len(fields[name]) for name in job_record.SIBLING_OWN if name in fields)
+    return sum(map(len, filter(None, map(fields.get, job_record.SIBLING_OWN))))
 
 
 # -- one-by-one enqueue: the same copies, of a model kept by the queue ------------------------------

@@ -338,8 +338,7 @@ class Enqueueing:
             for job, outcome in zip(jobs, outcomes, strict=True):
                 if outcome.status is None and outcome.reason is not RefusalReason.BATCH:
                     raise _refusal(job, outcome)
-            for job, outcome in zip(jobs, outcomes, strict=True):
-                self._apply_outcome(job, outcome)
+            self._apply_outcomes(jobs, outcomes)
         if not self._is_async:
             self._run_batch(jobs)
         return jobs
@@ -592,12 +591,32 @@ class Enqueueing:
     def _apply_outcome(self, job: Job, outcome: EnqueueOutcome) -> None:
         if outcome.status is None:
             raise _refusal(job, outcome)
-        job.note_status(JobStatus(outcome.status))
-        if job.get_status(refresh=False) is JobStatus.QUEUED and job.enqueued_at is None:
+        status = _STATUSES.get(outcome.status) or JobStatus(outcome.status)
+        job.note_status(status)
+        if status is JobStatus.QUEUED and job.enqueued_at is None:
             # Its dependencies had all finished: queued at once, and only now known to be.
             job.enqueued_at = now()
             self.broker.update_job(job.id, {"enqueued_at": format_timestamp(job.enqueued_at).encode()})
         get_plugin_manager().job_enqueued(job)
+
+    def _apply_outcomes(self, jobs: Sequence[Job], outcomes: Sequence[EnqueueOutcome]) -> None:
+        """:meth:`_apply_outcome` for each job of a stored batch, asking once whether any plugin
+        is told of enqueued jobs."""
+        manager = get_plugin_manager()
+        notify = manager.notifies("jq_job_enqueued")
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            status = _STATUSES.get(outcome.status or "")
+            if status is None:
+                if outcome.status is None:
+                    raise _refusal(job, outcome)
+                status = JobStatus(outcome.status)
+            job.note_status(status)
+            if status is JobStatus.QUEUED and job.enqueued_at is None:
+                # Its dependencies had all finished: queued at once, and only now known to be.
+                job.enqueued_at = now()
+                self.broker.update_job(job.id, {"enqueued_at": format_timestamp(job.enqueued_at).encode()})
+            if notify:
+                manager.job_enqueued(job)
 
     def run_sync(self, job: Job) -> Job:
         """Run a queued job now, in this thread (``is_async=False``), and end it as a worker
@@ -614,6 +633,9 @@ _PLAIN_STEPS = (
     Enqueueing.create_job,
     Enqueueing.enqueue_job,
 )
+
+#: Each status by its stored value: a dict lookup rather than the enum's call, per job enqueued.
+_STATUSES: dict[str, JobStatus] = {status.value: status for status in JobStatus}
 
 #: The statuses of a job that waits for another job: for a dependency, or for a rate-limit slot.
 _WAITING = (JobStatus.DEFERRED, JobStatus.RATE_LIMITED)

@@ -12,6 +12,7 @@ import math
 import time
 import weakref
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any, cast
 
 import redis
@@ -50,6 +51,9 @@ _WANTED = {"queue": "a list (the queue)", "registry": "a sorted set (its started
 
 # The outcome of every request that enqueue_fresh.lua stored (outcomes are immutable).
 _QUEUED = EnqueueOutcome(Status.QUEUED.value)
+
+# What no request's record_ttl is (see RedisQueues._fresh).
+_UNSEEN = object()
 
 # A BLPOP timeout of 0 blocks forever; never ask for less than this (Redis counts milliseconds).
 _MIN_BLOCK = 0.01
@@ -139,6 +143,14 @@ class RedisQueues(RedisState, QueueStore):
             shared = None
         # Marked 's' (a request's arguments start with '1' or '0'): a lone job sends nothing more.
         args: list[Arg] = ["s", *codec.pairs(shared)] if shared is not None else []
+        shared_value = shared.get if shared is not None else None
+        # A batch's requests nearly always share their queue and record expiry: their keys and
+        # text are made again only when they change from one request to the next.
+        queue: str | None = None
+        record_ttl: object = _UNSEEN
+        place: tuple[str, str] = ("", "")
+        expiry = ""
+        job_data = k.job_data
         last = len(requests) - 1
         for index, request in enumerate(requests):
             if request.depends_on or request.unique or request.once is not None or request.group is not None:
@@ -147,14 +159,22 @@ class RedisQueues(RedisState, QueueStore):
                 return False
             if request.scheduled_at is not None:
                 return False
-            job_id, queue = request.job_id, request.queue
-            keys += [*k.job_data(job_id), k.queue(queue), k.wake(queue)]
-            args += ["1" if request.at_front else "0", codec.expiry(request.record_ttl)]
+            if request.queue != queue:
+                queue = request.queue
+                place = (k.queue(queue), k.wake(queue))
+            if request.record_ttl != record_ttl:
+                record_ttl = request.record_ttl
+                expiry = codec.expiry(record_ttl)
+            keys += job_data(request.job_id)
+            keys += place
+            args.append("1" if request.at_front else "0")
+            args.append(expiry)
             fields = request.fields
-            if shared is not None:
-                get = shared.get
-                fields = {name: value for name, value in fields.items() if get(name) is not value}
-            args += codec.flat(fields) if index == last else codec.pairs(fields)
+            if shared_value is not None:
+                fields = {name: value for name, value in fields.items() if shared_value(name) is not value}
+            if index != last:  # codec.pairs, the last codec.flat: without their lists made per job
+                args.append(len(fields))
+            args.extend(chain.from_iterable(fields.items()))
         return bool(self._scripts("enqueue_fresh", keys, args))
 
     def enqueue(self, request: EnqueueRequest) -> EnqueueOutcome:
