@@ -4,6 +4,7 @@ objects, re-exported."""
 
 from __future__ import annotations
 
+from jq.core.giving_back import unclaim
 from jq.core.lifecycle import (
     FAILED_SETTLEMENT,
     FINISHED_SETTLEMENT,
@@ -17,7 +18,6 @@ from jq.core.lifecycle import (
     released_fields,
     results_kept,
     retry_returned,
-    unclaim,
     with_admission,
 )
 from jq.core.lifecycle_requests import cancel, delete, enqueue_now, places_of, refuse_pipeline, requeue

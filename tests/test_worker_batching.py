@@ -17,7 +17,7 @@ import redis
 
 from jq import Callback, Queue, SimpleWorker
 from jq.broker import Place, PlaceKind
-from jq.core import lifecycle
+from jq.core import giving_back
 from jq.worker import loop
 from tests import batching_jobs
 from tests.processes import start_worker, stop
@@ -217,7 +217,7 @@ def test_a_live_reservation_is_left_to_its_worker(queue: Queue) -> None:
     ids = fill(queue, 3)
     broker = queue.broker
     broker.reserve(["default"], ["r1"], broker.now() + 60)
-    assert lifecycle.return_abandoned_reservations(broker, "default") == []
+    assert giving_back.return_abandoned_reservations(broker, "default") == []
     assert reserved_count(queue) == 1 and queue.get_job_ids() == ids[1:]
 
 
@@ -245,7 +245,7 @@ def test_a_sigkilled_workers_reservations_come_back_to_the_head_of_the_queue(
     held = broker.registry_ids(Place(PlaceKind.RESERVED, "default"))
     assert held and held == ids[4 : 4 + len(held)]
     assert queue.get_job_ids() == ids[4 + len(held) :]
-    returned = lifecycle.return_abandoned_reservations(broker, "default", now=broker.now() + 3600)
+    returned = giving_back.return_abandoned_reservations(broker, "default", now=broker.now() + 3600)
     assert returned == held
     assert queue.get_job_ids() == ids[4:], "back at the head, in order"
     assert reserved_count(queue) == 0

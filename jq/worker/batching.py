@@ -10,7 +10,7 @@ onto a queue listed before the reservations' queue is claimed first, and the res
 to the front of their queue in the same step, so the priority order of the worker's queues holds
 at every job. Whatever ends the loop gives the reservations back at once (see
 :meth:`Batch.give_back`); a worker that dies leaves them to its lease, and a worker's maintenance
-puts them back (:func:`jq.lifecycle.return_abandoned_reservations`).
+puts them back (:func:`jq.core.giving_back.return_abandoned_reservations`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from jq.broker import Broker, Claimed, ClaimRequest, Reservation, WorkerUpdate
-from jq.core import lifecycle
+from jq.core import giving_back
 from jq.exceptions import ConfigurationError
 
 __all__ = ["SHORT_JOB_SECONDS", "Batch", "checked_batch_size"]
@@ -89,13 +89,13 @@ class Batch:
         self, broker: Broker, name: str, claimed: Claimed | None, update: WorkerUpdate | None
     ) -> None:
         """Put ``claimed`` (a job claimed and not started, or None) and every reservation held back
-        at the front of their queues, in order, in one call (see :func:`jq.lifecycle.give_back_all`);
+        at the front of their queues, in order, in one call (see :func:`jq.core.giving_back.give_back_all`);
         a store that cannot be reached leaves them to their leases."""
         held, self.held = self.held, []
         if claimed is None and not held:
             return
         try:
-            returned = lifecycle.give_back_all(broker, claimed, held, update)
+            returned = giving_back.give_back_all(broker, claimed, held, update)
         except broker.transient_errors:
             logger.warning(
                 "worker %s: could not give %d job(s) back to their queues: they go back when their lease "

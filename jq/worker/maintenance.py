@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jq.broker import Broker, Place, PlaceKind
 from jq.broker.clock import due_time
-from jq.core import lifecycle
+from jq.core import giving_back
 from jq.core.group import Group
 from jq.core.rate_limit import clean_rate_limits
 from jq.scheduling.scheduler import Scheduler, scheduler_lock_name
@@ -166,7 +166,7 @@ class Maintenance:
     def _return_reservations(self, queue: Queue) -> None:
         if not self.broker.supports_reservations:
             return
-        returned = lifecycle.return_abandoned_reservations(self.broker, queue.name)
+        returned = giving_back.return_abandoned_reservations(self.broker, queue.name)
         if returned:
             logger.warning(
                 "queue %s: %d job(s) whose reservation ran out (the worker that reserved them stopped "

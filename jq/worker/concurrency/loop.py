@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from jq.broker import Broker, Claimed, ClaimRequest, WorkerUpdate
-from jq.core import lifecycle
+from jq.core import giving_back
 from jq.core.outage import Backoff, describe_outage
 from jq.worker.concurrency.claimer import Claimer, ClaimOrder
 from jq.worker.concurrency.engine import COLD_SHUTDOWN_WINDOW, JobEngine
@@ -264,10 +264,10 @@ class ConcurrentLoop:
 
     def _give_back(self, claimed: Claimed) -> None:
         """A job claimed but not started goes back to the front of its queue (see
-        :func:`jq.lifecycle.give_back_claim`)."""
+        :func:`jq.core.giving_back.give_back_claim`)."""
         update = WorkerUpdate(self.host.name, self.engine.table.record_fields())
         try:
-            if lifecycle.give_back_claim(claimed, self.broker, update):
+            if giving_back.give_back_claim(claimed, self.broker, update):
                 logger.info(
                     "worker %s: job %s goes back to queue %s", self.host.name, claimed.job_id, claimed.queue
                 )
