@@ -27,6 +27,7 @@ from jq.io.serializers import resolve_serializer
 from jq.io.signing import is_signing
 from jq.plugins import get_plugin_manager
 from jq.queueing.enqueue_options import EnqueueArgs, EnqueueData
+from jq.queueing.enqueue_outcomes import apply_outcomes
 
 if TYPE_CHECKING:
     from jq.queueing.enqueueing import Enqueueing
@@ -231,7 +232,7 @@ def model_enqueue(queue: Enqueueing, parsed: EnqueueArgs) -> Job | None:
         else:
             # A plugin's scope may have changed anything in the job: its record is built whole.
             request = queue._request(job, at_front=parsed.at_front)
-        queue._apply_outcome(job, queue.broker.enqueue(request))
+        apply_outcomes(queue.broker, (job,), (queue.broker.enqueue(request),))
     return job
 
 

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from jq.base.timeouts import BaseDeathPenalty
-from jq.base.utils import format_timestamp, now, parse_timeout, validate_flag
-from jq.broker import Broker, EnqueueOutcome, EnqueueRequest, RefusalReason
+from jq.base.utils import now, parse_timeout, validate_flag
+from jq.broker import Broker, EnqueueRequest, RefusalReason
 from jq.broker.clock import due_time
 from jq.core.callbacks import Callback
 from jq.core.group import check_group_name, groups_of
@@ -30,42 +30,15 @@ from jq.core.repeat import Repeat
 from jq.core.retry import Retry
 from jq.exceptions import (
     ConfigurationError,
-    DuplicateJobError,
-    InvalidJobDependency,
-    InvalidJobOperation,
     NoSuchJobError,
 )
 from jq.io.serializers import Serializer
 from jq.plugins import get_plugin_manager
 from jq.queueing import batches, synchronous
 from jq.queueing.enqueue_options import EnqueueArgs, EnqueueData, parse_enqueue_args
+from jq.queueing.enqueue_outcomes import WAITING, apply_outcomes, expected_status, refusal
 
 __all__ = ["EnqueueArgs", "EnqueueData", "Enqueueing"]
-
-
-def _refusal(job: Job, outcome: EnqueueOutcome) -> Exception:
-    """The error for an enqueue the broker refused (nothing was written)."""
-    if outcome.reason is RefusalReason.DUPLICATE:
-        return DuplicateJobError(
-            f"job {job.id!r} already exists and unique=True was asked: nothing was enqueued",
-            job_id=job.id,
-        )
-    if outcome.reason is RefusalReason.CYCLE:
-        return InvalidJobDependency(
-            f"job {job.id!r} would wait for itself through its dependencies (a dependency cycle): "
-            "nothing was enqueued"
-        )
-    if outcome.reason is RefusalReason.ALREADY:
-        return InvalidJobOperation(f"job {job.id!r} was not enqueued: its marker was already reached")
-    if outcome.reason is RefusalReason.BATCH:
-        return InvalidJobOperation(
-            f"job {job.id!r} was not enqueued: another job of its batch was refused, and a batch is "
-            "enqueued whole or not at all"
-        )
-    return NoSuchJobError(
-        f"job {job.id!r} depends on jobs that do not exist: {', '.join(outcome.missing)}; "
-        "nothing was enqueued"
-    )
 
 
 class Enqueueing:
@@ -330,15 +303,15 @@ class Enqueueing:
             if pipeline is not None:
                 self._pipeline_writes(pipeline).enqueue_many(requests)
                 for job, request in zip(jobs, requests, strict=True):
-                    job.note_status(_expected_status(request))
+                    job.note_status(expected_status(request))
                 return jobs
             # The broker checks every request before it writes any: a refused batch writes (and,
             # with is_async=False, runs) nothing.
             outcomes = self.broker.enqueue_many(requests)
             for job, outcome in zip(jobs, outcomes, strict=True):
                 if outcome.status is None and outcome.reason is not RefusalReason.BATCH:
-                    raise _refusal(job, outcome)
-            self._apply_outcomes(jobs, outcomes)
+                    raise refusal(job, outcome)
+            apply_outcomes(self.broker, jobs, outcomes)
         if not self._is_async:
             self._run_batch(jobs)
         return jobs
@@ -372,7 +345,7 @@ class Enqueueing:
         while pending:
             waiting: list[Job] = []
             for job in pending:
-                if job.get_status(refresh=False) in _WAITING:
+                if job.get_status(refresh=False) in WAITING:
                     # A job run before it may have released it or freed a rate-limit slot for it
                     # (or canceled it, maybe not kept).
                     try:
@@ -382,7 +355,7 @@ class Enqueueing:
                 status = job.get_status(refresh=False)
                 if status == JobStatus.QUEUED:
                     self.run_sync(job)
-                elif status in _WAITING:
+                elif status in WAITING:
                     waiting.append(job)
             if len(waiting) == len(pending):
                 break
@@ -432,7 +405,7 @@ class Enqueueing:
         executed: until then the job says the status it will get unless its dependencies ended
         meanwhile (``job.get_status()`` reads the real one)."""
         self._pipeline_writes(pipeline).enqueue(request)
-        job.note_status(_expected_status(request))
+        job.note_status(expected_status(request))
         return job
 
     def _enqueue_request(self, job: Job, build: Callable[[], EnqueueRequest], pipeline: Any = None) -> Job:
@@ -443,11 +416,11 @@ class Enqueueing:
             if pipeline is not None:
                 return self._enqueue_on_pipeline(job, request, pipeline)
             outcome = self.broker.enqueue(request)
-            self._apply_outcome(job, outcome)
+            apply_outcomes(self.broker, (job,), (outcome,))
         if not self._is_async:
             if outcome.status == JobStatus.QUEUED.value:
                 self.run_sync(job)
-            elif outcome.status in _WAITING:
+            elif outcome.status in WAITING:
                 self._note_deferred(job)
         return job
 
@@ -466,7 +439,7 @@ class Enqueueing:
             outcome = self.broker.enqueue(self._request(job, once=(marker, value)))
             if outcome.reason is RefusalReason.ALREADY:
                 return False
-            self._apply_outcome(job, outcome)
+            apply_outcomes(self.broker, (job,), (outcome,))
         return True
 
     def enqueue_at(self, datetime: dt.datetime, f: Any, *args: Any, **kwargs: Any) -> Job:
@@ -534,7 +507,7 @@ class Enqueueing:
             if pipeline is not None and not unique:
                 return self._enqueue_on_pipeline(job, request, pipeline)
             outcome = self.broker.enqueue(request)
-            self._apply_outcome(job, outcome)
+            apply_outcomes(self.broker, (job,), (outcome,))
         return job
 
     def _request(
@@ -567,7 +540,7 @@ class Enqueueing:
         if job.timeout is None:
             job.timeout = self._default_timeout
         # A job is enqueued when it is put on its queue: a scheduled, deferred or rate-limited
-        # one gets its enqueued_at when it is queued (see _apply_outcome for one queued at once).
+        # one gets its enqueued_at when it is queued (see apply_outcomes for one queued at once).
         queued_now = scheduled_at is None and not depends_on and not job.has_rate_limit
         job.enqueued_at = now() if queued_now else None
         # The broker writes the status it decides on (queued, deferred, scheduled, canceled).
@@ -588,36 +561,6 @@ class Enqueueing:
             group=job.group_id,
         )
 
-    def _apply_outcome(self, job: Job, outcome: EnqueueOutcome) -> None:
-        if outcome.status is None:
-            raise _refusal(job, outcome)
-        status = _STATUSES.get(outcome.status) or JobStatus(outcome.status)
-        job.note_status(status)
-        if status is JobStatus.QUEUED and job.enqueued_at is None:
-            # Its dependencies had all finished: queued at once, and only now known to be.
-            job.enqueued_at = now()
-            self.broker.update_job(job.id, {"enqueued_at": format_timestamp(job.enqueued_at).encode()})
-        get_plugin_manager().job_enqueued(job)
-
-    def _apply_outcomes(self, jobs: Sequence[Job], outcomes: Sequence[EnqueueOutcome]) -> None:
-        """:meth:`_apply_outcome` for each job of a stored batch, asking once whether any plugin
-        is told of enqueued jobs."""
-        manager = get_plugin_manager()
-        notify = manager.notifies("jq_job_enqueued")
-        for job, outcome in zip(jobs, outcomes, strict=True):
-            status = _STATUSES.get(outcome.status or "")
-            if status is None:
-                if outcome.status is None:
-                    raise _refusal(job, outcome)
-                status = JobStatus(outcome.status)
-            job.note_status(status)
-            if status is JobStatus.QUEUED and job.enqueued_at is None:
-                # Its dependencies had all finished: queued at once, and only now known to be.
-                job.enqueued_at = now()
-                self.broker.update_job(job.id, {"enqueued_at": format_timestamp(job.enqueued_at).encode()})
-            if notify:
-                manager.job_enqueued(job)
-
     def run_sync(self, job: Job) -> Job:
         """Run a queued job now, in this thread (``is_async=False``), and end it as a worker
         would: its retries at once, its timeout enforced, then the jobs its outcome released
@@ -633,16 +576,3 @@ _PLAIN_STEPS = (
     Enqueueing.create_job,
     Enqueueing.enqueue_job,
 )
-
-#: Each status by its stored value: a dict lookup rather than the enum's call, per job enqueued.
-_STATUSES: dict[str, JobStatus] = {status.value: status for status in JobStatus}
-
-#: The statuses of a job that waits for another job: for a dependency, or for a rate-limit slot.
-_WAITING = (JobStatus.DEFERRED, JobStatus.RATE_LIMITED)
-
-
-def _expected_status(request: EnqueueRequest) -> JobStatus:
-    """The status a request will get unless its dependencies are met by the time it is made."""
-    if request.depends_on:
-        return JobStatus.DEFERRED
-    return JobStatus.QUEUED if request.scheduled_at is None else JobStatus.SCHEDULED
