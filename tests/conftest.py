@@ -13,7 +13,9 @@ import fakeredis
 import pytest
 import redis
 
+from jq import Queue
 from jq.broker import Broker
+from tests import fixtures
 from tests.redis_cluster import RedisCluster
 from tests.redis_server import RedisServer
 
@@ -134,3 +136,20 @@ def _no_ambient_jq_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in list(os.environ):
         if variable.startswith(("RQ_", "REDIS_")):
             monkeypatch.delenv(variable)
+
+
+@pytest.fixture
+def queue(broker: Broker) -> Queue:
+    """The default queue of the driver under test (a module may define its own ``queue``)."""
+    return Queue(connection=broker)
+
+
+@pytest.fixture
+def fresh_gates() -> Iterator[None]:
+    """The gates and records of tests/fixtures.py's jobs emptied before and after the test (for
+    modules whose jobs meet at those gates: ``pytestmark = pytest.mark.usefixtures("fresh_gates")``)."""
+    fixtures.SEEN.clear()
+    fixtures.reset_gates()
+    yield
+    fixtures.reset_gates()
+    fixtures.SEEN.clear()

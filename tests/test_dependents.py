@@ -28,12 +28,6 @@ from tests.processes import start_worker, stop
 DAY = datetime.timedelta(days=1)
 
 
-@pytest.fixture
-def queue(broker):
-    """The default queue of the driver under test."""
-    return Queue(connection=broker)
-
-
 def run_burst(queue: Queue) -> bool:
     """Run every queued job with an in-process worker."""
     return SimpleWorker([queue]).work(burst=True)

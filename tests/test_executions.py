@@ -7,16 +7,10 @@ import datetime
 
 import pytest
 
-from jq import Queue, SimpleWorker
+from jq import SimpleWorker
 from jq.executions import Execution, ExecutionRegistry
 from jq.job import Job
 from tests import fixtures
-
-
-@pytest.fixture
-def queue(broker):
-    """The default queue of the driver under test."""
-    return Queue(connection=broker)
 
 
 def test_one_execution_class():

@@ -14,12 +14,6 @@ from jq.testing.helpers import wait_for
 from tests import fixtures
 
 
-@pytest.fixture
-def queue(broker):
-    """The default queue of the driver under test."""
-    return Queue(connection=broker)
-
-
 def datas(*job_ids: str, **options):
     return [Queue.prepare_data(fixtures.add, (1, 2), job_id=job_id, **options) for job_id in job_ids]
 

@@ -29,12 +29,6 @@ def _clear_seen():
     fixtures.SEEN.clear()
 
 
-@pytest.fixture
-def queue(broker):
-    """The default queue of the driver under test."""
-    return Queue(connection=broker)
-
-
 def run_burst(queue: Queue, **options) -> bool:
     """Run every queued job with an in-process worker."""
     return SimpleWorker([queue], **options).work(burst=True)

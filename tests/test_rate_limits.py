@@ -21,12 +21,6 @@ from tests import fixtures
 from tests.processes import start_worker, stop
 
 
-@pytest.fixture
-def queue(broker):
-    """The default queue of the driver under test."""
-    return Queue(connection=broker)
-
-
 def run_burst(queue: Queue, **options) -> None:
     SimpleWorker([queue]).work(burst=True, **options)
 

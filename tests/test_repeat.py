@@ -18,12 +18,6 @@ from tests.processes import HORSE_MODES, WORKER_MODES, start_worker, stop
 SUCCESSFUL = Result.Type.SUCCESSFUL
 
 
-@pytest.fixture
-def queue(broker):
-    """The default queue of the driver under test."""
-    return Queue(connection=broker)
-
-
 def run_burst(queue: Queue) -> None:
     SimpleWorker([queue]).work(burst=True)
 

@@ -30,12 +30,6 @@ from jq.worker.executions import Execution
 from tests import fixtures
 
 
-@pytest.fixture
-def queue(broker):
-    """The default queue of the driver under test."""
-    return Queue(connection=broker)
-
-
 class CustomJob(Job):
     """A job class views are asked to use."""
 

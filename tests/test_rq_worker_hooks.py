@@ -20,12 +20,6 @@ from jq.worker.executions import Execution
 from tests import fixtures
 
 
-@pytest.fixture
-def queue(broker):
-    """The default queue of the driver under test."""
-    return Queue(connection=broker)
-
-
 class Recording(SimpleWorker):
     """A SimpleWorker that records every hook call, then does what jq does (super())."""
 

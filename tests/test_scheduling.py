@@ -53,12 +53,6 @@ def failed_hook():
         manager.unregister(name)
 
 
-@pytest.fixture
-def queue(broker):
-    """The default queue of the driver under test."""
-    return Queue(connection=broker)
-
-
 def run_burst(queue: Queue) -> bool:
     """Run every queued job with an in-process worker."""
     return SimpleWorker([queue]).work(burst=True)

@@ -68,12 +68,6 @@ def endpoint() -> Iterator[Endpoint]:
         server.server_close()
 
 
-@pytest.fixture
-def queue(broker):
-    """The default queue of the driver under test."""
-    return Queue(connection=broker)
-
-
 def run_burst(queue: Queue) -> None:
     SimpleWorker([queue]).work(burst=True)
 

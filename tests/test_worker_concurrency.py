@@ -28,19 +28,7 @@ from tests import fixtures
 POOLS = ["asyncio", "threads"]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_gates():
-    fixtures.SEEN.clear()
-    fixtures.reset_gates()
-    yield
-    fixtures.reset_gates()
-    fixtures.SEEN.clear()
-
-
-@pytest.fixture
-def queue(broker):
-    """The default queue of the driver under test."""
-    return Queue(connection=broker)
+pytestmark = pytest.mark.usefixtures("fresh_gates")
 
 
 def gate() -> str:

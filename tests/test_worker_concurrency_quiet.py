@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from jq import Queue, SimpleWorker
+from jq import SimpleWorker
 from jq.core.execution import JobOutcome
 from jq.exceptions import SerializationError
 from jq.testing.helpers import wait_for
@@ -28,19 +28,7 @@ from tests import fixtures
 QUIET, HELPER = "jq-commit-", "jq-conclude-"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_gates():
-    fixtures.SEEN.clear()
-    fixtures.reset_gates()
-    yield
-    fixtures.reset_gates()
-    fixtures.SEEN.clear()
-
-
-@pytest.fixture
-def queue(broker):
-    """The default queue of the driver under test."""
-    return Queue(connection=broker)
+pytestmark = pytest.mark.usefixtures("fresh_gates")
 
 
 def on_success_thread(job, connection, result):

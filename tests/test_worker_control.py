@@ -42,12 +42,6 @@ class WorkerThread:
         self.join()
 
 
-@pytest.fixture
-def queue(broker):
-    """The default queue of the driver under test."""
-    return Queue(connection=broker)
-
-
 class TestCommands:
     """shutdown, kill-horse and stop-job, sent to a working worker."""
 
