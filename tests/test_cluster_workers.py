@@ -34,7 +34,6 @@ from tests.test_worker_control import (  # noqa: F401 - collected here again, on
     TestCommandsToWorkHorses,
     TestSuspension,
     TestSuspensionOfAJobClaimedAhead,
-    queue,
     test_a_job_claimed_after_a_wait_starts_after_it_was_enqueued,
     test_a_stale_execution_cannot_overwrite_a_newer_one,
 )
