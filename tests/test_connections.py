@@ -217,3 +217,30 @@ class TestFallbacks:
 
     def test_resolve_broker_returns_a_broker(self, broker):
         assert isinstance(resolve_broker(broker), Broker)
+
+
+class TestSameStore:
+    """``same_store``: which brokers reach the same jobs (a worker's queues and a job's
+    dependencies must)."""
+
+    def test_fakeredis_clients_of_one_fake_server_are_one_store(self):
+        import fakeredis
+
+        from jq.connections import same_store
+        from jq_backends.redis import RedisBroker
+
+        server = fakeredis.FakeServer()
+        first = RedisBroker(fakeredis.FakeRedis(server=server))
+        assert same_store(first, RedisBroker(fakeredis.FakeRedis(server=server)))
+        assert not same_store(first, RedisBroker(fakeredis.FakeRedis(server=fakeredis.FakeServer())))
+        assert not same_store(first, RedisBroker(fakeredis.FakeRedis(server=server, db=1)))
+        assert not same_store(first, RedisBroker(fakeredis.FakeRedis(server=server), prefix="other:"))
+
+    def test_clients_of_one_server_are_one_store(self, redis_server):
+        from jq.connections import same_store
+        from jq_backends.redis import RedisBroker
+
+        first = RedisBroker(redis_server.client())
+        assert same_store(first, RedisBroker(redis_server.client()))
+        assert not same_store(first, RedisBroker(redis_server.client(db=1)))
+        assert not same_store(first, RedisBroker(redis_server.client(), prefix="other:"))

@@ -14,14 +14,20 @@ import datetime
 import signal
 import time
 
+import fakeredis
 import pytest
+import redis
 
 from jq import Queue, SimpleWorker
+from jq.broker import Broker
 from jq.dependency import Dependency
+from jq.exceptions import InvalidJobDependency
 from jq.job import Job, cancel_job, requeue_job
 from jq.scheduler import Scheduler
 from jq.testing.helpers import wait_for
 from jq.worker.maintenance import Maintenance
+from jq_backends.memory import MemoryBroker
+from jq_backends.redis import RedisBroker
 from tests import fixtures
 from tests.processes import start_worker, stop
 
@@ -111,6 +117,56 @@ class TestUnknownDependencies:
         assert job.get_status() == "deferred", "an unknown id is not a vanished parent"
         run_burst(queue)
         assert job.result == 3
+
+
+def another_store(broker: Broker) -> Broker:
+    """A broker of ``broker``'s driver that stores elsewhere: another memory store, or the same
+    Redis under another key prefix."""
+    if isinstance(broker, MemoryBroker):
+        return MemoryBroker()
+    return RedisBroker(broker.connection, prefix="other:")
+
+
+def the_same_store(broker: Broker) -> Broker:
+    """Another broker object on ``broker``'s store: a new client of the same server (the memory
+    driver has no second way in to a store: the broker itself)."""
+    if isinstance(broker, MemoryBroker):
+        return broker
+    client = broker.connection
+    if isinstance(client, fakeredis.FakeRedis):
+        return RedisBroker(fakeredis.FakeRedis(server=client.connection_pool.connection_kwargs["server"]))
+    settings = client.connection_pool.connection_kwargs
+    return RedisBroker(redis.Redis(host=settings["host"], port=settings["port"], db=settings.get("db", 0)))
+
+
+class TestDependenciesInAnotherStore:
+    """A job of another store given as a dependency is refused: looked up by id in the child's
+    store it would be unknown, so met, and the child would run before it."""
+
+    @pytest.mark.parametrize("wrap", [lambda job: job, lambda job: [job], lambda job: Dependency(jobs=[job])])
+    def test_a_job_of_another_store_is_refused_and_nothing_is_written(self, queue, wrap):
+        elsewhere = Queue("elsewhere", connection=another_store(queue.broker))
+        parent = elsewhere.enqueue(fixtures.add, 1, 1)
+        with pytest.raises(InvalidJobDependency, match="same store") as refused:
+            queue.enqueue(fixtures.add, 2, 2, job_id="child", depends_on=wrap(parent))
+        assert parent.id in str(refused.value)
+        assert not exists(queue, "child")
+        assert queue.count == 0
+        with pytest.raises(InvalidJobDependency, match="same store"):
+            queue.enqueue_many([Queue.prepare_data(fixtures.add, (2, 2), job_id="child", depends_on=parent)])
+        assert not exists(queue, "child")
+
+    def test_a_job_of_the_same_store_through_another_client_is_taken(self, queue):
+        parent = Queue(queue.name, connection=the_same_store(queue.broker)).enqueue(fixtures.add, 1, 1)
+        child = queue.enqueue(fixtures.add, 2, 2, depends_on=parent)
+        assert child.get_status() == "deferred"
+        run_burst(queue)
+        assert child.result == 4
+
+    def test_the_id_of_a_job_of_another_store_is_unknown_here_so_met(self, queue):
+        parent = Queue("elsewhere", connection=another_store(queue.broker)).enqueue(fixtures.add, 1, 1)
+        child = queue.enqueue(fixtures.add, 2, 2, depends_on=parent.id)
+        assert child.get_status() == "queued", "an id is looked up in the child's store, as in RQ"
 
 
 class TestDelayedChildren:

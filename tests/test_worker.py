@@ -120,9 +120,13 @@ class TestRunning:
         job = high.enqueue(fixtures.add, 1, 2)
         SimpleWorker([default, high], connection=redis_client).work(burst=True)
         assert job.get_status(refresh=True) == "finished"
-        elsewhere = Queue("high", connection=redis_server.client(db=1))
-        with pytest.raises(ConfigurationError, match="another connection"):
-            SimpleWorker([default, elsewhere], connection=redis_client)
+        from jq_backends.redis import RedisBroker
+
+        another_database = Queue("high", connection=redis_server.client(db=1))
+        another_prefix = Queue("high", connection=RedisBroker(redis_client, prefix="other:"))
+        for elsewhere in (another_database, another_prefix):
+            with pytest.raises(ConfigurationError, match=r"another connection.*run a worker for each store"):
+                SimpleWorker([default, elsewhere], connection=redis_client)
 
     def test_bad_max_jobs(self, broker):
         with pytest.raises(ConfigurationError, match="max_jobs"):

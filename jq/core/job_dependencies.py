@@ -15,6 +15,7 @@ from jq.broker import Broker
 from jq.core.dependency import Dependency, dependency_ids
 from jq.core.job_state import JobStatus
 from jq.exceptions import InvalidJobDependency
+from jq.io.connections import same_store
 from jq.io.serializers import Serializer
 
 if TYPE_CHECKING:
@@ -52,7 +53,25 @@ class JobDependencies:
             if isinstance(item, Dependency):
                 self.allow_dependency_failures = self.allow_dependency_failures or item.allow_failure
                 self.enqueue_at_front = self.enqueue_at_front or item.enqueue_at_front
+                for job in item.dependencies:
+                    self._refuse_other_store(job)
+            else:
+                self._refuse_other_store(item)
         self._dependency_ids = ids
+
+    def _refuse_other_store(self, dependency: Any) -> None:
+        """Refuse a dependency given as a job of another store (another server, database or key
+        prefix): the broker looks a dependency up by id in this job's store, where that job is
+        unknown, and an unknown id counts as met (as in RQ), so the job would run at once."""
+        other: Broker | None = getattr(dependency, "broker", None)
+        if isinstance(dependency, str) or other is None or same_store(other, self.broker):
+            return
+        raise InvalidJobDependency(
+            f"job {self._id!r} cannot depend on job {dependency.id!r}: that job is stored in {other!r} "
+            f"and this one goes to {self.broker!r}, where its id is unknown (and an unknown "
+            "dependency counts as met). Enqueue both jobs through the same store (one Redis, "
+            "database and key prefix)."
+        )
 
     @property
     def dependency_ids(self) -> list[str]:

@@ -294,10 +294,21 @@ def same_store(first: Broker, second: Broker) -> bool:
             type(first) is type(second)
             and first.url == second.url
             and first.queue_key("q") == second.queue_key("q")
-            and get_connection_kwargs(first.connection) == get_connection_kwargs(second.connection)
+            and _store_settings(first.connection) == _store_settings(second.connection)
         )
     except TypeError:  # not redis-py clients
         return False
+
+
+def _store_settings(connection: Any) -> dict[str, Any]:
+    """The connection settings that say which store ``connection`` reaches. A fakeredis client
+    given its fake server reaches that server whatever its host, which fakeredis makes up anew
+    for each such client."""
+    settings = get_connection_kwargs(connection)
+    if settings.get("server") is not None:
+        settings.pop("host", None)
+        settings.pop("port", None)
+    return settings
 
 
 def get_connection_kwargs(connection: Any) -> dict[str, Any]:

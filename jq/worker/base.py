@@ -267,7 +267,11 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             # RQ's worker reads every queue through its own connection: django-rq hands it queues
             # made on one client each, of the same server. Another store is refused.
             elif item.broker is not broker and not same_store(item.broker, broker):
-                raise ConfigurationError(f"queue {item.name!r} uses another connection than the worker's")
+                raise ConfigurationError(
+                    f"queue {item.name!r} uses another connection than the worker's: a worker reads "
+                    "all its queues from one store (one Redis, database and key prefix); run a "
+                    "worker for each store"
+                )
             else:
                 queue = item
             resolved.append(queue)
