@@ -5,8 +5,11 @@ gives, jq.base.utils.now_timestamp is ``format_timestamp(now())``, and a result 
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from typing import Any
+
+import pytest
 
 from jq.core.job import new_job_id
 
@@ -96,7 +99,9 @@ def test_a_result_header_is_what_json_dumps_writes() -> None:
         assert (back.id, back.worker_name, back.exc_string) == expected
 
 
-def test_a_record_sets_plain_attributes_at_once_and_a_subclass_property_through_its_setter() -> None:
+def test_a_record_sets_plain_attributes_at_once_and_a_subclass_property_through_its_setter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """jq.core.job_record.assign updates a Job's __dict__ in one step; a subclass with a property
     of one of those names (or a __setattr__ of its own) still gets each value through it."""
     from jq.core.job import Job
@@ -133,3 +138,16 @@ def test_a_record_sets_plain_attributes_at_once_and_a_subclass_property_through_
     watched = object.__new__(WatchedJob)
     assign(watched, state)
     assert watched.seen == ["origin", "description", "timeout"]
+    # What a class stores plainly and what it sets through its own code is looked up once per
+    # name, not on every record read.
+    looked_up: list[str] = []
+    real_getattr_static = inspect.getattr_static
+
+    def counting_getattr_static(obj: Any, name: str, default: Any = None) -> Any:
+        looked_up.append(name)
+        return real_getattr_static(obj, name, default)
+
+    monkeypatch.setattr(inspect, "getattr_static", counting_getattr_static)
+    for _ in range(3):
+        assign(object.__new__(DescribedJob), {**state, "ttl": 5})
+    assert looked_up == ["ttl"]

@@ -127,11 +127,15 @@ def test_a_success_that_cannot_be_built_there_is_concluded_on_a_helper_thread(qu
     """A return value that cannot be stored is the slow path's to handle (it fails the job,
     saying why): the quiet thread hands the job over, which is then concluded as any other."""
 
-    def unstorable(self, job, return_value):
-        raise SerializationError("not here")
+    finishing = ConcurrentJobRunner.finishing
+
+    def unstorable_on_the_quiet_thread(self, job, return_value):
+        if threading.current_thread().name.startswith(QUIET):
+            raise SerializationError("not here")
+        return finishing(self, job, return_value)
 
     job = queue.enqueue(fixtures.async_add, 2, 3)
-    monkeypatch.setattr(ConcurrentJobRunner, "finishing", unstorable)
+    monkeypatch.setattr(ConcurrentJobRunner, "finishing", unstorable_on_the_quiet_thread)
     writes = spy_writes(queue.broker, monkeypatch, {job.id})
     worker = SimpleWorker([queue], concurrency=2, pool="asyncio")
     worker.work(burst=True, logging_level="WARNING")

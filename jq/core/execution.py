@@ -30,7 +30,7 @@ from jq.base.timeouts import (
     TimerDeathPenalty,
     UnixSignalDeathPenalty,
 )
-from jq.broker import WORKER_CURRENT_JOB, WORKER_STATE, Status, WorkerState, WorkerUpdate
+from jq.broker import WORKER_CURRENT_JOB, WORKER_STATE, Status, Transition, WorkerState, WorkerUpdate
 from jq.core import job as job_module
 from jq.core import lifecycle
 from jq.core.callbacks import Callback
@@ -331,18 +331,23 @@ class JobRunner:
         Raises :class:`SerializationError` (nothing written) for a value that cannot be stored."""
         return retry_transient(
             job.broker,
-            lambda: lifecycle.finish(
-                job,
-                return_value,
-                execution_id=job.execution_id,
-                worker_name=self.worker_name,
-                default_result_ttl=self.default_result_ttl,
-                worker_update=self._worker_update(succeeded=True),
-                next_claim=next_claim,
-                repeat_at_once=self.retry_at_once,
-            ),
+            lambda: lifecycle.conclude(job, *self.finishing(job, return_value), next_claim),
             patience=self.outage_patience,
             what=f"record the result of job {job.id}",
+        )
+
+    def finishing(self, job: Job, return_value: Any) -> tuple[Transition, Callable[[], None]]:
+        """The job's success as this runner records it, unwritten (see
+        :func:`jq.core.lifecycle.finishing`): written by :meth:`record_success`, or with other
+        jobs' outcomes at once (see :mod:`jq.worker.concurrency.quiet`)."""
+        return lifecycle.finishing(
+            job,
+            return_value,
+            execution_id=job.execution_id,
+            worker_name=self.worker_name,
+            default_result_ttl=self.default_result_ttl,
+            worker_update=self._worker_update(succeeded=True),
+            repeat_at_once=self.retry_at_once,
         )
 
     def record_failure(

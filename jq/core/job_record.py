@@ -388,8 +388,11 @@ def decode(job_id: str, record: Record, serializer: Serializer, log: logging.Log
 
 
 # Per Job class: the names decode() returns that the class stores as plain instance attributes
-# (no property or other data descriptor, no __setattr__ of its own), found on first use.
+# (no property or other data descriptor, no __setattr__ of its own), and those it does not, found
+# on first use, so that neither is looked up again.
 _PLAIN_NAMES: dict[type, frozenset[str]] = {}
+_SET_NAMES: dict[type, frozenset[str]] = {}
+_NO_NAMES: frozenset[str] = frozenset()
 
 
 def assign(job: Any, state: Mapping[str, Any]) -> None:
@@ -398,18 +401,24 @@ def assign(job: Any, state: Mapping[str, Any]) -> None:
     as a plain attribute, as :class:`jq.job.Job` does (a worker reads one record per job), else
     one ``setattr`` each (a subclass with a property of one of those names)."""
     cls = type(job)
-    plain = _PLAIN_NAMES.get(cls)
-    if plain is None or not state.keys() <= plain:
-        plain = _PLAIN_NAMES[cls] = frozenset(
-            name
-            for name in state
-            if hasattr(job, "__dict__")
-            and getattr(cls, "__setattr__", None) is object.__setattr__
-            and not hasattr(type(inspect.getattr_static(cls, name, None)), "__set__")
-        )
+    plain = _PLAIN_NAMES.get(cls, _NO_NAMES)
     if state.keys() <= plain:
         vars(job).update(state)
         return
+    set_names = _SET_NAMES.get(cls, _NO_NAMES)
+    unseen = state.keys() - plain - set_names
+    if unseen:
+        stores_plainly = hasattr(job, "__dict__") and getattr(cls, "__setattr__", None) is object.__setattr__
+        found = frozenset(
+            name
+            for name in unseen
+            if stores_plainly and not hasattr(type(inspect.getattr_static(cls, name, None)), "__set__")
+        )
+        plain = _PLAIN_NAMES[cls] = plain | found
+        _SET_NAMES[cls] = set_names | (unseen - found)
+        if state.keys() <= plain:
+            vars(job).update(state)
+            return
     for name, value in state.items():
         setattr(job, name, value)
 

@@ -211,6 +211,14 @@ def finish(job: Job, return_value: Any, *, next_claim: NextClaim | None = None, 
     the same step...); ``next_claim`` claims the worker's next job in the same round trip.
     """
     change, settle = finishing(job, return_value, **options)
+    return conclude(job, change, settle, next_claim)
+
+
+def conclude(
+    job: Job, change: Transition, settle: Callable[[], None], next_claim: NextClaim | None = None
+) -> bool:
+    """Write an outcome :func:`finishing` built (its admission added) and, once it was made,
+    ``settle`` the job; False when the move was refused (the execution is stale)."""
     moved = _move(job, change, next_claim)
     if moved:
         settle()

@@ -12,8 +12,8 @@ strategy, the command handlers, the registration) receives the worker typed by a
 lists what it uses, such as :class:`jq.worker.horse.HorseHost`; the JobRunner receives the worker
 itself, which it hands to plugins' hooks. RQ's members live in mixins of their own: :mod:`info`
 (what a worker says about itself), :mod:`hooks` (what custom worker classes override),
-:mod:`control` (its life's steps). The worker classes (Worker, SimpleWorker, SpawnWorker...) are
-in :mod:`jq.worker.worker_classes`.
+:mod:`control` (its life's steps), :mod:`claiming` (claiming its next job and reading it). The
+worker classes (Worker, SimpleWorker, SpawnWorker...) are in :mod:`jq.worker.worker_classes`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -38,10 +37,9 @@ from jq.base.timeouts import (
     hold_alarm_handler,
 )
 from jq.base.utils import import_attribute
-from jq.broker import WORKER_STATE, Broker, Claimed, ClaimRequest, Status, WorkerState, WorkerUpdate
-from jq.core import lifecycle
+from jq.broker import Broker
 from jq.core.execution import JobOutcome
-from jq.core.job import Job, misplaced_record
+from jq.core.job import Job
 from jq.core.lifecycle import NextClaim
 from jq.core.outage import retry_transient
 from jq.defaults import (
@@ -53,7 +51,6 @@ from jq.defaults import (
 )
 from jq.exceptions import (
     ConfigurationError,
-    DeserializationError,
     ShutDownImminentException,
     StoreDataError,
     UnsupportedByBrokerError,
@@ -64,7 +61,8 @@ from jq.plugins import get_plugin_manager
 from jq.plugins.hookspecs import ExceptionHandler
 from jq.queueing.queue import Queue
 from jq.scheduling.cron import Cron, CronScheduler, load_cron
-from jq.worker.batching import Batch, checked_batch_size
+from jq.worker.batching import checked_batch_size
+from jq.worker.claiming import WorkerClaims
 from jq.worker.commands import CommandListener
 from jq.worker.concurrency.settings import ConcurrencyPool, ConcurrencySettings
 from jq.worker.concurrency.working import WorkerConcurrency
@@ -96,9 +94,6 @@ __all__ = [
 
 logger = logging.getLogger("jq.worker")
 
-# The status a claimed record had before its claim when it is sound (see Claimed.prior_status).
-_QUEUED = Status.QUEUED.stored
-_BUSY = WorkerState.BUSY.stored
 
 #: Signal numbers and their names (``SIGTERM``...), as RQ lists them.
 _signames = {
@@ -124,7 +119,9 @@ def _resolve_class(value: Any, base: type, what: str) -> Any:
     return value
 
 
-class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerChores, WorkerConcurrency):
+class BaseWorker(
+    WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerChores, WorkerClaims, WorkerConcurrency
+):
     """Claims jobs from its queues, in the order given, and runs them one at a time, or several at
     once (``concurrency=N``, ``pool="asyncio"`` or ``"threads"``: see :mod:`jq.worker.concurrency`).
 
@@ -445,23 +442,6 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
             set_state=self.set_state,
         )
 
-    def work_batch(self) -> Batch:
-        """How many jobs each claim of the one-at-a-time loop may take (see :meth:`batches_jobs`)."""
-        return Batch(self.batch_size if self.batches_jobs() else 1)
-
-    def batches_jobs(self) -> bool:
-        """Whether this worker reserves jobs in batches (see :mod:`jq.worker.batching`): with a
-        ``batch_size`` over 1, when its jobs run in its own process (a SimpleWorker), the store
-        reserves jobs, and it takes its queues in their given order (the default dequeue
-        strategy: a batch would not follow a round-robin or random order)."""
-        return (
-            self.batch_size > 1
-            and not self.concurrency_settings.concurrent
-            and not self.strategy.uses_processes
-            and self.broker.supports_reservations
-            and self._dequeue_strategy is DequeueStrategy.DEFAULT
-        )
-
     def _hold_job(self, job: Job | None) -> None:
         self.held_job = job
 
@@ -469,73 +449,6 @@ class BaseWorker(WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerCho
     def heartbeat_interval(self) -> float:
         """Seconds between renewals of leases and of the worker's record."""
         return max(min(self.job_monitoring_interval, self.worker_ttl / 3), 0.05)
-
-    def claim_request(self) -> ClaimRequest:
-        """How this worker claims its next job: from its queues in their current order (see
-        :meth:`reorder_queues`), with a new execution id, a lease, and its record busy."""
-        return ClaimRequest(
-            [queue.name for queue in self._ordered_queues],
-            # Called right before each attempt: started_at is when the job is claimed, even after
-            # a long wait for one.
-            lambda: lifecycle.claim_fields(self.name),
-            # Also called at the claim: a request prepared before a job runs (the next claim made
-            # with its outcome) must not carry a lease that ran out while the job ran. By the
-            # store's clock, which the maintenance that ends expired leases reads too.
-            lambda: self.broker.now() + self.worker_ttl,
-            worker=WorkerUpdate(self.name, {WORKER_STATE: _BUSY, "last_heartbeat": lifecycle.now_text()}),
-        )
-
-    def claim_next(self, wait: float | None) -> Claimed | None:
-        """Claim the next job from the queues, waiting up to ``wait`` seconds; None if none came."""
-        request = self.claim_request()
-        return self.broker.claim(request.queues, request.fields, request.lease_until, wait=wait,
-                                 worker=request.worker)  # fmt: skip
-
-    def dequeue(self, wait: float | None) -> Job | None:
-        """Claim the next job and read it; None if none came, or if its record was unreadable (the
-        job was then failed: see :meth:`job_from_claim`)."""
-        claimed = self.claim_next(wait)
-        return None if claimed is None else self.job_from_claim(claimed)
-
-    def job_from_claim(self, claimed: Claimed) -> Job | None:
-        """The Job of a claimed record; None (the job failed, recorded) if the record is unreadable.
-        The queues are put in the order for the next claim (:meth:`reorder_queues`)."""
-        self.reorder_queues(self.queue_for_name(claimed.queue))
-        job = self.job_class(claimed.job_id, connection=self.broker, serializer=self.serializer)
-        try:
-            if claimed.prior_status != _QUEUED:
-                status = "no status" if claimed.prior_status is None else f"status {claimed.prior_status!r}"
-                raise DeserializationError(
-                    f"the record of job {job.id!r} is corrupt: it was on queue {claimed.queue!r} with "
-                    f"{status}, which is not a status jq knows; it was not run"
-                )
-            job.apply_record(claimed.record)
-            if job.origin != claimed.queue:
-                raise DeserializationError(
-                    f"{misplaced_record(job.id, job.origin, claimed.queue, 'claimed')}; it was not run"
-                )
-        except Exception:
-            # A record that cannot be read must still end somewhere: fail it, do not crash. A
-            # fresh stand-in, so nothing half-read from the record (a callback) is acted on.
-            unreadable = self.job_class.unreadable(
-                claimed.job_id,
-                claimed.queue,
-                claimed.record,
-                connection=self.broker,
-                serializer=self.serializer,
-            )
-            self.runner.handle_failure(unreadable, sys.exc_info())  # type: ignore[arg-type]
-            return None
-        return job
-
-    def queue_for_name(self, name: str) -> Queue:
-        """The worker's queue named ``name`` (a new Queue object for another name)."""
-        for queue in self.queues:
-            if queue.name == name:
-                return queue
-        return self.queue_class(
-            name, connection=self.broker, job_class=self.job_class, serializer=self.serializer
-        )
 
     def perform(self: Self, job: Job, next_claim: NextClaim | None = None) -> JobOutcome:
         """Run one claimed job with the execution strategy and count the outcome.

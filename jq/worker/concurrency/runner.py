@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jq.broker import Transition, WorkerUpdate
+from jq.broker import WorkerUpdate
 from jq.core import lifecycle
 from jq.core.execution import ExcInfo, JobOutcome
 from jq.core.job_state import JobStatus
@@ -110,20 +110,6 @@ class ConcurrentJobRunner(WorkerJobRunner):
             job.origin, job.id, "timed out" if self._slot.stop_error is None else "ended",
         )  # fmt: skip
         return False
-
-    def finishing(self, job: Job, return_value: Any) -> tuple[Transition, Callable[[], None]]:
-        """The job's success, unwritten (see :func:`jq.core.lifecycle.finishing`), as
-        :meth:`record_success` would write it; for a write of several jobs' outcomes at once
-        (see :mod:`jq.worker.concurrency.quiet`)."""
-        return lifecycle.finishing(
-            job,
-            return_value,
-            execution_id=job.execution_id,
-            worker_name=self.worker_name,
-            default_result_ttl=self.default_result_ttl,
-            worker_update=self._worker_update(succeeded=True),
-            repeat_at_once=self.retry_at_once,
-        )
 
     # -- the outcome's writes, grouped -------------------------------------------------------------
 
