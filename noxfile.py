@@ -21,9 +21,10 @@ nox.options.reuse_existing_virtualenvs = True
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite (needs redis-server on PATH; it starts its own)."""
+    """The test suite (needs redis-server on PATH; it starts its own), in two processes as
+    README's command runs it, unless pytest's arguments are given."""
     session.install("-e", ".[test]")
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", *(session.posargs or ["-n", "2"]))
 
 
 def oldest_pins(extras: tuple[str, ...] = ("test",)) -> list[str]:
@@ -81,9 +82,7 @@ def lower_bounds(session: nox.Session) -> None:
     constraints = Path(session.create_tmp()) / "oldest-constraints.txt"
     constraints.write_text("\n".join(oldest_pins()) + "\n")
     session.install("-c", str(constraints), "-e", ".[test]")
-    # In-process tests only, so two pytest processes (one per core) can share the machine: CI's
-    # step 1 runs the timing-sensitive process and fault tests alone, this step need not.
-    session.install("-c", str(constraints), "pytest-xdist")
+    # In-process tests only: the process, fault, cluster and sentinel tests ran in step 1.
     marks = "not slow and not fault and not cluster and not sentinel"
     session.run("python", "-m", "pytest", "-n", "2", "-m", marks, *LOWER_BOUND_TESTS, *session.posargs)
 
