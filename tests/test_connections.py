@@ -221,7 +221,7 @@ class TestFallbacks:
 
 class TestSameStore:
     """``same_store``: which brokers reach the same jobs (a worker's queues and a job's
-    dependencies must)."""
+    dependencies must): the same store under the same prefix, whatever the clients' options."""
 
     def test_fakeredis_clients_of_one_fake_server_are_one_store(self):
         import fakeredis
@@ -236,11 +236,41 @@ class TestSameStore:
         assert not same_store(first, RedisBroker(fakeredis.FakeRedis(server=server, db=1)))
         assert not same_store(first, RedisBroker(fakeredis.FakeRedis(server=server), prefix="other:"))
 
-    def test_clients_of_one_server_are_one_store(self, redis_server):
+    def test_clients_of_one_server_are_one_store_whatever_their_options(self, redis_server):
+        import redis
+
         from jq.connections import same_store
         from jq_backends.redis import RedisBroker
 
         first = RedisBroker(redis_server.client())
-        assert same_store(first, RedisBroker(redis_server.client()))
+        port = redis_server.port
+        for same in (
+            redis_server.client(),
+            redis.Redis(host="localhost", port=port, socket_timeout=5, decode_responses=True),
+            redis.Redis.from_url(f"redis://127.0.0.1:{port}/0?health_check_interval=10"),
+        ):
+            assert same_store(first, RedisBroker(same)) and same_store(RedisBroker(same), first)
         assert not same_store(first, RedisBroker(redis_server.client(db=1)))
         assert not same_store(first, RedisBroker(redis_server.client(), prefix="other:"))
+        assert not same_store(first, RedisBroker(redis.Redis(host="127.0.0.1", port=port + 1)))
+        assert not same_store(first, RedisBroker(fakeredis_client_for_db0()))
+
+    def test_memory_and_sqlite_stores(self, tmp_path):
+        from jq.connections import same_store
+        from jq_backends.memory import MemoryBroker
+        from jq_backends.sqlite import SQLiteBroker
+
+        memory = MemoryBroker()
+        assert same_store(memory, memory) and not same_store(memory, MemoryBroker())
+        (tmp_path / "sub").mkdir()
+        first = SQLiteBroker(tmp_path / "jobs.db")
+        assert same_store(first, SQLiteBroker(tmp_path / "sub" / ".." / "jobs.db"))
+        assert not same_store(first, SQLiteBroker(tmp_path / "other.db"))
+        assert not same_store(first, SQLiteBroker(tmp_path / "jobs.db", prefix="other:"))
+        assert not same_store(first, memory) and not same_store(memory, first)
+
+
+def fakeredis_client_for_db0():
+    import fakeredis
+
+    return fakeredis.FakeRedis(server=fakeredis.FakeServer())

@@ -16,7 +16,7 @@ import redis
 
 from jq import Queue, RateLimit, SimpleWorker
 from jq.broker import Place, PlaceKind
-from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
+from jq.exceptions import ConfigurationError, InvalidJobDependency, UnsupportedByBrokerError
 from jq.testing.broker_suite import BrokerContractTests
 from jq.worker_pool import WorkerPool
 from jq_backends.redis import RedisBroker, cluster_wait
@@ -374,3 +374,19 @@ def test_a_decoding_cluster_client_works_through_a_binary_twin(redis_cluster, cl
     finally:
         queue.broker.close()
         client.close()
+
+
+def test_brokers_of_two_clients_of_the_cluster_are_one_store(redis_cluster, cluster_broker):
+    """A job fetched through another cluster client is a dependency like any other (the store is
+    the cluster, not the client); another prefix is another store."""
+    other_client = redis_cluster.client()
+    try:
+        other = RedisBroker(other_client)
+        queue = Queue("deps", connection=cluster_broker)
+        parent = Queue("deps", connection=other).enqueue(fixtures.add, 1, 1)
+        assert queue.enqueue(fixtures.add, 2, 2, depends_on=parent).get_status() == "deferred"
+        elsewhere = Queue("deps", connection=RedisBroker(other_client, prefix="{other}:"))
+        with pytest.raises(InvalidJobDependency, match="same store"):
+            elsewhere.enqueue(fixtures.add, 3, 3, depends_on=parent)
+    finally:
+        other_client.close()

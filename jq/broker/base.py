@@ -81,6 +81,16 @@ class Broker(
     def url(self) -> str:
         """A URL that names this broker's store, without any password, for logs and the CLI."""
 
+    def same_store_as(self, other: Broker) -> bool:
+        """Whether ``other`` reaches the very jobs this broker does: the same store (a server and
+        database, a file) under the same key names, whatever the options of its client
+        (timeouts, pools). A worker's queues and a job's dependencies must be in one store.
+
+        By default, only this broker itself; a driver whose store other objects reach too (a
+        Redis server, through each of its clients) says which.
+        """
+        return other is self
+
     @abc.abstractmethod
     def job_key(self, job_id: str) -> str:
         """The key under which the job's record is stored (``jq:job:<id>``)."""

@@ -284,31 +284,10 @@ def _redis_client(connection: Any) -> Any:
 
 
 def same_store(first: Broker, second: Broker) -> bool:
-    """Whether two brokers store in the same place under the same keys: the same broker, or
-    redis-py clients with the same connection settings (a fakeredis client's include its fake
-    server) and the same key prefix."""
-    if first is second:
-        return True
-    try:
-        return bool(
-            type(first) is type(second)
-            and first.url == second.url
-            and first.queue_key("q") == second.queue_key("q")
-            and _store_settings(first.connection) == _store_settings(second.connection)
-        )
-    except TypeError:  # not redis-py clients
-        return False
-
-
-def _store_settings(connection: Any) -> dict[str, Any]:
-    """The connection settings that say which store ``connection`` reaches. A fakeredis client
-    given its fake server reaches that server whatever its host, which fakeredis makes up anew
-    for each such client."""
-    settings = get_connection_kwargs(connection)
-    if settings.get("server") is not None:
-        settings.pop("host", None)
-        settings.pop("port", None)
-    return settings
+    """Whether two brokers reach the same jobs: the same broker, or the same store under the same
+    key names (see :meth:`jq.broker.Broker.same_store_as`: for Redis, clients of one server and
+    database, whatever their options)."""
+    return first is second or first.same_store_as(second)
 
 
 def get_connection_kwargs(connection: Any) -> dict[str, Any]:

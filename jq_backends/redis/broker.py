@@ -26,7 +26,7 @@ from jq.exceptions import StoreFullError, UnsupportedByBrokerError
 from jq_backends.keys import KeySpace
 from jq_backends.redis import codec
 from jq_backends.redis.cluster import CLUSTER_SCHEMES, CLUSTER_TRANSIENT_ERRORS, broker_prefix, cluster_client
-from jq_backends.redis.connection import Client, redact_url
+from jq_backends.redis.connection import Client, redact_url, same_server
 from jq_backends.redis.control import RedisControl
 from jq_backends.redis.failover import take_durability
 from jq_backends.redis.groups import RedisGroups
@@ -176,6 +176,17 @@ class RedisBroker(
     def keys(self) -> KeySpace:
         """The key names this broker stores under."""
         return self._keys
+
+    def same_store_as(self, other: Broker) -> bool:
+        """Whether ``other`` is a Redis driver broker under the same key prefix whose client
+        reaches the same server (or cluster) and database (see
+        :func:`jq_backends.redis.connection.same_server`): django-rq, say, makes a client for each
+        queue."""
+        return other is self or (
+            isinstance(other, RedisBroker)
+            and other.keys.prefix == self._keys.prefix
+            and same_server(self._connection, other.connection)
+        )
 
     def finish_and_claim(self, change: Transition, claim: ClaimRequest) -> tuple[bool, Claimed | None]:
         """:meth:`transition` then a :meth:`claim` that never waits, in one script (one round

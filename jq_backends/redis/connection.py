@@ -221,6 +221,43 @@ def _sentinel_url(pool: SentinelConnectionPool, db: object) -> str:
     return f"{scheme}://{user}{','.join(sentinels)}/{service}/{db}"
 
 
+# Names of this machine's loopback interface, taken as one host when comparing servers.
+_LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def same_server(first: Client, second: Client) -> bool:
+    """Whether two redis-py clients reach the same data: one server (or cluster) and database,
+    whatever their options (timeouts, pools, user, TLS). Fakeredis clients do when they share
+    their fake server; two cluster clients when they know a node in common."""
+    if isinstance(first, RedisCluster) or isinstance(second, RedisCluster):
+        if not (isinstance(first, RedisCluster) and isinstance(second, RedisCluster)):
+            return False
+        return bool(_cluster_nodes(first) & _cluster_nodes(second))
+    return _server_of(first) == _server_of(second)
+
+
+def _server_of(client: redis.Redis) -> tuple[object, ...]:
+    """What names a client's server and database (see :func:`same_server`)."""
+    pool = client.connection_pool
+    kwargs = pool.connection_kwargs
+    db = int(kwargs.get("db") or 0)
+    if is_fake(client):
+        # Its fake server, by identity: fakeredis makes up a host for a client given a server.
+        return ("fake", id(kwargs.get("server")), db)
+    if isinstance(pool, SentinelConnectionPool):
+        return ("sentinel", _sentinel_url(pool, db))
+    if issubclass(pool.connection_class, UnixDomainSocketConnection):
+        return ("unix", str(kwargs.get("path", "")), db)
+    host = str(kwargs.get("host", "localhost"))
+    return ("tcp", "loopback" if host in _LOOPBACK else host.lower(), int(kwargs.get("port", 6379)), db)
+
+
+def _cluster_nodes(client: RedisCluster) -> set[tuple[str, int]]:
+    """The addresses of the cluster's nodes a cluster client knows (no I/O)."""
+    nodes: Callable[[], list[ClusterNode]] = client.get_nodes
+    return {("loopback" if node.host in _LOOPBACK else str(node.host), int(node.port)) for node in nodes()}
+
+
 def _cluster_url(client: RedisCluster) -> str:
     kwargs = client.nodes_manager.connection_kwargs
     scheme = (

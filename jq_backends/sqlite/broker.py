@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from jq.broker import Broker
 from jq.broker.rules import StoreBroker
 from jq.io.connections import key_prefix
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
@@ -42,3 +43,19 @@ class SQLiteBroker(StoreBroker):
 
     def __repr__(self) -> str:
         return f"SQLiteBroker({self.store.path!r})"
+
+    def same_store_as(self, other: Broker) -> bool:
+        """Whether ``other`` is a SQLite broker of the same file under the same key prefix."""
+        return other is self or (
+            isinstance(other, SQLiteBroker)
+            and _same_file(other.store.path, self.store.path)
+            and other.job_key("id") == self.job_key("id")
+        )
+
+
+def _same_file(first: str, second: str) -> bool:
+    """Whether two paths name one file (through links too); equal paths when one is gone."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return first == second
