@@ -6,6 +6,7 @@ Redis driver on the session's real redis-server; a test that takes it runs three
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -136,6 +137,33 @@ def _no_ambient_jq_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in list(os.environ):
         if variable.startswith(("RQ_", "REDIS_")):
             monkeypatch.delenv(variable)
+
+
+def _jq_loggers() -> dict[str, logging.Logger]:
+    """The loggers named ``jq`` or ``jq.<something>`` that exist so far."""
+    return {
+        name: logger
+        for name, logger in logging.root.manager.loggerDict.items()
+        if (name == "jq" or name.startswith("jq.")) and isinstance(logger, logging.Logger)
+    }
+
+
+@pytest.fixture(autouse=True)
+def _jq_loggers_restored() -> Iterator[None]:
+    """jq's loggers as they were before the test: ``work(logging_level=...)`` sets the
+    ``jq.worker`` level for the whole process (RQ's contract), and a test that asked for CRITICAL
+    would otherwise hide every later test's ``caplog`` records of that logger."""
+    saved = {
+        name: (logger.level, list(logger.handlers), logger.propagate, logger.disabled)
+        for name, logger in _jq_loggers().items()
+    }
+    yield
+    for name, logger in _jq_loggers().items():
+        # A logger first made during the test goes back to a new logger's state.
+        level, handlers, propagate, disabled = saved.get(name, (logging.NOTSET, [], True, False))
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+        logger.propagate, logger.disabled = propagate, disabled
 
 
 @pytest.fixture

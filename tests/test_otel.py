@@ -5,6 +5,9 @@ process) and by a file exporter (a forked work horse on the session's redis-serv
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -219,3 +222,65 @@ def test_the_entry_point_plugin_is_off_when_asked_or_not_installed(monkeypatch) 
     assert not isinstance(otel._entry_point_plugin(), TracingPlugin)
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'jq-queue\[otel\]'"):
         TracingPlugin()
+
+
+def test_without_a_tracer_provider_an_enqueue_does_not_ask_for_the_global_one(monkeypatch) -> None:
+    """get_tracer_provider() looks OTEL_PYTHON_TRACER_PROVIDER up in os.environ at each call (a
+    KeyError raised and caught inside while it is unset): an enqueue must not pay it each time."""
+    manager = PluginManager(load_entry_points=False)
+    manager.register(TracingPlugin(), name="otel-global")
+    asked: list[None] = []
+    get_tracer_provider = trace.get_tracer_provider
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: asked.append(None) or get_tracer_provider())
+    set_plugin_manager(manager)
+    try:
+        queue = Queue(connection=MemoryBroker())
+        jobs = [queue.enqueue(fixtures.add, n, 1) for n in range(3)]
+    finally:
+        set_plugin_manager(None)
+    assert asked == []
+    assert all(TRACE_CONTEXT_KEY not in job.meta for job in jobs)
+
+
+# A global tracer provider can be set once per process: the test sets it in a child process.
+LATE_PROVIDER = """
+import json
+import os
+import subprocess
+import sys
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from jq import Queue, SimpleWorker
+from jq.plugins.otel import TRACE_CONTEXT_KEY
+from jq_backends.memory import MemoryBroker
+
+queue = Queue("mail", connection=MemoryBroker())
+before = queue.enqueue("operator.add", 1, 2)
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+after = queue.enqueue("operator.add", 3, 4)
+SimpleWorker([queue], connection=queue.broker).work(burst=True, logging_level="CRITICAL")
+print(json.dumps({
+    "before": TRACE_CONTEXT_KEY in before.meta,
+    "after": TRACE_CONTEXT_KEY in after.meta,
+    "spans": sorted([span.name, span.attributes["messaging.message.id"] == after.id]
+                    for span in exporter.get_finished_spans()),
+}))
+"""
+
+
+def test_a_tracer_provider_set_after_the_first_enqueue_gets_the_spans_from_then_on() -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("OTEL_", "JQ_"))}
+    child = subprocess.run(
+        [sys.executable, "-c", LATE_PROVIDER], env=env, capture_output=True, text=True, check=False
+    )
+    assert child.returncode == 0, child.stderr
+    seen = json.loads(child.stdout.splitlines()[-1])
+    assert seen["before"] is False, "no provider yet: the first job carries no trace context"
+    assert seen["after"] is True
+    # Both jobs run once the provider is set: each gets a CONSUMER span, only the second a PRODUCER one.
+    assert seen["spans"] == [["process mail", False], ["process mail", True], ["send mail", True]]
