@@ -374,3 +374,20 @@ def test_a_decoding_cluster_client_works_through_a_binary_twin(redis_cluster, cl
     finally:
         queue.broker.close()
         client.close()
+
+
+def test_jqueue_worker_runs_a_spawn_worker_on_a_cluster_url(redis_cluster, cluster_broker):
+    # The command gives the worker the URL (not only the broker it opened): a spawned horse must
+    # connect again, and a cluster client alone does not say how.
+    from click.testing import CliRunner
+
+    from jq.cli import cli
+    from jq.io.connections import fresh_url_brokers
+
+    job = Queue(connection=cluster_broker).enqueue(fixtures.add, 1, 2)
+    with fresh_url_brokers():
+        done = CliRunner().invoke(
+            cli, ["worker", "-b", "-q", "-w", "jq.SpawnWorker", "-u", redis_cluster.url]
+        )
+    assert done.exit_code == 0, done.output
+    assert job.result == 3
