@@ -16,13 +16,14 @@ import redis
 
 from jq import Queue, RateLimit, SimpleWorker
 from jq.broker import Place, PlaceKind
-from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
+from jq.exceptions import ConfigurationError, StorePermissionError, UnsupportedByBrokerError
 from jq.testing.broker_suite import BrokerContractTests
 from jq.worker_pool import WorkerPool
 from jq_backends.redis import RedisBroker, cluster_wait
 from jq_backends.redis.cluster import check_cluster_client
 from jq_backends.redis.connection import client_url, connection_settings
 from jq_backends.redis.failover import ReplicaWaitError
+from jq_backends.redis.preflight import worker_acl_rule
 from tests import fixtures
 from tests.processes import start_worker, stop
 from tests.redis_server import free_port
@@ -95,6 +96,28 @@ def test_on_a_cluster_the_prefix_must_hold_a_hash_tag(redis_cluster, monkeypatch
         assert Queue(connection=client).broker.keys.prefix == "{app}:"
     finally:
         client.close()
+
+
+def test_an_acl_user_needs_cluster_slots_and_jqs_rule_for_a_cluster_is_enough(redis_cluster, cluster_broker):
+    # ACL users are each node's own: set on every node. Without CLUSTER SLOTS the cluster client
+    # cannot start (redis-py says "Cluster mode is not enabled"): jq says what to grant.
+    rule = worker_acl_rule("jqc", "{jq}:", cluster=True).split()[3:]  # after ACL SETUSER jqc
+    for node in redis_cluster.nodes:
+        with node.client() as client:
+            client.execute_command("ACL", "SETUSER", "jqc", "reset", ">pw", *rule, "-cluster|slots")
+    url = redis_cluster.url.replace("://", "://jqc:pw@")
+    with pytest.raises(StorePermissionError, match=r"ACL SETUSER jqc \+cluster\|slots"):
+        RedisBroker.from_url(url)
+    for node in redis_cluster.nodes:
+        with node.client() as client:
+            client.execute_command("ACL", "SETUSER", "jqc", "+cluster|slots")
+    broker = RedisBroker.from_url(url)
+    try:
+        job = Queue(connection=broker).enqueue(fixtures.add, 1, 2)
+        assert SimpleWorker([Queue(connection=broker)]).work(burst=True)  # its preflight passes
+        assert job.result == 3
+    finally:
+        broker.close()
 
 
 def test_an_old_redis_py_is_refused_with_what_to_install():

@@ -29,9 +29,15 @@ from typing import Any, Final
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import Connection, SSLConnection, parse_url
-from redis.exceptions import ClusterDownError, RedisClusterException, SlotNotCoveredError, TryAgainError
+from redis.exceptions import (
+    ClusterDownError,
+    NoPermissionError,
+    RedisClusterException,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 
-from jq.exceptions import ConfigurationError
+from jq.exceptions import ConfigurationError, StorePermissionError
 from jq.io.connections import key_prefix
 from jq_backends.keys import DEFAULT_PREFIX
 from jq_backends.redis.connection import is_cluster, parse_hosts
@@ -148,8 +154,26 @@ def cluster_client(url: str, **options: Any) -> RedisCluster:
     try:
         return RedisCluster(startup_nodes=[node(host, port) for host, port in nodes], **settings)
     except RedisClusterException as error:
+        if _refused_permission(error):
+            # redis-py words a NOPERM reply to CLUSTER SLOTS "Cluster mode is not enabled".
+            user = settings.get("username") or "default"
+            raise StorePermissionError(
+                f"the Redis user {user!r} may not run CLUSTER SLOTS, which a cluster client needs to "
+                f"learn which node serves which slot: grant it on every node with ACL SETUSER {user} "
+                "+cluster|slots (see docs/security.md)"
+            ) from error
         # Not a redis.RedisError: say it as the connection error it is.
         raise redis.ConnectionError(f"no node of the Redis Cluster answered ({error})") from error
+
+
+def _refused_permission(error: BaseException) -> bool:
+    """Whether a NOPERM reply is among the causes of ``error`` (redis-py chains them)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, NoPermissionError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _check_options(settings: dict[str, Any]) -> None:
