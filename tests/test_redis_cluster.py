@@ -90,7 +90,7 @@ def test_on_a_cluster_the_prefix_must_hold_a_hash_tag(redis_cluster, monkeypatch
         with pytest.raises(ConfigurationError, match=r"must hold a hash tag, such as '\{app\}:'"):
             RedisBroker(client, prefix="app:")
         monkeypatch.setenv("JQ_KEY_PREFIX", "app:")
-        with pytest.raises(ConfigurationError, match="must hold a hash tag"):
+        with pytest.raises(ConfigurationError, match="the JQ_KEY_PREFIX must hold a hash tag"):
             Queue(connection=client)
         monkeypatch.setenv("JQ_KEY_PREFIX", "{app}:")
         assert Queue(connection=client).broker.keys.prefix == "{app}:"

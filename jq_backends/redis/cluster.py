@@ -38,7 +38,7 @@ from redis.exceptions import (
 )
 
 from jq.exceptions import ConfigurationError, StorePermissionError
-from jq.io.connections import key_prefix
+from jq.io.connections import KEY_PREFIX_ENV, key_prefix
 from jq_backends.keys import DEFAULT_PREFIX
 from jq_backends.redis.connection import is_cluster, parse_hosts
 from jq_backends.redis.options import accepted_options, read_booleans, unknown_option_message
@@ -86,12 +86,13 @@ def hash_tag(prefix: str) -> str | None:
     return prefix[opening + 1 : closing]
 
 
-def check_cluster_prefix(prefix: str) -> None:
-    """A :class:`ConfigurationError` when ``prefix`` holds no hash tag (see the module's docstring)."""
+def check_cluster_prefix(prefix: str, source: str = "key prefix") -> None:
+    """A :class:`ConfigurationError` when ``prefix`` holds no hash tag (see the module's docstring);
+    ``source`` names where it came from (``JQ_KEY_PREFIX``)."""
     if hash_tag(prefix) is None:
         tagged = f"{{{prefix.rstrip(':')}}}:"
         raise ConfigurationError(
-            f"on Redis Cluster the key prefix must hold a hash tag, such as {tagged!r} rather than "
+            f"on Redis Cluster the {source} must hold a hash tag, such as {tagged!r} rather than "
             f"{prefix!r}: jq's scripts touch many keys at once, which must share one slot (leave the "
             "prefix out for '{jq}:')"
         )
@@ -115,7 +116,8 @@ def broker_prefix(client: object, prefix: str | None) -> str:
         return key_prefix(prefix, DEFAULT_PREFIX)
     check_cluster_client()
     chosen = key_prefix(prefix, DEFAULT_CLUSTER_PREFIX)
-    check_cluster_prefix(chosen)
+    from_environment = prefix is None and chosen != DEFAULT_CLUSTER_PREFIX
+    check_cluster_prefix(chosen, KEY_PREFIX_ENV if from_environment else "key prefix")
     return chosen
 
 
