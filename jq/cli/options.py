@@ -176,6 +176,7 @@ def _store_params() -> list[Callable[[F], F]]:
             "-u",
             metavar="URL",
             help="The store: redis://[:password@]host:port/db, rediss://..., unix://..., "
+            "redis+sentinel://host:port,.../master/db, redis+cluster://host:port,..., "
             "sqlite:///relative.db or sqlite:////absolute.db, memory:// (env: JQ_URL, then "
             "RQ_REDIS_URL).",
         ),
