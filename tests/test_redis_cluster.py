@@ -120,6 +120,23 @@ def test_an_acl_user_needs_cluster_slots_and_jqs_rule_for_a_cluster_is_enough(re
         broker.close()
 
 
+def test_the_store_clock_is_the_clock_of_the_master_of_the_brokers_slot(redis_cluster, cluster_broker):
+    # The scripts read TIME on the slot's master: a process must read the same clock, not that
+    # of whichever node its cluster client calls its default (another machine, another clock).
+    client = cluster_broker.connection
+    default = client.get_default_node().port
+    tag = next(f"t{n}" for n in range(100) if client.get_node_from_key(f"{{t{n}}}:").port != default)
+    master = redis_cluster.master_of(f"{{{tag}}}:")
+
+    def time_calls() -> int:
+        with master.client() as node:
+            return int(node.info("commandstats").get("cmdstat_time", {}).get("calls", 0))
+
+    before = time_calls()
+    RedisBroker(client, prefix=f"{{{tag}}}:").now()
+    assert time_calls() > before
+
+
 def test_an_old_redis_py_is_refused_with_what_to_install():
     with pytest.raises(ConfigurationError, match=r"needs redis-py 6.3 or later.*pip install 'redis>=6.3'"):
         check_cluster_client("6.2.0")
