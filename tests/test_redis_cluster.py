@@ -148,6 +148,10 @@ def test_pipeline_writes_are_refused_on_a_cluster(cluster_broker):
     queue = Queue(connection=cluster_broker)
     with pytest.raises(UnsupportedByBrokerError, match="not supported on Redis Cluster"):
         queue.enqueue(fixtures.add, 1, 2, pipeline=cluster_broker.connection.pipeline())
+    # Every call that takes one says so, in words that fit it (not only enqueue's).
+    job = queue.enqueue(fixtures.add, 1, 2)
+    with pytest.raises(UnsupportedByBrokerError, match=r"leave it out \(each enqueue, save, move and delete"):
+        job.delete(pipeline=cluster_broker.connection.pipeline())
 
 
 def test_every_key_of_a_broker_is_in_the_slot_of_its_hash_tag(cluster_broker):
