@@ -16,8 +16,10 @@ import redis
 
 from jq import Queue, RateLimit, SimpleWorker
 from jq.broker import Place, PlaceKind
+from jq.command import send_kill_horse_command
 from jq.exceptions import ConfigurationError, StorePermissionError, UnsupportedByBrokerError
 from jq.testing.broker_suite import BrokerContractTests
+from jq.testing.helpers import wait_for
 from jq.worker_pool import WorkerPool
 from jq_backends.redis import RedisBroker, cluster_wait
 from jq_backends.redis.cluster import check_cluster_client
@@ -27,6 +29,7 @@ from jq_backends.redis.preflight import worker_acl_rule
 from tests import fixtures
 from tests.processes import start_worker, stop
 from tests.redis_server import free_port
+from tests.test_worker_control import WorkerThread
 
 pytestmark = [pytest.mark.cluster]
 
@@ -435,3 +438,22 @@ def test_jqueue_worker_runs_a_spawn_worker_on_a_cluster_url(redis_cluster, clust
         )
     assert done.exit_code == 0, done.output
     assert job.result == 3
+
+
+def test_a_worker_subscribes_again_where_its_commands_go_after_its_slot_migrates(
+    redis_cluster, cluster_broker
+):
+    # A node counts only its own subscribers: left on the old master, the worker would still get
+    # commands (the cluster bus carries them) but be counted as not listening: 'is it running?'.
+    broker = RedisBroker.from_url(redis_cluster.url, prefix="{cmdmove}:")
+    worker = WorkerThread(Queue(connection=broker), "mover")
+    try:
+        redis_cluster.migrate_slot("{cmdmove}:x")
+        sender = RedisBroker.from_url(redis_cluster.url, prefix="{cmdmove}:")  # knows the new map
+        try:
+            assert wait_for(lambda: send_kill_horse_command(sender, "mover") == 1, timeout=10)
+        finally:
+            sender.close()
+    finally:
+        worker.stop()
+        broker.close()
