@@ -16,16 +16,25 @@ import redis
 
 from jq import Queue, RateLimit, SimpleWorker
 from jq.broker import Place, PlaceKind
-from jq.exceptions import ConfigurationError, InvalidJobDependency, UnsupportedByBrokerError
+from jq.command import send_kill_horse_command
+from jq.exceptions import (
+    ConfigurationError,
+    InvalidJobDependency,
+    StorePermissionError,
+    UnsupportedByBrokerError,
+)
 from jq.testing.broker_suite import BrokerContractTests
+from jq.testing.helpers import wait_for
 from jq.worker_pool import WorkerPool
 from jq_backends.redis import RedisBroker, cluster_wait
 from jq_backends.redis.cluster import check_cluster_client
 from jq_backends.redis.connection import client_url, connection_settings
 from jq_backends.redis.failover import ReplicaWaitError
+from jq_backends.redis.preflight import worker_acl_rule
 from tests import fixtures
 from tests.processes import start_worker, stop
 from tests.redis_server import free_port
+from tests.test_worker_control import WorkerThread
 
 pytestmark = [pytest.mark.cluster]
 
@@ -89,12 +98,51 @@ def test_on_a_cluster_the_prefix_must_hold_a_hash_tag(redis_cluster, monkeypatch
         with pytest.raises(ConfigurationError, match=r"must hold a hash tag, such as '\{app\}:'"):
             RedisBroker(client, prefix="app:")
         monkeypatch.setenv("JQ_KEY_PREFIX", "app:")
-        with pytest.raises(ConfigurationError, match="must hold a hash tag"):
+        with pytest.raises(ConfigurationError, match="the JQ_KEY_PREFIX must hold a hash tag"):
             Queue(connection=client)
         monkeypatch.setenv("JQ_KEY_PREFIX", "{app}:")
         assert Queue(connection=client).broker.keys.prefix == "{app}:"
     finally:
         client.close()
+
+
+def test_an_acl_user_needs_cluster_slots_and_jqs_rule_for_a_cluster_is_enough(redis_cluster, cluster_broker):
+    # ACL users are each node's own: set on every node. Without CLUSTER SLOTS the cluster client
+    # cannot start (redis-py says "Cluster mode is not enabled"): jq says what to grant.
+    rule = worker_acl_rule("jqc", "{jq}:", cluster=True).split()[3:]  # after ACL SETUSER jqc
+    for node in redis_cluster.nodes:
+        with node.client() as client:
+            client.execute_command("ACL", "SETUSER", "jqc", "reset", ">pw", *rule, "-cluster|slots")
+    url = redis_cluster.url.replace("://", "://jqc:pw@")
+    with pytest.raises(StorePermissionError, match=r"ACL SETUSER jqc \+cluster\|slots"):
+        RedisBroker.from_url(url)
+    for node in redis_cluster.nodes:
+        with node.client() as client:
+            client.execute_command("ACL", "SETUSER", "jqc", "+cluster|slots")
+    broker = RedisBroker.from_url(url)
+    try:
+        job = Queue(connection=broker).enqueue(fixtures.add, 1, 2)
+        assert SimpleWorker([Queue(connection=broker)]).work(burst=True)  # its preflight passes
+        assert job.result == 3
+    finally:
+        broker.close()
+
+
+def test_the_store_clock_is_the_clock_of_the_master_of_the_brokers_slot(redis_cluster, cluster_broker):
+    # The scripts read TIME on the slot's master: a process must read the same clock, not that
+    # of whichever node its cluster client calls its default (another machine, another clock).
+    client = cluster_broker.connection
+    default = client.get_default_node().port
+    tag = next(f"t{n}" for n in range(100) if client.get_node_from_key(f"{{t{n}}}:").port != default)
+    master = redis_cluster.master_of(f"{{{tag}}}:")
+
+    def time_calls() -> int:
+        with master.client() as node:
+            return int(node.info("commandstats").get("cmdstat_time", {}).get("calls", 0))
+
+    before = time_calls()
+    RedisBroker(client, prefix=f"{{{tag}}}:").now()
+    assert time_calls() > before
 
 
 def test_an_old_redis_py_is_refused_with_what_to_install():
@@ -108,6 +156,10 @@ def test_pipeline_writes_are_refused_on_a_cluster(cluster_broker):
     queue = Queue(connection=cluster_broker)
     with pytest.raises(UnsupportedByBrokerError, match="not supported on Redis Cluster"):
         queue.enqueue(fixtures.add, 1, 2, pipeline=cluster_broker.connection.pipeline())
+    # Every call that takes one says so, in words that fit it (not only enqueue's).
+    job = queue.enqueue(fixtures.add, 1, 2)
+    with pytest.raises(UnsupportedByBrokerError, match=r"leave it out \(each enqueue, save, move and delete"):
+        job.delete(pipeline=cluster_broker.connection.pipeline())
 
 
 def test_every_key_of_a_broker_is_in_the_slot_of_its_hash_tag(cluster_broker):
@@ -390,3 +442,39 @@ def test_brokers_of_two_clients_of_the_cluster_are_one_store(redis_cluster, clus
             elsewhere.enqueue(fixtures.add, 3, 3, depends_on=parent)
     finally:
         other_client.close()
+
+
+def test_jqueue_worker_runs_a_spawn_worker_on_a_cluster_url(redis_cluster, cluster_broker):
+    # The command gives the worker the URL (not only the broker it opened): a spawned horse must
+    # connect again, and a cluster client alone does not say how.
+    from click.testing import CliRunner
+
+    from jq.cli import cli
+    from jq.io.connections import fresh_url_brokers
+
+    job = Queue(connection=cluster_broker).enqueue(fixtures.add, 1, 2)
+    with fresh_url_brokers():
+        done = CliRunner().invoke(
+            cli, ["worker", "-b", "-q", "-w", "jq.SpawnWorker", "-u", redis_cluster.url]
+        )
+    assert done.exit_code == 0, done.output
+    assert job.result == 3
+
+
+def test_a_worker_subscribes_again_where_its_commands_go_after_its_slot_migrates(
+    redis_cluster, cluster_broker
+):
+    # A node counts only its own subscribers: left on the old master, the worker would still get
+    # commands (the cluster bus carries them) but be counted as not listening: 'is it running?'.
+    broker = RedisBroker.from_url(redis_cluster.url, prefix="{cmdmove}:")
+    worker = WorkerThread(Queue(connection=broker), "mover")
+    try:
+        redis_cluster.migrate_slot("{cmdmove}:x")
+        sender = RedisBroker.from_url(redis_cluster.url, prefix="{cmdmove}:")  # knows the new map
+        try:
+            assert wait_for(lambda: send_kill_horse_command(sender, "mover") == 1, timeout=10)
+        finally:
+            sender.close()
+    finally:
+        worker.stop()
+        broker.close()

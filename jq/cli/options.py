@@ -140,6 +140,16 @@ class Session:
     broker: Broker
     serializer: Serializer
     classes: Classes
+    #: What the broker was opened from: a URL for the schemes the core's lookup resolves
+    #: (``redis+cluster://``, ``redis+sentinel://``, ``sqlite://``...), else a client.
+    source: Any = None
+
+    @property
+    def worker_connection(self) -> Any:
+        """What a worker's ``connection=`` gets: the URL the broker came from, when it came from
+        one (the same broker: URLs resolve to a cached one), so that a worker that starts new
+        processes (``SpawnWorker``) can tell them how to connect; else the broker."""
+        return self.source if isinstance(self.source, str) else self.broker
 
     def queue(self, name: str) -> Queue:
         """The queue ``name`` of the ``--queue-class``, with the ``--job-class`` and serializer."""
@@ -166,6 +176,7 @@ def _store_params() -> list[Callable[[F], F]]:
             "-u",
             metavar="URL",
             help="The store: redis://[:password@]host:port/db, rediss://..., unix://..., "
+            "redis+sentinel://host:port,.../master/db, redis+cluster://host:port,..., "
             "sqlite:///relative.db or sqlite:////absolute.db, memory:// (env: JQ_URL, then "
             "RQ_REDIS_URL).",
         ),
@@ -332,7 +343,9 @@ def open_session(store: StoreOptions, settings: Settings, classes: Classes | Non
         broker.ping()
     except unreachable as exc:
         raise _unreachable(settings, exc) from None
-    return Session(settings=settings, broker=broker, serializer=serializer, classes=classes)
+    return Session(
+        settings=settings, broker=broker, serializer=serializer, classes=classes, source=connection
+    )
 
 
 def _unreachable(settings: Settings, error: BaseException) -> RuntimeFailure:

@@ -257,7 +257,7 @@ def worker(queues: tuple[str, ...], store: StoreOptions, options: WorkerOptions)
     instance = plan.worker_class(
         [session.queue(name) for name in plan.settings.queues.value],
         name=plan.settings.name.value,
-        connection=session.broker,
+        connection=session.worker_connection,
         **plan.worker_kwargs,
     )
     instance.work(**plan.work_kwargs)
@@ -293,7 +293,7 @@ def worker_pool(
     work_kwargs = dict(plan.work_kwargs)
     pool = WorkerPool(
         list(plan.settings.queues.value),
-        connection=session.broker,
+        connection=session.worker_connection,
         num_workers=num_workers,
         worker_class=plan.worker_class,
         name=plan.settings.name.value,

@@ -42,9 +42,18 @@ def is_wrong_type(error: BaseException) -> bool:
     return isinstance(error, redis.ResponseError) and "WRONGTYPE" in str(error)
 
 
-def server_time(client: redis.Redis) -> float:
-    """The server's ``TIME``, in seconds since the epoch (one round trip)."""
-    seconds, micros = client.time()
+def server_time(client: redis.Redis, slot_key: str | None = None) -> float:
+    """The server's ``TIME``, in seconds since the epoch (one round trip). On a cluster
+    (``slot_key``: a key of the broker's slot), the clock of the master serving that slot: the
+    one the scripts read, where a cluster client would send ``TIME`` to any node."""
+    if slot_key is None:
+        seconds, micros = client.time()
+    else:
+        cluster = cast("RedisCluster", client)
+        # (Untyped in redis-py: called through typed names.)
+        node_of: Callable[[str], object] = cluster.get_node_from_key
+        send: Callable[..., tuple[int, int]] = cluster.execute_command
+        seconds, micros = send("TIME", target_nodes=node_of(slot_key))
     return int(seconds) + int(micros) / 1_000_000
 
 
@@ -99,7 +108,8 @@ class RedisState:
         #: The server's clock, read once a minute and followed with the monotonic clock between.
         #: (It reads through the client, not the broker: a clock that held the broker would make
         #: every broker a reference cycle, whose connections only the garbage collector closes.)
-        self._clock = StoreClock(functools.partial(server_time, self._client))
+        slot_key = prefix if self._cluster else None  # on a cluster: its slot's master's clock
+        self._clock = StoreClock(functools.partial(server_time, self._client, slot_key))
         # (key, type) of the keys of the wrong type a claim reported (each is logged once), the
         # queues the last claim skipped for one, and wake keys BLPOP refused (see RedisQueues).
         self._reported: set[tuple[str, str]] = set()

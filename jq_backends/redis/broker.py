@@ -274,8 +274,9 @@ class RedisBroker(
             )
         if self._cluster:
             raise UnsupportedByBrokerError(
-                "pipeline= is not supported on Redis Cluster: enqueue without it (each enqueue is one "
-                "atomic script already), or use enqueue_many() to put many jobs in one step"
+                "pipeline= is not supported on Redis Cluster: leave it out (each enqueue, save, move "
+                "and delete is one atomic step already), or use enqueue_many() to put many jobs in "
+                "one step"
             )
         given = cast("redis.Redis", self._connection)  # not a cluster client (above)
         clients = [given] if self._twin is None else [given, self._client]

@@ -29,10 +29,16 @@ from typing import Any, Final
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import Connection, SSLConnection, parse_url
-from redis.exceptions import ClusterDownError, RedisClusterException, SlotNotCoveredError, TryAgainError
+from redis.exceptions import (
+    ClusterDownError,
+    NoPermissionError,
+    RedisClusterException,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 
-from jq.exceptions import ConfigurationError
-from jq.io.connections import key_prefix
+from jq.exceptions import ConfigurationError, StorePermissionError
+from jq.io.connections import KEY_PREFIX_ENV, key_prefix
 from jq_backends.keys import DEFAULT_PREFIX
 from jq_backends.redis.connection import is_cluster, parse_hosts
 from jq_backends.redis.options import accepted_options, read_booleans, unknown_option_message
@@ -80,12 +86,13 @@ def hash_tag(prefix: str) -> str | None:
     return prefix[opening + 1 : closing]
 
 
-def check_cluster_prefix(prefix: str) -> None:
-    """A :class:`ConfigurationError` when ``prefix`` holds no hash tag (see the module's docstring)."""
+def check_cluster_prefix(prefix: str, source: str = "key prefix") -> None:
+    """A :class:`ConfigurationError` when ``prefix`` holds no hash tag (see the module's docstring);
+    ``source`` names where it came from (``JQ_KEY_PREFIX``)."""
     if hash_tag(prefix) is None:
         tagged = f"{{{prefix.rstrip(':')}}}:"
         raise ConfigurationError(
-            f"on Redis Cluster the key prefix must hold a hash tag, such as {tagged!r} rather than "
+            f"on Redis Cluster the {source} must hold a hash tag, such as {tagged!r} rather than "
             f"{prefix!r}: jq's scripts touch many keys at once, which must share one slot (leave the "
             "prefix out for '{jq}:')"
         )
@@ -109,7 +116,8 @@ def broker_prefix(client: object, prefix: str | None) -> str:
         return key_prefix(prefix, DEFAULT_PREFIX)
     check_cluster_client()
     chosen = key_prefix(prefix, DEFAULT_CLUSTER_PREFIX)
-    check_cluster_prefix(chosen)
+    from_environment = prefix is None and chosen != DEFAULT_CLUSTER_PREFIX
+    check_cluster_prefix(chosen, KEY_PREFIX_ENV if from_environment else "key prefix")
     return chosen
 
 
@@ -148,8 +156,26 @@ def cluster_client(url: str, **options: Any) -> RedisCluster:
     try:
         return RedisCluster(startup_nodes=[node(host, port) for host, port in nodes], **settings)
     except RedisClusterException as error:
+        if _refused_permission(error):
+            # redis-py words a NOPERM reply to CLUSTER SLOTS "Cluster mode is not enabled".
+            user = settings.get("username") or "default"
+            raise StorePermissionError(
+                f"the Redis user {user!r} may not run CLUSTER SLOTS, which a cluster client needs to "
+                f"learn which node serves which slot: grant it on every node with ACL SETUSER {user} "
+                "+cluster|slots (see docs/security.md)"
+            ) from error
         # Not a redis.RedisError: say it as the connection error it is.
         raise redis.ConnectionError(f"no node of the Redis Cluster answered ({error})") from error
+
+
+def _refused_permission(error: BaseException) -> bool:
+    """Whether a NOPERM reply is among the causes of ``error`` (redis-py chains them)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, NoPermissionError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _check_options(settings: dict[str, Any]) -> None:

@@ -35,7 +35,10 @@ class RedisCommandSubscription:
     redis-py's pub/sub reconnects and subscribes again on the next read after a lost connection;
     the listener only waits (with a capped back-off) between failed reads. On a Redis Cluster the
     subscription is on the master of the channel's slot, which a failover replaces: after a
-    failed read the listener subscribes afresh, on the master the cluster names now.
+    failed read the listener subscribes afresh, on the master the cluster names now. A slot
+    migration leaves the old master up: the listener subscribes afresh as soon as the client's
+    slot map (read again at the worker's next MOVED) names another master for the channel, so
+    that commands are counted where they are published (a node counts only its own subscribers).
     """
 
     def __init__(
@@ -47,6 +50,12 @@ class RedisCommandSubscription:
         # Redis.pubsub had no annotations before redis-py 8.2: called through a typed name.
         self._make_pubsub: Callable[[], PubSub] = client.pubsub
         self._cluster = cluster
+        # On a cluster: the node serving the channel's slot in the client's map (no I/O).
+        self._node_of: Callable[[str], Any] | None = (
+            client.get_node_from_key  # type: ignore[attr-defined]
+            if cluster
+            else None
+        )
         self._pubsub = self._subscribed()
         self._wait_for_confirmation()
         self._thread = start_background_thread(self._listen, f"jq-commands-{channel}")
@@ -79,6 +88,8 @@ class RedisCommandSubscription:
                 if failures:
                     logger.warning("listening to %s again", self._channel)
                 failures = 0
+                if self._slot_moved():
+                    self._subscribe_afresh()
             except Exception as error:
                 if self._closed.is_set():
                     break
@@ -91,6 +102,19 @@ class RedisCommandSubscription:
                         self._subscribe_afresh()
         with contextlib.suppress(Exception):
             self._pubsub.close()
+
+    def _slot_moved(self) -> bool:
+        """On a cluster: whether the client's slot map names another master for the channel than
+        the one the subscription is on (the slot migrated)."""
+        if self._node_of is None:
+            return False
+        node_of_pubsub: Callable[[], Any] = self._pubsub.get_pubsub_node  # type: ignore[attr-defined]
+        subscribed = node_of_pubsub()
+        try:
+            serving = self._node_of(self._channel)
+        except Exception:  # no master for the slot in the map (a failover): a failed read tells
+            return False
+        return subscribed is not None and subscribed.name != serving.name
 
     def _on_message(self, message: dict[str, Any]) -> None:
         if self._closed.is_set():

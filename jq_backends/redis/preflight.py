@@ -30,7 +30,14 @@ from jq_backends.redis._base import RedisState
 from jq_backends.redis.connection import connection_settings, is_fake
 from jq_backends.redis.scripts import Arg
 
-__all__ = ["WORKER_COMMAND_RULES", "Denial", "RedisPreflight", "denial_of", "worker_acl_rule"]
+__all__ = [
+    "CLUSTER_COMMAND_RULES",
+    "WORKER_COMMAND_RULES",
+    "Denial",
+    "RedisPreflight",
+    "denial_of",
+    "worker_acl_rule",
+]
 
 logger = logging.getLogger("jq.broker.redis")
 
@@ -45,6 +52,10 @@ WORKER_COMMAND_RULES: Final = (
     "-@all +@read +@write +@scripting +@pubsub +@transaction +@connection +time "
     "-@dangerous -function -script|flush -script|kill"
 )
+#: What a user needs besides on Redis Cluster: CLUSTER SLOTS, with which redis-py's cluster client
+#: learns which node serves which slot (as it starts, and after a MOVED). It is in no category the
+#: rule grants (@slow only); the other CLUSTER subcommands stay refused.
+CLUSTER_COMMAND_RULES: Final = "+cluster|slots"
 #: The only eviction policy under which Redis never deletes a key to make room.
 NO_EVICTION: Final = "noeviction"
 
@@ -57,10 +68,12 @@ _SUBSCRIBE_TIMEOUT: Final = 5.0
 _COMMAND: Final = re.compile(r"'([^']+)' command")
 
 
-def worker_acl_rule(user: str, prefix: str) -> str:
+def worker_acl_rule(user: str, prefix: str, cluster: bool = False) -> str:
     """The ``ACL SETUSER`` line that gives ``user`` what a jq worker needs under ``prefix``, and
-    nothing else: its keys and channels only, and no dangerous command (password left out)."""
-    return f"ACL SETUSER {user} on resetkeys ~{prefix}* resetchannels &{prefix}* {WORKER_COMMAND_RULES}"
+    nothing else: its keys and channels only, and no dangerous command (password left out). On a
+    cluster, also ``CLUSTER SLOTS``: the cluster client reads the slot map with it."""
+    rules = f"{WORKER_COMMAND_RULES} {CLUSTER_COMMAND_RULES}" if cluster else WORKER_COMMAND_RULES
+    return f"ACL SETUSER {user} on resetkeys ~{prefix}* resetchannels &{prefix}* {rules}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,5 +242,5 @@ class RedisPreflight(RedisState):
         return (
             f"the Redis user {user!r} at {self._url} may not {' or '.join(refused)}, which a jq "
             f"worker needs: grant it with {grant}jq's whole rule for a worker's user is "
-            f"'{worker_acl_rule(user, prefix)}' (see docs/security.md)"
+            f"'{worker_acl_rule(user, prefix, self._cluster)}' (see docs/security.md)"
         )
