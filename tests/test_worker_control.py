@@ -188,6 +188,40 @@ class TestCommandsToWorkHorses:
         finally:
             self.stop(worker, thread)
 
+    @pytest.mark.parametrize("command", ["kill-horse", "stop-job"])
+    def test_a_command_before_the_job_reaches_its_horse_is_carried_out(self, queue, fork_per_job, command):
+        """From its claim the store names the job the worker's: a kill-horse or stop-job command
+        that comes before the worker hands the job on (to execute_job, to its horse) is carried
+        out as soon as the horse has it, not dropped as if no job ran."""
+        job = queue.enqueue(fixtures.sleep_for, 5)
+        after = queue.enqueue(fixtures.add, 1, 2)
+        commanded = threading.Event()
+
+        class CommandedOnTheWay(Worker):
+            def execute_job(self, claimed: Job, claimed_queue: Queue) -> None:
+                if claimed.id == job.id and not commanded.is_set():
+                    commanded.set()
+                    if command == "kill-horse":
+                        assert send_kill_horse_command(self.connection, self.name) == 1
+                    else:
+                        assert send_stop_job_command(self.connection, claimed.id) == 1
+                    # The command listener (another thread) has taken it.
+                    assert wait_for(lambda: self.kill_reason_for(claimed) is not None, timeout=30)
+                super().execute_job(claimed, claimed_queue)
+
+        worker = CommandedOnTheWay(
+            [queue], name="on-the-way", fork_per_job=fork_per_job, job_monitoring_interval=0.2, worker_ttl=3
+        )
+        thread = threading.Thread(target=worker.work, kwargs={"logging_level": "WARNING"})
+        thread.start()
+        try:
+            expected = "failed" if command == "kill-horse" else "stopped"
+            assert wait_for(lambda: job.get_status() == expected, timeout=30), job.get_status()
+            assert f"{command} command" in job.exc_info
+            assert wait_for(lambda: after.get_status() == "finished", timeout=30)
+        finally:
+            self.stop(worker, thread)
+
 
 class TestSuspension:
     """Suspended workers take no job until resumed."""

@@ -526,9 +526,10 @@ class BaseWorker(
         job = self.running_job
         if job is None or (job_id is not None and job.id != job_id):
             held = self.held_job
-            if job_id is None or held is None or held.id != job_id:
+            if held is None or (job_id is not None and held.id != job_id):
                 return False
-            # Claimed ahead and waiting to run here: killed as soon as it starts.
+            # Claimed and about to run here (the store names it the worker's job already), or
+            # claimed ahead while no job runs: killed as soon as it starts.
             self._kill = (held.execution_id, reason)
             return True
         self._kill = (job.execution_id, reason)

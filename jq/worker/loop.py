@@ -158,8 +158,12 @@ class WorkLoop:
                 # job goes back to the front of its queue, untouched (see run()).
                 self._hold(job)
                 return False
+            # Held until it runs: the store names it the worker's job from the claim on, so a
+            # kill-horse command coming before execute_job has it is carried out, not dropped.
+            worker.hold_job(job)
         else:
-            self._hold(None)
+            # Still held (see hold_job above) until execute_job has it; no longer claimed ahead.
+            self._next_job = None
         worker.procline(f"busy with job {job.id}")
         next_claim = NextClaim(self._next_request()) if self._may_take_another() else None
         # execute_job() (RQ's hook) runs it; the claim of the next job rides along with it, for
@@ -169,6 +173,7 @@ class WorkLoop:
         try:
             worker.execute_job(job, next_claim)
         finally:
+            worker.hold_job(None)
             # Also when execute_job raised (a KeyboardInterrupt, a SystemExit from a callback):
             # a job claimed with the outcome is held, and given back if the loop ends (run()),
             # with the reservations the claim left this worker.
