@@ -17,7 +17,7 @@ import redis
 from jq import Queue
 from jq.broker import Broker
 from tests import fixtures
-from tests.redis_cluster import RedisCluster
+from tests.redis_cluster import SHARED_NODE_TIMEOUT_MS, RedisCluster
 from tests.redis_server import RedisServer
 
 DRIVERS = ("memory", "fakeredis", "redis")
@@ -45,7 +45,7 @@ def redis_cluster() -> Iterator[RedisCluster]:
         check_cluster_client()
     except ConfigurationError as error:
         pytest.skip(str(error))
-    cluster = RedisCluster().start()
+    cluster = RedisCluster(node_timeout_ms=SHARED_NODE_TIMEOUT_MS).start()
     try:
         yield cluster
     finally:

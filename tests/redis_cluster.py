@@ -23,8 +23,11 @@ from tests.redis_server import RedisServer, _wait_until, free_port
 MASTERS = 3
 REPLICAS_PER_MASTER = 1
 #: How long a node may not answer before the others call it failing: short, so that a killed
-#: master is replaced in a few seconds.
+#: master is replaced in a few seconds (the failover tests' clusters).
 NODE_TIMEOUT_MS = 1000
+#: The same for the cluster that the test session shares, which no test fails over: long enough
+#: that a node slowed down by a busy machine is not failed over under the tests.
+SHARED_NODE_TIMEOUT_MS = 15000
 
 
 @dataclass
@@ -32,6 +35,7 @@ class RedisCluster:
     """``MASTERS`` masters with ``REPLICAS_PER_MASTER`` replica(s) each, on loopback ports."""
 
     extra_args: tuple[str, ...] = ()
+    node_timeout_ms: int = NODE_TIMEOUT_MS
     nodes: list[RedisServer] = field(default_factory=list)
     _shared: ClusterClient | None = None
 
@@ -39,7 +43,7 @@ class RedisCluster:
         """Start the nodes, join them into a cluster and wait until it is ``ok`` everywhere."""
         args = (
             "--cluster-enabled", "yes",
-            "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+            "--cluster-node-timeout", str(self.node_timeout_ms),
             # A replica takes over whatever its link's age: the tests kill masters on purpose.
             "--cluster-replica-validity-factor", "0",
             "--repl-diskless-sync-delay", "0",
