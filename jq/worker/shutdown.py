@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import signal
@@ -39,7 +40,8 @@ class ShutdownSignals:
         self._previous: dict[int, Any] = {}
         self._wakeup: tuple[int, int] | None = None
         self._previous_wakeup_fd = -1
-        self._received = 0
+        # Numbers the signals counted, 1 first (see _handle).
+        self._ordinals = itertools.count(1)
 
     def install(self) -> None:
         """Take over SIGINT and SIGTERM, when running in the main thread."""
@@ -75,8 +77,14 @@ class ShutdownSignals:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        self._received += self._count_delivered()
-        if self._received == 1:
+        # Each signal counted draws the next number, in one step (next() on a count): a handler
+        # may run inside another, between any two of its bytecodes, and with `received +=
+        # delivered` a count read before the inner handler and written back after it lost the
+        # inner one's signal: both were then the first, two warm shutdowns and no cold one.
+        last = 0
+        for _ in range(self._count_delivered()):
+            last = next(self._ordinals)
+        if last == 1:
             logger.warning(
                 "worker %s: got %s: warm shut down requested (the current job finishes)",
                 self.name,
