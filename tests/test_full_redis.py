@@ -100,6 +100,8 @@ def test_a_full_redis_is_an_outage_not_a_crash(server, record_property):
         assert [job.result for job in before] == [1, 2, 3]
         other = Queue("other", connection=client).enqueue(fixtures.add, 20, 22)
         assert wait_for(lambda: other.get_status() == "finished", timeout=30)
+        # Its heartbeat says so at its next beat (up to an interval after the room came back).
+        seen["idle"] += read_stderr_until(idle, "heartbeats go through again", timeout=30)
     finally:
         for process in (idle, late):
             if process is not None and process.poll() is None:
