@@ -6,6 +6,7 @@ other ``test_cli_*`` modules.
 
 from __future__ import annotations
 
+import codecs
 import fcntl
 import os
 import pty
@@ -134,6 +135,9 @@ def run_in_pty(
     )
     os.close(slave)
     chunks: list[str] = []
+    # One decoder for the whole stream: a read may end inside a character (the tables' box
+    # drawing is 3 bytes each), which decoded on its own would be two replacement characters.
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     interrupted = False
     deadline = time.monotonic() + timeout
     try:
@@ -146,13 +150,13 @@ def run_in_pty(
                     break
                 if not data:
                     break
-                chunks.append(data.decode("utf-8", errors="replace"))
+                chunks.append(decoder.decode(data))
             if interrupt_when is not None and not interrupted and interrupt_when("".join(chunks)):
                 process.send_signal(signal.SIGINT)
                 interrupted = True
         else:
             raise AssertionError(f"jqueue {' '.join(args)} ran past {timeout}s:\n{''.join(chunks)}")
-        return process.wait(timeout=10), "".join(chunks)
+        return process.wait(timeout=10), "".join(chunks) + decoder.decode(b"", final=True)
     finally:
         if process.poll() is None:
             process.kill()
