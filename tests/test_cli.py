@@ -411,6 +411,20 @@ def test_a_config_module_that_is_broken_is_one_line_and_exit_2(tmp_path):
         assert message in one_error_line(done), (name, done.stderr)
 
 
+def test_a_class_whose_module_raises_on_import_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "raises_on_import.py").write_text("raise RuntimeError('no DATABASE_URL')\n")
+    options = ("-w", "--job-class", "--queue-class", "--connection-class", "-S", "--exception-handler")
+    cases = [
+        ("worker", "--burst", *MEMORY, "-P", str(tmp_path), option, "raises_on_import.X")
+        for option in options
+    ]
+    for option, done in zip(options, jqueue_many(cases), strict=True):
+        assert done.returncode == 2, (option, done.stderr)
+        assert "'raises_on_import.X' cannot be imported: its module raised RuntimeError: no DATABASE_URL" in (
+            one_error_line(done)
+        ), option
+
+
 def test_a_bad_environment_variable_is_one_line_and_exit_2():
     done = jqueue("worker", "--burst", *MEMORY, env_extra={"JQ_LOGGING_LEVEL": "LOUD"})
     assert done.returncode == 2, done.stderr
