@@ -425,6 +425,20 @@ def test_a_class_whose_module_raises_on_import_is_one_line_and_exit_2(tmp_path):
         ), option
 
 
+def test_a_sqlite_url_naming_no_usable_database_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a database\n" * 100)
+    cases = {
+        f"sqlite:///{tmp_path}/no/such/dir/jobs.db": "unable to open database file",
+        f"sqlite:///{tmp_path}/notes.txt": "file is not a database",
+    }
+    for (url, message), done in zip(
+        cases.items(), jqueue_many([("info", "--url", url) for url in cases]), strict=True
+    ):
+        assert done.returncode == 2, (url, done.stderr)
+        line = one_error_line(done)
+        assert message in line and "as a SQLite database" in line, line
+
+
 def test_a_bad_environment_variable_is_one_line_and_exit_2():
     done = jqueue("worker", "--burst", *MEMORY, env_extra={"JQ_LOGGING_LEVEL": "LOUD"})
     assert done.returncode == 2, done.stderr
