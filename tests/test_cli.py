@@ -278,6 +278,9 @@ USER_ERRORS: dict[tuple[str, ...], str] = {
     ("jobs", *MEMORY, "--limit", "0"): "--limit must be a whole number of jobs, 1 or more, not '0'",
     ("jobs", *MEMORY, "--limit", "many"): "--limit must be a whole number of jobs, 1 or more, not 'many'",
     ("jobs", *MEMORY, "bad queue"): "queue name",
+    ("enqueue", *MEMORY, "os.getpid", "@tests"): "cannot read the argument file 'tests': Is a directory",
+    ("enqueue", *MEMORY, "os.getpid", "@docs/images/dashboard-job.png"): "not text",
+    ("enqueue", *MEMORY, "os.getpid", "--at", "9999-12-31T23:00:00-05:00"): "cannot be read as a time in UTC",
 }
 
 #: Mistakes click reports as usage errors (a usage line, a hint and the error): exit status 2.
@@ -319,6 +322,9 @@ USAGE_ERRORS: dict[tuple[str, ...], str] = {
     ("worker", *MEMORY, "--log-format", "%(message)d"): "is not a logging format",
     ("worker-pool", *MEMORY, "--log-format", "no fields"): "is not a logging format",
     ("cancel", *MEMORY): "Missing argument",
+    ("enqueue", *MEMORY, "os.getpid", "--at", "0001-01-01T00:00:00"): "is not an ISO date and time",
+    ("info", *MEMORY, "--interval", "nan"): "'nan' is not a number of seconds",
+    ("info", *MEMORY, "--interval", "inf"): "inf is not in the range 0.1<=x<=86400.0",
 }
 
 

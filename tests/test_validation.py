@@ -511,6 +511,16 @@ BAD_SCHEDULED: dict[str, tuple[Callable[[Queue], Any], type[Exception], tuple[st
         ("not -2", "or -1 for no limit"),
         True,
     ),
+    "at past year 9999 in UTC": (
+        lambda q: q.enqueue_at(
+            datetime.datetime(9999, 12, 31, 23, tzinfo=datetime.timezone(datetime.timedelta(hours=-5))),
+            fixtures.add,
+            job_id=BAD_ID,
+        ),
+        ConfigurationError,
+        ("cannot be read as a time in UTC", "between the years 1 and 9999"),
+        True,
+    ),
     "in not a timedelta": (
         lambda q: q.enqueue_in(60, fixtures.add, 1, 2, job_id=BAD_ID),
         ConfigurationError,
