@@ -323,6 +323,9 @@ USAGE_ERRORS: dict[tuple[str, ...], str] = {
     ("worker-pool", *MEMORY, "--log-format", "no fields"): "is not a logging format",
     ("cancel", *MEMORY): "Missing argument",
     ("enqueue", *MEMORY, "os.getpid", "--at", "0001-01-01T00:00:00"): "is not an ISO date and time",
+    ("worker", *MEMORY, "--maintenance-interval", "nan"): "'nan' is not a number of seconds",
+    ("worker", *MEMORY, "--maintenance-interval", "1e20"): "is not in the range 0<x<=2147483647",
+    ("worker", *MEMORY, "--worker-ttl", "99999999999999999999"): "is not in the range 1<=x<=2147483647",
     ("info", *MEMORY, "--interval", "nan"): "'nan' is not a number of seconds",
     ("info", *MEMORY, "--interval", "inf"): "inf is not in the range 0.1<=x<=86400.0",
 }
