@@ -447,6 +447,16 @@ BAD_BATCH_ENDS: dict[str, tuple[EnqueueData, type[Exception], tuple[str, ...], b
 }
 
 
+@pytest.mark.parametrize("bad", [5, ("tests.fixtures.add", (1, 2))], ids=["int", "tuple"])
+def test_enqueue_many_refuses_what_prepare_data_did_not_make(queue: Queue, bad: Any) -> None:
+    assert_refused(
+        queue,
+        lambda: queue.enqueue_many([Queue.prepare_data(fixtures.add, (1, 2)), bad]),
+        ConfigurationError,
+        ("enqueue_many() takes a list of Queue.prepare_data(func, args, kwargs, ...), not",),
+    )
+
+
 @pytest.mark.parametrize("is_async", [True, False], ids=["async", "sync"])
 @pytest.mark.parametrize("name", list(BAD_BATCH_ENDS))
 def test_enqueue_many_writes_nothing_when_one_job_is_bad(broker: Broker, name: str, is_async: bool) -> None:

@@ -445,6 +445,7 @@ BAD_WORKER_OPTIONS = {
     "default_result_ttl 'x'": ({"default_result_ttl": "x"}, "default_result_ttl must be 0, a positive"),
     "default_result_ttl -5": ({"default_result_ttl": -5}, "or -1 (forever), not -5"),
     "name 5": ({"name": 5}, "a worker's name must be text (a str), not int 5"),
+    "queues 5": ({"queues": 5}, "a worker listens to queues or queue names, not 5"),
 }
 
 
@@ -453,7 +454,7 @@ def test_a_bad_worker_option_is_refused_when_the_worker_is_made(queue, kind):
     """Not at the first heartbeat, maintenance run or finished job, where work() died of it."""
     options, says = BAD_WORKER_OPTIONS[kind]
     with pytest.raises(ValueError) as caught:  # ConfigurationError or TimeoutFormatError
-        SimpleWorker([queue], connection=queue.broker, **options)
+        SimpleWorker(**{"queues": [queue], "connection": queue.broker, **options})
     assert isinstance(caught.value, JQError) and says in str(caught.value)
 
 

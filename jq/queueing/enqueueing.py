@@ -279,9 +279,14 @@ class Enqueueing:
         if group_id is not None:
             groups_of(self.broker)
             check_group_name(group_id)
-        datas = list(job_datas)
+        datas = list(job_datas) if isinstance(job_datas, Iterable) else [job_datas]
         seen: set[str] = set()
         for data in datas:
+            if not isinstance(data, EnqueueData):
+                raise ConfigurationError(
+                    "enqueue_many() takes a list of Queue.prepare_data(func, args, kwargs, ...), not "
+                    f"{type(data).__name__} {data!r}"
+                )
             if data.job_id is not None:
                 # Two jobs under one id would be one record: the first would be lost.
                 if data.job_id in seen:

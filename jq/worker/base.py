@@ -275,6 +275,8 @@ class BaseWorker(
     # -- set-up -----------------------------------------------------------------------------------
 
     def _resolve_queues(self, queues: Any, connection: Any) -> list[Queue]:
+        if queues is not None and not isinstance(queues, str | Queue | Iterable):
+            raise ConfigurationError(f"a worker listens to queues or queue names, not {queues!r}")
         items = [queues] if isinstance(queues, str | Queue) else list(queues or [])
         if not items:
             raise ConfigurationError(
