@@ -6,6 +6,7 @@ classes (S-27), the ``@job`` decorator (S-09), worker lookup basics and bad inpu
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 
@@ -461,3 +462,17 @@ def test_a_bad_worker_option_is_refused_when_the_worker_is_made(queue, kind):
 def test_worker_options_in_range_are_kept(queue):
     worker = SimpleWorker([queue], connection=queue.broker, default_result_ttl="1h", worker_ttl=0.5)
     assert (worker.default_result_ttl, worker.worker_ttl) == (3600, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"max_jobs": "10"}, "max_jobs must be a whole number of jobs, at least 1, not '10'"),
+        ({"max_jobs": 0}, "max_jobs must be a whole number of jobs, at least 1, not 0"),
+        ({"max_idle_time": "5"}, "max_idle_time must be a number of seconds above 0"),
+        ({"max_idle_time": -1}, "max_idle_time must be a number of seconds above 0"),
+    ],
+)
+def test_bad_work_options_are_refused_before_the_worker_starts(queue, options, says):
+    with pytest.raises(ConfigurationError, match=re.escape(says)):
+        SimpleWorker([queue], connection=queue.broker).work(burst=True, **options)

@@ -379,8 +379,12 @@ class BaseWorker(
         :param with_scheduler: also queue due scheduled jobs of these queues.
         :param dequeue_strategy: the order in which queues are looked at (:class:`DequeueStrategy`).
         """
-        if max_jobs is not None and max_jobs < 1:
-            raise ConfigurationError(f"max_jobs must be at least 1, not {max_jobs}")
+        if max_jobs is not None and (
+            isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1
+        ):
+            raise ConfigurationError(f"max_jobs must be a whole number of jobs, at least 1, not {max_jobs!r}")
+        if max_idle_time is not None:
+            max_idle_time = _seconds(max_idle_time, "max_idle_time")
         self._dequeue_strategy = DequeueStrategy.parse(dequeue_strategy)
         self._ordered_queues = list(self.queues)
         self.runner = self._make_runner()
