@@ -159,6 +159,20 @@ def test_a_chore_that_raises_does_not_stop_the_others_and_is_logged_once(broker,
     assert caplog.text.count("cleaning the finished registry failed; the other chores go on") == 1
 
 
+def test_a_chore_refused_for_bad_data_is_logged_in_one_line(broker, monkeypatch, caplog):
+    queue = Queue(connection=broker)
+    maintenance = Maintenance("janitor", broker, [queue], 60)
+
+    def refused() -> None:
+        raise StoreDataError("WRONGTYPE key jq:queues holds a string where jq keeps a set")
+
+    monkeypatch.setattr(queue.finished_job_registry, "cleanup", refused)
+    maintenance.clean_registries()
+
+    [record] = [record for record in caplog.records if "the other chores go on" in record.getMessage()]
+    assert record.exc_info is None and "jq:queues holds a string where jq keeps a set" in record.getMessage()
+
+
 # -- class 6: keys of the wrong type ---------------------------------------------------------------
 
 
