@@ -6,6 +6,7 @@ Redis driver on the session's real redis-server; a test that takes it runs three
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -136,6 +137,23 @@ def _no_ambient_jq_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in list(os.environ):
         if variable.startswith(("RQ_", "REDIS_")):
             monkeypatch.delenv(variable)
+
+
+@pytest.fixture(autouse=True)
+def _jq_log_levels() -> Iterator[None]:
+    """Put back the levels of jq's loggers after each test: ``work(logging_level="CRITICAL")``
+    sets ``jq.worker``'s for good, and a later test's ``caplog`` would then see none of its
+    warnings (which test ran before it decided whether it passed)."""
+    before = {name: logging.getLogger(name).level for name in _jq_logger_names()}
+    yield
+    for name in _jq_logger_names():
+        logging.getLogger(name).setLevel(before.get(name, logging.NOTSET))
+
+
+def _jq_logger_names() -> list[str]:
+    return [
+        name for name in ("jq", *logging.root.manager.loggerDict) if name == "jq" or name.startswith("jq.")
+    ]
 
 
 @pytest.fixture
