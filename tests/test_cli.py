@@ -282,6 +282,9 @@ USER_ERRORS: dict[tuple[str, ...], str] = {
     ("jobs", *MEMORY, "--limit", "0"): "--limit must be a whole number of jobs, 1 or more, not '0'",
     ("jobs", *MEMORY, "--limit", "many"): "--limit must be a whole number of jobs, 1 or more, not 'many'",
     ("jobs", *MEMORY, "bad queue"): "queue name",
+    ("enqueue", *MEMORY, "os.getpid", "@tests"): "cannot read the argument file 'tests': Is a directory",
+    ("enqueue", *MEMORY, "os.getpid", "@docs/images/dashboard-job.png"): "not text",
+    ("enqueue", *MEMORY, "os.getpid", "--at", "9999-12-31T23:00:00-05:00"): "cannot be read as a time in UTC",
 }
 
 #: Mistakes click reports as usage errors (a usage line, a hint and the error): exit status 2.
@@ -323,6 +326,12 @@ USAGE_ERRORS: dict[tuple[str, ...], str] = {
     ("worker", *MEMORY, "--log-format", "%(message)d"): "is not a logging format",
     ("worker-pool", *MEMORY, "--log-format", "no fields"): "is not a logging format",
     ("cancel", *MEMORY): "Missing argument",
+    ("enqueue", *MEMORY, "os.getpid", "--at", "0001-01-01T00:00:00"): "is not an ISO date and time",
+    ("worker", *MEMORY, "--maintenance-interval", "nan"): "'nan' is not a number of seconds",
+    ("worker", *MEMORY, "--maintenance-interval", "1e20"): "is not in the range 0<x<=2147483647",
+    ("worker", *MEMORY, "--worker-ttl", "99999999999999999999"): "is not in the range 1<=x<=2147483647",
+    ("info", *MEMORY, "--interval", "nan"): "'nan' is not a number of seconds",
+    ("info", *MEMORY, "--interval", "inf"): "inf is not in the range 0.1<=x<=86400.0",
 }
 
 
@@ -413,6 +422,34 @@ def test_a_config_module_that_is_broken_is_one_line_and_exit_2(tmp_path):
     for (name, message), done in zip(expected.items(), jqueue_many(cases), strict=True):
         assert done.returncode == 2, (name, done.stderr)
         assert message in one_error_line(done), (name, done.stderr)
+
+
+def test_a_class_whose_module_raises_on_import_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "raises_on_import.py").write_text("raise RuntimeError('no DATABASE_URL')\n")
+    options = ("-w", "--job-class", "--queue-class", "--connection-class", "-S", "--exception-handler")
+    cases = [
+        ("worker", "--burst", *MEMORY, "-P", str(tmp_path), option, "raises_on_import.X")
+        for option in options
+    ]
+    for option, done in zip(options, jqueue_many(cases), strict=True):
+        assert done.returncode == 2, (option, done.stderr)
+        assert "'raises_on_import.X' cannot be imported: its module raised RuntimeError: no DATABASE_URL" in (
+            one_error_line(done)
+        ), option
+
+
+def test_a_sqlite_url_naming_no_usable_database_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a database\n" * 100)
+    cases = {
+        f"sqlite:///{tmp_path}/no/such/dir/jobs.db": "unable to open database file",
+        f"sqlite:///{tmp_path}/notes.txt": "file is not a database",
+    }
+    for (url, message), done in zip(
+        cases.items(), jqueue_many([("info", "--url", url) for url in cases]), strict=True
+    ):
+        assert done.returncode == 2, (url, done.stderr)
+        line = one_error_line(done)
+        assert message in line and "as a SQLite database" in line, line
 
 
 def test_a_bad_environment_variable_is_one_line_and_exit_2():

@@ -123,3 +123,10 @@ def test_a_record_that_cannot_be_read_is_listed_with_a_note(redis_server, redis_
     (entry,) = [job for job in json.loads(as_json.stdout)["jobs"] if job["id"] == jobs["queued"].id]
     assert entry["status"] == "queued" and entry["function"] is None
     assert entry["problem"] and jobs["queued"].id in entry["problem"]
+
+
+def test_a_limit_past_any_store_lists_every_job(redis_server, jobs):
+    done = jqueue("jobs", "-u", redis_server.url, "--json", "--limit", "999999999999999999999999")
+    assert done.returncode == 0, done.stderr
+    listing = json.loads(done.stdout)
+    assert listing["complete"] and len(listing["jobs"]) == listing["total"] > 0

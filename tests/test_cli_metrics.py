@@ -77,3 +77,9 @@ def test_a_port_in_use_is_one_line_and_exit_2(redis_server):
 def test_a_bad_option_is_one_line_and_exit_2(redis_server):
     done = jqueue("metrics", "-u", redis_server.url, "--max-functions", "-1")
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_a_bad_queue_name_is_one_line_and_exit_2():
+    done = jqueue("metrics", "-u", "memory://", "--once", "bad queue")
+    assert done.returncode == 2, done.stderr
+    assert "queue name 'bad queue' is not valid" in one_error_line(done)

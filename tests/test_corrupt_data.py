@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jq import Queue, SimpleWorker
+from jq import Queue, SimpleWorker, Worker
 from jq.broker import STATUS
 from jq.core import job_record
 from jq.exceptions import DeserializationError, JQError
@@ -110,6 +110,21 @@ def test_a_worker_fails_every_corrupt_job_and_goes_on(broker):
         assert job_id in failed, kind
         text = broker.load_job(job_id)["exc_info"].decode()
         assert "DeserializationError" in text and job_id in text, kind
+
+
+@pytest.mark.parametrize("reuse_horse", [False, True], ids=["fork-per-job", "reused-horse"])
+def test_a_worker_with_horses_fails_a_job_without_its_call_and_goes_on(redis_client, reuse_horse):
+    """A record whose 'data' field is gone: a reused horse is handed the record, which must not
+    need the call to be rebuilt first, or the worker itself dies of the job's bad data."""
+    queue = Queue(connection=redis_client)
+    broken = queue.enqueue(fixtures.add, 1, 2)
+    damage(queue.broker, broken.id, "data", None)
+    sound = queue.enqueue(fixtures.add, 20, 22)
+    worker = Worker([queue], connection=redis_client, reuse_horse=reuse_horse)
+    worker.work(burst=True, logging_level="WARNING")
+    assert broken.get_status() == "failed"
+    assert "has no stored call" in queue.broker.load_job(broken.id)["exc_info"].decode()
+    assert sound.get_status() == "finished" and sound.result == 42
 
 
 def test_an_unknown_status_is_failed_saying_so(broker):

@@ -49,6 +49,11 @@ class TestSchedules:
             ({"interval": 0}, "positive"),
             ({"interval": 5, "timezone": "Mars/Olympus"}, "unknown time zone"),
             ({"interval": 5, "colour": "red"}, "unknown cron job options"),
+            ({"cron": 5}, r"cron must be a five-field string such as '\*/5 \* \* \* \*', not 5"),
+            ({"interval": "60"}, "interval must be a positive number of seconds, not '60'"),
+            ({"interval": 5, "args": 5}, "args must be a list or a tuple, not int"),
+            ({"interval": 5, "args": "ab"}, "args must be a list or a tuple, not str"),
+            ({"interval": 5, "kwargs": [("a", 1)]}, "kwargs must be a dict with string keys"),
         ],
     )
     def test_bad_entries(self, options, message):

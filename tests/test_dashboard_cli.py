@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import signal
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -52,3 +53,15 @@ def test_mistakes_in_its_options_are_one_line():
     done = jqueue("dashboard", "-u", "memory://", "--auth", "nopassword")
     assert done.returncode == 2
     assert "give --auth as USER:PASSWORD" in one_error_line(done)
+
+
+def test_a_port_in_use_is_one_line_and_exit_2():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = jqueue("dashboard", "-u", "memory://", "--token", "t", "--port", str(port))
+    assert done.returncode == 2, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port} (Address already in use): pick another --port" in (
+        one_error_line(done)
+    )

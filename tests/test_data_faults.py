@@ -15,6 +15,7 @@ is also fed to the memory, SQLite and fakeredis drivers through the store itself
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -156,6 +157,20 @@ def test_a_chore_that_raises_does_not_stop_the_others_and_is_logged_once(broker,
 
     assert broker.load_job(job.id)[STATUS] == b"failed"  # the chore before it ran
     assert caplog.text.count("cleaning the finished registry failed; the other chores go on") == 1
+
+
+def test_a_chore_refused_for_bad_data_is_logged_in_one_line(broker, monkeypatch, caplog):
+    queue = Queue(connection=broker)
+    maintenance = Maintenance("janitor", broker, [queue], 60)
+
+    def refused() -> None:
+        raise StoreDataError("WRONGTYPE key jq:queues holds a string where jq keeps a set")
+
+    monkeypatch.setattr(queue.finished_job_registry, "cleanup", refused)
+    maintenance.clean_registries()
+
+    [record] = [record for record in caplog.records if "the other chores go on" in record.getMessage()]
+    assert record.exc_info is None and "jq:queues holds a string where jq keeps a set" in record.getMessage()
 
 
 # -- class 6: keys of the wrong type ---------------------------------------------------------------
@@ -454,3 +469,37 @@ def test_a_pool_whose_workers_keep_dying_at_start_exits_non_zero(server):
 
     assert done.returncode == 1, done.stderr
     assert "the pool stopped: its workers kept dying at start" in done.stderr
+
+
+# -- worker records -------------------------------------------------------------------------------
+
+#: A worker record's field -> a value no worker writes.
+WORKER_DAMAGE = {
+    "pid": b"abc",
+    "birth_date": b"yesterday",
+    "last_heartbeat": b"\xff",
+    "successful_job_count": b"many",
+    "state": b"dancing",
+    "queues": b"default,bad queue",
+}
+
+
+@pytest.mark.parametrize("field", WORKER_DAMAGE)
+def test_a_corrupt_worker_record_is_left_out_and_the_others_listed(redis_client, field, caplog):
+    for name in ("spoiled", "sound"):
+        SimpleWorker(["default"], connection=redis_client, name=name).register_birth()
+    broker = Queue(connection=redis_client).broker
+    redis_client.hset(broker.worker_key("spoiled"), field, WORKER_DAMAGE[field])
+    assert [worker.name for worker in SimpleWorker.all(connection=redis_client)] == ["sound"]
+    assert "the record of worker 'spoiled' is corrupt" in caplog.text
+
+
+def test_jqueue_info_lists_the_workers_beside_a_corrupt_record(server):
+    client = server.client()
+    for name in ("spoiled", "sound"):
+        SimpleWorker(["default"], connection=client, name=name).register_birth()
+    client.hset(Queue(connection=client).broker.worker_key("spoiled"), "pid", b"abc")
+    done = jqueue("info", "-u", server.url, "--json")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert [worker["name"] for worker in json.loads(done.stdout)["workers"]] == ["sound"]
+    assert "the record of worker 'spoiled' is corrupt" in done.stderr

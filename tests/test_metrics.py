@@ -188,13 +188,16 @@ def test_the_function_label_is_bounded(store: Broker) -> None:
         JQCollector(store, max_functions=-1)
 
 
-def test_an_unreachable_store_scrapes_as_down() -> None:
+def test_an_unreachable_store_scrapes_as_down(caplog: pytest.LogCaptureFixture) -> None:
     broker = RedisBroker.from_url(f"redis://127.0.0.1:{free_port()}/0?socket_connect_timeout=1")
     try:
         found = samples(metrics_text(broker))
     finally:
         broker.close()
     assert found == {("jq_up", ()): 0}
+    # One line per scrape that says why, not a traceback: the store is down, jq is not broken.
+    [record] = [record for record in caplog.records if "could not be read" in record.getMessage()]
+    assert record.exc_info is None and "ConnectionError" in record.getMessage()
 
 
 def call(app: Any, path: str) -> tuple[str, bytes]:

@@ -210,6 +210,10 @@ def test_usage_errors_and_an_unreachable_store(redis_server, capsys):
 
     assert main(["--from", f"redis://127.0.0.1:{free_port()}/0"]) == 1
     assert "ConnectionError" in capsys.readouterr().err
+    for url in ("memory://", "redis://:hunter2@127.0.0.1:notaport/0"):
+        assert main(["--from", url]) == 2
+        err = capsys.readouterr().err
+        assert "is not a Redis URL" in err and "redis://host:port/db" in err and "hunter2" not in err
     with pytest.raises(SystemExit):
         main([])
 

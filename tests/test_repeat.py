@@ -4,6 +4,7 @@ succeeds runs again ``times`` more times, after its intervals; a failure is not 
 from __future__ import annotations
 
 import datetime
+import re
 import time
 
 import pytest
@@ -120,3 +121,22 @@ def test_repeats_in_a_work_horse(redis_server, redis_client, mode):
     assert code == 0, stderr
     assert job.get_status() == "finished"
     assert result_types(job) == [SUCCESSFUL] * 3
+
+
+@pytest.mark.parametrize(
+    ("times", "interval", "says"),
+    [
+        ("2", 0, "times must be a whole number of repeats (1 or more), not '2'"),
+        (2.5, 0, "times must be a whole number of repeats"),
+        (2, "60", "interval must be a number of seconds or a list of them, not '60'"),
+        (2, [60, None], "not [60, None]"),
+    ],
+)
+def test_a_repeat_of_the_wrong_type_says_what_it_takes(times, interval, says):
+    with pytest.raises(TypeError, match=re.escape(says)):
+        Repeat(times=times, interval=interval)
+
+
+def test_a_nan_interval_is_refused():
+    with pytest.raises(ValueError, match="intervals cannot be negative"):
+        Repeat(times=2, interval=[float("nan")])

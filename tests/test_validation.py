@@ -447,6 +447,16 @@ BAD_BATCH_ENDS: dict[str, tuple[EnqueueData, type[Exception], tuple[str, ...], b
 }
 
 
+@pytest.mark.parametrize("bad", [5, ("tests.fixtures.add", (1, 2))], ids=["int", "tuple"])
+def test_enqueue_many_refuses_what_prepare_data_did_not_make(queue: Queue, bad: Any) -> None:
+    assert_refused(
+        queue,
+        lambda: queue.enqueue_many([Queue.prepare_data(fixtures.add, (1, 2)), bad]),
+        ConfigurationError,
+        ("enqueue_many() takes a list of Queue.prepare_data(func, args, kwargs, ...), not",),
+    )
+
+
 @pytest.mark.parametrize("is_async", [True, False], ids=["async", "sync"])
 @pytest.mark.parametrize("name", list(BAD_BATCH_ENDS))
 def test_enqueue_many_writes_nothing_when_one_job_is_bad(broker: Broker, name: str, is_async: bool) -> None:
@@ -509,6 +519,16 @@ BAD_SCHEDULED: dict[str, tuple[Callable[[Queue], Any], type[Exception], tuple[st
         ),
         TimeoutFormatError,
         ("not -2", "or -1 for no limit"),
+        True,
+    ),
+    "at past year 9999 in UTC": (
+        lambda q: q.enqueue_at(
+            datetime.datetime(9999, 12, 31, 23, tzinfo=datetime.timezone(datetime.timedelta(hours=-5))),
+            fixtures.add,
+            job_id=BAD_ID,
+        ),
+        ConfigurationError,
+        ("cannot be read as a time in UTC", "between the years 1 and 9999"),
         True,
     ),
     "in not a timedelta": (

@@ -6,6 +6,7 @@ classes (S-27), the ``@job`` decorator (S-09), worker lookup basics and bad inpu
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 
@@ -13,7 +14,7 @@ import pytest
 
 from jq import Callback, Queue, Retry, SimpleWorker
 from jq.decorators import job as job_decorator
-from jq.exceptions import ConfigurationError, DuplicateWorkerError
+from jq.exceptions import ConfigurationError, DuplicateWorkerError, JQError
 from jq.job import Job
 from jq.timeouts import BaseDeathPenalty, JobTimeoutException, TimerDeathPenalty, UnixSignalDeathPenalty
 from jq.worker import Worker, WorkerStatus
@@ -434,3 +435,44 @@ def test_forking_worker_needs_a_shared_store():
 
     with pytest.raises(UnsupportedByBrokerError, match="SimpleWorker"):
         Worker([Queue(connection=MemoryBroker())])
+
+
+BAD_WORKER_OPTIONS = {
+    "worker_ttl 'x'": ({"worker_ttl": "x"}, "worker_ttl must be a number of seconds above 0"),
+    "worker_ttl -5": ({"worker_ttl": -5}, "worker_ttl must be a number of seconds above 0"),
+    "job_monitoring_interval 0": ({"job_monitoring_interval": 0}, "job_monitoring_interval must be"),
+    "maintenance_interval NaN": ({"maintenance_interval": float("nan")}, "maintenance_interval must be"),
+    "maintenance_interval '60'": ({"maintenance_interval": "60"}, "not '60'"),
+    "default_result_ttl 'x'": ({"default_result_ttl": "x"}, "default_result_ttl must be 0, a positive"),
+    "default_result_ttl -5": ({"default_result_ttl": -5}, "or -1 (forever), not -5"),
+    "name 5": ({"name": 5}, "a worker's name must be text (a str), not int 5"),
+    "queues 5": ({"queues": 5}, "a worker listens to queues or queue names, not 5"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_WORKER_OPTIONS)
+def test_a_bad_worker_option_is_refused_when_the_worker_is_made(queue, kind):
+    """Not at the first heartbeat, maintenance run or finished job, where work() died of it."""
+    options, says = BAD_WORKER_OPTIONS[kind]
+    with pytest.raises(ValueError) as caught:  # ConfigurationError or TimeoutFormatError
+        SimpleWorker(**{"queues": [queue], "connection": queue.broker, **options})
+    assert isinstance(caught.value, JQError) and says in str(caught.value)
+
+
+def test_worker_options_in_range_are_kept(queue):
+    worker = SimpleWorker([queue], connection=queue.broker, default_result_ttl="1h", worker_ttl=0.5)
+    assert (worker.default_result_ttl, worker.worker_ttl) == (3600, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"max_jobs": "10"}, "max_jobs must be a whole number of jobs, at least 1, not '10'"),
+        ({"max_jobs": 0}, "max_jobs must be a whole number of jobs, at least 1, not 0"),
+        ({"max_idle_time": "5"}, "max_idle_time must be a number of seconds above 0"),
+        ({"max_idle_time": -1}, "max_idle_time must be a number of seconds above 0"),
+    ],
+)
+def test_bad_work_options_are_refused_before_the_worker_starts(queue, options, says):
+    with pytest.raises(ConfigurationError, match=re.escape(says)):
+        SimpleWorker([queue], connection=queue.broker).work(burst=True, **options)

@@ -368,6 +368,9 @@ class TestRefusals:
             SimpleWorker([queue], concurrency=2, pool="fibers")
         with pytest.raises(ConfigurationError, match="at least 1"):
             SimpleWorker([queue], concurrency=0)
+        # A typo's extra zeros would take the machine's memory before the first job.
+        with pytest.raises(ConfigurationError, match="use at most 1,000,000, and more workers for more"):
+            SimpleWorker([queue], concurrency=100_000_000)
 
     def test_a_class_that_runs_one_job_to_its_end_refuses(self, queue):
         class Custom(SimpleWorker):

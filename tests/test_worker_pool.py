@@ -116,6 +116,16 @@ def test_bad_pools_are_refused(redis_server):
         WorkerPool(["default"], connection="memory://", num_workers=2)
     with pytest.raises(ConfigurationError, match="at least one queue"):
         WorkerPool([], connection=redis_server.url)
+    with pytest.raises(ConfigurationError, match="queue name 'bad queue' is not valid"):
+        WorkerPool(["default", "bad queue"], connection=redis_server.url)
+
+
+def test_jqueue_worker_pool_refuses_a_bad_queue_name_before_starting_workers(redis_server):
+    from tests.test_cli import jqueue, one_error_line
+
+    done = jqueue("worker-pool", "--burst", "-n", "1", "-u", redis_server.url, "bad queue")
+    assert done.returncode == 2, done.stderr
+    assert "queue name 'bad queue' is not valid" in one_error_line(done)
 
 
 class TestRQMembers:

@@ -37,14 +37,15 @@ def parse_when(text: str) -> datetime.datetime:
         cleaned = cleaned[:-1] + "+00:00"
     try:
         moment = datetime.datetime.fromisoformat(cleaned)
-    except ValueError:
+        # A naive time is the host's: astimezone() reads it so, daylight saving included. Near
+        # year 1 or 9999 it may fall outside what datetime holds: as unreadable as a typo.
+        return moment if moment.tzinfo is not None else moment.astimezone()
+    except (ValueError, OverflowError):
         raise click.BadParameter(
             f"{text!r} is not an ISO date and time such as 2030-01-31T09:30:00 (local time) or "
             "2030-01-31T09:30:00+01:00",
             param_hint="--schedule-at",
         ) from None
-    # A naive time is the host's: astimezone() reads it so, daylight saving included.
-    return moment if moment.tzinfo is not None else moment.astimezone()
 
 
 def _parse_kwargs(text: str | None) -> dict[str, Any]:

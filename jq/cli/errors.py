@@ -83,6 +83,11 @@ def import_object(path: str, what: str) -> Any:
         raise UserError(f"{what} {path!r} cannot be imported: {exc}") from None
     except SyntaxError as exc:
         raise UserError(f"{what} {path!r} cannot be imported: a syntax error: {exc}") from None
+    except Exception as exc:
+        # The module itself raised while imported (a missing setting, a failed connection...).
+        raise UserError(
+            f"{what} {path!r} cannot be imported: its module raised {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def import_subclass(path: str, base: type[T], what: str) -> type[T]:

@@ -282,6 +282,10 @@ def parse_function_arg(argument: str, arg_pos: int) -> tuple[str | None, Any]:
                 value = file.read()
         except FileNotFoundError:
             raise click.FileError(value[1:], "Not found") from None
+        except OSError as exc:  # a directory, no permission...
+            raise click.FileError(value[1:], exc.strerror or str(exc)) from None
+        except UnicodeDecodeError as exc:
+            raise click.FileError(value[1:], f"not text: {exc}; pass a text file") from None
     return keyword, _decode(value, mode, keyword, arg_pos)
 
 

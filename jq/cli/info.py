@@ -237,6 +237,13 @@ def watch(console: Console, interval: float, frame: Callable[[], RenderableType]
         return
 
 
+def _a_number(param: click.Parameter, value: float | None) -> float | None:
+    """``value``, refusing NaN (which a ``FloatRange`` lets through)."""
+    if value is not None and math.isnan(value):
+        raise click.BadParameter("'nan' is not a number of seconds: use e.g. 2 or 0.5", param=param)
+    return value
+
+
 @click.command()
 @click.argument("queues", nargs=-1)
 @click.option("--by-queue", "-R", is_flag=True, help="Group workers by queue instead of listing them.")
@@ -245,7 +252,9 @@ def watch(console: Console, interval: float, frame: Callable[[], RenderableType]
 @click.option(
     "--interval",
     "-i",
-    type=click.FloatRange(min=0.1),
+    # At most a day: a sleep past time.sleep's limit (inf) raises, and NaN passes any range.
+    type=click.FloatRange(min=0.1, max=86400.0),
+    callback=lambda _ctx, param, value: _a_number(param, value),
     metavar="SECONDS",
     help="Redraw every SECONDS until Ctrl+C.",
 )

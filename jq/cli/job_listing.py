@@ -49,6 +49,10 @@ def parse_statuses(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(statuses) or LISTED_STATUSES
 
 
+#: The largest --limit passed on: a count Redis takes, above any queue's length.
+_MOST_JOBS = 2**31 - 1
+
+
 def parse_limit(value: str) -> int:
     """``--limit``: a whole number of jobs, at least 1; a :class:`UserError` otherwise."""
     try:
@@ -57,7 +61,8 @@ def parse_limit(value: str) -> int:
         limit = 0
     if limit < 1:
         raise UserError(f"--limit must be a whole number of jobs, 1 or more, not {value!r}")
-    return limit
+    # More than any store holds means all of them; past 2**63 a Redis range would refuse it.
+    return min(limit, _MOST_JOBS)
 
 
 def age(moment: datetime.datetime | None, at: datetime.datetime) -> str:

@@ -13,6 +13,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import click
 
+from jq.base.utils import validate_queue_name
 from jq.cli.errors import UserError
 from jq.cli.options import StoreOptions, connect, store_options
 from jq.exceptions import ConfigurationError
@@ -73,8 +74,9 @@ def metrics(
       jqueue metrics -u redis://localhost:6379/0 --once
     """
     session = connect(store)
-    names = list(queues) or None
     try:
+        # Checked here: the exporter reports an error met while scraped in its log, not as ours.
+        names = [validate_queue_name(name) for name in queues] or None
         if once:
             click.echo(
                 prometheus.metrics_text(session.broker, queues=names, max_functions=max_functions), nl=False

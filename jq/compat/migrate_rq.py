@@ -49,7 +49,7 @@ from jq.core.repeat import Repeat
 from jq.core.results import Result
 from jq.core.retry import Retry
 from jq.core.webhook import Webhook
-from jq.exceptions import JQError
+from jq.exceptions import ConfigurationError, JQError
 from jq.io.connections import resolve_broker
 from jq.io.serializers import Serializer, resolve_serializer
 from jq.io.signing import is_signing
@@ -456,6 +456,17 @@ def parse_args(argv: Sequence[str] | None, prog: str = "python -m jq.migrate_rq"
     return parser.parse_args(argv)
 
 
+def _rq_client(url: str) -> redis.Redis:
+    """A client of RQ's Redis at ``url``; a URL redis-py cannot read is a ConfigurationError."""
+    try:
+        return redis.Redis.from_url(url)
+    except ValueError as exc:  # redis-py's word for a scheme it has no use for, a bad port...
+        raise ConfigurationError(
+            f"--from {_redacted(url)!r} is not a Redis URL ({exc}): RQ's Redis is named as "
+            "redis://host:port/db, rediss://... (TLS) or unix:///path/redis.sock?db=0"
+        ) from None
+
+
 def main(
     argv: Sequence[str] | None = None,
     out: Callable[[str], object] = print,
@@ -466,7 +477,7 @@ def main(
     args = parse_args(argv, prog)
     try:
         serializer = _reading_serializer(args.serializer)
-        client = redis.Redis.from_url(args.source)
+        client = _rq_client(args.source)
         target = args.target or args.source
         report = migrate(
             RQStore(client, serializer, prefix=args.rq_prefix),

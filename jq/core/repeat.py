@@ -30,15 +30,19 @@ class Repeat:
     """
 
     def __init__(self, times: int, interval: int | Iterable[int] | None = 0) -> None:
+        if isinstance(times, bool) or not isinstance(times, int):
+            raise TypeError(f"times must be a whole number of repeats (1 or more), not {times!r}")
         if times < 1:
             raise ValueError(f"times must be at least 1, not {times!r}")
         if isinstance(interval, int):
             intervals = [interval]
-        elif isinstance(interval, Iterable):
+        elif isinstance(interval, Iterable) and not isinstance(interval, str | bytes):
             intervals = list(interval)
         else:
             raise TypeError(f"interval must be a number of seconds or a list of them, not {interval!r}")
-        if any(value < 0 for value in intervals):
+        if not all(isinstance(value, int | float) and not isinstance(value, bool) for value in intervals):
+            raise TypeError(f"interval must be a number of seconds or a list of them, not {interval!r}")
+        if any(not value >= 0 for value in intervals):  # NaN is not >= 0 either
             raise ValueError(f"intervals cannot be negative: {intervals!r}")
         self.times = times
         self.intervals = intervals

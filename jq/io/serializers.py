@@ -132,6 +132,10 @@ def _resolve_unsigned(value: Any) -> Serializer:
             value = import_attribute(value)
         except (ImportError, AttributeError) as exc:
             raise ConfigurationError(f"serializer {value!r} cannot be imported: {exc}") from exc
+        except Exception as exc:
+            # The module itself raised while imported: a mistake in the path's module, not jq's.
+            why = f"its module raised {type(exc).__name__}: {exc}"
+            raise ConfigurationError(f"serializer {value!r} cannot be imported: {why}") from exc
     if callable(getattr(value, "dumps", None)) and callable(getattr(value, "loads", None)):
         serializer: Serializer = value
         return serializer

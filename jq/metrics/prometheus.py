@@ -37,10 +37,12 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import redis
+
 from jq.admin.overview import COUNTS, take_snapshot
 from jq.broker import Broker, Counts, WorkerState
 from jq.broker.history import OTHER_FUNCTION, RUN_TIME_BOUNDS
-from jq.exceptions import ConfigurationError
+from jq.exceptions import ConfigurationError, JQError
 from jq.io.connections import resolve_broker
 from jq.metrics.history import read_totals
 
@@ -111,6 +113,11 @@ class JQCollector:
         self.queues = None if queues is None else list(queues)
         self.max_functions = max_functions
 
+    @property
+    def _store_errors(self) -> tuple[type[BaseException], ...]:
+        """What a store that is down or holds bad data raises (not a bug of jq's)."""
+        return (JQError, redis.RedisError, *self.broker.transient_errors)
+
     def describe(self) -> list[Metric]:
         """Nothing: registering the collector does not read the store (its metrics are read at
         each scrape)."""
@@ -124,6 +131,12 @@ class JQCollector:
             snapshot = take_snapshot(self.broker, self.queues or ())
             queues = [row.name for row in snapshot.queues]
             totals = read_totals(self.broker, queues)
+        except self._store_errors as exc:
+            # The store is down or holds bad data: one line per scrape, not a traceback.
+            logger.error("jq metrics: the store %s could not be read: %s: %s", self.broker.url,
+                         type(exc).__name__, exc)  # fmt: skip
+            yield core.GaugeMetricFamily("jq_up", "1 when the jq store answered the scrape, else 0", value=0)
+            return
         except Exception:
             logger.exception("jq metrics: the store %s could not be read", self.broker.url)
             yield core.GaugeMetricFamily("jq_up", "1 when the jq store answered the scrape, else 0", value=0)

@@ -279,9 +279,14 @@ class Enqueueing:
         if group_id is not None:
             groups_of(self.broker)
             check_group_name(group_id)
-        datas = list(job_datas)
+        datas = list(job_datas) if isinstance(job_datas, Iterable) else [job_datas]
         seen: set[str] = set()
         for data in datas:
+            if not isinstance(data, EnqueueData):
+                raise ConfigurationError(
+                    "enqueue_many() takes a list of Queue.prepare_data(func, args, kwargs, ...), not "
+                    f"{type(data).__name__} {data!r}"
+                )
             if data.job_id is not None:
                 # Two jobs under one id would be one record: the first would be lost.
                 if data.job_id in seen:
@@ -500,8 +505,14 @@ class Enqueueing:
         time); with ``pipeline``, by ``pipeline.execute()`` (see :meth:`enqueue_job`)."""
         if not isinstance(datetime, dt.datetime):
             raise ConfigurationError(f"enqueue_at needs a datetime, not {type(datetime).__name__}")
-        # astimezone() reads a naive datetime as local time, as RQ does.
-        when = datetime.astimezone(dt.timezone.utc)
+        try:
+            # astimezone() reads a naive datetime as local time, as RQ does.
+            when = datetime.astimezone(dt.timezone.utc)
+        except (ValueError, OverflowError) as exc:  # datetime.min in a zone east of UTC, say
+            raise ConfigurationError(
+                f"enqueue_at({datetime.isoformat()}) cannot be read as a time in UTC ({exc}): pass a "
+                "datetime between the years 1 and 9999, with its zone if it is not this machine's"
+            ) from None
         with get_plugin_manager().enqueue_scope([job], self.name):
             request = self._request(job, scheduled_at=when.timestamp(), unique=unique)
             if pipeline is not None and not unique:

@@ -111,6 +111,18 @@ def _json_or_none(value: Any) -> str | None:
         return "<not JSON serializable>"
 
 
+def _call_arguments(args: Any, kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A cron job's ``args`` and ``kwargs``, checked as an enqueue checks them: refused here, not
+    at every tick."""
+    if args is not None and (isinstance(args, str | bytes) or not isinstance(args, Sequence)):
+        raise ConfigurationError(f"a cron job's args must be a list or a tuple, not {type(args).__name__}")
+    if kwargs is not None and not (
+        isinstance(kwargs, Mapping) and all(isinstance(key, str) for key in kwargs)
+    ):
+        raise ConfigurationError("a cron job's kwargs must be a dict with string keys")
+    return tuple(args or ()), dict(kwargs or {})
+
+
 class CronJob:
     """One periodic job: what to call, when, and where to enqueue it.
 
@@ -170,18 +182,23 @@ class CronJob:
         self.cron = cron
         self.interval = interval
         self.queue = validate_queue_name(queue)
-        self.args = tuple(args or ())
-        self.kwargs = dict(kwargs or {})
+        self.args, self.kwargs = _call_arguments(args, kwargs)
         self.misfire_grace = misfire_grace
         self.timing = timing
         self.job_options = {key: value for key, value in job_options.items() if value is not None}
         self.timezone = _zone(timezone)
         if cron is not None:
+            if not isinstance(cron, str):
+                raise ConfigurationError(
+                    f"cron must be a five-field string such as '*/5 * * * *', not {cron!r}"
+                )
             try:
                 CronSim(cron, datetime.datetime.now(self.timezone))
             except CronSimError as exc:
                 raise ConfigurationError(f"cron string {cron!r} is not valid: {exc}") from exc
-        elif interval is None or not interval > 0 or math.isinf(interval):
+        elif (
+            isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 < interval < math.inf
+        ):
             raise ConfigurationError(f"interval must be a positive number of seconds, not {interval!r}")
         self.name = name or f"{self.func_path}@{cron if cron is not None else f'every {interval:g}s'}"
         #: The name of the marker that records the latest tick fired (one per job of a cron).

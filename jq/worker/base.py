@@ -27,7 +27,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jq.base.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT, setup_logging
 from jq.base.timeouts import (
@@ -36,7 +36,7 @@ from jq.base.timeouts import (
     get_default_death_penalty_class,
     hold_alarm_handler,
 )
-from jq.base.utils import import_attribute
+from jq.base.utils import MAX_SECONDS, import_attribute, validate_ttl
 from jq.broker import Broker
 from jq.core.execution import JobOutcome
 from jq.core.job import Job
@@ -119,6 +119,33 @@ def _resolve_class(value: Any, base: type, what: str) -> Any:
     return value
 
 
+#: A number of seconds, kept as the caller's type (int for a TTL, float for an interval).
+_N = TypeVar("_N", int, float)
+
+
+def _seconds(value: _N, name: str) -> _N:
+    """``value``, a number of seconds above 0 and at most ``MAX_SECONDS``; a
+    :class:`ConfigurationError` that says what was given otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_SECONDS:
+        raise ConfigurationError(
+            f"{name} must be a number of seconds above 0 (at most {MAX_SECONDS}), not {value!r}"
+        )
+    return value
+
+
+def _result_ttl(value: Any) -> Any:
+    """``default_result_ttl`` as a job's ``result_ttl`` is checked (``'1h'`` is 3600); None stays."""
+    checked = validate_ttl(value, name="default_result_ttl", allow_zero=True)
+    return value if checked is None else checked
+
+
+def _checked_name(name: Any) -> str | None:
+    """``name`` if it is None or text; a :class:`ConfigurationError` otherwise."""
+    if name is not None and not isinstance(name, str):
+        raise ConfigurationError(f"a worker's name must be text (a str), not {type(name).__name__} {name!r}")
+    return name
+
+
 class BaseWorker(
     WorkerLookup, WorkerInfo, WorkerHooks, WorkerControl, WorkerChores, WorkerClaims, WorkerConcurrency
 ):
@@ -186,13 +213,16 @@ class BaseWorker(
         self._ordered_queues = list(self.queues)
         self._dequeue_strategy = DequeueStrategy.DEFAULT
         self.broker: Broker = self.queues[0].broker
-        self.name: str = name or uuid.uuid4().hex
+        self.name: str = _checked_name(name) or uuid.uuid4().hex
         self.pid = os.getpid()
         self.hostname: str | None = socket.gethostname() if prepare_for_work else None
-        self.worker_ttl = worker_ttl or default_worker_ttl or DEFAULT_WORKER_TTL
-        self.job_monitoring_interval = job_monitoring_interval
-        self.maintenance_interval = maintenance_interval
-        self.default_result_ttl = default_result_ttl
+        # Checked here: a wrong one would otherwise stop work() at its first heartbeat or job.
+        self.worker_ttl, self.job_monitoring_interval, self.maintenance_interval = (
+            _seconds(worker_ttl or default_worker_ttl or DEFAULT_WORKER_TTL, "worker_ttl"),
+            _seconds(job_monitoring_interval, "job_monitoring_interval"),
+            _seconds(maintenance_interval, "maintenance_interval"),
+        )
+        self.default_result_ttl = _result_ttl(default_result_ttl)
         self.log_job_description = log_job_description
         self.disable_default_exception_handler = disable_default_exception_handler
         self._exc_handlers: list[ExceptionHandler] = self._resolve_handlers(exc_handler, exception_handlers)
@@ -245,6 +275,8 @@ class BaseWorker(
     # -- set-up -----------------------------------------------------------------------------------
 
     def _resolve_queues(self, queues: Any, connection: Any) -> list[Queue]:
+        if queues is not None and not isinstance(queues, str | Queue | Iterable):
+            raise ConfigurationError(f"a worker listens to queues or queue names, not {queues!r}")
         items = [queues] if isinstance(queues, str | Queue) else list(queues or [])
         if not items:
             raise ConfigurationError(
@@ -347,8 +379,12 @@ class BaseWorker(
         :param with_scheduler: also queue due scheduled jobs of these queues.
         :param dequeue_strategy: the order in which queues are looked at (:class:`DequeueStrategy`).
         """
-        if max_jobs is not None and max_jobs < 1:
-            raise ConfigurationError(f"max_jobs must be at least 1, not {max_jobs}")
+        if max_jobs is not None and (
+            isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1
+        ):
+            raise ConfigurationError(f"max_jobs must be a whole number of jobs, at least 1, not {max_jobs!r}")
+        if max_idle_time is not None:
+            max_idle_time = _seconds(max_idle_time, "max_idle_time")
         self._dequeue_strategy = DequeueStrategy.parse(dequeue_strategy)
         self._ordered_queues = list(self.queues)
         self.runner = self._make_runner()

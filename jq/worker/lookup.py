@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
+from jq.base.utils import validate_queue_name
 from jq.broker import Broker
+from jq.exceptions import ConfigurationError, StoreDataError
 from jq.io.connections import resolve_broker
 from jq.worker.registration import apply_record
 
@@ -16,6 +19,8 @@ if TYPE_CHECKING:
     from jq.queueing.queue import Queue
 
 __all__ = ["WorkerLookup"]
+
+logger = logging.getLogger("jq.worker")
 
 
 def _broker(connection: Any, queue: Queue | None) -> Broker:
@@ -56,10 +61,15 @@ class WorkerLookup:
         for name, record in zip(names, broker.load_workers(names), strict=True):
             if record is None:
                 continue
-            queues = [q for q in record.get("queues", b"").decode().split(",") if q] or ["default"]
-            view = cls(queues, name, connection=broker, job_class=job_class, queue_class=queue_class,
-                       prepare_for_work=False, serializer=serializer)  # fmt: skip
-            apply_record(view, record)  # type: ignore[arg-type]
+            try:
+                queues = _recorded_queues(name, record)
+                view = cls(queues, name, connection=broker, job_class=job_class, queue_class=queue_class,
+                           prepare_for_work=False, serializer=serializer)  # fmt: skip
+                apply_record(view, record)  # type: ignore[arg-type]
+            except StoreDataError as exc:
+                # One corrupt record must not hide the other workers (jqueue info, the dashboard).
+                logger.warning("%s: that worker is left out", exc)
+                continue
             views.append(view)
         return views
 
@@ -117,3 +127,13 @@ class WorkerLookup:
             apply_record(self, record)  # type: ignore[arg-type]
         # What get_current_executions() read last is stale now.
         self._executions = None
+
+
+def _recorded_queues(name: str, record: dict[str, bytes]) -> list[str]:
+    """The queues a worker's record lists (``default`` when none); :class:`StoreDataError` when
+    one is not a queue name."""
+    text = record.get("queues", b"").decode("utf-8", errors="replace")
+    try:
+        return [validate_queue_name(queue) for queue in text.split(",") if queue] or ["default"]
+    except ConfigurationError as exc:
+        raise StoreDataError(f"the record of worker {name!r} is corrupt: {exc}") from None

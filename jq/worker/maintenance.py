@@ -17,6 +17,7 @@ from jq.broker.clock import due_time
 from jq.core import giving_back
 from jq.core.group import Group
 from jq.core.rate_limit import clean_rate_limits
+from jq.exceptions import StoreDataError
 from jq.scheduling.scheduler import Scheduler, scheduler_lock_name
 from jq.worker.scheduling import WorkerScheduling
 from jq.worker.store_watch import StoreWatch
@@ -152,7 +153,11 @@ class Maintenance:
                 logger.debug("worker %s: %s failed again: %s", self.name, what, error)
             else:
                 self._failing.add(failure)
-                logger.exception("worker %s: %s failed; the other chores go on", self.name, what)
+                if isinstance(error, StoreDataError):
+                    # Bad data in the store, which the message names: a traceback would say a bug.
+                    logger.error("worker %s: %s failed; the other chores go on: %s", self.name, what, error)
+                else:
+                    logger.exception("worker %s: %s failed; the other chores go on", self.name, what)
         else:
             self._failing = {failure for failure in self._failing if failure[0] != what}
 

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import redis
 
 from jq.base.logutils import setup_logging
-from jq.base.utils import ForkProcess, public_module
+from jq.base.utils import ForkProcess, public_module, validate_queue_name
 from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
 from jq.io.connections import resolve_broker
 from jq.queueing.queue import Queue
@@ -150,6 +150,10 @@ class WorkerPool:
         self._queues_given: list[Queue | str] = [queues] if isinstance(queues, str) else list(queues)
         if not self._queues_given:
             raise ConfigurationError("a worker pool needs at least one queue to listen to")
+        for queue in self._queues_given:
+            if not isinstance(queue, Queue):
+                # Here, not in each worker: a bad name would kill every worker as it starts.
+                validate_queue_name(queue)
         broker = resolve_broker(
             connection if connection is not None else _queue_connection(self._queues_given)
         )

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from jq.base.utils import format_timestamp, now, parse_timestamp
 from jq.broker import WORKER_STATE, Broker, Record, WorkerState
-from jq.exceptions import DuplicateWorkerError
+from jq.exceptions import DuplicateWorkerError, StoreDataError
 
 __all__ = [
     "RegisteredWorker",
@@ -275,6 +275,7 @@ class WorkerView(Protocol):
     """What :func:`apply_record` sets on a worker (a view ``Worker.all()`` returns, or a worker
     refreshed): the fields of its record."""
 
+    name: str
     hostname: str | None
     pid: int
     ip_address: str | None
@@ -302,8 +303,15 @@ def recorded_running(record: Record) -> tuple[str, ...]:
 
 
 def apply_record(worker: WorkerView, record: Record) -> None:
-    """Set a worker view's attributes from its record."""
+    """Set a worker view's attributes from its record; :class:`StoreDataError` when a field cannot
+    be read (a manual edit, another program's write)."""
+    try:
+        _apply_record(worker, record)
+    except (ValueError, TypeError) as exc:
+        raise StoreDataError(f"the record of worker {worker.name!r} is corrupt: {exc}") from None
 
+
+def _apply_record(worker: WorkerView, record: Record) -> None:
     def text(name: str) -> str:
         return record.get(name, b"").decode("utf-8", errors="replace")
 

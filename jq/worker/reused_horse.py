@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from jq.core.execution import JobOutcome
 from jq.defaults import DEFAULT_DEATH_PENALTY_GRACE
+from jq.exceptions import JQError
 from jq.worker.freshness import Freshness, ImportWatch
 from jq.worker.horse import (
     TIMED_OUT,
@@ -128,10 +129,16 @@ class ReusedHorseExecution:
         """Hand the job to the horse (starting one if needed) and wait for its report."""
         if self._horse is not None and self.freshness.needs_fresh_horse(worker.name):
             self._retire()
+        try:
+            record = job.to_record()
+        except JQError as exc:
+            # A record the horse cannot be handed (its call is missing, its meta unreadable): the
+            # job fails here, as it would in a horse, rather than the worker dying of its data.
+            return worker.runner.handle_failure(job, (type(exc), exc, exc.__traceback__))
         horse = self._horse or self._start_horse(worker, worker.fork_guard)
         self._busy = True
         try:
-            payload = pickle.dumps((job.id, job.origin, job.to_record()), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = pickle.dumps((job.id, job.origin, record), protocol=pickle.HIGHEST_PROTOCOL)
             try:
                 _write_frame(self._to_horse, payload)
             except OSError:

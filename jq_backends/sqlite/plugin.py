@@ -8,6 +8,8 @@ see :class:`~jq_backends.sqlite.SQLiteBroker`).
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -55,4 +57,13 @@ def jq_broker_from_url(url: str, options: Mapping[str, Any]) -> SQLiteBroker | N
             raise ConfigurationError(
                 f"{url!r}: unknown argument {name!r} (sqlite:// takes timeout and synchronous)"
             )
-    return SQLiteBroker(path, **settings)
+    try:
+        return SQLiteBroker(path, **settings)
+    except sqlite3.DatabaseError as error:
+        if "locked" in str(error):
+            raise  # another process holds the file: transient, not a mistake in the URL
+        # A directory that does not exist or cannot be written, a file that is not a database.
+        raise ConfigurationError(
+            f"{url!r}: cannot open {os.path.abspath(path)!r} as a SQLite database ({error}): name a "
+            f"SQLite database, or a file not there yet in a writable directory; {_EXAMPLE}"
+        ) from None

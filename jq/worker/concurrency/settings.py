@@ -11,6 +11,10 @@ from jq.exceptions import ConfigurationError
 __all__ = ["ConcurrencyPool", "ConcurrencySettings"]
 
 
+#: The most jobs one worker runs at once (``concurrency``).
+MAX_CONCURRENCY = 1_000_000
+
+
 class ConcurrencyPool(str, enum.Enum):
     """Where a worker running several jobs at once runs them.
 
@@ -49,6 +53,12 @@ class ConcurrencySettings:
         ``asyncio`` pool; a pool with ``concurrency=1`` runs one job at a time in that pool."""
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be a whole number of at least 1, not {concurrency!r}")
+        if concurrency > MAX_CONCURRENCY:
+            # Far more would exhaust the machine's memory before the first job (a typo's extra zeros).
+            raise ConfigurationError(
+                f"concurrency {concurrency} is more jobs at once than one process can hold: use at most "
+                f"{MAX_CONCURRENCY:,}, and more workers for more"
+            )
         chosen = ConcurrencyPool.parse(pool) if pool is not None else None
         if chosen is None and concurrency > 1:
             chosen = ConcurrencyPool.ASYNCIO
