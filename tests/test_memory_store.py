@@ -109,3 +109,13 @@ def test_the_watch_wakes_for_a_push_and_only_for_one() -> None:
     assert woken.wait(10)
     thread.join(10)
     watch.close()
+
+
+def test_a_memory_broker_names_its_keys_under_jq_key_prefix(monkeypatch):
+    """As the other drivers: a prefix given, else JQ_KEY_PREFIX, else jq:."""
+    from jq_backends.memory import MemoryBroker
+
+    assert MemoryBroker().job_key("x") == "jq:job:x"
+    monkeypatch.setenv("JQ_KEY_PREFIX", "{app}:")
+    assert MemoryBroker().job_key("x") == "{app}:job:x"
+    assert MemoryBroker(prefix="mine:").queue_key("q") == "mine:queue:q"

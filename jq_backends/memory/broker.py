@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import ClassVar
 
 from jq.broker.rules import StoreBroker
+from jq.io.connections import key_prefix
 from jq_backends.keys import DEFAULT_PREFIX, KeySpace
 from jq_backends.memory.store import MemoryStore
 
@@ -31,7 +32,9 @@ class MemoryBroker(StoreBroker):
     :param name: names the store in :attr:`url` (``memory://<name>``) and in :meth:`named`.
     :param clock: the time source for record and worker expiry (tests may drive it by hand).
         Blocking :meth:`claim` waits use real monotonic time whatever the clock.
-    :param prefix: the key prefix for :meth:`job_key` and friends.
+    :param prefix: the key prefix for :meth:`job_key` and friends; None: ``JQ_KEY_PREFIX``, else
+        ``jq:``, as on the other drivers (a ``memory://`` store named in tests reports the keys the
+        production store would have).
 
     ``MemoryBroker()`` is a fresh, empty store. To share one store between objects that only
     have a URL (``Queue(connection="memory://")`` and a worker in the same process), use
@@ -50,10 +53,10 @@ class MemoryBroker(StoreBroker):
         name: str = "default",
         *,
         clock: Callable[[], float] = time.time,
-        prefix: str = DEFAULT_PREFIX,
+        prefix: str | None = None,
     ) -> None:
         self._name = name
-        super().__init__(MemoryStore(name, clock=clock), KeySpace(prefix))
+        super().__init__(MemoryStore(name, clock=clock), KeySpace(key_prefix(prefix, DEFAULT_PREFIX)))
 
     # -- the process-wide named stores ------------------------------------------------------------
 
