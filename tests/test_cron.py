@@ -60,6 +60,15 @@ class TestSchedules:
         with pytest.raises(ConfigurationError, match=message):
             CronJob(fixtures.add, **options)
 
+    def test_a_function_a_worker_cannot_import_is_refused_when_registered(self):
+        def nested(): ...
+
+        for func in (lambda: None, nested):
+            with pytest.raises(ConfigurationError, match="define it at module level"):
+                CronJob(func, interval=5)
+        with pytest.raises(ConfigurationError, match="define it at module level"):
+            Cron().register(lambda: None, cron="* * * * *")
+
     def test_names_are_unique(self):
         cron = Cron()
         cron.register(fixtures.add, interval=5, args=(1, 2))

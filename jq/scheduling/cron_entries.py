@@ -29,6 +29,7 @@ from cronsim import CronSim, CronSimError
 from jq.base.utils import now as utc_now
 from jq.base.utils import public_module, validate_queue_name
 from jq.core.callbacks import function_path
+from jq.core.job_call import callable_reference
 from jq.core.webhook import Webhook
 from jq.defaults import DEFAULT_RESULT_TTL
 from jq.exceptions import ConfigurationError, UnsupportedByBrokerError
@@ -176,6 +177,10 @@ class CronJob:
             raise TypeError("webhooks must be a sequence of Webhook instances")
         if timing not in TIMINGS:
             raise ConfigurationError(f"timing must be one of {', '.join(TIMINGS)}, not {timing!r}")
+        if not isinstance(func, str):
+            # Every tick enqueues it: a lambda or a nested function, which a worker cannot import,
+            # is refused now, as enqueue refuses it, not failed at each tick.
+            callable_reference(func)
         self.func_path = function_path(func, what="a cron job's function")
         #: The function itself when one was given (RQ's ``CronJob.func``), else None.
         self.func: Callable[..., Any] | None = None if isinstance(func, str) else func
