@@ -250,6 +250,7 @@ def test_mistakes_are_one_error_and_exit_2(redis_server, tmp_path):
             "give at most one of --schedule-in (--in) and --schedule-at (--at)"
         ),
         ("enqueue", *url, "os.getpid", "--schedule-at", "tomorrow"): "is not an ISO date and time",
+        ("enqueue", *url, "--retry-interval", "5", "os.getpid"): "give --retry-max N too",
     }
     one_line = {
         ("enqueue", *url, "os.getpid", f"@{tmp_path / 'missing.txt'}"): "cannot read the argument file",

@@ -173,6 +173,9 @@ def enqueue(
       jqueue enqueue -u redis://localhost:6379/0 --schedule-at 2030-01-31T09:30:00 app.tasks.report
     """
     when = _when(schedule_in, schedule_at)
+    if retry_max == 0 and tuple(retry_interval) != (0,):
+        # Without retries the waits between them would be dropped without a word.
+        raise click.UsageError("--retry-interval sets the waits between retries: give --retry-max N too")
     args, kwargs = parse_arguments(arguments, kwargs_json)
     call = get_call_string(function, args, kwargs) or function
     options: dict[str, Any] = {
