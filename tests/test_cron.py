@@ -224,3 +224,8 @@ class TestConfig:
             load_cron(str(path))
         with pytest.raises(ConfigurationError, match="does not exist"):
             load_cron(str(tmp_path / "missing.py"))
+        # A location without .py is looked for with it, and the message names that file.
+        with pytest.raises(ConfigurationError, match=r"missing\.py' \(from '.*missing'\) does not exist"):
+            load_cron(str(tmp_path / "missing"))
+        with pytest.raises(ConfigurationError, match=r"is a directory: give a Python file"):
+            load_cron(str(tmp_path))

@@ -166,7 +166,13 @@ def _import_config(location: str) -> types.ModuleType:
 
 def _load_file(path: Path, location: str) -> types.ModuleType:
     if not path.is_file():
-        raise ConfigurationError(f"cron config file {location!r} does not exist")
+        # Say which file was looked for: a location without .py was given one (/srv/cron -> .py).
+        tried = repr(location) if str(path) == location else f"{str(path)!r} (from {location!r})"
+        found = "is a directory" if Path(location).is_dir() or path.is_dir() else "does not exist"
+        raise ConfigurationError(
+            f"cron config file {tried} {found}: give a Python file (app/cron.py) or a module's "
+            "dotted path (app.cron)"
+        )
     name = f"jq_cron_config_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
