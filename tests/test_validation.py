@@ -543,6 +543,12 @@ BAD_SCHEDULED: dict[str, tuple[Callable[[Queue], Any], type[Exception], tuple[st
         ("past the year 9999",),
         True,
     ),
+    "in before year 1": (
+        lambda q: q.enqueue_in(datetime.timedelta.min, fixtures.add, 1, 2, job_id=BAD_ID),
+        ConfigurationError,
+        ("before the year 1",),
+        True,
+    ),
     "in too large": (
         lambda q: q.enqueue_in(datetime.timedelta(seconds=5), fixtures.echo, b"x" * 4096, job_id=BAD_ID),
         PayloadTooLargeError,

@@ -495,7 +495,8 @@ class Enqueueing:
             start = dt.datetime.fromtimestamp(due_time(self.broker), dt.timezone.utc)
             when = start + time_delta
         except OverflowError:
-            raise ConfigurationError(f"enqueue_in({time_delta!r}) is past the year 9999") from None
+            edge = "past the year 9999" if time_delta > dt.timedelta(0) else "before the year 1"
+            raise ConfigurationError(f"enqueue_in({time_delta!r}) is {edge}") from None
         return self.enqueue_at(when, func, *args, **kwargs)
 
     def schedule_job(
