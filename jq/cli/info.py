@@ -25,7 +25,7 @@ from jq.base.utils import format_timestamp
 from jq.broker import Broker, Status
 from jq.cli.helpers import refresh, show_both, show_queues, show_workers
 from jq.cli.layout import BLANK, FittedColumn, FittedTable
-from jq.cli.options import Session, StoreOptions, connect, store_options
+from jq.cli.options import Seconds, Session, StoreOptions, connect, store_options
 from jq.cli.output import print_out, stdout_console
 from jq.worker import WorkerStatus
 
@@ -237,13 +237,6 @@ def watch(console: Console, interval: float, frame: Callable[[], RenderableType]
         return
 
 
-def _a_number(param: click.Parameter, value: float | None) -> float | None:
-    """``value``, refusing NaN (which a ``FloatRange`` lets through)."""
-    if value is not None and math.isnan(value):
-        raise click.BadParameter("'nan' is not a number of seconds: use e.g. 2 or 0.5", param=param)
-    return value
-
-
 @click.command()
 @click.argument("queues", nargs=-1)
 @click.option("--by-queue", "-R", is_flag=True, help="Group workers by queue instead of listing them.")
@@ -252,9 +245,8 @@ def _a_number(param: click.Parameter, value: float | None) -> float | None:
 @click.option(
     "--interval",
     "-i",
-    # At most a day: a sleep past time.sleep's limit (inf) raises, and NaN passes any range.
-    type=click.FloatRange(min=0.1, max=86400.0),
-    callback=lambda _ctx, param, value: _a_number(param, value),
+    # At most a day: a sleep past time.sleep's limit (inf) raises.
+    type=Seconds(min=0.1, max=86400.0),
     metavar="SECONDS",
     help="Redraw every SECONDS until Ctrl+C.",
 )

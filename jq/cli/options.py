@@ -10,6 +10,7 @@ connection.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import sys
@@ -34,6 +35,7 @@ from jq.worker import BaseWorker
 
 __all__ = [
     "Classes",
+    "Seconds",
     "Session",
     "StoreOptions",
     "add_import_paths",
@@ -48,6 +50,19 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds in a range (``click.FloatRange``'s bounds); NaN, which a ``FloatRange``
+    lets through (it fails no comparison), is refused too, saying what a number of seconds is."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The number, or a usage error."""
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number of seconds: use e.g. 30 or 0.5", param, ctx)
+        return number
+
 
 # A duration as the command line takes it: digits, then at most one unit.
 _DURATION = re.compile(r"([0-9]+)([smhd]?)", re.IGNORECASE)

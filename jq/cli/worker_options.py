@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, Final, TypeVar
@@ -15,7 +14,7 @@ import click
 from jq.base.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from jq.base.utils import MAX_SECONDS
 from jq.cli.config import LOGGING_LEVELS, POOLS, FlagSettings
-from jq.cli.options import StoreOptions, parse_ttl
+from jq.cli.options import Seconds, StoreOptions, parse_ttl
 
 __all__ = [
     "DEQUEUE_STRATEGIES",
@@ -116,22 +115,8 @@ def check_date_format(ctx: click.Context, param: click.Parameter, value: str) ->
     return value
 
 
-class _Seconds(click.FloatRange):
-    """A number of seconds above 0 and at most what Redis and jq keep (``2**31 - 1``); NaN, which a
-    ``FloatRange`` lets through, is refused too."""
-
-    def __init__(self) -> None:
-        super().__init__(min=0, min_open=True, max=MAX_SECONDS)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        """The number, or a usage error saying what a number of seconds is."""
-        number = super().convert(value, param, ctx)
-        if math.isnan(number):
-            self.fail(f"{value!r} is not a number of seconds: use e.g. 30 or 0.5", param, ctx)
-        return number
-
-
-_SECONDS = _Seconds()
+#: Seconds above 0 and at most what Redis and jq keep (``2**31 - 1``).
+_SECONDS = Seconds(min=0, min_open=True, max=MAX_SECONDS)
 
 
 def _worker_params(name_short: bool) -> list[Callable[[F], F]]:
